@@ -1,0 +1,63 @@
+"""Validated settings, read once from the environment (prefix ``XUNFANG_``) and passed explicitly.
+
+The data directory follows the layout of the public sources (see
+``xunfang data fetch`` and README.md)::
+
+    DATA_DIR/chicago/incidents_2014_2015/*.csv.gz    incidents, one or many files
+    DATA_DIR/chicago/boundaries/*.geojson            police districts, beats, community areas
+    DATA_DIR/chicago/stations/Police_Stations.csv    police stations
+    DATA_DIR/chicago/schools/*.csv                   schools
+    DATA_DIR/chicago/road_network/osm_walk_by_community_area/<AREA>.graphml.gz
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from xunfang.errors import ValidationError
+
+
+class Settings(BaseSettings):
+    """xunfang settings.
+
+    Attributes
+    ----------
+    data_dir
+        Root of the data layout above (``XUNFANG_DATA_DIR``).
+    cache_dir
+        Where downloads and computed road networks are cached (``XUNFANG_CACHE_DIR``).
+    source_base_url
+        Override of the download host of every public source, for mirrors and tests
+        (``XUNFANG_SOURCE_BASE_URL``); empty means each source's own address.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="XUNFANG_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("data"))
+    cache_dir: Path = Field(default=Path.home() / ".cache" / "xunfang")
+    source_base_url: str = ""
+
+    def city_dir(self, city: str = "chicago") -> Path:
+        """The folder of one city's data, checked to exist.
+
+        Raises
+        ------
+        ValidationError
+            If the folder is missing, with the two ways to provide it.
+        """
+        path = self.data_dir / city
+        if not path.is_dir():
+            raise ValidationError(
+                f"data directory {path} does not exist: set XUNFANG_DATA_DIR (or --data-dir) to "
+                f"the folder that holds {city}/, or download it with `xunfang data fetch {city}`"
+            )
+        return path
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides (``None`` values are ignored)."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**clean)  # type: ignore[arg-type]

@@ -1,0 +1,81 @@
+"""Domain errors of xunfang.
+
+Every error subclasses a built-in exception so that callers can catch the
+ordinary type (``ValueError``, ``LookupError``, ...) as well as ours. Messages
+name the argument, file, row or field, and say how to fix the problem.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class XunfangError(Exception):
+    """Base class of every error raised on purpose by xunfang."""
+
+
+class ValidationError(XunfangError, ValueError):
+    """An argument or a record has a value that cannot be used."""
+
+
+class DataFileError(ValidationError):
+    """A data file cannot be read as asked.
+
+    Parameters
+    ----------
+    path
+        The file.
+    message
+        What is wrong and how to fix it.
+    row
+        1-based data row (the header is row 0), when one row is to blame.
+    field
+        The column, when one column is to blame.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        message: str,
+        *,
+        row: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.path = str(path)
+        self.row = row
+        self.field = field
+        where = [self.path]
+        if row is not None:
+            where.append(f"row {row}")
+        if field is not None:
+            where.append(f"field {field!r}")
+        super().__init__(f"{', '.join(where)}: {message}")
+
+
+class CRSError(ValidationError):
+    """A coordinate reference system is missing, geographic where a projected one is
+    needed, or does not match the coordinates given."""
+
+
+class AreaNotFoundError(XunfangError, LookupError):
+    """A study area name matches no boundary."""
+
+
+class NetworkError(XunfangError, RuntimeError):
+    """A road network cannot be built or is not connected as required."""
+
+
+class InfeasibleError(XunfangError, ValueError):
+    """An optimisation model has no feasible solution (e.g. more fixed sites than K)."""
+
+
+class SolverError(XunfangError, RuntimeError):
+    """A solver failed or stopped without a usable solution."""
+
+
+class DownloadError(XunfangError, OSError):
+    """A public data source could not be downloaded."""
+
+
+class NotFittedError(XunfangError, AttributeError):
+    """A model was used before ``fit``."""

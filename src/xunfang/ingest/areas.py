@@ -1,0 +1,173 @@
+"""Study areas: a police district, a beat, or a list of community areas, chosen by name.
+
+The boundary files are WGS-84 GeoJSON (``DATA_DIR/<city>/boundaries``). A study area
+carries its polygon in WGS-84 and in the analysis CRS, which is the UTM zone of the
+area's centroid unless one is given.
+
+Names accepted by :func:`load_study_area` (case and ``_``/space insensitive)::
+
+    district:1            police district 1 (property ``dist_num``)
+    beat:0111             police beat (property ``BEAT_NUM``)
+    community:LOOP,NEAR_WEST_SIDE   one or more community areas (property ``community``)
+    LOOP                  a bare name is looked up among community areas, then districts
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import shapely
+from pyproj import CRS
+from shapely.geometry.base import BaseGeometry
+
+from xunfang.errors import AreaNotFoundError, DataFileError, ValidationError
+from xunfang.units import WGS84, require_projected, utm_crs_for
+
+BOUNDARY_FILES = {
+    "district": ("police_districts.geojson", "dist_num"),
+    "beat": ("police_beats_dec2012.geojson", "BEAT_NUM"),
+    "community": ("community_areas.geojson", "community"),
+}
+
+
+@dataclass(frozen=True)
+class StudyArea:
+    """A named study area.
+
+    Attributes
+    ----------
+    name
+        The name as given (e.g. ``"district:1"``).
+    kind
+        ``"district"``, ``"beat"`` or ``"community"``.
+    members
+        The boundary names that make it up (e.g. community area names).
+    polygon_wgs84
+        Union of the members, EPSG:4326 degrees.
+    crs
+        The analysis CRS (projected, metres).
+    polygon
+        The same polygon in ``crs``, metres.
+    """
+
+    name: str
+    kind: str
+    members: tuple[str, ...]
+    polygon_wgs84: BaseGeometry
+    crs: CRS
+    polygon: BaseGeometry
+
+    @property
+    def area_km2(self) -> float:
+        """Area in square kilometres."""
+        return float(self.polygon.area) / 1e6
+
+
+def _norm(name: object) -> str:
+    return str(name).strip().upper().replace("_", " ").lstrip("0") or "0"
+
+
+def read_boundaries(boundary_dir: Path, kind: str) -> gpd.GeoDataFrame:
+    """Read one boundary layer, repairing invalid polygons with ``buffer(0)``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns ``name`` (str) and ``geometry`` (EPSG:4326).
+
+    Raises
+    ------
+    ValidationError
+        For an unknown ``kind``.
+    DataFileError
+        If the file is missing or lacks the name property.
+    """
+    if kind not in BOUNDARY_FILES:
+        raise ValidationError(f"unknown boundary kind {kind!r}; use one of {sorted(BOUNDARY_FILES)}")
+    filename, key = BOUNDARY_FILES[kind]
+    path = boundary_dir / filename
+    if not path.is_file():
+        raise DataFileError(path, "boundary file not found (check XUNFANG_DATA_DIR)")
+    gdf = gpd.read_file(path)
+    if key not in gdf.columns:
+        raise DataFileError(path, f"has no property {key!r}", field=key)
+    gdf = gdf.set_crs(WGS84) if gdf.crs is None else gdf.to_crs(WGS84)
+    invalid = ~gdf.geometry.is_valid
+    if invalid.any():
+        gdf.loc[invalid, "geometry"] = gdf.loc[invalid, "geometry"].buffer(0)
+    return gpd.GeoDataFrame({"name": gdf[key].astype(str)}, geometry=gdf.geometry, crs=WGS84)
+
+
+def load_study_area(boundary_dir: Path, name: str, *, crs: CRS | str | None = None) -> StudyArea:
+    """Find a study area by name in the boundary files.
+
+    Parameters
+    ----------
+    boundary_dir
+        Folder with the boundary GeoJSON files.
+    name
+        See the module docstring for the accepted forms.
+    crs
+        Analysis CRS; default the UTM zone of the area's centroid.
+
+    Raises
+    ------
+    AreaNotFoundError
+        If no boundary matches, listing the names that exist.
+    """
+    if ":" in name:
+        kind, _, rest = name.partition(":")
+        kinds = [kind.strip().lower()]
+        wanted = [w for w in rest.split(",") if w.strip()]
+    else:
+        kinds = ["community", "district"]
+        wanted = [w for w in name.split(",") if w.strip()]
+    if not wanted:
+        raise AreaNotFoundError(f"empty study area name {name!r}")
+    for kind in kinds:
+        layer = read_boundaries(boundary_dir, kind)
+        keys = layer["name"].map(_norm)
+        want = [_norm(w) for w in wanted]
+        missing = [w for w, n in zip(wanted, want, strict=True) if n not in set(keys)]
+        if missing and len(kinds) > 1:
+            continue
+        if missing:
+            known = ", ".join(sorted(layer["name"].astype(str))[:80])
+            raise AreaNotFoundError(
+                f"no {kind} named {', '.join(missing)!s} in {boundary_dir}; known names: {known}"
+            )
+        chosen = layer[keys.isin(want)]
+        poly_wgs = shapely.union_all(chosen.geometry.to_numpy())
+        centroid = poly_wgs.centroid
+        area_crs = (
+            require_projected(crs, "study area") if crs is not None
+            else utm_crs_for(centroid.x, centroid.y)
+        )
+        poly = gpd.GeoSeries([poly_wgs], crs=WGS84).to_crs(area_crs).iloc[0]
+        return StudyArea(
+            name=name,
+            kind=kind,
+            members=tuple(chosen["name"].astype(str)),
+            polygon_wgs84=poly_wgs,
+            crs=area_crs,
+            polygon=poly,
+        )
+    raise AreaNotFoundError(
+        f"no community area or police district named {name!r}; use e.g. 'district:1', "
+        "'community:LOOP,NEAR_WEST_SIDE' or 'beat:0111' (`xunfang areas` lists them)"
+    )
+
+
+def community_areas_touching(boundary_dir: Path, area: StudyArea) -> list[str]:
+    """Names of the community areas whose polygon intersects the study area.
+
+    Used to pick the per-community-area road graphs that cover a district.
+    """
+    layer = read_boundaries(boundary_dir, "community").to_crs(area.crs)
+    hits = layer[layer.intersects(area.polygon.buffer(200.0))]
+    # ignore slivers: keep areas that share at least 1 % of their own area or 0.05 km2
+    inter = hits.geometry.intersection(area.polygon.buffer(200.0)).area
+    keep = (inter >= 0.01 * hits.geometry.area) | (inter >= 5e4)
+    return sorted(hits.loc[keep, "name"].astype(str))

@@ -1,0 +1,182 @@
+"""Map source offence / call types into one taxonomy of type groups.
+
+The table is a TOML file (the default ships as ``xunfang/data/taxonomy.toml``); see its
+header for the rule format. Classification runs once per distinct
+``(type, subtype, premise)`` combination, so a million rows cost no more than their
+few thousand distinct combinations.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+
+from xunfang.errors import DataFileError
+
+OTHER = "other"
+
+
+@dataclass(frozen=True)
+class _Rule:
+    type: str | None
+    subtype: re.Pattern[str] | None
+    premise: re.Pattern[str] | None
+    group: str
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    """A validated type-group table.
+
+    Attributes
+    ----------
+    groups
+        The group names, in display order.
+    labels
+        ``labels[lang][group]`` display names (``en``, ``zh``).
+    schemes
+        Scheme name -> (rules, type map).
+    source
+        Where the table was read from.
+    """
+
+    groups: tuple[str, ...]
+    labels: dict[str, dict[str, str]]
+    schemes: dict[str, tuple[tuple[_Rule, ...], dict[str, str]]]
+    source: str
+
+    def label(self, group: str, lang: str = "en") -> str:
+        """Display name of a group in ``lang`` (falls back to the group key)."""
+        return self.labels.get(lang, {}).get(group, group)
+
+    def classify(
+        self, scheme: str, type_: pd.Series, subtype: pd.Series, premise: pd.Series
+    ) -> tuple[pd.Series, pd.Series]:
+        """Type group of every row.
+
+        Parameters
+        ----------
+        scheme
+            A scheme of the table (``chicago``, ``portland``, ``cn110``, ...).
+        type_, subtype, premise
+            Aligned string Series (missing values allowed).
+
+        Returns
+        -------
+        (groups, unmapped)
+            ``groups``: Series of group names; ``unmapped``: boolean Series, True where
+            neither a rule nor the type map matched (those rows get ``"other"``).
+
+        Raises
+        ------
+        DataFileError
+            If the table has no such scheme.
+        """
+        if scheme not in self.schemes:
+            raise DataFileError(
+                self.source, f"no taxonomy scheme {scheme!r}; schemes: {sorted(self.schemes)}",
+                field="taxonomy",
+            )
+        rules, types = self.schemes[scheme]
+        key = pd.DataFrame(
+            {
+                "t": type_.fillna("").astype(str).str.strip(),
+                "s": subtype.fillna("").astype(str).str.strip(),
+                "p": premise.fillna("").astype(str).str.strip(),
+            }
+        )
+        combos = key.drop_duplicates()
+        group_of: dict[tuple[str, str, str], tuple[str, bool]] = {}
+        for t, s, p in combos.itertuples(index=False, name=None):
+            group_of[(t, s, p)] = self._one(rules, types, t, s, p)
+        # join the per-combination answer back to the rows
+        lookup = pd.DataFrame(
+            [(t, s, p, g, u) for (t, s, p), (g, u) in group_of.items()],
+            columns=["t", "s", "p", "group", "unmapped"],
+        )
+        merged = key.merge(lookup, on=["t", "s", "p"], how="left")
+        return (
+            pd.Series(merged["group"].to_numpy(), index=type_.index, dtype="string"),
+            pd.Series(merged["unmapped"].to_numpy(dtype=bool), index=type_.index),
+        )
+
+    @staticmethod
+    def _one(
+        rules: tuple[_Rule, ...], types: dict[str, str], t: str, s: str, p: str
+    ) -> tuple[str, bool]:
+        tu = t.upper()
+        for rule in rules:
+            if rule.type is not None and rule.type != tu:
+                continue
+            if rule.subtype is not None and not rule.subtype.search(s):
+                continue
+            if rule.premise is not None and not rule.premise.search(p):
+                continue
+            return rule.group, False
+        if tu in types:
+            return types[tu], False
+        return OTHER, True
+
+
+def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
+    """Read and validate a taxonomy table (the shipped default when ``path`` is None).
+
+    Raises
+    ------
+    DataFileError
+        On TOML syntax errors, unknown group names, bad regular expressions, or rules
+        without a ``group`` — naming the scheme and rule number.
+    """
+    if path is None:
+        text = resources.files("xunfang.data").joinpath("taxonomy.toml").read_text("utf-8")
+        source = "xunfang/data/taxonomy.toml"
+    else:
+        source = str(path)
+        try:
+            text = Path(path).read_text("utf-8")
+        except OSError as exc:
+            raise DataFileError(path, f"cannot read taxonomy table: {exc.strerror}") from exc
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise DataFileError(source, f"not valid TOML: {exc}") from exc
+    groups = tuple(doc.get("groups", ()))
+    if not groups or OTHER not in groups:
+        raise DataFileError(source, f"'groups' must list the group names, including {OTHER!r}",
+                            field="groups")
+    labels = {lang: dict(v) for lang, v in doc.get("labels", {}).items()}
+    schemes: dict[str, tuple[tuple[_Rule, ...], dict[str, str]]] = {}
+    for name, body in doc.items():
+        if name in ("groups", "labels") or not isinstance(body, dict):
+            continue
+        rules = []
+        for i, raw in enumerate(body.get("rules", []), start=1):
+            where = f"{name}.rules[{i}]"
+            group = raw.get("group")
+            if group not in groups:
+                raise DataFileError(source, f"{where}: group {group!r} is not one of {groups}",
+                                    field="group")
+            try:
+                rules.append(
+                    _Rule(
+                        type=str(raw["type"]).upper() if "type" in raw else None,
+                        subtype=re.compile(raw["subtype"], re.I) if "subtype" in raw else None,
+                        premise=re.compile(raw["premise"], re.I) if "premise" in raw else None,
+                        group=group,
+                    )
+                )
+            except re.error as exc:
+                raise DataFileError(source, f"{where}: bad regular expression: {exc}") from exc
+        types: dict[str, str] = {}
+        for t, group in body.get("types", {}).items():
+            if group not in groups:
+                raise DataFileError(source, f"{name}.types[{t!r}]: group {group!r} is not one "
+                                    f"of {groups}", field="types")
+            types[str(t).upper()] = group
+        schemes[name] = (tuple(rules), types)
+    return Taxonomy(groups=groups, labels=labels, schemes=schemes, source=source)

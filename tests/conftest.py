@@ -1,0 +1,22 @@
+"""Shared fixtures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+_DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The real data directory (XUNFANG_DATA_DIR, else ../shared/data); skips when absent."""
+    path = Path(os.environ.get("XUNFANG_DATA_DIR", _DEFAULT_DATA))
+    if not (path / "chicago").is_dir():
+        pytest.skip(f"real data not found at {path}")
+    return path
+
+
+FIXTURES = Path(__file__).parent / "fixtures"

@@ -1,0 +1,265 @@
+"""Incident ingest: profiles, date formats, rejection reasons and clear errors."""
+
+from __future__ import annotations
+
+import glob
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from xunfang.errors import DataFileError
+from xunfang.ingest.coords import wgs84_to_gcj02
+from xunfang.ingest.incidents import (
+    CHICAGO,
+    PORTLAND,
+    ingest,
+    profile_from_toml,
+    read_incident_table,
+    write_outputs,
+)
+from xunfang.ingest.taxonomy import load_taxonomy
+
+MONTHLY_HEADER = (
+    "ID,Case Number,Date,Block,IUCR,Primary Type,Description,Location Description,Arrest,"
+    "Domestic,Beat,District,Ward,Community Area,FBI Code,X Coordinate,Y Coordinate,Updated On,"
+    "Latitude,Longitude"
+)
+
+
+def _row(id_: str, date: str, ptype: str, desc: str, premise: str, x: str, y: str, lat: str,
+         lon: str) -> str:
+    return (f"{id_},HY1,{date},019XX W DEVON AVE,1130,{ptype},{desc},{premise},false,false,"
+            f"2412,024,50,2,11,{x},{y},02/10/2018 03:50:01 PM,{lat},{lon}")
+
+
+@pytest.fixture
+def monthly_file(tmp_path: Path) -> Path:
+    rows = [
+        # 1 good (x/y in EPSG:3435 feet), 00:01 CST = 06:01 UTC
+        _row("1", "01/01/2014 12:01:00 AM", "THEFT", "$500 AND UNDER", "STREET",
+             "1162147", "1942512", "41.997920408", "-87.6788725"),
+        # 2 no coordinates at all
+        _row("2", "01/01/2014 01:00:00 PM", "THEFT", "$500 AND UNDER", "STREET", "", "", "", ""),
+        # 3 impossible date
+        _row("3", "13/45/2014 09:00:00 PM", "BATTERY", "SIMPLE", "STREET",
+             "1162147", "1942512", "41.997920408", "-87.6788725"),
+        # 4 bad geocode far outside Chicago (only lat/lon)
+        _row("4", "01/02/2014 10:00:00 AM", "THEFT", "OVER $500", "STREET",
+             "", "", "36.619446", "-91.686566"),
+        # 5 duplicate of 1
+        _row("1", "01/01/2014 12:01:00 AM", "THEFT", "$500 AND UNDER", "STREET",
+             "1162147", "1942512", "41.997920408", "-87.6788725"),
+        # 6 text where a number belongs
+        _row("6", "01/03/2014 10:00:00 AM", "THEFT", "OVER $500", "STREET",
+             "abc", "def", "", ""),
+        # 7 good: theft from a parked car -> vehicle-related; 2 PM CST = 20:00 UTC
+        _row("7", "01/03/2014 02:00:00 PM", "THEFT", "$500 AND UNDER",
+             "VEHICLE NON-COMMERCIAL", "1150818", "1907995", "41.903433214", "-87.721454621"),
+    ]
+    path = tmp_path / "monthly.csv"
+    path.write_text(MONTHLY_HEADER + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_rejection_reasons_are_counted_and_kept(monthly_file: Path, tmp_path: Path) -> None:
+    table, rejected, report = ingest([monthly_file], "chicago")
+    assert report.rows_read == 7
+    assert report.rows_accepted == 2
+    assert report.rejected == {
+        "missing_coordinates": 1,
+        "invalid_coordinates": 1,
+        "unparseable_time": 1,
+        "outside_area": 1,
+        "duplicate_id": 1,
+    }
+    assert dict(zip(rejected["source_row"], rejected["reason"], strict=True)) == {
+        2: "missing_coordinates", 3: "unparseable_time", 4: "outside_area",
+        5: "duplicate_id", 6: "invalid_coordinates",
+    }
+    f = table.frame
+    assert list(f["incident_id"]) == ["1", "7"]
+    assert list(f["type_group"]) == ["property", "vehicle"]
+    assert f["occurred_at"].iloc[0] == pd.Timestamp("2014-01-01 06:01", tz="UTC")
+    assert f["occurred_at"].iloc[1] == pd.Timestamp("2014-01-03 20:00", tz="UTC")
+    # State Plane x/y (US ft) and the file's lat/lon agree to within the block-level rounding
+    assert f["lat"].iloc[0] == pytest.approx(41.997920408, abs=2e-5)
+    assert f["lon"].iloc[0] == pytest.approx(-87.6788725, abs=2e-5)
+    assert table.crs.to_epsg() == 32616
+    paths = write_outputs(tmp_path / "out", table, rejected, report)
+    saved = json.loads(paths["report"].read_text())
+    assert saved["rows_rejected"] == 5
+    assert len(pd.read_csv(paths["rejected"])) == 5
+    back = read_incident_table(paths["incidents"])
+    assert back.crs == table.crs and back.timezone == "America/Chicago"
+    assert list(back.frame["incident_id"]) == ["1", "7"]
+
+
+@pytest.mark.realdata
+def test_september_2014_three_date_formats(data_dir: Path) -> None:
+    path = data_dir / "chicago/incidents/Crimes_September_2014.csv"
+    table, _, report = ingest([path], CHICAGO)
+    assert report.files[0]["layout"] == "chicago-sept2014"
+    assert report.rows_read == 22334
+    assert report.rejected["missing_coordinates"] == 775
+    assert report.rejected["unparseable_time"] == 0
+    f = table.frame.set_index("incident_id")
+    # "09/24/2014 09:36:00 PM" (MM/DD/YYYY 12-hour): 21:36 CDT = 02:36 UTC next day
+    assert f.loc["9793048", "occurred_at"] == pd.Timestamp("2014-09-25 02:36", tz="UTC")
+    # "2014/06/09 17:00:00" (YYYY/DD/MM): 6 September, 17:00 CDT
+    assert f.loc["9768729", "occurred_at"] == pd.Timestamp("2014-09-06 22:00", tz="UTC")
+    # "2014/12/09" (YYYY/DD/MM, no time): 12 September, midnight CDT, day precision
+    assert f.loc["9782530", "occurred_at"] == pd.Timestamp("2014-09-12 05:00", tz="UTC")
+    assert f.loc["9782530", "time_precision"] == "day"
+    assert f.loc["9793048", "time_precision"] == "minute"
+    local = table.local_time()
+    assert local.min() >= pd.Timestamp("2014-09-01", tz="America/Chicago")
+    assert local.max() <= pd.Timestamp("2014-09-30", tz="America/Chicago")
+
+
+@pytest.mark.realdata
+def test_monthly_files_counts(data_dir: Path) -> None:
+    files = sorted(glob.glob(str(data_dir / "chicago/incidents_2014_2015/*.csv.gz")))
+    assert len(files) == 18
+    table, _, report = ingest(files, "chicago")
+    assert report.rows_read == 402449
+    assert report.rejected["missing_coordinates"] == 3656
+    assert report.rejected["outside_area"] == 5  # the bad geocodes SOURCE.txt mentions
+    assert report.rows_accepted == 402449 - 3656 - 5
+    assert report.unmapped_types == {}
+
+
+@pytest.mark.realdata
+def test_portland_profile(data_dir: Path) -> None:
+    files = sorted(glob.glob(str(data_dir / "portland-nij/*.csv")))
+    table, _, report = ingest(files, PORTLAND)
+    assert report.rows_read == 19375 + 18443
+    assert report.rows_accepted == 37818
+    assert set(table.frame["time_precision"]) == {"day"}
+    # 01/08/2016 (DD/MM/YYYY) is 1 August, midnight PDT
+    assert table.local_time().min() == pd.Timestamp("2016-08-01", tz="America/Los_Angeles")
+    assert table.frame["lat"].between(45.3, 45.8).all()
+
+
+@pytest.mark.realdata
+def test_wrong_crs_is_refused(data_dir: Path) -> None:
+    layout = PORTLAND.layouts[0]
+    wrong = layout.model_copy(update={"coords": (
+        layout.coords[0].model_copy(update={"crs": "EPSG:3435"}),)})
+    profile = PORTLAND.model_copy(update={"layouts": (wrong,)})
+    with pytest.raises(DataFileError, match=r"EPSG:3435.*is the CRS right"):
+        ingest([data_dir / "portland-nij/NIJ2016_SEP01_SEP30.csv"], profile)
+
+
+def test_missing_column_names_file_and_field(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(MONTHLY_HEADER.replace("Primary Type", "Kind") + "\n1,2,3\n")
+    with pytest.raises(DataFileError, match=r"bad\.csv.*field 'Primary Type'.*missing column"):
+        ingest([path], "chicago")
+
+
+def test_empty_files(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(DataFileError, match=r"empty\.csv: file is empty"):
+        ingest([empty], "chicago")
+    header_only = tmp_path / "header.csv"
+    header_only.write_text(MONTHLY_HEADER + "\n")
+    with pytest.raises(DataFileError, match="no data rows"):
+        ingest([header_only], "chicago")
+
+
+CN_MAPPING = """
+name = "cn-110"
+[layout]
+timezone = "Asia/Shanghai"
+id = "警情编号"
+time = "报警时间"
+time_formats = ["%Y-%m-%d %H:%M:%S"]
+type = "警情类别"
+subtype = "警情细类"
+scheme = "cn110"
+bbox = [121.0, 30.9, 121.9, 31.5]
+[[layout.coords]]
+kind = "lonlat"
+x = "经度"
+y = "纬度"
+frame = "gcj02"
+"""
+
+
+def _cn_rows(n: int = 40) -> tuple[str, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(7)
+    lon = 121.40 + rng.random(n) * 0.1
+    lat = 31.20 + rng.random(n) * 0.05
+    glon, glat = wgs84_to_gcj02(lon, lat)
+    kinds = [("刑事", "盗窃车内财物"), ("纠纷", "邻里纠纷"), ("交通", "交通事故"),
+             ("求助", "老人走失"), ("治安", "打架斗殴")]
+    lines = ["警情编号,报警时间,警情类别,警情细类,经度,纬度"]
+    for i in range(n):
+        t, s = kinds[i % len(kinds)]
+        lines.append(f"J{i:04d},2024-05-0{1 + i % 7} 2{i % 4}:15:00,{t},{s},"
+                     f"{glon[i]:.8f},{glat[i]:.8f}")
+    return "\n".join(lines) + "\n", lon, lat
+
+
+def test_generic_gcj02_gbk_file(tmp_path: Path) -> None:
+    mapping = tmp_path / "cn.toml"
+    mapping.write_text(CN_MAPPING, encoding="utf-8")
+    text, lon, lat = _cn_rows()
+    path = tmp_path / "110.csv"
+    path.write_bytes(text.encode("gbk"))
+    profile = profile_from_toml(mapping)
+    table, _, report = ingest([path], profile)
+    assert report.files[0]["encoding"].lower().replace("_", "") in {"gb18030", "gbk", "gb2312"}
+    assert report.rows_accepted == 40
+    f = table.frame
+    # GCJ-02 -> WGS-84 round trip below 1 m: 1e-5 degree is ~1 m, ask for 100x better
+    np.testing.assert_allclose(f["lon"], lon, atol=1e-7)
+    np.testing.assert_allclose(f["lat"], lat, atol=1e-7)
+    assert list(f["type_group"][:5]) == ["vehicle", "service", "traffic", "service", "disorder"]
+    # 2024-05-01 20:15 China Standard Time is 12:15 UTC
+    assert f["occurred_at"].iloc[0] == pd.Timestamp("2024-05-01 12:15", tz="UTC")
+    assert table.crs.to_epsg() == 32651
+
+
+def test_wrong_encoding_names_the_row(tmp_path: Path) -> None:
+    mapping = tmp_path / "cn.toml"
+    mapping.write_text(CN_MAPPING, encoding="utf-8")
+    text, _, _ = _cn_rows()
+    path = tmp_path / "110.csv"
+    header, body = text.split("\n", 1)
+    path.write_bytes((header + "\n").encode("utf-8") + body.encode("gbk"))
+    with pytest.raises(DataFileError, match=r"row 1: .*not valid utf-8.*--encoding"):
+        ingest([path], profile_from_toml(mapping), encoding="utf-8")
+
+
+def test_swapped_lat_lon_is_detected(tmp_path: Path) -> None:
+    mapping = tmp_path / "cn.toml"
+    mapping.write_text(CN_MAPPING.replace('x = "经度"\ny = "纬度"', 'x = "纬度"\ny = "经度"'),
+                       encoding="utf-8")
+    text, _, _ = _cn_rows()
+    path = tmp_path / "110.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataFileError, match=r"field '纬度'.*look swapped"):
+        ingest([path], profile_from_toml(mapping))
+
+
+def test_bad_mapping_names_the_field(tmp_path: Path) -> None:
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(CN_MAPPING.replace('time = "报警时间"\n', ""), encoding="utf-8")
+    with pytest.raises(DataFileError, match=r"field 'layout\.time'"):
+        profile_from_toml(mapping)
+
+
+def test_taxonomy_rules_before_types() -> None:
+    tax = load_taxonomy()
+    t = pd.Series(["THEFT", "THEFT", "CRIMINAL DAMAGE", "CRIMINAL DAMAGE", "NEW CRIME"])
+    s = pd.Series(["OVER $500", "OVER $500", "TO VEHICLE", "TO PROPERTY", "X"])
+    p = pd.Series(["STREET", "VEHICLE NON-COMMERCIAL", "STREET", "STREET", "STREET"])
+    groups, unmapped = tax.classify("chicago", t, s, p)
+    assert list(groups) == ["property", "vehicle", "vehicle", "property", "other"]
+    assert list(unmapped) == [False, False, False, False, True]
+    assert tax.label("vehicle", "zh") == "涉车"
