@@ -1,0 +1,1134 @@
+"""Road networks for travel times: OSM street graphs to a sparse travel-time graph.
+
+The Chicago source graphs (``road_network/osm_walk_by_community_area/<AREA>.graphml.gz``,
+see ``chicago/SOURCE.txt`` section 5) are OSMnx *walk* networks, one per community area,
+clipped to the area and sharing no nodes with their neighbours. This module turns one or a
+few of them into a vehicle graph:
+
+1. keep the edges whose OSM ``highway`` class is drivable (:data:`DRIVABLE_HIGHWAYS`),
+   counting what is dropped by class;
+2. give every edge a speed (the OSM ``maxspeed`` tag when it parses, else the class
+   default in :data:`DEFAULT_SPEEDS_KPH`) and a travel time ``length_m / speed``;
+3. project the nodes to one metric CRS and optionally clip to a polygon;
+4. stitch neighbouring areas with short straight links between their closest nodes and,
+   optionally, longer links between the closest nodes of a street name found in both areas
+   (bridges cut away where the area boundary follows a river);
+5. keep the largest strongly connected component, counting the nodes left out.
+
+The result, :class:`RoadNetwork`, holds a CSR travel-time matrix on which
+:meth:`RoadNetwork.travel_time_matrix` runs Dijkstra's algorithm (Dijkstra 1959, as
+implemented by :func:`scipy.sparse.csgraph.dijkstra`) from many sources at once.
+
+Road data (c) OpenStreetMap contributors, ODbL 1.0: maps and reports drawn from it must say so.
+"""
+
+from __future__ import annotations
+
+import ast
+import gzip
+import math
+import re
+import xml.etree.ElementTree as ET
+import zlib
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import osmnx as ox
+import pandas as pd
+import scipy.sparse as sp
+import shapely
+from pyproj import CRS, Transformer
+from scipy.sparse.csgraph import connected_components, dijkstra
+from scipy.spatial import cKDTree
+from shapely.geometry.base import BaseGeometry
+
+from xunfang.errors import DataFileError, NetworkError, ValidationError
+from xunfang.units import WGS84, kph_to_mps, require_projected
+
+__all__ = [
+    "DEFAULT_SPEEDS_KPH",
+    "DRIVABLE_HIGHWAYS",
+    "STITCH_HIGHWAY",
+    "NetworkReport",
+    "RoadNetwork",
+    "build_network",
+    "load_graphml_gz",
+    "network_from_edges",
+]
+
+_MAIN_CLASSES = (
+    "motorway",
+    "trunk",
+    "primary",
+    "secondary",
+    "tertiary",
+    "unclassified",
+    "residential",
+    "living_street",
+    "service",
+)
+_LINK_CLASSES = ("motorway_link", "trunk_link", "primary_link", "secondary_link", "tertiary_link")
+
+DRIVABLE_HIGHWAYS: frozenset[str] = frozenset(_MAIN_CLASSES + _LINK_CLASSES)
+"""OSM ``highway`` values kept for a vehicle graph (the list in chicago/SOURCE.txt section 5)."""
+
+DEFAULT_SPEEDS_KPH: Mapping[str, float] = MappingProxyType(
+    {
+        "motorway": 80.0,
+        "trunk": 60.0,
+        "primary": 50.0,
+        "secondary": 45.0,
+        "tertiary": 40.0,
+        "unclassified": 35.0,
+        "residential": 30.0,
+        "living_street": 15.0,
+        "service": 20.0,
+        **dict.fromkeys(_LINK_CLASSES, 40.0),
+    }
+)
+"""Imputed urban travel speed by OSM road class, km/h (read-only; copy it to change it).
+
+An assumption, not a measurement: the source graphs almost never carry ``maxspeed``
+(38 of 6,946 LOOP edges). The values sit at or below the Illinois statutory urban limit
+of 30 mph = 48 km/h (625 ILCS 5/11-601) on local streets, and allow for signals and
+congestion on arterials; expressways (``motorway``) at 80 km/h. Calibrate them against
+observed response or probe-vehicle times when those are available. A stitch link between
+two areas uses the ``residential`` speed.
+"""
+
+STITCH_HIGHWAY = "stitch"
+"""The ``highway`` value of the straight links added between areas (see :func:`build_network`)."""
+
+_MISSING_CLASS = "<missing>"
+_MPH_KPH = 1.609344
+_KNOT_KPH = 1.852
+_MAXSPEED_RE = re.compile(
+    r"^\s*(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>mph|km/h|kmh|kph|knots)?\s*$", re.IGNORECASE
+)
+_CHUNK_BYTES = 64 * 1024 * 1024
+"""Peak size of one Dijkstra result block (float64) in :meth:`RoadNetwork.travel_time_matrix`."""
+
+
+@dataclass(frozen=True)
+class NetworkReport:
+    """What :func:`build_network` read, kept, dropped, added and left out.
+
+    Attributes
+    ----------
+    areas
+        Names of the graph files (areas) loaded, in the order given.
+    edges_read
+        Directed edges in the source graphs.
+    edges_kept
+        Directed edges with a drivable road class; ``edges_read == edges_kept +
+        sum(edges_dropped_by_class.values())``. Edges later removed by clipping or with
+        the smaller components are counted in ``notes``.
+    edges_dropped_by_class
+        Directed edges dropped as not drivable, by OSM ``highway`` class (the first class
+        of a list; ``"<missing>"`` when the edge has none).
+    stitch_links
+        Undirected straight links added between nodes of different areas.
+    stitch_threshold_m
+        Longest stitch link allowed, metres.
+    nodes
+        Nodes in the final graph.
+    nodes_left_out
+        Drivable nodes not in the largest strongly connected component (dropped).
+    components_before
+        Strongly connected components before keeping the largest.
+    one_way_known
+        Whether one-way streets are represented. ``False`` for walk graphs: every street is
+        then treated as two-way.
+    notes
+        Sentences for a report (one-way caveat, speeds, clipping, stitching, attribution).
+    """
+
+    areas: tuple[str, ...]
+    edges_read: int
+    edges_kept: int
+    edges_dropped_by_class: dict[str, int]
+    stitch_links: int
+    stitch_threshold_m: float
+    nodes: int
+    nodes_left_out: int
+    components_before: int
+    one_way_known: bool
+    notes: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as plain JSON-ready types (lists for tuples, a copied dict)."""
+        return {
+            "areas": list(self.areas),
+            "edges_read": self.edges_read,
+            "edges_kept": self.edges_kept,
+            "edges_dropped_by_class": dict(self.edges_dropped_by_class),
+            "stitch_links": self.stitch_links,
+            "stitch_threshold_m": self.stitch_threshold_m,
+            "nodes": self.nodes,
+            "nodes_left_out": self.nodes_left_out,
+            "components_before": self.components_before,
+            "one_way_known": self.one_way_known,
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class RoadNetwork:
+    """A road graph for travel times, in one projected CRS (metres, seconds).
+
+    Attributes
+    ----------
+    crs
+        Projected CRS in metres of ``node_xy`` and ``edges``.
+    node_ids
+        Array of shape (n,), int64: the source node ids (OSM ids, or ``0..n-1`` for
+        :func:`network_from_edges`). Row ``i`` of every array is node index ``i``.
+    node_xy
+        Array of shape (n, 2), float64, metres in ``crs``.
+    matrix
+        CSR matrix of shape (n, n): ``matrix[i, j]`` is the travel time in seconds of the
+        fastest edge from node ``i`` to node ``j`` (stored only where an edge exists; an
+        explicit 0 is a zero-length edge).
+    edges
+        One row per undirected road piece (and stitch link) of the final graph, for maps:
+        ``u_index``, ``v_index`` (node indices; the geometry runs from u to v),
+        ``length_m``, ``speed_kph``, ``travel_time_s``, ``highway``, ``name``, ``geometry``
+        (LineString in ``crs``).
+    report
+        What was read, kept, dropped and added.
+    """
+
+    crs: CRS
+    node_ids: np.ndarray
+    node_xy: np.ndarray
+    matrix: sp.csr_matrix
+    edges: gpd.GeoDataFrame
+    report: NetworkReport
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes ``n``."""
+        return int(self.node_ids.shape[0])
+
+    @cached_property
+    def _tree(self) -> cKDTree:
+        return cKDTree(self.node_xy)
+
+    def snap(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The nearest node of each point (Euclidean, k-d tree of Maneewongvatana & Mount 1999).
+
+        Parameters
+        ----------
+        xy
+            Array of shape (m, 2), metres in ``self.crs``.
+
+        Returns
+        -------
+        node_index : numpy.ndarray
+            Shape (m,), int64, indices into ``node_ids``/``node_xy``.
+        snap_distance_m : numpy.ndarray
+            Shape (m,), float64, straight-line distance from each point to its node, metres.
+
+        Raises
+        ------
+        ValidationError
+            If ``xy`` is not of shape (m, 2) or holds NaN or infinite values.
+        """
+        points = np.asarray(xy, dtype=np.float64)
+        if points.ndim != 2 or points.shape[1] != 2:
+            raise ValidationError(
+                f"xy must have shape (m, 2) (x, y metres in {self.crs.to_string()}); "
+                f"got shape {points.shape}"
+            )
+        bad = ~np.isfinite(points).all(axis=1)
+        if bad.any():
+            rows = np.flatnonzero(bad)
+            raise ValidationError(
+                f"xy has {rows.size} row(s) with NaN or infinite coordinates (first: row "
+                f"{int(rows[0])}); drop or geocode those points before snapping"
+            )
+        if points.shape[0] == 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+        distance_m, index = self._tree.query(points, k=1)
+        return np.asarray(index, dtype=np.int64), np.asarray(distance_m, dtype=np.float64)
+
+    def travel_time_matrix(
+        self,
+        sources: np.ndarray,
+        targets: np.ndarray | None = None,
+        *,
+        limit_s: float = np.inf,
+    ) -> np.ndarray:
+        """Shortest travel times from source nodes to target nodes.
+
+        Dijkstra's algorithm (Dijkstra 1959) from every source via
+        :func:`scipy.sparse.csgraph.dijkstra` with ``indices=sources``, run in blocks of
+        sources so that the float64 working block stays under 64 MiB.
+
+        Parameters
+        ----------
+        sources
+            Array of shape (s,), node indices (integers in ``[0, n)``).
+        targets
+            Array of shape (t,), node indices; ``None`` means all ``n`` nodes in index order.
+        limit_s
+            Stop searching beyond this travel time, seconds; farther targets get ``inf``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (s, t) (or (s, n)), float32, seconds; ``inf`` where a target is
+            unreachable or farther than ``limit_s``.
+
+        Raises
+        ------
+        ValidationError
+            If an index is not an integer in range, or ``limit_s`` is negative or NaN.
+        """
+        n = self.n_nodes
+        src = _check_indices(sources, n, "sources")
+        tgt = None if targets is None else _check_indices(targets, n, "targets")
+        limit = float(limit_s)
+        if math.isnan(limit) or limit < 0:
+            raise ValidationError(f"limit_s must be >= 0 seconds (or inf); got {limit_s!r}")
+        n_cols = n if tgt is None else tgt.size
+        out = np.full((src.size, n_cols), np.inf, dtype=np.float32)
+        if src.size == 0 or n_cols == 0:
+            return out
+        chunk = max(1, _CHUNK_BYTES // (8 * n))
+        for start in range(0, src.size, chunk):
+            block = dijkstra(
+                self.matrix, directed=True, indices=src[start : start + chunk], limit=limit
+            )
+            out[start : start + chunk] = block if tgt is None else block[:, tgt]
+        return out
+
+
+def load_graphml_gz(path: Path) -> nx.MultiDiGraph:
+    """Load a gzip-compressed OSMnx GraphML file.
+
+    Parameters
+    ----------
+    path
+        A ``.graphml.gz`` file written by ``osmnx.save_graphml`` and gzipped.
+
+    Returns
+    -------
+    networkx.MultiDiGraph
+        As :func:`osmnx.load_graphml` returns it (node ``x``/``y`` floats, edge ``length``
+        float, list-valued attributes as lists, ``geometry`` as shapely LineStrings).
+
+    Raises
+    ------
+    DataFileError
+        If the file is missing, not gzip, not UTF-8, or not valid OSMnx GraphML.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DataFileError(
+            path,
+            "file not found; check the data directory (XUNFANG_DATA_DIR) and the area name "
+            "(upper case, spaces as underscores, e.g. NEAR_WEST_SIDE.graphml.gz)",
+        ) from None
+    except OSError as exc:
+        raise DataFileError(path, f"cannot read the file: {exc}") from exc
+    try:
+        text = gzip.decompress(raw).decode("utf-8")
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataFileError(
+            path, f"not a valid gzip file ({exc}); re-download or re-gzip it"
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise DataFileError(path, f"decompressed content is not UTF-8 text ({exc})") from exc
+    try:
+        graph = ox.load_graphml(graphml_str=text)
+    except (ET.ParseError, nx.NetworkXError, ValueError, TypeError, KeyError) as exc:
+        raise DataFileError(
+            path, f"not a valid OSMnx GraphML graph ({type(exc).__name__}: {exc})"
+        ) from exc
+    if not isinstance(graph, nx.MultiDiGraph):  # pragma: no cover - osmnx always returns one
+        raise DataFileError(path, "did not load as a networkx MultiDiGraph")
+    return graph
+
+
+def build_network(
+    graph_paths: Sequence[Path],
+    crs: CRS | str,
+    *,
+    clip_polygon: BaseGeometry | None = None,
+    stitch_threshold_m: float = 60.0,
+    speeds_kph: Mapping[str, float] | None = None,
+    same_name_threshold_m: float = 0.0,
+) -> RoadNetwork:
+    """Build a drivable road network from one or more OSMnx GraphML area graphs.
+
+    Parameters
+    ----------
+    graph_paths
+        ``.graphml.gz`` files, one per area; node ``x``/``y`` in WGS-84 lon/lat
+        (EPSG:4326), edge ``length`` in metres. The area name is the file name without
+        ``.graphml.gz``.
+    crs
+        Projected CRS in metres for the result (e.g. ``"EPSG:32616"`` for Chicago).
+    clip_polygon
+        Optional (Multi)Polygon in ``crs`` metres. Nodes outside it (boundary included as
+        inside) are dropped, with every edge touching them.
+    stitch_threshold_m
+        Longest straight link, metres, added between a node and the nearest node of
+        another area. Each node gets at most one link to each other area; links run both
+        ways at the ``residential`` speed. 0 adds none.
+    speeds_kph
+        Overrides of :data:`DEFAULT_SPEEDS_KPH` by class, km/h.
+    same_name_threshold_m
+        Longest *bridge* link, metres (0, the default, adds none). For every pair of areas
+        and every street name found in both, the closest two nodes on streets of that name
+        are linked when at most this far apart. This rejoins streets cut where an area
+        boundary runs along a river: the clipping removed the bridge, but the street keeps
+        its name on both banks. On Chicago's river 200 m recovers the downtown bridges
+        (the bank-to-bank node gaps are 88-170 m) without linking streets that dead-end on
+        both sides of the Dan Ryan expressway (gaps of 210 m and more).
+
+    Returns
+    -------
+    RoadNetwork
+        The largest strongly connected component of the stitched drivable graph.
+
+    Raises
+    ------
+    DataFileError
+        If a file is missing or unreadable (see :func:`load_graphml_gz`).
+    CRSError
+        If ``crs`` is not projected in metres.
+    ValidationError
+        If an argument is invalid (no paths, a duplicated area, a bad speed or threshold).
+    NetworkError
+        If no drivable edge remains (after clipping).
+
+    Notes
+    -----
+    Walk graphs carry no one-way data, so every drivable edge is used in both directions
+    and ``report.one_way_known`` is ``False``. A graph whose ``network_type`` is not
+    ``"walk"`` and that marks some edge ``oneway=True`` is taken as directed as given.
+    When several edges join the same two nodes the fastest sets the travel time.
+    """
+    target_crs = require_projected(crs, "build_network crs")
+    paths = [Path(p) for p in graph_paths]
+    if not paths:
+        raise ValidationError("graph_paths is empty; give at least one .graphml.gz area file")
+    names = [_area_name(p) for p in paths]
+    dupes = sorted(name for name, count in Counter(names).items() if count > 1)
+    if dupes:
+        raise ValidationError(f"graph_paths names the same area more than once: {dupes}")
+    threshold_m = float(stitch_threshold_m)
+    if not math.isfinite(threshold_m) or threshold_m < 0:
+        raise ValidationError(
+            f"stitch_threshold_m must be a finite number of metres >= 0; got {stitch_threshold_m!r}"
+        )
+    name_threshold_m = float(same_name_threshold_m)
+    if not math.isfinite(name_threshold_m) or name_threshold_m < 0:
+        raise ValidationError(
+            "same_name_threshold_m must be a finite number of metres >= 0 (0 turns bridge "
+            f"links off); got {same_name_threshold_m!r}"
+        )
+    speeds = _merge_speeds(speeds_kph)
+    if clip_polygon is not None and not isinstance(clip_polygon, BaseGeometry):
+        raise TypeError(
+            f"clip_polygon must be a shapely geometry in {target_crs.to_string()} metres; "
+            f"got {type(clip_polygon).__name__}"
+        )
+
+    # 1. read every area; drivable edges as flat lists (a loop over edges, not over pairs)
+    node_ids_parts: list[np.ndarray] = []
+    lonlat_parts: list[np.ndarray] = []
+    area_parts: list[np.ndarray] = []
+    cols: dict[str, list[Any]] = {
+        k: [] for k in ("u", "v", "length", "highway", "maxspeed", "name", "geometry")
+    }
+    directed_flags: list[bool] = []
+    dropped: Counter[str] = Counter()
+    edges_read = 0
+    for area_no, path in enumerate(paths):
+        graph = load_graphml_gz(path)
+        ids, lonlat = _node_table(graph, path)
+        node_ids_parts.append(ids)
+        lonlat_parts.append(lonlat)
+        area_parts.append(np.full(ids.size, area_no, dtype=np.int64))
+        one_way_area = graph.graph.get("network_type") != "walk" and any(
+            d.get("oneway") is True for _, _, d in graph.edges(data=True)
+        )
+        n_before = len(cols["u"])
+        for u, v, data in graph.edges(data=True):
+            edges_read += 1
+            cls = _drivable_class(data.get("highway"))
+            if cls is None or cls not in DRIVABLE_HIGHWAYS:
+                dropped[_MISSING_CLASS if cls is None else cls] += 1
+                continue
+            cols["u"].append(u)
+            cols["v"].append(v)
+            cols["length"].append(data.get("length"))
+            cols["highway"].append(cls)
+            cols["maxspeed"].append(data.get("maxspeed"))
+            cols["name"].append(data.get("name"))
+            cols["geometry"].append(data.get("geometry"))
+        directed_flags.extend([one_way_area] * (len(cols["u"]) - n_before))
+    edges_kept = len(cols["u"])
+    one_way_known = bool(directed_flags) and all(directed_flags)
+    if edges_kept == 0:
+        raise NetworkError(
+            f"no drivable edge in {', '.join(names)}: {edges_read} edges read, all dropped by "
+            f"class ({_format_counts(dropped)}); check the files are street graphs"
+        )
+
+    # 2. nodes: unique ids (a node shared by two areas is one node, labelled by its first area)
+    all_ids = np.concatenate(node_ids_parts)
+    all_lonlat = np.concatenate(lonlat_parts)
+    all_area = np.concatenate(area_parts)
+    uniq_ids, first = np.unique(all_ids, return_index=True)
+    lonlat = all_lonlat[first]
+    area_of = all_area[first]
+    u_idx = np.searchsorted(uniq_ids, np.asarray(cols["u"], dtype=np.int64))
+    v_idx = np.searchsorted(uniq_ids, np.asarray(cols["v"], dtype=np.int64))
+    transformer = Transformer.from_crs(WGS84, target_crs, always_xy=True)
+    x, y = transformer.transform(lonlat[:, 0], lonlat[:, 1])
+    xy = np.column_stack([x, y]).astype(np.float64)
+
+    # 3. lengths, speeds, travel times
+    notes: list[str] = []
+    length_m = np.array([_to_float(v) for v in cols["length"]], dtype=np.float64)
+    bad_len = ~np.isfinite(length_m) | (length_m < 0)
+    if bad_len.any():
+        length_m[bad_len] = np.hypot(*(xy[u_idx[bad_len]] - xy[v_idx[bad_len]]).T)
+        notes.append(
+            f"{int(bad_len.sum())} drivable edges had no usable 'length'; the straight-line "
+            "distance between their end nodes was used."
+        )
+    highway = np.asarray(cols["highway"], dtype=object)
+    posted = np.array([_parse_maxspeed(v) for v in cols["maxspeed"]], dtype=np.float64)
+    class_speed = np.array([speeds[c] for c in highway], dtype=np.float64)
+    has_posted = np.isfinite(posted)
+    speed_kph = np.where(has_posted, posted, class_speed)
+    travel_time_s = length_m / (speed_kph / 3.6)  # km/h -> m/s
+    directed = np.asarray(directed_flags, dtype=bool)
+
+    # 4. clip
+    keep_node = np.ones(uniq_ids.size, dtype=bool)
+    if clip_polygon is not None:
+        keep_node = shapely.intersects_xy(clip_polygon, xy[:, 0], xy[:, 1])
+        in_edges = keep_node[u_idx] & keep_node[v_idx]
+        used = np.zeros(uniq_ids.size, dtype=bool)
+        used[u_idx] = used[v_idx] = True
+        notes.append(
+            f"Clipping to the polygon dropped {int((used & ~keep_node).sum())} drivable nodes "
+            f"outside it and {int((~in_edges).sum())} directed edges with an end outside it."
+        )
+        if not in_edges.any():
+            hint = ""
+            minx, miny, maxx, maxy = clip_polygon.bounds
+            if max(abs(minx), abs(miny), abs(maxx), abs(maxy)) <= 180:
+                hint = " (its bounds look like degrees: project it to the network CRS)"
+            raise NetworkError(
+                f"no drivable edge of {', '.join(names)} lies inside clip_polygon{hint}; "
+                f"clip_polygon must be in {target_crs.to_string()} metres and overlap the areas"
+            )
+        u_idx, v_idx = u_idx[in_edges], v_idx[in_edges]
+        length_m, speed_kph, travel_time_s = (
+            length_m[in_edges],
+            speed_kph[in_edges],
+            travel_time_s[in_edges],
+        )
+        highway, directed, has_posted = highway[in_edges], directed[in_edges], has_posted[in_edges]
+        names_kept = [cols["name"][i] for i in np.flatnonzero(in_edges)]
+        geoms_kept = [cols["geometry"][i] for i in np.flatnonzero(in_edges)]
+    else:
+        names_kept, geoms_kept = cols["name"], cols["geometry"]
+
+    # 5. stitch areas: nearest node of each other area within the threshold
+    drivable = np.zeros(uniq_ids.size, dtype=bool)
+    drivable[u_idx] = drivable[v_idx] = True
+    near_u, near_v = _stitch(xy, area_of, drivable, threshold_m)
+    name_u, name_v = _stitch_same_name(xy, area_of, u_idx, v_idx, names_kept, name_threshold_m)
+    s_u, s_v = _unique_pairs(np.concatenate([near_u, name_u]), np.concatenate([near_v, name_v]))
+    s_len = np.hypot(*(xy[s_u] - xy[s_v]).T) if s_u.size else np.empty(0, np.float64)
+    stitch_kph = speeds["residential"]
+    s_time = s_len / kph_to_mps(stitch_kph)
+    if len(paths) > 1:
+        longest = f"; the longest is {s_len.max():.1f} m" if s_len.size else ""
+        by_name = (
+            f" ({near_u.size} to the nearest node within {threshold_m:g} m, {name_u.size} "
+            f"between the closest nodes of a street name found in both areas within "
+            f"{name_threshold_m:g} m, i.e. bridges)"
+            if name_threshold_m > 0
+            else ""
+        )
+        notes.append(
+            f"The {len(paths)} area graphs share no streets, so {s_len.size} straight links "
+            f"(both ways, {stitch_kph:g} km/h) were added between nodes of different "
+            f"areas{by_name}{longest}. A link can cross where no street does (e.g. a river "
+            "without a bridge); check them on the map (highway='stitch')."
+        )
+
+    # 6. travel-time graph (both ways unless one-way data is known), largest SCC
+    two_way = ~directed
+    rows = np.concatenate([u_idx, v_idx[two_way], s_u, s_v])
+    cols_ = np.concatenate([v_idx, u_idx[two_way], s_v, s_u])
+    times = np.concatenate([travel_time_s, travel_time_s[two_way], s_time, s_time])
+    full = _min_csr(rows, cols_, times, uniq_ids.size)
+    node_sel = np.flatnonzero(drivable)
+    sub = full[node_sel][:, node_sel]
+    n_comp, labels = connected_components(sub, directed=True, connection="strong")
+    sizes = np.bincount(labels, minlength=n_comp)
+    biggest = int(np.argmax(sizes))
+    final_nodes = node_sel[labels == biggest]
+    nodes_left_out = int(node_sel.size - final_nodes.size)
+    notes.append(
+        f"Kept the largest strongly connected component: {final_nodes.size} of {node_sel.size} "
+        f"drivable nodes; {nodes_left_out} nodes in {n_comp - 1} smaller components were left out."
+    )
+    if nodes_left_out and len(paths) > 1:
+        left_by_area = np.bincount(area_of[node_sel[labels != biggest]], minlength=len(paths))
+        all_by_area = np.bincount(area_of[node_sel], minlength=len(paths))
+        notes.append(
+            "Nodes left out by area: "
+            + ", ".join(
+                f"{names[i]} {left_by_area[i]} of {all_by_area[i]}"
+                for i in range(len(paths))
+                if left_by_area[i]
+            )
+            + "."
+        )
+        cut_off = [
+            names[i] for i in range(len(paths)) if left_by_area[i] > 0.5 * all_by_area[i] > 0
+        ]
+        if cut_off:
+            notes.append(
+                f"Most of {', '.join(cut_off)} is cut off from the kept component: the stitch "
+                "links did not reach it. Raise stitch_threshold_m, or set "
+                "same_name_threshold_m (e.g. 200) to rejoin streets cut at a river."
+            )
+
+    # 7. reindex to the final nodes
+    new_index = np.full(uniq_ids.size, -1, dtype=np.int64)
+    new_index[final_nodes] = np.arange(final_nodes.size)
+    matrix = full[final_nodes][:, final_nodes].tocsr()
+    node_xy = xy[final_nodes]
+
+    in_final = (new_index[u_idx] >= 0) & (new_index[v_idx] >= 0)
+    road = _road_pieces(
+        u=new_index[u_idx],
+        v=new_index[v_idx],
+        length_m=length_m,
+        speed_kph=speed_kph,
+        travel_time_s=travel_time_s,
+        highway=highway,
+        names=names_kept,
+        geoms=geoms_kept,
+        mask=in_final,
+    )
+    s_final = (new_index[s_u] >= 0) & (new_index[s_v] >= 0)
+    stitch_rows = pd.DataFrame(
+        {
+            "u_index": new_index[s_u[s_final]],
+            "v_index": new_index[s_v[s_final]],
+            "length_m": s_len[s_final],
+            "speed_kph": np.full(int(s_final.sum()), stitch_kph),
+            "travel_time_s": s_time[s_final],
+            "highway": STITCH_HIGHWAY,
+            "name": None,
+        }
+    )
+    table = pd.concat([road, stitch_rows], ignore_index=True) if len(stitch_rows) else road
+    geometry = _edge_geometry(table, geoms_kept_for=road, node_xy=node_xy, transformer=transformer)
+    edges = gpd.GeoDataFrame(
+        table.drop(columns=["_geom"], errors="ignore"), geometry=geometry, crs=target_crs
+    )
+
+    n_posted = int(has_posted[in_final].sum())
+    notes.insert(
+        0,
+        "The source graphs have no one-way data (OSM walk networks store every street in "
+        "both directions), so every drivable street is treated as two-way: travel times "
+        "ignore one-way restrictions and can be optimistic."
+        if not one_way_known
+        else "One-way streets are taken from the source graphs' 'oneway' attribute.",
+    )
+    notes.insert(
+        1,
+        f"Kept {edges_kept} of {edges_read} directed edges as drivable road classes; dropped "
+        f"by class: {_format_counts(dropped) or 'none'}.",
+    )
+    notes.insert(
+        2,
+        f"Speeds are imputed by road class (assumed urban speeds, km/h: "
+        f"{', '.join(f'{k} {v:g}' for k, v in speeds.items() if not k.endswith('_link'))}, "
+        f"links {speeds['primary_link']:g}); the OSM maxspeed tag was used on {n_posted} "
+        "directed edges of the final graph.",
+    )
+    notes.append(
+        f"The final graph has {final_nodes.size} nodes and {len(road)} road pieces, "
+        f"{road['length_m'].sum() / 1000:.1f} km of road."
+    )
+    notes.append("Road data (c) OpenStreetMap contributors, ODbL 1.0.")
+
+    report = NetworkReport(
+        areas=tuple(names),
+        edges_read=edges_read,
+        edges_kept=edges_kept,
+        edges_dropped_by_class=dict(sorted(dropped.items(), key=lambda kv: (-kv[1], kv[0]))),
+        stitch_links=int(s_len.size),
+        stitch_threshold_m=threshold_m,
+        nodes=int(final_nodes.size),
+        nodes_left_out=nodes_left_out,
+        components_before=int(n_comp),
+        one_way_known=one_way_known,
+        notes=tuple(notes),
+    )
+    return _freeze(
+        RoadNetwork(
+            crs=target_crs,
+            node_ids=uniq_ids[final_nodes].astype(np.int64),
+            node_xy=node_xy,
+            matrix=matrix,
+            edges=edges,
+            report=report,
+        )
+    )
+
+
+def network_from_edges(
+    node_xy: np.ndarray,
+    edges: Sequence[tuple[int, int, float]],
+    crs: CRS | str,
+    *,
+    speed_kph: float,
+) -> RoadNetwork:
+    """A road network from a hand-made list of undirected edges (tests, small studies).
+
+    Every node is kept (no component is dropped, so indices stay as given); node ids are
+    ``0..n-1``.
+
+    Parameters
+    ----------
+    node_xy
+        Array of shape (n, 2), metres in ``crs``.
+    edges
+        ``(u, v, length_m)`` triples: node indices and the road length in metres. Each edge
+        runs both ways.
+    crs
+        Projected CRS in metres.
+    speed_kph
+        Speed on every edge, km/h (> 0).
+
+    Returns
+    -------
+    RoadNetwork
+        With ``edges`` highway ``"unspecified"`` and ``report.one_way_known`` ``False``.
+
+    Raises
+    ------
+    CRSError
+        If ``crs`` is not projected in metres.
+    ValidationError
+        If ``node_xy`` is not finite of shape (n, 2), an edge index is out of range, a
+        length is negative or not finite, or ``speed_kph`` is not positive.
+    """
+    target_crs = require_projected(crs, "network_from_edges crs")
+    xy = np.asarray(node_xy, dtype=np.float64)
+    if xy.ndim != 2 or xy.shape[1] != 2 or not np.isfinite(xy).all():
+        raise ValidationError(
+            f"node_xy must be a finite array of shape (n, 2) in metres; got shape {xy.shape}"
+            + ("" if xy.ndim != 2 or np.isfinite(xy).all() else " with NaN/inf values")
+        )
+    speed = float(speed_kph)
+    if not math.isfinite(speed) or speed <= 0:
+        raise ValidationError(f"speed_kph must be a positive number of km/h; got {speed_kph!r}")
+    n = xy.shape[0]
+    arr = np.asarray(list(edges), dtype=np.float64).reshape(-1, 3)
+    u = arr[:, 0].astype(np.int64)
+    v = arr[:, 1].astype(np.int64)
+    length_m = arr[:, 2]
+    if (arr[:, :2] != np.round(arr[:, :2])).any() or (
+        (u < 0) | (u >= n) | (v < 0) | (v >= n)
+    ).any():
+        raise ValidationError(f"edges must name node indices as integers in [0, {n}) ")
+    if not np.isfinite(length_m).all() or (length_m < 0).any():
+        raise ValidationError("edges lengths (third item, metres) must be finite and >= 0")
+    travel_time_s = length_m / kph_to_mps(speed)
+    matrix = _min_csr(np.concatenate([u, v]), np.concatenate([v, u]), np.tile(travel_time_s, 2), n)
+    n_comp = connected_components(matrix, directed=True, connection="strong")[0] if n else 0
+    table = pd.DataFrame(
+        {
+            "u_index": u,
+            "v_index": v,
+            "length_m": length_m,
+            "speed_kph": np.full(u.size, speed),
+            "travel_time_s": travel_time_s,
+            "highway": "unspecified",
+            "name": None,
+        }
+    )
+    geometry = shapely.linestrings(np.stack([xy[u], xy[v]], axis=1)) if u.size else []
+    gdf = gpd.GeoDataFrame(table, geometry=geometry, crs=target_crs)
+    report = NetworkReport(
+        areas=(),
+        edges_read=int(u.size),
+        edges_kept=int(u.size),
+        edges_dropped_by_class={},
+        stitch_links=0,
+        stitch_threshold_m=0.0,
+        nodes=n,
+        nodes_left_out=0,
+        components_before=int(n_comp),
+        one_way_known=False,
+        notes=(
+            f"Hand-made network: {n} nodes, {u.size} two-way edges at {speed:g} km/h, "
+            f"{n_comp} strongly connected component(s), every node kept.",
+        ),
+    )
+    return _freeze(
+        RoadNetwork(
+            crs=target_crs,
+            node_ids=np.arange(n, dtype=np.int64),
+            node_xy=xy.copy(),
+            matrix=matrix,
+            edges=gdf,
+            report=report,
+        )
+    )
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _area_name(path: Path) -> str:
+    name = path.name
+    for suffix in (".graphml.gz", ".graphml", ".gz"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _merge_speeds(speeds_kph: Mapping[str, float] | None) -> dict[str, float]:
+    speeds = dict(DEFAULT_SPEEDS_KPH)
+    for key, value in (speeds_kph or {}).items():
+        speed = float(value)
+        if not math.isfinite(speed) or speed <= 0:
+            raise ValidationError(
+                f"speeds_kph[{key!r}] must be a positive number of km/h; got {value!r}"
+            )
+        speeds[key] = speed
+    missing = sorted(DRIVABLE_HIGHWAYS - speeds.keys())
+    if missing:  # pragma: no cover - defaults cover every class
+        raise ValidationError(f"no speed for road classes {missing}")
+    return speeds
+
+
+def _node_table(graph: nx.MultiDiGraph, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Node ids (int64) and lon/lat (float64, shape (n, 2)) of one graph."""
+    ids: list[int] = []
+    lonlat: list[tuple[float, float]] = []
+    for node, data in graph.nodes(data=True):
+        try:
+            ids.append(int(node))
+            lonlat.append((float(data["x"]), float(data["y"])))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataFileError(
+                path, f"node {node!r} lacks a numeric id or x/y lon/lat ({exc})"
+            ) from exc
+    arr = np.asarray(lonlat, dtype=np.float64).reshape(-1, 2)
+    if (
+        not np.isfinite(arr).all()
+        or (np.abs(arr[:, 0]) > 180).any()
+        or (np.abs(arr[:, 1]) > 90).any()
+    ):
+        raise DataFileError(path, "node x/y must be WGS-84 lon/lat degrees (EPSG:4326)")
+    return np.asarray(ids, dtype=np.int64), arr
+
+
+def _drivable_class(value: object) -> str | None:
+    """The road class of an edge: the first drivable class of a list, else its first class.
+
+    ``None`` when the edge has no class. Strings like ``"['residential', 'service']"`` are
+    parsed as lists.
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("[") and text.endswith("]"):
+            try:
+                value = ast.literal_eval(text)
+            except (SyntaxError, ValueError):
+                return text or None
+        else:
+            return text or None
+    if isinstance(value, list | tuple):
+        classes = [str(c).strip() for c in value if str(c).strip()]
+        if not classes:
+            return None
+        return next((c for c in classes if c in DRIVABLE_HIGHWAYS), classes[0])
+    return str(value)
+
+
+def _parse_maxspeed(value: object) -> float:
+    """A posted speed in km/h, or NaN when absent or unparseable.
+
+    ``"30 mph"`` -> 48.28032; a bare number is km/h (the OSM default unit); a list (a
+    simplified edge) gives the mean of its parseable values, as ``osmnx.add_edge_speeds``.
+    """
+    if value is None:
+        return math.nan
+    if isinstance(value, list | tuple):
+        parsed = [s for s in (_parse_maxspeed(v) for v in value) if math.isfinite(s)]
+        return sum(parsed) / len(parsed) if parsed else math.nan
+    if isinstance(value, int | float):
+        return float(value) if math.isfinite(value) and value > 0 else math.nan
+    text = str(value).strip()
+    if text.startswith("[") and text.endswith("]"):
+        try:
+            return _parse_maxspeed(ast.literal_eval(text))
+        except (SyntaxError, ValueError):
+            return math.nan
+    match = _MAXSPEED_RE.match(text)
+    if match is None:
+        return math.nan
+    speed = float(match["value"])
+    unit = (match["unit"] or "").lower()
+    if unit == "mph":
+        speed *= _MPH_KPH
+    elif unit == "knots":
+        speed *= _KNOT_KPH
+    return speed if speed > 0 else math.nan
+
+
+def _to_float(value: object) -> float:
+    if isinstance(value, list | tuple):
+        value = value[0] if value else None
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _check_indices(values: np.ndarray, n: int, what: str) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise ValidationError(f"{what} must be a 1-D array of node indices; got shape {arr.shape}")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        raise ValidationError(
+            f"{what} must hold integer node indices (from snap()); got dtype {arr.dtype}"
+        )
+    idx = arr.astype(np.int64)
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise ValidationError(
+            f"{what} must be node indices in [0, {n}); got min {idx.min()}, max {idx.max()}"
+        )
+    return idx
+
+
+def _min_csr(rows: np.ndarray, cols: np.ndarray, times: np.ndarray, n: int) -> sp.csr_matrix:
+    """CSR (n, n) of the smallest time per (row, col); self-loops dropped; zeros kept."""
+    keep = rows != cols
+    rows, cols, times = rows[keep], cols[keep], times[keep]
+    order = np.lexsort((times, cols, rows))
+    rows, cols, times = rows[order], cols[order], times[order]
+    first = np.ones(rows.size, dtype=bool)
+    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    return sp.csr_matrix(
+        (times[first].astype(np.float64), (rows[first], cols[first])), shape=(n, n)
+    )
+
+
+def _stitch(
+    xy: np.ndarray, area_of: np.ndarray, active: np.ndarray, threshold_m: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Undirected links (u, v) from each active node to the nearest active node of every
+    other area within ``threshold_m`` (one k-d tree per area), duplicates removed."""
+    empty = np.empty(0, np.int64)
+    idx = np.flatnonzero(active)
+    areas = np.unique(area_of[idx])
+    if areas.size < 2 or threshold_m <= 0:
+        return empty, empty
+    found_u: list[np.ndarray] = []
+    found_v: list[np.ndarray] = []
+    bound = float(np.nextafter(threshold_m, np.inf))
+    for area in areas:  # few areas; the queries are vectorised
+        mine = idx[area_of[idx] == area]
+        others = idx[area_of[idx] != area]
+        dist, j = cKDTree(xy[mine]).query(xy[others], k=1, distance_upper_bound=bound)
+        ok = np.isfinite(dist) & (dist <= threshold_m)
+        found_u.append(others[ok])
+        found_v.append(mine[j[ok]])
+    return _unique_pairs(np.concatenate(found_u), np.concatenate(found_v))
+
+
+def _stitch_same_name(
+    xy: np.ndarray,
+    area_of: np.ndarray,
+    u_idx: np.ndarray,
+    v_idx: np.ndarray,
+    names: Sequence[object],
+    threshold_m: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each pair of areas and each street name in both, link the closest two nodes on
+    streets of that name when at most ``threshold_m`` apart.
+
+    Vectorised with one k-d tree per area over (x, y, name code x (2 threshold + 1) m): nodes of
+    different names are then never within the threshold of each other.
+    """
+    empty = np.empty(0, np.int64)
+    if threshold_m <= 0 or np.unique(area_of[np.concatenate([u_idx, v_idx])]).size < 2:
+        return empty, empty
+    edge_no: list[int] = []
+    edge_name: list[str] = []
+    for i, value in enumerate(names):
+        items = value if isinstance(value, list | tuple) else [value]
+        for item in items:
+            if isinstance(item, str) and item.strip():
+                edge_no.append(i)
+                edge_name.append(item.strip().casefold())
+    if not edge_no:
+        return empty, empty
+    rows = np.asarray(edge_no, dtype=np.int64)
+    codes = pd.factorize(pd.Series(edge_name, dtype=object))[0].astype(np.int64)
+    table = pd.DataFrame(
+        {"node": np.concatenate([u_idx[rows], v_idx[rows]]), "code": np.tile(codes, 2)}
+    ).drop_duplicates()
+    node = table["node"].to_numpy()
+    code = table["code"].to_numpy()
+    area = area_of[node]
+    pts = np.column_stack([xy[node], code.astype(np.float64) * (2.0 * threshold_m + 1.0)])
+    bound = float(np.nextafter(threshold_m, np.inf))
+    found: list[pd.DataFrame] = []
+    for a in np.unique(area):
+        mine = np.flatnonzero(area == a)
+        others = np.flatnonzero(area != a)
+        if not mine.size or not others.size:
+            continue
+        dist, j = cKDTree(pts[mine]).query(pts[others], k=1, distance_upper_bound=bound)
+        ok = np.isfinite(dist) & (dist <= threshold_m)
+        o, m = others[ok], mine[j[ok]]
+        found.append(
+            pd.DataFrame(
+                {
+                    "a1": np.minimum(area[o], a),
+                    "a2": np.maximum(area[o], a),
+                    "code": code[o],
+                    "u": node[o],
+                    "v": node[m],
+                    "dist": dist[ok],
+                }
+            )
+        )
+    links = pd.concat(found, ignore_index=True) if found else pd.DataFrame()
+    if links.empty:
+        return empty, empty
+    best = links.sort_values(["dist", "u", "v"], kind="stable").drop_duplicates(
+        ["a1", "a2", "code"]
+    )
+    return _unique_pairs(best["u"].to_numpy(np.int64), best["v"].to_numpy(np.int64))
+
+
+def _unique_pairs(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Undirected pairs as (min, max), sorted and without duplicates or self-pairs."""
+    if u.size == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    pairs = np.unique(np.column_stack([np.minimum(u, v), np.maximum(u, v)]), axis=0)
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    return pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
+
+
+def _road_pieces(
+    *,
+    u: np.ndarray,
+    v: np.ndarray,
+    length_m: np.ndarray,
+    speed_kph: np.ndarray,
+    travel_time_s: np.ndarray,
+    highway: np.ndarray,
+    names: Sequence[object],
+    geoms: Sequence[object],
+    mask: np.ndarray,
+) -> pd.DataFrame:
+    """One row per undirected road piece: the two directions of a walk-graph edge (same end
+    nodes and class, lengths within 1 cm) are one piece; the first in input order is kept."""
+    sel = np.flatnonzero(mask)
+    a = np.minimum(u[sel], v[sel])
+    b = np.maximum(u[sel], v[sel])
+    hw_code = pd.factorize(highway[sel])[0]
+    lens = length_m[sel]
+    order = np.lexsort((sel, lens, hw_code, b, a))
+    same = np.zeros(sel.size, dtype=bool)
+    o0, o1 = order[:-1], order[1:]
+    same[1:] = (
+        (a[o1] == a[o0])
+        & (b[o1] == b[o0])
+        & (hw_code[o1] == hw_code[o0])
+        & (np.abs(lens[o1] - lens[o0]) < 0.01)
+    )
+    # a run of equal pieces collapses to its first member; keep input order
+    sel = np.sort(sel[order[~same]])
+    return pd.DataFrame(
+        {
+            "u_index": u[sel],
+            "v_index": v[sel],
+            "length_m": length_m[sel],
+            "speed_kph": speed_kph[sel],
+            "travel_time_s": travel_time_s[sel],
+            "highway": highway[sel].astype(str),
+            "name": [_name_text(names[i]) for i in sel.tolist()],
+            "_geom": [geoms[i] for i in sel.tolist()],
+        }
+    )
+
+
+def _name_text(value: object) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, list | tuple):
+        return " / ".join(str(v) for v in value) or None
+    return str(value)
+
+
+def _edge_geometry(
+    table: pd.DataFrame,
+    *,
+    geoms_kept_for: pd.DataFrame,
+    node_xy: np.ndarray,
+    transformer: Transformer,
+) -> np.ndarray:
+    """Projected LineStrings: the source geometry where there is one, else a straight line."""
+    u = table["u_index"].to_numpy(dtype=np.int64)
+    v = table["v_index"].to_numpy(dtype=np.int64)
+    out = shapely.linestrings(np.stack([node_xy[u], node_xy[v]], axis=1))
+    src = np.empty(len(table), dtype=object)
+    src[: len(geoms_kept_for)] = geoms_kept_for["_geom"].to_numpy(dtype=object)
+    has = np.array([isinstance(g, BaseGeometry) and not g.is_empty for g in src], dtype=bool)
+    if has.any():
+
+        def project(coords: np.ndarray) -> np.ndarray:
+            px, py = transformer.transform(coords[:, 0], coords[:, 1])
+            return np.column_stack([px, py])
+
+        out[has] = shapely.transform(src[has], project)
+    return np.asarray(out, dtype=object)
+
+
+def _format_counts(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _freeze(network: RoadNetwork) -> RoadNetwork:
+    """Make the arrays read-only (the matrix and table stay as built: do not edit them)."""
+    network.node_ids.flags.writeable = False
+    network.node_xy.flags.writeable = False
+    return network
