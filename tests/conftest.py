@@ -18,5 +18,3 @@ def data_dir() -> Path:
         pytest.skip(f"real data not found at {path}")
     return path
 
-
-FIXTURES = Path(__file__).parent / "fixtures"

@@ -29,35 +29,82 @@ MONTHLY_HEADER = (
 )
 
 
-def _row(id_: str, date: str, ptype: str, desc: str, premise: str, x: str, y: str, lat: str,
-         lon: str) -> str:
-    return (f"{id_},HY1,{date},019XX W DEVON AVE,1130,{ptype},{desc},{premise},false,false,"
-            f"2412,024,50,2,11,{x},{y},02/10/2018 03:50:01 PM,{lat},{lon}")
+def _row(
+    id_: str, date: str, ptype: str, desc: str, premise: str, x: str, y: str, lat: str, lon: str
+) -> str:
+    return (
+        f"{id_},HY1,{date},019XX W DEVON AVE,1130,{ptype},{desc},{premise},false,false,"
+        f"2412,024,50,2,11,{x},{y},02/10/2018 03:50:01 PM,{lat},{lon}"
+    )
 
 
 @pytest.fixture
 def monthly_file(tmp_path: Path) -> Path:
     rows = [
         # 1 good (x/y in EPSG:3435 feet), 00:01 CST = 06:01 UTC
-        _row("1", "01/01/2014 12:01:00 AM", "THEFT", "$500 AND UNDER", "STREET",
-             "1162147", "1942512", "41.997920408", "-87.6788725"),
+        _row(
+            "1",
+            "01/01/2014 12:01:00 AM",
+            "THEFT",
+            "$500 AND UNDER",
+            "STREET",
+            "1162147",
+            "1942512",
+            "41.997920408",
+            "-87.6788725",
+        ),
         # 2 no coordinates at all
         _row("2", "01/01/2014 01:00:00 PM", "THEFT", "$500 AND UNDER", "STREET", "", "", "", ""),
         # 3 impossible date
-        _row("3", "13/45/2014 09:00:00 PM", "BATTERY", "SIMPLE", "STREET",
-             "1162147", "1942512", "41.997920408", "-87.6788725"),
+        _row(
+            "3",
+            "13/45/2014 09:00:00 PM",
+            "BATTERY",
+            "SIMPLE",
+            "STREET",
+            "1162147",
+            "1942512",
+            "41.997920408",
+            "-87.6788725",
+        ),
         # 4 bad geocode far outside Chicago (only lat/lon)
-        _row("4", "01/02/2014 10:00:00 AM", "THEFT", "OVER $500", "STREET",
-             "", "", "36.619446", "-91.686566"),
+        _row(
+            "4",
+            "01/02/2014 10:00:00 AM",
+            "THEFT",
+            "OVER $500",
+            "STREET",
+            "",
+            "",
+            "36.619446",
+            "-91.686566",
+        ),
         # 5 duplicate of 1
-        _row("1", "01/01/2014 12:01:00 AM", "THEFT", "$500 AND UNDER", "STREET",
-             "1162147", "1942512", "41.997920408", "-87.6788725"),
+        _row(
+            "1",
+            "01/01/2014 12:01:00 AM",
+            "THEFT",
+            "$500 AND UNDER",
+            "STREET",
+            "1162147",
+            "1942512",
+            "41.997920408",
+            "-87.6788725",
+        ),
         # 6 text where a number belongs
-        _row("6", "01/03/2014 10:00:00 AM", "THEFT", "OVER $500", "STREET",
-             "abc", "def", "", ""),
+        _row("6", "01/03/2014 10:00:00 AM", "THEFT", "OVER $500", "STREET", "abc", "def", "", ""),
         # 7 good: theft from a parked car -> vehicle-related; 2 PM CST = 20:00 UTC
-        _row("7", "01/03/2014 02:00:00 PM", "THEFT", "$500 AND UNDER",
-             "VEHICLE NON-COMMERCIAL", "1150818", "1907995", "41.903433214", "-87.721454621"),
+        _row(
+            "7",
+            "01/03/2014 02:00:00 PM",
+            "THEFT",
+            "$500 AND UNDER",
+            "VEHICLE NON-COMMERCIAL",
+            "1150818",
+            "1907995",
+            "41.903433214",
+            "-87.721454621",
+        ),
     ]
     path = tmp_path / "monthly.csv"
     path.write_text(MONTHLY_HEADER + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
@@ -76,8 +123,11 @@ def test_rejection_reasons_are_counted_and_kept(monthly_file: Path, tmp_path: Pa
         "duplicate_id": 1,
     }
     assert dict(zip(rejected["source_row"], rejected["reason"], strict=True)) == {
-        2: "missing_coordinates", 3: "unparseable_time", 4: "outside_area",
-        5: "duplicate_id", 6: "invalid_coordinates",
+        2: "missing_coordinates",
+        3: "unparseable_time",
+        4: "outside_area",
+        5: "duplicate_id",
+        6: "invalid_coordinates",
     }
     f = table.frame
     assert list(f["incident_id"]) == ["1", "7"]
@@ -123,7 +173,7 @@ def test_september_2014_three_date_formats(data_dir: Path) -> None:
 def test_monthly_files_counts(data_dir: Path) -> None:
     files = sorted(glob.glob(str(data_dir / "chicago/incidents_2014_2015/*.csv.gz")))
     assert len(files) == 18
-    table, _, report = ingest(files, "chicago")
+    _table, _, report = ingest(files, "chicago")
     assert report.rows_read == 402449
     assert report.rejected["missing_coordinates"] == 3656
     assert report.rejected["outside_area"] == 5  # the bad geocodes SOURCE.txt mentions
@@ -146,8 +196,9 @@ def test_portland_profile(data_dir: Path) -> None:
 @pytest.mark.realdata
 def test_wrong_crs_is_refused(data_dir: Path) -> None:
     layout = PORTLAND.layouts[0]
-    wrong = layout.model_copy(update={"coords": (
-        layout.coords[0].model_copy(update={"crs": "EPSG:3435"}),)})
+    wrong = layout.model_copy(
+        update={"coords": (layout.coords[0].model_copy(update={"crs": "EPSG:3435"}),)}
+    )
     profile = PORTLAND.model_copy(update={"layouts": (wrong,)})
     with pytest.raises(DataFileError, match=r"EPSG:3435.*is the CRS right"):
         ingest([data_dir / "portland-nij/NIJ2016_SEP01_SEP30.csv"], profile)
@@ -195,13 +246,19 @@ def _cn_rows(n: int = 40) -> tuple[str, np.ndarray, np.ndarray]:
     lon = 121.40 + rng.random(n) * 0.1
     lat = 31.20 + rng.random(n) * 0.05
     glon, glat = wgs84_to_gcj02(lon, lat)
-    kinds = [("刑事", "盗窃车内财物"), ("纠纷", "邻里纠纷"), ("交通", "交通事故"),
-             ("求助", "老人走失"), ("治安", "打架斗殴")]
+    kinds = [
+        ("刑事", "盗窃车内财物"),
+        ("纠纷", "邻里纠纷"),
+        ("交通", "交通事故"),
+        ("求助", "老人走失"),
+        ("治安", "打架斗殴"),
+    ]
     lines = ["警情编号,报警时间,警情类别,警情细类,经度,纬度"]
     for i in range(n):
         t, s = kinds[i % len(kinds)]
-        lines.append(f"J{i:04d},2024-05-0{1 + i % 7} 2{i % 4}:15:00,{t},{s},"
-                     f"{glon[i]:.8f},{glat[i]:.8f}")
+        lines.append(
+            f"J{i:04d},2024-05-0{1 + i % 7} 2{i % 4}:15:00,{t},{s},{glon[i]:.8f},{glat[i]:.8f}"
+        )
     return "\n".join(lines) + "\n", lon, lat
 
 
@@ -238,8 +295,9 @@ def test_wrong_encoding_names_the_row(tmp_path: Path) -> None:
 
 def test_swapped_lat_lon_is_detected(tmp_path: Path) -> None:
     mapping = tmp_path / "cn.toml"
-    mapping.write_text(CN_MAPPING.replace('x = "经度"\ny = "纬度"', 'x = "纬度"\ny = "经度"'),
-                       encoding="utf-8")
+    mapping.write_text(
+        CN_MAPPING.replace('x = "经度"\ny = "纬度"', 'x = "纬度"\ny = "经度"'), encoding="utf-8"
+    )
     text, _, _ = _cn_rows()
     path = tmp_path / "110.csv"
     path.write_text(text, encoding="utf-8")

@@ -85,14 +85,18 @@ def read_boundaries(boundary_dir: Path, kind: str) -> gpd.GeoDataFrame:
         If the file is missing or lacks the name property.
     """
     if kind not in BOUNDARY_FILES:
-        raise ValidationError(f"unknown boundary kind {kind!r}; use one of {sorted(BOUNDARY_FILES)}")
+        raise ValidationError(
+            f"unknown boundary kind {kind!r}; use one of {sorted(BOUNDARY_FILES)}"
+        )
     filename, key = BOUNDARY_FILES[kind]
     path = boundary_dir / filename
     if not path.is_file():
         raise DataFileError(path, "boundary file not found (check XUNFANG_DATA_DIR)")
     gdf = gpd.read_file(path)
-    if key not in gdf.columns:
-        raise DataFileError(path, f"has no property {key!r}", field=key)
+    by_lower = {str(c).lower(): c for c in gdf.columns}
+    if key.lower() not in by_lower:
+        raise DataFileError(path, f"has no property {key!r} (found {list(gdf.columns)})", field=key)
+    key = by_lower[key.lower()]
     gdf = gdf.set_crs(WGS84) if gdf.crs is None else gdf.to_crs(WGS84)
     invalid = ~gdf.geometry.is_valid
     if invalid.any():
@@ -142,7 +146,8 @@ def load_study_area(boundary_dir: Path, name: str, *, crs: CRS | str | None = No
         poly_wgs = shapely.union_all(chosen.geometry.to_numpy())
         centroid = poly_wgs.centroid
         area_crs = (
-            require_projected(crs, "study area") if crs is not None
+            require_projected(crs, "study area")
+            if crs is not None
             else utm_crs_for(centroid.x, centroid.y)
         )
         poly = gpd.GeoSeries([poly_wgs], crs=WGS84).to_crs(area_crs).iloc[0]

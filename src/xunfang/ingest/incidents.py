@@ -38,7 +38,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import shapely
-from pydantic import BaseModel, ConfigDict, Field, ValidationError as PydanticValidationError
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
 from pyproj import CRS, Transformer
 from shapely.geometry.base import BaseGeometry
 
@@ -57,8 +58,18 @@ REASONS = (
 """Why a row can be rejected, in the order the checks run (a row gets the first reason)."""
 
 OUTPUT_COLUMNS = (
-    "incident_id", "occurred_at", "time_precision", "type_group", "type", "subtype",
-    "premise", "lon", "lat", "x_m", "y_m", "arrest",
+    "incident_id",
+    "occurred_at",
+    "time_precision",
+    "type_group",
+    "type",
+    "subtype",
+    "premise",
+    "lon",
+    "lat",
+    "x_m",
+    "y_m",
+    "arrest",
 )
 SWAP_SHARE = 0.5
 """If more than this share of geolocated rows fall outside the area but the swapped
@@ -144,8 +155,12 @@ CHICAGO = Profile(
             subtype="Description",
             premise="Location Description",
             arrest="Arrest",
-            extra={"district": "District", "beat": "Beat", "iucr": "IUCR",
-                   "community_area": "Community Area"},
+            extra={
+                "district": "District",
+                "beat": "Beat",
+                "iucr": "IUCR",
+                "community_area": "Community Area",
+            },
             coords=(
                 CoordSpec(kind="xy", x="X Coordinate", y="Y Coordinate", crs="EPSG:3435"),
                 CoordSpec(kind="lonlat", x="Longitude", y="Latitude"),
@@ -185,8 +200,11 @@ PORTLAND = Profile(
             type="CALL GROUPS",
             subtype="CASE DESC",
             premise=None,
-            extra={"category": "CATEGORY", "case_type": "final_case_type",
-                   "census_tract": "census_tract"},
+            extra={
+                "category": "CATEGORY",
+                "case_type": "final_case_type",
+                "census_tract": "census_tract",
+            },
             coords=(CoordSpec(kind="xy", x="x_coordinate", y="y_coordinate", crs="EPSG:2913"),),
             scheme="portland",
             bbox=(-123.1, 45.3, -122.2, 45.8),
@@ -317,8 +335,9 @@ class IncidentTable:
 
     def subset(self, mask: np.ndarray | pd.Series) -> IncidentTable:
         """A new table with the rows where ``mask`` is True."""
-        return IncidentTable(self.frame.loc[np.asarray(mask)].reset_index(drop=True),
-                             self.crs, self.timezone)
+        return IncidentTable(
+            self.frame.loc[np.asarray(mask)].reset_index(drop=True), self.crs, self.timezone
+        )
 
     def reproject(self, crs: CRS | str) -> IncidentTable:
         """The same incidents with ``x_m``/``y_m`` recomputed in ``crs`` (from lon/lat)."""
@@ -353,8 +372,11 @@ def read_incident_table(path: str | Path) -> IncidentTable:
         raise DataFileError(path, f"not a readable Parquet file: {exc}") from exc
     raw = (table.schema.metadata or {}).get(b"xunfang")
     if raw is None:
-        raise DataFileError(path, "not an xunfang incident table (no 'xunfang' metadata); "
-                            "create it with `xunfang ingest`")
+        raise DataFileError(
+            path,
+            "not an xunfang incident table (no 'xunfang' metadata); "
+            "create it with `xunfang ingest`",
+        )
     meta = json.loads(raw)
     return IncidentTable(table.to_pandas(), CRS.from_user_input(meta["crs"]), meta["timezone"])
 
@@ -363,7 +385,9 @@ def read_incident_table(path: str | Path) -> IncidentTable:
 def _open_binary(path: Path) -> IO[bytes]:
     with open(path, "rb") as fh:
         magic = fh.read(2)
-    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")
+    if magic == b"\x1f\x8b":
+        return gzip.GzipFile(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")
 
 
 def _detect_encoding(path: Path, requested: str) -> str:
@@ -379,8 +403,11 @@ def _detect_encoding(path: Path, requested: str) -> str:
             return "utf-8-sig"  # a multi-byte character cut by the sample's end
     best = charset_normalizer.from_bytes(sample).best()
     if best is None:
-        raise DataFileError(path, "is not UTF-8 and its encoding could not be detected; "
-                            "pass --encoding (e.g. gb18030 for Chinese exports)")
+        raise DataFileError(
+            path,
+            "is not UTF-8 and its encoding could not be detected; "
+            "pass --encoding (e.g. gb18030 for Chinese exports)",
+        )
     return str(best.encoding)
 
 
@@ -395,7 +422,9 @@ def _bad_line(path: Path, encoding: str) -> int:
     return 0
 
 
-def _read_raw(path: Path, profile: Profile, encoding: str | None) -> tuple[pd.DataFrame, Layout, str]:
+def _read_raw(
+    path: Path, profile: Profile, encoding: str | None
+) -> tuple[pd.DataFrame, Layout, str]:
     if not path.is_file():
         raise DataFileError(path, "file not found")
     if path.stat().st_size == 0:
@@ -406,8 +435,11 @@ def _read_raw(path: Path, profile: Profile, encoding: str | None) -> tuple[pd.Da
     try:
         first_line = head.split(b"\n", 1)[0].decode(enc, errors="strict").rstrip("\r")
     except UnicodeDecodeError as exc:
-        raise DataFileError(path, f"header is not valid {enc}; pass --encoding "
-                            "(e.g. gb18030 for Chinese exports)", row=0) from exc
+        raise DataFileError(
+            path,
+            f"header is not valid {enc}; pass --encoding (e.g. gb18030 for Chinese exports)",
+            row=0,
+        ) from exc
     if not first_line.strip():
         raise DataFileError(path, "file is empty (no header row)")
     layout = None
@@ -424,21 +456,34 @@ def _read_raw(path: Path, profile: Profile, encoding: str | None) -> tuple[pd.Da
         raise DataFileError(
             path,
             f"missing column {col!r} ({role}) required by profile {profile.name!r}"
-            + (f" (and {len(missing) - 1} more: {', '.join(c for c, _ in missing[1:])})"
-               if len(missing) > 1 else "")
+            + (
+                f" (and {len(missing) - 1} more: {', '.join(c for c, _ in missing[1:])})"
+                if len(missing) > 1
+                else ""
+            )
             + f"; the header has: {', '.join(header[:30])}",
             field=col,
         )
     usecols = list(layout.required_columns())
     try:
         raw = pd.read_csv(
-            path, sep=layout.delimiter, usecols=usecols, dtype=str, encoding=enc,
-            keep_default_na=False, na_values=[""], compression="infer", engine="c",
+            path,
+            sep=layout.delimiter,
+            usecols=usecols,
+            dtype=str,
+            encoding=enc,
+            keep_default_na=False,
+            na_values=[""],
+            compression="infer",
+            engine="c",
         )
     except UnicodeDecodeError as exc:
         line = _bad_line(path, enc)
-        raise DataFileError(path, f"bytes that are not valid {enc}; pass --encoding "
-                            "(e.g. gb18030 for Chinese exports)", row=max(line - 1, 1)) from exc
+        raise DataFileError(
+            path,
+            f"bytes that are not valid {enc}; pass --encoding (e.g. gb18030 for Chinese exports)",
+            row=max(line - 1, 1),
+        ) from exc
     except pd.errors.ParserError as exc:
         raise DataFileError(path, f"malformed CSV: {exc}") from exc
     if raw.empty:
@@ -485,12 +530,17 @@ def _to_number(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return num, text_bad
 
 
-def _in_bbox(lon: np.ndarray, lat: np.ndarray, bbox: tuple[float, float, float, float]) -> np.ndarray:
+def _in_bbox(
+    lon: np.ndarray, lat: np.ndarray, bbox: tuple[float, float, float, float]
+) -> np.ndarray:
     return (lon >= bbox[0]) & (lon <= bbox[2]) & (lat >= bbox[1]) & (lat <= bbox[3])
 
 
 def _locate(
-    path: Path, raw: pd.DataFrame, layout: Layout, area_bbox: tuple[float, float, float, float] | None
+    path: Path,
+    raw: pd.DataFrame,
+    layout: Layout,
+    area_bbox: tuple[float, float, float, float] | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """WGS-84 lon, lat of each row, and a reason code (0 ok, 1 missing, 2 invalid)."""
     n = len(raw)
@@ -538,7 +588,11 @@ def _locate(
 
 
 def _check_swap(
-    path: Path, spec: CoordSpec, lon: np.ndarray, lat: np.ndarray, in_range: np.ndarray,
+    path: Path,
+    spec: CoordSpec,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    in_range: np.ndarray,
     bbox: tuple[float, float, float, float] | None,
 ) -> None:
     if len(lon) < MIN_ROWS_FOR_FRAME_CHECK:
@@ -562,13 +616,19 @@ def _check_swap(
 
 
 def _check_crs(
-    path: Path, spec: CoordSpec, crs: CRS, lon: np.ndarray, lat: np.ndarray,
+    path: Path,
+    spec: CoordSpec,
+    crs: CRS,
+    lon: np.ndarray,
+    lat: np.ndarray,
     bbox: tuple[float, float, float, float] | None,
 ) -> None:
     finite = np.isfinite(lon) & np.isfinite(lat)
     if not finite.any():
-        raise CRSError(f"{path}: no x/y in columns {spec.x!r}/{spec.y!r} can be transformed "
-                       f"from {crs.to_string()}: is the CRS right?")
+        raise CRSError(
+            f"{path}: no x/y in columns {spec.x!r}/{spec.y!r} can be transformed "
+            f"from {crs.to_string()}: is the CRS right?"
+        )
     if finite.sum() < MIN_ROWS_FOR_FRAME_CHECK:
         return
     check = bbox
@@ -633,8 +693,11 @@ def ingest(
     """
     if isinstance(profile, str):
         if profile not in PROFILES:
-            raise DataFileError(profile, f"unknown profile; use one of {sorted(PROFILES)} or "
-                                "--mapping FILE.toml", field="profile")
+            raise DataFileError(
+                profile,
+                f"unknown profile; use one of {sorted(PROFILES)} or --mapping FILE.toml",
+                field="profile",
+            )
         profile = PROFILES[profile]
     if not paths:
         raise DataFileError("(none)", "no input files given")
@@ -647,15 +710,19 @@ def ingest(
         path = Path(p)
         raw, layout, enc = _read_raw(path, profile, encoding)
         timezones.add(layout.timezone)
-        lon, lat, creason = _locate(path, raw, layout, area_bbox)  # type: ignore[arg-type]
+        lon, lat, creason = _locate(path, raw, layout, area_bbox)
         naive, date_only = _parse_times(raw[layout.time], layout.time_formats)
         occurred, n_amb = _localize(naive, layout.timezone)
         rows = np.arange(1, len(raw) + 1)
-        ids = (raw[layout.id].astype("string").str.strip() if layout.id
-               else pd.Series([f"{path.name}:{r}" for r in rows], dtype="string"))
+        ids = (
+            raw[layout.id].astype("string").str.strip()
+            if layout.id
+            else pd.Series([f"{path.name}:{r}" for r in rows], dtype="string")
+        )
         ids = ids.fillna(pd.Series([f"{path.name}:{r}" for r in rows], dtype="string"))
         groups, unmapped = taxonomy.classify(
-            layout.scheme, raw[layout.type],
+            layout.scheme,
+            raw[layout.type],
             raw[layout.subtype] if layout.subtype else pd.Series("", index=raw.index),
             raw[layout.premise] if layout.premise else pd.Series("", index=raw.index),
         )
@@ -666,16 +733,40 @@ def ingest(
                 "time_precision": np.where(date_only, "day", layout.time_precision),
                 "type_group": groups.to_numpy(),
                 "type": raw[layout.type].astype("string").str.strip().to_numpy(),
-                "subtype": (raw[layout.subtype].astype("string").str.strip().to_numpy()
-                            if layout.subtype else pd.NA),
-                "premise": (raw[layout.premise].astype("string").str.strip().to_numpy()
-                            if layout.premise else pd.NA),
+                "subtype": (
+                    raw[layout.subtype].astype("string").str.strip().to_numpy()
+                    if layout.subtype
+                    else pd.NA
+                ),
+                "premise": (
+                    raw[layout.premise].astype("string").str.strip().to_numpy()
+                    if layout.premise
+                    else pd.NA
+                ),
                 "lon": lon,
                 "lat": lat,
-                "arrest": (raw[layout.arrest].astype("string").str.strip().str.lower()
-                           .map({"true": True, "false": False, "y": True, "n": False,
-                                 "1": True, "0": False, "是": True, "否": False})
-                           .astype("boolean").to_numpy() if layout.arrest else pd.NA),
+                "arrest": (
+                    raw[layout.arrest]
+                    .astype("string")
+                    .str.strip()
+                    .str.lower()
+                    .map(
+                        {
+                            "true": True,
+                            "false": False,
+                            "y": True,
+                            "n": False,
+                            "1": True,
+                            "0": False,
+                            "是": True,
+                            "否": False,
+                        }
+                    )
+                    .astype("boolean")
+                    .to_numpy()
+                    if layout.arrest
+                    else pd.NA
+                ),
             }
         )
         part["occurred_at"] = pd.to_datetime(part["occurred_at"], utc=True)
@@ -687,12 +778,20 @@ def ingest(
         part["_unmapped"] = unmapped.to_numpy()
         part["_raw_type"] = raw[layout.type].astype("string").to_numpy()
         parts.append(part)
-        files_info.append({"path": str(path), "layout": layout.name, "encoding": enc,
-                           "rows": len(raw), "ambiguous_local_times": n_amb})
+        files_info.append(
+            {
+                "path": str(path),
+                "layout": layout.name,
+                "encoding": enc,
+                "rows": len(raw),
+                "ambiguous_local_times": n_amb,
+            }
+        )
     if len(timezones) > 1:
-        raise DataFileError(", ".join(str(p) for p in paths),
-                            f"files are in different time zones {sorted(timezones)}: "
-                            "ingest them separately")
+        raise DataFileError(
+            ", ".join(str(p) for p in paths),
+            f"files are in different time zones {sorted(timezones)}: ingest them separately",
+        )
     df = pd.concat(parts, ignore_index=True)
     reason = pd.Series(pd.NA, index=df.index, dtype="string")
     reason[df["_creason"].to_numpy() == 1] = "missing_coordinates"
@@ -718,20 +817,31 @@ def ingest(
     if good.empty:
         target_crs = require_projected(crs, "analysis") if crs is not None else None
         if target_crs is None:
-            raise DataFileError(", ".join(str(p) for p in paths),
-                                "no usable rows: every row was rejected "
-                                f"({dict(Counter(rejected['reason']))})")
+            raise DataFileError(
+                ", ".join(str(p) for p in paths),
+                f"no usable rows: every row was rejected ({dict(Counter(rejected['reason']))})",
+            )
     else:
-        target_crs = (require_projected(crs, "analysis") if crs is not None
-                      else utm_crs_for(float(good["lon"].median()), float(good["lat"].median())))
+        target_crs = (
+            require_projected(crs, "analysis")
+            if crs is not None
+            else utm_crs_for(float(good["lon"].median()), float(good["lat"].median()))
+        )
     tr = Transformer.from_crs(WGS84, target_crs, always_xy=True)
     x, y = tr.transform(good["lon"].to_numpy(), good["lat"].to_numpy())
     good.insert(good.columns.get_loc("lat") + 1, "x_m", np.asarray(x))
     good.insert(good.columns.get_loc("x_m") + 1, "y_m", np.asarray(y))
     unmapped_counts = good.loc[good["_unmapped"], "_raw_type"].value_counts()
     good = good.drop(columns=["_creason", "_unmapped", "_raw_type"])
-    for col in ("incident_id", "type_group", "type", "subtype", "premise", "time_precision",
-                "source_file"):
+    for col in (
+        "incident_id",
+        "type_group",
+        "type",
+        "subtype",
+        "premise",
+        "time_precision",
+        "source_file",
+    ):
         good[col] = good[col].astype("string")
     counts = Counter(rejected["reason"])
     report = IngestReport(

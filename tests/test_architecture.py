@@ -1,0 +1,49 @@
+"""Data flows one way: ingest -> store -> analyse -> plan -> dispatch -> simulate -> serve.
+
+A module imports only from its own stage, the stages to its left, and the shared core.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "xunfang"
+STAGES = ["ingest", "store", "analyse", "plan", "dispatch", "simulate", "serve"]
+CORE = {"errors", "config", "units", "types", "data", "__init__"}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.add(node.module)
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+    return {m for m in out if m == "xunfang" or m.startswith("xunfang.")}
+
+
+def test_imports_flow_one_way() -> None:
+    problems = []
+    checked = 0
+    for path in SRC.rglob("*.py"):
+        rel = path.relative_to(SRC).parts
+        stage = rel[0] if len(rel) > 1 else rel[0].removesuffix(".py")
+        if stage not in STAGES:
+            continue
+        allowed = set(STAGES[: STAGES.index(stage) + 1]) | CORE
+        checked += 1
+        for mod in _imports(path):
+            parts = mod.split(".")
+            target = parts[1] if len(parts) > 1 else "__init__"
+            if target not in allowed:
+                problems.append(f"{path.relative_to(SRC)} imports {mod} ({target} is after {stage})")
+    assert checked >= 10
+    assert problems == []
+
+
+def test_the_checker_sees_a_violation(tmp_path: Path) -> None:
+    bad = tmp_path / "m.py"
+    bad.write_text("from xunfang.serve.cli import app\nimport xunfang.plan.siting\n")
+    assert _imports(bad) == {"xunfang.serve.cli", "xunfang.plan.siting"}
