@@ -321,3 +321,19 @@ def test_taxonomy_rules_before_types() -> None:
     assert list(groups) == ["property", "vehicle", "vehicle", "property", "other"]
     assert list(unmapped) == [False, False, False, False, True]
     assert tax.label("vehicle", "zh") == "涉车"
+
+
+@pytest.mark.realdata
+def test_area_filter_rejects_outside_rows_without_a_crs_error(data_dir: Path) -> None:
+    from xunfang.ingest.areas import load_study_area
+
+    area = load_study_area(data_dir / "chicago/boundaries", "district:1")
+    path = data_dir / "chicago/incidents_2014_2015/chicago_crimes_2014-01.csv.gz"
+    table, _, report = ingest([path], "chicago", area=area.polygon_wgs84, area_name="district:1")
+    assert report.rows_read == 19966
+    # the source's own district field agrees with the point-in-polygon test to within 1 %
+    by_field = (table.frame["district"] == "001").mean()
+    assert by_field > 0.99
+    assert report.rejected["outside_area"] == report.rows_read - report.rows_accepted - (
+        report.rejected["missing_coordinates"]
+    )

@@ -85,6 +85,12 @@ class DispatchBoard:
         except KeyError:
             raise ValidationError(f"no call {call_id!r}") from None
 
+    def _unit_and_call(self, unit_id: str) -> tuple[Unit, Call]:
+        unit = self._unit(unit_id)
+        if unit.call_id is None:
+            raise TransitionError(f"unit {unit_id} has no call")
+        return unit, self.calls[unit.call_id]
+
     def waiting(self) -> list[str]:
         """Ids of calls waiting for a unit, in dispatch order."""
         seen: set[str] = set()
@@ -107,7 +113,9 @@ class DispatchBoard:
     def recommend(self, call_id: str, k: int = 3) -> list[Recommendation]:
         """The ``k`` closest available units to a call, by road travel time."""
         call = self._call(call_id)
-        return recommend(list(self.units.values()), call.node, self.oracle, k=k)
+        return recommend(
+            list(self.units.values()), call.node, self.oracle, k=k, priority=call.priority
+        )
 
     def preemption_candidate(self, call_id: str) -> Recommendation | None:
         """For a priority-1 call: the closest unit travelling to a call of priority number
@@ -128,6 +136,7 @@ class DispatchBoard:
             self.oracle,
             k=1,
             statuses=frozenset({UnitStatus.DISPATCHED, UnitStatus.EN_ROUTE}),
+            priority=call.priority,
         )
         return best[0] if best else None
 
@@ -172,10 +181,7 @@ class DispatchBoard:
 
     def en_route(self, unit_id: str, t: float) -> None:
         """The unit acknowledges and sets off to its call."""
-        unit = self._unit(unit_id)
-        if unit.call_id is None:
-            raise TransitionError(f"unit {unit_id} has no call")
-        call = self.calls[unit.call_id]
+        unit, call = self._unit_and_call(unit_id)
         check_unit_transition(unit.status, UnitStatus.EN_ROUTE, unit_id)
         check_call_transition(call.status, CallStatus.EN_ROUTE, call.call_id)
         unit.set_status(UnitStatus.EN_ROUTE)
@@ -183,10 +189,7 @@ class DispatchBoard:
 
     def arrive(self, unit_id: str, t: float) -> None:
         """The unit is on scene."""
-        unit = self._unit(unit_id)
-        if unit.call_id is None:
-            raise TransitionError(f"unit {unit_id} has no call")
-        call = self.calls[unit.call_id]
+        unit, call = self._unit_and_call(unit_id)
         check_unit_transition(unit.status, UnitStatus.ON_SCENE, unit_id)
         check_call_transition(call.status, CallStatus.ON_SCENE, call.call_id)
         unit.set_status(UnitStatus.ON_SCENE)
@@ -196,10 +199,7 @@ class DispatchBoard:
     def clear(self, unit_id: str, t: float) -> Call:
         """The unit clears its call and is available again (at the call's node; the caller
         moves it back to its post). Returns the cleared call."""
-        unit = self._unit(unit_id)
-        if unit.call_id is None:
-            raise TransitionError(f"unit {unit_id} has no call")
-        call = self.calls[unit.call_id]
+        unit, call = self._unit_and_call(unit_id)
         check_unit_transition(unit.status, UnitStatus.AVAILABLE, unit_id)
         check_call_transition(call.status, CallStatus.CLEARED, call.call_id)
         call.clear(t)
@@ -242,19 +242,39 @@ class DispatchBoard:
             self.oracle,
             k=max(len(self.units), 1),
             statuses=all_states,
+            respect_limits=False,
         )
         return [r for r in recs if r.eta_s <= limit_s]
 
 
-def assign_waiting(board: DispatchBoard, t: float) -> Iterable[tuple[str, str]]:
-    """Dispatch waiting calls to the closest available units, in queue order, until no
-    call or no reachable unit is left. Yields ``(call_id, unit_id)`` pairs."""
-    while True:
-        call = board.next_waiting()
-        if call is None:
+def assign_waiting(
+    board: DispatchBoard, t: float, *, skip_unreachable: bool = False
+) -> Iterable[tuple[str, str]]:
+    """Dispatch waiting calls to the closest available units, in queue order. Yields
+    ``(call_id, unit_id)`` pairs.
+
+    By default it stops at the first call that no available unit can take. With
+    ``skip_unreachable`` that call keeps its place and the next ones are tried, so that
+    units limited to an area (``Unit.max_travel_s``) or to urgent calls
+    (``Unit.max_priority``) still take the calls they can; it stops when no unit is
+    available. One pass suffices: dispatching only removes available units.
+    """
+    if not skip_unreachable:
+        while True:
+            call = board.next_waiting()
+            if call is None:
+                return
+            recs = board.recommend(call.call_id, k=1)
+            if not recs:
+                return
+            board.dispatch(call.call_id, recs[0].unit_id, t)
+            yield call.call_id, recs[0].unit_id
+    if board.next_waiting() is None:
+        return
+    for call_id in board.waiting():
+        if not any(u.status is UnitStatus.AVAILABLE for u in board.units.values()):
             return
-        recs = board.recommend(call.call_id, k=1)
-        if not recs:
-            return
-        board.dispatch(call.call_id, recs[0].unit_id, t)
-        yield call.call_id, recs[0].unit_id
+        recs = board.recommend(call_id, k=1)
+        if recs:
+            board.dispatch(call_id, recs[0].unit_id, t)
+            yield call_id, recs[0].unit_id

@@ -537,17 +537,16 @@ def _in_bbox(
 
 
 def _locate(
-    path: Path,
-    raw: pd.DataFrame,
-    layout: Layout,
-    area_bbox: tuple[float, float, float, float] | None,
+    path: Path, raw: pd.DataFrame, layout: Layout
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """WGS-84 lon, lat of each row, and a reason code (0 ok, 1 missing, 2 invalid)."""
     n = len(raw)
     lon = np.full(n, np.nan)
     lat = np.full(n, np.nan)
     invalid = np.zeros(n, dtype=bool)
-    bbox = area_bbox or layout.bbox
+    # frame checks (swapped axes, wrong CRS) compare with the source's plausible extent,
+    # never with a study area: a city-wide file is mostly outside any one district
+    bbox = layout.bbox
     for spec in layout.coords:
         todo = np.isnan(lon)
         if not todo.any():
@@ -702,7 +701,6 @@ def ingest(
     if not paths:
         raise DataFileError("(none)", "no input files given")
     taxonomy = taxonomy or load_taxonomy()
-    area_bbox = tuple(area.bounds) if area is not None else None
     parts: list[pd.DataFrame] = []
     files_info: list[dict[str, Any]] = []
     timezones: set[str] = set()
@@ -710,16 +708,18 @@ def ingest(
         path = Path(p)
         raw, layout, enc = _read_raw(path, profile, encoding)
         timezones.add(layout.timezone)
-        lon, lat, creason = _locate(path, raw, layout, area_bbox)
+        lon, lat, creason = _locate(path, raw, layout)
         naive, date_only = _parse_times(raw[layout.time], layout.time_formats)
         occurred, n_amb = _localize(naive, layout.timezone)
         rows = np.arange(1, len(raw) + 1)
         ids = (
             raw[layout.id].astype("string").str.strip()
             if layout.id
-            else pd.Series([f"{path.name}:{r}" for r in rows], dtype="string")
+            else pd.Series(pd.NA, index=raw.index, dtype="string")
         )
-        ids = ids.fillna(pd.Series([f"{path.name}:{r}" for r in rows], dtype="string"))
+        if ids.isna().any():  # no id: the file name and row stand in for it
+            missing = ids.isna().to_numpy()
+            ids[missing] = [f"{path.name}:{r}" for r in rows[missing]]
         groups, unmapped = taxonomy.classify(
             layout.scheme,
             raw[layout.type],
@@ -729,7 +729,7 @@ def ingest(
         part = pd.DataFrame(
             {
                 "incident_id": ids.to_numpy(),
-                "occurred_at": occurred.to_numpy(),
+                "occurred_at": occurred.reset_index(drop=True),
                 "time_precision": np.where(date_only, "day", layout.time_precision),
                 "type_group": groups.to_numpy(),
                 "type": raw[layout.type].astype("string").str.strip().to_numpy(),

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from xunfang.errors import DataFileError
@@ -79,7 +80,8 @@ class Taxonomy:
         """
         if scheme not in self.schemes:
             raise DataFileError(
-                self.source, f"no taxonomy scheme {scheme!r}; schemes: {sorted(self.schemes)}",
+                self.source,
+                f"no taxonomy scheme {scheme!r}; schemes: {sorted(self.schemes)}",
                 field="taxonomy",
             )
         rules, types = self.schemes[scheme]
@@ -90,19 +92,13 @@ class Taxonomy:
                 "p": premise.fillna("").astype(str).str.strip(),
             }
         )
-        combos = key.drop_duplicates()
-        group_of: dict[tuple[str, str, str], tuple[str, bool]] = {}
-        for t, s, p in combos.itertuples(index=False, name=None):
-            group_of[(t, s, p)] = self._one(rules, types, t, s, p)
-        # join the per-combination answer back to the rows
-        lookup = pd.DataFrame(
-            [(t, s, p, g, u) for (t, s, p), (g, u) in group_of.items()],
-            columns=["t", "s", "p", "group", "unmapped"],
-        )
-        merged = key.merge(lookup, on=["t", "s", "p"], how="left")
+        codes, uniques = pd.factorize(key["t"] + "\x1f" + key["s"] + "\x1f" + key["p"])
+        answers = [self._one(rules, types, *str(u).split("\x1f")) for u in uniques]
+        group_arr = np.array([a[0] for a in answers] + [OTHER], dtype=object)
+        unmapped_arr = np.array([a[1] for a in answers] + [True], dtype=bool)
         return (
-            pd.Series(merged["group"].to_numpy(), index=type_.index, dtype="string"),
-            pd.Series(merged["unmapped"].to_numpy(dtype=bool), index=type_.index),
+            pd.Series(group_arr[codes], index=type_.index, dtype="string"),
+            pd.Series(unmapped_arr[codes], index=type_.index),
         )
 
     @staticmethod
@@ -147,8 +143,9 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
         raise DataFileError(source, f"not valid TOML: {exc}") from exc
     groups = tuple(doc.get("groups", ()))
     if not groups or OTHER not in groups:
-        raise DataFileError(source, f"'groups' must list the group names, including {OTHER!r}",
-                            field="groups")
+        raise DataFileError(
+            source, f"'groups' must list the group names, including {OTHER!r}", field="groups"
+        )
     labels = {lang: dict(v) for lang, v in doc.get("labels", {}).items()}
     schemes: dict[str, tuple[tuple[_Rule, ...], dict[str, str]]] = {}
     for name, body in doc.items():
@@ -159,8 +156,9 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
             where = f"{name}.rules[{i}]"
             group = raw.get("group")
             if group not in groups:
-                raise DataFileError(source, f"{where}: group {group!r} is not one of {groups}",
-                                    field="group")
+                raise DataFileError(
+                    source, f"{where}: group {group!r} is not one of {groups}", field="group"
+                )
             try:
                 rules.append(
                     _Rule(
@@ -175,8 +173,11 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
         types: dict[str, str] = {}
         for t, group in body.get("types", {}).items():
             if group not in groups:
-                raise DataFileError(source, f"{name}.types[{t!r}]: group {group!r} is not one "
-                                    f"of {groups}", field="types")
+                raise DataFileError(
+                    source,
+                    f"{name}.types[{t!r}]: group {group!r} is not one of {groups}",
+                    field="types",
+                )
             types[str(t).upper()] = group
         schemes[name] = (tuple(rules), types)
     return Taxonomy(groups=groups, labels=labels, schemes=schemes, source=source)
