@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 XUNFANG_DATA_DIR ?= $(abspath ../shared/data)
 export XUNFANG_DATA_DIR
 
-.PHONY: venv demo test lint bench clean
+.PHONY: venv demo test lint bench clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,14 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 venv: $(VENV)/.installed
 
+# Debian's Chromium drives the console's browser test (never a downloaded browser build).
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium (Debian package) for the browser test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium not found and cannot install it here: the browser test will be skipped"; fi; }
+
 demo: venv
 	$(BIN)/xunfang plan --area "district:1" --booths 27 --threshold-min 3 --out out/demo
 
@@ -25,7 +33,7 @@ lint: venv
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 
-test: lint
+test: lint system-deps
 	$(BIN)/python -m pytest -q
 
 bench: venv

@@ -1,0 +1,471 @@
+"""Write a booth plan to an output folder: a self-contained HTML report, GeoJSON and CSV.
+
+The HTML embeds plotly.js once, so it opens offline. Maps are drawn from the road
+network itself (no web tiles) and carry the OpenStreetMap attribution (ODbL).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from jinja2 import Environment, PackageLoader, select_autoescape
+from plotly.offline import get_plotlyjs
+from pyproj import Transformer
+
+from xunfang import __version__
+from xunfang.analyse.hotspots import ALL, WEEKDAYS_EN, WEEKDAYS_ZH
+from xunfang.errors import ValidationError
+from xunfang.ingest.taxonomy import load_taxonomy
+from xunfang.plan.booth_plan import RESPONSE_RINGS_S, BoothPlan
+from xunfang.units import WGS84
+
+OSM_ATTRIBUTION = "© OpenStreetMap contributors (ODbL)"
+LANGS = ("en", "zh")
+_TEXT: dict[str, dict[str, str]] = {
+    "title": {"en": "Booth plan", "zh": "岗亭布设方案"},
+    "summary": {"en": "Summary", "zh": "概要"},
+    "incidents": {"en": "incidents", "zh": "起警情"},
+    "period": {"en": "Period", "zh": "时段"},
+    "area": {"en": "Study area", "zh": "研究区域"},
+    "booths": {"en": "booths", "zh": "个岗亭"},
+    "stations": {"en": "stations", "zh": "派出所/警署"},
+    "stations_only": {"en": "stations alone", "zh": "仅警署"},
+    "plan_mclp": {"en": "stations + booths (MCLP)", "zh": "警署+岗亭（MCLP）"},
+    "plan_pmedian": {"en": "stations + booths (p-median)", "zh": "警署+岗亭（p-中位）"},
+    "coverage": {
+        "en": "Response coverage by road (the 1-3-5 minute circle)",
+        "zh": "道路通行覆盖（1-3-5分钟圈）",
+    },
+    "layout": {"en": "Layout", "zh": "布局"},
+    "sites": {"en": "Sites", "zh": "站点数"},
+    "within": {"en": "within {m} min", "zh": "{m}分钟内"},
+    "mean": {"en": "mean travel time", "zh": "平均通行时间"},
+    "p90": {"en": "90th percentile", "zh": "90百分位"},
+    "map": {
+        "en": "Map: hotspots, booths, stations and travel time to the nearest site",
+        "zh": "地图：热点、岗亭、警署及到最近站点的通行时间",
+    },
+    "hotspots": {"en": "Where and when", "zh": "热点与时段"},
+    "by_hour": {"en": "Incidents by hour of day (local time)", "zh": "按小时分布（当地时间）"},
+    "by_weekday": {"en": "Incidents by weekday", "zh": "按星期分布"},
+    "by_type": {"en": "Incidents by type group", "zh": "按类别分布"},
+    "site_table": {"en": "Booths and stations", "zh": "岗亭与警署"},
+    "name": {"en": "Name", "zh": "名称"},
+    "kind": {"en": "Kind", "zh": "类型"},
+    "covered": {"en": "Incidents within {t} min", "zh": "{t}分钟内警情"},
+    "nearest": {"en": "Incidents nearest", "zh": "就近警情"},
+    "solver": {"en": "Siting model", "zh": "选址模型"},
+    "ingest": {"en": "Data quality (ingest report)", "zh": "数据质量（导入报告）"},
+    "network": {"en": "Road network", "zh": "道路网络"},
+    "notes": {"en": "Notes and limits", "zh": "说明与局限"},
+    "rows_read": {"en": "rows read", "zh": "读取行数"},
+    "accepted": {"en": "accepted", "zh": "有效"},
+    "reason": {"en": "rejected: {r}", "zh": "剔除：{r}"},
+    "minutes": {"en": "min", "zh": "分钟"},
+    "booth": {"en": "booth", "zh": "岗亭"},
+    "station": {"en": "station", "zh": "警署"},
+    "roads": {"en": "roads", "zh": "道路"},
+    "density": {"en": "incident density", "zh": "警情密度"},
+    "hotcells": {"en": "hotspot cells", "zh": "热点网格"},
+    "tt_band": {"en": "demand: ≤{a} min", "zh": "需求点：≤{a}分钟"},
+    "tt_over": {"en": "demand: >5 min", "zh": "需求点：>5分钟"},
+    "timings": {"en": "Run time by step", "zh": "各步骤耗时"},
+    "step": {"en": "Step", "zh": "步骤"},
+    "seconds": {"en": "seconds", "zh": "秒"},
+}
+
+
+def _t(key: str, lang: str, **kw: Any) -> str:
+    return _TEXT[key][lang].format(**kw)
+
+
+def _fmt_min(seconds: float) -> str:
+    return "–" if not math.isfinite(seconds) else f"{seconds / 60:.1f}"
+
+
+def _roads_trace(plan: BoothPlan, to_wgs: Transformer, lang: str) -> go.Scattergl:
+    edges = plan.network.edges
+    xy = plan.network.node_xy
+    u = edges["u_index"].to_numpy()
+    v = edges["v_index"].to_numpy()
+    lon_n, lat_n = to_wgs.transform(xy[:, 0], xy[:, 1])
+    seg = np.full((len(u), 3), np.nan)
+    seg_lat = np.full((len(u), 3), np.nan)
+    seg[:, 0], seg[:, 1] = lon_n[u], lon_n[v]
+    seg_lat[:, 0], seg_lat[:, 1] = lat_n[u], lat_n[v]
+    lons = [None if np.isnan(a) else float(a) for a in seg.ravel()]
+    lats = [None if np.isnan(a) else float(a) for a in seg_lat.ravel()]
+    return go.Scattergl(
+        x=lons,
+        y=lats,
+        mode="lines",
+        line={"color": "#c8c8c8", "width": 1},
+        name=_t("roads", lang),
+        hoverinfo="skip",
+    )
+
+
+def map_figure(plan: BoothPlan, lang: str = "en") -> go.Figure:
+    """The plan map in WGS-84 longitude/latitude, drawn without web tiles."""
+    to_wgs = Transformer.from_crs(plan.area.crs, WGS84, always_xy=True)
+    fig = go.Figure()
+    fig.add_trace(_roads_trace(plan, to_wgs, lang))
+    grid = plan.where_when.grid
+    dens = plan.where_when.kde(ALL, bandwidth_m=plan.config.kde_bandwidth_m)
+    cells = np.flatnonzero(grid.mask & (dens > np.percentile(dens[grid.mask], 50)))
+    c = grid.centres(cells)
+    clon, clat = to_wgs.transform(c[:, 0], c[:, 1])
+    fig.add_trace(
+        go.Scattergl(
+            x=clon,
+            y=clat,
+            mode="markers",
+            name=_t("density", lang),
+            marker={
+                "symbol": "square",
+                "size": 6,
+                "color": dens[cells],
+                "colorscale": "YlOrRd",
+                "opacity": 0.45,
+                "showscale": False,
+            },
+            hovertemplate="%{marker.color:.0f} /km²<extra></extra>",
+        )
+    )
+    # top hotspot cells (all types): outlines
+    top = next((h for h in plan.hotspots if h.group == ALL), None)
+    if top is not None:
+        xs: list[float | None] = []
+        ys: list[float | None] = []
+        for box in grid.cell_boxes(top.cells):
+            bx, by = box.exterior.coords.xy
+            lo, la = to_wgs.transform(np.asarray(bx), np.asarray(by))
+            xs += [*map(float, lo), None]
+            ys += [*map(float, la), None]
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="lines",
+                name=_t("hotcells", lang),
+                line={"color": "#b30000", "width": 2},
+                hoverinfo="skip",
+            )
+        )
+    d = plan.demand
+    bands = [(0, 60), (60, 180), (180, 300)]
+    colours = ["#1a9850", "#91cf60", "#fee08b"]
+    for (a, b), col in zip(bands, colours, strict=True):
+        sel = (d["tt_plan_s"] > a if a else d["tt_plan_s"] >= 0) & (d["tt_plan_s"] <= b)
+        fig.add_trace(
+            go.Scattergl(
+                x=d.loc[sel, "lon"],
+                y=d.loc[sel, "lat"],
+                mode="markers",
+                name=_t("tt_band", lang, a=b // 60),
+                marker={"size": 4, "color": col},
+                hovertemplate="%{text}<extra></extra>",
+                text=[
+                    f"{w:.0f} · {t / 60:.1f} min"
+                    for w, t in zip(d.loc[sel, "weight"], d.loc[sel, "tt_plan_s"], strict=True)
+                ],
+            )
+        )
+    sel = ~(d["tt_plan_s"] <= 300)
+    fig.add_trace(
+        go.Scattergl(
+            x=d.loc[sel, "lon"],
+            y=d.loc[sel, "lat"],
+            mode="markers",
+            name=_t("tt_over", lang),
+            marker={"size": 4, "color": "#d73027"},
+        )
+    )
+    s = plan.sites
+    for kind, symbol, colour in (("station", "star", "#08306b"), ("booth", "diamond", "#2171b5")):
+        sub = s[s["kind"] == kind]
+        fig.add_trace(
+            go.Scatter(
+                x=sub.geometry.x,
+                y=sub.geometry.y,
+                mode="markers+text",
+                text=sub["name"],
+                textposition="top center",
+                textfont={"size": 9},
+                name=_t(kind, lang),
+                marker={
+                    "symbol": symbol,
+                    "size": 13 if kind == "station" else 10,
+                    "color": colour,
+                    "line": {"color": "white", "width": 1},
+                },
+            )
+        )
+    lat0 = float(plan.area.polygon_wgs84.centroid.y)
+    fig.update_layout(
+        height=720,
+        margin={"l": 10, "r": 10, "t": 10, "b": 40},
+        xaxis={"visible": False},
+        legend={"orientation": "h", "y": -0.02},
+        yaxis={
+            "visible": False,
+            "scaleanchor": "x",
+            "scaleratio": 1 / math.cos(math.radians(lat0)),
+        },
+        plot_bgcolor="white",
+        annotations=[
+            {
+                "text": OSM_ATTRIBUTION,
+                "xref": "paper",
+                "yref": "paper",
+                "x": 1,
+                "y": 0,
+                "xanchor": "right",
+                "yanchor": "bottom",
+                "showarrow": False,
+                "font": {"size": 10, "color": "#555"},
+            }
+        ],
+    )
+    return fig
+
+
+def _charts(plan: BoothPlan, lang: str) -> dict[str, go.Figure]:
+    tax = load_taxonomy()
+    ww = plan.where_when
+    hour = go.Figure()
+    for g in ww.groups:
+        hour.add_trace(go.Bar(x=list(range(24)), y=ww.hour_of_day(g), name=tax.label(g, lang)))
+    hour.update_layout(
+        barmode="stack",
+        height=340,
+        margin={"t": 10},
+        xaxis={"title": "hour" if lang == "en" else "小时", "dtick": 2},
+    )
+    wd = go.Figure()
+    names = WEEKDAYS_EN if lang == "en" else WEEKDAYS_ZH
+    for g in ww.groups:
+        wd.add_trace(go.Bar(x=list(names), y=ww.weekday(g), name=tax.label(g, lang)))
+    wd.update_layout(barmode="stack", height=340, margin={"t": 10})
+    counts = ww.cell_counts[list(ww.groups)].sum()
+    typ = go.Figure(go.Bar(x=[tax.label(g, lang) for g in counts.index], y=counts.to_numpy()))
+    typ.update_layout(height=300, margin={"t": 10})
+    cov = go.Figure()
+    for r in plan.rings:
+        cov.add_trace(
+            go.Bar(
+                x=[_t("within", lang, m=m) for m in (1, 3, 5)],
+                y=[100 * r.share_within[m] for m in (1, 3, 5)],
+                name=_t(r.label, lang),
+                text=[f"{100 * r.share_within[m]:.0f}%" for m in (1, 3, 5)],
+            )
+        )
+    cov.update_layout(
+        barmode="group", height=320, margin={"t": 10}, yaxis={"title": "%", "range": [0, 100]}
+    )
+    return {"hour": hour, "weekday": wd, "type": typ, "coverage": cov}
+
+
+def render_html(plan: BoothPlan, lang: str = "en") -> str:
+    """The report as one HTML string (plotly.js embedded once).
+
+    Raises
+    ------
+    ValidationError
+        For a language other than ``en`` or ``zh``.
+    """
+    if lang not in LANGS:
+        raise ValidationError(f"--lang must be one of {LANGS}, got {lang!r}")
+    tax = load_taxonomy()
+    figs = {"map": map_figure(plan, lang), **_charts(plan, lang)}
+    html = {
+        key: fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
+        for key, fig in figs.items()
+    }
+    env = Environment(
+        loader=PackageLoader("xunfang.serve", "templates"), autoescape=select_autoescape(["html"])
+    )
+    local = plan.incidents.local_time()
+    hotspot_lines = [
+        h.sentence(
+            tax.label(h.group, lang) if h.group != ALL else ("all" if lang == "en" else "全部"),
+            lang,
+        )
+        for h in plan.hotspots
+    ]
+    return env.get_template("plan_report.html").render(
+        T=lambda key, **kw: _t(key, lang, **kw),
+        lang=lang,
+        plan=plan,
+        figs=html,
+        plotlyjs=get_plotlyjs(),
+        period=(local.min().strftime("%Y-%m-%d"), local.max().strftime("%Y-%m-%d")),
+        hotspot_lines=hotspot_lines,
+        fmt_min=_fmt_min,
+        version=__version__,
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        threshold=plan.config.threshold_min,
+        rings_min=[int(r // 60) for r in RESPONSE_RINGS_S],
+        osm=OSM_ATTRIBUTION,
+        notes=plan_notes(plan, lang),
+        ingest=plan.ingest_report.to_dict() if plan.ingest_report else None,
+        network=plan.network.report,
+    )
+
+
+def plan_notes(plan: BoothPlan, lang: str = "en") -> list[str]:
+    """Caveats the reader must know, from the data and the model."""
+    notes = list(plan.network.report.notes)
+    ww = plan.where_when
+    zh = lang == "zh"
+    notes.append(
+        (
+            "警情已吸附到最近路网节点，中位吸附距离 {:.0f} 米。"
+            if zh
+            else "Incidents are snapped to the nearest network node (median snap distance "
+            "{:.0f} m); travel times run node to node."
+        ).format(plan.snap_median_m)
+    )
+    if ww.n_date_only:
+        notes.append(
+            f"{ww.n_date_only} 起警情只有日期没有时刻，未计入按小时统计。"
+            if zh
+            else f"{ww.n_date_only} incidents have a date but no time of day: they count "
+            "in the maps but not by hour."
+        )
+    notes.append(
+        "道路速度按道路等级估算，未考虑拥堵与信号灯。"
+        if zh
+        else "Road speeds are imputed by road class (no congestion or signal delay)."
+    )
+    notes.append(
+        (
+            "研究区外的 {:,} 起警情未纳入。"
+            if zh
+            else "{:,} incidents outside the study area are not part of this plan."
+        ).format(plan.n_outside_area)
+    )
+    return notes
+
+
+def plan_summary(plan: BoothPlan) -> dict[str, Any]:
+    """Machine-readable figures of the plan (``plan_summary.json``)."""
+
+    def ring(r: Any) -> dict[str, Any]:
+        return {
+            "label": r.label,
+            "description": _t(r.label, "en"),
+            "sites": r.n_sites,
+            "share_within_min": {str(k): round(v, 4) for k, v in r.share_within.items()},
+            "mean_travel_time_s": round(r.mean_s, 1),
+            "p90_travel_time_s": round(r.p90_s, 1),
+            "unreachable_incidents": r.unreachable,
+        }
+
+    def solver(res: Any) -> dict[str, Any] | None:
+        if res is None:
+            return None
+        return {
+            "model": res.model,
+            "status": res.status,
+            "solve_time_s": round(res.solve_time_s, 3),
+            "mip_gap": res.mip_gap,
+            "objective": res.objective,
+            "covered_weight_share": res.covered_weight_share,
+            "mean_travel_time_s": round(res.mean_travel_time_s, 1),
+        }
+
+    return {
+        "xunfang_version": __version__,
+        "area": plan.area.name,
+        "area_members": list(plan.area.members),
+        "area_km2": round(plan.area.area_km2, 3),
+        "crs": plan.area.crs.to_string(),
+        "booths": plan.config.booths,
+        "threshold_min": plan.config.threshold_min,
+        "incidents_in_area": len(plan.incidents),
+        "incidents_outside_area": plan.n_outside_area,
+        "candidates": plan.n_candidates,
+        "demand_nodes": len(plan.demand),
+        "rings": [ring(r) for r in plan.rings],
+        "mclp": solver(plan.mclp),
+        "p_median": solver(plan.pmedian),
+        "network": plan.network.report.to_dict(),
+        "ingest": plan.ingest_report.to_dict() if plan.ingest_report else None,
+        "timings_s": {k: round(v, 2) for k, v in plan.timings_s.items()},
+        "attribution": OSM_ATTRIBUTION,
+    }
+
+
+def hotspot_frame(plan: BoothPlan, lang: str = "en") -> gpd.GeoDataFrame:
+    """Hotspot cells of every group with their counts and peak window (WGS-84 polygons)."""
+    tax = load_taxonomy()
+    rows = []
+    geoms = []
+    grid = plan.where_when.grid
+    for h in plan.hotspots:
+        for rank, (cell, count) in enumerate(zip(h.cells, h.counts, strict=True), start=1):
+            rows.append(
+                {
+                    "type_group": h.group,
+                    "label": tax.label(h.group, lang),
+                    "rank": rank,
+                    "cell": int(cell),
+                    "incidents": int(count),
+                    "peak_start_hour": h.window[0],
+                    "peak_end_hour": h.window[1] % 24,
+                    "peak_share": round(h.window_share, 4),
+                }
+            )
+            geoms.append(grid.cell_boxes(np.array([cell]))[0])
+    return gpd.GeoDataFrame(rows, geometry=geoms, crs=grid.crs).to_crs(WGS84)
+
+
+def write_plan(plan: BoothPlan, out_dir: str | Path, *, lang: str = "en") -> dict[str, Path]:
+    """Write ``report.html``, ``sites``/``hotspots``/``coverage`` as GeoJSON and CSV,
+    ``plan_summary.json`` and ``ingest_report.json`` into ``out_dir``.
+
+    Every file is written under a temporary name and renamed when complete.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+
+    def put(name: str, text: str) -> None:
+        path = out / name
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+        written[name] = path
+
+    put("report.html", render_html(plan, lang))
+    sites = plan.sites.copy()
+    sites["lon"], sites["lat"] = sites.geometry.x, sites.geometry.y
+    put("sites.geojson", sites.to_json(drop_id=True))
+    put("sites.csv", pd.DataFrame(sites.drop(columns="geometry")).to_csv(index=False))
+    hs = hotspot_frame(plan, lang)
+    put("hotspots.geojson", hs.to_json(drop_id=True))
+    put("hotspots.csv", pd.DataFrame(hs.drop(columns="geometry")).to_csv(index=False))
+    cov = gpd.GeoDataFrame(
+        plan.demand.copy(),
+        geometry=gpd.points_from_xy(plan.demand["lon"], plan.demand["lat"]),
+        crs=WGS84,
+    )
+    cov = cov.replace([np.inf], np.nan)
+    put("coverage.geojson", cov.to_json(drop_id=True))
+    put("coverage.csv", pd.DataFrame(cov.drop(columns="geometry")).to_csv(index=False))
+    put("plan_summary.json", json.dumps(plan_summary(plan), indent=2, ensure_ascii=False))
+    if plan.ingest_report is not None:
+        put(
+            "ingest_report.json",
+            json.dumps(plan.ingest_report.to_dict(), indent=2, ensure_ascii=False),
+        )
+    return written

@@ -1,0 +1,131 @@
+"""The main job end to end on a small real area (the Loop), and its outputs."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from xunfang.config import Settings
+from xunfang.plan.booth_plan import PlanConfig, make_booth_plan, ring_stats
+from xunfang.serve.cli import app
+from xunfang.serve.report import render_html, write_plan
+
+
+def test_ring_stats_by_hand() -> None:
+    # four demand points: 30 s (w 1), 120 s (w 2), 240 s (w 1), unreachable (w 1)
+    r = ring_stats("x", 3, np.array([30.0, 120.0, 240.0, np.inf]), np.array([1.0, 2, 1, 1]))
+    assert r.share_within == {1: 0.2, 3: 0.6, 5: 0.8}
+    assert r.mean_s == pytest.approx((30 + 240 + 240) / 4)  # 30*1 + 120*2 + 240*1 over w=4
+    assert r.p90_s == 240.0  # inverted CDF: cumulative weights 1, 3, 4 of 4 -> 3.6 reached at 240
+    assert r.unreachable == 1
+
+
+@pytest.fixture(scope="module")
+def loop_plan(data_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    tmp = tmp_path_factory.mktemp("loop")
+    station = tmp / "fixed.csv"
+    # District 1 station (1718 S State St), the city's coordinates
+    station.write_text("name,lat,lon\nDistrict 1 station,41.8582258,-87.6275221\n")
+    files = tuple(sorted((data_dir / "chicago/incidents_2014_2015").glob("*.csv.gz"))[:3])
+    config = PlanConfig(
+        area="community:LOOP",
+        booths=5,
+        threshold_min=1.0,
+        incident_files=files,
+        fixed_sites=station,
+        time_limit_s=30.0,
+    )
+    plan = make_booth_plan(config, Settings(data_dir=data_dir))
+    return plan, files, tmp
+
+
+@pytest.mark.realdata
+def test_loop_plan_figures(loop_plan) -> None:  # type: ignore[no-untyped-def]
+    plan, files, _ = loop_plan
+    # the point-in-polygon count agrees with the source's own community-area field (32 = LOOP)
+    raw = pd.concat(
+        [pd.read_csv(f, dtype=str, usecols=["Community Area", "Latitude"]) for f in files]
+    )
+    by_field = int(((raw["Community Area"] == "32") & raw["Latitude"].notna()).sum())
+    assert abs(len(plan.incidents) - by_field) / by_field < 0.03
+    # the weights of the demand are the incidents
+    assert plan.demand["weight"].sum() == len(plan.incidents)
+    assert (plan.sites["kind"] == "booth").sum() == 5
+    assert list(plan.sites.loc[plan.sites["kind"] == "station", "name"]) == ["District 1 station"]
+    stations, mclp_ring = plan.rings[0], plan.rings[1]
+    # MCLP's own covered share is the 1-minute figure of its layout
+    assert mclp_ring.share_within[1] == pytest.approx(plan.mclp.covered_weight_share)
+    assert mclp_ring.share_within[1] > stations.share_within[1]
+    assert mclp_ring.mean_s < stations.mean_s
+    # the p-median minimises the mean: never worse than MCLP's layout by more than the gap
+    assert plan.pmedian is not None
+    assert (
+        plan.pmedian.mean_travel_time_s
+        <= plan.mclp.mean_travel_time_s * (1 + plan.pmedian.mip_gap) + 1e-6
+    )
+    assert plan.network.report.one_way_known is False
+
+
+@pytest.mark.realdata
+def test_loop_plan_outputs(loop_plan) -> None:  # type: ignore[no-untyped-def]
+    plan, _, tmp = loop_plan
+    written = write_plan(plan, tmp / "out", lang="zh")
+    assert {
+        "report.html",
+        "sites.geojson",
+        "sites.csv",
+        "hotspots.geojson",
+        "hotspots.csv",
+        "coverage.geojson",
+        "coverage.csv",
+        "plan_summary.json",
+        "ingest_report.json",
+    } <= set(written)
+    html = written["report.html"].read_text(encoding="utf-8")
+    assert "岗亭布设方案" in html and "OpenStreetMap contributors" in html
+    assert re.search(r"<script[^>]*\ssrc=", html) is None  # self-contained: no external script
+    summary = json.loads(written["plan_summary.json"].read_text())
+    assert summary["incidents_in_area"] == len(plan.incidents)
+    assert [r["sites"] for r in summary["rings"]] == [1, 6, 6]
+    sites = json.loads(written["sites.geojson"].read_text())
+    assert len(sites["features"]) == 6
+    lon, lat = sites["features"][0]["geometry"]["coordinates"]
+    assert -87.7 < lon < -87.6 and 41.8 < lat < 41.9  # WGS-84 at the edges
+    assert "Booth plan" in render_html(plan, "en")
+
+
+@pytest.mark.realdata
+def test_cli_plan_and_errors(data_dir: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    res = runner.invoke(
+        app, ["plan", "--area", "district:99", "--data-dir", str(data_dir), "--out", str(tmp_path)]
+    )
+    assert res.exit_code == 2
+    assert "no district named 99" in res.output
+    res = runner.invoke(
+        app,
+        [
+            "plan",
+            "--area",
+            "district:1",
+            "--booths",
+            "-1",
+            "--data-dir",
+            str(data_dir),
+            "--out",
+            str(tmp_path),
+        ],
+    )
+    assert res.exit_code == 2 and "--booths must be >= 0" in res.output
+
+
+def test_cli_ingest_missing_file(tmp_path: Path) -> None:
+    res = CliRunner().invoke(app, ["ingest", str(tmp_path / "nope.csv"), "--out", str(tmp_path)])
+    assert res.exit_code == 2
+    assert "nope.csv: file not found" in res.output

@@ -1,0 +1,304 @@
+"""Tests of xunfang.plan.siting against values worked out by hand (and by enumeration)."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+import numpy as np
+import pytest
+
+from xunfang.errors import InfeasibleError, ValidationError
+from xunfang.plan.siting import SitingResult, evaluate_sites, mclp, p_median
+
+INF = np.inf
+
+# Five demand nodes i0..i4 (rows) and four candidates c0..c3 (columns), seconds.
+# Coverage within 10 s (inclusive: i4-c0 is exactly 10 s) is marked *.
+#
+#          c0     c1     c2     c3      weight   covered by (<= 10 s)
+#   i0      4*     8*    30     25        5       c0, c1
+#   i1     15      6*    40     inf       3       c1
+#   i2     20     35      3*    12        4       c2
+#   i3     28     40      9*     7*       2       c2, c3
+#   i4     10*    18     22      5*       6       c0, c3
+#                                        --
+#                                        20
+COST_S = np.array(
+    [
+        [4.0, 8.0, 30.0, 25.0],
+        [15.0, 6.0, 40.0, INF],
+        [20.0, 35.0, 3.0, 12.0],
+        [28.0, 40.0, 9.0, 7.0],
+        [10.0, 18.0, 22.0, 5.0],
+    ]
+)
+WEIGHTS = np.array([5.0, 3.0, 4.0, 2.0, 6.0])
+THRESHOLD_S = 10.0
+
+
+def test_mclp_hand_worked_optimum() -> None:
+    # All C(4,2) pairs, covered weight within 10 s:
+    #   {c0,c1}: i0 i1 i4       = 5+3+6     = 14
+    #   {c0,c2}: i0 i2 i3 i4    = 5+4+2+6   = 17   <- unique optimum
+    #   {c0,c3}: i0 i3 i4       = 5+2+6     = 13
+    #   {c1,c2}: i0 i1 i2 i3    = 5+3+4+2   = 14
+    #   {c1,c3}: i0 i1 i3 i4    = 5+3+2+6   = 16
+    #   {c2,c3}: i2 i3 i4       = 4+2+6     = 12
+    # Nearest of {c0,c2}: i0 4 (c0), i1 15 (c0), i2 3 (c2), i3 9 (c2), i4 10 (c0).
+    # Mean = (5*4 + 3*15 + 4*3 + 2*9 + 6*10) / 20 = 155 / 20 = 7.75 s.
+    # p90 (weighted inverted_cdf): sorted 3(w4) 4(w5) 9(w2) 10(w6) 15(w3), cumulative share
+    # .20 .45 .55 .85 1.0 -> first >= .9 is 15 s.
+    res = mclp(COST_S, WEIGHTS, 2, THRESHOLD_S)
+    assert res.model == "MCLP"
+    assert res.selected.tolist() == [0, 2]
+    assert res.selected.dtype == np.int64
+    assert res.objective == 17.0
+    assert res.covered_weight_share == pytest.approx(17.0 / 20.0)
+    assert res.covered.tolist() == [True, False, True, True, True]
+    assert res.assignment.tolist() == [0, 0, 2, 2, 0]
+    np.testing.assert_array_equal(res.travel_time_s, [4.0, 15.0, 3.0, 9.0, 10.0])
+    assert res.mean_travel_time_s == pytest.approx(7.75)
+    assert res.p90_travel_time_s == 15.0
+    assert res.status == "optimal"
+    assert res.mip_gap == 0.0
+    assert res.threshold_s == THRESHOLD_S
+    assert res.fixed.tolist() == []
+
+
+def test_mclp_with_fixed_site() -> None:
+    # c3 forced open, k = 2: {c3,c0} = 13, {c3,c1} = 16, {c3,c2} = 12 -> {c1,c3}, 16 of 20.
+    # Nearest of {c1,c3}: i0 8 (c1), i1 6 (c1), i2 12 (c3, not covered), i3 7 (c3), i4 5 (c3).
+    # Mean = (40 + 18 + 48 + 14 + 30) / 20 = 7.5 s.
+    res = mclp(COST_S, WEIGHTS, 2, THRESHOLD_S, fixed=[3])
+    assert res.selected.tolist() == [1, 3]
+    assert res.fixed.tolist() == [3]
+    assert res.objective == 16.0
+    assert res.covered_weight_share == pytest.approx(0.8)
+    assert res.covered.tolist() == [True, True, False, True, True]
+    assert res.assignment.tolist() == [1, 1, 3, 3, 3]
+    assert res.mean_travel_time_s == pytest.approx(7.5)
+    # c3 alone covers i3 and i4 already: they leave the model
+    assert "2 demand nodes already covered by fixed sites" in res.notes
+
+
+def test_mclp_k_equal_to_fixed_only_evaluates() -> None:
+    res = mclp(COST_S, WEIGHTS, 2, THRESHOLD_S, fixed=[1, 3])
+    assert res.selected.tolist() == [1, 3]
+    assert res.objective == 16.0
+    assert res.status == "optimal"
+    assert (res.n_model_rows, res.n_model_cols) == (0, 0)
+
+
+def test_mclp_fills_k_when_few_candidates_cover() -> None:
+    # Within 3 s only c2 covers anything (i2, weight 4), so the MIP opens c2 and the second
+    # site is added greedily by weighted travel time. From c2's times (30, 40, 3, 9, 22):
+    #   c0 saves 5*26 + 3*25 + 6*12 = 277, c1 saves 5*22 + 3*34 + 6*4 = 236,
+    #   c3 saves 5*5 + 2*2 + 6*17 = 131                                   -> c0.
+    res = mclp(COST_S, WEIGHTS, 2, 3.0)
+    assert res.selected.tolist() == [0, 2]
+    assert res.objective == 4.0
+    assert res.covered_weight_share == pytest.approx(0.2)
+    assert "1 sites added greedily (no further coverage gain in the model)" in res.notes
+    assert any("4 demand nodes (weight 16) are within 3 s of no candidate" in n for n in res.notes)
+
+
+def test_mclp_k3_covers_everything() -> None:
+    # {c0,c1,c2} covers all five nodes (20 of 20).
+    res = mclp(COST_S, WEIGHTS, 3, THRESHOLD_S)
+    assert res.objective == 20.0
+    assert res.covered_weight_share == 1.0
+    assert res.selected.size == 3
+
+
+def test_p_median_hand_worked_optimum() -> None:
+    # Weighted total time of every pair (weights 5 3 4 2 6):
+    #   {c0,c1}: 5*4 + 3*6  + 4*20 + 2*28 + 6*10 = 234
+    #   {c0,c2}: 5*4 + 3*15 + 4*3  + 2*9  + 6*10 = 155
+    #   {c0,c3}: 5*4 + 3*15 + 4*12 + 2*7  + 6*5  = 157
+    #   {c1,c2}: 5*8 + 3*6  + 4*3  + 2*9  + 6*18 = 196
+    #   {c1,c3}: 5*8 + 3*6  + 4*12 + 2*7  + 6*5  = 150   <- unique optimum
+    #   {c2,c3}: 5*25 + 3*40 + 4*3 + 2*7  + 6*5  = 301
+    # {c0,c2} (155) is a local optimum of single swaps, so the search must go past it.
+    for lagrangian in (True, False):
+        res = p_median(COST_S, WEIGHTS, 2, lagrangian=lagrangian)
+        assert res.model == "p-median"
+        assert res.selected.tolist() == [1, 3]
+        assert res.objective == pytest.approx(150.0)
+        assert res.objective_bound == pytest.approx(150.0)
+        assert res.mean_travel_time_s == pytest.approx(7.5)
+        assert res.status == "optimal"
+        assert res.threshold_s is None
+        assert not res.covered.any()
+        assert np.isnan(res.covered_weight_share)
+
+
+def test_p_median_with_fixed_site_and_threshold_report() -> None:
+    # c0 forced open: {c0,c1} 234, {c0,c2} 155, {c0,c3} 157 -> {c0,c2}, 155.
+    res = p_median(COST_S, WEIGHTS, 2, fixed=[0], threshold_s=THRESHOLD_S)
+    assert res.selected.tolist() == [0, 2]
+    assert res.objective == pytest.approx(155.0)
+    assert res.objective_bound <= 155.0
+    assert res.mip_gap <= 1e-4
+    assert res.status == "optimal"
+    # threshold only reported: {c0,c2} covers 17 of 20 within 10 s
+    assert res.covered_weight_share == pytest.approx(0.85)
+
+
+def test_p_median_reduction_path_returns_k_sites_and_valid_bound() -> None:
+    # max_assignment_vars = 5 for 5 demand nodes: one listed candidate per node plus a slack
+    # priced at its second nearest (i0: c0 4 | 8, i1: c1 6 | 15, i2: c2 3 | 12, i3: c3 7 | 9,
+    # i4: c3 5 | 10). Model cost of {c2,c3}: slack 40 + slack 45 + 12 + 14 + 30 = 141, the model
+    # optimum (its true cost is 301). The greedy start {c0,c2} (c0 first: 261 is the smallest
+    # one-site total; then c2 saves 4*17 + 2*19 = 106 > c3's 104) costs 155, better than 301:
+    # answer {c0,c2} = 155, bound 141, heuristic status.
+    res = p_median(COST_S, WEIGHTS, 2, max_assignment_vars=5, lagrangian=False)
+    assert res.selected.tolist() == [0, 2]
+    assert res.objective == pytest.approx(155.0)
+    assert res.objective_bound == pytest.approx(141.0)
+    assert res.mip_gap == pytest.approx((155.0 - 141.0) / 155.0)
+    assert res.status == "optimal_reduced"
+    # with the Lagrangian step the same cap still gives k sites and a valid bound
+    res = p_median(COST_S, WEIGHTS, 2, max_assignment_vars=5)
+    assert res.selected.size == 2
+    assert res.objective_bound <= 150.0 <= res.objective
+
+
+def test_evaluate_sites_hand_worked() -> None:
+    # c3 alone: times 25, inf, 12, 7, 5. Covered within 10 s: i3, i4 -> 8 of 20 = 0.4.
+    # Reached weight 5+4+2+6 = 17; mean = (125 + 48 + 14 + 30) / 17 = 217 / 17 s.
+    # p90: sorted 5(w6) 7(w2) 12(w4) 25(w5), cumulative share 6/17 8/17 12/17 1 -> 25 s.
+    # Unreached: i1 (weight 3) -> 3 / 20 = 0.15.
+    ev = evaluate_sites(COST_S, WEIGHTS, [3], THRESHOLD_S)
+    assert ev.assignment.tolist() == [3, -1, 3, 3, 3]
+    assert ev.covered.tolist() == [False, False, False, True, True]
+    assert ev.covered_weight == 8.0
+    assert ev.covered_weight_share == pytest.approx(0.4)
+    assert ev.mean_travel_time_s == pytest.approx(217.0 / 17.0)
+    assert ev.p90_travel_time_s == 25.0
+    assert ev.unreachable_weight_share == pytest.approx(0.15)
+    assert ev.n_unreachable == 1
+    assert np.isinf(ev.travel_time_s[1])
+
+
+def test_evaluate_sites_p90_is_weighted_inverted_cdf() -> None:
+    # {c1,c3}: times 8(w5) 6(w3) 12(w4) 7(w2) 5(w6). Sorted 5(6) 6(3) 7(2) 8(5) 12(4),
+    # cumulative share .30 .45 .55 .80 1.0 -> p90 = 12 s.
+    ev = evaluate_sites(COST_S, WEIGHTS, [3, 1], THRESHOLD_S)
+    assert ev.selected.tolist() == [1, 3]
+    assert ev.p90_travel_time_s == 12.0
+    # the cumulative share reaching exactly 0.9 takes that value: 1 s (w9), 2 s (w1) -> 1 s
+    ev = evaluate_sites(np.array([[1.0], [2.0]]), np.array([9.0, 1.0]), [0])
+    assert ev.p90_travel_time_s == 1.0
+    assert np.isnan(ev.covered_weight_share)
+    if tuple(int(x) for x in np.__version__.split(".")[:2]) >= (2, 0):
+        times = np.array([8.0, 6.0, 12.0, 7.0, 5.0])
+        expected = np.percentile(times, 90, weights=WEIGHTS, method="inverted_cdf")
+        assert evaluate_sites(COST_S, WEIGHTS, [1, 3]).p90_travel_time_s == expected
+
+
+def test_k_smaller_than_fixed_raises() -> None:
+    with pytest.raises(
+        InfeasibleError, match=r"k=1 is smaller than the number of fixed sites \(2\)"
+    ):
+        mclp(COST_S, WEIGHTS, 1, THRESHOLD_S, fixed=[0, 1])
+    with pytest.raises(InfeasibleError, match=r"k=1 is smaller than the number of fixed sites"):
+        p_median(COST_S, WEIGHTS, 1, fixed=[0, 1])
+
+
+def test_k_larger_than_candidates_raises() -> None:
+    with pytest.raises(InfeasibleError, match=r"k=5 exceeds the number of candidate sites \(4"):
+        mclp(COST_S, WEIGHTS, 5, THRESHOLD_S)
+
+
+def test_negative_weight_raises() -> None:
+    bad = WEIGHTS.copy()
+    bad[2] = -1.0
+    with pytest.raises(ValidationError, match=r"weights has 1 negative values \(first at index 2"):
+        mclp(COST_S, bad, 2, THRESHOLD_S)
+    with pytest.raises(ValidationError, match=r"weights has 1 negative"):
+        p_median(COST_S, bad, 2)
+
+
+def test_shape_mismatch_raises() -> None:
+    with pytest.raises(ValidationError, match=r"weights must have shape \(n_demand,\) = \(5,\)"):
+        mclp(COST_S, WEIGHTS[:4], 2, THRESHOLD_S)
+    with pytest.raises(ValidationError, match=r"cost_s must be 2-D"):
+        p_median(COST_S[0], WEIGHTS, 2)
+
+
+def test_other_bad_arguments_raise() -> None:
+    nan_cost = COST_S.copy()
+    nan_cost[1, 2] = np.nan
+    with pytest.raises(ValidationError, match=r"cost_s has 1 NaN entries \(first at \[1, 2\]\)"):
+        mclp(nan_cost, WEIGHTS, 2, THRESHOLD_S)
+    with pytest.raises(ValidationError, match=r"fixed lists candidates more than once: \[1\]"):
+        mclp(COST_S, WEIGHTS, 3, THRESHOLD_S, fixed=[1, 1])
+    with pytest.raises(ValidationError, match=r"fixed has indices outside 0\.\.3"):
+        p_median(COST_S, WEIGHTS, 2, fixed=[4])
+    with pytest.raises(ValidationError, match=r"threshold_s must be >= 0"):
+        mclp(COST_S, WEIGHTS, 2, -1.0)
+    with pytest.raises(ValidationError, match=r"k must be at least 1"):
+        p_median(COST_S, WEIGHTS, 0)
+    with pytest.raises(TypeError, match=r"k must be an integer"):
+        mclp(COST_S, WEIGHTS, 2.0, THRESHOLD_S)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match=r"selected must name at least one candidate"):
+        evaluate_sites(COST_S, WEIGHTS, [])
+
+
+def test_zero_weight_and_unreachable_rows_are_reported_not_dropped() -> None:
+    cost = np.vstack([COST_S, [INF, INF, INF, INF], [1.0, 1.0, 1.0, 1.0]])
+    weights = np.concatenate([WEIGHTS, [2.0, 0.0]])
+    res = p_median(cost, weights, 2)
+    assert res.assignment.shape == (7,)
+    assert res.assignment[5] == -1 and np.isinf(res.travel_time_s[5])
+    assert res.objective == pytest.approx(150.0)  # the unreachable node is outside the objective
+    assert res.unreachable_weight_share == pytest.approx(2.0 / 22.0)
+    assert "1 demand nodes of zero weight left out of the model" in res.notes
+    assert any("1 demand nodes (weight 2) are reached by no candidate" in n for n in res.notes)
+
+
+def test_result_is_frozen() -> None:
+    res = mclp(COST_S, WEIGHTS, 2, THRESHOLD_S)
+    assert isinstance(res, SitingResult)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        res.objective = 0.0  # type: ignore[misc]
+
+
+def _enumerate(
+    cost: np.ndarray, w: np.ndarray, k: int, fixed: list[int], thr: float
+) -> tuple[float, float]:
+    """Best covered weight and best weighted total time over every choice of k sites."""
+    free = [j for j in range(cost.shape[1]) if j not in fixed]
+    reach = np.isfinite(cost).any(axis=1) & (w > 0)
+    best_cover, best_total = -1.0, INF
+    for extra in itertools.combinations(free, k - len(fixed)):
+        t = cost[:, fixed + list(extra)].min(axis=1)
+        best_cover = max(best_cover, float(w[t <= thr].sum()))
+        if np.isfinite(t[reach]).all():
+            best_total = min(best_total, float(w[reach] @ t[reach]))
+    return best_cover, best_total
+
+
+def test_both_models_match_enumeration_on_small_random_instances() -> None:
+    rng = np.random.default_rng(12345)
+    for _ in range(25):
+        n_demand, n_cand = int(rng.integers(3, 12)), int(rng.integers(3, 8))
+        k = int(rng.integers(1, n_cand + 1))
+        cost = rng.integers(0, 60, (n_demand, n_cand)).astype(float)
+        cost[rng.random(cost.shape) < 0.1] = INF
+        cost[:, 0] = rng.integers(0, 60, n_demand)  # one candidate reaches everyone
+        w = rng.integers(0, 5, n_demand).astype(float)
+        n_fixed = int(rng.integers(0, k + 1))
+        fixed = sorted(int(j) for j in rng.choice(n_cand, n_fixed, replace=False))
+        thr = float(rng.integers(5, 50))
+        best_cover, best_total = _enumerate(cost, w, k, fixed, thr)
+        res = mclp(cost, w, k, thr, fixed=fixed)
+        assert res.objective == best_cover
+        assert res.selected.size == k and set(fixed) <= set(res.selected.tolist())
+        if np.isfinite(best_total):
+            for lag in (True, False):
+                pm = p_median(cost, w, k, fixed=fixed, lagrangian=lag)
+                assert pm.objective == pytest.approx(best_total, rel=1e-4)
+                assert pm.objective_bound <= best_total + 1e-6
+                assert pm.selected.size == k
