@@ -17,4 +17,3 @@ def data_dir() -> Path:
     if not (path / "chicago").is_dir():
         pytest.skip(f"real data not found at {path}")
     return path
-

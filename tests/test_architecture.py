@@ -38,7 +38,9 @@ def test_imports_flow_one_way() -> None:
             parts = mod.split(".")
             target = parts[1] if len(parts) > 1 else "__init__"
             if target not in allowed:
-                problems.append(f"{path.relative_to(SRC)} imports {mod} ({target} is after {stage})")
+                problems.append(
+                    f"{path.relative_to(SRC)} imports {mod} ({target} is after {stage})"
+                )
     assert checked >= 10
     assert problems == []
 

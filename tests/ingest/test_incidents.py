@@ -334,6 +334,7 @@ def test_area_filter_rejects_outside_rows_without_a_crs_error(data_dir: Path) ->
     # the source's own district field agrees with the point-in-polygon test to within 1 %
     by_field = (table.frame["district"] == "001").mean()
     assert by_field > 0.99
-    assert report.rejected["outside_area"] == report.rows_read - report.rows_accepted - (
-        report.rejected["missing_coordinates"]
+    assert (
+        report.rejected["outside_area"]
+        == report.rows_read - report.rows_accepted - (report.rejected["missing_coordinates"])
     )

@@ -18,6 +18,7 @@ from xunfang.errors import XunfangError
 from xunfang.ingest.incidents import IngestReport, ingest, profile_from_toml, write_outputs
 from xunfang.ingest.taxonomy import load_taxonomy
 from xunfang.serve.cli_data import app as data_app
+from xunfang.serve.cli_deploy import deploy_cmd
 
 app = typer.Typer(
     name="xunfang",
@@ -26,6 +27,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(data_app, name="data", help="Download the public data sources.")
+app.command(
+    "deploy",
+    help="Plan a week of deployment by time block (booths, patrols, school gates) with routes.",
+)(deploy_cmd)
 console = Console()
 err_console = Console(stderr=True)
 

@@ -78,6 +78,10 @@ _TEXT: dict[str, dict[str, str]] = {
     "tt_band": {"en": "demand: ≤{a} min", "zh": "需求点：≤{a}分钟"},
     "tt_over": {"en": "demand: >5 min", "zh": "需求点：>5分钟"},
     "timings": {"en": "Run time by step", "zh": "各步骤耗时"},
+    "next_deploy": {
+        "en": "Next: plan the deployment by time block and the patrol routes for these booths:",
+        "zh": "下一步：按时段为这些岗亭编排勤务与巡逻路线：",
+    },
     "step": {"en": "Step", "zh": "步骤"},
     "seconds": {"en": "seconds", "zh": "秒"},
 }
@@ -274,7 +278,7 @@ def _charts(plan: BoothPlan, lang: str) -> dict[str, go.Figure]:
     return {"hour": hour, "weekday": wd, "type": typ, "coverage": cov}
 
 
-def render_html(plan: BoothPlan, lang: str = "en") -> str:
+def render_html(plan: BoothPlan, lang: str = "en", *, out_dir: str = "OUT") -> str:
     """The report as one HTML string (plotly.js embedded once).
 
     Raises
@@ -307,6 +311,7 @@ def render_html(plan: BoothPlan, lang: str = "en") -> str:
         plan=plan,
         figs=html,
         plotlyjs=get_plotlyjs(),
+        out_dir=out_dir,
         period=(local.min().strftime("%Y-%m-%d"), local.max().strftime("%Y-%m-%d")),
         hotspot_lines=hotspot_lines,
         fmt_min=_fmt_min,
@@ -446,7 +451,7 @@ def write_plan(plan: BoothPlan, out_dir: str | Path, *, lang: str = "en") -> dic
         tmp.replace(path)
         written[name] = path
 
-    put("report.html", render_html(plan, lang))
+    put("report.html", render_html(plan, lang, out_dir=str(out)))
     sites = plan.sites.copy()
     sites["lon"], sites["lat"] = sites.geometry.x, sites.geometry.y
     put("sites.geojson", sites.to_json(drop_id=True))

@@ -1,0 +1,149 @@
+"""``xunfang deploy``: a week of dynamic deployment and patrol routes from a booth plan.
+
+Mounted by the main CLI (``app.add_typer(deploy_app, name="deploy")``)::
+
+    xunfang deploy --plan-dir out/demo --roster examples/deploy/roster.toml \\
+        --calendar examples/deploy/calendar.toml --out out/deploy [--seed N] [--block-hours 2]
+
+The work is done by :mod:`xunfang.plan.deployment`; this module parses options and prints.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from xunfang.config import get_settings
+from xunfang.errors import XunfangError
+
+__all__ = ["app", "deploy_cmd"]
+
+app = typer.Typer(
+    help=(
+        "Plan a week of deployment from a booth plan: booth staff around the clock, vehicles, "
+        "foot patrols and rule posts (school gates) by time block, with patrol routes."
+    ),
+    invoke_without_command=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+    return typer.Exit(code=2)
+
+
+@app.callback(invoke_without_command=True)
+def deploy_cmd(
+    plan_dir: Annotated[
+        Path, typer.Option("--plan-dir", help="Output folder of `xunfang plan` (sites.csv).")
+    ],
+    roster: Annotated[
+        Path, typer.Option("--roster", help="Roster: shifts, officers, vehicles (TOML or CSV).")
+    ],
+    calendar: Annotated[
+        Path | None,
+        typer.Option("--calendar", help="Rule calendar: schools, places, windows (TOML)."),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out/deploy"),
+    seed: Annotated[int, typer.Option(help="Seed of the route variation.")] = 0,
+    block_hours: Annotated[float, typer.Option(help="Time block length, hours.")] = 2.0,
+    threshold_min: Annotated[
+        float, typer.Option(help="Coverage standard T, minutes by road.")
+    ] = 1.0,
+    max_stops: Annotated[int, typer.Option(help="Stops per route offered: 2 x this.")] = 8,
+    incidents: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--incidents",
+            help="Incident files or an ingested .parquet (default: the data directory's "
+            "Chicago monthly files).",
+        ),
+    ] = None,
+    smoothing: Annotated[
+        float,
+        typer.Option(help="Weight of the separable where x when term in the risk, 0-1."),
+    ] = 0.5,
+    route_search: Annotated[
+        str, typer.Option(help="greedy_descent (reproducible) or guided_local_search.")
+    ] = "greedy_descent",
+    lang: Annotated[str, typer.Option(help="Report language: en or zh.")] = "en",
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", help="Data directory (default: $XUNFANG_DATA_DIR or ./data)."),
+    ] = None,
+) -> None:
+    """Plan a week of deployment and write the report, tables, routes and schedules."""
+    from xunfang.plan.deployment import DeployConfig, deploy_from_plan_dir
+    from xunfang.serve.deploy_report import LANGS, write_deployment
+
+    if lang not in LANGS:
+        raise _fail(ValueError(f"--lang must be one of {LANGS}, got {lang!r}"))
+    start = time.perf_counter()
+    try:
+        config = DeployConfig(
+            block_hours=block_hours,
+            threshold_min=threshold_min,
+            max_stops=max_stops,
+            seed=seed,
+            route_search=route_search,
+        )
+        config.validate()
+        settings = get_settings(data_dir=data_dir)
+        with console.status("planning") as status:
+
+            def say(msg: str) -> None:
+                status.update(escape(msg))
+
+            dep, ctx = deploy_from_plan_dir(
+                plan_dir,
+                roster,
+                calendar,
+                settings,
+                config=config,
+                incident_files=tuple(incidents or ()),
+                smoothing=smoothing,
+                progress=say,
+            )
+            status.update("writing outputs")
+            t_out = time.perf_counter()
+            written = write_deployment(dep, out, lang=lang, plan_dir=plan_dir)
+            t_out = time.perf_counter() - t_out
+    except (XunfangError, OSError) as exc:
+        raise _fail(exc) from exc
+    w = dep.weekly
+    console.print(
+        f"[bold]{dep.area_name}[/]: {len(dep.blocks)} blocks of {block_hours:g} h, "
+        f"{int((dep.sites['kind'] == 'booth').sum())} booths, {len(dep.routes)} routes "
+        f"({int(ctx.n_weeks)} weeks of incidents, {len(ctx.incidents):,} in the area)"
+    )
+    table = Table(title="The week")
+    table.add_column("")
+    table.add_column("value", justify="right")
+    table.add_row("person-times (officer shifts)", f"{w['person_times']:,.0f}")
+    table.add_row("officer-hours", f"{w['officer_hours']:,.0f}")
+    table.add_row("patrol hours (vehicle + foot, officer-hours)", f"{w['patrol_hours']:,.0f}")
+    table.add_row("vehicle patrol hours", f"{w['vehicle_hours']:,.0f}")
+    t = f"{threshold_min:g}"
+    table.add_row(f"risk within {t} min of a post", f"{100 * w['covered_share']:.1f}%")
+    table.add_row(f"risk within {t} min of two posts", f"{100 * w['backup_share']:.1f}%")
+    table.add_row(f"risk within {t} min of a patrol", f"{100 * w['patrol_covered_share']:.1f}%")
+    table.add_row("risk at route stops", f"{100 * w['route_risk_share']:.1f}%")
+    table.add_row("lowest block: risk within reach", f"{100 * w['min_block_covered_share']:.1f}%")
+    console.print(table)
+    for note in dep.notes:
+        console.print(f"  [dim]{escape(note)}[/]")
+    timings = {**ctx.timings_s, **dep.timings_s, "outputs": t_out}
+    console.print("Time: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
+    console.print(
+        f"Wrote {len(written)} files and {len(dep.routes)} routes (GeoJSON + GPX) to {out}/ "
+        f"in {time.perf_counter() - start:.1f} s: report {written['report.html']}"
+    )

@@ -1,0 +1,698 @@
+"""Write a week's deployment to a folder: report, deployment table, KPIs, routes, schedules.
+
+Files (``out/``):
+
+``report.html``
+    Self-contained report (plotly.js embedded once, opens offline): the week's figures, a
+    map per block (slider) drawn from the road network with the OpenStreetMap attribution,
+    staffing and coverage by block, person-times and hours per day, rule posts, notes.
+``deployment.csv``
+    Who is where, when: one row per officer and block (see :class:`Deployment`).
+``blocks.csv``
+    One row per block: staffing, risk and the shares of risk covered.
+``daily.csv``
+    Person-times and hours per weekday; ``deploy_summary.json`` the week's totals, the
+    options, notes and timings.
+``routes.geojson``
+    Every route as a LineString along the roads (WGS-84), with its unit, block and figures.
+``routes/<unit>/<unit>_<Day-HHMM>.geojson`` and ``.gpx``
+    Each route on its own: the road line and the timed stops (GeoJSON), and GPX 1.1
+    waypoints, route and track for navigation devices.
+``schedules/<unit>.html``
+    Printable schedule of each mobile unit: per block, crew, base, stops with arrival and
+    departure times and dwell.
+``rule_posts.csv``
+    The calendar's places inside the area with their network node and snap distance.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from jinja2 import Environment, PackageLoader, select_autoescape
+from plotly.offline import get_plotlyjs
+
+from xunfang import __version__
+from xunfang.errors import ValidationError
+from xunfang.plan.deployment import Deployment
+from xunfang.plan.roster import DAY_NAMES, format_minute_of_week
+from xunfang.plan.routes import Route, route_geojson, route_gpx
+
+__all__ = [
+    "LANGS",
+    "OSM_ATTRIBUTION",
+    "block_map",
+    "deploy_summary",
+    "render_deploy_html",
+    "render_schedule",
+    "write_deployment",
+]
+
+OSM_ATTRIBUTION = "© OpenStreetMap contributors (ODbL)"
+LANGS = ("en", "zh")
+_TEXT: dict[str, dict[str, str]] = {
+    "title": {"en": "Deployment plan", "zh": "动态勤务部署方案"},
+    "summary": {"en": "The week", "zh": "本周概况"},
+    "blocks": {"en": "time blocks", "zh": "个时段"},
+    "person_times": {"en": "person-times (officer shifts)", "zh": "警力人次"},
+    "patrol_hours": {"en": "patrol hours (officer-hours)", "zh": "巡逻时长（人·小时）"},
+    "vehicle_hours": {"en": "vehicle patrol hours", "zh": "车巡时长（车·小时）"},
+    "covered": {"en": "of risk within {t} min of a post", "zh": "风险处于岗位{t}分钟内"},
+    "backup": {"en": "within {t} min of two posts", "zh": "处于两个岗位{t}分钟内"},
+    "patrol": {"en": "within {t} min of a patrol", "zh": "处于巡逻力量{t}分钟内"},
+    "route_share": {"en": "of risk at route stops", "zh": "风险位于巡逻路线停靠点"},
+    "map": {"en": "Map by time block", "zh": "分时段部署地图"},
+    "map_help": {
+        "en": "Move the slider to change the block. Circles: risk in the block (size); "
+        "diamonds: booths; squares: rule posts; triangles: foot patrols; stars: vehicle "
+        "positions; lines: patrol routes.",
+        "zh": "拖动滑块切换时段。圆点：该时段风险（大小）；菱形：岗亭；方块：规则岗位；"
+        "三角：步巡；星形：车巡位置；线：巡逻路线。",
+    },
+    "by_block": {"en": "Staffing and coverage by block", "zh": "各时段警力与覆盖"},
+    "staff_chart": {"en": "Officers by post kind", "zh": "按岗位类型的警力"},
+    "share_chart": {"en": "Share of the block's risk covered", "zh": "各时段风险覆盖率"},
+    "daily": {"en": "Person-times and hours per day", "zh": "每日人次与时长"},
+    "rule_posts": {
+        "en": "Rule posts (calendar places in the area)",
+        "zh": "规则岗位（区域内地点）",
+    },
+    "units": {"en": "Mobile unit schedules (printable)", "zh": "巡逻车组勤务表（可打印）"},
+    "files": {"en": "Files", "zh": "文件"},
+    "notes": {"en": "Method, notes and limits", "zh": "方法、说明与局限"},
+    "plan_link": {"en": "Booth plan report", "zh": "岗亭布设方案报告"},
+    "booth": {"en": "booths", "zh": "岗亭"},
+    "rule": {"en": "rule posts", "zh": "规则岗位"},
+    "mobile": {"en": "vehicle crews", "zh": "车巡"},
+    "foot": {"en": "foot patrols", "zh": "步巡"},
+    "relief": {"en": "relief (breaks)", "zh": "替岗（就餐）"},
+    "reserve": {"en": "reserve", "zh": "备勤"},
+    "risk": {"en": "risk", "zh": "风险"},
+    "routes": {"en": "routes", "zh": "巡逻路线"},
+    "vehicles": {"en": "vehicle positions", "zh": "车巡位置"},
+    "roads": {"en": "roads", "zh": "道路"},
+    "block": {"en": "Block", "zh": "时段"},
+    "schedule": {"en": "Schedule", "zh": "勤务表"},
+    "crew": {"en": "Crew", "zh": "车组"},
+    "base": {"en": "Base", "zh": "巡逻起点"},
+    "stop": {"en": "Stop", "zh": "停靠点"},
+    "arrive": {"en": "Arrive", "zh": "到达"},
+    "depart": {"en": "Leave", "zh": "离开"},
+    "dwell": {"en": "Stay (min)", "zh": "停留（分钟）"},
+    "back": {"en": "Back at base", "zh": "返回起点"},
+    "no_stops": {"en": "no stops in this block", "zh": "本时段无停靠点"},
+    "who": {"en": "Who is where, when", "zh": "各时段人员岗位"},
+    "who_help": {
+        "en": "One table per block (click to open); the same in deployment.csv, one row per "
+        "officer and block. Breaks are covered by the relief officers.",
+        "zh": "每个时段一张表（点击展开）；deployment.csv 中每名警员每个时段一行。"
+        "就餐时间由替岗警力顶岗。",
+    },
+    "kind": {"en": "Post kind", "zh": "岗位类型"},
+    "post": {"en": "Post", "zh": "岗位"},
+    "unit": {"en": "Unit", "zh": "车组"},
+    "officers": {"en": "Officers", "zh": "警员"},
+    "breaks": {"en": "Breaks", "zh": "就餐"},
+    "window": {"en": "Window", "zh": "时间窗"},
+}
+
+
+def _safe(text: str) -> str:
+    """A file-name-safe form of a unit name (letters, digits, - and _ kept)."""
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)
+
+
+def _t(key: str, lang: str, **kw: Any) -> str:
+    return _TEXT[key][lang].format(**kw)
+
+
+def _check_lang(lang: str) -> None:
+    if lang not in LANGS:
+        raise ValidationError(f"--lang must be one of {LANGS}, got {lang!r}")
+
+
+def _pct(x: float) -> str:
+    return "–" if x is None or not math.isfinite(x) else f"{100 * x:.1f}%"
+
+
+def _r(values: np.ndarray) -> np.ndarray:
+    """Coordinates rounded to 1e-6 degrees (about 0.1 m); NaN marks a gap between lines."""
+    return np.round(np.asarray(values, dtype=np.float64), 6)
+
+
+def _roads(dep: Deployment, lang: str) -> go.Scattergl:
+    e = dep.network.edges
+    u = e["u_index"].to_numpy()
+    v = e["v_index"].to_numpy()
+    lon = np.full((len(u), 3), np.nan)
+    lat = np.full((len(u), 3), np.nan)
+    lon[:, 0], lon[:, 1] = dep.node_lon[u], dep.node_lon[v]
+    lat[:, 0], lat[:, 1] = dep.node_lat[u], dep.node_lat[v]
+    return go.Scattergl(
+        x=_r(lon.ravel()),
+        y=_r(lat.ravel()),
+        mode="lines",
+        line={"color": "#d0d0d0", "width": 1},
+        name=_t("roads", lang),
+        hoverinfo="skip",
+    )
+
+
+def block_map(dep: Deployment, lang: str = "en") -> go.Figure:
+    """The per-block map: roads and booths always, and for the block the slider selects its
+    risk, rule posts, foot patrols, vehicle positions and routes (WGS-84 lon/lat, no tiles)."""
+    _check_lang(lang)
+    fig = go.Figure()
+    fig.add_trace(_roads(dep, lang))
+    booths = dep.sites[dep.sites["kind"] == "booth"]
+    fig.add_trace(
+        go.Scatter(
+            x=booths["lon"],
+            y=booths["lat"],
+            mode="markers",
+            name=_t("booth", lang),
+            text=booths["name"],
+            hovertemplate="%{text}<extra></extra>",
+            marker={
+                "symbol": "diamond",
+                "size": 9,
+                "color": "#2171b5",
+                "line": {"width": 1, "color": "white"},
+            },
+        )
+    )
+    n_fixed = len(fig.data)
+    per_block = 5
+    a = dep.assignments
+    routes_by_block: dict[int, list[Route]] = {}
+    for rt in dep.routes:
+        routes_by_block.setdefault(rt.block, []).append(rt)
+    for b, risk in zip(dep.blocks, dep.risks, strict=True):
+        visible = b.index == 0
+        w = risk.weight
+        keep = w > 0
+        top = float(w.max()) if w.size and w.max() > 0 else 1.0
+        fig.add_trace(
+            go.Scattergl(
+                x=_r(dep.node_lon[risk.node[keep]]),
+                y=_r(dep.node_lat[risk.node[keep]]),
+                mode="markers",
+                name=_t("risk", lang),
+                visible=visible,
+                marker={
+                    "size": (3 + 14 * np.sqrt(w[keep] / top)).round(1),
+                    "color": "#e6550d",
+                    "opacity": 0.45,
+                },
+                text=[f"{x:.3f}" for x in w[keep]],
+                hovertemplate="%{text}<extra></extra>",
+            )
+        )
+        paths = [rt.path_nodes for rt in routes_by_block.get(b.index, [])]
+        gap = np.array([np.nan])
+        xs = np.concatenate([np.concatenate([dep.node_lon[p], gap]) for p in paths] or [gap])
+        ys = np.concatenate([np.concatenate([dep.node_lat[p], gap]) for p in paths] or [gap])
+        fig.add_trace(
+            go.Scattergl(
+                x=_r(xs),
+                y=_r(ys),
+                mode="lines",
+                name=_t("routes", lang),
+                visible=visible,
+                line={"color": "#6a51a3", "width": 2},
+                hoverinfo="skip",
+            )
+        )
+        blk = a[a["block"] == b.index]
+        for kind, symbol, colour in (
+            ("rule", "square", "#31a354"),
+            ("foot", "triangle-up", "#fd8d3c"),
+            ("mobile", "star", "#6a51a3"),
+        ):
+            sub = blk[blk["post_kind"] == kind].drop_duplicates(["post_name", "node", "unit"])
+            label = sub["unit"].where(sub["unit"] != "", sub["post_name"])
+            fig.add_trace(
+                go.Scatter(
+                    x=sub["lon"],
+                    y=sub["lat"],
+                    mode="markers",
+                    name=_t("vehicles" if kind == "mobile" else kind, lang),
+                    visible=visible,
+                    text=[f"{x} · {n}" for x, n in zip(label, sub["post_name"], strict=True)],
+                    hovertemplate="%{text}<extra></extra>",
+                    marker={
+                        "symbol": symbol,
+                        "size": 11,
+                        "color": colour,
+                        "line": {"width": 1, "color": "white"},
+                    },
+                )
+            )
+    n_blocks = len(dep.blocks)
+    steps = []
+    for b in dep.blocks:
+        vis = [True] * n_fixed + [False] * (per_block * n_blocks)
+        for j in range(per_block):
+            vis[n_fixed + per_block * b.index + j] = True
+        steps.append({"method": "update", "args": [{"visible": vis}], "label": b.label})
+    lat0 = float(np.mean(dep.node_lat)) if dep.node_lat.size else 0.0
+    fig.update_layout(
+        height=760,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        xaxis={"visible": False},
+        yaxis={
+            "visible": False,
+            "scaleanchor": "x",
+            "scaleratio": 1 / math.cos(math.radians(lat0)),
+        },
+        plot_bgcolor="white",
+        legend={"orientation": "h", "y": 1.04},
+        sliders=[
+            {
+                "active": 0,
+                "steps": steps,
+                "currentvalue": {"prefix": _t("block", lang) + ": "},
+                "pad": {"t": 30},
+            }
+        ],
+        annotations=[
+            {
+                "text": OSM_ATTRIBUTION,
+                "xref": "paper",
+                "yref": "paper",
+                "x": 1,
+                "y": 0,
+                "xanchor": "right",
+                "yanchor": "bottom",
+                "showarrow": False,
+                "font": {"size": 10, "color": "#555"},
+            }
+        ],
+    )
+    return fig
+
+
+def _block_charts(dep: Deployment, lang: str) -> dict[str, go.Figure]:
+    k = dep.block_kpis
+    staff = go.Figure()
+    counts = dep.assignments.groupby(["block", "post_kind"]).size().unstack(fill_value=0)
+    for kind in ("booth", "rule", "mobile", "foot", "relief", "reserve"):
+        if kind in counts.columns:
+            staff.add_trace(
+                go.Bar(
+                    x=k["label"], y=counts[kind].reindex(k["block"]).to_numpy(), name=_t(kind, lang)
+                )
+            )
+    staff.update_layout(
+        barmode="stack", height=340, margin={"t": 10}, xaxis={"tickangle": -60, "nticks": 42}
+    )
+    share = go.Figure()
+    t = dep.config.threshold_min
+    for col, key in (
+        ("covered_share", "covered"),
+        ("backup_share", "backup"),
+        ("patrol_covered_share", "patrol"),
+        ("route_risk_share", "route_share"),
+    ):
+        share.add_trace(
+            go.Scatter(
+                x=k["label"],
+                y=(100 * k[col]).round(2),
+                mode="lines",
+                name=_t(key, lang, t=f"{t:g}"),
+            )
+        )
+    share.update_layout(
+        height=340,
+        margin={"t": 10},
+        yaxis={"title": "%", "range": [0, 101]},
+        xaxis={"tickangle": -60, "nticks": 42},
+    )
+    return {"staff": staff, "share": share}
+
+
+def deploy_summary(dep: Deployment) -> dict[str, Any]:
+    """Machine-readable figures of the deployment (``deploy_summary.json``)."""
+    cfg = dep.config
+    return {
+        "xunfang_version": __version__,
+        "area": dep.area_name,
+        "blocks": len(dep.blocks),
+        "block_hours": cfg.block_hours,
+        "threshold_min": cfg.threshold_min,
+        "backup_weight": cfg.backup_weight,
+        "walk_speed_kph": cfg.walk_speed_kph,
+        "seed": cfg.seed,
+        "candidates": int(dep.candidates.size),
+        "booths": int((dep.sites["kind"] == "booth").sum()),
+        "shifts": [
+            {
+                "name": s.name,
+                "start": f"{s.start_min // 60:02d}:{s.start_min % 60:02d}",
+                "hours": s.length_min / 60,
+                "days": [DAY_NAMES[d] for d in s.days],
+                "officers": len(s.officers),
+                "vehicles": len(s.vehicles),
+                "break_minutes": s.break_min,
+            }
+            for s in dep.roster.shifts
+        ],
+        "weekly": {
+            k: (None if isinstance(v, float) and math.isnan(v) else v)
+            for k, v in dep.weekly.items()
+        },
+        "routes": len(dep.routes),
+        "longest_route_share_of_block": max(
+            (rt.end_s / rt.horizon_s for rt in dep.routes), default=0.0
+        ),
+        "notes": list(dep.notes),
+        "timings_s": {k: round(v, 3) for k, v in dep.timings_s.items()},
+        "attribution": OSM_ATTRIBUTION,
+    }
+
+
+def _method_notes(dep: Deployment, lang: str) -> list[str]:
+    cfg = dep.config
+    crew = dep.roster.crew_per_vehicle
+    lo, hi = cfg.dwell_min
+    notes = [
+        "Each block puts the booths' minimum staff first, then the rule posts of the "
+        f"calendar, then vehicle crews ({crew} officers each) and foot patrols. Vehicles "
+        "and walkers are placed by a maximal covering model with the booths and rule posts "
+        f"fixed and backup coverage worth {cfg.backup_weight:g} of first coverage (Church & "
+        "ReVelle 1974; Hogan & ReVelle 1986), solved exactly with HiGHS, on "
+        f"{dep.candidates.size} candidate positions; reach is {cfg.threshold_min:g} min by "
+        "road (vehicles and booths driving, walkers and rule posts at "
+        f"{cfg.walk_speed_kph:g} km/h).",
+        f"Routes: OR-Tools routing with optional stops (penalty = risk), {lo:g}-{hi:g} min "
+        "stops (Koper 1995), back at base within the block; seeded variation "
+        f"(seed {cfg.seed}) among hotspots within {100 * cfg.tie_tolerance:g}% of each "
+        "other and among tours of near-equal length.",
+        "Risk per block: incidents per week by grid cell and hour of week over the history, "
+        "with the calendar's type emphasis (a forecast can replace it).",
+        "Meal breaks are staggered inside each shift; relief officers (at the station) "
+        "stand in so that every post keeps its staff.",
+        "A rule-post officer is assigned for the whole block that holds the window; walking "
+        "reach uses the drivable street graph (footpaths are not in it).",
+    ]
+    if lang == "zh":
+        notes = [
+            "每个时段先满足岗亭最低警力，再满足规则日历中的岗位（如学校放学），"
+            f"其余警力编为车巡组（每车{crew}人）和步巡；车巡与步巡位置由最大覆盖模型"
+            f"（岗亭与规则岗位固定，二次覆盖权重{cfg.backup_weight:g}）以HiGHS精确求解，"
+            f"覆盖标准为{cfg.threshold_min:g}分钟。",
+            f"巡逻路线：OR-Tools路径规划，停靠{lo:g}-{hi:g}分钟（Koper 1995），"
+            f"时段内返回起点；随机种子{cfg.seed}使路线在风险相近的热点间变化，不易被预测。",
+            "时段风险：按历史每周各网格、各小时的警情数计算，并按日历中的类型权重加权"
+            "（可替换为预测）。",
+            "就餐时间在班次内错开，由替岗警力（驻派出所）顶岗，各岗位警力不减。",
+            "规则岗位警力按包含该时间窗的整个时段安排；步行可达性基于机动车道路网（不含步行道）。",
+        ]
+    return notes + list(dep.network.report.notes) + list(dep.notes)
+
+
+def render_deploy_html(dep: Deployment, lang: str = "en", *, plan_report: str | None = None) -> str:
+    """The report as one HTML string (plotly.js embedded once).
+
+    Parameters
+    ----------
+    dep
+        The deployment.
+    lang
+        ``en`` or ``zh``.
+    plan_report
+        Relative link to the booth plan's report, if any.
+
+    Raises
+    ------
+    ValidationError
+        For a language other than ``en`` or ``zh``.
+    """
+    _check_lang(lang)
+    figs = {"map": block_map(dep, lang), **_block_charts(dep, lang)}
+    html = {
+        key: fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
+        for key, fig in figs.items()
+    }
+    env = Environment(
+        loader=PackageLoader("xunfang.serve", "templates"), autoescape=select_autoescape(["html"])
+    )
+    units = sorted({rt.unit for rt in dep.routes})
+    k = dep.block_kpis
+    return env.get_template("deploy_report.html").render(
+        T=lambda key, **kw: _t(key, lang, **kw),
+        lang=lang,
+        dep=dep,
+        figs=html,
+        plotlyjs=get_plotlyjs(),
+        weekly=dep.weekly,
+        pct=_pct,
+        threshold=f"{dep.config.threshold_min:g}",
+        kpis=k.to_dict("records"),
+        daily=dep.daily.to_dict("records"),
+        posts=_rule_post_rows(dep),
+        block_tables=_block_tables(dep),
+        units=units,
+        notes=_method_notes(dep, lang),
+        plan_report=plan_report,
+        osm=OSM_ATTRIBUTION,
+        version=__version__,
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    )
+
+
+def _block_tables(dep: Deployment) -> list[dict[str, Any]]:
+    """Who is where in each block: one row per post with its officers and their breaks."""
+    a = dep.assignments
+    if a.empty:
+        return []
+    order = {k: i for i, k in enumerate(("booth", "mobile", "rule", "foot", "relief", "reserve"))}
+    a = a.assign(
+        _k=a["post_kind"].map(order),
+        _brk=np.where(
+            a["break_min"] > 0, a["officer"] + " " + a["break_start"] + "-" + a["break_end"], ""
+        ),
+    )
+    out = []
+    for (_, label), blk in a.groupby(["block", "block_label"], sort=True):
+        rows = []
+        for (_, kind, name, unit), g in blk.groupby(
+            ["_k", "post_kind", "post_name", "unit"], sort=True
+        ):
+            rows.append(
+                {
+                    "kind": kind,
+                    "name": name,
+                    "unit": unit,
+                    "officers": ", ".join(g["officer"]),
+                    "breaks": ", ".join(b for b in g["_brk"] if b),
+                    "note": g["note"].iloc[0] if isinstance(g["note"].iloc[0], str) else "",
+                }
+            )
+        out.append({"label": label, "rows": rows})
+    return out
+
+
+def _rule_post_rows(dep: Deployment) -> list[dict[str, Any]]:
+    p = dep.places
+    if len(p) == 0:
+        return []
+    inside = p[p["inside"].astype(bool)]
+    a = dep.assignments
+    rule = a[a["post_kind"] == "rule"]
+    windows = rule.groupby("post_name")["note"].first()
+    blocks = rule.groupby("post_name")["block"].nunique()
+    rows = []
+    for r in inside.itertuples():
+        rows.append(
+            {
+                "name": r.name,
+                "group": r.group,
+                "snap_m": float(r.snap_m),
+                "windows": windows.get(r.name, ""),
+                "blocks": int(blocks.get(r.name, 0)),
+            }
+        )
+    return rows
+
+
+def render_schedule(dep: Deployment, unit: str, lang: str = "en") -> str:
+    """Printable HTML schedule of one mobile unit over the week.
+
+    Raises
+    ------
+    ValidationError
+        If the unit has no route, or for an unknown language.
+    """
+    _check_lang(lang)
+    routes = [rt for rt in dep.routes if rt.unit == unit]
+    if not routes:
+        raise ValidationError(f"unit {unit!r} has no route in this deployment")
+    env = Environment(
+        loader=PackageLoader("xunfang.serve", "templates"), autoescape=select_autoescape(["html"])
+    )
+
+    def clock(rt: Route, s: float) -> str:
+        return format_minute_of_week(rt.block_start_min + round(s / 60.0))[4:]
+
+    a = dep.assignments
+    mine = a[a["unit"] == unit]
+    base_of = dict(zip(mine["block"], mine["post_name"], strict=True))
+    items = []
+    for rt in sorted(routes, key=lambda r: r.block):
+        items.append(
+            {
+                "label": rt.block_label,
+                "day": rt.block_label[:3],
+                "crew": ", ".join(rt.crew),
+                "base": base_of.get(rt.block, ""),
+                "stops": [
+                    {
+                        "n": i + 1,
+                        "name": rt.stop_names[i],
+                        "arrive": clock(rt, rt.arrive_s[i]),
+                        "depart": clock(rt, rt.depart_s[i]),
+                        "dwell": f"{rt.dwell_s[i] / 60:.0f}",
+                    }
+                    for i in range(len(rt.stop_nodes))
+                ],
+                "back": clock(rt, rt.end_s),
+                "drive_min": f"{rt.travel_s / 60:.0f}",
+                "key": rt.key,
+                "folder": _safe(unit),
+            }
+        )
+    return env.from_string(_SCHEDULE_TEMPLATE).render(
+        T=lambda key, **kw: _t(key, lang, **kw),
+        lang=lang,
+        unit=unit,
+        area=dep.area_name,
+        items=items,
+        osm=OSM_ATTRIBUTION,
+        version=__version__,
+    )
+
+
+def write_deployment(
+    dep: Deployment,
+    out_dir: str | Path,
+    *,
+    lang: str = "en",
+    plan_dir: str | Path | None = None,
+) -> dict[str, Path]:
+    """Write the files listed in the module docstring into ``out_dir``.
+
+    Every file is written under a temporary name and renamed when complete.
+
+    Parameters
+    ----------
+    dep
+        The deployment.
+    out_dir
+        Output folder (created).
+    lang
+        Report language, ``en`` or ``zh``.
+    plan_dir
+        The booth plan's folder: the report links to its ``report.html``.
+
+    Returns
+    -------
+    dict
+        File name (relative to ``out_dir``) -> path, for the main files (the per-route files
+        are counted under ``routes/`` and ``schedules/``).
+    """
+    _check_lang(lang)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+
+    def put(name: str, text: str, *, record: bool = True) -> None:
+        path = out / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+        if record:
+            written[name] = path
+
+    plan_report = None
+    if plan_dir is not None and (Path(plan_dir) / "report.html").is_file():
+        plan_report = os.path.relpath(Path(plan_dir) / "report.html", out)
+    put("deployment.csv", dep.assignments.to_csv(index=False))
+    put("blocks.csv", dep.block_kpis.to_csv(index=False))
+    put("daily.csv", dep.daily.to_csv(index=False))
+    if len(dep.places):
+        inside = dep.places[dep.places["inside"].astype(bool)]
+        put("rule_posts.csv", inside.to_csv(index=False))
+    put("deploy_summary.json", json.dumps(deploy_summary(dep), indent=2, ensure_ascii=False))
+    features = []
+    for rt in dep.routes:
+        fc = route_geojson(rt, dep.node_lon, dep.node_lat)
+        features.append(fc["features"][0])
+        folder = f"routes/{_safe(rt.unit)}"
+        put(f"{folder}/{rt.key}.geojson", json.dumps(fc, ensure_ascii=False), record=False)
+        put(f"{folder}/{rt.key}.gpx", route_gpx(rt, dep.node_lon, dep.node_lat), record=False)
+    put(
+        "routes.geojson",
+        json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False),
+    )
+    for unit in sorted({rt.unit for rt in dep.routes}):
+        put(f"schedules/{_safe(unit)}.html", render_schedule(dep, unit, lang), record=False)
+    put("report.html", render_deploy_html(dep, lang, plan_report=plan_report))
+    return written
+
+
+_SCHEDULE_TEMPLATE = """<!doctype html>
+<html lang="{{ 'zh-CN' if lang == 'zh' else 'en' }}">
+<head>
+<meta charset="utf-8">
+<title>{{ unit }} · {{ T('schedule') }} · {{ area }}</title>
+<style>
+ body { font-family: system-ui, -apple-system, "Segoe UI", "Noto Sans CJK SC",
+        "Microsoft YaHei", sans-serif;
+        margin: 1rem auto; max-width: 900px; color: #111; font-size: 11pt; }
+ h1 { font-size: 1.4rem; margin: 0 0 .3rem; }
+ h2 { font-size: 1.05rem; margin: 1.2rem 0 .2rem; border-bottom: 1px solid #999; }
+ table { border-collapse: collapse; width: 100%; margin: .2rem 0 .6rem; }
+ th, td { border: 1px solid #bbb; padding: .15rem .4rem; text-align: left; }
+ td.n { text-align: right; width: 3rem; }
+ .muted { color: #555; font-size: .85rem; }
+ .day { break-before: page; }
+ .day:first-of-type { break-before: auto; }
+ .block { break-inside: avoid; }
+ @media print { body { margin: 0; } a { color: inherit; text-decoration: none; } }
+</style>
+</head>
+<body>
+<h1>{{ unit }} · {{ T('schedule') }}</h1>
+<p class="muted">{{ area }} · xunfang {{ version }} · {{ osm }}</p>
+{% set ns = namespace(day='') %}
+{% for it in items %}
+{% if it.day != ns.day %}{% set ns.day = it.day %}<div class="day"></div>{% endif %}
+<div class="block">
+<h2>{{ it.label }}</h2>
+<p>{{ T('crew') }}: <b>{{ it.crew }}</b> · {{ T('base') }}: {{ it.base }} ·
+ {{ T('back') }}: <b>{{ it.back }}</b> ({{ it.drive_min }} min driving) ·
+ <a href="../routes/{{ it.folder }}/{{ it.key }}.gpx">GPX</a></p>
+{% if it.stops %}
+<table>
+<tr><th>#</th><th>{{ T('stop') }}</th><th>{{ T('arrive') }}</th><th>{{ T('depart') }}</th>
+ <th>{{ T('dwell') }}</th></tr>
+{% for s in it.stops %}
+<tr><td class="n">{{ s.n }}</td><td>{{ s.name }}</td><td>{{ s.arrive }}</td>
+ <td>{{ s.depart }}</td><td class="n">{{ s.dwell }}</td></tr>
+{% endfor %}
+</table>
+{% else %}<p class="muted">{{ T('no_stops') }}</p>{% endif %}
+</div>
+{% endfor %}
+</body>
+</html>
+"""
