@@ -226,7 +226,8 @@ class SitingResult:
     threshold_s
         Coverage threshold in seconds (None for a p-median solved without one).
     solve_time_s
-        Seconds spent inside HiGHS (all rounds).
+        Seconds of the search: heuristics, bounds and HiGHS (not the checks nor the final
+        evaluation; see ``wall_time_s``).
     mip_gap
         ``|objective_bound - objective| / |objective|``; 0.0 when the bound is attained.
     status
@@ -240,6 +241,8 @@ class SitingResult:
         Best bound proved on the objective (upper bound for MCLP, lower bound for p-median).
     wall_time_s
         Seconds for the whole call: checks, model building, solving and evaluation.
+    highs_time_s
+        Seconds spent inside HiGHS (0.0 when the heuristics and bounds settled it).
     n_model_rows, n_model_cols
         Size of the last MIP given to HiGHS (0 when no choice was left).
     notes
@@ -263,6 +266,7 @@ class SitingResult:
     unreachable_weight_share: float = math.nan
     objective_bound: float = math.nan
     wall_time_s: float = math.nan
+    highs_time_s: float = 0.0
     n_model_rows: int = 0
     n_model_cols: int = 0
     notes: tuple[str, ...] = ()
@@ -289,7 +293,8 @@ def _as_cost_matrix(cost_s: ArrayLike) -> FloatArray:
             f"cost_s has shape {cost.shape}: it needs at least one demand row and one candidate "
             "column"
         )
-    return cost.astype(np.float64, copy=False)
+    # row-major float64: every model works on rows (a transposed matrix is copied once here)
+    return np.ascontiguousarray(cost, dtype=np.float64)
 
 
 def _check_inputs(cost_s: ArrayLike, weights: ArrayLike) -> tuple[FloatArray, FloatArray]:
@@ -677,6 +682,10 @@ def _fill_greedy(
 # HiGHS
 
 
+class _NoSolutionYet(SolverError):
+    """HiGHS hit a limit (time, ...) before its first feasible solution."""
+
+
 @dataclass(frozen=True)
 class _MipOutcome:
     col_value: FloatArray
@@ -756,6 +765,11 @@ def _solve_mip(
         )
     name = _STATUS_NAMES.get(model_status)
     has_solution = int(info.primal_solution_status) == int(highspy.kSolutionStatusFeasible)
+    if name is not None and name != "optimal" and not has_solution:
+        raise _NoSolutionYet(
+            f"HiGHS stopped ({name}) before finding a solution ({n_row} rows, {n_col} columns); "
+            "raise time_limit_s"
+        )
     if run_status == highspy.HighsStatus.kError or name is None or not has_solution:
         raise SolverError(
             f"HiGHS stopped without a usable solution (model status "
@@ -792,6 +806,7 @@ def _result(
     bound: float,
     status: str,
     solve_time_s: float,
+    highs_time_s: float,
     t_start: float,
     n_rows: int,
     n_cols: int,
@@ -816,6 +831,7 @@ def _result(
         unreachable_weight_share=ev.unreachable_weight_share,
         objective_bound=bound,
         wall_time_s=time.perf_counter() - t_start,
+        highs_time_s=highs_time_s,
         n_model_rows=n_rows,
         n_model_cols=n_cols,
         notes=tuple(notes),
@@ -965,6 +981,7 @@ def mclp(
     fixed: Sequence[int] = (),
     time_limit_s: float = 60.0,
     mip_rel_gap: float = 1e-4,
+    lagrangian: bool = True,
 ) -> SitingResult:
     """Maximal covering location: open ``k`` sites covering the most demand within a time.
 
@@ -992,7 +1009,10 @@ def mclp(
         Lagrangian bound at half, HiGHS gets the rest; the best solution found is returned
         with status ``"time_limit"`` when the gap is not closed by then.
     mip_rel_gap
-        HiGHS relative MIP gap at which the search stops as optimal.
+        Relative gap at which the search stops as optimal (also given to HiGHS).
+    lagrangian
+        False skips vertex substitution and the Lagrangian bound: HiGHS starts from the greedy
+        solution (for checking, and for small instances).
 
     Returns
     -------
@@ -1044,6 +1064,7 @@ def mclp(
     free = np.flatnonzero(free_mask)
     chosen: IntArray = np.zeros(0, dtype=np.int64)
     status, solve_time, bound_extra, n_rows, n_cols = "optimal", 0.0, math.nan, 0, 0
+    t_search = time.perf_counter()
     if k_free > 0 and in_model.any():
         sub = cover[np.ix_(np.flatnonzero(in_model), free)]
         # merge demand rows with the same covering set
@@ -1065,7 +1086,7 @@ def mclp(
         g_csc = sparse.csc_matrix(groups, dtype=np.float64)
         start_cols, start_cov = _greedy_cover(g_csc, group_w, k_free)
         lag_bound = math.inf
-        if not start_cov.all() and start_cols.size:
+        if lagrangian and not start_cov.all() and start_cols.size:
             start_cols, start_cov = _cover_interchange(
                 g_csc, group_w, start_cols, t_start + time_limit_s / 4.0
             )
@@ -1083,7 +1104,7 @@ def mclp(
             )
         chosen = free[cols[start_cols]]
         if start_cov.all():
-            notes.append("greedy covering reaches every coverable demand node: optimal, no MIP")
+            notes.append("the heuristics cover every coverable demand node: optimal, no MIP")
         elif lag_bound - float(group_w @ start_cov) <= mip_rel_gap * float(group_w @ start_cov):
             bound_extra = lag_bound
             notes.append("the Lagrangian bound proves the heuristic solution optimal: no MIP")
@@ -1123,6 +1144,7 @@ def mclp(
             y_mip = (out.col_value[:n_y] > 0.5).astype(np.float64)
             if float(group_w @ ((g_csc @ y_mip) > 0.5)) >= float(group_w @ start_cov):
                 chosen = free[cols[y_mip > 0.5]]
+    search_time = time.perf_counter() - t_search
     selected = np.sort(np.concatenate([fx, chosen]))
     n_add = int(k) - selected.size
     if n_add > 0:
@@ -1140,7 +1162,8 @@ def mclp(
         objective=objective,
         bound=bound,
         status=status,
-        solve_time_s=solve_time,
+        solve_time_s=search_time,
+        highs_time_s=solve_time,
         t_start=t_start,
         n_rows=n_rows,
         n_cols=n_cols,
@@ -1513,6 +1536,7 @@ def p_median(
 
     opened = fixed_mask.copy()
     status, solve_time, lower, n_rows, n_cols = "optimal", 0.0, math.nan, 0, 0
+    t_search = time.perf_counter()
     if k_free > 0 and rows.size:
         deadline = t_start + time_limit_s
         ww = w[rows]
@@ -1574,10 +1598,11 @@ def p_median(
                     results.append(f"{value:.6g}")
                     if value < ub:
                         ub, opened = value, found
-                notes.append(
-                    f"vertex substitution from {len(results)} starts (incumbent last): "
-                    f"{', '.join(results)}"
-                )
+                if results:
+                    notes.append(
+                        f"vertex substitution from {len(results)} starts (incumbent last): "
+                        f"{', '.join(results)}"
+                    )
             if ub - lag_bound > mip_rel_gap * abs(ub):
                 # reduced-cost fixing: sites whose forced opening (closing) lifts the bound
                 # above the incumbent cannot be in (out of) any better solution
@@ -1597,25 +1622,31 @@ def p_median(
         if ub - lower <= mip_rel_gap * abs(ub):
             stop = "optimal"
         elif time.perf_counter() < deadline:
-            mip = _p_median_mip(
-                cost,
-                rows,
-                ww,
-                sub,
-                opened,
-                fixed_mask | forced,
-                free_mask & ~closed & ~forced,
-                k_free - int(forced.sum()),
-                cap,
-                deadline,
-                mip_rel_gap,
-            )
-            solve_time, n_rows, n_cols, stop = mip.run_time_s, mip.n_rows, mip.n_cols, mip.stop
-            notes.extend(mip.notes)
-            lower = max(lower, min(ub, mip.bound))
-            if mip.ub < ub:
-                ub, opened = mip.ub, mip.opened
+            try:
+                mip = _p_median_mip(
+                    cost,
+                    rows,
+                    ww,
+                    sub,
+                    opened,
+                    fixed_mask | forced,
+                    free_mask & ~closed & ~forced,
+                    k_free - int(forced.sum()),
+                    cap,
+                    deadline,
+                    mip_rel_gap,
+                )
+            except _NoSolutionYet as exc:
+                notes.append(f"{exc}: the heuristic answer is kept")
+            else:
+                solve_time, n_rows, n_cols = mip.run_time_s, mip.n_rows, mip.n_cols
+                stop = mip.stop
+                notes.extend(mip.notes)
+                lower = max(lower, min(ub, mip.bound))
+                if mip.ub < ub:
+                    ub, opened = mip.ub, mip.opened
         status = stop
+    search_time = time.perf_counter() - t_search
     selected = np.flatnonzero(opened).astype(np.int64)
     n_add = int(k) - selected.size
     if n_add > 0:
@@ -1648,7 +1679,8 @@ def p_median(
         objective=objective,
         bound=bound,
         status=status,
-        solve_time_s=solve_time,
+        solve_time_s=search_time,
+        highs_time_s=solve_time,
         t_start=t_start,
         n_rows=n_rows,
         n_cols=n_cols,

@@ -49,7 +49,18 @@ def test_mclp_hand_worked_optimum() -> None:
     # Mean = (5*4 + 3*15 + 4*3 + 2*9 + 6*10) / 20 = 155 / 20 = 7.75 s.
     # p90 (weighted inverted_cdf): sorted 3(w4) 4(w5) 9(w2) 10(w6) 15(w3), cumulative share
     # .20 .45 .55 .85 1.0 -> first >= .9 is 15 s.
+    # default search: greedy {c0 (11), c2 (+6)} = 17, proved optimal by the Lagrangian bound
     res = mclp(COST_S, WEIGHTS, 2, THRESHOLD_S)
+    assert "the Lagrangian bound proves the heuristic solution optimal: no MIP" in res.notes
+    assert res.highs_time_s == 0.0
+    _check_mclp_pair(res)
+    # straight to HiGHS (greedy start, 17 of 20 left open to improve): same answer
+    res = mclp(COST_S, WEIGHTS, 2, THRESHOLD_S, lagrangian=False)
+    assert (res.n_model_rows, res.n_model_cols) == (6, 9)  # 5 coverage rows + k; 4 y + 5 z
+    _check_mclp_pair(res)
+
+
+def _check_mclp_pair(res: SitingResult) -> None:
     assert res.model == "MCLP"
     assert res.selected.tolist() == [0, 2]
     assert res.selected.dtype == np.int64
@@ -70,16 +81,18 @@ def test_mclp_with_fixed_site() -> None:
     # c3 forced open, k = 2: {c3,c0} = 13, {c3,c1} = 16, {c3,c2} = 12 -> {c1,c3}, 16 of 20.
     # Nearest of {c1,c3}: i0 8 (c1), i1 6 (c1), i2 12 (c3, not covered), i3 7 (c3), i4 5 (c3).
     # Mean = (40 + 18 + 48 + 14 + 30) / 20 = 7.5 s.
-    res = mclp(COST_S, WEIGHTS, 2, THRESHOLD_S, fixed=[3])
-    assert res.selected.tolist() == [1, 3]
-    assert res.fixed.tolist() == [3]
-    assert res.objective == 16.0
-    assert res.covered_weight_share == pytest.approx(0.8)
-    assert res.covered.tolist() == [True, True, False, True, True]
-    assert res.assignment.tolist() == [1, 1, 3, 3, 3]
-    assert res.mean_travel_time_s == pytest.approx(7.5)
-    # c3 alone covers i3 and i4 already: they leave the model
-    assert "2 demand nodes already covered by fixed sites" in res.notes
+    for lagrangian in (True, False):
+        res = mclp(COST_S, WEIGHTS, 2, THRESHOLD_S, fixed=[3], lagrangian=lagrangian)
+        assert res.selected.tolist() == [1, 3]
+        assert res.fixed.tolist() == [3]
+        assert res.objective == 16.0
+        assert res.objective_bound == 16.0
+        assert res.covered_weight_share == pytest.approx(0.8)
+        assert res.covered.tolist() == [True, True, False, True, True]
+        assert res.assignment.tolist() == [1, 1, 3, 3, 3]
+        assert res.mean_travel_time_s == pytest.approx(7.5)
+        # c3 alone covers i3 and i4 already: they leave the model
+        assert "2 demand nodes already covered by fixed sites" in res.notes
 
 
 def test_mclp_k_equal_to_fixed_only_evaluates() -> None:
@@ -293,9 +306,10 @@ def test_both_models_match_enumeration_on_small_random_instances() -> None:
         fixed = sorted(int(j) for j in rng.choice(n_cand, n_fixed, replace=False))
         thr = float(rng.integers(5, 50))
         best_cover, best_total = _enumerate(cost, w, k, fixed, thr)
-        res = mclp(cost, w, k, thr, fixed=fixed)
-        assert res.objective == best_cover
-        assert res.selected.size == k and set(fixed) <= set(res.selected.tolist())
+        for lag in (True, False):
+            res = mclp(cost, w, k, thr, fixed=fixed, lagrangian=lag)
+            assert res.objective == best_cover
+            assert res.selected.size == k and set(fixed) <= set(res.selected.tolist())
         if np.isfinite(best_total):
             for lag in (True, False):
                 pm = p_median(cost, w, k, fixed=fixed, lagrangian=lag)
