@@ -271,10 +271,12 @@ def assign_waiting(
             yield call.call_id, recs[0].unit_id
     if board.next_waiting() is None:
         return
+    if not any(u.status is UnitStatus.AVAILABLE for u in board.units.values()):
+        return
     for call_id in board.waiting():
-        if not any(u.status is UnitStatus.AVAILABLE for u in board.units.values()):
-            return
         recs = board.recommend(call_id, k=1)
         if recs:
             board.dispatch(call_id, recs[0].unit_id, t)
             yield call_id, recs[0].unit_id
+        elif not any(u.status is UnitStatus.AVAILABLE for u in board.units.values()):
+            return

@@ -135,6 +135,12 @@ class Unit:
     speed_factor
         Multiplier of road travel time for this unit (e.g. 1.0 car; a booth officer on
         foot within a small area uses a larger factor).
+    max_travel_s
+        The unit is recommended only for calls within this travel time, seconds, speed
+        factor applied (e.g. a booth officer's own area); ``None`` for no limit.
+    max_priority
+        The unit is recommended only for calls of this priority number or more urgent
+        (e.g. 1 for a rapid-response team kept for emergencies); 5 for every call.
     """
 
     unit_id: str
@@ -144,6 +150,8 @@ class Unit:
     status: UnitStatus = UnitStatus.AVAILABLE
     call_id: str | None = None
     speed_factor: float = 1.0
+    max_travel_s: float | None = None
+    max_priority: int = 5
 
     def set_status(self, new: UnitStatus) -> None:
         """Change state, checking the transition."""

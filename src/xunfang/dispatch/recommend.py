@@ -4,6 +4,16 @@ One reverse shortest-path search from the call's node gives the travel time from
 network node to it (Dijkstra 1959, via ``scipy.sparse.csgraph.dijkstra`` on the transposed
 travel-time matrix), so ranking any number of units costs one search; results are cached
 per target node (LRU), so repeated locations cost a dictionary look-up.
+
+Anchors make it cheap on a large network. Units mostly wait at a few known nodes (posts,
+stations, patrol waypoints): :meth:`TravelTimeOracle.add_anchors` precomputes the travel
+times from (and to) those nodes once. A unit at an anchor then costs a table look-up; for
+units elsewhere (e.g. driving back from a call) the reverse search from the call is cut
+off at the ``k``-th best anchored time, divided by the smallest speed factor among them
+(scipy's ``limit``): a unit beyond that bound cannot be among the ``k`` closest, so the
+ranking is the same as with a full search, at the cost of a small local search. The search
+is skipped altogether when landmark lower bounds (the anchors serve as landmarks; Goldberg
+and Harrelson 2005) show that no such unit can beat the bound.
 """
 
 from __future__ import annotations
@@ -11,6 +21,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 import numpy as np
 import scipy.sparse as sp
@@ -38,26 +49,99 @@ class TravelTimeOracle:
     """
 
     def __init__(self, matrix: sp.spmatrix | sp.sparray, *, cache_size: int = 4096) -> None:
-        m = sp.csr_matrix(matrix)
+        m = sp.csr_matrix(matrix, dtype=np.float64)
         if m.shape[0] != m.shape[1]:
             raise ValidationError(f"travel-time matrix must be square, got shape {m.shape}")
         if m.nnz and m.data.min() < 0:
             raise ValidationError("travel-time matrix has negative times")
+        self._forward = m
         self._reverse = m.T.tocsr()
         self.n_nodes = m.shape[0]
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
+        self._bounded: tuple[int, float, np.ndarray] | None = None
+        self._anchor_row = np.full(self.n_nodes, -1, dtype=np.int64)
+        self._from_anchor = np.empty((0, self.n_nodes), dtype=np.float32)
+        self._to_anchor = self._from_anchor
         self.searches = 0
+        """Full reverse searches run (cache misses)."""
+        self.bounded_searches = 0
+        """Reverse searches cut off at a bound (see :func:`recommend`)."""
 
-    def to_node(self, target: int) -> np.ndarray:
-        """(n,) float32 seconds from every node to ``target`` (``inf`` if unreachable)."""
-        target = int(target)
-        if not 0 <= target < self.n_nodes:
-            raise ValidationError(f"node {target} is not in the network (0..{self.n_nodes - 1})")
+    # ---------------------------------------------------------------- anchors
+    def add_anchors(self, nodes: Sequence[int] | np.ndarray) -> None:
+        """Precompute travel times from and to these nodes (posts, stations, waypoints).
+
+        Costs one forward and one reverse Dijkstra search per new node (one when the
+        matrix is symmetric, as for two-way street graphs) and ``2 n`` float32 values
+        per node (``n`` when symmetric).
+
+        Raises
+        ------
+        ValidationError
+            If a node is not in the network.
+        """
+        arr = np.unique(np.asarray(nodes, dtype=np.int64).ravel())
+        if arr.size and (arr.min() < 0 or arr.max() >= self.n_nodes):
+            raise ValidationError(
+                f"anchor nodes must be in 0..{self.n_nodes - 1}; got {arr.min()}..{arr.max()}"
+            )
+        new = arr[self._anchor_row[arr] < 0]
+        if new.size == 0:
+            return
+        forward = _search_rows(self._forward, new, self.n_nodes)
+        if self._from_anchor is self._to_anchor and _is_symmetric(self._forward):
+            self._from_anchor = np.vstack([self._from_anchor, forward])
+            self._to_anchor = self._from_anchor
+        else:
+            backward = _search_rows(self._reverse, new, self.n_nodes)
+            to_anchor = np.vstack([self._to_anchor, backward])
+            self._from_anchor = np.vstack([self._from_anchor, forward])
+            self._to_anchor = to_anchor
+        first = self._from_anchor.shape[0] - new.size
+        self._anchor_row[new] = np.arange(first, first + new.size)
+
+    @property
+    def anchors(self) -> np.ndarray:
+        """Node indices with precomputed times, in the order they were added."""
+        nodes = np.flatnonzero(self._anchor_row >= 0)
+        return nodes[np.argsort(self._anchor_row[nodes])]
+
+    def anchor_row(self, nodes: np.ndarray) -> np.ndarray:
+        """Row of each node in the anchor tables, ``-1`` where it is not an anchor."""
+        return self._anchor_row[np.asarray(nodes, dtype=np.int64)]
+
+    # ---------------------------------------------------------------- searches
+    def _check(self, node: int) -> int:
+        node = int(node)
+        if not 0 <= node < self.n_nodes:
+            raise ValidationError(f"node {node} is not in the network (0..{self.n_nodes - 1})")
+        return node
+
+    def to_node(self, target: int, *, limit_s: float = np.inf) -> np.ndarray:
+        """(n,) float32 seconds from every node to ``target``.
+
+        ``inf`` where unreachable or, with ``limit_s``, farther than ``limit_s``. A full
+        result is cached per target (LRU); the last bounded result is kept as well, so that
+        :meth:`time` right after a recommendation costs a look-up.
+        """
+        target = self._check(target)
         hit = self._cache.get(target)
         if hit is not None:
             self._cache.move_to_end(target)
             return hit
+        if np.isfinite(limit_s):
+            last = self._bounded
+            if last is not None and last[0] == target and last[1] >= limit_s:
+                return last[2]
+            dist = csgraph.dijkstra(
+                self._reverse, directed=True, indices=target, limit=float(limit_s)
+            )
+            out = np.asarray(dist, dtype=np.float32)
+            out.setflags(write=False)
+            self.bounded_searches += 1
+            self._bounded = (target, float(limit_s), out)
+            return out
         dist = csgraph.dijkstra(self._reverse, directed=True, indices=target)
         out = np.asarray(dist, dtype=np.float32)
         out.setflags(write=False)
@@ -68,8 +152,128 @@ class TravelTimeOracle:
         return out
 
     def time(self, source: int, target: int) -> float:
-        """Seconds from ``source`` to ``target``."""
-        return float(self.to_node(target)[int(source)])
+        """Seconds from ``source`` to ``target`` (anchor tables first, then searches)."""
+        source, target = self._check(source), self._check(target)
+        row = self._anchor_row[source]
+        if row >= 0:
+            return float(self._from_anchor[row, target])
+        row = self._anchor_row[target]
+        if row >= 0:
+            return float(self._to_anchor[row, source])
+        last = self._bounded
+        if last is not None and last[0] == target and np.isfinite(last[2][source]):
+            return float(last[2][source])
+        return float(self.to_node(target)[source])
+
+    def times_to(
+        self,
+        sources: np.ndarray,
+        target: int,
+        factors: np.ndarray,
+        *,
+        k: int,
+        cap_s: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Travel times (factors applied) of ``sources`` to ``target``, exact for every
+        source that can be among the ``k`` fastest.
+
+        Parameters
+        ----------
+        sources
+            (m,) node indices of the units.
+        target
+            Node of the call.
+        factors
+            (m,) positive travel-time multipliers of the units.
+        k
+            How many fastest are wanted.
+        cap_s
+            (m,) longest acceptable time per unit (``inf`` for none); slower units get
+            ``inf``.
+
+        Returns
+        -------
+        numpy.ndarray
+            (m,) float64 seconds. Units at anchors get their exact time; other units get
+            theirs when it is within the bound of :func:`recommend`, else ``inf``.
+        """
+        target = self._check(target)
+        nodes = np.asarray(sources, dtype=np.int64)
+        factor = np.asarray(factors, dtype=np.float64)
+        cap = np.full(nodes.size, np.inf) if cap_s is None else np.asarray(cap_s, np.float64)
+        eta = np.full(nodes.size, np.inf)
+        rows = self._anchor_row[nodes]
+        anchored = rows >= 0
+        if anchored.any():
+            eta[anchored] = self._from_anchor[rows[anchored], target] * factor[anchored]
+            eta[eta > cap] = np.inf
+        rest = np.flatnonzero(~anchored)
+        if rest.size:
+            known = eta[anchored]
+            finite = known[np.isfinite(known)]
+            bound = float(np.partition(finite, k - 1)[k - 1]) if finite.size >= k else np.inf
+            bound = min(bound, float(cap[rest].max()))
+            if np.isfinite(bound) and self._from_anchor.shape[0]:
+                # landmark lower bounds: units that cannot beat the bound need no search
+                lower = self.lower_bound(nodes[rest], target) * factor[rest]
+                rest = rest[lower <= bound * (1.0 + 1e-6) + 1e-3]
+                if rest.size == 0:
+                    return eta
+            low = float(factor[rest].min())
+            limit = bound / low if low > 0 and np.isfinite(bound) else np.inf
+            if np.isfinite(limit):
+                limit = float(np.nextafter(limit, np.inf))
+            times = self.to_node(target, limit_s=limit)
+            eta[rest] = times[nodes[rest]].astype(np.float64) * factor[rest]
+            over = eta[rest] > cap[rest]
+            eta[rest[over]] = np.inf
+        return eta
+
+    def lower_bound(self, sources: np.ndarray, target: int) -> np.ndarray:
+        """Lower bounds of the travel times from ``sources`` to ``target``, seconds.
+
+        The landmark (ALT) bound of Goldberg and Harrelson (2005, "Computing the shortest
+        path: A* search meets graph theory", SODA): for every anchor ``a``, by the triangle
+        inequality, ``d(s, t) >= d(a, t) - d(a, s)`` and ``d(s, t) >= d(s, a) - d(t, a)``;
+        the largest over the anchors (0 without anchors).
+        """
+        src = np.asarray(sources, dtype=np.int64)
+        if self._from_anchor.shape[0] == 0 or src.size == 0:
+            return np.zeros(src.size)
+        with np.errstate(invalid="ignore"):
+            f = self._from_anchor
+            diff = f[:, [target]].astype(np.float64) - f[:, src]
+            if self._to_anchor is f:
+                diff = np.abs(diff)
+            else:
+                g = self._to_anchor
+                diff = np.maximum(diff, g[:, src].astype(np.float64) - g[:, [target]])
+            diff[~np.isfinite(diff)] = 0.0
+        return np.maximum(diff.max(axis=0), 0.0)
+
+
+def _is_symmetric(m: sp.csr_matrix) -> bool:
+    diff = (m - m.T).tocsr()
+    return diff.nnz == 0 or bool(np.abs(diff.data).max() == 0)
+
+
+_BLOCK_BYTES = 64 * 1024 * 1024
+
+
+def _search_rows(graph: sp.csr_matrix, sources: np.ndarray, n: int) -> np.ndarray:
+    """(len(sources), n) float32 shortest times from each source, in 64 MiB blocks."""
+    out = np.empty((sources.size, n), dtype=np.float32)
+    chunk = max(1, _BLOCK_BYTES // (8 * max(n, 1)))
+    for start in range(0, sources.size, chunk):
+        out[start : start + chunk] = csgraph.dijkstra(
+            graph, directed=True, indices=sources[start : start + chunk]
+        )
+    return out
+
+
+_NODE = attrgetter("node")
+_FACTOR = attrgetter("speed_factor")
+_MAX_TRAVEL = attrgetter("max_travel_s")
 
 
 @dataclass(frozen=True)
@@ -89,6 +293,8 @@ def recommend(
     *,
     k: int = 3,
     statuses: frozenset[UnitStatus] = frozenset({UnitStatus.AVAILABLE}),
+    priority: int | None = None,
+    respect_limits: bool = True,
 ) -> list[Recommendation]:
     """The ``k`` units with the shortest road travel time to ``target_node``.
 
@@ -104,12 +310,20 @@ def recommend(
         How many to return (fewer if fewer are eligible and reachable).
     statuses
         Unit states that may be recommended.
+    priority
+        Priority of the call: units whose ``max_priority`` is more urgent than it (a
+        smaller number) are left out. ``None`` considers every unit.
+    respect_limits
+        Leave out units whose travel time exceeds their ``max_travel_s`` (a booth
+        officer's own area). ``False`` for questions like "who is near" (alerts).
 
     Returns
     -------
     list of Recommendation
         Fastest first; ties broken by the order of ``units`` (stable), so results are
-        deterministic. Unreachable units are left out.
+        deterministic. Unreachable units are left out. With anchors
+        (:meth:`TravelTimeOracle.add_anchors`) the ranking is computed with a bounded
+        search, as described in the module docstring.
 
     Raises
     ------
@@ -118,13 +332,22 @@ def recommend(
     """
     if k < 1:
         raise ValidationError(f"k must be >= 1, got {k}")
-    eligible = [u for u in units if u.status in statuses]
-    times = oracle.to_node(target_node)
+    if priority is None:
+        eligible = [u for u in units if u.status in statuses]
+    else:
+        eligible = [u for u in units if u.status in statuses and priority <= u.max_priority]
     if not eligible:
+        oracle._check(target_node)
         return []
-    nodes = np.fromiter((u.node for u in eligible), dtype=np.int64, count=len(eligible))
-    factor = np.fromiter((u.speed_factor for u in eligible), dtype=np.float64, count=len(eligible))
-    eta = times[nodes].astype(np.float64) * factor
+    m = len(eligible)
+    nodes = np.fromiter(map(_NODE, eligible), dtype=np.int64, count=m)
+    factor = np.fromiter(map(_FACTOR, eligible), dtype=np.float64, count=m)
+    cap = None
+    if respect_limits:
+        limits = list(map(_MAX_TRAVEL, eligible))
+        if limits.count(None) < m:
+            cap = np.array([np.inf if c is None else c for c in limits], dtype=np.float64)
+    eta = oracle.times_to(nodes, target_node, factor, k=k, cap_s=cap)
     order = np.argsort(eta, kind="stable")
     out = []
     for i in order[:k]:

@@ -345,7 +345,12 @@ def make_booth_plan(
             f"exceeds the {len(cand_nodes)} candidate sites"
         )
     res_mclp = mclp(
-        cost, demand_w, k_total, threshold_s, fixed=fixed_idx.tolist(), time_limit_s=config.time_limit_s
+        cost,
+        demand_w,
+        k_total,
+        threshold_s,
+        fixed=fixed_idx.tolist(),
+        time_limit_s=config.time_limit_s,
     )
     lap("MCLP")
     say("p-median")
@@ -362,9 +367,7 @@ def make_booth_plan(
         ring_stats("plan_mclp", k_total, res_mclp.travel_time_s, demand_w),
     ]
     if res_pmed is not None:
-        rings.append(
-            ring_stats("plan_pmedian", k_total, res_pmed.travel_time_s, demand_w)
-        )
+        rings.append(ring_stats("plan_pmedian", k_total, res_pmed.travel_time_s, demand_w))
 
     to_wgs = Transformer.from_crs(area.crs, WGS84, always_xy=True)
     dxy = network.node_xy[demand_nodes]

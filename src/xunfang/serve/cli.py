@@ -19,6 +19,7 @@ from xunfang.ingest.incidents import IngestReport, ingest, profile_from_toml, wr
 from xunfang.ingest.taxonomy import load_taxonomy
 from xunfang.serve.cli_data import app as data_app
 from xunfang.serve.cli_deploy import deploy_cmd
+from xunfang.serve.cli_simulate import app as simulate_app
 
 app = typer.Typer(
     name="xunfang",
@@ -27,6 +28,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(data_app, name="data", help="Download the public data sources.")
+app.add_typer(simulate_app, name="simulate", help="Simulate calls, units and dispatch.")
 app.command(
     "deploy",
     help="Plan a week of deployment by time block (booths, patrols, school gates) with routes.",

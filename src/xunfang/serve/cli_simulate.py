@@ -1,0 +1,300 @@
+"""``xunfang simulate``: response times of a plan against a real held-out month.
+
+Mounted by the main CLI as ``xunfang simulate``::
+
+    xunfang simulate run --scenario FILE.toml --out DIR [--replications N] [--event-log]
+    xunfang simulate sweep --scenario FILE.toml --booths 5:40:5 [--officers 1:2]
+                           [--scheduler tcp://HOST:8786] [--workers 2] --out DIR
+    xunfang simulate sweep --area district:1 --month 2015-06 --booths 5:40:5 --out DIR
+    xunfang simulate erlang [--servers 3] [--utilisation 0.8] [--calls 40000]
+
+The work is done by :mod:`xunfang.simulate`; this module parses options and prints.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from xunfang.config import get_settings
+from xunfang.errors import XunfangError
+
+app = typer.Typer(
+    help=(
+        "Simulate calls, units and dispatch on a real held-out month: stations only, "
+        "+ booths, + deployment; sweeps on dask.distributed; Erlang C validation."
+    ),
+    no_args_is_help=True,
+)
+
+_out = Console()
+_err = Console(stderr=True)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Data directory (default: $XUNFANG_DATA_DIR or ./data)."),
+]
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    _err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+    return typer.Exit(code=2)
+
+
+def _progress() -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=_out,
+    )
+
+
+@app.command("run")
+def run_cmd(
+    scenario: Annotated[Path, typer.Option("--scenario", help="Scenario file (TOML).")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out/simulate"),
+    replications: Annotated[
+        int | None, typer.Option(help="Override the scenario's replications.", min=1)
+    ] = None,
+    event_log: Annotated[
+        bool, typer.Option("--event-log", help="Write the first replication's event log.")
+    ] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Compare stations only, + booths and + deployment on the scenario's held-out month,
+    and write the HTML report with charts (and CSV/JSON tables)."""
+    from xunfang.serve.sim_report import comparison_table, write_simulation
+    from xunfang.simulate.runner import VARIANT_LABELS, prepare, run_prepared
+    from xunfang.simulate.scenario import load_scenario
+
+    start = time.perf_counter()
+    try:
+        settings = get_settings(data_dir=data_dir)
+        sc = load_scenario(scenario)
+        reps = replications or sc.scenario.replications
+        with _progress() as progress:
+            steps = ["study area", "booth plan (MCLP)", "road network", "incidents", "units"]
+            prep_task = progress.add_task("prepare", total=len(steps))
+
+            def step(name: str) -> None:
+                done = steps.index(name) if name in steps else 0
+                progress.update(prep_task, description=name, completed=done)
+
+            prep = prepare(sc, settings, progress=step)
+            progress.update(prep_task, completed=len(steps), description="prepared")
+            n_var = len([v for v in sc.scenario.compare if v not in prep.skipped])
+            sim_task = progress.add_task("simulate", total=reps * n_var)
+
+            def tick(msg: str) -> None:
+                progress.update(sim_task, description=msg, advance=1)
+
+            cmp = run_prepared(prep, replications=reps, record_log=event_log, progress=tick)
+            written = write_simulation(cmp, out)
+    except (XunfangError, OSError) as exc:
+        raise _fail(exc) from exc
+    for v, why in cmp.skipped.items():
+        _out.print(f"[yellow]skipped[/] {VARIANT_LABELS.get(v, v)}: {escape(why)}")
+    for line in cmp.call_reports[0].sentences() if cmp.call_reports else []:
+        _out.print(f"  [dim]{escape(line)}[/]")
+    table = Table(
+        title=f"{sc.scenario.name}: {prep.area.name}, {prep.period.label}, "
+        f"{reps} replication(s), same calls"
+    )
+    table.add_column("figure")
+    variants = list(cmp.results)
+    for v in variants:
+        table.add_column(VARIANT_LABELS[v], justify="right")
+    for row in comparison_table(cmp).to_dict("records"):
+        table.add_row(str(row["label"]), *(str(row[f"{v}_text"]) for v in variants))
+    _out.print(table)
+    for v, res in cmp.results.items():
+        _out.print(
+            f"{VARIANT_LABELS[v]}: {res.calls_simulated:,} calls simulated in "
+            f"{res.sim_s:.2f} s ({res.calls_per_s:,.0f} calls/s)"
+        )
+    _out.print(
+        f"\nWrote {len(written)} files to {out}/ in {time.perf_counter() - start:.1f} s: "
+        f"report {written['report.html']}"
+    )
+
+
+@app.command("sweep")
+def sweep_cmd(
+    booths: Annotated[
+        str, typer.Option(help="K booths: START:STOP[:STEP] or a list, e.g. 5:40:5.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out/sweep"),
+    scenario: Annotated[
+        Path | None,
+        typer.Option("--scenario", help="Base scenario (TOML); its [plan] is replaced."),
+    ] = None,
+    area: Annotated[
+        str | None, typer.Option(help="Study area when no --scenario, e.g. district:1.")
+    ] = None,
+    month: Annotated[str, typer.Option(help="Held-out month when no --scenario.")] = "2015-06",
+    officers: Annotated[
+        str, typer.Option(help="Officers per booth (per shift): START:STOP[:STEP] or a list.")
+    ] = "1",
+    replications: Annotated[
+        int | None, typer.Option(help="Override the scenario's replications.", min=1)
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Address of an existing dask scheduler (default: a LocalCluster)."),
+    ] = None,
+    workers: Annotated[int, typer.Option(help="LocalCluster workers.", min=1)] = 2,
+    threads: Annotated[
+        bool, typer.Option("--threads", help="LocalCluster with threads, not processes.")
+    ] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Sweep K booths (and officers per booth) on dask.distributed; writes sweep.csv and
+    sweep.html."""
+    from xunfang.simulate.scenario import Scenario, load_scenario
+    from xunfang.simulate.sweep import parse_range, run_sweep
+    from xunfang.simulate.tables import validate_model
+
+    start = time.perf_counter()
+    try:
+        settings = get_settings(data_dir=data_dir)
+        k_values = parse_range(booths, "--booths")
+        o_values = parse_range(officers, "--officers")
+        if scenario is not None:
+            base = load_scenario(scenario)
+        elif area is not None:
+            base = validate_model(
+                Scenario,
+                {
+                    "scenario": {"name": f"sweep {area}", "area": area, "month": month},
+                    "units": {"station_car": {"per_station": 6}, "patrol": {"count": 2}},
+                    "source": "command line",
+                },
+                "command line",
+            )
+        else:
+            raise typer.BadParameter("give --scenario FILE or --area AREA", param_hint="--area")
+        if replications is not None:
+            base = base.with_changes(scenario={"replications": replications})
+        with _progress() as progress:
+            task = progress.add_task("starting dask", total=len(k_values))
+
+            def done(n: int, total: int, label: str) -> None:
+                progress.update(task, completed=n, description=f"finished {label}")
+
+            def started(msg: str) -> None:
+                progress.update(task, description=f"running on {msg}")
+
+            frame = run_sweep(
+                base,
+                settings,
+                k_values,
+                o_values,
+                out_dir=out,
+                scheduler=scheduler,
+                workers=workers,
+                processes=not threads,
+                on_done=done,
+                on_start=started,
+            )
+        out.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(out / "sweep.csv", index=False)
+        _write_sweep_html(frame, out / "sweep.html", base.scenario.area, base.scenario.month)
+    except (XunfangError, OSError) as exc:
+        raise _fail(exc) from exc
+    table = Table(title=f"Sweep: {base.scenario.area}, {base.scenario.month}")
+    for col in ("booths", "officers", "units", "median min", "p90 min", "≤3 min", "utilisation"):
+        table.add_column(col, justify="right")
+    for r in frame.to_dict("records"):
+        table.add_row(
+            str(int(r["booths"])),
+            str(int(r["officers_per_booth"])),
+            str(int(r["units"])),
+            f"{r['response_median_min']:.2f}",
+            f"{r['response_p90_min']:.2f}",
+            f"{100 * r['share_response_within_3min']:.1f}%",
+            f"{100 * r['utilisation']:.1f}%",
+        )
+    _out.print(table)
+    _out.print(f"Wrote {out}/sweep.csv and sweep.html in {time.perf_counter() - start:.1f} s")
+
+
+def _write_sweep_html(frame: object, path: Path, area: str, month: str) -> None:
+    import pandas as pd
+    import plotly.graph_objects as go
+
+    assert isinstance(frame, pd.DataFrame)
+    fig = go.Figure()
+    for n, part in frame.groupby("officers_per_booth"):
+        for key, dash in (("response_median_min", "solid"), ("response_p90_min", "dash")):
+            fig.add_trace(
+                go.Scatter(
+                    x=part["booths"],
+                    y=part[key],
+                    error_y={"type": "data", "array": part[f"{key}_ci95"].fillna(0)},
+                    mode="lines+markers",
+                    line={"dash": dash},
+                    name=f"{'median' if dash == 'solid' else '90th pct'}, {n} officer(s)/booth",
+                )
+            )
+    fig.update_layout(
+        title=f"Response time against K booths: {area}, {month} (95 % CI)",
+        xaxis_title="booths (K)",
+        yaxis_title="minutes",
+        template="plotly_white",
+    )
+    path.write_text(fig.to_html(include_plotlyjs=True, full_html=True), encoding="utf-8")
+
+
+@app.command("erlang")
+def erlang_cmd(
+    servers: Annotated[int, typer.Option(help="Units (servers c).", min=1)] = 3,
+    utilisation: Annotated[float, typer.Option(help="Offered load per unit (rho).")] = 0.8,
+    mean_service_min: Annotated[float, typer.Option(help="Mean on-scene time, minutes.")] = 10.0,
+    calls: Annotated[int, typer.Option(help="Calls to simulate.", min=101)] = 40_000,
+    seed: Annotated[int, typer.Option(help="Seed.")] = 1,
+) -> None:
+    """Validate the simulator against the Erlang C formula (M/M/c, zero travel time)."""
+    from xunfang.simulate.validate import erlang_check
+
+    try:
+        r = erlang_check(servers, utilisation, mean_service_min * 60.0, calls, seed)
+    except XunfangError as exc:
+        raise _fail(exc) from exc
+    table = Table(
+        title=f"M/M/{r.servers}: {r.arrival_rate_per_h:.2f} calls/h, mean service "
+        f"{r.mean_service_s / 60:.1f} min, rho {r.utilisation:.2f}, {r.calls:,} calls "
+        f"({r.warmup_calls:,} warm-up left out)"
+    )
+    for col in ("", "Erlang C", "simulated", "difference"):
+        table.add_column(col, justify="right")
+    table.add_row(
+        "P(wait > 0)",
+        f"{r.p_wait_exact:.4f}",
+        f"{r.p_wait_sim:.4f}",
+        f"{r.p_wait_sim - r.p_wait_exact:+.4f}",
+    )
+    table.add_row(
+        "mean wait (s)",
+        f"{r.wait_exact_s:.1f}",
+        f"{r.wait_sim_s:.1f}",
+        f"{100 * r.wait_rel_error:+.1f}%",
+    )
+    _out.print(table)
+    _out.print(f"simulated in {r.wall_s:.2f} s ({r.calls / r.wall_s:,.0f} calls/s)")

@@ -1,0 +1,194 @@
+"""Scenario files, the simulation table and deployment schedules: valid ones are read,
+invalid ones are refused with messages naming the field (and row)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from xunfang.dispatch.model import UnitKind
+from xunfang.errors import DataFileError, ValidationError
+from xunfang.serve.cli_simulate import app
+from xunfang.simulate.calls import Period
+from xunfang.simulate.scenario import load_scenario
+from xunfang.simulate.tables import Distribution, load_sim_table
+from xunfang.simulate.units import daily_duty, read_deployment, weekly_duty
+
+GOOD = """
+[scenario]
+name = "test"
+area = "community:LOOP"
+month = "2015-06"
+replications = 2
+seed = 5
+compare = ["stations", "booths"]
+
+[plan]
+booths = 4
+
+[units.booth]
+mode = "foot"
+max_travel_min = 2.5
+shift_hours = [20, 8]
+"""
+
+
+def _write(tmp_path: Path, text: str, name: str = "s.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_good_scenario_is_read_with_defaults(tmp_path: Path) -> None:
+    sc = load_scenario(_write(tmp_path, GOOD))
+    assert sc.scenario.replications == 2 and sc.scenario.compare == ["stations", "booths"]
+    assert sc.units.booth.mode == "foot" and sc.units.booth.shift_hours == [20.0, 8.0]
+    assert sc.units.station_car.per_station == 4  # default
+    assert sc.calls.source == "replay" and sc.calls.midnight == "spread"
+    assert sc.path("x.csv") == tmp_path.resolve() / "x.csv"
+    changed = sc.with_changes(plan={"booths": 9}, units={"booth": {"officers_per_booth": 2}})
+    assert changed.plan.booths == 9 and changed.units.booth.officers_per_booth == 2
+    assert changed.units.booth.mode == "foot"  # untouched fields are kept
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (('month = "2015-06"', 'month = "2015-13"'), r"field 'scenario\.month'"),
+        (("replications = 2", "replications = 0"), r"scenario\.replications: Input should be"),
+        (("replications = 2", "replicates = 2"), r"scenario\.replicates: unknown field"),
+        (("max_travel_min = 2.5", "max_travel_min = -1"), r"units\.booth\.max_travel_min"),
+        (("shift_hours = [20, 8]", "shift_hours = [8, 8]"), r"units\.booth\.shift_hours"),
+        (('mode = "foot"', 'mode = "bicycle"'), r"units\.booth\.mode"),
+        (("booths = 4", 'booths = 4\nsites_csv = "x.csv"'), r"plan: .*either sites_csv or booths"),
+        (('compare = ["stations", "booths"]', 'compare = ["drones"]'), r"scenario\.compare\.0"),
+        (('area = "community:LOOP"\n', ""), r"scenario\.area: required field is missing"),
+    ],
+)
+def test_invalid_scenarios_are_refused_naming_the_field(
+    tmp_path: Path, edit: tuple[str, str], message: str
+) -> None:
+    old, new = edit
+    assert old in GOOD
+    with pytest.raises(DataFileError, match=message):
+        load_scenario(_write(tmp_path, GOOD.replace(old, new)))
+
+
+def test_unreadable_scenarios(tmp_path: Path) -> None:
+    with pytest.raises(DataFileError, match="scenario file not found"):
+        load_scenario(tmp_path / "missing.toml")
+    with pytest.raises(DataFileError, match="not valid TOML"):
+        load_scenario(_write(tmp_path, "[scenario\narea = 1"))
+    two = GOOD.replace("replications = 2", "replications = 0").replace("seed = 5", "seed = -1")
+    with pytest.raises(DataFileError, match=r"2 problems: scenario\.replications.*scenario\.seed"):
+        load_scenario(_write(tmp_path, two))
+
+
+def test_cli_refuses_an_invalid_scenario(tmp_path: Path) -> None:
+    bad = _write(tmp_path, GOOD.replace("max_travel_min = 2.5", "max_travel_mins = 2.5"))
+    result = CliRunner().invoke(app, ["run", "--scenario", str(bad), "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "units.booth.max_travel_mins: unknown field" in " ".join(result.output.split())
+
+
+def test_table_defaults_and_distributions(tmp_path: Path) -> None:
+    table = load_sim_table()
+    assert table.priority_group["violent"] == 1 and table.priority_type["BURGLARY"] == 2
+    assert len(table.speed_factor_by_hour) == 24 and table.foot_factor == 6.0
+    d = table.call_processing_s
+    # the lognormal reproduces its median and 90th percentile
+    assert d.from_quantile(np.array([0.5, 0.9])) == pytest.approx([45.0, 79.0])
+    sigma = math.log(79.0 / 45.0) / 1.2815515655446004
+    assert d.mean_value == pytest.approx(45.0 * math.exp(sigma**2 / 2))
+    assert Distribution(dist="exponential", mean=10.0).from_quantile(1 - math.exp(-1)) == (
+        pytest.approx(10.0)
+    )
+    with pytest.raises(ValueError, match=r"p90 .* must be greater than median"):
+        Distribution(dist="lognormal", median=10.0, p90=5.0)
+    text = (Path(__file__).parents[2] / "src/xunfang/data/sim_defaults.toml").read_text()
+    bad = _write(tmp_path, text.replace("[on_scene_min.other]", "[on_scene_min.others]"), "t.toml")
+    with pytest.raises(DataFileError, match="only in on_scene_min: \\['others'\\]"):
+        load_sim_table(bad)
+    with pytest.raises(ValidationError, match=r"type groups \['drones'\]"):
+        table.priorities(np.array(["drones"], dtype=object), np.array([""], dtype=object))
+
+
+JUNE = Period.month("2015-06")  # Monday 1 June 2015, 00:00
+
+
+def test_duty_blocks_from_shifts_and_weeks() -> None:
+    assert daily_duty([0, 24], JUNE, 7) == ()
+    night = daily_duty([20, 8], JUNE, 7)
+    assert night[0] == (-4 * 3600.0, 8 * 3600.0, 7)  # the night shift begun on 31 May
+    assert night[1] == (20 * 3600.0, 32 * 3600.0, 7)
+    # 1 June 2015 is a Monday: hour of week 0; Tuesday 10-12 h is hours 34-36
+    blocks = weekly_duty([(34, 36, 3)], JUNE)
+    assert blocks[:2] == (
+        (34 * 3600.0, 36 * 3600.0, 3),
+        ((168 + 34) * 3600.0, (168 + 36) * 3600.0, 3),
+    )
+    wrap = weekly_duty([(166, 2, 1)], JUNE)  # Sunday 22 h to Monday 2 h
+    assert wrap[0] == (-2 * 3600.0, 2 * 3600.0, 1)
+    with pytest.raises(ValidationError, match="month must be YYYY-MM"):
+        Period.month("June")
+
+
+def _snap(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return np.arange(len(xy), dtype=np.int64) % 3, np.zeros(len(xy))
+
+
+def test_deployment_schedule(tmp_path: Path) -> None:
+    csv = _write(
+        tmp_path,
+        "unit_id,kind,block_start_hour_of_week,block_end_hour_of_week,lon,lat,node\n"
+        "D1,patrol,16,24,-87.63,41.88,\n"
+        "D1,patrol,40,48,-87.63,41.88,\n"
+        "D2,booth,0,168,,,2\n",
+        "dep.csv",
+    )
+    units = read_deployment(csv, JUNE, snap=_snap, crs="EPSG:32616", n_nodes=3, foot_factor=6.0)
+    assert [u.unit_id for u in units] == ["dep:D1", "dep:D2"]
+    assert units[0].kind is UnitKind.PATROL
+    # weekly blocks in time order, each with its own post (the rows snapped to nodes 0, 1)
+    assert units[0].duty[:3] == (
+        (16 * 3600.0, 24 * 3600.0, 0),
+        (40 * 3600.0, 48 * 3600.0, 1),
+        ((168 + 16) * 3600.0, (168 + 24) * 3600.0, 0),
+    )
+    assert units[1].kind is UnitKind.BOOTH and units[1].post_node == 2
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ("D1,patrol,16,24,-87.63,41.88\n", None),
+        ("D1,car,16,24,-87.63,41.88\n", r"row 1, field 'kind'.*'car' is not one of"),
+        ("D1,patrol,16,200,-87.63,41.88\n", r"field 'block_end_hour_of_week'"),
+        ("D1,patrol,16,16,-87.63,41.88\n", r"the block is empty"),
+        ("D1,patrol,16,24,,\n", r"field 'lon'.*no post"),
+        (
+            "D1,patrol,16,24,-87.63,41.88\nD1,patrol,20,30,-87.63,41.88\n",
+            r"unit D1: overlapping duty blocks",
+        ),
+        (
+            "D1,patrol,x,24,-87.63,41.88\nD2,boat,1,2,-87.63,41.88\n",
+            r"2 problem\(s\): row 1 field 'block_start_hour_of_week'.*row 2 field 'kind'",
+        ),
+    ],
+)
+def test_invalid_deployment_schedules(tmp_path: Path, rows: str, message: str | None) -> None:
+    header = "unit_id,kind,block_start_hour_of_week,block_end_hour_of_week,lon,lat\n"
+    csv = _write(tmp_path, header + rows, "dep.csv")
+    kw = {"snap": _snap, "crs": "EPSG:32616", "n_nodes": 3, "foot_factor": 6.0}
+    if message is None:
+        assert len(read_deployment(csv, JUNE, **kw)) == 1  # type: ignore[arg-type]
+        return
+    with pytest.raises(DataFileError, match=message):
+        read_deployment(csv, JUNE, **kw)  # type: ignore[arg-type]
+    missing = _write(tmp_path, "unit_id,kind\nD1,patrol\n", "m.csv")
+    with pytest.raises(DataFileError, match=r"missing columns \['block_start_hour_of_week'"):
+        read_deployment(missing, JUNE, **kw)  # type: ignore[arg-type]
