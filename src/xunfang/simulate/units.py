@@ -23,6 +23,13 @@ dynamic-deployment planner is asked to write)::
     The unit only takes calls within this many minutes of travel.
 ``mode`` (optional)
     ``car`` (default) or ``foot``.
+
+The ``deployment.csv`` written by ``xunfang deploy`` (one row per officer and block, with
+``start``/``end`` as ``"Mon 08:00"`` and a ``post_kind``) is read as well, through
+:func:`from_planner_table`: a vehicle crew becomes one ``patrol`` car unit, a foot patrol
+one ``patrol`` unit on foot, a rule post (school gate) one ``booth`` unit on foot; booth
+staff are left out (the booth scenario already has them: counting them again would double
+the booths) and so are the reserve and relief officers, who wait at the station.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from pyproj import CRS, Transformer
 
 from xunfang.dispatch.model import UnitKind
 from xunfang.errors import DataFileError, ValidationError
+from xunfang.plan.roster import DAY_NAMES
 from xunfang.simulate.calls import HOURS_PER_WEEK, Period
 from xunfang.simulate.sim import UnitSpec
 from xunfang.units import WGS84
@@ -268,6 +276,47 @@ def response_team(
     ]
 
 
+def _hour_of_week(text: str) -> int:
+    day, _, clock = str(text).strip().partition(" ")
+    if day not in DAY_NAMES or ":" not in clock:
+        raise ValueError(f"{text!r} is not like 'Mon 08:00'")
+    hh, mm = clock.split(":")
+    return DAY_NAMES.index(day) * 24 + int(hh) + (1 if int(mm) >= 30 else 0)
+
+
+def from_planner_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Convert ``xunfang deploy``'s ``deployment.csv`` rows to the schedule format above.
+
+    Raises
+    ------
+    ValueError
+        If a ``start``/``end`` value is not like ``"Mon 08:00"``.
+    """
+    keep = frame[frame["post_kind"].isin(["mobile", "foot", "rule"])].copy()
+    is_car = keep["post_kind"] == "mobile"
+    # an officer on foot in one block and at a school gate in the next is two units here
+    keep["unit_id"] = np.where(
+        is_car,
+        "V:" + keep["unit"].astype(str),
+        "O:" + keep["officer"].astype(str) + ":" + keep["post_kind"].astype(str),
+    )
+    keep["kind"] = np.where(keep["post_kind"] == "rule", "booth", "patrol")
+    keep["mode"] = np.where(is_car, "car", "foot")
+    keep["block_start_hour_of_week"] = keep["start"].map(_hour_of_week) % HOURS_PER_WEEK
+    keep["block_end_hour_of_week"] = keep["end"].map(_hour_of_week) % HOURS_PER_WEEK
+    cols = [
+        "unit_id",
+        "kind",
+        "block_start_hour_of_week",
+        "block_end_hour_of_week",
+        "lon",
+        "lat",
+        "mode",
+    ]
+    out = keep[cols].drop_duplicates(["unit_id", "block_start_hour_of_week"])
+    return out.astype(str).reset_index(drop=True)
+
+
 def read_deployment(
     path: str | Path,
     period: Period,
@@ -305,6 +354,11 @@ def read_deployment(
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataFileError(path, f"cannot read the deployment schedule: {exc}") from exc
     frame.columns = [c.strip().lower() for c in frame.columns]
+    if {"post_kind", "start", "end", "officer"} <= set(frame.columns):
+        try:
+            frame = from_planner_table(frame)
+        except ValueError as exc:
+            raise DataFileError(path, f"not a deploy table: {exc}", field="start") from exc
     missing = [c for c in DEPLOYMENT_COLUMNS if c not in frame.columns]
     has_pos = {"lon", "lat"} <= set(frame.columns)
     if not has_pos and "node" not in frame.columns:
