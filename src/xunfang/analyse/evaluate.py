@@ -1,0 +1,692 @@
+"""How good is a hotspot forecast? The field's standard metrics and a rolling-origin
+evaluation.
+
+Metrics (pure functions of a risk surface and the observed counts per cell):
+
+hit rate
+    Share of the window's incidents that fall in the cells flagged as hotspots, the
+    ``floor(f * N)`` highest-risk cells out of the ``N`` active cells for a coverage
+    ``f`` (Bowers, Johnson & Pease 2004; open_cp ``evaluation.hit_rates``).
+PAI
+    Predictive accuracy index, hit rate divided by the share of the area flagged
+    (Chainey, Tompson & Uhlig 2008, Security Journal 21: 4-28).
+PEI
+    Predictive efficiency index, incidents captured divided by the most that any
+    ``floor(f * N)`` cells could have captured in that window (Hunt 2016; the NIJ Real-
+    Time Crime Forecasting Challenge 2017: PEI = PAI / PAI*, PAI* the best possible PAI
+    for the same area).
+
+**Tie rule.** Cells whose risk equals the risk at the cut-off are chosen at random; the
+metrics give the *expected value* over that choice, computed exactly: the cells above
+the cut-off count fully, and the ``m`` tied cells contribute ``(k - a) / m`` of their
+incidents when ``a`` cells lie above the cut-off and ``k`` are flagged.
+
+The rolling-origin evaluation (Tashman 2000, "Out-of-sample tests of forecasting
+accuracy", IJF 16: 437-450) trains on the incidents before each window (within a
+look-back) and scores the forecast of that window.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from xunfang.analyse.forecast._base import (
+    Forecaster,
+    TrainingEvents,
+    Window,
+    parse_window_kind,
+    rolling_windows,
+    to_days,
+)
+from xunfang.analyse.forecast.registry import make_forecaster
+from xunfang.analyse.grid import Grid
+from xunfang.errors import ValidationError
+from xunfang.ingest.areas import load_study_area, read_boundaries
+from xunfang.ingest.incidents import IncidentTable, IngestReport, ingest, read_incident_table
+
+FRACTIONS = (0.01, 0.02, 0.05, 0.10, 0.20)
+"""Coverage levels: shares of the study area's cells flagged as hotspots."""
+
+
+# --------------------------------------------------------------------------- metrics
+def coverage_cells(n_active: int, fraction: float) -> int:
+    """Cells flagged at a coverage: ``floor(fraction * n_active)`` (as open_cp).
+
+    Raises
+    ------
+    ValidationError
+        If ``fraction`` is not in (0, 1] or ``n_active < 1``.
+    """
+    if not 0 < fraction <= 1:
+        raise ValidationError(f"coverage fraction must be in (0, 1], got {fraction}")
+    if n_active < 1:
+        raise ValidationError("the grid has no active cell: the study area has zero area")
+    return int(np.floor(fraction * n_active + 1e-9))
+
+
+@dataclass(frozen=True)
+class HitCounts:
+    """Expected captures of one forecast at several coverages.
+
+    Attributes
+    ----------
+    fractions
+        (m,) coverage levels.
+    k_cells
+        (m,) cells flagged at each level.
+    hits
+        (m,) expected incidents captured (random tie-breaking at the cut-off).
+    best_hits
+        (m,) most incidents any ``k`` cells could capture (for PEI).
+    total
+        Incidents of the window inside the active cells.
+    n_active
+        Active cells.
+    """
+
+    fractions: np.ndarray
+    k_cells: np.ndarray
+    hits: np.ndarray
+    best_hits: np.ndarray
+    total: int
+    n_active: int
+
+    @property
+    def hit_rate(self) -> np.ndarray:
+        """(m,) share of incidents captured; NaN when the window has no incident."""
+        if self.total == 0:
+            return np.full(len(self.hits), np.nan)
+        return self.hits / self.total
+
+    @property
+    def area_share(self) -> np.ndarray:
+        """(m,) share of the active cells flagged."""
+        return self.k_cells / self.n_active
+
+    @property
+    def pai(self) -> np.ndarray:
+        """(m,) predictive accuracy index: hit rate / area share (NaN for 0 cells)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.k_cells > 0, self.hit_rate / self.area_share, np.nan)
+
+    @property
+    def pei(self) -> np.ndarray:
+        """(m,) predictive efficiency index: hits / best possible hits (NaN if none)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.best_hits > 0, self.hits / self.best_hits, np.nan)
+
+
+def hit_counts(
+    risk: np.ndarray,
+    counts: np.ndarray,
+    fractions: Sequence[float] = FRACTIONS,
+    *,
+    mask: np.ndarray | None = None,
+) -> HitCounts:
+    """Expected incidents captured by the top cells of ``risk`` at each coverage.
+
+    Parameters
+    ----------
+    risk
+        (n_cells,) forecast risk (any scale; only the order and ties matter).
+    counts
+        (n_cells,) observed incidents per cell in the window.
+    fractions
+        Coverage levels in (0, 1].
+    mask
+        (n_cells,) bool active cells (the study area); default all.
+
+    Raises
+    ------
+    ValidationError
+        For mismatched shapes, NaN risk, negative counts, or no active cell.
+    """
+    r = np.asarray(risk, dtype=np.float64)
+    c = np.asarray(counts, dtype=np.float64)
+    if r.shape != c.shape or r.ndim != 1:
+        raise ValidationError(f"risk {r.shape} and counts {c.shape} must be equal 1-d shapes")
+    m = np.ones(len(r), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    if m.shape != r.shape:
+        raise ValidationError(f"mask {m.shape} does not match risk {r.shape}")
+    r, c = r[m], c[m]
+    if np.isnan(r).any():
+        raise ValidationError("risk has NaN values in active cells")
+    if (c < 0).any():
+        raise ValidationError("counts must be >= 0")
+    n = len(r)
+    k = np.array([coverage_cells(n, f) for f in fractions], dtype=np.int64)
+    order = np.argsort(-r, kind="stable")
+    neg = -r[order]
+    cum = np.concatenate([[0.0], np.cumsum(c[order])])
+    best = np.concatenate([[0.0], np.cumsum(np.sort(c)[::-1])])
+    kk = np.maximum(k, 1)
+    cut = neg[kk - 1]
+    lo = np.searchsorted(neg, cut, side="left")
+    hi = np.searchsorted(neg, cut, side="right")
+    hits = cum[lo] + (kk - lo) / (hi - lo) * (cum[hi] - cum[lo])
+    hits = np.where(k > 0, hits, 0.0)
+    return HitCounts(
+        fractions=np.asarray(fractions, dtype=np.float64),
+        k_cells=k,
+        hits=hits,
+        best_hits=best[k],
+        total=round(float(c.sum())),
+        n_active=n,
+    )
+
+
+def hit_rate(
+    risk: np.ndarray, counts: np.ndarray, fraction: float, *, mask: np.ndarray | None = None
+) -> float:
+    """Expected hit rate at one coverage (see :func:`hit_counts`); NaN with no incident."""
+    return float(hit_counts(risk, counts, (fraction,), mask=mask).hit_rate[0])
+
+
+def pai(
+    risk: np.ndarray, counts: np.ndarray, fraction: float, *, mask: np.ndarray | None = None
+) -> float:
+    """Predictive accuracy index at one coverage (see :func:`hit_counts`)."""
+    return float(hit_counts(risk, counts, (fraction,), mask=mask).pai[0])
+
+
+def pei(
+    risk: np.ndarray, counts: np.ndarray, fraction: float, *, mask: np.ndarray | None = None
+) -> float:
+    """Predictive efficiency index at one coverage (see :func:`hit_counts`)."""
+    return float(hit_counts(risk, counts, (fraction,), mask=mask).pei[0])
+
+
+# --------------------------------------------------------------------------- test events
+@dataclass(frozen=True)
+class ScoringEvents:
+    """Incidents to score forecasts against, as arrays on one grid.
+
+    Attributes
+    ----------
+    t_day
+        (n,) days since the epoch, sorted.
+    cell
+        (n,) cell, -1 outside the grid's active cells.
+    date_only
+        (n,) bool: time known only to the day (not scored in sub-day windows).
+    """
+
+    t_day: np.ndarray
+    cell: np.ndarray
+    date_only: np.ndarray
+
+    @classmethod
+    def from_table(cls, table: IncidentTable, grid: Grid) -> ScoringEvents:
+        """Convert a table (projected like ``grid``)."""
+        t = to_days(table.frame["occurred_at"])
+        cell = grid.cell_of(table.xy)
+        ok = cell >= 0
+        ok[ok] = grid.mask[cell[ok]]
+        cell = np.where(ok, cell, -1)
+        if "time_precision" in table.frame.columns:
+            date_only = (table.frame["time_precision"] == "day").to_numpy(dtype=bool)
+        else:
+            date_only = np.zeros(len(t), dtype=bool)
+        order = np.argsort(t, kind="stable")
+        return cls(t[order], cell[order], date_only[order])
+
+    def in_window(self, window: Window, timezone: str) -> tuple[np.ndarray, int, int]:
+        """Cells of the window's incidents inside the area, plus the numbers left out:
+        (cells, n_outside_area, n_date_only).
+
+        Incidents known only to the day count in windows that start at local midnight
+        and last whole days; in other windows they are left out (and counted).
+        """
+        lo, hi = np.searchsorted(self.t_day, [window.start_day, window.end_day], side="left")
+        cell = self.cell[lo:hi]
+        date_only = self.date_only[lo:hi]
+        local = window.start.tz_convert(timezone)
+        whole_days = (
+            local == local.normalize()
+            and abs(window.length_days - round(window.length_days)) < 1e-6
+            and window.length_days >= 1 - 1e-6
+        )
+        n_date_only = 0
+        if not whole_days:
+            n_date_only = int(date_only.sum())
+            cell = cell[~date_only]
+        outside = cell < 0
+        return cell[~outside], int(outside.sum()), n_date_only
+
+
+# --------------------------------------------------------------------------- rolling origin
+@dataclass(frozen=True)
+class Evaluation:
+    """Result of a rolling-origin evaluation.
+
+    Attributes
+    ----------
+    rows
+        One row per method x grid offset x window x coverage: ``method, offset_m,
+        window, start, end, fraction, k_cells, n_events, hits, best_hits, hit_rate,
+        pai, pei, fit_s, predict_s, n_train``.
+    n_outside
+        Test incidents outside the study area (not scored), per grid offset.
+    n_date_only
+        Test incidents without a time of day left out of sub-day windows.
+    settings
+        What was run (for the report).
+    """
+
+    rows: pd.DataFrame
+    n_outside: dict[float, int]
+    n_date_only: int
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> pd.DataFrame:
+        """Mean and interquartile range over windows per method, offset and coverage.
+
+        Columns: ``method, offset_m, fraction, windows, hit_rate_mean, hit_rate_q25,
+        hit_rate_q75, pai_mean, pai_q25, pai_q75, pei_mean, pei_q25, pei_q75,
+        seconds_per_window`` (mean fit + predict time). Windows without incidents are
+        left out of the means (``windows`` counts those scored).
+        """
+        return summarise(self.rows)
+
+
+def summarise(rows: pd.DataFrame) -> pd.DataFrame:
+    """See :meth:`Evaluation.summary`."""
+    out = []
+    keys = ["method", "offset_m", "fraction"]
+    for key, grp in rows.groupby(keys, sort=False):
+        rec: dict[str, Any] = dict(zip(keys, key, strict=True))
+        scored = grp[grp["n_events"] > 0]
+        rec["windows"] = len(scored)
+        for metric in ("hit_rate", "pai", "pei"):
+            v = scored[metric].to_numpy(dtype=np.float64)
+            v = v[np.isfinite(v)]
+            rec[f"{metric}_mean"] = float(v.mean()) if len(v) else np.nan
+            rec[f"{metric}_q25"] = float(np.percentile(v, 25)) if len(v) else np.nan
+            rec[f"{metric}_q75"] = float(np.percentile(v, 75)) if len(v) else np.nan
+        rec["seconds_per_window"] = float((grp["fit_s"] + grp["predict_s"]).mean())
+        out.append(rec)
+    return pd.DataFrame(out)
+
+
+def rolling_origin(
+    table: IncidentTable,
+    grids: Mapping[float, Grid] | Grid,
+    forecasters: Mapping[str, Forecaster],
+    windows: Sequence[Window],
+    *,
+    lookback_days: float | None = 365.0,
+    fractions: Sequence[float] = FRACTIONS,
+    progress: Callable[[str], None] | None = None,
+) -> Evaluation:
+    """Train on what precedes each window, forecast it, score it.
+
+    Parameters
+    ----------
+    table
+        All incidents (training and test), projected like the grids.
+    grids
+        One grid, or grids by offset in metres (e.g. ``{0.0: g, 75.0: shifted}``) for
+        the grid-offset sensitivity; every forecaster is rebuilt on each grid.
+    forecasters
+        By label; their own grid is replaced by each of ``grids``.
+    windows
+        Test windows, in any order. For each, training uses incidents in
+        ``[start - lookback_days, start)``.
+    lookback_days
+        Training look-back, days; ``None`` uses everything before the window.
+    fractions
+        Coverage levels.
+    progress
+        Called with a short message before each window.
+
+    Raises
+    ------
+    ValidationError
+        If there are no windows or forecasters, or a window has no training data
+        (e.g. it starts before the data).
+    """
+    if not windows:
+        raise ValidationError("no test windows: give --windows >= 1")
+    if not forecasters:
+        raise ValidationError("no forecast methods given")
+    grid_map = {0.0: grids} if isinstance(grids, Grid) else dict(grids)
+    if lookback_days is not None and not lookback_days > 0:
+        raise ValidationError(f"--lookback-days must be positive, got {lookback_days}")
+    t_all = to_days(table.frame["occurred_at"])
+    first_day = float(np.floor(t_all.min())) if len(t_all) else np.inf
+    for w in windows:
+        if w.start_day <= first_day:
+            raise ValidationError(
+                f"window {w.label or w.start} starts at {w.start}, before the data "
+                f"(first incident {table.frame['occurred_at'].min()}): choose a later --start"
+            )
+    rows: list[dict[str, Any]] = []
+    n_outside: dict[float, int] = {}
+    n_date_only = 0
+    for offset, grid in grid_map.items():
+        events = TrainingEvents.from_table(table, grid)
+        tests = ScoringEvents.from_table(table, grid)
+        models = {label: f.with_params(grid=grid) for label, f in forecasters.items()}
+        n_out = 0
+        for w in windows:
+            if progress is not None:
+                progress(f"offset {offset:g} m, window {w.label}")
+            lo = events.start_day if lookback_days is None else w.start_day - lookback_days
+            train = events.between(max(lo, events.start_day), w.start_day)
+            cells, out_w, date_w = tests.in_window(w, table.timezone)
+            n_out += out_w
+            if offset == next(iter(grid_map)):
+                n_date_only += date_w
+            counts = np.bincount(cells, minlength=grid.n_cells)
+            for label, model in models.items():
+                t0 = time.perf_counter()
+                model.fit_events(train)
+                t1 = time.perf_counter()
+                fc = model.predict(w)
+                t2 = time.perf_counter()
+                hc = hit_counts(fc.risk, counts, fractions, mask=grid.mask)
+                for i, frac in enumerate(hc.fractions):
+                    rows.append(
+                        {
+                            "method": label,
+                            "offset_m": float(offset),
+                            "window": w.label,
+                            "start": w.start,
+                            "end": w.end,
+                            "fraction": float(frac),
+                            "k_cells": int(hc.k_cells[i]),
+                            "n_events": hc.total,
+                            "hits": float(hc.hits[i]),
+                            "best_hits": float(hc.best_hits[i]),
+                            "hit_rate": float(hc.hit_rate[i]),
+                            "pai": float(hc.pai[i]),
+                            "pei": float(hc.pei[i]),
+                            "fit_s": t1 - t0,
+                            "predict_s": t2 - t1,
+                            "n_train": len(train),
+                        }
+                    )
+        n_outside[float(offset)] = n_out
+    return Evaluation(
+        rows=pd.DataFrame(rows),
+        n_outside=n_outside,
+        n_date_only=n_date_only,
+        settings={
+            "lookback_days": lookback_days,
+            "fractions": list(fractions),
+            "windows": [w.label for w in windows],
+            "methods": {label: f.describe() for label, f in forecasters.items()},
+            "offsets_m": list(grid_map),
+        },
+    )
+
+
+# --------------------------------------------------------------------------- whole runs
+@dataclass(frozen=True)
+class EvaluationSpec:
+    """Everything ``xunfang forecast evaluate`` needs.
+
+    Attributes
+    ----------
+    incident_files
+        Incident CSV files (read with ``profile``) or one ingested ``.parquet``.
+    profile
+        Ingest profile (``chicago``, ``portland``).
+    crs
+        Projected analysis CRS; default the study area's UTM zone, else the data's.
+    types
+        Type filter: values matching a ``type_group`` (e.g. ``property``) select that
+        group, others match the ``type`` column case-insensitively (e.g. ``BURGLARY``).
+        Empty: all types.
+    area
+        ``None``: the bounding rectangle of all geolocated incidents of the input
+        (before the type filter); ``city``: the union of the police districts; else a
+        study-area name for :func:`xunfang.ingest.areas.load_study_area`.
+    boundary_dir
+        Folder of the boundary files (needed when ``area`` is given).
+    cell_m
+        Grid cell side, metres.
+    window
+        ``day``, ``night`` (22:00-06:00), ``week`` or ``HH-HH`` (local time).
+    start
+        Local date of the first test window (``YYYY-MM-DD``); default: the last
+        ``windows`` windows that fit in the data.
+    windows
+        Number of test windows.
+    lookback_days
+        Training look-back, days (``None`` = everything before the window).
+    methods
+        Method specs (:func:`xunfang.analyse.forecast.make_forecaster`).
+    fractions
+        Coverage levels.
+    offset_sensitivity
+        Also run with the grid shifted by half a cell in x and y.
+    seed
+        Seed passed to every forecaster.
+    """
+
+    incident_files: tuple[Path, ...]
+    profile: str = "chicago"
+    crs: str | None = None
+    types: tuple[str, ...] = ()
+    area: str | None = None
+    boundary_dir: Path | None = None
+    cell_m: float = 150.0
+    window: str = "day"
+    start: str | None = None
+    windows: int = 7
+    lookback_days: float | None = 365.0
+    methods: tuple[str, ...] = ("naive", "kde", "prospective", "sepp")
+    fractions: tuple[float, ...] = FRACTIONS
+    offset_sensitivity: bool = True
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class EvaluationRun:
+    """A finished evaluation with its context.
+
+    Attributes
+    ----------
+    spec
+        What was asked.
+    evaluation
+        The rolling-origin result.
+    grid
+        The unshifted grid.
+    area_name
+        ``bounding rectangle`` or the study-area name.
+    area_km2
+        Area of the active cells, km².
+    n_input
+        Incidents read (after ingest).
+    n_selected
+        Incidents kept by the type filter.
+    ingest_report
+        The ingest report (``None`` for a parquet input).
+    data_span
+        (first, last) incident time of the input, local.
+    seconds
+        Wall time of the run.
+    """
+
+    spec: EvaluationSpec
+    evaluation: Evaluation
+    grid: Grid
+    area_name: str
+    area_km2: float
+    n_input: int
+    n_selected: int
+    ingest_report: IngestReport | None
+    data_span: tuple[pd.Timestamp, pd.Timestamp]
+    seconds: float
+
+
+def load_incidents(
+    files: Sequence[Path], profile: str, crs: str | None
+) -> tuple[IncidentTable, IngestReport | None]:
+    """Read incident CSVs (or one ingested parquet) projected to ``crs``."""
+    paths = [Path(p) for p in files]
+    if not paths:
+        raise ValidationError("no incident files given: pass --incidents FILE [FILE ...]")
+    if len(paths) == 1 and paths[0].suffix == ".parquet":
+        table = read_incident_table(paths[0])
+        return (table.reproject(crs) if crs else table), None
+    table, _rejected, report = ingest(paths, profile, crs=crs)
+    return table, report
+
+
+def select_types(table: IncidentTable, types: Sequence[str]) -> IncidentTable:
+    """Keep the incidents of the given type groups or types (see
+    :attr:`EvaluationSpec.types`).
+
+    Raises
+    ------
+    ValidationError
+        If a value matches neither a type group nor a type of the data.
+    """
+    if not types:
+        return table
+    f = table.frame
+    groups = set(f["type_group"].astype(str).unique())
+    kinds = {str(t).upper(): str(t) for t in f["type"].astype(str).unique()}
+    keep = np.zeros(len(f), dtype=bool)
+    unknown = []
+    for t in types:
+        if t in groups:
+            keep |= (f["type_group"] == t).to_numpy(dtype=bool)
+        elif t.upper() in kinds:
+            keep |= (f["type"].astype(str).str.upper() == t.upper()).to_numpy(dtype=bool)
+        else:
+            unknown.append(t)
+    if unknown:
+        raise ValidationError(
+            f"--types {unknown} match no type group {sorted(groups)} and no type of the data "
+            f"(e.g. {sorted(kinds.values())[:8]})"
+        )
+    return table.subset(keep)
+
+
+def study_grid(
+    table: IncidentTable,
+    area: str | None,
+    cell_m: float,
+    boundary_dir: Path | None,
+    *,
+    offset_m: float = 0.0,
+) -> tuple[Grid, str]:
+    """The evaluation grid: the bounding rectangle of all incidents (``area=None``), the
+    city (``city``: all police districts) or a named study area.
+
+    Raises
+    ------
+    ValidationError
+        If an area is named without a boundary folder, or the input is empty.
+    """
+    if len(table) == 0:
+        raise ValidationError("no incidents in the input: nothing to evaluate")
+    off = (offset_m, offset_m)
+    if area is None:
+        xy = table.xy
+        bounds = (xy[:, 0].min(), xy[:, 1].min(), xy[:, 0].max(), xy[:, 1].max())
+        return Grid.from_bounds(bounds, cell_m, table.crs, offset_m=off), "bounding rectangle"
+    if boundary_dir is None:
+        raise ValidationError(f"--area {area} needs the boundary files: set --data-dir")
+    name = area
+    if area.strip().lower() == "city":
+        districts = read_boundaries(boundary_dir, "district")
+        name = "district:" + ",".join(districts["name"].astype(str))
+    sa = load_study_area(boundary_dir, name, crs=table.crs)
+    return Grid.from_polygon(sa.polygon, cell_m, table.crs, offset_m=off), area
+
+
+def with_warm_start(model: Forecaster) -> Forecaster:
+    """The same forecaster with ``warm_start=True`` where it has that parameter (also
+    inside a :class:`~xunfang.analyse.forecast.TimeOfDay` wrapper)."""
+    params = model.get_params()
+    if "base" in params and isinstance(params["base"], Forecaster):
+        return model.with_params(base=with_warm_start(params["base"]))
+    if "warm_start" in params:
+        return model.with_params(warm_start=True)
+    return model
+
+
+def default_start(table: IncidentTable, window: str, n: int) -> str:
+    """Local date of the first of the last ``n`` whole windows before the data ends."""
+    a, b, days = parse_window_kind(window)
+    last = table.local_time().max()
+    end_day = (last + pd.Timedelta(hours=1)).normalize()  # a day ending 23:xx is complete
+    if b <= a:  # overnight window ends the next morning
+        end_day -= pd.Timedelta(days=1)
+    first = end_day - pd.Timedelta(days=n * days)
+    return str(first.date())
+
+
+def run_evaluation(
+    spec: EvaluationSpec, *, progress: Callable[[str], None] | None = None
+) -> EvaluationRun:
+    """Read, select, grid, and run the rolling-origin evaluation of ``spec``.
+
+    Raises
+    ------
+    ValidationError
+        For bad options, naming them; errors of the steps pass through.
+    """
+    t_start = time.perf_counter()
+    if not spec.cell_m > 0:
+        raise ValidationError(f"--cell-m must be positive, got {spec.cell_m}")
+    say = progress or (lambda _m: None)
+    say("reading incidents")
+    crs = spec.crs
+    if crs is None and spec.area is not None and spec.boundary_dir is not None:
+        probe = "district:1" if spec.area.strip().lower() == "city" else spec.area
+        crs = load_study_area(spec.boundary_dir, probe).crs.to_string()
+    table, report = load_incidents(spec.incident_files, spec.profile, crs)
+    grid, area_name = study_grid(table, spec.area, spec.cell_m, spec.boundary_dir)
+    grids = {0.0: grid}
+    if spec.offset_sensitivity:
+        half = spec.cell_m / 2.0
+        grids[half] = study_grid(table, spec.area, spec.cell_m, spec.boundary_dir, offset_m=half)[0]
+    selected = select_types(table, spec.types)
+    if len(selected) == 0:
+        raise ValidationError(f"no incident of types {list(spec.types)} in the input")
+    start = spec.start or default_start(selected, spec.window, spec.windows)
+    windows = rolling_windows(start, spec.windows, spec.window, table.timezone)
+    last = to_days(table.frame["occurred_at"]).max()
+    if windows[-1].end_day > last + 1.0:
+        raise ValidationError(
+            f"the last test window ends at {windows[-1].end}, after the data "
+            f"(last incident {table.frame['occurred_at'].max()}): use an earlier --start "
+            "or fewer --windows"
+        )
+    # the rolling refits differ by one window: iterative fits start from the last one
+    models = {m: with_warm_start(make_forecaster(m, grid, seed=spec.seed)) for m in spec.methods}
+    evaluation = rolling_origin(
+        selected,
+        grids,
+        models,
+        windows,
+        lookback_days=spec.lookback_days,
+        fractions=spec.fractions,
+        progress=say,
+    )
+    local = table.local_time()
+    return EvaluationRun(
+        spec=spec,
+        evaluation=evaluation,
+        grid=grid,
+        area_name=area_name,
+        area_km2=grid.n_active * grid.cell_area_km2,
+        n_input=len(table),
+        n_selected=len(selected),
+        ingest_report=report,
+        data_span=(local.min(), local.max()),
+        seconds=time.perf_counter() - t_start,
+    )

@@ -1,0 +1,56 @@
+"""Hotspot forecasts by time window: where the risk will be in the next day, shift or week.
+
+Forecasters (one contract: keyword-only ``__init__``, ``fit(incidents)``,
+``predict(window) -> Forecast`` with the expected incidents per grid cell):
+
+- :class:`NaiveCounts` — counts of the previous period;
+- :class:`RetrospectiveKDE` — fixed-bandwidth kernel density of the recent past;
+- :class:`ProspectiveHotspot` — Bowers, Johnson & Pease (2004);
+- :class:`GridETAS` — self-exciting point process, Mohler et al. (2011, 2015), by EM;
+- :class:`TimeOfDay` — wraps any of them for a shift, from hour-of-week profiles.
+
+Evaluation metrics and the rolling-origin evaluation are in
+:mod:`xunfang.analyse.evaluate`.
+"""
+
+from xunfang.analyse.forecast._base import (
+    Forecast,
+    Forecaster,
+    TrainingEvents,
+    Window,
+    parse_window_kind,
+    rolling_windows,
+)
+from xunfang.analyse.forecast.demand import (
+    IncidentWeights,
+    forecast_cell_weights,
+    forecast_demand_weights,
+    incident_weights,
+)
+from xunfang.analyse.forecast.kde import RetrospectiveKDE
+from xunfang.analyse.forecast.naive import NaiveCounts
+from xunfang.analyse.forecast.prospective import ProspectiveHotspot
+from xunfang.analyse.forecast.registry import METHODS, make_forecaster
+from xunfang.analyse.forecast.sepp import GridETAS, simulate_grid_etas
+from xunfang.analyse.forecast.timeofday import TimeOfDay
+
+__all__ = [
+    "METHODS",
+    "Forecast",
+    "Forecaster",
+    "GridETAS",
+    "IncidentWeights",
+    "NaiveCounts",
+    "ProspectiveHotspot",
+    "RetrospectiveKDE",
+    "TimeOfDay",
+    "TrainingEvents",
+    "Window",
+    "forecast_cell_weights",
+    "forecast_demand_weights",
+    "incident_weights",
+    "make_forecaster",
+    "parse_window_kind",
+    "rolling_windows",
+    "simulate_grid_etas",
+]

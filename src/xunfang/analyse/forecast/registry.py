@@ -1,0 +1,100 @@
+"""Forecasters by name, from short text specs (for the command line).
+
+A spec is ``method[:param=value[:param=value...]][+tod[:param=value...]]``, e.g.::
+
+    naive                                  counts of the previous 7 days
+    naive:period_days=365                  counts of the previous year
+    kde:bandwidth_m=200:window_days=60
+    prospective:bandwidth_m=400:bandwidth_weeks=8
+    sepp:background_bandwidth_m=150
+    sepp+tod:shrinkage_events=20           the point process with hour-of-week profiles
+
+Values are read as int, float, ``none``, ``true``/``false`` or text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from xunfang.analyse.forecast._base import Forecaster
+from xunfang.analyse.forecast.kde import RetrospectiveKDE
+from xunfang.analyse.forecast.naive import NaiveCounts
+from xunfang.analyse.forecast.prospective import ProspectiveHotspot
+from xunfang.analyse.forecast.sepp import GridETAS
+from xunfang.analyse.forecast.timeofday import TimeOfDay
+from xunfang.analyse.grid import Grid
+from xunfang.errors import ValidationError
+
+METHODS: dict[str, type[Forecaster]] = {
+    "naive": NaiveCounts,
+    "kde": RetrospectiveKDE,
+    "prospective": ProspectiveHotspot,
+    "sepp": GridETAS,
+}
+
+
+def _value(text: str) -> Any:
+    low = text.strip().lower()
+    if low in ("none", "null"):
+        return None
+    if low in ("true", "false"):
+        return low == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text.strip()
+
+
+def _params(parts: list[str], spec: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for part in parts:
+        key, sep, val = part.partition("=")
+        if not sep or not key.strip():
+            raise ValidationError(f"method spec {spec!r}: {part!r} is not param=value")
+        out[key.strip()] = _value(val)
+    return out
+
+
+def make_forecaster(spec: str, grid: Grid, *, seed: int = 0) -> Forecaster:
+    """Build a forecaster from a spec (see the module docstring).
+
+    Raises
+    ------
+    ValidationError
+        For an unknown method or parameter, naming the ones that exist.
+    """
+    main, plus, tod = spec.partition("+")
+    head, *rest = main.split(":")
+    name = head.strip().lower()
+    if name not in METHODS:
+        raise ValidationError(
+            f"unknown forecast method {name!r} in {spec!r}; methods: {', '.join(METHODS)}"
+        )
+    cls = METHODS[name]
+    params = _params(rest, spec)
+    allowed = set(cls._params) - {"grid"}
+    unknown = set(params) - allowed
+    if unknown:
+        raise ValidationError(
+            f"method {name!r} has no parameter(s) {sorted(unknown)}; parameters: {sorted(allowed)}"
+        )
+    params.setdefault("seed", seed)
+    factory: Callable[..., Forecaster] = cls
+    model = factory(grid=grid, **params)
+    if plus:
+        tod_head, *tod_rest = tod.split(":")
+        if tod_head.strip().lower() != "tod":
+            raise ValidationError(f"after '+' only 'tod' is known, got {tod_head!r} in {spec!r}")
+        tparams = _params(tod_rest, spec)
+        tallowed = set(TimeOfDay._params) - {"base"}
+        if set(tparams) - tallowed:
+            raise ValidationError(
+                f"tod has no parameter(s) {sorted(set(tparams) - tallowed)}; "
+                f"parameters: {sorted(tallowed)}"
+            )
+        tparams.setdefault("seed", seed)
+        model = TimeOfDay(base=model, **tparams)
+    return model

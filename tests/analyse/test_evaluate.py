@@ -1,0 +1,189 @@
+"""Hit rate, PAI and PEI on hand-worked grids (ties included), and the rolling origin.
+
+Tie rule under test: cells tied with the risk at the cut-off are chosen at random and
+the metrics are the expected value over that choice.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from pyproj import CRS
+
+from xunfang.analyse.evaluate import (
+    coverage_cells,
+    default_start,
+    hit_counts,
+    hit_rate,
+    pai,
+    pei,
+    rolling_origin,
+    select_types,
+    summarise,
+)
+from xunfang.analyse.forecast import NaiveCounts, rolling_windows
+from xunfang.analyse.grid import Grid
+from xunfang.errors import ValidationError
+from xunfang.ingest.incidents import IncidentTable
+
+UTM = CRS.from_epsg(32616)
+TZ = "America/Chicago"
+
+# 10 cells. Risk and the incidents of the test window per cell:
+#   cell   0  1  2  3  4  5  6  7  8  9
+RISK = np.array([9, 7, 7, 7, 5, 0, 0, 0, 0, 0], dtype=float)
+COUNTS = np.array([1, 2, 0, 1, 3, 0, 1, 0, 0, 2], dtype=float)  # 10 incidents
+
+
+def test_coverage_is_the_floor_of_the_share() -> None:
+    assert coverage_cells(59_360, 0.01) == 593
+    assert coverage_cells(59_360, 0.05) == 2968
+    assert coverage_cells(59_360, 0.20) == 11872
+    assert coverage_cells(10, 0.2) == 2
+    assert coverage_cells(10, 0.05) == 0
+
+
+def test_hit_rate_without_ties() -> None:
+    # 10 % of 10 cells = cell 0 alone, which holds 1 of 10 incidents
+    assert hit_rate(RISK, COUNTS, 0.1) == pytest.approx(0.1)
+    # 50 %: cells 0-4 hold 1 + 2 + 0 + 1 + 3 = 7 incidents
+    assert hit_rate(RISK, COUNTS, 0.5) == pytest.approx(0.7)
+
+
+def test_hit_rate_with_ties_is_the_expected_value() -> None:
+    # 20 % = 2 cells: cell 0 (1 incident) plus one of the three cells tied at 7
+    # (cells 1, 2, 3 hold 2 + 0 + 1 = 3 incidents): expected 1 + 1/3 * 3 = 2 -> 0.2
+    assert hit_rate(RISK, COUNTS, 0.2) == pytest.approx(0.2)
+    # 30 % = 3 cells: 1 + 2/3 * 3 = 3 -> 0.3
+    assert hit_rate(RISK, COUNTS, 0.3) == pytest.approx(0.3)
+    # 70 % = 7 cells: cells 0-4 (7 incidents) + 2 of the 5 zero-risk cells, which hold
+    # 1 + 2 = 3 incidents: 7 + 2/5 * 3 = 8.2 -> 0.82
+    assert hit_rate(RISK, COUNTS, 0.7) == pytest.approx(0.82)
+
+
+def test_pai_and_pei_hand_worked() -> None:
+    # 20 %: hit rate 0.2 over 0.2 of the area -> PAI 1.0; the best 2 cells hold 3 + 2 = 5
+    assert pai(RISK, COUNTS, 0.2) == pytest.approx(1.0)
+    assert pei(RISK, COUNTS, 0.2) == pytest.approx(2.0 / 5.0)
+    # 10 %: 0.1 / 0.1 = 1.0; best single cell holds 3
+    assert pai(RISK, COUNTS, 0.1) == pytest.approx(1.0)
+    assert pei(RISK, COUNTS, 0.1) == pytest.approx(1.0 / 3.0)
+    # 50 %: 0.7 / 0.5 = 1.4; best 5 cells: 3 + 2 + 2 + 1 + 1 = 9
+    assert pai(RISK, COUNTS, 0.5) == pytest.approx(1.4)
+    assert pei(RISK, COUNTS, 0.5) == pytest.approx(7.0 / 9.0)
+
+
+def test_mask_restricts_cells_and_incidents() -> None:
+    mask = np.ones(10, dtype=bool)
+    mask[[0, 9]] = False  # 8 active cells, 7 incidents inside
+    hc = hit_counts(RISK, COUNTS, (0.25,), mask=mask)
+    # 25 % of 8 = 2 cells among the tied 7s (cells 1-3 hold 3): expected 2/3 * 3 = 2
+    assert hc.k_cells.tolist() == [2]
+    assert hc.total == 7
+    assert hc.hits[0] == pytest.approx(2.0)
+    assert hc.pai[0] == pytest.approx((2 / 7) / 0.25)
+
+
+def test_all_tied_risk_scores_the_area_share() -> None:
+    flat = np.zeros(10)
+    assert hit_rate(flat, COUNTS, 0.3) == pytest.approx(0.3)
+    assert pai(flat, COUNTS, 0.3) == pytest.approx(1.0)
+
+
+def test_no_incident_gives_nan_not_zero() -> None:
+    assert np.isnan(hit_rate(RISK, np.zeros(10), 0.2))
+    assert np.isnan(pei(RISK, np.zeros(10), 0.2))
+
+
+def test_metric_input_errors() -> None:
+    with pytest.raises(ValidationError, match="equal 1-d shapes"):
+        hit_counts(RISK, COUNTS[:5])
+    with pytest.raises(ValidationError, match="NaN"):
+        hit_counts(np.full(10, np.nan), COUNTS)
+    with pytest.raises(ValidationError, match=r"in \(0, 1\]"):
+        coverage_cells(10, 0.0)
+    with pytest.raises(ValidationError, match="zero area"):
+        hit_counts(RISK, COUNTS, mask=np.zeros(10, dtype=bool))
+
+
+def _table(rows: list[tuple[float, float, str, str]]) -> IncidentTable:
+    """rows: (x_m, y_m, local time, type)."""
+    local = pd.to_datetime([r[2] for r in rows]).tz_localize(TZ)
+    frame = pd.DataFrame(
+        {
+            "incident_id": [str(i) for i in range(len(rows))],
+            "occurred_at": local.tz_convert("UTC"),
+            "time_precision": "minute",
+            "type_group": ["property" if r[3] == "BURGLARY" else "violent" for r in rows],
+            "type": [r[3] for r in rows],
+            "x_m": [r[0] for r in rows],
+            "y_m": [r[1] for r in rows],
+        }
+    )
+    return IncidentTable(frame, UTM, TZ)
+
+
+# a 4 x 1 grid of 100 m cells; training days 1-3, test days 4 and 5
+ROWS = [
+    (50, 50, "2024-01-01 10:00", "BURGLARY"),
+    (50, 50, "2024-01-02 10:00", "BURGLARY"),
+    (150, 50, "2024-01-03 10:00", "BATTERY"),
+    (50, 50, "2024-01-04 09:00", "BURGLARY"),  # day 4: cell 0 and cell 3
+    (350, 50, "2024-01-04 12:00", "BATTERY"),
+    (150, 50, "2024-01-05 09:00", "BATTERY"),  # day 5: cell 1
+]
+
+
+def test_rolling_origin_trains_on_the_past_only() -> None:
+    table = _table(ROWS)
+    grid = Grid.from_bounds((0, 0, 399, 99), 100.0, UTM)
+    windows = rolling_windows("2024-01-04", 2, "day", TZ)
+    ev = rolling_origin(
+        table,
+        grid,
+        {"naive": NaiveCounts(grid=grid, period_days=None)},
+        windows,
+        lookback_days=None,
+        fractions=(0.25,),
+    )
+    rows = ev.rows.set_index("window")
+    # day 4: training counts cell 0 = 2, cell 1 = 1 -> flags cell 0; 1 of 2 incidents
+    assert rows.loc["2024-01-04 day", "hit_rate"] == pytest.approx(0.5)
+    assert rows.loc["2024-01-04 day", "n_train"] == 3
+    # day 5: training now includes day 4 (cell 0 = 3) -> flags cell 0; day 5 is in cell 1
+    assert rows.loc["2024-01-05 day", "hit_rate"] == pytest.approx(0.0)
+    assert rows.loc["2024-01-05 day", "pei"] == pytest.approx(0.0)
+    s = summarise(ev.rows)
+    assert s["hit_rate_mean"].iloc[0] == pytest.approx(0.25)
+    assert s["hit_rate_q25"].iloc[0] == pytest.approx(0.125)
+    assert s["hit_rate_q75"].iloc[0] == pytest.approx(0.375)
+
+
+def test_rolling_origin_refuses_a_window_before_the_data() -> None:
+    table = _table(ROWS)
+    grid = Grid.from_bounds((0, 0, 399, 99), 100.0, UTM)
+    with pytest.raises(ValidationError, match="before the data"):
+        rolling_origin(
+            table,
+            grid,
+            {"naive": NaiveCounts(grid=grid)},
+            rolling_windows("2023-12-30", 1, "day", TZ),
+        )
+    with pytest.raises(ValidationError, match="no test windows"):
+        rolling_origin(table, grid, {"naive": NaiveCounts(grid=grid)}, [])
+
+
+def test_type_filter_by_group_or_type() -> None:
+    table = _table(ROWS)
+    assert len(select_types(table, ["BURGLARY"])) == 3
+    assert len(select_types(table, ["burglary"])) == 3
+    assert len(select_types(table, ["violent"])) == 3
+    with pytest.raises(ValidationError, match="match no type group"):
+        select_types(table, ["ARSON"])
+
+
+def test_default_start_takes_the_last_whole_windows() -> None:
+    table = _table(ROWS)  # last incident 2024-01-05 09:00 local: the 5th is not complete
+    assert default_start(table, "day", 2) == "2024-01-03"
+    assert default_start(table, "night", 1) == "2024-01-03"
