@@ -129,3 +129,28 @@ def test_cli_ingest_missing_file(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["ingest", str(tmp_path / "nope.csv"), "--out", str(tmp_path)])
     assert res.exit_code == 2
     assert "nope.csv: file not found" in res.output
+
+
+@pytest.mark.realdata
+def test_forecast_as_demand_weights(loop_plan, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    plan, files, tmp = loop_plan
+    config = PlanConfig(
+        area="community:LOOP",
+        booths=5,
+        threshold_min=1.0,
+        incident_files=files,
+        fixed_sites=tmp / "fixed.csv",
+        time_limit_s=30.0,
+        forecast="naive:period_days=28",
+        forecast_window="week",
+    )
+    fc = make_booth_plan(config, Settings(data_dir=data_dir))
+    assert fc.forecast_note is not None and "naive:period_days=28" in fc.forecast_note
+    # the same incidents, re-weighted: the total is the forecast's, not the count
+    assert len(fc.incidents) == len(plan.incidents)
+    assert fc.demand["weight"].sum() != pytest.approx(len(plan.incidents))
+    # naive counts of the 28 days before the window, scaled to its 7 days: a quarter of the
+    # last 28 days' incidents inside the grid (all of them are placed: they are incidents)
+    last = fc.incidents.frame["occurred_at"].max()
+    recent = (fc.incidents.frame["occurred_at"] > last.normalize() - pd.Timedelta(days=28)).sum()
+    assert fc.demand["weight"].sum() == pytest.approx(recent / 4, rel=0.05)

@@ -29,6 +29,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
+from xunfang.analyse.forecast import forecast_demand_weights, make_forecaster, rolling_windows
 from xunfang.analyse.grid import Grid
 from xunfang.analyse.hotspots import HotspotSummary, WhereWhen, summarise_hotspots, where_when
 from xunfang.config import Settings
@@ -108,8 +109,16 @@ class PlanConfig:
     hotspot_cells: int = 12
     kde_bandwidth_m: float = 250.0
     time_limit_s: float = 60.0
+    forecast: str | None = None
+    """Forecaster spec (e.g. ``sepp``, ``naive:period_days=365``, ``kde``; see
+    :func:`xunfang.analyse.forecast.make_forecaster`): weigh demand by the forecast of
+    ``forecast_window`` instead of raw history."""
+    forecast_window: str = "week"
+    """``day``, ``night``, ``week`` or ``HH-HH``."""
+    forecast_start: str | None = None
+    """Local date of the forecast window; default the day after the last incident."""
     demand_weights: np.ndarray | None = field(default=None, repr=False)
-    """Optional (n_incidents_in_area,) weights replacing raw counts (e.g. a forecast)."""
+    """Optional (n_incidents_in_area,) weights replacing raw counts."""
 
     def validate(self) -> None:
         """Raise ValidationError naming the first bad option."""
@@ -161,6 +170,8 @@ class BoothPlan:
     n_candidates: int
     snap_median_m: float
     timings_s: dict[str, float]
+    forecast_note: str | None = None
+    """What the forecast demand was (method, window, share of the forecast placed)."""
 
 
 def _default_incident_files(settings: Settings) -> list[Path]:
@@ -310,6 +321,10 @@ def make_booth_plan(
         if config.demand_weights is None
         else np.asarray(config.demand_weights, dtype=np.float64)
     )
+    forecast_note = None
+    if config.forecast:
+        say("forecast")
+        weights_inc, forecast_note = _forecast_weights(config, incidents, grid)
     if len(weights_inc) != len(incidents):
         raise ValidationError(
             f"demand_weights has {len(weights_inc)} values for {len(incidents)} incidents"
@@ -406,7 +421,27 @@ def make_booth_plan(
         n_candidates=len(cand_nodes),
         snap_median_m=float(np.median(snap_m)),
         timings_s=timings,
+        forecast_note=forecast_note,
     )
+
+
+def _forecast_weights(
+    config: PlanConfig, incidents: IncidentTable, grid: Grid
+) -> tuple[np.ndarray, str]:
+    """Per-incident demand weights from a forecast of the configured window."""
+    assert config.forecast is not None
+    start = config.forecast_start or str(
+        (incidents.local_time().max().normalize() + pd.Timedelta(days=1)).date()
+    )
+    window = rolling_windows(start, 1, config.forecast_window, incidents.timezone)[0]
+    forecaster = make_forecaster(config.forecast, grid)
+    iw = forecast_demand_weights(incidents, forecaster, window)
+    note = (
+        f"Demand weighted by the {config.forecast} forecast of {window.label}: "
+        f"{iw.weights.sum():.1f} expected incidents, {iw.placed_share:.0%} of the forecast "
+        "placed on historical incident locations."
+    )
+    return iw.weights, note
 
 
 def _fixed_sites(config: PlanConfig, settings: Settings, area: StudyArea) -> gpd.GeoDataFrame:

@@ -19,6 +19,7 @@ from xunfang.ingest.incidents import IngestReport, ingest, profile_from_toml, wr
 from xunfang.ingest.taxonomy import load_taxonomy
 from xunfang.serve.cli_data import app as data_app
 from xunfang.serve.cli_deploy import deploy_cmd
+from xunfang.serve.cli_forecast import app as forecast_app
 from xunfang.serve.cli_simulate import app as simulate_app
 
 app = typer.Typer(
@@ -29,6 +30,7 @@ app = typer.Typer(
 )
 app.add_typer(data_app, name="data", help="Download the public data sources.")
 app.add_typer(simulate_app, name="simulate", help="Simulate calls, units and dispatch.")
+app.add_typer(forecast_app, name="forecast", help="Forecast hotspots and evaluate forecasts.")
 app.command(
     "deploy",
     help="Plan a week of deployment by time block (booths, patrols, school gates) with routes.",
@@ -183,6 +185,20 @@ def plan_cmd(
     crs: Annotated[
         str | None, typer.Option(help="Projected CRS in metres (default: UTM zone of the area).")
     ] = None,
+    forecast: Annotated[
+        str | None,
+        typer.Option(
+            help="Weigh demand by a forecast instead of history, e.g. sepp, "
+            "naive:period_days=365, kde (see `xunfang forecast evaluate --help`)."
+        ),
+    ] = None,
+    forecast_window: Annotated[
+        str, typer.Option(help="Forecast window: day, night, week or HH-HH.")
+    ] = "week",
+    forecast_start: Annotated[
+        str | None,
+        typer.Option(help="Local date the forecast window starts (default: after the data)."),
+    ] = None,
     time_limit_s: Annotated[float, typer.Option(help="Solver time limit, seconds.")] = 60.0,
     data_dir: DataDir = None,
 ) -> None:
@@ -195,6 +211,9 @@ def plan_cmd(
     config = PlanConfig(
         area=area,
         crs=crs,
+        forecast=forecast,
+        forecast_window=forecast_window,
+        forecast_start=forecast_start,
         booths=booths,
         threshold_min=threshold_min,
         cell_m=cell_m,
@@ -209,6 +228,7 @@ def plan_cmd(
         "ingest incidents",
         "road network",
         "where and when",
+        "forecast",
         "travel times",
         "booth siting (MCLP)",
         "p-median",

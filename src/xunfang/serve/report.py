@@ -329,6 +329,8 @@ def render_html(plan: BoothPlan, lang: str = "en", *, out_dir: str = "OUT") -> s
 def plan_notes(plan: BoothPlan, lang: str = "en") -> list[str]:
     """Caveats the reader must know, from the data and the model."""
     notes = list(plan.network.report.notes)
+    if plan.forecast_note:
+        notes.insert(0, plan.forecast_note)
     ww = plan.where_when
     zh = lang == "zh"
     notes.append(
@@ -406,6 +408,7 @@ def plan_summary(plan: BoothPlan) -> dict[str, Any]:
         "network": plan.network.report.to_dict(),
         "ingest": plan.ingest_report.to_dict() if plan.ingest_report else None,
         "timings_s": {k: round(v, 2) for k, v in plan.timings_s.items()},
+        "forecast": plan.forecast_note,
         "attribution": OSM_ATTRIBUTION,
     }
 
