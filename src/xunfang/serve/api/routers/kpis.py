@@ -1,0 +1,42 @@
+"""Key performance indicators."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from xunfang.serve.api import schemas as S
+from xunfang.serve.api.deps import Analyst, ServiceDep
+from xunfang.serve.api.geo import FieldError
+
+router = APIRouter(prefix="/api/kpis", tags=["kpis"])
+
+
+def _aware(value: dt.datetime, field: str) -> dt.datetime:
+    if value.tzinfo is None:
+        raise FieldError(field, f"{field} needs a time zone, e.g. 2026-05-01T00:00:00Z")
+    if (
+        not dt.datetime(1970, 1, 2, tzinfo=dt.UTC)
+        <= value
+        <= dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
+    ):
+        raise FieldError(field, f"{field} is out of range")
+    return value
+
+
+@router.get("", response_model=S.KpiOut)
+def kpis(
+    ctx: Analyst,
+    svc: ServiceDep,
+    since: Annotated[dt.datetime | None, Query(description="default: 7 days ago")] = None,
+    until: Annotated[dt.datetime | None, Query(description="default: now")] = None,
+) -> S.KpiOut:
+    """Response time median and 90th percentile by priority, calls by type and hour,
+    person-times on duty, over ``[since, until)``."""
+    end = _aware(until, "until") if until is not None else ctx.now
+    start = _aware(since, "since") if since is not None else end - dt.timedelta(days=7)
+    if start >= end:
+        raise FieldError("since", "since must be before until")
+    return svc.kpis(start, end)

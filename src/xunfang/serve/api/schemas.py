@@ -1,0 +1,346 @@
+"""Request and response bodies (pydantic). Create schemas refuse unknown fields; strings
+refuse control characters (PostgreSQL cannot store NUL, and none belongs in a call)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from xunfang.serve.api.security import Role
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_LINE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _no_control(text: str) -> str:
+    if _CONTROL.search(text):
+        raise ValueError("must not contain control characters")
+    return text
+
+
+def _no_control_line(text: str) -> str:
+    if _CONTROL_LINE.search(text):
+        raise ValueError("must be one line without control characters")
+    return text
+
+
+Text = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_no_control)]
+Line = Annotated[str, StringConstraints(max_length=200), AfterValidator(_no_control_line)]
+Name = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=100, strip_whitespace=True),
+    AfterValidator(_no_control_line),
+]
+Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 \-()]{2,24}$")]
+UnitId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,32}$")]
+Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-@]{1,64}$")]
+Lon = Annotated[float, Field(ge=-180.0, le=180.0, allow_inf_nan=False, description="degrees")]
+Lat = Annotated[float, Field(ge=-90.0, le=90.0, allow_inf_nan=False, description="degrees")]
+Frame = Literal["wgs84", "gcj02", "bd09"]
+Priority = Annotated[int, Field(ge=1, le=5, description="1 most urgent .. 5")]
+
+CallStatusName = Literal["received", "dispatched", "en_route", "on_scene", "cleared", "cancelled"]
+UnitStatusName = Literal["available", "dispatched", "en_route", "on_scene", "out_of_service"]
+UnitKindName = Literal["booth", "patrol", "station_car", "response_team"]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------------------- auth/users
+class TokenOut(BaseModel):
+    """An access token (OAuth2 bearer)."""
+
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_at: dt.datetime
+    username: str
+    role: Role
+    unit_id: str | None = None
+
+
+class UserCreate(_In):
+    """A new user."""
+
+    username: Username
+    password: Annotated[str, StringConstraints(min_length=8, max_length=128)]
+    role: Role
+    unit_id: UnitId | None = None
+
+
+class UserOut(BaseModel):
+    """A user (never the hash)."""
+
+    username: str
+    role: Role
+    unit_id: str | None
+    active: bool
+
+
+class MeOut(BaseModel):
+    """The logged-in user."""
+
+    username: str
+    role: Role
+    unit_id: str | None
+    sees_caller: bool
+
+
+# ---------------------------------------------------------------------------- calls
+class CallCreate(_In):
+    """A call taken by a dispatcher."""
+
+    call_type: Annotated[str, StringConstraints(max_length=32)] = Field(
+        description="a key of GET /api/meta call_types (e.g. theft, missing_person)"
+    )
+    priority: Priority | None = Field(default=None, description="default: the type's")
+    lon: Lon
+    lat: Lat
+    frame: Frame = "wgs84"
+    description: Text = ""
+    address: Line = ""
+    caller_name: Name | None = None
+    caller_phone: Phone | None = None
+
+
+class CallOut(BaseModel):
+    """A call; ``caller_name``/``caller_phone`` are masked for officers and analysts."""
+
+    id: int
+    call_type: str
+    type_group: str
+    priority: int
+    status: CallStatusName
+    description: str
+    address: str
+    caller_name: str | None
+    caller_phone: str | None
+    lon: float
+    lat: float
+    snap_distance_m: float
+    unit_id: str | None
+    received_at: dt.datetime
+    dispatched_at: dt.datetime | None
+    en_route_at: dt.datetime | None
+    on_scene_at: dt.datetime | None
+    cleared_at: dt.datetime | None
+    cancelled_at: dt.datetime | None
+    call_processing_s: float | None = Field(description="received -> first dispatched")
+    dispatch_delay_s: float | None = Field(description="first dispatched -> first en route")
+    travel_s: float | None = Field(description="last en route -> on scene")
+    response_s: float | None = Field(description="received -> on scene")
+    on_scene_time_s: float | None = Field(description="on scene -> cleared")
+    created_by: str
+
+
+class CallEventOut(BaseModel):
+    """One lifecycle step."""
+
+    at: dt.datetime
+    status: CallStatusName
+    unit_id: str | None
+    actor: str
+
+
+class CallDetailOut(CallOut):
+    """A call with its history."""
+
+    history: list[CallEventOut]
+
+
+class DispatchIn(_In):
+    """Assign a unit to a call."""
+
+    unit_id: UnitId
+
+
+class RecommendationOut(BaseModel):
+    """One recommended unit."""
+
+    unit_id: str
+    kind: str
+    name: str
+    eta_s: float = Field(description="road travel time to the call, seconds")
+    lon: float
+    lat: float
+
+
+class RecommendOut(BaseModel):
+    """The k closest available units by road travel time."""
+
+    node: int
+    lon: float
+    lat: float
+    units: list[RecommendationOut]
+
+
+# ---------------------------------------------------------------------------- units
+class UnitCreate(_In):
+    """A new unit at a site or a position."""
+
+    id: UnitId
+    kind: UnitKindName
+    name: Line = ""
+    site: Line | None = Field(default=None, description="name of its post (GET /api/sites)")
+    lon: Lon | None = None
+    lat: Lat | None = None
+    frame: Frame = "wgs84"
+    crew: Annotated[int, Field(ge=1, le=50)] = 2
+    speed_factor: Annotated[float, Field(gt=0.0, le=20.0, allow_inf_nan=False)] = 1.0
+
+
+class UnitOut(BaseModel):
+    """A unit and its state."""
+
+    id: str
+    kind: str
+    name: str
+    status: UnitStatusName
+    call_id: int | None
+    site_id: int | None
+    lon: float
+    lat: float
+    home_lon: float
+    home_lat: float
+    crew: int
+    speed_factor: float
+    updated_at: dt.datetime
+    position_at: dt.datetime | None
+
+
+class UnitStatusIn(_In):
+    """A status report: en_route, on_scene, available (clears its call, or back in
+    service), out_of_service."""
+
+    status: UnitStatusName
+
+
+class PositionIn(_In):
+    """A position report."""
+
+    lon: Lon
+    lat: Lat
+    frame: Frame = "wgs84"
+
+
+# ---------------------------------------------------------------------------- sites
+class SiteCreate(_In):
+    """A new post."""
+
+    name: Name
+    kind: Literal["station", "booth", "post"]
+    lon: Lon
+    lat: Lat
+    frame: Frame = "wgs84"
+
+
+class SiteOut(BaseModel):
+    """A fixed post."""
+
+    id: int
+    name: str
+    kind: str
+    lon: float
+    lat: float
+
+
+# ---------------------------------------------------------------------------- alerts
+class AlertCreate(_In):
+    """A lookout: what to look for, where, and how far (minutes of travel) to push it."""
+
+    description: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    lon: Lon
+    lat: Lat
+    frame: Frame = "wgs84"
+    within_min: Annotated[float, Field(gt=0.0, le=60.0, allow_inf_nan=False)] = 5.0
+
+
+class AckIn(_In):
+    """Acknowledge an alert for a unit (officers: their own unit, the default)."""
+
+    unit_id: UnitId | None = None
+
+
+class RecipientOut(BaseModel):
+    """A unit an alert went to."""
+
+    unit_id: str
+    eta_s: float
+    acked_at: dt.datetime | None
+    acked_by: str | None
+
+
+class AlertOut(BaseModel):
+    """An alert and its acknowledgements."""
+
+    id: int
+    description: str
+    lon: float
+    lat: float
+    within_min: float
+    created_at: dt.datetime
+    created_by: str
+    recipients: list[RecipientOut]
+    acked: int
+    pending: int
+
+
+# ---------------------------------------------------------------------------- KPIs, audit
+class ResponseStats(BaseModel):
+    """Response-time figures of one priority (seconds)."""
+
+    priority: int
+    calls: int = Field(description="calls with an on-scene time")
+    median_s: float | None
+    p90_s: float | None
+    call_processing_median_s: float | None
+    travel_median_s: float | None
+
+
+class KpiOut(BaseModel):
+    """Key performance indicators over a time window."""
+
+    since: dt.datetime
+    until: dt.datetime
+    timezone: str
+    calls: int
+    response_by_priority: list[ResponseStats]
+    calls_by_type: dict[str, int]
+    calls_by_hour: list[int] = Field(description="24 counts by local hour received")
+    calls_by_type_hour: dict[str, list[int]]
+    person_times_on_duty: int = Field(
+        description="sum over units of crew x duty periods overlapping the window"
+    )
+    person_hours_on_duty: float
+    persons_on_duty_now: int
+
+
+class AuditOut(BaseModel):
+    """One audit entry."""
+
+    id: int
+    at: dt.datetime
+    username: str
+    role: str
+    action: str
+    resource: str
+    resource_id: str
+    detail: dict[str, Any]
+    client: str
+
+
+class MetaOut(BaseModel):
+    """What the console needs to start: area, map settings, call types, roles."""
+
+    area: str
+    bbox: tuple[float, float, float, float]
+    area_geojson: dict[str, Any]
+    tile_url: str
+    call_types: list[dict[str, Any]]
+    type_groups: dict[str, dict[str, str]]
+    unit_statuses: list[str]
+    hotspots: bool

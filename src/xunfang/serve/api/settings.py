@@ -1,0 +1,93 @@
+"""Settings of the dispatch service, read from the environment (prefix ``XUNFANG_``).
+
+==================  ==================================================================
+variable            meaning
+==================  ==================================================================
+DATABASE_URL        ``sqlite:///<cwd>/xunfang.db`` by default; ``postgresql://...``
+SECRET_KEY          key that signs access tokens (HS256); at least 32 characters
+TOKEN_TTL_MIN       access-token lifetime, minutes
+ENV                 ``development`` or ``production``
+TILE_URL            optional map tile template, e.g. ``https://tile.example/{z}/{x}/{y}.png``
+AREA                study area whose road network the service builds (``community:LOOP``)
+PLAN_DIR            an ``xunfang plan`` output folder: booths and stations from sites.csv
+DATA_DIR            the data directory (boundaries, road graphs, stations)
+CORS_ORIGINS        allowed browser origins (JSON list); ``*`` is refused in production
+TIMEZONE            local time zone of the KPIs' hour of day
+==================  ==================================================================
+
+In production an unset or weak ``SECRET_KEY`` and a ``*`` CORS origin are refused at
+start-up (:meth:`ServeSettings.check`), after the full-stack-fastapi-template habit.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from xunfang.errors import ValidationError
+from xunfang.store.db import default_sqlite_url
+
+DEV_SECRET_KEY = "xunfang-development-secret-do-not-use-in-production"
+"""The development default of ``SECRET_KEY`` (refused in production)."""
+MIN_SECRET_CHARS = 32
+
+
+class ServeSettings(BaseSettings):
+    """Validated settings of ``xunfang serve`` (see the module docstring)."""
+
+    model_config = SettingsConfigDict(env_prefix="XUNFANG_", extra="ignore")
+
+    database_url: str = Field(default_factory=default_sqlite_url)
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    token_ttl_min: float = Field(default=480.0, gt=0, le=7 * 24 * 60)
+    env: Literal["development", "production"] = "development"
+    tile_url: str = ""
+    area: str = "community:LOOP"
+    plan_dir: Path | None = None
+    data_dir: Path = Path("data")
+    cors_origins: list[str] = Field(default_factory=list)
+    timezone: str = "America/Chicago"
+    area_buffer_m: float = Field(default=300.0, ge=0)
+    """Points up to this far outside the area polygon are accepted, metres."""
+    max_snap_m: float = Field(default=500.0, gt=0)
+    """A point farther than this from every road node is refused, metres."""
+    units_per_station: int = Field(default=2, ge=0, le=50)
+    """Patrol units created at each station when the units table is empty."""
+    seed_units: bool = True
+    intake_batch_max: int = Field(default=128, ge=1, le=10_000)
+    """Most calls written in one transaction by the intake writer (group commit)."""
+
+    def check(self) -> None:
+        """Refuse unsafe settings outside development.
+
+        Raises
+        ------
+        ValidationError
+            In production: a default or short ``SECRET_KEY``, or ``*`` among
+            ``CORS_ORIGINS``; in any environment: an unknown ``TIMEZONE``.
+        """
+        try:
+            zoneinfo.ZoneInfo(self.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValidationError(
+                f"XUNFANG_TIMEZONE {self.timezone!r} is not an IANA time zone "
+                "(e.g. America/Chicago, Asia/Shanghai)"
+            ) from exc
+        if self.env != "production":
+            return
+        secret = self.secret_key.get_secret_value()
+        if secret == DEV_SECRET_KEY or len(secret) < MIN_SECRET_CHARS:
+            raise ValidationError(
+                "XUNFANG_SECRET_KEY must be set to a random string of at least "
+                f"{MIN_SECRET_CHARS} characters in production (it signs the access tokens); "
+                "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        if "*" in self.cors_origins:
+            raise ValidationError(
+                "XUNFANG_CORS_ORIGINS must not contain '*' in production: list the console's "
+                'origins, e.g. ["https://cad.example.org"]'
+            )

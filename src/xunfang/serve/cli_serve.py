@@ -1,0 +1,165 @@
+"""``xunfang serve`` and ``xunfang user add``: the dispatch service's commands.
+
+Mount in the main CLI with ``app.add_typer(cli_serve.app)`` (no name: the commands join
+the top level). Settings come from ``XUNFANG_*`` variables (see
+:mod:`xunfang.serve.api.settings`); the options below override them.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from xunfang.errors import XunfangError
+
+app = typer.Typer(
+    help="The dispatch service (command centre): API, live feed and web console.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+user_app = typer.Typer(help="Users of the dispatch service.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+    return typer.Exit(code=2)
+
+
+def _settings(**overrides: Any) -> Any:
+    from pydantic import ValidationError as PydanticValidationError
+
+    from xunfang.errors import ValidationError
+    from xunfang.serve.api.settings import ServeSettings
+
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        settings = ServeSettings(**clean)
+    except PydanticValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(x) for x in first["loc"])
+        raise ValidationError(f"XUNFANG_{field.upper()}: {first['msg']}") from exc
+    settings.check()
+    return settings
+
+
+@app.command("serve")
+def serve_cmd(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    area: Annotated[
+        str | None, typer.Option(help="Study area of the road network (XUNFANG_AREA).")
+    ] = None,
+    plan_dir: Annotated[
+        Path | None,
+        typer.Option(help="`xunfang plan` output folder with sites.csv (XUNFANG_PLAN_DIR)."),
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Data directory (XUNFANG_DATA_DIR).")
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="Database URL (XUNFANG_DATABASE_URL).")
+    ] = None,
+    migrate: Annotated[
+        bool, typer.Option(help="Upgrade the database schema to the latest revision first.")
+    ] = True,
+    migrate_only: Annotated[
+        bool, typer.Option(help="Only upgrade the database schema, then exit.")
+    ] = False,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+) -> None:
+    """Run the dispatch service: REST API under /api, live feed at /ws, console at /."""
+    from xunfang.serve.api.app import prepare_database, run
+    from xunfang.serve.api.geo import build_geo
+    from xunfang.store.db import Database
+
+    try:
+        settings = _settings(
+            area=area, plan_dir=plan_dir, data_dir=data_dir, database_url=database_url
+        )
+        db = Database(settings.database_url)
+        rev = prepare_database(db, migrate=migrate or migrate_only)
+        db.dispose()
+        console.print(f"database {db.backend} at schema revision {rev}")
+        if migrate_only:
+            return
+        with console.status(f"building the road network of {settings.area}"):
+            geo = build_geo(
+                settings.area,
+                settings.data_dir,
+                plan_dir=settings.plan_dir,
+                buffer_m=settings.area_buffer_m,
+                max_snap_m=settings.max_snap_m,
+            )
+        console.print(
+            f"{settings.area}: {geo.network.n_nodes:,} road nodes, {len(geo.sites)} sites; "
+            f"console at http://{host}:{port}/"
+        )
+    except (XunfangError, OSError) as exc:
+        raise _fail(exc) from exc
+    run(settings, geo, host=host, port=port, migrate=False, log_level=log_level)
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[str, typer.Option(help="dispatcher, officer, analyst or admin.")],
+    unit: Annotated[
+        str | None, typer.Option(help="For officers: the unit they crew (e.g. B01).")
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option(help="Read the password from standard input (no prompt).")
+    ] = False,
+    database_url: Annotated[
+        str | None, typer.Option(help="Database URL (XUNFANG_DATABASE_URL).")
+    ] = None,
+) -> None:
+    """Add a user (the password is hashed with Argon2; it is never stored or shown)."""
+    from xunfang.errors import ValidationError
+    from xunfang.serve.api.app import prepare_database
+    from xunfang.serve.api.security import Role, hash_password
+    from xunfang.store import repo
+    from xunfang.store.db import Database
+    from xunfang.store.models import utcnow
+
+    try:
+        settings = _settings(database_url=database_url)
+        try:
+            role_value = Role(role).value
+        except ValueError:
+            raise ValidationError(
+                f"--role must be one of {', '.join(r.value for r in Role)}, got {role!r}"
+            ) from None
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+        hashed = hash_password(password)
+        db = Database(settings.database_url)
+        prepare_database(db)
+        with db.write() as s:
+            if repo.get_user(s, username) is not None:
+                raise ValidationError(f"user {username!r} already exists")
+            repo.add_user(s, username, hashed, role_value, unit)
+            repo.audit(
+                s,
+                username="cli",
+                role="admin",
+                action="user.create",
+                resource="user",
+                resource_id=username,
+                detail={"role": role_value},
+                at=utcnow(),
+            )
+        db.dispose()
+    except (XunfangError, OSError) as exc:
+        raise _fail(exc) from exc
+    console.print(f"user {escape(username)} added with role {role_value}")

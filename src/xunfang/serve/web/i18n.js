@@ -1,0 +1,41 @@
+// Chinese and English strings of the console. Elements carry data-i18n="key".
+"use strict";
+
+window.I18N = {
+  zh: {
+    title: "巡防 指挥中心", login: "登录", logout: "退出", username: "用户名", password: "密码",
+    feed_on: "实时: 已连接", feed_off: "实时: 断开", hotspots: "热点", fit: "全图",
+    intake: "接警", call_type: "类型", priority: "优先级", default: "默认", lon: "经度", lat: "纬度",
+    click_map: "在地图上点击选择位置", address: "地址", caller_name: "报警人", caller_phone: "电话",
+    description: "描述", submit_call: "提交警情", open_calls: "警情", recommended: "推荐警力",
+    recommend: "推荐", dispatch: "派警", cancel: "撤销", units: "警力状态", unit: "警力", kind: "类型",
+    status: "状态", call: "警情", alerts: "布控预警", alert_desc: "描述 (嫌疑人特征)", within_min: "分钟内",
+    send_alert: "发布预警", kpis: "指标", refresh: "刷新", ack: "确认", acked: "已确认",
+    no_units: "没有可用警力", eta: "预计", min: "分钟", s: "秒", lang_other: "English",
+    st_available: "空闲", st_dispatched: "已派", st_en_route: "在途", st_on_scene: "到场",
+    st_out_of_service: "停用", st_received: "待派", st_cleared: "已结", st_cancelled: "已撤",
+    act_en_route: "出发", act_on_scene: "到场", act_clear: "结束", act_oos: "停用", act_back: "恢复",
+    k_booth: "岗亭", k_patrol: "巡逻车", k_station_car: "所属警车", k_response_team: "快反队",
+    p: "优先级", median: "中位数", p90: "90分位", calls_n: "警情数", person_times: "在岗人次",
+    by_hour: "按小时", login_failed: "用户名或密码错误",
+  },
+  en: {
+    title: "xunfang command centre", login: "Log in", logout: "Log out", username: "User name",
+    password: "Password", feed_on: "Live: connected", feed_off: "Live: disconnected",
+    hotspots: "Hotspots", fit: "Fit", intake: "Call intake", call_type: "Type", priority: "Priority",
+    default: "default", lon: "Longitude", lat: "Latitude", click_map: "Click the map to pick the location",
+    address: "Address", caller_name: "Caller", caller_phone: "Phone", description: "Description",
+    submit_call: "Enter call", open_calls: "Open calls", recommended: "Recommended units",
+    recommend: "Recommend", dispatch: "Dispatch", cancel: "Cancel", units: "Unit status", unit: "Unit",
+    kind: "Kind", status: "Status", call: "Call", alerts: "Alerts", alert_desc: "Description (suspect)",
+    within_min: "Within min", send_alert: "Send alert", kpis: "KPIs", refresh: "Refresh", ack: "Ack",
+    acked: "acked", no_units: "No unit available", eta: "ETA", min: "min", s: "s",
+    lang_other: "中文", st_available: "available", st_dispatched: "dispatched", st_en_route: "en route",
+    st_on_scene: "on scene", st_out_of_service: "out of service", st_received: "waiting",
+    st_cleared: "cleared", st_cancelled: "cancelled", act_en_route: "En route", act_on_scene: "On scene",
+    act_clear: "Clear", act_oos: "Off duty", act_back: "On duty", k_booth: "booth", k_patrol: "patrol",
+    k_station_car: "station car", k_response_team: "response team", p: "Priority", median: "median",
+    p90: "p90", calls_n: "calls", person_times: "person-times on duty", by_hour: "by hour",
+    login_failed: "Wrong user name or password",
+  },
+};

@@ -1,0 +1,155 @@
+"""Database engine and sessions for SQLite (file, WAL mode) and PostgreSQL.
+
+SQLite settings, applied to every connection:
+
+* ``journal_mode=WAL``: readers never block the writer and the writer never blocks readers
+  (SQLite documentation, "Write-Ahead Logging").
+* ``synchronous=FULL``: the WAL is fsync'ed at every commit, so a transaction that
+  returned from ``COMMIT`` is on disk. In WAL mode ``NORMAL`` already survives a crash
+  of the *process* (kill -9: the committed pages are in the operating system's cache),
+  but can lose the last commits on an operating-system crash or power cut. A call that
+  the service acknowledged with 201 is a promise to the caller, so we pay the fsync and
+  keep throughput with group commit (several intakes share one transaction, see
+  ``xunfang.serve.api.intake``).
+* ``foreign_keys=ON`` and ``busy_timeout``: writers wait for the lock instead of failing.
+
+Write transactions on SQLite start with ``BEGIN IMMEDIATE``: the write lock is taken
+before the first read, so two writers are serialised at the start of the transaction
+and never fail with ``SQLITE_BUSY`` on a stale read snapshot half-way through.
+PostgreSQL runs at READ COMMITTED; races are settled by conditional updates whose row
+count the caller checks (a second ``UPDATE ... WHERE status = 'available'`` waits for the
+first to commit, re-reads the row and matches nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from xunfang.errors import ValidationError
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+"""How long a SQLite writer waits for the lock before giving up, milliseconds."""
+
+
+def default_sqlite_url(folder: Path | None = None) -> str:
+    """``sqlite:///<folder or cwd>/xunfang.db`` (absolute path)."""
+    return f"sqlite:///{(folder or Path.cwd()).resolve() / 'xunfang.db'}"
+
+
+def normalise_url(url: str) -> URL:
+    """Parse a database URL and choose the drivers xunfang ships with.
+
+    ``postgresql://`` and ``postgres://`` become ``postgresql+psycopg://`` (psycopg 3).
+
+    Raises
+    ------
+    ValidationError
+        If the URL cannot be parsed or names a backend other than SQLite or PostgreSQL.
+    """
+    text = url.strip()
+    if text.startswith("postgres://"):
+        text = "postgresql://" + text.removeprefix("postgres://")
+    try:
+        parsed = make_url(text)
+    except Exception as exc:  # sqlalchemy raises ArgumentError with the URL in it
+        raise ValidationError(
+            "XUNFANG_DATABASE_URL is not a database URL; use e.g. sqlite:///xunfang.db or "
+            "postgresql://user@host:5432/dbname"
+        ) from exc
+    backend = parsed.get_backend_name()
+    if backend == "postgresql":
+        if "+" not in parsed.drivername or parsed.drivername.endswith("+psycopg2"):
+            parsed = parsed.set(drivername="postgresql+psycopg")
+    elif backend != "sqlite":
+        raise ValidationError(
+            f"XUNFANG_DATABASE_URL uses backend {backend!r}; xunfang supports sqlite and postgresql"
+        )
+    return parsed
+
+
+class Database:
+    """An engine with read and write session factories.
+
+    Parameters
+    ----------
+    url
+        SQLAlchemy URL (``sqlite:///path.db`` or ``postgresql://...``).
+    pool_size
+        Connections kept open (the web server runs handlers on a thread pool).
+
+    Raises
+    ------
+    ValidationError
+        For an unsupported URL (see :func:`normalise_url`), or an in-memory SQLite
+        database (each connection would see its own empty database).
+    """
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = normalise_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        # hide_parameters: error messages and logs never show bound values (a call's
+        # caller name and phone are personal data)
+        kwargs: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite, "hide_parameters": True}
+        if self.is_sqlite:
+            if self.url.database in (None, "", ":memory:"):
+                raise ValidationError(
+                    "XUNFANG_DATABASE_URL: an in-memory SQLite database cannot be shared by "
+                    "the server's threads; use a file, e.g. sqlite:///xunfang.db"
+                )
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 10.0}
+        kwargs["pool_size"] = pool_size
+        kwargs["max_overflow"] = 2 * pool_size
+        self.engine: Engine = create_engine(self.url, **kwargs)
+        self._write_engine: Engine = self.engine
+        if self.is_sqlite:
+            _configure_sqlite(self.engine)
+            self._write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        self._write = sessionmaker(self._write_engine, expire_on_commit=False)
+
+    @property
+    def backend(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self.url.get_backend_name()
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading (one transaction, rolled back at the end)."""
+        with self._read() as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A session in one write transaction: committed when the block ends normally,
+        rolled back if it raises."""
+        with self._write.begin() as session:
+            yield session
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # take BEGIN out of the driver's hands so that we choose DEFERRED or IMMEDIATE
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")

@@ -1,0 +1,448 @@
+"""Repository functions: every SQL statement of the service lives here.
+
+State changes of units and calls are *conditional* updates: they name the status the
+caller read (``WHERE id = :id AND status = :expected``) and return whether exactly one
+row matched. A ``False`` means someone else changed the row first; the caller rolls back
+and answers 409. Assigning a unit is the statement
+
+    UPDATE units SET status = 'dispatched', call_id = :c WHERE id = :u AND status = 'available'
+
+which on PostgreSQL (READ COMMITTED) makes a second, concurrent transaction wait for the
+first, re-evaluate the WHERE clause on the committed row and match nothing; on SQLite the
+write transactions are serialised by ``BEGIN IMMEDIATE`` (see :mod:`xunfang.store.db`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.orm import Session
+
+from xunfang.store.models import (
+    Alert,
+    AlertRecipient,
+    AuditEntry,
+    Call,
+    CallEvent,
+    Site,
+    Unit,
+    UnitEvent,
+    User,
+)
+
+KEEP: Any = object()
+"""Sentinel: leave this column as it is."""
+
+OPEN_CALL_STATUSES = ("received", "dispatched", "en_route", "on_scene")
+
+
+# ---------------------------------------------------------------------------- users
+def get_user(session: Session, username: str) -> User | None:
+    """The user with this name, or None."""
+    return session.scalar(select(User).where(User.username == username))
+
+
+def add_user(
+    session: Session, username: str, password_hash: str, role: str, unit_id: str | None = None
+) -> User:
+    """Insert a user (the caller hashes the password)."""
+    user = User(
+        username=username, password_hash=password_hash, role=role, unit_id=unit_id, active=True
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def list_users(session: Session) -> Sequence[User]:
+    """Every user, by name."""
+    return session.scalars(select(User).order_by(User.username)).all()
+
+
+# ---------------------------------------------------------------------------- sites
+def upsert_sites(session: Session, rows: Iterable[dict[str, Any]]) -> int:
+    """Insert sites whose name is new; update kind and position of known names.
+
+    Returns the number of sites inserted.
+    """
+    known = {s.name: s for s in session.scalars(select(Site))}
+    added = 0
+    for row in rows:
+        site = known.get(row["name"])
+        if site is None:
+            session.add(Site(**row))
+            added += 1
+        else:
+            site.kind, site.lon, site.lat = row["kind"], row["lon"], row["lat"]
+            site.source = row.get("source", site.source)
+    session.flush()
+    return added
+
+
+def list_sites(session: Session) -> Sequence[Site]:
+    """Every site, by kind then name."""
+    return session.scalars(select(Site).order_by(Site.kind, Site.name)).all()
+
+
+def add_site(session: Session, **values: Any) -> Site:
+    """Insert one site."""
+    site = Site(**values)
+    session.add(site)
+    session.flush()
+    return site
+
+
+# ---------------------------------------------------------------------------- units
+def count_units(session: Session) -> int:
+    """Number of units."""
+    return int(session.scalar(select(func.count()).select_from(Unit)) or 0)
+
+
+def get_unit(session: Session, unit_id: str) -> Unit | None:
+    """One unit, read fresh from the database."""
+    return session.get(Unit, unit_id, populate_existing=True)
+
+
+def list_units(session: Session, statuses: Sequence[str] | None = None) -> Sequence[Unit]:
+    """Units (optionally only those in ``statuses``), by id."""
+    q = select(Unit).order_by(Unit.id)
+    if statuses is not None:
+        q = q.where(Unit.status.in_(list(statuses)))
+    return session.scalars(q).all()
+
+
+def unit_positions(session: Session, statuses: Sequence[str]) -> Sequence[Any]:
+    """Light rows (id, kind, name, status, call_id, lon, lat, speed_factor) of the units in
+    ``statuses``, by id: what a recommendation needs, without building ORM objects."""
+    return session.execute(
+        select(
+            Unit.id,
+            Unit.kind,
+            Unit.name,
+            Unit.status,
+            Unit.call_id,
+            Unit.lon,
+            Unit.lat,
+            Unit.speed_factor,
+        )
+        .where(Unit.status.in_(list(statuses)))
+        .order_by(Unit.id)
+    ).all()
+
+
+def add_unit(session: Session, **values: Any) -> Unit:
+    """Insert one unit."""
+    unit = Unit(**values)
+    session.add(unit)
+    session.flush()
+    return unit
+
+
+def _rowcount(result: Any) -> int:
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)
+
+
+def transition_unit(
+    session: Session,
+    unit_id: str,
+    *,
+    expected: str,
+    new: str,
+    at: dt.datetime,
+    call_id: int | None = KEEP,
+    lon: float | None = None,
+    lat: float | None = None,
+) -> bool:
+    """Conditional status change of a unit; True when the unit was in ``expected``.
+
+    ``call_id`` is set when given (``None`` clears it); ``lon``/``lat`` move the unit.
+    """
+    values: dict[str, Any] = {"status": new, "updated_at": at}
+    if call_id is not KEEP:
+        values["call_id"] = call_id
+    if lon is not None and lat is not None:
+        values.update(lon=lon, lat=lat)
+    result = session.execute(
+        update(Unit)
+        .where(Unit.id == unit_id, Unit.status == expected)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
+def assign_unit(session: Session, unit_id: str, call_id: int, at: dt.datetime) -> bool:
+    """``UPDATE units SET status='dispatched', call_id=:c WHERE id=:u AND status='available'``;
+    True when the unit was available and is now assigned."""
+    return transition_unit(
+        session, unit_id, expected="available", new="dispatched", at=at, call_id=call_id
+    )
+
+
+def move_unit(session: Session, unit_id: str, lon: float, lat: float, at: dt.datetime) -> bool:
+    """Record a position report; False if there is no such unit."""
+    result = session.execute(
+        update(Unit)
+        .where(Unit.id == unit_id)
+        .values(lon=lon, lat=lat, position_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
+def add_unit_event(
+    session: Session,
+    unit_id: str,
+    at: dt.datetime,
+    old_status: str | None,
+    new_status: str,
+    actor: str,
+    call_id: int | None = None,
+) -> None:
+    """Append one unit status change."""
+    session.add(
+        UnitEvent(
+            unit_id=unit_id,
+            at=at,
+            old_status=old_status,
+            new_status=new_status,
+            call_id=call_id,
+            actor=actor,
+        )
+    )
+
+
+def unit_events(
+    session: Session, until: dt.datetime, unit_ids: Sequence[str] | None = None
+) -> Sequence[UnitEvent]:
+    """Unit status changes up to ``until``, by unit then time."""
+    q = select(UnitEvent).where(UnitEvent.at <= until)
+    if unit_ids is not None:
+        q = q.where(UnitEvent.unit_id.in_(list(unit_ids)))
+    return session.scalars(q.order_by(UnitEvent.unit_id, UnitEvent.at, UnitEvent.id)).all()
+
+
+# ---------------------------------------------------------------------------- calls
+CALL_COLUMNS = tuple(c.key for c in Call.__table__.columns if c.key != "id")
+
+
+def add_calls(session: Session, calls: Sequence[Call]) -> list[int]:
+    """Insert new calls (status ``received``) with their first lifecycle event (by their
+    ``created_by``); set and return their ids, in order.
+
+    One multi-row INSERT ... RETURNING for the calls and one for their events (group
+    commit: the unit-of-work machinery would cost more than the fsync). The ``Call``
+    objects stay detached: they carry the values and receive the ids.
+    """
+    if not calls:
+        return []
+    rows = [{k: getattr(c, k) for k in CALL_COLUMNS} for c in calls]
+    ids = list(session.scalars(insert(Call).returning(Call.id, sort_by_parameter_order=True), rows))
+    for c, i in zip(calls, ids, strict=True):
+        c.id = i
+    session.execute(
+        insert(CallEvent),
+        [
+            {
+                "call_id": c.id,
+                "at": c.received_at,
+                "status": "received",
+                "unit_id": None,
+                "actor": c.created_by,
+            }
+            for c in calls
+        ],
+    )
+    return ids
+
+
+def get_call(session: Session, call_id: int) -> Call | None:
+    """One call, read fresh from the database."""
+    return session.get(Call, call_id, populate_existing=True)
+
+
+def list_calls(
+    session: Session,
+    *,
+    open_only: bool = False,
+    statuses: Sequence[str] | None = None,
+    limit: int = 200,
+    before_id: int | None = None,
+) -> Sequence[Call]:
+    """Calls, newest first."""
+    q = select(Call).order_by(Call.id.desc()).limit(limit)
+    if open_only:
+        q = q.where(Call.status.in_(OPEN_CALL_STATUSES))
+    if statuses:
+        q = q.where(Call.status.in_(list(statuses)))
+    if before_id is not None:
+        q = q.where(Call.id < before_id)
+    return session.scalars(q).all()
+
+
+def calls_received_between(
+    session: Session, since: dt.datetime, until: dt.datetime
+) -> Sequence[Call]:
+    """Calls received in ``[since, until)``, oldest first."""
+    return session.scalars(
+        select(Call)
+        .where(Call.received_at >= since, Call.received_at < until)
+        .order_by(Call.received_at)
+    ).all()
+
+
+CALL_STAMPS = {
+    "dispatched": "dispatched_at",
+    "en_route": "en_route_at",
+    "on_scene": "on_scene_at",
+    "cleared": "cleared_at",
+    "cancelled": "cancelled_at",
+}
+"""Status -> the timestamp column it sets."""
+
+
+def transition_call(
+    session: Session,
+    call_id: int,
+    *,
+    expected: str,
+    new: str,
+    at: dt.datetime,
+    unit_id: str | None = KEEP,
+    stamps: dict[str, dt.datetime | None] | None = None,
+) -> bool:
+    """Conditional status change of a call; True when it was in ``expected``.
+
+    ``stamps`` gives the lifecycle timestamp columns to write (the core decides which:
+    e.g. a re-dispatch keeps the first ``dispatched_at``).
+    """
+    values: dict[str, Any] = {"status": new}
+    if unit_id is not KEEP:
+        values["unit_id"] = unit_id
+    values.update(stamps or {})
+    result = session.execute(
+        update(Call)
+        .where(Call.id == call_id, Call.status == expected)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
+def add_call_event(
+    session: Session,
+    call_id: int,
+    at: dt.datetime,
+    status: str,
+    unit_id: str | None,
+    actor: str,
+) -> None:
+    """Append one lifecycle step of a call."""
+    session.add(CallEvent(call_id=call_id, at=at, status=status, unit_id=unit_id, actor=actor))
+
+
+def call_events(session: Session, call_id: int) -> Sequence[CallEvent]:
+    """A call's lifecycle steps in order."""
+    return session.scalars(
+        select(CallEvent).where(CallEvent.call_id == call_id).order_by(CallEvent.id)
+    ).all()
+
+
+# ---------------------------------------------------------------------------- alerts
+def add_alert(session: Session, alert: Alert, recipients: Sequence[tuple[str, float]]) -> Alert:
+    """Insert an alert and its recipients ``(unit_id, eta_s)``."""
+    session.add(alert)
+    session.flush()
+    session.add_all(
+        [AlertRecipient(alert_id=alert.id, unit_id=u, eta_s=eta) for u, eta in recipients]
+    )
+    session.flush()
+    return alert
+
+
+def get_alert(session: Session, alert_id: int) -> Alert | None:
+    """One alert."""
+    return session.get(Alert, alert_id, populate_existing=True)
+
+
+def alert_recipients(session: Session, alert_ids: Sequence[int]) -> Sequence[AlertRecipient]:
+    """Recipients of these alerts, fastest first."""
+    if not alert_ids:
+        return []
+    return session.scalars(
+        select(AlertRecipient)
+        .where(AlertRecipient.alert_id.in_(list(alert_ids)))
+        .order_by(AlertRecipient.alert_id, AlertRecipient.eta_s, AlertRecipient.unit_id)
+        .execution_options(populate_existing=True)
+    ).all()
+
+
+def list_alerts(session: Session, limit: int = 50) -> Sequence[Alert]:
+    """Alerts, newest first."""
+    return session.scalars(select(Alert).order_by(Alert.id.desc()).limit(limit)).all()
+
+
+def ack_alert(session: Session, alert_id: int, unit_id: str, at: dt.datetime, by: str) -> bool:
+    """Record a unit's acknowledgement; False if the unit is not a recipient or has
+    already acknowledged (the first acknowledgement is kept)."""
+    result = session.execute(
+        update(AlertRecipient)
+        .where(
+            AlertRecipient.alert_id == alert_id,
+            AlertRecipient.unit_id == unit_id,
+            AlertRecipient.acked_at.is_(None),
+        )
+        .values(acked_at=at, acked_by=by)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
+# ---------------------------------------------------------------------------- audit
+def audit(
+    session: Session,
+    *,
+    username: str,
+    role: str,
+    action: str,
+    resource: str,
+    resource_id: str = "",
+    detail: dict[str, Any] | None = None,
+    client: str = "",
+    at: dt.datetime,
+) -> None:
+    """Append one audit entry (in the caller's transaction: it commits with the change
+    it records, or not at all)."""
+    session.add(
+        AuditEntry(
+            at=at,
+            username=username,
+            role=role,
+            action=action,
+            resource=resource,
+            resource_id=resource_id,
+            detail=detail or {},
+            client=client,
+        )
+    )
+
+
+def audit_many(session: Session, entries: Sequence[dict[str, Any]]) -> None:
+    """Append many audit entries in one statement (keys as :func:`audit`'s arguments)."""
+    if entries:
+        session.execute(insert(AuditEntry), list(entries))
+
+
+def list_audit(
+    session: Session, *, limit: int = 100, before_id: int | None = None
+) -> Sequence[AuditEntry]:
+    """Audit entries, newest first."""
+    q = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if before_id is not None:
+        q = q.where(AuditEntry.id < before_id)
+    return session.scalars(q).all()
