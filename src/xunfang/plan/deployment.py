@@ -92,6 +92,7 @@ from xunfang.ingest.areas import StudyArea, community_areas_touching, load_study
 from xunfang.ingest.incidents import IncidentTable, IngestReport, ingest, read_incident_table
 from xunfang.ingest.network import RoadNetwork, build_network
 from xunfang.ingest.taxonomy import load_taxonomy
+from xunfang.plan._highs import new_highs
 from xunfang.plan.roster import (
     DAY_NAMES,
     Roster,
@@ -448,15 +449,6 @@ class CoverAllocation:
     solve_time_s: float
 
 
-def _new_highs() -> Any:
-    # highspy.Highs prints a banner when constructed; its core base class does not
-    # (the same workaround as xunfang.plan.siting).
-    cls = getattr(highspy, "_Highs", None) or highspy.Highs
-    h = cls()
-    h.setOptionValue("output_flag", False)
-    return h
-
-
 def _cover_value(count: IntArray, w: FloatArray, beta: float) -> float:
     return float(w @ (np.minimum(count, 1) + beta * np.clip(count - 1, 0, 1)))
 
@@ -575,10 +567,9 @@ def allocate_cover(
     row_upper = np.concatenate([c[rows].astype(float), np.zeros(k), [n_vehicles, n_foot]])
     integrality = np.zeros(n_col, dtype=np.int32)
     integrality[: 2 * n_cand] = 1
-    h = _new_highs()
+    h = new_highs()
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
-    h.setOptionValue("threads", 1)
     status = h.passModel(
         int(n_col),
         int(n_row),

@@ -105,6 +105,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import sparse
 
 from xunfang.errors import InfeasibleError, SolverError, ValidationError
+from xunfang.plan._highs import new_highs
 
 __all__ = [
     "P90_QUANTILE",
@@ -695,16 +696,6 @@ class _MipOutcome:
     run_time_s: float
 
 
-def _new_highs() -> Any:
-    # The Python wrapper class highspy.Highs prints a two-line banner when it is constructed,
-    # before any option can be set; its core base class does not. Fall back to the public class
-    # if a future highspy drops the private name.
-    cls = getattr(highspy, "_Highs", None) or highspy.Highs
-    h = cls()
-    h.setOptionValue("output_flag", False)
-    return h
-
-
 def _solve_mip(
     a: sparse.csc_matrix,
     col_cost: FloatArray,
@@ -721,7 +712,7 @@ def _solve_mip(
     presolve: bool = True,
 ) -> _MipOutcome:
     """Solve one MIP given as a CSC matrix; raise SolverError without a feasible solution."""
-    h = _new_highs()
+    h = new_highs()
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
     if not presolve:
