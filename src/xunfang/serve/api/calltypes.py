@@ -37,7 +37,7 @@ CALL_TYPES: dict[str, CallType] = {
         CallType("vandalism", "property", 4, "Criminal damage", "故意毁坏财物"),
         CallType("vehicle_theft", "vehicle", 3, "Vehicle theft", "盗窃车辆"),
         CallType("theft_from_vehicle", "vehicle", 4, "Theft from vehicle", "车内盗窃"),
-        CallType("dispute", "disorder", 3, "Dispute", "纠纷"),
+        CallType("dispute", "service", 3, "Dispute to mediate", "纠纷调解"),
         CallType("disturbance", "disorder", 4, "Disturbance / noise", "扰民 / 噪音"),
         CallType("suspicious_person", "disorder", 3, "Suspicious person", "可疑人员"),
         CallType("narcotics", "disorder", 3, "Narcotics", "涉毒"),
