@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 from pyproj import CRS
+from pyproj.exceptions import CRSError as PyprojCRSError
 
 from xunfang.errors import CRSError
 
@@ -66,7 +67,10 @@ def require_projected(crs: CRS | str | int | None, what: str = "data") -> CRS:
     """
     if crs is None:
         raise CRSError(f"{what} has no CRS; set one (e.g. EPSG:32616) before measuring distances")
-    crs = CRS.from_user_input(crs)
+    try:
+        crs = CRS.from_user_input(crs)
+    except PyprojCRSError:
+        raise CRSError(f"{what}: unknown CRS {crs!r}; use e.g. EPSG:32616") from None
     if not crs.is_projected:
         raise CRSError(
             f"{what} is in the geographic CRS {crs.to_string()}; distances need a projected CRS "

@@ -338,3 +338,36 @@ def test_area_filter_rejects_outside_rows_without_a_crs_error(data_dir: Path) ->
         report.rejected["outside_area"]
         == report.rows_read - report.rows_accepted - (report.rejected["missing_coordinates"])
     )
+
+
+def test_truncated_gzip_and_directory(monthly_file: Path, tmp_path: Path) -> None:
+    import gzip
+
+    data = gzip.compress(monthly_file.read_bytes() * 200)
+    cut = tmp_path / "cut.csv.gz"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataFileError, match=r"cut\.csv\.gz: the compressed file is truncated"):
+        ingest([cut], "chicago")
+    with pytest.raises(DataFileError, match="is a directory"):
+        ingest([tmp_path], "chicago")
+
+
+def test_unknown_timezone_and_crs_in_a_mapping(tmp_path: Path) -> None:
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(CN_MAPPING.replace("Asia/Shanghai", "Asia/Shanghia"), encoding="utf-8")
+    with pytest.raises(DataFileError, match=r"field 'layout\.timezone'.*unknown time zone"):
+        profile_from_toml(mapping)
+    xy = CN_MAPPING.replace('kind = "lonlat"', 'kind = "xy"\ncrs = "EPSG:99999"')
+    mapping.write_text(xy, encoding="utf-8")
+    with pytest.raises(DataFileError, match=r"unknown CRS 'EPSG:99999'"):
+        profile_from_toml(mapping)
+
+
+@pytest.mark.realdata
+def test_missing_column_names_the_closest_layout(data_dir: Path, tmp_path: Path) -> None:
+    src = data_dir / "chicago/incidents/Crimes_September_2014.csv"
+    frame = pd.read_csv(src, dtype=str, nrows=20).drop(columns=["Latitude"])
+    path = tmp_path / "sept.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(DataFileError, match=r"missing column 'Latitude'.*layout chicago-sept2014"):
+        ingest([path], "chicago")

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from xunfang.config import Settings
+from xunfang.errors import DataFileError, ValidationError
 from xunfang.plan.booth_plan import PlanConfig, make_booth_plan, ring_stats
 from xunfang.serve.cli import app
 from xunfang.serve.report import render_html, write_plan
@@ -19,19 +20,26 @@ from xunfang.serve.report import render_html, write_plan
 
 def test_ring_stats_by_hand() -> None:
     # four demand points: 30 s (w 1), 120 s (w 2), 240 s (w 1), unreachable (w 1)
-    r = ring_stats("x", 3, np.array([30.0, 120.0, 240.0, np.inf]), np.array([1.0, 2, 1, 1]))
+    r = ring_stats(
+        "x", 3, np.array([30.0, 120.0, 240.0, np.inf]), np.array([1.0, 2, 1, 1]), threshold_s=150.0
+    )
     assert r.share_within == {1: 0.2, 3: 0.6, 5: 0.8}
+    assert r.share_within_threshold == 0.6  # 2.5 min: the 30 s and 120 s points
     assert r.mean_s == pytest.approx((30 + 240 + 240) / 4)  # 30*1 + 120*2 + 240*1 over w=4
     assert r.p90_s == 240.0  # inverted CDF: cumulative weights 1, 3, 4 of 4 -> 3.6 reached at 240
     assert r.unreachable == 1
+
+
+def _no_nan(name: str) -> None:
+    raise AssertionError(f"{name} is not JSON")
 
 
 @pytest.fixture(scope="module")
 def loop_plan(data_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     tmp = tmp_path_factory.mktemp("loop")
     station = tmp / "fixed.csv"
-    # District 1 station (1718 S State St), the city's coordinates
-    station.write_text("name,lat,lon\nDistrict 1 station,41.8582258,-87.6275221\n")
+    # an existing post at State and Madison, in the Loop
+    station.write_text("name,lat,lon\nState and Madison,41.8819,-87.6278\n")
     files = tuple(sorted((data_dir / "chicago/incidents_2014_2015").glob("*.csv.gz"))[:3])
     config = PlanConfig(
         area="community:LOOP",
@@ -57,7 +65,7 @@ def test_loop_plan_figures(loop_plan) -> None:  # type: ignore[no-untyped-def]
     # the weights of the demand are the incidents
     assert plan.demand["weight"].sum() == len(plan.incidents)
     assert (plan.sites["kind"] == "booth").sum() == 5
-    assert list(plan.sites.loc[plan.sites["kind"] == "station", "name"]) == ["District 1 station"]
+    assert list(plan.sites.loc[plan.sites["kind"] == "station", "name"]) == ["State and Madison"]
     stations, mclp_ring = plan.rings[0], plan.rings[1]
     # MCLP's own covered share is the 1-minute figure of its layout
     assert mclp_ring.share_within[1] == pytest.approx(plan.mclp.covered_weight_share)
@@ -93,6 +101,11 @@ def test_loop_plan_outputs(loop_plan) -> None:  # type: ignore[no-untyped-def]
     summary = json.loads(written["plan_summary.json"].read_text())
     assert summary["incidents_in_area"] == len(plan.incidents)
     assert [r["sites"] for r in summary["rings"]] == [1, 6, 6]
+    assert summary["rings"][1]["share_within_threshold"] == pytest.approx(
+        plan.mclp.covered_weight_share, abs=1e-4
+    )
+    json.loads(written["plan_summary.json"].read_text(), parse_constant=_no_nan)  # strict JSON
+    assert written["sites.csv"].read_bytes().startswith(b"\xef\xbb\xbf")  # BOM for Excel
     sites = json.loads(written["sites.geojson"].read_text())
     assert len(sites["features"]) == 6
     lon, lat = sites["features"][0]["geometry"]["coordinates"]
@@ -154,3 +167,17 @@ def test_forecast_as_demand_weights(loop_plan, data_dir: Path) -> None:  # type:
     last = fc.incidents.frame["occurred_at"].max()
     recent = (fc.incidents.frame["occurred_at"] > last.normalize() - pd.Timedelta(days=28)).sum()
     assert fc.demand["weight"].sum() == pytest.approx(recent / 4, rel=0.05)
+
+
+@pytest.mark.realdata
+def test_bad_sites_and_types_are_refused(loop_plan, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    _, files, tmp = loop_plan
+    swapped = tmp / "swapped.csv"
+    swapped.write_text("name,lat,lon\nok,41.8825,-87.6290\nswapped,-87.6290,41.8825\n")
+    base = {"area": "community:LOOP", "booths": 2, "incident_files": files[:1]}
+    with pytest.raises(DataFileError, match=r"swapped\.csv, row 2: site 'swapped'.*swapped"):
+        make_booth_plan(PlanConfig(**base, fixed_sites=swapped), Settings(data_dir=data_dir))
+    with pytest.raises(ValidationError, match=r"--types \['bogus'\]: not type groups; use some"):
+        make_booth_plan(PlanConfig(**base, types=("bogus",)), Settings(data_dir=data_dir))
+    with pytest.raises(ValidationError, match=r"no such incidents in the data; groups present"):
+        make_booth_plan(PlanConfig(**base, types=("Service",)), Settings(data_dir=data_dir))

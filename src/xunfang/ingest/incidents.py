@@ -26,11 +26,13 @@ import gzip
 import io
 import json
 import tomllib
+import zlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import charset_normalizer
 import numpy as np
@@ -38,9 +40,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import shapely
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
 from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError as PyprojCRSError
 from shapely.geometry.base import BaseGeometry
 
 from xunfang.errors import CRSError, DataFileError
@@ -94,6 +97,15 @@ class CoordSpec(BaseModel):
     crs: str = WGS84
     frame: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
 
+    @field_validator("crs")
+    @classmethod
+    def _known_crs(cls, value: str) -> str:
+        try:
+            CRS.from_user_input(value)
+        except PyprojCRSError:
+            raise ValueError(f"unknown CRS {value!r}; use e.g. EPSG:3435") from None
+        return value
+
 
 class Layout(BaseModel):
     """One column layout of a source. See the module docstring."""
@@ -115,6 +127,18 @@ class Layout(BaseModel):
     scheme: str
     bbox: tuple[float, float, float, float] | None = None
     """Plausible (min_lon, min_lat, max_lon, max_lat) of the source, WGS-84."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as Asia/Shanghai or "
+                "America/Chicago"
+            ) from None
+        return value
 
     def required_columns(self) -> dict[str, str]:
         """Source column -> role, for the columns this layout reads."""
@@ -405,8 +429,9 @@ def _detect_encoding(path: Path, requested: str) -> str:
     if best is None:
         raise DataFileError(
             path,
-            "is not UTF-8 and its encoding could not be detected; "
-            "pass --encoding (e.g. gb18030 for Chinese exports)",
+            "is not UTF-8 and its encoding could not be detected; pass --encoding or set "
+            "encoding in the mapping (e.g. gb18030 for Chinese exports)",
+            row=max(_bad_line(path, "utf-8") - 1, 1),
         )
     return str(best.encoding)
 
@@ -425,6 +450,8 @@ def _bad_line(path: Path, encoding: str) -> int:
 def _read_raw(
     path: Path, profile: Profile, encoding: str | None
 ) -> tuple[pd.DataFrame, Layout, str]:
+    if path.is_dir():
+        raise DataFileError(path, "is a directory; give the files in it (e.g. DIR/*.csv.gz)")
     if not path.is_file():
         raise DataFileError(path, "file not found")
     if path.stat().st_size == 0:
@@ -437,7 +464,8 @@ def _read_raw(
     except UnicodeDecodeError as exc:
         raise DataFileError(
             path,
-            f"header is not valid {enc}; pass --encoding (e.g. gb18030 for Chinese exports)",
+            f"header is not valid {enc}; pass the file's encoding with --encoding or the "
+            "mapping's encoding key (e.g. gb18030 for Chinese exports)",
             row=0,
         ) from exc
     if not first_line.strip():
@@ -449,9 +477,14 @@ def _read_raw(
             layout = candidate
             break
     if layout is None:
-        best = profile.layouts[0]
+        # name the columns missing from the layout this file comes closest to
+        def _missing(lay: Layout) -> list[tuple[str, str]]:
+            head = [c.strip().strip('"') for c in first_line.split(lay.delimiter)]
+            return [(c, r) for c, r in lay.required_columns().items() if c not in head]
+
+        best = min(profile.layouts, key=lambda lay: len(_missing(lay)))
         header = [c.strip().strip('"') for c in first_line.split(best.delimiter)]
-        missing = [(c, r) for c, r in best.required_columns().items() if c not in header]
+        missing = _missing(best)
         col, role = missing[0]
         raise DataFileError(
             path,
@@ -461,6 +494,7 @@ def _read_raw(
                 if len(missing) > 1
                 else ""
             )
+            + (f" (layout {best.name})" if len(profile.layouts) > 1 else "")
             + f"; the header has: {', '.join(header[:30])}",
             field=col,
         )
@@ -481,7 +515,8 @@ def _read_raw(
         line = _bad_line(path, enc)
         raise DataFileError(
             path,
-            f"bytes that are not valid {enc}; pass --encoding (e.g. gb18030 for Chinese exports)",
+            f"bytes that are not valid {enc}; pass the file's encoding with --encoding or the "
+            "mapping's encoding key (e.g. gb18030 for Chinese exports)",
             row=max(line - 1, 1),
         ) from exc
     except pd.errors.ParserError as exc:
@@ -706,7 +741,13 @@ def ingest(
     timezones: set[str] = set()
     for p in paths:
         path = Path(p)
-        raw, layout, enc = _read_raw(path, profile, encoding)
+        try:
+            raw, layout, enc = _read_raw(path, profile, encoding)
+        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            raise DataFileError(
+                path,
+                f"the compressed file is truncated or corrupt ({exc}); download or copy it again",
+            ) from exc
         timezones.add(layout.timezone)
         lon, lat, creason = _locate(path, raw, layout)
         naive, date_only = _parse_times(raw[layout.time], layout.time_formats)
@@ -876,11 +917,16 @@ def write_outputs(
         "report": out / "ingest_report.json",
     }
     tmp = {k: v.with_suffix(v.suffix + ".tmp") for k, v in paths.items()}
-    table.write_parquet(tmp["incidents"])
-    rejected.to_csv(tmp["rejected"], index=False)
-    buf = io.StringIO()
-    json.dump(report.to_dict(), buf, indent=2, ensure_ascii=False)
-    tmp["report"].write_text(buf.getvalue(), encoding="utf-8")
+    try:
+        table.write_parquet(tmp["incidents"])
+        rejected.to_csv(tmp["rejected"], index=False)
+        buf = io.StringIO()
+        json.dump(report.to_dict(), buf, indent=2, ensure_ascii=False)
+        tmp["report"].write_text(buf.getvalue(), encoding="utf-8")
+    except BaseException:  # an error or Ctrl-C: leave no half-written file behind
+        for t in tmp.values():
+            t.unlink(missing_ok=True)
+        raise
     for k, v in paths.items():
         tmp[k].replace(v)
     return paths

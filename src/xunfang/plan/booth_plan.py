@@ -33,16 +33,19 @@ from xunfang.analyse.forecast import forecast_demand_weights, make_forecaster, r
 from xunfang.analyse.grid import Grid
 from xunfang.analyse.hotspots import HotspotSummary, WhereWhen, summarise_hotspots, where_when
 from xunfang.config import Settings
-from xunfang.errors import ValidationError
+from xunfang.errors import DataFileError, ValidationError
 from xunfang.ingest.areas import StudyArea, community_areas_touching, load_study_area
 from xunfang.ingest.incidents import IncidentTable, IngestReport, ingest, read_incident_table
 from xunfang.ingest.network import RoadNetwork, build_network
 from xunfang.ingest.sites import read_sites
+from xunfang.ingest.taxonomy import load_taxonomy
 from xunfang.plan.siting import SitingResult, evaluate_sites, mclp, p_median
 from xunfang.units import WGS84, minutes_to_s
 
 RESPONSE_RINGS_S = (60.0, 180.0, 300.0)
 """The 1-3-5 minute circle, seconds."""
+MIN_INCIDENTS = 30
+"""Fewer incidents than this make no basis for a plan."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,8 @@ class PlanConfig:
         Minimum spacing of intersection candidates, metres.
     max_candidates
         Upper bound of intersection candidates (the spacing grows until it fits).
+    max_site_snap_m
+        A fixed or candidate site farther than this from the road network is an error.
     stitch_threshold_m
         Largest gap bridged between neighbouring community-area graphs, metres.
     same_name_threshold_m
@@ -104,6 +109,7 @@ class PlanConfig:
     candidate_spacing_m: float = 100.0
     max_candidates: int = 2000
     station_buffer_m: float = 500.0
+    max_site_snap_m: float = 300.0
     stitch_threshold_m: float = 60.0
     same_name_threshold_m: float = 200.0
     hotspot_cells: int = 12
@@ -144,6 +150,8 @@ class RingStats:
     mean_s: float
     p90_s: float
     unreachable: int
+    share_within_threshold: float = float("nan")
+    """Share within the plan's coverage threshold."""
 
 
 @dataclass(frozen=True)
@@ -155,6 +163,10 @@ class BoothPlan:
     ingest_report: IngestReport | None
     incidents: IncidentTable
     n_outside_area: int
+    n_other_types: int
+    """Incidents inside the area but not of the chosen ``types``."""
+    n_fixed_merged: int
+    """Fixed sites that snapped to the same node as another (merged into one)."""
     network: RoadNetwork
     where_when: WhereWhen
     hotspots: list[HotspotSummary]
@@ -198,9 +210,14 @@ def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> flo
 
 
 def ring_stats(
-    label: str, n_sites: int, travel_time_s: np.ndarray, weights: np.ndarray
+    label: str,
+    n_sites: int,
+    travel_time_s: np.ndarray,
+    weights: np.ndarray,
+    threshold_s: float = float("nan"),
 ) -> RingStats:
-    """Share within 1/3/5 minutes, weighted mean and 90th percentile of travel times.
+    """Share within 1/3/5 minutes and within the planning threshold, weighted mean and 90th
+    percentile of travel times.
 
     Unreachable demand (``inf``) counts as not covered and is left out of mean and p90.
     """
@@ -213,7 +230,8 @@ def ring_stats(
     }
     mean = float(np.average(tt[ok], weights=w[ok])) if w[ok].sum() > 0 else float("nan")
     p90 = _weighted_quantile(tt[ok], w[ok], 0.9) if ok.any() else float("nan")
-    return RingStats(label, n_sites, share, mean, p90, int(w[~ok].sum()))
+    at_t = float(w[tt <= threshold_s].sum() / total) if total else 0.0
+    return RingStats(label, n_sites, share, mean, p90, int(w[~ok].sum()), at_t)
 
 
 def _thin_candidates(network: RoadNetwork, spacing_m: float, max_candidates: int) -> np.ndarray:
@@ -276,18 +294,33 @@ def make_booth_plan(
     inside = shapely.contains_xy(
         area.polygon, table.frame["x_m"].to_numpy(), table.frame["y_m"].to_numpy()
     )
+    n_outside = int((~inside).sum())
+    n_other_types = 0
     if config.types:
-        unknown = set(config.types) - set(table.frame["type_group"].unique())
+        wanted = {t.strip().lower() for t in config.types}
+        present = set(table.frame["type_group"].unique())
+        known = set(load_taxonomy().groups)
+        unknown = wanted - known
         if unknown:
             raise ValidationError(
-                f"--types {sorted(unknown)} not in the data; groups present: "
-                f"{sorted(table.frame['type_group'].unique())}"
+                f"--types {sorted(unknown)}: not type groups; use some of {sorted(known)}"
             )
-        inside &= table.frame["type_group"].isin(config.types).to_numpy()
-    n_outside = int((~inside).sum())
+        if not wanted & present:
+            raise ValidationError(
+                f"--types {sorted(wanted)}: no such incidents in the data; groups present: "
+                f"{sorted(present)}"
+            )
+        of_type = table.frame["type_group"].isin(wanted).to_numpy()
+        n_other_types = int((inside & ~of_type).sum())
+        inside &= of_type
     incidents = table.subset(inside)
     if len(incidents) == 0:
         raise ValidationError(f"no incidents inside {area.name}: check the area and the files")
+    if len(incidents) < MIN_INCIDENTS:
+        raise ValidationError(
+            f"only {len(incidents)} incidents inside {area.name} (of the chosen types): too few "
+            f"to site booths on (at least {MIN_INCIDENTS}); widen --types or the period"
+        )
     lap("ingest")
 
     say("road network")
@@ -336,13 +369,13 @@ def make_booth_plan(
     demand_w = node_weight[demand_nodes]
 
     fixed = _fixed_sites(config, settings, area)
-    fixed_xy = _project(fixed, area.crs)
-    fixed_nodes, _fixed_snap = (
-        network.snap(fixed_xy) if len(fixed) else (np.empty(0, np.int64), np.empty(0))
-    )
+    fixed_nodes = _snap_sites(network, fixed, area, config.fixed_sites, config.max_site_snap_m)
+    n_fixed_merged = len(fixed_nodes) - len(np.unique(fixed_nodes))
     if config.candidate_sites is not None:
         cand = read_sites(config.candidate_sites)
-        cand_nodes, _ = network.snap(_project(cand, area.crs))
+        cand_nodes = _snap_sites(
+            network, cand, area, config.candidate_sites, config.max_site_snap_m
+        )
     else:
         cand_nodes = _thin_candidates(network, config.candidate_spacing_m, config.max_candidates)
     cand_nodes = np.concatenate([fixed_nodes, cand_nodes[~np.isin(cand_nodes, fixed_nodes)]])
@@ -378,11 +411,13 @@ def make_booth_plan(
     ev_st = evaluate_sites(cost, demand_w, fixed_idx, threshold_s) if len(fixed_idx) else None
     tt_st = ev_st.travel_time_s if ev_st is not None else np.full(len(demand_nodes), np.inf)
     rings = [
-        ring_stats("stations_only", len(fixed_idx), tt_st, demand_w),
-        ring_stats("plan_mclp", k_total, res_mclp.travel_time_s, demand_w),
+        ring_stats("stations_only", len(fixed_idx), tt_st, demand_w, threshold_s),
+        ring_stats("plan_mclp", k_total, res_mclp.travel_time_s, demand_w, threshold_s),
     ]
     if res_pmed is not None:
-        rings.append(ring_stats("plan_pmedian", k_total, res_pmed.travel_time_s, demand_w))
+        rings.append(
+            ring_stats("plan_pmedian", k_total, res_pmed.travel_time_s, demand_w, threshold_s)
+        )
 
     to_wgs = Transformer.from_crs(area.crs, WGS84, always_xy=True)
     dxy = network.node_xy[demand_nodes]
@@ -410,6 +445,8 @@ def make_booth_plan(
         ingest_report=report,
         incidents=incidents,
         n_outside_area=n_outside,
+        n_other_types=n_other_types,
+        n_fixed_merged=n_fixed_merged,
         network=network,
         where_when=ww,
         hotspots=hotspots,
@@ -455,6 +492,36 @@ def _fixed_sites(config: PlanConfig, settings: Settings, area: StudyArea) -> gpd
         n if not str(n).isdigit() else f"District {n} station" for n in chosen["name"]
     ]
     return chosen.reset_index(drop=True)
+
+
+def _snap_sites(
+    network: RoadNetwork,
+    sites: gpd.GeoDataFrame,
+    area: StudyArea,
+    source: Path | None,
+    max_snap_m: float,
+) -> np.ndarray:
+    """Network nodes of sites; a site farther than ``max_snap_m`` from the road network
+    (outside the area, swapped coordinates, 0/0) is an error naming its file and row."""
+    if len(sites) == 0:
+        return np.empty(0, np.int64)
+    xy = _project(sites, area.crs)
+    bad = ~np.isfinite(xy).all(axis=1)
+    if not bad.any():
+        nodes, dist = network.snap(xy)
+        bad = dist > max_snap_m
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        name = sites["name"].iloc[row]
+        lon, lat = sites.geometry.x.iloc[row], sites.geometry.y.iloc[row]
+        raise DataFileError(
+            source or "police stations",
+            f"site {name!r} at lon {lon:.6f}, lat {lat:.6f} is more than {max_snap_m:.0f} m from "
+            f"the road network of {area.name} ({int(bad.sum())} site(s) like this): outside "
+            "the area, or longitude and latitude swapped?",
+            row=row + 1,
+        )
+    return np.asarray(nodes, dtype=np.int64)
 
 
 def _project(sites: gpd.GeoDataFrame, crs: CRS) -> np.ndarray:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.columns import Columns
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -148,9 +149,11 @@ def areas_cmd(
         layer = read_boundaries(settings.city_dir("chicago") / "boundaries", kind)
     except XunfangError as exc:
         raise _fail(exc) from exc
-    names = sorted(layer["name"], key=lambda n: (len(n), n))
+    names = sorted(layer["name"], key=lambda n: n.zfill(6) if n.isdigit() else n)
+    if kind == "community":
+        names = [n.upper().replace(" ", "_") for n in names]
     console.print(f"{len(names)} {kind} names (use as --area {kind}:NAME):")
-    console.print(", ".join(names))
+    console.print(Columns(names, equal=True, expand=False))
 
 
 @app.command("plan")
@@ -287,6 +290,7 @@ def _print_plan_summary(plan: object) -> None:
         f"\n[bold]{plan.area.name}[/] ({', '.join(plan.area.members)}; "
         f"{plan.area.area_km2:.1f} km², {plan.area.crs.to_string()}): "
         f"{len(plan.incidents):,} incidents inside, {plan.n_outside_area:,} outside"
+        + (f", {plan.n_other_types:,} of other types" if plan.config.types else "")
     )
     console.print(
         f"Road network: {net.nodes:,} nodes, {net.edges_kept:,} drivable edges, "
@@ -300,6 +304,7 @@ def _print_plan_summary(plan: object) -> None:
     table.add_column("sites", justify="right")
     for m in (1, 3, 5):
         table.add_column(f"≤{m} min", justify="right")
+    table.add_column(f"≤{plan.config.threshold_min:g} min (plan)", justify="right")
     table.add_column("mean min", justify="right")
     table.add_column("p90 min", justify="right")
     for r in plan.rings:
@@ -307,6 +312,7 @@ def _print_plan_summary(plan: object) -> None:
             RING_LABELS[r.label],
             str(r.n_sites),
             *(f"{100 * r.share_within[m]:.1f}%" for m in (1, 3, 5)),
+            f"{100 * r.share_within_threshold:.1f}%",
             f"{r.mean_s / 60:.2f}",
             f"{r.p90_s / 60:.2f}",
         )

@@ -92,7 +92,7 @@ def _t(key: str, lang: str, **kw: Any) -> str:
 
 
 def _fmt_min(seconds: float) -> str:
-    return "–" if not math.isfinite(seconds) else f"{seconds / 60:.1f}"
+    return "–" if not math.isfinite(seconds) else f"{seconds / 60:.2f}"
 
 
 def _roads_trace(plan: BoothPlan, to_wgs: Transformer, lang: str) -> go.Scattergl:
@@ -360,6 +360,20 @@ def plan_notes(plan: BoothPlan, lang: str = "en") -> list[str]:
             else "{:,} incidents outside the study area are not part of this plan."
         ).format(plan.n_outside_area)
     )
+    if plan.config.types:
+        notes.append(
+            (
+                "需求仅含类别 {}；区内其他类别的 {:,} 起警情未计入。"
+                if zh
+                else "Demand is the type groups {} only; {:,} incidents of other types inside "
+                "the area are not counted."
+            ).format(", ".join(plan.config.types), plan.n_other_types)
+        )
+    if plan.n_fixed_merged:
+        notes.append(
+            f"{plan.n_fixed_merged} fixed site(s) snapped to the same road node as another and "
+            "were merged."
+        )
     return notes
 
 
@@ -372,6 +386,7 @@ def plan_summary(plan: BoothPlan) -> dict[str, Any]:
             "description": _t(r.label, "en"),
             "sites": r.n_sites,
             "share_within_min": {str(k): round(v, 4) for k, v in r.share_within.items()},
+            "share_within_threshold": round(r.share_within_threshold, 4),
             "mean_travel_time_s": round(r.mean_s, 1),
             "p90_travel_time_s": round(r.p90_s, 1),
             "unreachable_incidents": r.unreachable,
@@ -400,6 +415,10 @@ def plan_summary(plan: BoothPlan) -> dict[str, Any]:
         "threshold_min": plan.config.threshold_min,
         "incidents_in_area": len(plan.incidents),
         "incidents_outside_area": plan.n_outside_area,
+        "types": list(plan.config.types) or "all",
+        "incidents_of_other_types": plan.n_other_types,
+        "fixed_sites_merged": plan.n_fixed_merged,
+        "incident_source": [str(p) for p in plan.config.incident_files] or "data directory",
         "candidates": plan.n_candidates,
         "demand_nodes": len(plan.demand),
         "rings": [ring(r) for r in plan.rings],
@@ -434,7 +453,10 @@ def hotspot_frame(plan: BoothPlan, lang: str = "en") -> gpd.GeoDataFrame:
                 }
             )
             geoms.append(grid.cell_boxes(np.array([cell]))[0])
-    return gpd.GeoDataFrame(rows, geometry=geoms, crs=grid.crs).to_crs(WGS84)
+    frame = gpd.GeoDataFrame(rows, geometry=geoms, crs=grid.crs).to_crs(WGS84)
+    centre = frame.geometry.to_crs(grid.crs).centroid.to_crs(WGS84)
+    frame["centre_lon"], frame["centre_lat"] = centre.x.round(6), centre.y.round(6)
+    return frame
 
 
 def write_plan(plan: BoothPlan, out_dir: str | Path, *, lang: str = "en") -> dict[str, Path]:
@@ -450,7 +472,8 @@ def write_plan(plan: BoothPlan, out_dir: str | Path, *, lang: str = "en") -> dic
     def put(name: str, text: str) -> None:
         path = out / name
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
+        # CSV with a byte-order mark, so that spreadsheet programs read Chinese text right
+        tmp.write_text(text, encoding="utf-8-sig" if name.endswith(".csv") else "utf-8")
         tmp.replace(path)
         written[name] = path
 
@@ -470,10 +493,41 @@ def write_plan(plan: BoothPlan, out_dir: str | Path, *, lang: str = "en") -> dic
     cov = cov.replace([np.inf], np.nan)
     put("coverage.geojson", cov.to_json(drop_id=True))
     put("coverage.csv", pd.DataFrame(cov.drop(columns="geometry")).to_csv(index=False))
-    put("plan_summary.json", json.dumps(plan_summary(plan), indent=2, ensure_ascii=False))
+    put("plan_summary.json", _json(plan_summary(plan)))
     if plan.ingest_report is not None:
-        put(
-            "ingest_report.json",
-            json.dumps(plan.ingest_report.to_dict(), indent=2, ensure_ascii=False),
-        )
+        put("ingest_report.json", _json(plan.ingest_report.to_dict()))
+    for stale in OUTPUT_FILES - set(written):  # from an earlier run into the same folder
+        (out / stale).unlink(missing_ok=True)
     return written
+
+
+OUTPUT_FILES = frozenset(
+    {
+        "report.html",
+        "sites.geojson",
+        "sites.csv",
+        "hotspots.geojson",
+        "hotspots.csv",
+        "coverage.geojson",
+        "coverage.csv",
+        "plan_summary.json",
+        "ingest_report.json",
+    }
+)
+
+
+def _json(obj: Any) -> str:
+    """Strict JSON: NaN and infinities become null (JSON has no such numbers)."""
+
+    def clean(v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [clean(x) for x in v]
+        if isinstance(v, np.generic):
+            return clean(v.item())
+        return v
+
+    return json.dumps(clean(obj), indent=2, ensure_ascii=False, allow_nan=False)
