@@ -400,7 +400,7 @@ def loop_plan(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
 
     tmp = tmp_path_factory.mktemp("loop_deploy")
     station = tmp / "fixed.csv"
-    station.write_text("name,lat,lon\nDistrict 1 station,41.8582258,-87.6275221\n")
+    station.write_text("name,lat,lon\nState and Madison,41.8819,-87.6278\n")
     files = tuple(sorted((data_dir / "chicago/incidents_2014_2015").glob("*.csv.gz"))[:3])
     config = PlanConfig(
         area="community:LOOP",
