@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 from rich.columns import Columns
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -18,6 +17,7 @@ from xunfang.config import get_settings
 from xunfang.errors import XunfangError
 from xunfang.ingest.incidents import IngestReport, ingest, profile_from_toml, write_outputs
 from xunfang.ingest.taxonomy import load_taxonomy
+from xunfang.serve._common import fail
 from xunfang.serve.cli_data import app as data_app
 from xunfang.serve.cli_deploy import deploy_cmd
 from xunfang.serve.cli_forecast import app as forecast_app
@@ -39,17 +39,11 @@ app.command(
     help="Plan a week of deployment by time block (booths, patrols, school gates) with routes.",
 )(deploy_cmd)
 console = Console()
-err_console = Console(stderr=True)
 
 DataDir = Annotated[
     Path | None,
     typer.Option("--data-dir", help="Data directory (default: $XUNFANG_DATA_DIR or ./data)."),
 ]
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
-    return typer.Exit(code=2)
 
 
 def print_ingest_report(report: IngestReport) -> None:
@@ -128,7 +122,7 @@ def ingest_cmd(
             )
             written = write_outputs(out, table, rejected, report)
     except (XunfangError, OSError) as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     print_ingest_report(report)
     console.print(
         f"{report.rows_accepted:,} incidents in {time.perf_counter() - start:.1f} s "
@@ -148,7 +142,7 @@ def areas_cmd(
         settings = get_settings(data_dir=data_dir)
         layer = read_boundaries(settings.city_dir("chicago") / "boundaries", kind)
     except XunfangError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     names = sorted(layer["name"], key=lambda n: n.zfill(6) if n.isdigit() else n)
     if kind == "community":
         names = [n.upper().replace(" ", "_") for n in names]
@@ -212,7 +206,7 @@ def plan_cmd(
     from xunfang.serve.report import LANGS, write_plan
 
     if lang not in LANGS:
-        raise _fail(ValueError(f"--lang must be one of {LANGS}, got {lang!r}"))
+        raise fail(ValueError(f"--lang must be one of {LANGS}, got {lang!r}"))
     config = PlanConfig(
         area=area,
         crs=crs,
@@ -264,7 +258,7 @@ def plan_cmd(
             written = write_plan(plan, out, lang=lang)
             progress.update(task, completed=len(steps), description="done")
     except (XunfangError, OSError) as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     if plan.ingest_report is not None:
         print_ingest_report(plan.ingest_report)
     _print_plan_summary(plan)

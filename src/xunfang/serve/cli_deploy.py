@@ -21,6 +21,7 @@ from rich.table import Table
 
 from xunfang.config import get_settings
 from xunfang.errors import XunfangError
+from xunfang.serve._common import fail
 
 __all__ = ["app", "deploy_cmd"]
 
@@ -33,12 +34,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
-err_console = Console(stderr=True)
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
-    return typer.Exit(code=2)
 
 
 @app.callback(invoke_without_command=True)
@@ -86,7 +81,7 @@ def deploy_cmd(
     from xunfang.serve.deploy_report import LANGS, write_deployment
 
     if lang not in LANGS:
-        raise _fail(ValueError(f"--lang must be one of {LANGS}, got {lang!r}"))
+        raise fail(ValueError(f"--lang must be one of {LANGS}, got {lang!r}"))
     start = time.perf_counter()
     try:
         config = DeployConfig(
@@ -118,7 +113,7 @@ def deploy_cmd(
             written = write_deployment(dep, out, lang=lang, plan_dir=plan_dir)
             t_out = time.perf_counter() - t_out
     except (XunfangError, OSError) as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     w = dep.weekly
     console.print(
         f"[bold]{dep.area_name}[/]: {len(dep.blocks)} blocks of {block_hours:g} h, "

@@ -22,12 +22,12 @@ import numpy as np
 import pandas as pd
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from xunfang.analyse.evaluate import FRACTIONS, EvaluationRun, EvaluationSpec, run_evaluation
 from xunfang.config import get_settings
 from xunfang.errors import ValidationError, XunfangError
+from xunfang.serve._common import fail
 from xunfang.serve.forecast_report import (
     OPENCP_PROSPECTIVE_S_PER_DAY,
     OPENCP_SEPT2014,
@@ -39,7 +39,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 _out = Console(width=None if sys.stdout.isatty() else 220)  # wide tables in logs
-_err = Console(stderr=True)
 
 DataDir = Annotated[
     Path | None,
@@ -70,11 +69,6 @@ and 20 %, before the test week is looked at."""
 
 OPENCP_TEST_START = "2014-09-23"
 OPENCP_VALIDATION_START = "2014-09-16"
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    _err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
-    return typer.Exit(code=2)
 
 
 def expand_paths(items: list[Path]) -> list[Path]:
@@ -227,7 +221,7 @@ def evaluate_cmd(
             run, out, title=f"Hotspot forecast evaluation: {window} windows", command=_command()
         )
     except (XunfangError, OSError) as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     _print_summary(run, f"{', '.join(spec.types) or 'all types'} · {run.area_name}", None)
     _out.print(
         f"Wrote {len(written)} files to {out}/ in {run.seconds:.1f} s: {written['report.html']}"
@@ -307,7 +301,7 @@ def reproduce_opencp_cmd(
         out.mkdir(parents=True, exist_ok=True)
         comparison.to_csv(out / "comparison.csv", index=False)
     except (XunfangError, OSError) as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     _print_comparison(comparison)
     _out.print(
         f"open_cp's prospective predictor: about {OPENCP_PROSPECTIVE_S_PER_DAY:g} s per day "

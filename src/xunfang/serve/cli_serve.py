@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from xunfang.errors import XunfangError
+from xunfang.serve._common import fail
 
 app = typer.Typer(
     help="The dispatch service (command centre): API, live feed and web console.",
@@ -26,12 +27,6 @@ user_app = typer.Typer(help="Users of the dispatch service.", no_args_is_help=Tr
 app.add_typer(user_app, name="user")
 
 console = Console()
-err_console = Console(stderr=True)
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
-    return typer.Exit(code=2)
 
 
 def _settings(**overrides: Any) -> Any:
@@ -104,7 +99,7 @@ def serve_cmd(
             f"console at http://{host}:{port}/"
         )
     except (XunfangError, OSError) as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     run(settings, geo, host=host, port=port, migrate=False, log_level=log_level)
 
 
@@ -161,5 +156,5 @@ def user_add(
             )
         db.dispose()
     except (XunfangError, OSError) as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     console.print(f"user {escape(username)} added with role {role_value}")

@@ -32,6 +32,7 @@ from rich.table import Table
 
 from xunfang.config import get_settings
 from xunfang.errors import XunfangError
+from xunfang.serve._common import fail
 
 app = typer.Typer(
     help=(
@@ -42,17 +43,11 @@ app = typer.Typer(
 )
 
 _out = Console()
-_err = Console(stderr=True)
 
 DataDir = Annotated[
     Path | None,
     typer.Option("--data-dir", help="Data directory (default: $XUNFANG_DATA_DIR or ./data)."),
 ]
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    _err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
-    return typer.Exit(code=2)
 
 
 def _progress() -> Progress:
@@ -108,7 +103,7 @@ def run_cmd(
             cmp = run_prepared(prep, replications=reps, record_log=event_log, progress=tick)
             written = write_simulation(cmp, out)
     except (XunfangError, OSError) as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     for v, why in cmp.skipped.items():
         _out.print(f"[yellow]skipped[/] {VARIANT_LABELS.get(v, v)}: {escape(why)}")
     for line in cmp.call_reports[0].sentences() if cmp.call_reports else []:
@@ -217,7 +212,7 @@ def sweep_cmd(
         frame.to_csv(out / "sweep.csv", index=False)
         _write_sweep_html(frame, out / "sweep.html", base.scenario.area, base.scenario.month)
     except (XunfangError, OSError) as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     table = Table(title=f"Sweep: {base.scenario.area}, {base.scenario.month}")
     for col in ("booths", "officers", "units", "median min", "p90 min", "≤3 min", "utilisation"):
         table.add_column(col, justify="right")
@@ -276,7 +271,7 @@ def erlang_cmd(
     try:
         r = erlang_check(servers, utilisation, mean_service_min * 60.0, calls, seed)
     except XunfangError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     table = Table(
         title=f"M/M/{r.servers}: {r.arrival_rate_per_h:.2f} calls/h, mean service "
         f"{r.mean_service_s / 60:.1f} min, rho {r.utilisation:.2f}, {r.calls:,} calls "

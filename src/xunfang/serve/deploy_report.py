@@ -44,6 +44,7 @@ from xunfang.errors import ValidationError
 from xunfang.plan.deployment import Deployment
 from xunfang.plan.roster import DAY_NAMES, format_minute_of_week
 from xunfang.plan.routes import Route, route_geojson, route_gpx
+from xunfang.serve._common import OSM_ATTRIBUTION, osm_annotation
 
 __all__ = [
     "LANGS",
@@ -55,7 +56,6 @@ __all__ = [
     "write_deployment",
 ]
 
-OSM_ATTRIBUTION = "© OpenStreetMap contributors (ODbL)"
 LANGS = ("en", "zh")
 _TEXT: dict[str, dict[str, str]] = {
     "title": {"en": "Deployment plan", "zh": "动态勤务部署方案"},
@@ -282,19 +282,7 @@ def block_map(dep: Deployment, lang: str = "en") -> go.Figure:
                 "pad": {"t": 30},
             }
         ],
-        annotations=[
-            {
-                "text": OSM_ATTRIBUTION,
-                "xref": "paper",
-                "yref": "paper",
-                "x": 1,
-                "y": 0,
-                "xanchor": "right",
-                "yanchor": "bottom",
-                "showarrow": False,
-                "font": {"size": 10, "color": "#555"},
-            }
-        ],
+        annotations=[osm_annotation()],
     )
     return fig
 

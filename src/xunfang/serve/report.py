@@ -25,9 +25,9 @@ from xunfang.analyse.hotspots import ALL, WEEKDAYS_EN, WEEKDAYS_ZH
 from xunfang.errors import ValidationError
 from xunfang.ingest.taxonomy import load_taxonomy
 from xunfang.plan.booth_plan import RESPONSE_RINGS_S, BoothPlan
+from xunfang.serve._common import OSM_ATTRIBUTION, osm_annotation
 from xunfang.units import WGS84
 
-OSM_ATTRIBUTION = "© OpenStreetMap contributors (ODbL)"
 LANGS = ("en", "zh")
 _TEXT: dict[str, dict[str, str]] = {
     "title": {"en": "Booth plan", "zh": "岗亭布设方案"},
@@ -225,19 +225,7 @@ def map_figure(plan: BoothPlan, lang: str = "en") -> go.Figure:
             "scaleratio": 1 / math.cos(math.radians(lat0)),
         },
         plot_bgcolor="white",
-        annotations=[
-            {
-                "text": OSM_ATTRIBUTION,
-                "xref": "paper",
-                "yref": "paper",
-                "x": 1,
-                "y": 0,
-                "xanchor": "right",
-                "yanchor": "bottom",
-                "showarrow": False,
-                "font": {"size": 10, "color": "#555"},
-            }
-        ],
+        annotations=[osm_annotation()],
     )
     return fig
 

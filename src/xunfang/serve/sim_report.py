@@ -27,10 +27,10 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from plotly.offline import get_plotlyjs
 
 from xunfang import __version__
+from xunfang.serve._common import OSM_ATTRIBUTION
 from xunfang.simulate.metrics import RINGS_MIN, Estimate, workload_by_district
 from xunfang.simulate.runner import VARIANT_LABELS, Comparison
 
-OSM_ATTRIBUTION = "© OpenStreetMap contributors (ODbL)"
 COLOURS = {"stations": "#6b6b6b", "booths": "#2171b5", "deployment": "#d94801"}
 
 # (key, label, scale, digits, unit)
