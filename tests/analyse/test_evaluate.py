@@ -187,3 +187,12 @@ def test_default_start_takes_the_last_whole_windows() -> None:
     table = _table(ROWS)  # last incident 2024-01-05 09:00 local: the 5th is not complete
     assert default_start(table, "day", 2) == "2024-01-03"
     assert default_start(table, "night", 1) == "2024-01-03"
+
+
+def test_a_bad_start_date_is_a_clear_error() -> None:
+    from xunfang.analyse.forecast import rolling_windows
+    from xunfang.errors import ValidationError as XValidationError
+
+    for bad in ("2015-13-01", "abc"):
+        with pytest.raises(XValidationError, match="--start must be a date like 2015-06-01"):
+            rolling_windows(bad, 2, "night", "America/Chicago")

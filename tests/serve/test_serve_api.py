@@ -25,6 +25,7 @@ from serve_support import (
     OFF2,
     TestClient,
     app_client,
+    auth,
     database_url,
     lonlat,
     synthetic_geo,
@@ -652,3 +653,23 @@ def test_intake_writer_commits_waiting_calls_together(tmp_path: Path) -> None:
         assert s.scalar(select(func.count()).select_from(Call)) == 20
         assert s.scalar(select(func.count()).select_from(AuditEntry)) == 20
     db.dispose()
+
+
+def test_tokens_take_the_users_current_role(tmp_path: Path) -> None:
+    """A token proves who logged in; what they may do is read from the database now: a
+    forged token for an unknown user, or one kept by a disabled user, is refused."""
+    from xunfang.store import repo
+
+    with app_client(f"sqlite:///{tmp_path / 'roles.db'}") as api:
+        ghost = auth("ghost:admin")
+        r = api.get("/api/users", headers=ghost)
+        assert r.status_code == 401 and "no longer exists" in r.json()["detail"]
+        # an analyst whose old token says dispatcher cannot dispatch
+        stale = auth("ana:dispatcher")
+        r = api.post("/api/calls", headers=stale, json={"call_type": "theft"})
+        assert r.status_code == 403 and "role analyst" in r.json()["detail"]
+        svc = api.app.state.service
+        with svc.db.write() as s:
+            repo.get_user(s, "disp").active = False
+        svc._user_cache.clear()
+        assert api.get("/api/units", headers=DISP).status_code == 401

@@ -7,6 +7,8 @@ the top level). Settings come from ``XUNFANG_*`` variables (see
 
 from __future__ import annotations
 
+import os
+import secrets
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from xunfang.errors import XunfangError
-from xunfang.serve._common import fail
+from xunfang.serve._common import err_console, fail
 
 app = typer.Typer(
     help="The dispatch service (command centre): API, live feed and web console.",
@@ -36,6 +38,17 @@ def _settings(**overrides: Any) -> Any:
     from xunfang.serve.api.settings import ServeSettings
 
     clean = {k: v for k, v in overrides.items() if v is not None}
+    development = os.environ.get("XUNFANG_ENV", "development") != "production"
+    if development and not os.environ.get("XUNFANG_SECRET_KEY") and "secret_key" not in clean:
+        # never sign tokens with a key published in the source: without a configured key,
+        # this process makes its own (tokens then end with the process); production refuses
+        # to start without one (ServeSettings.check)
+        clean["secret_key"] = secrets.token_urlsafe(48)
+        err_console.print(
+            "[yellow]warning:[/] XUNFANG_SECRET_KEY is not set: using a random key for this "
+            "process; users must log in again after a restart",
+            soft_wrap=True,
+        )
     try:
         settings = ServeSettings(**clean)
     except PydanticValidationError as exc:

@@ -181,7 +181,12 @@ def rolling_windows(first: dt.date | str, n: int, kind: str, timezone: str) -> l
     if n < 1:
         raise ValidationError(f"--windows must be at least 1, got {n}")
     a, b, days = parse_window_kind(kind)
-    d0 = pd.Timestamp(first).normalize()
+    try:
+        d0 = pd.Timestamp(first).normalize()
+    except (ValueError, TypeError):
+        raise ValidationError(f"--start must be a date like 2015-06-01, got {first!r}") from None
+    if pd.isna(d0):
+        raise ValidationError(f"--start must be a date like 2015-06-01, got {first!r}")
     out = []
     for i in range(n):
         d = d0 + pd.Timedelta(days=i * days)

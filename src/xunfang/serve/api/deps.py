@@ -57,6 +57,14 @@ class RoleGuard:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}
             ) from exc
+        current = svc.current_principal(principal.username)
+        if current is None:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "this user no longer exists or is disabled: log in again",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        principal = current  # the role and unit the user has now, not when the token was made
         if principal.role not in self.roles:
             allowed = ", ".join(sorted(r.value for r in self.roles))
             raise HTTPException(

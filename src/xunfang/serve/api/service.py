@@ -23,10 +23,11 @@ import datetime as dt
 import json
 import logging
 import re
+import time
 import zoneinfo
 from collections.abc import Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -200,6 +201,10 @@ class Ctx:
     now: dt.datetime
 
 
+USER_CACHE_S = 2.0
+"""How long a user's role and active flag are trusted before the database is asked again."""
+
+
 @dataclass
 class Service:
     """The operations behind the API routers (see the module docstring)."""
@@ -209,6 +214,7 @@ class Service:
     geo: Geo
     hub: EventHub
     writer: IntakeWriter
+    _user_cache: dict[str, tuple[float, Principal | None]] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ set-up
     def seed(self) -> tuple[int, int]:
@@ -282,6 +288,25 @@ class Service:
         if not ok or user is None:
             return None
         return Principal(user.username, Role(user.role), user.unit_id)
+
+    def current_principal(self, username: str) -> Principal | None:
+        """The user as the database has them now (role, unit), or None when the user no
+        longer exists or is disabled. A token proves who signed in, not what they may do
+        today: every request takes the role from here. Answers are cached for
+        ``USER_CACHE_S`` seconds so that intake does not pay a query per call."""
+        now = time.monotonic()
+        hit = self._user_cache.get(username)
+        if hit is not None and now - hit[0] < USER_CACHE_S:
+            return hit[1]
+        with self.db.read() as s:
+            user = repo.get_user(s, username)
+        principal = (
+            Principal(user.username, Role(user.role), user.unit_id)
+            if user is not None and user.active
+            else None
+        )
+        self._user_cache[username] = (now, principal)
+        return principal
 
     def create_user(self, body: S.UserCreate, ctx: Ctx) -> S.UserOut:
         """Add a user (409 if the name exists; 422 if an officer's unit does not)."""
