@@ -335,3 +335,16 @@ def test_example_files_parse(data_dir: Path) -> None:
     cal = load_calendar(root / "calendar.toml", data_dir=data_dir)
     assert sum(p.group.startswith("school:") for p in cal.places) == 566
     assert [w.name for w in cal.windows][:2] == ["ES/MS dismissal", "HS dismissal"]
+
+
+def test_csv_roster_reports_every_bad_row(tmp_path: Path) -> None:
+    from xunfang.plan.roster import load_roster
+
+    path = tmp_path / "r.csv"
+    path.write_text("name,start,hours,officers\nday,06:00,8,60\nlate,25:00,8,60\nnight,22:00,,50\n")
+    with pytest.raises(
+        DataFileError,
+        match=r"2 problem\(s\).*row 2, field 'start'.*row 3, "
+        r"field 'hours'",
+    ):
+        load_roster(path)

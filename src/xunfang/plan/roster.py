@@ -647,25 +647,34 @@ def _roster_from_csv(path: Path) -> Roster:
             field=missing[0],
         )
     shifts: list[dict[str, Any]] = []
+    found: list[tuple[int, str | None, str]] = []  # every problem of every row, then one error
     for i, row in enumerate(rows, start=1):
         item: dict[str, Any] = {k: v for k, v in row.items() if k and v not in (None, "")}
-        problems = _Problems(path)
+        bad = False
         for key in ("hours", "break_minutes"):
             if key in item:
                 try:
                     item[key] = float(item[key])
                 except ValueError:
-                    problems.add(key, f"{item[key]!r} is not a number")
-        problems.raise_if_any(row=i)
-        try:
-            roster_from_mapping({"shift": [item]}, str(path))
-        except DataFileError as exc:
-            if exc.field and exc.field.startswith("shift[1]."):
-                msg = str(exc).split(": ", 1)[1] if ": " in str(exc) else str(exc)
-                raise DataFileError(
-                    path, msg, row=i, field=exc.field.removeprefix("shift[1].")
-                ) from exc
+                    found.append((i, key, f"{item[key]!r} is not a number"))
+                    bad = True
+        if not bad:
+            try:
+                roster_from_mapping({"shift": [item]}, str(path))
+            except DataFileError as exc:
+                if exc.field and exc.field.startswith("shift[1]."):
+                    msg = str(exc).split(": ", 1)[1] if ": " in str(exc) else str(exc)
+                    found.append((i, exc.field.removeprefix("shift[1]."), msg))
         shifts.append(item)
+    if found:
+        row0, field0, _ = found[0]
+        raise DataFileError(
+            path,
+            f"{len(found)} problem(s) (rows are data rows, the header not counted): "
+            + "; ".join(f"row {r}, field {f!r}: {m}" for r, f, m in found),
+            row=row0,
+            field=field0,
+        )
     return roster_from_mapping({"shift": shifts}, str(path))
 
 

@@ -65,6 +65,7 @@ The three compared scenarios use the same calls (same seeds):
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -97,7 +98,15 @@ class ScenarioSection(_Strict):
 
     name: str = "scenario"
     area: str
-    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    month: str
+
+    @field_validator("month")
+    @classmethod
+    def _month(cls, value: str) -> str:
+        if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
+            raise ValueError(f"must be a month like 2015-06, got {value!r}")
+        return value
+
     replications: int = Field(default=3, ge=1, le=1000)
     seed: int = Field(default=0, ge=0)
     compare: list[Variant] = Field(default_factory=_all_variants, min_length=1)
