@@ -51,6 +51,7 @@ from scipy.spatial import cKDTree
 from shapely.geometry.base import BaseGeometry
 
 from xunfang.errors import DataFileError, NetworkError, ValidationError
+from xunfang.ingest.areas import StudyArea, community_areas_touching
 from xunfang.units import WGS84, kph_to_mps, require_projected
 
 __all__ = [
@@ -701,6 +702,63 @@ def build_network(
             edges=edges,
             report=report,
         )
+    )
+
+
+AREA_CLIP_BUFFER_M = 400.0
+"""An area's network keeps the streets this far outside its boundary, metres, so that
+routes along its edge stay possible."""
+GRAPH_SUBDIR = Path("road_network") / "osm_walk_by_community_area"
+
+
+def area_graph_paths(city_dir: Path, area: StudyArea) -> list[Path]:
+    """The per-community-area graph files covering a study area (every member's for an
+    area of kind ``city``).
+
+    Raises
+    ------
+    ValidationError
+        If a graph file is missing (the first five are named).
+    """
+    names = (
+        list(area.members)
+        if area.kind == "city"
+        else community_areas_touching(city_dir / "boundaries", area)
+    )
+    graph_dir = city_dir / GRAPH_SUBDIR
+    paths = [graph_dir / f"{n.upper().replace(' ', '_')}.graphml.gz" for n in names]
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise ValidationError(
+            f"road graphs missing for {area.name}: {', '.join(str(p) for p in missing[:5])}"
+        )
+    return paths
+
+
+def build_area_network(
+    city_dir: Path,
+    area: StudyArea,
+    *,
+    stitch_threshold_m: float = 60.0,
+    same_name_threshold_m: float = 200.0,
+    clip_buffer_m: float = AREA_CLIP_BUFFER_M,
+) -> RoadNetwork:
+    """The drivable network of a study area: its community-area graphs stitched
+    (:func:`build_network`) and clipped ``clip_buffer_m`` around the area (not clipped for
+    an area of kind ``city``). The one recipe the plan, the deployment, the simulation and
+    the service share, so that their node indices agree.
+
+    Raises
+    ------
+    ValidationError
+        If a graph file is missing; the errors of :func:`build_network` pass through.
+    """
+    return build_network(
+        area_graph_paths(city_dir, area),
+        area.crs,
+        clip_polygon=None if area.kind == "city" else area.polygon.buffer(clip_buffer_m),
+        stitch_threshold_m=stitch_threshold_m,
+        same_name_threshold_m=same_name_threshold_m,
     )
 
 

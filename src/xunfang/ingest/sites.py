@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from xunfang.errors import DataFileError
+from xunfang.ingest.areas import StudyArea
 from xunfang.ingest.coords import to_wgs84
 from xunfang.units import WGS84
 
@@ -112,3 +113,34 @@ def read_sites(
     out = df.drop(columns=[c for c in (lon_col, lat_col, name_col) if c in df.columns])
     out.insert(0, "name", names.to_numpy())
     return gpd.GeoDataFrame(out, geometry=gpd.points_from_xy(lon, lat), crs=WGS84)
+
+
+STATIONS_CSV = Path("stations") / "Police_Stations.csv"
+STATION_BUFFER_M = 500.0
+"""Police stations within this distance of a study area belong to it, metres."""
+
+
+def stations_near(
+    city_dir: Path, area: StudyArea, *, buffer_m: float = STATION_BUFFER_M
+) -> gpd.GeoDataFrame:
+    """The police stations in or within ``buffer_m`` of a study area, from
+    ``CITY/stations/Police_Stations.csv``; a bare district number as the name becomes
+    ``"District N station"``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        As :func:`read_sites`, EPSG:4326.
+
+    Raises
+    ------
+    DataFileError
+        If the stations file is missing or unreadable.
+    """
+    stations = read_sites(city_dir / STATIONS_CSV)
+    near = stations.to_crs(area.crs).distance(area.polygon).to_numpy() <= buffer_m
+    chosen = stations[near].copy()
+    chosen["name"] = [
+        f"District {n} station" if str(n).isdigit() else str(n) for n in chosen["name"]
+    ]
+    return chosen.reset_index(drop=True)

@@ -34,12 +34,12 @@ from xunfang.analyse.grid import Grid
 from xunfang.analyse.hotspots import HotspotSummary, WhereWhen, summarise_hotspots, where_when
 from xunfang.config import Settings
 from xunfang.errors import DataFileError, ValidationError
-from xunfang.ingest.areas import StudyArea, community_areas_touching, load_study_area
+from xunfang.ingest.areas import StudyArea, load_study_area
 from xunfang.ingest.incidents import IncidentTable, IngestReport, ingest, read_incident_table
-from xunfang.ingest.network import RoadNetwork, build_network
-from xunfang.ingest.sites import read_sites
+from xunfang.ingest.network import RoadNetwork, build_area_network
+from xunfang.ingest.sites import read_sites, stations_near
 from xunfang.ingest.taxonomy import load_taxonomy
-from xunfang.plan.siting import SitingResult, evaluate_sites, mclp, p_median
+from xunfang.plan.siting import SitingResult, evaluate_sites, mclp, p_median, weighted_quantile
 from xunfang.units import WGS84, minutes_to_s
 
 RESPONSE_RINGS_S = (60.0, 180.0, 300.0)
@@ -197,18 +197,6 @@ def _default_incident_files(settings: Settings) -> list[Path]:
     return files
 
 
-def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
-    """Weighted quantile by the inverted-CDF rule (the smallest value whose cumulative
-    weight reaches ``q`` of the total)."""
-    order = np.argsort(values, kind="stable")
-    v, w = values[order], weights[order]
-    cum = np.cumsum(w)
-    if cum[-1] <= 0:
-        return float("nan")
-    idx = int(np.searchsorted(cum, q * cum[-1], side="left"))
-    return float(v[min(idx, len(v) - 1)])
-
-
 def ring_stats(
     label: str,
     n_sites: int,
@@ -229,7 +217,7 @@ def ring_stats(
         int(r // 60): float(w[tt <= r].sum() / total) if total else 0.0 for r in RESPONSE_RINGS_S
     }
     mean = float(np.average(tt[ok], weights=w[ok])) if w[ok].sum() > 0 else float("nan")
-    p90 = _weighted_quantile(tt[ok], w[ok], 0.9) if ok.any() else float("nan")
+    p90 = weighted_quantile(tt[ok], w[ok], 0.9) if ok.any() else float("nan")
     at_t = float(w[tt <= threshold_s].sum() / total) if total else 0.0
     return RingStats(label, n_sites, share, mean, p90, int(w[~ok].sum()), at_t)
 
@@ -324,18 +312,9 @@ def make_booth_plan(
     lap("ingest")
 
     say("road network")
-    names = community_areas_touching(boundary_dir, area)
-    graph_dir = city / "road_network" / "osm_walk_by_community_area"
-    paths = [graph_dir / f"{n.upper().replace(' ', '_')}.graphml.gz" for n in names]
-    missing = [p for p in paths if not p.is_file()]
-    if missing:
-        raise ValidationError(
-            f"road graphs missing for {area.name}: {', '.join(str(p) for p in missing)}"
-        )
-    network = build_network(
-        paths,
-        area.crs,
-        clip_polygon=area.polygon.buffer(400.0),
+    network = build_area_network(
+        city,
+        area,
         stitch_threshold_m=config.stitch_threshold_m,
         same_name_threshold_m=config.same_name_threshold_m,
     )
@@ -484,14 +463,7 @@ def _forecast_weights(
 def _fixed_sites(config: PlanConfig, settings: Settings, area: StudyArea) -> gpd.GeoDataFrame:
     if config.fixed_sites is not None:
         return read_sites(config.fixed_sites)
-    stations = read_sites(settings.city_dir("chicago") / "stations" / "Police_Stations.csv")
-    projected = stations.to_crs(area.crs)
-    near = projected.distance(area.polygon).to_numpy() <= config.station_buffer_m
-    chosen = stations[near].copy()
-    chosen["name"] = [
-        n if not str(n).isdigit() else f"District {n} station" for n in chosen["name"]
-    ]
-    return chosen.reset_index(drop=True)
+    return stations_near(settings.city_dir("chicago"), area, buffer_m=config.station_buffer_m)
 
 
 def _snap_sites(

@@ -88,9 +88,9 @@ from xunfang.analyse.grid import Grid
 from xunfang.analyse.hotspots import HOURS_PER_WEEK, WhereWhen, where_when
 from xunfang.config import Settings
 from xunfang.errors import DataFileError, SolverError, ValidationError
-from xunfang.ingest.areas import StudyArea, community_areas_touching, load_study_area
+from xunfang.ingest.areas import StudyArea, load_study_area
 from xunfang.ingest.incidents import IncidentTable, IngestReport, ingest, read_incident_table
-from xunfang.ingest.network import RoadNetwork, build_network
+from xunfang.ingest.network import RoadNetwork, build_area_network
 from xunfang.ingest.taxonomy import load_taxonomy
 from xunfang.plan._highs import new_highs
 from xunfang.plan.roster import (
@@ -1551,19 +1551,9 @@ def network_for_area(
     ValidationError
         If a road graph file is missing.
     """
-    city = settings.city_dir("chicago")
-    names = community_areas_touching(city / "boundaries", area)
-    graph_dir = city / "road_network" / "osm_walk_by_community_area"
-    paths = [graph_dir / f"{n.upper().replace(' ', '_')}.graphml.gz" for n in names]
-    missing = [p for p in paths if not p.is_file()]
-    if missing:
-        raise ValidationError(
-            f"road graphs missing for {area.name}: {', '.join(str(p) for p in missing)}"
-        )
-    return build_network(
-        paths,
-        area.crs,
-        clip_polygon=area.polygon.buffer(400.0),
+    return build_area_network(
+        settings.city_dir("chicago"),
+        area,
         stitch_threshold_m=stitch_threshold_m,
         same_name_threshold_m=same_name_threshold_m,
     )

@@ -427,7 +427,7 @@ def _nearest(cost: FloatArray, selected: IntArray) -> tuple[IntArray, FloatArray
     return assignment, travel.astype(np.float64, copy=False)
 
 
-def _weighted_quantile(values: FloatArray, weights: FloatArray, q: float) -> float:
+def weighted_quantile(values: FloatArray, weights: FloatArray, q: float) -> float:
     """Weighted quantile, "inverted_cdf" rule: smallest value whose cumulative weight share >= q.
 
     Matches ``numpy.quantile(values, q, weights=weights, method="inverted_cdf")``.
@@ -460,7 +460,7 @@ def _summarise(
     w_reached = w[reached]
     reached_weight = float(w_reached.sum())
     mean = float(w_reached @ travel[reached]) / reached_weight if reached_weight > 0 else math.nan
-    p90 = _weighted_quantile(travel[reached], w_reached, P90_QUANTILE)
+    p90 = weighted_quantile(travel[reached], w_reached, P90_QUANTILE)
     unreached_share = float(w[~reached].sum()) / total if total > 0 else math.nan
     return SiteEvaluation(
         selected=selected,

@@ -32,21 +32,18 @@ from xunfang.config import Settings
 from xunfang.errors import DataFileError, ValidationError
 from xunfang.ingest.areas import (
     StudyArea,
-    community_areas_touching,
     load_study_area,
     read_boundaries,
 )
 from xunfang.ingest.incidents import IncidentTable, ingest
-from xunfang.ingest.network import RoadNetwork, build_network
-from xunfang.ingest.sites import read_sites
+from xunfang.ingest.network import RoadNetwork, area_graph_paths, build_network
+from xunfang.ingest.sites import STATION_BUFFER_M, stations_near
 from xunfang.simulate.calls import Period, incident_frame
 from xunfang.units import WGS84, utm_crs_for
 
 CLIP_BUFFER_M = 400.0
 STITCH_M = 60.0
 SAME_NAME_M = 200.0
-STATION_BUFFER_M = 500.0
-"""Stations within this distance of the area belong to it (the booth planner's rule)."""
 _CACHE_VERSION = 1
 
 
@@ -150,19 +147,7 @@ def graph_paths(settings: Settings, area: StudyArea) -> list[Path]:
     ValidationError
         If a graph file is missing.
     """
-    city = settings.city_dir("chicago")
-    graph_dir = city / "road_network" / "osm_walk_by_community_area"
-    if area.kind == "city":
-        names = list(area.members)
-    else:
-        names = community_areas_touching(city / "boundaries", area)
-    paths = [graph_dir / f"{n.upper().replace(' ', '_')}.graphml.gz" for n in names]
-    missing = [p for p in paths if not p.is_file()]
-    if missing:
-        raise ValidationError(
-            f"road graphs missing for {area.name}: {', '.join(str(p) for p in missing[:5])}"
-        )
-    return paths
+    return area_graph_paths(settings.city_dir("chicago"), area)
 
 
 def cache_file(settings: Settings, area: StudyArea, paths: list[Path]) -> Path:
@@ -374,13 +359,13 @@ def load_incidents(
 def stations_in(settings: Settings, area: StudyArea) -> pd.DataFrame:
     """Police stations in or within :data:`STATION_BUFFER_M` of the area: ``name``,
     ``lon``, ``lat`` (names as the booth planner writes them)."""
-    sites = read_sites(settings.city_dir("chicago") / "stations" / "Police_Stations.csv")
-    projected = sites.to_crs(area.crs)
-    near = projected.distance(area.polygon).to_numpy() <= STATION_BUFFER_M
-    chosen = sites[near]
-    names = [n if not str(n).isdigit() else f"District {n} station" for n in chosen["name"]]
+    chosen = stations_near(settings.city_dir("chicago"), area, buffer_m=STATION_BUFFER_M)
     return pd.DataFrame(
-        {"name": names, "lon": chosen.geometry.x.to_numpy(), "lat": chosen.geometry.y.to_numpy()}
+        {
+            "name": list(chosen["name"]),
+            "lon": chosen.geometry.x.to_numpy(),
+            "lat": chosen.geometry.y.to_numpy(),
+        }
     )
 
 

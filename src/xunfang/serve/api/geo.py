@@ -24,9 +24,10 @@ from shapely.geometry.base import BaseGeometry
 
 from xunfang.dispatch.recommend import TravelTimeOracle
 from xunfang.errors import DataFileError, ValidationError
+from xunfang.ingest.areas import StudyArea
 from xunfang.ingest.coords import to_wgs84
 from xunfang.ingest.network import RoadNetwork
-from xunfang.ingest.sites import read_sites
+from xunfang.ingest.sites import STATIONS_CSV, read_sites, stations_near
 from xunfang.units import WGS84
 
 log = logging.getLogger("xunfang.serve")
@@ -265,8 +266,8 @@ def build_geo(
     ValidationError, DataFileError, AreaNotFoundError, NetworkError
         From loading the area, the road graphs or the sites.
     """
-    from xunfang.ingest.areas import community_areas_touching, load_study_area
-    from xunfang.ingest.network import build_network
+    from xunfang.ingest.areas import load_study_area
+    from xunfang.ingest.network import build_area_network
 
     city = Path(data_dir) / "chicago"
     if not city.is_dir():
@@ -276,23 +277,14 @@ def build_geo(
         )
     boundary_dir = city / "boundaries"
     area = load_study_area(boundary_dir, area_name)
-    names = community_areas_touching(boundary_dir, area)
-    graph_dir = city / "road_network" / "osm_walk_by_community_area"
-    paths = [graph_dir / f"{n.upper().replace(' ', '_')}.graphml.gz" for n in names]
-    network = build_network(
-        paths,
-        area.crs,
-        clip_polygon=area.polygon.buffer(400.0),
-        stitch_threshold_m=60.0,
-        same_name_threshold_m=200.0,
-    )
+    network = build_area_network(city, area)
     hotspots = None
     if plan_dir is not None:
         sites = read_plan_sites(plan_dir)
         hot = Path(plan_dir) / "hotspots.geojson"
         hotspots = hot.read_text("utf-8") if hot.is_file() else None
     else:
-        sites = _stations_near(city, area.polygon, area.crs)
+        sites = _stations_near(city, area)
     log.info("area %s: %d road nodes, %d sites", area_name, network.n_nodes, len(sites))
     return Geo(
         area_name,
@@ -305,14 +297,12 @@ def build_geo(
     )
 
 
-def _stations_near(city: Path, polygon: BaseGeometry, crs: CRS) -> tuple[SiteSpec, ...]:
-    path = city / "stations" / "Police_Stations.csv"
+def _stations_near(city: Path, area: StudyArea) -> tuple[SiteSpec, ...]:
+    path = city / STATIONS_CSV
     if not path.is_file():
         return ()
-    stations = read_sites(path)
-    near = stations.to_crs(crs).distance(polygon).to_numpy() <= 500.0
-    out = []
-    for name, geom in zip(stations["name"][near], stations.geometry[near], strict=True):
-        label = f"District {name} station" if str(name).isdigit() else str(name)
-        out.append(SiteSpec(label, "station", float(geom.x), float(geom.y), str(path)))
-    return tuple(out)
+    chosen = stations_near(city, area)
+    return tuple(
+        SiteSpec(str(name), "station", float(g.x), float(g.y), str(path))
+        for name, g in zip(chosen["name"], chosen.geometry, strict=True)
+    )
