@@ -92,7 +92,7 @@ from xunfang.ingest.areas import StudyArea, load_study_area
 from xunfang.ingest.incidents import IncidentTable, IngestReport, ingest, read_incident_table
 from xunfang.ingest.network import RoadNetwork, build_area_network
 from xunfang.ingest.taxonomy import load_taxonomy
-from xunfang.plan._highs import new_highs
+from xunfang.plan._highs import new_highs, pass_model
 from xunfang.plan.roster import (
     DAY_NAMES,
     Roster,
@@ -570,25 +570,17 @@ def allocate_cover(
     h = new_highs()
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
-    status = h.passModel(
-        int(n_col),
-        int(n_row),
-        int(mat.nnz),
-        int(highspy.MatrixFormat.kColwise),
-        -1,  # maximise
-        0.0,
-        np.ascontiguousarray(cost, dtype=np.float64),
+    pass_model(
+        h,
+        mat,
+        cost,
         np.zeros(n_col),
         np.ones(n_col),
-        np.ascontiguousarray(row_lower, dtype=np.float64),
-        np.ascontiguousarray(row_upper, dtype=np.float64),
-        mat.indptr.astype(np.int32),
-        mat.indices.astype(np.int32),
-        mat.data.astype(np.float64),
+        row_lower,
+        row_upper,
         integrality,
+        maximise=True,
     )
-    if status == highspy.HighsStatus.kError:
-        raise SolverError(f"HiGHS rejected the covering model ({n_row} rows, {n_col} columns)")
     h.run()
     info = h.getInfo()
     model_status = h.getModelStatus()

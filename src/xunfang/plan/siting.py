@@ -105,7 +105,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import sparse
 
 from xunfang.errors import InfeasibleError, SolverError, ValidationError
-from xunfang.plan._highs import new_highs
+from xunfang.plan._highs import new_highs, pass_model
 
 __all__ = [
     "P90_QUANTILE",
@@ -720,26 +720,17 @@ def _solve_mip(
     n_row, n_col = a.shape
     integrality = np.zeros(n_col, dtype=np.int32)
     integrality[integer_cols] = 1
-    sense = -1 if maximise else 1  # HiGHS ObjSense: kMaximize = -1, kMinimize = 1
-    status = h.passModel(
-        int(n_col),
-        int(n_row),
-        int(a.nnz),
-        int(highspy.MatrixFormat.kColwise),
-        sense,
-        0.0,
-        np.ascontiguousarray(col_cost, dtype=np.float64),
-        np.ascontiguousarray(col_lower, dtype=np.float64),
-        np.ascontiguousarray(col_upper, dtype=np.float64),
-        np.ascontiguousarray(row_lower, dtype=np.float64),
-        np.ascontiguousarray(row_upper, dtype=np.float64),
-        a.indptr.astype(np.int32),
-        a.indices.astype(np.int32),
-        a.data.astype(np.float64),
+    pass_model(
+        h,
+        a,
+        col_cost,
+        col_lower,
+        col_upper,
+        row_lower,
+        row_upper,
         integrality,
+        maximise=maximise,
     )
-    if status == highspy.HighsStatus.kError:
-        raise SolverError(f"HiGHS rejected the model ({n_row} rows, {n_col} columns)")
     if start is not None:
         sol = highspy.HighsSolution()
         sol.col_value = np.asarray(start, dtype=np.float64).tolist()
