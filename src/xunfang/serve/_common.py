@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -34,3 +35,17 @@ def osm_annotation() -> dict[str, Any]:
         "showarrow": False,
         "font": {"size": 10, "color": "#555"},
     }
+
+
+def write_atomic(path: Path, text: str, *, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to ``path`` through a temporary file renamed when complete, so that a
+    failed or interrupted run never leaves a half-written file under the real name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(text, encoding=encoding)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    tmp.replace(path)
+    return path

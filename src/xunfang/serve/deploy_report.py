@@ -44,7 +44,7 @@ from xunfang.errors import ValidationError
 from xunfang.plan.deployment import Deployment
 from xunfang.plan.roster import DAY_NAMES, format_minute_of_week
 from xunfang.plan.routes import Route, route_geojson, route_gpx
-from xunfang.serve._common import OSM_ATTRIBUTION, osm_annotation
+from xunfang.serve._common import OSM_ATTRIBUTION, osm_annotation, write_atomic
 
 __all__ = [
     "LANGS",
@@ -602,11 +602,7 @@ def write_deployment(
     written: dict[str, Path] = {}
 
     def put(name: str, text: str, *, record: bool = True) -> None:
-        path = out / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        path = write_atomic(out / name, text)
         if record:
             written[name] = path
 

@@ -16,6 +16,7 @@ from plotly.offline import get_plotlyjs
 
 from xunfang import __version__
 from xunfang.analyse.evaluate import EvaluationRun
+from xunfang.serve._common import write_atomic
 
 OPENCP_SEPT2014: dict[str, dict[float, float]] = {
     "BURGLARY": {0.01: 0.117, 0.05: 0.359, 0.20: 0.753},
@@ -279,11 +280,7 @@ def write_evaluation(
     written: dict[str, Path] = {}
 
     def put(name: str, text: str) -> None:
-        path = out / name
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-        written[name] = path
+        written[name] = write_atomic(out / name, text)
 
     rows = run.evaluation.rows.copy()
     rows["start"] = rows["start"].astype(str)

@@ -25,7 +25,7 @@ from xunfang.analyse.hotspots import ALL, WEEKDAYS_EN, WEEKDAYS_ZH
 from xunfang.errors import ValidationError
 from xunfang.ingest.taxonomy import load_taxonomy
 from xunfang.plan.booth_plan import RESPONSE_RINGS_S, BoothPlan
-from xunfang.serve._common import OSM_ATTRIBUTION, osm_annotation
+from xunfang.serve._common import OSM_ATTRIBUTION, osm_annotation, write_atomic
 from xunfang.units import WGS84
 
 LANGS = ("en", "zh")
@@ -458,12 +458,9 @@ def write_plan(plan: BoothPlan, out_dir: str | Path, *, lang: str = "en") -> dic
     written: dict[str, Path] = {}
 
     def put(name: str, text: str) -> None:
-        path = out / name
-        tmp = path.with_name(path.name + ".tmp")
         # CSV with a byte-order mark, so that spreadsheet programs read Chinese text right
-        tmp.write_text(text, encoding="utf-8-sig" if name.endswith(".csv") else "utf-8")
-        tmp.replace(path)
-        written[name] = path
+        enc = "utf-8-sig" if name.endswith(".csv") else "utf-8"
+        written[name] = write_atomic(out / name, text, encoding=enc)
 
     put("report.html", render_html(plan, lang, out_dir=str(out)))
     sites = plan.sites.copy()
