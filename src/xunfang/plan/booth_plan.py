@@ -441,6 +441,39 @@ def make_booth_plan(
     )
 
 
+PLAN_SITE_KINDS = ("station", "booth")
+
+
+def read_sites_csv(path: str | Path, *, columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read the ``sites.csv`` an ``xunfang plan`` writes, checked: the file exists, it has
+    ``name``, ``kind`` and ``columns``, and every kind is station or booth.
+
+    Raises
+    ------
+    DataFileError
+        Naming the file, and the row and field of the first bad kind.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise DataFileError(
+            p, "sites file not found: give the output folder of `xunfang plan` (its sites.csv)"
+        )
+    df = pd.read_csv(p, dtype={"name": str, "kind": str})
+    need = list(dict.fromkeys(("name", "kind", *columns)))
+    miss = [c for c in need if c not in df.columns]
+    if miss:
+        raise DataFileError(
+            p, f"missing column(s) {miss} (an `xunfang plan` sites.csv has them)", field=miss[0]
+        )
+    bad = ~df["kind"].isin(PLAN_SITE_KINDS)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataFileError(
+            p, f"kind {df['kind'].iloc[i]!r} is neither booth nor station", row=i + 1, field="kind"
+        )
+    return df
+
+
 def _forecast_weights(
     config: PlanConfig, incidents: IncidentTable, grid: Grid
 ) -> tuple[np.ndarray, str]:

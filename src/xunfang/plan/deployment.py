@@ -93,6 +93,7 @@ from xunfang.ingest.incidents import IncidentTable, IngestReport, ingest, read_i
 from xunfang.ingest.network import RoadNetwork, build_area_network
 from xunfang.ingest.taxonomy import load_taxonomy
 from xunfang.plan._highs import new_highs, pass_model
+from xunfang.plan.booth_plan import BoothPlan, read_sites_csv
 from xunfang.plan.roster import (
     DAY_NAMES,
     Roster,
@@ -1569,19 +1570,7 @@ def read_plan_sites(path: str | Path, network: RoadNetwork) -> pd.DataFrame:
         is not in the network (naming the row).
     """
     p = Path(path)
-    if not p.is_file():
-        raise DataFileError(p, "sites file not found: pass the output folder of `xunfang plan`")
-    df = pd.read_csv(p, dtype={"name": str, "kind": str})
-    need = ["name", "kind", "osm_id"]
-    miss = [c for c in need if c not in df.columns]
-    if miss:
-        raise DataFileError(p, f"missing column(s) {miss}", field=miss[0])
-    bad_kind = ~df["kind"].isin(["booth", "station"])
-    if bad_kind.any():
-        i = int(np.flatnonzero(bad_kind)[0])
-        raise DataFileError(
-            p, f"kind {df['kind'].iloc[i]!r} is neither booth nor station", row=i + 1, field="kind"
-        )
+    df = read_sites_csv(p, columns=("osm_id",))
     dup = df["name"].duplicated()
     if dup.any():
         i = int(np.flatnonzero(dup)[0])
@@ -1782,8 +1771,6 @@ def deploy_from_booth_plan(
     TypeError
         If ``plan`` is not a BoothPlan.
     """
-    from xunfang.plan.booth_plan import BoothPlan
-
     if not isinstance(plan, BoothPlan):
         raise TypeError(f"plan must be a BoothPlan, got {type(plan).__name__}")
     cal = calendar or RuleCalendar()

@@ -29,7 +29,7 @@ from pyproj import CRS, Transformer
 from scipy.spatial import cKDTree
 
 from xunfang.config import Settings
-from xunfang.errors import DataFileError, ValidationError
+from xunfang.errors import ValidationError
 from xunfang.ingest.areas import (
     StudyArea,
     load_study_area,
@@ -38,6 +38,7 @@ from xunfang.ingest.areas import (
 from xunfang.ingest.incidents import IncidentTable, ingest
 from xunfang.ingest.network import RoadNetwork, area_graph_paths, build_network
 from xunfang.ingest.sites import STATION_BUFFER_M, stations_near
+from xunfang.plan.booth_plan import read_sites_csv
 from xunfang.simulate.calls import Period, incident_frame
 from xunfang.units import WGS84, utm_crs_for
 
@@ -378,20 +379,7 @@ def sites_from_csv(path: Path) -> pd.DataFrame:
     DataFileError
         If the file is missing or lacks the columns.
     """
-    if not path.is_file():
-        raise DataFileError(
-            path, "sites file not found; run `xunfang plan --out DIR` and give DIR/sites.csv"
-        )
-    frame = pd.read_csv(path)
-    need = [c for c in ("name", "kind", "lon", "lat") if c not in frame.columns]
-    if need:
-        raise DataFileError(
-            path, f"missing columns {need} (an `xunfang plan` sites.csv has them)", field=need[0]
-        )
-    bad = ~frame["kind"].isin(["station", "booth"])
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0]) + 1
-        raise DataFileError(path, "kind must be station or booth", row=row, field="kind")
+    frame = read_sites_csv(path, columns=("lon", "lat"))
     return frame[["name", "kind", "lon", "lat"]].copy()
 
 
