@@ -18,6 +18,8 @@ US_SURVEY_FOOT_M = 1200.0 / 3937.0
 """One US survey foot in metres (exact by definition)."""
 
 SECONDS_PER_MINUTE = 60.0
+HOURS_PER_WEEK = 168
+"""Hours of a week: hour of week = weekday * 24 + hour, local time, Monday 00:00 = 0."""
 
 
 def kph_to_mps(speed_kph: float) -> float:

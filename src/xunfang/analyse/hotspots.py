@@ -17,8 +17,8 @@ from scipy import ndimage
 from xunfang.analyse.grid import Grid
 from xunfang.errors import ValidationError
 from xunfang.ingest.incidents import IncidentTable
+from xunfang.units import HOURS_PER_WEEK
 
-HOURS_PER_WEEK = 168
 ALL = "all"
 WEEKDAYS_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 WEEKDAYS_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")

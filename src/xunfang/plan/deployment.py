@@ -85,7 +85,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.sparse.csgraph import dijkstra
 
 from xunfang.analyse.grid import Grid
-from xunfang.analyse.hotspots import HOURS_PER_WEEK, WhereWhen, where_when
+from xunfang.analyse.hotspots import WhereWhen, where_when
 from xunfang.config import Settings
 from xunfang.errors import DataFileError, SolverError, ValidationError
 from xunfang.ingest.areas import StudyArea, load_study_area
@@ -106,7 +106,7 @@ from xunfang.plan.roster import (
     make_blocks,
 )
 from xunfang.plan.routes import Route, dwell_times_s, path_between, solve_route
-from xunfang.units import WGS84, kph_to_mps, minutes_to_s
+from xunfang.units import HOURS_PER_WEEK, WGS84, kph_to_mps, minutes_to_s
 
 __all__ = [
     "POST_KINDS",

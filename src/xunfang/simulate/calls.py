@@ -34,8 +34,8 @@ import pandas as pd
 from xunfang.errors import ValidationError
 from xunfang.simulate.sim import CallSet
 from xunfang.simulate.tables import SimTable
+from xunfang.units import HOURS_PER_WEEK
 
-HOURS_PER_WEEK = 168
 FAR_FROM_ROAD_M = 250.0
 """Incidents farther than this from their road node are counted (and kept)."""
 

@@ -44,9 +44,9 @@ from pyproj import CRS, Transformer
 from xunfang.dispatch.model import UnitKind
 from xunfang.errors import DataFileError, ValidationError
 from xunfang.plan.roster import DAY_NAMES
-from xunfang.simulate.calls import HOURS_PER_WEEK, Period
+from xunfang.simulate.calls import Period
 from xunfang.simulate.sim import UnitSpec
-from xunfang.units import WGS84
+from xunfang.units import HOURS_PER_WEEK, WGS84
 
 DEPLOYMENT_COLUMNS = (
     "unit_id",

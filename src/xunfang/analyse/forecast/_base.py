@@ -21,8 +21,8 @@ import pandas as pd
 from xunfang.analyse.grid import Grid
 from xunfang.errors import NotFittedError, ValidationError
 from xunfang.ingest.incidents import IncidentTable
+from xunfang.units import HOURS_PER_WEEK
 
-HOURS_PER_WEEK = 168
 NS_PER_DAY = 86_400 * 10**9
 EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
 

@@ -26,13 +26,13 @@ import pandas as pd
 from scipy import ndimage
 
 from xunfang.analyse.forecast._base import (
-    HOURS_PER_WEEK,
     Forecaster,
     TrainingEvents,
     Window,
 )
 from xunfang.errors import ValidationError
 from xunfang.ingest.incidents import IncidentTable
+from xunfang.units import HOURS_PER_WEEK
 
 
 class TimeOfDay(Forecaster):
