@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.columns import Columns
@@ -23,6 +23,9 @@ from xunfang.serve.cli_deploy import deploy_cmd
 from xunfang.serve.cli_forecast import app as forecast_app
 from xunfang.serve.cli_serve import app as serve_app
 from xunfang.serve.cli_simulate import app as simulate_app
+
+if TYPE_CHECKING:
+    from xunfang.plan.booth_plan import BoothPlan
 
 app = typer.Typer(
     name="xunfang",
@@ -275,10 +278,7 @@ RING_LABELS = {
 }
 
 
-def _print_plan_summary(plan: object) -> None:
-    from xunfang.plan.booth_plan import BoothPlan
-
-    assert isinstance(plan, BoothPlan)
+def _print_plan_summary(plan: BoothPlan) -> None:
     net = plan.network.report
     console.print(
         f"\n[bold]{plan.area.name}[/] ({', '.join(plan.area.members)}; "

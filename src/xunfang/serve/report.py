@@ -101,15 +101,11 @@ def _roads_trace(plan: BoothPlan, to_wgs: Transformer, lang: str) -> go.Scatterg
     u = edges["u_index"].to_numpy()
     v = edges["v_index"].to_numpy()
     lon_n, lat_n = to_wgs.transform(xy[:, 0], xy[:, 1])
-    seg = np.full((len(u), 3), np.nan)
-    seg_lat = np.full((len(u), 3), np.nan)
-    seg[:, 0], seg[:, 1] = lon_n[u], lon_n[v]
-    seg_lat[:, 0], seg_lat[:, 1] = lat_n[u], lat_n[v]
-    lons = [None if np.isnan(a) else float(a) for a in seg.ravel()]
-    lats = [None if np.isnan(a) else float(a) for a in seg_lat.ravel()]
+    # one trace for all roads: u, v, NaN per edge (a NaN breaks the line between edges)
+    gap = np.full(len(u), np.nan)
     return go.Scattergl(
-        x=lons,
-        y=lats,
+        x=np.column_stack([lon_n[u], lon_n[v], gap]).ravel(),
+        y=np.column_stack([lat_n[u], lat_n[v], gap]).ravel(),
         mode="lines",
         line={"color": "#c8c8c8", "width": 1},
         name=_t("roads", lang),
