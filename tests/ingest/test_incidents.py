@@ -371,3 +371,18 @@ def test_missing_column_names_the_closest_layout(data_dir: Path, tmp_path: Path)
     frame.to_csv(path, index=False)
     with pytest.raises(DataFileError, match=r"missing column 'Latitude'.*layout chicago-sept2014"):
         ingest([path], "chicago")
+
+
+def test_clock_change_times_by_hand() -> None:
+    from xunfang.ingest.incidents import _localize
+
+    naive = pd.Series(pd.to_datetime(["2014-11-02 01:30", "2014-03-09 02:30", "2014-07-01 12:00"]))
+    utc, n_odd = _localize(naive, "America/Chicago")
+    # 01:30 on 2 Nov happens twice: the daylight-saving reading (CDT, UTC-5) is taken;
+    # 02:30 on 9 Mar does not exist: shifted forward to 03:00 CDT; noon in July is CDT
+    assert list(utc) == [
+        pd.Timestamp("2014-11-02 06:30", tz="UTC"),
+        pd.Timestamp("2014-03-09 08:00", tz="UTC"),
+        pd.Timestamp("2014-07-01 17:00", tz="UTC"),
+    ]
+    assert n_odd == 2

@@ -551,11 +551,13 @@ def _localize(naive: pd.Series, tz: str) -> tuple[pd.Series, int]:
     """Local wall-clock times -> UTC. Times that fall twice (autumn clock change) take the
     daylight-saving reading; times that do not exist (spring) are shifted forward. Both are
     counted as ambiguous, never dropped."""
-    ambiguous = np.ones(len(naive), dtype=bool)
-    aware = naive.dt.tz_localize(tz, ambiguous=ambiguous, nonexistent="shift_forward")
-    strict = naive.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
-    n_amb = int((strict.isna() & naive.notna()).sum())
-    return aware.dt.tz_convert("UTC"), n_amb
+    aware = naive.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+    odd = (aware.isna() & naive.notna()).to_numpy()
+    if odd.any():  # only the few rows at a clock change are localised again, by the rule
+        aware[odd] = naive[odd].dt.tz_localize(
+            tz, ambiguous=np.ones(int(odd.sum()), dtype=bool), nonexistent="shift_forward"
+        )
+    return aware.dt.tz_convert("UTC"), int(odd.sum())
 
 
 def _to_number(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
