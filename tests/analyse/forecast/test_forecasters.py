@@ -181,6 +181,24 @@ def test_time_of_day_profile_hand_worked() -> None:
     np.testing.assert_allclose(raw.share(night), [3.0, 0.0])
 
 
+def test_time_of_day_leaves_whole_day_and_week_forecasts_unchanged_bit_for_bit() -> None:
+    """Profiles of 1/3 shares: before the fix the whole-week factor of cell 0 came out as
+    1 - 2.2e-16 (the floating sum of 24 shares times 7 over 168), which re-ranked tied cells."""
+    grid = strip(3)
+    t = table(
+        [(50, 50, f"2024-01-01 {h:02d}:10") for h in (1, 5, 7)]
+        + [(150, 50, "2024-01-02 13:00"), (250, 50, "2024-01-02 19:00")]
+        + [(250, 50, "2024-01-02 03:00")]
+    )
+    end = pd.Timestamp("2024-01-03", tz=TZ)
+    base = NaiveCounts(grid=grid, period_days=None).fit(t, end=end)
+    for k in (0.0, 3.0, 7.0):
+        tod = TimeOfDay(base=base, shrinkage_events=k).fit(t, end=end)
+        for w in (day("2024-01-03"), Window.local("2024-01-03", 0, 24, TZ, days=7)):
+            assert np.array_equal(tod.share(w), np.ones(3))
+            assert np.array_equal(tod.predict(w).risk, base.predict(w).risk)
+
+
 # ----------------------------------------------------------------------------- contract and errors
 def test_bad_input_raises_clear_errors() -> None:
     grid = strip(3)

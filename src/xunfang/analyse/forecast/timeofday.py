@@ -161,12 +161,18 @@ class TimeOfDay(Forecaster):
 
     def share(self, window: Window) -> np.ndarray:
         """(n_cells,) factor ``sum_{h in W} p_c(h) / (|W| / H)`` of each cell, ``H`` = 168
-        hours of the week or 24 of the day."""
+        hours of the week or 24 of the day; exactly 1.0 for a window that covers every
+        hour alike (a whole day or week), so that ``+tod`` leaves such a forecast unchanged
+        bit for bit."""
         hours = window.hours_of_week(self.events_.timezone)
         if not self.by_weekday:
             hours = hours.reshape(7, 24).sum(axis=0)
         total = hours.sum()
-        if total <= 0:
+        if total <= 0 or np.all(hours == hours[0]):
+            # A window that weighs every hour alike (a whole day, a whole week) holds
+            # sum_h p_c(h) * |W| / H / (|W| / H) = 1 for every cell; return it exactly, as
+            # the floating sum of the shares is 1 - 1e-16 for some cells and would break
+            # ties in the ranking of equal cells.
             return np.ones(self.grid.n_cells)
         nh = len(hours)
         area = float(self.area_profile_ @ hours) * nh / total
