@@ -7,6 +7,7 @@ Forecasters (one contract: keyword-only ``__init__``, ``fit(incidents)``,
 - :class:`RetrospectiveKDE` — fixed-bandwidth kernel density of the recent past;
 - :class:`ProspectiveHotspot` — Bowers, Johnson & Pease (2004);
 - :class:`GridETAS` — self-exciting point process, Mohler et al. (2011, 2015), by EM;
+- :class:`GradientBoosted` — Poisson gradient-boosted trees over cell features;
 - :class:`TimeOfDay` — wraps any of them for a shift, from hour-of-week profiles.
 
 Evaluation metrics and the rolling-origin evaluation are in
@@ -28,6 +29,7 @@ from xunfang.analyse.forecast.demand import (
     incident_weights,
 )
 from xunfang.analyse.forecast.kde import RetrospectiveKDE
+from xunfang.analyse.forecast.learned import GradientBoosted
 from xunfang.analyse.forecast.naive import NaiveCounts
 from xunfang.analyse.forecast.prospective import ProspectiveHotspot
 from xunfang.analyse.forecast.registry import METHODS, make_forecaster
@@ -38,6 +40,7 @@ __all__ = [
     "METHODS",
     "Forecast",
     "Forecaster",
+    "GradientBoosted",
     "GridETAS",
     "IncidentWeights",
     "NaiveCounts",

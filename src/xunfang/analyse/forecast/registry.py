@@ -8,6 +8,7 @@ A spec is ``method[:param=value[:param=value...]][+tod[:param=value...]]``, e.g.
     prospective:bandwidth_m=400:bandwidth_weeks=8
     sepp:background_bandwidth_m=150
     sepp+tod:shrinkage_events=20           the point process with hour-of-week profiles
+    gbm                                    gradient-boosted Poisson trees over cell features
 
 Values are read as int, float, ``none``, ``true``/``false`` or text.
 """
@@ -19,6 +20,7 @@ from typing import Any
 
 from xunfang.analyse.forecast._base import Forecaster
 from xunfang.analyse.forecast.kde import RetrospectiveKDE
+from xunfang.analyse.forecast.learned import GradientBoosted
 from xunfang.analyse.forecast.naive import NaiveCounts
 from xunfang.analyse.forecast.prospective import ProspectiveHotspot
 from xunfang.analyse.forecast.sepp import GridETAS
@@ -31,6 +33,7 @@ METHODS: dict[str, type[Forecaster]] = {
     "kde": RetrospectiveKDE,
     "prospective": ProspectiveHotspot,
     "sepp": GridETAS,
+    "gbm": GradientBoosted,
 }
 
 
