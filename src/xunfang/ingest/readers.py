@@ -210,9 +210,9 @@ def sniff_kind(path: Path) -> Kind:
         return "vector"
     elif head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8")):
         what = "an image"
-    elif suffix in _VECTOR_SUFFIXES or (head.lstrip().startswith(b"{") and (
-        b'"FeatureCollection"' in head or b'"Feature"' in head
-    )):
+    elif suffix in _VECTOR_SUFFIXES or (
+        head.lstrip().startswith(b"{") and (b'"FeatureCollection"' in head or b'"Feature"' in head)
+    ):
         return "vector"
     elif b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff", b"\x1f\x8b")):
         what = "a binary file"
