@@ -48,6 +48,7 @@ from shapely.geometry.base import BaseGeometry
 
 from xunfang.errors import CRSError, DataFileError
 from xunfang.ingest.coords import to_wgs84
+from xunfang.ingest.messages import reason_text
 from xunfang.ingest.profiles import (
     CHICAGO,
     CN110,
@@ -885,11 +886,20 @@ def _piles(good: pd.DataFrame) -> tuple[list[dict[str, Any]], np.ndarray]:
 
 
 def write_outputs(
-    out_dir: str | Path, table: IncidentTable, rejected: pd.DataFrame, report: IngestReport
+    out_dir: str | Path,
+    table: IncidentTable | None,
+    rejected: pd.DataFrame,
+    report: IngestReport,
+    *,
+    lang: str = "en",
 ) -> dict[str, Path]:
     """Write ``incidents.parquet``, ``rejected.csv`` and ``ingest_report.json`` to ``out_dir``.
 
-    Each file is written to a temporary name and renamed, so a failed run leaves no half file.
+    ``table=None`` (every row rejected) writes only ``rejected.csv`` and the report, and
+    removes an ``incidents.parquet`` left by an earlier run so that no stale table remains.
+    ``rejected.csv`` gets a ``reason_text`` column in ``lang`` (``en`` or ``zh``) after the
+    ``reason`` code. Each file is written to a temporary name and renamed, so a failed run
+    leaves no half file.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -898,10 +908,16 @@ def write_outputs(
         "rejected": out / "rejected.csv",
         "report": out / "ingest_report.json",
     }
+    if table is None:
+        paths["incidents"].unlink(missing_ok=True)
+        del paths["incidents"]
     tmp = {k: v.with_suffix(v.suffix + ".tmp") for k, v in paths.items()}
     try:
-        table.write_parquet(tmp["incidents"])
-        rejected.to_csv(tmp["rejected"], index=False)
+        if table is not None:
+            table.write_parquet(tmp["incidents"])
+        rej = rejected.copy()
+        rej.insert(1, "reason_text", [reason_text(r, lang) for r in rej["reason"]])
+        rej.to_csv(tmp["rejected"], index=False)
         buf = io.StringIO()
         json.dump(report.to_dict(), buf, indent=2, ensure_ascii=False)
         tmp["report"].write_text(buf.getvalue(), encoding="utf-8")
