@@ -406,6 +406,8 @@ CN110_TIME_FORMATS = (
     "%Y/%m/%d %H:%M:%S",
     "%Y-%m-%d %H:%M",
     "%Y/%m/%d %H:%M",
+    "epoch_ms",
+    "epoch_s",
     "%Y%m%d%H%M%S",
     "%Y-%m-%dT%H:%M:%S%z",
     "%Y-%m-%d %H:%M:%S%z",
@@ -414,8 +416,6 @@ CN110_TIME_FORMATS = (
     "%Y-%m-%d",
     "%Y/%m/%d",
     "%Y%m%d",
-    "epoch_ms",
-    "epoch_s",
 )
 #: Mainland China and its coastal waters, a rough (min_lon, min_lat, max_lon, max_lat).
 CHINA_EXTENT = (73.4, 17.9, 135.1, 53.6)
