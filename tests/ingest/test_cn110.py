@@ -71,7 +71,7 @@ def test_cn110_reads_the_chinese_export_as_it_comes() -> None:
 
 
 def test_caller_name_and_phone_only_masked_and_free_text_not_read(tmp_path: Path) -> None:
-    table, rejected, report = ingest([FIXTURE], "cn110", frame="gcj02")
+    table, _, report = ingest([FIXTURE], "cn110", frame="gcj02")
     f = table.frame.set_index("source_row")
     assert f.loc[1, "caller_name"] == "张*"
     assert f.loc[1, "caller_phone"] == "138****8000"
@@ -169,8 +169,10 @@ def test_lang_zh_summary_and_reasons(tmp_path: Path) -> None:
     out = tmp_path / "zh"
     result = CliRunner().invoke(
         app,
-        ["ingest", str(FIXTURE), "--profile", "cn110", "--frame", "gcj02", "--lang", "zh"]
-        + ["--out", str(out)],
+        [
+            *("ingest", str(FIXTURE), "--profile", "cn110", "--frame", "gcj02"),
+            *("--lang", "zh", "--out", str(out)),
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "导入报告" in result.output
