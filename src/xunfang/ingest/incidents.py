@@ -381,7 +381,7 @@ def _to_number(s: pd.Series, decimal_comma: bool = False) -> tuple[np.ndarray, n
 
     With ``decimal_comma`` (a file separated by ``;`` or tabs), ``121,47`` reads 121.47.
     """
-    num = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64)
+    num = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, copy=True)
     if decimal_comma:
         retry = np.isnan(num) & s.notna().to_numpy()
         if retry.any():
@@ -782,7 +782,7 @@ def ingest(
         time_precision={str(k): int(v) for k, v in good["time_precision"].value_counts().items()},
     )
     if target_crs is None:
-        first = next(iter(examples.values()))[0] if examples else {}
+        first = min((e[0] for e in examples.values()), key=lambda e: int(e["row"]), default={})
         hint = (
             f"; e.g. row {first.get('row')} field {first.get('field')!r} = "
             f"{first.get('value')!r}, expected {first.get('expected')}"
@@ -825,7 +825,8 @@ def _examples(
                 expected = "an id not used by an earlier row"
             else:
                 fld = row["_f_xy"]
-                value = f"{_text(row['raw_x'])}, {_text(row['raw_y'])}"
+                x_text, y_text = _text(row["raw_x"]), _text(row["raw_y"])
+                value = f"{x_text}, {y_text}" if x_text or y_text else ""
                 expected = row["_expect_xy"]
                 if r == "outside_area":
                     expected = (

@@ -167,9 +167,15 @@ class AliasLayout(BaseModel):
     dropped: tuple[str, ...] = ()
     """Columns recognised but never read (free text that may name the caller)."""
 
-    def resolve(self, header: Sequence[str], frame: FrameName = "wgs84") -> Layout | None:
+    def resolve(
+        self,
+        header: Sequence[str],
+        frame: FrameName = "wgs84",
+        geometry: tuple[str, str] | None = None,
+    ) -> Layout | None:
         """The concrete layout for a file with this ``header``; None when the time, type
-        or a coordinate pair is missing."""
+        or a coordinate pair is missing. ``geometry`` names the (lon, lat) columns a vector
+        file's point geometry was put in: read first, then any coordinate columns."""
         by_key: dict[str, str] = {}
         for col in header:
             by_key.setdefault(normalise_header(col).upper(), col)
@@ -189,6 +195,8 @@ class AliasLayout(BaseModel):
             for x, y in self.lonlat
             if x.upper() in by_key and y.upper() in by_key
         ]
+        if geometry is not None:
+            pairs.insert(0, geometry)
         if time is None or type_ is None or not pairs:
             return None
         used.update(c for pair in pairs for c in pair)

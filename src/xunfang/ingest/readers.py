@@ -250,15 +250,11 @@ def _match(
                 lay = lay.model_copy(update={"coords": (geom, *present)})
             return lay
     for alias in profile.alias_layouts:
-        cols = [*names, GEOM_LON, GEOM_LAT] if geometry else names
-        lay_or_none = alias.resolve(cols, frame or "wgs84")
+        lay_or_none = alias.resolve(
+            names, frame or "wgs84", (GEOM_LON, GEOM_LAT) if geometry else None
+        )
         if lay_or_none is not None:
-            upd: dict[str, object] = {"delimiter": delimiter or ","}
-            if geometry:
-                geom = CoordSpec(kind="lonlat", x=GEOM_LON, y=GEOM_LAT, frame=frame or "wgs84")
-                others = tuple(s for s in lay_or_none.coords if s.x != GEOM_LON)
-                upd["coords"] = (geom, *others)
-            return lay_or_none.model_copy(update=upd)
+            return lay_or_none.model_copy(update={"delimiter": delimiter or ","})
     _refuse_header(path, profile, names, geometry=geometry)
     raise AssertionError("unreachable")
 
@@ -379,13 +375,7 @@ def _read_csv(path: Path, profile: Profile, encoding: str, frame: FrameName | No
     for delim in delimiters:
         header = [normalise_header(c) for c in next(csv.reader([first], delimiter=delim))]
         try:
-            layout = _match(
-                path,
-                profile,
-                header,
-                frame,
-                delimiter=delim if profile.layouts else None,
-            )
+            layout = _match(path, profile, header, frame, delimiter=delim)
             break
         except DataFileError:
             if delim == delimiters[-1]:
