@@ -124,7 +124,8 @@ def test_bom_crlf_spaces_in_header_and_decimal_commas(tmp_path: Path) -> None:
 def test_duplicate_header_names_are_refused_naming_both(tmp_path: Path) -> None:
     path = tmp_path / "dup.csv"
     path.write_text(
-        "接警单编号,报警时间,报警类别,经度,纬度,报警时间\nA1,2024-05-01 10:00:00,刑事,121.47,31.23,x\n",
+        "接警单编号,报警时间,报警类别,经度,纬度,报警时间\n"
+        "A1,2024-05-01 10:00:00,刑事,121.47,31.23,x\n",
         encoding="utf-8",
     )
     with pytest.raises(
