@@ -585,6 +585,8 @@ def ingest(
     timezones: set[str] = set()
     notes: list[str] = []
     masked: set[str] = set()
+    metas: list[dict[str, str]] = []  # per file: the fields to blame and what they expect
+    raws: list[pd.DataFrame] = []  # per file: the raw time and position text
     for p in paths:
         path = Path(p)
         try:
@@ -620,21 +622,13 @@ def ingest(
         )
         part = pd.DataFrame(
             {
-                "incident_id": ids.to_numpy(),
+                "incident_id": ids.reset_index(drop=True).array,
                 "occurred_at": occurred.reset_index(drop=True),
                 "time_precision": precision,
-                "type_group": groups.to_numpy(),
-                "type": raw[layout.type].astype("string").str.strip().to_numpy(),
-                "subtype": (
-                    raw[layout.subtype].astype("string").str.strip().to_numpy()
-                    if layout.subtype
-                    else pd.NA
-                ),
-                "premise": (
-                    raw[layout.premise].astype("string").str.strip().to_numpy()
-                    if layout.premise
-                    else pd.NA
-                ),
+                "type_group": groups.reset_index(drop=True).array,
+                "type": _strip(raw[layout.type]),
+                "subtype": (_strip(raw[layout.subtype]) if layout.subtype else pd.NA),
+                "premise": (_strip(raw[layout.premise]) if layout.premise else pd.NA),
                 "lon": lon,
                 "lat": lat,
                 "arrest": (
@@ -667,25 +661,32 @@ def ingest(
             if out in layout.mask:
                 values = _mask(values, layout.mask[out])
                 masked.add(out)
-            part[out] = values.to_numpy()
+            part[out] = values.reset_index(drop=True).array
         part["source_file"] = path.name
         part["source_row"] = rows
         part["_creason"] = creason
         part["_unmapped"] = unmapped.to_numpy()
-        part["_raw_type"] = raw[layout.type].astype("string").to_numpy()
+        part["_raw_type"] = raw[layout.type].to_numpy()
+        part["_file"] = len(parts)
         spec = layout.coords[0]
-        part["_f_time"] = layout.time
-        part["_f_xy"] = f"{spec.x}/{spec.y}"
-        part["_f_id"] = layout.id or "(row)"
-        part["_expect_time"] = " | ".join(layout.time_formats)
-        part["_expect_xy"] = (
-            f"degrees ({spec.frame}), lon -180..180, lat -90..90"
-            if spec.kind == "lonlat"
-            else f"numbers in {spec.crs}"
+        metas.append(
+            {
+                "_f_time": layout.time,
+                "_f_xy": f"{spec.x}/{spec.y}",
+                "_f_id": layout.id or "(row)",
+                "_expect_time": " | ".join(layout.time_formats),
+                "_expect_xy": (
+                    f"degrees ({spec.frame}), lon -180..180, lat -90..90"
+                    if spec.kind == "lonlat"
+                    else f"numbers in {spec.crs}"
+                ),
+            }
         )
-        part["raw_time"] = raw[layout.time].astype("string").to_numpy()
-        part["raw_x"] = raw[spec.x].astype("string").to_numpy()
-        part["raw_y"] = raw[spec.y].astype("string").to_numpy()
+        raws.append(
+            pd.DataFrame(
+                {"raw_time": raw[layout.time], "raw_x": raw[spec.x], "raw_y": raw[spec.y]}
+            ).reset_index(drop=True)
+        )
         parts.append(part)
         files_info.append(
             {
@@ -722,9 +723,8 @@ def ingest(
     reason[reason.isna().to_numpy() & dup] = "duplicate_id"
     ok = reason.isna().to_numpy()
 
-    private = ["_creason", "_unmapped", "_raw_type", "_f_time", "_f_xy", "_f_id"]
-    private += ["_expect_time", "_expect_xy"]
-    bad = df.loc[~ok]
+    private = ["_creason", "_unmapped", "_raw_type", "_file"]
+    bad = _with_raw(df.loc[~ok], metas, raws)
     blame = np.select(
         [
             reason[~ok].isin(["missing_coordinates", "invalid_coordinates", "outside_area"]),
@@ -734,11 +734,11 @@ def ingest(
         default=bad["_f_id"],
     )
     examples = _examples(bad, reason[~ok], area_name, profile.bbox)
-    rejected = bad.drop(columns=private).copy()
+    rejected = bad.drop(columns=[*private, *metas[0]]).copy()
     rejected.insert(0, "reason", reason[~ok].to_numpy())
     rejected.insert(1, "field", blame)
     rejected = rejected.reset_index(drop=True)
-    good = df.loc[ok].reset_index(drop=True).drop(columns=["raw_time", "raw_x", "raw_y"])
+    good = df.loc[ok].reset_index(drop=True)
     unmapped_counts = good.loc[good["_unmapped"], "_raw_type"].value_counts()
     good = good.drop(columns=private)
     piles, on_pile = _piles(good)
@@ -801,6 +801,30 @@ def ingest(
     good.insert(good.columns.get_loc("x_m") + 1, "y_m", np.asarray(y))
     table = IncidentTable(good, target_crs, report.timezone)
     return table, rejected, report
+
+
+def _strip(values: pd.Series) -> pd.api.extensions.ExtensionArray:
+    """Text with surrounding spaces removed, as a string array on a fresh 0..n-1 index."""
+    return values.astype("string").str.strip().reset_index(drop=True).array
+
+
+def _with_raw(
+    bad: pd.DataFrame, metas: list[dict[str, str]], raws: list[pd.DataFrame]
+) -> pd.DataFrame:
+    """The rejected rows with their file's blame/expectation fields and raw text."""
+    bad = bad.copy()
+    files = bad["_file"].to_numpy()
+    for key in metas[0]:
+        bad[key] = np.array([m[key] for m in metas], dtype=object)[files] if len(bad) else []
+    for col in ("raw_time", "raw_x", "raw_y"):
+        values = np.empty(len(bad), dtype=object)
+        for i, raw in enumerate(raws):
+            here = files == i
+            if here.any():
+                rows = bad["source_row"].to_numpy()[here] - 1
+                values[here] = raw[col].to_numpy(dtype=object)[rows]
+        bad[col] = pd.array(values, dtype="string")
+    return bad
 
 
 def _examples(
@@ -867,13 +891,16 @@ def _piles(good: pd.DataFrame) -> tuple[list[dict[str, Any]], np.ndarray]:
     if n == 0:
         return [], on
     limit = max(PILE_MIN_ROWS, PILE_SHARE * n)
-    key = pd.MultiIndex.from_arrays([good["lon"].to_numpy(), good["lat"].to_numpy()])
-    codes, uniques = pd.factorize(key)
+    lon_code, lon_uniq = pd.factorize(good["lon"].to_numpy())
+    lat_code, lat_uniq = pd.factorize(good["lat"].to_numpy())
+    pair = lon_code.astype(np.int64) * len(lat_uniq) + lat_code
+    codes, pair_uniq = pd.factorize(pair)
     counts = np.bincount(codes)
     big = np.flatnonzero(counts > limit)
     piles = []
     for k in big[np.argsort(-counts[big], kind="stable")]:
-        lon_k, lat_k = uniques[k]
+        u = int(pair_uniq[k])
+        lon_k, lat_k = lon_uniq[u // len(lat_uniq)], lat_uniq[u % len(lat_uniq)]
         piles.append(
             {
                 "lon": round(float(lon_k), 7),

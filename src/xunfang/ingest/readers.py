@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import re
 import zipfile
 from collections import Counter
 from collections.abc import Sequence
@@ -86,16 +87,12 @@ def _open_binary(path: Path) -> IO[bytes]:
     return open(path, "rb")
 
 
-def _is_cjk(ch: str) -> bool:
-    o = ord(ch)
-    return (
-        0x4E00 <= o <= 0x9FFF  # CJK unified ideographs
-        or 0x3400 <= o <= 0x4DBF  # extension A
-        or 0x3000 <= o <= 0x303F  # CJK punctuation 、。「」
-        or 0xFF00 <= o <= 0xFFEF  # full-width forms （），：
-        or 0x2000 <= o <= 0x206F  # general punctuation “” … —
-        or 0x20000 <= o <= 0x2FA1F  # extensions B-F, compatibility supplement
-    )
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+# CJK unified ideographs and extension A, CJK punctuation 、。「」, full-width forms （），：,
+# general punctuation “” … —, extensions B-F and the compatibility supplement
+_CJK = re.compile(
+    "[\u4e00-\u9fff\u3400-\u4dbf\u3000-\u303f\uff00-\uffef\u2000-\u206f\U00020000-\U0002fa1f]"
+)
 
 
 def _first_bad_line(path: Path, encoding: str) -> int:
@@ -151,11 +148,11 @@ def detect_encoding(path: Path, requested: str = "auto") -> str:
     except UnicodeDecodeError:
         pass
     else:
-        wide = [ch for ch in text if ord(ch) > 0x7F]
-        n_cjk = sum(_is_cjk(ch) for ch in wide)
-        if wide and n_cjk >= 2 and n_cjk / len(wide) >= CJK_SHARE:
+        n_wide = len(_NON_ASCII.findall(text))
+        n_cjk = len(_CJK.findall(text))
+        if n_wide and n_cjk >= 2 and n_cjk / n_wide >= CJK_SHARE:
             return "gb18030"
-        why = f"read as GB18030 only {n_cjk} of its {len(wide)} non-ASCII characters are Chinese"
+        why = f"read as GB18030 only {n_cjk} of its {n_wide} non-ASCII characters are Chinese"
     best = charset_normalizer.from_bytes(sample).best()
     maybe = f" (a guess from its bytes: {best.encoding})" if best is not None else ""
     raise DataFileError(
