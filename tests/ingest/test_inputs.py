@@ -321,3 +321,21 @@ def test_every_row_rejected_still_writes_rejected_csv(tmp_path: Path) -> None:
     assert example["row"] == 1
     assert "%Y-%m-%d %H:%M:%S" in example["expected"]
     assert report["rows_accepted"] == 0
+
+
+def test_piled_rows_are_left_out_of_hotspot_counts(tmp_path: Path) -> None:
+    from xunfang.analyse.grid import Grid
+    from xunfang.analyse.hotspots import where_when
+
+    rows = _rows(75)
+    rows += [(f"P{i}", "2024-05-01 10:00:00", "刑事", "盗窃", "121.5", "31.25") for i in range(25)]
+    path = tmp_path / "pile.csv"
+    path.write_text("\n".join([CN_HEADER, *(",".join(r) for r in rows)]) + "\n", "utf-8")
+    for keep, expected in ((False, 75), (True, 100)):
+        table, _, _ = ingest([path], "cn110", keep_piled=keep)
+        xy = table.xy
+        grid = Grid.from_bounds((*(xy.min(axis=0) - 10), *(xy.max(axis=0) + 10)), 150.0, table.crs)
+        ww = where_when(table, grid)
+        assert int(ww.cell_counts["all"].sum()) == expected
+        assert ww.n_piled == 100 - expected
+        assert ww.n_outside_grid == 0
