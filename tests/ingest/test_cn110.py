@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from xunfang.errors import DataFileError
 from xunfang.ingest.coords import wgs84_to_gcj02
-from xunfang.ingest.incidents import ingest, mask_name, mask_phone
+from xunfang.ingest.incidents import ingest, mask_name, mask_phone, profile_from_toml
 from xunfang.ingest.taxonomy import load_taxonomy
 from xunfang.serve.cli import app
 
@@ -159,8 +160,6 @@ def test_category_code_families_map_to_groups() -> None:
 def test_missing_time_column_names_the_accepted_names(tmp_path: Path) -> None:
     path = tmp_path / "no_time.csv"
     path.write_text("接警单编号,报警类别,经度,纬度\nA,刑事,121.48,31.23\n", encoding="utf-8")
-    from xunfang.errors import DataFileError
-
     with pytest.raises(DataFileError, match=r"no_time\.csv, field 'time': .*报警时间/BJSJ"):
         ingest([path], "cn110")
 
@@ -183,3 +182,30 @@ def test_lang_zh_summary_and_reasons(tmp_path: Path) -> None:
     assert rej["reason_text"].tolist() == ["缺少坐标", "时间格式无法识别"]
     report = json.loads((out / "ingest_report.json").read_text("utf-8"))
     assert report["rejected_examples"]["unparseable_time"][0]["value"] == "昨天晚上"
+
+
+def test_a_mapping_can_mask_its_own_personal_columns(tmp_path: Path) -> None:
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(
+        """
+name = "city-110"
+[layout]
+timezone = "Asia/Shanghai"
+time = "t"
+time_formats = ["%Y-%m-%d %H:%M"]
+type = "k"
+scheme = "cn110"
+extra = { caller = "who", phone = "tel" }
+mask = { caller = "name", phone = "phone" }
+[[layout.coords]]
+kind = "lonlat"
+x = "x"
+y = "y"
+""",
+        encoding="utf-8",
+    )
+    path = tmp_path / "a.csv"
+    path.write_text("t,k,x,y,who,tel\n2024-03-16 05:45,刑事,121.47,31.23,司马光,13912345678\n")
+    table, _, report = ingest([path], profile_from_toml(mapping))
+    assert table.frame[["caller", "phone"]].values.tolist() == [["司*", "139****5678"]]
+    assert report.masked_columns == ("caller", "phone")
