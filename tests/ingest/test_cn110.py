@@ -83,7 +83,13 @@ def test_caller_name_and_phone_only_masked_and_free_text_not_read(tmp_path: Path
     assert f.loc[1, "unit"] == "南京东路派出所"
     assert "content" not in table.frame.columns
     assert report.masked_columns == ("caller_name", "caller_phone")
-    assert any("报警内容" in n for n in report.notes)
+    assert report.notes == (
+        "cn110_synthetic.csv: column(s) 报警内容 recognised and not read: free text often "
+        "names the caller",
+    )
+    assert report.notes_zh == (
+        "cn110_synthetic.csv: 已识别但不读取的列：报警内容（自由文本常含报警人姓名）",
+    )
     # nothing written anywhere holds the full name or number
     out = tmp_path / "out"
     runner = CliRunner()

@@ -48,7 +48,7 @@ from shapely.geometry.base import BaseGeometry
 
 from xunfang.errors import CRSError, DataFileError
 from xunfang.ingest.coords import to_wgs84
-from xunfang.ingest.messages import reason_text
+from xunfang.ingest.messages import reason_text, text
 from xunfang.ingest.profiles import (
     CHICAGO,
     CN110,
@@ -170,6 +170,8 @@ class IngestReport:
     examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     """Per rejection reason, a few rejected rows: file, row, field, value, expected."""
     notes: tuple[str, ...] = ()
+    notes_zh: tuple[str, ...] = ()
+    """The notes in Chinese (for ``--lang zh``)."""
     masked_columns: tuple[str, ...] = ()
     time_precision: dict[str, int] = field(default_factory=dict)
 
@@ -584,6 +586,7 @@ def ingest(
     files_info: list[dict[str, Any]] = []
     timezones: set[str] = set()
     notes: list[str] = []
+    notes_zh: list[str] = []
     masked: set[str] = set()
     metas: list[dict[str, str]] = []  # per file: the fields to blame and what they expect
     raws: list[pd.DataFrame] = []  # per file: the raw time and position text
@@ -597,7 +600,10 @@ def ingest(
                 f"the compressed file is truncated or corrupt ({exc}); download or copy it again",
             ) from exc
         raw, layout = rf.frame, rf.layout
-        notes.extend(f"{path.name}: {n}" for n in rf.notes if f"{path.name}: {n}" not in notes)
+        for note in rf.notes:
+            fields = {k: v for k, v in note.items() if k != "key"}
+            notes.append(f"{path.name}: {text(note['key'], 'en', **fields)}")
+            notes_zh.append(f"{path.name}: {text(note['key'], 'zh', **fields)}")
         timezones.add(layout.timezone)
         lon, lat, creason = _locate(path, raw, layout, rf.decimal_comma)
         naive, aware, precision = _parse_times(
@@ -778,6 +784,7 @@ def ingest(
         keep_piled=keep_piled,
         examples=examples,
         notes=tuple(notes),
+        notes_zh=tuple(notes_zh),
         masked_columns=tuple(sorted(masked)),
         time_precision={str(k): int(v) for k, v in good["time_precision"].value_counts().items()},
     )

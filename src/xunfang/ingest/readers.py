@@ -67,7 +67,8 @@ class RawFile:
     decimal_comma
         True when numbers may use a decimal comma (the separator is not a comma).
     notes
-        Things the report should say (columns recognised but not read, ...).
+        Things the report should say (columns recognised but not read, ...): a message key
+        of :mod:`xunfang.ingest.messages` and its fields.
     """
 
     frame: pd.DataFrame
@@ -75,7 +76,7 @@ class RawFile:
     encoding: str
     kind: Kind
     decimal_comma: bool = False
-    notes: list[str] = field(default_factory=list)
+    notes: list[dict[str, str]] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- bytes
@@ -323,16 +324,14 @@ def _refuse_duplicates(path: Path, names: list[str], used: set[str]) -> list[str
     return out
 
 
-def _layout_notes(profile: Profile, names: Sequence[str]) -> list[str]:
+def _layout_notes(profile: Profile, names: Sequence[str]) -> list[dict[str, str]]:
+    """Notes for the report, as message keys of :mod:`xunfang.ingest.messages` and fields."""
     keys = {normalise_header(n).upper() for n in names}
     notes = []
     for alias in profile.alias_layouts:
         dropped = [d for d in alias.dropped if d.upper() in keys]
         if dropped:
-            notes.append(
-                f"column(s) {', '.join(dropped)} recognised and not read: free text often "
-                "names the caller"
-            )
+            notes.append({"key": "dropped", "cols": ", ".join(dropped)})
     return notes
 
 

@@ -59,7 +59,7 @@ def print_ingest_report(report: IngestReport, lang: str = "en") -> None:
         console.print("  " + escape(text("pile_at", lang, **pile)))
     if report.masked_columns:
         console.print("  " + escape(text("masked", lang, cols=", ".join(report.masked_columns))))
-    for note in report.notes:
+    for note in report.notes_zh if lang == "zh" else report.notes:
         console.print("  " + escape(note))
     for rows in report.examples.values():
         console.print("  " + escape(text("example", lang, **rows[0])))
