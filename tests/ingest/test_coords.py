@@ -27,6 +27,7 @@ from xunfang.ingest.coords import (
     gcj02_to_bd09,
     gcj02_to_wgs84,
     outside_china,
+    to_output_frame,
     to_wgs84,
     wgs84_to_bd09,
     wgs84_to_gcj02,
@@ -151,15 +152,72 @@ def test_bd09_exact_inverse_is_forward_consistent() -> None:
 # --- outside China, NaN, shapes -----------------------------------------------------------
 
 
-def test_outside_china_rectangle() -> None:
-    lon = np.array([-87.6298, 72.003, 72.004, 137.8347, 137.835, 116.4, 116.4, 0.0])
-    lat = np.array([41.8781, 30.0, 30.0, 30.0, 30.0, 0.8292, 55.8271, 0.0])
-    expected = np.array([True, True, False, False, True, True, False, True])
+# City coordinates as published by GeoNames (geonames.org, the main city record of each).
+SHIFTED = {
+    "Beijing": (116.39723, 39.9075),
+    "Shanghai": (121.45806, 31.22222),
+    "Urumqi": (87.60046, 43.80096),
+    "Shenzhen": (114.0683, 22.54554),
+    "Haikou": (110.34651, 20.02071),
+}
+NOT_SHIFTED = {
+    "Seoul": (126.9784, 37.566),
+    "Thimphu": (89.64191, 27.46609),
+    "Ulaanbaatar": (106.88324, 47.90771),
+    "Hong Kong": (114.17469, 22.27832),
+    "Macau": (113.54611, 22.20056),
+    "Taipei": (121.53185, 25.04776),
+    "Kinmen (Jincheng)": (118.3171, 24.4342),
+    "Pyongyang": (125.75432, 39.03385),
+    "Hanoi": (105.84117, 21.0245),
+    "Chicago": (-87.65005, 41.85003),
+}
+
+
+def test_outside_china_is_the_outline_not_the_rectangle() -> None:
+    lon = np.array([p[0] for p in [*SHIFTED.values(), *NOT_SHIFTED.values()]])
+    lat = np.array([p[1] for p in [*SHIFTED.values(), *NOT_SHIFTED.values()]])
+    expected = np.array([False] * len(SHIFTED) + [True] * len(NOT_SHIFTED))
     np.testing.assert_array_equal(outside_china(lon, lat), expected)
 
 
+@pytest.mark.parametrize("city", sorted(SHIFTED))
+def test_mainland_cities_are_shifted(city: str) -> None:
+    lon, lat = SHIFTED[city]
+    g_lon, g_lat = wgs84_to_gcj02(lon, lat)
+    # the GCJ-02 offset is a few hundred metres everywhere on the mainland
+    assert 100.0 < float(_distance_m(lon, lat, g_lon, g_lat)) < 800.0
+    o_lon, o_lat = to_output_frame(lon, lat, "gcj02")
+    assert (float(o_lon), float(o_lat)) == (float(g_lon), float(g_lat))
+
+
+@pytest.mark.parametrize("city", sorted(NOT_SHIFTED))
+def test_seoul_thimphu_ulaanbaatar_hk_macau_taiwan_are_not_shifted(city: str) -> None:
+    lon, lat = NOT_SHIFTED[city]
+    for func in (wgs84_to_gcj02, gcj02_to_wgs84):
+        out_lon, out_lat = func(lon, lat)
+        assert (float(out_lon), float(out_lat)) == (lon, lat)
+
+
+def test_to_output_frame_is_vectorised_and_checks_the_frame() -> None:
+    lon, lat = np.array([121.5272106, -87.65]), np.array([31.1774276, 41.85])
+    out_lon, out_lat = to_output_frame(lon, lat, "GCJ-02")
+    # eviltransform's published Shanghai pair; Chicago unchanged
+    assert out_lon[0] == pytest.approx(121.531541859215, abs=1e-9)
+    assert out_lat[0] == pytest.approx(31.17530398364597, abs=1e-9)
+    assert (out_lon[1], out_lat[1]) == (-87.65, 41.85)
+    b_lon, b_lat = to_output_frame(lon[:1], lat[:1], "bd09")
+    e_lon, e_lat = wgs84_to_bd09(lon[:1], lat[:1])
+    np.testing.assert_array_equal(b_lon, e_lon)
+    np.testing.assert_array_equal(b_lat, e_lat)
+    w_lon, _ = to_output_frame(np.array([np.nan]), np.array([1.0]), "wgs84")
+    assert np.isnan(w_lon[0])
+    with pytest.raises(ValidationError, match="not a known coordinate frame"):
+        to_output_frame(lon, lat, "mars")
+
+
 def test_points_outside_china_are_unchanged_by_gcj02() -> None:
-    lon = np.array([-87.6298, -0.1276, 151.2093, 72.003])  # Chicago, London, Sydney, W edge
+    lon = np.array([-87.6298, -0.1276, 151.2093, 72.003])  # Chicago, London, Sydney, W of it
     lat = np.array([41.8781, 51.5072, -33.8688, 30.0])
     for func in (wgs84_to_gcj02, gcj02_to_wgs84):
         out_lon, out_lat = func(lon, lat)

@@ -45,6 +45,9 @@ class WhereWhen:
         Incidents that fell outside the grid rectangle (counted, not used).
     n_date_only
         Incidents without a time of day (in cell totals, not in hourly counts).
+    n_piled
+        Incidents on a pile (``piled`` column of ingest: a geocoder's fallback point),
+        left out of every count here (``xunfang ingest --keep-piled`` keeps them).
     """
 
     grid: Grid
@@ -54,6 +57,7 @@ class WhereWhen:
     cell_hours: pd.DataFrame
     n_outside_grid: int
     n_date_only: int
+    n_piled: int = 0
 
     def group_index(self, group: str) -> int:
         """Row of ``group`` in :attr:`hour_of_week` (``all`` is the last)."""
@@ -119,7 +123,10 @@ def where_when(table: IncidentTable, grid: Grid) -> WhereWhen:
         raise ValidationError("no incidents to analyse: the table is empty")
     f = table.frame
     cell = grid.cell_of(table.xy)
-    inside = cell >= 0
+    # rows piled on one point (a geocoder's fallback, marked by ingest) are left out
+    piled = f["piled"].to_numpy(dtype=bool) if "piled" in f else np.zeros(len(f), dtype=bool)
+    on_grid = cell >= 0
+    inside = on_grid & ~piled
     local = table.local_time()
     how = (local.dt.day_of_week * 24 + local.dt.hour).to_numpy(dtype=np.int64)
     date_only = (f["time_precision"] == "day").to_numpy()
@@ -151,7 +158,8 @@ def where_when(table: IncidentTable, grid: Grid) -> WhereWhen:
         cell_counts=wide,
         hour_of_week=hw,
         cell_hours=cube,
-        n_outside_grid=int((~inside).sum()),
+        n_outside_grid=int((~on_grid).sum()),
+        n_piled=int((on_grid & piled).sum()),
         n_date_only=int((inside & date_only).sum()),
     )
 

@@ -20,10 +20,21 @@ Sources
   conversion only as a web service (its ``geoconv`` API), not as a formula. The published
   BD-09 → GCJ-02 formula is an approximate inverse: its round trip error is up to about 0.2 m
   over China. ``bd09_to_gcj02(..., exact=True)`` refines it by fixed-point iteration.
-* :func:`outside_china` is the common rectangle approximation (72.004–137.8347° E,
-  0.8293–55.8271° N) used by eviltransform and coordTransform_py, not the national border.
-  Inside the rectangle but outside China (parts of Mongolia, Korea, Japan, South-East Asia,
-  ...) points are shifted although the real services would not shift them.
+* :func:`outside_china` tests a simplified outline of mainland China shipped as
+  ``xunfang/data/china_gcj02_outline.geojson``: Natural Earth 1:110m Admin 0 countries
+  (public domain, naturalearthdata.com; the copy bundled with pyogrio's test fixtures as
+  ``naturalearth_lowres``), China widened by 0.8° (about 80 km) into the sea so that coastal
+  cities and islands stay inside, minus every other country of that layer, minus
+  hand-drawn outlines of Hong Kong, Macau, Kinmen and Matsu. ``tools/make_china_outline.py``
+  rebuilds it. Its land borders are as coarse as the 1:110m layer (about 10 km): a point
+  within that distance of a land border may be judged wrongly (Sinuiju, across the Yalu
+  from Dandong, counts as inside). The rectangle used by eviltransform and
+  coordTransform_py (72.004–137.8347° E, 0.8293–55.8271° N) shifted Seoul, Ulaanbaatar,
+  Thimphu, Hanoi and Taipei; the outline does not.
+* **Hong Kong, Macau and Taiwan are not shifted** (nor Kinmen and Matsu). This is the
+  common practice: the GCJ-02 obfuscation is a mainland surveying rule, and AMap, Tencent
+  and Baidu serve those places' map data without the mainland offset; ``wgs84_to_gcj02``
+  and ``gcj02_to_wgs84`` return their points unchanged, as they do for any point abroad.
 
 Conventions
 -----------
@@ -31,19 +42,25 @@ Conventions
   broadcasting). Results are float64 arrays of that shape (0-d for scalars).
 * Missing values propagate: a point with NaN (or ±inf) in either coordinate gives NaN in both
   result coordinates, in every conversion; :func:`outside_china` reports it as outside
-  (True), because it is not inside the rectangle.
-* Points outside the rectangle are returned unchanged by the GCJ-02 conversions. The BD-09
+  (True), because it is not inside the outline.
+* Points outside the outline are returned unchanged by the GCJ-02 conversions. The BD-09
   offset (GCJ-02 ↔ BD-09) is applied everywhere, as in coordtransform (eviltransform instead
   leaves points outside the rectangle unchanged).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from functools import cache
+from importlib import resources
 from typing import Literal, get_args
 
 import numpy as np
+import shapely
 from numpy.typing import ArrayLike, NDArray
+from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
 
 from xunfang.errors import SolverError, ValidationError
 
@@ -56,9 +73,11 @@ __all__ = [
     "Frame",
     "bd09_to_gcj02",
     "bd09_to_wgs84",
+    "china_outline",
     "gcj02_to_bd09",
     "gcj02_to_wgs84",
     "outside_china",
+    "to_output_frame",
     "to_wgs84",
     "wgs84_to_bd09",
     "wgs84_to_gcj02",
@@ -75,8 +94,10 @@ A_KRASOVSKY_M = 6378245.0
 EE_KRASOVSKY = 0.00669342162296594323
 #: The angular constant of the BD-09 offset, radians per degree times 3000.
 BD09_X_PI = np.pi * 3000.0 / 180.0
-#: (min_lon, min_lat, max_lon, max_lat) of the rough rectangle where GCJ-02 applies, degrees.
+#: (min_lon, min_lat, max_lon, max_lat) of the rough rectangle of eviltransform, degrees:
+#: a quick pre-test; the outline (:func:`china_outline`) decides.
 CHINA_BBOX_DEG = (72.004, 0.8293, 137.8347, 55.8271)
+_OUTLINE_FILE = "china_gcj02_outline.geojson"
 
 _BD09_DLON_DEG = 0.0065
 _BD09_DLAT_DEG = 0.006
@@ -118,13 +139,27 @@ def _check_iteration(tol_deg: float, max_iter: int) -> None:
         raise ValidationError(f"max_iter must be at least 1, got {max_iter!r}")
 
 
-def outside_china(lon: ArrayLike, lat: ArrayLike) -> NDArray[np.bool_]:
-    """Whether points lie outside the rectangle where the GCJ-02 offset is applied.
+@cache
+def china_outline() -> BaseGeometry:
+    """The outline where the GCJ-02 offset applies (WGS-84 degrees, a prepared MultiPolygon).
 
-    This is the common rectangle approximation of mainland China used by eviltransform and
-    coordTransform_py: 72.004–137.8347° E, 0.8293–55.8271° N (bounds included as inside). It
-    is not the border: Taiwan, Hong Kong, Mongolia, the Korean peninsula, parts of Japan and
-    South-East Asia fall inside it.
+    Mainland China with Hainan and a coastal margin; Hong Kong, Macau, Taiwan, Kinmen and
+    Matsu excluded. Source and licence: see the module docstring.
+    """
+    ref = resources.files("xunfang.data").joinpath(_OUTLINE_FILE)
+    doc = json.loads(ref.read_text("utf-8"))
+    geom = shape(doc["features"][0]["geometry"])
+    shapely.prepare(geom)
+    return geom
+
+
+def outside_china(lon: ArrayLike, lat: ArrayLike) -> NDArray[np.bool_]:
+    """Whether points lie outside the outline where the GCJ-02 offset is applied.
+
+    The outline is mainland China (with Hainan and about 80 km of coastal sea); Hong Kong,
+    Macau, Taiwan, Kinmen and Matsu are outside, as are Seoul, Thimphu and Ulaanbaatar that
+    the common rectangle test (72.004–137.8347° E, 0.8293–55.8271° N) took to be inside.
+    Source, licence and accuracy (about 10 km along land borders): the module docstring.
 
     Parameters
     ----------
@@ -134,7 +169,7 @@ def outside_china(lon: ArrayLike, lat: ArrayLike) -> NDArray[np.bool_]:
     Returns
     -------
     numpy.ndarray of bool
-        Same shape as the input; True outside the rectangle. Non-finite coordinates give
+        Same shape as the input; True outside the outline. Non-finite coordinates give
         True (they are not inside).
 
     Raises
@@ -151,6 +186,12 @@ def outside_china(lon: ArrayLike, lat: ArrayLike) -> NDArray[np.bool_]:
 def _outside(lon: FloatArray, lat: FloatArray) -> NDArray[np.bool_]:
     min_lon, min_lat, max_lon, max_lat = CHINA_BBOX_DEG
     inside = (lon >= min_lon) & (lon <= max_lon) & (lat >= min_lat) & (lat <= max_lat)
+    if inside.any():
+        flat = np.flatnonzero(inside.ravel())
+        hit = shapely.contains_xy(china_outline(), lon.ravel()[flat], lat.ravel()[flat])
+        keep = inside.ravel().copy()
+        keep[flat] = hit
+        inside = keep.reshape(lon.shape)
     return np.asarray(~inside)
 
 
@@ -192,7 +233,7 @@ def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArr
     Returns
     -------
     (lon, lat)
-        GCJ-02 degrees, float64 arrays of the input shape. Points outside the rectangle of
+        GCJ-02 degrees, float64 arrays of the input shape. Points outside the outline of
         :func:`outside_china` are returned unchanged; non-finite points give NaN.
 
     Raises
@@ -248,7 +289,7 @@ def gcj02_to_wgs84(
     Returns
     -------
     (lon, lat)
-        WGS-84 degrees, float64 arrays of the input shape. Points outside the rectangle of
+        WGS-84 degrees, float64 arrays of the input shape. Points outside the outline of
         :func:`outside_china` (tested on the GCJ-02 input) are returned unchanged; non-finite
         points give NaN.
 
@@ -538,6 +579,45 @@ def to_wgs84(lon: ArrayLike, lat: ArrayLike, frame: str) -> tuple[FloatArray, Fl
         return gcj02_to_wgs84(lon, lat)
     if key == "bd09":
         return bd09_to_wgs84(lon, lat)
+    raise ValidationError(
+        f"frame {frame!r} is not a known coordinate frame; use one of {', '.join(FRAMES)}"
+    )
+
+
+def to_output_frame(lon: ArrayLike, lat: ArrayLike, frame: str) -> tuple[FloatArray, FloatArray]:
+    """Convert WGS-84 coordinates to the frame an output is written in (for writers).
+
+    Parameters
+    ----------
+    lon, lat
+        WGS-84 degrees, scalars or arrays of one shape.
+    frame
+        ``"wgs84"`` (copies, non-finite points as NaN), ``"gcj02"`` (AMap, Tencent) or
+        ``"bd09"`` (Baidu); case-insensitive, "-"/"_" ignored. Points outside the outline
+        of :func:`outside_china` keep their WGS-84 values in ``gcj02``; ``bd09`` adds its
+        offset everywhere (see the module docstring).
+
+    Returns
+    -------
+    (lon, lat)
+        Degrees in ``frame``, float64 arrays of the input shape.
+
+    Raises
+    ------
+    ValidationError
+        If ``frame`` is not a known name, or the shapes differ.
+    TypeError
+        If a coordinate is not numeric.
+    """
+    key = str(frame).lower().replace("-", "").replace("_", "")
+    if key == "wgs84":
+        lon_arr, lat_arr = _as_pair(lon, lat)
+        good = _finite(lon_arr, lat_arr)
+        return np.where(good, lon_arr, np.nan), np.where(good, lat_arr, np.nan)
+    if key == "gcj02":
+        return wgs84_to_gcj02(lon, lat)
+    if key == "bd09":
+        return wgs84_to_bd09(lon, lat)
     raise ValidationError(
         f"frame {frame!r} is not a known coordinate frame; use one of {', '.join(FRAMES)}"
     )

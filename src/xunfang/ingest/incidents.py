@@ -1,23 +1,29 @@
 """Incident and call-for-service files -> one validated, projected, UTC-aware table.
 
-A *profile* says how a source lays out its columns. Built-in profiles:
-
-``chicago``
-    Both CPD CLEAR layouts: the 20-column monthly extracts (State Plane x/y in US feet,
-    EPSG:3435, and WGS-84 lat/lon) and the 11-column September 2014 file whose ``Date``
-    mixes ``MM/DD/YYYY hh:mm:ss AM/PM``, ``YYYY/DD/MM HH:MM:SS`` and ``YYYY/DD/MM``.
-``portland``
-    The NIJ 2016 Portland CFS release: semicolons, ``DD/MM/YYYY`` dates without a time of
-    day, Oregon State Plane North x/y in feet (EPSG:2913).
-``generic``
-    Any CSV described by a small TOML mapping (:func:`profile_from_toml`).
+Profiles (which column holds what) are in :mod:`xunfang.ingest.profiles` (``chicago``,
+``portland``, ``cn110`` and TOML mappings); file formats and encodings in
+:mod:`xunfang.ingest.readers` (CSV, Excel, vector point files). This module validates.
 
 The output table (:class:`IncidentTable`) has one row per usable incident with columns
 ``incident_id, occurred_at (UTC), time_precision, type_group, type, subtype, premise,
 lon, lat (WGS-84), x_m, y_m (the table's projected CRS), arrest`` plus the profile's
-extra columns (``district``, ``beat``, ...) and ``source_file``/``source_row``. Every
-row that cannot be used is kept in a rejected table with its reason; nothing is dropped
-silently.
+extra columns (``district``, ``beat``, ``address``, ...), ``piled`` and
+``source_file``/``source_row``. Every row that cannot be used is kept in a rejected table
+with its reason and field; nothing is dropped silently.
+
+Personal data: a layout's ``mask`` columns (the 110 caller's name and phone) are masked
+before anything else sees them (张三 -> 张*, 13812348000 -> 138****8000): the parquet, the
+rejected rows, the report and every message only ever hold the masked text. They are kept
+masked rather than left out because the masked phone still tells a repeat caller from many
+callers at one spot (same prefix and last four digits), which analysts use to discount
+one person's repeated calls, while it identifies no one.
+
+Piled points: when more than ``max(20, 1 %)`` of the accepted rows sit on one exact
+position, that position is a geocoder's fallback (a station, a district centroid), not a
+place where incidents happen. Those rows are kept, listed in the report with their count
+and place, and marked ``piled=True`` so that hotspot analysis leaves them out
+(``keep_piled=True`` keeps them: the column is then False everywhere, the report still
+lists the piles).
 """
 
 from __future__ import annotations
@@ -25,31 +31,60 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import tomllib
 import zlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any
 
-import charset_normalizer
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import shapely
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic import ValidationError as PydanticValidationError
 from pyproj import CRS, Transformer
-from pyproj.exceptions import CRSError as PyprojCRSError
 from shapely.geometry.base import BaseGeometry
 
 from xunfang.errors import CRSError, DataFileError
 from xunfang.ingest.coords import to_wgs84
+from xunfang.ingest.messages import reason_text, text
+from xunfang.ingest.profiles import (
+    CHICAGO,
+    CN110,
+    EPOCH_FORMATS,
+    PORTLAND,
+    PROFILES,
+    CoordSpec,
+    FrameName,
+    Layout,
+    MaskKind,
+    Profile,
+    profile_from_toml,
+)
+from xunfang.ingest.readers import read_raw
 from xunfang.ingest.taxonomy import Taxonomy, load_taxonomy
 from xunfang.units import WGS84, require_projected, utm_crs_for
+
+__all__ = [
+    "CHICAGO",
+    "CN110",
+    "PORTLAND",
+    "PROFILES",
+    "REASONS",
+    "CoordSpec",
+    "IncidentTable",
+    "IngestReport",
+    "Layout",
+    "NoUsableRowsError",
+    "Profile",
+    "ingest",
+    "mask_name",
+    "mask_phone",
+    "profile_from_toml",
+    "read_incident_table",
+    "write_outputs",
+]
 
 REASONS = (
     "missing_coordinates",
@@ -80,210 +115,37 @@ coordinates fall inside, the file's lat/lon are taken to be swapped (an error)."
 MIN_ROWS_FOR_FRAME_CHECK = 5
 """Swap and CRS checks need at least this many positions; fewer are judged row by row
 (and rejected as ``outside_area``)."""
+PILE_MIN_ROWS = 20
+PILE_SHARE = 0.01
+"""A position holding more than ``max(PILE_MIN_ROWS, PILE_SHARE * accepted rows)`` rows is
+a pile (see the module docstring)."""
+EXAMPLES_PER_REASON = 3
 
 
-# --------------------------------------------------------------------------- profiles
-class CoordSpec(BaseModel):
-    """Where a row's position is: two columns and their frame.
-
-    ``kind="lonlat"`` reads degrees in ``frame`` (``wgs84``, ``gcj02`` or ``bd09``);
-    ``kind="xy"`` reads projected coordinates in ``crs`` (any unit PROJ knows).
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    kind: Literal["lonlat", "xy"]
-    x: str
-    y: str
-    crs: str = WGS84
-    frame: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
-
-    @field_validator("crs")
-    @classmethod
-    def _known_crs(cls, value: str) -> str:
-        try:
-            CRS.from_user_input(value)
-        except PyprojCRSError:
-            raise ValueError(f"unknown CRS {value!r}; use e.g. EPSG:3435") from None
-        return value
+# --------------------------------------------------------------------------- masking
+def mask_name(values: pd.Series) -> pd.Series:
+    """Keep the first character of each name, one ``*`` for the rest (张三 -> 张*,
+    欧阳娜娜 -> 欧*). Missing stays missing."""
+    s = values.astype("string").str.strip()
+    return (s.str[:1] + "*").where(s.str.len() > 0)
 
 
-class Layout(BaseModel):
-    """One column layout of a source. See the module docstring."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    name: str
-    delimiter: str = ","
-    timezone: str
-    id: str | None = None
-    time: str
-    time_formats: tuple[str, ...] = Field(min_length=1)
-    time_precision: Literal["second", "minute", "day"] = "second"
-    type: str
-    subtype: str | None = None
-    premise: str | None = None
-    arrest: str | None = None
-    extra: dict[str, str] = Field(default_factory=dict)
-    coords: tuple[CoordSpec, ...] = Field(min_length=1)
-    scheme: str
-    bbox: tuple[float, float, float, float] | None = None
-    """Plausible (min_lon, min_lat, max_lon, max_lat) of the source, WGS-84."""
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone {value!r}; use an IANA name such as Asia/Shanghai or "
-                "America/Chicago"
-            ) from None
-        return value
-
-    def required_columns(self) -> dict[str, str]:
-        """Source column -> role, for the columns this layout reads."""
-        cols: dict[str, str] = {self.time: "time", self.type: "type"}
-        for role in ("id", "subtype", "premise", "arrest"):
-            col = getattr(self, role)
-            if col is not None:
-                cols[col] = role
-        for out, col in self.extra.items():
-            cols[col] = out
-        for spec in self.coords:
-            cols[spec.x] = f"{spec.kind} x"
-            cols[spec.y] = f"{spec.kind} y"
-        return cols
+def mask_phone(values: pd.Series) -> pd.Series:
+    """Keep the first three and last four digits (13812348000 -> 138****8000, 021-6432-1234
+    -> 021****1234); shorter numbers (110, 12345) become ``***``. Missing stays missing."""
+    s = values.astype("string").str.strip()
+    digits = s.str.replace(r"\D", "", regex=True)
+    digits = digits.where(~digits.str.startswith("86") | (digits.str.len() <= 11), digits.str[2:])
+    long_ = digits.str.len() >= 8
+    masked = (digits.str[:3] + "****" + digits.str[-4:]).where(long_, "***")
+    return masked.where(s.str.len() > 0)
 
 
-class Profile(BaseModel):
-    """A named source with one or more layouts (chosen per file by its header)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    name: str
-    layouts: tuple[Layout, ...] = Field(min_length=1)
-    encoding: str = "auto"
+_MASKS = {"name": mask_name, "phone": mask_phone}
 
 
-_CHICAGO_BBOX = (-87.95, 41.6, -87.5, 42.05)
-CHICAGO = Profile(
-    name="chicago",
-    layouts=(
-        Layout(
-            name="chicago-monthly",
-            timezone="America/Chicago",
-            id="ID",
-            time="Date",
-            time_formats=("%m/%d/%Y %I:%M:%S %p",),
-            time_precision="minute",
-            type="Primary Type",
-            subtype="Description",
-            premise="Location Description",
-            arrest="Arrest",
-            extra={
-                "district": "District",
-                "beat": "Beat",
-                "iucr": "IUCR",
-                "community_area": "Community Area",
-            },
-            coords=(
-                CoordSpec(kind="xy", x="X Coordinate", y="Y Coordinate", crs="EPSG:3435"),
-                CoordSpec(kind="lonlat", x="Longitude", y="Latitude"),
-            ),
-            scheme="chicago",
-            bbox=_CHICAGO_BBOX,
-        ),
-        Layout(
-            name="chicago-sept2014",
-            timezone="America/Chicago",
-            id="ID",
-            time="Date",
-            # SOURCE.txt: rows starting "2014/" are YYYY/DD/MM (with or without a time)
-            time_formats=("%m/%d/%Y %I:%M:%S %p", "%Y/%d/%m %H:%M:%S", "%Y/%d/%m"),
-            time_precision="minute",
-            type="Primary Type",
-            subtype="Description",
-            premise="Location Description",
-            arrest="Arrest",
-            extra={"district": "District"},
-            coords=(CoordSpec(kind="lonlat", x="Longitude", y="Latitude"),),
-            scheme="chicago",
-            bbox=_CHICAGO_BBOX,
-        ),
-    ),
-)
-PORTLAND = Profile(
-    name="portland",
-    layouts=(
-        Layout(
-            name="portland-nij",
-            delimiter=";",
-            timezone="America/Los_Angeles",
-            time="occ_date",
-            time_formats=("%d/%m/%Y",),
-            time_precision="day",
-            type="CALL GROUPS",
-            subtype="CASE DESC",
-            premise=None,
-            extra={
-                "category": "CATEGORY",
-                "case_type": "final_case_type",
-                "census_tract": "census_tract",
-            },
-            coords=(CoordSpec(kind="xy", x="x_coordinate", y="y_coordinate", crs="EPSG:2913"),),
-            scheme="portland",
-            bbox=(-123.1, 45.3, -122.2, 45.8),
-        ),
-    ),
-)
-PROFILES: dict[str, Profile] = {"chicago": CHICAGO, "portland": PORTLAND}
-
-
-def profile_from_toml(path: str | Path) -> Profile:
-    """Read a generic profile from a TOML mapping.
-
-    Example (a Chinese 110 export in GCJ-02)::
-
-        name = "city-110"
-        encoding = "gb18030"          # optional; default: detect
-        [layout]
-        delimiter = ","
-        timezone = "Asia/Shanghai"
-        id = "警情编号"
-        time = "报警时间"
-        time_formats = ["%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M"]
-        type = "警情类别"
-        subtype = "警情细类"
-        scheme = "cn110"
-        bbox = [120.8, 30.6, 122.2, 31.9]
-        [[layout.coords]]
-        kind = "lonlat"
-        x = "经度"
-        y = "纬度"
-        frame = "gcj02"
-
-    Raises
-    ------
-    DataFileError
-        Naming the field that is missing or wrong.
-    """
-    try:
-        doc = tomllib.loads(Path(path).read_text("utf-8"))
-    except OSError as exc:
-        raise DataFileError(path, f"cannot read mapping: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise DataFileError(path, f"not valid TOML: {exc}") from exc
-    layout = dict(doc.get("layout", {}))
-    layout.setdefault("name", doc.get("name", Path(path).stem))
-    try:
-        return Profile(
-            name=str(doc.get("name", Path(path).stem)),
-            encoding=str(doc.get("encoding", "auto")),
-            layouts=(Layout(**layout),),
-        )
-    except PydanticValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        raise DataFileError(path, f"{err['msg']}", field=f"layout.{loc}") from exc
+def _mask(values: pd.Series, kind: MaskKind) -> pd.Series:
+    return _MASKS[kind](values)
 
 
 # --------------------------------------------------------------------------- results
@@ -302,6 +164,16 @@ class IngestReport:
     timezone: str
     area: str | None
     by_type_group: dict[str, int] = field(default_factory=dict)
+    piled_points: tuple[dict[str, Any], ...] = ()
+    """Positions holding a pile of rows: lon, lat (WGS-84), rows, share of accepted rows."""
+    keep_piled: bool = False
+    examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Per rejection reason, a few rejected rows: file, row, field, value, expected."""
+    notes: tuple[str, ...] = ()
+    notes_zh: tuple[str, ...] = ()
+    """The notes in Chinese (for ``--lang zh``)."""
+    masked_columns: tuple[str, ...] = ()
+    time_precision: dict[str, int] = field(default_factory=dict)
 
     @property
     def rows_rejected(self) -> int:
@@ -323,7 +195,23 @@ class IngestReport:
             "timezone": self.timezone,
             "area": self.area,
             "by_type_group": self.by_type_group,
+            "time_precision": self.time_precision,
+            "piled_points": list(self.piled_points),
+            "keep_piled": self.keep_piled,
+            "masked_columns": list(self.masked_columns),
+            "rejected_examples": self.examples,
+            "notes": list(self.notes),
         }
+
+
+class NoUsableRowsError(DataFileError):
+    """Every row was rejected. ``rejected`` and ``report`` say why, so that a caller can
+    still write ``rejected.csv`` and the report (as ``xunfang ingest`` does)."""
+
+    def __init__(self, path: str, message: str, rejected: pd.DataFrame, report: IngestReport):
+        super().__init__(path, message)
+        self.rejected = rejected
+        self.report = report
 
 
 @dataclass(frozen=True)
@@ -405,146 +293,73 @@ def read_incident_table(path: str | Path) -> IncidentTable:
     return IncidentTable(table.to_pandas(), CRS.from_user_input(meta["crs"]), meta["timezone"])
 
 
-# --------------------------------------------------------------------------- reading
-def _open_binary(path: Path) -> IO[bytes]:
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
-    if magic == b"\x1f\x8b":
-        return gzip.GzipFile(path, "rb")  # type: ignore[return-value]
-    return open(path, "rb")
+# --------------------------------------------------------------------------- times
+_PRECISION_RANK = {"second": 0, "minute": 1, "hour": 2, "day": 3}
 
 
-def _detect_encoding(path: Path, requested: str) -> str:
-    if requested != "auto":
-        return requested
-    with _open_binary(path) as fh:
-        sample = fh.read(1 << 20)
-    try:
-        sample.decode("utf-8")
-        return "utf-8-sig"
-    except UnicodeDecodeError as exc:
-        if exc.start >= len(sample) - 3 and len(sample) == 1 << 20:
-            return "utf-8-sig"  # a multi-byte character cut by the sample's end
-    best = charset_normalizer.from_bytes(sample).best()
-    if best is None:
-        raise DataFileError(
-            path,
-            "is not UTF-8 and its encoding could not be detected; pass --encoding or set "
-            "encoding in the mapping (e.g. gb18030 for Chinese exports)",
-            row=max(_bad_line(path, "utf-8") - 1, 1),
-        )
-    return str(best.encoding)
+def format_precision(fmt: str) -> str:
+    """The precision a time format records: ``second``, ``minute``, ``hour`` or ``day``."""
+    if fmt in EPOCH_FORMATS or "%S" in fmt or "%T" in fmt or "%s" in fmt:
+        return "second"
+    if "%M" in fmt:
+        return "minute"
+    if "%H" in fmt or "%I" in fmt:
+        return "hour"
+    return "day"
 
 
-def _bad_line(path: Path, encoding: str) -> int:
-    """1-based line number of the first line that does not decode."""
-    with _open_binary(path) as fh:
-        for number, line in enumerate(fh, start=1):
-            try:
-                line.decode(encoding)
-            except UnicodeDecodeError:
-                return number
-    return 0
+_EPOCH_PATTERNS = {
+    "epoch_s": (r"^\d{9,10}(\.\d+)?$", "s"),
+    "epoch_ms": (r"^\d{12,13}$", "ms"),
+}
 
 
-def _read_raw(
-    path: Path, profile: Profile, encoding: str | None
-) -> tuple[pd.DataFrame, Layout, str]:
-    if path.is_dir():
-        raise DataFileError(path, "is a directory; give the files in it (e.g. DIR/*.csv.gz)")
-    if not path.is_file():
-        raise DataFileError(path, "file not found")
-    if path.stat().st_size == 0:
-        raise DataFileError(path, "file is empty (0 bytes)")
-    enc = _detect_encoding(path, encoding or profile.encoding)
-    with _open_binary(path) as fh:
-        head = fh.read(1 << 16)
-    try:
-        first_line = head.split(b"\n", 1)[0].decode(enc, errors="strict").rstrip("\r")
-    except UnicodeDecodeError as exc:
-        raise DataFileError(
-            path,
-            f"header is not valid {enc}; pass the file's encoding with --encoding or the "
-            "mapping's encoding key (e.g. gb18030 for Chinese exports)",
-            row=0,
-        ) from exc
-    if not first_line.strip():
-        raise DataFileError(path, "file is empty (no header row)")
-    layout = None
-    for candidate in profile.layouts:
-        header = [c.strip().strip('"') for c in first_line.split(candidate.delimiter)]
-        if all(col in header for col in candidate.required_columns()):
-            layout = candidate
-            break
-    if layout is None:
-        # name the columns missing from the layout this file comes closest to
-        def _missing(lay: Layout) -> list[tuple[str, str]]:
-            head = [c.strip().strip('"') for c in first_line.split(lay.delimiter)]
-            return [(c, r) for c, r in lay.required_columns().items() if c not in head]
+def _parse_times(
+    values: pd.Series, formats: Sequence[str], cap: str = "second"
+) -> tuple[pd.Series, pd.Series, np.ndarray]:
+    """Each row takes the first format that parses it.
 
-        best = min(profile.layouts, key=lambda lay: len(_missing(lay)))
-        header = [c.strip().strip('"') for c in first_line.split(best.delimiter)]
-        missing = _missing(best)
-        col, role = missing[0]
-        raise DataFileError(
-            path,
-            f"missing column {col!r} ({role}) required by profile {profile.name!r}"
-            + (
-                f" (and {len(missing) - 1} more: {', '.join(c for c, _ in missing[1:])})"
-                if len(missing) > 1
-                else ""
-            )
-            + (f" (layout {best.name})" if len(profile.layouts) > 1 else "")
-            + f"; the header has: {', '.join(header[:30])}",
-            field=col,
-        )
-    usecols = list(layout.required_columns())
-    try:
-        raw = pd.read_csv(
-            path,
-            sep=layout.delimiter,
-            usecols=usecols,
-            dtype=str,
-            encoding=enc,
-            keep_default_na=False,
-            na_values=[""],
-            compression="infer",
-            engine="c",
-        )
-    except UnicodeDecodeError as exc:
-        line = _bad_line(path, enc)
-        raise DataFileError(
-            path,
-            f"bytes that are not valid {enc}; pass the file's encoding with --encoding or the "
-            "mapping's encoding key (e.g. gb18030 for Chinese exports)",
-            row=max(line - 1, 1),
-        ) from exc
-    except pd.errors.ParserError as exc:
-        raise DataFileError(path, f"malformed CSV: {exc}") from exc
-    if raw.empty:
-        raise DataFileError(path, "has a header but no data rows")
-    return raw, layout, enc
-
-
-def _parse_times(values: pd.Series, formats: Sequence[str]) -> tuple[pd.Series, np.ndarray]:
-    """Naive local datetimes; each row takes the first format that parses it (NaT if none).
-
-    Also returns a boolean mask of the rows parsed by a format without a time of day.
+    Returns
+    -------
+    (naive, aware, precision)
+        ``naive``: local wall-clock datetimes (NaT where a zone-aware format or none
+        parsed the row); ``aware``: UTC datetimes of the rows read by a ``%z`` or epoch
+        format; ``precision``: object array of ``second``/``minute``/``hour``/``day``
+        per row (the format's, capped at ``cap``), None where nothing parsed.
     """
-    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
-    date_only = np.zeros(len(values), dtype=bool)
-    todo = values.notna()
+    n = len(values)
+    naive = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    aware = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+    precision = np.full(n, None, dtype=object)
     text = values.astype("string").str.strip()
+    todo = text.notna() & (text.str.len() > 0)
     for fmt in formats:
         if not todo.any():
             break
-        parsed = pd.to_datetime(text[todo], format=fmt, errors="coerce")
+        sub = text[todo]
+        if fmt in _EPOCH_PATTERNS:
+            pattern, unit = _EPOCH_PATTERNS[fmt]
+            ok_text = sub.str.match(pattern).fillna(False).astype(bool)
+            num = pd.to_numeric(sub[ok_text], errors="coerce")
+            parsed = pd.to_datetime(num, unit=unit, utc=True, errors="coerce")
+            target = aware
+        elif "%z" in fmt:
+            parsed = pd.to_datetime(sub, format=fmt, errors="coerce", utc=True)
+            target = aware
+        else:
+            parsed = pd.to_datetime(sub, format=fmt, errors="coerce")
+            target = naive
         ok = parsed.notna()
-        out.loc[ok[ok].index] = parsed[ok].astype("datetime64[ns]")
-        if not any(code in fmt for code in ("%H", "%I")):
-            date_only[values.index.get_indexer(ok[ok].index)] = True
-        todo &= out.isna()
-    return out, date_only
+        idx = ok[ok].index
+        if len(idx) == 0:
+            continue
+        target.loc[idx] = parsed[idx].astype(target.dtype)
+        rank = max(_PRECISION_RANK[format_precision(fmt)], _PRECISION_RANK[cap])
+        precision[values.index.get_indexer(idx)] = next(
+            k for k, v in _PRECISION_RANK.items() if v == rank
+        )
+        todo &= naive.isna() & aware.isna()
+    return naive, aware, precision
 
 
 def _localize(naive: pd.Series, tz: str) -> tuple[pd.Series, int]:
@@ -560,9 +375,22 @@ def _localize(naive: pd.Series, tz: str) -> tuple[pd.Series, int]:
     return aware.dt.tz_convert("UTC"), int(odd.sum())
 
 
-def _to_number(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Float values and a mask of cells that held text that is not a number."""
-    num = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64)
+_DECIMAL_COMMA = r"^\s*[-+]?\d+,\d+\s*$"
+
+
+def _to_number(s: pd.Series, decimal_comma: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Float values and a mask of cells that held text that is not a number.
+
+    With ``decimal_comma`` (a file separated by ``;`` or tabs), ``121,47`` reads 121.47.
+    """
+    num = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, copy=True)
+    if decimal_comma:
+        retry = np.isnan(num) & s.notna().to_numpy()
+        if retry.any():
+            sub = s[retry].astype("string")
+            comma = sub.str.match(_DECIMAL_COMMA).fillna(False).to_numpy(dtype=bool)
+            fixed = pd.to_numeric(sub[comma].str.replace(",", ".", regex=False), errors="coerce")
+            num[np.flatnonzero(retry)[comma]] = fixed.to_numpy(dtype=np.float64)
     text_bad = s.notna().to_numpy() & np.isnan(num)
     return num, text_bad
 
@@ -574,7 +402,7 @@ def _in_bbox(
 
 
 def _locate(
-    path: Path, raw: pd.DataFrame, layout: Layout
+    path: Path, raw: pd.DataFrame, layout: Layout, decimal_comma: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """WGS-84 lon, lat of each row, and a reason code (0 ok, 1 missing, 2 invalid)."""
     n = len(raw)
@@ -588,8 +416,8 @@ def _locate(
         todo = np.isnan(lon)
         if not todo.any():
             break
-        x, xbad = _to_number(raw[spec.x])
-        y, ybad = _to_number(raw[spec.y])
+        x, xbad = _to_number(raw[spec.x], decimal_comma)
+        y, ybad = _to_number(raw[spec.y], decimal_comma)
         have = todo & np.isfinite(x) & np.isfinite(y) & ~((x == 0) & (y == 0))
         invalid |= todo & (xbad | ybad)
         if not have.any():
@@ -693,15 +521,20 @@ def ingest(
     area_name: str | None = None,
     encoding: str | None = None,
     taxonomy: Taxonomy | None = None,
+    frame: FrameName | None = None,
+    sheet: str | None = None,
+    keep_piled: bool = False,
 ) -> tuple[IncidentTable, pd.DataFrame, IngestReport]:
     """Read, validate and project incident files.
 
     Parameters
     ----------
     paths
-        One or more CSV files, plain or gzip.
+        One or more files: CSV (plain or gzip), Excel ``.xlsx`` or vector point files
+        (GeoPackage, GeoJSON, Shapefile); see :data:`xunfang.ingest.readers.FORMATS_READ`.
     profile
-        A :class:`Profile` or the name of a built-in one (``chicago``, ``portland``).
+        A :class:`Profile` or the name of a built-in one (``chicago``, ``portland``,
+        ``cn110``).
     crs
         Projected analysis CRS (metres); default: the UTM zone of the median position.
     area
@@ -710,22 +543,33 @@ def ingest(
     area_name
         Name of the area, for the report.
     encoding
-        Text encoding of every file; default: the profile's (``auto`` detects UTF-8, else
-        uses charset-normalizer, e.g. for GBK/GB18030 exports).
+        Text encoding of every CSV; default: the profile's (``auto``: UTF-8 or GB18030 as
+        the bytes decide, else an error naming ``--encoding``).
     taxonomy
         Type-group table; default the shipped one.
+    frame
+        Frame of every lon/lat column (``wgs84``, ``gcj02``, ``bd09``); default: the
+        layout's (WGS-84 unless a mapping says otherwise). Converted to WGS-84.
+    sheet
+        Sheet of an Excel file (default: the first).
+    keep_piled
+        Keep rows piled on one point in hotspot analysis (``piled`` False everywhere).
 
     Returns
     -------
     (table, rejected, report)
-        ``rejected`` holds every rejected row with ``reason``, ``source_file``,
-        ``source_row`` and its raw fields.
+        ``rejected`` holds every rejected row with ``reason``, ``field`` (the column to
+        blame), ``source_file``, ``source_row``, the parsed fields and the raw
+        ``raw_time``/``raw_x``/``raw_y`` text.
 
     Raises
     ------
+    NoUsableRowsError
+        When every row is rejected (it carries the rejected rows and the report).
     DataFileError
-        For a missing or empty file, a missing column, undecodable bytes, swapped
-        lat/lon or coordinates that do not match the stated CRS — naming file, row, field.
+        For a missing or empty file, a format not read, a missing or duplicated column,
+        undecodable bytes, swapped lat/lon or coordinates that do not match the stated CRS
+        — naming file, row, field.
     """
     if isinstance(profile, str):
         if profile not in PROFILES:
@@ -741,19 +585,32 @@ def ingest(
     parts: list[pd.DataFrame] = []
     files_info: list[dict[str, Any]] = []
     timezones: set[str] = set()
+    notes: list[str] = []
+    notes_zh: list[str] = []
+    masked: set[str] = set()
+    metas: list[dict[str, str]] = []  # per file: the fields to blame and what they expect
+    raws: list[pd.DataFrame] = []  # per file: the raw time and position text
     for p in paths:
         path = Path(p)
         try:
-            raw, layout, enc = _read_raw(path, profile, encoding)
+            rf = read_raw(path, profile, encoding, sheet=sheet, frame=frame)
         except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
             raise DataFileError(
                 path,
                 f"the compressed file is truncated or corrupt ({exc}); download or copy it again",
             ) from exc
+        raw, layout = rf.frame, rf.layout
+        for note in rf.notes:
+            fields = {k: v for k, v in note.items() if k != "key"}
+            notes.append(f"{path.name}: {text(note['key'], 'en', **fields)}")
+            notes_zh.append(f"{path.name}: {text(note['key'], 'zh', **fields)}")
         timezones.add(layout.timezone)
-        lon, lat, creason = _locate(path, raw, layout)
-        naive, date_only = _parse_times(raw[layout.time], layout.time_formats)
-        occurred, n_amb = _localize(naive, layout.timezone)
+        lon, lat, creason = _locate(path, raw, layout, rf.decimal_comma)
+        naive, aware, precision = _parse_times(
+            raw[layout.time], layout.time_formats, layout.time_precision
+        )
+        local, n_amb = _localize(naive, layout.timezone)
+        occurred = local.where(aware.isna(), aware)
         rows = np.arange(1, len(raw) + 1)
         ids = (
             raw[layout.id].astype("string").str.strip()
@@ -771,21 +628,13 @@ def ingest(
         )
         part = pd.DataFrame(
             {
-                "incident_id": ids.to_numpy(),
+                "incident_id": ids.reset_index(drop=True).array,
                 "occurred_at": occurred.reset_index(drop=True),
-                "time_precision": np.where(date_only, "day", layout.time_precision),
-                "type_group": groups.to_numpy(),
-                "type": raw[layout.type].astype("string").str.strip().to_numpy(),
-                "subtype": (
-                    raw[layout.subtype].astype("string").str.strip().to_numpy()
-                    if layout.subtype
-                    else pd.NA
-                ),
-                "premise": (
-                    raw[layout.premise].astype("string").str.strip().to_numpy()
-                    if layout.premise
-                    else pd.NA
-                ),
+                "time_precision": precision,
+                "type_group": groups.reset_index(drop=True).array,
+                "type": _strip(raw[layout.type]),
+                "subtype": (_strip(raw[layout.subtype]) if layout.subtype else pd.NA),
+                "premise": (_strip(raw[layout.premise]) if layout.premise else pd.NA),
                 "lon": lon,
                 "lat": lat,
                 "arrest": (
@@ -814,19 +663,45 @@ def ingest(
         )
         part["occurred_at"] = pd.to_datetime(part["occurred_at"], utc=True)
         for out, col in layout.extra.items():
-            part[out] = raw[col].astype("string").str.strip().to_numpy()
+            values = raw[col].astype("string").str.strip()
+            if out in layout.mask:
+                values = _mask(values, layout.mask[out])
+                masked.add(out)
+            part[out] = values.reset_index(drop=True).array
         part["source_file"] = path.name
         part["source_row"] = rows
         part["_creason"] = creason
         part["_unmapped"] = unmapped.to_numpy()
-        part["_raw_type"] = raw[layout.type].astype("string").to_numpy()
+        part["_raw_type"] = raw[layout.type].to_numpy()
+        part["_file"] = len(parts)
+        spec = layout.coords[0]
+        metas.append(
+            {
+                "_f_time": layout.time,
+                "_f_xy": f"{spec.x}/{spec.y}",
+                "_f_id": layout.id or "(row)",
+                "_expect_time": " | ".join(layout.time_formats),
+                "_expect_xy": (
+                    f"degrees ({spec.frame}), lon -180..180, lat -90..90"
+                    if spec.kind == "lonlat"
+                    else f"numbers in {spec.crs}"
+                ),
+            }
+        )
+        raws.append(
+            pd.DataFrame(
+                {"raw_time": raw[layout.time], "raw_x": raw[spec.x], "raw_y": raw[spec.y]}
+            ).reset_index(drop=True)
+        )
         parts.append(part)
         files_info.append(
             {
                 "path": str(path),
+                "kind": rf.kind,
                 "layout": layout.name,
-                "encoding": enc,
+                "encoding": rf.encoding,
                 "rows": len(raw),
+                "columns": {k: v for k, v in layout.required_columns().items()},
                 "ambiguous_local_times": n_amb,
             }
         )
@@ -847,35 +722,33 @@ def ingest(
         inside = np.zeros(len(df), dtype=bool)
         inside[located] = shapely.contains_xy(area, lon[located], lat[located])
     else:
-        bbox = profile.layouts[0].bbox
+        bbox = profile.bbox
         inside = _in_bbox(lon, lat, bbox) if bbox else np.ones(len(df), dtype=bool)
     reason[located & ~inside] = "outside_area"
     dup = df["incident_id"].duplicated(keep="first").to_numpy()
     reason[reason.isna().to_numpy() & dup] = "duplicate_id"
     ok = reason.isna().to_numpy()
 
-    rejected = df.loc[~ok].drop(columns=["_creason", "_unmapped", "_raw_type"]).copy()
+    private = ["_creason", "_unmapped", "_raw_type", "_file"]
+    bad = _with_raw(df.loc[~ok], metas, raws)
+    blame = np.select(
+        [
+            reason[~ok].isin(["missing_coordinates", "invalid_coordinates", "outside_area"]),
+            reason[~ok] == "unparseable_time",
+        ],
+        [bad["_f_xy"], bad["_f_time"]],
+        default=bad["_f_id"],
+    )
+    examples = _examples(bad, reason[~ok], area_name, profile.bbox)
+    rejected = bad.drop(columns=[*private, *metas[0]]).copy()
     rejected.insert(0, "reason", reason[~ok].to_numpy())
+    rejected.insert(1, "field", blame)
+    rejected = rejected.reset_index(drop=True)
     good = df.loc[ok].reset_index(drop=True)
-    if good.empty:
-        target_crs = require_projected(crs, "analysis") if crs is not None else None
-        if target_crs is None:
-            raise DataFileError(
-                ", ".join(str(p) for p in paths),
-                f"no usable rows: every row was rejected ({dict(Counter(rejected['reason']))})",
-            )
-    else:
-        target_crs = (
-            require_projected(crs, "analysis")
-            if crs is not None
-            else utm_crs_for(float(good["lon"].median()), float(good["lat"].median()))
-        )
-    tr = Transformer.from_crs(WGS84, target_crs, always_xy=True)
-    x, y = tr.transform(good["lon"].to_numpy(), good["lat"].to_numpy())
-    good.insert(good.columns.get_loc("lat") + 1, "x_m", np.asarray(x))
-    good.insert(good.columns.get_loc("x_m") + 1, "y_m", np.asarray(y))
     unmapped_counts = good.loc[good["_unmapped"], "_raw_type"].value_counts()
-    good = good.drop(columns=["_creason", "_unmapped", "_raw_type"])
+    good = good.drop(columns=private)
+    piles, on_pile = _piles(good)
+    good["piled"] = on_pile & (not keep_piled)
     for col in (
         "incident_id",
         "type_group",
@@ -887,6 +760,14 @@ def ingest(
     ):
         good[col] = good[col].astype("string")
     counts = Counter(rejected["reason"])
+    if good.empty:
+        target_crs = require_projected(crs, "analysis") if crs is not None else None
+    else:
+        target_crs = (
+            require_projected(crs, "analysis")
+            if crs is not None
+            else utm_crs_for(float(good["lon"].median()), float(good["lat"].median()))
+        )
     report = IngestReport(
         profile=profile.name,
         files=tuple(files_info),
@@ -895,21 +776,165 @@ def ingest(
         rejected={r: int(counts.get(r, 0)) for r in REASONS},
         unmapped_types={str(k): int(v) for k, v in unmapped_counts.items()},
         ambiguous_local_times=sum(f["ambiguous_local_times"] for f in files_info),
-        crs=target_crs.to_string(),
-        timezone=timezones.pop(),
+        crs=target_crs.to_string() if target_crs is not None else "",
+        timezone=next(iter(timezones)),
         area=area_name,
         by_type_group={str(k): int(v) for k, v in good["type_group"].value_counts().items()},
+        piled_points=tuple(piles),
+        keep_piled=keep_piled,
+        examples=examples,
+        notes=tuple(notes),
+        notes_zh=tuple(notes_zh),
+        masked_columns=tuple(sorted(masked)),
+        time_precision={str(k): int(v) for k, v in good["time_precision"].value_counts().items()},
     )
+    if target_crs is None:
+        first = min((e[0] for e in examples.values()), key=lambda e: int(e["row"]), default={})
+        hint = (
+            f"; e.g. row {first.get('row')} field {first.get('field')!r} = "
+            f"{first.get('value')!r}, expected {first.get('expected')}"
+            if first
+            else ""
+        )
+        raise NoUsableRowsError(
+            ", ".join(str(p) for p in paths),
+            f"no usable rows: every row was rejected ({dict(counts)}){hint}",
+            rejected,
+            report,
+        )
+    tr = Transformer.from_crs(WGS84, target_crs, always_xy=True)
+    x, y = tr.transform(good["lon"].to_numpy(), good["lat"].to_numpy())
+    good.insert(good.columns.get_loc("lat") + 1, "x_m", np.asarray(x))
+    good.insert(good.columns.get_loc("x_m") + 1, "y_m", np.asarray(y))
     table = IncidentTable(good, target_crs, report.timezone)
-    return table, rejected.reset_index(drop=True), report
+    return table, rejected, report
+
+
+def _strip(values: pd.Series) -> pd.api.extensions.ExtensionArray:
+    """Text with surrounding spaces removed, as a string array on a fresh 0..n-1 index."""
+    return values.astype("string").str.strip().reset_index(drop=True).array
+
+
+def _with_raw(
+    bad: pd.DataFrame, metas: list[dict[str, str]], raws: list[pd.DataFrame]
+) -> pd.DataFrame:
+    """The rejected rows with their file's blame/expectation fields and raw text."""
+    bad = bad.copy()
+    files = bad["_file"].to_numpy()
+    for key in metas[0]:
+        bad[key] = np.array([m[key] for m in metas], dtype=object)[files] if len(bad) else []
+    for col in ("raw_time", "raw_x", "raw_y"):
+        values = np.empty(len(bad), dtype=object)
+        for i, raw in enumerate(raws):
+            here = files == i
+            if here.any():
+                rows = bad["source_row"].to_numpy()[here] - 1
+                values[here] = raw[col].to_numpy(dtype=object)[rows]
+        bad[col] = pd.array(values, dtype="string")
+    return bad
+
+
+def _examples(
+    bad: pd.DataFrame,
+    reason: pd.Series,
+    area_name: str | None,
+    bbox: tuple[float, float, float, float] | None,
+) -> dict[str, list[dict[str, Any]]]:
+    """A few rejected rows per reason: where, which field, what it held, what was expected."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    reason_arr = reason.to_numpy()
+    for r in REASONS:
+        sub = bad.loc[reason_arr == r].head(EXAMPLES_PER_REASON)
+        if sub.empty:
+            continue
+        rows = []
+        for _, row in sub.iterrows():
+            if r == "unparseable_time":
+                fld, value, expected = row["_f_time"], row["raw_time"], row["_expect_time"]
+            elif r == "duplicate_id":
+                fld, value = row["_f_id"], row["incident_id"]
+                expected = "an id not used by an earlier row"
+            else:
+                fld = row["_f_xy"]
+                x_text, y_text = _text(row["raw_x"]), _text(row["raw_y"])
+                value = f"{x_text}, {y_text}" if x_text or y_text else ""
+                expected = row["_expect_xy"]
+                if r == "outside_area":
+                    expected = (
+                        f"a position inside {area_name}"
+                        if area_name
+                        else "a position inside "
+                        + (
+                            f"{bbox[0]}..{bbox[2]} E, {bbox[1]}..{bbox[3]} N"
+                            if bbox
+                            else "the area"
+                        )
+                    )
+            rows.append(
+                {
+                    "file": row["source_file"],
+                    "row": int(row["source_row"]),
+                    "field": fld,
+                    "value": _text(value),
+                    "expected": expected,
+                }
+            )
+        out[r] = rows
+    return out
+
+
+def _text(value: object) -> str:
+    return (
+        ""
+        if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
+        else str(value)
+    )
+
+
+def _piles(good: pd.DataFrame) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """Positions holding more than ``max(PILE_MIN_ROWS, PILE_SHARE * n)`` rows."""
+    n = len(good)
+    on = np.zeros(n, dtype=bool)
+    if n == 0:
+        return [], on
+    limit = max(PILE_MIN_ROWS, PILE_SHARE * n)
+    lon_code, lon_uniq = pd.factorize(good["lon"].to_numpy())
+    lat_code, lat_uniq = pd.factorize(good["lat"].to_numpy())
+    pair = lon_code.astype(np.int64) * len(lat_uniq) + lat_code
+    codes, pair_uniq = pd.factorize(pair)
+    counts = np.bincount(codes)
+    big = np.flatnonzero(counts > limit)
+    piles = []
+    for k in big[np.argsort(-counts[big], kind="stable")]:
+        u = int(pair_uniq[k])
+        lon_k, lat_k = lon_uniq[u // len(lat_uniq)], lat_uniq[u % len(lat_uniq)]
+        piles.append(
+            {
+                "lon": round(float(lon_k), 7),
+                "lat": round(float(lat_k), 7),
+                "rows": int(counts[k]),
+                "share": round(float(counts[k]) / n, 4),
+            }
+        )
+    on[np.isin(codes, big)] = True
+    return piles, on
 
 
 def write_outputs(
-    out_dir: str | Path, table: IncidentTable, rejected: pd.DataFrame, report: IngestReport
+    out_dir: str | Path,
+    table: IncidentTable | None,
+    rejected: pd.DataFrame,
+    report: IngestReport,
+    *,
+    lang: str = "en",
 ) -> dict[str, Path]:
     """Write ``incidents.parquet``, ``rejected.csv`` and ``ingest_report.json`` to ``out_dir``.
 
-    Each file is written to a temporary name and renamed, so a failed run leaves no half file.
+    ``table=None`` (every row rejected) writes only ``rejected.csv`` and the report, and
+    removes an ``incidents.parquet`` left by an earlier run so that no stale table remains.
+    ``rejected.csv`` gets a ``reason_text`` column in ``lang`` (``en`` or ``zh``) after the
+    ``reason`` code. Each file is written to a temporary name and renamed, so a failed run
+    leaves no half file.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -918,10 +943,16 @@ def write_outputs(
         "rejected": out / "rejected.csv",
         "report": out / "ingest_report.json",
     }
+    if table is None:
+        paths["incidents"].unlink(missing_ok=True)
+        del paths["incidents"]
     tmp = {k: v.with_suffix(v.suffix + ".tmp") for k, v in paths.items()}
     try:
-        table.write_parquet(tmp["incidents"])
-        rejected.to_csv(tmp["rejected"], index=False)
+        if table is not None:
+            table.write_parquet(tmp["incidents"])
+        rej = rejected.copy()
+        rej.insert(1, "reason_text", [reason_text(r, lang) for r in rej["reason"]])
+        rej.to_csv(tmp["rejected"], index=False)
         buf = io.StringIO()
         json.dump(report.to_dict(), buf, indent=2, ensure_ascii=False)
         tmp["report"].write_text(buf.getvalue(), encoding="utf-8")

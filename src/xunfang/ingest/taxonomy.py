@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -20,6 +20,7 @@ import pandas as pd
 from xunfang.errors import DataFileError
 
 OTHER = "other"
+_CODE = re.compile(r"^[1-9]\d{5}$")
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ class Taxonomy:
     labels: dict[str, dict[str, str]]
     schemes: dict[str, tuple[tuple[_Rule, ...], dict[str, str]]]
     source: str
+    code_families: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Scheme -> first digit of a 6-digit category code -> group (cn110)."""
 
     def label(self, group: str, lang: str = "en") -> str:
         """Display name of a group in ``lang`` (falls back to the group key)."""
@@ -85,6 +88,7 @@ class Taxonomy:
                 field="taxonomy",
             )
         rules, types = self.schemes[scheme]
+        families = self.code_families.get(scheme, {})
         key = pd.DataFrame(
             {
                 "t": type_.fillna("").astype(str).str.strip(),
@@ -93,7 +97,7 @@ class Taxonomy:
             }
         )
         codes, uniques = pd.factorize(key["t"] + "\x1f" + key["s"] + "\x1f" + key["p"])
-        answers = [self._one(rules, types, *str(u).split("\x1f")) for u in uniques]
+        answers = [self._one(rules, types, families, *str(u).split("\x1f")) for u in uniques]
         group_arr = np.array([a[0] for a in answers] + [OTHER], dtype=object)
         unmapped_arr = np.array([a[1] for a in answers] + [True], dtype=bool)
         return (
@@ -103,7 +107,12 @@ class Taxonomy:
 
     @staticmethod
     def _one(
-        rules: tuple[_Rule, ...], types: dict[str, str], t: str, s: str, p: str
+        rules: tuple[_Rule, ...],
+        types: dict[str, str],
+        families: dict[str, str],
+        t: str,
+        s: str,
+        p: str,
     ) -> tuple[str, bool]:
         tu = t.upper()
         for rule in rules:
@@ -116,6 +125,8 @@ class Taxonomy:
             return rule.group, False
         if tu in types:
             return types[tu], False
+        if families and _CODE.match(t) and t[0] in families:
+            return families[t[0]], False
         return OTHER, True
 
 
@@ -148,6 +159,7 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
         )
     labels = {lang: dict(v) for lang, v in doc.get("labels", {}).items()}
     schemes: dict[str, tuple[tuple[_Rule, ...], dict[str, str]]] = {}
+    families: dict[str, dict[str, str]] = {}
     for name, body in doc.items():
         if name in ("groups", "labels") or not isinstance(body, dict):
             continue
@@ -180,4 +192,17 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
                 )
             types[str(t).upper()] = group
         schemes[name] = (tuple(rules), types)
-    return Taxonomy(groups=groups, labels=labels, schemes=schemes, source=source)
+        fam = {str(k): str(v) for k, v in body.get("code_families", {}).items()}
+        for digit, group in fam.items():
+            if digit not in "123456789" or len(digit) != 1 or group not in groups:
+                raise DataFileError(
+                    source,
+                    f"{name}.code_families[{digit!r}]: keys are the digits 1-9 and values "
+                    f"one of {groups}, got {group!r}",
+                    field="code_families",
+                )
+        if fam:
+            families[name] = fam
+    return Taxonomy(
+        groups=groups, labels=labels, schemes=schemes, source=source, code_families=families
+    )

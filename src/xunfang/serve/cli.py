@@ -15,12 +15,12 @@ from rich.table import Table
 from xunfang import __version__
 from xunfang.config import get_settings
 from xunfang.errors import XunfangError
-from xunfang.ingest.incidents import IngestReport, ingest, profile_from_toml, write_outputs
 from xunfang.ingest.taxonomy import load_taxonomy
 from xunfang.serve._common import fail
 from xunfang.serve.cli_data import app as data_app
 from xunfang.serve.cli_deploy import deploy_cmd
 from xunfang.serve.cli_forecast import app as forecast_app
+from xunfang.serve.cli_ingest import ingest_cmd, print_ingest_report
 from xunfang.serve.cli_serve import app as serve_app
 from xunfang.serve.cli_simulate import app as simulate_app
 
@@ -49,88 +49,13 @@ DataDir = Annotated[
 ]
 
 
-def print_ingest_report(report: IngestReport) -> None:
-    """The ingest report as a table: rows read, accepted, rejected per reason."""
-    table = Table(title="Ingest report", show_header=True, header_style="bold")
-    table.add_column("")
-    table.add_column("rows", justify="right")
-    table.add_row("files", str(len(report.files)))
-    table.add_row("rows read", f"{report.rows_read:,}")
-    table.add_row("accepted", f"{report.rows_accepted:,}")
-    for reason, n in report.rejected.items():
-        table.add_row(f"rejected: {reason}", f"{n:,}", style="yellow" if n else None)
-    if report.unmapped_types:
-        table.add_row(
-            "type not in taxonomy (kept as 'other')",
-            f"{sum(report.unmapped_types.values()):,}",
-            style="yellow",
-        )
-    if report.ambiguous_local_times:
-        table.add_row("local time at a clock change (kept)", f"{report.ambiguous_local_times:,}")
-    console.print(table)
-
-
 @app.command("version")
 def version() -> None:
     """Print the version."""
     console.print(f"xunfang {__version__}")
 
 
-@app.command("ingest")
-def ingest_cmd(
-    paths: Annotated[list[Path], typer.Argument(help="Incident / CFS files (CSV, plain or gzip).")],
-    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out/ingest"),
-    profile: Annotated[str, typer.Option(help="Column profile: chicago, portland.")] = "chicago",
-    mapping: Annotated[
-        Path | None,
-        typer.Option("--mapping", help="TOML mapping of a generic source (replaces --profile)."),
-    ] = None,
-    encoding: Annotated[
-        str | None, typer.Option(help="Text encoding (default: detect; e.g. gb18030).")
-    ] = None,
-    crs: Annotated[
-        str | None, typer.Option(help="Projected CRS of x_m/y_m (default: UTM zone of the data).")
-    ] = None,
-    area: Annotated[
-        str | None,
-        typer.Option(
-            help="Keep only this study area (e.g. district:1); others count as outside_area."
-        ),
-    ] = None,
-    taxonomy: Annotated[Path | None, typer.Option(help="Type-group table (TOML).")] = None,
-    data_dir: DataDir = None,
-) -> None:
-    """Read incident files into one validated table (incidents.parquet), with a report of
-    every rejected row (rejected.csv, ingest_report.json)."""
-    try:
-        prof = profile_from_toml(mapping) if mapping else profile
-        poly = None
-        if area:
-            from xunfang.ingest.areas import load_study_area
-
-            settings = get_settings(data_dir=data_dir)
-            sa = load_study_area(settings.city_dir("chicago") / "boundaries", area)
-            poly = sa.polygon_wgs84
-            crs = crs or sa.crs.to_string()
-        start = time.perf_counter()
-        with console.status(f"reading {len(paths)} file(s)"):
-            table, rejected, report = ingest(
-                paths,
-                prof,
-                crs=crs,
-                area=poly,
-                area_name=area,
-                encoding=encoding,
-                taxonomy=load_taxonomy(taxonomy) if taxonomy else None,
-            )
-            written = write_outputs(out, table, rejected, report)
-    except (XunfangError, OSError) as exc:
-        raise fail(exc) from exc
-    print_ingest_report(report)
-    console.print(
-        f"{report.rows_accepted:,} incidents in {time.perf_counter() - start:.1f} s "
-        f"({report.crs}, {report.timezone}) -> {written['incidents']}"
-    )
+app.command("ingest")(ingest_cmd)
 
 
 @app.command("areas")

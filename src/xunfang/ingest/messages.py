@@ -1,0 +1,103 @@
+"""Words of ingest's own output (terminal summary, rejection reasons) in English and Chinese.
+
+The machine-readable codes (``missing_coordinates``, ...) stay the same in every language;
+these are their display texts. ``--lang zh`` picks the Chinese ones.
+"""
+
+from __future__ import annotations
+
+__all__ = ["LANGS", "reason_text", "text"]
+
+LANGS = ("en", "zh")
+
+_REASONS: dict[str, dict[str, str]] = {
+    "en": {
+        "missing_coordinates": "no coordinates",
+        "invalid_coordinates": "coordinates that are not numbers or out of range",
+        "unparseable_time": "time in no listed format",
+        "outside_area": "outside the area",
+        "duplicate_id": "id already used by an earlier row",
+    },
+    "zh": {
+        "missing_coordinates": "缺少坐标",
+        "invalid_coordinates": "坐标不是数字或超出范围",
+        "unparseable_time": "时间格式无法识别",
+        "outside_area": "位于区域之外",
+        "duplicate_id": "编号与前面的行重复",
+    },
+}
+
+_TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "Ingest report",
+        "rows": "rows",
+        "files": "files",
+        "rows_read": "rows read",
+        "accepted": "accepted",
+        "rejected": "rejected",
+        "unmapped": "type not in taxonomy (kept as 'other')",
+        "ambiguous": "local time at a clock change (kept)",
+        "piled": "rows piled on one point (left out of hotspots)",
+        "piled_kept": "rows piled on one point (kept: --keep-piled)",
+        "pile_at": "{rows:,} rows ({share:.1%}) on one point: {lon:.6f}, {lat:.6f}",
+        "masked": "kept only masked: {cols}",
+        "example": "e.g. {file} row {row}, field {field!r}: {value!r}; expected {expected}",
+        "done": "{n:,} incidents in {s:.1f} s ({crs}, {tz}) -> {path}",
+        "none": "no usable rows: rejected.csv and ingest_report.json say why -> {path}",
+        "precision": "time precision",
+        "dropped": "column(s) {cols} recognised and not read: free text often names the caller",
+        "reading": "reading {n} file(s)",
+        "second": "second",
+        "minute": "minute",
+        "hour": "hour",
+        "day": "day",
+    },
+    "zh": {
+        "title": "导入报告",
+        "rows": "行数",
+        "files": "文件数",
+        "rows_read": "读取行数",
+        "accepted": "接受",
+        "rejected": "拒绝",
+        "unmapped": "类别不在分类表中（保留为“其他”）",
+        "ambiguous": "夏令时切换时刻的本地时间（保留）",
+        "piled": "堆积在同一点的行（热点分析中排除）",
+        "piled_kept": "堆积在同一点的行（已保留：--keep-piled）",
+        "pile_at": "{rows:,} 行（{share:.1%}）位于同一点：{lon:.6f}, {lat:.6f}",
+        "masked": "仅保留脱敏值：{cols}",
+        "example": "例：{file} 第 {row} 行，字段 {field!r}：{value!r}；应为 {expected}",
+        "done": "{n:,} 条警情，用时 {s:.1f} 秒（{crs}，{tz}）-> {path}",
+        "none": "没有可用的行：原因见 rejected.csv 和 ingest_report.json -> {path}",
+        "precision": "时间精度",
+        "dropped": "已识别但不读取的列：{cols}（自由文本常含报警人姓名）",
+        "reading": "正在读取 {n} 个文件",
+        "second": "秒",
+        "minute": "分",
+        "hour": "小时",
+        "day": "日",
+    },
+}
+
+
+def _lang(lang: str) -> str:
+    if lang not in LANGS:
+        raise ValueError(f"language {lang!r} is not one of {', '.join(LANGS)}")
+    return lang
+
+
+def reason_text(reason: str, lang: str = "en") -> str:
+    """Display text of a rejection reason code (the code itself when unknown)."""
+    return _REASONS[_lang(lang)].get(reason, reason)
+
+
+def text(key: str, lang: str = "en", **fields: object) -> str:
+    """A message of ingest's output in ``lang``, formatted with ``fields``.
+
+    Raises
+    ------
+    ValueError
+        If ``lang`` is not ``en`` or ``zh``.
+    KeyError
+        If ``key`` is not a message.
+    """
+    return _TEXT[_lang(lang)][key].format(**fields)

@@ -1,0 +1,558 @@
+"""Reading incident files as analysts send them: CSV (any common separator, plain or gzip,
+UTF-8 or GB18030, byte-order mark, CRLF), Excel ``.xlsx`` and vector point files.
+
+Every reader returns the file's cells as strings in a :class:`RawFile`, with the layout of
+the profile that matches its header. Nothing here interprets values; validation is in
+:mod:`xunfang.ingest.incidents`.
+
+Encoding rule (``encoding="auto"``): a byte-order mark decides; else UTF-8 if every byte
+of the first MiB decodes as UTF-8; else GB18030 (a superset of GBK and GB 2312) if every
+byte decodes as GB18030 **and** the non-ASCII text is Chinese (at least 95 % of it in the
+CJK blocks, and at least two such characters). Anything else is refused with a message
+naming ``--encoding``: single-byte code pages (cp1251, latin-1, ...) decode any bytes at
+all, so guessing one would turn a GBK file into Cyrillic without a word.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import re
+import zipfile
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Literal
+
+import charset_normalizer
+import numpy as np
+import pandas as pd
+
+from xunfang.errors import DataFileError
+from xunfang.ingest.profiles import CoordSpec, FrameName, Layout, Profile, normalise_header
+
+__all__ = ["FORMATS_READ", "RawFile", "detect_encoding", "read_raw", "sniff_kind"]
+
+FORMATS_READ = (
+    "xunfang ingest reads CSV/TXT tables (plain or .gz; comma, semicolon, tab or | "
+    "separated; UTF-8 or GB18030/GBK, or the encoding given with --encoding), Excel .xlsx "
+    "workbooks (--sheet), and point files: GeoPackage (.gpkg), GeoJSON, Shapefile (.shp or "
+    "a zip of one)"
+)
+SAMPLE_BYTES = 1 << 20
+CJK_SHARE = 0.95
+"""Share of the non-ASCII characters that must be Chinese for GB18030 to be chosen."""
+GEOM_LON = "__geometry_lon__"
+GEOM_LAT = "__geometry_lat__"
+_DELIMITERS = (",", ";", "\t", "|")
+_VECTOR_SUFFIXES = {".gpkg", ".geojson", ".json", ".shp", ".fgb", ".kml"}
+Kind = Literal["csv", "xlsx", "vector"]
+
+
+@dataclass
+class RawFile:
+    """One file's cells as strings, and how they were read.
+
+    Attributes
+    ----------
+    frame
+        One row per data row (``source_row`` = index + 1), the layout's columns as strings.
+    layout
+        The matched layout (concrete column names).
+    encoding
+        Text encoding used (``"xlsx"``/``"vector"`` for binary formats).
+    kind
+        ``csv``, ``xlsx`` or ``vector``.
+    decimal_comma
+        True when numbers may use a decimal comma (the separator is not a comma).
+    notes
+        Things the report should say (columns recognised but not read, ...): a message key
+        of :mod:`xunfang.ingest.messages` and its fields.
+    """
+
+    frame: pd.DataFrame
+    layout: Layout
+    encoding: str
+    kind: Kind
+    decimal_comma: bool = False
+    notes: list[dict[str, str]] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- bytes
+def _open_binary(path: Path) -> IO[bytes]:
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    if magic == b"\x1f\x8b":
+        return gzip.GzipFile(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+# CJK unified ideographs and extension A, CJK punctuation 、。「」, full-width forms （），：,
+# general punctuation “” … —, extensions B-F and the compatibility supplement
+_CJK = re.compile(
+    "[\u4e00-\u9fff\u3400-\u4dbf\u3000-\u303f\uff00-\uffef\u2000-\u206f\U00020000-\U0002fa1f]"
+)
+
+
+def _first_bad_line(path: Path, encoding: str) -> int:
+    """1-based line number of the first line that does not decode (0 if none)."""
+    with _open_binary(path) as fh:
+        for number, line in enumerate(fh, start=1):
+            try:
+                line.decode(encoding)
+            except UnicodeDecodeError:
+                return number
+    return 0
+
+
+def detect_encoding(path: Path, requested: str = "auto") -> str:
+    """The text encoding of a CSV file by the rule in the module docstring.
+
+    Parameters
+    ----------
+    path
+        The file (plain or gzip).
+    requested
+        ``"auto"`` to detect; any other value is returned unchanged.
+
+    Returns
+    -------
+    str
+        ``utf-8-sig`` (UTF-8 with or without a BOM), ``utf-16``, ``gb18030`` or ``requested``.
+
+    Raises
+    ------
+    DataFileError
+        When the bytes do not decide it: naming the first line that is not UTF-8, what
+        the bytes might be, and ``--encoding``.
+    """
+    if requested != "auto":
+        return requested
+    with _open_binary(path) as fh:
+        sample = fh.read(SAMPLE_BYTES)
+    if sample.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    if len(sample) == SAMPLE_BYTES and b"\n" in sample:
+        sample = sample[: sample.rindex(b"\n") + 1]  # never judge a character cut in two
+    try:
+        sample.decode("utf-8")
+        return "utf-8-sig"
+    except UnicodeDecodeError:
+        pass
+    why = "its bytes are not GB18030 either"
+    try:
+        text = sample.decode("gb18030")
+    except UnicodeDecodeError:
+        pass
+    else:
+        n_wide = len(_NON_ASCII.findall(text))
+        n_cjk = len(_CJK.findall(text))
+        if n_wide and n_cjk >= 2 and n_cjk / n_wide >= CJK_SHARE:
+            return "gb18030"
+        why = f"read as GB18030 only {n_cjk} of its {n_wide} non-ASCII characters are Chinese"
+    best = charset_normalizer.from_bytes(sample).best()
+    maybe = f" (a guess from its bytes: {best.encoding})" if best is not None else ""
+    raise DataFileError(
+        path,
+        f"is not UTF-8 and {why}: the bytes do not decide its encoding{maybe}. Pass it with "
+        "--encoding (e.g. --encoding gb18030 for a Chinese export, --encoding cp1252 for a "
+        "Western European one) or the mapping's encoding key",
+        row=max(_first_bad_line(path, "utf-8") - 1, 1),
+    )
+
+
+def sniff_kind(path: Path) -> Kind:
+    """Whether a file is a CSV, an Excel workbook or a vector file, from its first bytes
+    and its name.
+
+    Raises
+    ------
+    DataFileError
+        For anything else (a PDF, a Word document, an image, an old .xls, a zip of
+        something other than a Shapefile), saying what is read instead.
+    """
+    suffix = path.suffix.lower()
+    if path.is_dir():
+        if any(path.glob("*.shp")) or suffix == ".gdb":
+            return "vector"
+        raise DataFileError(path, "is a directory; give the files in it (e.g. DIR/*.csv.gz)")
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    what = None
+    if head.startswith(b"%PDF"):
+        what = "a PDF document"
+    elif head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(path) as zf:
+                names = zf.namelist()
+        except zipfile.BadZipFile:
+            names = []
+        if "xl/workbook.xml" in names:
+            return "xlsx"
+        if any(n.lower().endswith(".shp") for n in names):
+            return "vector"
+        if "word/document.xml" in names:
+            what = "a Word document (.docx)"
+        elif any(n.startswith("ppt/") for n in names):
+            what = "a PowerPoint file"
+        else:
+            inner = ", ".join(names[:5]) or "nothing readable"
+            what = f"a zip archive of {inner} (unzip it and give the table inside)"
+    elif head.startswith(b"\xd0\xcf\x11\xe0"):
+        what = "an old Office file (.xls or .doc): save it as .xlsx or CSV"
+    elif head.startswith(b"SQLite format 3\x00"):
+        return "vector"
+    elif head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8")):
+        what = "an image"
+    elif suffix in _VECTOR_SUFFIXES or (
+        head.lstrip().startswith(b"{") and (b'"FeatureCollection"' in head or b'"Feature"' in head)
+    ):
+        return "vector"
+    elif b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff", b"\x1f\x8b")):
+        what = "a binary file"
+    if what is not None:
+        raise DataFileError(path, f"is {what}, not a table. {FORMATS_READ}")
+    return "csv"
+
+
+# --------------------------------------------------------------------------- layout
+def _match(
+    path: Path,
+    profile: Profile,
+    header: Sequence[str],
+    frame: FrameName | None,
+    *,
+    geometry: bool = False,
+    delimiter: str | None = None,
+) -> Layout:
+    """The first layout of ``profile`` whose columns are all in ``header``."""
+    names = [normalise_header(c) for c in header]
+    for candidate in profile.layouts:
+        if delimiter is not None and candidate.delimiter != delimiter:
+            continue
+        needed = candidate.required_columns()
+        if geometry:
+            coord_cols = {c for s in candidate.coords for c in (s.x, s.y)}
+            needed = {c: r for c, r in needed.items() if c not in coord_cols}
+        if all(col in names for col in needed):
+            lay = candidate
+            if frame is not None:
+                lay = _with_frame(lay, frame)
+            if geometry:
+                present = tuple(s for s in lay.coords if s.x in names and s.y in names)
+                geom = CoordSpec(kind="lonlat", x=GEOM_LON, y=GEOM_LAT, frame=frame or "wgs84")
+                lay = lay.model_copy(update={"coords": (geom, *present)})
+            return lay
+    for alias in profile.alias_layouts:
+        lay_or_none = alias.resolve(
+            names, frame or "wgs84", (GEOM_LON, GEOM_LAT) if geometry else None
+        )
+        if lay_or_none is not None:
+            return lay_or_none.model_copy(update={"delimiter": delimiter or ","})
+    _refuse_header(path, profile, names, geometry=geometry)
+    raise AssertionError("unreachable")
+
+
+def _with_frame(layout: Layout, frame: FrameName) -> Layout:
+    coords = tuple(
+        s.model_copy(update={"frame": frame}) if s.kind == "lonlat" else s for s in layout.coords
+    )
+    return layout.model_copy(update={"coords": coords})
+
+
+def _refuse_header(path: Path, profile: Profile, names: list[str], *, geometry: bool) -> None:
+    shown = ", ".join(names[:30]) + (" ..." if len(names) > 30 else "")
+    if profile.layouts:
+
+        def _missing(lay: Layout) -> list[tuple[str, str]]:
+            coord_cols = {c for s in lay.coords for c in (s.x, s.y)} if geometry else set()
+            return [
+                (c, r)
+                for c, r in lay.required_columns().items()
+                if c not in names and c not in coord_cols
+            ]
+
+        best = min(profile.layouts, key=lambda lay: len(_missing(lay)))
+        missing = _missing(best)
+        if missing:
+            col, role = missing[0]
+            raise DataFileError(
+                path,
+                f"missing column {col!r} ({role}) required by profile {profile.name!r}"
+                + (
+                    f" (and {len(missing) - 1} more: {', '.join(c for c, _ in missing[1:])})"
+                    if len(missing) > 1
+                    else ""
+                )
+                + (f" (layout {best.name})" if len(profile.layouts) > 1 else "")
+                + f"; the header has: {shown}",
+                field=col,
+            )
+    alias = profile.alias_layouts[0]
+    role, accepted = alias.missing(names)[0]
+    raise DataFileError(
+        path,
+        f"no {role} column for profile {profile.name!r}: expected one of {accepted}; the "
+        f"header has: {shown}. Name the columns in a --mapping file if they differ",
+        field=role,
+    )
+
+
+def _refuse_duplicates(path: Path, names: list[str], used: set[str]) -> list[str]:
+    """Unique column names: a used name that appears twice is refused, naming both."""
+    seen: dict[str, int] = {}
+    out = []
+    for i, name in enumerate(names):
+        if name in seen:
+            if name in used:
+                first = seen[name]
+                raise DataFileError(
+                    path,
+                    f"two columns are named {name!r}: column {first + 1} and column {i + 1} "
+                    "of the header; rename one so that it is clear which to read",
+                    row=0,
+                    field=name,
+                )
+            out.append(f"{name}#{i + 1}")
+        else:
+            seen[name] = i
+            out.append(name)
+    return out
+
+
+def _layout_notes(profile: Profile, names: Sequence[str]) -> list[dict[str, str]]:
+    """Notes for the report, as message keys of :mod:`xunfang.ingest.messages` and fields."""
+    keys = {normalise_header(n).upper() for n in names}
+    notes = []
+    for alias in profile.alias_layouts:
+        dropped = [d for d in alias.dropped if d.upper() in keys]
+        if dropped:
+            notes.append({"key": "dropped", "cols": ", ".join(dropped)})
+    return notes
+
+
+# --------------------------------------------------------------------------- readers
+def _sniff_delimiter(line: str) -> str:
+    counts = Counter({d: line.count(d) for d in _DELIMITERS})
+    best, n = counts.most_common(1)[0]
+    return best if n > 0 else ","
+
+
+def _read_csv(path: Path, profile: Profile, encoding: str, frame: FrameName | None) -> RawFile:
+    if path.stat().st_size == 0:
+        raise DataFileError(path, "file is empty (0 bytes)")
+    enc = detect_encoding(path, encoding)
+    with _open_binary(path) as fh:
+        head = fh.read(1 << 16)
+    if enc.lower().replace("-", "") in {"utf16", "utf16le", "utf16be"}:
+        first = head.decode(enc, errors="ignore").split("\n", 1)[0]
+    else:
+        try:
+            first = head.split(b"\n", 1)[0].decode(enc, errors="strict")
+        except UnicodeDecodeError as exc:
+            raise DataFileError(
+                path,
+                f"header is not valid {enc}; pass the file's encoding with --encoding or the "
+                "mapping's encoding key (e.g. gb18030 for Chinese exports)",
+                row=0,
+            ) from exc
+    first = first.rstrip("\r")
+    if not first.replace("\ufeff", "").strip():
+        raise DataFileError(path, "file is empty (no header row)")
+    delimiters = sorted({lay.delimiter for lay in profile.layouts}) or [_sniff_delimiter(first)]
+    if profile.alias_layouts and not profile.layouts:
+        delimiters = [_sniff_delimiter(first)]
+    layout = None
+    header: list[str] = []
+    for delim in delimiters:
+        header = [normalise_header(c) for c in next(csv.reader([first], delimiter=delim))]
+        try:
+            layout = _match(path, profile, header, frame, delimiter=delim)
+            break
+        except DataFileError:
+            if delim == delimiters[-1]:
+                raise
+    assert layout is not None
+    used = set(layout.required_columns())
+    names = _refuse_duplicates(path, header, used)
+    try:
+        raw = pd.read_csv(
+            path,
+            sep=layout.delimiter,
+            header=0,
+            names=names,
+            usecols=list(used),
+            dtype=str,
+            encoding=enc,
+            keep_default_na=False,
+            na_values=[""],
+            compression="infer",
+            engine="c",
+        )
+    except UnicodeDecodeError as exc:
+        line = _first_bad_line(path, enc)
+        raise DataFileError(
+            path,
+            f"bytes that are not valid {enc}; pass the file's encoding with --encoding or the "
+            "mapping's encoding key (e.g. gb18030 for Chinese exports)",
+            row=max(line - 1, 1),
+        ) from exc
+    except pd.errors.ParserError as exc:
+        raise DataFileError(path, f"malformed CSV: {exc}") from exc
+    if raw.empty:
+        raise DataFileError(path, "has a header but no data rows")
+    return RawFile(
+        raw,
+        layout,
+        enc,
+        "csv",
+        decimal_comma=layout.delimiter != ",",
+        notes=_layout_notes(profile, header),
+    )
+
+
+def _read_xlsx(path: Path, profile: Profile, sheet: str | None, frame: FrameName | None) -> RawFile:
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a damaged workbook
+        raise DataFileError(path, f"not a readable .xlsx workbook: {exc}") from exc
+    try:
+        sheets = list(book.sheetnames)
+        name = sheets[0] if sheet is None else sheet
+        if name not in sheets:
+            raise DataFileError(
+                path,
+                f"no sheet named {sheet!r}; the workbook has: {', '.join(sheets)}",
+                field="sheet",
+            )
+        rows = book[name].iter_rows(values_only=True)
+        first = next(rows, None)
+        if first is None or all(v is None for v in first):
+            raise DataFileError(path, f"sheet {name!r} is empty (no header row)")
+        header = [normalise_header("" if v is None else str(v)) for v in first]
+        layout = _match(path, profile, header, frame)
+        used = set(layout.required_columns())
+        names = _refuse_duplicates(path, header, used)
+        idx = [i for i, n in enumerate(names) if n in used]
+        data = [[_cell(r[i]) if i < len(r) else None for i in idx] for r in rows]
+    finally:
+        book.close()
+    raw = pd.DataFrame(data, columns=[names[i] for i in idx], dtype=object).astype("string")
+    raw = raw.astype(object).where(raw.notna(), None)
+    raw = raw.dropna(how="all").reset_index(drop=True)
+    if raw.empty:
+        raise DataFileError(path, f"sheet {name!r} has a header but no data rows")
+    return RawFile(raw, layout, "xlsx", "xlsx", notes=_layout_notes(profile, header))
+
+
+def _cell(value: object) -> str | None:
+    """An Excel cell as the text a CSV export would hold."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    if hasattr(value, "isoformat") and hasattr(value, "hour"):
+        return value.strftime("%Y-%m-%d %H:%M:%S")  # type: ignore[attr-defined]
+    text = str(value).strip()
+    return text or None
+
+
+def _read_vector(path: Path, profile: Profile, frame: FrameName | None) -> RawFile:
+    import pyogrio
+    from pyproj import CRS, Transformer
+
+    from xunfang.units import WGS84
+
+    try:
+        gdf = pyogrio.read_dataframe(path)
+    except Exception as exc:  # pyogrio's DataSourceError and GDAL errors
+        raise DataFileError(path, f"not a readable vector file: {exc}. {FORMATS_READ}") from exc
+    if len(gdf) == 0:
+        raise DataFileError(path, "the vector file has no features")
+    geom = gdf.geometry
+    kinds = geom.geom_type.fillna("None")
+    bad = np.flatnonzero(~kinds.isin(["Point", "None"]).to_numpy())
+    if len(bad):
+        raise DataFileError(
+            path,
+            f"features must be points; feature {bad[0] + 1} is a {kinds.iloc[bad[0]]} "
+            f"({len(bad)} non-point features in all)",
+            row=int(bad[0]) + 1,
+            field="geometry",
+        )
+    x = geom.x.to_numpy(dtype=np.float64)
+    y = geom.y.to_numpy(dtype=np.float64)
+    crs = CRS.from_user_input(gdf.crs) if gdf.crs is not None else None
+    geom_frame: FrameName | None = frame
+    if crs is not None and not crs.is_geographic:
+        tr = Transformer.from_crs(crs, WGS84, always_xy=True)
+        x, y = (np.asarray(a) for a in tr.transform(x, y))
+        geom_frame = "wgs84"  # a projected CRS is a real one: no Chinese offset on top
+    attrs = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+    header = [normalise_header(str(c)) for c in attrs.columns]
+    attrs.columns = pd.Index(header)
+    layout = _match(path, profile, header, geom_frame, geometry=True)
+    if geom_frame == "wgs84" and frame not in (None, "wgs84"):
+        layout = layout.model_copy(
+            update={
+                "coords": (
+                    layout.coords[0].model_copy(update={"frame": "wgs84"}),
+                    *layout.coords[1:],
+                )
+            }
+        )
+    used = [c for c in layout.required_columns() if c not in (GEOM_LON, GEOM_LAT)]
+    names = _refuse_duplicates(path, header, set(used))
+    attrs.columns = pd.Index(names)
+    raw = attrs[used].astype("string")
+    raw = raw.astype(object).where(raw.notna(), None)
+    raw[GEOM_LON] = np.where(np.isfinite(x), x, np.nan).astype(str)
+    raw[GEOM_LAT] = np.where(np.isfinite(y), y, np.nan).astype(str)
+    enc = "vector" + (f" ({crs.to_string()})" if crs is not None else "")
+    return RawFile(raw, layout, enc, "vector", notes=_layout_notes(profile, header))
+
+
+def read_raw(
+    path: Path,
+    profile: Profile,
+    encoding: str | None = None,
+    *,
+    sheet: str | None = None,
+    frame: FrameName | None = None,
+) -> RawFile:
+    """Read one incident file of any supported kind (see :data:`FORMATS_READ`).
+
+    Parameters
+    ----------
+    path
+        The file.
+    profile
+        Its profile; the layout is chosen by the header.
+    encoding
+        Text encoding of a CSV (default: the profile's, ``auto`` = detect).
+    sheet
+        Excel sheet name (default: the first sheet).
+    frame
+        Frame of every lon/lat column (and of a vector file's geographic geometry);
+        default: the layout's.
+
+    Raises
+    ------
+    DataFileError
+        Naming the file (and row/field) for a missing or empty file, a format not read,
+        an undecidable encoding, a missing or duplicated column.
+    """
+    if not path.exists():
+        raise DataFileError(path, "file not found")
+    kind = sniff_kind(path)
+    if kind == "xlsx":
+        return _read_xlsx(path, profile, sheet, frame)
+    if kind == "vector":
+        return _read_vector(path, profile, frame)
+    return _read_csv(path, profile, encoding or profile.encoding, frame)

@@ -1,0 +1,174 @@
+"""``xunfang ingest``: incident files into one validated table, with its report."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from xunfang.config import get_settings
+from xunfang.errors import XunfangError
+from xunfang.ingest.incidents import (
+    PROFILES,
+    IngestReport,
+    NoUsableRowsError,
+    ingest,
+    profile_from_toml,
+    write_outputs,
+)
+from xunfang.ingest.messages import LANGS, reason_text, text
+from xunfang.ingest.profiles import FrameName
+from xunfang.ingest.taxonomy import load_taxonomy
+from xunfang.serve._common import fail
+
+console = Console()
+FRAMES: tuple[FrameName, ...] = ("wgs84", "gcj02", "bd09")
+
+
+def print_ingest_report(report: IngestReport, lang: str = "en") -> None:
+    """The ingest report as a table: rows read, accepted, rejected per reason, then the
+    piles, masked columns, notes and an example of each rejection, in ``lang``."""
+    table = Table(title=text("title", lang), show_header=True, header_style="bold")
+    table.add_column("")
+    table.add_column(text("rows", lang), justify="right")
+    table.add_row(text("files", lang), str(len(report.files)))
+    table.add_row(text("rows_read", lang), f"{report.rows_read:,}")
+    table.add_row(text("accepted", lang), f"{report.rows_accepted:,}")
+    for reason, n in report.rejected.items():
+        label = f"{text('rejected', lang)}: {reason_text(reason, lang)}"
+        table.add_row(label, f"{n:,}", style="yellow" if n else None)
+    if report.unmapped_types:
+        table.add_row(
+            text("unmapped", lang), f"{sum(report.unmapped_types.values()):,}", style="yellow"
+        )
+    if report.ambiguous_local_times:
+        table.add_row(text("ambiguous", lang), f"{report.ambiguous_local_times:,}")
+    if report.piled_points:
+        key = "piled_kept" if report.keep_piled else "piled"
+        n_piled = sum(int(p["rows"]) for p in report.piled_points)
+        table.add_row(text(key, lang), f"{n_piled:,}", style="yellow")
+    for precision, n in report.time_precision.items():
+        table.add_row(f"{text('precision', lang)}: {text(precision, lang)}", f"{n:,}")
+    console.print(table)
+    for pile in report.piled_points:
+        console.print("  " + escape(text("pile_at", lang, **pile)))
+    if report.masked_columns:
+        console.print("  " + escape(text("masked", lang, cols=", ".join(report.masked_columns))))
+    for note in report.notes_zh if lang == "zh" else report.notes:
+        console.print("  " + escape(note))
+    for rows in report.examples.values():
+        console.print("  " + escape(text("example", lang, **rows[0])))
+
+
+def ingest_cmd(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Incident / CFS files: CSV (plain or gzip), Excel .xlsx, or point files "
+            "(GeoPackage, GeoJSON, Shapefile)."
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out/ingest"),
+    profile: Annotated[
+        str, typer.Option(help=f"Column profile: {', '.join(sorted(PROFILES))}.")
+    ] = "chicago",
+    mapping: Annotated[
+        Path | None,
+        typer.Option("--mapping", help="TOML mapping of a generic source (replaces --profile)."),
+    ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(help="Text encoding (default: UTF-8 or GB18030 as the bytes decide)."),
+    ] = None,
+    frame: Annotated[
+        str | None,
+        typer.Option(
+            help="Frame of the lon/lat columns: wgs84, gcj02 (AMap, Tencent) or bd09 "
+            "(Baidu); default: the profile's or mapping's (WGS-84)."
+        ),
+    ] = None,
+    sheet: Annotated[
+        str | None, typer.Option(help="Sheet of an Excel workbook (default: the first).")
+    ] = None,
+    keep_piled: Annotated[
+        bool,
+        typer.Option(
+            "--keep-piled",
+            help="Keep rows piled on one point (a geocoder's fallback) in hotspot analysis.",
+        ),
+    ] = False,
+    crs: Annotated[
+        str | None, typer.Option(help="Projected CRS of x_m/y_m (default: UTM zone of the data).")
+    ] = None,
+    area: Annotated[
+        str | None,
+        typer.Option(
+            help="Keep only this study area (e.g. district:1); others count as outside_area."
+        ),
+    ] = None,
+    taxonomy: Annotated[Path | None, typer.Option(help="Type-group table (TOML).")] = None,
+    lang: Annotated[str, typer.Option(help="Language of the summary: en or zh.")] = "en",
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", help="Data directory (default: $XUNFANG_DATA_DIR or ./data)."),
+    ] = None,
+) -> None:
+    """Read incident files into one validated table (incidents.parquet), with a report of
+    every rejected row (rejected.csv, ingest_report.json)."""
+    if lang not in LANGS:
+        raise fail(ValueError(f"--lang must be one of {', '.join(LANGS)}, got {lang!r}"))
+    if frame is not None and frame.lower().replace("-", "") not in FRAMES:
+        raise fail(ValueError(f"--frame must be one of {', '.join(FRAMES)}, got {frame!r}"))
+    frame_name: FrameName | None = (
+        next(f for f in FRAMES if f == frame.lower().replace("-", "")) if frame else None
+    )
+    try:
+        prof = profile_from_toml(mapping) if mapping else profile
+        poly = None
+        if area:
+            from xunfang.ingest.areas import load_study_area
+
+            settings = get_settings(data_dir=data_dir)
+            sa = load_study_area(settings.city_dir("chicago") / "boundaries", area)
+            poly = sa.polygon_wgs84
+            crs = crs or sa.crs.to_string()
+        start = time.perf_counter()
+        with console.status(text("reading", lang, n=len(paths))):
+            try:
+                table, rejected, report = ingest(
+                    paths,
+                    prof,
+                    crs=crs,
+                    area=poly,
+                    area_name=area,
+                    encoding=encoding,
+                    taxonomy=load_taxonomy(taxonomy) if taxonomy else None,
+                    frame=frame_name,
+                    sheet=sheet,
+                    keep_piled=keep_piled,
+                )
+            except NoUsableRowsError as exc:
+                written = write_outputs(out, None, exc.rejected, exc.report, lang=lang)
+                print_ingest_report(exc.report, lang)
+                console.print(text("none", lang, path=written["rejected"]))
+                raise
+            written = write_outputs(out, table, rejected, report, lang=lang)
+    except (XunfangError, OSError) as exc:
+        raise fail(exc) from exc
+    print_ingest_report(report, lang)
+    console.print(
+        text(
+            "done",
+            lang,
+            n=report.rows_accepted,
+            s=time.perf_counter() - start,
+            crs=report.crs,
+            tz=report.timezone,
+            path=written["incidents"],
+        )
+    )

@@ -1,0 +1,217 @@
+"""The cn110 profile on a synthetic 110 export: field names, codes, times, masking, GCJ-02."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from xunfang.errors import DataFileError
+from xunfang.ingest.coords import wgs84_to_gcj02
+from xunfang.ingest.incidents import ingest, mask_name, mask_phone, profile_from_toml
+from xunfang.ingest.taxonomy import load_taxonomy
+from xunfang.serve.cli import app
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "cn110_synthetic.csv"
+# the WGS-84 points the synthetic fixture was made from (tests/fixtures/README.md)
+WGS = {
+    1: (121.4800, 31.2300),
+    2: (121.4850, 31.2320),
+    3: (121.4900, 31.2280),
+    4: (121.4750, 31.2250),
+    7: (121.4870, 31.2270),
+    8: (121.4780, 31.2330),
+}
+PINYIN = "JJDBH,BJSJ,BJLB,BJLX,BJXL,JD,WD,SFDZ,BJRXM,BJDH,BJNR,GXDWMC"
+
+
+def test_cn110_reads_the_chinese_export_as_it_comes() -> None:
+    table, rejected, report = ingest([FIXTURE], "cn110", frame="gcj02")
+    f = table.frame.set_index("source_row")
+    assert report.files[0]["encoding"] == "gb18030"
+    assert report.timezone == "Asia/Shanghai"
+    assert report.rows_read == 8
+    assert report.rows_accepted == 6
+    assert report.rejected["missing_coordinates"] == 1
+    assert report.rejected["unparseable_time"] == 1
+    assert list(rejected["source_row"]) == [5, 6]
+    assert list(rejected["field"]) == ["经度/纬度", "报警时间"]
+    # GCJ-02 (7 decimals, ~1 cm) back to the WGS-84 points: within 1e-6 degree (~0.1 m)
+    for row, (lon, lat) in WGS.items():
+        assert f.loc[row, "lon"] == pytest.approx(lon, abs=1e-6)
+        assert f.loc[row, "lat"] == pytest.approx(lat, abs=1e-6)
+    # 05:45 China Standard Time (UTC+8, no daylight saving) = 21:45 UTC the day before
+    assert f.loc[1, "occurred_at"] == pd.Timestamp("2024-03-15 21:45", tz="UTC")
+    assert f.loc[2, "occurred_at"] == pd.Timestamp("2024-03-15 21:45", tz="UTC")
+    assert f.loc[3, "occurred_at"] == pd.Timestamp("2024-03-17 15:15", tz="UTC")
+    # precision per row, from the layout that read it
+    assert dict(f["time_precision"]) == {
+        1: "second",
+        2: "minute",
+        3: "second",
+        4: "second",
+        7: "second",
+        8: "minute",
+    }
+    assert report.time_precision == {"second": 4, "minute": 2}
+    # names by rule, codes by family: 盗窃电动车 -> vehicle, 200000 治安, 机动车...事故
+    # traffic, 410000 火灾/救援, 900000 举报/投诉, 510000 群众求助
+    assert dict(f["type_group"]) == {
+        1: "vehicle",
+        2: "disorder",
+        3: "traffic",
+        4: "service",
+        7: "other",
+        8: "service",
+    }
+    assert report.unmapped_types == {}
+
+
+def test_caller_name_and_phone_only_masked_and_free_text_not_read(tmp_path: Path) -> None:
+    table, _, report = ingest([FIXTURE], "cn110", frame="gcj02")
+    f = table.frame.set_index("source_row")
+    assert f.loc[1, "caller_name"] == "张*"
+    assert f.loc[1, "caller_phone"] == "138****8000"
+    assert f.loc[3, "caller_name"] == "欧*"
+    assert f.loc[3, "caller_phone"] == "021****1234"
+    assert f.loc[7, "caller_name"] == "孙*"
+    assert f.loc[1, "address"] == "黄浦区南京东路100号"
+    assert f.loc[1, "unit"] == "南京东路派出所"
+    assert "content" not in table.frame.columns
+    assert report.masked_columns == ("caller_name", "caller_phone")
+    assert report.notes == (
+        "cn110_synthetic.csv: column(s) 报警内容 recognised and not read: free text often "
+        "names the caller",
+    )
+    assert report.notes_zh == (
+        "cn110_synthetic.csv: 已识别但不读取的列：报警内容（自由文本常含报警人姓名）",
+    )
+    # nothing written anywhere holds the full name or number
+    out = tmp_path / "out"
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["ingest", str(FIXTURE), "--profile", "cn110", "--frame", "gcj02", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    blobs = [
+        (out / "rejected.csv").read_text("utf-8"),
+        (out / "ingest_report.json").read_text("utf-8"),
+        pd.read_parquet(out / "incidents.parquet").to_csv(),
+        result.output,
+    ]
+    for blob in blobs:
+        for secret in ("张三", "13812348000", "欧阳娜娜", "6432-1234", "赵六", "13998761234"):
+            assert secret not in blob
+
+
+def test_mask_functions_by_hand() -> None:
+    names = pd.Series(["张三", "欧阳娜娜", " 李 ", None, ""])
+    assert mask_name(names).tolist()[:3] == ["张*", "欧*", "李*"]
+    assert mask_name(names).isna().tolist()[3:] == [True, True]
+    phones = pd.Series(["13812348000", "+86 138 1234 8000", "021-6432-1234", "110", None])
+    assert mask_phone(phones).tolist()[:4] == ["138****8000", "138****8000", "021****1234", "***"]
+    assert pd.isna(mask_phone(phones).iloc[4])
+
+
+def test_pinyin_codes_read_the_same(tmp_path: Path) -> None:
+    text = FIXTURE.read_bytes().decode("gb18030").split("\r\n", 1)[1]
+    path = tmp_path / "pinyin.csv"
+    path.write_bytes((PINYIN + "\r\n" + text).encode("gb18030"))
+    ref, _, _ = ingest([FIXTURE], "cn110", frame="gcj02")
+    table, _, report = ingest([path], "cn110", frame="gcj02")
+    assert report.files[0]["columns"]["BJSJ"] == "time"
+    pd.testing.assert_series_equal(
+        table.frame["type_group"], ref.frame["type_group"], check_names=False
+    )
+    np.testing.assert_array_equal(table.frame["lon"], ref.frame["lon"])
+    assert table.frame["caller_phone"].iloc[0] == "138****8000"
+
+
+def test_without_frame_the_positions_are_taken_as_wgs84() -> None:
+    table, _, _ = ingest([FIXTURE], "cn110")
+    g_lon, g_lat = wgs84_to_gcj02(*WGS[1])
+    assert table.frame["lon"].iloc[0] == pytest.approx(float(g_lon), abs=1e-7)
+    assert table.frame["lat"].iloc[0] == pytest.approx(float(g_lat), abs=1e-7)
+
+
+def test_category_code_families_map_to_groups() -> None:
+    tax = load_taxonomy()
+    codes = ["110100", "200000", "310000", "400000", "500000", "600000", "700000"]
+    codes += ["800000", "900000", "012345", "1000000"]
+    blank = pd.Series([""] * len(codes))
+    groups, unmapped = tax.classify("cn110", pd.Series(codes), blank, blank)
+    assert groups.tolist() == [
+        "property",  # 1xxxxx 刑事
+        "disorder",  # 2xxxxx 治安
+        "traffic",  # 3xxxxx 交通
+        "service",  # 4xxxxx 火灾/救援
+        "service",  # 5xxxxx 群众求助
+        "service",  # 6xxxxx 社会联动
+        "disorder",  # 7xxxxx 群体事件
+        "service",  # 8xxxxx 灾害事故
+        "other",  # 9xxxxx 举报/投诉
+        "other",  # not a code: a leading zero
+        "other",  # not a code: seven digits
+    ]
+    assert unmapped.tolist() == [False] * 9 + [True, True]
+    # a subtype rule still wins over the family: a code for 刑事 with 盗窃电动车 is vehicle
+    g, _ = tax.classify("cn110", pd.Series(["110000"]), pd.Series(["盗窃电动车"]), pd.Series([""]))
+    assert g.tolist() == ["vehicle"]
+
+
+def test_missing_time_column_names_the_accepted_names(tmp_path: Path) -> None:
+    path = tmp_path / "no_time.csv"
+    path.write_text("接警单编号,报警类别,经度,纬度\nA,刑事,121.48,31.23\n", encoding="utf-8")
+    with pytest.raises(DataFileError, match=r"no_time\.csv, field 'time': .*报警时间/BJSJ"):
+        ingest([path], "cn110")
+
+
+def test_lang_zh_summary_and_reasons(tmp_path: Path) -> None:
+    out = tmp_path / "zh"
+    result = CliRunner().invoke(
+        app,
+        [
+            *("ingest", str(FIXTURE), "--profile", "cn110", "--frame", "gcj02"),
+            *("--lang", "zh", "--out", str(out)),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "导入报告" in result.output
+    assert "缺少坐标" in result.output
+    assert "时间格式无法识别" in result.output
+    assert "6 条警情" in result.output
+    rej = pd.read_csv(out / "rejected.csv")
+    assert rej["reason_text"].tolist() == ["缺少坐标", "时间格式无法识别"]
+    report = json.loads((out / "ingest_report.json").read_text("utf-8"))
+    assert report["rejected_examples"]["unparseable_time"][0]["value"] == "昨天晚上"
+
+
+def test_a_mapping_can_mask_its_own_personal_columns(tmp_path: Path) -> None:
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(
+        """
+name = "city-110"
+[layout]
+timezone = "Asia/Shanghai"
+time = "t"
+time_formats = ["%Y-%m-%d %H:%M"]
+type = "k"
+scheme = "cn110"
+extra = { caller = "who", phone = "tel" }
+mask = { caller = "name", phone = "phone" }
+[[layout.coords]]
+kind = "lonlat"
+x = "x"
+y = "y"
+""",
+        encoding="utf-8",
+    )
+    path = tmp_path / "a.csv"
+    path.write_text("t,k,x,y,who,tel\n2024-03-16 05:45,刑事,121.47,31.23,司马光,13912345678\n")
+    table, _, report = ingest([path], profile_from_toml(mapping))
+    assert table.frame[["caller", "phone"]].values.tolist() == [["司*", "139****5678"]]
+    assert report.masked_columns == ("caller", "phone")

@@ -1,0 +1,341 @@
+"""Input that analysts really send: encodings, Excel, vector files, CSV quirks, zone-suffixed
+and epoch times, duplicate headers, files that are not tables, piles, all rows rejected.
+
+Every file here is synthetic, written by the test itself.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+from shapely.geometry import Point
+from typer.testing import CliRunner
+
+from xunfang.errors import DataFileError
+from xunfang.ingest.incidents import NoUsableRowsError, ingest, profile_from_toml
+from xunfang.serve.cli import app
+
+MAPPING = """
+name = "test-110"
+[layout]
+timezone = "Asia/Shanghai"
+id = "id"
+time = "time"
+time_formats = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S%z", "epoch_ms", "epoch_s"]
+type = "type"
+subtype = "subtype"
+scheme = "cn110"
+bbox = [121.0, 30.9, 121.9, 31.5]
+[[layout.coords]]
+kind = "lonlat"
+x = "lon"
+y = "lat"
+"""
+CN_HEADER = "接警单编号,报警时间,报警类别,报警细类,经度,纬度"
+
+
+@pytest.fixture
+def mapping(tmp_path: Path) -> Path:
+    path = tmp_path / "m.toml"
+    path.write_text(MAPPING, encoding="utf-8")
+    return path
+
+
+def _rows(n: int, lon0: float = 121.45, lat0: float = 31.22) -> list[tuple[str, ...]]:
+    return [
+        (
+            f"A{i}",
+            f"2024-05-01 10:{i % 60:02d}:00",
+            "刑事",
+            "盗窃",
+            f"{lon0 + i * 1e-4:.6f}",
+            f"{lat0 + i * 1e-4:.6f}",
+        )
+        for i in range(n)
+    ]
+
+
+# --------------------------------------------------------------------------- encodings
+def test_gbk_file_with_ascii_header_is_not_read_as_another_code_page(
+    tmp_path: Path, mapping: Path
+) -> None:
+    # Regression: this 200-row GBK file with an ASCII header and one- or two-character
+    # Chinese cells was decoded by charset-normalizer's best guess (mac_iceland here, cp1251
+    # for similar files: Cyrillic) and every row was accepted with garbled types.
+    lines = ["id,time,type,subtype,lon,lat"]
+    for i in range(200):
+        lines.append(
+            f"J{i},2024-05-01 10:{i % 60:02d}:00,{'汇助'[i % 2]},{'助汇'[i % 2]},"
+            f"{121.4 + i * 1e-4:.6f},{31.2 + i * 1e-4:.6f}"
+        )
+    path = tmp_path / "gbk200.csv"
+    path.write_bytes(("\n".join(lines) + "\n").encode("gbk"))
+    table, _, report = ingest([path], profile_from_toml(mapping))
+    assert report.files[0]["encoding"] == "gb18030"
+    assert report.rows_accepted == 200
+    assert table.frame["type"].iloc[:2].tolist() == ["汇", "助"]
+
+
+def test_bytes_that_do_not_decide_the_encoding_are_refused(tmp_path: Path, mapping: Path) -> None:
+    # Russian in cp1251: not UTF-8, not GB18030: refused, naming --encoding and the row
+    lines = ["id,time,type,subtype,lon,lat", "A1,2024-05-01 10:00:00,кража,кража,121.45,31.22"]
+    path = tmp_path / "cp1251.csv"
+    path.write_bytes(("\n".join(lines) + "\n").encode("cp1251"))
+    with pytest.raises(DataFileError, match=r"cp1251\.csv, row 1: is not UTF-8 .*--encoding"):
+        ingest([path], profile_from_toml(mapping))
+    # Latin-1 bytes that happen to be valid GB18030 but not Chinese text: refused too
+    lines[1] = "A1,2024-05-01 10:00:00,Café Crème,Ünterführung,121.45,31.22"
+    path.write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
+    with pytest.raises(DataFileError, match=r"bytes do not decide its encoding.*--encoding"):
+        ingest([path], profile_from_toml(mapping))
+    # ... and read as asked
+    _, _, report = ingest([path], profile_from_toml(mapping), encoding="latin-1")
+    assert report.rows_accepted == 1
+
+
+# --------------------------------------------------------------------------- CSV quirks
+def test_bom_crlf_spaces_in_header_and_decimal_commas(tmp_path: Path) -> None:
+    header = " 接警单编号 ; 报警时间 ;报警类别; 报警细类 ;经度;纬度"
+    rows = [
+        "A1;2024-05-01 10:00:00;刑事;盗窃;121,47;31,23",
+        "A2;2024-05-01 11:00:00;交通;交通事故;121.48;31.24",
+        "A3;2024-05-01 12:00:00;交通;交通事故;121,4x;31,25",
+    ]
+    path = tmp_path / "semi.csv"
+    path.write_bytes("\ufeff".encode() + ("\r\n".join([header, *rows]) + "\r\n").encode())
+    table, rejected, report = ingest([path], "cn110")
+    assert report.files[0]["encoding"] == "utf-8-sig"
+    assert report.rows_accepted == 2
+    assert table.frame["lon"].tolist() == [121.47, 121.48]
+    assert table.frame["lat"].tolist() == [31.23, 31.24]
+    assert table.frame["incident_id"].tolist() == ["A1", "A2"]
+    assert rejected[["reason", "field", "source_row", "raw_x"]].values.tolist() == [
+        ["invalid_coordinates", "经度/纬度", 3, "121,4x"]
+    ]
+
+
+def test_duplicate_header_names_are_refused_naming_both(tmp_path: Path) -> None:
+    path = tmp_path / "dup.csv"
+    path.write_text(
+        "接警单编号,报警时间,报警类别,经度,纬度,报警时间\n"
+        "A1,2024-05-01 10:00:00,刑事,121.47,31.23,x\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(
+        DataFileError,
+        match=r"dup\.csv, row 0, field '报警时间': two columns are named '报警时间': "
+        r"column 2 and column 6",
+    ):
+        ingest([path], "cn110")
+
+
+def test_times_with_zone_suffix_and_epoch(tmp_path: Path, mapping: Path) -> None:
+    times = [
+        "2024-03-16T05:45:00Z",  # UTC
+        "2024-03-16T05:45:00+08:00",  # China time: 21:45 UTC the day before
+        "1710539100",  # epoch seconds: 2024-03-15 21:45:00 UTC
+        "1710539100000",  # epoch milliseconds: the same instant
+        "2024-03-16 05:45:00",  # local (Asia/Shanghai)
+    ]
+    lines = ["id,time,type,subtype,lon,lat"]
+    lines += [f"T{i},{t},刑事,盗窃,121.45,31.22" for i, t in enumerate(times)]
+    path = tmp_path / "zones.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    table, _, _ = ingest([path], profile_from_toml(mapping))
+    got = table.frame["occurred_at"].tolist()
+    assert got[0] == pd.Timestamp("2024-03-16 05:45", tz="UTC")
+    assert got[1:] == [pd.Timestamp("2024-03-15 21:45", tz="UTC")] * 4
+    assert table.frame["time_precision"].tolist() == ["second"] * 5
+
+
+def test_mixed_time_layouts_read_when_listed_with_precision(tmp_path: Path) -> None:
+    lines = [CN_HEADER]
+    times = ["2024-03-16 05:45:00", "2024/3/16 5:45", "2024-03-16", "2024/03/16 05:45:07"]
+    lines += [f"M{i},{t},刑事,盗窃,121.45,31.22" for i, t in enumerate(times)]
+    path = tmp_path / "mixed.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    table, _, report = ingest([path], "cn110")
+    assert table.frame["time_precision"].tolist() == ["second", "minute", "day", "second"]
+    assert table.frame["occurred_at"].tolist() == [
+        pd.Timestamp("2024-03-15 21:45", tz="UTC"),
+        pd.Timestamp("2024-03-15 21:45", tz="UTC"),
+        pd.Timestamp("2024-03-15 16:00", tz="UTC"),  # local midnight
+        pd.Timestamp("2024-03-15 21:45:07", tz="UTC"),
+    ]
+    assert report.time_precision == {"second": 2, "minute": 1, "day": 1}
+
+
+# --------------------------------------------------------------------------- other formats
+def test_excel_sheet_by_name_or_first(tmp_path: Path) -> None:
+    path = tmp_path / "110.xlsx"
+    book = openpyxl.Workbook()
+    first = book.active
+    assert first is not None
+    first.title = "说明"
+    first.append(["这是说明页"])
+    sheet = book.create_sheet("警情")
+    sheet.append(CN_HEADER.split(","))
+    sheet.append(["X1", pd.Timestamp("2024-03-16 05:45:00").to_pydatetime(), "刑事", "盗窃"])
+    sheet["E2"], sheet["F2"] = 121.47, 31.23
+    sheet.append(["X2", "2024/3/16 5:45", "交通", "交通事故", 121.48, 31.24])
+    book.save(path)
+    table, _, report = ingest([path], "cn110", sheet="警情")
+    assert report.files[0]["kind"] == "xlsx"
+    assert table.frame["incident_id"].tolist() == ["X1", "X2"]
+    assert table.frame["lon"].tolist() == [121.47, 121.48]
+    assert table.frame["occurred_at"].tolist() == [pd.Timestamp("2024-03-15 21:45", tz="UTC")] * 2
+    assert table.frame["time_precision"].tolist() == ["second", "minute"]
+    with pytest.raises(DataFileError, match=r"110\.xlsx, field 'sheet': no sheet named '案件'"):
+        ingest([path], "cn110", sheet="案件")
+    # the first sheet (说明) has no time column: the message names what it looked for
+    with pytest.raises(DataFileError, match=r"no time column"):
+        ingest([path], "cn110")
+
+
+def _points(crs: str) -> gpd.GeoDataFrame:
+    # pinyin-initial field names: a Shapefile's DBF holds at most 10 bytes per name
+    pts = gpd.GeoDataFrame(
+        {"JJDBH": ["V1", "V2"], "BJSJ": ["2024-03-16 05:45:00"] * 2, "BJLB": ["刑事", "交通"]},
+        geometry=[Point(121.47, 31.23), Point(121.48, 31.24)],
+        crs="EPSG:4326",
+    )
+    return pts.to_crs(crs)
+
+
+@pytest.mark.parametrize(
+    ("name", "driver", "crs"),
+    [
+        ("pts.geojson", "GeoJSON", "EPSG:4326"),
+        ("pts.gpkg", "GPKG", "EPSG:32651"),
+        ("pts.shp", "ESRI Shapefile", "EPSG:3857"),
+    ],
+)
+def test_vector_point_files(tmp_path: Path, name: str, driver: str, crs: str) -> None:
+    path = tmp_path / name
+    _points(crs).to_file(path, driver=driver)
+    table, _, report = ingest([path], "cn110")
+    assert report.files[0]["kind"] == "vector"
+    np.testing.assert_allclose(table.frame["lon"], [121.47, 121.48], atol=1e-9)
+    np.testing.assert_allclose(table.frame["lat"], [31.23, 31.24], atol=1e-9)
+    assert table.frame["type_group"].tolist() == ["property", "traffic"]
+
+
+def test_zipped_shapefile_and_gcj02_geometry(tmp_path: Path) -> None:
+    shp = tmp_path / "shp"
+    shp.mkdir()
+    _points("EPSG:4326").to_file(shp / "pts.shp")
+    zpath = tmp_path / "pts.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        for f in shp.iterdir():
+            zf.write(f, f.name)
+    table, _, _ = ingest([zpath], "cn110", frame="gcj02")
+    # lon/lat geometry taken as GCJ-02 and moved back to WGS-84 (a few hundred metres)
+    assert 0.003 < 121.47 - table.frame["lon"].iloc[0] < 0.006
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "what"),
+    [
+        ("report.pdf", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", "a PDF document"),
+        ("scan.png", b"\x89PNG\r\n\x1a\n\x00\x00", "an image"),
+        ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 64, "an old Office file"),
+    ],
+)
+def test_not_a_table_says_what_is_read(
+    tmp_path: Path, name: str, content: bytes, what: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(DataFileError, match=rf"{name}: is {what}.*reads CSV/TXT.*\.xlsx"):
+        ingest([path], "cn110")
+
+
+def test_docx_and_zip_of_something_else(tmp_path: Path) -> None:
+    docx = tmp_path / "notes.docx"
+    with zipfile.ZipFile(docx, "w") as zf:
+        zf.writestr("word/document.xml", "<w:document/>")
+    with pytest.raises(DataFileError, match=r"notes\.docx: is a Word document.*GeoPackage"):
+        ingest([docx], "cn110")
+    other = tmp_path / "photos.zip"
+    with zipfile.ZipFile(other, "w") as zf:
+        zf.writestr("a.jpg", b"\xff\xd8\xff")
+    with pytest.raises(DataFileError, match=r"photos\.zip: is a zip archive of a\.jpg"):
+        ingest([other], "cn110")
+
+
+# --------------------------------------------------------------------------- piles
+def test_rows_piled_on_one_point_are_flagged(tmp_path: Path) -> None:
+    # 100 rows: 25 on the station's exact point (> max(20, 1 % of 100) = 20), 75 spread
+    rows = _rows(75)
+    rows += [(f"P{i}", "2024-05-01 10:00:00", "刑事", "盗窃", "121.5", "31.25") for i in range(25)]
+    path = tmp_path / "pile.csv"
+    path.write_text("\n".join([CN_HEADER, *(",".join(r) for r in rows)]) + "\n", "utf-8")
+    table, _, report = ingest([path], "cn110")
+    assert report.piled_points == ({"lon": 121.5, "lat": 31.25, "rows": 25, "share": 0.25},)
+    assert int(table.frame["piled"].sum()) == 25
+    assert table.frame.loc[table.frame["piled"], "incident_id"].str.startswith("P").all()
+    kept, _, rep2 = ingest([path], "cn110", keep_piled=True)
+    assert not kept.frame["piled"].any()
+    assert rep2.piled_points == report.piled_points
+    # 20 on one point is not more than 20: no pile
+    path.write_text("\n".join([CN_HEADER, *(",".join(r) for r in rows[:95])]) + "\n", "utf-8")
+    _, _, rep3 = ingest([path], "cn110")
+    assert rep3.piled_points == ()
+
+
+# --------------------------------------------------------------------------- all rejected
+def test_every_row_rejected_still_writes_rejected_csv(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(
+        CN_HEADER
+        + "\nB1,16.03.2024 05:45,刑事,盗窃,121.47,31.23\nB2,2024-03-16 05:45:00,刑事,盗窃,,\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(
+        NoUsableRowsError,
+        match=r"no usable rows.*row 1 field '报警时间' = '16\.03\.2024 05:45', expected %Y-%m-%d",
+    ):
+        ingest([path], "cn110")
+    out = tmp_path / "out"
+    (out).mkdir()
+    (out / "incidents.parquet").write_bytes(b"stale")
+    result = CliRunner().invoke(app, ["ingest", str(path), "--profile", "cn110", "--out", str(out)])
+    assert result.exit_code == 2
+    assert "no usable rows" in result.output
+    assert not (out / "incidents.parquet").exists()
+    rej = pd.read_csv(out / "rejected.csv")
+    assert rej[["reason", "field", "source_row"]].values.tolist() == [
+        ["unparseable_time", "报警时间", 1],
+        ["missing_coordinates", "经度/纬度", 2],
+    ]
+    report = json.loads((out / "ingest_report.json").read_text("utf-8"))
+    example = report["rejected_examples"]["unparseable_time"][0]
+    assert example["value"] == "16.03.2024 05:45"
+    assert example["row"] == 1
+    assert "%Y-%m-%d %H:%M:%S" in example["expected"]
+    assert report["rows_accepted"] == 0
+
+
+def test_piled_rows_are_left_out_of_hotspot_counts(tmp_path: Path) -> None:
+    from xunfang.analyse.grid import Grid
+    from xunfang.analyse.hotspots import where_when
+
+    rows = _rows(75)
+    rows += [(f"P{i}", "2024-05-01 10:00:00", "刑事", "盗窃", "121.5", "31.25") for i in range(25)]
+    path = tmp_path / "pile.csv"
+    path.write_text("\n".join([CN_HEADER, *(",".join(r) for r in rows)]) + "\n", "utf-8")
+    for keep, expected in ((False, 75), (True, 100)):
+        table, _, _ = ingest([path], "cn110", keep_piled=keep)
+        xy = table.xy
+        grid = Grid.from_bounds((*(xy.min(axis=0) - 10), *(xy.max(axis=0) + 10)), 150.0, table.crs)
+        ww = where_when(table, grid)
+        assert int(ww.cell_counts["all"].sum()) == expected
+        assert ww.n_piled == 100 - expected
+        assert ww.n_outside_grid == 0
