@@ -570,18 +570,12 @@ def to_wgs84(lon: ArrayLike, lat: ArrayLike, frame: str) -> tuple[FloatArray, Fl
     TypeError
         If a coordinate is not numeric.
     """
-    key = str(frame).lower().replace("-", "").replace("_", "")
-    if key == "wgs84":
-        lon_arr, lat_arr = _as_pair(lon, lat)
-        good = _finite(lon_arr, lat_arr)
-        return np.where(good, lon_arr, np.nan), np.where(good, lat_arr, np.nan)
+    key = _frame_key(frame)
     if key == "gcj02":
         return gcj02_to_wgs84(lon, lat)
     if key == "bd09":
         return bd09_to_wgs84(lon, lat)
-    raise ValidationError(
-        f"frame {frame!r} is not a known coordinate frame; use one of {', '.join(FRAMES)}"
-    )
+    return _wgs84_copy(lon, lat)
 
 
 def to_output_frame(lon: ArrayLike, lat: ArrayLike, frame: str) -> tuple[FloatArray, FloatArray]:
@@ -609,15 +603,26 @@ def to_output_frame(lon: ArrayLike, lat: ArrayLike, frame: str) -> tuple[FloatAr
     TypeError
         If a coordinate is not numeric.
     """
-    key = str(frame).lower().replace("-", "").replace("_", "")
-    if key == "wgs84":
-        lon_arr, lat_arr = _as_pair(lon, lat)
-        good = _finite(lon_arr, lat_arr)
-        return np.where(good, lon_arr, np.nan), np.where(good, lat_arr, np.nan)
+    key = _frame_key(frame)
     if key == "gcj02":
         return wgs84_to_gcj02(lon, lat)
     if key == "bd09":
         return wgs84_to_bd09(lon, lat)
-    raise ValidationError(
-        f"frame {frame!r} is not a known coordinate frame; use one of {', '.join(FRAMES)}"
-    )
+    return _wgs84_copy(lon, lat)
+
+
+def _frame_key(frame: str) -> str:
+    """``frame`` as one of :data:`FRAMES` (case-insensitive, "-"/"_" ignored)."""
+    key = str(frame).lower().replace("-", "").replace("_", "")
+    if key not in ("wgs84", "gcj02", "bd09"):
+        raise ValidationError(
+            f"frame {frame!r} is not a known coordinate frame; use one of {', '.join(FRAMES)}"
+        )
+    return key
+
+
+def _wgs84_copy(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """The points as float64 arrays, non-finite points as NaN."""
+    lon_arr, lat_arr = _as_pair(lon, lat)
+    good = _finite(lon_arr, lat_arr)
+    return np.where(good, lon_arr, np.nan), np.where(good, lat_arr, np.nan)
