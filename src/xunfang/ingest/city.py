@@ -281,6 +281,7 @@ class City:
         for i, item in enumerate(layers_doc):
             if not isinstance(item, Mapping) or "file" not in item:
                 raise DataFileError(where, "each boundary needs a file", field=f"boundaries[{i}]")
+            _no_unknown(item, _BOUNDARY_KEYS, where, f"boundaries[{i}]")
             layers.append(
                 BoundaryLayer(
                     kind=str(item.get("kind", "boundary")).strip().lower(),
@@ -299,6 +300,7 @@ class City:
         if rdoc:
             if not isinstance(rdoc, Mapping) or not ("file" in rdoc or "per_area" in rdoc):
                 raise DataFileError(where, "[roads] needs file or per_area", field="roads")
+            _no_unknown(rdoc, _ROAD_KEYS, where, "roads")
             per_area = rdoc.get("per_area")
             roads = RoadSource(
                 path=path_of(rdoc["file"], "roads.file") if "file" in rdoc else None,
@@ -629,6 +631,31 @@ class City:
         raise ValidationError(
             f"no ingest profile for the incidents of {self.name}: give --profile "
             f"({', '.join(sorted(PROFILES))}) or --mapping FILE.toml"
+        )
+
+
+_BOUNDARY_KEYS = frozenset({"kind", "file", "name_field", "default", "frame"})
+_ROAD_KEYS = frozenset(
+    {
+        "file",
+        "per_area",
+        "area_layer",
+        "clip_margin_m",
+        "stitch_threshold_m",
+        "same_name_threshold_m",
+        "country",
+        "speeds_kph",
+    }
+)
+
+
+def _no_unknown(doc: Mapping[str, Any], known: frozenset[str], where: str, section: str) -> None:
+    unknown = sorted(set(doc) - known)
+    if unknown:
+        raise DataFileError(
+            where,
+            f"unknown field(s) {unknown} in {section}; known: {sorted(known)}",
+            field=f"{section}.{unknown[0]}",
         )
 
 

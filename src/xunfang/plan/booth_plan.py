@@ -599,7 +599,7 @@ def road_length_weights(network: RoadNetwork, polygon: BaseGeometry) -> np.ndarr
         area.
     """
     e = network.edges
-    keep = (e["highway"].astype(str) != STITCH_HIGHWAY).to_numpy()
+    keep = np.array(e["highway"].astype(str) != STITCH_HIGHWAY, dtype=bool)
     mid = shapely.line_interpolate_point(e.geometry.to_numpy(), 0.5, normalized=True)
     keep &= shapely.contains_xy(polygon, shapely.get_x(mid), shapely.get_y(mid))
     half_km = e["length_m"].to_numpy(dtype=np.float64)[keep] / 2000.0
