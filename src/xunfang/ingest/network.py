@@ -24,19 +24,16 @@ Road data (c) OpenStreetMap contributors, ODbL 1.0: maps and reports drawn from 
 
 from __future__ import annotations
 
-import ast
 import gzip
 import math
-import re
 import xml.etree.ElementTree as ET
 import zlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any
+from typing import Any, overload
 
 import geopandas as gpd
 import networkx as nx
@@ -52,6 +49,9 @@ from shapely.geometry.base import BaseGeometry
 
 from xunfang.errors import DataFileError, NetworkError, ValidationError
 from xunfang.ingest.areas import StudyArea, community_areas_touching
+from xunfang.ingest.osm import DEFAULT_SPEEDS_KPH, DRIVABLE_HIGHWAYS
+from xunfang.ingest.osm import drivable_class as _drivable_class
+from xunfang.ingest.osm import parse_maxspeed as _parse_maxspeed
 from xunfang.units import WGS84, kph_to_mps, require_projected
 
 __all__ = [
@@ -65,55 +65,10 @@ __all__ = [
     "network_from_edges",
 ]
 
-_MAIN_CLASSES = (
-    "motorway",
-    "trunk",
-    "primary",
-    "secondary",
-    "tertiary",
-    "unclassified",
-    "residential",
-    "living_street",
-    "service",
-)
-_LINK_CLASSES = ("motorway_link", "trunk_link", "primary_link", "secondary_link", "tertiary_link")
-
-DRIVABLE_HIGHWAYS: frozenset[str] = frozenset(_MAIN_CLASSES + _LINK_CLASSES)
-"""OSM ``highway`` values kept for a vehicle graph (the list in chicago/SOURCE.txt section 5)."""
-
-DEFAULT_SPEEDS_KPH: Mapping[str, float] = MappingProxyType(
-    {
-        "motorway": 80.0,
-        "trunk": 60.0,
-        "primary": 50.0,
-        "secondary": 45.0,
-        "tertiary": 40.0,
-        "unclassified": 35.0,
-        "residential": 30.0,
-        "living_street": 15.0,
-        "service": 20.0,
-        **dict.fromkeys(_LINK_CLASSES, 40.0),
-    }
-)
-"""Imputed urban travel speed by OSM road class, km/h (read-only; copy it to change it).
-
-An assumption, not a measurement: the source graphs almost never carry ``maxspeed``
-(38 of 6,946 LOOP edges). The values sit at or below the Illinois statutory urban limit
-of 30 mph = 48 km/h (625 ILCS 5/11-601) on local streets, and allow for signals and
-congestion on arterials; expressways (``motorway``) at 80 km/h. Calibrate them against
-observed response or probe-vehicle times when those are available. A stitch link between
-two areas uses the ``residential`` speed.
-"""
-
 STITCH_HIGHWAY = "stitch"
 """The ``highway`` value of the straight links added between areas (see :func:`build_network`)."""
 
 _MISSING_CLASS = "<missing>"
-_MPH_KPH = 1.609344
-_KNOT_KPH = 1.852
-_MAXSPEED_RE = re.compile(
-    r"^\s*(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>mph|km/h|kmh|kph|knots)?\s*$", re.IGNORECASE
-)
 _CHUNK_BYTES = 64 * 1024 * 1024
 """Peak size of one Dijkstra result block (float64) in :meth:`RoadNetwork.travel_time_matrix`."""
 
@@ -150,6 +105,18 @@ class NetworkReport:
         then treated as two-way.
     notes
         Sentences for a report (one-way caveat, speeds, clipping, stitching, attribution).
+    edges_left_out
+        Directed edges not in the largest strongly connected component (counted by the
+        single-file readers of :mod:`xunfang.ingest.roads`; 0 from :func:`build_network`).
+    length_left_out_km
+        Road length of the pieces left out with the smaller components, km (idem).
+    ways_excluded
+        Ways of a drivable class left out because cars may not use them, by reason
+        (``access=private``, ``service=parking_aisle``, ...; single-file readers only).
+
+    For an OpenStreetMap or road-line file ``edges_read``, ``edges_kept`` and
+    ``edges_dropped_by_class`` count *ways* (features), and ``edges_dropped_by_class``
+    includes the reasons of ``ways_excluded``.
     """
 
     areas: tuple[str, ...]
@@ -163,6 +130,9 @@ class NetworkReport:
     components_before: int
     one_way_known: bool
     notes: tuple[str, ...]
+    edges_left_out: int = 0
+    length_left_out_km: float = 0.0
+    ways_excluded: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The report as plain JSON-ready types (lists for tuples, a copied dict)."""
@@ -178,6 +148,9 @@ class NetworkReport:
             "components_before": self.components_before,
             "one_way_known": self.one_way_known,
             "notes": list(self.notes),
+            "edges_left_out": self.edges_left_out,
+            "length_left_out_km": self.length_left_out_km,
+            "ways_excluded": dict(self.ways_excluded),
         }
 
 
@@ -205,6 +178,10 @@ class RoadNetwork:
         (LineString in ``crs``).
     report
         What was read, kept, dropped and added.
+    length_matrix
+        CSR matrix of shape (n, n) with the same pattern as ``matrix``: the length in
+        metres of the edge whose time ``matrix`` holds; ``None`` for networks built
+        without lengths (:func:`network_from_edges`).
     """
 
     crs: CRS
@@ -213,6 +190,7 @@ class RoadNetwork:
     matrix: sp.csr_matrix
     edges: gpd.GeoDataFrame
     report: NetworkReport
+    length_matrix: sp.csr_matrix | None = None
 
     @property
     def n_nodes(self) -> int:
@@ -313,13 +291,58 @@ class RoadNetwork:
         return out
 
 
+    def route(self, source: int, target: int) -> tuple[float, float, np.ndarray]:
+        """The fastest path from one node to another, its travel time and its length.
+
+        Dijkstra's algorithm (Dijkstra 1959) from ``source`` with predecessors
+        (:func:`scipy.sparse.csgraph.dijkstra`); the length is the sum of the lengths of
+        the path's edges (``length_matrix``), not a straight line.
+
+        Parameters
+        ----------
+        source, target
+            Node indices in ``[0, n)``.
+
+        Returns
+        -------
+        travel_time_s : float
+            Seconds; ``inf`` when ``target`` cannot be reached.
+        distance_m : float
+            Metres along the path; ``inf`` when unreachable, NaN when the network has no
+            ``length_matrix``.
+        path : numpy.ndarray
+            Shape (k,), int64, node indices from ``source`` to ``target`` (empty when
+            unreachable).
+
+        Raises
+        ------
+        ValidationError
+            If an index is out of range.
+        """
+        src = int(_check_indices(np.asarray([source]), self.n_nodes, "source")[0])
+        dst = int(_check_indices(np.asarray([target]), self.n_nodes, "target")[0])
+        dist, pred = dijkstra(self.matrix, directed=True, indices=src, return_predecessors=True)
+        time_s = float(dist[dst])
+        if not math.isfinite(time_s):
+            return math.inf, math.inf, np.empty(0, dtype=np.int64)
+        path = [dst]
+        while path[-1] != src:
+            path.append(int(pred[path[-1]]))
+        nodes = np.asarray(path[::-1], dtype=np.int64)
+        if self.length_matrix is None:
+            return time_s, math.nan, nodes
+        lengths = np.asarray(self.length_matrix[nodes[:-1], nodes[1:]]).ravel()
+        return time_s, float(lengths.sum()), nodes
+
+
 def load_graphml_gz(path: Path) -> nx.MultiDiGraph:
-    """Load a gzip-compressed OSMnx GraphML file.
+    """Load a gzip-compressed (or, named ``.graphml``, a plain) OSMnx GraphML file.
 
     Parameters
     ----------
     path
-        A ``.graphml.gz`` file written by ``osmnx.save_graphml`` and gzipped.
+        A ``.graphml.gz`` file written by ``osmnx.save_graphml`` and gzipped, or the
+        ``.graphml`` file itself.
 
     Returns
     -------
@@ -344,7 +367,11 @@ def load_graphml_gz(path: Path) -> nx.MultiDiGraph:
     except OSError as exc:
         raise DataFileError(path, f"cannot read the file: {exc}") from exc
     try:
-        text = gzip.decompress(raw).decode("utf-8")
+        text = (
+            raw.decode("utf-8")
+            if path.name.lower().endswith(".graphml")
+            else gzip.decompress(raw).decode("utf-8")
+        )
     except (OSError, EOFError, zlib.error) as exc:
         raise DataFileError(
             path, f"not a valid gzip file ({exc}); re-download or re-gzip it"
@@ -583,7 +610,8 @@ def build_network(
     rows = np.concatenate([u_idx, v_idx[two_way], s_u, s_v])
     cols_ = np.concatenate([v_idx, u_idx[two_way], s_v, s_u])
     times = np.concatenate([travel_time_s, travel_time_s[two_way], s_time, s_time])
-    full = _min_csr(rows, cols_, times, uniq_ids.size)
+    lens = np.concatenate([length_m, length_m[two_way], s_len, s_len])
+    full, full_len = _min_csr(rows, cols_, times, uniq_ids.size, lengths=lens)
     node_sel = np.flatnonzero(drivable)
     sub = full[node_sel][:, node_sel]
     n_comp, labels = connected_components(sub, directed=True, connection="strong")
@@ -621,6 +649,7 @@ def build_network(
     new_index = np.full(uniq_ids.size, -1, dtype=np.int64)
     new_index[final_nodes] = np.arange(final_nodes.size)
     matrix = full[final_nodes][:, final_nodes].tocsr()
+    length_matrix = full_len[final_nodes][:, final_nodes].tocsr()
     node_xy = xy[final_nodes]
 
     in_final = (new_index[u_idx] >= 0) & (new_index[v_idx] >= 0)
@@ -701,6 +730,7 @@ def build_network(
             matrix=matrix,
             edges=edges,
             report=report,
+            length_matrix=length_matrix,
         )
     )
 
@@ -912,62 +942,6 @@ def _node_table(graph: nx.MultiDiGraph, path: Path) -> tuple[np.ndarray, np.ndar
     return np.asarray(ids, dtype=np.int64), arr
 
 
-def _drivable_class(value: object) -> str | None:
-    """The road class of an edge: the first drivable class of a list, else its first class.
-
-    ``None`` when the edge has no class. Strings like ``"['residential', 'service']"`` are
-    parsed as lists.
-    """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("[") and text.endswith("]"):
-            try:
-                value = ast.literal_eval(text)
-            except (SyntaxError, ValueError):
-                return text or None
-        else:
-            return text or None
-    if isinstance(value, list | tuple):
-        classes = [str(c).strip() for c in value if str(c).strip()]
-        if not classes:
-            return None
-        return next((c for c in classes if c in DRIVABLE_HIGHWAYS), classes[0])
-    return str(value)
-
-
-def _parse_maxspeed(value: object) -> float:
-    """A posted speed in km/h, or NaN when absent or unparseable.
-
-    ``"30 mph"`` -> 48.28032; a bare number is km/h (the OSM default unit); a list (a
-    simplified edge) gives the mean of its parseable values, as ``osmnx.add_edge_speeds``.
-    """
-    if value is None:
-        return math.nan
-    if isinstance(value, list | tuple):
-        parsed = [s for s in (_parse_maxspeed(v) for v in value) if math.isfinite(s)]
-        return sum(parsed) / len(parsed) if parsed else math.nan
-    if isinstance(value, int | float):
-        return float(value) if math.isfinite(value) and value > 0 else math.nan
-    text = str(value).strip()
-    if text.startswith("[") and text.endswith("]"):
-        try:
-            return _parse_maxspeed(ast.literal_eval(text))
-        except (SyntaxError, ValueError):
-            return math.nan
-    match = _MAXSPEED_RE.match(text)
-    if match is None:
-        return math.nan
-    speed = float(match["value"])
-    unit = (match["unit"] or "").lower()
-    if unit == "mph":
-        speed *= _MPH_KPH
-    elif unit == "knots":
-        speed *= _KNOT_KPH
-    return speed if speed > 0 else math.nan
-
-
 def _to_float(value: object) -> float:
     if isinstance(value, list | tuple):
         value = value[0] if value else None
@@ -993,17 +967,40 @@ def _check_indices(values: np.ndarray, n: int, what: str) -> np.ndarray:
     return idx
 
 
-def _min_csr(rows: np.ndarray, cols: np.ndarray, times: np.ndarray, n: int) -> sp.csr_matrix:
-    """CSR (n, n) of the smallest time per (row, col); self-loops dropped; zeros kept."""
+@overload
+def _min_csr(
+    rows: np.ndarray, cols: np.ndarray, times: np.ndarray, n: int, *, lengths: None = None
+) -> sp.csr_matrix: ...
+@overload
+def _min_csr(
+    rows: np.ndarray, cols: np.ndarray, times: np.ndarray, n: int, *, lengths: np.ndarray
+) -> tuple[sp.csr_matrix, sp.csr_matrix]: ...
+def _min_csr(
+    rows: np.ndarray,
+    cols: np.ndarray,
+    times: np.ndarray,
+    n: int,
+    *,
+    lengths: np.ndarray | None = None,
+) -> sp.csr_matrix | tuple[sp.csr_matrix, sp.csr_matrix]:
+    """CSR (n, n) of the smallest time per (row, col); self-loops dropped; zeros kept.
+
+    With ``lengths``, also the CSR of the lengths of those fastest edges (same pattern)."""
     keep = rows != cols
     rows, cols, times = rows[keep], cols[keep], times[keep]
     order = np.lexsort((times, cols, rows))
     rows, cols, times = rows[order], cols[order], times[order]
     first = np.ones(rows.size, dtype=bool)
     first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-    return sp.csr_matrix(
+    time_csr = sp.csr_matrix(
         (times[first].astype(np.float64), (rows[first], cols[first])), shape=(n, n)
     )
+    if lengths is None:
+        return time_csr
+    lens = np.asarray(lengths, dtype=np.float64)[keep][order][first]
+    # built from the same (row, col) sequence, so the two share one pattern and order
+    len_csr = sp.csr_matrix((lens, (rows[first], cols[first])), shape=(n, n))
+    return time_csr, len_csr
 
 
 def _stitch(

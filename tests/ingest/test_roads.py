@@ -1,0 +1,135 @@
+"""Road networks from one user file: OSM XML/PBF, GraphML, road lines (issue 9).
+
+Fixture ``tests/fixtures/oneway_block.osm`` is SYNTHETIC (hand-drawn, not OSM data): four
+nodes on a block, A(1) -> B(2) one-way at 30 km/h, B-C at 20 km/h, C-D without maxspeed,
+D-A at "30 mph", plus a private service road and a car-park aisle from B to A and a footway.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from xunfang.errors import DataFileError, NetworkError
+from xunfang.ingest.roads import read_road_network
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+BLOCK = FIXTURES / "oneway_block.osm"
+UTM51 = "EPSG:32651"
+
+# WGS-84 ellipsoid
+_A = 6378137.0
+_E2 = 0.00669437999014
+
+
+def parallel_m(lat_deg: float, dlon_deg: float) -> float:
+    """Arc along a parallel: N(lat) cos(lat) dlon (N the prime-vertical radius)."""
+    phi = math.radians(lat_deg)
+    n = _A / math.sqrt(1 - _E2 * math.sin(phi) ** 2)
+    return n * math.cos(phi) * math.radians(dlon_deg)
+
+
+def meridian_m(lat_mid_deg: float, dlat_deg: float) -> float:
+    """Arc along a meridian: M(lat) dlat (M the meridional radius at the mid-latitude)."""
+    phi = math.radians(lat_mid_deg)
+    m = _A * (1 - _E2) / (1 - _E2 * math.sin(phi) ** 2) ** 1.5
+    return m * math.radians(dlat_deg)
+
+
+AB = parallel_m(31.2300, 0.001)  # 95.274 m
+CD = parallel_m(31.2310, 0.001)
+BC = meridian_m(31.2305, 0.001)  # 110.873 m
+DA = BC
+MPH30 = 30 * 1.609344
+
+
+def kph(v: float) -> float:
+    return v / 3.6
+
+
+def index_of(net, osm_id: int) -> int:  # type: ignore[no-untyped-def]
+    return int(np.flatnonzero(net.node_ids == osm_id)[0])
+
+
+def test_hand_lengths_are_what_they_seem() -> None:
+    assert pytest.approx(95.274, abs=0.001) == AB
+    assert pytest.approx(110.873, abs=0.001) == BC
+
+
+@pytest.mark.parametrize("simplify", [True, False])
+def test_one_way_block_forward_differs_from_backward(simplify: bool) -> None:
+    net = read_road_network(BLOCK, UTM51, country="CN", simplify=simplify)
+    a, b = index_of(net, 1), index_of(net, 2)
+    t_ab, d_ab, path_ab = net.route(a, b)
+    t_ba, d_ba, path_ba = net.route(b, a)
+    # A->B on the one-way street at its posted 30 km/h
+    assert t_ab == pytest.approx(AB / kph(30), abs=1e-3)  # 11.433 s
+    assert d_ab == pytest.approx(AB, abs=1e-3)
+    # B->A round the block: B-C posted 20, C-D CN residential 20, D-A posted 30 mph;
+    # the private road and the parking aisle B->A are closed to cars
+    expected = BC / kph(20) + CD / kph(20) + DA / kph(MPH30)  # 45.374 s
+    assert t_ba == pytest.approx(expected, abs=1e-3)
+    assert d_ba == pytest.approx(BC + CD + DA, abs=1e-3)
+    assert net.report.one_way_known is True
+    assert net.report.ways_excluded == {"access=private": 1, "service=parking_aisle": 1}
+    assert net.report.edges_dropped_by_class["highway=footway"] == 1
+    assert path_ab.tolist() == [a, b]
+    assert len(path_ba) == (2 if simplify else 4)
+
+
+def test_simplified_edge_sums_its_segments_speeds() -> None:
+    net = read_road_network(BLOCK, UTM51, country="CN")
+    # the 3 two-way streets B-C-D-A join into one piece (C and D only continue the road)
+    assert net.n_nodes == 2
+    piece = net.edges[~net.edges["oneway"]].iloc[0]
+    parts_s = BC / kph(20) + CD / kph(20) + DA / kph(MPH30)
+    assert piece["travel_time_s"] == pytest.approx(parts_s, abs=1e-3)
+    assert piece["length_m"] == pytest.approx(BC + CD + DA, abs=1e-3)
+    # not the length at one speed: the mean of the three speeds would give 37.9 s
+    one_speed = (BC + CD + DA) / kph((20 + 20 + MPH30) / 3)
+    assert abs(piece["travel_time_s"] - one_speed) > 5
+    assert piece["speed_kph"] == pytest.approx((BC + CD + DA) / parts_s * 3.6)
+    # the piece is stored from A (the lower node index) round to B, names in that order
+    assert (piece["u_index"], piece["v_index"]) == (index_of(net, 1), index_of(net, 2))
+    assert piece["name"] == "West Street / North Street / East Street"
+    one_way = net.edges[net.edges["oneway"]].iloc[0]
+    assert one_way["name"] == "单行路"
+
+
+def test_country_table_changes_unposted_speed() -> None:
+    cn = read_road_network(BLOCK, UTM51, country="CN")
+    default = read_road_network(BLOCK, UTM51)
+    a, b = index_of(cn, 1), index_of(cn, 2)
+    t_cn = cn.route(b, a)[0]
+    t_default = default.route(index_of(default, 2), index_of(default, 1))[0]
+    # only C-D has no maxspeed: residential 20 km/h in CN, 30 km/h in the default table
+    assert t_cn - t_default == pytest.approx(CD / kph(20) - CD / kph(30), abs=1e-3)
+    over = read_road_network(BLOCK, UTM51, country="CN", speeds_kph={"residential": 10})
+    t_over = over.route(index_of(over, 2), index_of(over, 1))[0]
+    assert t_over - t_cn == pytest.approx(CD / kph(10) - CD / kph(20), abs=1e-3)
+
+
+def test_clip_keeps_margin_and_errors_name_the_forms(tmp_path: Path) -> None:
+    from pyproj import Transformer
+    from shapely.geometry import Point
+
+    x, y = Transformer.from_crs("EPSG:4326", UTM51, always_xy=True).transform(121.4700, 31.2300)
+    far = Point(x + 5000, y).buffer(10)
+    with pytest.raises(NetworkError, match="clip polygon"):
+        read_road_network(BLOCK, UTM51, clip_polygon=far)
+    near = Point(x + 5000, y).buffer(10)
+    net = read_road_network(BLOCK, UTM51, clip_polygon=near, clip_margin_m=5100)
+    assert net.n_nodes == 2
+    bad = tmp_path / "roads.csv"
+    bad.write_text("a,b\n1,2\n")
+    with pytest.raises(DataFileError, match=r"roads\.csv.*OpenStreetMap XML.*PBF.*GraphML"):
+        read_road_network(bad, UTM51)
+    with pytest.raises(DataFileError, match="file not found"):
+        read_road_network(tmp_path / "missing.osm", UTM51)
+    broken = tmp_path / "broken.osm"
+    broken.write_text("<osm><node id='1' lat='x'")
+    with pytest.raises(DataFileError, match=r"broken\.osm: not a readable OpenStreetMap file"):
+        read_road_network(broken, UTM51)
