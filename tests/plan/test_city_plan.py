@@ -5,12 +5,27 @@ The four-node graph is SYNTHETIC, drawn by hand (metres in EPSG:32651).
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
-from shapely.geometry import box
+import heapq
+import json
+from pathlib import Path
 
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+import shapely
+from pyproj import Transformer
+from shapely.geometry import box
+from typer.testing import CliRunner
+
+from xunfang.ingest.coords import gcj02_to_wgs84
+from xunfang.ingest.incidents import ingest, profile_from_toml
 from xunfang.ingest.network import network_from_edges
-from xunfang.plan.booth_plan import road_length_weights
+from xunfang.plan.booth_plan import read_plan_record, road_length_weights
+from xunfang.serve.cli import app
+from xunfang.units import WGS84
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "shanghai"
 
 XY = np.array([[0.0, 0.0], [100.0, 0.0], [100.0, 200.0], [0.0, 200.0]])
 EDGES = [(0, 1, 100.0), (1, 2, 200.0), (2, 3, 100.0)]
@@ -27,3 +42,116 @@ def test_road_length_demand_by_hand() -> None:
     # (50, 200): the street 2-3 is not demand
     w = road_length_weights(net, box(-10, -10, 110, 150))
     np.testing.assert_allclose(w, [0.05, 0.15, 0.10, 0.0])
+
+
+def _dijkstra(matrix: sp.csr_matrix, source: int) -> np.ndarray:
+    """Drive times from ``source`` along the directed edges (textbook Dijkstra with a heap,
+    written out here so that the check does not reuse scipy's)."""
+    dist = np.full(matrix.shape[0], np.inf)
+    dist[source] = 0.0
+    heap = [(0.0, source)]
+    while heap:
+        d, u = heapq.heappop(heap)
+        if d > dist[u]:
+            continue
+        for k in range(matrix.indptr[u], matrix.indptr[u + 1]):
+            v, t = int(matrix.indices[k]), float(matrix.data[k])
+            if d + t < dist[v]:
+                dist[v] = d + t
+                heapq.heappush(heap, (d + t, v))
+    return dist
+
+
+@pytest.mark.realdata
+def test_shanghai_plan_end_to_end_by_hand(data_dir: Path, tmp_path: Path) -> None:
+    """The example city (OSM streets, SYNTHETIC 110 calls in GCJ-02) planned from the CLI,
+    and three incidents checked by hand: snapped to their node by brute force, the drive
+    time to the nearest site by the Dijkstra above on the rebuilt network."""
+    if not (data_dir / "shanghai-osm/central_shanghai_drive.osm").is_file():
+        pytest.skip("no Shanghai extract")
+    out = tmp_path / "plan"
+    res = CliRunner().invoke(
+        app,
+        [
+            "plan", "--city", str(EXAMPLE / "city.toml"), "--booths", "6",
+            "--threshold-min", "2", "--output-frame", "gcj02", "--out", str(out),
+            "--data-dir", str(data_dir),
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "plan_summary.json").read_text("utf-8"))
+    assert summary["incidents_in_area"] + summary["incidents_outside_area"] == 400
+    assert summary["output_frame"] == "gcj02"
+    assert summary["network"]["one_way_known"] is True
+    assert summary["mclp"]["status"] == "optimal"
+    record = read_plan_record(out)
+    assert record.city is not None
+    assert record.area == "西片,东片"  # the city file's default polygons
+    # rebuild the network from the recorded city, as deploy and serve do
+    city = record.city
+    area = city.study_area(record.area)
+    net = city.road_network(area)
+    cov = pd.read_csv(out / "coverage.csv", encoding="utf-8-sig")
+    sites = pd.read_csv(out / "sites.csv", encoding="utf-8-sig")
+    np.testing.assert_allclose(cov[["x_m", "y_m"]].to_numpy(), net.node_xy[cov["node"]])
+    # GCJ-02 in the files: back to WGS-84 they are the nodes' positions
+    lon, lat = gcj02_to_wgs84(cov["lon"].to_numpy(), cov["lat"].to_numpy())
+    tr = Transformer.from_crs(area.crs, WGS84, always_xy=True)
+    nlon, nlat = tr.transform(cov["x_m"].to_numpy(), cov["y_m"].to_numpy())
+    np.testing.assert_allclose(lon, nlon, atol=2e-6)
+    np.testing.assert_allclose(lat, nlat, atol=2e-6)
+    # the demand weights are the incidents inside
+    assert cov["weight"].sum() == summary["incidents_in_area"]
+
+    table, _rej, _rep = ingest(
+        [EXAMPLE / "incidents_110_synthetic.csv"],
+        profile_from_toml(EXAMPLE / "mapping_110.toml"),
+        crs=area.crs,
+    )
+    inside = table.frame[
+        shapely.contains_xy(area.polygon, table.frame["x_m"], table.frame["y_m"])
+    ].sort_values("incident_id")
+    booth_nodes = sites["node"].to_numpy()
+    station_nodes = sites.loc[sites["kind"] == "station", "node"].to_numpy()
+    from_sites = {int(s): _dijkstra(net.matrix, int(s)) for s in booth_nodes}
+    for _, inc in inside.head(3).iterrows():
+        d2 = (net.node_xy[:, 0] - inc["x_m"]) ** 2 + (net.node_xy[:, 1] - inc["y_m"]) ** 2
+        node = int(np.argmin(d2))
+        row = cov.loc[cov["node"] == node].iloc[0]
+        # site -> incident: the unit drives from its site to the call
+        plan_s = min(from_sites[int(s)][node] for s in booth_nodes)
+        stations_s = min(from_sites[int(s)][node] for s in station_nodes)
+        assert np.isfinite(plan_s) and np.isfinite(stations_s)
+        assert row["tt_plan_s"] == pytest.approx(plan_s, rel=1e-5)
+        assert row["tt_stations_s"] == pytest.approx(stations_s, rel=1e-5)
+    # the table's 2-minute share is the weight within 120 s over all weight
+    mclp = next(r for r in summary["rings"] if r["label"] == "plan_mclp")
+    share = cov.loc[cov["tt_plan_s"] <= 120.0, "weight"].sum() / cov["weight"].sum()
+    assert mclp["share_within_threshold"] == pytest.approx(share, abs=1e-4)
+
+
+@pytest.mark.realdata
+def test_shanghai_without_history(data_dir: Path, tmp_path: Path) -> None:
+    """No incident file: demand from road length, stated in the summary."""
+    if not (data_dir / "shanghai-osm/central_shanghai_drive.osm").is_file():
+        pytest.skip("no Shanghai extract")
+    out = tmp_path / "plan"
+    res = CliRunner().invoke(
+        app,
+        [
+            "plan", "--boundary", str(EXAMPLE / "boundary_gcj02.geojson"), "--frame", "gcj02",
+            "--boundary-name", "西片", "--roads",
+            str(data_dir / "shanghai-osm/central_shanghai_drive.osm"),
+            "--demand", "road_length", "--booths", "3", "--threshold-min", "1",
+            "--out", str(out), "--data-dir", str(data_dir),
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "plan_summary.json").read_text("utf-8"))
+    assert summary["demand"]["kind"] == "road_length"
+    assert "road length" in summary["demand"]["note"]
+    assert summary["incidents_in_area"] == 0
+    cov = pd.read_csv(out / "coverage.csv", encoding="utf-8-sig")
+    # weights are km of road: the sum is stated in the note
+    assert f"{cov['weight'].sum():.1f} km of road" in summary["demand"]["note"]
+    assert "road length" in (out / "report.html").read_text("utf-8")
