@@ -209,3 +209,18 @@ def test_chicago_is_a_city_file(data_dir: Path) -> None:
     assert "District 1 station" in list(stations["name"])
     files = city.incident_files()
     assert len(files) == 18 and files[0].name == "chicago_crimes_2014-01.csv.gz"
+
+
+@pytest.mark.realdata
+def test_district_1_network_unchanged(data_dir: Path) -> None:
+    """The city file's recipe gives the network the Chicago code gave: the same nodes in the
+    same order (plans made before keep their node indices) and the same travel times."""
+    from xunfang.ingest.areas import load_study_area
+    from xunfang.ingest.network import build_area_network
+
+    area = load_study_area(data_dir / "chicago/boundaries", "district:1")
+    old = build_area_network(data_dir / "chicago", area)
+    new = default_city(data_dir).road_network(default_city(data_dir).study_area("district:1"))
+    np.testing.assert_array_equal(new.node_ids, old.node_ids)
+    assert (new.matrix != old.matrix).nnz == 0
+    assert new.report.areas == old.report.areas

@@ -390,7 +390,12 @@ def _print_plan_summary(plan: BoothPlan) -> None:
     )
     for note in net.notes:
         console.print(f"  [dim]{note}[/]")
-    table = Table(title=f"Response coverage by road, same {len(plan.incidents):,} incidents")
+    demand = (
+        f"same {len(plan.incidents):,} incidents"
+        if plan.config.demand == "incidents"
+        else f"demand: {plan.config.demand.replace('_', ' ')} (see above)"
+    )
+    table = Table(title=f"Response coverage by road, {demand}")
     table.add_column("layout")
     table.add_column("sites", justify="right")
     for m in (1, 3, 5):
