@@ -334,8 +334,7 @@ def area_from_layer(
         missing = [w for w, n in zip(wanted, want, strict=True) if n not in set(keys)]
         if missing:
             raise AreaNotFoundError(
-                f"no {kind} named {', '.join(missing)} in {source} ({option}); "
-                f"known names: {shown}"
+                f"no {kind} named {', '.join(missing)} in {source} ({option}); known names: {shown}"
             )
         chosen = layer[keys.isin(want)]
         label = names

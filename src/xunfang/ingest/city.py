@@ -183,6 +183,9 @@ class City:
         Projected analysis CRS; ``None`` for the UTM zone of the study area.
     fetch_hint
         The command that downloads the city's files, for messages.
+    credit
+        The source of the incident data, printed on reports (``"Crime data: City of
+        Chicago Data Portal."``).
     source
         The city file read, or ``"options"``.
     """
@@ -200,6 +203,7 @@ class City:
     frame: str = "wgs84"
     crs: str | None = None
     fetch_hint: str | None = None
+    credit: str | None = None
     source: str = "options"
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -261,7 +265,7 @@ class City:
         known = {
             "name", "boundaries", "boundary", "roads", "stations", "station_buffer_m",
             "station_names", "incidents", "profile", "mapping", "timezone", "frame", "crs",
-            "country", "fetch", "source",
+            "country", "fetch", "source", "credit",
         }  # fmt: skip
         unknown = sorted(set(doc) - known)
         if unknown:
@@ -336,6 +340,7 @@ class City:
             frame=frame,
             crs=doc.get("crs"),
             fetch_hint=doc.get("fetch"),
+            credit=doc.get("credit"),
             source=str(doc.get("source", source)),
         )
 
@@ -381,6 +386,8 @@ class City:
             out["mapping"] = str(self.mapping)
         if self.fetch_hint:
             out["fetch"] = self.fetch_hint
+        if self.credit:
+            out["credit"] = self.credit
         return out
 
     # ------------------------------------------------------------------ study area

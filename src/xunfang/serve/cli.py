@@ -89,7 +89,10 @@ def version() -> None:
 def ingest_cmd(
     paths: Annotated[list[Path], typer.Argument(help="Incident / CFS files (CSV, plain or gzip).")],
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out/ingest"),
-    profile: Annotated[str, typer.Option(help="Column profile: chicago, portland.")] = "chicago",
+    profile: Annotated[
+        str | None,
+        typer.Option(help="Column profile: chicago, portland (default: the city's)."),
+    ] = None,
     mapping: Annotated[
         Path | None,
         typer.Option("--mapping", help="TOML mapping of a generic source (replaces --profile)."),
@@ -116,17 +119,17 @@ def ingest_cmd(
     """Read incident files into one validated table (incidents.parquet), with a report of
     every rejected row (rejected.csv, ingest_report.json)."""
     try:
-        prof = profile_from_toml(mapping) if mapping else profile
+        settings = get_settings(data_dir=data_dir)
+        the_city = city_from_options(
+            city=city,
+            boundary=boundary,
+            boundary_name=boundary_name,
+            frame=frame,
+            data_dir=settings.data_dir,
+        )
+        prof = profile_from_toml(mapping) if mapping else the_city.ingest_profile(profile)
         poly = None
         if area or boundary is not None:
-            settings = get_settings(data_dir=data_dir)
-            the_city = city_from_options(
-                city=city,
-                boundary=boundary,
-                boundary_name=boundary_name,
-                frame=frame,
-                data_dir=settings.data_dir,
-            )
             sa = the_city.study_area(area)
             poly = sa.polygon_wgs84
             crs = crs or sa.crs.to_string()

@@ -128,9 +128,13 @@ def serve_cmd(
                 frame=frame,
                 data_dir=data_dir or Path(os.environ.get("XUNFANG_DATA_DIR", "data")),
             )
+        if the_city is None:
+            from xunfang.ingest.city import default_city
+
+            the_city = default_city(data_dir or Path(os.environ.get("XUNFANG_DATA_DIR", "data")))
         timezone = None
-        if the_city is not None and the_city.timezone and not os.environ.get("XUNFANG_TIMEZONE"):
-            timezone = the_city.timezone
+        if the_city.timezone and not os.environ.get("XUNFANG_TIMEZONE"):
+            timezone = the_city.timezone  # the city's clock for the KPIs' hour of day
         if boundary is not None and area is None and not os.environ.get("XUNFANG_AREA"):
             area = "boundary:" + boundary_name if boundary_name else ""
         settings = _settings(

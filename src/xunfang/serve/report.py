@@ -313,6 +313,7 @@ def render_html(plan: BoothPlan, lang: str = "en", *, out_dir: str = "OUT") -> s
         notes=plan_notes(plan, lang),
         ingest=plan.ingest_report.to_dict() if plan.ingest_report else None,
         network=plan.network.report,
+        credit=plan.city.credit if plan.city is not None else None,
     )
 
 
