@@ -155,3 +155,41 @@ def test_shanghai_without_history(data_dir: Path, tmp_path: Path) -> None:
     # weights are km of road: the sum is stated in the note
     assert f"{cov['weight'].sum():.1f} km of road" in summary["demand"]["note"]
     assert "road length" in (out / "report.html").read_text("utf-8")
+
+
+@pytest.mark.realdata
+def test_demand_from_a_point_file(data_dir: Path, tmp_path: Path) -> None:
+    """Places to cover instead of history: weights from the file, one place outside the
+    area counted and left out (SYNTHETIC places, GCJ-02 like the city's files)."""
+    if not (data_dir / "shanghai-osm/central_shanghai_drive.osm").is_file():
+        pytest.skip("no Shanghai extract")
+    from xunfang.config import Settings
+    from xunfang.ingest.city import City
+    from xunfang.ingest.coords import wgs84_to_gcj02
+    from xunfang.plan.booth_plan import PlanConfig, make_booth_plan
+
+    wlon = np.array([121.4700, 121.4800, 121.5000])  # the last is outside the boundary
+    wlat = np.array([31.2300, 31.2350, 31.2300])
+    glon, glat = wgs84_to_gcj02(wlon, wlat)
+    places = tmp_path / "places.csv"
+    places.write_text(
+        "名称,经度,纬度,weight\n"
+        + "".join(
+            f"{n},{a:.7f},{b:.7f},{w}\n"
+            for n, a, b, w in zip(["学校", "医院", "码头"], glon, glat, [2, 1, 5], strict=True)
+        ),
+        encoding="utf-8",
+    )
+    city = City.from_toml(EXAMPLE / "city.toml", data_dir=data_dir)
+    plan = make_booth_plan(
+        PlanConfig(city=city, booths=1, threshold_min=1.0, demand="points", demand_points=places),
+        Settings(data_dir=data_dir),
+    )
+    assert plan.demand["weight"].sum() == 3.0  # 2 + 1; the 5 is outside
+    assert len(plan.demand) == 2
+    assert "2 places of places.csv (weight 3); 1 outside" in (plan.demand_note or "")
+    # each place sits on its nearest node (projected from WGS-84, the file read as GCJ-02)
+    tr = Transformer.from_crs(WGS84, plan.area.crs, always_xy=True)
+    x, y = tr.transform(wlon[:2], wlat[:2])
+    d2 = (plan.network.node_xy[:, 0, None] - x) ** 2 + (plan.network.node_xy[:, 1, None] - y) ** 2
+    assert sorted(plan.demand["node"]) == sorted(np.argmin(d2, axis=0).tolist())
