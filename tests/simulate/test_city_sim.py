@@ -32,7 +32,8 @@ def test_scenario_with_a_city_file(data_dir: Path, tmp_path: Path) -> None:
     scenario.write_text(
         "[scenario]\n"
         f'city = "{EXAMPLE / "city.toml"}"\n'
-        'area = "西片,东片"\nmonth = "2024-03"\nreplications = 1\ncompare = ["stations", "booths"]\n'
+        'area = "西片,东片"\nmonth = "2024-03"\nreplications = 1\n'
+        'compare = ["stations", "booths"]\n'
         "[calls]\ntraining_months = 1\n"
         f'[plan]\nsites_csv = "{tmp_path / "plan" / "sites.csv"}"\n',
         encoding="utf-8",
