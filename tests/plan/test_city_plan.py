@@ -124,6 +124,14 @@ def test_shanghai_plan_end_to_end_by_hand(data_dir: Path, tmp_path: Path) -> Non
         assert np.isfinite(plan_s) and np.isfinite(stations_s)
         assert row["tt_plan_s"] == pytest.approx(plan_s, rel=1e-5)
         assert row["tt_stations_s"] == pytest.approx(stations_s, rel=1e-5)
+    # serve --plan-dir: the recorded city's network, the sites back in WGS-84 on their nodes
+    from xunfang.serve.api.geo import build_geo
+
+    geo = build_geo(record.area, data_dir, plan_dir=out)
+    assert geo.network.n_nodes == net.n_nodes
+    slon, slat = tr.transform(net.node_xy[sites["node"], 0], net.node_xy[sites["node"], 1])
+    np.testing.assert_allclose([s.lon for s in geo.sites], slon, atol=2e-6)
+    np.testing.assert_allclose([s.lat for s in geo.sites], slat, atol=2e-6)
     # the table's 2-minute share is the weight within 120 s over all weight
     mclp = next(r for r in summary["rings"] if r["label"] == "plan_mclp")
     share = cov.loc[cov["tt_plan_s"] <= 120.0, "weight"].sum() / cov["weight"].sum()
