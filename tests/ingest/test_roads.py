@@ -7,6 +7,7 @@ D-A at "30 mph", plus a private service road and a car-park aisle from B to A an
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -133,3 +134,74 @@ def test_clip_keeps_margin_and_errors_name_the_forms(tmp_path: Path) -> None:
     broken.write_text("<osm><node id='1' lat='x'")
     with pytest.raises(DataFileError, match=r"broken\.osm: not a readable OpenStreetMap file"):
         read_road_network(broken, UTM51)
+
+
+# ------------------------------------------------------------------ real Shanghai extract
+
+
+def path_length_m(lonlat: list[tuple[float, float]]) -> float:
+    """Sum of the segments of a polyline, each by the local ellipsoid (N cos(lat) dlon east,
+    M dlat north at the segment's mid-latitude): within a millimetre on 100 m segments."""
+    total = 0.0
+    for (lon1, lat1), (lon2, lat2) in itertools.pairwise(lonlat):
+        mid = (lat1 + lat2) / 2
+        total += math.hypot(parallel_m(mid, lon2 - lon1), meridian_m(mid, lat2 - lat1))
+    return total
+
+
+# way 19997100, 河南南路, highway=secondary, oneway=yes, no maxspeed (CN secondary: 30 km/h)
+HENAN_SOUTH = [
+    (1889249276, 121.4822313, 31.2328285),
+    (152847173, 121.4823026, 31.2325544),
+    (95663349, 121.4824026, 31.2320524),
+]
+# way 511185049, 重庆中路, highway=primary, oneway=yes, maxspeed=40
+CHONGQING_MIDDLE = [
+    (7716824722, 121.4670265, 31.2239391),
+    (7114595662, 121.4669412, 31.2241008),
+    (5000973045, 121.4668359, 31.2242945),
+    (5000973048, 121.4667481, 31.2244403),
+    (5000973047, 121.4665951, 31.2246584),
+]
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize(
+    ("way", "speed_kph", "length_m"),
+    [(HENAN_SOUTH, 30.0, 87.6), (CHONGQING_MIDDLE, 40.0, 89.8)],
+    ids=["henan-south-road", "chongqing-middle-road"],
+)
+def test_shanghai_one_way_streets_by_hand(
+    data_dir: Path, way: list[tuple[int, float, float]], speed_kph: float, length_m: float
+) -> None:
+    net = read_road_network(
+        data_dir / "shanghai-osm" / "central_shanghai_drive.osm", UTM51, country="CN"
+    )
+    hand_m = path_length_m([(lon, lat) for _, lon, lat in way])
+    assert hand_m == pytest.approx(length_m, abs=0.05)
+    a, b = index_of(net, way[0][0]), index_of(net, way[-1][0])
+    t_fwd, d_fwd, path = net.route(a, b)
+    assert d_fwd == pytest.approx(hand_m, abs=0.01)
+    assert t_fwd == pytest.approx(hand_m / kph(speed_kph), abs=1e-3)
+    assert path.tolist() == [a, b]  # the way's inner nodes were simplified away
+    # against the one-way street a car drives round: longer and slower
+    t_back, d_back, back = net.route(b, a)
+    assert d_back > 1.5 * d_fwd
+    assert t_back > 1.5 * t_fwd
+    assert len(back) > 2
+    assert not net.matrix[b, a]  # no edge back along the street
+
+
+@pytest.mark.realdata
+def test_shanghai_report_counts(data_dir: Path) -> None:
+    net = read_road_network(
+        data_dir / "shanghai-osm" / "central_shanghai_drive.osm", UTM51, country="CN"
+    )
+    rep = net.report
+    assert rep.one_way_known
+    assert rep.edges_read == 796  # ways (SOURCE.txt)
+    assert rep.ways_excluded == {"access=no": 3}
+    assert rep.edges_kept == 793
+    assert rep.nodes + rep.nodes_left_out > rep.nodes > 0
+    assert rep.edges_left_out > 0 and rep.length_left_out_km > 0
+    assert any("528 of 793 ways are one-way" in n for n in rep.notes)

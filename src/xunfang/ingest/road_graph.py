@@ -46,6 +46,12 @@ from xunfang.units import WGS84, require_projected
 __all__ = ["network_from_ways"]
 
 _GEOD = Geod(ellps="WGS84")
+_RULE_LABEL = {
+    "implied": "implied one-way (roundabout, motorway)",
+    "reversible": "reversible, taken as two-way",
+    "unknown": "unrecognised oneway value, taken as two-way",
+    "none": "untagged, two-way",
+}
 
 
 def network_from_ways(
@@ -134,7 +140,10 @@ def network_from_ways(
             continue
         kept_ways += 1
         d, rule = parse_oneway(tags)
-        rules[rule if d == 0 or rule != "tag" else "tag one-way"] += 1
+        if rule == "tag":
+            rules["tagged one-way" if d else "tagged two-way"] += 1
+        else:
+            rules[_RULE_LABEL[rule]] += 1
         cls = tags.get("highway", "unclassified")
         base = parse_maxspeed(tags.get("maxspeed"))
         fwd = parse_maxspeed(tags.get("maxspeed:forward"))
@@ -308,7 +317,7 @@ def network_from_ways(
     matrix = full[final_idx][:, final_idx].tocsr()
     length_matrix = full_len[final_idx][:, final_idx].tocsr()
 
-    n_oneway_ways = sum(v for k, v in rules.items() if k in ("tag one-way", "implied"))
+    n_oneway_ways = rules["tagged one-way"] + rules[_RULE_LABEL["implied"]]
     notes.insert(
         0,
         (
