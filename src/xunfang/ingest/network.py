@@ -49,7 +49,7 @@ from shapely.geometry.base import BaseGeometry
 
 from xunfang.errors import DataFileError, NetworkError, ValidationError
 from xunfang.ingest.areas import StudyArea, community_areas_touching
-from xunfang.ingest.osm import DEFAULT_SPEEDS_KPH, DRIVABLE_HIGHWAYS
+from xunfang.ingest.osm import DEFAULT_SPEEDS_KPH, DRIVABLE_HIGHWAYS, excluded_reason
 from xunfang.ingest.osm import drivable_class as _drivable_class
 from xunfang.ingest.osm import parse_maxspeed as _parse_maxspeed
 from xunfang.units import WGS84, kph_to_mps, require_projected
@@ -174,8 +174,10 @@ class RoadNetwork:
     edges
         One row per undirected road piece (and stitch link) of the final graph, for maps:
         ``u_index``, ``v_index`` (node indices; the geometry runs from u to v),
-        ``length_m``, ``speed_kph``, ``travel_time_s``, ``highway``, ``name``, ``geometry``
-        (LineString in ``crs``).
+        ``length_m``, ``speed_kph``, ``travel_time_s``, ``highway``, ``name``, ``oneway``
+        (True when cars may drive the piece only from u to v), ``geometry`` (LineString in
+        ``crs``). On a simplified edge ``speed_kph`` is the effective speed
+        ``length_m / travel_time_s``.
     report
         What was read, kept, dropped and added.
     length_matrix
@@ -397,6 +399,7 @@ def build_network(
     stitch_threshold_m: float = 60.0,
     speeds_kph: Mapping[str, float] | None = None,
     same_name_threshold_m: float = 0.0,
+    exclude_closed: bool = False,
 ) -> RoadNetwork:
     """Build a drivable road network from one or more OSMnx GraphML area graphs.
 
@@ -425,6 +428,11 @@ def build_network(
         its name on both banks. On Chicago's river 200 m recovers the downtown bridges
         (the bank-to-bank node gaps are 88-170 m) without linking streets that dead-end on
         both sides of the Dan Ryan expressway (gaps of 210 m and more).
+    exclude_closed
+        Also drop edges closed to cars by their ``access``/``motor_vehicle``/``service``/
+        ``area`` attributes (:func:`xunfang.ingest.osm.excluded_reason`), counted in
+        ``edges_dropped_by_class`` under the reason. Off for the Chicago area graphs, so
+        that their node indices stay as they were; on for a user's GraphML file.
 
     Returns
     -------
@@ -501,6 +509,13 @@ def build_network(
             if cls is None or cls not in DRIVABLE_HIGHWAYS:
                 dropped[_MISSING_CLASS if cls is None else cls] += 1
                 continue
+            if exclude_closed:
+                reason = excluded_reason(
+                    {k: _first_text(data[k]) for k in _ACCESS_TAGS if data.get(k) is not None}
+                )
+                if reason is not None:
+                    dropped[reason] += 1
+                    continue
             cols["u"].append(u)
             cols["v"].append(v)
             cols["length"].append(data.get("length"))
@@ -663,6 +678,7 @@ def build_network(
         names=names_kept,
         geoms=geoms_kept,
         mask=in_final,
+        directed=directed,
     )
     s_final = (new_index[s_u] >= 0) & (new_index[s_v] >= 0)
     stitch_rows = pd.DataFrame(
@@ -674,6 +690,7 @@ def build_network(
             "travel_time_s": s_time[s_final],
             "highway": STITCH_HIGHWAY,
             "name": None,
+            "oneway": False,
         }
     )
     table = pd.concat([road, stitch_rows], ignore_index=True) if len(stitch_rows) else road
@@ -862,6 +879,7 @@ def network_from_edges(
             "travel_time_s": travel_time_s,
             "highway": "unspecified",
             "name": None,
+            "oneway": False,
         }
     )
     geometry = shapely.linestrings(np.stack([xy[u], xy[v]], axis=1)) if u.size else []
@@ -940,6 +958,16 @@ def _node_table(graph: nx.MultiDiGraph, path: Path) -> tuple[np.ndarray, np.ndar
     ):
         raise DataFileError(path, "node x/y must be WGS-84 lon/lat degrees (EPSG:4326)")
     return np.asarray(ids, dtype=np.int64), arr
+
+
+_ACCESS_TAGS = ("access", "motor_vehicle", "motorcar", "vehicle", "service", "area")
+
+
+def _first_text(value: object) -> str:
+    """A tag value as text; the first of a list (an edge simplified across ways)."""
+    if isinstance(value, list | tuple):
+        return str(value[0]) if value else ""
+    return str(value)
 
 
 def _to_float(value: object) -> float:
@@ -1113,9 +1141,11 @@ def _road_pieces(
     names: Sequence[object],
     geoms: Sequence[object],
     mask: np.ndarray,
+    directed: np.ndarray,
 ) -> pd.DataFrame:
     """One row per undirected road piece: the two directions of a walk-graph edge (same end
-    nodes and class, lengths within 1 cm) are one piece; the first in input order is kept."""
+    nodes and class, lengths within 1 cm) are one piece; the first in input order is kept.
+    ``oneway`` is True for a piece of a directed graph found in one direction only."""
     sel = np.flatnonzero(mask)
     a = np.minimum(u[sel], v[sel])
     b = np.maximum(u[sel], v[sel])
@@ -1130,8 +1160,13 @@ def _road_pieces(
         & (hw_code[o1] == hw_code[o0])
         & (np.abs(lens[o1] - lens[o0]) < 0.01)
     )
-    # a run of equal pieces collapses to its first member; keep input order
-    sel = np.sort(sel[order[~same]])
+    # a run of equal pieces collapses to its first member; keep input order. A piece is
+    # one-way when its graph is directed and it runs in one direction only (a run of one).
+    run_len = np.bincount(np.cumsum(~same) - 1)
+    keep = sel[order[~same]]
+    one_dir = directed[keep] & (run_len == 1)
+    perm = np.argsort(keep, kind="stable")
+    sel, one_dir = keep[perm], one_dir[perm]
     return pd.DataFrame(
         {
             "u_index": u[sel],
@@ -1141,6 +1176,7 @@ def _road_pieces(
             "travel_time_s": travel_time_s[sel],
             "highway": highway[sel].astype(str),
             "name": [_name_text(names[i]) for i in sel.tolist()],
+            "oneway": one_dir,
             "_geom": [geoms[i] for i in sel.tolist()],
         }
     )

@@ -269,6 +269,8 @@ def network_from_ways(
 
     # 5. largest strongly connected component
     graph_nodes = np.unique(np.concatenate([e_tail[~loops], e_head[~loops]]))
+    if graph_nodes.size == 0:
+        raise NetworkError(f"{name}: no drivable edge joins two different nodes")
     full, full_len = _min_csr(e_tail, e_head, e_time, uniq_ids.size, lengths=e_len)
     sub = full[graph_nodes][:, graph_nodes]
     n_comp, labels = connected_components(sub, directed=True, connection="strong")
@@ -385,7 +387,8 @@ def _chains(
 
     A node is *interior* when it has exactly two distinct neighbours and is passed straight
     through: in = {a}, out = {b} (one-way) or in = out = {a, b} (two-way). Chains start at
-    the other nodes; a cycle of interior nodes only starts at its lowest node.
+    the other nodes; a cycle made only of interior nodes (a ring road on its own) keeps the
+    two ends of its first segment, so that it stays routable.
     """
     out_adj: list[list[tuple[int, int]]] = [[] for _ in range(n)]
     in_nb: list[set[int]] = [set() for _ in range(n)]
@@ -425,9 +428,14 @@ def _chains(
     for s in range(tail.size):
         if not interior[tail[s]] and not used[s]:
             walk(s)
-    for s in range(tail.size):  # cycles made only of interior nodes
+    for s in range(tail.size):  # a cycle made only of interior nodes: keep two of them
         if not used[s]:
-            walk(s)
+            ends = (int(tail[s]), int(head[s]))
+            interior[list(ends)] = False
+            for node in ends:
+                for _, seg in out_adj[node]:
+                    if not used[seg]:
+                        walk(seg)
     return chains
 
 
