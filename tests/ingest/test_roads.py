@@ -355,3 +355,27 @@ def test_graphml_edges_mark_one_way_pieces(tmp_path: Path) -> None:
     one_way = net.edges[net.edges["oneway"]]
     assert list(zip(one_way["u_index"], one_way["v_index"], strict=True)) == [(a, b)]
     assert (~net.edges["oneway"]).sum() == 3  # B-C, C-D, D-A
+
+
+def test_way_cut_at_the_file_edge_is_counted(tmp_path: Path) -> None:
+    """SYNTHETIC: way 2 runs from node 2 to node 99, which the file does not hold."""
+    path = tmp_path / "cut.osm"
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6">\n'
+        '<node id="1" lat="31.2300" lon="121.4700"/>\n'
+        '<node id="2" lat="31.2300" lon="121.4710"/>\n'
+        '<node id="3" lat="31.2310" lon="121.4710"/>\n'
+        '<way id="1"><nd ref="1"/><nd ref="2"/><tag k="highway" v="residential"/></way>\n'
+        '<way id="2"><nd ref="2"/><nd ref="3"/><nd ref="99"/>'
+        '<tag k="highway" v="residential"/><tag k="oneway" v="yes"/></way>\n</osm>\n'
+    )
+    net = read_road_network(path, UTM51)
+    assert any(
+        n.startswith("1 segments of 1 ways have an end node that is not in the file")
+        for n in net.report.notes
+    )
+    # 2 -> 3 is one-way and 3 leads nowhere: the strongly connected part is 1 <-> 2
+    assert sorted(net.node_ids.tolist()) == [1, 2]
+    assert net.report.nodes_left_out == 1
+    assert net.report.edges_left_out == 1
+    assert net.report.length_left_out_km == pytest.approx(BC / 1000, abs=1e-6)

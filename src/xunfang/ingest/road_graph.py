@@ -253,11 +253,18 @@ def network_from_ways(
     chains = _chains(tail, head, uniq_ids.size, simplify=simplify)
     e_tail = np.array([c[0][0] for c in chains], dtype=np.int64)
     e_head = np.array([c[0][-1] for c in chains], dtype=np.int64)
-    e_len = np.array([length[c[1]].sum() for c in chains], dtype=np.float64)
-    e_time = np.array([time_s[c[1]].sum() for c in chains], dtype=np.float64)
-    e_first_way = np.array([seg_way[c[1][0]] for c in chains], dtype=np.int64)
-    e_names = [_chain_names(seg_way[c[1]], names) for c in chains]
-    e_posted = np.array([bool(posted[c[1]].any()) for c in chains], dtype=bool)
+    seg_order = np.fromiter((s for c in chains for s in c[1]), dtype=np.int64)
+    chain_of = np.repeat(np.arange(len(chains)), [len(c[1]) for c in chains])
+    e_len = np.bincount(chain_of, weights=length[seg_order], minlength=len(chains))
+    e_time = np.bincount(chain_of, weights=time_s[seg_order], minlength=len(chains))
+    e_posted = np.bincount(chain_of, weights=posted[seg_order], minlength=len(chains)) > 0
+    e_first_way = seg_way[np.array([c[1][0] for c in chains], dtype=np.int64)]
+    e_names = [
+        names[int(seg_way[c[1][0]])]
+        if len(c[1]) == 1
+        else _chain_names(seg_way[c[1]], names)
+        for c in chains
+    ]
     loops = e_tail == e_head
     if simplify:
         notes.append(
@@ -395,7 +402,7 @@ def _chains(
     for s, (t, h) in enumerate(zip(tail.tolist(), head.tolist(), strict=True)):
         out_adj[t].append((h, s))
         in_nb[h].add(t)
-    interior = np.zeros(n, dtype=bool)
+    interior = [False] * n
     if simplify:
         for node in range(n):
             outs = {h for h, _ in out_adj[node]}
@@ -405,33 +412,38 @@ def _chains(
                 continue
             if (ins == outs == nbrs) or (len(ins) == 1 and len(outs) == 1 and ins != outs):
                 interior[node] = True
-    used = np.zeros(tail.size, dtype=bool)
+    tails = tail.tolist()
+    heads = head.tolist()
+    used = bytearray(len(tails))
     chains: list[tuple[list[int], list[int]]] = []
 
     def walk(start_seg: int) -> None:
-        nodes = [int(tail[start_seg]), int(head[start_seg])]
+        first = tails[start_seg]
+        prev, cur = first, heads[start_seg]
+        nodes = [first, cur]
         segs = [start_seg]
-        used[start_seg] = True
-        while interior[nodes[-1]] and nodes[-1] != nodes[0]:
-            cur, prev = nodes[-1], nodes[-2]
-            nxt = next(
-                ((h, s) for h, s in out_adj[cur] if h != prev and not used[s]),
-                None,
-            )
-            if nxt is None:
+        used[start_seg] = 1
+        while interior[cur] and cur != first:
+            nxt = -1
+            for h, s in out_adj[cur]:
+                if h != prev and not used[s]:
+                    nxt = s
+                    break
+            if nxt < 0:
                 break
-            nodes.append(nxt[0])
-            segs.append(nxt[1])
-            used[nxt[1]] = True
+            prev, cur = cur, heads[nxt]
+            nodes.append(cur)
+            segs.append(nxt)
+            used[nxt] = 1
         chains.append((nodes, segs))
 
-    for s in range(tail.size):
-        if not interior[tail[s]] and not used[s]:
+    for s in range(len(tails)):
+        if not interior[tails[s]] and not used[s]:
             walk(s)
-    for s in range(tail.size):  # a cycle made only of interior nodes: keep two of them
+    for s in range(len(tails)):  # a cycle made only of interior nodes: keep two of them
         if not used[s]:
-            ends = (int(tail[s]), int(head[s]))
-            interior[list(ends)] = False
+            ends = (tails[s], heads[s])
+            interior[ends[0]] = interior[ends[1]] = False
             for node in ends:
                 for _, seg in out_adj[node]:
                     if not used[seg]:
