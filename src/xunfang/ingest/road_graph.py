@@ -39,8 +39,8 @@ from scipy.sparse.csgraph import connected_components
 from shapely.geometry.base import BaseGeometry
 
 from xunfang.errors import NetworkError
-from xunfang.ingest.network import NetworkReport, RoadNetwork, _format_counts, _freeze, _min_csr
 from xunfang.ingest.osm import OsmWays, class_speeds, excluded_reason, parse_maxspeed, parse_oneway
+from xunfang.ingest.road_network import NetworkReport, RoadNetwork, format_counts, freeze, min_csr
 from xunfang.units import WGS84, require_projected
 
 __all__ = ["network_from_ways"]
@@ -167,8 +167,8 @@ def network_from_ways(
     if not direction:
         raise NetworkError(
             f"{name}: no drivable way ({ways.ways_read} ways read; not drivable: "
-            f"{_format_counts(ways.skipped) or 'none'}; closed to cars: "
-            f"{_format_counts(excluded) or 'none'}); check the file holds streets"
+            f"{format_counts(ways.skipped) or 'none'}; closed to cars: "
+            f"{format_counts(excluded) or 'none'}); check the file holds streets"
         )
     w_of = np.concatenate(way_no)
     a_id = np.concatenate(seg_a)
@@ -278,7 +278,7 @@ def network_from_ways(
     graph_nodes = np.unique(np.concatenate([e_tail[~loops], e_head[~loops]]))
     if graph_nodes.size == 0:
         raise NetworkError(f"{name}: no drivable edge joins two different nodes")
-    full, full_len = _min_csr(e_tail, e_head, e_time, uniq_ids.size, lengths=e_len)
+    full, full_len = min_csr(e_tail, e_head, e_time, uniq_ids.size, lengths=e_len)
     sub = full[graph_nodes][:, graph_nodes]
     n_comp, labels = connected_components(sub, directed=True, connection="strong")
     biggest = int(np.argmax(np.bincount(labels, minlength=n_comp)))
@@ -331,7 +331,7 @@ def network_from_ways(
         0,
         (
             f"One-way streets from the 'oneway' tags: {n_oneway_ways} of {kept_ways} ways are "
-            f"one-way ({_format_counts(rules)}); 'oneway=reversible' is taken as two-way."
+            f"one-way ({format_counts(rules)}); 'oneway=reversible' is taken as two-way."
             if one_way_known
             else "The file states no direction of travel, so every road is two-way."
         ),
@@ -340,8 +340,8 @@ def network_from_ways(
     notes.insert(
         1,
         f"Read {ways.ways_read} ways of {name}; kept {kept_ways} drivable ways; not drivable "
-        f"by class: {_format_counts(ways.skipped) or 'none'}; closed to cars: "
-        f"{_format_counts(excluded) or 'none'}.",
+        f"by class: {format_counts(ways.skipped) or 'none'}; closed to cars: "
+        f"{format_counts(excluded) or 'none'}.",
     )
     speed_table = country.upper() if country else "default"
     notes.insert(
@@ -374,7 +374,7 @@ def network_from_ways(
         length_left_out_km=km_left_out,
         ways_excluded=dict(excluded),
     )
-    return _freeze(
+    return freeze(
         RoadNetwork(
             crs=target_crs,
             node_ids=uniq_ids[final_idx].astype(np.int64),
