@@ -429,10 +429,11 @@ class OsmWays:
     tags
         Per way, its tags.
     ways_read
-        Ways in the file (of any kind).
+        Ways read: for an OSM file, the ways with a ``highway`` tag (other ways, such as
+        buildings, are not counted); for a road-line file, every feature.
     skipped
         Ways not returned, by reason (``highway=<class>`` for a class that is not
-        drivable, ``no highway tag``).
+        drivable; for road-line files also ``not a line`` and ``no road class``).
     """
 
     way_ids: list[int] = field(default_factory=list)
@@ -470,8 +471,9 @@ def read_osm_ways(path: str | Path) -> OsmWays:
     Returns
     -------
     OsmWays
-        The ways whose ``highway`` class is in :data:`DRIVABLE_HIGHWAYS` (other ways are
-        counted in ``skipped``); node positions from the file (NaN where a node is absent).
+        The ways whose ``highway`` class is in :data:`DRIVABLE_HIGHWAYS` (other highway
+        ways are counted in ``skipped``); node positions from the file (NaN where a node is
+        absent).
 
     Raises
     ------
@@ -492,16 +494,18 @@ def read_osm_ways(path: str | Path) -> OsmWays:
     out = OsmWays()
     try:
         source = osmium.io.File(str(p), _osmium_format(p.name.lower()))
-        processor = osmium.FileProcessor(source, osmium.osm.NODE | osmium.osm.WAY)
-        processor.with_locations()
+        # node locations go to libosmium's index; only ways with a highway tag reach Python
+        processor = (
+            osmium.FileProcessor(source, osmium.osm.NODE | osmium.osm.WAY)
+            .with_locations()
+            .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
+            .with_filter(osmium.filter.KeyFilter("highway"))
+        )
         for obj in processor:
-            if not isinstance(obj, osmium.osm.Way):
+            if not isinstance(obj, osmium.osm.Way):  # pragma: no cover - filtered above
                 continue
             out.ways_read += 1
             highway = obj.tags.get("highway")
-            if highway is None:
-                out.skipped["no highway tag"] += 1
-                continue
             if highway not in DRIVABLE_HIGHWAYS:
                 out.skipped[f"highway={highway}"] += 1
                 continue

@@ -39,13 +39,19 @@ from scipy.sparse.csgraph import connected_components
 from shapely.geometry.base import BaseGeometry
 
 from xunfang.errors import NetworkError
-from xunfang.ingest.network import NetworkReport, RoadNetwork, _format_counts, _freeze, _min_csr
 from xunfang.ingest.osm import OsmWays, class_speeds, excluded_reason, parse_maxspeed, parse_oneway
+from xunfang.ingest.road_network import NetworkReport, RoadNetwork, format_counts, freeze, min_csr
 from xunfang.units import WGS84, require_projected
 
 __all__ = ["network_from_ways"]
 
 _GEOD = Geod(ellps="WGS84")
+_RULE_LABEL = {
+    "implied": "implied one-way (roundabout, motorway)",
+    "reversible": "reversible, taken as two-way",
+    "unknown": "unrecognised oneway value, taken as two-way",
+    "none": "untagged, two-way",
+}
 
 
 def network_from_ways(
@@ -134,7 +140,10 @@ def network_from_ways(
             continue
         kept_ways += 1
         d, rule = parse_oneway(tags)
-        rules[rule if d == 0 or rule != "tag" else "tag one-way"] += 1
+        if rule == "tag":
+            rules["tagged one-way" if d else "tagged two-way"] += 1
+        else:
+            rules[_RULE_LABEL[rule]] += 1
         cls = tags.get("highway", "unclassified")
         base = parse_maxspeed(tags.get("maxspeed"))
         fwd = parse_maxspeed(tags.get("maxspeed:forward"))
@@ -158,8 +167,8 @@ def network_from_ways(
     if not direction:
         raise NetworkError(
             f"{name}: no drivable way ({ways.ways_read} ways read; not drivable: "
-            f"{_format_counts(ways.skipped) or 'none'}; closed to cars: "
-            f"{_format_counts(excluded) or 'none'}); check the file holds streets"
+            f"{format_counts(ways.skipped) or 'none'}; closed to cars: "
+            f"{format_counts(excluded) or 'none'}); check the file holds streets"
         )
     w_of = np.concatenate(way_no)
     a_id = np.concatenate(seg_a)
@@ -244,11 +253,18 @@ def network_from_ways(
     chains = _chains(tail, head, uniq_ids.size, simplify=simplify)
     e_tail = np.array([c[0][0] for c in chains], dtype=np.int64)
     e_head = np.array([c[0][-1] for c in chains], dtype=np.int64)
-    e_len = np.array([length[c[1]].sum() for c in chains], dtype=np.float64)
-    e_time = np.array([time_s[c[1]].sum() for c in chains], dtype=np.float64)
-    e_first_way = np.array([seg_way[c[1][0]] for c in chains], dtype=np.int64)
-    e_names = [_chain_names(seg_way[c[1]], names) for c in chains]
-    e_posted = np.array([bool(posted[c[1]].any()) for c in chains], dtype=bool)
+    seg_order = np.fromiter((s for c in chains for s in c[1]), dtype=np.int64)
+    chain_of = np.repeat(np.arange(len(chains)), [len(c[1]) for c in chains])
+    e_len = np.bincount(chain_of, weights=length[seg_order], minlength=len(chains))
+    e_time = np.bincount(chain_of, weights=time_s[seg_order], minlength=len(chains))
+    e_posted = np.bincount(chain_of, weights=posted[seg_order], minlength=len(chains)) > 0
+    e_first_way = seg_way[np.array([c[1][0] for c in chains], dtype=np.int64)]
+    e_names = [
+        names[int(seg_way[c[1][0]])]
+        if len(c[1]) == 1
+        else _chain_names(seg_way[c[1]], names)
+        for c in chains
+    ]
     loops = e_tail == e_head
     if simplify:
         notes.append(
@@ -260,7 +276,9 @@ def network_from_ways(
 
     # 5. largest strongly connected component
     graph_nodes = np.unique(np.concatenate([e_tail[~loops], e_head[~loops]]))
-    full, full_len = _min_csr(e_tail, e_head, e_time, uniq_ids.size, lengths=e_len)
+    if graph_nodes.size == 0:
+        raise NetworkError(f"{name}: no drivable edge joins two different nodes")
+    full, full_len = min_csr(e_tail, e_head, e_time, uniq_ids.size, lengths=e_len)
     sub = full[graph_nodes][:, graph_nodes]
     n_comp, labels = connected_components(sub, directed=True, connection="strong")
     biggest = int(np.argmax(np.bincount(labels, minlength=n_comp)))
@@ -308,12 +326,12 @@ def network_from_ways(
     matrix = full[final_idx][:, final_idx].tocsr()
     length_matrix = full_len[final_idx][:, final_idx].tocsr()
 
-    n_oneway_ways = sum(v for k, v in rules.items() if k in ("tag one-way", "implied"))
+    n_oneway_ways = rules["tagged one-way"] + rules[_RULE_LABEL["implied"]]
     notes.insert(
         0,
         (
             f"One-way streets from the 'oneway' tags: {n_oneway_ways} of {kept_ways} ways are "
-            f"one-way ({_format_counts(rules)}); 'oneway=reversible' is taken as two-way."
+            f"one-way ({format_counts(rules)}); 'oneway=reversible' is taken as two-way."
             if one_way_known
             else "The file states no direction of travel, so every road is two-way."
         ),
@@ -322,8 +340,8 @@ def network_from_ways(
     notes.insert(
         1,
         f"Read {ways.ways_read} ways of {name}; kept {kept_ways} drivable ways; not drivable "
-        f"by class: {_format_counts(ways.skipped) or 'none'}; closed to cars: "
-        f"{_format_counts(excluded) or 'none'}.",
+        f"by class: {format_counts(ways.skipped) or 'none'}; closed to cars: "
+        f"{format_counts(excluded) or 'none'}.",
     )
     speed_table = country.upper() if country else "default"
     notes.insert(
@@ -356,7 +374,7 @@ def network_from_ways(
         length_left_out_km=km_left_out,
         ways_excluded=dict(excluded),
     )
-    return _freeze(
+    return freeze(
         RoadNetwork(
             crs=target_crs,
             node_ids=uniq_ids[final_idx].astype(np.int64),
@@ -376,14 +394,15 @@ def _chains(
 
     A node is *interior* when it has exactly two distinct neighbours and is passed straight
     through: in = {a}, out = {b} (one-way) or in = out = {a, b} (two-way). Chains start at
-    the other nodes; a cycle of interior nodes only starts at its lowest node.
+    the other nodes; a cycle made only of interior nodes (a ring road on its own) keeps the
+    two ends of its first segment, so that it stays routable.
     """
     out_adj: list[list[tuple[int, int]]] = [[] for _ in range(n)]
     in_nb: list[set[int]] = [set() for _ in range(n)]
     for s, (t, h) in enumerate(zip(tail.tolist(), head.tolist(), strict=True)):
         out_adj[t].append((h, s))
         in_nb[h].add(t)
-    interior = np.zeros(n, dtype=bool)
+    interior = [False] * n
     if simplify:
         for node in range(n):
             outs = {h for h, _ in out_adj[node]}
@@ -393,32 +412,42 @@ def _chains(
                 continue
             if (ins == outs == nbrs) or (len(ins) == 1 and len(outs) == 1 and ins != outs):
                 interior[node] = True
-    used = np.zeros(tail.size, dtype=bool)
+    tails = tail.tolist()
+    heads = head.tolist()
+    used = bytearray(len(tails))
     chains: list[tuple[list[int], list[int]]] = []
 
     def walk(start_seg: int) -> None:
-        nodes = [int(tail[start_seg]), int(head[start_seg])]
+        first = tails[start_seg]
+        prev, cur = first, heads[start_seg]
+        nodes = [first, cur]
         segs = [start_seg]
-        used[start_seg] = True
-        while interior[nodes[-1]] and nodes[-1] != nodes[0]:
-            cur, prev = nodes[-1], nodes[-2]
-            nxt = next(
-                ((h, s) for h, s in out_adj[cur] if h != prev and not used[s]),
-                None,
-            )
-            if nxt is None:
+        used[start_seg] = 1
+        while interior[cur] and cur != first:
+            nxt = -1
+            for h, s in out_adj[cur]:
+                if h != prev and not used[s]:
+                    nxt = s
+                    break
+            if nxt < 0:
                 break
-            nodes.append(nxt[0])
-            segs.append(nxt[1])
-            used[nxt[1]] = True
+            prev, cur = cur, heads[nxt]
+            nodes.append(cur)
+            segs.append(nxt)
+            used[nxt] = 1
         chains.append((nodes, segs))
 
-    for s in range(tail.size):
-        if not interior[tail[s]] and not used[s]:
+    for s in range(len(tails)):
+        if not interior[tails[s]] and not used[s]:
             walk(s)
-    for s in range(tail.size):  # cycles made only of interior nodes
+    for s in range(len(tails)):  # a cycle made only of interior nodes: keep two of them
         if not used[s]:
-            walk(s)
+            ends = (tails[s], heads[s])
+            interior[ends[0]] = interior[ends[1]] = False
+            for node in ends:
+                for _, seg in out_adj[node]:
+                    if not used[seg]:
+                        walk(seg)
     return chains
 
 

@@ -176,6 +176,7 @@ def read_road_network(
             crs,
             clip_polygon=clip,
             speeds_kph=class_speeds(country, speeds) if country else speeds,
+            exclude_closed=True,
         )
     if name.endswith(OSM_SUFFIXES):
         ways = read_osm_ways(p)

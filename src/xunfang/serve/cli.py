@@ -32,6 +32,7 @@ from xunfang.serve.cli_deploy import deploy_cmd
 from xunfang.serve.cli_forecast import app as forecast_app
 from xunfang.serve.cli_serve import app as serve_app
 from xunfang.serve.cli_simulate import app as simulate_app
+from xunfang.serve.cli_travel import app as travel_app
 
 if TYPE_CHECKING:
     from xunfang.plan.booth_plan import BoothPlan
@@ -46,6 +47,7 @@ app.add_typer(data_app, name="data", help="Download the public data sources.")
 app.add_typer(simulate_app, name="simulate", help="Simulate calls, units and dispatch.")
 app.add_typer(forecast_app, name="forecast", help="Forecast hotspots and evaluate forecasts.")
 app.add_typer(serve_app)  # `xunfang serve` (the command centre) and `xunfang user add`
+app.add_typer(travel_app, name="travel-time")  # drive time both ways on a road file
 app.command(
     "deploy",
     help="Plan a week of deployment by time block (booths, patrols, school gates) with routes.",
