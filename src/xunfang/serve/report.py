@@ -326,14 +326,15 @@ def plan_notes(plan: BoothPlan, lang: str = "en") -> list[str]:
         notes.insert(0, plan.demand_note)
     ww = plan.where_when
     zh = lang == "zh"
-    notes.append(
-        (
-            "警情已吸附到最近路网节点，中位吸附距离 {:.0f} 米。"
-            if zh
-            else "Incidents are snapped to the nearest network node (median snap distance "
-            "{:.0f} m); travel times run node to node."
-        ).format(plan.snap_median_m)
-    )
+    if plan.config.demand != "road_length":  # road-length demand sits on the nodes
+        notes.append(
+            (
+                "警情已吸附到最近路网节点，中位吸附距离 {:.0f} 米。"
+                if zh
+                else "Incidents are snapped to the nearest network node (median snap distance "
+                "{:.0f} m); travel times run node to node."
+            ).format(plan.snap_median_m)
+        )
     if ww.n_date_only:
         notes.append(
             f"{ww.n_date_only} 起警情只有日期没有时刻，未计入按小时统计。"
