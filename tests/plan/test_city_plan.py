@@ -132,6 +132,18 @@ def test_shanghai_plan_end_to_end_by_hand(data_dir: Path, tmp_path: Path) -> Non
     slon, slat = tr.transform(net.node_xy[sites["node"], 0], net.node_xy[sites["node"], 1])
     np.testing.assert_allclose([s.lon for s in geo.sites], slon, atol=2e-6)
     np.testing.assert_allclose([s.lat for s in geo.sites], slat, atol=2e-6)
+    # the console's hotspot cells are back in WGS-84 too: each centre is its grid cell's
+    from xunfang.analyse.grid import Grid
+
+    assert geo.hotspots_geojson is not None
+    hot = json.loads(geo.hotspots_geojson)["features"]
+    props = [f["properties"] for f in hot]
+    centres = np.array([[p["centre_lon"], p["centre_lat"]] for p in props])
+    hx, hy = Transformer.from_crs(WGS84, area.crs, always_xy=True).transform(*centres.T)
+    grid = Grid.from_polygon(area.polygon, 150.0, area.crs)
+    cells = grid.cell_boxes(np.array([p["cell"] for p in props]))
+    cx, cy = shapely.get_x(shapely.centroid(cells)), shapely.get_y(shapely.centroid(cells))
+    assert np.hypot(hx - cx, hy - cy).max() < 0.5  # metres (GCJ-02 left in: about 500 m)
     # the table's 2-minute share is the weight within 120 s over all weight
     mclp = next(r for r in summary["rings"] if r["label"] == "plan_mclp")
     share = cov.loc[cov["tt_plan_s"] <= 120.0, "weight"].sum() / cov["weight"].sum()

@@ -288,7 +288,7 @@ def build_geo(
     if plan_dir is not None:
         sites = read_plan_sites(plan_dir)
         hot = Path(plan_dir) / "hotspots.geojson"
-        hotspots = hot.read_text("utf-8") if hot.is_file() else None
+        hotspots = _hotspots_wgs84(hot, plan_dir) if hot.is_file() else None
     else:
         sites = _stations_near(city, area)
     log.info("area %s: %d road nodes, %d sites", area.name, network.n_nodes, len(sites))
@@ -301,6 +301,34 @@ def build_geo(
         max_snap_m=max_snap_m,
         hotspots_geojson=hotspots,
     )
+
+
+def _hotspots_wgs84(path: Path, plan_dir: Path) -> str:
+    """The plan's hotspots.geojson as WGS-84 text (a plan written with ``--output-frame
+    gcj02``/``bd09`` is converted back, so that the console's map draws it in place)."""
+    text = path.read_text("utf-8")
+    if not (Path(plan_dir) / "plan_summary.json").is_file():
+        return text
+    from xunfang.plan.booth_plan import read_plan_record
+
+    frame = read_plan_record(plan_dir).output_frame
+    if frame == "wgs84":
+        return text
+    import geopandas as gpd
+
+    gdf = gpd.read_file(path)
+
+    def back(xy: np.ndarray) -> np.ndarray:
+        lon, lat = to_wgs84(xy[:, 0], xy[:, 1], frame)
+        return np.column_stack([lon, lat])
+
+    gdf = gdf.set_geometry(shapely.transform(gdf.geometry.to_numpy(), back), crs=WGS84)
+    for lon_col, lat_col in (("centre_lon", "centre_lat"),):
+        if lon_col in gdf.columns:
+            gdf[lon_col], gdf[lat_col] = to_wgs84(
+                gdf[lon_col].to_numpy(float), gdf[lat_col].to_numpy(float), frame
+            )
+    return str(gdf.to_json(drop_id=True))
 
 
 def _stations_near(city: City, area: StudyArea) -> tuple[SiteSpec, ...]:
