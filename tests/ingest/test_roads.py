@@ -16,6 +16,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from pyproj import Transformer
 from shapely.geometry import LineString, Point
 
@@ -379,3 +380,26 @@ def test_way_cut_at_the_file_edge_is_counted(tmp_path: Path) -> None:
     assert net.report.nodes_left_out == 1
     assert net.report.edges_left_out == 1
     assert net.report.length_left_out_km == pytest.approx(BC / 1000, abs=1e-6)
+
+
+def test_road_lines_in_gcj02_are_shifted_back(tmp_path: Path) -> None:
+    from xunfang.ingest.coords import wgs84_to_gcj02
+
+    wgs = block_lines().to_crs("EPSG:4326")
+    gcj = wgs.copy()
+    gcj.geometry = shapely.transform(
+        wgs.geometry.to_numpy(), lambda xy: np.column_stack(wgs84_to_gcj02(xy[:, 0], xy[:, 1]))
+    )
+    path = tmp_path / "roads_gcj02.geojson"
+    gcj.to_file(path, driver="GeoJSON")
+    net = read_road_network(path, UTM51, frame="gcj02")
+    a, b = index_of_xy(net, 121.4700, 31.2300), index_of_xy(net, 121.4710, 31.2300)
+    assert net.route(a, b)[1] == pytest.approx(AB, abs=1e-3)
+    # read as WGS-84 the same file is about half a kilometre off
+    shifted = read_road_network(path, UTM51)
+    x, y = Transformer.from_crs("EPSG:4326", UTM51, always_xy=True).transform(121.47, 31.23)
+    assert shifted.snap(np.array([[x, y]]))[1][0] > 300
+    projected = tmp_path / "roads_utm.gpkg"
+    block_lines().to_file(projected, driver="GPKG")
+    with pytest.raises(DataFileError, match=r"frame 'gcj02' applies to lon/lat files"):
+        read_road_network(projected, UTM51, frame="gcj02")
