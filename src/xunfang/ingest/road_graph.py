@@ -346,8 +346,8 @@ def network_from_ways(
     speed_table = country.upper() if country else "default"
     notes.insert(
         2,
-        f"Speeds: the posted maxspeed on {int(e_posted[in_final].sum())} of {n_edges_final} "
-        f"directed edges; elsewhere the {speed_table} road-class table (km/h: "
+        f"Speeds: the posted maxspeed on all or part of {int(e_posted[in_final].sum())} of "
+        f"{n_edges_final} directed edges; elsewhere the {speed_table} road-class table (km/h: "
         + ", ".join(f"{k} {v:g}" for k, v in speeds.items() if not k.endswith("_link"))
         + ").",
     )
