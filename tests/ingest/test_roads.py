@@ -283,6 +283,7 @@ def index_of_xy(net, lon: float, lat: float) -> int:  # type: ignore[no-untyped-
 
 def test_road_lines_without_direction_are_two_way_and_say_so(tmp_path: Path) -> None:
     gdf = block_lines().drop(columns=["ONEWAY"])
+    gdf.loc[0, "fclass"] = "motorway"  # in OSM a motorway implies one-way; not here
     path = tmp_path / "roads.geojson"
     gdf.to_file(path, driver="GeoJSON")
     # a ring of two-way streets: simplified, it keeps two of its four corners
