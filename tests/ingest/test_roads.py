@@ -16,10 +16,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from pyproj import Transformer
 from shapely.geometry import LineString, Point
 
 from xunfang.errors import DataFileError, NetworkError
+from xunfang.ingest.osm import OsmWays
+from xunfang.ingest.road_graph import network_from_ways
 from xunfang.ingest.roads import read_road_network
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -280,6 +283,7 @@ def index_of_xy(net, lon: float, lat: float) -> int:  # type: ignore[no-untyped-
 
 def test_road_lines_without_direction_are_two_way_and_say_so(tmp_path: Path) -> None:
     gdf = block_lines().drop(columns=["ONEWAY"])
+    gdf.loc[0, "fclass"] = "motorway"  # in OSM a motorway implies one-way; not here
     path = tmp_path / "roads.geojson"
     gdf.to_file(path, driver="GeoJSON")
     # a ring of two-way streets: simplified, it keeps two of its four corners
@@ -379,3 +383,81 @@ def test_way_cut_at_the_file_edge_is_counted(tmp_path: Path) -> None:
     assert net.report.nodes_left_out == 1
     assert net.report.edges_left_out == 1
     assert net.report.length_left_out_km == pytest.approx(BC / 1000, abs=1e-6)
+
+
+def test_road_lines_in_gcj02_are_shifted_back(tmp_path: Path) -> None:
+    from xunfang.ingest.coords import wgs84_to_gcj02
+
+    wgs = block_lines().to_crs("EPSG:4326")
+    gcj = wgs.copy()
+    gcj.geometry = shapely.transform(
+        wgs.geometry.to_numpy(), lambda xy: np.column_stack(wgs84_to_gcj02(xy[:, 0], xy[:, 1]))
+    )
+    path = tmp_path / "roads_gcj02.geojson"
+    gcj.to_file(path, driver="GeoJSON")
+    net = read_road_network(path, UTM51, frame="gcj02")
+    a, b = index_of_xy(net, 121.4700, 31.2300), index_of_xy(net, 121.4710, 31.2300)
+    assert net.route(a, b)[1] == pytest.approx(AB, abs=1e-3)
+    # read as WGS-84 the same file is about half a kilometre off
+    shifted = read_road_network(path, UTM51)
+    x, y = Transformer.from_crs("EPSG:4326", UTM51, always_xy=True).transform(121.47, 31.23)
+    assert shifted.snap(np.array([[x, y]]))[1][0] > 300
+    projected = tmp_path / "roads_utm.gpkg"
+    block_lines().to_file(projected, driver="GPKG")
+    with pytest.raises(DataFileError, match=r"frame 'gcj02' applies to lon/lat files"):
+        read_road_network(projected, UTM51, frame="gcj02")
+
+
+# ------------------------------------------------------------------ direction rules in a graph
+
+
+def two_node_ways(tags: dict[str, str]) -> OsmWays:
+    """SYNTHETIC: one street from node 1 (121.4700 E) to node 2 (121.4710 E) at 31.23 N with
+    the given tags, and a slow two-way residential loop back through node 3 (north), so
+    that both nodes stay in one strongly connected component."""
+    ways = OsmWays()
+    ways.ways_read = 2
+    ways.way_ids = [1, 2]
+    ways.refs = [np.array([1, 2]), np.array([2, 3, 1])]
+    ways.lonlat = [
+        np.array([[121.4700, 31.2300], [121.4710, 31.2300]]),
+        np.array([[121.4710, 31.2300], [121.4705, 31.2400], [121.4700, 31.2300]]),
+    ]
+    ways.tags = [{"highway": "primary", **tags}, {"highway": "residential", "maxspeed": "5"}]
+    return ways
+
+
+def direct_times(tags: dict[str, str]) -> tuple[float, float]:
+    """Drive time 1 -> 2 and 2 -> 1, seconds."""
+    net = network_from_ways(two_node_ways(tags), UTM51, source="synthetic", country="CN")
+    a, b = index_of(net, 1), index_of(net, 2)
+    return net.route(a, b)[0], net.route(b, a)[0]
+
+
+@pytest.mark.parametrize(
+    ("tags", "fwd_kph", "back_kph"),
+    [
+        ({}, 40.0, 40.0),  # CN primary, both ways
+        ({"oneway": "yes"}, 40.0, None),
+        ({"oneway": "-1"}, None, 40.0),  # against the way's node order only
+        ({"junction": "roundabout"}, 40.0, None),
+        ({"junction": "roundabout", "oneway": "no"}, 40.0, 40.0),
+        ({"oneway": "reversible"}, 40.0, 40.0),
+        ({"maxspeed": "60", "maxspeed:backward": "30"}, 60.0, 30.0),
+        ({"maxspeed:forward": "50"}, 50.0, 40.0),
+        ({"maxspeed": "CN:urban"}, 50.0, 50.0),
+        ({"maxspeed": "40;60", "oneway": "-1"}, None, 40.0),
+    ],
+)
+def test_direction_and_speed_rules_in_the_graph(
+    tags: dict[str, str], fwd_kph: float | None, back_kph: float | None
+) -> None:
+    fwd_s, back_s = direct_times(tags)
+    # the way round through node 3 (2 x ~1,115 m at 5 km/h) takes over 25 minutes
+    detour_s = 2 * meridian_m(31.235, 0.01) / kph(5)
+    assert detour_s > 1500
+    for got, want in ((fwd_s, fwd_kph), (back_s, back_kph)):
+        if want is None:
+            assert got > detour_s * 0.99
+        else:
+            assert got == pytest.approx(AB / kph(want), abs=1e-3)

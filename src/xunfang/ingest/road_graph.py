@@ -89,7 +89,8 @@ def network_from_ways(
         text); ``False`` keeps every node of the file.
     one_way_known
         Whether the source states directions (``report.one_way_known``); ``False`` for a
-        road-line file without a oneway field.
+        road-line file without a oneway field, whose lines are then all two-way (no
+        direction is implied either, not even on a motorway).
 
     Returns
     -------
@@ -139,7 +140,8 @@ def network_from_ways(
             excluded["fewer than 2 nodes"] += 1
             continue
         kept_ways += 1
-        d, rule = parse_oneway(tags)
+        # without a direction field nothing is implied either (a motorway drawn as one line)
+        d, rule = parse_oneway(tags) if one_way_known else (0, "none")
         if rule == "tag":
             rules["tagged one-way" if d else "tagged two-way"] += 1
         else:
@@ -346,8 +348,8 @@ def network_from_ways(
     speed_table = country.upper() if country else "default"
     notes.insert(
         2,
-        f"Speeds: the posted maxspeed on {int(e_posted[in_final].sum())} of {n_edges_final} "
-        f"directed edges; elsewhere the {speed_table} road-class table (km/h: "
+        f"Speeds: the posted maxspeed on all or part of {int(e_posted[in_final].sum())} of "
+        f"{n_edges_final} directed edges; elsewhere the {speed_table} road-class table (km/h: "
         + ", ".join(f"{k} {v:g}" for k, v in speeds.items() if not k.endswith("_link"))
         + ").",
     )

@@ -255,11 +255,21 @@ def read_road_lines(path: str | Path, *, frame: str = "wgs84") -> tuple[OsmWays,
     n_not_line = int((~is_line).sum())
     if n_not_line:
         out.skipped["not a line"] += n_not_line
-    lines = gdf[is_line].to_crs(WGS84)
+    geographic = bool(gdf.crs.is_geographic)
+    lines = gdf[is_line].reset_index(drop=True).to_crs(WGS84)
+    values = {
+        meaning: (lines[col].tolist() if col else None) for meaning, col in found.items()
+    }
     parts = lines.explode(index_parts=False)
-    row_of = np.asarray(parts.index)
+    row_of = np.asarray(parts.index, dtype=np.int64)
     coords, part_of = shapely.get_coordinates(parts.geometry.to_numpy(), return_index=True)
     if frame.lower().replace("-", "").replace("_", "") != "wgs84":
+        if not geographic:
+            raise DataFileError(
+                p,
+                f"frame {frame!r} applies to lon/lat files; this file is in "
+                f"{gdf.crs.to_string()} (projected): leave the frame out",
+            )
         lon, lat = to_wgs84(coords[:, 0], coords[:, 1], frame)
         coords = np.column_stack([lon, lat])
     key = np.round(coords, 7)
@@ -267,26 +277,28 @@ def read_road_lines(path: str | Path, *, frame: str = "wgs84") -> tuple[OsmWays,
     node_id = node_id.ravel().astype(np.int64)
     starts = np.searchsorted(part_of, np.arange(len(parts)))
     ends = np.append(starts[1:], part_of.size)
+    def field_text(meaning: str, row: int) -> str | None:
+        column = values[meaning]
+        return None if column is None else _text(column[row])
+
     for j in range(len(parts)):
-        row = gdf.loc[row_of[j]]
+        row = int(row_of[j])
         tags: dict[str, str] = {}
-        cls = _text(row[found["highway"]]) if found["highway"] else "unclassified"
+        cls = field_text("highway", row) if found["highway"] else "unclassified"
         if cls is None:
             out.skipped["no road class"] += 1
             continue
         tags["highway"] = cls
-        if found["oneway"]:
-            raw = _text(row[found["oneway"]])
-            if raw is not None:
-                tags["oneway"] = _LINE_ONEWAY.get(raw.lower(), raw)
-        speed_text = _text(row[found["maxspeed"]]) if found["maxspeed"] else None
-        if speed_text is None and found["speed_kph"]:
-            speed_text = _text(row[found["speed_kph"]])
+        raw = field_text("oneway", row)
+        if raw is not None:
+            tags["oneway"] = _LINE_ONEWAY.get(raw.lower(), raw)
+        speed_text = field_text("maxspeed", row)
+        if speed_text is None:
+            speed_text = field_text("speed_kph", row)
         if speed_text is not None:
             tags["maxspeed"] = speed_text
         for meaning in ("name", "access", "service"):
-            col = found[meaning]
-            value = _text(row[col]) if col else None
+            value = field_text(meaning, row)
             if value is not None:
                 tags[meaning] = value
         if cls not in DRIVABLE_HIGHWAYS:
