@@ -8,6 +8,11 @@ The data directory follows the layout of the public sources (see
     DATA_DIR/chicago/stations/Police_Stations.csv    police stations
     DATA_DIR/chicago/schools/*.csv                   schools
     DATA_DIR/chicago/road_network/osm_walk_by_community_area/<AREA>.graphml.gz
+
+That layout is named by the Chicago city file (``xunfang/data/cities/chicago.toml``), the
+default city of every command; ``XUNFANG_CITY=FILE.toml`` makes another city file the
+default (:func:`xunfang.ingest.city.default_city`), and ``--city``/``--boundary`` choose one
+per command.
 """
 
 from __future__ import annotations

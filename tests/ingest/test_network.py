@@ -17,6 +17,7 @@ from pyproj import Transformer
 
 from xunfang.errors import CRSError, DataFileError, NetworkError, ValidationError
 from xunfang.ingest import network as netmod
+from xunfang.ingest import road_network
 from xunfang.ingest.network import (
     DEFAULT_SPEEDS_KPH,
     DRIVABLE_HIGHWAYS,
@@ -142,7 +143,7 @@ def test_travel_time_matrix_chunked_equals_one_block(
     square: netmod.RoadNetwork, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     whole = square.travel_time_matrix(np.array([0, 1, 2, 3, 4, 0]))
-    monkeypatch.setattr(netmod, "_CHUNK_BYTES", 8)  # one source per Dijkstra call
+    monkeypatch.setattr(road_network, "_CHUNK_BYTES", 8)  # one source per Dijkstra call
     np.testing.assert_array_equal(square.travel_time_matrix(np.array([0, 1, 2, 3, 4, 0])), whole)
     assert whole[5, 2] == 20.0
 

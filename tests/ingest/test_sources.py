@@ -48,6 +48,27 @@ INCIDENTS_2014_CSV = (
     b"ID,Case Number,Date,Block,IUCR,Primary Type,Latitude,Longitude\n"
     b"9999999,HX100000,01/01/2014 12:00:00 AM,036XX W DOUGLAS BLVD,0486,BATTERY,41.86,-87.71\n"
 )
+INCIDENTS_HEADER = b"ID,Case Number,Date,Block,IUCR,Primary Type,Latitude,Longitude\n"
+# SYNTHETIC rows in the yearly export's columns: two in January, one in March 2014 (a
+# quoted block with a comma), one of December 2013 (a late report: outside the months kept)
+_YEARLY_HEADER = (
+    b"ID,Case Number,Date,Block,IUCR,Primary Type,Description,Location Description,Arrest,"
+    b"Domestic,Beat,District,Ward,Community Area,FBI Code,X Coordinate,Y Coordinate,Year,"
+    b"Updated On,Latitude,Longitude,Location\n"
+)
+_TAIL = b",0820,THEFT,$500 AND UNDER,STREET,false,false,0111,001,42,32,06,1176352,1900927,"
+INCIDENTS_3_MONTHS = (
+    _YEARLY_HEADER
+    + b"1,HX1,01/01/2014 12:00:00 AM,036XX W DOUGLAS BLVD" + _TAIL
+    + b'2014,02/10/2018 03:50:01 PM,41.88,-87.63,"(41.88, -87.63)"\n'
+    + b"2,HX2,01/31/2014 11:59:00 PM,001XX N STATE ST" + _TAIL
+    + b'2014,02/10/2018 03:50:01 PM,41.88,-87.63,"(41.88, -87.63)"\n'
+    + b'3,HX3,03/05/2014 08:15:00 AM,"STATE ST, N"' + _TAIL
+    + b'2014,02/10/2018 03:50:01 PM,41.88,-87.63,"(41.88, -87.63)"\n'
+    + b"4,HX4,12/31/2013 10:00:00 PM,001XX N STATE ST" + _TAIL
+    + b'2013,02/10/2018 03:50:01 PM,41.88,-87.63,"(41.88, -87.63)"\n'
+)  # fmt: skip
+JAN_2014 = "chicago/incidents_2014_2015/chicago_crimes_2014-01.csv.gz"
 COMMUNITY_AREAS_GEOJSON = (
     b'{"type":"FeatureCollection","features":[{"type":"Feature","properties":'
     b'{"community":"LOOP"},"geometry":{"type":"Polygon","coordinates":'
@@ -177,14 +198,18 @@ def _test_source(name: str, url_path: str, **extra: Any) -> Source:
 def test_registry_layout_matches_the_shared_data() -> None:
     targets = {s.name: s.target for s in sources_for("Chicago")}
     assert targets == {
-        "incidents_2014": "chicago/incidents_2014_2015/chicago_crimes_2014.csv",
-        "incidents_2015": "chicago/incidents_2014_2015/chicago_crimes_2015.csv",
+        "incidents_2014": "chicago/incidents_2014_2015/chicago_crimes_{month}.csv.gz",
+        "incidents_2015": "chicago/incidents_2014_2015/chicago_crimes_{month}.csv.gz",
         "police_districts": "chicago/boundaries/police_districts.geojson",
         "community_areas": "chicago/boundaries/community_areas.geojson",
         "police_beats": "chicago/boundaries/police_beats_dec2012.geojson",
         "police_stations": "chicago/stations/Police_Stations.csv",
         "schools": "chicago/schools/ChicagoPublicSchools_2011-12.csv",
     }
+    months = {s.name: s.months for s in sources_for("chicago")}
+    # the 18 months of the shared copy, which the README's commands and the demo read
+    assert months["incidents_2014"] == ("2014-01", "2014-12")
+    assert months["incidents_2015"] == ("2015-01", "2015-06")
     urls = {s.name: s.url for s in sources_for("chicago")}
     assert urls["incidents_2015"] == (
         "https://data.cityofchicago.org/api/views/vwwp-7yr9/rows.csv?accessType=DOWNLOAD"
@@ -245,15 +270,13 @@ def test_fetch_subset_lands_in_the_layout(site: Site, settings: Settings) -> Non
     )
     data = settings.data_dir
     assert (data / "chicago/stations/Police_Stations.csv").read_bytes() == STATIONS_CSV
-    assert (
-        data / "chicago/incidents_2014_2015/chicago_crimes_2014.csv"
-    ).read_bytes() == INCIDENTS_2014_CSV
+    assert gzip.decompress((data / JAN_2014).read_bytes()) == INCIDENTS_2014_CSV
     assert (
         data / "chicago/boundaries/community_areas.geojson"
     ).read_bytes() == COMMUNITY_AREAS_GEOJSON
     # registry order, statuses, hashes, and the rewritten URL keeps path and query
     names = [f.name for f in result.files]
-    assert names == ["incidents_2014", "community_areas", "police_stations"]
+    assert names == ["incidents_2014_2014_01", "community_areas", "police_stations"]
     assert [f.status for f in result.files] == ["downloaded"] * 3
     by_name = {f.name: f for f in result.files}
     assert by_name["police_stations"].sha256 == _sha(STATIONS_CSV)
@@ -347,14 +370,39 @@ def test_transient_503_is_retried(site: Site, settings: Settings) -> None:
 
 def test_gzip_content_encoding_is_decoded(site: Site, settings: Settings) -> None:
     # Socrata compresses its exports on the wire: Content-Length is then the compressed size
-    body = INCIDENTS_2014_CSV * 50
+    body = INCIDENTS_HEADER + INCIDENTS_2014_CSV.split(b"\n", 1)[1] * 50
     site.put(P_INC_2014, body)
     site.modes[P_INC_2014] = "gzip"
     result = fetch("chicago", settings, only=["incidents_2014"], progress=False)
-    target = settings.data_dir / "chicago/incidents_2014_2015/chicago_crimes_2014.csv"
-    assert target.read_bytes() == body
-    assert result.files[0].size_bytes == len(body)
-    assert result.files[0].sha256 == _sha(body)
+    target = settings.data_dir / JAN_2014
+    raw = gzip.decompress(target.read_bytes())
+    assert raw == body
+    assert result.files[0].size_bytes == target.stat().st_size
+    assert result.files[0].sha256 == _sha(target.read_bytes())
+
+
+def test_yearly_export_split_into_the_monthly_files(site: Site, settings: Settings) -> None:
+    site.put(P_INC_2014, INCIDENTS_3_MONTHS)
+    result = fetch("chicago", settings, only=["incidents_2014"], progress=False)
+    folder = settings.data_dir / "chicago/incidents_2014_2015"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "chicago_crimes_2014-01.csv.gz",
+        "chicago_crimes_2014-03.csv.gz",
+    ]
+    jan = gzip.decompress((folder / "chicago_crimes_2014-01.csv.gz").read_bytes()).splitlines()
+    mar = gzip.decompress((folder / "chicago_crimes_2014-03.csv.gz").read_bytes()).splitlines()
+    assert [r.split(b",")[0] for r in jan] == [b"ID", b"1", b"2"]
+    assert mar[1].startswith(b'3,HX3,03/05/2014 08:15:00 AM,"STATE ST, N",0820,THEFT,')
+    assert [f.note for f in result.files] == [
+        "2 rows of 2014-01",
+        "1 rows of 2014-03; 1 rows outside 2014-01 .. 2014-12 left out",
+    ]
+    # the files are what `xunfang ingest --profile chicago` reads
+    from xunfang.ingest.incidents import ingest
+
+    table, _rej, report = ingest(sorted(folder.iterdir()), "chicago")
+    assert report.rows_accepted == 3
+    assert sorted(table.frame["incident_id"].astype(str)) == ["1", "2", "3"]
 
 
 def test_timeout_raises_download_error(site: Site, settings: Settings) -> None:
@@ -556,3 +604,52 @@ def test_fetch_roads_wraps_overpass_failures(
     out = settings.data_dir / "chicago/road_network/osm_walk_by_community_area"
     assert not (out / "LOOP.graphml.gz").exists()
     assert not (out / "_areas_summary.csv").exists()
+
+
+# --- an OpenStreetMap extract for a user's boundary ---------------------------------------
+
+FIXTURE_OSM = Path(__file__).parents[1] / "fixtures" / "oneway_block.osm"
+
+
+def test_osm_extract_for_a_boundary(site: Site, tmp_path: Path) -> None:
+    """`xunfang data osm` asks Overpass for the boundary's box and writes an .osm file that
+    --roads reads (the answer here is the SYNTHETIC four-node block)."""
+    from xunfang.ingest.roads import read_road_network
+    from xunfang.ingest.sources import overpass_query
+
+    site.put("/api/interpreter", FIXTURE_OSM.read_bytes())
+    boundary = tmp_path / "b.geojson"
+    boundary.write_text(
+        '{"type":"FeatureCollection","features":[{"type":"Feature","properties":'
+        '{"name":"block"},"geometry":{"type":"Polygon","coordinates":'
+        "[[[121.4700,31.2300],[121.4712,31.2300],[121.4712,31.2312],[121.4700,31.2312],"
+        "[121.4700,31.2300]]]}}]}",
+        encoding="utf-8",
+    )
+    out = tmp_path / "roads" / "block.osm"
+    env = {
+        "XUNFANG_SOURCE_BASE_URL": site.base_url,
+        "XUNFANG_CACHE_DIR": str(tmp_path / "osmcache"),
+        "COLUMNS": "200",
+    }
+    args = ["osm", "--boundary", str(boundary), "--out", str(out), "--margin-m", "0"]
+    res = CliRunner().invoke(app, [*args, "--no-progress"], env=env)
+    assert res.exit_code == 0, res.output
+    assert out.read_bytes() == FIXTURE_OSM.read_bytes()
+    assert "4 nodes, 7 ways" in res.output.replace("\n", " ")
+    assert site.hits["/api/interpreter"] == 1
+    # the query asks for the box (south, west, north, east) and the ways' nodes
+    q = overpass_query((121.47, 31.23, 121.4712, 31.2312))
+    assert "(31.230000,121.470000,31.231200,121.471200)" in q and q.endswith("(._;>;);out body;")
+    net = read_road_network(out, "EPSG:32651")
+    assert net.report.one_way_known  # read as OSM XML, with its one-way street
+    # a second run comes from the cache
+    res = CliRunner().invoke(app, [*args, "--no-progress"], env=env)
+    assert res.exit_code == 0 and res.output.startswith("cached")
+    assert site.hits["/api/interpreter"] == 1
+    # an Overpass error page is refused, not written as an .osm file
+    site.put("/api/interpreter", b"<html><body>rate_limited</body></html>")
+    res = CliRunner().invoke(app, [*args, "--no-progress", "--force"], env=env)
+    assert res.exit_code == 1
+    assert "did not answer OpenStreetMap XML" in res.output.replace("\n", " ")
+    assert not out.exists()

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pyproj import CRS
 
 from xunfang.analyse.forecast._base import (
     Forecaster,
@@ -48,8 +49,15 @@ from xunfang.analyse.forecast._base import (
 from xunfang.analyse.forecast.registry import make_forecaster
 from xunfang.analyse.grid import Grid
 from xunfang.errors import ValidationError
-from xunfang.ingest.areas import load_study_area, read_boundaries
-from xunfang.ingest.incidents import IncidentTable, IngestReport, ingest, read_incident_table
+from xunfang.ingest.areas import StudyArea, load_study_area, read_boundaries
+from xunfang.ingest.city import City
+from xunfang.ingest.incidents import (
+    IncidentTable,
+    IngestReport,
+    Profile,
+    ingest,
+    read_incident_table,
+)
 
 FRACTIONS = (0.01, 0.02, 0.05, 0.10, 0.20)
 """Coverage levels: shares of the study area's cells flagged as hotspots."""
@@ -473,11 +481,13 @@ class EvaluationSpec:
     """
 
     incident_files: tuple[Path, ...]
-    profile: str = "chicago"
+    profile: str | Profile = "chicago"
     crs: str | None = None
     types: tuple[str, ...] = ()
     area: str | None = None
     boundary_dir: Path | None = None
+    city: City | None = None
+    """Where ``area`` is looked up (replaces ``boundary_dir``)."""
     cell_m: float = 150.0
     window: str = "day"
     start: str | None = None
@@ -530,7 +540,7 @@ class EvaluationRun:
 
 
 def load_incidents(
-    files: Sequence[Path], profile: str, crs: str | None
+    files: Sequence[Path], profile: str | Profile, crs: str | None
 ) -> tuple[IncidentTable, IngestReport | None]:
     """Read incident CSVs (or one ingested parquet) projected to ``crs``."""
     paths = [Path(p) for p in files]
@@ -581,6 +591,7 @@ def study_grid(
     boundary_dir: Path | None,
     *,
     offset_m: float = 0.0,
+    city: City | None = None,
 ) -> tuple[Grid, str]:
     """The evaluation grid: the bounding rectangle of all incidents (``area=None``), the
     city (``city``: all police districts) or a named study area.
@@ -597,6 +608,9 @@ def study_grid(
         xy = table.xy
         bounds = (xy[:, 0].min(), xy[:, 1].min(), xy[:, 0].max(), xy[:, 1].max())
         return Grid.from_bounds(bounds, cell_m, table.crs, offset_m=off), "bounding rectangle"
+    if city is not None:
+        sa = _city_area(city, area, table.crs)
+        return Grid.from_polygon(sa.polygon, cell_m, table.crs, offset_m=off), area
     if boundary_dir is None:
         raise ValidationError(f"--area {area} needs the boundary files: set --data-dir")
     name = area
@@ -605,6 +619,15 @@ def study_grid(
         name = "district:" + ",".join(districts["name"].astype(str))
     sa = load_study_area(boundary_dir, name, crs=table.crs)
     return Grid.from_polygon(sa.polygon, cell_m, table.crs, offset_m=off), area
+
+
+def _city_area(city: City, area: str, crs: CRS | str | None) -> StudyArea:
+    """A study area of ``city``; ``city`` is the union of its districts when it has a
+    district layer (as without a city), else of its road areas."""
+    if area.strip().lower() == "city" and any(b.kind == "district" for b in city.boundaries):
+        names = city.layer("district").read()["name"].astype(str)
+        return city.study_area("district:" + ",".join(names), crs=crs)
+    return city.study_area(area, crs=crs)
 
 
 def with_warm_start(model: Forecaster) -> Forecaster:
@@ -645,15 +668,19 @@ def run_evaluation(
     say = progress or (lambda _m: None)
     say("reading incidents")
     crs = spec.crs
-    if crs is None and spec.area is not None and spec.boundary_dir is not None:
+    if crs is None and spec.area is not None and spec.city is not None:
+        crs = _city_area(spec.city, spec.area, None).crs.to_string()
+    elif crs is None and spec.area is not None and spec.boundary_dir is not None:
         probe = "district:1" if spec.area.strip().lower() == "city" else spec.area
         crs = load_study_area(spec.boundary_dir, probe).crs.to_string()
     table, report = load_incidents(spec.incident_files, spec.profile, crs)
-    grid, area_name = study_grid(table, spec.area, spec.cell_m, spec.boundary_dir)
+    grid, area_name = study_grid(table, spec.area, spec.cell_m, spec.boundary_dir, city=spec.city)
     grids = {0.0: grid}
     if spec.offset_sensitivity:
         half = spec.cell_m / 2.0
-        grids[half] = study_grid(table, spec.area, spec.cell_m, spec.boundary_dir, offset_m=half)[0]
+        grids[half] = study_grid(
+            table, spec.area, spec.cell_m, spec.boundary_dir, offset_m=half, city=spec.city
+        )[0]
     selected = select_types(table, spec.types)
     if len(selected) == 0:
         raise ValidationError(f"no incident of types {list(spec.types)} in the input")

@@ -164,6 +164,27 @@ def where_when(table: IncidentTable, grid: Grid) -> WhereWhen:
     )
 
 
+def empty_where_when(grid: Grid) -> WhereWhen:
+    """The counts of no incidents on ``grid`` (a district planned without history): no
+    groups, zero counts."""
+    return WhereWhen(
+        grid=grid,
+        groups=(),
+        cell_counts=pd.DataFrame({ALL: pd.Series([], dtype=np.int64)}),
+        hour_of_week=np.zeros((1, HOURS_PER_WEEK), dtype=np.int64),
+        cell_hours=pd.DataFrame(
+            {
+                "type_group": pd.Series([], dtype=str),
+                "cell": pd.Series([], dtype=np.int64),
+                "hour_of_week": pd.Series([], dtype=np.int64),
+                "count": pd.Series([], dtype=np.int64),
+            }
+        ),
+        n_outside_grid=0,
+        n_date_only=0,
+    )
+
+
 @dataclass(frozen=True)
 class HotspotSummary:
     """The top cells of one type group and when their incidents happen.

@@ -10,6 +10,11 @@ Names accepted by :func:`load_study_area` (case and ``_``/space insensitive)::
     beat:0111             police beat (property ``BEAT_NUM``)
     community:LOOP,NEAR_WEST_SIDE   one or more community areas (property ``community``)
     LOOP                  a bare name is looked up among community areas, then districts
+
+Any city's boundary file (GeoJSON, GeoPackage, Shapefile as ``.shp``, ``.zip`` or folder,
+KML; any CRS; lon/lat files in WGS-84, GCJ-02 or BD-09) is read by
+:func:`read_boundary_file` and one or more of its polygons chosen by
+:func:`area_from_layer`; :class:`xunfang.ingest.city.City` puts the two together.
 """
 
 from __future__ import annotations
@@ -18,11 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
 import shapely
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
 from xunfang.errors import AreaNotFoundError, DataFileError, ValidationError
+from xunfang.ingest.coords import to_wgs84
 from xunfang.units import WGS84, require_projected, utm_crs_for
 
 BOUNDARY_FILES = {
@@ -63,6 +71,10 @@ class StudyArea:
     def area_km2(self) -> float:
         """Area in square kilometres."""
         return float(self.polygon.area) / 1e6
+
+
+def _natural(name: str) -> tuple[int, str]:
+    return (int(name), "") if name.isdigit() else (1 << 62, name)
 
 
 def _norm(name: object) -> str:
@@ -176,3 +188,169 @@ def community_areas_touching(boundary_dir: Path, area: StudyArea) -> list[str]:
     inter = hits.geometry.intersection(area.polygon.buffer(200.0)).area
     keep = (inter >= 0.01 * hits.geometry.area) | (inter >= 5e4)
     return sorted(hits.loc[keep, "name"].astype(str))
+
+
+BOUNDARY_FORMATS = (".geojson", ".json", ".gpkg", ".shp", ".zip", ".kml", "a Shapefile folder")
+"""The boundary file forms :func:`read_boundary_file` reads."""
+NAME_FIELDS = ("name", "名称", "name_zh", "name:zh", "title", "district", "label", "id")
+"""Properties tried, in this order and case-insensitively, for a polygon's name."""
+
+
+def read_boundary_file(
+    path: str | Path,
+    *,
+    name_field: str | None = None,
+    frame: str = "wgs84",
+    layer: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Read the polygons of a boundary file in any CRS and name each.
+
+    Parameters
+    ----------
+    path
+        GeoJSON, GeoPackage, Shapefile (``.shp``, a ``.zip`` holding one, or the folder),
+        or KML (see :data:`BOUNDARY_FORMATS`); read with pyogrio.
+    name_field
+        Property holding each polygon's name; default the first of :data:`NAME_FIELDS`
+        present, else ``"polygon N"`` (1-based).
+    frame
+        ``wgs84``, ``gcj02`` or ``bd09``: the datum of a lon/lat file (a file in a
+        projected CRS is taken as its CRS says). GCJ-02 and BD-09 vertices are converted
+        with :func:`xunfang.ingest.coords.to_wgs84`.
+    layer
+        Layer of a multi-layer file (GeoPackage, KML folders); default the first.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns ``name`` (str) and ``geometry`` ((Multi)Polygon, EPSG:4326); invalid
+        polygons repaired with ``buffer(0)``.
+
+    Raises
+    ------
+    DataFileError
+        If the file is missing, not a readable vector file (the message lists the forms
+        read), has no polygon, or lacks ``name_field`` (listing the properties there are).
+    """
+    p = Path(path)
+    if not p.exists():
+        raise DataFileError(p, "boundary file not found")
+    import pyogrio
+
+    try:
+        gdf = gpd.read_file(p, layer=layer) if layer else gpd.read_file(p)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError) as exc:
+        raise DataFileError(
+            p,
+            f"not a boundary file this version reads ({exc}); give one of "
+            f"{', '.join(BOUNDARY_FORMATS)}",
+        ) from exc
+    is_poly = gdf.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+    if not is_poly.any():
+        kinds = sorted(gdf.geometry.geom_type.dropna().unique())
+        raise DataFileError(p, f"has no polygon (found {kinds or 'no geometry'})")
+    gdf = gdf[is_poly].reset_index(drop=True)
+    if gdf.crs is None:
+        gdf = gdf.set_crs(WGS84)
+    if gdf.crs.is_geographic:
+        gdf = gdf.to_crs(WGS84)
+        key = str(frame).lower().replace("-", "").replace("_", "")
+        if key != "wgs84":
+
+            def shift(coords: np.ndarray) -> np.ndarray:
+                lon, lat = to_wgs84(coords[:, 0], coords[:, 1], frame)
+                return np.column_stack([lon, lat])
+
+            gdf = gdf.set_geometry(shapely.transform(gdf.geometry.to_numpy(), shift), crs=WGS84)
+    else:
+        gdf = gdf.to_crs(WGS84)
+    invalid = ~gdf.geometry.is_valid
+    if invalid.any():
+        gdf.loc[invalid, "geometry"] = gdf.loc[invalid, "geometry"].buffer(0)
+    props = [str(c) for c in gdf.columns if c != gdf.geometry.name]
+    lower = {c.lower(): c for c in props}
+    if name_field is not None:
+        if name_field.lower() not in lower:
+            raise DataFileError(
+                p, f"has no property {name_field!r} (found {props})", field=name_field
+            )
+        col: str | None = lower[name_field.lower()]
+    else:
+        col = next((lower[f] for f in NAME_FIELDS if f in lower), None)
+    names = (
+        gdf[col].astype(str).str.strip()
+        if col is not None
+        else pd.Series([f"polygon {i + 1}" for i in range(len(gdf))])
+    )
+    return gpd.GeoDataFrame({"name": names.to_numpy()}, geometry=gdf.geometry.to_numpy(), crs=WGS84)
+
+
+def area_from_layer(
+    layer: gpd.GeoDataFrame,
+    names: str | None,
+    *,
+    kind: str,
+    source: str | Path,
+    crs: CRS | str | None = None,
+    option: str = "--boundary-name",
+) -> StudyArea:
+    """Choose one or more polygons of a boundary layer by name and make them a study area.
+
+    Parameters
+    ----------
+    layer
+        From :func:`read_boundary_file` (``name``, ``geometry`` in EPSG:4326).
+    names
+        Comma-separated names (case and ``_``/space insensitive); ``None`` takes the only
+        polygon, or the union of all polygons when they share one name.
+    kind
+        Recorded as :attr:`StudyArea.kind`.
+    source
+        The file, for messages.
+    crs
+        Analysis CRS; default the UTM zone of the area's centroid.
+    option
+        The option name messages tell the user to set.
+
+    Raises
+    ------
+    AreaNotFoundError
+        If ``names`` is missing while the layer holds differently named polygons, or names
+        one that is not there; the message lists the names there are.
+    """
+    all_names = sorted(dict.fromkeys(layer["name"].astype(str)), key=_natural)
+    shown = ", ".join(all_names[:80]) + (" ..." if len(all_names) > 80 else "")
+    if names is None or not names.strip():
+        if len(all_names) > 1:
+            raise AreaNotFoundError(
+                f"{source} holds {len(all_names)} polygons: choose with {option} (names: {shown})"
+            )
+        chosen = layer
+        label = all_names[0] if all_names else kind
+    else:
+        wanted = [w for w in names.split(",") if w.strip()]
+        keys = layer["name"].map(_norm)
+        want = [_norm(w) for w in wanted]
+        missing = [w for w, n in zip(wanted, want, strict=True) if n not in set(keys)]
+        if missing:
+            raise AreaNotFoundError(
+                f"no {kind} named {', '.join(missing)} in {source} ({option}); known names: {shown}"
+            )
+        chosen = layer[keys.isin(want)]
+        label = names
+    poly_wgs = shapely.union_all(chosen.geometry.to_numpy())
+    centroid = poly_wgs.centroid
+    area_crs = (
+        require_projected(crs, "study area")
+        if crs is not None
+        else utm_crs_for(centroid.x, centroid.y)
+    )
+    poly = gpd.GeoSeries([poly_wgs], crs=WGS84).to_crs(area_crs).iloc[0]
+    return StudyArea(
+        name=label,
+        kind=kind,
+        members=tuple(dict.fromkeys(chosen["name"].astype(str))),
+        polygon_wgs84=poly_wgs,
+        crs=area_crs,
+        polygon=poly,
+    )

@@ -19,23 +19,23 @@ The result, :class:`RoadNetwork`, holds a CSR travel-time matrix on which
 :meth:`RoadNetwork.travel_time_matrix` runs Dijkstra's algorithm (Dijkstra 1959, as
 implemented by :func:`scipy.sparse.csgraph.dijkstra`) from many sources at once.
 
+Split along its seams: the value types live in :mod:`xunfang.ingest.road_network`
+(re-exported here), the area stitching in :mod:`xunfang.ingest.stitch`, the OSM tag rules
+and class speeds in :mod:`xunfang.ingest.osm`; a user's single road file (OSM XML/PBF,
+GraphML, road lines) is read by :mod:`xunfang.ingest.roads`.
+
 Road data (c) OpenStreetMap contributors, ODbL 1.0: maps and reports drawn from it must say so.
 """
 
 from __future__ import annotations
 
-import ast
 import gzip
 import math
-import re
 import xml.etree.ElementTree as ET
 import zlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 import geopandas as gpd
@@ -43,15 +43,23 @@ import networkx as nx
 import numpy as np
 import osmnx as ox
 import pandas as pd
-import scipy.sparse as sp
 import shapely
 from pyproj import CRS, Transformer
-from scipy.sparse.csgraph import connected_components, dijkstra
-from scipy.spatial import cKDTree
+from scipy.sparse.csgraph import connected_components
 from shapely.geometry.base import BaseGeometry
 
 from xunfang.errors import DataFileError, NetworkError, ValidationError
 from xunfang.ingest.areas import StudyArea, community_areas_touching
+from xunfang.ingest.osm import DEFAULT_SPEEDS_KPH, DRIVABLE_HIGHWAYS, excluded_reason
+from xunfang.ingest.osm import drivable_class as _drivable_class
+from xunfang.ingest.osm import parse_maxspeed as _parse_maxspeed
+from xunfang.ingest.road_network import NetworkReport, RoadNetwork
+from xunfang.ingest.road_network import format_counts as _format_counts
+from xunfang.ingest.road_network import freeze as _freeze
+from xunfang.ingest.road_network import min_csr as _min_csr
+from xunfang.ingest.stitch import nearest_links as _stitch
+from xunfang.ingest.stitch import same_name_links as _stitch_same_name
+from xunfang.ingest.stitch import unique_pairs as _unique_pairs
 from xunfang.units import WGS84, kph_to_mps, require_projected
 
 __all__ = [
@@ -65,261 +73,20 @@ __all__ = [
     "network_from_edges",
 ]
 
-_MAIN_CLASSES = (
-    "motorway",
-    "trunk",
-    "primary",
-    "secondary",
-    "tertiary",
-    "unclassified",
-    "residential",
-    "living_street",
-    "service",
-)
-_LINK_CLASSES = ("motorway_link", "trunk_link", "primary_link", "secondary_link", "tertiary_link")
-
-DRIVABLE_HIGHWAYS: frozenset[str] = frozenset(_MAIN_CLASSES + _LINK_CLASSES)
-"""OSM ``highway`` values kept for a vehicle graph (the list in chicago/SOURCE.txt section 5)."""
-
-DEFAULT_SPEEDS_KPH: Mapping[str, float] = MappingProxyType(
-    {
-        "motorway": 80.0,
-        "trunk": 60.0,
-        "primary": 50.0,
-        "secondary": 45.0,
-        "tertiary": 40.0,
-        "unclassified": 35.0,
-        "residential": 30.0,
-        "living_street": 15.0,
-        "service": 20.0,
-        **dict.fromkeys(_LINK_CLASSES, 40.0),
-    }
-)
-"""Imputed urban travel speed by OSM road class, km/h (read-only; copy it to change it).
-
-An assumption, not a measurement: the source graphs almost never carry ``maxspeed``
-(38 of 6,946 LOOP edges). The values sit at or below the Illinois statutory urban limit
-of 30 mph = 48 km/h (625 ILCS 5/11-601) on local streets, and allow for signals and
-congestion on arterials; expressways (``motorway``) at 80 km/h. Calibrate them against
-observed response or probe-vehicle times when those are available. A stitch link between
-two areas uses the ``residential`` speed.
-"""
-
 STITCH_HIGHWAY = "stitch"
 """The ``highway`` value of the straight links added between areas (see :func:`build_network`)."""
 
 _MISSING_CLASS = "<missing>"
-_MPH_KPH = 1.609344
-_KNOT_KPH = 1.852
-_MAXSPEED_RE = re.compile(
-    r"^\s*(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>mph|km/h|kmh|kph|knots)?\s*$", re.IGNORECASE
-)
-_CHUNK_BYTES = 64 * 1024 * 1024
-"""Peak size of one Dijkstra result block (float64) in :meth:`RoadNetwork.travel_time_matrix`."""
-
-
-@dataclass(frozen=True)
-class NetworkReport:
-    """What :func:`build_network` read, kept, dropped, added and left out.
-
-    Attributes
-    ----------
-    areas
-        Names of the graph files (areas) loaded, in the order given.
-    edges_read
-        Directed edges in the source graphs.
-    edges_kept
-        Directed edges with a drivable road class; ``edges_read == edges_kept +
-        sum(edges_dropped_by_class.values())``. Edges later removed by clipping or with
-        the smaller components are counted in ``notes``.
-    edges_dropped_by_class
-        Directed edges dropped as not drivable, by OSM ``highway`` class (the first class
-        of a list; ``"<missing>"`` when the edge has none).
-    stitch_links
-        Undirected straight links added between nodes of different areas.
-    stitch_threshold_m
-        Longest stitch link allowed, metres.
-    nodes
-        Nodes in the final graph.
-    nodes_left_out
-        Drivable nodes not in the largest strongly connected component (dropped).
-    components_before
-        Strongly connected components before keeping the largest.
-    one_way_known
-        Whether one-way streets are represented. ``False`` for walk graphs: every street is
-        then treated as two-way.
-    notes
-        Sentences for a report (one-way caveat, speeds, clipping, stitching, attribution).
-    """
-
-    areas: tuple[str, ...]
-    edges_read: int
-    edges_kept: int
-    edges_dropped_by_class: dict[str, int]
-    stitch_links: int
-    stitch_threshold_m: float
-    nodes: int
-    nodes_left_out: int
-    components_before: int
-    one_way_known: bool
-    notes: tuple[str, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        """The report as plain JSON-ready types (lists for tuples, a copied dict)."""
-        return {
-            "areas": list(self.areas),
-            "edges_read": self.edges_read,
-            "edges_kept": self.edges_kept,
-            "edges_dropped_by_class": dict(self.edges_dropped_by_class),
-            "stitch_links": self.stitch_links,
-            "stitch_threshold_m": self.stitch_threshold_m,
-            "nodes": self.nodes,
-            "nodes_left_out": self.nodes_left_out,
-            "components_before": self.components_before,
-            "one_way_known": self.one_way_known,
-            "notes": list(self.notes),
-        }
-
-
-@dataclass(frozen=True, eq=False)
-class RoadNetwork:
-    """A road graph for travel times, in one projected CRS (metres, seconds).
-
-    Attributes
-    ----------
-    crs
-        Projected CRS in metres of ``node_xy`` and ``edges``.
-    node_ids
-        Array of shape (n,), int64: the source node ids (OSM ids, or ``0..n-1`` for
-        :func:`network_from_edges`). Row ``i`` of every array is node index ``i``.
-    node_xy
-        Array of shape (n, 2), float64, metres in ``crs``.
-    matrix
-        CSR matrix of shape (n, n): ``matrix[i, j]`` is the travel time in seconds of the
-        fastest edge from node ``i`` to node ``j`` (stored only where an edge exists; an
-        explicit 0 is a zero-length edge).
-    edges
-        One row per undirected road piece (and stitch link) of the final graph, for maps:
-        ``u_index``, ``v_index`` (node indices; the geometry runs from u to v),
-        ``length_m``, ``speed_kph``, ``travel_time_s``, ``highway``, ``name``, ``geometry``
-        (LineString in ``crs``).
-    report
-        What was read, kept, dropped and added.
-    """
-
-    crs: CRS
-    node_ids: np.ndarray
-    node_xy: np.ndarray
-    matrix: sp.csr_matrix
-    edges: gpd.GeoDataFrame
-    report: NetworkReport
-
-    @property
-    def n_nodes(self) -> int:
-        """Number of nodes ``n``."""
-        return int(self.node_ids.shape[0])
-
-    @cached_property
-    def _tree(self) -> cKDTree:
-        return cKDTree(self.node_xy)
-
-    def snap(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The nearest node of each point (Euclidean, k-d tree of Maneewongvatana & Mount 1999).
-
-        Parameters
-        ----------
-        xy
-            Array of shape (m, 2), metres in ``self.crs``.
-
-        Returns
-        -------
-        node_index : numpy.ndarray
-            Shape (m,), int64, indices into ``node_ids``/``node_xy``.
-        snap_distance_m : numpy.ndarray
-            Shape (m,), float64, straight-line distance from each point to its node, metres.
-
-        Raises
-        ------
-        ValidationError
-            If ``xy`` is not of shape (m, 2) or holds NaN or infinite values.
-        """
-        points = np.asarray(xy, dtype=np.float64)
-        if points.ndim != 2 or points.shape[1] != 2:
-            raise ValidationError(
-                f"xy must have shape (m, 2) (x, y metres in {self.crs.to_string()}); "
-                f"got shape {points.shape}"
-            )
-        bad = ~np.isfinite(points).all(axis=1)
-        if bad.any():
-            rows = np.flatnonzero(bad)
-            raise ValidationError(
-                f"xy has {rows.size} row(s) with NaN or infinite coordinates (first: row "
-                f"{int(rows[0])}); drop or geocode those points before snapping"
-            )
-        if points.shape[0] == 0:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
-        distance_m, index = self._tree.query(points, k=1)
-        return np.asarray(index, dtype=np.int64), np.asarray(distance_m, dtype=np.float64)
-
-    def travel_time_matrix(
-        self,
-        sources: np.ndarray,
-        targets: np.ndarray | None = None,
-        *,
-        limit_s: float = np.inf,
-    ) -> np.ndarray:
-        """Shortest travel times from source nodes to target nodes.
-
-        Dijkstra's algorithm (Dijkstra 1959) from every source via
-        :func:`scipy.sparse.csgraph.dijkstra` with ``indices=sources``, run in blocks of
-        sources so that the float64 working block stays under 64 MiB.
-
-        Parameters
-        ----------
-        sources
-            Array of shape (s,), node indices (integers in ``[0, n)``).
-        targets
-            Array of shape (t,), node indices; ``None`` means all ``n`` nodes in index order.
-        limit_s
-            Stop searching beyond this travel time, seconds; farther targets get ``inf``.
-
-        Returns
-        -------
-        numpy.ndarray
-            Shape (s, t) (or (s, n)), float32, seconds; ``inf`` where a target is
-            unreachable or farther than ``limit_s``.
-
-        Raises
-        ------
-        ValidationError
-            If an index is not an integer in range, or ``limit_s`` is negative or NaN.
-        """
-        n = self.n_nodes
-        src = _check_indices(sources, n, "sources")
-        tgt = None if targets is None else _check_indices(targets, n, "targets")
-        limit = float(limit_s)
-        if math.isnan(limit) or limit < 0:
-            raise ValidationError(f"limit_s must be >= 0 seconds (or inf); got {limit_s!r}")
-        n_cols = n if tgt is None else tgt.size
-        out = np.full((src.size, n_cols), np.inf, dtype=np.float32)
-        if src.size == 0 or n_cols == 0:
-            return out
-        chunk = max(1, _CHUNK_BYTES // (8 * n))
-        for start in range(0, src.size, chunk):
-            block = dijkstra(
-                self.matrix, directed=True, indices=src[start : start + chunk], limit=limit
-            )
-            out[start : start + chunk] = block if tgt is None else block[:, tgt]
-        return out
 
 
 def load_graphml_gz(path: Path) -> nx.MultiDiGraph:
-    """Load a gzip-compressed OSMnx GraphML file.
+    """Load a gzip-compressed (or, named ``.graphml``, a plain) OSMnx GraphML file.
 
     Parameters
     ----------
     path
-        A ``.graphml.gz`` file written by ``osmnx.save_graphml`` and gzipped.
+        A ``.graphml.gz`` file written by ``osmnx.save_graphml`` and gzipped, or the
+        ``.graphml`` file itself.
 
     Returns
     -------
@@ -344,7 +111,11 @@ def load_graphml_gz(path: Path) -> nx.MultiDiGraph:
     except OSError as exc:
         raise DataFileError(path, f"cannot read the file: {exc}") from exc
     try:
-        text = gzip.decompress(raw).decode("utf-8")
+        text = (
+            raw.decode("utf-8")
+            if path.name.lower().endswith(".graphml")
+            else gzip.decompress(raw).decode("utf-8")
+        )
     except (OSError, EOFError, zlib.error) as exc:
         raise DataFileError(
             path, f"not a valid gzip file ({exc}); re-download or re-gzip it"
@@ -370,6 +141,7 @@ def build_network(
     stitch_threshold_m: float = 60.0,
     speeds_kph: Mapping[str, float] | None = None,
     same_name_threshold_m: float = 0.0,
+    exclude_closed: bool = False,
 ) -> RoadNetwork:
     """Build a drivable road network from one or more OSMnx GraphML area graphs.
 
@@ -398,6 +170,11 @@ def build_network(
         its name on both banks. On Chicago's river 200 m recovers the downtown bridges
         (the bank-to-bank node gaps are 88-170 m) without linking streets that dead-end on
         both sides of the Dan Ryan expressway (gaps of 210 m and more).
+    exclude_closed
+        Also drop edges closed to cars by their ``access``/``motor_vehicle``/``service``/
+        ``area`` attributes (:func:`xunfang.ingest.osm.excluded_reason`), counted in
+        ``edges_dropped_by_class`` under the reason. Off for the Chicago area graphs, so
+        that their node indices stay as they were; on for a user's GraphML file.
 
     Returns
     -------
@@ -474,6 +251,13 @@ def build_network(
             if cls is None or cls not in DRIVABLE_HIGHWAYS:
                 dropped[_MISSING_CLASS if cls is None else cls] += 1
                 continue
+            if exclude_closed:
+                reason = excluded_reason(
+                    {k: _first_text(data[k]) for k in _ACCESS_TAGS if data.get(k) is not None}
+                )
+                if reason is not None:
+                    dropped[reason] += 1
+                    continue
             cols["u"].append(u)
             cols["v"].append(v)
             cols["length"].append(data.get("length"))
@@ -583,7 +367,8 @@ def build_network(
     rows = np.concatenate([u_idx, v_idx[two_way], s_u, s_v])
     cols_ = np.concatenate([v_idx, u_idx[two_way], s_v, s_u])
     times = np.concatenate([travel_time_s, travel_time_s[two_way], s_time, s_time])
-    full = _min_csr(rows, cols_, times, uniq_ids.size)
+    lens = np.concatenate([length_m, length_m[two_way], s_len, s_len])
+    full, full_len = _min_csr(rows, cols_, times, uniq_ids.size, lengths=lens)
     node_sel = np.flatnonzero(drivable)
     sub = full[node_sel][:, node_sel]
     n_comp, labels = connected_components(sub, directed=True, connection="strong")
@@ -621,6 +406,7 @@ def build_network(
     new_index = np.full(uniq_ids.size, -1, dtype=np.int64)
     new_index[final_nodes] = np.arange(final_nodes.size)
     matrix = full[final_nodes][:, final_nodes].tocsr()
+    length_matrix = full_len[final_nodes][:, final_nodes].tocsr()
     node_xy = xy[final_nodes]
 
     in_final = (new_index[u_idx] >= 0) & (new_index[v_idx] >= 0)
@@ -634,6 +420,7 @@ def build_network(
         names=names_kept,
         geoms=geoms_kept,
         mask=in_final,
+        directed=directed,
     )
     s_final = (new_index[s_u] >= 0) & (new_index[s_v] >= 0)
     stitch_rows = pd.DataFrame(
@@ -645,6 +432,7 @@ def build_network(
             "travel_time_s": s_time[s_final],
             "highway": STITCH_HIGHWAY,
             "name": None,
+            "oneway": False,
         }
     )
     table = pd.concat([road, stitch_rows], ignore_index=True) if len(stitch_rows) else road
@@ -701,6 +489,7 @@ def build_network(
             matrix=matrix,
             edges=edges,
             report=report,
+            length_matrix=length_matrix,
         )
     )
 
@@ -832,6 +621,7 @@ def network_from_edges(
             "travel_time_s": travel_time_s,
             "highway": "unspecified",
             "name": None,
+            "oneway": False,
         }
     )
     geometry = shapely.linestrings(np.stack([xy[u], xy[v]], axis=1)) if u.size else []
@@ -912,60 +702,14 @@ def _node_table(graph: nx.MultiDiGraph, path: Path) -> tuple[np.ndarray, np.ndar
     return np.asarray(ids, dtype=np.int64), arr
 
 
-def _drivable_class(value: object) -> str | None:
-    """The road class of an edge: the first drivable class of a list, else its first class.
+_ACCESS_TAGS = ("access", "motor_vehicle", "motorcar", "vehicle", "service", "area")
 
-    ``None`` when the edge has no class. Strings like ``"['residential', 'service']"`` are
-    parsed as lists.
-    """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("[") and text.endswith("]"):
-            try:
-                value = ast.literal_eval(text)
-            except (SyntaxError, ValueError):
-                return text or None
-        else:
-            return text or None
+
+def _first_text(value: object) -> str:
+    """A tag value as text; the first of a list (an edge simplified across ways)."""
     if isinstance(value, list | tuple):
-        classes = [str(c).strip() for c in value if str(c).strip()]
-        if not classes:
-            return None
-        return next((c for c in classes if c in DRIVABLE_HIGHWAYS), classes[0])
+        return str(value[0]) if value else ""
     return str(value)
-
-
-def _parse_maxspeed(value: object) -> float:
-    """A posted speed in km/h, or NaN when absent or unparseable.
-
-    ``"30 mph"`` -> 48.28032; a bare number is km/h (the OSM default unit); a list (a
-    simplified edge) gives the mean of its parseable values, as ``osmnx.add_edge_speeds``.
-    """
-    if value is None:
-        return math.nan
-    if isinstance(value, list | tuple):
-        parsed = [s for s in (_parse_maxspeed(v) for v in value) if math.isfinite(s)]
-        return sum(parsed) / len(parsed) if parsed else math.nan
-    if isinstance(value, int | float):
-        return float(value) if math.isfinite(value) and value > 0 else math.nan
-    text = str(value).strip()
-    if text.startswith("[") and text.endswith("]"):
-        try:
-            return _parse_maxspeed(ast.literal_eval(text))
-        except (SyntaxError, ValueError):
-            return math.nan
-    match = _MAXSPEED_RE.match(text)
-    if match is None:
-        return math.nan
-    speed = float(match["value"])
-    unit = (match["unit"] or "").lower()
-    if unit == "mph":
-        speed *= _MPH_KPH
-    elif unit == "knots":
-        speed *= _KNOT_KPH
-    return speed if speed > 0 else math.nan
 
 
 def _to_float(value: object) -> float:
@@ -975,134 +719,6 @@ def _to_float(value: object) -> float:
         return float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return math.nan
-
-
-def _check_indices(values: np.ndarray, n: int, what: str) -> np.ndarray:
-    arr = np.asarray(values)
-    if arr.ndim != 1:
-        raise ValidationError(f"{what} must be a 1-D array of node indices; got shape {arr.shape}")
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        raise ValidationError(
-            f"{what} must hold integer node indices (from snap()); got dtype {arr.dtype}"
-        )
-    idx = arr.astype(np.int64)
-    if idx.size and (idx.min() < 0 or idx.max() >= n):
-        raise ValidationError(
-            f"{what} must be node indices in [0, {n}); got min {idx.min()}, max {idx.max()}"
-        )
-    return idx
-
-
-def _min_csr(rows: np.ndarray, cols: np.ndarray, times: np.ndarray, n: int) -> sp.csr_matrix:
-    """CSR (n, n) of the smallest time per (row, col); self-loops dropped; zeros kept."""
-    keep = rows != cols
-    rows, cols, times = rows[keep], cols[keep], times[keep]
-    order = np.lexsort((times, cols, rows))
-    rows, cols, times = rows[order], cols[order], times[order]
-    first = np.ones(rows.size, dtype=bool)
-    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-    return sp.csr_matrix(
-        (times[first].astype(np.float64), (rows[first], cols[first])), shape=(n, n)
-    )
-
-
-def _stitch(
-    xy: np.ndarray, area_of: np.ndarray, active: np.ndarray, threshold_m: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Undirected links (u, v) from each active node to the nearest active node of every
-    other area within ``threshold_m`` (one k-d tree per area), duplicates removed."""
-    empty = np.empty(0, np.int64)
-    idx = np.flatnonzero(active)
-    areas = np.unique(area_of[idx])
-    if areas.size < 2 or threshold_m <= 0:
-        return empty, empty
-    found_u: list[np.ndarray] = []
-    found_v: list[np.ndarray] = []
-    bound = float(np.nextafter(threshold_m, np.inf))
-    for area in areas:  # few areas; the queries are vectorised
-        mine = idx[area_of[idx] == area]
-        others = idx[area_of[idx] != area]
-        dist, j = cKDTree(xy[mine]).query(xy[others], k=1, distance_upper_bound=bound)
-        ok = np.isfinite(dist) & (dist <= threshold_m)
-        found_u.append(others[ok])
-        found_v.append(mine[j[ok]])
-    return _unique_pairs(np.concatenate(found_u), np.concatenate(found_v))
-
-
-def _stitch_same_name(
-    xy: np.ndarray,
-    area_of: np.ndarray,
-    u_idx: np.ndarray,
-    v_idx: np.ndarray,
-    names: Sequence[object],
-    threshold_m: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """For each pair of areas and each street name in both, link the closest two nodes on
-    streets of that name when at most ``threshold_m`` apart.
-
-    Vectorised with one k-d tree per area over (x, y, name code x (2 threshold + 1) m): nodes of
-    different names are then never within the threshold of each other.
-    """
-    empty = np.empty(0, np.int64)
-    if threshold_m <= 0 or np.unique(area_of[np.concatenate([u_idx, v_idx])]).size < 2:
-        return empty, empty
-    edge_no: list[int] = []
-    edge_name: list[str] = []
-    for i, value in enumerate(names):
-        items = value if isinstance(value, list | tuple) else [value]
-        for item in items:
-            if isinstance(item, str) and item.strip():
-                edge_no.append(i)
-                edge_name.append(item.strip().casefold())
-    if not edge_no:
-        return empty, empty
-    rows = np.asarray(edge_no, dtype=np.int64)
-    codes = pd.factorize(pd.Series(edge_name, dtype=object))[0].astype(np.int64)
-    table = pd.DataFrame(
-        {"node": np.concatenate([u_idx[rows], v_idx[rows]]), "code": np.tile(codes, 2)}
-    ).drop_duplicates()
-    node = table["node"].to_numpy()
-    code = table["code"].to_numpy()
-    area = area_of[node]
-    pts = np.column_stack([xy[node], code.astype(np.float64) * (2.0 * threshold_m + 1.0)])
-    bound = float(np.nextafter(threshold_m, np.inf))
-    found: list[pd.DataFrame] = []
-    for a in np.unique(area):
-        mine = np.flatnonzero(area == a)
-        others = np.flatnonzero(area != a)
-        if not mine.size or not others.size:
-            continue
-        dist, j = cKDTree(pts[mine]).query(pts[others], k=1, distance_upper_bound=bound)
-        ok = np.isfinite(dist) & (dist <= threshold_m)
-        o, m = others[ok], mine[j[ok]]
-        found.append(
-            pd.DataFrame(
-                {
-                    "a1": np.minimum(area[o], a),
-                    "a2": np.maximum(area[o], a),
-                    "code": code[o],
-                    "u": node[o],
-                    "v": node[m],
-                    "dist": dist[ok],
-                }
-            )
-        )
-    links = pd.concat(found, ignore_index=True) if found else pd.DataFrame()
-    if links.empty:
-        return empty, empty
-    best = links.sort_values(["dist", "u", "v"], kind="stable").drop_duplicates(
-        ["a1", "a2", "code"]
-    )
-    return _unique_pairs(best["u"].to_numpy(np.int64), best["v"].to_numpy(np.int64))
-
-
-def _unique_pairs(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Undirected pairs as (min, max), sorted and without duplicates or self-pairs."""
-    if u.size == 0:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    pairs = np.unique(np.column_stack([np.minimum(u, v), np.maximum(u, v)]), axis=0)
-    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
-    return pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
 
 
 def _road_pieces(
@@ -1116,9 +732,11 @@ def _road_pieces(
     names: Sequence[object],
     geoms: Sequence[object],
     mask: np.ndarray,
+    directed: np.ndarray,
 ) -> pd.DataFrame:
     """One row per undirected road piece: the two directions of a walk-graph edge (same end
-    nodes and class, lengths within 1 cm) are one piece; the first in input order is kept."""
+    nodes and class, lengths within 1 cm) are one piece; the first in input order is kept.
+    ``oneway`` is True for a piece of a directed graph found in one direction only."""
     sel = np.flatnonzero(mask)
     a = np.minimum(u[sel], v[sel])
     b = np.maximum(u[sel], v[sel])
@@ -1133,8 +751,13 @@ def _road_pieces(
         & (hw_code[o1] == hw_code[o0])
         & (np.abs(lens[o1] - lens[o0]) < 0.01)
     )
-    # a run of equal pieces collapses to its first member; keep input order
-    sel = np.sort(sel[order[~same]])
+    # a run of equal pieces collapses to its first member; keep input order. A piece is
+    # one-way when its graph is directed and it runs in one direction only (a run of one).
+    run_len = np.bincount(np.cumsum(~same) - 1)
+    keep = sel[order[~same]]
+    one_dir = directed[keep] & (run_len == 1)
+    perm = np.argsort(keep, kind="stable")
+    sel, one_dir = keep[perm], one_dir[perm]
     return pd.DataFrame(
         {
             "u_index": u[sel],
@@ -1144,6 +767,7 @@ def _road_pieces(
             "travel_time_s": travel_time_s[sel],
             "highway": highway[sel].astype(str),
             "name": [_name_text(names[i]) for i in sel.tolist()],
+            "oneway": one_dir,
             "_geom": [geoms[i] for i in sel.tolist()],
         }
     )
@@ -1179,14 +803,3 @@ def _edge_geometry(
 
         out[has] = shapely.transform(src[has], project)
     return np.asarray(out, dtype=object)
-
-
-def _format_counts(counts: Mapping[str, int]) -> str:
-    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-
-
-def _freeze(network: RoadNetwork) -> RoadNetwork:
-    """Make the arrays read-only (the matrix and table stay as built: do not edit them)."""
-    network.node_ids.flags.writeable = False
-    network.node_xy.flags.writeable = False
-    return network

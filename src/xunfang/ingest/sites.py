@@ -1,7 +1,8 @@
-"""Point sites from CSV: police stations, existing booths, user candidate lists, schools.
+"""Point sites: police stations, existing booths, user candidate lists, schools, places to cover.
 
-A site file is a CSV with a name column and a position: ``lon``/``lat`` (or
-``longitude``/``latitude``, any case) in WGS-84, GCJ-02 or BD-09. The Chicago
+A site file is a CSV or Excel sheet with a name column and a position: ``lon``/``lat`` (or
+``longitude``/``latitude``, ``经度``/``纬度``, any case) in WGS-84, GCJ-02 or BD-09, given
+or stated by the file (:func:`detect_frame`); or a vector file of points in any CRS. The Chicago
 ``Police_Stations.csv`` (columns ``DISTRICT``, ``LATITUDE``, ``LONGITUDE``) and the
 schools file (``NAME_OF_SCHOOL``, ``Latitude``, ``Longitude``) are read as they are.
 """
@@ -14,7 +15,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from xunfang.errors import DataFileError
+from xunfang.errors import DataFileError, ValidationError
 from xunfang.ingest.areas import StudyArea
 from xunfang.ingest.coords import to_wgs84
 from xunfang.units import WGS84
@@ -32,53 +33,139 @@ def _pick(columns: list[str], wanted: tuple[str, ...]) -> str | None:
     return None
 
 
+SITE_FORMATS = (
+    ".csv",
+    ".txt",
+    ".xlsx",
+    ".xlsm",
+    ".geojson",
+    ".json",
+    ".gpkg",
+    ".shp",
+    ".zip",
+    ".kml",
+)
+"""File forms :func:`read_sites` reads (CSV/Excel with lon/lat columns, or vector points)."""
+FRAME_COLUMNS = ("frame", "coord_frame", "坐标系")
+"""A column that states the coordinate frame of every row (one value for the file)."""
+_VECTOR = (".geojson", ".json", ".gpkg", ".shp", ".zip", ".kml")
+
+
+def _frame_key(frame: str) -> str:
+    key = str(frame).strip().lower().replace("-", "").replace("_", "").replace(" ", "")
+    return {"wgs": "wgs84", "gcj": "gcj02", "bd": "bd09", "火星": "gcj02", "百度": "bd09"}.get(
+        key, key
+    )
+
+
+def detect_frame(columns: list[str], frame_values: pd.Series | None = None) -> str | None:
+    """The coordinate frame a site table states, or ``None`` when it states none.
+
+    A ``frame``/``坐标系`` column with one value for the whole file wins; else a
+    longitude column whose name carries ``gcj``, ``bd09``/``bd`` or ``wgs`` (such as
+    ``lng_gcj02`` or ``bd_lon``).
+
+    Raises
+    ------
+    ValidationError
+        If the frame column holds more than one frame.
+    """
+    if frame_values is not None:
+        vals = {_frame_key(v) for v in frame_values.dropna().astype(str) if v.strip()}
+        if len(vals) > 1:
+            raise ValidationError(f"the frame column holds several frames {sorted(vals)}: one only")
+        if vals:
+            return vals.pop()
+    for c in columns:
+        low = c.lower()
+        if any(k in low for k in ("lon", "lng", "经度", "x")):
+            if "gcj" in low:
+                return "gcj02"
+            if "bd" in low:
+                return "bd09"
+            if "wgs" in low:
+                return "wgs84"
+    return None
+
+
 def read_sites(
     path: str | Path,
     *,
-    frame: str = "wgs84",
+    frame: str | None = "wgs84",
     name_column: str | None = None,
     encoding: str = "utf-8-sig",
+    sheet: str | int = 0,
 ) -> gpd.GeoDataFrame:
-    """Read a site list.
+    """Read a site list: CSV, Excel or a vector point file.
 
     Parameters
     ----------
     path
-        CSV file.
+        CSV (``.csv``/``.txt``) or Excel (``.xlsx``, read with openpyxl) with a name
+        column and longitude/latitude columns (:data:`LON_COLUMNS`, :data:`LAT_COLUMNS`);
+        or a vector file of points in any CRS (GeoJSON, GeoPackage, Shapefile, KML).
     frame
-        Datum of the coordinates: ``wgs84``, ``gcj02`` or ``bd09``.
+        Datum of lon/lat coordinates: ``wgs84``, ``gcj02`` or ``bd09``; ``None`` detects
+        it (:func:`detect_frame`), WGS-84 when the file states none. A frame the file
+        states that contradicts a given ``frame`` is an error. Ignored for a vector file
+        in a projected CRS.
     name_column
         Column holding the site name; default the first of :data:`NAME_COLUMNS` present,
-        else the row number.
+        else ``"site N"``.
     encoding
-        Text encoding.
+        Text encoding of a CSV.
+    sheet
+        Excel sheet name or 0-based index.
 
     Returns
     -------
     geopandas.GeoDataFrame
         Columns ``name`` (str), every other column of the file, and point ``geometry``
-        in EPSG:4326.
+        in EPSG:4326. ``attrs["frame"]`` is the frame the coordinates were read in.
 
     Raises
     ------
     DataFileError
-        If the file is missing, has no longitude/latitude columns, or a row has no valid
-        position (naming the row and column: a site list is short, so one bad row is an
-        error, not a rejection).
+        If the file is missing or of a form not read (listing :data:`SITE_FORMATS`), has
+        no longitude/latitude columns, or a row has no valid position (naming the row and
+        column: a site list is short, so one bad row is an error, not a rejection).
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise DataFileError(path, "site file not found")
-    try:
-        df = pd.read_csv(path, dtype=str, encoding=encoding, keep_default_na=False, na_values=[""])
-    except UnicodeDecodeError as exc:
-        raise DataFileError(path, f"not valid {encoding}; pass the right encoding") from exc
-    except pd.errors.EmptyDataError as exc:
-        raise DataFileError(path, "file is empty") from exc
+    suffix = path.suffix.lower()
+    if suffix in _VECTOR or path.is_dir():
+        return _read_vector_sites(path, frame=frame, name_column=name_column)
+    if suffix in (".xlsx", ".xlsm"):
+        try:
+            df = pd.read_excel(
+                path, sheet_name=sheet, dtype=str, keep_default_na=False, na_values=[""]
+            )
+        except ImportError as exc:  # pragma: no cover - openpyxl is a dependency
+            raise DataFileError(
+                path, "reading Excel needs openpyxl (pip install openpyxl)"
+            ) from exc
+        except (ValueError, KeyError, OSError) as exc:
+            raise DataFileError(path, f"not a readable Excel workbook ({exc})") from exc
+        df.columns = [str(c).strip() for c in df.columns]
+    elif suffix in (".csv", ".txt", ".gz"):
+        try:
+            df = pd.read_csv(
+                path, dtype=str, encoding=encoding, keep_default_na=False, na_values=[""]
+            )
+        except UnicodeDecodeError as exc:
+            raise DataFileError(path, f"not valid {encoding}; pass the right encoding") from exc
+        except pd.errors.EmptyDataError as exc:
+            raise DataFileError(path, "file is empty") from exc
+        df.columns = [str(c).strip() for c in df.columns]
+    else:
+        raise DataFileError(
+            path, f"not a site file this version reads; give one of {', '.join(SITE_FORMATS)}"
+        )
     if df.empty:
         raise DataFileError(path, "has a header but no rows")
     cols = list(df.columns)
-    lon_col, lat_col = _pick(cols, LON_COLUMNS), _pick(cols, LAT_COLUMNS)
+    lon_col, lat_col = _pick_coord(cols, LON_COLUMNS), _pick_coord(cols, LAT_COLUMNS)
     if lon_col is None or lat_col is None:
         raise DataFileError(
             path,
@@ -86,8 +173,18 @@ def read_sites(
             f"and one of {LAT_COLUMNS}); found {cols}",
             field="lon" if lon_col is None else "lat",
         )
-    lon = pd.to_numeric(df[lon_col], errors="coerce").to_numpy(dtype=np.float64)
-    lat = pd.to_numeric(df[lat_col], errors="coerce").to_numpy(dtype=np.float64)
+    frame_col = _pick(cols, FRAME_COLUMNS)
+    try:
+        stated = detect_frame([lon_col], df[frame_col] if frame_col else None)
+    except ValidationError as exc:
+        raise DataFileError(path, str(exc), field=frame_col) from exc
+    used = _resolve_frame(path, frame, stated)
+    lon = pd.to_numeric(
+        df[lon_col].str.strip().str.replace(",", ".", regex=False), errors="coerce"
+    ).to_numpy(dtype=np.float64)
+    lat = pd.to_numeric(
+        df[lat_col].str.strip().str.replace(",", ".", regex=False), errors="coerce"
+    ).to_numpy(dtype=np.float64)
     bad = ~(np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90))
     if bad.any():
         row = int(np.flatnonzero(bad)[0]) + 1
@@ -100,19 +197,114 @@ def read_sites(
             row=row,
             field=field,
         )
-    if frame != "wgs84":
-        lon, lat = to_wgs84(lon, lat, frame)
+    if used != "wgs84":
+        lon, lat = to_wgs84(lon, lat, used)
+    names = _names(path, df, name_column)
+    drop = [c for c in (lon_col, lat_col, frame_col) if c and c in df.columns]
     name_col = name_column or _pick(cols, NAME_COLUMNS)
+    if name_col:
+        drop.append(name_col)
+    out = df.drop(columns=drop)
+    out.insert(0, "name", names)
+    result = gpd.GeoDataFrame(out, geometry=gpd.points_from_xy(lon, lat), crs=WGS84)
+    result.attrs["frame"] = used
+    return result
+
+
+def _pick_coord(columns: list[str], wanted: tuple[str, ...]) -> str | None:
+    """Like :func:`_pick`, also accepting a frame suffix (``lng_gcj02``, ``bd_lat``)."""
+    hit = _pick(columns, wanted)
+    if hit is not None:
+        return hit
+    for c in columns:
+        low = c.strip().lower()
+        for tag in ("gcj02", "gcj", "bd09", "bd", "wgs84", "wgs"):
+            bare = low.replace(tag, "").strip("_- ")
+            if bare != low and bare in wanted:
+                return c
+    return None
+
+
+def _resolve_frame(path: Path, given: str | None, stated: str | None) -> str:
+    if given is None:
+        return stated or "wgs84"
+    key = _frame_key(given)
+    if key not in ("wgs84", "gcj02", "bd09"):
+        raise ValidationError(f"--frame {given!r}: use wgs84, gcj02 or bd09")
+    if stated is not None and stated != key and key != "wgs84":
+        raise DataFileError(path, f"the file states frame {stated} but {key} was given")
+    return stated if (stated is not None and key == "wgs84") else key
+
+
+def _names(path: Path, df: pd.DataFrame, name_column: str | None) -> np.ndarray:
+    cols = list(df.columns)
     if name_column is not None and name_column not in cols:
         raise DataFileError(path, f"no column {name_column!r}; found {cols}", field=name_column)
-    names = (
-        df[name_col].astype(str).str.strip()
-        if name_col
-        else pd.Series([f"site {i + 1}" for i in range(len(df))])
+    name_col = name_column or _pick(cols, NAME_COLUMNS)
+    if name_col:
+        return df[name_col].astype(str).str.strip().to_numpy()
+    return np.array([f"site {i + 1}" for i in range(len(df))], dtype=object)
+
+
+def _read_vector_sites(
+    path: Path, *, frame: str | None, name_column: str | None
+) -> gpd.GeoDataFrame:
+    import pyogrio
+
+    try:
+        gdf = gpd.read_file(path)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError) as exc:
+        raise DataFileError(
+            path, f"not a readable point file ({exc}); give one of {', '.join(SITE_FORMATS)}"
+        ) from exc
+    if gdf.empty:
+        raise DataFileError(path, "holds no features")
+    kinds = set(gdf.geometry.geom_type.dropna())
+    if kinds - {"Point"}:
+        bad = int(np.flatnonzero(gdf.geometry.geom_type.to_numpy() != "Point")[0])
+        raise DataFileError(
+            path,
+            f"site files hold points; feature {bad + 1} is a {gdf.geometry.iloc[bad].geom_type}",
+            row=bad + 1,
+        )
+    if gdf.crs is None:
+        gdf = gdf.set_crs(WGS84)
+    props = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+    props.columns = [str(c).strip() for c in props.columns]
+    used = "wgs84"
+    if gdf.crs.is_geographic:
+        gdf = gdf.to_crs(WGS84)
+        frame_col = _pick(list(props.columns), FRAME_COLUMNS)
+        try:
+            stated = detect_frame([], props[frame_col] if frame_col else None)
+        except ValidationError as exc:
+            raise DataFileError(path, str(exc), field=frame_col) from exc
+        used = _resolve_frame(path, frame, stated)
+        lon, lat = gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy()
+        if used != "wgs84":
+            lon, lat = to_wgs84(lon, lat, used)
+    else:
+        wgs = gdf.to_crs(WGS84)
+        lon, lat = wgs.geometry.x.to_numpy(), wgs.geometry.y.to_numpy()
+    names = _names(path, props.astype(str), name_column)
+    name_col = name_column or _pick(list(props.columns), NAME_COLUMNS)
+    out = props.drop(columns=[name_col]) if name_col else props
+    out.insert(0, "name", names)
+    result = gpd.GeoDataFrame(
+        out.reset_index(drop=True), geometry=gpd.points_from_xy(lon, lat), crs=WGS84
     )
-    out = df.drop(columns=[c for c in (lon_col, lat_col, name_col) if c in df.columns])
-    out.insert(0, "name", names.to_numpy())
-    return gpd.GeoDataFrame(out, geometry=gpd.points_from_xy(lon, lat), crs=WGS84)
+    result.attrs["frame"] = used
+    return result
+
+
+def sites_near(
+    sites: gpd.GeoDataFrame, area: StudyArea, *, buffer_m: float = 500.0
+) -> gpd.GeoDataFrame:
+    """The sites in or within ``buffer_m`` metres of a study area (EPSG:4326 in and out)."""
+    if len(sites) == 0:
+        return sites
+    near = sites.to_crs(area.crs).distance(area.polygon).to_numpy() <= buffer_m
+    return sites[near].reset_index(drop=True)
 
 
 STATIONS_CSV = Path("stations") / "Police_Stations.csv"

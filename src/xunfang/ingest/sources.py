@@ -3,7 +3,8 @@
 For users without a copy of the shared data, ``xunfang data fetch chicago`` downloads the same
 public sources into the layout that the rest of xunfang reads (see :mod:`xunfang.config`)::
 
-    DATA_DIR/chicago/incidents_2014_2015/chicago_crimes_<YYYY>.csv   Socrata CSV export, per year
+    DATA_DIR/chicago/incidents_2014_2015/chicago_crimes_<YYYY-MM>.csv.gz   2014-01 .. 2015-06,
+                                      one gzip CSV per month, split from the yearly exports
     DATA_DIR/chicago/boundaries/police_districts.geojson              Socrata geospatial exports
     DATA_DIR/chicago/boundaries/community_areas.geojson
     DATA_DIR/chicago/boundaries/police_beats_dec2012.geojson
@@ -56,8 +57,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
+import numpy as np
 import requests
 from rich.console import Console
 from rich.progress import (
@@ -126,6 +128,10 @@ CHICAGO_DATASET_IDS: Mapping[str, str] = {
 
 _DATASET_ID_RE = re.compile(r"^[a-z0-9]{4}-[a-z0-9]{4}$")
 
+INCIDENT_MONTHS = ((2014, "2014-01", "2014-12"), (2015, "2015-01", "2015-06"))
+"""The months of each yearly export kept as monthly files: 2014-01 .. 2015-06, the 18
+months the README's commands, the demo and the example scenarios read."""
+
 
 @dataclass(frozen=True)
 class Source:
@@ -151,6 +157,12 @@ class Source:
         change when the data is updated, so the Chicago sources leave it unset.
     size_bytes
         Expected size in bytes, when fixed.
+    months
+        ``(first, last)`` months (``"YYYY-MM"``, inclusive): the downloaded CSV is split
+        into one gzip CSV per month of that span, written to ``target`` with ``{month}``
+        replaced; rows of other months are left out (counted in :attr:`FetchedFile.note`).
+    date_column
+        With ``months``: the column whose ``MM/DD/YYYY`` date gives a row's month.
 
     Raises
     ------
@@ -167,6 +179,8 @@ class Source:
     licence: str
     sha256: str | None = None
     size_bytes: int | None = None
+    months: tuple[str, str] | None = None
+    date_column: str = "Date"
 
     def __post_init__(self) -> None:
         if not _NAME_RE.match(self.name):
@@ -187,6 +201,15 @@ class Source:
         if self.size_bytes is not None and self.size_bytes < 0:
             raise ValidationError(
                 f"Source {self.name!r}: size_bytes must be >= 0, got {self.size_bytes}"
+            )
+        if self.months is not None and (
+            "{month}" not in self.target
+            or not all(re.fullmatch(r"\d{4}-\d{2}", m) for m in self.months)
+            or self.months[0] > self.months[1]
+        ):
+            raise ValidationError(
+                f"Source {self.name!r}: months must be (first, last) as YYYY-MM and the "
+                "target must contain {month}"
             )
 
 
@@ -217,6 +240,8 @@ class FetchedFile:
     size_bytes: int
     sha256: str
     status: FetchStatus
+    note: str = ""
+    """What was done beyond a copy (e.g. the rows of other months left out)."""
 
 
 @dataclass(frozen=True)
@@ -299,14 +324,15 @@ def chicago_sources(dataset_ids: Mapping[str, str] | None = None) -> tuple[Sourc
             name=f"incidents_{year}",
             group="incidents",
             url=_socrata_csv(ids[f"incidents_{year}"]),
-            target=f"chicago/incidents_2014_2015/chicago_crimes_{year}.csv",
+            target="chicago/incidents_2014_2015/chicago_crimes_{month}.csv.gz",
             description=(
-                f'Chicago Police Department crime incidents, "Crimes - {year}" '
-                "(whole city, one CSV, about 270,000 rows)"
+                f'Chicago Police Department crime incidents, "Crimes - {year}" (whole city), '
+                f"split into one gzip CSV per month, {first} .. {last} (the shared copy's layout)"
             ),
             licence=PORTAL_TERMS,
+            months=(first, last),
         )
-        for year in (2014, 2015)
+        for year, first, last in INCIDENT_MONTHS
     )
     others = (
         Source(
@@ -483,6 +509,76 @@ def _install(cached: Path, target: Path) -> None:
     with _temp_beside(target) as tmp:
         shutil.copyfile(cached, tmp)
         os.replace(tmp, target)
+
+
+_MDY_RE = re.compile(r"^\s*(\d{2})/\d{2}/(\d{4})")
+
+
+def _install_months(
+    cached: Path, data_dir: Path, source: Source, url: str, status: FetchStatus
+) -> list[FetchedFile]:
+    """Split a downloaded CSV into one gzip CSV per month of ``source.months`` (rows in
+    file order, the header repeated in each), each written atomically.
+
+    Raises
+    ------
+    DataFileError
+        If the file has no ``source.date_column`` or a row's date is not ``MM/DD/YYYY``
+        (naming the row).
+    """
+    from xunfang.errors import DataFileError
+
+    first, last = source.months or ("", "")
+    by_month: dict[str, list[list[str]]] = {}
+    other = 0
+    with open(cached, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        if header is None or source.date_column not in header:
+            raise DataFileError(
+                f"{source.name} ({url})",
+                f"has no column {source.date_column!r} to split by month (header: {header})",
+                field=source.date_column,
+            )
+        col = header.index(source.date_column)
+        for row_no, row in enumerate(reader, start=1):
+            m = _MDY_RE.match(row[col]) if col < len(row) else None
+            if m is None:
+                raise DataFileError(
+                    f"{source.name} ({url})",
+                    f"date {row[col] if col < len(row) else ''!r} is not MM/DD/YYYY",
+                    row=row_no,
+                    field=source.date_column,
+                )
+            month = f"{m.group(2)}-{m.group(1)}"
+            if first <= month <= last:
+                by_month.setdefault(month, []).append(row)
+            else:
+                other += 1
+    out = []
+    for month in sorted(by_month):
+        target = data_dir / PurePosixPath(source.target.replace("{month}", month))
+        with _temp_beside(target) as tmp:
+            with gzip.open(tmp, "wt", newline="", encoding="utf-8") as gz:
+                writer = csv.writer(gz, lineterminator="\n")
+                writer.writerow(header)
+                writer.writerows(by_month[month])
+            os.replace(tmp, target)
+        note = f"{len(by_month[month]):,} rows of {month}"
+        if other and month == max(by_month):
+            note += f"; {other:,} rows outside {first} .. {last} left out"
+        out.append(
+            FetchedFile(
+                f"{source.name}_{month.replace('-', '_')}",
+                url,
+                target,
+                target.stat().st_size,
+                _file_sha256(target),
+                status,
+                note,
+            )
+        )
+    return out
 
 
 # --- download -----------------------------------------------------------------------------
@@ -712,6 +808,9 @@ def fetch(
                     on_progress=on_progress,
                 )
                 status = "downloaded"
+            if source.months is not None:
+                files.extend(_install_months(cached_path, data_dir, source, url, status))
+                continue
             target = data_dir / PurePosixPath(source.target)
             _install(cached_path, target)
             files.append(FetchedFile(source.name, url, target, size, sha, status))
@@ -939,3 +1038,147 @@ def _write_summary(path: Path, rows: Mapping[str, Mapping[str, str]]) -> None:
             for stem in sorted(rows):
                 writer.writerow(rows[stem])
         os.replace(tmp, path)
+
+
+# --- an OpenStreetMap extract for a user's boundary (Overpass API) -------------------------
+
+OVERPASS_URL = "https://overpass-api.de/api/interpreter"
+"""The public Overpass API endpoint (``XUNFANG_SOURCE_BASE_URL`` rewrites its host)."""
+OSM_DRIVE_CLASSES = (
+    "motorway|trunk|primary|secondary|tertiary|unclassified|residential|living_street|"
+    "service|motorway_link|trunk_link|primary_link|secondary_link|tertiary_link|road"
+)
+"""The ``highway`` values an extract asks for (the road reader keeps the drivable ones)."""
+DEFAULT_EXTRACT_MARGIN_M = 500.0
+"""Margin around the boundary's bounding box, metres."""
+
+
+def overpass_query(bbox_wgs84: tuple[float, float, float, float], *, timeout_s: int = 180) -> str:
+    """The Overpass QL query for the drivable ways and their nodes in a box.
+
+    Parameters
+    ----------
+    bbox_wgs84
+        ``(min_lon, min_lat, max_lon, max_lat)``, degrees WGS-84.
+    timeout_s
+        Server-side time limit, seconds.
+
+    Returns
+    -------
+    str
+        A query whose answer is OpenStreetMap XML, as :func:`xunfang.ingest.roads.read_road_network`
+        reads it (``.osm``).
+    """
+    w, s, e, n = bbox_wgs84
+    return (
+        f"[out:xml][timeout:{int(timeout_s)}];"
+        f'(way["highway"~"^({OSM_DRIVE_CLASSES})$"]({s:.6f},{w:.6f},{n:.6f},{e:.6f}););'
+        "(._;>;);out body;"
+    )
+
+
+def fetch_osm_extract(
+    polygon_wgs84: Any,
+    out: str | Path,
+    settings: Settings,
+    *,
+    margin_m: float = DEFAULT_EXTRACT_MARGIN_M,
+    force: bool = False,
+    progress: bool = True,
+    timeout_s: float = 300.0,
+    console: Console | None = None,
+) -> FetchedFile:
+    """Download the OpenStreetMap streets around a boundary as an ``.osm`` file.
+
+    The bounding box of ``polygon_wgs84`` grown by ``margin_m`` is asked of the Overpass
+    API (:func:`overpass_query`) through :func:`fetch` (cache, progress bar, retries,
+    atomic write). Needs the internet (or a mirror in ``XUNFANG_SOURCE_BASE_URL``). For
+    a large area, a regional extract (e.g. Geofabrik) cut with ``osmium extract`` is kinder
+    to the public servers.
+
+    Parameters
+    ----------
+    polygon_wgs84
+        Shapely (Multi)Polygon, degrees WGS-84.
+    out
+        The ``.osm`` file to write.
+    settings
+        ``cache_dir`` and ``source_base_url``.
+    margin_m
+        Margin around the bounding box, metres (so that routes along the edge exist).
+
+    Returns
+    -------
+    FetchedFile
+        ``note`` gives the counts of nodes and ways.
+
+    Raises
+    ------
+    DownloadError
+        If the download fails, or the answer is not OpenStreetMap XML (an Overpass error
+        page, a runtime-error remark), with the server's words.
+    ValidationError
+        If ``out`` does not end in ``.osm``.
+    """
+    from pyproj import Transformer
+
+    from xunfang.units import utm_crs_for
+
+    target = Path(out).expanduser().resolve()
+    if target.suffix.lower() != ".osm":
+        raise ValidationError(f"--out {out}: an OpenStreetMap extract is written as FILE.osm")
+    c = polygon_wgs84.centroid
+    crs = utm_crs_for(c.x, c.y)
+    fwd = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    back = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    import shapely
+
+    projected = shapely.transform(
+        polygon_wgs84, lambda xy: np.column_stack(fwd.transform(xy[:, 0], xy[:, 1]))
+    )
+    x0, y0, x1, y1 = projected.buffer(margin_m).bounds
+    w, s = back.transform(x0, y0)
+    e, n = back.transform(x1, y1)
+    query = overpass_query((w, s, e, n))
+    source = Source(
+        name="osm_extract",
+        group="roads",
+        url=f"{OVERPASS_URL}?data={quote(query)}",
+        target=target.name,
+        description=f"OpenStreetMap streets in {w:.5f},{s:.5f},{e:.5f},{n:.5f} (Overpass API)",
+        licence="(c) OpenStreetMap contributors, ODbL 1.0",
+    )
+    local = settings.model_copy(update={"data_dir": target.parent})
+    result = fetch(
+        "osm",
+        local,
+        sources=[source],
+        force=force,
+        progress=progress,
+        timeout_s=timeout_s,
+        console=console,
+    )
+    got = result.files[0]
+    head = target.read_bytes()[:4096].decode("utf-8", errors="replace")
+    text_tail = target.read_bytes()[-4096:].decode("utf-8", errors="replace")
+    if "<osm" not in head:
+        target.unlink(missing_ok=True)
+        raise DownloadError(
+            f"Overpass API at {got.url.split('?')[0]} did not answer OpenStreetMap XML: "
+            f"{head[:300]!r}; try again later, or cut a regional extract with osmium"
+        )
+    remark = re.search(r"<remark>(.*?)</remark>", head + text_tail, re.S)
+    if remark and "error" in remark.group(1).lower():
+        target.unlink(missing_ok=True)
+        raise DownloadError(
+            f"Overpass API stopped: {remark.group(1).strip()}; ask for a smaller area or use a "
+            "regional extract"
+        )
+    body = target.read_bytes()
+    n_nodes, n_ways = body.count(b"<node "), body.count(b"<way ")
+    if n_ways == 0:
+        raise DownloadError(f"the Overpass answer {target} holds no street: is the boundary right?")
+    return FetchedFile(
+        got.name, got.url, target, got.size_bytes, got.sha256, got.status,
+        f"{n_nodes:,} nodes, {n_ways:,} ways in {w:.5f},{s:.5f},{e:.5f},{n:.5f}",
+    )  # fmt: skip

@@ -4,7 +4,8 @@ Steps (each timed and reported):
 
 1. ingest the incident files (every rejected row counted with its reason);
 2. select the study area and keep the incidents inside it;
-3. build the drivable road network of the area (stitched per community area);
+3. build the drivable road network of the area (from the city's road source: one road
+   file, or graphs per area stitched together);
 4. count where and when incidents concentrate (grid x hour of week x type group);
 5. snap incidents, stations and candidate sites to the network and compute the
    candidate -> demand travel-time matrix;
@@ -16,7 +17,6 @@ Steps (each timed and reported):
 
 from __future__ import annotations
 
-import glob
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,16 +28,29 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
+from shapely.geometry.base import BaseGeometry
 
 from xunfang.analyse.forecast import forecast_demand_weights, make_forecaster, rolling_windows
 from xunfang.analyse.grid import Grid
-from xunfang.analyse.hotspots import HotspotSummary, WhereWhen, summarise_hotspots, where_when
+from xunfang.analyse.hotspots import (
+    HotspotSummary,
+    WhereWhen,
+    empty_where_when,
+    summarise_hotspots,
+    where_when,
+)
 from xunfang.config import Settings
 from xunfang.errors import DataFileError, ValidationError
-from xunfang.ingest.areas import StudyArea, load_study_area
-from xunfang.ingest.incidents import IncidentTable, IngestReport, ingest, read_incident_table
-from xunfang.ingest.network import RoadNetwork, build_area_network
-from xunfang.ingest.sites import read_sites, stations_near
+from xunfang.ingest.areas import StudyArea
+from xunfang.ingest.city import City, default_city
+from xunfang.ingest.incidents import (
+    IncidentTable,
+    IngestReport,
+    ingest,
+    read_incident_table,
+)
+from xunfang.ingest.network import STITCH_HIGHWAY, RoadNetwork
+from xunfang.ingest.sites import read_sites
 from xunfang.ingest.taxonomy import load_taxonomy
 from xunfang.plan.siting import SitingResult, evaluate_sites, mclp, p_median, weighted_quantile
 from xunfang.units import WGS84, minutes_to_s
@@ -46,6 +59,8 @@ RESPONSE_RINGS_S = (60.0, 180.0, 300.0)
 """The 1-3-5 minute circle, seconds."""
 MIN_INCIDENTS = 30
 """Fewer incidents than this make no basis for a plan."""
+DEMAND_KINDS = ("incidents", "road_length", "points")
+"""What a plan's demand can be (see :class:`PlanConfig`)."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +70,11 @@ class PlanConfig:
     Attributes
     ----------
     area
-        Study area name (see :func:`xunfang.ingest.areas.load_study_area`).
+        Study area name (see :meth:`xunfang.ingest.city.City.study_area`): ``KIND:NAME``
+        such as ``district:1``, a bare name, or ``None`` for the city's default polygon.
+    city
+        Where the boundary, roads, stations and incident files come from; ``None`` for
+        :func:`xunfang.ingest.city.default_city` under the settings' data directory.
     crs
         Projected analysis CRS in metres; default the UTM zone of the area's centroid.
     booths
@@ -65,18 +84,27 @@ class PlanConfig:
     cell_m
         Grid cell side for the where/when analysis, metres.
     incident_files
-        Incident files; default every ``*.csv*`` under
-        ``DATA_DIR/chicago/incidents_2014_2015``. A ``.parquet`` written by
-        ``xunfang ingest`` is read as it is.
+        Incident files; default the city's. A ``.parquet`` written by ``xunfang ingest``
+        is read as it is.
     profile
-        Ingest profile of the incident files.
+        Ingest profile of the incident files; default the city's profile or mapping.
     types
         Type groups that make the demand (default all).
     fixed_sites
-        CSV of existing sites kept open; default the police stations in or within
-        ``station_buffer_m`` of the area.
+        Site file (CSV, Excel, vector points) of existing sites kept open; default the
+        city's police stations in or within ``station_buffer_m`` of the area.
     candidate_sites
-        CSV of candidate booth sites; default network intersections.
+        Site file of candidate booth sites; default network intersections.
+    frame
+        Frame of the lon/lat of ``fixed_sites``, ``candidate_sites`` and
+        ``demand_points``: ``wgs84``, ``gcj02``, ``bd09``, or ``None`` for the city's.
+    demand
+        What the demand is: ``incidents`` (history, the default), ``road_length`` (each
+        node of the area weighted by half the length of its edges, km: for a district
+        without history) or ``points`` (the places of ``demand_points``).
+    demand_points
+        Site file of places to cover (a ``weight`` column is used when present), for
+        ``demand="points"``.
     candidate_spacing_m
         Minimum spacing of intersection candidates, metres.
     max_candidates
@@ -96,19 +124,23 @@ class PlanConfig:
         Time limit of each solver run, seconds.
     """
 
-    area: str
+    area: str | None = None
     crs: str | None = None
+    city: City | None = None
     booths: int = 27
     threshold_min: float = 3.0
     cell_m: float = 150.0
     incident_files: tuple[Path, ...] = ()
-    profile: str = "chicago"
+    profile: str | None = None
     types: tuple[str, ...] = ()
     fixed_sites: Path | None = None
     candidate_sites: Path | None = None
+    frame: str | None = None
+    demand: str = "incidents"
+    demand_points: Path | None = None
     candidate_spacing_m: float = 100.0
     max_candidates: int = 2000
-    station_buffer_m: float = 500.0
+    station_buffer_m: float | None = None
     max_site_snap_m: float = 300.0
     stitch_threshold_m: float = 60.0
     same_name_threshold_m: float = 200.0
@@ -136,6 +168,16 @@ class PlanConfig:
             raise ValidationError(f"--cell-m must be > 0, got {self.cell_m}")
         if self.max_candidates < 1:
             raise ValidationError(f"max_candidates must be >= 1, got {self.max_candidates}")
+        if self.demand not in DEMAND_KINDS:
+            raise ValidationError(
+                f"--demand must be one of {', '.join(DEMAND_KINDS)}, got {self.demand!r}"
+            )
+        if (self.demand == "points") != (self.demand_points is not None):
+            raise ValidationError(
+                "--demand-points FILE goes with demand 'points' (and 'points' needs the file)"
+            )
+        if self.demand != "incidents" and self.forecast:
+            raise ValidationError("--forecast weighs incident demand: leave out --demand")
 
 
 @dataclass(frozen=True)
@@ -184,17 +226,10 @@ class BoothPlan:
     timings_s: dict[str, float]
     forecast_note: str | None = None
     """What the forecast demand was (method, window, share of the forecast placed)."""
-
-
-def _default_incident_files(settings: Settings) -> list[Path]:
-    folder = settings.city_dir("chicago") / "incidents_2014_2015"
-    files = sorted(Path(p) for p in glob.glob(str(folder / "*.csv*")))
-    if not files:
-        raise ValidationError(
-            f"no incident files in {folder}; pass incident files explicitly "
-            "or run `xunfang data fetch chicago`"
-        )
-    return files
+    city: City | None = None
+    """The city the area, roads and stations came from."""
+    demand_note: str | None = None
+    """What the demand is when it is not incident history (road length, points)."""
 
 
 def ring_stats(
@@ -266,25 +301,19 @@ def make_booth_plan(
         timings[name] = now - t0
         t0 = now
 
-    city = settings.city_dir("chicago")
-    boundary_dir = city / "boundaries"
+    city = config.city or default_city(settings.data_dir)
     say("study area")
-    area = load_study_area(boundary_dir, config.area, crs=config.crs)
+    area = city.study_area(config.area, crs=config.crs)
     lap("study area")
 
     say("ingest incidents")
-    files = list(config.incident_files) or _default_incident_files(settings)
-    report: IngestReport | None
-    if len(files) == 1 and files[0].suffix == ".parquet":
-        table, report = read_incident_table(files[0]).reproject(area.crs), None
-    else:
-        table, _rejected, report = ingest(files, config.profile, crs=area.crs)
+    table, report = _read_incidents(config, city, area)
     inside = shapely.contains_xy(
         area.polygon, table.frame["x_m"].to_numpy(), table.frame["y_m"].to_numpy()
     )
     n_outside = int((~inside).sum())
     n_other_types = 0
-    if config.types:
+    if config.types and len(table):
         wanted = {t.strip().lower() for t in config.types}
         present = set(table.frame["type_group"].unique())
         known = set(load_taxonomy().groups)
@@ -302,18 +331,22 @@ def make_booth_plan(
         n_other_types = int((inside & ~of_type).sum())
         inside &= of_type
     incidents = table.subset(inside)
-    if len(incidents) == 0:
-        raise ValidationError(f"no incidents inside {area.name}: check the area and the files")
-    if len(incidents) < MIN_INCIDENTS:
-        raise ValidationError(
-            f"only {len(incidents)} incidents inside {area.name} (of the chosen types): too few "
-            f"to site booths on (at least {MIN_INCIDENTS}); widen --types or the period"
-        )
+    if config.demand == "incidents":
+        if len(incidents) == 0:
+            raise ValidationError(
+                f"no incidents inside {area.name}: check the area and the files (a district "
+                "without history: --demand road_length or --demand-points FILE)"
+            )
+        if len(incidents) < MIN_INCIDENTS:
+            raise ValidationError(
+                f"only {len(incidents)} incidents inside {area.name} (of the chosen types): too "
+                f"few to site booths on (at least {MIN_INCIDENTS}); widen --types or the period, "
+                "or plan on road length (--demand road_length)"
+            )
     lap("ingest")
 
     say("road network")
-    network = build_area_network(
-        city,
+    network = city.road_network(
         area,
         stitch_threshold_m=config.stitch_threshold_m,
         same_name_threshold_m=config.same_name_threshold_m,
@@ -322,36 +355,48 @@ def make_booth_plan(
 
     say("where and when")
     grid = Grid.from_polygon(area.polygon, config.cell_m, area.crs)
-    ww = where_when(incidents, grid)
-    hotspots = summarise_hotspots(ww, n_cells=config.hotspot_cells)
+    ww = where_when(incidents, grid) if len(incidents) else empty_where_when(grid)
+    hotspots = summarise_hotspots(ww, n_cells=config.hotspot_cells) if len(incidents) else []
     lap("where/when")
 
     say("travel times")
-    node_of_incident, snap_m = network.snap(incidents.xy)
-    weights_inc = (
-        np.ones(len(incidents))
-        if config.demand_weights is None
-        else np.asarray(config.demand_weights, dtype=np.float64)
-    )
-    forecast_note = None
-    if config.forecast:
-        say("forecast")
-        weights_inc, forecast_note = _forecast_weights(config, incidents, grid)
-    if len(weights_inc) != len(incidents):
-        raise ValidationError(
-            f"demand_weights has {len(weights_inc)} values for {len(incidents)} incidents"
+    forecast_note = demand_note = None
+    if config.demand == "incidents":
+        node_of_incident, snap_m = network.snap(incidents.xy)
+        weights_inc = (
+            np.ones(len(incidents))
+            if config.demand_weights is None
+            else np.asarray(config.demand_weights, dtype=np.float64)
         )
-    node_weight = np.bincount(
-        node_of_incident, weights=weights_inc, minlength=len(network.node_ids)
-    )
+        if config.forecast:
+            say("forecast")
+            weights_inc, forecast_note = _forecast_weights(config, incidents, grid)
+        if len(weights_inc) != len(incidents):
+            raise ValidationError(
+                f"demand_weights has {len(weights_inc)} values for {len(incidents)} incidents"
+            )
+        node_weight = np.bincount(
+            node_of_incident, weights=weights_inc, minlength=len(network.node_ids)
+        )
+    elif config.demand == "road_length":
+        node_weight = road_length_weights(network, area.polygon)
+        snap_m = np.zeros(1)
+        demand_note = (
+            f"No incident history used: demand is road length, {node_weight.sum():.1f} km of "
+            f"road inside {area.name}, each node weighted by half the length of its streets "
+            "(km); shares below are shares of road length, not of incidents."
+        )
+    else:
+        assert config.demand_points is not None
+        node_weight, snap_m, demand_note = _point_weights(config, city, network, area)
     demand_nodes = np.flatnonzero(node_weight > 0)
     demand_w = node_weight[demand_nodes]
 
-    fixed = _fixed_sites(config, settings, area)
+    fixed = _fixed_sites(config, city, area)
     fixed_nodes = _snap_sites(network, fixed, area, config.fixed_sites, config.max_site_snap_m)
     n_fixed_merged = len(fixed_nodes) - len(np.unique(fixed_nodes))
     if config.candidate_sites is not None:
-        cand = read_sites(config.candidate_sites)
+        cand = read_sites(config.candidate_sites, frame=config.frame or city.frame)
         cand_nodes = _snap_sites(
             network, cand, area, config.candidate_sites, config.max_site_snap_m
         )
@@ -435,9 +480,11 @@ def make_booth_plan(
         pmedian=res_pmed,
         rings=rings,
         n_candidates=len(cand_nodes),
-        snap_median_m=float(np.median(snap_m)),
+        snap_median_m=float(np.median(snap_m)) if len(snap_m) else float("nan"),
         timings_s=timings,
         forecast_note=forecast_note,
+        city=city,
+        demand_note=demand_note,
     )
 
 
@@ -493,10 +540,112 @@ def _forecast_weights(
     return iw.weights, note
 
 
-def _fixed_sites(config: PlanConfig, settings: Settings, area: StudyArea) -> gpd.GeoDataFrame:
+def _fixed_sites(config: PlanConfig, city: City, area: StudyArea) -> gpd.GeoDataFrame:
     if config.fixed_sites is not None:
-        return read_sites(config.fixed_sites)
-    return stations_near(settings.city_dir("chicago"), area, buffer_m=config.station_buffer_m)
+        return read_sites(config.fixed_sites, frame=config.frame or city.frame)
+    return city.stations_for(area, buffer_m=config.station_buffer_m)
+
+
+def _read_incidents(
+    config: PlanConfig, city: City, area: StudyArea
+) -> tuple[IncidentTable, IngestReport | None]:
+    """The incident table of the plan in the area's CRS (empty, without a report, when the
+    demand is not incidents and no incident file is at hand)."""
+    files = list(config.incident_files) or city.incident_files(
+        required=config.demand == "incidents"
+    )
+    if not files:
+        return _empty_incidents(area.crs, city.timezone or "UTC"), None
+    if len(files) == 1 and files[0].suffix == ".parquet":
+        return read_incident_table(files[0]).reproject(area.crs), None
+    table, _rejected, report = ingest(files, city.ingest_profile(config.profile), crs=area.crs)
+    return table, report
+
+
+def _empty_incidents(crs: CRS, timezone: str) -> IncidentTable:
+    """An incident table with no rows (a district planned without history)."""
+    frame = pd.DataFrame(
+        {
+            "incident_id": pd.Series([], dtype=str),
+            "occurred_at": pd.Series([], dtype="datetime64[ns, UTC]"),
+            "time_precision": pd.Series([], dtype=str),
+            "type_group": pd.Series([], dtype=str),
+            "type": pd.Series([], dtype=str),
+            "lon": pd.Series([], dtype=np.float64),
+            "lat": pd.Series([], dtype=np.float64),
+            "x_m": pd.Series([], dtype=np.float64),
+            "y_m": pd.Series([], dtype=np.float64),
+        }
+    )
+    return IncidentTable(frame, crs, timezone)
+
+
+def road_length_weights(network: RoadNetwork, polygon: BaseGeometry) -> np.ndarray:
+    """Demand from road length: each node weighted by half the length of the road pieces
+    that meet at it, counting the pieces whose midpoint lies in ``polygon``.
+
+    Parameters
+    ----------
+    network
+        The road network (``edges`` with ``u_index``, ``v_index``, ``length_m``; stitch
+        links between areas are left out).
+    polygon
+        Study area in the network's CRS, metres.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n_nodes,), float64, kilometres of road; sums to the road length in the
+        area.
+    """
+    e = network.edges
+    keep = np.array(e["highway"].astype(str) != STITCH_HIGHWAY, dtype=bool)
+    mid = shapely.line_interpolate_point(e.geometry.to_numpy(), 0.5, normalized=True)
+    keep &= shapely.contains_xy(polygon, shapely.get_x(mid), shapely.get_y(mid))
+    half_km = e["length_m"].to_numpy(dtype=np.float64)[keep] / 2000.0
+    u = e["u_index"].to_numpy(dtype=np.int64)[keep]
+    v = e["v_index"].to_numpy(dtype=np.int64)[keep]
+    n = network.n_nodes
+    return np.bincount(u, weights=half_km, minlength=n) + np.bincount(
+        v, weights=half_km, minlength=n
+    )
+
+
+def _point_weights(
+    config: PlanConfig, city: City, network: RoadNetwork, area: StudyArea
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """Demand from a point file of places to cover: each point's weight (its ``weight``
+    column, else 1) on its nearest node; points outside the area are counted, not used."""
+    assert config.demand_points is not None
+    pts = read_sites(config.demand_points, frame=config.frame or city.frame)
+    xy = _project(pts, area.crs)
+    inside = shapely.contains_xy(area.polygon, xy[:, 0], xy[:, 1])
+    if "weight" in pts.columns:
+        w = pd.to_numeric(pts["weight"], errors="coerce").to_numpy(dtype=np.float64)
+        bad = ~(np.isfinite(w) & (w >= 0))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise DataFileError(
+                config.demand_points,
+                f"weight {pts['weight'].iloc[row]!r} is not a number >= 0",
+                row=row + 1,
+                field="weight",
+            )
+    else:
+        w = np.ones(len(pts))
+    if not inside.any():
+        raise ValidationError(
+            f"none of the {len(pts)} places of {config.demand_points} lies inside {area.name}"
+        )
+    nodes, snap_m = network.snap(xy[inside])
+    node_weight = np.bincount(nodes, weights=w[inside], minlength=network.n_nodes)
+    note = (
+        f"No incident history used: demand is the {int(inside.sum())} places of "
+        f"{Path(config.demand_points).name} (weight {w[inside].sum():g})"
+        + (f"; {int((~inside).sum())} outside {area.name} left out" if (~inside).any() else "")
+        + "."
+    )
+    return node_weight, snap_m, note
 
 
 def _snap_sites(
@@ -520,7 +669,7 @@ def _snap_sites(
         name = sites["name"].iloc[row]
         lon, lat = sites.geometry.x.iloc[row], sites.geometry.y.iloc[row]
         raise DataFileError(
-            source or "police stations",
+            source or "the city's police stations",
             f"site {name!r} at lon {lon:.6f}, lat {lat:.6f} is more than {max_snap_m:.0f} m from "
             f"the road network of {area.name} ({int(bad.sum())} site(s) like this): outside "
             "the area, or longitude and latitude swapped?",
@@ -576,3 +725,56 @@ def _sites_frame(
     frame = pd.DataFrame(rows)
     lon, lat = to_wgs.transform(frame["x_m"].to_numpy(), frame["y_m"].to_numpy())
     return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(lon, lat), crs=WGS84)
+
+
+@dataclass(frozen=True)
+class PlanRecord:
+    """What an ``xunfang plan`` output folder says about how it was made
+    (``plan_summary.json``), so that ``deploy``, ``simulate`` and ``serve`` rebuild the same
+    study area and network.
+
+    Attributes
+    ----------
+    area
+        The study area name as given to the plan.
+    city
+        The city recorded (``None`` for a plan written before cities were recorded: the
+        default city then).
+    output_frame
+        The frame of the lon/lat in the plan's CSV/GeoJSON files.
+    """
+
+    area: str | None
+    city: City | None
+    output_frame: str
+
+
+def read_plan_record(plan_dir: str | Path) -> PlanRecord:
+    """Read ``plan_summary.json`` of a plan folder.
+
+    Raises
+    ------
+    DataFileError
+        If the file is missing or not a plan summary.
+    """
+    import json
+
+    path = Path(plan_dir) / "plan_summary.json"
+    if not path.is_file():
+        raise DataFileError(path, "not found: give the output folder of `xunfang plan`")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        area = doc.get("area")
+        recorded = doc.get("city")
+        city = (
+            City.from_dict(recorded, source=str(recorded.get("source", path)))
+            if isinstance(recorded, dict)
+            else None
+        )
+    except (ValueError, AttributeError) as exc:
+        raise DataFileError(path, f"unreadable plan summary: {exc}") from exc
+    return PlanRecord(
+        area=None if area is None else str(area),
+        city=city,
+        output_frame=str(doc.get("output_frame", "wgs84")),
+    )

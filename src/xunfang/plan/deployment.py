@@ -65,7 +65,6 @@ two-way (no one-way data); relief officers are placed at the station.
 
 from __future__ import annotations
 
-import glob
 import itertools
 import math
 import time
@@ -88,9 +87,10 @@ from xunfang.analyse.grid import Grid
 from xunfang.analyse.hotspots import WhereWhen, where_when
 from xunfang.config import Settings
 from xunfang.errors import DataFileError, SolverError, ValidationError
-from xunfang.ingest.areas import StudyArea, load_study_area
+from xunfang.ingest.areas import StudyArea
+from xunfang.ingest.city import City, default_city
 from xunfang.ingest.incidents import IncidentTable, IngestReport, ingest, read_incident_table
-from xunfang.ingest.network import RoadNetwork, build_area_network
+from xunfang.ingest.network import RoadNetwork
 from xunfang.ingest.taxonomy import load_taxonomy
 from xunfang.plan._highs import new_highs, pass_model
 from xunfang.plan.booth_plan import BoothPlan, read_sites_csv
@@ -1533,19 +1533,21 @@ def network_for_area(
     area: StudyArea,
     settings: Settings,
     *,
-    stitch_threshold_m: float = 60.0,
-    same_name_threshold_m: float = 200.0,
+    city: City | None = None,
+    stitch_threshold_m: float | None = None,
+    same_name_threshold_m: float | None = None,
 ) -> RoadNetwork:
     """The drivable network of a study area, built exactly as :func:`make_booth_plan` does
-    (the community-area graphs touching the area, clipped 400 m around it).
+    (:meth:`xunfang.ingest.city.City.road_network`; ``city`` default the default city of
+    the settings' data directory).
 
     Raises
     ------
     ValidationError
-        If a road graph file is missing.
+        If a road file is missing.
     """
-    return build_area_network(
-        settings.city_dir("chicago"),
+    the_city = city or default_city(settings.data_dir)
+    return the_city.road_network(
         area,
         stitch_threshold_m=stitch_threshold_m,
         same_name_threshold_m=same_name_threshold_m,
@@ -1619,9 +1621,11 @@ def load_plan_context(
     *,
     incident_files: Sequence[Path] = (),
     cell_m: float = 150.0,
+    city: City | None = None,
 ) -> PlanContext:
     """Rebuild the study area, network, sites and where/when counts of an ``xunfang plan``
-    output folder (``plan_summary.json`` names the area; ``sites.csv`` the sites).
+    output folder (``plan_summary.json`` names the area and the city the plan was made
+    for; ``sites.csv`` the sites).
 
     Parameters
     ----------
@@ -1630,10 +1634,12 @@ def load_plan_context(
     settings
         Data directory.
     incident_files
-        Incident files, or one ``.parquet`` from ``xunfang ingest``; default the Chicago
-        monthly files of the data directory.
+        Incident files, or one ``.parquet`` from ``xunfang ingest``; default the city's.
     cell_m
         Grid cell of the risk surface, metres.
+    city
+        The city; default the one recorded in ``plan_summary.json`` (the default city for
+        a plan written before cities were recorded).
 
     Raises
     ------
@@ -1658,21 +1664,19 @@ def load_plan_context(
         area_name = str(summary["area"])
     except (ValueError, KeyError) as exc:
         raise DataFileError(summary_path, f"unreadable plan summary: {exc}", field="area") from exc
-    city = settings.city_dir("chicago")
-    area = load_study_area(city / "boundaries", area_name)
-    network = network_for_area(area, settings)
+    if city is None:
+        recorded = summary.get("city")
+        city = (
+            City.from_dict(recorded, source=str(recorded.get("source", summary_path)))
+            if isinstance(recorded, dict)
+            else default_city(settings.data_dir)
+        )
+    area = city.study_area(area_name)
+    network = city.road_network(area)
     timings["network"] = time.perf_counter() - t0
     sites = read_plan_sites(folder / "sites.csv", network)
     t0 = time.perf_counter()
-    files = list(incident_files)
-    if not files:
-        folder_inc = city / "incidents_2014_2015"
-        files = sorted(Path(p) for p in glob.glob(str(folder_inc / "*.csv*")))
-        if not files:
-            raise ValidationError(
-                f"no incident files in {folder_inc}; pass --incidents or run "
-                "`xunfang data fetch chicago`"
-            )
+    files = list(incident_files) or city.incident_files()
     report: IngestReport | None
     if len(files) == 1 and files[0].suffix == ".parquet":
         table = read_incident_table(files[0]).reproject(area.crs)
@@ -1680,7 +1684,11 @@ def load_plan_context(
         table, report = table.subset(inside), None
     else:
         table, _rej, report = ingest(
-            files, "chicago", crs=area.crs, area=area.polygon_wgs84, area_name=area.name
+            files,
+            city.ingest_profile(),
+            crs=area.crs,
+            area=area.polygon_wgs84,
+            area_name=area.name,
         )
     if len(table) == 0:
         raise ValidationError(f"no incidents inside {area.name}: check the files")
@@ -1707,8 +1715,11 @@ def deploy_from_plan_dir(
     smoothing: float = 0.5,
     risk: RiskModel | None = None,
     progress: Callable[[str], None] | None = None,
+    city: City | None = None,
 ) -> tuple[Deployment, PlanContext]:
     """Read a plan folder, a roster and a calendar, and plan the week.
+
+    ``city`` replaces the city recorded in the plan folder (:func:`load_plan_context`).
 
     ``risk`` replaces the default :class:`HourOfWeekRisk` (e.g. a forecast); ``smoothing``
     and ``cell_m`` are options of the default.
@@ -1722,7 +1733,9 @@ def deploy_from_plan_dir(
     say("roster and calendar")
     roster = load_roster(roster_path)
     say("plan folder: area, network, incidents")
-    ctx = load_plan_context(plan_dir, settings, incident_files=incident_files, cell_m=cell_m)
+    ctx = load_plan_context(
+        plan_dir, settings, incident_files=incident_files, cell_m=cell_m, city=city
+    )
     roster.check_booths(ctx.sites.loc[ctx.sites["kind"] == "booth", "name"])
     cal = (
         load_calendar(

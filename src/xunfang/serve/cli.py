@@ -17,12 +17,22 @@ from xunfang.config import get_settings
 from xunfang.errors import XunfangError
 from xunfang.ingest.taxonomy import load_taxonomy
 from xunfang.serve._common import fail
+from xunfang.serve.cli_city import (
+    BoundaryNameOpt,
+    BoundaryOpt,
+    CityOpt,
+    FrameOpt,
+    RoadsOpt,
+    StationsOpt,
+    city_from_options,
+)
 from xunfang.serve.cli_data import app as data_app
 from xunfang.serve.cli_deploy import deploy_cmd
 from xunfang.serve.cli_forecast import app as forecast_app
 from xunfang.serve.cli_ingest import ingest_cmd, print_ingest_report
 from xunfang.serve.cli_serve import app as serve_app
 from xunfang.serve.cli_simulate import app as simulate_app
+from xunfang.serve.cli_travel import app as travel_app
 
 if TYPE_CHECKING:
     from xunfang.plan.booth_plan import BoothPlan
@@ -37,6 +47,7 @@ app.add_typer(data_app, name="data", help="Download the public data sources.")
 app.add_typer(simulate_app, name="simulate", help="Simulate calls, units and dispatch.")
 app.add_typer(forecast_app, name="forecast", help="Forecast hotspots and evaluate forecasts.")
 app.add_typer(serve_app)  # `xunfang serve` (the command centre) and `xunfang user add`
+app.add_typer(travel_app, name="travel-time")  # drive time both ways on a road file
 app.command(
     "deploy",
     help="Plan a week of deployment by time block (booths, patrols, school gates) with routes.",
@@ -60,15 +71,23 @@ app.command("ingest")(ingest_cmd)
 
 @app.command("areas")
 def areas_cmd(
-    kind: Annotated[str, typer.Argument(help="district, beat or community")] = "district",
+    kind: Annotated[
+        str, typer.Argument(help="Boundary layer of the city, e.g. district, beat or community")
+    ] = "district",
+    city: CityOpt = None,
+    boundary: BoundaryOpt = None,
+    frame: FrameOpt = None,
     data_dir: DataDir = None,
 ) -> None:
-    """List the study-area names of one kind."""
-    from xunfang.ingest.areas import read_boundaries
-
+    """List the study-area names of one boundary layer of the city (or of --boundary)."""
     try:
         settings = get_settings(data_dir=data_dir)
-        layer = read_boundaries(settings.city_dir("chicago") / "boundaries", kind)
+        the_city = city_from_options(
+            city=city, boundary=boundary, frame=frame, data_dir=settings.data_dir
+        )
+        if boundary is not None:
+            kind = "boundary"
+        layer = the_city.layer(kind).read()
     except XunfangError as exc:
         raise fail(exc) from exc
     names = sorted(layer["name"], key=lambda n: n.zfill(6) if n.isdigit() else n)
@@ -81,8 +100,12 @@ def areas_cmd(
 @app.command("plan")
 def plan_cmd(
     area: Annotated[
-        str, typer.Option(help="Study area, e.g. district:1 or community:LOOP,NEAR_WEST_SIDE.")
-    ],
+        str | None,
+        typer.Option(
+            help="Study area, e.g. district:1 or community:LOOP,NEAR_WEST_SIDE (default: the "
+            "city's default polygon, or the only one of --boundary)."
+        ),
+    ] = None,
     booths: Annotated[int, typer.Option(help="Booths to site (stations are kept as well).")] = 27,
     threshold_min: Annotated[
         float, typer.Option(help="Coverage threshold, minutes of drive.")
@@ -92,10 +115,48 @@ def plan_cmd(
         list[Path] | None,
         typer.Option(
             "--incidents",
-            help="Incident files or an ingested .parquet (default: the data "
-            "directory's Chicago monthly files).",
+            help="Incident files or an ingested .parquet (default: the city's incident files).",
         ),
     ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            help="Ingest profile of --incidents (default: the city's).", show_default=False
+        ),
+    ] = None,
+    mapping: Annotated[
+        Path | None,
+        typer.Option("--mapping", help="TOML mapping of --incidents (replaces --profile)."),
+    ] = None,
+    city: CityOpt = None,
+    boundary: BoundaryOpt = None,
+    boundary_name: BoundaryNameOpt = None,
+    roads: RoadsOpt = None,
+    stations: StationsOpt = None,
+    frame: FrameOpt = None,
+    demand: Annotated[
+        str,
+        typer.Option(
+            help="Demand: incidents (history), road_length (no history: each node weighted by "
+            "half its street length) or points (--demand-points)."
+        ),
+    ] = "incidents",
+    demand_points: Annotated[
+        Path | None,
+        typer.Option(
+            "--demand-points",
+            help="Places to cover (CSV/Excel/points, optional weight column): the demand "
+            "when there is no history.",
+        ),
+    ] = None,
+    output_frame: Annotated[
+        str,
+        typer.Option(
+            "--output-frame",
+            help="Frame of the lon/lat in the GeoJSON/CSV outputs: wgs84, gcj02 (AMap, "
+            "Tencent) or bd09 (Baidu).",
+        ),
+    ] = "wgs84",
     types: Annotated[
         str | None,
         typer.Option(help="Comma-separated type groups that make the demand (default: all)."),
@@ -103,10 +164,13 @@ def plan_cmd(
     cell_m: Annotated[float, typer.Option(help="Grid cell, metres.")] = 150.0,
     fixed_sites: Annotated[
         Path | None,
-        typer.Option(help="CSV of existing sites kept open (default: police stations)."),
+        typer.Option(
+            help="Existing sites kept open, CSV/Excel/points (default: the city's stations)."
+        ),
     ] = None,
     candidate_sites: Annotated[
-        Path | None, typer.Option(help="CSV of candidate sites (default: road intersections).")
+        Path | None,
+        typer.Option(help="Candidate sites, CSV/Excel/points (default: road intersections)."),
     ] = None,
     lang: Annotated[str, typer.Option(help="Report language: en or zh.")] = "en",
     crs: Annotated[
@@ -135,8 +199,27 @@ def plan_cmd(
 
     if lang not in LANGS:
         raise fail(ValueError(f"--lang must be one of {LANGS}, got {lang!r}"))
+    if demand_points is not None and demand == "incidents":
+        demand = "points"
+    try:
+        the_city = city_from_options(
+            city=city,
+            boundary=boundary,
+            boundary_name=boundary_name,
+            roads=roads,
+            stations=stations,
+            frame=frame,
+            profile=profile,
+            mapping=mapping,
+            incidents=incidents,
+            data_dir=get_settings(data_dir=data_dir).data_dir,
+        )
+        to_output_frame_check(output_frame)
+    except XunfangError as exc:
+        raise fail(exc) from exc
     config = PlanConfig(
         area=area,
+        city=the_city,
         crs=crs,
         forecast=forecast,
         forecast_window=forecast_window,
@@ -145,9 +228,13 @@ def plan_cmd(
         threshold_min=threshold_min,
         cell_m=cell_m,
         incident_files=tuple(incidents or ()),
+        profile=profile,
         types=tuple(t.strip() for t in types.split(",")) if types else (),
         fixed_sites=fixed_sites,
         candidate_sites=candidate_sites,
+        frame=frame,
+        demand=demand.replace("-", "_"),
+        demand_points=demand_points,
         time_limit_s=time_limit_s,
     )
     steps = [
@@ -183,7 +270,7 @@ def plan_cmd(
 
             plan = make_booth_plan(config, settings, progress=step)
             step("report")
-            written = write_plan(plan, out, lang=lang)
+            written = write_plan(plan, out, lang=lang, output_frame=output_frame)
             progress.update(task, completed=len(steps), description="done")
     except (XunfangError, OSError) as exc:
         raise fail(exc) from exc
@@ -211,6 +298,8 @@ def _print_plan_summary(plan: BoothPlan) -> None:
         f"{len(plan.incidents):,} incidents inside, {plan.n_outside_area:,} outside"
         + (f", {plan.n_other_types:,} of other types" if plan.config.types else "")
     )
+    if plan.demand_note:
+        console.print(f"[bold]Demand:[/] {plan.demand_note}")
     console.print(
         f"Road network: {net.nodes:,} nodes, {net.edges_kept:,} drivable edges, "
         f"{net.stitch_links} links stitched between {len(net.areas)} areas, "
@@ -218,7 +307,12 @@ def _print_plan_summary(plan: BoothPlan) -> None:
     )
     for note in net.notes:
         console.print(f"  [dim]{note}[/]")
-    table = Table(title=f"Response coverage by road, same {len(plan.incidents):,} incidents")
+    demand = (
+        f"same {len(plan.incidents):,} incidents"
+        if plan.config.demand == "incidents"
+        else f"demand: {plan.config.demand.replace('_', ' ')} (see above)"
+    )
+    table = Table(title=f"Response coverage by road, {demand}")
     table.add_column("layout")
     table.add_column("sites", justify="right")
     for m in (1, 3, 5):
@@ -246,6 +340,15 @@ def _print_plan_summary(plan: BoothPlan) -> None:
     tax = load_taxonomy()
     for h in plan.hotspots:
         console.print("  " + h.sentence(tax.label(h.group) if h.group != "all" else "all"))
+
+
+def to_output_frame_check(frame: str) -> None:
+    """Raise ValidationError unless ``frame`` is wgs84, gcj02 or bd09."""
+    from xunfang.errors import ValidationError
+    from xunfang.ingest.city import FRAMES
+
+    if frame.lower().replace("-", "") not in FRAMES:
+        raise ValidationError(f"--output-frame must be one of {', '.join(FRAMES)}, got {frame!r}")
 
 
 def main() -> None:  # pragma: no cover - console entry point

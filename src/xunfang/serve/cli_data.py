@@ -5,6 +5,7 @@ Mounted by the main CLI as ``xunfang data``::
     xunfang data list [CITY]
     xunfang data fetch CITY [--only NAME ...] [--force] [--with-roads [--area AREA ...]]
                             [--data-dir PATH] [--dataset-id NAME=ID ...] [--no-progress]
+    xunfang data osm --boundary FILE [--boundary-name NAME] [--frame gcj02] --out FILE.osm
 
 The work is done by :mod:`xunfang.ingest.sources`; this module only parses options and prints.
 """
@@ -23,11 +24,20 @@ from xunfang.config import get_settings
 from xunfang.errors import XunfangError
 from xunfang.ingest.sources import (
     CITIES,
+    DEFAULT_EXTRACT_MARGIN_M,
     FetchResult,
     fetch,
+    fetch_osm_extract,
     fetch_roads,
     resolve_url,
     sources_for,
+)
+from xunfang.serve.cli_city import (
+    BoundaryNameOpt,
+    BoundaryOpt,
+    CityOpt,
+    FrameOpt,
+    city_from_options,
 )
 
 app = typer.Typer(
@@ -185,3 +195,47 @@ def fetch_sources(
     except XunfangError as exc:
         _err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(code=1) from exc
+
+
+@app.command("osm")
+def fetch_osm(
+    out: Annotated[Path, typer.Option("--out", help="The .osm file to write.")],
+    boundary: BoundaryOpt = None,
+    boundary_name: BoundaryNameOpt = None,
+    frame: FrameOpt = None,
+    city: CityOpt = None,
+    area: Annotated[
+        str | None, typer.Option(help="Study area of --city (default: its default polygon).")
+    ] = None,
+    margin_m: Annotated[
+        float, typer.Option(help="Margin around the boundary's bounding box, metres.")
+    ] = DEFAULT_EXTRACT_MARGIN_M,
+    force: Annotated[
+        bool, typer.Option("--force", help="Download again even when cached.")
+    ] = False,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")
+    ] = True,
+) -> None:
+    """Download the OpenStreetMap streets around a boundary (Overpass API; needs the
+    internet) into an .osm file that `--roads` reads."""
+    if boundary is None and city is None:
+        raise typer.BadParameter("give --boundary FILE or --city FILE", param_hint="--boundary")
+    try:
+        settings = get_settings()
+        the_city = city_from_options(
+            city=city, boundary=boundary, boundary_name=boundary_name, frame=frame,
+            data_dir=settings.data_dir,
+        )  # fmt: skip
+        sa = the_city.study_area(area)
+        got = fetch_osm_extract(
+            sa.polygon_wgs84, out, settings, margin_m=margin_m, force=force, progress=progress,
+            console=_err,
+        )  # fmt: skip
+    except XunfangError as exc:
+        _err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(code=1) from exc
+    _out.print(
+        f"{got.status}: {got.path} ({_human_bytes(got.size_bytes)}; {got.note}). "
+        "(c) OpenStreetMap contributors, ODbL 1.0."
+    )

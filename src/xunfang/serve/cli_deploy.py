@@ -22,6 +22,15 @@ from rich.table import Table
 from xunfang.config import get_settings
 from xunfang.errors import XunfangError
 from xunfang.serve._common import fail
+from xunfang.serve.cli_city import (
+    BoundaryNameOpt,
+    BoundaryOpt,
+    CityOpt,
+    FrameOpt,
+    RoadsOpt,
+    StationsOpt,
+    city_from_options,
+)
 
 __all__ = ["app", "deploy_cmd"]
 
@@ -59,10 +68,16 @@ def deploy_cmd(
         list[Path] | None,
         typer.Option(
             "--incidents",
-            help="Incident files or an ingested .parquet (default: the data directory's "
-            "Chicago monthly files).",
+            help="Incident files or an ingested .parquet (default: the city's, as the plan "
+            "recorded it).",
         ),
     ] = None,
+    city: CityOpt = None,
+    boundary: BoundaryOpt = None,
+    boundary_name: BoundaryNameOpt = None,
+    roads: RoadsOpt = None,
+    stations: StationsOpt = None,
+    frame: FrameOpt = None,
     smoothing: Annotated[
         float,
         typer.Option(help="Weight of the separable where x when term in the risk, 0-1."),
@@ -93,6 +108,20 @@ def deploy_cmd(
         )
         config.validate()
         settings = get_settings(data_dir=data_dir)
+        the_city = (
+            city_from_options(
+                city=city,
+                boundary=boundary,
+                boundary_name=boundary_name,
+                roads=roads,
+                stations=stations,
+                frame=frame,
+                incidents=incidents,
+                data_dir=settings.data_dir,
+            )
+            if any(v is not None for v in (city, boundary, roads, stations))
+            else None  # the city recorded in the plan folder
+        )
         with console.status("planning") as status:
 
             def say(msg: str) -> None:
@@ -107,6 +136,7 @@ def deploy_cmd(
                 incident_files=tuple(incidents or ()),
                 smoothing=smoothing,
                 progress=say,
+                city=the_city,
             )
             status.update("writing outputs")
             t_out = time.perf_counter()

@@ -28,6 +28,13 @@ from xunfang.analyse.evaluate import FRACTIONS, EvaluationRun, EvaluationSpec, r
 from xunfang.config import get_settings
 from xunfang.errors import ValidationError, XunfangError
 from xunfang.serve._common import fail
+from xunfang.serve.cli_city import (
+    BoundaryNameOpt,
+    BoundaryOpt,
+    CityOpt,
+    FrameOpt,
+    city_from_options,
+)
 from xunfang.serve.forecast_report import (
     OPENCP_PROSPECTIVE_S_PER_DAY,
     OPENCP_SEPT2014,
@@ -145,7 +152,7 @@ def evaluate_cmd(
         typer.Option(
             "--incidents",
             help="Incident files, folders or glob patterns (repeat the option); an "
-            "ingested .parquet also works. Default: the Chicago monthly files.",
+            "ingested .parquet also works. Default: the city's incident files.",
         ),
     ] = None,
     types: Annotated[
@@ -185,27 +192,45 @@ def evaluate_cmd(
         bool, typer.Option(help="Also run on the grid shifted by half a cell.")
     ] = True,
     crs: Annotated[str | None, typer.Option(help="Projected CRS (default: UTM zone).")] = None,
-    profile: Annotated[str, typer.Option(help="Ingest profile: chicago, portland.")] = "chicago",
+    profile: Annotated[
+        str | None, typer.Option(help="Ingest profile (default: the city's).")
+    ] = None,
+    mapping: Annotated[
+        Path | None, typer.Option("--mapping", help="TOML mapping of the incident files.")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed for every forecaster.")] = 0,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out/forecast"),
+    city: CityOpt = None,
+    boundary: BoundaryOpt = None,
+    boundary_name: BoundaryNameOpt = None,
+    frame: FrameOpt = None,
     data_dir: DataDir = None,
 ) -> None:
     """Rolling-origin evaluation: train on everything before each window, forecast it,
     score hit rate, PAI and PEI at 1, 2, 5, 10 and 20 % of the area."""
     try:
         settings = get_settings(data_dir=data_dir)
-        if incidents:
-            files = expand_paths(list(incidents))
-        else:
-            files = expand_paths([settings.city_dir("chicago") / "incidents_2014_2015"])
-        boundary_dir = settings.data_dir / "chicago" / "boundaries" if area else None
+        the_city = city_from_options(
+            city=city,
+            boundary=boundary,
+            boundary_name=boundary_name,
+            frame=frame,
+            profile=profile,
+            mapping=mapping,
+            data_dir=settings.data_dir,
+        )
+        files = expand_paths(list(incidents)) if incidents else the_city.incident_files()
+        if boundary is not None and area is None:
+            area = "boundary:" + boundary_name if boundary_name else "boundary"
+        if area == "boundary":  # the only polygon of --boundary
+            area = "boundary:" + the_city.study_area(None).name
         spec = EvaluationSpec(
             incident_files=tuple(files),
-            profile=profile,
+            profile=the_city.ingest_profile(profile),
             crs=crs,
             types=tuple(t.strip() for t in types.split(",") if t.strip()) if types else (),
             area=area,
-            boundary_dir=boundary_dir,
+            city=the_city if area else None,
             cell_m=cell_m,
             window=window,
             start=start,

@@ -25,6 +25,7 @@ from xunfang.ingest.messages import LANGS, reason_text, text
 from xunfang.ingest.profiles import FrameName
 from xunfang.ingest.taxonomy import load_taxonomy
 from xunfang.serve._common import fail
+from xunfang.serve.cli_city import BoundaryNameOpt, BoundaryOpt, CityOpt, city_from_options
 
 console = Console()
 FRAMES: tuple[FrameName, ...] = ("wgs84", "gcj02", "bd09")
@@ -75,8 +76,9 @@ def ingest_cmd(
     ],
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out/ingest"),
     profile: Annotated[
-        str, typer.Option(help=f"Column profile: {', '.join(sorted(PROFILES))}.")
-    ] = "chicago",
+        str | None,
+        typer.Option(help=f"Column profile: {', '.join(sorted(PROFILES))} (default: the city's)."),
+    ] = None,
     mapping: Annotated[
         Path | None,
         typer.Option("--mapping", help="TOML mapping of a generic source (replaces --profile)."),
@@ -88,8 +90,9 @@ def ingest_cmd(
     frame: Annotated[
         str | None,
         typer.Option(
-            help="Frame of the lon/lat columns: wgs84, gcj02 (AMap, Tencent) or bd09 "
-            "(Baidu); default: the profile's or mapping's (WGS-84)."
+            help="Frame of this run's lon/lat inputs (the incident columns and --boundary): "
+            "wgs84, gcj02 (AMap, Tencent) or bd09 (Baidu); default: the profile's or "
+            "mapping's (WGS-84)."
         ),
     ] = None,
     sheet: Annotated[
@@ -112,6 +115,9 @@ def ingest_cmd(
         ),
     ] = None,
     taxonomy: Annotated[Path | None, typer.Option(help="Type-group table (TOML).")] = None,
+    city: CityOpt = None,
+    boundary: BoundaryOpt = None,
+    boundary_name: BoundaryNameOpt = None,
     lang: Annotated[str, typer.Option(help="Language of the summary: en or zh.")] = "en",
     data_dir: Annotated[
         Path | None,
@@ -128,15 +134,21 @@ def ingest_cmd(
         next(f for f in FRAMES if f == frame.lower().replace("-", "")) if frame else None
     )
     try:
-        prof = profile_from_toml(mapping) if mapping else profile
+        settings = get_settings(data_dir=data_dir)
+        the_city = city_from_options(
+            city=city,
+            boundary=boundary,
+            boundary_name=boundary_name,
+            frame=frame,
+            data_dir=settings.data_dir,
+        )
+        prof = profile_from_toml(mapping) if mapping else the_city.ingest_profile(profile)
         poly = None
-        if area:
-            from xunfang.ingest.areas import load_study_area
-
-            settings = get_settings(data_dir=data_dir)
-            sa = load_study_area(settings.city_dir("chicago") / "boundaries", area)
+        if area or boundary is not None:
+            sa = the_city.study_area(area)
             poly = sa.polygon_wgs84
             crs = crs or sa.crs.to_string()
+            area = area or sa.name
         start = time.perf_counter()
         with console.status(text("reading", lang, n=len(paths))):
             try:

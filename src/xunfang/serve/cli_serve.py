@@ -19,6 +19,15 @@ from rich.markup import escape
 
 from xunfang.errors import XunfangError
 from xunfang.serve._common import err_console, fail
+from xunfang.serve.cli_city import (
+    BoundaryNameOpt,
+    BoundaryOpt,
+    CityOpt,
+    FrameOpt,
+    RoadsOpt,
+    StationsOpt,
+    city_from_options,
+)
 
 app = typer.Typer(
     help="The dispatch service (command centre): API, live feed and web console.",
@@ -83,15 +92,57 @@ def serve_cmd(
         bool, typer.Option(help="Only upgrade the database schema, then exit.")
     ] = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+    city: CityOpt = None,
+    boundary: BoundaryOpt = None,
+    boundary_name: BoundaryNameOpt = None,
+    roads: RoadsOpt = None,
+    stations: StationsOpt = None,
+    frame: FrameOpt = None,
 ) -> None:
-    """Run the dispatch service: REST API under /api, live feed at /ws, console at /."""
+    """Run the dispatch service: REST API under /api, live feed at /ws, console at /.
+
+    The area and city default to those the plan folder records (``--plan-dir``)."""
     from xunfang.serve.api.app import prepare_database, run
     from xunfang.serve.api.geo import build_geo
     from xunfang.store.db import Database
 
     try:
+        the_city = None
+        plan_dir = plan_dir or (
+            Path(os.environ["XUNFANG_PLAN_DIR"]) if os.environ.get("XUNFANG_PLAN_DIR") else None
+        )
+        if plan_dir is not None and (plan_dir / "plan_summary.json").is_file():
+            from xunfang.plan.booth_plan import read_plan_record
+
+            record = read_plan_record(plan_dir)
+            the_city = record.city
+            if area is None and not os.environ.get("XUNFANG_AREA"):
+                area = record.area
+        if any(v is not None for v in (city, boundary, roads, stations)):
+            the_city = city_from_options(
+                city=city,
+                boundary=boundary,
+                boundary_name=boundary_name,
+                roads=roads,
+                stations=stations,
+                frame=frame,
+                data_dir=data_dir or Path(os.environ.get("XUNFANG_DATA_DIR", "data")),
+            )
+        if the_city is None:
+            from xunfang.ingest.city import default_city
+
+            the_city = default_city(data_dir or Path(os.environ.get("XUNFANG_DATA_DIR", "data")))
+        timezone = None
+        if the_city.timezone and not os.environ.get("XUNFANG_TIMEZONE"):
+            timezone = the_city.timezone  # the city's clock for the KPIs' hour of day
+        if boundary is not None and area is None and not os.environ.get("XUNFANG_AREA"):
+            area = "boundary:" + boundary_name if boundary_name else ""
         settings = _settings(
-            area=area, plan_dir=plan_dir, data_dir=data_dir, database_url=database_url
+            area=area,
+            plan_dir=plan_dir,
+            data_dir=data_dir,
+            database_url=database_url,
+            timezone=timezone,
         )
         db = Database(settings.database_url)
         rev = prepare_database(db, migrate=migrate or migrate_only)
@@ -101,11 +152,12 @@ def serve_cmd(
             return
         with console.status(f"building the road network of {settings.area}"):
             geo = build_geo(
-                settings.area,
+                settings.area or None,
                 settings.data_dir,
                 plan_dir=settings.plan_dir,
                 buffer_m=settings.area_buffer_m,
                 max_snap_m=settings.max_snap_m,
+                city=the_city,
             )
         console.print(
             f"{settings.area}: {geo.network.n_nodes:,} road nodes, {len(geo.sites)} sites; "

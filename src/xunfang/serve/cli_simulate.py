@@ -33,6 +33,15 @@ from rich.table import Table
 from xunfang.config import get_settings
 from xunfang.errors import XunfangError
 from xunfang.serve._common import fail
+from xunfang.serve.cli_city import (
+    BoundaryNameOpt,
+    BoundaryOpt,
+    CityOpt,
+    FrameOpt,
+    RoadsOpt,
+    StationsOpt,
+    city_from_options,
+)
 
 app = typer.Typer(
     help=(
@@ -71,10 +80,17 @@ def run_cmd(
     event_log: Annotated[
         bool, typer.Option("--event-log", help="Write the first replication's event log.")
     ] = False,
+    city: CityOpt = None,
+    boundary: BoundaryOpt = None,
+    boundary_name: BoundaryNameOpt = None,
+    roads: RoadsOpt = None,
+    stations: StationsOpt = None,
+    frame: FrameOpt = None,
     data_dir: DataDir = None,
 ) -> None:
     """Compare stations only, + booths and + deployment on the scenario's held-out month,
-    and write the HTML report with charts (and CSV/JSON tables)."""
+    and write the HTML report with charts (and CSV/JSON tables). The city is the
+    scenario's (its ``city`` file) unless --city or the part options are given."""
     from xunfang.serve.sim_report import comparison_table, write_simulation
     from xunfang.simulate.runner import VARIANT_LABELS, prepare, run_prepared
     from xunfang.simulate.scenario import load_scenario
@@ -83,6 +99,19 @@ def run_cmd(
     try:
         settings = get_settings(data_dir=data_dir)
         sc = load_scenario(scenario)
+        the_city = None
+        if any(v is not None for v in (city, boundary, roads, stations)):
+            the_city = city_from_options(
+                city=city
+                if city is not None
+                else (sc.path(sc.scenario.city) if sc.scenario.city else None),
+                boundary=boundary,
+                boundary_name=boundary_name,
+                roads=roads,
+                stations=stations,
+                frame=frame,
+                data_dir=settings.data_dir,
+            )
         reps = replications or sc.scenario.replications
         with _progress() as progress:
             steps = ["study area", "booth plan (MCLP)", "road network", "incidents", "units"]
@@ -92,7 +121,7 @@ def run_cmd(
                 done = steps.index(name) if name in steps else 0
                 progress.update(prep_task, description=name, completed=done)
 
-            prep = prepare(sc, settings, progress=step)
+            prep = prepare(sc, settings, progress=step, city=the_city)
             progress.update(prep_task, completed=len(steps), description="prepared")
             n_var = len([v for v in sc.scenario.compare if v not in prep.skipped])
             sim_task = progress.add_task("simulate", total=reps * n_var)

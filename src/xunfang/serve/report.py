@@ -23,6 +23,7 @@ from pyproj import Transformer
 from xunfang import __version__
 from xunfang.analyse.hotspots import ALL, WEEKDAYS_EN, WEEKDAYS_ZH
 from xunfang.errors import ValidationError
+from xunfang.ingest.city import to_output_frame
 from xunfang.ingest.taxonomy import load_taxonomy
 from xunfang.plan.booth_plan import RESPONSE_RINGS_S, BoothPlan
 from xunfang.serve._common import OSM_ATTRIBUTION, osm_annotation, write_atomic
@@ -282,6 +283,11 @@ def render_html(plan: BoothPlan, lang: str = "en", *, out_dir: str = "OUT") -> s
         loader=PackageLoader("xunfang.serve", "templates"), autoescape=select_autoescape(["html"])
     )
     local = plan.incidents.local_time()
+    period = (
+        (local.min().strftime("%Y-%m-%d"), local.max().strftime("%Y-%m-%d"))
+        if len(local)
+        else ("-", "-")
+    )
     hotspot_lines = [
         h.sentence(
             tax.label(h.group, lang) if h.group != ALL else ("all" if lang == "en" else "全部"),
@@ -296,7 +302,7 @@ def render_html(plan: BoothPlan, lang: str = "en", *, out_dir: str = "OUT") -> s
         figs=html,
         plotlyjs=get_plotlyjs(),
         out_dir=out_dir,
-        period=(local.min().strftime("%Y-%m-%d"), local.max().strftime("%Y-%m-%d")),
+        period=period,
         hotspot_lines=hotspot_lines,
         fmt_min=_fmt_min,
         version=__version__,
@@ -307,6 +313,7 @@ def render_html(plan: BoothPlan, lang: str = "en", *, out_dir: str = "OUT") -> s
         notes=plan_notes(plan, lang),
         ingest=plan.ingest_report.to_dict() if plan.ingest_report else None,
         network=plan.network.report,
+        credit=plan.city.credit if plan.city is not None else None,
     )
 
 
@@ -315,16 +322,19 @@ def plan_notes(plan: BoothPlan, lang: str = "en") -> list[str]:
     notes = list(plan.network.report.notes)
     if plan.forecast_note:
         notes.insert(0, plan.forecast_note)
+    if plan.demand_note:
+        notes.insert(0, plan.demand_note)
     ww = plan.where_when
     zh = lang == "zh"
-    notes.append(
-        (
-            "警情已吸附到最近路网节点，中位吸附距离 {:.0f} 米。"
-            if zh
-            else "Incidents are snapped to the nearest network node (median snap distance "
-            "{:.0f} m); travel times run node to node."
-        ).format(plan.snap_median_m)
-    )
+    if plan.config.demand != "road_length":  # road-length demand sits on the nodes
+        notes.append(
+            (
+                "警情已吸附到最近路网节点，中位吸附距离 {:.0f} 米。"
+                if zh
+                else "Incidents are snapped to the nearest network node (median snap distance "
+                "{:.0f} m); travel times run node to node."
+            ).format(plan.snap_median_m)
+        )
     if ww.n_date_only:
         notes.append(
             f"{ww.n_date_only} 起警情只有日期没有时刻，未计入按小时统计。"
@@ -412,6 +422,8 @@ def plan_summary(plan: BoothPlan) -> dict[str, Any]:
         "ingest": plan.ingest_report.to_dict() if plan.ingest_report else None,
         "timings_s": {k: round(v, 2) for k, v in plan.timings_s.items()},
         "forecast": plan.forecast_note,
+        "demand": {"kind": plan.config.demand, "note": plan.demand_note},
+        "city": plan.city.to_dict() if plan.city is not None else None,
         "attribution": OSM_ATTRIBUTION,
     }
 
@@ -443,9 +455,15 @@ def hotspot_frame(plan: BoothPlan, lang: str = "en") -> gpd.GeoDataFrame:
     return frame
 
 
-def write_plan(plan: BoothPlan, out_dir: str | Path, *, lang: str = "en") -> dict[str, Path]:
+def write_plan(
+    plan: BoothPlan, out_dir: str | Path, *, lang: str = "en", output_frame: str = "wgs84"
+) -> dict[str, Path]:
     """Write ``report.html``, ``sites``/``hotspots``/``coverage`` as GeoJSON and CSV,
     ``plan_summary.json`` and ``ingest_report.json`` into ``out_dir``.
+
+    ``output_frame`` (``wgs84``, ``gcj02``, ``bd09``) is the frame of the lon/lat in the
+    GeoJSON and CSV files (:func:`xunfang.ingest.city.to_output_frame`); the report's map
+    stays WGS-84 on OpenStreetMap.
 
     Every file is written under a temporary name and renamed when complete.
     """
@@ -461,9 +479,10 @@ def write_plan(plan: BoothPlan, out_dir: str | Path, *, lang: str = "en") -> dic
     put("report.html", render_html(plan, lang, out_dir=str(out)))
     sites = plan.sites.copy()
     sites["lon"], sites["lat"] = sites.geometry.x, sites.geometry.y
+    sites = to_output_frame(sites, output_frame)
     put("sites.geojson", sites.to_json(drop_id=True))
     put("sites.csv", pd.DataFrame(sites.drop(columns="geometry")).to_csv(index=False))
-    hs = hotspot_frame(plan, lang)
+    hs = to_output_frame(hotspot_frame(plan, lang), output_frame)
     put("hotspots.geojson", hs.to_json(drop_id=True))
     put("hotspots.csv", pd.DataFrame(hs.drop(columns="geometry")).to_csv(index=False))
     cov = gpd.GeoDataFrame(
@@ -471,10 +490,10 @@ def write_plan(plan: BoothPlan, out_dir: str | Path, *, lang: str = "en") -> dic
         geometry=gpd.points_from_xy(plan.demand["lon"], plan.demand["lat"]),
         crs=WGS84,
     )
-    cov = cov.replace([np.inf], np.nan)
+    cov = to_output_frame(cov.replace([np.inf], np.nan), output_frame)
     put("coverage.geojson", cov.to_json(drop_id=True))
     put("coverage.csv", pd.DataFrame(cov.drop(columns="geometry")).to_csv(index=False))
-    put("plan_summary.json", _json(plan_summary(plan)))
+    put("plan_summary.json", _json({**plan_summary(plan), "output_frame": output_frame}))
     if plan.ingest_report is not None:
         put("ingest_report.json", _json(plan.ingest_report.to_dict()))
     for stale in OUTPUT_FILES - set(written):  # from an earlier run into the same folder

@@ -9,7 +9,6 @@ scenarios are due to the units alone.
 
 from __future__ import annotations
 
-import glob
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -23,6 +22,7 @@ from xunfang.config import Settings
 from xunfang.dispatch.recommend import TravelTimeOracle
 from xunfang.errors import ValidationError
 from xunfang.ingest.areas import StudyArea
+from xunfang.ingest.city import City, default_city
 from xunfang.simulate.calls import CallReport, Period, replay_calls, sample_calls
 from xunfang.simulate.metrics import Estimate, combine, summarise
 from xunfang.simulate.scenario import VARIANTS, Scenario
@@ -180,6 +180,7 @@ def prepare(
     *,
     progress: Progress | None = None,
     plan_incidents: Path | Sequence[Path] | None = None,
+    city: City | None = None,
 ) -> Prepared:
     """Load the area, network, incidents, sites and units of a scenario.
 
@@ -194,6 +195,9 @@ def prepare(
     plan_incidents
         Incident file(s) for a booth plan made here (default: every monthly file before
         the held-out month); a ``.parquet`` written by ``xunfang ingest`` is fastest.
+    city
+        The city; default the scenario's ``city`` file, else the default city of the
+        data directory.
 
     Raises
     ------
@@ -217,7 +221,13 @@ def prepare(
         else load_sim_table(scenario.path(scenario.calls.table))
     )
     say("study area")
-    area = load_area(settings, sc.area)
+    if city is None:
+        city = (
+            City.from_toml(scenario.path(sc.city), data_dir=settings.data_dir)
+            if sc.city
+            else default_city(settings.data_dir)
+        )
+    area = load_area(settings, sc.area, city=city)
     lap("study area")
 
     booths_frame: pd.DataFrame | None = None
@@ -234,7 +244,7 @@ def prepare(
         from xunfang.plan.booth_plan import PlanConfig, make_booth_plan
 
         if plan_incidents is None:
-            files = months_before(settings, period)
+            files = months_before(settings, period, city=city)
         elif isinstance(plan_incidents, Path):
             files = [plan_incidents]
         else:
@@ -242,6 +252,7 @@ def prepare(
         plan = make_booth_plan(
             PlanConfig(
                 area=sc.area,
+                city=city,
                 booths=scenario.plan.booths,
                 threshold_min=scenario.plan.threshold_min,
                 incident_files=tuple(files),
@@ -272,13 +283,14 @@ def prepare(
         booths_frame = sites[sites["kind"] == "booth"]
         plan_source = f"sites of {path}"
     else:
-        stations_frame = stations_in(settings, area)
+        stations_frame = stations_in(settings, area, city=city)
 
     say("road network")
     if network is None:
-        network = load_network(settings, area)
+        network = load_network(settings, area, city=city)
     else:
-        save_network(network, cache_file(settings, area, graph_paths(settings, area)))
+        paths = graph_paths(settings, area, city=city)
+        save_network(network, cache_file(settings, area, paths, city=city))
     lap("network")
 
     say("incidents")
@@ -291,6 +303,7 @@ def prepare(
         scenario.calls.training_months,
         files=inc_files,
         types=scenario.calls.types or None,
+        city=city,
     )
     lap("incidents")
 
@@ -350,13 +363,14 @@ def prepare(
     )
 
 
-def months_before(settings: Settings, period: Period) -> list[Path]:
-    """Every monthly incident file before the period (the training data of a plan)."""
-    folder = settings.city_dir("chicago") / "incidents_2014_2015"
-    files = sorted(Path(p) for p in glob.glob(str(folder / "*.csv*")))
+def months_before(settings: Settings, period: Period, *, city: City | None = None) -> list[Path]:
+    """Every monthly incident file of the city before the period (the training data of a
+    plan); a file without ``YYYY-MM`` in its name is left out."""
+    the_city = city if city is not None else default_city(settings.data_dir)
+    files = the_city.incident_files()
     before = [f for f in files if (_month_of(f) or "9999") < period.label]
     if not before:
-        month_files(folder, [period.label])  # raises with the months available
+        month_files(files, [period.label])  # raises with the months available
         raise ValidationError(f"no incident files before {period.label} to make the booth plan on")
     return before
 

@@ -21,6 +21,7 @@ import pandas as pd
 
 from xunfang.config import Settings
 from xunfang.errors import ValidationError
+from xunfang.ingest.city import City, default_city
 from xunfang.ingest.incidents import ingest
 from xunfang.simulate.calls import Period
 from xunfang.simulate.runner import months_before, prepare, run_prepared
@@ -113,8 +114,13 @@ def training_parquet(base: Scenario, settings: Settings, out_dir: Path) -> Path:
     """Ingest the months before the held-out month once (client side) into a Parquet file
     that every task's booth plan reads, instead of re-reading the CSV files."""
     period = Period.month(base.scenario.month)
-    files = months_before(settings, period)
-    table, _rejected, _report = ingest(files, "chicago")
+    city = (
+        City.from_toml(base.path(base.scenario.city), data_dir=settings.data_dir)
+        if base.scenario.city
+        else default_city(settings.data_dir)
+    )
+    files = months_before(settings, period, city=city)
+    table, _rejected, _report = ingest(files, city.ingest_profile())
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"training_before_{period.label}.parquet"
     table.write_parquet(path)

@@ -1,13 +1,12 @@
 """The simulated world of a study area: road network (cached), incidents, stations and
 booths.
 
-The road network is built as the booth planner builds it (the per-community-area OSM
-graphs touching the area, clipped to the area plus 400 m, stitched across area boundaries
-with 60 m links and 200 m same-street-name bridge links; see
-:func:`xunfang.ingest.network.build_network`) and cached as a ``.npz`` of node
-coordinates and the CSR travel-time matrix under ``Settings.cache_dir/simulate``, keyed by
-the area, the recipe and the graph files' names and sizes. ``area = "city"`` stitches all
-77 community areas without clipping.
+Everything comes from a :class:`xunfang.ingest.city.City` (the scenario's ``city`` file,
+else the default city of the data directory). The road network is built as the booth
+planner builds it (:meth:`~xunfang.ingest.city.City.road_network`) and cached as a
+``.npz`` of node coordinates and the CSR travel-time matrix under
+``Settings.cache_dir/simulate``, keyed by the area, the city's recipe and the road files'
+names and sizes. ``area = "city"`` takes the whole city without clipping.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -30,22 +28,16 @@ from scipy.spatial import cKDTree
 
 from xunfang.config import Settings
 from xunfang.errors import ValidationError
-from xunfang.ingest.areas import (
-    StudyArea,
-    load_study_area,
-    read_boundaries,
-)
+from xunfang.ingest.areas import StudyArea
+from xunfang.ingest.city import City, default_city
+from xunfang.ingest.coords import to_wgs84
 from xunfang.ingest.incidents import IncidentTable, ingest
-from xunfang.ingest.network import RoadNetwork, area_graph_paths, build_network
-from xunfang.ingest.sites import STATION_BUFFER_M, stations_near
-from xunfang.plan.booth_plan import read_sites_csv
+from xunfang.ingest.network import RoadNetwork
+from xunfang.plan.booth_plan import read_plan_record, read_sites_csv
 from xunfang.simulate.calls import Period, incident_frame
-from xunfang.units import WGS84, utm_crs_for
+from xunfang.units import WGS84
 
-CLIP_BUFFER_M = 400.0
-STITCH_M = 60.0
-SAME_NAME_M = 200.0
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,51 +108,42 @@ def _tree(net: SimNetwork) -> cKDTree:
     return tree
 
 
-def city_area(boundary_dir: Path) -> StudyArea:
-    """The whole city: the union of the community areas (UTM zone of its centroid)."""
-    layer = read_boundaries(boundary_dir, "community")
-    poly = shapely.union_all(layer.geometry.to_numpy())
-    crs = utm_crs_for(poly.centroid.x, poly.centroid.y)
-    projected = gpd.GeoSeries([poly], crs=WGS84).to_crs(crs).iloc[0]
-    return StudyArea(
-        name="city",
-        kind="city",
-        members=tuple(sorted(layer["name"].astype(str))),
-        polygon_wgs84=poly,
-        crs=crs,
-        polygon=projected,
-    )
+def city_of(settings: Settings, city: City | None = None) -> City:
+    """``city``, else the default city of the settings' data directory."""
+    return city if city is not None else default_city(settings.data_dir)
 
 
-def load_area(settings: Settings, name: str) -> StudyArea:
-    """A study area by name, or ``"city"``."""
-    boundary_dir = settings.city_dir("chicago") / "boundaries"
-    if name.strip().lower() == "city":
-        return city_area(boundary_dir)
-    return load_study_area(boundary_dir, name)
+def load_area(settings: Settings, name: str, *, city: City | None = None) -> StudyArea:
+    """A study area of the city by name, or ``"city"`` (the whole city)."""
+    return city_of(settings, city).study_area(name)
 
 
-def graph_paths(settings: Settings, area: StudyArea) -> list[Path]:
-    """The community-area graph files covering the area.
+def graph_paths(settings: Settings, area: StudyArea, *, city: City | None = None) -> list[Path]:
+    """The road files the area's network is built from.
 
     Raises
     ------
     ValidationError
-        If a graph file is missing.
+        If a road file is missing.
     """
-    return area_graph_paths(settings.city_dir("chicago"), area)
+    return city_of(settings, city).road_files(area)
 
 
-def cache_file(settings: Settings, area: StudyArea, paths: list[Path]) -> Path:
+def cache_file(
+    settings: Settings, area: StudyArea, paths: list[Path], *, city: City | None = None
+) -> Path:
     """Where the area's network is cached (the name changes with the recipe and files)."""
+    recipe = city_of(settings, city).recipe(area)
+    recipe.pop("files", None)
     key = json.dumps(
         {
             "v": _CACHE_VERSION,
             "area": area.name,
             "members": list(area.members),
+            "polygon": area.polygon_wgs84.wkt if area.kind != "city" else None,
             "crs": area.crs.to_string(),
             "clip": area.kind != "city",
-            "recipe": [CLIP_BUFFER_M, STITCH_M, SAME_NAME_M],
+            "recipe": recipe,
             "files": [(p.name, p.stat().st_size) for p in paths],
         },
         sort_keys=True,
@@ -170,7 +153,9 @@ def cache_file(settings: Settings, area: StudyArea, paths: list[Path]) -> Path:
     return settings.cache_dir / "simulate" / f"network-{slug}-{digest}.npz"
 
 
-def load_network(settings: Settings, area: StudyArea, *, use_cache: bool = True) -> SimNetwork:
+def load_network(
+    settings: Settings, area: StudyArea, *, use_cache: bool = True, city: City | None = None
+) -> SimNetwork:
     """The area's road network, from the cache when possible (see the module docstring).
 
     Raises
@@ -178,8 +163,9 @@ def load_network(settings: Settings, area: StudyArea, *, use_cache: bool = True)
     ValidationError
         If graph files are missing; the errors of ``build_network`` pass through.
     """
-    paths = graph_paths(settings, area)
-    cache = cache_file(settings, area, paths)
+    the_city = city_of(settings, city)
+    paths = the_city.road_files(area)
+    cache = cache_file(settings, area, paths, city=the_city)
     start = time.perf_counter()
     if use_cache and cache.is_file():
         try:
@@ -196,13 +182,7 @@ def load_network(settings: Settings, area: StudyArea, *, use_cache: bool = True)
                 )
         except (OSError, KeyError, ValueError):
             pass  # a damaged cache file is rebuilt below
-    net = build_network(
-        paths,
-        area.crs,
-        clip_polygon=None if area.kind == "city" else area.polygon.buffer(CLIP_BUFFER_M),
-        stitch_threshold_m=STITCH_M,
-        same_name_threshold_m=SAME_NAME_M,
-    )
+    net = the_city.road_network(area)
     out = SimNetwork.from_road_network(net, time.perf_counter() - start)
     if use_cache:
         save_network(out, cache)
@@ -226,15 +206,20 @@ def save_network(net: SimNetwork, path: Path) -> None:
     tmp.replace(path)
 
 
-def month_files(folder: Path, months: list[str]) -> list[Path]:
-    """The monthly incident files of ``months`` (names containing ``YYYY-MM``).
+def month_files(source: Path | list[Path], months: list[str]) -> list[Path]:
+    """The incident files of ``months`` (names containing ``YYYY-MM``) among ``source``
+    (a folder's ``*.csv*`` files, or a list of files).
 
     Raises
     ------
     ValidationError
         If a month has no file, naming the months available.
     """
-    files = sorted(Path(p) for p in glob.glob(str(folder / "*.csv*")))
+    files = (
+        sorted(Path(p) for p in glob.glob(str(source / "*.csv*")))
+        if isinstance(source, Path)
+        else list(source)
+    )
     out = []
     missing = []
     for m in months:
@@ -245,8 +230,9 @@ def month_files(folder: Path, months: list[str]) -> list[Path]:
             missing.append(m)
     if missing:
         have = sorted({mm for f in files for mm in re.findall(r"\d{4}-\d{2}", f.name)})
+        where = source if isinstance(source, Path) else "the city's incident files"
         raise ValidationError(
-            f"no incident file for month(s) {missing} in {folder}; months available: "
+            f"no incident file for month(s) {missing} in {where}; months available: "
             f"{have[0] if have else '-'} .. {have[-1] if have else '-'}"
         )
     return out
@@ -295,27 +281,35 @@ def load_incidents(
     *,
     files: list[Path] | None = None,
     types: list[str] | None = None,
+    city: City | None = None,
 ) -> Incidents:
     """Ingest the held-out month and the ``training_months`` before it, keep the
     incidents inside the area and snap them to the network.
+
+    Without ``files``, the city's incident files: those named by month (``YYYY-MM`` in
+    the name) for the months needed, else all of them (the split is by time).
 
     Raises
     ------
     ValidationError
         If files are missing or ``types`` names groups absent from the data.
     """
-    folder = settings.city_dir("chicago") / "incidents_2014_2015"
+    the_city = city_of(settings, city)
     if files is None:
-        months = [*previous_months(period, training_months), period.label]
-        available = month_files(folder, [period.label])
-        files = []
-        for m in months[:-1]:
-            try:
-                files.extend(month_files(folder, [m]))
-            except ValidationError:
-                continue  # fewer training months than asked: reported by the count below
-        files.extend(available)
-    table, _rejected, report = ingest(files, "chicago", crs=area.crs)
+        every = the_city.incident_files()
+        if any(re.search(r"\d{4}-\d{2}", f.name) for f in every):
+            months = [*previous_months(period, training_months), period.label]
+            available = month_files(every, [period.label])
+            files = []
+            for m in months[:-1]:
+                try:
+                    files.extend(month_files(every, [m]))
+                except ValidationError:
+                    continue  # fewer training months than asked: reported by the count below
+            files.extend(available)
+        else:
+            files = every
+    table, _rejected, report = ingest(files, the_city.ingest_profile(), crs=area.crs)
     frame = table.frame
     inside = shapely.contains_xy(area.polygon, frame["x_m"].to_numpy(), frame["y_m"].to_numpy())
     if types:
@@ -357,10 +351,10 @@ def load_incidents(
     )
 
 
-def stations_in(settings: Settings, area: StudyArea) -> pd.DataFrame:
-    """Police stations in or within :data:`STATION_BUFFER_M` of the area: ``name``,
-    ``lon``, ``lat`` (names as the booth planner writes them)."""
-    chosen = stations_near(settings.city_dir("chicago"), area, buffer_m=STATION_BUFFER_M)
+def stations_in(settings: Settings, area: StudyArea, *, city: City | None = None) -> pd.DataFrame:
+    """The city's police stations in or near the area: ``name``, ``lon``, ``lat`` (names
+    as the booth planner writes them)."""
+    chosen = city_of(settings, city).stations_for(area)
     return pd.DataFrame(
         {
             "name": list(chosen["name"]),
@@ -380,7 +374,13 @@ def sites_from_csv(path: Path) -> pd.DataFrame:
         If the file is missing or lacks the columns.
     """
     frame = read_sites_csv(path, columns=("lon", "lat"))
-    return frame[["name", "kind", "lon", "lat"]].copy()
+    out = frame[["name", "kind", "lon", "lat"]].copy()
+    if (Path(path).parent / "plan_summary.json").is_file():
+        out_frame = read_plan_record(Path(path).parent).output_frame
+        if out_frame != "wgs84":  # the plan wrote its CSV for a Chinese map platform
+            lon, lat = to_wgs84(out["lon"].to_numpy(float), out["lat"].to_numpy(float), out_frame)
+            out["lon"], out["lat"] = lon, lat
+    return out
 
 
 def snap_sites(frame: pd.DataFrame, network: SimNetwork) -> list[tuple[str, int]]:

@@ -25,9 +25,10 @@ from shapely.geometry.base import BaseGeometry
 from xunfang.dispatch.recommend import TravelTimeOracle
 from xunfang.errors import DataFileError, ValidationError
 from xunfang.ingest.areas import StudyArea
+from xunfang.ingest.city import City
 from xunfang.ingest.coords import to_wgs84
 from xunfang.ingest.network import RoadNetwork
-from xunfang.ingest.sites import STATIONS_CSV, read_sites, stations_near
+from xunfang.ingest.sites import read_sites
 from xunfang.units import WGS84
 
 log = logging.getLogger("xunfang.serve")
@@ -236,7 +237,12 @@ def read_plan_sites(plan_dir: Path) -> tuple[SiteSpec, ...]:
         raise DataFileError(
             path, "no sites.csv: point XUNFANG_PLAN_DIR at an `xunfang plan` output"
         )
-    gdf = read_sites(path)
+    frame = "wgs84"
+    if (Path(plan_dir) / "plan_summary.json").is_file():
+        from xunfang.plan.booth_plan import read_plan_record
+
+        frame = read_plan_record(plan_dir).output_frame
+    gdf = read_sites(path, frame=frame)
     kinds = gdf["kind"].astype(str) if "kind" in gdf.columns else None
     out = []
     for i, (name, geom) in enumerate(zip(gdf["name"], gdf.geometry, strict=True)):
@@ -250,44 +256,44 @@ def read_plan_sites(plan_dir: Path) -> tuple[SiteSpec, ...]:
 
 
 def build_geo(
-    area_name: str,
+    area_name: str | None,
     data_dir: Path,
     *,
     plan_dir: Path | None = None,
     buffer_m: float = 300.0,
     max_snap_m: float = 500.0,
+    city: City | None = None,
 ) -> Geo:
     """Build the area's road network as the booth plan does and read the plan's sites.
 
-    Without a plan folder the police stations within 500 m of the area are the sites.
+    Without a plan folder the city's police stations near the area are the sites. The city
+    is ``city``, else the one the plan folder records, else the default city of
+    ``data_dir``.
 
     Raises
     ------
     ValidationError, DataFileError, AreaNotFoundError, NetworkError
         From loading the area, the road graphs or the sites.
     """
-    from xunfang.ingest.areas import load_study_area
-    from xunfang.ingest.network import build_area_network
+    from xunfang.ingest.city import default_city
 
-    city = Path(data_dir) / "chicago"
-    if not city.is_dir():
-        raise ValidationError(
-            f"data directory {city} does not exist: set XUNFANG_DATA_DIR to the folder that "
-            "holds chicago/ (boundaries and road graphs)"
-        )
-    boundary_dir = city / "boundaries"
-    area = load_study_area(boundary_dir, area_name)
-    network = build_area_network(city, area)
+    if city is None and plan_dir is not None and (Path(plan_dir) / "plan_summary.json").is_file():
+        from xunfang.plan.booth_plan import read_plan_record
+
+        city = read_plan_record(plan_dir).city
+    city = city or default_city(data_dir)
+    area = city.study_area(area_name)
+    network = city.road_network(area)
     hotspots = None
     if plan_dir is not None:
         sites = read_plan_sites(plan_dir)
         hot = Path(plan_dir) / "hotspots.geojson"
-        hotspots = hot.read_text("utf-8") if hot.is_file() else None
+        hotspots = _hotspots_wgs84(hot, plan_dir) if hot.is_file() else None
     else:
         sites = _stations_near(city, area)
-    log.info("area %s: %d road nodes, %d sites", area_name, network.n_nodes, len(sites))
+    log.info("area %s: %d road nodes, %d sites", area.name, network.n_nodes, len(sites))
     return Geo(
-        area_name,
+        area.name,
         network,
         area.polygon,
         sites,
@@ -297,11 +303,39 @@ def build_geo(
     )
 
 
-def _stations_near(city: Path, area: StudyArea) -> tuple[SiteSpec, ...]:
-    path = city / STATIONS_CSV
-    if not path.is_file():
+def _hotspots_wgs84(path: Path, plan_dir: Path) -> str:
+    """The plan's hotspots.geojson as WGS-84 text (a plan written with ``--output-frame
+    gcj02``/``bd09`` is converted back, so that the console's map draws it in place)."""
+    text = path.read_text("utf-8")
+    if not (Path(plan_dir) / "plan_summary.json").is_file():
+        return text
+    from xunfang.plan.booth_plan import read_plan_record
+
+    frame = read_plan_record(plan_dir).output_frame
+    if frame == "wgs84":
+        return text
+    import geopandas as gpd
+
+    gdf = gpd.read_file(path)
+
+    def back(xy: np.ndarray) -> np.ndarray:
+        lon, lat = to_wgs84(xy[:, 0], xy[:, 1], frame)
+        return np.column_stack([lon, lat])
+
+    gdf = gdf.set_geometry(shapely.transform(gdf.geometry.to_numpy(), back), crs=WGS84)
+    for lon_col, lat_col in (("centre_lon", "centre_lat"),):
+        if lon_col in gdf.columns:
+            gdf[lon_col], gdf[lat_col] = to_wgs84(
+                gdf[lon_col].to_numpy(float), gdf[lat_col].to_numpy(float), frame
+            )
+    return str(gdf.to_json(drop_id=True))
+
+
+def _stations_near(city: City, area: StudyArea) -> tuple[SiteSpec, ...]:
+    path = city.stations
+    if path is None or not path.is_file():
         return ()
-    chosen = stations_near(city, area)
+    chosen = city.stations_for(area)
     return tuple(
         SiteSpec(str(name), "station", float(g.x), float(g.y), str(path))
         for name, g in zip(chosen["name"], chosen.geometry, strict=True)

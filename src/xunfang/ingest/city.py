@@ -1,0 +1,829 @@
+"""A city as data: boundary, roads, stations, incident sources, time zone and frames.
+
+Every command that works on a study area (``plan``, ``deploy``, ``simulate run``,
+``forecast evaluate``, ``serve``) gets its boundary, road network, stations and incident
+files from one :class:`City`, built in one of three ways:
+
+* from a small city file (``--city city.toml``, :meth:`City.from_toml`);
+* from options naming the parts as files (``--boundary``, ``--roads``, ``--stations``,
+  ``--incidents``, ``--profile``/``--mapping``, ``--frame``, ``--boundary-name``;
+  :func:`resolve_city`);
+* with neither, the default city file: ``XUNFANG_CITY`` when set, else the Chicago file
+  that ships with xunfang (``xunfang/data/cities/chicago.toml``, the same as
+  ``examples/cities/chicago.toml``), read under ``XUNFANG_DATA_DIR``.
+
+A city file (paths relative to the file; ``data:`` means the data directory)::
+
+    name = "central Shanghai (synthetic example)"
+    timezone = "Asia/Shanghai"
+    frame = "gcj02"                 # frame of its lon/lat input files: wgs84, gcj02, bd09
+    crs = "EPSG:32651"              # optional; default the UTM zone of the study area
+    country = "CN"                  # class speed table of the roads
+    stations = "stations.csv"       # optional
+    station_buffer_m = 500
+    incidents = ["incidents_110_synthetic.csv"]   # paths or glob patterns
+    mapping = "mapping_110.toml"    # or profile = "chicago"
+    [[boundaries]]                  # one or more layers; the first is the default
+    kind = "district"
+    file = "boundary.geojson"       # GeoJSON, GeoPackage, Shapefile (.zip/folder), KML
+    name_field = "name"             # optional
+    default = "黄浦示例区"            # optional: the polygon used without --area
+    [roads]
+    file = "data:shanghai-osm/central_shanghai_drive.osm"
+    clip_margin_m = 400
+
+Chicago's road graphs are one OSMnx walk graph per community area: its file says
+``per_area = "data:chicago/road_network/osm_walk_by_community_area/{AREA}.graphml.gz"``
+with ``area_layer = "community"``, and the network of a study area stitches the graphs of
+the community areas it touches (:func:`xunfang.ingest.network.build_network`).
+
+A study area is named ``KIND:NAME[,NAME...]`` (``district:1``), a bare name looked up in
+the layers in order, ``city`` for the union of the roads' area layer (or the first layer),
+or nothing, for the layer's ``default`` polygon or its only one.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import shapely
+from pyproj import CRS
+
+from xunfang.errors import AreaNotFoundError, DataFileError, ValidationError
+from xunfang.ingest.areas import StudyArea, _norm, area_from_layer, read_boundary_file
+from xunfang.ingest.incidents import PROFILES, Profile, profile_from_toml
+from xunfang.ingest.network import RoadNetwork, build_network
+from xunfang.ingest.roads import DEFAULT_CLIP_MARGIN_M, read_road_network
+from xunfang.ingest.sites import read_sites, sites_near
+from xunfang.units import WGS84, utm_crs_for
+
+__all__ = [
+    "FRAMES",
+    "BoundaryLayer",
+    "City",
+    "RoadSource",
+    "default_city",
+    "resolve_city",
+]
+
+FRAMES = ("wgs84", "gcj02", "bd09")
+"""Coordinate frames of lon/lat input files."""
+DEFAULT_CITY_ENV = "XUNFANG_CITY"
+"""Environment variable naming the default city file."""
+_PACKAGED_DEFAULT = "chicago.toml"
+
+
+def _check_frame(frame: str, where: str) -> str:
+    key = str(frame).strip().lower().replace("-", "").replace("_", "")
+    if key not in FRAMES:
+        raise ValidationError(f"{where}: frame {frame!r} is not one of {', '.join(FRAMES)}")
+    return key
+
+
+@dataclass(frozen=True)
+class BoundaryLayer:
+    """One boundary file of a city.
+
+    Attributes
+    ----------
+    kind
+        The layer's name in area names (``district`` in ``district:1``).
+    path
+        The file (see :data:`xunfang.ingest.areas.BOUNDARY_FORMATS`).
+    name_field
+        Property naming each polygon; ``None`` to guess.
+    default
+        The polygon(s) chosen when no area name is given.
+    frame
+        Frame of a lon/lat file.
+    """
+
+    kind: str
+    path: Path
+    name_field: str | None = None
+    default: str | None = None
+    frame: str = "wgs84"
+
+    def read(self) -> gpd.GeoDataFrame:
+        """The layer's polygons (``name``, ``geometry`` EPSG:4326)."""
+        return read_boundary_file(self.path, name_field=self.name_field, frame=self.frame)
+
+
+@dataclass(frozen=True)
+class RoadSource:
+    """Where a city's road network comes from: one file, or one graph per area.
+
+    Attributes
+    ----------
+    path
+        One road file read by :func:`xunfang.ingest.roads.read_road_network`.
+    per_area
+        Template of per-area graph files with ``{AREA}`` (the area name upper-cased,
+        spaces as ``_``), stitched by :func:`xunfang.ingest.network.build_network`.
+    area_layer
+        The boundary layer whose polygons the per-area files follow.
+    clip_margin_m
+        Streets kept outside the study area, metres.
+    stitch_threshold_m, same_name_threshold_m
+        Stitching of per-area graphs, metres.
+    country
+        ISO code choosing the class speed table (``CN``, ``US``); ``None`` the default.
+    speeds_kph
+        Class speed overrides, km/h.
+    """
+
+    path: Path | None = None
+    per_area: str | None = None
+    area_layer: str | None = None
+    clip_margin_m: float = DEFAULT_CLIP_MARGIN_M
+    stitch_threshold_m: float = 60.0
+    same_name_threshold_m: float = 200.0
+    country: str | None = None
+    speeds_kph: Mapping[str, float] | None = None
+
+
+@dataclass(frozen=True)
+class City:
+    """A city's data sources (see the module docstring).
+
+    Attributes
+    ----------
+    name
+        A label for reports.
+    boundaries
+        Boundary layers; the first is the default one.
+    roads
+        The road source; ``None`` when the city has none yet (commands that route fail
+        with a message naming ``--roads``).
+    stations
+        Site file of the police stations (CSV, Excel or vector points), or ``None``.
+    station_buffer_m
+        Stations within this distance of a study area belong to it, metres.
+    station_names
+        Format of a station whose name is a bare number (``"District {} station"``).
+    incidents
+        Incident files or glob patterns (absolute).
+    profile
+        Ingest profile name, when ``mapping`` is not given.
+    mapping
+        TOML mapping of a generic incident source.
+    timezone
+        IANA time zone of local times (``Asia/Shanghai``).
+    frame
+        Frame of the city's lon/lat input files (boundaries, stations).
+    crs
+        Projected analysis CRS; ``None`` for the UTM zone of the study area.
+    fetch_hint
+        The command that downloads the city's files, for messages.
+    credit
+        The source of the incident data, printed on reports (``"Crime data: City of
+        Chicago Data Portal."``).
+    source
+        The city file read, or ``"options"``.
+    """
+
+    name: str
+    boundaries: tuple[BoundaryLayer, ...]
+    roads: RoadSource | None = None
+    stations: Path | None = None
+    station_buffer_m: float = 500.0
+    station_names: str | None = None
+    incidents: tuple[str, ...] = ()
+    profile: str | None = None
+    mapping: Path | None = None
+    timezone: str | None = None
+    frame: str = "wgs84"
+    crs: str | None = None
+    fetch_hint: str | None = None
+    credit: str | None = None
+    source: str = "options"
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_toml(cls, path: str | Path, *, data_dir: str | Path | None = None) -> City:
+        """Read a city file.
+
+        Parameters
+        ----------
+        path
+            The TOML file (module docstring).
+        data_dir
+            What ``data:`` paths are relative to (default ``XUNFANG_DATA_DIR`` or
+            ``./data``).
+
+        Raises
+        ------
+        DataFileError
+            If the file is missing, not TOML, or a field is missing or wrong (naming it).
+        """
+        p = Path(path)
+        try:
+            doc = tomllib.loads(p.read_text("utf-8"))
+        except OSError as exc:
+            raise DataFileError(p, f"cannot read city file: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise DataFileError(p, f"not valid TOML: {exc}") from exc
+        return cls.from_dict(doc, base=p.parent, data_dir=data_dir, source=str(p))
+
+    @classmethod
+    def from_dict(
+        cls,
+        doc: Mapping[str, Any],
+        *,
+        base: str | Path = ".",
+        data_dir: str | Path | None = None,
+        source: str = "options",
+    ) -> City:
+        """Build a city from the fields of a city file (or :meth:`to_dict`).
+
+        Raises
+        ------
+        DataFileError
+            Naming the field that is missing or wrong.
+        """
+        where = source
+        base_p = Path(base)
+        ddir = Path(data_dir) if data_dir is not None else _env_data_dir()
+
+        def path_of(value: object, fieldname: str) -> Path:
+            if not isinstance(value, str) or not value.strip():
+                raise DataFileError(where, "must be a path (text)", field=fieldname)
+            if value.startswith("data:"):
+                return (ddir / value[5:]).resolve()
+            q = Path(value).expanduser()
+            return q if q.is_absolute() else (base_p / q).absolute()
+
+        known = {
+            "name", "boundaries", "boundary", "roads", "stations", "station_buffer_m",
+            "station_names", "incidents", "profile", "mapping", "timezone", "frame", "crs",
+            "country", "fetch", "source", "credit",
+        }  # fmt: skip
+        unknown = sorted(set(doc) - known)
+        if unknown:
+            raise DataFileError(
+                where, f"unknown field(s) {unknown}; known: {sorted(known)}", field=unknown[0]
+            )
+        frame = _check_frame(str(doc.get("frame", "wgs84")), f"{where} field 'frame'")
+        layers_doc = doc.get("boundaries")
+        if layers_doc is None and "boundary" in doc:
+            b = doc["boundary"]
+            layers_doc = [b if isinstance(b, Mapping) else {"file": b}]
+        if not layers_doc:
+            raise DataFileError(
+                where, "needs a boundary: [[boundaries]] with kind and file", field="boundaries"
+            )
+        layers = []
+        for i, item in enumerate(layers_doc):
+            if not isinstance(item, Mapping) or "file" not in item:
+                raise DataFileError(where, "each boundary needs a file", field=f"boundaries[{i}]")
+            _no_unknown(item, _BOUNDARY_KEYS, where, f"boundaries[{i}]")
+            layers.append(
+                BoundaryLayer(
+                    kind=str(item.get("kind", "boundary")).strip().lower(),
+                    path=path_of(item["file"], f"boundaries[{i}].file"),
+                    name_field=item.get("name_field"),
+                    default=item.get("default"),
+                    frame=_check_frame(
+                        str(item.get("frame", frame)), f"{where} boundaries[{i}].frame"
+                    ),
+                )
+            )
+        roads = None
+        rdoc = doc.get("roads")
+        if isinstance(rdoc, str):
+            rdoc = {"file": rdoc}
+        if rdoc:
+            if not isinstance(rdoc, Mapping) or not ("file" in rdoc or "per_area" in rdoc):
+                raise DataFileError(where, "[roads] needs file or per_area", field="roads")
+            _no_unknown(rdoc, _ROAD_KEYS, where, "roads")
+            per_area = rdoc.get("per_area")
+            roads = RoadSource(
+                path=path_of(rdoc["file"], "roads.file") if "file" in rdoc else None,
+                per_area=str(path_of(per_area, "roads.per_area")) if per_area else None,
+                area_layer=rdoc.get("area_layer"),
+                clip_margin_m=float(rdoc.get("clip_margin_m", DEFAULT_CLIP_MARGIN_M)),
+                stitch_threshold_m=float(rdoc.get("stitch_threshold_m", 60.0)),
+                same_name_threshold_m=float(rdoc.get("same_name_threshold_m", 200.0)),
+                country=rdoc.get("country", doc.get("country")),
+                speeds_kph=rdoc.get("speeds_kph"),
+            )
+        incidents = doc.get("incidents", [])
+        if isinstance(incidents, str):
+            incidents = [incidents]
+        profile = doc.get("profile")
+        if profile is not None and profile not in PROFILES:
+            raise DataFileError(
+                where,
+                f"profile {profile!r} unknown; use one of {sorted(PROFILES)} or mapping = FILE",
+                field="profile",
+            )
+        return cls(
+            name=str(doc.get("name", Path(source).stem if source != "options" else "city")),
+            boundaries=tuple(layers),
+            roads=roads,
+            stations=path_of(doc["stations"], "stations") if doc.get("stations") else None,
+            station_buffer_m=float(doc.get("station_buffer_m", 500.0)),
+            station_names=doc.get("station_names"),
+            incidents=tuple(str(path_of(x, f"incidents[{i}]")) for i, x in enumerate(incidents)),
+            profile=profile,
+            mapping=path_of(doc["mapping"], "mapping") if doc.get("mapping") else None,
+            timezone=doc.get("timezone"),
+            frame=frame,
+            crs=doc.get("crs"),
+            fetch_hint=doc.get("fetch"),
+            credit=doc.get("credit"),
+            source=str(doc.get("source", source)),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The city as plain JSON-ready data with absolute paths, so that a later command
+        (``deploy --plan-dir``, ``serve --plan-dir``) rebuilds the same network; read back
+        with :meth:`from_dict`."""
+        out: dict[str, Any] = {
+            "name": self.name,
+            "source": self.source,
+            "frame": self.frame,
+            "boundaries": [
+                {
+                    "kind": b.kind,
+                    "file": str(b.path),
+                    **({"name_field": b.name_field} if b.name_field else {}),
+                    **({"default": b.default} if b.default else {}),
+                    "frame": b.frame,
+                }
+                for b in self.boundaries
+            ],
+            "station_buffer_m": self.station_buffer_m,
+            "incidents": list(self.incidents),
+        }
+        if self.roads is not None:
+            r = self.roads
+            out["roads"] = {
+                **({"file": str(r.path)} if r.path else {}),
+                **({"per_area": r.per_area} if r.per_area else {}),
+                **({"area_layer": r.area_layer} if r.area_layer else {}),
+                "clip_margin_m": r.clip_margin_m,
+                "stitch_threshold_m": r.stitch_threshold_m,
+                "same_name_threshold_m": r.same_name_threshold_m,
+                **({"country": r.country} if r.country else {}),
+                **({"speeds_kph": dict(r.speeds_kph)} if r.speeds_kph else {}),
+            }
+        for key in ("profile", "timezone", "crs", "station_names"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        if self.stations is not None:
+            out["stations"] = str(self.stations)
+        if self.mapping is not None:
+            out["mapping"] = str(self.mapping)
+        if self.fetch_hint:
+            out["fetch"] = self.fetch_hint
+        if self.credit:
+            out["credit"] = self.credit
+        return out
+
+    # ------------------------------------------------------------------ study area
+    def layer(self, kind: str) -> BoundaryLayer:
+        """The boundary layer of that kind.
+
+        Raises
+        ------
+        AreaNotFoundError
+            Listing the kinds there are.
+        """
+        for b in self.boundaries:
+            if b.kind == kind.strip().lower():
+                return b
+        raise AreaNotFoundError(
+            f"{self.name} has no boundary layer {kind!r}; layers: "
+            f"{', '.join(b.kind for b in self.boundaries)}"
+        )
+
+    def study_area(self, area: str | None = None, *, crs: CRS | str | None = None) -> StudyArea:
+        """The study area named ``area`` (module docstring for the forms).
+
+        Parameters
+        ----------
+        area
+            ``KIND:NAME[,NAME]``, a bare name, ``city`` or ``None``.
+        crs
+            Analysis CRS; default the city's ``crs``, else the UTM zone of the area.
+
+        Raises
+        ------
+        AreaNotFoundError
+            If no polygon matches, listing the names there are (and the option to set).
+        DataFileError
+            If a boundary file cannot be read.
+        """
+        crs = crs if crs is not None else self.crs
+        if area is not None and area.strip().lower() == "city":
+            return self._whole_city(crs)
+        if area is None or not area.strip():
+            b = self.boundaries[0]
+            return area_from_layer(b.read(), b.default, kind=b.kind, source=b.path, crs=crs)
+        if ":" in area:
+            kind, _, rest = area.partition(":")
+            b = self.layer(kind)
+            sa = area_from_layer(
+                b.read(), rest, kind=b.kind, source=b.path, crs=crs, option=f"--area {b.kind}:NAME"
+            )
+            return replace(sa, name=area)
+        tried = []
+        for b in self.boundaries:
+            layer = b.read()
+            keys = set(layer["name"].map(_norm))
+            if all(_norm(w) in keys for w in area.split(",") if w.strip()):
+                return replace(
+                    area_from_layer(layer, area, kind=b.kind, source=b.path, crs=crs), name=area
+                )
+            tried.append(f"{b.kind} ({b.path.name})")
+        raise AreaNotFoundError(
+            f"no polygon named {area!r} in {', '.join(tried)}; use KIND:NAME, e.g. "
+            f"'{self.boundaries[0].kind}:NAME' (`xunfang areas` lists them)"
+        )
+
+    def _whole_city(self, crs: CRS | str | None) -> StudyArea:
+        kind = (self.roads.area_layer if self.roads else None) or self.boundaries[0].kind
+        layer = self.layer(kind).read()
+        poly = shapely.union_all(layer.geometry.to_numpy())
+        area_crs = (
+            CRS.from_user_input(crs) if crs else utm_crs_for(poly.centroid.x, poly.centroid.y)
+        )
+        projected = gpd.GeoSeries([poly], crs=WGS84).to_crs(area_crs).iloc[0]
+        return StudyArea(
+            name="city",
+            kind="city",
+            members=tuple(sorted(layer["name"].astype(str))),
+            polygon_wgs84=poly,
+            crs=area_crs,
+            polygon=projected,
+        )
+
+    # ------------------------------------------------------------------ roads
+    def road_files(self, area: StudyArea) -> list[Path]:
+        """The road file(s) the network of ``area`` is built from.
+
+        Raises
+        ------
+        ValidationError
+            If the city has no roads, or a file is missing (the first five named).
+        """
+        r = self._roads()
+        if r.path is not None:
+            if not r.path.is_file():
+                raise DataFileError(r.path, "road file not found")
+            return [r.path]
+        assert r.per_area is not None
+        names = list(area.members) if area.kind == "city" else self._areas_touching(area)
+        paths = [Path(r.per_area.replace("{AREA}", n.upper().replace(" ", "_"))) for n in names]
+        missing = [p for p in paths if not p.is_file()]
+        if missing:
+            hint = (
+                f" (download them with `{self.fetch_hint} --with-roads`)" if self.fetch_hint else ""
+            )
+            raise ValidationError(
+                f"road graphs missing for {area.name}: "
+                f"{', '.join(str(p) for p in missing[:5])}{hint}"
+            )
+        return paths
+
+    def recipe(self, area: StudyArea) -> dict[str, Any]:
+        """What decides the network of ``area`` (for cache keys and summaries)."""
+        r = self._roads()
+        return {
+            "files": [str(p) for p in self.road_files(area)],
+            "clip_margin_m": None if area.kind == "city" else r.clip_margin_m,
+            "stitch_threshold_m": r.stitch_threshold_m,
+            "same_name_threshold_m": r.same_name_threshold_m,
+            "country": r.country,
+            "speeds_kph": dict(r.speeds_kph) if r.speeds_kph else None,
+        }
+
+    def road_network(
+        self,
+        area: StudyArea,
+        *,
+        stitch_threshold_m: float | None = None,
+        same_name_threshold_m: float | None = None,
+    ) -> RoadNetwork:
+        """The drivable network of a study area, clipped ``clip_margin_m`` around it (not
+        clipped for ``city``). The one recipe plan, deploy, simulate and serve share, so
+        that their node indices agree.
+
+        Raises
+        ------
+        ValidationError
+            If the city has no roads or a file is missing; the errors of the road readers
+            pass through.
+        """
+        r = self._roads()
+        paths = self.road_files(area)
+        clip = None if area.kind == "city" else area.polygon
+        if r.path is not None:
+            return read_road_network(
+                r.path,
+                area.crs,
+                clip_polygon=clip,
+                clip_margin_m=r.clip_margin_m,
+                speeds_kph=r.speeds_kph,
+                country=r.country,
+            )
+        return build_network(
+            paths,
+            area.crs,
+            clip_polygon=None if clip is None else clip.buffer(r.clip_margin_m),
+            stitch_threshold_m=r.stitch_threshold_m
+            if stitch_threshold_m is None
+            else stitch_threshold_m,
+            same_name_threshold_m=r.same_name_threshold_m
+            if same_name_threshold_m is None
+            else same_name_threshold_m,
+            speeds_kph=r.speeds_kph,
+        )
+
+    def _roads(self) -> RoadSource:
+        if self.roads is None:
+            raise ValidationError(
+                f"{self.name} has no road network: give --roads FILE (OpenStreetMap .osm/.pbf, "
+                "GraphML or a road-line file) or roads in the city file"
+            )
+        return self.roads
+
+    def _areas_touching(self, area: StudyArea) -> list[str]:
+        """Names of the area layer's polygons that overlap the study area (ignoring
+        slivers: at least 1 % of their own area or 0.05 km² within 200 m)."""
+        r = self._roads()
+        kind = r.area_layer or self.boundaries[0].kind
+        layer = self.layer(kind).read().to_crs(area.crs)
+        zone = area.polygon.buffer(200.0)
+        hits = layer[layer.intersects(zone)]
+        inter = hits.geometry.intersection(zone).area
+        keep = (inter >= 0.01 * hits.geometry.area) | (inter >= 5e4)
+        return sorted(hits.loc[keep, "name"].astype(str))
+
+    # ------------------------------------------------------------------ sites, incidents
+    def stations_for(self, area: StudyArea, *, buffer_m: float | None = None) -> gpd.GeoDataFrame:
+        """The police stations in or within ``buffer_m`` (default the city's) of ``area``;
+        empty when the city names no stations file.
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            ``name`` and point ``geometry`` (EPSG:4326), as :func:`read_sites`.
+
+        Raises
+        ------
+        DataFileError
+            If the stations file is missing or unreadable.
+        """
+        if self.stations is None:
+            return gpd.GeoDataFrame({"name": []}, geometry=[], crs=WGS84)
+        sites = read_sites(self.stations, frame=self.frame)
+        chosen = sites_near(
+            sites, area, buffer_m=self.station_buffer_m if buffer_m is None else buffer_m
+        ).copy()
+        if self.station_names:
+            chosen["name"] = [
+                self.station_names.format(n) if str(n).isdigit() else str(n) for n in chosen["name"]
+            ]
+        return chosen.reset_index(drop=True)
+
+    def incident_files(self, *, required: bool = True) -> list[Path]:
+        """The city's incident files (glob patterns expanded, sorted within each).
+
+        Raises
+        ------
+        ValidationError
+            If ``required`` and none is found, naming the patterns and how to get them.
+        """
+        out: list[Path] = []
+        for pattern in self.incidents:
+            if any(ch in pattern for ch in "*?["):
+                out.extend(sorted(Path(p) for p in glob.glob(pattern)))
+            elif Path(pattern).exists():
+                out.append(Path(pattern))
+        if not out and required:
+            hint = f" or run `{self.fetch_hint}`" if self.fetch_hint else ""
+            raise ValidationError(
+                f"no incident files for {self.name} "
+                f"({', '.join(self.incidents) or 'the city file names none'}); "
+                f"pass --incidents{hint}"
+            )
+        return out
+
+    def ingest_profile(self, profile: str | None = None) -> Profile | str:
+        """The ingest profile of the city's incident files: ``profile`` when given, else
+        the mapping, else the profile name of the city file.
+
+        Raises
+        ------
+        ValidationError
+            If none is known.
+        """
+        if profile:
+            return profile
+        if self.mapping is not None:
+            return profile_from_toml(self.mapping)
+        if self.profile:
+            return self.profile
+        raise ValidationError(
+            f"no ingest profile for the incidents of {self.name}: give --profile "
+            f"({', '.join(sorted(PROFILES))}) or --mapping FILE.toml"
+        )
+
+
+_BOUNDARY_KEYS = frozenset({"kind", "file", "name_field", "default", "frame"})
+_ROAD_KEYS = frozenset(
+    {
+        "file",
+        "per_area",
+        "area_layer",
+        "clip_margin_m",
+        "stitch_threshold_m",
+        "same_name_threshold_m",
+        "country",
+        "speeds_kph",
+    }
+)
+
+
+def _no_unknown(doc: Mapping[str, Any], known: frozenset[str], where: str, section: str) -> None:
+    unknown = sorted(set(doc) - known)
+    if unknown:
+        raise DataFileError(
+            where,
+            f"unknown field(s) {unknown} in {section}; known: {sorted(known)}",
+            field=f"{section}.{unknown[0]}",
+        )
+
+
+def _env_data_dir() -> Path:
+    return Path(os.environ.get("XUNFANG_DATA_DIR", "data"))
+
+
+def packaged_city_file(name: str = _PACKAGED_DEFAULT) -> Path:
+    """The path of a city file that ships with xunfang (``xunfang/data/cities``)."""
+    return Path(str(resources.files("xunfang") / "data" / "cities" / name))
+
+
+def default_city(data_dir: str | Path | None = None) -> City:
+    """The city used when a command gets neither ``--city`` nor ``--boundary``: the file
+    ``XUNFANG_CITY`` names, else the packaged Chicago file, under ``data_dir``.
+
+    Raises
+    ------
+    DataFileError
+        If the city file cannot be read.
+    """
+    env = os.environ.get(DEFAULT_CITY_ENV)
+    path = Path(env) if env else packaged_city_file()
+    return City.from_toml(path, data_dir=data_dir)
+
+
+def resolve_city(
+    *,
+    city: str | Path | None = None,
+    boundary: str | Path | None = None,
+    roads: str | Path | None = None,
+    stations: str | Path | None = None,
+    incidents: Sequence[str | Path] = (),
+    profile: str | None = None,
+    mapping: str | Path | None = None,
+    frame: str | None = None,
+    boundary_name: str | None = None,
+    timezone: str | None = None,
+    crs: str | None = None,
+    country: str | None = None,
+    data_dir: str | Path | None = None,
+) -> City:
+    """The city of a command: a city file, the default city, or either with the parts
+    the options give replacing its own.
+
+    Parameters
+    ----------
+    city
+        A city file; default :func:`default_city` (unless ``boundary`` is given, which
+        then starts a city from files alone).
+    boundary, roads, stations
+        Files replacing the city's (boundary: a new single layer ``boundary``).
+    incidents
+        Incident files replacing the city's.
+    profile, mapping
+        Ingest profile or TOML mapping of the incidents.
+    frame
+        Frame of the run's lon/lat input files.
+    boundary_name
+        The polygon of ``boundary`` to use (its ``default``).
+    timezone, crs, country
+        Replace the city's.
+    data_dir
+        What ``data:`` paths are relative to.
+
+    Raises
+    ------
+    ValidationError, DataFileError
+        For an unknown frame or an unreadable city file.
+    """
+    if frame is not None:
+        frame = _check_frame(frame, "--frame")
+    if city is not None:
+        base = City.from_toml(city, data_dir=data_dir)
+    elif boundary is not None:
+        base = City(
+            name=Path(boundary).stem,
+            boundaries=(BoundaryLayer("boundary", Path(boundary).absolute()),),
+            source="options",
+        )
+    else:
+        base = default_city(data_dir)
+    changes: dict[str, Any] = {}
+    use_frame = frame or base.frame
+    if frame is not None:
+        changes["frame"] = frame
+    if boundary is not None:
+        changes["boundaries"] = (
+            BoundaryLayer(
+                "boundary", Path(boundary).absolute(), default=boundary_name, frame=use_frame
+            ),
+        )
+        if city is None:
+            changes["station_names"] = None
+    elif boundary_name is not None:
+        first = base.boundaries[0]
+        changes["boundaries"] = (replace(first, default=boundary_name), *base.boundaries[1:])
+    elif frame is not None:
+        changes["boundaries"] = tuple(replace(b, frame=frame) for b in base.boundaries)
+    if roads is not None:
+        prev = base.roads or RoadSource()
+        changes["roads"] = RoadSource(
+            path=Path(roads).absolute(),
+            clip_margin_m=prev.clip_margin_m,
+            country=country or prev.country,
+            speeds_kph=prev.speeds_kph,
+        )
+    elif country is not None and base.roads is not None:
+        changes["roads"] = replace(base.roads, country=country)
+    if stations is not None:
+        changes["stations"] = Path(stations).absolute()
+    elif boundary is not None and city is None:
+        changes["stations"] = None
+    if incidents:
+        changes["incidents"] = tuple(str(Path(p).absolute()) for p in incidents)
+    if mapping is not None:
+        changes["mapping"] = Path(mapping).absolute()
+        changes["profile"] = None
+    elif profile is not None:
+        changes["profile"] = profile
+        changes["mapping"] = None
+    if timezone is not None:
+        changes["timezone"] = timezone
+    if crs is not None:
+        changes["crs"] = crs
+    if changes and base.source != "options":
+        changes["source"] = f"{base.source} + options"
+    return replace(base, **changes)
+
+
+def to_output_frame(frame: gpd.GeoDataFrame, output_frame: str) -> gpd.GeoDataFrame:
+    """A WGS-84 GeoDataFrame with its geometry and its ``lon``/``lat`` and
+    ``centre_lon``/``centre_lat`` columns moved to ``output_frame`` (for Chinese map
+    platforms: ``gcj02`` for AMap/Tencent, ``bd09`` for Baidu), with
+    :mod:`xunfang.ingest.coords`. ``wgs84`` returns the frame unchanged.
+
+    The result still says EPSG:4326 (GeoJSON has no way to name GCJ-02): keep such files
+    for the map platform they are meant for.
+
+    Raises
+    ------
+    ValidationError
+        For an unknown frame.
+    """
+    key = _check_frame(output_frame, "--output-frame")
+    if key == "wgs84":
+        return frame
+    from xunfang.ingest.coords import wgs84_to_bd09, wgs84_to_gcj02
+
+    conv = wgs84_to_gcj02 if key == "gcj02" else wgs84_to_bd09
+    out = frame.copy()
+
+    def shift(coords: Any) -> Any:
+        import numpy as np
+
+        lon, lat = conv(coords[:, 0], coords[:, 1])
+        return np.column_stack([lon, lat])
+
+    out = out.set_geometry(shapely.transform(out.geometry.to_numpy(), shift), crs=WGS84)
+    for lon_col, lat_col in (("lon", "lat"), ("centre_lon", "centre_lat")):
+        if lon_col in out.columns and lat_col in out.columns:
+            lon, lat = conv(out[lon_col].to_numpy(float), out[lat_col].to_numpy(float))
+            out[lon_col], out[lat_col] = lon, lat
+    return out

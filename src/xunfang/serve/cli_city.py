@@ -1,0 +1,109 @@
+"""The options every area command shares: which city, and its parts as files.
+
+``plan``, ``deploy``, ``simulate run``, ``forecast evaluate``, ``serve`` and ``ingest`` take
+``--city FILE.toml`` or the parts (``--boundary``, ``--boundary-name``, ``--roads``,
+``--stations``, ``--frame``), turned into one :class:`xunfang.ingest.city.City` by
+:func:`city_from_options`; without them, the default city (``XUNFANG_CITY`` or the packaged
+Chicago file under the data directory).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from xunfang.ingest.city import City, resolve_city
+
+__all__ = [
+    "BoundaryNameOpt",
+    "BoundaryOpt",
+    "CityOpt",
+    "FrameOpt",
+    "RoadsOpt",
+    "StationsOpt",
+    "city_from_options",
+]
+
+CityOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--city",
+        help="City file (TOML: boundary, roads, stations, incidents, time zone, frame; see "
+        "examples/cities/). Default: $XUNFANG_CITY or the Chicago data under --data-dir.",
+    ),
+]
+BoundaryOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--boundary",
+        help="Study-area boundary: GeoJSON, GeoPackage, Shapefile (.zip or folder) or KML, "
+        "any CRS (lon/lat files in --frame).",
+    ),
+]
+BoundaryNameOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--boundary-name",
+        help="The polygon(s) of --boundary to use, by name (comma-separated) when it holds "
+        "several.",
+    ),
+]
+RoadsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--roads",
+        help="Road network: OpenStreetMap .osm/.osm.pbf, osmnx GraphML or a road-line file; "
+        "clipped to the boundary plus a margin.",
+    ),
+]
+StationsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--stations",
+        help="Police stations: CSV, Excel (.xlsx) or vector points (name + lon/lat).",
+    ),
+]
+FrameOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--frame",
+        help="Frame of this run's lon/lat input files: wgs84, gcj02 or bd09 (OpenStreetMap "
+        "files are WGS-84). Default: the city file's, else wgs84.",
+    ),
+]
+
+
+def city_from_options(
+    *,
+    city: Path | None = None,
+    boundary: Path | None = None,
+    boundary_name: str | None = None,
+    roads: Path | None = None,
+    stations: Path | None = None,
+    frame: str | None = None,
+    profile: str | None = None,
+    mapping: Path | None = None,
+    incidents: list[Path] | None = None,
+    data_dir: Path | None = None,
+) -> City:
+    """The city the options describe (:func:`xunfang.ingest.city.resolve_city`).
+
+    Raises
+    ------
+    ValidationError, DataFileError
+        For an unknown frame or an unreadable city file.
+    """
+    return resolve_city(
+        city=city,
+        boundary=boundary,
+        boundary_name=boundary_name,
+        roads=roads,
+        stations=stations,
+        frame=frame,
+        profile=profile,
+        mapping=mapping,
+        incidents=[p for p in incidents or [] if p.suffix != ".parquet"],
+        data_dir=data_dir,
+    )

@@ -1,0 +1,226 @@
+"""A city as data: boundary files in four formats, frames, site files, city files.
+
+The polygons and points here are SYNTHETIC, made in the tests: squares of known size in
+UTM zone 51N (EPSG:32651, around Shanghai) and a few points.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from pyproj import Transformer
+from shapely.geometry import Polygon, box
+
+from xunfang.errors import AreaNotFoundError, DataFileError
+from xunfang.ingest.areas import read_boundary_file
+from xunfang.ingest.city import City, default_city, resolve_city, to_output_frame
+from xunfang.ingest.coords import gcj02_to_wgs84, wgs84_to_gcj02
+from xunfang.ingest.sites import read_sites
+from xunfang.units import WGS84
+
+UTM51 = "EPSG:32651"
+X0, Y0 = 352_000.0, 3_456_000.0  # near People's Square, metres in EPSG:32651
+
+
+def _two_squares() -> gpd.GeoDataFrame:
+    """West: 1 km x 1 km; east: 2 km x 1 km, side by side (EPSG:32651)."""
+    return gpd.GeoDataFrame(
+        {"name": ["west", "east"]},
+        geometry=[box(X0, Y0, X0 + 1000, Y0 + 1000), box(X0 + 1000, Y0, X0 + 3000, Y0 + 1000)],
+        crs=UTM51,
+    )
+
+
+def _write(tmp: Path, fmt: str) -> Path:
+    gdf = _two_squares()
+    if fmt == "geojson":
+        path = tmp / "b.geojson"
+        gdf.to_crs(WGS84).to_file(path, driver="GeoJSON")
+    elif fmt == "gpkg":
+        path = tmp / "b.gpkg"
+        gdf.to_file(path, driver="GPKG")  # stays in UTM: "any CRS"
+    elif fmt == "shpzip":
+        folder = tmp / "shp"
+        folder.mkdir()
+        gdf.to_file(folder / "b.shp")
+        path = tmp / "b.zip"
+        with zipfile.ZipFile(path, "w") as z:
+            for f in folder.iterdir():
+                z.write(f, f.name)
+    else:
+        path = tmp / "b.kml"
+        gdf.to_crs(WGS84).rename(columns={"name": "Name"}).to_file(path, driver="KML")
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["geojson", "gpkg", "shpzip", "kml"])
+def test_boundary_formats_and_names(tmp_path: Path, fmt: str) -> None:
+    path = _write(tmp_path, fmt)
+    layer = read_boundary_file(path)
+    assert sorted(layer["name"]) == ["east", "west"]
+    assert layer.crs == WGS84
+    city = resolve_city(boundary=path, boundary_name="east", crs=UTM51)
+    area = city.study_area(None)
+    # 2 km x 1 km, back in the same UTM zone after the round trip through WGS-84
+    assert area.area_km2 == pytest.approx(2.0, rel=1e-6)
+    both = resolve_city(boundary=path, boundary_name="west,east", crs=UTM51).study_area(None)
+    assert both.area_km2 == pytest.approx(3.0, rel=1e-6)
+    assert both.members == ("west", "east")
+    # many polygons and no name: the error lists the names and the option
+    with pytest.raises(AreaNotFoundError, match=r"--boundary-name \(names: east, west\)"):
+        resolve_city(boundary=path).study_area(None)
+    with pytest.raises(
+        AreaNotFoundError, match=r"no boundary named north .*known names: east, west"
+    ):
+        resolve_city(boundary=path, boundary_name="north").study_area(None)
+
+
+def test_boundary_not_a_vector_file(tmp_path: Path) -> None:
+    bad = tmp_path / "b.geojson"
+    bad.write_text("not json at all")
+    with pytest.raises(DataFileError, match=r"\.geojson.*\.kml"):
+        read_boundary_file(bad)
+    points = tmp_path / "p.geojson"
+    gpd.GeoDataFrame(
+        {"name": ["a"]}, geometry=gpd.points_from_xy([121.47], [31.23]), crs=WGS84
+    ).to_file(points)
+    with pytest.raises(DataFileError, match=r"has no polygon \(found \['Point'\]\)"):
+        read_boundary_file(points)
+
+
+def test_boundary_in_gcj02(tmp_path: Path) -> None:
+    # a WGS-84 square around People's Square, written as a Chinese map platform gives it
+    ring = np.array([[121.470, 31.228], [121.480, 31.228], [121.480, 31.236], [121.470, 31.236]])
+    glon, glat = wgs84_to_gcj02(ring[:, 0], ring[:, 1])
+    path = tmp_path / "gcj.geojson"
+    gpd.GeoDataFrame(
+        {"name": ["square"]}, geometry=[Polygon(np.column_stack([glon, glat]))], crs=WGS84
+    ).to_file(path)
+    back = read_boundary_file(path, frame="gcj02").geometry.iloc[0]
+    got = shapely.get_coordinates(back)[:4]
+    # read in its frame: the WGS-84 vertices again, to 1e-6 degrees (about 0.1 m)
+    order = np.lexsort((got[:, 1], got[:, 0]))
+    want = ring[np.lexsort((ring[:, 1], ring[:, 0]))]
+    np.testing.assert_allclose(got[order], want, atol=1e-6)
+    # read as WGS-84 by mistake: the GCJ-02 shift (several hundred metres in Shanghai)
+    wrong = read_boundary_file(path).geometry.iloc[0]
+    tr = Transformer.from_crs(WGS84, UTM51, always_xy=True)
+    a = np.array(tr.transform(back.centroid.x, back.centroid.y))
+    b = np.array(tr.transform(wrong.centroid.x, wrong.centroid.y))
+    assert 400.0 < float(np.hypot(*(a - b))) < 700.0
+
+
+def test_stations_from_excel_with_stated_frame(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["名称", "经度", "纬度", "坐标系"])
+    ws.append(["甲所", 121.4745349, 31.2280675, "GCJ-02"])
+    ws.append(["乙所", "121.4835051", "31.2245412", "gcj02"])
+    path = tmp_path / "stations.xlsx"
+    wb.save(path)
+    sites = read_sites(path, frame=None)
+    assert list(sites["name"]) == ["甲所", "乙所"]
+    assert sites.attrs["frame"] == "gcj02"
+    lon, lat = gcj02_to_wgs84(
+        np.array([121.4745349, 121.4835051]), np.array([31.2280675, 31.2245412])
+    )
+    np.testing.assert_allclose(sites.geometry.x, lon, atol=1e-9)
+    np.testing.assert_allclose(sites.geometry.y, lat, atol=1e-9)
+    # the example's station 甲 was made from WGS-84 121.4700, 31.2300
+    assert sites.geometry.x.iloc[0] == pytest.approx(121.4700, abs=2e-6)
+    assert sites.geometry.y.iloc[0] == pytest.approx(31.2300, abs=2e-6)
+    # a frame given that contradicts the file's is refused
+    with pytest.raises(DataFileError, match="states frame gcj02 but bd09"):
+        read_sites(path, frame="bd09")
+
+
+def test_sites_bad_row_and_format(tmp_path: Path) -> None:
+    csv = tmp_path / "s.csv"
+    csv.write_text("name,lon,lat\na,121.47,31.23\nb,,31.23\n", encoding="utf-8")
+    with pytest.raises(DataFileError, match=r"row 2, field 'lon'"):
+        read_sites(csv)
+    doc = tmp_path / "s.docx"
+    doc.write_bytes(b"PK")
+    with pytest.raises(DataFileError, match=r"\.csv, \.txt, \.xlsx"):
+        read_sites(doc)
+
+
+def test_output_frame_round_trip() -> None:
+    pts = gpd.GeoDataFrame(
+        {"lon": [121.47, 121.48], "lat": [31.23, 31.235]},
+        geometry=gpd.points_from_xy([121.47, 121.48], [31.23, 31.235]),
+        crs=WGS84,
+    )
+    out = to_output_frame(pts, "gcj02")
+    glon, glat = wgs84_to_gcj02(np.array([121.47, 121.48]), np.array([31.23, 31.235]))
+    np.testing.assert_allclose(out["lon"], glon)
+    np.testing.assert_allclose(out.geometry.x, glon)
+    np.testing.assert_allclose(out.geometry.y, glat)
+    back_lon, back_lat = gcj02_to_wgs84(out["lon"].to_numpy(), out["lat"].to_numpy())
+    np.testing.assert_allclose(back_lon, [121.47, 121.48], atol=1e-7)
+    np.testing.assert_allclose(back_lat, [31.23, 31.235], atol=1e-7)
+    assert to_output_frame(pts, "wgs84") is pts
+
+
+def test_city_file_fields(tmp_path: Path) -> None:
+    path = _write(tmp_path, "geojson")
+    toml = tmp_path / "c.toml"
+    toml.write_text(
+        'name = "test city"\ntimezone = "Asia/Shanghai"\nframe = "wgs84"\ncrs = "EPSG:32651"\n'
+        f'[[boundaries]]\nkind = "zone"\nfile = "{path.name}"\ndefault = "west"\n'
+        '[roads]\nfile = "roads.osm"\ncountry = "CN"\n',
+        encoding="utf-8",
+    )
+    city = City.from_toml(toml)
+    assert city.study_area(None).area_km2 == pytest.approx(1.0, rel=1e-6)
+    assert city.study_area("zone:east").name == "zone:east"
+    assert city.roads is not None and city.roads.path == tmp_path / "roads.osm"
+    again = City.from_dict(city.to_dict(), source=city.source)
+    assert again == city
+    toml.write_text('frme = "gcj02"\n[[boundaries]]\nfile = "x.geojson"\n', encoding="utf-8")
+    with pytest.raises(DataFileError, match=r"unknown field\(s\) \['frme'\]"):
+        City.from_toml(toml)
+    toml.write_text('[[boundaries]]\nfile = "x.geojson"\nfrme = "gcj02"\n', encoding="utf-8")
+    with pytest.raises(DataFileError, match=r"field 'boundaries\[0\].frme'.*in boundaries\[0\]"):
+        City.from_toml(toml)
+
+
+@pytest.mark.realdata
+def test_chicago_is_a_city_file(data_dir: Path) -> None:
+    from xunfang.ingest.areas import load_study_area
+
+    packaged = Path(__file__).parents[2] / "src/xunfang/data/cities/chicago.toml"
+    example = Path(__file__).parents[2] / "examples/cities/chicago.toml"
+    assert packaged.read_text("utf-8") == example.read_text("utf-8")
+    city = default_city(data_dir)
+    new = city.study_area("district:1")
+    old = load_study_area(data_dir / "chicago/boundaries", "district:1")
+    assert (new.name, new.kind, new.members, new.crs) == (old.name, old.kind, old.members, old.crs)
+    assert new.polygon.equals(old.polygon)
+    assert city.study_area("LOOP").kind == "community"
+    stations = city.stations_for(new)
+    assert "District 1 station" in list(stations["name"])
+    files = city.incident_files()
+    assert len(files) == 18 and files[0].name == "chicago_crimes_2014-01.csv.gz"
+
+
+@pytest.mark.realdata
+def test_district_1_network_unchanged(data_dir: Path) -> None:
+    """The city file's recipe gives the network the Chicago code gave: the same nodes in the
+    same order (plans made before keep their node indices) and the same travel times."""
+    from xunfang.ingest.areas import load_study_area
+    from xunfang.ingest.network import build_area_network
+
+    area = load_study_area(data_dir / "chicago/boundaries", "district:1")
+    old = build_area_network(data_dir / "chicago", area)
+    new = default_city(data_dir).road_network(default_city(data_dir).study_area("district:1"))
+    np.testing.assert_array_equal(new.node_ids, old.node_ids)
+    assert (new.matrix != old.matrix).nnz == 0
+    assert new.report.areas == old.report.areas

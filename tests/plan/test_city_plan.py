@@ -1,0 +1,215 @@
+"""Planning any city: demand without history, and the Chicago default unchanged.
+
+The four-node graph is SYNTHETIC, drawn by hand (metres in EPSG:32651).
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+import shapely
+from pyproj import Transformer
+from shapely.geometry import box
+from typer.testing import CliRunner
+
+from xunfang.ingest.coords import gcj02_to_wgs84
+from xunfang.ingest.incidents import ingest, profile_from_toml
+from xunfang.ingest.network import network_from_edges
+from xunfang.plan.booth_plan import read_plan_record, road_length_weights
+from xunfang.serve.cli import app
+from xunfang.units import WGS84
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "shanghai"
+
+XY = np.array([[0.0, 0.0], [100.0, 0.0], [100.0, 200.0], [0.0, 200.0]])
+EDGES = [(0, 1, 100.0), (1, 2, 200.0), (2, 3, 100.0)]
+
+
+def test_road_length_demand_by_hand() -> None:
+    net = network_from_edges(XY, EDGES, "EPSG:32651", speed_kph=36.0)
+    # every street inside: node 0 gets half of 0-1 (50 m), node 1 half of 0-1 and 1-2
+    # (50 + 100 m), node 2 half of 1-2 and 2-3 (100 + 50 m), node 3 half of 2-3 (50 m)
+    w = road_length_weights(net, box(-10, -10, 110, 210))
+    np.testing.assert_allclose(w, [0.05, 0.15, 0.15, 0.05])
+    assert w.sum() == pytest.approx(0.4)  # 400 m of road, km
+    # an area that holds the midpoints of 0-1 (50, 0) and 1-2 (100, 100) but not of 2-3
+    # (50, 200): the street 2-3 is not demand
+    w = road_length_weights(net, box(-10, -10, 110, 150))
+    np.testing.assert_allclose(w, [0.05, 0.15, 0.10, 0.0])
+
+
+def _dijkstra(matrix: sp.csr_matrix, source: int) -> np.ndarray:
+    """Drive times from ``source`` along the directed edges (textbook Dijkstra with a heap,
+    written out here so that the check does not reuse scipy's)."""
+    dist = np.full(matrix.shape[0], np.inf)
+    dist[source] = 0.0
+    heap = [(0.0, source)]
+    while heap:
+        d, u = heapq.heappop(heap)
+        if d > dist[u]:
+            continue
+        for k in range(matrix.indptr[u], matrix.indptr[u + 1]):
+            v, t = int(matrix.indices[k]), float(matrix.data[k])
+            if d + t < dist[v]:
+                dist[v] = d + t
+                heapq.heappush(heap, (d + t, v))
+    return dist
+
+
+@pytest.mark.realdata
+def test_shanghai_plan_end_to_end_by_hand(data_dir: Path, tmp_path: Path) -> None:
+    """The example city (OSM streets, SYNTHETIC 110 calls in GCJ-02) planned from the CLI,
+    and three incidents checked by hand: snapped to their node by brute force, the drive
+    time to the nearest site by the Dijkstra above on the rebuilt network."""
+    if not (data_dir / "shanghai-osm/central_shanghai_drive.osm").is_file():
+        pytest.skip("no Shanghai extract")
+    out = tmp_path / "plan"
+    res = CliRunner().invoke(
+        app,
+        [
+            "plan", "--city", str(EXAMPLE / "city.toml"), "--booths", "6",
+            "--threshold-min", "2", "--output-frame", "gcj02", "--out", str(out),
+            "--data-dir", str(data_dir),
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "plan_summary.json").read_text("utf-8"))
+    assert summary["incidents_in_area"] + summary["incidents_outside_area"] == 400
+    assert summary["output_frame"] == "gcj02"
+    assert summary["network"]["one_way_known"] is True
+    assert summary["mclp"]["status"] == "optimal"
+    record = read_plan_record(out)
+    assert record.city is not None
+    assert record.area == "西片,东片"  # the city file's default polygons
+    # rebuild the network from the recorded city, as deploy and serve do
+    city = record.city
+    area = city.study_area(record.area)
+    net = city.road_network(area)
+    cov = pd.read_csv(out / "coverage.csv", encoding="utf-8-sig")
+    sites = pd.read_csv(out / "sites.csv", encoding="utf-8-sig")
+    np.testing.assert_allclose(cov[["x_m", "y_m"]].to_numpy(), net.node_xy[cov["node"]])
+    # GCJ-02 in the files: back to WGS-84 they are the nodes' positions
+    lon, lat = gcj02_to_wgs84(cov["lon"].to_numpy(), cov["lat"].to_numpy())
+    tr = Transformer.from_crs(area.crs, WGS84, always_xy=True)
+    nlon, nlat = tr.transform(cov["x_m"].to_numpy(), cov["y_m"].to_numpy())
+    np.testing.assert_allclose(lon, nlon, atol=2e-6)
+    np.testing.assert_allclose(lat, nlat, atol=2e-6)
+    # the demand weights are the incidents inside
+    assert cov["weight"].sum() == summary["incidents_in_area"]
+
+    table, _rej, _rep = ingest(
+        [EXAMPLE / "incidents_110_synthetic.csv"],
+        profile_from_toml(EXAMPLE / "mapping_110.toml"),
+        crs=area.crs,
+    )
+    inside = table.frame[
+        shapely.contains_xy(area.polygon, table.frame["x_m"], table.frame["y_m"])
+    ].sort_values("incident_id")
+    booth_nodes = sites["node"].to_numpy()
+    station_nodes = sites.loc[sites["kind"] == "station", "node"].to_numpy()
+    from_sites = {int(s): _dijkstra(net.matrix, int(s)) for s in booth_nodes}
+    for _, inc in inside.head(3).iterrows():
+        d2 = (net.node_xy[:, 0] - inc["x_m"]) ** 2 + (net.node_xy[:, 1] - inc["y_m"]) ** 2
+        node = int(np.argmin(d2))
+        row = cov.loc[cov["node"] == node].iloc[0]
+        # site -> incident: the unit drives from its site to the call
+        plan_s = min(from_sites[int(s)][node] for s in booth_nodes)
+        stations_s = min(from_sites[int(s)][node] for s in station_nodes)
+        assert np.isfinite(plan_s) and np.isfinite(stations_s)
+        assert row["tt_plan_s"] == pytest.approx(plan_s, rel=1e-5)
+        assert row["tt_stations_s"] == pytest.approx(stations_s, rel=1e-5)
+    # serve --plan-dir: the recorded city's network, the sites back in WGS-84 on their nodes
+    from xunfang.serve.api.geo import build_geo
+
+    geo = build_geo(record.area, data_dir, plan_dir=out)
+    assert geo.network.n_nodes == net.n_nodes
+    slon, slat = tr.transform(net.node_xy[sites["node"], 0], net.node_xy[sites["node"], 1])
+    np.testing.assert_allclose([s.lon for s in geo.sites], slon, atol=2e-6)
+    np.testing.assert_allclose([s.lat for s in geo.sites], slat, atol=2e-6)
+    # the console's hotspot cells are back in WGS-84 too: each centre is its grid cell's
+    from xunfang.analyse.grid import Grid
+
+    assert geo.hotspots_geojson is not None
+    hot = json.loads(geo.hotspots_geojson)["features"]
+    props = [f["properties"] for f in hot]
+    centres = np.array([[p["centre_lon"], p["centre_lat"]] for p in props])
+    hx, hy = Transformer.from_crs(WGS84, area.crs, always_xy=True).transform(*centres.T)
+    grid = Grid.from_polygon(area.polygon, 150.0, area.crs)
+    cells = grid.cell_boxes(np.array([p["cell"] for p in props]))
+    cx, cy = shapely.get_x(shapely.centroid(cells)), shapely.get_y(shapely.centroid(cells))
+    assert np.hypot(hx - cx, hy - cy).max() < 0.5  # metres (GCJ-02 left in: about 500 m)
+    # the table's 2-minute share is the weight within 120 s over all weight
+    mclp = next(r for r in summary["rings"] if r["label"] == "plan_mclp")
+    share = cov.loc[cov["tt_plan_s"] <= 120.0, "weight"].sum() / cov["weight"].sum()
+    assert mclp["share_within_threshold"] == pytest.approx(share, abs=1e-4)
+
+
+@pytest.mark.realdata
+def test_shanghai_without_history(data_dir: Path, tmp_path: Path) -> None:
+    """No incident file: demand from road length, stated in the summary."""
+    if not (data_dir / "shanghai-osm/central_shanghai_drive.osm").is_file():
+        pytest.skip("no Shanghai extract")
+    out = tmp_path / "plan"
+    res = CliRunner().invoke(
+        app,
+        [
+            "plan", "--boundary", str(EXAMPLE / "boundary_gcj02.geojson"), "--frame", "gcj02",
+            "--boundary-name", "西片", "--roads",
+            str(data_dir / "shanghai-osm/central_shanghai_drive.osm"),
+            "--demand", "road_length", "--booths", "3", "--threshold-min", "1",
+            "--out", str(out), "--data-dir", str(data_dir),
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "plan_summary.json").read_text("utf-8"))
+    assert summary["demand"]["kind"] == "road_length"
+    assert "road length" in summary["demand"]["note"]
+    assert summary["incidents_in_area"] == 0
+    cov = pd.read_csv(out / "coverage.csv", encoding="utf-8-sig")
+    # weights are km of road: the sum is stated in the note
+    assert f"{cov['weight'].sum():.1f} km of road" in summary["demand"]["note"]
+    assert "road length" in (out / "report.html").read_text("utf-8")
+
+
+@pytest.mark.realdata
+def test_demand_from_a_point_file(data_dir: Path, tmp_path: Path) -> None:
+    """Places to cover instead of history: weights from the file, one place outside the
+    area counted and left out (SYNTHETIC places, GCJ-02 like the city's files)."""
+    if not (data_dir / "shanghai-osm/central_shanghai_drive.osm").is_file():
+        pytest.skip("no Shanghai extract")
+    from xunfang.config import Settings
+    from xunfang.ingest.city import City
+    from xunfang.ingest.coords import wgs84_to_gcj02
+    from xunfang.plan.booth_plan import PlanConfig, make_booth_plan
+
+    wlon = np.array([121.4700, 121.4800, 121.5000])  # the last is outside the boundary
+    wlat = np.array([31.2300, 31.2350, 31.2300])
+    glon, glat = wgs84_to_gcj02(wlon, wlat)
+    places = tmp_path / "places.csv"
+    places.write_text(
+        "名称,经度,纬度,weight\n"
+        + "".join(
+            f"{n},{a:.7f},{b:.7f},{w}\n"
+            for n, a, b, w in zip(["学校", "医院", "码头"], glon, glat, [2, 1, 5], strict=True)
+        ),
+        encoding="utf-8",
+    )
+    city = City.from_toml(EXAMPLE / "city.toml", data_dir=data_dir)
+    plan = make_booth_plan(
+        PlanConfig(city=city, booths=1, threshold_min=1.0, demand="points", demand_points=places),
+        Settings(data_dir=data_dir),
+    )
+    assert plan.demand["weight"].sum() == 3.0  # 2 + 1; the 5 is outside
+    assert len(plan.demand) == 2
+    assert "2 places of places.csv (weight 3); 1 outside" in (plan.demand_note or "")
+    # each place sits on its nearest node (projected from WGS-84, the file read as GCJ-02)
+    tr = Transformer.from_crs(WGS84, plan.area.crs, always_xy=True)
+    x, y = tr.transform(wlon[:2], wlat[:2])
+    d2 = (plan.network.node_xy[:, 0, None] - x) ** 2 + (plan.network.node_xy[:, 1, None] - y) ** 2
+    assert sorted(plan.demand["node"]) == sorted(np.argmin(d2, axis=0).tolist())
