@@ -461,3 +461,10 @@ def test_direction_and_speed_rules_in_the_graph(
             assert got > detour_s * 0.99
         else:
             assert got == pytest.approx(AB / kph(want), abs=1e-3)
+
+
+def test_route_to_itself_is_zero() -> None:
+    net = read_road_network(BLOCK, UTM51, country="CN")
+    a = index_of(net, 1)
+    t, d, path = net.route(a, a)
+    assert (t, d, path.tolist()) == (0.0, 0.0, [a])

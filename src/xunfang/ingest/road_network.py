@@ -303,6 +303,8 @@ class RoadNetwork:
         nodes = np.asarray(path[::-1], dtype=np.int64)
         if self.length_matrix is None:
             return time_s, math.nan, nodes
+        if nodes.size < 2:  # source == target
+            return time_s, 0.0, nodes
         lengths = np.asarray(self.length_matrix[nodes[:-1], nodes[1:]]).ravel()
         return time_s, float(lengths.sum()), nodes
 
