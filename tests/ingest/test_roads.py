@@ -461,3 +461,26 @@ def test_direction_and_speed_rules_in_the_graph(
             assert got > detour_s * 0.99
         else:
             assert got == pytest.approx(AB / kph(want), abs=1e-3)
+
+
+def test_route_to_itself_is_zero() -> None:
+    net = read_road_network(BLOCK, UTM51, country="CN")
+    a = index_of(net, 1)
+    t, d, path = net.route(a, a)
+    assert (t, d, path.tolist()) == (0.0, 0.0, [a])
+
+
+def test_zero_length_segment_is_kept_without_warnings() -> None:
+    """SYNTHETIC: nodes 2 and 4 share one position (a duplicated node in the data)."""
+    ways = two_node_ways({})
+    ways.refs.append(np.array([2, 4]))
+    ways.lonlat.append(np.array([[121.4710, 31.2300], [121.4710, 31.2300]]))
+    ways.tags.append({"highway": "service", "name": "zero"})
+    ways.way_ids.append(3)
+    ways.ways_read += 1
+    net = network_from_ways(ways, UTM51, source="synthetic", country="CN")
+    zero = net.edges[net.edges["name"] == "zero"]
+    assert zero["length_m"].tolist() == [0.0]
+    assert zero["speed_kph"].tolist() == [15.0]  # CN service
+    b, four = index_of(net, 2), index_of(net, 4)
+    assert net.route(b, four)[:2] == (0.0, 0.0)

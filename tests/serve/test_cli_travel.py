@@ -104,3 +104,28 @@ def test_travel_time_bad_input_named(tmp_path: Path) -> None:
     )
     assert r.exit_code == 2
     assert "roads.txt: not a road file" in r.output
+
+
+def test_travel_time_table_and_far_point_warning() -> None:
+    # --to given in GCJ-02 but read as WGS-84: it lands ~0.5 km east of B, still nearest B
+    glon, glat = wgs84_to_gcj02(121.4709, 31.2300)
+    r = runner.invoke(
+        app,
+        [
+            "travel-time",
+            "--roads",
+            str(BLOCK),
+            "--from",
+            "121.47001,31.2300",
+            "--to",
+            f"{float(glon):.9f},{float(glat):.9f}",
+        ],
+        env={"COLUMNS": "200"},
+    )
+    assert r.exit_code == 0, r.output
+    assert "from -> to" in r.output and "to -> from" in r.output
+    assert "11.4 s (0 min 11.4 s)" in r.output  # A to B, 95.27 m at 30 km/h
+    assert "45.4 s (0 min 45.4 s)" in r.output  # round the block back
+    assert "warning: --to is" in r.output and "m from the nearest road node" in r.output
+    assert "--from is" not in r.output
+    assert "one-way streets respected" in r.output

@@ -422,6 +422,18 @@ def build_network(
         mask=in_final,
         directed=directed,
     )
+    left_pieces = _road_pieces(
+        u=u_idx,
+        v=v_idx,
+        length_m=length_m,
+        speed_kph=speed_kph,
+        travel_time_s=travel_time_s,
+        highway=highway,
+        names=names_kept,
+        geoms=geoms_kept,
+        mask=~in_final,
+        directed=directed,
+    )
     s_final = (new_index[s_u] >= 0) & (new_index[s_v] >= 0)
     stitch_rows = pd.DataFrame(
         {
@@ -480,6 +492,9 @@ def build_network(
         components_before=int(n_comp),
         one_way_known=one_way_known,
         notes=tuple(notes),
+        edges_left_out=int((~in_final).sum()),
+        length_left_out_km=float(left_pieces["length_m"].sum()) / 1000.0,
+        ways_excluded={k: v for k, v in dropped.items() if "=" in k},
     )
     return _freeze(
         RoadNetwork(

@@ -316,7 +316,13 @@ def network_from_ways(
             "u_index": new_index[e_tail[sel]],
             "v_index": new_index[e_head[sel]],
             "length_m": e_len[sel],
-            "speed_kph": e_len[sel] / e_time[sel] * 3.6 if sel.size else np.empty(0),
+            # effective speed of a joined edge; a zero-length edge keeps its way's speed
+            "speed_kph": np.divide(
+                e_len[sel] * 3.6,
+                e_time[sel],
+                out=np.asarray(speed_fwd, dtype=np.float64)[e_first_way[sel]],
+                where=e_time[sel] > 0,
+            ),
             "travel_time_s": e_time[sel],
             "highway": [highway[w] for w in e_first_way[sel].tolist()],
             "name": [e_names[i] for i in sel.tolist()],

@@ -73,14 +73,15 @@ class NetworkReport:
     notes
         Sentences for a report (one-way caveat, speeds, clipping, stitching, attribution).
     edges_left_out
-        Directed edges not in the largest strongly connected component (counted by the
-        single-file readers of :mod:`xunfang.ingest.roads`; 0 from
-        :func:`~xunfang.ingest.network.build_network`).
+        Directed edges with an end outside the largest strongly connected component
+        (source edges for :func:`~xunfang.ingest.network.build_network`, stitch links
+        not counted; simplified edges for the single-file readers).
     length_left_out_km
-        Road length of the pieces left out with the smaller components, km (idem).
+        Road length of the pieces left out with the smaller components, km (each street
+        once, whatever its directions).
     ways_excluded
-        Ways of a drivable class left out because cars may not use them, by reason
-        (``access=private``, ``service=parking_aisle``, ...; single-file readers only).
+        Ways (edges, for GraphML) of a drivable class left out because cars may not use
+        them, by reason (``access=private``, ``service=parking_aisle``, ...).
 
     For an OpenStreetMap or road-line file ``edges_read``, ``edges_kept`` and
     ``edges_dropped_by_class`` count *ways* (features), and ``edges_dropped_by_class``
@@ -302,6 +303,8 @@ class RoadNetwork:
         nodes = np.asarray(path[::-1], dtype=np.int64)
         if self.length_matrix is None:
             return time_s, math.nan, nodes
+        if nodes.size < 2:  # source == target
+            return time_s, 0.0, nodes
         lengths = np.asarray(self.length_matrix[nodes[:-1], nodes[1:]]).ravel()
         return time_s, float(lengths.sum()), nodes
 

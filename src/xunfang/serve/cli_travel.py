@@ -42,6 +42,9 @@ app = typer.Typer(
 )
 console = Console()
 
+FAR_SNAP_M = 300.0
+"""A point snapped farther than this, metres, gets a warning in the printed summary."""
+
 
 def parse_lonlat(text: str, option: str) -> tuple[float, float]:
     """``"LON,LAT"`` in degrees to a pair of floats.
@@ -145,6 +148,17 @@ def travel_time_cmd(
         f"node; network of {net.n_nodes:,} nodes, "
         + ("one-way streets respected." if net.report.one_way_known else "every street two-way.")
     )
+    far = [
+        f"{opt} is {dist:,.0f} m from the nearest road node"
+        for opt, dist in zip(("--from", "--to"), snap_m.tolist(), strict=True)
+        if dist > FAR_SNAP_M
+    ]
+    if far:
+        console.print(
+            f"[yellow]warning:[/] {'; '.join(far)}: check the point and --frame "
+            "(a GCJ-02 point read as WGS-84 is off by about 500 m in China).",
+            soft_wrap=True,
+        )
     for note in net.report.notes[:3]:
         console.print(f"  {escape(note)}", soft_wrap=True)
 
