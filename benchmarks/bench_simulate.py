@@ -28,6 +28,21 @@ Cases:
 4. ``--district1``: district 1, June 2015, 40 units with booths, patrols and a response
    car (examples/simulate/district1_june2015.toml; makes a booth plan first, slow).
 
+Measured on this (shared, loaded) machine, 2 CPUs, load average 8-12, CPU seconds:
+
+=====================================  ==========================  ========================
+                                       before (commit 4d680b2)     after
+=====================================  ==========================  ========================
+Austin month, xunfang default / SimPy  x0.28 (7,791 vs 27,476/s)   x0.59-0.62 (18,763/s)
+Austin, cleared_at=post / SimPy        (no such option)            x1.64 (52,214 vs 31,869/s)
+city June 2015 (22,638 calls), default 9.0 s (59.5 s wall)         2.8-3.9 s
+city year (265,505 calls), default     (not run: about 110 s)      37.9 s (132.5 s wall)
+city year, cleared_at=post             -                           6.0 s (21.4 s wall)
+=====================================  ==========================  ========================
+
+Response times before and after are identical on the Austin month (2 replications) and the
+city June median; peak RSS of the city-year process 780 MiB.
+
 Road data (c) OpenStreetMap contributors, ODbL 1.0.
 """
 
