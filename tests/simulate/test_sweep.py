@@ -120,6 +120,7 @@ def dask_processes(tmp_path: Path) -> Iterator[str]:
     run_dir.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["TMPDIR"] = str(run_dir)  # the workers' temporary folder, checked below
+    env["XUNFANG_CACHE_DIR"] = str(run_dir / "worker-cache")  # their own caches
     scheduler_file = run_dir / "scheduler.json"
     procs: list[subprocess.Popen[bytes]] = []
     logs: list[Any] = []
@@ -252,3 +253,55 @@ def test_sweep_on_a_scheduler_and_two_worker_processes(tmp_path: Path, dask_proc
     )
     # the data are read from the stated shared path; caches stay the workers' own
     assert set(frame["settings"]) == {json.dumps({"data_dir": "/srv/shared/xunfang-data"})}
+
+
+@pytest.mark.realdata
+def test_a_real_sweep_on_the_cluster_equals_the_one_made_here(
+    tmp_path: Path, dask_processes: str, data_dir: Path
+) -> None:
+    # the real task (booth plan by MCLP + simulation) on the LOOP, K = 3 booths, one
+    # replication: the workers get the scenario and the training incidents (May 2015) from
+    # the client and read the public data from the stated path; the figures equal those
+    # of the same task run in this process
+    from xunfang.ingest.incidents import ingest
+    from xunfang.simulate.sweep import SWEEP_FIGURES, sweep_task
+
+    may = data_dir / "chicago/incidents_2014_2015/chicago_crimes_2015-05.csv.gz"
+    table, _rejected, _report = ingest([may], "chicago")
+    training = tmp_path / "training_may.parquet"
+    table.write_parquet(training)
+    raw = {
+        "scenario": {
+            "area": "community:LOOP",
+            "month": "2015-06",
+            "replications": 1,
+            "seed": 3,
+            "compare": ["stations", "booths"],
+        },
+        "calls": {"training_months": 1},
+        "units": {"station_car": {"per_station": 2}},
+    }
+    base = validate_model(Scenario, raw, "test")
+    client_settings = Settings(data_dir=data_dir, cache_dir=tmp_path / "client-cache")
+    on_cluster = run_sweep(
+        base,
+        client_settings,
+        [3],
+        [1],
+        out_dir=tmp_path,
+        scheduler=dask_processes,
+        plan_incidents=training,
+    )
+    here = sweep_task(
+        base.model_dump(),
+        {"data_dir": str(data_dir), "cache_dir": str(tmp_path / "here-cache")},
+        3,
+        [1],
+        str(training),
+    )
+    assert len(on_cluster) == 1 and len(here) == 1
+    row = on_cluster.iloc[0]
+    assert row["units"] == here[0]["units"] and row["units"] >= 3
+    assert row["calls_per_replication"] == here[0]["calls_per_replication"] > 100
+    for key in SWEEP_FIGURES:
+        assert row[key] == pytest.approx(here[0][key], rel=0, abs=0, nan_ok=True), key
