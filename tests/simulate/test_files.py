@@ -70,6 +70,7 @@ def test_a_good_scenario_is_read_with_defaults(tmp_path: Path) -> None:
         (("booths = 4", 'booths = 4\nsites_csv = "x.csv"'), r"plan: .*either sites_csv or booths"),
         (('compare = ["stations", "booths"]', 'compare = ["drones"]'), r"scenario\.compare\.0"),
         (('area = "community:LOOP"\n', ""), r"scenario\.area: required field is missing"),
+        (("replications = 2", 'replications = 2\ncleared_at = "home"'), r"scenario\.cleared_at"),
     ],
 )
 def test_invalid_scenarios_are_refused_naming_the_field(

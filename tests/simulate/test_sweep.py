@@ -1,7 +1,15 @@
-"""Sweeps run on dask.distributed (a LocalCluster with threads here, to stay fast)."""
+"""Sweeps run on dask.distributed: a LocalCluster with threads (fast), and a scheduler with
+two worker processes started by the test."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +62,7 @@ def test_sweep_runs_every_point_on_a_local_cluster(tmp_path: Path) -> None:
         workers=2,
         processes=False,
         plan_incidents=Path("training.parquet"),
+        ship_inputs=False,  # a path every worker sees (no file here: the fake task)
         task=fake_task,
         on_done=lambda done, total, label: seen.append((done, total, label)),
     )
@@ -87,8 +96,212 @@ def test_sweep_on_an_existing_scheduler(tmp_path: Path) -> None:
             out_dir=tmp_path,
             scheduler=cluster.scheduler_address,
             plan_incidents=Path("training.parquet"),
+            ship_inputs=False,
             task=fake_task,
         )
     assert frame.to_dict("records") == [
         {"booths": 3, "officers_per_booth": 1, "response_median_min": 2.5}
     ]
+
+
+# ---------------------------------------------------------------- a real cluster
+# A scheduler and two worker processes started here with the `dask` command line on
+# 127.0.0.1 (random ports), in an empty folder and without this repository on their path:
+# what a task needs must reach them through the sweep.
+
+
+@pytest.fixture
+def dask_processes(tmp_path: Path) -> Iterator[str]:
+    """``tcp://127.0.0.1:PORT`` of a scheduler with two single-threaded workers."""
+    dask_cli = Path(sys.executable).with_name("dask")
+    if not dask_cli.is_file():
+        pytest.skip(f"no dask command line next to {sys.executable}")
+    run_dir = tmp_path / "cluster"
+    run_dir.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["TMPDIR"] = str(run_dir)  # the workers' temporary folder, checked below
+    env["XUNFANG_CACHE_DIR"] = str(run_dir / "worker-cache")  # their own caches
+    scheduler_file = run_dir / "scheduler.json"
+    procs: list[subprocess.Popen[bytes]] = []
+    logs: list[Any] = []
+
+    def start(*args: str, name: str) -> None:
+        log = (run_dir / f"{name}.log").open("wb")
+        logs.append(log)
+        procs.append(
+            subprocess.Popen([str(dask_cli), *args], cwd=run_dir, env=env, stdout=log, stderr=log)
+        )
+
+    try:
+        start(
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--no-dashboard",
+            "--scheduler-file",
+            str(scheduler_file),
+            name="scheduler",
+        )
+        deadline = time.monotonic() + 90
+        while not scheduler_file.is_file():
+            if time.monotonic() > deadline or procs[0].poll() is not None:
+                pytest.fail(
+                    f"dask scheduler did not start: {(run_dir / 'scheduler.log').read_text()}"
+                )
+            time.sleep(0.2)
+        address = json.loads(scheduler_file.read_text())["address"]
+        for w in (1, 2):
+            start(
+                "worker",
+                address,
+                "--host",
+                "127.0.0.1",
+                "--nworkers",
+                "1",
+                "--nthreads",
+                "1",
+                "--no-dashboard",
+                "--no-nanny",
+                "--local-directory",
+                str(run_dir / f"w{w}"),
+                name=f"worker{w}",
+            )
+        from dask.distributed import Client
+
+        with Client(address, timeout="60s") as client:
+            client.wait_for_workers(2, timeout=90)
+        yield address
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for log in logs:
+            log.close()
+
+
+def make_probe() -> Any:
+    """A task standing in for the plan + simulation that reports what a worker was given.
+
+    A local function: pickled by value (cloudpickle), since the workers cannot import this
+    test module.
+    """
+
+    def probe(
+        scenario_raw: dict[str, Any],
+        settings_raw: dict[str, Any],
+        booths: int,
+        officers: list[int],
+        plan_incidents: str | None,
+    ) -> list[dict[str, Any]]:
+        from dask.distributed import get_worker
+
+        time.sleep(0.5)  # long enough for both workers to get tasks
+        assert plan_incidents is not None
+        data = Path(plan_incidents).read_bytes()
+        return [
+            {
+                "booths": booths,
+                "officers_per_booth": n,
+                "worker": get_worker().address,
+                "pid": os.getpid(),
+                "area": scenario_raw["scenario"]["area"],
+                "incidents_sha1": hashlib.sha1(data).hexdigest(),
+                "incidents_path": plan_incidents,
+                "settings": json.dumps(settings_raw, sort_keys=True),
+            }
+            for n in officers
+        ]
+
+    return probe
+
+
+def test_sweep_on_a_scheduler_and_two_worker_processes(tmp_path: Path, dask_processes: str) -> None:
+    training = tmp_path / "client" / "training.parquet"
+    training.parent.mkdir()
+    training.write_bytes(b"PAR1 synthetic bytes standing in for a Parquet file PAR1")
+    base = validate_model(
+        Scenario, {"scenario": {"area": "community:LOOP", "month": "2015-06"}}, "test"
+    )
+    frame = run_sweep(
+        base,
+        Settings(data_dir=tmp_path / "client-data", cache_dir=tmp_path / "client-cache"),
+        [4, 1, 3, 2],
+        [1, 2],
+        out_dir=tmp_path,
+        scheduler=dask_processes,
+        plan_incidents=training,
+        worker_data_dir="/srv/shared/xunfang-data",
+        task=make_probe(),
+    )
+    assert frame[["booths", "officers_per_booth"]].values.tolist() == [
+        [k, n] for k in (1, 2, 3, 4) for n in (1, 2)
+    ]
+    # both workers worked, in processes other than this one
+    assert frame["worker"].nunique() == 2 and os.getpid() not in set(frame["pid"])
+    assert set(frame["area"]) == {"community:LOOP"}
+    # the training file was shipped: the same bytes, in each worker's own temporary folder
+    assert set(frame["incidents_sha1"]) == {hashlib.sha1(training.read_bytes()).hexdigest()}
+    assert all(
+        p.startswith(str(tmp_path / "cluster" / "xunfang-sweep")) for p in frame["incidents_path"]
+    )
+    # the data are read from the stated shared path; caches stay the workers' own
+    assert set(frame["settings"]) == {json.dumps({"data_dir": "/srv/shared/xunfang-data"})}
+
+
+@pytest.mark.realdata
+def test_a_real_sweep_on_the_cluster_equals_the_one_made_here(
+    tmp_path: Path, dask_processes: str, data_dir: Path
+) -> None:
+    # the real task (booth plan by MCLP + simulation) on the LOOP, K = 3 booths, one
+    # replication: the workers get the scenario and the training incidents (May 2015) from
+    # the client and read the public data from the stated path; the figures equal those
+    # of the same task run in this process
+    from xunfang.ingest.incidents import ingest
+    from xunfang.simulate.sweep import SWEEP_FIGURES, sweep_task
+
+    may = data_dir / "chicago/incidents_2014_2015/chicago_crimes_2015-05.csv.gz"
+    table, _rejected, _report = ingest([may], "chicago")
+    training = tmp_path / "training_may.parquet"
+    table.write_parquet(training)
+    raw = {
+        "scenario": {
+            "area": "community:LOOP",
+            "month": "2015-06",
+            "replications": 1,
+            "seed": 3,
+            "compare": ["stations", "booths"],
+        },
+        "calls": {"training_months": 1},
+        "units": {"station_car": {"per_station": 2}},
+    }
+    base = validate_model(Scenario, raw, "test")
+    client_settings = Settings(data_dir=data_dir, cache_dir=tmp_path / "client-cache")
+    on_cluster = run_sweep(
+        base,
+        client_settings,
+        [3],
+        [1],
+        out_dir=tmp_path,
+        scheduler=dask_processes,
+        plan_incidents=training,
+    )
+    here = sweep_task(
+        base.model_dump(),
+        {"data_dir": str(data_dir), "cache_dir": str(tmp_path / "here-cache")},
+        3,
+        [1],
+        str(training),
+    )
+    assert len(on_cluster) == 1 and len(here) == 1
+    row = on_cluster.iloc[0]
+    assert row["units"] == here[0]["units"] and row["units"] >= 3
+    assert row["calls_per_replication"] == here[0]["calls_per_replication"] > 100
+    for key in SWEEP_FIGURES:
+        assert row[key] == pytest.approx(here[0][key], rel=0, abs=0, nan_ok=True), key

@@ -63,6 +63,7 @@ class TravelTimeOracle:
         self._anchor_row = np.full(self.n_nodes, -1, dtype=np.int64)
         self._from_anchor = np.empty((0, self.n_nodes), dtype=np.float32)
         self._to_anchor = self._from_anchor
+        self._columns: np.ndarray | None = None
         self.searches = 0
         """Full reverse searches run (cache misses)."""
         self.bounded_searches = 0
@@ -100,6 +101,23 @@ class TravelTimeOracle:
             self._to_anchor = to_anchor
         first = self._from_anchor.shape[0] - new.size
         self._anchor_row[new] = np.arange(first, first + new.size)
+        self._columns = None
+
+    def anchor_columns(self) -> np.ndarray:
+        """(n, A + 1) float32 seconds: row ``v`` holds the travel times from each of the
+        ``A`` anchors (in :attr:`anchors` order) to node ``v``, then ``inf``.
+
+        The transpose of the anchor table, so that the times of every anchor to one call
+        node are one contiguous row; the last column (index ``A``) stands for "not at an
+        anchor". Built once after anchors change (``n (A + 1)`` float32 values), read-only.
+        """
+        if self._columns is None:
+            cols = np.empty((self.n_nodes, self._from_anchor.shape[0] + 1), dtype=np.float32)
+            cols[:, :-1] = self._from_anchor.T
+            cols[:, -1] = np.inf
+            cols.setflags(write=False)
+            self._columns = cols
+        return self._columns
 
     @property
     def anchors(self) -> np.ndarray:
@@ -250,6 +268,17 @@ class TravelTimeOracle:
                 diff = np.maximum(diff, g[:, src].astype(np.float64) - g[:, [target]])
             diff[~np.isfinite(diff)] = 0.0
         return np.maximum(diff.max(axis=0), 0.0)
+
+    def upper_bound(self, sources: np.ndarray, target: int) -> np.ndarray:
+        """Upper bounds of the travel times from ``sources`` to ``target``, seconds: the
+        shortest detour through an anchor, ``min_a d(s, a) + d(a, t)`` (``inf`` without
+        anchors). A search from ``target`` cut off at this bound reaches ``s``.
+        """
+        src = np.asarray(sources, dtype=np.int64)
+        if self._from_anchor.shape[0] == 0 or src.size == 0:
+            return np.full(src.size, np.inf)
+        via = self._to_anchor[:, src].astype(np.float64) + self._from_anchor[:, [target]]
+        return via.min(axis=0)
 
 
 def _is_symmetric(m: sp.csr_matrix) -> bool:

@@ -4,7 +4,8 @@ Mounted by the main CLI as ``xunfang simulate``::
 
     xunfang simulate run --scenario FILE.toml --out DIR [--replications N] [--event-log]
     xunfang simulate sweep --scenario FILE.toml --booths 5:40:5 [--officers 1:2]
-                           [--scheduler tcp://HOST:8786] [--workers 2] --out DIR
+                           [--scheduler tcp://HOST:8786 [--worker-data-dir PATH]]
+                           [--workers 2] --out DIR
     xunfang simulate sweep --area district:1 --month 2015-06 --booths 5:40:5 --out DIR
     xunfang simulate erlang [--servers 3] [--utilisation 0.8] [--calls 40000]
 
@@ -183,6 +184,13 @@ def sweep_cmd(
         str | None,
         typer.Option(help="Address of an existing dask scheduler (default: a LocalCluster)."),
     ] = None,
+    worker_data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="The data directory as the workers see it (a shared path; default: the "
+            "same path as here). The training incidents are shipped to the workers."
+        ),
+    ] = None,
     workers: Annotated[int, typer.Option(help="LocalCluster workers.", min=1)] = 2,
     threads: Annotated[
         bool, typer.Option("--threads", help="LocalCluster with threads, not processes.")
@@ -232,6 +240,7 @@ def sweep_cmd(
                 o_values,
                 out_dir=out,
                 scheduler=scheduler,
+                worker_data_dir=worker_data_dir,
                 workers=workers,
                 processes=not threads,
                 on_done=done,

@@ -6,6 +6,25 @@ order; at equal times a smaller ``priority`` goes first (:data:`URGENT` before
 :data:`NORMAL`); at equal time and priority, in the order they were scheduled (``seq``
 counts insertions). The ordering is therefore total and the run deterministic.
 
+The rule at one instant
+-----------------------
+The simulator (:mod:`xunfang.simulate.sim`) gives every kind of event a priority, so that
+what happens at one instant does not depend on the order in which the events happened to
+be scheduled:
+
+1. :data:`DUTY` -- units come on or go off duty;
+2. :data:`UNIT_FREED` -- units clear their calls or reach their posts;
+3. :data:`CALL` -- calls are received and become ready for dispatch (in the order
+   received: their events are scheduled in that order);
+4. :data:`DISPATCH` -- one dispatch round: the waiting calls, in queue order (priority,
+   time received), each get the closest available unit;
+5. :data:`UNIT_MOVES` -- units set off and arrive on scene.
+
+So a unit that clears is available to a call that becomes ready at the same instant, a
+unit that comes on duty at that instant likewise, one that goes off duty is not, and of
+two calls ready at the same instant the more urgent is served first, whichever event was
+scheduled first.
+
 Events are plain integers (``kind``) with two integer arguments; cancelling is done by
 the caller with a version number (a *token*) carried in an argument and compared when the
 event is popped, which keeps the heap free of deletions (lazy deletion).
@@ -22,6 +41,18 @@ URGENT = 0
 """Priority of events that must precede others at the same instant (duty changes)."""
 NORMAL = 1
 """Priority of every other event."""
+
+# the simulator's priorities (see "The rule at one instant" above)
+DUTY = URGENT
+"""Units come on or go off duty."""
+UNIT_FREED = 1
+"""A unit clears its call or reaches its post."""
+CALL = 2
+"""A call is received or becomes ready for dispatch."""
+DISPATCH = 3
+"""A dispatch round."""
+UNIT_MOVES = 4
+"""A unit sets off or arrives on scene."""
 
 
 class EventQueue:

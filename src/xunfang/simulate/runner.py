@@ -160,6 +160,7 @@ class Prepared:
             preempt_min=sc.scenario.preempt_min if sc.scenario.preemption else None,
             period_s=self.period.seconds,
             record_log=record_log,
+            cleared_at=sc.scenario.cleared_at,
         )
 
     def calls(self, rng: np.random.Generator) -> tuple[CallSet, CallReport]:

@@ -12,6 +12,8 @@ Example (``examples/simulate/district1_june2015.toml`` is a complete one)::
     compare = ["stations", "booths", "deployment"]
     preemption = true            # priority-1 calls divert units from routine calls
     preempt_min = 3              # ... travelling to calls of priority >= 3
+    cleared_at = "scene"         # a unit that clears drives back from the scene
+                                 # ("post": it is back at its post at once)
 
     [calls]
     source = "replay"            # or "sample" (hour-of-week rate fitted on the
@@ -116,6 +118,7 @@ class ScenarioSection(_Strict):
     compare: list[Variant] = Field(default_factory=_all_variants, min_length=1)
     preemption: bool = False
     preempt_min: int = Field(default=3, ge=2, le=5)
+    cleared_at: Literal["scene", "post"] = "scene"
     incidents: list[str] = Field(default_factory=list)
 
 

@@ -1,11 +1,21 @@
 """The discrete-event simulation of calls, units and dispatch.
 
-The dispatch decisions are those of the shared dispatch core
-(:mod:`xunfang.dispatch`): :class:`~xunfang.dispatch.board.DispatchBoard` holds the units
-and calls and checks every state change; :func:`~xunfang.dispatch.board.assign_waiting`
-sends the closest available unit by road travel time, calls waiting in a queue ordered by
-priority, then time received; optionally a priority-1 call diverts a unit travelling to a
-routine call (preemption). This module only drives the clock.
+The dispatch policy is that of the shared dispatch core (:mod:`xunfang.dispatch`): the
+closest available unit by road travel time
+(:func:`~xunfang.dispatch.recommend.recommend`), calls waiting in a queue ordered by
+priority, then time received (:func:`~xunfang.dispatch.board.assign_waiting` with
+``skip_unreachable``); optionally a priority-1 call diverts a unit travelling to a routine
+call (preemption, :meth:`~xunfang.dispatch.board.DispatchBoard.preemption_candidate`).
+For speed the run keeps the units' state in arrays and makes the same choices with
+vectorised look-ups in the oracle's anchor tables (see :class:`_Run`);
+``tests/simulate/test_reference.py`` checks the choices against the dispatch core and the
+response times against a plain SimPy model.
+
+Events at one instant follow a stated rule, not the order in which they were scheduled
+(:mod:`xunfang.simulate.engine`): duty changes, then units that clear or reach their
+posts, then calls, then one dispatch round in queue order, then units setting off or
+arriving. A unit that clears is thus available to a call that becomes ready at that
+instant.
 
 Life of a call (times in seconds since the start of the period)::
 
@@ -22,7 +32,9 @@ Life of a call (times in seconds since the start of the period)::
 
 Units: a cleared unit is available at once, at the scene, and drives back to its post
 (booth, station) or to where its patrol route is at that moment; it can be dispatched on
-the way, from the scene's node (its last known position, a simplification). A unit diverted
+the way, from the scene's node (its last known position, a simplification);
+``SimSettings(cleared_at="post")`` puts it back at its post at once instead, as a plain
+closest-unit model does. A unit diverted
 by preemption is taken to set off from the node it left from. Patrol units follow a
 timetable through their waypoints (``dwell_s`` at each). Vehicles' travel times are
 multiplied by the hour-of-day factor of the moment of dispatch; officers on foot only by
@@ -37,22 +49,23 @@ draws (common random numbers) and a run is a pure function of its inputs.
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from xunfang.dispatch.board import DispatchBoard, assign_waiting
-from xunfang.dispatch.model import Call, CallStatus, Unit, UnitKind, UnitStatus
+from xunfang.dispatch.model import UnitKind
 from xunfang.dispatch.recommend import TravelTimeOracle
 from xunfang.errors import ValidationError
-from xunfang.simulate.engine import URGENT, EventQueue
+from xunfang.simulate.engine import CALL, DISPATCH, DUTY, UNIT_FREED, UNIT_MOVES
 from xunfang.simulate.tables import Distribution
 
 # event kinds
-_RECEIVED, _QUEUED, _EN_ROUTE, _ON_SCENE, _CLEAR, _AT_POST, _DUTY = range(7)
+_RECEIVED, _QUEUED, _EN_ROUTE, _ON_SCENE, _CLEAR, _AT_POST, _DUTY, _ROUND = range(8)
 
 LOG_EVENTS = (
     "received",
@@ -227,6 +240,11 @@ class SimSettings:
         None: up to the last call's receipt.
     record_log
         Keep the event log (a tuple per event; costs memory on long runs).
+    cleared_at
+        Where a unit is when it clears a call: ``"scene"`` (default: available at once at
+        the scene and driving back to its post, dispatchable on the way from the scene's
+        node) or ``"post"`` (at once back at its post: the simplification of a plain
+        closest-unit model, e.g. the SimPy baseline of ``benchmarks/``).
     """
 
     dispatch_delay_s: Mapping[UnitKind, Distribution]
@@ -235,12 +253,15 @@ class SimSettings:
     preempt_min: int | None = None
     period_s: float | None = None
     record_log: bool = False
+    cleared_at: Literal["scene", "post"] = "scene"
 
     def __post_init__(self) -> None:
         if len(self.speed_factor_by_hour) != 24 or min(self.speed_factor_by_hour) <= 0:
             raise ValidationError("speed_factor_by_hour must hold 24 positive factors")
         if self.preempt_min is not None and not 2 <= self.preempt_min <= 5:
             raise ValidationError(f"preempt_min must be 2..5 or None, got {self.preempt_min}")
+        if self.cleared_at not in ("scene", "post"):
+            raise ValidationError(f"cleared_at must be 'scene' or 'post', got {self.cleared_at!r}")
 
 
 LogEntry = tuple[float, str, int, str]
@@ -312,8 +333,29 @@ def simulate(
     return _Run(oracle, calls, units, settings).run()
 
 
+# unit states (integers: the run keeps them in lists and arrays)
+_AVAILABLE, _DISPATCHED, _EN_ROUTE, _ON_SCENE, _OUT = range(5)
+# call states
+_NEW, _WAITING, _ASSIGNED, _AT_SCENE, _CLEARED = range(5)
+_INF = float("inf")
+
+
 class _Run:
-    """One simulation run (internal; see :func:`simulate`)."""
+    """One simulation run (internal; see :func:`simulate`).
+
+    The units' state is held in arrays (node, anchor row, speed factor, area limit,
+    availability) so that choosing the closest available unit is a few vectorised
+    operations: one row of :meth:`TravelTimeOracle.anchor_columns` (the times from every
+    post, station and waypoint to the call's node) gathered by the units' anchor rows and
+    multiplied by their speed factors, then ``argmin`` (the first of equal times wins, as
+    the stable ranking of :func:`~xunfang.dispatch.recommend.recommend`). Units away from
+    an anchor (driving back from a call) get their exact time from a reverse search cut
+    off at the best anchored time, and only when the landmark lower bound says they could
+    beat it, exactly as :meth:`TravelTimeOracle.times_to` does for ``k = 1``. The policy is
+    that of :func:`xunfang.dispatch.board.assign_waiting` with ``skip_unreachable=True``
+    and of :meth:`~xunfang.dispatch.board.DispatchBoard.preemption_candidate`; a test
+    compares the choices with the dispatch core's.
+    """
 
     def __init__(
         self,
@@ -344,14 +386,36 @@ class _Run:
         if bad:
             raise ValidationError(f"unit posts/waypoints {bad[:5]} are not network nodes")
         oracle.add_anchors(np.asarray(anchors, dtype=np.int64))
-        self.board = DispatchBoard(oracle, preempt_min=settings.preempt_min)
-        self.q = EventQueue()
+        self.cols = oracle.anchor_columns()
+        self.no_row = self.cols.shape[1] - 1
+        self.anchor_row = oracle.anchor_row(np.arange(n_nodes)).tolist()
+        self.heap: list[tuple[float, int, int, int, int, int]] = []
+        self.seq = 0
         self.log: list[LogEntry] | None = [] if settings.record_log else None
-        n_u = len(self.specs)
-        self.index = {u.unit_id: i for i, u in enumerate(self.specs)}
+        specs = self.specs
+        n_u = len(specs)
+        self.ids = [u.unit_id for u in specs]
+        # unit state: scalars in lists, what the choice of unit reads in arrays
+        self.status = [_AVAILABLE] * n_u
+        self.u_call = [-1] * n_u
+        self.home = [u.post_node for u in specs]
+        self.node = np.array([u.post_node for u in specs], dtype=np.int64)
+        self.row = np.full(n_u, self.no_row, dtype=np.int64)
+        self.loose = np.ones(n_u, dtype=bool)
+        self.free = np.zeros(n_u, dtype=bool)
+        self.n_free = 0
+        self.base_factor = np.array([u.speed_factor for u in specs], dtype=np.float64)
+        self.is_vehicle = np.array([u.vehicle for u in specs], dtype=bool)
+        self.factor = self.base_factor.copy()
+        self.cap = np.array(
+            [_INF if u.max_travel_s is None else u.max_travel_s for u in specs], dtype=np.float64
+        )
+        self.capped = bool(np.isfinite(self.cap).any())
+        max_priority = np.array([u.max_priority for u in specs], dtype=np.int64)
+        self.eligible = [max_priority >= p for p in range(6)]
         self.token = [0] * n_u
         self.returning = [False] * n_u
-        self.target = [u.post_node for u in self.specs]
+        self.target = [u.post_node for u in specs]
         self.off_after = [False] * n_u
         self.on_duty = [True] * n_u
         self.duty_start = [0.0] * n_u
@@ -361,18 +425,39 @@ class _Run:
         self.trip_start = [0.0] * n_u
         self.n_calls = [0] * n_u
         self.travel = [0.0] * n_u
-        self.patrols = [i for i, u in enumerate(self.specs) if u.route]
-        self.vehicles = [i for i, u in enumerate(self.specs) if u.vehicle]
+        self.patrols = [i for i, u in enumerate(specs) if u.route]
         self.hour = -1
+        # call state
         n_c = len(calls)
-        self.ready = np.full(n_c, np.nan)
-        self.busy_call_s = np.full(n_c, np.nan)
+        self.c_node = calls.node.tolist()
+        self.c_prio = calls.priority.tolist()
+        self.c_t = calls.t_s.tolist()
+        self.c_status = [_NEW] * n_c
+        self.c_unit = [-1] * n_c
+        self.dispatched = [np.nan] * n_c
+        self.en_route_first = [np.nan] * n_c
+        self.en_route_last = [np.nan] * n_c
+        self.on_scene = [np.nan] * n_c
+        self.cleared = [np.nan] * n_c
+        self.preempted = [0] * n_c
+        self.ready = [np.nan] * n_c
+        self.busy_call_s = [np.nan] * n_c
+        self.waiting: list[tuple[int, float, int, int]] = []
+        self.wait_seq = 0
+        self.n_waiting = 0
+        self.round_at = -1.0
+        self.new_urgent: list[int] = []
         self.period_s = (
             settings.period_s
             if settings.period_s is not None
             else (float(calls.t_s[-1]) if n_c else 0.0)
         )
-        self.delay = {k: settings.dispatch_delay_s[k] for k in {u.kind for u in units}}
+        # dispatch delay of each call for each kind of unit that may be sent
+        kinds = sorted({u.kind for u in specs})
+        delays = {
+            k: settings.dispatch_delay_s[k].from_quantile(calls.dispatch_q).tolist() for k in kinds
+        }
+        self.delay = [delays[u.kind] for u in specs]
         self._add_units()
 
     # ------------------------------------------------------------------ set-up
@@ -381,16 +466,9 @@ class _Run:
         for i, spec in enumerate(self.specs):
             first = spec.duty[0] if spec.duty else None
             start_node = first[2] if first is not None and first[0] <= 0 else spec.post_node
-            unit = Unit(
-                spec.unit_id,
-                spec.kind,
-                home_node=start_node,
-                node=start_node,
-                speed_factor=spec.speed_factor,
-                max_travel_s=spec.max_travel_s,
-                max_priority=spec.max_priority,
-            )
-            self.board.add_unit(unit)
+            self.home[i] = start_node
+            self._place(i, start_node)
+            self._set_free(i, True)
             if not spec.duty:
                 continue
             # transitions: (time, post or -1); contiguous blocks change post without a break
@@ -407,17 +485,34 @@ class _Run:
                 prev_end = end
             on_at_zero = bool(transitions) and transitions[0][0] <= 0 and transitions[0][1] >= 0
             if not on_at_zero:
-                self.board.set_out_of_service(spec.unit_id)
+                self.status[i] = _OUT
+                self._set_free(i, False)
                 self.on_duty[i] = False
             for t, node in transitions:
                 if t <= 0 and node >= 0:
                     continue
-                self.q.schedule(t, _DUTY, i, node, priority=URGENT)
+                self._at(t, DUTY, _DUTY, i, node)
 
     # ------------------------------------------------------------------ helpers
+    def _at(self, t: float, priority: int, kind: int, a: int = 0, b: int = 0) -> None:
+        heapq.heappush(self.heap, (t, priority, self.seq, kind, a, b))
+        self.seq += 1
+
     def _say(self, t: float, event: str, call: int = -1, unit: str = "") -> None:
         if self.log is not None:
             self.log.append((t, event, call, unit))
+
+    def _place(self, i: int, node: int) -> None:
+        """Put unit ``i`` at ``node`` (its anchor row follows)."""
+        self.node[i] = node
+        row = self.anchor_row[node]
+        self.row[i] = row if row >= 0 else self.no_row
+        self.loose[i] = row < 0
+
+    def _set_free(self, i: int, free: bool) -> None:
+        if bool(self.free[i]) != free:
+            self.free[i] = free
+            self.n_free += 1 if free else -1
 
     def _route_node(self, i: int, t: float) -> int:
         spec = self.specs[i]
@@ -429,127 +524,242 @@ class _Run:
         if hour != self.hour:
             self.hour = hour
             factor = self.settings.speed_factor_by_hour[hour]
-            units = self.board.units
-            for i in self.vehicles:
-                spec = self.specs[i]
-                units[spec.unit_id].speed_factor = spec.speed_factor * factor
+            self.factor = np.where(self.is_vehicle, self.base_factor * factor, self.base_factor)
         for i in self.patrols:
-            spec = self.specs[i]
-            unit = self.board.units[spec.unit_id]
-            if unit.status is UnitStatus.AVAILABLE and not self.returning[i]:
-                unit.node = self._route_node(i, t)
+            if self.status[i] == _AVAILABLE and not self.returning[i]:
+                node = self._route_node(i, t)
+                if node != self.node[i]:
+                    self._place(i, node)
 
     def _home(self, i: int, t: float) -> int:
-        spec = self.specs[i]
-        if spec.route:
+        if self.specs[i].route:
             return self._route_node(i, t)
-        return self.board.units[spec.unit_id].home_node
+        return self.home[i]
 
-    def _start_trip(self, t: float, call_id: str, unit_id: str, diverted: bool) -> None:
-        i = self.index[unit_id]
-        unit = self.board.units[unit_id]
-        c = int(call_id)
+    def _request_round(self, t: float) -> None:
+        """One dispatch round at ``t``, after the other events of that instant."""
+        if self.round_at != t:
+            self.round_at = t
+            self._at(t, DISPATCH, _ROUND)
+
+    # ------------------------------------------------------------------ dispatch
+    def _closest(self, v: int, cand: np.ndarray) -> tuple[int, float]:
+        """The unit among ``cand`` (bool mask) with the shortest travel time to node
+        ``v`` (speed factor and area limit applied): ``(unit, seconds)`` or ``(-1, inf)``.
+        """
+        eta = self.cols[v][self.row] * self.factor
+        eta[~cand] = _INF
+        if self.capped:
+            eta[eta > self.cap] = _INF
+        loose = cand & self.loose
+        if loose.any():
+            self._loose_times(v, eta, np.flatnonzero(loose))
+        j = int(eta.argmin())
+        e = float(eta[j])
+        return (j, e) if e < _INF else (-1, _INF)
+
+    def _loose_times(self, v: int, eta: np.ndarray, rest: np.ndarray) -> None:
+        """Fill ``eta`` for units away from anchors, exact where they can be the
+        closest (as :meth:`TravelTimeOracle.times_to` with ``k = 1``)."""
+        oracle = self.oracle
+        factor = self.factor[rest]
+        cap = self.cap[rest]
+        bound = min(float(eta.min()), float(cap.max()))
+        nodes = self.node[rest]
+        if bound < _INF and self.no_row:
+            lower = oracle.lower_bound(nodes, v) * factor
+            keep = lower <= bound * (1.0 + 1e-6) + 1e-3
+            if not keep.any():
+                return
+            rest, nodes, factor, cap = rest[keep], nodes[keep], factor[keep], cap[keep]
+        # the search need only reach each contender that could beat the bound: within
+        # bound / factor of the call and within its detour through an anchor
+        # (float32 tables: a margin of a millisecond or a millionth)
+        detour = oracle.upper_bound(nodes, v) * (1.0 + 1e-6) + 1e-3
+        reach = np.minimum(bound / factor, detour)
+        limit = float(reach.max())
+        if limit < _INF:
+            limit = float(np.nextafter(limit, _INF))
+        times = oracle.to_node(v, limit_s=limit)[nodes] * factor
+        times[times > cap] = _INF
+        eta[rest] = times
+
+    def _assign(self, t: float) -> None:
+        """Waiting calls in queue order each get the closest available unit that may take
+        them (:func:`~xunfang.dispatch.board.assign_waiting`, ``skip_unreachable``)."""
+        heap = self.waiting
+        if not self.n_waiting or not self.n_free:
+            return
+        kept = []
+        seen = set()
+        status = self.c_status
+        while heap and self.n_free:
+            entry = heapq.heappop(heap)
+            c = entry[3]
+            if status[c] != _WAITING or c in seen:
+                continue  # dispatched since (lazy deletion) or a second entry
+            seen.add(c)
+            j, eta = self._closest(self.c_node[c], self.free & self.eligible[self.c_prio[c]])
+            if j >= 0:
+                self._dispatch(c, j, t, eta)
+            else:
+                kept.append(entry)
+        for entry in kept:
+            heapq.heappush(heap, entry)
+
+    def _dispatch(self, c: int, j: int, t: float, eta: float) -> None:
+        self.status[j] = _DISPATCHED
+        self._set_free(j, False)
+        self.u_call[j] = c
+        self.c_status[c] = _ASSIGNED
+        self.c_unit[c] = j
+        self.n_waiting -= 1
+        if self.dispatched[c] != self.dispatched[c]:  # NaN: first dispatch
+            self.dispatched[c] = t
+        self._start_trip(t, c, j, eta, diverted=False)
+
+    def _start_trip(self, t: float, c: int, j: int, eta: float, *, diverted: bool) -> None:
         if not diverted:
-            self.busy_start[i] = t
-            self.returning[i] = False
-        self.token[i] += 1
-        self.trip_start[i] = t
-        self.travel[i] = self.oracle.time(unit.node, int(self.calls.node[c])) * unit.speed_factor
-        if diverted:
-            delay = 0.0
-        else:
-            q = float(self.calls.dispatch_q[c])
-            delay = float(self.delay[unit.kind].from_quantile(q))
-        self._say(t, "diverted" if diverted else "dispatched", c, unit_id)
-        self.q.schedule(t + delay, _EN_ROUTE, i, self.token[i])
+            self.busy_start[j] = t
+            self.returning[j] = False
+        self.token[j] += 1
+        self.trip_start[j] = t
+        self.travel[j] = eta
+        delay = 0.0 if diverted else self.delay[j][c]
+        self._say(t, "diverted" if diverted else "dispatched", c, self.ids[j])
+        self._at(t + delay, UNIT_MOVES, _EN_ROUTE, j, self.token[j])
 
-    def _dispatch_round(self, t: float, new_call: str | None = None) -> None:
+    def _preempt(self, c: int, t: float) -> None:
+        """A priority-1 call nobody could take diverts the closest unit travelling to a
+        call of priority ``>= preempt_min``
+        (:meth:`~xunfang.dispatch.board.DispatchBoard.preemption_candidate`)."""
+        pmin = self.settings.preempt_min
+        assert pmin is not None
+        movable = np.array(
+            [
+                s in (_DISPATCHED, _EN_ROUTE) and self.c_prio[self.u_call[j]] >= pmin
+                for j, s in enumerate(self.status)
+            ],
+            dtype=bool,
+        )
+        if not movable.any():
+            return
+        j, eta = self._closest(self.c_node[c], movable)
+        if j < 0:
+            return
+        old = self.u_call[j]
+        self.c_status[old] = _WAITING
+        self.c_unit[old] = -1
+        self.preempted[old] += 1
+        heapq.heappush(self.waiting, (self.c_prio[old], self.c_t[old], self.wait_seq, old))
+        self.wait_seq += 1
+        self.n_waiting += 1
+        self.status[j] = _DISPATCHED
+        self.u_call[j] = c
+        self.c_status[c] = _ASSIGNED
+        self.c_unit[c] = j
+        self.n_waiting -= 1
+        if self.dispatched[c] != self.dispatched[c]:
+            self.dispatched[c] = t
+        self._say(t, "preempted", old, self.ids[j])
+        self._start_trip(t, c, j, eta, diverted=True)
+
+    def _round(self, t: float) -> None:
         self._refresh(t)
-        for call_id, unit_id in assign_waiting(self.board, t, skip_unreachable=True):
-            self._start_trip(t, call_id, unit_id, diverted=False)
-        if new_call is None or self.settings.preempt_min is None:
+        self._assign(t)
+        if self.settings.preempt_min is None or not self.new_urgent:
+            self.new_urgent.clear()
             return
-        call = self.board.calls[new_call]
-        if call.status is not CallStatus.RECEIVED or call.priority != 1:
-            return
-        cand = self.board.preemption_candidate(new_call)
-        if cand is None:
-            return
-        old = self.board.units[cand.unit_id].call_id
-        self.board.dispatch(new_call, cand.unit_id, t)
-        self._say(t, "preempted", int(old) if old is not None else -1, cand.unit_id)
-        self._start_trip(t, new_call, cand.unit_id, diverted=True)
-        for call_id, unit_id in assign_waiting(self.board, t, skip_unreachable=True):
-            self._start_trip(t, call_id, unit_id, diverted=False)
+        urgent, self.new_urgent = self.new_urgent, []
+        for c in urgent:
+            if self.c_status[c] == _WAITING:
+                self._preempt(c, t)
+                self._assign(t)
 
     # ------------------------------------------------------------------ run
     def run(self) -> SimResult:
         wall = time.perf_counter()
         calls = self.calls
         n = len(calls)
-        q = self.q
-        board = self.board
+        heap = self.heap
+        pop = heapq.heappop
+        t_s = self.c_t
+        processing = calls.call_processing_s.tolist()
+        on_scene_s = calls.on_scene_s.tolist()
+        say = self._say if self.log is not None else None
         if n:
-            q.schedule(float(calls.t_s[0]), _RECEIVED, 0)
+            self._at(t_s[0], CALL, _RECEIVED, 0)
         events = 0
-        while q:
-            t, kind, a, b = q.pop()
+        now = 0.0
+        while heap:
+            t, _prio, _seq, kind, a, b = pop(heap)
+            now = t
             events += 1
             if kind == _RECEIVED:
-                self._say(t, "received", a)
-                q.schedule(t + float(calls.call_processing_s[a]), _QUEUED, a)
+                if say:
+                    say(t, "received", a)
+                self._at(t + processing[a], CALL, _QUEUED, a)
                 if a + 1 < n:
-                    q.schedule(float(calls.t_s[a + 1]), _RECEIVED, a + 1)
+                    self._at(t_s[a + 1], CALL, _RECEIVED, a + 1)
             elif kind == _QUEUED:
-                cid = str(a)
-                board.receive(
-                    Call(
-                        cid,
-                        int(calls.priority[a]),
-                        str(calls.type_group[a]),
-                        int(calls.node[a]),
-                        float(calls.t_s[a]),
-                    )
-                )
+                self.c_status[a] = _WAITING
+                heapq.heappush(self.waiting, (self.c_prio[a], t_s[a], self.wait_seq, a))
+                self.wait_seq += 1
+                self.n_waiting += 1
                 self.ready[a] = t
-                self._say(t, "queued", a)
-                self._dispatch_round(t, new_call=cid)
+                if say:
+                    say(t, "queued", a)
+                if self.c_prio[a] == 1:
+                    self.new_urgent.append(a)
+                self._request_round(t)
+            elif kind == _ROUND:
+                self._round(t)
             elif kind == _EN_ROUTE:
                 if b != self.token[a]:
                     continue
-                uid = self.specs[a].unit_id
-                board.en_route(uid, t)
-                self._say(t, "en_route", int(board.units[uid].call_id or -1), uid)
-                q.schedule(t + self.travel[a], _ON_SCENE, a, b)
+                c = self.u_call[a]
+                self.status[a] = _EN_ROUTE
+                if self.en_route_first[c] != self.en_route_first[c]:
+                    self.en_route_first[c] = t
+                self.en_route_last[c] = t
+                if say:
+                    say(t, "en_route", c, self.ids[a])
+                self._at(t + self.travel[a], UNIT_MOVES, _ON_SCENE, a, b)
             elif kind == _ON_SCENE:
                 if b != self.token[a]:
                     continue
-                uid = self.specs[a].unit_id
-                board.arrive(uid, t)
-                c = int(board.units[uid].call_id or -1)
-                self._say(t, "on_scene", c, uid)
-                q.schedule(t + float(calls.on_scene_s[c]), _CLEAR, a, b)
+                c = self.u_call[a]
+                self.status[a] = _ON_SCENE
+                self._place(a, self.c_node[c])
+                self.c_status[c] = _AT_SCENE
+                self.on_scene[c] = t
+                if say:
+                    say(t, "on_scene", c, self.ids[a])
+                self._at(t + on_scene_s[c], UNIT_FREED, _CLEAR, a, b)
             elif kind == _CLEAR:
                 self._clear(a, t)
             elif kind == _AT_POST:
                 if b != self.token[a]:
                     continue
-                uid = self.specs[a].unit_id
                 self.returning[a] = False
-                board.units[uid].node = self.target[a]
-                self._say(t, "at_post", -1, uid)
-                if board.next_waiting() is not None:
-                    self._dispatch_round(t)
+                self._place(a, self.target[a])
+                if say:
+                    say(t, "at_post", -1, self.ids[a])
+                if self.n_waiting:
+                    self._request_round(t)
             elif kind == _DUTY:
                 self._duty(a, b, t)
+        del now
         return self._result(events, time.perf_counter() - wall)
 
     def _clear(self, i: int, t: float) -> None:
-        spec = self.specs[i]
-        uid = spec.unit_id
-        call = self.board.clear(uid, t)
-        c = int(call.call_id)
-        self._say(t, "cleared", c, uid)
+        c = self.u_call[i]
+        self.c_status[c] = _CLEARED
+        self.cleared[c] = t
+        self.status[i] = _AVAILABLE
+        self._set_free(i, True)
+        self.u_call[i] = -1
+        self._say(t, "cleared", c, self.ids[i])
         self.busy_call_s[c] = t - self.trip_start[i]
         self.n_calls[i] += 1
         self._add_busy(i, t)
@@ -559,57 +769,58 @@ class _Run:
             self._go_off(i, t)
         else:
             self._send_home(i, t)
-        self._dispatch_round(t)
+        self._request_round(t)
 
     def _add_busy(self, i: int, t: float) -> None:
         start = min(self.busy_start[i], self.period_s)
         self.busy_s[i] += max(0.0, min(t, self.period_s) - start)
 
     def _send_home(self, i: int, t: float) -> None:
-        uid = self.specs[i].unit_id
-        unit = self.board.units[uid]
         target = self._home(i, t)
         self.target[i] = target
-        if unit.node == target:
+        if self.node[i] == target:
             self.returning[i] = False
+            return
+        if self.settings.cleared_at == "post":
+            self.returning[i] = False
+            self._place(i, target)
             return
         self.returning[i] = True
         self._refresh(t)
-        trip = self.oracle.time(unit.node, target) * unit.speed_factor
-        self.q.schedule(t + trip, _AT_POST, i, self.token[i])
+        trip = self.oracle.time(int(self.node[i]), target) * float(self.factor[i])
+        self._at(t + trip, UNIT_FREED, _AT_POST, i, self.token[i])
 
     def _go_off(self, i: int, t: float) -> None:
-        uid = self.specs[i].unit_id
         self.token[i] += 1
         self.returning[i] = False
-        self.board.set_out_of_service(uid)
+        self.status[i] = _OUT
+        self._set_free(i, False)
         self.on_duty[i] = False
         self.duty_s[i] += max(0.0, min(t, self.period_s) - min(self.duty_start[i], self.period_s))
-        self._say(t, "off_duty", -1, uid)
+        self._say(t, "off_duty", -1, self.ids[i])
 
     def _duty(self, i: int, node: int, t: float) -> None:
-        uid = self.specs[i].unit_id
-        unit = self.board.units[uid]
         if node < 0:
             if not self.on_duty[i]:
                 return
-            if unit.call_id is not None:
+            if self.u_call[i] >= 0:
                 self.off_after[i] = True
             else:
                 self._go_off(i, t)
             return
-        unit.home_node = node
+        self.home[i] = node
         self.off_after[i] = False
         if not self.on_duty[i]:
-            unit.node = node
-            self.board.set_out_of_service(uid, out=False)
+            self._place(i, node)
+            self.status[i] = _AVAILABLE
+            self._set_free(i, True)
             self.on_duty[i] = True
             self.duty_start[i] = t
             self.returning[i] = False
-            self._say(t, "on_duty", -1, uid)
-            if self.board.next_waiting() is not None:
-                self._dispatch_round(t)
-        elif unit.call_id is None:
+            self._say(t, "on_duty", -1, self.ids[i])
+            if self.n_waiting:
+                self._request_round(t)
+        elif self.u_call[i] < 0:
             self.token[i] += 1
             self._send_home(i, t)
 
@@ -617,31 +828,17 @@ class _Run:
     def _result(self, events: int, wall_s: float) -> SimResult:
         calls = self.calls
         n = len(calls)
-        board = self.board
-        unit_id = np.full(n, "", dtype=object)
-        unit_kind = np.full(n, "", dtype=object)
-        dispatched = np.full(n, np.nan)
-        en_route = np.full(n, np.nan)
-        travel = np.full(n, np.nan)
-        on_scene = np.full(n, np.nan)
-        cleared = np.full(n, np.nan)
-        preempted = np.zeros(n, dtype=np.int64)
-        kinds = {u.unit_id: u.kind.value for u in self.specs}
-        for cid, call in board.calls.items():
-            c = int(cid)
-            preempted[c] = call.preempted
-            if call.dispatched_s is not None:
-                dispatched[c] = call.dispatched_s
-            if call.en_route_s is not None:
-                en_route[c] = call.en_route_s
-            if call.status is CallStatus.CLEARED:
-                unit_id[c] = call.unit_id or ""
-                unit_kind[c] = kinds.get(call.unit_id or "", "")
-                travel[c] = call.travel_s
-                on_scene[c] = call.on_scene_s
-                cleared[c] = call.cleared_s
-        ready = self.ready
+        unit_index = np.asarray(self.c_unit, dtype=np.int64)
+        cleared = np.asarray(self.cleared, dtype=np.float64)
         served = ~np.isnan(cleared)
+        ids = np.asarray([*self.ids, ""], dtype=object)
+        kinds = np.asarray([u.kind.value for u in self.specs] + [""], dtype=object)
+        who = np.where(served, unit_index, len(self.ids))
+        dispatched = np.asarray(self.dispatched, dtype=np.float64)
+        en_route = np.asarray(self.en_route_first, dtype=np.float64)
+        on_scene = np.where(served, np.asarray(self.on_scene, dtype=np.float64), np.nan)
+        travel = np.where(served, on_scene - np.asarray(self.en_route_last), np.nan)
+        ready = np.asarray(self.ready, dtype=np.float64)
         frame = pd.DataFrame(
             {
                 "call": np.arange(n),
@@ -651,8 +848,8 @@ class _Run:
                 "type_group": calls.type_group.astype(str),
                 "district": calls.district.astype(str),
                 "source_id": calls.source_id.astype(str),
-                "unit_id": unit_id.astype(str),
-                "unit_kind": unit_kind.astype(str),
+                "unit_id": ids[who].astype(str),
+                "unit_kind": kinds[who].astype(str),
                 "call_processing_s": np.where(served, calls.call_processing_s, np.nan),
                 "queue_s": np.where(served, dispatched - ready, np.nan),
                 "dispatch_delay_s": np.where(served, en_route - dispatched, np.nan),
@@ -660,8 +857,8 @@ class _Run:
                 "response_s": on_scene - calls.t_s,
                 "on_scene_s": cleared - on_scene,
                 "cleared_s": cleared,
-                "busy_s": np.where(served, self.busy_call_s, np.nan),
-                "preempted": preempted,
+                "busy_s": np.where(served, np.asarray(self.busy_call_s), np.nan),
+                "preempted": np.asarray(self.preempted, dtype=np.int64),
                 "served": served,
             }
         )

@@ -5,13 +5,24 @@ Each task makes the booth plan for one K (MCLP on the months before the held-out
 scenario for every officers-per-booth value, on the same held-out calls and seeds as every
 other task (common random numbers across the sweep). Tasks run on a
 :class:`dask.distributed.LocalCluster` by default, or on an existing cluster when a
-scheduler address is given (its workers must see the same data directory and the
-training-incident file written by the client).
+scheduler address is given.
+
+What a worker needs: the xunfang package, and the public data (road graphs, boundaries,
+stations, the held-out month's incidents) at the **stated shared path** ``worker_data_dir``
+(default: the client's data directory, at the same path on every machine: a network mount
+or a copy). Everything else is shipped: the scenario and the values of the sweep go with
+each task, and the training incidents of the booth plans (one Parquet file ingested once
+by the client) are scattered to every worker once and written to the worker's own
+temporary folder. On a remote cluster the workers keep their network caches in their own
+cache folder (``XUNFANG_CACHE_DIR`` on the worker, else its default).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import os
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -127,6 +138,33 @@ def training_parquet(base: Scenario, settings: Settings, out_dir: Path) -> Path:
     return path
 
 
+def materialise(incidents: bytes | str | None) -> str | None:
+    """On a worker: the path of the training-incident file, writing shipped bytes once
+    to the worker's temporary folder (named by their SHA-1, written atomically)."""
+    if incidents is None or isinstance(incidents, str):
+        return incidents
+    digest = hashlib.sha1(incidents).hexdigest()[:16]
+    folder = Path(tempfile.gettempdir()) / "xunfang-sweep"
+    path = folder / f"training-{digest}.parquet"
+    if not path.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{digest}.{os.getpid()}.tmp"
+        tmp.write_bytes(incidents)
+        tmp.replace(path)
+    return str(path)
+
+
+def _on_worker(
+    task: Callable[..., list[dict[str, float]]],
+    scenario_raw: dict[str, Any],
+    settings_raw: dict[str, Any],
+    booths: int,
+    officers: list[int],
+    incidents: bytes | str | None,
+) -> list[dict[str, float]]:
+    return task(scenario_raw, settings_raw, booths, officers, materialise(incidents))
+
+
 def run_sweep(
     base: Scenario,
     settings: Settings,
@@ -141,6 +179,8 @@ def run_sweep(
     on_start: Callable[[str], None] | None = None,
     plan_incidents: Path | None = None,
     task: Callable[..., list[dict[str, float]]] = sweep_task,
+    worker_data_dir: Path | str | None = None,
+    ship_inputs: bool = True,
 ) -> pd.DataFrame:
     """Run the sweep on dask.distributed.
 
@@ -149,7 +189,7 @@ def run_sweep(
     base
         The scenario the sweep varies (area, month, units, seeds).
     settings
-        Data and cache folders (must be valid on the workers too).
+        Data and cache folders of the client.
     booths, officers
         Values of K and of officers per booth.
     out_dir
@@ -166,12 +206,24 @@ def run_sweep(
     plan_incidents
         Training incidents for the plans (default: written by :func:`training_parquet`).
     task
-        The function run per K (default :func:`sweep_task`; same signature).
+        The function run per K (default :func:`sweep_task`; same signature: it receives
+        the training file as a path on the worker).
+    worker_data_dir
+        The data directory as the workers see it (the stated shared path; default the
+        client's ``settings.data_dir``).
+    ship_inputs
+        Ship the training file's bytes to the workers (default); False passes its path,
+        which must then be valid on every worker too.
 
     Returns
     -------
     pandas.DataFrame
         One row per (booths, officers_per_booth), sorted.
+
+    Raises
+    ------
+    ValidationError
+        Without a K or an officers value.
     """
     from dask.distributed import Client, LocalCluster, as_completed
 
@@ -179,7 +231,11 @@ def run_sweep(
         raise ValidationError("the sweep needs at least one K (--booths) and one --officers")
     parquet = plan_incidents or training_parquet(base, settings, out_dir)
     raw = base.model_dump()
-    settings_raw = {"data_dir": str(settings.data_dir), "cache_dir": str(settings.cache_dir)}
+    settings_raw: dict[str, Any] = {
+        "data_dir": str(worker_data_dir or settings.data_dir),
+    }
+    if scheduler is None:  # the same machine: share the client's caches
+        settings_raw["cache_dir"] = str(settings.cache_dir)
     cluster = None
     if scheduler:
         client = Client(scheduler)
@@ -195,14 +251,18 @@ def run_sweep(
         if on_start is not None:
             n = len(client.scheduler_info().get("workers", {}))
             on_start(f"dask scheduler {client.scheduler_info().get('address')}, {n} worker(s)")
+        incidents: Any = str(parquet)
+        if ship_inputs:
+            incidents = client.scatter(Path(parquet).read_bytes(), broadcast=True)
         futures = {
             client.submit(
+                _on_worker,
                 task,
                 raw,
                 settings_raw,
                 k,
                 list(officers),
-                str(parquet),
+                incidents,
                 key=f"xunfang-sweep-K{k}",
                 pure=False,
             ): k
