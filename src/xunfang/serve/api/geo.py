@@ -22,6 +22,7 @@ import shapely
 from pyproj import CRS, Transformer
 from shapely.geometry.base import BaseGeometry
 
+from xunfang.dispatch.crew import walking_matrix
 from xunfang.dispatch.recommend import TravelTimeOracle
 from xunfang.errors import DataFileError, ValidationError
 from xunfang.ingest.areas import StudyArea
@@ -110,6 +111,23 @@ class Geo:
             self.polygon, lambda xy: np.column_stack(self._to_lonlat.transform(xy[:, 0], xy[:, 1]))
         )
         self._roads: bytes | None = None
+        self._walk: TravelTimeOracle | None = None
+
+    @property
+    def walk_oracle(self) -> TravelTimeOracle:
+        """Walking times on the same roads (both ways, ``WALK_SPEED_KPH``), built on first
+        use (units on foot: booth officers)."""
+        if self._walk is None:
+            e = self.network.edges
+            self._walk = TravelTimeOracle(
+                walking_matrix(
+                    e["u_index"].to_numpy(),
+                    e["v_index"].to_numpy(),
+                    e["length_m"].to_numpy(),
+                    self.network.n_nodes,
+                )
+            )
+        return self._walk
 
     # ------------------------------------------------------------------ points
     def locate(self, lon: float, lat: float, frame: str = "wgs84") -> Located:
