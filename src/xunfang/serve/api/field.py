@@ -119,26 +119,26 @@ def _ahead(call_status: str, step: str) -> bool:
 def add_unit(svc: Service, call_id: int, unit_id: str, ctx: Ctx) -> S.CallDetailOut:
     """Add a backup unit to a dispatched / en-route / on-scene call."""
     _crew_tx(svc, ctx, call_id, "backup", unit_id)
-    return svc.get_call(call_id, ctx.principal)
+    return get_call_detail(svc, call_id, ctx)
 
 
 def release_unit(svc: Service, call_id: int, unit_id: str, ctx: Ctx) -> S.CallDetailOut:
     """Take a unit off a call without cancelling it (see :func:`xunfang.dispatch.crew.release`)."""
     _crew_tx(svc, ctx, call_id, "release", unit_id)
-    return svc.get_call(call_id, ctx.principal)
+    return get_call_detail(svc, call_id, ctx)
 
 
 def reassign(svc: Service, call_id: int, body: F.ReassignIn, ctx: Ctx) -> S.CallDetailOut:
     """Hand a call from one of its units to another, which takes its role."""
     _crew_tx(svc, ctx, call_id, "reassign", body.from_unit_id, to_unit=body.to_unit_id)
-    return svc.get_call(call_id, ctx.principal)
+    return get_call_detail(svc, call_id, ctx)
 
 
 def clear_call(svc: Service, call_id: int, body: F.ClearIn, ctx: Ctx) -> S.CallDetailOut:
     """Clear a call on scene with its disposition and note; its units return to post."""
     check_disposition(svc, body.disposition)
     _crew_tx(svc, ctx, call_id, "clear", None, disposition=body.disposition, note=body.note)
-    return svc.get_call(call_id, ctx.principal)
+    return get_call_detail(svc, call_id, ctx)
 
 
 def cancel_call(svc: Service, call_id: int, ctx: Ctx) -> S.CallOut:
@@ -148,7 +148,7 @@ def cancel_call(svc: Service, call_id: int, ctx: Ctx) -> S.CallOut:
     if n <= 1:
         return svc.cancel(call_id, ctx)
     _crew_tx(svc, ctx, call_id, "cancel", None)
-    return svc.get_call(call_id, ctx.principal)
+    return get_call_detail(svc, call_id, ctx)
 
 
 def _home_eta_s(svc: Service, row: Unit, node: int, home: int) -> float:
