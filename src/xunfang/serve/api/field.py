@@ -107,7 +107,14 @@ def unit_status(svc: Service, unit_id: str, body: S.UnitStatusIn, ctx: Ctx) -> S
     ):
         _crew_tx(svc, ctx, call.id, st, unit_id)
     else:
-        return svc.unit_status(unit_id, st, ctx)
+        svc.unit_status(unit_id, st, ctx)
+    if st in ("on_scene", "out_of_service", "available"):
+        with svc.db.write() as s:  # police visibility: arrived somewhere, off or on duty
+            row = repo.get_unit(s, unit_id)
+            if row is not None and row.status == "out_of_service":
+                repo.record_presence(s, unit_id, False, ctx.now)  # off duty ends "away"
+            elif row is not None:
+                svc.note_presence(s, row, ctx.now)
     return svc.get_unit(unit_id)
 
 
@@ -608,7 +615,7 @@ def route(svc: Service, unit_id: str, ctx: Ctx) -> F.RouteOut:
     geo = svc.geo
     src, dst = geo.nodes_of([u.lon, c.lon], [u.lat, c.lat]).tolist()
     foot = u.mode == "foot"
-    graph = geo.walk_oracle._forward if foot else geo.network.matrix
+    graph = geo.walk_matrix if foot else geo.network.matrix
     path, time_s = road_path(graph, int(src), int(dst))
     if not path:
         raise NotFoundError(f"no road path from unit {unit_id} to call {c.id}")
