@@ -102,6 +102,11 @@ def test_sighting_reaches_the_nearest_booth_which_acknowledges(server: Server) -
             )
             sel = f'#alerts-list li[data-alert-id="{aid}"]'
             console.locator(sel, has_text="1/").wait_for(timeout=15000)  # acked 1 of n
+            # the dispatcher makes the alert a call in one step: its place and text kept
+            console.select_option("#call-type", "theft")
+            console.click(f"{sel} button.to-call")
+            console.locator(sel, has_text="→ #").wait_for(timeout=15000)
+            console.locator("#calls-list li", has_text="盗窃").first.wait_for(timeout=15000)
 
             # the booth is sent to a call: its page shows the caller's phone and the route
             with httpx.Client(
@@ -138,5 +143,11 @@ def test_sighting_reaches_the_nearest_booth_which_acknowledges(server: Server) -
         alert = next(a for a in d.get("/api/alerts").json() if str(a["id"]) == aid)
         acked = {r["unit_id"]: r["acked_by"] for r in alert["recipients"] if r["acked_at"]}
         assert acked == {"B01": "off"} and alert["reporter_unit_id"] == "StationA-P1"
+        made = d.get(f"/api/calls/{alert['call_id']}").json()
+        assert (made["alert_id"], made["description"], made["lon"]) == (
+            alert["id"],
+            "男子, 红色上衣, 向北",
+            pytest.approx(lon),
+        )
         # the page sent the booth's position (faked at its post) while on duty
         assert d.get("/api/units/B01").json()["position_at"] is not None
