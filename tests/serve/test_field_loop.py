@@ -24,8 +24,11 @@ from serve_support import (
     database_url,
     lonlat,
 )
+from sqlalchemy import select
 
 from xunfang.dispatch.crew import walking_matrix
+from xunfang.errors import DataFileError
+from xunfang.serve.api.codes import load_dispositions, load_standards
 from xunfang.serve.api.field import tick
 from xunfang.store import repo
 from xunfang.store.models import Alert, Call, UnitPresence
@@ -394,3 +397,33 @@ def test_kpi_standards_on_a_hand_made_day(api: TestClient) -> None:
         headers=ANA,
     )
     assert r.status_code == 422 and "at most 31 days" in r.text
+
+
+def test_presence_follows_position_reports_and_duty(api: TestClient) -> None:
+    svc = api.app.state.service  # type: ignore[attr-defined]
+    lon, lat = lonlat(5, 3)  # 2 blocks = 400 m from B01's post: away (> 100 m)
+    _post(api, "/api/units/B01/position", {"lon": lon, "lat": lat}, OFF)
+    _post(api, "/api/units/B01/position", {"lon": lon, "lat": lat}, OFF)  # no change: no row
+    _post(api, "/api/units/B01/status", {"status": "out_of_service"}, OFF)  # off duty: not away
+    lon, lat = lonlat(5, 5)
+    _post(api, "/api/units/B01/status", {"status": "available"}, OFF)  # on duty, still away
+    _post(api, "/api/units/B01/position", {"lon": lon, "lat": lat}, OFF)  # back at the post
+    _post(api, "/api/units/B01/position", {"lon": lon, "lat": lat}, OFF)  # no change: no row
+    with svc.db.read() as s:
+        rows = s.scalars(
+            select(UnitPresence).where(UnitPresence.unit_id == "B01").order_by(UnitPresence.id)
+        ).all()
+    assert [r.away for r in rows] == [True, False, True, False]
+
+
+def test_code_lists_name_the_file_and_key(tmp_path: Path) -> None:
+    bad = tmp_path / "codes.toml"
+    bad.write_text('[codes.ok]\nzh = "好"\nen = "ok"\n[codes."bad code"]\nzh = "x"\nen = "x"\n')
+    with pytest.raises(DataFileError, match=r"codes\.toml.*codes\.bad code: a code is"):
+        load_dispositions(bad)
+    std = tmp_path / "std.toml"
+    std.write_text("arrive_s = -5\nspeed = 3\n")
+    with pytest.raises(DataFileError, match=r"speed: unknown key.*arrive_s: must be a positive"):
+        load_standards(std)
+    assert load_standards().arrive_s == 300.0
+    assert list(load_dispositions())[:2] == ["resolved_on_scene", "mediated"]

@@ -28,7 +28,8 @@ the millisecond).
 
 Every query is bounded: the window may not exceed ``max_window_days`` and the calls,
 alerts and unit events are reached through indexes on their time columns
-(``ix_calls_received``, ``ix_alerts_created``, ``ix_unit_events_at``); the state of each
+(``ix_calls_received``, ``ix_alerts_created``, ``ix_unit_events_at``,
+``ix_unit_presence_at``); the state of each
 unit at ``since`` is one indexed look-up per unit (``ix_unit_events_unit_at``,
 ``ix_unit_presence_unit_at``). On PostgreSQL the transaction also carries a statement
 timeout, so that an analyst's query cannot hold a connection that intake needs.

@@ -251,7 +251,10 @@ class UnitPresence(Base):
     """
 
     __tablename__ = "unit_presence"
-    __table_args__ = (Index("ix_unit_presence_unit_at", "unit_id", "at"),)
+    __table_args__ = (
+        Index("ix_unit_presence_unit_at", "unit_id", "at"),
+        Index("ix_unit_presence_at", "at"),
+    )
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True

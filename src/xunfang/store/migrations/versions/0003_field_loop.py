@@ -51,9 +51,11 @@ def upgrade() -> None:
         sa.Column("away", sa.Boolean(), nullable=False),
     )
     op.create_index("ix_unit_presence_unit_at", "unit_presence", ["unit_id", "at"])
+    op.create_index("ix_unit_presence_at", "unit_presence", ["at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_unit_presence_at", "unit_presence")
     op.drop_index("ix_unit_presence_unit_at", "unit_presence")
     op.drop_table("unit_presence")
     op.drop_index("ix_unit_events_at", "unit_events")
