@@ -136,6 +136,11 @@ def test_sighting_reaches_the_nearest_booth_which_acknowledges(server: Server) -
             booth.wait_for_selector("#ack-call:disabled", timeout=15000)
             booth.click('.st-btn[data-status="en_route"]')
             booth.wait_for_selector('#unit-status[data-status="en_route"]', timeout=15000)
+            # the console's KPI panel counts the booth's acknowledgement (签收) of its call
+            console.click("#kpi-load")
+            row = console.locator('#kpi-standards tr[data-kpi="acknowledge"]')
+            row.wait_for(timeout=15000)
+            assert "/1" in row.inner_text()
         finally:
             browser.close()
     assert errors == []

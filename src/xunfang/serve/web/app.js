@@ -351,6 +351,16 @@
       node("table", {}, node("thead", {}, node("tr", {},
         node("th", { textContent: t("p") }), node("th", { textContent: t("calls_n") }),
         node("th", { textContent: t("median") }), node("th", { textContent: t("p90") }))), node("tbody", {}, ...rows)));
+    // the reference district's standards: 签收, 出警, 到场, 反馈 (last 24 h)
+    const st = await api("GET", "/api/kpis/standards");
+    const pctOf = (x) => (x.share_within == null ? "–" : Math.round(100 * x.share_within) + " %");
+    const srows = ["acknowledge", "depart", "arrive", "feedback"].map((k) => node("tr", { "data-kpi": k },
+      node("td", { textContent: t("kpi_" + k) }), node("td", { textContent: `≤ ${st[k].standard_s} ${t("s")}` }),
+      node("td", { textContent: `${st[k].within}/${st[k].measured}` }), node("td", { textContent: pctOf(st[k]) })));
+    const vis = st.visibility == null ? "–" : Math.round(100 * st.visibility) + " %";
+    $("#kpi-out").append(
+      node("table", { id: "kpi-standards" }, node("tbody", {}, ...srows)),
+      node("p", { textContent: `${t("alerts_acted")}: ${st.alerts_acted_on}/${st.alerts} · ${t("patrol_times")}: ${st.patrol_person_times} · ${t("visibility")}: ${vis}` }));
   }
   async function toggleHotspots() {
     const on = $("#show-hotspots").checked;
