@@ -133,8 +133,11 @@ def test_call_lifecycle_recommend_dispatch_and_response_times(api: TestClient) -
     assert detail["travel_s"] == pytest.approx(t["on_scene_at"] - t["en_route_at"])
     assert detail["response_s"] == pytest.approx(t["on_scene_at"] - t["received_at"])
     assert detail["on_scene_time_s"] == pytest.approx(t["cleared_at"] - t["on_scene_at"])
+    # cleared at (1, 1), the unit drives back to its post at (0, 0): 2 blocks = 40 s
     unit = api.get("/api/units/StationA-P1", headers=DISP).json()
-    assert (unit["status"], unit["call_id"]) == ("available", None)
+    assert (unit["status"], unit["call_id"]) == ("returning", None)
+    back_at = dt.datetime.fromisoformat(unit["return_eta_at"]).timestamp()
+    assert back_at - t["cleared_at"] == pytest.approx(40.0)
     open_ids = [c["id"] for c in api.get("/api/calls", params={"open": True}, headers=DISP).json()]
     assert open_ids == [other]
 

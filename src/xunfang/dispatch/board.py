@@ -154,7 +154,7 @@ class DispatchBoard:
         call, unit = self._call(call_id), self._unit(unit_id)
         check_call_transition(call.status, CallStatus.DISPATCHED, call_id)
         old_call = None
-        if unit.status is UnitStatus.AVAILABLE:
+        if unit.status in (UnitStatus.AVAILABLE, UnitStatus.RETURNING):
             check_unit_transition(unit.status, UnitStatus.DISPATCHED, unit_id)
         elif unit.status in (UnitStatus.DISPATCHED, UnitStatus.EN_ROUTE) and unit.call_id:
             old_call = self.calls[unit.call_id]
@@ -196,16 +196,25 @@ class DispatchBoard:
         unit.node = call.node
         call.arrive(t)
 
-    def clear(self, unit_id: str, t: float) -> Call:
+    def clear(self, unit_id: str, t: float, *, returning: bool = False) -> Call:
         """The unit clears its call and is available again (at the call's node; the caller
-        moves it back to its post). Returns the cleared call."""
+        moves it back to its post), or, with ``returning``, on its way back to its post
+        (see :meth:`returned`). Returns the cleared call."""
         unit, call = self._unit_and_call(unit_id)
-        check_unit_transition(unit.status, UnitStatus.AVAILABLE, unit_id)
+        new = UnitStatus.RETURNING if returning else UnitStatus.AVAILABLE
+        check_unit_transition(unit.status, new, unit_id)
         check_call_transition(call.status, CallStatus.CLEARED, call.call_id)
         call.clear(t)
-        unit.set_status(UnitStatus.AVAILABLE)
+        unit.set_status(new)
         unit.call_id = None
         return call
+
+    def returned(self, unit_id: str) -> None:
+        """A returning unit is back at its post: available there."""
+        unit = self._unit(unit_id)
+        check_unit_transition(unit.status, UnitStatus.AVAILABLE, unit_id)
+        unit.set_status(UnitStatus.AVAILABLE)
+        unit.node = unit.home_node
 
     def cancel(self, call_id: str, t: float) -> None:
         """Cancel a call that nobody has reached; its unit, if any, is freed."""

@@ -20,7 +20,12 @@ Response time is split into its components::
 Unit states::
 
     available -> dispatched -> en_route -> on_scene -> available (cleared; returning to post)
+    on_scene -> returning -> available (the live service: cleared, travelling back to post)
     any state -> out_of_service -> available
+
+``returning`` is used by the live service (``DispatchBoard.clear(..., returning=True)``);
+the simulator keeps its units ``available`` on the way back and tracks the trip itself.
+A returning unit may be dispatched again, like an available one.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ class UnitStatus(StrEnum):
     DISPATCHED = "dispatched"
     EN_ROUTE = "en_route"
     ON_SCENE = "on_scene"
+    RETURNING = "returning"
     OUT_OF_SERVICE = "out_of_service"
 
 
@@ -63,6 +69,20 @@ class UnitKind(StrEnum):
     PATROL = "patrol"
     STATION_CAR = "station_car"
     RESPONSE_TEAM = "response_team"
+
+
+class UnitMode(StrEnum):
+    """How a unit travels: by car on the road network's speeds, or on foot at
+    :data:`WALK_SPEED_KPH` along the same roads."""
+
+    CAR = "car"
+    FOOT = "foot"
+
+
+WALK_SPEED_KPH = 5.0
+"""Walking speed of an officer on foot, km/h: the usual planning figure for an adult's
+walking pace (about 1.4 m/s; Highway Capacity Manual 2010, ch. 18, uses 1.2 m/s at
+crossings, so 5 km/h is the middle of the usual 4-6 km/h range)."""
 
 
 CALL_TRANSITIONS: dict[CallStatus, frozenset[CallStatus]] = {
@@ -83,16 +103,25 @@ CALL_TRANSITIONS: dict[CallStatus, frozenset[CallStatus]] = {
 UNIT_TRANSITIONS: dict[UnitStatus, frozenset[UnitStatus]] = {
     UnitStatus.AVAILABLE: frozenset({UnitStatus.DISPATCHED, UnitStatus.OUT_OF_SERVICE}),
     UnitStatus.DISPATCHED: frozenset(
-        {UnitStatus.EN_ROUTE, UnitStatus.AVAILABLE, UnitStatus.OUT_OF_SERVICE}
+        {
+            UnitStatus.EN_ROUTE,
+            UnitStatus.AVAILABLE,
+            UnitStatus.OUT_OF_SERVICE,
+            UnitStatus.RETURNING,
+        }
     ),
     UnitStatus.EN_ROUTE: frozenset(
-        {UnitStatus.ON_SCENE, UnitStatus.AVAILABLE, UnitStatus.DISPATCHED}
+        {UnitStatus.ON_SCENE, UnitStatus.AVAILABLE, UnitStatus.DISPATCHED, UnitStatus.RETURNING}
     ),
-    UnitStatus.ON_SCENE: frozenset({UnitStatus.AVAILABLE}),
+    UnitStatus.ON_SCENE: frozenset({UnitStatus.AVAILABLE, UnitStatus.RETURNING}),
+    UnitStatus.RETURNING: frozenset(
+        {UnitStatus.AVAILABLE, UnitStatus.DISPATCHED, UnitStatus.OUT_OF_SERVICE}
+    ),
     UnitStatus.OUT_OF_SERVICE: frozenset({UnitStatus.AVAILABLE}),
 }
 """Allowed unit transitions. ``en_route -> dispatched`` is a diversion to a more urgent
-call (preemption); ``dispatched/en_route -> available`` is a call cancelled or handed on."""
+call (preemption); ``dispatched/en_route -> available`` is a call cancelled or handed on;
+``-> returning`` is a unit released or cleared away from its post (live service)."""
 
 
 def check_call_transition(old: CallStatus, new: CallStatus, call_id: str) -> None:

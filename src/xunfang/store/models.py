@@ -124,6 +124,10 @@ class Unit(Base):
     """Officers on the unit (person-times on duty count them)."""
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     position_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    mode: Mapped[str] = mapped_column(String(8), default="car")
+    """``car`` (road speeds) or ``foot`` (walking speed; revision 0003)."""
+    return_eta_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    """While ``returning``: when it is expected back at its post (revision 0003)."""
 
 
 class Call(Base):
@@ -154,6 +158,13 @@ class Call(Base):
     cleared_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_by: Mapped[str] = mapped_column(String(64))
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    """When the first assigned unit acknowledged the call (签收; revision 0003)."""
+    disposition: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """Result code (处警结果) recorded at clearing, from ``data/dispositions.toml``."""
+    disposition_note: Mapped[str] = mapped_column(Text, default="")
+    alert_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """The alert this call was made from, if any."""
 
 
 class CallEvent(Base):
@@ -176,7 +187,10 @@ class UnitEvent(Base):
     """One status change of a unit (duty periods and person-times come from these)."""
 
     __tablename__ = "unit_events"
-    __table_args__ = (Index("ix_unit_events_unit_at", "unit_id", "at"),)
+    __table_args__ = (
+        Index("ix_unit_events_unit_at", "unit_id", "at"),
+        Index("ix_unit_events_at", "at"),
+    )
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
@@ -193,6 +207,7 @@ class Alert(Base):
     """A lookout (e.g. a suspect seen by a patrol) pushed to nearby units."""
 
     __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_created", "created_at"),)
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
@@ -203,6 +218,13 @@ class Alert(Base):
     within_min: Mapped[float] = mapped_column(Float)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(64))
+    reporter_unit_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """The unit whose officer reported the sighting (never a recipient; revision 0003)."""
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    escalated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    """When the unacknowledged alert was escalated to the dispatchers."""
+    call_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """The call made from this alert, if any."""
 
 
 class AlertRecipient(Base):
@@ -219,6 +241,27 @@ class AlertRecipient(Base):
     eta_s: Mapped[float] = mapped_column(Float)
     acked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     acked_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class UnitPresence(Base):
+    """When a unit left or came back to its post (police visibility; revision 0003).
+
+    A row is written when a position report (or a return to post) changes whether the
+    unit is more than ``AWAY_FROM_POST_M`` from its post.
+    """
+
+    __tablename__ = "unit_presence"
+    __table_args__ = (
+        Index("ix_unit_presence_unit_at", "unit_id", "at"),
+        Index("ix_unit_presence_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    unit_id: Mapped[str] = mapped_column(String(32))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    away: Mapped[bool] = mapped_column(Boolean)
 
 
 class AuditEntry(Base):

@@ -31,6 +31,7 @@ from xunfang.store.models import (
     Site,
     Unit,
     UnitEvent,
+    UnitPresence,
     User,
 )
 
@@ -116,7 +117,7 @@ def list_units(session: Session, statuses: Sequence[str] | None = None) -> Seque
 
 
 def unit_positions(session: Session, statuses: Sequence[str]) -> Sequence[Any]:
-    """Light rows (id, kind, name, status, call_id, lon, lat, speed_factor) of the units in
+    """Light rows (id, kind, name, status, call_id, lon, lat, speed_factor, mode) of the units in
     ``statuses``, by id: what a recommendation needs, without building ORM objects."""
     return session.execute(
         select(
@@ -128,6 +129,7 @@ def unit_positions(session: Session, statuses: Sequence[str]) -> Sequence[Any]:
             Unit.lon,
             Unit.lat,
             Unit.speed_factor,
+            Unit.mode,
         )
         .where(Unit.status.in_(list(statuses)))
         .order_by(Unit.id)
@@ -157,12 +159,18 @@ def transition_unit(
     call_id: int | None = KEEP,
     lon: float | None = None,
     lat: float | None = None,
+    return_eta_at: dt.datetime | None = None,
 ) -> bool:
     """Conditional status change of a unit; True when the unit was in ``expected``.
 
-    ``call_id`` is set when given (``None`` clears it); ``lon``/``lat`` move the unit.
+    ``call_id`` is set when given (``None`` clears it); ``lon``/``lat`` move the unit;
+    ``return_eta_at`` is kept only for ``new == "returning"``.
     """
-    values: dict[str, Any] = {"status": new, "updated_at": at}
+    values: dict[str, Any] = {
+        "status": new,
+        "updated_at": at,
+        "return_eta_at": return_eta_at if new == "returning" else None,
+    }
     if call_id is not KEEP:
         values["call_id"] = call_id
     if lon is not None and lat is not None:
@@ -446,3 +454,99 @@ def list_audit(
     if before_id is not None:
         q = q.where(AuditEntry.id < before_id)
     return session.scalars(q).all()
+
+
+# ---------------------------------------------------------------------------- field side
+def units_on_call(session: Session, call_id: int) -> Sequence[Unit]:
+    """The units assigned to a call (primary and backups), by id, read fresh."""
+    return session.scalars(
+        select(Unit)
+        .where(Unit.call_id == call_id)
+        .order_by(Unit.id)
+        .execution_options(populate_existing=True)
+    ).all()
+
+
+def returning_due(session: Session, now: dt.datetime) -> Sequence[Unit]:
+    """Units returning to post whose expected arrival is at or before ``now``."""
+    return session.scalars(
+        select(Unit)
+        .where(Unit.status == "returning", Unit.return_eta_at <= now)
+        .order_by(Unit.id)
+        .execution_options(populate_existing=True)
+    ).all()
+
+
+def set_call_fields(session: Session, call_id: int, values: dict[str, Any]) -> bool:
+    """Write some columns of a call (edits, disposition); False if there is no such call."""
+    if not values:
+        return True
+    result = session.execute(
+        update(Call)
+        .where(Call.id == call_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
+def ack_call(session: Session, call_id: int, at: dt.datetime) -> bool:
+    """Record the call's first acknowledgement (签收); False when already acknowledged."""
+    result = session.execute(
+        update(Call)
+        .where(Call.id == call_id, Call.acknowledged_at.is_(None))
+        .values(acknowledged_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
+def alerts_to_escalate(session: Session, now: dt.datetime) -> Sequence[Alert]:
+    """Expired alerts not yet escalated that some recipient has not acknowledged."""
+    pending = (
+        select(AlertRecipient.alert_id)
+        .where(AlertRecipient.alert_id == Alert.id, AlertRecipient.acked_at.is_(None))
+        .exists()
+    )
+    return session.scalars(
+        select(Alert)
+        .where(Alert.expires_at <= now, Alert.escalated_at.is_(None), pending)
+        .order_by(Alert.id)
+    ).all()
+
+
+def escalate_alert(session: Session, alert_id: int, at: dt.datetime) -> bool:
+    """Mark an alert escalated (once)."""
+    result = session.execute(
+        update(Alert)
+        .where(Alert.id == alert_id, Alert.escalated_at.is_(None))
+        .values(escalated_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
+def link_alert_call(session: Session, alert_id: int, call_id: int) -> bool:
+    """Record the call made from an alert; False if the alert already has one."""
+    result = session.execute(
+        update(Alert)
+        .where(Alert.id == alert_id, Alert.call_id.is_(None))
+        .values(call_id=call_id)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
+def record_presence(session: Session, unit_id: str, away: bool, at: dt.datetime) -> bool:
+    """Append a presence row when ``away`` differs from the unit's last one; True if
+    written."""
+    last = session.scalar(
+        select(UnitPresence.away)
+        .where(UnitPresence.unit_id == unit_id)
+        .order_by(UnitPresence.at.desc(), UnitPresence.id.desc())
+        .limit(1)
+    )
+    if last is not None and bool(last) == away:
+        return False
+    session.add(UnitPresence(unit_id=unit_id, at=at, away=away))
+    return True

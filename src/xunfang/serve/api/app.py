@@ -35,6 +35,7 @@ from xunfang.serve.api.routers import (
     audit,
     auth,
     calls,
+    field,
     kpis,
     meta,
     recommend,
@@ -53,7 +54,7 @@ log = logging.getLogger("xunfang.serve")
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 _RETRYABLE = frozenset({"DeadlockDetected", "SerializationFailure", "LockNotAvailable"})
 """PostgreSQL errors that mean "someone else changed it first" (psycopg class names)."""
-ROUTERS = (auth, users, calls, recommend, units, sites, alerts, kpis, audit, meta, ws)
+ROUTERS = (auth, users, field, calls, recommend, units, sites, alerts, kpis, audit, meta, ws)
 
 
 def prepare_database(db: Database, *, migrate: bool = True) -> str | None:
@@ -116,9 +117,11 @@ def create_app(
         gc.collect()
         gc.freeze()
         writer.start()
+        ticker = asyncio.create_task(_tick_loop(service))
         try:
             yield
         finally:
+            ticker.cancel()
             writer.stop()
 
     app = FastAPI(
@@ -141,18 +144,35 @@ def create_app(
     _install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
 
+    page_headers = {
+        "Content-Security-Policy": _csp(settings.tile_url),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    }
+
     @app.get("/", include_in_schema=False)
     def console() -> FileResponse:
-        return FileResponse(
-            WEB_DIR / "index.html",
-            headers={
-                "Content-Security-Policy": _csp(settings.tile_url),
-                "X-Content-Type-Options": "nosniff",
-                "Referrer-Policy": "no-referrer",
-            },
-        )
+        return FileResponse(WEB_DIR / "index.html", headers=page_headers)
+
+    @app.get("/field", include_in_schema=False)
+    def field_page() -> FileResponse:
+        """The officer's page (phone or booth tablet), same content security policy."""
+        return FileResponse(WEB_DIR / "field.html", headers=page_headers)
 
     return app
+
+
+async def _tick_loop(service: Service) -> None:
+    """The background task: returns to post and alert escalation, every ``tick_s``."""
+    from xunfang.serve.api.field import tick
+    from xunfang.store.models import utcnow
+
+    while True:
+        await asyncio.sleep(service.settings.tick_s)
+        try:
+            await asyncio.to_thread(tick, service, utcnow())
+        except (OperationalError, DBAPIError) as exc:  # e.g. database busy: next tick
+            log.warning("background tick failed: %s", type(exc).__name__)
 
 
 def _csp(tile_url: str) -> str:

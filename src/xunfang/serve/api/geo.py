@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 import shapely
 from pyproj import CRS, Transformer
 from shapely.geometry.base import BaseGeometry
 
+from xunfang.dispatch.crew import walking_matrix
 from xunfang.dispatch.recommend import TravelTimeOracle
 from xunfang.errors import DataFileError, ValidationError
 from xunfang.ingest.areas import StudyArea
@@ -111,6 +113,30 @@ class Geo:
             self.polygon, lambda xy: np.column_stack(self._to_lonlat.transform(xy[:, 0], xy[:, 1]))
         )
         self._roads: bytes | None = None
+        self._walk: TravelTimeOracle | None = None
+        self._walk_matrix: sp.csr_matrix | None = None
+
+    @property
+    def walk_matrix(self) -> sp.csr_matrix:
+        """Walking times between nodes, seconds: every road piece both ways at
+        ``WALK_SPEED_KPH`` (shape (n, n); built on first use)."""
+        if self._walk_matrix is None:
+            e = self.network.edges
+            self._walk_matrix = walking_matrix(
+                e["u_index"].to_numpy(),
+                e["v_index"].to_numpy(),
+                e["length_m"].to_numpy(),
+                self.network.n_nodes,
+            )
+        return self._walk_matrix
+
+    @property
+    def walk_oracle(self) -> TravelTimeOracle:
+        """Walking times on the same roads (units on foot: booth officers), built on first
+        use."""
+        if self._walk is None:
+            self._walk = TravelTimeOracle(self.walk_matrix)
+        return self._walk
 
     # ------------------------------------------------------------------ points
     def locate(self, lon: float, lat: float, frame: str = "wgs84") -> Located:

@@ -43,7 +43,11 @@ Frame = Literal["wgs84", "gcj02", "bd09"]
 Priority = Annotated[int, Field(ge=1, le=5, description="1 most urgent .. 5")]
 
 CallStatusName = Literal["received", "dispatched", "en_route", "on_scene", "cleared", "cancelled"]
-UnitStatusName = Literal["available", "dispatched", "en_route", "on_scene", "out_of_service"]
+UnitStatusName = Literal[
+    "available", "dispatched", "en_route", "on_scene", "returning", "out_of_service"
+]
+UnitModeName = Literal["car", "foot"]
+DispositionCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,32}$")]
 UnitKindName = Literal["booth", "patrol", "station_car", "response_team"]
 
 
@@ -135,6 +139,12 @@ class CallOut(BaseModel):
     response_s: float | None = Field(description="received -> on scene")
     on_scene_time_s: float | None = Field(description="on scene -> cleared")
     created_by: str
+    acknowledged_at: dt.datetime | None = Field(
+        default=None, description="the first assigned unit acknowledged (签收)"
+    )
+    disposition: str | None = Field(default=None, description="result code (处警结果)")
+    disposition_note: str = ""
+    alert_id: int | None = Field(default=None, description="the alert it was made from")
 
 
 class CallEventOut(BaseModel):
@@ -146,10 +156,19 @@ class CallEventOut(BaseModel):
     actor: str
 
 
+class CrewMemberOut(BaseModel):
+    """A unit on a call."""
+
+    unit_id: str
+    role: Literal["primary", "backup"]
+    status: str
+
+
 class CallDetailOut(CallOut):
-    """A call with its history."""
+    """A call with its history and the units on it."""
 
     history: list[CallEventOut]
+    crew: list[CrewMemberOut] = Field(default_factory=list)
 
 
 class DispatchIn(_In):
@@ -191,6 +210,7 @@ class UnitCreate(_In):
     frame: Frame = "wgs84"
     crew: Annotated[int, Field(ge=1, le=50)] = 2
     speed_factor: Annotated[float, Field(gt=0.0, le=20.0, allow_inf_nan=False)] = 1.0
+    mode: UnitModeName = Field(default="car", description="foot: walking speed, 5 km/h")
 
 
 class UnitOut(BaseModel):
@@ -210,13 +230,20 @@ class UnitOut(BaseModel):
     speed_factor: float
     updated_at: dt.datetime
     position_at: dt.datetime | None
+    mode: str = "car"
+    return_eta_at: dt.datetime | None = Field(
+        default=None, description="while returning: expected back at its post"
+    )
 
 
 class UnitStatusIn(_In):
     """A status report: en_route, on_scene, available (clears its call, or back in
-    service), out_of_service."""
+    service), out_of_service. Clearing a call may carry its disposition and a note; a
+    backup unit reporting available leaves the call (released)."""
 
     status: UnitStatusName
+    disposition: DispositionCode | None = None
+    note: Text = ""
 
 
 class PositionIn(_In):
@@ -287,6 +314,10 @@ class AlertOut(BaseModel):
     recipients: list[RecipientOut]
     acked: int
     pending: int
+    reporter_unit_id: str | None = None
+    expires_at: dt.datetime | None = None
+    escalated_at: dt.datetime | None = None
+    call_id: int | None = None
 
 
 # ---------------------------------------------------------------------------- KPIs, audit

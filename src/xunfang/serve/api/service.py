@@ -35,10 +35,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from xunfang.dispatch.board import DispatchBoard
+from xunfang.dispatch.crew import rank_mixed
 from xunfang.dispatch.model import Call as CoreCall
 from xunfang.dispatch.model import CallStatus, TransitionError, UnitKind, UnitStatus
 from xunfang.dispatch.model import Unit as CoreUnit
-from xunfang.dispatch.recommend import recommend
+from xunfang.dispatch.recommend import Recommendation
 from xunfang.errors import ValidationError, XunfangError
 from xunfang.serve.api import schemas as S
 from xunfang.serve.api.calltypes import CALL_TYPES
@@ -62,8 +63,16 @@ from xunfang.store.models import Alert, Call, CallEvent, Site, Unit, utcnow
 log = logging.getLogger("xunfang.serve")
 
 ON_DUTY = frozenset(
-    {UnitStatus.AVAILABLE, UnitStatus.DISPATCHED, UnitStatus.EN_ROUTE, UnitStatus.ON_SCENE}
+    {
+        UnitStatus.AVAILABLE,
+        UnitStatus.DISPATCHED,
+        UnitStatus.EN_ROUTE,
+        UnitStatus.ON_SCENE,
+        UnitStatus.RETURNING,
+    }
 )
+DISPATCHABLE = frozenset({UnitStatus.AVAILABLE, UnitStatus.RETURNING})
+"""A returning unit (on its way back to post) may take a new call, like an available one."""
 
 
 class NotFoundError(XunfangError, LookupError):
@@ -122,12 +131,16 @@ def core_call(row: Call, events: Sequence[CallEvent] | None = None, node: int = 
 
 
 def call_out(
-    row: Call, principal: Principal | None, events: Sequence[CallEvent] | None = None
+    row: Call,
+    principal: Principal | None,
+    events: Sequence[CallEvent] | None = None,
+    *,
+    unmask: bool = False,
 ) -> S.CallOut:
     """A call for a user: personal data masked unless the role may see it
-    (``principal=None`` masks)."""
+    (``principal=None`` masks) or ``unmask`` (an officer of a unit on the call)."""
     c = core_call(row, events)
-    sees = principal is not None and principal.sees_caller
+    sees = unmask or (principal is not None and principal.sees_caller)
     return S.CallOut(
         id=row.id,
         call_type=row.call_type,
@@ -154,6 +167,10 @@ def call_out(
         response_s=c.response_s,
         on_scene_time_s=c.on_scene_time_s,
         created_by=row.created_by,
+        acknowledged_at=row.acknowledged_at,
+        disposition=row.disposition,
+        disposition_note=row.disposition_note or "",
+        alert_id=row.alert_id,
     )
 
 
@@ -174,6 +191,8 @@ def unit_out(row: Unit) -> S.UnitOut:
         speed_factor=row.speed_factor,
         updated_at=row.updated_at,
         position_at=row.position_at,
+        mode=row.mode or "car",
+        return_eta_at=row.return_eta_at,
     )
 
 
@@ -201,13 +220,17 @@ class Ctx:
     now: dt.datetime
 
 
+AWAY_FROM_POST_M = 100.0
+"""A unit farther than this from its post is out on patrol (police visibility), metres."""
+
 USER_CACHE_S = 2.0
 """How long a user's role and active flag are trusted before the database is asked again."""
 
 
 @dataclass
 class Service:
-    """The operations behind the API routers (see the module docstring)."""
+    """The operations behind the API routers (see the module docstring; the field side
+    and the multi-unit loop are in :mod:`xunfang.serve.api.field`)."""
 
     settings: ServeSettings
     db: Database
@@ -266,7 +289,15 @@ class Service:
                 {**base, "id": f"{slug}-P{i}", "kind": "patrol", "name": f"{site.name} patrol {i}"}
                 for i in range(1, self.settings.units_per_station + 1)
             ]
-        return [{**base, "id": slug, "kind": "booth", "name": site.name}]
+        return [
+            {
+                **base,
+                "id": slug,
+                "kind": "booth",
+                "name": site.name,
+                "mode": self.settings.booth_mode,
+            }
+        ]
 
     # ------------------------------------------------------------------ users
     def authenticate(self, username: str, password: str, client: str) -> Principal | None:
@@ -367,6 +398,7 @@ class Service:
             unit_id=None,
             received_at=ctx.now,
             created_by=ctx.principal.username,
+            disposition_note="",
         )
         return row, self.writer.submit(row, ctx.principal.role.value, ctx.client)
 
@@ -449,11 +481,35 @@ class Service:
             for u, n in zip(rows, nodes, strict=True)
         ]
 
+    def _rank(
+        self,
+        rows: Sequence[Any],
+        node: int,
+        *,
+        k: int,
+        statuses: frozenset[UnitStatus],
+        priority: int | None = None,
+        respect_limits: bool = True,
+    ) -> list[Recommendation]:
+        """Units ranked by travel time to ``node``: units on foot at walking speed."""
+        foot = frozenset(u.id for u in rows if getattr(u, "mode", "car") == "foot")
+        return rank_mixed(
+            self._core_units(rows),
+            foot,
+            node,
+            self.geo.oracle,
+            self.geo.walk_oracle if foot else None,
+            k=k,
+            statuses=statuses,
+            priority=priority,
+            respect_limits=respect_limits,
+        )
+
     def _recommend(
         self, s: Session, node: int, k: int, priority: int | None = None
     ) -> S.RecommendOut:
-        rows = repo.unit_positions(s, statuses=["available"])
-        recs = recommend(self._core_units(rows), node, self.geo.oracle, k=k, priority=priority)
+        rows = repo.unit_positions(s, statuses=["available", "returning"])
+        recs = self._rank(rows, node, k=k, priority=priority, statuses=DISPATCHABLE)
         by_id = {u.id: u for u in rows}
         lon, lat = self.geo.node_lonlat(node)
         return S.RecommendOut(
@@ -658,6 +714,8 @@ class Service:
         ):
             if value is not None and getattr(row, column) is None:
                 stamps[column] = ctx.now
+        if core.en_route_s is not None and row.acknowledged_at is None:
+            stamps["acknowledged_at"] = ctx.now  # setting off acknowledges the call (签收)
         ok = repo.transition_call(
             s,
             row.id,
@@ -706,6 +764,7 @@ class Service:
                 s,
                 id=body.id,
                 kind=body.kind,
+                mode=body.mode,
                 name=body.name or body.id,
                 status="available",
                 site_id=site_id,
@@ -733,9 +792,19 @@ class Service:
             self._audit(s, ctx, "unit.position", "unit", unit_id, {})
             row = repo.get_unit(s, unit_id)
             assert row is not None
+            self.note_presence(s, row, ctx.now)
         out = unit_out(row)
         self.hub.publish(Event("unit.updated", out.model_dump(mode="json")))
         return out
+
+    def note_presence(self, s: Session, row: Unit, at: dt.datetime) -> None:
+        """Record whether the unit is away from its post (more than ``AWAY_FROM_POST_M``)
+        when that changes (police visibility, see ``xunfang.store.kpi_sql``)."""
+        x, y = self.geo.project(
+            np.array([row.lon, row.home_lon]), np.array([row.lat, row.home_lat])
+        )
+        away = float(np.hypot(x[0] - x[1], y[0] - y[1])) > AWAY_FROM_POST_M
+        repo.record_presence(s, row.id, away, at)
 
     # ------------------------------------------------------------------ sites
     def list_sites(self) -> list[S.SiteOut]:
@@ -768,15 +837,17 @@ class Service:
         limit_s = body.within_min * 60.0
         with self.db.write() as s:
             rows = repo.unit_positions(s, statuses=[st.value for st in ON_DUTY])
-            recs = recommend(
-                self._core_units(rows),
+            recs = self._rank(
+                rows,
                 loc.node,
-                self.geo.oracle,
                 k=max(len(rows), 1),
                 statuses=ON_DUTY,
                 respect_limits=False,  # "who is near", whatever their own beat
             )
-            recipients = [(r.unit_id, r.eta_s) for r in recs if r.eta_s <= limit_s]
+            reporter = ctx.principal.unit_id if ctx.principal.role is Role.OFFICER else None
+            recipients = [
+                (r.unit_id, r.eta_s) for r in recs if r.eta_s <= limit_s and r.unit_id != reporter
+            ]
             alert = repo.add_alert(
                 s,
                 Alert(
@@ -786,6 +857,8 @@ class Service:
                     within_min=body.within_min,
                     created_at=ctx.now,
                     created_by=ctx.principal.username,
+                    reporter_unit_id=reporter,
+                    expires_at=ctx.now + dt.timedelta(seconds=self.settings.alert_ttl_s),
                 ),
                 recipients,
             )
@@ -825,6 +898,10 @@ class Service:
             ],
             acked=acked,
             pending=len(recs) - acked,
+            reporter_unit_id=alert.reporter_unit_id,
+            expires_at=alert.expires_at,
+            escalated_at=alert.escalated_at,
+            call_id=alert.call_id,
         )
 
     def list_alerts(self, principal: Principal, limit: int) -> list[S.AlertOut]:

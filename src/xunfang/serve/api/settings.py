@@ -13,6 +13,11 @@ PLAN_DIR            an ``xunfang plan`` output folder: booths and stations from 
 DATA_DIR            the data directory (boundaries, road graphs, stations)
 CORS_ORIGINS        allowed browser origins (JSON list); ``*`` is refused in production
 TIMEZONE            local time zone of the KPIs' hour of day
+ALERT_TTL_S         an alert expires this long after it is sent; unacknowledged: escalated
+BOOTH_MODE          ``car`` or ``foot``: how seeded booth units travel (foot: 5 km/h)
+FIELD_POSITION_S    how often the officer's page sends its position while on duty, s
+DISPOSITIONS        TOML of disposition codes (default: xunfang/data/dispositions.toml)
+KPI_STANDARDS       TOML of KPI time standards (default: xunfang/data/kpi_standards.toml)
 ==================  ==================================================================
 
 In production an unset or weak ``SECRET_KEY`` and a ``*`` CORS origin are refused at
@@ -60,6 +65,16 @@ class ServeSettings(BaseSettings):
     seed_units: bool = True
     intake_batch_max: int = Field(default=128, ge=1, le=10_000)
     """Most calls written in one transaction by the intake writer (group commit)."""
+    alert_ttl_s: float = Field(default=300.0, gt=0, le=86_400)
+    """An alert expires this long after it is sent; unacknowledged ones are escalated."""
+    booth_mode: Literal["car", "foot"] = "car"
+    """How the booth units seeded from a plan travel (``foot``: walking speed)."""
+    field_position_s: float = Field(default=30.0, ge=1, le=3600)
+    """Interval of the officer's page's position reports while on duty, seconds."""
+    tick_s: float = Field(default=1.0, gt=0, le=60)
+    """Interval of the background task (returns to post, alert expiry), seconds."""
+    dispositions: Path | None = None
+    kpi_standards: Path | None = None
 
     def check(self) -> None:
         """Refuse unsafe settings outside development.

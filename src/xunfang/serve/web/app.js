@@ -20,6 +20,7 @@
     for (const e of document.querySelectorAll("[data-i18n]")) e.textContent = t(e.dataset.i18n);
     $("#lang-toggle").textContent = t("lang_other");
     fillCallTypes();
+    fillDispositions();
     renderAll();
     setFeed(state.ws && state.ws.readyState === 1);
   }
@@ -62,6 +63,7 @@
   async function start() {
     state.me = await api("GET", "/api/auth/me");
     state.meta = await api("GET", "/api/meta");
+    state.dispositions = await api("GET", "/api/meta/dispositions");
     $("#login").hidden = true; $("#main").hidden = false; $("#logout").hidden = false;
     $("#who").textContent = `${state.me.username} (${state.me.role})`;
     $("#area-name").textContent = state.meta.area;
@@ -109,7 +111,7 @@
       const d = ev.data;
       if (ev.type === "call.created" || ev.type === "call.updated") state.calls.set(d.id, d);
       else if (ev.type === "unit.updated") state.units.set(d.id, d);
-      else if (ev.type === "alert.created" || ev.type === "alert.acked") state.alerts.set(d.id, d);
+      else if (ev.type.startsWith("alert.")) state.alerts.set(d.id, d);  // created, acked, updated, escalated
       renderAll();
     };
     ws.onclose = () => {
@@ -168,6 +170,12 @@
       if (canDispatch && c.status === "received") {
         li.append(node("button", { type: "button", class: "recommend", textContent: t("recommend"), on: { click: () => showRecs(c.id) } }));
       }
+      if (canDispatch && c.status !== "received") {
+        li.append(node("button", { type: "button", class: "backup", textContent: t("backup"), on: { click: () => showRecs(c.id, true) } }));
+      }
+      if (canDispatch && c.status === "on_scene") {
+        li.append(node("button", { type: "button", class: "clear", textContent: t("clear_call"), on: { click: () => clearCall(c.id) } }));
+      }
       if (canDispatch && (c.status === "received" || c.status === "dispatched" || c.status === "en_route")) {
         li.append(node("button", { type: "button", class: "secondary cancel", textContent: t("cancel"), on: { click: () => cancelCall(c.id) } }));
       }
@@ -183,7 +191,7 @@
     if (u.status === "en_route") out.push(act("act_on_scene", "on_scene"));
     if (u.status === "on_scene") out.push(act("act_clear", "available"));
     if (u.status === "available") out.push(act("act_oos", "out_of_service"));
-    if (u.status === "out_of_service") out.push(act("act_back", "available"));
+    if (u.status === "out_of_service" || u.status === "returning") out.push(act("act_back", "available"));
     return out;
   }
   function renderUnits() {
@@ -202,6 +210,11 @@
       const li = node("li", { "data-alert-id": String(a.id) },
         node("span", { class: "grow", textContent: `#${a.id} ${a.description}` }),
         node("span", { textContent: `${a.acked}/${a.recipients.length} ${t("acked")}` }));
+      if (a.escalated_at) { li.classList.add("escalated"); li.append(node("span", { class: "esc", textContent: t("escalated") })); }
+      const canDispatch = state.me.role === "dispatcher" || state.me.role === "admin";
+      if (canDispatch && !a.call_id) {
+        li.append(node("button", { type: "button", class: "to-call", textContent: t("to_call"), on: { click: () => alertToCall(a.id) } }));
+      } else if (a.call_id) li.append(node("span", { textContent: "→ #" + a.call_id }));
       if (mine && !mine.acked_at) {
         li.append(node("button", { type: "button", textContent: t("ack"), on: { click: () => ack(a.id) } }));
       }
@@ -246,7 +259,7 @@
       await showRecs(c.id);
     } catch (e) { $("#call-error").textContent = e.message; }
   }
-  async function showRecs(callId) {
+  async function showRecs(callId, backup) {
     state.selectedCall = callId;
     $("#dispatch-error").textContent = "";
     $("#recs").hidden = false;
@@ -257,7 +270,9 @@
       const items = rec.units.map((u, i) => node("li", { class: "rec-item", "data-unit-id": u.unit_id },
         node("span", { class: "grow", textContent: `${i + 1}. ${u.unit_id} (${t("k_" + u.kind)})` }),
         node("span", { textContent: `${t("eta")} ${fmtEta(u.eta_s)}` }),
-        node("button", { type: "button", class: "dispatch", textContent: t("dispatch"), on: { click: () => dispatch(callId, u.unit_id) } })));
+        backup
+          ? node("button", { type: "button", class: "dispatch", textContent: t("backup"), on: { click: () => addBackup(callId, u.unit_id) } })
+          : node("button", { type: "button", class: "dispatch", textContent: t("dispatch"), on: { click: () => dispatch(callId, u.unit_id) } })));
       $("#recs-list").replaceChildren(...(items.length ? items : [node("li", { textContent: t("no_units") })]));
     } catch (e) { $("#dispatch-error").textContent = e.message; }
   }
@@ -272,6 +287,34 @@
       $("#dispatch-error").textContent = e.message;
       if (e.status === 409) showRecs(callId);
     }
+  }
+  async function addBackup(callId, unitId) {
+    $("#dispatch-error").textContent = "";
+    try {
+      const c = await api("POST", `/api/calls/${callId}/units`, { unit_id: unitId });
+      state.calls.set(c.id, c); $("#recs").hidden = true; state.selectedCall = null; renderAll();
+    } catch (e) { $("#dispatch-error").textContent = e.message; }
+  }
+  async function clearCall(callId) {
+    $("#dispatch-error").textContent = "";
+    try {
+      const c = await api("POST", `/api/calls/${callId}/clear`, { disposition: $("#clear-disposition").value, note: $("#clear-note").value });
+      state.calls.set(c.id, c); $("#clear-note").value = ""; renderAll();
+    } catch (e) { $("#dispatch-error").textContent = e.message; }
+  }
+  async function alertToCall(alertId) {
+    $("#alert-error").textContent = "";
+    try {
+      const c = await api("POST", `/api/alerts/${alertId}/call`, { call_type: $("#call-type").value });
+      state.calls.set(c.id, c);
+      const a = state.alerts.get(alertId); if (a) a.call_id = c.id;
+      renderAll(); await showRecs(c.id);
+    } catch (e) { $("#alert-error").textContent = e.message; }
+  }
+  function fillDispositions() {
+    const sel = $("#clear-disposition"), keep = sel.value;
+    sel.replaceChildren(...(state.dispositions || []).map((d) => node("option", { value: d.code, textContent: d[state.lang] })));
+    if (keep) sel.value = keep;
   }
   async function cancelCall(callId) {
     try { const c = await api("POST", `/api/calls/${callId}/cancel`); state.calls.set(c.id, c); renderAll(); }
@@ -308,6 +351,16 @@
       node("table", {}, node("thead", {}, node("tr", {},
         node("th", { textContent: t("p") }), node("th", { textContent: t("calls_n") }),
         node("th", { textContent: t("median") }), node("th", { textContent: t("p90") }))), node("tbody", {}, ...rows)));
+    // the reference district's standards: 签收, 出警, 到场, 反馈 (last 24 h)
+    const st = await api("GET", "/api/kpis/standards");
+    const pctOf = (x) => (x.share_within == null ? "–" : Math.round(100 * x.share_within) + " %");
+    const srows = ["acknowledge", "depart", "arrive", "feedback"].map((k) => node("tr", { "data-kpi": k },
+      node("td", { textContent: t("kpi_" + k) }), node("td", { textContent: `≤ ${st[k].standard_s} ${t("s")}` }),
+      node("td", { textContent: `${st[k].within}/${st[k].measured}` }), node("td", { textContent: pctOf(st[k]) })));
+    const vis = st.visibility == null ? "–" : Math.round(100 * st.visibility) + " %";
+    $("#kpi-out").append(
+      node("table", { id: "kpi-standards" }, node("tbody", {}, ...srows)),
+      node("p", { textContent: `${t("alerts_acted")}: ${st.alerts_acted_on}/${st.alerts} · ${t("patrol_times")}: ${st.patrol_person_times} · ${t("visibility")}: ${vis}` }));
   }
   async function toggleHotspots() {
     const on = $("#show-hotspots").checked;

@@ -18,6 +18,9 @@ window.I18N = {
     k_booth: "岗亭", k_patrol: "巡逻车", k_station_car: "所属警车", k_response_team: "快反队",
     p: "优先级", median: "中位数", p90: "90分位", calls_n: "警情数", person_times: "在岗人次",
     by_hour: "按小时", login_failed: "用户名或密码错误",
+    st_returning: "返回岗位", backup: "增援", clear_call: "结案", to_call: "转警情", escalated: "超时未签收",
+    disposition: "处警结果", note: "备注", kpi_acknowledge: "签收", kpi_depart: "出警", kpi_arrive: "到场",
+    kpi_feedback: "反馈", alerts_acted: "预警已处置", patrol_times: "巡逻人次", visibility: "见警率",
   },
   en: {
     title: "xunfang command centre", login: "Log in", logout: "Log out", username: "User name",
@@ -37,5 +40,10 @@ window.I18N = {
     k_station_car: "station car", k_response_team: "response team", p: "Priority", median: "median",
     p90: "p90", calls_n: "calls", person_times: "person-times on duty", by_hour: "by hour",
     login_failed: "Wrong user name or password",
+    st_returning: "returning", backup: "Backup", clear_call: "Clear", to_call: "Make call",
+    escalated: "not acknowledged in time", disposition: "Result", note: "Note",
+    kpi_acknowledge: "Acknowledged", kpi_depart: "Departed", kpi_arrive: "Arrived",
+    kpi_feedback: "Result reported", alerts_acted: "alerts acted on", patrol_times: "patrol person-times",
+    visibility: "police visibility",
   },
 };

@@ -117,6 +117,10 @@
         g.appendChild(el("path", { d: pathOfLines(f.geometry.coordinates), class: major ? "road major" : "road" }));
       }
     }
+    drawLine(layer, coords, cls) {
+      const g = this.clear(layer);
+      if (coords && coords.length > 1) g.appendChild(el("path", { d: pathOfLines([coords]), class: cls }));
+    }
     drawArea(geom) {
       const g = this.clear("area");
       const polys = geom.type === "Polygon" ? [geom.coordinates] : geom.coordinates;

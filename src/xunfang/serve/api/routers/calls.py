@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from xunfang.serve.api import field
 from xunfang.serve.api import schemas as S
 from xunfang.serve.api.deps import AnyUser, Dispatcher, ServiceDep
 from xunfang.serve.api.routers.params import MAX_ID, CallId
@@ -36,8 +37,8 @@ def list_calls(
 
 @router.get("/{call_id}", response_model=S.CallDetailOut)
 def get_call(call_id: CallId, ctx: AnyUser, svc: ServiceDep) -> S.CallDetailOut:
-    """One call with its lifecycle history and response-time components."""
-    return svc.get_call(call_id, ctx.principal)
+    """One call with its lifecycle history, response-time components and units."""
+    return field.get_call_detail(svc, call_id, ctx)
 
 
 @router.get("/{call_id}/recommendations", response_model=S.RecommendOut)
@@ -59,5 +60,5 @@ def dispatch(call_id: CallId, body: S.DispatchIn, ctx: Dispatcher, svc: ServiceD
 
 @router.post("/{call_id}/cancel", response_model=S.CallOut)
 def cancel(call_id: CallId, ctx: Dispatcher, svc: ServiceDep) -> S.CallOut:
-    """Cancel a call nobody has reached; its unit becomes available."""
-    return svc.cancel(call_id, ctx)
+    """Cancel a call nobody has reached; its units become available (or return)."""
+    return field.cancel_call(svc, call_id, ctx)

@@ -36,7 +36,14 @@ def meta(ctx: AnyUser, svc: ServiceDep) -> S.MetaOut:
             for t in CALL_TYPES.values()
         ],
         type_groups={g: {"en": tax.label(g, "en"), "zh": tax.label(g, "zh")} for g in tax.groups},
-        unit_statuses=["available", "dispatched", "en_route", "on_scene", "out_of_service"],
+        unit_statuses=[
+            "available",
+            "dispatched",
+            "en_route",
+            "on_scene",
+            "returning",
+            "out_of_service",
+        ],
         hotspots=True,
     )
 

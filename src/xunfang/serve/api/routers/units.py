@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from xunfang.serve.api import field
 from xunfang.serve.api import schemas as S
 from xunfang.serve.api.deps import Admin, AnyUser, FieldUser, ServiceDep
 from xunfang.serve.api.routers.params import UnitIdPath
@@ -34,8 +35,10 @@ def unit_status(
     unit_id: UnitIdPath, body: S.UnitStatusIn, ctx: FieldUser, svc: ServiceDep
 ) -> S.UnitOut:
     """Status report (en_route, on_scene, available = clear, out_of_service); officers
-    report for their own unit. 409 if the state machine does not allow it."""
-    return svc.unit_status(unit_id, body.status, ctx)
+    report for their own unit. 409 if the state machine does not allow it. On a call with
+    several units: a backup's ``available`` leaves the call; the primary's clears it
+    (with ``disposition``) and every unit on it returns to its post."""
+    return field.unit_status(svc, unit_id, body, ctx)
 
 
 @router.post("/{unit_id}/position", response_model=S.UnitOut)
