@@ -222,6 +222,14 @@ def solve_route(
     params.local_search_metaheuristic = _SEARCHES[search]
     params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
     solution = model.SolveWithParameters(params)
+    if (
+        solution is None
+        and model.status() == routing_enums_pb2.RoutingSearchStatus.ROUTING_FAIL_TIMEOUT
+    ):
+        # a loaded machine can spend the whole limit before the first solution: the empty
+        # route is always feasible, so give the first-solution search room once more
+        params.time_limit.FromMilliseconds(max(1000, int(time_limit_s * 10_000)))
+        solution = model.SolveWithParameters(params)
     if solution is None:
         raise SolverError(
             f"OR-Tools found no route for {k} stops within {horizon} s (status "
