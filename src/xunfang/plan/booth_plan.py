@@ -20,6 +20,7 @@ import glob
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from xunfang.ingest.incidents import IncidentTable, IngestReport, ingest, read_i
 from xunfang.ingest.network import RoadNetwork, build_area_network
 from xunfang.ingest.sites import read_sites, stations_near
 from xunfang.ingest.taxonomy import load_taxonomy
+from xunfang.plan.decisions import DecisionConfig, PlanDecisions, decide_for_plan
 from xunfang.plan.siting import SitingResult, evaluate_sites, mclp, p_median, weighted_quantile
 from xunfang.units import WGS84, minutes_to_s
 
@@ -125,6 +127,9 @@ class PlanConfig:
     """Local date of the forecast window; default the day after the last incident."""
     demand_weights: np.ndarray | None = field(default=None, repr=False)
     """Optional (n_incidents_in_area,) weights replacing raw counts."""
+    decisions: DecisionConfig | None = field(default_factory=DecisionConfig)
+    """Trade-off curve, targets, booth values, sectors (:mod:`xunfang.plan.decisions`);
+    None skips them."""
 
     def validate(self) -> None:
         """Raise ValidationError naming the first bad option."""
@@ -184,6 +189,8 @@ class BoothPlan:
     timings_s: dict[str, float]
     forecast_note: str | None = None
     """What the forecast demand was (method, window, share of the forecast placed)."""
+    decisions: PlanDecisions | None = None
+    """How many booths, what each buys, patrol sectors (:mod:`xunfang.plan.decisions`)."""
 
 
 def _default_incident_files(settings: Settings) -> list[Path]:
@@ -418,6 +425,39 @@ def make_booth_plan(
         res_mclp, cand_nodes, fixed_idx, fixed, network, demand_w, cost, threshold_s, to_wgs
     )
     lap("compare")
+    decisions = None
+    if config.decisions is not None:  # how many booths, what each buys, sectors
+        decisions, res_mclp, sites, demand, rings = decide_for_plan(
+            config.decisions,
+            booths=config.booths,
+            threshold_s=threshold_s,
+            cost=cost,
+            demand_w=demand_w,
+            fixed_idx=fixed_idx,
+            cand_nodes=cand_nodes,
+            demand_nodes=demand_nodes,
+            network=network,
+            area=area,
+            incidents=incidents,
+            node_of_incident=node_of_incident,
+            weights_inc=weights_inc,
+            plan=(res_mclp, sites, demand, rings),
+            ring_fn=partial(ring_stats, weights=demand_w, threshold_s=threshold_s),
+            sites_fn=partial(
+                _sites_frame,
+                cand_nodes=cand_nodes,
+                fixed_idx=fixed_idx,
+                fixed=fixed,
+                network=network,
+                demand_w=demand_w,
+                cost=cost,
+                threshold_s=threshold_s,
+                to_wgs=to_wgs,
+            ),
+            say=say,
+            time_limit_s=config.time_limit_s,
+        )
+        timings.update(decisions.timings_s)
     return BoothPlan(
         config=config,
         area=area,
@@ -438,6 +478,7 @@ def make_booth_plan(
         snap_median_m=float(np.median(snap_m)),
         timings_s=timings,
         forecast_note=forecast_note,
+        decisions=decisions,
     )
 
 

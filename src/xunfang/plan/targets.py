@@ -175,6 +175,9 @@ def min_booths_for_targets(
     time_limit_s: float = 60.0,
     mip_rel_gap: float = 1e-6,
     refine: bool = True,
+    refine_time_limit_s: float = 5.0,
+    known_lower: int = 0,
+    starts: Sequence[IntArray] = (),
 ) -> TargetPlan:
     """Fewest booths (and where) so that every target holds together (module notes).
 
@@ -194,6 +197,14 @@ def min_booths_for_targets(
         Relative gap accepted as optimal.
     refine
         Second solve: among plans with the minimal count, the one covering most.
+    refine_time_limit_s
+        Time limit of that second solve (its best answer so far is kept).
+    known_lower
+        A proved lower bound of the booth count (e.g. from the trade-off curve's bounds): a
+        start plan with that many booths is optimal without a MIP.
+    starts
+        Candidate layouts (candidate indices, fixed included) to start from; the smallest
+        one meeting every feasible target is used when it beats the greedy plan.
 
     Returns
     -------
@@ -225,25 +236,44 @@ def min_booths_for_targets(
         g_csr = [t.groups.tocsr() for t in sub_tiers]
         gw = [t.group_weight for t in sub_tiers]
         y = _greedy(g_csr, gw, need, free.size)
-        if y.sum() > 0:
+        pos = {int(j): i for i, j in enumerate(free.tolist())}
+        for layout in sorted(starts, key=len):
+            y_s = np.zeros(free.size)
+            y_s[[pos[int(j)] for j in layout if int(j) in pos]] = 1.0
+            met = all(
+                float(w_ @ ((g @ y_s) > 0.5)) >= n_ - 1e-9
+                for g, w_, n_ in zip(g_csr, gw, need, strict=True)
+            )
+            if met:
+                y = y_s if y_s.sum() < y.sum() else y
+                break
+        lower = float(known_lower)
+        if y.sum() > known_lower:
             model = CoverModel(sub_tiers, needs=need, minimise_sites=True)
             model.start_from(y)
             out = model.solve(time_limit_s, mip_rel_gap)
             if out.status != "infeasible" and out.y.sum() <= y.sum():
                 y = out.y
-            lower = math.ceil(out.bound - 1e-6) if math.isfinite(out.bound) else 0.0
+            if math.isfinite(out.bound):
+                lower = max(lower, math.ceil(out.bound - 1e-6))
             if out.status != "optimal" and lower < y.sum():
                 status = f"gap: {int(y.sum())} booths found, at least {int(lower)} needed"
             else:
                 lower = float(y.sum())
-            if refine and y.sum() > 0:
-                again = CoverModel(
-                    sub_tiers, [1.0] * len(sub_tiers), n_open=int(y.sum()), needs=need
-                )
-                again.start_from(y)
-                out2 = again.solve(time_limit_s, 1e-4)
-                if out2.status != "infeasible" and out2.y.sum() <= y.sum():
-                    y = out2.y
+        if refine and y.sum() > 0:
+            again = CoverModel(sub_tiers, [1.0] * len(sub_tiers), n_open=int(y.sum()), needs=need)
+            again.start_from(y)
+            out2 = again.solve(refine_time_limit_s, 1e-4)
+
+            def covered(y_: NDArray[np.float64]) -> float:
+                return sum(float(w_ @ ((g @ y_) > 0.5)) for g, w_ in zip(g_csr, gw, strict=True))
+
+            if (
+                out2.status != "infeasible"
+                and out2.y.sum() <= y.sum()
+                and covered(out2.y) >= covered(y)
+            ):
+                y = out2.y
         booths = int(y.sum())
     if not all(feasible):
         status = "infeasible"

@@ -7,15 +7,18 @@ travel time are those of the layout optimal for the plan's own threshold at that
 to K booths greedily by travel time when fewer already cover all it can).
 
 Warm solving (the default): one HiGHS model per ring is built once (rows with the same covering
-set merged, rows covered by a fixed site left out: :func:`xunfang.plan.covering.coverage_tiers`);
+set merged, rows covered by a fixed site left out: :func:`xunfang.plan.covering.coverage_tiers`;
+candidates whose covered demand another candidate covers too dropped:
+:func:`xunfang.plan.covering.drop_dominated`, exact for one ring);
 for K + 1 only the cardinality row changes and HiGHS starts from the K solution plus the
 greedy best extra site. When that start covers every coverable demand group it is optimal and
 HiGHS is not called; every later K is then optimal too. Cold solving calls
 :func:`xunfang.plan.siting.mclp` afresh for every (K, ring) (the benchmark's baseline).
 
-Every point carries its status: ``optimal`` when each ring's answer is proved within
-``mip_rel_gap``, else ``gap <x>%`` (the largest relative gap of the three, HiGHS stopped at
-its time limit).
+The optimum at K is at most the proved bound at any larger K, so each bound is tightened to the
+smallest bound to its right. Every point carries its status: ``optimal`` when each ring's answer
+is proved within ``mip_rel_gap``, else ``gap <x>%`` (the largest relative gap of the three,
+HiGHS stopped at its time limit).
 """
 
 from __future__ import annotations
@@ -30,8 +33,14 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from xunfang.errors import ValidationError
-from xunfang.plan.covering import CoverModel, coverage_tiers, greedy_fill
-from xunfang.plan.siting import evaluate_sites, mclp
+from xunfang.plan.covering import (
+    CoverModel,
+    coverage_tiers,
+    drop_dominated,
+    greedy_fill,
+    swap_search,
+)
+from xunfang.plan.siting import mclp, weighted_quantile
 
 __all__ = ["TRADEOFF_COLUMNS", "CurvePoint", "TradeoffCurve", "tradeoff_curve"]
 
@@ -78,6 +87,8 @@ class CurvePoint:
     status: str
     gap: float
     selected: IntArray = field(repr=False)
+    upper: dict[float, float] = field(default_factory=dict)
+    """Ring -> proved upper bound of the best share (equal to ``within`` when optimal)."""
 
 
 @dataclass(frozen=True)
@@ -162,6 +173,7 @@ def tradeoff_curve(
     k_min: int = 0,
     warm: bool = True,
     time_limit_s: float = 10.0,
+    total_time_s: float | None = None,
     mip_rel_gap: float = 1e-4,
 ) -> TradeoffCurve:
     """The optimal coverage of each ring for every number of booths ``k_min..k_max``.
@@ -187,6 +199,10 @@ def tradeoff_curve(
         :func:`~xunfang.plan.siting.mclp` cold for every point.
     time_limit_s
         HiGHS time limit per (K, ring), seconds.
+    total_time_s
+        Budget of the whole warm curve, seconds: each HiGHS run gets at most its share of
+        what is left (points past the budget get 0.05 s and report their gap). None: no
+        budget.
     mip_rel_gap
         Relative gap accepted as optimal.
 
@@ -213,6 +229,8 @@ def tradeoff_curve(
     ks = list(range(int(k_min), k_max + 1))
     share: dict[float, list[float]] = {t: [] for t in rings}
     gaps: dict[float, list[float]] = {t: [] for t in rings}
+    upper: dict[float, list[float]] = {t: [] for t in rings}
+    deadline = time.perf_counter() + (math.inf if total_time_s is None else total_time_s)
     layouts: list[IntArray] = []
     runs = 0
     free, tiers = coverage_tiers(cost, w, rings, fx.tolist())
@@ -224,6 +242,7 @@ def tradeoff_curve(
                 if k + fx.size == 0:
                     share[t].append(0.0)
                     gaps[t].append(0.0)
+                    upper[t].append(0.0)
                     if t == layout_threshold_s:
                         layouts.append(np.zeros(0, np.int64))
                     continue
@@ -231,18 +250,21 @@ def tradeoff_curve(
                 runs += 1
                 share[t].append(res.covered_weight_share)
                 gaps[t].append(res.mip_gap if res.status != "optimal" else 0.0)
+                upper[t].append(res.objective_bound / total if total else 0.0)
                 if t == layout_threshold_s:
                     layouts.append(res.selected)
             continue
-        g_csr = tier.groups.tocsr()
-        gw = tier.group_weight
+        red, keep_cols = drop_dominated(tier)  # exact for one ring
+        g_csr = red.groups.tocsr()
+        gw = red.group_weight
         n_g = g_csr.shape[0]
         model: CoverModel | None = None
-        y = np.zeros(free.size)
+        lp: CoverModel | None = None
+        y = np.zeros(keep_cols.size)
         all_covered = n_g == 0
-        for k in ks:
+        for i_k, k in enumerate(ks):
             covered = (g_csr @ y) > 0.5 if n_g else np.zeros(0, dtype=bool)
-            gap = 0.0
+            bound = float(gw.sum())
             if k > 0 and not all_covered:
                 start = y.copy()
                 while start.sum() < k:  # K - 1 solution plus greedy extra sites
@@ -250,34 +272,73 @@ def tradeoff_curve(
                     if cov_s.all():
                         break
                     start[_best_extra(g_csr, gw, cov_s)] = 1.0
+                if not ((g_csr @ start) > 0.5).all():
+                    start = swap_search(g_csr, gw, start)
+                    if lp is None:
+                        lp = CoverModel([red], [1.0], n_open=k)
+                        lp.relax()
+                    lp.set_open(k)
+                    lp_bound = lp.lp_value()
+                    runs += 1
+                    if math.isfinite(lp_bound):
+                        bound = min(bound, lp_bound)
+                        top = np.argsort(-lp.lp_solution(), kind="stable")[:k]
+                        y_lp = np.zeros(keep_cols.size)
+                        y_lp[top] = 1.0
+                        y_lp = swap_search(g_csr, gw, y_lp)
+                        if float(gw @ ((g_csr @ y_lp) > 0.5)) > float(gw @ ((g_csr @ start) > 0.5)):
+                            start = y_lp
                 cov_s = (g_csr @ start) > 0.5
-                if cov_s.all():
-                    y = start  # covers every coverable group: optimal
-                else:
+                value = float(gw @ cov_s)
+                y = start
+                if not cov_s.all() and bound - value > mip_rel_gap * max(value, 1e-9):
+                    # the LP bound does not prove the heuristic: HiGHS branch and bound, briefly
                     if model is None:
-                        model = CoverModel([tier], [1.0], n_open=k)
+                        model = CoverModel([red], [1.0], n_open=k)
                     model.set_open(k)
                     model.start_from(start)
-                    out = model.solve(time_limit_s, mip_rel_gap)
+                    left = max(deadline - time.perf_counter(), 0.0)
+                    per_k = min(time_limit_s, left / max(len(ks) - i_k, 1))
+                    out = model.solve(max(per_k, 0.05), mip_rel_gap)
                     runs += 1
-                    gap = out.gap if out.status != "optimal" else 0.0
-                    y = out.y if float(gw @ ((g_csr @ out.y) > 0.5)) >= float(gw @ cov_s) else start
+                    if float(gw @ ((g_csr @ out.y) > 0.5)) > value:
+                        y = out.y
+                    if math.isfinite(out.bound) and out.bound >= float(gw @ ((g_csr @ y) > 0.5)):
+                        bound = min(bound, out.bound)  # a valid upper bound only
+                elif cov_s.all() or bound - value <= mip_rel_gap * max(value, 1e-9):
+                    bound = value if cov_s.all() else bound
                 covered = (g_csr @ y) > 0.5
                 all_covered = bool(covered.all())
             cw = tier.fixed_weight + (float(gw @ covered) if n_g else 0.0)
+            if all_covered or k == 0:
+                bound = cw - tier.fixed_weight
             share[t].append(cw / total if total else 0.0)
-            gaps[t].append(gap)
+            upper[t].append((tier.fixed_weight + bound) / total if total else 0.0)
             if t == layout_threshold_s:
-                chosen = np.concatenate([fx, free[np.flatnonzero(y > 0.5)]]).astype(np.int64)
-                layouts.append(np.sort(chosen))
+                chosen = np.concatenate([fx, free[keep_cols[np.flatnonzero(y > 0.5)]]])
+                layouts.append(np.sort(chosen.astype(np.int64)))
+        # the optimum at K is at most the bound at any larger K: tighten from the right
+        ub = np.minimum.accumulate(np.asarray(upper[t])[::-1])[::-1]
+        upper[t] = ub.tolist()
+        gaps[t] = [
+            max(u - v, 0.0) / v if v > 0 else (0.0 if u <= 0 else math.inf)
+            for u, v in zip(upper[t], share[t], strict=True)
+        ]
     points = []
+    prev: IntArray = np.zeros(0, dtype=np.int64)
+    c_big = np.where(np.isfinite(cost), cost, 2.0 * float(cost[np.isfinite(cost)].max()) + 1.0)
     for i, k in enumerate(ks):
         sel = layouts[i]
         if sel.size < k + fx.size:
-            sel = greedy_fill(cost, w, sel, k + fx.size - sel.size)
+            if np.isin(sel, prev).all() and prev.size < k + fx.size:
+                sel = prev  # the same covering sites: extend the last filled layout
+            sel = greedy_fill(c_big, w, sel, k + fx.size - sel.size)
+        prev = sel
         if sel.size:
-            ev = evaluate_sites(cost, w, sel, layout_threshold_s)
-            mean_s, p90_s = ev.mean_travel_time_s, ev.p90_travel_time_s
+            tt = cost[:, sel].min(axis=1)
+            ok = np.isfinite(tt) & (w > 0)
+            mean_s = float(w[ok] @ tt[ok] / w[ok].sum()) if ok.any() else math.nan
+            p90_s = weighted_quantile(tt[ok], w[ok], 0.9) if ok.any() else math.nan
         else:
             mean_s = p90_s = math.nan
         status, gap = _status([gaps[t][i] for t in rings], mip_rel_gap)
@@ -285,6 +346,7 @@ def tradeoff_curve(
             CurvePoint(
                 booths=k,
                 within={t: share[t][i] for t in rings},
+                upper={t: upper[t][i] for t in rings},
                 mean_s=mean_s,
                 p90_s=p90_s,
                 status=status,
