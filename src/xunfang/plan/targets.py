@@ -121,8 +121,11 @@ class TargetPlan:
     solve_time_s: float
 
     def to_dict(self, names: Sequence[str] | None = None) -> dict[str, object]:
-        """The ``target`` entry of ``plan_summary.json``; ``names`` names the candidates."""
-        sites = [names[j] if names is not None else int(j) for j in self.selected.tolist()]
+        """The ``target`` entry of ``plan_summary.json``; ``names`` names the sites of
+        ``selected``, in its order (default: the candidate indices)."""
+        sites: list[object] = (
+            list(names) if names is not None else [int(j) for j in self.selected.tolist()]
+        )
         return {
             "booths": self.booths,
             "sites": sites,

@@ -26,6 +26,12 @@ from xunfang.errors import ValidationError
 from xunfang.ingest.taxonomy import load_taxonomy
 from xunfang.plan.booth_plan import RESPONSE_RINGS_S, BoothPlan
 from xunfang.serve._common import OSM_ATTRIBUTION, osm_annotation, write_atomic
+from xunfang.serve.decisions_report import (
+    DECISION_FILES,
+    decision_summary,
+    decisions_context,
+    write_decision_files,
+)
 from xunfang.units import WGS84
 
 LANGS = ("en", "zh")
@@ -40,6 +46,8 @@ _TEXT: dict[str, dict[str, str]] = {
     "stations_only": {"en": "stations alone", "zh": "仅警署"},
     "plan_mclp": {"en": "stations + booths (MCLP)", "zh": "警署+岗亭（MCLP）"},
     "plan_pmedian": {"en": "stations + booths (p-median)", "zh": "警署+岗亭（p-中位）"},
+    "plan_tiered": {"en": "stations + booths (tiered 1-3-5)", "zh": "警署+岗亭（1-3-5分层）"},
+    "plan_mexclp": {"en": "stations + booths (MEXCLP)", "zh": "警署+岗亭（MEXCLP）"},
     "coverage": {
         "en": "Response coverage by road (the 1-3-5 minute circle)",
         "zh": "道路通行覆盖（1-3-5分钟圈）",
@@ -307,6 +315,7 @@ def render_html(plan: BoothPlan, lang: str = "en", *, out_dir: str = "OUT") -> s
         notes=plan_notes(plan, lang),
         ingest=plan.ingest_report.to_dict() if plan.ingest_report else None,
         network=plan.network.report,
+        dec=decisions_context(plan, lang),
     )
 
 
@@ -413,6 +422,7 @@ def plan_summary(plan: BoothPlan) -> dict[str, Any]:
         "timings_s": {k: round(v, 2) for k, v in plan.timings_s.items()},
         "forecast": plan.forecast_note,
         "attribution": OSM_ATTRIBUTION,
+        **decision_summary(plan),
     }
 
 
@@ -474,6 +484,7 @@ def write_plan(plan: BoothPlan, out_dir: str | Path, *, lang: str = "en") -> dic
     cov = cov.replace([np.inf], np.nan)
     put("coverage.geojson", cov.to_json(drop_id=True))
     put("coverage.csv", pd.DataFrame(cov.drop(columns="geometry")).to_csv(index=False))
+    write_decision_files(plan, put)
     put("plan_summary.json", _json(plan_summary(plan)))
     if plan.ingest_report is not None:
         put("ingest_report.json", _json(plan.ingest_report.to_dict()))
@@ -493,6 +504,7 @@ OUTPUT_FILES = frozenset(
         "coverage.csv",
         "plan_summary.json",
         "ingest_report.json",
+        *DECISION_FILES,
     }
 )
 
