@@ -32,6 +32,12 @@ from xunfang.serve.decisions_report import (
     decisions_context,
     write_decision_files,
 )
+from xunfang.serve.map_helpers import (
+    boundary_trace,
+    figure_height,
+    label_positions,
+    street_labels,
+)
 from xunfang.units import WGS84
 
 LANGS = ("en", "zh")
@@ -128,7 +134,7 @@ def map_figure(plan: BoothPlan, lang: str = "en") -> go.Figure:
     fig.add_trace(_roads_trace(plan, to_wgs, lang))
     grid = plan.where_when.grid
     dens = plan.where_when.kde(ALL, bandwidth_m=plan.config.kde_bandwidth_m)
-    cells = np.flatnonzero(grid.mask & (dens > np.percentile(dens[grid.mask], 50)))
+    cells = np.flatnonzero(grid.mask & (dens > np.percentile(dens[grid.mask], 35)))
     c = grid.centres(cells)
     clon, clat = to_wgs.transform(c[:, 0], c[:, 1])
     fig.add_trace(
@@ -139,11 +145,12 @@ def map_figure(plan: BoothPlan, lang: str = "en") -> go.Figure:
             name=_t("density", lang),
             marker={
                 "symbol": "square",
-                "size": 6,
+                "size": 9,
                 "color": dens[cells],
                 "colorscale": "YlOrRd",
-                "opacity": 0.45,
-                "showscale": False,
+                "opacity": 0.75,
+                "showscale": True,
+                "colorbar": {"title": "/km²", "thickness": 10, "len": 0.4, "x": 1.0},
             },
             hovertemplate="%{marker.color:.0f} /km²<extra></extra>",
         )
@@ -198,6 +205,11 @@ def map_figure(plan: BoothPlan, lang: str = "en") -> go.Figure:
         )
     )
     s = plan.sites
+    bounds = plan.area.polygon_wgs84.bounds
+    positions = label_positions(
+        s.geometry.x.to_numpy(), s.geometry.y.to_numpy(), gap=(bounds[3] - bounds[1]) / 60
+    )
+    s = s.assign(_pos=positions)
     for kind, symbol, colour in (("station", "star", "#08306b"), ("booth", "diamond", "#2171b5")):
         sub = s[s["kind"] == kind]
         fig.add_trace(
@@ -206,8 +218,8 @@ def map_figure(plan: BoothPlan, lang: str = "en") -> go.Figure:
                 y=sub.geometry.y,
                 mode="markers+text",
                 text=sub["name"],
-                textposition="top center",
-                textfont={"size": 9},
+                textposition=list(sub["_pos"]),
+                textfont={"size": 10, "color": colour},
                 name=_t(kind, lang),
                 marker={
                     "symbol": symbol,
@@ -217,19 +229,33 @@ def map_figure(plan: BoothPlan, lang: str = "en") -> go.Figure:
                 },
             )
         )
+    fig.add_trace(boundary_trace(plan.area.polygon_wgs84, plan.area.name))
     lat0 = float(plan.area.polygon_wgs84.centroid.y)
+    lon_n, lat_n = to_wgs.transform(plan.network.node_xy[:, 0], plan.network.node_xy[:, 1])
+    streets = street_labels(plan.network.edges, np.asarray(lon_n), np.asarray(lat_n))
+    pad_x = (bounds[2] - bounds[0]) * 0.03
+    pad_y = (bounds[3] - bounds[1]) * 0.02
+    title = None
+    if plan.forecast_note:
+        title = {
+            "text": ("按预测加权的方案" if lang == "zh" else "Forecast-weighted plan")
+            + f": {plan.config.forecast} ({plan.config.forecast_window})",
+            "x": 0.01,
+        }
     fig.update_layout(
-        height=720,
-        margin={"l": 10, "r": 10, "t": 10, "b": 40},
-        xaxis={"visible": False},
+        height=figure_height(bounds),
+        title=title,
+        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 40},
+        xaxis={"visible": False, "range": [bounds[0] - pad_x, bounds[2] + pad_x]},
         legend={"orientation": "h", "y": -0.02},
         yaxis={
             "visible": False,
+            "range": [bounds[1] - pad_y, bounds[3] + pad_y],
             "scaleanchor": "x",
             "scaleratio": 1 / math.cos(math.radians(lat0)),
         },
         plot_bgcolor="white",
-        annotations=[osm_annotation()],
+        annotations=[osm_annotation(), *streets],
     )
     return fig
 
