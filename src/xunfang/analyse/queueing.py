@@ -329,7 +329,9 @@ def hypercube_approx(
         Mean service time in seconds: one value, or (n_units, n_atoms) for the time unit ``n``
         spends on a call from atom ``j`` (e.g. travel there and back plus on scene).
     tol
-        Largest change of any workload between iterations at convergence.
+        Largest change of any workload between iterations at convergence. When the change
+        grows (the iteration oscillates, as it can for many units at high load) the step is
+        damped: halved each time, down to 5 % of the full step.
     max_iter
         Iteration limit; the result says whether it converged.
 
@@ -361,6 +363,10 @@ def hypercube_approx(
     converged = False
     it = 0
     atom_idx = np.arange(n_atoms)
+    q_rho: float | None = None
+    q = np.ones(n)
+    p_n = 0.0
+    damping, last_delta = 1.0, math.inf
     for it in range(1, max_iter + 1):
         # Jarvis: mean service time from the current dispatch shares
         calls = share @ lam if total > 0 else np.zeros(n)
@@ -368,8 +374,10 @@ def hypercube_approx(
         served = np.where(calls > 0, calls, 1.0)
         unit_tau = np.where(calls > 0, (share * tau) @ lam / served, mean_tau)
         rho = total * mean_tau / n
-        _, p_n = mmn_probabilities(n, rho)
-        q = np.array([correction_factor(n, rho, j) for j in range(n)])
+        if q_rho is None or abs(rho - q_rho) > 1e-12:  # Q factors depend on rho only
+            _, p_n = mmn_probabilities(n, rho)
+            q = np.array([correction_factor(n, rho, j) for j in range(n)])
+            q_rho = rho
         if it == 1:
             rho_n = np.full(n, rho)
         # S_n: rate of calls unit n takes while free (divided by (1 - rho_n)), V_n = S_n tau_n
@@ -382,6 +390,8 @@ def hypercube_approx(
             new_share[units, atom_idx] += p_k
             s_rate += np.bincount(units, weights=lam * q[k] * prod, minlength=n)
             prod = prod * rho_n[units]
+            if float(prod.max(initial=0.0)) < 1e-14:  # deeper preferences carry nothing
+                break
         new_share += p_n / n  # queued calls go to whichever unit frees up first
         v = s_rate * unit_tau
         new_rho = (v + rho * p_n * unit_tau / mean_tau) / (1.0 + v)
@@ -390,7 +400,10 @@ def hypercube_approx(
             new_rho *= n * rho / new_rho.sum()
         new_rho = np.clip(new_rho, 0.0, 1.0)
         delta = float(np.abs(new_rho - rho_n).max())
-        rho_n = new_rho
+        if delta > last_delta:  # oscillating: damp the step (successive under-relaxation)
+            damping = max(damping / 2.0, 0.05)
+        last_delta = delta
+        rho_n = rho_n + damping * (new_rho - rho_n) if it > 1 else new_rho
         share = new_share / np.where(new_share.sum(axis=0) > 0, new_share.sum(axis=0), 1.0)
         if delta < tol:
             converged = True
