@@ -26,6 +26,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from pyproj import Transformer
 
 from xunfang.errors import ValidationError
 from xunfang.plan.booth_value import BoothValue, StaffRule, booth_values
@@ -117,6 +118,8 @@ class PlanDecisions:
     target: TargetPlan | None
     target_sites: list[str]
     """Names of the target plan's sites (stations by name, booths as ``T01``...)."""
+    target_lonlat: list[tuple[float, float]]
+    """WGS-84 longitude, latitude of each of those sites."""
     layout: SitingResult | None
     """The tiered or MEXCLP layout that replaced the MCLP one (None for ``mclp``)."""
     values: BoothValue
@@ -289,6 +292,7 @@ def plan_decisions(
         lap("trade-off curve")
     target = None
     target_sites: list[str] = []
+    target_lonlat: list[tuple[float, float]] = []
     if config.targets:
         step("targets")
         wanted = [parse_target(t) for t in config.targets]
@@ -320,6 +324,13 @@ def plan_decisions(
             else:
                 n += 1
                 target_sites.append(f"T{n:02d}")
+        xy = node_xy[cand_nodes[target.selected]]
+        lon, lat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(
+            xy[:, 0], xy[:, 1]
+        )
+        target_lonlat = [
+            (round(float(a), 6), round(float(b), 6)) for a, b in zip(lon, lat, strict=True)
+        ]
         lap("targets")
     layout = None
     w_obj = demand_w if type_group_weights is None or not config.priority else type_group_weights
@@ -412,6 +423,7 @@ def plan_decisions(
         curve=curve,
         target=target,
         target_sites=target_sites,
+        target_lonlat=target_lonlat,
         layout=layout,
         values=values,
         value_table=table,

@@ -236,6 +236,10 @@ def decisions_context(plan: BoothPlan, lang: str = "en") -> dict[str, Any] | Non
         "figs": figs,
         "curve": d.curve.frame() if d.curve is not None else None,
         "target": d.target.to_dict(d.target_sites) if d.target is not None else None,
+        "target_rows": [
+            f"{n} ({lon:.5f}, {lat:.5f})"
+            for n, (lon, lat) in zip(d.target_sites, d.target_lonlat, strict=False)
+        ],
         "values": d.value_table,
         "threshold": threshold,
         "low": f"{100 * d.config.low_value_share:.1f}%",
@@ -253,6 +257,7 @@ def decision_summary(plan: BoothPlan) -> dict[str, Any]:
     out: dict[str, Any] = {"decision": d.summary, "objective": d.config.objective}
     if d.target is not None:
         out["target"] = d.target.to_dict(d.target_sites)
+        out["target"]["sites_lonlat"] = [list(p) for p in d.target_lonlat]
     if d.curve is not None:
         c = d.curve
         out["tradeoff"] = {
