@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 
 from xunfang.plan.booth_plan import BoothPlan
 from xunfang.plan.decisions import PlanDecisions
+from xunfang.serve.map_helpers import boundary_trace, figure_height, label_positions
 
 DECISION_FILES = frozenset({"tradeoff.csv", "booth_values.csv", "sectors.geojson"})
 
@@ -162,6 +163,7 @@ def sectors_figure(plan: BoothPlan, lang: str = "en") -> go.Figure | None:
             )
         )
     s = plan.sites
+    b = plan.area.polygon_wgs84.bounds
     fig.add_trace(
         go.Scatter(
             x=s.geometry.x,
@@ -169,19 +171,19 @@ def sectors_figure(plan: BoothPlan, lang: str = "en") -> go.Figure | None:
             mode="markers+text",
             text=s["name"],
             textfont={"size": 9},
-            textposition="top center",
+            textposition=label_positions(
+                s.geometry.x.to_numpy(), s.geometry.y.to_numpy(), gap=(b[3] - b[1]) / 60
+            ),
             marker={"size": 7, "color": "#111", "symbol": "diamond"},
             showlegend=False,
             hoverinfo="text",
         )
     )
+    fig.add_trace(boundary_trace(plan.area.polygon_wgs84, plan.area.name))
     bounds = plan.area.polygon_wgs84.bounds
     lat0 = (bounds[1] + bounds[3]) / 2
-    aspect = (bounds[3] - bounds[1]) / max(
-        (bounds[2] - bounds[0]) * math.cos(math.radians(lat0)), 1e-9
-    )
     fig.update_layout(
-        height=int(min(max(520 * aspect, 420), 1100)),
+        height=figure_height(bounds, width_px=900),
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
         xaxis={"visible": False},
         yaxis={
