@@ -239,6 +239,10 @@ def min_booths_for_targets(
         g_csr = [t.groups.tocsr() for t in sub_tiers]
         gw = [t.group_weight for t in sub_tiers]
         y = _greedy(g_csr, gw, need, free.size)
+
+        def covered(y_: NDArray[np.float64]) -> float:
+            return sum(float(w_ @ ((g @ y_) > 0.5)) for g, w_ in zip(g_csr, gw, strict=True))
+
         pos = {int(j): i for i, j in enumerate(free.tolist())}
         for layout in sorted(starts, key=len):
             y_s = np.zeros(free.size)
@@ -248,7 +252,9 @@ def min_booths_for_targets(
                 for g, w_, n_ in zip(g_csr, gw, need, strict=True)
             )
             if met:
-                y = y_s if y_s.sum() < y.sum() else y
+                fewer = y_s.sum() < y.sum()
+                if fewer or (y_s.sum() == y.sum() and covered(y_s) > covered(y)):
+                    y = y_s
                 break
         lower = float(known_lower)
         if y.sum() > known_lower:
@@ -267,9 +273,6 @@ def min_booths_for_targets(
             again = CoverModel(sub_tiers, [1.0] * len(sub_tiers), n_open=int(y.sum()), needs=need)
             again.start_from(y)
             out2 = again.solve(refine_time_limit_s, 1e-4)
-
-            def covered(y_: NDArray[np.float64]) -> float:
-                return sum(float(w_ @ ((g @ y_) > 0.5)) for g, w_ in zip(g_csr, gw, strict=True))
 
             if (
                 out2.status != "infeasible"
