@@ -27,7 +27,7 @@ system-deps:
 	  else echo "chromium not found and cannot install it here: the browser test will be skipped"; fi; }
 
 demo: venv
-	$(BIN)/xunfang plan --area "district:1" --booths 27 --threshold-min 3 --out out/demo
+	$(BIN)/xunfang plan --area "district:1" --booths 27 --threshold-min 3 --target 3min:95% --out out/demo
 
 lint: venv
 	$(BIN)/ruff check src tests benchmarks

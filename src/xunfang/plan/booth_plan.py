@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,7 @@ from xunfang.ingest.incidents import (
 from xunfang.ingest.network import STITCH_HIGHWAY, RoadNetwork
 from xunfang.ingest.sites import read_sites
 from xunfang.ingest.taxonomy import load_taxonomy
+from xunfang.plan.decisions import DecisionConfig, PlanDecisions, decide_for_plan
 from xunfang.plan.siting import SitingResult, evaluate_sites, mclp, p_median, weighted_quantile
 from xunfang.units import WGS84, minutes_to_s
 
@@ -157,6 +159,9 @@ class PlanConfig:
     """Local date of the forecast window; default the day after the last incident."""
     demand_weights: np.ndarray | None = field(default=None, repr=False)
     """Optional (n_incidents_in_area,) weights replacing raw counts."""
+    decisions: DecisionConfig | None = field(default_factory=DecisionConfig)
+    """Trade-off curve, targets, booth values, sectors (:mod:`xunfang.plan.decisions`);
+    None skips them."""
 
     def validate(self) -> None:
         """Raise ValidationError naming the first bad option."""
@@ -230,6 +235,8 @@ class BoothPlan:
     """The city the area, roads and stations came from."""
     demand_note: str | None = None
     """What the demand is when it is not incident history (road length, points)."""
+    decisions: PlanDecisions | None = None
+    """How many booths, what each buys, patrol sectors (:mod:`xunfang.plan.decisions`)."""
 
 
 def ring_stats(
@@ -463,6 +470,39 @@ def make_booth_plan(
         res_mclp, cand_nodes, fixed_idx, fixed, network, demand_w, cost, threshold_s, to_wgs
     )
     lap("compare")
+    decisions = None
+    if config.decisions is not None:  # how many booths, what each buys, sectors
+        decisions, res_mclp, sites, demand, rings = decide_for_plan(
+            config.decisions,
+            booths=config.booths,
+            threshold_s=threshold_s,
+            cost=cost,
+            demand_w=demand_w,
+            fixed_idx=fixed_idx,
+            cand_nodes=cand_nodes,
+            demand_nodes=demand_nodes,
+            network=network,
+            area=area,
+            incidents=incidents,
+            node_of_incident=node_of_incident,
+            weights_inc=weights_inc,
+            plan=(res_mclp, sites, demand, rings),
+            ring_fn=partial(ring_stats, weights=demand_w, threshold_s=threshold_s),
+            sites_fn=partial(
+                _sites_frame,
+                cand_nodes=cand_nodes,
+                fixed_idx=fixed_idx,
+                fixed=fixed,
+                network=network,
+                demand_w=demand_w,
+                cost=cost,
+                threshold_s=threshold_s,
+                to_wgs=to_wgs,
+            ),
+            say=say,
+            time_limit_s=config.time_limit_s,
+        )
+        timings.update(decisions.timings_s)
     return BoothPlan(
         config=config,
         area=area,
@@ -485,6 +525,7 @@ def make_booth_plan(
         forecast_note=forecast_note,
         city=city,
         demand_note=demand_note,
+        decisions=decisions,
     )
 
 

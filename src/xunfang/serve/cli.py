@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -191,10 +192,50 @@ def plan_cmd(
         typer.Option(help="Local date the forecast window starts (default: after the data)."),
     ] = None,
     time_limit_s: Annotated[float, typer.Option(help="Solver time limit, seconds.")] = 60.0,
+    target: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--target",
+            help="Coverage target, e.g. 3min:95% (repeat for several, met together): the "
+            "fewest booths and where.",
+        ),
+    ] = None,
+    staff_per_booth: Annotated[
+        int, typer.Option(help="Officers per booth per shift (officer cost of each booth).")
+    ] = 2,
+    shifts_per_day: Annotated[int, typer.Option(help="Shifts per day at a booth.")] = 3,
+    objective: Annotated[
+        str,
+        typer.Option(
+            help="Siting objective: mclp (the threshold alone), tiered (1-3-5 rings with "
+            "--tier-weights) or mexclp (expected coverage with busy booths, Daskin 1983)."
+        ),
+    ] = "mclp",
+    tier_weights: Annotated[
+        str, typer.Option(help="Weights of the 1, 3 and 5 minute rings, e.g. 3,2,1.")
+    ] = "1,1,1",
+    priority_weights: Annotated[
+        bool,
+        typer.Option(
+            "--priority-weights",
+            help="Weigh incidents violent 3 > property 2 > service 1 (tiered/mexclp).",
+        ),
+    ] = False,
+    curve_max_booths: Annotated[
+        int | None,
+        typer.Option(help="Largest K of the trade-off curve (default 2 x booths, at least 40)."),
+    ] = None,
+    curve: Annotated[bool, typer.Option(help="Compute the trade-off curve.")] = True,
+    sectors: Annotated[bool, typer.Option(help="Draw one patrol sector per site.")] = True,
+    service_min: Annotated[
+        float, typer.Option(help="Mean time on scene per call, minutes (busy shares).")
+    ] = 45.0,
     data_dir: DataDir = None,
 ) -> None:
     """Plan booths for a study area and write the report (HTML, GeoJSON, CSV)."""
     from xunfang.plan.booth_plan import PlanConfig, make_booth_plan
+    from xunfang.plan.decisions import DecisionConfig
+    from xunfang.serve.decisions_report import terminal_lines
     from xunfang.serve.report import LANGS, write_plan
 
     if lang not in LANGS:
@@ -237,6 +278,29 @@ def plan_cmd(
         demand_points=demand_points,
         time_limit_s=time_limit_s,
     )
+    try:
+        weights = tuple(float(x) for x in tier_weights.split(","))
+    except ValueError as exc:
+        raise fail(
+            ValueError(f"--tier-weights {tier_weights!r}: three numbers, e.g. 3,2,1")
+        ) from exc
+    decisions = DecisionConfig(
+        targets=tuple(target or ()),
+        curve_max_booths=curve_max_booths,
+        curve=curve,
+        staff_per_booth=staff_per_booth,
+        shifts_per_day=shifts_per_day,
+        service_min=service_min,
+        sectors=sectors,
+        objective=objective,
+        tier_weights=weights,  # type: ignore[arg-type]
+        priority=priority_weights,
+    )
+    try:
+        decisions.validate()
+    except XunfangError as exc:
+        raise fail(exc) from exc
+    config = dataclasses.replace(config, decisions=decisions)
     steps = [
         "study area",
         "ingest incidents",
@@ -247,6 +311,12 @@ def plan_cmd(
         "booth siting (MCLP)",
         "p-median",
         "compare layouts",
+        "trade-off curve",
+        "targets",
+        "tiered siting",
+        "MEXCLP siting",
+        "what each booth buys",
+        "patrol sectors",
         "report",
     ]
     start = time.perf_counter()
@@ -277,6 +347,10 @@ def plan_cmd(
     if plan.ingest_report is not None:
         print_ingest_report(plan.ingest_report)
     _print_plan_summary(plan)
+    for line in terminal_lines(plan):
+        console.print(line)
+    if plan.forecast_note:
+        console.print(f"[bold yellow]Forecast-weighted plan:[/] {plan.forecast_note}")
     console.print(
         f"\nWrote {len(written)} files to {out}/ in "
         f"{time.perf_counter() - start:.1f} s: report {written['report.html']}"
@@ -287,6 +361,8 @@ RING_LABELS = {
     "stations_only": "stations alone",
     "plan_mclp": "stations + booths (MCLP)",
     "plan_pmedian": "stations + booths (p-median)",
+    "plan_tiered": "stations + booths (tiered 1-3-5)",
+    "plan_mexclp": "stations + booths (MEXCLP)",
 }
 
 

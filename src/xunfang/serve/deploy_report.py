@@ -165,9 +165,30 @@ def _roads(dep: Deployment, lang: str) -> go.Scattergl:
     )
 
 
+UNIT_COLOURS = (
+    "#e41a1c",
+    "#377eb8",
+    "#4daf4a",
+    "#984ea3",
+    "#ff7f00",
+    "#a65628",
+    "#f781bf",
+    "#1b9e77",
+    "#d95f02",
+    "#7570b3",
+    "#e7298a",
+    "#66a61e",
+    "#e6ab02",
+    "#17becf",
+)
+"""Route colours, one per unit (the same unit keeps its colour in every block)."""
+
+
 def block_map(dep: Deployment, lang: str = "en") -> go.Figure:
     """The per-block map: roads and booths always, and for the block the slider selects its
-    risk, rule posts, foot patrols, vehicle positions and routes (WGS-84 lon/lat, no tiles)."""
+    risk, rule posts, foot patrols, vehicle positions and each unit's route in its own colour
+    with its name (WGS-84 lon/lat, no tiles). Clicking a unit in the legend hides or shows its
+    routes (double-click: that unit alone)."""
     _check_lang(lang)
     fig = go.Figure()
     fig.add_trace(_roads(dep, lang))
@@ -189,12 +210,15 @@ def block_map(dep: Deployment, lang: str = "en") -> go.Figure:
         )
     )
     n_fixed = len(fig.data)
-    per_block = 5
     a = dep.assignments
     routes_by_block: dict[int, list[Route]] = {}
     for rt in dep.routes:
         routes_by_block.setdefault(rt.block, []).append(rt)
+    units = sorted({rt.unit for rt in dep.routes})
+    unit_colour = {u: UNIT_COLOURS[i % len(UNIT_COLOURS)] for i, u in enumerate(units)}
+    block_traces: list[list[int]] = []
     for b, risk in zip(dep.blocks, dep.risks, strict=True):
+        first = len(fig.data)
         visible = b.index == 0
         w = risk.weight
         keep = w > 0
@@ -215,21 +239,28 @@ def block_map(dep: Deployment, lang: str = "en") -> go.Figure:
                 hovertemplate="%{text}<extra></extra>",
             )
         )
-        paths = [rt.path_nodes for rt in routes_by_block.get(b.index, [])]
-        gap = np.array([np.nan])
-        xs = np.concatenate([np.concatenate([dep.node_lon[p], gap]) for p in paths] or [gap])
-        ys = np.concatenate([np.concatenate([dep.node_lat[p], gap]) for p in paths] or [gap])
-        fig.add_trace(
-            go.Scattergl(
-                x=_r(xs),
-                y=_r(ys),
-                mode="lines",
-                name=_t("routes", lang),
-                visible=visible,
-                line={"color": "#6a51a3", "width": 2},
-                hoverinfo="skip",
+        # each unit's route in its own colour, named at its start; the legend entry of a
+        # unit (one group across blocks) shows or hides it: the per-unit filter
+        for rt in sorted(routes_by_block.get(b.index, []), key=lambda r: r.unit):
+            p = np.asarray(rt.path_nodes)
+            if p.size == 0:
+                continue
+            fig.add_trace(
+                go.Scatter(
+                    x=_r(dep.node_lon[p]),
+                    y=_r(dep.node_lat[p]),
+                    mode="lines+text",
+                    name=rt.unit,
+                    legendgroup=rt.unit,
+                    showlegend=True,
+                    visible=visible,
+                    line={"color": unit_colour[rt.unit], "width": 3},
+                    text=[rt.unit] + [""] * (p.size - 1),
+                    textposition="top right",
+                    textfont={"color": unit_colour[rt.unit], "size": 11},
+                    hovertemplate=f"{rt.unit}<extra></extra>",
+                )
             )
-        )
         blk = a[a["block"] == b.index]
         for kind, symbol, colour in (
             ("rule", "square", "#31a354"),
@@ -255,12 +286,13 @@ def block_map(dep: Deployment, lang: str = "en") -> go.Figure:
                     },
                 )
             )
-    n_blocks = len(dep.blocks)
+        block_traces.append(list(range(first, len(fig.data))))
     steps = []
-    for b in dep.blocks:
-        vis = [True] * n_fixed + [False] * (per_block * n_blocks)
-        for j in range(per_block):
-            vis[n_fixed + per_block * b.index + j] = True
+    n_traces = len(fig.data)
+    for b, idx in zip(dep.blocks, block_traces, strict=True):
+        vis = [True] * n_fixed + [False] * (n_traces - n_fixed)
+        for j in idx:
+            vis[j] = True
         steps.append({"method": "update", "args": [{"visible": vis}], "label": b.label})
     lat0 = float(np.mean(dep.node_lat)) if dep.node_lat.size else 0.0
     fig.update_layout(

@@ -27,6 +27,18 @@ from xunfang.ingest.city import to_output_frame
 from xunfang.ingest.taxonomy import load_taxonomy
 from xunfang.plan.booth_plan import RESPONSE_RINGS_S, BoothPlan
 from xunfang.serve._common import OSM_ATTRIBUTION, osm_annotation, write_atomic
+from xunfang.serve.decisions_report import (
+    DECISION_FILES,
+    decision_summary,
+    decisions_context,
+    write_decision_files,
+)
+from xunfang.serve.map_helpers import (
+    boundary_trace,
+    figure_height,
+    label_positions,
+    street_labels,
+)
 from xunfang.units import WGS84
 
 LANGS = ("en", "zh")
@@ -41,6 +53,8 @@ _TEXT: dict[str, dict[str, str]] = {
     "stations_only": {"en": "stations alone", "zh": "仅警署"},
     "plan_mclp": {"en": "stations + booths (MCLP)", "zh": "警署+岗亭（MCLP）"},
     "plan_pmedian": {"en": "stations + booths (p-median)", "zh": "警署+岗亭（p-中位）"},
+    "plan_tiered": {"en": "stations + booths (tiered 1-3-5)", "zh": "警署+岗亭（1-3-5分层）"},
+    "plan_mexclp": {"en": "stations + booths (MEXCLP)", "zh": "警署+岗亭（MEXCLP）"},
     "coverage": {
         "en": "Response coverage by road (the 1-3-5 minute circle)",
         "zh": "道路通行覆盖（1-3-5分钟圈）",
@@ -121,7 +135,7 @@ def map_figure(plan: BoothPlan, lang: str = "en") -> go.Figure:
     fig.add_trace(_roads_trace(plan, to_wgs, lang))
     grid = plan.where_when.grid
     dens = plan.where_when.kde(ALL, bandwidth_m=plan.config.kde_bandwidth_m)
-    cells = np.flatnonzero(grid.mask & (dens > np.percentile(dens[grid.mask], 50)))
+    cells = np.flatnonzero(grid.mask & (dens > np.percentile(dens[grid.mask], 35)))
     c = grid.centres(cells)
     clon, clat = to_wgs.transform(c[:, 0], c[:, 1])
     fig.add_trace(
@@ -132,11 +146,12 @@ def map_figure(plan: BoothPlan, lang: str = "en") -> go.Figure:
             name=_t("density", lang),
             marker={
                 "symbol": "square",
-                "size": 6,
+                "size": 9,
                 "color": dens[cells],
                 "colorscale": "YlOrRd",
-                "opacity": 0.45,
-                "showscale": False,
+                "opacity": 0.75,
+                "showscale": True,
+                "colorbar": {"title": "/km²", "thickness": 10, "len": 0.4, "x": 1.0},
             },
             hovertemplate="%{marker.color:.0f} /km²<extra></extra>",
         )
@@ -191,6 +206,11 @@ def map_figure(plan: BoothPlan, lang: str = "en") -> go.Figure:
         )
     )
     s = plan.sites
+    bounds = plan.area.polygon_wgs84.bounds
+    positions = label_positions(
+        s.geometry.x.to_numpy(), s.geometry.y.to_numpy(), gap=(bounds[3] - bounds[1]) / 60
+    )
+    s = s.assign(_pos=positions)
     for kind, symbol, colour in (("station", "star", "#08306b"), ("booth", "diamond", "#2171b5")):
         sub = s[s["kind"] == kind]
         fig.add_trace(
@@ -199,8 +219,8 @@ def map_figure(plan: BoothPlan, lang: str = "en") -> go.Figure:
                 y=sub.geometry.y,
                 mode="markers+text",
                 text=sub["name"],
-                textposition="top center",
-                textfont={"size": 9},
+                textposition=list(sub["_pos"]),
+                textfont={"size": 10, "color": colour},
                 name=_t(kind, lang),
                 marker={
                     "symbol": symbol,
@@ -210,19 +230,33 @@ def map_figure(plan: BoothPlan, lang: str = "en") -> go.Figure:
                 },
             )
         )
+    fig.add_trace(boundary_trace(plan.area.polygon_wgs84, plan.area.name))
     lat0 = float(plan.area.polygon_wgs84.centroid.y)
+    lon_n, lat_n = to_wgs.transform(plan.network.node_xy[:, 0], plan.network.node_xy[:, 1])
+    streets = street_labels(plan.network.edges, np.asarray(lon_n), np.asarray(lat_n))
+    pad_x = (bounds[2] - bounds[0]) * 0.03
+    pad_y = (bounds[3] - bounds[1]) * 0.02
+    title = None
+    if plan.forecast_note:
+        title = {
+            "text": ("按预测加权的方案" if lang == "zh" else "Forecast-weighted plan")
+            + f": {plan.config.forecast} ({plan.config.forecast_window})",
+            "x": 0.01,
+        }
     fig.update_layout(
-        height=720,
-        margin={"l": 10, "r": 10, "t": 10, "b": 40},
-        xaxis={"visible": False},
+        height=figure_height(bounds),
+        title=title,
+        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 40},
+        xaxis={"visible": False, "range": [bounds[0] - pad_x, bounds[2] + pad_x]},
         legend={"orientation": "h", "y": -0.02},
         yaxis={
             "visible": False,
+            "range": [bounds[1] - pad_y, bounds[3] + pad_y],
             "scaleanchor": "x",
             "scaleratio": 1 / math.cos(math.radians(lat0)),
         },
         plot_bgcolor="white",
-        annotations=[osm_annotation()],
+        annotations=[osm_annotation(), *streets],
     )
     return fig
 
@@ -314,6 +348,7 @@ def render_html(plan: BoothPlan, lang: str = "en", *, out_dir: str = "OUT") -> s
         ingest=plan.ingest_report.to_dict() if plan.ingest_report else None,
         network=plan.network.report,
         credit=plan.city.credit if plan.city is not None else None,
+        dec=decisions_context(plan, lang),
     )
 
 
@@ -425,6 +460,7 @@ def plan_summary(plan: BoothPlan) -> dict[str, Any]:
         "demand": {"kind": plan.config.demand, "note": plan.demand_note},
         "city": plan.city.to_dict() if plan.city is not None else None,
         "attribution": OSM_ATTRIBUTION,
+        **decision_summary(plan),
     }
 
 
@@ -493,6 +529,7 @@ def write_plan(
     cov = to_output_frame(cov.replace([np.inf], np.nan), output_frame)
     put("coverage.geojson", cov.to_json(drop_id=True))
     put("coverage.csv", pd.DataFrame(cov.drop(columns="geometry")).to_csv(index=False))
+    write_decision_files(plan, put, output_frame=output_frame)
     put("plan_summary.json", _json({**plan_summary(plan), "output_frame": output_frame}))
     if plan.ingest_report is not None:
         put("ingest_report.json", _json(plan.ingest_report.to_dict()))
@@ -512,6 +549,7 @@ OUTPUT_FILES = frozenset(
         "coverage.csv",
         "plan_summary.json",
         "ingest_report.json",
+        *DECISION_FILES,
     }
 )
 

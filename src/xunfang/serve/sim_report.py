@@ -185,9 +185,19 @@ def figures(cmp: Comparison) -> dict[str, str]:
         )
     _layout(fig, "Mean response time by component", yaxis_title="seconds", barmode="stack")
     figs["components"] = _html(fig)
-    # queueing by hour of day
+    # queueing by hour of day: dropped when no call waited (an all-zero curve says nothing)
     fig = go.Figure()
     start_h = cmp.prepared.period.start_hour
+    waited = any(
+        float(np.nan_to_num(cmp.all_calls[v]["queue_s"].to_numpy(), nan=0.0).max(initial=0.0)) > 0
+        for v in cmp.results
+    )
+    if not waited:
+        figs["queue"] = (
+            '<p class="muted">No chart of queueing delay by hour: no call waited for a unit in '
+            "any scenario (the delay is zero at every hour).</p>"
+        )
+        return figs
     for v in cmp.results:
         calls = cmp.all_calls[v]
         hour = ((calls["t_s"] / 3600.0 + start_h) // 1 % 24).astype(int)
@@ -230,7 +240,18 @@ def workload(cmp: Comparison) -> pd.DataFrame | None:
     return table
 
 
+MIN_WORKLOAD_POINTS = 5
+"""Fewer districts than this make no validation chart (a line through three points shows
+nothing); the report says so instead."""
+
+
 def _workload_figure(table: pd.DataFrame) -> str:
+    if len(table) < MIN_WORKLOAD_POINTS:
+        return (
+            f'<p class="muted">No chart of busy hours against incidents: only {len(table)} '
+            f"districts, too few points for the comparison to say anything (at least "
+            f"{MIN_WORKLOAD_POINTS}); the table above has the figures.</p>"
+        )
     fig = go.Figure(
         go.Scatter(
             x=table["incidents"],
