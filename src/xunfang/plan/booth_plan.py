@@ -368,6 +368,8 @@ def make_booth_plan(
 
     say("travel times")
     forecast_note = demand_note = None
+    node_of_incident = np.zeros(0, dtype=np.int64)  # no incident demand: none snapped
+    weights_inc = np.zeros(0)
     if config.demand == "incidents":
         node_of_incident, snap_m = network.snap(incidents.xy)
         weights_inc = (

@@ -480,7 +480,7 @@ def decide_for_plan(
     """
     res, sites, demand, rings = plan
     type_w = None
-    if config.priority:
+    if config.priority and len(node_of_incident):  # (no types without incident demand)
         groups = incidents.frame["type_group"].to_numpy()
         inc_w = weights_inc * priority_weights(groups)
         node_w = np.bincount(node_of_incident, weights=inc_w, minlength=len(network.node_ids))
