@@ -65,7 +65,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
             url = stack.enter_context(_pg_schema())
         database = Database(url)
         stack.callback(database.dispose)
-        assert upgrade(database) == head_revision() == "0001_initial"
+        assert upgrade(database) == head_revision() == "0002"
         yield database
 
 
@@ -110,8 +110,8 @@ def test_migrations_build_the_models_schema(db: Database) -> None:
             MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
         )
     assert diff == []
-    assert upgrade(db) == "0001_initial"  # a second upgrade is a no-op
-    assert current_revision(db) == "0001_initial"
+    assert upgrade(db) == "0002"  # a second upgrade is a no-op
+    assert current_revision(db) == "0002"
 
 
 def test_conditional_update_assigns_a_unit_once(db: Database) -> None:

@@ -30,6 +30,7 @@ from xunfang.serve.api.calltypes import check_call_types
 from xunfang.serve.api.events import EventHub
 from xunfang.serve.api.geo import FieldError, Geo
 from xunfang.serve.api.intake import IntakeWriter
+from xunfang.serve.api.middleware import BodyLimit, NoStore, content_security_policy
 from xunfang.serve.api.routers import (
     alerts,
     audit,
@@ -98,7 +99,11 @@ def create_app(
     """
     settings.check()
     check_call_types()
-    database = db or Database(settings.database_url)
+    database = db or Database(
+        settings.database_url,
+        connect_timeout_s=settings.db_connect_timeout_s,
+        statement_timeout_s=settings.db_statement_timeout_s,
+    )
     hub = EventHub()
     writer = IntakeWriter(database, batch_max=settings.intake_batch_max)
     service = Service(settings, database, geo, hub, writer)
@@ -136,35 +141,27 @@ def create_app(
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(NoStore)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)  # outermost: first
     for module in ROUTERS:
         app.include_router(module.router)
     _install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
 
     @app.get("/", include_in_schema=False)
-    def console() -> FileResponse:
+    def console(request: Request) -> FileResponse:
         return FileResponse(
             WEB_DIR / "index.html",
             headers={
-                "Content-Security-Policy": _csp(settings.tile_url),
+                "Content-Security-Policy": content_security_policy(
+                    request.headers.get("host"), settings.tile_url
+                ),
                 "X-Content-Type-Options": "nosniff",
                 "Referrer-Policy": "no-referrer",
             },
         )
 
     return app
-
-
-def _csp(tile_url: str) -> str:
-    img = "'self' data:"
-    if tile_url.startswith(("http://", "https://")):
-        scheme, _, rest = tile_url.partition("://")
-        host = rest.split("/", 1)[0].replace("{s}", "*")
-        img += f" {scheme}://{host}"
-    return (
-        f"default-src 'self'; img-src {img}; connect-src 'self' ws: wss:; "
-        "style-src 'self'; script-src 'self'; frame-ancestors 'none'"
-    )
 
 
 def _error(code: int, field: str | None, msg: str, where: str = "body") -> JSONResponse:
@@ -220,8 +217,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         if kind in _RETRYABLE:
             log.warning("database conflict: %s", kind)
             return _error(409, None, "conflicting update, nothing was written: retry")
-        log.warning("database busy: %s", kind)
-        resp = _error(503, None, "database busy, retry")
+        log.warning("database unavailable or busy: %s", kind)
+        resp = _error(503, None, "database unavailable or busy, retry")
         resp.headers["Retry-After"] = "1"
         return resp
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query
 
 from xunfang.serve.api import schemas as S
 from xunfang.serve.api.deps import AnyUser, Dispatcher, ServiceDep
@@ -14,9 +14,22 @@ router = APIRouter(prefix="/api/calls", tags=["calls"])
 
 
 @router.post("", response_model=S.CallOut, status_code=201)
-async def create_call(body: S.CallCreate, ctx: Dispatcher, svc: ServiceDep) -> S.CallOut:
+async def create_call(
+    body: S.CallCreate,
+    ctx: Dispatcher,
+    svc: ServiceDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            pattern=r"^[\x21-\x7e]{1,128}$",
+            description="a fresh random key (e.g. a UUID) per call: a retry with the same "
+            "key and body answers the stored call instead of storing it twice",
+        ),
+    ] = None,
+) -> S.CallOut:
     """Take a call. Answered with 201 only once the call is committed to disk."""
-    return await svc.create_call(body, ctx)
+    return await svc.create_call(body, ctx, idempotency_key)
 
 
 @router.get("", response_model=list[S.CallOut])
