@@ -269,3 +269,8 @@ def test_xunfang_serve_on_the_loop(data_dir: Path, tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(15)
     assert "console at http://127.0.0.1" in log.read_text()
+
+
+def test_serve_refuses_workers_on_sqlite(tmp_path: Path) -> None:
+    r = runner.invoke(app, ["serve", "--workers", "2"], env=_env(tmp_path))
+    assert r.exit_code == 2 and "--workers > 1 needs PostgreSQL" in r.output

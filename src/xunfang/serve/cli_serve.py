@@ -83,8 +83,18 @@ def serve_cmd(
         bool, typer.Option(help="Only upgrade the database schema, then exit.")
     ] = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Worker processes on the port (PostgreSQL only; the live feed goes "
+            "between them through LISTEN/NOTIFY).",
+        ),
+    ] = 1,
 ) -> None:
     """Run the dispatch service: REST API under /api, live feed at /ws, console at /."""
+    from xunfang.errors import ValidationError
     from xunfang.serve.api.app import prepare_database, run
     from xunfang.serve.api.geo import build_geo
     from xunfang.store.db import Database
@@ -98,6 +108,26 @@ def serve_cmd(
         db.dispose()
         console.print(f"database {db.backend} at schema revision {rev}")
         if migrate_only:
+            return
+        if workers > 1:
+            if db.is_sqlite:
+                raise ValidationError(
+                    "--workers > 1 needs PostgreSQL: SQLite serialises writers on one file "
+                    "lock, so the service runs one process on it"
+                )
+            console.print(
+                f"{workers} workers, each building the road network of {settings.area}; "
+                f"console at http://{host}:{port}/"
+            )
+            run(
+                settings,
+                None,
+                host=host,
+                port=port,
+                migrate=False,
+                log_level=log_level,
+                workers=workers,
+            )
             return
         with console.status(f"building the road network of {settings.area}"):
             geo = build_geo(

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -199,6 +200,9 @@ class Ctx:
     now: dt.datetime
 
 
+SEED_LOCK_KEY = 0x78756E66616E67  # "xunfang"
+"""PostgreSQL advisory lock taken while seeding (workers starting together)."""
+
 USER_CACHE_S = 2.0
 """How long a user's role and active flag are trusted before the database is asked again."""
 
@@ -221,6 +225,9 @@ class Service:
         station. Returns (sites added, units added)."""
         now = utcnow()
         with self.db.write() as s:
+            if not self.db.is_sqlite:
+                # several workers start at once: one seeds, the others wait and find it done
+                s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SEED_LOCK_KEY})
             added_sites = repo.upsert_sites(
                 s,
                 [
@@ -854,6 +861,25 @@ class Service:
             )
         )
         return out
+
+    def event_from_db(self, kind: str, row_id: int) -> Event | None:
+        """A call or alert event rebuilt from the database (the live-feed bus sends events
+        too large for a NOTIFY as a reference); None when the row is gone."""
+        with self.db.read() as s:
+            if kind.startswith("call."):
+                call = repo.get_call(s, row_id)
+                return None if call is None else _call_event(kind, call)
+            if kind.startswith("alert."):
+                alert = repo.get_alert(s, row_id)
+                if alert is None:
+                    return None
+                out = self._alert_out(s, alert)
+                return Event(
+                    kind,
+                    out.model_dump(mode="json"),
+                    units=frozenset(r.unit_id for r in out.recipients),
+                )
+        return None
 
     def _alert_out(self, s: Session, alert: Alert) -> S.AlertOut:
         recs = repo.alert_recipients(s, [alert.id])

@@ -79,6 +79,9 @@ class ServeSettings(BaseSettings):
     """Failed logins from one address in ``login_window_s`` before it must wait."""
     login_window_s: float = Field(default=900.0, gt=0, le=86_400)
     """How far back failed logins count, seconds."""
+    live_feed_bus: Literal["auto", "local"] = "auto"
+    """``auto``: on PostgreSQL the live feed goes through LISTEN/NOTIFY, so that every
+    worker process hears every event; ``local``: this process only (SQLite always)."""
     db_connect_timeout_s: float = Field(default=3.0, gt=0, le=60)
     """A database connection not made by then fails (503), seconds."""
     db_statement_timeout_s: float = Field(default=15.0, gt=0, le=3600)
