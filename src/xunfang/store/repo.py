@@ -359,9 +359,18 @@ def list_calls(
     statuses: Sequence[str] | None = None,
     limit: int = 200,
     before_id: int | None = None,
+    oldest_first: bool = False,
+    after_id: int | None = None,
 ) -> Sequence[Call]:
-    """Calls, newest first."""
-    q = select(Call).order_by(Call.id.desc()).limit(limit)
+    """Calls, newest first (or oldest first: the order they have been waiting in).
+
+    Pages by key (``before_id`` for newest first, ``after_id`` for oldest first), so
+    that calls arriving between two pages neither repeat nor vanish.
+    """
+    order = Call.id.asc() if oldest_first else Call.id.desc()
+    q = select(Call).order_by(order).limit(limit)
+    if after_id is not None:
+        q = q.where(Call.id > after_id)
     if open_only:
         q = q.where(Call.status.in_(OPEN_CALL_STATUSES))
     if statuses:

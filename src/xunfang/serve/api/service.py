@@ -468,11 +468,19 @@ class Service:
         statuses: Sequence[str] | None,
         limit: int,
         before_id: int | None,
+        oldest_first: bool = False,
+        after_id: int | None = None,
     ) -> list[S.CallOut]:
-        """Calls, newest first."""
+        """Calls, newest first (or oldest first, paged by ``after_id``)."""
         with self.db.read() as s:
             rows = repo.list_calls(
-                s, open_only=open_only, statuses=statuses, limit=limit, before_id=before_id
+                s,
+                open_only=open_only,
+                statuses=statuses,
+                limit=limit,
+                before_id=before_id,
+                oldest_first=oldest_first,
+                after_id=after_id,
             )
         return [call_out(r, principal) for r in rows]
 

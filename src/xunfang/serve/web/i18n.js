@@ -17,7 +17,7 @@ window.I18N = {
     act_en_route: "出发", act_on_scene: "到场", act_clear: "结束", act_oos: "停用", act_back: "恢复",
     k_booth: "岗亭", k_patrol: "巡逻车", k_station_car: "所属警车", k_response_team: "快反队",
     p: "优先级", median: "中位数", p90: "90分位", calls_n: "警情数", person_times: "在岗人次",
-    by_hour: "按小时", login_failed: "用户名或密码错误",
+    by_hour: "按小时", login_failed: "用户名或密码错误", prev: "上一页", next: "下一页",
   },
   en: {
     title: "xunfang command centre", login: "Log in", logout: "Log out", username: "User name",
@@ -36,6 +36,6 @@ window.I18N = {
     act_clear: "Clear", act_oos: "Off duty", act_back: "On duty", k_booth: "booth", k_patrol: "patrol",
     k_station_car: "station car", k_response_team: "response team", p: "Priority", median: "median",
     p90: "p90", calls_n: "calls", person_times: "person-times on duty", by_hour: "by hour",
-    login_failed: "Wrong user name or password",
+    login_failed: "Wrong user name or password", prev: "Previous", next: "Next",
   },
 };

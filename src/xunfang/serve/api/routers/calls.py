@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query
 
@@ -40,10 +40,25 @@ def list_calls(
     status: Annotated[list[S.CallStatusName] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    order: Annotated[
+        Literal["newest", "oldest"],
+        Query(
+            description="newest first (page with before_id) or oldest waiting first "
+            "(page with after_id)"
+        ),
+    ] = "newest",
+    after_id: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
 ) -> list[S.CallOut]:
-    """Calls, newest first (caller details masked for officers and analysts)."""
+    """Calls, newest first or oldest first, a page at a time (caller details masked for
+    officers and analysts)."""
     return svc.list_calls(
-        ctx.principal, open_only=open, statuses=status, limit=limit, before_id=before_id
+        ctx.principal,
+        open_only=open,
+        statuses=status,
+        limit=limit,
+        before_id=before_id,
+        oldest_first=order == "oldest",
+        after_id=after_id,
     )
 
 
