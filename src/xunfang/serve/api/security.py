@@ -192,13 +192,15 @@ def caller_view(
     return mask_name(name), mask_phone(phone)
 
 
-PERSONAL_EVENT_TYPES = frozenset({"call.created", "call.updated"})
-"""Live-feed event types whose payload is a call (with ``caller_name``/``caller_phone``)."""
+PERSONAL_FIELDS = ("caller_name", "caller_phone")
+"""Fields of a payload that hold a caller's personal data."""
 
 
 def event_view(principal: Principal, kind: str, data: dict[str, Any]) -> dict[str, Any]:
-    """A live-feed payload as ``principal`` may see it (see :func:`caller_view`)."""
-    if kind not in PERSONAL_EVENT_TYPES or principal.sees_caller:
+    """A live-feed payload as ``principal`` may see it (see :func:`caller_view`): any
+    event carrying ``caller_name`` or ``caller_phone`` is masked, whatever its ``kind``,
+    so that a new event type cannot leak them by being forgotten in a list."""
+    if principal.sees_caller or not any(f in data for f in PERSONAL_FIELDS):
         return data
     name, phone = caller_view(principal, data.get("caller_name"), data.get("caller_phone"))
     return {**data, "caller_name": name, "caller_phone": phone}
