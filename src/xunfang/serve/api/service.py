@@ -205,6 +205,8 @@ SEED_LOCK_KEY = 0x78756E66616E67  # "xunfang"
 
 USER_CACHE_S = 2.0
 """How long a user's role and active flag are trusted before the database is asked again."""
+USER_CACHE_MAX = 10_000
+"""Most user and session states cached at once."""
 
 
 @dataclass
@@ -297,8 +299,13 @@ class Service:
             if user is not None and user.active
             else (None, None)
         )
-        self._user_cache[key] = (now, state)
+        self._remember(key, now, state)
         return state
+
+    def _remember(self, key: str, now: float, value: Any) -> None:
+        if len(self._user_cache) >= USER_CACHE_MAX:
+            self._user_cache.clear()  # entries live 2 s: a full cache is only old ones
+        self._user_cache[key] = (now, value)
 
     def session_state(self, session_id: str) -> tuple[bool, bool]:
         """``(known, revoked)`` of a login session (cached like :meth:`user_state`)."""
@@ -310,7 +317,7 @@ class Service:
         with self.db.read() as s:
             row = repo.get_session(s, session_id)
         state = (row is not None, row is not None and row.revoked_at is not None)
-        self._user_cache[key] = (now, state)
+        self._remember(key, now, state)
         return state
 
     def forget_users(self) -> None:
