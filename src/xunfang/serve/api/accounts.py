@@ -19,7 +19,10 @@ user, who logs in from another address as usual (behind one NAT, the shared addr
 waits like the attacker). A refused attempt answers 429 with ``Retry-After`` before the
 password is checked (no Argon2 work for the attacker to cause) and is audited as
 ``auth.throttled``. Unknown user names are audited as ``(unknown)``, never as typed
-(users type passwords into the name field).
+(users type passwords into the name field), so guessing names from one address backs off
+like one name. The address is the TCP peer: behind a reverse proxy, run uvicorn with
+``--proxy-headers --forwarded-allow-ips <the proxy>`` or every client shares the proxy's
+address (and its per-address cap).
 
 Users
 -----
