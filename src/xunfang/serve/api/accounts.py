@@ -20,9 +20,10 @@ waits like the attacker). A refused attempt answers 429 with ``Retry-After`` bef
 password is checked (no Argon2 work for the attacker to cause) and is audited as
 ``auth.throttled``. Unknown user names are audited as ``(unknown)``, never as typed
 (users type passwords into the name field), so guessing names from one address backs off
-like one name. The address is the TCP peer: behind a reverse proxy, run uvicorn with
-``--proxy-headers --forwarded-allow-ips <the proxy>`` or every client shares the proxy's
-address (and its per-address cap).
+like one name. The address is the client's as uvicorn sees it: the TCP peer, or the
+``X-Forwarded-For`` of a proxy it trusts (127.0.0.1 by default; a proxy elsewhere must be
+named in uvicorn's ``FORWARDED_ALLOW_IPS`` environment variable, or every client shares
+the proxy's address and its per-address cap).
 
 Users
 -----
