@@ -523,6 +523,8 @@ def alert_to_call(svc: Service, alert_id: int, body: F.AlertToCallIn, ctx: Ctx) 
         disposition=None,
         disposition_note="",
         alert_id=alert_id,
+        idempotency_key=None,
+        request_hash=None,
     )
     with svc.db.write() as s:
         (new_id,) = repo.add_calls(s, [row])
