@@ -219,3 +219,40 @@ def test_bus_payloads_and_channels() -> None:
     a = channel_for(make_url("postgresql+psycopg://u@h/test?options=-csearch_path%3Dxf_a"))
     b = channel_for(make_url("postgresql+psycopg://u@h/test?options=-csearch_path%3Dxf_b"))
     assert a != b and a.startswith("xunfang_") and len(a) == 20
+
+
+def test_role_filtered_events_cross_the_bus_and_are_filtered_per_subscriber() -> None:
+    """``alert.escalated`` (field side) reaches dispatchers and admins only, also after a
+    trip through NOTIFY (by value and by reference)."""
+    import asyncio
+
+    from xunfang.serve.api.bus import decode, encode
+    from xunfang.serve.api.events import Event, EventHub
+    from xunfang.serve.api.security import Principal, Role
+
+    esc = Event(
+        "alert.escalated",
+        {"id": 9, "description": "x", "recipients": []},
+        units=frozenset(),
+        roles=frozenset({"dispatcher", "admin"}),
+    )
+    assert decode(encode(esc), lambda t, i: None) == esc
+    big = Event(
+        "alert.escalated", {"id": 9, "description": "车" * 3000}, units=frozenset(), roles=esc.roles
+    )
+    assert decode(encode(big), lambda t, i: Event(t, big.data, units=frozenset({"B01"}))) == big
+
+    async def fan_out() -> dict[Role, int]:
+        hub = EventHub()
+        hub.bind(asyncio.get_running_loop())
+        subs = {
+            role: hub.subscribe(
+                Principal(role.value, role, "B01" if role is Role.OFFICER else None)
+            )
+            for role in Role
+        }
+        hub.deliver(decode(encode(esc), lambda t, i: None))  # type: ignore[arg-type]
+        return {role: sub.queue.qsize() for role, sub in subs.items()}
+
+    got = asyncio.run(fan_out())
+    assert got == {Role.DISPATCHER: 1, Role.ADMIN: 1, Role.OFFICER: 0, Role.ANALYST: 0}

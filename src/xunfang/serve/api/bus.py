@@ -64,12 +64,15 @@ def encode(event: Event) -> str:
     """The NOTIFY payload of an event: the event itself, or a reference to it
     (``{"t": type, "ref": id}``) when it would be too large."""
     units = None if event.units is None else sorted(event.units)
+    roles = None if event.roles is None else sorted(event.roles)
     payload = json.dumps(
-        {"t": event.type, "d": event.data, "u": units}, default=str, separators=(",", ":")
+        {"t": event.type, "d": event.data, "u": units, "r": roles},
+        default=str,
+        separators=(",", ":"),
     )
     if len(payload.encode()) <= MAX_PAYLOAD_BYTES:
         return payload
-    return json.dumps({"t": event.type, "ref": event.data.get("id"), "u": units})
+    return json.dumps({"t": event.type, "ref": event.data.get("id"), "u": units, "r": roles})
 
 
 def decode(payload: str, resolve: Resolver) -> Event | None:
@@ -77,12 +80,18 @@ def decode(payload: str, resolve: Resolver) -> Event | None:
     gone."""
     msg = json.loads(payload)
     units = None if msg.get("u") is None else frozenset(msg["u"])
+    roles = None if msg.get("r") is None else frozenset(msg["r"])
     if "ref" in msg:
         event = resolve(str(msg["t"]), int(msg["ref"]))
         if event is None:
             return None
-        return Event(event.type, event.data, units=units if units is not None else event.units)
-    return Event(str(msg["t"]), dict(msg["d"]), units=units)
+        return Event(
+            event.type,
+            event.data,
+            units=units if units is not None else event.units,
+            roles=roles if roles is not None else event.roles,
+        )
+    return Event(str(msg["t"]), dict(msg["d"]), units=units, roles=roles)
 
 
 class PgBus:

@@ -45,12 +45,16 @@ class Event:
         at delivery by :func:`~xunfang.serve.api.security.event_view`.
     units
         For alerts: the recipient unit ids (officers of other units do not get it).
+    roles
+        Only subscribers of these roles (values of :class:`Role`) get it (None: every
+        role), e.g. ``alert.escalated`` for dispatchers and admins.
     """
 
     type: str
     data: dict[str, Any]
     masked: dict[str, Any] | None = None
     units: frozenset[str] | None = None
+    roles: frozenset[str] | None = None
 
 
 @dataclass(eq=False)
@@ -149,6 +153,8 @@ class EventHub:
             subs = list(self._subs)
         for sub in subs:
             p = sub.principal
+            if event.roles is not None and p.role.value not in event.roles:
+                continue
             if (
                 event.units is not None
                 and p.role is Role.OFFICER

@@ -416,8 +416,15 @@ def tick(svc: Service, now: dt.datetime) -> tuple[int, int]:
     for u in back:
         svc.hub.publish(_unit_event(u))
     for out in alerts_out:
-        # dispatchers and admins (officers: units=empty set)
-        svc.hub.publish(Event("alert.escalated", out.model_dump(mode="json"), units=frozenset()))
+        # dispatchers and admins only (filtered per subscriber, in every worker)
+        svc.hub.publish(
+            Event(
+                "alert.escalated",
+                out.model_dump(mode="json"),
+                units=frozenset(),
+                roles=frozenset({Role.DISPATCHER.value, Role.ADMIN.value}),
+            )
+        )
     return len(back), len(escalated)
 
 
