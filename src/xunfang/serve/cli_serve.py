@@ -7,6 +7,7 @@ the top level). Settings come from ``XUNFANG_*`` variables (see
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import sys
@@ -165,6 +166,23 @@ def serve_cmd(
                 raise ValidationError(
                     "--workers > 1 needs PostgreSQL: SQLite serialises writers on one file "
                     "lock, so the service runs one process on it"
+                )
+            if any(v is not None for v in (city, boundary, roads, stations)):
+                from xunfang.serve.api.app import WORKER_CITY_ENV
+
+                # each worker builds the same city from the same options
+                os.environ[WORKER_CITY_ENV] = json.dumps(
+                    {
+                        "city": city and str(city),
+                        "boundary": boundary and str(boundary),
+                        "boundary_name": boundary_name,
+                        "roads": roads and str(roads),
+                        "stations": stations and str(stations),
+                        "frame": frame,
+                        "data_dir": str(
+                            data_dir or Path(os.environ.get("XUNFANG_DATA_DIR", "data"))
+                        ),
+                    }
                 )
             console.print(
                 f"{workers} workers, each building the road network of {settings.area}; "

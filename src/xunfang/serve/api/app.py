@@ -325,16 +325,35 @@ def _settings_json(settings: ServeSettings) -> str:
     return json.dumps(values)
 
 
+WORKER_CITY_ENV = "XUNFANG_WORKER_CITY"
+"""Environment variable that hands the parent's city options (``--city``, ``--boundary``,
+``--roads``, ...; JSON) to worker processes (unset: the plan folder's city, or the
+default one)."""
+_CITY_PATHS = ("city", "boundary", "roads", "stations", "data_dir")
+
+
 def geo_from_settings(settings: ServeSettings) -> Geo:
-    """The service's geography built from its settings (area, data, plan)."""
+    """The service's geography built from its settings (area, data, plan) and the city
+    options of :data:`WORKER_CITY_ENV`, if any."""
     from xunfang.serve.api.geo import build_geo
 
+    city = None
+    options = os.environ.get(WORKER_CITY_ENV, "")
+    if options:
+        from xunfang.serve.cli_city import city_from_options
+
+        values = json.loads(options)
+        for key in _CITY_PATHS:
+            if values.get(key) is not None:
+                values[key] = Path(values[key])
+        city = city_from_options(**values)
     return build_geo(
-        settings.area,
+        settings.area or None,
         settings.data_dir,
         plan_dir=settings.plan_dir,
         buffer_m=settings.area_buffer_m,
         max_snap_m=settings.max_snap_m,
+        city=city,
     )
 
 
