@@ -9,22 +9,28 @@ Prints, for Chicago police district 1 (real road network, real data directory):
       SQLite, snap them, rank them),
    c. end to end over HTTP (``GET /api/recommend``, one client, loopback);
 2. call intake under load (``POST /api/calls`` from concurrent clients on 127.0.0.1 for a
-   bounded time): calls/s acknowledged with 201, p50 / p99 latency, errors; on SQLite (WAL,
-   synchronous=FULL, group commit) and on PostgreSQL (a throw-away schema of
-   ``--pg-url``, dropped afterwards; skipped with a message when unreachable).
+   bounded time): calls/s acknowledged with 201, p50 / p99 latency, errors; at 8 and 64
+   connections, with one worker process and with four, on SQLite (WAL, synchronous=FULL,
+   group commit; one process only, so its four-worker line says so) and on PostgreSQL (a
+   throw-away schema of ``--pg-url``, dropped afterwards; skipped with a message when
+   unreachable), all in one run; then each figure against the baseline of the same run,
+   PostgreSQL with one worker at the same number of connections.
 
     .venv/bin/python benchmarks/bench_dispatch_api.py [--data-dir DIR] [--area district:1]
-        [--units 200] [--queries 2000] [--http-queries 1000] [--duration-s 10]
-        [--concurrency 8,32] [--load-tool auto|wrk|httpx] [--load-procs 2]
+        [--units 200] [--queries 2000] [--http-queries 1000] [--duration-s 8]
+        [--concurrency 8,64] [--workers 1,4] [--load-tool auto|wrk|httpx] [--load-procs 2]
         [--pg-url postgresql://postgres@127.0.0.1:5432/test] [--skip-pg]
 
-The server is ``xunfang serve`` (uvicorn, one worker, log level warning) started in a
-subprocess on an ephemeral port. The load comes from ``wrk`` (one thread; ``apt-get
-install wrk``) when installed, else from ``--load-procs`` processes of asyncio + httpx
-clients; either way a closed loop of N connections on the same 2-CPU machine, competing
-with the server for the CPUs as any local load tool would. 8 connections is the operating
-point the latency target refers to; 32 saturates the server (latency is then queueing:
-N / throughput). Road data (c) OpenStreetMap contributors, ODbL 1.0.
+The server is ``xunfang serve`` (uvicorn, one worker or ``--workers N`` processes on one
+port, log level warning) started in a subprocess on an ephemeral port; with several
+workers the benchmark waits until every worker listens on the live-feed bus (its LISTEN
+connection shows in ``pg_stat_activity``) before loading it. The load comes from ``wrk``
+(one thread; ``apt-get install wrk``) when installed, else from ``--load-procs``
+processes of asyncio + httpx clients; either way a closed loop of N connections on the
+same 2-CPU machine, competing with the server for the CPUs as any local load tool would.
+8 connections is the operating point the latency target refers to; 64 saturates the
+server (latency is then queueing: N / throughput). Road data (c) OpenStreetMap
+contributors, ODbL 1.0.
 """
 
 from __future__ import annotations
@@ -43,20 +49,22 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
 
 from xunfang.dispatch.model import Unit, UnitKind
 from xunfang.dispatch.recommend import TravelTimeOracle, recommend
+from xunfang.serve.api.bus import channel_for, conninfo
 from xunfang.serve.api.events import EventHub
 from xunfang.serve.api.geo import Geo, build_geo
 from xunfang.serve.api.intake import IntakeWriter
-from xunfang.serve.api.security import Principal, Role, create_token
+from xunfang.serve.api.security import Principal, Role, create_token, hash_password
 from xunfang.serve.api.service import Service
 from xunfang.serve.api.settings import ServeSettings
 from xunfang.store import repo
-from xunfang.store.db import Database
+from xunfang.store.db import Database, normalise_url
 from xunfang.store.migrate import upgrade
 from xunfang.store.models import utcnow
 
@@ -160,10 +168,38 @@ def bench_service(geo: Geo, n_units: int, n_queries: int, rng: np.random.Generat
 
 
 # ---------------------------------------------------------------------------- server
-class ServeProcess:
-    """``xunfang serve`` in a subprocess."""
+def add_bench_users(db_url: str) -> None:
+    """Migrate the database and add the users whose tokens the benchmark mints (the
+    service checks every token's user in the database)."""
+    db = Database(db_url)
+    upgrade(db)
+    hashed = hash_password(secrets.token_urlsafe(16))
+    with db.write() as s:
+        for name, role in (("bench-admin", "admin"), ("bench", "dispatcher")):
+            if repo.get_user(s, name) is None:
+                repo.add_user(s, name, hashed, role)
+    db.dispose()
 
-    def __init__(self, args: argparse.Namespace, db_url: str, secret: str, log: Path) -> None:
+
+def bus_listeners(db_url: str) -> int:
+    """Worker processes listening on the live-feed bus of this database."""
+    import psycopg
+
+    url = normalise_url(db_url)
+    with psycopg.connect(conninfo(url), autocommit=True, connect_timeout=3) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE query = %s",
+            (f'LISTEN "{channel_for(url)}"',),
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+class ServeProcess:
+    """``xunfang serve`` in a subprocess (``workers`` processes on PostgreSQL)."""
+
+    def __init__(
+        self, args: argparse.Namespace, db_url: str, secret: str, log: Path, workers: int = 1
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {
@@ -183,18 +219,23 @@ class ServeProcess:
             str(self.port),
             "--log-level",
             "warning",
+            "--workers",
+            str(workers),
         ]
         with log.open("ab") as out:
             self.proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise SystemExit(f"server exited:\n{log.read_text()[-3000:]}")
             try:
-                if httpx.get(self.url + "/api/health", timeout=1).status_code == 200:
+                if httpx.get(self.url + "/api/health", timeout=1).status_code == 200 and (
+                    workers == 1 or bus_listeners(db_url) >= workers
+                ):
                     return
             except httpx.HTTPError:
-                time.sleep(0.1)
+                pass
+            time.sleep(0.2)
         raise SystemExit(f"server did not start:\n{log.read_text()[-3000:]}")
 
     def stop(self) -> None:
@@ -233,7 +274,7 @@ def _load_worker(
     points: list[tuple[float, float]],
     concurrency: int,
     duration_s: float,
-    start_at: float,
+    go: Any,
     out: mp.Queue,  # type: ignore[type-arg]
 ) -> None:
     async def run() -> tuple[list[float], int, int]:
@@ -242,9 +283,10 @@ def _load_worker(
         other = 0
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=30) as c:
-            while time.time() < start_at:
+            out.put("ready")
+            while not go.is_set():
                 await asyncio.sleep(0.005)
-            stop_at = start_at + duration_s
+            stop_at = time.time() + duration_s
 
             async def client(j: int) -> None:
                 nonlocal errors, other
@@ -281,11 +323,11 @@ def bench_intake(
     headers: dict[str, str],
     points: list[tuple[float, float]],
     args: argparse.Namespace,
-) -> None:
+) -> tuple[float, float]:
     ctx = mp.get_context("spawn")
     q: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
     per_proc = max(1, args.concurrency // args.load_procs)
-    start_at = time.time() + 3.0  # all load processes start together
+    go = ctx.Event()  # all load processes start together, once every one has started
     procs = [
         ctx.Process(
             target=_load_worker,
@@ -295,7 +337,7 @@ def bench_intake(
                 points[p :: args.load_procs],
                 per_proc,
                 args.duration_s,
-                start_at,
+                go,
                 q,
             ),
         )
@@ -303,6 +345,9 @@ def bench_intake(
     ]
     for p in procs:
         p.start()
+    for _ in procs:  # a spawned process imports the stack first: slow on a loaded machine
+        assert q.get(timeout=300) == "ready"
+    go.set()
     results = [q.get(timeout=args.duration_s + 120) for _ in procs]
     for p in procs:
         p.join()
@@ -312,9 +357,10 @@ def bench_intake(
     rate = len(lat_s) / args.duration_s
     figures = summary(lat_s) if lat_s else "no call acknowledged"
     print(
-        f"  {label:<19} {rate:7.1f} calls/s acknowledged (201)   {figures}   "
+        f"  {label:<31} {rate:7.1f} calls/s (201)   {figures}   "
         f"non-201: {other}, transport errors: {errors}"
     )
+    return rate, (pct(lat_s, 99) if lat_s else float("nan"))
 
 
 WRK_SCRIPT = """
@@ -345,7 +391,7 @@ def bench_intake_wrk(
     headers: dict[str, str],
     points: list[tuple[float, float]],
     args: argparse.Namespace,
-) -> None:
+) -> tuple[float, float]:
     """The same load with wrk (one thread, ``--concurrency`` connections)."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(
@@ -381,11 +427,13 @@ def bench_intake_wrk(
     line = next(x for x in out.splitlines() if x.startswith("XF "))
     n, status_err, io_err, timeouts, p50_us, p99_us, _mean, dur_us = line.split()[1:]
     ok = int(n) - int(status_err)
+    rate = ok / (int(dur_us) / 1e6)
     print(
-        f"  {label:<19} {ok / (int(dur_us) / 1e6):7.1f} calls/s acknowledged (201)   "
+        f"  {label:<31} {rate:7.1f} calls/s (201)   "
         f"p50 {float(p50_us) / 1000:7.3f} ms   p99 {float(p99_us) / 1000:7.3f} ms   "
         f"(n={ok})   non-201: {status_err}, socket errors: {io_err}, timeouts: {timeouts}"
     )
+    return rate, float(p99_us) / 1000
 
 
 def pg_schema_url(base: str) -> tuple[str, str] | None:
@@ -422,11 +470,16 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=200)
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--http-queries", type=int, default=1000)
-    parser.add_argument("--duration-s", type=float, default=10.0)
+    parser.add_argument("--duration-s", type=float, default=8.0)
     parser.add_argument(
         "--concurrency",
-        default="8,32",
+        default="8,64",
         help="comma-separated numbers of concurrent connections, one run each",
+    )
+    parser.add_argument(
+        "--workers",
+        default="1,4",
+        help="comma-separated numbers of worker processes, one server each (PostgreSQL)",
     )
     parser.add_argument("--load-procs", type=int, default=2)
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
@@ -439,6 +492,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     levels = [int(x) for x in str(args.concurrency).split(",")]
+    worker_levels = [int(x) for x in str(args.workers).split(",")]
     if args.load_tool == "auto":
         args.load_tool = "wrk" if shutil.which("wrk") else "httpx"
     if not (args.data_dir / "chicago").is_dir():
@@ -481,30 +535,52 @@ def main() -> None:
         )
         print(
             f"\n2. Call intake: {', '.join(map(str, levels))} concurrent connections ({tool}), "
-            f"{args.duration_s:g} s each, POST /api/calls on 127.0.0.1"
+            f"{', '.join(map(str, worker_levels))} worker processes, {args.duration_s:g} s each, "
+            "POST /api/calls on 127.0.0.1 (timings on a shared, loaded 2-CPU machine)"
         )
+        results: dict[tuple[str, int, int], tuple[float, float]] = {}
         try:
             for i, (label, url, _schema) in enumerate(backends):
-                server = ServeProcess(args, url, secret, Path(tmp) / f"{label}.log")
-                try:
-                    if i == 0:
-                        add_units(server, admin, ulon, ulat)
-                        bench_http_recommend(
-                            server, disp, clon[: args.http_queries], clat[: args.http_queries]
+                add_bench_users(url)
+                for n_workers in worker_levels:
+                    if n_workers > 1 and label == "SQLite":
+                        print(
+                            f"  SQLite, {n_workers} workers: not run - SQLite serves from one "
+                            "process (its writers share one file lock); see PostgreSQL"
                         )
-                    for conc in levels:
-                        args.concurrency = conc
-                        name = f"{label}, {conc:>2} conn"
-                        if args.load_tool == "wrk":
-                            bench_intake_wrk(name, server, disp, points, args)
-                        else:
-                            bench_intake(name, server, disp, points, args)
-                finally:
-                    server.stop()
+                        continue
+                    log = Path(tmp) / f"{label}-{n_workers}.log"
+                    server = ServeProcess(args, url, secret, log, workers=n_workers)
+                    try:
+                        if i == 0 and n_workers == worker_levels[0]:
+                            add_units(server, admin, ulon, ulat)
+                            bench_http_recommend(
+                                server, disp, clon[: args.http_queries], clat[: args.http_queries]
+                            )
+                        for conc in levels:
+                            args.concurrency = conc
+                            w = "worker" if n_workers == 1 else "workers"
+                            name = f"{label}, {n_workers} {w}, {conc:>2} conn"
+                            run = bench_intake_wrk if args.load_tool == "wrk" else bench_intake
+                            results[(label, n_workers, conc)] = run(
+                                name, server, disp, points, args
+                            )
+                    finally:
+                        server.stop()
         finally:
             for _label, _url, schema in backends:
                 if schema is not None:
                     drop_schema(args.pg_url, schema)
+        base_label = "PostgreSQL" if any(k[0] == "PostgreSQL" for k in results) else "SQLite"
+        print(f"\n   against the baseline {base_label}, {worker_levels[0]} worker (same run):")
+        for (label, n_workers, conc), (rate, p99) in results.items():
+            base = results.get((base_label, worker_levels[0], conc))
+            if base is None or base[0] == 0:
+                continue
+            print(
+                f"  {label + f', {n_workers} w, {conc:>2} conn':<31} "
+                f"throughput x{rate / base[0]:5.2f}   p99 x{p99 / base[1]:5.2f}"
+            )
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak memory of the benchmark process: {peak_mib:.0f} MiB")
 

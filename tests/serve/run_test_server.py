@@ -26,6 +26,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--user", action="append", default=[])
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     settings = ServeSettings()
     db = Database(settings.database_url)
@@ -36,7 +37,17 @@ def main() -> None:
             if repo.get_user(s, name) is None:
                 repo.add_user(s, name, hash_password(f"pw-{name}-1"), Role(role).value, *unit)
     db.dispose()
-    run(settings, synthetic_geo(), port=args.port, log_level="info")
+    if args.workers > 1:  # each worker builds the grid itself
+        run(
+            settings,
+            None,
+            port=args.port,
+            log_level="info",
+            workers=args.workers,
+            geo_factory="grid_geo:synthetic_geo",
+        )
+    else:
+        run(settings, synthetic_geo(), port=args.port, log_level="info")
 
 
 if __name__ == "__main__":

@@ -156,10 +156,13 @@ class Server:
     ``users`` are created before start: ``name:role[:unit]`` with password ``pw-<name>-1``.
     """
 
-    def __init__(self, db_url: str, log_path: Path, users: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, db_url: str, log_path: Path, users: tuple[str, ...] = (), workers: int = 1
+    ) -> None:
         self.db_url = db_url
         self.log_path = log_path
         self.users = users
+        self.workers = workers
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -174,6 +177,8 @@ class Server:
         args = [sys.executable, str(SERVER_SCRIPT), "--port", str(self.port)]
         for u in self.users:
             args += ["--user", u]
+        if self.workers > 1:
+            args += ["--workers", str(self.workers)]
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
         return self
@@ -195,6 +200,15 @@ class Server:
     def start(self) -> Server:
         """Start and wait."""
         return self.launch().wait()
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the worker processes (children of the server process)."""
+        assert self.proc is not None
+        path = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        kids = [int(x) for x in path.read_text().split()]
+        # uvicorn's supervisor also starts a multiprocessing resource tracker: workers
+        # are the children that opened the listening port's socket, i.e. not the tracker
+        return [k for k in kids if "resource_tracker" not in _cmdline(k)]
 
     def kill9(self) -> None:
         assert self.proc is not None
@@ -225,6 +239,13 @@ class Server:
             headers={"Authorization": f"Bearer {self.token(username)}"},
             timeout=30.0,
         )
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return ""
 
 
 __all__ = ["SITES", "TestClient", "lonlat", "node", "synthetic_geo"]

@@ -50,7 +50,7 @@ def _login(page, url: str, user: str) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_sighting_reaches_the_nearest_booth_which_acknowledges(server: Server) -> None:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     lon, lat = lonlat(5, 4)
     errors: list[str] = []
@@ -84,7 +84,9 @@ def test_sighting_reaches_the_nearest_booth_which_acknowledges(server: Server) -
             console.wait_for_selector("#feed-state[data-state=on]", timeout=15000)
 
             reporter.click("#sight-gps")
-            reporter.wait_for_function("document.querySelector('#sight-lon').value !== ''")
+            # not wait_for_function: its polling evaluates a string, which the page's
+            # content security policy (no 'unsafe-eval') refuses
+            expect(reporter.locator("#sight-lon")).not_to_have_value("", timeout=15000)
             assert float(reporter.input_value("#sight-lon")) == pytest.approx(lon, abs=1e-6)
             reporter.fill("#sight-desc", "男子, 红色上衣, 向北")
             reporter.click("#sight-send")

@@ -3,6 +3,7 @@ the Loop's road network (real data)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -14,7 +15,9 @@ from serve_support import free_port
 from typer.testing import CliRunner
 
 from xunfang.errors import DataFileError
+from xunfang.serve.api.app import prepare_database
 from xunfang.serve.api.geo import read_plan_sites
+from xunfang.serve.api.security import verify_password
 from xunfang.serve.cli_serve import app
 from xunfang.store import repo
 from xunfang.store.db import Database
@@ -76,6 +79,79 @@ def test_user_add_hashes_the_password_and_refuses_bad_input(tmp_path: Path) -> N
         env=env,
     )
     assert short.exit_code == 2 and "at least 8 characters" in short.output
+
+
+def test_user_disable_enable_role_passwd_list_and_unknown_unit(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    db = Database(env["XUNFANG_DATABASE_URL"])
+    prepare_database(db)
+    with db.write() as s:
+        repo.add_site(s, name="B01", kind="booth", lon=0.0, lat=0.0, source="test")
+        site = repo.list_sites(s)[0]
+        repo.add_unit(
+            s,
+            id="B01",
+            kind="booth",
+            name="B01",
+            status="available",
+            site_id=site.id,
+            home_lon=0.0,
+            home_lat=0.0,
+            lon=0.0,
+            lat=0.0,
+            updated_at=dt.datetime.now(dt.UTC),
+        )
+
+    def run(*args: str, stdin: str | None = None) -> tuple[int, str]:
+        r = runner.invoke(app, ["user", *args], input=stdin, env=env)
+        return r.exit_code, r.output
+
+    code, out = run(
+        "add",
+        "olga",
+        "--role",
+        "officer",
+        "--unit",
+        "ZZ9",
+        "--password-stdin",
+        stdin="long-enough\n",
+    )
+    assert code == 2 and "no unit 'ZZ9'" in out
+    assert (
+        run(
+            "add",
+            "olga",
+            "--role",
+            "officer",
+            "--unit",
+            "B01",
+            "--password-stdin",
+            stdin="long-enough\n",
+        )[0]
+        == 0
+    )
+    code, out = run("disable", "olga")
+    assert code == 0 and "user olga disabled: every token of theirs is revoked" in out
+    code, out = run("list")
+    assert code == 0 and "olga" in out and "officer" in out and "disabled" in out
+    assert run("enable", "olga")[0] == 0
+    assert run("role", "olga", "--role", "analyst")[0] == 0
+    code, out = run("role", "olga", "--role", "officer", "--unit", "Nope")
+    assert code == 2 and "no unit 'Nope'" in out
+    assert run("passwd", "olga", "--password-stdin", stdin="another-pass\n")[0] == 0
+    code, out = run("disable", "ghost")
+    assert code == 2 and "no user 'ghost'" in out
+    with db.read() as s:
+        user = repo.get_user(s, "olga")
+        assert user is not None and (user.role, user.unit_id, user.active) == (
+            "analyst",
+            None,
+            True,
+        )
+        assert verify_password("another-pass", user.password_hash)
+        actions = [e.action for e in repo.list_audit(s)][::-1]
+    assert actions == ["user.create", "user.disable", "user.enable", "user.role", "user.password"]
+    db.dispose()
 
 
 def test_serve_migrates_and_refuses_unsafe_production(tmp_path: Path) -> None:
@@ -194,3 +270,8 @@ def test_xunfang_serve_on_the_loop(data_dir: Path, tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(15)
     assert "console at http://127.0.0.1" in log.read_text()
+
+
+def test_serve_refuses_workers_on_sqlite(tmp_path: Path) -> None:
+    r = runner.invoke(app, ["serve", "--workers", "2"], env=_env(tmp_path))
+    assert r.exit_code == 2 and "--workers > 1 needs PostgreSQL" in r.output

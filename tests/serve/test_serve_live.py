@@ -205,6 +205,74 @@ def test_console_in_headless_chromium(sqlite_server: Server) -> None:
         assert (mine["status"], mine["unit_id"]) == ("en_route", unit)
 
 
+def test_console_pages_open_calls_oldest_first_and_reloads_alerts_after_a_reconnect(
+    sqlite_server: Server,
+) -> None:
+    """The open-calls list shows 20 a page, oldest waiting first; when the live feed drops,
+    the console reloads alerts too (the alert below reaches it only through that reload:
+    the test's WebSocket route swallows alert events)."""
+    _chromium_or_skip()
+    from playwright.sync_api import WebSocketRoute, sync_playwright
+
+    lon, lat = lonlat(3, 3)
+    with _client(sqlite_server, DISP) as c:
+        for i in range(25):
+            body = {"call_type": "theft", "lon": lon, "lat": lat, "address": f"page-{i}"}
+            assert c.post("/api/calls", json=body).status_code == 201
+        oldest = [x["id"] for x in c.get("/api/calls?open=true&order=oldest&limit=1000").json()]
+    assert len(oldest) >= 25 and oldest == sorted(oldest)
+    routes: list[WebSocketRoute] = []
+
+    def route(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+        ws.on_message(lambda m: server.send(m))
+        server.on_message(lambda m: None if '"alert.created"' in str(m) else ws.send(m))
+        routes.append(ws)
+
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.route_web_socket("**/ws", route)
+            page.goto(sqlite_server.url + "/")
+            page.fill("#login-user", "disp")
+            page.fill("#login-pass", "pw-disp-1")
+            page.click("#login-btn")
+            page.wait_for_selector("#feed-state[data-state=on]", timeout=15000)
+
+            def shown() -> list[int]:
+                items = page.locator("#calls-list li")
+                return [
+                    int(items.nth(i).get_attribute("data-call-id") or 0)
+                    for i in range(items.count())
+                ]
+
+            assert shown() == oldest[:20]
+            pages = -(-len(oldest) // 20)
+            assert page.inner_text("#calls-page") == f"1 / {pages} ({len(oldest)})"
+            page.click("#calls-next")
+            assert shown() == oldest[20:40]
+            assert page.is_disabled("#calls-next") == (pages == 2)
+
+            with _client(sqlite_server, DISP2) as c:
+                r = c.post("/api/alerts", json={"description": "grey van", "lon": lon, "lat": lat})
+                assert r.status_code == 201
+                aid = r.json()["id"]
+            unit_row = '#units-table tr[data-unit-id="B01"]'
+            page.wait_for_selector(unit_row, timeout=5000)
+            page.wait_for_timeout(1000)
+            assert page.locator(f'#alerts-list li[data-alert-id="{aid}"]').count() == 0
+            routes[-1].close(code=4000, reason="test drops the feed")
+            page.wait_for_selector(f'#alerts-list li[data-alert-id="{aid}"]', timeout=15000)
+            page.wait_for_selector("#feed-state[data-state=on]", timeout=15000)
+            assert len(routes) == 2  # it reconnected
+        finally:
+            browser.close()
+    assert errors == []
+
+
 def test_openapi_fuzz_finds_no_server_error(sqlite_server: Server) -> None:
     import schemathesis
     from hypothesis import HealthCheck, given, settings

@@ -7,6 +7,7 @@ the top level). Settings come from ``XUNFANG_*`` variables (see
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import sys
@@ -98,10 +99,20 @@ def serve_cmd(
     roads: RoadsOpt = None,
     stations: StationsOpt = None,
     frame: FrameOpt = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Worker processes on the port (PostgreSQL only; the live feed goes "
+            "between them through LISTEN/NOTIFY).",
+        ),
+    ] = 1,
 ) -> None:
     """Run the dispatch service: REST API under /api, live feed at /ws, console at /.
 
     The area and city default to those the plan folder records (``--plan-dir``)."""
+    from xunfang.errors import ValidationError
     from xunfang.serve.api.app import prepare_database, run
     from xunfang.serve.api.geo import build_geo
     from xunfang.store.db import Database
@@ -149,6 +160,43 @@ def serve_cmd(
         db.dispose()
         console.print(f"database {db.backend} at schema revision {rev}")
         if migrate_only:
+            return
+        if workers > 1:
+            if db.is_sqlite:
+                raise ValidationError(
+                    "--workers > 1 needs PostgreSQL: SQLite serialises writers on one file "
+                    "lock, so the service runs one process on it"
+                )
+            if any(v is not None for v in (city, boundary, roads, stations)):
+                from xunfang.serve.api.app import WORKER_CITY_ENV
+
+                # each worker builds the same city from the same options
+                os.environ[WORKER_CITY_ENV] = json.dumps(
+                    {
+                        "city": city and str(city),
+                        "boundary": boundary and str(boundary),
+                        "boundary_name": boundary_name,
+                        "roads": roads and str(roads),
+                        "stations": stations and str(stations),
+                        "frame": frame,
+                        "data_dir": str(
+                            data_dir or Path(os.environ.get("XUNFANG_DATA_DIR", "data"))
+                        ),
+                    }
+                )
+            console.print(
+                f"{workers} workers, each building the road network of {settings.area}; "
+                f"console at http://{host}:{port}/"
+            )
+            run(
+                settings,
+                None,
+                host=host,
+                port=port,
+                migrate=False,
+                log_level=log_level,
+                workers=workers,
+            )
             return
         with console.status(f"building the road network of {settings.area}"):
             geo = build_geo(
@@ -208,6 +256,11 @@ def user_add(
         with db.write() as s:
             if repo.get_user(s, username) is not None:
                 raise ValidationError(f"user {username!r} already exists")
+            if unit is not None and repo.get_unit(s, unit) is None:
+                raise ValidationError(
+                    f"--unit: no unit {unit!r} (the units are made when `xunfang serve` "
+                    "first starts, or by an admin: GET /api/units lists them)"
+                )
             repo.add_user(s, username, hashed, role_value, unit)
             repo.audit(
                 s,
@@ -223,3 +276,140 @@ def user_add(
     except (XunfangError, OSError) as exc:
         raise fail(exc) from exc
     console.print(f"user {escape(username)} added with role {role_value}")
+
+
+class _CliUsers:
+    """The command line's user store (:class:`xunfang.serve.api.accounts.UserStore`):
+    a database and no cache (servers re-read users within a few seconds)."""
+
+    def __init__(self, database_url: str | None) -> None:
+        from xunfang.serve.api.app import prepare_database
+        from xunfang.store.db import Database
+
+        settings = _settings(database_url=database_url)
+        self.db = Database(settings.database_url)
+        prepare_database(self.db)
+
+    def forget_users(self) -> None:
+        """Nothing cached here."""
+
+    def ctx(self) -> Any:
+        from xunfang.serve.api.security import Principal, Role
+        from xunfang.serve.api.service import Ctx
+        from xunfang.store.models import utcnow
+
+        return Ctx(Principal("cli", Role.ADMIN), "cli", utcnow())
+
+
+DatabaseOpt = Annotated[str | None, typer.Option(help="Database URL (XUNFANG_DATABASE_URL).")]
+NameArg = Annotated[str, typer.Argument(help="Login name.")]
+
+
+def _user_command(action: Any, database_url: str | None) -> None:
+    """Run ``action(store)`` with the errors of the domain reported as ``error: ...``."""
+    store = None
+    try:
+        store = _CliUsers(database_url)
+        action(store)
+    except (XunfangError, OSError) as exc:
+        raise fail(exc) from exc
+    finally:
+        if store is not None:
+            store.db.dispose()
+
+
+@user_app.command("disable")
+def user_disable(username: NameArg, database_url: DatabaseOpt = None) -> None:
+    """Disable a user: every token of theirs is refused from now on."""
+    from xunfang.serve.api import accounts
+
+    def act(store: _CliUsers) -> None:
+        accounts.set_active(store, username, False, store.ctx())
+        console.print(f"user {escape(username)} disabled: every token of theirs is revoked")
+
+    _user_command(act, database_url)
+
+
+@user_app.command("enable")
+def user_enable(username: NameArg, database_url: DatabaseOpt = None) -> None:
+    """Re-enable a disabled user (who logs in again)."""
+    from xunfang.serve.api import accounts
+
+    def act(store: _CliUsers) -> None:
+        accounts.set_active(store, username, True, store.ctx())
+        console.print(f"user {escape(username)} enabled")
+
+    _user_command(act, database_url)
+
+
+@user_app.command("role")
+def user_role(
+    username: NameArg,
+    role: Annotated[str, typer.Option(help="dispatcher, officer, analyst or admin.")],
+    unit: Annotated[
+        str | None, typer.Option(help="For officers: the unit they crew (e.g. B01).")
+    ] = None,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Change a user's role (and unit); their requests and live feed follow at once."""
+    from xunfang.errors import ValidationError
+    from xunfang.serve.api import accounts
+    from xunfang.serve.api import schemas as S
+
+    def act(store: _CliUsers) -> None:
+        try:
+            body = S.RoleIn(role=role, unit_id=unit)  # type: ignore[arg-type]
+        except ValueError:
+            raise ValidationError(
+                "--role must be one of dispatcher, officer, analyst, admin and --unit a unit "
+                f"id, got {role!r} / {unit!r}"
+            ) from None
+        out = accounts.set_role(store, username, body, store.ctx())
+        console.print(f"user {escape(username)} now has role {out.role.value}")
+
+    _user_command(act, database_url)
+
+
+@user_app.command("passwd")
+def user_passwd(
+    username: NameArg,
+    password_stdin: Annotated[
+        bool, typer.Option(help="Read the password from standard input (no prompt).")
+    ] = False,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Set a user's password; every token of theirs is revoked."""
+    from xunfang.serve.api import accounts
+
+    def act(store: _CliUsers) -> None:
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = typer.prompt("new password", hide_input=True, confirmation_prompt=True)
+        accounts.set_password(store, username, password, store.ctx())
+        console.print(f"password of {escape(username)} changed; their tokens are revoked")
+
+    _user_command(act, database_url)
+
+
+@user_app.command("list")
+def user_list(database_url: DatabaseOpt = None) -> None:
+    """Every user with role, unit, state and live sessions."""
+    from xunfang.serve.api import accounts
+    from xunfang.store import repo
+    from xunfang.store.models import utcnow
+
+    def act(store: _CliUsers) -> None:
+        now = utcnow()
+        with store.db.read() as s:
+            users = repo.list_users(s)
+        for u in users:
+            live = [x for x in accounts.list_sessions(store, u.username, now) if not x.revoked]
+            state = "active" if u.active else "disabled"
+            console.print(
+                f"{escape(u.username)}\t{u.role}\t{escape(u.unit_id or '-')}\t{state}\t"
+                f"{len(live)} sessions",
+                soft_wrap=True,
+            )
+
+    _user_command(act, database_url)

@@ -23,6 +23,7 @@ first to commit, re-reads the row and matches nothing).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -83,6 +84,14 @@ class Database:
         SQLAlchemy URL (``sqlite:///path.db`` or ``postgresql://...``).
     pool_size
         Connections kept open (the web server runs handlers on a thread pool).
+    connect_timeout_s
+        A connection not made by then fails with ``OperationalError`` (the service
+        answers 503 instead of hanging on a database that does not answer); also the
+        longest wait for a pooled connection. PostgreSQL (libpq) counts whole seconds,
+        at least 2.
+    statement_timeout_s
+        PostgreSQL cancels statements running longer than this (``statement_timeout``);
+        SQLite writers wait at most ``SQLITE_BUSY_TIMEOUT_MS`` for the lock.
 
     Raises
     ------
@@ -91,12 +100,23 @@ class Database:
         database (each connection would see its own empty database).
     """
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        connect_timeout_s: float = 3.0,
+        statement_timeout_s: float = 15.0,
+    ) -> None:
         self.url = normalise_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         # hide_parameters: error messages and logs never show bound values (a call's
         # caller name and phone are personal data)
-        kwargs: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite, "hide_parameters": True}
+        kwargs: dict[str, Any] = {
+            "pool_pre_ping": not self.is_sqlite,
+            "hide_parameters": True,
+            "pool_timeout": connect_timeout_s,
+        }
         if self.is_sqlite:
             if self.url.database in (None, "", ":memory:"):
                 raise ValidationError(
@@ -104,6 +124,13 @@ class Database:
                     "the server's threads; use a file, e.g. sqlite:///xunfang.db"
                 )
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 10.0}
+        else:
+            options = str(self.url.query.get("options", ""))
+            statement_ms = int(statement_timeout_s * 1000)
+            kwargs["connect_args"] = {
+                "connect_timeout": max(2, math.ceil(connect_timeout_s)),
+                "options": f"{options} -c statement_timeout={statement_ms}".strip(),
+            }
         kwargs["pool_size"] = pool_size
         kwargs["max_overflow"] = 2 * pool_size
         self.engine: Engine = create_engine(self.url, **kwargs)

@@ -85,6 +85,22 @@ class User(Base):
     """For officers: the unit they crew (their position reports and acknowledgements)."""
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    tokens_valid_after: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    """Tokens issued before this without a session row are refused (revoke all)."""
+
+
+class LoginSession(Base):
+    """One login: the token's ``jti``, so that an admin can list and revoke tokens."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (Index("ix_sessions_username", "username"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    client: Mapped[str] = mapped_column(String(64), default="")
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class Site(Base):
@@ -134,7 +150,11 @@ class Call(Base):
     """A call for service / incident and its lifecycle timestamps."""
 
     __tablename__ = "calls"
-    __table_args__ = (Index("ix_calls_status", "status"), Index("ix_calls_received", "received_at"))
+    __table_args__ = (
+        Index("ix_calls_status", "status"),
+        Index("ix_calls_received", "received_at"),
+        Index("ux_calls_idempotency_key", "idempotency_key", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
@@ -165,6 +185,10 @@ class Call(Base):
     disposition_note: Mapped[str] = mapped_column(Text, default="")
     alert_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     """The alert this call was made from, if any."""
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    """The client's ``Idempotency-Key`` of the intake (unique; a retry finds this call)."""
+    request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """SHA-256 of the intake's user and body: the same key with another body is refused."""
 
 
 class CallEvent(Base):

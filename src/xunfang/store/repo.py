@@ -28,6 +28,7 @@ from xunfang.store.models import (
     AuditEntry,
     Call,
     CallEvent,
+    LoginSession,
     Site,
     Unit,
     UnitEvent,
@@ -62,6 +63,84 @@ def add_user(
 def list_users(session: Session) -> Sequence[User]:
     """Every user, by name."""
     return session.scalars(select(User).order_by(User.username)).all()
+
+
+def update_user(session: Session, username: str, **values: Any) -> bool:
+    """Set columns of a user (``active``, ``role``, ``unit_id``, ``password_hash``,
+    ``tokens_valid_after``); False if there is no such user."""
+    result = session.execute(
+        update(User)
+        .where(User.username == username)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
+def add_session(
+    session: Session,
+    session_id: str,
+    username: str,
+    issued_at: dt.datetime,
+    expires_at: dt.datetime,
+    client: str,
+) -> None:
+    """Record a login (the token's ``jti``)."""
+    session.add(
+        LoginSession(
+            id=session_id,
+            username=username,
+            issued_at=issued_at,
+            expires_at=expires_at,
+            client=client[:64],
+        )
+    )
+
+
+def get_session(session: Session, session_id: str) -> LoginSession | None:
+    """One login session, or None."""
+    return session.get(LoginSession, session_id, populate_existing=True)
+
+
+def list_sessions(
+    session: Session, username: str, *, after: dt.datetime | None = None
+) -> Sequence[LoginSession]:
+    """A user's login sessions (those expiring after ``after`` when given), newest first."""
+    q = select(LoginSession).where(LoginSession.username == username)
+    if after is not None:
+        q = q.where(LoginSession.expires_at > after)
+    return session.scalars(q.order_by(LoginSession.issued_at.desc(), LoginSession.id)).all()
+
+
+def revoke_sessions(
+    session: Session, username: str, at: dt.datetime, session_id: str | None = None
+) -> int:
+    """Revoke a user's sessions not yet revoked (one when ``session_id`` is given);
+    the number revoked."""
+    q = update(LoginSession).where(
+        LoginSession.username == username, LoginSession.revoked_at.is_(None)
+    )
+    if session_id is not None:
+        q = q.where(LoginSession.id == session_id)
+    result = session.execute(q.values(revoked_at=at).execution_options(synchronize_session=False))
+    return _rowcount(result)
+
+
+def login_attempts(
+    session: Session, *, since: dt.datetime, client: str, limit: int = 200
+) -> Sequence[Any]:
+    """Login outcomes (``action``, ``username``, ``at``) from ``client`` since ``since``,
+    newest first: the audit log is the throttle's memory, shared by every worker."""
+    return session.execute(
+        select(AuditEntry.action, AuditEntry.username, AuditEntry.at)
+        .where(
+            AuditEntry.at >= since,
+            AuditEntry.client == client,
+            AuditEntry.action.in_(("auth.login", "auth.login_failed")),
+        )
+        .order_by(AuditEntry.id.desc())
+        .limit(limit)
+    ).all()
 
 
 # ---------------------------------------------------------------------------- sites
@@ -269,6 +348,13 @@ def add_calls(session: Session, calls: Sequence[Call]) -> list[int]:
     return ids
 
 
+def call_by_idempotency_key(session: Session, key: str) -> Call | None:
+    """The call stored with this ``Idempotency-Key``, or None."""
+    return session.scalar(
+        select(Call).where(Call.idempotency_key == key).execution_options(populate_existing=True)
+    )
+
+
 def get_call(session: Session, call_id: int) -> Call | None:
     """One call, read fresh from the database."""
     return session.get(Call, call_id, populate_existing=True)
@@ -281,9 +367,18 @@ def list_calls(
     statuses: Sequence[str] | None = None,
     limit: int = 200,
     before_id: int | None = None,
+    oldest_first: bool = False,
+    after_id: int | None = None,
 ) -> Sequence[Call]:
-    """Calls, newest first."""
-    q = select(Call).order_by(Call.id.desc()).limit(limit)
+    """Calls, newest first (or oldest first: the order they have been waiting in).
+
+    Pages by key (``before_id`` for newest first, ``after_id`` for oldest first), so
+    that calls arriving between two pages neither repeat nor vanish.
+    """
+    order = Call.id.asc() if oldest_first else Call.id.desc()
+    q = select(Call).order_by(order).limit(limit)
+    if after_id is not None:
+        q = q.where(Call.id > after_id)
     if open_only:
         q = q.where(Call.status.in_(OPEN_CALL_STATUSES))
     if statuses:

@@ -2,15 +2,24 @@
 
 ``create_app(settings, geo)`` wires settings, database, geography, event hub, intake
 writer and routers; the lifespan migrates (or checks) the database, seeds the plan's
-sites and units, and runs the intake writer. ``run(...)`` serves it with uvicorn
-(one worker: the live feed and the group-commit writer live in the process).
+sites and units, and runs the intake writer. ``run(...)`` serves it with uvicorn: one
+process, or on PostgreSQL ``workers`` processes sharing the port (uvicorn's supervisor
+restarts a worker that dies), each with its own intake writer, and the live feed carried
+between them by PostgreSQL LISTEN/NOTIFY (:mod:`xunfang.serve.api.bus`). SQLite serves
+from one process with the in-process hub: its writers are serialised by one file lock
+anyway, and a second process would gain nothing but lock waits.
+
+``/docs`` serves Swagger UI from the ``swagger-ui-bundle`` package (FastAPI's
+"self-hosting JavaScript and CSS for docs" recipe): no CDN, so it works offline.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -26,10 +35,12 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from xunfang import __version__
 from xunfang.dispatch.model import TransitionError
 from xunfang.errors import ValidationError
+from xunfang.serve.api.bus import PgBus
 from xunfang.serve.api.calltypes import check_call_types
 from xunfang.serve.api.events import EventHub
 from xunfang.serve.api.geo import FieldError, Geo
 from xunfang.serve.api.intake import IntakeWriter
+from xunfang.serve.api.middleware import BodyLimit, NoStore, content_security_policy
 from xunfang.serve.api.routers import (
     alerts,
     audit,
@@ -99,11 +110,16 @@ def create_app(
     """
     settings.check()
     check_call_types()
-    database = db or Database(settings.database_url)
+    database = db or Database(
+        settings.database_url,
+        connect_timeout_s=settings.db_connect_timeout_s,
+        statement_timeout_s=settings.db_statement_timeout_s,
+    )
     hub = EventHub()
     writer = IntakeWriter(database, batch_max=settings.intake_batch_max)
     service = Service(settings, database, geo, hub, writer)
     writer.on_committed = service.on_calls_committed
+    bus = _bus(settings, database, hub, service)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -112,6 +128,9 @@ def create_app(
         if sites_added or units_added:
             log.info("seeded %d sites and %d units", sites_added, units_added)
         hub.bind(asyncio.get_running_loop())
+        if bus is not None:
+            bus.start()
+            hub.bus = bus
         # the road network and its tables are long-lived: keep them out of the cyclic
         # garbage collector's full passes (which would otherwise pause requests)
         gc.collect()
@@ -123,12 +142,17 @@ def create_app(
         finally:
             ticker.cancel()
             writer.stop()
+            if bus is not None:
+                hub.bus = None
+                bus.stop()
 
     app = FastAPI(
         title="xunfang dispatch service",
         version=__version__,
         description="Calls, units, recommendation by road travel time, dispatch, alerts, KPIs.",
         lifespan=lifespan,
+        docs_url=None,  # served below from the package's own Swagger UI files (no CDN)
+        redoc_url=None,
     )
     app.state.service = service
     app.state.settings = settings
@@ -139,25 +163,32 @@ def create_app(
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(NoStore)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)  # outermost: first
     for module in ROUTERS:
         app.include_router(module.router)
     _install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+    _offline_docs(app)
 
-    page_headers = {
-        "Content-Security-Policy": _csp(settings.tile_url),
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
-    }
+    def page_headers(request: Request) -> dict[str, str]:
+        """The pages' headers: the content security policy of this host (console and field)."""
+        return {
+            "Content-Security-Policy": content_security_policy(
+                request.headers.get("host"), settings.tile_url
+            ),
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+        }
 
     @app.get("/", include_in_schema=False)
-    def console() -> FileResponse:
-        return FileResponse(WEB_DIR / "index.html", headers=page_headers)
+    def console(request: Request) -> FileResponse:
+        return FileResponse(WEB_DIR / "index.html", headers=page_headers(request))
 
     @app.get("/field", include_in_schema=False)
-    def field_page() -> FileResponse:
+    def field_page(request: Request) -> FileResponse:
         """The officer's page (phone or booth tablet), same content security policy."""
-        return FileResponse(WEB_DIR / "field.html", headers=page_headers)
+        return FileResponse(WEB_DIR / "field.html", headers=page_headers(request))
 
     return app
 
@@ -175,16 +206,37 @@ async def _tick_loop(service: Service) -> None:
             log.warning("background tick failed: %s", type(exc).__name__)
 
 
-def _csp(tile_url: str) -> str:
-    img = "'self' data:"
-    if tile_url.startswith(("http://", "https://")):
-        scheme, _, rest = tile_url.partition("://")
-        host = rest.split("/", 1)[0].replace("{s}", "*")
-        img += f" {scheme}://{host}"
-    return (
-        f"default-src 'self'; img-src {img}; connect-src 'self' ws: wss:; "
-        "style-src 'self'; script-src 'self'; frame-ancestors 'none'"
+def _bus(
+    settings: ServeSettings, database: Database, hub: EventHub, service: Service
+) -> PgBus | None:
+    """The cross-process live-feed bus: on PostgreSQL unless turned off; never on SQLite."""
+    if database.is_sqlite or settings.live_feed_bus == "local":
+        return None
+    return PgBus(
+        database.url,
+        hub,
+        service.event_from_db,
+        connect_timeout_s=settings.db_connect_timeout_s,
     )
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """``/docs`` from the ``swagger-ui-bundle`` package's files (no CDN)."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs-static", StaticFiles(directory=swagger_ui_path), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} - API",
+            swagger_js_url="/docs-static/swagger-ui-bundle.js",
+            swagger_css_url="/docs-static/swagger-ui.css",
+            swagger_favicon_url="/docs-static/favicon-32x32.png",
+        )
 
 
 def _error(code: int, field: str | None, msg: str, where: str = "body") -> JSONResponse:
@@ -240,8 +292,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         if kind in _RETRYABLE:
             log.warning("database conflict: %s", kind)
             return _error(409, None, "conflicting update, nothing was written: retry")
-        log.warning("database busy: %s", kind)
-        resp = _error(503, None, "database busy, retry")
+        log.warning("database unavailable or busy: %s", kind)
+        resp = _error(503, None, "database unavailable or busy, retry")
         resp.headers["Retry-After"] = "1"
         return resp
 
@@ -256,17 +308,99 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error(500, None, "internal error")
 
 
+WORKER_SETTINGS_ENV = "XUNFANG_WORKER_SETTINGS"
+"""Environment variable that hands the parent's settings (JSON) to worker processes."""
+WORKER_GEO_ENV = "XUNFANG_WORKER_GEO"
+"""Environment variable naming a ``module:function`` (no arguments, returns a ``Geo``)
+for the workers (default: :func:`geo_from_settings`)."""
+
+
+WORKER_START_TIMEOUT_S = 120
+"""How long uvicorn's supervisor waits for a worker's answer before it replaces it, s."""
+
+
+def _settings_json(settings: ServeSettings) -> str:
+    values = settings.model_dump(mode="json")
+    values["secret_key"] = settings.secret_key.get_secret_value()
+    return json.dumps(values)
+
+
+WORKER_CITY_ENV = "XUNFANG_WORKER_CITY"
+"""Environment variable that hands the parent's city options (``--city``, ``--boundary``,
+``--roads``, ...; JSON) to worker processes (unset: the plan folder's city, or the
+default one)."""
+_CITY_PATHS = ("city", "boundary", "roads", "stations", "data_dir")
+
+
+def geo_from_settings(settings: ServeSettings) -> Geo:
+    """The service's geography built from its settings (area, data, plan) and the city
+    options of :data:`WORKER_CITY_ENV`, if any."""
+    from xunfang.serve.api.geo import build_geo
+
+    city = None
+    options = os.environ.get(WORKER_CITY_ENV, "")
+    if options:
+        from xunfang.serve.cli_city import city_from_options
+
+        values = json.loads(options)
+        for key in _CITY_PATHS:
+            if values.get(key) is not None:
+                values[key] = Path(values[key])
+        city = city_from_options(**values)
+    return build_geo(
+        settings.area or None,
+        settings.data_dir,
+        plan_dir=settings.plan_dir,
+        buffer_m=settings.area_buffer_m,
+        max_snap_m=settings.max_snap_m,
+        city=city,
+    )
+
+
+def worker_app() -> FastAPI:
+    """The application of one worker process (uvicorn ``factory``): the parent's
+    settings from :data:`WORKER_SETTINGS_ENV`, the geography built here."""
+    import importlib
+    import sys
+
+    settings = ServeSettings(**json.loads(os.environ[WORKER_SETTINGS_ENV]))
+    target = os.environ.get(WORKER_GEO_ENV, "")
+    if target:
+        module, _, func = target.partition(":")
+        geo = getattr(importlib.import_module(module), func)()
+    else:
+        geo = geo_from_settings(settings)
+    sys.setswitchinterval(0.001)  # see run()
+    return create_app(settings, geo, migrate=False)
+
+
 def run(
     settings: ServeSettings,
-    geo: Geo,
+    geo: Geo | None,
     *,
     host: str = "127.0.0.1",
     port: int = 8000,
     migrate: bool = True,
     log_level: str = "info",
     access_log: bool = True,
+    workers: int = 1,
+    geo_factory: str | None = None,
 ) -> None:
-    """Serve the application with uvicorn until interrupted."""
+    """Serve the application with uvicorn until interrupted.
+
+    Parameters
+    ----------
+    geo
+        The geography (one worker); with ``workers > 1`` each worker builds its own
+        (``geo_factory``, ``module:function`` without arguments, or from the settings).
+    workers
+        Worker processes; more than one needs PostgreSQL.
+
+    Raises
+    ------
+    ValidationError
+        ``workers > 1`` on SQLite.
+    """
     import copy
     import sys
 
@@ -279,6 +413,34 @@ def run(
         "level": log_level.upper(),
         "propagate": False,
     }
+    if workers > 1:
+        if settings.database_url.startswith("sqlite"):
+            raise ValidationError(
+                "--workers > 1 needs PostgreSQL: SQLite serialises writers on one file lock, "
+                "so the service runs one process on it"
+            )
+        if migrate:
+            prepare_database(Database(settings.database_url), migrate=True)
+        os.environ[WORKER_SETTINGS_ENV] = _settings_json(settings)
+        if geo_factory:
+            os.environ[WORKER_GEO_ENV] = geo_factory
+        uvicorn.run(
+            "xunfang.serve.api.app:worker_app",
+            factory=True,
+            host=host,
+            port=port,
+            log_level=log_level,
+            log_config=log_config,
+            access_log=access_log,
+            workers=workers,
+            ws="websockets-sansio",
+            # a worker imports the geospatial stack and builds its road network before it
+            # answers the supervisor's ping: uvicorn's default 5 s would kill it mid-start
+            timeout_worker_healthcheck=WORKER_START_TIMEOUT_S,
+        )
+        return
+    if geo is None:
+        geo = geo_from_settings(settings)
     app = create_app(settings, geo, migrate=migrate)
     # The intake writer thread and the event loop share the GIL; a 1 ms switch interval
     # (default 5 ms) lets the loop take it back sooner after each C call that released

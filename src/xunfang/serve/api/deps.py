@@ -12,7 +12,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
 
-from xunfang.serve.api.security import Role, TokenError, decode_token
+from xunfang.serve.api.identity import identify
+from xunfang.serve.api.security import Role, TokenError
 from xunfang.serve.api.service import Ctx, Service
 from xunfang.store.models import utcnow
 
@@ -52,19 +53,12 @@ class RoleGuard:
             )
         svc: Service = request.app.state.service
         try:
-            principal = decode_token(token, svc.settings.secret_key.get_secret_value())
+            # the role and unit the user has now, not when the token was made
+            principal = identify(svc, token).principal
         except TokenError as exc:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}
             ) from exc
-        current = svc.current_principal(principal.username)
-        if current is None:
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED,
-                "this user no longer exists or is disabled: log in again",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        principal = current  # the role and unit the user has now, not when the token was made
         if principal.role not in self.roles:
             allowed = ", ".join(sorted(r.value for r in self.roles))
             raise HTTPException(

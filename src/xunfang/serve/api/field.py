@@ -416,8 +416,15 @@ def tick(svc: Service, now: dt.datetime) -> tuple[int, int]:
     for u in back:
         svc.hub.publish(_unit_event(u))
     for out in alerts_out:
-        # dispatchers and admins (officers: units=empty set)
-        svc.hub.publish(Event("alert.escalated", out.model_dump(mode="json"), units=frozenset()))
+        # dispatchers and admins only (filtered per subscriber, in every worker)
+        svc.hub.publish(
+            Event(
+                "alert.escalated",
+                out.model_dump(mode="json"),
+                units=frozenset(),
+                roles=frozenset({Role.DISPATCHER.value, Role.ADMIN.value}),
+            )
+        )
     return len(back), len(escalated)
 
 
@@ -523,6 +530,8 @@ def alert_to_call(svc: Service, alert_id: int, body: F.AlertToCallIn, ctx: Ctx) 
         disposition=None,
         disposition_note="",
         alert_id=alert_id,
+        idempotency_key=None,
+        request_hash=None,
     )
     with svc.db.write() as s:
         (new_id,) = repo.add_calls(s, [row])

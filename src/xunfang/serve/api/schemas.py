@@ -34,7 +34,35 @@ Name = Annotated[
     StringConstraints(min_length=1, max_length=100, strip_whitespace=True),
     AfterValidator(_no_control_line),
 ]
-Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 \-()]{2,24}$")]
+_PHONE = re.compile(
+    r"^(?P<main>\+?[0-9(][0-9 ()\-.]*[0-9])(?:\s*(?:x|ext\.?|#)\s*(?P<ext>[0-9]{1,6}))?$",
+    re.IGNORECASE,
+)
+
+
+def _phone(text: str) -> str:
+    """A phone number as people write it: ``(312) 555-0199``, ``138 0013 8000``,
+    ``+86 138-0013-8000``, with an optional extension ``x123`` / ``ext. 123`` /
+    ``#123``; 5 to 15 digits before the extension (ITU-T E.164 allows 15)."""
+    m = _PHONE.match(text)
+    if m is None:
+        raise ValueError(
+            "must be a phone number such as (312) 555-0199, +86 138-0013-8000 or 312-555-0199 x123"
+        )
+    digits = sum(c.isdigit() for c in m.group("main"))
+    if not 5 <= digits <= 15:
+        raise ValueError(f"a phone number has 5 to 15 digits before the extension, got {digits}")
+    return text
+
+
+Phone = Annotated[
+    str,
+    StringConstraints(min_length=3, max_length=32, strip_whitespace=True),
+    AfterValidator(_phone),
+]
+Password = Annotated[
+    str, StringConstraints(min_length=8, max_length=128), AfterValidator(_no_control_line)
+]
 UnitId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,32}$")]
 Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-@]{1,64}$")]
 Lon = Annotated[float, Field(ge=-180.0, le=180.0, allow_inf_nan=False, description="degrees")]
@@ -71,9 +99,47 @@ class UserCreate(_In):
     """A new user."""
 
     username: Username
-    password: Annotated[str, StringConstraints(min_length=8, max_length=128)]
+    password: Password
     role: Role
     unit_id: UnitId | None = None
+
+
+class RoleIn(_In):
+    """A user's new role (and unit, for officers)."""
+
+    role: Role
+    unit_id: UnitId | None = None
+
+
+class PasswordIn(_In):
+    """A new password (every token of the user is revoked)."""
+
+    password: Password
+
+
+class RevokeIn(_In):
+    """Revoke one session (``session_id``), or every token of the user (no id)."""
+
+    session_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9\-]{1,64}$")] | None = None
+
+
+class RevokedOut(BaseModel):
+    """How many sessions were revoked."""
+
+    username: str
+    revoked: int
+
+
+class SessionOut(BaseModel):
+    """One login of a user (a token's ``jti``)."""
+
+    id: str
+    username: str
+    issued_at: dt.datetime
+    expires_at: dt.datetime
+    client: str
+    revoked: bool
+    revoked_at: dt.datetime | None
 
 
 class UserOut(BaseModel):
@@ -98,7 +164,7 @@ class MeOut(BaseModel):
 class CallCreate(_In):
     """A call taken by a dispatcher."""
 
-    call_type: Annotated[str, StringConstraints(max_length=32)] = Field(
+    call_type: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,32}$")] = Field(
         description="a key of GET /api/meta call_types (e.g. theft, missing_person)"
     )
     priority: Priority | None = Field(default=None, description="default: the type's")
@@ -279,7 +345,9 @@ class SiteOut(BaseModel):
 class AlertCreate(_In):
     """A lookout: what to look for, where, and how far (minutes of travel) to push it."""
 
-    description: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    description: Annotated[
+        str, StringConstraints(min_length=1, max_length=2000), AfterValidator(_no_control)
+    ]
     lon: Lon
     lat: Lat
     frame: Frame = "wgs84"

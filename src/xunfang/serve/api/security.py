@@ -3,14 +3,19 @@
 * Passwords: Argon2id through ``pwdlib`` (the hasher FastAPI's documentation recommends;
   RFC 9106 parameters of the argon2-cffi defaults).
 * Tokens: JWT (RFC 7519) signed with HS256 by ``pyjwt``; claims ``sub`` (user name),
-  ``role``, ``unit`` (officers), ``iat``, ``exp``. Expired or tampered tokens are refused.
+  ``role``, ``unit`` (officers), ``iat``, ``exp`` and ``jti`` (the session id, so that an
+  admin can revoke one). Expired or tampered tokens are refused. A token proves who
+  logged in and until when; what the user may do is read from the database at each
+  request and on the live feed (:mod:`xunfang.serve.api.identity`).
 * Personal data: the caller's name and phone are masked for roles that do not need them
-  (officer, analyst).
+  (officer, analyst): :func:`caller_view` is the one rule, used by the REST answers and
+  the live feed alike.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -80,9 +85,14 @@ class Principal:
 
 
 def create_token(
-    principal: Principal, secret: str, ttl_min: float, now: dt.datetime | None = None
+    principal: Principal,
+    secret: str,
+    ttl_min: float,
+    now: dt.datetime | None = None,
+    session_id: str | None = None,
 ) -> tuple[str, dt.datetime]:
-    """A signed access token and its expiry time (UTC)."""
+    """A signed access token and its expiry time (UTC); ``session_id`` becomes the
+    ``jti`` claim (a fresh UUID when not given)."""
     issued = now or dt.datetime.now(dt.UTC)
     expires = issued + dt.timedelta(minutes=ttl_min)
     claims: dict[str, Any] = {
@@ -91,6 +101,7 @@ def create_token(
         "iss": ISSUER,
         "iat": int(issued.timestamp()),
         "exp": int(expires.timestamp()),
+        "jti": session_id or str(uuid.uuid4()),
     }
     if principal.unit_id:
         claims["unit"] = principal.unit_id
@@ -101,8 +112,19 @@ class TokenError(ValidationError):
     """A token that is missing, malformed, expired or not signed by us."""
 
 
-def decode_token(token: str, secret: str) -> Principal:
-    """The principal of a valid token.
+@dataclass(frozen=True)
+class TokenClaims:
+    """What a valid token says: who (as when it was issued), when it was issued and
+    expires (UTC), and its session id (``None`` for tokens without one)."""
+
+    principal: Principal
+    issued_at: dt.datetime
+    expires_at: dt.datetime
+    session_id: str | None
+
+
+def decode_claims(token: str, secret: str) -> TokenClaims:
+    """The claims of a valid token.
 
     Raises
     ------
@@ -117,11 +139,29 @@ def decode_token(token: str, secret: str) -> Principal:
             issuer=ISSUER,
             options={"require": ["exp", "iat", "sub", "role", "iss"]},
         )
-        return Principal(str(claims["sub"]), Role(claims["role"]), claims.get("unit"))
+        principal = Principal(str(claims["sub"]), Role(claims["role"]), claims.get("unit"))
+        jti = claims.get("jti")
+        return TokenClaims(
+            principal,
+            dt.datetime.fromtimestamp(int(claims["iat"]), dt.UTC),
+            dt.datetime.fromtimestamp(int(claims["exp"]), dt.UTC),
+            None if jti is None else str(jti)[:64],
+        )
     except jwt.ExpiredSignatureError as exc:
         raise TokenError("token expired: log in again") from exc
-    except (jwt.InvalidTokenError, ValueError) as exc:
+    except (jwt.InvalidTokenError, ValueError, TypeError, OverflowError) as exc:
         raise TokenError("invalid token") from exc
+
+
+def decode_token(token: str, secret: str) -> Principal:
+    """The principal a valid token was issued to (see :func:`decode_claims`).
+
+    Raises
+    ------
+    TokenError
+        If the token is expired, tampered with, or lacks a claim.
+    """
+    return decode_claims(token, secret).principal
 
 
 def mask_name(name: str | None) -> str | None:
@@ -139,3 +179,34 @@ def mask_phone(phone: str | None) -> str | None:
     if len(digits) <= 5:
         return "*" * len(digits)
     return "".join(digits[:3]) + "*" * (len(digits) - 5) + "".join(digits[-2:])
+
+
+def caller_view(
+    principal: Principal | None,
+    name: str | None,
+    phone: str | None,
+    *,
+    unmask: bool = False,
+) -> tuple[str | None, str | None]:
+    """The caller's name and phone as ``principal`` may see them: in clear for roles in
+    :data:`ROLES_SEEING_CALLER`, masked for the others and for ``None`` (the one masking
+    rule of the service: REST answers and live-feed events both go through here).
+    ``unmask``: in clear whatever the role (the caller decided, e.g. an officer of a unit
+    on the call, and audits the read)."""
+    if unmask or (principal is not None and principal.sees_caller):
+        return name, phone
+    return mask_name(name), mask_phone(phone)
+
+
+PERSONAL_FIELDS = ("caller_name", "caller_phone")
+"""Fields of a payload that hold a caller's personal data."""
+
+
+def event_view(principal: Principal, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A live-feed payload as ``principal`` may see it (see :func:`caller_view`): any
+    event carrying ``caller_name`` or ``caller_phone`` is masked, whatever its ``kind``,
+    so that a new event type cannot leak them by being forgotten in a list."""
+    if principal.sees_caller or not any(f in data for f in PERSONAL_FIELDS):
+        return data
+    name, phone = caller_view(principal, data.get("caller_name"), data.get("caller_phone"))
+    return {**data, "caller_name": name, "caller_phone": phone}

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import json
 import logging
 import re
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -50,10 +52,8 @@ from xunfang.serve.api.kpi import StatusChange, duty_summary, median_p90
 from xunfang.serve.api.security import (
     Principal,
     Role,
+    caller_view,
     hash_password,
-    mask_name,
-    mask_phone,
-    verify_password,
 )
 from xunfang.serve.api.settings import ServeSettings
 from xunfang.store import repo
@@ -140,7 +140,9 @@ def call_out(
     """A call for a user: personal data masked unless the role may see it
     (``principal=None`` masks) or ``unmask`` (an officer of a unit on the call)."""
     c = core_call(row, events)
-    sees = unmask or (principal is not None and principal.sees_caller)
+    caller_name, caller_phone = caller_view(
+        principal, row.caller_name, row.caller_phone, unmask=unmask
+    )
     return S.CallOut(
         id=row.id,
         call_type=row.call_type,
@@ -149,8 +151,8 @@ def call_out(
         status=row.status,  # type: ignore[arg-type]
         description=row.description,
         address=row.address,
-        caller_name=row.caller_name if sees else mask_name(row.caller_name),
-        caller_phone=row.caller_phone if sees else mask_phone(row.caller_phone),
+        caller_name=caller_name,
+        caller_phone=caller_phone,
         lon=row.lon,
         lat=row.lat,
         snap_distance_m=row.snap_distance_m,
@@ -197,9 +199,8 @@ def unit_out(row: Unit) -> S.UnitOut:
 
 
 def _call_event(kind: str, row: Call) -> Event:
-    full = call_out(row, Principal("system", Role.ADMIN)).model_dump(mode="json")
-    masked = call_out(row, None).model_dump(mode="json")
-    return Event(kind, full, masked)
+    # the full payload; each subscriber gets what its role may see (security.event_view)
+    return Event(kind, call_out(row, Principal("system", Role.ADMIN)).model_dump(mode="json"))
 
 
 def _unit_event(row: Unit) -> Event:
@@ -222,9 +223,13 @@ class Ctx:
 
 AWAY_FROM_POST_M = 100.0
 """A unit farther than this from its post is out on patrol (police visibility), metres."""
+SEED_LOCK_KEY = 0x78756E66616E67  # "xunfang"
+"""PostgreSQL advisory lock taken while seeding (workers starting together)."""
 
 USER_CACHE_S = 2.0
 """How long a user's role and active flag are trusted before the database is asked again."""
+USER_CACHE_MAX = 10_000
+"""Most user and session states cached at once."""
 
 
 @dataclass
@@ -237,7 +242,7 @@ class Service:
     geo: Geo
     hub: EventHub
     writer: IntakeWriter
-    _user_cache: dict[str, tuple[float, Principal | None]] = field(default_factory=dict)
+    _user_cache: dict[str, tuple[float, Any]] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ set-up
     def seed(self) -> tuple[int, int]:
@@ -246,6 +251,9 @@ class Service:
         station. Returns (sites added, units added)."""
         now = utcnow()
         with self.db.write() as s:
+            if not self.db.is_sqlite:
+                # several workers start at once: one seeds, the others wait and find it done
+                s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SEED_LOCK_KEY})
             added_sites = repo.upsert_sites(
                 s,
                 [
@@ -300,44 +308,53 @@ class Service:
         ]
 
     # ------------------------------------------------------------------ users
-    def authenticate(self, username: str, password: str, client: str) -> Principal | None:
-        """The principal for a correct password (audited either way), else None."""
-        with self.db.read() as s:
-            user = repo.get_user(s, username)
-        ok = verify_password(password, user.password_hash if user else None)
-        ok = ok and user is not None and user.active
-        with self.db.write() as s:
-            repo.audit(
-                s,
-                username=user.username if user else "(unknown)",
-                role=user.role if user else "",
-                action="auth.login" if ok else "auth.login_failed",
-                resource="user",
-                client=client,
-                at=utcnow(),
-            )
-        if not ok or user is None:
-            return None
-        return Principal(user.username, Role(user.role), user.unit_id)
-
     def current_principal(self, username: str) -> Principal | None:
         """The user as the database has them now (role, unit), or None when the user no
-        longer exists or is disabled. A token proves who signed in, not what they may do
-        today: every request takes the role from here. Answers are cached for
+        longer exists or is disabled (see :meth:`user_state`)."""
+        return self.user_state(username)[0]
+
+    def user_state(self, username: str) -> tuple[Principal | None, dt.datetime | None]:
+        """The user as the database has them now and their token cut-off
+        (``tokens_valid_after``); ``(None, None)`` when the user no longer exists or is
+        disabled. A token proves who signed in, not what they may do today: every request
+        and the live feed take the role from here. Answers are cached for
         ``USER_CACHE_S`` seconds so that intake does not pay a query per call."""
         now = time.monotonic()
-        hit = self._user_cache.get(username)
+        key = "u:" + username
+        hit = self._user_cache.get(key)
         if hit is not None and now - hit[0] < USER_CACHE_S:
             return hit[1]
         with self.db.read() as s:
             user = repo.get_user(s, username)
-        principal = (
-            Principal(user.username, Role(user.role), user.unit_id)
+        state: tuple[Principal | None, dt.datetime | None] = (
+            (Principal(user.username, Role(user.role), user.unit_id), user.tokens_valid_after)
             if user is not None and user.active
-            else None
+            else (None, None)
         )
-        self._user_cache[username] = (now, principal)
-        return principal
+        self._remember(key, now, state)
+        return state
+
+    def _remember(self, key: str, now: float, value: Any) -> None:
+        if len(self._user_cache) >= USER_CACHE_MAX:
+            self._user_cache.clear()  # entries live 2 s: a full cache is only old ones
+        self._user_cache[key] = (now, value)
+
+    def session_state(self, session_id: str) -> tuple[bool, bool]:
+        """``(known, revoked)`` of a login session (cached like :meth:`user_state`)."""
+        now = time.monotonic()
+        key = "s:" + session_id
+        hit = self._user_cache.get(key)
+        if hit is not None and now - hit[0] < USER_CACHE_S:
+            return hit[1]
+        with self.db.read() as s:
+            row = repo.get_session(s, session_id)
+        state = (row is not None, row is not None and row.revoked_at is not None)
+        self._remember(key, now, state)
+        return state
+
+    def forget_users(self) -> None:
+        """Drop the cached user and session states (after a change to a user)."""
+        self._user_cache.clear()
 
     def create_user(self, body: S.UserCreate, ctx: Ctx) -> S.UserOut:
         """Add a user (409 if the name exists; 422 if an officer's unit does not)."""
@@ -367,7 +384,13 @@ class Service:
             ]
 
     # ------------------------------------------------------------------ calls
-    def submit_call(self, body: S.CallCreate, ctx: Ctx) -> tuple[Call, Future[int]]:
+    def submit_call(
+        self,
+        body: S.CallCreate,
+        ctx: Ctx,
+        idempotency_key: str | None = None,
+        request_hash: str | None = None,
+    ) -> tuple[Call, Future[int]]:
         """Validate a call and queue it for the group-commit writer; the future resolves
         once it is committed.
 
@@ -399,20 +422,65 @@ class Service:
             received_at=ctx.now,
             created_by=ctx.principal.username,
             disposition_note="",
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
         )
         return row, self.writer.submit(row, ctx.principal.role.value, ctx.client)
 
-    async def create_call(self, body: S.CallCreate, ctx: Ctx) -> S.CallOut:
-        """Take a call; returns once it is durably committed."""
-        row, fut = self.submit_call(body, ctx)
-        await asyncio.wrap_future(fut)
+    async def create_call(
+        self, body: S.CallCreate, ctx: Ctx, idempotency_key: str | None = None
+    ) -> S.CallOut:
+        """Take a call; returns once it is durably committed.
+
+        With an ``idempotency_key`` (the client's ``Idempotency-Key`` header, stored
+        with the call under a unique index), a retry finds the stored call and answers
+        it as it is now instead of storing it again (IETF draft "The Idempotency-Key
+        HTTP Header Field"); two requests racing with one key store one call.
+
+        Raises
+        ------
+        FieldError
+            The key was used by another call intake (another body or user): 422.
+        """
+        if idempotency_key is None:
+            row, fut = self.submit_call(body, ctx)
+            await asyncio.wrap_future(fut)
+            return call_out(row, ctx.principal)
+        digest = hashlib.sha256(
+            json.dumps(
+                [ctx.principal.username, body.model_dump(mode="json")], sort_keys=True
+            ).encode()
+        ).hexdigest()
+        stored = await asyncio.to_thread(self._replay, idempotency_key, digest, ctx)
+        if stored is not None:
+            return stored
+        row, fut = self.submit_call(body, ctx, idempotency_key, digest)
+        try:
+            await asyncio.wrap_future(fut)
+        except IntegrityError:  # the same key committed meanwhile by a racing request
+            stored = await asyncio.to_thread(self._replay, idempotency_key, digest, ctx)
+            if stored is None:
+                raise
+            return stored
+        return call_out(row, ctx.principal)
+
+    def _replay(self, key: str, digest: str, ctx: Ctx) -> S.CallOut | None:
+        with self.db.read() as s:
+            row = repo.call_by_idempotency_key(s, key)
+        if row is None:
+            return None
+        if row.request_hash != digest:
+            raise FieldError(
+                "Idempotency-Key",
+                "this Idempotency-Key was used for another call: send a new key for a new call",
+            )
         return call_out(row, ctx.principal)
 
     def on_calls_committed(self, rows: Sequence[Call]) -> None:
         """Publish newly committed calls (called by the intake writer)."""
         for row in rows:
             log.info("call %d received: %s, priority %d", row.id, row.call_type, row.priority)
-        if self.hub.subscribers:  # serialise only for someone listening
+        if self.hub.listening:  # serialise only for someone listening
             for row in rows:
                 self.hub.publish(_call_event("call.created", row))
 
@@ -440,11 +508,19 @@ class Service:
         statuses: Sequence[str] | None,
         limit: int,
         before_id: int | None,
+        oldest_first: bool = False,
+        after_id: int | None = None,
     ) -> list[S.CallOut]:
-        """Calls, newest first."""
+        """Calls, newest first (or oldest first, paged by ``after_id``)."""
         with self.db.read() as s:
             rows = repo.list_calls(
-                s, open_only=open_only, statuses=statuses, limit=limit, before_id=before_id
+                s,
+                open_only=open_only,
+                statuses=statuses,
+                limit=limit,
+                before_id=before_id,
+                oldest_first=oldest_first,
+                after_id=after_id,
             )
         return [call_out(r, principal) for r in rows]
 
@@ -874,6 +950,25 @@ class Service:
             )
         )
         return out
+
+    def event_from_db(self, kind: str, row_id: int) -> Event | None:
+        """A call or alert event rebuilt from the database (the live-feed bus sends events
+        too large for a NOTIFY as a reference); None when the row is gone."""
+        with self.db.read() as s:
+            if kind.startswith("call."):
+                call = repo.get_call(s, row_id)
+                return None if call is None else _call_event(kind, call)
+            if kind.startswith("alert."):
+                alert = repo.get_alert(s, row_id)
+                if alert is None:
+                    return None
+                out = self._alert_out(s, alert)
+                return Event(
+                    kind,
+                    out.model_dump(mode="json"),
+                    units=frozenset(r.unit_id for r in out.recipients),
+                )
+        return None
 
     def _alert_out(self, s: Session, alert: Alert) -> S.AlertOut:
         recs = repo.alert_recipients(s, [alert.id])

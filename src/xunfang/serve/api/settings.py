@@ -18,6 +18,11 @@ BOOTH_MODE          ``car`` or ``foot``: how seeded booth units travel (foot: 5 
 FIELD_POSITION_S    how often the officer's page sends its position while on duty, s
 DISPOSITIONS        TOML of disposition codes (default: xunfang/data/dispositions.toml)
 KPI_STANDARDS       TOML of KPI time standards (default: xunfang/data/kpi_standards.toml)
+MAX_BODY_BYTES      larger request bodies are refused with 413 before they are read
+WS_RECHECK_S        how often the live feed re-checks its user against the database
+LOGIN_*             login throttle (see :mod:`xunfang.serve.api.accounts`)
+DB_CONNECT_TIMEOUT_S, DB_STATEMENT_TIMEOUT_S
+                    a database that does not answer gives 503 after this, not a hang
 ==================  ==================================================================
 
 In production an unset or weak ``SECRET_KEY`` and a ``*`` CORS origin are refused at
@@ -75,6 +80,27 @@ class ServeSettings(BaseSettings):
     """Interval of the background task (returns to post, alert expiry), seconds."""
     dispositions: Path | None = None
     kpi_standards: Path | None = None
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=64 * 1024 * 1024)
+    """Request bodies larger than this are refused (413) before they are read, bytes."""
+    ws_recheck_s: float = Field(default=5.0, gt=0, le=300)
+    """The live feed re-checks its user's role and active flag this often, seconds."""
+    login_free_failures: int = Field(default=3, ge=1, le=100)
+    """Failed logins of one (user, address) pair before the exponential delay starts."""
+    login_base_delay_s: float = Field(default=1.0, gt=0, le=3600)
+    """First delay of the exponential back-off, seconds (doubles at each failure)."""
+    login_max_delay_s: float = Field(default=300.0, gt=0, le=86_400)
+    """Longest delay between two login attempts of one (user, address) pair, seconds."""
+    login_max_failures_per_address: int = Field(default=30, ge=1, le=100_000)
+    """Failed logins from one address in ``login_window_s`` before it must wait."""
+    login_window_s: float = Field(default=900.0, gt=0, le=86_400)
+    """How far back failed logins count, seconds."""
+    live_feed_bus: Literal["auto", "local"] = "auto"
+    """``auto``: on PostgreSQL the live feed goes through LISTEN/NOTIFY, so that every
+    worker process hears every event; ``local``: this process only (SQLite always)."""
+    db_connect_timeout_s: float = Field(default=3.0, gt=0, le=60)
+    """A database connection not made by then fails (503), seconds."""
+    db_statement_timeout_s: float = Field(default=15.0, gt=0, le=3600)
+    """PostgreSQL cancels a statement running longer than this (503), seconds."""
 
     def check(self) -> None:
         """Refuse unsafe settings outside development.

@@ -9,8 +9,10 @@
     token: sessionStorage.getItem("xf_token") || "",
     me: null, meta: null, lang: localStorage.getItem("xf_lang") || "zh",
     calls: new Map(), units: new Map(), sites: [], alerts: new Map(),
-    selectedCall: null, hotspots: null, ws: null, wsRetry: 1000,
+    selectedCall: null, hotspots: null, ws: null, wsRetry: 1000, callsPage: 0,
   };
+  const CALLS_PER_PAGE = 20;
+  const FETCH_PAGE = 200, FETCH_PAGES_MAX = 50;
   let map = null;
 
   // ------------------------------------------------------------------ i18n
@@ -60,6 +62,29 @@
     $("#main").hidden = true; $("#login").hidden = false; $("#logout").hidden = true; $("#who").textContent = "";
   }
 
+  // every open call, oldest waiting first, fetched a page at a time (keyset paging)
+  async function loadOpenCalls() {
+    const out = [];
+    let after = 0;
+    for (let i = 0; i < FETCH_PAGES_MAX; i++) {
+      const page = await api("GET", `/api/calls?open=true&order=oldest&limit=${FETCH_PAGE}&after_id=${after}`);
+      out.push(...page);
+      if (page.length < FETCH_PAGE) break;
+      after = page[page.length - 1].id;
+    }
+    return out;
+  }
+  // what the feed may have missed while it was down: units, open calls and alerts
+  async function reloadState() {
+    const [units, calls, alerts] = await Promise.all([
+      api("GET", "/api/units"), loadOpenCalls(), api("GET", "/api/alerts"),
+    ]);
+    state.units = new Map(units.map((u) => [u.id, u]));
+    state.calls = new Map(calls.map((c) => [c.id, c]));
+    state.alerts = new Map(alerts.map((a) => [a.id, a]));
+    renderAll();
+  }
+
   async function start() {
     state.me = await api("GET", "/api/auth/me");
     state.meta = await api("GET", "/api/meta");
@@ -80,16 +105,10 @@
     map.drawArea(state.meta.area_geojson);
     fillCallTypes();
     applyLang();
-    const [roads, sites, units, calls, alerts] = await Promise.all([
-      api("GET", "/api/map/roads"), api("GET", "/api/sites"), api("GET", "/api/units"),
-      api("GET", "/api/calls?open=true"), api("GET", "/api/alerts"),
-    ]);
+    const [roads, sites] = await Promise.all([api("GET", "/api/map/roads"), api("GET", "/api/sites")]);
     map.drawRoads(roads);
     state.sites = sites;
-    state.units = new Map(units.map((u) => [u.id, u]));
-    state.calls = new Map(calls.map((c) => [c.id, c]));
-    state.alerts = new Map(alerts.map((a) => [a.id, a]));
-    renderAll();
+    await reloadState();
     connectFeed();
   }
 
@@ -108,21 +127,23 @@
     ws.onmessage = (m) => {
       const ev = JSON.parse(m.data);
       if (ev.type === "hello") { setFeed(true); state.wsRetry = 1000; return; }
+      if (ev.type === "feed.resync") return; // the server drops us next: reload on reconnect
       const d = ev.data;
       if (ev.type === "call.created" || ev.type === "call.updated") state.calls.set(d.id, d);
       else if (ev.type === "unit.updated") state.units.set(d.id, d);
       else if (ev.type.startsWith("alert.")) state.alerts.set(d.id, d);  // created, acked, updated, escalated
       renderAll();
     };
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       state.ws = null; setFeed(false);
+      state.reconnects = (state.reconnects || 0) + 1;
+      // 4401: token expired, revoked or user disabled (the REST calls below then log out);
+      // 4403: the role changed (reload who we are); anything else: the server went away
       if (state.token) setTimeout(async () => {
-        // reload what we missed, then listen again
+        // reload what we missed (units, calls AND alerts), then listen again
         try {
-          const [units, calls] = await Promise.all([api("GET", "/api/units"), api("GET", "/api/calls?open=true")]);
-          state.units = new Map(units.map((u) => [u.id, u]));
-          state.calls = new Map(calls.map((c) => [c.id, c]));
-          renderAll();
+          if (ev.code === 4403) state.me = await api("GET", "/api/auth/me");
+          await reloadState();
         } catch (e) { /* try again later */ }
         connectFeed();
       }, state.wsRetry);
@@ -160,7 +181,15 @@
     renderCalls(); renderUnits(); renderAlerts(); renderMap();
   }
   function renderCalls() {
-    const open = [...state.calls.values()].filter(isOpen).sort((a, b) => a.priority - b.priority || a.id - b.id);
+    // oldest waiting first, a page at a time
+    const all = [...state.calls.values()].filter(isOpen)
+      .sort((a, b) => a.received_at.localeCompare(b.received_at) || a.id - b.id);
+    const pages = Math.max(1, Math.ceil(all.length / CALLS_PER_PAGE));
+    state.callsPage = Math.min(Math.max(state.callsPage, 0), pages - 1);
+    const open = all.slice(state.callsPage * CALLS_PER_PAGE, (state.callsPage + 1) * CALLS_PER_PAGE);
+    $("#calls-page").textContent = `${state.callsPage + 1} / ${pages} (${all.length})`;
+    $("#calls-prev").disabled = state.callsPage === 0;
+    $("#calls-next").disabled = state.callsPage >= pages - 1;
     const canDispatch = state.me && (state.me.role === "dispatcher" || state.me.role === "admin");
     $("#calls-list").replaceChildren(...open.map((c) => {
       const li = node("li", { "data-call-id": String(c.id), class: c.id === state.selectedCall ? "selected" : "" },
@@ -378,6 +407,8 @@
       applyLang();
     });
     $("#call-form").addEventListener("submit", submitCall);
+    $("#calls-prev").addEventListener("click", () => { state.callsPage -= 1; renderCalls(); });
+    $("#calls-next").addEventListener("click", () => { state.callsPage += 1; renderCalls(); });
     $("#alert-form").addEventListener("submit", submitAlert);
     $("#kpi-load").addEventListener("click", () => loadKpis().catch(() => {}));
     $("#show-hotspots").addEventListener("change", () => toggleHotspots().catch(() => {}));

@@ -284,6 +284,7 @@
     ws.onmessage = (m) => {
       const ev = JSON.parse(m.data);
       if (ev.type === "hello") { setFeed(true); state.wsRetry = 1000; return; }
+      if (ev.type === "feed.resync") return; // the server drops us next: reload on reconnect
       const d = ev.data;
       const mine = state.me && state.me.unit ? state.me.unit.id : null;
       if (ev.type === "alert.created") {
@@ -302,6 +303,9 @@
     ws.onclose = () => {
       state.ws = null; setFeed(false);
       if (!state.token) return;
+      // 4401: token expired, revoked or user disabled (the REST calls below get 401 and
+      // log out); 4403: the role or unit changed (/api/field/me below reloads who we
+      // are); anything else: the server went away. Reload what we missed, listen again.
       setTimeout(async () => {
         try {
           const alerts = await api("GET", "/api/alerts");

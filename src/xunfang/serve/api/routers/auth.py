@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
+from xunfang.serve.api import accounts
 from xunfang.serve.api import schemas as S
 from xunfang.serve.api.deps import AnyUser, ServiceDep, client_of
-from xunfang.serve.api.security import create_token
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @router.post("/token", response_model=S.TokenOut)
@@ -21,24 +24,27 @@ def login(
     svc: ServiceDep,
 ) -> S.TokenOut:
     """Exchange a user name and password for a bearer token (expires after
-    ``XUNFANG_TOKEN_TTL_MIN``)."""
-    principal = svc.authenticate(form.username[:64], form.password[:256], client_of(request))
-    if principal is None:
+    ``XUNFANG_TOKEN_TTL_MIN``). Failed logins are throttled per (user, address) and per
+    address: 429 with ``Retry-After`` (see :mod:`xunfang.serve.api.accounts`)."""
+    name, password = form.username, form.password
+    if len(name) > 64 or len(password) > 256 or _CONTROL.search(name):
+        # no such user can exist (names are checked at creation): a wrong login
+        name = "\ufffd"
+    try:
+        out = accounts.login(svc, name, password, client_of(request))
+    except accounts.ThrottledError as exc:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            str(exc),
+            headers={"Retry-After": str(exc.retry_after_s)},
+        ) from exc
+    if out is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "wrong user name or password",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    token, expires = create_token(
-        principal, svc.settings.secret_key.get_secret_value(), svc.settings.token_ttl_min
-    )
-    return S.TokenOut(
-        access_token=token,
-        expires_at=expires,
-        username=principal.username,
-        role=principal.role,
-        unit_id=principal.unit_id,
-    )
+    return out
 
 
 @router.get("/me", response_model=S.MeOut)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query
 
 from xunfang.serve.api import field
 from xunfang.serve.api import schemas as S
@@ -15,9 +15,22 @@ router = APIRouter(prefix="/api/calls", tags=["calls"])
 
 
 @router.post("", response_model=S.CallOut, status_code=201)
-async def create_call(body: S.CallCreate, ctx: Dispatcher, svc: ServiceDep) -> S.CallOut:
+async def create_call(
+    body: S.CallCreate,
+    ctx: Dispatcher,
+    svc: ServiceDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            pattern=r"^[\x21-\x7e]{1,128}$",
+            description="a fresh random key (e.g. a UUID) per call: a retry with the same "
+            "key and body answers the stored call instead of storing it twice",
+        ),
+    ] = None,
+) -> S.CallOut:
     """Take a call. Answered with 201 only once the call is committed to disk."""
-    return await svc.create_call(body, ctx)
+    return await svc.create_call(body, ctx, idempotency_key)
 
 
 @router.get("", response_model=list[S.CallOut])
@@ -28,10 +41,25 @@ def list_calls(
     status: Annotated[list[S.CallStatusName] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    order: Annotated[
+        Literal["newest", "oldest"],
+        Query(
+            description="newest first (page with before_id) or oldest waiting first "
+            "(page with after_id)"
+        ),
+    ] = "newest",
+    after_id: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
 ) -> list[S.CallOut]:
-    """Calls, newest first (caller details masked for officers and analysts)."""
+    """Calls, newest first or oldest first, a page at a time (caller details masked for
+    officers and analysts)."""
     return svc.list_calls(
-        ctx.principal, open_only=open, statuses=status, limit=limit, before_id=before_id
+        ctx.principal,
+        open_only=open,
+        statuses=status,
+        limit=limit,
+        before_id=before_id,
+        oldest_first=order == "oldest",
+        after_id=after_id,
     )
 
 

@@ -3,24 +3,51 @@
 The client sends its access token as the first message, ``{"token": "..."}`` (a token
 in the URL would end up in access logs); the server answers ``{"type": "hello", ...}``
 and then streams events ``{"type": "call.created" | "call.updated" | "unit.updated" |
-"alert.created" | "alert.acked", "data": {...}}``. A bad token closes the socket with
-code 4401.
+"alert.created" | "alert.acked", "data": {...}}``.
+
+The token is checked like every REST request (:func:`xunfang.serve.api.identity.identify`:
+the user's current role and active flag from the database, revoked sessions refused)
+when the socket authenticates, and again every ``XUNFANG_WS_RECHECK_S`` seconds and at
+the token's expiry. Close codes: 4401 for a bad, expired or revoked token or a disabled
+or unknown user; 4403 when the user's role or unit changed (the console reconnects and
+gets the feed its new role may see).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
+import os
+import time
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.concurrency import run_in_threadpool
 
-from xunfang.serve.api.security import TokenError, decode_token
+from xunfang.serve.api.identity import Identity, identify
+from xunfang.serve.api.security import TokenError
 from xunfang.serve.api.service import Service
 
 router = APIRouter()
 
 AUTH_TIMEOUT_S = 10.0
+
+
+async def _close(websocket: WebSocket, code: int, reason: str) -> None:
+    with contextlib.suppress(Exception):
+        await websocket.close(code=code, reason=reason[:120])
+
+
+async def _recheck(svc: Service, token: str, who: Identity) -> tuple[int, str] | None:
+    """Why the subscription must end now (close code, reason), or None."""
+    try:
+        now = await run_in_threadpool(identify, svc, token)
+    except TokenError as exc:
+        return 4401, str(exc)
+    if now.principal != who.principal:
+        return 4403, "your role changed: reconnect"
+    return None
 
 
 @router.websocket("/ws")
@@ -30,16 +57,22 @@ async def live_feed(websocket: WebSocket) -> None:
     await websocket.accept()
     try:
         first = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT_S)
-        token = json.loads(first).get("token", "")
-        principal = decode_token(str(token), svc.settings.secret_key.get_secret_value())
-    except (TimeoutError, ValueError, TokenError, AttributeError, WebSocketDisconnect):
-        with contextlib.suppress(Exception):
-            await websocket.close(code=4401, reason='send {"token": ...} first')
+        token = str(json.loads(first).get("token", ""))
+        who = await run_in_threadpool(identify, svc, token)
+    except TokenError as exc:
+        await _close(websocket, 4401, str(exc))
         return
-    sub = svc.hub.subscribe(principal)
+    except (TimeoutError, ValueError, AttributeError, WebSocketDisconnect):
+        await _close(websocket, 4401, 'send {"token": ...} first')
+        return
+    sub = svc.hub.subscribe(who.principal)
+    p = who.principal
     await websocket.send_text(
         json.dumps(
-            {"type": "hello", "data": {"username": principal.username, "role": principal.role}}
+            {
+                "type": "hello",
+                "data": {"username": p.username, "role": p.role, "worker": os.getpid()},
+            }
         )
     )
 
@@ -48,19 +81,33 @@ async def live_feed(websocket: WebSocket) -> None:
             while True:
                 await websocket.receive_text()  # pings; a disconnect ends the loop
 
+    recheck_s = svc.settings.ws_recheck_s
+    next_check = time.monotonic() + recheck_s
     reader = asyncio.create_task(drain())
     try:
         while not sub.dropped:
+            to_expiry_s = (who.claims.expires_at - dt.datetime.now(dt.UTC)).total_seconds()
+            wait_s = max(0.0, min(next_check - time.monotonic(), to_expiry_s))
             getter = asyncio.create_task(sub.queue.get())
-            done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {getter, reader}, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED
+            )
             if reader in done:
                 getter.cancel()
                 break
-            await websocket.send_text(getter.result())
+            if getter in done:
+                await websocket.send_text(getter.result())
+            else:
+                getter.cancel()
+            if time.monotonic() >= next_check or dt.datetime.now(dt.UTC) >= who.claims.expires_at:
+                verdict = await _recheck(svc, token, who)
+                if verdict is not None:
+                    await _close(websocket, *verdict)
+                    break
+                next_check = time.monotonic() + recheck_s
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
         svc.hub.unsubscribe(sub)
         reader.cancel()
-        with contextlib.suppress(Exception):
-            await websocket.close()
+        await _close(websocket, 1000, "")

@@ -3,7 +3,7 @@ acknowledgement, disposition and alert link, alert expiry and escalation, unit p
 (police visibility), and indexes on the KPI time columns.
 
 Revision ID: 0003
-Revises: 0001_initial
+Revises: 0002
 Create Date: 2026-12-01
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003"
-down_revision: str | None = "0001_initial"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
