@@ -213,3 +213,69 @@ def test_demand_from_a_point_file(data_dir: Path, tmp_path: Path) -> None:
     x, y = tr.transform(wlon[:2], wlat[:2])
     d2 = (plan.network.node_xy[:, 0, None] - x) ** 2 + (plan.network.node_xy[:, 1, None] - y) ** 2
     assert sorted(plan.demand["node"]) == sorted(np.argmin(d2, axis=0).tolist())
+
+
+@pytest.mark.realdata
+def test_run_frame_applies_to_profile_incidents(data_dir: Path) -> None:
+    """``--frame gcj02`` with ``--profile cn110`` (which states no frame) reads the
+    incident columns as GCJ-02, as ``ingest --frame gcj02`` does: the same incidents fall
+    inside the area as with the mapping that states GCJ-02 (issue 9, tester finding 1;
+    before, about half were dropped as outside and the rest shifted by ~500 m)."""
+    if not (data_dir / "shanghai-osm/central_shanghai_drive.osm").is_file():
+        pytest.skip("no Shanghai extract")
+    from xunfang.config import Settings
+    from xunfang.ingest.city import resolve_city
+    from xunfang.plan.booth_plan import PlanConfig, make_booth_plan
+
+    city = resolve_city(
+        boundary=EXAMPLE / "boundary_gcj02.geojson",
+        boundary_name="西片,东片",
+        frame="gcj02",
+        roads=data_dir / "shanghai-osm/central_shanghai_drive.osm",
+        incidents=[EXAMPLE / "incidents_110_synthetic.csv"],
+        profile="cn110",
+        data_dir=data_dir,
+    )
+    area = city.study_area(None)
+    table, _rej, _rep = ingest(
+        [EXAMPLE / "incidents_110_synthetic.csv"],
+        profile_from_toml(EXAMPLE / "mapping_110.toml"),
+        crs=area.crs,
+    )
+    expected = int(shapely.contains_xy(area.polygon, table.xy[:, 0], table.xy[:, 1]).sum())
+    assert 300 < expected < 400
+    plan = make_booth_plan(
+        PlanConfig(city=city, booths=1, threshold_min=2.0, decisions=None),
+        Settings(data_dir=data_dir),
+    )
+    assert len(plan.incidents) == expected
+    assert plan.n_outside_area == 400 - expected
+    np.testing.assert_allclose(
+        np.sort(plan.incidents.frame["x_m"].to_numpy()),
+        np.sort(table.xy[:, 0][shapely.contains_xy(area.polygon, *table.xy.T)]),
+        atol=0.5,
+    )
+
+
+def test_run_frame_against_a_mapping_frame(tmp_path: Path) -> None:
+    """A mapping that states its frame wins over an unstated run frame; a stated run
+    frame that differs is refused, naming both."""
+    from xunfang.errors import ValidationError
+    from xunfang.ingest.city import resolve_city
+
+    boundary = tmp_path / "b.geojson"
+    boundary.write_text(
+        '{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},'
+        '"geometry":{"type":"Polygon","coordinates":[[[121.4,31.2],[121.5,31.2],'
+        "[121.5,31.3],[121.4,31.3],[121.4,31.2]]]}}]}",
+        encoding="utf-8",
+    )
+    mapping = EXAMPLE / "mapping_110.toml"
+    unstated = resolve_city(boundary=boundary, mapping=mapping)
+    assert unstated.incident_frame(unstated.ingest_profile()) is None  # the mapping's gcj02
+    same = resolve_city(boundary=boundary, mapping=mapping, frame="gcj02")
+    assert same.incident_frame(same.ingest_profile()) is None
+    assert resolve_city(boundary=boundary, frame="bd09").incident_frame("cn110") == "bd09"
+    clash = resolve_city(boundary=boundary, mapping=mapping, frame="wgs84")
+    with pytest.raises(ValidationError, match=r"mapping_110.toml states frame 'gcj02'.*'wgs84'"):
+        clash.incident_frame(clash.ingest_profile())

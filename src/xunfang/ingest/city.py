@@ -61,6 +61,7 @@ from xunfang.errors import AreaNotFoundError, DataFileError, ValidationError
 from xunfang.ingest.areas import StudyArea, _norm, area_from_layer, read_boundary_file
 from xunfang.ingest.incidents import PROFILES, Profile, profile_from_toml
 from xunfang.ingest.network import RoadNetwork, build_network
+from xunfang.ingest.profiles import FrameName
 from xunfang.ingest.roads import DEFAULT_CLIP_MARGIN_M, read_road_network
 from xunfang.ingest.sites import read_sites, sites_near
 from xunfang.units import WGS84, utm_crs_for
@@ -178,7 +179,11 @@ class City:
     timezone
         IANA time zone of local times (``Asia/Shanghai``).
     frame
-        Frame of the city's lon/lat input files (boundaries, stations).
+        Frame of the city's lon/lat input files (boundaries, stations, and incident files
+        whose profile or mapping does not state one: :meth:`incident_frame`).
+    frame_stated
+        True when ``frame`` was stated (the city file's ``frame`` or ``--frame``), False
+        for the default WGS-84.
     crs
         Projected analysis CRS; ``None`` for the UTM zone of the study area.
     fetch_hint
@@ -201,6 +206,7 @@ class City:
     mapping: Path | None = None
     timezone: str | None = None
     frame: str = "wgs84"
+    frame_stated: bool = False
     crs: str | None = None
     fetch_hint: str | None = None
     credit: str | None = None
@@ -338,6 +344,7 @@ class City:
             mapping=path_of(doc["mapping"], "mapping") if doc.get("mapping") else None,
             timezone=doc.get("timezone"),
             frame=frame,
+            frame_stated="frame" in doc,
             crs=doc.get("crs"),
             fetch_hint=doc.get("fetch"),
             credit=doc.get("credit"),
@@ -351,7 +358,7 @@ class City:
         out: dict[str, Any] = {
             "name": self.name,
             "source": self.source,
-            "frame": self.frame,
+            **({"frame": self.frame} if self.frame_stated else {}),
             "boundaries": [
                 {
                     "kind": b.kind,
@@ -620,6 +627,42 @@ class City:
             )
         return out
 
+    def incident_frame(self, profile: Profile | str) -> FrameName | None:
+        """The frame to read the lon/lat columns of incident files in, for
+        :func:`xunfang.ingest.incidents.ingest` (its ``frame``): the run's frame (the city
+        file's ``frame`` or ``--frame``) for a profile that states none (``cn110``,
+        ``chicago``), ``None`` (the mapping's own) for a mapping whose coordinates state a
+        frame.
+
+        Raises
+        ------
+        ValidationError
+            If a mapping states one frame and the run states another.
+        """
+        prof = PROFILES[profile] if isinstance(profile, str) and profile in PROFILES else profile
+        stated: dict[str, str] = {}
+        if isinstance(prof, Profile):
+            for lay in prof.layouts:
+                for spec in lay.coords:
+                    if spec.kind == "lonlat" and "frame" in spec.model_fields_set:
+                        stated[f"{spec.x}/{spec.y}"] = spec.frame
+        if stated:
+            other = {cols: f for cols, f in stated.items() if f != self.frame}
+            if self.frame_stated and other:
+                cols, f = next(iter(other.items()))
+                where = (
+                    self.mapping.name
+                    if self.mapping is not None
+                    else f"profile {getattr(prof, 'name', prof)}"
+                )
+                raise ValidationError(
+                    f"frame conflict: {where} states frame {f!r} for the incident columns "
+                    f"{cols}, but this run's frame is {self.frame!r} (--frame or the city "
+                    "file's frame); make them agree, or leave out --frame to use the mapping's"
+                )
+            return None
+        return self.frame if self.frame in FRAMES else None  # type: ignore[return-value]
+
     def ingest_profile(self, profile: str | None = None) -> Profile | str:
         """The ingest profile of the city's incident files: ``profile`` when given, else
         the mapping, else the profile name of the city file.
@@ -749,6 +792,7 @@ def resolve_city(
     use_frame = frame or base.frame
     if frame is not None:
         changes["frame"] = frame
+        changes["frame_stated"] = True
     if boundary is not None:
         changes["boundaries"] = (
             BoundaryLayer(

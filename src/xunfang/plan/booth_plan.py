@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -601,7 +601,10 @@ def _read_incidents(
         return _empty_incidents(area.crs, city.timezone or "UTC"), None
     if len(files) == 1 and files[0].suffix == ".parquet":
         return read_incident_table(files[0]).reproject(area.crs), None
-    table, _rejected, report = ingest(files, city.ingest_profile(config.profile), crs=area.crs)
+    if config.frame is not None:  # the run's frame covers the incident columns too
+        city = replace(city, frame=config.frame.lower().replace("-", ""), frame_stated=True)
+    prof = city.ingest_profile(config.profile)
+    table, _rejected, report = ingest(files, prof, crs=area.crs, frame=city.incident_frame(prof))
     return table, report
 
 

@@ -1683,10 +1683,12 @@ def load_plan_context(
         inside = shapely.contains_xy(area.polygon, table.xy[:, 0], table.xy[:, 1])
         table, report = table.subset(inside), None
     else:
+        prof = city.ingest_profile()
         table, _rej, report = ingest(
             files,
-            city.ingest_profile(),
+            prof,
             crs=area.crs,
+            frame=city.incident_frame(prof),
             area=area.polygon_wgs84,
             area_name=area.name,
         )
