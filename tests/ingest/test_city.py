@@ -224,3 +224,55 @@ def test_district_1_network_unchanged(data_dir: Path) -> None:
     np.testing.assert_array_equal(new.node_ids, old.node_ids)
     assert (new.matrix != old.matrix).nnz == 0
     assert new.report.areas == old.report.areas
+
+
+SHANGHAI_OSM = "shanghai-osm/central_shanghai_drive.osm"
+EXAMPLE_SH = Path(__file__).parents[2] / "examples" / "shanghai"
+
+
+@pytest.mark.realdata
+def test_country_auto_picks_cn_in_mainland_china(data_dir: Path) -> None:
+    """Roads given as a file with no country: the speed table is CN in Shanghai (auto), the
+    same network as the city file that states CN; ``--country US`` gives the Illinois table
+    and Chicago stays on the default one (issue 9, finding 2)."""
+    from xunfang.ingest.osm import CLASS_SPEEDS_KPH
+
+    if not (data_dir / SHANGHAI_OSM).is_file():
+        pytest.skip("no Shanghai extract")
+    flags = resolve_city(
+        boundary=EXAMPLE_SH / "boundary_gcj02.geojson",
+        boundary_name="西片",
+        frame="gcj02",
+        roads=data_dir / SHANGHAI_OSM,
+    )
+    area = flags.study_area(None)
+    country, label = flags.road_country(area)
+    assert country == "CN" and "auto" in label
+    net = flags.road_network(area)
+    assert net.report.speed_table == "CN"
+    assert any("CN road-class table (country auto" in n for n in net.report.notes)
+    stated = City.from_toml(EXAMPLE_SH / "city.toml", data_dir=data_dir)
+    net_cn = stated.road_network(stated.study_area("area:西片"))
+    assert (net.matrix != net_cn.matrix).nnz == 0
+    # residential streets without maxspeed at the CN 20 km/h, not the US 30
+    e = net.edges
+    res = e[(e["highway"] == "residential")]
+    assert np.isclose(res["speed_kph"].median(), CLASS_SPEEDS_KPH["CN"]["residential"])
+    us = resolve_city(
+        boundary=EXAMPLE_SH / "boundary_gcj02.geojson",
+        boundary_name="西片",
+        frame="gcj02",
+        roads=data_dir / SHANGHAI_OSM,
+        country="US",
+    )
+    assert us.road_country(area)[0] == "US"
+    assert (us.road_network(area).matrix != net.matrix).nnz > 0
+    with pytest.raises(Exception, match="no road-class speed table for country 'XX'"):
+        resolve_city(
+            boundary=EXAMPLE_SH / "boundary_gcj02.geojson", roads=data_dir / SHANGHAI_OSM,
+            country="XX",
+        ).road_country(area)  # fmt: skip
+    chicago = default_city(data_dir)  # its file states US; auto outside China: default
+    assert chicago.road_country(chicago.study_area("district:1"))[0] == "US"
+    auto = resolve_city(country="auto", data_dir=data_dir)
+    assert auto.road_country(auto.study_area("district:1"))[0] is None

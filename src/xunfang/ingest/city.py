@@ -503,6 +503,43 @@ class City:
             )
         return paths
 
+    def road_country(self, area: StudyArea) -> tuple[str | None, str]:
+        """The road-class speed table of ``area`` and why: the roads' ``country`` (``CN``,
+        ``US``; ``default`` for the default table), or with none or ``auto``, ``CN`` when
+        the area lies in mainland China (:func:`xunfang.ingest.coords.outside_china` of a
+        point inside it), else the default table.
+
+        Returns
+        -------
+        (country, label)
+            The ISO code for :func:`xunfang.ingest.osm.class_speeds` (``None``: the
+            default table) and a sentence for reports naming the table and how it was
+            chosen.
+
+        Raises
+        ------
+        ValidationError
+            If the country has no speed table (the message lists those that do).
+        """
+        from xunfang.ingest.coords import outside_china
+        from xunfang.ingest.osm import CLASS_SPEEDS_KPH
+
+        r = self._roads()
+        key = (r.country or "auto").strip()
+        if key.lower() == "auto":
+            pt = area.polygon_wgs84.representative_point()
+            if not bool(outside_china(pt.x, pt.y)):
+                return "CN", "the CN road-class table (country auto: the area is in mainland China)"
+            return None, "the default road-class table (country auto: outside mainland China)"
+        if key.lower() == "default":
+            return None, "the default road-class table (country default)"
+        if key.upper() not in CLASS_SPEEDS_KPH:
+            raise ValidationError(
+                f"no road-class speed table for country {key!r} (--country or the city file's "
+                f"country); use auto, default or one of {', '.join(sorted(CLASS_SPEEDS_KPH))}"
+            )
+        return key.upper(), f"the {key.upper()} road-class table (country {key.upper()} stated)"
+
     def recipe(self, area: StudyArea) -> dict[str, Any]:
         """What decides the network of ``area`` (for cache keys and summaries)."""
         r = self._roads()
@@ -511,7 +548,7 @@ class City:
             "clip_margin_m": None if area.kind == "city" else r.clip_margin_m,
             "stitch_threshold_m": r.stitch_threshold_m,
             "same_name_threshold_m": r.same_name_threshold_m,
-            "country": r.country,
+            "country": self.road_country(area)[0] if r.path is not None else r.country,
             "speeds_kph": dict(r.speeds_kph) if r.speeds_kph else None,
         }
 
@@ -536,13 +573,28 @@ class City:
         paths = self.road_files(area)
         clip = None if area.kind == "city" else area.polygon
         if r.path is not None:
-            return read_road_network(
+            country, table = self.road_country(area)
+            net = read_road_network(
                 r.path,
                 area.crs,
                 clip_polygon=clip,
                 clip_margin_m=r.clip_margin_m,
                 speeds_kph=r.speeds_kph,
-                country=r.country,
+                country=country,
+            )
+            rep = net.report
+            return replace(
+                net,
+                report=replace(
+                    rep,
+                    speed_table=country or "default",
+                    notes=tuple(  # say how the table was chosen
+                        n.replace(f"the {country or 'default'} road-class table", table, 1)
+                        if n.startswith("Speeds:")
+                        else n
+                        for n in rep.notes
+                    ),
+                ),
             )
         return build_network(
             paths,

@@ -102,6 +102,9 @@ class NetworkReport:
     edges_left_out: int = 0
     length_left_out_km: float = 0.0
     ways_excluded: dict[str, int] = field(default_factory=dict)
+    speed_table: str | None = None
+    """The road-class speed table used where ``maxspeed`` is missing (``CN``, ``US``,
+    ``default``), when a city chose it (:meth:`xunfang.ingest.city.City.road_country`)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The report as plain JSON-ready types (lists for tuples, a copied dict)."""
@@ -120,6 +123,7 @@ class NetworkReport:
             "edges_left_out": self.edges_left_out,
             "length_left_out_km": self.length_left_out_km,
             "ways_excluded": dict(self.ways_excluded),
+            "speed_table": self.speed_table,
         }
 
 
@@ -261,7 +265,6 @@ class RoadNetwork:
             )
             out[start : start + chunk] = block if tgt is None else block[:, tgt]
         return out
-
 
     def route(self, source: int, target: int) -> tuple[float, float, np.ndarray]:
         """The fastest path from one node to another, its travel time and its length.

@@ -22,6 +22,7 @@ from xunfang.serve.cli_city import (
     BoundaryNameOpt,
     BoundaryOpt,
     CityOpt,
+    CountryOpt,
     FrameOpt,
     RoadsOpt,
     StationsOpt,
@@ -133,6 +134,7 @@ def plan_cmd(
     boundary: BoundaryOpt = None,
     boundary_name: BoundaryNameOpt = None,
     roads: RoadsOpt = None,
+    country: CountryOpt = None,
     stations: StationsOpt = None,
     frame: FrameOpt = None,
     demand: Annotated[
@@ -248,6 +250,7 @@ def plan_cmd(
             boundary=boundary,
             boundary_name=boundary_name,
             roads=roads,
+            country=country,
             stations=stations,
             frame=frame,
             profile=profile,

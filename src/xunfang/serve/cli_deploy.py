@@ -26,6 +26,7 @@ from xunfang.serve.cli_city import (
     BoundaryNameOpt,
     BoundaryOpt,
     CityOpt,
+    CountryOpt,
     FrameOpt,
     RoadsOpt,
     StationsOpt,
@@ -76,6 +77,7 @@ def deploy_cmd(
     boundary: BoundaryOpt = None,
     boundary_name: BoundaryNameOpt = None,
     roads: RoadsOpt = None,
+    country: CountryOpt = None,
     stations: StationsOpt = None,
     frame: FrameOpt = None,
     smoothing: Annotated[
@@ -114,6 +116,7 @@ def deploy_cmd(
                 boundary=boundary,
                 boundary_name=boundary_name,
                 roads=roads,
+                country=country,
                 stations=stations,
                 frame=frame,
                 incidents=incidents,

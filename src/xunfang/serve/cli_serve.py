@@ -23,6 +23,7 @@ from xunfang.serve.cli_city import (
     BoundaryNameOpt,
     BoundaryOpt,
     CityOpt,
+    CountryOpt,
     FrameOpt,
     RoadsOpt,
     StationsOpt,
@@ -96,6 +97,7 @@ def serve_cmd(
     boundary: BoundaryOpt = None,
     boundary_name: BoundaryNameOpt = None,
     roads: RoadsOpt = None,
+    country: CountryOpt = None,
     stations: StationsOpt = None,
     frame: FrameOpt = None,
 ) -> None:
@@ -124,6 +126,7 @@ def serve_cmd(
                 boundary=boundary,
                 boundary_name=boundary_name,
                 roads=roads,
+                country=country,
                 stations=stations,
                 frame=frame,
                 data_dir=data_dir or Path(os.environ.get("XUNFANG_DATA_DIR", "data")),
