@@ -279,3 +279,59 @@ def test_run_frame_against_a_mapping_frame(tmp_path: Path) -> None:
     clash = resolve_city(boundary=boundary, mapping=mapping, frame="wgs84")
     with pytest.raises(ValidationError, match=r"mapping_110.toml states frame 'gcj02'.*'wgs84'"):
         clash.incident_frame(clash.ingest_profile())
+
+
+@pytest.mark.realdata
+def test_stations_far_from_the_area_are_named(data_dir: Path, tmp_path: Path) -> None:
+    """A station beyond the area + buffer is left out by name with its distance, in the
+    terminal and the plan summary; with a buffer wide enough to take it, it is more than
+    300 m from the road network and refused, naming its row (issue 9, finding 3)."""
+    if not (data_dir / "shanghai-osm/central_shanghai_drive.osm").is_file():
+        pytest.skip("no Shanghai extract")
+    stations = tmp_path / "stations.csv"
+    rows = (EXAMPLE / "stations_gcj02.csv").read_text("utf-8").splitlines()
+    stations.write_text(
+        "\n".join([*rows, "远处派出所,121.5100000,31.2300000,far"]) + "\n", encoding="utf-8"
+    )
+    args = [
+        "plan", "--boundary", str(EXAMPLE / "boundary_gcj02.geojson"), "--frame", "gcj02",
+        "--boundary-name", "西片,东片", "--roads",
+        str(data_dir / "shanghai-osm/central_shanghai_drive.osm"), "--stations", str(stations),
+        "--demand", "road_length", "--booths", "1", "--threshold-min", "2", "--no-curve",
+        "--no-sectors", "--data-dir", str(data_dir),
+    ]  # fmt: skip
+    out = tmp_path / "plan"
+    res = CliRunner().invoke(app, [*args, "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "plan_summary.json").read_text("utf-8"))
+    note = summary["stations_note"]
+    assert note.startswith("3 of 4 stations of stations.csv used; left out (more than 500 m")
+    from xunfang.ingest.city import resolve_city
+
+    area = resolve_city(
+        boundary=EXAMPLE / "boundary_gcj02.geojson", boundary_name="西片,东片", frame="gcj02"
+    ).study_area(None)
+    lon, lat = gcj02_to_wgs84(np.array([121.51]), np.array([31.23]))
+    x, y = Transformer.from_crs(WGS84, area.crs, always_xy=True).transform(lon, lat)
+    far_km = area.polygon.distance(shapely.Point(x[0], y[0])) / 1000
+    assert f"远处派出所 ({far_km:.1f} km outside the area)" in note
+    assert 1.5 < far_km < 3.0
+    assert "远处派出所" in " ".join(res.output.split())
+    assert summary["rings"][0]["sites"] == 3
+
+    from xunfang.config import Settings
+    from xunfang.errors import DataFileError
+    from xunfang.plan.booth_plan import PlanConfig, make_booth_plan
+
+    city = resolve_city(
+        boundary=EXAMPLE / "boundary_gcj02.geojson", boundary_name="西片,东片", frame="gcj02",
+        roads=data_dir / "shanghai-osm/central_shanghai_drive.osm", stations=stations,
+    )  # fmt: skip
+    with pytest.raises(DataFileError, match=r"stations.csv, row 4: site '远处派出所'.*300 m"):
+        make_booth_plan(
+            PlanConfig(
+                city=city, booths=1, threshold_min=2.0, demand="road_length",
+                station_buffer_m=5000.0, decisions=None,
+            ),
+            Settings(data_dir=data_dir),
+        )  # fmt: skip

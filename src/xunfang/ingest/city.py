@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import shapely
 from pyproj import CRS
 
@@ -63,7 +64,7 @@ from xunfang.ingest.incidents import PROFILES, Profile, profile_from_toml
 from xunfang.ingest.network import RoadNetwork, build_network
 from xunfang.ingest.profiles import FrameName
 from xunfang.ingest.roads import DEFAULT_CLIP_MARGIN_M, read_road_network
-from xunfang.ingest.sites import read_sites, sites_near
+from xunfang.ingest.sites import read_sites
 from xunfang.units import WGS84, utm_crs_for
 
 __all__ = [
@@ -644,17 +645,43 @@ class City:
         DataFileError
             If the stations file is missing or unreadable.
         """
+        return self.stations_split(area, buffer_m=buffer_m)[0]
+
+    def stations_split(
+        self, area: StudyArea, *, buffer_m: float | None = None
+    ) -> tuple[gpd.GeoDataFrame, list[tuple[str, float]]]:
+        """The police stations of ``area`` (as :meth:`stations_for`, with ``source_row``,
+        the 1-based data row of each in the stations file) and those left out.
+
+        Returns
+        -------
+        (chosen, left_out)
+            ``left_out`` holds ``(name, distance_m)`` of every station farther than
+            ``buffer_m`` from the area, nearest first (distance to the polygon, metres).
+
+        Raises
+        ------
+        DataFileError
+            If the stations file is missing or unreadable.
+        """
         if self.stations is None:
-            return gpd.GeoDataFrame({"name": []}, geometry=[], crs=WGS84)
-        sites = read_sites(self.stations, frame=self.frame)
-        chosen = sites_near(
-            sites, area, buffer_m=self.station_buffer_m if buffer_m is None else buffer_m
-        ).copy()
+            return gpd.GeoDataFrame({"name": [], "source_row": []}, geometry=[], crs=WGS84), []
+        sites = read_sites(self.stations, frame=self.frame).copy()
+        sites["source_row"] = np.arange(1, len(sites) + 1)
         if self.station_names:
-            chosen["name"] = [
-                self.station_names.format(n) if str(n).isdigit() else str(n) for n in chosen["name"]
+            sites["name"] = [
+                self.station_names.format(n) if str(n).isdigit() else str(n) for n in sites["name"]
             ]
-        return chosen.reset_index(drop=True)
+        limit_m = self.station_buffer_m if buffer_m is None else buffer_m
+        dist_m = (
+            sites.to_crs(area.crs).distance(area.polygon).to_numpy() if len(sites) else np.zeros(0)
+        )
+        near = dist_m <= limit_m
+        order = np.argsort(dist_m[~near], kind="stable")
+        left_out = [
+            (str(sites["name"].to_numpy()[~near][i]), float(dist_m[~near][i])) for i in order
+        ]
+        return sites[near].reset_index(drop=True), left_out
 
     def incident_files(self, *, required: bool = True) -> list[Path]:
         """The city's incident files (glob patterns expanded, sorted within each).

@@ -237,6 +237,8 @@ class BoothPlan:
     """What the demand is when it is not incident history (road length, points)."""
     decisions: PlanDecisions | None = None
     """How many booths, what each buys, patrol sectors (:mod:`xunfang.plan.decisions`)."""
+    stations_note: str | None = None
+    """Which of the city's stations were used and which left out as too far from the area."""
 
 
 def ring_stats(
@@ -401,8 +403,10 @@ def make_booth_plan(
     demand_nodes = np.flatnonzero(node_weight > 0)
     demand_w = node_weight[demand_nodes]
 
-    fixed = _fixed_sites(config, city, area)
-    fixed_nodes = _snap_sites(network, fixed, area, config.fixed_sites, config.max_site_snap_m)
+    fixed, stations_note = _fixed_sites(config, city, area)
+    fixed_nodes = _snap_sites(
+        network, fixed, area, config.fixed_sites or city.stations, config.max_site_snap_m
+    )
     n_fixed_merged = len(fixed_nodes) - len(np.unique(fixed_nodes))
     if config.candidate_sites is not None:
         cand = read_sites(config.candidate_sites, frame=config.frame or city.frame)
@@ -528,6 +532,7 @@ def make_booth_plan(
         city=city,
         demand_note=demand_note,
         decisions=decisions,
+        stations_note=stations_note,
     )
 
 
@@ -583,10 +588,28 @@ def _forecast_weights(
     return iw.weights, note
 
 
-def _fixed_sites(config: PlanConfig, city: City, area: StudyArea) -> gpd.GeoDataFrame:
+def _fixed_sites(
+    config: PlanConfig, city: City, area: StudyArea
+) -> tuple[gpd.GeoDataFrame, str | None]:
+    """The fixed sites (``fixed_sites``, else the city's stations near the area) and, for
+    the city's stations, a sentence naming those left out as too far from the area."""
     if config.fixed_sites is not None:
-        return read_sites(config.fixed_sites, frame=config.frame or city.frame)
-    return city.stations_for(area, buffer_m=config.station_buffer_m)
+        return read_sites(config.fixed_sites, frame=config.frame or city.frame), None
+    chosen, left_out = city.stations_split(area, buffer_m=config.station_buffer_m)
+    if not left_out:
+        return chosen, None
+    buffer_m = city.station_buffer_m if config.station_buffer_m is None else config.station_buffer_m
+    shown = "; ".join(
+        f"{name} ({dist_m / 1000:.1f} km outside the area)" for name, dist_m in left_out[:5]
+    )
+    more = f"; and {len(left_out) - 5} more" if len(left_out) > 5 else ""
+    n_all = len(chosen) + len(left_out)
+    src = city.stations.name if city.stations is not None else "the stations file"
+    note = (
+        f"{len(chosen)} of {n_all} stations of {src} used; left out (more than "
+        f"{buffer_m:.0f} m outside {area.name}): {shown}{more}."
+    )
+    return chosen, note
 
 
 def _read_incidents(
@@ -714,12 +737,13 @@ def _snap_sites(
         row = int(np.flatnonzero(bad)[0])
         name = sites["name"].iloc[row]
         lon, lat = sites.geometry.x.iloc[row], sites.geometry.y.iloc[row]
+        file_row = int(sites["source_row"].iloc[row]) if "source_row" in sites else row + 1
         raise DataFileError(
             source or "the city's police stations",
             f"site {name!r} at lon {lon:.6f}, lat {lat:.6f} is more than {max_snap_m:.0f} m from "
             f"the road network of {area.name} ({int(bad.sum())} site(s) like this): outside "
             "the area, or longitude and latitude swapped?",
-            row=row + 1,
+            row=file_row,
         )
     return np.asarray(nodes, dtype=np.int64)
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.columns import Columns
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -379,6 +380,8 @@ def _print_plan_summary(plan: BoothPlan) -> None:
     )
     if plan.demand_note:
         console.print(f"[bold]Demand:[/] {plan.demand_note}")
+    if plan.stations_note:
+        console.print(f"[bold yellow]Stations:[/] {escape(plan.stations_note)}", soft_wrap=True)
     console.print(
         f"Road network: {net.nodes:,} nodes, {net.edges_kept:,} drivable edges, "
         f"{net.stitch_links} links stitched between {len(net.areas)} areas, "

@@ -359,6 +359,8 @@ def plan_notes(plan: BoothPlan, lang: str = "en") -> list[str]:
         notes.insert(0, plan.forecast_note)
     if plan.demand_note:
         notes.insert(0, plan.demand_note)
+    if plan.stations_note:
+        notes.insert(0, plan.stations_note)
     ww = plan.where_when
     zh = lang == "zh"
     if plan.config.demand != "road_length":  # road-length demand sits on the nodes
@@ -447,6 +449,7 @@ def plan_summary(plan: BoothPlan) -> dict[str, Any]:
         "types": list(plan.config.types) or "all",
         "incidents_of_other_types": plan.n_other_types,
         "fixed_sites_merged": plan.n_fixed_merged,
+        "stations_note": plan.stations_note,
         "incident_source": [str(p) for p in plan.config.incident_files] or "data directory",
         "candidates": plan.n_candidates,
         "demand_nodes": len(plan.demand),
