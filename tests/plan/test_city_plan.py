@@ -335,3 +335,54 @@ def test_stations_far_from_the_area_are_named(data_dir: Path, tmp_path: Path) ->
             ),
             Settings(data_dir=data_dir),
         )  # fmt: skip
+
+
+SMALL_BOX_GCJ02 = (
+    '{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"name":"测试片区"},'
+    '"geometry":{"type":"Polygon","coordinates":[[[121.47453447,31.22306516],'
+    "[121.48450159,31.22303768],[121.48450245,31.23304230],[121.47453533,31.23306978],"
+    "[121.47453447,31.22306516]]]}}]}"
+)
+
+
+def _small_box_city(data_dir: Path, tmp_path: Path, **kw: object) -> object:
+    from xunfang.ingest.city import resolve_city
+
+    boundary = tmp_path / "small_gcj02.geojson"
+    boundary.write_text(SMALL_BOX_GCJ02, encoding="utf-8")
+    return resolve_city(
+        boundary=boundary, frame="gcj02",
+        roads=data_dir / "shanghai-osm/central_shanghai_drive.osm", data_dir=data_dir, **kw,
+    )  # fmt: skip
+
+
+@pytest.mark.realdata
+def test_booths_inside_the_boundary_by_default(data_dir: Path, tmp_path: Path) -> None:
+    """On the tester's 1 km box, booths sat up to 127 m outside it (on nodes of the clip
+    margin). Now every candidate and booth lies inside the polygon; --candidates-outside-m
+    widens that (issue 9, finding 4)."""
+    if not (data_dir / "shanghai-osm/central_shanghai_drive.osm").is_file():
+        pytest.skip("no Shanghai extract")
+    from xunfang.config import Settings
+    from xunfang.plan.booth_plan import PlanConfig, make_booth_plan
+
+    city = _small_box_city(data_dir, tmp_path)
+    base = PlanConfig(
+        city=city,
+        booths=3,
+        threshold_min=1.0,
+        demand="road_length",
+        decisions=None,  # type: ignore[arg-type]
+    )
+    plan = make_booth_plan(base, Settings(data_dir=data_dir))
+    booths = plan.sites[plan.sites["kind"] == "booth"]
+    assert len(booths) == 3
+    d_m = shapely.distance(plan.area.polygon, shapely.points(booths[["x_m", "y_m"]].to_numpy()))
+    assert d_m.max() == 0.0
+    assert plan.n_candidates > 10
+    import dataclasses
+
+    wide = make_booth_plan(
+        dataclasses.replace(base, candidates_outside_m=400.0), Settings(data_dir=data_dir)
+    )
+    assert wide.n_candidates > plan.n_candidates

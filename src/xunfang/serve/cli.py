@@ -176,6 +176,14 @@ def plan_cmd(
         Path | None,
         typer.Option(help="Candidate sites, CSV/Excel/points (default: road intersections)."),
     ] = None,
+    candidates_outside_m: Annotated[
+        float,
+        typer.Option(
+            "--candidates-outside-m",
+            help="How far outside the study area a booth may be placed, metres (default 0: "
+            "booths inside the boundary; stations may lie outside).",
+        ),
+    ] = 0.0,
     lang: Annotated[str, typer.Option(help="Report language: en or zh.")] = "en",
     crs: Annotated[
         str | None, typer.Option(help="Projected CRS in metres (default: UTM zone of the area).")
@@ -277,6 +285,7 @@ def plan_cmd(
         types=tuple(t.strip() for t in types.split(",")) if types else (),
         fixed_sites=fixed_sites,
         candidate_sites=candidate_sites,
+        candidates_outside_m=candidates_outside_m,
         frame=frame,
         demand=demand.replace("-", "_"),
         demand_points=demand_points,
@@ -380,6 +389,8 @@ def _print_plan_summary(plan: BoothPlan) -> None:
     )
     if plan.demand_note:
         console.print(f"[bold]Demand:[/] {plan.demand_note}")
+    if plan.candidates_note:
+        console.print(f"[bold yellow]Candidates:[/] {escape(plan.candidates_note)}", soft_wrap=True)
     if plan.stations_note:
         console.print(f"[bold yellow]Stations:[/] {escape(plan.stations_note)}", soft_wrap=True)
     console.print(

@@ -361,6 +361,8 @@ def plan_notes(plan: BoothPlan, lang: str = "en") -> list[str]:
         notes.insert(0, plan.demand_note)
     if plan.stations_note:
         notes.insert(0, plan.stations_note)
+    if plan.candidates_note:
+        notes.insert(0, plan.candidates_note)
     ww = plan.where_when
     zh = lang == "zh"
     if plan.config.demand != "road_length":  # road-length demand sits on the nodes
@@ -450,6 +452,8 @@ def plan_summary(plan: BoothPlan) -> dict[str, Any]:
         "incidents_of_other_types": plan.n_other_types,
         "fixed_sites_merged": plan.n_fixed_merged,
         "stations_note": plan.stations_note,
+        "candidates_note": plan.candidates_note,
+        "candidates_outside_m": plan.config.candidates_outside_m,
         "incident_source": [str(p) for p in plan.config.incident_files] or "data directory",
         "candidates": plan.n_candidates,
         "demand_nodes": len(plan.demand),
