@@ -276,3 +276,55 @@ def test_country_auto_picks_cn_in_mainland_china(data_dir: Path) -> None:
     assert chicago.road_country(chicago.study_area("district:1"))[0] == "US"
     auto = resolve_city(country="auto", data_dir=data_dir)
     assert auto.road_country(auto.study_area("district:1"))[0] is None
+
+
+SMALL_BOX_GCJ02 = (
+    '{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"name":"测试片区"},'
+    '"geometry":{"type":"Polygon","coordinates":[[[121.47453447,31.22306516],'
+    "[121.48450159,31.22303768],[121.48450245,31.23304230],[121.47453533,31.23306978],"
+    "[121.47453447,31.22306516]]]}}]}"
+)
+
+
+@pytest.mark.realdata
+def test_clip_margin_keeps_the_areas_own_streets(data_dir: Path, tmp_path: Path) -> None:
+    """On the tester's 1 km box a 400 m margin cut one-way streets at its edge and the
+    largest strongly connected component lost the area's own streets; the default margin
+    keeps as much road inside the area as the whole file does, and the report measures
+    it: in-area length of the kept pieces over that before the component was taken
+    (issue 9, finding 5)."""
+    from dataclasses import replace
+
+    import shapely as shp
+
+    from xunfang.ingest.roads import DEFAULT_CLIP_MARGIN_M
+
+    if not (data_dir / SHANGHAI_OSM).is_file():
+        pytest.skip("no Shanghai extract")
+    boundary = tmp_path / "small.geojson"
+    boundary.write_text(SMALL_BOX_GCJ02, encoding="utf-8")
+    city = resolve_city(boundary=boundary, frame="gcj02", roads=data_dir / SHANGHAI_OSM)
+    assert city.roads is not None and city.roads.clip_margin_m == DEFAULT_CLIP_MARGIN_M == 1500
+    area = city.study_area(None)
+
+    def kept(margin_m: float) -> tuple[float, float, float]:
+        c = replace(city, roads=replace(city.roads, clip_margin_m=margin_m))
+        net = c.road_network(area)
+        rep = net.report
+        assert rep.area_road_km is not None and rep.area_road_km_kept is not None
+        # by hand: the kept pieces' length inside the polygon
+        by_hand = shp.length(shp.intersection(net.edges.geometry.to_numpy(), area.polygon))
+        assert rep.area_road_km_kept == pytest.approx(by_hand.sum() / 1000, rel=1e-9)
+        return rep.area_road_km, rep.area_road_km_kept, net.n_nodes
+
+    narrow = kept(400.0)
+    default = kept(DEFAULT_CLIP_MARGIN_M)
+    whole = kept(50_000.0)
+    assert narrow[1] < 0.8 * default[1]  # 13.0 km against 16.8 km
+    assert default[1] == pytest.approx(whole[1])
+    assert default[0] == pytest.approx(narrow[0], rel=0.02)  # the same streets before
+    net = city.road_network(area)
+    share = 100 * default[1] / default[0]
+    assert f"{share:.1f} % of the {default[0]:.1f} km of road inside the study area kept" in (
+        " ".join(net.report.notes)
+    )

@@ -30,7 +30,7 @@ A city file (paths relative to the file; ``data:`` means the data directory)::
     default = "黄浦示例区"            # optional: the polygon used without --area
     [roads]
     file = "data:shanghai-osm/central_shanghai_drive.osm"
-    clip_margin_m = 400
+    clip_margin_m = 1500             # the default: streets kept around the area
 
 Chicago's road graphs are one OSMnx walk graph per community area: its file says
 ``per_area = "data:chicago/road_network/osm_walk_by_community_area/{AREA}.graphml.gz"``

@@ -64,6 +64,7 @@ def network_from_ways(
     country: str | None = None,
     simplify: bool = True,
     one_way_known: bool = True,
+    measure_polygon: BaseGeometry | None = None,
 ) -> RoadNetwork:
     """Build a directed drivable network from ways with tags.
 
@@ -91,6 +92,10 @@ def network_from_ways(
         Whether the source states directions (``report.one_way_known``); ``False`` for a
         road-line file without a oneway field, whose lines are then all two-way (no
         direction is implied either, not even on a motorway).
+    measure_polygon
+        Optional study area in ``crs`` metres: the report then gives the road length
+        inside it before and after keeping the largest strongly connected component
+        (``area_road_km``, ``area_road_km_kept``) and says the share kept in a note.
 
     Returns
     -------
@@ -307,6 +312,24 @@ def network_from_ways(
         "that cannot be both entered and left, e.g. one-way streets cut at the file's edge)."
     )
 
+    area_km = area_km_kept = None
+    if measure_polygon is not None:  # the study area's own streets: how much the SCC kept
+
+        def km_inside(rows: np.ndarray) -> float:
+            lines = [shapely.linestrings(xy[np.asarray(chains[i][0])]) for i in rows.tolist()]
+            if not lines:
+                return 0.0
+            inside = shapely.intersection(np.asarray(lines, dtype=object), measure_polygon)
+            return float(shapely.length(inside).sum()) / 1000.0
+
+        area_km_kept = km_inside(row_sel[row_final])
+        area_km = area_km_kept + km_inside(left_rows)
+        notes.append(
+            f"{100 * area_km_kept / area_km if area_km else 100.0:.1f} % of the {area_km:.1f} km "
+            f"of road inside the study area kept ({area_km - area_km_kept:.2f} km cut off with "
+            "the smaller components)."
+        )
+
     sel = row_sel[row_final]
     geoms = [
         shapely.linestrings(xy[np.asarray(chains[i][0])]) for i in sel.tolist()
@@ -381,6 +404,8 @@ def network_from_ways(
         edges_left_out=edges_left_out,
         length_left_out_km=km_left_out,
         ways_excluded=dict(excluded),
+        area_road_km=area_km,
+        area_road_km_kept=area_km_kept,
     )
     return freeze(
         RoadNetwork(

@@ -393,11 +393,24 @@ def _print_plan_summary(plan: BoothPlan) -> None:
         console.print(f"[bold yellow]Candidates:[/] {escape(plan.candidates_note)}", soft_wrap=True)
     if plan.stations_note:
         console.print(f"[bold yellow]Stations:[/] {escape(plan.stations_note)}", soft_wrap=True)
-    console.print(
-        f"Road network: {net.nodes:,} nodes, {net.edges_kept:,} drivable edges, "
-        f"{net.stitch_links} links stitched between {len(net.areas)} areas, "
-        f"{net.nodes_left_out} nodes left out (not strongly connected)"
-    )
+    if net.stitch_links or len(net.areas) > 1:  # graphs per area, stitched
+        console.print(
+            f"Road network: {net.nodes:,} nodes, {net.edges_kept:,} drivable edges, "
+            f"{net.stitch_links} links stitched between {len(net.areas)} areas, "
+            f"{net.nodes_left_out} nodes left out (not strongly connected)"
+        )
+    else:  # one road file: its ways counted as read, the nodes as kept after clipping
+        console.print(
+            f"Road network of {escape(', '.join(net.areas))}: {net.nodes:,} nodes kept, "
+            f"{net.nodes_left_out} left out (not strongly connected); {net.edges_kept:,} "
+            f"drivable ways of {net.edges_read:,} in the file"
+        )
+    if net.area_road_km is not None and net.area_road_km_kept is not None:
+        share = 100 * net.area_road_km_kept / net.area_road_km if net.area_road_km else 100.0
+        console.print(
+            f"[bold]{share:.1f} %[/] of the {net.area_road_km:.1f} km of road inside "
+            f"{escape(plan.area.name)} kept in the network"
+        )
     for note in net.notes:
         console.print(f"  [dim]{note}[/]")
     demand = (
