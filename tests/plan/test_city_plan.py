@@ -386,3 +386,44 @@ def test_booths_inside_the_boundary_by_default(data_dir: Path, tmp_path: Path) -
         dataclasses.replace(base, candidates_outside_m=400.0), Settings(data_dir=data_dir)
     )
     assert wide.n_candidates > plan.n_candidates
+
+
+@pytest.mark.realdata
+def test_deploy_reuses_the_plans_incident_source(data_dir: Path, tmp_path: Path) -> None:
+    """A plan made from an ingested .parquet (not part of any city file): deploy --plan-dir
+    without --incidents reads the same file, recorded as incident_source in
+    plan_summary.json (issue 9, finding 7: it stopped with "no incident files")."""
+    if not (data_dir / "shanghai-osm/central_shanghai_drive.osm").is_file():
+        pytest.skip("no Shanghai extract")
+    from xunfang.config import Settings
+    from xunfang.plan.deployment import load_plan_context
+
+    ing = tmp_path / "ing"
+    res = CliRunner().invoke(
+        app,
+        [
+            "ingest", str(EXAMPLE / "incidents_110_synthetic.csv"),
+            "--mapping", str(EXAMPLE / "mapping_110.toml"), "--out", str(ing),
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "plan"
+    res = CliRunner().invoke(
+        app,
+        [
+            "plan", "--boundary", str(EXAMPLE / "boundary_gcj02.geojson"), "--frame", "gcj02",
+            "--boundary-name", "西片,东片", "--roads",
+            str(data_dir / "shanghai-osm/central_shanghai_drive.osm"),
+            "--incidents", str(ing / "incidents.parquet"), "--booths", "2",
+            "--threshold-min", "2", "--no-curve", "--no-sectors", "--out", str(out),
+            "--data-dir", str(data_dir),
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "plan_summary.json").read_text("utf-8"))
+    assert summary["incident_source"] == [str((ing / "incidents.parquet").absolute())]
+    ctx = load_plan_context(out, Settings(data_dir=data_dir))
+    assert len(ctx.incidents) == summary["incidents_in_area"] == 383
+    (ing / "incidents.parquet").unlink()
+    with pytest.raises(Exception, match=r"incidents.parquet no longer exist: pass --incidents"):
+        load_plan_context(out, Settings(data_dir=data_dir))

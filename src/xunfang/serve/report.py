@@ -454,7 +454,8 @@ def plan_summary(plan: BoothPlan) -> dict[str, Any]:
         "stations_note": plan.stations_note,
         "candidates_note": plan.candidates_note,
         "candidates_outside_m": plan.config.candidates_outside_m,
-        "incident_source": [str(p) for p in plan.config.incident_files] or "data directory",
+        "incident_source": [str(Path(p).absolute()) for p in plan.config.incident_files]
+        or "data directory",
         "candidates": plan.n_candidates,
         "demand_nodes": len(plan.demand),
         "rings": [ring(r) for r in plan.rings],
