@@ -328,3 +328,27 @@ def test_clip_margin_keeps_the_areas_own_streets(data_dir: Path, tmp_path: Path)
     assert f"{share:.1f} % of the {default[0]:.1f} km of road inside the study area kept" in (
         " ".join(net.report.notes)
     )
+
+
+def test_shapefile_without_prj_is_named(tmp_path: Path) -> None:
+    """A zipped Shapefile in UTM metres without its .prj: the file is named and the
+    message says the CRS is missing (issue 9, finding 9: it was "cannot choose a UTM
+    zone for lon=352000.0 ..." without the file)."""
+    folder = tmp_path / "shp"
+    folder.mkdir()
+    _two_squares().to_file(folder / "b.shp")
+    (folder / "b.prj").unlink()
+    path = tmp_path / "b_noprj.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        for f in folder.iterdir():
+            z.write(f, f.name)
+    with pytest.raises(DataFileError) as err:
+        read_boundary_file(path)
+    msg = str(err.value)
+    assert "b_noprj.zip" in msg and "states no CRS" in msg and "add the .prj file" in msg
+    assert f"x {X0:,.1f} to {X0 + 3000:,.1f}" in msg
+    # a file without CRS in degrees is still read as lon/lat
+    (folder / "b.shp").unlink()
+    _two_squares().to_crs(WGS84).to_file(folder / "d.shp")
+    (folder / "d.prj").unlink()
+    assert len(read_boundary_file(folder / "d.shp")) == 2

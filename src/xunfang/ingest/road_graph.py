@@ -214,9 +214,16 @@ def network_from_ways(
             f"nodes and {int((~keep).sum())} segments outside it."
         )
         if not keep.any():
+            back = Transformer.from_crs(target_crs, WGS84, always_xy=True)
+            cx0, cy0, cx1, cy1 = clip_polygon.bounds
+            (blon0, blon1), (blat0, blat1) = back.transform([cx0, cx1], [cy0, cy1])
             raise NetworkError(
-                f"{name}: no drivable segment lies inside the clip polygon; it must be in "
-                f"{target_crs.to_string()} metres and overlap the roads"
+                f"{name}: no drivable road lies inside the study area: the area with its margin "
+                f"spans lon {blon0:.5f} to {blon1:.5f}, lat {blat0:.5f} to {blat1:.5f}, "
+                f"the roads lon {lonlat[:, 0].min():.5f} to {lonlat[:, 0].max():.5f}, lat "
+                f"{lonlat[:, 1].min():.5f} to {lonlat[:, 1].max():.5f} (WGS-84). Check that "
+                "the road file covers the area, and the boundary's --frame (a GCJ-02 boundary "
+                "read as WGS-84 lies about 500 m off in China)"
             )
         w_of, a, b, seg_len = w_of[keep], a[keep], b[keep], seg_len[keep]
 
