@@ -424,6 +424,47 @@ def test_deploy_reuses_the_plans_incident_source(data_dir: Path, tmp_path: Path)
     assert summary["incident_source"] == [str((ing / "incidents.parquet").absolute())]
     ctx = load_plan_context(out, Settings(data_dir=data_dir))
     assert len(ctx.incidents) == summary["incidents_in_area"] == 383
+    # the command itself, its console summary in Chinese (finding 13)
+    res = CliRunner().invoke(
+        app,
+        [
+            "deploy", "--plan-dir", str(out), "--roster",
+            str(EXAMPLE.parents[0] / "deploy" / "roster.toml"), "--lang", "zh",
+            "--out", str(tmp_path / "dep"), "--data-dir", str(data_dir),
+        ],
+        env={"COLUMNS": "200"},
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "周警情，区内 383 起" in res.output and "人次（警员班次）" in res.output
     (ing / "incidents.parquet").unlink()
     with pytest.raises(Exception, match=r"incidents.parquet no longer exist: pass --incidents"):
         load_plan_context(out, Settings(data_dir=data_dir))
+
+
+@pytest.mark.realdata
+def test_plan_console_in_chinese_and_no_empty_hotspots(data_dir: Path, tmp_path: Path) -> None:
+    """``--lang zh`` prints the plan's console summary in Chinese; with road-length demand
+    there are no hotspots and no empty heading; a single road file is not said to be
+    stitched between areas (issue 9, finding 13)."""
+    if not (data_dir / "shanghai-osm/central_shanghai_drive.osm").is_file():
+        pytest.skip("no Shanghai extract")
+    base = [
+        "plan", "--boundary", str(EXAMPLE / "boundary_gcj02.geojson"), "--frame", "gcj02",
+        "--boundary-name", "西片,东片", "--roads",
+        str(data_dir / "shanghai-osm/central_shanghai_drive.osm"),
+        "--stations", str(EXAMPLE / "stations_gcj02.csv"), "--demand", "road_length",
+        "--booths", "2", "--threshold-min", "2", "--no-curve", "--no-sectors",
+        "--data-dir", str(data_dir),
+    ]  # fmt: skip
+    wide = {"COLUMNS": "200"}
+    zh = CliRunner().invoke(app, [*base, "--lang", "zh", "--out", str(tmp_path / "zh")], env=wide)
+    assert zh.exit_code == 0, zh.output
+    flat = " ".join(zh.output.split())
+    assert "道路通行覆盖" in flat and "仅警署" in flat and "警署+岗亭（MCLP）" in flat
+    assert "区内道路" in flat and "路网保留" in flat
+    assert "Response coverage" not in flat and "stations alone" not in flat
+    en = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "en")], env=wide)
+    assert en.exit_code == 0, en.output
+    assert "Hotspots" not in en.output and "热点" not in zh.output
+    assert "links stitched" not in en.output
+    assert "of road inside 西片,东片 kept in the network" in " ".join(en.output.split())
