@@ -224,3 +224,131 @@ def test_district_1_network_unchanged(data_dir: Path) -> None:
     np.testing.assert_array_equal(new.node_ids, old.node_ids)
     assert (new.matrix != old.matrix).nnz == 0
     assert new.report.areas == old.report.areas
+
+
+SHANGHAI_OSM = "shanghai-osm/central_shanghai_drive.osm"
+EXAMPLE_SH = Path(__file__).parents[2] / "examples" / "shanghai"
+
+
+@pytest.mark.realdata
+def test_country_auto_picks_cn_in_mainland_china(data_dir: Path) -> None:
+    """Roads given as a file with no country: the speed table is CN in Shanghai (auto), the
+    same network as the city file that states CN; ``--country US`` gives the Illinois table
+    and Chicago stays on the default one (issue 9, finding 2)."""
+    from xunfang.ingest.osm import CLASS_SPEEDS_KPH
+
+    if not (data_dir / SHANGHAI_OSM).is_file():
+        pytest.skip("no Shanghai extract")
+    flags = resolve_city(
+        boundary=EXAMPLE_SH / "boundary_gcj02.geojson",
+        boundary_name="西片",
+        frame="gcj02",
+        roads=data_dir / SHANGHAI_OSM,
+    )
+    area = flags.study_area(None)
+    country, label = flags.road_country(area)
+    assert country == "CN" and "auto" in label
+    net = flags.road_network(area)
+    assert net.report.speed_table == "CN"
+    assert any("CN road-class table (country auto" in n for n in net.report.notes)
+    stated = City.from_toml(EXAMPLE_SH / "city.toml", data_dir=data_dir)
+    net_cn = stated.road_network(stated.study_area("area:西片"))
+    assert (net.matrix != net_cn.matrix).nnz == 0
+    # residential streets without maxspeed at the CN 20 km/h, not the US 30
+    e = net.edges
+    res = e[(e["highway"] == "residential")]
+    assert np.isclose(res["speed_kph"].median(), CLASS_SPEEDS_KPH["CN"]["residential"])
+    us = resolve_city(
+        boundary=EXAMPLE_SH / "boundary_gcj02.geojson",
+        boundary_name="西片",
+        frame="gcj02",
+        roads=data_dir / SHANGHAI_OSM,
+        country="US",
+    )
+    assert us.road_country(area)[0] == "US"
+    assert (us.road_network(area).matrix != net.matrix).nnz > 0
+    with pytest.raises(Exception, match="no road-class speed table for country 'XX'"):
+        resolve_city(
+            boundary=EXAMPLE_SH / "boundary_gcj02.geojson", roads=data_dir / SHANGHAI_OSM,
+            country="XX",
+        ).road_country(area)  # fmt: skip
+    chicago = default_city(data_dir)  # its file states US; auto outside China: default
+    assert chicago.road_country(chicago.study_area("district:1"))[0] == "US"
+    auto = resolve_city(country="auto", data_dir=data_dir)
+    assert auto.road_country(auto.study_area("district:1"))[0] is None
+
+
+SMALL_BOX_GCJ02 = (
+    '{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"name":"测试片区"},'
+    '"geometry":{"type":"Polygon","coordinates":[[[121.47453447,31.22306516],'
+    "[121.48450159,31.22303768],[121.48450245,31.23304230],[121.47453533,31.23306978],"
+    "[121.47453447,31.22306516]]]}}]}"
+)
+
+
+@pytest.mark.realdata
+def test_clip_margin_keeps_the_areas_own_streets(data_dir: Path, tmp_path: Path) -> None:
+    """On the tester's 1 km box a 400 m margin cut one-way streets at its edge and the
+    largest strongly connected component lost the area's own streets; the default margin
+    keeps as much road inside the area as the whole file does, and the report measures
+    it: in-area length of the kept pieces over that before the component was taken
+    (issue 9, finding 5)."""
+    from dataclasses import replace
+
+    import shapely as shp
+
+    from xunfang.ingest.roads import DEFAULT_CLIP_MARGIN_M
+
+    if not (data_dir / SHANGHAI_OSM).is_file():
+        pytest.skip("no Shanghai extract")
+    boundary = tmp_path / "small.geojson"
+    boundary.write_text(SMALL_BOX_GCJ02, encoding="utf-8")
+    city = resolve_city(boundary=boundary, frame="gcj02", roads=data_dir / SHANGHAI_OSM)
+    assert city.roads is not None and city.roads.clip_margin_m == DEFAULT_CLIP_MARGIN_M == 1500
+    area = city.study_area(None)
+
+    def kept(margin_m: float) -> tuple[float, float, float]:
+        c = replace(city, roads=replace(city.roads, clip_margin_m=margin_m))
+        net = c.road_network(area)
+        rep = net.report
+        assert rep.area_road_km is not None and rep.area_road_km_kept is not None
+        # by hand: the kept pieces' length inside the polygon
+        by_hand = shp.length(shp.intersection(net.edges.geometry.to_numpy(), area.polygon))
+        assert rep.area_road_km_kept == pytest.approx(by_hand.sum() / 1000, rel=1e-9)
+        return rep.area_road_km, rep.area_road_km_kept, net.n_nodes
+
+    narrow = kept(400.0)
+    default = kept(DEFAULT_CLIP_MARGIN_M)
+    whole = kept(50_000.0)
+    assert narrow[1] < 0.8 * default[1]  # 13.0 km against 16.8 km
+    assert default[1] == pytest.approx(whole[1])
+    assert default[0] == pytest.approx(narrow[0], rel=0.02)  # the same streets before
+    net = city.road_network(area)
+    share = 100 * default[1] / default[0]
+    assert f"{share:.1f} % of the {default[0]:.1f} km of road inside the study area kept" in (
+        " ".join(net.report.notes)
+    )
+
+
+def test_shapefile_without_prj_is_named(tmp_path: Path) -> None:
+    """A zipped Shapefile in UTM metres without its .prj: the file is named and the
+    message says the CRS is missing (issue 9, finding 9: it was "cannot choose a UTM
+    zone for lon=352000.0 ..." without the file)."""
+    folder = tmp_path / "shp"
+    folder.mkdir()
+    _two_squares().to_file(folder / "b.shp")
+    (folder / "b.prj").unlink()
+    path = tmp_path / "b_noprj.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        for f in folder.iterdir():
+            z.write(f, f.name)
+    with pytest.raises(DataFileError) as err:
+        read_boundary_file(path)
+    msg = str(err.value)
+    assert "b_noprj.zip" in msg and "states no CRS" in msg and "add the .prj file" in msg
+    assert f"x {X0:,.1f} to {X0 + 3000:,.1f}" in msg
+    # a file without CRS in degrees is still read as lon/lat
+    (folder / "b.shp").unlink()
+    _two_squares().to_crs(WGS84).to_file(folder / "d.shp")
+    (folder / "d.prj").unlink()
+    assert len(read_boundary_file(folder / "d.shp")) == 2

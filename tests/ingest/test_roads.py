@@ -127,7 +127,7 @@ def test_clip_keeps_margin_and_errors_name_the_forms(tmp_path: Path) -> None:
 
     x, y = Transformer.from_crs("EPSG:4326", UTM51, always_xy=True).transform(121.4700, 31.2300)
     far = Point(x + 5000, y).buffer(10)
-    with pytest.raises(NetworkError, match="clip polygon"):
+    with pytest.raises(NetworkError, match="no drivable road lies inside the study area"):
         read_road_network(BLOCK, UTM51, clip_polygon=far)
     near = Point(x + 5000, y).buffer(10)
     net = read_road_network(BLOCK, UTM51, clip_polygon=near, clip_margin_m=5100)
@@ -484,3 +484,17 @@ def test_zero_length_segment_is_kept_without_warnings() -> None:
     assert zero["speed_kph"].tolist() == [15.0]  # CN service
     b, four = index_of(net, 2), index_of(net, 4)
     assert net.route(b, four)[:2] == (0.0, 0.0)
+
+
+def test_area_outside_the_roads_shows_both_extents() -> None:
+    """A study area away from the road file: the error gives both extents in lon/lat and
+    suggests --frame (issue 9, finding 10: it said "it must be in EPSG:32651 metres")."""
+    x, y = Transformer.from_crs("EPSG:4326", UTM51, always_xy=True).transform(121.60, 31.30)
+    far = shapely.box(x - 500, y - 500, x + 500, y + 500)
+    with pytest.raises(NetworkError) as err:
+        read_road_network(BLOCK, UTM51, clip_polygon=far, clip_margin_m=0)
+    msg = str(err.value)
+    assert msg.startswith("oneway_block.osm: no drivable road lies inside the study area")
+    assert "the roads lon 121.47000 to 121.47100, lat 31.23000 to 31.23100 (WGS-84)" in msg
+    assert "spans lon 121.59" in msg and "lat 31.29" in msg
+    assert "--frame" in msg

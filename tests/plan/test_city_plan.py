@@ -213,3 +213,258 @@ def test_demand_from_a_point_file(data_dir: Path, tmp_path: Path) -> None:
     x, y = tr.transform(wlon[:2], wlat[:2])
     d2 = (plan.network.node_xy[:, 0, None] - x) ** 2 + (plan.network.node_xy[:, 1, None] - y) ** 2
     assert sorted(plan.demand["node"]) == sorted(np.argmin(d2, axis=0).tolist())
+
+
+@pytest.mark.realdata
+def test_run_frame_applies_to_profile_incidents(data_dir: Path) -> None:
+    """``--frame gcj02`` with ``--profile cn110`` (which states no frame) reads the
+    incident columns as GCJ-02, as ``ingest --frame gcj02`` does: the same incidents fall
+    inside the area as with the mapping that states GCJ-02 (issue 9, tester finding 1;
+    before, about half were dropped as outside and the rest shifted by ~500 m)."""
+    if not (data_dir / "shanghai-osm/central_shanghai_drive.osm").is_file():
+        pytest.skip("no Shanghai extract")
+    from xunfang.config import Settings
+    from xunfang.ingest.city import resolve_city
+    from xunfang.plan.booth_plan import PlanConfig, make_booth_plan
+
+    city = resolve_city(
+        boundary=EXAMPLE / "boundary_gcj02.geojson",
+        boundary_name="西片,东片",
+        frame="gcj02",
+        roads=data_dir / "shanghai-osm/central_shanghai_drive.osm",
+        incidents=[EXAMPLE / "incidents_110_synthetic.csv"],
+        profile="cn110",
+        data_dir=data_dir,
+    )
+    area = city.study_area(None)
+    table, _rej, _rep = ingest(
+        [EXAMPLE / "incidents_110_synthetic.csv"],
+        profile_from_toml(EXAMPLE / "mapping_110.toml"),
+        crs=area.crs,
+    )
+    expected = int(shapely.contains_xy(area.polygon, table.xy[:, 0], table.xy[:, 1]).sum())
+    assert 300 < expected < 400
+    plan = make_booth_plan(
+        PlanConfig(city=city, booths=1, threshold_min=2.0, decisions=None),
+        Settings(data_dir=data_dir),
+    )
+    assert len(plan.incidents) == expected
+    assert plan.n_outside_area == 400 - expected
+    np.testing.assert_allclose(
+        np.sort(plan.incidents.frame["x_m"].to_numpy()),
+        np.sort(table.xy[:, 0][shapely.contains_xy(area.polygon, *table.xy.T)]),
+        atol=0.5,
+    )
+
+
+def test_run_frame_against_a_mapping_frame(tmp_path: Path) -> None:
+    """A mapping that states its frame wins over an unstated run frame; a stated run
+    frame that differs is refused, naming both."""
+    from xunfang.errors import ValidationError
+    from xunfang.ingest.city import resolve_city
+
+    boundary = tmp_path / "b.geojson"
+    boundary.write_text(
+        '{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},'
+        '"geometry":{"type":"Polygon","coordinates":[[[121.4,31.2],[121.5,31.2],'
+        "[121.5,31.3],[121.4,31.3],[121.4,31.2]]]}}]}",
+        encoding="utf-8",
+    )
+    mapping = EXAMPLE / "mapping_110.toml"
+    unstated = resolve_city(boundary=boundary, mapping=mapping)
+    assert unstated.incident_frame(unstated.ingest_profile()) is None  # the mapping's gcj02
+    same = resolve_city(boundary=boundary, mapping=mapping, frame="gcj02")
+    assert same.incident_frame(same.ingest_profile()) is None
+    assert resolve_city(boundary=boundary, frame="bd09").incident_frame("cn110") == "bd09"
+    clash = resolve_city(boundary=boundary, mapping=mapping, frame="wgs84")
+    with pytest.raises(ValidationError, match=r"mapping_110.toml states frame 'gcj02'.*'wgs84'"):
+        clash.incident_frame(clash.ingest_profile())
+
+
+@pytest.mark.realdata
+def test_stations_far_from_the_area_are_named(data_dir: Path, tmp_path: Path) -> None:
+    """A station beyond the area + buffer is left out by name with its distance, in the
+    terminal and the plan summary; with a buffer wide enough to take it, it is more than
+    300 m from the road network and refused, naming its row (issue 9, finding 3)."""
+    if not (data_dir / "shanghai-osm/central_shanghai_drive.osm").is_file():
+        pytest.skip("no Shanghai extract")
+    stations = tmp_path / "stations.csv"
+    rows = (EXAMPLE / "stations_gcj02.csv").read_text("utf-8").splitlines()
+    stations.write_text(
+        "\n".join([*rows, "远处派出所,121.5100000,31.2300000,far"]) + "\n", encoding="utf-8"
+    )
+    args = [
+        "plan", "--boundary", str(EXAMPLE / "boundary_gcj02.geojson"), "--frame", "gcj02",
+        "--boundary-name", "西片,东片", "--roads",
+        str(data_dir / "shanghai-osm/central_shanghai_drive.osm"), "--stations", str(stations),
+        "--demand", "road_length", "--booths", "1", "--threshold-min", "2", "--no-curve",
+        "--no-sectors", "--data-dir", str(data_dir),
+    ]  # fmt: skip
+    out = tmp_path / "plan"
+    res = CliRunner().invoke(app, [*args, "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "plan_summary.json").read_text("utf-8"))
+    note = summary["stations_note"]
+    assert note.startswith("3 of 4 stations of stations.csv used; left out (more than 500 m")
+    from xunfang.ingest.city import resolve_city
+
+    area = resolve_city(
+        boundary=EXAMPLE / "boundary_gcj02.geojson", boundary_name="西片,东片", frame="gcj02"
+    ).study_area(None)
+    lon, lat = gcj02_to_wgs84(np.array([121.51]), np.array([31.23]))
+    x, y = Transformer.from_crs(WGS84, area.crs, always_xy=True).transform(lon, lat)
+    far_km = area.polygon.distance(shapely.Point(x[0], y[0])) / 1000
+    assert f"远处派出所 ({far_km:.1f} km outside the area)" in note
+    assert 1.5 < far_km < 3.0
+    assert "远处派出所" in " ".join(res.output.split())
+    assert summary["rings"][0]["sites"] == 3
+
+    from xunfang.config import Settings
+    from xunfang.errors import DataFileError
+    from xunfang.plan.booth_plan import PlanConfig, make_booth_plan
+
+    city = resolve_city(
+        boundary=EXAMPLE / "boundary_gcj02.geojson", boundary_name="西片,东片", frame="gcj02",
+        roads=data_dir / "shanghai-osm/central_shanghai_drive.osm", stations=stations,
+    )  # fmt: skip
+    with pytest.raises(DataFileError, match=r"stations.csv, row 4: site '远处派出所'.*300 m"):
+        make_booth_plan(
+            PlanConfig(
+                city=city, booths=1, threshold_min=2.0, demand="road_length",
+                station_buffer_m=5000.0, decisions=None,
+            ),
+            Settings(data_dir=data_dir),
+        )  # fmt: skip
+
+
+SMALL_BOX_GCJ02 = (
+    '{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"name":"测试片区"},'
+    '"geometry":{"type":"Polygon","coordinates":[[[121.47453447,31.22306516],'
+    "[121.48450159,31.22303768],[121.48450245,31.23304230],[121.47453533,31.23306978],"
+    "[121.47453447,31.22306516]]]}}]}"
+)
+
+
+def _small_box_city(data_dir: Path, tmp_path: Path, **kw: object) -> object:
+    from xunfang.ingest.city import resolve_city
+
+    boundary = tmp_path / "small_gcj02.geojson"
+    boundary.write_text(SMALL_BOX_GCJ02, encoding="utf-8")
+    return resolve_city(
+        boundary=boundary, frame="gcj02",
+        roads=data_dir / "shanghai-osm/central_shanghai_drive.osm", data_dir=data_dir, **kw,
+    )  # fmt: skip
+
+
+@pytest.mark.realdata
+def test_booths_inside_the_boundary_by_default(data_dir: Path, tmp_path: Path) -> None:
+    """On the tester's 1 km box, booths sat up to 127 m outside it (on nodes of the clip
+    margin). Now every candidate and booth lies inside the polygon; --candidates-outside-m
+    widens that (issue 9, finding 4)."""
+    if not (data_dir / "shanghai-osm/central_shanghai_drive.osm").is_file():
+        pytest.skip("no Shanghai extract")
+    from xunfang.config import Settings
+    from xunfang.plan.booth_plan import PlanConfig, make_booth_plan
+
+    city = _small_box_city(data_dir, tmp_path)
+    base = PlanConfig(
+        city=city,
+        booths=3,
+        threshold_min=1.0,
+        demand="road_length",
+        decisions=None,  # type: ignore[arg-type]
+    )
+    plan = make_booth_plan(base, Settings(data_dir=data_dir))
+    booths = plan.sites[plan.sites["kind"] == "booth"]
+    assert len(booths) == 3
+    d_m = shapely.distance(plan.area.polygon, shapely.points(booths[["x_m", "y_m"]].to_numpy()))
+    assert d_m.max() == 0.0
+    assert plan.n_candidates > 10
+    import dataclasses
+
+    wide = make_booth_plan(
+        dataclasses.replace(base, candidates_outside_m=400.0), Settings(data_dir=data_dir)
+    )
+    assert wide.n_candidates > plan.n_candidates
+
+
+@pytest.mark.realdata
+def test_deploy_reuses_the_plans_incident_source(data_dir: Path, tmp_path: Path) -> None:
+    """A plan made from an ingested .parquet (not part of any city file): deploy --plan-dir
+    without --incidents reads the same file, recorded as incident_source in
+    plan_summary.json (issue 9, finding 7: it stopped with "no incident files")."""
+    if not (data_dir / "shanghai-osm/central_shanghai_drive.osm").is_file():
+        pytest.skip("no Shanghai extract")
+    from xunfang.config import Settings
+    from xunfang.plan.deployment import load_plan_context
+
+    ing = tmp_path / "ing"
+    res = CliRunner().invoke(
+        app,
+        [
+            "ingest", str(EXAMPLE / "incidents_110_synthetic.csv"),
+            "--mapping", str(EXAMPLE / "mapping_110.toml"), "--out", str(ing),
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "plan"
+    res = CliRunner().invoke(
+        app,
+        [
+            "plan", "--boundary", str(EXAMPLE / "boundary_gcj02.geojson"), "--frame", "gcj02",
+            "--boundary-name", "西片,东片", "--roads",
+            str(data_dir / "shanghai-osm/central_shanghai_drive.osm"),
+            "--incidents", str(ing / "incidents.parquet"), "--booths", "2",
+            "--threshold-min", "2", "--no-curve", "--no-sectors", "--out", str(out),
+            "--data-dir", str(data_dir),
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "plan_summary.json").read_text("utf-8"))
+    assert summary["incident_source"] == [str((ing / "incidents.parquet").absolute())]
+    ctx = load_plan_context(out, Settings(data_dir=data_dir))
+    assert len(ctx.incidents) == summary["incidents_in_area"] == 383
+    # the command itself, its console summary in Chinese (finding 13)
+    res = CliRunner().invoke(
+        app,
+        [
+            "deploy", "--plan-dir", str(out), "--roster",
+            str(EXAMPLE.parents[0] / "deploy" / "roster.toml"), "--lang", "zh",
+            "--out", str(tmp_path / "dep"), "--data-dir", str(data_dir),
+        ],
+        env={"COLUMNS": "200"},
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "周警情，区内 383 起" in res.output and "人次（警员班次）" in res.output
+    (ing / "incidents.parquet").unlink()
+    with pytest.raises(Exception, match=r"incidents.parquet no longer exist: pass --incidents"):
+        load_plan_context(out, Settings(data_dir=data_dir))
+
+
+@pytest.mark.realdata
+def test_plan_console_in_chinese_and_no_empty_hotspots(data_dir: Path, tmp_path: Path) -> None:
+    """``--lang zh`` prints the plan's console summary in Chinese; with road-length demand
+    there are no hotspots and no empty heading; a single road file is not said to be
+    stitched between areas (issue 9, finding 13)."""
+    if not (data_dir / "shanghai-osm/central_shanghai_drive.osm").is_file():
+        pytest.skip("no Shanghai extract")
+    base = [
+        "plan", "--boundary", str(EXAMPLE / "boundary_gcj02.geojson"), "--frame", "gcj02",
+        "--boundary-name", "西片,东片", "--roads",
+        str(data_dir / "shanghai-osm/central_shanghai_drive.osm"),
+        "--stations", str(EXAMPLE / "stations_gcj02.csv"), "--demand", "road_length",
+        "--booths", "2", "--threshold-min", "2", "--no-curve", "--no-sectors",
+        "--data-dir", str(data_dir),
+    ]  # fmt: skip
+    wide = {"COLUMNS": "200"}
+    zh = CliRunner().invoke(app, [*base, "--lang", "zh", "--out", str(tmp_path / "zh")], env=wide)
+    assert zh.exit_code == 0, zh.output
+    flat = " ".join(zh.output.split())
+    assert "道路通行覆盖" in flat and "仅警署" in flat and "警署+岗亭（MCLP）" in flat
+    assert "区内道路" in flat and "路网保留" in flat
+    assert "Response coverage" not in flat and "stations alone" not in flat
+    en = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "en")], env=wide)
+    assert en.exit_code == 0, en.output
+    assert "Hotspots" not in en.output and "热点" not in zh.output
+    assert "links stitched" not in en.output
+    assert "of road inside 西片,东片 kept in the network" in " ".join(en.output.split())

@@ -106,22 +106,25 @@ def test_travel_time_bad_input_named(tmp_path: Path) -> None:
     assert "roads.txt: not a road file" in r.output
 
 
-def test_travel_time_table_and_far_point_warning() -> None:
-    # --to given in GCJ-02 but read as WGS-84: it lands ~0.5 km east of B, still nearest B
+def test_travel_time_refuses_a_far_point_and_table() -> None:
+    # --to given in GCJ-02 but read as WGS-84: it lands ~0.5 km east of B, still nearest B.
+    # Refused beyond --max-snap-m (300 m), naming the point and the distance (issue 9,
+    # finding 6: it was snapped any distance, 10,833 m in the tester's case, exit 0).
     glon, glat = wgs84_to_gcj02(121.4709, 31.2300)
-    r = runner.invoke(
-        app,
-        [
-            "travel-time",
-            "--roads",
-            str(BLOCK),
-            "--from",
-            "121.47001,31.2300",
-            "--to",
-            f"{float(glon):.9f},{float(glat):.9f}",
-        ],
-        env={"COLUMNS": "200"},
-    )
+    args = [
+        "travel-time", "--roads", str(BLOCK), "--from", "121.47001,31.2300",
+        "--to", f"{float(glon):.9f},{float(glat):.9f}",
+    ]  # fmt: skip
+    r = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert r.exit_code == 2
+    flat = " ".join(r.output.split())
+    to_m = float(flat.split(" m from the nearest road node")[0].split(" is ")[-1].replace(",", ""))
+    # by hand: the GCJ-02 shift here is about 500 m, mostly east
+    assert 400 < to_m < 700
+    assert f"--to '{float(glon):.9f},{float(glat):.9f}' is {to_m:,.0f} m from the nearest" in flat
+    assert "more than --max-snap-m 300 m" in flat
+    assert "--from" not in flat.split("--to")[0]
+    r = runner.invoke(app, [*args, "--max-snap-m", "1000"], env={"COLUMNS": "200"})
     assert r.exit_code == 0, r.output
     assert "from -> to" in r.output and "to -> from" in r.output
     assert "11.4 s (0 min 11.4 s)" in r.output  # A to B, 95.27 m at 30 km/h

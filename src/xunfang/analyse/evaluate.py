@@ -58,6 +58,7 @@ from xunfang.ingest.incidents import (
     ingest,
     read_incident_table,
 )
+from xunfang.ingest.profiles import FrameName
 
 FRACTIONS = (0.01, 0.02, 0.05, 0.10, 0.20)
 """Coverage levels: shares of the study area's cells flagged as hotspots."""
@@ -488,6 +489,9 @@ class EvaluationSpec:
     boundary_dir: Path | None = None
     city: City | None = None
     """Where ``area`` is looked up (replaces ``boundary_dir``)."""
+    frame: FrameName | None = None
+    """Frame of the incidents' lon/lat columns (``None``: the profile's; see
+    :meth:`xunfang.ingest.city.City.incident_frame`)."""
     cell_m: float = 150.0
     window: str = "day"
     start: str | None = None
@@ -540,16 +544,20 @@ class EvaluationRun:
 
 
 def load_incidents(
-    files: Sequence[Path], profile: str | Profile, crs: str | None
+    files: Sequence[Path],
+    profile: str | Profile,
+    crs: str | None,
+    frame: FrameName | None = None,
 ) -> tuple[IncidentTable, IngestReport | None]:
-    """Read incident CSVs (or one ingested parquet) projected to ``crs``."""
+    """Read incident CSVs (or one ingested parquet) projected to ``crs``, lon/lat columns
+    in ``frame`` (default the profile's)."""
     paths = [Path(p) for p in files]
     if not paths:
         raise ValidationError("no incident files given: pass --incidents FILE [FILE ...]")
     if len(paths) == 1 and paths[0].suffix == ".parquet":
         table = read_incident_table(paths[0])
         return (table.reproject(crs) if crs else table), None
-    table, _rejected, report = ingest(paths, profile, crs=crs)
+    table, _rejected, report = ingest(paths, profile, crs=crs, frame=frame)
     return table, report
 
 
@@ -673,7 +681,7 @@ def run_evaluation(
     elif crs is None and spec.area is not None and spec.boundary_dir is not None:
         probe = "district:1" if spec.area.strip().lower() == "city" else spec.area
         crs = load_study_area(spec.boundary_dir, probe).crs.to_string()
-    table, report = load_incidents(spec.incident_files, spec.profile, crs)
+    table, report = load_incidents(spec.incident_files, spec.profile, crs, spec.frame)
     grid, area_name = study_grid(table, spec.area, spec.cell_m, spec.boundary_dir, city=spec.city)
     grids = {0.0: grid}
     if spec.offset_sensitivity:

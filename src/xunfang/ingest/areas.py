@@ -251,7 +251,16 @@ def read_boundary_file(
         raise DataFileError(p, f"has no polygon (found {kinds or 'no geometry'})")
     gdf = gdf[is_poly].reset_index(drop=True)
     if gdf.crs is None:
-        gdf = gdf.set_crs(WGS84)
+        minx, miny, maxx, maxy = gdf.total_bounds
+        if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+            raise DataFileError(
+                p,
+                f"states no CRS (a Shapefile without its .prj file?) and its coordinates "
+                f"(x {minx:,.1f} to {maxx:,.1f}, y {miny:,.1f} to {maxy:,.1f}) are not "
+                "lon/lat degrees: add the .prj file beside the .shp (in the zip), or save the "
+                "boundary with its CRS",
+            )
+        gdf = gdf.set_crs(WGS84)  # no CRS but degrees: taken as lon/lat (GeoJSON's rule)
     if gdf.crs.is_geographic:
         gdf = gdf.to_crs(WGS84)
         key = str(frame).lower().replace("-", "").replace("_", "")

@@ -30,7 +30,7 @@ A city file (paths relative to the file; ``data:`` means the data directory)::
     default = "黄浦示例区"            # optional: the polygon used without --area
     [roads]
     file = "data:shanghai-osm/central_shanghai_drive.osm"
-    clip_margin_m = 400
+    clip_margin_m = 1500             # the default: streets kept around the area
 
 Chicago's road graphs are one OSMnx walk graph per community area: its file says
 ``per_area = "data:chicago/road_network/osm_walk_by_community_area/{AREA}.graphml.gz"``
@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import shapely
 from pyproj import CRS
 
@@ -61,8 +62,9 @@ from xunfang.errors import AreaNotFoundError, DataFileError, ValidationError
 from xunfang.ingest.areas import StudyArea, _norm, area_from_layer, read_boundary_file
 from xunfang.ingest.incidents import PROFILES, Profile, profile_from_toml
 from xunfang.ingest.network import RoadNetwork, build_network
+from xunfang.ingest.profiles import FrameName
 from xunfang.ingest.roads import DEFAULT_CLIP_MARGIN_M, read_road_network
-from xunfang.ingest.sites import read_sites, sites_near
+from xunfang.ingest.sites import read_sites
 from xunfang.units import WGS84, utm_crs_for
 
 __all__ = [
@@ -178,7 +180,11 @@ class City:
     timezone
         IANA time zone of local times (``Asia/Shanghai``).
     frame
-        Frame of the city's lon/lat input files (boundaries, stations).
+        Frame of the city's lon/lat input files (boundaries, stations, and incident files
+        whose profile or mapping does not state one: :meth:`incident_frame`).
+    frame_stated
+        True when ``frame`` was stated (the city file's ``frame`` or ``--frame``), False
+        for the default WGS-84.
     crs
         Projected analysis CRS; ``None`` for the UTM zone of the study area.
     fetch_hint
@@ -201,6 +207,7 @@ class City:
     mapping: Path | None = None
     timezone: str | None = None
     frame: str = "wgs84"
+    frame_stated: bool = False
     crs: str | None = None
     fetch_hint: str | None = None
     credit: str | None = None
@@ -338,6 +345,7 @@ class City:
             mapping=path_of(doc["mapping"], "mapping") if doc.get("mapping") else None,
             timezone=doc.get("timezone"),
             frame=frame,
+            frame_stated="frame" in doc,
             crs=doc.get("crs"),
             fetch_hint=doc.get("fetch"),
             credit=doc.get("credit"),
@@ -351,7 +359,7 @@ class City:
         out: dict[str, Any] = {
             "name": self.name,
             "source": self.source,
-            "frame": self.frame,
+            **({"frame": self.frame} if self.frame_stated else {}),
             "boundaries": [
                 {
                     "kind": b.kind,
@@ -496,6 +504,43 @@ class City:
             )
         return paths
 
+    def road_country(self, area: StudyArea) -> tuple[str | None, str]:
+        """The road-class speed table of ``area`` and why: the roads' ``country`` (``CN``,
+        ``US``; ``default`` for the default table), or with none or ``auto``, ``CN`` when
+        the area lies in mainland China (:func:`xunfang.ingest.coords.outside_china` of a
+        point inside it), else the default table.
+
+        Returns
+        -------
+        (country, label)
+            The ISO code for :func:`xunfang.ingest.osm.class_speeds` (``None``: the
+            default table) and a sentence for reports naming the table and how it was
+            chosen.
+
+        Raises
+        ------
+        ValidationError
+            If the country has no speed table (the message lists those that do).
+        """
+        from xunfang.ingest.coords import outside_china
+        from xunfang.ingest.osm import CLASS_SPEEDS_KPH
+
+        r = self._roads()
+        key = (r.country or "auto").strip()
+        if key.lower() == "auto":
+            pt = area.polygon_wgs84.representative_point()
+            if not bool(outside_china(pt.x, pt.y)):
+                return "CN", "the CN road-class table (country auto: the area is in mainland China)"
+            return None, "the default road-class table (country auto: outside mainland China)"
+        if key.lower() == "default":
+            return None, "the default road-class table (country default)"
+        if key.upper() not in CLASS_SPEEDS_KPH:
+            raise ValidationError(
+                f"no road-class speed table for country {key!r} (--country or the city file's "
+                f"country); use auto, default or one of {', '.join(sorted(CLASS_SPEEDS_KPH))}"
+            )
+        return key.upper(), f"the {key.upper()} road-class table (country {key.upper()} stated)"
+
     def recipe(self, area: StudyArea) -> dict[str, Any]:
         """What decides the network of ``area`` (for cache keys and summaries)."""
         r = self._roads()
@@ -504,7 +549,7 @@ class City:
             "clip_margin_m": None if area.kind == "city" else r.clip_margin_m,
             "stitch_threshold_m": r.stitch_threshold_m,
             "same_name_threshold_m": r.same_name_threshold_m,
-            "country": r.country,
+            "country": self.road_country(area)[0] if r.path is not None else r.country,
             "speeds_kph": dict(r.speeds_kph) if r.speeds_kph else None,
         }
 
@@ -529,13 +574,28 @@ class City:
         paths = self.road_files(area)
         clip = None if area.kind == "city" else area.polygon
         if r.path is not None:
-            return read_road_network(
+            country, table = self.road_country(area)
+            net = read_road_network(
                 r.path,
                 area.crs,
                 clip_polygon=clip,
                 clip_margin_m=r.clip_margin_m,
                 speeds_kph=r.speeds_kph,
-                country=r.country,
+                country=country,
+            )
+            rep = net.report
+            return replace(
+                net,
+                report=replace(
+                    rep,
+                    speed_table=country or "default",
+                    notes=tuple(  # say how the table was chosen
+                        n.replace(f"the {country or 'default'} road-class table", table, 1)
+                        if n.startswith("Speeds:")
+                        else n
+                        for n in rep.notes
+                    ),
+                ),
             )
         return build_network(
             paths,
@@ -585,17 +645,43 @@ class City:
         DataFileError
             If the stations file is missing or unreadable.
         """
+        return self.stations_split(area, buffer_m=buffer_m)[0]
+
+    def stations_split(
+        self, area: StudyArea, *, buffer_m: float | None = None
+    ) -> tuple[gpd.GeoDataFrame, list[tuple[str, float]]]:
+        """The police stations of ``area`` (as :meth:`stations_for`, with ``source_row``,
+        the 1-based data row of each in the stations file) and those left out.
+
+        Returns
+        -------
+        (chosen, left_out)
+            ``left_out`` holds ``(name, distance_m)`` of every station farther than
+            ``buffer_m`` from the area, nearest first (distance to the polygon, metres).
+
+        Raises
+        ------
+        DataFileError
+            If the stations file is missing or unreadable.
+        """
         if self.stations is None:
-            return gpd.GeoDataFrame({"name": []}, geometry=[], crs=WGS84)
-        sites = read_sites(self.stations, frame=self.frame)
-        chosen = sites_near(
-            sites, area, buffer_m=self.station_buffer_m if buffer_m is None else buffer_m
-        ).copy()
+            return gpd.GeoDataFrame({"name": [], "source_row": []}, geometry=[], crs=WGS84), []
+        sites = read_sites(self.stations, frame=self.frame).copy()
+        sites["source_row"] = np.arange(1, len(sites) + 1)
         if self.station_names:
-            chosen["name"] = [
-                self.station_names.format(n) if str(n).isdigit() else str(n) for n in chosen["name"]
+            sites["name"] = [
+                self.station_names.format(n) if str(n).isdigit() else str(n) for n in sites["name"]
             ]
-        return chosen.reset_index(drop=True)
+        limit_m = self.station_buffer_m if buffer_m is None else buffer_m
+        dist_m = (
+            sites.to_crs(area.crs).distance(area.polygon).to_numpy() if len(sites) else np.zeros(0)
+        )
+        near = dist_m <= limit_m
+        order = np.argsort(dist_m[~near], kind="stable")
+        left_out = [
+            (str(sites["name"].to_numpy()[~near][i]), float(dist_m[~near][i])) for i in order
+        ]
+        return sites[near].reset_index(drop=True), left_out
 
     def incident_files(self, *, required: bool = True) -> list[Path]:
         """The city's incident files (glob patterns expanded, sorted within each).
@@ -619,6 +705,42 @@ class City:
                 f"pass --incidents{hint}"
             )
         return out
+
+    def incident_frame(self, profile: Profile | str) -> FrameName | None:
+        """The frame to read the lon/lat columns of incident files in, for
+        :func:`xunfang.ingest.incidents.ingest` (its ``frame``): the run's frame (the city
+        file's ``frame`` or ``--frame``) for a profile that states none (``cn110``,
+        ``chicago``), ``None`` (the mapping's own) for a mapping whose coordinates state a
+        frame.
+
+        Raises
+        ------
+        ValidationError
+            If a mapping states one frame and the run states another.
+        """
+        prof = PROFILES[profile] if isinstance(profile, str) and profile in PROFILES else profile
+        stated: dict[str, str] = {}
+        if isinstance(prof, Profile):
+            for lay in prof.layouts:
+                for spec in lay.coords:
+                    if spec.kind == "lonlat" and "frame" in spec.model_fields_set:
+                        stated[f"{spec.x}/{spec.y}"] = spec.frame
+        if stated:
+            other = {cols: f for cols, f in stated.items() if f != self.frame}
+            if self.frame_stated and other:
+                cols, f = next(iter(other.items()))
+                where = (
+                    self.mapping.name
+                    if self.mapping is not None
+                    else f"profile {getattr(prof, 'name', prof)}"
+                )
+                raise ValidationError(
+                    f"frame conflict: {where} states frame {f!r} for the incident columns "
+                    f"{cols}, but this run's frame is {self.frame!r} (--frame or the city "
+                    "file's frame); make them agree, or leave out --frame to use the mapping's"
+                )
+            return None
+        return self.frame if self.frame in FRAMES else None  # type: ignore[return-value]
 
     def ingest_profile(self, profile: str | None = None) -> Profile | str:
         """The ingest profile of the city's incident files: ``profile`` when given, else
@@ -749,6 +871,7 @@ def resolve_city(
     use_frame = frame or base.frame
     if frame is not None:
         changes["frame"] = frame
+        changes["frame_stated"] = True
     if boundary is not None:
         changes["boundaries"] = (
             BoundaryLayer(

@@ -64,6 +64,7 @@ def network_from_ways(
     country: str | None = None,
     simplify: bool = True,
     one_way_known: bool = True,
+    measure_polygon: BaseGeometry | None = None,
 ) -> RoadNetwork:
     """Build a directed drivable network from ways with tags.
 
@@ -91,6 +92,10 @@ def network_from_ways(
         Whether the source states directions (``report.one_way_known``); ``False`` for a
         road-line file without a oneway field, whose lines are then all two-way (no
         direction is implied either, not even on a motorway).
+    measure_polygon
+        Optional study area in ``crs`` metres: the report then gives the road length
+        inside it before and after keeping the largest strongly connected component
+        (``area_road_km``, ``area_road_km_kept``) and says the share kept in a note.
 
     Returns
     -------
@@ -209,9 +214,16 @@ def network_from_ways(
             f"nodes and {int((~keep).sum())} segments outside it."
         )
         if not keep.any():
+            back = Transformer.from_crs(target_crs, WGS84, always_xy=True)
+            cx0, cy0, cx1, cy1 = clip_polygon.bounds
+            (blon0, blon1), (blat0, blat1) = back.transform([cx0, cx1], [cy0, cy1])
             raise NetworkError(
-                f"{name}: no drivable segment lies inside the clip polygon; it must be in "
-                f"{target_crs.to_string()} metres and overlap the roads"
+                f"{name}: no drivable road lies inside the study area: the area with its margin "
+                f"spans lon {blon0:.5f} to {blon1:.5f}, lat {blat0:.5f} to {blat1:.5f}, "
+                f"the roads lon {lonlat[:, 0].min():.5f} to {lonlat[:, 0].max():.5f}, lat "
+                f"{lonlat[:, 1].min():.5f} to {lonlat[:, 1].max():.5f} (WGS-84). Check that "
+                "the road file covers the area, and the boundary's --frame (a GCJ-02 boundary "
+                "read as WGS-84 lies about 500 m off in China)"
             )
         w_of, a, b, seg_len = w_of[keep], a[keep], b[keep], seg_len[keep]
 
@@ -307,6 +319,24 @@ def network_from_ways(
         "that cannot be both entered and left, e.g. one-way streets cut at the file's edge)."
     )
 
+    area_km = area_km_kept = None
+    if measure_polygon is not None:  # the study area's own streets: how much the SCC kept
+
+        def km_inside(rows: np.ndarray) -> float:
+            lines = [shapely.linestrings(xy[np.asarray(chains[i][0])]) for i in rows.tolist()]
+            if not lines:
+                return 0.0
+            inside = shapely.intersection(np.asarray(lines, dtype=object), measure_polygon)
+            return float(shapely.length(inside).sum()) / 1000.0
+
+        area_km_kept = km_inside(row_sel[row_final])
+        area_km = area_km_kept + km_inside(left_rows)
+        notes.append(
+            f"{100 * area_km_kept / area_km if area_km else 100.0:.1f} % of the {area_km:.1f} km "
+            f"of road inside the study area kept ({area_km - area_km_kept:.2f} km cut off with "
+            "the smaller components)."
+        )
+
     sel = row_sel[row_final]
     geoms = [
         shapely.linestrings(xy[np.asarray(chains[i][0])]) for i in sel.tolist()
@@ -381,6 +411,8 @@ def network_from_ways(
         edges_left_out=edges_left_out,
         length_left_out_km=km_left_out,
         ways_excluded=dict(excluded),
+        area_road_km=area_km,
+        area_road_km_kept=area_km_kept,
     )
     return freeze(
         RoadNetwork(

@@ -102,6 +102,14 @@ class NetworkReport:
     edges_left_out: int = 0
     length_left_out_km: float = 0.0
     ways_excluded: dict[str, int] = field(default_factory=dict)
+    area_road_km: float | None = None
+    """Road length inside the study area before keeping the largest strongly connected
+    component, km (``None`` when not measured: no study area, or per-area graphs)."""
+    area_road_km_kept: float | None = None
+    """Of ``area_road_km``, the length kept in the final graph, km."""
+    speed_table: str | None = None
+    """The road-class speed table used where ``maxspeed`` is missing (``CN``, ``US``,
+    ``default``), when a city chose it (:meth:`xunfang.ingest.city.City.road_country`)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The report as plain JSON-ready types (lists for tuples, a copied dict)."""
@@ -120,6 +128,9 @@ class NetworkReport:
             "edges_left_out": self.edges_left_out,
             "length_left_out_km": self.length_left_out_km,
             "ways_excluded": dict(self.ways_excluded),
+            "area_road_km": self.area_road_km,
+            "area_road_km_kept": self.area_road_km_kept,
+            "speed_table": self.speed_table,
         }
 
 
@@ -261,7 +272,6 @@ class RoadNetwork:
             )
             out[start : start + chunk] = block if tgt is None else block[:, tgt]
         return out
-
 
     def route(self, source: int, target: int) -> tuple[float, float, np.ndarray]:
         """The fastest path from one node to another, its travel time and its length.

@@ -87,9 +87,11 @@ LINE_FIELDS: Mapping[str, tuple[str, ...]] = {
 
 _LINE_ONEWAY = {"f": "yes", "ft": "yes", "t": "-1", "tf": "-1", "b": "no", "n": "no"}
 
-DEFAULT_CLIP_MARGIN_M = 400.0
+DEFAULT_CLIP_MARGIN_M = 1500.0
 """Streets kept outside the study area's boundary, metres, so that routes along its edge
-stay possible."""
+stay possible and the area's own one-way streets keep their way out and back in: at 400 m a
+1 km box in central Shanghai lost 27 % of its streets with the smaller strongly connected
+components (one-way streets cut at the clip edge); the report gives the share kept."""
 
 
 def _forms() -> str:
@@ -188,6 +190,7 @@ def read_road_network(
             speeds_kph=speeds,
             country=country,
             simplify=simplify,
+            measure_polygon=clip_polygon,
         )
     ways, has_oneway = read_road_lines(p, frame=frame)
     return network_from_ways(
@@ -198,6 +201,7 @@ def read_road_network(
         speeds_kph=speeds,
         country=country,
         simplify=simplify,
+        measure_polygon=clip_polygon,
         one_way_known=has_oneway,
     )
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -142,6 +142,10 @@ class PlanConfig:
     demand_points: Path | None = None
     candidate_spacing_m: float = 100.0
     max_candidates: int = 2000
+    candidates_outside_m: float = 0.0
+    """How far outside the study area a candidate booth site may lie, metres: 0 keeps
+    booths inside the boundary (the network's clip margin serves routing only). Fixed
+    sites (stations) may lie outside."""
     station_buffer_m: float | None = None
     max_site_snap_m: float = 300.0
     stitch_threshold_m: float = 60.0
@@ -171,6 +175,10 @@ class PlanConfig:
             raise ValidationError(f"--threshold-min must be > 0, got {self.threshold_min}")
         if not self.cell_m > 0:
             raise ValidationError(f"--cell-m must be > 0, got {self.cell_m}")
+        if not self.candidates_outside_m >= 0:
+            raise ValidationError(
+                f"--candidates-outside-m must be >= 0 metres, got {self.candidates_outside_m}"
+            )
         if self.max_candidates < 1:
             raise ValidationError(f"max_candidates must be >= 1, got {self.max_candidates}")
         if self.demand not in DEMAND_KINDS:
@@ -237,6 +245,10 @@ class BoothPlan:
     """What the demand is when it is not incident history (road length, points)."""
     decisions: PlanDecisions | None = None
     """How many booths, what each buys, patrol sectors (:mod:`xunfang.plan.decisions`)."""
+    stations_note: str | None = None
+    """Which of the city's stations were used and which left out as too far from the area."""
+    candidates_note: str | None = None
+    """Candidate sites of the user's file left out as outside the study area."""
 
 
 def ring_stats(
@@ -264,15 +276,22 @@ def ring_stats(
     return RingStats(label, n_sites, share, mean, p90, int(w[~ok].sum()), at_t)
 
 
-def _thin_candidates(network: RoadNetwork, spacing_m: float, max_candidates: int) -> np.ndarray:
-    """Intersection nodes (3+ distinct neighbours), at most one per ``spacing_m`` square,
-    the spacing growing by 25 % until at most ``max_candidates`` remain."""
+def _thin_candidates(
+    network: RoadNetwork,
+    spacing_m: float,
+    max_candidates: int,
+    allowed: np.ndarray | None = None,
+) -> np.ndarray:
+    """Intersection nodes (3+ distinct neighbours) among ``allowed`` (a boolean mask of
+    the nodes, default all), at most one per ``spacing_m`` square, the spacing growing by
+    25 % until at most ``max_candidates`` remain."""
     m = network.matrix
     sym = (m + m.T).tocsr()
     degree = np.diff(sym.indptr)
-    nodes = np.flatnonzero(degree >= 3)
+    ok = np.ones(network.n_nodes, dtype=bool) if allowed is None else np.asarray(allowed)
+    nodes = np.flatnonzero((degree >= 3) & ok)
     if len(nodes) == 0:
-        nodes = np.arange(len(network.node_ids))
+        nodes = np.flatnonzero(ok)
     xy = network.node_xy[nodes]
     spacing = spacing_m
     while True:
@@ -401,16 +420,50 @@ def make_booth_plan(
     demand_nodes = np.flatnonzero(node_weight > 0)
     demand_w = node_weight[demand_nodes]
 
-    fixed = _fixed_sites(config, city, area)
-    fixed_nodes = _snap_sites(network, fixed, area, config.fixed_sites, config.max_site_snap_m)
+    fixed, stations_note = _fixed_sites(config, city, area)
+    fixed_nodes = _snap_sites(
+        network, fixed, area, config.fixed_sites or city.stations, config.max_site_snap_m
+    )
     n_fixed_merged = len(fixed_nodes) - len(np.unique(fixed_nodes))
+    # booths inside the boundary (plus candidates_outside_m); the clip margin is for routing
+    zone = (
+        area.polygon.buffer(config.candidates_outside_m)
+        if config.candidates_outside_m
+        else area.polygon
+    )
+    in_zone = shapely.contains_xy(zone, network.node_xy[:, 0], network.node_xy[:, 1])
+    candidates_note = None
     if config.candidate_sites is not None:
         cand = read_sites(config.candidate_sites, frame=config.frame or city.frame)
         cand_nodes = _snap_sites(
             network, cand, area, config.candidate_sites, config.max_site_snap_m
         )
+        cxy = _project(cand, area.crs)
+        outside = ~shapely.contains_xy(zone, cxy[:, 0], cxy[:, 1])
+        if outside.all():
+            raise ValidationError(
+                f"none of the {len(cand)} candidate sites of {Path(config.candidate_sites).name} "
+                f"lies inside {area.name} (or within --candidates-outside-m "
+                f"{config.candidates_outside_m:g} m of it)"
+            )
+        if outside.any():
+            names = [str(n) for n in cand["name"].to_numpy()[outside]]
+            candidates_note = (
+                f"{int(outside.sum())} of {len(cand)} candidate sites of "
+                f"{Path(config.candidate_sites).name} lie outside {area.name} and were left "
+                f"out: {', '.join(names[:5])}{' …' if len(names) > 5 else ''} "
+                "(--candidates-outside-m M allows a margin)."
+            )
+        cand_nodes = cand_nodes[~outside]
     else:
-        cand_nodes = _thin_candidates(network, config.candidate_spacing_m, config.max_candidates)
+        cand_nodes = _thin_candidates(
+            network, config.candidate_spacing_m, config.max_candidates, allowed=in_zone
+        )
+        if len(cand_nodes) == 0:
+            raise ValidationError(
+                f"no road node lies inside {area.name} to put a booth on; allow a margin "
+                "with --candidates-outside-m M"
+            )
     cand_nodes = np.concatenate([fixed_nodes, cand_nodes[~np.isin(cand_nodes, fixed_nodes)]])
     cand_nodes = pd.unique(cand_nodes)
     fixed_idx = np.flatnonzero(np.isin(cand_nodes, fixed_nodes))
@@ -528,6 +581,8 @@ def make_booth_plan(
         city=city,
         demand_note=demand_note,
         decisions=decisions,
+        stations_note=stations_note,
+        candidates_note=candidates_note,
     )
 
 
@@ -583,10 +638,28 @@ def _forecast_weights(
     return iw.weights, note
 
 
-def _fixed_sites(config: PlanConfig, city: City, area: StudyArea) -> gpd.GeoDataFrame:
+def _fixed_sites(
+    config: PlanConfig, city: City, area: StudyArea
+) -> tuple[gpd.GeoDataFrame, str | None]:
+    """The fixed sites (``fixed_sites``, else the city's stations near the area) and, for
+    the city's stations, a sentence naming those left out as too far from the area."""
     if config.fixed_sites is not None:
-        return read_sites(config.fixed_sites, frame=config.frame or city.frame)
-    return city.stations_for(area, buffer_m=config.station_buffer_m)
+        return read_sites(config.fixed_sites, frame=config.frame or city.frame), None
+    chosen, left_out = city.stations_split(area, buffer_m=config.station_buffer_m)
+    if not left_out:
+        return chosen, None
+    buffer_m = city.station_buffer_m if config.station_buffer_m is None else config.station_buffer_m
+    shown = "; ".join(
+        f"{name} ({dist_m / 1000:.1f} km outside the area)" for name, dist_m in left_out[:5]
+    )
+    more = f"; and {len(left_out) - 5} more" if len(left_out) > 5 else ""
+    n_all = len(chosen) + len(left_out)
+    src = city.stations.name if city.stations is not None else "the stations file"
+    note = (
+        f"{len(chosen)} of {n_all} stations of {src} used; left out (more than "
+        f"{buffer_m:.0f} m outside {area.name}): {shown}{more}."
+    )
+    return chosen, note
 
 
 def _read_incidents(
@@ -601,7 +674,10 @@ def _read_incidents(
         return _empty_incidents(area.crs, city.timezone or "UTC"), None
     if len(files) == 1 and files[0].suffix == ".parquet":
         return read_incident_table(files[0]).reproject(area.crs), None
-    table, _rejected, report = ingest(files, city.ingest_profile(config.profile), crs=area.crs)
+    if config.frame is not None:  # the run's frame covers the incident columns too
+        city = replace(city, frame=config.frame.lower().replace("-", ""), frame_stated=True)
+    prof = city.ingest_profile(config.profile)
+    table, _rejected, report = ingest(files, prof, crs=area.crs, frame=city.incident_frame(prof))
     return table, report
 
 
@@ -711,12 +787,13 @@ def _snap_sites(
         row = int(np.flatnonzero(bad)[0])
         name = sites["name"].iloc[row]
         lon, lat = sites.geometry.x.iloc[row], sites.geometry.y.iloc[row]
+        file_row = int(sites["source_row"].iloc[row]) if "source_row" in sites else row + 1
         raise DataFileError(
             source or "the city's police stations",
             f"site {name!r} at lon {lon:.6f}, lat {lat:.6f} is more than {max_snap_m:.0f} m from "
             f"the road network of {area.name} ({int(bad.sum())} site(s) like this): outside "
             "the area, or longitude and latitude swapped?",
-            row=row + 1,
+            row=file_row,
         )
     return np.asarray(nodes, dtype=np.int64)
 

@@ -1676,17 +1676,20 @@ def load_plan_context(
     timings["network"] = time.perf_counter() - t0
     sites = read_plan_sites(folder / "sites.csv", network)
     t0 = time.perf_counter()
-    files = list(incident_files) or city.incident_files()
+    files = list(incident_files) or _recorded_incident_files(summary, summary_path)
+    files = files or city.incident_files()
     report: IngestReport | None
     if len(files) == 1 and files[0].suffix == ".parquet":
         table = read_incident_table(files[0]).reproject(area.crs)
         inside = shapely.contains_xy(area.polygon, table.xy[:, 0], table.xy[:, 1])
         table, report = table.subset(inside), None
     else:
+        prof = city.ingest_profile()
         table, _rej, report = ingest(
             files,
-            city.ingest_profile(),
+            prof,
             crs=area.crs,
+            frame=city.incident_frame(prof),
             area=area.polygon_wgs84,
             area_name=area.name,
         )
@@ -1701,6 +1704,31 @@ def load_plan_context(
     n_weeks = max(span_s / (7 * 86400.0), 1.0)
     timings["where/when"] = time.perf_counter() - t0
     return PlanContext(folder, area, network, sites, table, report, ww, n_weeks, timings)
+
+
+def _recorded_incident_files(summary: dict[str, Any], summary_path: Path) -> list[Path]:
+    """The incident files a plan was made from (``incident_source`` of its
+    ``plan_summary.json``; relative paths are taken from the working folder), or an empty
+    list when the plan used the city's own.
+
+    Raises
+    ------
+    DataFileError
+        If a recorded file no longer exists, naming it and ``--incidents``.
+    """
+    source = summary.get("incident_source")
+    if not isinstance(source, list) or not source:
+        return []
+    files = [Path(str(p)) for p in source]
+    missing = [p for p in files if not p.exists()]
+    if missing:
+        raise DataFileError(
+            summary_path,
+            f"the plan's incident file(s) {', '.join(str(p) for p in missing[:3])} no longer "
+            "exist: pass --incidents",
+            field="incident_source",
+        )
+    return files
 
 
 def deploy_from_plan_dir(

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.columns import Columns
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -22,6 +23,7 @@ from xunfang.serve.cli_city import (
     BoundaryNameOpt,
     BoundaryOpt,
     CityOpt,
+    CountryOpt,
     FrameOpt,
     RoadsOpt,
     StationsOpt,
@@ -133,6 +135,7 @@ def plan_cmd(
     boundary: BoundaryOpt = None,
     boundary_name: BoundaryNameOpt = None,
     roads: RoadsOpt = None,
+    country: CountryOpt = None,
     stations: StationsOpt = None,
     frame: FrameOpt = None,
     demand: Annotated[
@@ -173,6 +176,14 @@ def plan_cmd(
         Path | None,
         typer.Option(help="Candidate sites, CSV/Excel/points (default: road intersections)."),
     ] = None,
+    candidates_outside_m: Annotated[
+        float,
+        typer.Option(
+            "--candidates-outside-m",
+            help="How far outside the study area a booth may be placed, metres (default 0: "
+            "booths inside the boundary; stations may lie outside).",
+        ),
+    ] = 0.0,
     lang: Annotated[str, typer.Option(help="Report language: en or zh.")] = "en",
     crs: Annotated[
         str | None, typer.Option(help="Projected CRS in metres (default: UTM zone of the area).")
@@ -248,6 +259,7 @@ def plan_cmd(
             boundary=boundary,
             boundary_name=boundary_name,
             roads=roads,
+            country=country,
             stations=stations,
             frame=frame,
             profile=profile,
@@ -273,6 +285,7 @@ def plan_cmd(
         types=tuple(t.strip() for t in types.split(",")) if types else (),
         fixed_sites=fixed_sites,
         candidate_sites=candidate_sites,
+        candidates_outside_m=candidates_outside_m,
         frame=frame,
         demand=demand.replace("-", "_"),
         demand_points=demand_points,
@@ -345,8 +358,8 @@ def plan_cmd(
     except (XunfangError, OSError) as exc:
         raise fail(exc) from exc
     if plan.ingest_report is not None:
-        print_ingest_report(plan.ingest_report)
-    _print_plan_summary(plan)
+        print_ingest_report(plan.ingest_report, lang)
+    _print_plan_summary(plan, lang)
     for line in terminal_lines(plan):
         console.print(line)
     if plan.forecast_note:
@@ -366,39 +379,88 @@ RING_LABELS = {
 }
 
 
-def _print_plan_summary(plan: BoothPlan) -> None:
+def _print_plan_summary(plan: BoothPlan, lang: str = "en") -> None:
+    """The plan's figures in the terminal (``lang`` ``zh``: in Chinese; the network notes
+    stay as the readers write them)."""
+    from xunfang.serve.report import _t as report_text
+
+    zh = lang == "zh"
     net = plan.network.report
-    console.print(
-        f"\n[bold]{plan.area.name}[/] ({', '.join(plan.area.members)}; "
-        f"{plan.area.area_km2:.1f} km², {plan.area.crs.to_string()}): "
-        f"{len(plan.incidents):,} incidents inside, {plan.n_outside_area:,} outside"
+    inside = (
+        f"区内 {len(plan.incidents):,} 起警情，区外 {plan.n_outside_area:,} 起"
+        + (f"，其他类别 {plan.n_other_types:,} 起" if plan.config.types else "")
+        if zh
+        else f"{len(plan.incidents):,} incidents inside, {plan.n_outside_area:,} outside"
         + (f", {plan.n_other_types:,} of other types" if plan.config.types else "")
     )
-    if plan.demand_note:
-        console.print(f"[bold]Demand:[/] {plan.demand_note}")
     console.print(
-        f"Road network: {net.nodes:,} nodes, {net.edges_kept:,} drivable edges, "
-        f"{net.stitch_links} links stitched between {len(net.areas)} areas, "
-        f"{net.nodes_left_out} nodes left out (not strongly connected)"
+        f"\n[bold]{plan.area.name}[/] ({', '.join(plan.area.members)}; "
+        f"{plan.area.area_km2:.1f} km², {plan.area.crs.to_string()}): {inside}"
     )
+    if plan.demand_note:
+        console.print(f"[bold]{'需求' if zh else 'Demand'}:[/] {plan.demand_note}")
+    if plan.candidates_note:
+        label = "候选点" if zh else "Candidates"
+        console.print(f"[bold yellow]{label}:[/] {escape(plan.candidates_note)}", soft_wrap=True)
+    if plan.stations_note:
+        label = "派出所" if zh else "Stations"
+        console.print(f"[bold yellow]{label}:[/] {escape(plan.stations_note)}", soft_wrap=True)
+    if net.stitch_links or len(net.areas) > 1:  # graphs per area, stitched
+        console.print(
+            f"路网：{net.nodes:,} 个节点，{net.edges_kept:,} 条可行车边，{len(net.areas)} 个片区间"
+            f"拼接 {net.stitch_links} 条连接，{net.nodes_left_out} 个节点未强连通而剔除"
+            if zh
+            else f"Road network: {net.nodes:,} nodes, {net.edges_kept:,} drivable edges, "
+            f"{net.stitch_links} links stitched between {len(net.areas)} areas, "
+            f"{net.nodes_left_out} nodes left out (not strongly connected)"
+        )
+    else:  # one road file: its ways counted as read, the nodes as kept after clipping
+        console.print(
+            f"路网（{escape(', '.join(net.areas))}）：保留 {net.nodes:,} 个节点，"
+            f"{net.nodes_left_out} 个未强连通而剔除；文件中 {net.edges_read:,} 条道路，"
+            f"{net.edges_kept:,} 条可行车"
+            if zh
+            else f"Road network of {escape(', '.join(net.areas))}: {net.nodes:,} nodes kept, "
+            f"{net.nodes_left_out} left out (not strongly connected); {net.edges_kept:,} "
+            f"drivable ways of {net.edges_read:,} in the file"
+        )
+    if net.area_road_km is not None and net.area_road_km_kept is not None:
+        share = 100 * net.area_road_km_kept / net.area_road_km if net.area_road_km else 100.0
+        console.print(
+            f"{escape(plan.area.name)} 区内道路 {net.area_road_km:.1f} 公里，路网保留 "
+            f"[bold]{share:.1f} %[/]"
+            if zh
+            else f"[bold]{share:.1f} %[/] of the {net.area_road_km:.1f} km of road inside "
+            f"{escape(plan.area.name)} kept in the network"
+        )
     for note in net.notes:
         console.print(f"  [dim]{note}[/]")
-    demand = (
-        f"same {len(plan.incidents):,} incidents"
-        if plan.config.demand == "incidents"
-        else f"demand: {plan.config.demand.replace('_', ' ')} (see above)"
-    )
-    table = Table(title=f"Response coverage by road, {demand}")
-    table.add_column("layout")
-    table.add_column("sites", justify="right")
-    for m in (1, 3, 5):
-        table.add_column(f"≤{m} min", justify="right")
-    table.add_column(f"≤{plan.config.threshold_min:g} min (plan)", justify="right")
-    table.add_column("mean min", justify="right")
-    table.add_column("p90 min", justify="right")
+    if zh:
+        demand = (
+            f"同一批 {len(plan.incidents):,} 起警情"
+            if plan.config.demand == "incidents"
+            else "需求："
+            + ("道路长度" if plan.config.demand == "road_length" else "地点")
+            + "（见上）"
+        )
+        title = f"道路通行覆盖，{demand}"
+        heads = ["布局", "站点数", *(f"≤{m}分钟" for m in (1, 3, 5))]
+        heads += [f"≤{plan.config.threshold_min:g}分钟（规划）", "平均分钟", "p90 分钟"]
+    else:
+        demand = (
+            f"same {len(plan.incidents):,} incidents"
+            if plan.config.demand == "incidents"
+            else f"demand: {plan.config.demand.replace('_', ' ')} (see above)"
+        )
+        title = f"Response coverage by road, {demand}"
+        heads = ["layout", "sites", *(f"≤{m} min" for m in (1, 3, 5))]
+        heads += [f"≤{plan.config.threshold_min:g} min (plan)", "mean min", "p90 min"]
+    table = Table(title=title)
+    for i, head in enumerate(heads):
+        table.add_column(head, justify="right" if i else "left")
     for r in plan.rings:
         table.add_row(
-            RING_LABELS[r.label],
+            report_text(r.label, "zh") if zh else RING_LABELS[r.label],
             str(r.n_sites),
             *(f"{100 * r.share_within[m]:.1f}%" for m in (1, 3, 5)),
             f"{100 * r.share_within_threshold:.1f}%",
@@ -409,13 +471,19 @@ def _print_plan_summary(plan: BoothPlan) -> None:
     for res in (plan.mclp, plan.pmedian):
         if res is not None:
             console.print(
-                f"{res.model}: {res.status}, solved in {res.solve_time_s:.2f} s, "
+                f"{res.model}：{res.status}，求解 {res.solve_time_s:.2f} 秒，最优性差距 "
+                f"{res.mip_gap:.2e}"
+                if zh
+                else f"{res.model}: {res.status}, solved in {res.solve_time_s:.2f} s, "
                 f"optimality gap {res.mip_gap:.2e}"
             )
-    console.print("\n[bold]Hotspots[/]")
+    if not plan.hotspots:  # road-length or point demand: no incident hotspots
+        return
+    console.print(f"\n[bold]{'热点' if zh else 'Hotspots'}[/]")
     tax = load_taxonomy()
     for h in plan.hotspots:
-        console.print("  " + h.sentence(tax.label(h.group) if h.group != "all" else "all"))
+        group = tax.label(h.group, lang) if h.group != "all" else ("全部" if zh else "all")
+        console.print("  " + h.sentence(group, lang))
 
 
 def to_output_frame_check(frame: str) -> None:

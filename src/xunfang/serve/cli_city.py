@@ -20,6 +20,7 @@ __all__ = [
     "BoundaryNameOpt",
     "BoundaryOpt",
     "CityOpt",
+    "CountryOpt",
     "FrameOpt",
     "RoadsOpt",
     "StationsOpt",
@@ -65,6 +66,15 @@ StationsOpt = Annotated[
         help="Police stations: CSV, Excel (.xlsx) or vector points (name + lon/lat).",
     ),
 ]
+CountryOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--country",
+        help="Road-class speed table where a street has no maxspeed: auto (CN when the "
+        "study area is in mainland China, else the default table), CN, US or default. "
+        "Default: the city file's country, else auto.",
+    ),
+]
 FrameOpt = Annotated[
     str | None,
     typer.Option(
@@ -86,6 +96,7 @@ def city_from_options(
     profile: str | None = None,
     mapping: Path | None = None,
     incidents: list[Path] | None = None,
+    country: str | None = None,
     data_dir: Path | None = None,
 ) -> City:
     """The city the options describe (:func:`xunfang.ingest.city.resolve_city`).
@@ -105,5 +116,6 @@ def city_from_options(
         profile=profile,
         mapping=mapping,
         incidents=[p for p in incidents or [] if p.suffix != ".parquet"],
+        country=country,
         data_dir=data_dir,
     )

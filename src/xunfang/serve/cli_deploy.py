@@ -26,6 +26,7 @@ from xunfang.serve.cli_city import (
     BoundaryNameOpt,
     BoundaryOpt,
     CityOpt,
+    CountryOpt,
     FrameOpt,
     RoadsOpt,
     StationsOpt,
@@ -76,6 +77,7 @@ def deploy_cmd(
     boundary: BoundaryOpt = None,
     boundary_name: BoundaryNameOpt = None,
     roads: RoadsOpt = None,
+    country: CountryOpt = None,
     stations: StationsOpt = None,
     frame: FrameOpt = None,
     smoothing: Annotated[
@@ -114,6 +116,7 @@ def deploy_cmd(
                 boundary=boundary,
                 boundary_name=boundary_name,
                 roads=roads,
+                country=country,
                 stations=stations,
                 frame=frame,
                 incidents=incidents,
@@ -145,30 +148,65 @@ def deploy_cmd(
     except (XunfangError, OSError) as exc:
         raise fail(exc) from exc
     w = dep.weekly
+    zh = lang == "zh"
+    n_booths = int((dep.sites["kind"] == "booth").sum())
     console.print(
-        f"[bold]{dep.area_name}[/]: {len(dep.blocks)} blocks of {block_hours:g} h, "
-        f"{int((dep.sites['kind'] == 'booth').sum())} booths, {len(dep.routes)} routes "
+        f"[bold]{dep.area_name}[/]：{len(dep.blocks)} 个时段（每段 {block_hours:g} 小时），"
+        f"{n_booths} 个岗亭，{len(dep.routes)} 条巡逻路线（{int(ctx.n_weeks)} 周警情，区内 "
+        f"{len(ctx.incidents):,} 起）"
+        if zh
+        else f"[bold]{dep.area_name}[/]: {len(dep.blocks)} blocks of {block_hours:g} h, "
+        f"{n_booths} booths, {len(dep.routes)} routes "
         f"({int(ctx.n_weeks)} weeks of incidents, {len(ctx.incidents):,} in the area)"
     )
-    table = Table(title="The week")
-    table.add_column("")
-    table.add_column("value", justify="right")
-    table.add_row("person-times (officer shifts)", f"{w['person_times']:,.0f}")
-    table.add_row("officer-hours", f"{w['officer_hours']:,.0f}")
-    table.add_row("patrol hours (vehicle + foot, officer-hours)", f"{w['patrol_hours']:,.0f}")
-    table.add_row("vehicle patrol hours", f"{w['vehicle_hours']:,.0f}")
     t = f"{threshold_min:g}"
-    table.add_row(f"risk within {t} min of a post", f"{100 * w['covered_share']:.1f}%")
-    table.add_row(f"risk within {t} min of two posts", f"{100 * w['backup_share']:.1f}%")
-    table.add_row(f"risk within {t} min of a patrol", f"{100 * w['patrol_covered_share']:.1f}%")
-    table.add_row("risk at route stops", f"{100 * w['route_risk_share']:.1f}%")
-    table.add_row("lowest block: risk within reach", f"{100 * w['min_block_covered_share']:.1f}%")
+    rows = [
+        ("person-times (officer shifts)", "人次（警员班次）", f"{w['person_times']:,.0f}"),
+        ("officer-hours", "警力工时", f"{w['officer_hours']:,.0f}"),
+        (
+            "patrol hours (vehicle + foot, officer-hours)",
+            "巡逻工时（车巡+步巡）",
+            f"{w['patrol_hours']:,.0f}",
+        ),
+        ("vehicle patrol hours", "车巡工时", f"{w['vehicle_hours']:,.0f}"),
+        (
+            f"risk within {t} min of a post",
+            f"距岗位 {t} 分钟内的风险",
+            f"{100 * w['covered_share']:.1f}%",
+        ),
+        (
+            f"risk within {t} min of two posts",
+            f"距两个岗位 {t} 分钟内的风险",
+            f"{100 * w['backup_share']:.1f}%",
+        ),
+        (
+            f"risk within {t} min of a patrol",
+            f"距巡逻 {t} 分钟内的风险",
+            f"{100 * w['patrol_covered_share']:.1f}%",
+        ),
+        ("risk at route stops", "巡逻停靠点的风险", f"{100 * w['route_risk_share']:.1f}%"),
+        (
+            "lowest block: risk within reach",
+            "最低时段：可及风险",
+            f"{100 * w['min_block_covered_share']:.1f}%",
+        ),
+    ]
+    table = Table(title="本周" if zh else "The week")
+    table.add_column("")
+    table.add_column("数值" if zh else "value", justify="right")
+    for en_label, zh_label, value in rows:
+        table.add_row(zh_label if zh else en_label, value)
     console.print(table)
     for note in dep.notes:
         console.print(f"  [dim]{escape(note)}[/]")
     timings = {**ctx.timings_s, **dep.timings_s, "outputs": t_out}
-    console.print("Time: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
     console.print(
-        f"Wrote {len(written)} files and {len(dep.routes)} routes (GeoJSON + GPX) to {out}/ "
-        f"in {time.perf_counter() - start:.1f} s: report {written['report.html']}"
+        ("用时：" if zh else "Time: ") + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
+    )
+    console.print(
+        f"已写出 {len(written)} 个文件和 {len(dep.routes)} 条路线（GeoJSON + GPX）到 {out}/，"
+        f"用时 {time.perf_counter() - start:.1f} 秒：报告 {written['report.html']}"
+        if zh
+        else f"Wrote {len(written)} files and {len(dep.routes)} routes (GeoJSON + GPX) to "
+        f"{out}/ in {time.perf_counter() - start:.1f} s: report {written['report.html']}"
     )

@@ -224,9 +224,11 @@ def evaluate_cmd(
             area = "boundary:" + boundary_name if boundary_name else "boundary"
         if area == "boundary":  # the only polygon of --boundary
             area = "boundary:" + the_city.study_area(None).name
+        prof = the_city.ingest_profile(profile)
         spec = EvaluationSpec(
             incident_files=tuple(files),
-            profile=the_city.ingest_profile(profile),
+            profile=prof,
+            frame=the_city.incident_frame(prof),
             crs=crs,
             types=tuple(t.strip() for t in types.split(",") if t.strip()) if types else (),
             area=area,

@@ -24,6 +24,7 @@ from xunfang.serve.cli_city import (
     BoundaryNameOpt,
     BoundaryOpt,
     CityOpt,
+    CountryOpt,
     FrameOpt,
     RoadsOpt,
     StationsOpt,
@@ -97,6 +98,7 @@ def serve_cmd(
     boundary: BoundaryOpt = None,
     boundary_name: BoundaryNameOpt = None,
     roads: RoadsOpt = None,
+    country: CountryOpt = None,
     stations: StationsOpt = None,
     frame: FrameOpt = None,
     workers: Annotated[
@@ -135,6 +137,7 @@ def serve_cmd(
                 boundary=boundary,
                 boundary_name=boundary_name,
                 roads=roads,
+                country=country,
                 stations=stations,
                 frame=frame,
                 data_dir=data_dir or Path(os.environ.get("XUNFANG_DATA_DIR", "data")),

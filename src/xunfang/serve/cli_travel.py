@@ -43,7 +43,7 @@ app = typer.Typer(
 console = Console()
 
 FAR_SNAP_M = 300.0
-"""A point snapped farther than this, metres, gets a warning in the printed summary."""
+"""Default of ``--max-snap-m``: a point snapped farther than this, metres, is refused."""
 
 
 def parse_lonlat(text: str, option: str) -> tuple[float, float]:
@@ -100,6 +100,13 @@ def travel_time_cmd(
         str | None,
         typer.Option(help="Projected CRS in metres (default: the UTM zone of --from)."),
     ] = None,
+    max_snap_m: Annotated[
+        float,
+        typer.Option(
+            "--max-snap-m",
+            help="Refuse a point farther than this from the road network, metres.",
+        ),
+    ] = FAR_SNAP_M,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Print the drive time and distance from --from to --to and back, and the snap
@@ -124,6 +131,14 @@ def travel_time_cmd(
         net = read_road_network(roads, target_crs, country=table_country, frame=roads_frame)
         x, y = Transformer.from_crs("EPSG:4326", net.crs, always_xy=True).transform(lon, lat)
         nodes, snap_m = net.snap(np.column_stack([x, y]))
+        for opt, given, dist in zip(("--from", "--to"), (from_, to), snap_m.tolist(), strict=True):
+            if not dist <= max_snap_m:
+                raise ValidationError(
+                    f"{opt} {given!r} is {dist:,.0f} m from the nearest road node of "
+                    f"{roads.name} (more than --max-snap-m {max_snap_m:g} m): a point outside "
+                    "the road file, or check --frame (a GCJ-02 point read as WGS-84 is off by "
+                    "about 500 m in China)"
+                )
         fwd_s, fwd_m, _ = net.route(int(nodes[0]), int(nodes[1]))
         back_s, back_m, _ = net.route(int(nodes[1]), int(nodes[0]))
     except XunfangError as exc:
@@ -153,7 +168,7 @@ def travel_time_cmd(
         for opt, dist in zip(("--from", "--to"), snap_m.tolist(), strict=True)
         if dist > FAR_SNAP_M
     ]
-    if far:
+    if far:  # allowed by a --max-snap-m above the default
         console.print(
             f"[yellow]warning:[/] {'; '.join(far)}: check the point and --frame "
             "(a GCJ-02 point read as WGS-84 is off by about 500 m in China).",

@@ -359,6 +359,10 @@ def plan_notes(plan: BoothPlan, lang: str = "en") -> list[str]:
         notes.insert(0, plan.forecast_note)
     if plan.demand_note:
         notes.insert(0, plan.demand_note)
+    if plan.stations_note:
+        notes.insert(0, plan.stations_note)
+    if plan.candidates_note:
+        notes.insert(0, plan.candidates_note)
     ww = plan.where_when
     zh = lang == "zh"
     if plan.config.demand != "road_length":  # road-length demand sits on the nodes
@@ -447,7 +451,11 @@ def plan_summary(plan: BoothPlan) -> dict[str, Any]:
         "types": list(plan.config.types) or "all",
         "incidents_of_other_types": plan.n_other_types,
         "fixed_sites_merged": plan.n_fixed_merged,
-        "incident_source": [str(p) for p in plan.config.incident_files] or "data directory",
+        "stations_note": plan.stations_note,
+        "candidates_note": plan.candidates_note,
+        "candidates_outside_m": plan.config.candidates_outside_m,
+        "incident_source": [str(Path(p).absolute()) for p in plan.config.incident_files]
+        or "data directory",
         "candidates": plan.n_candidates,
         "demand_nodes": len(plan.demand),
         "rings": [ring(r) for r in plan.rings],

@@ -131,7 +131,8 @@ def training_parquet(base: Scenario, settings: Settings, out_dir: Path) -> Path:
         else default_city(settings.data_dir)
     )
     files = months_before(settings, period, city=city)
-    table, _rejected, _report = ingest(files, city.ingest_profile())
+    prof = city.ingest_profile()
+    table, _rejected, _report = ingest(files, prof, frame=city.incident_frame(prof))
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"training_before_{period.label}.parquet"
     table.write_parquet(path)

@@ -309,7 +309,10 @@ def load_incidents(
             files.extend(available)
         else:
             files = every
-    table, _rejected, report = ingest(files, the_city.ingest_profile(), crs=area.crs)
+    prof = the_city.ingest_profile()
+    table, _rejected, report = ingest(
+        files, prof, crs=area.crs, frame=the_city.incident_frame(prof)
+    )
     frame = table.frame
     inside = shapely.contains_xy(area.polygon, frame["x_m"].to_numpy(), frame["y_m"].to_numpy())
     if types:
