@@ -43,11 +43,15 @@ p-median
 --------
 Demand nodes of zero weight or reached by no candidate are left out (and reported). Then:
 
-1. greedy adding gives an incumbent;
+1. greedy adding gives an incumbent, improved by vertex substitution (Teitz & Bart 1968 with the
+   fast swap evaluation of Whitaker 1983) for at most a quarter of the time budget;
 2. a Lagrangian bound (Cornuejols, Fisher & Nemhauser 1977) by subgradient optimisation with a
-   Lagrangian heuristic (Beasley 1993), on candidate lists (below);
-3. vertex substitution (Teitz & Bart 1968 with the fast swap evaluation of Whitaker 1983) from the
-   Lagrangian subproblem's recent solutions and from the incumbent;
+   Lagrangian heuristic (Beasley 1993), on candidate lists (below), for at most 60 % of the time
+   left. The step factor is halved after 60 steps without a better bound and the search stops
+   below 1e-4: on Chicago districts the bound stalled 1-2 % short with the 20 / 1e-3 of Beasley's
+   small instances, and came within 0.05 % with these;
+3. vertex substitution from the Lagrangian subproblem's recent solutions and from the incumbent
+   (at most half of the time left);
 4. reduced-cost fixing: sites whose forced opening (closing) lifts the Lagrangian bound above the
    incumbent are closed (opened): exact;
 5. HiGHS on the strong ("disaggregated") formulation ``min sum w_i t_ij x_ij``,
@@ -129,9 +133,16 @@ _GAIN_BLOCK_ROWS = 64
 _HIGHS_INF: float = float(highspy.kHighsInf)
 #: Subgradient limits (Beasley 1993 uses similar values): iterations, non-improving steps before
 #: the step factor is halved, and the step factor at which the search stops.
-_LAGRANGIAN_MAX_ITER = 3000
-_LAGRANGIAN_STALL = 20
-_LAGRANGIAN_MIN_STEP = 1e-3
+_LAGRANGIAN_MAX_ITER = 20000
+_LAGRANGIAN_STALL = 60
+_LAGRANGIAN_MIN_STEP = 1e-4
+#: Shares of the p-median time budget: the first vertex substitution (from the greedy start)
+#: stops at this share of the budget, the subgradient search at this share of what is left
+#: (the rest goes to vertex substitution from its solutions, at most this share of it, and
+#: then to HiGHS on the sites that reduced-cost fixing leaves).
+_FIRST_SWAP_SHARE = 0.25
+_LAGRANGIAN_SHARE = 0.6
+_POOL_SWAP_SHARE = 0.5
 #: Lagrangian subproblem solutions kept as starts for the local search.
 _LAGRANGIAN_POOL = 6
 #: Shortest candidate list in the Lagrangian and in the first MIP round.
@@ -1424,7 +1435,7 @@ def p_median(
     Hakimi (1964); ReVelle & Swain (1970) formulation. The search, in order, stopping as soon as
     the gap is proved within ``mip_rel_gap`` or the time is up:
 
-    1. greedy adding gives the first incumbent;
+    1. greedy adding gives the first incumbent, improved by vertex substitution;
     2. Lagrangian bound by subgradient optimisation with a Lagrangian heuristic (Beasley 1993);
     3. vertex substitution from the best incumbent (Teitz & Bart 1968, fast interchange of
        Whitaker 1983); the Lagrangian values then fix sites closed (or open) that cannot be in a
@@ -1531,6 +1542,17 @@ def p_median(
         forced = np.zeros(n_cand, dtype=bool)
         lag_bound = -math.inf
         if lagrangian and reaches_all:
+            # vertex substitution from the greedy start first: a better incumbent is a better
+            # target for the subgradient steps (measured on Chicago districts: the bound then
+            # converges in fewer steps)
+            budget = deadline - time.perf_counter()
+            found = _interchange(
+                sub, ww, opened, free_mask, time.perf_counter() + _FIRST_SWAP_SHARE * budget
+            )
+            value = float(ww @ sub[:, found].min(axis=1))
+            notes.append(f"greedy {ub:.6g}, vertex substitution {value:.6g}")
+            if value < ub:
+                ub, opened = value, found
             # list lengths: twice the rank of each node's second-nearest open site, >= 16
             so = sub[:, opened]
             d2 = np.partition(so, 1, axis=1)[:, 1] if so.shape[1] > 1 else np.full(rows.size, big)
@@ -1552,7 +1574,7 @@ def p_median(
                 fixed_mask,
                 sub,
                 opened,
-                deadline,
+                time.perf_counter() + _LAGRANGIAN_SHARE * (deadline - time.perf_counter()),
                 mip_rel_gap,
             )
             lag_bound = lag.bound
@@ -1572,10 +1594,11 @@ def p_median(
                     starts.append(begin)
                 starts.append(opened)
                 results = []
+                swap_end = time.perf_counter() + _POOL_SWAP_SHARE * (deadline - time.perf_counter())
                 for begin in starts:
-                    if time.perf_counter() >= deadline or ub - lag_bound <= mip_rel_gap * ub:
+                    if time.perf_counter() >= swap_end or ub - lag_bound <= mip_rel_gap * ub:
                         break
-                    found = _interchange(sub, ww, begin, free_mask, deadline)
+                    found = _interchange(sub, ww, begin, free_mask, swap_end)
                     value = float(ww @ sub[:, found].min(axis=1))
                     results.append(f"{value:.6g}")
                     if value < ub:
