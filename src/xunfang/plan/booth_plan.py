@@ -247,8 +247,12 @@ def make_booth_plan(
     settings: Settings,
     *,
     progress: Callable[[str], None] | None = None,
+    incidents: IncidentTable | None = None,
 ) -> BoothPlan:
     """Run the main job. See the module docstring for the steps.
+
+    ``incidents``, when given, is an already ingested table (any projected CRS) used instead
+    of ``config.incident_files`` (the city plan ingests once for every district).
 
     Raises
     ------
@@ -273,9 +277,13 @@ def make_booth_plan(
     lap("study area")
 
     say("ingest incidents")
-    files = list(config.incident_files) or _default_incident_files(settings)
+    files = list(config.incident_files)
+    if incidents is None and not files:
+        files = _default_incident_files(settings)
     report: IngestReport | None
-    if len(files) == 1 and files[0].suffix == ".parquet":
+    if incidents is not None:
+        table, report = incidents.reproject(area.crs), None
+    elif len(files) == 1 and files[0].suffix == ".parquet":
         table, report = read_incident_table(files[0]).reproject(area.crs), None
     else:
         table, _rejected, report = ingest(files, config.profile, crs=area.crs)
