@@ -5,8 +5,8 @@
 of which candidate 0 is fixed (an existing station); coverage standard 180 s. Prints build+solve
 wall time, HiGHS time, gap, covered share and peak memory (tracemalloc: Python/numpy allocations;
 ru_maxrss: whole process, HiGHS included) for MCLP, p-median (30 s budget) and evaluate_sites,
-then two harder MCLP thresholds under a 20 s limit. CPU time is printed too: wall time on a shared
-machine depends on its load.
+then two harder MCLP thresholds under a 20 s limit, each with HiGHS presolve off and on. CPU
+time is printed too: wall time on a shared machine depends on its load.
 
 Run: ``.venv/bin/python benchmarks/bench_siting.py [--seed N]``
 """
@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from xunfang.plan import siting
 from xunfang.plan.siting import SitingResult, evaluate_sites, mclp, p_median
 from xunfang.units import kph_to_mps
 
@@ -81,6 +82,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20240601)
     args = parser.parse_args()
 
+    default_presolve = siting._MCLP_PRESOLVE
     t0 = time.perf_counter()
     cost_s, weights = synthetic_district(args.seed)
     print(
@@ -105,10 +107,16 @@ def main() -> None:
         f"{ev.p90_travel_time_s:.1f} s  peak traced {peak:,.0f} MiB"
     )
     for thr in (120.0, 90.0):
-        res, wall, cpu, peak = measured(
-            partial(mclp, cost_s, weights, K, thr, fixed=FIXED, time_limit_s=20.0)
-        )
-        report(f"MCLP {thr:g} s (limit 20 s)", res, wall, cpu, peak)
+        # HiGHS presolve off (the default) against on, same model, same limit
+        for presolve in (False, True):
+            siting._MCLP_PRESOLVE = presolve
+            res, wall, cpu, peak = measured(
+                partial(mclp, cost_s, weights, K, thr, fixed=FIXED, time_limit_s=20.0)
+            )
+            report(
+                f"MCLP {thr:g} s presolve {'on' if presolve else 'off'}", res, wall, cpu, peak
+            )
+        siting._MCLP_PRESOLVE = default_presolve
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(

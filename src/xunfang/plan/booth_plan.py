@@ -308,8 +308,12 @@ def make_booth_plan(
     settings: Settings,
     *,
     progress: Callable[[str], None] | None = None,
+    incidents: IncidentTable | None = None,
 ) -> BoothPlan:
     """Run the main job. See the module docstring for the steps.
+
+    ``incidents``, when given, is an already ingested table (any projected CRS) used instead
+    of ``config.incident_files`` (the city plan ingests once for every district).
 
     Raises
     ------
@@ -333,7 +337,10 @@ def make_booth_plan(
     lap("study area")
 
     say("ingest incidents")
-    table, report = _read_incidents(config, city, area)
+    if incidents is not None:  # ingested once for many areas (plan/city_plan.py)
+        table, report = incidents.reproject(area.crs), None
+    else:
+        table, report = read_plan_incidents(config, city, area.crs)
     inside = shapely.contains_xy(
         area.polygon, table.frame["x_m"].to_numpy(), table.frame["y_m"].to_numpy()
     )
@@ -662,22 +669,31 @@ def _fixed_sites(
     return chosen, note
 
 
-def _read_incidents(
-    config: PlanConfig, city: City, area: StudyArea
+def read_plan_incidents(
+    config: PlanConfig, city: City, crs: CRS
 ) -> tuple[IncidentTable, IngestReport | None]:
-    """The incident table of the plan in the area's CRS (empty, without a report, when the
-    demand is not incidents and no incident file is at hand)."""
+    """The incident table of a plan in ``crs`` (empty, without a report, when the demand is
+    not incidents and no incident file is at hand): ``config.incident_files`` or the city's,
+    read with the config's profile and frame or the city's (an ingested ``.parquet`` is read
+    as it is). Used once per district by :func:`make_booth_plan` and once for the whole city
+    by :mod:`xunfang.plan.city_plan`.
+
+    Raises
+    ------
+    ValidationError, DataFileError
+        As :func:`xunfang.ingest.incidents.ingest` and :meth:`City.incident_files`.
+    """
     files = list(config.incident_files) or city.incident_files(
         required=config.demand == "incidents"
     )
     if not files:
-        return _empty_incidents(area.crs, city.timezone or "UTC"), None
+        return _empty_incidents(crs, city.timezone or "UTC"), None
     if len(files) == 1 and files[0].suffix == ".parquet":
-        return read_incident_table(files[0]).reproject(area.crs), None
+        return read_incident_table(files[0]).reproject(crs), None
     if config.frame is not None:  # the run's frame covers the incident columns too
         city = replace(city, frame=config.frame.lower().replace("-", ""), frame_stated=True)
     prof = city.ingest_profile(config.profile)
-    table, _rejected, report = ingest(files, prof, crs=area.crs, frame=city.incident_frame(prof))
+    table, _rejected, report = ingest(files, prof, crs=crs, frame=city.incident_frame(prof))
     return table, report
 
 

@@ -434,6 +434,8 @@ def plan_summary(plan: BoothPlan) -> dict[str, Any]:
             "solve_time_s": round(res.solve_time_s, 3),
             "mip_gap": res.mip_gap,
             "objective": res.objective,
+            "objective_bound": res.objective_bound,
+            "proven_optimal": res.status == "optimal",
             "covered_weight_share": res.covered_weight_share,
             "mean_travel_time_s": round(res.mean_travel_time_s, 1),
         }

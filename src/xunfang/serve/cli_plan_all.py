@@ -1,0 +1,122 @@
+"""`xunfang plan --area district:all`: every district planned at once (see plan/city_plan)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import shapely
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from xunfang.config import Settings
+from xunfang.ingest.city import default_city
+from xunfang.ingest.incidents import IncidentTable
+from xunfang.plan.booth_plan import BoothPlan, PlanConfig, read_plan_incidents
+from xunfang.plan.city_plan import (
+    DistrictSummary,
+    city_totals,
+    district_areas,
+    plan_city,
+    write_city_summary,
+)
+from xunfang.serve.city_report import write_city_report
+from xunfang.serve.report import write_plan
+
+
+def ingest_once(
+    config: PlanConfig, settings: Settings, areas: list[str]
+) -> tuple[IncidentTable, Any]:
+    """The city's incidents, ingested once (an ingested .parquet is read as it is), in the
+    projected CRS of the first area (each district plan reprojects to its own)."""
+    city = config.city or default_city(settings.data_dir)
+    crs = city.study_area(areas[0], crs=config.crs).crs
+    return read_plan_incidents(config, city, crs)
+
+
+@contextmanager
+def dask_client(scheduler: str | None, workers: int) -> Iterator[Any]:
+    """A client of the scheduler at ``scheduler`` (tcp://HOST:PORT), of a LocalCluster with
+    ``workers`` single-threaded worker processes, or None (``workers == 0``: in process)."""
+    if scheduler is None and workers == 0:
+        yield None
+        return
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        with Client(scheduler) as client:
+            yield client
+        return
+    with (
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            memory_limit="4GiB",
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def run_city_plan(
+    config: PlanConfig,
+    areas_spec: str,
+    settings: Settings,
+    out: Path,
+    *,
+    console: Console,
+    scheduler: str | None = None,
+    workers: int = 2,
+    lang: str = "en",
+) -> tuple[list[DistrictSummary], dict[str, Any], Any]:
+    """Plan every area of ``areas_spec``, write ``out/<area>/`` folders and the city summary.
+
+    Returns the district summaries, the city totals and the ingest report (None for a parquet).
+    """
+    areas = district_areas(settings, areas_spec, config.city)
+    t0 = time.perf_counter()
+    console.print(f"ingesting incidents once for {len(areas)} areas ...")
+    incidents, report = ingest_once(config, settings, areas)
+    console.print(f"{len(incidents):,} incidents in {time.perf_counter() - t0:.1f} s")
+    polygons: dict[str, shapely.Geometry] = {}
+    with (
+        Progress(
+            TextColumn("[bold]{task.description:<14}"),
+            BarColumn(),
+            TextColumn("{task.fields[state]}"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress,
+        dask_client(scheduler, workers) as client,
+    ):
+        tasks = {a: progress.add_task(a, total=1, state="queued", start=False) for a in areas}
+
+        def started(area: str) -> None:
+            progress.start_task(tasks[area])
+            progress.update(tasks[area], state="planning")
+
+        def done(plan: BoothPlan, summary: DistrictSummary) -> None:
+            folder = out / summary.area.replace(":", "_")
+            write_plan(plan, folder, lang=lang)
+            polygons[summary.area] = plan.area.polygon_wgs84
+            pm = "proven optimal" if summary.pmedian_proven else f"gap {summary.pmedian_gap:.3%}"
+            progress.update(
+                tasks[summary.area],
+                completed=1,
+                state=f"{summary.booths} booths, "
+                f"{summary.share_before:.0%} -> {summary.share_after:.0%}, p-median {pm}, "
+                f"{summary.wall_time_s:.0f} s",
+            )
+            progress.stop_task(tasks[summary.area])
+
+        summaries = plan_city(
+            config, areas, settings, incidents, client=client, on_start=started, on_done=done
+        )
+    write_city_summary(summaries, out)
+    write_city_report(summaries, polygons, out)
+    return summaries, city_totals(summaries), report

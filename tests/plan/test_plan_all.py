@@ -1,0 +1,199 @@
+"""The city plan: totals are sums of the districts' own figures; a cluster gives the same plans."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from xunfang.config import Settings
+from xunfang.ingest.incidents import ingest
+from xunfang.plan.booth_plan import PlanConfig
+from xunfang.plan.city_plan import (
+    DistrictSummary,
+    city_totals,
+    district_areas,
+    plan_city,
+    write_city_summary,
+)
+
+
+def _summary(
+    area: str, incidents: int, booths: int, before: float, after: float
+) -> DistrictSummary:
+    # synthetic figures: weight = incidents, 1 station each
+    return DistrictSummary(
+        area=area,
+        incidents=incidents,
+        demand_weight=float(incidents),
+        stations=1,
+        booths=booths,
+        covered_before=before,
+        covered_after=after,
+        share_before=before / incidents,
+        share_after=after / incidents,
+        mean_before_s=100.0,
+        mean_after_s=50.0,
+        gain_per_booth=(after - before) / booths,
+        mclp_status="optimal",
+        pmedian_status="optimal" if area.endswith("1") else "time_limit",
+        pmedian_proven=area.endswith("1"),
+        pmedian_gap=0.0 if area.endswith("1") else 0.002,
+        pmedian_objective=1000.0,
+        pmedian_bound=998.0,
+        pmedian_time_s=1.0,
+        wall_time_s=10.0,
+        peak_rss_mib=700.0,
+        lon=-87.6,
+        lat=41.9,
+    )
+
+
+def test_city_totals_are_sums_of_district_figures(tmp_path: Path) -> None:
+    # district:1: 100 incidents, 2 booths, 40 -> 70 covered; district:2: 300, 3 booths, 90 -> 210
+    s = [_summary("district:1", 100, 2, 40.0, 70.0), _summary("district:2", 300, 3, 90.0, 210.0)]
+    t = city_totals(s)
+    assert t["districts"] == 2
+    assert t["incidents"] == 400
+    assert t["stations"] == 2
+    assert t["booths"] == 5
+    assert t["covered_before"] == 130.0
+    assert t["covered_after"] == 280.0
+    assert t["share_before"] == pytest.approx(130 / 400)
+    assert t["share_after"] == pytest.approx(280 / 400)
+    assert t["gain_per_booth"] == pytest.approx(150 / 5)  # (280 - 130) / 5 booths
+    assert t["pmedian_proven"] == 1
+    assert t["pmedian_max_gap"] == 0.002
+    written = write_city_summary(s, tmp_path)
+    payload = json.loads(written["city_summary.json"].read_text())
+    assert payload["totals"]["booths"] == 5
+    assert [d["area"] for d in payload["districts"]] == ["district:1", "district:2"]
+    assert written["city_summary.csv"].read_text().count("\n") == 3  # header + 2 rows
+
+
+def test_district_areas_lists_every_district(data_dir: Path) -> None:
+    areas = district_areas(Settings(data_dir=data_dir), "district:all")
+    assert len(areas) == 22  # Chicago's 22 police districts (chicago/boundaries)
+    assert areas[0] == "district:1"
+    assert district_areas(Settings(data_dir=data_dir), "community:LOOP, NEAR_SOUTH_SIDE") == [
+        "community:LOOP",
+        "community:NEAR_SOUTH_SIDE",
+    ]
+
+
+def _start_cluster(tmp: Path) -> tuple[str, list[subprocess.Popen[bytes]]]:
+    """A dask scheduler and two single-thread worker processes on random 127.0.0.1 ports."""
+    sched_file = tmp / "scheduler.json"
+    dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+    procs = [
+        subprocess.Popen(
+            [
+                *dask,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-dashboard",
+                "--scheduler-file",
+                str(sched_file),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    ]
+    deadline = time.monotonic() + 60
+    while not sched_file.is_file() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    address = json.loads(sched_file.read_text())["address"]
+    for _ in range(2):
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "distributed.cli.dask_worker",
+                    address,
+                    "--nthreads",
+                    "1",
+                    "--nworkers",
+                    "1",
+                    "--host",
+                    "127.0.0.1",
+                    "--no-dashboard",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env={**os.environ},
+            )
+        )
+    return address, procs
+
+
+@pytest.mark.realdata
+def test_city_plan_on_a_cluster_equals_in_process(data_dir: Path, tmp_path: Path) -> None:
+    from distributed import Client
+
+    files = tuple(sorted((data_dir / "chicago/incidents_2014_2015").glob("*.csv.gz"))[:1])
+    table, _, _ = ingest(files, "chicago")
+    settings = Settings(data_dir=data_dir)
+    base = PlanConfig(area="-", booths=4, threshold_min=1.0, time_limit_s=120.0)
+    areas = ["community:LOOP", "community:NEAR_SOUTH_SIDE"]
+    local_plans = {}
+    here = plan_city(
+        base, areas, settings, table, on_done=lambda p, s: local_plans.update({p.config.area: p})
+    )
+    address, procs = _start_cluster(tmp_path)
+    try:
+        remote_plans = {}
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=120)
+            there = plan_city(
+                base,
+                areas,
+                settings,
+                table,
+                client=client,
+                on_done=lambda p, s: remote_plans.update({p.config.area: p}),
+            )
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=30)
+    timing = {"wall_time_s", "peak_rss_mib", "pmedian_time_s"}
+
+    def figures(s: DistrictSummary) -> dict[str, object]:
+        # nan (no station in the area: no "before" mean) compared as a string
+        return {
+            k: "nan" if isinstance(v, float) and math.isnan(v) else v
+            for k, v in s.to_dict().items()
+            if k not in timing
+        }
+
+    for a, b in zip(here, there, strict=True):
+        assert figures(a) == figures(b)
+    for area in areas:
+        lp, rp = local_plans[area], remote_plans[area]
+        assert lp.mclp.selected.tolist() == rp.mclp.selected.tolist()
+        assert lp.pmedian is not None and rp.pmedian is not None
+        assert lp.pmedian.selected.tolist() == rp.pmedian.selected.tolist()
+        assert lp.sites["name"].tolist() == rp.sites["name"].tolist()
+    # the city totals are the sums of the districts' own plans
+    t = city_totals(here)
+    assert t["incidents"] == sum(len(p.incidents) for p in local_plans.values())
+    thr = 60.0
+    assert t["covered_after"] == pytest.approx(
+        sum(
+            float(p.demand["weight"][p.demand["tt_plan_s"] <= thr].sum())
+            for p in local_plans.values()
+        )
+    )
+    assert t["booths"] == sum(int((p.sites["kind"] == "booth").sum()) for p in local_plans.values())
+    assert not math.isnan(t["share_after"]) and np.isfinite(t["covered_before"])
