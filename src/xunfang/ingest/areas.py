@@ -155,22 +155,7 @@ def load_study_area(boundary_dir: Path, name: str, *, crs: CRS | str | None = No
                 f"no {kind} named {', '.join(missing)!s} in {boundary_dir}; known names: {known}"
             )
         chosen = layer[keys.isin(want)]
-        poly_wgs = shapely.union_all(chosen.geometry.to_numpy())
-        centroid = poly_wgs.centroid
-        area_crs = (
-            require_projected(crs, "study area")
-            if crs is not None
-            else utm_crs_for(centroid.x, centroid.y)
-        )
-        poly = gpd.GeoSeries([poly_wgs], crs=WGS84).to_crs(area_crs).iloc[0]
-        return StudyArea(
-            name=name,
-            kind=kind,
-            members=tuple(chosen["name"].astype(str)),
-            polygon_wgs84=poly_wgs,
-            crs=area_crs,
-            polygon=poly,
-        )
+        return _study_area(chosen, name, kind, crs)
     raise AreaNotFoundError(
         f"no community area or police district named {name!r}; use e.g. 'district:1', "
         "'community:LOOP,NEAR_WEST_SIDE' or 'beat:0111' (`xunfang areas` lists them)"
@@ -347,6 +332,14 @@ def area_from_layer(
             )
         chosen = layer[keys.isin(want)]
         label = names
+    return _study_area(chosen, label, kind, crs)
+
+
+def _study_area(
+    chosen: gpd.GeoDataFrame, name: str, kind: str, crs: CRS | str | None
+) -> StudyArea:
+    """The study area made of the ``chosen`` polygons (WGS-84, a ``name`` column), in
+    ``crs`` or the UTM zone of their centroid."""
     poly_wgs = shapely.union_all(chosen.geometry.to_numpy())
     centroid = poly_wgs.centroid
     area_crs = (
@@ -356,7 +349,7 @@ def area_from_layer(
     )
     poly = gpd.GeoSeries([poly_wgs], crs=WGS84).to_crs(area_crs).iloc[0]
     return StudyArea(
-        name=label,
+        name=name,
         kind=kind,
         members=tuple(dict.fromkeys(chosen["name"].astype(str))),
         polygon_wgs84=poly_wgs,
