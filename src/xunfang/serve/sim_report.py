@@ -313,9 +313,10 @@ def notes(cmp: Comparison) -> list[str]:
     prep = cmp.prepared
     t = prep.table
     out = [
-        "The incidents are crime reports (Chicago CLEAR), not dispatch records: a call is "
-        "received at the incident's occurrence time, at the road node nearest its block-level "
-        "position. Priority, call processing, dispatch delay and on-scene time are modelled "
+        "The incidents are replayed as calls: a call is received at the incident's recorded "
+        "time, at the road node nearest its recorded position (crime reports such as "
+        "Chicago's carry no call, dispatch or arrival times, and block-level positions). "
+        "Priority, call processing, dispatch delay and on-scene time are modelled "
         f"from the simulation table ({t.source}); its comments give the sources (NFPA 1221 "
         "call-processing targets, NFPA 1710 turnout targets) and mark the values that are "
         "assumptions (priorities by type, on-scene times, traffic factors).",
