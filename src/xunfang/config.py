@@ -1,16 +1,9 @@
 """Validated settings, read once from the environment (prefix ``XUNFANG_``) and passed explicitly.
 
-The data directory follows the layout of the public sources (see
-``xunfang data fetch`` and README.md)::
-
-    DATA_DIR/chicago/incidents_2014_2015/*.csv.gz    incidents, one or many files
-    DATA_DIR/chicago/boundaries/*.geojson            police districts, beats, community areas
-    DATA_DIR/chicago/stations/Police_Stations.csv    police stations
-    DATA_DIR/chicago/schools/*.csv                   schools
-    DATA_DIR/chicago/road_network/osm_walk_by_community_area/<AREA>.graphml.gz
-
-That layout is named by the Chicago city file (``xunfang/data/cities/chicago.toml``), the
-default city of every command; ``XUNFANG_CITY=FILE.toml`` makes another city file the
+The data directory holds one folder per city (``DATA_DIR/CITY/...``, as ``xunfang data
+fetch`` writes it); a city file (``xunfang/data/cities/*.toml``) names the files of one city
+in it: boundaries, roads, stations, incidents. The example city file shipped with the
+package is the default city of every command; ``XUNFANG_CITY=FILE.toml`` makes another city file the
 default (:func:`xunfang.ingest.city.default_city`), and ``--city``/``--boundary`` choose one
 per command.
 """
@@ -45,7 +38,7 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(default=Path.home() / ".cache" / "xunfang")
     source_base_url: str = ""
 
-    def city_dir(self, city: str = "chicago") -> Path:
+    def city_dir(self, city: str) -> Path:
         """The folder of one city's data, checked to exist.
 
         Raises

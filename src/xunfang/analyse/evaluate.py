@@ -447,7 +447,8 @@ class EvaluationSpec:
     incident_files
         Incident CSV files (read with ``profile``) or one ingested ``.parquet``.
     profile
-        Ingest profile (``chicago``, ``portland``).
+        Ingest profile (e.g. ``cn110``, ``portland``) or a mapping; ``None`` takes the
+        profile of ``city``.
     crs
         Projected analysis CRS; default the study area's UTM zone, else the data's.
     types
@@ -482,7 +483,7 @@ class EvaluationSpec:
     """
 
     incident_files: tuple[Path, ...]
-    profile: str | Profile = "chicago"
+    profile: str | Profile | None = None
     crs: str | None = None
     types: tuple[str, ...] = ()
     area: str | None = None
@@ -681,7 +682,13 @@ def run_evaluation(
     elif crs is None and spec.area is not None and spec.boundary_dir is not None:
         probe = "district:1" if spec.area.strip().lower() == "city" else spec.area
         crs = load_study_area(spec.boundary_dir, probe).crs.to_string()
-    table, report = load_incidents(spec.incident_files, spec.profile, crs, spec.frame)
+    if spec.profile is not None:
+        profile: str | Profile = spec.profile
+    elif spec.city is not None:
+        profile = spec.city.ingest_profile()
+    else:
+        raise ValidationError("no ingest profile: give --profile, --mapping or a city file")
+    table, report = load_incidents(spec.incident_files, profile, crs, spec.frame)
     grid, area_name = study_grid(table, spec.area, spec.cell_m, spec.boundary_dir, city=spec.city)
     grids = {0.0: grid}
     if spec.offset_sensitivity:

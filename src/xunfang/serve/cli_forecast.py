@@ -292,6 +292,7 @@ def reproduce_opencp_cmd(
             ):
                 spec = EvaluationSpec(
                     incident_files=(path,),
+                    profile="chicago",  # open_cp's split is the Chicago file
                     crs="EPSG:26916",
                     types=types,
                     area=None,

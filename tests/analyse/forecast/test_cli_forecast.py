@@ -101,6 +101,7 @@ def test_open_cp_split_reproduces_its_baselines(data_dir: Path) -> None:
     0.421 / 0.840 (all types, 1 % / 5 % / 20 %), to within 0.003."""
     spec = EvaluationSpec(
         incident_files=(data_dir / "chicago/incidents/Crimes_September_2014.csv",),
+        profile="chicago",
         crs="EPSG:26916",
         window="day",
         start="2014-09-23",
