@@ -373,3 +373,19 @@ def test_utf8_rows_in_a_gbk_export_are_read_as_utf8_and_named(
         ingest([path], profile_from_toml(mapping))
     with pytest.raises(DataFileError, match=r"row 2: line 3 is valid neither as gb18030 nor"):
         ingest([path], profile_from_toml(mapping), encoding="gb18030")
+
+
+@pytest.mark.parametrize("enc", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_bom_is_told_by_its_zero_bytes(
+    tmp_path: Path, mapping: Path, enc: str
+) -> None:
+    # Synthetic: Excel's "Unicode text" export without a byte-order mark (was refused).
+    lines = ["id,time,type,subtype,lon,lat"] + [
+        f"A{i},2024-05-01 10:0{i}:00,盗窃,扒窃,121.4{i},31.2{i}" for i in range(3)
+    ]
+    path = tmp_path / "u16.csv"
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode(enc))
+    table, _, report = ingest([path], profile_from_toml(mapping))
+    assert report.files[0]["encoding"] == enc
+    assert report.rows_accepted == 3
+    assert table.frame["subtype"].tolist() == ["扒窃"] * 3

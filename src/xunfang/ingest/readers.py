@@ -5,7 +5,9 @@ Every reader returns the file's cells as strings in a :class:`RawFile`, with the
 the profile that matches its header. Nothing here interprets values; validation is in
 :mod:`xunfang.ingest.incidents`.
 
-Encoding rule (``encoding="auto"``): a byte-order mark decides; else UTF-8 if every byte
+Encoding rule (``encoding="auto"``): a byte-order mark decides; else UTF-16 when at least
+a fifth of the 2-byte units carry a zero byte, all on the same side (no other text encoding
+has NUL bytes; UTF-16 has one per ASCII character); else UTF-8 if every byte
 of the first MiB decodes as UTF-8; else GB18030 (a superset of GBK and GB 2312) if every
 byte decodes as GB18030 **and** the non-ASCII text is Chinese (at least 95 % of it in the
 CJK blocks, and at least two such characters). Anything else is refused with a message
@@ -127,6 +129,33 @@ def _is_utf8(line: bytes) -> bool:
     return True
 
 
+UTF16_ZERO_SHARE = 0.2
+
+
+def _utf16_without_bom(sample: bytes) -> str | None:
+    """``utf-16-le``/``-be`` when a sample without a byte-order mark is UTF-16 by its zero
+    bytes: text files in any other encoding hold no NUL, while UTF-16 gives one per ASCII
+    character (digits, separators, times), all on odd offsets (LE) or all on even (BE)."""
+    n = len(sample) - len(sample) % 2
+    if n < 8:
+        return None
+    half = n // 2
+    even, odd = sample[0:n:2].count(0), sample[1:n:2].count(0)
+    if odd >= UTF16_ZERO_SHARE * half and even <= 0.01 * half:
+        enc = "utf-16-le"
+    elif even >= UTF16_ZERO_SHARE * half and odd <= 0.01 * half:
+        enc = "utf-16-be"
+    else:
+        return None
+    for cut in (n, n - 2):  # the sample may end inside a surrogate pair
+        try:
+            text = sample[:cut].decode(enc)
+        except UnicodeDecodeError:
+            continue
+        return enc if "\x00" not in text else None
+    return None
+
+
 def detect_encoding(path: Path, requested: str = "auto") -> str:
     """The text encoding of a CSV file by the rule in the module docstring.
 
@@ -140,7 +169,9 @@ def detect_encoding(path: Path, requested: str = "auto") -> str:
     Returns
     -------
     str
-        ``utf-8-sig`` (UTF-8 with or without a BOM), ``utf-16``, ``gb18030`` or ``requested``.
+        ``utf-8-sig`` (UTF-8 with or without a BOM), ``utf-16`` (with a BOM),
+        ``utf-16-le``/``utf-16-be`` (without one, told by its zero bytes), ``gb18030`` or
+        ``requested``.
 
     Raises
     ------
@@ -156,6 +187,9 @@ def detect_encoding(path: Path, requested: str = "auto") -> str:
         return "utf-8-sig"
     if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "utf-16"
+    utf16 = _utf16_without_bom(sample)
+    if utf16 is not None:
+        return utf16
     if len(sample) == SAMPLE_BYTES and b"\n" in sample:
         sample = sample[: sample.rindex(b"\n") + 1]  # never judge a character cut in two
     try:
@@ -236,7 +270,11 @@ def sniff_kind(path: Path) -> Kind:
         head.lstrip().startswith(b"{") and (b'"FeatureCollection"' in head or b'"Feature"' in head)
     ):
         return "vector"
-    elif b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff", b"\x1f\x8b")):
+    elif (
+        b"\x00" in head
+        and not head.startswith((b"\xff\xfe", b"\xfe\xff", b"\x1f\x8b"))
+        and _utf16_without_bom(head) is None
+    ):
         what = "a binary file"
     if what is not None:
         raise DataFileError(path, f"is {what}, not a table. {FORMATS_READ}")
@@ -421,7 +459,7 @@ def _read_csv(path: Path, profile: Profile, encoding: str, frame: FrameName | No
     enc = detect_encoding(path, encoding)
     with _open_binary(path) as fh:
         head = fh.read(1 << 16)
-    if enc.lower().replace("-", "") in {"utf16", "utf16le", "utf16be"}:
+    if enc.lower().replace("-", "").replace("_", "") in {"utf16", "utf16le", "utf16be"}:
         first = head.decode(enc, errors="ignore").split("\n", 1)[0]
     else:
         try:
