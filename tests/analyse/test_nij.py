@@ -233,3 +233,32 @@ def test_a_run_trains_only_before_each_period(tmp_path: Path) -> None:
     tied = run.grid.n_active - 1
     assert r["n"] == pytest.approx(3 + 2 * 19 / tied)
     assert r["pei_star"] == pytest.approx((3 + 2 * 19 / tied) / 5)
+    # the same run from the command line writes the tables and says what it left out
+    out = tmp_path / "out"
+    cli = CliRunner().invoke(
+        app,
+        [
+            "forecast",
+            "nij",
+            "--incidents",
+            str(f),
+            "--categories",
+            "burglary",
+            "--horizons",
+            "1m,2m",
+            "--methods",
+            "naive:period_days=none",
+            "--hotspot-sq-mi",
+            "0.25",
+            "--out",
+            str(out),
+        ],
+    )
+    assert cli.exit_code == 0, cli.output
+    assert "Not run: 2m: 61 days of forecast plus 28 of training need 89 days" in cli.output
+    assert {p.name for p in out.iterdir()} == {
+        "rows.csv",
+        "summary.csv",
+        "summary.md",
+        "settings.json",
+    }

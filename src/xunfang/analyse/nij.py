@@ -446,7 +446,7 @@ class NijRun:
     disagreements
         Category -> rows where the call-type table and the ``CATEGORY`` column differ.
     n_outside
-        Calls outside the study area (not scored).
+        Calls (of any category) outside the study area: neither trained on nor scored.
     ingest_report
         The ingest report (``None`` for a parquet input).
     seconds, cpu_seconds
@@ -546,7 +546,10 @@ def run_nij(spec: NijSpec, *, progress: Callable[[str], None] | None = None) -> 
     rows: list[pd.DataFrame] = []
     skipped: dict[str, str] = {}
     disagreements: dict[str, int] = {}
-    n_outside = 0
+    cell = grid.cell_of(table.xy)
+    inside = cell >= 0
+    inside[inside] = grid.mask[cell[inside]]
+    n_outside = int((~inside).sum())
     for key in spec.categories:
         selected, disagreements[key] = select_category(table, table_cats[key])
         if len(selected) == 0:
@@ -565,8 +568,6 @@ def run_nij(spec: NijSpec, *, progress: Callable[[str], None] | None = None) -> 
                 lookback_days=None,
                 fractions=[k / grid.n_active for k in ks],
             )
-            if key == spec.categories[0]:
-                n_outside = max(n_outside, sum(ev.n_outside.values()))
             r = ev.rows
             a_sq_mi = r["k_cells"] * spec.cell_side_ft**2 / SQ_FT_PER_SQ_MI
             n_total = r["n_events"].astype(np.float64)

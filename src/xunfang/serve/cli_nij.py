@@ -153,7 +153,7 @@ def print_nij(run: NijRun) -> None:
     if bad:
         _out.print(f"Rows where the call-type table and the CATEGORY column differ: {bad}.")
     if run.n_outside:
-        _out.print(f"{run.n_outside:,} calls outside the study area were not scored.")
+        _out.print(f"{run.n_outside:,} calls outside the study area: not trained on, not scored.")
     _out.print(winners_note())
     _out.print(
         f"Wall {run.seconds:.1f} s, CPU {run.cpu_seconds:.1f} s "
