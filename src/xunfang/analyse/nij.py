@@ -544,20 +544,20 @@ def run_nij(spec: NijSpec, *, progress: Callable[[str], None] | None = None) -> 
         raise ValidationError(f"the study area has {grid.n_active} cells, fewer than {max(ks)}")
     models = {m: with_warm_start(make_forecaster(m, grid, seed=spec.seed)) for m in spec.methods}
     rows: list[pd.DataFrame] = []
-    skipped: dict[str, str] = {}
     disagreements: dict[str, int] = {}
     cell = grid.cell_of(table.xy)
     inside = cell >= 0
     inside[inside] = grid.mask[cell[inside]]
     n_outside = int((~inside).sum())
+    periods = {h: nij_windows(table, h, min_train_days=spec.min_train_days) for h in spec.horizons}
+    skipped = {h: why for h, (windows, why) in periods.items() if not windows}
     for key in spec.categories:
         selected, disagreements[key] = select_category(table, table_cats[key])
         if len(selected) == 0:
             raise ValidationError(f"no call of category {key!r} in the input")
         for horizon in spec.horizons:
-            windows, why = nij_windows(selected, horizon, min_train_days=spec.min_train_days)
+            windows = periods[horizon][0]
             if not windows:
-                skipped[horizon] = why
                 continue
             say(f"{key}, {horizon}: {len(windows)} period(s)")
             ev = rolling_origin(
@@ -570,10 +570,12 @@ def run_nij(spec: NijSpec, *, progress: Callable[[str], None] | None = None) -> 
             )
             r = ev.rows
             a_sq_mi = r["k_cells"] * spec.cell_side_ft**2 / SQ_FT_PER_SQ_MI
-            n_total = r["n_events"].astype(np.float64)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                pai = (r["hits"] / n_total) / (a_sq_mi / a_big)
-                pei = np.where(r["best_hits"] > 0, r["hits"] / r["best_hits"], np.nan)
+            scores = [
+                NijScore(float(n), int(big_n), float(n_star), int(k), float(a), a_big)
+                for n, big_n, n_star, k, a in zip(
+                    r["hits"], r["n_events"], r["best_hits"], r["k_cells"], a_sq_mi, strict=True
+                )
+            ]
             rows.append(
                 pd.DataFrame(
                     {
@@ -588,8 +590,8 @@ def run_nij(spec: NijSpec, *, progress: Callable[[str], None] | None = None) -> 
                         "n_star": r["best_hits"],
                         "k_cells": r["k_cells"],
                         "a_sq_mi": a_sq_mi,
-                        "pai": pai.where(n_total > 0),
-                        "pei_star": pei,
+                        "pai": [sc.pai for sc in scores],
+                        "pei_star": [sc.pei_star for sc in scores],
                         "seconds": r["fit_s"] + r["predict_s"],
                     }
                 )
