@@ -20,7 +20,7 @@ from xunfang.analyse.nij import (
     run_nij,
     select_category,
 )
-from xunfang.errors import ValidationError
+from xunfang.errors import DataFileError, ValidationError
 from xunfang.ingest.incidents import ingest
 from xunfang.serve.cli import app
 
@@ -262,3 +262,11 @@ def test_a_run_trains_only_before_each_period(tmp_path: Path) -> None:
         "summary.md",
         "settings.json",
     }
+
+
+def test_a_category_table_without_a_label_is_refused_naming_it(tmp_path: Path) -> None:
+    bad = tmp_path / "cats.toml"
+    bad.write_text('[burglary]\ncase_types = ["BURGP"]\n', encoding="utf-8")
+    with pytest.raises(DataFileError, match="label") as info:
+        read_categories(bad)
+    assert "burglary" in str(info.value)
