@@ -14,8 +14,8 @@ PEI*
     have held in the period, i.e. the calls of the ``k`` busiest cells when ``k`` cells
     are flagged (NIJ's winners page, note 2; White, Hunt & Green 2023, "A discussion of
     current crime forecasting indices and an improvement to the prediction efficiency
-    index", Security Journal: PEI* fixes the area to the forecast's own, where Hunt's
-    earlier PEI compared with the best PAI over any area).
+    index", Security Journal, argue for it beside PAI, RRI and PEI). It equals
+    :attr:`xunfang.analyse.evaluate.HitCounts.pei` at the same number of cells.
 
 Constraints (challenge posting, Table 2, and its Q&A, Q-1): every cell 62,500 - 360,000
 sq ft (a square of 250 - 600 ft side; rectangles were allowed, this grid is square),
