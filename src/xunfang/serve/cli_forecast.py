@@ -398,3 +398,6 @@ def _print_comparison(df: pd.DataFrame) -> None:
     _out.print(table)
     for types, grp in df.groupby("types", sort=False):
         _out.print(f"{types}: chosen on validation = {grp['chosen_method'].iloc[0]}")
+
+
+from xunfang.serve import cli_nij as _cli_nij  # noqa: E402,F401  (registers `forecast nij`)
