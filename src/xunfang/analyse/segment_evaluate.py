@@ -34,7 +34,7 @@ from xunfang.analyse.evaluate import (
     load_incidents,
     select_types,
 )
-from xunfang.analyse.forecast._base import TrainingEvents, Window, rolling_windows
+from xunfang.analyse.forecast._base import TrainingEvents, Window, rolling_windows, to_days
 from xunfang.analyse.forecast.registry import make_forecaster
 from xunfang.analyse.forecast.segments import (
     NetworkProspective,
@@ -258,13 +258,13 @@ def run_segment_evaluation(
             f"the first window starts at {windows[0].start}, before the data: choose a later "
             "--start"
         )
-    if windows[-1].end_day > events.end_day + 1.0:
+    if windows[-1].end_day > float(to_days(table.frame["occurred_at"]).max()) + 1.0:
         raise ValidationError(
             f"the last window ends at {windows[-1].end}, after the data: use an earlier "
             "--start or fewer --windows"
         )
     mid = segments.midpoints
-    fr = np.asarray(spec.fractions, dtype=np.float64)
+    fr = [float(f) for f in spec.fractions]
     rows: list[dict[str, Any]] = []
     last: dict[str, SegmentForecast] = {}
     say("network distances")

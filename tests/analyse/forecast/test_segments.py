@@ -5,9 +5,13 @@ Every network here is synthetic (a few straight segments in a made-up metric fra
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 from xunfang.analyse.forecast._base import Window
 from xunfang.analyse.forecast.segments import (
@@ -20,6 +24,7 @@ from xunfang.analyse.forecast.segments import (
     segment_hits,
 )
 from xunfang.errors import ValidationError
+from xunfang.serve.cli_forecast import app
 
 CRS = "EPSG:32616"
 
@@ -103,12 +108,13 @@ def test_network_kernel_by_hand() -> None:
     # A -> s2: 70 + 150 = 220 -> 0.45.
     # B -> s1: 0 -> 1 * 0.5; B -> s0: 100 + 50 = 150 -> 0.625 * 0.5;
     # B -> s2: 100 + 150 = 250 -> 0.375 * 0.5.
-    score = np.array([0.95 + 0.3125, 0.575 + 0.5, 0.45 + 0.1875])
+    # risk per metre at the midpoints, times the lengths 100, 200, 300 m
+    score = np.array([0.95 + 0.3125, 0.575 + 0.5, 0.45 + 0.1875]) * [100, 200, 300]
     # scaled to 2 events in the 56-day bandwidth, for a 1-day window
     assert fc.risk == pytest.approx(score * (2 / 56) / score.sum())
     # a shorter bandwidth cuts A -> s2 (220 m) and B -> s2 (250 m)
     short = NetworkProspective(segments=segs, bandwidth_m=200.0).fit(ev).predict(window())
-    score200 = np.array([0.9 + 0.25 * 0.5, 0.15 + 0.5, 0.0])
+    score200 = np.array([0.9 + 0.25 * 0.5, 0.15 + 0.5, 0.0]) * [100, 200, 300]
     assert short.risk == pytest.approx(score200 * (2 / 56) / score200.sum())
 
 
@@ -139,3 +145,59 @@ def test_naive_counts_and_no_look_ahead() -> None:
         make_segment_forecaster("network:radius=3", segs)
     with pytest.raises(ValidationError, match="unknown segment method"):
         make_segment_forecaster("sepp", segs)
+
+
+# --------------------------------------------------------------------------- command line
+BLOCK = Path(__file__).resolve().parents[2] / "fixtures" / "oneway_block.osm"
+
+
+def test_cli_segments_on_the_synthetic_block(tmp_path: Path) -> None:
+    """SYNTHETIC: the hand-drawn block of tests/fixtures/oneway_block.osm and 60 days of
+    made-up incidents (a 110 export with WGS-84 positions, the city's default frame): one
+    in three on the one-way street A-B (about 95 m), the rest on East Street (B-C). The
+    reader joins the two-way streets B-C-D-A into one piece (about 317 m), so the block has
+    two segments; A-B has about 80 incidents on 95 m against 160 on 317 m."""
+    boundary = tmp_path / "b.geojson"
+    boundary.write_text(
+        '{"type":"FeatureCollection","features":[{"type":"Feature","properties":'
+        '{"name":"block"},"geometry":{"type":"Polygon","coordinates":'
+        "[[[121.4699,31.2299],[121.4711,31.2299],[121.4711,31.2311],[121.4699,31.2311],"
+        "[121.4699,31.2299]]]}}]}",
+        encoding="utf-8",
+    )
+    rng = np.random.default_rng(0)
+    lines = ["接警单编号,报警时间,报警类别,经度,纬度\n"]
+    for i in range(240):
+        on_ab = i % 3 == 0
+        lon = 121.4701 + 0.0008 * rng.random() if on_ab else 121.4710
+        lat = 31.2300 if on_ab else 31.2301 + 0.0008 * rng.random()
+        when = pd.Timestamp("2024-03-01") + pd.Timedelta(minutes=int(rng.integers(0, 86400)))
+        lines.append(f"J{i:05d},{when:%Y-%m-%d %H:%M:%S},刑事,{lon:.7f},{lat:.7f}\n")
+    src = tmp_path / "crimes.csv"
+    src.write_text("".join(lines), encoding="utf-8")
+    out = tmp_path / "out"
+    res = CliRunner().invoke(
+        app,
+        [
+            "segments", "--boundary", str(boundary), "--roads", str(BLOCK),
+            "--incidents", str(src), "--profile", "cn110", "--start", "2024-04-20",
+            "--windows", "2", "--cell-m", "50", "--map-coverage", "0.25", "--out", str(out),
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    run = json.loads((out / "run.json").read_text())
+    assert run["segments"] == 2  # the private road, parking aisle and footway are not streets
+    assert run["incidents_inside_area"] == 240
+    flagged = json.loads((out / "flagged_naive.geojson").read_text())["features"]
+    props = [f["properties"] for f in flagged]
+    # 25 % of the road: all of A-B (most incidents per metre), then the rest of the
+    # budget as a share of the long piece
+    assert [p["name"] for p in props] == ["单行路", "West Street / North Street / East Street"]
+    budget_m = 0.25 * run["road_km"] * 1000
+    assert props[0]["share_flagged"] == 1.0
+    assert props[1]["share_flagged"] == pytest.approx(
+        (budget_m - props[0]["length_m"]) / props[1]["length_m"]
+    )
+    assert flagged[0]["geometry"]["coordinates"][0] == pytest.approx([121.47, 31.23], abs=1e-6)
+    summary = pd.read_csv(out / "summary.csv")
+    assert set(summary["unit"]) == {"road length", "area"}

@@ -41,7 +41,7 @@ network's projected CRS.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
@@ -703,7 +703,9 @@ class NetworkProspective(SegmentForecaster):
     """Network prospective hotspotting (Rosser et al. 2017; kernels in the module
     docstring)::
 
-        risk(s) = sum_i  max(0, 1 - d_net(i, s) / bandwidth_m)  *  g(age_i)
+        risk(s) = length(s) * sum_i  max(0, 1 - d_net(i, s) / bandwidth_m)  *  g(age_i)
+
+    (the kernel sum at the midpoint is a risk per metre, so segments rank by it).
 
     Parameters
     ----------
@@ -780,7 +782,8 @@ class NetworkProspective(SegmentForecaster):
             events.segment[used], events.offset_m[used], float(self.bandwidth_m)
         )
         w = (1.0 - d / float(self.bandwidth_m)) * g[used][ev]
-        score = np.bincount(tgt, weights=w, minlength=n)
+        # the kernel sum at the midpoint is a risk per metre: times the length, per segment
+        score = np.bincount(tgt, weights=w, minlength=n) * self.segments.length_m
         span = min(7.0 * float(self.bandwidth_weeks), t0 - events.start_day)
         total = score.sum()
         if total <= 0 or span <= 0:
@@ -819,7 +822,8 @@ def make_segment_forecaster(spec: str, segments: StreetSegments) -> SegmentForec
             f"segment method {key!r} has no parameter(s) {sorted(set(params) - allowed)}; "
             f"parameters: {sorted(allowed)}"
         )
-    model = cls(segments=segments, **params)
+    factory: Callable[..., SegmentForecaster] = cls
+    model = factory(segments=segments, **params)
     model._validate()
     return model
 
