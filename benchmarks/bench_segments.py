@@ -34,6 +34,7 @@ SEGMENT_METHODS = (
     "network:bandwidth_m=200",
     "network:bandwidth_m=100:bandwidth_weeks=52:time=exponential:time_scale_days=90",
     "network:bandwidth_m=50:bandwidth_weeks=52:time=exponential:time_scale_days=180",
+    "network:bandwidth_m=200:bandwidth_weeks=52:time=exponential:time_scale_days=365",
 )
 GRID_METHODS = ("naive:period_days=none", "kde", "prospective")
 LEVELS = (0.01, 0.05, 0.20)

@@ -271,7 +271,7 @@ def run_segment_evaluation(
     t0 = time.perf_counter()
     for model in seg_models.values():  # the one-off distances, timed apart from the windows
         if isinstance(model, NetworkProspective):
-            segments.node_to_midpoint_m(float(model.bandwidth_m))
+            segments.node_distances_m(float(model.bandwidth_m))
     distances_s = time.perf_counter() - t0
     for w in windows:
         say(f"window {w.label}")

@@ -102,19 +102,22 @@ def test_network_kernel_by_hand() -> None:
     ev = tiny_events(segs)
     model = NetworkProspective(segments=segs, bandwidth_m=400.0, bandwidth_weeks=8.0)
     fc = model.fit(ev).predict(window())
-    # event A: s0 at 30 m, 3 days old (week 0, weight 1); event B: s1 at 100 m (its
-    # midpoint), 10 days old (week 1, weight 1/2). Kernel 1 - d/400 to each midpoint:
-    # A -> s0: |30-50| = 20 -> 0.95; A -> s1: 70 + 100 = 170 -> 0.575;
-    # A -> s2: 70 + 150 = 220 -> 0.45.
-    # B -> s1: 0 -> 1 * 0.5; B -> s0: 100 + 50 = 150 -> 0.625 * 0.5;
-    # B -> s2: 100 + 150 = 250 -> 0.375 * 0.5.
-    # risk per metre at the midpoints, times the lengths 100, 200, 300 m
-    score = np.array([0.95 + 0.3125, 0.575 + 0.5, 0.45 + 0.1875]) * [100, 200, 300]
+    # Event A: s0 at 30 m, 3 days old (week 0, weight 1); event B: s1 at 100 m, 10 days
+    # old (week 1, weight 1/2). Kernel 1 - d/400 integrated along each segment:
+    # A on s0 (its own): int_0^30 + int_0^70 of (1 - y/400) dy = 28.875 + 63.875 = 92.75;
+    # A -> s1 (entered at node 1, 70 m away): int_0^200 (1 - (70 + x)/400) dx = 115;
+    # A -> s2 (also from node 1): int_0^300 (1 - (70 + x)/400) dx = 135.
+    # B on s1 (own): 2 * int_0^100 (1 - y/400) dy = 175, times 1/2 = 87.5;
+    # B -> s0 (from node 1, 100 m; node 0 is 200 m): int_0^100 (1 - (200 - x)/400) dx = 62.5,
+    # times 1/2 = 31.25; B -> s2: int_0^300 (1 - (100 + x)/400) dx = 112.5, times 1/2 = 56.25.
+    score = np.array([92.75 + 31.25, 115.0 + 87.5, 135.0 + 56.25])
     # scaled to 2 events in the 56-day bandwidth, for a 1-day window
     assert fc.risk == pytest.approx(score * (2 / 56) / score.sum())
-    # a shorter bandwidth cuts A -> s2 (220 m) and B -> s2 (250 m)
+    # 200 m: the kernel 1 - d/200 ends 130 m into s1 and s2 for A, at s2's 100th metre for B
     short = NetworkProspective(segments=segs, bandwidth_m=200.0).fit(ev).predict(window())
-    score200 = np.array([0.9 + 0.25 * 0.5, 0.15 + 0.5, 0.0]) * [100, 200, 300]
+    # A: own 27.75 + 57.75 = 85.5; s1 and s2: int_0^130 (1 - (70 + x)/200) dx = 42.25 each.
+    # B (x 1/2): own 2 * 75 = 150 -> 75; s0: int_0^100 x/200 dx = 25 -> 12.5; s2: 25 -> 12.5.
+    score200 = np.array([85.5 + 12.5, 42.25 + 75.0, 42.25 + 12.5])
     assert short.risk == pytest.approx(score200 * (2 / 56) / score200.sum())
 
 
@@ -127,10 +130,11 @@ def test_network_distance_through_a_link_that_is_not_a_segment() -> None:
         CRS,
         extra_links=[(1, 2, 10.0)],
     )
-    ev, tgt, d = segs.event_to_midpoint_m(np.array([0]), np.array([50.0]), 400.0)
-    # from s0's midpoint: 50 to node 1, 10 across, 50 to s1's midpoint = 110 m
-    assert dict(zip(tgt.tolist(), d.tolist(), strict=True)) == pytest.approx({0: 0.0, 1: 110.0})
+    ev, tgt, mass = segs.kernel_mass(np.array([0]), np.array([50.0]), 400.0)
+    # own: 2 * int_0^50 (1 - y/400) dy = 93.75; s1 entered 50 + 10 = 60 m away:
+    # int_0^100 (1 - (60 + x)/400) dx = 72.5
     assert ev.tolist() == [0, 0]
+    assert dict(zip(tgt.tolist(), mass.tolist(), strict=True)) == pytest.approx({0: 93.75, 1: 72.5})
 
 
 def test_naive_counts_and_no_look_ahead() -> None:

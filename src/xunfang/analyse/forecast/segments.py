@@ -13,11 +13,13 @@ Here:
 * a *segment* is one undirected road piece of a :class:`~xunfang.ingest.road_network.RoadNetwork`
   (junction to junction, or to a clip edge) whose midpoint lies in the study area; stitch
   links between areas carry distance but are not segments;
-* the network distance from an event (snapped at ``offset_m`` along its segment) to a
-  segment is measured to the segment's **midpoint**, along the shortest path
-  (:func:`scipy.sparse.csgraph.dijkstra` limited to the bandwidth, on the undirected
-  graph of road lengths: people and crime do not follow one-way rules). Rosser et al.
-  spread each event's kernel over every non-cyclic path and split it at junctions
+* the network distance from an event (snapped at ``offset_m`` along its segment) to each
+  point of a segment runs along the shortest path (:func:`scipy.sparse.csgraph.dijkstra`
+  limited to the bandwidth, on the undirected graph of road lengths: people and crime do
+  not follow one-way rules), and the kernel is **integrated along each segment** in closed
+  form (:meth:`StreetSegments.kernel_mass`): a segment's risk is its expected share of the
+  kernel mass, and its risk per metre is the kernel averaged over its length. Rosser et
+  al. spread each event's kernel over every non-cyclic path and split it at junctions
   (after Okabe, Satoh & Sugihara 2009); only the shortest path counts here;
 * spatial kernel ``max(0, 1 - d / bandwidth_m)`` (linear, as Rosser et al.); time kernel
   ``1 / (1 + w)`` for an age of ``w`` whole weeks below ``bandwidth_weeks`` (Bowers,
@@ -95,7 +97,9 @@ class StreetSegments:
     graph: sp.csr_matrix
     name: np.ndarray
     highway: np.ndarray
-    _cache: dict[float, sp.csr_matrix] = field(default_factory=dict, repr=False)
+    _cache: dict[float, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(
+        default_factory=dict, repr=False
+    )
 
     def __len__(self) -> int:
         return int(self.length_m.shape[0])
@@ -251,86 +255,119 @@ class StreetSegments:
         offset = shapely.line_locate_point(self.geometry[seg], pts)
         return seg, np.asarray(offset, dtype=np.float64), d
 
-    def node_to_midpoint_m(self, bandwidth_m: float) -> sp.csr_matrix:
-        """CSR (n_nodes, n_seg): network distance from each node to each segment's
-        midpoint, metres, stored where it is below ``bandwidth_m`` (an explicit 0 is a
-        distance of 0). Dijkstra limited to the bandwidth, in blocks of sources; cached
-        per bandwidth.
+    def node_distances_m(self, bandwidth_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Network distances between nodes below ``bandwidth_m``, as CSR arrays.
+
+        Dijkstra's algorithm (:func:`scipy.sparse.csgraph.dijkstra`, undirected, limited to
+        the bandwidth) from every node, in blocks of sources; cached per bandwidth.
+
+        Returns
+        -------
+        indptr : (n_nodes + 1,) int64 row starts.
+        node : (k,) int64 reached node of each entry (a node reaches itself at 0 m).
+        distance_m : (k,) float64 metres, ``< bandwidth_m``.
         """
         key = float(bandwidth_m)
         if key in self._cache:
             return self._cache[key]
         n = self.graph.shape[0]
-        half = self.length_m / 2.0
-        # node -> incident segments, as a CSR incidence with the half length
-        inc_rows = np.concatenate([self.u, self.v])
-        inc_cols = np.concatenate([np.arange(len(self)), np.arange(len(self))])
-        inc_order = np.argsort(inc_rows, kind="stable")
-        inc_rows, inc_cols = inc_rows[inc_order], inc_cols[inc_order]
-        inc_ptr = np.searchsorted(inc_rows, np.arange(n + 1))
-        touched = np.unique(inc_rows)  # targets that end a segment
         chunk = max(1, _CHUNK_BYTES // (8 * max(n, 1)))
-        parts_r, parts_c, parts_d = [], [], []
+        rows, cols, dist = [], [], []
         for start in range(0, n, chunk):
             src = np.arange(start, min(n, start + chunk))
             block = dijkstra(self.graph, directed=False, indices=src, limit=key)
-            sub = block[:, touched]
-            r, c = np.nonzero(np.isfinite(sub) & (sub < key))
-            b = touched[c]
-            d = sub[r, c]
-            cnt = inc_ptr[b + 1] - inc_ptr[b]
-            rep_r = np.repeat(src[r], cnt)
-            rep_d = np.repeat(d, cnt)
-            first = np.repeat(inc_ptr[b], cnt)
-            within = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-            s = inc_cols[first + within]
-            dm = rep_d + half[s]
-            ok = dm < key
-            parts_r.append(rep_r[ok])
-            parts_c.append(s[ok])
-            parts_d.append(dm[ok])
-        rows = np.concatenate(parts_r) if parts_r else np.empty(0, dtype=np.int64)
-        cols = np.concatenate(parts_c) if parts_c else np.empty(0, dtype=np.int64)
-        dist = np.concatenate(parts_d) if parts_d else np.empty(0)
-        rows, cols, dist = _min_per_pair(rows, cols, dist)
-        out = sp.csr_matrix((dist, (rows, cols)), shape=(n, len(self)))
+            r, c = np.nonzero(block < key)  # inf (beyond the limit) compares False
+            rows.append(src[r])
+            cols.append(c.astype(np.int64))
+            dist.append(block[r, c])
+        row = np.concatenate(rows) if rows else np.empty(0, dtype=np.int64)
+        indptr = np.searchsorted(row, np.arange(n + 1)).astype(np.int64)
+        out = (
+            indptr,
+            np.concatenate(cols) if cols else np.empty(0, dtype=np.int64),
+            np.concatenate(dist) if dist else np.empty(0),
+        )
         self._cache[key] = out
         return out
 
-    def event_to_midpoint_m(
+    def kernel_mass(
         self, segment: np.ndarray, offset_m: np.ndarray, bandwidth_m: float
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Network distances below ``bandwidth_m`` from events to segment midpoints.
+        """The linear network kernel of each event integrated along each segment it reaches.
 
-        An event at ``offset_m`` along segment ``e`` reaches segment ``s`` through ``e``'s
-        ``u`` end (``offset_m + D[u_e, s]``), its ``v`` end (``length_e - offset_m +
-        D[v_e, s]``) or, for ``s = e``, directly (``|offset_m - length_e / 2|``); the
-        smallest counts.
+        For an event at ``offset_m`` along segment ``e`` and a point ``x`` metres along
+        segment ``s`` from its ``u`` end, the network distance is ``min(a + x, b + L - x)``
+        with ``a``, ``b`` the shortest distances from the event to ``s``'s ends (through
+        ``e``'s ends), ``L`` the length of ``s``; on ``e`` itself it is ``|x - offset|``. The
+        kernel ``k(d) = max(0, 1 - d / h)`` integrates in closed form with
+        ``K(t) = min(t, h) - min(t, h)^2 / (2 h)``:
+        ``K(a + x*) - K(a) + K(b + L - x*) - K(b)``, ``x* = (b + L - a) / 2`` clipped to
+        ``[0, L]``; on ``e``: ``K(offset) + K(L_e - offset)``.
 
         Returns
         -------
-        event, target, distance_m
-            (k,) arrays: event index, segment index, metres (one row per pair).
+        event, target, mass_m
+            (k,) event index, segment index and integral (metres; at most ``h``).
         """
-        bw = float(bandwidth_m)
-        dmat = self.node_to_midpoint_m(bw)
+        h = float(bandwidth_m)
+        indptr, node, dist = self.node_distances_m(h)
+        n_seg = len(self)
         seg = np.asarray(segment, dtype=np.int64)
         off = np.clip(np.asarray(offset_m, dtype=np.float64), 0.0, self.length_m[seg])
         ev = np.arange(len(seg))
-        parts = [(ev, seg, np.abs(off - self.length_m[seg] / 2.0))]
-        for node, extra in ((self.u[seg], off), (self.v[seg], self.length_m[seg] - off)):
-            cnt = np.diff(dmat.indptr)[node]
-            first = np.repeat(dmat.indptr[node], cnt)
-            within = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-            idx = first + within
-            parts.append(
-                (np.repeat(ev, cnt), dmat.indices[idx], dmat.data[idx] + np.repeat(extra, cnt))
-            )
-        e = np.concatenate([p[0] for p in parts])
-        t = np.concatenate([p[1] for p in parts])
-        d = np.concatenate([p[2] for p in parts])
-        ok = d < bw
-        return _min_per_pair(e[ok], t[ok], d[ok])
+
+        def expand(start: np.ndarray, count: np.ndarray) -> np.ndarray:
+            first = np.repeat(start, count)
+            return first + np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+
+        # event -> node distances, through either end of the event's own segment
+        parts_e, parts_n, parts_d = [], [], []
+        for end, extra in ((self.u[seg], off), (self.v[seg], self.length_m[seg] - off)):
+            cnt = indptr[end + 1] - indptr[end]
+            idx = expand(indptr[end], cnt)
+            parts_e.append(np.repeat(ev, cnt))
+            parts_n.append(node[idx])
+            parts_d.append(dist[idx] + np.repeat(extra, cnt))
+        e_ev, e_node, e_d = _min_per_pair(
+            np.concatenate(parts_e), np.concatenate(parts_n), np.concatenate(parts_d)
+        )
+        # node -> the segments it ends, marking which end
+        ends = np.concatenate([self.u, self.v])
+        order = np.argsort(ends, kind="stable")
+        inc_seg = np.concatenate([np.arange(n_seg), np.arange(n_seg)])[order]
+        inc_is_u = np.concatenate([np.ones(n_seg, bool), np.zeros(n_seg, bool)])[order]
+        n_nodes = self.graph.shape[0]
+        inc_ptr = np.searchsorted(ends[order], np.arange(n_nodes + 1))
+        cnt = inc_ptr[e_node + 1] - inc_ptr[e_node]
+        idx = expand(inc_ptr[e_node], cnt)
+        p_ev = np.repeat(e_ev, cnt)
+        p_seg = inc_seg[idx]
+        p_is_u = inc_is_u[idx]
+        p_d = np.repeat(e_d, cnt)
+        keys = np.concatenate([p_ev * n_seg + p_seg, ev * n_seg + seg])  # own segment too
+        uniq, inv = np.unique(keys, return_inverse=True)
+        a = np.full(len(uniq), np.inf)
+        b = np.full(len(uniq), np.inf)
+        inv_p = inv[: len(p_ev)]
+        np.minimum.at(a, inv_p[p_is_u], p_d[p_is_u])
+        np.minimum.at(b, inv_p[~p_is_u], p_d[~p_is_u])
+        t_ev, t_seg = np.divmod(uniq, n_seg)
+        length = self.length_m[t_seg]
+
+        def big_k(t: np.ndarray) -> np.ndarray:
+            tt = np.minimum(t, h)
+            return tt - tt * tt / (2.0 * h)
+
+        with np.errstate(invalid="ignore"):
+            x_star = np.clip((b + length - a) / 2.0, 0.0, length)
+            x_star = np.where(np.isfinite(a), np.where(np.isfinite(b), x_star, length), 0.0)
+            mass = big_k(a + x_star) - big_k(a) + big_k(b + length - x_star) - big_k(b)
+        mass = np.nan_to_num(mass, nan=0.0, posinf=0.0, neginf=0.0)
+        own = t_seg == seg[t_ev]
+        o_off = off[t_ev[own]]
+        mass[own] = big_k(o_off) + big_k(length[own] - o_off)
+        keep = mass > 0
+        return t_ev[keep], t_seg[keep], mass[keep]
 
     def to_geodataframe(self, columns: dict[str, np.ndarray] | None = None) -> gpd.GeoDataFrame:
         """The segments as a GeoDataFrame in ``crs`` with ``segment``, ``name``,
@@ -703,9 +740,10 @@ class NetworkProspective(SegmentForecaster):
     """Network prospective hotspotting (Rosser et al. 2017; kernels in the module
     docstring)::
 
-        risk(s) = length(s) * sum_i  max(0, 1 - d_net(i, s) / bandwidth_m)  *  g(age_i)
+        risk(s) = sum_i  g(age_i) * integral over x in s of max(0, 1 - d_net(i, x) / bandwidth_m) dx
 
-    (the kernel sum at the midpoint is a risk per metre, so segments rank by it).
+    (the kernel integrated along the segment, :meth:`StreetSegments.kernel_mass`; risk per
+    metre is the kernel's mean over the segment).
 
     Parameters
     ----------
@@ -778,12 +816,10 @@ class NetworkProspective(SegmentForecaster):
         n = len(self.segments)
         if used.size == 0:
             return np.zeros(n)
-        ev, tgt, d = self.segments.event_to_midpoint_m(
+        ev, tgt, mass = self.segments.kernel_mass(
             events.segment[used], events.offset_m[used], float(self.bandwidth_m)
         )
-        w = (1.0 - d / float(self.bandwidth_m)) * g[used][ev]
-        # the kernel sum at the midpoint is a risk per metre: times the length, per segment
-        score = np.bincount(tgt, weights=w, minlength=n) * self.segments.length_m
+        score = np.bincount(tgt, weights=mass * g[used][ev], minlength=n)
         span = min(7.0 * float(self.bandwidth_weeks), t0 - events.start_day)
         total = score.sum()
         if total <= 0 or span <= 0:
