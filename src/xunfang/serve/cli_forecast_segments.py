@@ -118,15 +118,16 @@ def _print(ev: SegmentEvaluation) -> None:
     for _, r in comp.iterrows():
         _out.print(
             f"{100 * r['fraction']:g}%: best segment {r['best_segment']} "
-            f"{r['segment_hit_rate']:.3f} (of road length) vs best grid {r['best_grid']} "
+            f"{r['segment_hit_rate']:.3f} (of road length) vs best {r['best_grid']} "
             f"{r['grid_hit_rate']:.3f} (of area):"
             f" x{r['ratio']:.2f}"
         )
     d = ev.to_dict()
     _out.print(
-        f"{ev.n_inside:,} incidents inside the area (of {ev.n_selected:,} selected); snapped "
-        f"median {d['snap_m_median']:.1f} m, 95th percentile {d['snap_m_p95']:.1f} m; network "
-        f"{ev.network_s:.1f} s, distances {ev.distances_s:.1f} s (once)."
+        f"{ev.n_inside:,} incidents inside the area (of {ev.n_selected:,} selected) snapped to "
+        f"the nearest segment: median {d['snap_m_median']:.1f} m, 95th percentile "
+        f"{d['snap_m_p95']:.1f} m, {100 * d['snap_share_over_50m']:.1f} % farther than 50 m; "
+        f"network {ev.network_s:.1f} s, distances {ev.distances_s:.1f} s (once)."
     )
 
 
