@@ -1,7 +1,7 @@
 """Street segments vs grid cells on one Chicago police district: hit rate at 1, 5 and 20 %
 (of road length for segments, of area for cells) and seconds per window.
 
-Usage: python benchmarks/bench_segments.py [--data-dir DIR] [--area district:1]
+Usage: python benchmarks/bench_segments.py [--data-dir DIR] [--areas district:1,district:8]
        [--types all,BURGLARY] [--test-start 2015-06-17] [--windows 14]
 
 One rolling-origin run per type over 2 x ``--windows`` daily windows, each trained on the
@@ -48,7 +48,7 @@ def _choose(summary: pd.DataFrame, methods: list[str]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data-dir", type=Path, default=None)
-    ap.add_argument("--area", default="district:1")
+    ap.add_argument("--areas", default="district:1", help="comma-separated study areas")
     ap.add_argument("--types", default="all,BURGLARY")
     ap.add_argument("--test-start", default="2015-06-17")
     ap.add_argument("--windows", type=int, default=14)
@@ -58,7 +58,7 @@ def main() -> None:
     files = tuple(sorted((data / "chicago" / "incidents_2014_2015").glob("*.csv.gz")))
     first = (pd.Timestamp(args.test_start) - pd.Timedelta(days=args.windows)).date()
     print(f"load before: {os.getloadavg()}")
-    for label in args.types.split(","):
+    for area, label in [(a, t) for a in args.areas.split(",") for t in args.types.split(",")]:
         types = () if label == "all" else (label,)
         w0, c0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
         ev = run_segment_evaluation(
@@ -66,7 +66,7 @@ def main() -> None:
                 incident_files=files,
                 profile="chicago",
                 city=city,
-                area=args.area,
+                area=area,
                 types=types,
                 start=str(first),
                 windows=2 * args.windows,
@@ -114,9 +114,12 @@ def main() -> None:
         vmean = val[val["fraction"].isin(LEVELS)].groupby("method")["hit_rate_mean"].mean()
         for m in test["method"].unique():
             hr = "".join(f"{t.loc[(m, f), 'hit_rate_mean']:>9.3f}" for f in LEVELS)
-            print(f"  {m:<80}{hr}   val {vmean[m]:.3f}")
+            sw = t.loc[(m, LEVELS[0]), "seconds_per_window"]
+            print(f"  {m:<80}{hr}   val {vmean[m]:.3f}  {sw:.3f} s/window")
         ratio = "".join(
             f"{t.loc[(seg, f), 'hit_rate_mean'] / t.loc[(grid, f), 'hit_rate_mean']:>9.2f}"
+            if t.loc[(grid, f), "hit_rate_mean"] > 0
+            else f"{'n/a':>9}"
             for f in LEVELS
         )
         print(f"{'ratio segment chosen / grid chosen':<70}{'':>12}{ratio}")
