@@ -30,10 +30,10 @@ from xunfang.ingest.city import default_city
 SEGMENT_METHODS = (
     "naive",
     "naive:period_days=56",
-    "network",
-    "network:bandwidth_m=200",
+    "network",  # the defaults, 50 m / 52 weeks / exponential 180 days, chosen by this script
+    "network:bandwidth_m=400:bandwidth_weeks=8:time=weeks",
+    "network:bandwidth_m=200:bandwidth_weeks=8:time=weeks",
     "network:bandwidth_m=100:bandwidth_weeks=52:time=exponential:time_scale_days=90",
-    "network:bandwidth_m=50:bandwidth_weeks=52:time=exponential:time_scale_days=180",
     "network:bandwidth_m=200:bandwidth_weeks=52:time=exponential:time_scale_days=365",
 )
 GRID_METHODS = ("naive:period_days=none", "kde", "prospective")

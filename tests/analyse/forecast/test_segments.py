@@ -100,7 +100,8 @@ def test_snap_to_nearest_segment() -> None:
 def test_network_kernel_by_hand() -> None:
     segs = tiny_segments()
     ev = tiny_events(segs)
-    model = NetworkProspective(segments=segs, bandwidth_m=400.0, bandwidth_weeks=8.0)
+    weeks = {"bandwidth_weeks": 8.0, "time": "weeks"}
+    model = NetworkProspective(segments=segs, bandwidth_m=400.0, **weeks)
     fc = model.fit(ev).predict(window())
     # Event A: s0 at 30 m, 3 days old (week 0, weight 1); event B: s1 at 100 m, 10 days
     # old (week 1, weight 1/2). Kernel 1 - d/400 integrated along each segment:
@@ -114,7 +115,7 @@ def test_network_kernel_by_hand() -> None:
     # scaled to 2 events in the 56-day bandwidth, for a 1-day window
     assert fc.risk == pytest.approx(score * (2 / 56) / score.sum())
     # 200 m: the kernel 1 - d/200 ends 130 m into s1 and s2 for A, at s2's 100th metre for B
-    short = NetworkProspective(segments=segs, bandwidth_m=200.0).fit(ev).predict(window())
+    short = NetworkProspective(segments=segs, bandwidth_m=200.0, **weeks).fit(ev).predict(window())
     # A: own 27.75 + 57.75 = 85.5; s1 and s2: int_0^130 (1 - (70 + x)/200) dx = 42.25 each.
     # B (x 1/2): own 2 * 75 = 150 -> 75; s0: int_0^100 x/200 dx = 25 -> 12.5; s2: 25 -> 12.5.
     score200 = np.array([85.5 + 12.5, 42.25 + 75.0, 42.25 + 12.5])
