@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -115,12 +116,19 @@ def _print(ev: SegmentEvaluation) -> None:
         )
     _out.print(t)
     comp = comparison(s, ev.spec.fractions)
+    _out.print("Best of each kind on these windows (chosen with hindsight):")
     for _, r in comp.iterrows():
+        ratio = f"x{r['ratio']:.2f}" if np.isfinite(r["ratio"]) else "no grid capture"
         _out.print(
-            f"{100 * r['fraction']:g}%: best segment {r['best_segment']} "
-            f"{r['segment_hit_rate']:.3f} (of road length) vs best {r['best_grid']} "
-            f"{r['grid_hit_rate']:.3f} (of area):"
-            f" x{r['ratio']:.2f}"
+            f"  {100 * r['fraction']:g}%: segment {r['best_segment']} "
+            f"{r['segment_hit_rate']:.3f} (of road length) vs {r['best_grid']} "
+            f"{r['grid_hit_rate']:.3f} (of area): {ratio}"
+        )
+    n_scored = int(ev.rows.groupby("window")["n_events"].first().sum())
+    if n_scored < 100:
+        _out.print(
+            f"[yellow]Only {n_scored} incidents in the test windows: differences between "
+            "methods of a few hundredths are within chance; use more windows.[/]"
         )
     d = ev.to_dict()
     _out.print(
