@@ -138,15 +138,7 @@ class StreetSegments:
         v_all = e["v_index"].to_numpy(dtype=np.int64)
         len_all = e["length_m"].to_numpy(dtype=np.float64)
         keep = u_all != v_all
-        rows = np.concatenate([u_all[keep], v_all[keep]])
-        cols = np.concatenate([v_all[keep], u_all[keep]])
-        lens = np.concatenate([len_all[keep], len_all[keep]])
-        order = np.lexsort((lens, cols, rows))
-        rows, cols, lens = rows[order], cols[order], lens[order]
-        first = np.ones(rows.size, dtype=bool)
-        first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-        # explicit zeros (zero-length pieces) are kept by csgraph as edges of length 0
-        graph = sp.csr_matrix((lens[first], (rows[first], cols[first])), shape=(n, n))
+        graph = _length_graph(u_all[keep], v_all[keep], len_all[keep], n)
         highway = e["highway"].astype(str).to_numpy() if "highway" in e else np.full(len(e), "")
         seg = (highway != STITCH_HIGHWAY) & (len_all > 0) & keep
         geom = np.asarray(e.geometry.to_numpy())
@@ -202,11 +194,12 @@ class StreetSegments:
         xv = [b for _, b, _ in extra_links]
         xl = [float(d) for _, _, d in extra_links]
         n = int(max(uu.max(), vv.max(), *(xu or [0]), *(xv or [0]))) + 1
-        rows = np.concatenate([uu, vv, xu, xv]).astype(np.int64)
-        cols = np.concatenate([vv, uu, xv, xu]).astype(np.int64)
-        lens = np.concatenate([length, length, xl, xl])
-        graph = sp.coo_matrix((lens, (rows, cols)), shape=(n, n)).tocsr()
-        graph.sum_duplicates()
+        graph = _length_graph(
+            np.concatenate([uu, xu]).astype(np.int64),
+            np.concatenate([vv, xv]).astype(np.int64),
+            np.concatenate([length, xl]),
+            n,
+        )
         return cls(
             crs=CRS.from_user_input(crs),
             geometry=np.asarray(geom),
@@ -380,6 +373,15 @@ class StreetSegments:
         }
         data.update(columns or {})
         return gpd.GeoDataFrame(data, geometry=list(self.geometry), crs=self.crs)
+
+
+def _length_graph(u: np.ndarray, v: np.ndarray, length_m: np.ndarray, n: int) -> sp.csr_matrix:
+    """Symmetric CSR (n, n) of the shortest piece between two nodes, metres. Explicit
+    zeros (zero-length pieces) stay: :mod:`scipy.sparse.csgraph` reads them as edges."""
+    rows, cols, lens = _min_per_pair(
+        np.concatenate([u, v]), np.concatenate([v, u]), np.concatenate([length_m, length_m])
+    )
+    return sp.csr_matrix((lens, (rows, cols)), shape=(n, n))
 
 
 def _min_per_pair(
