@@ -35,6 +35,7 @@ from xunfang.serve.cli_city import (
     FrameOpt,
     city_from_options,
 )
+from xunfang.serve.cli_forecast_segments import segments_cmd
 from xunfang.serve.forecast_report import (
     OPENCP_PROSPECTIVE_S_PER_DAY,
     OPENCP_SEPT2014,
@@ -46,6 +47,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 _out = Console(width=None if sys.stdout.isatty() else 220)  # wide tables in logs
+app.command("segments")(segments_cmd)  # street segments (serve/cli_forecast_segments.py)
 
 DataDir = Annotated[
     Path | None,
