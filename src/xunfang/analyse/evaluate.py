@@ -80,8 +80,30 @@ def coverage_cells(n_active: int, fraction: float) -> int:
     return int(np.floor(fraction * n_active + 1e-9))
 
 
+class CaptureRates:
+    """Hit rate and PEI from ``hits``, ``best_hits`` and ``total``: shared by the grid's
+    :class:`HitCounts` and the street segments' captures."""
+
+    hits: np.ndarray
+    best_hits: np.ndarray
+    total: int
+
+    @property
+    def hit_rate(self) -> np.ndarray:
+        """(m,) share of incidents captured; NaN when the window has no incident."""
+        if self.total == 0:
+            return np.full(len(self.hits), np.nan)
+        return self.hits / self.total
+
+    @property
+    def pei(self) -> np.ndarray:
+        """(m,) predictive efficiency index: hits / best possible hits (NaN if none)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.best_hits > 0, self.hits / self.best_hits, np.nan)
+
+
 @dataclass(frozen=True)
-class HitCounts:
+class HitCounts(CaptureRates):
     """Expected captures of one forecast at several coverages.
 
     Attributes
@@ -108,13 +130,6 @@ class HitCounts:
     n_active: int
 
     @property
-    def hit_rate(self) -> np.ndarray:
-        """(m,) share of incidents captured; NaN when the window has no incident."""
-        if self.total == 0:
-            return np.full(len(self.hits), np.nan)
-        return self.hits / self.total
-
-    @property
     def area_share(self) -> np.ndarray:
         """(m,) share of the active cells flagged."""
         return self.k_cells / self.n_active
@@ -124,12 +139,6 @@ class HitCounts:
         """(m,) predictive accuracy index: hit rate / area share (NaN for 0 cells)."""
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(self.k_cells > 0, self.hit_rate / self.area_share, np.nan)
-
-    @property
-    def pei(self) -> np.ndarray:
-        """(m,) predictive efficiency index: hits / best possible hits (NaN if none)."""
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(self.best_hits > 0, self.hits / self.best_hits, np.nan)
 
 
 def hit_counts(

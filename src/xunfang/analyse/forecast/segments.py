@@ -56,6 +56,7 @@ from pyproj import CRS
 from scipy.sparse.csgraph import dijkstra
 from shapely.geometry.base import BaseGeometry
 
+from xunfang.analyse.evaluate import CaptureRates
 from xunfang.analyse.forecast._base import Window, from_days, to_days
 from xunfang.errors import NotFittedError, ValidationError
 from xunfang.ingest.incidents import IncidentTable
@@ -526,7 +527,7 @@ def flagged_share(risk: np.ndarray, length_m: np.ndarray, fraction: float) -> np
 
 
 @dataclass(frozen=True)
-class SegmentHits:
+class SegmentHits(CaptureRates):
     """Captures of a segment forecast at several coverages of road length.
 
     Attributes
@@ -548,22 +549,9 @@ class SegmentHits:
     total: int
 
     @property
-    def hit_rate(self) -> np.ndarray:
-        """(m,) share of incidents captured; NaN without incidents."""
-        if self.total == 0:
-            return np.full(len(self.hits), np.nan)
-        return self.hits / self.total
-
-    @property
     def pai(self) -> np.ndarray:
         """(m,) hit rate / share of road length flagged."""
         return self.hit_rate / self.fractions
-
-    @property
-    def pei(self) -> np.ndarray:
-        """(m,) hits / best possible hits (NaN if none possible)."""
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(self.best_hits > 0, self.hits / self.best_hits, np.nan)
 
 
 def segment_hits(
