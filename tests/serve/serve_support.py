@@ -130,10 +130,12 @@ ADM = auth("adm:admin")
 
 @contextlib.contextmanager
 def app_client(url: str, **settings: object) -> Iterator[TestClient]:
-    """The app on the grid with a migrated database and :data:`USERS`, running."""
+    """The app on the grid with a migrated database and :data:`USERS`, running, on the
+    grid's clock (it lies in Chicago: the KPI tests' local hours are worked out there)."""
     db = Database(url)
     prepare_database(db)
     add_users(db)
+    settings.setdefault("timezone", "America/Chicago")
     app = create_app(ServeSettings(database_url=url, **settings), synthetic_geo(), db=db)  # type: ignore[arg-type]
     try:
         with TestClient(app) as client:

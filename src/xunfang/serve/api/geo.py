@@ -76,7 +76,7 @@ class Geo:
     Parameters
     ----------
     name
-        Area name (``community:LOOP``).
+        Area name (``district:1``).
     network
         Road network in the area's projected CRS (metres, seconds).
     polygon
