@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from xunfang.analyse.evaluate import FRACTIONS, EvaluationRun, EvaluationSpec, run_evaluation
+from xunfang.analyse.forecast.select import AUTO_BUDGET_S
 from xunfang.config import get_settings
 from xunfang.errors import ValidationError, XunfangError
 from xunfang.serve._common import fail
@@ -52,7 +53,32 @@ DataDir = Annotated[
     typer.Option("--data-dir", help="Data directory (default: $XUNFANG_DATA_DIR or ./data)."),
 ]
 
-DEFAULT_METHODS = "naive,kde,prospective,sepp"
+DEFAULT_METHODS = "auto,naive:period_days=365,kde,prospective"
+"""``auto`` (chosen per window by validation before it) beside the fixed methods it is
+compared with."""
+
+BudgetOpt = Annotated[
+    float,
+    typer.Option(
+        "--budget-s",
+        help="Time budget of each automatic selection (method auto), seconds: past it no "
+        "further candidate or validation window is added (the report says so).",
+    ),
+]
+
+
+def with_budget(specs: list[str], budget_s: float) -> tuple[str, ...]:
+    """``auto`` specs given ``budget_s`` unless they name their own (or it is the
+    default, to keep the label short)."""
+    return tuple(
+        f"{m}:budget_s={budget_s:g}"
+        if m.split(":")[0].strip().lower() == "auto"
+        and "budget_s=" not in m
+        and budget_s != AUTO_BUDGET_S
+        else m
+        for m in specs
+    )
+
 
 OPENCP_METHODS = (
     "naive:period_days=none",
@@ -128,6 +154,7 @@ def _print_summary(run: EvaluationRun, title: str, reference: dict[float, float]
             f"{g['seconds_per_window'].iloc[0]:.3f}",
         )
     _out.print(table)
+    _print_checks(run)
     offsets = sorted(summary["offset_m"].unique())
     if len(offsets) > 1:
         a = summary[summary["offset_m"] == offsets[0]]["hit_rate_mean"].to_numpy()
@@ -136,6 +163,25 @@ def _print_summary(run: EvaluationRun, title: str, reference: dict[float, float]
             f"Grid shifted by {offsets[1]:g} m: hit rate changes by "
             f"{np.nanmean(b - a):+.3f} on average (largest {np.nanmax(np.abs(b - a)):.3f})."
         )
+
+
+def _print_checks(run: EvaluationRun) -> None:
+    """Paired tests against naive counts and the automatic choices, in a few lines."""
+    paired = run.evaluation.paired()
+    for method, grp in paired.groupby("method", sort=False):
+        g = grp[grp["fraction"].isin([0.01, 0.05, 0.20])]
+        parts = [
+            f"{100 * r.fraction:g}% {r.mean_diff:+.3f} (t p={r.t_p:.2g}, Wilcoxon p="
+            f"{r.wilcoxon_p:.2g}: {r.verdict})"
+            for r in g.itertuples()
+        ]
+        _out.print(f"{method} vs {grp['baseline'].iloc[0]}: " + "; ".join(parts))
+    sel = run.evaluation.selections
+    if len(sel):
+        s0 = sel[(sel["offset_m"] == sel["offset_m"].min()) & sel["chosen"]]
+        counts = s0.groupby(["method", "candidate"], sort=False).size()
+        for (method, cand), n in counts.items():
+            _out.print(f"{method}: chose {cand} in {n} of {s0['test_window'].nunique()} windows")
 
 
 def _command() -> str:
@@ -199,6 +245,7 @@ def evaluate_cmd(
         Path | None, typer.Option("--mapping", help="TOML mapping of the incident files.")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for every forecaster.")] = 0,
+    budget_s: BudgetOpt = AUTO_BUDGET_S,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out/forecast"),
     city: CityOpt = None,
     boundary: BoundaryOpt = None,
@@ -238,7 +285,7 @@ def evaluate_cmd(
             start=start,
             windows=windows,
             lookback_days=lookback_days if lookback_days > 0 else None,
-            methods=tuple(m.strip() for m in methods.split(",") if m.strip()),
+            methods=with_budget([m.strip() for m in methods.split(",") if m.strip()], budget_s),
             offset_sensitivity=offset_sensitivity,
             seed=seed,
         )

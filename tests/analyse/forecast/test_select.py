@@ -79,11 +79,11 @@ def test_paired_tests_on_hand_numbers() -> None:
     assert t["wilcoxon_p"] == pytest.approx(0.0625)
     half = 2.776445 * d.std(ddof=1) / np.sqrt(5)
     assert (t["ci_lo"], t["ci_hi"]) == pytest.approx((0.1 - half, 0.1 + half), abs=1e-6)
-    noise = np.sqrt(sum((x * (1 - x) + y * (1 - y)) / 100 for x, y in zip(a, b))) / 5
-    assert t["noise_se"] == pytest.approx(noise)
-    assert not t["few_incidents"]  # .1 > 2 * .0434
+    # sum of p(1-p) + q(1-q) over the windows = 2.405: sqrt(2.405 / 100) / 5
+    assert t["noise_se"] == pytest.approx(0.0310161, abs=1e-6)
+    assert not t["few_incidents"]  # .1 > 2 * .031
     assert t["verdict"] == "no significant difference"  # Wilcoxon .0625 > .05
-    # the same differences over windows of 4 incidents: within the counts' noise
+    # the same differences over windows of 4 incidents: noise sqrt(2.405 / 4) / 5 = .155
     few = paired_tests(rows.assign(n_events=4), "naive").iloc[0]
     assert few["few_incidents"] and few["verdict"] == "too few incidents to tell apart"
 

@@ -44,6 +44,9 @@ from xunfang.analyse.forecast._base import Forecaster, TrainingEvents, Window
 from xunfang.analyse.grid import Grid
 from xunfang.errors import ValidationError
 
+AUTO_BUDGET_S = 120.0
+"""Default time budget of one selection, seconds."""
+
 SCORE_FRACTIONS = (0.01, 0.05, 0.20)
 """Coverages whose hit rates are averaged into one validation score."""
 
@@ -81,9 +84,9 @@ CANDIDATES: tuple[Candidate, ...] = (
 ``gbm`` is left out by default for its cost; add it with :func:`candidates_with`."""
 
 
-def candidates_with(*extra: str | Candidate, base: Sequence[Candidate] = CANDIDATES) -> tuple[
-    Candidate, ...
-]:
+def candidates_with(
+    *extra: str | Candidate, base: Sequence[Candidate] = CANDIDATES
+) -> tuple[Candidate, ...]:
     """``base`` followed by ``extra`` candidates (specs or :class:`Candidate`), the new
     ones counted as more complex than every one of ``base``."""
     out = list(base)
@@ -316,7 +319,7 @@ class AutoSelect(Forecaster):
         grid: Grid,
         candidates: Sequence[str] | None = None,
         validation_windows: int = 7,
-        budget_s: float = 120.0,
+        budget_s: float = AUTO_BUDGET_S,
         min_train_days: float = 28.0,
         fractions: Sequence[float] = SCORE_FRACTIONS,
         seed: int = 0,
