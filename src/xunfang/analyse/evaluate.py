@@ -816,21 +816,17 @@ def default_start(table: IncidentTable, window: str, n: int) -> str:
     return str(first.date())
 
 
-def run_evaluation(
-    spec: EvaluationSpec, *, progress: Callable[[str], None] | None = None
-) -> EvaluationRun:
-    """Read, select, grid, and run the rolling-origin evaluation of ``spec``.
+def read_study(spec: EvaluationSpec) -> tuple[IncidentTable, IngestReport | None, Grid, str]:
+    """The incidents of ``spec`` (all types) projected to the analysis CRS, the ingest
+    report, the study grid and the area's name.
 
     Raises
     ------
     ValidationError
-        For bad options, naming them; errors of the steps pass through.
+        For a bad cell size or no ingest profile; errors of the steps pass through.
     """
-    t_start = time.perf_counter()
     if not spec.cell_m > 0:
         raise ValidationError(f"--cell-m must be positive, got {spec.cell_m}")
-    say = progress or (lambda _m: None)
-    say("reading incidents")
     crs = spec.crs
     if crs is None and spec.area is not None and spec.city is not None:
         crs = _city_area(spec.city, spec.area, None).crs.to_string()
@@ -845,6 +841,23 @@ def run_evaluation(
         raise ValidationError("no ingest profile: give --profile, --mapping or a city file")
     table, report = load_incidents(spec.incident_files, profile, crs, spec.frame)
     grid, area_name = study_grid(table, spec.area, spec.cell_m, spec.boundary_dir, city=spec.city)
+    return table, report, grid, area_name
+
+
+def run_evaluation(
+    spec: EvaluationSpec, *, progress: Callable[[str], None] | None = None
+) -> EvaluationRun:
+    """Read, select, grid, and run the rolling-origin evaluation of ``spec``.
+
+    Raises
+    ------
+    ValidationError
+        For bad options, naming them; errors of the steps pass through.
+    """
+    t_start = time.perf_counter()
+    say = progress or (lambda _m: None)
+    say("reading incidents")
+    table, report, grid, area_name = read_study(spec)
     grids = {0.0: grid}
     if spec.offset_sensitivity:
         half = spec.cell_m / 2.0

@@ -26,6 +26,7 @@ from rich.table import Table
 
 from xunfang.analyse.evaluate import FRACTIONS, EvaluationRun, EvaluationSpec, run_evaluation
 from xunfang.analyse.forecast.select import AUTO_BUDGET_S
+from xunfang.analyse.prediction import run_prediction
 from xunfang.config import get_settings
 from xunfang.errors import ValidationError, XunfangError
 from xunfang.serve._common import fail
@@ -41,6 +42,7 @@ from xunfang.serve.forecast_report import (
     OPENCP_SEPT2014,
     write_evaluation,
 )
+from xunfang.serve.predict_report import write_prediction
 
 app = typer.Typer(
     help="Forecast hotspots by time window and evaluate the forecasts (hit rate, PAI, PEI).",
@@ -165,6 +167,64 @@ def _print_summary(run: EvaluationRun, title: str, reference: dict[float, float]
         )
 
 
+def _spec_from_options(
+    *,
+    incidents: list[Path] | None,
+    types: str | None,
+    area: str | None,
+    cell_m: float,
+    window: str,
+    start: str | None,
+    windows: int,
+    lookback_days: float,
+    methods: tuple[str, ...],
+    offset_sensitivity: bool,
+    crs: str | None,
+    profile: str | None,
+    mapping: Path | None,
+    seed: int,
+    city: Path | None,
+    boundary: Path | None,
+    boundary_name: str | None,
+    frame: str | None,
+    data_dir: Path | None,
+) -> EvaluationSpec:
+    """The spec of ``evaluate`` and ``predict`` from their shared options."""
+    settings = get_settings(data_dir=data_dir)
+    the_city = city_from_options(
+        city=city,
+        boundary=boundary,
+        boundary_name=boundary_name,
+        frame=frame,
+        profile=profile,
+        mapping=mapping,
+        data_dir=settings.data_dir,
+    )
+    files = expand_paths(list(incidents)) if incidents else the_city.incident_files()
+    if boundary is not None and area is None:
+        area = "boundary:" + boundary_name if boundary_name else "boundary"
+    if area == "boundary":  # the only polygon of --boundary
+        area = "boundary:" + the_city.study_area(None).name
+    prof = the_city.ingest_profile(profile)
+    return EvaluationSpec(
+        incident_files=tuple(files),
+        profile=prof,
+        frame=the_city.incident_frame(prof),
+        crs=crs,
+        types=tuple(t.strip() for t in types.split(",") if t.strip()) if types else (),
+        area=area,
+        city=the_city if area else None,
+        cell_m=cell_m,
+        window=window,
+        start=start,
+        windows=windows,
+        lookback_days=lookback_days if lookback_days > 0 else None,
+        methods=methods,
+        offset_sensitivity=offset_sensitivity,
+        seed=seed,
+    )
+
+
 def _print_checks(run: EvaluationRun) -> None:
     """Paired tests against naive counts and the automatic choices, in a few lines."""
     paired = run.evaluation.paired()
@@ -256,38 +316,26 @@ def evaluate_cmd(
     """Rolling-origin evaluation: train on everything before each window, forecast it,
     score hit rate, PAI and PEI at 1, 2, 5, 10 and 20 % of the area."""
     try:
-        settings = get_settings(data_dir=data_dir)
-        the_city = city_from_options(
-            city=city,
-            boundary=boundary,
-            boundary_name=boundary_name,
-            frame=frame,
-            profile=profile,
-            mapping=mapping,
-            data_dir=settings.data_dir,
-        )
-        files = expand_paths(list(incidents)) if incidents else the_city.incident_files()
-        if boundary is not None and area is None:
-            area = "boundary:" + boundary_name if boundary_name else "boundary"
-        if area == "boundary":  # the only polygon of --boundary
-            area = "boundary:" + the_city.study_area(None).name
-        prof = the_city.ingest_profile(profile)
-        spec = EvaluationSpec(
-            incident_files=tuple(files),
-            profile=prof,
-            frame=the_city.incident_frame(prof),
-            crs=crs,
-            types=tuple(t.strip() for t in types.split(",") if t.strip()) if types else (),
+        spec = _spec_from_options(
+            incidents=incidents,
+            types=types,
             area=area,
-            city=the_city if area else None,
             cell_m=cell_m,
             window=window,
             start=start,
             windows=windows,
-            lookback_days=lookback_days if lookback_days > 0 else None,
+            lookback_days=lookback_days,
             methods=with_budget([m.strip() for m in methods.split(",") if m.strip()], budget_s),
             offset_sensitivity=offset_sensitivity,
+            crs=crs,
+            profile=profile,
+            mapping=mapping,
             seed=seed,
+            city=city,
+            boundary=boundary,
+            boundary_name=boundary_name,
+            frame=frame,
+            data_dir=data_dir,
         )
         with _out.status("evaluating") as status:
             run = run_evaluation(spec, progress=lambda m: status.update(f"evaluating: {m}"))
@@ -297,6 +345,117 @@ def evaluate_cmd(
     except (XunfangError, OSError) as exc:
         raise fail(exc) from exc
     _print_summary(run, f"{', '.join(spec.types) or 'all types'} · {run.area_name}", None)
+    _out.print(
+        f"Wrote {len(written)} files to {out}/ in {run.seconds:.1f} s: {written['report.html']}"
+    )
+
+
+@app.command("predict")
+def predict_cmd(
+    incidents: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--incidents",
+            help="Incident files, folders or glob patterns (repeat the option); an "
+            "ingested .parquet also works. Default: the city's incident files.",
+        ),
+    ] = None,
+    types: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated type groups or types, each forecast on its own; default "
+            "all types together and each type group of the data."
+        ),
+    ] = None,
+    area: Annotated[
+        str | None,
+        typer.Option(
+            help="Study area: district:1, community:LOOP, city (all districts); default the "
+            "bounding rectangle of all geolocated incidents."
+        ),
+    ] = None,
+    cell_m: Annotated[float, typer.Option(help="Grid cell side, metres.")] = 150.0,
+    window: Annotated[
+        str, typer.Option(help="Window: day, night (22-06), week or HH-HH (local time).")
+    ] = "day",
+    start: Annotated[
+        str | None,
+        typer.Option(help="Local date the window starts (default: the day after the data)."),
+    ] = None,
+    lookback_days: Annotated[
+        float, typer.Option(help="History used before the window, days (0 = all).")
+    ] = 365.0,
+    method: Annotated[
+        str, typer.Option(help="Method spec; auto chooses per group by validation.")
+    ] = "auto",
+    budget_s: BudgetOpt = AUTO_BUDGET_S,
+    output_frame: Annotated[
+        str,
+        typer.Option("--output-frame", help="Frame of the output lon/lat: wgs84, gcj02 or bd09."),
+    ] = "wgs84",
+    crs: Annotated[str | None, typer.Option(help="Projected CRS (default: UTM zone).")] = None,
+    profile: Annotated[
+        str | None, typer.Option(help="Ingest profile (default: the city's).")
+    ] = None,
+    mapping: Annotated[
+        Path | None, typer.Option("--mapping", help="TOML mapping of the incident files.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed for the forecaster and tie-breaking.")] = 0,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out/forecast-predict"),
+    city: CityOpt = None,
+    boundary: BoundaryOpt = None,
+    boundary_name: BoundaryNameOpt = None,
+    frame: FrameOpt = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Forecast one window from all history before it: forecast.geojson (risk and rank of
+    every cell per group), hotspots.csv (top cells at 1, 5, 20 % of the area), the
+    automatic selection's scores and an HTML report with maps."""
+    try:
+        from xunfang.serve.cli import to_output_frame_check  # cli imports this module
+
+        to_output_frame_check(output_frame)
+        spec = _spec_from_options(
+            incidents=incidents,
+            types=types,
+            area=area,
+            cell_m=cell_m,
+            window=window,
+            start=start,
+            windows=1,
+            lookback_days=lookback_days,
+            methods=with_budget([method.strip()], budget_s),
+            offset_sensitivity=False,
+            crs=crs,
+            profile=profile,
+            mapping=mapping,
+            seed=seed,
+            city=city,
+            boundary=boundary,
+            boundary_name=boundary_name,
+            frame=frame,
+            data_dir=data_dir,
+        )
+        with _out.status("forecasting") as status:
+            run = run_prediction(spec, progress=lambda m: status.update(f"forecasting: {m}"))
+        written = write_prediction(run, out, output_frame=output_frame, command=_command())
+    except (XunfangError, OSError) as exc:
+        raise fail(exc) from exc
+    table = Table(title=f"Forecast {run.window.label} · {run.area_name}", header_style="bold")
+    for col in ("types", "chosen", "incidents used", "expected", "s"):
+        table.add_column(col, justify="left" if col in ("types", "chosen") else "right")
+    for g in run.groups:
+        table.add_row(
+            g.group,
+            g.chosen,
+            f"{g.n_train:,}",
+            f"{g.forecast.expected_total:.1f}",
+            f"{g.seconds:.1f}",
+        )
+    _out.print(table)
+    for g in run.groups:
+        if g.selection is not None:
+            _out.print(f"{g.group}: {g.selection.reason()}")
     _out.print(
         f"Wrote {len(written)} files to {out}/ in {run.seconds:.1f} s: {written['report.html']}"
     )
