@@ -197,6 +197,7 @@ def run_summary(run: PredictionRun, output_frame: str, command: str = "") -> dic
         "area": run.area_name,
         "cell_m": run.grid.cell_m,
         "active_cells": run.grid.n_active,
+        "grid_origin_m": [run.grid.x0, run.grid.y0],
         "crs": run.grid.crs.to_string(),
         "output_frame": output_frame,
         "lookback_days": spec.lookback_days,
