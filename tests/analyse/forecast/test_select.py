@@ -9,7 +9,7 @@ import pytest
 from pyproj import CRS
 
 from xunfang.analyse.evaluate import Evaluation, paired_tests, rolling_origin
-from xunfang.analyse.forecast import Window, make_forecaster
+from xunfang.analyse.forecast import Window, forecast_demand_weights, make_forecaster
 from xunfang.analyse.forecast.select import AutoSelect, one_se_choice, validation_windows
 from xunfang.analyse.grid import Grid
 from xunfang.errors import ValidationError
@@ -210,3 +210,15 @@ def test_validation_windows_of_a_week_step_back_by_weeks() -> None:
     vws = validation_windows(week, ev, 3)
     assert [str(w.start.date()) for w in vws] == ["2015-02-23", "2015-02-16", "2015-02-09"]
     assert all(w.length_days == pytest.approx(7) for w in vws)
+
+
+def test_plan_demand_from_auto_is_the_chosen_methods_forecast() -> None:
+    grid = _grid()
+    table = _history("2015-04-22")  # a burst inside the window: not seen by the forecast
+    window = Window.local("2015-04-22", 0, 24, TZ)
+    auto = AutoSelect(grid=grid, candidates=CANDS, validation_windows=4, budget_s=600)
+    dw = forecast_demand_weights(table, auto, window, lookback_days=None)
+    chosen = make_forecaster(auto.selection_.chosen, grid)
+    again = forecast_demand_weights(table, chosen, window, lookback_days=None)
+    np.testing.assert_array_equal(dw.weights, again.weights)
+    assert auto.events_.t_day.max() < window.start_day
