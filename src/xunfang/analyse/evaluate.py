@@ -380,7 +380,8 @@ def paired_tests(rows: pd.DataFrame, baseline: str, *, alpha: float = 0.05) -> p
     ``noise_se = sqrt(sum_w (p_a,w (1 - p_a,w) + p_b,w (1 - p_b,w)) / n_w) / W``
     (the two methods taken as independent: an upper bound). ``few_incidents`` flags a
     difference smaller than twice that: the windows hold too few incidents to tell the
-    two methods apart.
+    two methods apart (not raised when the hit rates are equal in every window, e.g.
+    ``auto`` chose the baseline each time: verdict ``the same in every window``).
 
     Parameters
     ----------
@@ -423,9 +424,12 @@ def paired_tests(rows: pd.DataFrame, baseline: str, *, alpha: float = 0.05) -> p
             if len(d)
             else np.nan
         )
-        few = bool(len(d) == 0 or abs(mean) < 2 * noise)
+        same = bool(len(d) > 0 and np.all(d == 0))
+        few = bool(len(d) == 0 or (abs(mean) < 2 * noise and not same))
         significant = bool(np.isfinite(w_p) and w_p < alpha and np.isfinite(t_p) and t_p < alpha)
-        if significant:
+        if same:
+            verdict = "the same in every window"
+        elif significant:
             verdict = "better" if mean > 0 else "worse"
         elif few:
             verdict = "too few incidents to tell apart"

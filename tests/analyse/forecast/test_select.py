@@ -86,6 +86,9 @@ def test_paired_tests_on_hand_numbers() -> None:
     # the same differences over windows of 4 incidents: noise sqrt(2.405 / 4) / 5 = .155
     few = paired_tests(rows.assign(n_events=4), "naive").iloc[0]
     assert few["few_incidents"] and few["verdict"] == "too few incidents to tell apart"
+    same = paired_tests(rows.assign(hit_rate=b + b), "naive").iloc[0]
+    assert same["mean_diff"] == 0 and same["t_p"] == 1 and same["wilcoxon_p"] == 1
+    assert not same["few_incidents"] and same["verdict"] == "the same in every window"
 
 
 # ----------------------------------------------------------------------------- no peeking
