@@ -81,7 +81,7 @@ def map_figure(cells: pd.DataFrame, run: PredictionRun, group: str) -> go.Figure
             x=cells["centre_lon"],
             y=cells["centre_lat"],
             mode="markers",
-            marker={"size": 2, "color": "#ddd"},
+            marker={"size": 4, "symbol": "square", "color": "#d9d9d9"},
             name="study area",
             hoverinfo="skip",
         )
@@ -121,6 +121,7 @@ def map_figure(cells: pd.DataFrame, run: PredictionRun, group: str) -> go.Figure
         },
         margin={"l": 60, "r": 20, "t": 50, "b": 50},
         showlegend=True,
+        legend={"orientation": "h", "y": -0.08},
     )
     return fig
 

@@ -131,7 +131,9 @@ def _grid() -> Grid:
 
 def _select(table: IncidentTable, start: str = "2015-04-20") -> Evaluation:
     grid = _grid()
-    auto = AutoSelect(grid=grid, candidates=CANDS, validation_windows=5, budget_s=600)
+    auto = AutoSelect(
+        grid=grid, candidates=CANDS, validation_windows=5, min_validation_events=0, budget_s=600
+    )
     window = Window.local(start, 0, 24, TZ, label=start)
     return rolling_origin(table, grid, {"auto": auto}, [window], lookback_days=None)
 
@@ -166,7 +168,7 @@ def test_selection_never_reads_the_forecast_window() -> None:
 def test_auto_is_a_registered_method_and_chooses_by_the_rule() -> None:
     grid = _grid()
     table = _history(None)
-    auto = make_forecaster("auto:validation_windows=4:budget_s=600", grid)
+    auto = make_forecaster("auto:validation_windows=4:min_validation_events=0:budget_s=600", grid)
     assert isinstance(auto, AutoSelect)
     auto = auto.with_params(candidates=CANDS)
     window = Window.local("2015-04-25", 0, 24, TZ)
@@ -182,6 +184,12 @@ def test_auto_is_a_registered_method_and_chooses_by_the_rule() -> None:
     alone = make_forecaster(sel.chosen, grid).fit_events(auto.events_).predict(window)
     np.testing.assert_array_equal(fc.risk, alone.risk)
     assert sel.chosen in sel.reason()
+    # sparse data: windows are added until they hold 100 incidents (about 7 a day here)
+    more = auto.with_params(min_validation_events=100)
+    more.fit(table.subset((table.frame["occurred_at"] < window.start).to_numpy()))
+    more.predict(window)
+    n = more.selection_.scores.drop_duplicates("window")["n_events"].to_numpy()
+    assert n[:-1].sum() < 100 <= n.sum() and len(n) > 4
 
 
 def test_budget_stops_adding_candidates_and_says_so() -> None:

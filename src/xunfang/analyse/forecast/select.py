@@ -2,7 +2,7 @@
 
 For each forecast window, :class:`AutoSelect` scores a list of candidate forecasters by
 rolling-origin validation on the windows of the same kind just **before** the
-forecast window (each validation window is forecast from the incidents before it, as in
+forecast window (at least 7, more until they hold 300 incidents, at most 28) (each validation window is forecast from the incidents before it, as in
 Tashman 2000), then picks the simplest candidate whose mean validation score is within
 one standard error of the best: the one-standard-error rule of Hastie, Tibshirani &
 Friedman (2009), *The Elements of Statistical Learning*, 2nd ed., section 7.10, here
@@ -207,7 +207,7 @@ class Selection:
         c = t.loc[self.chosen]
         text = (
             f"{self.chosen}: mean validation score {c['score_mean']:.3f} over "
-            f"{len(self.validation_windows)} windows"
+            f"{int(c['windows'])} windows with incidents"
         )
         if self.chosen == self.best:
             text += " (the best)"
@@ -275,8 +275,15 @@ class AutoSelect(Forecaster):
         Candidate specs in complexity order (simplest first), or ``None`` for
         :data:`CANDIDATES`.
     validation_windows
-        Validation windows of the forecast window's kind before it (fewer when the
-        history or the budget is short).
+        Validation windows of the forecast window's kind before it, at least (fewer
+        only when the history or the budget is short).
+    min_validation_events
+        More windows (up to ``max_validation_windows``) are added until the windows
+        scored hold this many incidents: a hit rate over ``n`` incidents has a binomial
+        standard error ``sqrt(p (1 - p) / n)``, so sparse types need more windows before
+        near-equal candidates can be told apart.
+    max_validation_windows
+        Most validation windows.
     budget_s
         Time budget of one selection, seconds (wall). Past it no further candidate is
         added during the first validation window (the simplest is always scored) and
@@ -307,6 +314,8 @@ class AutoSelect(Forecaster):
         "grid",
         "candidates",
         "validation_windows",
+        "min_validation_events",
+        "max_validation_windows",
         "budget_s",
         "min_train_days",
         "fractions",
@@ -319,6 +328,8 @@ class AutoSelect(Forecaster):
         grid: Grid,
         candidates: Sequence[str] | None = None,
         validation_windows: int = 7,
+        min_validation_events: int = 300,
+        max_validation_windows: int = 28,
         budget_s: float = AUTO_BUDGET_S,
         min_train_days: float = 28.0,
         fractions: Sequence[float] = SCORE_FRACTIONS,
@@ -327,20 +338,39 @@ class AutoSelect(Forecaster):
         self.grid = grid
         self.candidates = candidates
         self.validation_windows = validation_windows
+        self.min_validation_events = min_validation_events
+        self.max_validation_windows = max_validation_windows
         self.budget_s = budget_s
         self.min_train_days = min_train_days
         self.fractions = fractions
         self.seed = seed
 
     def describe(self) -> str:
-        """Name with the budget and number of validation windows."""
-        return f"auto(validation_windows={self.validation_windows}, budget_s={self.budget_s:g})"
+        """Name with the validation windows, incidents and budget."""
+        return (
+            f"auto(validation_windows={self.validation_windows}.."
+            f"{self.max_validation_windows}, min_validation_events="
+            f"{self.min_validation_events}, budget_s={self.budget_s:g})"
+        )
 
     def _validate(self) -> None:
         super()._validate()
         if not isinstance(self.validation_windows, int) or self.validation_windows < 1:
             raise ValidationError(
                 f"validation_windows must be a positive integer, got {self.validation_windows!r}"
+            )
+        if (
+            not isinstance(self.max_validation_windows, int)
+            or self.max_validation_windows < self.validation_windows
+        ):
+            raise ValidationError(
+                f"max_validation_windows must be an integer >= validation_windows "
+                f"({self.validation_windows}), got {self.max_validation_windows!r}"
+            )
+        if not isinstance(self.min_validation_events, int) or self.min_validation_events < 0:
+            raise ValidationError(
+                f"min_validation_events must be an integer >= 0, got "
+                f"{self.min_validation_events!r}"
             )
         self._positive("budget_s", self.budget_s)
         self._positive("min_train_days", self.min_train_days)
@@ -382,7 +412,7 @@ class AutoSelect(Forecaster):
         cands, notes = self.candidate_list()
         vws = [
             w
-            for w in validation_windows(window, events, self.validation_windows)
+            for w in validation_windows(window, events, self.max_validation_windows)
             if w.start_day - events.start_day >= self.min_train_days
         ]
         if not vws:
@@ -396,14 +426,18 @@ class AutoSelect(Forecaster):
         active = len(cands)
         rows: list[dict[str, Any]] = []
         done: list[Window] = []
+        n_scored = 0
         for i, vw in enumerate(vws):
+            if i >= self.validation_windows and n_scored >= self.min_validation_events:
+                break
             if i > 0 and time.perf_counter() - t0 > self.budget_s:
                 notes.append(
-                    f"time budget {self.budget_s:g} s reached: {i} of {len(vws)} validation "
-                    "windows scored"
+                    f"time budget {self.budget_s:g} s reached: {i} validation windows scored "
+                    f"({n_scored} incidents)"
                 )
                 break
             cells = _window_cells(events, vw)
+            n_scored += len(cells)
             counts = np.bincount(cells, minlength=self.grid.n_cells)
             train = events.between(events.start_day, vw.start_day)
             for j in range(active):
