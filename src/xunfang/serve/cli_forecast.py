@@ -55,6 +55,31 @@ DataDir = Annotated[
     typer.Option("--data-dir", help="Data directory (default: $XUNFANG_DATA_DIR or ./data)."),
 ]
 
+IncidentsOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--incidents",
+        help="Incident files, folders or glob patterns (repeat the option); an "
+        "ingested .parquet also works. Default: the city's incident files.",
+    ),
+]
+AreaOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Study area: district:1, community:LOOP, city (all districts); default the "
+        "bounding rectangle of all geolocated incidents."
+    ),
+]
+CellOpt = Annotated[float, typer.Option(help="Grid cell side, metres.")]
+WindowOpt = Annotated[
+    str, typer.Option(help="Window: day, night (22-06), week or HH-HH (local time).")
+]
+CrsOpt = Annotated[str | None, typer.Option(help="Projected CRS (default: UTM zone).")]
+ProfileOpt = Annotated[str | None, typer.Option(help="Ingest profile (default: the city's).")]
+MappingOpt = Annotated[
+    Path | None, typer.Option("--mapping", help="TOML mapping of the incident files.")
+]
+
 DEFAULT_METHODS = "auto,naive:period_days=365,kde,prospective"
 """``auto`` (chosen per window by validation before it) beside the fixed methods it is
 compared with."""
@@ -253,14 +278,7 @@ def _command() -> str:
 
 @app.command("evaluate")
 def evaluate_cmd(
-    incidents: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--incidents",
-            help="Incident files, folders or glob patterns (repeat the option); an "
-            "ingested .parquet also works. Default: the city's incident files.",
-        ),
-    ] = None,
+    incidents: IncidentsOpt = None,
     types: Annotated[
         str | None,
         typer.Option(
@@ -268,17 +286,9 @@ def evaluate_cmd(
             "(BURGLARY, THEFT, ...); default all."
         ),
     ] = None,
-    area: Annotated[
-        str | None,
-        typer.Option(
-            help="Study area: district:1, community:LOOP, city (all districts); default the "
-            "bounding rectangle of all geolocated incidents."
-        ),
-    ] = None,
-    cell_m: Annotated[float, typer.Option(help="Grid cell side, metres.")] = 150.0,
-    window: Annotated[
-        str, typer.Option(help="Window: day, night (22-06), week or HH-HH (local time).")
-    ] = "day",
+    area: AreaOpt = None,
+    cell_m: CellOpt = 150.0,
+    window: WindowOpt = "day",
     start: Annotated[
         str | None,
         typer.Option(help="Local date of the first test window (default: the last N windows)."),
@@ -297,13 +307,9 @@ def evaluate_cmd(
     offset_sensitivity: Annotated[
         bool, typer.Option(help="Also run on the grid shifted by half a cell.")
     ] = True,
-    crs: Annotated[str | None, typer.Option(help="Projected CRS (default: UTM zone).")] = None,
-    profile: Annotated[
-        str | None, typer.Option(help="Ingest profile (default: the city's).")
-    ] = None,
-    mapping: Annotated[
-        Path | None, typer.Option("--mapping", help="TOML mapping of the incident files.")
-    ] = None,
+    crs: CrsOpt = None,
+    profile: ProfileOpt = None,
+    mapping: MappingOpt = None,
     seed: Annotated[int, typer.Option(help="Seed for every forecaster.")] = 0,
     budget_s: BudgetOpt = AUTO_BUDGET_S,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out/forecast"),
@@ -352,14 +358,7 @@ def evaluate_cmd(
 
 @app.command("predict")
 def predict_cmd(
-    incidents: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--incidents",
-            help="Incident files, folders or glob patterns (repeat the option); an "
-            "ingested .parquet also works. Default: the city's incident files.",
-        ),
-    ] = None,
+    incidents: IncidentsOpt = None,
     types: Annotated[
         str | None,
         typer.Option(
@@ -367,17 +366,9 @@ def predict_cmd(
             "all types together and each type group of the data."
         ),
     ] = None,
-    area: Annotated[
-        str | None,
-        typer.Option(
-            help="Study area: district:1, community:LOOP, city (all districts); default the "
-            "bounding rectangle of all geolocated incidents."
-        ),
-    ] = None,
-    cell_m: Annotated[float, typer.Option(help="Grid cell side, metres.")] = 150.0,
-    window: Annotated[
-        str, typer.Option(help="Window: day, night (22-06), week or HH-HH (local time).")
-    ] = "day",
+    area: AreaOpt = None,
+    cell_m: CellOpt = 150.0,
+    window: WindowOpt = "day",
     start: Annotated[
         str | None,
         typer.Option(help="Local date the window starts (default: the day after the data)."),
@@ -393,13 +384,9 @@ def predict_cmd(
         str,
         typer.Option("--output-frame", help="Frame of the output lon/lat: wgs84, gcj02 or bd09."),
     ] = "wgs84",
-    crs: Annotated[str | None, typer.Option(help="Projected CRS (default: UTM zone).")] = None,
-    profile: Annotated[
-        str | None, typer.Option(help="Ingest profile (default: the city's).")
-    ] = None,
-    mapping: Annotated[
-        Path | None, typer.Option("--mapping", help="TOML mapping of the incident files.")
-    ] = None,
+    crs: CrsOpt = None,
+    profile: ProfileOpt = None,
+    mapping: MappingOpt = None,
     seed: Annotated[int, typer.Option(help="Seed for the forecaster and tie-breaking.")] = 0,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out/forecast-predict"),
     city: CityOpt = None,
