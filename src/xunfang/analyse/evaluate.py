@@ -366,7 +366,9 @@ def mean_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float
     return mean, sd, mean - half, mean + half
 
 
-def paired_tests(rows: pd.DataFrame, baseline: str, *, alpha: float = 0.05) -> pd.DataFrame:
+def paired_tests(
+    rows: pd.DataFrame, baseline: str, *, alpha: float = 0.05, relative_effect: float = 0.10
+) -> pd.DataFrame:
     """Each method against ``baseline`` over the same windows, per coverage.
 
     For the per-window differences ``d = hit rate(method) - hit rate(baseline)`` (windows
@@ -378,10 +380,11 @@ def paired_tests(rows: pd.DataFrame, baseline: str, *, alpha: float = 0.05) -> p
     produce: with ``n_w`` incidents in window ``w`` each hit rate is a share of ``n_w``,
     of binomial variance ``p (1 - p) / n_w``, so
     ``noise_se = sqrt(sum_w (p_a,w (1 - p_a,w) + p_b,w (1 - p_b,w)) / n_w) / W``
-    (the two methods taken as independent: an upper bound). ``few_incidents`` flags a
-    difference smaller than twice that: the windows hold too few incidents to tell the
-    two methods apart (not raised when the hit rates are equal in every window, e.g.
-    ``auto`` chose the baseline each time: verdict ``the same in every window``).
+    (the two methods taken as independent: an upper bound). ``few_incidents`` flags
+    windows that hold too few incidents to tell the methods apart: twice that noise
+    exceeds ``relative_effect`` (10 %) of the baseline's mean hit rate, so a difference of
+    that size could be noise alone. Methods with equal hit rates in every window (e.g.
+    ``auto`` chose the baseline each time) get the verdict ``the same in every window``.
 
     Parameters
     ----------
@@ -392,6 +395,8 @@ def paired_tests(rows: pd.DataFrame, baseline: str, *, alpha: float = 0.05) -> p
         The method label compared against (e.g. ``naive:period_days=365``).
     alpha
         Level of the tests for the ``verdict`` column.
+    relative_effect
+        Smallest difference of interest, as a share of the baseline's mean hit rate.
 
     Returns
     -------
@@ -425,7 +430,7 @@ def paired_tests(rows: pd.DataFrame, baseline: str, *, alpha: float = 0.05) -> p
             else np.nan
         )
         same = bool(len(d) > 0 and np.all(d == 0))
-        few = bool(len(d) == 0 or (abs(mean) < 2 * noise and not same))
+        few = bool(len(d) == 0 or (2 * noise > relative_effect * pb.mean() and not same))
         significant = bool(np.isfinite(w_p) and w_p < alpha and np.isfinite(t_p) and t_p < alpha)
         if same:
             verdict = "the same in every window"

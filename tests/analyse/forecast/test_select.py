@@ -66,7 +66,7 @@ def test_paired_tests_on_hand_numbers() -> None:
             "method": ["m"] * 5 + ["naive"] * 5,
             "window": w * 2,
             "fraction": 0.05,
-            "n_events": 100,
+            "n_events": 400,
             "hit_rate": a + b,
         }
     )
@@ -79,12 +79,13 @@ def test_paired_tests_on_hand_numbers() -> None:
     assert t["wilcoxon_p"] == pytest.approx(0.0625)
     half = 2.776445 * d.std(ddof=1) / np.sqrt(5)
     assert (t["ci_lo"], t["ci_hi"]) == pytest.approx((0.1 - half, 0.1 + half), abs=1e-6)
-    # sum of p(1-p) + q(1-q) over the windows = 2.405: sqrt(2.405 / 100) / 5
-    assert t["noise_se"] == pytest.approx(0.0310161, abs=1e-6)
-    assert not t["few_incidents"]  # .1 > 2 * .031
+    # sum of p(1-p) + q(1-q) over the windows = 2.405: sqrt(2.405 / 400) / 5
+    assert t["noise_se"] == pytest.approx(0.0155081, abs=1e-6)
+    # 2 * noise = .031 < 10 % of the baseline's mean hit rate .5
+    assert not t["few_incidents"]
     assert t["verdict"] == "no significant difference"  # Wilcoxon .0625 > .05
-    # the same differences over windows of 4 incidents: noise sqrt(2.405 / 4) / 5 = .155
-    few = paired_tests(rows.assign(n_events=4), "naive").iloc[0]
+    # the same differences over windows of 100 incidents: 2 * sqrt(2.405 / 100) / 5 = .062 > .05
+    few = paired_tests(rows.assign(n_events=100), "naive").iloc[0]
     assert few["few_incidents"] and few["verdict"] == "too few incidents to tell apart"
     same = paired_tests(rows.assign(hit_rate=b + b), "naive").iloc[0]
     assert same["mean_diff"] == 0 and same["t_p"] == 1 and same["wilcoxon_p"] == 1
