@@ -1,14 +1,15 @@
 """Automatic choice of the forecast method and its parameters (method spec ``auto``).
 
 For each forecast window, :class:`AutoSelect` scores a list of candidate forecasters by
-rolling-origin validation on the windows of the same kind just **before** the
-forecast window (at least 7, more until they hold 300 incidents, at most 28) (each validation window is forecast from the incidents before it, as in
-Tashman 2000), then picks the simplest candidate whose mean validation score is within
-one standard error of the best: the one-standard-error rule of Hastie, Tibshirani &
-Friedman (2009), *The Elements of Statistical Learning*, 2nd ed., section 7.10, here
-applied to the per-window score differences against the best candidate (paired, so the
-day-to-day variation common to all methods cancels). The chosen candidate is then fitted
-on all the history it was given and forecasts the window.
+rolling-origin validation on the windows of the same kind just **before** the forecast
+window (at least 7, more until they hold 300 incidents, at most 28; each validation
+window is forecast from the incidents before it, as in Tashman 2000), then picks the
+simplest candidate whose mean validation score is within one standard error of the
+best: the one-standard-error rule of Hastie, Tibshirani & Friedman (2009), *The
+Elements of Statistical Learning*, 2nd ed., section 7.10, here applied to the
+per-window score differences against the best candidate (paired, so the day-to-day
+variation common to all methods cancels). The chosen candidate is then fitted on all
+the history it was given and forecasts the window.
 
 The selection only sees the events the forecaster was fitted on, and
 :meth:`xunfang.analyse.forecast.Forecaster.predict` refuses a window that starts before
@@ -369,8 +370,7 @@ class AutoSelect(Forecaster):
             )
         if not isinstance(self.min_validation_events, int) or self.min_validation_events < 0:
             raise ValidationError(
-                f"min_validation_events must be an integer >= 0, got "
-                f"{self.min_validation_events!r}"
+                f"min_validation_events must be an integer >= 0, got {self.min_validation_events!r}"
             )
         self._positive("budget_s", self.budget_s)
         self._positive("min_train_days", self.min_train_days)
