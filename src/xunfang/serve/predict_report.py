@@ -75,13 +75,17 @@ def map_figure(cells: pd.DataFrame, run: PredictionRun, group: str) -> go.Figure
     k5 = int(np.floor(0.05 * run.grid.n_active + 1e-9))
     k1 = int(np.floor(0.01 * run.grid.n_active + 1e-9))
     sub = cells[cells[f"rank_{slug}"] <= max(k5, 1)].sort_values(f"rank_{slug}")
+    lon, lat = cells["centre_lon"], cells["centre_lat"]
+    bounds = (float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
+    span_m = max((bounds[2] - bounds[0]) * 111_320 * np.cos(np.radians(bounds[1])), 1.0)
+    size = float(np.clip(0.9 * 800 * run.grid.cell_m / span_m, 3, 40))  # a cell, in pixels
     fig = go.Figure()
     fig.add_trace(
         go.Scatter(
             x=cells["centre_lon"],
             y=cells["centre_lat"],
             mode="markers",
-            marker={"size": 4, "symbol": "square", "color": "#d9d9d9"},
+            marker={"size": size, "symbol": "square", "color": "#e4e4e4"},
             name="study area",
             hoverinfo="skip",
         )
@@ -92,7 +96,7 @@ def map_figure(cells: pd.DataFrame, run: PredictionRun, group: str) -> go.Figure
             y=sub["centre_lat"],
             mode="markers",
             marker={
-                "size": 5,
+                "size": size,
                 "symbol": "square",
                 "color": sub[f"risk_{slug}"],
                 "colorscale": "YlOrRd",
@@ -108,8 +112,6 @@ def map_figure(cells: pd.DataFrame, run: PredictionRun, group: str) -> go.Figure
             name=f"top 5 % ({len(sub)} cells)",
         )
     )
-    lon, lat = cells["centre_lon"], cells["centre_lat"]
-    bounds = (float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
     fig.update_layout(
         title=f"{group}: {g.chosen}",
         height=figure_height(bounds, 900),
@@ -174,7 +176,7 @@ def write_prediction(
         summary=summary,
         figs=figs,
         selections={
-            g.group: g.selection.table.to_html(
+            g.group: g.selection.table.drop(columns="family").to_html(
                 index=False, border=0, classes="t", float_format=lambda v: f"{v:.3f}"
             )
             for g in run.groups
