@@ -191,8 +191,9 @@ def plan_cmd(
     forecast: Annotated[
         str | None,
         typer.Option(
-            help="Weigh demand by a forecast instead of history, e.g. sepp, "
-            "naive:period_days=365, kde (see `xunfang forecast evaluate --help`)."
+            help="Weigh demand by a forecast instead of history, e.g. auto (chosen by "
+            "validation before the window), sepp, naive:period_days=365, kde (see "
+            "`xunfang forecast evaluate --help`)."
         ),
     ] = None,
     forecast_window: Annotated[
