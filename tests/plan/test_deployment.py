@@ -488,7 +488,10 @@ def test_loop_week_from_the_command_line(loop_plan: Any, data_dir: Path) -> None
     d = pd.read_csv(out / "daily.csv")
     assert d["person_times"].tolist() == [40] * 7
     gj = json.loads((out / "routes.geojson").read_text(encoding="utf-8"))
-    assert len(gj["features"]) == 42 * 3
+    # 3 vehicles, and one walker of each of the 5 booths on a loop of the booth's sector
+    assert len(gj["features"]) == 42 * (3 + 5)
+    walks = [f for f in gj["features"] if f["properties"]["unit"].endswith(" sector")]
+    assert len(walks) == 42 * 5 and all(f["properties"]["duration_min"] <= 45 for f in walks)
     assert all(
         f["properties"]["duration_min"] <= f["properties"]["block_min"] for f in gj["features"]
     )

@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from test_deployment import CONFIG, CRS, X0, Y0, line_network, roster
 
-from tests.plan.test_deployment import CONFIG, CRS, X0, Y0, line_network, roster
 from xunfang.plan.deployment import BlockRisk, _walk_matrix, plan_deployment
 from xunfang.plan.roster import TimeBlock
 from xunfang.plan.sector_patrol import nearest_booth, sector_hotspots, sector_map

@@ -37,8 +37,8 @@ import shapely
 from numpy.typing import ArrayLike, NDArray
 from scipy.sparse.csgraph import dijkstra
 
-from xunfang.errors import DataFileError
-from xunfang.ingest.coords import to_wgs84
+from xunfang.errors import DataFileError, ValidationError
+from xunfang.ingest.city import from_output_frame
 from xunfang.ingest.network import RoadNetwork
 from xunfang.plan.roster import TimeBlock
 from xunfang.plan.routes import Route, dwell_times_s, path_between, solve_route
@@ -170,13 +170,10 @@ def read_sectors(path: str | Path, network: RoadNetwork, *, frame: str = "wgs84"
         raise DataFileError(p, f"unreadable sector file: {exc}") from exc
     if gdf.crs is None:
         gdf = gdf.set_crs("EPSG:4326")
-    if frame.lower().replace("-", "").replace("_", "") != "wgs84":
-
-        def back(coords: NDArray[np.float64]) -> NDArray[np.float64]:
-            lon, lat = to_wgs84(coords[:, 0], coords[:, 1], frame)
-            return np.column_stack([lon, lat])
-
-        gdf = gdf.set_geometry(shapely.transform(gdf.geometry.to_numpy(), back), crs="EPSG:4326")
+    try:
+        gdf = from_output_frame(gdf, frame)
+    except ValidationError as exc:
+        raise DataFileError(p, str(exc), field="output_frame") from exc
     return sector_map(gdf, network, source=str(p))
 
 

@@ -443,3 +443,4 @@ class MetaOut(BaseModel):
     type_groups: dict[str, dict[str, str]]
     unit_statuses: list[str]
     hotspots: bool
+    sectors: bool = False

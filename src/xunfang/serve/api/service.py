@@ -1105,6 +1105,21 @@ class Service:
             persons_on_duty_now=sum(u.crew for u in units if u.status != "out_of_service"),
         )
 
+    def sectors_geojson(self) -> bytes:
+        """The plan's patrol sectors (GeoJSON polygons, WGS-84), each with the ``site_id`` of
+        its booth or station (None when no site has that name); an empty collection when
+        the plan has no sectors."""
+        fc: dict[str, Any] = (
+            json.loads(self.geo.sectors_geojson)
+            if self.geo.sectors_geojson is not None
+            else {"type": "FeatureCollection", "features": []}
+        )
+        with self.db.read() as s:
+            ids = {x.name: x.id for x in repo.list_sites(s)}
+        for f in fc["features"]:
+            f["properties"]["site_id"] = ids.get(str(f["properties"].get("name")))
+        return json.dumps(fc, separators=(",", ":"), ensure_ascii=False).encode()
+
     def hotspots_geojson(self, days: int, now: dt.datetime, cell_m: float = 250.0) -> bytes:
         """The plan's hotspot cells, or else the last ``days`` days' calls counted on a
         ``cell_m`` grid in the area's CRS (GeoJSON polygons, WGS-84, ``calls`` property)."""
