@@ -17,6 +17,7 @@ B1 gets 5, 3, 1, 2 (riskiest first, ties in node order), B2 gets 7, 6.
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -121,3 +122,48 @@ def test_without_sectors_booth_officers_stay() -> None:
     assert not [rt for rt in dep.routes if rt.unit.endswith(" sector")]
     assert dep.sector_kpis is None and dep.hotspots_changed is None
     assert any("no patrol sectors" in n for n in dep.notes)
+
+
+def test_report_draws_the_sectors_and_tables_their_patrols(tmp_path: Path) -> None:
+    from xunfang.serve.deploy_report import deploy_summary, write_deployment
+
+    dep = deploy(sectors(box(-50, 550), box(550, 850)))
+    written = write_deployment(dep, tmp_path)
+    k = pd.read_csv(written["sectors.csv"])
+    assert k["sector"].tolist() == ["B1", "B2"] and k["patrols"].tolist() == [21, 21]
+    html = written["report.html"].read_text(encoding="utf-8")
+    assert "Patrol sectors" in html and "sector B1" in html and "sector B2" in html
+    assert "1 of the 6 hotspots offered to booth patrols" in html
+    # the schedule of a sector walker is linked by its file name
+    assert 'href="schedules/B1-sector.html"' in html
+    assert (tmp_path / "schedules" / "B1-sector.html").is_file()
+    s = deploy_summary(dep)["sectors"]
+    assert (s["hotspots_offered"], s["hotspots_not_at_nearest_booth"]) == (6, 1)
+    # without sectors the report says so
+    html = write_deployment(deploy(None), tmp_path / "old")["report.html"].read_text("utf-8")
+    assert "has no sectors.geojson" in html
+
+
+def test_read_sectors_written_in_gcj02(tmp_path: Path) -> None:
+    from xunfang.ingest.city import to_output_frame
+    from xunfang.ingest.network import network_from_edges
+    from xunfang.plan.sector_patrol import read_sectors
+
+    # the same street in Shanghai (UTM 51N), where GCJ-02 moves points by some 500 m
+    crs, x0, y0 = "EPSG:32651", 350000.0, 3450000.0
+    xy = np.column_stack([x0 + 100.0 * np.arange(9), np.full(9, y0)])
+    net = network_from_edges(xy, [(i, i + 1, 100.0) for i in range(8)], crs, speed_kph=36.0)
+    frame = gpd.GeoDataFrame(
+        {"name": ["B1", "B2"], "kind": ["booth", "booth"]},
+        geometry=[
+            shapely.box(x0 - 50, y0 - 100, x0 + 550, y0 + 100),
+            shapely.box(x0 + 550, y0 - 100, x0 + 850, y0 + 100),
+        ],
+        crs=crs,
+    ).to_crs("EPSG:4326")
+    path = tmp_path / "sectors.geojson"
+    path.write_text(to_output_frame(frame, "gcj02").to_json(drop_id=True), encoding="utf-8")
+    sm = read_sectors(path, net, frame="gcj02")
+    assert sm.node_sector.tolist() == [0, 0, 0, 0, 0, 0, 1, 1, 1] and sm.n_outside == 0
+    # read as WGS-84, the shifted polygons miss the street
+    assert read_sectors(path, net).n_outside == 9
