@@ -111,7 +111,7 @@ from xunfang.plan.roster import (
     make_blocks,
 )
 from xunfang.plan.routes import Route, dwell_times_s, path_between, solve_route
-from xunfang.plan.sector_patrol import SectorMap, SectorPatrols, read_sectors
+from xunfang.plan.sector_patrol import SectorMap, SectorPatrols, read_sectors, sector_map
 from xunfang.units import HOURS_PER_WEEK, WGS84, kph_to_mps, minutes_to_s
 
 __all__ = [
@@ -1344,7 +1344,7 @@ def plan_deployment(
     routes: list[Route] = []
     prev_anchor: dict[str, int] = {}
     unused_vehicles: dict[str, int] = {}
-    t_alloc = t_route = 0.0
+    t_alloc = t_route = t_sector = 0.0
     crew = roster.crew_per_vehicle
     for b, r in zip(blocks, risks, strict=True):
         say(f"block {b.label}")
@@ -1400,10 +1400,12 @@ def plan_deployment(
         tr = time.perf_counter()
         block_routes = _block_routes(b, r, stops_of[b.index], anchor_of, crews, cfg, geo)
         routes.extend(block_routes)
+        t_route += time.perf_counter() - tr
         if patrols is not None:
+            tr = time.perf_counter()
             walked = patrols.block_routes(b, r.node, r.weight, _booth_walkers(block_rows, cfg))
             sector_routes.extend(walked)
-        t_route += time.perf_counter() - tr
+            t_sector += time.perf_counter() - tr
 
         patrol = (
             rule_cov
@@ -1445,6 +1447,8 @@ def plan_deployment(
         )
     timings["allocation"] = t_alloc
     timings["routes"] = t_route
+    if patrols is not None:
+        timings["sector patrols"] = t_sector
     t0 = time.perf_counter()
 
     for name, n in unused_vehicles.items():
@@ -1920,7 +1924,7 @@ def deploy_from_booth_plan(
     risk: RiskModel | None = None,
 ) -> Deployment:
     """Plan the week on a :class:`xunfang.plan.booth_plan.BoothPlan` held in memory (its
-    network, sites and where/when counts).
+    network, sites, where/when counts and patrol sectors, when it has them).
 
     Raises
     ------
@@ -1950,4 +1954,9 @@ def deploy_from_booth_plan(
         places=locate_places(cal, plan.network, plan.area.polygon),
         config=config,
         area_name=plan.area.name,
+        sectors=(
+            sector_map(plan.decisions.sector_frame, plan.network, source="the plan's sectors")
+            if plan.decisions is not None and plan.decisions.sector_frame is not None
+            else None
+        ),
     )
