@@ -1,5 +1,6 @@
 """The plan's patrol sectors in the service: ``/api/map/sectors`` behind the same rules as
-the other map layers, with each sector's site id for the officer's page.
+the other map layers, with each sector's site id for the officer's page; recommendations say
+when a call lies outside the unit's own sector.
 
 Synthetic sectors on the road grid of ``grid_geo.py``: the western half (columns 0-4) is
 Station A's, the north-east quarter B02's, the south-east quarter B01's.
@@ -11,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import geopandas as gpd
-from grid_geo import CRS, STEP_M, X0, Y0, synthetic_geo
+from grid_geo import CRS, STEP_M, X0, Y0, lonlat, synthetic_geo
 from serve_support import ADM, ANA, DISP, OFF, app_client
 from shapely.geometry import box
 
@@ -62,6 +63,18 @@ def test_sectors_endpoint_roles_and_content(tmp_path: Path) -> None:
         lats = [c[1] for c in b01["coordinates"][0]]
         assert -87.64 < min(lons) < max(lons) < -87.61 and 41.87 < min(lats) < max(lats) < 41.89
         assert client.get("/api/meta", headers=OFF).json()["sectors"] is True
+        # a call at grid node (1, 1), in Station A's sector: its patrols stay in their
+        # sector, the booth units would leave theirs
+        call = dict(zip(("lon", "lat"), lonlat(1, 1), strict=True))
+        r = client.post("/api/calls", json={"call_type": "theft", **call}, headers=DISP)
+        assert r.status_code == 201, r.text
+        recs = client.get(
+            f"/api/calls/{r.json()['id']}/recommendations", params={"k": 4}, headers=DISP
+        ).json()["units"]
+        flags = {u["unit_id"]: u["outside_own_sector"] for u in recs}
+        assert len(flags) == 4
+        for unit_id, flag in flags.items():
+            assert flag is (not unit_id.startswith("StationA")), (unit_id, flag)
         # the officer's page draws its own sector: the page and its script are served
         assert "layer-sectors" in client.get("/field").text
         assert "drawSectors" in client.get("/static/field.js").text
@@ -72,3 +85,7 @@ def test_no_sectors_gives_an_empty_layer(tmp_path: Path) -> None:
         r = client.get("/api/map/sectors", headers=DISP)
         assert r.status_code == 200 and r.json() == {"type": "FeatureCollection", "features": []}
         assert client.get("/api/meta", headers=DISP).json()["sectors"] is False
+        call = dict(zip(("lon", "lat"), lonlat(1, 1), strict=True))
+        r = client.post("/api/calls", json={"call_type": "theft", **call}, headers=DISP)
+        recs = client.get(f"/api/calls/{r.json()['id']}/recommendations", headers=DISP).json()
+        assert {u["outside_own_sector"] for u in recs["units"]} == {None}

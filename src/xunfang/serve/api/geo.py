@@ -119,6 +119,7 @@ class Geo:
         self._roads: bytes | None = None
         self._walk: TravelTimeOracle | None = None
         self._walk_matrix: sp.csr_matrix | None = None
+        self._sectors: list[tuple[str, BaseGeometry]] | None = None
 
     @property
     def walk_matrix(self) -> sp.csr_matrix:
@@ -205,6 +206,31 @@ class Geo:
         with self._lock:
             lon, lat = self._to_lonlat.transform(x, y)
         return float(lon), float(lat)
+
+    # ------------------------------------------------------------------ sectors
+    def _sector_shapes(self) -> list[tuple[str, BaseGeometry]]:
+        if self._sectors is None:
+            fc = json.loads(self.sectors_geojson) if self.sectors_geojson else {"features": []}
+            shapes = []
+            for f in fc["features"]:
+                g = shapely.geometry.shape(f["geometry"])
+                shapely.prepare(g)
+                shapes.append((str(f["properties"].get("name")), g))
+            self._sectors = shapes
+        return self._sectors
+
+    @property
+    def sector_names(self) -> frozenset[str]:
+        """Names of the plan's sectors (their booths and stations); empty without sectors."""
+        return frozenset(n for n, _ in self._sector_shapes())
+
+    def sector_at(self, lon: float, lat: float) -> str | None:
+        """Name of the sector containing a WGS-84 position (the first, in file order); None
+        outside every sector or without sectors."""
+        for name, g in self._sector_shapes():
+            if shapely.contains_xy(g, lon, lat):
+                return name
+        return None
 
     # ------------------------------------------------------------------ map layers
     @property

@@ -588,6 +588,14 @@ class Service:
         recs = self._rank(rows, node, k=k, priority=priority, statuses=DISPATCHABLE)
         by_id = {u.id: u for u in rows}
         lon, lat = self.geo.node_lonlat(node)
+        outside: dict[str, bool | None] = {}
+        if self.geo.sectors_geojson is not None:
+            call_sector = self.geo.sector_at(lon, lat)
+            site_name = {x.id: x.name for x in repo.list_sites(s)}
+            for r in recs:
+                own = site_name.get(by_id[r.unit_id].site_id)
+                has = own is not None and own in self.geo.sector_names
+                outside[r.unit_id] = (call_sector != own) if has else None
         return S.RecommendOut(
             node=node,
             lon=lon,
@@ -600,6 +608,7 @@ class Service:
                     eta_s=r.eta_s,
                     lon=by_id[r.unit_id].lon,
                     lat=by_id[r.unit_id].lat,
+                    outside_own_sector=outside.get(r.unit_id),
                 )
                 for r in recs
             ],

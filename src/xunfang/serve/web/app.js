@@ -298,7 +298,7 @@
     try {
       const rec = await api("GET", `/api/calls/${callId}/recommendations?k=3`);
       const items = rec.units.map((u, i) => node("li", { class: "rec-item", "data-unit-id": u.unit_id },
-        node("span", { class: "grow", textContent: `${i + 1}. ${u.unit_id} (${t("k_" + u.kind)})` }),
+        node("span", { class: "grow", textContent: `${i + 1}. ${u.unit_id} (${t("k_" + u.kind)})` + (u.outside_own_sector ? ` · ${t("outside_sector")}` : "") }),
         node("span", { textContent: `${t("eta")} ${fmtEta(u.eta_s)}` }),
         backup
           ? node("button", { type: "button", class: "dispatch", textContent: t("backup"), on: { click: () => addBackup(callId, u.unit_id) } })
