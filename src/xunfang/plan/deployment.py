@@ -70,7 +70,6 @@ two-way (no one-way data); relief officers are placed at the station.
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -110,7 +109,7 @@ from xunfang.plan.roster import (
     load_roster,
     make_blocks,
 )
-from xunfang.plan.routes import Route, dwell_times_s, path_between, solve_route
+from xunfang.plan.routes import Route, path_between, route_in_block
 from xunfang.plan.sector_patrol import SectorMap, SectorPatrols, read_sectors, sector_map
 from xunfang.units import HOURS_PER_WEEK, WGS84, kph_to_mps, minutes_to_s
 
@@ -1069,44 +1068,30 @@ def _block_routes(
     for vi, v in enumerate(vehicles):
         mine = stops[owner == vi][:pool]
         depot = int(anchor_nodes[vi])
-        risk_mine = weight_of.loc[mine].to_numpy(dtype=np.float64)
         all_nodes = np.concatenate([[depot], mine]).astype(np.int64)
-        plan = solve_route(
-            geo.times(all_nodes, all_nodes).astype(np.float64),
-            dwell_times_s(risk_mine, cfg.dwell_min),
-            risk_mine,
-            block.length_s,
-            rng=np.random.default_rng([cfg.seed, block.index, vi]),
-            tie_tolerance=cfg.tie_tolerance,
-            order_jitter=cfg.order_jitter,
-            search=cfg.route_search,
-            time_limit_s=cfg.route_time_limit_s,
-        )
-        visit = mine[plan.order].astype(np.int64)
-        seq = [depot, *visit.tolist(), depot]
-        path: list[int] = [depot]
-        travel = 0.0
-        for a_node, b_node in itertools.pairwise(seq):
-            path.extend(path_between(geo.pred[geo.row_of[a_node]], a_node, b_node)[1:])
-            travel += float(geo.dist[geo.row_of[a_node], b_node])
+
+        def leg(a_node: int, b_node: int) -> tuple[float, list[int]]:
+            row = geo.row_of[a_node]
+            return float(geo.dist[row, b_node]), path_between(geo.pred[row], a_node, b_node)
+
         out.append(
-            Route(
-                unit=v,
-                block=block.index,
-                block_label=block.label,
-                block_start_min=block.start_min,
+            route_in_block(
+                v,
+                block,
+                tuple(crews.get(v, ())),
+                depot,
+                mine,
+                weight_of.loc[mine].to_numpy(dtype=np.float64),
+                geo.times(all_nodes, all_nodes),
+                leg,
+                geo.labels,
                 horizon_s=block.length_s,
-                crew=tuple(crews.get(v, ())),
-                depot_node=depot,
-                stop_nodes=visit,
-                stop_names=tuple(geo.labels.get(int(x), str(x)) for x in visit),
-                stop_risk=risk_mine[plan.order],
-                arrive_s=plan.arrive_s,
-                depart_s=plan.depart_s,
-                end_s=plan.end_s,
-                path_nodes=np.asarray(path, dtype=np.int64),
-                travel_s=travel,
-                offered_risk=float(risk_mine.sum()),
+                dwell_min=cfg.dwell_min,
+                rng=np.random.default_rng([cfg.seed, block.index, vi]),
+                tie_tolerance=cfg.tie_tolerance,
+                order_jitter=cfg.order_jitter,
+                search=cfg.route_search,
+                time_limit_s=cfg.route_time_limit_s,
             )
         )
     return out

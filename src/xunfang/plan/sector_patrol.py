@@ -41,7 +41,7 @@ from xunfang.errors import DataFileError, ValidationError
 from xunfang.ingest.city import from_output_frame
 from xunfang.ingest.network import RoadNetwork
 from xunfang.plan.roster import TimeBlock
-from xunfang.plan.routes import Route, dwell_times_s, path_between, solve_route
+from xunfang.plan.routes import Route, path_between, route_in_block
 
 __all__ = [
     "SectorMap",
@@ -287,6 +287,7 @@ class SectorPatrols:
         self.label = label
         self.nearest = nearest_booth(self.walk, self.booth_nodes)
         self._graphs: dict[int, _SectorGraph] = {}
+        self._labels: dict[int, str] = {}
         self._full: dict[int, tuple[FloatArray, NDArray[np.int32]]] = {}
         self.legs = 0
         self.legs_outside = 0
@@ -296,6 +297,13 @@ class SectorPatrols:
     def missing(self) -> list[str]:
         """Booths without a sector in the file."""
         return [b for b, s in zip(self.names, self.sector_index, strict=True) if s < 0]
+
+    def _labels_of(self, nodes: IntArray) -> dict[int, str]:
+        """Street labels, computed once per node."""
+        missing = [int(v) for v in nodes.tolist() if int(v) not in self._labels]
+        if missing:
+            self._labels.update(self.label(np.array(missing, dtype=np.int64)))
+        return self._labels
 
     def _graph(self, b: int) -> _SectorGraph:
         if b not in self._graphs:
@@ -370,46 +378,31 @@ class SectorPatrols:
             tt = np.zeros((k, k))
             for i, j in itertools.permutations(range(k), 2):
                 tt[i, j] = self._leg(b, int(all_nodes[i]), int(all_nodes[j]))[0]
-            risk_mine = weight_of.loc[mine].to_numpy(dtype=np.float64)
-            plan = solve_route(
-                tt,
-                dwell_times_s(risk_mine, self.dwell_min),
-                risk_mine,
-                horizon,
-                rng=np.random.default_rng([self.seed, block.index, 1000 + b]),
-                tie_tolerance=self.tie_tolerance,
-                order_jitter=self.order_jitter,
-                search=self.route_search,
-                time_limit_s=self.route_time_limit_s,
-            )
-            visit = mine[plan.order].astype(np.int64)
-            path: list[int] = [depot]
-            travel = 0.0
-            for a_node, c_node in itertools.pairwise([depot, *visit.tolist(), depot]):
-                t, leg, inside = self._leg(b, a_node, c_node)
+
+            def walk(a_node: int, c_node: int, b: int = b) -> tuple[float, list[int]]:
+                t, path, inside = self._leg(b, a_node, c_node)
                 self.legs += 1
                 self.legs_outside += 0 if inside else 1
-                path.extend(leg[1:])
-                travel += t
-            names = self.label(visit)
+                return t, path
+
             out.append(
-                Route(
-                    unit=f"{name} sector",
-                    block=block.index,
-                    block_label=block.label,
-                    block_start_min=block.start_min,
+                route_in_block(
+                    f"{name} sector",
+                    block,
+                    (crew_of[name],),
+                    depot,
+                    mine,
+                    weight_of.loc[mine].to_numpy(dtype=np.float64),
+                    tt,
+                    walk,
+                    self._labels_of(mine),
                     horizon_s=horizon,
-                    crew=(crew_of[name],),
-                    depot_node=depot,
-                    stop_nodes=visit,
-                    stop_names=tuple(names.get(int(x), str(x)) for x in visit),
-                    stop_risk=risk_mine[plan.order],
-                    arrive_s=plan.arrive_s,
-                    depart_s=plan.depart_s,
-                    end_s=plan.end_s,
-                    path_nodes=np.asarray(path, dtype=np.int64),
-                    travel_s=travel,
-                    offered_risk=float(risk_mine.sum()),
+                    dwell_min=self.dwell_min,
+                    rng=np.random.default_rng([self.seed, block.index, 1000 + b]),
+                    tie_tolerance=self.tie_tolerance,
+                    order_jitter=self.order_jitter,
+                    search=self.route_search,
+                    time_limit_s=self.route_time_limit_s,
                 )
             )
         return out
