@@ -362,15 +362,15 @@ def _sector_traces(dep: Deployment, lang: str) -> list[go.Scatter]:
         if k is not None and row.name in k.index:
             r = k.loc[row.name]
             extra = f": {r['risk_per_week']:.1f} / week, {int(r['patrols'])} patrols"
-        traces.append(
-            sector_trace(
-                row.geometry,
-                SECTOR_COLOURS[i % len(SECTOR_COLOURS)],
-                name=f"{label} {row.name}",
-                hover=f"{label} {row.name}{extra}",
-                opacity=0.18,
-            )
+        trace = sector_trace(
+            row.geometry,
+            SECTOR_COLOURS[i % len(SECTOR_COLOURS)],
+            name=f"{label} {row.name}",
+            hover=f"{label} {row.name}{extra}",
+            opacity=0.18,
         )
+        # one legend entry shows or hides all sectors and their names
+        traces.append(trace.update(legendgroup="sectors", showlegend=i == 0, name=label))
     centre = frame.geometry.representative_point()
     traces.append(
         go.Scatter(
@@ -380,6 +380,8 @@ def _sector_traces(dep: Deployment, lang: str) -> list[go.Scatter]:
             text=frame["name"],
             textfont={"size": 10, "color": "#333"},
             name=label,
+            legendgroup="sectors",
+            showlegend=False,
             hoverinfo="skip",
         )
     )
