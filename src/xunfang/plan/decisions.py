@@ -12,7 +12,9 @@ comparison step, on the same cost matrix (demand nodes x candidates, seconds). I
 4. what each site buys, with the hypercube busy shares (:mod:`xunfang.plan.booth_value`);
 5. the patrol sectors (:mod:`xunfang.plan.sectors`);
 
-and writes one sentence on what the requested K buys beyond the target, in officers per day.
+and writes one sentence on what the requested K buys beyond the target, in officers per day
+(booth staffing from ``roster`` when given, :meth:`StaffRule.from_roster`; else
+``staff_per_booth x shifts_per_day``).
 """
 
 from __future__ import annotations
