@@ -745,6 +745,8 @@ def write_deployment(
         put("rule_posts.csv", inside.to_csv(index=False))
     if dep.sector_kpis is not None:
         put("sectors.csv", dep.sector_kpis.to_csv(index=False))
+    else:  # from an earlier run with sectors into the same folder
+        (out / "sectors.csv").unlink(missing_ok=True)
     put("deploy_summary.json", json.dumps(deploy_summary(dep), indent=2, ensure_ascii=False))
     features = []
     for rt in dep.routes:
