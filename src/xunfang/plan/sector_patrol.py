@@ -24,7 +24,6 @@ Rules (stated in the deployment report):
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -330,6 +329,17 @@ class SectorPatrols:
             self._full[v] = (d[0], p[0].astype(np.int32))
         return self._full[v]
 
+    def _times(self, b: int, nodes: IntArray) -> FloatArray:
+        """(k, k) walking times among ``nodes`` on the sector's streets, seconds; a pair the
+        sector does not connect takes its time on the whole network."""
+        self._rows(b, nodes)
+        g = self._graph(b)
+        cols = np.array([g.local[int(v)] for v in nodes.tolist()], dtype=np.int64)
+        tt = np.vstack([g.rows[int(v)][0][cols] for v in nodes.tolist()])
+        for i, j in zip(*np.nonzero(~np.isfinite(tt)), strict=True):
+            tt[i, j] = self._full_row(int(nodes[i]))[0][int(nodes[j])]
+        return tt
+
     def _leg(self, b: int, a: int, c: int) -> tuple[float, list[int], bool]:
         """Time, node path and whether the leg a -> c stays in the sector."""
         g = self._graph(b)
@@ -373,11 +383,7 @@ class SectorPatrols:
             if not mine.size:
                 continue
             all_nodes = np.concatenate([[depot], mine]).astype(np.int64)
-            self._rows(b, all_nodes)
-            k = all_nodes.size
-            tt = np.zeros((k, k))
-            for i, j in itertools.permutations(range(k), 2):
-                tt[i, j] = self._leg(b, int(all_nodes[i]), int(all_nodes[j]))[0]
+            tt = self._times(b, all_nodes)
 
             def walk(a_node: int, c_node: int, b: int = b) -> tuple[float, list[int]]:
                 t, path, inside = self._leg(b, a_node, c_node)
