@@ -286,7 +286,7 @@ class SectorPatrols:
         self.label = label
         self.nearest = nearest_booth(self.walk, self.booth_nodes)
         self._graphs: dict[int, _SectorGraph] = {}
-        self._labels: dict[int, str] = {}
+        self._labels: dict[int, str] | None = None
         self._full: dict[int, tuple[FloatArray, NDArray[np.int32]]] = {}
         self.legs = 0
         self.legs_outside = 0
@@ -297,8 +297,12 @@ class SectorPatrols:
         """Booths without a sector in the file."""
         return [b for b, s in zip(self.names, self.sector_index, strict=True) if s < 0]
 
-    def _labels_of(self, nodes: IntArray) -> dict[int, str]:
-        """Street labels, computed once per node."""
+    def _labels_of(self, nodes: IntArray) -> Mapping[int, str]:
+        """Street labels: of every node of the booths' sectors, computed on first use (one
+        pass over the streets, not one per route)."""
+        if self._labels is None:
+            own = np.isin(self.sectors.node_sector, self.sector_index[self.sector_index >= 0])
+            self._labels = dict(self.label(np.flatnonzero(own).astype(np.int64)))
         missing = [int(v) for v in nodes.tolist() if int(v) not in self._labels]
         if missing:
             self._labels.update(self.label(np.array(missing, dtype=np.int64)))
@@ -358,7 +362,7 @@ class SectorPatrols:
         (booth name -> the officer who walks)."""
         nodes = np.asarray(risk_node, dtype=np.int64)
         w = np.asarray(risk_w, dtype=np.float64)
-        weight_of = pd.Series(w, index=nodes)
+        weight_of = dict(zip(nodes.tolist(), w.tolist(), strict=True))
         horizon = min(float(block.length_s), self.patrol_s)
         pool = 2 * self.max_stops
         out: list[Route] = []
@@ -377,7 +381,7 @@ class SectorPatrols:
                         "node": int(v),
                         "booth": name,
                         "nearest_booth": self.names[near] if near >= 0 else "",
-                        "risk": float(weight_of.loc[v]),
+                        "risk": weight_of[v],
                     }
                 )
             if not mine.size:
@@ -398,7 +402,7 @@ class SectorPatrols:
                     (crew_of[name],),
                     depot,
                     mine,
-                    weight_of.loc[mine].to_numpy(dtype=np.float64),
+                    np.array([weight_of[v] for v in mine.tolist()], dtype=np.float64),
                     tt,
                     walk,
                     self._labels_of(mine),
