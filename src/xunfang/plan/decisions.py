@@ -193,10 +193,12 @@ def _summary_sentence(
             if curve is not None and need < len(curve.points) and booths < len(curve.points):
                 a, b = curve.points[need], curve.points[booths]
                 if 60.0 in a.within:
+                    # curve figures are each ring's own optimum, not the sited layout's: say so
                     tail += (
-                        f", for {_share_text(a.within[60.0])} -> {_share_text(b.within[60.0])} "
-                        f"within 1 min and a mean travel time of {a.mean_s / 60:.2f} -> "
-                        f"{b.mean_s / 60:.2f} min"
+                        f", which at best raise the share within 1 min from "
+                        f"{_share_text(a.within[60.0])} to {_share_text(b.within[60.0])} (the "
+                        f"best layouts for 1 min alone) and take the mean travel time of the best "
+                        f"{t_min}-min layouts from {a.mean_s / 60:.2f} to {b.mean_s / 60:.2f} min"
                     )
             return head + tail + "."
         if extra < 0:
