@@ -102,9 +102,7 @@ def _evaluate(
     out = []
     for spec in specs:
         c0 = time.process_time()
-        ev = rolling_origin(
-            table, grid, {spec: _model(spec, grid, ctx)}, windows, fractions=LEVELS
-        )
+        ev = rolling_origin(table, grid, {spec: _model(spec, grid, ctx)}, windows, fractions=LEVELS)
         cpu = (time.process_time() - c0) / len(windows)
         s = ev.summary()
         s["cpu_s_per_window"] = cpu
@@ -153,9 +151,7 @@ def main() -> None:
     sa = _city_area(city, area, grid.crs)
     schools = args.data_dir / "chicago/schools"
     school_files = sorted(schools.glob("*.csv")) if schools.is_dir() else []
-    place, missing = place_layers(
-        grid, city, sa, schools=school_files[0] if school_files else None
-    )
+    place, missing = place_layers(grid, city, sa, schools=school_files[0] if school_files else None)
     print(
         f"place layers {sorted(place)} in {time.perf_counter() - t0:.0f} s"
         + (f"; left out: {'; '.join(missing)}" if missing else "")
@@ -214,8 +210,12 @@ def main() -> None:
         for s in specs:
             r = res[res["method"] == s].iloc[0]
             timing.append(
-                {"group": gname, "method": s, "wall_s": r["seconds_per_window"],
-                 "cpu_s": r["cpu_s_per_window"]}
+                {
+                    "group": gname,
+                    "method": s,
+                    "wall_s": r["seconds_per_window"],
+                    "cpu_s": r["cpu_s_per_window"],
+                }
             )
         # what makes a cell hot: the gbm's importance at the last test window
         last = test[-1]

@@ -63,11 +63,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from scipy import ndimage
 from scipy.spatial import cKDTree
-import lightgbm as lgb
 
 from xunfang.analyse.forecast._base import Forecaster, TrainingEvents, Window, from_days
 from xunfang.analyse.grid import Grid
@@ -323,7 +323,9 @@ class GradientBoosted(Forecaster):
                     share = cols["rate_365d"] / allc["rate_365d"]
                 cols["type_share_365d"] = np.where(allc["rate_365d"] > 0, share, np.nan)
             for key, arr in ctx.place.items():
-                cols[key] = np.broadcast_to(np.asarray(arr, dtype=np.float64)[active], (k, active.size))
+                cols[key] = np.broadcast_to(
+                    np.asarray(arr, dtype=np.float64)[active], (k, active.size)
+                )
         shape = (k, active.size)
         return np.stack(
             [np.broadcast_to(cols[name], shape) for name in self.feature_names()], axis=2
@@ -398,7 +400,7 @@ class GradientBoosted(Forecaster):
         g = self.grid
         x = self.features(self.events_, window.start_day)[:, self.used_features_]
         out = np.zeros(g.n_cells)
-        out[np.flatnonzero(g.mask)] = self.model_.predict(x) * window.length_days
+        out[np.flatnonzero(g.mask)] = np.asarray(self.model_.predict(x)) * window.length_days
         return out
 
     # ---- explanation
@@ -492,12 +494,12 @@ def _cumulative(
     counts = np.bincount(age * n + pos[events.cell[idx]], weights=w, minlength=n_age * n)
     counts = counts.reshape(n_age, n)
     if weights is None:
-        out = np.zeros((n_age + 1, n), dtype=np.float32)
+        out: np.ndarray = np.zeros((n_age + 1, n), dtype=np.float32)
         np.cumsum(counts, axis=0, out=out[1:], dtype=np.float32)
-    else:
-        out = np.zeros((n_age + 1, n))
-        out[:-1] = np.cumsum(counts[::-1], axis=0)[::-1]
-    return out
+        return out
+    rev = np.zeros((n_age + 1, n))
+    rev[:-1] = np.cumsum(counts[::-1], axis=0)[::-1]
+    return rev
 
 
 def _to_image(values: np.ndarray, grid: Grid) -> np.ndarray:
@@ -526,7 +528,9 @@ def _event_features(
         cols[f"rate_{scale}d"] = (cum[m + scale] - cum[m]) / days
         full[scale] = _to_image(cols[f"rate_{scale}d"], g)
     for scale, sigma in _SMOOTH:
-        sm = ndimage.gaussian_filter(full[scale], (0.0, sigma, sigma), mode="constant", truncate=3.0)
+        sm = ndimage.gaussian_filter(
+            full[scale], (0.0, sigma, sigma), mode="constant", truncate=3.0
+        )
         cols[f"rate_{scale}d_s{sigma:g}"] = sm.reshape(k, -1)[:, active]
     box3 = ndimage.uniform_filter(full[365], (1, 3, 3), mode="constant") * 9.0
     box5 = ndimage.uniform_filter(full[365], (1, 5, 5), mode="constant") * 25.0
@@ -664,9 +668,7 @@ def place_layers(
             out["dist_major_road_m"] = nearest(net.node_xy[nodes])
         else:
             missing.append("major roads: no motorway/trunk/primary/secondary piece in the roads")
-        deg = np.bincount(
-            e[["u_index", "v_index"]].to_numpy().ravel(), minlength=net.n_nodes
-        )
+        deg = np.bincount(e[["u_index", "v_index"]].to_numpy().ravel(), minlength=net.n_nodes)
         junction = np.flatnonzero(deg >= 3)
         if junction.size:
             out["dist_junction_m"] = nearest(net.node_xy[junction])
@@ -682,4 +684,3 @@ def place_layers(
             mc[ok], weights=e["length_m"].to_numpy()[ok], minlength=grid.n_cells
         )
     return out, tuple(missing)
-

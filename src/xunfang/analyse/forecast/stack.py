@@ -154,9 +154,10 @@ class StackedEnsemble(Forecaster):
         super()._validate()
         for name in ("n_origins", "origin_step_days", "horizon_days", "refit_days"):
             self._positive(name, getattr(self, name))
-        if self.bases is not None:
-            if not self.bases or not all(isinstance(b, Forecaster) for b in self.bases):
-                raise ValidationError("bases must be a non-empty tuple of forecasters or None")
+        if self.bases is not None and (
+            not self.bases or not all(isinstance(b, Forecaster) for b in self.bases)
+        ):
+            raise ValidationError("bases must be a non-empty tuple of forecasters or None")
 
     def _members(self) -> list[Forecaster]:
         raw = default_bases(self.grid) if self.bases is None else self.bases
@@ -164,10 +165,11 @@ class StackedEnsemble(Forecaster):
 
     def _fit(self, events: TrainingEvents) -> None:
         members = self._members()
+        fitted_end: float | None = getattr(self, "fitted_end_day_", None)
         keep = (
             self.warm_start
-            and getattr(self, "weights_", None) is not None
-            and 0 <= events.end_day - self.fitted_end_day_ < float(self.refit_days)
+            and fitted_end is not None
+            and 0 <= events.end_day - fitted_end < float(self.refit_days)
         )
         if not keep:
             self.weights_ = self._fit_weights(events, members)
@@ -188,7 +190,8 @@ class StackedEnsemble(Forecaster):
             except ValidationError:  # no event before this origin: nothing to learn here
                 continue
             w = Window(from_days(o), from_days(o + h))
-            rows.append(np.column_stack([b.fit_events(past).predict(w).risk[active] for b in members]))
+            surfaces = [b.fit_events(past).predict(w).risk[active] for b in members]
+            rows.append(np.column_stack(surfaces))
             a, b_ = np.searchsorted(events.t_day, [o, o + h], side="left")
             ys.append(np.bincount(events.cell[a:b_], minlength=g.n_cells)[active])
         if not rows:
