@@ -333,14 +333,7 @@ class GradientBoosted(Forecaster):
 
     # ---- contract
     def _fit(self, events: TrainingEvents) -> None:
-        prev = getattr(self, "model_", None)
-        fitted_end = getattr(self, "fitted_end_day_", None)
-        if (
-            self.warm_start
-            and prev is not None
-            and fitted_end is not None
-            and 0 <= events.end_day - fitted_end < float(self.refit_days)
-        ):
+        if keeps_warm_fit(self, events):
             return
         h = round(float(self.horizon_days))
         step = round(float(self.origin_step_days))
@@ -464,6 +457,18 @@ class GradientBoosted(Forecaster):
                 "effect_log": np.asarray(contrib)[:, :-1].ravel(),
             }
         )
+
+
+def keeps_warm_fit(model: Forecaster, events: TrainingEvents) -> bool:
+    """True when ``model`` (with ``warm_start`` and ``refit_days`` parameters) may keep
+    what it learned: it was fitted before (``fitted_end_day_``) on data ending less than
+    ``refit_days`` before ``events.end_day`` (and not after it)."""
+    fitted_end: float | None = getattr(model, "fitted_end_day_", None)
+    return (
+        bool(getattr(model, "warm_start", False))
+        and fitted_end is not None
+        and 0 <= events.end_day - fitted_end < float(getattr(model, "refit_days", 0.0))
+    )
 
 
 # --------------------------------------------------------------------------- features

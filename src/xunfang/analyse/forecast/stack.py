@@ -22,6 +22,7 @@ import numpy as np
 
 from xunfang.analyse.forecast._base import Forecaster, TrainingEvents, Window, from_days
 from xunfang.analyse.forecast.kde import RetrospectiveKDE
+from xunfang.analyse.forecast.learned import keeps_warm_fit
 from xunfang.analyse.forecast.naive import NaiveCounts
 from xunfang.analyse.forecast.prospective import ProspectiveHotspot
 from xunfang.analyse.grid import Grid
@@ -165,13 +166,7 @@ class StackedEnsemble(Forecaster):
 
     def _fit(self, events: TrainingEvents) -> None:
         members = self._members()
-        fitted_end: float | None = getattr(self, "fitted_end_day_", None)
-        keep = (
-            self.warm_start
-            and fitted_end is not None
-            and 0 <= events.end_day - fitted_end < float(self.refit_days)
-        )
-        if not keep:
+        if not keeps_warm_fit(self, events):
             self.weights_ = self._fit_weights(events, members)
             self.fitted_end_day_ = events.end_day
         self.bases_ = [b.fit_events(events) for b in members]
