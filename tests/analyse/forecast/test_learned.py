@@ -12,6 +12,9 @@ from xunfang.analyse.forecast.learned import CONTEXT_FEATURES, FEATURES, CellCon
 from xunfang.analyse.grid import Grid
 from xunfang.errors import ValidationError
 
+DAILY = "gbm:horizon_days=1:origin_step_days=1:n_origins=21:min_samples_leaf=2:max_iter=50"
+"""A gbm that learns next-day counts at 21 daily origins (the history is two months)."""
+
 
 def _history() -> list[tuple[float, float, str]]:
     """Cell 0 of a 3-cell strip: one incident every day of December 2023 and January 2024
@@ -57,7 +60,7 @@ def test_features_are_worked_out_by_hand_and_read_nothing_at_or_after_the_origin
 def test_gbm_ranks_the_busy_cell_first_and_scales_to_the_window() -> None:
     grid = strip(3)
     end = pd.Timestamp("2024-02-01", tz=TZ)
-    model = make_forecaster("gbm:n_origins=21:min_samples_leaf=2:max_iter=50", grid)
+    model = make_forecaster(DAILY, grid)
     assert isinstance(model, GradientBoosted)
     model.fit(table(_history()), end=end)
     one = model.predict(day("2024-02-01")).risk
@@ -142,7 +145,7 @@ def test_near_repeat_and_the_stacked_features_match_single_origins() -> None:
 def test_explain_gives_additive_log_rate_contributions() -> None:
     grid = strip(3)
     end = pd.Timestamp("2024-02-01", tz=TZ)
-    model = make_forecaster("gbm:n_origins=21:min_samples_leaf=2:max_iter=50", grid)
+    model = make_forecaster(DAILY, grid)
     assert isinstance(model, GradientBoosted)
     model.fit(table(_history()), end=end)
     w = day("2024-02-01")

@@ -156,7 +156,11 @@ class GradientBoosted(Forecaster):
         Forecast grid (metres, projected CRS).
     horizon_days
         Length of the target period of each training origin, whole days (the forecast
-        of a window of another length is scaled by its length).
+        of a window of another length is scaled by its length). The default, 28 days
+        at 8 origins a week apart, learns a smoother target than the next day's counts
+        and was as good on the tuning days (Chicago, January 2015: burglary mean hit
+        rate at 1/5/20 % .311 against .300 for 1 day at 56 daily origins; all crime .394
+        against .397) at half the time.
     n_origins
         Number of training origins before the end of the training data.
     origin_step_days
@@ -219,9 +223,9 @@ class GradientBoosted(Forecaster):
         self,
         *,
         grid: Grid,
-        horizon_days: float = 1.0,
-        n_origins: int = 56,
-        origin_step_days: float = 1.0,
+        horizon_days: float = 28.0,
+        n_origins: int = 8,
+        origin_step_days: float = 7.0,
         max_iter: int = 150,
         learning_rate: float = 0.05,
         max_leaf_nodes: int = 31,
