@@ -4,12 +4,12 @@ counts, retrospective KDE and prospective hotspotting, on Chicago 2014-2015.
 Protocol (daily windows, the whole city on a 150 m grid, one year of history before each
 window for every method):
 
-1. **Tuning split** (default: the 28 days from 2015-01-05): each baseline family (naive
+1. **Tuning split** (default: the 14 days from 2015-01-05): each baseline family (naive
    counts, retrospective KDE, prospective hotspotting) has a few settings; the one with
    the best mean hit rate over 1, 5 and 20 % of the area is chosen per crime group. Our
    candidates (``gbm`` with the type mix and place features, ``stack``) are scored on the
    same windows and the one with the best mean over all groups and levels becomes "ours".
-2. **Test split, not tuned on** (default: the 56 days from 2015-04-06): every chosen
+2. **Test split, not tuned on** (default: the 28 days from 2015-04-06): every chosen
    setting is run again; the comparator at each group and level is the best of the three
    families there, picked with hindsight on the test windows. The table gives ours, the
    comparator, their ratio and the per-window spread.
@@ -22,7 +22,7 @@ feature importance (share of split gain) of each group is written to ``--out-dir
 Usage::
 
     python benchmarks/bench_forecast_target.py [--data-dir DIR] [--quick]
-        [--tune-start 2015-01-05 --tune-days 28] [--test-start 2015-04-06 --test-days 56]
+        [--tune-start 2015-01-05 --tune-days 14] [--test-start 2015-04-06 --test-days 28]
         [--cache /tmp/chicago.parquet] [--out-dir /tmp/xunfang-target]
 
 ``--quick`` runs one police district, two groups and 3 + 3 windows (a smoke run).
@@ -125,9 +125,9 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--tune-start", default="2015-01-05")
-    parser.add_argument("--tune-days", type=int, default=28)
+    parser.add_argument("--tune-days", type=int, default=14)
     parser.add_argument("--test-start", default="2015-04-06")
-    parser.add_argument("--test-days", type=int, default=56)
+    parser.add_argument("--test-days", type=int, default=28)
     parser.add_argument("--cell-m", type=float, default=150.0)
     parser.add_argument("--cache", type=Path, default=None, help="parquet cache of the ingest")
     parser.add_argument("--out-dir", type=Path, default=Path("/tmp/xunfang-target"))
