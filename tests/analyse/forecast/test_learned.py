@@ -8,7 +8,12 @@ import pytest
 from test_forecasters import TZ, day, strip, table
 
 from xunfang.analyse.forecast import GradientBoosted, TrainingEvents, make_forecaster
-from xunfang.analyse.forecast.learned import FEATURES
+from xunfang.analyse.forecast.learned import CONTEXT_FEATURES, FEATURES, CellContext
+from xunfang.analyse.grid import Grid
+from xunfang.errors import ValidationError
+
+DAILY = "gbm:horizon_days=1:origin_step_days=1:n_origins=21:min_samples_leaf=2:max_iter=50"
+"""A gbm that learns next-day counts at 21 daily origins (the history is two months)."""
 
 
 def _history() -> list[tuple[float, float, str]]:
@@ -55,7 +60,7 @@ def test_features_are_worked_out_by_hand_and_read_nothing_at_or_after_the_origin
 def test_gbm_ranks_the_busy_cell_first_and_scales_to_the_window() -> None:
     grid = strip(3)
     end = pd.Timestamp("2024-02-01", tz=TZ)
-    model = make_forecaster("gbm:n_origins=21:min_samples_leaf=2:max_iter=50", grid)
+    model = make_forecaster(DAILY, grid)
     assert isinstance(model, GradientBoosted)
     model.fit(table(_history()), end=end)
     one = model.predict(day("2024-02-01")).risk
@@ -65,3 +70,91 @@ def test_gbm_ranks_the_busy_cell_first_and_scales_to_the_window() -> None:
     assert set(model.feature_importance_) == set(FEATURES)
     assert model.feature_importance_["last_year_4w"] == 0.0  # no history a year back
     assert sum(model.feature_importance_.values()) == pytest.approx(1.0)
+
+
+def _context_events(
+    rows: list[tuple[float, float, str]], grid: Grid, start: pd.Timestamp, end: pd.Timestamp
+) -> TrainingEvents:
+    return TrainingEvents.from_table(table(rows), grid, start=start, end=end)
+
+
+def test_features_at_a_window_start_exclude_later_events_and_include_earlier_ones() -> None:
+    """The required no-peeking test: own events and the type-mix (all types) events."""
+    grid = strip(3)
+    start, end = pd.Timestamp("2024-01-01", tz=TZ), pd.Timestamp("2024-02-15", tz=TZ)
+    base = [r for r in _history() if r[2] >= "2024-01"]
+    place = {"dist_station_m": np.array([10.0, 20.0, 30.0])}
+    ctx = CellContext(place=place, all_events=_context_events(base, grid, start, end))
+    model = GradientBoosted(grid=grid, context=ctx)
+    w = day("2024-02-01")
+    events = TrainingEvents.from_table(table(base), grid, start=start, end=end)
+    f0 = model.features(events, w.start_day)
+    names = model.feature_names()
+    assert names[-5:] == (*CONTEXT_FEATURES, "dist_station_m")[-5:]
+    assert f0[:, names.index("dist_station_m")].tolist() == [10.0, 20.0, 30.0]
+    # cell 0: 31 events in January, all of them crime of this type: share 1
+    assert f0[0, names.index("type_share_365d")] == pytest.approx(1.0)
+    # planted at the window's start and later, in the empty cell 1: nothing changes
+    later = [(150.0, 50.0, "2024-02-01 00:00"), (150.0, 50.0, "2024-02-03 12:00")]
+    ev_late = TrainingEvents.from_table(table(base + later), grid, start=start, end=end)
+    ctx_late = CellContext(place=place, all_events=_context_events(base + later, grid, start, end))
+    np.testing.assert_array_equal(
+        model.with_params(context=ctx_late).features(ev_late, w.start_day), f0
+    )
+    # one second before the start: the own-event features of cell 1 change
+    before = [(150.0, 50.0, "2024-01-31 23:59")]
+    ev_before = TrainingEvents.from_table(table(base + before), grid, start=start, end=end)
+    f1 = model.features(ev_before, w.start_day)
+    assert f1[1, names.index("rate_7d")] == pytest.approx(1 / 7)
+    assert f0[1, names.index("rate_7d")] == 0.0
+    # ... and planted only among all types, the type mix changes
+    ctx_before = CellContext(
+        place=place, all_events=_context_events(base + before, grid, start, end)
+    )
+    f2 = model.with_params(context=ctx_before).features(events, w.start_day)
+    assert f2[1, names.index("all_rate_28d")] == pytest.approx(1 / 28)
+    assert f0[1, names.index("all_rate_28d")] == 0.0
+    assert f2[1, names.index("type_share_365d")] == 0.0  # none of this type
+
+
+def test_near_repeat_and_the_stacked_features_match_single_origins() -> None:
+    grid = strip(3)
+    start, end = pd.Timestamp("2024-01-01", tz=TZ), pd.Timestamp("2024-02-15", tz=TZ)
+    january = [r for r in _history() if r[2] >= "2024-01"]
+    events = TrainingEvents.from_table(table(january), grid, start=start, end=end)
+    model = GradientBoosted(grid=grid)
+    names = model.feature_names()
+    # one event 2.5 days before the origin in cell 1 of an otherwise empty history
+    one = TrainingEvents.from_table(
+        table([(150.0, 50.0, "2024-01-29 12:00")]), grid, start=start, end=end
+    )
+    f = model.features(one, day("2024-02-01").start_day)
+    # Gaussian of 1 cell truncated at 2: centre weight 1 / (1 + 2 e^-1/2 + 2 e^-2) in x
+    # and in y (one row of cells: only the centre)
+    k0 = 1.0 / (1.0 + 2.0 * np.exp(-0.5) + 2.0 * np.exp(-2.0))
+    assert f[1, names.index("near_repeat")] == pytest.approx(np.exp(-2.5 / 7.0) * k0 * k0)
+    assert f[1, names.index("near_repeat_1d")] == pytest.approx(np.exp(-2.5) * k0 * k0)
+    # the features of all training origins at once equal those of each origin alone
+    ref = day("2024-02-10").start_day
+    offsets = np.array([1, 2, 5, 9])
+    stack = model._feature_stack(events, ref, offsets)
+    for i, m in enumerate(offsets):
+        np.testing.assert_allclose(stack[i], model.features(events, ref - m), rtol=1e-9)
+
+
+def test_explain_gives_additive_log_rate_contributions() -> None:
+    grid = strip(3)
+    end = pd.Timestamp("2024-02-01", tz=TZ)
+    model = make_forecaster(DAILY, grid)
+    assert isinstance(model, GradientBoosted)
+    model.fit(table(_history()), end=end)
+    w = day("2024-02-01")
+    risk = model.predict(w).risk
+    ex = model.explain(w, np.array([0, 2]))
+    total = ex.groupby("cell")["effect_log"].sum()
+    # contributions differ between two cells by exactly their log-risk ratio
+    assert total[0] - total[2] == pytest.approx(np.log(risk[0] / risk[2]), rel=1e-6)
+    table_ = model.importance_table()
+    assert table_["importance"].is_monotonic_decreasing
+    with pytest.raises(ValidationError, match="not active cells"):
+        model.explain(w, np.array([7]))

@@ -8,6 +8,7 @@ Forecasters (one contract: keyword-only ``__init__``, ``fit(incidents)``,
 - :class:`ProspectiveHotspot` — Bowers, Johnson & Pease (2004);
 - :class:`GridETAS` — self-exciting point process, Mohler et al. (2011, 2015), by EM;
 - :class:`GradientBoosted` — Poisson gradient-boosted trees over cell features;
+- :class:`StackedEnsemble` — a non-negative Poisson stack of the others;
 - :class:`TimeOfDay` — wraps any of them for a shift, from hour-of-week profiles.
 
 Evaluation metrics and the rolling-origin evaluation are in
@@ -34,6 +35,7 @@ from xunfang.analyse.forecast.naive import NaiveCounts
 from xunfang.analyse.forecast.prospective import ProspectiveHotspot
 from xunfang.analyse.forecast.registry import METHODS, make_forecaster
 from xunfang.analyse.forecast.sepp import GridETAS, simulate_grid_etas
+from xunfang.analyse.forecast.stack import StackedEnsemble
 from xunfang.analyse.forecast.timeofday import TimeOfDay
 
 __all__ = [
@@ -46,6 +48,7 @@ __all__ = [
     "NaiveCounts",
     "ProspectiveHotspot",
     "RetrospectiveKDE",
+    "StackedEnsemble",
     "TimeOfDay",
     "TrainingEvents",
     "Window",

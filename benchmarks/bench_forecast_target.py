@@ -1,0 +1,259 @@
+"""The forecast Target of issue 13: xunfang's learned forecaster against the best of naive
+counts, retrospective KDE and prospective hotspotting, on Chicago 2014-2015.
+
+Protocol (daily windows, the whole city on a 150 m grid, one year of history before each
+window for every method):
+
+1. **Tuning split** (default: the 14 days from 2015-01-05): each baseline family (naive
+   counts, retrospective KDE, prospective hotspotting) has a few settings; the one with
+   the best mean hit rate over 1, 5 and 20 % of the area is chosen per crime group. Our
+   candidates (``gbm`` with the type mix and place features, ``stack``) are scored on the
+   same windows and the one with the best mean over all groups and levels becomes "ours".
+2. **Test split, not tuned on** (default: the 28 days from 2015-04-06): every chosen
+   setting is run again; the comparator at each group and level is the best of the three
+   families there, picked with hindsight on the test windows. The table gives ours, the
+   comparator, their ratio and the per-window spread.
+
+Time per day is the mean wall time of fit + predict per window in the rolling evaluation
+(warm start: the trees and stack weights are refitted every 7 days, the features every
+day), with the CPU time of the whole evaluation per window and the load. The gbm's
+feature importance (share of split gain) of each group is written to ``--out-dir``.
+
+Usage::
+
+    python benchmarks/bench_forecast_target.py [--data-dir DIR] [--quick]
+        [--tune-start 2015-01-05 --tune-days 14] [--test-start 2015-04-06 --test-days 28]
+        [--cache /tmp/chicago.parquet] [--out-dir /tmp/xunfang-target]
+
+``--quick`` runs one police district, two groups and 3 + 3 windows (a smoke run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from xunfang.analyse.evaluate import (
+    _city_area,
+    load_incidents,
+    rolling_origin,
+    select_types,
+    study_grid,
+    with_warm_start,
+)
+from xunfang.analyse.forecast import Forecaster, TrainingEvents, Window, make_forecaster
+from xunfang.analyse.forecast._base import rolling_windows
+from xunfang.analyse.forecast.learned import CellContext, GradientBoosted, place_layers
+from xunfang.analyse.grid import Grid
+from xunfang.ingest.city import City, default_city
+from xunfang.ingest.incidents import IncidentTable, read_incident_table
+
+ROOT = Path(__file__).resolve().parents[1]
+LEVELS = (0.01, 0.05, 0.20)
+GROUPS: dict[str, tuple[str, ...]] = {
+    "burglary": ("BURGLARY",),
+    "motor vehicle theft": ("MOTOR VEHICLE THEFT",),
+    "theft": ("THEFT",),
+    "all crime": (),
+}
+BASELINES: dict[str, tuple[str, ...]] = {
+    "naive": ("naive:period_days=28", "naive:period_days=91", "naive:period_days=365"),
+    "kde": (
+        "kde:bandwidth_m=150:window_days=365",
+        "kde:bandwidth_m=300:window_days=365",
+        "kde:bandwidth_m=200:window_days=60",
+    ),
+    "prospective": ("prospective", "prospective:bandwidth_m=200:bandwidth_weeks=4"),
+}
+OURS = ("gbm", "stack")
+
+
+def _load(data_dir: Path, cache: Path | None, city: City) -> IncidentTable:
+    if cache is not None and cache.exists():
+        return read_incident_table(cache)
+    files = sorted((data_dir / "chicago/incidents_2014_2015").glob("*.csv.gz"))
+    if not files:
+        raise SystemExit(f"no monthly files under {data_dir}/chicago/incidents_2014_2015")
+    crs = _city_area(city, "city", None).crs.to_string()
+    table, _ = load_incidents(files, "chicago", crs)
+    if cache is not None:
+        table.write_parquet(cache)
+    return table
+
+
+def _model(spec: str, grid: Grid, ctx: CellContext | None) -> Forecaster:
+    model = with_warm_start(make_forecaster(spec, grid))
+    if isinstance(model, GradientBoosted) and ctx is not None:
+        model = model.with_params(context=ctx)
+    return model
+
+
+def _evaluate(
+    table: IncidentTable, grid: Grid, specs: list[str], windows: list[Window], ctx: CellContext
+) -> pd.DataFrame:
+    """Mean hit rate per spec and level, wall s per window (fit + predict) and CPU s per
+    window (the whole evaluation of that spec, including the event conversion)."""
+    out = []
+    for spec in specs:
+        c0 = time.process_time()
+        ev = rolling_origin(table, grid, {spec: _model(spec, grid, ctx)}, windows, fractions=LEVELS)
+        cpu = (time.process_time() - c0) / len(windows)
+        s = ev.summary()
+        s["cpu_s_per_window"] = cpu
+        out.append(s)
+        rows = ev.rows
+        # per-window hit rates, for the spread
+        for frac, grp in rows.groupby("fraction"):
+            v = grp.loc[grp["n_events"] > 0, "hit_rate"].to_numpy()
+            sd = float(np.std(v, ddof=1)) if len(v) > 1 else np.nan
+            out[-1].loc[out[-1]["fraction"] == frac, "hit_rate_sd"] = sd
+    return pd.concat(out, ignore_index=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("XUNFANG_DATA_DIR", ROOT.parent / "shared/data")),
+    )
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--tune-start", default="2015-01-05")
+    parser.add_argument("--tune-days", type=int, default=14)
+    parser.add_argument("--test-start", default="2015-04-06")
+    parser.add_argument("--test-days", type=int, default=28)
+    parser.add_argument("--cell-m", type=float, default=150.0)
+    parser.add_argument("--cache", type=Path, default=None, help="parquet cache of the ingest")
+    parser.add_argument("--out-dir", type=Path, default=Path("/tmp/xunfang-target"))
+    args = parser.parse_args()
+    t_run = time.perf_counter()
+    city = default_city(args.data_dir)
+    tz = city.timezone or "America/Chicago"
+    table = _load(args.data_dir, args.cache, city)
+    area = "district:1" if args.quick else "city"
+    groups = dict(list(GROUPS.items())[::3]) if args.quick else GROUPS
+    n_tune, n_test = (3, 3) if args.quick else (args.tune_days, args.test_days)
+    grid, _ = study_grid(table, area, args.cell_m, None, city=city)
+    inside = grid.cell_of(table.xy) >= 0
+    inside[inside] = grid.mask[grid.cell_of(table.xy)[inside]]
+    table = table.subset(inside)
+    print(
+        f"{len(table):,} incidents in {area}; grid {grid.nx} x {grid.ny}, "
+        f"{grid.n_active:,} active cells of {args.cell_m:g} m"
+    )
+    t0 = time.perf_counter()
+    sa = _city_area(city, area, grid.crs)
+    schools = args.data_dir / "chicago/schools"
+    school_files = sorted(schools.glob("*.csv")) if schools.is_dir() else []
+    place, missing = place_layers(grid, city, sa, schools=school_files[0] if school_files else None)
+    print(
+        f"place layers {sorted(place)} in {time.perf_counter() - t0:.0f} s"
+        + (f"; left out: {'; '.join(missing)}" if missing else "")
+    )
+    all_events = TrainingEvents.from_table(table, grid)
+    ctx = CellContext(place=place, missing=missing, all_events=all_events)
+    tune = rolling_windows(args.tune_start, n_tune, "day", tz)
+    test = rolling_windows(args.test_start, n_test, "day", tz)
+    print(
+        f"tuning split: {n_tune} days from {args.tune_start}; test split (not tuned on): "
+        f"{n_test} days from {args.test_start}; one year of history before each window"
+    )
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    # ---- 1. tuning
+    chosen: dict[str, dict[str, str]] = {}
+    ours_score: dict[str, list[float]] = {s: [] for s in OURS}
+    for gname, types in groups.items():
+        sel = select_types(table, types)
+        specs = [s for fam in BASELINES.values() for s in fam] + list(OURS)
+        res = _evaluate(sel, grid, specs, tune, ctx)
+        mean = res.groupby("method", sort=False)["hit_rate_mean"].mean().fillna(0.0)
+        chosen[gname] = {fam: max(fs, key=lambda s: mean[s]) for fam, fs in BASELINES.items()}
+        for s in OURS:
+            ours_score[s].append(float(mean[s]))
+        print(f"\n[tune] {gname} ({len(sel):,} incidents): mean hit rate over levels")
+        for s, v in mean.items():
+            print(f"  {s:42s} {v:.4f}")
+    ours = max(OURS, key=lambda s: float(np.mean(ours_score[s])))
+    print(f"\nours (chosen on the tuning split): {ours}")
+    # ---- 2. test
+    table_rows = []
+    timing = []
+    for gname, types in groups.items():
+        sel = select_types(table, types)
+        specs = list(chosen[gname].values()) + list(OURS)
+        res = _evaluate(sel, grid, specs, test, ctx)
+        for frac in LEVELS:
+            r = res[np.isclose(res["fraction"], frac)].set_index("method")
+            base = r.loc[list(chosen[gname].values()), "hit_rate_mean"]
+            best = str(base.idxmax()) if base.notna().any() else "-"
+            if best == "-":  # no incident of the group in any test window
+                continue
+            rec = {
+                "group": gname,
+                "level": f"{frac:.0%}",
+                "ours": r.loc[ours, "hit_rate_mean"],
+                "ours_sd": r.loc[ours, "hit_rate_sd"],
+                "comparator": base.max(),
+                "comparator_sd": r.loc[best, "hit_rate_sd"],
+                "ratio": r.loc[ours, "hit_rate_mean"] / base.max(),
+                "comparator_is": best,
+            }
+            for s in OURS:
+                rec[s] = r.loc[s, "hit_rate_mean"]
+            table_rows.append(rec)
+        for s in specs:
+            r = res[res["method"] == s].iloc[0]
+            timing.append(
+                {
+                    "group": gname,
+                    "method": s,
+                    "wall_s": r["seconds_per_window"],
+                    "cpu_s": r["cpu_s_per_window"],
+                }
+            )
+        # what makes a cell hot: the gbm's importance at the last test window
+        last = test[-1]
+        gbm = _model("gbm", grid, ctx)
+        ev = TrainingEvents.from_table(sel, grid)
+        gbm.fit_events(ev.between(last.start_day - 365.0, last.start_day))
+        assert isinstance(gbm, GradientBoosted)
+        imp = gbm.importance_table()
+        imp.to_csv(args.out_dir / f"importance_{gname.replace(' ', '_')}.csv", index=False)
+        top = ", ".join(f"{f} {v:.2f}" for f, v in imp.head(5)[["feature", "importance"]].values)
+        print(f"[gbm importance, {gname}, split gain] {top}")
+    tab = pd.DataFrame(table_rows)
+    tab.to_csv(args.out_dir / "target_table.csv", index=False)
+    pd.DataFrame(timing).to_csv(args.out_dir / "target_timing.csv", index=False)
+    print(
+        f"\nTEST split ({n_test} daily windows from {args.test_start}, not tuned on): "
+        f"mean hit rate (sd over windows); ours = {ours}"
+    )
+    print(
+        f"{'group':20s} {'level':>5s} {'ours':>13s} {'comparator':>13s} {'ratio':>6s} "
+        f"{'comparator is':38s} " + " ".join(f"{s:>6s}" for s in OURS)
+    )
+    for r in table_rows:
+        print(
+            f"{r['group']:20s} {r['level']:>5s} {r['ours']:.3f} ({r['ours_sd']:.3f}) "
+            f"{r['comparator']:.3f} ({r['comparator_sd']:.3f}) {r['ratio']:6.3f} "
+            f"{r['comparator_is']:38s} " + " ".join(f"{r[s]:6.3f}" for s in OURS)
+        )
+    print("\ntime per day (fit + predict, whole area; wall s / CPU s per window)")
+    tm = pd.DataFrame(timing).groupby("method", sort=False)[["wall_s", "cpu_s"]].mean()
+    for s, r in tm.iterrows():
+        print(f"  {s:42s} {r['wall_s']:7.3f} {r['cpu_s']:7.3f}")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"\nrun {time.perf_counter() - t_run:.0f} s wall, {time.process_time():.0f} s CPU, "
+        f"peak RSS {rss:,.0f} MiB, load {os.getloadavg()[0]:.1f} (2 cores shared)"
+    )
+
+
+if __name__ == "__main__":
+    main()
