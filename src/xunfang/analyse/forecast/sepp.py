@@ -149,6 +149,23 @@ def _squarem(
     return p, steps, False
 
 
+def estimated_pairs(
+    xy: np.ndarray, s: np.ndarray, radius_m: float, max_days: float, *, sample: int = 2000
+) -> float:
+    """Estimated number of pairs :func:`space_time_pairs` would return (before the
+    Euclidean filter), from the neighbour counts of a fixed, evenly spaced sample of at
+    most ``sample`` events (``cKDTree.query_ball_point`` with ``return_length``)."""
+    from scipy.spatial import cKDTree
+
+    n = len(s)
+    if n < 2:
+        return 0.0
+    pts = np.column_stack([xy[:, 0] / radius_m, xy[:, 1] / radius_m, s / max_days])
+    probe = pts[np.linspace(0, n - 1, min(n, sample)).astype(np.int64)]
+    counts = cKDTree(pts).query_ball_point(probe, 1.0, p=np.inf, return_length=True)
+    return float((np.asarray(counts) - 1).mean()) * n / 2.0
+
+
 def space_time_pairs(
     xy: np.ndarray, s: np.ndarray, radius_m: float, max_days: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -175,7 +192,8 @@ def space_time_pairs(
     if len(s) < 2:
         return empty_i, empty_i, np.zeros(0), np.zeros(0)
     pts = np.column_stack([xy[:, 0] / radius_m, xy[:, 1] / radius_m, s / max_days])
-    pr = cKDTree(pts).query_pairs(1.0, p=np.inf, output_type="ndarray")
+    tree = cKDTree(pts)
+    pr = tree.query_pairs(1.0, p=np.inf, output_type="ndarray")
     a, b = pr[:, 0].astype(np.int64), pr[:, 1].astype(np.int64)
     swap = s[a] > s[b]
     src, tgt = np.where(swap, b, a), np.where(swap, a, b)
@@ -405,6 +423,11 @@ class GridETAS(Forecaster):
         the same address would otherwise shrink it towards 0).
     fast_decay_days
         Starting mean delay, days, of the fast component; ``None`` fits one component.
+    max_pairs
+        Memory and time budget: when more space-time pairs than this are expected
+        (:func:`estimated_pairs`), the largest delay is shortened in proportion (the
+        value used is ``trigger_max_days_``). Dense groups (all crime of a large city)
+        then keep triggering over days rather than weeks.
     max_iter
         Maximum EM steps (SQUAREM-accelerated: each cycle takes three).
     tol
@@ -425,6 +448,11 @@ class GridETAS(Forecaster):
     omega_
         Triggering decay rate of the slowest component, 1/day (``1 / omega_`` is its
         mean delay in days).
+    trigger_max_days_
+        Largest delay, days, used by the fit (``trigger_max_days`` or less, see
+        ``max_pairs``).
+    n_pairs_
+        Space-time pairs of the fit (0 for the same-cell model).
     components_
         (K, 3) per delay component, slowest last: expected offspring per event, mean
         delay (days) and spatial standard deviation (metres; 0 for the same-cell model).
@@ -437,6 +465,8 @@ class GridETAS(Forecaster):
     theta_: float
     omega_: float
     components_: np.ndarray
+    trigger_max_days_: float
+    n_pairs_: int
     trace_: EMTrace
     _params: ClassVar[tuple[str, ...]] = (
         "grid",
@@ -450,6 +480,7 @@ class GridETAS(Forecaster):
         "trigger_max_days",
         "trigger_min_m",
         "fast_decay_days",
+        "max_pairs",
         "max_iter",
         "tol",
         "warm_start",
@@ -470,6 +501,7 @@ class GridETAS(Forecaster):
         trigger_max_days: float = 90.0,
         trigger_min_m: float = 25.0,
         fast_decay_days: float | None = 0.25,
+        max_pairs: int = 1_000_000,
         max_iter: int = 200,
         tol: float = 1e-3,
         warm_start: bool = False,
@@ -486,6 +518,7 @@ class GridETAS(Forecaster):
         self.trigger_max_days = trigger_max_days
         self.trigger_min_m = trigger_min_m
         self.fast_decay_days = fast_decay_days
+        self.max_pairs = max_pairs
         self.max_iter = max_iter
         self.tol = tol
         self.warm_start = warm_start
@@ -519,6 +552,8 @@ class GridETAS(Forecaster):
         self._positive("trigger_max_days", self.trigger_max_days)
         self._positive("trigger_min_m", self.trigger_min_m)
         self._positive("fast_decay_days", self.fast_decay_days, allow_none=True)
+        if not (isinstance(self.max_pairs, int) and self.max_pairs >= 1000):
+            raise ValidationError(f"max_pairs must be an integer >= 1000, got {self.max_pairs!r}")
         if self.trigger_bandwidth_m > 0 and not (self.trigger_min_m <= self.trigger_radius_m / 2.5):
             raise ValidationError(
                 f"trigger_min_m ({self.trigger_min_m}) must be at most trigger_radius_m / 2.5 "
@@ -637,6 +672,8 @@ class GridETAS(Forecaster):
         self.theta_ = theta
         self.omega_ = omega
         self.components_ = np.array([[theta, 1.0 / omega, 0.0]])
+        self.n_pairs_ = 0
+        self.trigger_max_days_ = float("inf")
         self.trace_ = EMTrace(
             iterations=steps,
             converged=converged,
@@ -652,6 +689,9 @@ class GridETAS(Forecaster):
         n = len(s)
         bw = self._background_kernel(events, np.arange(n), cell)
         radius, max_days = float(self.trigger_radius_m), float(self.trigger_max_days)
+        expected = estimated_pairs(events.xy, s, radius, max_days)
+        if expected > self.max_pairs:
+            max_days = max(max_days * self.max_pairs / expected, 1.0)
         _, tgt, tau, d2 = space_time_pairs(events.xy, s, radius, max_days)
         tau_c, d2_c = tau[:, None], d2[:, None]
         area = g.cell_m**2
@@ -674,13 +714,7 @@ class GridETAS(Forecaster):
 
         def kernel(th: np.ndarray, om: np.ndarray, sg: np.ndarray) -> np.ndarray:
             """(P, K) triggering density of each pair and component, events/day/m²."""
-            return (
-                th
-                * om
-                * np.exp(-om * tau_c)
-                * np.exp(-d2_c / (2.0 * sg**2))
-                / (2.0 * np.pi * sg**2)
-            )
+            return th * om / (2.0 * np.pi * sg**2) * np.exp(-om * tau_c - d2_c / (2.0 * sg**2))
 
         def em_step(p: np.ndarray) -> tuple[np.ndarray, float]:
             mu, th, om, sg = unpack(p)
@@ -743,6 +777,7 @@ class GridETAS(Forecaster):
         self.omega_ = float(om[slow[-1]])
         self.components_ = np.column_stack([th[slow], 1.0 / om[slow], sg[slow]])
         self.n_pairs_ = len(tau)
+        self.trigger_max_days_ = max_days
         self.trace_ = EMTrace(
             iterations=steps,
             converged=converged,
@@ -757,7 +792,7 @@ class GridETAS(Forecaster):
         g = self.grid
         ev = self.events_
         length = window.length_days
-        max_days = float(self.trigger_max_days)
+        max_days = self.trigger_max_days_
         age = window.start_day - ev.t_day
         used = age < max_days
         age = age[used]
