@@ -10,8 +10,9 @@ districts, each window trained on the ``--lookback-days`` before it (warm-starte
 in ``xunfang forecast evaluate``). Prints per type and method the mean hit rate at each
 coverage, the mean fit + predict seconds per window (wall) and the process CPU seconds,
 with the machine's load. ``--parquet`` reads an ingested table (``xunfang ingest``)
-instead of the monthly CSVs (faster for repeated runs). Methods are separated by ``;``
-(a spec may hold commas).
+instead of the monthly CSVs (faster for repeated runs; another city's table with
+``--area bbox``). Methods and types are separated by ``;``; a type ``col=value``
+selects on a column (e.g. ``category=STREET CRIMES`` of the Portland NIJ calls).
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ def main() -> None:
     parser.add_argument("--windows", type=int, default=14)
     parser.add_argument("--lookback-days", type=float, default=365.0)
     parser.add_argument("--methods", default=";".join(METHODS))
+    parser.add_argument(
+        "--area", default="city", help="'city' (Chicago's police districts) or 'bbox'"
+    )
     args = parser.parse_args()
     t0 = time.perf_counter()
     if args.parquet is not None:
@@ -64,7 +68,8 @@ def main() -> None:
             raise SystemExit(f"no monthly files under {args.data_dir}")
         table, _ = load_incidents(files, "chicago", "EPSG:26916")
     print(f"read {len(table):,} incidents in {time.perf_counter() - t0:.1f} s")
-    grid, _ = study_grid(table, "city", 150.0, args.data_dir / "chicago/boundaries")
+    area = None if args.area == "bbox" else args.area
+    grid, _ = study_grid(table, area, 150.0, args.data_dir / "chicago/boundaries")
     windows = rolling_windows(args.start, args.windows, "day", table.timezone)
     specs = [m.strip() for m in args.methods.split(";") if m.strip()]
     print(
@@ -72,7 +77,11 @@ def main() -> None:
         f"{args.start}; {args.lookback_days:g} days of history; load {os.getloadavg()}"
     )
     for group in [t.strip() for t in args.types.split(";") if t.strip()]:
-        sub = table if group == "all" else select_types(table, [group])
+        if "=" in group:  # column=value, e.g. category=STREET CRIMES (Portland's NIJ groups)
+            col, _, val = group.partition("=")
+            sub = table.subset((table.frame[col].astype(str) == val).to_numpy(dtype=bool))
+        else:
+            sub = table if group == "all" else select_types(table, [group])
         models = {s: with_warm_start(make_forecaster(s, grid)) for s in specs}
         c0 = time.process_time()
         ev = rolling_origin(

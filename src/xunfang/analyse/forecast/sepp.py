@@ -551,7 +551,8 @@ class GridETAS(Forecaster):
         self._positive("trigger_radius_m", self.trigger_radius_m)
         self._positive("trigger_max_days", self.trigger_max_days)
         self._positive("trigger_min_m", self.trigger_min_m)
-        self._positive("fast_decay_days", self.fast_decay_days, allow_none=True)
+        if self.fast_decay_days is not None:
+            self._positive("fast_decay_days", self.fast_decay_days)
         if not (isinstance(self.max_pairs, int) and self.max_pairs >= 1000):
             raise ValidationError(f"max_pairs must be an integer >= 1000, got {self.max_pairs!r}")
         if self.trigger_bandwidth_m > 0 and not (self.trigger_min_m <= self.trigger_radius_m / 2.5):
