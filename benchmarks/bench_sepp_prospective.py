@@ -33,8 +33,10 @@ from xunfang.analyse.forecast import make_forecaster, rolling_windows
 from xunfang.ingest.incidents import read_incident_table
 
 ROOT = Path(__file__).resolve().parents[1]
+OLD_SEPP = "sepp:trigger_bandwidth_m=0:background_k_neighbours=none:background_bandwidth_m=0"
+"""The point process as it was before issue 13: same cell, one exponential, per-cell rates."""
 METHODS = (
-    "sepp:trigger_bandwidth_m=0",
+    OLD_SEPP,
     "sepp",
     "prospective",
     "prospective-continuous",

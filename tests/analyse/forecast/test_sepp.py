@@ -14,6 +14,10 @@ from xunfang.errors import ValidationError
 from xunfang.ingest.incidents import IncidentTable
 
 UTM = CRS.from_epsg(32616)
+PER_CELL = {"background_k_neighbours": None, "background_bandwidth_m": 0.0}
+"""One free background rate per cell, as the simulations draw them."""
+CELL = {"trigger_bandwidth_m": 0.0, **PER_CELL}
+"""The same-cell grid model of Mohler et al. (2015), the old default."""
 T0 = pd.Timestamp("2010-01-01", tz="UTC")
 
 
@@ -61,7 +65,7 @@ def test_em_recovers_the_simulated_parameters(seed: int) -> None:
     mu = rng.uniform(0.02, 0.1, grid.n_cells)
     cell, t = simulate_grid_etas(mu, 0.4, 0.5, 2000.0, rng)
     assert 15_000 < len(t) < 25_000
-    m = GridETAS(grid=grid, tol=1e-6, max_iter=600, trigger_bandwidth_m=0).fit(
+    m = GridETAS(grid=grid, tol=1e-6, max_iter=600, **CELL).fit(
         _table(grid, cell, t), start=T0, end=T0 + pd.Timedelta(days=2000)
     )
     assert m.trace_.converged
@@ -91,7 +95,13 @@ def test_space_time_em_recovers_strength_delays_and_bandwidths(seed: int) -> Non
     table = _table(grid, cell, t, xy)
     end = T0 + pd.Timedelta(days=5000)
     m = GridETAS(
-        grid=grid, tol=1e-5, trigger_radius_m=500.0, trigger_max_days=60.0, trigger_min_m=10.0
+        grid=grid,
+        tol=1e-5,
+        trigger_radius_m=500.0,
+        trigger_max_days=60.0,
+        trigger_min_m=10.0,
+        fast_decay_days=0.25,
+        **PER_CELL,
     ).fit(table, start=T0, end=end)
     assert m.trace_.converged
     (th_f, delay_f, sg_f), (th_s, delay_s, sg_s) = m.components_
@@ -104,7 +114,7 @@ def test_space_time_em_recovers_strength_delays_and_bandwidths(seed: int) -> Non
     assert sg_f == pytest.approx(20.0, rel=0.1)
     assert sg_s == pytest.approx(100.0, rel=0.1)
     assert m.mu_.sum() == pytest.approx(mu.sum(), rel=0.1)
-    old = GridETAS(grid=grid, tol=1e-5, trigger_bandwidth_m=0).fit(table, start=T0, end=end)
+    old = GridETAS(grid=grid, tol=1e-5, **CELL).fit(table, start=T0, end=end)
     assert abs(old.theta_ - 0.4) > 0.04
     assert abs(1 / old.omega_ - 7.0) > 0.15 * 7.0
 
@@ -136,9 +146,7 @@ def test_forecast_is_background_plus_decayed_triggering() -> None:
     mu * 1 + theta * (1 - exp(-omega)) * sum_i exp(-omega * age_i)."""
     grid = Grid.from_bounds((0.0, 0.0, 199.0, 99.0), 100.0, UTM)
     table = _table(grid, np.array([0, 0, 1]), np.array([1.0, 9.0, 5.0]))
-    m = GridETAS(grid=grid, trigger_bandwidth_m=0).fit(
-        table, start=T0, end=T0 + pd.Timedelta(days=10)
-    )
+    m = GridETAS(grid=grid, **CELL).fit(table, start=T0, end=T0 + pd.Timedelta(days=10))
     m.mu_ = np.array([0.1, 0.2])
     m.theta_, m.omega_ = 0.5, 0.25
     w = Window(T0 + pd.Timedelta(days=10), T0 + pd.Timedelta(days=11))
@@ -156,12 +164,10 @@ def test_recent_event_raises_its_cell_risk() -> None:
     grid = Grid.from_bounds((0.0, 0.0, 499.0, 499.0), 100.0, UTM)
     cell, t = simulate_grid_etas(np.full(grid.n_cells, 0.05), 0.5, 0.3, 600.0, rng)
     end = T0 + pd.Timedelta(days=601)
-    base = GridETAS(grid=grid, trigger_bandwidth_m=0).fit(_table(grid, cell, t), start=T0, end=end)
+    base = GridETAS(grid=grid, **CELL).fit(_table(grid, cell, t), start=T0, end=end)
     cell2 = np.r_[cell, 12]
     t2 = np.r_[t, 600.0]
-    more = GridETAS(grid=grid, trigger_bandwidth_m=0).fit(
-        _table(grid, cell2, t2), start=T0, end=end
-    )
+    more = GridETAS(grid=grid, **CELL).fit(_table(grid, cell2, t2), start=T0, end=end)
     w = Window(end, end + pd.Timedelta(days=1))
     gain = more.predict(w).risk - base.predict(w).risk
     assert more.theta_ > 0.3
@@ -175,6 +181,6 @@ def test_bad_parameters_and_simulation_inputs() -> None:
     with pytest.raises(ValidationError, match="initial_theta"):
         GridETAS(grid=grid, initial_theta=1.5).fit(table)
     with pytest.raises(ValidationError, match="background_k_neighbours needs"):
-        GridETAS(grid=grid, background_k_neighbours=5).fit(table)
+        GridETAS(grid=grid, background_k_neighbours=5, background_bandwidth_m=0).fit(table)
     with pytest.raises(ValidationError, match="stable process"):
         simulate_grid_etas(np.ones(2), 1.2, 1.0, 10.0, np.random.default_rng(0))
