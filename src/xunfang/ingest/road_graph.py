@@ -238,7 +238,9 @@ def network_from_ways(
     length = np.concatenate([seg_len[fw], seg_len[bw]])
     time_s = length / (np.concatenate([v_fwd[fw], v_bwd[bw]]) / 3.6)
     seg_way = np.concatenate([w_of[fw], w_of[bw]])
-    posted = np.concatenate([np.asarray(posted_fwd)[w_of[fw]], np.asarray(posted_bwd)[w_of[bw]]])
+    posted = np.concatenate(
+        [np.asarray(posted_fwd)[w_of[fw]], np.asarray(posted_bwd)[w_of[bw]]]
+    )
     # the fastest segment per (tail, head): parallel duplicates add nothing
     order = np.lexsort((time_s, head, tail))
     tail, head, length, time_s, seg_way, posted = (
@@ -272,7 +274,9 @@ def network_from_ways(
     e_posted = np.bincount(chain_of, weights=posted[seg_order], minlength=len(chains)) > 0
     e_first_way = seg_way[np.array([c[1][0] for c in chains], dtype=np.int64)]
     e_names = [
-        names[int(seg_way[c[1][0]])] if len(c[1]) == 1 else _chain_names(seg_way[c[1]], names)
+        names[int(seg_way[c[1][0]])]
+        if len(c[1]) == 1
+        else _chain_names(seg_way[c[1]], names)
         for c in chains
     ]
     loops = e_tail == e_head
@@ -334,7 +338,9 @@ def network_from_ways(
         )
 
     sel = row_sel[row_final]
-    geoms = [shapely.linestrings(xy[np.asarray(chains[i][0])]) for i in sel.tolist()]
+    geoms = [
+        shapely.linestrings(xy[np.asarray(chains[i][0])]) for i in sel.tolist()
+    ]
     table = pd.DataFrame(
         {
             "u_index": new_index[e_tail[sel]],
