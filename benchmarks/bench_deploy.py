@@ -15,7 +15,9 @@ Figures printed:
 * preparation: rebuilding the study area's road network and reading the 18 monthly incident
   files (the same work ``xunfang plan`` does; not part of the planning time);
 * planning (the figure with the 60 s target): time blocks and checks, risk per block, travel
-  times, the covering model of every block (HiGHS) and every route (OR-Tools), summaries;
+  times, the covering model of every block (HiGHS) and every route (OR-Tools), the booths'
+  walks of their sectors (with the plan's ``sectors.geojson``; ``--no-sectors`` leaves them
+  out), summaries;
 * outputs: report, tables, GeoJSON + GPX per route, schedules (with ``--out``);
 * peak memory: Python-level peak of the planning step (tracemalloc, a second run; numpy
   buffers are included, OR-Tools' and HiGHS's C++ heaps are not) and the process's peak
@@ -55,6 +57,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None, help="also write (and time) the outputs")
     ap.add_argument("--no-trace", action="store_true", help="skip the tracemalloc run")
+    ap.add_argument(
+        "--no-sectors", action="store_true", help="ignore the plan's sectors (no booth walks)"
+    )
     args = ap.parse_args()
 
     from xunfang.config import Settings
@@ -118,6 +123,7 @@ def main() -> None:
             places=places,
             config=config,
             area_name=ctx.area.name,
+            sectors=None if args.no_sectors else ctx.sectors,
         )
 
     t = time.perf_counter()
@@ -128,6 +134,8 @@ def main() -> None:
     assert isinstance(dep, Deployment)
     k = dep.block_kpis
     units = int(k["vehicles"].max())
+    n_walks = sum(rt.unit.endswith(" sector") for rt in dep.routes)
+    n_vehicle_routes = len(dep.routes) - n_walks
     print(
         f"week: {len(dep.blocks)} blocks of {args.block_hours:g} h, {units} mobile units, "
         f"{len(dep.routes)} routes, {len(dep.assignments):,} officer-block assignments"
@@ -136,7 +144,13 @@ def main() -> None:
     print(
         f"PLANNING TIME: {t_plan:.2f} s for the week (target < 60 s): "
         f"{1000 * dep.timings_s['allocation'] / len(dep.blocks):.1f} ms per block allocation, "
-        f"{1000 * dep.timings_s['routes'] / max(len(dep.routes), 1):.1f} ms per route"
+        f"{1000 * dep.timings_s['routes'] / max(n_vehicle_routes, 1):.1f} ms per vehicle route"
+        + (
+            f", {1000 * dep.timings_s['sector patrols'] / max(n_walks, 1):.1f} ms per sector "
+            f"walk ({n_walks} walks of {len(dep.sectors.names) if dep.sectors else 0} sectors)"
+            if "sector patrols" in dep.timings_s
+            else " (no sectors)"
+        )
     )
     w = dep.weekly
     print(

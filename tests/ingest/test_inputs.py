@@ -339,3 +339,53 @@ def test_piled_rows_are_left_out_of_hotspot_counts(tmp_path: Path) -> None:
         assert int(ww.cell_counts["all"].sum()) == expected
         assert ww.n_piled == 100 - expected
         assert ww.n_outside_grid == 0
+
+
+def test_utf8_rows_in_a_gbk_export_are_read_as_utf8_and_named(
+    tmp_path: Path, mapping: Path
+) -> None:
+    # Synthetic: a GBK export in which rows 3 and 5 were pasted in as UTF-8. Read as GBK
+    # they would decode to other characters (UTF-8 Chinese is often valid GB18030) or
+    # refuse the whole file; each line is read in its own encoding and the report names them.
+    rows = [
+        ("A1", "盗窃", "扒窃"),
+        ("A2", "纠纷", "邻里纠纷"),
+        ("A3", "交通", "交通事故"),
+        ("A4", "盗窃", "入室盗窃"),
+        ("A5", "求助", "走失"),
+    ]
+    lines = [b"id,time,type,subtype,lon,lat"]
+    for i, (rid, typ, sub) in enumerate(rows):
+        text = f"{rid},2024-05-01 10:0{i}:00,{typ},{sub},121.4{i},31.2{i}"
+        lines.append(text.encode("utf-8" if rid in ("A3", "A5") else "gbk"))
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    table, _, report = ingest([path], profile_from_toml(mapping))
+    assert report.files[0]["encoding"] == "gb18030"
+    assert report.rows_accepted == 5
+    assert table.frame["type"].tolist() == ["盗窃", "纠纷", "交通", "盗窃", "求助"]
+    assert table.frame["subtype"].tolist() == ["扒窃", "邻里纠纷", "交通事故", "入室盗窃", "走失"]
+    assert any("line(s) 4, 6 are UTF-8 in a GB18030 file" in n for n in report.notes)
+    # a line valid in neither encoding still refuses the file, naming that line
+    lines[2] = b"A2,2024-05-01 10:01:00,\xff\xfe,x,121.41,31.21"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    with pytest.raises(DataFileError, match=r"mixed\.csv, row 2: .*line 3 is neither UTF-8 nor GB"):
+        ingest([path], profile_from_toml(mapping))
+    with pytest.raises(DataFileError, match=r"row 2: line 3 is valid neither as gb18030 nor"):
+        ingest([path], profile_from_toml(mapping), encoding="gb18030")
+
+
+@pytest.mark.parametrize("enc", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_bom_is_told_by_its_zero_bytes(
+    tmp_path: Path, mapping: Path, enc: str
+) -> None:
+    # Synthetic: Excel's "Unicode text" export without a byte-order mark (was refused).
+    lines = ["id,time,type,subtype,lon,lat"] + [
+        f"A{i},2024-05-01 10:0{i}:00,盗窃,扒窃,121.4{i},31.2{i}" for i in range(3)
+    ]
+    path = tmp_path / "u16.csv"
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode(enc))
+    table, _, report = ingest([path], profile_from_toml(mapping))
+    assert report.files[0]["encoding"] == enc
+    assert report.rows_accepted == 3
+    assert table.frame["subtype"].tolist() == ["扒窃"] * 3

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from xunfang.errors import ValidationError
+from xunfang.errors import DataFileError, ValidationError
 from xunfang.plan.booth_value import StaffRule, booth_values
+from xunfang.plan.roster import load_roster, roster_from_mapping
 
 # Five demand nodes on a line, 60 s apart, weights 1..5 (total 15); candidates are the nodes;
 # sites open at nodes 0, 2 and 4. Nearest (ties to the lower site): node 1 -> site 0,
@@ -52,7 +55,62 @@ def test_fixed_sites_are_never_low_value_and_busy_shares_follow_load() -> None:
 
 def test_staff_rule_and_errors() -> None:
     assert StaffRule(1, 2).officers_per_day == 2
+    assert StaffRule.from_options(2, 3).source == "--staff-per-booth 2 x --shifts-per-day 3"
     with pytest.raises(ValidationError, match="staff-per-booth"):
-        StaffRule(0, 3)
+        StaffRule.from_options(0, 3)
+
+
+ROSTER_3X8 = """
+[booths]
+default_min_staff = 2
+[booths.min_staff]
+B02 = 3
+[[shift]]
+name = "day"
+start = "06:00"
+hours = 8
+officers = 12
+[[shift]]
+name = "evening"
+start = "14:00"
+hours = 8
+officers = 12
+[[shift]]
+name = "night"
+start = "22:00"
+hours = 8
+officers = 12
+"""
+
+
+def test_staff_from_a_roster_hand_worked(tmp_path: Path) -> None:
+    # 3 shifts every day = 21 shift starts a week / 7 = 3 a day; 2 officers at every booth,
+    # 3 at B02: 2 x 3 = 6 and 3 x 3 = 9 officers per day; B01 + B02 + B03 = 6 + 9 + 6 = 21
+    path = tmp_path / "roster.toml"
+    path.write_text(ROSTER_3X8, encoding="utf-8")
+    staff = StaffRule.from_roster(load_roster(path), ["B01", "B02", "B03"])
+    assert staff.shifts_per_day == 3.0 and staff.officers_per_day == 6.0
+    assert [staff.for_booth(b) for b in ("B01", "B02", "B03")] == [6.0, 9.0, 6.0]
+    assert sum(staff.for_booth(b) for b in ("B01", "B02", "B03")) == 21.0
+    assert staff.source == f"roster {path}"
+    # a roster naming a booth the plan does not have is refused
+    with pytest.raises(DataFileError, match=r"booths\.min_staff\.B02"):
+        StaffRule.from_roster(load_roster(path), ["B01"])
+
+
+def test_staff_from_a_roster_averaged_over_the_week() -> None:
+    # Mon-Fri three 8-hour shifts (15 starts), Sat-Sun two 12-hour shifts (4 starts):
+    # 19 / 7 shifts a day; 2 officers per booth: 38 / 7 = 5.43 officers per day
+    shifts = [
+        {"name": "d", "start": "06:00", "hours": 8, "days": "Mon-Fri", "officers": 4},
+        {"name": "e", "start": "14:00", "hours": 8, "days": "Mon-Fri", "officers": 4},
+        {"name": "n", "start": "22:00", "hours": 8, "days": "Mon-Fri", "officers": 4},
+        {"name": "wd", "start": "06:00", "hours": 12, "days": "Sat-Sun", "officers": 4},
+        {"name": "wn", "start": "18:00", "hours": 12, "days": "Sat-Sun", "officers": 4},
+    ]
+    roster = roster_from_mapping({"booths": {"default_min_staff": 2}, "shift": shifts})
+    staff = StaffRule.from_roster(roster)
+    assert staff.shifts_per_day == pytest.approx(19 / 7)
+    assert staff.for_booth("B01") == pytest.approx(38 / 7)
     with pytest.raises(ValidationError, match="days"):
         booth_values(COST, W, SEL, 60.0, days=0.0)

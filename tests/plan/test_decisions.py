@@ -4,11 +4,14 @@ sector."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import shapely
+from test_booth_value import ROSTER_3X8
 
-from xunfang.errors import ValidationError
+from xunfang.errors import DataFileError, ValidationError
 from xunfang.ingest.network import network_from_edges
 from xunfang.plan.decisions import DecisionConfig, plan_decisions
 from xunfang.plan.siting import mclp
@@ -65,6 +68,20 @@ def test_target_agrees_with_curve_and_sentence_counts_officers() -> None:
     assert len(d.sector_frame) == 5
     assert d.sectors.workload.sum() == pytest.approx(w.sum())
     assert list(d.value_table["name"]) == ["Station", "B01", "B02", "B03", "B04"]
+
+
+def test_roster_staffing_in_the_table_and_the_sentence(tmp_path: Path) -> None:
+    # the roster of test_booth_value: 3 shifts a day, 2 officers per booth, B02 3
+    path = tmp_path / "roster.toml"
+    path.write_text(ROSTER_3X8, encoding="utf-8")
+    d, _ = _grid_plan(DecisionConfig(curve=False, sectors=False, roster=str(path)))
+    assert d.value_table["officers_per_day"].tolist() == [0.0, 6.0, 9.0, 6.0, 6.0]
+    assert d.officers_per_day == 6.0 and d.staff_source == f"roster {path}"
+    assert d.summary.endswith(
+        "Booth staffing from the roster: 27 officers per day at the plan's 4 booths."
+    )
+    with pytest.raises(DataFileError, match="no-such"):
+        DecisionConfig(roster=str(tmp_path / "no-such.toml")).validate()
 
 
 def test_tiered_objective_replaces_the_layout_and_bad_options_are_named() -> None:

@@ -428,7 +428,10 @@ def test_loop_week_from_a_booth_plan_in_memory(loop_plan: Any) -> None:
     # the booths were sited by MCLP at 1 min on the same incidents: they reach most risk
     assert (k["booth_covered_share"] > 0.5).all()
     assert (k["covered_share"] >= k["booth_covered_share"]).all()
-    assert all(rt.end_s <= rt.horizon_s for rt in dep.routes) and len(dep.routes) == 42
+    assert all(rt.end_s <= rt.horizon_s for rt in dep.routes)
+    # 2 vehicles, and the 5 booths' sector walks (the plan's sectors), in each of 21 blocks
+    assert len(dep.routes) == 21 * (2 + 5) and dep.sector_kpis is not None
+    assert dep.sector_kpis.loc[dep.sector_kpis["kind"] == "booth", "patrols"].tolist() == [21] * 5
 
 
 @pytest.mark.realdata
@@ -488,7 +491,10 @@ def test_loop_week_from_the_command_line(loop_plan: Any, data_dir: Path) -> None
     d = pd.read_csv(out / "daily.csv")
     assert d["person_times"].tolist() == [40] * 7
     gj = json.loads((out / "routes.geojson").read_text(encoding="utf-8"))
-    assert len(gj["features"]) == 42 * 3
+    # 3 vehicles, and one walker of each of the 5 booths on a loop of the booth's sector
+    assert len(gj["features"]) == 42 * (3 + 5)
+    walks = [f for f in gj["features"] if f["properties"]["unit"].endswith(" sector")]
+    assert len(walks) == 42 * 5 and all(f["properties"]["duration_min"] <= 45 for f in walks)
     assert all(
         f["properties"]["duration_min"] <= f["properties"]["block_min"] for f in gj["features"]
     )

@@ -21,6 +21,7 @@ import pytest
 from grid_geo import SITES, lonlat, node, synthetic_geo
 
 from xunfang.serve.api.app import create_app, prepare_database
+from xunfang.serve.api.geo import Geo
 from xunfang.serve.api.security import Principal, Role, create_token, hash_password
 from xunfang.serve.api.settings import DEV_SECRET_KEY, ServeSettings
 from xunfang.store import repo
@@ -129,12 +130,15 @@ ADM = auth("adm:admin")
 
 
 @contextlib.contextmanager
-def app_client(url: str, **settings: object) -> Iterator[TestClient]:
-    """The app on the grid with a migrated database and :data:`USERS`, running."""
+def app_client(url: str, geo: Geo | None = None, **settings: object) -> Iterator[TestClient]:
+    """The app on ``geo`` (default the grid) with a migrated database and :data:`USERS`,
+    running, on the grid's clock (it lies in Chicago: the KPI tests' local hours are worked
+    out there)."""
     db = Database(url)
     prepare_database(db)
     add_users(db)
-    app = create_app(ServeSettings(database_url=url, **settings), synthetic_geo(), db=db)  # type: ignore[arg-type]
+    settings.setdefault("timezone", "America/Chicago")
+    app = create_app(ServeSettings(database_url=url, **settings), geo or synthetic_geo(), db=db)  # type: ignore[arg-type]
     try:
         with TestClient(app) as client:
             yield client

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from pyproj import CRS
+from scipy import stats as scipy_stats
 
 from xunfang.analyse.forecast._base import (
     Forecaster,
@@ -80,8 +81,30 @@ def coverage_cells(n_active: int, fraction: float) -> int:
     return int(np.floor(fraction * n_active + 1e-9))
 
 
+class CaptureRates:
+    """Hit rate and PEI from ``hits``, ``best_hits`` and ``total``: shared by the grid's
+    :class:`HitCounts` and the street segments' captures."""
+
+    hits: np.ndarray
+    best_hits: np.ndarray
+    total: int
+
+    @property
+    def hit_rate(self) -> np.ndarray:
+        """(m,) share of incidents captured; NaN when the window has no incident."""
+        if self.total == 0:
+            return np.full(len(self.hits), np.nan)
+        return self.hits / self.total
+
+    @property
+    def pei(self) -> np.ndarray:
+        """(m,) predictive efficiency index: hits / best possible hits (NaN if none)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.best_hits > 0, self.hits / self.best_hits, np.nan)
+
+
 @dataclass(frozen=True)
-class HitCounts:
+class HitCounts(CaptureRates):
     """Expected captures of one forecast at several coverages.
 
     Attributes
@@ -108,13 +131,6 @@ class HitCounts:
     n_active: int
 
     @property
-    def hit_rate(self) -> np.ndarray:
-        """(m,) share of incidents captured; NaN when the window has no incident."""
-        if self.total == 0:
-            return np.full(len(self.hits), np.nan)
-        return self.hits / self.total
-
-    @property
     def area_share(self) -> np.ndarray:
         """(m,) share of the active cells flagged."""
         return self.k_cells / self.n_active
@@ -124,12 +140,6 @@ class HitCounts:
         """(m,) predictive accuracy index: hit rate / area share (NaN for 0 cells)."""
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(self.k_cells > 0, self.hit_rate / self.area_share, np.nan)
-
-    @property
-    def pei(self) -> np.ndarray:
-        """(m,) predictive efficiency index: hits / best possible hits (NaN if none)."""
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(self.best_hits > 0, self.hits / self.best_hits, np.nan)
 
 
 def hit_counts(
@@ -293,16 +303,36 @@ class Evaluation:
     n_outside: dict[float, int]
     n_date_only: int
     settings: dict[str, Any] = field(default_factory=dict)
+    selections: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Per automatic method (``auto``), offset, test window and candidate: the
+    validation scores and the choice (:class:`xunfang.analyse.forecast.select.Selection`
+    rows, with ``method, offset_m, test_window, reason`` added)."""
+    validation_scores: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """The scores behind :attr:`selections`, one row per candidate and validation
+    window (``Selection.scores`` with ``method, offset_m, test_window`` added)."""
 
     def summary(self) -> pd.DataFrame:
-        """Mean and interquartile range over windows per method, offset and coverage.
+        """Mean, spread and interval over windows per method, offset and coverage.
 
         Columns: ``method, offset_m, fraction, windows, hit_rate_mean, hit_rate_q25,
-        hit_rate_q75, pai_mean, pai_q25, pai_q75, pei_mean, pei_q25, pei_q75,
-        seconds_per_window`` (mean fit + predict time). Windows without incidents are
-        left out of the means (``windows`` counts those scored).
+        hit_rate_q75, hit_rate_sd, hit_rate_ci_lo, hit_rate_ci_hi, pai_mean, pai_q25,
+        pai_q75, pei_mean, pei_q25, pei_q75, seconds_per_window`` (mean fit + predict
+        time). ``hit_rate_sd`` is the standard deviation over windows and ``ci`` the 95 %
+        Student-t interval of the mean hit rate. Windows without incidents are left out
+        (``windows`` counts those scored).
         """
         return summarise(self.rows)
+
+    def paired(self, baseline: str | None = None) -> pd.DataFrame:
+        """Paired tests of each method against ``baseline`` (default: the first
+        ``naive`` method of the run) on the unshifted grid (:func:`paired_tests`);
+        empty when the run has no such baseline."""
+        methods = list(dict.fromkeys(self.rows["method"])) if len(self.rows) else []
+        base = baseline or next((m for m in methods if is_naive(m)), None)
+        if base is None or base not in methods:
+            return pd.DataFrame()
+        sub = self.rows[self.rows["offset_m"] == self.rows["offset_m"].min()]
+        return paired_tests(sub, base)
 
 
 def summarise(rows: pd.DataFrame) -> pd.DataFrame:
@@ -319,8 +349,123 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
             rec[f"{metric}_mean"] = float(v.mean()) if len(v) else np.nan
             rec[f"{metric}_q25"] = float(np.percentile(v, 25)) if len(v) else np.nan
             rec[f"{metric}_q75"] = float(np.percentile(v, 75)) if len(v) else np.nan
+            if metric == "hit_rate":
+                _m, sd, lo, hi = mean_interval(v)
+                rec.update(hit_rate_sd=sd, hit_rate_ci_lo=lo, hit_rate_ci_hi=hi)
         rec["seconds_per_window"] = float((grp["fit_s"] + grp["predict_s"]).mean())
         out.append(rec)
+    return pd.DataFrame(out)
+
+
+def mean_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float, float]:
+    """Mean, standard deviation (``ddof=1``) and the Student-t interval of the mean of
+    ``values`` (windows as independent draws): ``mean -+ t_{(1+level)/2, n-1} sd / sqrt(n)``.
+
+    NaN values are left out; with fewer than two values the spread and interval are NaN.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return np.nan, np.nan, np.nan, np.nan
+    mean = float(v.mean())
+    if len(v) < 2:
+        return mean, np.nan, np.nan, np.nan
+    sd = float(v.std(ddof=1))
+    half = float(scipy_stats.t.ppf(0.5 + level / 2, len(v) - 1)) * sd / np.sqrt(len(v))
+    return mean, sd, mean - half, mean + half
+
+
+def paired_tests(
+    rows: pd.DataFrame, baseline: str, *, alpha: float = 0.05, relative_effect: float = 0.10
+) -> pd.DataFrame:
+    """Each method against ``baseline`` over the same windows, per coverage.
+
+    For the per-window differences ``d = hit rate(method) - hit rate(baseline)`` (windows
+    with incidents): the mean, its 95 % t interval, the paired t-test
+    (``scipy.stats.ttest_rel``) and the Wilcoxon signed-rank test
+    (``scipy.stats.wilcoxon``, zero differences dropped, Wilcoxon 1945), two-sided.
+
+    ``noise_se`` is the standard error of the mean difference that the counts alone
+    produce: with ``n_w`` incidents in window ``w`` each hit rate is a share of ``n_w``,
+    of binomial variance ``p (1 - p) / n_w``, so
+    ``noise_se = sqrt(sum_w (p_a,w (1 - p_a,w) + p_b,w (1 - p_b,w)) / n_w) / W``
+    (the two methods taken as independent: an upper bound). ``few_incidents`` flags
+    windows that hold too few incidents to tell the methods apart: twice that noise
+    exceeds ``relative_effect`` (10 %) of the baseline's mean hit rate, so a difference of
+    that size could be noise alone. Methods with equal hit rates in every window (e.g.
+    ``auto`` chose the baseline each time) get the verdict ``the same in every window``.
+
+    Parameters
+    ----------
+    rows
+        Per-window rows (:attr:`Evaluation.rows` of one grid offset): ``method, window,
+        fraction, n_events, hit_rate``.
+    baseline
+        The method label compared against (e.g. ``naive:period_days=365``).
+    alpha
+        Level of the tests for the ``verdict`` column.
+    relative_effect
+        Smallest difference of interest, as a share of the baseline's mean hit rate.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``method, baseline, fraction, windows, events_per_window, mean_diff, ci_lo,
+        ci_hi, t_p, wilcoxon_p, noise_se, few_incidents, verdict`` (no row for the
+        baseline itself).
+    """
+    out = []
+    base = rows[rows["method"] == baseline]
+    for (method, frac), grp in rows.groupby(["method", "fraction"], sort=False):
+        if method == baseline:
+            continue
+        b = base[np.isclose(base["fraction"], frac)].set_index("window")
+        a = grp.set_index("window")
+        common = [w for w in a.index if w in b.index and a.loc[w, "n_events"] > 0]
+        pa = a.loc[common, "hit_rate"].to_numpy(dtype=np.float64)
+        pb = b.loc[common, "hit_rate"].to_numpy(dtype=np.float64)
+        n = a.loc[common, "n_events"].to_numpy(dtype=np.float64)
+        d = pa - pb
+        mean, _sd, lo, hi = mean_interval(d)
+        t_p = w_p = np.nan
+        if len(d) >= 2 and np.any(d != 0):
+            t_p = float(scipy_stats.ttest_rel(pa, pb).pvalue)
+            w_p = float(scipy_stats.wilcoxon(pa, pb, zero_method="wilcox").pvalue)
+        elif len(d) >= 2:
+            t_p = w_p = 1.0
+        noise = (
+            float(np.sqrt(np.sum((pa * (1 - pa) + pb * (1 - pb)) / n)) / len(d))
+            if len(d)
+            else np.nan
+        )
+        same = bool(len(d) > 0 and np.all(d == 0))
+        few = bool(len(d) == 0 or (2 * noise > relative_effect * pb.mean() and not same))
+        significant = bool(np.isfinite(w_p) and w_p < alpha and np.isfinite(t_p) and t_p < alpha)
+        if same:
+            verdict = "the same in every window"
+        elif significant:
+            verdict = "better" if mean > 0 else "worse"
+        elif few:
+            verdict = "too few incidents to tell apart"
+        else:
+            verdict = "no significant difference"
+        out.append(
+            {
+                "method": method,
+                "baseline": baseline,
+                "fraction": float(frac),
+                "windows": len(d),
+                "events_per_window": float(n.mean()) if len(n) else np.nan,
+                "mean_diff": mean,
+                "ci_lo": lo,
+                "ci_hi": hi,
+                "t_p": t_p,
+                "wilcoxon_p": w_p,
+                "noise_se": noise,
+                "few_incidents": few,
+                "verdict": verdict,
+            }
+        )
     return pd.DataFrame(out)
 
 
@@ -377,6 +522,8 @@ def rolling_origin(
                 f"(first incident {table.frame['occurred_at'].min()}): choose a later --start"
             )
     rows: list[dict[str, Any]] = []
+    chosen: list[pd.DataFrame] = []
+    scores: list[pd.DataFrame] = []
     n_outside: dict[float, int] = {}
     n_date_only = 0
     for offset, grid in grid_map.items():
@@ -401,6 +548,11 @@ def rolling_origin(
                 fc = model.predict(w)
                 t2 = time.perf_counter()
                 hc = hit_counts(fc.risk, counts, fractions, mask=grid.mask)
+                sel = getattr(model, "selection_", None)
+                if sel is not None:  # an automatic method: what it chose and why
+                    where = {"method": label, "offset_m": float(offset), "test_window": w.label}
+                    chosen.append(sel.table.assign(**where, reason=sel.reason()))
+                    scores.append(sel.scores.assign(**where))
                 for i, frac in enumerate(hc.fractions):
                     rows.append(
                         {
@@ -420,6 +572,7 @@ def rolling_origin(
                             "fit_s": t1 - t0,
                             "predict_s": t2 - t1,
                             "n_train": len(train),
+                            "chosen": sel.chosen if sel is not None else "",
                         }
                     )
         n_outside[float(offset)] = n_out
@@ -434,6 +587,8 @@ def rolling_origin(
             "methods": {label: f.describe() for label, f in forecasters.items()},
             "offsets_m": list(grid_map),
         },
+        selections=pd.concat(chosen, ignore_index=True) if chosen else pd.DataFrame(),
+        validation_scores=pd.concat(scores, ignore_index=True) if scores else pd.DataFrame(),
     )
 
 
@@ -650,6 +805,24 @@ def with_warm_start(model: Forecaster) -> Forecaster:
     return model
 
 
+NAIVE_BASELINE = "naive:period_days=365"
+"""The naive counts every evaluation is compared against when it runs none itself."""
+
+
+def is_naive(spec: str) -> bool:
+    """Whether a method spec is plain naive counts (no time-of-day wrapper)."""
+    return "+" not in spec and spec.split(":")[0].strip().lower() == "naive"
+
+
+def with_baseline(methods: Sequence[str]) -> tuple[str, ...]:
+    """``methods``, plus :data:`NAIVE_BASELINE` when none of them is naive counts (the
+    paired tests of :meth:`Evaluation.paired` need one)."""
+    out = tuple(methods)
+    if any(is_naive(m) for m in out):
+        return out
+    return (*out, NAIVE_BASELINE)
+
+
 def default_start(table: IncidentTable, window: str, n: int) -> str:
     """Local date of the first of the last ``n`` whole windows before the data ends."""
     a, b, days = parse_window_kind(window)
@@ -661,21 +834,17 @@ def default_start(table: IncidentTable, window: str, n: int) -> str:
     return str(first.date())
 
 
-def run_evaluation(
-    spec: EvaluationSpec, *, progress: Callable[[str], None] | None = None
-) -> EvaluationRun:
-    """Read, select, grid, and run the rolling-origin evaluation of ``spec``.
+def read_study(spec: EvaluationSpec) -> tuple[IncidentTable, IngestReport | None, Grid, str]:
+    """The incidents of ``spec`` (all types) projected to the analysis CRS, the ingest
+    report, the study grid and the area's name.
 
     Raises
     ------
     ValidationError
-        For bad options, naming them; errors of the steps pass through.
+        For a bad cell size or no ingest profile; errors of the steps pass through.
     """
-    t_start = time.perf_counter()
     if not spec.cell_m > 0:
         raise ValidationError(f"--cell-m must be positive, got {spec.cell_m}")
-    say = progress or (lambda _m: None)
-    say("reading incidents")
     crs = spec.crs
     if crs is None and spec.area is not None and spec.city is not None:
         crs = _city_area(spec.city, spec.area, None).crs.to_string()
@@ -690,6 +859,23 @@ def run_evaluation(
         raise ValidationError("no ingest profile: give --profile, --mapping or a city file")
     table, report = load_incidents(spec.incident_files, profile, crs, spec.frame)
     grid, area_name = study_grid(table, spec.area, spec.cell_m, spec.boundary_dir, city=spec.city)
+    return table, report, grid, area_name
+
+
+def run_evaluation(
+    spec: EvaluationSpec, *, progress: Callable[[str], None] | None = None
+) -> EvaluationRun:
+    """Read, select, grid, and run the rolling-origin evaluation of ``spec``.
+
+    Raises
+    ------
+    ValidationError
+        For bad options, naming them; errors of the steps pass through.
+    """
+    t_start = time.perf_counter()
+    say = progress or (lambda _m: None)
+    say("reading incidents")
+    table, report, grid, area_name = read_study(spec)
     grids = {0.0: grid}
     if spec.offset_sensitivity:
         half = spec.cell_m / 2.0
@@ -709,7 +895,8 @@ def run_evaluation(
             "or fewer --windows"
         )
     # the rolling refits differ by one window: iterative fits start from the last one
-    models = {m: with_warm_start(make_forecaster(m, grid, seed=spec.seed)) for m in spec.methods}
+    methods = with_baseline(spec.methods)
+    models = {m: with_warm_start(make_forecaster(m, grid, seed=spec.seed)) for m in methods}
     evaluation = rolling_origin(
         selected,
         grids,

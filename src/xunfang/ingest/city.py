@@ -950,3 +950,33 @@ def to_output_frame(frame: gpd.GeoDataFrame, output_frame: str) -> gpd.GeoDataFr
             lon, lat = conv(out[lon_col].to_numpy(float), out[lat_col].to_numpy(float))
             out[lon_col], out[lat_col] = lon, lat
     return out
+
+
+def from_output_frame(frame: gpd.GeoDataFrame, output_frame: str) -> gpd.GeoDataFrame:
+    """The inverse of :func:`to_output_frame`: a GeoDataFrame written in ``output_frame``
+    (geometry and ``lon``/``lat``, ``centre_lon``/``centre_lat`` columns) back in WGS-84,
+    with :func:`xunfang.ingest.coords.to_wgs84`. ``wgs84`` returns the frame unchanged.
+
+    Raises
+    ------
+    ValidationError
+        For an unknown frame.
+    """
+    key = _check_frame(output_frame, "output_frame")
+    if key == "wgs84":
+        return frame
+    import numpy as np
+
+    from xunfang.ingest.coords import to_wgs84
+
+    def back(coords: Any) -> Any:
+        lon, lat = to_wgs84(coords[:, 0], coords[:, 1], key)
+        return np.column_stack([lon, lat])
+
+    out = frame.set_geometry(shapely.transform(frame.geometry.to_numpy(), back), crs=WGS84)
+    for lon_col, lat_col in (("lon", "lat"), ("centre_lon", "centre_lat")):
+        if lon_col in out.columns and lat_col in out.columns:
+            out[lon_col], out[lat_col] = to_wgs84(
+                out[lon_col].to_numpy(float), out[lat_col].to_numpy(float), key
+            )
+    return out

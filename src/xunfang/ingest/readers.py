@@ -5,18 +5,27 @@ Every reader returns the file's cells as strings in a :class:`RawFile`, with the
 the profile that matches its header. Nothing here interprets values; validation is in
 :mod:`xunfang.ingest.incidents`.
 
-Encoding rule (``encoding="auto"``): a byte-order mark decides; else UTF-8 if every byte
+Encoding rule (``encoding="auto"``): a byte-order mark decides; else UTF-16 when at least
+a fifth of the 2-byte units carry a zero byte, all on the same side (no other text encoding
+has NUL bytes; UTF-16 has one per ASCII character); else UTF-8 if every byte
 of the first MiB decodes as UTF-8; else GB18030 (a superset of GBK and GB 2312) if every
 byte decodes as GB18030 **and** the non-ASCII text is Chinese (at least 95 % of it in the
 CJK blocks, and at least two such characters). Anything else is refused with a message
 naming ``--encoding``: single-byte code pages (cp1251, latin-1, ...) decode any bytes at
 all, so guessing one would turn a GBK file into Cyrillic without a word.
+
+Mixed files: a GB18030/GBK export with some lines saved as UTF-8 (a row pasted in from
+another system) is read line by line: a line with non-ASCII bytes that is valid UTF-8 is
+read as UTF-8, since Chinese text in GBK is almost never valid UTF-8 while UTF-8 Chinese often
+*is* valid GB18030 and would otherwise turn into other characters without a word; the lines
+read so are named in the report. A line that is valid in neither refuses the file, naming it.
 """
 
 from __future__ import annotations
 
 import csv
 import gzip
+import io
 import re
 import zipfile
 from collections import Counter
@@ -96,15 +105,55 @@ _CJK = re.compile(
 )
 
 
-def _first_bad_line(path: Path, encoding: str) -> int:
-    """1-based line number of the first line that does not decode (0 if none)."""
+def _first_bad_line(path: Path, encoding: str, also: str | None = None) -> int:
+    """1-based line number of the first line that decodes neither as ``encoding`` nor as
+    ``also`` (0 if none)."""
     with _open_binary(path) as fh:
         for number, line in enumerate(fh, start=1):
-            try:
-                line.decode(encoding)
-            except UnicodeDecodeError:
+            for enc in (encoding, also) if also else (encoding,):
+                try:
+                    line.decode(enc)
+                    break
+                except UnicodeDecodeError:
+                    continue
+            else:
                 return number
     return 0
+
+
+def _is_utf8(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+UTF16_ZERO_SHARE = 0.2
+
+
+def _utf16_without_bom(sample: bytes) -> str | None:
+    """``utf-16-le``/``-be`` when a sample without a byte-order mark is UTF-16 by its zero
+    bytes: text files in any other encoding hold no NUL, while UTF-16 gives one per ASCII
+    character (digits, separators, times), all on odd offsets (LE) or all on even (BE)."""
+    n = len(sample) - len(sample) % 2
+    if n < 8:
+        return None
+    half = n // 2
+    even, odd = sample[0:n:2].count(0), sample[1:n:2].count(0)
+    if odd >= UTF16_ZERO_SHARE * half and even <= 0.01 * half:
+        enc = "utf-16-le"
+    elif even >= UTF16_ZERO_SHARE * half and odd <= 0.01 * half:
+        enc = "utf-16-be"
+    else:
+        return None
+    for cut in (n, n - 2):  # the sample may end inside a surrogate pair
+        try:
+            text = sample[:cut].decode(enc)
+        except UnicodeDecodeError:
+            continue
+        return enc if "\x00" not in text else None
+    return None
 
 
 def detect_encoding(path: Path, requested: str = "auto") -> str:
@@ -120,7 +169,9 @@ def detect_encoding(path: Path, requested: str = "auto") -> str:
     Returns
     -------
     str
-        ``utf-8-sig`` (UTF-8 with or without a BOM), ``utf-16``, ``gb18030`` or ``requested``.
+        ``utf-8-sig`` (UTF-8 with or without a BOM), ``utf-16`` (with a BOM),
+        ``utf-16-le``/``utf-16-be`` (without one, told by its zero bytes), ``gb18030`` or
+        ``requested``.
 
     Raises
     ------
@@ -136,6 +187,9 @@ def detect_encoding(path: Path, requested: str = "auto") -> str:
         return "utf-8-sig"
     if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "utf-16"
+    utf16 = _utf16_without_bom(sample)
+    if utf16 is not None:
+        return utf16
     if len(sample) == SAMPLE_BYTES and b"\n" in sample:
         sample = sample[: sample.rindex(b"\n") + 1]  # never judge a character cut in two
     try:
@@ -144,10 +198,14 @@ def detect_encoding(path: Path, requested: str = "auto") -> str:
     except UnicodeDecodeError:
         pass
     why = "its bytes are not GB18030 either"
+    bad_line = 0
+    # UTF-8 lines pasted into a GBK export are read as UTF-8 (module docstring): judge the rest.
+    rest = b"\n".join(line for line in sample.split(b"\n") if not _is_utf8(line))
     try:
-        text = sample.decode("gb18030")
+        text = rest.decode("gb18030")
     except UnicodeDecodeError:
-        pass
+        bad_line = _first_bad_line(path, "gb18030", also="utf-8")
+        why = f"line {bad_line} is neither UTF-8 nor GB18030"
     else:
         n_wide = len(_NON_ASCII.findall(text))
         n_cjk = len(_CJK.findall(text))
@@ -161,7 +219,7 @@ def detect_encoding(path: Path, requested: str = "auto") -> str:
         f"is not UTF-8 and {why}: the bytes do not decide its encoding{maybe}. Pass it with "
         "--encoding (e.g. --encoding gb18030 for a Chinese export, --encoding cp1252 for a "
         "Western European one) or the mapping's encoding key",
-        row=max(_first_bad_line(path, "utf-8") - 1, 1),
+        row=max((bad_line or _first_bad_line(path, "utf-8")) - 1, 1),
     )
 
 
@@ -212,7 +270,11 @@ def sniff_kind(path: Path) -> Kind:
         head.lstrip().startswith(b"{") and (b'"FeatureCollection"' in head or b'"Feature"' in head)
     ):
         return "vector"
-    elif b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff", b"\x1f\x8b")):
+    elif (
+        b"\x00" in head
+        and not head.startswith((b"\xff\xfe", b"\xfe\xff", b"\x1f\x8b"))
+        and _utf16_without_bom(head) is None
+    ):
         what = "a binary file"
     if what is not None:
         raise DataFileError(path, f"is {what}, not a table. {FORMATS_READ}")
@@ -336,6 +398,55 @@ def _layout_notes(profile: Profile, names: Sequence[str]) -> list[dict[str, str]
 
 
 # --------------------------------------------------------------------------- readers
+_GB_ENCODINGS = {"gb18030", "gbk", "gb2312", "cp936"}
+
+
+def _line_list(numbers: Sequence[int], limit: int = 10) -> str:
+    shown = ", ".join(str(n) for n in numbers[:limit])
+    return shown + (f" and {len(numbers) - limit} more" if len(numbers) > limit else "")
+
+
+def _read_mixed_gb(path: Path, enc: str) -> tuple[io.StringIO, list[int]] | None:
+    """The text of a GB18030/GBK file in which some lines are UTF-8 (module docstring).
+
+    Returns
+    -------
+    tuple or None
+        The whole text with each line decoded by its own encoding, and the 1-based line
+        numbers read as UTF-8; None when no line is UTF-8 (read the file as ``enc``).
+
+    Raises
+    ------
+    DataFileError
+        When a line is valid in neither encoding, naming the line.
+    """
+    with _open_binary(path) as fh:
+        lines = fh.read().split(b"\n")
+    # Fast path: a file whose non-ASCII lines are all not UTF-8 is plain GB18030.
+    utf8_lines: list[int] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.isascii() and _is_utf8(line):
+            utf8_lines.append(number)
+    if not utf8_lines:
+        return None
+    as_utf8 = set(utf8_lines)
+    parts: list[str] = []
+    for number, line in enumerate(lines, start=1):
+        if number in as_utf8:
+            parts.append(line.decode("utf-8"))
+            continue
+        try:
+            parts.append(line.decode(enc))
+        except UnicodeDecodeError as exc:
+            raise DataFileError(
+                path,
+                f"line {number} is valid neither as {enc} nor as UTF-8; pass the file's "
+                "encoding with --encoding or fix that line",
+                row=max(number - 1, 1),
+            ) from exc
+    return io.StringIO("\n".join(parts)), utf8_lines
+
+
 def _sniff_delimiter(line: str) -> str:
     counts = Counter({d: line.count(d) for d in _DELIMITERS})
     best, n = counts.most_common(1)[0]
@@ -348,7 +459,7 @@ def _read_csv(path: Path, profile: Profile, encoding: str, frame: FrameName | No
     enc = detect_encoding(path, encoding)
     with _open_binary(path) as fh:
         head = fh.read(1 << 16)
-    if enc.lower().replace("-", "") in {"utf16", "utf16le", "utf16be"}:
+    if enc.lower().replace("-", "").replace("_", "") in {"utf16", "utf16le", "utf16be"}:
         first = head.decode(enc, errors="ignore").split("\n", 1)[0]
     else:
         try:
@@ -379,18 +490,25 @@ def _read_csv(path: Path, profile: Profile, encoding: str, frame: FrameName | No
     assert layout is not None
     used = set(layout.required_columns())
     names = _refuse_duplicates(path, header, used)
+    notes = _layout_notes(profile, header)
+    source: Path | io.StringIO = path
+    if enc.lower().replace("-", "").replace("_", "") in _GB_ENCODINGS:
+        mixed = _read_mixed_gb(path, enc)
+        if mixed is not None:
+            source, utf8_lines = mixed
+            notes.append({"key": "utf8_lines", "lines": _line_list(utf8_lines)})
     try:
         raw = pd.read_csv(
-            path,
+            source,
             sep=layout.delimiter,
             header=0,
             names=names,
             usecols=list(used),
             dtype=str,
-            encoding=enc,
+            encoding=enc if isinstance(source, Path) else None,
             keep_default_na=False,
             na_values=[""],
-            compression="infer",
+            compression="infer" if isinstance(source, Path) else None,
             engine="c",
         )
     except UnicodeDecodeError as exc:
@@ -411,7 +529,7 @@ def _read_csv(path: Path, profile: Profile, encoding: str, frame: FrameName | No
         enc,
         "csv",
         decimal_comma=layout.delimiter != ",",
-        notes=_layout_notes(profile, header),
+        notes=notes,
     )
 
 

@@ -19,14 +19,17 @@ For a layout ``selected`` (fixed sites included) on the cost matrix of
   ``low_value_share``.
 
 Officer cost: ``officers_per_shift x shifts_per_day`` officers per booth per day (default
-2 x 3 = 6).
+2 x 3 = 6), or from a roster (:meth:`StaffRule.from_roster`): each booth's minimum staff
+(``booths.min_staff``, else ``default_min_staff``) times the roster's shifts per day (shift
+starts in the week / 7: the week's average when shifts differ by day).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -34,6 +37,7 @@ from numpy.typing import ArrayLike
 
 from xunfang.analyse.queueing import HypercubeResult, hypercube_approx, preference_lists
 from xunfang.errors import ValidationError
+from xunfang.plan.roster import Roster
 
 __all__ = ["BoothValue", "StaffRule", "booth_values"]
 
@@ -42,22 +46,81 @@ RINGS_S = (60.0, 180.0, 300.0)
 
 @dataclass(frozen=True)
 class StaffRule:
-    """Officers a booth needs: ``officers_per_shift`` x ``shifts_per_day`` per day."""
+    """Officers a booth needs: ``officers_per_shift`` x ``shifts_per_day`` per day.
+
+    Attributes
+    ----------
+    officers_per_shift
+        Officers at a booth at all times (a booth without its own entry in ``per_booth``).
+    shifts_per_day
+        Shifts per day (a roster's average over the week may be fractional).
+    per_booth
+        Officers at the named booths at all times (a roster's ``booths.min_staff``).
+    source
+        Where the figures come from, for the report.
+    """
 
     officers_per_shift: int = 2
-    shifts_per_day: int = 3
+    shifts_per_day: float = 3
+    per_booth: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    source: str = "--staff-per-booth 2 x --shifts-per-day 3 (defaults)"
 
     def __post_init__(self) -> None:
-        if self.officers_per_shift < 1 or self.shifts_per_day < 1:
+        if self.officers_per_shift < 0 or not self.shifts_per_day > 0:
             raise ValidationError(
                 f"--staff-per-booth must be >= 1 and shifts >= 1, got "
                 f"{self.officers_per_shift} x {self.shifts_per_day}"
             )
 
+    @classmethod
+    def from_options(cls, officers_per_shift: int, shifts_per_day: int) -> StaffRule:
+        """The ``--staff-per-booth`` / ``--shifts-per-day`` rule.
+
+        Raises
+        ------
+        ValidationError
+            If either is below 1.
+        """
+        if officers_per_shift < 1 or shifts_per_day < 1:
+            raise ValidationError(
+                f"--staff-per-booth must be >= 1 and shifts >= 1, got "
+                f"{officers_per_shift} x {shifts_per_day}"
+            )
+        return cls(
+            officers_per_shift,
+            shifts_per_day,
+            source=f"--staff-per-booth {officers_per_shift} x --shifts-per-day {shifts_per_day}",
+        )
+
+    @classmethod
+    def from_roster(cls, roster: Roster, booth_names: Iterable[str] = ()) -> StaffRule:
+        """Booth staffing of a roster: ``min_staff`` of each booth x the shifts per day
+        (shift starts in the week / 7).
+
+        Raises
+        ------
+        DataFileError
+            If the roster names booths not in ``booth_names`` (when given).
+        """
+        names = list(booth_names)
+        if names:
+            roster.check_booths(names)
+        starts = sum(len(s.days) for s in roster.shifts)
+        return cls(
+            roster.default_booth_min_staff,
+            starts / 7.0,
+            MappingProxyType(dict(roster.booth_min_staff)),
+            source=f"roster {roster.source}",
+        )
+
     @property
-    def officers_per_day(self) -> int:
-        """Officers per booth per day."""
+    def officers_per_day(self) -> float:
+        """Officers per booth per day (a booth without its own entry)."""
         return self.officers_per_shift * self.shifts_per_day
+
+    def for_booth(self, name: str) -> float:
+        """Officers per day at booth ``name``."""
+        return self.per_booth.get(name, self.officers_per_shift) * self.shifts_per_day
 
 
 @dataclass(frozen=True)
@@ -78,7 +141,7 @@ class BoothValue:
         Expected share within the threshold when each site is busy with its own busy
         probability, independently (Daskin 1983).
     officers_per_day
-        Per booth.
+        Per booth (a booth without its own entry in the roster).
     notes
         What was assumed.
     """
@@ -87,7 +150,7 @@ class BoothValue:
     queue: HypercubeResult | None
     nearest_busy_share: float
     expected_share_within_t: float
-    officers_per_day: int
+    officers_per_day: float
     notes: tuple[str, ...]
 
 

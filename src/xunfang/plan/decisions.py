@@ -12,7 +12,9 @@ comparison step, on the same cost matrix (demand nodes x candidates, seconds). I
 4. what each site buys, with the hypercube busy shares (:mod:`xunfang.plan.booth_value`);
 5. the patrol sectors (:mod:`xunfang.plan.sectors`);
 
-and writes one sentence on what the requested K buys beyond the target, in officers per day.
+and writes one sentence on what the requested K buys beyond the target, in officers per day
+(booth staffing from ``roster`` when given, :meth:`StaffRule.from_roster`; else
+``staff_per_booth x shifts_per_day``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from pyproj import Transformer
 from xunfang.errors import ValidationError
 from xunfang.plan.booth_value import BoothValue, StaffRule, booth_values
 from xunfang.plan.covering import mexclp, priority_weights, tiered_mclp
+from xunfang.plan.roster import load_roster
 from xunfang.plan.sectors import SectorPlan, patrol_sectors, sector_polygons
 from xunfang.plan.siting import SitingResult
 from xunfang.plan.targets import TargetPlan, min_booths_for_targets, parse_target
@@ -56,7 +59,11 @@ class DecisionConfig:
     curve_time_s
         Time budget of the whole curve, seconds (points past it report their gap).
     staff_per_booth, shifts_per_day
-        Officers per booth per shift, and shifts per day.
+        Officers per booth per shift, and shifts per day (when there is no ``roster``).
+    roster
+        A roster file (:mod:`xunfang.plan.roster`): booth staffing from its minimum staff per
+        booth and its shifts per day (:meth:`StaffRule.from_roster`), instead of
+        ``staff_per_booth`` and ``shifts_per_day``.
     service_min
         Mean time on scene per call, minutes (the hypercube's service time, with the drive).
     low_value_share
@@ -83,6 +90,7 @@ class DecisionConfig:
     curve_time_s: float = 40.0
     staff_per_booth: int = 2
     shifts_per_day: int = 3
+    roster: str | None = None
     service_min: float = 45.0
     low_value_share: float = 0.005
     sector_tolerance: float = 0.15
@@ -100,7 +108,9 @@ class DecisionConfig:
             raise ValidationError(
                 f"--objective must be one of {OBJECTIVES}, got {self.objective!r}"
             )
-        StaffRule(self.staff_per_booth, self.shifts_per_day)
+        StaffRule.from_options(self.staff_per_booth, self.shifts_per_day)
+        if self.roster is not None:
+            load_roster(self.roster)
         if not self.service_min > 0:
             raise ValidationError(f"--service-min must be > 0, got {self.service_min}")
         if self.curve_max_booths is not None and self.curve_max_booths < 0:
@@ -129,10 +139,18 @@ class PlanDecisions:
     sector_frame: gpd.GeoDataFrame | None
     """One polygon per site (WGS-84) with ``name``, ``kind``, ``workload``, ``workload_start``."""
     days: float
-    officers_per_day: int
+    officers_per_day: float
+    """Per booth (a booth without its own entry in the roster)."""
+    staff_source: str
+    """Where booth staffing comes from (the roster file, or the options)."""
     summary: str
     """What the requested K buys beyond the target (or the curve's answer), one sentence."""
     timings_s: dict[str, float] = field(default_factory=dict)
+
+
+def _num(x: float) -> str:
+    """Officers per day: whole numbers as such, a week's average to one decimal."""
+    return f"{x:.0f}" if abs(x - round(x)) < 1e-9 else f"{x:.1f}"
 
 
 def _share_text(x: float) -> str:
@@ -144,7 +162,7 @@ def _summary_sentence(
     target: TargetPlan | None,
     booths: int,
     threshold_s: float,
-    officers: int,
+    officers: float,
     mclp_share: float,
 ) -> str:
     t_min = f"{threshold_s / 60:g}"
@@ -169,8 +187,8 @@ def _summary_sentence(
         extra = booths - need
         if extra > 0:
             tail = (
-                f"; the requested {booths} add {extra} booths, {extra * officers} officers per "
-                f"day ({officers} per booth)"
+                f"; the requested {booths} add {extra} booths, {_num(extra * officers)} officers "
+                f"per day ({_num(officers)} per booth)"
             )
             if curve is not None and need < len(curve.points) and booths < len(curve.points):
                 a, b = curve.points[need], curve.points[booths]
@@ -184,7 +202,7 @@ def _summary_sentence(
         if extra < 0:
             return (
                 head + f": {-extra} more than the requested {booths}, "
-                f"{-extra * officers} more officers per day ({officers} per booth)."
+                f"{_num(-extra * officers)} more officers per day ({_num(officers)} per booth)."
             )
         return head + f", exactly the requested {booths}."
     if curve is not None:
@@ -192,8 +210,9 @@ def _summary_sentence(
         if k is not None and k < booths:
             return (
                 f"{_share_text(mclp_share)} within {t_min} min is reached with {k} booths; the "
-                f"requested {booths} add {booths - k} booths, {(booths - k) * officers} officers "
-                f"per day ({officers} per booth), for the other rings and travel times."
+                f"requested {booths} add {booths - k} booths, {_num((booths - k) * officers)} "
+                f"officers per day ({_num(officers)} per booth), for the other rings and travel "
+                "times."
             )
         return f"All {booths} booths are needed for {_share_text(mclp_share)} within {t_min} min."
     return ""
@@ -272,7 +291,7 @@ def plan_decisions(
         timings[name] = now - t0
         t0 = now
 
-    staff = StaffRule(config.staff_per_booth, config.shifts_per_day)
+    staff = StaffRule.from_options(config.staff_per_booth, config.shifts_per_day)
     fixed_list = fixed_idx.tolist()
     curve = None
     if config.curve:
@@ -381,9 +400,18 @@ def plan_decisions(
         low_value_share=config.low_value_share,
         staff=staff,
     )
+    if config.roster is not None:
+        staff = StaffRule.from_roster(
+            load_roster(config.roster),
+            [n for n, k in zip(site_names, site_kinds, strict=True) if k == "booth"],
+        )
     table = values.table.copy()
     table.insert(0, "kind", site_kinds)
     table.insert(0, "name", site_names)
+    table["officers_per_day"] = [
+        staff.for_booth(n) if k == "booth" else 0.0
+        for n, k in zip(site_names, site_kinds, strict=True)
+    ]
     lap("booth values")
     sectors = None
     frame = None
@@ -418,6 +446,12 @@ def plan_decisions(
     summary = _summary_sentence(
         curve, target, booths, threshold_s, staff.officers_per_day, mclp_share
     )
+    if config.roster is not None:
+        summary = summary + (
+            f" Booth staffing from the roster: {table['officers_per_day'].sum():g} officers "
+            f"per day at the plan's {sum(k == 'booth' for k in site_kinds)} booths."
+        )
+        summary = summary.strip()
     return PlanDecisions(
         config=config,
         curve=curve,
@@ -431,6 +465,7 @@ def plan_decisions(
         sector_frame=frame,
         days=days,
         officers_per_day=staff.officers_per_day,
+        staff_source=staff.source,
         summary=summary,
         timings_s=timings,
     )

@@ -42,6 +42,11 @@ blocks at peak hours. For every time block (:func:`xunfang.plan.roster.make_bloc
    (:mod:`xunfang.plan.routes`). Vehicles keep their crews over a shift, and are matched to
    the new positions of each block so that the total move is shortest (Hungarian method,
    Kuhn 1955, as :func:`scipy.optimize.linear_sum_assignment`).
+5. **Sector patrols (区块警务).** With the plan's patrol sectors (``sectors.geojson``), one
+   officer of each booth walks a loop of ``sector_patrol_min`` minutes per block over the
+   riskiest hotspots of the booth's own sector, on the sector's streets
+   (:mod:`xunfang.plan.sector_patrol`, which states the rules). Without sectors booth
+   officers stay at their booths.
 
 Risk per block is a pluggable surface: any callable ``risk(block) -> BlockRisk`` (the
 :class:`RiskModel` protocol). The default, :class:`HourOfWeekRisk`, is the historical
@@ -65,7 +70,6 @@ two-way (no one-way data); relief officers are placed at the station.
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -105,7 +109,8 @@ from xunfang.plan.roster import (
     load_roster,
     make_blocks,
 )
-from xunfang.plan.routes import Route, dwell_times_s, path_between, solve_route
+from xunfang.plan.routes import Route, path_between, route_in_block
+from xunfang.plan.sector_patrol import SectorMap, SectorPatrols, read_sectors, sector_map
 from xunfang.units import HOURS_PER_WEEK, WGS84, kph_to_mps, minutes_to_s
 
 __all__ = [
@@ -173,6 +178,9 @@ class DeployConfig:
         HiGHS time limit per block, seconds.
     mip_rel_gap
         HiGHS relative gap per block.
+    sector_patrol_min
+        Length of a booth officer's loop of the booth's sector in each block, minutes (only
+        with sectors; 0: booth officers stay at their booths).
     """
 
     block_hours: float = 2.0
@@ -189,6 +197,7 @@ class DeployConfig:
     seed: int = 0
     time_limit_s: float = 10.0
     mip_rel_gap: float = 1e-6
+    sector_patrol_min: float = 45.0
 
     def validate(self) -> None:
         """Raise ValidationError naming the first bad option."""
@@ -218,6 +227,8 @@ class DeployConfig:
             raise ValidationError(f"route_time_limit_s must be > 0, got {self.route_time_limit_s}")
         if self.seed < 0:
             raise ValidationError(f"--seed must be >= 0, got {self.seed}")
+        if not self.sector_patrol_min >= 0:
+            raise ValidationError(f"--sector-patrol-min must be >= 0, got {self.sector_patrol_min}")
 
 
 # --------------------------------------------------------------------------- risk surfaces
@@ -779,6 +790,13 @@ class Deployment:
         What the reader must know (counts of places left out, unused vehicles, ...).
     timings_s
         Seconds per step.
+    sectors
+        The plan's patrol sectors, or None (booth officers stay at their booths).
+    sector_kpis
+        One row per sector (:meth:`xunfang.plan.sector_patrol.SectorPatrols.summary`), or None.
+    hotspots_changed
+        (hotspots offered to booth patrols, of which in a sector other than their nearest
+        booth's by walking), distinct nodes; None without sectors.
     """
 
     area_name: str
@@ -800,6 +818,9 @@ class Deployment:
     routes: tuple[Route, ...]
     notes: tuple[str, ...]
     timings_s: dict[str, float] = field(default_factory=dict)
+    sectors: SectorMap | None = None
+    sector_kpis: pd.DataFrame | None = None
+    hotspots_changed: tuple[int, int] | None = None
 
 
 def _walk_matrix(network: RoadNetwork, walk_kph: float) -> sp.csr_matrix:
@@ -1047,44 +1068,30 @@ def _block_routes(
     for vi, v in enumerate(vehicles):
         mine = stops[owner == vi][:pool]
         depot = int(anchor_nodes[vi])
-        risk_mine = weight_of.loc[mine].to_numpy(dtype=np.float64)
         all_nodes = np.concatenate([[depot], mine]).astype(np.int64)
-        plan = solve_route(
-            geo.times(all_nodes, all_nodes).astype(np.float64),
-            dwell_times_s(risk_mine, cfg.dwell_min),
-            risk_mine,
-            block.length_s,
-            rng=np.random.default_rng([cfg.seed, block.index, vi]),
-            tie_tolerance=cfg.tie_tolerance,
-            order_jitter=cfg.order_jitter,
-            search=cfg.route_search,
-            time_limit_s=cfg.route_time_limit_s,
-        )
-        visit = mine[plan.order].astype(np.int64)
-        seq = [depot, *visit.tolist(), depot]
-        path: list[int] = [depot]
-        travel = 0.0
-        for a_node, b_node in itertools.pairwise(seq):
-            path.extend(path_between(geo.pred[geo.row_of[a_node]], a_node, b_node)[1:])
-            travel += float(geo.dist[geo.row_of[a_node], b_node])
+
+        def leg(a_node: int, b_node: int) -> tuple[float, list[int]]:
+            row = geo.row_of[a_node]
+            return float(geo.dist[row, b_node]), path_between(geo.pred[row], a_node, b_node)
+
         out.append(
-            Route(
-                unit=v,
-                block=block.index,
-                block_label=block.label,
-                block_start_min=block.start_min,
+            route_in_block(
+                v,
+                block,
+                tuple(crews.get(v, ())),
+                depot,
+                mine,
+                weight_of.loc[mine].to_numpy(dtype=np.float64),
+                geo.times(all_nodes, all_nodes),
+                leg,
+                geo.labels,
                 horizon_s=block.length_s,
-                crew=tuple(crews.get(v, ())),
-                depot_node=depot,
-                stop_nodes=visit,
-                stop_names=tuple(geo.labels.get(int(x), str(x)) for x in visit),
-                stop_risk=risk_mine[plan.order],
-                arrive_s=plan.arrive_s,
-                depart_s=plan.depart_s,
-                end_s=plan.end_s,
-                path_nodes=np.asarray(path, dtype=np.int64),
-                travel_s=travel,
-                offered_risk=float(risk_mine.sum()),
+                dwell_min=cfg.dwell_min,
+                rng=np.random.default_rng([cfg.seed, block.index, vi]),
+                tie_tolerance=cfg.tie_tolerance,
+                order_jitter=cfg.order_jitter,
+                search=cfg.route_search,
+                time_limit_s=cfg.route_time_limit_s,
             )
         )
     return out
@@ -1101,8 +1108,9 @@ def plan_deployment(
     config: DeployConfig | None = None,
     area_name: str = "",
     progress: Callable[[str], None] | None = None,
+    sectors: SectorMap | None = None,
 ) -> Deployment:
-    """Plan a week of deployment (module notes, steps 1-4).
+    """Plan a week of deployment (module notes, steps 1-5).
 
     Parameters
     ----------
@@ -1126,6 +1134,9 @@ def plan_deployment(
         For the outputs.
     progress
         Called with a short message at each step.
+    sectors
+        The plan's patrol sectors on ``network`` (step 5); None: booth officers stay at their
+        booths.
 
     Returns
     -------
@@ -1311,12 +1322,14 @@ def plan_deployment(
     node_lat = np.asarray(node_lat, dtype=np.float64)
 
     geo = _Geometry(network, dist, pred, row_of, labels, node_lon, node_lat)
+    patrols = _sector_patrols(network, walk, booths, sectors, cfg, notes)
+    sector_routes: list[Route] = []
     rows_out: list[dict[str, Any]] = []
     kpis: list[dict[str, Any]] = []
     routes: list[Route] = []
     prev_anchor: dict[str, int] = {}
     unused_vehicles: dict[str, int] = {}
-    t_alloc = t_route = 0.0
+    t_alloc = t_route = t_sector = 0.0
     crew = roster.crew_per_vehicle
     for b, r in zip(blocks, risks, strict=True):
         say(f"block {b.label}")
@@ -1373,6 +1386,11 @@ def plan_deployment(
         block_routes = _block_routes(b, r, stops_of[b.index], anchor_of, crews, cfg, geo)
         routes.extend(block_routes)
         t_route += time.perf_counter() - tr
+        if patrols is not None:
+            tr = time.perf_counter()
+            walked = patrols.block_routes(b, r.node, r.weight, _booth_walkers(block_rows, cfg))
+            sector_routes.extend(walked)
+            t_sector += time.perf_counter() - tr
 
         patrol = (
             rule_cov
@@ -1414,6 +1432,8 @@ def plan_deployment(
         )
     timings["allocation"] = t_alloc
     timings["routes"] = t_route
+    if patrols is not None:
+        timings["sector patrols"] = t_sector
     t0 = time.perf_counter()
 
     for name, n in unused_vehicles.items():
@@ -1424,6 +1444,16 @@ def plan_deployment(
     assignments = pd.DataFrame(rows_out)
     block_kpis = pd.DataFrame(kpis)
     daily, weekly = summarise_hours(assignments, block_kpis)
+    sector_kpis = None
+    changed = None
+    if patrols is not None:
+        sector_kpis = patrols.summary(sector_routes, [(r.node, r.weight) for r in risks])
+        changed = patrols.changed()
+        notes.append(
+            f"{patrols.legs_outside} of {patrols.legs} legs of the sector patrols cannot be "
+            "walked on their sector's streets and take the shortest walk on the whole network"
+        )
+        routes.extend(sector_routes)
     lap("summaries")
     return Deployment(
         area_name=area_name,
@@ -1445,7 +1475,72 @@ def plan_deployment(
         routes=tuple(routes),
         notes=tuple(notes),
         timings_s=timings,
+        sectors=sectors,
+        sector_kpis=sector_kpis,
+        hotspots_changed=changed,
     )
+
+
+def _sector_patrols(
+    network: RoadNetwork,
+    walk: sp.csr_matrix,
+    booths: pd.DataFrame,
+    sectors: SectorMap | None,
+    cfg: DeployConfig,
+    notes: list[str],
+) -> SectorPatrols | None:
+    """The booths' sector patrols, or None (with a note saying why) when there are none."""
+    if sectors is None:
+        notes.append(
+            "no patrol sectors (the plan folder has no sectors.geojson: an older plan, or "
+            "made with --no-sectors): booth officers stay at their booths, and hotspots go to "
+            "the vehicles, nearest first"
+        )
+        return None
+    if cfg.sector_patrol_min <= 0:
+        notes.append("--sector-patrol-min 0: booth officers stay at their booths")
+        return None
+    patrols = SectorPatrols(
+        network,
+        walk,
+        booths,
+        sectors,
+        patrol_min=cfg.sector_patrol_min,
+        max_stops=cfg.max_stops,
+        dwell_min=cfg.dwell_min,
+        seed=cfg.seed,
+        tie_tolerance=cfg.tie_tolerance,
+        order_jitter=cfg.order_jitter,
+        route_search=cfg.route_search,
+        route_time_limit_s=cfg.route_time_limit_s,
+        label=lambda nodes: _node_labels(network, nodes),
+    )
+    if patrols.missing:
+        notes.append(
+            f"booths without a sector in {sectors.source}: {', '.join(patrols.missing)} "
+            "(they do not patrol)"
+        )
+    notes.append(
+        f"sector patrols: one officer of each booth walks a loop of at most "
+        f"{cfg.sector_patrol_min:g} min per block over the riskiest hotspots of the booth's own "
+        "sector (the sector that contains a hotspot decides its booth, not the nearest booth); "
+        "a booth with one officer stands empty during the loop. Walks use the sector's "
+        "streets; a leg they cannot connect takes the shortest walk on the whole network. "
+        f"{sectors.n_outside} network nodes on a sector edge or past the area take the "
+        "nearest sector"
+    )
+    return patrols
+
+
+def _booth_walkers(block_rows: list[dict[str, Any]], cfg: DeployConfig) -> dict[str, str]:
+    """The first officer of each booth in the block walks the sector patrol (the row's note
+    says so)."""
+    walker: dict[str, str] = {}
+    for row in block_rows:
+        if row["post_kind"] == "booth" and row["post_name"] not in walker:
+            walker[row["post_name"]] = str(row["officer"])
+            row["note"] = f"walks the sector patrol ({cfg.sector_patrol_min:g} min)"
+    return walker
 
 
 def summarise_hours(
@@ -1613,6 +1708,8 @@ class PlanContext:
     where_when: WhereWhen
     n_weeks: float
     timings_s: dict[str, float]
+    sectors: SectorMap | None = None
+    """The plan's ``sectors.geojson`` on the network; None when the folder has none."""
 
 
 def load_plan_context(
@@ -1645,7 +1742,7 @@ def load_plan_context(
     ------
     DataFileError
         If the folder lacks ``plan_summary.json`` or ``sites.csv`` or they do not match the
-        network.
+        network, or its ``sectors.geojson`` (optional) is unreadable.
     ValidationError
         For missing data files or an area without incidents.
     """
@@ -1675,6 +1772,12 @@ def load_plan_context(
     network = city.road_network(area)
     timings["network"] = time.perf_counter() - t0
     sites = read_plan_sites(folder / "sites.csv", network)
+    sector_file = folder / "sectors.geojson"
+    sectors = (
+        read_sectors(sector_file, network, frame=str(summary.get("output_frame", "wgs84")))
+        if sector_file.is_file()
+        else None
+    )
     t0 = time.perf_counter()
     files = list(incident_files) or _recorded_incident_files(summary, summary_path)
     files = files or city.incident_files()
@@ -1703,7 +1806,7 @@ def load_plan_context(
     span_s = float((occurred.max() - occurred.min()).total_seconds())
     n_weeks = max(span_s / (7 * 86400.0), 1.0)
     timings["where/when"] = time.perf_counter() - t0
-    return PlanContext(folder, area, network, sites, table, report, ww, n_weeks, timings)
+    return PlanContext(folder, area, network, sites, table, report, ww, n_weeks, timings, sectors)
 
 
 def _recorded_incident_files(summary: dict[str, Any], summary_path: Path) -> list[Path]:
@@ -1792,6 +1895,7 @@ def deploy_from_plan_dir(
         config=config,
         area_name=ctx.area.name,
         progress=progress,
+        sectors=ctx.sectors,
     )
     return dep, ctx
 
@@ -1805,7 +1909,7 @@ def deploy_from_booth_plan(
     risk: RiskModel | None = None,
 ) -> Deployment:
     """Plan the week on a :class:`xunfang.plan.booth_plan.BoothPlan` held in memory (its
-    network, sites and where/when counts).
+    network, sites, where/when counts and patrol sectors, when it has them).
 
     Raises
     ------
@@ -1835,4 +1939,9 @@ def deploy_from_booth_plan(
         places=locate_places(cal, plan.network, plan.area.polygon),
         config=config,
         area_name=plan.area.name,
+        sectors=(
+            sector_map(plan.decisions.sector_frame, plan.network, source="the plan's sectors")
+            if plan.decisions is not None and plan.decisions.sector_frame is not None
+            else None
+        ),
     )

@@ -34,9 +34,10 @@ schedule is conservative (the unit can only be early).
 
 from __future__ import annotations
 
+import itertools
 import math
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +46,7 @@ from numpy.typing import ArrayLike, NDArray
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from xunfang.errors import SolverError, ValidationError
-from xunfang.plan.roster import format_minute_of_week
+from xunfang.plan.roster import TimeBlock, format_minute_of_week
 
 __all__ = [
     "OSM_LICENSE_URL",
@@ -55,6 +56,7 @@ __all__ = [
     "path_between",
     "route_geojson",
     "route_gpx",
+    "route_in_block",
     "solve_route",
 ]
 
@@ -482,3 +484,87 @@ def route_gpx(route: Route, node_lon: FloatArray, node_lat: FloatArray) -> str:
         pt("trkpt", seg, int(node))
     ET.indent(gpx)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(gpx, encoding="unicode") + "\n"
+
+
+def route_in_block(
+    unit: str,
+    block: TimeBlock,
+    crew: tuple[str, ...],
+    depot: int,
+    stops: ArrayLike,
+    stop_risk: ArrayLike,
+    travel_s: ArrayLike,
+    leg: Callable[[int, int], tuple[float, list[int]]],
+    stop_names: Mapping[int, str],
+    *,
+    horizon_s: float,
+    dwell_min: tuple[float, float],
+    rng: np.random.Generator,
+    tie_tolerance: float,
+    order_jitter: float,
+    search: str,
+    time_limit_s: float,
+) -> Route:
+    """One unit's route in one block: :func:`solve_route` over the offered stops, then the
+    road path from the depot through the visited stops and back.
+
+    Parameters
+    ----------
+    unit, block, crew
+        Who and when.
+    depot
+        Network node where the route starts and ends.
+    stops, stop_risk
+        (k,) offered hotspot nodes and their risk.
+    travel_s
+        (k + 1, k + 1) travel times over ``[depot, *stops]``, seconds.
+    leg
+        ``leg(a, b)`` -> (seconds, node path ``[a, ..., b]``) of one leg on the roads.
+    stop_names
+        Street label of each stop node.
+    horizon_s, dwell_min, rng, tie_tolerance, order_jitter, search, time_limit_s
+        As :func:`solve_route` (``dwell_min`` through :func:`dwell_times_s`).
+
+    Raises
+    ------
+    ValidationError, SolverError
+        As :func:`solve_route`.
+    """
+    nodes = np.asarray(stops, dtype=np.int64)
+    risk = np.asarray(stop_risk, dtype=np.float64)
+    plan = solve_route(
+        np.asarray(travel_s, dtype=np.float64),
+        dwell_times_s(risk, dwell_min),
+        risk,
+        horizon_s,
+        rng=rng,
+        tie_tolerance=tie_tolerance,
+        order_jitter=order_jitter,
+        search=search,
+        time_limit_s=time_limit_s,
+    )
+    visit = nodes[plan.order].astype(np.int64)
+    path: list[int] = [int(depot)]
+    travel = 0.0
+    for a_node, b_node in itertools.pairwise([int(depot), *visit.tolist(), int(depot)]):
+        t, nodes_ab = leg(a_node, b_node)
+        path.extend(nodes_ab[1:])
+        travel += t
+    return Route(
+        unit=unit,
+        block=block.index,
+        block_label=block.label,
+        block_start_min=block.start_min,
+        horizon_s=horizon_s,
+        crew=crew,
+        depot_node=int(depot),
+        stop_nodes=visit,
+        stop_names=tuple(stop_names.get(int(x), str(x)) for x in visit),
+        stop_risk=risk[plan.order],
+        arrive_s=plan.arrive_s,
+        depart_s=plan.depart_s,
+        end_s=plan.end_s,
+        path_nodes=np.asarray(path, dtype=np.int64),
+        travel_s=travel,
+        offered_risk=float(risk.sum()),
+    )

@@ -191,8 +191,9 @@ def plan_cmd(
     forecast: Annotated[
         str | None,
         typer.Option(
-            help="Weigh demand by a forecast instead of history, e.g. sepp, "
-            "naive:period_days=365, kde (see `xunfang forecast evaluate --help`)."
+            help="Weigh demand by a forecast instead of history, e.g. auto (chosen by "
+            "validation before the window), sepp, naive:period_days=365, kde (see "
+            "`xunfang forecast evaluate --help`)."
         ),
     ] = None,
     forecast_window: Annotated[
@@ -215,6 +216,14 @@ def plan_cmd(
         int, typer.Option(help="Officers per booth per shift (officer cost of each booth).")
     ] = 2,
     shifts_per_day: Annotated[int, typer.Option(help="Shifts per day at a booth.")] = 3,
+    roster: Annotated[
+        Path | None,
+        typer.Option(
+            "--roster",
+            help="Roster (TOML/CSV, as for `deploy`): booth staffing (officers per day) from "
+            "its booths.min_staff and shifts, instead of --staff-per-booth/--shifts-per-day.",
+        ),
+    ] = None,
     objective: Annotated[
         str,
         typer.Option(
@@ -322,6 +331,7 @@ def plan_cmd(
         curve=curve,
         staff_per_booth=staff_per_booth,
         shifts_per_day=shifts_per_day,
+        roster=str(roster) if roster is not None else None,
         service_min=service_min,
         sectors=sectors,
         objective=objective,

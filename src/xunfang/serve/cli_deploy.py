@@ -87,6 +87,13 @@ def deploy_cmd(
     route_search: Annotated[
         str, typer.Option(help="greedy_descent (reproducible) or guided_local_search.")
     ] = "greedy_descent",
+    sector_patrol_min: Annotated[
+        float,
+        typer.Option(
+            help="With the plan's sectors.geojson: minutes per block one booth officer walks "
+            "the booth's own sector (0: booth officers stay at their booths)."
+        ),
+    ] = 45.0,
     lang: Annotated[str, typer.Option(help="Report language: en or zh.")] = "en",
     data_dir: Annotated[
         Path | None,
@@ -107,6 +114,7 @@ def deploy_cmd(
             max_stops=max_stops,
             seed=seed,
             route_search=route_search,
+            sector_patrol_min=sector_patrol_min,
         )
         config.validate()
         settings = get_settings(data_dir=data_dir)
@@ -197,6 +205,14 @@ def deploy_cmd(
     for en_label, zh_label, value in rows:
         table.add_row(zh_label if zh else en_label, value)
     console.print(table)
+    if dep.sector_kpis is not None and dep.hotspots_changed is not None:
+        k = dep.sector_kpis
+        console.print(
+            f"{len(k)} patrol sectors: {int(k['patrols'].sum())} booth patrols (person-times), "
+            f"{k['patrol_hours'].sum():.0f} h; {dep.hotspots_changed[1]} of "
+            f"{dep.hotspots_changed[0]} hotspots go to their sector's booth, not the nearest "
+            "(sectors.csv)"
+        )
     for note in dep.notes:
         console.print(f"  [dim]{escape(note)}[/]")
     timings = {**ctx.timings_s, **dep.timings_s, "outputs": t_out}

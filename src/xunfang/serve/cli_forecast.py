@@ -25,6 +25,8 @@ from rich.console import Console
 from rich.table import Table
 
 from xunfang.analyse.evaluate import FRACTIONS, EvaluationRun, EvaluationSpec, run_evaluation
+from xunfang.analyse.forecast.select import AUTO_BUDGET_S
+from xunfang.analyse.prediction import run_prediction
 from xunfang.config import get_settings
 from xunfang.errors import ValidationError, XunfangError
 from xunfang.serve._common import fail
@@ -35,24 +37,77 @@ from xunfang.serve.cli_city import (
     FrameOpt,
     city_from_options,
 )
+from xunfang.serve.cli_forecast_segments import segments_cmd
 from xunfang.serve.forecast_report import (
     OPENCP_PROSPECTIVE_S_PER_DAY,
     OPENCP_SEPT2014,
     write_evaluation,
 )
+from xunfang.serve.predict_report import write_prediction
 
 app = typer.Typer(
     help="Forecast hotspots by time window and evaluate the forecasts (hit rate, PAI, PEI).",
     no_args_is_help=True,
 )
 _out = Console(width=None if sys.stdout.isatty() else 220)  # wide tables in logs
+app.command("segments")(segments_cmd)  # street segments (serve/cli_forecast_segments.py)
 
 DataDir = Annotated[
     Path | None,
     typer.Option("--data-dir", help="Data directory (default: $XUNFANG_DATA_DIR or ./data)."),
 ]
 
-DEFAULT_METHODS = "naive,kde,prospective,sepp"
+IncidentsOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--incidents",
+        help="Incident files, folders or glob patterns (repeat the option); an "
+        "ingested .parquet also works. Default: the city's incident files.",
+    ),
+]
+AreaOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Study area: district:1, community:LOOP, city (all districts); default the "
+        "bounding rectangle of all geolocated incidents."
+    ),
+]
+CellOpt = Annotated[float, typer.Option(help="Grid cell side, metres.")]
+WindowOpt = Annotated[
+    str, typer.Option(help="Window: day, night (22-06), week or HH-HH (local time).")
+]
+CrsOpt = Annotated[str | None, typer.Option(help="Projected CRS (default: UTM zone).")]
+ProfileOpt = Annotated[str | None, typer.Option(help="Ingest profile (default: the city's).")]
+MappingOpt = Annotated[
+    Path | None, typer.Option("--mapping", help="TOML mapping of the incident files.")
+]
+
+DEFAULT_METHODS = "auto,naive:period_days=365,kde,prospective"
+"""``auto`` (chosen per window by validation before it) beside the fixed methods it is
+compared with."""
+
+BudgetOpt = Annotated[
+    float,
+    typer.Option(
+        "--budget-s",
+        help="Time budget of each automatic selection (method auto), seconds: past it no "
+        "further candidate or validation window is added (the report says so).",
+    ),
+]
+
+
+def with_budget(specs: list[str], budget_s: float) -> tuple[str, ...]:
+    """``auto`` specs given ``budget_s`` unless they name their own (or it is the
+    default, to keep the label short)."""
+    return tuple(
+        f"{m}:budget_s={budget_s:g}"
+        if m.split(":")[0].strip().lower() == "auto"
+        and "budget_s=" not in m
+        and budget_s != AUTO_BUDGET_S
+        else m
+        for m in specs
+    )
+
 
 OPENCP_METHODS = (
     "naive:period_days=none",
@@ -128,6 +183,7 @@ def _print_summary(run: EvaluationRun, title: str, reference: dict[float, float]
             f"{g['seconds_per_window'].iloc[0]:.3f}",
         )
     _out.print(table)
+    _print_checks(run)
     offsets = sorted(summary["offset_m"].unique())
     if len(offsets) > 1:
         a = summary[summary["offset_m"] == offsets[0]]["hit_rate_mean"].to_numpy()
@@ -136,6 +192,83 @@ def _print_summary(run: EvaluationRun, title: str, reference: dict[float, float]
             f"Grid shifted by {offsets[1]:g} m: hit rate changes by "
             f"{np.nanmean(b - a):+.3f} on average (largest {np.nanmax(np.abs(b - a)):.3f})."
         )
+
+
+def _spec_from_options(
+    *,
+    incidents: list[Path] | None,
+    types: str | None,
+    area: str | None,
+    cell_m: float,
+    window: str,
+    start: str | None,
+    windows: int,
+    lookback_days: float,
+    methods: tuple[str, ...],
+    offset_sensitivity: bool,
+    crs: str | None,
+    profile: str | None,
+    mapping: Path | None,
+    seed: int,
+    city: Path | None,
+    boundary: Path | None,
+    boundary_name: str | None,
+    frame: str | None,
+    data_dir: Path | None,
+) -> EvaluationSpec:
+    """The spec of ``evaluate`` and ``predict`` from their shared options."""
+    settings = get_settings(data_dir=data_dir)
+    the_city = city_from_options(
+        city=city,
+        boundary=boundary,
+        boundary_name=boundary_name,
+        frame=frame,
+        profile=profile,
+        mapping=mapping,
+        data_dir=settings.data_dir,
+    )
+    files = expand_paths(list(incidents)) if incidents else the_city.incident_files()
+    if boundary is not None and area is None:
+        area = "boundary:" + boundary_name if boundary_name else "boundary"
+    if area == "boundary":  # the only polygon of --boundary
+        area = "boundary:" + the_city.study_area(None).name
+    prof = the_city.ingest_profile(profile)
+    return EvaluationSpec(
+        incident_files=tuple(files),
+        profile=prof,
+        frame=the_city.incident_frame(prof),
+        crs=crs,
+        types=tuple(t.strip() for t in types.split(",") if t.strip()) if types else (),
+        area=area,
+        city=the_city if area else None,
+        cell_m=cell_m,
+        window=window,
+        start=start,
+        windows=windows,
+        lookback_days=lookback_days if lookback_days > 0 else None,
+        methods=methods,
+        offset_sensitivity=offset_sensitivity,
+        seed=seed,
+    )
+
+
+def _print_checks(run: EvaluationRun) -> None:
+    """Paired tests against naive counts and the automatic choices, in a few lines."""
+    paired = run.evaluation.paired()
+    for method, grp in paired.groupby("method", sort=False):
+        g = grp[grp["fraction"].isin([0.01, 0.05, 0.20])]
+        parts = [
+            f"{100 * r.fraction:g}% {r.mean_diff:+.3f} (t p={r.t_p:.2g}, Wilcoxon p="
+            f"{r.wilcoxon_p:.2g}: {r.verdict})"
+            for r in g.itertuples()
+        ]
+        _out.print(f"{method} vs {grp['baseline'].iloc[0]}: " + "; ".join(parts))
+    sel = run.evaluation.selections
+    if len(sel):
+        s0 = sel[(sel["offset_m"] == sel["offset_m"].min()) & sel["chosen"]]
+        counts = s0.groupby(["method", "candidate"], sort=False).size()
+        for (method, cand), n in counts.items():
+            _out.print(f"{method}: chose {cand} in {n} of {s0['test_window'].nunique()} windows")
 
 
 def _command() -> str:
@@ -147,14 +280,7 @@ def _command() -> str:
 
 @app.command("evaluate")
 def evaluate_cmd(
-    incidents: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--incidents",
-            help="Incident files, folders or glob patterns (repeat the option); an "
-            "ingested .parquet also works. Default: the city's incident files.",
-        ),
-    ] = None,
+    incidents: IncidentsOpt = None,
     types: Annotated[
         str | None,
         typer.Option(
@@ -162,17 +288,9 @@ def evaluate_cmd(
             "(BURGLARY, THEFT, ...); default all."
         ),
     ] = None,
-    area: Annotated[
-        str | None,
-        typer.Option(
-            help="Study area: district:1, community:LOOP, city (all districts); default the "
-            "bounding rectangle of all geolocated incidents."
-        ),
-    ] = None,
-    cell_m: Annotated[float, typer.Option(help="Grid cell side, metres.")] = 150.0,
-    window: Annotated[
-        str, typer.Option(help="Window: day, night (22-06), week or HH-HH (local time).")
-    ] = "day",
+    area: AreaOpt = None,
+    cell_m: CellOpt = 150.0,
+    window: WindowOpt = "day",
     start: Annotated[
         str | None,
         typer.Option(help="Local date of the first test window (default: the last N windows)."),
@@ -191,14 +309,11 @@ def evaluate_cmd(
     offset_sensitivity: Annotated[
         bool, typer.Option(help="Also run on the grid shifted by half a cell.")
     ] = True,
-    crs: Annotated[str | None, typer.Option(help="Projected CRS (default: UTM zone).")] = None,
-    profile: Annotated[
-        str | None, typer.Option(help="Ingest profile (default: the city's).")
-    ] = None,
-    mapping: Annotated[
-        Path | None, typer.Option("--mapping", help="TOML mapping of the incident files.")
-    ] = None,
+    crs: CrsOpt = None,
+    profile: ProfileOpt = None,
+    mapping: MappingOpt = None,
     seed: Annotated[int, typer.Option(help="Seed for every forecaster.")] = 0,
+    budget_s: BudgetOpt = AUTO_BUDGET_S,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out/forecast"),
     city: CityOpt = None,
     boundary: BoundaryOpt = None,
@@ -209,38 +324,26 @@ def evaluate_cmd(
     """Rolling-origin evaluation: train on everything before each window, forecast it,
     score hit rate, PAI and PEI at 1, 2, 5, 10 and 20 % of the area."""
     try:
-        settings = get_settings(data_dir=data_dir)
-        the_city = city_from_options(
-            city=city,
-            boundary=boundary,
-            boundary_name=boundary_name,
-            frame=frame,
-            profile=profile,
-            mapping=mapping,
-            data_dir=settings.data_dir,
-        )
-        files = expand_paths(list(incidents)) if incidents else the_city.incident_files()
-        if boundary is not None and area is None:
-            area = "boundary:" + boundary_name if boundary_name else "boundary"
-        if area == "boundary":  # the only polygon of --boundary
-            area = "boundary:" + the_city.study_area(None).name
-        prof = the_city.ingest_profile(profile)
-        spec = EvaluationSpec(
-            incident_files=tuple(files),
-            profile=prof,
-            frame=the_city.incident_frame(prof),
-            crs=crs,
-            types=tuple(t.strip() for t in types.split(",") if t.strip()) if types else (),
+        spec = _spec_from_options(
+            incidents=incidents,
+            types=types,
             area=area,
-            city=the_city if area else None,
             cell_m=cell_m,
             window=window,
             start=start,
             windows=windows,
-            lookback_days=lookback_days if lookback_days > 0 else None,
-            methods=tuple(m.strip() for m in methods.split(",") if m.strip()),
+            lookback_days=lookback_days,
+            methods=with_budget([m.strip() for m in methods.split(",") if m.strip()], budget_s),
             offset_sensitivity=offset_sensitivity,
+            crs=crs,
+            profile=profile,
+            mapping=mapping,
             seed=seed,
+            city=city,
+            boundary=boundary,
+            boundary_name=boundary_name,
+            frame=frame,
+            data_dir=data_dir,
         )
         with _out.status("evaluating") as status:
             run = run_evaluation(spec, progress=lambda m: status.update(f"evaluating: {m}"))
@@ -250,6 +353,98 @@ def evaluate_cmd(
     except (XunfangError, OSError) as exc:
         raise fail(exc) from exc
     _print_summary(run, f"{', '.join(spec.types) or 'all types'} · {run.area_name}", None)
+    _out.print(
+        f"Wrote {len(written)} files to {out}/ in {run.seconds:.1f} s: {written['report.html']}"
+    )
+
+
+@app.command("predict")
+def predict_cmd(
+    incidents: IncidentsOpt = None,
+    types: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated type groups or types, each forecast on its own; default "
+            "all types together and each type group of the data."
+        ),
+    ] = None,
+    area: AreaOpt = None,
+    cell_m: CellOpt = 150.0,
+    window: WindowOpt = "day",
+    start: Annotated[
+        str | None,
+        typer.Option(help="Local date the window starts (default: the day after the data)."),
+    ] = None,
+    lookback_days: Annotated[
+        float, typer.Option(help="History used before the window, days (0 = all).")
+    ] = 365.0,
+    method: Annotated[
+        str, typer.Option(help="Method spec; auto chooses per group by validation.")
+    ] = "auto",
+    budget_s: BudgetOpt = AUTO_BUDGET_S,
+    output_frame: Annotated[
+        str,
+        typer.Option("--output-frame", help="Frame of the output lon/lat: wgs84, gcj02 or bd09."),
+    ] = "wgs84",
+    crs: CrsOpt = None,
+    profile: ProfileOpt = None,
+    mapping: MappingOpt = None,
+    seed: Annotated[int, typer.Option(help="Seed for the forecaster and tie-breaking.")] = 0,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out/forecast-predict"),
+    city: CityOpt = None,
+    boundary: BoundaryOpt = None,
+    boundary_name: BoundaryNameOpt = None,
+    frame: FrameOpt = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Forecast one window from all history before it: forecast.geojson (risk and rank of
+    every cell per group), hotspots.csv (top cells at 1, 5, 20 % of the area), the
+    automatic selection's scores and an HTML report with maps."""
+    try:
+        from xunfang.serve.cli import to_output_frame_check  # cli imports this module
+
+        to_output_frame_check(output_frame)
+        spec = _spec_from_options(
+            incidents=incidents,
+            types=types,
+            area=area,
+            cell_m=cell_m,
+            window=window,
+            start=start,
+            windows=1,
+            lookback_days=lookback_days,
+            methods=with_budget([method.strip()], budget_s),
+            offset_sensitivity=False,
+            crs=crs,
+            profile=profile,
+            mapping=mapping,
+            seed=seed,
+            city=city,
+            boundary=boundary,
+            boundary_name=boundary_name,
+            frame=frame,
+            data_dir=data_dir,
+        )
+        with _out.status("forecasting") as status:
+            run = run_prediction(spec, progress=lambda m: status.update(f"forecasting: {m}"))
+        written = write_prediction(run, out, output_frame=output_frame, command=_command())
+    except (XunfangError, OSError) as exc:
+        raise fail(exc) from exc
+    table = Table(title=f"Forecast {run.window.label} · {run.area_name}", header_style="bold")
+    for col in ("types", "chosen", "incidents used", "expected", "s"):
+        table.add_column(col, justify="left" if col in ("types", "chosen") else "right")
+    for g in run.groups:
+        table.add_row(
+            g.group,
+            g.chosen,
+            f"{g.n_train:,}",
+            f"{g.forecast.expected_total:.1f}",
+            f"{g.seconds:.1f}",
+        )
+    _out.print(table)
+    for g in run.groups:
+        if g.selection is not None:
+            _out.print(f"{g.group}: {g.selection.reason()}")
     _out.print(
         f"Wrote {len(written)} files to {out}/ in {run.seconds:.1f} s: {written['report.html']}"
     )
@@ -398,3 +593,6 @@ def _print_comparison(df: pd.DataFrame) -> None:
     _out.print(table)
     for types, grp in df.groupby("types", sort=False):
         _out.print(f"{types}: chosen on validation = {grp['chosen_method'].iloc[0]}")
+
+
+from xunfang.serve import cli_nij as _cli_nij  # noqa: E402,F401  (registers `forecast nij`)

@@ -188,7 +188,8 @@ def serve_cmd(
                     }
                 )
             console.print(
-                f"{workers} workers, each building the road network of {settings.area}; "
+                f"{workers} workers, each building the road network of "
+                f"{settings.area or the_city.study_area(None).name}; "
                 f"console at http://{host}:{port}/"
             )
             run(
@@ -201,7 +202,8 @@ def serve_cmd(
                 workers=workers,
             )
             return
-        with console.status(f"building the road network of {settings.area}"):
+        where = settings.area or f"the default area of {the_city.name}"
+        with console.status(f"building the road network of {where}"):
             geo = build_geo(
                 settings.area or None,
                 settings.data_dir,
@@ -211,7 +213,7 @@ def serve_cmd(
                 city=the_city,
             )
         console.print(
-            f"{settings.area}: {geo.network.n_nodes:,} road nodes, {len(geo.sites)} sites; "
+            f"{geo.name}: {geo.network.n_nodes:,} road nodes, {len(geo.sites)} sites; "
             f"console at http://{host}:{port}/"
         )
     except (XunfangError, OSError) as exc:

@@ -16,43 +16,16 @@ import plotly.graph_objects as go
 from xunfang.ingest.city import to_output_frame
 from xunfang.plan.booth_plan import BoothPlan
 from xunfang.plan.decisions import PlanDecisions
-from xunfang.serve.map_helpers import boundary_trace, figure_height, label_positions
+from xunfang.serve.map_helpers import (
+    SECTOR_COLOURS,
+    boundary_trace,
+    figure_height,
+    label_positions,
+    sector_trace,
+)
 
 DECISION_FILES = frozenset({"tradeoff.csv", "booth_values.csv", "sectors.geojson"})
 
-# 28+ visually distinct colours (Glasbey-like, from plotly's qualitative sets)
-SECTOR_COLOURS = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-    "#393b79",
-    "#637939",
-    "#8c6d31",
-    "#843c39",
-    "#7b4173",
-    "#3182bd",
-    "#e6550d",
-    "#31a354",
-    "#756bb1",
-    "#636363",
-    "#6baed6",
-    "#fd8d3c",
-    "#74c476",
-    "#9e9ac8",
-    "#969696",
-    "#9c9ede",
-    "#cedb9c",
-    "#e7cb94",
-    "#e7969c",
-    "#de9ed6",
-)
 
 _TEXT: dict[str, dict[str, str]] = {
     "how_many": {"en": "How many booths", "zh": "需要多少个岗亭"},
@@ -139,28 +112,13 @@ def sectors_figure(plan: BoothPlan, lang: str = "en") -> go.Figure | None:
     frame = d.sector_frame
     fig = go.Figure()
     for i, row in enumerate(frame.itertuples()):
-        colour = SECTOR_COLOURS[i % len(SECTOR_COLOURS)]
-        geoms = getattr(row.geometry, "geoms", [row.geometry])
-        xs: list[float | None] = []
-        ys: list[float | None] = []
-        for g in geoms:
-            if g.is_empty or not hasattr(g, "exterior"):
-                continue
-            x, y = g.exterior.coords.xy
-            xs += [*map(float, x), None]
-            ys += [*map(float, y), None]
         fig.add_trace(
-            go.Scatter(
-                x=xs,
-                y=ys,
-                fill="toself",
-                mode="lines",
-                line={"color": "white", "width": 1},
-                fillcolor=colour,
-                opacity=0.55,
+            sector_trace(
+                row.geometry,
+                SECTOR_COLOURS[i % len(SECTOR_COLOURS)],
                 name=f"{row.name}: {row.workload:.0f}",
-                hovertemplate=f"{row.name}: {row.workload:.0f} incidents "
-                f"(nearest-booth start {row.workload_start:.0f})<extra></extra>",
+                hover=f"{row.name}: {row.workload:.0f} incidents "
+                f"(nearest-booth start {row.workload_start:.0f})",
             )
         )
     s = plan.sites
@@ -280,6 +238,8 @@ def decision_summary(plan: BoothPlan) -> dict[str, Any]:
         "low_value_booths": v.loc[v["low_value"], "name"].tolist(),
         "low_value_share": d.config.low_value_share,
         "officers_per_booth_per_day": d.officers_per_day,
+        "officers_per_day_total": float(v["officers_per_day"].sum()),
+        "staff_source": d.staff_source,
         "days": d.days,
     }
     q = d.values.queue

@@ -23,6 +23,9 @@ Files (``out/``):
     departure times and dwell.
 ``rule_posts.csv``
     The calendar's places inside the area with their network node and snap distance.
+``sectors.csv``
+    With the plan's patrol sectors: one row per sector, its workload and the booth
+    officers' patrols in it (:meth:`xunfang.plan.sector_patrol.SectorPatrols.summary`).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from xunfang.plan.deployment import Deployment
 from xunfang.plan.roster import DAY_NAMES, format_minute_of_week
 from xunfang.plan.routes import Route, route_geojson, route_gpx
 from xunfang.serve._common import OSM_ATTRIBUTION, osm_annotation, write_atomic
+from xunfang.serve.map_helpers import SECTOR_COLOURS, sector_trace
 
 __all__ = [
     "LANGS",
@@ -84,7 +88,30 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "Rule posts (calendar places in the area)",
         "zh": "规则岗位（区域内地点）",
     },
-    "units": {"en": "Mobile unit schedules (printable)", "zh": "巡逻车组勤务表（可打印）"},
+    "units": {"en": "Unit schedules (printable)", "zh": "巡逻组勤务表（可打印）"},
+    "sectors": {"en": "Patrol sectors (区块警务)", "zh": "巡区（区块警务）"},
+    "sectors_help": {
+        "en": "Each booth's officers patrol the hotspots of the booth's own sector (the plan's "
+        "sectors.geojson): one officer of the booth walks a loop of at most {m} min per block "
+        "on the sector's streets. Plan workload: the plan's incidents in the sector; risk: "
+        "the deployment's expected incidents per week; patrols: person-times (loops walked) "
+        "in the week.",
+        "zh": "各岗亭警力巡逻本岗巡区内的热点（方案的 sectors.geojson）：每个时段由岗亭一名警员"
+        "沿巡区内道路步巡一圈，最长 {m} 分钟。方案工作量：巡区内方案警情数；风险：每周预期警情；"
+        "巡逻人次：每周步巡圈数。",
+    },
+    "no_sectors": {
+        "en": "The plan folder has no sectors.geojson (an older plan, or made with "
+        "--no-sectors): booth officers stay at their booths and hotspots go to the vehicles, "
+        "nearest first, as before sectors.",
+        "zh": "方案目录中没有 sectors.geojson（旧方案或使用了 --no-sectors）：岗亭警力驻守岗亭，"
+        "热点按就近原则分给巡逻车。",
+    },
+    "changed": {
+        "en": "{c} of the {n} hotspots offered to booth patrols lie in another booth's sector "
+        "than their nearest booth's (walking): the sector decides.",
+        "zh": "分配给岗亭巡逻的 {n} 个热点中，有 {c} 个所在巡区不属于步行最近的岗亭：以巡区为准。",
+    },
     "files": {"en": "Files", "zh": "文件"},
     "notes": {"en": "Method, notes and limits", "zh": "方法、说明与局限"},
     "plan_link": {"en": "Booth plan report", "zh": "岗亭布设方案报告"},
@@ -191,6 +218,8 @@ def block_map(dep: Deployment, lang: str = "en") -> go.Figure:
     routes (double-click: that unit alone)."""
     _check_lang(lang)
     fig = go.Figure()
+    for trace in _sector_traces(dep, lang):
+        fig.add_trace(trace)
     fig.add_trace(_roads(dep, lang))
     booths = dep.sites[dep.sites["kind"] == "booth"]
     fig.add_trace(
@@ -319,6 +348,55 @@ def block_map(dep: Deployment, lang: str = "en") -> go.Figure:
     return fig
 
 
+def _sector_traces(dep: Deployment, lang: str) -> list[go.Scatter]:
+    """The plan's sectors, each in its own colour, with the booth's name at the sector's
+    centre (WGS-84); none without sectors."""
+    if dep.sectors is None:
+        return []
+    frame = dep.sectors.frame.to_crs("EPSG:4326")
+    k = dep.sector_kpis.set_index("sector") if dep.sector_kpis is not None else None
+    traces: list[go.Scatter] = []
+    label = "巡区" if lang == "zh" else "sector"
+    for i, row in enumerate(frame.itertuples()):
+        extra = ""
+        if k is not None and row.name in k.index:
+            r = k.loc[row.name]
+            extra = f": {r['risk_per_week']:.1f} / week, {int(r['patrols'])} patrols"
+        trace = sector_trace(
+            row.geometry,
+            SECTOR_COLOURS[i % len(SECTOR_COLOURS)],
+            name=f"{label} {row.name}",
+            hover=f"{label} {row.name}{extra}",
+            opacity=0.18,
+        )
+        # one legend entry shows or hides all sectors and their names
+        traces.append(trace.update(legendgroup="sectors", showlegend=i == 0, name=label))
+    centre = frame.geometry.representative_point()
+    traces.append(
+        go.Scatter(
+            x=centre.x.round(6),
+            y=centre.y.round(6),
+            mode="text",
+            text=frame["name"],
+            textfont={"size": 10, "color": "#333"},
+            name=label,
+            legendgroup="sectors",
+            showlegend=False,
+            hoverinfo="skip",
+        )
+    )
+    return traces
+
+
+def _sector_rows(dep: Deployment) -> list[dict[str, Any]]:
+    if dep.sector_kpis is None:
+        return []
+    return [
+        {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+        for row in dep.sector_kpis.to_dict("records")
+    ]
+
+
 def _block_charts(dep: Deployment, lang: str) -> dict[str, go.Figure]:
     k = dep.block_kpis
     staff = go.Figure()
@@ -389,6 +467,19 @@ def deploy_summary(dep: Deployment) -> dict[str, Any]:
             for k, v in dep.weekly.items()
         },
         "routes": len(dep.routes),
+        "sectors": (
+            {
+                "source": dep.sectors.source,
+                "sector_patrol_min": cfg.sector_patrol_min,
+                "hotspots_offered": dep.hotspots_changed[0] if dep.hotspots_changed else 0,
+                "hotspots_not_at_nearest_booth": (
+                    dep.hotspots_changed[1] if dep.hotspots_changed else 0
+                ),
+                "per_sector": _sector_rows(dep),
+            }
+            if dep.sectors is not None
+            else None
+        ),
         "longest_route_share_of_block": max(
             (rt.end_s / rt.horizon_s for rt in dep.routes), default=0.0
         ),
@@ -464,8 +555,9 @@ def render_deploy_html(dep: Deployment, lang: str = "en", *, plan_report: str | 
     env = Environment(
         loader=PackageLoader("xunfang.serve", "templates"), autoescape=select_autoescape(["html"])
     )
-    units = sorted({rt.unit for rt in dep.routes})
+    units = [{"name": u, "file": _safe(u)} for u in sorted({rt.unit for rt in dep.routes})]
     k = dep.block_kpis
+    changed = dep.hotspots_changed
     return env.get_template("deploy_report.html").render(
         T=lambda key, **kw: _t(key, lang, **kw),
         lang=lang,
@@ -480,6 +572,10 @@ def render_deploy_html(dep: Deployment, lang: str = "en", *, plan_report: str | 
         posts=_rule_post_rows(dep),
         block_tables=_block_tables(dep),
         units=units,
+        sectors=_sector_rows(dep),
+        has_sectors=dep.sectors is not None,
+        sector_min=f"{dep.config.sector_patrol_min:g}",
+        changed=(_t("changed", lang, c=changed[1], n=changed[0]) if changed is not None else ""),
         notes=_method_notes(dep, lang),
         plan_report=plan_report,
         osm=OSM_ATTRIBUTION,
@@ -647,6 +743,10 @@ def write_deployment(
     if len(dep.places):
         inside = dep.places[dep.places["inside"].astype(bool)]
         put("rule_posts.csv", inside.to_csv(index=False))
+    if dep.sector_kpis is not None:
+        put("sectors.csv", dep.sector_kpis.to_csv(index=False))
+    else:  # from an earlier run with sectors into the same folder
+        (out / "sectors.csv").unlink(missing_ok=True)
     put("deploy_summary.json", json.dumps(deploy_summary(dep), indent=2, ensure_ascii=False))
     features = []
     for rt in dep.routes:

@@ -140,6 +140,66 @@ def reference_table(summary: pd.DataFrame, reference: dict[float, float]) -> pd.
     return pd.concat([ref, tab])
 
 
+def spread_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per method and coverage (unshifted grid): ``mean [lo, hi] (sd x)`` of the hit rate
+    over windows, as text."""
+    sub = summary[summary["offset_m"] == summary["offset_m"].min()].copy()
+    sub["cell"] = [
+        f"{r.hit_rate_mean:.3f} [{r.hit_rate_ci_lo:.3f}, {r.hit_rate_ci_hi:.3f}] "
+        f"(sd {r.hit_rate_sd:.3f})"
+        for r in sub.itertuples()
+    ]
+    tab = sub.pivot(index="method", columns="fraction", values="cell")
+    tab = tab.reindex(list(dict.fromkeys(sub["method"])))
+    tab.columns = [_pct(c) for c in tab.columns]
+    return tab
+
+
+def paired_table(paired: pd.DataFrame) -> pd.DataFrame:
+    """The paired tests at 1, 5 and 20 % (all coverages if none of those) for the report."""
+    keep = paired[paired["fraction"].isin([0.01, 0.05, 0.20])]
+    p = (keep if len(keep) else paired).copy()
+    p["coverage"] = [_pct(f) for f in p["fraction"]]
+    p["difference [95 % CI]"] = [
+        f"{r.mean_diff:+.3f} [{r.ci_lo:+.3f}, {r.ci_hi:+.3f}]" for r in p.itertuples()
+    ]
+    cols = {
+        "events_per_window": "incidents / window",
+        "t_p": "t-test p",
+        "wilcoxon_p": "Wilcoxon p",
+        "noise_se": "count noise (se)",
+    }
+    p = p.rename(columns=cols)
+    return p.set_index(["method", "coverage"])[
+        ["windows", *cols.values(), "difference [95 % CI]", "verdict"]
+    ]
+
+
+def selection_table(selections: pd.DataFrame) -> pd.DataFrame:
+    """How often each candidate was chosen and its mean validation score (offset 0)."""
+    s = selections[selections["offset_m"] == selections["offset_m"].min()]
+    g = s.groupby(["method", "candidate"], sort=False)
+    return pd.DataFrame(
+        {
+            "complexity": g["complexity"].first(),
+            "chosen (windows)": g["chosen"].sum().astype(int),
+            "best (windows)": g["diff_to_best"].apply(lambda d: int((d == 0).sum())),
+            "within 1 SE (windows)": g["within_1se"].sum().astype(int),
+            "mean validation score": g["score_mean"].mean(),
+            "validation s (mean)": g["seconds"].mean(),
+        }
+    )
+
+
+def selection_reasons(selections: pd.DataFrame) -> list[str]:
+    """One line per test window (offset 0): what was chosen and why."""
+    if not len(selections):
+        return []
+    s = selections[selections["offset_m"] == selections["offset_m"].min()]
+    first = s.drop_duplicates(["method", "test_window"])
+    return [f"{r.test_window} ({r.method}): {r.reason}" for r in first.itertuples()]
+
+
 def _html_table(df: pd.DataFrame, fmt: str = "{:.3f}") -> str:
     return df.to_html(
         float_format=lambda v: fmt.format(v) if np.isfinite(v) else "–",
@@ -198,10 +258,13 @@ def render_html(
         for k, f in figs.items()
     }
     tables = {
+        "spread": _html_table(spread_table(summary)),
         "hit_rate": _html_table(wide_table(summary, "hit_rate")),
         "pai": _html_table(wide_table(summary, "pai"), "{:.2f}"),
         "pei": _html_table(wide_table(summary, "pei")),
     }
+    paired = run.evaluation.paired()
+    sel = run.evaluation.selections
     off = offset_table(summary)
     timing = (
         summary[summary["offset_m"] == summary["offset_m"].min()]
@@ -222,6 +285,11 @@ def render_html(
         figs=html,
         tables=tables,
         offset=_html_table(off) if off is not None else None,
+        spread_windows=len(run.evaluation.settings.get("windows", [])),
+        paired=_html_table(paired_table(paired), "{:.3g}") if len(paired) else None,
+        paired_baseline=paired["baseline"].iloc[0] if len(paired) else "",
+        selection=_html_table(selection_table(sel)) if len(sel) else None,
+        selection_reasons=selection_reasons(sel),
         reference=_html_table(reference_table(summary, reference)) if reference else None,
         timing=_html_table(timing, "{:.3f}"),
         notes=notes(run),
@@ -274,7 +342,10 @@ def write_evaluation(
     command: str = "",
 ) -> dict[str, Path]:
     """Write ``results.csv`` (one row per method, offset, window and coverage),
-    ``summary.csv`` (mean and IQR), ``run.json`` and ``report.html`` to ``out_dir``."""
+    ``summary.csv`` (mean, IQR, sd, t interval), ``paired.csv`` (each method against
+    naive counts), for an ``auto`` method ``selection.csv``, ``selection_scores.csv`` and
+    ``selection.json`` (every validation score and choice), ``run.json`` and
+    ``report.html`` to ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
@@ -288,5 +359,18 @@ def write_evaluation(
     put("results.csv", rows.to_csv(index=False))
     put("summary.csv", run.evaluation.summary().to_csv(index=False))
     put("run.json", json.dumps(run_summary(run, command), indent=2, default=str))
+    paired = run.evaluation.paired()
+    if len(paired):
+        put("paired.csv", paired.to_csv(index=False))
+    sel = run.evaluation.selections
+    if len(sel):
+        put("selection.csv", sel.to_csv(index=False))
+        put("selection_scores.csv", run.evaluation.validation_scores.to_csv(index=False))
+        put(
+            "selection.json",
+            json.dumps(
+                sel.replace({np.nan: None}).to_dict(orient="records"), indent=1, default=str
+            ),
+        )
     put("report.html", render_html(run, title=title, reference=reference, command=command))
     return written

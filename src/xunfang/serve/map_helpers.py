@@ -11,6 +11,41 @@ import pandas as pd
 import plotly.graph_objects as go
 import shapely
 
+# 28+ visually distinct colours (Glasbey-like, from plotly's qualitative sets)
+SECTOR_COLOURS = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+    "#393b79",
+    "#637939",
+    "#8c6d31",
+    "#843c39",
+    "#7b4173",
+    "#3182bd",
+    "#e6550d",
+    "#31a354",
+    "#756bb1",
+    "#636363",
+    "#6baed6",
+    "#fd8d3c",
+    "#74c476",
+    "#9e9ac8",
+    "#969696",
+    "#9c9ede",
+    "#cedb9c",
+    "#e7cb94",
+    "#e7969c",
+    "#de9ed6",
+)
+"""Sector colours (the plan's sector map, the deployment map and the console)."""
+
 MAIN_ROADS = ("motorway", "trunk", "primary", "secondary")
 """OSM highway classes whose names the maps print."""
 
@@ -133,3 +168,28 @@ def label_positions(x: np.ndarray, y: np.ndarray, gap: float) -> list[str]:
         anchors.append((xi + choice[1] * gap * 0.6, yi + choice[2] * gap * 0.6))
         out.append(choice[0])
     return out
+
+
+def sector_trace(
+    geometry: Any, colour: str, *, name: str, hover: str, opacity: float = 0.55
+) -> go.Scatter:
+    """One sector polygon (WGS-84; holes not drawn) filled in ``colour``, named ``name``."""
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    for g in shapely.get_parts(geometry):
+        if g.is_empty or not hasattr(g, "exterior"):
+            continue
+        x, y = g.exterior.coords.xy
+        xs += [*map(float, x), None]
+        ys += [*map(float, y), None]
+    return go.Scatter(
+        x=xs,
+        y=ys,
+        fill="toself",
+        mode="lines",
+        line={"color": "white", "width": 1},
+        fillcolor=colour,
+        opacity=opacity,
+        name=name,
+        hovertemplate=hover + "<extra></extra>",
+    )

@@ -196,8 +196,8 @@ def list_units(session: Session, statuses: Sequence[str] | None = None) -> Seque
 
 
 def unit_positions(session: Session, statuses: Sequence[str]) -> Sequence[Any]:
-    """Light rows (id, kind, name, status, call_id, lon, lat, speed_factor, mode) of the units in
-    ``statuses``, by id: what a recommendation needs, without building ORM objects."""
+    """Light rows (id, kind, name, status, call_id, lon, lat, speed_factor, mode, site_id) of the
+    units in ``statuses``, by id: what a recommendation needs, without building ORM objects."""
     return session.execute(
         select(
             Unit.id,
@@ -209,6 +209,7 @@ def unit_positions(session: Session, statuses: Sequence[str]) -> Sequence[Any]:
             Unit.lat,
             Unit.speed_factor,
             Unit.mode,
+            Unit.site_id,
         )
         .where(Unit.status.in_(list(statuses)))
         .order_by(Unit.id)

@@ -117,3 +117,47 @@ def test_open_cp_split_reproduces_its_baselines(data_dir: Path) -> None:
     assert s[("naive:period_days=none", 0.01)] == pytest.approx(0.159, abs=0.003)
     assert s[("kde:window_days=none", 0.05)] == pytest.approx(0.421, abs=0.003)
     assert s[("kde:window_days=none", 0.20)] == pytest.approx(0.840, abs=0.003)
+
+
+def test_predict_writes_the_forecast_and_reads_nothing_from_the_window(tmp_path: Path) -> None:
+    src = _csv(tmp_path / "crimes.csv")
+    # the same file without the incidents from the window's start on (2014-07-25 local)
+    lines = src.read_text(encoding="utf-8").splitlines(keepends=True)
+    early = [ln for ln in lines[1:] if pd.Timestamp(ln.split(",")[1]) < pd.Timestamp("2014-07-25")]
+    cut = tmp_path / "before.csv"
+    cut.write_text(lines[0] + "".join(early), encoding="utf-8")
+    assert len(early) < 900
+    outs = {}
+    for name, path in (("full", src), ("cut", cut)):
+        outs[name] = tmp_path / name
+        args = ["predict", "--incidents", str(path), "--types", "BURGLARY,BATTERY"]
+        args += ["--start", "2014-07-25", "--lookback-days", "0", "--out", str(outs[name])]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+    full = json.loads((outs["full"] / "forecast.geojson").read_text(encoding="utf-8"))
+    props = pd.DataFrame([f["properties"] for f in full["features"]])
+    run = json.loads((outs["full"] / "run.json").read_text(encoding="utf-8"))
+    n_active = run["active_cells"]
+    assert len(props) == n_active
+    for g in run["groups"]:
+        slug = g["group"].lower()
+        assert props[f"risk_{slug}"].sum() == pytest.approx(g["expected_incidents"], abs=1e-3)
+        assert props[f"rank_{slug}"].min() == 1
+        assert g["history"][1] < "2014-07-25"  # the last incident used is before the window
+    hot = pd.read_csv(outs["full"] / "hotspots.csv")
+    top1 = hot[(hot["group"] == "BURGLARY") & (hot["coverage"] == 0.01)]
+    assert len(top1) == int(np.floor(0.01 * n_active + 1e-9))
+    assert top1["risk"].is_monotonic_decreasing
+    sel = pd.read_csv(outs["full"] / "selection.csv")
+    assert set(sel["group"]) == {"BURGLARY", "BATTERY"} and sel["chosen"].sum() == 2
+    html = (outs["full"] / "report.html").read_text(encoding="utf-8")
+    assert "What it was computed on" in html and "one standard error" in html
+    # the incidents from the window on change nothing (both files span the same rectangle,
+    # so the grids are the same)
+    cut_run = json.loads((outs["cut"] / "run.json").read_text(encoding="utf-8"))
+    assert cut_run["grid_origin_m"] == run["grid_origin_m"] and cut_run["active_cells"] == n_active
+    cut_fc = json.loads((outs["cut"] / "forecast.geojson").read_text(encoding="utf-8"))
+    cut_props = pd.DataFrame([f["properties"] for f in cut_fc["features"]])
+    pd.testing.assert_frame_equal(cut_props, props)
+    sel_cut = pd.read_csv(outs["cut"] / "selection.csv")
+    pd.testing.assert_frame_equal(sel_cut.drop(columns="seconds"), sel.drop(columns="seconds"))

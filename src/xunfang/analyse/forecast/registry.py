@@ -10,6 +10,7 @@ A spec is ``method[:param=value[:param=value...]][+tod[:param=value...]]``, e.g.
     sepp:background_bandwidth_m=150
     sepp+tod:shrinkage_events=20           the point process with hour-of-week profiles
     gbm                                    gradient-boosted Poisson trees over cell features
+    auto:budget_s=60                       chosen per window by validation before it
 
 Values are read as int, float, ``none``, ``true``/``false`` or text.
 """
@@ -24,6 +25,7 @@ from xunfang.analyse.forecast.kde import RetrospectiveKDE
 from xunfang.analyse.forecast.learned import GradientBoosted
 from xunfang.analyse.forecast.naive import NaiveCounts
 from xunfang.analyse.forecast.prospective import ContinuousProspective, ProspectiveHotspot
+from xunfang.analyse.forecast.select import AutoSelect
 from xunfang.analyse.forecast.sepp import GridETAS
 from xunfang.analyse.forecast.timeofday import TimeOfDay
 from xunfang.analyse.grid import Grid
@@ -36,6 +38,7 @@ METHODS: dict[str, type[Forecaster]] = {
     "prospective-continuous": ContinuousProspective,
     "sepp": GridETAS,
     "gbm": GradientBoosted,
+    "auto": AutoSelect,
 }
 
 

@@ -27,7 +27,7 @@ from xunfang.dispatch.crew import walking_matrix
 from xunfang.dispatch.recommend import TravelTimeOracle
 from xunfang.errors import DataFileError, ValidationError
 from xunfang.ingest.areas import StudyArea
-from xunfang.ingest.city import City
+from xunfang.ingest.city import City, from_output_frame
 from xunfang.ingest.coords import to_wgs84
 from xunfang.ingest.network import RoadNetwork
 from xunfang.ingest.sites import read_sites
@@ -76,7 +76,7 @@ class Geo:
     Parameters
     ----------
     name
-        Area name (``community:LOOP``).
+        Area name (``district:1``).
     network
         Road network in the area's projected CRS (metres, seconds).
     polygon
@@ -89,6 +89,9 @@ class Geo:
         Points farther than this from every node are refused, metres.
     hotspots_geojson
         Optional GeoJSON text of the plan's hotspot cells.
+    sectors_geojson
+        Optional GeoJSON text of the plan's patrol sectors (WGS-84; ``name``, ``kind``,
+        ``sector``, ``workload`` per feature).
     """
 
     name: str
@@ -98,6 +101,7 @@ class Geo:
     buffer_m: float = 300.0
     max_snap_m: float = 500.0
     hotspots_geojson: str | None = None
+    sectors_geojson: str | None = None
     oracle: TravelTimeOracle = field(init=False)
     crs: CRS = field(init=False)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
@@ -115,6 +119,7 @@ class Geo:
         self._roads: bytes | None = None
         self._walk: TravelTimeOracle | None = None
         self._walk_matrix: sp.csr_matrix | None = None
+        self._sectors: list[tuple[str, BaseGeometry]] | None = None
 
     @property
     def walk_matrix(self) -> sp.csr_matrix:
@@ -201,6 +206,31 @@ class Geo:
         with self._lock:
             lon, lat = self._to_lonlat.transform(x, y)
         return float(lon), float(lat)
+
+    # ------------------------------------------------------------------ sectors
+    def _sector_shapes(self) -> list[tuple[str, BaseGeometry]]:
+        if self._sectors is None:
+            fc = json.loads(self.sectors_geojson) if self.sectors_geojson else {"features": []}
+            shapes = []
+            for f in fc["features"]:
+                g = shapely.geometry.shape(f["geometry"])
+                shapely.prepare(g)
+                shapes.append((str(f["properties"].get("name")), g))
+            self._sectors = shapes
+        return self._sectors
+
+    @property
+    def sector_names(self) -> frozenset[str]:
+        """Names of the plan's sectors (their booths and stations); empty without sectors."""
+        return frozenset(n for n, _ in self._sector_shapes())
+
+    def sector_at(self, lon: float, lat: float) -> str | None:
+        """Name of the sector containing a WGS-84 position (the first, in file order); None
+        outside every sector or without sectors."""
+        for name, g in self._sector_shapes():
+            if shapely.contains_xy(g, lon, lat):
+                return name
+        return None
 
     # ------------------------------------------------------------------ map layers
     @property
@@ -310,11 +340,13 @@ def build_geo(
     city = city or default_city(data_dir)
     area = city.study_area(area_name)
     network = city.road_network(area)
-    hotspots = None
+    hotspots = sectors = None
     if plan_dir is not None:
         sites = read_plan_sites(plan_dir)
         hot = Path(plan_dir) / "hotspots.geojson"
         hotspots = _hotspots_wgs84(hot, plan_dir) if hot.is_file() else None
+        sec = Path(plan_dir) / "sectors.geojson"
+        sectors = _hotspots_wgs84(sec, plan_dir) if sec.is_file() else None
     else:
         sites = _stations_near(city, area)
     log.info("area %s: %d road nodes, %d sites", area.name, network.n_nodes, len(sites))
@@ -326,12 +358,14 @@ def build_geo(
         buffer_m=buffer_m,
         max_snap_m=max_snap_m,
         hotspots_geojson=hotspots,
+        sectors_geojson=sectors,
     )
 
 
 def _hotspots_wgs84(path: Path, plan_dir: Path) -> str:
-    """The plan's hotspots.geojson as WGS-84 text (a plan written with ``--output-frame
-    gcj02``/``bd09`` is converted back, so that the console's map draws it in place)."""
+    """A GeoJSON layer of the plan (``hotspots.geojson``, ``sectors.geojson``) as WGS-84
+    text (a plan written with ``--output-frame gcj02``/``bd09`` is converted back, so that
+    the console's map draws it in place)."""
     text = path.read_text("utf-8")
     if not (Path(plan_dir) / "plan_summary.json").is_file():
         return text
@@ -342,19 +376,7 @@ def _hotspots_wgs84(path: Path, plan_dir: Path) -> str:
         return text
     import geopandas as gpd
 
-    gdf = gpd.read_file(path)
-
-    def back(xy: np.ndarray) -> np.ndarray:
-        lon, lat = to_wgs84(xy[:, 0], xy[:, 1], frame)
-        return np.column_stack([lon, lat])
-
-    gdf = gdf.set_geometry(shapely.transform(gdf.geometry.to_numpy(), back), crs=WGS84)
-    for lon_col, lat_col in (("centre_lon", "centre_lat"),):
-        if lon_col in gdf.columns:
-            gdf[lon_col], gdf[lat_col] = to_wgs84(
-                gdf[lon_col].to_numpy(float), gdf[lat_col].to_numpy(float), frame
-            )
-    return str(gdf.to_json(drop_id=True))
+    return str(from_output_frame(gpd.read_file(path), frame).to_json(drop_id=True))
 
 
 def _stations_near(city: City, area: StudyArea) -> tuple[SiteSpec, ...]:

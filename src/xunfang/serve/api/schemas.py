@@ -252,6 +252,11 @@ class RecommendationOut(BaseModel):
     eta_s: float = Field(description="road travel time to the call, seconds")
     lon: float
     lat: float
+    outside_own_sector: bool | None = Field(
+        default=None,
+        description="the call lies outside the patrol sector of the unit's own booth or "
+        "station (None: the plan has no sectors, or the unit's post has none)",
+    )
 
 
 class RecommendOut(BaseModel):
@@ -443,3 +448,4 @@ class MetaOut(BaseModel):
     type_groups: dict[str, dict[str, str]]
     unit_statuses: list[str]
     hotspots: bool
+    sectors: bool = False

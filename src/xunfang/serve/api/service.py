@@ -588,6 +588,14 @@ class Service:
         recs = self._rank(rows, node, k=k, priority=priority, statuses=DISPATCHABLE)
         by_id = {u.id: u for u in rows}
         lon, lat = self.geo.node_lonlat(node)
+        outside: dict[str, bool | None] = {}
+        if self.geo.sectors_geojson is not None:
+            call_sector = self.geo.sector_at(lon, lat)
+            site_name = {x.id: x.name for x in repo.list_sites(s)}
+            for r in recs:
+                own = site_name.get(by_id[r.unit_id].site_id)
+                has = own is not None and own in self.geo.sector_names
+                outside[r.unit_id] = (call_sector != own) if has else None
         return S.RecommendOut(
             node=node,
             lon=lon,
@@ -600,6 +608,7 @@ class Service:
                     eta_s=r.eta_s,
                     lon=by_id[r.unit_id].lon,
                     lat=by_id[r.unit_id].lat,
+                    outside_own_sector=outside.get(r.unit_id),
                 )
                 for r in recs
             ],
@@ -1104,6 +1113,21 @@ class Service:
             person_hours_on_duty=round(duty.person_hours, 3),
             persons_on_duty_now=sum(u.crew for u in units if u.status != "out_of_service"),
         )
+
+    def sectors_geojson(self) -> bytes:
+        """The plan's patrol sectors (GeoJSON polygons, WGS-84), each with the ``site_id`` of
+        its booth or station (None when no site has that name); an empty collection when
+        the plan has no sectors."""
+        fc: dict[str, Any] = (
+            json.loads(self.geo.sectors_geojson)
+            if self.geo.sectors_geojson is not None
+            else {"type": "FeatureCollection", "features": []}
+        )
+        with self.db.read() as s:
+            ids = {x.name: x.id for x in repo.list_sites(s)}
+        for f in fc["features"]:
+            f["properties"]["site_id"] = ids.get(str(f["properties"].get("name")))
+        return json.dumps(fc, separators=(",", ":"), ensure_ascii=False).encode()
 
     def hotspots_geojson(self, days: int, now: dt.datetime, cell_m: float = 250.0) -> bytes:
         """The plan's hotspot cells, or else the last ``days`` days' calls counted on a

@@ -8,11 +8,13 @@ SECRET_KEY          key that signs access tokens (HS256); at least 32 characters
 TOKEN_TTL_MIN       access-token lifetime, minutes
 ENV                 ``development`` or ``production``
 TILE_URL            optional map tile template, e.g. ``https://tile.example/{z}/{x}/{y}.png``
-AREA                study area whose road network the service builds (``community:LOOP``)
+AREA                study area whose road network the service builds (``district:1``);
+                    default: the city's default polygon (its boundary layer's ``default``)
 PLAN_DIR            an ``xunfang plan`` output folder: booths and stations from sites.csv
 DATA_DIR            the data directory (boundaries, road graphs, stations)
 CORS_ORIGINS        allowed browser origins (JSON list); ``*`` is refused in production
-TIMEZONE            local time zone of the KPIs' hour of day
+TIMEZONE            local time zone of the KPIs' hour of day (``xunfang serve``: the city's;
+                    UTC when neither is set)
 ALERT_TTL_S         an alert expires this long after it is sent; unacknowledged: escalated
 BOOTH_MODE          ``car`` or ``foot``: how seeded booth units travel (foot: 5 km/h)
 FIELD_POSITION_S    how often the officer's page sends its position while on duty, s
@@ -56,11 +58,11 @@ class ServeSettings(BaseSettings):
     token_ttl_min: float = Field(default=480.0, gt=0, le=7 * 24 * 60)
     env: Literal["development", "production"] = "development"
     tile_url: str = ""
-    area: str = "community:LOOP"
+    area: str = ""
     plan_dir: Path | None = None
     data_dir: Path = Path("data")
     cors_origins: list[str] = Field(default_factory=list)
-    timezone: str = "America/Chicago"
+    timezone: str = "UTC"
     area_buffer_m: float = Field(default=300.0, ge=0)
     """Points up to this far outside the area polygon are accepted, metres."""
     max_snap_m: float = Field(default=500.0, gt=0)
@@ -116,7 +118,7 @@ class ServeSettings(BaseSettings):
         except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
             raise ValidationError(
                 f"XUNFANG_TIMEZONE {self.timezone!r} is not an IANA time zone "
-                "(e.g. America/Chicago, Asia/Shanghai)"
+                "(e.g. Asia/Shanghai, Europe/Berlin)"
             ) from exc
         if self.env != "production":
             return

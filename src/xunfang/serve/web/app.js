@@ -103,6 +103,7 @@
     map.tileUrl = state.meta.tile_url || "";
     map.fit(state.meta.bbox);
     map.drawArea(state.meta.area_geojson);
+    $("#sectors-toggle").hidden = !state.meta.sectors;
     fillCallTypes();
     applyLang();
     const [roads, sites] = await Promise.all([api("GET", "/api/map/roads"), api("GET", "/api/sites")]);
@@ -297,7 +298,7 @@
     try {
       const rec = await api("GET", `/api/calls/${callId}/recommendations?k=3`);
       const items = rec.units.map((u, i) => node("li", { class: "rec-item", "data-unit-id": u.unit_id },
-        node("span", { class: "grow", textContent: `${i + 1}. ${u.unit_id} (${t("k_" + u.kind)})` }),
+        node("span", { class: "grow", textContent: `${i + 1}. ${u.unit_id} (${t("k_" + u.kind)})` + (u.outside_own_sector ? ` · ${t("outside_sector")}` : "") }),
         node("span", { textContent: `${t("eta")} ${fmtEta(u.eta_s)}` }),
         backup
           ? node("button", { type: "button", class: "dispatch", textContent: t("backup"), on: { click: () => addBackup(callId, u.unit_id) } })
@@ -391,6 +392,11 @@
       node("table", { id: "kpi-standards" }, node("tbody", {}, ...srows)),
       node("p", { textContent: `${t("alerts_acted")}: ${st.alerts_acted_on}/${st.alerts} · ${t("patrol_times")}: ${st.patrol_person_times} · ${t("visibility")}: ${vis}` }));
   }
+  async function toggleSectors() {
+    const on = $("#show-sectors").checked;
+    if (on && !state.sectors) state.sectors = await api("GET", "/api/map/sectors");
+    map.drawSectors(state.sectors || { features: [] }, on);
+  }
   async function toggleHotspots() {
     const on = $("#show-hotspots").checked;
     if (on && !state.hotspots) state.hotspots = await api("GET", "/api/map/hotspots");
@@ -412,6 +418,7 @@
     $("#alert-form").addEventListener("submit", submitAlert);
     $("#kpi-load").addEventListener("click", () => loadKpis().catch(() => {}));
     $("#show-hotspots").addEventListener("change", () => toggleHotspots().catch(() => {}));
+    $("#show-sectors").addEventListener("change", () => toggleSectors().catch(() => {}));
     $("#zoom-in").addEventListener("click", () => map && map.zoomAt(0.7));
     $("#zoom-out").addEventListener("click", () => map && map.zoomAt(1.4));
     $("#zoom-fit").addEventListener("click", () => map && state.meta && map.fit(state.meta.bbox));

@@ -112,6 +112,7 @@
     map.fit(state.meta.bbox);
     map.drawArea(state.meta.area_geojson);
     api("GET", "/api/map/roads").then((fc) => map.drawRoads(fc)).catch(() => {});
+    state.sectors = state.meta.sectors ? await api("GET", "/api/map/sectors").catch(() => null) : null;
     const alerts = await api("GET", "/api/alerts");
     state.alerts = new Map(alerts.map((a) => [a.id, a]));
     await refreshMe();
@@ -124,6 +125,8 @@
     state.me = await api("GET", "/api/field/me");
     renderMe();
     const u = state.me.unit, c = state.me.call;
+    // a booth officer sees the outline of the booth's own patrol sector
+    if (map && state.sectors) map.drawSectors(state.sectors, !!(u && u.site_id != null), u ? u.site_id : undefined);
     if (u && c) {
       try {
         const r = await api("GET", `/api/units/${encodeURIComponent(u.id)}/route`);

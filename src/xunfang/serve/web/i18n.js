@@ -4,7 +4,7 @@
 window.I18N = {
   zh: {
     title: "巡防 指挥中心", login: "登录", logout: "退出", username: "用户名", password: "密码",
-    feed_on: "实时: 已连接", feed_off: "实时: 断开", hotspots: "热点", fit: "全图",
+    feed_on: "实时: 已连接", feed_off: "实时: 断开", hotspots: "热点", sectors: "巡区", outside_sector: "离开本巡区", fit: "全图",
     intake: "接警", call_type: "类型", priority: "优先级", default: "默认", lon: "经度", lat: "纬度",
     click_map: "在地图上点击选择位置", address: "地址", caller_name: "报警人", caller_phone: "电话",
     description: "描述", submit_call: "提交警情", open_calls: "警情", recommended: "推荐警力",
@@ -25,7 +25,7 @@ window.I18N = {
   en: {
     title: "xunfang command centre", login: "Log in", logout: "Log out", username: "User name",
     password: "Password", feed_on: "Live: connected", feed_off: "Live: disconnected",
-    hotspots: "Hotspots", fit: "Fit", intake: "Call intake", call_type: "Type", priority: "Priority",
+    hotspots: "Hotspots", sectors: "Sectors", outside_sector: "leaves its sector", fit: "Fit", intake: "Call intake", call_type: "Type", priority: "Priority",
     default: "default", lon: "Longitude", lat: "Latitude", click_map: "Click the map to pick the location",
     address: "Address", caller_name: "Caller", caller_phone: "Phone", description: "Description",
     submit_call: "Enter call", open_calls: "Open calls", recommended: "Recommended units",

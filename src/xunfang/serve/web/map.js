@@ -36,6 +36,12 @@
     return rings.map((r) => pathOfLines([r]) + "Z").join("");
   }
 
+  // the plan report's sector colours (serve/map_helpers.py SECTOR_COLOURS)
+  const SECTOR_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+    "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd",
+    "#e6550d", "#31a354", "#756bb1", "#636363", "#6baed6", "#fd8d3c", "#74c476", "#9e9ac8", "#969696",
+    "#9c9ede", "#cedb9c", "#e7cb94", "#e7969c", "#de9ed6"];
+
   class VectorMap {
     constructor(svg) {
       this.svg = svg;
@@ -137,6 +143,33 @@
         const e = el("path", { d: pathOfPolygon(f.geometry.coordinates), class: "hotspot" });
         e.setAttribute("fill-opacity", (0.15 + 0.6 * (n / max)).toFixed(2));
         g.appendChild(e);
+      }
+    }
+    // The plan's patrol sectors: each in its own colour (by its sector index) with its
+    // name; `only` (a site id) draws that sector's outline alone (the officer's page).
+    drawSectors(fc, visible, only) {
+      const g = this.clear("sectors");
+      if (!visible) return;
+      for (const f of fc.features) {
+        const pr = f.properties || {};
+        if (only !== undefined && pr.site_id !== only) continue;
+        const polys = f.geometry.type === "Polygon" ? [f.geometry.coordinates] : f.geometry.type === "MultiPolygon" ? f.geometry.coordinates : [];
+        if (!polys.length) continue;
+        const colour = SECTOR_COLOURS[(pr.sector || 0) % SECTOR_COLOURS.length];
+        const e = el("path", { d: polys.map(pathOfPolygon).join(""), class: only !== undefined ? "sector own" : "sector", "data-sector": pr.name || "" });
+        e.style.setProperty("--c", colour);
+        g.appendChild(e);
+        // the name at the centre of the largest part's bounding box
+        let best = null, area = -1;
+        for (const p of polys) {
+          const xs = p[0].map((c) => c[0]), ys = p[0].map((c) => c[1]);
+          const a = (Math.max(...xs) - Math.min(...xs)) * (Math.max(...ys) - Math.min(...ys));
+          if (a > area) { area = a; best = [(Math.max(...xs) + Math.min(...xs)) / 2, (Math.max(...ys) + Math.min(...ys)) / 2]; }
+        }
+        const c = project(best[0], best[1]);
+        const t = el("text", { x: c[0], y: c[1], class: "sector-label" });
+        t.textContent = pr.name || "";
+        g.appendChild(t);
       }
     }
     marker(layer, lon, lat, cls, label, data) {

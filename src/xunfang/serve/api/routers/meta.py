@@ -1,5 +1,5 @@
-"""What the console needs: area and map settings, call types, the road network and the
-hotspot layer (GeoJSON, WGS-84); and the health check."""
+"""What the console needs: area and map settings, call types, the road network, the
+hotspot layer and the plan's patrol sectors (GeoJSON, WGS-84); and the health check."""
 
 from __future__ import annotations
 
@@ -45,6 +45,7 @@ def meta(ctx: AnyUser, svc: ServiceDep) -> S.MetaOut:
             "out_of_service",
         ],
         hotspots=True,
+        sectors=svc.geo.sectors_geojson is not None,
     )
 
 
@@ -75,3 +76,11 @@ def hotspots(
     """Hotspot cells: the plan's (``hotspots.geojson``) when there is one, else counts of
     the last ``days`` days' calls on a 250 m grid."""
     return _geojson(request, svc.hotspots_geojson(days, ctx.now))
+
+
+@router.get("/api/map/sectors", response_class=Response)
+def sectors(ctx: AnyUser, svc: ServiceDep, request: Request) -> Response:
+    """The plan's patrol sectors (区块警务), one polygon per booth or station with its
+    ``name``, ``kind``, ``sector`` index, ``workload`` and ``site_id``; an empty collection
+    when the plan has none."""
+    return _geojson(request, svc.sectors_geojson())

@@ -1,0 +1,521 @@
+"""Automatic choice of the forecast method and its parameters (method spec ``auto``).
+
+For each forecast window, :class:`AutoSelect` scores a list of candidate forecasters by
+rolling-origin validation on the windows of the same kind just **before** the forecast
+window (at least 7, more until they hold 300 incidents, at most 28; each validation
+window is forecast from the incidents before it, as in Tashman 2000), then picks the
+simplest candidate whose mean validation score is within one standard error of the
+best: the one-standard-error rule of Hastie, Tibshirani & Friedman (2009), *The
+Elements of Statistical Learning*, 2nd ed., section 7.10, here applied to the
+per-window score differences against the best candidate (paired, so the day-to-day
+variation common to all methods cancels). The chosen candidate is then fitted on all
+the history it was given and forecasts the window.
+
+The selection only sees the events the forecaster was fitted on, and
+:meth:`xunfang.analyse.forecast.Forecaster.predict` refuses a window that starts before
+their end: the forecast window itself is never read.
+
+The score of a candidate in one validation window is the mean of its hit rates at the
+coverages ``fractions`` (default 1, 5 and 20 % of the area; open_cp's tie rule, see
+:func:`xunfang.analyse.evaluate.hit_counts`).
+
+Candidates are a data structure (:data:`CANDIDATES`, a tuple of :class:`Candidate`),
+listed from the simplest to the most complex; extend it with :func:`candidates_with`
+or pass ``candidates=`` specs in complexity order. A candidate whose method is not in
+:data:`xunfang.analyse.forecast.registry.METHODS` is left out (with a note).
+
+**Complexity order** of the default list (simplest first): naive counts (no smoothing,
+longer periods first: a year of counts varies less than a month), retrospective KDE (wide
+bandwidths first), prospective hotspotting, the self-exciting point process, gradient-
+boosted trees.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from xunfang.analyse.forecast._base import Forecaster, TrainingEvents, Window
+from xunfang.analyse.grid import Grid
+from xunfang.errors import ValidationError
+
+AUTO_BUDGET_S = 120.0
+"""Default time budget of one selection, seconds."""
+
+SCORE_FRACTIONS = (0.01, 0.05, 0.20)
+"""Coverages whose hit rates are averaged into one validation score."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One candidate setting.
+
+    Attributes
+    ----------
+    spec
+        Method spec (:func:`xunfang.analyse.forecast.make_forecaster`).
+    family
+        Method family, for reports.
+    why
+        Why this setting is in the list.
+    """
+
+    spec: str
+    family: str
+    why: str = ""
+
+
+CANDIDATES: tuple[Candidate, ...] = (
+    Candidate("naive:period_days=365", "naive", "a year of counts (the issue's baseline)"),
+    Candidate("naive:period_days=91", "naive", "a season of counts"),
+    Candidate("naive:period_days=28", "naive", "the last four weeks"),
+    Candidate("kde:bandwidth_m=300:window_days=365", "kde", "wide smoothing (sparse types)"),
+    Candidate("kde:bandwidth_m=150:window_days=365", "kde", "one cell of smoothing"),
+    Candidate("kde:bandwidth_m=75:window_days=365", "kde", "narrow smoothing (dense types)"),
+    Candidate("prospective", "prospective", "Bowers et al. 2004: 400 m, 8 weeks"),
+    Candidate("sepp", "sepp", "self-exciting point process (Mohler et al. 2011)"),
+)
+"""Default candidates, simplest first (the complexity order of the 1-SE rule).
+``gbm`` is left out by default for its cost; add it with :func:`candidates_with`."""
+
+
+def candidates_with(
+    *extra: str | Candidate, base: Sequence[Candidate] = CANDIDATES
+) -> tuple[Candidate, ...]:
+    """``base`` followed by ``extra`` candidates (specs or :class:`Candidate`), the new
+    ones counted as more complex than every one of ``base``."""
+    out = list(base)
+    for e in extra:
+        out.append(e if isinstance(e, Candidate) else Candidate(e, e.split(":")[0].split("+")[0]))
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- 1-SE rule
+@dataclass(frozen=True)
+class OneSEChoice:
+    """The result of :func:`one_se_choice`.
+
+    Attributes
+    ----------
+    chosen
+        Index of the chosen candidate (the simplest within one SE of the best).
+    best
+        Index of the candidate with the highest mean score.
+    mean
+        (c,) mean score per candidate over the windows scored.
+    diff
+        (c,) mean of (best - candidate) per window.
+    se
+        (c,) standard error of that mean, ``sd(ddof=1) / sqrt(n)`` (0 for the best, NaN
+        with fewer than two windows).
+    within
+        (c,) bool: ``diff <= se`` (the best is always within).
+    n_windows
+        Windows scored (those where every candidate has a score).
+    """
+
+    chosen: int
+    best: int
+    mean: np.ndarray
+    diff: np.ndarray
+    se: np.ndarray
+    within: np.ndarray
+    n_windows: int
+
+
+def one_se_choice(scores: np.ndarray) -> OneSEChoice:
+    """The one-standard-error rule over paired per-window scores (higher is better).
+
+    Hastie, Tibshirani & Friedman (2009), ESL section 7.10: choose the simplest model
+    whose score is within one standard error of the best. The standard error here is
+    that of the mean per-window difference to the best candidate (a paired comparison).
+
+    Parameters
+    ----------
+    scores
+        (c, w) score of candidate ``i`` (rows in complexity order, simplest first) in
+        validation window ``j``; NaN where a window has no score (e.g. no incident):
+        such windows are left out for every candidate.
+
+    Raises
+    ------
+    ValidationError
+        If ``scores`` is not 2-d with at least one candidate and one window scored.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    if s.ndim != 2 or s.shape[0] < 1:
+        raise ValidationError(f"scores must be (candidates, windows), got shape {s.shape}")
+    ok = np.isfinite(s).all(axis=0)
+    s = s[:, ok]
+    n = s.shape[1]
+    if n == 0:
+        raise ValidationError("no validation window has a score for every candidate")
+    mean = s.mean(axis=1)
+    best = int(np.argmax(mean))
+    d = s[best][None, :] - s
+    diff = d.mean(axis=1)
+    se = d.std(axis=1, ddof=1) / math.sqrt(n) if n > 1 else np.full(len(s), np.nan)
+    se = np.where(np.arange(len(s)) == best, 0.0, se)
+    # with one window there is no spread: only the best (and exact ties) qualify
+    within = diff <= np.where(np.isfinite(se), se, 0.0) + 1e-12
+    chosen = int(np.flatnonzero(within)[0])
+    return OneSEChoice(chosen, best, mean, diff, se, within, n)
+
+
+# --------------------------------------------------------------------------- selection
+@dataclass
+class Selection:
+    """What :class:`AutoSelect` chose for one forecast window, and why.
+
+    Attributes
+    ----------
+    window
+        Label of the forecast window.
+    chosen, best
+        Specs of the chosen candidate and of the one with the best mean score.
+    table
+        One row per candidate: ``candidate, family, complexity, windows, score_mean,
+        diff_to_best, se_diff, within_1se, chosen`` plus ``hr_<f>`` mean hit rates.
+    scores
+        One row per candidate and validation window: ``candidate, window, n_events,
+        score, hr_<f>, seconds``.
+    validation_windows
+        Labels of the validation windows scored.
+    notes
+        Budget stops, candidates left out.
+    seconds
+        Wall time of the selection.
+    """
+
+    window: str
+    chosen: str
+    best: str
+    table: pd.DataFrame
+    scores: pd.DataFrame
+    validation_windows: list[str]
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def reason(self) -> str:
+        """One sentence: what was chosen and why."""
+        t = self.table.set_index("candidate")
+        c = t.loc[self.chosen]
+        text = (
+            f"{self.chosen}: mean validation score {c['score_mean']:.3f} over "
+            f"{int(c['windows'])} windows with incidents"
+        )
+        if self.chosen == self.best:
+            text += " (the best)"
+        else:
+            b = t.loc[self.best]
+            text += (
+                f", within one standard error ({c['se_diff']:.3f}) of the best, "
+                f"{self.best} ({b['score_mean']:.3f}), and simpler"
+            )
+        return text + ("; " + "; ".join(self.notes) if self.notes else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "window": self.window,
+            "chosen": self.chosen,
+            "best": self.best,
+            "reason": self.reason(),
+            "validation_windows": self.validation_windows,
+            "notes": self.notes,
+            "seconds": self.seconds,
+            "candidates": self.table.replace({np.nan: None}).to_dict(orient="records"),
+        }
+
+
+def validation_windows(window: Window, events: TrainingEvents, n: int) -> list[Window]:
+    """Up to ``n`` windows of the same kind as ``window`` that end by ``events.end_day``
+    (the latest first), stepped back by whole days (weeks for a window of 7 days or more)
+    in local time, each starting after ``events.start_day``."""
+    step = max(1, math.ceil(window.length_days - 1e-9))
+    tz = events.timezone
+    s0, e0 = window.start.tz_convert(tz), window.end.tz_convert(tz)
+    out: list[Window] = []
+    k = 1
+    while len(out) < n and k < n + 400:
+        off = pd.DateOffset(days=k * step)
+        w = Window(s0 - off, e0 - off, f"{(s0 - off).date()} validation")
+        k += 1
+        if w.start_day <= events.start_day:
+            break
+        if w.end_day <= events.end_day + 1e-9:
+            out.append(w)
+    return out
+
+
+def _window_cells(events: TrainingEvents, w: Window) -> np.ndarray:
+    """Cells of the events inside ``w``; date-only events only in whole-day windows."""
+    lo, hi = np.searchsorted(events.t_day, [w.start_day, w.end_day], side="left")
+    cell = events.cell[lo:hi]
+    local = w.start.tz_convert(events.timezone)
+    whole = local == local.normalize() and abs(w.length_days - round(w.length_days)) < 1e-6
+    if not whole:
+        cell = cell[events.hour_of_week[lo:hi] >= 0]
+    return np.asarray(cell, dtype=np.int64)
+
+
+class AutoSelect(Forecaster):
+    """Chooses among candidate forecasters per window by validation on earlier windows.
+
+    Parameters
+    ----------
+    grid
+        Forecast grid (metres, projected CRS).
+    candidates
+        Candidate specs in complexity order (simplest first), or ``None`` for
+        :data:`CANDIDATES`.
+    validation_windows
+        Validation windows of the forecast window's kind before it, at least (fewer
+        only when the history or the budget is short).
+    min_validation_events
+        More windows (up to ``max_validation_windows``) are added until the windows
+        scored hold this many incidents: a hit rate over ``n`` incidents has a binomial
+        standard error ``sqrt(p (1 - p) / n)``, so sparse types need more windows before
+        near-equal candidates can be told apart.
+    max_validation_windows
+        Most validation windows.
+    budget_s
+        Time budget of one selection, seconds (wall). Past it no further candidate is
+        added during the first validation window (the simplest is always scored) and
+        no further validation window is started; the stop is noted in the selection.
+    min_train_days
+        Days of history a validation window needs before it.
+    fractions
+        Coverages averaged into the score (see :data:`SCORE_FRACTIONS`).
+    seed
+        Seed passed to each candidate.
+
+    Attributes
+    ----------
+    selection_
+        :class:`Selection` of the last window predicted.
+    chosen_
+        The fitted chosen forecaster of the last window predicted.
+
+    Notes
+    -----
+    The selection runs in :meth:`predict` (it needs the window's kind) on the events
+    given to :meth:`fit`; :meth:`Forecaster.predict` refuses a window before their end,
+    so no event of the window or after it can reach the selection.
+    """
+
+    name: ClassVar[str] = "auto"
+    _params: ClassVar[tuple[str, ...]] = (
+        "grid",
+        "candidates",
+        "validation_windows",
+        "min_validation_events",
+        "max_validation_windows",
+        "budget_s",
+        "min_train_days",
+        "fractions",
+        "seed",
+    )
+
+    def __init__(
+        self,
+        *,
+        grid: Grid,
+        candidates: Sequence[str] | None = None,
+        validation_windows: int = 7,
+        min_validation_events: int = 300,
+        max_validation_windows: int = 28,
+        budget_s: float = AUTO_BUDGET_S,
+        min_train_days: float = 28.0,
+        fractions: Sequence[float] = SCORE_FRACTIONS,
+        seed: int = 0,
+    ) -> None:
+        self.grid = grid
+        self.candidates = candidates
+        self.validation_windows = validation_windows
+        self.min_validation_events = min_validation_events
+        self.max_validation_windows = max_validation_windows
+        self.budget_s = budget_s
+        self.min_train_days = min_train_days
+        self.fractions = fractions
+        self.seed = seed
+
+    def describe(self) -> str:
+        """Name with the validation windows, incidents and budget."""
+        return (
+            f"auto(validation_windows={self.validation_windows}.."
+            f"{self.max_validation_windows}, min_validation_events="
+            f"{self.min_validation_events}, budget_s={self.budget_s:g})"
+        )
+
+    def _validate(self) -> None:
+        super()._validate()
+        if not isinstance(self.validation_windows, int) or self.validation_windows < 1:
+            raise ValidationError(
+                f"validation_windows must be a positive integer, got {self.validation_windows!r}"
+            )
+        if (
+            not isinstance(self.max_validation_windows, int)
+            or self.max_validation_windows < self.validation_windows
+        ):
+            raise ValidationError(
+                f"max_validation_windows must be an integer >= validation_windows "
+                f"({self.validation_windows}), got {self.max_validation_windows!r}"
+            )
+        if not isinstance(self.min_validation_events, int) or self.min_validation_events < 0:
+            raise ValidationError(
+                f"min_validation_events must be an integer >= 0, got {self.min_validation_events!r}"
+            )
+        self._positive("budget_s", self.budget_s)
+        self._positive("min_train_days", self.min_train_days)
+        if not self.fractions or not all(0 < f <= 1 for f in self.fractions):
+            raise ValidationError(f"fractions must be in (0, 1], got {self.fractions!r}")
+
+    def candidate_list(self) -> tuple[list[Candidate], list[str]]:
+        """The candidates whose method exists, and notes on those left out."""
+        from xunfang.analyse.forecast.registry import METHODS
+
+        given = (
+            list(CANDIDATES)
+            if self.candidates is None
+            else [Candidate(s, s.split(":")[0].split("+")[0]) for s in self.candidates]
+        )
+        keep = [c for c in given if c.family.strip().lower() in METHODS and c.family != "auto"]
+        left = [c.spec for c in given if c not in keep]
+        notes = [f"left out (no such method): {', '.join(left)}"] if left else []
+        if not keep:
+            raise ValidationError(f"no usable candidate among {[c.spec for c in given]}")
+        return keep, notes
+
+    def _fit(self, events: TrainingEvents) -> None:
+        self._cache: dict[tuple[float, float], tuple[Selection, Forecaster]] = {}
+
+    def select(self, window: Window) -> Selection:
+        """Score the candidates on the validation windows before ``window`` and choose.
+
+        Raises
+        ------
+        ValidationError
+            If the history holds no validation window with incidents (too short).
+        """
+        from xunfang.analyse.evaluate import hit_counts, with_warm_start
+        from xunfang.analyse.forecast.registry import make_forecaster
+
+        t0 = time.perf_counter()
+        events = self.events_
+        cands, notes = self.candidate_list()
+        vws = [
+            w
+            for w in validation_windows(window, events, self.max_validation_windows)
+            if w.start_day - events.start_day >= self.min_train_days
+        ]
+        if not vws:
+            raise ValidationError(
+                f"auto: no validation window before {window.label or window.start} with "
+                f"{self.min_train_days:g} days of history before it: give more history"
+            )
+        models = [
+            with_warm_start(make_forecaster(c.spec, self.grid, seed=self.seed)) for c in cands
+        ]
+        active = len(cands)
+        rows: list[dict[str, Any]] = []
+        done: list[Window] = []
+        n_scored = 0
+        for i, vw in enumerate(vws):
+            if i >= self.validation_windows and n_scored >= self.min_validation_events:
+                break
+            if i > 0 and time.perf_counter() - t0 > self.budget_s:
+                notes.append(
+                    f"time budget {self.budget_s:g} s reached: {i} validation windows scored "
+                    f"({n_scored} incidents)"
+                )
+                break
+            cells = _window_cells(events, vw)
+            n_scored += len(cells)
+            counts = np.bincount(cells, minlength=self.grid.n_cells)
+            train = events.between(events.start_day, vw.start_day)
+            for j in range(active):
+                if i == 0 and j > 0 and time.perf_counter() - t0 > self.budget_s:
+                    notes.append(
+                        f"time budget {self.budget_s:g} s reached: candidates "
+                        f"{', '.join(c.spec for c in cands[j:])} not scored"
+                    )
+                    active = j
+                    break
+                t1 = time.perf_counter()
+                fc = models[j].fit_events(train).predict(vw)
+                hc = hit_counts(fc.risk, counts, self.fractions, mask=self.grid.mask)
+                rec: dict[str, Any] = {
+                    "candidate": cands[j].spec,
+                    "window": vw.label,
+                    "n_events": hc.total,
+                }
+                for f, h in zip(self.fractions, hc.hit_rate, strict=True):
+                    rec[f"hr_{f:g}"] = float(h)
+                rec["score"] = float(np.mean(hc.hit_rate)) if hc.total else np.nan
+                rec["seconds"] = time.perf_counter() - t1
+                rows.append(rec)
+            done.append(vw)
+        scores = pd.DataFrame(rows)
+        scores = scores[scores["candidate"].isin([c.spec for c in cands[:active]])]
+        scores = scores[scores["window"].isin([w.label for w in done])].reset_index(drop=True)
+        specs = [c.spec for c in cands[:active]]
+        mat = (
+            scores.pivot(index="candidate", columns="window", values="score")
+            .reindex(index=specs, columns=[w.label for w in done])
+            .to_numpy(dtype=np.float64)
+        )
+        if not np.isfinite(mat).all(axis=0).any():
+            raise ValidationError(
+                f"auto: none of the {len(done)} validation windows before "
+                f"{window.label or window.start} holds an incident: give more history"
+            )
+        choice = one_se_choice(mat)
+        hr_cols = [f"hr_{f:g}" for f in self.fractions]
+        means = scores.groupby("candidate", sort=False)[hr_cols].mean().reindex(specs)
+        table = pd.DataFrame(
+            {
+                "candidate": specs,
+                "family": [c.family for c in cands[:active]],
+                "complexity": np.arange(active),
+                "windows": choice.n_windows,
+                "score_mean": choice.mean,
+                "diff_to_best": choice.diff,
+                "se_diff": choice.se,
+                "within_1se": choice.within,
+                "chosen": np.arange(active) == choice.chosen,
+                **{c: means[c].to_numpy() for c in hr_cols},
+                "seconds": scores.groupby("candidate", sort=False)["seconds"]
+                .sum()
+                .reindex(specs)
+                .to_numpy(),
+            }
+        )
+        return Selection(
+            window=window.label or str(window.start),
+            chosen=specs[choice.chosen],
+            best=specs[choice.best],
+            table=table,
+            scores=scores,
+            validation_windows=[w.label for w in done],
+            notes=notes,
+            seconds=time.perf_counter() - t0,
+        )
+
+    def _predict(self, window: Window) -> np.ndarray:
+        from xunfang.analyse.forecast.registry import make_forecaster
+
+        key = (window.start_day, window.end_day)
+        if key not in self._cache:
+            sel = self.select(window)
+            model = make_forecaster(sel.chosen, self.grid, seed=self.seed)
+            model.fit_events(self.events_)
+            self._cache = {key: (sel, model)}  # one window kept: refits replace it
+        self.selection_, self.chosen_ = self._cache[key]
+        return self.chosen_.predict(window).risk

@@ -1,0 +1,186 @@
+"""Forecast the next window for each type group (``xunfang forecast predict``).
+
+For each type group the method (default ``auto``: chosen by validation on the windows
+before, :mod:`xunfang.analyse.forecast.select`) is fitted on the incidents before the
+window's start (within the look-back) and forecasts the window. Nothing at or after the
+window's start is read, even when the data go on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from xunfang.analyse.evaluate import EvaluationSpec, read_study, select_types
+from xunfang.analyse.forecast._base import Forecast, Window, rolling_windows
+from xunfang.analyse.forecast.registry import make_forecaster
+from xunfang.analyse.forecast.select import Selection
+from xunfang.analyse.grid import Grid
+from xunfang.errors import ValidationError
+from xunfang.ingest.incidents import IncidentTable, IngestReport
+
+ALL_TYPES = "all"
+"""Name of the group of every type together."""
+
+
+@dataclass(frozen=True)
+class GroupForecast:
+    """The forecast of one type group.
+
+    Attributes
+    ----------
+    group
+        Type group or type (``all`` for every type together).
+    method
+        The method spec asked for (e.g. ``auto``).
+    chosen
+        The spec that made the forecast (the chosen candidate for ``auto``).
+    forecast
+        Expected incidents per cell in the window.
+    n_train
+        Training incidents (before the window, within the look-back, in the area).
+    history
+        (first, last) training incident, local time.
+    selection
+        What ``auto`` chose and why (``None`` for a fixed method).
+    seconds
+        Wall time of fit and predict (with the selection).
+    """
+
+    group: str
+    method: str
+    chosen: str
+    forecast: Forecast
+    n_train: int
+    history: tuple[pd.Timestamp, pd.Timestamp]
+    selection: Selection | None
+    seconds: float
+
+
+@dataclass(frozen=True)
+class PredictionRun:
+    """A finished ``forecast predict``.
+
+    Attributes
+    ----------
+    spec
+        What was asked (``methods[0]`` is the method; ``start`` the window's date).
+    grid
+        The study grid.
+    area_name
+        ``bounding rectangle`` or the study-area name.
+    window
+        The forecast window.
+    groups
+        One forecast per type group.
+    ingest_report
+        The ingest report (``None`` for a parquet input).
+    data_span
+        (first, last) incident of the input, local time.
+    seconds
+        Wall time of the run.
+    """
+
+    spec: EvaluationSpec
+    grid: Grid
+    area_name: str
+    window: Window
+    groups: list[GroupForecast]
+    ingest_report: IngestReport | None
+    data_span: tuple[pd.Timestamp, pd.Timestamp]
+    seconds: float
+
+
+def default_groups(table: IncidentTable) -> tuple[str, ...]:
+    """``all`` and every type group of the data (taxonomy groups), largest first."""
+    counts = table.frame["type_group"].astype(str).value_counts()
+    return (ALL_TYPES, *counts.index)
+
+
+def next_day(table: IncidentTable) -> str:
+    """Local date after the last incident (the first window with no data yet)."""
+    last = table.local_time().max()
+    return str((last.normalize() + pd.Timedelta(days=1)).date())
+
+
+def run_prediction(
+    spec: EvaluationSpec, *, progress: Callable[[str], None] | None = None
+) -> PredictionRun:
+    """Forecast the window of ``spec`` (kind ``spec.window`` starting on ``spec.start``,
+    default the day after the data) for each group of ``spec.types`` (default
+    :func:`default_groups`) with ``spec.methods[0]``.
+
+    Raises
+    ------
+    ValidationError
+        For bad options, or a group with no incident before the window.
+    """
+    t0 = time.perf_counter()
+    say = progress or (lambda _m: None)
+    if len(spec.methods) != 1:
+        raise ValidationError(f"give one forecast method, got {list(spec.methods)}")
+    say("reading incidents")
+    table, report, grid, area_name = read_study(spec)
+    start = spec.start or next_day(table)
+    window = rolling_windows(start, 1, spec.window, table.timezone)[0]
+    when = table.frame["occurred_at"]
+    lo = (
+        None if spec.lookback_days is None else window.start - pd.Timedelta(spec.lookback_days, "D")
+    )
+    keep = (when < window.start).to_numpy() & (True if lo is None else (when >= lo).to_numpy())
+    history = table.subset(keep)
+    if len(history) == 0:
+        raise ValidationError(
+            f"no incident before {window.start} (data from {table.frame['occurred_at'].min()}):"
+            " choose a later --start"
+        )
+    groups = spec.types or default_groups(history)
+    out = []
+    for group in groups:
+        say(f"{group}: fitting {spec.methods[0]}")
+        sub = history if group == ALL_TYPES else select_types(history, (group,))
+        if len(sub) == 0:
+            raise ValidationError(f"no incident of {group!r} before {window.start}")
+        t1 = time.perf_counter()
+        model = make_forecaster(spec.methods[0], grid, seed=spec.seed)
+        model.fit(sub, start=lo, end=window.start)
+        fc = model.predict(window)
+        sel = getattr(model, "selection_", None)
+        local = sub.local_time()
+        out.append(
+            GroupForecast(
+                group=group,
+                method=spec.methods[0],
+                chosen=sel.chosen if sel is not None else spec.methods[0],
+                forecast=fc,
+                n_train=len(model.events_),
+                history=(local.min(), local.max()),
+                selection=sel,
+                seconds=time.perf_counter() - t1,
+            )
+        )
+    local = table.local_time()
+    return PredictionRun(
+        spec=replace(spec, start=start, types=tuple(groups)),
+        grid=grid,
+        area_name=area_name,
+        window=window,
+        groups=out,
+        ingest_report=report,
+        data_span=(local.min(), local.max()),
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def ranks(risk: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(n_cells,) rank of each active cell by risk, 1 = highest (ties share the lowest
+    rank of their run, ``scipy.stats.rankdata(method='min')``); 0 outside the area."""
+    from scipy.stats import rankdata
+
+    out = np.zeros(len(risk), dtype=np.int64)
+    out[mask] = rankdata(-np.asarray(risk)[mask], method="min").astype(np.int64)
+    return out

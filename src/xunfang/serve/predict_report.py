@@ -1,0 +1,225 @@
+"""Write a ``forecast predict`` run: ``forecast.geojson`` (every active cell with the risk
+and rank of each group), ``hotspots.csv`` (the top cells at 1, 5 and 20 % of the area),
+the automatic selection's scores, and a self-contained HTML report with a map."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from jinja2 import Environment, PackageLoader, select_autoescape
+from plotly.offline import get_plotlyjs
+
+from xunfang import __version__
+from xunfang.analyse.prediction import PredictionRun, ranks
+from xunfang.ingest.city import to_output_frame
+from xunfang.serve._common import write_atomic
+from xunfang.serve.map_helpers import figure_height
+from xunfang.units import WGS84
+
+HOTSPOT_FRACTIONS = (0.01, 0.05, 0.20)
+"""Coverages listed in ``hotspots.csv``."""
+
+
+def _slug(group: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in group.lower()).strip("_")
+
+
+def cells_frame(run: PredictionRun, output_frame: str = "wgs84") -> gpd.GeoDataFrame:
+    """Every active cell as a polygon in ``output_frame`` (WGS-84 lon/lat, or GCJ-02 /
+    BD-09 for Chinese map platforms) with ``cell, centre_lon, centre_lat`` and, per group
+    ``g``, ``risk_<g>`` (expected incidents in the window) and ``rank_<g>`` (1 = highest)."""
+    grid = run.grid
+    cells = np.flatnonzero(grid.mask)
+    centres = gpd.GeoSeries(gpd.points_from_xy(*grid.centres(cells).T), crs=grid.crs).to_crs(WGS84)
+    data: dict[str, Any] = {
+        "cell": cells,
+        "centre_lon": centres.x.to_numpy(),
+        "centre_lat": centres.y.to_numpy(),
+    }
+    for g in run.groups:
+        data[f"risk_{_slug(g.group)}"] = g.forecast.risk[cells]
+        data[f"rank_{_slug(g.group)}"] = ranks(g.forecast.risk, grid.mask)[cells]
+    frame = gpd.GeoDataFrame(data, geometry=grid.cell_boxes(cells), crs=grid.crs).to_crs(WGS84)
+    return to_output_frame(frame, output_frame)
+
+
+def hotspots(cells: pd.DataFrame, run: PredictionRun) -> pd.DataFrame:
+    """The ``floor(f * n_active)`` highest-risk cells of each group at each coverage of
+    :data:`HOTSPOT_FRACTIONS` (ties at the cut-off broken with the run's seed, as
+    :meth:`xunfang.analyse.forecast.Forecast.top_cells`)."""
+    by_cell = cells.set_index("cell")
+    out = []
+    for g in run.groups:
+        for f in HOTSPOT_FRACTIONS:
+            top = g.forecast.top_cells(f, seed=run.spec.seed)
+            part = by_cell.loc[top, ["centre_lon", "centre_lat"]].reset_index()
+            part.insert(0, "group", g.group)
+            part.insert(1, "coverage", f)
+            part.insert(2, "rank", np.arange(1, len(top) + 1))
+            part["risk"] = g.forecast.risk[top]
+            out.append(part)
+    return pd.concat(out, ignore_index=True)
+
+
+def map_figure(cells: pd.DataFrame, run: PredictionRun, group: str) -> go.Figure:
+    """The top 5 % cells of ``group`` by risk (darker = higher), the top 1 % outlined."""
+    g = next(x for x in run.groups if x.group == group)
+    slug = _slug(group)
+    k5 = int(np.floor(0.05 * run.grid.n_active + 1e-9))
+    k1 = int(np.floor(0.01 * run.grid.n_active + 1e-9))
+    sub = cells[cells[f"rank_{slug}"] <= max(k5, 1)].sort_values(f"rank_{slug}")
+    lon, lat = cells["centre_lon"], cells["centre_lat"]
+    bounds = (float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
+    span_m = max((bounds[2] - bounds[0]) * 111_320 * np.cos(np.radians(bounds[1])), 1.0)
+    size = float(np.clip(0.9 * 800 * run.grid.cell_m / span_m, 3, 40))  # a cell, in pixels
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=cells["centre_lon"],
+            y=cells["centre_lat"],
+            mode="markers",
+            marker={"size": size, "symbol": "square", "color": "#e4e4e4"},
+            name="study area",
+            hoverinfo="skip",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=sub["centre_lon"],
+            y=sub["centre_lat"],
+            mode="markers",
+            marker={
+                "size": size,
+                "symbol": "square",
+                "color": sub[f"risk_{slug}"],
+                "colorscale": "YlOrRd",
+                "colorbar": {"title": "expected"},
+                "line": {
+                    "width": [1.2 if r <= k1 else 0 for r in sub[f"rank_{slug}"]],
+                    "color": "#000",
+                },
+            },
+            text=[
+                f"rank {r}, cell {c}" for r, c in zip(sub[f"rank_{slug}"], sub["cell"], strict=True)
+            ],
+            name=f"top 5 % ({len(sub)} cells)",
+        )
+    )
+    fig.update_layout(
+        title=f"{group}: {g.chosen}",
+        height=figure_height(bounds, 900),
+        xaxis={"title": "longitude"},
+        yaxis={
+            "title": "latitude",
+            "scaleanchor": "x",
+            "scaleratio": 1 / np.cos(np.radians(bounds[1])),
+        },
+        margin={"l": 60, "r": 20, "t": 50, "b": 50},
+        showlegend=True,
+        legend={"orientation": "h", "y": -0.08},
+    )
+    return fig
+
+
+def selection_frames(run: PredictionRun) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """All groups' selection tables and validation scores (empty for a fixed method)."""
+    tabs = [g.selection.table.assign(group=g.group) for g in run.groups if g.selection]
+    scores = [g.selection.scores.assign(group=g.group) for g in run.groups if g.selection]
+    return (
+        pd.concat(tabs, ignore_index=True) if tabs else pd.DataFrame(),
+        pd.concat(scores, ignore_index=True) if scores else pd.DataFrame(),
+    )
+
+
+def write_prediction(
+    run: PredictionRun, out_dir: str | Path, *, output_frame: str = "wgs84", command: str = ""
+) -> dict[str, Path]:
+    """Write ``forecast.geojson``, ``hotspots.csv``, ``selection.csv`` /
+    ``selection_scores.csv`` / ``selection.json`` (method ``auto``), ``run.json`` and
+    ``report.html`` to ``out_dir``."""
+    out = Path(out_dir)
+    written: dict[str, Path] = {}
+
+    def put(name: str, text: str) -> None:
+        written[name] = write_atomic(out / name, text)
+
+    cells = cells_frame(run, output_frame)
+    put("forecast.geojson", cells.to_json(drop_id=True))
+    table = pd.DataFrame(cells.drop(columns="geometry"))
+    put("hotspots.csv", hotspots(table, run).to_csv(index=False))
+    tabs, scores = selection_frames(run)
+    if len(tabs):
+        put("selection.csv", tabs.to_csv(index=False))
+        put("selection_scores.csv", scores.to_csv(index=False))
+        sel = [g.selection.to_dict() | {"group": g.group} for g in run.groups if g.selection]
+        put("selection.json", json.dumps(sel, indent=1, default=str))
+    summary = run_summary(run, output_frame, command)
+    put("run.json", json.dumps(summary, indent=2, default=str))
+    figs = {
+        g.group: map_figure(table, run, g.group).to_html(
+            full_html=False, include_plotlyjs=False, config={"displaylogo": False}
+        )
+        for g in run.groups
+    }
+    env = Environment(
+        loader=PackageLoader("xunfang.serve", "templates"), autoescape=select_autoescape(["html"])
+    )
+    html = env.get_template("predict_report.html").render(
+        run=run,
+        summary=summary,
+        figs=figs,
+        selections={
+            g.group: g.selection.table.drop(columns="family").to_html(
+                index=False, border=0, classes="t", float_format=lambda v: f"{v:.3f}"
+            )
+            for g in run.groups
+            if g.selection
+        },
+        command=command,
+        plotlyjs=get_plotlyjs(),
+        version=__version__,
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    )
+    put("report.html", html)
+    return written
+
+
+def run_summary(run: PredictionRun, output_frame: str, command: str = "") -> dict[str, Any]:
+    """What the forecast was computed on, JSON-ready."""
+    spec = run.spec
+    return {
+        "command": command,
+        "window": {"kind": spec.window, "start": str(run.window.start), "end": str(run.window.end)},
+        "area": run.area_name,
+        "cell_m": run.grid.cell_m,
+        "active_cells": run.grid.n_active,
+        "grid_origin_m": [run.grid.x0, run.grid.y0],
+        "crs": run.grid.crs.to_string(),
+        "output_frame": output_frame,
+        "lookback_days": spec.lookback_days,
+        "data_span": [str(run.data_span[0]), str(run.data_span[1])],
+        "incident_files": [str(p) for p in spec.incident_files],
+        "groups": [
+            {
+                "group": g.group,
+                "method": g.method,
+                "chosen": g.chosen,
+                "why": g.selection.reason() if g.selection else "fixed method (no selection)",
+                "n_train": g.n_train,
+                "history": [str(g.history[0]), str(g.history[1])],
+                "expected_incidents": round(g.forecast.expected_total, 3),
+                "seconds": round(g.seconds, 3),
+            }
+            for g in run.groups
+        ],
+        "seconds": round(run.seconds, 2),
+        "ingest": run.ingest_report.to_dict() if run.ingest_report else None,
+        "version": __version__,
+    }

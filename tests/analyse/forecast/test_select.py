@@ -1,0 +1,236 @@
+"""Automatic selection (method ``auto``): the one-standard-error rule on hand-made
+scores, and a selection that never reads the forecast window (synthetic incidents)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from pyproj import CRS
+
+from xunfang.analyse.evaluate import Evaluation, paired_tests, rolling_origin
+from xunfang.analyse.forecast import Window, forecast_demand_weights, make_forecaster
+from xunfang.analyse.forecast.select import AutoSelect, one_se_choice, validation_windows
+from xunfang.analyse.grid import Grid
+from xunfang.errors import ValidationError
+from xunfang.ingest.incidents import IncidentTable
+
+UTM = CRS.from_epsg(32616)
+TZ = "America/Chicago"
+CANDS = ("naive:period_days=365", "naive:period_days=14", "kde:bandwidth_m=150:window_days=365")
+
+
+# ----------------------------------------------------------------------------- 1-SE rule
+def test_one_se_rule_keeps_the_simpler_candidate_within_noise() -> None:
+    scores = np.array(
+        [
+            [0.33, 0.32, 0.31, 0.30],  # simplest, mean .315
+            [0.31, 0.35, 0.29, 0.33],  # best, mean .32
+            [0.20, 0.22, 0.18, 0.20],  # mean .20
+        ]
+    )
+    c = one_se_choice(scores)
+    assert c.best == 1
+    # differences best - simplest: -.02, .03, -.02, .03: mean .005, sd .025*2/sqrt(3)
+    assert c.diff[0] == pytest.approx(0.005)
+    assert c.se[0] == pytest.approx(0.025 * 2 / np.sqrt(3) / 2)
+    assert c.within.tolist() == [True, True, False]
+    assert c.chosen == 0 and c.n_windows == 4
+
+
+def test_one_se_rule_takes_the_best_when_the_simpler_is_clearly_worse() -> None:
+    scores = np.array(
+        [
+            [0.30, 0.32, 0.28, 0.30],  # best - this: .01, .03, .01, .03 -> mean .02
+            [0.31, 0.35, 0.29, 0.33],
+        ]
+    )
+    c = one_se_choice(scores)
+    # sd of (.01, .03, .01, .03) = sqrt(4 * .01**2 / 3); se = sd / 2 = .005774 < .02
+    assert c.se[0] == pytest.approx(np.sqrt(4e-4 / 3) / 2)
+    assert c.chosen == 1 == c.best
+    # a window with a NaN score is left out for every candidate; one window: the best
+    one = one_se_choice(np.array([[0.2, np.nan], [0.3, 0.1]]))
+    assert one.n_windows == 1 and one.chosen == 1
+    with pytest.raises(ValidationError, match="no validation window"):
+        one_se_choice(np.array([[np.nan], [0.1]]))
+
+
+# ----------------------------------------------------------------------------- paired test
+def test_paired_tests_on_hand_numbers() -> None:
+    w = [f"d{i}" for i in range(5)]
+    a = [0.5, 0.6, 0.55, 0.7, 0.65]
+    b = [0.4, 0.5, 0.5, 0.5, 0.6]  # d = .1, .1, .05, .2, .05
+    rows = pd.DataFrame(
+        {
+            "method": ["m"] * 5 + ["naive"] * 5,
+            "window": w * 2,
+            "fraction": 0.05,
+            "n_events": 400,
+            "hit_rate": a + b,
+        }
+    )
+    t = paired_tests(rows, "naive").iloc[0]
+    d = np.array([0.1, 0.1, 0.05, 0.2, 0.05])
+    assert t["mean_diff"] == pytest.approx(0.1)
+    # t = mean / (sd / sqrt 5) = .1 / (.061237 / 2.23607) = 3.6515, 4 df: p = .02178
+    assert t["t_p"] == pytest.approx(0.02178, abs=1e-4)
+    # Wilcoxon signed-rank, all 5 differences positive: exact p = 2 / 2**5 = .0625
+    assert t["wilcoxon_p"] == pytest.approx(0.0625)
+    half = 2.776445 * d.std(ddof=1) / np.sqrt(5)
+    assert (t["ci_lo"], t["ci_hi"]) == pytest.approx((0.1 - half, 0.1 + half), abs=1e-6)
+    # sum of p(1-p) + q(1-q) over the windows = 2.405: sqrt(2.405 / 400) / 5
+    assert t["noise_se"] == pytest.approx(0.0155081, abs=1e-6)
+    # 2 * noise = .031 < 10 % of the baseline's mean hit rate .5
+    assert not t["few_incidents"]
+    assert t["verdict"] == "no significant difference"  # Wilcoxon .0625 > .05
+    # the same differences over windows of 100 incidents: 2 * sqrt(2.405 / 100) / 5 = .062 > .05
+    few = paired_tests(rows.assign(n_events=100), "naive").iloc[0]
+    assert few["few_incidents"] and few["verdict"] == "too few incidents to tell apart"
+    same = paired_tests(rows.assign(hit_rate=b + b), "naive").iloc[0]
+    assert same["mean_diff"] == 0 and same["t_p"] == 1 and same["wilcoxon_p"] == 1
+    assert not same["few_incidents"] and same["verdict"] == "the same in every window"
+
+
+# ----------------------------------------------------------------------------- no peeking
+def _history(burst_day: str | None, burst_n: int = 40) -> IncidentTable:
+    """120 days (2015-01-01..04-30) of synthetic incidents on a 10 x 10 grid of 100 m
+    cells: a steady hot cell, a hot cell that moves every 30 days, scattered noise; plus
+    ``burst_n`` incidents in cell 77 at noon on ``burst_day``."""
+    rng = np.random.default_rng(5)
+    rows: list[tuple[float, float, pd.Timestamp]] = []
+    for d in range(120):
+        day = pd.Timestamp("2015-01-01") + pd.Timedelta(days=d)
+        moving = (d // 30) * 23 % 100
+        for cell, n in ((12, 2), (moving, 2)):
+            for _ in range(rng.poisson(n)):
+                rows.append((cell % 10 * 100 + 50.0, cell // 10 * 100 + 50.0, day))
+        for _ in range(rng.poisson(3)):
+            rows.append((rng.uniform(0, 1000), rng.uniform(0, 1000), day))
+    if burst_day is not None:
+        t = pd.Timestamp(burst_day) + pd.Timedelta(hours=12)
+        rows += [(750.0, 750.0, t)] * burst_n
+    rows.sort(key=lambda r: r[2])
+    local = pd.DatetimeIndex([r[2] + pd.Timedelta(hours=9) for r in rows]).tz_localize(TZ)
+    frame = pd.DataFrame(
+        {
+            "incident_id": [str(i) for i in range(len(rows))],
+            "occurred_at": local.tz_convert("UTC"),
+            "time_precision": "minute",
+            "type_group": "property",
+            "type": "BURGLARY",
+            "x_m": [r[0] for r in rows],
+            "y_m": [r[1] for r in rows],
+        }
+    )
+    return IncidentTable(frame, UTM, TZ)
+
+
+def _grid() -> Grid:
+    return Grid.from_bounds((0.0, 0.0, 999.0, 999.0), 100.0, UTM)
+
+
+def _select(table: IncidentTable, start: str = "2015-04-20") -> Evaluation:
+    grid = _grid()
+    auto = AutoSelect(
+        grid=grid, candidates=CANDS, validation_windows=5, min_validation_events=0, budget_s=600
+    )
+    window = Window.local(start, 0, 24, TZ, label=start)
+    return rolling_origin(table, grid, {"auto": auto}, [window], lookback_days=None)
+
+
+def test_selection_never_reads_the_forecast_window() -> None:
+    clean = _select(_history(None))
+    assert list(clean.validation_scores["window"].unique()) == [
+        f"2015-04-{d} validation" for d in (19, 18, 17, 16, 15)
+    ]
+    assert clean.rows["chosen"].iloc[0] in CANDS
+    # a burst of 40 incidents in one cell inside the forecast window (and one the day after)
+    for day in ("2015-04-20", "2015-04-21"):
+        burst = _select(_history(day))
+        assert burst.rows["n_events"].iloc[0] >= clean.rows["n_events"].iloc[0] + 40 * (
+            day == "2015-04-20"
+        )
+        assert burst.rows["chosen"].iloc[0] == clean.rows["chosen"].iloc[0]
+        for part in ("selections", "validation_scores"):
+            pd.testing.assert_frame_equal(
+                getattr(burst, part).drop(columns="seconds"),
+                getattr(clean, part).drop(columns="seconds"),
+            )
+    # control: the same burst two days before the window is seen by the selection
+    before = _select(_history("2015-04-18"))
+    s0 = clean.validation_scores.set_index(["candidate", "window"])
+    s1 = before.validation_scores.set_index(["candidate", "window"])
+    key = (CANDS[0], "2015-04-18 validation")
+    assert s1.loc[key, "n_events"] == s0.loc[key, "n_events"] + 40
+    assert not np.allclose(s1["score"], s0["score"])
+
+
+def test_auto_is_a_registered_method_and_chooses_by_the_rule() -> None:
+    grid = _grid()
+    table = _history(None)
+    auto = make_forecaster("auto:validation_windows=4:min_validation_events=0:budget_s=600", grid)
+    assert isinstance(auto, AutoSelect)
+    auto = auto.with_params(candidates=CANDS)
+    window = Window.local("2015-04-25", 0, 24, TZ)
+    auto.fit(table.subset((table.frame["occurred_at"] < window.start).to_numpy()))
+    fc = auto.predict(window)
+    sel = auto.selection_
+    tab = sel.table.set_index("candidate")
+    scores = sel.scores.pivot(index="candidate", columns="window", values="score")
+    assert tab["score_mean"].to_dict() == pytest.approx(scores.mean(axis=1).to_dict())
+    choice = one_se_choice(scores.reindex(list(CANDS)).to_numpy())
+    assert sel.chosen == CANDS[choice.chosen] and tab["chosen"].sum() == 1
+    # the forecast is the chosen method's, fitted on all the history
+    alone = make_forecaster(sel.chosen, grid).fit_events(auto.events_).predict(window)
+    np.testing.assert_array_equal(fc.risk, alone.risk)
+    assert sel.chosen in sel.reason()
+    # sparse data: windows are added until they hold 100 incidents (about 7 a day here)
+    more = auto.with_params(min_validation_events=100)
+    more.fit(table.subset((table.frame["occurred_at"] < window.start).to_numpy()))
+    more.predict(window)
+    n = more.selection_.scores.drop_duplicates("window")["n_events"].to_numpy()
+    assert n[:-1].sum() < 100 <= n.sum() and len(n) > 4
+
+
+def test_budget_stops_adding_candidates_and_says_so() -> None:
+    grid = _grid()
+    auto = AutoSelect(grid=grid, candidates=CANDS, validation_windows=5, budget_s=1e-9)
+    window = Window.local("2015-04-20", 0, 24, TZ)
+    table = _history(None)
+    before = table.subset((table.frame["occurred_at"] < window.start).to_numpy())
+    auto.fit(before, end=window.start)
+    auto.predict(window)
+    sel = auto.selection_
+    assert list(sel.table["candidate"]) == [CANDS[0]]  # the simplest is always scored
+    assert sel.validation_windows == ["2015-04-19 validation"]
+    assert "time budget" in sel.notes[0] and CANDS[2] in sel.notes[0]
+    assert sel.chosen == CANDS[0]
+
+
+def test_validation_windows_of_a_week_step_back_by_weeks() -> None:
+    table = _history(None)
+    grid = _grid()
+    from xunfang.analyse.forecast import TrainingEvents
+
+    ev = TrainingEvents.from_table(
+        table.subset((table.frame["occurred_at"] < pd.Timestamp("2015-03-02", tz=TZ)).to_numpy()),
+        grid,
+        end=pd.Timestamp("2015-03-02", tz=TZ),
+    )
+    week = Window.local("2015-03-02", 0, 24, TZ, days=7)
+    vws = validation_windows(week, ev, 3)
+    assert [str(w.start.date()) for w in vws] == ["2015-02-23", "2015-02-16", "2015-02-09"]
+    assert all(w.length_days == pytest.approx(7) for w in vws)
+
+
+def test_plan_demand_from_auto_is_the_chosen_methods_forecast() -> None:
+    grid = _grid()
+    table = _history("2015-04-22")  # a burst inside the window: not seen by the forecast
+    window = Window.local("2015-04-22", 0, 24, TZ)
+    auto = AutoSelect(grid=grid, candidates=CANDS, validation_windows=4, budget_s=600)
+    dw = forecast_demand_weights(table, auto, window, lookback_days=None)
+    chosen = make_forecaster(auto.selection_.chosen, grid)
+    again = forecast_demand_weights(table, chosen, window, lookback_days=None)
+    np.testing.assert_array_equal(dw.weights, again.weights)
+    assert auto.events_.t_day.max() < window.start_day
