@@ -6,6 +6,7 @@ Forecasters (one contract: keyword-only ``__init__``, ``fit(incidents)``,
 - :class:`NaiveCounts` — counts of the previous period;
 - :class:`RetrospectiveKDE` — fixed-bandwidth kernel density of the recent past;
 - :class:`ProspectiveHotspot` — Bowers, Johnson & Pease (2004);
+  :class:`ContinuousProspective` — the same in continuous space, metres;
 - :class:`GridETAS` — self-exciting point process, Mohler et al. (2011, 2015), by EM;
 - :class:`GradientBoosted` — Poisson gradient-boosted trees over cell features;
 - :class:`StackedEnsemble` — a non-negative Poisson stack of the others;
@@ -32,14 +33,15 @@ from xunfang.analyse.forecast.demand import (
 from xunfang.analyse.forecast.kde import RetrospectiveKDE
 from xunfang.analyse.forecast.learned import GradientBoosted
 from xunfang.analyse.forecast.naive import NaiveCounts
-from xunfang.analyse.forecast.prospective import ProspectiveHotspot
+from xunfang.analyse.forecast.prospective import ContinuousProspective, ProspectiveHotspot
 from xunfang.analyse.forecast.registry import METHODS, make_forecaster
-from xunfang.analyse.forecast.sepp import GridETAS, simulate_grid_etas
+from xunfang.analyse.forecast.sepp import GridETAS, simulate_grid_etas, simulate_sepp
 from xunfang.analyse.forecast.stack import StackedEnsemble
 from xunfang.analyse.forecast.timeofday import TimeOfDay
 
 __all__ = [
     "METHODS",
+    "ContinuousProspective",
     "Forecast",
     "Forecaster",
     "GradientBoosted",
@@ -59,4 +61,5 @@ __all__ = [
     "parse_window_kind",
     "rolling_windows",
     "simulate_grid_etas",
+    "simulate_sepp",
 ]

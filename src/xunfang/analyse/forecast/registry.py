@@ -6,6 +6,7 @@ A spec is ``method[:param=value[:param=value...]][+tod[:param=value...]]``, e.g.
     naive:period_days=365                  counts of the previous year
     kde:bandwidth_m=200:window_days=60
     prospective:bandwidth_m=400:bandwidth_weeks=8
+    prospective-continuous:bandwidth_m=400     distances in metres, sub-cell samples
     sepp:background_bandwidth_m=150
     sepp+tod:shrinkage_events=20           the point process with hour-of-week profiles
     gbm                                    gradient-boosted Poisson trees over cell features
@@ -24,7 +25,7 @@ from xunfang.analyse.forecast._base import Forecaster
 from xunfang.analyse.forecast.kde import RetrospectiveKDE
 from xunfang.analyse.forecast.learned import GradientBoosted
 from xunfang.analyse.forecast.naive import NaiveCounts
-from xunfang.analyse.forecast.prospective import ProspectiveHotspot
+from xunfang.analyse.forecast.prospective import ContinuousProspective, ProspectiveHotspot
 from xunfang.analyse.forecast.select import AutoSelect
 from xunfang.analyse.forecast.sepp import GridETAS
 from xunfang.analyse.forecast.stack import StackedEnsemble
@@ -36,6 +37,7 @@ METHODS: dict[str, type[Forecaster]] = {
     "naive": NaiveCounts,
     "kde": RetrospectiveKDE,
     "prospective": ProspectiveHotspot,
+    "prospective-continuous": ContinuousProspective,
     "sepp": GridETAS,
     "gbm": GradientBoosted,
     "stack": StackedEnsemble,
