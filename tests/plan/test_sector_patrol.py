@@ -167,3 +167,27 @@ def test_read_sectors_written_in_gcj02(tmp_path: Path) -> None:
     assert sm.node_sector.tolist() == [0, 0, 0, 0, 0, 0, 1, 1, 1] and sm.n_outside == 0
     # read as WGS-84, the shifted polygons miss the street
     assert read_sectors(path, net).n_outside == 9
+
+
+def test_deployment_files_follow_the_plans_output_frame(tmp_path: Path) -> None:
+    # A plan written for Baidu maps gives a deployment for Baidu maps; GPX stays WGS-84.
+    import json
+
+    from xunfang.ingest.coords import wgs84_to_bd09
+    from xunfang.serve.deploy_report import write_deployment
+
+    dep = deploy(sectors(box(-50, 550), box(550, 850)))
+    plain = write_deployment(dep, tmp_path / "wgs")
+    baidu = write_deployment(dep, tmp_path / "bd", output_frame="bd09")
+    a, b = pd.read_csv(plain["deployment.csv"]), pd.read_csv(baidu["deployment.csv"])
+    assert set(a["coord_frame"]) == {"wgs84"} and set(b["coord_frame"]) == {"bd09"}
+    lon, lat = wgs84_to_bd09(a["lon"].to_numpy(), a["lat"].to_numpy())
+    assert np.allclose(b["lon"], lon, atol=2e-6) and np.allclose(b["lat"], lat, atol=2e-6)
+    assert not np.allclose(b["lon"], a["lon"], atol=1e-4)  # BD-09 shifts everywhere
+    ra = json.loads(plain["routes.geojson"].read_text(encoding="utf-8"))["features"][0]
+    rb = json.loads(baidu["routes.geojson"].read_text(encoding="utf-8"))["features"][0]
+    x0, y0 = ra["geometry"]["coordinates"][0]
+    assert np.allclose(rb["geometry"]["coordinates"][0], wgs84_to_bd09(x0, y0), atol=1e-9)
+    gpx_a = sorted((tmp_path / "wgs" / "routes").rglob("*.gpx"))[0]
+    gpx_b = tmp_path / "bd" / gpx_a.relative_to(tmp_path / "wgs")
+    assert gpx_a.read_text(encoding="utf-8") == gpx_b.read_text(encoding="utf-8")

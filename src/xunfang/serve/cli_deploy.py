@@ -10,6 +10,7 @@ The work is done by :mod:`xunfang.plan.deployment`; this module parses options a
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Annotated
@@ -151,7 +152,9 @@ def deploy_cmd(
             )
             status.update("writing outputs")
             t_out = time.perf_counter()
-            written = write_deployment(dep, out, lang=lang, plan_dir=plan_dir)
+            written = write_deployment(
+                dep, out, lang=lang, plan_dir=plan_dir, output_frame=_plan_frame(plan_dir)
+            )
             t_out = time.perf_counter() - t_out
     except (XunfangError, OSError) as exc:
         raise fail(exc) from exc
@@ -226,3 +229,11 @@ def deploy_cmd(
         else f"Wrote {len(written)} files and {len(dep.routes)} routes (GeoJSON + GPX) to "
         f"{out}/ in {time.perf_counter() - start:.1f} s: report {written['report.html']}"
     )
+
+
+def _plan_frame(plan_dir: Path) -> str:
+    """The frame the plan wrote its coordinates in (``wgs84`` for older plans)."""
+    summary = plan_dir / "plan_summary.json"
+    if not summary.is_file():
+        return "wgs84"
+    return str(json.loads(summary.read_text(encoding="utf-8")).get("output_frame", "wgs84"))

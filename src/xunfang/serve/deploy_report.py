@@ -38,12 +38,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 from jinja2 import Environment, PackageLoader, select_autoescape
 from plotly.offline import get_plotlyjs
 
 from xunfang import __version__
 from xunfang.errors import ValidationError
+from xunfang.ingest.coords import to_output_frame as coords_to_frame
 from xunfang.plan.deployment import Deployment
 from xunfang.plan.roster import DAY_NAMES, format_minute_of_week
 from xunfang.plan.routes import Route, route_geojson, route_gpx
@@ -702,10 +704,14 @@ def write_deployment(
     *,
     lang: str = "en",
     plan_dir: str | Path | None = None,
+    output_frame: str = "wgs84",
 ) -> dict[str, Path]:
     """Write the files listed in the module docstring into ``out_dir``.
 
     Every file is written under a temporary name and renamed when complete.
+    ``lon``/``lat`` of the CSV and GeoJSON files are in ``output_frame`` (the plan's, so
+    that a plan made for AMap gives a deployment for AMap; each CSV says so in its
+    ``coord_frame`` column); GPX files stay WGS-84, the frame of GPS receivers.
 
     Parameters
     ----------
@@ -737,20 +743,30 @@ def write_deployment(
     plan_report = None
     if plan_dir is not None and (Path(plan_dir) / "report.html").is_file():
         plan_report = os.path.relpath(Path(plan_dir) / "report.html", out)
-    put("deployment.csv", dep.assignments.to_csv(index=False))
+    def framed(table: pd.DataFrame) -> pd.DataFrame:
+        if not {"lon", "lat"} <= set(table.columns):
+            return table
+        table = table.copy()
+        lon, lat = coords_to_frame(table["lon"], table["lat"], output_frame)
+        table["lon"], table["lat"] = lon.round(6), lat.round(6)
+        table["coord_frame"] = output_frame
+        return table
+
+    put("deployment.csv", framed(dep.assignments).to_csv(index=False))
     put("blocks.csv", dep.block_kpis.to_csv(index=False))
     put("daily.csv", dep.daily.to_csv(index=False))
     if len(dep.places):
         inside = dep.places[dep.places["inside"].astype(bool)]
-        put("rule_posts.csv", inside.to_csv(index=False))
+        put("rule_posts.csv", framed(inside).to_csv(index=False))
     if dep.sector_kpis is not None:
         put("sectors.csv", dep.sector_kpis.to_csv(index=False))
     else:  # from an earlier run with sectors into the same folder
         (out / "sectors.csv").unlink(missing_ok=True)
     put("deploy_summary.json", json.dumps(deploy_summary(dep), indent=2, ensure_ascii=False))
     features = []
+    out_lon, out_lat = coords_to_frame(dep.node_lon, dep.node_lat, output_frame)
     for rt in dep.routes:
-        fc = route_geojson(rt, dep.node_lon, dep.node_lat)
+        fc = route_geojson(rt, out_lon, out_lat)
         features.append(fc["features"][0])
         folder = f"routes/{_safe(rt.unit)}"
         put(f"{folder}/{rt.key}.geojson", json.dumps(fc, ensure_ascii=False), record=False)
