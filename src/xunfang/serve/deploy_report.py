@@ -743,6 +743,7 @@ def write_deployment(
     plan_report = None
     if plan_dir is not None and (Path(plan_dir) / "report.html").is_file():
         plan_report = os.path.relpath(Path(plan_dir) / "report.html", out)
+
     def framed(table: pd.DataFrame) -> pd.DataFrame:
         if not {"lon", "lat"} <= set(table.columns):
             return table
