@@ -95,8 +95,9 @@ def test_hotspot_summary_and_sentence() -> None:
     assert veh.window_share == pytest.approx(2 / 3)
     assert veh.peak_days == (0, 1)
     assert veh.sentence("vehicle-related") == (
-        "Vehicle-related incidents concentrate in these 1 cells (16.7% of the area, 100.0% of "
-        "the group's 3): 67% of them between 23:00 and 00:00; busiest on Monday and Tuesday."
+        "Vehicle-related incidents concentrate in these 1 cells (16.7% of the area's grid "
+        "cells, 100.0% of the group's 3): 67% of them between 23:00 and 00:00; busiest on "
+        "Monday and Tuesday."
     )
     assert veh.sentence("涉车", "zh").startswith("涉车警情集中在这1个网格")
     assert summarise_hotspots(ww, n_cells=1, groups=["vehicle"], min_incidents=4) == []

@@ -239,7 +239,7 @@ class HotspotSummary:
                 else ""
             )
             return (
-                f"{label}警情集中在这{n}个网格（占面积{self.area_share:.1%}，"
+                f"{label}警情集中在这{n}个网格（占研究区域网格的{self.area_share:.1%}，"
                 f"占该类{self.group_total:,}起中的{self.incident_share:.1%}）；{when}{days}。"
             )
         when = (
@@ -254,7 +254,8 @@ class HotspotSummary:
         )
         return (
             f"{label[:1].upper() + label[1:]} incidents concentrate in these {n} cells "
-            f"({self.area_share:.1%} of the area, {self.incident_share:.1%} of the group's "
+            f"({self.area_share:.1%} of the area's grid cells, {self.incident_share:.1%} of the "
+            f"group's "
             f"{self.group_total:,}): {when}{days}."
         )
 
