@@ -94,3 +94,14 @@ def test_tiered_objective_replaces_the_layout_and_bad_options_are_named() -> Non
         DecisionConfig(objective="fastest").validate()
     with pytest.raises(ValidationError, match="--target"):
         DecisionConfig(targets=("soon",)).validate()
+
+
+def test_the_decision_reads_in_chinese() -> None:
+    d, _ = _grid_plan(DecisionConfig(targets=("20s:50%",), curve_max_booths=8))
+    assert d.target is not None
+    k = d.target.booths
+    head = f"目标 0.333333min:50% 需要 {k} 个岗亭；所要求的 4 个多出 {4 - k} 个"
+    assert d.summary_zh.startswith(head)
+    assert f"每天多 {6 * (4 - k)} 名警力（每个岗亭 6 名）" in d.summary_zh
+    assert "1 分钟内到达的比例最多从 100.0% 提高到 100.0%" in d.summary_zh
+    assert d.summary_zh.endswith("。") and "booths" not in d.summary_zh

@@ -145,6 +145,8 @@ class PlanDecisions:
     """Where booth staffing comes from (the roster file, or the options)."""
     summary: str
     """What the requested K buys beyond the target (or the curve's answer), one sentence."""
+    summary_zh: str = ""
+    """The same in Chinese (``--lang zh``)."""
     timings_s: dict[str, float] = field(default_factory=dict)
 
 
@@ -157,6 +159,52 @@ def _share_text(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+_PHRASES: dict[str, dict[str, str]] = {
+    "en": {
+        "and": " and ",
+        "at_most": "{label}: at most {share} reachable",
+        "sep": ", ",
+        "cannot": "The target {labels} cannot be met ({best})",
+        "feasible_part": "; the feasible part needs {k} booths",
+        "needs": "The target {labels} needs {k} booths",
+        "adds": "; the requested {booths} add {extra} booths, {officers} officers per day "
+        "({per} per booth)",
+        "curve": ", which at best raise the share within 1 min from {a1} to {b1} (the best "
+        "layouts for 1 min alone) and take the mean travel time of the best {t}-min layouts "
+        "from {am} to {bm} min",
+        "fewer": ": {n} more than the requested {booths}, {officers} more officers per day "
+        "({per} per booth).",
+        "exact": ", exactly the requested {booths}.",
+        "end": ".",
+        "reached": "{share} within {t} min is reached with {k} booths; the requested {booths} "
+        "add {extra} booths, {officers} officers per day ({per} per booth), for the other "
+        "rings and travel times.",
+        "all_needed": "All {booths} booths are needed for {share} within {t} min.",
+        "roster": " Booth staffing from the roster: {n} officers per day at the plan's {k} booths.",
+    },
+    "zh": {
+        "and": "且",
+        "at_most": "{label}最多可达 {share}",
+        "sep": "，",
+        "cannot": "目标 {labels} 无法达到（{best}）",
+        "feasible_part": "；可达部分需要 {k} 个岗亭",
+        "needs": "目标 {labels} 需要 {k} 个岗亭",
+        "adds": "；所要求的 {booths} 个多出 {extra} 个岗亭，每天多 {officers} 名警力（每个岗亭 "
+        "{per} 名）",
+        "curve": "，1 分钟内到达的比例最多从 {a1} 提高到 {b1}（仅按 1 分钟优化的最佳布局），"
+        "{t} 分钟最佳布局的平均行车时间从 {am} 分钟降到 {bm} 分钟",
+        "fewer": "：比所要求的 {booths} 个多 {n} 个，每天多 {officers} 名警力（每个岗亭 "
+        "{per} 名）。",
+        "exact": "，正好是所要求的 {booths} 个。",
+        "end": "。",
+        "reached": "{t} 分钟内 {share} 用 {k} 个岗亭即可达到；所要求的 {booths} 个多出 {extra} "
+        "个岗亭，每天多 {officers} 名警力（每个岗亭 {per} 名），用于其他时间圈和行车时间。",
+        "all_needed": "{t} 分钟内 {share} 需要全部 {booths} 个岗亭。",
+        "roster": "岗亭警力按排班表：方案的 {k} 个岗亭每天共 {n} 名警力。",
+    },
+}
+
+
 def _summary_sentence(
     curve: TradeoffCurve | None,
     target: TargetPlan | None,
@@ -164,59 +212,66 @@ def _summary_sentence(
     threshold_s: float,
     officers: float,
     mclp_share: float,
+    lang: str = "en",
 ) -> str:
+    """What the requested K buys beyond the target (or the curve's answer), in ``lang``."""
+    ph = _PHRASES[lang]
     t_min = f"{threshold_s / 60:g}"
+    per = _num(officers)
     if target is not None:
-        labels = " and ".join(t.label for t in target.targets)
+        labels = ph["and"].join(t.label for t in target.targets)
         bad = [t for t, ok in zip(target.targets, target.feasible, strict=True) if not ok]
         if bad:
-            best = ", ".join(
-                f"{t.label}: at most {_share_text(b)} reachable"
+            best = ph["sep"].join(
+                ph["at_most"].format(label=t.label, share=_share_text(b))
                 for t, b, ok in zip(
                     target.targets, target.best_reachable, target.feasible, strict=True
                 )
                 if not ok
             )
-            head = f"The target {labels} cannot be met ({best})"
+            head = ph["cannot"].format(labels=labels, best=best)
             if target.booths is None:
-                return head + "."
-            head += f"; the feasible part needs {target.booths} booths"
+                return head + ph["end"]
+            head += ph["feasible_part"].format(k=target.booths)
         else:
-            head = f"The target {labels} needs {target.booths} booths"
+            head = ph["needs"].format(labels=labels, k=target.booths)
         need = target.booths or 0
         extra = booths - need
         if extra > 0:
-            tail = (
-                f"; the requested {booths} add {extra} booths, {_num(extra * officers)} officers "
-                f"per day ({_num(officers)} per booth)"
+            tail = ph["adds"].format(
+                booths=booths, extra=extra, officers=_num(extra * officers), per=per
             )
             if curve is not None and need < len(curve.points) and booths < len(curve.points):
                 a, b = curve.points[need], curve.points[booths]
                 if 60.0 in a.within:
                     # curve figures are each ring's own optimum, not the sited layout's: say so
-                    tail += (
-                        f", which at best raise the share within 1 min from "
-                        f"{_share_text(a.within[60.0])} to {_share_text(b.within[60.0])} (the "
-                        f"best layouts for 1 min alone) and take the mean travel time of the best "
-                        f"{t_min}-min layouts from {a.mean_s / 60:.2f} to {b.mean_s / 60:.2f} min"
+                    tail += ph["curve"].format(
+                        a1=_share_text(a.within[60.0]),
+                        b1=_share_text(b.within[60.0]),
+                        t=t_min,
+                        am=f"{a.mean_s / 60:.2f}",
+                        bm=f"{b.mean_s / 60:.2f}",
                     )
-            return head + tail + "."
+            return head + tail + ph["end"]
         if extra < 0:
-            return (
-                head + f": {-extra} more than the requested {booths}, "
-                f"{_num(-extra * officers)} more officers per day ({_num(officers)} per booth)."
+            return head + ph["fewer"].format(
+                n=-extra, booths=booths, officers=_num(-extra * officers), per=per
             )
-        return head + f", exactly the requested {booths}."
+        return head + ph["exact"].format(booths=booths)
+    share = _share_text(mclp_share)
     if curve is not None:
         k = curve.smallest_k(threshold_s, mclp_share - 1e-9)
         if k is not None and k < booths:
-            return (
-                f"{_share_text(mclp_share)} within {t_min} min is reached with {k} booths; the "
-                f"requested {booths} add {booths - k} booths, {_num((booths - k) * officers)} "
-                f"officers per day ({_num(officers)} per booth), for the other rings and travel "
-                "times."
+            return ph["reached"].format(
+                share=share,
+                t=t_min,
+                k=k,
+                booths=booths,
+                extra=booths - k,
+                officers=_num((booths - k) * officers),
+                per=per,
             )
-        return f"All {booths} booths are needed for {_share_text(mclp_share)} within {t_min} min."
+        return ph["all_needed"].format(booths=booths, share=share, t=t_min)
     return ""
 
 
@@ -445,15 +500,17 @@ def plan_decisions(
     mclp_share = float(demand_w[cost[:, sel].min(axis=1) <= threshold_s].sum()) / max(
         float(demand_w.sum()), 1e-12
     )
-    summary = _summary_sentence(
-        curve, target, booths, threshold_s, staff.officers_per_day, mclp_share
-    )
-    if config.roster is not None:
-        summary = summary + (
-            f" Booth staffing from the roster: {table['officers_per_day'].sum():g} officers "
-            f"per day at the plan's {sum(k == 'booth' for k in site_kinds)} booths."
+    summaries = {}
+    for lang in _PHRASES:
+        text = _summary_sentence(
+            curve, target, booths, threshold_s, staff.officers_per_day, mclp_share, lang
         )
-        summary = summary.strip()
+        if config.roster is not None:
+            text += _PHRASES[lang]["roster"].format(
+                n=f"{table['officers_per_day'].sum():g}",
+                k=sum(kind == "booth" for kind in site_kinds),
+            )
+        summaries[lang] = text.strip()
     return PlanDecisions(
         config=config,
         curve=curve,
@@ -468,7 +525,8 @@ def plan_decisions(
         days=days,
         officers_per_day=staff.officers_per_day,
         staff_source=staff.source,
-        summary=summary,
+        summary=summaries["en"],
+        summary_zh=summaries["zh"],
         timings_s=timings,
     )
 

@@ -392,7 +392,7 @@ def plan_cmd(
     if plan.ingest_report is not None:
         print_ingest_report(plan.ingest_report, lang)
     _print_plan_summary(plan, lang)
-    for line in terminal_lines(plan):
+    for line in terminal_lines(plan, lang):
         console.print(line)
     if plan.forecast_note:
         console.print(f"[bold yellow]Forecast-weighted plan:[/] {plan.forecast_note}")

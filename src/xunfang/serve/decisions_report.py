@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
+from rich.markup import escape
 
 from xunfang.ingest.city import to_output_frame
 from xunfang.plan.booth_plan import BoothPlan
@@ -194,6 +195,7 @@ def decisions_context(plan: BoothPlan, lang: str = "en") -> dict[str, Any] | Non
     return {
         "T": lambda key, **kw: _t(key, lang, **kw),
         "d": d,
+        "summary": d.summary_zh if lang == "zh" and d.summary_zh else d.summary,
         "figs": figs,
         "curve": d.curve.frame() if d.curve is not None else None,
         "target": d.target.to_dict(d.target_sites) if d.target is not None else None,
@@ -289,12 +291,13 @@ def write_decision_files(
         put("sectors.geojson", sectors.to_json(drop_id=True))
 
 
-def terminal_lines(plan: BoothPlan) -> list[str]:
-    """Lines the ``plan`` command prints about the decisions."""
+def terminal_lines(plan: BoothPlan, lang: str = "en") -> list[str]:
+    """Lines the ``plan`` command prints about the decisions (the decision in ``lang``)."""
     d = plan.decisions
     if d is None:
         return []
-    lines = [f"[bold]{d.summary}[/]"] if d.summary else []
+    summary = d.summary_zh if lang == "zh" and d.summary_zh else d.summary
+    lines = [f"[bold]{escape(summary)}[/]"] if summary else []
     if d.curve is not None:
         c = d.curve
         n_opt = sum(p.status == "optimal" for p in c.points)
