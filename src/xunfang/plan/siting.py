@@ -1365,17 +1365,23 @@ def _lagrangian(
     finite_max = float(lists.cost[in_list].max()) if in_list.any() else 0.0
     pad = finite_max + 1.0
     row_gap = pad + 1.0
-    cost_in = np.where(in_list, lists.cost, pad)
-    keys = (cost_in + (np.arange(n_m) * row_gap)[:, None]).ravel()
+    # the listed pairs only, row after row (compressed rows: a third of the padded array on
+    # Chicago districts, and its gathers stay in cache); keys ascend across rows
     row_key0 = np.arange(n_m) * row_gap
-    row_pos0 = np.arange(n_m) * width
-    cand_flat = np.where(in_list, lists.cand, 0).ravel()
-    wcost_flat = (ww[:, None] * cost_in).ravel()
+    keys = (lists.cost + row_key0[:, None])[in_list]
+    row_pos0 = np.concatenate([[0], np.cumsum(length)[:-1]]).astype(np.int64)
+    cand_flat = lists.cand[in_list]
+    wcost_flat = (ww[:, None] * lists.cost)[in_list]
     truncated = lists.n_eligible > length
     tail = np.where(truncated, lists.cost[np.arange(n_m), np.minimum(length, width - 1)], np.inf)
     lam_cap = ww * np.minimum(lists.fixed_cost, tail)
     w_fixed = ww * lists.fixed_cost
     fixed_sites = np.flatnonzero(fixed_mask)
+
+    inv_w = (1.0 + 1e-12) / ww  # thresholds a hair generous: extra pairs add min(0, .) = 0
+    thr = np.empty(n_m)
+    ar_n = np.arange(n_m)
+    ar_pairs = np.arange(int(length.sum()))
 
     # candidate-major copy: the rows of a site set are contiguous (3x faster than a column
     # gather of ``sub`` for the exact cost of each subproblem solution)
@@ -1392,14 +1398,24 @@ def _lagrangian(
     step, stall, last_key, it = step0, 0, b"", 0
     for it in range(1, _LAGRANGIAN_MAX_ITER + 1):  # noqa: B007 (it is reported)
         # active prefix lengths (a hair generous: extra pairs only add min(0, red) = 0)
-        thr = np.minimum(lam / ww * (1.0 + 1e-12), pad)
-        active = np.searchsorted(keys, row_key0 + thr, side="left") - row_pos0
-        active = np.clip(active, 0, length)
-        client = np.repeat(np.arange(n_m), active)
-        idx = np.arange(client.size) + np.repeat(row_pos0 - (np.cumsum(active) - active), active)
+        # (thresholds stay below the next row's keys: active <= length without a clip)
+        np.multiply(lam, inv_w, out=thr)
+        np.minimum(thr, pad, out=thr)
+        thr += row_key0
+        active = np.searchsorted(keys, thr, side="left")
+        active -= row_pos0
+        ends = np.cumsum(active)
+        n_act = int(ends[-1])
+        client = np.repeat(ar_n, active)
+        ends -= active + row_pos0  # minus each row's first flat position
+        idx = np.repeat(ends, active)
+        np.subtract(ar_pairs[:n_act], idx, out=idx)
         cand = cand_flat[idx]
-        red = np.minimum(wcost_flat[idx] - lam[client], 0.0)
-        rho = np.bincount(cand, weights=red, minlength=n_cand).astype(np.float64)
+        red = wcost_flat[idx]
+        red -= lam[client]
+        np.minimum(red, 0.0, out=red)
+        # (float even when no pair is active: bincount of nothing is integer)
+        rho = np.bincount(cand, weights=red, minlength=n_cand).astype(np.float64, copy=False)
         rho[~free_mask] = np.inf
         sites = np.argpartition(rho, k_free - 1)[:k_free]
         bound = float(lam.sum() + np.minimum(0.0, w_fixed - lam).sum() + rho[sites].sum())
@@ -1428,9 +1444,7 @@ def _lagrangian(
             break
         opened = np.zeros(n_cand, dtype=bool)
         opened[sites] = True
-        served = np.bincount(
-            client, weights=((red < 0) & opened[cand]).astype(np.float64), minlength=n_m
-        ).astype(np.float64)
+        served = np.bincount(client[opened[cand] & (red < 0)], minlength=n_m)
         sub_gradient = 1.0 - served - (w_fixed < lam)
         norm = float(sub_gradient @ sub_gradient)
         if norm == 0.0:
