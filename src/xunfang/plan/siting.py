@@ -1606,6 +1606,7 @@ def p_median(
         closed = np.zeros(n_cand, dtype=bool)
         forced = np.zeros(n_cand, dtype=bool)
         lag_bound = -math.inf
+        lag_reach = None  # travel time past each node's Lagrangian list (inf: not truncated)
         if lagrangian and reaches_all:
             # vertex substitution from the greedy start first: a better incumbent is a better
             # target for the subgradient steps (measured on Chicago districts: the bound then
@@ -1663,6 +1664,12 @@ def p_median(
                 if not improved:
                     break
             lag_bound = lag.bound
+            lag_len = lag_args[1]
+            lag_reach = np.where(
+                lists.n_eligible > lag_len,
+                lists.cost[np.arange(rows.size), np.minimum(lag_len, lists.cost.shape[1] - 1)],
+                np.inf,
+            )
             if lag.ub < ub:
                 ub, opened = lag.ub, lag.ub_opened
             notes.append(
@@ -1727,6 +1734,7 @@ def p_median(
                     cap,
                     deadline,
                     mip_rel_gap,
+                    lag_reach,
                 )
             except _NoSolutionYet as exc:
                 notes.append(f"{exc}: the heuristic answer is kept")
@@ -1804,12 +1812,17 @@ def _p_median_mip(
     cap: int,
     deadline: float,
     mip_rel_gap: float,
+    reach_s: FloatArray | None = None,
 ) -> _MipPhase:
     """HiGHS rounds on growing truncated lists (module notes), warm-started from ``incumbent``.
 
     ``fixed_mask`` sites are open, ``free_mask`` sites may be opened (``k_free`` of them); the
     incumbent must be feasible for that. Returns the best open set found (exact cost ``ub``),
-    and a lower bound valid for every solution within these masks.
+    and a lower bound valid for every solution within these masks. ``reach_s`` (per model row,
+    seconds): the first lists hold at least every site nearer than this (the travel time past
+    the Lagrangian's list), so that the first model's relaxation is no weaker than the
+    Lagrangian bound (measured on district 3: lists of twice the incumbent's rank gave a first
+    model 3 % below that bound, solved to optimality for nothing).
     """
     ub = float(ww @ sub[:, incumbent].min(axis=1))
     if k_free == 0:
@@ -1821,7 +1834,10 @@ def _p_median_mip(
     width = lists.cand.shape[1]
     listed_open = (lists.cand >= 0) & incumbent[np.maximum(lists.cand, 0)]
     rank = np.where(listed_open.any(axis=1), np.argmax(listed_open, axis=1) + 1, 0)
-    length = np.minimum(lists.n_eligible, np.minimum(cap, np.maximum(_MIP_MIN_LIST, 2 * rank)))
+    want = np.maximum(_MIP_MIN_LIST, 2 * rank)
+    if reach_s is not None:
+        want = np.maximum(want, (lists.cost < reach_s[:, None]).sum(axis=1))
+    length = np.minimum(lists.n_eligible, np.minimum(cap, want))
     notes = [
         f"MIP on {free.size} free sites ({k_free} to open), lists of up to {cap} of width "
         f"{width}, starting at {int(length.sum())} assignment pairs"
