@@ -363,3 +363,41 @@ def test_reduced_cost_fixing_keeps_every_better_solution() -> None:
                 assert set(np.flatnonzero(forced)) <= set(s)
         n_closed += int(closed.sum())
     assert n_closed > 0
+
+
+def test_p_median_mip_with_lagrangian_reach_matches_enumeration() -> None:
+    # Synthetic instances (random integer travel times, one fixed site): HiGHS on lists that
+    # hold every site nearer than a given reach (here a random per-node travel time, as the
+    # Lagrangian's list end would be) returns the enumerated optimum with a bound <= it, from
+    # a poor start (the first free sites).
+    from xunfang.plan import siting
+
+    rng = np.random.default_rng(11)
+    for _ in range(6):
+        n_demand, n_cand, k = 12, 14, 3  # lists of >= 8: the reach lengthens some
+        cost = rng.integers(1, 90, (n_demand, n_cand)).astype(float)
+        w = rng.integers(1, 6, n_demand).astype(float)
+        _, best_total = _enumerate(cost, w, k, [0], thr=0.0)
+        fixed_mask = np.zeros(n_cand, dtype=bool)
+        fixed_mask[0] = True
+        start = fixed_mask.copy()
+        start[1:k] = True
+        reach = rng.integers(1, 90, n_demand).astype(float)
+        out = siting._p_median_mip(
+            cost,
+            np.arange(n_demand),
+            w,
+            cost,
+            start,
+            fixed_mask,
+            ~fixed_mask,
+            k - 1,
+            n_cand,
+            time.perf_counter() + 20.0,
+            1e-9,
+            reach,
+        )
+        assert out.ub == pytest.approx(best_total)
+        assert float(w @ cost[:, out.opened].min(axis=1)) == pytest.approx(best_total)
+        assert out.bound <= best_total + 1e-6
+        assert out.stop == "optimal"

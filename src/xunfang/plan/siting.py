@@ -71,8 +71,10 @@ keeps its ``L_i`` nearest candidates plus one slack variable priced at the trave
 ``(L_i + 1)``-th nearest, a lower bound of any assignment outside the list (the truncation of
 Elloumi, S. (2010), "A tighter formulation of the p-median problem", *Journal of Combinatorial
 Optimization* 19, 69-83). The truncated model is a relaxation: its bound is valid, and when its
-solution uses no slack it is optimal for the full problem. In the MIP, lists start short and are
-doubled for the nodes whose slack is used, up to ``max_assignment_vars // n_model_demand``; if the
+solution uses no slack it is optimal for the full problem. In the MIP, the first lists hold every
+site nearer than the end of the node's Lagrangian list (so the model's relaxation is no weaker
+than the Lagrangian bound) and at least twice the incumbent's rank; they are doubled for the
+nodes whose slack is used, up to ``max_assignment_vars // n_model_demand``; if the
 cap stops this the answer is a heuristic with status ``"optimal_reduced"`` (``mip_gap`` still
 compares it with a valid bound). In the Lagrangian the multipliers are capped at the same slack
 prices, so its bound is valid for the full problem too.
