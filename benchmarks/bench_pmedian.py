@@ -5,12 +5,14 @@ study area, network, candidates, fixed stations and incident demand, the plan's 
 27 booths) and cached as ``.npz`` (travel-time matrix, weights, k, fixed sites) in
 ``--cache`` (default ``/tmp/pmed-cache``), so that later runs need no network. Then, per
 district, ``p_median`` runs with ``--time-limit`` seconds (default 60, the plan's default),
-the current settings against the named baseline (the time shares of the previous version:
-first vertex substitution 25 % of the budget, subgradient search 60 % of the rest), both in
-this process. The baseline runs only on ``--baseline`` districts (default 16, 8, 4, 9: all 22
-twice takes 45 minutes on this shared machine). The gap is ``(UB - LB) / UB``; ``optimal``
-means within ``mip_rel_gap`` (1e-4). Wall and CPU time are printed, with the load average:
-on a shared machine the wall time depends on the others' load.
+the current code against the named baseline: ``p_median`` of ``src/xunfang/plan/siting.py`` as
+it was at ``--baseline-rev`` (default: the merge base with ``main``, the method before this
+branch, 1cc2057 once it is merged; read with ``git show`` and imported as a module), both in
+this process. The baseline
+runs only on ``--baseline`` districts (default 16, 8, 4, 3: all 22 twice takes 45 minutes on
+this shared machine). The gap is ``(UB - LB) / UB``; ``optimal`` means within ``mip_rel_gap``
+(1e-4). Wall and CPU time are printed, with the load average: on a shared machine the wall
+time depends on the others' load.
 
 Needs the real data (``XUNFANG_DATA_DIR``) only to build a missing instance.
 
@@ -20,32 +22,48 @@ Run: ``.venv/bin/python benchmarks/bench_pmedian.py [--areas 1,16] [--baseline 1
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
+import subprocess
+import sys
+import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
-from xunfang.plan import siting
 from xunfang.plan.siting import SitingResult, p_median
 
-#: The previous version's time shares (the named baseline).
-BASELINE_SHARES = {"_FIRST_SWAP_SHARE": 0.25, "_LAGRANGIAN_SHARE": 0.6}
 
-
-@contextmanager
-def shares(values: dict[str, float]) -> Iterator[None]:
-    """Run with the given module time shares, then restore the current ones."""
-    old = {name: getattr(siting, name) for name in values}
-    for name, value in values.items():
-        setattr(siting, name, value)
-    try:
-        yield
-    finally:
-        for name, value in old.items():
-            setattr(siting, name, value)
+def baseline_module(rev: str) -> ModuleType:
+    """``xunfang.plan.siting`` as it was at git revision ``rev`` (a module of its own)."""
+    root = Path(__file__).resolve().parents[1]
+    if rev == "merge-base":
+        rev = subprocess.run(
+            ["git", "merge-base", "HEAD", "main"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    src = subprocess.run(
+        ["git", "show", f"{rev}:src/xunfang/plan/siting.py"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    path = Path(tempfile.mkdtemp()) / "siting_baseline.py"
+    path.write_text(src)
+    spec = importlib.util.spec_from_file_location("siting_baseline", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["siting_baseline"] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    print(f"baseline: src/xunfang/plan/siting.py at {rev[:12]}")
+    return module
 
 
 def build_instances(areas: list[str], cache: Path) -> None:
@@ -85,10 +103,12 @@ def build_instances(areas: list[str], cache: Path) -> None:
         booth_plan.mclp = real_mclp
 
 
-def run(path: Path, time_limit_s: float) -> tuple[SitingResult, float, float]:
+def run(
+    solve: Callable[..., SitingResult], path: Path, time_limit_s: float
+) -> tuple[SitingResult, float, float]:
     d = np.load(path)
     t0, c0 = time.perf_counter(), time.process_time()
-    res = p_median(
+    res = solve(
         d["cost"], d["weights"], int(d["k"]), fixed=d["fixed"].tolist(), time_limit_s=time_limit_s
     )
     return res, time.perf_counter() - t0, time.process_time() - c0
@@ -107,7 +127,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     all22 = "1,2,3,4,5,6,7,8,9,10,11,12,14,15,16,17,18,19,20,22,24,25"
     parser.add_argument("--areas", default=all22, help="districts, comma-separated")
-    parser.add_argument("--baseline", default="16,8,4,9", help="districts also run as before")
+    parser.add_argument("--baseline", default="16,8,4,3", help="districts also run as before")
+    parser.add_argument("--baseline-rev", default="merge-base", help="git revision")
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/pmed-cache"))
     args = parser.parse_args()
@@ -115,16 +136,16 @@ def main() -> None:
     base = [a.strip() for a in args.baseline.split(",") if a.strip()]
     args.cache.mkdir(parents=True, exist_ok=True)
     build_instances(sorted(set(areas) | set(base), key=int), args.cache)
+    old = baseline_module(args.baseline_rev)
 
     tally = {"current": [0, 0, 0, 0.0, 0.0], "baseline": [0, 0, 0, 0.0, 0.0]}
     for area in areas:
         path = args.cache / f"district_{int(area):02d}.npz"
-        runs = [("current", {})]
+        runs: list[tuple[str, Callable[..., SitingResult]]] = [("current", p_median)]
         if area in base:
-            runs.append(("baseline", BASELINE_SHARES))
-        for label, values in runs:
-            with shares(values):
-                res, wall, cpu = run(path, args.time_limit)
+            runs.append(("baseline", old.p_median))
+        for label, solve in runs:
+            res, wall, cpu = run(solve, path, args.time_limit)
             print(line(label, area, res, wall, cpu), flush=True)
             t = tally[label]
             t[0] += 1

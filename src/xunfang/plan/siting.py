@@ -48,9 +48,9 @@ p-median
 Demand nodes of zero weight or reached by no candidate are left out (and reported). Then:
 
 1. greedy adding gives an incumbent, improved by vertex substitution (Teitz & Bart 1968 with the
-   fast swap evaluation of Whitaker 1983) for at most 8 % of the time budget;
+   fast swap evaluation of Whitaker 1983) for at most a quarter of the time budget;
 2. a Lagrangian bound (Cornuejols, Fisher & Nemhauser 1977) by subgradient optimisation with a
-   Lagrangian heuristic (Beasley 1993), on candidate lists (below), for at most 85 % of the time
+   Lagrangian heuristic (Beasley 1993), on candidate lists (below), for at most 60 % of the time
    left. The step factor is halved after 60 steps without a better bound and the search stops
    below 1e-4: on Chicago districts the bound stalled 1-2 % short with the 20 / 1e-3 of Beasley's
    small instances, and came within 0.05 % with these. When it stops that way with time left
@@ -151,11 +151,12 @@ _MCLP_PRESOLVE = False
 #: stops at this share of the budget, the subgradient search at this share of what is left
 #: (the rest goes to vertex substitution from its solutions, at most this share of it, and
 #: then to HiGHS on the sites that reduced-cost fixing leaves).
-#: Measured on Chicago district 16 (benchmarks/bench_pmedian.py, 60 s): with 0.25 and 0.6 the
-#: subgradient search was cut off at 0.33 %; with 0.08 and 0.85 it converged and proved the
-#: optimum in 23 s (its own heuristic finds the incumbent the early swaps would have found).
-_FIRST_SWAP_SHARE = 0.08
-_LAGRANGIAN_SHARE = 0.85
+#: Measured on Chicago districts (benchmarks/bench_pmedian.py, 60 s, load 15-20): 0.08 and 0.85
+#: proved district 16 optimal where 0.25 and 0.6 stopped at 0.33 %, but left district 8 at
+#: 2.2 % against 0.10 % (a poor first incumbent misguides the subgradient steps and no time is
+#: left for HiGHS): 0.25 and 0.6 are kept.
+_FIRST_SWAP_SHARE = 0.25
+_LAGRANGIAN_SHARE = 0.6
 _POOL_SWAP_SHARE = 0.5
 #: Restarts of the subgradient search (from its best multipliers, step factor 0.5) when it
 #: converged with time left and the gap open.
