@@ -56,13 +56,21 @@ Demand nodes of zero weight or reached by no candidate are left out (and reporte
    small instances, and came within 0.05 % with these. When it stops that way with time left
    and the gap open, it restarts from its best multipliers (step factor 0.5, up to 4 times)
    while the bound still rises;
-3. vertex substitution from the Lagrangian subproblem's recent solutions and from the incumbent
-   (at most half of the time left);
-4. reduced-cost fixing: sites whose forced opening (closing) lifts the Lagrangian bound above the
+3. reduced-cost fixing: sites whose forced opening (closing) lifts the Lagrangian bound above the
    incumbent are closed (opened): exact;
+4. vertex substitution from the Lagrangian subproblem's recent solutions and from the incumbent
+   (at most half of the time left), never swapping in a closed site (fewer columns, faster
+   swaps), then fixing again against the improved incumbent;
 5. HiGHS on the strong ("disaggregated") formulation ``min sum w_i t_ij x_ij``,
    ``sum_j x_ij = 1``, ``x_ij <= y_j``, ``sum_j y_j <= k - n_fixed`` over the remaining sites,
-   warm-started from the incumbent, when its size fits the time left.
+   warm-started from the incumbent, when its size fits the time left. HiGHS presolve stays on
+   here: on district 3's model (48,767 rows, 50,364 columns, 40 s, load 12) it ended with bound
+   593,197 on and 593,390 off, the same incumbent (one measurement, within noise). Running
+   HiGHS although the model is over the size rule changed nothing but the wall time (district
+   10 at 60 s: 55,021 pairs, the same 0.28 % gap; district 5: 0.38 % and 3 s over the limit).
+   The districts left open have a real duality gap: the subgradient search converges (district
+   10: 10,121 steps in 5 runs) 0.2-0.5 % below the best incumbent, and HiGHS's branch and
+   bound needs more than the minute to close it.
 
 Candidate lists: pairs ``(i, j)`` exist only when reachable and strictly nearer than ``i``'s
 nearest fixed site (one pair to that fixed site replaces the rest: exact). Each demand node then
@@ -70,8 +78,10 @@ keeps its ``L_i`` nearest candidates plus one slack variable priced at the trave
 ``(L_i + 1)``-th nearest, a lower bound of any assignment outside the list (the truncation of
 Elloumi, S. (2010), "A tighter formulation of the p-median problem", *Journal of Combinatorial
 Optimization* 19, 69-83). The truncated model is a relaxation: its bound is valid, and when its
-solution uses no slack it is optimal for the full problem. In the MIP, lists start short and are
-doubled for the nodes whose slack is used, up to ``max_assignment_vars // n_model_demand``; if the
+solution uses no slack it is optimal for the full problem. In the MIP, the first lists hold every
+site nearer than the end of the node's Lagrangian list (so the model's relaxation is no weaker
+than the Lagrangian bound) and at least twice the incumbent's rank; they are doubled for the
+nodes whose slack is used, up to ``max_assignment_vars // n_model_demand``; if the
 cap stops this the answer is a heuristic with status ``"optimal_reduced"`` (``mip_gap`` still
 compares it with a valid bound). In the Lagrangian the multipliers are capped at the same slack
 prices, so its bound is valid for the full problem too.
@@ -148,6 +158,10 @@ _MCLP_PRESOLVE = False
 #: stops at this share of the budget, the subgradient search at this share of what is left
 #: (the rest goes to vertex substitution from its solutions, at most this share of it, and
 #: then to HiGHS on the sites that reduced-cost fixing leaves).
+#: Measured on Chicago districts (benchmarks/bench_pmedian.py, 60 s, load 15-20): 0.08 and 0.85
+#: proved district 16 optimal where 0.25 and 0.6 stopped at 0.33 %, but left district 8 at
+#: 2.2 % against 0.10 % (a poor first incumbent misguides the subgradient steps and no time is
+#: left for HiGHS): 0.25 and 0.6 are kept.
 _FIRST_SWAP_SHARE = 0.25
 _LAGRANGIAN_SHARE = 0.6
 _POOL_SWAP_SHARE = 0.5
@@ -1361,17 +1375,23 @@ def _lagrangian(
     finite_max = float(lists.cost[in_list].max()) if in_list.any() else 0.0
     pad = finite_max + 1.0
     row_gap = pad + 1.0
-    cost_in = np.where(in_list, lists.cost, pad)
-    keys = (cost_in + (np.arange(n_m) * row_gap)[:, None]).ravel()
+    # the listed pairs only, row after row (compressed rows: a third of the padded array on
+    # Chicago districts, and its gathers stay in cache); keys ascend across rows
     row_key0 = np.arange(n_m) * row_gap
-    row_pos0 = np.arange(n_m) * width
-    cand_flat = np.where(in_list, lists.cand, 0).ravel()
-    wcost_flat = (ww[:, None] * cost_in).ravel()
+    keys = (lists.cost + row_key0[:, None])[in_list]
+    row_pos0 = np.concatenate([[0], np.cumsum(length)[:-1]]).astype(np.int64)
+    cand_flat = lists.cand[in_list]
+    wcost_flat = (ww[:, None] * lists.cost)[in_list]
     truncated = lists.n_eligible > length
     tail = np.where(truncated, lists.cost[np.arange(n_m), np.minimum(length, width - 1)], np.inf)
     lam_cap = ww * np.minimum(lists.fixed_cost, tail)
     w_fixed = ww * lists.fixed_cost
     fixed_sites = np.flatnonzero(fixed_mask)
+
+    inv_w = (1.0 + 1e-12) / ww  # thresholds a hair generous: extra pairs add min(0, .) = 0
+    thr = np.empty(n_m)
+    ar_n = np.arange(n_m)
+    ar_pairs = np.arange(int(length.sum()))
 
     # candidate-major copy: the rows of a site set are contiguous (3x faster than a column
     # gather of ``sub`` for the exact cost of each subproblem solution)
@@ -1388,14 +1408,24 @@ def _lagrangian(
     step, stall, last_key, it = step0, 0, b"", 0
     for it in range(1, _LAGRANGIAN_MAX_ITER + 1):  # noqa: B007 (it is reported)
         # active prefix lengths (a hair generous: extra pairs only add min(0, red) = 0)
-        thr = np.minimum(lam / ww * (1.0 + 1e-12), pad)
-        active = np.searchsorted(keys, row_key0 + thr, side="left") - row_pos0
-        active = np.clip(active, 0, length)
-        client = np.repeat(np.arange(n_m), active)
-        idx = np.arange(client.size) + np.repeat(row_pos0 - (np.cumsum(active) - active), active)
+        # (thresholds stay below the next row's keys: active <= length without a clip)
+        np.multiply(lam, inv_w, out=thr)
+        np.minimum(thr, pad, out=thr)
+        thr += row_key0
+        active = np.searchsorted(keys, thr, side="left")
+        active -= row_pos0
+        ends = np.cumsum(active)
+        n_act = int(ends[-1])
+        client = np.repeat(ar_n, active)
+        ends -= active + row_pos0  # minus each row's first flat position
+        idx = np.repeat(ends, active)
+        np.subtract(ar_pairs[:n_act], idx, out=idx)
         cand = cand_flat[idx]
-        red = np.minimum(wcost_flat[idx] - lam[client], 0.0)
-        rho = np.bincount(cand, weights=red, minlength=n_cand).astype(np.float64)
+        red = wcost_flat[idx]
+        red -= lam[client]
+        np.minimum(red, 0.0, out=red)
+        # (float even when no pair is active: bincount of nothing is integer)
+        rho = np.bincount(cand, weights=red, minlength=n_cand).astype(np.float64, copy=False)
         rho[~free_mask] = np.inf
         sites = np.argpartition(rho, k_free - 1)[:k_free]
         bound = float(lam.sum() + np.minimum(0.0, w_fixed - lam).sum() + rho[sites].sum())
@@ -1424,9 +1454,7 @@ def _lagrangian(
             break
         opened = np.zeros(n_cand, dtype=bool)
         opened[sites] = True
-        served = np.bincount(
-            client, weights=((red < 0) & opened[cand]).astype(np.float64), minlength=n_m
-        ).astype(np.float64)
+        served = np.bincount(client[opened[cand] & (red < 0)], minlength=n_m)
         sub_gradient = 1.0 - served - (w_fixed < lam)
         norm = float(sub_gradient @ sub_gradient)
         if norm == 0.0:
@@ -1436,6 +1464,32 @@ def _lagrangian(
     return _LagrangianOutcome(
         best_bound, best_rho, ub, ub_opened, it, tuple(pool), best_lam, converged
     )
+
+
+def _reduced_cost_fixing(
+    rho: FloatArray,
+    bound: float,
+    ub: float,
+    opened: BoolArray,
+    free_mask: BoolArray,
+    k_free: int,
+) -> tuple[BoolArray, BoolArray]:
+    """Sites closed and forced open by the Lagrangian values ``rho`` (exact).
+
+    Forcing a site open that the subproblem leaves closed lifts the Lagrangian bound ``bound``
+    by at least ``rho_j - rho_[k]`` (the k-th smallest value is swapped out); closing one it
+    opens, by ``rho_[k+1] - rho_j``. When the lifted bound exceeds ``ub`` (the cost of
+    ``opened``) no better solution has the site open (closed): Beasley, J. E. (1993),
+    "Lagrangean heuristics for location problems", *EJOR* 65, 383-399. Sites of ``opened`` are
+    never closed and its closed sites never forced, so ``opened`` stays feasible.
+    """
+    rho_free = np.sort(rho[free_mask])
+    kth = rho_free[k_free - 1]
+    after = rho_free[k_free] if rho_free.size > k_free else math.inf
+    slack = 1e-9 * max(1.0, abs(ub))
+    closed = free_mask & ~opened & (bound + rho - kth > ub + slack)
+    forced = free_mask & opened & (bound + after - rho > ub + slack)
+    return closed, forced
 
 
 def p_median(
@@ -1457,9 +1511,10 @@ def p_median(
 
     1. greedy adding gives the first incumbent, improved by vertex substitution;
     2. Lagrangian bound by subgradient optimisation with a Lagrangian heuristic (Beasley 1993);
-    3. vertex substitution from the best incumbent (Teitz & Bart 1968, fast interchange of
-       Whitaker 1983); the Lagrangian values then fix sites closed (or open) that cannot be in a
-       solution better than the incumbent (reduced-cost fixing: exact);
+    3. the Lagrangian values fix sites closed (or open) that cannot be in a solution better
+       than the incumbent (reduced-cost fixing: exact); vertex substitution (Teitz & Bart 1968,
+       fast interchange of Whitaker 1983) from the Lagrangian's solutions and the incumbent
+       over the sites left;
     4. HiGHS on the remaining sites with truncated candidate lists (module notes), warm-started
        from the incumbent.
 
@@ -1561,6 +1616,7 @@ def p_median(
         closed = np.zeros(n_cand, dtype=bool)
         forced = np.zeros(n_cand, dtype=bool)
         lag_bound = -math.inf
+        lag_reach = None  # travel time past each node's Lagrangian list (inf: not truncated)
         if lagrangian and reaches_all:
             # vertex substitution from the greedy start first: a better incumbent is a better
             # target for the subgradient steps (measured on Chicago districts: the bound then
@@ -1618,6 +1674,12 @@ def p_median(
                 if not improved:
                     break
             lag_bound = lag.bound
+            lag_len = lag_args[1]
+            lag_reach = np.where(
+                lists.n_eligible > lag_len,
+                lists.cost[np.arange(rows.size), np.minimum(lag_len, lists.cost.shape[1] - 1)],
+                np.inf,
+            )
             if lag.ub < ub:
                 ub, opened = lag.ub, lag.ub_opened
             notes.append(
@@ -1625,8 +1687,11 @@ def p_median(
                 f"{n_runs} run(s), incumbent {ub:.6g}"
             )
             if ub - lag_bound > mip_rel_gap * abs(ub):
+                closed, _ = _reduced_cost_fixing(lag.rho, lag_bound, ub, opened, free_mask, k_free)
                 # local search from the Lagrangian subproblem's sites at the last bound
-                # improvements (near the dual optimum: few swaps), then from the incumbent
+                # improvements (near the dual optimum: few swaps), then from the incumbent;
+                # closed sites are never swapped in (no better solution has them), which
+                # makes each swap cheaper (district 8: 1,327 of 1,835 sites closed)
                 starts = []
                 for sites in lag.pool:
                     begin = fixed_mask.copy()
@@ -1638,7 +1703,10 @@ def p_median(
                 for begin in starts:
                     if time.perf_counter() >= swap_end or ub - lag_bound <= mip_rel_gap * ub:
                         break
-                    found = _interchange(sub, ww, begin, free_mask, swap_end)
+                    cols = np.flatnonzero(~closed | begin)
+                    part = _interchange(sub[:, cols], ww, begin[cols], free_mask[cols], swap_end)
+                    found = np.zeros(n_cand, dtype=bool)
+                    found[cols[part]] = True
                     value = float(ww @ sub[:, found].min(axis=1))
                     results.append(f"{value:.6g}")
                     if value < ub:
@@ -1648,15 +1716,11 @@ def p_median(
                         f"vertex substitution from {len(results)} starts (incumbent last): "
                         f"{', '.join(results)}"
                     )
-            if ub - lag_bound > mip_rel_gap * abs(ub):
-                # reduced-cost fixing: sites whose forced opening (closing) lifts the bound
-                # above the incumbent cannot be in (out of) any better solution
-                rho_free = np.sort(lag.rho[free_mask])
-                kth = rho_free[k_free - 1]
-                after = rho_free[k_free] if rho_free.size > k_free else math.inf
-                slack = 1e-9 * max(1.0, abs(ub))
-                closed = free_mask & ~opened & (lag_bound + lag.rho - kth > ub + slack)
-                forced = free_mask & opened & (lag_bound + after - lag.rho > ub + slack)
+                # fixing against the improved incumbent (a lower ub fixes more); an open
+                # site of the new incumbent is never closed
+                closed, forced = _reduced_cost_fixing(
+                    lag.rho, lag_bound, ub, opened, free_mask, k_free
+                )
                 notes.append(
                     f"reduced-cost fixing: {int(closed.sum())} sites closed, "
                     f"{int(forced.sum())} forced open"
@@ -1680,6 +1744,7 @@ def p_median(
                     cap,
                     deadline,
                     mip_rel_gap,
+                    lag_reach,
                 )
             except _NoSolutionYet as exc:
                 notes.append(f"{exc}: the heuristic answer is kept")
@@ -1757,12 +1822,17 @@ def _p_median_mip(
     cap: int,
     deadline: float,
     mip_rel_gap: float,
+    reach_s: FloatArray | None = None,
 ) -> _MipPhase:
     """HiGHS rounds on growing truncated lists (module notes), warm-started from ``incumbent``.
 
     ``fixed_mask`` sites are open, ``free_mask`` sites may be opened (``k_free`` of them); the
     incumbent must be feasible for that. Returns the best open set found (exact cost ``ub``),
-    and a lower bound valid for every solution within these masks.
+    and a lower bound valid for every solution within these masks. ``reach_s`` (per model row,
+    seconds): the first lists hold at least every site nearer than this (the travel time past
+    the Lagrangian's list), so that the first model's relaxation is no weaker than the
+    Lagrangian bound (measured on district 3: lists of twice the incumbent's rank gave a first
+    model 3 % below that bound, solved to optimality for nothing).
     """
     ub = float(ww @ sub[:, incumbent].min(axis=1))
     if k_free == 0:
@@ -1774,7 +1844,10 @@ def _p_median_mip(
     width = lists.cand.shape[1]
     listed_open = (lists.cand >= 0) & incumbent[np.maximum(lists.cand, 0)]
     rank = np.where(listed_open.any(axis=1), np.argmax(listed_open, axis=1) + 1, 0)
-    length = np.minimum(lists.n_eligible, np.minimum(cap, np.maximum(_MIP_MIN_LIST, 2 * rank)))
+    want = np.maximum(_MIP_MIN_LIST, 2 * rank)
+    if reach_s is not None:
+        want = np.maximum(want, (lists.cost < reach_s[:, None]).sum(axis=1))
+    length = np.minimum(lists.n_eligible, np.minimum(cap, want))
     notes = [
         f"MIP on {free.size} free sites ({k_free} to open), lists of up to {cap} of width "
         f"{width}, starting at {int(length.sum())} assignment pairs"

@@ -1,0 +1,165 @@
+"""Benchmark of the p-median on real district instances: time, status, UB and LB per district.
+
+Each district's instance is built the way ``xunfang plan --area district:N`` builds it (same
+study area, network, candidates, fixed stations and incident demand, the plan's defaults:
+27 booths) and cached as ``.npz`` (travel-time matrix, weights, k, fixed sites) in
+``--cache`` (default ``/tmp/pmed-cache``), so that later runs need no network. Then, per
+district, ``p_median`` runs with ``--time-limit`` seconds (default 60, the plan's default),
+the current code against the named baseline: ``p_median`` of ``src/xunfang/plan/siting.py`` as
+it was at ``--baseline-rev`` (default: the merge base with ``main``, the method before this
+branch, 1cc2057 once it is merged; read with ``git show`` and imported as a module), both in
+this process. The baseline
+runs only on ``--baseline`` districts (default 16, 8, 4, 3: all 22 twice takes 45 minutes on
+this shared machine). The gap is ``(UB - LB) / UB``; ``optimal`` means within ``mip_rel_gap``
+(1e-4). Wall and CPU time are printed, with the load average: on a shared machine the wall
+time depends on the others' load.
+
+Needs the real data (``XUNFANG_DATA_DIR``) only to build a missing instance.
+
+Run: ``.venv/bin/python benchmarks/bench_pmedian.py [--areas 1,16] [--baseline 16,8]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+from xunfang.plan.siting import SitingResult, p_median
+
+
+def baseline_module(rev: str) -> ModuleType:
+    """``xunfang.plan.siting`` as it was at git revision ``rev`` (a module of its own)."""
+    root = Path(__file__).resolve().parents[1]
+    if rev == "merge-base":
+        rev = subprocess.run(
+            ["git", "merge-base", "HEAD", "main"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    src = subprocess.run(
+        ["git", "show", f"{rev}:src/xunfang/plan/siting.py"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    path = Path(tempfile.mkdtemp()) / "siting_baseline.py"
+    path.write_text(src)
+    spec = importlib.util.spec_from_file_location("siting_baseline", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["siting_baseline"] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    print(f"baseline: src/xunfang/plan/siting.py at {rev[:12]}")
+    return module
+
+
+def build_instances(areas: list[str], cache: Path) -> None:
+    """Write ``district_NN.npz`` for each missing area, as ``xunfang plan --area`` builds it."""
+    from xunfang.config import get_settings
+    from xunfang.plan import booth_plan
+    from xunfang.plan.booth_plan import PlanConfig, make_booth_plan
+    from xunfang.serve.cli_plan_all import ingest_once
+
+    missing = [a for a in areas if not (cache / f"district_{int(a):02d}.npz").exists()]
+    if not missing:
+        return
+    settings = get_settings()
+    names = [f"district:{a}" for a in missing]
+    incidents, _ = ingest_once(PlanConfig(area=names[0]), settings, names)
+
+    class Built(Exception):
+        pass
+
+    target: dict[str, Path] = {}
+    real_mclp = booth_plan.mclp
+
+    def dump(cost: np.ndarray, w: np.ndarray, k: int, _thr: float, **kw: object) -> None:
+        fixed = np.asarray(kw.get("fixed", ()), dtype=np.int64)
+        np.savez(target["path"], cost=cost, weights=w, k=k, fixed=fixed)
+        raise Built
+
+    booth_plan.mclp = dump  # type: ignore[assignment]
+    try:
+        for a, name in zip(missing, names, strict=True):
+            target["path"] = cache / f"district_{int(a):02d}.npz"
+            try:
+                make_booth_plan(PlanConfig(area=name), settings, incidents=incidents)
+            except Built:
+                print(f"built {target['path']}")
+    finally:
+        booth_plan.mclp = real_mclp
+
+
+def run(
+    solve: Callable[..., SitingResult], path: Path, time_limit_s: float
+) -> tuple[SitingResult, float, float]:
+    d = np.load(path)
+    t0, c0 = time.perf_counter(), time.process_time()
+    res = solve(
+        d["cost"], d["weights"], int(d["k"]), fixed=d["fixed"].tolist(), time_limit_s=time_limit_s
+    )
+    return res, time.perf_counter() - t0, time.process_time() - c0
+
+
+def line(label: str, area: str, res: SitingResult, wall: float, cpu: float) -> str:
+    status = "optimal" if res.status == "optimal" else f"gap {res.mip_gap:.3%}"
+    return (
+        f"{label:<9} district {area:>2}  wall {wall:5.1f} s  CPU {cpu:5.1f} s  "
+        f"load {os.getloadavg()[0]:4.1f}  {status:<12} UB {res.objective:12,.1f}  "
+        f"LB {res.objective_bound:12,.1f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    all22 = "1,2,3,4,5,6,7,8,9,10,11,12,14,15,16,17,18,19,20,22,24,25"
+    parser.add_argument("--areas", default=all22, help="districts, comma-separated")
+    parser.add_argument("--baseline", default="16,8,4,3", help="districts also run as before")
+    parser.add_argument("--baseline-rev", default="merge-base", help="git revision")
+    parser.add_argument("--time-limit", type=float, default=60.0)
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/pmed-cache"))
+    args = parser.parse_args()
+    areas = [a.strip() for a in args.areas.split(",") if a.strip()]
+    base = [a.strip() for a in args.baseline.split(",") if a.strip()]
+    args.cache.mkdir(parents=True, exist_ok=True)
+    build_instances(sorted(set(areas) | set(base), key=int), args.cache)
+    old = baseline_module(args.baseline_rev)
+
+    tally = {"current": [0, 0, 0, 0.0, 0.0], "baseline": [0, 0, 0, 0.0, 0.0]}
+    for area in areas:
+        path = args.cache / f"district_{int(area):02d}.npz"
+        runs: list[tuple[str, Callable[..., SitingResult]]] = [("current", p_median)]
+        if area in base:
+            runs.append(("baseline", old.p_median))
+        for label, solve in runs:
+            res, wall, cpu = run(solve, path, args.time_limit)
+            print(line(label, area, res, wall, cpu), flush=True)
+            t = tally[label]
+            t[0] += 1
+            t[1] += res.status == "optimal"
+            t[2] += res.mip_gap <= 1e-3
+            t[3] += wall
+            t[4] += cpu
+    for label, (n, opt, within, wall, cpu) in tally.items():
+        if n:
+            print(
+                f"{label}: {n} districts, {opt} optimal, {within} within 0.1 %, "
+                f"wall {wall:.0f} s, CPU {cpu:.0f} s"
+            )
+
+
+if __name__ == "__main__":
+    main()
