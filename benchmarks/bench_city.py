@@ -22,8 +22,13 @@ from pathlib import Path
 
 from xunfang.config import get_settings
 from xunfang.plan.booth_plan import PlanConfig
-from xunfang.plan.city_plan import DistrictSummary, city_totals, district_areas, plan_city
-from xunfang.serve.cli_city import dask_client, ingest_once
+from xunfang.plan.city_plan import (
+    DistrictSummary,
+    city_totals,
+    district_areas,
+    plan_city,
+)
+from xunfang.serve.cli_plan_all import dask_client, ingest_once
 
 
 def main() -> None:
@@ -41,7 +46,7 @@ def main() -> None:
     )
     areas = district_areas(settings, args.areas)
     t0 = time.perf_counter()
-    incidents, _ = ingest_once(base, settings)
+    incidents, _ = ingest_once(base, settings, areas)
     print(f"ingested {len(incidents):,} incidents once in {time.perf_counter() - t0:.1f} s")
     for mode in (int(m) for m in args.modes.split(",")):
         label = "in process" if mode == 0 else f"{mode} workers"
