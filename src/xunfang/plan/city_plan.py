@@ -52,6 +52,7 @@ __all__ = [
     "plan_one_district",
     "summarise_district",
     "write_city_summary",
+    "write_summary_tables",
 ]
 
 
@@ -433,18 +434,27 @@ def city_totals(summaries: Sequence[DistrictSummary]) -> dict[str, Any]:
 
 def write_city_summary(summaries: Sequence[DistrictSummary], out_dir: Path) -> dict[str, Path]:
     """``city_summary.csv`` (one row per district) and ``city_summary.json`` (rows + totals)."""
+    return write_summary_tables(
+        [s.to_dict() for s in summaries], city_totals(summaries), out_dir, "city_summary"
+    )
+
+
+def write_summary_tables(
+    rows: Sequence[dict[str, Any]], totals: dict[str, Any], out_dir: Path, stem: str
+) -> dict[str, Path]:
+    """``<stem>.csv`` (one row per district) and ``<stem>.json`` (``totals`` and the rows;
+    nan written as null): the summary files of the city plan, deploy and simulation."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    frame = pd.DataFrame([s.to_dict() for s in summaries])
-    csv_path = out_dir / "city_summary.csv"
-    frame.to_csv(csv_path, index=False)
-    json_path = out_dir / "city_summary.json"
+    csv_path = out_dir / f"{stem}.csv"
+    pd.DataFrame(list(rows)).to_csv(csv_path, index=False)
+    json_path = out_dir / f"{stem}.json"
 
     def clean(v: Any) -> Any:
         return None if isinstance(v, float) and not np.isfinite(v) else v
 
     payload = {
-        "totals": {k: clean(v) for k, v in city_totals(summaries).items()},
-        "districts": [{k: clean(v) for k, v in s.to_dict().items()} for s in summaries],
+        "totals": {k: clean(v) for k, v in totals.items()},
+        "districts": [{k: clean(v) for k, v in r.items()} for r in rows],
     }
     json_path.write_text(json.dumps(payload, indent=2), encoding="utf-8")
-    return {"city_summary.csv": csv_path, "city_summary.json": json_path}
+    return {csv_path.name: csv_path, json_path.name: json_path}

@@ -180,7 +180,7 @@ def prepare(
     progress: Progress | None = None,
     plan_incidents: Path | Sequence[Path] | None = None,
     city: City | None = None,
-    city_network: RoadNetwork | None = None,
+    road_network: RoadNetwork | None = None,
 ) -> Prepared:
     """Load the area, network, incidents, sites and units of a scenario.
 
@@ -198,9 +198,10 @@ def prepare(
     city
         The city; default the scenario's ``city`` file, else the default city of the
         data directory.
-    city_network
-        The whole city's network: the area's is cut from it (the city simulation, as the
-        city plan), instead of built or read from the cache.
+    road_network
+        The area's road network when the caller has it (the city simulation cuts each
+        district's from the city's, as the city plan does); else built or read from the
+        cache.
 
     Raises
     ------
@@ -231,7 +232,6 @@ def prepare(
             else default_city(settings.data_dir)
         )
     area = load_area(settings, sc.area, city=city)
-    cut = None if city_network is None else city.road_network(area, within=city_network)
     lap("study area")
 
     booths_frame: pd.DataFrame | None = None
@@ -263,7 +263,7 @@ def prepare(
                 time_limit_s=scenario.plan.time_limit_s,
             ),
             settings,
-            network=cut,
+            network=road_network,
         )
         sites = pd.DataFrame(
             {
@@ -291,8 +291,8 @@ def prepare(
         stations_frame = stations_in(settings, area, city=city)
 
     say("road network")
-    if network is None and cut is not None:
-        network = SimNetwork.from_road_network(cut)
+    if network is None and road_network is not None:
+        network = SimNetwork.from_road_network(road_network)
     elif network is None:
         network = load_network(settings, area, city=city)
     lap("network")
