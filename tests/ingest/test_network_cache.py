@@ -102,3 +102,28 @@ def test_cut_keeps_the_nodes_inside_and_their_largest_strong_component() -> None
     assert cut_network(net, shapely.box(0, 0, 100, 0.5)).n_nodes == 2
     with pytest.raises(NetworkError, match="no road node"):
         cut_network(net, shapely.box(1000, 1000, 1100, 1100))
+
+
+@pytest.mark.realdata
+def test_district_network_cached_and_cut_by_the_build_rule(data_dir: Path, tmp_path: Path) -> None:
+    """Chicago district 1: the second command loads the network the first built (also when
+    it passes the city's own stitch thresholds explicitly, as `xunfang plan` does), and
+    cutting the district's own network with the district's clip rule gives it back: the cut
+    rule is the build's (the city plan cuts each district from the city's network so)."""
+    from xunfang.ingest.city import default_city
+
+    city = default_city(data_dir)
+    area = city.study_area("district:1")
+    built, how = city.cached_road_network(area, cache_dir=tmp_path)
+    assert how == "built"
+    loaded, how = city.cached_road_network(
+        area, cache_dir=tmp_path, stitch_threshold_m=60.0, same_name_threshold_m=200.0
+    )
+    assert how == "loaded"
+    np.testing.assert_array_equal(loaded.node_ids, built.node_ids)
+    assert (loaded.matrix != built.matrix).nnz == 0
+    cut, how = city.cached_road_network(area, within=built)
+    assert how == "cut"
+    np.testing.assert_array_equal(cut.node_ids, built.node_ids)
+    assert (cut.matrix != built.matrix).nnz == 0
+    assert len(cut.edges) == len(built.edges)

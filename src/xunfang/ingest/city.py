@@ -608,14 +608,16 @@ class City:
                     f"the area in {area.crs.to_string()}: build both in one CRS"
                 )
             return cut_network(within, area.polygon.buffer(r.clip_margin_m), name=area.name), "cut"
-        key = {
+        key = {  # the options in effect (an override equal to the city's value is no change)
             **{k: v for k, v in self.recipe(area).items() if k != "files"},
             "area": area.name,
             "crs": area.crs.to_wkt(),
             "polygon": None if area.kind == "city" else area.polygon.wkt,
-            "stitch_override": stitch_threshold_m,
-            "same_name_override": same_name_threshold_m,
         }
+        if stitch_threshold_m is not None:
+            key["stitch_threshold_m"] = float(stitch_threshold_m)
+        if same_name_threshold_m is not None:
+            key["same_name_threshold_m"] = float(same_name_threshold_m)
         return cached_network(
             cache_dir,
             area.name,
