@@ -85,8 +85,9 @@ class DistrictSummary:
         Relative gap, total weighted travel time (weight x s) and its proved lower bound.
     pmedian_time_s
         Seconds of the p-median search.
-    wall_time_s
-        Seconds of the district's whole plan on its worker.
+    wall_time_s, cpu_time_s
+        Seconds of the district's whole plan on its worker (wall; CPU of that process,
+        all its threads).
     peak_rss_mib
         Peak resident memory of the process that planned it, MiB (``ru_maxrss``: the largest
         since that process started, so an upper bound of this district's own peak).
@@ -117,6 +118,7 @@ class DistrictSummary:
     peak_rss_mib: float
     lon: float
     lat: float
+    cpu_time_s: float = float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-ready apart from nan)."""
@@ -212,9 +214,10 @@ def plan_one_district(
 ) -> tuple[BoothPlan, DistrictSummary]:
     """Plan one district from the city's ingested incidents and, when given, its network
     cut from the city's (the task a worker runs)."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     plan = make_booth_plan(config, settings, incidents=incidents, network=network)
-    return plan, summarise_district(plan, time.perf_counter() - t0)
+    summary = summarise_district(plan, time.perf_counter() - t0)
+    return plan, replace(summary, cpu_time_s=time.process_time() - c0)
 
 
 def plan_city(
@@ -428,6 +431,7 @@ def city_totals(summaries: Sequence[DistrictSummary]) -> dict[str, Any]:
         "pmedian_proven": sum(1 for s in summaries if s.pmedian_proven),
         "pmedian_max_gap": max((s.pmedian_gap for s in summaries), default=float("nan")),
         "wall_time_s_sum": float(sum(s.wall_time_s for s in summaries)),
+        "cpu_time_s_sum": float(sum(s.cpu_time_s for s in summaries)),
         "peak_rss_mib_max": max((s.peak_rss_mib for s in summaries), default=float("nan")),
     }
 

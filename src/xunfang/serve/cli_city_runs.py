@@ -130,13 +130,22 @@ def run_city_simulation(
     workers: int = 2,
 ) -> tuple[list[Any], dict[str, Any]]:
     """Simulate every district of the city plan in ``plan_dir`` with ``scenario`` (a
-    :class:`xunfang.simulate.scenario.Scenario`); write ``out/<district>/`` and
-    ``out/city_simulation_summary.csv/json``. Returns the summaries and the city totals."""
+    :class:`xunfang.simulate.scenario.Scenario`; the city is ``city``, else the scenario's,
+    else the default: its incident files give the simulated month); write
+    ``out/<district>/`` and ``out/city_simulation_summary.csv/json``. Returns the summaries
+    and the city totals."""
     from xunfang.serve.sim_report import write_simulation
     from xunfang.simulate.city_sim import SimDistrictSummary, sim_totals, simulate_city
     from xunfang.simulate.runner import Comparison
 
     folders = city_plan_folders(plan_dir)
+    sc = scenario.scenario  # the scenario's city (its incidents give the simulated month)
+    if city is None:
+        city = (
+            City.from_toml(scenario.path(sc.city), data_dir=settings.data_dir)
+            if sc.city
+            else default_city(settings.data_dir)
+        )
     the_city, network = _city_and_network(folders, settings, city, console)
     with (
         district_progress(console, list(folders), "simulating") as bars,
