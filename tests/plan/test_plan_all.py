@@ -167,7 +167,7 @@ def test_city_plan_on_a_cluster_equals_in_process(data_dir: Path, tmp_path: Path
             p.terminate()
         for p in procs:
             p.wait(timeout=30)
-    timing = {"wall_time_s", "peak_rss_mib", "pmedian_time_s"}
+    timing = {"wall_time_s", "cpu_time_s", "peak_rss_mib", "pmedian_time_s"}
 
     def figures(s: DistrictSummary) -> dict[str, object]:
         # nan (no station in the area: no "before" mean) compared as a string
