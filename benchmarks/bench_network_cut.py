@@ -36,20 +36,14 @@ def main() -> None:
     areas = district_areas(settings, args.areas, city)
     crs = city.study_area(areas[0]).crs
     whole = city.study_area("city", crs=crs)
-    t0, c0 = time.perf_counter(), time.process_time()
-    net, how = city.cached_road_network(whole, cache_dir=settings.cache_dir)
-    print(
-        f"city network ({how}): {net.n_nodes:,} nodes in {time.perf_counter() - t0:.1f} s wall, "
-        f"{time.process_time() - c0:.1f} s CPU",
-        flush=True,
-    )
-    t0, c0 = time.perf_counter(), time.process_time()
-    again, how = city.cached_road_network(whole, cache_dir=settings.cache_dir)
-    print(
-        f"city network again ({how}): {time.perf_counter() - t0:.1f} s wall, "
-        f"{time.process_time() - c0:.1f} s CPU",
-        flush=True,
-    )
+    for label in ("city network", "city network again"):
+        t0, c0 = time.perf_counter(), time.process_time()
+        again, how = city.cached_road_network(whole, cache_dir=settings.cache_dir)
+        print(
+            f"{label} ({how}): {again.n_nodes:,} nodes in {time.perf_counter() - t0:.1f} s "
+            f"wall, {time.process_time() - c0:.1f} s CPU",
+            flush=True,
+        )
     rng = np.random.default_rng(0)
     worst = 0.0
     for name in areas:

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from xunfang.config import Settings
+from xunfang.ingest.city import default_city
 from xunfang.ingest.incidents import ingest
 from xunfang.plan.booth_plan import PlanConfig
 from xunfang.plan.city_plan import (
@@ -145,9 +146,20 @@ def test_city_plan_on_a_cluster_equals_in_process(data_dir: Path, tmp_path: Path
     settings = Settings(data_dir=data_dir)
     base = PlanConfig(area="-", booths=4, threshold_min=1.0, time_limit_s=120.0)
     areas = ["community:LOOP", "community:NEAR_SOUTH_SIDE"]
+    # the two areas' networks are cut from one larger network (as from the city's), and
+    # only each area's cut is shipped to its worker
+    city = default_city(data_dir)
+    both = city.road_network(
+        city.study_area("community:LOOP,NEAR_SOUTH_SIDE"), cache_dir=settings.cache_dir
+    )
     local_plans = {}
     here = plan_city(
-        base, areas, settings, table, on_done=lambda p, s: local_plans.update({p.config.area: p})
+        base,
+        areas,
+        settings,
+        table,
+        city_network=both,
+        on_done=lambda p, s: local_plans.update({p.config.area: p}),
     )
     address, procs = _start_cluster(tmp_path)
     try:
@@ -160,6 +172,7 @@ def test_city_plan_on_a_cluster_equals_in_process(data_dir: Path, tmp_path: Path
                 settings,
                 table,
                 client=client,
+                city_network=both,
                 on_done=lambda p, s: remote_plans.update({p.config.area: p}),
             )
     finally:
@@ -181,6 +194,8 @@ def test_city_plan_on_a_cluster_equals_in_process(data_dir: Path, tmp_path: Path
         assert figures(a) == figures(b)
     for area in areas:
         lp, rp = local_plans[area], remote_plans[area]
+        assert "Cut from a larger network" in lp.network.report.notes[-1]
+        np.testing.assert_array_equal(lp.network.node_ids, rp.network.node_ids)
         assert lp.mclp.selected.tolist() == rp.mclp.selected.tolist()
         assert lp.pmedian is not None and rp.pmedian is not None
         assert lp.pmedian.selected.tolist() == rp.pmedian.selected.tolist()
