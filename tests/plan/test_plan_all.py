@@ -138,7 +138,10 @@ def _start_cluster(tmp: Path) -> tuple[str, list[subprocess.Popen[bytes]]]:
 
 
 @pytest.mark.realdata
-def test_city_plan_on_a_cluster_equals_in_process(data_dir: Path, tmp_path: Path) -> None:
+def test_city_plan_on_a_cluster_equals_in_process(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dask
     from distributed import Client
 
     files = tuple(sorted((data_dir / "chicago/incidents_2014_2015").glob("*.csv.gz"))[:1])
@@ -161,10 +164,21 @@ def test_city_plan_on_a_cluster_equals_in_process(data_dir: Path, tmp_path: Path
         city_network=both,
         on_done=lambda p, s: local_plans.update({p.config.area: p}),
     )
+    for name in ("CONNECT", "TCP"):  # the scheduler and workers started below too
+        monkeypatch.setenv(f"DASK_DISTRIBUTED__COMM__TIMEOUTS__{name}", "180s")
     address, procs = _start_cluster(tmp_path)
     try:
         remote_plans = {}
-        with Client(address, timeout=60) as client:
+        # a machine loaded by other jobs answers slowly: wider comm timeouts than dask's 30 s
+        with (
+            dask.config.set(
+                {
+                    "distributed.comm.timeouts.connect": "180s",
+                    "distributed.comm.timeouts.tcp": "180s",
+                }
+            ),
+            Client(address, timeout=60) as client,
+        ):
             client.wait_for_workers(2, timeout=120)
             there = plan_city(
                 base,
