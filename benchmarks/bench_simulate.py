@@ -37,7 +37,9 @@ Austin month, xunfang default / SimPy  x0.28 (7,791 vs 27,476/s)   x0.59-0.62 (1
 Austin, cleared_at=post / SimPy        (no such option)            x1.64 (52,214 vs 31,869/s)
 city June 2015 (22,638 calls), default 9.0 s (59.5 s wall)         2.8-3.9 s
 city year (265,505 calls), default     (not run: about 110 s)      37.9 s (132.5 s wall)
-city year, bounded searches kept        (see the printed baseline)  (printed, same run)
+city year, same run: searches kept?    no (the baseline)           yes (LRU, 8 M pairs)
+  (load 13-15), default                33.8 s (381.6 s wall)       30.5 s (312.7 s wall)
+  bounded searches                     18,763                      14,183 + 4,580 kept
 city year, cleared_at=post             -                           6.0 s (21.4 s wall)
 =====================================  ==========================  ========================
 
