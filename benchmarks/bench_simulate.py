@@ -37,6 +37,9 @@ Austin month, xunfang default / SimPy  x0.28 (7,791 vs 27,476/s)   x0.59-0.62 (1
 Austin, cleared_at=post / SimPy        (no such option)            x1.64 (52,214 vs 31,869/s)
 city June 2015 (22,638 calls), default 9.0 s (59.5 s wall)         2.8-3.9 s
 city year (265,505 calls), default     (not run: about 110 s)      37.9 s (132.5 s wall)
+city year, same run: searches kept?    no (the baseline)           yes (LRU, 8 M pairs)
+  (load 13-15), default                33.8 s (381.6 s wall)       30.5 s (312.7 s wall)
+  bounded searches                     18,763                      14,183 + 4,580 kept
 city year, cleared_at=post             -                           6.0 s (21.4 s wall)
 =====================================  ==========================  ========================
 
@@ -209,21 +212,38 @@ def city_year(settings: Settings, modes: list[str], trace_memory: bool) -> None:
         f"incidents read in {time.perf_counter() - t1:.1f} s, all preparation "
         f"{time.perf_counter() - t0:.1f} s"
     )
-    oracle = TravelTimeOracle(network.matrix)
-    _, anchors_s, _ = timed(lambda: oracle.add_anchors([u.post_node for u in units]))
+    # the same run with bounded searches not kept (bounded_budget=0: the oracle before they
+    # were kept) is the baseline measured in this process; the results must be equal
+    oracles = {
+        "kept": TravelTimeOracle(network.matrix),
+        "not kept (baseline)": TravelTimeOracle(network.matrix, bounded_budget=0),
+    }
+    for oracle in oracles.values():
+        _, anchors_s, _ = timed(lambda o=oracle: o.add_anchors([u.post_node for u in units]))
     print(f"  travel-time rows of the {len(stations)} stations precomputed in {anchors_s:.1f} s")
     for mode in modes:
         sim_settings = dataclasses.replace(base, cleared_at=mode)
-        searches = oracle.bounded_searches
-        result, wall, cpu = timed(lambda s=sim_settings: simulate(oracle, calls, units, s))
-        served = int(result.calls["served"].sum())
-        print(
-            f"  cleared_at={mode}: {wall:.1f} s wall ({cpu:.1f} s CPU) = "
-            f"{len(calls) / wall:,.0f} calls/s; {served:,} served, {result.n_events:,} events, "
-            f"{oracle.bounded_searches - searches:,} bounded searches; median response "
-            f"{result.calls['response_s'].median() / 60:.2f} min; process peak RSS "
-            f"{rss_mb():,.0f} MiB"
-        )
+        responses = {}
+        for label, oracle in oracles.items():
+            if mode == "post" and label != "kept":
+                continue  # units wait at their posts: no bounded search to keep
+            searches, hits = oracle.bounded_searches, oracle.bounded_hits
+            result, wall, cpu = timed(lambda s=sim_settings, o=oracle: simulate(o, calls, units, s))
+            served = int(result.calls["served"].sum())
+            responses[label] = result.calls["response_s"].to_numpy()
+            print(
+                f"  cleared_at={mode}, bounded searches {label}: {wall:.1f} s wall "
+                f"({cpu:.1f} s CPU) = {len(calls) / wall:,.0f} calls/s; {served:,} served, "
+                f"{result.n_events:,} events, {oracle.bounded_searches - searches:,} bounded "
+                f"searches, {oracle.bounded_hits - hits:,} answered from kept ones; median "
+                f"response {result.calls['response_s'].median() / 60:.2f} min; process peak "
+                f"RSS {rss_mb():,.0f} MiB",
+                flush=True,
+            )
+        if len(responses) == 2:
+            a, b = responses.values()
+            same = bool(np.array_equal(a, b, equal_nan=True))
+            print(f"  cleared_at={mode}: response times identical with and without: {same}")
         if trace_memory:
             tracemalloc.start()
             simulate(oracle, calls, units, sim_settings)

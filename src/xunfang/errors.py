@@ -79,3 +79,7 @@ class DownloadError(XunfangError, OSError):
 
 class NotFittedError(XunfangError, AttributeError):
     """A model was used before ``fit``."""
+
+
+class CacheWarning(UserWarning):
+    """A cache entry could not be read or written; the value is computed again."""

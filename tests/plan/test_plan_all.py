@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from xunfang.config import Settings
+from xunfang.ingest.city import default_city
 from xunfang.ingest.incidents import ingest
 from xunfang.plan.booth_plan import PlanConfig
 from xunfang.plan.city_plan import (
@@ -137,7 +138,10 @@ def _start_cluster(tmp: Path) -> tuple[str, list[subprocess.Popen[bytes]]]:
 
 
 @pytest.mark.realdata
-def test_city_plan_on_a_cluster_equals_in_process(data_dir: Path, tmp_path: Path) -> None:
+def test_city_plan_on_a_cluster_equals_in_process(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dask
     from distributed import Client
 
     files = tuple(sorted((data_dir / "chicago/incidents_2014_2015").glob("*.csv.gz"))[:1])
@@ -145,14 +149,36 @@ def test_city_plan_on_a_cluster_equals_in_process(data_dir: Path, tmp_path: Path
     settings = Settings(data_dir=data_dir)
     base = PlanConfig(area="-", booths=4, threshold_min=1.0, time_limit_s=120.0)
     areas = ["community:LOOP", "community:NEAR_SOUTH_SIDE"]
+    # the two areas' networks are cut from one larger network (as from the city's), and
+    # only each area's cut is shipped to its worker
+    city = default_city(data_dir)
+    both = city.road_network(
+        city.study_area("community:LOOP,NEAR_SOUTH_SIDE"), cache_dir=settings.cache_dir
+    )
     local_plans = {}
     here = plan_city(
-        base, areas, settings, table, on_done=lambda p, s: local_plans.update({p.config.area: p})
+        base,
+        areas,
+        settings,
+        table,
+        city_network=both,
+        on_done=lambda p, s: local_plans.update({p.config.area: p}),
     )
+    for name in ("CONNECT", "TCP"):  # the scheduler and workers started below too
+        monkeypatch.setenv(f"DASK_DISTRIBUTED__COMM__TIMEOUTS__{name}", "180s")
     address, procs = _start_cluster(tmp_path)
     try:
         remote_plans = {}
-        with Client(address, timeout=60) as client:
+        # a machine loaded by other jobs answers slowly: wider comm timeouts than dask's 30 s
+        with (
+            dask.config.set(
+                {
+                    "distributed.comm.timeouts.connect": "180s",
+                    "distributed.comm.timeouts.tcp": "180s",
+                }
+            ),
+            Client(address, timeout=60) as client,
+        ):
             client.wait_for_workers(2, timeout=120)
             there = plan_city(
                 base,
@@ -160,6 +186,7 @@ def test_city_plan_on_a_cluster_equals_in_process(data_dir: Path, tmp_path: Path
                 settings,
                 table,
                 client=client,
+                city_network=both,
                 on_done=lambda p, s: remote_plans.update({p.config.area: p}),
             )
     finally:
@@ -167,7 +194,7 @@ def test_city_plan_on_a_cluster_equals_in_process(data_dir: Path, tmp_path: Path
             p.terminate()
         for p in procs:
             p.wait(timeout=30)
-    timing = {"wall_time_s", "peak_rss_mib", "pmedian_time_s"}
+    timing = {"wall_time_s", "cpu_time_s", "peak_rss_mib", "pmedian_time_s"}
 
     def figures(s: DistrictSummary) -> dict[str, object]:
         # nan (no station in the area: no "before" mean) compared as a string
@@ -181,6 +208,8 @@ def test_city_plan_on_a_cluster_equals_in_process(data_dir: Path, tmp_path: Path
         assert figures(a) == figures(b)
     for area in areas:
         lp, rp = local_plans[area], remote_plans[area]
+        assert "Cut from a larger network" in lp.network.report.notes[-1]
+        np.testing.assert_array_equal(lp.network.node_ids, rp.network.node_ids)
         assert lp.mclp.selected.tolist() == rp.mclp.selected.tolist()
         assert lp.pmedian is not None and rp.pmedian is not None
         assert lp.pmedian.selected.tolist() == rp.pmedian.selected.tolist()

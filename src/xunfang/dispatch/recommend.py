@@ -41,6 +41,10 @@ class TravelTimeOracle:
         fastest edge u -> v (e.g. ``RoadNetwork.matrix``).
     cache_size
         How many target nodes to keep (each costs ``n`` float32 values).
+    bounded_budget
+        How many (node, time) pairs of bounded searches to keep, over all targets (LRU;
+        8 bytes each): a later bounded search to the same target with a limit no larger
+        is answered from them. 0 keeps only the last one.
 
     Raises
     ------
@@ -48,7 +52,13 @@ class TravelTimeOracle:
         If the matrix is not square or has negative times.
     """
 
-    def __init__(self, matrix: sp.spmatrix | sp.sparray, *, cache_size: int = 4096) -> None:
+    def __init__(
+        self,
+        matrix: sp.spmatrix | sp.sparray,
+        *,
+        cache_size: int = 4096,
+        bounded_budget: int = 8_000_000,
+    ) -> None:
         m = sp.csr_matrix(matrix, dtype=np.float64)
         if m.shape[0] != m.shape[1]:
             raise ValidationError(f"travel-time matrix must be square, got shape {m.shape}")
@@ -60,6 +70,12 @@ class TravelTimeOracle:
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._bounded: tuple[int, float, np.ndarray] | None = None
+        # target -> (limit, reached node indices, their times): bounded searches kept sparse
+        self._bounded_kept: OrderedDict[int, tuple[float, np.ndarray, np.ndarray]] = OrderedDict()
+        self._bounded_budget = int(bounded_budget)
+        self._bounded_size = 0
+        self.bounded_hits = 0
+        """Bounded searches answered from the kept results."""
         self._anchor_row = np.full(self.n_nodes, -1, dtype=np.int64)
         self._from_anchor = np.empty((0, self.n_nodes), dtype=np.float32)
         self._to_anchor = self._from_anchor
@@ -152,6 +168,16 @@ class TravelTimeOracle:
             last = self._bounded
             if last is not None and last[0] == target and last[1] >= limit_s:
                 return last[2]
+            kept = self._bounded_kept.get(target)
+            if kept is not None and kept[0] >= limit_s:
+                # exact within kept[0] >= limit_s, as a new search (the reached set is larger)
+                self._bounded_kept.move_to_end(target)
+                out = np.full(self.n_nodes, np.inf, dtype=np.float32)
+                out[kept[1]] = kept[2]
+                out.setflags(write=False)
+                self.bounded_hits += 1
+                self._bounded = (target, kept[0], out)
+                return out
             dist = csgraph.dijkstra(
                 self._reverse, directed=True, indices=target, limit=float(limit_s)
             )
@@ -159,6 +185,7 @@ class TravelTimeOracle:
             out.setflags(write=False)
             self.bounded_searches += 1
             self._bounded = (target, float(limit_s), out)
+            self._keep_bounded(target, float(limit_s), out)
             return out
         dist = csgraph.dijkstra(self._reverse, directed=True, indices=target)
         out = np.asarray(dist, dtype=np.float32)
@@ -168,6 +195,20 @@ class TravelTimeOracle:
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return out
+
+    def _keep_bounded(self, target: int, limit_s: float, out: np.ndarray) -> None:
+        """Keep a bounded result sparsely (reached nodes only), within the budget."""
+        reached = np.flatnonzero(np.isfinite(out))
+        if reached.size > self._bounded_budget:
+            return
+        old = self._bounded_kept.pop(target, None)
+        if old is not None:
+            self._bounded_size -= old[1].size
+        self._bounded_kept[target] = (limit_s, reached.astype(np.int32), out[reached])
+        self._bounded_size += reached.size
+        while self._bounded_size > self._bounded_budget:
+            _, (_, idx, _) = self._bounded_kept.popitem(last=False)
+            self._bounded_size -= idx.size
 
     def time(self, source: int, target: int) -> float:
         """Seconds from ``source`` to ``target`` (anchor tables first, then searches)."""

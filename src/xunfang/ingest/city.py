@@ -51,7 +51,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -62,6 +62,7 @@ from xunfang.errors import AreaNotFoundError, DataFileError, ValidationError
 from xunfang.ingest.areas import StudyArea, _norm, area_from_layer, read_boundary_file
 from xunfang.ingest.incidents import PROFILES, Profile, profile_from_toml
 from xunfang.ingest.network import RoadNetwork, build_network
+from xunfang.ingest.network_cache import CacheStatus, cached_network, cut_network
 from xunfang.ingest.profiles import FrameName
 from xunfang.ingest.roads import DEFAULT_CLIP_MARGIN_M, read_road_network
 from xunfang.ingest.sites import read_sites
@@ -559,17 +560,78 @@ class City:
         *,
         stitch_threshold_m: float | None = None,
         same_name_threshold_m: float | None = None,
+        cache_dir: Path | None = None,
+        within: RoadNetwork | None = None,
     ) -> RoadNetwork:
         """The drivable network of a study area, clipped ``clip_margin_m`` around it (not
         clipped for ``city``). The one recipe plan, deploy, simulate and serve share, so
         that their node indices agree.
 
+        With ``cache_dir`` (``Settings.cache_dir``) the built network is kept on disk and
+        read back by the next command (:func:`xunfang.ingest.network_cache.cached_network`:
+        keyed by the road files' paths, sizes and times, the options and the package
+        version). With ``within`` (the city's network, e.g. from
+        ``road_network(study_area("city"))``) the area's network is cut from it instead
+        (:func:`xunfang.ingest.network_cache.cut_network`, nodes within ``clip_margin_m``
+        of the area): what the city plan gives each district.
+
         Raises
         ------
         ValidationError
-            If the city has no roads or a file is missing; the errors of the road readers
-            pass through.
+            If the city has no roads or a file is missing, or ``within`` is in another
+            CRS; the errors of the road readers pass through.
         """
+        return self.cached_road_network(
+            area,
+            stitch_threshold_m=stitch_threshold_m,
+            same_name_threshold_m=same_name_threshold_m,
+            cache_dir=cache_dir,
+            within=within,
+        )[0]
+
+    def cached_road_network(
+        self,
+        area: StudyArea,
+        *,
+        stitch_threshold_m: float | None = None,
+        same_name_threshold_m: float | None = None,
+        cache_dir: Path | None = None,
+        within: RoadNetwork | None = None,
+    ) -> tuple[RoadNetwork, CacheStatus | Literal["cut"]]:
+        """:meth:`road_network` and how it was had: ``"cut"`` from ``within``, else the
+        :data:`~xunfang.ingest.network_cache.CacheStatus` of the disk cache."""
+        r = self._roads()
+        if within is not None and area.kind != "city":
+            if not within.crs.equals(area.crs):
+                raise ValidationError(
+                    f"the network to cut {area.name} from is in {within.crs.to_string()}, "
+                    f"the area in {area.crs.to_string()}: build both in one CRS"
+                )
+            return cut_network(within, area.polygon.buffer(r.clip_margin_m), name=area.name), "cut"
+        key = {  # the options in effect (an override equal to the city's value is no change)
+            **{k: v for k, v in self.recipe(area).items() if k != "files"},
+            "area": area.name,
+            "crs": area.crs.to_wkt(),
+            "polygon": None if area.kind == "city" else area.polygon.wkt,
+        }
+        if stitch_threshold_m is not None:
+            key["stitch_threshold_m"] = float(stitch_threshold_m)
+        if same_name_threshold_m is not None:
+            key["same_name_threshold_m"] = float(same_name_threshold_m)
+        return cached_network(
+            cache_dir,
+            area.name,
+            key,
+            self.road_files(area),
+            lambda: self._build_road_network(area, stitch_threshold_m, same_name_threshold_m),
+        )
+
+    def _build_road_network(
+        self,
+        area: StudyArea,
+        stitch_threshold_m: float | None,
+        same_name_threshold_m: float | None,
+    ) -> RoadNetwork:
         r = self._roads()
         paths = self.road_files(area)
         clip = None if area.kind == "city" else area.polygon

@@ -309,11 +309,14 @@ def make_booth_plan(
     *,
     progress: Callable[[str], None] | None = None,
     incidents: IncidentTable | None = None,
+    network: RoadNetwork | None = None,
 ) -> BoothPlan:
     """Run the main job. See the module docstring for the steps.
 
     ``incidents``, when given, is an already ingested table (any projected CRS) used instead
     of ``config.incident_files`` (the city plan ingests once for every district).
+    ``network``, when given, is the area's road network (the city plan cuts each district's
+    from the city's); else it is built, or read from ``settings.cache_dir``.
 
     Raises
     ------
@@ -379,11 +382,13 @@ def make_booth_plan(
     lap("ingest")
 
     say("road network")
-    network = city.road_network(
-        area,
-        stitch_threshold_m=config.stitch_threshold_m,
-        same_name_threshold_m=config.same_name_threshold_m,
-    )
+    if network is None:
+        network = city.road_network(
+            area,
+            stitch_threshold_m=config.stitch_threshold_m,
+            same_name_threshold_m=config.same_name_threshold_m,
+            cache_dir=settings.cache_dir,
+        )
     lap("network")
 
     say("where and when")

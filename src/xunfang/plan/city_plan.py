@@ -17,6 +17,7 @@ after (stations + MCLP booths); shares are recomputed from those sums.
 
 from __future__ import annotations
 
+import functools
 import json
 import resource
 import sys
@@ -34,17 +35,24 @@ from xunfang.config import Settings
 from xunfang.errors import ValidationError
 from xunfang.ingest.city import City, default_city
 from xunfang.ingest.incidents import IncidentTable
+from xunfang.ingest.road_network import RoadNetwork
 from xunfang.plan.booth_plan import BoothPlan, PlanConfig, make_booth_plan
 from xunfang.units import WGS84, minutes_to_s
 
 __all__ = [
+    "AreaJob",
     "DistrictSummary",
+    "area_folder",
+    "area_jobs",
+    "city_network",
     "city_totals",
     "district_areas",
+    "map_areas",
     "plan_city",
     "plan_one_district",
     "summarise_district",
     "write_city_summary",
+    "write_summary_tables",
 ]
 
 
@@ -77,8 +85,9 @@ class DistrictSummary:
         Relative gap, total weighted travel time (weight x s) and its proved lower bound.
     pmedian_time_s
         Seconds of the p-median search.
-    wall_time_s
-        Seconds of the district's whole plan on its worker.
+    wall_time_s, cpu_time_s
+        Seconds of the district's whole plan on its worker (wall; CPU of that process,
+        all its threads).
     peak_rss_mib
         Peak resident memory of the process that planned it, MiB (``ru_maxrss``: the largest
         since that process started, so an upper bound of this district's own peak).
@@ -109,10 +118,17 @@ class DistrictSummary:
     peak_rss_mib: float
     lon: float
     lat: float
+    cpu_time_s: float = float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-ready apart from nan)."""
         return asdict(self)
+
+
+def area_folder(area: str) -> str:
+    """The folder of an area's outputs inside the city folder (``district:7`` ->
+    ``district_7``)."""
+    return area.replace(":", "_")
 
 
 def district_areas(settings: Settings, spec: str, city: City | None = None) -> list[str]:
@@ -191,12 +207,17 @@ def summarise_district(plan: BoothPlan, wall_time_s: float = float("nan")) -> Di
 
 
 def plan_one_district(
-    config: PlanConfig, settings: Settings, incidents: IncidentTable
+    config: PlanConfig,
+    settings: Settings,
+    incidents: IncidentTable,
+    network: RoadNetwork | None = None,
 ) -> tuple[BoothPlan, DistrictSummary]:
-    """Plan one district from the city's ingested incidents (the task a worker runs)."""
-    t0 = time.perf_counter()
-    plan = make_booth_plan(config, settings, incidents=incidents)
-    return plan, summarise_district(plan, time.perf_counter() - t0)
+    """Plan one district from the city's ingested incidents and, when given, its network
+    cut from the city's (the task a worker runs)."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    plan = make_booth_plan(config, settings, incidents=incidents, network=network)
+    summary = summarise_district(plan, time.perf_counter() - t0)
+    return plan, replace(summary, cpu_time_s=time.process_time() - c0)
 
 
 def plan_city(
@@ -206,6 +227,7 @@ def plan_city(
     incidents: IncidentTable,
     *,
     client: Any | None = None,
+    city_network: RoadNetwork | None = None,
     on_start: Callable[[str], None] | None = None,
     on_done: Callable[[BoothPlan, DistrictSummary], None] | None = None,
 ) -> list[DistrictSummary]:
@@ -224,6 +246,11 @@ def plan_city(
         The city's ingested incidents (one table for every district).
     client
         A ``dask.distributed.Client``; None plans the districts here, one after another.
+    city_network
+        The whole city's road network (:func:`city_network`): each district's network is
+        cut from it here (:meth:`xunfang.ingest.city.City.road_network` with ``within``)
+        and only that cut is shipped to its worker. None: each district builds its own
+        network (or reads it from ``settings.cache_dir``).
     on_start, on_done
         Called with the area name when its task is submitted (or started, in process), and
         with the plan and its summary when it is done (in order of completion on a cluster).
@@ -243,35 +270,144 @@ def plan_city(
     for name in areas:  # fail fast on a bad name, before any worker starts
         city.study_area(name, crs=base.crs)
     configs = [(name, replace(base, area=name)) for name in areas]
-    out: dict[str, DistrictSummary] = {}
+
+    results = map_areas(
+        plan_one_district,
+        area_jobs(city, {name: (cfg, settings) for name, cfg in configs}, city_network, base.crs),
+        shared=(incidents,),
+        client=client,
+        on_start=on_start,
+        on_done=on_done,
+    )
+    return [results[a] for a in areas]
+
+
+@dataclass(frozen=True)
+class AreaJob:
+    """One area's task for :func:`map_areas`: ``fn(*args, *shared, *data())``.
+
+    Attributes
+    ----------
+    area
+        The area's name (the key of the results).
+    args
+        Small arguments (configurations, paths) that travel with the task.
+    data
+        Makes the area's large arguments (e.g. its network cut from the city's), called
+        just before the task is submitted; on a cluster they are scattered to the worker
+        that runs the task, so the client holds one area's at a time.
+    """
+
+    area: str
+    args: tuple[Any, ...]
+    data: Callable[[], tuple[Any, ...]] = tuple
+
+
+def area_jobs(
+    city: City,
+    args: dict[str, tuple[Any, ...]],
+    city_network: RoadNetwork | None,
+    crs: Any = None,
+) -> list[AreaJob]:
+    """One :class:`AreaJob` per area of ``args`` (area -> its small arguments) whose large
+    argument is the area's network cut from ``city_network`` when it is given (else None:
+    the task builds its own or reads it from the cache)."""
+
+    def cut(name: str) -> tuple[RoadNetwork | None]:
+        if city_network is None:
+            return (None,)
+        return (city.road_network(city.study_area(name, crs=crs), within=city_network),)
+
+    return [AreaJob(name, a, functools.partial(cut, name)) for name, a in args.items()]
+
+
+def map_areas(
+    fn: Callable[..., Any],
+    jobs: Sequence[AreaJob],
+    *,
+    shared: tuple[Any, ...] = (),
+    client: Any | None = None,
+    on_start: Callable[[str], None] | None = None,
+    on_done: Callable[[Any, Any], None] | None = None,
+) -> dict[str, Any]:
+    """Run ``fn(*job.args, *shared, *job.data())`` for every job, in this process one after
+    another (``client`` None) or on a dask.distributed cluster (the city plan, deploy and
+    simulation share it). ``fn`` returns a pair ``(full result, summary)``.
+
+    On a cluster ``shared`` (e.g. the city's incident table) is scattered once to every
+    worker (``broadcast=True``) and each job's ``data`` to its own; the results come back
+    in order of completion. ``on_done(full, summary)`` sees each pair (e.g. to write a
+    district's folder); only the summary is kept, so the client holds one full result at
+    a time.
+
+    Returns
+    -------
+    dict
+        Area name -> summary.
+
+    Raises
+    ------
+    The first error of a task passes through (and stops the rest).
+    """
+    out: dict[str, Any] = {}
     if client is None:
-        for name, cfg in configs:
+        for job in jobs:
             if on_start:
-                on_start(name)
-            plan, summary = plan_one_district(cfg, settings, incidents)
-            out[name] = summary
+                on_start(job.area)
+            full, summary = fn(*job.args, *shared, *job.data())
+            out[job.area] = summary
             if on_done:
-                on_done(plan, summary)
-            del plan
-        return [out[a] for a in areas]
+                on_done(full, summary)
+            del full
+        return out
 
     from distributed import as_completed
 
-    shared = client.scatter(incidents, broadcast=True)
+    shared_futures = [client.scatter(x, broadcast=True) for x in shared]
     futures = {}
-    for name, cfg in configs:
-        fut = client.submit(plan_one_district, cfg, settings, shared, pure=False, key=None)
-        futures[fut] = name
+    for job in jobs:
+        data = [None if x is None else client.scatter(x) for x in job.data()]
+        fut = client.submit(fn, *job.args, *shared_futures, *data, pure=False)
+        futures[fut] = job.area
         if on_start:
-            on_start(name)
+            on_start(job.area)
     for fut in as_completed(list(futures)):
-        plan, summary = fut.result()
+        full, summary = fut.result()
         out[futures[fut]] = summary
         if on_done:
-            on_done(plan, summary)
-        del plan
+            on_done(full, summary)
+        del full
         fut.release()
-    return [out[a] for a in areas]
+    return out
+
+
+def city_network(
+    settings: Settings,
+    city: City | None,
+    first_area: str,
+    *,
+    crs: Any = None,
+    stitch_threshold_m: float | None = None,
+    same_name_threshold_m: float | None = None,
+) -> tuple[RoadNetwork, str]:
+    """The whole city's road network in the CRS of ``first_area`` (or ``crs``), built once
+    or read from ``settings.cache_dir`` (the districts of a city plan, deploy or
+    simulation are cut from it), and how it was had (``loaded``, ``built``, ``rebuilt``:
+    see :func:`xunfang.ingest.network_cache.cached_network`).
+
+    Raises
+    ------
+    ValidationError
+        If a road file is missing; the errors of the road readers pass through.
+    """
+    the_city = city or default_city(settings.data_dir)
+    area_crs = the_city.study_area(first_area, crs=crs).crs
+    return the_city.cached_road_network(
+        the_city.study_area("city", crs=area_crs),
+        stitch_threshold_m=stitch_threshold_m,
+        same_name_threshold_m=same_name_threshold_m,
+        cache_dir=settings.cache_dir,
+    )
 
 
 def city_totals(summaries: Sequence[DistrictSummary]) -> dict[str, Any]:
@@ -295,24 +431,34 @@ def city_totals(summaries: Sequence[DistrictSummary]) -> dict[str, Any]:
         "pmedian_proven": sum(1 for s in summaries if s.pmedian_proven),
         "pmedian_max_gap": max((s.pmedian_gap for s in summaries), default=float("nan")),
         "wall_time_s_sum": float(sum(s.wall_time_s for s in summaries)),
+        "cpu_time_s_sum": float(sum(s.cpu_time_s for s in summaries)),
         "peak_rss_mib_max": max((s.peak_rss_mib for s in summaries), default=float("nan")),
     }
 
 
 def write_city_summary(summaries: Sequence[DistrictSummary], out_dir: Path) -> dict[str, Path]:
     """``city_summary.csv`` (one row per district) and ``city_summary.json`` (rows + totals)."""
+    return write_summary_tables(
+        [s.to_dict() for s in summaries], city_totals(summaries), out_dir, "city_summary"
+    )
+
+
+def write_summary_tables(
+    rows: Sequence[dict[str, Any]], totals: dict[str, Any], out_dir: Path, stem: str
+) -> dict[str, Path]:
+    """``<stem>.csv`` (one row per district) and ``<stem>.json`` (``totals`` and the rows;
+    nan written as null): the summary files of the city plan, deploy and simulation."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    frame = pd.DataFrame([s.to_dict() for s in summaries])
-    csv_path = out_dir / "city_summary.csv"
-    frame.to_csv(csv_path, index=False)
-    json_path = out_dir / "city_summary.json"
+    csv_path = out_dir / f"{stem}.csv"
+    pd.DataFrame(list(rows)).to_csv(csv_path, index=False)
+    json_path = out_dir / f"{stem}.json"
 
     def clean(v: Any) -> Any:
         return None if isinstance(v, float) and not np.isfinite(v) else v
 
     payload = {
-        "totals": {k: clean(v) for k, v in city_totals(summaries).items()},
-        "districts": [{k: clean(v) for k, v in s.to_dict().items()} for s in summaries],
+        "totals": {k: clean(v) for k, v in totals.items()},
+        "districts": [{k: clean(v) for k, v in r.items()} for r in rows],
     }
     json_path.write_text(json.dumps(payload, indent=2), encoding="utf-8")
-    return {"city_summary.csv": csv_path, "city_summary.json": json_path}
+    return {csv_path.name: csv_path, json_path.name: json_path}

@@ -1646,6 +1646,7 @@ def network_for_area(
         area,
         stitch_threshold_m=stitch_threshold_m,
         same_name_threshold_m=same_name_threshold_m,
+        cache_dir=settings.cache_dir,
     )
 
 
@@ -1719,6 +1720,8 @@ def load_plan_context(
     incident_files: Sequence[Path] = (),
     cell_m: float = 150.0,
     city: City | None = None,
+    network: RoadNetwork | None = None,
+    incidents: IncidentTable | None = None,
 ) -> PlanContext:
     """Rebuild the study area, network, sites and where/when counts of an ``xunfang plan``
     output folder (``plan_summary.json`` names the area and the city the plan was made
@@ -1737,6 +1740,10 @@ def load_plan_context(
     city
         The city; default the one recorded in ``plan_summary.json`` (the default city for
         a plan written before cities were recorded).
+    network, incidents
+        The area's network and an ingested incident table (any extent, any projected CRS)
+        when the caller has them (the city deployment cuts each district's network from
+        the city's and ingests once); else built or read from the cache, and ingested.
 
     Raises
     ------
@@ -1769,7 +1776,8 @@ def load_plan_context(
             else default_city(settings.data_dir)
         )
     area = city.study_area(area_name)
-    network = city.road_network(area)
+    if network is None:
+        network = city.road_network(area, cache_dir=settings.cache_dir)
     timings["network"] = time.perf_counter() - t0
     sites = read_plan_sites(folder / "sites.csv", network)
     sector_file = folder / "sectors.geojson"
@@ -1782,8 +1790,9 @@ def load_plan_context(
     files = list(incident_files) or _recorded_incident_files(summary, summary_path)
     files = files or city.incident_files()
     report: IngestReport | None
-    if len(files) == 1 and files[0].suffix == ".parquet":
-        table = read_incident_table(files[0]).reproject(area.crs)
+    if incidents is not None or (len(files) == 1 and files[0].suffix == ".parquet"):
+        given = incidents if incidents is not None else read_incident_table(files[0])
+        table = given.reproject(area.crs)
         inside = shapely.contains_xy(area.polygon, table.xy[:, 0], table.xy[:, 1])
         table, report = table.subset(inside), None
     else:
@@ -1847,10 +1856,14 @@ def deploy_from_plan_dir(
     risk: RiskModel | None = None,
     progress: Callable[[str], None] | None = None,
     city: City | None = None,
+    network: RoadNetwork | None = None,
+    incidents: IncidentTable | None = None,
 ) -> tuple[Deployment, PlanContext]:
     """Read a plan folder, a roster and a calendar, and plan the week.
 
-    ``city`` replaces the city recorded in the plan folder (:func:`load_plan_context`).
+    ``city`` replaces the city recorded in the plan folder; ``network`` and ``incidents``
+    are the area's network and an ingested table when the caller has them
+    (:func:`load_plan_context`).
 
     ``risk`` replaces the default :class:`HourOfWeekRisk` (e.g. a forecast); ``smoothing``
     and ``cell_m`` are options of the default.
@@ -1865,7 +1878,13 @@ def deploy_from_plan_dir(
     roster = load_roster(roster_path)
     say("plan folder: area, network, incidents")
     ctx = load_plan_context(
-        plan_dir, settings, incident_files=incident_files, cell_m=cell_m, city=city
+        plan_dir,
+        settings,
+        incident_files=incident_files,
+        cell_m=cell_m,
+        city=city,
+        network=network,
+        incidents=incidents,
     )
     roster.check_booths(ctx.sites.loc[ctx.sites["kind"] == "booth", "name"])
     cal = (

@@ -50,7 +50,12 @@ console = Console()
 @app.callback(invoke_without_command=True)
 def deploy_cmd(
     plan_dir: Annotated[
-        Path, typer.Option("--plan-dir", help="Output folder of `xunfang plan` (sites.csv).")
+        Path,
+        typer.Option(
+            "--plan-dir",
+            help="Output folder of `xunfang plan` (sites.csv), or of `xunfang plan --area "
+            "district:all` (city_summary.json): then every district is deployed.",
+        ),
     ],
     roster: Annotated[
         Path, typer.Option("--roster", help="Roster: shifts, officers, vehicles (TOML or CSV).")
@@ -100,6 +105,13 @@ def deploy_cmd(
         Path | None,
         typer.Option("--data-dir", help="Data directory (default: $XUNFANG_DATA_DIR or ./data)."),
     ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="City plan folder: a dask scheduler tcp://HOST:PORT to run on."),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(help="City plan folder: LocalCluster worker processes.", min=1)
+    ] = 2,
 ) -> None:
     """Plan a week of deployment and write the report, tables, routes and schedules."""
     from xunfang.plan.deployment import DeployConfig, deploy_from_plan_dir
@@ -134,6 +146,30 @@ def deploy_cmd(
             if any(v is not None for v in (city, boundary, roads, stations))
             else None  # the city recorded in the plan folder
         )
+        from xunfang.serve.cli_city_runs import is_city_plan_dir, run_city_deploy
+
+        if is_city_plan_dir(plan_dir):
+            _, totals = run_city_deploy(
+                plan_dir,
+                roster,
+                calendar,
+                settings,
+                out,
+                console=console,
+                config=config,
+                incident_files=tuple(incidents or ()),
+                city=the_city,
+                scheduler=scheduler,
+                workers=workers,
+                lang=lang,
+            )
+            console.print(
+                f"{totals['districts']} districts, {totals['booths']} booths, "
+                f"{totals['routes']} routes, {totals['officer_hours']:,.0f} officer-hours; "
+                f"risk within reach of a post {totals['covered_share']:.1%}. Wrote "
+                f"{out}/city_deploy_summary.csv in {time.perf_counter() - start:.1f} s"
+            )
+            return
         with console.status("planning") as status:
 
             def say(msg: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,8 @@ from xunfang.ingest.incidents import IncidentTable
 from xunfang.plan.booth_plan import BoothPlan, PlanConfig, read_plan_incidents
 from xunfang.plan.city_plan import (
     DistrictSummary,
+    area_folder,
+    city_network,
     city_totals,
     district_areas,
     plan_city,
@@ -63,6 +65,38 @@ def dask_client(scheduler: str | None, workers: int) -> Iterator[Any]:
         yield client
 
 
+class DistrictBars:
+    """One progress bar per district (see :func:`district_progress`)."""
+
+    def __init__(self, progress: Progress, areas: Sequence[str], doing: str) -> None:
+        self._progress = progress
+        self._doing = doing
+        self._tasks = {a: progress.add_task(a, total=1, state="queued", start=False) for a in areas}
+
+    def started(self, area: str) -> None:
+        """The area's task was submitted (or started, in process)."""
+        self._progress.start_task(self._tasks[area])
+        self._progress.update(self._tasks[area], state=self._doing)
+
+    def done(self, area: str, state: str) -> None:
+        """The area is finished; ``state`` is shown on its bar."""
+        self._progress.update(self._tasks[area], completed=1, state=state)
+        self._progress.stop_task(self._tasks[area])
+
+
+@contextmanager
+def district_progress(console: Console, areas: Sequence[str], doing: str) -> Iterator[DistrictBars]:
+    """Progress bars, one per area (the city plan, deploy and simulation share them)."""
+    with Progress(
+        TextColumn("[bold]{task.description:<14}"),
+        BarColumn(),
+        TextColumn("{task.fields[state]}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        yield DistrictBars(progress, areas, doing)
+
+
 def run_city_plan(
     config: PlanConfig,
     areas_spec: str,
@@ -73,8 +107,13 @@ def run_city_plan(
     scheduler: str | None = None,
     workers: int = 2,
     lang: str = "en",
+    cut_from_city: bool = True,
 ) -> tuple[list[DistrictSummary], dict[str, Any], Any]:
     """Plan every area of ``areas_spec``, write ``out/<area>/`` folders and the city summary.
+
+    With ``cut_from_city`` the city's road network is built once (or read from
+    ``settings.cache_dir``) and each district's cut from it; else each district builds
+    its own (or reads it from the cache).
 
     Returns the district summaries, the city totals and the ingest report (None for a parquet).
     """
@@ -83,39 +122,47 @@ def run_city_plan(
     console.print(f"ingesting incidents once for {len(areas)} areas ...")
     incidents, report = ingest_once(config, settings, areas)
     console.print(f"{len(incidents):,} incidents in {time.perf_counter() - t0:.1f} s")
+    network = None
+    if cut_from_city:
+        t0 = time.perf_counter()
+        network, how = city_network(
+            settings,
+            config.city,
+            areas[0],
+            crs=config.crs,
+            stitch_threshold_m=config.stitch_threshold_m,
+            same_name_threshold_m=config.same_name_threshold_m,
+        )
+        console.print(
+            f"city road network ({how}): {network.n_nodes:,} nodes in "
+            f"{time.perf_counter() - t0:.1f} s; each district's is cut from it"
+        )
     polygons: dict[str, shapely.Geometry] = {}
     with (
-        Progress(
-            TextColumn("[bold]{task.description:<14}"),
-            BarColumn(),
-            TextColumn("{task.fields[state]}"),
-            TimeElapsedColumn(),
-            console=console,
-        ) as progress,
+        district_progress(console, areas, "planning") as bars,
         dask_client(scheduler, workers) as client,
     ):
-        tasks = {a: progress.add_task(a, total=1, state="queued", start=False) for a in areas}
-
-        def started(area: str) -> None:
-            progress.start_task(tasks[area])
-            progress.update(tasks[area], state="planning")
 
         def done(plan: BoothPlan, summary: DistrictSummary) -> None:
-            folder = out / summary.area.replace(":", "_")
-            write_plan(plan, folder, lang=lang)
+            write_plan(plan, out / area_folder(summary.area), lang=lang)
             polygons[summary.area] = plan.area.polygon_wgs84
             pm = "proven optimal" if summary.pmedian_proven else f"gap {summary.pmedian_gap:.3%}"
-            progress.update(
-                tasks[summary.area],
-                completed=1,
-                state=f"{summary.booths} booths, "
+            bars.done(
+                summary.area,
+                f"{summary.booths} booths, "
                 f"{summary.share_before:.0%} -> {summary.share_after:.0%}, p-median {pm}, "
                 f"{summary.wall_time_s:.0f} s",
             )
-            progress.stop_task(tasks[summary.area])
 
         summaries = plan_city(
-            config, areas, settings, incidents, client=client, on_start=started, on_done=done
+            config,
+            areas,
+            settings,
+            incidents,
+            client=client,
+            city_network=network,
+            on_start=bars.started,
+            on_done=done,
         )
     write_city_summary(summaries, out)
     write_city_report(summaries, polygons, out)

@@ -90,6 +90,21 @@ def run_cmd(
     stations: StationsOpt = None,
     frame: FrameOpt = None,
     data_dir: DataDir = None,
+    plan_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--plan-dir",
+            help="Output folder of `xunfang plan --area district:all`: simulate every "
+            "district on its own plan (the scenario's area and [plan] are replaced).",
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="With --plan-dir: a dask scheduler tcp://HOST:PORT to run on."),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(help="With --plan-dir: LocalCluster worker processes.", min=1)
+    ] = 2,
 ) -> None:
     """Compare stations only, + booths and + deployment on the scenario's held-out month,
     and write the HTML report with charts (and CSV/JSON tables). The city is the
@@ -117,6 +132,32 @@ def run_cmd(
                 data_dir=settings.data_dir,
             )
         reps = replications or sc.scenario.replications
+        if plan_dir is not None:
+            from xunfang.serve.cli_city_runs import run_city_simulation
+
+            _, totals = run_city_simulation(
+                sc,
+                plan_dir,
+                settings,
+                out,
+                console=_out,
+                replications=reps,
+                city=the_city,
+                scheduler=scheduler,
+                workers=workers,
+            )
+            for v in ("stations", "booths"):
+                if f"{v}_calls" in totals:
+                    _out.print(
+                        f"{v}: {totals[f'{v}_calls']:,.0f} calls, within 3 min "
+                        f"{totals[f'{v}_share_within_3min']:.1%}, mean response "
+                        f"{totals[f'{v}_mean_response_min']:.2f} min"
+                    )
+            _out.print(
+                f"{totals['districts']} districts: wrote {out}/city_simulation_summary.csv "
+                f"in {time.perf_counter() - start:.1f} s"
+            )
+            return
         with _progress() as progress:
             steps = ["study area", "booth plan (MCLP)", "road network", "incidents", "units"]
             prep_task = progress.add_task("prepare", total=len(steps))

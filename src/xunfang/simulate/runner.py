@@ -23,6 +23,7 @@ from xunfang.dispatch.recommend import TravelTimeOracle
 from xunfang.errors import ValidationError
 from xunfang.ingest.areas import StudyArea
 from xunfang.ingest.city import City, default_city
+from xunfang.ingest.road_network import RoadNetwork
 from xunfang.simulate.calls import CallReport, Period, replay_calls, sample_calls
 from xunfang.simulate.metrics import Estimate, combine, summarise
 from xunfang.simulate.scenario import VARIANTS, Scenario
@@ -40,13 +41,10 @@ from xunfang.simulate.units import (
 from xunfang.simulate.world import (
     Incidents,
     SimNetwork,
-    cache_file,
-    graph_paths,
     load_area,
     load_incidents,
     load_network,
     month_files,
-    save_network,
     sites_from_csv,
     snap_sites,
     stations_in,
@@ -182,6 +180,7 @@ def prepare(
     progress: Progress | None = None,
     plan_incidents: Path | Sequence[Path] | None = None,
     city: City | None = None,
+    road_network: RoadNetwork | None = None,
 ) -> Prepared:
     """Load the area, network, incidents, sites and units of a scenario.
 
@@ -199,6 +198,10 @@ def prepare(
     city
         The city; default the scenario's ``city`` file, else the default city of the
         data directory.
+    road_network
+        The area's road network when the caller has it (the city simulation cuts each
+        district's from the city's, as the city plan does); else built or read from the
+        cache.
 
     Raises
     ------
@@ -260,6 +263,7 @@ def prepare(
                 time_limit_s=scenario.plan.time_limit_s,
             ),
             settings,
+            network=road_network,
         )
         sites = pd.DataFrame(
             {
@@ -287,11 +291,10 @@ def prepare(
         stations_frame = stations_in(settings, area, city=city)
 
     say("road network")
-    if network is None:
+    if network is None and road_network is not None:
+        network = SimNetwork.from_road_network(road_network)
+    elif network is None:
         network = load_network(settings, area, city=city)
-    else:
-        paths = graph_paths(settings, area, city=city)
-        save_network(network, cache_file(settings, area, paths, city=city))
     lap("network")
 
     say("incidents")

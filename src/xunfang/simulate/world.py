@@ -4,19 +4,17 @@ booths.
 Everything comes from a :class:`xunfang.ingest.city.City` (the scenario's ``city`` file,
 else the default city of the data directory). The road network is built as the booth
 planner builds it (:meth:`~xunfang.ingest.city.City.road_network`) and cached as a
-``.npz`` of node coordinates and the CSR travel-time matrix under
-``Settings.cache_dir/simulate``, keyed by the area, the city's recipe and the road files'
-names and sizes. ``area = "city"`` takes the whole city without clipping.
+the road network of every command under ``Settings.cache_dir/networks``
+(:mod:`xunfang.ingest.network_cache`: keyed by the area, the city's recipe and the road
+files' paths, sizes and times). ``area = "city"`` takes the whole city without clipping.
 """
 
 from __future__ import annotations
 
 import glob
-import hashlib
-import json
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +34,6 @@ from xunfang.ingest.network import RoadNetwork
 from xunfang.plan.booth_plan import read_plan_record, read_sites_csv
 from xunfang.simulate.calls import Period, incident_frame
 from xunfang.units import WGS84
-
-_CACHE_VERSION = 2
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,92 +114,27 @@ def load_area(settings: Settings, name: str, *, city: City | None = None) -> Stu
     return city_of(settings, city).study_area(name)
 
 
-def graph_paths(settings: Settings, area: StudyArea, *, city: City | None = None) -> list[Path]:
-    """The road files the area's network is built from.
-
-    Raises
-    ------
-    ValidationError
-        If a road file is missing.
-    """
-    return city_of(settings, city).road_files(area)
-
-
-def cache_file(
-    settings: Settings, area: StudyArea, paths: list[Path], *, city: City | None = None
-) -> Path:
-    """Where the area's network is cached (the name changes with the recipe and files)."""
-    recipe = city_of(settings, city).recipe(area)
-    recipe.pop("files", None)
-    key = json.dumps(
-        {
-            "v": _CACHE_VERSION,
-            "area": area.name,
-            "members": list(area.members),
-            "polygon": area.polygon_wgs84.wkt if area.kind != "city" else None,
-            "crs": area.crs.to_string(),
-            "clip": area.kind != "city",
-            "recipe": recipe,
-            "files": [(p.name, p.stat().st_size) for p in paths],
-        },
-        sort_keys=True,
-    )
-    digest = hashlib.sha1(key.encode()).hexdigest()[:16]
-    slug = re.sub(r"[^A-Za-z0-9]+", "_", area.name).strip("_").lower() or "area"
-    return settings.cache_dir / "simulate" / f"network-{slug}-{digest}.npz"
-
-
 def load_network(
-    settings: Settings, area: StudyArea, *, use_cache: bool = True, city: City | None = None
+    settings: Settings,
+    area: StudyArea,
+    *,
+    use_cache: bool = True,
+    city: City | None = None,
 ) -> SimNetwork:
-    """The area's road network, from the cache when possible (see the module docstring).
+    """The area's road network, from the disk cache of every command when possible
+    (:meth:`xunfang.ingest.city.City.road_network` with ``settings.cache_dir``).
 
     Raises
     ------
     ValidationError
         If graph files are missing; the errors of ``build_network`` pass through.
     """
-    the_city = city_of(settings, city)
-    paths = the_city.road_files(area)
-    cache = cache_file(settings, area, paths, city=the_city)
     start = time.perf_counter()
-    if use_cache and cache.is_file():
-        try:
-            with np.load(cache, allow_pickle=False) as z:
-                n = int(z["node_xy"].shape[0])
-                matrix = sp.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=(n, n))
-                return SimNetwork(
-                    crs=CRS.from_wkt(str(z["crs_wkt"])),
-                    node_xy=np.asarray(z["node_xy"]),
-                    matrix=matrix,
-                    areas=tuple(str(a) for a in z["areas"]),
-                    build_s=time.perf_counter() - start,
-                    cached=True,
-                )
-        except (OSError, KeyError, ValueError):
-            pass  # a damaged cache file is rebuilt below
-    net = the_city.road_network(area)
-    out = SimNetwork.from_road_network(net, time.perf_counter() - start)
-    if use_cache:
-        save_network(out, cache)
-    return out
-
-
-def save_network(net: SimNetwork, path: Path) -> None:
-    """Write the network cache file (atomically: a temporary file renamed)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    m = net.matrix.tocsr()
-    np.savez(
-        tmp,
-        node_xy=net.node_xy,
-        data=m.data,
-        indices=m.indices,
-        indptr=m.indptr,
-        crs_wkt=np.array(net.crs.to_wkt()),
-        areas=np.array(list(net.areas), dtype=str),
+    net, how = city_of(settings, city).cached_road_network(
+        area, cache_dir=settings.cache_dir if use_cache else None
     )
-    tmp.replace(path)
+    out = SimNetwork.from_road_network(net, time.perf_counter() - start)
+    return replace(out, cached=how == "loaded")
 
 
 def month_files(source: Path | list[Path], months: list[str]) -> list[Path]:

@@ -1,0 +1,243 @@
+"""A week of deployment for every district of a city plan, in parallel, with a city summary.
+
+The input is the output folder of ``xunfang plan --area district:all`` (``city_summary.json``
+and one plan folder per district). The incidents are ingested once, the city's road network
+is built once or read from the disk cache and each district's network cut from it (the
+network its plan was made on: :func:`xunfang.plan.city_plan.plan_city`), then
+:func:`xunfang.plan.deployment.deploy_from_plan_dir` runs for every district with one roster
+and one rule calendar, in this process or on dask.distributed
+(:func:`xunfang.plan.city_plan.map_areas`). A worker reads the district's plan folder, the
+roster and the calendar from their paths (a path the workers must see); the incidents and the
+network are shipped to it.
+
+The city figures (:func:`deploy_totals`) are plain sums of the districts' figures
+(person-times, hours, routes, booths, risk and covered risk); the covered share is
+recomputed from those sums.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from xunfang.config import Settings
+from xunfang.errors import DataFileError
+from xunfang.ingest.city import City
+from xunfang.ingest.incidents import IncidentTable
+from xunfang.ingest.road_network import RoadNetwork
+from xunfang.plan.city_plan import area_folder, area_jobs, map_areas
+from xunfang.plan.deployment import DeployConfig, Deployment, deploy_from_plan_dir
+
+__all__ = [
+    "DeploySummary",
+    "city_plan_folders",
+    "deploy_city",
+    "deploy_one_district",
+    "deploy_totals",
+    "summarise_deployment",
+]
+
+
+@dataclass(frozen=True)
+class DeploySummary:
+    """One district's week in figures (one row of ``city_deploy_summary.csv``).
+
+    Attributes
+    ----------
+    area
+        Study area name.
+    booths, routes, blocks
+        Booths of the plan, mobile-unit routes of the week, time blocks.
+    person_times, officer_hours, patrol_hours, vehicle_hours
+        The week's officer shifts and hours (``Deployment.weekly``).
+    risk
+        The week's risk (sum over the blocks of the risk model: expected incidents).
+    covered_risk
+        Of ``risk``, the part within the coverage standard of a post.
+    covered_share
+        ``covered_risk / risk``.
+    wall_time_s, cpu_time_s
+        Seconds of the district's deployment on its worker (wall, CPU of that process).
+    """
+
+    area: str
+    booths: int
+    routes: int
+    blocks: int
+    person_times: float
+    officer_hours: float
+    patrol_hours: float
+    vehicle_hours: float
+    risk: float
+    covered_risk: float
+    covered_share: float
+    wall_time_s: float
+    cpu_time_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict."""
+        return asdict(self)
+
+
+def summarise_deployment(
+    dep: Deployment, wall_time_s: float = float("nan"), cpu_time_s: float = float("nan")
+) -> DeploySummary:
+    """The figures of one district's week (see :class:`DeploySummary`)."""
+    k = dep.block_kpis
+    risk = k["risk"].to_numpy(dtype=float)
+    share = k["covered_share"].to_numpy(dtype=float)
+    ok = share == share  # not nan
+    covered = float((risk[ok] * share[ok]).sum())
+    total = float(risk.sum())
+    w = dep.weekly
+    return DeploySummary(
+        area=dep.area_name,
+        booths=int((dep.sites["kind"] == "booth").sum()),
+        routes=len(dep.routes),
+        blocks=len(dep.blocks),
+        person_times=float(w.get("person_times", 0.0)),
+        officer_hours=float(w.get("officer_hours", 0.0)),
+        patrol_hours=float(w.get("patrol_hours", 0.0)),
+        vehicle_hours=float(w.get("vehicle_hours", 0.0)),
+        risk=total,
+        covered_risk=covered,
+        covered_share=covered / total if total > 0 else float("nan"),
+        wall_time_s=wall_time_s,
+        cpu_time_s=cpu_time_s,
+    )
+
+
+def city_plan_folders(plan_dir: str | Path) -> dict[str, Path]:
+    """Area name -> plan folder of a city plan output folder (``city_summary.json``).
+
+    Raises
+    ------
+    DataFileError
+        If the summary is missing or unreadable, or a district's folder lacks
+        ``plan_summary.json``.
+    """
+    path = Path(plan_dir) / "city_summary.json"
+    if not path.is_file():
+        raise DataFileError(
+            path, "not found: give the output folder of `xunfang plan --area district:all`"
+        )
+    try:
+        areas = [str(d["area"]) for d in json.loads(path.read_text("utf-8"))["districts"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DataFileError(path, f"unreadable city summary: {exc}", field="districts") from exc
+    folders = {a: Path(plan_dir) / area_folder(a) for a in areas}
+    missing = [str(f) for f in folders.values() if not (f / "plan_summary.json").is_file()]
+    if missing:
+        raise DataFileError(
+            path, f"district plan folder(s) without plan_summary.json: {', '.join(missing[:5])}"
+        )
+    return folders
+
+
+def deploy_one_district(
+    plan_folder: Path,
+    roster_path: Path,
+    calendar_path: Path | None,
+    settings: Settings,
+    config: DeployConfig | None,
+    city: City | None,
+    incidents: IncidentTable | None,
+    network: RoadNetwork | None,
+) -> tuple[Deployment, DeploySummary]:
+    """One district's week (the task a worker runs)."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    dep, _ctx = deploy_from_plan_dir(
+        plan_folder,
+        roster_path,
+        calendar_path,
+        settings,
+        config=config,
+        city=city,
+        network=network,
+        incidents=incidents,
+    )
+    return dep, summarise_deployment(dep, time.perf_counter() - t0, time.process_time() - c0)
+
+
+def deploy_city(
+    folders: dict[str, Path],
+    roster_path: Path,
+    calendar_path: Path | None,
+    settings: Settings,
+    *,
+    config: DeployConfig | None = None,
+    city: City,
+    incidents: IncidentTable | None = None,
+    city_network: RoadNetwork | None = None,
+    client: Any | None = None,
+    on_start: Callable[[str], None] | None = None,
+    on_done: Callable[[Deployment, DeploySummary], None] | None = None,
+) -> list[DeploySummary]:
+    """Deploy every district of ``folders`` (:func:`city_plan_folders`); summaries in its order.
+
+    Parameters
+    ----------
+    folders
+        Area name -> its plan folder.
+    roster_path, calendar_path
+        One roster and one rule calendar for every district.
+    settings
+        Data and cache directories.
+    config
+        Deployment options.
+    city
+        The city the plans were made for.
+    incidents
+        The city's ingested incidents (each district takes those inside it); None: each
+        district ingests its plan's files.
+    city_network
+        The city's network; each district's is cut from it here and shipped to its worker.
+        None: each district builds its own (or reads it from the cache).
+    client
+        A ``dask.distributed.Client``; None runs here, one district after another.
+    on_start, on_done
+        Called with the area when its task starts, and with the deployment and its summary
+        when it is done.
+
+    Raises
+    ------
+    The errors of a district's deployment pass through (the first one stops the rest).
+    """
+
+    results = map_areas(
+        deploy_one_district,
+        area_jobs(
+            city,
+            {
+                name: (folder, roster_path, calendar_path, settings, config, city)
+                for name, folder in folders.items()
+            },
+            city_network,
+        ),
+        shared=(incidents,),
+        client=client,
+        on_start=on_start,
+        on_done=on_done,
+    )
+    return [results[a] for a in folders]
+
+
+def deploy_totals(summaries: Sequence[DeploySummary]) -> dict[str, Any]:
+    """City figures as sums of the districts' own (the covered share from those sums)."""
+    risk = float(sum(s.risk for s in summaries))
+    covered = float(sum(s.covered_risk for s in summaries))
+    out: dict[str, Any] = {"districts": len(summaries)}
+    for key in ("booths", "routes", "blocks"):
+        out[key] = sum(getattr(s, key) for s in summaries)
+    for key in ("person_times", "officer_hours", "patrol_hours", "vehicle_hours"):
+        out[key] = float(sum(getattr(s, key) for s in summaries))
+    out["risk"] = risk
+    out["covered_risk"] = covered
+    out["covered_share"] = covered / risk if risk > 0 else float("nan")
+    out["wall_time_s_sum"] = float(sum(s.wall_time_s for s in summaries))
+    out["cpu_time_s_sum"] = float(sum(s.cpu_time_s for s in summaries))
+    return out

@@ -1,0 +1,174 @@
+"""``xunfang deploy`` and ``xunfang simulate run`` on a city plan folder: every district at once.
+
+Given ``--plan-dir`` the output folder of ``xunfang plan --area district:all`` (it holds
+``city_summary.json`` and a folder per district), ``deploy`` plans the week of every district
+(:func:`xunfang.plan.city_deploy.deploy_city`) and ``simulate run`` simulates every district
+(:func:`xunfang.simulate.city_sim.simulate_city`), on a LocalCluster of ``--workers`` worker
+processes or on the scheduler at ``--scheduler tcp://HOST:PORT``, with the same progress bars,
+dask client and city road network (built once, or read from the disk cache) as the city plan
+(:mod:`xunfang.serve.cli_plan_all`). Each writes a folder per district and a city summary
+(``city_deploy_summary.csv/json`` or ``city_simulation_summary.csv/json``).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from xunfang.config import Settings
+from xunfang.ingest.city import City, default_city
+from xunfang.ingest.road_network import RoadNetwork
+from xunfang.plan.booth_plan import PlanConfig, read_plan_incidents, read_plan_record
+from xunfang.plan.city_deploy import (
+    DeploySummary,
+    city_plan_folders,
+    deploy_city,
+    deploy_totals,
+)
+from xunfang.plan.city_plan import area_folder, city_network, write_summary_tables
+from xunfang.plan.deployment import DeployConfig, Deployment
+from xunfang.serve.cli_plan_all import dask_client, district_progress
+
+__all__ = ["is_city_plan_dir", "run_city_deploy", "run_city_simulation"]
+
+
+def is_city_plan_dir(plan_dir: Path) -> bool:
+    """Whether ``plan_dir`` is a city plan's output folder (holds ``city_summary.json``)."""
+    return (Path(plan_dir) / "city_summary.json").is_file()
+
+
+def _city_and_network(
+    folders: dict[str, Path], settings: Settings, city: City | None, console: Console
+) -> tuple[City, RoadNetwork]:
+    """The city the plans were made for (as the first district's folder records it) and its
+    road network (built once, or read from the cache)."""
+    first = next(iter(folders.values()))
+    the_city = city or read_plan_record(first).city or default_city(settings.data_dir)
+    t0 = time.perf_counter()
+    network, how = city_network(settings, the_city, next(iter(folders)))
+    console.print(
+        f"city road network ({how}): {network.n_nodes:,} nodes in "
+        f"{time.perf_counter() - t0:.1f} s; each district's is cut from it"
+    )
+    return the_city, network
+
+
+def run_city_deploy(
+    plan_dir: Path,
+    roster: Path,
+    calendar: Path | None,
+    settings: Settings,
+    out: Path,
+    *,
+    console: Console,
+    config: DeployConfig,
+    incident_files: tuple[Path, ...] = (),
+    city: City | None = None,
+    scheduler: str | None = None,
+    workers: int = 2,
+    lang: str = "en",
+) -> tuple[list[DeploySummary], dict[str, Any]]:
+    """Deploy every district of the city plan in ``plan_dir``; write ``out/<district>/`` and
+    ``out/city_deploy_summary.csv/json``. The incidents (``incident_files``, default the
+    city's) are ingested once. Returns the summaries and the city totals."""
+    from xunfang.serve.deploy_report import write_deployment
+
+    folders = city_plan_folders(plan_dir)
+    the_city, network = _city_and_network(folders, settings, city, console)
+    t0 = time.perf_counter()
+    first = next(iter(folders))
+    incidents, _report = read_plan_incidents(
+        PlanConfig(area=first, incident_files=incident_files),
+        the_city,
+        network.crs,
+    )
+    console.print(f"{len(incidents):,} incidents ingested once in {time.perf_counter() - t0:.1f} s")
+    with (
+        district_progress(console, list(folders), "deploying") as bars,
+        dask_client(scheduler, workers) as client,
+    ):
+
+        def done(dep: Deployment, s: DeploySummary) -> None:
+            write_deployment(dep, out / area_folder(s.area), lang=lang, plan_dir=folders[s.area])
+            bars.done(
+                s.area,
+                f"{s.booths} booths, {s.routes} routes, {s.officer_hours:,.0f} officer-h, "
+                f"risk covered {s.covered_share:.0%}, {s.wall_time_s:.0f} s",
+            )
+
+        summaries = deploy_city(
+            folders,
+            roster,
+            calendar,
+            settings,
+            config=config,
+            city=the_city,
+            incidents=incidents,
+            city_network=network,
+            client=client,
+            on_start=bars.started,
+            on_done=done,
+        )
+    totals = deploy_totals(summaries)
+    write_summary_tables([s.to_dict() for s in summaries], totals, out, "city_deploy_summary")
+    return summaries, totals
+
+
+def run_city_simulation(
+    scenario: Any,
+    plan_dir: Path,
+    settings: Settings,
+    out: Path,
+    *,
+    console: Console,
+    replications: int | None = None,
+    city: City | None = None,
+    scheduler: str | None = None,
+    workers: int = 2,
+) -> tuple[list[Any], dict[str, Any]]:
+    """Simulate every district of the city plan in ``plan_dir`` with ``scenario`` (a
+    :class:`xunfang.simulate.scenario.Scenario`; the city is ``city``, else the scenario's,
+    else the default: its incident files give the simulated month); write
+    ``out/<district>/`` and ``out/city_simulation_summary.csv/json``. Returns the summaries
+    and the city totals."""
+    from xunfang.serve.sim_report import write_simulation
+    from xunfang.simulate.city_sim import SimDistrictSummary, sim_totals, simulate_city
+    from xunfang.simulate.runner import Comparison
+
+    folders = city_plan_folders(plan_dir)
+    sc = scenario.scenario  # the scenario's city (its incidents give the simulated month)
+    if city is None:
+        city = (
+            City.from_toml(scenario.path(sc.city), data_dir=settings.data_dir)
+            if sc.city
+            else default_city(settings.data_dir)
+        )
+    the_city, network = _city_and_network(folders, settings, city, console)
+    with (
+        district_progress(console, list(folders), "simulating") as bars,
+        dask_client(scheduler, workers) as client,
+    ):
+
+        def done(cmp: Comparison, s: SimDistrictSummary) -> None:
+            write_simulation(cmp, out / area_folder(s.area))
+            row = s.to_dict()
+            shares = ", ".join(f"{v} {row[f'{v}_share_within_3min']:.0%}" for v in s.counts)
+            bars.done(s.area, f"within 3 min: {shares}, {s.wall_time_s:.0f} s")
+
+        summaries = simulate_city(
+            scenario,
+            folders,
+            settings,
+            city=the_city,
+            replications=replications,
+            city_network=network,
+            client=client,
+            on_start=bars.started,
+            on_done=done,
+        )
+    totals = sim_totals(summaries)
+    write_summary_tables([s.to_dict() for s in summaries], totals, out, "city_simulation_summary")
+    return summaries, totals
