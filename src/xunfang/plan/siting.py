@@ -23,7 +23,7 @@ Every answer carries a proved bound (``objective_bound``) and ``mip_gap``; ``sta
 ``"optimal"`` only when that gap is within ``mip_rel_gap``. Under ``time_limit_s`` the best
 solution found is returned with status ``"time_limit"``.
 
-The models live in their own modules, this one gathers the public API (import from here):
+The models live in modules of their own; this one re-exports the public API of all three:
 
 * :mod:`xunfang.plan.mclp`: :func:`mclp` (reductions, greedy covering, vertex substitution,
   Lagrangian bound, HiGHS MIP);
