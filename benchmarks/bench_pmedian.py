@@ -5,10 +5,10 @@ study area, network, candidates, fixed stations and incident demand, the plan's 
 27 booths) and cached as ``.npz`` (travel-time matrix, weights, k, fixed sites) in
 ``--cache`` (default ``/tmp/pmed-cache``), so that later runs need no network. Then, per
 district, ``p_median`` runs with ``--time-limit`` seconds (default 60, the plan's default),
-the current code against the named baseline: ``p_median`` of ``src/xunfang/plan/siting.py`` as
-it was at ``--baseline-rev`` (default: the merge base with ``main``, the method before this
-branch, 1cc2057 once it is merged; read with ``git show`` and imported as a module), both in
-this process. The baseline
+the current code against the named baseline: ``p_median`` of ``src/xunfang/plan/siting.py``
+(``pmedian.py`` since the split of ``siting.py``) as it was at ``--baseline-rev`` (default: the
+merge base with ``main``, the method before this branch, 1cc2057 once it is merged; read with
+``git show`` and imported as a module), both in this process. The baseline
 runs only on ``--baseline`` districts (default 16, 8, 4, 3: all 22 twice takes 45 minutes on
 this shared machine). The gap is ``(UB - LB) / UB``; ``optimal`` means within ``mip_rel_gap``
 (1e-4). Wall and CPU time are printed, with the load average: on a shared machine the wall
@@ -37,9 +37,35 @@ import numpy as np
 from xunfang.plan.siting import SitingResult, p_median
 
 
+def _load(name: str, src: str) -> ModuleType:
+    """Import ``src`` (Python source text) as a module of its own named ``name``."""
+    path = Path(tempfile.mkdtemp()) / f"{name}.py"
+    path.write_text(src)
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
 def baseline_module(rev: str) -> ModuleType:
-    """``xunfang.plan.siting`` as it was at git revision ``rev`` (a module of its own)."""
+    """The p-median code as it was at git revision ``rev`` (a module of its own).
+
+    Up to the split of ``siting.py`` that is ``src/xunfang/plan/siting.py``; after it,
+    ``pmedian.py`` with the ``_siting_common.py`` of the same revision (imported as
+    ``siting_baseline_common``, so that the baseline uses none of the current code).
+    """
     root = Path(__file__).resolve().parents[1]
+
+    def show(path: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["git", "show", f"{rev}:src/xunfang/plan/{path}"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        )
+
     if rev == "merge-base":
         rev = subprocess.run(
             ["git", "merge-base", "HEAD", "main"],
@@ -48,21 +74,21 @@ def baseline_module(rev: str) -> ModuleType:
             text=True,
             check=True,
         ).stdout.strip()
-    src = subprocess.run(
-        ["git", "show", f"{rev}:src/xunfang/plan/siting.py"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    path = Path(tempfile.mkdtemp()) / "siting_baseline.py"
-    path.write_text(src)
-    spec = importlib.util.spec_from_file_location("siting_baseline", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["siting_baseline"] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    print(f"baseline: src/xunfang/plan/siting.py at {rev[:12]}")
+    pmedian = show("pmedian.py")
+    if pmedian.returncode != 0:
+        siting = show("siting.py")
+        siting.check_returncode()
+        module = _load("siting_baseline", siting.stdout)
+        print(f"baseline: src/xunfang/plan/siting.py at {rev[:12]}")
+        return module
+    common = show("_siting_common.py")
+    common.check_returncode()
+    _load("siting_baseline_common", common.stdout)
+    src = pmedian.stdout.replace(
+        "from xunfang.plan._siting_common import", "from siting_baseline_common import"
+    )
+    module = _load("siting_baseline", src)
+    print(f"baseline: src/xunfang/plan/pmedian.py and _siting_common.py at {rev[:12]}")
     return module
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from xunfang.plan import siting
+from xunfang.plan import mclp as mclp_module
 from xunfang.plan.siting import SitingResult, evaluate_sites, mclp, p_median
 from xunfang.units import kph_to_mps
 
@@ -82,7 +82,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20240601)
     args = parser.parse_args()
 
-    default_presolve = siting._MCLP_PRESOLVE
+    default_presolve = mclp_module._MCLP_PRESOLVE
     t0 = time.perf_counter()
     cost_s, weights = synthetic_district(args.seed)
     print(
@@ -109,14 +109,14 @@ def main() -> None:
     for thr in (120.0, 90.0):
         # HiGHS presolve off (the default) against on, same model, same limit
         for presolve in (False, True):
-            siting._MCLP_PRESOLVE = presolve
+            mclp_module._MCLP_PRESOLVE = presolve
             res, wall, cpu, peak = measured(
                 partial(mclp, cost_s, weights, K, thr, fixed=FIXED, time_limit_s=20.0)
             )
             report(
                 f"MCLP {thr:g} s presolve {'on' if presolve else 'off'}", res, wall, cpu, peak
             )
-        siting._MCLP_PRESOLVE = default_presolve
+        mclp_module._MCLP_PRESOLVE = default_presolve
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(

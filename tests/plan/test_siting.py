@@ -1,4 +1,5 @@
-"""Tests of xunfang.plan.siting against values worked out by hand (and by enumeration)."""
+"""Tests of xunfang.plan.siting (modules mclp, pmedian) against values worked out by hand
+(and by enumeration)."""
 
 from __future__ import annotations
 
@@ -324,7 +325,7 @@ def test_reduced_cost_fixing_keeps_every_better_solution() -> None:
     # enumerated optimum; with the incumbent at the optimum, a site that fixing closes is open
     # in no solution within the tolerance and a forced one in every such solution
     # (enumeration), and fixing does close sites on these instances (the check is not vacuous).
-    from xunfang.plan import siting
+    from xunfang.plan import pmedian
 
     rng = np.random.default_rng(7)
     n_closed = 0
@@ -339,8 +340,8 @@ def test_reduced_cost_fixing_keeps_every_better_solution() -> None:
         incumbent[best] = True
         rows = np.arange(n_demand)
         free_mask = np.ones(n_cand, dtype=bool)
-        lists = siting._candidate_lists(cost, rows, np.arange(n_cand), np.zeros(0, int), n_cand)
-        lag = siting._lagrangian(
+        lists = pmedian._candidate_lists(cost, rows, np.arange(n_cand), np.zeros(0, int), n_cand)
+        lag = pmedian._lagrangian(
             lists,
             lists.n_eligible.copy(),
             w,
@@ -353,7 +354,7 @@ def test_reduced_cost_fixing_keeps_every_better_solution() -> None:
             0.0,
         )
         assert lag.bound <= totals.min() + 1e-6
-        closed, forced = siting._reduced_cost_fixing(
+        closed, forced = pmedian._reduced_cost_fixing(
             lag.rho, lag.bound, totals.min(), incumbent, free_mask, k
         )
         assert not (closed & incumbent).any() and forced.sum() <= k
@@ -370,7 +371,7 @@ def test_p_median_mip_with_lagrangian_reach_matches_enumeration() -> None:
     # hold every site nearer than a given reach (here a random per-node travel time, as the
     # Lagrangian's list end would be) returns the enumerated optimum with a bound <= it, from
     # a poor start (the first free sites).
-    from xunfang.plan import siting
+    from xunfang.plan import pmedian
 
     rng = np.random.default_rng(11)
     for _ in range(6):
@@ -383,7 +384,7 @@ def test_p_median_mip_with_lagrangian_reach_matches_enumeration() -> None:
         start = fixed_mask.copy()
         start[1:k] = True
         reach = rng.integers(1, 90, n_demand).astype(float)
-        out = siting._p_median_mip(
+        out = pmedian._p_median_mip(
             cost,
             np.arange(n_demand),
             w,

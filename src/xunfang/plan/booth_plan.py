@@ -54,7 +54,9 @@ from xunfang.ingest.network import STITCH_HIGHWAY, RoadNetwork
 from xunfang.ingest.sites import read_sites
 from xunfang.ingest.taxonomy import load_taxonomy
 from xunfang.plan.decisions import DecisionConfig, PlanDecisions, decide_for_plan
-from xunfang.plan.siting import SitingResult, evaluate_sites, mclp, p_median, weighted_quantile
+from xunfang.plan.mclp import mclp
+from xunfang.plan.pmedian import p_median
+from xunfang.plan.siting import SitingResult, evaluate_sites, weighted_quantile
 from xunfang.units import WGS84, minutes_to_s
 
 RESPONSE_RINGS_S = (60.0, 180.0, 300.0)

@@ -21,7 +21,7 @@ Both take the cost matrix of :mod:`xunfang.plan.siting` (``cost_s`` of shape
 The shared machinery (:func:`coverage_tiers`, :class:`CoverModel`) is also what
 :mod:`xunfang.plan.tradeoff` and :mod:`xunfang.plan.targets` build on: demand rows covered by a
 fixed site at a tier are constant there and left out, rows with the same covering set are merged
-(exact), and HiGHS solves with presolve off (see :mod:`xunfang.plan.siting` on probing).
+(exact), and HiGHS solves with presolve off (see :mod:`xunfang.plan.mclp` on presolve).
 """
 
 from __future__ import annotations

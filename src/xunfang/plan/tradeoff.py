@@ -13,7 +13,7 @@ candidates whose covered demand another candidate covers too dropped:
 for K + 1 only the cardinality row changes and HiGHS starts from the K solution plus the
 greedy best extra site. When that start covers every coverable demand group it is optimal and
 HiGHS is not called; every later K is then optimal too. Cold solving calls
-:func:`xunfang.plan.siting.mclp` afresh for every (K, ring) (the benchmark's baseline).
+:func:`xunfang.plan.mclp.mclp` afresh for every (K, ring) (the benchmark's baseline).
 
 The optimum at K is at most the proved bound at any larger K, so each bound is tightened to the
 smallest bound to its right. Every point carries its status: ``optimal`` when each ring's answer
@@ -40,7 +40,8 @@ from xunfang.plan.covering import (
     greedy_fill,
     swap_search,
 )
-from xunfang.plan.siting import mclp, weighted_quantile
+from xunfang.plan.mclp import mclp
+from xunfang.plan.siting import weighted_quantile
 
 __all__ = ["TRADEOFF_COLUMNS", "CurvePoint", "TradeoffCurve", "tradeoff_curve"]
 
@@ -196,7 +197,7 @@ def tradeoff_curve(
         Fewest booths on the curve.
     warm
         Solve each ring's sequence warm (module notes); False calls
-        :func:`~xunfang.plan.siting.mclp` cold for every point.
+        :func:`~xunfang.plan.mclp.mclp` cold for every point.
     time_limit_s
         HiGHS time limit per (K, ring), seconds.
     total_time_s
