@@ -53,6 +53,8 @@ def print_ingest_report(report: IngestReport, lang: str = "en") -> None:
         key = "piled_kept" if report.keep_piled else "piled"
         n_piled = sum(int(p["rows"]) for p in report.piled_points)
         table.add_row(text(key, lang), f"{n_piled:,}", style="yellow")
+    for col, n in report.cleaned_text.items():
+        table.add_row(f"{text('cleaned', lang)}: {col}", f"{n:,}", style="yellow")
     for precision, n in report.time_precision.items():
         table.add_row(f"{text('precision', lang)}: {text(precision, lang)}", f"{n:,}")
     console.print(table)
