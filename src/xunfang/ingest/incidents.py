@@ -116,6 +116,9 @@ REASONS = (
     "duplicate_id_conflict",
 )
 """Why a row can be rejected, in the order the checks run (a row gets the first reason)."""
+OUTSIDE_SHARE = 0.5
+"""When more than this share of the located rows fall outside the study area, a note names
+the frames the area and the incidents were read in (a frame mix-up is the usual cause)."""
 FUTURE_TOLERANCE = pd.Timedelta(days=1)
 """A row may lie this much after the time of the ingest before it counts as ``future_time``."""
 SPAN_OUTLIER_MIN = pd.Timedelta(days=365)
@@ -819,6 +822,18 @@ def ingest(
     ):
         good[col] = good[col].astype("string")
     counts = Counter(rejected["reason"])
+    n_located = int(located.sum())
+    if area is not None and n_located and counts["outside_area"] > OUTSIDE_SHARE * n_located:
+        fields = {
+            "n": counts["outside_area"],
+            "of": n_located,
+            "share": counts["outside_area"] / n_located,
+            "area": area_name or "the area",
+            "frame": area_frame or "?",
+            "inc": ", ".join(sorted({str(f["frame"]) for f in files_info})),
+        }
+        notes.append(text("mostly_outside", "en", **fields))
+        notes_zh.append(text("mostly_outside", "zh", **fields))
     for key, fields in _span_outliers(good):
         notes.append(text(key, "en", **fields))
         notes_zh.append(text(key, "zh", **fields))

@@ -701,7 +701,9 @@ def read_plan_incidents(
     if len(files) == 1 and files[0].suffix == ".parquet":
         return read_incident_table(files[0]).reproject(crs), None
     if config.frame is not None:  # the run's frame covers the incident columns too
-        city = replace(city, frame=config.frame.lower().replace("-", ""), frame_stated=True)
+        city = replace(
+            city, frame=config.frame.lower().replace("-", ""), frame_stated=True, frame_option=True
+        )
     prof = city.ingest_profile(config.profile)
     table, _rejected, report = ingest(files, prof, crs=crs, frame=city.incident_frame(prof))
     return table, report
