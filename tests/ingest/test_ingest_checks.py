@@ -3,11 +3,16 @@ control characters in text, outliers in time. Fixtures are synthetic, written he
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from typer.testing import CliRunner
 
+from xunfang.ingest.coords import wgs84_to_bd09, wgs84_to_gcj02
 from xunfang.ingest.incidents import ingest
+from xunfang.serve.cli import app
 
 HEADER = "接警单编号,报警时间,报警类别,经度,纬度,事发地址"
 NOW = pd.Timestamp("2024-03-10 12:00", tz="UTC")
@@ -87,3 +92,74 @@ def test_control_and_bidi_characters_are_cleaned_and_counted(tmp_path: Path) -> 
     assert list(table.frame["address"]) == ["南京东路0号", "abcgnp.exex", "南京 东路"]
     assert report.cleaned_text == {"address": 3}
     assert report.to_dict()["cleaned_text"] == {"address": 3}
+
+
+def _frames_case(tmp_path: Path) -> tuple[Path, Path]:
+    """SYNTHETIC: 10 calls near 121.477 E, 31.232 N written in BD-09 (Baidu) and a square
+    study area (121.470..121.480 E, 31.225..31.235 N in WGS-84) written in GCJ-02."""
+    lon_w = 121.476 + 0.0002 * np.arange(10)
+    lat_w = 31.231 + 0.0002 * np.arange(10)
+    lon_b, lat_b = wgs84_to_bd09(lon_w, lat_w)
+    rows = [
+        f"J{i:04d},2024-03-01 0{i}:00:00,盗窃,{lon_b[i]:.7f},{lat_b[i]:.7f},x"
+        for i in range(10)
+    ]
+    square = [(121.470, 31.225), (121.480, 31.225), (121.480, 31.235), (121.470, 31.235)]
+    gx, gy = wgs84_to_gcj02([p[0] for p in square], [p[1] for p in square])
+    ring = [[float(x), float(y)] for x, y in zip(gx, gy, strict=True)]
+    boundary = tmp_path / "area_gcj02.geojson"
+    boundary.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"name": "测试辖区"},
+                        "geometry": {"type": "Polygon", "coordinates": [[*ring, ring[0]]]},
+                    }
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    return _write(tmp_path, rows), boundary
+
+
+def test_boundary_frame_is_not_the_incidents_frame(tmp_path: Path) -> None:
+    calls, boundary = _frames_case(tmp_path)
+    base = ["ingest", str(calls), "--profile", "cn110", "--frame", "bd09"]
+    base += ["--boundary", str(boundary)]
+    out = tmp_path / "ok"
+    result = CliRunner().invoke(app, [*base, "--boundary-frame", "gcj02", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "ingest_report.json").read_text(encoding="utf-8"))
+    assert report["rows_accepted"] == 10
+    assert report["frame"] == ["bd09"] and report["area_frame"] == "gcj02"
+    # without --boundary-frame the boundary is read in --frame (bd09), as plan reads it:
+    # the square moves about 600 m west and every call falls outside; the note says why
+    bad = tmp_path / "bad"
+    CliRunner().invoke(app, [*base, "--out", str(bad)])
+    report = json.loads((bad / "ingest_report.json").read_text(encoding="utf-8"))
+    assert report["rejected"]["outside_area"] == 10 and report["area_frame"] == "bd09"
+    assert any("--boundary-frame" in n for n in report["notes"])
+
+
+def test_a_mapping_frame_conflicts_only_with_frame_option(tmp_path: Path) -> None:
+    calls, boundary = _frames_case(tmp_path)
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(
+        'name = "m"\nencoding = "gb18030"\n[layout]\ntimezone = "Asia/Shanghai"\n'
+        'id = "接警单编号"\ntime = "报警时间"\ntype = "报警类别"\nscheme = "cn110"\n'
+        'time_formats = ["%Y-%m-%d %H:%M:%S"]\n'
+        '[[layout.coords]]\nkind = "lonlat"\nx = "经度"\ny = "纬度"\nframe = "bd09"\n',
+        encoding="utf-8",
+    )
+    base = ["ingest", str(calls), "--mapping", str(mapping), "--boundary", str(boundary)]
+    result = CliRunner().invoke(app, [*base, "--frame", "gcj02", "--out", str(tmp_path / "c")])
+    assert result.exit_code != 0 and "frame conflict" in result.output
+    out = tmp_path / "ok"
+    result = CliRunner().invoke(app, [*base, "--boundary-frame", "gcj02", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "ingest_report.json").read_text(encoding="utf-8"))
+    assert report["rows_accepted"] == 10 and report["frame"] == ["bd09"]
