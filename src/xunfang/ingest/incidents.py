@@ -82,7 +82,7 @@ from xunfang.ingest.profiles import (
     Profile,
     profile_from_toml,
 )
-from xunfang.ingest.readers import read_raw
+from xunfang.ingest.readers import HeaderRow, read_raw
 from xunfang.ingest.taxonomy import Taxonomy, load_taxonomy
 from xunfang.units import WGS84, require_projected, utm_crs_for
 
@@ -572,6 +572,7 @@ def ingest(
     future_tolerance: pd.Timedelta = FUTURE_TOLERANCE,
     now: pd.Timestamp | None = None,
     area_frame: str | None = None,
+    header_row: HeaderRow = "auto",
 ) -> tuple[IncidentTable, pd.DataFrame, IngestReport]:
     """Read, validate and project incident files.
 
@@ -608,6 +609,10 @@ def ingest(
         The time of the ingest (tz-aware; default: the clock's, UTC).
     area_frame
         Frame the caller read ``area``'s file in, recorded in the report.
+    header_row
+        Row of the column names in CSV and Excel files, 1-based, or ``auto`` (the first
+        of the first rows that names every needed column; see
+        :mod:`xunfang.ingest.readers`).
 
     Returns
     -------
@@ -649,7 +654,9 @@ def ingest(
     for p in paths:
         path = Path(p)
         try:
-            rf = read_raw(path, profile, encoding, sheet=sheet, frame=frame)
+            rf = read_raw(
+                path, profile, encoding, sheet=sheet, frame=frame, header_row=header_row
+            )
         except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
             raise DataFileError(
                 path,

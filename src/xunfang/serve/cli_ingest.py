@@ -117,6 +117,15 @@ def ingest_cmd(
     sheet: Annotated[
         str | None, typer.Option(help="Sheet of an Excel workbook (default: the first).")
     ] = None,
+    header_row: Annotated[
+        str,
+        typer.Option(
+            "--header-row",
+            help="Row of the column names in CSV and Excel files, 1-based (a two-row header "
+            "is merged with the row above), or auto: the first of the first 10 rows that "
+            "names every needed column.",
+        ),
+    ] = "auto",
     keep_piled: Annotated[
         bool,
         typer.Option(
@@ -150,6 +159,8 @@ def ingest_cmd(
         raise fail(ValueError(f"--lang must be one of {', '.join(LANGS)}, got {lang!r}"))
     if frame is not None and frame.lower().replace("-", "") not in FRAMES:
         raise fail(ValueError(f"--frame must be one of {', '.join(FRAMES)}, got {frame!r}"))
+    if header_row != "auto" and not (header_row.isdigit() and int(header_row) >= 1):
+        raise fail(ValueError(f"--header-row must be a number from 1 or auto, got {header_row!r}"))
     try:
         settings = get_settings(data_dir=data_dir)
         the_city = city_from_options(
@@ -184,6 +195,7 @@ def ingest_cmd(
                     sheet=sheet,
                     keep_piled=keep_piled,
                     area_frame=area_frame,
+                    header_row="auto" if header_row == "auto" else int(header_row),
                 )
             except NoUsableRowsError as exc:
                 written = write_outputs(out, None, exc.rejected, exc.report, lang=lang)
