@@ -8,10 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
+from xunfang.errors import DataFileError
 from xunfang.ingest.coords import wgs84_to_bd09, wgs84_to_gcj02
 from xunfang.ingest.incidents import ingest
+from xunfang.ingest.sites import read_sites
 from xunfang.serve.cli import app
 
 HEADER = "接警单编号,报警时间,报警类别,经度,纬度,事发地址"
@@ -101,8 +104,7 @@ def _frames_case(tmp_path: Path) -> tuple[Path, Path]:
     lat_w = 31.231 + 0.0002 * np.arange(10)
     lon_b, lat_b = wgs84_to_bd09(lon_w, lat_w)
     rows = [
-        f"J{i:04d},2024-03-01 0{i}:00:00,盗窃,{lon_b[i]:.7f},{lat_b[i]:.7f},x"
-        for i in range(10)
+        f"J{i:04d},2024-03-01 0{i}:00:00,盗窃,{lon_b[i]:.7f},{lat_b[i]:.7f},x" for i in range(10)
     ]
     square = [(121.470, 31.225), (121.480, 31.225), (121.480, 31.235), (121.470, 31.235)]
     gx, gy = wgs84_to_gcj02([p[0] for p in square], [p[1] for p in square])
@@ -163,3 +165,73 @@ def test_a_mapping_frame_conflicts_only_with_frame_option(tmp_path: Path) -> Non
     assert result.exit_code == 0, result.output
     report = json.loads((out / "ingest_report.json").read_text(encoding="utf-8"))
     assert report["rows_accepted"] == 10 and report["frame"] == ["bd09"]
+
+
+def _merged_workbook(path: Path, rows: list[list[object]], header: list[list[object]]) -> Path:
+    """SYNTHETIC: a title row merged over every column, then ``header`` (two rows with
+    a group cell merged over its sub-columns), then ``rows``."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    ws = book.active
+    width = len(header[-1])
+    ws.append(["黄浦分局110接警记录导出（2024年3月）"] + [None] * (width - 1))
+    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=width)
+    for r in header:
+        ws.append(r)
+    ws.merge_cells(start_row=2, start_column=width - 1, end_row=2, end_column=width)
+    for r in rows:
+        ws.append(r)
+    book.save(path)
+    return path
+
+
+def test_excel_title_row_and_merged_two_row_header(tmp_path: Path) -> None:
+    rows: list[list[object]] = [
+        ["J1", "2024-03-01 08:00:00", "盗窃", 121.4801, 31.2301],
+        ["J2", "2024-03-01 09:00:00", "盗窃", 121.4802, 31.2302],
+    ]
+    header: list[list[object]] = [
+        ["接警单编号", "报警时间", "报警类别", "坐标", None],
+        [None, None, None, "经度", "纬度"],
+    ]
+    book = _merged_workbook(tmp_path / "110.xlsx", rows, header)
+    table, _, report = ingest([book], "cn110", now=NOW)
+    assert report.rows_read == 2
+    assert list(table.frame["incident_id"]) == ["J1", "J2"]
+    assert list(table.frame["lon"]) == [121.4801, 121.4802]
+    # the same header named by number: row 3 (merged with row 2 above it)
+    table3, _, _ = ingest([book], "cn110", now=NOW, header_row=3)
+    assert list(table3.frame["incident_id"]) == ["J1", "J2"]
+    # row 1 (the title) is no header: the error names what the header has
+    with pytest.raises(DataFileError, match="黄浦分局110接警记录导出"):
+        ingest([book], "cn110", now=NOW, header_row=1)
+
+
+def test_csv_title_row_found_by_auto_and_by_number(tmp_path: Path) -> None:
+    path = tmp_path / "titled.csv"
+    body = "\r\n".join(["110接警记录导出", "", HEADER, *_rows(3)]) + "\r\n"
+    path.write_bytes(body.encode("gb18030"))
+    table, _, report = ingest([path], "cn110", now=NOW)
+    assert report.rows_read == 3 and list(table.frame["incident_id"]) == ["J0000", "J0001", "J0002"]
+    table3, _, _ = ingest([path], "cn110", now=NOW, header_row=3)
+    assert list(table3.frame["incident_id"]) == ["J0000", "J0001", "J0002"]
+    out = tmp_path / "o"
+    result = CliRunner().invoke(
+        app, ["ingest", str(path), "--profile", "cn110", "--header-row", "0", "--out", str(out)]
+    )
+    assert result.exit_code != 0 and "--header-row" in result.output
+
+
+def test_stations_with_title_row_and_merged_header(tmp_path: Path) -> None:
+    book = _merged_workbook(
+        tmp_path / "stations.xlsx",
+        [["人民广场派出所", 121.4795, 31.2290], ["南京东路派出所", 121.4845, 31.2340]],
+        [["名称", "坐标", None], [None, "经度", "纬度"]],
+    )
+    sites = read_sites(book)
+    assert list(sites["name"]) == ["人民广场派出所", "南京东路派出所"]
+    assert sites.geometry.x.tolist() == [121.4795, 121.4845]
+    csv_path = tmp_path / "stations.csv"
+    csv_path.write_text("派出所一览\nname,lon,lat\nA,121.1,31.1\n", encoding="utf-8")
+    assert read_sites(csv_path).geometry.y.tolist() == [31.1]
