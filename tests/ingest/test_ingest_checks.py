@@ -43,7 +43,7 @@ def test_future_times_are_rejected_naming_row_and_field(tmp_path: Path) -> None:
     # 2024-03-11 20:01 local = 12:01 UTC, 1 min past now + 1 day
     rows.append("J0101,2024-03-11 20:01:00,盗窃,121.4800,31.2300,b")
     rows.append("J0102,2099-12-31 10:00:00,盗窃,121.4800,31.2300,c")
-    table, rejected, report = ingest([_write(tmp_path, rows)], "cn110", now=NOW)
+    _, rejected, report = ingest([_write(tmp_path, rows)], "cn110", now=NOW)
     assert report.rejected["future_time"] == 2
     assert report.rows_accepted == 6
     fut = rejected[rejected["reason"] == "future_time"]

@@ -831,7 +831,7 @@ def ingest(
     counts = Counter(rejected["reason"])
     n_located = int(located.sum())
     if area is not None and n_located and counts["outside_area"] > OUTSIDE_SHARE * n_located:
-        fields = {
+        outside: dict[str, Any] = {
             "n": counts["outside_area"],
             "of": n_located,
             "share": counts["outside_area"] / n_located,
@@ -839,8 +839,8 @@ def ingest(
             "frame": area_frame or "?",
             "inc": ", ".join(sorted({str(f["frame"]) for f in files_info})),
         }
-        notes.append(text("mostly_outside", "en", **fields))
-        notes_zh.append(text("mostly_outside", "zh", **fields))
+        notes.append(text("mostly_outside", "en", **outside))
+        notes_zh.append(text("mostly_outside", "zh", **outside))
     for key, fields in _span_outliers(good):
         notes.append(text(key, "en", **fields))
         notes_zh.append(text(key, "zh", **fields))

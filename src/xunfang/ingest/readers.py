@@ -34,6 +34,7 @@ columns). The data start on the row after the header.
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import io
 import re
@@ -533,7 +534,7 @@ def _fits(
     path: Path,
     profile: Profile,
     header: list[str],
-    frame: FrameName | None,
+    frame: FrameName | None = None,
     delimiter: str | None = None,
 ) -> bool:
     try:
@@ -591,7 +592,8 @@ def _read_csv(
         rows = [next(csv.reader([ln], delimiter=delim), []) for ln in lines]
         try:
             header, start = find_header(
-                rows, lambda h, d=delim: _fits(path, profile, h, frame, d), header_row
+                rows, functools.partial(_fits, path, profile, frame=frame, delimiter=delim),
+                header_row,
             )
         except ValueError as exc:
             raise DataFileError(path, str(exc), field="header_row") from exc

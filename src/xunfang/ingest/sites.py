@@ -225,7 +225,9 @@ def read_sites(
     return result
 
 
-def _table_below_header(path: Path, rows: list[list[object]], header_row: HeaderRow) -> pd.DataFrame:
+def _table_below_header(
+    path: Path, rows: list[list[object]], header_row: HeaderRow
+) -> pd.DataFrame:
     """The rows below the header (:func:`~xunfang.ingest.readers.find_header`) as text
     columns named by it; empty rows left out."""
     try:

@@ -369,7 +369,8 @@ def plan_notes(plan: BoothPlan, lang: str = "en") -> list[str]:
         q = plan.snap_quantiles_m or (plan.snap_median_m,) * 3
         notes.append(
             (
-                "警情已吸附到最近路网节点，吸附距离中位 {:.0f} 米、90% 分位 {:.0f} 米、最大 {:.0f} 米。"
+                "警情已吸附到最近路网节点，吸附距离中位 {:.0f} 米、90% 分位 {:.0f} 米、"
+                "最大 {:.0f} 米。"
                 if zh
                 else "Incidents are snapped to the nearest network node (snap distance median "
                 "{:.0f} m, 90th percentile {:.0f} m, largest {:.0f} m); travel times run node "
