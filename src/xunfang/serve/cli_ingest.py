@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -126,6 +127,13 @@ def ingest_cmd(
             "names every needed column.",
         ),
     ] = "auto",
+    future_days: Annotated[
+        float,
+        typer.Option(
+            "--future-days",
+            help="Rows later than now plus this many days are rejected as future_time.",
+        ),
+    ] = 1.0,
     keep_piled: Annotated[
         bool,
         typer.Option(
@@ -159,6 +167,8 @@ def ingest_cmd(
         raise fail(ValueError(f"--lang must be one of {', '.join(LANGS)}, got {lang!r}"))
     if frame is not None and frame.lower().replace("-", "") not in FRAMES:
         raise fail(ValueError(f"--frame must be one of {', '.join(FRAMES)}, got {frame!r}"))
+    if not future_days >= 0:
+        raise fail(ValueError(f"--future-days must be 0 or more, got {future_days!r}"))
     if header_row != "auto" and not (header_row.isdigit() and int(header_row) >= 1):
         raise fail(ValueError(f"--header-row must be a number from 1 or auto, got {header_row!r}"))
     try:
@@ -195,6 +205,7 @@ def ingest_cmd(
                     sheet=sheet,
                     keep_piled=keep_piled,
                     area_frame=area_frame,
+                    future_tolerance=pd.Timedelta(days=future_days),
                     header_row="auto" if header_row == "auto" else int(header_row),
                 )
             except NoUsableRowsError as exc:
