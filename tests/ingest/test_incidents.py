@@ -119,8 +119,10 @@ def test_rejection_reasons_are_counted_and_kept(monthly_file: Path, tmp_path: Pa
         "missing_coordinates": 1,
         "invalid_coordinates": 1,
         "unparseable_time": 1,
+        "future_time": 0,
         "outside_area": 1,
         "duplicate_id": 1,
+        "duplicate_id_conflict": 0,
     }
     assert dict(zip(rejected["source_row"], rejected["reason"], strict=True)) == {
         2: "missing_coordinates",

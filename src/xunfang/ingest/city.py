@@ -186,6 +186,10 @@ class City:
     frame_stated
         True when ``frame`` was stated (the city file's ``frame`` or ``--frame``), False
         for the default WGS-84.
+    frame_option
+        True when ``frame`` came from the command line (``--frame``): only then does a
+        mapping stating another frame conflict; the city file's ``frame`` is that of the
+        city's own files, and a mapping's stated frame that of its incident files.
     crs
         Projected analysis CRS; ``None`` for the UTM zone of the study area.
     fetch_hint
@@ -209,6 +213,7 @@ class City:
     timezone: str | None = None
     frame: str = "wgs84"
     frame_stated: bool = False
+    frame_option: bool = False
     crs: str | None = None
     fetch_hint: str | None = None
     credit: str | None = None
@@ -789,7 +794,7 @@ class City:
                         stated[f"{spec.x}/{spec.y}"] = spec.frame
         if stated:
             other = {cols: f for cols, f in stated.items() if f != self.frame}
-            if self.frame_stated and other:
+            if self.frame_option and other:
                 cols, f = next(iter(other.items()))
                 where = (
                     self.mapping.name
@@ -798,8 +803,9 @@ class City:
                 )
                 raise ValidationError(
                     f"frame conflict: {where} states frame {f!r} for the incident columns "
-                    f"{cols}, but this run's frame is {self.frame!r} (--frame or the city "
-                    "file's frame); make them agree, or leave out --frame to use the mapping's"
+                    f"{cols}, but this run's frame is {self.frame!r} (--frame); make them "
+                    "agree, or leave out --frame to use the mapping's (the boundary's frame "
+                    "can be given with --boundary-frame)"
                 )
             return None
         return self.frame if self.frame in FRAMES else None  # type: ignore[return-value]
@@ -888,6 +894,7 @@ def resolve_city(
     crs: str | None = None,
     country: str | None = None,
     data_dir: str | Path | None = None,
+    boundary_frame: str | None = None,
 ) -> City:
     """The city of a command: a city file, the default city, or either with the parts
     the options give replacing its own.
@@ -907,6 +914,9 @@ def resolve_city(
         Frame of the run's lon/lat input files.
     boundary_name
         The polygon of ``boundary`` to use (its ``default``).
+    boundary_frame
+        Frame of the boundary files' lon/lat, replacing ``frame`` (and the city file's
+        boundary frames) for the boundaries only.
     timezone, crs, country
         Replace the city's.
     data_dir
@@ -934,6 +944,7 @@ def resolve_city(
     if frame is not None:
         changes["frame"] = frame
         changes["frame_stated"] = True
+        changes["frame_option"] = True
     if boundary is not None:
         changes["boundaries"] = (
             BoundaryLayer(
@@ -947,6 +958,10 @@ def resolve_city(
         changes["boundaries"] = (replace(first, default=boundary_name), *base.boundaries[1:])
     elif frame is not None:
         changes["boundaries"] = tuple(replace(b, frame=frame) for b in base.boundaries)
+    if boundary_frame is not None:
+        bf = _check_frame(boundary_frame, "--boundary-frame")
+        layers = changes.get("boundaries", base.boundaries)
+        changes["boundaries"] = tuple(replace(b, frame=bf) for b in layers)
     if roads is not None:
         prev = base.roads or RoadSource()
         changes["roads"] = RoadSource(

@@ -24,6 +24,26 @@ place where incidents happen. Those rows are kept, listed in the report with the
 and place, and marked ``piled=True`` so that hotspot analysis leaves them out
 (``keep_piled=True`` keeps them: the column is then False everywhere, the report still
 lists the piles).
+
+Times in the future: a row whose time lies later than the time of the ingest plus
+``future_tolerance`` (default :data:`FUTURE_TOLERANCE`, one day: clocks of exporting
+systems drift and time zones differ) is rejected as ``future_time`` (field: the time
+column). Accepted rows lying more than :data:`SPAN_OUTLIER_MIN` (and ten interquartile
+ranges) from the median time are kept but named in a note, since one such row stretches
+the period every rate is computed over.
+
+Duplicate ids: a row whose id an earlier row already used is rejected as
+``duplicate_id`` when its time and position are the same as that earlier row's (an exact
+repeat, e.g. a file exported twice), and as ``duplicate_id_conflict`` when they differ
+(two records disagree about one call: the analyst should look at both).
+
+Control characters: every text column (id, types, premise, address and the profile's
+other text) is *cleaned*, never rejected for them: tab, line feed and carriage return
+become a space, and the other C0 control characters (U+0000-U+001F), DEL (U+007F) and the
+bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069, which can
+make text display in another order than it is stored) are removed. The report counts the
+cleaned cells per column (``cleaned_text``), so nothing changes silently; the cleaned text
+is what the API would accept.
 """
 
 from __future__ import annotations
@@ -62,7 +82,7 @@ from xunfang.ingest.profiles import (
     Profile,
     profile_from_toml,
 )
-from xunfang.ingest.readers import read_raw
+from xunfang.ingest.readers import HeaderRow, read_raw
 from xunfang.ingest.taxonomy import Taxonomy, load_taxonomy
 from xunfang.units import WGS84, require_projected, utm_crs_for
 
@@ -90,10 +110,22 @@ REASONS = (
     "missing_coordinates",
     "invalid_coordinates",
     "unparseable_time",
+    "future_time",
     "outside_area",
     "duplicate_id",
+    "duplicate_id_conflict",
 )
 """Why a row can be rejected, in the order the checks run (a row gets the first reason)."""
+OUTSIDE_SHARE = 0.5
+"""When more than this share of the located rows fall outside the study area, a note names
+the frames the area and the incidents were read in (a frame mix-up is the usual cause)."""
+FUTURE_TOLERANCE = pd.Timedelta(days=1)
+"""A row may lie this much after the time of the ingest before it counts as ``future_time``."""
+SPAN_OUTLIER_MIN = pd.Timedelta(days=365)
+"""An accepted row this far (and ten interquartile ranges) from the median time is named
+in a note: the period looks wrong."""
+_WHITESPACE_CONTROL = "[\t\n\r]"
+_OTHER_CONTROL = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]"
 
 OUTPUT_COLUMNS = (
     "incident_id",
@@ -174,6 +206,14 @@ class IngestReport:
     """The notes in Chinese (for ``--lang zh``)."""
     masked_columns: tuple[str, ...] = ()
     time_precision: dict[str, int] = field(default_factory=dict)
+    cleaned_text: dict[str, int] = field(default_factory=dict)
+    """Per text column, the cells that held control or bidi characters (cleaned)."""
+    period: tuple[str, str] | None = None
+    """First and last accepted time (ISO 8601, UTC)."""
+    ingested_at: str = ""
+    """The time of the ingest (ISO 8601, UTC) that ``future_time`` is judged against."""
+    area_frame: str | None = None
+    """Frame the study area's lon/lat file was read in (``None``: no area file)."""
 
     @property
     def rows_rejected(self) -> int:
@@ -199,6 +239,11 @@ class IngestReport:
             "piled_points": list(self.piled_points),
             "keep_piled": self.keep_piled,
             "masked_columns": list(self.masked_columns),
+            "cleaned_text": self.cleaned_text,
+            "period": list(self.period) if self.period else None,
+            "ingested_at": self.ingested_at,
+            "frame": sorted({str(f.get("frame")) for f in self.files}),
+            "area_frame": self.area_frame,
             "rejected_examples": self.examples,
             "notes": list(self.notes),
         }
@@ -524,6 +569,10 @@ def ingest(
     frame: FrameName | None = None,
     sheet: str | None = None,
     keep_piled: bool = False,
+    future_tolerance: pd.Timedelta = FUTURE_TOLERANCE,
+    now: pd.Timestamp | None = None,
+    area_frame: str | None = None,
+    header_row: HeaderRow = "auto",
 ) -> tuple[IncidentTable, pd.DataFrame, IngestReport]:
     """Read, validate and project incident files.
 
@@ -554,6 +603,16 @@ def ingest(
         Sheet of an Excel file (default: the first).
     keep_piled
         Keep rows piled on one point in hotspot analysis (``piled`` False everywhere).
+    future_tolerance
+        Rows later than ``now + future_tolerance`` are rejected as ``future_time``.
+    now
+        The time of the ingest (tz-aware; default: the clock's, UTC).
+    area_frame
+        Frame the caller read ``area``'s file in, recorded in the report.
+    header_row
+        Row of the column names in CSV and Excel files, 1-based, or ``auto`` (the first
+        of the first rows that names every needed column; see
+        :mod:`xunfang.ingest.readers`).
 
     Returns
     -------
@@ -582,18 +641,22 @@ def ingest(
     if not paths:
         raise DataFileError("(none)", "no input files given")
     taxonomy = taxonomy or load_taxonomy()
+    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now).tz_convert("UTC")
     parts: list[pd.DataFrame] = []
     files_info: list[dict[str, Any]] = []
     timezones: set[str] = set()
     notes: list[str] = []
     notes_zh: list[str] = []
     masked: set[str] = set()
+    cleaned: dict[str, int] = {}
     metas: list[dict[str, str]] = []  # per file: the fields to blame and what they expect
     raws: list[pd.DataFrame] = []  # per file: the raw time and position text
     for p in paths:
         path = Path(p)
         try:
-            rf = read_raw(path, profile, encoding, sheet=sheet, frame=frame)
+            rf = read_raw(
+                path, profile, encoding, sheet=sheet, frame=frame, header_row=header_row
+            )
         except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
             raise DataFileError(
                 path,
@@ -668,6 +731,11 @@ def ingest(
                 values = _mask(values, layout.mask[out])
                 masked.add(out)
             part[out] = values.reset_index(drop=True).array
+        for col in _TEXT_COLUMNS_FIXED + tuple(layout.extra):
+            if col in part.columns and part[col].dtype == "string":
+                part[col], n_clean = _clean_text(part[col])
+                if n_clean:
+                    cleaned[col] = cleaned.get(col, 0) + n_clean
         part["source_file"] = path.name
         part["source_row"] = rows
         part["_creason"] = creason
@@ -700,6 +768,7 @@ def ingest(
                 "kind": rf.kind,
                 "layout": layout.name,
                 "encoding": rf.encoding,
+                "frame": spec.frame if spec.kind == "lonlat" else spec.crs,
                 "rows": len(raw),
                 "columns": {k: v for k, v in layout.required_columns().items()},
                 "ambiguous_local_times": n_amb,
@@ -715,6 +784,7 @@ def ingest(
     reason[df["_creason"].to_numpy() == 1] = "missing_coordinates"
     reason[df["_creason"].to_numpy() == 2] = "invalid_coordinates"
     reason[reason.isna() & df["occurred_at"].isna()] = "unparseable_time"
+    reason[reason.isna() & (df["occurred_at"] > now + future_tolerance)] = "future_time"
     lon = df["lon"].to_numpy()
     lat = df["lat"].to_numpy()
     located = reason.isna().to_numpy()
@@ -725,8 +795,7 @@ def ingest(
         bbox = profile.bbox
         inside = _in_bbox(lon, lat, bbox) if bbox else np.ones(len(df), dtype=bool)
     reason[located & ~inside] = "outside_area"
-    dup = df["incident_id"].duplicated(keep="first").to_numpy()
-    reason[reason.isna().to_numpy() & dup] = "duplicate_id"
+    reason = _duplicates(df, reason)
     ok = reason.isna().to_numpy()
 
     private = ["_creason", "_unmapped", "_raw_type", "_file"]
@@ -734,12 +803,12 @@ def ingest(
     blame = np.select(
         [
             reason[~ok].isin(["missing_coordinates", "invalid_coordinates", "outside_area"]),
-            reason[~ok] == "unparseable_time",
+            reason[~ok].isin(["unparseable_time", "future_time"]),
         ],
         [bad["_f_xy"], bad["_f_time"]],
         default=bad["_f_id"],
     )
-    examples = _examples(bad, reason[~ok], area_name, profile.bbox)
+    examples = _examples(bad, reason[~ok], area_name, profile.bbox, now + future_tolerance)
     rejected = bad.drop(columns=[*private, *metas[0]]).copy()
     rejected.insert(0, "reason", reason[~ok].to_numpy())
     rejected.insert(1, "field", blame)
@@ -760,6 +829,21 @@ def ingest(
     ):
         good[col] = good[col].astype("string")
     counts = Counter(rejected["reason"])
+    n_located = int(located.sum())
+    if area is not None and n_located and counts["outside_area"] > OUTSIDE_SHARE * n_located:
+        outside: dict[str, Any] = {
+            "n": counts["outside_area"],
+            "of": n_located,
+            "share": counts["outside_area"] / n_located,
+            "area": area_name or "the area",
+            "frame": area_frame or "?",
+            "inc": ", ".join(sorted({str(f["frame"]) for f in files_info})),
+        }
+        notes.append(text("mostly_outside", "en", **outside))
+        notes_zh.append(text("mostly_outside", "zh", **outside))
+    for key, fields in _span_outliers(good):
+        notes.append(text(key, "en", **fields))
+        notes_zh.append(text(key, "zh", **fields))
     if good.empty:
         target_crs = require_projected(crs, "analysis") if crs is not None else None
     else:
@@ -787,6 +871,14 @@ def ingest(
         notes_zh=tuple(notes_zh),
         masked_columns=tuple(sorted(masked)),
         time_precision={str(k): int(v) for k, v in good["time_precision"].value_counts().items()},
+        cleaned_text=cleaned,
+        period=(
+            (good["occurred_at"].min().isoformat(), good["occurred_at"].max().isoformat())
+            if len(good)
+            else None
+        ),
+        ingested_at=now.isoformat(),
+        area_frame=area_frame if area is not None else None,
     )
     if target_crs is None:
         first = min((e[0] for e in examples.values()), key=lambda e: int(e["row"]), default={})
@@ -808,6 +900,73 @@ def ingest(
     good.insert(good.columns.get_loc("x_m") + 1, "y_m", np.asarray(y))
     table = IncidentTable(good, target_crs, report.timezone)
     return table, rejected, report
+
+
+_TEXT_COLUMNS_FIXED = ("incident_id", "type", "subtype", "premise")
+
+
+def _clean_text(values: pd.Series) -> tuple[pd.Series, int]:
+    """``values`` with control and bidi characters cleaned (module docstring), and the
+    number of cells changed."""
+    out = (
+        values.str.replace(_WHITESPACE_CONTROL, " ", regex=True)
+        .str.replace(_OTHER_CONTROL, "", regex=True)
+        .str.strip()
+    )
+    changed = (out != values).fillna(False)
+    return out, int(changed.sum())
+
+
+def _duplicates(df: pd.DataFrame, reason: pd.Series) -> pd.Series:
+    """Mark rows (not yet rejected) whose id an earlier such row used: ``duplicate_id``
+    when time and position equal that first row's, else ``duplicate_id_conflict``."""
+    todo = reason.isna().to_numpy()
+    sub = df.loc[todo, ["incident_id", "occurred_at", "lon", "lat"]]
+    dup = sub["incident_id"].duplicated(keep="first")
+    if not dup.any():
+        return reason
+    first = sub.drop_duplicates("incident_id", keep="first").set_index("incident_id")
+    later = sub[dup]
+    ref = first.loc[later["incident_id"]]
+    same = (
+        (later["occurred_at"].to_numpy() == ref["occurred_at"].to_numpy())
+        & np.isclose(later["lon"].to_numpy(), ref["lon"].to_numpy(), rtol=0, atol=1e-9)
+        & np.isclose(later["lat"].to_numpy(), ref["lat"].to_numpy(), rtol=0, atol=1e-9)
+    )
+    reason = reason.copy()
+    reason[later.index[same]] = "duplicate_id"
+    reason[later.index[~same]] = "duplicate_id_conflict"
+    return reason
+
+
+def _span_outliers(good: pd.DataFrame) -> list[tuple[str, dict[str, Any]]]:
+    """A note when accepted rows lie far from the others in time: more than
+    ``max(SPAN_OUTLIER_MIN, 10 * IQR)`` from the median time."""
+    t = good["occurred_at"]
+    if len(t) < 2:
+        return []
+    median = t.quantile(0.5)
+    iqr = t.quantile(0.75) - t.quantile(0.25)
+    limit = max(SPAN_OUTLIER_MIN, 10 * iqr)
+    far = ((t - median).abs() > limit).to_numpy()
+    if not far.any():
+        return []
+    rows = good.loc[far]
+    i = int(np.argmax((rows["occurred_at"] - median).abs().to_numpy()))
+    return [
+        (
+            "span_outliers",
+            {
+                "n": int(far.sum()),
+                "days": int(limit / pd.Timedelta(days=1)),
+                "file": rows["source_file"].iloc[i],
+                "row": int(rows["source_row"].iloc[i]),
+                "time": rows["occurred_at"].iloc[i].isoformat(),
+                "start": t.min().isoformat(),
+                "end": t.max().isoformat(),
+            },
+        )
+    ]
 
 
 def _strip(values: pd.Series) -> pd.api.extensions.ExtensionArray:
@@ -839,6 +998,7 @@ def _examples(
     reason: pd.Series,
     area_name: str | None,
     bbox: tuple[float, float, float, float] | None,
+    latest: pd.Timestamp | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """A few rejected rows per reason: where, which field, what it held, what was expected."""
     out: dict[str, list[dict[str, Any]]] = {}
@@ -851,9 +1011,18 @@ def _examples(
         for _, row in sub.iterrows():
             if r == "unparseable_time":
                 fld, value, expected = row["_f_time"], row["raw_time"], row["_expect_time"]
+            elif r == "future_time":
+                fld, value = row["_f_time"], row["raw_time"]
+                expected = f"a time not after {latest.isoformat() if latest else 'now'} (UTC)"
             elif r == "duplicate_id":
                 fld, value = row["_f_id"], row["incident_id"]
                 expected = "an id not used by an earlier row"
+            elif r == "duplicate_id_conflict":
+                fld, value = row["_f_id"], row["incident_id"]
+                expected = (
+                    "an id not used by an earlier row (an earlier row has this id with "
+                    "another time or position)"
+                )
             else:
                 fld = row["_f_xy"]
                 x_text, y_text = _text(row["raw_x"]), _text(row["raw_y"])

@@ -16,14 +16,18 @@ _REASONS: dict[str, dict[str, str]] = {
         "invalid_coordinates": "coordinates that are not numbers or out of range",
         "unparseable_time": "time in no listed format",
         "outside_area": "outside the area",
+        "future_time": "time in the future",
         "duplicate_id": "id already used by an earlier row",
+        "duplicate_id_conflict": "id used by an earlier row with another time or place",
     },
     "zh": {
         "missing_coordinates": "缺少坐标",
         "invalid_coordinates": "坐标不是数字或超出范围",
         "unparseable_time": "时间格式无法识别",
         "outside_area": "位于区域之外",
+        "future_time": "时间晚于当前时间",
         "duplicate_id": "编号与前面的行重复",
+        "duplicate_id_conflict": "编号与前面的行重复，但时间或地点不同",
     },
 }
 
@@ -48,6 +52,16 @@ _TEXT: dict[str, dict[str, str]] = {
         "dropped": "column(s) {cols} recognised and not read: free text often names the caller",
         "utf8_lines": "line(s) {lines} are UTF-8 in a GB18030 file: read as UTF-8",
         "reading": "reading {n} file(s)",
+        "span_outliers": (
+            "{n} accepted row(s) lie more than {days} days from the median time "
+            "(e.g. {file} row {row}: {time}); the period {start} - {end} looks wrong"
+        ),
+        "cleaned": "control or bidi characters removed from text",
+        "mostly_outside": (
+            "{n} of {of} located rows ({share:.0%}) fall outside {area}: the area was read in "
+            "frame {frame}, the incidents in {inc}; if the boundary file is in another frame, "
+            "give it with --boundary-frame"
+        ),
         "second": "second",
         "minute": "minute",
         "hour": "hour",
@@ -73,6 +87,15 @@ _TEXT: dict[str, dict[str, str]] = {
         "dropped": "已识别但不读取的列：{cols}（自由文本常含报警人姓名）",
         "utf8_lines": "GB18030 文件中第 {lines} 行为 UTF-8 编码：已按 UTF-8 读取",
         "reading": "正在读取 {n} 个文件",
+        "span_outliers": (
+            "{n} 条已接受的行与时间中位数相差超过 {days} 天"
+            "（例：{file} 第 {row} 行：{time}）；时间范围 {start} - {end} 可能有误"
+        ),
+        "cleaned": "文本中已删除控制字符或双向控制字符",
+        "mostly_outside": (
+            "{of} 条有坐标的行中 {n} 条（{share:.0%}）位于 {area} 之外：区域按 {frame} 坐标系读取，"
+            "警情按 {inc} 读取；如边界文件是其他坐标系，请用 --boundary-frame 指定"
+        ),
         "second": "秒",
         "minute": "分",
         "hour": "小时",

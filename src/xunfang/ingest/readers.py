@@ -19,17 +19,28 @@ another system) is read line by line: a line with non-ASCII bytes that is valid 
 read as UTF-8, since Chinese text in GBK is almost never valid UTF-8 while UTF-8 Chinese often
 *is* valid GB18030 and would otherwise turn into other characters without a word; the lines
 read so are named in the report. A line that is valid in neither refuses the file, naming it.
+
+Header row (CSV and Excel, ``header_row``): exports often start with a title row
+("黄浦分局110接警记录导出（2024年2月-3月）") and a two-row header whose top row groups
+columns ("坐标" merged over "经度" and "纬度"; openpyxl gives a merged cell's value in its
+top-left cell only). ``header_row="auto"`` (the default) takes the first of the first
+:data:`HEADER_SCAN_ROWS` rows that holds *every* column a layout needs, trying each row
+merged with the row above it (a column's name is the lower row's cell, else the upper
+row's) and then alone, so a file whose first row is its header reads as before; a number
+``N`` (1-based) names the header row (again merged with the row above when it alone lacks
+columns). The data start on the row after the header.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import io
 import re
 import zipfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal
@@ -41,7 +52,16 @@ import pandas as pd
 from xunfang.errors import DataFileError
 from xunfang.ingest.profiles import CoordSpec, FrameName, Layout, Profile, normalise_header
 
-__all__ = ["FORMATS_READ", "RawFile", "detect_encoding", "read_raw", "sniff_kind"]
+__all__ = [
+    "FORMATS_READ",
+    "HEADER_SCAN_ROWS",
+    "HeaderRow",
+    "RawFile",
+    "detect_encoding",
+    "find_header",
+    "read_raw",
+    "sniff_kind",
+]
 
 FORMATS_READ = (
     "xunfang ingest reads CSV/TXT tables (plain or .gz; comma, semicolon, tab or | "
@@ -57,6 +77,63 @@ GEOM_LAT = "__geometry_lat__"
 _DELIMITERS = (",", ";", "\t", "|")
 _VECTOR_SUFFIXES = {".gpkg", ".geojson", ".json", ".shp", ".fgb", ".kml"}
 Kind = Literal["csv", "xlsx", "vector"]
+HeaderRow = int | Literal["auto"]
+"""Which row holds the column names: 1-based, or ``auto`` (module docstring)."""
+HEADER_SCAN_ROWS = 10
+"""Rows ``header_row="auto"`` looks at for the header."""
+
+
+def _names_of(row: Sequence[object]) -> list[str]:
+    return [normalise_header("" if v is None or v != v else str(v)) for v in row]
+
+
+def find_header(
+    rows: Sequence[Sequence[object]],
+    fits: Callable[[list[str]], bool],
+    header_row: HeaderRow = "auto",
+) -> tuple[list[str], int]:
+    """The header of a table whose first rows are ``rows`` (module docstring, "Header
+    row").
+
+    Parameters
+    ----------
+    rows
+        The first rows of the table, cells as read (None for an empty cell).
+    fits
+        Whether a list of (normalised) column names holds every column needed.
+    header_row
+        1-based row of the header, or ``"auto"``.
+
+    Returns
+    -------
+    (names, first_data_row)
+        The column names and the 0-based index of the first data row in ``rows``. When
+        nothing fits, row 1 (or row ``header_row``) as it is, for the caller's error.
+
+    Raises
+    ------
+    ValueError
+        If ``header_row`` is not ``auto`` or a number from 1 to ``len(rows)``.
+    """
+    if header_row != "auto" and (
+        isinstance(header_row, bool) or not isinstance(header_row, int) or header_row < 1
+    ):
+        raise ValueError(f"header row must be a number from 1 or 'auto', got {header_row!r}")
+    if header_row != "auto" and header_row > len(rows):
+        raise ValueError(f"header row {header_row} is past the end ({len(rows)} rows)")
+    where = range(min(HEADER_SCAN_ROWS, len(rows))) if header_row == "auto" else [header_row - 1]
+    for i in where:
+        alone = _names_of(rows[i])
+        if i > 0:  # merged first: a group row's names fill the blanks under merged cells
+            upper = _names_of(rows[i - 1])
+            upper += [""] * (len(alone) - len(upper))
+            merged = [lo or up for lo, up in zip(alone, upper, strict=False)]
+            if fits(merged):
+                return merged, i + 1
+        if fits(alone):
+            return alone, i + 1
+    i = 0 if header_row == "auto" else header_row - 1
+    return (_names_of(rows[i]) if rows else []), i + 1
 
 
 @dataclass
@@ -453,17 +530,28 @@ def _sniff_delimiter(line: str) -> str:
     return best if n > 0 else ","
 
 
-def _read_csv(path: Path, profile: Profile, encoding: str, frame: FrameName | None) -> RawFile:
-    if path.stat().st_size == 0:
-        raise DataFileError(path, "file is empty (0 bytes)")
-    enc = detect_encoding(path, encoding)
-    with _open_binary(path) as fh:
-        head = fh.read(1 << 16)
+def _fits(
+    path: Path,
+    profile: Profile,
+    header: list[str],
+    frame: FrameName | None = None,
+    delimiter: str | None = None,
+) -> bool:
+    try:
+        _match(path, profile, header, frame, delimiter=delimiter)
+    except DataFileError:
+        return False
+    return True
+
+
+def _head_lines(path: Path, head: bytes, enc: str, complete: bool) -> list[str]:
+    """The first lines of a CSV's first bytes, decoded (the first one strictly)."""
     if enc.lower().replace("-", "").replace("_", "") in {"utf16", "utf16le", "utf16be"}:
-        first = head.decode(enc, errors="ignore").split("\n", 1)[0]
+        lines = head.decode(enc, errors="ignore").split("\n")
     else:
+        raw = head.split(b"\n")
         try:
-            first = head.split(b"\n", 1)[0].decode(enc, errors="strict")
+            lines = [raw[0].decode(enc, errors="strict")]
         except UnicodeDecodeError as exc:
             raise DataFileError(
                 path,
@@ -471,7 +559,27 @@ def _read_csv(path: Path, profile: Profile, encoding: str, frame: FrameName | No
                 "mapping's encoding key (e.g. gb18030 for Chinese exports)",
                 row=0,
             ) from exc
-    first = first.rstrip("\r")
+        lines += [b.decode(enc, errors="replace") for b in raw[1 : HEADER_SCAN_ROWS + 1]]
+    if not complete and len(lines) > 1:
+        lines = lines[:-1]  # the last one may be cut off
+    return [ln.rstrip("\r") for ln in lines[:HEADER_SCAN_ROWS]]
+
+
+def _read_csv(
+    path: Path,
+    profile: Profile,
+    encoding: str,
+    frame: FrameName | None,
+    header_row: HeaderRow = "auto",
+) -> RawFile:
+    if path.stat().st_size == 0:
+        raise DataFileError(path, "file is empty (0 bytes)")
+    enc = detect_encoding(path, encoding)
+    with _open_binary(path) as fh:
+        head = fh.read(1 << 16)
+        complete = not fh.read(1)
+    lines = _head_lines(path, head, enc, complete)
+    first = lines[0]
     if not first.replace("\ufeff", "").strip():
         raise DataFileError(path, "file is empty (no header row)")
     delimiters = sorted({lay.delimiter for lay in profile.layouts}) or [_sniff_delimiter(first)]
@@ -479,8 +587,16 @@ def _read_csv(path: Path, profile: Profile, encoding: str, frame: FrameName | No
         delimiters = [_sniff_delimiter(first)]
     layout = None
     header: list[str] = []
+    start = 1
     for delim in delimiters:
-        header = [normalise_header(c) for c in next(csv.reader([first], delimiter=delim))]
+        rows = [next(csv.reader([ln], delimiter=delim), []) for ln in lines]
+        try:
+            header, start = find_header(
+                rows, functools.partial(_fits, path, profile, frame=frame, delimiter=delim),
+                header_row,
+            )
+        except ValueError as exc:
+            raise DataFileError(path, str(exc), field="header_row") from exc
         try:
             layout = _match(path, profile, header, frame, delimiter=delim)
             break
@@ -502,6 +618,7 @@ def _read_csv(path: Path, profile: Profile, encoding: str, frame: FrameName | No
             source,
             sep=layout.delimiter,
             header=0,
+            skiprows=start - 1,
             names=names,
             usecols=list(used),
             dtype=str,
@@ -533,7 +650,13 @@ def _read_csv(path: Path, profile: Profile, encoding: str, frame: FrameName | No
     )
 
 
-def _read_xlsx(path: Path, profile: Profile, sheet: str | None, frame: FrameName | None) -> RawFile:
+def _read_xlsx(
+    path: Path,
+    profile: Profile,
+    sheet: str | None,
+    frame: FrameName | None,
+    header_row: HeaderRow = "auto",
+) -> RawFile:
     import openpyxl
 
     try:
@@ -550,15 +673,23 @@ def _read_xlsx(path: Path, profile: Profile, sheet: str | None, frame: FrameName
                 field="sheet",
             )
         rows = book[name].iter_rows(values_only=True)
-        first = next(rows, None)
-        if first is None or all(v is None for v in first):
+        top = [r for _, r in zip(range(HEADER_SCAN_ROWS), rows, strict=False)]
+        if not top or all(v is None for v in top[0]):
             raise DataFileError(path, f"sheet {name!r} is empty (no header row)")
-        header = [normalise_header("" if v is None else str(v)) for v in first]
+        try:
+            header, start = find_header(
+                top, lambda h: _fits(path, profile, h, frame), header_row
+            )
+        except ValueError as exc:
+            raise DataFileError(path, str(exc), field="header_row") from exc
         layout = _match(path, profile, header, frame)
         used = set(layout.required_columns())
         names = _refuse_duplicates(path, header, used)
         idx = [i for i, n in enumerate(names) if n in used]
-        data = [[_cell(r[i]) if i < len(r) else None for i in idx] for r in rows]
+        data = [
+            [_cell(r[i]) if i < len(r) else None for i in idx]
+            for r in (*top[start:], *rows)
+        ]
     finally:
         book.close()
     raw = pd.DataFrame(data, columns=[names[i] for i in idx], dtype=object).astype("string")
@@ -643,6 +774,7 @@ def read_raw(
     *,
     sheet: str | None = None,
     frame: FrameName | None = None,
+    header_row: HeaderRow = "auto",
 ) -> RawFile:
     """Read one incident file of any supported kind (see :data:`FORMATS_READ`).
 
@@ -659,6 +791,8 @@ def read_raw(
     frame
         Frame of every lon/lat column (and of a vector file's geographic geometry);
         default: the layout's.
+    header_row
+        Row of a CSV's or sheet's column names, 1-based, or ``auto`` (module docstring).
 
     Raises
     ------
@@ -670,7 +804,7 @@ def read_raw(
         raise DataFileError(path, "file not found")
     kind = sniff_kind(path)
     if kind == "xlsx":
-        return _read_xlsx(path, profile, sheet, frame)
+        return _read_xlsx(path, profile, sheet, frame, header_row)
     if kind == "vector":
         return _read_vector(path, profile, frame)
-    return _read_csv(path, profile, encoding or profile.encoding, frame)
+    return _read_csv(path, profile, encoding or profile.encoding, frame, header_row)

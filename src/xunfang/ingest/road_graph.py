@@ -134,6 +134,7 @@ def network_from_ways(
     posted_bwd: list[bool] = []
     highway: list[str] = []
     names: list[str | None] = []
+    grade: list[bool] = []
     kept_ways = 0
     for i, tags in enumerate(ways.tags):
         reason = excluded_reason(tags)
@@ -165,6 +166,7 @@ def network_from_ways(
         direction.append(d)
         highway.append(cls)
         names.append(tags.get("name"))
+        grade.append(grade_separated(tags))
         w = len(direction) - 1
         way_no.append(np.full(refs.size - 1, w, dtype=np.int64))
         seg_a.append(refs[:-1])
@@ -357,6 +359,7 @@ def network_from_ways(
             "highway": [highway[w] for w in e_first_way[sel].tolist()],
             "name": [e_names[i] for i in sel.tolist()],
             "oneway": piece_dirs[piece_code[sel]] == 1,
+            "grade_separated": [grade[w] for w in e_first_way[sel].tolist()],
         }
     )
     edges = gpd.GeoDataFrame(table, geometry=geoms, crs=target_crs)
@@ -489,6 +492,19 @@ def _chains(
                     if not used[seg]:
                         walk(seg)
     return chains
+
+
+def grade_separated(tags: dict[str, str]) -> bool:
+    """Whether a way runs above or below the streets: ``bridge`` or ``tunnel`` set (not
+    ``no``) or a ``layer`` other than 0 (OSM wiki, Key:layer)."""
+    for key in ("bridge", "tunnel"):
+        if tags.get(key, "no").strip().lower() not in ("no", ""):
+            return True
+    layer = tags.get("layer", "0").strip()
+    try:
+        return int(float(layer)) != 0
+    except ValueError:
+        return False
 
 
 def _chain_names(way_idx: np.ndarray, names: list[str | None]) -> str | None:

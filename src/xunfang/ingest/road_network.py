@@ -34,6 +34,8 @@ __all__ = [
     "min_csr",
 ]
 
+_EXPRESS_CLASSES = ("motorway", "motorway_link", "trunk", "trunk_link")
+"""Road classes incidents are not snapped onto (:meth:`RoadNetwork.snap_to_streets`)."""
 _CHUNK_BYTES = 64 * 1024 * 1024
 """Peak size of one Dijkstra result block (float64) in :meth:`RoadNetwork.travel_time_matrix`."""
 
@@ -221,6 +223,51 @@ class RoadNetwork:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
         distance_m, index = self._tree.query(points, k=1)
         return np.asarray(index, dtype=np.int64), np.asarray(distance_m, dtype=np.float64)
+
+    def snap_to_streets(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """The nearest *ground-level street* node of each point, for incidents (addresses).
+
+        When the network records which edges are grade-separated (an OSM file's
+        ``bridge``, ``tunnel`` and ``layer`` tags: the ``grade_separated`` edge column),
+        nodes all of whose edges are motorway/trunk (or their ``_link`` ramps) or
+        grade-separated are left out of the candidates: an incident at a street address
+        does not happen on an elevated expressway above it, and snapping it there puts it
+        behind ramps. Units still drive on those roads (travel times are unchanged).
+        Without that column, or when every node would be left out, this is :meth:`snap`.
+
+        Parameters
+        ----------
+        xy
+            Array of shape (m, 2), metres in ``self.crs``.
+
+        Returns
+        -------
+        (node_index, snap_distance_m, n_nodes_left_out)
+            As :meth:`snap`, and the number of nodes left out of the candidates.
+
+        Raises
+        ------
+        ValidationError
+            As :meth:`snap`.
+        """
+        node, dist = self.snap(xy)
+        e = self.edges
+        if "grade_separated" not in e.columns or len(node) == 0:
+            return node, dist, 0
+        lifted = e["grade_separated"].fillna(False).to_numpy(dtype=bool) | e["highway"].astype(
+            str
+        ).isin(_EXPRESS_CLASSES).to_numpy()
+        ends = np.concatenate([e["u_index"].to_numpy(), e["v_index"].to_numpy()])
+        ground = np.zeros(self.n_nodes, dtype=bool)
+        ground[ends[~np.concatenate([lifted, lifted])]] = True
+        if ground.all() or not ground.any():
+            return node, dist, 0
+        keep = np.flatnonzero(ground)
+        redo = ~ground[node]
+        if redo.any():
+            d2, i2 = cKDTree(self.node_xy[keep]).query(np.asarray(xy, np.float64)[redo], k=1)
+            node[redo], dist[redo] = keep[i2], d2
+        return node, dist, int(self.n_nodes - keep.size)
 
     def travel_time_matrix(
         self,

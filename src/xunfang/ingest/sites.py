@@ -9,7 +9,10 @@ schools file (``NAME_OF_SCHOOL``, ``Latitude``, ``Longitude``) are read as they 
 
 from __future__ import annotations
 
+import csv
+import gzip
 from pathlib import Path
+from typing import IO
 
 import geopandas as gpd
 import numpy as np
@@ -18,6 +21,7 @@ import pandas as pd
 from xunfang.errors import DataFileError, ValidationError
 from xunfang.ingest.areas import StudyArea
 from xunfang.ingest.coords import to_wgs84
+from xunfang.ingest.readers import HeaderRow, find_header
 from xunfang.units import WGS84
 
 NAME_COLUMNS = ("name", "site", "site_name", "district", "name_of_school", "名称", "站点")
@@ -95,6 +99,7 @@ def read_sites(
     name_column: str | None = None,
     encoding: str = "utf-8-sig",
     sheet: str | int = 0,
+    header_row: HeaderRow = "auto",
 ) -> gpd.GeoDataFrame:
     """Read a site list: CSV, Excel or a vector point file.
 
@@ -116,6 +121,11 @@ def read_sites(
         Text encoding of a CSV.
     sheet
         Excel sheet name or 0-based index.
+    header_row
+        Row of the column names of a CSV or Excel file, 1-based, or ``auto``: the first
+        of the first rows (alone or merged with the row above: a title row and a two-row
+        header with merged cells) that holds a longitude and a latitude column
+        (:func:`xunfang.ingest.readers.find_header`).
 
     Returns
     -------
@@ -138,8 +148,13 @@ def read_sites(
         return _read_vector_sites(path, frame=frame, name_column=name_column)
     if suffix in (".xlsx", ".xlsm"):
         try:
-            df = pd.read_excel(
-                path, sheet_name=sheet, dtype=str, keep_default_na=False, na_values=[""]
+            grid = pd.read_excel(
+                path,
+                sheet_name=sheet,
+                header=None,
+                dtype=str,
+                keep_default_na=False,
+                na_values=[""],
             )
         except ImportError as exc:  # pragma: no cover - openpyxl is a dependency
             raise DataFileError(
@@ -147,21 +162,20 @@ def read_sites(
             ) from exc
         except (ValueError, KeyError, OSError) as exc:
             raise DataFileError(path, f"not a readable Excel workbook ({exc})") from exc
-        df.columns = [str(c).strip() for c in df.columns]
+        rows: list[list[object]] = grid.astype(object).where(grid.notna(), None).values.tolist()
     elif suffix in (".csv", ".txt", ".gz"):
         try:
-            df = pd.read_csv(
-                path, dtype=str, encoding=encoding, keep_default_na=False, na_values=[""]
-            )
+            with _open_text(path, encoding) as fh:
+                rows = [list(r) for r in csv.reader(fh)]
         except UnicodeDecodeError as exc:
             raise DataFileError(path, f"not valid {encoding}; pass the right encoding") from exc
-        except pd.errors.EmptyDataError as exc:
-            raise DataFileError(path, "file is empty") from exc
-        df.columns = [str(c).strip() for c in df.columns]
+        if not rows:
+            raise DataFileError(path, "file is empty")
     else:
         raise DataFileError(
             path, f"not a site file this version reads; give one of {', '.join(SITE_FORMATS)}"
         )
+    df = _table_below_header(path, rows, header_row)
     if df.empty:
         raise DataFileError(path, "has a header but no rows")
     cols = list(df.columns)
@@ -209,6 +223,40 @@ def read_sites(
     result = gpd.GeoDataFrame(out, geometry=gpd.points_from_xy(lon, lat), crs=WGS84)
     result.attrs["frame"] = used
     return result
+
+
+def _table_below_header(
+    path: Path, rows: list[list[object]], header_row: HeaderRow
+) -> pd.DataFrame:
+    """The rows below the header (:func:`~xunfang.ingest.readers.find_header`) as text
+    columns named by it; empty rows left out."""
+    try:
+        header, start = find_header(
+            rows,
+            lambda h: _pick_coord(h, LON_COLUMNS) is not None
+            and _pick_coord(h, LAT_COLUMNS) is not None,
+            header_row,
+        )
+    except ValueError as exc:
+        raise DataFileError(path, str(exc), field="header_row") from exc
+    width = len(header)
+    body = [[_text_cell(v) for v in r[:width]] for r in rows[start:]]
+    body = [r + [np.nan] * (width - len(r)) for r in body if any(isinstance(v, str) for v in r)]
+    names = [h or f"column {i + 1}" for i, h in enumerate(header)]
+    return pd.DataFrame(body, columns=names, dtype=object)
+
+
+def _text_cell(value: object) -> object:
+    """A cell as the text ``pd.read_csv(dtype=str)`` gives: NaN when empty."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value == "":
+        return np.nan
+    return str(value)
+
+
+def _open_text(path: Path, encoding: str) -> IO[str]:
+    if path.suffix.lower() == ".gz":
+        return gzip.open(path, "rt", encoding=encoding, newline="")
+    return path.open(encoding=encoding, newline="")
 
 
 def _pick_coord(columns: list[str], wanted: tuple[str, ...]) -> str | None:

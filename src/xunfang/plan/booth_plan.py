@@ -239,6 +239,11 @@ class BoothPlan:
     n_candidates: int
     snap_median_m: float
     timings_s: dict[str, float]
+    snap_quantiles_m: tuple[float, ...] | None = None
+    """Median, 90th percentile and largest snap distance of the demand, metres."""
+    snap_nodes_left_out: int = 0
+    """Nodes (expressways, bridges, tunnels) incidents were not snapped to
+    (:meth:`~xunfang.ingest.road_network.RoadNetwork.snap_to_streets`)."""
     forecast_note: str | None = None
     """What the forecast demand was (method, window, share of the forecast placed)."""
     city: City | None = None
@@ -401,10 +406,11 @@ def make_booth_plan(
 
     say("travel times")
     forecast_note = demand_note = None
+    n_lifted = 0
     node_of_incident = np.zeros(0, dtype=np.int64)  # no incident demand: none snapped
     weights_inc = np.zeros(0)
     if config.demand == "incidents":
-        node_of_incident, snap_m = network.snap(incidents.xy)
+        node_of_incident, snap_m, n_lifted = network.snap_to_streets(incidents.xy)
         weights_inc = (
             np.ones(len(incidents))
             if config.demand_weights is None
@@ -590,6 +596,10 @@ def make_booth_plan(
         rings=rings,
         n_candidates=len(cand_nodes),
         snap_median_m=float(np.median(snap_m)) if len(snap_m) else float("nan"),
+        snap_quantiles_m=(
+            tuple(float(q) for q in np.quantile(snap_m, [0.5, 0.9, 1.0])) if len(snap_m) else None
+        ),
+        snap_nodes_left_out=n_lifted,
         timings_s=timings,
         forecast_note=forecast_note,
         city=city,
@@ -698,7 +708,9 @@ def read_plan_incidents(
     if len(files) == 1 and files[0].suffix == ".parquet":
         return read_incident_table(files[0]).reproject(crs), None
     if config.frame is not None:  # the run's frame covers the incident columns too
-        city = replace(city, frame=config.frame.lower().replace("-", ""), frame_stated=True)
+        city = replace(
+            city, frame=config.frame.lower().replace("-", ""), frame_stated=True, frame_option=True
+        )
     prof = city.ingest_profile(config.profile)
     table, _rejected, report = ingest(files, prof, crs=crs, frame=city.incident_frame(prof))
     return table, report

@@ -17,6 +17,7 @@ import typer
 from xunfang.ingest.city import City, resolve_city
 
 __all__ = [
+    "BoundaryFrameOpt",
     "BoundaryNameOpt",
     "BoundaryOpt",
     "CityOpt",
@@ -49,6 +50,15 @@ BoundaryNameOpt = Annotated[
         "--boundary-name",
         help="The polygon(s) of --boundary to use, by name (comma-separated) when it holds "
         "several.",
+    ),
+]
+BoundaryFrameOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--boundary-frame",
+        help="Frame of the boundary's lon/lat (wgs84, gcj02, bd09) when it differs from "
+        "--frame (e.g. a Baidu-frame 110 export and an AMap-frame boundary). Default: the "
+        "city file's boundary frame, else --frame.",
     ),
 ]
 RoadsOpt = Annotated[
@@ -90,6 +100,7 @@ def city_from_options(
     city: Path | None = None,
     boundary: Path | None = None,
     boundary_name: str | None = None,
+    boundary_frame: str | None = None,
     roads: Path | None = None,
     stations: Path | None = None,
     frame: str | None = None,
@@ -110,6 +121,7 @@ def city_from_options(
         city=city,
         boundary=boundary,
         boundary_name=boundary_name,
+        boundary_frame=boundary_frame,
         roads=roads,
         stations=stations,
         frame=frame,

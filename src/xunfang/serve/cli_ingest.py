@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -13,6 +14,7 @@ from rich.table import Table
 
 from xunfang.config import get_settings
 from xunfang.errors import XunfangError
+from xunfang.ingest.city import City
 from xunfang.ingest.incidents import (
     PROFILES,
     IngestReport,
@@ -25,7 +27,13 @@ from xunfang.ingest.messages import LANGS, reason_text, text
 from xunfang.ingest.profiles import FrameName
 from xunfang.ingest.taxonomy import load_taxonomy
 from xunfang.serve._common import fail
-from xunfang.serve.cli_city import BoundaryNameOpt, BoundaryOpt, CityOpt, city_from_options
+from xunfang.serve.cli_city import (
+    BoundaryFrameOpt,
+    BoundaryNameOpt,
+    BoundaryOpt,
+    CityOpt,
+    city_from_options,
+)
 
 console = Console()
 FRAMES: tuple[FrameName, ...] = ("wgs84", "gcj02", "bd09")
@@ -53,6 +61,8 @@ def print_ingest_report(report: IngestReport, lang: str = "en") -> None:
         key = "piled_kept" if report.keep_piled else "piled"
         n_piled = sum(int(p["rows"]) for p in report.piled_points)
         table.add_row(text(key, lang), f"{n_piled:,}", style="yellow")
+    for col, n in report.cleaned_text.items():
+        table.add_row(f"{text('cleaned', lang)}: {col}", f"{n:,}", style="yellow")
     for precision, n in report.time_precision.items():
         table.add_row(f"{text('precision', lang)}: {text(precision, lang)}", f"{n:,}")
     console.print(table)
@@ -64,6 +74,15 @@ def print_ingest_report(report: IngestReport, lang: str = "en") -> None:
         console.print("  " + escape(note))
     for rows in report.examples.values():
         console.print("  " + escape(text("example", lang, **rows[0])))
+
+
+def _area_frame(city: City, area_name: str) -> str:
+    """The frame the boundary layer holding ``area_name`` was read in (the first layer's
+    when no layer's name prefixes it)."""
+    for layer in city.boundaries:
+        if area_name.startswith(f"{layer.kind}:"):
+            return layer.frame
+    return city.boundaries[0].frame if city.boundaries else city.frame
 
 
 def ingest_cmd(
@@ -90,14 +109,31 @@ def ingest_cmd(
     frame: Annotated[
         str | None,
         typer.Option(
-            help="Frame of this run's lon/lat inputs (the incident columns and --boundary): "
-            "wgs84, gcj02 (AMap, Tencent) or bd09 (Baidu); default: the profile's or "
-            "mapping's (WGS-84)."
+            help="Frame of this run's lon/lat inputs (the incident columns and, unless "
+            "--boundary-frame says otherwise, --boundary), as in `xunfang plan`: wgs84, "
+            "gcj02 (AMap, Tencent) or bd09 (Baidu); default: the city file's, else the "
+            "mapping's, else WGS-84. A mapping stating another frame is refused."
         ),
     ] = None,
     sheet: Annotated[
         str | None, typer.Option(help="Sheet of an Excel workbook (default: the first).")
     ] = None,
+    header_row: Annotated[
+        str,
+        typer.Option(
+            "--header-row",
+            help="Row of the column names in CSV and Excel files, 1-based (a two-row header "
+            "is merged with the row above), or auto: the first of the first 10 rows that "
+            "names every needed column.",
+        ),
+    ] = "auto",
+    future_days: Annotated[
+        float,
+        typer.Option(
+            "--future-days",
+            help="Rows later than now plus this many days are rejected as future_time.",
+        ),
+    ] = 1.0,
     keep_piled: Annotated[
         bool,
         typer.Option(
@@ -118,6 +154,7 @@ def ingest_cmd(
     city: CityOpt = None,
     boundary: BoundaryOpt = None,
     boundary_name: BoundaryNameOpt = None,
+    boundary_frame: BoundaryFrameOpt = None,
     lang: Annotated[str, typer.Option(help="Language of the summary: en or zh.")] = "en",
     data_dir: Annotated[
         Path | None,
@@ -130,23 +167,27 @@ def ingest_cmd(
         raise fail(ValueError(f"--lang must be one of {', '.join(LANGS)}, got {lang!r}"))
     if frame is not None and frame.lower().replace("-", "") not in FRAMES:
         raise fail(ValueError(f"--frame must be one of {', '.join(FRAMES)}, got {frame!r}"))
-    frame_name: FrameName | None = (
-        next(f for f in FRAMES if f == frame.lower().replace("-", "")) if frame else None
-    )
+    if not future_days >= 0:
+        raise fail(ValueError(f"--future-days must be 0 or more, got {future_days!r}"))
+    if header_row != "auto" and not (header_row.isdigit() and int(header_row) >= 1):
+        raise fail(ValueError(f"--header-row must be a number from 1 or auto, got {header_row!r}"))
     try:
         settings = get_settings(data_dir=data_dir)
         the_city = city_from_options(
             city=city,
             boundary=boundary,
             boundary_name=boundary_name,
+            boundary_frame=boundary_frame,
             frame=frame,
             data_dir=settings.data_dir,
         )
         prof = profile_from_toml(mapping) if mapping else the_city.ingest_profile(profile)
-        poly = None
+        frame_name = the_city.incident_frame(prof)  # as plan reads them; refuses a conflict
+        poly = area_frame = None
         if area or boundary is not None:
             sa = the_city.study_area(area)
             poly = sa.polygon_wgs84
+            area_frame = _area_frame(the_city, sa.name)
             crs = crs or sa.crs.to_string()
             area = area or sa.name
         start = time.perf_counter()
@@ -163,6 +204,9 @@ def ingest_cmd(
                     frame=frame_name,
                     sheet=sheet,
                     keep_piled=keep_piled,
+                    area_frame=area_frame,
+                    future_tolerance=pd.Timedelta(days=future_days),
+                    header_row="auto" if header_row == "auto" else int(header_row),
                 )
             except NoUsableRowsError as exc:
                 written = write_outputs(out, None, exc.rejected, exc.report, lang=lang)

@@ -366,14 +366,26 @@ def plan_notes(plan: BoothPlan, lang: str = "en") -> list[str]:
     ww = plan.where_when
     zh = lang == "zh"
     if plan.config.demand != "road_length":  # road-length demand sits on the nodes
+        q = plan.snap_quantiles_m or (plan.snap_median_m,) * 3
         notes.append(
             (
-                "警情已吸附到最近路网节点，中位吸附距离 {:.0f} 米。"
+                "警情已吸附到最近路网节点，吸附距离中位 {:.0f} 米、90% 分位 {:.0f} 米、"
+                "最大 {:.0f} 米。"
                 if zh
-                else "Incidents are snapped to the nearest network node (median snap distance "
-                "{:.0f} m); travel times run node to node."
-            ).format(plan.snap_median_m)
+                else "Incidents are snapped to the nearest network node (snap distance median "
+                "{:.0f} m, 90th percentile {:.0f} m, largest {:.0f} m); travel times run node "
+                "to node."
+            ).format(*q)
         )
+        if plan.snap_nodes_left_out:
+            notes.append(
+                f"{plan.snap_nodes_left_out} 个只连接快速路、高架、桥梁或隧道的节点不作为警情吸附点"
+                "（巡逻车辆仍可通行）。"
+                if zh
+                else f"{plan.snap_nodes_left_out} nodes touched only by motorways, trunk roads, "
+                "their ramps, bridges or tunnels are not used to snap incidents (units still "
+                "drive on them)."
+            )
     if ww.n_date_only:
         notes.append(
             f"{ww.n_date_only} 起警情只有日期没有时刻，未计入按小时统计。"

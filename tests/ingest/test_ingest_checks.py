@@ -1,0 +1,237 @@
+"""Ingest checks found by a new-user test: future times, conflicting duplicate ids,
+control characters in text, outliers in time. Fixtures are synthetic, written here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from xunfang.errors import DataFileError
+from xunfang.ingest.coords import wgs84_to_bd09, wgs84_to_gcj02
+from xunfang.ingest.incidents import ingest
+from xunfang.ingest.sites import read_sites
+from xunfang.serve.cli import app
+
+HEADER = "接警单编号,报警时间,报警类别,经度,纬度,事发地址"
+NOW = pd.Timestamp("2024-03-10 12:00", tz="UTC")
+
+
+def _write(tmp_path: Path, rows: list[str]) -> Path:
+    path = tmp_path / "110.csv"
+    path.write_bytes(("\r\n".join([HEADER, *rows]) + "\r\n").encode("gb18030"))
+    return path
+
+
+def _rows(n: int, start: str = "2024-03-01 08:00:00") -> list[str]:
+    t0 = pd.Timestamp(start)
+    return [
+        f"J{i:04d},{(t0 + pd.Timedelta(hours=i)):%Y-%m-%d %H:%M:%S},盗窃,"
+        f"{121.48 + i * 1e-4:.4f},31.2300,南京东路{i}号"
+        for i in range(n)
+    ]
+
+
+def test_future_times_are_rejected_naming_row_and_field(tmp_path: Path) -> None:
+    rows = _rows(5)
+    # local Asia/Shanghai: 2024-03-11 19:59 = 11:59 UTC, 1 min inside now + 1 day
+    rows.append("J0100,2024-03-11 19:59:00,盗窃,121.4800,31.2300,a")
+    # 2024-03-11 20:01 local = 12:01 UTC, 1 min past now + 1 day
+    rows.append("J0101,2024-03-11 20:01:00,盗窃,121.4800,31.2300,b")
+    rows.append("J0102,2099-12-31 10:00:00,盗窃,121.4800,31.2300,c")
+    _, rejected, report = ingest([_write(tmp_path, rows)], "cn110", now=NOW)
+    assert report.rejected["future_time"] == 2
+    assert report.rows_accepted == 6
+    fut = rejected[rejected["reason"] == "future_time"]
+    assert list(fut["source_row"]) == [7, 8]
+    assert set(fut["field"]) == {"报警时间"}
+    assert report.examples["future_time"][0]["value"] == "2024-03-11 20:01:00"
+    assert report.period == ("2024-03-01T00:00:00+00:00", "2024-03-11T11:59:00+00:00")
+    # a wider tolerance keeps the 20:01 row
+    _, _, wide = ingest(
+        [_write(tmp_path, rows)], "cn110", now=NOW, future_tolerance=pd.Timedelta(days=2)
+    )
+    assert wide.rejected["future_time"] == 1
+
+
+def test_a_lone_row_years_apart_is_named_in_a_note(tmp_path: Path) -> None:
+    rows = [*_rows(20), "J0999,2019-03-01 08:00:00,盗窃,121.4800,31.2300,x"]
+    _, _, report = ingest([_write(tmp_path, rows)], "cn110", now=NOW)
+    assert report.rows_accepted == 21
+    assert len(report.notes) == 1 and "1 accepted row(s)" in report.notes[0]
+    assert "row 21" in report.notes[0] and "365 days" in report.notes[0]
+    assert "条已接受的行" in report.notes_zh[0]
+    _, _, clean = ingest([_write(tmp_path, _rows(20))], "cn110", now=NOW)
+    assert clean.notes == ()
+
+
+def test_duplicate_ids_exact_repeat_and_conflict_differ(tmp_path: Path) -> None:
+    rows = _rows(3)
+    rows.append(rows[0])  # exact repeat of row 1
+    rows.append(rows[1].replace("08:00:00", "09:00:00").replace("09:00:00,盗窃", "23:00:00,盗窃"))
+    rows.append(rows[2].replace("31.2300", "31.2400"))  # same id and time, other place
+    _, rejected, report = ingest([_write(tmp_path, rows)], "cn110", now=NOW)
+    assert report.rejected["duplicate_id"] == 1
+    assert report.rejected["duplicate_id_conflict"] == 2
+    assert dict(zip(rejected["source_row"], rejected["reason"], strict=True)) == {
+        4: "duplicate_id",
+        5: "duplicate_id_conflict",
+        6: "duplicate_id_conflict",
+    }
+    assert set(rejected["field"]) == {"接警单编号"}
+
+
+def test_control_and_bidi_characters_are_cleaned_and_counted(tmp_path: Path) -> None:
+    rows = _rows(3)
+    # (a NUL near the start makes the file look binary, so \x1b stands in for it here)
+    rows[0] = rows[0].replace("南京东路0号", "南京\x07东路\x1b0号")
+    rows[1] = rows[1].replace("南京东路1号", "abc\u202egnp.exe\u2066x\u2069")
+    rows[2] = rows[2].replace("南京东路2号", "南京\t东路")
+    table, _, report = ingest([_write(tmp_path, rows)], "cn110", now=NOW)
+    assert list(table.frame["address"]) == ["南京东路0号", "abcgnp.exex", "南京 东路"]
+    assert report.cleaned_text == {"address": 3}
+    assert report.to_dict()["cleaned_text"] == {"address": 3}
+
+
+def _frames_case(tmp_path: Path) -> tuple[Path, Path]:
+    """SYNTHETIC: 10 calls near 121.477 E, 31.232 N written in BD-09 (Baidu) and a square
+    study area (121.470..121.480 E, 31.225..31.235 N in WGS-84) written in GCJ-02."""
+    lon_w = 121.476 + 0.0002 * np.arange(10)
+    lat_w = 31.231 + 0.0002 * np.arange(10)
+    lon_b, lat_b = wgs84_to_bd09(lon_w, lat_w)
+    rows = [
+        f"J{i:04d},2024-03-01 0{i}:00:00,盗窃,{lon_b[i]:.7f},{lat_b[i]:.7f},x" for i in range(10)
+    ]
+    square = [(121.470, 31.225), (121.480, 31.225), (121.480, 31.235), (121.470, 31.235)]
+    gx, gy = wgs84_to_gcj02([p[0] for p in square], [p[1] for p in square])
+    ring = [[float(x), float(y)] for x, y in zip(gx, gy, strict=True)]
+    boundary = tmp_path / "area_gcj02.geojson"
+    boundary.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"name": "测试辖区"},
+                        "geometry": {"type": "Polygon", "coordinates": [[*ring, ring[0]]]},
+                    }
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    return _write(tmp_path, rows), boundary
+
+
+def test_boundary_frame_is_not_the_incidents_frame(tmp_path: Path) -> None:
+    calls, boundary = _frames_case(tmp_path)
+    base = ["ingest", str(calls), "--profile", "cn110", "--frame", "bd09"]
+    base += ["--boundary", str(boundary)]
+    out = tmp_path / "ok"
+    result = CliRunner().invoke(app, [*base, "--boundary-frame", "gcj02", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "ingest_report.json").read_text(encoding="utf-8"))
+    assert report["rows_accepted"] == 10
+    assert report["frame"] == ["bd09"] and report["area_frame"] == "gcj02"
+    # without --boundary-frame the boundary is read in --frame (bd09), as plan reads it:
+    # the square moves about 600 m west and every call falls outside; the note says why
+    bad = tmp_path / "bad"
+    CliRunner().invoke(app, [*base, "--out", str(bad)])
+    report = json.loads((bad / "ingest_report.json").read_text(encoding="utf-8"))
+    assert report["rejected"]["outside_area"] == 10 and report["area_frame"] == "bd09"
+    assert any("--boundary-frame" in n for n in report["notes"])
+
+
+def test_a_mapping_frame_conflicts_only_with_frame_option(tmp_path: Path) -> None:
+    calls, boundary = _frames_case(tmp_path)
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(
+        'name = "m"\nencoding = "gb18030"\n[layout]\ntimezone = "Asia/Shanghai"\n'
+        'id = "接警单编号"\ntime = "报警时间"\ntype = "报警类别"\nscheme = "cn110"\n'
+        'time_formats = ["%Y-%m-%d %H:%M:%S"]\n'
+        '[[layout.coords]]\nkind = "lonlat"\nx = "经度"\ny = "纬度"\nframe = "bd09"\n',
+        encoding="utf-8",
+    )
+    base = ["ingest", str(calls), "--mapping", str(mapping), "--boundary", str(boundary)]
+    result = CliRunner().invoke(app, [*base, "--frame", "gcj02", "--out", str(tmp_path / "c")])
+    assert result.exit_code != 0 and "frame conflict" in result.output
+    out = tmp_path / "ok"
+    result = CliRunner().invoke(app, [*base, "--boundary-frame", "gcj02", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "ingest_report.json").read_text(encoding="utf-8"))
+    assert report["rows_accepted"] == 10 and report["frame"] == ["bd09"]
+
+
+def _merged_workbook(path: Path, rows: list[list[object]], header: list[list[object]]) -> Path:
+    """SYNTHETIC: a title row merged over every column, then ``header`` (two rows with
+    a group cell merged over its sub-columns), then ``rows``."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    ws = book.active
+    width = len(header[-1])
+    ws.append(["黄浦分局110接警记录导出（2024年3月）"] + [None] * (width - 1))
+    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=width)
+    for r in header:
+        ws.append(r)
+    ws.merge_cells(start_row=2, start_column=width - 1, end_row=2, end_column=width)
+    for r in rows:
+        ws.append(r)
+    book.save(path)
+    return path
+
+
+def test_excel_title_row_and_merged_two_row_header(tmp_path: Path) -> None:
+    rows: list[list[object]] = [
+        ["J1", "2024-03-01 08:00:00", "盗窃", 121.4801, 31.2301],
+        ["J2", "2024-03-01 09:00:00", "盗窃", 121.4802, 31.2302],
+    ]
+    header: list[list[object]] = [
+        ["接警单编号", "报警时间", "报警类别", "坐标", None],
+        [None, None, None, "经度", "纬度"],
+    ]
+    book = _merged_workbook(tmp_path / "110.xlsx", rows, header)
+    table, _, report = ingest([book], "cn110", now=NOW)
+    assert report.rows_read == 2
+    assert list(table.frame["incident_id"]) == ["J1", "J2"]
+    assert list(table.frame["lon"]) == [121.4801, 121.4802]
+    # the same header named by number: row 3 (merged with row 2 above it)
+    table3, _, _ = ingest([book], "cn110", now=NOW, header_row=3)
+    assert list(table3.frame["incident_id"]) == ["J1", "J2"]
+    # row 1 (the title) is no header: the error names what the header has
+    with pytest.raises(DataFileError, match="黄浦分局110接警记录导出"):
+        ingest([book], "cn110", now=NOW, header_row=1)
+
+
+def test_csv_title_row_found_by_auto_and_by_number(tmp_path: Path) -> None:
+    path = tmp_path / "titled.csv"
+    body = "\r\n".join(["110接警记录导出", "", HEADER, *_rows(3)]) + "\r\n"
+    path.write_bytes(body.encode("gb18030"))
+    table, _, report = ingest([path], "cn110", now=NOW)
+    assert report.rows_read == 3 and list(table.frame["incident_id"]) == ["J0000", "J0001", "J0002"]
+    table3, _, _ = ingest([path], "cn110", now=NOW, header_row=3)
+    assert list(table3.frame["incident_id"]) == ["J0000", "J0001", "J0002"]
+    out = tmp_path / "o"
+    result = CliRunner().invoke(
+        app, ["ingest", str(path), "--profile", "cn110", "--header-row", "0", "--out", str(out)]
+    )
+    assert result.exit_code != 0 and "--header-row" in result.output
+
+
+def test_stations_with_title_row_and_merged_header(tmp_path: Path) -> None:
+    book = _merged_workbook(
+        tmp_path / "stations.xlsx",
+        [["人民广场派出所", 121.4795, 31.2290], ["南京东路派出所", 121.4845, 31.2340]],
+        [["名称", "坐标", None], [None, "经度", "纬度"]],
+    )
+    sites = read_sites(book)
+    assert list(sites["name"]) == ["人民广场派出所", "南京东路派出所"]
+    assert sites.geometry.x.tolist() == [121.4795, 121.4845]
+    csv_path = tmp_path / "stations.csv"
+    csv_path.write_text("派出所一览\nname,lon,lat\nA,121.1,31.1\n", encoding="utf-8")
+    assert read_sites(csv_path).geometry.y.tolist() == [31.1]
