@@ -17,7 +17,6 @@ after (stations + MCLP booths); shares are recomputed from those sums.
 
 from __future__ import annotations
 
-import json
 import resource
 import sys
 import time
@@ -30,6 +29,7 @@ import numpy as np
 import pandas as pd
 from pyproj import Transformer
 
+from xunfang import strict_json
 from xunfang.config import Settings
 from xunfang.errors import ValidationError
 from xunfang.ingest.city import City, default_city
@@ -307,12 +307,9 @@ def write_city_summary(summaries: Sequence[DistrictSummary], out_dir: Path) -> d
     frame.to_csv(csv_path, index=False)
     json_path = out_dir / "city_summary.json"
 
-    def clean(v: Any) -> Any:
-        return None if isinstance(v, float) and not np.isfinite(v) else v
-
     payload = {
-        "totals": {k: clean(v) for k, v in city_totals(summaries).items()},
-        "districts": [{k: clean(v) for k, v in s.to_dict().items()} for s in summaries],
+        "totals": city_totals(summaries),
+        "districts": [s.to_dict() for s in summaries],
     }
-    json_path.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+    json_path.write_text(strict_json.dumps(payload, indent=2), encoding="utf-8")
     return {"city_summary.csv": csv_path, "city_summary.json": json_path}
