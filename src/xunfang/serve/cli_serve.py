@@ -116,12 +116,21 @@ def serve_cmd(
 
     The area and city default to those the plan folder records (``--plan-dir``)."""
     from xunfang.errors import ValidationError
-    from xunfang.serve.api.app import prepare_database, run
-    from xunfang.serve.api.geo import build_geo
-    from xunfang.store.db import Database, ServerLock
+    from xunfang.store.db import Database, ServerLock, default_sqlite_url, normalise_url
 
     server_lock: ServerLock | None = None
     try:
+        url = normalise_url(
+            database_url or os.environ.get("XUNFANG_DATABASE_URL") or default_sqlite_url()
+        )
+        file_db = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+        if file_db and workers == 1 and not migrate_only:
+            # SQLite is served by one process: refuse a second server on the same file at
+            # once, before the slow imports (held until this process exits)
+            server_lock = ServerLock(Path(str(url.database)).resolve()).acquire()
+        from xunfang.serve.api.app import prepare_database, run
+        from xunfang.serve.api.geo import build_geo
+
         the_city = None
         plan_dir = plan_dir or (
             Path(os.environ["XUNFANG_PLAN_DIR"]) if os.environ.get("XUNFANG_PLAN_DIR") else None
@@ -161,10 +170,6 @@ def serve_cmd(
             timezone=timezone,
         )
         db = Database(settings.database_url)
-        if db.is_sqlite and workers == 1 and not migrate_only:
-            # SQLite is served by one process: refuse a second server on the same file
-            # (held until this process exits)
-            server_lock = ServerLock(Path(str(db.url.database)).resolve()).acquire()
         rev = prepare_database(db, migrate=migrate or migrate_only)
         db.dispose()
         console.print(f"database {db.backend} at schema revision {rev}")
