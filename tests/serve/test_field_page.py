@@ -143,6 +143,13 @@ def test_sighting_reaches_the_nearest_booth_which_acknowledges(server: Server) -
             row = console.locator('#kpi-standards tr[data-kpi="acknowledge"]')
             row.wait_for(timeout=15000)
             assert "/1" in row.inner_text()
+            # on scene, the officer records the result (反馈) from the page
+            booth.click('.st-btn[data-status="on_scene"]')
+            booth.wait_for_selector('#unit-status[data-status="on_scene"]', timeout=15000)
+            booth.select_option("#disposition", "mediated")
+            booth.fill("#clear-note", "已调解")
+            booth.click("#clear-call")
+            booth.wait_for_selector("#assignment[hidden]", state="attached", timeout=15000)
         finally:
             browser.close()
     assert errors == []
@@ -155,6 +162,12 @@ def test_sighting_reaches_the_nearest_booth_which_acknowledges(server: Server) -
             alert["id"],
             "男子, 红色上衣, 向北",
             pytest.approx(lon),
+        )
+        done = d.get(f"/api/calls/{c['id']}").json()
+        assert (done["status"], done["disposition"], done["disposition_note"]) == (
+            "cleared",
+            "mediated",
+            "已调解",
         )
         # the page sent the booth's position (faked at its post) while on duty
         assert d.get("/api/units/B01").json()["position_at"] is not None

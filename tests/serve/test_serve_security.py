@@ -95,7 +95,7 @@ def test_live_feed_refuses_unknown_users_and_masks_by_the_current_role(lite: Tes
         )
         assert r.status_code == 201
         event = ws.receive_json()
-        assert (event["type"], event["data"]["caller_phone"]) == ("call.created", "135******78")
+        assert (event["type"], event["data"]["caller_phone"]) == ("call.created", "135****5678")
 
 
 def test_live_feed_ends_when_the_user_is_demoted_disabled_or_the_token_expires(

@@ -49,7 +49,6 @@ is what the API would accept.
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import zlib
 from collections import Counter
@@ -66,8 +65,10 @@ import shapely
 from pyproj import CRS, Transformer
 from shapely.geometry.base import BaseGeometry
 
+from xunfang import strict_json
 from xunfang.errors import CRSError, DataFileError
 from xunfang.ingest.coords import to_wgs84
+from xunfang.ingest.masking import mask_name_text, mask_phone_text
 from xunfang.ingest.messages import reason_text, text
 from xunfang.ingest.profiles import (
     CHICAGO,
@@ -156,21 +157,16 @@ EXAMPLES_PER_REASON = 3
 
 # --------------------------------------------------------------------------- masking
 def mask_name(values: pd.Series) -> pd.Series:
-    """Keep the first character of each name, one ``*`` for the rest (张三 -> 张*,
-    欧阳娜娜 -> 欧*). Missing stays missing."""
-    s = values.astype("string").str.strip()
-    return (s.str[:1] + "*").where(s.str.len() > 0)
+    """:func:`~xunfang.ingest.masking.mask_name_text` of each name (张三 -> 张*, 欧阳娜娜 ->
+    欧*). Missing or blank becomes missing."""
+    return values.astype("string").map(mask_name_text, na_action="ignore").astype("string")
 
 
 def mask_phone(values: pd.Series) -> pd.Series:
-    """Keep the first three and last four digits (13812348000 -> 138****8000, 021-6432-1234
-    -> 021****1234); shorter numbers (110, 12345) become ``***``. Missing stays missing."""
-    s = values.astype("string").str.strip()
-    digits = s.str.replace(r"\D", "", regex=True)
-    digits = digits.where(~digits.str.startswith("86") | (digits.str.len() <= 11), digits.str[2:])
-    long_ = digits.str.len() >= 8
-    masked = (digits.str[:3] + "****" + digits.str[-4:]).where(long_, "***")
-    return masked.where(s.str.len() > 0)
+    """:func:`~xunfang.ingest.masking.mask_phone_text` of each number (13812348000 ->
+    138****8000, 021-6432-1234 -> 021****1234, 110 -> ``***``). Missing or blank becomes
+    missing."""
+    return values.astype("string").map(mask_phone_text, na_action="ignore").astype("string")
 
 
 _MASKS = {"name": mask_name, "phone": mask_phone}
@@ -1122,9 +1118,9 @@ def write_outputs(
         rej = rejected.copy()
         rej.insert(1, "reason_text", [reason_text(r, lang) for r in rej["reason"]])
         rej.to_csv(tmp["rejected"], index=False)
-        buf = io.StringIO()
-        json.dump(report.to_dict(), buf, indent=2, ensure_ascii=False)
-        tmp["report"].write_text(buf.getvalue(), encoding="utf-8")
+        tmp["report"].write_text(
+            strict_json.dumps(report.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8"
+        )
     except BaseException:  # an error or Ctrl-C: leave no half-written file behind
         for t in tmp.values():
             t.unlink(missing_ok=True)

@@ -72,6 +72,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from xunfang import strict_json
 from xunfang.config import Settings
 from xunfang.errors import DownloadError, NetworkError, ValidationError
 
@@ -687,7 +688,7 @@ def _download(
             "sha256": sha,
             "fetched_at_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        _write_text_atomic(meta_path, json.dumps(meta, indent=2))
+        _write_text_atomic(meta_path, strict_json.dumps(meta, indent=2))
         return data_path, size, sha
     raise DownloadError(
         f"source {source.name!r}: could not download {url} after {retries + 1} "

@@ -18,7 +18,6 @@ after (stations + MCLP booths); shares are recomputed from those sums.
 from __future__ import annotations
 
 import functools
-import json
 import resource
 import sys
 import time
@@ -31,6 +30,7 @@ import numpy as np
 import pandas as pd
 from pyproj import Transformer
 
+from xunfang import strict_json
 from xunfang.config import Settings
 from xunfang.errors import ValidationError
 from xunfang.ingest.city import City, default_city
@@ -453,12 +453,9 @@ def write_summary_tables(
     pd.DataFrame(list(rows)).to_csv(csv_path, index=False)
     json_path = out_dir / f"{stem}.json"
 
-    def clean(v: Any) -> Any:
-        return None if isinstance(v, float) and not np.isfinite(v) else v
-
     payload = {
-        "totals": {k: clean(v) for k, v in totals.items()},
-        "districts": [{k: clean(v) for k, v in r.items()} for r in rows],
+        "totals": dict(totals),
+        "districts": [dict(r) for r in rows],
     }
-    json_path.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+    json_path.write_text(strict_json.dumps(payload, indent=2), encoding="utf-8")
     return {csv_path.name: csv_path, json_path.name: json_path}

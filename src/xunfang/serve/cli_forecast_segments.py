@@ -16,7 +16,6 @@ work is done by :mod:`xunfang.analyse.segment_evaluate`.
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from pathlib import Path
@@ -27,6 +26,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from xunfang import strict_json
 from xunfang.analyse.evaluate import FRACTIONS
 from xunfang.analyse.segment_evaluate import (
     SegmentEvaluation,
@@ -79,7 +79,9 @@ def write_segment_evaluation(
     comp = comparison(summary, ev.spec.fractions)
     written["comparison.csv"] = write_atomic(out / "comparison.csv", comp.to_csv(index=False))
     facts = ev.to_dict() | {"command": command, "attribution": OSM_ATTRIBUTION}
-    written["run.json"] = write_atomic(out / "run.json", json.dumps(facts, indent=2, default=str))
+    written["run.json"] = write_atomic(
+        out / "run.json", strict_json.dumps(facts, indent=2, default=str)
+    )
     for label, fc in ev.last_forecasts.items():
         gdf = fc.flagged(map_fraction)
         gdf["method"] = fc.method

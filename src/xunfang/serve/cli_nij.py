@@ -8,7 +8,6 @@ Registered on the ``forecast`` sub-app by one import at the end of
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -18,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from xunfang import strict_json
 from xunfang.analyse.nij import (
     CATEGORY_KEYS,
     DEFAULT_METHODS,
@@ -189,7 +189,7 @@ def write_nij(run: NijRun, out: Path) -> None:
         "cpu_seconds": run.cpu_seconds,
         "hotspot_cells": {str(k): v for k, v in run.settings["hotspot_cells"].items()},
     }
-    write_atomic(out / "settings.json", json.dumps(settings, indent=2, default=str))
+    write_atomic(out / "settings.json", strict_json.dumps(settings, indent=2, default=str))
 
 
 def _markdown(df: pd.DataFrame) -> str:

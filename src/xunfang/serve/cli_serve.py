@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import sys
 from pathlib import Path
@@ -115,11 +116,21 @@ def serve_cmd(
 
     The area and city default to those the plan folder records (``--plan-dir``)."""
     from xunfang.errors import ValidationError
-    from xunfang.serve.api.app import prepare_database, run
-    from xunfang.serve.api.geo import build_geo
-    from xunfang.store.db import Database
+    from xunfang.store.db import Database, ServerLock, default_sqlite_url, normalise_url
 
+    server_lock: ServerLock | None = None
     try:
+        url = normalise_url(
+            database_url or os.environ.get("XUNFANG_DATABASE_URL") or default_sqlite_url()
+        )
+        file_db = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+        if file_db and workers == 1 and not migrate_only:
+            # SQLite is served by one process: refuse a second server on the same file at
+            # once, before the slow imports (held until this process exits)
+            server_lock = ServerLock(Path(str(url.database)).resolve()).acquire()
+        from xunfang.serve.api.app import prepare_database, run
+        from xunfang.serve.api.geo import build_geo
+
         the_city = None
         plan_dir = plan_dir or (
             Path(os.environ["XUNFANG_PLAN_DIR"]) if os.environ.get("XUNFANG_PLAN_DIR") else None
@@ -217,8 +228,14 @@ def serve_cmd(
             f"console at http://{host}:{port}/"
         )
     except (XunfangError, OSError) as exc:
+        if server_lock is not None:
+            server_lock.release()
         raise fail(exc) from exc
-    run(settings, geo, host=host, port=port, migrate=False, log_level=log_level)
+    try:
+        run(settings, geo, host=host, port=port, migrate=False, log_level=log_level)
+    finally:
+        if server_lock is not None:
+            server_lock.release()
 
 
 @user_app.command("add")
@@ -238,6 +255,7 @@ def user_add(
     """Add a user (the password is hashed with Argon2; it is never stored or shown)."""
     from xunfang.errors import ValidationError
     from xunfang.serve.api.app import prepare_database
+    from xunfang.serve.api.schemas import USERNAME_PATTERN
     from xunfang.serve.api.security import Role, hash_password
     from xunfang.store import repo
     from xunfang.store.db import Database
@@ -245,6 +263,11 @@ def user_add(
 
     try:
         settings = _settings(database_url=database_url)
+        if not re.fullmatch(USERNAME_PATTERN, username):
+            raise ValidationError(
+                f"user name {username!a}: use 1 to 64 of A-Z a-z 0-9 _ . - @ "
+                "(the rule of POST /api/users)"
+            )
         try:
             role_value = Role(role).value
         except ValueError:

@@ -18,7 +18,6 @@ output is exactly one object::
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Annotated
@@ -30,6 +29,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from xunfang import strict_json
 from xunfang.errors import ValidationError, XunfangError
 from xunfang.serve._common import fail
 
@@ -149,7 +149,7 @@ def travel_time_cmd(
         "snap_m": [_num(float(s)) for s in snap_m],
     }
     if as_json:
-        typer.echo(json.dumps(result, ensure_ascii=False))
+        typer.echo(strict_json.dumps(result, ensure_ascii=False))
         return
     table = Table(title=f"Drive along {escape(roads.name)}")
     table.add_column("direction")

@@ -30,7 +30,6 @@ Files (``out/``):
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from datetime import UTC, datetime
@@ -43,7 +42,7 @@ import plotly.graph_objects as go
 from jinja2 import Environment, PackageLoader, select_autoescape
 from plotly.offline import get_plotlyjs
 
-from xunfang import __version__
+from xunfang import __version__, strict_json
 from xunfang.errors import ValidationError
 from xunfang.ingest.coords import to_output_frame as coords_to_frame
 from xunfang.plan.deployment import Deployment
@@ -763,18 +762,18 @@ def write_deployment(
         put("sectors.csv", dep.sector_kpis.to_csv(index=False))
     else:  # from an earlier run with sectors into the same folder
         (out / "sectors.csv").unlink(missing_ok=True)
-    put("deploy_summary.json", json.dumps(deploy_summary(dep), indent=2, ensure_ascii=False))
+    put("deploy_summary.json", strict_json.dumps(deploy_summary(dep), indent=2, ensure_ascii=False))
     features = []
     out_lon, out_lat = coords_to_frame(dep.node_lon, dep.node_lat, output_frame)
     for rt in dep.routes:
         fc = route_geojson(rt, out_lon, out_lat)
         features.append(fc["features"][0])
         folder = f"routes/{_safe(rt.unit)}"
-        put(f"{folder}/{rt.key}.geojson", json.dumps(fc, ensure_ascii=False), record=False)
+        put(f"{folder}/{rt.key}.geojson", strict_json.dumps(fc, ensure_ascii=False), record=False)
         put(f"{folder}/{rt.key}.gpx", route_gpx(rt, dep.node_lon, dep.node_lat), record=False)
     put(
         "routes.geojson",
-        json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False),
+        strict_json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False),
     )
     for unit in sorted({rt.unit for rt in dep.routes}):
         put(f"schedules/{_safe(unit)}.html", render_schedule(dep, unit, lang), record=False)

@@ -3,7 +3,6 @@ self-contained HTML report with charts (plotly.js embedded once, opens offline).
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ import plotly.graph_objects as go
 from jinja2 import Environment, PackageLoader, select_autoescape
 from plotly.offline import get_plotlyjs
 
-from xunfang import __version__
+from xunfang import __version__, strict_json
 from xunfang.analyse.evaluate import EvaluationRun
 from xunfang.serve._common import write_atomic
 
@@ -358,7 +357,7 @@ def write_evaluation(
     rows["end"] = rows["end"].astype(str)
     put("results.csv", rows.to_csv(index=False))
     put("summary.csv", run.evaluation.summary().to_csv(index=False))
-    put("run.json", json.dumps(run_summary(run, command), indent=2, default=str))
+    put("run.json", strict_json.dumps(run_summary(run, command), indent=2, default=str))
     paired = run.evaluation.paired()
     if len(paired):
         put("paired.csv", paired.to_csv(index=False))
@@ -368,7 +367,7 @@ def write_evaluation(
         put("selection_scores.csv", run.evaluation.validation_scores.to_csv(index=False))
         put(
             "selection.json",
-            json.dumps(
+            strict_json.dumps(
                 sel.replace({np.nan: None}).to_dict(orient="records"), indent=1, default=str
             ),
         )

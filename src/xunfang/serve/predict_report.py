@@ -4,7 +4,6 @@ the automatic selection's scores, and a self-contained HTML report with a map.""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import plotly.graph_objects as go
 from jinja2 import Environment, PackageLoader, select_autoescape
 from plotly.offline import get_plotlyjs
 
-from xunfang import __version__
+from xunfang import __version__, strict_json
 from xunfang.analyse.prediction import PredictionRun, ranks
 from xunfang.ingest.city import to_output_frame
 from xunfang.serve._common import write_atomic
@@ -159,9 +158,9 @@ def write_prediction(
         put("selection.csv", tabs.to_csv(index=False))
         put("selection_scores.csv", scores.to_csv(index=False))
         sel = [g.selection.to_dict() | {"group": g.group} for g in run.groups if g.selection]
-        put("selection.json", json.dumps(sel, indent=1, default=str))
+        put("selection.json", strict_json.dumps(sel, indent=1, default=str))
     summary = run_summary(run, output_frame, command)
-    put("run.json", json.dumps(summary, indent=2, default=str))
+    put("run.json", strict_json.dumps(summary, indent=2, default=str))
     figs = {
         g.group: map_figure(table, run, g.group).to_html(
             full_html=False, include_plotlyjs=False, config={"displaylogo": False}

@@ -6,7 +6,6 @@ network itself (no web tiles) and carry the OpenStreetMap attribution (ODbL).
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +19,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from plotly.offline import get_plotlyjs
 from pyproj import Transformer
 
-from xunfang import __version__
+from xunfang import __version__, strict_json
 from xunfang.analyse.hotspots import ALL, WEEKDAYS_EN, WEEKDAYS_ZH
 from xunfang.errors import ValidationError
 from xunfang.ingest.city import to_output_frame
@@ -578,16 +577,4 @@ OUTPUT_FILES = frozenset(
 
 def _json(obj: Any) -> str:
     """Strict JSON: NaN and infinities become null (JSON has no such numbers)."""
-
-    def clean(v: Any) -> Any:
-        if isinstance(v, float) and not math.isfinite(v):
-            return None
-        if isinstance(v, dict):
-            return {k: clean(x) for k, x in v.items()}
-        if isinstance(v, list | tuple):
-            return [clean(x) for x in v]
-        if isinstance(v, np.generic):
-            return clean(v.item())
-        return v
-
-    return json.dumps(clean(obj), indent=2, ensure_ascii=False, allow_nan=False)
+    return strict_json.dumps(obj, indent=2, ensure_ascii=False)

@@ -14,7 +14,6 @@ Files::
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +25,7 @@ import plotly.graph_objects as go
 from jinja2 import Environment, PackageLoader, select_autoescape
 from plotly.offline import get_plotlyjs
 
-from xunfang import __version__
+from xunfang import __version__, strict_json
 from xunfang.serve._common import OSM_ATTRIBUTION
 from xunfang.simulate.metrics import RINGS_MIN, Estimate, workload_by_district
 from xunfang.simulate.runner import VARIANT_LABELS, Comparison
@@ -357,7 +356,9 @@ def write_simulation(cmp: Comparison, out_dir: str | Path) -> dict[str, Path]:
     table.drop(columns=[c for c in table.columns if c.endswith("_text")]).to_csv(p, index=False)
     written["comparison.csv"] = p
     p = out / "summary.json"
-    p.write_text(json.dumps(summary_dict(cmp), indent=2, default=_json_default), encoding="utf-8")
+    p.write_text(
+        strict_json.dumps(summary_dict(cmp), indent=2, default=_json_default), encoding="utf-8"
+    )
     written["summary.json"] = p
     for v in cmp.results:
         p = out / f"calls_{v}.csv.gz"

@@ -24,6 +24,7 @@ first to commit, re-reads the row and matches nothing).
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,6 +38,8 @@ from xunfang.errors import ValidationError
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 """How long a SQLite writer waits for the lock before giving up, milliseconds."""
+HEALTH_TIMEOUT_S = 2.0
+"""How long the health check (:meth:`Database.ping`) waits for the database, seconds."""
 
 
 def default_sqlite_url(folder: Path | None = None) -> str:
@@ -159,6 +162,38 @@ class Database:
         with self._write.begin() as session:
             yield session
 
+    def ping(self, timeout_s: float = HEALTH_TIMEOUT_S) -> bool:
+        """Whether the database takes a write now: SQLite takes and releases the write
+        lock (``BEGIN IMMEDIATE`` then ``ROLLBACK``, waiting at most ``timeout_s``), so a
+        file locked by another process reads as unavailable, as intake would find it;
+        PostgreSQL runs ``SELECT 1`` from the schema's version table under a
+        ``statement_timeout`` and ``lock_timeout`` of ``timeout_s``. Nothing is written;
+        any error (no connection, pool exhausted, locked, timed out) is ``False``."""
+        ms = max(1, int(timeout_s * 1000))
+        try:
+            if self.is_sqlite:
+                raw = self.engine.raw_connection()
+                try:
+                    cur = raw.cursor()
+                    cur.execute(f"PRAGMA busy_timeout={ms}")
+                    try:
+                        cur.execute("BEGIN IMMEDIATE")
+                        cur.execute("SELECT count(*) FROM sqlite_master").fetchall()
+                        cur.execute("ROLLBACK")
+                    finally:
+                        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+                        cur.close()
+                finally:
+                    raw.close()
+            else:
+                with self.engine.connect() as conn, conn.begin():
+                    conn.exec_driver_sql(f"SET LOCAL statement_timeout = {ms}")
+                    conn.exec_driver_sql(f"SET LOCAL lock_timeout = {ms}")
+                    conn.exec_driver_sql("SELECT 1 FROM alembic_version LIMIT 1").fetchall()
+        except Exception:  # the health check reports, it does not raise
+            return False
+        return True
+
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
@@ -180,3 +215,61 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+class ServerLock:
+    """The exclusive claim of one server process on a SQLite file: an advisory ``flock``
+    on ``<database>.serve.lock`` next to it, holding the holder's process id.
+
+    SQLite is served by one process (the live feed and the intake writer live in it); a
+    second ``xunfang serve`` on the same file would take calls its consoles never hear
+    of. The operating system releases the lock when the holder exits, however it ends
+    (even ``kill -9``), so a lock file left by a dead process is simply taken over.
+    On systems without ``fcntl`` (Windows) no lock is taken.
+
+    Raises
+    ------
+    ValidationError
+        From :meth:`acquire`, when another live process holds the lock; the message
+        names the database and that process id.
+    """
+
+    def __init__(self, database: Path) -> None:
+        self.database = database
+        self.path = database.with_name(database.name + ".serve.lock")
+        self._fd: int | None = None
+
+    def acquire(self) -> ServerLock:
+        """Take the lock (at once, without waiting) and write our process id into it."""
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            return self
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise ValidationError(
+                f"database {self.database} is in use by another xunfang serve (pid "
+                f"{holder}, lock {self.path}): SQLite is served by one process; stop that "
+                "one first, or use PostgreSQL (XUNFANG_DATABASE_URL) for several"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        os.fsync(fd)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        """Give the lock up (closing the file releases it)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> ServerLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

@@ -142,10 +142,19 @@ def reassign(svc: Service, call_id: int, body: F.ReassignIn, ctx: Ctx) -> S.Call
 
 
 def clear_call(svc: Service, call_id: int, body: F.ClearIn, ctx: Ctx) -> S.CallDetailOut:
-    """Clear a call on scene with its disposition and note; its units return to post."""
+    """Clear a call on scene with its disposition and note; its units return to post.
+    Dispatchers and admins clear any call, an officer only a call their unit is on
+    (:class:`ForbiddenError` otherwise, checked in the clearing transaction)."""
     check_disposition(svc, body.disposition)
     _crew_tx(svc, ctx, call_id, "clear", None, disposition=body.disposition, note=body.note)
     return get_call_detail(svc, call_id, ctx)
+
+
+def _own_call(ctx: Ctx, call_id: int, members: Sequence[Unit]) -> None:
+    """Refuse an officer whose unit is not on the call (dispatchers and admins pass)."""
+    p = ctx.principal
+    if p.role is Role.OFFICER and p.unit_id not in {m.id for m in members}:
+        raise ForbiddenError(f"call {call_id} is not assigned to your unit")
 
 
 def cancel_call(svc: Service, call_id: int, ctx: Ctx) -> S.CallOut:
@@ -206,6 +215,8 @@ def _crew_tx_inner(
             if call is None:
                 raise NotFoundError(f"no call {call_id}")
             members = list(repo.units_on_call(s, call_id))
+            if op == "clear":
+                _own_call(ctx, call_id, members)
         rows = list(members)
         for uid in (unit_id, to_unit):
             if uid is not None and uid not in {r.id for r in rows}:

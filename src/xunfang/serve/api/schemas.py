@@ -1,5 +1,6 @@
 """Request and response bodies (pydantic). Create schemas refuse unknown fields; strings
-refuse control characters (PostgreSQL cannot store NUL, and none belongs in a call)."""
+refuse control characters (PostgreSQL cannot store NUL, and none belongs in a call) and
+the invisible Unicode format characters that reorder or hide text (:data:`SPOOFING`)."""
 
 from __future__ import annotations
 
@@ -11,19 +12,36 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from xunfang.serve.api.security import Role
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_CONTROL_LINE = re.compile(r"[\x00-\x1f\x7f]")
+SPOOFING = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+"""Bidirectional format characters (Unicode UAX #9): the Arabic letter mark U+061C, the
+left-to-right and right-to-left marks U+200E/U+200F, the embeddings and overrides
+U+202A-U+202E and the isolates U+2066-U+2069. They are invisible and reorder the text
+around them (``"abc\u202egnp.exe"`` shows as ``abcexe.png``: CVE-2021-42574, "Trojan
+Source"), so a console could show a dispatcher an address or name other than the stored
+one; no Chinese or Latin text needs them. Zero-width joiners (U+200C/U+200D) are kept:
+Persian, Indic scripts and emoji sequences need them."""
+_CONTROL = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f{SPOOFING}]")
+_CONTROL_LINE = re.compile(f"[\x00-\x1f\x7f{SPOOFING}]")
+
+
+def forbidden_char(text: str, *, one_line: bool = True) -> str | None:
+    """The first character ``text`` must not hold as ``U+XXXX`` (C0 controls and DEL,
+    but tab and line breaks when not ``one_line``, and :data:`SPOOFING`), or ``None``."""
+    m = (_CONTROL_LINE if one_line else _CONTROL).search(text)
+    return None if m is None else f"U+{ord(m.group()):04X}"
 
 
 def _no_control(text: str) -> str:
-    if _CONTROL.search(text):
-        raise ValueError("must not contain control characters")
+    bad = forbidden_char(text, one_line=False)
+    if bad:
+        raise ValueError(f"must not contain control or bidirectional characters ({bad})")
     return text
 
 
 def _no_control_line(text: str) -> str:
-    if _CONTROL_LINE.search(text):
-        raise ValueError("must be one line without control characters")
+    bad = forbidden_char(text)
+    if bad:
+        raise ValueError(f"must be one line without control or bidirectional characters ({bad})")
     return text
 
 
@@ -64,7 +82,10 @@ Password = Annotated[
     str, StringConstraints(min_length=8, max_length=128), AfterValidator(_no_control_line)
 ]
 UnitId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,32}$")]
-Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-@]{1,64}$")]
+USERNAME_PATTERN = r"^[A-Za-z0-9_.\-@]{1,64}$"
+"""A login name: ASCII letters, digits and ``_ . - @`` only (no look-alike or invisible
+characters), 1 to 64 of them; the API and ``xunfang user add`` check it."""
+Username = Annotated[str, StringConstraints(pattern=USERNAME_PATTERN)]
 Lon = Annotated[float, Field(ge=-180.0, le=180.0, allow_inf_nan=False, description="degrees")]
 Lat = Annotated[float, Field(ge=-90.0, le=90.0, allow_inf_nan=False, description="degrees")]
 Frame = Literal["wgs84", "gcj02", "bd09"]

@@ -8,7 +8,8 @@
   logged in and until when; what the user may do is read from the database at each
   request and on the live feed (:mod:`xunfang.serve.api.identity`).
 * Personal data: the caller's name and phone are masked for roles that do not need them
-  (officer, analyst): :func:`caller_view` is the one rule, used by the REST answers and
+  (officer, analyst) by the rule ``xunfang ingest`` uses (:mod:`xunfang.ingest.masking`):
+  :func:`caller_view` is the one place that decides, used by the REST answers and
   the live feed alike.
 """
 
@@ -24,6 +25,7 @@ import jwt
 from pwdlib import PasswordHash
 
 from xunfang.errors import ValidationError
+from xunfang.ingest.masking import mask_name_text, mask_phone_text
 
 ALGORITHM = "HS256"
 ISSUER = "xunfang"
@@ -164,21 +166,11 @@ def decode_token(token: str, secret: str) -> Principal:
     return decode_claims(token, secret).principal
 
 
-def mask_name(name: str | None) -> str | None:
-    """Keep the first character: ``张三丰`` -> ``张**``, ``Alice`` -> ``A****``."""
-    if not name:
-        return name
-    return name[0] + "*" * max(len(name) - 1, 1)
-
-
-def mask_phone(phone: str | None) -> str | None:
-    """Keep the first 3 and last 2 digits: ``13800138000`` -> ``138******00``."""
-    if not phone:
-        return phone
-    digits = [c for c in phone if c.isdigit()]
-    if len(digits) <= 5:
-        return "*" * len(digits)
-    return "".join(digits[:3]) + "*" * (len(digits) - 5) + "".join(digits[-2:])
+mask_name = mask_name_text
+"""The caller's name as roles that may not see it get it (the ingest rule: ``张*``)."""
+mask_phone = mask_phone_text
+"""The caller's phone as roles that may not see it get it (the ingest rule:
+``138****8000``)."""
 
 
 def caller_view(

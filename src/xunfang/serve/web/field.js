@@ -16,7 +16,7 @@
       act_oos: "停用", st_available: "空闲", st_dispatched: "已派", st_en_route: "在途", st_on_scene: "到场",
       st_returning: "返回岗位", st_out_of_service: "停用", lang_other: "English", route: "路线",
       min: "分钟", m: "米", sent: "已上报, 推送给", units: "个警力", no_gps: "无法定位: 请在地图上点选或输入坐标",
-      login_failed: "用户名或密码错误", no_unit: "未绑定警力",
+      login_failed: "用户名或密码错误", no_unit: "未绑定警力", clear_call: "结束并反馈",
     },
     en: {
       title: "xunfang field", login: "Log in", logout: "Log out", username: "User name", password: "Password",
@@ -30,7 +30,7 @@
       st_dispatched: "dispatched", st_en_route: "en route", st_on_scene: "on scene",
       st_returning: "returning", st_out_of_service: "out of service", lang_other: "中文", route: "Route",
       min: "min", m: "m", sent: "Sent to", units: "units", no_gps: "No position: tap the map or type coordinates",
-      login_failed: "Wrong user name or password", no_unit: "No unit assigned",
+      login_failed: "Wrong user name or password", no_unit: "No unit assigned", clear_call: "Clear with result",
     },
   };
   const browserLang = (navigator.language || "zh").toLowerCase().startsWith("zh") ? "zh" : "en";
@@ -185,6 +185,17 @@
     try { await api("POST", `/api/units/${encodeURIComponent(u.id)}/status`, body); await refreshMe(); }
     catch (e) { $("#unit-error").textContent = e.message; }
   }
+  // 反馈: the officer of a unit on the call records its result (POST /api/calls/{id}/clear)
+  async function clearCall() {
+    const c = state.me && state.me.call;
+    if (!c) return;
+    $("#unit-error").textContent = "";
+    const body = { disposition: $("#disposition").value, note: $("#clear-note").value };
+    try {
+      await api("POST", `/api/calls/${c.id}/clear`, body);
+      $("#clear-note").value = ""; await refreshMe(); // the call leaves, the unit returns
+    } catch (e) { $("#unit-error").textContent = e.message; }
+  }
   async function ackCall() {
     const c = state.me && state.me.call;
     if (!c) return;
@@ -331,6 +342,7 @@
   });
   for (const b of document.querySelectorAll(".st-btn")) b.addEventListener("click", () => setStatus(b.dataset.status));
   $("#ack-call").addEventListener("click", ackCall);
+  $("#clear-call").addEventListener("click", clearCall);
   $("#sight-gps").addEventListener("click", useGps);
   $("#sight-form").addEventListener("submit", sendSighting);
   document.addEventListener("pointerdown", unlockAudio, { once: true });

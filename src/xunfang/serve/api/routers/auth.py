@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
@@ -13,8 +12,6 @@ from xunfang.serve.api import schemas as S
 from xunfang.serve.api.deps import AnyUser, ServiceDep, client_of
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @router.post("/token", response_model=S.TokenOut)
@@ -27,7 +24,7 @@ def login(
     ``XUNFANG_TOKEN_TTL_MIN``). Failed logins are throttled per (user, address) and per
     address: 429 with ``Retry-After`` (see :mod:`xunfang.serve.api.accounts`)."""
     name, password = form.username, form.password
-    if len(name) > 64 or len(password) > 256 or _CONTROL.search(name):
+    if len(name) > 64 or len(password) > 256 or S.forbidden_char(name):
         # no such user can exist (names are checked at creation): a wrong login
         name = "\ufffd"
     try:

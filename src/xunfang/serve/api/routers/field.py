@@ -67,10 +67,11 @@ def reassign(
 
 @router.post("/api/calls/{call_id}/clear", response_model=S.CallDetailOut)
 def clear_call(
-    call_id: CallId, body: F.ClearIn, ctx: Dispatcher, svc: ServiceDep
+    call_id: CallId, body: F.ClearIn, ctx: FieldUser, svc: ServiceDep
 ) -> S.CallDetailOut:
     """Clear a call on scene with its disposition (处警结果) and a note; its units
-    return to their posts."""
+    return to their posts. An officer may clear only a call their unit is on (403
+    otherwise); audited as ``call.clear`` whoever clears."""
     return field.clear_call(svc, call_id, body, ctx)
 
 

@@ -17,9 +17,15 @@ router = APIRouter(tags=["meta"])
 
 
 @router.get("/api/health")
-def health(svc: ServiceDep) -> dict[str, str]:
-    """Liveness (no authentication, no data)."""
-    return {"status": "ok", "database": svc.db.backend}
+def health(svc: ServiceDep, response: Response) -> dict[str, str]:
+    """Readiness (no authentication, no data): ``database`` is ``ok`` when the database
+    takes a write within 2 s (:meth:`~xunfang.store.db.Database.ping`), else
+    ``unavailable`` with status 503 (intake would fail too)."""
+    response.headers["Cache-Control"] = "no-store"
+    if svc.db.ping():
+        return {"status": "ok", "database": "ok", "backend": svc.db.backend}
+    response.status_code = 503
+    return {"status": "unavailable", "database": "unavailable", "backend": svc.db.backend}
 
 
 @router.get("/api/meta", response_model=S.MetaOut)

@@ -13,7 +13,7 @@ from xunfang.serve.api.deps import Admin, ServiceDep
 
 router = APIRouter(prefix="/api/users", tags=["users"])
 
-UserName = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.\-@]{1,64}$", description="login name")]
+UserName = Annotated[str, Path(pattern=S.USERNAME_PATTERN, description="login name")]
 
 
 @router.get("", response_model=list[S.UserOut])
