@@ -449,8 +449,8 @@ RING_LABELS = {
 
 
 def _print_plan_summary(plan: BoothPlan, lang: str = "en") -> None:
-    """The plan's figures in the terminal (``lang`` ``zh``: in Chinese; the network notes
-    stay as the readers write them)."""
+    """The plan's figures in the terminal (``lang`` ``zh``: in Chinese, the notes too)."""
+    from xunfang.ingest.notes import note_text
     from xunfang.serve.report import _t as report_text
 
     zh = lang == "zh"
@@ -473,7 +473,8 @@ def _print_plan_summary(plan: BoothPlan, lang: str = "en") -> None:
         console.print(f"[bold yellow]{label}:[/] {escape(plan.candidates_note)}", soft_wrap=True)
     if plan.stations_note:
         label = "派出所" if zh else "Stations"
-        console.print(f"[bold yellow]{label}:[/] {escape(plan.stations_note)}", soft_wrap=True)
+        note = escape(note_text(plan.stations_note, lang))
+        console.print(f"[bold yellow]{label}:[/] {note}", soft_wrap=True)
     if net.stitch_links or len(net.areas) > 1:  # graphs per area, stitched
         console.print(
             f"路网：{net.nodes:,} 个节点，{net.edges_kept:,} 条可行车边，{len(net.areas)} 个片区间"
@@ -503,7 +504,7 @@ def _print_plan_summary(plan: BoothPlan, lang: str = "en") -> None:
             f"{escape(plan.area.name)} kept in the network"
         )
     for note in net.notes:
-        console.print(f"  [dim]{note}[/]")
+        console.print(f"  [dim]{escape(note_text(note, lang))}[/]")
     if zh:
         demand = (
             f"同一批 {len(plan.incidents):,} 起警情"

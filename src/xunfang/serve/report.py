@@ -24,6 +24,7 @@ from xunfang import __version__
 from xunfang.analyse.hotspots import ALL, WEEKDAYS_EN, WEEKDAYS_ZH
 from xunfang.errors import ValidationError
 from xunfang.ingest.city import to_output_frame
+from xunfang.ingest.notes import Note, note_text
 from xunfang.ingest.taxonomy import load_taxonomy
 from xunfang.plan.booth_plan import RESPONSE_RINGS_S, BoothPlan
 from xunfang.serve._common import OSM_ATTRIBUTION, osm_annotation, write_atomic
@@ -354,13 +355,13 @@ def render_html(plan: BoothPlan, lang: str = "en", *, out_dir: str = "OUT") -> s
 
 def plan_notes(plan: BoothPlan, lang: str = "en") -> list[str]:
     """Caveats the reader must know, from the data and the model."""
-    notes = list(plan.network.report.notes)
+    notes = [note_text(n, lang) for n in plan.network.report.notes]
     if plan.forecast_note:
         notes.insert(0, plan.forecast_note)
     if plan.demand_note:
         notes.insert(0, plan.demand_note)
     if plan.stations_note:
-        notes.insert(0, plan.stations_note)
+        notes.insert(0, note_text(plan.stations_note, lang))
     if plan.candidates_note:
         notes.insert(0, plan.candidates_note)
     ww = plan.where_when
@@ -403,10 +404,7 @@ def plan_notes(plan: BoothPlan, lang: str = "en") -> list[str]:
             ).format(", ".join(plan.config.types), plan.n_other_types)
         )
     if plan.n_fixed_merged:
-        notes.append(
-            f"{plan.n_fixed_merged} fixed site(s) snapped to the same road node as another and "
-            "were merged."
-        )
+        notes.append(Note("fixed_merged", n=plan.n_fixed_merged).text(lang))
     return notes
 
 
