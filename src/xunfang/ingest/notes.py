@@ -134,6 +134,18 @@ _NOTES: dict[str, dict[str, str]] = {
         "fixed_merged": (
             "{n} fixed site(s) snapped to the same road node as another and were merged."
         ),
+        # plan/booth_value.py (no final full stop: the report adds it)
+        "workload": (
+            "workload: {per_day:.1f} incidents per day over {days:.0f} days; each call "
+            "{scene_min:.0f} min on scene plus the drive there and back"
+        ),
+        "no_queue": "no queueing figures: {error}",
+        "hypercube": (
+            "hypercube approximation (Larson 1975; Jarvis 1985): {units} units, load {load:.3f} "
+            "per unit, {converged} in {iterations} iterations"
+        ),
+        "converged": "converged",
+        "not_converged": "not converged",
         "none": "none",
     },
     "zh": {
@@ -218,6 +230,17 @@ _NOTES: dict[str, dict[str, str]] = {
         "and_more": "；另有 {n} 个",
         "stations_file": "派出所文件",
         "fixed_merged": "{n} 个固定站点与其他站点吸附到同一路网节点，已合并。",
+        "workload": (
+            "工作量：{days:.0f} 天内平均每天 {per_day:.1f} 起警情；"
+            "每起现场处置 {scene_min:.0f} 分钟，另加往返车程"
+        ),
+        "no_queue": "无排队模型结果：{error}",
+        "hypercube": (
+            "超立方体近似（Larson 1975；Jarvis 1985）：{units} 个单位，每单位负荷 {load:.3f}，"
+            "{iterations} 次迭代后{converged}"
+        ),
+        "converged": "收敛",
+        "not_converged": "未收敛",
         "none": "无",
     },
 }

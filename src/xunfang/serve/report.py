@@ -32,6 +32,7 @@ from xunfang.serve.decisions_report import (
     DECISION_FILES,
     decision_summary,
     decisions_context,
+    status_text,
     write_decision_files,
 )
 from xunfang.serve.map_helpers import (
@@ -100,6 +101,38 @@ _TEXT: dict[str, dict[str, str]] = {
     },
     "step": {"en": "Step", "zh": "步骤"},
     "seconds": {"en": "seconds", "zh": "秒"},
+    # the siting-model table
+    "status": {"en": "status", "zh": "状态"},
+    "solve_time": {"en": "solve time (s)", "zh": "求解时间（秒）"},
+    "gap": {"en": "optimality gap", "zh": "最优性差距"},
+    "objective": {"en": "objective", "zh": "目标值"},
+    "bound": {"en": "proved bound", "zh": "已证界"},
+    "proven": {"en": "(proven optimal)", "zh": "（已证最优）"},
+    "models_note": {
+        "en": "{n_cand} candidate sites, {n_demand} demand nodes.",
+        "zh": "{n_cand} 个候选点，{n_demand} 个需求节点。",
+    },
+    # the road-network table
+    "net_areas": {"en": "areas", "zh": "片区"},
+    "net_nodes": {"en": "nodes", "zh": "节点"},
+    "net_edges": {"en": "drivable edges kept / read", "zh": "保留 / 读取的可行车道路"},
+    "net_stitched": {
+        "en": "links stitched between areas (≤ {m:g} m)",
+        "zh": "片区间拼接连接（≤ {m:g} 米）",
+    },
+    "net_left_out": {
+        "en": "nodes left out (not strongly connected)",
+        "zh": "剔除的节点（未强连通）",
+    },
+    "net_area_kept": {"en": "road inside the study area kept", "zh": "研究区域内道路保留"},
+    "net_area_kept_value": {
+        "en": "{share:.1f} % of {km:.1f} km ({kept:.1f} km)",
+        "zh": "{km:.1f} 公里中的 {share:.1f} %（{kept:.1f} 公里）",
+    },
+    "net_speed_table": {
+        "en": "road-class speed table (no maxspeed)",
+        "zh": "道路等级速度表（无 maxspeed 时）",
+    },
 }
 
 
@@ -332,6 +365,7 @@ def render_html(plan: BoothPlan, lang: str = "en", *, out_dir: str = "OUT") -> s
     ]
     return env.get_template("plan_report.html").render(
         T=lambda key, **kw: _t(key, lang, **kw),
+        status=lambda s: status_text(s, lang),
         lang=lang,
         plan=plan,
         figs=html,
