@@ -104,6 +104,28 @@ _TEXT: dict[str, dict[str, str]] = {
         "以内。警情到所属巡区岗亭的平均车程 {drive:.0f} 秒（划分前 {drive0:.0f} 秒）。",
     },
     "all_within": {"en": "every sector within", "zh": "所有巡区都在"},
+    # table heads
+    "th_target": {"en": "target", "zh": "目标"},
+    "th_feasible": {"en": "feasible", "zh": "可达"},
+    "th_best": {"en": "best reachable", "zh": "最高可达"},
+    "th_reached": {"en": "reached", "zh": "实际达到"},
+    "th_booths": {"en": "booths", "zh": "岗亭数"},
+    "yes": {"en": "yes", "zh": "是"},
+    "no": {"en": "NO", "zh": "否"},
+    "th_name": {"en": "name", "zh": "名称"},
+    "th_kind": {"en": "kind", "zh": "类型"},
+    "th_nearest": {"en": "nearest", "zh": "就近"},
+    "th_alone": {"en": "alone ≤{t} min", "zh": "独占 ≤{t}分钟"},
+    "th_lost": {"en": "lost ≤{m}", "zh": "失去 ≤{m}"},
+    "th_gain": {"en": "gain", "zh": "增益"},
+    "th_mean": {"en": "+mean s", "zh": "+平均秒"},
+    "th_calls": {"en": "calls/day", "zh": "日出警"},
+    "th_busy": {"en": "busy", "zh": "忙碌"},
+    "th_officers": {"en": "officers/day", "zh": "日警力"},
+    "th_flag": {"en": "flag", "zh": "标记"},
+    "booth": {"en": "booth", "zh": "岗亭"},
+    "station": {"en": "station", "zh": "警署"},
+    "low_value": {"en": "low value", "zh": "低价值"},
     "not_all_within": {"en": "not every sector within", "zh": "并非所有巡区都在"},
 }
 
@@ -262,6 +284,7 @@ def decisions_context(plan: BoothPlan, lang: str = "en") -> dict[str, Any] | Non
     threshold = plan.config.threshold_min
     return {
         "T": lambda key, **kw: _t(key, lang, **kw),
+        "status": lambda status: status_text(status, lang),
         "d": d,
         "summary": d.summary_zh if lang == "zh" and d.summary_zh else d.summary,
         "figs": figs,
