@@ -62,7 +62,11 @@ def test_nested_notes_counts_and_lists_render_per_language() -> None:
         "A（距区域 1.0 公里）；B（距区域 2.0 公里）；另有 1 个。"
     )
     speeds = Note(
-        "speeds_file", posted=29, edges=687, table=Note("table", code="CN"), speeds={"primary": 40.0}
+        "speeds_file",
+        posted=29,
+        edges=687,
+        table=Note("table", code="CN"),
+        speeds={"primary": 40.0},
     )
     swapped = speeds.with_fields(table=Note("table_stated", code="CN"))
     assert swapped.endswith("the CN road-class table (country CN stated) (km/h: primary 40).")
