@@ -79,3 +79,17 @@ def test_note_pickles_with_its_key() -> None:
     assert back == "Nodes left out by area: EAST 2 of 2."
     assert back.key == "left_by_area"
     assert back.text("zh") == "各片区剔除的节点：EAST 2 个中 2 个。"
+
+
+def test_deployment_note_keeps_its_english_and_has_chinese() -> None:
+    note = Note("legs_outside", n=0, legs=1462)
+    assert note == (
+        "0 of 1462 legs of the sector patrols cannot be walked on their sector's streets and "
+        "take the shortest walk on the whole network"
+    )
+    assert note.text("zh") == (
+        "巡区步巡的 1462 段路程中有 0 段无法在本巡区道路上步行，改走全路网最短步行路线"
+    )
+    groups = Note("places_outside", n=3, groups={"school": 2, "hospital": 1})
+    assert groups.endswith("get no posts (school 2, hospital 1)")
+    assert groups.text("zh").endswith("不设岗位（school 2，hospital 1）")

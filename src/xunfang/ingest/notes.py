@@ -146,6 +146,39 @@ _NOTES: dict[str, dict[str, str]] = {
         ),
         "converged": "converged",
         "not_converged": "not converged",
+        # plan/deployment.py (no final full stop, as the deployment wrote them)
+        "places_outside": (
+            "{n} places of the calendar are outside the study area and get no posts ({groups})"
+        ),
+        "places_far": (
+            "{n} places are more than 250 m from the nearest drivable street node (largest "
+            "{largest_m:.0f} m): their posts stand at that node"
+        ),
+        "window_outside": "window {name}: none of its {n} places is in the area",
+        "risk_empty": "the risk surface is empty in every block: no patrol positions to choose",
+        "idle_vehicles": (
+            "shift {shift}: up to {n} vehicle(s) stand idle in some blocks for lack of crews "
+            "({crew} officers each) after the booths and rule posts"
+        ),
+        "legs_outside": (
+            "{n} of {legs} legs of the sector patrols cannot be walked on their sector's streets "
+            "and take the shortest walk on the whole network"
+        ),
+        "no_sectors": (
+            "no patrol sectors (the plan folder has no sectors.geojson: an older plan, or made "
+            "with --no-sectors): booth officers stay at their booths, and hotspots go to the "
+            "vehicles, nearest first"
+        ),
+        "sector_patrol_off": "--sector-patrol-min 0: booth officers stay at their booths",
+        "booths_no_sector": "booths without a sector in {source}: {booths} (they do not patrol)",
+        "sector_patrols": (
+            "sector patrols: one officer of each booth walks a loop of at most {minutes:g} min "
+            "per block over the riskiest hotspots of the booth's own sector (the sector that "
+            "contains a hotspot decides its booth, not the nearest booth); a booth with one "
+            "officer stands empty during the loop. Walks use the sector's streets; a leg they "
+            "cannot connect takes the shortest walk on the whole network. {n_outside} network "
+            "nodes on a sector edge or past the area take the nearest sector"
+        ),
         "none": "none",
     },
     "zh": {
@@ -241,6 +274,31 @@ _NOTES: dict[str, dict[str, str]] = {
         ),
         "converged": "收敛",
         "not_converged": "未收敛",
+        "places_outside": "日历中 {n} 个地点位于研究区域之外，不设岗位（{groups}）",
+        "places_far": (
+            "{n} 个地点距最近的可行车道路节点超过 250 米（最远 {largest_m:.0f} 米）：岗位设在该节点"
+        ),
+        "window_outside": "时间窗 {name}：其 {n} 个地点都不在区域内",
+        "risk_empty": "所有时段的风险均为零：无巡逻位置可选",
+        "idle_vehicles": (
+            "班次 {shift}：安排岗亭和规则岗位后，部分时段最多 {n} 辆车因缺少车组"
+            "（每车 {crew} 人）而闲置"
+        ),
+        "legs_outside": (
+            "巡区步巡的 {legs} 段路程中有 {n} 段无法在本巡区道路上步行，改走全路网最短步行路线"
+        ),
+        "no_sectors": (
+            "没有巡区（方案目录中没有 sectors.geojson：较早的方案，或使用了 --no-sectors）："
+            "岗亭警力留守岗亭，热点由车巡负责，就近优先"
+        ),
+        "sector_patrol_off": "--sector-patrol-min 0：岗亭警力留守岗亭",
+        "booths_no_sector": "{source} 中没有巡区的岗亭：{booths}（不参与步巡）",
+        "sector_patrols": (
+            "巡区步巡：每个岗亭每个时段派一名警员步行巡逻一圈，最长 {minutes:g} 分钟，"
+            "经过本岗亭所属巡区风险最高的热点（热点归属其所在巡区的岗亭，而非最近的岗亭）；"
+            "只有一名警员的岗亭在巡逻期间无人值守。步巡走本巡区的道路，无法连通的路段改走全路网"
+            "最短步行路线。位于巡区边界或区域以外的 {n_outside} 个路网节点归入最近的巡区"
+        ),
         "none": "无",
     },
 }

@@ -529,7 +529,7 @@ def _method_notes(dep: Deployment, lang: str) -> list[str]:
             "就餐时间在班次内错开，由替岗警力（驻派出所）顶岗，各岗位警力不减。",
             "规则岗位警力按包含该时间窗的整个时段安排；步行可达性基于机动车道路网（不含步行道）。",
         ]
-    return notes + [note_text(n, lang) for n in dep.network.report.notes] + list(dep.notes)
+    return notes + [note_text(n, lang) for n in (*dep.network.report.notes, *dep.notes)]
 
 
 def render_deploy_html(dep: Deployment, lang: str = "en", *, plan_report: str | None = None) -> str:
