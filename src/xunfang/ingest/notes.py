@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from xunfang.ingest.messages import LANGS
+from xunfang.ingest.messages import _lang
 
 __all__ = ["Note", "note_text", "sorted_counts"]
 
@@ -322,12 +322,6 @@ _SEP: dict[type, dict[str, str]] = {
     list: {"en": ", ", "zh": "、"},
     tuple: {"en": "; ", "zh": "；"},
 }
-
-
-def _lang(lang: str) -> str:
-    if lang not in LANGS:
-        raise ValueError(f"language {lang!r} is not one of {', '.join(LANGS)}")
-    return lang
 
 
 def _field(value: Any, lang: str) -> Any:
