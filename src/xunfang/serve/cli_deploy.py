@@ -105,6 +105,7 @@ def deploy_cmd(
     """Plan a week of deployment and write the report, tables, routes and schedules."""
     from xunfang.plan.deployment import DeployConfig, deploy_from_plan_dir
     from xunfang.serve.deploy_report import LANGS, write_deployment
+    from xunfang.serve.report import step_name
 
     if lang not in LANGS:
         raise fail(ValueError(f"--lang must be one of {LANGS}, got {lang!r}"))
@@ -224,8 +225,12 @@ def deploy_cmd(
     for note in dep.notes:
         console.print(f"  [dim]{escape(note_text(note, lang))}[/]")
     timings = {**ctx.timings_s, **dep.timings_s, "outputs": t_out}
+    unit = "秒" if zh else "s"
     console.print(
-        ("用时：" if zh else "Time: ") + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
+        ("用时：" if zh else "Time: ")
+        + ("，" if zh else ", ").join(
+            f"{step_name(k, lang)} {v:.1f} {unit}" for k, v in timings.items()
+        )
     )
     console.print(
         f"已写出 {len(written)} 个文件和 {len(dep.routes)} 条路线（GeoJSON + GPX）到 {out}/，"

@@ -151,7 +151,20 @@ _STEPS_ZH = {
     "MEXCLP siting": "MEXCLP 选址",
     "booth values": "岗亭价值",
     "sectors": "巡区",
+    # xunfang.plan.deployment and the deploy command
+    "blocks and checks": "时段与检查",
+    "risk": "风险",
+    "allocation": "警力分配",
+    "routes": "巡逻路线",
+    "sector patrols": "巡区步巡",
+    "summaries": "汇总",
+    "outputs": "写出文件",
 }
+
+
+def step_name(step: str, lang: str = "en") -> str:
+    """A step of a run's timings in ``lang`` (``en``, or an unknown step: as it is)."""
+    return _STEPS_ZH.get(step, step) if lang == "zh" else step
 
 
 def _t(key: str, lang: str, **kw: Any) -> str:
@@ -384,7 +397,7 @@ def render_html(plan: BoothPlan, lang: str = "en", *, out_dir: str = "OUT") -> s
     return env.get_template("plan_report.html").render(
         T=lambda key, **kw: _t(key, lang, **kw),
         status=lambda s: status_text(s, lang),
-        step_name=lambda k: _STEPS_ZH.get(k, k) if lang == "zh" else k,
+        step_name=lambda k: step_name(k, lang),
         lang=lang,
         plan=plan,
         figs=html,
