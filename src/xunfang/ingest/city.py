@@ -63,6 +63,7 @@ from xunfang.ingest.areas import StudyArea, _norm, area_from_layer, read_boundar
 from xunfang.ingest.incidents import PROFILES, Profile, profile_from_toml
 from xunfang.ingest.network import RoadNetwork, build_network
 from xunfang.ingest.network_cache import CacheStatus, cached_network, cut_network
+from xunfang.ingest.notes import Note
 from xunfang.ingest.profiles import FrameName
 from xunfang.ingest.roads import DEFAULT_CLIP_MARGIN_M, read_road_network
 from xunfang.ingest.sites import read_sites
@@ -536,16 +537,16 @@ class City:
         if key.lower() == "auto":
             pt = area.polygon_wgs84.representative_point()
             if not bool(outside_china(pt.x, pt.y)):
-                return "CN", "the CN road-class table (country auto: the area is in mainland China)"
-            return None, "the default road-class table (country auto: outside mainland China)"
+                return "CN", Note("table_auto_cn")
+            return None, Note("table_auto_default")
         if key.lower() == "default":
-            return None, "the default road-class table (country default)"
+            return None, Note("table_default")
         if key.upper() not in CLASS_SPEEDS_KPH:
             raise ValidationError(
                 f"no road-class speed table for country {key!r} (--country or the city file's "
                 f"country); use auto, default or one of {', '.join(sorted(CLASS_SPEEDS_KPH))}"
             )
-        return key.upper(), f"the {key.upper()} road-class table (country {key.upper()} stated)"
+        return key.upper(), Note("table_stated", code=key.upper())
 
     def recipe(self, area: StudyArea) -> dict[str, Any]:
         """What decides the network of ``area`` (for cache keys and summaries)."""
@@ -657,8 +658,8 @@ class City:
                     rep,
                     speed_table=country or "default",
                     notes=tuple(  # say how the table was chosen
-                        n.replace(f"the {country or 'default'} road-class table", table, 1)
-                        if n.startswith("Speeds:")
+                        n.with_fields(table=table)
+                        if isinstance(n, Note) and n.key == "speeds_file"
                         else n
                         for n in rep.notes
                     ),

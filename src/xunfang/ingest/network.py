@@ -50,6 +50,7 @@ from shapely.geometry.base import BaseGeometry
 
 from xunfang.errors import DataFileError, NetworkError, ValidationError
 from xunfang.ingest.areas import StudyArea, community_areas_touching
+from xunfang.ingest.notes import Note, sorted_counts
 from xunfang.ingest.osm import DEFAULT_SPEEDS_KPH, DRIVABLE_HIGHWAYS, excluded_reason
 from xunfang.ingest.osm import drivable_class as _drivable_class
 from xunfang.ingest.osm import parse_maxspeed as _parse_maxspeed
@@ -293,10 +294,7 @@ def build_network(
     bad_len = ~np.isfinite(length_m) | (length_m < 0)
     if bad_len.any():
         length_m[bad_len] = np.hypot(*(xy[u_idx[bad_len]] - xy[v_idx[bad_len]]).T)
-        notes.append(
-            f"{int(bad_len.sum())} drivable edges had no usable 'length'; the straight-line "
-            "distance between their end nodes was used."
-        )
+        notes.append(Note("no_length", edges=int(bad_len.sum())))
     highway = np.asarray(cols["highway"], dtype=object)
     posted = np.array([_parse_maxspeed(v) for v in cols["maxspeed"]], dtype=np.float64)
     class_speed = np.array([speeds[c] for c in highway], dtype=np.float64)
@@ -313,8 +311,11 @@ def build_network(
         used = np.zeros(uniq_ids.size, dtype=bool)
         used[u_idx] = used[v_idx] = True
         notes.append(
-            f"Clipping to the polygon dropped {int((used & ~keep_node).sum())} drivable nodes "
-            f"outside it and {int((~in_edges).sum())} directed edges with an end outside it."
+            Note(
+                "clip_polygon",
+                nodes=int((used & ~keep_node).sum()),
+                edges=int((~in_edges).sum()),
+            )
         )
         if not in_edges.any():
             hint = ""
@@ -347,19 +348,23 @@ def build_network(
     stitch_kph = speeds["residential"]
     s_time = s_len / kph_to_mps(stitch_kph)
     if len(paths) > 1:
-        longest = f"; the longest is {s_len.max():.1f} m" if s_len.size else ""
-        by_name = (
-            f" ({near_u.size} to the nearest node within {threshold_m:g} m, {name_u.size} "
-            f"between the closest nodes of a street name found in both areas within "
-            f"{name_threshold_m:g} m, i.e. bridges)"
-            if name_threshold_m > 0
-            else ""
-        )
         notes.append(
-            f"The {len(paths)} area graphs share no streets, so {s_len.size} straight links "
-            f"(both ways, {stitch_kph:g} km/h) were added between nodes of different "
-            f"areas{by_name}{longest}. A link can cross where no street does (e.g. a river "
-            "without a bridge); check them on the map (highway='stitch')."
+            Note(
+                "stitched",
+                areas=len(paths),
+                links=s_len.size,
+                kph=stitch_kph,
+                by_name=Note(
+                    "stitched_by_name",
+                    nearest=near_u.size,
+                    threshold_m=threshold_m,
+                    named=name_u.size,
+                    name_threshold_m=name_threshold_m,
+                )
+                if name_threshold_m > 0
+                else "",
+                longest=Note("stitched_longest", m=s_len.max()) if s_len.size else "",
+            )
         )
 
     # 6. travel-time graph (both ways unless one-way data is known), largest SCC
@@ -377,30 +382,32 @@ def build_network(
     final_nodes = node_sel[labels == biggest]
     nodes_left_out = int(node_sel.size - final_nodes.size)
     notes.append(
-        f"Kept the largest strongly connected component: {final_nodes.size} of {node_sel.size} "
-        f"drivable nodes; {nodes_left_out} nodes in {n_comp - 1} smaller components were left out."
+        Note(
+            "scc_areas",
+            kept=final_nodes.size,
+            nodes=node_sel.size,
+            left=nodes_left_out,
+            components=n_comp - 1,
+        )
     )
     if nodes_left_out and len(paths) > 1:
         left_by_area = np.bincount(area_of[node_sel[labels != biggest]], minlength=len(paths))
         all_by_area = np.bincount(area_of[node_sel], minlength=len(paths))
         notes.append(
-            "Nodes left out by area: "
-            + ", ".join(
-                f"{names[i]} {left_by_area[i]} of {all_by_area[i]}"
-                for i in range(len(paths))
-                if left_by_area[i]
+            Note(
+                "left_by_area",
+                areas=[
+                    Note("left_in_area", name=names[i], left=left_by_area[i], all=all_by_area[i])
+                    for i in range(len(paths))
+                    if left_by_area[i]
+                ],
             )
-            + "."
         )
         cut_off = [
             names[i] for i in range(len(paths)) if left_by_area[i] > 0.5 * all_by_area[i] > 0
         ]
         if cut_off:
-            notes.append(
-                f"Most of {', '.join(cut_off)} is cut off from the kept component: the stitch "
-                "links did not reach it. Raise stitch_threshold_m, or set "
-                "same_name_threshold_m (e.g. 200) to rejoin streets cut at a river."
-            )
+            notes.append(Note("cut_off", names=", ".join(cut_off)))
 
     # 7. reindex to the final nodes
     new_index = np.full(uniq_ids.size, -1, dtype=np.int64)
@@ -456,29 +463,30 @@ def build_network(
     n_posted = int(has_posted[in_final].sum())
     notes.insert(
         0,
-        "The source graphs have no one-way data (OSM walk networks store every street in "
-        "both directions), so every drivable street is treated as two-way: travel times "
-        "ignore one-way restrictions and can be optimistic."
-        if not one_way_known
-        else "One-way streets are taken from the source graphs' 'oneway' attribute.",
+        Note("oneway_graph_none") if not one_way_known else Note("oneway_graph"),
     )
     notes.insert(
         1,
-        f"Kept {edges_kept} of {edges_read} directed edges as drivable road classes; dropped "
-        f"by class: {_format_counts(dropped) or 'none'}.",
+        Note("edges_read", kept=edges_kept, read=edges_read, dropped=sorted_counts(dropped)),
     )
     notes.insert(
         2,
-        f"Speeds are imputed by road class (assumed urban speeds, km/h: "
-        f"{', '.join(f'{k} {v:g}' for k, v in speeds.items() if not k.endswith('_link'))}, "
-        f"links {speeds['primary_link']:g}); the OSM maxspeed tag was used on {n_posted} "
-        "directed edges of the final graph.",
+        Note(
+            "speeds_graph",
+            speeds={k: v for k, v in speeds.items() if not k.endswith("_link")},
+            link_kph=speeds["primary_link"],
+            posted=n_posted,
+        ),
     )
     notes.append(
-        f"The final graph has {final_nodes.size} nodes and {len(road)} road pieces, "
-        f"{road['length_m'].sum() / 1000:.1f} km of road."
+        Note(
+            "final_graph",
+            nodes=final_nodes.size,
+            pieces=len(road),
+            km=road["length_m"].sum() / 1000,
+        )
     )
-    notes.append("Road data (c) OpenStreetMap contributors, ODbL 1.0.")
+    notes.append(Note("osm_credit"))
 
     report = NetworkReport(
         areas=tuple(names),

@@ -46,6 +46,7 @@ from shapely.geometry.base import BaseGeometry
 
 import xunfang
 from xunfang.errors import CacheWarning, NetworkError
+from xunfang.ingest.notes import Note
 from xunfang.ingest.road_network import RoadNetwork, freeze
 
 __all__ = ["CACHE_FORMAT", "CacheStatus", "cache_path", "cached_network", "cut_network"]
@@ -248,10 +249,15 @@ def cut_network(network: RoadNetwork, polygon: BaseGeometry, *, name: str = "") 
     edges = edges.reset_index(drop=True)
     left_out = int(idx.size - keep.size)
     km = float(edges["length_m"].sum()) / 1000.0 if "length_m" in edges else math.nan
-    note = (
-        f"Cut from a larger network ({network.n_nodes} nodes) to {name or 'the polygon'}: "
-        f"{idx.size} nodes inside, {keep.size} kept in the largest strongly connected "
-        f"component ({left_out} left out), {len(edges)} road pieces, {km:.1f} km."
+    note = Note(
+        "cut_network",
+        big=network.n_nodes,
+        name=name or "the polygon",
+        inside=int(idx.size),
+        kept=int(keep.size),
+        left=left_out,
+        pieces=len(edges),
+        km=km,
     )
     report = replace(
         network.report,

@@ -39,6 +39,7 @@ from scipy.sparse.csgraph import connected_components
 from shapely.geometry.base import BaseGeometry
 
 from xunfang.errors import NetworkError
+from xunfang.ingest.notes import Note, sorted_counts
 from xunfang.ingest.osm import OsmWays, class_speeds, excluded_reason, parse_maxspeed, parse_oneway
 from xunfang.ingest.road_network import NetworkReport, RoadNetwork, format_counts, freeze, min_csr
 from xunfang.units import WGS84, require_projected
@@ -188,10 +189,7 @@ def network_from_ways(
     n_missing = int((~located).sum())
     if n_missing:
         ways_cut = np.unique(w_of[~located]).size
-        notes.append(
-            f"{n_missing} segments of {ways_cut} ways have an end node that is not in the file "
-            "(ways cut at the extract's edge) and were dropped."
-        )
+        notes.append(Note("ways_cut", segments=n_missing, ways=ways_cut))
     ok = located & (a_id != b_id)
     w_of, a_id, b_id, lla, llb = w_of[ok], a_id[ok], b_id[ok], lla[ok], llb[ok]
     if a_id.size == 0:
@@ -211,10 +209,7 @@ def network_from_ways(
     if clip_polygon is not None:
         inside = shapely.intersects_xy(clip_polygon, xy[:, 0], xy[:, 1])
         keep = inside[a] & inside[b]
-        notes.append(
-            f"Clipping to the study area (with its margin) dropped {int((~inside).sum())} "
-            f"nodes and {int((~keep).sum())} segments outside it."
-        )
+        notes.append(Note("clip_area", nodes=int((~inside).sum()), segments=int((~keep).sum())))
         if not keep.any():
             back = Transformer.from_crs(target_crs, WGS84, always_xy=True)
             cx0, cy0, cx1, cy1 = clip_polygon.bounds
@@ -240,9 +235,7 @@ def network_from_ways(
     length = np.concatenate([seg_len[fw], seg_len[bw]])
     time_s = length / (np.concatenate([v_fwd[fw], v_bwd[bw]]) / 3.6)
     seg_way = np.concatenate([w_of[fw], w_of[bw]])
-    posted = np.concatenate(
-        [np.asarray(posted_fwd)[w_of[fw]], np.asarray(posted_bwd)[w_of[bw]]]
-    )
+    posted = np.concatenate([np.asarray(posted_fwd)[w_of[fw]], np.asarray(posted_bwd)[w_of[bw]]])
     # the fastest segment per (tail, head): parallel duplicates add nothing
     order = np.lexsort((time_s, head, tail))
     tail, head, length, time_s, seg_way, posted = (
@@ -276,18 +269,18 @@ def network_from_ways(
     e_posted = np.bincount(chain_of, weights=posted[seg_order], minlength=len(chains)) > 0
     e_first_way = seg_way[np.array([c[1][0] for c in chains], dtype=np.int64)]
     e_names = [
-        names[int(seg_way[c[1][0]])]
-        if len(c[1]) == 1
-        else _chain_names(seg_way[c[1]], names)
+        names[int(seg_way[c[1][0]])] if len(c[1]) == 1 else _chain_names(seg_way[c[1]], names)
         for c in chains
     ]
     loops = e_tail == e_head
     if simplify:
         notes.append(
-            f"Simplified {n_segments} directed segments between {uniq_ids.size} nodes to "
-            f"{int((~loops).sum())} directed edges between intersections and dead ends; the "
-            "travel time of a joined edge is the sum of its segments' times at each segment's "
-            "own speed."
+            Note(
+                "simplified",
+                segments=n_segments,
+                nodes=uniq_ids.size,
+                edges=int((~loops).sum()),
+            )
         )
 
     # 5. largest strongly connected component
@@ -315,10 +308,15 @@ def network_from_ways(
     km_left_out = float(e_len[left_rows].sum()) / 1000.0
     edges_left_out = int((~in_final & ~loops).sum())
     notes.append(
-        f"Kept the largest strongly connected component: {final_nodes.size} of "
-        f"{graph_nodes.size} nodes; left out {nodes_left_out} nodes, {edges_left_out} directed "
-        f"edges and {km_left_out:.2f} km of road in {n_comp - 1} smaller components (streets "
-        "that cannot be both entered and left, e.g. one-way streets cut at the file's edge)."
+        Note(
+            "scc_file",
+            kept=final_nodes.size,
+            nodes=graph_nodes.size,
+            left=nodes_left_out,
+            edges=edges_left_out,
+            km=km_left_out,
+            components=n_comp - 1,
+        )
     )
 
     area_km = area_km_kept = None
@@ -334,15 +332,16 @@ def network_from_ways(
         area_km_kept = km_inside(row_sel[row_final])
         area_km = area_km_kept + km_inside(left_rows)
         notes.append(
-            f"{100 * area_km_kept / area_km if area_km else 100.0:.1f} % of the {area_km:.1f} km "
-            f"of road inside the study area kept ({area_km - area_km_kept:.2f} km cut off with "
-            "the smaller components)."
+            Note(
+                "area_kept",
+                share=100 * area_km_kept / area_km if area_km else 100.0,
+                km=area_km,
+                cut_km=area_km - area_km_kept,
+            )
         )
 
     sel = row_sel[row_final]
-    geoms = [
-        shapely.linestrings(xy[np.asarray(chains[i][0])]) for i in sel.tolist()
-    ]
+    geoms = [shapely.linestrings(xy[np.asarray(chains[i][0])]) for i in sel.tolist()]
     table = pd.DataFrame(
         {
             "u_index": new_index[e_tail[sel]],
@@ -370,33 +369,42 @@ def network_from_ways(
     n_oneway_ways = rules["tagged one-way"] + rules[_RULE_LABEL["implied"]]
     notes.insert(
         0,
-        (
-            f"One-way streets from the 'oneway' tags: {n_oneway_ways} of {kept_ways} ways are "
-            f"one-way ({format_counts(rules)}); 'oneway=reversible' is taken as two-way."
-            if one_way_known
-            else "The file states no direction of travel, so every road is two-way."
-        ),
+        Note("oneway_tags", oneway=n_oneway_ways, ways=kept_ways, rules=sorted_counts(rules))
+        if one_way_known
+        else Note("oneway_none"),
     )
     n_edges_final = int(in_final.sum())
     notes.insert(
         1,
-        f"Read {ways.ways_read} ways of {name}; kept {kept_ways} drivable ways; not drivable "
-        f"by class: {format_counts(ways.skipped) or 'none'}; closed to cars: "
-        f"{format_counts(excluded) or 'none'}.",
+        Note(
+            "ways_read",
+            read=ways.ways_read,
+            name=name,
+            kept=kept_ways,
+            skipped=sorted_counts(ways.skipped),
+            excluded=sorted_counts(excluded),
+        ),
     )
-    speed_table = country.upper() if country else "default"
     notes.insert(
         2,
-        f"Speeds: the posted maxspeed on all or part of {int(e_posted[in_final].sum())} of "
-        f"{n_edges_final} directed edges; elsewhere the {speed_table} road-class table (km/h: "
-        + ", ".join(f"{k} {v:g}" for k, v in speeds.items() if not k.endswith("_link"))
-        + ").",
+        Note(
+            "speeds_file",
+            posted=int(e_posted[in_final].sum()),
+            edges=n_edges_final,
+            table=Note("table", code=country.upper() if country else "default"),
+            speeds={k: v for k, v in speeds.items() if not k.endswith("_link")},
+        ),
     )
     notes.append(
-        f"The final graph has {final_nodes.size} nodes, {n_edges_final} directed edges and "
-        f"{len(table)} road pieces, {table['length_m'].sum() / 1000:.1f} km of road."
+        Note(
+            "final_file",
+            nodes=final_nodes.size,
+            edges=n_edges_final,
+            pieces=len(table),
+            km=table["length_m"].sum() / 1000,
+        )
     )
-    notes.append("Road data (c) OpenStreetMap contributors, ODbL 1.0.")
+    notes.append(Note("osm_credit"))
     report = NetworkReport(
         areas=(name,),
         edges_read=ways.ways_read,

@@ -51,6 +51,7 @@ from xunfang.ingest.incidents import (
     read_incident_table,
 )
 from xunfang.ingest.network import STITCH_HIGHWAY, RoadNetwork
+from xunfang.ingest.notes import Note
 from xunfang.ingest.sites import read_sites
 from xunfang.ingest.taxonomy import load_taxonomy
 from xunfang.plan.decisions import DecisionConfig, PlanDecisions, decide_for_plan
@@ -673,15 +674,15 @@ def _fixed_sites(
     if not left_out:
         return chosen, None
     buffer_m = city.station_buffer_m if config.station_buffer_m is None else config.station_buffer_m
-    shown = "; ".join(
-        f"{name} ({dist_m / 1000:.1f} km outside the area)" for name, dist_m in left_out[:5]
-    )
-    more = f"; and {len(left_out) - 5} more" if len(left_out) > 5 else ""
-    n_all = len(chosen) + len(left_out)
-    src = city.stations.name if city.stations is not None else "the stations file"
-    note = (
-        f"{len(chosen)} of {n_all} stations of {src} used; left out (more than "
-        f"{buffer_m:.0f} m outside {area.name}): {shown}{more}."
+    note = Note(
+        "stations_left_out",
+        used=len(chosen),
+        total=len(chosen) + len(left_out),
+        source=city.stations.name if city.stations is not None else Note("stations_file"),
+        buffer_m=buffer_m,
+        area=area.name,
+        shown=tuple(Note("station_far", name=n, km=d_m / 1000) for n, d_m in left_out[:5]),
+        more=Note("and_more", n=len(left_out) - 5) if len(left_out) > 5 else "",
     )
     return chosen, note
 

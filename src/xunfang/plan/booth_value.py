@@ -37,6 +37,7 @@ from numpy.typing import ArrayLike
 
 from xunfang.analyse.queueing import HypercubeResult, hypercube_approx, preference_lists
 from xunfang.errors import ValidationError
+from xunfang.ingest.notes import Note
 from xunfang.plan.roster import Roster
 
 __all__ = ["BoothValue", "StaffRule", "booth_values"]
@@ -236,10 +237,7 @@ def booth_values(
     gain = (a @ lost) / (a.sum() * total) if total > 0 and a.sum() > 0 else np.zeros(n_open)
     is_fixed = np.isin(sel, np.asarray(list(fixed), dtype=np.int64))
     calls_per_day = nearest / days
-    notes = [
-        f"workload: {total / days:.1f} incidents per day over {days:.0f} days; each call "
-        f"{service_s / 60:.0f} min on scene plus the drive there and back",
-    ]
+    notes = [Note("workload", per_day=total / days, days=days, scene_min=service_s / 60)]
     queue: HypercubeResult | None = None
     busy = np.full(n_open, np.nan)
     nearest_busy = math.nan
@@ -253,7 +251,7 @@ def booth_values(
         try:
             queue = hypercube_approx(lam, preference_lists(tt_f), tau)
         except ValidationError as exc:
-            notes.append(f"no queueing figures: {exc}")
+            notes.append(Note("no_queue", error=str(exc)))
         if queue is not None:
             busy = queue.busy_probability
             nearest_busy = queue.nearest_busy_share
@@ -263,10 +261,13 @@ def booth_values(
             all_busy[~cover.any(axis=1)] = 1.0
             expected = float(w @ (1.0 - all_busy) / total) if total else math.nan
             notes.append(
-                f"hypercube approximation (Larson 1975; Jarvis 1985): {n_open} units, "
-                f"load {queue.utilisation:.3f} per unit, "
-                f"{'converged' if queue.converged else 'not converged'} in {queue.iterations} "
-                "iterations"
+                Note(
+                    "hypercube",
+                    units=n_open,
+                    load=queue.utilisation,
+                    converged=Note("converged" if queue.converged else "not_converged"),
+                    iterations=queue.iterations,
+                )
             )
     table = pd.DataFrame(
         {

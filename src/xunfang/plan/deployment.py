@@ -95,6 +95,7 @@ from xunfang.ingest.areas import StudyArea
 from xunfang.ingest.city import City, default_city
 from xunfang.ingest.incidents import IncidentTable, IngestReport, ingest, read_incident_table
 from xunfang.ingest.network import RoadNetwork
+from xunfang.ingest.notes import Note
 from xunfang.ingest.taxonomy import load_taxonomy
 from xunfang.plan._highs import new_highs, pass_model
 from xunfang.plan.booth_plan import BoothPlan, read_sites_csv
@@ -1202,23 +1203,20 @@ def plan_deployment(
     if n_out:
         by_group = places.loc[~places["inside"].astype(bool), "group"].value_counts()
         notes.append(
-            f"{n_out} places of the calendar are outside the study area and get no posts ("
-            + ", ".join(f"{g} {n}" for g, n in by_group.items())
-            + ")"
+            Note(
+                "places_outside",
+                n=n_out,
+                groups={str(g): int(n) for g, n in by_group.items()},
+            )
         )
     far = (
         places[places["inside"].astype(bool) & (places["snap_m"] > 250)] if len(places) else places
     )
     if len(far):
-        notes.append(
-            f"{len(far)} places are more than 250 m from the nearest drivable street node "
-            f"(largest {far['snap_m'].max():.0f} m): their posts stand at that node"
-        )
+        notes.append(Note("places_far", n=len(far), largest_m=far["snap_m"].max()))
     for win in cal.windows:
         if win.places and not any(p in place_node for p in win.places):
-            notes.append(
-                f"window {win.name!r}: none of its {len(win.places)} places is in the area"
-            )
+            notes.append(Note("window_outside", name=repr(win.name), n=len(win.places)))
 
     say("time blocks")
     blocks = make_blocks(roster, cfg.block_hours)
@@ -1276,7 +1274,7 @@ def plan_deployment(
     candidates = ranked[: min(cfg.n_candidates, int((share_sum > 0).sum()))].astype(np.int64)
     if candidates.size == 0:
         candidates = np.unique(booths["node"].to_numpy(dtype=np.int64))[:1]
-        notes.append("the risk surface is empty in every block: no patrol positions to choose")
+        notes.append(Note("risk_empty"))
     max_vehicles = max((len(s.vehicles) for s in roster.shifts), default=0)
     pool = 2 * cfg.max_stops
     stops_of: dict[int, IntArray] = {}
@@ -1437,10 +1435,7 @@ def plan_deployment(
     t0 = time.perf_counter()
 
     for name, n in unused_vehicles.items():
-        notes.append(
-            f"shift {name!r}: up to {n} vehicle(s) stand idle in some blocks for lack of crews "
-            f"({roster.crew_per_vehicle} officers each) after the booths and rule posts"
-        )
+        notes.append(Note("idle_vehicles", shift=repr(name), n=n, crew=roster.crew_per_vehicle))
     assignments = pd.DataFrame(rows_out)
     block_kpis = pd.DataFrame(kpis)
     daily, weekly = summarise_hours(assignments, block_kpis)
@@ -1449,10 +1444,7 @@ def plan_deployment(
     if patrols is not None:
         sector_kpis = patrols.summary(sector_routes, [(r.node, r.weight) for r in risks])
         changed = patrols.changed()
-        notes.append(
-            f"{patrols.legs_outside} of {patrols.legs} legs of the sector patrols cannot be "
-            "walked on their sector's streets and take the shortest walk on the whole network"
-        )
+        notes.append(Note("legs_outside", n=patrols.legs_outside, legs=patrols.legs))
         routes.extend(sector_routes)
     lap("summaries")
     return Deployment(
@@ -1491,14 +1483,10 @@ def _sector_patrols(
 ) -> SectorPatrols | None:
     """The booths' sector patrols, or None (with a note saying why) when there are none."""
     if sectors is None:
-        notes.append(
-            "no patrol sectors (the plan folder has no sectors.geojson: an older plan, or "
-            "made with --no-sectors): booth officers stay at their booths, and hotspots go to "
-            "the vehicles, nearest first"
-        )
+        notes.append(Note("no_sectors"))
         return None
     if cfg.sector_patrol_min <= 0:
-        notes.append("--sector-patrol-min 0: booth officers stay at their booths")
+        notes.append(Note("sector_patrol_off"))
         return None
     patrols = SectorPatrols(
         network,
@@ -1517,18 +1505,9 @@ def _sector_patrols(
     )
     if patrols.missing:
         notes.append(
-            f"booths without a sector in {sectors.source}: {', '.join(patrols.missing)} "
-            "(they do not patrol)"
+            Note("booths_no_sector", source=sectors.source, booths=", ".join(patrols.missing))
         )
-    notes.append(
-        f"sector patrols: one officer of each booth walks a loop of at most "
-        f"{cfg.sector_patrol_min:g} min per block over the riskiest hotspots of the booth's own "
-        "sector (the sector that contains a hotspot decides its booth, not the nearest booth); "
-        "a booth with one officer stands empty during the loop. Walks use the sector's "
-        "streets; a leg they cannot connect takes the shortest walk on the whole network. "
-        f"{sectors.n_outside} network nodes on a sector edge or past the area take the "
-        "nearest sector"
-    )
+    notes.append(Note("sector_patrols", minutes=cfg.sector_patrol_min, n_outside=sectors.n_outside))
     return patrols
 
 

@@ -395,10 +395,15 @@ def plan_cmd(
     for line in terminal_lines(plan, lang):
         console.print(line)
     if plan.forecast_note:
-        console.print(f"[bold yellow]Forecast-weighted plan:[/] {plan.forecast_note}")
+        label = "按预测加权的方案" if lang == "zh" else "Forecast-weighted plan"
+        console.print(f"[bold yellow]{label}:[/] {plan.forecast_note}")
+    seconds = time.perf_counter() - start
     console.print(
-        f"\nWrote {len(written)} files to {out}/ in "
-        f"{time.perf_counter() - start:.1f} s: report {written['report.html']}"
+        f"\n已写出 {len(written)} 个文件到 {out}/，用时 {seconds:.1f} 秒："
+        f"报告 {written['report.html']}"
+        if lang == "zh"
+        else f"\nWrote {len(written)} files to {out}/ in {seconds:.1f} s: report "
+        f"{written['report.html']}"
     )
 
 
@@ -449,8 +454,9 @@ RING_LABELS = {
 
 
 def _print_plan_summary(plan: BoothPlan, lang: str = "en") -> None:
-    """The plan's figures in the terminal (``lang`` ``zh``: in Chinese; the network notes
-    stay as the readers write them)."""
+    """The plan's figures in the terminal (``lang`` ``zh``: in Chinese, the notes too)."""
+    from xunfang.ingest.notes import note_text
+    from xunfang.serve.decisions_report import status_text
     from xunfang.serve.report import _t as report_text
 
     zh = lang == "zh"
@@ -473,7 +479,8 @@ def _print_plan_summary(plan: BoothPlan, lang: str = "en") -> None:
         console.print(f"[bold yellow]{label}:[/] {escape(plan.candidates_note)}", soft_wrap=True)
     if plan.stations_note:
         label = "派出所" if zh else "Stations"
-        console.print(f"[bold yellow]{label}:[/] {escape(plan.stations_note)}", soft_wrap=True)
+        note = escape(note_text(plan.stations_note, lang))
+        console.print(f"[bold yellow]{label}:[/] {note}", soft_wrap=True)
     if net.stitch_links or len(net.areas) > 1:  # graphs per area, stitched
         console.print(
             f"路网：{net.nodes:,} 个节点，{net.edges_kept:,} 条可行车边，{len(net.areas)} 个片区间"
@@ -503,7 +510,7 @@ def _print_plan_summary(plan: BoothPlan, lang: str = "en") -> None:
             f"{escape(plan.area.name)} kept in the network"
         )
     for note in net.notes:
-        console.print(f"  [dim]{note}[/]")
+        console.print(f"  [dim]{escape(note_text(note, lang))}[/]")
     if zh:
         demand = (
             f"同一批 {len(plan.incidents):,} 起警情"
@@ -540,8 +547,8 @@ def _print_plan_summary(plan: BoothPlan, lang: str = "en") -> None:
     for res in (plan.mclp, plan.pmedian):
         if res is not None:
             console.print(
-                f"{res.model}：{res.status}，求解 {res.solve_time_s:.2f} 秒，最优性差距 "
-                f"{res.mip_gap:.2e}"
+                f"{res.model}：{status_text(res.status, lang)}，求解 {res.solve_time_s:.2f} 秒，"
+                f"最优性差距 {res.mip_gap:.2e}"
                 if zh
                 else f"{res.model}: {res.status}, solved in {res.solve_time_s:.2f} s, "
                 f"optimality gap {res.mip_gap:.2e}"

@@ -22,6 +22,7 @@ from rich.table import Table
 
 from xunfang.config import get_settings
 from xunfang.errors import XunfangError
+from xunfang.ingest.notes import note_text
 from xunfang.serve._common import fail
 from xunfang.serve.cli_city import (
     BoundaryNameOpt,
@@ -116,6 +117,7 @@ def deploy_cmd(
     """Plan a week of deployment and write the report, tables, routes and schedules."""
     from xunfang.plan.deployment import DeployConfig, deploy_from_plan_dir
     from xunfang.serve.deploy_report import LANGS, write_deployment
+    from xunfang.serve.report import step_name
 
     if lang not in LANGS:
         raise fail(ValueError(f"--lang must be one of {LANGS}, got {lang!r}"))
@@ -246,17 +248,25 @@ def deploy_cmd(
     console.print(table)
     if dep.sector_kpis is not None and dep.hotspots_changed is not None:
         k = dep.sector_kpis
+        n_changed, n_hot = dep.hotspots_changed[1], dep.hotspots_changed[0]
         console.print(
-            f"{len(k)} patrol sectors: {int(k['patrols'].sum())} booth patrols (person-times), "
-            f"{k['patrol_hours'].sum():.0f} h; {dep.hotspots_changed[1]} of "
-            f"{dep.hotspots_changed[0]} hotspots go to their sector's booth, not the nearest "
-            "(sectors.csv)"
+            f"{len(k)} 个巡区：岗亭步巡 {int(k['patrols'].sum())} 人次，"
+            f"{k['patrol_hours'].sum():.0f} 小时；{n_hot} 个热点中 {n_changed} 个归所在巡区的岗亭，"
+            "而非最近的岗亭（sectors.csv）"
+            if zh
+            else f"{len(k)} patrol sectors: {int(k['patrols'].sum())} booth patrols "
+            f"(person-times), {k['patrol_hours'].sum():.0f} h; {n_changed} of {n_hot} hotspots "
+            "go to their sector's booth, not the nearest (sectors.csv)"
         )
     for note in dep.notes:
-        console.print(f"  [dim]{escape(note)}[/]")
+        console.print(f"  [dim]{escape(note_text(note, lang))}[/]")
     timings = {**ctx.timings_s, **dep.timings_s, "outputs": t_out}
+    unit = "秒" if zh else "s"
     console.print(
-        ("用时：" if zh else "Time: ") + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
+        ("用时：" if zh else "Time: ")
+        + ("，" if zh else ", ").join(
+            f"{step_name(k, lang)} {v:.1f} {unit}" for k, v in timings.items()
+        )
     )
     console.print(
         f"已写出 {len(written)} 个文件和 {len(dep.routes)} 条路线（GeoJSON + GPX）到 {out}/，"

@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 from rich.markup import escape
 
 from xunfang.ingest.city import to_output_frame
+from xunfang.ingest.notes import note_text
 from xunfang.plan.booth_plan import BoothPlan
 from xunfang.plan.decisions import PlanDecisions
 from xunfang.serve.map_helpers import (
@@ -54,11 +55,100 @@ _TEXT: dict[str, dict[str, str]] = {
     "workload": {"en": "workload (incidents)", "zh": "工作量（警情）"},
     "before": {"en": "nearest booth", "zh": "最近岗亭"},
     "after": {"en": "balanced", "zh": "均衡后"},
+    # the lines the plan command prints (terminal_lines)
+    "curve_line": {
+        "en": "Trade-off curve: K = {k0}..{k1}, {n_opt} of {n} points optimal, largest gap "
+        "{gap:.2f}%, {s:.1f} s -> tradeoff.csv",
+        "zh": "权衡曲线：K = {k0}..{k1}，{n} 个点中 {n_opt} 个求得最优，最大差距 {gap:.2f}%，"
+        "用时 {s:.1f} 秒 -> tradeoff.csv",
+    },
+    "target_line": {
+        "en": "Target {targets}: {booths} booths ({status}); reached {shares}",
+        "zh": "目标 {targets}：{booths} 个岗亭（{status}）；达到 {shares}",
+    },
+    "low_line": {
+        "en": "Low-value booths (marginal gain < {low}): {names}",
+        "zh": "低价值岗亭（边际增益 < {low}）：{names}",
+    },
+    "none": {"en": "none", "zh": "无"},
+    "hypercube_line": {
+        "en": "Hypercube: nearest site busy for {busy:.1f}% of calls; expected share within "
+        "{t:g} min with busy sites {share:.1f}%",
+        "zh": "超立方体排队模型：{busy:.1f}% 的出警中最近站点正忙；考虑站点忙碌，"
+        "{t:g} 分钟内到达的期望比例 {share:.1f}%",
+    },
+    "sectors_line": {
+        "en": "Sectors: largest workload {max:.0f} (nearest-booth start {start:.0f}; no "
+        "partition below {lb:.0f}), mean {mean:.0f} -> sectors.geojson",
+        "zh": "巡区：最大工作量 {max:.0f}（按最近岗亭划分时 {start:.0f}；任何划分都不低于 "
+        "{lb:.0f}），平均 {mean:.0f} -> sectors.geojson",
+    },
+    # the template's paragraphs (plan_decisions.html)
+    "busy_para": {
+        "en": "Nearest site busy for {busy:.1f}% of calls; expected share within {t:g} min when "
+        "busy sites do not respond (Daskin 1983): {share:.1f}%.",
+        "zh": "{busy:.1f}% 的出警中最近站点正忙；忙碌站点不出警时，{t:g} 分钟内到达的期望比例"
+        "（Daskin 1983）：{share:.1f}%。",
+    },
+    "officers_para": {
+        "en": "{per:g} officers per booth per day ({all:g} at all booths; staffing from {source}).",
+        "zh": "每个岗亭每天 {per:g} 名警力（全部岗亭共 {all:g} 名；警力依据 {source}）。",
+    },
+    "sectors_para": {
+        "en": "One sector per site along the road network, contiguous; largest workload "
+        "{max:.0f} incidents (nearest-booth start {start:.0f}; no division can go below "
+        "{lb:.0f}), mean {mean:.0f}; {within} ±{tol:.0f}% of the mean. Mean drive from an "
+        "incident to its sector's booth {drive:.0f} s (start {drive0:.0f} s).",
+        "zh": "每个站点一个巡区，沿路网连片；最大工作量 {max:.0f} 起警情（按最近岗亭划分时 "
+        "{start:.0f}；任何划分都不低于 {lb:.0f}），平均 {mean:.0f}；{within}平均值的 ±{tol:.0f}% "
+        "以内。警情到所属巡区岗亭的平均车程 {drive:.0f} 秒（划分前 {drive0:.0f} 秒）。",
+    },
+    "all_within": {"en": "every sector within", "zh": "所有巡区都在"},
+    # table heads
+    "th_target": {"en": "target", "zh": "目标"},
+    "th_feasible": {"en": "feasible", "zh": "可达"},
+    "th_best": {"en": "best reachable", "zh": "最高可达"},
+    "th_reached": {"en": "reached", "zh": "实际达到"},
+    "th_booths": {"en": "booths", "zh": "岗亭数"},
+    "yes": {"en": "yes", "zh": "是"},
+    "no": {"en": "NO", "zh": "否"},
+    "th_name": {"en": "name", "zh": "名称"},
+    "th_kind": {"en": "kind", "zh": "类型"},
+    "th_nearest": {"en": "nearest", "zh": "就近"},
+    "th_alone": {"en": "alone ≤{t} min", "zh": "独占 ≤{t}分钟"},
+    "th_lost": {"en": "lost ≤{m}", "zh": "失去 ≤{m}"},
+    "th_gain": {"en": "gain", "zh": "增益"},
+    "th_mean": {"en": "+mean s", "zh": "+平均秒"},
+    "th_calls": {"en": "calls/day", "zh": "日出警"},
+    "th_busy": {"en": "busy", "zh": "忙碌"},
+    "th_officers": {"en": "officers/day", "zh": "日警力"},
+    "th_flag": {"en": "flag", "zh": "标记"},
+    "booth": {"en": "booth", "zh": "岗亭"},
+    "station": {"en": "station", "zh": "警署"},
+    "low_value": {"en": "low value", "zh": "低价值"},
+    "not_all_within": {"en": "not every sector within", "zh": "并非所有巡区都在"},
+}
+
+# solver statuses (xunfang.plan.siting); unknown ones are shown as they are
+_STATUS_ZH = {
+    "optimal": "最优",
+    "optimal_reduced": "缩减模型最优",
+    "time_limit": "达到时间上限",
+    "iteration_limit": "达到迭代上限",
+    "solution_limit": "达到解数上限",
+    "interrupted": "已中断",
+    "memory_limit": "达到内存上限",
+    "infeasible": "不可行",
 }
 
 
 def _t(key: str, lang: str, **kw: Any) -> str:
     return _TEXT[key][lang].format(**kw)
+
+
+def status_text(status: str, lang: str = "en") -> str:
+    """A solver status (``optimal``, ``time_limit``, ...) in ``lang`` (``en``: the code)."""
+    return _STATUS_ZH.get(status, status) if lang == "zh" else status
 
 
 def curve_figure(plan: BoothPlan, lang: str = "en") -> go.Figure | None:
@@ -194,6 +284,7 @@ def decisions_context(plan: BoothPlan, lang: str = "en") -> dict[str, Any] | Non
     threshold = plan.config.threshold_min
     return {
         "T": lambda key, **kw: _t(key, lang, **kw),
+        "status": lambda status: status_text(status, lang),
         "d": d,
         "summary": d.summary_zh if lang == "zh" and d.summary_zh else d.summary,
         "figs": figs,
@@ -208,6 +299,9 @@ def decisions_context(plan: BoothPlan, lang: str = "en") -> dict[str, Any] | Non
         "low": f"{100 * d.config.low_value_share:.1f}%",
         "n_low": int(d.value_table["low_value"].sum()),
         "sectors": d.sectors,
+        "values_notes": "".join(
+            note_text(n, lang) + ("。" if lang == "zh" else ". ") for n in d.values.notes
+        ),
     }
 
 
@@ -302,35 +396,60 @@ def terminal_lines(plan: BoothPlan, lang: str = "en") -> list[str]:
         c = d.curve
         n_opt = sum(p.status == "optimal" for p in c.points)
         lines.append(
-            f"Trade-off curve: K = {c.points[0].booths}..{c.points[-1].booths}, "
-            f"{n_opt} of {len(c.points)} points optimal, largest gap "
-            f"{100 * max((p.gap for p in c.points), default=0):.2f}%, "
-            f"{c.solve_time_s:.1f} s -> tradeoff.csv"
+            _t(
+                "curve_line",
+                lang,
+                k0=c.points[0].booths,
+                k1=c.points[-1].booths,
+                n_opt=n_opt,
+                n=len(c.points),
+                gap=100 * max((p.gap for p in c.points), default=0),
+                s=c.solve_time_s,
+            )
         )
     if d.target is not None:
         t = d.target
         lines.append(
-            f"Target {' + '.join(x.label for x in t.targets)}: {t.booths} booths ({t.status}); "
-            f"reached {', '.join(f'{100 * s:.1f}%' for s in t.shares)}"
+            _t(
+                "target_line",
+                lang,
+                targets=" + ".join(x.label for x in t.targets),
+                booths=t.booths,
+                status=status_text(t.status, lang),
+                shares=", ".join(f"{100 * s:.1f}%" for s in t.shares),
+            )
         )
     v = d.value_table
     low = v.loc[v["low_value"], "name"].tolist()
     lines.append(
-        f"Low-value booths (marginal gain < {100 * d.config.low_value_share:.1f}%): "
-        + (", ".join(low) if low else "none")
+        _t(
+            "low_line",
+            lang,
+            low=f"{100 * d.config.low_value_share:.1f}%",
+            names=", ".join(low) if low else _t("none", lang),
+        )
     )
     if not math.isnan(d.values.nearest_busy_share):
         lines.append(
-            f"Hypercube: nearest site busy for {100 * d.values.nearest_busy_share:.1f}% of calls; "
-            f"expected share within {plan.config.threshold_min:g} min with busy sites "
-            f"{100 * d.values.expected_share_within_t:.1f}%"
+            _t(
+                "hypercube_line",
+                lang,
+                busy=100 * d.values.nearest_busy_share,
+                t=plan.config.threshold_min,
+                share=100 * d.values.expected_share_within_t,
+            )
         )
     if d.sectors is not None:
         s = d.sectors
         lines.append(
-            f"Sectors: largest workload {s.workload.max():.0f} (nearest-booth start "
-            f"{s.workload_start.max():.0f}; no partition below {s.lower_bound:.0f}), mean "
-            f"{s.mean_workload:.0f} -> sectors.geojson"
+            _t(
+                "sectors_line",
+                lang,
+                max=s.workload.max(),
+                start=s.workload_start.max(),
+                lb=s.lower_bound,
+                mean=s.mean_workload,
+            )
         )
     return lines
 
@@ -341,6 +460,7 @@ __all__ = [
     "decision_summary",
     "decisions_context",
     "sectors_figure",
+    "status_text",
     "terminal_lines",
     "write_decision_files",
 ]

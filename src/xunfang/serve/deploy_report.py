@@ -45,6 +45,7 @@ from plotly.offline import get_plotlyjs
 from xunfang import __version__, strict_json
 from xunfang.errors import ValidationError
 from xunfang.ingest.coords import to_output_frame as coords_to_frame
+from xunfang.ingest.notes import note_text
 from xunfang.plan.deployment import Deployment
 from xunfang.plan.roster import DAY_NAMES, format_minute_of_week
 from xunfang.plan.routes import Route, route_geojson, route_gpx
@@ -527,7 +528,7 @@ def _method_notes(dep: Deployment, lang: str) -> list[str]:
             "就餐时间在班次内错开，由替岗警力（驻派出所）顶岗，各岗位警力不减。",
             "规则岗位警力按包含该时间窗的整个时段安排；步行可达性基于机动车道路网（不含步行道）。",
         ]
-    return notes + list(dep.network.report.notes) + list(dep.notes)
+    return notes + [note_text(n, lang) for n in (*dep.network.report.notes, *dep.notes)]
 
 
 def render_deploy_html(dep: Deployment, lang: str = "en", *, plan_report: str | None = None) -> str:
