@@ -353,9 +353,7 @@ def build_geo(
         sectors = _hotspots_wgs84(sec, plan_dir) if sec.is_file() else None
     else:
         sites = _stations_near(city, area)
-    log.info(
-        "area %s: %d road nodes (%s), %d sites", area.name, network.n_nodes, how, len(sites)
-    )
+    log.info("area %s: %d road nodes (%s), %d sites", area.name, network.n_nodes, how, len(sites))
     return Geo(
         area.name,
         network,
