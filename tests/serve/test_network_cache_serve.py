@@ -100,3 +100,50 @@ def test_travel_time_network_cached_stale_and_corrupt(
     assert len(builds) == 4
     cli_travel.travel_network(roads, crs, "CN", cache_dir=cache)
     assert len(builds) == 4
+
+
+def test_serve_workers_parent_writes_the_cache_the_workers_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``serve --workers 2``: the parent builds the network into the cache once before the
+    workers start; each worker's geography (geo_from_settings) then loads it."""
+    from typer.testing import CliRunner
+
+    from xunfang.serve.api import app as app_module
+    from xunfang.serve.api.settings import ServeSettings
+    from xunfang.serve.cli_serve import app
+
+    builds = _count_builds(monkeypatch, City, "_build_road_network")
+    handed: list[ServeSettings] = []
+    monkeypatch.setattr(app_module, "prepare_database", lambda db, migrate: "head")
+    monkeypatch.setattr(app_module, "run", lambda settings, geo, **kw: handed.append(settings))
+    # the command sets the workers' city options in os.environ: restored (unset) afterwards
+    monkeypatch.setenv(app_module.WORKER_CITY_ENV, "")
+    _block_city(tmp_path)  # writes boundary.geojson
+    cache = tmp_path / "cache"
+    r = CliRunner().invoke(
+        app,
+        [
+            "serve",
+            "--workers",
+            "2",
+            "--boundary",
+            str(tmp_path / "boundary.geojson"),
+            "--roads",
+            str(BLOCK),
+            "--data-dir",
+            str(tmp_path),
+        ],
+        env={
+            "XUNFANG_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
+            "XUNFANG_CACHE_DIR": str(cache),
+        },
+    )
+    assert r.exit_code == 0, r.output
+    assert len(builds) == 1 and len(list((cache / "networks").glob("*.pkl"))) == 1
+    (settings,) = handed
+    assert settings.cache_dir == cache
+    for _ in range(2):  # what each worker runs at start
+        geo = app_module.geo_from_settings(ServeSettings(**settings.model_dump()))
+        assert geo.network.node_ids.tolist() == [1, 2]
+    assert len(builds) == 1
