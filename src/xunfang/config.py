@@ -17,6 +17,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from xunfang.errors import ValidationError
 
+DEFAULT_CACHE_DIR = Path.home() / ".cache" / "xunfang"
+"""Default of ``XUNFANG_CACHE_DIR`` (downloads and built road networks)."""
+
 
 class Settings(BaseSettings):
     """xunfang settings.
@@ -35,7 +38,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="XUNFANG_", extra="ignore")
 
     data_dir: Path = Field(default=Path("data"))
-    cache_dir: Path = Field(default=Path.home() / ".cache" / "xunfang")
+    cache_dir: Path = Field(default=DEFAULT_CACHE_DIR)
     source_base_url: str = ""
 
     def city_dir(self, city: str) -> Path:

@@ -198,10 +198,13 @@ def serve_cmd(
                         ),
                     }
                 )
+            area_of = the_city.study_area(settings.area or None)
+            with console.status(f"building the road network of {area_of.name}"):
+                # built (or checked) once here, so that each worker loads it from the cache
+                _, how = the_city.cached_road_network(area_of, cache_dir=settings.cache_dir)
             console.print(
-                f"{workers} workers, each building the road network of "
-                f"{settings.area or the_city.study_area(None).name}; "
-                f"console at http://{host}:{port}/"
+                f"{workers} workers, each loading the road network of {area_of.name} "
+                f"({how} here); console at http://{host}:{port}/"
             )
             run(
                 settings,
@@ -222,6 +225,7 @@ def serve_cmd(
                 buffer_m=settings.area_buffer_m,
                 max_snap_m=settings.max_snap_m,
                 city=the_city,
+                cache_dir=settings.cache_dir,
             )
         console.print(
             f"{geo.name}: {geo.network.n_nodes:,} road nodes, {len(geo.sites)} sites; "

@@ -18,13 +18,14 @@ output is exactly one object::
 
 from __future__ import annotations
 
+import glob
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import numpy as np
 import typer
-from pyproj import Transformer
+from pyproj import CRS, Transformer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -33,7 +34,10 @@ from xunfang import strict_json
 from xunfang.errors import ValidationError, XunfangError
 from xunfang.serve._common import fail
 
-__all__ = ["app", "parse_lonlat", "travel_time_cmd"]
+if TYPE_CHECKING:
+    from xunfang.ingest.road_network import RoadNetwork
+
+__all__ = ["app", "parse_lonlat", "travel_network", "travel_time_cmd"]
 
 app = typer.Typer(
     help="Drive time and distance along a road network between two points, both ways.",
@@ -112,7 +116,6 @@ def travel_time_cmd(
     """Print the drive time and distance from --from to --to and back, and the snap
     distances."""
     from xunfang.ingest.coords import outside_china, to_wgs84
-    from xunfang.ingest.roads import read_road_network
     from xunfang.units import utm_crs_for
 
     try:
@@ -128,7 +131,7 @@ def travel_time_cmd(
             table_country = None
         else:
             table_country = country
-        net = read_road_network(roads, target_crs, country=table_country, frame=roads_frame)
+        net = travel_network(roads, target_crs, table_country, roads_frame)
         x, y = Transformer.from_crs("EPSG:4326", net.crs, always_xy=True).transform(lon, lat)
         nodes, snap_m = net.snap(np.column_stack([x, y]))
         for opt, given, dist in zip(("--from", "--to"), (from_, to), snap_m.tolist(), strict=True):
@@ -176,6 +179,71 @@ def travel_time_cmd(
         )
     for note in net.report.notes[:3]:
         console.print(f"  {escape(note)}", soft_wrap=True)
+
+
+def travel_network(
+    roads: Path,
+    crs: str | CRS,
+    country: str | None,
+    roads_frame: str = "wgs84",
+    *,
+    cache_dir: Path | Literal["settings"] | None = "settings",
+) -> RoadNetwork:
+    """The network of one road file as :func:`xunfang.ingest.roads.read_road_network`
+    reads it, through the road network disk cache of plan, deploy, simulate and serve
+    (:func:`xunfang.ingest.network_cache.cached_network`: keyed by the file's path, size
+    and modification time, ``crs``, ``country`` and ``roads_frame``; a stale entry is
+    rebuilt, a corrupt one rebuilt with a :class:`~xunfang.errors.CacheWarning`).
+
+    Parameters
+    ----------
+    roads
+        The road file (any form :func:`~xunfang.ingest.roads.read_road_network` reads).
+    crs
+        Projected CRS of the network, metres.
+    country
+        Road-class speed table (``CN``, ``US``; ``None`` for the default table).
+    roads_frame
+        Frame of a road-line file in lon/lat.
+    cache_dir
+        ``"settings"``: ``Settings.cache_dir`` (``XUNFANG_CACHE_DIR``); ``None``: no cache.
+
+    Raises
+    ------
+    DataFileError, ValidationError, NetworkError
+        From reading the road file.
+    """
+    from xunfang.config import get_settings
+    from xunfang.ingest.network_cache import cached_network
+    from xunfang.ingest.roads import read_road_network
+
+    target = CRS.from_user_input(crs)
+
+    def build() -> RoadNetwork:
+        return read_road_network(roads, target, country=country, frame=roads_frame)
+
+    if not roads.exists():
+        return build()  # its error names the missing file
+    if roads.is_dir():  # a folder holding one Shapefile: every file in it
+        files = sorted(p for p in roads.iterdir() if p.is_file())
+    elif roads.suffix.lower() == ".shp":  # with its .dbf, .shx, .prj, ...
+        files = sorted(p for p in roads.parent.glob(f"{glob.escape(roads.stem)}.*"))
+    else:
+        files = [roads]
+    key = {
+        "reader": "read_road_network",
+        "crs": target.to_wkt(),
+        "country": country,
+        "frame": roads_frame,
+    }
+    net, _ = cached_network(
+        get_settings().cache_dir if cache_dir == "settings" else cache_dir,
+        f"roads:{roads.name}",
+        key,
+        files,
+        build,
+    )
+    return net
 
 
 def _num(value: float) -> float | None:

@@ -354,6 +354,7 @@ def geo_from_settings(settings: ServeSettings) -> Geo:
         buffer_m=settings.area_buffer_m,
         max_snap_m=settings.max_snap_m,
         city=city,
+        cache_dir=settings.cache_dir,
     )
 
 

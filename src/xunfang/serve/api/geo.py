@@ -319,12 +319,16 @@ def build_geo(
     buffer_m: float = 300.0,
     max_snap_m: float = 500.0,
     city: City | None = None,
+    cache_dir: Path | None = None,
 ) -> Geo:
     """Build the area's road network as the booth plan does and read the plan's sites.
 
     Without a plan folder the city's police stations near the area are the sites. The city
     is ``city``, else the one the plan folder records, else the default city of
-    ``data_dir``.
+    ``data_dir``. With ``cache_dir`` (``ServeSettings.cache_dir``) the network is read from
+    the disk cache that plan, deploy and simulate share, or built and written there
+    (:func:`xunfang.ingest.network_cache.cached_network`: a stale entry is rebuilt, a
+    corrupt one rebuilt with a :class:`~xunfang.errors.CacheWarning`).
 
     Raises
     ------
@@ -339,7 +343,7 @@ def build_geo(
         city = read_plan_record(plan_dir).city
     city = city or default_city(data_dir)
     area = city.study_area(area_name)
-    network = city.road_network(area)
+    network, how = city.cached_road_network(area, cache_dir=cache_dir)
     hotspots = sectors = None
     if plan_dir is not None:
         sites = read_plan_sites(plan_dir)
@@ -349,7 +353,7 @@ def build_geo(
         sectors = _hotspots_wgs84(sec, plan_dir) if sec.is_file() else None
     else:
         sites = _stations_near(city, area)
-    log.info("area %s: %d road nodes, %d sites", area.name, network.n_nodes, len(sites))
+    log.info("area %s: %d road nodes (%s), %d sites", area.name, network.n_nodes, how, len(sites))
     return Geo(
         area.name,
         network,

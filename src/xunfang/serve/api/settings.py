@@ -12,6 +12,8 @@ AREA                study area whose road network the service builds (``district
                     default: the city's default polygon (its boundary layer's ``default``)
 PLAN_DIR            an ``xunfang plan`` output folder: booths and stations from sites.csv
 DATA_DIR            the data directory (boundaries, road graphs, stations)
+CACHE_DIR           the built road network is kept under ``CACHE_DIR/networks`` and read
+                    back by a restart and by every worker (default ``~/.cache/xunfang``)
 CORS_ORIGINS        allowed browser origins (JSON list); ``*`` is refused in production
 TIMEZONE            local time zone of the KPIs' hour of day (``xunfang serve``: the city's;
                     UTC when neither is set)
@@ -40,6 +42,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from xunfang.config import DEFAULT_CACHE_DIR
 from xunfang.errors import ValidationError
 from xunfang.store.db import default_sqlite_url
 
@@ -61,6 +64,9 @@ class ServeSettings(BaseSettings):
     area: str = ""
     plan_dir: Path | None = None
     data_dir: Path = Path("data")
+    cache_dir: Path = DEFAULT_CACHE_DIR
+    """Where the road network is cached (``XUNFANG_CACHE_DIR``; see
+    :mod:`xunfang.ingest.network_cache`): a restart and every worker load it."""
     cors_origins: list[str] = Field(default_factory=list)
     timezone: str = "UTC"
     area_buffer_m: float = Field(default=300.0, ge=0)
