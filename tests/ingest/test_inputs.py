@@ -389,3 +389,20 @@ def test_utf16_without_a_bom_is_told_by_its_zero_bytes(
     assert report.files[0]["encoding"] == enc
     assert report.rows_accepted == 3
     assert table.frame["subtype"].tolist() == ["扒窃"] * 3
+
+
+def test_an_encoding_asked_for_that_does_not_fit_is_an_error_not_a_traceback(
+    tmp_path: Path, mapping: Path
+) -> None:
+    # Synthetic: a BOM-less UTF-16LE file read with --encoding utf-16 (the byte order is told
+    # by its zero bytes), an unknown encoding, and UTF-16 asked for on a UTF-8 file.
+    lines = ["id,time,type,subtype,lon,lat", "A1,2024-05-01 10:00:00,盗窃,扒窃,121.41,31.21"]
+    path = tmp_path / "u16.csv"
+    path.write_bytes(("\n".join(lines) + "\n").encode("utf-16-le"))
+    _, _, report = ingest([path], profile_from_toml(mapping), encoding="utf-16")
+    assert report.files[0]["encoding"] == "utf-16-le" and report.rows_accepted == 1
+    with pytest.raises(DataFileError, match=r"unknown encoding 'klingon'"):
+        ingest([path], profile_from_toml(mapping), encoding="klingon")
+    path.write_bytes(("\n".join(lines) + "\n").encode("utf-8"))
+    with pytest.raises(DataFileError, match=r"is not UTF-16 .*check --encoding"):
+        ingest([path], profile_from_toml(mapping), encoding="utf-16")

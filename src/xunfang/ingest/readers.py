@@ -33,6 +33,7 @@ columns). The data start on the row after the header.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import functools
 import gzip
@@ -257,9 +258,27 @@ def detect_encoding(path: Path, requested: str = "auto") -> str:
         the bytes might be, and ``--encoding``.
     """
     if requested != "auto":
-        return requested
+        try:
+            name = codecs.lookup(requested).name
+        except LookupError:
+            raise DataFileError(
+                path, f"unknown encoding {requested!r} (--encoding or the mapping's encoding key)"
+            ) from None
+        if name != "utf-16":
+            return requested
     with _open_binary(path) as fh:
         sample = fh.read(SAMPLE_BYTES)
+    if requested != "auto":  # UTF-16 asked for: the byte-order mark, or its zero bytes, decide
+        if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+            return "utf-16"
+        told = _utf16_without_bom(sample)
+        if told is None:
+            raise DataFileError(
+                path,
+                "is not UTF-16 (no byte-order mark, and its zero bytes do not say which byte "
+                "order): check --encoding",
+            )
+        return told
     if sample.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
     if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -628,7 +647,7 @@ def _read_csv(
             compression="infer" if isinstance(source, Path) else None,
             engine="c",
         )
-    except UnicodeDecodeError as exc:
+    except UnicodeError as exc:  # UnicodeDecodeError, or a codec's own refusal
         line = _first_bad_line(path, enc)
         raise DataFileError(
             path,

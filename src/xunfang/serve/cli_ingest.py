@@ -167,8 +167,8 @@ def ingest_cmd(
         raise fail(ValueError(f"--lang must be one of {', '.join(LANGS)}, got {lang!r}"))
     if frame is not None and frame.lower().replace("-", "") not in FRAMES:
         raise fail(ValueError(f"--frame must be one of {', '.join(FRAMES)}, got {frame!r}"))
-    if not future_days >= 0:
-        raise fail(ValueError(f"--future-days must be 0 or more, got {future_days!r}"))
+    if not 0 <= future_days <= 36_500:
+        raise fail(ValueError(f"--future-days must be 0 to 36500 days, got {future_days!r}"))
     if header_row != "auto" and not (header_row.isdigit() and int(header_row) >= 1):
         raise fail(ValueError(f"--header-row must be a number from 1 or auto, got {header_row!r}"))
     try:
