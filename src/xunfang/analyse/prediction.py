@@ -94,6 +94,12 @@ class PredictionRun:
     data_span: tuple[pd.Timestamp, pd.Timestamp]
     seconds: float
 
+    @property
+    def data_gap_days(self) -> float:
+        """Days between the last incident of the input and the window's start (a forecast
+        from data that stopped long before assumes nothing has changed since)."""
+        return float((self.window.start - self.data_span[1]) / pd.Timedelta(days=1))
+
 
 def default_groups(table: IncidentTable) -> tuple[str, ...]:
     """``all`` and every type group of the data (taxonomy groups), largest first."""
@@ -133,11 +139,18 @@ def run_prediction(
     )
     keep = (when < window.start).to_numpy() & (True if lo is None else (when >= lo).to_numpy())
     history = table.subset(keep)
+    first, last = when.min(), when.max()
     if len(history) == 0:
-        raise ValidationError(
-            f"no incident before {window.start} (data from {table.frame['occurred_at'].min()}):"
-            " choose a later --start"
+        advice = (
+            "choose a later --start"
+            if window.start <= first
+            else "choose an earlier --start or a longer --lookback-days"
         )
+        raise ValidationError(
+            f"no incident in the history before {window.start} (look-back "
+            f"{spec.lookback_days or 'all'} days; data from {first} to {last}): {advice}"
+        )
+
     groups = spec.types or default_groups(history)
     out = []
     for group in groups:

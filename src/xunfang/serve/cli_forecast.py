@@ -245,7 +245,7 @@ def _spec_from_options(
         window=window,
         start=start,
         windows=windows,
-        lookback_days=lookback_days if lookback_days > 0 else None,
+        lookback_days=_lookback(lookback_days),
         methods=methods,
         offset_sensitivity=offset_sensitivity,
         seed=seed,
@@ -445,6 +445,13 @@ def predict_cmd(
     for g in run.groups:
         if g.selection is not None:
             _out.print(f"{g.group}: {g.selection.reason()}")
+    if run.data_gap_days > STALE_DATA_DAYS:
+        _out.print(
+            f"[yellow]warning:[/] the data end {run.data_gap_days:.0f} days before the forecast "
+            f"window ({run.data_span[1]:%Y-%m-%d} -> {run.window.start:%Y-%m-%d}): the forecast "
+            "assumes nothing has changed since",
+            soft_wrap=True,
+        )
     _out.print(
         f"Wrote {len(written)} files to {out}/ in {run.seconds:.1f} s: {written['report.html']}"
     )
@@ -593,6 +600,17 @@ def _print_comparison(df: pd.DataFrame) -> None:
     _out.print(table)
     for types, grp in df.groupby("types", sort=False):
         _out.print(f"{types}: chosen on validation = {grp['chosen_method'].iloc[0]}")
+
+
+STALE_DATA_DAYS = 28
+"""``forecast predict`` warns when the data end more than this many days before the window."""
+
+
+def _lookback(days: float) -> float | None:
+    """``--lookback-days``: 0 means all history; a negative or non-finite value is refused."""
+    if not 0 <= days < float("inf"):
+        raise ValidationError(f"--lookback-days must be 0 (all history) or more, got {days!r}")
+    return days if days > 0 else None
 
 
 from xunfang.serve import cli_nij as _cli_nij  # noqa: E402,F401  (registers `forecast nij`)

@@ -92,6 +92,20 @@ def test_evaluate_reports_bad_options(tmp_path: Path) -> None:
     )
     assert early.exit_code == 2
     assert "before the data" in early.output
+    # predict: a negative look-back is refused; a window far past the data is advised
+    # correctly (an earlier --start, not a later one) and a stale forecast is warned of
+    neg = runner.invoke(app, ["predict", "--incidents", str(src), "--lookback-days", "-3"])
+    assert neg.exit_code == 2 and "--lookback-days must be 0" in neg.output
+    far = [
+        "predict", "--incidents", str(src), "--start", "2030-01-01", "--method", "naive",
+        "--out", str(tmp_path / "far"),
+    ]  # fmt: skip
+    empty = runner.invoke(app, [*far, "--lookback-days", "30"])
+    assert empty.exit_code == 2
+    assert "choose an earlier --start or a longer --lookback-days" in empty.output
+    stale = runner.invoke(app, [*far, "--lookback-days", "0"])
+    assert stale.exit_code == 0, stale.output
+    assert "warning: the data end" in stale.output and "(2014-07-30 -> 2030-01-01)" in stale.output
 
 
 @pytest.mark.realdata
