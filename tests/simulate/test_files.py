@@ -196,3 +196,27 @@ def test_invalid_deployment_schedules(tmp_path: Path, rows: str, message: str | 
     missing = _write(tmp_path, "unit_id,kind\nD1,patrol\n", "m.csv")
     with pytest.raises(DataFileError, match=r"missing columns \['block_start_hour_of_week'"):
         read_deployment(missing, JUNE, **kw)  # type: ignore[arg-type]
+
+
+def test_a_plan_made_from_the_replayed_month_is_said_not_to_be_held_out(tmp_path: Path) -> None:
+    # A new user simulated June 2015 on booths sited from 18 months including June 2015,
+    # and the report called the month held out.
+    import json
+
+    from xunfang.simulate.calls import Period
+    from xunfang.simulate.runner import held_out_warning
+
+    june = Period.month("2015-06")
+    (tmp_path / "plan_summary.json").write_text(
+        json.dumps({"incident_period": ["2014-01-01", "2015-06-30"]}), encoding="utf-8"
+    )
+    warning = held_out_warning(tmp_path, june)
+    assert warning.startswith(" (NOT held out: the plan was made from incidents of 2014-01-01")
+    assert "include the replayed 2015-06" in warning
+    for span in (["2014-01-01", "2015-05-31"], ["2015-07-01", "2015-09-30"]):
+        (tmp_path / "plan_summary.json").write_text(
+            json.dumps({"incident_period": span}), encoding="utf-8"
+        )
+        assert held_out_warning(tmp_path, june) == ""
+    (tmp_path / "plan_summary.json").write_text("{}", encoding="utf-8")  # an older plan
+    assert held_out_warning(tmp_path, june) == ""

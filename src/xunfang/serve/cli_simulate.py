@@ -180,6 +180,8 @@ def run_cmd(
         raise fail(exc) from exc
     for v, why in cmp.skipped.items():
         _out.print(f"[yellow]skipped[/] {VARIANT_LABELS.get(v, v)}: {escape(why)}")
+    if "NOT held out" in prep.plan_source:
+        _out.print(f"[yellow]warning:[/] booths: {escape(prep.plan_source)}", soft_wrap=True)
     for line in cmp.call_reports[0].sentences() if cmp.call_reports else []:
         _out.print(f"  [dim]{escape(line)}[/]")
     table = Table(

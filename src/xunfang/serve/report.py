@@ -485,6 +485,16 @@ def plan_notes(plan: BoothPlan, lang: str = "en") -> list[str]:
     return notes
 
 
+def _incident_period(plan: BoothPlan) -> list[str] | None:
+    """First and last local date of the plan's incidents (a simulation checks that its
+    replayed month lies outside them)."""
+    t = plan.incidents.frame["occurred_at"]
+    if len(t) == 0:
+        return None
+    local = t.dt.tz_convert(plan.incidents.timezone)
+    return [f"{local.min():%Y-%m-%d}", f"{local.max():%Y-%m-%d}"]
+
+
 def plan_summary(plan: BoothPlan) -> dict[str, Any]:
     """Machine-readable figures of the plan (``plan_summary.json``)."""
 
@@ -524,6 +534,7 @@ def plan_summary(plan: BoothPlan) -> dict[str, Any]:
         "booths": plan.config.booths,
         "threshold_min": plan.config.threshold_min,
         "incidents_in_area": len(plan.incidents),
+        "incident_period": _incident_period(plan),
         "incidents_outside_area": plan.n_outside_area,
         "types": list(plan.config.types) or "all",
         "incidents_of_other_types": plan.n_other_types,

@@ -9,6 +9,7 @@ scenarios are due to the units alone.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -286,7 +287,7 @@ def prepare(
         sites = sites_from_csv(path)
         stations_frame = sites[sites["kind"] == "station"]
         booths_frame = sites[sites["kind"] == "booth"]
-        plan_source = f"sites of {path}"
+        plan_source = f"sites of {path}" + held_out_warning(path.parent, period)
     else:
         stations_frame = stations_in(settings, area, city=city)
 
@@ -521,3 +522,26 @@ def run_scenario(
     """:func:`prepare` then :func:`run_prepared`."""
     prep = prepare(scenario, settings, progress=progress)
     return run_prepared(prep, replications=replications, record_log=record_log, progress=progress)
+
+
+def held_out_warning(plan_dir: Path, period: Period) -> str:
+    """A clause for the plan's description when the plan of ``plan_dir`` was made from
+    incidents of the replayed ``period`` (the comparison is then not a held-out test);
+    empty when it was not, or when the plan does not record its incidents' dates."""
+    summary = Path(plan_dir) / "plan_summary.json"
+    if not summary.is_file():
+        return ""
+    span = json.loads(summary.read_text(encoding="utf-8")).get("incident_period")
+    if not span:
+        return ""
+    first, last = (pd.Timestamp(d) for d in span)
+    start, end = (
+        t if t.tzinfo is None else t.tz_localize(None) for t in (period.start, period.end)
+    )
+    if last < start.normalize() or first >= end:
+        return ""
+    return (
+        f" (NOT held out: the plan was made from incidents of {span[0]} to {span[1]}, which "
+        f"include the replayed {period.label}; plan from the months before it, e.g. "
+        "`xunfang plan --incidents` of those months, for a fair test)"
+    )
