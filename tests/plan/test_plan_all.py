@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from xunfang.config import Settings
+from xunfang.errors import ValidationError
 from xunfang.ingest.city import default_city
 from xunfang.ingest.incidents import ingest
 from xunfang.plan.booth_plan import PlanConfig
@@ -87,6 +88,14 @@ def test_district_areas_lists_every_district(data_dir: Path) -> None:
         "community:LOOP",
         "community:NEAR_SOUTH_SIDE",
     ]
+    # the kind repeated in the list is accepted; an unknown name is refused at once, listing
+    # the names there are (a new user waited two minutes for the city network first)
+    assert district_areas(Settings(data_dir=data_dir), "district:1,district:18") == [
+        "district:1",
+        "district:18",
+    ]
+    with pytest.raises(ValidationError, match=r"no district named 13, 99; the district layer has"):
+        district_areas(Settings(data_dir=data_dir), "district:1,13,99")
 
 
 def _start_cluster(tmp: Path) -> tuple[str, list[subprocess.Popen[bytes]]]:

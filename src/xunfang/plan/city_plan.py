@@ -138,7 +138,8 @@ def district_areas(settings: Settings, spec: str, city: City | None = None) -> l
     Raises
     ------
     ValidationError
-        If ``spec`` has no ``KIND:`` prefix or names nothing.
+        If ``spec`` has no ``KIND:`` prefix, names nothing, or names a polygon the layer does
+        not have (checked before anything is read but the layer).
     """
     kind, sep, rest = spec.partition(":")
     if not sep or not rest.strip():
@@ -146,13 +147,18 @@ def district_areas(settings: Settings, spec: str, city: City | None = None) -> l
             f"--area {spec!r}: give KIND:all or KIND:A,B (e.g. district:all, district:1,7)"
         )
     kind = kind.strip().lower()
+    layer = (city or default_city(settings.data_dir)).layer(kind).read()
+    known = sorted((str(n) for n in layer["name"]), key=lambda n: n.zfill(6) if n.isdigit() else n)
     if rest.strip().lower() == "all":
-        layer = (city or default_city(settings.data_dir)).layer(kind).read()
-        names = sorted(
-            (str(n) for n in layer["name"]), key=lambda n: n.zfill(6) if n.isdigit() else n
-        )
-    else:
-        names = [n.strip() for n in rest.split(",") if n.strip()]
+        names = known
+    else:  # "district:1,18" or "district:1,district:18"
+        names = [n.strip().removeprefix(f"{kind}:") for n in rest.split(",") if n.strip()]
+        unknown = [n for n in names if n not in set(known)]
+        if unknown:  # before the incidents and the city's network are read
+            raise ValidationError(
+                f"--area {spec!r}: no {kind} named {', '.join(unknown)}; the {kind} layer has "
+                f"{', '.join(known[:40])}{' ...' if len(known) > 40 else ''}"
+            )
     return [f"{kind}:{n}" for n in names]
 
 
