@@ -81,6 +81,12 @@ def _norm(name: object) -> str:
     return str(name).strip().upper().replace("_", " ").lstrip("0") or "0"
 
 
+def same_area_name(a: object, b: object) -> bool:
+    """Whether two polygon names are the same by the rule of ``--area`` (case, ``_`` for a
+    space and leading zeros do not count: ``near_south_side`` is ``NEAR SOUTH SIDE``)."""
+    return _norm(a) == _norm(b)
+
+
 def read_boundaries(boundary_dir: Path, kind: str) -> gpd.GeoDataFrame:
     """Read one boundary layer, repairing invalid polygons with ``buffer(0)``.
 

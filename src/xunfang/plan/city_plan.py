@@ -33,6 +33,7 @@ from pyproj import Transformer
 from xunfang import strict_json
 from xunfang.config import Settings
 from xunfang.errors import ValidationError
+from xunfang.ingest.areas import same_area_name
 from xunfang.ingest.city import City, default_city
 from xunfang.ingest.incidents import IncidentTable
 from xunfang.ingest.road_network import RoadNetwork
@@ -153,7 +154,7 @@ def district_areas(settings: Settings, spec: str, city: City | None = None) -> l
         names = known
     else:  # "district:1,18" or "district:1,district:18"
         names = [n.strip().removeprefix(f"{kind}:") for n in rest.split(",") if n.strip()]
-        unknown = [n for n in names if n not in set(known)]
+        unknown = [n for n in names if not any(same_area_name(n, k) for k in known)]
         if unknown:  # before the incidents and the city's network are read
             raise ValidationError(
                 f"--area {spec!r}: no {kind} named {', '.join(unknown)}; the {kind} layer has "
