@@ -143,6 +143,9 @@ def main() -> None:
         "--ours", default=None, help="our specs, the first is 'ours' (e.g. auto,gbm)"
     )
     parser.add_argument("--area", default=None, help="study area (default city)")
+    parser.add_argument(
+        "--groups", default=None, help="comma-separated groups of GROUPS (default all)"
+    )
     args = parser.parse_args()
     ours_given = tuple(s.strip() for s in args.ours.split(",")) if args.ours else None
     our_specs = ours_given or OURS
@@ -152,6 +155,8 @@ def main() -> None:
     table = _load(args.data_dir, args.cache, city)
     area = args.area or ("district:1" if args.quick else "city")
     groups = dict(list(GROUPS.items())[::3]) if args.quick else GROUPS
+    if args.groups:
+        groups = {g.strip(): GROUPS[g.strip()] for g in args.groups.split(",")}
     n_tune, n_test = (3, 3) if args.quick else (args.tune_days, args.test_days)
     grid, _ = study_grid(table, area, args.cell_m, None, city=city)
     inside = grid.cell_of(table.xy) >= 0
