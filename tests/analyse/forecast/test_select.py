@@ -299,3 +299,32 @@ def test_a_candidate_that_would_blow_the_budget_is_skipped_and_said_so(
     roomy.fit(table.subset((table.frame["occurred_at"] < window.start).to_numpy()))
     roomy.predict(window)
     assert list(roomy.selection_.table["candidate"]) == list(cands)
+
+
+def test_a_candidate_that_cannot_forecast_is_left_out_and_said_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from xunfang.analyse.forecast import registry
+    from xunfang.analyse.forecast.naive import NaiveCounts
+
+    class Short(NaiveCounts):
+        """Refuses less than 100 days of history (as gbm refuses less than 56)."""
+
+        def _fit(self, events):  # type: ignore[no-untyped-def]
+            if events.end_day - events.start_day < 100:
+                raise ValidationError("short needs 100 days of history")
+            super()._fit(events)
+
+    monkeypatch.setitem(registry.METHODS, "short", Short)
+    auto = AutoSelect(
+        grid=_grid(), candidates=(CANDS[0], "short"), validation_windows=5, budget_s=600
+    )
+    window = Window.local("2015-04-20", 0, 24, TZ)
+    table = _history(None)
+    auto.fit(table.subset((table.frame["occurred_at"] < window.start).to_numpy()))
+    auto.predict(window)
+    sel = auto.selection_
+    # the history starts 2015-01-01: validation days before 04-11 have < 100 days of it
+    assert list(sel.table["candidate"]) == [CANDS[0]]
+    assert sel.notes == ["short left out: short needs 100 days of history"]
+    assert set(sel.scores["candidate"]) == {CANDS[0]}

@@ -316,8 +316,9 @@ class AutoSelect(Forecaster):
         simplest) whose first-window time, over the planned validation windows and the
         final fit, would take the selection past it is skipped; past it no further
         candidate is added during the first validation window (the simplest is always
-        scored) and no further validation window is started. Each skip and stop is
-        noted in the selection.
+        scored) and no further validation window is started. A candidate that cannot
+        forecast a validation window (e.g. ``gbm`` with less history than it needs) is
+        left out. Each skip and stop is noted in the selection.
     min_train_days
         Days of history a validation window needs before it.
     fractions
@@ -480,16 +481,23 @@ class AutoSelect(Forecaster):
             counts = np.bincount(cells, minlength=self.grid.n_cells)
             train = events.between(events.start_day, vw.start_day)
             first_s: dict[int, float] = {}
-            for pos, j in enumerate(list(live)):
+            order = list(live)
+            for pos, j in enumerate(order):
                 if i == 0 and pos > 0 and time.perf_counter() - t0 > self.budget_s:
                     notes.append(
                         f"time budget {self.budget_s:g} s reached: candidates "
-                        f"{', '.join(cands[k].spec for k in live[pos:])} not scored"
+                        f"{', '.join(cands[k].spec for k in order[pos:])} not scored"
                     )
-                    live = live[:pos]
+                    live = [k for k in live if k not in order[pos:]]
                     break
                 t1 = time.perf_counter()
-                fc = models[j].fit_events(train).predict(vw)
+                try:
+                    fc = models[j].fit_events(train).predict(vw)
+                except ValidationError as exc:  # e.g. gbm with too short a history
+                    notes.append(f"{cands[j].spec} left out: {exc}")
+                    live.remove(j)
+                    first_s.pop(j, None)
+                    continue
                 hc = hit_counts(fc.risk, counts, self.fractions, mask=self.grid.mask)
                 rec: dict[str, Any] = {
                     "candidate": cands[j].spec,
@@ -509,6 +517,11 @@ class AutoSelect(Forecaster):
                         del first_s[j]
                         live.remove(j)
             done.append(vw)
+        if not live:
+            raise ValidationError(
+                f"auto: no candidate could forecast the validation windows before "
+                f"{window.label or window.start}: {'; '.join(notes)}"
+            )
         active = [cands[j] for j in live]
         scores = pd.DataFrame(rows)
         scores = scores[scores["candidate"].isin([c.spec for c in active])]
