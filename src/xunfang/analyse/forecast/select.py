@@ -463,7 +463,7 @@ class AutoSelect(Forecaster):
             for c in cands
         ]
         live = list(range(len(cands)))  # candidates still scored, in complexity order
-        n_planned = min(self.validation_windows, len(vws))
+        n_planned = min(self.validation_windows, len(vws))  # refined on the first window
         rows: list[dict[str, Any]] = []
         done: list[Window] = []
         n_scored = 0
@@ -478,6 +478,11 @@ class AutoSelect(Forecaster):
                 break
             cells = _window_cells(events, vw)
             n_scored += len(cells)
+            if i == 0:  # windows like this one needed to reach min_validation_events
+                need = math.ceil(self.min_validation_events / max(len(cells), 1))
+                n_planned = min(
+                    max(need, self.validation_windows), self.max_validation_windows, len(vws)
+                )
             counts = np.bincount(cells, minlength=self.grid.n_cells)
             train = events.between(events.start_day, vw.start_day)
             first_s: dict[int, float] = {}
@@ -575,7 +580,9 @@ class AutoSelect(Forecaster):
         """A note when the candidates kept so far, at their first-window times
         ``first_s`` (seconds by candidate), would take the selection past the budget:
         the time spent plus ``n_windows - 1`` more windows of each and the final fit of
-        the slowest. ``None`` when they fit."""
+        the slowest. ``n_windows`` is the windows the selection expects to score: at
+        least ``validation_windows``, more when windows holding as many incidents as the
+        first are needed to reach ``min_validation_events``. ``None`` when they fit."""
         elapsed = time.perf_counter() - t0
         per_window = sum(first_s.values())
         projected = elapsed + (n_windows - 1) * per_window + max(first_s.values())
