@@ -292,6 +292,7 @@ def test_a_candidate_that_would_blow_the_budget_is_skipped_and_said_so(
     assert list(sel.table["complexity"]) == [0, 2]
     assert len(sel.validation_windows) == 5
     assert len(sel.notes) == 1 and sel.notes[0].startswith("slow skipped: 0.4")
+    assert "so 5 windows and the final fit" in sel.notes[0]
     assert "past the budget of 1.5 s" in sel.notes[0]
     assert "slow" not in set(sel.scores["candidate"]) and sel.chosen != "slow"
     # with room in the budget it is scored
