@@ -119,7 +119,14 @@ def test_open_cp_split_reproduces_its_baselines(data_dir: Path) -> None:
     assert s[("kde:window_days=none", 0.20)] == pytest.approx(0.840, abs=0.003)
 
 
-def test_predict_writes_the_forecast_and_reads_nothing_from_the_window(tmp_path: Path) -> None:
+def test_predict_writes_the_forecast_and_reads_nothing_from_the_window(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xunfang.analyse.forecast import select
+
+    # auto without its two costliest candidates (stack, gbm), to keep the test fast; the
+    # candidates' list itself is tested in test_select.py
+    monkeypatch.setattr(select, "CANDIDATES", select.CANDIDATES[:-2])
     src = _csv(tmp_path / "crimes.csv")
     # the same file without the incidents from the window's start on (2014-07-25 local)
     lines = src.read_text(encoding="utf-8").splitlines(keepends=True)
