@@ -26,6 +26,13 @@ Usage::
         [--cache /tmp/chicago.parquet] [--out-dir /tmp/xunfang-target]
 
 ``--quick`` runs one police district, two groups and 3 + 3 windows (a smoke run).
+
+``--ours auto,gbm`` makes "ours" the first spec given (``auto``, xunfang's real default:
+chosen per window and group by validation before it, gbm and stack among its candidates
+when its budget allows), with the others as extra columns; our specs are then not run
+on the tuning split (nothing of ours is tuned there). ``--area district:1,12`` runs on a
+union of districts instead of the whole city (the whole city with ``auto`` is slow on a
+loaded machine); the place layers are built for that area.
 """
 
 from __future__ import annotations
@@ -50,6 +57,7 @@ from xunfang.analyse.evaluate import (
 from xunfang.analyse.forecast import Forecaster, TrainingEvents, Window, make_forecaster
 from xunfang.analyse.forecast._base import rolling_windows
 from xunfang.analyse.forecast.learned import CellContext, GradientBoosted, place_layers
+from xunfang.analyse.forecast.registry import with_context
 from xunfang.analyse.grid import Grid
 from xunfang.ingest.city import City, default_city
 from xunfang.ingest.incidents import IncidentTable, read_incident_table
@@ -88,10 +96,7 @@ def _load(data_dir: Path, cache: Path | None, city: City) -> IncidentTable:
 
 
 def _model(spec: str, grid: Grid, ctx: CellContext | None) -> Forecaster:
-    model = with_warm_start(make_forecaster(spec, grid))
-    if isinstance(model, GradientBoosted) and ctx is not None:
-        model = model.with_params(context=ctx)
-    return model
+    return with_context(with_warm_start(make_forecaster(spec, grid)), ctx)
 
 
 def _evaluate(
@@ -104,6 +109,9 @@ def _evaluate(
         c0 = time.process_time()
         ev = rolling_origin(table, grid, {spec: _model(spec, grid, ctx)}, windows, fractions=LEVELS)
         cpu = (time.process_time() - c0) / len(windows)
+        if len(ev.selections):  # auto: what it chose, and its notes (budget skips)
+            ch = ev.selections[ev.selections["chosen"]]["candidate"].value_counts()
+            print(f"  [{spec}] chose " + ", ".join(f"{c} x{n}" for c, n in ch.items()))
         s = ev.summary()
         s["cpu_s_per_window"] = cpu
         out.append(s)
@@ -131,13 +139,24 @@ def main() -> None:
     parser.add_argument("--cell-m", type=float, default=150.0)
     parser.add_argument("--cache", type=Path, default=None, help="parquet cache of the ingest")
     parser.add_argument("--out-dir", type=Path, default=Path("/tmp/xunfang-target"))
+    parser.add_argument(
+        "--ours", default=None, help="our specs, the first is 'ours' (e.g. auto,gbm)"
+    )
+    parser.add_argument("--area", default=None, help="study area (default city)")
+    parser.add_argument(
+        "--groups", default=None, help="comma-separated groups of GROUPS (default all)"
+    )
     args = parser.parse_args()
+    ours_given = tuple(s.strip() for s in args.ours.split(",")) if args.ours else None
+    our_specs = ours_given or OURS
     t_run = time.perf_counter()
     city = default_city(args.data_dir)
     tz = city.timezone or "America/Chicago"
     table = _load(args.data_dir, args.cache, city)
-    area = "district:1" if args.quick else "city"
+    area = args.area or ("district:1" if args.quick else "city")
     groups = dict(list(GROUPS.items())[::3]) if args.quick else GROUPS
+    if args.groups:
+        groups = {g.strip(): GROUPS[g.strip()] for g in args.groups.split(",")}
     n_tune, n_test = (3, 3) if args.quick else (args.tune_days, args.test_days)
     grid, _ = study_grid(table, area, args.cell_m, None, city=city)
     inside = grid.cell_of(table.xy) >= 0
@@ -167,26 +186,31 @@ def main() -> None:
     args.out_dir.mkdir(parents=True, exist_ok=True)
     # ---- 1. tuning
     chosen: dict[str, dict[str, str]] = {}
-    ours_score: dict[str, list[float]] = {s: [] for s in OURS}
+    ours_score: dict[str, list[float]] = {s: [] for s in our_specs}
+    tuned = [] if ours_given else list(our_specs)
     for gname, types in groups.items():
         sel = select_types(table, types)
-        specs = [s for fam in BASELINES.values() for s in fam] + list(OURS)
+        specs = [s for fam in BASELINES.values() for s in fam] + tuned
         res = _evaluate(sel, grid, specs, tune, ctx)
         mean = res.groupby("method", sort=False)["hit_rate_mean"].mean().fillna(0.0)
         chosen[gname] = {fam: max(fs, key=lambda s: mean[s]) for fam, fs in BASELINES.items()}
-        for s in OURS:
+        for s in tuned:
             ours_score[s].append(float(mean[s]))
         print(f"\n[tune] {gname} ({len(sel):,} incidents): mean hit rate over levels")
         for s, v in mean.items():
             print(f"  {s:42s} {v:.4f}")
-    ours = max(OURS, key=lambda s: float(np.mean(ours_score[s])))
-    print(f"\nours (chosen on the tuning split): {ours}")
+    if ours_given:
+        ours = our_specs[0]
+        print(f"\nours (given, not tuned): {ours}")
+    else:
+        ours = max(our_specs, key=lambda s: float(np.mean(ours_score[s])))
+        print(f"\nours (chosen on the tuning split): {ours}")
     # ---- 2. test
     table_rows = []
     timing = []
     for gname, types in groups.items():
         sel = select_types(table, types)
-        specs = list(chosen[gname].values()) + list(OURS)
+        specs = list(chosen[gname].values()) + list(our_specs)
         res = _evaluate(sel, grid, specs, test, ctx)
         for frac in LEVELS:
             r = res[np.isclose(res["fraction"], frac)].set_index("method")
@@ -204,7 +228,7 @@ def main() -> None:
                 "ratio": r.loc[ours, "hit_rate_mean"] / base.max(),
                 "comparator_is": best,
             }
-            for s in OURS:
+            for s in our_specs:
                 rec[s] = r.loc[s, "hit_rate_mean"]
             table_rows.append(rec)
         for s in specs:
@@ -236,13 +260,13 @@ def main() -> None:
     )
     print(
         f"{'group':20s} {'level':>5s} {'ours':>13s} {'comparator':>13s} {'ratio':>6s} "
-        f"{'comparator is':38s} " + " ".join(f"{s:>6s}" for s in OURS)
+        f"{'comparator is':38s} " + " ".join(f"{s:>6s}" for s in our_specs)
     )
     for r in table_rows:
         print(
             f"{r['group']:20s} {r['level']:>5s} {r['ours']:.3f} ({r['ours_sd']:.3f}) "
             f"{r['comparator']:.3f} ({r['comparator_sd']:.3f}) {r['ratio']:6.3f} "
-            f"{r['comparator_is']:38s} " + " ".join(f"{r[s]:6.3f}" for s in OURS)
+            f"{r['comparator_is']:38s} " + " ".join(f"{r[s]:6.3f}" for s in our_specs)
         )
     print("\ntime per day (fit + predict, whole area; wall s / CPU s per window)")
     tm = pd.DataFrame(timing).groupby("method", sort=False)[["wall_s", "cpu_s"]].mean()

@@ -47,7 +47,8 @@ from xunfang.analyse.forecast._base import (
     rolling_windows,
     to_days,
 )
-from xunfang.analyse.forecast.registry import make_forecaster
+from xunfang.analyse.forecast.learned import CellContext, cell_context
+from xunfang.analyse.forecast.registry import make_forecaster, needs_context, with_context
 from xunfang.analyse.grid import Grid
 from xunfang.errors import ValidationError
 from xunfang.ingest.areas import StudyArea, load_study_area, read_boundaries
@@ -478,6 +479,7 @@ def rolling_origin(
     lookback_days: float | None = 365.0,
     fractions: Sequence[float] = FRACTIONS,
     progress: Callable[[str], None] | None = None,
+    contexts: Mapping[float, CellContext] | None = None,
 ) -> Evaluation:
     """Train on what precedes each window, forecast it, score it.
 
@@ -499,6 +501,9 @@ def rolling_origin(
         Coverage levels.
     progress
         Called with a short message before each window.
+    contexts
+        Type mix and place features by grid offset (each on its own grid), given to the
+        forecasters that take one (:func:`~xunfang.analyse.forecast.registry.with_context`).
 
     Raises
     ------
@@ -529,7 +534,10 @@ def rolling_origin(
     for offset, grid in grid_map.items():
         events = TrainingEvents.from_table(table, grid)
         tests = ScoringEvents.from_table(table, grid)
-        models = {label: f.with_params(grid=grid) for label, f in forecasters.items()}
+        ctx = (contexts or {}).get(offset)
+        models = {
+            label: with_context(f.with_params(grid=grid), ctx) for label, f in forecasters.items()
+        }
         n_out = 0
         for w in windows:
             if progress is not None:
@@ -657,6 +665,9 @@ class EvaluationSpec:
     fractions: tuple[float, ...] = FRACTIONS
     offset_sensitivity: bool = True
     seed: int = 0
+    place: bool | None = None
+    """Build the place layers of ``gbm``'s context (``None``: yes, unless ``area`` is
+    ``city``, whose road network takes minutes)."""
 
 
 @dataclass(frozen=True)
@@ -697,6 +708,8 @@ class EvaluationRun:
     ingest_report: IngestReport | None
     data_span: tuple[pd.Timestamp, pd.Timestamp]
     seconds: float
+    context_note: str = ""
+    """What ``gbm``'s context held (type mix, place layers, layers left out), or ``""``."""
 
 
 def load_incidents(
@@ -834,6 +847,54 @@ def default_start(table: IncidentTable, window: str, n: int) -> str:
     return str(first.date())
 
 
+def study_contexts(
+    spec: EvaluationSpec,
+    table: IncidentTable,
+    grids: Mapping[float, Grid],
+    methods: Sequence[str],
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[dict[float, CellContext], str]:
+    """The context of ``gbm`` (also inside ``auto``) on each grid, and a sentence saying
+    what it holds; ``({}, "")`` when no method of ``methods`` reads one.
+
+    The type mix comes from every incident of ``table`` (all types); the place layers
+    from ``spec.city`` in ``spec.area`` when ``spec.place`` allows (default: not for the
+    whole city), the road network read once for all grids.
+    """
+    if not needs_context(methods):
+        return {}, ""
+    area_name = (spec.area or "").strip().lower()
+    place = spec.place if spec.place is not None else area_name != "city"
+    city = spec.city
+    crs = next(iter(grids.values())).crs
+    sa = _city_area(city, spec.area, crs) if city is not None and spec.area else None
+    network = None
+    if place and city is not None and sa is not None and city.roads is not None:
+        if progress is not None:
+            progress("reading the road network for the place layers")
+        network = city.road_network(sa)
+    out = {
+        off: cell_context(
+            table,
+            g,
+            city=city,
+            area=sa,
+            place=place,
+            network=network,
+        )
+        for off, g in grids.items()
+    }
+    c0 = out[min(out)]
+    note = (
+        f"gbm context: type mix of {len(c0.all_events or ()):,} incidents of all types; "
+        f"place layers {', '.join(sorted(c0.place)) or 'none'}"
+    )
+    if c0.missing:
+        note += "; left out: " + "; ".join(c0.missing)
+    return out, note + "."
+
+
 def read_study(spec: EvaluationSpec) -> tuple[IncidentTable, IngestReport | None, Grid, str]:
     """The incidents of ``spec`` (all types) projected to the analysis CRS, the ingest
     report, the study grid and the area's name.
@@ -897,6 +958,7 @@ def run_evaluation(
     # the rolling refits differ by one window: iterative fits start from the last one
     methods = with_baseline(spec.methods)
     models = {m: with_warm_start(make_forecaster(m, grid, seed=spec.seed)) for m in methods}
+    contexts, context_note = study_contexts(spec, table, grids, methods, progress=say)
     evaluation = rolling_origin(
         selected,
         grids,
@@ -905,6 +967,7 @@ def run_evaluation(
         lookback_days=spec.lookback_days,
         fractions=spec.fractions,
         progress=say,
+        contexts=contexts,
     )
     local = table.local_time()
     return EvaluationRun(
@@ -918,4 +981,5 @@ def run_evaluation(
         ingest_report=report,
         data_span=(local.min(), local.max()),
         seconds=time.perf_counter() - t_start,
+        context_note=context_note,
     )

@@ -15,8 +15,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from xunfang.analyse.evaluate import EvaluationSpec, read_study, select_types
+from xunfang.analyse.evaluate import EvaluationSpec, read_study, select_types, study_contexts
 from xunfang.analyse.forecast._base import Forecast, Window, rolling_windows
+from xunfang.analyse.forecast.learned import GradientBoosted
 from xunfang.analyse.forecast.registry import make_forecaster
 from xunfang.analyse.forecast.select import Selection
 from xunfang.analyse.grid import Grid
@@ -59,6 +60,9 @@ class GroupForecast:
     history: tuple[pd.Timestamp, pd.Timestamp]
     selection: Selection | None
     seconds: float
+    importance: pd.DataFrame | None = None
+    """Feature importance of a ``gbm`` forecast (also when ``auto`` chose it): columns
+    ``feature, importance, used``; ``None`` for other methods."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,8 @@ class PredictionRun:
     ingest_report: IngestReport | None
     data_span: tuple[pd.Timestamp, pd.Timestamp]
     seconds: float
+    context_note: str = ""
+    """What ``gbm``'s context held (type mix, place layers, layers left out), or ``""``."""
 
     @property
     def data_gap_days(self) -> float:
@@ -152,6 +158,8 @@ def run_prediction(
         )
 
     groups = spec.types or default_groups(history)
+    # the type mix from the history only: nothing at or after the window start
+    contexts, context_note = study_contexts(spec, history, {0.0: grid}, spec.methods, progress=say)
     out = []
     for group in groups:
         say(f"{group}: fitting {spec.methods[0]}")
@@ -159,10 +167,11 @@ def run_prediction(
         if len(sub) == 0:
             raise ValidationError(f"no incident of {group!r} before {window.start}")
         t1 = time.perf_counter()
-        model = make_forecaster(spec.methods[0], grid, seed=spec.seed)
+        model = make_forecaster(spec.methods[0], grid, seed=spec.seed, context=contexts.get(0.0))
         model.fit(sub, start=lo, end=window.start)
         fc = model.predict(window)
         sel = getattr(model, "selection_", None)
+        fitted = getattr(model, "chosen_", model)
         local = sub.local_time()
         out.append(
             GroupForecast(
@@ -174,6 +183,9 @@ def run_prediction(
                 history=(local.min(), local.max()),
                 selection=sel,
                 seconds=time.perf_counter() - t1,
+                importance=(
+                    fitted.importance_table() if isinstance(fitted, GradientBoosted) else None
+                ),
             )
         )
     local = table.local_time()
@@ -186,6 +198,7 @@ def run_prediction(
         ingest_report=report,
         data_span=(local.min(), local.max()),
         seconds=time.perf_counter() - t0,
+        context_note=context_note,
     )
 
 

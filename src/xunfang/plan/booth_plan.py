@@ -32,6 +32,8 @@ from pyproj import CRS, Transformer
 from shapely.geometry.base import BaseGeometry
 
 from xunfang.analyse.forecast import forecast_demand_weights, make_forecaster, rolling_windows
+from xunfang.analyse.forecast.learned import cell_context
+from xunfang.analyse.forecast.registry import needs_context
 from xunfang.analyse.grid import Grid
 from xunfang.analyse.hotspots import (
     HotspotSummary,
@@ -419,7 +421,9 @@ def make_booth_plan(
         )
         if config.forecast:
             say("forecast")
-            weights_inc, forecast_note = _forecast_weights(config, incidents, grid)
+            weights_inc, forecast_note = _forecast_weights(
+                config, incidents, grid, city, area, network
+            )
         if len(weights_inc) != len(incidents):
             raise ValidationError(
                 f"demand_weights has {len(weights_inc)} values for {len(incidents)} incidents"
@@ -645,21 +649,34 @@ def read_sites_csv(path: str | Path, *, columns: tuple[str, ...] = ()) -> pd.Dat
 
 
 def _forecast_weights(
-    config: PlanConfig, incidents: IncidentTable, grid: Grid
+    config: PlanConfig,
+    incidents: IncidentTable,
+    grid: Grid,
+    city: City,
+    area: StudyArea,
+    network: RoadNetwork,
 ) -> tuple[np.ndarray, str]:
-    """Per-incident demand weights from a forecast of the configured window."""
+    """Per-incident demand weights from a forecast of the configured window; ``gbm``
+    (also inside ``auto``) gets its context: the type mix of the incidents before the
+    window and the place layers of the plan's area (from the plan's road network)."""
     assert config.forecast is not None
     start = config.forecast_start or str(
         (incidents.local_time().max().normalize() + pd.Timedelta(days=1)).date()
     )
     window = rolling_windows(start, 1, config.forecast_window, incidents.timezone)[0]
-    forecaster = make_forecaster(config.forecast, grid)
+    ctx = None
+    if needs_context([config.forecast]):
+        before = (incidents.frame["occurred_at"] < window.start).to_numpy()
+        ctx = cell_context(incidents.subset(before), grid, city=city, area=area, network=network)
+    forecaster = make_forecaster(config.forecast, grid, context=ctx)
     iw = forecast_demand_weights(incidents, forecaster, window)
     note = (
         f"Demand weighted by the {config.forecast} forecast of {window.label}: "
         f"{iw.weights.sum():.1f} expected incidents, {iw.placed_share:.0%} of the forecast "
         "placed on historical incident locations."
     )
+    if ctx is not None and ctx.missing:
+        note += " Place layers left out: " + "; ".join(ctx.missing) + "."
     return iw.weights, note
 
 

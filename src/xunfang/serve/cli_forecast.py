@@ -96,6 +96,18 @@ BudgetOpt = Annotated[
 ]
 
 
+PlaceOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--place/--no-place",
+        help="Build the place layers (roads, stations, schools) that gbm reads, also inside "
+        "auto. Default: on for a district or smaller area, off for --area city (its road "
+        "network takes minutes). The report names the layers used and left out.",
+        show_default=False,
+    ),
+]
+
+
 def with_budget(specs: list[str], budget_s: float) -> tuple[str, ...]:
     """``auto`` specs given ``budget_s`` unless they name their own (or it is the
     default, to keep the label short)."""
@@ -215,6 +227,7 @@ def _spec_from_options(
     boundary_name: str | None,
     frame: str | None,
     data_dir: Path | None,
+    place: bool | None = None,
 ) -> EvaluationSpec:
     """The spec of ``evaluate`` and ``predict`` from their shared options."""
     settings = get_settings(data_dir=data_dir)
@@ -249,6 +262,7 @@ def _spec_from_options(
         methods=methods,
         offset_sensitivity=offset_sensitivity,
         seed=seed,
+        place=place,
     )
 
 
@@ -314,6 +328,7 @@ def evaluate_cmd(
     mapping: MappingOpt = None,
     seed: Annotated[int, typer.Option(help="Seed for every forecaster.")] = 0,
     budget_s: BudgetOpt = AUTO_BUDGET_S,
+    place: PlaceOpt = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out/forecast"),
     city: CityOpt = None,
     boundary: BoundaryOpt = None,
@@ -344,6 +359,7 @@ def evaluate_cmd(
             boundary_name=boundary_name,
             frame=frame,
             data_dir=data_dir,
+            place=place,
         )
         with _out.status("evaluating") as status:
             run = run_evaluation(spec, progress=lambda m: status.update(f"evaluating: {m}"))
@@ -353,6 +369,8 @@ def evaluate_cmd(
     except (XunfangError, OSError) as exc:
         raise fail(exc) from exc
     _print_summary(run, f"{', '.join(spec.types) or 'all types'} · {run.area_name}", None)
+    if run.context_note:
+        _out.print(run.context_note)
     _out.print(
         f"Wrote {len(written)} files to {out}/ in {run.seconds:.1f} s: {written['report.html']}"
     )
@@ -382,6 +400,7 @@ def predict_cmd(
         str, typer.Option(help="Method spec; auto chooses per group by validation.")
     ] = "auto",
     budget_s: BudgetOpt = AUTO_BUDGET_S,
+    place: PlaceOpt = None,
     output_frame: Annotated[
         str,
         typer.Option("--output-frame", help="Frame of the output lon/lat: wgs84, gcj02 or bd09."),
@@ -424,6 +443,7 @@ def predict_cmd(
             boundary_name=boundary_name,
             frame=frame,
             data_dir=data_dir,
+            place=place,
         )
         with _out.status("forecasting") as status:
             run = run_prediction(spec, progress=lambda m: status.update(f"forecasting: {m}"))
@@ -445,6 +465,8 @@ def predict_cmd(
     for g in run.groups:
         if g.selection is not None:
             _out.print(f"{g.group}: {g.selection.reason()}")
+    if run.context_note:
+        _out.print(run.context_note)
     if run.data_gap_days > STALE_DATA_DAYS:
         _out.print(
             f"[yellow]warning:[/] the data end {run.data_gap_days:.0f} days before the forecast "

@@ -224,6 +224,8 @@ def notes(run: EvaluationRun) -> list[str]:
         f"(look-back {ev.settings.get('lookback_days') or 'all'} days); nothing after the "
         "window start is used.",
     ]
+    if run.context_note:
+        out.append(run.context_note)
     for off, n in ev.n_outside.items():
         if n:
             out.append(

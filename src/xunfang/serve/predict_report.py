@@ -141,8 +141,8 @@ def write_prediction(
     run: PredictionRun, out_dir: str | Path, *, output_frame: str = "wgs84", command: str = ""
 ) -> dict[str, Path]:
     """Write ``forecast.geojson``, ``hotspots.csv``, ``selection.csv`` /
-    ``selection_scores.csv`` / ``selection.json`` (method ``auto``), ``run.json`` and
-    ``report.html`` to ``out_dir``."""
+    ``selection_scores.csv`` / ``selection.json`` (method ``auto``), ``importance.csv``
+    (a ``gbm`` forecast), ``run.json`` and ``report.html`` to ``out_dir``."""
     out = Path(out_dir)
     written: dict[str, Path] = {}
 
@@ -160,6 +160,9 @@ def write_prediction(
         sel = [g.selection.to_dict() | {"group": g.group} for g in run.groups if g.selection]
         put("selection.json", strict_json.dumps(sel, indent=1, default=str))
     summary = run_summary(run, output_frame, command)
+    imp = [g.importance.assign(group=g.group) for g in run.groups if g.importance is not None]
+    if imp:  # gbm: what makes a cell hot (share of split gain)
+        put("importance.csv", pd.concat(imp, ignore_index=True).to_csv(index=False))
     put("run.json", strict_json.dumps(summary, indent=2, default=str))
     figs = {
         g.group: map_figure(table, run, g.group).to_html(
@@ -218,6 +221,7 @@ def run_summary(run: PredictionRun, output_frame: str, command: str = "") -> dic
             }
             for g in run.groups
         ],
+        "context": run.context_note,
         "seconds": round(run.seconds, 2),
         "ingest": run.ingest_report.to_dict() if run.ingest_report else None,
         "version": __version__,

@@ -133,7 +133,14 @@ def test_open_cp_split_reproduces_its_baselines(data_dir: Path) -> None:
     assert s[("kde:window_days=none", 0.20)] == pytest.approx(0.840, abs=0.003)
 
 
-def test_predict_writes_the_forecast_and_reads_nothing_from_the_window(tmp_path: Path) -> None:
+def test_predict_writes_the_forecast_and_reads_nothing_from_the_window(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xunfang.analyse.forecast import select
+
+    # auto without its two costliest candidates (stack, gbm), to keep the test fast; the
+    # candidates' list itself is tested in test_select.py
+    monkeypatch.setattr(select, "CANDIDATES", select.CANDIDATES[:-2])
     src = _csv(tmp_path / "crimes.csv")
     # the same file without the incidents from the window's start on (2014-07-25 local)
     lines = src.read_text(encoding="utf-8").splitlines(keepends=True)
@@ -175,3 +182,25 @@ def test_predict_writes_the_forecast_and_reads_nothing_from_the_window(tmp_path:
     pd.testing.assert_frame_equal(cut_props, props)
     sel_cut = pd.read_csv(outs["cut"] / "selection.csv")
     pd.testing.assert_frame_equal(sel_cut.drop(columns="seconds"), sel.drop(columns="seconds"))
+
+
+def test_predict_gives_gbm_the_type_mix_of_the_incident_table(tmp_path: Path) -> None:
+    src = _csv(tmp_path / "crimes.csv")
+    out = tmp_path / "gbm"
+    args = ["predict", "--incidents", str(src), "--types", "BURGLARY", "--method", "gbm"]
+    args += ["--start", "2014-07-29", "--lookback-days", "0", "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    imp = pd.read_csv(out / "importance.csv")
+    # the type-mix features exist only when the CLI hands gbm a CellContext built from
+    # every type of the table (burglaries and batteries here)
+    mix = {"all_rate_28d", "all_rate_365d", "all_rate_365d_s1", "type_share_365d"}
+    assert mix <= set(imp["feature"]) and set(imp["group"]) == {"BURGLARY"}
+    assert imp["importance"].sum() == pytest.approx(1.0)
+    run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    # 450 burglaries and 450 batteries, all before the window but those of 07-29..30
+    assert "type mix of " in run["context"] and "incidents of all types" in run["context"]
+    n_mix = int(run["context"].split("type mix of ")[1].split(" ")[0].replace(",", ""))
+    assert n_mix > run["groups"][0]["n_train"]  # more than the burglaries alone
+    assert "no city study area" in run["context"]  # place layers named as left out
+    assert "type mix" in result.output

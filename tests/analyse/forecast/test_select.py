@@ -234,3 +234,98 @@ def test_plan_demand_from_auto_is_the_chosen_methods_forecast() -> None:
     again = forecast_demand_weights(table, chosen, window, lookback_days=None)
     np.testing.assert_array_equal(dw.weights, again.weights)
     assert auto.events_.t_day.max() < window.start_day
+
+
+# ----------------------------------------------------------------------------- candidates
+def test_default_candidates_hold_the_new_methods_with_the_costly_last() -> None:
+    from xunfang.analyse.forecast.learned import CellContext, GradientBoosted
+    from xunfang.analyse.forecast.registry import METHODS
+    from xunfang.analyse.forecast.select import CANDIDATES
+
+    specs = [c.spec for c in CANDIDATES]
+    for spec in ("prospective-continuous", "sepp:trigger_bandwidth_m=0", "sepp", "stack", "gbm"):
+        assert spec in specs
+    # same-cell SEPP before the cross-cell one; stack and gbm last, the only costly ones
+    assert specs.index("sepp:trigger_bandwidth_m=0") + 1 == specs.index("sepp")
+    assert specs[-2:] == ["stack", "gbm"]
+    assert [c.spec for c in CANDIDATES if c.costly] == ["stack", "gbm"]
+    auto = AutoSelect(grid=_grid())
+    kept, notes = auto.candidate_list()
+    assert [c.spec for c in kept] == specs and notes == []
+    assert all(c.family in METHODS for c in CANDIDATES)
+    # a context reaches gbm directly, inside +tod and through auto
+    ctx = CellContext()
+    gbm = make_forecaster("gbm", _grid(), context=ctx)
+    assert isinstance(gbm, GradientBoosted) and gbm.context is ctx
+    assert make_forecaster("gbm+tod", _grid(), context=ctx).get_params()["base"].context is ctx
+    assert make_forecaster("auto", _grid(), context=ctx).get_params()["context"] is ctx
+    assert make_forecaster("kde", _grid(), context=ctx).get_params().get("context") is None
+
+
+def test_a_candidate_that_would_blow_the_budget_is_skipped_and_said_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    from xunfang.analyse.forecast import registry
+    from xunfang.analyse.forecast.naive import NaiveCounts
+
+    class Slow(NaiveCounts):
+        """Naive counts that take 0.4 s to fit (a stand-in for a costly method)."""
+
+        def _fit(self, events):  # type: ignore[no-untyped-def]
+            time.sleep(0.4)
+            super()._fit(events)
+
+    monkeypatch.setitem(registry.METHODS, "slow", Slow)
+    cands = (CANDS[0], "slow", CANDS[2])
+    # 5 windows of 0.4 s and the final fit: about 2.4 s, past 1.5 s; the cheap ones fit
+    auto = AutoSelect(
+        grid=_grid(), candidates=cands, validation_windows=5, min_validation_events=0, budget_s=1.5
+    )
+    window = Window.local("2015-04-20", 0, 24, TZ)
+    table = _history(None)
+    auto.fit(table.subset((table.frame["occurred_at"] < window.start).to_numpy()))
+    auto.predict(window)
+    sel = auto.selection_
+    assert list(sel.table["candidate"]) == [CANDS[0], CANDS[2]]  # the later one still scored
+    assert list(sel.table["complexity"]) == [0, 2]
+    assert len(sel.validation_windows) == 5
+    assert len(sel.notes) == 1 and sel.notes[0].startswith("slow skipped: 0.4")
+    assert "so 5 windows and the final fit" in sel.notes[0]
+    assert "past the budget of 1.5 s" in sel.notes[0]
+    assert "slow" not in set(sel.scores["candidate"]) and sel.chosen != "slow"
+    # with room in the budget it is scored
+    roomy = auto.with_params(budget_s=60.0)
+    roomy.fit(table.subset((table.frame["occurred_at"] < window.start).to_numpy()))
+    roomy.predict(window)
+    assert list(roomy.selection_.table["candidate"]) == list(cands)
+
+
+def test_a_candidate_that_cannot_forecast_is_left_out_and_said_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from xunfang.analyse.forecast import registry
+    from xunfang.analyse.forecast.naive import NaiveCounts
+
+    class Short(NaiveCounts):
+        """Refuses less than 100 days of history (as gbm refuses less than 56)."""
+
+        def _fit(self, events):  # type: ignore[no-untyped-def]
+            if events.end_day - events.start_day < 100:
+                raise ValidationError("short needs 100 days of history")
+            super()._fit(events)
+
+    monkeypatch.setitem(registry.METHODS, "short", Short)
+    auto = AutoSelect(
+        grid=_grid(), candidates=(CANDS[0], "short"), validation_windows=5, budget_s=600
+    )
+    window = Window.local("2015-04-20", 0, 24, TZ)
+    table = _history(None)
+    auto.fit(table.subset((table.frame["occurred_at"] < window.start).to_numpy()))
+    auto.predict(window)
+    sel = auto.selection_
+    # the history starts 2015-01-01: validation days before 04-11 have < 100 days of it
+    assert list(sel.table["candidate"]) == [CANDS[0]]
+    assert sel.notes == ["short left out: short needs 100 days of history"]
+    assert set(sel.scores["candidate"]) == {CANDS[0]}

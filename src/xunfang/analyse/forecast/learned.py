@@ -76,6 +76,8 @@ from xunfang.errors import ValidationError
 if TYPE_CHECKING:
     from xunfang.ingest.areas import StudyArea
     from xunfang.ingest.city import City
+    from xunfang.ingest.incidents import IncidentTable
+    from xunfang.ingest.network import RoadNetwork
 
 FEATURES: tuple[str, ...] = (
     "rate_7d",
@@ -614,6 +616,7 @@ def place_layers(
     area: StudyArea,
     *,
     schools: Path | None = None,
+    network: RoadNetwork | None = None,
 ) -> tuple[dict[str, np.ndarray], tuple[str, ...]]:
     """Risk-terrain place features of every cell from a city's files.
 
@@ -635,6 +638,9 @@ def place_layers(
         The study area whose roads are read.
     schools
         A schools site file (CSV/Excel/points with ``name``), overriding the city's.
+    network
+        The area's road network when the caller has built it already (as
+        ``city.road_network(area)``); ``None`` builds it.
 
     Returns
     -------
@@ -668,7 +674,7 @@ def place_layers(
     if city.roads is None:
         missing.append("roads: the city has no road network")
     else:
-        net = city.road_network(area)
+        net = network if network is not None else city.road_network(area)
         e = net.edges
         hw = e["highway"].astype(str)
         major = hw.isin(_MAJOR_ROADS).to_numpy()
@@ -693,3 +699,35 @@ def place_layers(
             mc[ok], weights=e["length_m"].to_numpy()[ok], minlength=grid.n_cells
         )
     return out, tuple(missing)
+
+
+def cell_context(
+    table: IncidentTable,
+    grid: Grid,
+    *,
+    city: City | None = None,
+    area: StudyArea | None = None,
+    place: bool = True,
+    network: RoadNetwork | None = None,
+) -> CellContext:
+    """The :class:`CellContext` of a command: the type mix from every incident of
+    ``table`` (all types, on ``grid``) and, when ``place``, the place layers of ``city``
+    in ``area`` (:func:`place_layers`; reusing ``network`` if given).
+
+    Raises
+    ------
+    ValidationError
+        Errors of :func:`place_layers` pass through.
+    """
+    events = TrainingEvents.from_table(table, grid)
+    if not place:
+        return CellContext(
+            missing=("place layers: not built (--no-place; the default for the whole city)",),
+            all_events=events,
+        )
+    if city is None or area is None:
+        return CellContext(
+            missing=("place layers: no city study area (give --area)",), all_events=events
+        )
+    layers, missing = place_layers(grid, city, area, network=network)
+    return CellContext(place=layers, missing=missing, all_events=events)

@@ -18,12 +18,12 @@ Values are read as int, float, ``none``, ``true``/``false`` or text.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from xunfang.analyse.forecast._base import Forecaster
 from xunfang.analyse.forecast.kde import RetrospectiveKDE
-from xunfang.analyse.forecast.learned import GradientBoosted
+from xunfang.analyse.forecast.learned import CellContext, GradientBoosted
 from xunfang.analyse.forecast.naive import NaiveCounts
 from xunfang.analyse.forecast.prospective import ContinuousProspective, ProspectiveHotspot
 from xunfang.analyse.forecast.select import AutoSelect
@@ -69,8 +69,33 @@ def _params(parts: list[str], spec: str) -> dict[str, Any]:
     return out
 
 
-def make_forecaster(spec: str, grid: Grid, *, seed: int = 0) -> Forecaster:
+def with_context(model: Forecaster, context: CellContext | None) -> Forecaster:
+    """``model`` given ``context`` where it takes one (``gbm``, ``auto`` for its
+    candidates, also inside a ``+tod`` wrapper); unchanged otherwise or for ``None``."""
+    if context is None:
+        return model
+    params = model.get_params()
+    if "base" in params and isinstance(params["base"], Forecaster):
+        return model.with_params(base=with_context(params["base"], context))
+    if "context" in params:
+        return model.with_params(context=context)
+    return model
+
+
+def needs_context(specs: Sequence[str]) -> bool:
+    """True when one of ``specs`` builds a forecaster that reads a
+    :class:`~xunfang.analyse.forecast.learned.CellContext` (``gbm``, or ``auto``, whose
+    default candidates include ``gbm``)."""
+    return any(s.split("+")[0].split(":")[0].strip().lower() in ("gbm", "auto") for s in specs)
+
+
+def make_forecaster(
+    spec: str, grid: Grid, *, seed: int = 0, context: CellContext | None = None
+) -> Forecaster:
     """Build a forecaster from a spec (see the module docstring).
+
+    ``context`` (type mix and place features) is given to the forecasters that take it
+    (:func:`with_context`); a spec cannot name one.
 
     Raises
     ------
@@ -87,7 +112,7 @@ def make_forecaster(spec: str, grid: Grid, *, seed: int = 0) -> Forecaster:
     cls = METHODS[name]
     params = _params(rest, spec)
     allowed = set(cls._params) - {"grid"}
-    unknown = set(params) - allowed
+    unknown = set(params) - (allowed - {"context"})
     if unknown:
         raise ValidationError(
             f"method {name!r} has no parameter(s) {sorted(unknown)}; parameters: {sorted(allowed)}"
@@ -108,4 +133,4 @@ def make_forecaster(spec: str, grid: Grid, *, seed: int = 0) -> Forecaster:
             )
         tparams.setdefault("seed", seed)
         model = TimeOfDay(base=model, **tparams)
-    return model
+    return with_context(model, context)

@@ -26,8 +26,14 @@ or pass ``candidates=`` specs in complexity order. A candidate whose method is n
 
 **Complexity order** of the default list (simplest first): naive counts (no smoothing,
 longer periods first: a year of counts varies less than a month), retrospective KDE (wide
-bandwidths first), prospective hotspotting, the self-exciting point process, gradient-
-boosted trees.
+bandwidths first), prospective hotspotting (on cells, then in metres), the self-exciting
+point process (same-cell triggering, then across neighbouring cells), then the costliest:
+the stacked ensemble and gradient-boosted trees.
+
+**Budget.** A candidate's time on the first validation window is measured; when that
+time over the planned validation windows (and the final fit) would take the selection
+past ``budget_s``, the candidate is skipped and the selection's notes say so with the
+figures. Later candidates are still tried.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from xunfang.analyse.forecast._base import Forecaster, TrainingEvents, Window
+from xunfang.analyse.forecast.learned import CellContext
 from xunfang.analyse.grid import Grid
 from xunfang.errors import ValidationError
 
@@ -64,11 +71,15 @@ class Candidate:
         Method family, for reports.
     why
         Why this setting is in the list.
+    costly
+        Among the costliest (for reports; every candidate is skipped when its measured
+        time would take the selection past its budget).
     """
 
     spec: str
     family: str
     why: str = ""
+    costly: bool = False
 
 
 CANDIDATES: tuple[Candidate, ...] = (
@@ -79,10 +90,25 @@ CANDIDATES: tuple[Candidate, ...] = (
     Candidate("kde:bandwidth_m=150:window_days=365", "kde", "one cell of smoothing"),
     Candidate("kde:bandwidth_m=75:window_days=365", "kde", "narrow smoothing (dense types)"),
     Candidate("prospective", "prospective", "Bowers et al. 2004: 400 m, 8 weeks"),
-    Candidate("sepp", "sepp", "self-exciting point process (Mohler et al. 2011)"),
+    Candidate(
+        "prospective-continuous",
+        "prospective-continuous",
+        "Bowers et al. 2004 with distances in metres (sub-cell samples)",
+    ),
+    Candidate(
+        "sepp:trigger_bandwidth_m=0",
+        "sepp",
+        "same-cell triggering only (Mohler et al. 2011 on the grid): better on all crime",
+    ),
+    Candidate("sepp", "sepp", "triggering across neighbouring cells over days to weeks"),
+    Candidate(
+        "stack", "stack", "non-negative Poisson stack of naive, KDE, prospective", costly=True
+    ),
+    Candidate("gbm", "gbm", "gradient-boosted trees over cell features", costly=True),
 )
-"""Default candidates, simplest first (the complexity order of the 1-SE rule).
-``gbm`` is left out by default for its cost; add it with :func:`candidates_with`."""
+"""Default candidates, simplest first (the complexity order of the 1-SE rule). The
+costly ones (``stack``, ``gbm``) come last: each is scored only when the budget allows
+(see :meth:`AutoSelect.select`)."""
 
 
 def candidates_with(
@@ -286,13 +312,20 @@ class AutoSelect(Forecaster):
     max_validation_windows
         Most validation windows.
     budget_s
-        Time budget of one selection, seconds (wall). Past it no further candidate is
-        added during the first validation window (the simplest is always scored) and
-        no further validation window is started; the stop is noted in the selection.
+        Time budget of one selection, seconds (wall). A candidate (other than the
+        simplest) whose first-window time, over the planned validation windows and the
+        final fit, would take the selection past it is skipped; past it no further
+        candidate is added during the first validation window (the simplest is always
+        scored) and no further validation window is started. A candidate that cannot
+        forecast a validation window (e.g. ``gbm`` with less history than it needs) is
+        left out. Each skip and stop is noted in the selection.
     min_train_days
         Days of history a validation window needs before it.
     fractions
         Coverages averaged into the score (see :data:`SCORE_FRACTIONS`).
+    context
+        Type mix and place features handed to every candidate that takes them (``gbm``;
+        see :class:`xunfang.analyse.forecast.learned.CellContext`), or ``None``.
     seed
         Seed passed to each candidate.
 
@@ -320,6 +353,7 @@ class AutoSelect(Forecaster):
         "budget_s",
         "min_train_days",
         "fractions",
+        "context",
         "seed",
     )
 
@@ -334,6 +368,7 @@ class AutoSelect(Forecaster):
         budget_s: float = AUTO_BUDGET_S,
         min_train_days: float = 28.0,
         fractions: Sequence[float] = SCORE_FRACTIONS,
+        context: CellContext | None = None,
         seed: int = 0,
     ) -> None:
         self.grid = grid
@@ -344,6 +379,7 @@ class AutoSelect(Forecaster):
         self.budget_s = budget_s
         self.min_train_days = min_train_days
         self.fractions = fractions
+        self.context = context
         self.seed = seed
 
     def describe(self) -> str:
@@ -421,9 +457,13 @@ class AutoSelect(Forecaster):
                 f"{self.min_train_days:g} days of history before it: give more history"
             )
         models = [
-            with_warm_start(make_forecaster(c.spec, self.grid, seed=self.seed)) for c in cands
+            with_warm_start(
+                make_forecaster(c.spec, self.grid, seed=self.seed, context=self.context)
+            )
+            for c in cands
         ]
-        active = len(cands)
+        live = list(range(len(cands)))  # candidates still scored, in complexity order
+        n_planned = min(self.validation_windows, len(vws))  # refined on the first window
         rows: list[dict[str, Any]] = []
         done: list[Window] = []
         n_scored = 0
@@ -438,18 +478,31 @@ class AutoSelect(Forecaster):
                 break
             cells = _window_cells(events, vw)
             n_scored += len(cells)
+            if i == 0:  # windows like this one needed to reach min_validation_events
+                need = math.ceil(self.min_validation_events / max(len(cells), 1))
+                n_planned = min(
+                    max(need, self.validation_windows), self.max_validation_windows, len(vws)
+                )
             counts = np.bincount(cells, minlength=self.grid.n_cells)
             train = events.between(events.start_day, vw.start_day)
-            for j in range(active):
-                if i == 0 and j > 0 and time.perf_counter() - t0 > self.budget_s:
+            first_s: dict[int, float] = {}
+            order = list(live)
+            for pos, j in enumerate(order):
+                if i == 0 and pos > 0 and time.perf_counter() - t0 > self.budget_s:
                     notes.append(
                         f"time budget {self.budget_s:g} s reached: candidates "
-                        f"{', '.join(c.spec for c in cands[j:])} not scored"
+                        f"{', '.join(cands[k].spec for k in order[pos:])} not scored"
                     )
-                    active = j
+                    live = [k for k in live if k not in order[pos:]]
                     break
                 t1 = time.perf_counter()
-                fc = models[j].fit_events(train).predict(vw)
+                try:
+                    fc = models[j].fit_events(train).predict(vw)
+                except ValidationError as exc:  # e.g. gbm with too short a history
+                    notes.append(f"{cands[j].spec} left out: {exc}")
+                    live.remove(j)
+                    first_s.pop(j, None)
+                    continue
                 hc = hit_counts(fc.risk, counts, self.fractions, mask=self.grid.mask)
                 rec: dict[str, Any] = {
                     "candidate": cands[j].spec,
@@ -461,11 +514,24 @@ class AutoSelect(Forecaster):
                 rec["score"] = float(np.mean(hc.hit_rate)) if hc.total else np.nan
                 rec["seconds"] = time.perf_counter() - t1
                 rows.append(rec)
+                if i == 0:
+                    first_s[j] = rec["seconds"]
+                    note = self._over_budget(t0, first_s, n_planned, cands[j].spec)
+                    if pos > 0 and note:  # the simplest is always kept
+                        notes.append(note)
+                        del first_s[j]
+                        live.remove(j)
             done.append(vw)
+        if not live:
+            raise ValidationError(
+                f"auto: no candidate could forecast the validation windows before "
+                f"{window.label or window.start}: {'; '.join(notes)}"
+            )
+        active = [cands[j] for j in live]
         scores = pd.DataFrame(rows)
-        scores = scores[scores["candidate"].isin([c.spec for c in cands[:active]])]
+        scores = scores[scores["candidate"].isin([c.spec for c in active])]
         scores = scores[scores["window"].isin([w.label for w in done])].reset_index(drop=True)
-        specs = [c.spec for c in cands[:active]]
+        specs = [c.spec for c in active]
         mat = (
             scores.pivot(index="candidate", columns="window", values="score")
             .reindex(index=specs, columns=[w.label for w in done])
@@ -482,14 +548,14 @@ class AutoSelect(Forecaster):
         table = pd.DataFrame(
             {
                 "candidate": specs,
-                "family": [c.family for c in cands[:active]],
-                "complexity": np.arange(active),
+                "family": [c.family for c in active],
+                "complexity": [cands.index(c) for c in active],
                 "windows": choice.n_windows,
                 "score_mean": choice.mean,
                 "diff_to_best": choice.diff,
                 "se_diff": choice.se,
                 "within_1se": choice.within,
-                "chosen": np.arange(active) == choice.chosen,
+                "chosen": np.arange(len(active)) == choice.chosen,
                 **{c: means[c].to_numpy() for c in hr_cols},
                 "seconds": scores.groupby("candidate", sort=False)["seconds"]
                 .sum()
@@ -508,13 +574,34 @@ class AutoSelect(Forecaster):
             seconds=time.perf_counter() - t0,
         )
 
+    def _over_budget(
+        self, t0: float, first_s: dict[int, float], n_windows: int, spec: str
+    ) -> str | None:
+        """A note when the candidates kept so far, at their first-window times
+        ``first_s`` (seconds by candidate), would take the selection past the budget:
+        the time spent plus ``n_windows - 1`` more windows of each and the final fit of
+        the slowest. ``n_windows`` is the windows the selection expects to score: at
+        least ``validation_windows``, more when windows holding as many incidents as the
+        first are needed to reach ``min_validation_events``. ``None`` when they fit."""
+        elapsed = time.perf_counter() - t0
+        per_window = sum(first_s.values())
+        projected = elapsed + (n_windows - 1) * per_window + max(first_s.values())
+        if projected <= self.budget_s:
+            return None
+        return (
+            f"{spec} skipped: {list(first_s.values())[-1]:.2f} s on the first validation "
+            "window, so "
+            f"{n_windows} windows and the final fit would take about {projected:.0f} s, "
+            f"past the budget of {self.budget_s:g} s"
+        )
+
     def _predict(self, window: Window) -> np.ndarray:
         from xunfang.analyse.forecast.registry import make_forecaster
 
         key = (window.start_day, window.end_day)
         if key not in self._cache:
             sel = self.select(window)
-            model = make_forecaster(sel.chosen, self.grid, seed=self.seed)
+            model = make_forecaster(sel.chosen, self.grid, seed=self.seed, context=self.context)
             model.fit_events(self.events_)
             self._cache = {key: (sel, model)}  # one window kept: refits replace it
         self.selection_, self.chosen_ = self._cache[key]
