@@ -111,7 +111,10 @@ def deploy_cmd(
         typer.Option(help="City plan folder: a dask scheduler tcp://HOST:PORT to run on."),
     ] = None,
     workers: Annotated[
-        int, typer.Option(help="City plan folder: LocalCluster worker processes.", min=1)
+        int,
+        typer.Option(
+            help="City plan folder: LocalCluster worker processes (0: in process).", min=0
+        ),
     ] = 2,
 ) -> None:
     """Plan a week of deployment and write the report, tables, routes and schedules."""

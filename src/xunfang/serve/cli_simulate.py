@@ -103,7 +103,8 @@ def run_cmd(
         typer.Option(help="With --plan-dir: a dask scheduler tcp://HOST:PORT to run on."),
     ] = None,
     workers: Annotated[
-        int, typer.Option(help="With --plan-dir: LocalCluster worker processes.", min=1)
+        int,
+        typer.Option(help="With --plan-dir: LocalCluster worker processes (0: in process).", min=0),
     ] = 2,
 ) -> None:
     """Compare stations only, + booths and + deployment on the scenario's held-out month,
