@@ -168,6 +168,15 @@ def expand_paths(items: list[Path]) -> list[Path]:
 
 
 def _print_summary(run: EvaluationRun, title: str, reference: dict[float, float] | None) -> None:
+    rows = run.evaluation.rows
+    per_window = rows[rows["offset_m"] == 0.0].groupby("window")["n_events"].first()
+    if len(per_window) and int((per_window > 0).sum()) == 0:
+        _out.print(
+            f"[yellow]nothing to score:[/] 0 of {len(per_window)} test windows held an incident "
+            "of these types in the area; widen --types, --windows or the area",
+            soft_wrap=True,
+        )
+        return
     summary = run.evaluation.summary()
     sub = summary[summary["offset_m"] == 0.0]
     fracs = sorted(sub["fraction"].unique())

@@ -204,3 +204,23 @@ def test_predict_gives_gbm_the_type_mix_of_the_incident_table(tmp_path: Path) ->
     assert n_mix > run["groups"][0]["n_train"]  # more than the burglaries alone
     assert "no city study area" in run["context"]  # place layers named as left out
     assert "type mix" in result.output
+
+
+def test_evaluate_says_when_no_window_holds_an_incident(tmp_path: Path) -> None:
+    # Synthetic: burglaries only in June, batteries into July; burglary windows in late July
+    # hold none (a new user got a table of nan).
+    src = _csv(tmp_path / "crimes.csv")
+    lines = src.read_text(encoding="utf-8").splitlines(keepends=True)
+    keep = [lines[0]] + [
+        ln for ln in lines[1:] if ",BATTERY," in ln or pd.Timestamp(ln.split(",")[1]).month == 6
+    ]
+    src.write_text("".join(keep), encoding="utf-8")
+    args = [
+        "evaluate", "--incidents", str(src), "--types", "BURGLARY", "--start", "2014-07-27",
+        "--windows", "3", "--methods", "naive", "--no-offset-sensitivity",
+        "--out", str(tmp_path / "out"),
+    ]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "nothing to score: 0 of 3 test windows held an incident" in result.output
+    assert "nan" not in result.output
