@@ -106,6 +106,11 @@ def test_loop_plan_outputs(loop_plan) -> None:  # type: ignore[no-untyped-def]
     )
     json.loads(written["plan_summary.json"].read_text(), parse_constant=_no_nan)  # strict JSON
     assert written["sites.csv"].read_bytes().startswith(b"\xef\xbb\xbf")  # BOM for Excel
+    for name in ("sites.csv", "hotspots.csv", "coverage.csv"):  # each CSV names its frame
+        assert set(pd.read_csv(written[name], encoding="utf-8-sig")["coord_frame"]) == {"wgs84"}
+    lo, hi = summary["incident_period"]
+    first = plan.incidents.frame["occurred_at"].min().tz_convert(plan.incidents.timezone)
+    assert lo == f"{first:%Y-%m-%d}" and lo <= hi
     sites = json.loads(written["sites.geojson"].read_text())
     assert len(sites["features"]) == 6
     lon, lat = sites["features"][0]["geometry"]["coordinates"]

@@ -485,6 +485,13 @@ def plan_notes(plan: BoothPlan, lang: str = "en") -> list[str]:
     return notes
 
 
+def _framed_csv(frame: gpd.GeoDataFrame, output_frame: str) -> str:
+    """A layer's table as CSV without its geometry, naming the frame of its lon/lat in a
+    ``coord_frame`` column (as deploy's CSVs do)."""
+    table = pd.DataFrame(frame.drop(columns="geometry"))
+    return table.assign(coord_frame=output_frame).to_csv(index=False)
+
+
 def _incident_period(plan: BoothPlan) -> list[str] | None:
     """First and last local date of the plan's incidents (a simulation checks that its
     replayed month lies outside them)."""
@@ -613,10 +620,10 @@ def write_plan(
     sites["lon"], sites["lat"] = sites.geometry.x, sites.geometry.y
     sites = to_output_frame(sites, output_frame)
     put("sites.geojson", sites.to_json(drop_id=True))
-    put("sites.csv", pd.DataFrame(sites.drop(columns="geometry")).to_csv(index=False))
+    put("sites.csv", _framed_csv(sites, output_frame))
     hs = to_output_frame(hotspot_frame(plan, lang), output_frame)
     put("hotspots.geojson", hs.to_json(drop_id=True))
-    put("hotspots.csv", pd.DataFrame(hs.drop(columns="geometry")).to_csv(index=False))
+    put("hotspots.csv", _framed_csv(hs, output_frame))
     cov = gpd.GeoDataFrame(
         plan.demand.copy(),
         geometry=gpd.points_from_xy(plan.demand["lon"], plan.demand["lat"]),
@@ -624,7 +631,7 @@ def write_plan(
     )
     cov = to_output_frame(cov.replace([np.inf], np.nan), output_frame)
     put("coverage.geojson", cov.to_json(drop_id=True))
-    put("coverage.csv", pd.DataFrame(cov.drop(columns="geometry")).to_csv(index=False))
+    put("coverage.csv", _framed_csv(cov, output_frame))
     write_decision_files(plan, put, output_frame=output_frame)
     put("plan_summary.json", _json({**plan_summary(plan), "output_frame": output_frame}))
     if plan.ingest_report is not None:
