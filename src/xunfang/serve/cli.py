@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,7 +17,7 @@ from rich.table import Table
 
 from xunfang import __version__
 from xunfang.config import get_settings
-from xunfang.errors import XunfangError
+from xunfang.errors import CacheWarning, XunfangError
 from xunfang.ingest.taxonomy import load_taxonomy
 from xunfang.serve._common import fail
 from xunfang.serve.cli_city import (
@@ -39,6 +40,24 @@ from xunfang.serve.cli_travel import app as travel_app
 
 if TYPE_CHECKING:
     from xunfang.plan.booth_plan import BoothPlan, PlanConfig
+
+_default_formatwarning = warnings.formatwarning
+
+
+def _format_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    line: str | None = None,
+) -> str:
+    """The project's own warnings as one line for the user, not a Python source location."""
+    if issubclass(category, CacheWarning):
+        return f"warning: {message}\n"
+    return _default_formatwarning(message, category, filename, lineno, line)
+
+
+warnings.formatwarning = _format_warning
 
 app = typer.Typer(
     name="xunfang",
