@@ -170,6 +170,9 @@ def test_the_officer_on_the_call_clears_it_and_no_other_officer(lite: TestClient
     audit = lite.get("/api/audit", headers=ADM).json()
     clears = [(a["username"], a["resource_id"]) for a in audit if a["action"] == "call.clear"]
     assert clears == [("off", str(cid))]
+    # clearing it again is a conflict (409), not "not your unit" (its unit is released)
+    again = lite.post(f"/api/calls/{cid}/clear", json=body, headers=OFF)
+    assert again.status_code == 409 and "already cleared" in again.json()["detail"]
 
 
 # ---------------------------------------------------------------------------- health

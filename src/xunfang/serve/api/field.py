@@ -216,6 +216,8 @@ def _crew_tx_inner(
                 raise NotFoundError(f"no call {call_id}")
             members = list(repo.units_on_call(s, call_id))
             if op == "clear":
+                if call.status in ("cleared", "cancelled"):  # its units are released by now
+                    raise ConflictError(f"call {call_id} is already {call.status}")
                 _own_call(ctx, call_id, members)
         rows = list(members)
         for uid in (unit_id, to_unit):
