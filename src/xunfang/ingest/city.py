@@ -624,6 +624,8 @@ class City:
             key["stitch_threshold_m"] = float(stitch_threshold_m)
         if same_name_threshold_m is not None:
             key["same_name_threshold_m"] = float(same_name_threshold_m)
+        if r.path is not None:  # how the speed table was chosen is in the network's notes
+            key["speed_table"] = str(self.road_country(area)[1])
         return cached_network(
             cache_dir,
             area.name,
