@@ -313,8 +313,8 @@ def notes(cmp: Comparison) -> list[str]:
     t = prep.table
     out = [
         "The incidents are replayed as calls: a call is received at the incident's recorded "
-        "time, at the road node nearest its recorded position (crime reports such as "
-        "Chicago's carry no call, dispatch or arrival times, and block-level positions). "
+        "time, at the road node nearest its recorded position (crime reports carry no call, "
+        "dispatch or arrival times, and often only block-level positions). "
         "Priority, call processing, dispatch delay and on-scene time are modelled "
         f"from the simulation table ({t.source}); its comments give the sources (NFPA 1221 "
         "call-processing targets, NFPA 1710 turnout targets) and mark the values that are "

@@ -1,16 +1,16 @@
 """Calls for the simulation: replayed from real incidents, or sampled from a fitted rate.
 
-The Chicago data are crime reports (no call, dispatch or arrival times): a replayed call
-is received at the incident's ``occurred_at`` (local wall-clock time), at the road node
-nearest to its block-level position. Its priority, call-processing time, on-scene time and
+Incident records are crime reports or 110 calls, often without dispatch or arrival times:
+a replayed call is received at the incident's ``occurred_at`` (local wall-clock time), at the
+road node nearest to its recorded position. Its priority, call-processing time, on-scene time and
 the quantile of the dispatch delay come from the simulation table
 (:mod:`xunfang.simulate.tables`), drawn with the run's seeded generator.
 
 Records without a real time of day: rows with ``time_precision == "day"`` and rows stamped
-exactly 00:00:00 local (1.0 % of the Chicago rows; mostly placeholders for "some time that
-day") are, by default, moved to a uniformly random time of the same day with the seeded
-generator (``midnight="spread"``); ``"keep"`` replays them at midnight. Either way they are
-counted in the :class:`CallReport`.
+exactly 00:00:00 local (1.0 % of the example city's crime reports; mostly placeholders for
+"some time that day") are, by default, moved to a uniformly random time of the same day
+with the seeded generator (``midnight="spread"``); ``"keep"`` replays them at midnight.
+Either way they are counted in the :class:`CallReport`.
 
 Sampling (``sample_calls``): a non-homogeneous Poisson process whose rate in each hour of
 the week is the mean count of the training incidents in that hour of the week (hour of week
