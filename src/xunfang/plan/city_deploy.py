@@ -11,8 +11,10 @@ roster and the calendar from their paths (a path the workers must see); the inci
 network are shipped to it.
 
 The city figures (:func:`deploy_totals`) are plain sums of the districts' figures
-(person-times, hours, routes, booths, risk and covered risk); the covered share is
-recomputed from those sums.
+(officers, person-times, booth walks, patrol person-times, school-gate posts, hours, routes,
+booths, incidents, risk and covered risk); the covered share is recomputed from those sums.
+Each district is deployed with its own force (the roster applies to every district), so the
+city's officers are the sum of the districts'.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from xunfang.ingest.city import City
 from xunfang.ingest.incidents import IncidentTable
 from xunfang.ingest.road_network import RoadNetwork
 from xunfang.plan.city_plan import area_folder, area_jobs, map_areas
-from xunfang.plan.deployment import DeployConfig, Deployment, deploy_from_plan_dir
+from xunfang.plan.deployment import DeployConfig, Deployment, PlanContext, deploy_from_plan_dir
 
 __all__ = [
     "DeploySummary",
@@ -62,6 +64,29 @@ class DeploySummary:
         ``covered_risk / risk``.
     wall_time_s, cpu_time_s
         Seconds of the district's deployment on its worker (wall, CPU of that process).
+    officers
+        Officers with a post in the week (distinct roster names: booths, rule posts,
+        patrols, relief and reserve).
+    booth_walks
+        Sector patrols walked by booth officers in the week (one loop per booth and block,
+        person-times; 0 without the plan's patrol sectors).
+    patrol_person_times
+        Person-times (officer shifts, as ``person_times``) of vehicle crews and foot patrols:
+        the officers sent to the hotspots.
+    school_gate_posts, rule_posts
+        Posts of the rule calendar held in the week, counted once per place and block:
+        at schools (places of the calendar's ``[schools]`` file), and at every place.
+    threshold_min
+        The coverage standard of ``covered_risk``, minutes.
+    incidents
+        Incidents inside the district that the risk was estimated from.
+    incidents_from, incidents_to
+        Their first and last day (local, ISO dates; empty without incidents).
+    history_weeks
+        Weeks of history the risk per block is averaged over.
+    plan_incidents_from, plan_incidents_to
+        The period of the incidents the district's booth plan was made from
+        (``plan_summary.json``; empty when the plan does not record it).
     """
 
     area: str
@@ -77,6 +102,18 @@ class DeploySummary:
     covered_share: float
     wall_time_s: float
     cpu_time_s: float
+    officers: int = 0
+    booth_walks: int = 0
+    patrol_person_times: int = 0
+    school_gate_posts: int = 0
+    rule_posts: int = 0
+    threshold_min: float = float("nan")
+    incidents: int = 0
+    incidents_from: str = ""
+    incidents_to: str = ""
+    history_weeks: float = float("nan")
+    plan_incidents_from: str = ""
+    plan_incidents_to: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict."""
@@ -84,9 +121,37 @@ class DeploySummary:
 
 
 def summarise_deployment(
-    dep: Deployment, wall_time_s: float = float("nan"), cpu_time_s: float = float("nan")
+    dep: Deployment,
+    wall_time_s: float = float("nan"),
+    cpu_time_s: float = float("nan"),
+    ctx: PlanContext | None = None,
 ) -> DeploySummary:
-    """The figures of one district's week (see :class:`DeploySummary`)."""
+    """The figures of one district's week (see :class:`DeploySummary`); ``ctx``, the plan
+    folder's context the week was planned on, gives the incidents and their period."""
+    a = dep.assignments
+    shifts = ["officer", "shift", "shift_start"]
+    patrol = a[a["post_kind"].isin(["mobile", "foot"])] if len(a) else a
+    rule = a[a["post_kind"] == "rule"] if len(a) else a
+    school = set(dep.places.loc[dep.places["group"].astype(str).str.startswith("school:"), "name"])
+    rule_posts = rule.drop_duplicates(["block", "post_name"]) if len(rule) else rule
+    walks = (
+        int(dep.sector_kpis["patrols"].sum())
+        if dep.sector_kpis is not None and len(dep.sector_kpis)
+        else 0
+    )
+    extra: dict[str, Any] = {}
+    if ctx is not None:
+        inc = ctx.incidents
+        when = inc.frame["occurred_at"].dt.tz_convert(inc.timezone) if len(inc) else None
+        extra = {
+            "incidents": len(inc),
+            "incidents_from": "" if when is None else f"{when.min():%Y-%m-%d}",
+            "incidents_to": "" if when is None else f"{when.max():%Y-%m-%d}",
+            "history_weeks": float(ctx.n_weeks),
+        }
+        span = _plan_period(ctx.plan_dir)
+        if span:
+            extra["plan_incidents_from"], extra["plan_incidents_to"] = span
     k = dep.block_kpis
     risk = k["risk"].to_numpy(dtype=float)
     share = k["covered_share"].to_numpy(dtype=float)
@@ -108,7 +173,27 @@ def summarise_deployment(
         covered_share=covered / total if total > 0 else float("nan"),
         wall_time_s=wall_time_s,
         cpu_time_s=cpu_time_s,
+        officers=int(a["officer"].nunique()) if len(a) else 0,
+        booth_walks=walks,
+        patrol_person_times=len(patrol.drop_duplicates(shifts)) if len(patrol) else 0,
+        school_gate_posts=int(rule_posts["post_name"].isin(school).sum()) if len(rule) else 0,
+        rule_posts=len(rule_posts),
+        threshold_min=float(dep.config.threshold_min),
+        **extra,
     )
+
+
+def _plan_period(plan_dir: Path) -> tuple[str, str] | None:
+    """The first and last day of the incidents a plan was made from (``incident_period``
+    of its ``plan_summary.json``), or None when it does not say."""
+    path = Path(plan_dir) / "plan_summary.json"
+    try:
+        span = json.loads(path.read_text("utf-8")).get("incident_period")
+    except (OSError, ValueError):
+        return None
+    if not span or len(span) != 2:
+        return None
+    return str(span[0])[:10], str(span[1])[:10]
 
 
 def city_plan_folders(plan_dir: str | Path) -> dict[str, Path]:
@@ -150,7 +235,7 @@ def deploy_one_district(
 ) -> tuple[Deployment, DeploySummary]:
     """One district's week (the task a worker runs)."""
     t0, c0 = time.perf_counter(), time.process_time()
-    dep, _ctx = deploy_from_plan_dir(
+    dep, ctx = deploy_from_plan_dir(
         plan_folder,
         roster_path,
         calendar_path,
@@ -160,7 +245,7 @@ def deploy_one_district(
         network=network,
         incidents=incidents,
     )
-    return dep, summarise_deployment(dep, time.perf_counter() - t0, time.process_time() - c0)
+    return dep, summarise_deployment(dep, time.perf_counter() - t0, time.process_time() - c0, ctx)
 
 
 def deploy_city(
@@ -231,7 +316,17 @@ def deploy_totals(summaries: Sequence[DeploySummary]) -> dict[str, Any]:
     risk = float(sum(s.risk for s in summaries))
     covered = float(sum(s.covered_risk for s in summaries))
     out: dict[str, Any] = {"districts": len(summaries)}
-    for key in ("booths", "routes", "blocks"):
+    for key in (
+        "booths",
+        "routes",
+        "blocks",
+        "officers",
+        "booth_walks",
+        "patrol_person_times",
+        "school_gate_posts",
+        "rule_posts",
+        "incidents",
+    ):
         out[key] = sum(getattr(s, key) for s in summaries)
     for key in ("person_times", "officer_hours", "patrol_hours", "vehicle_hours"):
         out[key] = float(sum(getattr(s, key) for s in summaries))

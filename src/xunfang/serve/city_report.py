@@ -1,74 +1,352 @@
-"""The city summary report: one HTML page over every district's plan (table and map)."""
+"""The city reports: one HTML page over every district of a city run, and the pieces they share.
+
+Three pages use these pieces: the city booth plan (``city_report.html``, written by
+``xunfang plan --area district:all``), the city deployment (``city_deploy_report.html``,
+:mod:`xunfang.serve.city_deploy_report`) and the city simulation
+(``city_simulation_report.html``, :mod:`xunfang.serve.city_sim_report`). Each has the same
+look and the same parts, in English or Chinese (``lang``): a lead paragraph and figure cards
+of the city, "computed on" lines (which plan, which incidents, which period, held out or
+not), a map of the districts (WGS-84 outlines filled by the page's key figure, a labelled
+marker per district), a table of all districts with a city row whose figures are the sums
+of the districts' (shares and means recomputed from those sums: weighted, never a mean of
+the districts' shares), links to each district's own report, and notes.
+"""
 
 from __future__ import annotations
 
 import html
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import plotly.graph_objects as go
 import shapely
+from plotly.colors import sample_colorscale
 from plotly.offline import get_plotlyjs
 
-from xunfang.plan.city_plan import DistrictSummary, city_totals
+from xunfang import __version__
+from xunfang.errors import ValidationError
+from xunfang.plan.city_plan import DistrictSummary, area_folder, city_totals
 from xunfang.serve._common import write_atomic
 
+__all__ = [
+    "LANGS",
+    "Column",
+    "check_lang",
+    "city_map",
+    "count",
+    "district_map",
+    "district_table",
+    "number",
+    "percent",
+    "render_city_html",
+    "render_city_page",
+    "translate",
+    "write_city_report",
+]
 
+LANGS = ("en", "zh")
+
+Catalogue = Mapping[str, Mapping[str, str]]
+
+_TEXT: dict[str, dict[str, str]] = {
+    # shared by the three pages
+    "city": {"en": "city", "zh": "全市"},
+    "area": {"en": "district", "zh": "辖区"},
+    "report": {"en": "report", "zh": "报告"},
+    "computed_on": {"en": "Computed on", "zh": "计算依据"},
+    "map": {"en": "Map of the districts", "zh": "辖区地图"},
+    "map_help": {
+        "en": "Each district is filled by {what} (darker: higher); the marker's label is {label}.",
+        "zh": "各辖区按{what}着色（颜色越深数值越高）；标注为{label}。",
+    },
+    "districts": {"en": "Districts", "zh": "各辖区"},
+    "table_help": {
+        "en": "The city row holds the sums of the districts' figures; its shares and means "
+        "are recomputed from those sums (weighted by the districts' own counts), not "
+        "averaged over districts. Each district's name links to its own report.",
+        "zh": "“全市”一行为各辖区数值之和；其比例与均值由这些和重新计算（按各辖区自身的数量加权），"
+        "而非各辖区比例的简单平均。点击辖区名称打开该辖区的报告。",
+    },
+    "notes": {"en": "Notes", "zh": "说明"},
+    "generated": {"en": "xunfang {v} · {when}", "zh": "xunfang {v} · 生成于 {when}"},
+    # the city booth plan
+    "plan_title": {"en": "City booth plan: {n} districts", "zh": "全市岗亭布设方案：{n} 个辖区"},
+    "plan_lead": {
+        "en": "{incidents} incidents, {stations} stations, {booths} booths. Incidents within "
+        "the coverage threshold: {before} with stations alone, {after} with stations and "
+        "booths (+{gain} incidents per booth). p-median proven optimal in {proven} of {n} "
+        "districts (largest gap {gap}).",
+        "zh": "警情 {incidents} 起，警署 {stations} 个，岗亭 {booths} 个。覆盖标准内的警情："
+        "仅警署 {before}，警署加岗亭 {after}（每个岗亭新增覆盖 {gain} 起）。"
+        "p-中位模型在 {n} 个辖区中有 {proven} 个证明最优（最大间隙 {gap}）。",
+    },
+    "card_incidents": {"en": "incidents", "zh": "警情"},
+    "card_booths": {"en": "booths", "zh": "岗亭"},
+    "card_before": {"en": "within the threshold, stations alone", "zh": "覆盖率（仅警署）"},
+    "card_after": {"en": "within the threshold, with booths", "zh": "覆盖率（警署+岗亭）"},
+    "plan_top": {
+        "en": "Districts that gain most from each extra booth",
+        "zh": "每增设一个岗亭收益最大的辖区",
+    },
+    "plan_top_item": {
+        "en": "{area}: +{gain} incidents within the threshold per booth",
+        "zh": "{area}：每个岗亭新增覆盖 {gain} 起警情",
+    },
+    "plan_map_what": {
+        "en": "the incidents brought within the threshold per booth",
+        "zh": "每个岗亭新增覆盖的警情数",
+    },
+    "plan_map_label": {"en": "district: booths", "zh": "辖区：岗亭数"},
+    "plan_colour": {"en": "incidents / booth", "zh": "起/岗亭"},
+    "plan_on_incidents": {
+        "en": "Incidents: {incidents} in the {n} districts (ingested once for the city); "
+        "each district's plan is made on the incidents inside it.",
+        "zh": "警情：{n} 个辖区内共 {incidents} 起（全市一次导入），各辖区方案只用其辖区内的警情。",
+    },
+    "plan_on_plans": {
+        "en": "Plans: one MCLP and p-median per district, in the folders beside this page.",
+        "zh": "方案：每个辖区各自求解 MCLP 与 p-中位模型，结果在本页旁的各辖区目录中。",
+    },
+    "h_incidents": {"en": "incidents", "zh": "警情"},
+    "h_stations": {"en": "stations", "zh": "警署"},
+    "h_booths": {"en": "booths", "zh": "岗亭"},
+    "h_before": {"en": "within threshold, stations", "zh": "覆盖率（仅警署）"},
+    "h_after": {"en": "with booths", "zh": "覆盖率（加岗亭）"},
+    "h_gain": {"en": "incidents per booth", "zh": "每岗亭新增覆盖"},
+    "h_mean_before": {"en": "mean s, stations", "zh": "平均到达（秒，仅警署）"},
+    "h_mean_after": {"en": "mean s, with booths", "zh": "平均到达（秒，加岗亭）"},
+    "h_mclp": {"en": "MCLP", "zh": "MCLP"},
+    "h_pmedian": {"en": "p-median", "zh": "p-中位"},
+    "h_wall": {"en": "wall s", "zh": "用时（秒）"},
+    "proven": {"en": "proven optimal", "zh": "已证明最优"},
+    "gap": {
+        "en": "{status}, gap {gap} (bound {bound})",
+        "zh": "{status}，间隙 {gap}（下界 {bound}）",
+    },
+    "plan_note": {
+        "en": "Map outlines: the districts' boundaries. City figures are sums of the "
+        "districts' own plans; a booth serves its own district only.",
+        "zh": "地图轮廓为各辖区边界。全市数值为各辖区方案之和；岗亭只服务本辖区。",
+    },
+}
+
+
+def translate(catalogue: Catalogue, key: str, lang: str, **kw: Any) -> str:
+    """The text of ``key`` in ``lang`` from ``catalogue`` (a page's own) or, when it has no
+    such key, from the shared catalogue of the city pages, with ``kw`` filled in.
+
+    Raises
+    ------
+    KeyError
+        If neither catalogue has ``key``.
+    """
+    entry = catalogue.get(key) or _TEXT[key]
+    return entry[lang].format(**kw)
+
+
+def check_lang(lang: str) -> None:
+    """Refuse a report language other than ``en`` or ``zh``.
+
+    Raises
+    ------
+    ValidationError
+        Naming the option and the languages there are.
+    """
+    if lang not in LANGS:
+        raise ValidationError(f"--lang must be one of {LANGS}, got {lang!r}")
+
+
+# ------------------------------------------------------------------------------ formats
+def _finite(x: Any) -> bool:
+    return x is not None and isinstance(x, int | float) and math.isfinite(float(x))
+
+
+def count(x: Any) -> str:
+    """A count with thousands separators (``1,234``); ``–`` for nan or None."""
+    return f"{round(float(x)):,}" if _finite(x) else "–"
+
+
+def number(digits: int) -> Callable[[Any], str]:
+    """A formatter with ``digits`` decimals and thousands separators; ``–`` for nan."""
+
+    def fmt(x: Any) -> str:
+        return f"{float(x):,.{digits}f}" if _finite(x) else "–"
+
+    return fmt
+
+
+def percent(digits: int = 1) -> Callable[[Any], str]:
+    """A formatter of a share (0-1) as a percentage; ``–`` for nan."""
+
+    def fmt(x: Any) -> str:
+        return f"{100 * float(x):.{digits}f}%" if _finite(x) else "–"
+
+    return fmt
+
+
+# ------------------------------------------------------------------------------ table
+@dataclass(frozen=True)
+class Column:
+    """One column of a district table.
+
+    Attributes
+    ----------
+    key
+        Key of the figure in each row (and in the city row).
+    header
+        Column heading (already in the page's language).
+    fmt
+        Figure -> cell text (:func:`count`, :func:`number`, :func:`percent`, or the page's).
+    """
+
+    key: str
+    header: str
+    fmt: Callable[[Any], str]
+
+
+def district_table(
+    columns: Sequence[Column],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    lang: str,
+    total: Mapping[str, Any] | None = None,
+    links: Mapping[str, str] | None = None,
+) -> str:
+    """An HTML table: a row per district (``row["area"]``, linked to ``links[area]`` when
+    given), then the city row (``total``, class ``total``) when given."""
+    esc = html.escape
+    head = "".join(f"<th>{esc(c.header)}</th>" for c in columns)
+    out = [f'<table class="districts"><tr><th>{esc(_TEXT["area"][lang])}</th>{head}</tr>']
+    for r in rows:
+        area = str(r["area"])
+        link = (links or {}).get(area)
+        name = f'<a href="{esc(link)}">{esc(area)}</a>' if link else esc(area)
+        cells = "".join(f"<td>{esc(c.fmt(r.get(c.key)))}</td>" for c in columns)
+        out.append(f'<tr data-area="{esc(area)}"><td>{name}</td>{cells}</tr>')
+    if total is not None:
+        cells = "".join(f"<td>{esc(c.fmt(total.get(c.key)))}</td>" for c in columns)
+        out.append(f'<tr class="total"><td>{esc(_TEXT["city"][lang])}</td>{cells}</tr>')
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def report_links(areas: Sequence[str], out_dir: Path, name: str = "report.html") -> dict[str, str]:
+    """Area -> relative link to its own report (``<area folder>/report.html``) for the
+    areas whose report exists in ``out_dir``."""
+    return {
+        a: f"{area_folder(a)}/{name}" for a in areas if (out_dir / area_folder(a) / name).is_file()
+    }
+
+
+# ------------------------------------------------------------------------------ map
 def _rings(geom: Any) -> list[Any]:
     polys = list(geom.geoms) if hasattr(geom, "geoms") else [geom]
     return [p.exterior for p in polys if not p.is_empty]
 
 
-def city_map(
-    summaries: Sequence[DistrictSummary], polygons_wgs84: Mapping[str, shapely.Geometry]
+def district_map(
+    areas: Sequence[str],
+    values: Sequence[float],
+    polygons_wgs84: Mapping[str, shapely.Geometry],
+    *,
+    labels: Sequence[str],
+    hover: Sequence[str],
+    colour_title: str,
+    points: Sequence[tuple[float, float]] | None = None,
+    colorscale: str = "YlOrRd",
+    tickformat: str = "",
 ) -> go.Figure:
-    """District outlines (WGS-84) with a marker per district coloured by the incidents brought
-    within the threshold per booth, labelled with its booth count."""
+    """The districts filled by a figure, with a labelled marker per district.
+
+    Parameters
+    ----------
+    areas
+        District names (keys of ``polygons_wgs84``; a district without a polygon gets its
+        marker only).
+    values
+        The key figure of each district (nan: drawn grey).
+    polygons_wgs84
+        Area -> outline, EPSG:4326 degrees (lon, lat).
+    labels, hover
+        Marker label and hover text of each district.
+    colour_title
+        Title of the colour bar.
+    points
+        (lon, lat) of each marker, degrees; default a point inside each polygon.
+    colorscale
+        A plotly colour scale name (low to high).
+    tickformat
+        d3 format of the colour bar's ticks (e.g. ``".0%"`` for shares).
+    """
+    finite = [float(v) for v in values if _finite(v)]
+    lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
+    span = hi - lo if hi > lo else 1.0
     fig = go.Figure()
-    for s in summaries:
-        geom = polygons_wgs84.get(s.area)
-        if geom is None:
-            continue
-        for ring in _rings(geom):
-            x, y = ring.xy
-            fig.add_trace(
-                go.Scatter(
-                    x=list(x),
-                    y=list(y),
-                    mode="lines",
-                    line={"color": "#555", "width": 1},
-                    hoverinfo="skip",
-                    showlegend=False,
+    pts: list[tuple[float, float]] = []
+    for i, area in enumerate(areas):
+        geom = polygons_wgs84.get(area)
+        v = values[i]
+        fill = (
+            # the lowest district a light tint, not white (it is coloured, not missing)
+            sample_colorscale(colorscale, [0.12 + 0.88 * (float(v) - lo) / span])[0]
+            .replace("rgb(", "rgba(")
+            .replace(")", ", 0.65)")
+            if _finite(v)
+            else "rgba(200, 200, 200, 0.5)"
+        )
+        if geom is not None:
+            for ring in _rings(geom):
+                x, y = ring.xy
+                fig.add_trace(
+                    go.Scatter(
+                        x=list(x),
+                        y=list(y),
+                        mode="lines",
+                        fill="toself",
+                        fillcolor=fill,
+                        line={"color": "#555", "width": 1},
+                        hoverinfo="text",
+                        hovertext=hover[i],
+                        showlegend=False,
+                    )
                 )
-            )
+        if points is not None:
+            pts.append(points[i])
+        elif geom is not None:
+            p = geom.representative_point()
+            pts.append((float(p.x), float(p.y)))
+        else:
+            pts.append((math.nan, math.nan))
     fig.add_trace(
         go.Scatter(
-            x=[s.lon for s in summaries],
-            y=[s.lat for s in summaries],
+            x=[p[0] for p in pts],
+            y=[p[1] for p in pts],
             mode="markers+text",
-            text=[f"{s.area.partition(':')[2]}: {s.booths}" for s in summaries],
+            text=list(labels),
             textposition="top center",
-            hovertext=[
-                f"{s.area}<br>booths {s.booths}<br>within threshold {s.share_before:.1%} -> "
-                f"{s.share_after:.1%}<br>per booth +{s.gain_per_booth:.1f} incidents"
-                for s in summaries
-            ],
+            hovertext=list(hover),
             hoverinfo="text",
             marker={
-                "size": 14,
-                "color": [s.gain_per_booth for s in summaries],
-                "colorscale": "YlOrRd",
+                "size": 12,
+                "color": [float(v) if _finite(v) else None for v in values],
+                "colorscale": colorscale,
+                "cmin": lo,
+                "cmax": hi,
                 "showscale": True,
-                "colorbar": {"title": "incidents / booth"},
+                "colorbar": {"title": colour_title, "tickformat": tickformat},
+                "line": {"color": "#333", "width": 1},
             },
             showlegend=False,
         )
     )
-    lat0 = sum(s.lat for s in summaries) / max(len(summaries), 1)
+    lats = [p[1] for p in pts if math.isfinite(p[1])]
+    lat0 = sum(lats) / len(lats) if lats else 0.0
     fig.update_layout(
-        height=760,
+        height=640,
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
         xaxis={"visible": False},
         yaxis={
@@ -81,58 +359,228 @@ def city_map(
     return fig
 
 
-def render_city_html(
-    summaries: Sequence[DistrictSummary], polygons_wgs84: Mapping[str, shapely.Geometry]
+# ------------------------------------------------------------------------------ page
+_STYLE = """
+ body { font-family: system-ui, -apple-system, "Segoe UI", "Noto Sans CJK SC", "Microsoft YaHei",
+        sans-serif; margin: 0 auto; max-width: 1300px; padding: 1rem 1.5rem; color: #222; }
+ h1 { margin-bottom: .2rem; }
+ h2 { border-bottom: 1px solid #ddd; padding-bottom: .2rem; margin-top: 2rem; }
+ .cards { display: flex; flex-wrap: wrap; gap: .8rem; }
+ .card { background: #f4f6f8; border-radius: 6px; padding: .6rem 1rem; min-width: 170px; }
+ .card b { display: block; font-size: 1.5rem; }
+ table { border-collapse: collapse; margin: .5rem 0; font-size: .9rem; }
+ th, td { border: 1px solid #ddd; padding: .25rem .6rem; text-align: right; }
+ th:first-child, td:first-child { text-align: left; }
+ tr.total td { font-weight: bold; background: #f4f6f8; }
+ .muted { color: #666; font-size: .85rem; }
+"""
+
+
+def render_city_page(
+    *,
+    lang: str,
+    title: str,
+    lead: str,
+    cards: Sequence[tuple[str, str]],
+    computed_on: Sequence[str],
+    map_fig: go.Figure | None,
+    map_help: str,
+    sections: Sequence[tuple[str, str]],
+    notes: Sequence[str] = (),
 ) -> str:
-    """The page: city totals, the map, the districts by gain per booth, the full table."""
-    t = city_totals(summaries)
+    """One city page (plotly.js embedded once: it opens offline).
+
+    Parameters
+    ----------
+    lang
+        ``en`` or ``zh`` (the page's headings; the other texts come translated).
+    title, lead
+        Heading and lead paragraph (plain text).
+    cards
+        (figure, what it is) of the city, plain text.
+    computed_on
+        What the figures were computed on (plain text, one line each).
+    map_fig, map_help
+        The district map (:func:`district_map`) and a line saying what its colours mean.
+    sections
+        (heading, HTML body) after the map, e.g. the district table.
+    notes
+        Plain-text notes at the end.
+
+    Raises
+    ------
+    ValidationError
+        For a language other than ``en`` or ``zh``.
+    """
+    check_lang(lang)
     esc = html.escape
-    rows = []
-    for s in summaries:
-        pm = (
-            "proven optimal"
-            if s.pmedian_proven
-            else f"{esc(s.pmedian_status)}, gap {s.pmedian_gap:.3%} (bound {s.pmedian_bound:,.0f})"
-        )
-        rows.append(
-            f"<tr><td>{esc(s.area)}</td><td>{s.incidents:,}</td><td>{s.stations}</td>"
-            f"<td>{s.booths}</td><td>{s.share_before:.1%}</td><td>{s.share_after:.1%}</td>"
-            f"<td>{s.gain_per_booth:.1f}</td><td>{s.mean_before_s:.0f}</td>"
-            f"<td>{s.mean_after_s:.0f}</td><td>{esc(s.mclp_status)}</td><td>{pm}</td>"
-            f"<td>{s.wall_time_s:.1f}</td></tr>"
-        )
-    ranked = sorted(summaries, key=lambda s: -s.gain_per_booth if s.booths else math.inf)
-    top = "".join(
-        f"<li>{esc(s.area)}: +{s.gain_per_booth:.1f} incidents within the threshold per booth</li>"
-        for s in ranked[:5]
+    card_html = "".join(
+        f'<div class="card"><b>{esc(big)}</b>{esc(small)}</div>' for big, small in cards
     )
-    fig = city_map(summaries, polygons_wgs84).to_html(full_html=False, include_plotlyjs=False)
+    on = "".join(f"<li>{esc(line)}</li>" for line in computed_on)
+    fig = (
+        map_fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
+        if map_fig is not None
+        else ""
+    )
+    body = "".join(f"<h2>{esc(h)}</h2>\n{b}\n" for h, b in sections)
+    note_html = (
+        f"<h2>{esc(_TEXT['notes'][lang])}</h2><ul>"
+        + "".join(f"<li>{esc(n)}</li>" for n in notes)
+        + "</ul>"
+        if notes
+        else ""
+    )
+    stamp = _TEXT["generated"][lang].format(
+        v=__version__, when=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    )
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>City booth plan</title>
-<script>{get_plotlyjs()}</script>
-<style>body{{font-family:sans-serif;margin:1.5rem}} table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:.2rem .5rem;text-align:right}}</style></head><body>
-<h1>City booth plan: {t["districts"]} districts</h1>
-<p>{t["incidents"]:,} incidents, {t["stations"]} stations, {t["booths"]} booths. Incidents within
-the coverage threshold: {t["share_before"]:.1%} with stations alone, {t["share_after"]:.1%} with
-stations and booths (+{t["gain_per_booth"]:.1f} incidents per booth). p-median proven optimal in
-{t["pmedian_proven"]} of {t["districts"]} districts (largest gap {t["pmedian_max_gap"]:.3%}).</p>
-<h2>Districts that gain most from each extra booth</h2><ol>{top}</ol>
+<html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{esc(title)}</title>
+<style>{_STYLE}</style>
+<script>{get_plotlyjs()}</script></head><body>
+<h1>{esc(title)}</h1>
+<p>{esc(lead)}</p>
+<div class="cards">{card_html}</div>
+<h2>{esc(_TEXT["computed_on"][lang])}</h2>
+<ul class="computed-on">{on}</ul>
+<h2>{esc(_TEXT["map"][lang])}</h2>
+<p class="muted">{esc(map_help)}</p>
 {fig}
-<h2>Districts</h2>
-<table><tr><th>area</th><th>incidents</th><th>stations</th><th>booths</th>
-<th>within threshold, stations</th><th>with booths</th><th>incidents per booth</th>
-<th>mean s, stations</th><th>with booths</th><th>MCLP</th><th>p-median</th><th>wall s</th></tr>
-{"".join(rows)}</table>
-<p>Map outlines: police district boundaries. Figures are sums of the districts' own plans.</p>
+{body}
+{note_html}
+<p class="muted">{esc(stamp)}</p>
 </body></html>
 """
+
+
+# ------------------------------------------------------------------------------ the plan page
+def city_map(
+    summaries: Sequence[DistrictSummary],
+    polygons_wgs84: Mapping[str, shapely.Geometry],
+    lang: str = "en",
+) -> go.Figure:
+    """The city plan's map: districts filled by the incidents brought within the threshold
+    per booth, each labelled with its booth count (WGS-84)."""
+    return district_map(
+        [s.area for s in summaries],
+        [s.gain_per_booth for s in summaries],
+        polygons_wgs84,
+        labels=[f"{s.area.partition(':')[2] or s.area}: {s.booths}" for s in summaries],
+        hover=[
+            f"{s.area}<br>booths {s.booths}<br>within threshold {s.share_before:.1%} -> "
+            f"{s.share_after:.1%}<br>per booth +{s.gain_per_booth:.1f} incidents"
+            for s in summaries
+        ],
+        colour_title=_TEXT["plan_colour"][lang],
+        points=[(s.lon, s.lat) for s in summaries],
+    )
+
+
+def render_city_html(
+    summaries: Sequence[DistrictSummary],
+    polygons_wgs84: Mapping[str, shapely.Geometry],
+    lang: str = "en",
+    *,
+    links: Mapping[str, str] | None = None,
+) -> str:
+    """The city plan page: city totals, the map, the districts by gain per booth, the table.
+
+    Raises
+    ------
+    ValidationError
+        For a language other than ``en`` or ``zh``.
+    """
+    check_lang(lang)
+    t = city_totals(summaries)
+    pct = percent(1)
+
+    def tr(key: str, **kw: Any) -> str:
+        return translate(_TEXT, key, lang, **kw)
+
+    def pm_text(s: Mapping[str, Any]) -> str:
+        if s["pmedian_proven"]:
+            return tr("proven")
+        return tr(
+            "gap",
+            status=s["pmedian_status"],
+            gap=percent(3)(s["pmedian_gap"]),
+            bound=count(s["pmedian_bound"]),
+        )
+
+    columns = [
+        Column("incidents", tr("h_incidents"), count),
+        Column("stations", tr("h_stations"), count),
+        Column("booths", tr("h_booths"), count),
+        Column("share_before", tr("h_before"), pct),
+        Column("share_after", tr("h_after"), pct),
+        Column("gain_per_booth", tr("h_gain"), number(1)),
+        Column("mean_before_s", tr("h_mean_before"), number(0)),
+        Column("mean_after_s", tr("h_mean_after"), number(0)),
+        Column("mclp_status", tr("h_mclp"), str),
+        Column("pmedian_text", tr("h_pmedian"), str),
+        Column("wall_time_s", tr("h_wall"), number(1)),
+    ]
+    rows = [{**s.to_dict(), "pmedian_text": pm_text(s.to_dict())} for s in summaries]
+    total = {**t, "mclp_status": "", "pmedian_text": f"{t['pmedian_proven']}/{t['districts']}"}
+    total["wall_time_s"] = t["wall_time_s_sum"]
+    ranked = sorted(summaries, key=lambda s: -s.gain_per_booth if s.booths else math.inf)
+    top = "".join(
+        "<li>"
+        + html.escape(tr("plan_top_item", area=s.area, gain=number(1)(s.gain_per_booth)))
+        + "</li>"
+        for s in ranked[:5]
+    )
+    return render_city_page(
+        lang=lang,
+        title=tr("plan_title", n=t["districts"]),
+        lead=tr(
+            "plan_lead",
+            incidents=count(t["incidents"]),
+            stations=t["stations"],
+            booths=t["booths"],
+            before=pct(t["share_before"]),
+            after=pct(t["share_after"]),
+            gain=number(1)(t["gain_per_booth"]),
+            proven=t["pmedian_proven"],
+            n=t["districts"],
+            gap=percent(3)(t["pmedian_max_gap"]),
+        ),
+        cards=[
+            (count(t["incidents"]), tr("card_incidents")),
+            (count(t["booths"]), tr("card_booths")),
+            (pct(t["share_before"]), tr("card_before")),
+            (pct(t["share_after"]), tr("card_after")),
+        ],
+        computed_on=[
+            tr("plan_on_incidents", incidents=count(t["incidents"]), n=t["districts"]),
+            tr("plan_on_plans"),
+        ],
+        map_fig=city_map(summaries, polygons_wgs84, lang),
+        map_help=tr("map_help", what=tr("plan_map_what"), label=tr("plan_map_label")),
+        sections=[
+            (tr("plan_top"), f"<ol>{top}</ol>"),
+            (
+                tr("districts"),
+                f'<p class="muted">{html.escape(tr("table_help"))}</p>'
+                + district_table(columns, rows, lang=lang, total=total, links=links),
+            ),
+        ],
+        notes=[tr("plan_note")],
+    )
 
 
 def write_city_report(
     summaries: Sequence[DistrictSummary],
     polygons_wgs84: Mapping[str, shapely.Geometry],
     out_dir: Path,
+    lang: str = "en",
 ) -> Path:
-    """Write ``city_report.html`` into ``out_dir``."""
-    return write_atomic(out_dir / "city_report.html", render_city_html(summaries, polygons_wgs84))
+    """Write ``city_report.html`` into ``out_dir`` (linking the districts' ``report.html``
+    found there)."""
+    links = report_links([s.area for s in summaries], out_dir)
+    return write_atomic(
+        out_dir / "city_report.html",
+        render_city_html(summaries, polygons_wgs84, lang, links=links),
+    )

@@ -6,8 +6,10 @@ Given ``--plan-dir`` the output folder of ``xunfang plan --area district:all`` (
 (:func:`xunfang.simulate.city_sim.simulate_city`), on a LocalCluster of ``--workers`` worker
 processes or on the scheduler at ``--scheduler tcp://HOST:PORT``, with the same progress bars,
 dask client and city road network (built once, or read from the disk cache) as the city plan
-(:mod:`xunfang.serve.cli_plan_all`). Each writes a folder per district and a city summary
-(``city_deploy_summary.csv/json`` or ``city_simulation_summary.csv/json``).
+(:mod:`xunfang.serve.cli_plan_all`). Each writes a folder per district, a city summary
+(``city_deploy_summary.csv/json`` or ``city_simulation_summary.csv/json``) and a city report
+(``city_deploy_report.html`` or ``city_simulation_report.html``:
+:mod:`xunfang.serve.city_deploy_report`, :mod:`xunfang.serve.city_sim_report`).
 """
 
 from __future__ import annotations
@@ -56,6 +58,11 @@ def _city_and_network(
     return the_city, network
 
 
+def district_polygons(city: City, areas: list[str]) -> dict[str, Any]:
+    """Area -> its outline, WGS-84 degrees (for the city report's map)."""
+    return {a: city.study_area(a).polygon_wgs84 for a in areas}
+
+
 def run_city_deploy(
     plan_dir: Path,
     roster: Path,
@@ -71,9 +78,11 @@ def run_city_deploy(
     workers: int = 2,
     lang: str = "en",
 ) -> tuple[list[DeploySummary], dict[str, Any]]:
-    """Deploy every district of the city plan in ``plan_dir``; write ``out/<district>/`` and
-    ``out/city_deploy_summary.csv/json``. The incidents (``incident_files``, default the
-    city's) are ingested once. Returns the summaries and the city totals."""
+    """Deploy every district of the city plan in ``plan_dir``; write ``out/<district>/``,
+    ``out/city_deploy_summary.csv/json`` and ``out/city_deploy_report.html`` (in ``lang``).
+    The incidents (``incident_files``, default the city's) are ingested once. Returns the
+    summaries and the city totals."""
+    from xunfang.serve.city_deploy_report import write_city_deploy_report
     from xunfang.serve.deploy_report import write_deployment
 
     folders = city_plan_folders(plan_dir)
@@ -114,6 +123,16 @@ def run_city_deploy(
         )
     totals = deploy_totals(summaries)
     write_summary_tables([s.to_dict() for s in summaries], totals, out, "city_deploy_summary")
+    write_city_deploy_report(
+        summaries,
+        district_polygons(the_city, list(folders)),
+        out,
+        lang,
+        plan_dir=plan_dir,
+        roster=roster,
+        calendar=calendar,
+        incident_files=incident_files,
+    )
     return summaries, totals
 
 

@@ -165,5 +165,5 @@ def run_city_plan(
             on_done=done,
         )
     write_city_summary(summaries, out)
-    write_city_report(summaries, polygons, out)
+    write_city_report(summaries, polygons, out, lang=lang)
     return summaries, city_totals(summaries), report
