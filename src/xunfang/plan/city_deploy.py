@@ -40,6 +40,7 @@ __all__ = [
     "deploy_city",
     "deploy_one_district",
     "deploy_totals",
+    "plan_incident_period",
     "summarise_deployment",
 ]
 
@@ -149,7 +150,7 @@ def summarise_deployment(
             "incidents_to": "" if when is None else f"{when.max():%Y-%m-%d}",
             "history_weeks": float(ctx.n_weeks),
         }
-        span = _plan_period(ctx.plan_dir)
+        span = plan_incident_period(ctx.plan_dir)
         if span:
             extra["plan_incidents_from"], extra["plan_incidents_to"] = span
     k = dep.block_kpis
@@ -183,7 +184,7 @@ def summarise_deployment(
     )
 
 
-def _plan_period(plan_dir: Path) -> tuple[str, str] | None:
+def plan_incident_period(plan_dir: str | Path) -> tuple[str, str] | None:
     """The first and last day of the incidents a plan was made from (``incident_period``
     of its ``plan_summary.json``), or None when it does not say."""
     path = Path(plan_dir) / "plan_summary.json"

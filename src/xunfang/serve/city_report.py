@@ -44,6 +44,7 @@ __all__ = [
     "percent",
     "render_city_html",
     "render_city_page",
+    "report_links",
     "translate",
     "write_city_report",
 ]

@@ -147,16 +147,21 @@ def run_city_simulation(
     city: City | None = None,
     scheduler: str | None = None,
     workers: int = 2,
+    lang: str = "en",
 ) -> tuple[list[Any], dict[str, Any]]:
     """Simulate every district of the city plan in ``plan_dir`` with ``scenario`` (a
     :class:`xunfang.simulate.scenario.Scenario`; the city is ``city``, else the scenario's,
     else the default: its incident files give the simulated month); write
-    ``out/<district>/`` and ``out/city_simulation_summary.csv/json``. Returns the summaries
-    and the city totals."""
+    ``out/<district>/``, ``out/city_simulation_summary.csv/json`` and
+    ``out/city_simulation_report.html`` (in ``lang``). Returns the summaries and the city
+    totals."""
+    from xunfang.serve.city_report import check_lang
+    from xunfang.serve.city_sim_report import write_city_sim_report
     from xunfang.serve.sim_report import write_simulation
     from xunfang.simulate.city_sim import SimDistrictSummary, sim_totals, simulate_city
     from xunfang.simulate.runner import Comparison
 
+    check_lang(lang)
     folders = city_plan_folders(plan_dir)
     sc = scenario.scenario  # the scenario's city (its incidents give the simulated month)
     if city is None:
@@ -190,4 +195,13 @@ def run_city_simulation(
         )
     totals = sim_totals(summaries)
     write_summary_tables([s.to_dict() for s in summaries], totals, out, "city_simulation_summary")
+    write_city_sim_report(
+        summaries,
+        district_polygons(the_city, list(folders)),
+        out,
+        lang,
+        scenario_name=sc.name,
+        scenario_source=str(scenario.source),
+        plan_dir=plan_dir,
+    )
     return summaries, totals

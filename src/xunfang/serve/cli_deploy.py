@@ -172,7 +172,8 @@ def deploy_cmd(
                 f"{totals['districts']} districts, {totals['booths']} booths, "
                 f"{totals['routes']} routes, {totals['officer_hours']:,.0f} officer-hours; "
                 f"risk within reach of a post {totals['covered_share']:.1%}. Wrote "
-                f"{out}/city_deploy_summary.csv in {time.perf_counter() - start:.1f} s"
+                f"{out}/city_deploy_report.html and city_deploy_summary.csv in "
+                f"{time.perf_counter() - start:.1f} s"
             )
             return
         with console.status("planning") as status:

@@ -106,6 +106,9 @@ def run_cmd(
         int,
         typer.Option(help="With --plan-dir: LocalCluster worker processes (0: in process).", min=0),
     ] = 2,
+    lang: Annotated[
+        str, typer.Option(help="With --plan-dir: city report language, en or zh.")
+    ] = "en",
 ) -> None:
     """Compare stations only, + booths and + deployment on the scenario's held-out month,
     and write the HTML report with charts (and CSV/JSON tables). The city is the
@@ -146,6 +149,7 @@ def run_cmd(
                 city=the_city,
                 scheduler=scheduler,
                 workers=workers,
+                lang=lang,
             )
             for v in ("stations", "booths"):
                 if f"{v}_calls" in totals:
@@ -155,8 +159,8 @@ def run_cmd(
                         f"{totals[f'{v}_mean_response_min']:.2f} min"
                     )
             _out.print(
-                f"{totals['districts']} districts: wrote {out}/city_simulation_summary.csv "
-                f"in {time.perf_counter() - start:.1f} s"
+                f"{totals['districts']} districts: wrote {out}/city_simulation_report.html "
+                f"and city_simulation_summary.csv in {time.perf_counter() - start:.1f} s"
             )
             return
         with _progress() as progress:
