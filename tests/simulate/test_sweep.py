@@ -6,10 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -105,85 +102,8 @@ def test_sweep_on_an_existing_scheduler(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------- a real cluster
-# A scheduler and two worker processes started here with the `dask` command line on
-# 127.0.0.1 (random ports), in an empty folder and without this repository on their path:
-# what a task needs must reach them through the sweep.
-
-
-@pytest.fixture
-def dask_processes(tmp_path: Path) -> Iterator[str]:
-    """``tcp://127.0.0.1:PORT`` of a scheduler with two single-threaded workers."""
-    dask_cli = Path(sys.executable).with_name("dask")
-    if not dask_cli.is_file():
-        pytest.skip(f"no dask command line next to {sys.executable}")
-    run_dir = tmp_path / "cluster"
-    run_dir.mkdir()
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["TMPDIR"] = str(run_dir)  # the workers' temporary folder, checked below
-    env["XUNFANG_CACHE_DIR"] = str(run_dir / "worker-cache")  # their own caches
-    scheduler_file = run_dir / "scheduler.json"
-    procs: list[subprocess.Popen[bytes]] = []
-    logs: list[Any] = []
-
-    def start(*args: str, name: str) -> None:
-        log = (run_dir / f"{name}.log").open("wb")
-        logs.append(log)
-        procs.append(
-            subprocess.Popen([str(dask_cli), *args], cwd=run_dir, env=env, stdout=log, stderr=log)
-        )
-
-    try:
-        start(
-            "scheduler",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--no-dashboard",
-            "--scheduler-file",
-            str(scheduler_file),
-            name="scheduler",
-        )
-        deadline = time.monotonic() + 90
-        while not scheduler_file.is_file():
-            if time.monotonic() > deadline or procs[0].poll() is not None:
-                pytest.fail(
-                    f"dask scheduler did not start: {(run_dir / 'scheduler.log').read_text()}"
-                )
-            time.sleep(0.2)
-        address = json.loads(scheduler_file.read_text())["address"]
-        for w in (1, 2):
-            start(
-                "worker",
-                address,
-                "--host",
-                "127.0.0.1",
-                "--nworkers",
-                "1",
-                "--nthreads",
-                "1",
-                "--no-dashboard",
-                "--no-nanny",
-                "--local-directory",
-                str(run_dir / f"w{w}"),
-                name=f"worker{w}",
-            )
-        from dask.distributed import Client
-
-        with Client(address, timeout="60s") as client:
-            client.wait_for_workers(2, timeout=90)
-        yield address
-    finally:
-        for proc in reversed(procs):
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        for log in logs:
-            log.close()
+# A scheduler and two worker processes started by the `dask_processes` fixture
+# (tests/conftest.py): what a task needs must reach them through the sweep.
 
 
 def make_probe() -> Any:
