@@ -180,6 +180,22 @@ def city(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
     return {"root": root, "settings": settings, "city": the_city, "plan": root / "plan"}
 
 
+def test_city_plan_report_totals_are_sums_of_the_districts(city: dict[str, Any]) -> None:
+    plans = [
+        json.loads((city["plan"] / area_folder(a) / "plan_summary.json").read_text("utf-8"))
+        for a in AREAS
+    ]
+    page = _parse(city["plan"] / "city_report.html")
+    row = _city_row(page.tables[0])
+    # 183 + 200 incidents of the example file inside the two areas, 2 booths each
+    assert [p["incidents_in_area"] for p in plans] == [183, 200]
+    assert row["incidents"] == "383" and row["booths"] == "4"
+    assert row["booths"] == str(sum(p["booths"] for p in plans))
+    assert [r[0] for r in page.tables[0][1:]] == [*AREAS, "city"]
+    html = (city["plan"] / "city_report.html").read_text("utf-8")
+    assert f'href="{area_folder(AREAS[1])}/report.html"' in html
+
+
 def _deploy(city: dict[str, Any], out: Path, scheduler: str | None = None) -> Any:
     from xunfang.plan.deployment import DeployConfig
 

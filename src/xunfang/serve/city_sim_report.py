@@ -81,10 +81,12 @@ _TEXT: dict[str, dict[str, str]] = {
     },
     "on_replay": {
         "en": "Incidents: {incidents} incidents of {month} inside the districts, replayed as "
-        "calls at their recorded time and place; {training} incidents of the training "
-        "months draw the patrol routes.",
-        "zh": "警情：各辖区内 {month} 的 {incidents} 起警情，按记录的时间与地点回放；"
-        "训练月份的 {training} 起警情用于生成巡逻路线。",
+        "calls at their recorded time and place.",
+        "zh": "警情：各辖区内 {month} 的 {incidents} 起警情，按记录的时间与地点回放。",
+    },
+    "on_training": {
+        "en": " {training} incidents of the training months draw the patrol routes.",
+        "zh": "训练月份的 {training} 起警情用于生成巡逻路线。",
     },
     "on_sample": {
         "en": "Incidents: calls sampled from the hour-of-week rate of {training} incidents of "
@@ -227,6 +229,11 @@ def render_city_sim_html(
             incidents=count(month_incidents),
             month=month,
             training=count(training),
+        )
+        + (
+            tr("on_training", training=count(training))
+            if training and first is not None and first.calls_source != "sample"
+            else ""
         ),
         tr("on_period", month=month),
         _held_line(summaries, lang),
