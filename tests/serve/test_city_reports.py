@@ -437,3 +437,28 @@ def test_city_deploy_and_simulation_on_a_cluster_equal_in_process(
             )
     assert t_sim["booths_response_p90_min"] == here_t_sim["booths_response_p90_min"]
     assert (city["root"] / "sim_cluster" / "city_simulation_report.html").is_file()
+
+
+def test_simulate_run_with_a_city_plan_writes_the_report_in_chinese(
+    city: dict[str, Any], data_dir: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from xunfang.serve.cli import app
+
+    out = city["root"] / "sim_cli"
+    res = CliRunner().invoke(
+        app,
+        [
+            "simulate", "run", "--scenario", str(EXAMPLE / "scenario_march2024.toml"),
+            "--plan-dir", str(city["plan"]), "--replications", "1", "--workers", "0",
+            "--lang", "zh", "--out", str(out), "--data-dir", str(data_dir),
+        ],
+        env={"COLUMNS": "200", "XUNFANG_CACHE_DIR": str(city["root"] / "cache")},
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "city_simulation_report.html" in res.output
+    page = _parse(out / "city_simulation_report.html")
+    row = _city_row(page.tables[0])
+    assert row["警情"] == "383"  # one replication of March's 383 incidents
+    assert any(line.startswith("非留出检验") for line in page.computed_on)

@@ -103,6 +103,11 @@ _TEXT: dict[str, dict[str, str]] = {
     },
     "plan_map_label": {"en": "district: booths", "zh": "辖区：岗亭数"},
     "plan_colour": {"en": "incidents / booth", "zh": "起/岗亭"},
+    "plan_hover": {
+        "en": "booths {booths}<br>within threshold {before} -> {after}<br>"
+        "per booth +{gain} incidents",
+        "zh": "岗亭 {booths} 个<br>覆盖率 {before} -> {after}<br>每个岗亭新增覆盖 {gain} 起",
+    },
     "plan_on_incidents": {
         "en": "Incidents: {incidents} in the {n} districts (ingested once for the city); "
         "each district's plan is made on the incidents inside it.",
@@ -333,7 +338,7 @@ def district_map(
             hoverinfo="text",
             marker={
                 "size": 12,
-                "color": [float(v) if _finite(v) else None for v in values],
+                "color": [float(v) if _finite(v) else math.nan for v in values],
                 "colorscale": colorscale,
                 "cmin": lo,
                 "cmax": hi,
@@ -470,8 +475,14 @@ def city_map(
         polygons_wgs84,
         labels=[f"{s.area.partition(':')[2] or s.area}: {s.booths}" for s in summaries],
         hover=[
-            f"{s.area}<br>booths {s.booths}<br>within threshold {s.share_before:.1%} -> "
-            f"{s.share_after:.1%}<br>per booth +{s.gain_per_booth:.1f} incidents"
+            html.escape(s.area)
+            + "<br>"
+            + _TEXT["plan_hover"][lang].format(
+                booths=s.booths,
+                before=percent(1)(s.share_before),
+                after=percent(1)(s.share_after),
+                gain=number(1)(s.gain_per_booth),
+            )
             for s in summaries
         ],
         colour_title=_TEXT["plan_colour"][lang],
