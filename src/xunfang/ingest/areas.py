@@ -341,9 +341,7 @@ def area_from_layer(
     return _study_area(chosen, label, kind, crs)
 
 
-def _study_area(
-    chosen: gpd.GeoDataFrame, name: str, kind: str, crs: CRS | str | None
-) -> StudyArea:
+def _study_area(chosen: gpd.GeoDataFrame, name: str, kind: str, crs: CRS | str | None) -> StudyArea:
     """The study area made of the ``chosen`` polygons (WGS-84, a ``name`` column), in
     ``crs`` or the UTM zone of their centroid."""
     poly_wgs = shapely.union_all(chosen.geometry.to_numpy())

@@ -650,9 +650,7 @@ def ingest(
     for p in paths:
         path = Path(p)
         try:
-            rf = read_raw(
-                path, profile, encoding, sheet=sheet, frame=frame, header_row=header_row
-            )
+            rf = read_raw(path, profile, encoding, sheet=sheet, frame=frame, header_row=header_row)
         except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
             raise DataFileError(
                 path,

@@ -261,9 +261,7 @@ def read_road_lines(path: str | Path, *, frame: str = "wgs84") -> tuple[OsmWays,
         out.skipped["not a line"] += n_not_line
     geographic = bool(gdf.crs.is_geographic)
     lines = gdf[is_line].reset_index(drop=True).to_crs(WGS84)
-    values = {
-        meaning: (lines[col].tolist() if col else None) for meaning, col in found.items()
-    }
+    values = {meaning: (lines[col].tolist() if col else None) for meaning, col in found.items()}
     parts = lines.explode(index_parts=False)
     row_of = np.asarray(parts.index, dtype=np.int64)
     coords, part_of = shapely.get_coordinates(parts.geometry.to_numpy(), return_index=True)
@@ -281,6 +279,7 @@ def read_road_lines(path: str | Path, *, frame: str = "wgs84") -> tuple[OsmWays,
     node_id = node_id.ravel().astype(np.int64)
     starts = np.searchsorted(part_of, np.arange(len(parts)))
     ends = np.append(starts[1:], part_of.size)
+
     def field_text(meaning: str, row: int) -> str | None:
         column = values[meaning]
         return None if column is None else _text(column[row])

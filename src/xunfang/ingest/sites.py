@@ -233,8 +233,9 @@ def _table_below_header(
     try:
         header, start = find_header(
             rows,
-            lambda h: _pick_coord(h, LON_COLUMNS) is not None
-            and _pick_coord(h, LAT_COLUMNS) is not None,
+            lambda h: (
+                _pick_coord(h, LON_COLUMNS) is not None and _pick_coord(h, LAT_COLUMNS) is not None
+            ),
             header_row,
         )
     except ValueError as exc:
