@@ -128,12 +128,13 @@ def run_city_simulation(
     city: City | None = None,
     scheduler: str | None = None,
     workers: int = 2,
+    lang: str = "en",
 ) -> tuple[list[Any], dict[str, Any]]:
     """Simulate every district of the city plan in ``plan_dir`` with ``scenario`` (a
     :class:`xunfang.simulate.scenario.Scenario`; the city is ``city``, else the scenario's,
     else the default: its incident files give the simulated month); write
     ``out/<district>/`` and ``out/city_simulation_summary.csv/json``. Returns the summaries
-    and the city totals."""
+    and the city totals. ``lang`` is the districts' report language (``en`` or ``zh``)."""
     from xunfang.serve.sim_report import write_simulation
     from xunfang.simulate.city_sim import SimDistrictSummary, sim_totals, simulate_city
     from xunfang.simulate.runner import Comparison
@@ -153,7 +154,7 @@ def run_city_simulation(
     ):
 
         def done(cmp: Comparison, s: SimDistrictSummary) -> None:
-            write_simulation(cmp, out / area_folder(s.area))
+            write_simulation(cmp, out / area_folder(s.area), lang=lang)
             row = s.to_dict()
             shares = ", ".join(f"{v} {row[f'{v}_share_within_3min']:.0%}" for v in s.counts)
             bars.done(s.area, f"within 3 min: {shares}, {s.wall_time_s:.0f} s")
