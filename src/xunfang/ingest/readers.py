@@ -50,6 +50,7 @@ import charset_normalizer
 import numpy as np
 import pandas as pd
 
+from xunfang import strict_json
 from xunfang.errors import DataFileError
 from xunfang.ingest.profiles import CoordSpec, FrameName, Layout, Profile, normalise_header
 
@@ -733,6 +734,7 @@ def _read_vector(path: Path, profile: Profile, frame: FrameName | None) -> RawFi
 
     from xunfang.units import WGS84
 
+    strict_json.check_file(path)
     try:
         gdf = pyogrio.read_dataframe(path)
     except Exception as exc:  # pyogrio's DataSourceError and GDAL errors

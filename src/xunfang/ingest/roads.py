@@ -47,6 +47,7 @@ import shapely
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
+from xunfang import strict_json
 from xunfang.errors import DataFileError
 from xunfang.ingest.coords import to_wgs84
 from xunfang.ingest.network import RoadNetwork, build_network
@@ -240,6 +241,7 @@ def read_road_lines(path: str | Path, *, frame: str = "wgs84") -> tuple[OsmWays,
         file and, for a bad value, the row and field).
     """
     p = Path(path)
+    strict_json.check_file(p)
     try:
         gdf = gpd.read_file(p)
     except Exception as exc:  # pyogrio raises its own DataSourceError and OSError kinds

@@ -18,6 +18,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from xunfang import strict_json
 from xunfang.errors import DataFileError, ValidationError
 from xunfang.ingest.areas import StudyArea
 from xunfang.ingest.coords import to_wgs84
@@ -300,6 +301,7 @@ def _read_vector_sites(
 ) -> gpd.GeoDataFrame:
     import pyogrio
 
+    strict_json.check_file(path)
     try:
         gdf = gpd.read_file(path)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError) as exc:

@@ -31,6 +31,7 @@ import shapely
 from pyproj import CRS, Transformer
 from shapely.geometry.base import BaseGeometry
 
+from xunfang import strict_json
 from xunfang.analyse.forecast import forecast_demand_weights, make_forecaster, rolling_windows
 from xunfang.analyse.forecast.learned import cell_context
 from xunfang.analyse.forecast.registry import needs_context
@@ -930,13 +931,12 @@ def read_plan_record(plan_dir: str | Path) -> PlanRecord:
     DataFileError
         If the file is missing or not a plan summary.
     """
-    import json
 
     path = Path(plan_dir) / "plan_summary.json"
     if not path.is_file():
         raise DataFileError(path, "not found: give the output folder of `xunfang plan`")
+    doc = strict_json.load_file(path)  # names the file, line and key of a repeated key
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
         area = doc.get("area")
         recorded = doc.get("city")
         city = (

@@ -17,13 +17,13 @@ recomputed from those sums.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from xunfang import strict_json
 from xunfang.config import Settings
 from xunfang.errors import DataFileError
 from xunfang.ingest.city import City
@@ -125,8 +125,9 @@ def city_plan_folders(plan_dir: str | Path) -> dict[str, Path]:
         raise DataFileError(
             path, "not found: give the output folder of `xunfang plan --area district:all`"
         )
+    doc = strict_json.load_file(path)  # names the file, line and key of a repeated key
     try:
-        areas = [str(d["area"]) for d in json.loads(path.read_text("utf-8"))["districts"]]
+        areas = [str(d["area"]) for d in doc["districts"]]
     except (ValueError, KeyError, TypeError) as exc:
         raise DataFileError(path, f"unreadable city summary: {exc}", field="districts") from exc
     folders = {a: Path(plan_dir) / area_folder(a) for a in areas}
