@@ -23,7 +23,7 @@ from xunfang.ingest.incidents import (
     profile_from_toml,
     write_outputs,
 )
-from xunfang.ingest.messages import LANGS, reason_text, text
+from xunfang.ingest.messages import LANGS, column_text, expected_text, reason_text, text
 from xunfang.ingest.profiles import FrameName
 from xunfang.ingest.taxonomy import load_taxonomy
 from xunfang.serve._common import fail
@@ -69,11 +69,15 @@ def print_ingest_report(report: IngestReport, lang: str = "en") -> None:
     for pile in report.piled_points:
         console.print("  " + escape(text("pile_at", lang, **pile)))
     if report.masked_columns:
-        console.print("  " + escape(text("masked", lang, cols=", ".join(report.masked_columns))))
+        cols = ("、" if lang == "zh" else ", ").join(
+            column_text(c, lang) for c in report.masked_columns
+        )
+        console.print("  " + escape(text("masked", lang, cols=cols)))
     for note in report.notes_zh if lang == "zh" else report.notes:
         console.print("  " + escape(note))
     for rows in report.examples.values():
-        console.print("  " + escape(text("example", lang, **rows[0])))
+        example = {**rows[0], "expected": expected_text(str(rows[0]["expected"]), lang)}
+        console.print("  " + escape(text("example", lang, **example)))
 
 
 def _area_frame(city: City, area_name: str) -> str:
