@@ -7,6 +7,7 @@ flags, the patrol sectors map, and the files ``tradeoff.csv``, ``booth_values.cs
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -105,6 +106,12 @@ _TEXT: dict[str, dict[str, str]] = {
     },
     "all_within": {"en": "every sector within", "zh": "所有巡区都在"},
     # table heads
+    "rows": {"en": "rows", "zh": "行"},
+    "col_booths": {"en": "booths", "zh": "岗亭数"},
+    "col_within": {"en": "within_{m}min", "zh": "≤{m}分钟"},
+    "col_mean_min": {"en": "mean_min", "zh": "平均分钟"},
+    "col_p90_min": {"en": "p90_min", "zh": "p90分钟"},
+    "col_status": {"en": "status", "zh": "求解状态"},
     "th_target": {"en": "target", "zh": "目标"},
     "th_feasible": {"en": "feasible", "zh": "可达"},
     "th_best": {"en": "best reachable", "zh": "最高可达"},
@@ -267,6 +274,15 @@ def workload_figure(plan: BoothPlan, lang: str = "en") -> go.Figure | None:
     return fig
 
 
+def curve_column(column: str, lang: str = "en") -> str:
+    """A column head of ``tradeoff.csv`` in ``lang`` (the CSV's own name in English)."""
+    m = re.fullmatch(r"within_(\d+)min", column)
+    if m:
+        return _t("col_within", lang, m=m.group(1))
+    key = f"col_{column}"
+    return _t(key, lang) if key in _TEXT else column
+
+
 def decisions_context(plan: BoothPlan, lang: str = "en") -> dict[str, Any] | None:
     """What the template's decisions section shows (None when the plan has no decisions)."""
     d = plan.decisions
@@ -284,6 +300,7 @@ def decisions_context(plan: BoothPlan, lang: str = "en") -> dict[str, Any] | Non
     threshold = plan.config.threshold_min
     return {
         "T": lambda key, **kw: _t(key, lang, **kw),
+        "column": lambda column: curve_column(column, lang),
         "status": lambda status: status_text(status, lang),
         "d": d,
         "summary": d.summary_zh if lang == "zh" and d.summary_zh else d.summary,

@@ -23,6 +23,7 @@ from xunfang import __version__, strict_json
 from xunfang.analyse.hotspots import ALL, WEEKDAYS_EN, WEEKDAYS_ZH
 from xunfang.errors import ValidationError
 from xunfang.ingest.city import to_output_frame
+from xunfang.ingest.messages import reason_text
 from xunfang.ingest.notes import Note, note_text
 from xunfang.ingest.taxonomy import load_taxonomy
 from xunfang.plan.booth_plan import RESPONSE_RINGS_S, BoothPlan
@@ -412,6 +413,14 @@ def render_html(plan: BoothPlan, lang: str = "en", *, out_dir: str = "OUT") -> s
         osm=OSM_ATTRIBUTION,
         notes=plan_notes(plan, lang),
         ingest=plan.ingest_report.to_dict() if plan.ingest_report else None,
+        ingest_notes=(
+            ()
+            if plan.ingest_report is None
+            else plan.ingest_report.notes_zh
+            if lang == "zh" and plan.ingest_report.notes_zh
+            else plan.ingest_report.notes
+        ),
+        reason_text=lambda r: reason_text(r, lang),
         network=plan.network.report,
         credit=plan.city.credit if plan.city is not None else None,
         dec=decisions_context(plan, lang),
