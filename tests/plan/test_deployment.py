@@ -409,6 +409,11 @@ def test_duty_tables_speak_the_report_language(week: Any) -> None:
     assert '<td>步巡</td><td class="l">步巡点：节点 7</td>' in zh
     for english in ("<th>shift</th>", "<th>officers</th>", "≥1 post", "<th>week</th>", "Mon 0"):
         assert english not in zh
+    from xunfang.serve.deploy_report import _label
+
+    assert _label("walks the sector patrol (45 min)", "zh") == "巡区步巡（45分钟）"
+    assert _label("walks the sector patrol (45 min)", "en") == "walks the sector patrol (45 min)"
+    assert _label("stands in for officers on break", "zh") == "为就餐警员顶岗"
     sched = render_schedule(week, "V01", "zh")
     assert "<h2>周一 06:00-08:00</h2>" in sched and "min driving" not in sched
     en = render_deploy_html(week, "en")

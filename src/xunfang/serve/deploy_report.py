@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "zh": "各巡区工作量与岗亭巡逻",
     },
     "relief_note": {"en": "stands in for officers on break", "zh": "为就餐警员顶岗"},
+    "sector_walk": {"en": "walks the sector patrol ({m} min)", "zh": "巡区步巡（{m}分钟）"},
     "station": {"en": "station", "zh": "派出所"},
     "optimal": {"en": "optimal", "zh": "最优"},
     "no_choice": {"en": "no_choice", "zh": "无需选择"},
@@ -217,6 +219,8 @@ _OWN_WORDS = {
     "stands in for officers on break": "relief_note",
 }
 """The deployment's own words in its tables, by their English text -> catalogue key."""
+_SECTOR_WALK = re.compile(r"walks the sector patrol \(([\d.]+) min\)")
+"""The note of a booth officer on the sector walk (:mod:`xunfang.plan.deployment`)."""
 
 
 def _safe(text: str) -> str:
@@ -234,7 +238,12 @@ def _label(text: str, lang: str) -> str:
     if lang == "en":
         return text
     key = _OWN_WORDS.get(text)
-    return _TEXT[key][lang] if key is not None else text
+    if key is not None:
+        return _TEXT[key][lang]
+    walk = _SECTOR_WALK.fullmatch(text)
+    if walk is not None:
+        return _t("sector_walk", lang, m=walk.group(1))
+    return text
 
 
 def _day(label: str, lang: str) -> str:
