@@ -492,7 +492,7 @@ def _print_plan_summary(plan: BoothPlan, lang: str = "en") -> None:
         f"{plan.area.area_km2:.1f} km², {plan.area.crs.to_string()}): {inside}"
     )
     if plan.demand_note:
-        console.print(f"[bold]{'需求' if zh else 'Demand'}:[/] {plan.demand_note}")
+        console.print(f"[bold]{'需求' if zh else 'Demand'}:[/] {note_text(plan.demand_note, lang)}")
     if plan.candidates_note:
         label = "候选点" if zh else "Candidates"
         console.print(f"[bold yellow]{label}:[/] {escape(plan.candidates_note)}", soft_wrap=True)

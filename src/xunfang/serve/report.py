@@ -433,7 +433,7 @@ def plan_notes(plan: BoothPlan, lang: str = "en") -> list[str]:
     if plan.forecast_note:
         notes.insert(0, plan.forecast_note)
     if plan.demand_note:
-        notes.insert(0, plan.demand_note)
+        notes.insert(0, note_text(plan.demand_note, lang))
     if plan.stations_note:
         notes.insert(0, note_text(plan.stations_note, lang))
     if plan.candidates_note:
