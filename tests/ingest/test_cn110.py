@@ -201,6 +201,7 @@ def test_lang_zh_summary_and_reasons(tmp_path: Path) -> None:
     # the masked columns and what a rejected field should hold, in Chinese too
     flat = "".join(result.output.split())  # the terminal wraps long lines
     assert "仅保留脱敏值：报警人姓名、联系电话" in flat
+    assert "拒绝：缺少坐标" in flat and "时间精度：秒" in flat
     assert "应为经纬度（gcj02），经度-180..180，纬度-90..90" in flat
     assert "caller_phone" not in flat and "degrees" not in flat
     rej = pd.read_csv(out / "rejected.csv")

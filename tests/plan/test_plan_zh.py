@@ -145,6 +145,7 @@ def test_gbk_110_export_plan_report_in_chinese(data_dir: Path, tmp_path: Path) -
         ],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
+    assert "完成" in res.output and "done" not in res.output  # the progress bar
     report = html.unescape((out / "report.html").read_text("utf-8"))
     assert "<tr><td>读取行数</td><td>120</td></tr>" in report
     assert "<tr><td>剔除：缺少坐标</td><td>0</td></tr>" in report

@@ -45,11 +45,12 @@ def print_ingest_report(report: IngestReport, lang: str = "en") -> None:
     table = Table(title=text("title", lang), show_header=True, header_style="bold")
     table.add_column("")
     table.add_column(text("rows", lang), justify="right")
+    colon = "：" if lang == "zh" else ": "
     table.add_row(text("files", lang), str(len(report.files)))
     table.add_row(text("rows_read", lang), f"{report.rows_read:,}")
     table.add_row(text("accepted", lang), f"{report.rows_accepted:,}")
     for reason, n in report.rejected.items():
-        label = f"{text('rejected', lang)}: {reason_text(reason, lang)}"
+        label = f"{text('rejected', lang)}{colon}{reason_text(reason, lang)}"
         table.add_row(label, f"{n:,}", style="yellow" if n else None)
     if report.unmapped_types:
         table.add_row(
@@ -62,9 +63,9 @@ def print_ingest_report(report: IngestReport, lang: str = "en") -> None:
         n_piled = sum(int(p["rows"]) for p in report.piled_points)
         table.add_row(text(key, lang), f"{n_piled:,}", style="yellow")
     for col, n in report.cleaned_text.items():
-        table.add_row(f"{text('cleaned', lang)}: {col}", f"{n:,}", style="yellow")
+        table.add_row(f"{text('cleaned', lang)}{colon}{col}", f"{n:,}", style="yellow")
     for precision, n in report.time_precision.items():
-        table.add_row(f"{text('precision', lang)}: {text(precision, lang)}", f"{n:,}")
+        table.add_row(f"{text('precision', lang)}{colon}{text(precision, lang)}", f"{n:,}")
     console.print(table)
     for pile in report.piled_points:
         console.print("  " + escape(text("pile_at", lang, **pile)))

@@ -159,6 +159,18 @@ _STEPS_ZH = {
     "sector patrols": "巡区步巡",
     "summaries": "汇总",
     "outputs": "写出文件",
+    # the plan command's progress bar
+    "plan": "方案",
+    "ingest incidents": "导入警情",
+    "road network": "路网",
+    "where and when": "热点与时段",
+    "booth siting (MCLP)": "岗亭选址（MCLP）",
+    "p-median": "p-中位",
+    "compare layouts": "布局比较",
+    "what each booth buys": "岗亭价值",
+    "patrol sectors": "巡区",
+    "report": "写出报告",
+    "done": "完成",
 }
 
 
