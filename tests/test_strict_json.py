@@ -60,6 +60,7 @@ def test_files_name_file_line_and_key(tmp_path: Path) -> None:
     bad.write_text("{", encoding="utf-8")
     with pytest.raises(DataFileError, match="not valid JSON"):
         strict_json.load_file(bad)
+    strict_json.check_file(bad)  # not JSON at all: left to the reader's own message
 
 
 def test_plan_folder_and_boundary_with_a_repeated_key_are_refused(tmp_path: Path) -> None:

@@ -143,16 +143,26 @@ JSON_SUFFIXES = (".json", ".geojson")
 
 def check_file(path: str | Path) -> None:
     """Refuse a ``.json`` / ``.geojson`` file that repeats a key (before a reader such as
-    GDAL, which keeps one of the values without a word, opens it); other files pass.
+    GDAL, which keeps one of the values without a word, opens it). Other files, and files
+    that are not UTF-8 JSON at all, pass: the reader refuses those with its own message.
 
     Raises
     ------
     DataFileError
-        As :func:`load_file`.
+        For a repeated key, naming the file, the line and the key.
     """
     p = Path(path)
-    if p.suffix.lower() in JSON_SUFFIXES and p.is_file():
-        load_file(p)
+    if p.suffix.lower() not in JSON_SUFFIXES or not p.is_file():
+        return
+    try:
+        loads(p.read_bytes().decode("utf-8-sig"))
+    except DuplicateKeyError as exc:
+        message = f"duplicate key {exc.key!r} in a JSON object: each key may appear once"
+        if exc.line is not None:
+            message = f"line {exc.line}: {message}"
+        raise DataFileError(p, message, field=exc.key) from None
+    except ValueError:  # not JSON, not UTF-8: the reader's own error names the formats
+        return
 
 
 _PLAIN = (str, int, bool, type(None))
