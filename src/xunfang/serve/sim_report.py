@@ -191,6 +191,21 @@ _TEXT: dict[str, dict[str, str]] = {
         "zh": "；本辖区警力忙碌时长与本辖区警情数：{corr}",
     },
     "district": {"en": "district", "zh": "辖区"},
+    "no_workload": {
+        "en": "No chart of busy hours against incidents: only {n} districts, too few points "
+        "for the comparison to say anything (at least {k}); the table above has the figures.",
+        "zh": "无忙碌时长与警情数的对比图：只有 {n} 个辖区，点数太少，无法说明问题（至少 {k} 个）；"
+        "数字见上表。",
+    },
+    "fig_workload": {
+        "en": "Simulated busy hours against incidents per district (Pearson r = {r})",
+        "zh": "各辖区仿真忙碌时长与警情数（皮尔逊 r = {r}）",
+    },
+    "workload_x": {"en": "incidents (calls) in the month", "zh": "当月警情数"},
+    "workload_y": {
+        "en": "unit busy hours on the district's calls",
+        "zh": "处置该辖区警情的警力忙碌时长（小时）",
+    },
     "share": {"en": "share", "zh": "占比"},
     "busy_hours": {"en": "busy hours", "zh": "忙碌时长（小时）"},
     "busy_per_incident": {"en": "busy min / incident", "zh": "每起警情忙碌分钟"},
@@ -434,12 +449,10 @@ MIN_WORKLOAD_POINTS = 5
 nothing); the report says so instead."""
 
 
-def _workload_figure(table: pd.DataFrame) -> str:
+def _workload_figure(table: pd.DataFrame, lang: str = "en") -> str:
     if len(table) < MIN_WORKLOAD_POINTS:
         return (
-            f'<p class="muted">No chart of busy hours against incidents: only {len(table)} '
-            f"districts, too few points for the comparison to say anything (at least "
-            f"{MIN_WORKLOAD_POINTS}); the table above has the figures.</p>"
+            f'<p class="muted">{_t("no_workload", lang, n=len(table), k=MIN_WORKLOAD_POINTS)}</p>'
         )
     fig = go.Figure(
         go.Scatter(
@@ -449,15 +462,15 @@ def _workload_figure(table: pd.DataFrame) -> str:
             text=table["district"],
             textposition="top center",
             marker={"size": 9, "color": "#2171b5"},
-            name="district",
+            name=_t("district", lang),
         )
     )
     corr = float(np.corrcoef(table["incidents"], table["busy_hours"])[0, 1])
     _layout(
         fig,
-        f"Simulated busy hours against incidents per district (Pearson r = {corr:.3f})",
-        xaxis_title="incidents (calls) in the month",
-        yaxis_title="unit busy hours on the district's calls",
+        _t("fig_workload", lang, r=f"{corr:.3f}"),
+        xaxis_title=_t("workload_x", lang),
+        yaxis_title=_t("workload_y", lang),
         showlegend=False,
     )
     return _html(fig)
@@ -730,7 +743,7 @@ def write_simulation(cmp: Comparison, out_dir: str | Path, lang: str = "en") -> 
         variants=list(cmp.results),
         figs=figures(cmp, lang) if cmp.results else {},
         workload=None if work is None else work.to_dict("records"),
-        workload_fig=None if work is None else _workload_figure(work),
+        workload_fig=None if work is None else _workload_figure(work, lang),
         workload_corr=None
         if work is None
         else float(np.corrcoef(work["incidents"], work["busy_hours"])[0, 1]),
