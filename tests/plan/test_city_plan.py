@@ -472,7 +472,7 @@ def test_plan_console_in_chinese_and_no_empty_hotspots(data_dir: Path, tmp_path:
     zh = CliRunner().invoke(app, [*base, "--lang", "zh", "--out", str(tmp_path / "zh")], env=wide)
     assert zh.exit_code == 0, zh.output
     flat = " ".join(zh.output.split())
-    assert "道路通行覆盖" in flat and "仅警署" in flat and "警署+岗亭（MCLP）" in flat
+    assert "道路通行覆盖" in flat and "仅派出所" in flat and "派出所+岗亭（MCLP）" in flat
     assert "区内道路" in flat and "路网保留" in flat
     assert "Response coverage" not in flat and "stations alone" not in flat
     en = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "en")], env=wide)

@@ -36,10 +36,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "Best share of incidents within 1, 3 and 5 minutes for each number of booths "
         "(besides the stations), each solved to optimality or its gap; mean and 90th percentile "
         "of the layout best for the {t}-minute threshold.",
-        "zh": "每个岗亭数量（不含警署）下1、3、5分钟内可达警情的最优比例，均求至最优或注明差距；"
+        "zh": "每个岗亭数量（不含派出所）下1、3、5分钟内可达警情的最优比例，均求至最优或注明差距；"
         "平均与90百分位为{t}分钟最优布局的通行时间。",
     },
-    "booths_axis": {"en": "booths (besides stations)", "zh": "岗亭数（不含警署）"},
+    "booths_axis": {"en": "booths (besides stations)", "zh": "岗亭数（不含派出所）"},
     "requested": {"en": "requested", "zh": "本方案"},
     "target": {"en": "Smallest plan for the target", "zh": "满足目标的最少岗亭"},
     "each_buys": {"en": "What each booth buys", "zh": "每个岗亭的作用"},
@@ -131,7 +131,7 @@ _TEXT: dict[str, dict[str, str]] = {
     "th_officers": {"en": "officers/day", "zh": "日警力"},
     "th_flag": {"en": "flag", "zh": "标记"},
     "booth": {"en": "booth", "zh": "岗亭"},
-    "station": {"en": "station", "zh": "警署"},
+    "station": {"en": "station", "zh": "派出所"},
     "low_value": {"en": "low value", "zh": "低价值"},
     "not_all_within": {"en": "not every sector within", "zh": "并非所有巡区都在"},
 }
