@@ -113,9 +113,7 @@ def main() -> None:
             res, wall, cpu, peak = measured(
                 partial(mclp, cost_s, weights, K, thr, fixed=FIXED, time_limit_s=20.0)
             )
-            report(
-                f"MCLP {thr:g} s presolve {'on' if presolve else 'off'}", res, wall, cpu, peak
-            )
+            report(f"MCLP {thr:g} s presolve {'on' if presolve else 'off'}", res, wall, cpu, peak)
         mclp_module._MCLP_PRESOLVE = default_presolve
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")

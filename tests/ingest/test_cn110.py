@@ -170,6 +170,20 @@ def test_missing_time_column_names_the_accepted_names(tmp_path: Path) -> None:
         ingest([path], "cn110")
 
 
+def test_expected_texts_in_chinese() -> None:
+    from xunfang.ingest.messages import expected_text
+
+    assert expected_text("a position inside 东片,西片", "zh") == "位于 东片,西片 内的位置"
+    assert (
+        expected_text("a time not after 2026-12-03T00:00:00+00:00 (UTC)", "zh")
+        == "不晚于 2026-12-03T00:00:00+00:00（UTC）的时间"
+    )
+    assert expected_text("an id not used by an earlier row", "zh") == "前面的行未使用过的编号"
+    assert expected_text("numbers in EPSG:3435", "zh") == "EPSG:3435 中的数值"
+    assert expected_text("%Y-%m-%d | %Y/%m/%d", "zh") == "%Y-%m-%d | %Y/%m/%d"
+    assert expected_text("a position inside 东片", "en") == "a position inside 东片"
+
+
 def test_lang_zh_summary_and_reasons(tmp_path: Path) -> None:
     out = tmp_path / "zh"
     result = CliRunner().invoke(
@@ -184,6 +198,12 @@ def test_lang_zh_summary_and_reasons(tmp_path: Path) -> None:
     assert "缺少坐标" in result.output
     assert "时间格式无法识别" in result.output
     assert "6 条警情" in result.output
+    # the masked columns and what a rejected field should hold, in Chinese too
+    flat = "".join(result.output.split())  # the terminal wraps long lines
+    assert "仅保留脱敏值：报警人姓名、联系电话" in flat
+    assert "拒绝：缺少坐标" in flat and "时间精度：秒" in flat
+    assert "应为经纬度（gcj02），经度-180..180，纬度-90..90" in flat
+    assert "caller_phone" not in flat and "degrees" not in flat
     rej = pd.read_csv(out / "rejected.csv")
     assert rej["reason_text"].tolist() == ["缺少坐标", "时间格式无法识别"]
     report = json.loads((out / "ingest_report.json").read_text("utf-8"))

@@ -163,7 +163,7 @@ def test_shanghai_without_history(data_dir: Path, tmp_path: Path) -> None:
             "--boundary-name", "西片", "--roads",
             str(data_dir / "shanghai-osm/central_shanghai_drive.osm"),
             "--demand", "road_length", "--booths", "3", "--threshold-min", "1",
-            "--out", str(out), "--data-dir", str(data_dir),
+            "--lang", "zh", "--out", str(out), "--data-dir", str(data_dir),
         ],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
@@ -173,8 +173,13 @@ def test_shanghai_without_history(data_dir: Path, tmp_path: Path) -> None:
     assert summary["incidents_in_area"] == 0
     cov = pd.read_csv(out / "coverage.csv", encoding="utf-8-sig")
     # weights are km of road: the sum is stated in the note
-    assert f"{cov['weight'].sum():.1f} km of road" in summary["demand"]["note"]
-    assert "road length" in (out / "report.html").read_text("utf-8")
+    km = f"{cov['weight'].sum():.1f}"
+    assert f"{km} km of road" in summary["demand"]["note"]  # the JSON keeps English
+    # the terminal and the report (--lang zh) say it in Chinese
+    zh = f"未使用历史警情：需求为道路长度，西片 内道路 {km} 公里"
+    assert "".join(zh.split()) in "".join(res.output.split())  # the terminal wraps lines
+    report = (out / "report.html").read_text("utf-8")
+    assert zh in report and "road length" not in report
 
 
 @pytest.mark.realdata
@@ -208,6 +213,13 @@ def test_demand_from_a_point_file(data_dir: Path, tmp_path: Path) -> None:
     assert plan.demand["weight"].sum() == 3.0  # 2 + 1; the 5 is outside
     assert len(plan.demand) == 2
     assert "2 places of places.csv (weight 3); 1 outside" in (plan.demand_note or "")
+    # the same note in Chinese (terminal and report under --lang zh)
+    from xunfang.ingest.notes import note_text
+
+    assert note_text(plan.demand_note or "", "zh") == (
+        "未使用历史警情：需求为 places.csv 中的 2 个地点（权重 3）；"
+        "西片,东片 以外的 1 个地点未使用。"
+    )
     # each place sits on its nearest node (projected from WGS-84, the file read as GCJ-02)
     tr = Transformer.from_crs(WGS84, plan.area.crs, always_xy=True)
     x, y = tr.transform(wlon[:2], wlat[:2])
@@ -460,7 +472,7 @@ def test_plan_console_in_chinese_and_no_empty_hotspots(data_dir: Path, tmp_path:
     zh = CliRunner().invoke(app, [*base, "--lang", "zh", "--out", str(tmp_path / "zh")], env=wide)
     assert zh.exit_code == 0, zh.output
     flat = " ".join(zh.output.split())
-    assert "道路通行覆盖" in flat and "仅警署" in flat and "警署+岗亭（MCLP）" in flat
+    assert "道路通行覆盖" in flat and "仅派出所" in flat and "派出所+岗亭（MCLP）" in flat
     assert "区内道路" in flat and "路网保留" in flat
     assert "Response coverage" not in flat and "stations alone" not in flat
     en = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "en")], env=wide)

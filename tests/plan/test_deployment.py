@@ -376,7 +376,7 @@ def test_outputs_are_written(week: Any, tmp_path: Path) -> None:
         written
     )
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
-    assert "© OpenStreetMap contributors (ODbL)" in html and "Mon 06:00-08:00" in html
+    assert "© OpenStreetMap contributors (ODbL)" in html and "周一 06:00-08:00" in html
     table = pd.read_csv(tmp_path / "deployment.csv")
     assert len(table) == 84 * 4
     assert {"block", "officer", "post_kind", "post_name", "node", "lon", "lat"} <= set(table)
@@ -389,6 +389,37 @@ def test_outputs_are_written(week: Any, tmp_path: Path) -> None:
     assert len(root.findall("g:rte/g:rtept", ns)) == 11  # base, 9 stops, base
     sched = (tmp_path / "schedules" / "V01.html").read_text(encoding="utf-8")
     assert sched.count("<h2>") == 84 and "返回起点" in sched
+
+
+def test_duty_tables_speak_the_report_language(week: Any) -> None:
+    """Under zh the tables' column heads, weekdays, shift names and the deployment's own
+    words are Chinese; under en they stay English (same hand-worked week as above)."""
+    from xunfang.serve.deploy_report import render_deploy_html, render_schedule
+
+    zh = render_deploy_html(week, "zh")
+    # block table: block label, shift name, officers of the shift (4)
+    assert '<td>周一 06:00-08:00</td><td class="l">白班</td><td>4</td>' in zh
+    assert '<td>周日 22:00-00:00</td><td class="l">夜班</td><td>4</td>' in zh
+    assert "<th>时段</th><th>班次</th><th>警力</th>" in zh
+    # daily table: Monday's 12 person-times and 96 officer-hours; the week's row
+    assert "<tr><td>周一</td><td>12</td><td>96</td>" in zh
+    assert "<tr><th>全周</th><th>84</th>" in zh
+    # who is where: the vehicle's post at node 5 and the walker's at node 7
+    assert '<td>车巡</td><td class="l">车巡线：节点 5</td>' in zh
+    assert '<td>步巡</td><td class="l">步巡点：节点 7</td>' in zh
+    for english in ("<th>shift</th>", "<th>officers</th>", "≥1 post", "<th>week</th>", "Mon 0"):
+        assert english not in zh
+    from xunfang.serve.deploy_report import _label
+
+    assert _label("walks the sector patrol (45 min)", "zh") == "巡区步巡（45分钟）"
+    assert _label("walks the sector patrol (45 min)", "en") == "walks the sector patrol (45 min)"
+    assert _label("stands in for officers on break", "zh") == "为就餐警员顶岗"
+    sched = render_schedule(week, "V01", "zh")
+    assert "<h2>周一 06:00-08:00</h2>" in sched and "min driving" not in sched
+    en = render_deploy_html(week, "en")
+    assert '<td>Mon 06:00-08:00</td><td class="l">day</td><td>4</td>' in en
+    assert "<tr><td>Mon</td><td>12</td><td>96</td>" in en
+    assert '<td>vehicle crews</td><td class="l">patrol line at node 5</td>' in en
 
 
 # --------------------------------------------------------------------------- real data (Loop)

@@ -113,3 +113,45 @@ def test_shanghai_plan_notes_in_chinese(
     notes = re.search(r"<h2>说明与局限</h2>\s*<ul>(.*?)</ul>", report, re.S)
     assert notes is not None
     assert ENGLISH.findall(notes.group(1)) == []
+
+
+@pytest.mark.realdata
+def test_gbk_110_export_plan_report_in_chinese(data_dir: Path, tmp_path: Path) -> None:
+    """A GBK 110 export in the layout of ``tests/fixtures/cn110_synthetic.csv`` (with its
+    free-text 报警内容 column) at the example's positions: the report's data-quality part,
+    its notes and the trade-off table speak Chinese."""
+    if not (data_dir / "shanghai-osm/central_shanghai_drive.osm").is_file():
+        pytest.skip("no Shanghai extract")
+    fixture = Path(__file__).parents[1] / "fixtures" / "cn110_synthetic.csv"
+    header = fixture.read_bytes().decode("gb18030").split("\r\n", 1)[0]
+    example = (EXAMPLE / "incidents_110_synthetic.csv").read_bytes().decode("gb18030")
+    rows = []
+    for i, line in enumerate(example.splitlines()[1:121]):
+        _, when, group, detail, lon, lat, address = line.split(",")
+        rows.append(
+            f"JJD{i:08d},{when},{group},{group},{detail},{lon},{lat},{address},张三,13812348000,"
+            "合成示例,外滩派出所"
+        )
+    export = tmp_path / "export_gbk.csv"
+    export.write_bytes("\r\n".join([header, *rows, ""]).encode("gbk"))
+    out = tmp_path / "plan"
+    res = CliRunner().invoke(
+        cli.app,
+        [
+            "plan", "--city", str(EXAMPLE / "city.toml"), "--incidents", str(export),
+            "--profile", "cn110", "--booths", "2", "--threshold-min", "2",
+            "--curve-max-booths", "3", "--no-sectors", "--lang", "zh",
+            "--data-dir", str(data_dir), "--out", str(out),
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "完成" in res.output and "done" not in res.output  # the progress bar
+    report = html.unescape((out / "report.html").read_text("utf-8"))
+    assert "<tr><td>读取行数</td><td>120</td></tr>" in report
+    assert "<tr><td>剔除：缺少坐标</td><td>0</td></tr>" in report
+    assert "outside_area" not in report and "missing_coordinates" not in report
+    assert "export_gbk.csv: 已识别但不读取的列：报警内容（自由文本常含报警人姓名）" in report
+    assert "recognised and not read" not in report
+    # the trade-off table: K = 0..3 (4 rows), heads in Chinese
+    assert "<summary>tradeoff.csv (4 行)</summary>" in report
+    assert "<tr><th>岗亭数</th><th>≤1分钟</th><th>≤3分钟</th><th>≤5分钟</th>" in report

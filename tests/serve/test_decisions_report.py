@@ -3,6 +3,8 @@ simulation report's refusal to draw empty charts. Synthetic inputs."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 
@@ -35,3 +37,13 @@ def test_validation_chart_of_three_districts_is_replaced_by_a_sentence() -> None
     )
     html = _workload_figure(table)
     assert "No chart" in html and f"at least {MIN_WORKLOAD_POINTS}" in html
+    zh = _workload_figure(table, "zh")
+    assert "只有 3 个辖区" in zh and f"至少 {MIN_WORKLOAD_POINTS} 个" in zh
+    # five districts: the chart, titled in Chinese with r of the five points
+    five = pd.DataFrame(
+        {"district": list("12345"), "incidents": [1, 2, 3, 4, 5], "busy_hours": [2, 4, 6, 8, 10]}
+    )
+    title = json.dumps("各辖区仿真忙碌时长与警情数（皮尔逊 r = 1.000）")[
+        1:-1
+    ]  # as plotly writes it
+    assert title in _workload_figure(five, "zh")

@@ -31,6 +31,7 @@ from serve_support import (
     synthetic_geo,
 )
 from sqlalchemy import func, select, text
+from starlette.websockets import WebSocketDisconnect
 
 from xunfang.errors import ValidationError
 from xunfang.serve.api.app import ROUTERS, create_app, prepare_database
@@ -350,6 +351,48 @@ def test_bad_calls_are_422_naming_the_field_and_write_nothing(api: TestClient) -
     r = api.post("/api/units/bad%20id!/status", json={"status": "en_route"}, headers=DISP)
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "unit_id"
     assert api.get("/api/alerts", headers=DISP).json() == []
+
+
+def test_repeated_keys_in_a_body_are_422_naming_the_key(lite: TestClient) -> None:
+    """Python's parser would keep the last ``lon``; the service refuses the call instead."""
+    lon, lat = CALL_AT_11["lon"], CALL_AT_11["lat"]
+    body = f'{{"call_type": "theft", "lon": {lon}, "lat": {lat}, "lon": {lon + 0.01}}}'
+    for content_type in ("application/json", "application/merge-patch+json", None):
+        headers = {**DISP, **({"Content-Type": content_type} if content_type else {})}
+        r = lite.post("/api/calls", content=body.encode(), headers=headers)
+        assert r.status_code == 422, (content_type, r.text)
+        detail = r.json()["detail"]
+        assert detail == [
+            {
+                "loc": ["body", "lon"],
+                "field": "lon",
+                "msg": "duplicate key 'lon' in a JSON object (line 1): each key may appear once",
+                "type": "json_duplicate_key",
+            }
+        ]
+        assert r.headers["cache-control"] == "no-store"
+    assert lite.get("/api/calls", headers=DISP).json() == []
+    # nested, in another router: a unit's status
+    r = lite.post(
+        "/api/units/B01/status",
+        content=b'{"status": "en_route",\n "status": "available"}',
+        headers={**DISP, "Content-Type": "application/json"},
+    )
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "status"
+    assert "(line 2)" in r.json()["detail"][0]["msg"]
+    # the same body without the repeat is taken
+    ok = f'{{"call_type": "theft", "lon": {lon}, "lat": {lat}}}'
+    r = lite.post(
+        "/api/calls", content=ok.encode(), headers={**DISP, "Content-Type": "application/json"}
+    )
+    assert r.status_code == 201, r.text
+    # the live feed's first message
+    with lite.websocket_connect("/ws") as ws:
+        token = DISP["Authorization"].split()[1]
+        ws.send_text(f'{{"token": "{token}", "token": "x"}}')
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_text()
+    assert closed.value.code == 4401 and "duplicate key 'token'" in closed.value.reason
 
 
 # ---------------------------------------------------------------------------- alerts, feed

@@ -29,6 +29,7 @@ import shapely
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
+from xunfang import strict_json
 from xunfang.errors import AreaNotFoundError, DataFileError, ValidationError
 from xunfang.ingest.coords import to_wgs84
 from xunfang.units import WGS84, require_projected, utm_crs_for
@@ -110,6 +111,7 @@ def read_boundaries(boundary_dir: Path, kind: str) -> gpd.GeoDataFrame:
     path = boundary_dir / filename
     if not path.is_file():
         raise DataFileError(path, "boundary file not found (check XUNFANG_DATA_DIR)")
+    strict_json.check_file(path)
     gdf = gpd.read_file(path)
     by_lower = {str(c).lower(): c for c in gdf.columns}
     if key.lower() not in by_lower:
@@ -228,6 +230,7 @@ def read_boundary_file(
         raise DataFileError(p, "boundary file not found")
     import pyogrio
 
+    strict_json.check_file(p)
     try:
         gdf = gpd.read_file(p, layer=layer) if layer else gpd.read_file(p)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError) as exc:
@@ -341,9 +344,7 @@ def area_from_layer(
     return _study_area(chosen, label, kind, crs)
 
 
-def _study_area(
-    chosen: gpd.GeoDataFrame, name: str, kind: str, crs: CRS | str | None
-) -> StudyArea:
+def _study_area(chosen: gpd.GeoDataFrame, name: str, kind: str, crs: CRS | str | None) -> StudyArea:
     """The study area made of the ``chosen`` polygons (WGS-84, a ``name`` column), in
     ``crs`` or the UTM zone of their centroid."""
     poly_wgs = shapely.union_all(chosen.geometry.to_numpy())

@@ -330,7 +330,10 @@ def read_incident_table(path: str | Path) -> IncidentTable:
             "not an xunfang incident table (no 'xunfang' metadata); "
             "create it with `xunfang ingest`",
         )
-    meta = json.loads(raw)
+    try:
+        meta = strict_json.loads(raw)
+    except ValueError as exc:
+        raise DataFileError(path, f"unreadable 'xunfang' metadata: {exc}") from exc
     return IncidentTable(table.to_pandas(), CRS.from_user_input(meta["crs"]), meta["timezone"])
 
 
@@ -650,9 +653,7 @@ def ingest(
     for p in paths:
         path = Path(p)
         try:
-            rf = read_raw(
-                path, profile, encoding, sheet=sheet, frame=frame, header_row=header_row
-            )
+            rf = read_raw(path, profile, encoding, sheet=sheet, frame=frame, header_row=header_row)
         except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
             raise DataFileError(
                 path,

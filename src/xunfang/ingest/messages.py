@@ -6,7 +6,9 @@ these are their display texts. ``--lang zh`` picks the Chinese ones.
 
 from __future__ import annotations
 
-__all__ = ["LANGS", "reason_text", "text"]
+import re
+
+__all__ = ["LANGS", "column_text", "expected_text", "reason_text", "text"]
 
 LANGS = ("en", "zh")
 
@@ -126,3 +128,43 @@ def text(key: str, lang: str = "en", **fields: object) -> str:
         If ``key`` is not a message.
     """
     return _TEXT[_lang(lang)][key].format(**fields)
+
+
+_EXPECTED_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"^degrees \((\w+)\), lon -180\.\.180, lat -90\.\.90$"),
+        "经纬度（{0}），经度 -180..180，纬度 -90..90",
+    ),
+    (re.compile(r"^numbers in (.+)$"), "{0} 中的数值"),
+    (re.compile(r"^a position inside (.+)$"), "位于 {0} 内的位置"),
+    (re.compile(r"^a time not after (.+) \(UTC\)$"), "不晚于 {0}（UTC）的时间"),
+    (
+        re.compile(
+            r"^an id not used by an earlier row \(an earlier row has this id with another "
+            r"time or position\)$"
+        ),
+        "前面的行未使用过的编号（前面有一行使用此编号，但时间或位置不同）",
+    ),
+    (re.compile(r"^an id not used by an earlier row$"), "前面的行未使用过的编号"),
+)
+
+_COLUMNS_ZH = {"caller_name": "报警人姓名", "caller_phone": "联系电话"}
+
+
+def expected_text(expected: str, lang: str = "en") -> str:
+    """What a rejected row's field should have held (the ``expected`` of an example in
+    ``ingest_report.json``, kept in English there) in ``lang``; a list of time formats and
+    any other form as it is."""
+    if _lang(lang) == "en":
+        return expected
+    for pattern, zh in _EXPECTED_ZH:
+        m = pattern.match(expected)
+        if m:
+            return zh.format(*m.groups())
+    return expected
+
+
+def column_text(column: str, lang: str = "en") -> str:
+    """A column of the incident table named in ``lang`` (``caller_phone`` -> ``联系电话``);
+    other columns as they are."""
+    return _COLUMNS_ZH.get(column, column) if _lang(lang) == "zh" else column

@@ -185,6 +185,17 @@ _NOTES: dict[str, dict[str, str]] = {
             "cannot connect takes the shortest walk on the whole network. {n_outside} network "
             "nodes on a sector edge or past the area take the nearest sector"
         ),
+        # plan/booth_plan.py (demand without incident history)
+        "demand_road_length": (
+            "No incident history used: demand is road length, {km:.1f} km of road inside "
+            "{area}, each node weighted by half the length of its streets (km); shares below "
+            "are shares of road length, not of incidents."
+        ),
+        "demand_points": (
+            "No incident history used: demand is the {n} places of {file} (weight {weight:g})"
+            "{outside}."
+        ),
+        "demand_points_outside": "; {n} outside {area} left out",
         "none": "none",
     },
     "zh": {
@@ -309,6 +320,14 @@ _NOTES: dict[str, dict[str, str]] = {
             "只有一名警员的岗亭在巡逻期间无人值守。步巡走本巡区的道路，无法连通的路段改走全路网"
             "最短步行路线。位于巡区边界或区域以外的 {n_outside} 个路网节点归入最近的巡区"
         ),
+        "demand_road_length": (
+            "未使用历史警情：需求为道路长度，{area} 内道路 {km:.1f} 公里，每个节点按其相连道路"
+            "长度的一半（公里）加权；下文的比例是道路长度的比例，而非警情的比例。"
+        ),
+        "demand_points": (
+            "未使用历史警情：需求为 {file} 中的 {n} 个地点（权重 {weight:g}）{outside}。"
+        ),
+        "demand_points_outside": "；{area} 以外的 {n} 个地点未使用",
         "none": "无",
     },
 }

@@ -50,6 +50,7 @@ import charset_normalizer
 import numpy as np
 import pandas as pd
 
+from xunfang import strict_json
 from xunfang.errors import DataFileError
 from xunfang.ingest.profiles import CoordSpec, FrameName, Layout, Profile, normalise_header
 
@@ -611,7 +612,8 @@ def _read_csv(
         rows = [next(csv.reader([ln], delimiter=delim), []) for ln in lines]
         try:
             header, start = find_header(
-                rows, functools.partial(_fits, path, profile, frame=frame, delimiter=delim),
+                rows,
+                functools.partial(_fits, path, profile, frame=frame, delimiter=delim),
                 header_row,
             )
         except ValueError as exc:
@@ -696,19 +698,14 @@ def _read_xlsx(
         if not top or all(v is None for v in top[0]):
             raise DataFileError(path, f"sheet {name!r} is empty (no header row)")
         try:
-            header, start = find_header(
-                top, lambda h: _fits(path, profile, h, frame), header_row
-            )
+            header, start = find_header(top, lambda h: _fits(path, profile, h, frame), header_row)
         except ValueError as exc:
             raise DataFileError(path, str(exc), field="header_row") from exc
         layout = _match(path, profile, header, frame)
         used = set(layout.required_columns())
         names = _refuse_duplicates(path, header, used)
         idx = [i for i, n in enumerate(names) if n in used]
-        data = [
-            [_cell(r[i]) if i < len(r) else None for i in idx]
-            for r in (*top[start:], *rows)
-        ]
+        data = [[_cell(r[i]) if i < len(r) else None for i in idx] for r in (*top[start:], *rows)]
     finally:
         book.close()
     raw = pd.DataFrame(data, columns=[names[i] for i in idx], dtype=object).astype("string")
@@ -737,6 +734,7 @@ def _read_vector(path: Path, profile: Profile, frame: FrameName | None) -> RawFi
 
     from xunfang.units import WGS84
 
+    strict_json.check_file(path)
     try:
         gdf = pyogrio.read_dataframe(path)
     except Exception as exc:  # pyogrio's DataSourceError and GDAL errors

@@ -254,9 +254,10 @@ class RoadNetwork:
         e = self.edges
         if "grade_separated" not in e.columns or len(node) == 0:
             return node, dist, 0
-        lifted = e["grade_separated"].fillna(False).to_numpy(dtype=bool) | e["highway"].astype(
-            str
-        ).isin(_EXPRESS_CLASSES).to_numpy()
+        lifted = (
+            e["grade_separated"].fillna(False).to_numpy(dtype=bool)
+            | e["highway"].astype(str).isin(_EXPRESS_CLASSES).to_numpy()
+        )
         ends = np.concatenate([e["u_index"].to_numpy(), e["v_index"].to_numpy()])
         ground = np.zeros(self.n_nodes, dtype=bool)
         ground[ends[~np.concatenate([lifted, lifted])]] = True

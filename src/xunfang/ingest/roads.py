@@ -47,6 +47,7 @@ import shapely
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
+from xunfang import strict_json
 from xunfang.errors import DataFileError
 from xunfang.ingest.coords import to_wgs84
 from xunfang.ingest.network import RoadNetwork, build_network
@@ -240,6 +241,7 @@ def read_road_lines(path: str | Path, *, frame: str = "wgs84") -> tuple[OsmWays,
         file and, for a bad value, the row and field).
     """
     p = Path(path)
+    strict_json.check_file(p)
     try:
         gdf = gpd.read_file(p)
     except Exception as exc:  # pyogrio raises its own DataSourceError and OSError kinds
@@ -261,9 +263,7 @@ def read_road_lines(path: str | Path, *, frame: str = "wgs84") -> tuple[OsmWays,
         out.skipped["not a line"] += n_not_line
     geographic = bool(gdf.crs.is_geographic)
     lines = gdf[is_line].reset_index(drop=True).to_crs(WGS84)
-    values = {
-        meaning: (lines[col].tolist() if col else None) for meaning, col in found.items()
-    }
+    values = {meaning: (lines[col].tolist() if col else None) for meaning, col in found.items()}
     parts = lines.explode(index_parts=False)
     row_of = np.asarray(parts.index, dtype=np.int64)
     coords, part_of = shapely.get_coordinates(parts.geometry.to_numpy(), return_index=True)
@@ -281,6 +281,7 @@ def read_road_lines(path: str | Path, *, frame: str = "wgs84") -> tuple[OsmWays,
     node_id = node_id.ravel().astype(np.int64)
     starts = np.searchsorted(part_of, np.arange(len(parts)))
     ends = np.append(starts[1:], part_of.size)
+
     def field_text(meaning: str, row: int) -> str | None:
         column = values[meaning]
         return None if column is None else _text(column[row])

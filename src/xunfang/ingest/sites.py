@@ -18,6 +18,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from xunfang import strict_json
 from xunfang.errors import DataFileError, ValidationError
 from xunfang.ingest.areas import StudyArea
 from xunfang.ingest.coords import to_wgs84
@@ -233,8 +234,9 @@ def _table_below_header(
     try:
         header, start = find_header(
             rows,
-            lambda h: _pick_coord(h, LON_COLUMNS) is not None
-            and _pick_coord(h, LAT_COLUMNS) is not None,
+            lambda h: (
+                _pick_coord(h, LON_COLUMNS) is not None and _pick_coord(h, LAT_COLUMNS) is not None
+            ),
             header_row,
         )
     except ValueError as exc:
@@ -299,6 +301,7 @@ def _read_vector_sites(
 ) -> gpd.GeoDataFrame:
     import pyogrio
 
+    strict_json.check_file(path)
     try:
         gdf = gpd.read_file(path)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError) as exc:

@@ -31,6 +31,7 @@ import shapely
 from pyproj import CRS, Transformer
 from shapely.geometry.base import BaseGeometry
 
+from xunfang import strict_json
 from xunfang.analyse.forecast import forecast_demand_weights, make_forecaster, rolling_windows
 from xunfang.analyse.forecast.learned import cell_context
 from xunfang.analyse.forecast.registry import needs_context
@@ -408,7 +409,8 @@ def make_booth_plan(
     lap("where/when")
 
     say("travel times")
-    forecast_note = demand_note = None
+    forecast_note: str | None = None
+    demand_note: str | None = None  # a Note (English text, Chinese at the edge)
     n_lifted = 0
     node_of_incident = np.zeros(0, dtype=np.int64)  # no incident demand: none snapped
     weights_inc = np.zeros(0)
@@ -434,11 +436,7 @@ def make_booth_plan(
     elif config.demand == "road_length":
         node_weight = road_length_weights(network, area.polygon)
         snap_m = np.zeros(1)
-        demand_note = (
-            f"No incident history used: demand is road length, {node_weight.sum():.1f} km of "
-            f"road inside {area.name}, each node weighted by half the length of its streets "
-            "(km); shares below are shares of road length, not of incidents."
-        )
+        demand_note = Note("demand_road_length", km=float(node_weight.sum()), area=str(area.name))
     else:
         assert config.demand_points is not None
         node_weight, snap_m, demand_note = _point_weights(config, city, network, area)
@@ -811,11 +809,16 @@ def _point_weights(
         )
     nodes, snap_m = network.snap(xy[inside])
     node_weight = np.bincount(nodes, weights=w[inside], minlength=network.n_nodes)
-    note = (
-        f"No incident history used: demand is the {int(inside.sum())} places of "
-        f"{Path(config.demand_points).name} (weight {w[inside].sum():g})"
-        + (f"; {int((~inside).sum())} outside {area.name} left out" if (~inside).any() else "")
-        + "."
+    note = Note(
+        "demand_points",
+        n=int(inside.sum()),
+        file=Path(config.demand_points).name,
+        weight=float(w[inside].sum()),
+        outside=(
+            Note("demand_points_outside", n=int((~inside).sum()), area=str(area.name))
+            if (~inside).any()
+            else ""
+        ),
     )
     return node_weight, snap_m, note
 
@@ -930,13 +933,12 @@ def read_plan_record(plan_dir: str | Path) -> PlanRecord:
     DataFileError
         If the file is missing or not a plan summary.
     """
-    import json
 
     path = Path(plan_dir) / "plan_summary.json"
     if not path.is_file():
         raise DataFileError(path, "not found: give the output folder of `xunfang plan`")
+    doc = strict_json.load_file(path)  # names the file, line and key of a repeated key
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
         area = doc.get("area")
         recorded = doc.get("city")
         city = (

@@ -19,13 +19,13 @@ city's officers are the sum of the districts'.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from xunfang import strict_json
 from xunfang.config import Settings
 from xunfang.errors import DataFileError
 from xunfang.ingest.city import City
@@ -189,7 +189,7 @@ def plan_incident_period(plan_dir: str | Path) -> tuple[str, str] | None:
     of its ``plan_summary.json``), or None when it does not say."""
     path = Path(plan_dir) / "plan_summary.json"
     try:
-        span = json.loads(path.read_text("utf-8")).get("incident_period")
+        span = strict_json.load_file(path).get("incident_period")
     except (OSError, ValueError):
         return None
     if not span or len(span) != 2:
@@ -211,8 +211,9 @@ def city_plan_folders(plan_dir: str | Path) -> dict[str, Path]:
         raise DataFileError(
             path, "not found: give the output folder of `xunfang plan --area district:all`"
         )
+    doc = strict_json.load_file(path)  # names the file, line and key of a repeated key
     try:
-        areas = [str(d["area"]) for d in json.loads(path.read_text("utf-8"))["districts"]]
+        areas = [str(d["area"]) for d in doc["districts"]]
     except (ValueError, KeyError, TypeError) as exc:
         raise DataFileError(path, f"unreadable city summary: {exc}", field="districts") from exc
     folders = {a: Path(plan_dir) / area_folder(a) for a in areas}

@@ -87,6 +87,7 @@ from pyproj import Transformer
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse.csgraph import dijkstra
 
+from xunfang import strict_json
 from xunfang.analyse.grid import Grid
 from xunfang.analyse.hotspots import WhereWhen, where_when
 from xunfang.config import Settings
@@ -1732,7 +1733,6 @@ def load_plan_context(
     ValidationError
         For missing data files or an area without incidents.
     """
-    import json
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -1742,8 +1742,8 @@ def load_plan_context(
         raise DataFileError(
             summary_path, "not found: --plan-dir must be the output folder of `xunfang plan`"
         )
+    summary = strict_json.load_file(summary_path)  # names the file, line and key of a repeat
     try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
         area_name = str(summary["area"])
     except (ValueError, KeyError) as exc:
         raise DataFileError(summary_path, f"unreadable plan summary: {exc}", field="area") from exc

@@ -36,6 +36,7 @@ import shapely
 from numpy.typing import ArrayLike, NDArray
 from scipy.sparse.csgraph import dijkstra
 
+from xunfang import strict_json
 from xunfang.errors import DataFileError, ValidationError
 from xunfang.ingest.city import from_output_frame
 from xunfang.ingest.network import RoadNetwork
@@ -163,6 +164,7 @@ def read_sectors(path: str | Path, network: RoadNetwork, *, frame: str = "wgs84"
         An unreadable file, or see :func:`sector_map`.
     """
     p = Path(path)
+    strict_json.check_file(p)
     try:
         gdf = gpd.read_file(p)
     except Exception as exc:  # pyogrio raises its own error types

@@ -294,7 +294,7 @@ def plan_cmd(
     from xunfang.plan.booth_plan import PlanConfig, make_booth_plan
     from xunfang.plan.decisions import DecisionConfig
     from xunfang.serve.decisions_report import terminal_lines
-    from xunfang.serve.report import LANGS, write_plan
+    from xunfang.serve.report import LANGS, step_name, write_plan
 
     if lang not in LANGS:
         raise fail(ValueError(f"--lang must be one of {LANGS}, got {lang!r}"))
@@ -395,17 +395,19 @@ def plan_cmd(
             console=console,
             transient=False,
         ) as progress:
-            task = progress.add_task("plan", total=len(steps))
+            task = progress.add_task(step_name("plan", lang), total=len(steps))
 
             def step(name: str) -> None:
                 progress.update(
-                    task, description=name, completed=steps.index(name) if name in steps else 0
+                    task,
+                    description=step_name(name, lang),
+                    completed=steps.index(name) if name in steps else 0,
                 )
 
             plan = make_booth_plan(config, settings, progress=step)
             step("report")
             written = write_plan(plan, out, lang=lang, output_frame=output_frame)
-            progress.update(task, completed=len(steps), description="done")
+            progress.update(task, completed=len(steps), description=step_name("done", lang))
     except (XunfangError, OSError) as exc:
         raise fail(exc) from exc
     if plan.ingest_report is not None:
@@ -492,7 +494,7 @@ def _print_plan_summary(plan: BoothPlan, lang: str = "en") -> None:
         f"{plan.area.area_km2:.1f} km², {plan.area.crs.to_string()}): {inside}"
     )
     if plan.demand_note:
-        console.print(f"[bold]{'需求' if zh else 'Demand'}:[/] {plan.demand_note}")
+        console.print(f"[bold]{'需求' if zh else 'Demand'}:[/] {note_text(plan.demand_note, lang)}")
     if plan.candidates_note:
         label = "候选点" if zh else "Candidates"
         console.print(f"[bold yellow]{label}:[/] {escape(plan.candidates_note)}", soft_wrap=True)

@@ -153,8 +153,8 @@ def run_city_simulation(
     :class:`xunfang.simulate.scenario.Scenario`; the city is ``city``, else the scenario's,
     else the default: its incident files give the simulated month); write
     ``out/<district>/``, ``out/city_simulation_summary.csv/json`` and
-    ``out/city_simulation_report.html`` (in ``lang``). Returns the summaries and the city
-    totals."""
+    ``out/city_simulation_report.html``, the city's and the districts' reports in ``lang``
+    (``en`` or ``zh``). Returns the summaries and the city totals."""
     from xunfang.serve.city_report import check_lang
     from xunfang.serve.city_sim_report import write_city_sim_report
     from xunfang.serve.sim_report import write_simulation
@@ -177,7 +177,7 @@ def run_city_simulation(
     ):
 
         def done(cmp: Comparison, s: SimDistrictSummary) -> None:
-            write_simulation(cmp, out / area_folder(s.area))
+            write_simulation(cmp, out / area_folder(s.area), lang=lang)
             row = s.to_dict()
             shares = ", ".join(f"{v} {row[f'{v}_share_within_3min']:.0%}" for v in s.counts)
             bars.done(s.area, f"within 3 min: {shares}, {s.wall_time_s:.0f} s")

@@ -10,7 +10,6 @@ The work is done by :mod:`xunfang.plan.deployment`; this module parses options a
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Annotated
@@ -20,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from xunfang import strict_json
 from xunfang.config import get_settings
 from xunfang.errors import XunfangError
 from xunfang.ingest.notes import note_text
@@ -286,4 +286,4 @@ def _plan_frame(plan_dir: Path) -> str:
     summary = plan_dir / "plan_summary.json"
     if not summary.is_file():
         return "wgs84"
-    return str(json.loads(summary.read_text(encoding="utf-8")).get("output_frame", "wgs84"))
+    return str(strict_json.load_file(summary).get("output_frame", "wgs84"))

@@ -23,7 +23,7 @@ from xunfang.ingest.incidents import (
     profile_from_toml,
     write_outputs,
 )
-from xunfang.ingest.messages import LANGS, reason_text, text
+from xunfang.ingest.messages import LANGS, column_text, expected_text, reason_text, text
 from xunfang.ingest.profiles import FrameName
 from xunfang.ingest.taxonomy import load_taxonomy
 from xunfang.serve._common import fail
@@ -45,11 +45,12 @@ def print_ingest_report(report: IngestReport, lang: str = "en") -> None:
     table = Table(title=text("title", lang), show_header=True, header_style="bold")
     table.add_column("")
     table.add_column(text("rows", lang), justify="right")
+    colon = "：" if lang == "zh" else ": "
     table.add_row(text("files", lang), str(len(report.files)))
     table.add_row(text("rows_read", lang), f"{report.rows_read:,}")
     table.add_row(text("accepted", lang), f"{report.rows_accepted:,}")
     for reason, n in report.rejected.items():
-        label = f"{text('rejected', lang)}: {reason_text(reason, lang)}"
+        label = f"{text('rejected', lang)}{colon}{reason_text(reason, lang)}"
         table.add_row(label, f"{n:,}", style="yellow" if n else None)
     if report.unmapped_types:
         table.add_row(
@@ -62,18 +63,22 @@ def print_ingest_report(report: IngestReport, lang: str = "en") -> None:
         n_piled = sum(int(p["rows"]) for p in report.piled_points)
         table.add_row(text(key, lang), f"{n_piled:,}", style="yellow")
     for col, n in report.cleaned_text.items():
-        table.add_row(f"{text('cleaned', lang)}: {col}", f"{n:,}", style="yellow")
+        table.add_row(f"{text('cleaned', lang)}{colon}{col}", f"{n:,}", style="yellow")
     for precision, n in report.time_precision.items():
-        table.add_row(f"{text('precision', lang)}: {text(precision, lang)}", f"{n:,}")
+        table.add_row(f"{text('precision', lang)}{colon}{text(precision, lang)}", f"{n:,}")
     console.print(table)
     for pile in report.piled_points:
         console.print("  " + escape(text("pile_at", lang, **pile)))
     if report.masked_columns:
-        console.print("  " + escape(text("masked", lang, cols=", ".join(report.masked_columns))))
+        cols = ("、" if lang == "zh" else ", ").join(
+            column_text(c, lang) for c in report.masked_columns
+        )
+        console.print("  " + escape(text("masked", lang, cols=cols)))
     for note in report.notes_zh if lang == "zh" else report.notes:
         console.print("  " + escape(note))
     for rows in report.examples.values():
-        console.print("  " + escape(text("example", lang, **rows[0])))
+        example = {**rows[0], "expected": expected_text(str(rows[0]["expected"]), lang)}
+        console.print("  " + escape(text("example", lang, **example)))
 
 
 def _area_frame(city: City, area_name: str) -> str:

@@ -106,18 +106,27 @@ def run_cmd(
         int,
         typer.Option(help="With --plan-dir: LocalCluster worker processes (0: in process).", min=0),
     ] = 2,
-    lang: Annotated[
-        str, typer.Option(help="With --plan-dir: city report language, en or zh.")
-    ] = "en",
+    lang: Annotated[str, typer.Option(help="Report language: en or zh.")] = "en",
 ) -> None:
     """Compare stations only, + booths and + deployment on the scenario's held-out month,
     and write the HTML report with charts (and CSV/JSON tables). The city is the
     scenario's (its ``city`` file) unless --city or the part options are given."""
-    from xunfang.serve.sim_report import comparison_table, write_simulation
-    from xunfang.simulate.runner import VARIANT_LABELS, prepare, run_prepared
+    from xunfang.serve.sim_report import (
+        LANGS,
+        call_lines,
+        comparison_table,
+        plan_source_text,
+        progress_text,
+        variant_label,
+        write_simulation,
+    )
+    from xunfang.simulate.runner import prepare, run_prepared
     from xunfang.simulate.scenario import load_scenario
 
     start = time.perf_counter()
+    if lang not in LANGS:
+        raise fail(ValueError(f"--lang must be one of {LANGS}, got {lang!r}"))
+    zh = lang == "zh"
     try:
         settings = get_settings(data_dir=data_dir)
         sc = load_scenario(scenario)
@@ -165,48 +174,65 @@ def run_cmd(
             return
         with _progress() as progress:
             steps = ["study area", "booth plan (MCLP)", "road network", "incidents", "units"]
-            prep_task = progress.add_task("prepare", total=len(steps))
+            prep_task = progress.add_task(progress_text("prepare", lang), total=len(steps))
 
             def step(name: str) -> None:
                 done = steps.index(name) if name in steps else 0
-                progress.update(prep_task, description=name, completed=done)
+                progress.update(prep_task, description=progress_text(name, lang), completed=done)
 
             prep = prepare(sc, settings, progress=step, city=the_city)
-            progress.update(prep_task, completed=len(steps), description="prepared")
+            progress.update(
+                prep_task, completed=len(steps), description=progress_text("prepared", lang)
+            )
             n_var = len([v for v in sc.scenario.compare if v not in prep.skipped])
-            sim_task = progress.add_task("simulate", total=reps * n_var)
+            sim_task = progress.add_task(progress_text("simulate", lang), total=reps * n_var)
 
             def tick(msg: str) -> None:
-                progress.update(sim_task, description=msg, advance=1)
+                progress.update(sim_task, description=progress_text(msg, lang), advance=1)
 
             cmp = run_prepared(prep, replications=reps, record_log=event_log, progress=tick)
-            written = write_simulation(cmp, out)
+            written = write_simulation(cmp, out, lang=lang)
     except (XunfangError, OSError) as exc:
         raise fail(exc) from exc
     for v, why in cmp.skipped.items():
-        _out.print(f"[yellow]skipped[/] {VARIANT_LABELS.get(v, v)}: {escape(why)}")
+        head = "未运行" if zh else "skipped"
+        _out.print(f"[yellow]{head}[/] {variant_label(v, lang)}: {escape(why)}")
     if "NOT held out" in prep.plan_source:
-        _out.print(f"[yellow]warning:[/] booths: {escape(prep.plan_source)}", soft_wrap=True)
-    for line in cmp.call_reports[0].sentences() if cmp.call_reports else []:
+        head = "警告：" if zh else "warning:"
+        booths = "岗亭：" if zh else "booths: "
+        source = plan_source_text(prep.plan_source, lang)
+        _out.print(f"[yellow]{head}[/] {booths}{escape(source)}", soft_wrap=True)
+    for line in call_lines(cmp.call_reports[0], lang) if cmp.call_reports else []:
         _out.print(f"  [dim]{escape(line)}[/]")
     table = Table(
-        title=f"{sc.scenario.name}: {prep.area.name}, {prep.period.label}, "
-        f"{reps} replication(s), same calls"
+        title=(
+            f"{sc.scenario.name}：{prep.area.name}，{prep.period.label}，{reps} 次重复，相同警情"
+            if zh
+            else f"{sc.scenario.name}: {prep.area.name}, {prep.period.label}, "
+            f"{reps} replication(s), same calls"
+        )
     )
-    table.add_column("figure")
+    table.add_column("指标" if zh else "figure")
     variants = list(cmp.results)
     for v in variants:
-        table.add_column(VARIANT_LABELS[v], justify="right")
-    for row in comparison_table(cmp).to_dict("records"):
+        table.add_column(variant_label(v, lang), justify="right")
+    for row in comparison_table(cmp, lang).to_dict("records"):
         table.add_row(str(row["label"]), *(str(row[f"{v}_text"]) for v in variants))
     _out.print(table)
     for v, res in cmp.results.items():
         _out.print(
-            f"{VARIANT_LABELS[v]}: {res.calls_simulated:,} calls simulated in "
+            f"{variant_label(v, lang)}：仿真 {res.calls_simulated:,} 起警情，用时 "
+            f"{res.sim_s:.2f} 秒（每秒 {res.calls_per_s:,.0f} 起）"
+            if zh
+            else f"{variant_label(v, lang)}: {res.calls_simulated:,} calls simulated in "
             f"{res.sim_s:.2f} s ({res.calls_per_s:,.0f} calls/s)"
         )
+    elapsed = time.perf_counter() - start
     _out.print(
-        f"\nWrote {len(written)} files to {out}/ in {time.perf_counter() - start:.1f} s: "
+        f"\n已写出 {len(written)} 个文件到 {out}/，用时 {elapsed:.1f} 秒：报告 "
+        f"{written['report.html']}"
+        if zh
+        else f"\nWrote {len(written)} files to {out}/ in {elapsed:.1f} s: "
         f"report {written['report.html']}"
     )
 

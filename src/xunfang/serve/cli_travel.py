@@ -67,9 +67,11 @@ def parse_lonlat(text: str, option: str) -> tuple[float, float]:
             f"{option} must be LON,LAT in degrees (e.g. 121.4737,31.2304); got {text!r}"
         ) from None
     if not (math.isfinite(lon) and math.isfinite(lat)) or abs(lat) > 90 or abs(lon) > 180:
-        hint = " (it looks like LAT,LON: give the longitude first)" if abs(lon) <= 90 < abs(
-            lat
-        ) <= 180 else ""
+        hint = (
+            " (it looks like LAT,LON: give the longitude first)"
+            if abs(lon) <= 90 < abs(lat) <= 180
+            else ""
+        )
         raise ValidationError(f"{option} {text!r} is not a lon/lat position{hint}")
     return lon, lat
 

@@ -7,6 +7,7 @@ flags, the patrol sectors map, and the files ``tradeoff.csv``, ``booth_values.cs
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -35,10 +36,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "Best share of incidents within 1, 3 and 5 minutes for each number of booths "
         "(besides the stations), each solved to optimality or its gap; mean and 90th percentile "
         "of the layout best for the {t}-minute threshold.",
-        "zh": "每个岗亭数量（不含警署）下1、3、5分钟内可达警情的最优比例，均求至最优或注明差距；"
+        "zh": "每个岗亭数量（不含派出所）下1、3、5分钟内可达警情的最优比例，均求至最优或注明差距；"
         "平均与90百分位为{t}分钟最优布局的通行时间。",
     },
-    "booths_axis": {"en": "booths (besides stations)", "zh": "岗亭数（不含警署）"},
+    "booths_axis": {"en": "booths (besides stations)", "zh": "岗亭数（不含派出所）"},
     "requested": {"en": "requested", "zh": "本方案"},
     "target": {"en": "Smallest plan for the target", "zh": "满足目标的最少岗亭"},
     "each_buys": {"en": "What each booth buys", "zh": "每个岗亭的作用"},
@@ -105,6 +106,12 @@ _TEXT: dict[str, dict[str, str]] = {
     },
     "all_within": {"en": "every sector within", "zh": "所有巡区都在"},
     # table heads
+    "rows": {"en": "rows", "zh": "行"},
+    "col_booths": {"en": "booths", "zh": "岗亭数"},
+    "col_within": {"en": "within_{m}min", "zh": "≤{m}分钟"},
+    "col_mean_min": {"en": "mean_min", "zh": "平均分钟"},
+    "col_p90_min": {"en": "p90_min", "zh": "p90分钟"},
+    "col_status": {"en": "status", "zh": "求解状态"},
     "th_target": {"en": "target", "zh": "目标"},
     "th_feasible": {"en": "feasible", "zh": "可达"},
     "th_best": {"en": "best reachable", "zh": "最高可达"},
@@ -124,7 +131,7 @@ _TEXT: dict[str, dict[str, str]] = {
     "th_officers": {"en": "officers/day", "zh": "日警力"},
     "th_flag": {"en": "flag", "zh": "标记"},
     "booth": {"en": "booth", "zh": "岗亭"},
-    "station": {"en": "station", "zh": "警署"},
+    "station": {"en": "station", "zh": "派出所"},
     "low_value": {"en": "low value", "zh": "低价值"},
     "not_all_within": {"en": "not every sector within", "zh": "并非所有巡区都在"},
 }
@@ -267,6 +274,15 @@ def workload_figure(plan: BoothPlan, lang: str = "en") -> go.Figure | None:
     return fig
 
 
+def curve_column(column: str, lang: str = "en") -> str:
+    """A column head of ``tradeoff.csv`` in ``lang`` (the CSV's own name in English)."""
+    m = re.fullmatch(r"within_(\d+)min", column)
+    if m:
+        return _t("col_within", lang, m=m.group(1))
+    key = f"col_{column}"
+    return _t(key, lang) if key in _TEXT else column
+
+
 def decisions_context(plan: BoothPlan, lang: str = "en") -> dict[str, Any] | None:
     """What the template's decisions section shows (None when the plan has no decisions)."""
     d = plan.decisions
@@ -284,6 +300,7 @@ def decisions_context(plan: BoothPlan, lang: str = "en") -> dict[str, Any] | Non
     threshold = plan.config.threshold_min
     return {
         "T": lambda key, **kw: _t(key, lang, **kw),
+        "column": lambda column: curve_column(column, lang),
         "status": lambda status: status_text(status, lang),
         "d": d,
         "summary": d.summary_zh if lang == "zh" and d.summary_zh else d.summary,

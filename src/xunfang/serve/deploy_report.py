@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from plotly.offline import get_plotlyjs
 
 from xunfang import __version__, strict_json
+from xunfang.analyse.hotspots import WEEKDAYS_ZH
 from xunfang.errors import ValidationError
 from xunfang.ingest.coords import to_output_frame as coords_to_frame
 from xunfang.ingest.notes import note_text
@@ -150,7 +152,75 @@ _TEXT: dict[str, dict[str, str]] = {
     "officers": {"en": "Officers", "zh": "警员"},
     "breaks": {"en": "Breaks", "zh": "就餐"},
     "window": {"en": "Window", "zh": "时间窗"},
+    # column heads of the report's tables (the CSV files keep their English column names)
+    "shift": {"en": "shift", "zh": "班次"},
+    "officers_col": {"en": "officers", "zh": "警力"},
+    "post1": {"en": "≥1 post", "zh": "≥1个岗位"},
+    "post2": {"en": "≥2 posts", "zh": "≥2个岗位"},
+    "patrol_col": {"en": "patrol", "zh": "巡逻"},
+    "routes_col": {"en": "routes", "zh": "路线"},
+    "mip": {"en": "MIP", "zh": "求解状态"},
+    "sector": {"en": "sector", "zh": "巡区"},
+    "sector_kind": {"en": "kind", "zh": "类型"},
+    "plan_workload": {"en": "plan workload", "zh": "方案工作量"},
+    "risk_week": {"en": "risk / week", "zh": "风险/周"},
+    "patrols": {"en": "patrols (person-times)", "zh": "巡逻（人次）"},
+    "patrol_hours_col": {"en": "patrol hours", "zh": "巡逻时长（小时）"},
+    "stops": {"en": "stops", "zh": "停靠点"},
+    "stop_risk": {"en": "risk at stops", "zh": "停靠点风险"},
+    "not_nearest": {"en": "hotspots not nearest this booth", "zh": "非最近岗亭的热点"},
+    "person_times_col": {"en": "person-times", "zh": "人次"},
+    "officer_hours": {"en": "officer-hours", "zh": "警力时长（人·小时）"},
+    "vehicle_hours_col": {"en": "vehicle-hours", "zh": "车辆时长（车·小时）"},
+    "break_hours": {"en": "breaks", "zh": "就餐（小时）"},
+    "week": {"en": "week", "zh": "全周"},
+    "place": {"en": "place", "zh": "地点"},
+    "group": {"en": "group", "zh": "类别"},
+    "snap": {"en": "snap (m)", "zh": "吸附距离（米）"},
+    "windows": {"en": "windows", "zh": "时间窗"},
+    "blocks_staffed": {"en": "blocks staffed", "zh": "安排警力的时段数"},
+    "seed": {"en": "seed", "zh": "随机种子"},
+    "block_hours": {"en": "{h} h", "zh": "每时段{h}小时"},
+    "driving": {"en": "{m} min driving", "zh": "车程{m}分钟"},
+    "per_week": {"en": "{r} / week, {p} patrols", "zh": "每周风险{r}，巡逻{p}人次"},
+    "file_deployment": {
+        "en": "who is where, when (one row per officer and block)",
+        "zh": "各时段人员岗位（每名警员每个时段一行）",
+    },
+    "file_routes": {"en": "per route", "zh": "每条路线一份"},
+    "file_sectors": {
+        "en": "workload and booth patrols per sector",
+        "zh": "各巡区工作量与岗亭巡逻",
+    },
+    "relief_note": {"en": "stands in for officers on break", "zh": "为就餐警员顶岗"},
+    "sector_walk": {"en": "walks the sector patrol ({m} min)", "zh": "巡区步巡（{m}分钟）"},
+    "station": {"en": "station", "zh": "派出所"},
+    "optimal": {"en": "optimal", "zh": "最优"},
+    "no_choice": {"en": "no_choice", "zh": "无需选择"},
 }
+
+_DAYS_ZH = dict(zip(DAY_NAMES, WEEKDAYS_ZH, strict=True))
+_SHIFTS_ZH = {
+    "day": "白班",
+    "early": "早班",
+    "morning": "早班",
+    "evening": "中班",
+    "afternoon": "中班",
+    "late": "晚班",
+    "night": "夜班",
+}
+"""Chinese names of the usual English shift names; any other name (a roster written in
+Chinese, say) is shown as the roster gives it."""
+_OWN_WORDS = {
+    "booth": "booth",
+    "station": "station",
+    "optimal": "optimal",
+    "no_choice": "no_choice",
+    "stands in for officers on break": "relief_note",
+}
+"""The deployment's own words in its tables, by their English text -> catalogue key."""
+_SECTOR_WALK = re.compile(r"walks the sector patrol \(([\d.]+) min\)")
+"""The note of a booth officer on the sector walk (:mod:`xunfang.plan.deployment`)."""
 
 
 def _safe(text: str) -> str:
@@ -160,6 +230,58 @@ def _safe(text: str) -> str:
 
 def _t(key: str, lang: str, **kw: Any) -> str:
     return _TEXT[key][lang].format(**kw)
+
+
+def _label(text: str, lang: str) -> str:
+    """A label of the deployment's own words (a post kind, a solver status, the relief
+    officers' note) in ``lang``; anything else (a user's name for a place) as it is."""
+    if lang == "en":
+        return text
+    key = _OWN_WORDS.get(text)
+    if key is not None:
+        return _TEXT[key][lang]
+    walk = _SECTOR_WALK.fullmatch(text)
+    if walk is not None:
+        return _t("sector_walk", lang, m=walk.group(1))
+    return text
+
+
+def _day(label: str, lang: str) -> str:
+    """A block label (``"Mon 06:00-08:00"``) or weekday (``"Mon"``) with its weekday in
+    ``lang`` (``"周一 06:00-08:00"``)."""
+    if lang != "zh":
+        return label
+    head, sep, rest = label.partition(" ")
+    return _DAYS_ZH.get(head, head) + sep + rest
+
+
+def _shift(name: str, lang: str) -> str:
+    """A roster shift name in ``lang`` (``day`` -> ``白班``); names not in
+    :data:`_SHIFTS_ZH` as the roster gives them."""
+    if lang != "zh":
+        return name
+    return _SHIFTS_ZH.get(name.strip().lower(), name)
+
+
+_POST_PREFIXES = (("patrol line at ", "车巡线："), ("foot patrol at ", "步巡点："))
+
+
+def _place(name: str, lang: str) -> str:
+    """A post or stop name the deployment made from the streets (``"patrol line at near
+    Main St"``, ``"node 123"``) in ``lang`` (``"车巡线：Main St附近"``, ``"节点 123"``);
+    names from the plan or calendar (booths, schools) as they are."""
+    if lang != "zh":
+        return name
+    head = ""
+    for en, zh in _POST_PREFIXES:
+        if name.startswith(en):
+            head, name = zh, name.removeprefix(en)
+            break
+    if name.startswith("near "):
+        name = name.removeprefix("near ") + "附近"
+    elif name.startswith("node ") and name.removeprefix("node ").isdigit():
+        name = "节点 " + name.removeprefix("node ")
+    return head + name
 
 
 def _check_lang(lang: str) -> None:
@@ -307,7 +429,10 @@ def block_map(dep: Deployment, lang: str = "en") -> go.Figure:
                     mode="markers",
                     name=_t("vehicles" if kind == "mobile" else kind, lang),
                     visible=visible,
-                    text=[f"{x} · {n}" for x, n in zip(label, sub["post_name"], strict=True)],
+                    text=[
+                        f"{_place(x, lang)} · {_place(n, lang)}"
+                        for x, n in zip(label, sub["post_name"], strict=True)
+                    ],
                     hovertemplate="%{text}<extra></extra>",
                     marker={
                         "symbol": symbol,
@@ -324,7 +449,7 @@ def block_map(dep: Deployment, lang: str = "en") -> go.Figure:
         vis = [True] * n_fixed + [False] * (n_traces - n_fixed)
         for j in idx:
             vis[j] = True
-        steps.append({"method": "update", "args": [{"visible": vis}], "label": b.label})
+        steps.append({"method": "update", "args": [{"visible": vis}], "label": _day(b.label, lang)})
     lat0 = float(np.mean(dep.node_lat)) if dep.node_lat.size else 0.0
     fig.update_layout(
         height=760,
@@ -363,7 +488,7 @@ def _sector_traces(dep: Deployment, lang: str) -> list[go.Scatter]:
         extra = ""
         if k is not None and row.name in k.index:
             r = k.loc[row.name]
-            extra = f": {r['risk_per_week']:.1f} / week, {int(r['patrols'])} patrols"
+            extra = ": " + _t("per_week", lang, r=f"{r['risk_per_week']:.1f}", p=int(r["patrols"]))
         trace = sector_trace(
             row.geometry,
             SECTOR_COLOURS[i % len(SECTOR_COLOURS)],
@@ -401,14 +526,13 @@ def _sector_rows(dep: Deployment) -> list[dict[str, Any]]:
 
 def _block_charts(dep: Deployment, lang: str) -> dict[str, go.Figure]:
     k = dep.block_kpis
+    labels = [_day(x, lang) for x in k["label"]]
     staff = go.Figure()
     counts = dep.assignments.groupby(["block", "post_kind"]).size().unstack(fill_value=0)
     for kind in ("booth", "rule", "mobile", "foot", "relief", "reserve"):
         if kind in counts.columns:
             staff.add_trace(
-                go.Bar(
-                    x=k["label"], y=counts[kind].reindex(k["block"]).to_numpy(), name=_t(kind, lang)
-                )
+                go.Bar(x=labels, y=counts[kind].reindex(k["block"]).to_numpy(), name=_t(kind, lang))
             )
     staff.update_layout(
         barmode="stack", height=340, margin={"t": 10}, xaxis={"tickangle": -60, "nticks": 42}
@@ -423,7 +547,7 @@ def _block_charts(dep: Deployment, lang: str) -> dict[str, go.Figure]:
     ):
         share.add_trace(
             go.Scatter(
-                x=k["label"],
+                x=labels,
                 y=(100 * k[col]).round(2),
                 mode="lines",
                 name=_t(key, lang, t=f"{t:g}"),
@@ -569,12 +693,20 @@ def render_deploy_html(dep: Deployment, lang: str = "en", *, plan_report: str | 
         weekly=dep.weekly,
         pct=_pct,
         threshold=f"{dep.config.threshold_min:g}",
-        kpis=k.to_dict("records"),
-        daily=dep.daily.to_dict("records"),
+        kpis=[
+            {
+                **r,
+                "label": _day(r["label"], lang),
+                "shift": _shift(str(r["shift"]), lang),
+                "mip_status": _label(str(r["mip_status"]), lang),
+            }
+            for r in k.to_dict("records")
+        ],
+        daily=[{**d, "weekday": _day(d["weekday"], lang)} for d in dep.daily.to_dict("records")],
         posts=_rule_post_rows(dep),
-        block_tables=_block_tables(dep),
+        block_tables=_block_tables(dep, lang),
         units=units,
-        sectors=_sector_rows(dep),
+        sectors=[{**r, "kind": _label(str(r["kind"]), lang)} for r in _sector_rows(dep)],
         has_sectors=dep.sectors is not None,
         sector_min=f"{dep.config.sector_patrol_min:g}",
         changed=(_t("changed", lang, c=changed[1], n=changed[0]) if changed is not None else ""),
@@ -586,8 +718,9 @@ def render_deploy_html(dep: Deployment, lang: str = "en", *, plan_report: str | 
     )
 
 
-def _block_tables(dep: Deployment) -> list[dict[str, Any]]:
-    """Who is where in each block: one row per post with its officers and their breaks."""
+def _block_tables(dep: Deployment, lang: str = "en") -> list[dict[str, Any]]:
+    """Who is where in each block: one row per post with its officers and their breaks
+    (block labels and the deployment's own notes in ``lang``)."""
     a = dep.assignments
     if a.empty:
         return []
@@ -607,14 +740,18 @@ def _block_tables(dep: Deployment) -> list[dict[str, Any]]:
             rows.append(
                 {
                     "kind": kind,
-                    "name": name,
+                    "name": _place(name, lang),
                     "unit": unit,
                     "officers": ", ".join(g["officer"]),
                     "breaks": ", ".join(b for b in g["_brk"] if b),
-                    "note": g["note"].iloc[0] if isinstance(g["note"].iloc[0], str) else "",
+                    "note": (
+                        _label(g["note"].iloc[0], lang)
+                        if isinstance(g["note"].iloc[0], str)
+                        else ""
+                    ),
                 }
             )
-        out.append({"label": label, "rows": rows})
+        out.append({"label": _day(str(label), lang), "rows": rows})
     return out
 
 
@@ -667,14 +804,14 @@ def render_schedule(dep: Deployment, unit: str, lang: str = "en") -> str:
     for rt in sorted(routes, key=lambda r: r.block):
         items.append(
             {
-                "label": rt.block_label,
+                "label": _day(rt.block_label, lang),
                 "day": rt.block_label[:3],
                 "crew": ", ".join(rt.crew),
-                "base": base_of.get(rt.block, ""),
+                "base": _place(base_of.get(rt.block, ""), lang),
                 "stops": [
                     {
                         "n": i + 1,
-                        "name": rt.stop_names[i],
+                        "name": _place(rt.stop_names[i], lang),
                         "arrive": clock(rt, rt.arrive_s[i]),
                         "depart": clock(rt, rt.depart_s[i]),
                         "dwell": f"{rt.dwell_s[i] / 60:.0f}",
@@ -682,7 +819,7 @@ def render_schedule(dep: Deployment, unit: str, lang: str = "en") -> str:
                     for i in range(len(rt.stop_nodes))
                 ],
                 "back": clock(rt, rt.end_s),
-                "drive_min": f"{rt.travel_s / 60:.0f}",
+                "driving": _t("driving", lang, m=f"{rt.travel_s / 60:.0f}"),
                 "key": rt.key,
                 "folder": _safe(unit),
             }
@@ -812,7 +949,7 @@ _SCHEDULE_TEMPLATE = """<!doctype html>
 <div class="block">
 <h2>{{ it.label }}</h2>
 <p>{{ T('crew') }}: <b>{{ it.crew }}</b> · {{ T('base') }}: {{ it.base }} ·
- {{ T('back') }}: <b>{{ it.back }}</b> ({{ it.drive_min }} min driving) ·
+ {{ T('back') }}: <b>{{ it.back }}</b> ({{ it.driving }}) ·
  <a href="../routes/{{ it.folder }}/{{ it.key }}.gpx">GPX</a></p>
 {% if it.stops %}
 <table>

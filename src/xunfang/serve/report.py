@@ -23,6 +23,7 @@ from xunfang import __version__, strict_json
 from xunfang.analyse.hotspots import ALL, WEEKDAYS_EN, WEEKDAYS_ZH
 from xunfang.errors import ValidationError
 from xunfang.ingest.city import to_output_frame
+from xunfang.ingest.messages import reason_text
 from xunfang.ingest.notes import Note, note_text
 from xunfang.ingest.taxonomy import load_taxonomy
 from xunfang.plan.booth_plan import RESPONSE_RINGS_S, BoothPlan
@@ -50,12 +51,12 @@ _TEXT: dict[str, dict[str, str]] = {
     "period": {"en": "Period", "zh": "时段"},
     "area": {"en": "Study area", "zh": "研究区域"},
     "booths": {"en": "booths", "zh": "个岗亭"},
-    "stations": {"en": "stations", "zh": "派出所/警署"},
-    "stations_only": {"en": "stations alone", "zh": "仅警署"},
-    "plan_mclp": {"en": "stations + booths (MCLP)", "zh": "警署+岗亭（MCLP）"},
-    "plan_pmedian": {"en": "stations + booths (p-median)", "zh": "警署+岗亭（p-中位）"},
-    "plan_tiered": {"en": "stations + booths (tiered 1-3-5)", "zh": "警署+岗亭（1-3-5分层）"},
-    "plan_mexclp": {"en": "stations + booths (MEXCLP)", "zh": "警署+岗亭（MEXCLP）"},
+    "stations": {"en": "stations", "zh": "派出所"},
+    "stations_only": {"en": "stations alone", "zh": "仅派出所"},
+    "plan_mclp": {"en": "stations + booths (MCLP)", "zh": "派出所+岗亭（MCLP）"},
+    "plan_pmedian": {"en": "stations + booths (p-median)", "zh": "派出所+岗亭（p-中位）"},
+    "plan_tiered": {"en": "stations + booths (tiered 1-3-5)", "zh": "派出所+岗亭（1-3-5分层）"},
+    "plan_mexclp": {"en": "stations + booths (MEXCLP)", "zh": "派出所+岗亭（MEXCLP）"},
     "coverage": {
         "en": "Response coverage by road (the 1-3-5 minute circle)",
         "zh": "道路通行覆盖（1-3-5分钟圈）",
@@ -67,13 +68,13 @@ _TEXT: dict[str, dict[str, str]] = {
     "p90": {"en": "90th percentile", "zh": "90百分位"},
     "map": {
         "en": "Map: hotspots, booths, stations and travel time to the nearest site",
-        "zh": "地图：热点、岗亭、警署及到最近站点的通行时间",
+        "zh": "地图：热点、岗亭、派出所及到最近站点的通行时间",
     },
     "hotspots": {"en": "Where and when", "zh": "热点与时段"},
     "by_hour": {"en": "Incidents by hour of day (local time)", "zh": "按小时分布（当地时间）"},
     "by_weekday": {"en": "Incidents by weekday", "zh": "按星期分布"},
     "by_type": {"en": "Incidents by type group", "zh": "按类别分布"},
-    "site_table": {"en": "Booths and stations", "zh": "岗亭与警署"},
+    "site_table": {"en": "Booths and stations", "zh": "岗亭与派出所"},
     "name": {"en": "Name", "zh": "名称"},
     "kind": {"en": "Kind", "zh": "类型"},
     "covered": {"en": "Incidents within {t} min", "zh": "{t}分钟内警情"},
@@ -87,7 +88,7 @@ _TEXT: dict[str, dict[str, str]] = {
     "reason": {"en": "rejected: {r}", "zh": "剔除：{r}"},
     "minutes": {"en": "min", "zh": "分钟"},
     "booth": {"en": "booth", "zh": "岗亭"},
-    "station": {"en": "station", "zh": "警署"},
+    "station": {"en": "station", "zh": "派出所"},
     "roads": {"en": "roads", "zh": "道路"},
     "density": {"en": "incident density", "zh": "警情密度"},
     "hotcells": {"en": "hotspot cells", "zh": "热点网格"},
@@ -158,6 +159,18 @@ _STEPS_ZH = {
     "sector patrols": "巡区步巡",
     "summaries": "汇总",
     "outputs": "写出文件",
+    # the plan command's progress bar
+    "plan": "方案",
+    "ingest incidents": "导入警情",
+    "road network": "路网",
+    "where and when": "热点与时段",
+    "booth siting (MCLP)": "岗亭选址（MCLP）",
+    "p-median": "p-中位",
+    "compare layouts": "布局比较",
+    "what each booth buys": "岗亭价值",
+    "patrol sectors": "巡区",
+    "report": "写出报告",
+    "done": "完成",
 }
 
 
@@ -412,6 +425,14 @@ def render_html(plan: BoothPlan, lang: str = "en", *, out_dir: str = "OUT") -> s
         osm=OSM_ATTRIBUTION,
         notes=plan_notes(plan, lang),
         ingest=plan.ingest_report.to_dict() if plan.ingest_report else None,
+        ingest_notes=(
+            ()
+            if plan.ingest_report is None
+            else plan.ingest_report.notes_zh
+            if lang == "zh" and plan.ingest_report.notes_zh
+            else plan.ingest_report.notes
+        ),
+        reason_text=lambda r: reason_text(r, lang),
         network=plan.network.report,
         credit=plan.city.credit if plan.city is not None else None,
         dec=decisions_context(plan, lang),
@@ -424,7 +445,7 @@ def plan_notes(plan: BoothPlan, lang: str = "en") -> list[str]:
     if plan.forecast_note:
         notes.insert(0, plan.forecast_note)
     if plan.demand_note:
-        notes.insert(0, plan.demand_note)
+        notes.insert(0, note_text(plan.demand_note, lang))
     if plan.stations_note:
         notes.insert(0, note_text(plan.stations_note, lang))
     if plan.candidates_note:

@@ -9,7 +9,6 @@ scenarios are due to the units alone.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from xunfang import strict_json
 from xunfang.config import Settings
 from xunfang.dispatch.recommend import TravelTimeOracle
 from xunfang.errors import ValidationError
@@ -531,7 +531,7 @@ def held_out_warning(plan_dir: Path, period: Period) -> str:
     summary = Path(plan_dir) / "plan_summary.json"
     if not summary.is_file():
         return ""
-    span = json.loads(summary.read_text(encoding="utf-8")).get("incident_period")
+    span = strict_json.load_file(summary).get("incident_period")
     if not span:
         return ""
     first, last = (pd.Timestamp(d) for d in span)

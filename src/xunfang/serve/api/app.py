@@ -40,7 +40,12 @@ from xunfang.serve.api.calltypes import check_call_types
 from xunfang.serve.api.events import EventHub
 from xunfang.serve.api.geo import FieldError, Geo
 from xunfang.serve.api.intake import IntakeWriter
-from xunfang.serve.api.middleware import BodyLimit, NoStore, content_security_policy
+from xunfang.serve.api.middleware import (
+    BodyLimit,
+    NoStore,
+    StrictJSONBody,
+    content_security_policy,
+)
 from xunfang.serve.api.routers import (
     alerts,
     audit,
@@ -156,6 +161,7 @@ def create_app(
     )
     app.state.service = service
     app.state.settings = settings
+    app.add_middleware(StrictJSONBody)  # innermost: its 422 gets the CORS and no-store headers
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -23,6 +23,7 @@ import shapely
 from pyproj import CRS, Transformer
 from shapely.geometry.base import BaseGeometry
 
+from xunfang import strict_json
 from xunfang.dispatch.crew import walking_matrix
 from xunfang.dispatch.recommend import TravelTimeOracle
 from xunfang.errors import DataFileError, ValidationError
@@ -370,6 +371,7 @@ def _hotspots_wgs84(path: Path, plan_dir: Path) -> str:
     """A GeoJSON layer of the plan (``hotspots.geojson``, ``sectors.geojson``) as WGS-84
     text (a plan written with ``--output-frame gcj02``/``bd09`` is converted back, so that
     the console's map draws it in place)."""
+    strict_json.check_file(path)  # a repeated key: refused, naming the file, line and key
     text = path.read_text("utf-8")
     if not (Path(plan_dir) / "plan_summary.json").is_file():
         return text

@@ -7,6 +7,12 @@ is read, and a body without one is cut off at the first chunk that crosses the l
 of the 413). This is the ASGI counterpart of nginx's ``client_max_body_size``; Starlette
 has none of its own.
 
+``StrictJSONBody`` refuses a JSON request body that names a key twice in one object
+(``{"priority": 1, "priority": 3}``) with 422 naming the key, before any route reads it:
+Python's JSON parser, and so FastAPI's, would keep the last value without a word
+(:mod:`xunfang.strict_json`). It sits inside ``BodyLimit``, so it buffers at most the
+body limit.
+
 ``NoStore`` marks every ``/api/`` answer without a ``Cache-Control`` of its own as
 ``no-store`` (RFC 9111 section 5.2.2.5): calls, users, the audit log and tokens hold
 personal data that no browser or proxy cache may keep.
@@ -19,6 +25,8 @@ import re
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from xunfang import strict_json
 
 
 class BodyLimit:
@@ -94,6 +102,83 @@ class BodyLimit:
             await send(message)
 
         await self.app(scope, counting_receive, guarded_send)
+
+
+def _json_content(scope: Scope) -> bool:
+    """Whether FastAPI would parse the request body as JSON: no ``Content-Type`` or an
+    ``application/json`` / ``application/*+json`` one."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            media = value.split(b";", 1)[0].strip().lower()
+            return media == b"application/json" or (
+                media.startswith(b"application/") and media.endswith(b"+json")
+            )
+    return True
+
+
+class StrictJSONBody:
+    """Answer 422 to a JSON request body with a repeated key, naming it.
+
+    The answer has the shape of the service's other validation errors: ``{"detail": [{"loc":
+    ["body", KEY], "field": KEY, "msg": ..., "type": "json_duplicate_key"}]}``. Bodies that
+    are not JSON at all pass through (FastAPI answers them 422 ``json_invalid``).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _json_content(scope):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        messages: list[Message] = []
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if body:
+            try:
+                strict_json.loads(body)
+            except strict_json.DuplicateKeyError as exc:
+                await self._refuse(send, exc)
+                return
+            except ValueError:
+                pass  # not JSON (or not UTF-8): FastAPI's own answer
+        pending = list(messages)
+
+        async def replay() -> Message:
+            if pending:
+                return pending.pop(0)
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _refuse(send: Send, exc: strict_json.DuplicateKeyError) -> None:
+        detail = {
+            "loc": ["body", exc.key],
+            "field": exc.key,
+            "msg": str(exc),
+            "type": "json_duplicate_key",
+        }
+        body = json.dumps({"detail": [detail]}, ensure_ascii=False).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 422,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
 
 class NoStore:

@@ -25,6 +25,7 @@ import time
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
+from xunfang import strict_json
 from xunfang.serve.api.identity import Identity, identify
 from xunfang.serve.api.security import TokenError
 from xunfang.serve.api.service import Service
@@ -57,10 +58,13 @@ async def live_feed(websocket: WebSocket) -> None:
     await websocket.accept()
     try:
         first = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT_S)
-        token = str(json.loads(first).get("token", ""))
+        token = str(strict_json.loads(first).get("token", ""))
         who = await run_in_threadpool(identify, svc, token)
     except TokenError as exc:
         await _close(websocket, 4401, str(exc))
+        return
+    except strict_json.DuplicateKeyError as exc:
+        await _close(websocket, 4401, f'send {{"token": ...}} first: {exc}')
         return
     except (TimeoutError, ValueError, AttributeError, WebSocketDisconnect):
         await _close(websocket, 4401, 'send {"token": ...} first')
