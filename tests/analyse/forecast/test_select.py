@@ -9,7 +9,12 @@ import pytest
 from pyproj import CRS
 
 from xunfang.analyse.evaluate import Evaluation, paired_tests, rolling_origin
-from xunfang.analyse.forecast import Window, forecast_demand_weights, make_forecaster
+from xunfang.analyse.forecast import (
+    TrainingEvents,
+    Window,
+    forecast_demand_weights,
+    make_forecaster,
+)
 from xunfang.analyse.forecast.select import AutoSelect, one_se_choice, validation_windows
 from xunfang.analyse.grid import Grid
 from xunfang.errors import ValidationError
@@ -329,3 +334,103 @@ def test_a_candidate_that_cannot_forecast_is_left_out_and_said_so(
     assert list(sel.table["candidate"]) == [CANDS[0]]
     assert sel.notes == ["short left out: short needs 100 days of history"]
     assert set(sel.scores["candidate"]) == {CANDS[0]}
+
+
+# ----------------------------------------------------------------------------- reuse
+def _rolling(table: IncidentTable, warm: bool, days: int = 4) -> Evaluation:
+    """``auto`` over ``days`` consecutive days from 2015-04-15, 60 days of history each."""
+    grid = _grid()
+    auto = AutoSelect(
+        grid=grid,
+        candidates=CANDS,
+        validation_windows=5,
+        min_validation_events=0,
+        budget_s=600,
+        warm_start=warm,
+    )
+    windows = [
+        Window.local(f"2015-04-{15 + d}", 0, 24, TZ, label=f"2015-04-{15 + d}") for d in range(days)
+    ]
+    return rolling_origin(table, grid, {"auto": auto}, windows, lookback_days=60.0)
+
+
+def _same_selections(a: Evaluation, b: Evaluation) -> None:
+    drop = ["seconds", "reused"]
+    for part in ("selections", "validation_scores"):
+        pd.testing.assert_frame_equal(
+            getattr(a, part).drop(columns=drop, errors="ignore"),
+            getattr(b, part).drop(columns=drop, errors="ignore"),
+        )
+    pd.testing.assert_frame_equal(
+        a.rows.drop(columns=["fit_s", "predict_s"]), b.rows.drop(columns=["fit_s", "predict_s"])
+    )
+
+
+def test_reused_scores_give_the_same_selection_and_only_the_newest_window_is_scored() -> None:
+    table = _history(None)
+    cold = _rolling(table, warm=False)
+    warm = _rolling(table, warm=True)
+    _same_selections(cold, warm)
+    # 60 days of history, at most 28 daily validation windows: each is forecast from the
+    # max(60 - 28 - 1, 28) = 31 days before it, the same on every forecast day
+    grid = _grid()
+    auto = AutoSelect(grid=grid, candidates=CANDS, validation_windows=5, min_validation_events=0)
+    w = Window.local("2015-04-16", 0, 24, TZ)
+    ev = TrainingEvents.from_table(table, grid).between(w.start_day - 60.0, w.start_day)
+    assert auto.fit_events(ev).history_days(w) == 31.0
+    assert auto.with_params(max_validation_windows=10).fit_events(ev).history_days(w) == 49.0
+    # day 1 scores 5 windows x 3 candidates; each later day only its newest window
+    v = warm.validation_scores
+    assert v.groupby("test_window")["window"].nunique().tolist() == [5, 5, 5, 5]
+    fresh = v[~v["reused"]].groupby("test_window")["window"].agg(["nunique", "size"])
+    assert fresh["nunique"].tolist() == [5, 1, 1, 1]
+    assert fresh["size"].tolist() == [15, 3, 3, 3]
+    newest = v[~v["reused"] & (v["test_window"] == "2015-04-16")]["window"].unique()
+    assert newest.tolist() == ["2015-04-15 validation"]
+    assert not cold.validation_scores["reused"].any()
+    # the scores cannot all be alike (a test that could not fail would prove nothing)
+    assert v["score"].nunique() > 10
+
+
+def test_reuse_never_reads_the_forecast_window_and_drops_scores_of_changed_data() -> None:
+    clean = _rolling(_history(None), warm=True)
+    # a burst of 40 incidents inside the window of 04-16: that day's choice and scores
+    # cannot change; the later days see it in their validation windows
+    burst = _rolling(_history("2015-04-16"), warm=True)
+    for part in ("selections", "validation_scores"):
+        a = getattr(clean, part)
+        b = getattr(burst, part)
+        first = ["2015-04-15", "2015-04-16"]
+        pd.testing.assert_frame_equal(
+            a[a["test_window"].isin(first)].drop(columns=["seconds"]),
+            b[b["test_window"].isin(first)].drop(columns=["seconds"]),
+        )
+    later = burst.validation_scores.set_index(["test_window", "candidate", "window"])
+    before = clean.validation_scores.set_index(["test_window", "candidate", "window"])
+    key = ("2015-04-17", CANDS[0], "2015-04-16 validation")
+    assert later.loc[key, "n_events"] == before.loc[key, "n_events"] + 40
+    # a model refitted on other incidents of the same days keeps nothing from before
+    grid = _grid()
+    auto = AutoSelect(
+        grid=grid,
+        candidates=CANDS,
+        validation_windows=5,
+        min_validation_events=0,
+        budget_s=600,
+        warm_start=True,
+    )
+    w1 = Window.local("2015-04-15", 0, 24, TZ, label="d1")
+    w2 = Window.local("2015-04-16", 0, 24, TZ, label="d2")
+    other = _history("2015-04-10", burst_n=5)  # 5 more incidents in a validation window
+    ev_a = TrainingEvents.from_table(_history(None), grid)
+    ev_b = TrainingEvents.from_table(other, grid)
+    auto.fit_events(ev_a.between(w1.start_day - 60, w1.start_day)).predict(w1)
+    assert len(auto.score_cache_) == 15
+    auto.fit_events(ev_b.between(w2.start_day - 60, w2.start_day)).predict(w2)
+    assert not auto.selection_.scores["reused"].any()
+    alone = auto.with_params(warm_start=False)
+    alone.fit_events(ev_b.between(w2.start_day - 60, w2.start_day)).predict(w2)
+    pd.testing.assert_frame_equal(
+        auto.selection_.scores.drop(columns="seconds"),
+        alone.selection_.scores.drop(columns="seconds"),
+    )
