@@ -300,6 +300,21 @@ def test_a_candidate_that_would_blow_the_budget_is_skipped_and_said_so(
     assert "so 5 windows and the final fit" in sel.notes[0]
     assert "past the budget of 1.5 s" in sel.notes[0]
     assert "slow" not in set(sel.scores["candidate"]) and sel.chosen != "slow"
+    # kept across days (warm_start): timed once, then skipped without being scored
+    warm = auto.with_params(warm_start=True)
+    day2 = Window.local("2015-04-21", 0, 24, TZ)
+    for w in (window, day2):  # 60 days of history each (a fixed length is kept)
+        t = table.frame["occurred_at"]
+        first = w.start - pd.Timedelta(days=60)
+        warm.fit(table.subset(((t >= first) & (t < w.start)).to_numpy()), start=first, end=w.start)
+        t0 = time.perf_counter()
+        warm.predict(w)
+        seconds = time.perf_counter() - t0
+    n = warm.selection_.scores.groupby("reused").size().to_dict()
+    assert n == {False: 2, True: 8}  # the newest window of the two cheap ones is scored
+    assert warm.selection_.notes[0].startswith("slow skipped: 0.4")
+    assert "s a validation window on earlier days, so 5 windows" in warm.selection_.notes[0]
+    assert seconds < 0.4
     # with room in the budget it is scored
     roomy = auto.with_params(budget_s=60.0)
     roomy.fit(table.subset((table.frame["occurred_at"] < window.start).to_numpy()))

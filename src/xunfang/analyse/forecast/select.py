@@ -523,6 +523,8 @@ class AutoSelect(Forecaster):
         reuse = bool(self.warm_start)
         cache = getattr(self, "score_cache_", {}) if reuse else {}
 
+        cands_index = {c.spec: j for j, c in enumerate(cands)}
+
         def key(j: int, vw: Window, h0: float) -> tuple[str, float, float, float]:
             return (cands[j].spec, vw.start_day, vw.end_day, h0)
 
@@ -532,6 +534,10 @@ class AutoSelect(Forecaster):
         if not reuse:  # neighbouring windows' fits start from each other
             models = [with_warm_start(m) for m in models]
         live = list(range(len(cands)))  # candidates still scored, in complexity order
+        timed: dict[int, list[float]] = {}  # seconds per window of the scores kept
+        for (spec, *_), r in cache.items():
+            timed.setdefault(cands_index.get(spec, -1), []).append(r["seconds"])
+        earlier_s = {j: float(np.mean(v)) for j, v in timed.items() if j >= 0}
         n_planned = min(self.validation_windows, len(vws))  # refined on the first window
         rows: list[dict[str, Any]] = []
         done: list[Window] = []
@@ -567,7 +573,26 @@ class AutoSelect(Forecaster):
                 rec = cache.get(key(j, vw, h0))
                 if rec is not None:
                     rec = {**rec, "window": vw.label, "reused": True}
-                else:
+                elif i == 0 and pos > 0 and j in earlier_s:
+                    # timed on earlier fits: skip before scoring when it cannot fit
+                    todo = {
+                        k: sum(key(k, w, h) not in cache for w, h in vws[1:n_planned])
+                        for k in [*first_s, j]
+                    }
+                    note = self._over_budget(
+                        t0,
+                        {**first_s, j: earlier_s[j]},
+                        todo,
+                        n_planned,
+                        cands[j].spec,
+                        extra_s=earlier_s[j],
+                        timed="a validation window on earlier days",
+                    )
+                    if note:
+                        notes.append(note)
+                        live.remove(j)
+                        continue
+                if rec is None:
                     if counts is None or train is None:
                         counts = np.bincount(cells, minlength=self.grid.n_cells)
                         train = events.between(h0, vw.start_day)
@@ -664,22 +689,25 @@ class AutoSelect(Forecaster):
         todo: dict[int, int],
         n_windows: int,
         spec: str,
+        extra_s: float = 0.0,
+        timed: str = "on the first validation window",
     ) -> str | None:
         """A note when the candidates kept so far, at their first-window times
         ``first_s`` (seconds by candidate), would take the selection past the budget:
         the time spent plus ``todo[k]`` more windows of each candidate ``k`` (the planned
-        windows after the first whose score is not kept from an earlier fit) and the final
-        fit of the slowest. ``n_windows`` is the windows the selection expects to score:
-        at least ``validation_windows``, more when windows holding as many incidents as
-        the first are needed to reach ``min_validation_events``. ``None`` when they fit."""
+        windows after the first whose score is not kept from an earlier fit), the final
+        fit of the slowest and ``extra_s`` (a first window still to score). ``n_windows``
+        is the windows the selection expects to score: at least ``validation_windows``,
+        more when windows holding as many incidents as the first are needed to reach
+        ``min_validation_events``. ``timed`` says where the times come from. ``None``
+        when they fit."""
         elapsed = time.perf_counter() - t0
         remaining = sum(sec * todo.get(k, n_windows - 1) for k, sec in first_s.items())
-        projected = elapsed + remaining + max(first_s.values())
+        projected = elapsed + extra_s + remaining + max(first_s.values())
         if projected <= self.budget_s:
             return None
         return (
-            f"{spec} skipped: {list(first_s.values())[-1]:.2f} s on the first validation "
-            "window, so "
+            f"{spec} skipped: {list(first_s.values())[-1]:.2f} s {timed}, so "
             f"{n_windows} windows and the final fit would take about {projected:.0f} s, "
             f"past the budget of {self.budget_s:g} s"
         )
