@@ -230,9 +230,9 @@ def main() -> None:
         "  chosen (reuse): "
         + ", ".join(f"{d[5:10]} {c}" for d, c in reuse[["day", "chosen"]].values)
     )
-    notes = {n for n in reuse["notes"] if n}
-    for n in sorted(notes):
-        print(f"  note: {n}")
+    for day, note in reuse[["day", "notes"]].values:
+        if note:
+            print(f"  note {day[:10]}: {note}")
     print("\neach method chosen, alone (rolling refit, warm start where it has one)")
     for spec in dict.fromkeys(reuse["chosen"]):
         alone = with_warm_start(make_forecaster(spec, grid, context=ctx))

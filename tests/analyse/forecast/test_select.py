@@ -1,5 +1,6 @@
 """Automatic selection (method ``auto``): the one-standard-error rule on hand-made
-scores, and a selection that never reads the forecast window (synthetic incidents)."""
+scores, a selection that never reads the forecast window (synthetic incidents), the reuse
+of scores across days, and one selection per type group."""
 
 from __future__ import annotations
 
@@ -8,13 +9,20 @@ import pandas as pd
 import pytest
 from pyproj import CRS
 
-from xunfang.analyse.evaluate import Evaluation, paired_tests, rolling_origin
+from xunfang.analyse.evaluate import (
+    Evaluation,
+    paired_tests,
+    rolling_origin,
+    select_types,
+    with_warm_start,
+)
 from xunfang.analyse.forecast import (
     TrainingEvents,
     Window,
     forecast_demand_weights,
     make_forecaster,
 )
+from xunfang.analyse.forecast.groups import PerGroup
 from xunfang.analyse.forecast.select import AutoSelect, one_se_choice, validation_windows
 from xunfang.analyse.grid import Grid
 from xunfang.errors import ValidationError
@@ -449,3 +457,77 @@ def test_reuse_never_reads_the_forecast_window_and_drops_scores_of_changed_data(
         auto.selection_.scores.drop(columns="seconds"),
         alone.selection_.scores.drop(columns="seconds"),
     )
+
+
+# ----------------------------------------------------------------------------- per group
+def _two_types() -> IncidentTable:
+    """The synthetic history with the steady hot cell (12, at 250 m, 150 m) as THEFT and
+    every other incident BURGLARY."""
+    t = _history(None)
+    f = t.frame.copy()
+    steady = (f["x_m"] == 250.0) & (f["y_m"] == 150.0)
+    f["type"] = np.where(steady, "THEFT", "BURGLARY")
+    return IncidentTable(f, t.crs, t.timezone)
+
+
+def test_per_group_naive_counts_add_up_to_the_counts_of_both() -> None:
+    table = _two_types()
+    grid = _grid()
+    groups = {g: select_types(table, (g,)) for g in ("THEFT", "BURGLARY")}
+    model = PerGroup(grid=grid, base=make_forecaster("naive:period_days=14", grid), groups=groups)
+    w = Window.local("2015-04-20", 0, 24, TZ)
+    ev = TrainingEvents.from_table(table, grid).between(w.start_day - 60, w.start_day)
+    risk = model.fit_events(ev).predict(w).risk
+    # by hand: cell 12's incidents in the 14 days before the window, per day
+    f = table.frame
+    recent = (f["occurred_at"] >= w.start - pd.Timedelta(days=14)) & (f["occurred_at"] < w.start)
+    n12 = int((recent & (f["type"] == "THEFT")).sum())
+    assert n12 > 20  # about 2 a day
+    assert risk[12] == pytest.approx(n12 / 14)
+    alone = make_forecaster("naive:period_days=14", grid).fit_events(ev).predict(w).risk
+    np.testing.assert_allclose(risk, alone, rtol=1e-12)
+    assert risk.sum() == pytest.approx(int(recent.sum()) / 14)
+
+
+def test_auto_per_group_chooses_for_each_group_as_alone() -> None:
+    table = _two_types()
+    grid = _grid()
+    groups = {g: select_types(table, (g,)) for g in ("THEFT", "BURGLARY")}
+    auto = AutoSelect(
+        grid=grid, candidates=CANDS, validation_windows=5, min_validation_events=0, budget_s=600
+    )
+    model = with_warm_start(PerGroup(grid=grid, base=auto, groups=groups))
+    windows = [Window.local(f"2015-04-{d}", 0, 24, TZ, label=f"2015-04-{d}") for d in (20, 21)]
+    ev = rolling_origin(table, grid, {"auto": model}, windows, lookback_days=60.0)
+    sel = ev.selections
+    assert set(sel["group"]) == {"THEFT", "BURGLARY"}
+    for w in windows:
+        total = np.zeros(grid.n_cells)
+        chosen = []
+        for g, sub in groups.items():
+            alone = auto.with_params(warm_start=False)
+            events = TrainingEvents.from_table(sub, grid).between(w.start_day - 60, w.start_day)
+            total += alone.fit_events(events).predict(w).risk
+            mine = sel[(sel["test_window"] == w.label) & (sel["group"] == g)]
+            pd.testing.assert_frame_equal(
+                mine.drop(columns=["group", "method", "offset_m", "test_window", "reason"])
+                .reset_index(drop=True)
+                .drop(columns="seconds"),
+                alone.selection_.table.drop(columns="seconds"),
+            )
+            chosen.append(f"{g}: {alone.selection_.chosen}")
+        rows = ev.rows[(ev.rows["window"] == w.label) & (ev.rows["fraction"] == 0.01)]
+        assert rows["chosen"].iloc[0] == "; ".join(chosen)
+        # the forecast scored is the sum of the groups' own choices
+        mw = model.with_params(base=auto.with_params(warm_start=False))
+        union = TrainingEvents.from_table(table, grid).between(w.start_day - 60, w.start_day)
+        np.testing.assert_allclose(mw.fit_events(union).predict(w).risk, total, rtol=1e-12)
+    # the groups want different methods: THEFT is one steady cell, so every method puts
+    # every THEFT incident in its top cell (score 1 at 1, 5 and 20 %) and the 1-SE rule
+    # keeps the simplest, a year of counts; BURGLARY follows the hot cell that moves
+    # every 30 days (on 2015-03-31), which the last 14 days of counts find
+    c = sel[sel["chosen"]].set_index(["group", "test_window"])
+    for w in windows:
+        assert c.loc[("THEFT", w.label), "candidate"] == "naive:period_days=365"
+        assert c.loc[("THEFT", w.label), "score_mean"] == 1.0
+        assert c.loc[("BURGLARY", w.label), "candidate"] == "naive:period_days=14"

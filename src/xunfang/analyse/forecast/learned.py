@@ -512,6 +512,7 @@ class _AgeSums:
         weights: np.ndarray | None = None,
     ) -> None:
         self.rows = np.unique(np.asarray(rows, dtype=np.int64))
+        self.values: np.ndarray
         n_age = int(self.rows[-1])
         idx, age = _ages(events, ref_day, n_age)
         pos = np.full(grid.n_cells, -1, dtype=np.int64)
@@ -521,8 +522,8 @@ class _AgeSums:
         if weights is None:
             # an event of age a counts in every row j > a: bin by the first such row
             first = np.searchsorted(self.rows, age, side="right")
-            hist = np.bincount(first * n + cell, minlength=(k + 1) * n)[: k * n]
-            self.values = np.cumsum(hist.reshape(k, n), axis=0, dtype=np.float32)
+            counts = np.bincount(first * n + cell, minlength=(k + 1) * n)[: k * n]
+            self.values = np.cumsum(counts.reshape(k, n), axis=0, dtype=np.float32)
         else:
             # a weight of age a counts in every row j <= a: bin by the last such row
             last = np.searchsorted(self.rows, age, side="right") - 1
