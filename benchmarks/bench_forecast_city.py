@@ -10,13 +10,16 @@ the place layers are not built (the whole city's road network takes minutes).
 Rows printed, each timed day by day in this process:
 
 * ``auto, no reuse (baseline)``: ``auto`` as a single forecast runs it
-  (``warm_start=False``): every day scores every candidate on every validation window.
+  (``warm_start=False``): every day scores every candidate on every validation window,
+  with the loop versions of the kernel sums, the stack's EM and gbm's cumulative counts
+  that this work replaced patched in (copied here: the code before it).
 * ``auto, reuse``: ``auto`` as the rolling evaluation now runs it (``warm_start=True``):
   the scores of the validation windows already scored are kept, only the newest window
   is scored. The two must choose the same on every day when the budget does not bind
   (the benchmark prints whether they did).
-* each method ``auto`` chose, alone, as the rolling evaluation runs it (warm start where
-  the method has one).
+* each method ``auto`` chose, and ``--also`` (default ``stack,gbm``), alone, as the
+  rolling evaluation runs it (warm start where the method has one), with the loop
+  versions patched in (baseline) and as now, and the largest difference of the two.
 
 With ``--kernels``, also the kernel sums of the grid methods (retrospective KDE, the
 cell-mean prospective kernel, SEPP's adaptive background) against the loop versions they
@@ -37,7 +40,8 @@ import argparse
 import os
 import resource
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -131,6 +135,76 @@ def _loop_centre_sum_2d(
     return out
 
 
+def _dense_poisson_weights(
+    surfaces: np.ndarray, counts: np.ndarray, *, n_iter: int = 300
+) -> np.ndarray:
+    """The stack's EM over every row, as before (the baseline; no input checks)."""
+    s = np.asarray(surfaces, dtype=np.float64)
+    y = np.asarray(counts, dtype=np.float64)
+    col = s.sum(axis=0)
+    w = np.where(col > 0, y.sum() / max(len(col), 1) / np.where(col > 0, col, 1.0), 0.0)
+    for _ in range(int(n_iter)):
+        mu = s @ w
+        ratio = np.divide(y, mu, out=np.zeros_like(y), where=mu > 0)
+        w = np.where(col > 0, w * (s.T @ ratio) / np.where(col > 0, col, 1.0), 0.0)
+    return w
+
+
+class _FullAgeSums:
+    """gbm's cumulative sums over every day of age and every cell, as before (the
+    baseline of ``learned._AgeSums``, which keeps only the rows the features read)."""
+
+    def __init__(
+        self,
+        events: TrainingEvents,
+        grid: Grid,
+        ref_day: float,
+        rows: np.ndarray,
+        weights: np.ndarray | None = None,
+    ) -> None:
+        from xunfang.analyse.forecast.learned import _ages
+
+        n_age = int(np.max(rows))
+        idx, age = _ages(events, ref_day, n_age)
+        pos = np.full(grid.n_cells, -1, dtype=np.int64)
+        pos[np.flatnonzero(grid.mask)] = np.arange(grid.n_active)
+        n = grid.n_active
+        w = None if weights is None else weights[idx]
+        counts = np.bincount(age * n + pos[events.cell[idx]], weights=w, minlength=n_age * n)
+        counts = counts.reshape(n_age, n)
+        self.values: np.ndarray
+        if weights is None:
+            self.values = np.zeros((n_age + 1, n), dtype=np.float32)
+            np.cumsum(counts, axis=0, out=self.values[1:], dtype=np.float32)
+        else:
+            self.values = np.zeros((n_age + 1, n))
+            self.values[:-1] = np.cumsum(counts[::-1], axis=0)[::-1]
+
+    def __getitem__(self, j: np.ndarray) -> np.ndarray:
+        return np.asarray(self.values[j])
+
+
+@contextmanager
+def original_kernels() -> Iterator[None]:
+    """Patch in the versions this work replaced: the baseline of the same run."""
+    from xunfang.analyse.forecast import kde, learned, prospective, stack
+
+    patches = [
+        (kde, "centre_sum_2d", _loop_centre_sum_2d),
+        (prospective, "centre_sum_2d", _loop_centre_sum_2d),
+        (stack, "poisson_nonnegative_weights", _dense_poisson_weights),
+        (learned, "_AgeSums", _FullAgeSums),
+    ]
+    saved = [(mod, name, getattr(mod, name)) for mod, name, _ in patches]
+    for mod, name, value in patches:
+        setattr(mod, name, value)
+    try:
+        yield
+    finally:
+        for mod, name, value in saved:
+            setattr(mod, name, value)
+
+
 def _best_of(fn: Callable[[], object], repeat: int = 3) -> tuple[float, float]:
     best_w = best_c = np.inf
     for _ in range(repeat):
@@ -183,6 +257,12 @@ def main() -> None:
     parser.add_argument("--budget-s", type=float, default=120.0)
     parser.add_argument("--candidates", default=None, help="auto's candidates (default all)")
     parser.add_argument("--kernels", action="store_true", help="also time the kernel sums")
+    parser.add_argument(
+        "--also",
+        type=lambda v: [x.strip() for x in v.split(",") if x.strip()],
+        default=["stack", "gbm"],
+        help="methods timed alone besides those auto chose (default stack,gbm)",
+    )
     parser.add_argument("--skip-baseline", action="store_true", help="leave out auto without reuse")
     args = parser.parse_args()
     t_run = time.perf_counter()
@@ -212,7 +292,8 @@ def main() -> None:
     if not args.skip_baseline:
         runs.insert(0, ("auto, no reuse (baseline)", auto.with_params(warm_start=False)))
     for label, model in runs:
-        results[label], forecasts[label] = _run_days(model, events, windows)
+        with original_kernels() if "baseline" in label else nullcontext():
+            results[label], forecasts[label] = _run_days(model, events, windows)
         _print_days(label, results[label])
     if len(results) == 2:
         a, b = results.values()
@@ -233,11 +314,23 @@ def main() -> None:
     for day, note in reuse[["day", "notes"]].values:
         if note:
             print(f"  note {day[:10]}: {note}")
-    print("\neach method chosen, alone (rolling refit, warm start where it has one)")
-    for spec in dict.fromkeys(reuse["chosen"]):
+    print(
+        "\neach method chosen, alone (rolling refit, warm start where it has one); "
+        "baseline: the loop versions patched in"
+    )
+    for spec in dict.fromkeys([*reuse["chosen"], *args.also]):
         alone = with_warm_start(make_forecaster(spec, grid, context=ctx))
-        res, _ = _run_days(alone, events, windows)
+        with original_kernels():
+            old, old_risk = _run_days(alone, events, windows)
+        alone = with_warm_start(make_forecaster(spec, grid, context=ctx))
+        res, risk = _run_days(alone, events, windows)
+        _print_days(f"{spec} (baseline)", old)
         _print_days(spec, res)
+        diff = max(
+            float(np.abs(a - b).max() / max(np.abs(a).max(), 1e-300))
+            for a, b in zip(old_risk, risk, strict=True)
+        )
+        print(f"  {'':44s} largest relative difference to the baseline: {diff:.1e}")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"\nrun {time.perf_counter() - t_run:.0f} s wall, {time.process_time():.0f} s CPU, "
