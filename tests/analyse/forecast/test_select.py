@@ -237,6 +237,26 @@ def test_validation_windows_of_a_week_step_back_by_weeks() -> None:
     assert all(w.length_days == pytest.approx(7) for w in vws)
 
 
+def test_validation_days_step_by_one_day_across_a_clock_change() -> None:
+    # 2015-11-01 has 25 hours in Chicago (clocks go back): its validation days are the
+    # days just before it, not every other day (a step of ceil(25 / 24) = 2 days)
+    day = Window.local("2015-11-01", 0, 24, TZ)
+    assert day.length_days == pytest.approx(25 / 24)
+    history = TrainingEvents(
+        t_day=np.zeros(0),
+        xy=np.zeros((0, 2)),
+        cell=np.zeros(0, dtype=np.int64),
+        hour_of_week=np.zeros(0, dtype=np.int64),
+        start_day=day.start_day - 60.0,
+        end_day=day.start_day,
+        timezone=TZ,
+        n_outside=0,
+    )
+    vws = validation_windows(day, history, 3)
+    assert [str(w.start.date()) for w in vws] == ["2015-10-31", "2015-10-30", "2015-10-29"]
+    assert [w.length_days for w in vws] == [1.0, 1.0, 1.0]
+
+
 def test_plan_demand_from_auto_is_the_chosen_methods_forecast() -> None:
     grid = _grid()
     table = _history("2015-04-22")  # a burst inside the window: not seen by the forecast
