@@ -47,6 +47,7 @@ from xunfang.analyse.forecast._base import (
     rolling_windows,
     to_days,
 )
+from xunfang.analyse.forecast.groups import PerGroup
 from xunfang.analyse.forecast.learned import CellContext, cell_context
 from xunfang.analyse.forecast.registry import make_forecaster, needs_context, with_context
 from xunfang.analyse.grid import Grid
@@ -617,7 +618,9 @@ class EvaluationSpec:
     types
         Type filter: values matching a ``type_group`` (e.g. ``property``) select that
         group, others match the ``type`` column case-insensitively (e.g. ``BURGLARY``).
-        Empty: all types.
+        Empty: all types. With several values the incidents of all are scored together,
+        and ``auto`` chooses for each value on its own incidents (the forecast is the
+        sum of the groups'; :class:`~xunfang.analyse.forecast.groups.PerGroup`).
     area
         ``None``: the bounding rectangle of all geolocated incidents of the input
         (before the type filter); ``city``: the union of the police districts; else a
@@ -958,6 +961,11 @@ def run_evaluation(
     # the rolling refits differ by one window: iterative fits start from the last one
     methods = with_baseline(spec.methods)
     models = {m: with_warm_start(make_forecaster(m, grid, seed=spec.seed)) for m in methods}
+    if len(spec.types) > 1:  # auto chooses per type group; the groups' forecasts add up
+        by_group = {t: select_types(table, (t,)) for t in spec.types}
+        for m in methods:
+            if m.split("+")[0].split(":")[0].strip().lower() == "auto":
+                models[m] = PerGroup(grid=grid, base=models[m], groups=by_group, seed=spec.seed)
     contexts, context_note = study_contexts(spec, table, grids, methods, progress=say)
     evaluation = rolling_origin(
         selected,

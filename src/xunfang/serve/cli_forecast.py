@@ -289,7 +289,10 @@ def _print_checks(run: EvaluationRun) -> None:
     sel = run.evaluation.selections
     if len(sel):
         s0 = sel[(sel["offset_m"] == sel["offset_m"].min()) & sel["chosen"]]
-        counts = s0.groupby(["method", "candidate"], sort=False).size()
+        keys = ["method", "candidate"]
+        if "group" in s0.columns:  # auto chose per type group
+            s0 = s0.assign(method=s0["method"] + " (" + s0["group"].astype(str) + ")")
+        counts = s0.groupby(keys, sort=False).size()
         for (method, cand), n in counts.items():
             _out.print(f"{method}: chose {cand} in {n} of {s0['test_window'].nunique()} windows")
 

@@ -175,9 +175,11 @@ def paired_table(paired: pd.DataFrame) -> pd.DataFrame:
 
 
 def selection_table(selections: pd.DataFrame) -> pd.DataFrame:
-    """How often each candidate was chosen and its mean validation score (offset 0)."""
+    """How often each candidate was chosen and its mean validation score (offset 0),
+    per type group when ``auto`` chose per group."""
     s = selections[selections["offset_m"] == selections["offset_m"].min()]
-    g = s.groupby(["method", "candidate"], sort=False)
+    keys = ["method", "group", "candidate"] if "group" in s.columns else ["method", "candidate"]
+    g = s.groupby(keys, sort=False)
     return pd.DataFrame(
         {
             "complexity": g["complexity"].first(),

@@ -224,3 +224,39 @@ def test_evaluate_says_when_no_window_holds_an_incident(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "nothing to score: 0 of 3 test windows held an incident" in result.output
     assert "nan" not in result.output
+
+
+def test_evaluate_auto_chooses_per_type_and_keeps_scores_across_days(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xunfang.analyse.forecast import select
+
+    # three cheap candidates keep the test fast; the list itself is tested in test_select.py
+    cheap = [c for c in select.CANDIDATES if c.family in ("naive", "prospective")]
+    monkeypatch.setattr(select, "CANDIDATES", tuple(cheap))
+    src = _csv(tmp_path / "crimes.csv")
+    out = tmp_path / "out"
+    args = [
+        "evaluate", "--incidents", str(src), "--types", "BURGLARY,BATTERY",
+        "--start", "2014-07-25", "--windows", "3", "--lookback-days", "45",
+        "--methods", "auto,naive:period_days=28", "--no-offset-sensitivity",
+        "--out", str(out),
+    ]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    sel = pd.read_csv(out / "selection.csv")
+    # one choice per type and test day
+    chosen = sel[sel["chosen"]]
+    assert sorted(chosen.groupby("group").size().items()) == [("BATTERY", 3), ("BURGLARY", 3)]
+    assert "auto (BURGLARY): chose" in result.output
+    # day 1 scores its validation windows; days 2 and 3 keep all but the newest
+    scores = pd.read_csv(out / "selection_scores.csv")
+    fresh = scores[~scores["reused"]].groupby(["group", "test_window"])["window"].nunique()
+    assert fresh.groupby(level=0).apply(lambda s: s.iloc[1:].tolist()).to_dict() == {
+        "BATTERY": [1, 1],
+        "BURGLARY": [1, 1],
+    }
+    rows = pd.read_csv(out / "results.csv")
+    auto = rows[(rows["method"] == "auto") & (rows["fraction"] == 0.01)]
+    assert auto["chosen"].str.startswith("BURGLARY: ").all()
+    assert auto["chosen"].str.contains("; BATTERY: ").all()

@@ -1,5 +1,6 @@
 """Automatic selection (method ``auto``): the one-standard-error rule on hand-made
-scores, and a selection that never reads the forecast window (synthetic incidents)."""
+scores, a selection that never reads the forecast window (synthetic incidents), the reuse
+of scores across days, and one selection per type group."""
 
 from __future__ import annotations
 
@@ -8,8 +9,20 @@ import pandas as pd
 import pytest
 from pyproj import CRS
 
-from xunfang.analyse.evaluate import Evaluation, paired_tests, rolling_origin
-from xunfang.analyse.forecast import Window, forecast_demand_weights, make_forecaster
+from xunfang.analyse.evaluate import (
+    Evaluation,
+    paired_tests,
+    rolling_origin,
+    select_types,
+    with_warm_start,
+)
+from xunfang.analyse.forecast import (
+    TrainingEvents,
+    Window,
+    forecast_demand_weights,
+    make_forecaster,
+)
+from xunfang.analyse.forecast.groups import PerGroup
 from xunfang.analyse.forecast.select import AutoSelect, one_se_choice, validation_windows
 from xunfang.analyse.grid import Grid
 from xunfang.errors import ValidationError
@@ -224,6 +237,26 @@ def test_validation_windows_of_a_week_step_back_by_weeks() -> None:
     assert all(w.length_days == pytest.approx(7) for w in vws)
 
 
+def test_validation_days_step_by_one_day_across_a_clock_change() -> None:
+    # 2015-11-01 has 25 hours in Chicago (clocks go back): its validation days are the
+    # days just before it, not every other day (a step of ceil(25 / 24) = 2 days)
+    day = Window.local("2015-11-01", 0, 24, TZ)
+    assert day.length_days == pytest.approx(25 / 24)
+    history = TrainingEvents(
+        t_day=np.zeros(0),
+        xy=np.zeros((0, 2)),
+        cell=np.zeros(0, dtype=np.int64),
+        hour_of_week=np.zeros(0, dtype=np.int64),
+        start_day=day.start_day - 60.0,
+        end_day=day.start_day,
+        timezone=TZ,
+        n_outside=0,
+    )
+    vws = validation_windows(day, history, 3)
+    assert [str(w.start.date()) for w in vws] == ["2015-10-31", "2015-10-30", "2015-10-29"]
+    assert [w.length_days for w in vws] == [1.0, 1.0, 1.0]
+
+
 def test_plan_demand_from_auto_is_the_chosen_methods_forecast() -> None:
     grid = _grid()
     table = _history("2015-04-22")  # a burst inside the window: not seen by the forecast
@@ -295,6 +328,21 @@ def test_a_candidate_that_would_blow_the_budget_is_skipped_and_said_so(
     assert "so 5 windows and the final fit" in sel.notes[0]
     assert "past the budget of 1.5 s" in sel.notes[0]
     assert "slow" not in set(sel.scores["candidate"]) and sel.chosen != "slow"
+    # kept across days (warm_start): timed once, then skipped without being scored
+    warm = auto.with_params(warm_start=True)
+    day2 = Window.local("2015-04-21", 0, 24, TZ)
+    for w in (window, day2):  # 60 days of history each (a fixed length is kept)
+        t = table.frame["occurred_at"]
+        first = w.start - pd.Timedelta(days=60)
+        warm.fit(table.subset(((t >= first) & (t < w.start)).to_numpy()), start=first, end=w.start)
+        t0 = time.perf_counter()
+        warm.predict(w)
+        seconds = time.perf_counter() - t0
+    n = warm.selection_.scores.groupby("reused").size().to_dict()
+    assert n == {False: 2, True: 8}  # the newest window of the two cheap ones is scored
+    assert warm.selection_.notes[0].startswith("slow skipped: 0.4")
+    assert "s a validation window on earlier days, so 5 windows" in warm.selection_.notes[0]
+    assert seconds < 0.4
     # with room in the budget it is scored
     roomy = auto.with_params(budget_s=60.0)
     roomy.fit(table.subset((table.frame["occurred_at"] < window.start).to_numpy()))
@@ -329,3 +377,177 @@ def test_a_candidate_that_cannot_forecast_is_left_out_and_said_so(
     assert list(sel.table["candidate"]) == [CANDS[0]]
     assert sel.notes == ["short left out: short needs 100 days of history"]
     assert set(sel.scores["candidate"]) == {CANDS[0]}
+
+
+# ----------------------------------------------------------------------------- reuse
+def _rolling(table: IncidentTable, warm: bool, days: int = 4) -> Evaluation:
+    """``auto`` over ``days`` consecutive days from 2015-04-15, 60 days of history each."""
+    grid = _grid()
+    auto = AutoSelect(
+        grid=grid,
+        candidates=CANDS,
+        validation_windows=5,
+        min_validation_events=0,
+        budget_s=600,
+        warm_start=warm,
+    )
+    windows = [
+        Window.local(f"2015-04-{15 + d}", 0, 24, TZ, label=f"2015-04-{15 + d}") for d in range(days)
+    ]
+    return rolling_origin(table, grid, {"auto": auto}, windows, lookback_days=60.0)
+
+
+def _same_selections(a: Evaluation, b: Evaluation) -> None:
+    drop = ["seconds", "reused"]
+    for part in ("selections", "validation_scores"):
+        pd.testing.assert_frame_equal(
+            getattr(a, part).drop(columns=drop, errors="ignore"),
+            getattr(b, part).drop(columns=drop, errors="ignore"),
+        )
+    pd.testing.assert_frame_equal(
+        a.rows.drop(columns=["fit_s", "predict_s"]), b.rows.drop(columns=["fit_s", "predict_s"])
+    )
+
+
+def test_reused_scores_give_the_same_selection_and_only_the_newest_window_is_scored() -> None:
+    table = _history(None)
+    cold = _rolling(table, warm=False)
+    warm = _rolling(table, warm=True)
+    _same_selections(cold, warm)
+    # 60 days of history, at most 28 daily validation windows: each is forecast from the
+    # max(60 - 28 - 1, 28) = 31 days before it, the same on every forecast day
+    grid = _grid()
+    auto = AutoSelect(grid=grid, candidates=CANDS, validation_windows=5, min_validation_events=0)
+    w = Window.local("2015-04-16", 0, 24, TZ)
+    ev = TrainingEvents.from_table(table, grid).between(w.start_day - 60.0, w.start_day)
+    assert auto.fit_events(ev).history_days(w) == 31.0
+    assert auto.with_params(max_validation_windows=10).fit_events(ev).history_days(w) == 49.0
+    # day 1 scores 5 windows x 3 candidates; each later day only its newest window
+    v = warm.validation_scores
+    assert v.groupby("test_window")["window"].nunique().tolist() == [5, 5, 5, 5]
+    fresh = v[~v["reused"]].groupby("test_window")["window"].agg(["nunique", "size"])
+    assert fresh["nunique"].tolist() == [5, 1, 1, 1]
+    assert fresh["size"].tolist() == [15, 3, 3, 3]
+    newest = v[~v["reused"] & (v["test_window"] == "2015-04-16")]["window"].unique()
+    assert newest.tolist() == ["2015-04-15 validation"]
+    assert not cold.validation_scores["reused"].any()
+    # the scores cannot all be alike (a test that could not fail would prove nothing)
+    assert v["score"].nunique() > 10
+
+
+def test_reuse_never_reads_the_forecast_window_and_drops_scores_of_changed_data() -> None:
+    clean = _rolling(_history(None), warm=True)
+    # a burst of 40 incidents inside the window of 04-16: that day's choice and scores
+    # cannot change; the later days see it in their validation windows
+    burst = _rolling(_history("2015-04-16"), warm=True)
+    for part in ("selections", "validation_scores"):
+        a = getattr(clean, part)
+        b = getattr(burst, part)
+        first = ["2015-04-15", "2015-04-16"]
+        pd.testing.assert_frame_equal(
+            a[a["test_window"].isin(first)].drop(columns=["seconds"]),
+            b[b["test_window"].isin(first)].drop(columns=["seconds"]),
+        )
+    later = burst.validation_scores.set_index(["test_window", "candidate", "window"])
+    before = clean.validation_scores.set_index(["test_window", "candidate", "window"])
+    key = ("2015-04-17", CANDS[0], "2015-04-16 validation")
+    assert later.loc[key, "n_events"] == before.loc[key, "n_events"] + 40
+    # a model refitted on other incidents of the same days keeps nothing from before
+    grid = _grid()
+    auto = AutoSelect(
+        grid=grid,
+        candidates=CANDS,
+        validation_windows=5,
+        min_validation_events=0,
+        budget_s=600,
+        warm_start=True,
+    )
+    w1 = Window.local("2015-04-15", 0, 24, TZ, label="d1")
+    w2 = Window.local("2015-04-16", 0, 24, TZ, label="d2")
+    other = _history("2015-04-10", burst_n=5)  # 5 more incidents in a validation window
+    ev_a = TrainingEvents.from_table(_history(None), grid)
+    ev_b = TrainingEvents.from_table(other, grid)
+    auto.fit_events(ev_a.between(w1.start_day - 60, w1.start_day)).predict(w1)
+    assert len(auto.score_cache_) == 15
+    auto.fit_events(ev_b.between(w2.start_day - 60, w2.start_day)).predict(w2)
+    assert not auto.selection_.scores["reused"].any()
+    alone = auto.with_params(warm_start=False)
+    alone.fit_events(ev_b.between(w2.start_day - 60, w2.start_day)).predict(w2)
+    pd.testing.assert_frame_equal(
+        auto.selection_.scores.drop(columns="seconds"),
+        alone.selection_.scores.drop(columns="seconds"),
+    )
+
+
+# ----------------------------------------------------------------------------- per group
+def _two_types() -> IncidentTable:
+    """The synthetic history with the steady hot cell (12, at 250 m, 150 m) as THEFT and
+    every other incident BURGLARY."""
+    t = _history(None)
+    f = t.frame.copy()
+    steady = (f["x_m"] == 250.0) & (f["y_m"] == 150.0)
+    f["type"] = np.where(steady, "THEFT", "BURGLARY")
+    return IncidentTable(f, t.crs, t.timezone)
+
+
+def test_per_group_naive_counts_add_up_to_the_counts_of_both() -> None:
+    table = _two_types()
+    grid = _grid()
+    groups = {g: select_types(table, (g,)) for g in ("THEFT", "BURGLARY")}
+    model = PerGroup(grid=grid, base=make_forecaster("naive:period_days=14", grid), groups=groups)
+    w = Window.local("2015-04-20", 0, 24, TZ)
+    ev = TrainingEvents.from_table(table, grid).between(w.start_day - 60, w.start_day)
+    risk = model.fit_events(ev).predict(w).risk
+    # by hand: cell 12's incidents in the 14 days before the window, per day
+    f = table.frame
+    recent = (f["occurred_at"] >= w.start - pd.Timedelta(days=14)) & (f["occurred_at"] < w.start)
+    n12 = int((recent & (f["type"] == "THEFT")).sum())
+    assert n12 > 20  # about 2 a day
+    assert risk[12] == pytest.approx(n12 / 14)
+    alone = make_forecaster("naive:period_days=14", grid).fit_events(ev).predict(w).risk
+    np.testing.assert_allclose(risk, alone, rtol=1e-12)
+    assert risk.sum() == pytest.approx(int(recent.sum()) / 14)
+
+
+def test_auto_per_group_chooses_for_each_group_as_alone() -> None:
+    table = _two_types()
+    grid = _grid()
+    groups = {g: select_types(table, (g,)) for g in ("THEFT", "BURGLARY")}
+    auto = AutoSelect(
+        grid=grid, candidates=CANDS, validation_windows=5, min_validation_events=0, budget_s=600
+    )
+    model = with_warm_start(PerGroup(grid=grid, base=auto, groups=groups))
+    windows = [Window.local(f"2015-04-{d}", 0, 24, TZ, label=f"2015-04-{d}") for d in (20, 21)]
+    ev = rolling_origin(table, grid, {"auto": model}, windows, lookback_days=60.0)
+    sel = ev.selections
+    assert set(sel["group"]) == {"THEFT", "BURGLARY"}
+    for w in windows:
+        total = np.zeros(grid.n_cells)
+        chosen = []
+        for g, sub in groups.items():
+            alone = auto.with_params(warm_start=False)
+            events = TrainingEvents.from_table(sub, grid).between(w.start_day - 60, w.start_day)
+            total += alone.fit_events(events).predict(w).risk
+            mine = sel[(sel["test_window"] == w.label) & (sel["group"] == g)]
+            pd.testing.assert_frame_equal(
+                mine.drop(columns=["group", "method", "offset_m", "test_window", "reason"])
+                .reset_index(drop=True)
+                .drop(columns="seconds"),
+                alone.selection_.table.drop(columns="seconds"),
+            )
+            chosen.append(f"{g}: {alone.selection_.chosen}")
+        rows = ev.rows[(ev.rows["window"] == w.label) & (ev.rows["fraction"] == 0.01)]
+        assert rows["chosen"].iloc[0] == "; ".join(chosen)
+        # the forecast scored is the sum of the groups' own choices
+        mw = model.with_params(base=auto.with_params(warm_start=False))
+        union = TrainingEvents.from_table(table, grid).between(w.start_day - 60, w.start_day)
+        np.testing.assert_allclose(mw.fit_events(union).predict(w).risk, total, rtol=1e-12)
+    # the groups want different methods: THEFT is one steady cell, so every method puts
+    # every THEFT incident in its top cell (score 1 at 1, 5 and 20 %) and the 1-SE rule
+    # keeps the simplest, a year of counts; BURGLARY follows the hot cell that moves
+    # every 30 days (on 2015-03-31), which the last 14 days of counts find
+    c = sel[sel["chosen"]].set_index(["group", "test_window"])
+    for w in windows:
+        assert c.loc[("THEFT", w.label), "candidate"] == "naive:period_days=365"
+        assert c.loc[("THEFT", w.label), "score_mean"] == 1.0
+        assert c.loc[("BURGLARY", w.label), "candidate"] == "naive:period_days=14"

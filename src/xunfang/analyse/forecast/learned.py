@@ -491,26 +491,50 @@ def _ages(events: TrainingEvents, ref_day: float, n_age: int) -> tuple[np.ndarra
     return np.arange(lo, hi)[ok], age[ok]
 
 
-def _cumulative(
-    events: TrainingEvents, grid: Grid, ref_day: float, n_age: int, weights: np.ndarray | None
-) -> np.ndarray:
-    """(n_age + 1, n_active) cumulative sums over age of the events per active cell: row
-    ``j`` sums the events of age < ``j`` (float32: counts stay exact below 2**24); with
-    ``weights``, a reverse sum in float64: row ``j`` sums the weights of ages >= ``j``."""
-    idx, age = _ages(events, ref_day, n_age)
-    pos = np.full(grid.n_cells, -1, dtype=np.int64)
-    pos[np.flatnonzero(grid.mask)] = np.arange(grid.n_active)
-    n = grid.n_active
-    w = None if weights is None else weights[idx]
-    counts = np.bincount(age * n + pos[events.cell[idx]], weights=w, minlength=n_age * n)
-    counts = counts.reshape(n_age, n)
-    if weights is None:
-        out: np.ndarray = np.zeros((n_age + 1, n), dtype=np.float32)
-        np.cumsum(counts, axis=0, out=out[1:], dtype=np.float32)
-        return out
-    rev = np.zeros((n_age + 1, n))
-    rev[:-1] = np.cumsum(counts[::-1], axis=0)[::-1]
-    return rev
+class _AgeSums:
+    """Cumulative sums over age of the events per active cell, kept only at the rows
+    asked for: ``table[j]`` (``j`` an int array of such rows) is (len(j), n_active).
+
+    Forward (no weights): row ``j`` counts the events of age < ``j`` (float32: counts
+    stay exact below 2**24). Reverse (``weights``): row ``j`` sums the weights of ages
+    ``j`` .. ``max(rows) - 1``. The events are binned to the intervals between the rows
+    asked for (one ``bincount``) and the bins summed up: the cost is that of the events
+    and the rows asked for, not of every day of age times every cell. The forward rows
+    equal a full cumulative sum over ages exactly; the reverse ones to rounding.
+    """
+
+    def __init__(
+        self,
+        events: TrainingEvents,
+        grid: Grid,
+        ref_day: float,
+        rows: np.ndarray,
+        weights: np.ndarray | None = None,
+    ) -> None:
+        self.rows = np.unique(np.asarray(rows, dtype=np.int64))
+        self.values: np.ndarray
+        n_age = int(self.rows[-1])
+        idx, age = _ages(events, ref_day, n_age)
+        pos = np.full(grid.n_cells, -1, dtype=np.int64)
+        pos[np.flatnonzero(grid.mask)] = np.arange(grid.n_active)
+        n, k = grid.n_active, len(self.rows)
+        cell = pos[events.cell[idx]]
+        if weights is None:
+            # an event of age a counts in every row j > a: bin by the first such row
+            first = np.searchsorted(self.rows, age, side="right")
+            counts = np.bincount(first * n + cell, minlength=(k + 1) * n)[: k * n]
+            self.values = np.cumsum(counts.reshape(k, n), axis=0, dtype=np.float32)
+        else:
+            # a weight of age a counts in every row j <= a: bin by the last such row
+            last = np.searchsorted(self.rows, age, side="right") - 1
+            ok = last >= 0
+            hist = np.bincount(
+                last[ok] * n + cell[ok], weights=weights[idx][ok], minlength=k * n
+            ).reshape(k, n)
+            self.values = np.cumsum(hist[::-1], axis=0)[::-1]
+
+    def __getitem__(self, j: np.ndarray) -> np.ndarray:
+        return np.asarray(self.values[np.searchsorted(self.rows, j)])
 
 
 def _to_image(values: np.ndarray, grid: Grid) -> np.ndarray:
@@ -529,8 +553,8 @@ def _event_features(
     active = np.flatnonzero(g.mask)
     k = len(offsets)
     m = offsets.astype(np.int64)
-    n_age = int(m.max()) + max(_SCALES_D[-1], _LAST_YEAR_D)
-    cum = _cumulative(events, g, ref_day, n_age, None)
+    ly0, ly1 = m + _LAST_YEAR_D - _LAST_YEAR_SPAN_D, m + _LAST_YEAR_D
+    cum = _AgeSums(events, g, ref_day, np.concatenate([m, *(m + sc for sc in _SCALES_D), ly0, ly1]))
     history_d = np.maximum(ref_day - m - events.start_day, 1e-9)
     cols: dict[str, np.ndarray] = {}
     full: dict[int, np.ndarray] = {}
@@ -550,7 +574,7 @@ def _event_features(
     for name, span, tau in _NEAR_REPEAT:
         # weight exp(-(origin - t) / tau) = exp(-(ref - t) / tau) * exp(m / tau)
         w = np.exp(-(ref_day - events.t_day) / tau)
-        rcum = _cumulative(events, g, ref_day, int(m.max()) + span, w)
+        rcum = _AgeSums(events, g, ref_day, np.concatenate([m, m + span]), w)
         nr = (rcum[m] - rcum[m + span]) * np.exp(m / tau)[:, None]
         nr_img = ndimage.gaussian_filter(
             _to_image(nr, g), (0.0, 1.0, 1.0), mode="constant", truncate=2.0
@@ -558,8 +582,7 @@ def _event_features(
         cols[name] = nr_img.reshape(k, -1)[:, active]
     ly = np.full((k, active.size), np.nan)
     ok = ref_day - m - _LAST_YEAR_D >= events.start_day
-    a0, a1 = m + _LAST_YEAR_D - _LAST_YEAR_SPAN_D, m + _LAST_YEAR_D
-    ly[ok] = (cum[a1[ok]] - cum[a0[ok]]) / _LAST_YEAR_SPAN_D
+    ly[ok] = (cum[ly1[ok]] - cum[ly0[ok]]) / _LAST_YEAR_SPAN_D
     cols["last_year_4w"] = ly
     cols["trend_28d"] = cols["rate_28d"] - cols["rate_365d"]
     cols["trend_91d"] = cols["rate_91d"] - cols["rate_365d"]
@@ -572,7 +595,7 @@ def _target(
     """Events per day in ``[origin, origin + h)`` at each origin ``ref_day - offsets``,
     shape (len(offsets), n_active)."""
     m = offsets.astype(np.int64)
-    cum = _cumulative(events, grid, ref_day, int(m.max()), None)
+    cum = _AgeSums(events, grid, ref_day, np.concatenate([m, m - h]))
     return (cum[m] - cum[m - h]).astype(np.float64) / h
 
 

@@ -11,6 +11,28 @@ per-window score differences against the best candidate (paired, so the day-to-d
 variation common to all methods cancels). The chosen candidate is then fitted on all
 the history it was given and forecasts the window.
 
+**History of a validation window.** Each validation window is forecast from the same
+length of history before it: ``H = max(D - S - 1, min_train_days)`` whole days, with
+``D`` the days of history given to :meth:`fit` and ``S`` the span of the most validation
+windows (``max_validation_windows`` windows, a day or a week each), cut at the start of
+that history. Every window is then judged on equal terms, and a window's score is a
+function of the incidents in ``[window start - H, window end)`` alone.
+
+**Reuse across forecast days** (``warm_start=True``, as in a rolling-origin
+evaluation): the validation windows of the next day are those of this day shifted by
+one, and with a history of fixed length ``D`` each keeps its ``H``. The scores of the
+windows already scored are kept and only the newest window is scored anew, about
+``1 / n`` of the work for ``n`` windows. A kept score is used only while the incidents
+it was computed from, ``[window start - H, window end)``, are the same in the new
+history (compared array for array); the forecast window itself is never among them.
+With ``warm_start=True`` each validation fit starts cold (no warm start from the
+neighbouring window's fit) so that a score depends on its own incidents only: the
+selection is then the same, bit for bit, with the kept scores as without them (given a
+budget that does not bind: the budget counts only the windows still to score, so reuse
+may let a costly candidate in that a cold selection leaves out). With
+``warm_start=False`` (the default, one forecast) nothing is kept and the iterative
+candidates (``sepp``) are warm-started from window to window, which is faster.
+
 The selection only sees the events the forecaster was fitted on, and
 :meth:`xunfang.analyse.forecast.Forecaster.predict` refuses a window that starts before
 their end: the forecast window itself is never read.
@@ -31,9 +53,9 @@ point process (same-cell triggering, then across neighbouring cells), then the c
 the stacked ensemble and gradient-boosted trees.
 
 **Budget.** A candidate's time on the first validation window is measured; when that
-time over the planned validation windows (and the final fit) would take the selection
-past ``budget_s``, the candidate is skipped and the selection's notes say so with the
-figures. Later candidates are still tried.
+time over the planned validation windows still to score (kept scores cost nothing) and
+the final fit would take the selection past ``budget_s``, the candidate is skipped and
+the selection's notes say so with the figures. Later candidates are still tried.
 """
 
 from __future__ import annotations
@@ -210,7 +232,8 @@ class Selection:
         diff_to_best, se_diff, within_1se, chosen`` plus ``hr_<f>`` mean hit rates.
     scores
         One row per candidate and validation window: ``candidate, window, n_events,
-        score, hr_<f>, seconds``.
+        score, hr_<f>, seconds, reused`` (``reused``: the score was kept from an earlier
+        fit, see ``warm_start``; ``seconds`` is the time it took then).
     validation_windows
         Labels of the validation windows scored.
     notes
@@ -260,11 +283,18 @@ class Selection:
         }
 
 
+def _step_days(window: Window) -> int:
+    """Whole days between validation windows of ``window``'s kind: its length rounded
+    (a day of 23 or 25 hours at a daylight-saving change steps by one day, a week by
+    seven), at least one."""
+    return max(1, round(window.length_days))
+
+
 def validation_windows(window: Window, events: TrainingEvents, n: int) -> list[Window]:
     """Up to ``n`` windows of the same kind as ``window`` that end by ``events.end_day``
     (the latest first), stepped back by whole days (weeks for a window of 7 days or more)
     in local time, each starting after ``events.start_day``."""
-    step = max(1, math.ceil(window.length_days - 1e-9))
+    step = _step_days(window)
     tz = events.timezone
     s0, e0 = window.start.tz_convert(tz), window.end.tz_convert(tz)
     out: list[Window] = []
@@ -326,6 +356,9 @@ class AutoSelect(Forecaster):
     context
         Type mix and place features handed to every candidate that takes them (``gbm``;
         see :class:`xunfang.analyse.forecast.learned.CellContext`), or ``None``.
+    warm_start
+        Keep the validation scores across refits and reuse those whose incidents are
+        unchanged (see the module docstring: the rolling evaluation refits every window).
     seed
         Seed passed to each candidate.
 
@@ -335,6 +368,10 @@ class AutoSelect(Forecaster):
         :class:`Selection` of the last window predicted.
     chosen_
         The fitted chosen forecaster of the last window predicted.
+    score_cache_
+        With ``warm_start``: the validation scores kept, by (candidate spec, window start,
+        window end, history start), days since the epoch; each a row of
+        :attr:`Selection.scores`.
 
     Notes
     -----
@@ -354,6 +391,7 @@ class AutoSelect(Forecaster):
         "min_train_days",
         "fractions",
         "context",
+        "warm_start",
         "seed",
     )
 
@@ -369,6 +407,7 @@ class AutoSelect(Forecaster):
         min_train_days: float = 28.0,
         fractions: Sequence[float] = SCORE_FRACTIONS,
         context: CellContext | None = None,
+        warm_start: bool = False,
         seed: int = 0,
     ) -> None:
         self.grid = grid
@@ -380,6 +419,7 @@ class AutoSelect(Forecaster):
         self.min_train_days = min_train_days
         self.fractions = fractions
         self.context = context
+        self.warm_start = warm_start
         self.seed = seed
 
     def describe(self) -> str:
@@ -412,6 +452,8 @@ class AutoSelect(Forecaster):
         self._positive("min_train_days", self.min_train_days)
         if not self.fractions or not all(0 < f <= 1 for f in self.fractions):
             raise ValidationError(f"fractions must be in (0, 1], got {self.fractions!r}")
+        if not isinstance(self.warm_start, bool | np.bool_):
+            raise ValidationError(f"warm_start must be true or false, got {self.warm_start!r}")
 
     def candidate_list(self) -> tuple[list[Candidate], list[str]]:
         """The candidates whose method exists, and notes on those left out."""
@@ -431,6 +473,26 @@ class AutoSelect(Forecaster):
 
     def _fit(self, events: TrainingEvents) -> None:
         self._cache: dict[tuple[float, float], tuple[Selection, Forecaster]] = {}
+        old: TrainingEvents | None = getattr(self, "_scored_events", None)
+        kept: dict[tuple[str, float, float, float], dict[str, Any]] = {}
+        if self.warm_start and old is not None:
+            lo, hi = max(old.start_day, events.start_day), min(old.end_day, events.end_day)
+            if old.timezone == events.timezone and _same_events(old, events, lo, hi):
+                kept = {
+                    k: v
+                    for k, v in getattr(self, "score_cache_", {}).items()
+                    if k[3] >= lo and k[2] <= hi
+                }
+        self.score_cache_ = kept
+        self._scored_events = events
+
+    def history_days(self, window: Window) -> float:
+        """Days of history before each validation window of ``window`` (see the module
+        docstring): ``max(D - S - 1, min_train_days)``, whole days."""
+        events = self.events_
+        span = self.max_validation_windows * _step_days(window)
+        usable = math.floor(events.duration_days - span - 1 + 1e-6)
+        return float(max(usable, math.ceil(self.min_train_days - 1e-9)))
 
     def select(self, window: Window) -> Selection:
         """Score the candidates on the validation windows before ``window`` and choose.
@@ -446,28 +508,41 @@ class AutoSelect(Forecaster):
         t0 = time.perf_counter()
         events = self.events_
         cands, notes = self.candidate_list()
+        history = self.history_days(window)
         vws = [
-            w
+            (w, max(events.start_day, w.start_day - history))
             for w in validation_windows(window, events, self.max_validation_windows)
-            if w.start_day - events.start_day >= self.min_train_days
         ]
+        vws = [(w, h0) for w, h0 in vws if w.start_day - h0 >= self.min_train_days - 1e-9]
         if not vws:
             raise ValidationError(
                 f"auto: no validation window before {window.label or window.start} with "
                 f"{self.min_train_days:g} days of history before it: give more history"
             )
+        # a kept score is a function of its own incidents: fit each window cold
+        reuse = bool(self.warm_start)
+        cache = getattr(self, "score_cache_", {}) if reuse else {}
+
+        cands_index = {c.spec: j for j, c in enumerate(cands)}
+
+        def key(j: int, vw: Window, h0: float) -> tuple[str, float, float, float]:
+            return (cands[j].spec, vw.start_day, vw.end_day, h0)
+
         models = [
-            with_warm_start(
-                make_forecaster(c.spec, self.grid, seed=self.seed, context=self.context)
-            )
-            for c in cands
+            make_forecaster(c.spec, self.grid, seed=self.seed, context=self.context) for c in cands
         ]
+        if not reuse:  # neighbouring windows' fits start from each other
+            models = [with_warm_start(m) for m in models]
         live = list(range(len(cands)))  # candidates still scored, in complexity order
+        timed: dict[int, list[float]] = {}  # seconds per window of the scores kept
+        for (spec, *_), r in cache.items():
+            timed.setdefault(cands_index.get(spec, -1), []).append(r["seconds"])
+        earlier_s = {j: float(np.mean(v)) for j, v in timed.items() if j >= 0}
         n_planned = min(self.validation_windows, len(vws))  # refined on the first window
         rows: list[dict[str, Any]] = []
         done: list[Window] = []
         n_scored = 0
-        for i, vw in enumerate(vws):
+        for i, (vw, h0) in enumerate(vws):
             if i >= self.validation_windows and n_scored >= self.min_validation_events:
                 break
             if i > 0 and time.perf_counter() - t0 > self.budget_s:
@@ -483,8 +558,8 @@ class AutoSelect(Forecaster):
                 n_planned = min(
                     max(need, self.validation_windows), self.max_validation_windows, len(vws)
                 )
-            counts = np.bincount(cells, minlength=self.grid.n_cells)
-            train = events.between(events.start_day, vw.start_day)
+            counts: np.ndarray | None = None
+            train: TrainingEvents | None = None
             first_s: dict[int, float] = {}
             order = list(live)
             for pos, j in enumerate(order):
@@ -495,28 +570,61 @@ class AutoSelect(Forecaster):
                     )
                     live = [k for k in live if k not in order[pos:]]
                     break
-                t1 = time.perf_counter()
-                try:
-                    fc = models[j].fit_events(train).predict(vw)
-                except ValidationError as exc:  # e.g. gbm with too short a history
-                    notes.append(f"{cands[j].spec} left out: {exc}")
-                    live.remove(j)
-                    first_s.pop(j, None)
-                    continue
-                hc = hit_counts(fc.risk, counts, self.fractions, mask=self.grid.mask)
-                rec: dict[str, Any] = {
-                    "candidate": cands[j].spec,
-                    "window": vw.label,
-                    "n_events": hc.total,
-                }
-                for f, h in zip(self.fractions, hc.hit_rate, strict=True):
-                    rec[f"hr_{f:g}"] = float(h)
-                rec["score"] = float(np.mean(hc.hit_rate)) if hc.total else np.nan
-                rec["seconds"] = time.perf_counter() - t1
+                rec = cache.get(key(j, vw, h0))
+                if rec is not None:
+                    rec = {**rec, "window": vw.label, "reused": True}
+                elif i == 0 and pos > 0 and j in earlier_s:
+                    # timed on earlier fits: skip before scoring when it cannot fit
+                    todo = {
+                        k: sum(key(k, w, h) not in cache for w, h in vws[1:n_planned])
+                        for k in [*first_s, j]
+                    }
+                    note = self._over_budget(
+                        t0,
+                        {**first_s, j: earlier_s[j]},
+                        todo,
+                        n_planned,
+                        cands[j].spec,
+                        extra_s=earlier_s[j],
+                        timed="a validation window on earlier days",
+                    )
+                    if note:
+                        notes.append(note)
+                        live.remove(j)
+                        continue
+                if rec is None:
+                    if counts is None or train is None:
+                        counts = np.bincount(cells, minlength=self.grid.n_cells)
+                        train = events.between(h0, vw.start_day)
+                    t1 = time.perf_counter()
+                    try:
+                        fc = models[j].fit_events(train).predict(vw)
+                    except ValidationError as exc:  # e.g. gbm with too short a history
+                        notes.append(f"{cands[j].spec} left out: {exc}")
+                        live.remove(j)
+                        first_s.pop(j, None)
+                        continue
+                    hc = hit_counts(fc.risk, counts, self.fractions, mask=self.grid.mask)
+                    rec = {
+                        "candidate": cands[j].spec,
+                        "window": vw.label,
+                        "n_events": hc.total,
+                    }
+                    for f, h in zip(self.fractions, hc.hit_rate, strict=True):
+                        rec[f"hr_{f:g}"] = float(h)
+                    rec["score"] = float(np.mean(hc.hit_rate)) if hc.total else np.nan
+                    rec["seconds"] = time.perf_counter() - t1
+                    rec["reused"] = False
+                    if reuse:
+                        cache[key(j, vw, h0)] = rec
                 rows.append(rec)
                 if i == 0:
                     first_s[j] = rec["seconds"]
-                    note = self._over_budget(t0, first_s, n_planned, cands[j].spec)
+                    todo = {
+                        k: sum(key(k, w, h) not in cache for w, h in vws[1:n_planned])
+                        for k in first_s
+                    }
+                    note = self._over_budget(t0, first_s, todo, n_planned, cands[j].spec)
                     if pos > 0 and note:  # the simplest is always kept
                         notes.append(note)
                         del first_s[j]
@@ -575,22 +683,31 @@ class AutoSelect(Forecaster):
         )
 
     def _over_budget(
-        self, t0: float, first_s: dict[int, float], n_windows: int, spec: str
+        self,
+        t0: float,
+        first_s: dict[int, float],
+        todo: dict[int, int],
+        n_windows: int,
+        spec: str,
+        extra_s: float = 0.0,
+        timed: str = "on the first validation window",
     ) -> str | None:
         """A note when the candidates kept so far, at their first-window times
         ``first_s`` (seconds by candidate), would take the selection past the budget:
-        the time spent plus ``n_windows - 1`` more windows of each and the final fit of
-        the slowest. ``n_windows`` is the windows the selection expects to score: at
-        least ``validation_windows``, more when windows holding as many incidents as the
-        first are needed to reach ``min_validation_events``. ``None`` when they fit."""
+        the time spent plus ``todo[k]`` more windows of each candidate ``k`` (the planned
+        windows after the first whose score is not kept from an earlier fit), the final
+        fit of the slowest and ``extra_s`` (a first window still to score). ``n_windows``
+        is the windows the selection expects to score: at least ``validation_windows``,
+        more when windows holding as many incidents as the first are needed to reach
+        ``min_validation_events``. ``timed`` says where the times come from. ``None``
+        when they fit."""
         elapsed = time.perf_counter() - t0
-        per_window = sum(first_s.values())
-        projected = elapsed + (n_windows - 1) * per_window + max(first_s.values())
+        remaining = sum(sec * todo.get(k, n_windows - 1) for k, sec in first_s.items())
+        projected = elapsed + extra_s + remaining + max(first_s.values())
         if projected <= self.budget_s:
             return None
         return (
-            f"{spec} skipped: {list(first_s.values())[-1]:.2f} s on the first validation "
-            "window, so "
+            f"{spec} skipped: {list(first_s.values())[-1]:.2f} s {timed}, so "
             f"{n_windows} windows and the final fit would take about {projected:.0f} s, "
             f"past the budget of {self.budget_s:g} s"
         )
@@ -606,3 +723,20 @@ class AutoSelect(Forecaster):
             self._cache = {key: (sel, model)}  # one window kept: refits replace it
         self.selection_, self.chosen_ = self._cache[key]
         return self.chosen_.predict(window).risk
+
+
+def _same_events(a: TrainingEvents, b: TrainingEvents, lo: float, hi: float) -> bool:
+    """Whether ``a`` and ``b`` hold the same incidents (times, cells, positions, hours)
+    in ``[lo, hi)``, days since the epoch; ``False`` for an empty period."""
+    if not hi > lo:
+        return False
+    ia = np.searchsorted(a.t_day, [lo, hi], side="left")
+    ib = np.searchsorted(b.t_day, [lo, hi], side="left")
+    sa, sb = slice(int(ia[0]), int(ia[1])), slice(int(ib[0]), int(ib[1]))
+    return (
+        sa.stop - sa.start == sb.stop - sb.start
+        and np.array_equal(a.t_day[sa], b.t_day[sb])
+        and np.array_equal(a.cell[sa], b.cell[sb])
+        and np.array_equal(a.xy[sa], b.xy[sb])
+        and np.array_equal(a.hour_of_week[sa], b.hour_of_week[sb])
+    )

@@ -75,10 +75,14 @@ def poisson_nonnegative_weights(
         raise ValidationError("surfaces and counts must be finite and non-negative")
     col = s.sum(axis=0)
     w = np.where(col > 0, y.sum() / max(len(col), 1) / np.where(col > 0, col, 1.0), 0.0)
+    # a row without a count adds only to the column sums ``col``: the updates need the
+    # rows with counts alone (on a city grid, a few per cent of the rows)
+    seen = y > 0
+    s_seen, y_seen = s[seen], y[seen]
     for _ in range(int(n_iter)):
-        mu = s @ w
-        ratio = np.divide(y, mu, out=np.zeros_like(y), where=mu > 0)
-        w = np.where(col > 0, w * (s.T @ ratio) / np.where(col > 0, col, 1.0), 0.0)
+        mu = s_seen @ w
+        ratio = np.divide(y_seen, mu, out=np.zeros_like(y_seen), where=mu > 0)
+        w = np.where(col > 0, w * (s_seen.T @ ratio) / np.where(col > 0, col, 1.0), 0.0)
     return w
 
 

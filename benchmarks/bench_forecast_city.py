@@ -1,0 +1,342 @@
+"""Forecast speed for the whole city (issue 13: "under 1 s per day of fit and predict for
+the whole city"): seconds per day of fit + predict of ``auto`` and of each method it
+chose, on consecutive daily windows, as in a rolling-origin evaluation.
+
+Setting: Chicago 2014-2015, the union of the 22 police districts on a 150 m grid, one
+year of history before each day, one crime group (``--types``; default burglary). The
+type mix of all incidents is given to ``gbm`` (as ``xunfang forecast evaluate`` does);
+the place layers are not built (the whole city's road network takes minutes).
+
+Rows printed, each timed day by day in this process:
+
+* ``auto, no reuse (baseline)``: ``auto`` as a single forecast runs it
+  (``warm_start=False``): every day scores every candidate on every validation window,
+  with the loop versions of the kernel sums, the stack's EM and gbm's cumulative counts
+  that this work replaced patched in (copied here: the code before it).
+* ``auto, reuse``: ``auto`` as the rolling evaluation now runs it (``warm_start=True``):
+  the scores of the validation windows already scored are kept, only the newest window
+  is scored. The two must choose the same on every day when the budget does not bind
+  (the benchmark prints whether they did).
+* each method ``auto`` chose, and ``--also`` (default ``stack,gbm``), alone, as the
+  rolling evaluation runs it (warm start where the method has one), with the loop
+  versions patched in (baseline) and as now, and the largest difference of the two.
+
+With ``--kernels``, also the kernel sums of the grid methods (retrospective KDE, the
+cell-mean prospective kernel, SEPP's adaptive background) against the loop versions they
+replaced (copied here as the baseline), on the same events.
+
+Usage::
+
+    python benchmarks/bench_forecast_city.py [--data-dir DIR] [--cache /tmp/chicago.parquet]
+        [--types BURGLARY] [--start 2015-04-06] [--days 7] [--budget-s 120]
+        [--candidates SPEC,SPEC,...] [--kernels] [--skip-baseline]
+
+Wall and CPU seconds are given with the load average: the machine is shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from xunfang.analyse.evaluate import (
+    _city_area,
+    load_incidents,
+    select_types,
+    study_grid,
+    with_warm_start,
+)
+from xunfang.analyse.forecast import Forecaster, TrainingEvents, Window, make_forecaster
+from xunfang.analyse.forecast._base import rolling_windows
+from xunfang.analyse.forecast.learned import CellContext
+from xunfang.analyse.forecast.select import AutoSelect
+from xunfang.analyse.grid import Grid
+from xunfang.ingest.city import City, default_city
+from xunfang.ingest.incidents import IncidentTable, read_incident_table
+
+ROOT = Path(__file__).resolve().parents[1]
+LOOKBACK_DAYS = 365.0
+
+
+def _load(data_dir: Path, cache: Path | None, city: City) -> IncidentTable:
+    if cache is not None and cache.exists():
+        return read_incident_table(cache)
+    files = sorted((data_dir / "chicago/incidents_2014_2015").glob("*.csv.gz"))
+    if not files:
+        raise SystemExit(f"no monthly files under {data_dir}/chicago/incidents_2014_2015")
+    crs = _city_area(city, "city", None).crs.to_string()
+    table, _ = load_incidents(files, "chicago", crs)
+    if cache is not None:
+        table.write_parquet(cache)
+    return table
+
+
+def _run_days(
+    model: Forecaster, events: TrainingEvents, windows: list[Window]
+) -> tuple[pd.DataFrame, list[np.ndarray]]:
+    """Fit on the year before each window and predict it, day by day: wall and CPU
+    seconds per day, what ``auto`` chose, and the forecasts."""
+    rows, risks = [], []
+    for w in windows:
+        train = events.between(max(w.start_day - LOOKBACK_DAYS, events.start_day), w.start_day)
+        t0, c0 = time.perf_counter(), time.process_time()
+        fc = model.fit_events(train).predict(w)
+        rows.append(
+            {
+                "day": w.label,
+                "wall_s": time.perf_counter() - t0,
+                "cpu_s": time.process_time() - c0,
+                "chosen": getattr(getattr(model, "selection_", None), "chosen", ""),
+                "notes": "; ".join(getattr(getattr(model, "selection_", None), "notes", [])),
+            }
+        )
+        risks.append(fc.risk)
+    return pd.DataFrame(rows), risks
+
+
+def _print_days(label: str, res: pd.DataFrame) -> None:
+    per_day = " ".join(f"{w:.1f}/{c:.1f}" for w, c in zip(res["wall_s"], res["cpu_s"], strict=True))
+    print(
+        f"  {label:44s} {res['wall_s'].mean():8.2f} {res['cpu_s'].mean():8.2f}   "
+        f"(day by day wall/CPU: {per_day})"
+    )
+
+
+# --------------------------------------------------------------------------- kernels
+def _loop_centre_sum_2d(
+    grid: Grid,
+    fine: np.ndarray,
+    subcells: int,
+    radius_m: float,
+    kernel: Callable[[np.ndarray], np.ndarray],
+) -> np.ndarray:
+    """The loop over kernel taps that ``centre_sum_2d`` was before (the baseline)."""
+    s = subcells
+    fine_m = grid.cell_m / s
+    r = int(np.ceil(radius_m / fine_m))
+    pad = np.pad(fine, r)
+    out = np.zeros((grid.ny, grid.nx))
+    h = s // 2
+    for dy in range(-r, r + 1):
+        for dx in range(-r, r + 1):
+            w = float(kernel(np.asarray(np.hypot(dx, dy) * fine_m)))
+            if w == 0.0:
+                continue
+            y0, x0 = r + h + dy, r + h + dx
+            out += w * pad[y0 : y0 + grid.ny * s : s, x0 : x0 + grid.nx * s : s]
+    return out
+
+
+def _dense_poisson_weights(
+    surfaces: np.ndarray, counts: np.ndarray, *, n_iter: int = 300
+) -> np.ndarray:
+    """The stack's EM over every row, as before (the baseline; no input checks)."""
+    s = np.asarray(surfaces, dtype=np.float64)
+    y = np.asarray(counts, dtype=np.float64)
+    col = s.sum(axis=0)
+    w = np.where(col > 0, y.sum() / max(len(col), 1) / np.where(col > 0, col, 1.0), 0.0)
+    for _ in range(int(n_iter)):
+        mu = s @ w
+        ratio = np.divide(y, mu, out=np.zeros_like(y), where=mu > 0)
+        w = np.where(col > 0, w * (s.T @ ratio) / np.where(col > 0, col, 1.0), 0.0)
+    return w
+
+
+class _FullAgeSums:
+    """gbm's cumulative sums over every day of age and every cell, as before (the
+    baseline of ``learned._AgeSums``, which keeps only the rows the features read)."""
+
+    def __init__(
+        self,
+        events: TrainingEvents,
+        grid: Grid,
+        ref_day: float,
+        rows: np.ndarray,
+        weights: np.ndarray | None = None,
+    ) -> None:
+        from xunfang.analyse.forecast.learned import _ages
+
+        n_age = int(np.max(rows))
+        idx, age = _ages(events, ref_day, n_age)
+        pos = np.full(grid.n_cells, -1, dtype=np.int64)
+        pos[np.flatnonzero(grid.mask)] = np.arange(grid.n_active)
+        n = grid.n_active
+        w = None if weights is None else weights[idx]
+        counts = np.bincount(age * n + pos[events.cell[idx]], weights=w, minlength=n_age * n)
+        counts = counts.reshape(n_age, n)
+        self.values: np.ndarray
+        if weights is None:
+            self.values = np.zeros((n_age + 1, n), dtype=np.float32)
+            np.cumsum(counts, axis=0, out=self.values[1:], dtype=np.float32)
+        else:
+            self.values = np.zeros((n_age + 1, n))
+            self.values[:-1] = np.cumsum(counts[::-1], axis=0)[::-1]
+
+    def __getitem__(self, j: np.ndarray) -> np.ndarray:
+        return np.asarray(self.values[j])
+
+
+@contextmanager
+def original_kernels() -> Iterator[None]:
+    """Patch in the versions this work replaced: the baseline of the same run."""
+    from xunfang.analyse.forecast import kde, learned, prospective, stack
+
+    patches = [
+        (kde, "centre_sum_2d", _loop_centre_sum_2d),
+        (prospective, "centre_sum_2d", _loop_centre_sum_2d),
+        (stack, "poisson_nonnegative_weights", _dense_poisson_weights),
+        (learned, "_AgeSums", _FullAgeSums),
+    ]
+    saved = [(mod, name, getattr(mod, name)) for mod, name, _ in patches]
+    for mod, name, value in patches:
+        setattr(mod, name, value)
+    try:
+        yield
+    finally:
+        for mod, name, value in saved:
+            setattr(mod, name, value)
+
+
+def _best_of(fn: Callable[[], object], repeat: int = 3) -> tuple[float, float]:
+    best_w = best_c = np.inf
+    for _ in range(repeat):
+        t0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        best_w = min(best_w, time.perf_counter() - t0)
+        best_c = min(best_c, time.process_time() - c0)
+    return best_w, best_c
+
+
+def _kernels(grid: Grid, events: TrainingEvents, window: Window) -> None:
+    from xunfang.analyse.forecast import _kernels as k
+
+    train = events.between(window.start_day - LOOKBACK_DAYS, window.start_day)
+    print(
+        f"\nkernel sums on the whole-city grid ({len(train):,} events of the year before "
+        f"{window.label}); best of 3, wall / CPU s"
+    )
+    for h in (75.0, 150.0, 300.0):
+        fine = k.fine_image(grid, train.xy, np.ones(len(train)), 5)
+
+        def quartic(d: np.ndarray, h: float = h) -> np.ndarray:
+            u = (d / h) ** 2
+            return np.where(u <= 1.0, (1.0 - u) ** 2, 0.0)
+
+        old = _loop_centre_sum_2d(grid, fine, 5, h, quartic)
+        new = k.centre_sum_2d(grid, fine, 5, h, quartic)
+        err = float(np.abs(new - old).max() / max(np.abs(old).max(), 1e-300))
+        ow, oc = _best_of(lambda: _loop_centre_sum_2d(grid, fine, 5, h, quartic))  # noqa: B023
+        nw, nc = _best_of(lambda: k.centre_sum_2d(grid, fine, 5, h, quartic))  # noqa: B023
+        print(
+            f"  KDE quartic {h:3.0f} m: loop over taps (baseline) {ow:.3f}/{oc:.3f}, "
+            f"now {nw:.3f}/{nc:.3f} ({ow / nw:.1f}x wall); largest relative difference "
+            f"{err:.1e}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("XUNFANG_DATA_DIR", ROOT.parent / "shared/data")),
+    )
+    parser.add_argument("--cache", type=Path, default=None, help="parquet cache of the ingest")
+    parser.add_argument("--types", default="BURGLARY", help="types, ';'-separated ('' = all)")
+    parser.add_argument("--start", default="2015-04-06")
+    parser.add_argument("--days", type=int, default=7)
+    parser.add_argument("--cell-m", type=float, default=150.0)
+    parser.add_argument("--budget-s", type=float, default=120.0)
+    parser.add_argument("--candidates", default=None, help="auto's candidates (default all)")
+    parser.add_argument("--kernels", action="store_true", help="also time the kernel sums")
+    parser.add_argument(
+        "--also",
+        type=lambda v: [x.strip() for x in v.split(",") if x.strip()],
+        default=["stack", "gbm"],
+        help="methods timed alone besides those auto chose (default stack,gbm)",
+    )
+    parser.add_argument("--skip-baseline", action="store_true", help="leave out auto without reuse")
+    args = parser.parse_args()
+    t_run = time.perf_counter()
+    city = default_city(args.data_dir)
+    tz = city.timezone or "America/Chicago"
+    table = _load(args.data_dir, args.cache, city)
+    grid, _ = study_grid(table, "city", args.cell_m, None, city=city)
+    types = tuple(t for t in args.types.split(";") if t)
+    sel = select_types(table, types)
+    events = TrainingEvents.from_table(sel, grid)
+    ctx = CellContext(place={}, missing=(), all_events=TrainingEvents.from_table(table, grid))
+    windows = rolling_windows(args.start, args.days, "day", tz)
+    print(
+        f"whole city (22 police districts): grid {grid.nx} x {grid.ny}, {grid.n_active:,} "
+        f"active cells of {args.cell_m:g} m; {', '.join(types) or 'all types'}: "
+        f"{len(events):,} incidents; {args.days} days from {args.start}, "
+        f"{LOOKBACK_DAYS:g} days of history each; load {os.getloadavg()[0]:.1f} (2 cores)"
+    )
+    if args.kernels:
+        _kernels(grid, events, windows[0])
+    cands = [c.strip() for c in args.candidates.split(",")] if args.candidates else None
+    auto = AutoSelect(grid=grid, candidates=cands, budget_s=args.budget_s, context=ctx)
+    print("\nseconds per day of fit + predict (mean wall, mean CPU)")
+    results: dict[str, pd.DataFrame] = {}
+    forecasts: dict[str, list[np.ndarray]] = {}
+    runs: list[tuple[str, Forecaster]] = [("auto, reuse", auto.with_params(warm_start=True))]
+    if not args.skip_baseline:
+        runs.insert(0, ("auto, no reuse (baseline)", auto.with_params(warm_start=False)))
+    for label, model in runs:
+        with original_kernels() if "baseline" in label else nullcontext():
+            results[label], forecasts[label] = _run_days(model, events, windows)
+        _print_days(label, results[label])
+    if len(results) == 2:
+        a, b = results.values()
+        same = (a["chosen"] == b["chosen"]).all() and all(
+            np.array_equal(x, y) for x, y in zip(*forecasts.values(), strict=True)
+        )
+        print(
+            "  same choice and forecast every day with and without reuse: "
+            f"{'yes' if same else 'NO'}; speed-up {a['wall_s'].mean() / b['wall_s'].mean():.1f}x "
+            f"wall, {a['cpu_s'].mean() / b['cpu_s'].mean():.1f}x CPU"
+            + ("" if same else " (a binding budget lets reuse score more candidates)")
+        )
+    reuse = results["auto, reuse"]
+    print(
+        "  chosen (reuse): "
+        + ", ".join(f"{d[5:10]} {c}" for d, c in reuse[["day", "chosen"]].values)
+    )
+    for day, note in reuse[["day", "notes"]].values:
+        if note:
+            print(f"  note {day[:10]}: {note}")
+    print(
+        "\neach method chosen, alone (rolling refit, warm start where it has one); "
+        "baseline: the loop versions patched in"
+    )
+    for spec in dict.fromkeys([*reuse["chosen"], *args.also]):
+        alone = with_warm_start(make_forecaster(spec, grid, context=ctx))
+        with original_kernels():
+            old, old_risk = _run_days(alone, events, windows)
+        alone = with_warm_start(make_forecaster(spec, grid, context=ctx))
+        res, risk = _run_days(alone, events, windows)
+        _print_days(f"{spec} (baseline)", old)
+        _print_days(spec, res)
+        diff = max(
+            float(np.abs(a - b).max() / max(np.abs(a).max(), 1e-300))
+            for a, b in zip(old_risk, risk, strict=True)
+        )
+        print(f"  {'':44s} largest relative difference to the baseline: {diff:.1e}")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"\nrun {time.perf_counter() - t_run:.0f} s wall, {time.process_time():.0f} s CPU, "
+        f"peak RSS {rss:,.0f} MiB, load {os.getloadavg()[0]:.1f} (2 cores shared)"
+    )
+
+
+if __name__ == "__main__":
+    main()
