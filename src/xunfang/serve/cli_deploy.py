@@ -199,7 +199,7 @@ def deploy_cmd(
             )
             t_out = time.perf_counter() - t_out
     except (XunfangError, OSError) as exc:
-        raise fail(exc) from exc
+        raise fail(exc, lang) from exc
     w = dep.weekly
     zh = lang == "zh"
     n_booths = int((dep.sites["kind"] == "booth").sum())

@@ -193,7 +193,7 @@ def run_cmd(
             cmp = run_prepared(prep, replications=reps, record_log=event_log, progress=tick)
             written = write_simulation(cmp, out, lang=lang)
     except (XunfangError, OSError) as exc:
-        raise fail(exc) from exc
+        raise fail(exc, lang) from exc
     for v, why in cmp.skipped.items():
         head = "未运行" if zh else "skipped"
         _out.print(f"[yellow]{head}[/] {variant_label(v, lang)}: {escape(why)}")
