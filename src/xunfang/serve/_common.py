@@ -84,6 +84,10 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "如列名不同，请在 --mapping 文件中指定",
         ),
         # frames, options
+        (
+            r"give --area \(e\.g\. district:1\) or --boundary FILE",
+            "请给出 --area（如 district:1）或 --boundary 文件",
+        ),
         (r"(.+): frame (.+) is not one of (.+)", "{0}：坐标系 {1} 不是 {2} 之一"),
         (
             r"frame (.+) is not a known coordinate frame; use one of (.+)",
@@ -106,6 +110,19 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"(.+) has no boundary layer (.+); layers: (.+)",
             "{0} 没有边界图层 {1}；可用图层：{2}",
         ),
+        (
+            r"NIJ rules: --cell-ft must be (\S+)-(\S+) ft \(a cell of 62,500-360,000 sq ft\), "
+            r"got (.+)",
+            "NIJ 规则：--cell-ft 必须在 {0}-{1} 英尺之间（网格面积 62,500-360,000 平方英尺），"
+            "实际为 {2}",
+        ),
+        (
+            r"NIJ rules: --hotspot-sq-mi must be (\S+)-(\S+) square miles of flagged cells, "
+            r"got (.+)",
+            "NIJ 规则：--hotspot-sq-mi 必须在 {0}-{1} 平方英里之间（标记网格的面积），实际为 {2}",
+        ),
+        (r"--horizons: (.+) is not one of (.+)", "--horizons：{0} 不是 {1} 之一"),
+        (r"--categories (.+): known are (.+)", "--categories {0}：已知类别为 {1}"),
         (
             r"--lookback-days must be 0 \(all history\) or more, got (.+)",
             "--lookback-days 必须为 0（全部历史）或更大，实际为 {0}",
