@@ -85,6 +85,11 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         ),
         # frames, options
         (
+            r"--workers > 1 needs PostgreSQL: SQLite serialises writers on one file lock, so "
+            r"the service runs one process on it",
+            "--workers > 1 需要 PostgreSQL：SQLite 在一个文件锁上串行写入，因此服务只能用一个进程",
+        ),
+        (
             r"give --area \(e\.g\. district:1\) or --boundary FILE",
             "请给出 --area（如 district:1）或 --boundary 文件",
         ),
