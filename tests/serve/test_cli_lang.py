@@ -14,6 +14,7 @@ from xunfang.serve.cli import app
 
 runner = CliRunner()
 BLOCK = Path(__file__).resolve().parents[1] / "fixtures" / "oneway_block.osm"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "shanghai"
 
 
 def test_common_errors_in_chinese_keep_names_verbatim() -> None:
@@ -68,3 +69,26 @@ def test_areas_in_chinese(tmp_path: Path) -> None:
     r = runner.invoke(app, ["areas", "--boundary", str(tmp_path / "无.geojson"), "--lang", "zh"])
     assert r.exit_code == 2
     assert "错误：" in r.output and "无.geojson：边界文件不存在" in r.output
+
+
+def test_plan_too_few_incidents_in_chinese(data_dir: Path, tmp_path: Path) -> None:
+    """SYNTHETIC example city (examples/shanghai): 西片 holds 25 property incidents, fewer
+    than the 30 a plan needs (booth_plan.MIN_INCIDENTS); the tester's error, in Chinese."""
+    args = ["plan", "--city", str(EXAMPLE / "city.toml"), "--area", "西片", "--lang", "zh"]
+    r = runner.invoke(
+        app,
+        [*args, "--types", "property", "--out", str(tmp_path)],
+        env={"XUNFANG_DATA_DIR": str(data_dir), "COLUMNS": "300"},
+    )
+    assert r.exit_code == 2
+    assert (
+        "错误：西片 内只有 25 起警情（所选类别）：太少，无法布设岗亭（至少需要 30 起）；"
+        "请放宽 --types 或时间范围，或按道路长度规划（--demand road_length）"
+    ) in r.output
+    r = runner.invoke(
+        app,
+        [*args, "--types", "violent", "--out", str(tmp_path)],
+        env={"XUNFANG_DATA_DIR": str(data_dir), "COLUMNS": "300"},
+    )
+    assert r.exit_code == 2
+    assert "错误：--types ['violent']：数据中没有这些类别的警情；已有的类别组：" in r.output

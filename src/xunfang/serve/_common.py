@@ -83,6 +83,42 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "配置 {1} 找不到 {0} 列：应为 {2} 之一；表头中的列：{3}。"
             "如列名不同，请在 --mapping 文件中指定",
         ),
+        (r"cannot read city file: (.+)", "无法读取城市文件：{0}"),
+        (r"not valid TOML: (.+)", "不是有效的 TOML：{0}"),
+        (r"unknown field\(s\) (.+?) in (\S+); known: (.+)", "{1} 中有未知字段 {0}；已知字段：{2}"),
+        (r"unknown field\(s\) (.+?); known: (.+)", "未知字段 {0}；已知字段：{1}"),
+        (
+            r"(.+) has no road network: give --roads FILE \(OpenStreetMap \.osm/\.pbf, GraphML "
+            r"or a road-line file\) or roads in the city file",
+            "{0} 没有路网：请用 --roads 文件（OpenStreetMap .osm/.pbf、GraphML 或道路线文件）"
+            "或在城市文件中给出 roads",
+        ),
+        (
+            r"no incident files for (.+?) \(the city file names none\); pass --incidents",
+            "{0} 没有警情文件（城市文件未指定）；请用 --incidents 指定",
+        ),
+        (
+            r"no incident files for (.+?) \(the city file names none\); pass --incidents or "
+            r"run `(.+)`",
+            "{0} 没有警情文件（城市文件未指定）；请用 --incidents 指定，或运行 `{1}`",
+        ),
+        (
+            r"no incident files for (.+?) \((.+)\); pass --incidents",
+            "{0} 没有警情文件（{1}）；请用 --incidents 指定",
+        ),
+        (
+            r"no incident files for (.+?) \((.+)\); pass --incidents or run `(.+)`",
+            "{0} 没有警情文件（{1}）；请用 --incidents 指定，或运行 `{2}`",
+        ),
+        (
+            r"no ingest profile for the incidents of (.+): give --profile \((.+)\) or "
+            r"--mapping FILE\.toml",
+            "{0} 的警情没有导入配置：请用 --profile（{1}）或 --mapping 文件.toml",
+        ),
+        (
+            r"no community area or police district named (.+?); use e\.g\. (.+)",
+            "没有名为 {0} 的社区或警区；请使用如 {1}",
+        ),
         # frames, options
         (
             r"--workers > 1 needs PostgreSQL: SQLite serialises writers on one file lock, so "
@@ -139,6 +175,10 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (
             r"--types (.+): not type groups; use some of (.+)",
             "--types {0}：不是类别组；请从 {1} 中选择",
+        ),
+        (
+            r"--types (.+): no such incidents in the data; groups present: (.+)",
+            "--types {0}：数据中没有这些类别的警情；已有的类别组：{1}",
         ),
         (
             r"unknown forecast method (.+) in (.+); methods: (.+)",
