@@ -304,7 +304,10 @@ def _print_checks(run: EvaluationRun, lang: str = "en") -> None:
             for r in g.itertuples()
         ]
         vs = " 对比 " if zh else " vs "
-        _out.print(f"{method}{vs}{grp['baseline'].iloc[0]}: " + ("；" if zh else "; ").join(parts))
+        colon = "：" if zh else ": "
+        _out.print(
+            f"{method}{vs}{grp['baseline'].iloc[0]}{colon}" + ("；" if zh else "; ").join(parts)
+        )
     sel = run.evaluation.selections
     if len(sel):
         s0 = sel[(sel["offset_m"] == sel["offset_m"].min()) & sel["chosen"]]

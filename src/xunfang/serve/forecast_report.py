@@ -4,6 +4,7 @@ self-contained HTML report with charts (plotly.js embedded once, opens offline).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from html import escape as html_escape
 from pathlib import Path
 from typing import Any
 
@@ -519,10 +520,15 @@ def render_html(
         methods=methods,
         figs=html,
         tables=tables,
-        offset=_html_table(off) if off is not None else None,
+        offset=_html_table(_method_index(off, lang)) if off is not None else None,
+        colon="：" if lang == "zh" else ": ",
+        h_paired=(  # HTML: the catalogue's <code> around the escaped method spec
+            text("h_paired", lang, baseline=html_escape(str(paired["baseline"].iloc[0])))
+            if len(paired)
+            else ""
+        ),
         p_spread=text("p_spread", lang, n=len(windows)),
         paired=_html_table(paired_table(paired, lang), "{:.3g}") if len(paired) else None,
-        paired_baseline=paired["baseline"].iloc[0] if len(paired) else "",
         selection=_html_table(selection_table(sel, lang)) if len(sel) else None,
         selection_reasons=selection_reasons(sel),
         reference=(
