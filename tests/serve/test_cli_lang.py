@@ -92,3 +92,12 @@ def test_plan_too_few_incidents_in_chinese(data_dir: Path, tmp_path: Path) -> No
     )
     assert r.exit_code == 2
     assert "错误：--types ['violent']：数据中没有这些类别的警情；已有的类别组：" in r.output
+
+
+def test_forecast_groups_named_in_chinese() -> None:
+    from xunfang.serve.predict_report import group_text
+
+    assert group_text("traffic", "zh") == "交通（traffic）"  # the taxonomy's zh label
+    assert group_text("all", "zh") == "全部"
+    assert group_text("BURGLARY", "zh") == "BURGLARY"  # a type of the data, as it is
+    assert group_text("traffic", "en") == "traffic"

@@ -46,7 +46,7 @@ from xunfang.serve.forecast_report import (
     window_text,
     write_evaluation,
 )
-from xunfang.serve.predict_report import write_prediction
+from xunfang.serve.predict_report import group_text, write_prediction
 
 app = typer.Typer(
     help="Forecast hotspots by time window and evaluate the forecasts (hit rate, PAI, PEI).",
@@ -512,7 +512,7 @@ def predict_cmd(
         table.add_column(col, justify="left" if i < 2 else "right")
     for g in run.groups:
         table.add_row(
-            g.group,
+            group_text(g.group, lang),
             g.chosen,
             f"{g.n_train:,}",
             f"{g.forecast.expected_total:.1f}",
@@ -521,7 +521,7 @@ def predict_cmd(
     _out.print(table)
     for g in run.groups:
         if g.selection is not None:
-            _out.print(f"{g.group}: {g.selection.reason()}")
+            _out.print(f"{group_text(g.group, lang)}: {g.selection.reason()}")
     if run.context_note:
         _out.print(run.context_note)
     if run.data_gap_days > STALE_DATA_DAYS:

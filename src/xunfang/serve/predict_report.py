@@ -95,6 +95,20 @@ def text(key: str, lang: str = "en", **kw: Any) -> str:
     return _TEXT[key][lang].format(**kw)
 
 
+def group_text(group: str, lang: str = "en") -> str:
+    """A forecast group for a reader in ``lang``: for ``zh`` the type group's Chinese name
+    from the taxonomy with its key (``交通（traffic）``), ``全部`` for ``all``; a type of
+    the data, and any group in ``en``, as it is."""
+    if lang != "zh":
+        return group
+    if group == "all":
+        return "全部"
+    from xunfang.ingest.taxonomy import load_taxonomy
+
+    label = load_taxonomy().label(group, "zh")
+    return f"{label}（{group}）" if label != group else group
+
+
 HOTSPOT_FRACTIONS = (0.01, 0.05, 0.20)
 """Coverages listed in ``hotspots.csv``."""
 
@@ -281,6 +295,7 @@ def write_prediction(
             last=summary["data_span"][1],
             within=text("on_within", lang, days=int(lookback)) if lookback else "",
         ),
+        group_label={g.group: group_text(g.group, lang) for g in run.groups},
         why={
             g.group: (g.selection.reason() if g.selection else text("fixed", lang))
             for g in run.groups
