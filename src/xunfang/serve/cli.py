@@ -348,7 +348,7 @@ def plan_cmd(
         weights = tuple(float(x) for x in tier_weights.split(","))
     except ValueError as exc:
         raise fail(
-            ValueError(f"--tier-weights {tier_weights!r}: three numbers, e.g. 3,2,1")
+            ValueError(f"--tier-weights {tier_weights!r}: three numbers, e.g. 3,2,1"), lang
         ) from exc
     decisions = DecisionConfig(
         targets=tuple(target or ()),
@@ -461,13 +461,18 @@ def _city_plan(
     except (XunfangError, OSError) as exc:
         raise fail(exc, lang) from exc
     if report is not None:
-        print_ingest_report(report)
+        print_ingest_report(report, lang)
+    wall_s = time.perf_counter() - start
     console.print(
-        f"\n{totals['districts']} areas, {totals['booths']} booths: within the threshold "
+        f"\n{totals['districts']} 个区域，{totals['booths']} 个岗亭：覆盖标准内的警情 "
+        f"{totals['share_before']:.1%} -> {totals['share_after']:.1%}；p-中位模型在 "
+        f"{totals['pmedian_proven']} 个区域中证明最优（最大间隙 {totals['pmedian_max_gap']:.3%}）。"
+        f"用时 {wall_s:.1f} 秒，已写出 {out}/city_report.html 和 {len(summaries)} 个目录"
+        if lang == "zh"
+        else f"\n{totals['districts']} areas, {totals['booths']} booths: within the threshold "
         f"{totals['share_before']:.1%} -> {totals['share_after']:.1%}; p-median proven optimal "
         f"in {totals['pmedian_proven']} (largest gap {totals['pmedian_max_gap']:.3%}). Wrote "
-        f"{out}/city_report.html and {len(summaries)} folders in "
-        f"{time.perf_counter() - start:.1f} s"
+        f"{out}/city_report.html and {len(summaries)} folders in {wall_s:.1f} s"
     )
 
 
