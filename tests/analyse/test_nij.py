@@ -65,6 +65,19 @@ def test_cli_refuses_a_cell_outside_the_rules(tmp_path: Path) -> None:
     )
     assert r.exit_code == 2
     assert "--cell-ft must be 250-600 ft" in r.output
+    r = CliRunner().invoke(
+        app,
+        [
+            *("forecast", "nij", "--incidents", str(tmp_path / "x.csv"), "--cell-ft", "200"),
+            *("--lang", "zh"),
+        ],
+        env={"COLUMNS": "200"},
+    )
+    assert r.exit_code == 2
+    assert (
+        "错误：NIJ 规则：--cell-ft 必须在 250-600 英尺之间（网格面积 62,500-360,000 平方英尺），"
+        "实际为 200.0"
+    ) in r.output
 
 
 # --------------------------------------------------------------------------- PEI*, PAI

@@ -180,7 +180,18 @@ def test_expected_texts_in_chinese() -> None:
     )
     assert expected_text("an id not used by an earlier row", "zh") == "前面的行未使用过的编号"
     assert expected_text("numbers in EPSG:3435", "zh") == "EPSG:3435 中的数值"
-    assert expected_text("%Y-%m-%d | %Y/%m/%d", "zh") == "%Y-%m-%d | %Y/%m/%d"
+    assert expected_text("%Y-%m-%d | %Y/%m/%d", "zh") == "以下时间格式之一：%Y-%m-%d | %Y/%m/%d"
+    # the fallbacks without an area name, and a frame with a hyphen, are Chinese too
+    assert expected_text("a position inside the area", "zh") == "位于区域内的位置"
+    assert (
+        expected_text("a position inside -87.94..-87.52 E, 41.64..42.02 N", "zh")
+        == "东经 -87.94..-87.52、北纬 41.64..42.02 范围内的位置"
+    )
+    assert (
+        expected_text("degrees (WGS-84), lon -180..180, lat -90..90", "zh")
+        == "经纬度（WGS-84），经度 -180..180，纬度 -90..90"
+    )
+    assert expected_text("a time not after now (UTC)", "zh") == "不晚于当前时间（UTC）的时间"
     assert expected_text("a position inside 东片", "en") == "a position inside 东片"
 
 

@@ -458,6 +458,9 @@ def test_simulate_run_with_a_city_plan_writes_the_report_in_chinese(
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "city_simulation_report.html" in res.output
+    # the terminal in Chinese too: the city network line and the closing line
+    assert "全市路网（" in res.output and "个辖区：用时" in res.output
+    assert "districts: wrote" not in res.output
     page = _parse(out / "city_simulation_report.html")
     row = _city_row(page.tables[0])
     assert row["警情"] == "383"  # one replication of March's 383 incidents

@@ -645,6 +645,10 @@ def test_console_page_and_tile_url(tmp_path: Path) -> None:
         assert client.get("/static/app.js").status_code == 200
         assert client.get("/api/meta", headers=OFF).json()["tile_url"] == tiles
         assert "http" not in client.get("/static/index.html").text.replace("http://www.w3.org", "")
+        assert '<html lang="zh">' in page.text  # the console's default language
+    with app_client(f"sqlite:///{tmp_path / 'en.db'}", lang="en") as client:
+        page = client.get("/")  # xunfang serve --lang en
+        assert '<html lang="en">' in page.text and '<html lang="zh">' not in page.text
 
 
 def test_call_types_fit_the_taxonomy() -> None:

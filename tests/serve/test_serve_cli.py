@@ -275,3 +275,7 @@ def test_xunfang_serve_on_the_loop(data_dir: Path, tmp_path: Path) -> None:
 def test_serve_refuses_workers_on_sqlite(tmp_path: Path) -> None:
     r = runner.invoke(app, ["serve", "--workers", "2"], env=_env(tmp_path))
     assert r.exit_code == 2 and "--workers > 1 needs PostgreSQL" in r.output
+    r = runner.invoke(app, ["serve", "--workers", "2", "--lang", "zh"], env=_env(tmp_path))
+    assert r.exit_code == 2
+    assert "数据库 sqlite，架构版本" in r.output
+    assert "错误：--workers > 1 需要 PostgreSQL" in r.output

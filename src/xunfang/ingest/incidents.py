@@ -837,7 +837,9 @@ def ingest(
             "inc": ", ".join(sorted({str(f["frame"]) for f in files_info})),
         }
         notes.append(text("mostly_outside", "en", **outside))
-        notes_zh.append(text("mostly_outside", "zh", **outside))
+        notes_zh.append(
+            text("mostly_outside", "zh", **{**outside, "area": area_name or "研究区域"})
+        )
     for key, fields in _span_outliers(good):
         notes.append(text(key, "en", **fields))
         notes_zh.append(text(key, "zh", **fields))

@@ -132,11 +132,17 @@ def text(key: str, lang: str = "en", **fields: object) -> str:
 
 _EXPECTED_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
     (
-        re.compile(r"^degrees \((\w+)\), lon -180\.\.180, lat -90\.\.90$"),
+        re.compile(r"^degrees \((.+?)\), lon -180\.\.180, lat -90\.\.90$"),
         "经纬度（{0}），经度 -180..180，纬度 -90..90",
     ),
     (re.compile(r"^numbers in (.+)$"), "{0} 中的数值"),
-    (re.compile(r"^a position inside (.+)$"), "位于 {0} 内的位置"),
+    (re.compile(r"^a time not after now \(UTC\)$"), "不晚于当前时间（UTC）的时间"),
+    (re.compile(r"^a position inside the area$"), "位于区域内的位置"),
+    (
+        re.compile(r"^a position inside (\S+)\.\.(\S+) E, (\S+)\.\.(\S+) N$"),
+        "东经 {0}..{1}、北纬 {2}..{3} 范围内的位置",
+    ),
+    (re.compile(r"^a position inside (.+)$", re.DOTALL), "位于 {0} 内的位置"),
     (re.compile(r"^a time not after (.+) \(UTC\)$"), "不晚于 {0}（UTC）的时间"),
     (
         re.compile(
@@ -153,14 +159,16 @@ _COLUMNS_ZH = {"caller_name": "报警人姓名", "caller_phone": "联系电话"}
 
 def expected_text(expected: str, lang: str = "en") -> str:
     """What a rejected row's field should have held (the ``expected`` of an example in
-    ``ingest_report.json``, kept in English there) in ``lang``; a list of time formats and
-    any other form as it is."""
+    ``ingest_report.json``, kept in English there) in ``lang``; a list of time formats
+    introduced in ``lang``, any other form as it is."""
     if _lang(lang) == "en":
         return expected
     for pattern, zh in _EXPECTED_ZH:
         m = pattern.match(expected)
         if m:
             return zh.format(*m.groups())
+    if expected.startswith("%"):  # the time formats a column was read in
+        return "以下时间格式之一：" + expected
     return expected
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -14,11 +15,254 @@ OSM_ATTRIBUTION = "© OpenStreetMap contributors (ODbL)"
 
 err_console = Console(stderr=True)
 
+LANGS = ("en", "zh")
+"""The languages of the command line's output and reports."""
 
-def fail(exc: BaseException) -> typer.Exit:
-    """Print ``error: <message>`` to standard error; the caller raises the returned exit
-    (code 2)."""
-    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+LangOpt = Annotated[
+    str, typer.Option("--lang", help="Language of the output and report: en or zh.")
+]
+
+
+def check_lang_option(lang: str) -> str:
+    """``lang`` when it is one of :data:`LANGS`; else print the error and exit (code 2)."""
+    if lang not in LANGS:
+        raise fail(ValueError(f"--lang must be one of {LANGS}, got {lang!r}"))
+    return lang
+
+
+_ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.DOTALL), zh)
+    for pattern, zh in (
+        # too few / no incidents
+        (
+            r"only (\d+) incidents inside (.+) \(of the chosen types\): too few to site booths "
+            r"on \(at least (\d+)\); widen --types or the period, or plan on road length "
+            r"\(--demand road_length\)",
+            "{1} 内只有 {0} 起警情（所选类别）：太少，无法布设岗亭（至少需要 {2} 起）；"
+            "请放宽 --types 或时间范围，或按道路长度规划（--demand road_length）",
+        ),
+        (
+            r"no incidents inside (.+): check the area and the files \(a district without "
+            r"history: --demand road_length or --demand-points FILE\)",
+            "{0} 内没有警情：请检查区域和文件（没有历史警情的辖区：用 --demand road_length "
+            "或 --demand-points FILE）",
+        ),
+        (r"no incidents inside (.+): check the files", "{0} 内没有警情：请检查文件"),
+        # files
+        (r"file not found", "文件不存在"),
+        (
+            r"boundary file not found \(check XUNFANG_DATA_DIR\)",
+            "边界文件不存在（请检查 XUNFANG_DATA_DIR）",
+        ),
+        (r"boundary file not found", "边界文件不存在"),
+        (r"road file not found", "道路文件不存在"),
+        (r"\[Errno 2\] No such file or directory: (.+)", "文件或目录不存在：{0}"),
+        (r"--incidents (.+): no file matches", "--incidents {0}：没有匹配的文件"),
+        (
+            r"--incidents (.+): no \.csv, \.csv\.gz or \.parquet inside",
+            "--incidents {0}：其中没有 .csv、.csv.gz 或 .parquet 文件",
+        ),
+        (
+            r"data directory (.+) does not exist: set XUNFANG_DATA_DIR \(or --data-dir\) to (.+)",
+            "数据目录 {0} 不存在：请将 XUNFANG_DATA_DIR（或 --data-dir）设为 {1}",
+        ),
+        # columns
+        (
+            r"missing column (.+?) \((.+?)\) required by profile (.+?) \(and \d+ more: (.+?)\)"
+            r"(?: \(layout .+?\))?; the header has: (.+)",
+            "缺少列 {0}（{1}），配置 {2} 需要此列（还缺少：{3}）；表头中的列：{4}",
+        ),
+        (
+            r"missing column (.+?) \((.+?)\) required by profile (.+?)"
+            r"(?: \(layout .+?\))?; the header has: (.+)",
+            "缺少列 {0}（{1}），配置 {2} 需要此列；表头中的列：{3}",
+        ),
+        (
+            r"no (\w+) column for profile (.+): expected one of (.+); the header has: (.+)\. "
+            r"Name the columns in a --mapping file if they differ",
+            "配置 {1} 找不到 {0} 列：应为 {2} 之一；表头中的列：{3}。"
+            "如列名不同，请在 --mapping 文件中指定",
+        ),
+        (r"cannot read city file: (.+)", "无法读取城市文件：{0}"),
+        (r"not valid TOML: (.+)", "不是有效的 TOML：{0}"),
+        (r"unknown field\(s\) (.+?) in (\S+); known: (.+)", "{1} 中有未知字段 {0}；已知字段：{2}"),
+        (r"unknown field\(s\) (.+?); known: (.+)", "未知字段 {0}；已知字段：{1}"),
+        (
+            r"(.+) has no road network: give --roads FILE \(OpenStreetMap \.osm/\.pbf, GraphML "
+            r"or a road-line file\) or roads in the city file",
+            "{0} 没有路网：请用 --roads 文件（OpenStreetMap .osm/.pbf、GraphML 或道路线文件）"
+            "或在城市文件中给出 roads",
+        ),
+        (
+            r"no incident files for (.+?) \(the city file names none\); pass --incidents",
+            "{0} 没有警情文件（城市文件未指定）；请用 --incidents 指定",
+        ),
+        (
+            r"no incident files for (.+?) \(the city file names none\); pass --incidents or "
+            r"run `(.+)`",
+            "{0} 没有警情文件（城市文件未指定）；请用 --incidents 指定，或运行 `{1}`",
+        ),
+        (
+            r"no incident files for (.+?) \((.+)\); pass --incidents",
+            "{0} 没有警情文件（{1}）；请用 --incidents 指定",
+        ),
+        (
+            r"no incident files for (.+?) \((.+)\); pass --incidents or run `(.+)`",
+            "{0} 没有警情文件（{1}）；请用 --incidents 指定，或运行 `{2}`",
+        ),
+        (
+            r"no ingest profile for the incidents of (.+): give --profile \((.+)\) or "
+            r"--mapping FILE\.toml",
+            "{0} 的警情没有导入配置：请用 --profile（{1}）或 --mapping 文件.toml",
+        ),
+        (
+            r"no community area or police district named (.+?); use e\.g\. (.+)",
+            "没有名为 {0} 的社区或警区；请使用如 {1}",
+        ),
+        # frames, options
+        (
+            r"--workers > 1 needs PostgreSQL: SQLite serialises writers on one file lock, so "
+            r"the service runs one process on it",
+            "--workers > 1 需要 PostgreSQL：SQLite 在一个文件锁上串行写入，因此服务只能用一个进程",
+        ),
+        (
+            r"give --area \(e\.g\. district:1\) or --boundary FILE",
+            "请给出 --area（如 district:1）或 --boundary 文件",
+        ),
+        (r"(.+): frame (.+) is not one of (.+)", "{0}：坐标系 {1} 不是 {2} 之一"),
+        (
+            r"frame (.+) is not a known coordinate frame; use one of (.+)",
+            "坐标系 {0} 无法识别；请使用 {1} 之一",
+        ),
+        (r"(--[\w-]+) must be one of (.+), got (.+)", "{0} 只能取 {1}，实际为 {2}"),
+        (
+            r"--future-days must be 0 to 36500 days, got (.+)",
+            "--future-days 必须在 0 到 36500 天之间，实际为 {0}",
+        ),
+        (
+            r"--header-row must be a number from 1 or auto, got (.+)",
+            "--header-row 必须是从 1 起的行号或 auto，实际为 {0}",
+        ),
+        (
+            r"--tier-weights (.+): three numbers, e\.g\. 3,2,1",
+            "--tier-weights {0}：应为三个数，如 3,2,1",
+        ),
+        (
+            r"(.+) has no boundary layer (.+); layers: (.+)",
+            "{0} 没有边界图层 {1}；可用图层：{2}",
+        ),
+        (
+            r"NIJ rules: --cell-ft must be (\S+)-(\S+) ft \(a cell of 62,500-360,000 sq ft\), "
+            r"got (.+)",
+            "NIJ 规则：--cell-ft 必须在 {0}-{1} 英尺之间（网格面积 62,500-360,000 平方英尺），"
+            "实际为 {2}",
+        ),
+        (
+            r"NIJ rules: --hotspot-sq-mi must be (\S+)-(\S+) square miles of flagged cells, "
+            r"got (.+)",
+            "NIJ 规则：--hotspot-sq-mi 必须在 {0}-{1} 平方英里之间（标记网格的面积），实际为 {2}",
+        ),
+        (r"--horizons: (.+) is not one of (.+)", "--horizons：{0} 不是 {1} 之一"),
+        (r"--categories (.+): known are (.+)", "--categories {0}：已知类别为 {1}"),
+        (
+            r"--lookback-days must be 0 \(all history\) or more, got (.+)",
+            "--lookback-days 必须为 0（全部历史）或更大，实际为 {0}",
+        ),
+        (
+            r"--start must be a date like 2015-06-01, got (.+)",
+            "--start 必须是日期，如 2015-06-01，实际为 {0}",
+        ),
+        (
+            r"--types (.+): not type groups; use some of (.+)",
+            "--types {0}：不是类别组；请从 {1} 中选择",
+        ),
+        (
+            r"--types (.+): no such incidents in the data; groups present: (.+)",
+            "--types {0}：数据中没有这些类别的警情；已有的类别组：{1}",
+        ),
+        (
+            r"unknown forecast method (.+) in (.+); methods: (.+)",
+            "{1} 中的预测方法 {0} 不存在；可用方法：{2}",
+        ),
+        # areas, positions
+        (
+            r"no polygon named (.+) in (.+); use KIND:NAME, e\.g\. (.+) "
+            r"\(`xunfang areas` lists them\)",
+            "{1} 中没有名为 {0} 的区域；请用 类别:名称，如 {2}（`xunfang areas` 列出全部名称）",
+        ),
+        (
+            r"--area (.+): no (\w+) named (.+); the \w+ layer has (.+)",
+            "--area {0}：没有名为 {2} 的 {1}；该图层有 {3}",
+        ),
+        (
+            r"(--[\w-]+) must be LON,LAT in degrees \(e\.g\. 121\.4737,31\.2304\); got (.+)",
+            "{0} 必须为“经度,纬度”（度，如 121.4737,31.2304）；实际为 {1}",
+        ),
+        (
+            r"(--[\w-]+) (.+) is not a lon/lat position \(it looks like LAT,LON: give the "
+            r"longitude first\)",
+            "{0} {1} 不是经纬度位置（看起来是“纬度,经度”：请先写经度）",
+        ),
+        (r"(--[\w-]+) (.+) is not a lon/lat position", "{0} {1} 不是经纬度位置"),
+        (
+            r"(--[\w-]+) (.+) is ([\d,]+) m from the nearest road node of (.+) \(more than "
+            r"--max-snap-m (.+) m\): a point outside the road file, or check --frame \(a "
+            r"GCJ-02 point read as WGS-84 is off by about 500 m in China\)",
+            "{0} {1} 距 {3} 最近的道路节点 {2} 米（超过 --max-snap-m {4} 米）：该点在道路文件"
+            "范围之外，或请检查 --frame（GCJ-02 坐标按 WGS-84 读取，在中国约偏 500 米）",
+        ),
+    )
+)
+"""Chinese texts of the command line's common error messages, by the English message (a
+pattern: the first that matches the whole message wins); file, row, field, option and
+area names stay verbatim."""
+
+_WHERE = re.compile(r"^(.+?)((?:, row \d+)?)((?:, field '[^']*')?): (.+)$", re.DOTALL)
+
+
+def error_text(message: str, lang: str = "en") -> str:
+    """The error ``message`` (English, as raised) in ``lang``: for ``zh`` the Chinese text
+    of a known message (the file, row and field in front of a data-file error kept, their
+    words translated), else the message as it is.
+
+    Examples
+    --------
+    >>> error_text("x.csv, row 3: file not found", "zh")
+    'x.csv 第 3 行：文件不存在'
+    """
+    if lang != "zh":
+        return message
+    zh = _error_zh(message)
+    if zh is not None:
+        return zh
+    m = _WHERE.match(message)
+    if m:
+        rest = _error_zh(m.group(4))
+        if rest is not None:
+            where = m.group(1)
+            if m.group(2):
+                where += f" 第 {m.group(2).removeprefix(', row ')} 行"
+            if m.group(3):
+                where += f"，字段 {m.group(3).removeprefix(', field ')}"
+            return f"{where}：{rest}"
+    return message
+
+
+def _error_zh(message: str) -> str | None:
+    for pattern, zh in _ERRORS_ZH:
+        m = pattern.fullmatch(message)
+        if m:
+            groups = [g or "" for g in m.groups()]
+            return zh.format(*groups)
+    return None
+
+
+def fail(exc: BaseException, lang: str = "en") -> typer.Exit:
+    """Print ``error: <message>`` (``lang`` ``zh``: ``错误：`` and the Chinese text of a
+    known message, :func:`error_text`) to standard error; the caller raises the returned
+    exit (code 2)."""
+    head = "错误：" if lang == "zh" else "error: "
+    err_console.print(f"[bold red]{head}[/]{escape(error_text(str(exc), lang))}", soft_wrap=True)
     return typer.Exit(code=2)
 
 

@@ -19,7 +19,7 @@ from xunfang import __version__
 from xunfang.config import get_settings
 from xunfang.errors import CacheWarning, XunfangError
 from xunfang.ingest.taxonomy import load_taxonomy
-from xunfang.serve._common import fail
+from xunfang.serve._common import LangOpt, check_lang_option, fail
 from xunfang.serve.cli_city import (
     BoundaryNameOpt,
     BoundaryOpt,
@@ -100,8 +100,10 @@ def areas_cmd(
     boundary: BoundaryOpt = None,
     frame: FrameOpt = None,
     data_dir: DataDir = None,
+    lang: LangOpt = "en",
 ) -> None:
     """List the study-area names of one boundary layer of the city (or of --boundary)."""
+    check_lang_option(lang)
     try:
         settings = get_settings(data_dir=data_dir)
         the_city = city_from_options(
@@ -111,11 +113,15 @@ def areas_cmd(
             kind = "boundary"
         layer = the_city.layer(kind).read()
     except XunfangError as exc:
-        raise fail(exc) from exc
+        raise fail(exc, lang) from exc
     names = sorted(layer["name"], key=lambda n: n.zfill(6) if n.isdigit() else n)
     if kind == "community":
         names = [n.upper().replace(" ", "_") for n in names]
-    console.print(f"{len(names)} {kind} names (use as --area {kind}:NAME):")
+    console.print(
+        f"{kind} 图层共 {len(names)} 个名称（用作 --area {kind}:名称）："
+        if lang == "zh"
+        else f"{len(names)} {kind} names (use as --area {kind}:NAME):"
+    )
     console.print(Columns(names, equal=True, expand=False))
 
 
@@ -316,7 +322,7 @@ def plan_cmd(
         )
         to_output_frame_check(output_frame)
     except XunfangError as exc:
-        raise fail(exc) from exc
+        raise fail(exc, lang) from exc
     config = PlanConfig(
         area=area,
         city=the_city,
@@ -342,7 +348,7 @@ def plan_cmd(
         weights = tuple(float(x) for x in tier_weights.split(","))
     except ValueError as exc:
         raise fail(
-            ValueError(f"--tier-weights {tier_weights!r}: three numbers, e.g. 3,2,1")
+            ValueError(f"--tier-weights {tier_weights!r}: three numbers, e.g. 3,2,1"), lang
         ) from exc
     decisions = DecisionConfig(
         targets=tuple(target or ()),
@@ -360,7 +366,7 @@ def plan_cmd(
     try:
         decisions.validate()
     except XunfangError as exc:
-        raise fail(exc) from exc
+        raise fail(exc, lang) from exc
     config = dataclasses.replace(config, decisions=decisions)
     if area and (each or area.partition(":")[2].strip().lower() == "all"):
         _city_plan(config, area, out, scheduler, workers, lang, data_dir)
@@ -409,7 +415,7 @@ def plan_cmd(
             written = write_plan(plan, out, lang=lang, output_frame=output_frame)
             progress.update(task, completed=len(steps), description=step_name("done", lang))
     except (XunfangError, OSError) as exc:
-        raise fail(exc) from exc
+        raise fail(exc, lang) from exc
     if plan.ingest_report is not None:
         print_ingest_report(plan.ingest_report, lang)
     _print_plan_summary(plan, lang)
@@ -453,15 +459,20 @@ def _city_plan(
             lang=lang,
         )
     except (XunfangError, OSError) as exc:
-        raise fail(exc) from exc
+        raise fail(exc, lang) from exc
     if report is not None:
-        print_ingest_report(report)
+        print_ingest_report(report, lang)
+    wall_s = time.perf_counter() - start
     console.print(
-        f"\n{totals['districts']} areas, {totals['booths']} booths: within the threshold "
+        f"\n{totals['districts']} 个区域，{totals['booths']} 个岗亭：覆盖标准内的警情 "
+        f"{totals['share_before']:.1%} -> {totals['share_after']:.1%}；p-中位模型在 "
+        f"{totals['pmedian_proven']} 个区域中证明最优（最大间隙 {totals['pmedian_max_gap']:.3%}）。"
+        f"用时 {wall_s:.1f} 秒，已写出 {out}/city_report.html 和 {len(summaries)} 个目录"
+        if lang == "zh"
+        else f"\n{totals['districts']} areas, {totals['booths']} booths: within the threshold "
         f"{totals['share_before']:.1%} -> {totals['share_after']:.1%}; p-median proven optimal "
         f"in {totals['pmedian_proven']} (largest gap {totals['pmedian_max_gap']:.3%}). Wrote "
-        f"{out}/city_report.html and {len(summaries)} folders in "
-        f"{time.perf_counter() - start:.1f} s"
+        f"{out}/city_report.html and {len(summaries)} folders in {wall_s:.1f} s"
     )
 
 

@@ -32,7 +32,7 @@ from xunfang.plan.city_deploy import (
 )
 from xunfang.plan.city_plan import area_folder, city_network, write_summary_tables
 from xunfang.plan.deployment import DeployConfig, Deployment
-from xunfang.serve.cli_plan_all import dask_client, district_progress
+from xunfang.serve.cli_plan_all import city_network_line, dask_client, district_progress
 
 __all__ = ["is_city_plan_dir", "run_city_deploy", "run_city_simulation"]
 
@@ -43,7 +43,11 @@ def is_city_plan_dir(plan_dir: Path) -> bool:
 
 
 def _city_and_network(
-    folders: dict[str, Path], settings: Settings, city: City | None, console: Console
+    folders: dict[str, Path],
+    settings: Settings,
+    city: City | None,
+    console: Console,
+    lang: str = "en",
 ) -> tuple[City, RoadNetwork]:
     """The city the plans were made for (as the first district's folder records it) and its
     road network (built once, or read from the cache)."""
@@ -51,10 +55,7 @@ def _city_and_network(
     the_city = city or read_plan_record(first).city or default_city(settings.data_dir)
     t0 = time.perf_counter()
     network, how = city_network(settings, the_city, next(iter(folders)))
-    console.print(
-        f"city road network ({how}): {network.n_nodes:,} nodes in "
-        f"{time.perf_counter() - t0:.1f} s; each district's is cut from it"
-    )
+    console.print(city_network_line(how, network.n_nodes, time.perf_counter() - t0, lang))
     return the_city, network
 
 
@@ -86,7 +87,8 @@ def run_city_deploy(
     from xunfang.serve.deploy_report import write_deployment
 
     folders = city_plan_folders(plan_dir)
-    the_city, network = _city_and_network(folders, settings, city, console)
+    the_city, network = _city_and_network(folders, settings, city, console, lang)
+    zh = lang == "zh"
     t0 = time.perf_counter()
     first = next(iter(folders))
     incidents, _report = read_plan_incidents(
@@ -94,9 +96,13 @@ def run_city_deploy(
         the_city,
         network.crs,
     )
-    console.print(f"{len(incidents):,} incidents ingested once in {time.perf_counter() - t0:.1f} s")
+    console.print(
+        f"{len(incidents):,} 起警情一次性导入，用时 {time.perf_counter() - t0:.1f} 秒"
+        if zh
+        else f"{len(incidents):,} incidents ingested once in {time.perf_counter() - t0:.1f} s"
+    )
     with (
-        district_progress(console, list(folders), "deploying") as bars,
+        district_progress(console, list(folders), "部署中" if zh else "deploying") as bars,
         dask_client(scheduler, workers) as client,
     ):
 
@@ -104,7 +110,10 @@ def run_city_deploy(
             write_deployment(dep, out / area_folder(s.area), lang=lang, plan_dir=folders[s.area])
             bars.done(
                 s.area,
-                f"{s.booths} booths, {s.routes} routes, {s.officer_hours:,.0f} officer-h, "
+                f"{s.booths} 个岗亭，{s.routes} 条路线，{s.officer_hours:,.0f} 警力·小时，"
+                f"风险覆盖 {s.covered_share:.0%}，{s.wall_time_s:.0f} 秒"
+                if zh
+                else f"{s.booths} booths, {s.routes} routes, {s.officer_hours:,.0f} officer-h, "
                 f"risk covered {s.covered_share:.0%}, {s.wall_time_s:.0f} s",
             )
 
@@ -157,7 +166,7 @@ def run_city_simulation(
     (``en`` or ``zh``). Returns the summaries and the city totals."""
     from xunfang.serve.city_report import check_lang
     from xunfang.serve.city_sim_report import write_city_sim_report
-    from xunfang.serve.sim_report import write_simulation
+    from xunfang.serve.sim_report import variant_label, write_simulation
     from xunfang.simulate.city_sim import SimDistrictSummary, sim_totals, simulate_city
     from xunfang.simulate.runner import Comparison
 
@@ -170,17 +179,26 @@ def run_city_simulation(
             if sc.city
             else default_city(settings.data_dir)
         )
-    the_city, network = _city_and_network(folders, settings, city, console)
+    the_city, network = _city_and_network(folders, settings, city, console, lang)
+    zh = lang == "zh"
     with (
-        district_progress(console, list(folders), "simulating") as bars,
+        district_progress(console, list(folders), "模拟中" if zh else "simulating") as bars,
         dask_client(scheduler, workers) as client,
     ):
 
         def done(cmp: Comparison, s: SimDistrictSummary) -> None:
             write_simulation(cmp, out / area_folder(s.area), lang=lang)
             row = s.to_dict()
-            shares = ", ".join(f"{v} {row[f'{v}_share_within_3min']:.0%}" for v in s.counts)
-            bars.done(s.area, f"within 3 min: {shares}, {s.wall_time_s:.0f} s")
+            shares = ("，" if zh else ", ").join(
+                f"{variant_label(v, lang) if zh else v} {row[f'{v}_share_within_3min']:.0%}"
+                for v in s.counts
+            )
+            bars.done(
+                s.area,
+                f"3 分钟内到达：{shares}，{s.wall_time_s:.0f} 秒"
+                if zh
+                else f"within 3 min: {shares}, {s.wall_time_s:.0f} s",
+            )
 
         summaries = simulate_city(
             scenario,

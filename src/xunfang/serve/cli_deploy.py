@@ -168,12 +168,17 @@ def deploy_cmd(
                 workers=workers,
                 lang=lang,
             )
+            wall_s = time.perf_counter() - start
             console.print(
-                f"{totals['districts']} districts, {totals['booths']} booths, "
+                f"{totals['districts']} 个辖区，{totals['booths']} 个岗亭，"
+                f"{totals['routes']} 条路线，{totals['officer_hours']:,.0f} 警力·小时；"
+                f"岗位可及范围内的风险 {totals['covered_share']:.1%}。用时 {wall_s:.1f} 秒，"
+                f"已写出 {out}/city_deploy_report.html 和 city_deploy_summary.csv"
+                if lang == "zh"
+                else f"{totals['districts']} districts, {totals['booths']} booths, "
                 f"{totals['routes']} routes, {totals['officer_hours']:,.0f} officer-hours; "
                 f"risk within reach of a post {totals['covered_share']:.1%}. Wrote "
-                f"{out}/city_deploy_report.html and city_deploy_summary.csv in "
-                f"{time.perf_counter() - start:.1f} s"
+                f"{out}/city_deploy_report.html and city_deploy_summary.csv in {wall_s:.1f} s"
             )
             return
         with console.status("planning") as status:
@@ -199,7 +204,7 @@ def deploy_cmd(
             )
             t_out = time.perf_counter() - t_out
     except (XunfangError, OSError) as exc:
-        raise fail(exc) from exc
+        raise fail(exc, lang) from exc
     w = dep.weekly
     zh = lang == "zh"
     n_booths = int((dep.sites["kind"] == "booth").sum())

@@ -29,7 +29,7 @@ from xunfang.analyse.forecast.select import AUTO_BUDGET_S
 from xunfang.analyse.prediction import run_prediction
 from xunfang.config import get_settings
 from xunfang.errors import ValidationError, XunfangError
-from xunfang.serve._common import fail
+from xunfang.serve._common import LangOpt, check_lang_option, fail
 from xunfang.serve.cli_city import (
     BoundaryNameOpt,
     BoundaryOpt,
@@ -41,9 +41,12 @@ from xunfang.serve.cli_forecast_segments import segments_cmd
 from xunfang.serve.forecast_report import (
     OPENCP_PROSPECTIVE_S_PER_DAY,
     OPENCP_SEPT2014,
+    VERDICT_ZH,
+    text,
+    window_text,
     write_evaluation,
 )
-from xunfang.serve.predict_report import write_prediction
+from xunfang.serve.predict_report import group_text, write_prediction
 
 app = typer.Typer(
     help="Forecast hotspots by time window and evaluate the forecasts (hit rate, PAI, PEI).",
@@ -167,13 +170,19 @@ def expand_paths(items: list[Path]) -> list[Path]:
     return out
 
 
-def _print_summary(run: EvaluationRun, title: str, reference: dict[float, float] | None) -> None:
+def _print_summary(
+    run: EvaluationRun, title: str, reference: dict[float, float] | None, lang: str = "en"
+) -> None:
+    zh = lang == "zh"
     rows = run.evaluation.rows
     per_window = rows[rows["offset_m"] == 0.0].groupby("window")["n_events"].first()
     if len(per_window) and int((per_window > 0).sum()) == 0:
         _out.print(
-            f"[yellow]nothing to score:[/] 0 of {len(per_window)} test windows held an incident "
-            "of these types in the area; widen --types, --windows or the area",
+            f"[yellow]无可计分的时段：[/]{len(per_window)} 个测试时段中没有一个含有区域内这些类别的"
+            "警情；请放宽 --types、--windows 或区域"
+            if zh
+            else f"[yellow]nothing to score:[/] 0 of {len(per_window)} test windows held an "
+            "incident of these types in the area; widen --types, --windows or the area",
             soft_wrap=True,
         )
         return
@@ -181,12 +190,12 @@ def _print_summary(run: EvaluationRun, title: str, reference: dict[float, float]
     sub = summary[summary["offset_m"] == 0.0]
     fracs = sorted(sub["fraction"].unique())
     table = Table(title=title, show_header=True, header_style="bold")
-    table.add_column("method", no_wrap=True)
+    table.add_column(text("method", lang), no_wrap=True)
     for f in fracs:
-        table.add_column(f"HR {100 * f:g}%", justify="right")
+        table.add_column(f"{'命中率' if zh else 'HR'} {100 * f:g}%", justify="right")
     for f in fracs:
         table.add_column(f"PAI {100 * f:g}%", justify="right")
-    table.add_column("s/window", justify="right")
+    table.add_column("秒/时段" if zh else "s/window", justify="right")
     if reference:
         table.add_row(
             "open_cp best (reference)",
@@ -204,13 +213,16 @@ def _print_summary(run: EvaluationRun, title: str, reference: dict[float, float]
             f"{g['seconds_per_window'].iloc[0]:.3f}",
         )
     _out.print(table)
-    _print_checks(run)
+    _print_checks(run, lang)
     offsets = sorted(summary["offset_m"].unique())
     if len(offsets) > 1:
         a = summary[summary["offset_m"] == offsets[0]]["hit_rate_mean"].to_numpy()
         b = summary[summary["offset_m"] == offsets[1]]["hit_rate_mean"].to_numpy()
         _out.print(
-            f"Grid shifted by {offsets[1]:g} m: hit rate changes by "
+            f"网格平移 {offsets[1]:g} 米：命中率平均变化 {np.nanmean(b - a):+.3f}"
+            f"（最大 {np.nanmax(np.abs(b - a)):.3f}）。"
+            if zh
+            else f"Grid shifted by {offsets[1]:g} m: hit rate changes by "
             f"{np.nanmean(b - a):+.3f} on average (largest {np.nanmax(np.abs(b - a)):.3f})."
         )
 
@@ -275,17 +287,27 @@ def _spec_from_options(
     )
 
 
-def _print_checks(run: EvaluationRun) -> None:
+def _print_checks(run: EvaluationRun, lang: str = "en") -> None:
     """Paired tests against naive counts and the automatic choices, in a few lines."""
+    zh = lang == "zh"
     paired = run.evaluation.paired()
     for method, grp in paired.groupby("method", sort=False):
         g = grp[grp["fraction"].isin([0.01, 0.05, 0.20])]
         parts = [
-            f"{100 * r.fraction:g}% {r.mean_diff:+.3f} (t p={r.t_p:.2g}, Wilcoxon p="
-            f"{r.wilcoxon_p:.2g}: {r.verdict})"
+            f"{100 * r.fraction:g}% {r.mean_diff:+.3f}"
+            + (
+                f"（t 检验 p={r.t_p:.2g}，Wilcoxon p={r.wilcoxon_p:.2g}："
+                f"{VERDICT_ZH.get(str(r.verdict), str(r.verdict))}）"
+                if zh
+                else f" (t p={r.t_p:.2g}, Wilcoxon p={r.wilcoxon_p:.2g}: {r.verdict})"
+            )
             for r in g.itertuples()
         ]
-        _out.print(f"{method} vs {grp['baseline'].iloc[0]}: " + "; ".join(parts))
+        vs = " 对比 " if zh else " vs "
+        colon = "：" if zh else ": "
+        _out.print(
+            f"{method}{vs}{grp['baseline'].iloc[0]}{colon}" + ("；" if zh else "; ").join(parts)
+        )
     sel = run.evaluation.selections
     if len(sel):
         s0 = sel[(sel["offset_m"] == sel["offset_m"].min()) & sel["chosen"]]
@@ -293,8 +315,13 @@ def _print_checks(run: EvaluationRun) -> None:
         if "group" in s0.columns:  # auto chose per type group
             s0 = s0.assign(method=s0["method"] + " (" + s0["group"].astype(str) + ")")
         counts = s0.groupby(keys, sort=False).size()
+        n_windows = s0["test_window"].nunique()
         for (method, cand), n in counts.items():
-            _out.print(f"{method}: chose {cand} in {n} of {s0['test_window'].nunique()} windows")
+            _out.print(
+                f"{method}：{n_windows} 个时段中有 {n} 个选择了 {cand}"
+                if zh
+                else f"{method}: chose {cand} in {n} of {n_windows} windows"
+            )
 
 
 def _command() -> str:
@@ -347,9 +374,12 @@ def evaluate_cmd(
     boundary_name: BoundaryNameOpt = None,
     frame: FrameOpt = None,
     data_dir: DataDir = None,
+    lang: LangOpt = "en",
 ) -> None:
     """Rolling-origin evaluation: train on everything before each window, forecast it,
     score hit rate, PAI and PEI at 1, 2, 5, 10 and 20 % of the area."""
+    check_lang_option(lang)
+    zh = lang == "zh"
     try:
         spec = _spec_from_options(
             incidents=incidents,
@@ -373,19 +403,23 @@ def evaluate_cmd(
             data_dir=data_dir,
             place=place,
         )
-        with _out.status("evaluating") as status:
-            run = run_evaluation(spec, progress=lambda m: status.update(f"evaluating: {m}"))
+        busy = "正在评估" if zh else "evaluating"
+        with _out.status(busy) as status:
+            run = run_evaluation(spec, progress=lambda m: status.update(f"{busy}: {m}"))
         written = write_evaluation(
-            run, out, title=f"Hotspot forecast evaluation: {window} windows", command=_command()
+            run,
+            out,
+            title=text("title_windows", lang, window=window_text(window, lang)),
+            command=_command(),
+            lang=lang,
         )
     except (XunfangError, OSError) as exc:
-        raise fail(exc) from exc
-    _print_summary(run, f"{', '.join(spec.types) or 'all types'} · {run.area_name}", None)
+        raise fail(exc, lang) from exc
+    types_text = ", ".join(spec.types) or text("all_types", lang)
+    _print_summary(run, f"{types_text} · {run.area_name}", None, lang)
     if run.context_note:
         _out.print(run.context_note)
-    _out.print(
-        f"Wrote {len(written)} files to {out}/ in {run.seconds:.1f} s: {written['report.html']}"
-    )
+    _out.print(_wrote(len(written), out, run.seconds, written["report.html"], lang))
 
 
 @app.command("predict")
@@ -427,10 +461,13 @@ def predict_cmd(
     boundary_name: BoundaryNameOpt = None,
     frame: FrameOpt = None,
     data_dir: DataDir = None,
+    lang: LangOpt = "en",
 ) -> None:
     """Forecast one window from all history before it: forecast.geojson (risk and rank of
     every cell per group), hotspots.csv (top cells at 1, 5, 20 % of the area), the
     automatic selection's scores and an HTML report with maps."""
+    check_lang_option(lang)
+    zh = lang == "zh"
     try:
         from xunfang.serve.cli import to_output_frame_check  # cli imports this module
 
@@ -457,17 +494,28 @@ def predict_cmd(
             data_dir=data_dir,
             place=place,
         )
-        with _out.status("forecasting") as status:
-            run = run_prediction(spec, progress=lambda m: status.update(f"forecasting: {m}"))
-        written = write_prediction(run, out, output_frame=output_frame, command=_command())
+        busy = "正在预测" if zh else "forecasting"
+        with _out.status(busy) as status:
+            run = run_prediction(spec, progress=lambda m: status.update(f"{busy}: {m}"))
+        written = write_prediction(
+            run, out, output_frame=output_frame, command=_command(), lang=lang
+        )
     except (XunfangError, OSError) as exc:
-        raise fail(exc) from exc
-    table = Table(title=f"Forecast {run.window.label} · {run.area_name}", header_style="bold")
-    for col in ("types", "chosen", "incidents used", "expected", "s"):
-        table.add_column(col, justify="left" if col in ("types", "chosen") else "right")
+        raise fail(exc, lang) from exc
+    table = Table(
+        title=f"{'预测' if zh else 'Forecast'} {run.window.label} · {run.area_name}",
+        header_style="bold",
+    )
+    heads = (
+        ("类别", "所选方法", "使用警情", "预计警情", "秒")
+        if zh
+        else ("types", "chosen", "incidents used", "expected", "s")
+    )
+    for i, col in enumerate(heads):
+        table.add_column(col, justify="left" if i < 2 else "right")
     for g in run.groups:
         table.add_row(
-            g.group,
+            group_text(g.group, lang),
             g.chosen,
             f"{g.n_train:,}",
             f"{g.forecast.expected_total:.1f}",
@@ -476,19 +524,27 @@ def predict_cmd(
     _out.print(table)
     for g in run.groups:
         if g.selection is not None:
-            _out.print(f"{g.group}: {g.selection.reason()}")
+            _out.print(f"{group_text(g.group, lang)}: {g.selection.reason()}")
     if run.context_note:
         _out.print(run.context_note)
     if run.data_gap_days > STALE_DATA_DAYS:
+        gap = f"({run.data_span[1]:%Y-%m-%d} -> {run.window.start:%Y-%m-%d})"
         _out.print(
-            f"[yellow]warning:[/] the data end {run.data_gap_days:.0f} days before the forecast "
-            f"window ({run.data_span[1]:%Y-%m-%d} -> {run.window.start:%Y-%m-%d}): the forecast "
-            "assumes nothing has changed since",
+            f"[yellow]警告：[/]数据在预测时段之前 {run.data_gap_days:.0f} 天就已结束{gap}："
+            "预测假定此后一切未变"
+            if zh
+            else f"[yellow]warning:[/] the data end {run.data_gap_days:.0f} days before the "
+            f"forecast window {gap}: the forecast assumes nothing has changed since",
             soft_wrap=True,
         )
-    _out.print(
-        f"Wrote {len(written)} files to {out}/ in {run.seconds:.1f} s: {written['report.html']}"
-    )
+    _out.print(_wrote(len(written), out, run.seconds, written["report.html"], lang))
+
+
+def _wrote(n: int, out: Path, seconds: float, report: Path, lang: str) -> str:
+    """The last line of evaluate and predict: what was written where."""
+    if lang == "zh":
+        return f"用时 {seconds:.1f} 秒，已写出 {n} 个文件到 {out}/：{report}"
+    return f"Wrote {n} files to {out}/ in {seconds:.1f} s: {report}"
 
 
 @app.command("reproduce-opencp")

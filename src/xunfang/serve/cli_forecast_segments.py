@@ -37,7 +37,13 @@ from xunfang.analyse.segment_evaluate import (
 from xunfang.config import get_settings
 from xunfang.errors import ValidationError, XunfangError
 from xunfang.ingest.city import to_output_frame
-from xunfang.serve._common import OSM_ATTRIBUTION, fail, write_atomic
+from xunfang.serve._common import (
+    OSM_ATTRIBUTION,
+    LangOpt,
+    check_lang_option,
+    fail,
+    write_atomic,
+)
 from xunfang.serve.cli_city import (
     BoundaryNameOpt,
     BoundaryOpt,
@@ -93,49 +99,80 @@ def write_segment_evaluation(
     return written
 
 
-def _print(ev: SegmentEvaluation) -> None:
+_UNIT_ZH = {"road length": "道路长度", "area": "面积"}
+"""The ``unit`` of a summary row (what a coverage is a share of) in Chinese."""
+
+
+def _print(ev: SegmentEvaluation, lang: str = "en") -> None:
+    zh = lang == "zh"
     s = ev.summary()
     fracs = sorted(s["fraction"].unique())
+    types = ", ".join(ev.spec.types) or ("全部类别" if zh else "all types")
+    km = ev.segments.total_length_m / 1000
     t = Table(
-        title=f"{', '.join(ev.spec.types) or 'all types'} · {ev.area.name} · "
-        f"{len(ev.segments):,} segments, {ev.segments.total_length_m / 1000:.1f} km of road",
+        title=f"{types} · {ev.area.name} · "
+        + (
+            f"{len(ev.segments):,} 个路段，道路共 {km:.1f} 公里"
+            if zh
+            else f"{len(ev.segments):,} segments, {km:.1f} km of road"
+        ),
         header_style="bold",
     )
-    t.add_column("method", no_wrap=True)
-    t.add_column("coverage of", no_wrap=True)
+    t.add_column("方法" if zh else "method", no_wrap=True)
+    t.add_column("覆盖率基准" if zh else "coverage of", no_wrap=True)
     for f in fracs:
-        t.add_column(f"HR {100 * f:g}%", justify="right")
-    t.add_column(f"SD {100 * fracs[0]:g}%", justify="right")
-    t.add_column("s/window", justify="right")
+        t.add_column(f"{'命中率' if zh else 'HR'} {100 * f:g}%", justify="right")
+    t.add_column(f"{'标准差' if zh else 'SD'} {100 * fracs[0]:g}%", justify="right")
+    t.add_column("秒/时段" if zh else "s/window", justify="right")
     for method, g in s.groupby("method", sort=False):
         g = g.set_index("fraction")
+        unit = str(g["unit"].iloc[0])
         t.add_row(
             str(method),
-            str(g["unit"].iloc[0]),
+            _UNIT_ZH.get(unit, unit) if zh else unit,
             *(f"{g.loc[f, 'hit_rate_mean']:.3f}" for f in fracs),
             f"{g['hit_rate_sd'].iloc[0]:.3f}",
             f"{g['seconds_per_window'].iloc[0]:.3f}",
         )
     _out.print(t)
     comp = comparison(s, ev.spec.fractions)
-    _out.print("Best of each kind on these windows (chosen with hindsight):")
+    _out.print(
+        "这些时段上各类中最好的方法（事后选出）："
+        if zh
+        else "Best of each kind on these windows (chosen with hindsight):"
+    )
     for _, r in comp.iterrows():
-        ratio = f"x{r['ratio']:.2f}" if np.isfinite(r["ratio"]) else "no grid capture"
+        if np.isfinite(r["ratio"]):
+            ratio = f"x{r['ratio']:.2f}"
+        else:
+            ratio = "网格未捕获" if zh else "no grid capture"
         _out.print(
-            f"  {100 * r['fraction']:g}%: segment {r['best_segment']} "
+            f"  {100 * r['fraction']:g}%：路段 {r['best_segment']} "
+            f"{r['segment_hit_rate']:.3f}（按道路长度）对比 {r['best_grid']} "
+            f"{r['grid_hit_rate']:.3f}（按面积）：{ratio}"
+            if zh
+            else f"  {100 * r['fraction']:g}%: segment {r['best_segment']} "
             f"{r['segment_hit_rate']:.3f} (of road length) vs {r['best_grid']} "
             f"{r['grid_hit_rate']:.3f} (of area): {ratio}"
         )
     n_scored = int(ev.rows.groupby("window")["n_events"].first().sum())
     if n_scored < 100:
         _out.print(
-            f"[yellow]Only {n_scored} incidents in the test windows: differences between "
+            f"[yellow]测试时段内只有 {n_scored} 起警情：方法间零点零几的差异在偶然范围内；"
+            "请增加时段数。[/]"
+            if zh
+            else f"[yellow]Only {n_scored} incidents in the test windows: differences between "
             "methods of a few hundredths are within chance; use more windows.[/]"
         )
     d = ev.to_dict()
     _out.print(
-        f"{ev.n_inside:,} incidents inside the area (of {ev.n_selected:,} selected) snapped to "
-        f"the nearest segment: median {d['snap_m_median']:.1f} m, 95th percentile "
+        f"区域内 {ev.n_inside:,} 起警情（共选中 {ev.n_selected:,} 起）吸附到最近的路段："
+        f"中位距离 {d['snap_m_median']:.1f} 米，95 百分位 {d['snap_m_p95']:.1f} 米，"
+        f"{100 * d['snap_share_over_50m']:.1f}% 超过 50 米；路网 {ev.network_s:.1f} 秒，"
+        f"距离计算 {ev.distances_s:.1f} 秒（一次）。"
+        if zh
+        else f"{ev.n_inside:,} incidents inside the area (of {ev.n_selected:,} selected) "
+        f"snapped to the nearest segment: median {d['snap_m_median']:.1f} m, 95th percentile "
         f"{d['snap_m_p95']:.1f} m, {100 * d['snap_share_over_50m']:.1f} % farther than 50 m; "
         f"network {ev.network_s:.1f} s, distances {ev.distances_s:.1f} s (once)."
     )
@@ -197,12 +234,14 @@ def segments_cmd(
     roads: RoadsOpt = None,
     frame: FrameOpt = None,
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Data directory.")] = None,
+    lang: LangOpt = "en",
 ) -> None:
     """Street-segment forecasts (network prospective hotspotting, Rosser et al. 2017) and
     naive segment counts, scored by the share of incidents on the flagged road length,
     beside grid forecasts at the same share of area; GeoJSON of the flagged segments."""
     from xunfang.serve.cli_forecast import _command, expand_paths
 
+    check_lang_option(lang)
     try:
         settings = get_settings(data_dir=data_dir)
         the_city = city_from_options(
@@ -237,12 +276,17 @@ def segments_cmd(
             grid_methods=_specs(grid_methods),
             fractions=FRACTIONS,
         )
-        with _out.status("segments") as status:
-            ev = run_segment_evaluation(spec, progress=lambda m: status.update(f"segments: {m}"))
+        busy = "路段预测" if lang == "zh" else "segments"
+        with _out.status(busy) as status:
+            ev = run_segment_evaluation(spec, progress=lambda m: status.update(f"{busy}: {m}"))
         written = write_segment_evaluation(
             ev, out, map_fraction=map_coverage, output_frame=output_frame, command=_command()
         )
     except (XunfangError, OSError) as exc:
-        raise fail(exc) from exc
-    _print(ev)
-    _out.print(f"Wrote {len(written)} files to {out}/ in {ev.seconds:.1f} s.")
+        raise fail(exc, lang) from exc
+    _print(ev, lang)
+    _out.print(
+        f"用时 {ev.seconds:.1f} 秒，已写出 {len(written)} 个文件到 {out}/。"
+        if lang == "zh"
+        else f"Wrote {len(written)} files to {out}/ in {ev.seconds:.1f} s."
+    )

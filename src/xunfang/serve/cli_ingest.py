@@ -171,11 +171,13 @@ def ingest_cmd(
     if lang not in LANGS:
         raise fail(ValueError(f"--lang must be one of {', '.join(LANGS)}, got {lang!r}"))
     if frame is not None and frame.lower().replace("-", "") not in FRAMES:
-        raise fail(ValueError(f"--frame must be one of {', '.join(FRAMES)}, got {frame!r}"))
+        raise fail(ValueError(f"--frame must be one of {', '.join(FRAMES)}, got {frame!r}"), lang)
     if not 0 <= future_days <= 36_500:
-        raise fail(ValueError(f"--future-days must be 0 to 36500 days, got {future_days!r}"))
+        raise fail(ValueError(f"--future-days must be 0 to 36500 days, got {future_days!r}"), lang)
     if header_row != "auto" and not (header_row.isdigit() and int(header_row) >= 1):
-        raise fail(ValueError(f"--header-row must be a number from 1 or auto, got {header_row!r}"))
+        raise fail(
+            ValueError(f"--header-row must be a number from 1 or auto, got {header_row!r}"), lang
+        )
     try:
         settings = get_settings(data_dir=data_dir)
         the_city = city_from_options(
@@ -220,7 +222,7 @@ def ingest_cmd(
                 raise
             written = write_outputs(out, table, rejected, report, lang=lang)
     except (XunfangError, OSError) as exc:
-        raise fail(exc) from exc
+        raise fail(exc, lang) from exc
     print_ingest_report(report, lang)
     console.print(
         text(

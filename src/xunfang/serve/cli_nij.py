@@ -23,6 +23,7 @@ from xunfang.analyse.nij import (
     DEFAULT_METHODS,
     FT_M,
     HORIZON_DAYS,
+    WINNERS_SOURCE,
     NijRun,
     NijSpec,
     run_nij,
@@ -30,7 +31,7 @@ from xunfang.analyse.nij import (
 )
 from xunfang.config import get_settings
 from xunfang.errors import XunfangError
-from xunfang.serve._common import fail, write_atomic
+from xunfang.serve._common import LangOpt, check_lang_option, fail, write_atomic
 from xunfang.serve.cli_forecast import DataDir, app, expand_paths
 
 _out = Console(width=None if sys.stdout.isatty() else 220)
@@ -81,10 +82,13 @@ def nij_cmd(
     seed: Annotated[int, typer.Option(help="Seed of every forecaster.")] = 0,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out/forecast-nij"),
     data_dir: DataDir = None,
+    lang: LangOpt = "en",
 ) -> None:
     """Train each method on every call before each forecast period, flag the busiest
     forecast cells, and score PAI = (n/N)/(a/A) and PEI* = n/n* per category, period and
     flagged area (n* = calls in the busiest cells of the same area)."""
+    check_lang_option(lang)
+    zh = lang == "zh"
     try:
         if incidents:
             files = expand_paths(list(incidents))
@@ -103,38 +107,62 @@ def nij_cmd(
             categories_file=categories_file,
             seed=seed,
         )
-        with _out.status("NIJ rules") as status:
-            run = run_nij(spec, progress=lambda m: status.update(f"NIJ rules: {m}"))
+        busy = "NIJ 规则评分" if zh else "NIJ rules"
+        with _out.status(busy) as status:
+            run = run_nij(spec, progress=lambda m: status.update(f"{busy}: {m}"))
         write_nij(run, out)
     except (XunfangError, OSError, ValueError) as exc:
-        raise fail(exc) from exc
-    print_nij(run)
-    _out.print(f"Wrote {out}/rows.csv, summary.csv, summary.md, settings.json.")
+        raise fail(exc, lang) from exc
+    print_nij(run, lang)
+    _out.print(
+        f"已写出 {out}/rows.csv、summary.csv、summary.md、settings.json。"
+        if zh
+        else f"Wrote {out}/rows.csv, summary.csv, summary.md, settings.json."
+    )
 
 
-def print_nij(run: NijRun) -> None:
-    """The summary tables (one per flagged area) and the notes, on the console."""
+def print_nij(run: NijRun, lang: str = "en") -> None:
+    """The summary tables (one per flagged area) and the notes, on the console, in
+    ``lang`` (``en`` or ``zh``)."""
+    zh = lang == "zh"
     s = run.summary()
     methods = list(dict.fromkeys(s["method"]))
     g = run.grid
+    ft = run.spec.cell_side_ft
     _out.print(
-        f"{run.n_input:,} calls; grid {g.nx} x {g.ny} cells of {run.spec.cell_side_ft:g} ft "
-        f"({run.spec.cell_side_ft * FT_M:.2f} m) in {run.settings['crs']}, {g.n_active:,} in "
+        f"报警 {run.n_input:,} 起；网格 {g.nx} x {g.ny} 个 {ft:g} 英尺（{ft * FT_M:.2f} 米）"
+        f"网格，坐标系 {run.settings['crs']}，研究区域内 {g.n_active:,} 个；"
+        f"A = {run.study_area_sq_mi:.1f} 平方英里（{run.area_source}）。"
+        if zh
+        else f"{run.n_input:,} calls; grid {g.nx} x {g.ny} cells of {ft:g} ft "
+        f"({ft * FT_M:.2f} m) in {run.settings['crs']}, {g.n_active:,} in "
         f"the study area; A = {run.study_area_sq_mi:.1f} sq mi ({run.area_source})."
     )
     for area, sub in s.groupby("hotspot_sq_mi", sort=False):
         k = int(sub["k_cells"].iloc[0])
         a = k * run.spec.cell_side_ft**2 / 5280.0**2
         table = Table(
-            title=f"NIJ rules: {k} cells = {a:.3f} sq mi flagged (asked {area:g}); "
+            title=f"NIJ 规则：标记 {k} 个网格 = {a:.3f} 平方英里（要求 {area:g}）；"
+            "各预测期平均，PAI / PEI*"
+            if zh
+            else f"NIJ rules: {k} cells = {a:.3f} sq mi flagged (asked {area:g}); "
             "mean over periods, PAI / PEI*",
             header_style="bold",
         )
-        for col in ("category", "period", "periods", "calls"):
-            table.add_column(col, justify="left" if col in ("category", "period") else "right")
+        heads = (
+            ("类别", "预测期", "期数", "报警数")
+            if zh
+            else ("category", "period", "periods", "calls")
+        )
+        for i, col in enumerate(heads):
+            table.add_column(col, justify="left" if i < 2 else "right")
         for m in methods:
             table.add_column(m, justify="right")
-        table.add_column("NIJ winners 2017 (large business, PAI / PEI*)")
+        table.add_column(
+            "NIJ 2017 获胜者（大型机构，PAI / PEI*）"
+            if zh
+            else "NIJ winners 2017 (large business, PAI / PEI*)"
+        )
         for (cat, hor), grp in sub.groupby(["category", "horizon"], sort=False):
             by = grp.set_index("method")
             first = grp.iloc[0]
@@ -148,16 +176,34 @@ def print_nij(run: NijRun) -> None:
             )
         _out.print(table)
     for horizon, why in run.skipped.items():
-        _out.print(f"Not run: {horizon}: {why}.")
+        _out.print(f"未运行：{horizon}：{why}。" if zh else f"Not run: {horizon}: {why}.")
     bad = {k: v for k, v in run.disagreements.items() if v}
     if bad:
-        _out.print(f"Rows where the call-type table and the CATEGORY column differ: {bad}.")
+        _out.print(
+            f"报警类型表与 CATEGORY 列不一致的行：{bad}。"
+            if zh
+            else f"Rows where the call-type table and the CATEGORY column differ: {bad}."
+        )
     if run.n_outside:
-        _out.print(f"{run.n_outside:,} calls outside the study area: not trained on, not scored.")
-    _out.print(winners_note())
+        _out.print(
+            f"{run.n_outside:,} 起报警位于研究区域之外：不参与训练，不计分。"
+            if zh
+            else f"{run.n_outside:,} calls outside the study area: not trained on, not scored."
+        )
     _out.print(
-        f"Wall {run.seconds:.1f} s, CPU {run.cpu_seconds:.1f} s "
-        f"(mean fit + predict per period and method: {run.rows['seconds'].mean():.3f} s)."
+        f"NIJ 获胜者页面（{WINNERS_SOURCE}）列出了各类别、各预测期的获胜者，但未公布得分；"
+        "挑战赛按 2017 年 3 月 1 日至 5 月 31 日、以 PPB 辖区为 A 计分，本数据（2016 年 8-9 月）"
+        "不覆盖该时期，因此没有可与本结果比较的获胜者得分。"
+        if zh
+        else winners_note()
+    )
+    mean_s = run.rows["seconds"].mean()
+    _out.print(
+        f"墙钟时间 {run.seconds:.1f} 秒，CPU 时间 {run.cpu_seconds:.1f} 秒"
+        f"（每个预测期和方法的平均拟合+预测：{mean_s:.3f} 秒）。"
+        if zh
+        else f"Wall {run.seconds:.1f} s, CPU {run.cpu_seconds:.1f} s "
+        f"(mean fit + predict per period and method: {mean_s:.3f} s)."
     )
 
 

@@ -97,6 +97,21 @@ def district_progress(console: Console, areas: Sequence[str], doing: str) -> Ite
         yield DistrictBars(progress, areas, doing)
 
 
+def city_network_line(how: str, n_nodes: int, seconds: float, lang: str = "en") -> str:
+    """The terminal line on the city's road network (built once, districts cut from it)."""
+    if lang == "zh":
+        how_zh = {"loaded": "读自缓存", "built": "新建", "rebuilt": "重建", "off": "未用缓存"}.get(
+            how, how
+        )
+        return (
+            f"全市路网（{how_zh}）：{n_nodes:,} 个节点，用时 {seconds:.1f} 秒；各辖区路网由其切出"
+        )
+    return (
+        f"city road network ({how}): {n_nodes:,} nodes in {seconds:.1f} s; "
+        "each district's is cut from it"
+    )
+
+
 def run_city_plan(
     config: PlanConfig,
     areas_spec: str,
@@ -119,9 +134,18 @@ def run_city_plan(
     """
     areas = district_areas(settings, areas_spec, config.city)
     t0 = time.perf_counter()
-    console.print(f"ingesting incidents once for {len(areas)} areas ...")
+    zh = lang == "zh"
+    console.print(
+        f"为 {len(areas)} 个区域一次性导入警情 ..."
+        if zh
+        else f"ingesting incidents once for {len(areas)} areas ..."
+    )
     incidents, report = ingest_once(config, settings, areas)
-    console.print(f"{len(incidents):,} incidents in {time.perf_counter() - t0:.1f} s")
+    console.print(
+        f"{len(incidents):,} 起警情，用时 {time.perf_counter() - t0:.1f} 秒"
+        if zh
+        else f"{len(incidents):,} incidents in {time.perf_counter() - t0:.1f} s"
+    )
     network = None
     if cut_from_city:
         t0 = time.perf_counter()
@@ -133,26 +157,33 @@ def run_city_plan(
             stitch_threshold_m=config.stitch_threshold_m,
             same_name_threshold_m=config.same_name_threshold_m,
         )
-        console.print(
-            f"city road network ({how}): {network.n_nodes:,} nodes in "
-            f"{time.perf_counter() - t0:.1f} s; each district's is cut from it"
-        )
+        console.print(city_network_line(how, network.n_nodes, time.perf_counter() - t0, lang))
     polygons: dict[str, shapely.Geometry] = {}
     with (
-        district_progress(console, areas, "planning") as bars,
+        district_progress(console, areas, "规划中" if zh else "planning") as bars,
         dask_client(scheduler, workers) as client,
     ):
 
         def done(plan: BoothPlan, summary: DistrictSummary) -> None:
             write_plan(plan, out / area_folder(summary.area), lang=lang)
             polygons[summary.area] = plan.area.polygon_wgs84
-            pm = "proven optimal" if summary.pmedian_proven else f"gap {summary.pmedian_gap:.3%}"
-            bars.done(
-                summary.area,
-                f"{summary.booths} booths, "
-                f"{summary.share_before:.0%} -> {summary.share_after:.0%}, p-median {pm}, "
-                f"{summary.wall_time_s:.0f} s",
-            )
+            if zh:
+                pm = "已证明最优" if summary.pmedian_proven else f"间隙 {summary.pmedian_gap:.3%}"
+                state = (
+                    f"{summary.booths} 个岗亭，"
+                    f"{summary.share_before:.0%} -> {summary.share_after:.0%}，p-中位{pm}，"
+                    f"{summary.wall_time_s:.0f} 秒"
+                )
+            else:
+                pm = (
+                    "proven optimal" if summary.pmedian_proven else f"gap {summary.pmedian_gap:.3%}"
+                )
+                state = (
+                    f"{summary.booths} booths, "
+                    f"{summary.share_before:.0%} -> {summary.share_after:.0%}, p-median {pm}, "
+                    f"{summary.wall_time_s:.0f} s"
+                )
+            bars.done(summary.area, state)
 
         summaries = plan_city(
             config,

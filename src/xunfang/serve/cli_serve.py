@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from xunfang.errors import XunfangError
-from xunfang.serve._common import err_console, fail
+from xunfang.serve._common import check_lang_option, err_console, fail
 from xunfang.serve.cli_city import (
     BoundaryNameOpt,
     BoundaryOpt,
@@ -111,12 +111,26 @@ def serve_cmd(
             "between them through LISTEN/NOTIFY).",
         ),
     ] = 1,
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            "--lang",
+            help="Default language of the console and of this command's output: zh or en "
+            "(XUNFANG_LANG, default zh); each browser's own choice wins.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the dispatch service: REST API under /api, live feed at /ws, console at /.
 
     The area and city default to those the plan folder records (``--plan-dir``)."""
     from xunfang.errors import ValidationError
     from xunfang.store.db import Database, ServerLock, default_sqlite_url, normalise_url
+
+    if lang is not None:
+        check_lang_option(lang)
+    out_lang = lang or "en"  # this command's own lines: English unless asked
+    zh = out_lang == "zh"
 
     server_lock: ServerLock | None = None
     try:
@@ -168,11 +182,16 @@ def serve_cmd(
             data_dir=data_dir,
             database_url=database_url,
             timezone=timezone,
+            lang=lang,
         )
         db = Database(settings.database_url)
         rev = prepare_database(db, migrate=migrate or migrate_only)
         db.dispose()
-        console.print(f"database {db.backend} at schema revision {rev}")
+        console.print(
+            f"数据库 {db.backend}，架构版本 {rev}"
+            if zh
+            else f"database {db.backend} at schema revision {rev}"
+        )
         if migrate_only:
             return
         if workers > 1:
@@ -199,11 +218,19 @@ def serve_cmd(
                     }
                 )
             area_of = the_city.study_area(settings.area or None)
-            with console.status(f"building the road network of {area_of.name}"):
+            building = (
+                f"正在构建 {area_of.name} 的路网"
+                if zh
+                else f"building the road network of {area_of.name}"
+            )
+            with console.status(building):
                 # built (or checked) once here, so that each worker loads it from the cache
                 _, how = the_city.cached_road_network(area_of, cache_dir=settings.cache_dir)
             console.print(
-                f"{workers} workers, each loading the road network of {area_of.name} "
+                f"{workers} 个工作进程，各自加载 {area_of.name} 的路网（此处 {how}）；"
+                f"控制台：http://{host}:{port}/"
+                if zh
+                else f"{workers} workers, each loading the road network of {area_of.name} "
                 f"({how} here); console at http://{host}:{port}/"
             )
             run(
@@ -216,8 +243,12 @@ def serve_cmd(
                 workers=workers,
             )
             return
-        where = settings.area or f"the default area of {the_city.name}"
-        with console.status(f"building the road network of {where}"):
+        if zh:
+            building = f"正在构建 {settings.area or the_city.name + ' 默认区域'} 的路网"
+        else:
+            where = settings.area or f"the default area of {the_city.name}"
+            building = f"building the road network of {where}"
+        with console.status(building):
             geo = build_geo(
                 settings.area or None,
                 settings.data_dir,
@@ -228,13 +259,16 @@ def serve_cmd(
                 cache_dir=settings.cache_dir,
             )
         console.print(
-            f"{geo.name}: {geo.network.n_nodes:,} road nodes, {len(geo.sites)} sites; "
+            f"{geo.name}：{geo.network.n_nodes:,} 个道路节点，{len(geo.sites)} 个站点；"
+            f"控制台：http://{host}:{port}/"
+            if zh
+            else f"{geo.name}: {geo.network.n_nodes:,} road nodes, {len(geo.sites)} sites; "
             f"console at http://{host}:{port}/"
         )
     except (XunfangError, OSError) as exc:
         if server_lock is not None:
             server_lock.release()
-        raise fail(exc) from exc
+        raise fail(exc, out_lang) from exc
     try:
         run(settings, geo, host=host, port=port, migrate=False, log_level=log_level)
     finally:

@@ -163,13 +163,21 @@ def run_cmd(
             for v in ("stations", "booths"):
                 if f"{v}_calls" in totals:
                     _out.print(
-                        f"{v}: {totals[f'{v}_calls']:,.0f} calls, within 3 min "
+                        f"{variant_label(v, lang)}：{totals[f'{v}_calls']:,.0f} 起报警，"
+                        f"3 分钟内到达 {totals[f'{v}_share_within_3min']:.1%}，平均响应 "
+                        f"{totals[f'{v}_mean_response_min']:.2f} 分钟"
+                        if zh
+                        else f"{v}: {totals[f'{v}_calls']:,.0f} calls, within 3 min "
                         f"{totals[f'{v}_share_within_3min']:.1%}, mean response "
                         f"{totals[f'{v}_mean_response_min']:.2f} min"
                     )
+            wall_s = time.perf_counter() - start
             _out.print(
-                f"{totals['districts']} districts: wrote {out}/city_simulation_report.html "
-                f"and city_simulation_summary.csv in {time.perf_counter() - start:.1f} s"
+                f"{totals['districts']} 个辖区：用时 {wall_s:.1f} 秒，已写出 "
+                f"{out}/city_simulation_report.html 和 city_simulation_summary.csv"
+                if zh
+                else f"{totals['districts']} districts: wrote {out}/city_simulation_report.html "
+                f"and city_simulation_summary.csv in {wall_s:.1f} s"
             )
             return
         with _progress() as progress:
@@ -193,7 +201,7 @@ def run_cmd(
             cmp = run_prepared(prep, replications=reps, record_log=event_log, progress=tick)
             written = write_simulation(cmp, out, lang=lang)
     except (XunfangError, OSError) as exc:
-        raise fail(exc) from exc
+        raise fail(exc, lang) from exc
     for v, why in cmp.skipped.items():
         head = "未运行" if zh else "skipped"
         _out.print(f"[yellow]{head}[/] {variant_label(v, lang)}: {escape(why)}")

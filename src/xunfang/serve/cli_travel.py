@@ -32,7 +32,7 @@ from rich.table import Table
 
 from xunfang import strict_json
 from xunfang.errors import ValidationError, XunfangError
-from xunfang.serve._common import fail
+from xunfang.serve._common import LangOpt, check_lang_option, fail
 
 if TYPE_CHECKING:
     from xunfang.ingest.road_network import RoadNetwork
@@ -114,9 +114,12 @@ def travel_time_cmd(
         ),
     ] = FAR_SNAP_M,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    lang: LangOpt = "en",
 ) -> None:
     """Print the drive time and distance from --from to --to and back, and the snap
     distances."""
+    check_lang_option(lang)
+    zh = lang == "zh"
     from xunfang.ingest.coords import outside_china, to_wgs84
     from xunfang.units import utm_crs_for
 
@@ -147,7 +150,7 @@ def travel_time_cmd(
         fwd_s, fwd_m, _ = net.route(int(nodes[0]), int(nodes[1]))
         back_s, back_m, _ = net.route(int(nodes[1]), int(nodes[0]))
     except XunfangError as exc:
-        raise fail(exc) from exc
+        raise fail(exc, lang) from exc
     result = {
         "forward": {"travel_time_s": _num(fwd_s), "distance_m": _num(fwd_m)},
         "backward": {"travel_time_s": _num(back_s), "distance_m": _num(back_m)},
@@ -156,24 +159,49 @@ def travel_time_cmd(
     if as_json:
         typer.echo(strict_json.dumps(result, ensure_ascii=False))
         return
-    table = Table(title=f"Drive along {escape(roads.name)}")
-    table.add_column("direction")
-    table.add_column("travel time", justify="right")
-    table.add_column("distance", justify="right")
-    for label, (t_s, d_m) in (("from -> to", (fwd_s, fwd_m)), ("to -> from", (back_s, back_m))):
-        table.add_row(label, _clock(t_s), f"{d_m:,.0f} m" if math.isfinite(d_m) else "-")
-    console.print(table)
-    console.print(
-        f"Snapped --from {snap_m[0]:.1f} m and --to {snap_m[1]:.1f} m to the nearest road "
-        f"node; network of {net.n_nodes:,} nodes, "
-        + ("one-way streets respected." if net.report.one_way_known else "every street two-way.")
+    table = Table(
+        title=f"沿 {escape(roads.name)} 驾车" if zh else f"Drive along {escape(roads.name)}"
     )
+    table.add_column("方向" if zh else "direction")
+    table.add_column("行驶时间" if zh else "travel time", justify="right")
+    table.add_column("距离" if zh else "distance", justify="right")
+    labels = ("起点 -> 终点", "终点 -> 起点") if zh else ("from -> to", "to -> from")
+    for label, (t_s, d_m) in zip(labels, ((fwd_s, fwd_m), (back_s, back_m)), strict=True):
+        dist = (f"{d_m:,.0f} 米" if zh else f"{d_m:,.0f} m") if math.isfinite(d_m) else "-"
+        table.add_row(label, _clock(t_s, lang), dist)
+    console.print(table)
+    if zh:
+        console.print(
+            f"--from 吸附 {snap_m[0]:.1f} 米、--to 吸附 {snap_m[1]:.1f} 米到最近的道路节点；"
+            f"路网共 {net.n_nodes:,} 个节点，"
+            + ("已遵守单行道。" if net.report.one_way_known else "所有道路按双向计。")
+        )
+    else:
+        console.print(
+            f"Snapped --from {snap_m[0]:.1f} m and --to {snap_m[1]:.1f} m to the nearest road "
+            f"node; network of {net.n_nodes:,} nodes, "
+            + (
+                "one-way streets respected."
+                if net.report.one_way_known
+                else "every street two-way."
+            )
+        )
     far = [
-        f"{opt} is {dist:,.0f} m from the nearest road node"
+        (
+            f"{opt} 距最近的道路节点 {dist:,.0f} 米"
+            if zh
+            else f"{opt} is {dist:,.0f} m from the nearest road node"
+        )
         for opt, dist in zip(("--from", "--to"), snap_m.tolist(), strict=True)
         if dist > FAR_SNAP_M
     ]
-    if far:  # allowed by a --max-snap-m above the default
+    if far and zh:
+        console.print(
+            f"[yellow]警告：[/]{'；'.join(far)}：请检查该点和 --frame"
+            "（GCJ-02 坐标按 WGS-84 读取，在中国约偏 500 米）。",
+            soft_wrap=True,
+        )
+    elif far:  # allowed by a --max-snap-m above the default
         console.print(
             f"[yellow]warning:[/] {'; '.join(far)}: check the point and --frame "
             "(a GCJ-02 point read as WGS-84 is off by about 500 m in China).",
@@ -252,8 +280,10 @@ def _num(value: float) -> float | None:
     return round(value, 3) if math.isfinite(value) else None
 
 
-def _clock(seconds: float) -> str:
+def _clock(seconds: float, lang: str = "en") -> str:
     if not math.isfinite(seconds):
-        return "unreachable"
+        return "不可达" if lang == "zh" else "unreachable"
     minutes, secs = divmod(seconds, 60.0)
+    if lang == "zh":
+        return f"{seconds:,.1f} 秒（{int(minutes)} 分 {secs:04.1f} 秒）"
     return f"{seconds:,.1f} s ({int(minutes)} min {secs:04.1f} s)"

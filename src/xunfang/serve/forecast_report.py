@@ -4,6 +4,7 @@ self-contained HTML report with charts (plotly.js embedded once, opens offline).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from html import escape as html_escape
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from plotly.offline import get_plotlyjs
 
 from xunfang import __version__, strict_json
 from xunfang.analyse.evaluate import EvaluationRun
-from xunfang.serve._common import write_atomic
+from xunfang.serve._common import LANGS, write_atomic
 
 OPENCP_SEPT2014: dict[str, dict[float, float]] = {
     "BURGLARY": {0.01: 0.117, 0.05: 0.359, 0.20: 0.753},
@@ -43,6 +44,212 @@ _PALETTE = [
 ]
 
 
+_TEXT: dict[str, dict[str, str]] = {
+    "title": {"en": "Hotspot forecast evaluation", "zh": "热点预测评估"},
+    "title_windows": {
+        "en": "Hotspot forecast evaluation: {window} windows",
+        "zh": "热点预测评估：{window}时段",
+    },
+    "all_types": {"en": "all types", "zh": "全部类别"},
+    "lead": {
+        "en": "{types} · {area} ({km2:.1f} km², {cells:,} cells of {cell_m:g} m, {crs}) · "
+        "{n} {window} windows {first} – {last} · {selected:,} incidents selected of "
+        "{input:,} · xunfang {version} · {generated}",
+        "zh": "{types} · {area}（{km2:.1f} 平方公里，{cells:,} 个 {cell_m:g} 米网格，{crs}）· "
+        "{n} 个{window}时段 {first} – {last} · 选中警情 {selected:,} 起（共 {input:,} 起）· "
+        "xunfang {version} · {generated}",
+    },
+    "command": {"en": "Command", "zh": "命令"},
+    "h_reference": {
+        "en": "Against the reference (open_cp, same split)",
+        "zh": "与参考结果对比（open_cp，相同划分）",
+    },
+    "p_reference": {
+        "en": "Mean daily hit rate; the reference row is open_cp's best predictor at each "
+        "coverage.",
+        "zh": "日均命中率；参考行为 open_cp 在各覆盖率下的最佳预测器。",
+    },
+    "h_hit": {"en": "Hit rate", "zh": "命中率"},
+    "p_hit": {
+        "en": "Share of the window's incidents inside the flagged cells; mean over windows.",
+        "zh": "时段内警情落在标记网格内的比例；各时段平均。",
+    },
+    "h_spread": {"en": "Spread over windows", "zh": "各时段间的离散程度"},
+    "p_spread": {
+        "en": "Mean hit rate with its 95 % Student-t interval over the {n} windows (and the "
+        "standard deviation over windows), unshifted grid.",
+        "zh": "{n} 个时段的平均命中率及其 95% Student-t 置信区间（以及各时段间的标准差），"
+        "未平移网格。",
+    },
+    "h_paired": {
+        "en": "Against naive counts (<code>{baseline}</code>), window by window",
+        "zh": "逐时段与简单计数（<code>{baseline}</code>）对比",
+    },
+    "p_paired": {
+        "en": "Mean per-window difference in hit rate, its 95 % t interval, the paired t-test "
+        "and the Wilcoxon signed-rank test (two-sided); <em>better</em>/<em>worse</em> need "
+        "both tests below 0.05. <em>too few incidents to tell apart</em>: twice the noise "
+        "that the windows' incident counts alone produce (binomial) exceeds 10 % of naive "
+        "counts' hit rate, so a difference of that size could be noise.",
+        "zh": "每时段命中率之差的均值、其 95% t 置信区间、配对 t 检验和 Wilcoxon 符号秩检验"
+        "（双侧）；<em>更好</em>/<em>更差</em>要求两项检验的 p 值都低于 0.05。"
+        "<em>警情太少，无法区分</em>：仅由各时段警情数产生的噪声（二项分布）的两倍超过简单计数"
+        "命中率的 10%，这样大小的差异可能只是噪声。",
+    },
+    "h_selection": {"en": "Automatic selection", "zh": "自动选择"},
+    "p_selection": {
+        "en": "For each test window the method and its parameters were chosen by rolling-origin "
+        "validation on the windows before it (never on the window itself): the simplest "
+        "candidate whose mean validation score (mean hit rate at 1, 5 and 20 %) is within one "
+        "standard error of the best (Hastie, Tibshirani &amp; Friedman, ESL 7.10; standard "
+        "error of the paired per-window differences). Candidates are listed simplest first. "
+        "All validation scores: <code>selection.csv</code>, <code>selection_scores.csv</code>, "
+        "<code>selection.json</code>.",
+        "zh": "每个测试时段的方法及其参数，都由该时段之前各时段上的滚动起点验证选出（从不使用该"
+        "时段本身）：选取平均验证得分（1%、5% 和 20% 覆盖率下的平均命中率）与最佳者相差不超过"
+        "一个标准误的最简单候选（Hastie、Tibshirani 与 Friedman，ESL 7.10；标准误取自逐时段"
+        "配对差值）。候选按由简到繁排列。全部验证得分见 <code>selection.csv</code>、"
+        "<code>selection_scores.csv</code>、<code>selection.json</code>。",
+    },
+    "h_pai_pei": {"en": "PAI and PEI", "zh": "PAI 与 PEI"},
+    "h_pai": {"en": "PAI (mean)", "zh": "PAI（均值）"},
+    "p_pai": {
+        "en": "Hit rate divided by the share of the area flagged.",
+        "zh": "命中率除以标记面积占比（预测精度指数）。",
+    },
+    "h_pei": {"en": "PEI (mean)", "zh": "PEI（均值）"},
+    "p_pei": {
+        "en": "Incidents captured divided by the most the same number of cells could have "
+        "captured.",
+        "zh": "捕获的警情数除以相同数量网格最多可能捕获的警情数（预测效率指数）。",
+    },
+    "h_daily": {"en": "Window by window", "zh": "逐时段"},
+    "h_offset": {"en": "Grid-offset sensitivity", "zh": "网格偏移敏感性"},
+    "p_offset": {
+        "en": "The same run on the grid shifted by half a cell in x and y (mean hit rate).",
+        "zh": "把网格在 x、y 方向各平移半个网格后重新计算（平均命中率）。",
+    },
+    "h_methods": {"en": "Methods and run time", "zh": "方法与运行时间"},
+    "h_notes": {"en": "Notes", "zh": "说明"},
+    "fig_hit": {"en": "Hit rate (mean, IQR over windows)", "zh": "命中率（均值，各时段四分位距）"},
+    "fig_pai": {"en": "PAI (mean, IQR over windows)", "zh": "PAI（均值，各时段四分位距）"},
+    "fig_daily": {
+        "en": "Hit rate per window at {pct} of the area",
+        "zh": "各时段命中率（标记 {pct} 面积）",
+    },
+    "axis_share": {"en": "share of the area flagged (%)", "zh": "标记面积占比（%）"},
+    "hit_rate": {"en": "hit rate", "zh": "命中率"},
+    "pai": {"en": "pai", "zh": "PAI"},
+    "method": {"en": "method", "zh": "方法"},
+    "offset": {"en": "offset {m:g} m", "zh": "偏移 {m:g} 米"},
+    "difference": {"en": "difference", "zh": "差值"},
+    "opencp_best": {"en": "open_cp best", "zh": "open_cp 最佳"},
+    "timing": {"en": "fit + predict, s per window", "zh": "拟合+预测（每时段秒数）"},
+    "coverage": {"en": "coverage", "zh": "覆盖率"},
+    "windows": {"en": "windows", "zh": "时段数"},
+    "events_per_window": {"en": "incidents / window", "zh": "每时段警情数"},
+    "t_p": {"en": "t-test p", "zh": "t 检验 p 值"},
+    "wilcoxon_p": {"en": "Wilcoxon p", "zh": "Wilcoxon p 值"},
+    "noise_se": {"en": "count noise (se)", "zh": "计数噪声（标准误）"},
+    "diff_ci": {"en": "difference [95 % CI]", "zh": "差值 [95% 置信区间]"},
+    "verdict": {"en": "verdict", "zh": "结论"},
+    "candidate": {"en": "candidate", "zh": "候选"},
+    "group": {"en": "type group", "zh": "类别组"},
+    "complexity": {"en": "complexity", "zh": "复杂度"},
+    "chosen_windows": {"en": "chosen (windows)", "zh": "被选中（时段数）"},
+    "best_windows": {"en": "best (windows)", "zh": "最佳（时段数）"},
+    "within_1se": {"en": "within 1 SE (windows)", "zh": "在 1 个标准误内（时段数）"},
+    "score_mean": {"en": "mean validation score", "zh": "平均验证得分"},
+    "validation_s": {"en": "validation s (mean)", "zh": "验证用时（秒，均值）"},
+    "note_ties": {
+        "en": "Tie rule: cells whose risk equals the risk at the cut-off are chosen at random; "
+        "hit rate, PAI and PEI are the exact expected values over that choice.",
+        "zh": "并列规则：风险等于截断值的网格随机选取；"
+        "命中率、PAI 和 PEI 是该随机选取下的精确期望值。",
+    },
+    "note_coverage": {
+        "en": "Coverage k = floor(share x {n:,} active cells); the share of the area is over "
+        "the active cells of the study area.",
+        "zh": "覆盖网格数 k = floor(占比 × {n:,} 个有效网格)；面积占比按研究区域内的有效网格计算。",
+    },
+    "note_pai": {
+        "en": "PAI = hit rate / share of area (Chainey et al. 2008); PEI = incidents captured "
+        "/ the most any k cells could capture in that window (Hunt 2016, NIJ 2017). When a "
+        "window has no more incidents than flagged cells, the best k cells capture all of them "
+        "and PEI equals the hit rate.",
+        "zh": "PAI = 命中率 / 面积占比（Chainey 等 2008）；PEI = 捕获的警情数 / 该时段任意 k 个"
+        "网格最多能捕获的警情数（Hunt 2016，NIJ 2017）。当某时段的警情数不多于标记网格数时，"
+        "最佳的 k 个网格能捕获全部警情，PEI 等于命中率。",
+    },
+    "note_rolling": {
+        "en": "Rolling origin: each window is forecast from the incidents before its start "
+        "(look-back {days} days); nothing after the window start is used.",
+        "zh": "滚动起点：每个时段只用其开始之前的警情预测（回看 {days} 天）；"
+        "不使用时段开始之后的任何数据。",
+    },
+    "all": {"en": "all", "zh": "全部"},
+    "note_outside": {
+        "en": "{n:,} test incidents fell outside the study area (offset {off:g} m): not scored.",
+        "zh": "{n:,} 起测试警情位于研究区域之外（偏移 {off:g} 米）：不计分。",
+    },
+    "note_date_only": {
+        "en": "{n:,} test incidents known only to the day were left out of the sub-day windows.",
+        "zh": "{n:,} 起只精确到日期的测试警情未计入小于一天的时段。",
+    },
+}
+"""The evaluation report's words in English and Chinese (``--lang``); the CSV and JSON
+column names stay English in every language."""
+
+WINDOW_ZH = {"day": "每日", "night": "夜间（22-06）", "week": "每周"}
+"""The window kinds of ``--window`` in Chinese (an ``HH-HH`` window as it is)."""
+
+VERDICT_ZH = {
+    "better": "更好",
+    "worse": "更差",
+    "too few incidents to tell apart": "警情太少，无法区分",
+    "no significant difference": "无显著差异",
+    "the same in every window": "各时段完全相同",
+}
+"""The paired tests' verdicts in Chinese."""
+
+METHOD_ZH = {
+    "naive": "简单计数：按网格统计过去警情数",
+    "kde": "回顾性核密度估计（KDE）：过去警情的空间平滑",
+    "prospective": "前瞻热点（Bowers 等 2004）：近期、邻近的警情权重更高",
+    "prospective-continuous": "连续前瞻热点：在连续空间中按时间和距离衰减加权",
+    "sepp": "自激点过程（ETAS/SEPP，Mohler 等 2011）：背景风险加上警情引发的近期重复风险",
+    "gbm": "梯度提升树：由历史警情和场所图层（道路、派出所、学校）特征学习风险",
+    "stack": "堆叠集成：多个方法的加权组合",
+    "auto": "自动选择：按此前时段的验证得分选取方法",
+}
+"""What each forecast method is, in Chinese, by the name its spec starts with."""
+
+
+def text(key: str, lang: str = "en", **kw: Any) -> str:
+    """The report's text ``key`` in ``lang`` with ``kw`` filled in.
+
+    Raises
+    ------
+    KeyError
+        If ``key`` is not in the catalogue or ``lang`` is not ``en`` or ``zh``.
+    """
+    return _TEXT[key][lang].format(**kw)
+
+
+def window_text(window: str, lang: str = "en") -> str:
+    """A ``--window`` kind in ``lang`` (``day`` -> ``每日``)."""
+    return WINDOW_ZH.get(window, window) if lang == "zh" else window
+
+
+def method_text(label: str, description: str, lang: str = "en") -> str:
+    """A method's description (``Forecaster.describe()``) for the report, with what the
+    method is in Chinese in front of it for ``lang`` ``zh``."""
+    if lang != "zh":
+        return description
+    base = label.split(":")[0].split("+")[0].strip().lower()
+    return f"{METHOD_ZH[base]}。{description}" if base in METHOD_ZH else description
+
+
 def _pct(f: float) -> str:
     return f"{100 * f:g}%"
 
@@ -56,7 +263,7 @@ def wide_table(summary: pd.DataFrame, metric: str, offset_m: float = 0.0) -> pd.
     return tab
 
 
-def offset_table(summary: pd.DataFrame) -> pd.DataFrame | None:
+def offset_table(summary: pd.DataFrame, lang: str = "en") -> pd.DataFrame | None:
     """Mean hit rate per method and coverage on the grid and on the half-cell-shifted
     grid, with the difference (None when only one offset was run)."""
     offsets = sorted(summary["offset_m"].unique())
@@ -65,14 +272,14 @@ def offset_table(summary: pd.DataFrame) -> pd.DataFrame | None:
     a = wide_table(summary, "hit_rate", offsets[0])
     b = wide_table(summary, "hit_rate", offsets[1])
     parts = {
-        f"offset {offsets[0]:g} m": a,
-        f"offset {offsets[1]:g} m": b,
-        "difference": b - a,
+        text("offset", lang, m=offsets[0]): a,
+        text("offset", lang, m=offsets[1]): b,
+        text("difference", lang): b - a,
     }
     return pd.concat(parts, axis=1)
 
 
-def metric_figure(summary: pd.DataFrame, metric: str, title: str) -> go.Figure:
+def metric_figure(summary: pd.DataFrame, metric: str, title: str, lang: str = "en") -> go.Figure:
     """Mean of ``metric`` against coverage per method (offset 0), with the interquartile
     range over windows as error bars."""
     fig = go.Figure()
@@ -94,8 +301,8 @@ def metric_figure(summary: pd.DataFrame, metric: str, title: str) -> go.Figure:
         )
     fig.update_layout(
         title=title,
-        xaxis_title="share of the area flagged (%)",
-        yaxis_title=metric.replace("_", " "),
+        xaxis_title=text("axis_share", lang),
+        yaxis_title=text(metric, lang) if metric in _TEXT else metric.replace("_", " "),
         xaxis={"type": "log", "tickvals": [1, 2, 5, 10, 20]},
         height=420,
         margin={"l": 60, "r": 20, "t": 50, "b": 50},
@@ -104,7 +311,7 @@ def metric_figure(summary: pd.DataFrame, metric: str, title: str) -> go.Figure:
     return fig
 
 
-def daily_figure(rows: pd.DataFrame, fraction: float) -> go.Figure:
+def daily_figure(rows: pd.DataFrame, fraction: float, lang: str = "en") -> go.Figure:
     """Hit rate of each window at one coverage, per method (offset 0)."""
     fig = go.Figure()
     sub = rows[
@@ -121,8 +328,8 @@ def daily_figure(rows: pd.DataFrame, fraction: float) -> go.Figure:
             )
         )
     fig.update_layout(
-        title=f"Hit rate per window at {_pct(fraction)} of the area",
-        yaxis_title="hit rate",
+        title=text("fig_daily", lang, pct=_pct(fraction)),
+        yaxis_title=text("hit_rate", lang),
         height=360,
         margin={"l": 60, "r": 20, "t": 50, "b": 50},
         legend={"font": {"size": 10}},
@@ -130,12 +337,16 @@ def daily_figure(rows: pd.DataFrame, fraction: float) -> go.Figure:
     return fig
 
 
-def reference_table(summary: pd.DataFrame, reference: dict[float, float]) -> pd.DataFrame:
+def reference_table(
+    summary: pd.DataFrame, reference: dict[float, float], lang: str = "en"
+) -> pd.DataFrame:
     """Our mean hit rates beside reference figures at the reference's coverages."""
     ours = wide_table(summary, "hit_rate")
     cols = [_pct(f) for f in reference]
     tab = ours[[c for c in cols if c in ours.columns]].copy()
-    ref = pd.DataFrame([[reference[f] for f in reference]], columns=cols, index=["open_cp best"])
+    ref = pd.DataFrame(
+        [[reference[f] for f in reference]], columns=cols, index=[text("opencp_best", lang)]
+    )
     return pd.concat([ref, tab])
 
 
@@ -154,42 +365,39 @@ def spread_table(summary: pd.DataFrame) -> pd.DataFrame:
     return tab
 
 
-def paired_table(paired: pd.DataFrame) -> pd.DataFrame:
-    """The paired tests at 1, 5 and 20 % (all coverages if none of those) for the report."""
+def paired_table(paired: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
+    """The paired tests at 1, 5 and 20 % (all coverages if none of those) for the report,
+    headed in ``lang`` (``paired.csv`` keeps its own column names)."""
     keep = paired[paired["fraction"].isin([0.01, 0.05, 0.20])]
     p = (keep if len(keep) else paired).copy()
     p["coverage"] = [_pct(f) for f in p["fraction"]]
-    p["difference [95 % CI]"] = [
-        f"{r.mean_diff:+.3f} [{r.ci_lo:+.3f}, {r.ci_hi:+.3f}]" for r in p.itertuples()
-    ]
-    cols = {
-        "events_per_window": "incidents / window",
-        "t_p": "t-test p",
-        "wilcoxon_p": "Wilcoxon p",
-        "noise_se": "count noise (se)",
-    }
-    p = p.rename(columns=cols)
-    return p.set_index(["method", "coverage"])[
-        ["windows", *cols.values(), "difference [95 % CI]", "verdict"]
-    ]
+    p["diff_ci"] = [f"{r.mean_diff:+.3f} [{r.ci_lo:+.3f}, {r.ci_hi:+.3f}]" for r in p.itertuples()]
+    if lang == "zh":
+        p["verdict"] = [VERDICT_ZH.get(v, v) for v in p["verdict"]]
+    keys = ["windows", "events_per_window", "t_p", "wilcoxon_p", "noise_se", "diff_ci", "verdict"]
+    p = p.set_index(["method", "coverage"])[keys]
+    p.index = p.index.set_names([text("method", lang), text("coverage", lang)])
+    return p.rename(columns={k: text(k, lang) for k in keys})
 
 
-def selection_table(selections: pd.DataFrame) -> pd.DataFrame:
+def selection_table(selections: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
     """How often each candidate was chosen and its mean validation score (offset 0),
     per type group when ``auto`` chose per group."""
     s = selections[selections["offset_m"] == selections["offset_m"].min()]
     keys = ["method", "group", "candidate"] if "group" in s.columns else ["method", "candidate"]
     g = s.groupby(keys, sort=False)
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
-            "complexity": g["complexity"].first(),
-            "chosen (windows)": g["chosen"].sum().astype(int),
-            "best (windows)": g["diff_to_best"].apply(lambda d: int((d == 0).sum())),
-            "within 1 SE (windows)": g["within_1se"].sum().astype(int),
-            "mean validation score": g["score_mean"].mean(),
-            "validation s (mean)": g["seconds"].mean(),
+            text("complexity", lang): g["complexity"].first(),
+            text("chosen_windows", lang): g["chosen"].sum().astype(int),
+            text("best_windows", lang): g["diff_to_best"].apply(lambda d: int((d == 0).sum())),
+            text("within_1se", lang): g["within_1se"].sum().astype(int),
+            text("score_mean", lang): g["score_mean"].mean(),
+            text("validation_s", lang): g["seconds"].mean(),
         }
     )
+    out.index = out.index.set_names([text(k, lang) for k in keys])
+    return out
 
 
 def selection_reasons(selections: pd.DataFrame) -> list[str]:
@@ -210,96 +418,131 @@ def _html_table(df: pd.DataFrame, fmt: str = "{:.3f}") -> str:
     )
 
 
-def notes(run: EvaluationRun) -> list[str]:
-    """What the reader must know to read the figures."""
+def notes(run: EvaluationRun, lang: str = "en") -> list[str]:
+    """What the reader must know to read the figures, in ``lang``."""
     ev = run.evaluation
     out = [
-        "Tie rule: cells whose risk equals the risk at the cut-off are chosen at random; "
-        "hit rate, PAI and PEI are the exact expected values over that choice.",
-        f"Coverage k = floor(share x {run.grid.n_active:,} active cells); the share of the "
-        "area is over the active cells of the study area.",
-        "PAI = hit rate / share of area (Chainey et al. 2008); PEI = incidents captured / "
-        "the most any k cells could capture in that window (Hunt 2016, NIJ 2017). When a "
-        "window has no more incidents than flagged cells, the best k cells capture all of "
-        "them and PEI equals the hit rate.",
-        "Rolling origin: each window is forecast from the incidents before its start "
-        f"(look-back {ev.settings.get('lookback_days') or 'all'} days); nothing after the "
-        "window start is used.",
+        text("note_ties", lang),
+        text("note_coverage", lang, n=run.grid.n_active),
+        text("note_pai", lang),
+        text("note_rolling", lang, days=ev.settings.get("lookback_days") or text("all", lang)),
     ]
     if run.context_note:
         out.append(run.context_note)
     for off, n in ev.n_outside.items():
         if n:
-            out.append(
-                f"{n:,} test incidents fell outside the study area (offset {off:g} m): not scored."
-            )
+            out.append(text("note_outside", lang, n=n, off=off))
     if ev.n_date_only:
-        out.append(
-            f"{ev.n_date_only:,} test incidents known only to the day were left out of the "
-            "sub-day windows."
-        )
+        out.append(text("note_date_only", lang, n=ev.n_date_only))
     return out
+
+
+def _method_index(tab: pd.DataFrame, lang: str) -> pd.DataFrame:
+    tab.index = tab.index.rename(text("method", lang))
+    return tab
 
 
 def render_html(
     run: EvaluationRun,
     *,
-    title: str = "Hotspot forecast evaluation",
+    title: str | None = None,
     reference: dict[float, float] | None = None,
     command: str = "",
+    lang: str = "en",
 ) -> str:
-    """The report as one HTML string."""
+    """The report as one HTML string, in ``lang`` (``en`` or ``zh``; ``title`` default:
+    "Hotspot forecast evaluation" in ``lang``).
+
+    Raises
+    ------
+    ValueError
+        If ``lang`` is not ``en`` or ``zh``.
+    """
+    if lang not in LANGS:
+        raise ValueError(f"--lang must be one of {LANGS}, got {lang!r}")
     summary = run.evaluation.summary()
     rows = run.evaluation.rows
     figs = {
-        "hit": metric_figure(summary, "hit_rate", "Hit rate (mean, IQR over windows)"),
-        "pai": metric_figure(summary, "pai", "PAI (mean, IQR over windows)"),
-        "daily": daily_figure(rows, float(summary["fraction"].max())),
+        "hit": metric_figure(summary, "hit_rate", text("fig_hit", lang), lang),
+        "pai": metric_figure(summary, "pai", text("fig_pai", lang), lang),
+        "daily": daily_figure(rows, float(summary["fraction"].max()), lang),
     }
     html = {
         k: f.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
         for k, f in figs.items()
     }
     tables = {
-        "spread": _html_table(spread_table(summary)),
-        "hit_rate": _html_table(wide_table(summary, "hit_rate")),
-        "pai": _html_table(wide_table(summary, "pai"), "{:.2f}"),
-        "pei": _html_table(wide_table(summary, "pei")),
+        "spread": _html_table(_method_index(spread_table(summary), lang)),
+        "hit_rate": _html_table(_method_index(wide_table(summary, "hit_rate"), lang)),
+        "pai": _html_table(_method_index(wide_table(summary, "pai"), lang), "{:.2f}"),
+        "pei": _html_table(_method_index(wide_table(summary, "pei"), lang)),
     }
     paired = run.evaluation.paired()
     sel = run.evaluation.selections
-    off = offset_table(summary)
-    timing = (
+    off = offset_table(summary, lang)
+    timing = _method_index(
         summary[summary["offset_m"] == summary["offset_m"].min()]
         .groupby("method", sort=False)["seconds_per_window"]
         .first()
-        .to_frame("fit + predict, s per window")
+        .to_frame(text("timing", lang)),
+        lang,
     )
     env = Environment(
         loader=PackageLoader("xunfang.serve", "templates"), autoescape=select_autoescape(["html"])
     )
     spec = run.spec
+    windows = run.evaluation.settings.get("windows", [])
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lead = text(
+        "lead",
+        lang,
+        types=", ".join(spec.types) if spec.types else text("all_types", lang),
+        area=run.area_name,
+        km2=run.area_km2,
+        cells=run.grid.n_active,
+        cell_m=run.grid.cell_m,
+        crs=run.grid.crs.to_string(),
+        n=len(windows),
+        window=window_text(spec.window, lang),
+        first=windows[0] if windows else "",
+        last=windows[-1] if windows else "",
+        selected=run.n_selected,
+        input=run.n_input,
+        version=__version__,
+        generated=generated,
+    )
+    methods = {
+        label: method_text(label, desc, lang)
+        for label, desc in run.evaluation.settings.get("methods", {}).items()
+    }
     return env.get_template("forecast_report.html").render(
-        title=title,
-        run=run,
-        spec=spec,
-        windows=run.evaluation.settings.get("windows", []),
-        methods=run.evaluation.settings.get("methods", {}),
+        lang=lang,
+        t={k: v[lang] for k, v in _TEXT.items()},
+        title=title or text("title", lang),
+        lead=lead,
+        methods=methods,
         figs=html,
         tables=tables,
-        offset=_html_table(off) if off is not None else None,
-        spread_windows=len(run.evaluation.settings.get("windows", [])),
-        paired=_html_table(paired_table(paired), "{:.3g}") if len(paired) else None,
-        paired_baseline=paired["baseline"].iloc[0] if len(paired) else "",
-        selection=_html_table(selection_table(sel)) if len(sel) else None,
+        offset=_html_table(_method_index(off, lang)) if off is not None else None,
+        colon="：" if lang == "zh" else ": ",
+        h_paired=(  # HTML: the catalogue's <code> around the escaped method spec
+            text("h_paired", lang, baseline=html_escape(str(paired["baseline"].iloc[0])))
+            if len(paired)
+            else ""
+        ),
+        p_spread=text("p_spread", lang, n=len(windows)),
+        paired=_html_table(paired_table(paired, lang), "{:.3g}") if len(paired) else None,
+        selection=_html_table(selection_table(sel, lang)) if len(sel) else None,
         selection_reasons=selection_reasons(sel),
-        reference=_html_table(reference_table(summary, reference)) if reference else None,
+        reference=(
+            _html_table(_method_index(reference_table(summary, reference, lang), lang))
+            if reference
+            else None
+        ),
         timing=_html_table(timing, "{:.3f}"),
-        notes=notes(run),
+        notes=notes(run, lang),
         command=command,
         plotlyjs=get_plotlyjs(),
-        version=__version__,
-        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
 
 
@@ -340,15 +583,17 @@ def write_evaluation(
     run: EvaluationRun,
     out_dir: str | Path,
     *,
-    title: str = "Hotspot forecast evaluation",
+    title: str | None = None,
     reference: dict[float, float] | None = None,
     command: str = "",
+    lang: str = "en",
 ) -> dict[str, Path]:
     """Write ``results.csv`` (one row per method, offset, window and coverage),
     ``summary.csv`` (mean, IQR, sd, t interval), ``paired.csv`` (each method against
     naive counts), for an ``auto`` method ``selection.csv``, ``selection_scores.csv`` and
     ``selection.json`` (every validation score and choice), ``run.json`` and
-    ``report.html`` to ``out_dir``."""
+    ``report.html`` (in ``lang``: ``en`` or ``zh``; the CSV and JSON files are the same
+    in every language) to ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
@@ -375,5 +620,8 @@ def write_evaluation(
                 sel.replace({np.nan: None}).to_dict(orient="records"), indent=1, default=str
             ),
         )
-    put("report.html", render_html(run, title=title, reference=reference, command=command))
+    put(
+        "report.html",
+        render_html(run, title=title, reference=reference, command=command, lang=lang),
+    )
     return written

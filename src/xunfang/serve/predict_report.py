@@ -22,6 +22,93 @@ from xunfang.serve._common import write_atomic
 from xunfang.serve.map_helpers import figure_height
 from xunfang.units import WGS84
 
+_TEXT: dict[str, dict[str, str]] = {
+    "page_title": {"en": "hotspot forecast {date}", "zh": "热点预测 {date}"},
+    "h1": {
+        "en": "Hotspot forecast: {window} window from {start}",
+        "zh": "热点预测：自 {start} 起的{window}时段",
+    },
+    "command": {"en": "Command", "zh": "命令"},
+    "h_on": {"en": "What it was computed on", "zh": "计算依据"},
+    "on_window": {
+        "en": "Window: {start} to {end} ({window}).",
+        "zh": "时段：{start} 至 {end}（{window}）。",
+    },
+    "on_area": {
+        "en": "Area: {area}, {cells:,} cells of {cell_m:g} m ({crs}); map coordinates in {frame}.",
+        "zh": "区域：{area}，{cells:,} 个 {cell_m:g} 米网格（{crs}）；地图坐标为 {frame}。",
+    },
+    "on_data": {
+        "en": "Data: {first} to {last} in the input; only incidents before the window's "
+        "start{within} were used.",
+        "zh": "数据：输入数据覆盖 {first} 至 {last}；只使用时段开始之前{within}的警情。",
+    },
+    "on_within": {"en": " and within {days} days of it", "zh": "且在其前 {days} 天内"},
+    "types": {"en": "types", "zh": "类别"},
+    "method": {"en": "method", "zh": "方法"},
+    "chosen": {"en": "chosen", "zh": "所选方法"},
+    "history": {"en": "history used", "zh": "使用的历史"},
+    "incidents": {"en": "incidents", "zh": "警情"},
+    "expected": {"en": "expected in window", "zh": "时段内预计警情"},
+    "seconds": {"en": "s", "zh": "秒"},
+    "h_why": {"en": "Why these methods", "zh": "为何选择这些方法"},
+    "fixed": {"en": "fixed method (no selection)", "zh": "固定方法（未做选择）"},
+    "p_selection": {
+        "en": "Each candidate was scored on the windows of the same kind before the forecast "
+        "window, each forecast from the incidents before it (score: mean hit rate at 1, 5 and "
+        "20 % of the area); the simplest candidate within one standard error of the best was "
+        "chosen (Hastie, Tibshirani &amp; Friedman, ESL 7.10; standard error of the paired "
+        "per-window differences). Candidates are listed simplest first.",
+        "zh": "每个候选方法都在预测时段之前的同类时段上计分，每个时段只用其之前的警情预测（得分："
+        "1%、5% 和 20% 面积下的平均命中率）；选取与最佳者相差不超过一个标准误的最简单候选"
+        "（Hastie、Tibshirani 与 Friedman，ESL 7.10；标准误取自逐时段配对差值）。"
+        "候选按由简到繁排列。",
+    },
+    "h_maps": {"en": "Maps", "zh": "地图"},
+    "p_maps": {
+        "en": "The top 5 % of the cells by expected incidents (darker = higher); the top 1 % "
+        "outlined. Every cell's risk and rank: <code>forecast.geojson</code>; the top cells at "
+        "1, 5 and 20 %: <code>hotspots.csv</code>.",
+        "zh": "按预计警情数排名前 5% 的网格（颜色越深数值越高），前 1% 加黑框。每个网格的风险与"
+        "排名见 <code>forecast.geojson</code>；1%、5% 和 20% 的热点网格见 "
+        "<code>hotspots.csv</code>。",
+    },
+    "study_area": {"en": "study area", "zh": "研究区域"},
+    "colour": {"en": "expected", "zh": "预计警情"},
+    "hover": {"en": "rank {rank}, cell {cell}", "zh": "排名 {rank}，网格 {cell}"},
+    "top5": {"en": "top 5 % ({n} cells)", "zh": "前 5%（{n} 个网格）"},
+    "lon": {"en": "longitude", "zh": "经度"},
+    "lat": {"en": "latitude", "zh": "纬度"},
+}
+"""The prediction report's words in English and Chinese (``--lang``); the files beside it
+keep their English column names."""
+
+
+def text(key: str, lang: str = "en", **kw: Any) -> str:
+    """The report's text ``key`` in ``lang`` with ``kw`` filled in.
+
+    Raises
+    ------
+    KeyError
+        If ``key`` is not in the catalogue or ``lang`` is not ``en`` or ``zh``.
+    """
+    return _TEXT[key][lang].format(**kw)
+
+
+def group_text(group: str, lang: str = "en") -> str:
+    """A forecast group for a reader in ``lang``: for ``zh`` the type group's Chinese name
+    from the taxonomy with its key (``交通（traffic）``), ``全部`` for ``all``; a type of
+    the data, and any group in ``en``, as it is."""
+    if lang != "zh":
+        return group
+    if group == "all":
+        return "全部"
+    from xunfang.ingest.taxonomy import load_taxonomy
+
+    label = load_taxonomy().label(group, "zh")
+    return f"{label}（{group}）" if label != group else group
+
+
 HOTSPOT_FRACTIONS = (0.01, 0.05, 0.20)
 """Coverages listed in ``hotspots.csv``."""
 
@@ -67,7 +154,7 @@ def hotspots(cells: pd.DataFrame, run: PredictionRun) -> pd.DataFrame:
     return pd.concat(out, ignore_index=True)
 
 
-def map_figure(cells: pd.DataFrame, run: PredictionRun, group: str) -> go.Figure:
+def map_figure(cells: pd.DataFrame, run: PredictionRun, group: str, lang: str = "en") -> go.Figure:
     """The top 5 % cells of ``group`` by risk (darker = higher), the top 1 % outlined."""
     g = next(x for x in run.groups if x.group == group)
     slug = _slug(group)
@@ -85,7 +172,7 @@ def map_figure(cells: pd.DataFrame, run: PredictionRun, group: str) -> go.Figure
             y=cells["centre_lat"],
             mode="markers",
             marker={"size": size, "symbol": "square", "color": "#e4e4e4"},
-            name="study area",
+            name=text("study_area", lang),
             hoverinfo="skip",
         )
     )
@@ -99,24 +186,25 @@ def map_figure(cells: pd.DataFrame, run: PredictionRun, group: str) -> go.Figure
                 "symbol": "square",
                 "color": sub[f"risk_{slug}"],
                 "colorscale": "YlOrRd",
-                "colorbar": {"title": "expected"},
+                "colorbar": {"title": text("colour", lang)},
                 "line": {
                     "width": [1.2 if r <= k1 else 0 for r in sub[f"rank_{slug}"]],
                     "color": "#000",
                 },
             },
             text=[
-                f"rank {r}, cell {c}" for r, c in zip(sub[f"rank_{slug}"], sub["cell"], strict=True)
+                text("hover", lang, rank=r, cell=c)
+                for r, c in zip(sub[f"rank_{slug}"], sub["cell"], strict=True)
             ],
-            name=f"top 5 % ({len(sub)} cells)",
+            name=text("top5", lang, n=len(sub)),
         )
     )
     fig.update_layout(
         title=f"{group}: {g.chosen}",
         height=figure_height(bounds, 900),
-        xaxis={"title": "longitude"},
+        xaxis={"title": text("lon", lang)},
         yaxis={
-            "title": "latitude",
+            "title": text("lat", lang),
             "scaleanchor": "x",
             "scaleratio": 1 / np.cos(np.radians(bounds[1])),
         },
@@ -138,11 +226,17 @@ def selection_frames(run: PredictionRun) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def write_prediction(
-    run: PredictionRun, out_dir: str | Path, *, output_frame: str = "wgs84", command: str = ""
+    run: PredictionRun,
+    out_dir: str | Path,
+    *,
+    output_frame: str = "wgs84",
+    command: str = "",
+    lang: str = "en",
 ) -> dict[str, Path]:
     """Write ``forecast.geojson``, ``hotspots.csv``, ``selection.csv`` /
     ``selection_scores.csv`` / ``selection.json`` (method ``auto``), ``importance.csv``
-    (a ``gbm`` forecast), ``run.json`` and ``report.html`` to ``out_dir``."""
+    (a ``gbm`` forecast), ``run.json`` and ``report.html`` (in ``lang``, ``en`` or ``zh``;
+    the other files are the same in every language) to ``out_dir``."""
     out = Path(out_dir)
     written: dict[str, Path] = {}
 
@@ -165,7 +259,7 @@ def write_prediction(
         put("importance.csv", pd.concat(imp, ignore_index=True).to_csv(index=False))
     put("run.json", strict_json.dumps(summary, indent=2, default=str))
     figs = {
-        g.group: map_figure(table, run, g.group).to_html(
+        g.group: map_figure(table, run, g.group, lang).to_html(
             full_html=False, include_plotlyjs=False, config={"displaylogo": False}
         )
         for g in run.groups
@@ -173,7 +267,39 @@ def write_prediction(
     env = Environment(
         loader=PackageLoader("xunfang.serve", "templates"), autoescape=select_autoescape(["html"])
     )
+    from xunfang.serve.forecast_report import window_text
+
+    window = window_text(run.spec.window, lang)
+    lookback = run.spec.lookback_days
     html = env.get_template("predict_report.html").render(
+        lang=lang,
+        t={k: v[lang] for k, v in _TEXT.items()},
+        page_title=text("page_title", lang, date=run.window.start.date()),
+        h1=text("h1", lang, window=window, start=run.window.start),
+        on_window=text(
+            "on_window", lang, start=run.window.start, end=run.window.end, window=window
+        ),
+        on_area=text(
+            "on_area",
+            lang,
+            area=run.area_name,
+            cells=run.grid.n_active,
+            cell_m=run.grid.cell_m,
+            crs=run.grid.crs.to_string(),
+            frame=output_frame,
+        ),
+        on_data=text(
+            "on_data",
+            lang,
+            first=summary["data_span"][0],
+            last=summary["data_span"][1],
+            within=text("on_within", lang, days=int(lookback)) if lookback else "",
+        ),
+        group_label={g.group: group_text(g.group, lang) for g in run.groups},
+        why={
+            g.group: (g.selection.reason() if g.selection else text("fixed", lang))
+            for g in run.groups
+        },
         run=run,
         summary=summary,
         figs=figs,

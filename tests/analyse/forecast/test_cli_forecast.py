@@ -260,3 +260,45 @@ def test_evaluate_auto_chooses_per_type_and_keeps_scores_across_days(
     auto = rows[(rows["method"] == "auto") & (rows["fraction"] == 0.01)]
     assert auto["chosen"].str.startswith("BURGLARY: ").all()
     assert auto["chosen"].str.contains("; BATTERY: ").all()
+
+
+def test_evaluate_and_predict_in_chinese(tmp_path: Path) -> None:
+    """--lang zh: the report and the terminal in Chinese, the CSV and JSON columns as in
+    English (a Chinese district's analyst found them English only)."""
+    src = _csv(tmp_path / "crimes.csv")
+    runner = CliRunner()
+    args = [
+        "evaluate", "--incidents", str(src), "--types", "BURGLARY", "--window", "night",
+        "--start", "2014-07-20", "--windows", "3", "--lookback-days", "30",
+        "--methods", "naive:period_days=28,prospective",
+    ]  # fmt: skip
+    zh = runner.invoke(app, [*args, "--out", str(tmp_path / "zh"), "--lang", "zh"])
+    assert zh.exit_code == 0, zh.output
+    en = runner.invoke(app, [*args, "--out", str(tmp_path / "en")])
+    assert en.exit_code == 0, en.output
+    assert "命中率 1%" in zh.output and "秒/时段" in zh.output
+    assert "已写出" in zh.output and "Wrote" not in zh.output
+    html = (tmp_path / "zh" / "report.html").read_text(encoding="utf-8")
+    assert "<h1>热点预测评估：夜间（22-06）时段</h1>" in html
+    assert "网格偏移敏感性" in html and "Grid-offset sensitivity" not in html
+    assert "前瞻热点（Bowers 等 2004）" in html  # what the method is
+    assert json.dumps("标记面积占比（%）")[1:-1] in html  # the chart's axis (plotly's JSON)
+    assert "3 个夜间（22-06）时段" in html
+    for name in ("results.csv", "summary.csv", "paired.csv"):
+        assert (
+            pd.read_csv(tmp_path / "zh" / name).columns.tolist()
+            == pd.read_csv(tmp_path / "en" / name).columns.tolist()
+        )
+    pred = [
+        "predict", "--incidents", str(src), "--types", "BURGLARY", "--method", "naive",
+        "--start", "2014-07-25", "--out", str(tmp_path / "p"), "--lang", "zh",
+    ]  # fmt: skip
+    r = runner.invoke(app, pred)
+    assert r.exit_code == 0, r.output
+    assert "所选方法" in r.output and "预计警情" in r.output
+    html = (tmp_path / "p" / "report.html").read_text(encoding="utf-8")
+    assert "<h2>计算依据</h2>" in html and "固定方法（未做选择）" in html
+    assert "What it was computed on" not in html
+    bad = runner.invoke(app, [*pred[:3], "--lookback-days", "-3", "--lang", "zh"])
+    assert bad.exit_code == 2
+    assert "错误：--lookback-days 必须为 0（全部历史）或更大，实际为 -3.0" in bad.output

@@ -206,3 +206,17 @@ def test_cli_segments_on_the_synthetic_block(tmp_path: Path) -> None:
     assert flagged[0]["geometry"]["coordinates"][0] == pytest.approx([121.47, 31.23], abs=1e-6)
     summary = pd.read_csv(out / "summary.csv")
     assert set(summary["unit"]) == {"road length", "area"}
+    # --lang zh: the same run's terminal summary in Chinese
+    zh = CliRunner().invoke(
+        app,
+        [
+            "segments", "--boundary", str(boundary), "--roads", str(BLOCK),
+            "--incidents", str(src), "--profile", "cn110", "--start", "2024-04-20",
+            "--windows", "2", "--cell-m", "50", "--out", str(tmp_path / "zh"), "--lang", "zh",
+        ],
+        env={"COLUMNS": "200"},
+    )  # fmt: skip
+    assert zh.exit_code == 0, zh.output
+    assert "2 个路段" in zh.output and "道路长度" in zh.output and "秒/时段" in zh.output
+    assert "区域内 240 起警情（共选中 240 起）吸附到最近的路段" in zh.output
+    assert "已写出" in zh.output

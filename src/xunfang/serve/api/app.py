@@ -28,7 +28,7 @@ from typing import Any
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
@@ -187,9 +187,13 @@ def create_app(
             "Referrer-Policy": "no-referrer",
         }
 
+    console_html = (WEB_DIR / "index.html").read_text(encoding="utf-8")
+    console_html = console_html.replace('<html lang="zh">', f'<html lang="{settings.lang}">', 1)
+
     @app.get("/", include_in_schema=False)
-    def console(request: Request) -> FileResponse:
-        return FileResponse(WEB_DIR / "index.html", headers=page_headers(request))
+    def console(request: Request) -> HTMLResponse:
+        """The console; its ``<html lang>`` is the default language (``settings.lang``)."""
+        return HTMLResponse(console_html, headers=page_headers(request))
 
     @app.get("/field", include_in_schema=False)
     def field_page(request: Request) -> FileResponse:
@@ -229,7 +233,6 @@ def _bus(
 def _offline_docs(app: FastAPI) -> None:
     """``/docs`` from the ``swagger-ui-bundle`` package's files (no CDN)."""
     from fastapi.openapi.docs import get_swagger_ui_html
-    from fastapi.responses import HTMLResponse
     from swagger_ui_bundle import swagger_ui_path
 
     app.mount("/docs-static", StaticFiles(directory=swagger_ui_path), name="docs-static")

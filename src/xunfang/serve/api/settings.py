@@ -61,6 +61,9 @@ class ServeSettings(BaseSettings):
     token_ttl_min: float = Field(default=480.0, gt=0, le=7 * 24 * 60)
     env: Literal["development", "production"] = "development"
     tile_url: str = ""
+    lang: Literal["zh", "en"] = "zh"
+    """Default language of the console (``xunfang serve --lang``); each browser's own
+    choice (the language button) wins over it."""
     area: str = ""
     plan_dir: Path | None = None
     data_dir: Path = Path("data")

@@ -7,7 +7,7 @@
   const $ = (sel) => document.querySelector(sel);
   const state = {
     token: sessionStorage.getItem("xf_token") || "",
-    me: null, meta: null, lang: localStorage.getItem("xf_lang") || "zh",
+    me: null, meta: null, lang: localStorage.getItem("xf_lang") || (document.documentElement.lang === "en" ? "en" : "zh"),
     calls: new Map(), units: new Map(), sites: [], alerts: new Map(),
     selectedCall: null, hotspots: null, ws: null, wsRetry: 1000, callsPage: 0,
   };

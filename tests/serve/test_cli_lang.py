@@ -1,0 +1,103 @@
+"""``--lang zh`` on the commands a Chinese district's analyst runs: the command line's
+error messages and terminal output in Chinese, names of files, fields, options and areas
+verbatim (a tester found English errors and tables under --lang zh)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from xunfang.errors import DataFileError
+from xunfang.serve._common import error_text
+from xunfang.serve.cli import app
+
+runner = CliRunner()
+BLOCK = Path(__file__).resolve().parents[1] / "fixtures" / "oneway_block.osm"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "shanghai"
+
+
+def test_common_errors_in_chinese_keep_names_verbatim() -> None:
+    too_few = (
+        "only 3 incidents inside 西片 (of the chosen types): too few to site booths on (at "
+        "least 20); widen --types or the period, or plan on road length (--demand road_length)"
+    )
+    assert error_text(too_few, "zh") == (
+        "西片 内只有 3 起警情（所选类别）：太少，无法布设岗亭（至少需要 20 起）；"
+        "请放宽 --types 或时间范围，或按道路长度规划（--demand road_length）"
+    )
+    assert error_text(too_few, "en") == too_few
+    missing = DataFileError("110.csv", "file not found")
+    assert error_text(str(missing), "zh") == "110.csv：文件不存在"
+    col = DataFileError(
+        "110.csv",
+        "missing column '经度' (x) required by profile 'mapping_110'; the header has: 编号, 时间",
+        field="经度",
+    )
+    assert error_text(str(col), "zh") == (
+        "110.csv，字段 '经度'：缺少列 '经度'（x），配置 'mapping_110' 需要此列；"
+        "表头中的列：编号, 时间"
+    )
+    assert (
+        error_text("city.toml [incidents]: frame 'gcj' is not one of wgs84, gcj02, bd09", "zh")
+        == "city.toml [incidents]：坐标系 'gcj' 不是 wgs84, gcj02, bd09 之一"
+    )
+    assert (
+        error_text("--output-frame must be one of wgs84, gcj02, bd09, got 'x'", "zh")
+        == "--output-frame 只能取 wgs84, gcj02, bd09，实际为 'x'"
+    )
+    # an unknown message stays as raised, not half translated
+    assert error_text("something new: row 3", "zh") == "something new: row 3"
+
+
+def test_travel_time_in_chinese() -> None:
+    args = ["travel-time", "--roads", str(BLOCK), "--from", "121.47001,31.2300"]
+    r = runner.invoke(app, [*args, "--to", "121.47099,31.2300", "--lang", "zh"])
+    assert r.exit_code == 0, r.output
+    assert "起点 -> 终点" in r.output and "行驶时间" in r.output
+    assert "11.4 秒（0 分 11.4 秒）" in r.output  # A to B, 95.27 m at 30 km/h
+    assert "已遵守单行道。" in r.output
+    r = runner.invoke(app, [*args, "--to", "31.23,121.47", "--lang", "zh"])
+    assert r.exit_code == 2
+    assert "错误：--to '31.23,121.47' 不是经纬度位置（看起来是“纬度,经度”：请先写经度）" in r.output
+    r = runner.invoke(app, [*args, "--to", "1,2", "--lang", "fr"])
+    assert r.exit_code == 2
+    assert "--lang must be one of ('en', 'zh'), got 'fr'" in r.output
+
+
+def test_areas_in_chinese(tmp_path: Path) -> None:
+    r = runner.invoke(app, ["areas", "--boundary", str(tmp_path / "无.geojson"), "--lang", "zh"])
+    assert r.exit_code == 2
+    assert "错误：" in r.output and "无.geojson：边界文件不存在" in r.output
+
+
+def test_plan_too_few_incidents_in_chinese(data_dir: Path, tmp_path: Path) -> None:
+    """SYNTHETIC example city (examples/shanghai): 西片 holds 25 property incidents, fewer
+    than the 30 a plan needs (booth_plan.MIN_INCIDENTS); the tester's error, in Chinese."""
+    args = ["plan", "--city", str(EXAMPLE / "city.toml"), "--area", "西片", "--lang", "zh"]
+    r = runner.invoke(
+        app,
+        [*args, "--types", "property", "--out", str(tmp_path)],
+        env={"XUNFANG_DATA_DIR": str(data_dir), "COLUMNS": "300"},
+    )
+    assert r.exit_code == 2
+    assert (
+        "错误：西片 内只有 25 起警情（所选类别）：太少，无法布设岗亭（至少需要 30 起）；"
+        "请放宽 --types 或时间范围，或按道路长度规划（--demand road_length）"
+    ) in r.output
+    r = runner.invoke(
+        app,
+        [*args, "--types", "violent", "--out", str(tmp_path)],
+        env={"XUNFANG_DATA_DIR": str(data_dir), "COLUMNS": "300"},
+    )
+    assert r.exit_code == 2
+    assert "错误：--types ['violent']：数据中没有这些类别的警情；已有的类别组：" in r.output
+
+
+def test_forecast_groups_named_in_chinese() -> None:
+    from xunfang.serve.predict_report import group_text
+
+    assert group_text("traffic", "zh") == "交通（traffic）"  # the taxonomy's zh label
+    assert group_text("all", "zh") == "全部"
+    assert group_text("BURGLARY", "zh") == "BURGLARY"  # a type of the data, as it is
+    assert group_text("traffic", "en") == "traffic"
