@@ -48,6 +48,7 @@ is what the API would accept.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import zlib
@@ -85,6 +86,7 @@ from xunfang.ingest.profiles import (
 )
 from xunfang.ingest.readers import HeaderRow, read_raw
 from xunfang.ingest.taxonomy import Taxonomy, load_taxonomy
+from xunfang.outputs import CSV_ENCODING, temporary_path
 from xunfang.units import WGS84, require_projected, utm_crs_for
 
 __all__ = [
@@ -1099,8 +1101,11 @@ def write_outputs(
     ``table=None`` (every row rejected) writes only ``rejected.csv`` and the report, and
     removes an ``incidents.parquet`` left by an earlier run so that no stale table remains.
     ``rejected.csv`` gets a ``reason_text`` column in ``lang`` (``en`` or ``zh``) after the
-    ``reason`` code. Each file is written to a temporary name and renamed, so a failed run
-    leaves no half file.
+    ``reason`` code, and like every CSV for people is UTF-8 with a byte-order mark
+    (:data:`xunfang.outputs.CSV_ENCODING`). Each file is written to a unique temporary name
+    in ``out_dir`` (:func:`tempfile.mkstemp`) and the three are renamed only when all are
+    complete, so a failed run leaves no half file and a second writer never shares a
+    temporary file (the command line also locks the folder: :class:`xunfang.outputs.OutputLock`).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -1112,20 +1117,15 @@ def write_outputs(
     if table is None:
         paths["incidents"].unlink(missing_ok=True)
         del paths["incidents"]
-    tmp = {k: v.with_suffix(v.suffix + ".tmp") for k, v in paths.items()}
-    try:
+    with contextlib.ExitStack() as stack:
+        # all three complete before any is renamed; an error or Ctrl-C removes them all
+        tmp = {k: stack.enter_context(temporary_path(v)) for k, v in paths.items()}
         if table is not None:
             table.write_parquet(tmp["incidents"])
         rej = rejected.copy()
         rej.insert(1, "reason_text", [reason_text(r, lang) for r in rej["reason"]])
-        rej.to_csv(tmp["rejected"], index=False)
+        rej.to_csv(tmp["rejected"], index=False, encoding=CSV_ENCODING)
         tmp["report"].write_text(
             strict_json.dumps(report.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8"
         )
-    except BaseException:  # an error or Ctrl-C: leave no half-written file behind
-        for t in tmp.values():
-            t.unlink(missing_ok=True)
-        raise
-    for k, v in paths.items():
-        tmp[k].replace(v)
     return paths

@@ -19,7 +19,7 @@ from xunfang import __version__
 from xunfang.config import get_settings
 from xunfang.errors import CacheWarning, XunfangError
 from xunfang.ingest.taxonomy import load_taxonomy
-from xunfang.serve._common import fail
+from xunfang.serve._common import fail, writes_output_folder
 from xunfang.serve.cli_city import (
     BoundaryNameOpt,
     BoundaryOpt,
@@ -120,6 +120,7 @@ def areas_cmd(
 
 
 @app.command("plan")
+@writes_output_folder
 def plan_cmd(
     area: Annotated[
         str | None,

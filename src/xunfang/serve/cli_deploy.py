@@ -23,7 +23,7 @@ from xunfang import strict_json
 from xunfang.config import get_settings
 from xunfang.errors import XunfangError
 from xunfang.ingest.notes import note_text
-from xunfang.serve._common import fail
+from xunfang.serve._common import fail, writes_output_folder
 from xunfang.serve.cli_city import (
     BoundaryNameOpt,
     BoundaryOpt,
@@ -49,6 +49,7 @@ console = Console()
 
 
 @app.callback(invoke_without_command=True)
+@writes_output_folder
 def deploy_cmd(
     plan_dir: Annotated[
         Path,

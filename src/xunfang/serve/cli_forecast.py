@@ -29,7 +29,7 @@ from xunfang.analyse.forecast.select import AUTO_BUDGET_S
 from xunfang.analyse.prediction import run_prediction
 from xunfang.config import get_settings
 from xunfang.errors import ValidationError, XunfangError
-from xunfang.serve._common import fail
+from xunfang.serve._common import fail, write_atomic, writes_output_folder
 from xunfang.serve.cli_city import (
     BoundaryNameOpt,
     BoundaryOpt,
@@ -302,6 +302,7 @@ def _command() -> str:
 
 
 @app.command("evaluate")
+@writes_output_folder
 def evaluate_cmd(
     incidents: IncidentsOpt = None,
     types: Annotated[
@@ -386,6 +387,7 @@ def evaluate_cmd(
 
 
 @app.command("predict")
+@writes_output_folder
 def predict_cmd(
     incidents: IncidentsOpt = None,
     types: Annotated[
@@ -489,6 +491,7 @@ def predict_cmd(
 
 
 @app.command("reproduce-opencp")
+@writes_output_folder
 def reproduce_opencp_cmd(
     incidents: Annotated[
         Path | None,
@@ -559,8 +562,7 @@ def reproduce_opencp_cmd(
             _print_summary(test, f"open_cp split · {label} · test week", OPENCP_SEPT2014[label])
             rows.append(comparison_rows(label, test, runs["validation"], chosen, ours))
         comparison = pd.concat(rows, ignore_index=True)
-        out.mkdir(parents=True, exist_ok=True)
-        comparison.to_csv(out / "comparison.csv", index=False)
+        write_atomic(out / "comparison.csv", comparison.to_csv(index=False))
     except (XunfangError, OSError) as exc:
         raise fail(exc) from exc
     _print_comparison(comparison)

@@ -37,7 +37,7 @@ from xunfang.analyse.segment_evaluate import (
 from xunfang.config import get_settings
 from xunfang.errors import ValidationError, XunfangError
 from xunfang.ingest.city import to_output_frame
-from xunfang.serve._common import OSM_ATTRIBUTION, fail, write_atomic
+from xunfang.serve._common import OSM_ATTRIBUTION, fail, write_atomic, writes_output_folder
 from xunfang.serve.cli_city import (
     BoundaryNameOpt,
     BoundaryOpt,
@@ -141,6 +141,7 @@ def _print(ev: SegmentEvaluation) -> None:
     )
 
 
+@writes_output_folder
 def segments_cmd(
     area: Annotated[
         str | None,

@@ -26,7 +26,7 @@ from xunfang.ingest.incidents import (
 from xunfang.ingest.messages import LANGS, column_text, expected_text, reason_text, text
 from xunfang.ingest.profiles import FrameName
 from xunfang.ingest.taxonomy import load_taxonomy
-from xunfang.serve._common import fail
+from xunfang.serve._common import fail, writes_output_folder
 from xunfang.serve.cli_city import (
     BoundaryFrameOpt,
     BoundaryNameOpt,
@@ -90,6 +90,7 @@ def _area_frame(city: City, area_name: str) -> str:
     return city.boundaries[0].frame if city.boundaries else city.frame
 
 
+@writes_output_folder
 def ingest_cmd(
     paths: Annotated[
         list[Path],
