@@ -46,10 +46,10 @@ class OutputLock:
     """The exclusive claim of one process on an output folder.
 
     An advisory ``flock`` (non-blocking) on ``<folder>/.xunfang.lock``, whose content is
-    the holder's process id and command line. The operating system releases the lock
-    when the holder exits however it ends (even ``kill -9``), so a lock file left behind
-    by a finished run is simply taken over; the file itself stays. On systems without
-    ``fcntl`` (Windows) no lock is taken.
+    the holder's process id and command line, removed when the holder releases it. The
+    operating system releases the lock when the holder exits however it ends (even
+    ``kill -9``), so a lock file left behind by a killed run is simply taken over. On
+    systems without ``fcntl`` (Windows) no lock is taken.
 
     Parameters
     ----------
@@ -88,26 +88,39 @@ class OutputLock:
             import fcntl
         except ImportError:  # pragma: no cover - Windows
             return self
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            lines = os.pread(fd, 4096, 0).decode("utf-8", "replace").splitlines()
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                lines = os.pread(fd, 4096, 0).decode("utf-8", "replace").splitlines()
+                os.close(fd)
+                pid = lines[0].strip() if lines and lines[0].strip() else "unknown"
+                cmd = lines[1].strip() if len(lines) > 1 and lines[1].strip() else "unknown"
+                raise ValidationError(
+                    f"output folder {self.folder} is in use by another xunfang run (pid "
+                    f"{pid}: {cmd}); wait for it to finish or give another --out (lock "
+                    f"{self.path})"
+                ) from None
+            # the holder removes the file when done: a lock on a removed file is no lock
+            mine = os.fstat(fd)
+            try:
+                now = os.stat(self.path)
+            except FileNotFoundError:
+                now = None
+            if now is not None and (now.st_dev, now.st_ino) == (mine.st_dev, mine.st_ino):
+                break
             os.close(fd)
-            pid = lines[0].strip() if lines and lines[0].strip() else "unknown"
-            cmd = lines[1].strip() if len(lines) > 1 and lines[1].strip() else "unknown"
-            raise ValidationError(
-                f"output folder {self.folder} is in use by another xunfang run (pid {pid}: "
-                f"{cmd}); wait for it to finish or give another --out (lock {self.path})"
-            ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n{self.command}\n".encode(), 0)
         self._fd = fd
         return self
 
     def release(self) -> None:
-        """Give the lock up (closing the file releases it); the lock file stays."""
+        """Give the lock up: remove the lock file (still holding it, so that a process
+        that opened it meanwhile sees it gone and tries again), then close it."""
         if self._fd is not None:
+            self.path.unlink(missing_ok=True)
             os.close(self._fd)
             self._fd = None
 

@@ -77,18 +77,19 @@ def test_two_real_ingest_processes_into_one_folder(holder: tuple[Path, int]) -> 
 
 
 @pytest.mark.skipif(not XUNFANG.is_file(), reason="no xunfang command next to this Python")
-def test_the_lock_of_a_finished_run_is_taken_over(tmp_path: Path) -> None:
+def test_the_lock_of_a_killed_run_is_taken_over(tmp_path: Path) -> None:
     folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / LOCK_NAME).write_text("999999999\nxunfang plan --out out (killed)\n")
     argv = [str(XUNFANG), "ingest", str(FIXTURE), "--profile", "cn110", "--frame", "gcj02"]
-    for _ in range(2):  # the second run takes over the lock file the first left
+    for _ in range(2):  # the second run finds the folder free again
         done = subprocess.run(
             [*argv, "--out", str(folder)], capture_output=True, text=True, timeout=300
         )
         assert done.returncode == 0, done.stderr
-    lines = (folder / LOCK_NAME).read_text().splitlines()
-    assert lines[1].startswith("xunfang ingest ") and lines[1].endswith(f"--out {folder}")
+    # the lock file is removed when the run ends: the folder holds the outputs only
     names = sorted(p.name for p in folder.iterdir())
-    assert names == [LOCK_NAME, "incidents.parquet", "ingest_report.json", "rejected.csv"]
+    assert names == ["incidents.parquet", "ingest_report.json", "rejected.csv"]
 
 
 def _commands(folder: Path, tmp_path: Path) -> dict[str, list[str]]:
@@ -126,7 +127,10 @@ def test_the_cli_releases_the_lock_when_a_command_ends(tmp_path: Path) -> None:
     for _ in range(2):  # in one process: the first run's lock is gone when it returns
         result = CliRunner().invoke(app, argv)
         assert result.exit_code == 0, result.output
-    OutputLock(folder).acquire().release()
+    lock = OutputLock(folder).acquire()
+    assert (folder / LOCK_NAME).read_text().startswith(f"{os.getpid()}\n")
+    lock.release()
+    assert not (folder / LOCK_NAME).exists()
 
 
 def test_an_out_that_is_a_file_is_refused(tmp_path: Path) -> None:
