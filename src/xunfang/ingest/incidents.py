@@ -49,6 +49,7 @@ is what the API would accept.
 from __future__ import annotations
 
 import contextlib
+import glob
 import gzip
 import json
 import zlib
@@ -67,7 +68,7 @@ from pyproj import CRS, Transformer
 from shapely.geometry.base import BaseGeometry
 
 from xunfang import strict_json
-from xunfang.errors import CRSError, DataFileError
+from xunfang.errors import CRSError, DataFileError, ValidationError
 from xunfang.ingest.coords import to_wgs84
 from xunfang.ingest.masking import mask_name_text, mask_phone_text
 from xunfang.ingest.messages import reason_text, text
@@ -84,7 +85,7 @@ from xunfang.ingest.profiles import (
     Profile,
     profile_from_toml,
 )
-from xunfang.ingest.readers import HeaderRow, read_raw
+from xunfang.ingest.readers import HeaderRow, incident_files_in, is_vector_folder, read_raw
 from xunfang.ingest.taxonomy import Taxonomy, load_taxonomy
 from xunfang.outputs import CSV_ENCODING, temporary_path
 from xunfang.units import WGS84, require_projected, utm_crs_for
@@ -101,6 +102,7 @@ __all__ = [
     "Layout",
     "NoUsableRowsError",
     "Profile",
+    "incident_inputs",
     "ingest",
     "mask_name",
     "mask_phone",
@@ -582,6 +584,9 @@ def ingest(
     paths
         One or more files: CSV (plain or gzip), Excel ``.xlsx`` or vector point files
         (GeoPackage, GeoJSON, Shapefile); see :data:`xunfang.ingest.readers.FORMATS_READ`.
+        A folder stands for its incident files in name order
+        (:func:`xunfang.ingest.readers.incident_files_in`; not its subfolders); the other
+        files in it are named in a note of the report.
     profile
         A :class:`Profile` or the name of a built-in one (``chicago``, ``portland``,
         ``cn110``).
@@ -641,13 +646,14 @@ def ingest(
         profile = PROFILES[profile]
     if not paths:
         raise DataFileError("(none)", "no input files given")
+    notes: list[str] = []
+    notes_zh: list[str] = []
+    paths = _expand_folders(paths, notes, notes_zh)
     taxonomy = taxonomy or load_taxonomy()
     now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now).tz_convert("UTC")
     parts: list[pd.DataFrame] = []
     files_info: list[dict[str, Any]] = []
     timezones: set[str] = set()
-    notes: list[str] = []
-    notes_zh: list[str] = []
     masked: set[str] = set()
     cleaned: dict[str, int] = {}
     metas: list[dict[str, str]] = []  # per file: the fields to blame and what they expect
@@ -899,6 +905,59 @@ def ingest(
     good.insert(good.columns.get_loc("x_m") + 1, "y_m", np.asarray(y))
     table = IncidentTable(good, target_crs, report.timezone)
     return table, rejected, report
+
+
+def incident_inputs(items: Sequence[str | Path], option: str = "--incidents") -> list[Path]:
+    """The incident inputs a user named, as every command reads them.
+
+    A glob pattern (``DIR/*.csv.gz``) becomes its matches in name order; a folder written
+    by ``xunfang ingest`` (``incidents.parquet`` beside ``ingest_report.json``) becomes
+    that table; any other folder stays a folder, which :func:`ingest` reads as its
+    incident files in name order (:func:`xunfang.ingest.readers.incident_files_in`);
+    a file stays a file.
+
+    Raises
+    ------
+    ValidationError
+        For a pattern that matches nothing, naming ``option``.
+    """
+    out: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if any(c in str(item) for c in "*?["):
+            matches = sorted(Path(m) for m in glob.glob(str(item)))
+            if not matches:
+                raise ValidationError(f"{option} {item}: no file matches")
+            out.extend(matches)
+        elif (
+            p.is_dir()
+            and (p / "incidents.parquet").is_file()
+            and (p / "ingest_report.json").is_file()
+        ):
+            out.append(p / "incidents.parquet")
+        else:
+            out.append(p)
+    return out
+
+
+def _expand_folders(
+    paths: Sequence[str | Path], notes: list[str], notes_zh: list[str]
+) -> list[Path]:
+    """``paths`` with each folder (not a Shapefile folder) replaced by its incident files
+    in name order; the files a folder holds besides them are named in ``notes``."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if not p.is_dir() or is_vector_folder(p):
+            out.append(p)
+            continue
+        read, left = incident_files_in(p)
+        out.extend(read)
+        if left:
+            names = ", ".join(q.name for q in left[:10]) + (" ..." if len(left) > 10 else "")
+            fields = {"folder": str(p), "n": len(read), "k": len(left), "names": names}
+            notes.append(text("folder_left_out", "en", **fields))
+            notes_zh.append(text("folder_left_out", "zh", **fields))
+    return out
 
 
 _TEXT_COLUMNS_FIXED = ("incident_id", "type", "subtype", "premise")

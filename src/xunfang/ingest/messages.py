@@ -53,6 +53,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "precision": "time precision",
         "dropped": "column(s) {cols} recognised and not read: free text often names the caller",
         "utf8_lines": "line(s) {lines} are UTF-8 in a GB18030 file: read as UTF-8",
+        "folder_left_out": (
+            "folder {folder}: read its {n} incident file(s) in name order; {k} other "
+            "file(s) not read: {names}"
+        ),
         "reading": "reading {n} file(s)",
         "span_outliers": (
             "{n} accepted row(s) lie more than {days} days from the median time "
@@ -88,6 +92,9 @@ _TEXT: dict[str, dict[str, str]] = {
         "precision": "时间精度",
         "dropped": "已识别但不读取的列：{cols}（自由文本常含报警人姓名）",
         "utf8_lines": "GB18030 文件中第 {lines} 行为 UTF-8 编码：已按 UTF-8 读取",
+        "folder_left_out": (
+            "文件夹 {folder}：已按文件名顺序读取其中 {n} 个警情文件；另有 {k} 个文件未读取：{names}"
+        ),
         "reading": "正在读取 {n} 个文件",
         "span_outliers": (
             "{n} 条已接受的行与时间中位数相差超过 {days} 天"

@@ -355,6 +355,45 @@ def detect_encoding(path: Path, requested: str = "auto") -> str:
     )
 
 
+INCIDENT_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".xlsx", ".gpkg", ".geojson", ".shp")
+"""Names of the files read from a folder of incident files. Not ``.txt`` (data folders keep
+their ``SOURCE.txt`` and read-me files beside the tables) nor ``.zip`` (a download kept
+beside its contents): name such a file itself to read it."""
+
+
+def is_vector_folder(path: Path) -> bool:
+    """Whether a folder is one vector file (a Shapefile's parts or a File Geodatabase)."""
+    return path.is_dir() and (path.suffix.lower() == ".gdb" or any(path.glob("*.shp")))
+
+
+def incident_files_in(folder: Path) -> tuple[list[Path], list[Path]]:
+    """The incident files of a folder, in name order, and the files left out.
+
+    Read: the files whose names end in :data:`INCIDENT_SUFFIXES` (case-insensitive),
+    sorted by name (so ``crimes_2014-01.csv.gz`` comes before ``crimes_2014-02.csv.gz``);
+    subfolders are not searched. Left out (returned so that the caller names them):
+    every other file, except hidden files (``.name``) and Office lock files (``~$name``).
+
+    Raises
+    ------
+    DataFileError
+        When the folder holds no incident file, saying which names are read.
+    """
+    read: list[Path] = []
+    left: list[Path] = []
+    for p in sorted(folder.iterdir(), key=lambda q: q.name):
+        if p.is_dir() or p.name.startswith((".", "~$")):
+            continue
+        (read if p.name.lower().endswith(INCIDENT_SUFFIXES) else left).append(p)
+    if not read:
+        raise DataFileError(
+            folder,
+            f"is a folder with no incident files (read: {', '.join(INCIDENT_SUFFIXES)}"
+            f"{'; found ' + ', '.join(p.name for p in left[:5]) if left else ''})",
+        )
+    return read, left
+
+
 def sniff_kind(path: Path) -> Kind:
     """Whether a file is a CSV, an Excel workbook or a vector file, from its first bytes
     and its name.
@@ -367,9 +406,9 @@ def sniff_kind(path: Path) -> Kind:
     """
     suffix = path.suffix.lower()
     if path.is_dir():
-        if any(path.glob("*.shp")) or suffix == ".gdb":
+        if is_vector_folder(path):
             return "vector"
-        raise DataFileError(path, "is a directory; give the files in it (e.g. DIR/*.csv.gz)")
+        raise DataFileError(path, "is a folder; read its files with incident_files_in")
     with open(path, "rb") as fh:
         head = fh.read(4096)
     what = None

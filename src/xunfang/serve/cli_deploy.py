@@ -22,6 +22,7 @@ from rich.table import Table
 from xunfang import strict_json
 from xunfang.config import get_settings
 from xunfang.errors import XunfangError
+from xunfang.ingest.incidents import incident_inputs
 from xunfang.ingest.notes import note_text
 from xunfang.serve._common import fail, writes_output_folder
 from xunfang.serve.cli_city import (
@@ -163,7 +164,7 @@ def deploy_cmd(
                 out,
                 console=console,
                 config=config,
-                incident_files=tuple(incidents or ()),
+                incident_files=tuple(incident_inputs(incidents or [])),
                 city=the_city,
                 scheduler=scheduler,
                 workers=workers,
@@ -188,7 +189,7 @@ def deploy_cmd(
                 calendar,
                 settings,
                 config=config,
-                incident_files=tuple(incidents or ()),
+                incident_files=tuple(incident_inputs(incidents or [])),
                 smoothing=smoothing,
                 progress=say,
                 city=the_city,

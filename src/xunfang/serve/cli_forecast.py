@@ -12,7 +12,6 @@ The work is done by :mod:`xunfang.analyse.evaluate`; this module parses options 
 
 from __future__ import annotations
 
-import glob
 import shlex
 import sys
 from pathlib import Path
@@ -29,6 +28,7 @@ from xunfang.analyse.forecast.select import AUTO_BUDGET_S
 from xunfang.analyse.prediction import run_prediction
 from xunfang.config import get_settings
 from xunfang.errors import ValidationError, XunfangError
+from xunfang.ingest.incidents import incident_inputs
 from xunfang.serve._common import fail, write_atomic, writes_output_folder
 from xunfang.serve.cli_city import (
     BoundaryNameOpt,
@@ -146,25 +146,9 @@ OPENCP_VALIDATION_START = "2014-09-16"
 
 
 def expand_paths(items: list[Path]) -> list[Path]:
-    """Files, folders (their ``*.csv``, ``*.csv.gz`` and ``*.parquet``) and glob patterns."""
-    out: list[Path] = []
-    for item in items:
-        text = str(item)
-        if any(c in text for c in "*?["):
-            matches = sorted(Path(p) for p in glob.glob(text))
-            if not matches:
-                raise ValidationError(f"--incidents {text}: no file matches")
-            out.extend(matches)
-        elif item.is_dir():
-            found = sorted(
-                p for p in item.iterdir() if p.name.endswith((".csv", ".csv.gz", ".parquet"))
-            )
-            if not found:
-                raise ValidationError(f"--incidents {item}: no .csv, .csv.gz or .parquet inside")
-            out.extend(found)
-        else:
-            out.append(item)
-    return out
+    """Files, folders and glob patterns, as every command reads them
+    (:func:`xunfang.ingest.incidents.incident_inputs`)."""
+    return incident_inputs(items)
 
 
 def _print_summary(run: EvaluationRun, title: str, reference: dict[float, float] | None) -> None:
