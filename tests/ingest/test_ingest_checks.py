@@ -96,6 +96,26 @@ def test_control_and_bidi_characters_are_cleaned_and_counted(tmp_path: Path) -> 
     assert report.to_dict()["cleaned_text"] == {"address": 3}
 
 
+def test_text_longer_than_the_cap_is_cut_counted_and_named(tmp_path: Path) -> None:
+    # SYNTHETIC: the tester's 2,000,000-character address, one of 2,001 and one of 2,000
+    rows = _rows(4)
+    rows[0] = rows[0].replace("南京东路0号", "路" * 2_000)  # at the cap: kept whole
+    rows[1] = rows[1].replace("南京东路1号", "路" * 2_000_000)
+    rows[2] = rows[2].replace("南京东路2号", "a" * 1_999 + "号X")
+    table, _, report = ingest([_write(tmp_path, rows)], "cn110", now=NOW)
+    assert report.rows_accepted == 4
+    lengths = table.frame["address"].str.len().tolist()
+    assert lengths == [2_000, 2_000, 2_000, len("南京东路3号")]
+    assert table.frame["address"].iloc[2] == "a" * 1_999 + "号"
+    assert report.truncated_text == {"address": 2}
+    assert report.to_dict()["max_text_chars"] == 2_000
+    assert report.notes == (
+        "110.csv: 2 cell(s) of field '事发地址' longer than 2,000 characters cut to 2,000 "
+        "(row(s) 2, 3; the longest 2,000,000)",
+    )
+    assert report.notes_zh[0].startswith("110.csv：字段 '事发地址' 有 2 个单元格超过 2,000 个字符")
+
+
 @pytest.mark.parametrize("encoding", ["gb18030", "utf-8"])
 def test_a_stray_nul_in_a_cell_is_cleaned_and_counted_not_a_binary_file(
     tmp_path: Path, encoding: str

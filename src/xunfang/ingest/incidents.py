@@ -129,6 +129,11 @@ FUTURE_TOLERANCE = pd.Timedelta(days=1)
 SPAN_OUTLIER_MIN = pd.Timedelta(days=365)
 """An accepted row this far (and ten interquartile ranges) from the median time is named
 in a note: the period looks wrong."""
+MAX_TEXT_CHARS = 2_000
+"""Longest text cell kept, in characters: a longer one (a whole document pasted into an
+address) is cut to this length and counted per column (``truncated_text``), its file, row
+and field named in a note. A 110 address or category runs to a few dozen characters."""
+
 _WHITESPACE_CONTROL = "[\t\n\r]"
 _OTHER_CONTROL = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]"
 
@@ -208,6 +213,9 @@ class IngestReport:
     time_precision: dict[str, int] = field(default_factory=dict)
     cleaned_text: dict[str, int] = field(default_factory=dict)
     """Per text column, the cells that held control or bidi characters (cleaned)."""
+    truncated_text: dict[str, int] = field(default_factory=dict)
+    """Per text column, the cells longer than :data:`MAX_TEXT_CHARS` (cut to it; the
+    rows are named in a note)."""
     period: tuple[str, str] | None = None
     """First and last accepted time (ISO 8601, UTC)."""
     ingested_at: str = ""
@@ -240,6 +248,8 @@ class IngestReport:
             "keep_piled": self.keep_piled,
             "masked_columns": list(self.masked_columns),
             "cleaned_text": self.cleaned_text,
+            "truncated_text": self.truncated_text,
+            "max_text_chars": MAX_TEXT_CHARS,
             "period": list(self.period) if self.period else None,
             "ingested_at": self.ingested_at,
             "frame": sorted({str(f.get("frame")) for f in self.files}),
@@ -656,6 +666,7 @@ def ingest(
     timezones: set[str] = set()
     masked: set[str] = set()
     cleaned: dict[str, int] = {}
+    truncated: dict[str, int] = {}
     metas: list[dict[str, str]] = []  # per file: the fields to blame and what they expect
     raws: list[pd.DataFrame] = []  # per file: the raw time and position text
     for p in paths:
@@ -736,11 +747,31 @@ def ingest(
                 values = _mask(values, layout.mask[out])
                 masked.add(out)
             part[out] = values.reset_index(drop=True).array
+        sources = {
+            "incident_id": layout.id,
+            "type": layout.type,
+            "subtype": layout.subtype,
+            "premise": layout.premise,
+            **layout.extra,
+        }
         for col in _TEXT_COLUMNS_FIXED + tuple(layout.extra):
             if col in part.columns and part[col].dtype == "string":
                 part[col], n_clean = _clean_text(part[col])
                 if n_clean:
                     cleaned[col] = cleaned.get(col, 0) + n_clean
+                part[col], long_rows, longest = _cap_text(part[col], rows)
+                if long_rows:
+                    truncated[col] = truncated.get(col, 0) + len(long_rows)
+                    cut: dict[str, object] = {
+                        "file": path.name,
+                        "n": len(long_rows),
+                        "field": sources.get(col) or col,
+                        "rows": _row_list(long_rows),
+                        "longest": longest,
+                        "max": MAX_TEXT_CHARS,
+                    }
+                    notes.append(text("truncated_note", "en", **cut))
+                    notes_zh.append(text("truncated_note", "zh", **cut))
         part["source_file"] = path.name
         part["source_row"] = rows
         part["_creason"] = creason
@@ -877,6 +908,7 @@ def ingest(
         masked_columns=tuple(sorted(masked)),
         time_precision={str(k): int(v) for k, v in good["time_precision"].value_counts().items()},
         cleaned_text=cleaned,
+        truncated_text=truncated,
         period=(
             (good["occurred_at"].min().isoformat(), good["occurred_at"].max().isoformat())
             if len(good)
@@ -973,6 +1005,25 @@ def _clean_text(values: pd.Series) -> tuple[pd.Series, int]:
     )
     changed = (out != values).fillna(False)
     return out, int(changed.sum())
+
+
+def _cap_text(values: pd.Series, rows: np.ndarray) -> tuple[pd.Series, list[int], int]:
+    """``values`` with cells longer than :data:`MAX_TEXT_CHARS` cut to it, the 1-based
+    data rows (from ``rows``, aligned with ``values``) of those cells, and the longest
+    length found (0 when none is cut)."""
+    lengths = values.str.len()
+    long = (lengths > MAX_TEXT_CHARS).fillna(False).to_numpy(dtype=bool)
+    if not long.any():
+        return values, [], 0
+    out = values.copy()
+    out[long] = values[long].str.slice(0, MAX_TEXT_CHARS)
+    return out, [int(r) for r in rows[long]], int(lengths[long].max())
+
+
+def _row_list(rows: list[int], most: int = 10) -> str:
+    """``3, 7, 12`` (the first ``most`` rows, then ``...``)."""
+    shown = ", ".join(str(r) for r in rows[:most])
+    return shown + (", ..." if len(rows) > most else "")
 
 
 def _duplicates(df: pd.DataFrame, reason: pd.Series) -> pd.Series:

@@ -63,6 +63,11 @@ _TEXT: dict[str, dict[str, str]] = {
             "(e.g. {file} row {row}: {time}); the period {start} - {end} looks wrong"
         ),
         "cleaned": "control or bidi characters removed from text",
+        "truncated": "text longer than the cap, cut",
+        "truncated_note": (
+            "{file}: {n} cell(s) of field {field!r} longer than {max:,} characters cut to "
+            "{max:,} (row(s) {rows}; the longest {longest:,})"
+        ),
         "mostly_outside": (
             "{n} of {of} located rows ({share:.0%}) fall outside {area}: the area was read in "
             "frame {frame}, the incidents in {inc}; if the boundary file is in another frame, "
@@ -101,6 +106,11 @@ _TEXT: dict[str, dict[str, str]] = {
             "（例：{file} 第 {row} 行：{time}）；时间范围 {start} - {end} 可能有误"
         ),
         "cleaned": "文本中已删除控制字符或双向控制字符",
+        "truncated": "超长文本已截断",
+        "truncated_note": (
+            "{file}：字段 {field!r} 有 {n} 个单元格超过 {max:,} 个字符，已截断为 {max:,} 个"
+            "（第 {rows} 行；最长 {longest:,} 个字符）"
+        ),
         "mostly_outside": (
             "{of} 条有坐标的行中 {n} 条（{share:.0%}）位于 {area} 之外：区域按 {frame} 坐标系读取，"
             "警情按 {inc} 读取；如边界文件是其他坐标系，请用 --boundary-frame 指定"

@@ -64,6 +64,8 @@ def print_ingest_report(report: IngestReport, lang: str = "en") -> None:
         table.add_row(text(key, lang), f"{n_piled:,}", style="yellow")
     for col, n in report.cleaned_text.items():
         table.add_row(f"{text('cleaned', lang)}{colon}{col}", f"{n:,}", style="yellow")
+    for col, n in report.truncated_text.items():
+        table.add_row(f"{text('truncated', lang)}{colon}{col}", f"{n:,}", style="yellow")
     for precision, n in report.time_precision.items():
         table.add_row(f"{text('precision', lang)}{colon}{text(precision, lang)}", f"{n:,}")
     console.print(table)
