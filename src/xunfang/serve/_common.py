@@ -12,7 +12,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from xunfang.errors import ValidationError
+from xunfang.config import missing_data_hint
+from xunfang.errors import DataFileError, ValidationError
 from xunfang.outputs import OutputLock, write_text_atomic
 
 OSM_ATTRIBUTION = "© OpenStreetMap contributors (ODbL)"
@@ -26,9 +27,22 @@ R = TypeVar("R")
 
 def fail(exc: BaseException) -> typer.Exit:
     """Print ``error: <message>`` to standard error; the caller raises the returned exit
-    (code 2)."""
-    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+    (code 2).
+
+    When the error is a missing file inside the data directory (the environment's, or
+    ./data by default), the message goes on to say where xunfang looked and how to set
+    ``XUNFANG_DATA_DIR`` (:func:`xunfang.config.data_dir_hint`)."""
+    message = str(exc)
+    hint = _missing_data_hint(exc)
+    if hint and hint not in message:
+        message = f"{message}; {hint}"
+    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     return typer.Exit(code=2)
+
+
+def _missing_data_hint(exc: BaseException) -> str:
+    """:func:`xunfang.config.missing_data_hint` for a :class:`DataFileError`, else ``""``."""
+    return missing_data_hint(exc.path) if isinstance(exc, DataFileError) else ""
 
 
 def osm_annotation() -> dict[str, Any]:
