@@ -10,7 +10,7 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "xunfang"
 STAGES = ["ingest", "store", "analyse", "plan", "dispatch", "simulate", "serve"]
-CORE = {"errors", "config", "units", "types", "data", "__init__"}
+CORE = {"errors", "config", "units", "types", "data", "outputs", "__init__"}
 
 
 def _imports(path: Path) -> set[str]:

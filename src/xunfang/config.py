@@ -10,12 +10,17 @@ per command.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from xunfang.errors import ValidationError
+
+DEFAULT_DATA_DIR = Path("data")
+"""Default of ``XUNFANG_DATA_DIR``: ``data`` in the current folder. (``make demo`` and
+``make test`` set ``XUNFANG_DATA_DIR`` to ``../shared/data`` themselves.)"""
 
 DEFAULT_CACHE_DIR = Path.home() / ".cache" / "xunfang"
 """Default of ``XUNFANG_CACHE_DIR`` (downloads and built road networks)."""
@@ -37,7 +42,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="XUNFANG_", extra="ignore")
 
-    data_dir: Path = Field(default=Path("data"))
+    data_dir: Path = Field(default=DEFAULT_DATA_DIR)
     cache_dir: Path = Field(default=DEFAULT_CACHE_DIR)
     source_base_url: str = ""
 
@@ -52,10 +57,63 @@ class Settings(BaseSettings):
         path = self.data_dir / city
         if not path.is_dir():
             raise ValidationError(
-                f"data directory {path} does not exist: set XUNFANG_DATA_DIR (or --data-dir) to "
-                f"the folder that holds {city}/, or download it with `xunfang data fetch {city}`"
+                f"{path.absolute()} does not exist: {data_dir_hint(self.data_dir, city)}"
             )
         return path
+
+
+def data_dir_hint(data_dir: Path, city: str = "chicago") -> str:
+    """Where xunfang looked for data and how to point it elsewhere, for the error of a
+    data file that is missing.
+
+    Parameters
+    ----------
+    data_dir
+        The data directory in use.
+    city
+        The city folder to name in the example.
+
+    Returns
+    -------
+    str
+        E.g. "looked in the data directory /home/me/data (the default: ./data of the
+        current folder, as XUNFANG_DATA_DIR is not set), which does not exist; set
+        XUNFANG_DATA_DIR (or --data-dir) ...".
+    """
+    env = os.environ.get("XUNFANG_DATA_DIR")
+    if env is not None and Path(env) == data_dir:
+        source = "from XUNFANG_DATA_DIR"
+    elif env is None and data_dir == DEFAULT_DATA_DIR:
+        source = "the default: ./data of the current folder, as XUNFANG_DATA_DIR is not set"
+    else:
+        source = "from --data-dir"
+    missing = "" if data_dir.is_dir() else ", which does not exist"
+    return (
+        f"looked in the data directory {data_dir.absolute()} ({source}){missing}; set "
+        f"XUNFANG_DATA_DIR (or --data-dir) to the folder that holds {city}/ (as `make "
+        f"demo` does: XUNFANG_DATA_DIR=../shared/data beside the repository), or download "
+        f"it with `xunfang data fetch {city}`"
+    )
+
+
+def missing_data_hint(path: str | Path) -> str:
+    """:func:`data_dir_hint` when ``path`` (a file, or a glob pattern) is missing and lies
+    in the data directory of the environment (``XUNFANG_DATA_DIR``, else ./data), else
+    ``""``: a missing file elsewhere is the user's own path, and its error says enough."""
+    text = str(path)
+    if any(c in text for c in "*?["):
+        text = text[: min(text.index(c) for c in "*?[" if c in text)]
+    p = Path(text)
+    if p.exists() and not any(c in str(path) for c in "*?["):
+        return ""
+    try:
+        data_dir = get_settings().data_dir
+    except ValueError:  # an invalid environment: its own error says more
+        return ""
+    root, where = data_dir.resolve(), p.resolve()
+    if where != root and root not in where.parents:
+        return ""
+    return data_dir_hint(data_dir)
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -350,8 +350,14 @@ def test_truncated_gzip_and_directory(monthly_file: Path, tmp_path: Path) -> Non
     cut.write_bytes(data[: len(data) // 2])
     with pytest.raises(DataFileError, match=r"cut\.csv\.gz: the compressed file is truncated"):
         ingest([cut], "chicago")
-    with pytest.raises(DataFileError, match="is a directory"):
+    # a folder is read as its incident files (here the truncated one), not refused
+    with pytest.raises(DataFileError, match=r"cut\.csv\.gz: the compressed file is truncated"):
         ingest([tmp_path], "chicago")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "scene.jpg").write_bytes(b"\xff\xd8\xff")
+    with pytest.raises(DataFileError, match=r"photos: is a folder with no incident files"):
+        ingest([photos], "chicago")
 
 
 def test_unknown_timezone_and_crs_in_a_mapping(tmp_path: Path) -> None:

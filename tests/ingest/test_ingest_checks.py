@@ -87,14 +87,79 @@ def test_duplicate_ids_exact_repeat_and_conflict_differ(tmp_path: Path) -> None:
 
 def test_control_and_bidi_characters_are_cleaned_and_counted(tmp_path: Path) -> None:
     rows = _rows(3)
-    # (a NUL near the start makes the file look binary, so \x1b stands in for it here)
-    rows[0] = rows[0].replace("南京东路0号", "南京\x07东路\x1b0号")
+    rows[0] = rows[0].replace("南京东路0号", "南京\x07东路\x1b0\x00号")
     rows[1] = rows[1].replace("南京东路1号", "abc\u202egnp.exe\u2066x\u2069")
     rows[2] = rows[2].replace("南京东路2号", "南京\t东路")
     table, _, report = ingest([_write(tmp_path, rows)], "cn110", now=NOW)
     assert list(table.frame["address"]) == ["南京东路0号", "abcgnp.exex", "南京 东路"]
     assert report.cleaned_text == {"address": 3}
     assert report.to_dict()["cleaned_text"] == {"address": 3}
+
+
+def test_text_longer_than_the_cap_is_cut_counted_and_named(tmp_path: Path) -> None:
+    # SYNTHETIC: the tester's 2,000,000-character address, one of 2,001 and one of 2,000
+    rows = _rows(4)
+    rows[0] = rows[0].replace("南京东路0号", "路" * 2_000)  # at the cap: kept whole
+    rows[1] = rows[1].replace("南京东路1号", "路" * 2_000_000)
+    rows[2] = rows[2].replace("南京东路2号", "a" * 1_999 + "号X")
+    table, _, report = ingest([_write(tmp_path, rows)], "cn110", now=NOW)
+    assert report.rows_accepted == 4
+    lengths = table.frame["address"].str.len().tolist()
+    assert lengths == [2_000, 2_000, 2_000, len("南京东路3号")]
+    assert table.frame["address"].iloc[2] == "a" * 1_999 + "号"
+    assert report.truncated_text == {"address": 2}
+    assert report.to_dict()["max_text_chars"] == 2_000
+    assert report.notes == (
+        "110.csv: 2 cell(s) of field '事发地址' longer than 2,000 characters cut to 2,000 "
+        "(row(s) 2, 3; the longest 2,000,000)",
+    )
+    assert report.notes_zh[0].startswith("110.csv：字段 '事发地址' 有 2 个单元格超过 2,000 个字符")
+
+
+@pytest.mark.parametrize("encoding", ["gb18030", "utf-8"])
+def test_a_stray_nul_in_a_cell_is_cleaned_and_counted_not_a_binary_file(
+    tmp_path: Path, encoding: str
+) -> None:
+    # SYNTHETIC: the tester's case, one NUL byte inside an address of a 110 export
+    rows = _rows(3)
+    rows[1] = rows[1].replace("南京东路1号", "南京东\x00路1号")
+    path = tmp_path / "110_nul.csv"
+    path.write_bytes(("\r\n".join([HEADER, *rows]) + "\r\n").encode(encoding))
+    table, _, report = ingest([path], "cn110", now=NOW)
+    assert report.rows_accepted == 3
+    assert list(table.frame["address"]) == ["南京东路0号", "南京东路1号", "南京东路2号"]
+    assert report.cleaned_text == {"address": 1}
+
+
+def test_a_single_byte_code_page_file_with_stray_nuls_is_text(tmp_path: Path) -> None:
+    from xunfang.ingest.readers import sniff_kind
+
+    # cp1252 (Western European): 2 NULs in 200 bytes = 1 %, the share still read as text
+    rows = "".join(f"{i};Rue de l'Église {i};1\n" for i in range(12))
+    body = ("id;adresse;x\n" + rows).encode("cp1252")[:198]
+    text = body[:50] + b"\x00" + body[50:120] + b"\x00" + body[120:]
+    assert len(text) == 200 and text.count(0) == 2
+    (tmp_path / "fr.csv").write_bytes(text)
+    assert sniff_kind(tmp_path / "fr.csv") == "csv"
+    # a third NUL (3 in 201 bytes, 1.5 %) is more than stray: binary
+    (tmp_path / "fr3.csv").write_bytes(text[:150] + b"\x00" + text[150:])
+    with pytest.raises(DataFileError, match=r"fr3\.csv: is a binary file, not a table"):
+        sniff_kind(tmp_path / "fr3.csv")
+
+
+def test_real_binary_files_are_still_refused(tmp_path: Path) -> None:
+    from xunfang.ingest.readers import sniff_kind
+
+    # random bytes (compressed or encrypted data): 0.4 % NUL but ~10 % other control bytes
+    blob = np.random.default_rng(0).bytes(4096)
+    assert 0 < blob.count(0) <= 0.01 * len(blob)
+    (tmp_path / "data.csv").write_bytes(blob)
+    with pytest.raises(DataFileError, match=r"data\.csv: is a binary file, not a table"):
+        sniff_kind(tmp_path / "data.csv")
+    # an executable: mostly NUL padding
+    (tmp_path / "tool.csv").write_bytes(b"\x7fELF\x02\x01\x01" + b"\x00" * 57 + b"\x03\x00>")
+    with pytest.raises(DataFileError, match=r"tool\.csv: is a binary file"):
+        sniff_kind(tmp_path / "tool.csv")
 
 
 def _frames_case(tmp_path: Path) -> tuple[Path, Path]:

@@ -58,6 +58,7 @@ import numpy as np
 import shapely
 from pyproj import CRS
 
+from xunfang.config import missing_data_hint
 from xunfang.errors import AreaNotFoundError, DataFileError, ValidationError
 from xunfang.ingest.areas import StudyArea, _norm, area_from_layer, read_boundary_file
 from xunfang.ingest.incidents import PROFILES, Profile, profile_from_toml
@@ -769,10 +770,11 @@ class City:
                 out.append(Path(pattern))
         if not out and required:
             hint = f" or run `{self.fetch_hint}`" if self.fetch_hint else ""
+            where = next(filter(None, map(missing_data_hint, self.incidents)), "")
             raise ValidationError(
                 f"no incident files for {self.name} "
                 f"({', '.join(self.incidents) or 'the city file names none'}); "
-                f"pass --incidents{hint}"
+                f"pass --incidents{hint}" + (f"; {where}" if where else "")
             )
         return out
 

@@ -48,6 +48,8 @@ is what the API would accept.
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import gzip
 import json
 import zlib
@@ -66,7 +68,7 @@ from pyproj import CRS, Transformer
 from shapely.geometry.base import BaseGeometry
 
 from xunfang import strict_json
-from xunfang.errors import CRSError, DataFileError
+from xunfang.errors import CRSError, DataFileError, ValidationError
 from xunfang.ingest.coords import to_wgs84
 from xunfang.ingest.masking import mask_name_text, mask_phone_text
 from xunfang.ingest.messages import reason_text, text
@@ -83,8 +85,9 @@ from xunfang.ingest.profiles import (
     Profile,
     profile_from_toml,
 )
-from xunfang.ingest.readers import HeaderRow, read_raw
+from xunfang.ingest.readers import HeaderRow, incident_files_in, is_vector_folder, read_raw
 from xunfang.ingest.taxonomy import Taxonomy, load_taxonomy
+from xunfang.outputs import CSV_ENCODING, temporary_path
 from xunfang.units import WGS84, require_projected, utm_crs_for
 
 __all__ = [
@@ -99,6 +102,7 @@ __all__ = [
     "Layout",
     "NoUsableRowsError",
     "Profile",
+    "incident_inputs",
     "ingest",
     "mask_name",
     "mask_phone",
@@ -125,6 +129,11 @@ FUTURE_TOLERANCE = pd.Timedelta(days=1)
 SPAN_OUTLIER_MIN = pd.Timedelta(days=365)
 """An accepted row this far (and ten interquartile ranges) from the median time is named
 in a note: the period looks wrong."""
+MAX_TEXT_CHARS = 2_000
+"""Longest text cell kept, in characters: a longer one (a whole document pasted into an
+address) is cut to this length and counted per column (``truncated_text``), its file, row
+and field named in a note. A 110 address or category runs to a few dozen characters."""
+
 _WHITESPACE_CONTROL = "[\t\n\r]"
 _OTHER_CONTROL = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]"
 
@@ -204,6 +213,9 @@ class IngestReport:
     time_precision: dict[str, int] = field(default_factory=dict)
     cleaned_text: dict[str, int] = field(default_factory=dict)
     """Per text column, the cells that held control or bidi characters (cleaned)."""
+    truncated_text: dict[str, int] = field(default_factory=dict)
+    """Per text column, the cells longer than :data:`MAX_TEXT_CHARS` (cut to it; the
+    rows are named in a note)."""
     period: tuple[str, str] | None = None
     """First and last accepted time (ISO 8601, UTC)."""
     ingested_at: str = ""
@@ -236,6 +248,8 @@ class IngestReport:
             "keep_piled": self.keep_piled,
             "masked_columns": list(self.masked_columns),
             "cleaned_text": self.cleaned_text,
+            "truncated_text": self.truncated_text,
+            "max_text_chars": MAX_TEXT_CHARS,
             "period": list(self.period) if self.period else None,
             "ingested_at": self.ingested_at,
             "frame": sorted({str(f.get("frame")) for f in self.files}),
@@ -580,6 +594,9 @@ def ingest(
     paths
         One or more files: CSV (plain or gzip), Excel ``.xlsx`` or vector point files
         (GeoPackage, GeoJSON, Shapefile); see :data:`xunfang.ingest.readers.FORMATS_READ`.
+        A folder stands for its incident files in name order
+        (:func:`xunfang.ingest.readers.incident_files_in`; not its subfolders); the other
+        files in it are named in a note of the report.
     profile
         A :class:`Profile` or the name of a built-in one (``chicago``, ``portland``,
         ``cn110``).
@@ -639,15 +656,17 @@ def ingest(
         profile = PROFILES[profile]
     if not paths:
         raise DataFileError("(none)", "no input files given")
+    notes: list[str] = []
+    notes_zh: list[str] = []
+    paths = _expand_folders(paths, notes, notes_zh)
     taxonomy = taxonomy or load_taxonomy()
     now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now).tz_convert("UTC")
     parts: list[pd.DataFrame] = []
     files_info: list[dict[str, Any]] = []
     timezones: set[str] = set()
-    notes: list[str] = []
-    notes_zh: list[str] = []
     masked: set[str] = set()
     cleaned: dict[str, int] = {}
+    truncated: dict[str, int] = {}
     metas: list[dict[str, str]] = []  # per file: the fields to blame and what they expect
     raws: list[pd.DataFrame] = []  # per file: the raw time and position text
     for p in paths:
@@ -728,11 +747,31 @@ def ingest(
                 values = _mask(values, layout.mask[out])
                 masked.add(out)
             part[out] = values.reset_index(drop=True).array
+        sources = {
+            "incident_id": layout.id,
+            "type": layout.type,
+            "subtype": layout.subtype,
+            "premise": layout.premise,
+            **layout.extra,
+        }
         for col in _TEXT_COLUMNS_FIXED + tuple(layout.extra):
             if col in part.columns and part[col].dtype == "string":
                 part[col], n_clean = _clean_text(part[col])
                 if n_clean:
                     cleaned[col] = cleaned.get(col, 0) + n_clean
+                part[col], long_rows, longest = _cap_text(part[col], rows)
+                if long_rows:
+                    truncated[col] = truncated.get(col, 0) + len(long_rows)
+                    cut: dict[str, object] = {
+                        "file": path.name,
+                        "n": len(long_rows),
+                        "field": sources.get(col) or col,
+                        "rows": _row_list(long_rows),
+                        "longest": longest,
+                        "max": MAX_TEXT_CHARS,
+                    }
+                    notes.append(text("truncated_note", "en", **cut))
+                    notes_zh.append(text("truncated_note", "zh", **cut))
         part["source_file"] = path.name
         part["source_row"] = rows
         part["_creason"] = creason
@@ -871,6 +910,7 @@ def ingest(
         masked_columns=tuple(sorted(masked)),
         time_precision={str(k): int(v) for k, v in good["time_precision"].value_counts().items()},
         cleaned_text=cleaned,
+        truncated_text=truncated,
         period=(
             (good["occurred_at"].min().isoformat(), good["occurred_at"].max().isoformat())
             if len(good)
@@ -901,6 +941,59 @@ def ingest(
     return table, rejected, report
 
 
+def incident_inputs(items: Sequence[str | Path], option: str = "--incidents") -> list[Path]:
+    """The incident inputs a user named, as every command reads them.
+
+    A glob pattern (``DIR/*.csv.gz``) becomes its matches in name order; a folder written
+    by ``xunfang ingest`` (``incidents.parquet`` beside ``ingest_report.json``) becomes
+    that table; any other folder stays a folder, which :func:`ingest` reads as its
+    incident files in name order (:func:`xunfang.ingest.readers.incident_files_in`);
+    a file stays a file.
+
+    Raises
+    ------
+    ValidationError
+        For a pattern that matches nothing, naming ``option``.
+    """
+    out: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if any(c in str(item) for c in "*?["):
+            matches = sorted(Path(m) for m in glob.glob(str(item)))
+            if not matches:
+                raise ValidationError(f"{option} {item}: no file matches")
+            out.extend(matches)
+        elif (
+            p.is_dir()
+            and (p / "incidents.parquet").is_file()
+            and (p / "ingest_report.json").is_file()
+        ):
+            out.append(p / "incidents.parquet")
+        else:
+            out.append(p)
+    return out
+
+
+def _expand_folders(
+    paths: Sequence[str | Path], notes: list[str], notes_zh: list[str]
+) -> list[Path]:
+    """``paths`` with each folder (not a Shapefile folder) replaced by its incident files
+    in name order; the files a folder holds besides them are named in ``notes``."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if not p.is_dir() or is_vector_folder(p):
+            out.append(p)
+            continue
+        read, left = incident_files_in(p)
+        out.extend(read)
+        if left:
+            names = ", ".join(q.name for q in left[:10]) + (" ..." if len(left) > 10 else "")
+            fields = {"folder": str(p), "n": len(read), "k": len(left), "names": names}
+            notes.append(text("folder_left_out", "en", **fields))
+            notes_zh.append(text("folder_left_out", "zh", **fields))
+    return out
+
+
 _TEXT_COLUMNS_FIXED = ("incident_id", "type", "subtype", "premise")
 
 
@@ -914,6 +1007,25 @@ def _clean_text(values: pd.Series) -> tuple[pd.Series, int]:
     )
     changed = (out != values).fillna(False)
     return out, int(changed.sum())
+
+
+def _cap_text(values: pd.Series, rows: np.ndarray) -> tuple[pd.Series, list[int], int]:
+    """``values`` with cells longer than :data:`MAX_TEXT_CHARS` cut to it, the 1-based
+    data rows (from ``rows``, aligned with ``values``) of those cells, and the longest
+    length found (0 when none is cut)."""
+    lengths = values.str.len()
+    long = (lengths > MAX_TEXT_CHARS).fillna(False).to_numpy(dtype=bool)
+    if not long.any():
+        return values, [], 0
+    out = values.copy()
+    out[long] = values[long].str.slice(0, MAX_TEXT_CHARS)
+    return out, [int(r) for r in rows[long]], int(lengths[long].max())
+
+
+def _row_list(rows: list[int], most: int = 10) -> str:
+    """``3, 7, 12`` (the first ``most`` rows, then ``...``)."""
+    shown = ", ".join(str(r) for r in rows[:most])
+    return shown + (", ..." if len(rows) > most else "")
 
 
 def _duplicates(df: pd.DataFrame, reason: pd.Series) -> pd.Series:
@@ -1101,8 +1213,11 @@ def write_outputs(
     ``table=None`` (every row rejected) writes only ``rejected.csv`` and the report, and
     removes an ``incidents.parquet`` left by an earlier run so that no stale table remains.
     ``rejected.csv`` gets a ``reason_text`` column in ``lang`` (``en`` or ``zh``) after the
-    ``reason`` code. Each file is written to a temporary name and renamed, so a failed run
-    leaves no half file.
+    ``reason`` code, and like every CSV for people is UTF-8 with a byte-order mark
+    (:data:`xunfang.outputs.CSV_ENCODING`). Each file is written to a unique temporary name
+    in ``out_dir`` (:func:`tempfile.mkstemp`) and the three are renamed only when all are
+    complete, so a failed run leaves no half file and a second writer never shares a
+    temporary file (the command line also locks the folder: :class:`xunfang.outputs.OutputLock`).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -1114,20 +1229,15 @@ def write_outputs(
     if table is None:
         paths["incidents"].unlink(missing_ok=True)
         del paths["incidents"]
-    tmp = {k: v.with_suffix(v.suffix + ".tmp") for k, v in paths.items()}
-    try:
+    with contextlib.ExitStack() as stack:
+        # all three complete before any is renamed; an error or Ctrl-C removes them all
+        tmp = {k: stack.enter_context(temporary_path(v)) for k, v in paths.items()}
         if table is not None:
             table.write_parquet(tmp["incidents"])
         rej = rejected.copy()
         rej.insert(1, "reason_text", [reason_text(r, lang) for r in rej["reason"]])
-        rej.to_csv(tmp["rejected"], index=False)
+        rej.to_csv(tmp["rejected"], index=False, encoding=CSV_ENCODING)
         tmp["report"].write_text(
             strict_json.dumps(report.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8"
         )
-    except BaseException:  # an error or Ctrl-C: leave no half-written file behind
-        for t in tmp.values():
-            t.unlink(missing_ok=True)
-        raise
-    for k, v in paths.items():
-        tmp[k].replace(v)
     return paths

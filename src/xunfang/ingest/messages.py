@@ -53,12 +53,21 @@ _TEXT: dict[str, dict[str, str]] = {
         "precision": "time precision",
         "dropped": "column(s) {cols} recognised and not read: free text often names the caller",
         "utf8_lines": "line(s) {lines} are UTF-8 in a GB18030 file: read as UTF-8",
+        "folder_left_out": (
+            "folder {folder}: read its {n} incident file(s) in name order; {k} other "
+            "file(s) not read: {names}"
+        ),
         "reading": "reading {n} file(s)",
         "span_outliers": (
             "{n} accepted row(s) lie more than {days} days from the median time "
             "(e.g. {file} row {row}: {time}); the period {start} - {end} looks wrong"
         ),
         "cleaned": "control or bidi characters removed from text",
+        "truncated": "text longer than the cap, cut",
+        "truncated_note": (
+            "{file}: {n} cell(s) of field {field!r} longer than {max:,} characters cut to "
+            "{max:,} (row(s) {rows}; the longest {longest:,})"
+        ),
         "mostly_outside": (
             "{n} of {of} located rows ({share:.0%}) fall outside {area}: the area was read in "
             "frame {frame}, the incidents in {inc}; if the boundary file is in another frame, "
@@ -88,12 +97,20 @@ _TEXT: dict[str, dict[str, str]] = {
         "precision": "时间精度",
         "dropped": "已识别但不读取的列：{cols}（自由文本常含报警人姓名）",
         "utf8_lines": "GB18030 文件中第 {lines} 行为 UTF-8 编码：已按 UTF-8 读取",
+        "folder_left_out": (
+            "文件夹 {folder}：已按文件名顺序读取其中 {n} 个警情文件；另有 {k} 个文件未读取：{names}"
+        ),
         "reading": "正在读取 {n} 个文件",
         "span_outliers": (
             "{n} 条已接受的行与时间中位数相差超过 {days} 天"
             "（例：{file} 第 {row} 行：{time}）；时间范围 {start} - {end} 可能有误"
         ),
         "cleaned": "文本中已删除控制字符或双向控制字符",
+        "truncated": "超长文本已截断",
+        "truncated_note": (
+            "{file}：字段 {field!r} 有 {n} 个单元格超过 {max:,} 个字符，已截断为 {max:,} 个"
+            "（第 {rows} 行；最长 {longest:,} 个字符）"
+        ),
         "mostly_outside": (
             "{of} 条有坐标的行中 {n} 条（{share:.0%}）位于 {area} 之外：区域按 {frame} 坐标系读取，"
             "警情按 {inc} 读取；如边界文件是其他坐标系，请用 --boundary-frame 指定"

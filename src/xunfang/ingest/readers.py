@@ -6,8 +6,9 @@ the profile that matches its header. Nothing here interprets values; validation 
 :mod:`xunfang.ingest.incidents`.
 
 Encoding rule (``encoding="auto"``): a byte-order mark decides; else UTF-16 when at least
-a fifth of the 2-byte units carry a zero byte, all on the same side (no other text encoding
-has NUL bytes; UTF-16 has one per ASCII character); else UTF-8 if every byte
+a fifth of the 2-byte units carry a zero byte, all on the same side (other text encodings
+have NUL bytes only as stray characters, a few in a cell of an export; UTF-16 has one per
+ASCII character); else UTF-8 if every byte
 of the first MiB decodes as UTF-8; else GB18030 (a superset of GBK and GB 2312) if every
 byte decodes as GB18030 **and** the non-ASCII text is Chinese (at least 95 % of it in the
 CJK blocks, and at least two such characters). Anything else is refused with a message
@@ -19,6 +20,11 @@ another system) is read line by line: a line with non-ASCII bytes that is valid 
 read as UTF-8, since Chinese text in GBK is almost never valid UTF-8 while UTF-8 Chinese often
 *is* valid GB18030 and would otherwise turn into other characters without a word; the lines
 read so are named in the report. A line that is valid in neither refuses the file, naming it.
+
+Binary files: a file whose first 4 KiB hold NUL bytes is refused as binary unless they are
+in the UTF-16 pattern above or are stray (at most 1 % of the bytes, with as few other
+control bytes: :func:`_text_with_stray_nuls`); stray NULs are then removed from the text
+cells and counted with the other C0 control characters (``cleaned_text``).
 
 Header row (CSV and Excel, ``header_row``): exports often start with a title row
 ("黄浦分局110接警记录导出（2024年2月-3月）") and a two-row header whose top row groups
@@ -235,6 +241,35 @@ def _utf16_without_bom(sample: bytes) -> str | None:
     return None
 
 
+STRAY_NUL_SHARE = 0.01
+"""At most this share of a text file's first bytes may be NUL (a stray NUL in a cell of an
+export, cleaned later with the other C0 control characters); more is a binary file."""
+
+_BINARY_CONTROLS = bytes(b for b in range(32) if b not in b"\x00\t\n\x0b\x0c\r\x1a\x1b")
+"""C0 control bytes that text files hardly hold (tab, line ends, form feed, SUB and ESC
+do occur in exports) but binary data is full of: 26 of 256 byte values."""
+
+
+def _text_with_stray_nuls(head: bytes) -> bool:
+    """Whether ``head`` (a file's first bytes, holding NULs, not UTF-16 by their pattern) is
+    text with a few stray NULs rather than binary data.
+
+    Text: the NULs are at most :data:`STRAY_NUL_SHARE` of the bytes, and so are the other
+    control bytes of :data:`_BINARY_CONTROLS`. In any single- or multi-byte text encoding
+    but UTF-16/32 (UTF-8, GBK/GB18030, the code pages) a NUL byte is the NUL character
+    and nothing else, so a few of them are stray characters; an executable, a database
+    page or compressed data holds far more NULs (random bytes: 0.4 % NUL but about 10 %
+    other control bytes).
+    """
+    if not head:
+        return False
+    limit = STRAY_NUL_SHARE * len(head)
+    if head.count(0) > limit:
+        return False
+    controls = len(head) - len(head.translate(None, _BINARY_CONTROLS))
+    return controls <= limit
+
+
 def detect_encoding(path: Path, requested: str = "auto") -> str:
     """The text encoding of a CSV file by the rule in the module docstring.
 
@@ -320,6 +355,45 @@ def detect_encoding(path: Path, requested: str = "auto") -> str:
     )
 
 
+INCIDENT_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".xlsx", ".gpkg", ".geojson", ".shp")
+"""Names of the files read from a folder of incident files. Not ``.txt`` (data folders keep
+their ``SOURCE.txt`` and read-me files beside the tables) nor ``.zip`` (a download kept
+beside its contents): name such a file itself to read it."""
+
+
+def is_vector_folder(path: Path) -> bool:
+    """Whether a folder is one vector file (a Shapefile's parts or a File Geodatabase)."""
+    return path.is_dir() and (path.suffix.lower() == ".gdb" or any(path.glob("*.shp")))
+
+
+def incident_files_in(folder: Path) -> tuple[list[Path], list[Path]]:
+    """The incident files of a folder, in name order, and the files left out.
+
+    Read: the files whose names end in :data:`INCIDENT_SUFFIXES` (case-insensitive),
+    sorted by name (so ``crimes_2014-01.csv.gz`` comes before ``crimes_2014-02.csv.gz``);
+    subfolders are not searched. Left out (returned so that the caller names them):
+    every other file, except hidden files (``.name``) and Office lock files (``~$name``).
+
+    Raises
+    ------
+    DataFileError
+        When the folder holds no incident file, saying which names are read.
+    """
+    read: list[Path] = []
+    left: list[Path] = []
+    for p in sorted(folder.iterdir(), key=lambda q: q.name):
+        if p.is_dir() or p.name.startswith((".", "~$")):
+            continue
+        (read if p.name.lower().endswith(INCIDENT_SUFFIXES) else left).append(p)
+    if not read:
+        raise DataFileError(
+            folder,
+            f"is a folder with no incident files (read: {', '.join(INCIDENT_SUFFIXES)}"
+            f"{'; found ' + ', '.join(p.name for p in left[:5]) if left else ''})",
+        )
+    return read, left
+
+
 def sniff_kind(path: Path) -> Kind:
     """Whether a file is a CSV, an Excel workbook or a vector file, from its first bytes
     and its name.
@@ -332,9 +406,9 @@ def sniff_kind(path: Path) -> Kind:
     """
     suffix = path.suffix.lower()
     if path.is_dir():
-        if any(path.glob("*.shp")) or suffix == ".gdb":
+        if is_vector_folder(path):
             return "vector"
-        raise DataFileError(path, "is a directory; give the files in it (e.g. DIR/*.csv.gz)")
+        raise DataFileError(path, "is a folder; read its files with incident_files_in")
     with open(path, "rb") as fh:
         head = fh.read(4096)
     what = None
@@ -371,6 +445,7 @@ def sniff_kind(path: Path) -> Kind:
         b"\x00" in head
         and not head.startswith((b"\xff\xfe", b"\xfe\xff", b"\x1f\x8b"))
         and _utf16_without_bom(head) is None
+        and not _text_with_stray_nuls(head)
     ):
         what = "a binary file"
     if what is not None:

@@ -37,6 +37,7 @@ from xunfang.ingest.areas import same_area_name
 from xunfang.ingest.city import City, default_city
 from xunfang.ingest.incidents import IncidentTable
 from xunfang.ingest.road_network import RoadNetwork
+from xunfang.outputs import write_text_atomic
 from xunfang.plan.booth_plan import BoothPlan, PlanConfig, make_booth_plan
 from xunfang.units import WGS84, minutes_to_s
 
@@ -455,14 +456,14 @@ def write_summary_tables(
 ) -> dict[str, Path]:
     """``<stem>.csv`` (one row per district) and ``<stem>.json`` (``totals`` and the rows;
     nan written as null): the summary files of the city plan, deploy and simulation."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    csv_path = out_dir / f"{stem}.csv"
-    pd.DataFrame(list(rows)).to_csv(csv_path, index=False)
+    csv_path = write_text_atomic(
+        out_dir / f"{stem}.csv", pd.DataFrame(list(rows)).to_csv(index=False)
+    )
     json_path = out_dir / f"{stem}.json"
 
     payload = {
         "totals": dict(totals),
         "districts": [dict(r) for r in rows],
     }
-    json_path.write_text(strict_json.dumps(payload, indent=2), encoding="utf-8")
+    write_text_atomic(json_path, strict_json.dumps(payload, indent=2))
     return {csv_path.name: csv_path, json_path.name: json_path}

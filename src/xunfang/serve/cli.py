@@ -18,8 +18,9 @@ from rich.table import Table
 from xunfang import __version__
 from xunfang.config import get_settings
 from xunfang.errors import CacheWarning, XunfangError
+from xunfang.ingest.incidents import incident_inputs
 from xunfang.ingest.taxonomy import load_taxonomy
-from xunfang.serve._common import LangOpt, check_lang_option, fail
+from xunfang.serve._common import LangOpt, check_lang_option, fail, writes_output_folder
 from xunfang.serve.cli_city import (
     BoundaryNameOpt,
     BoundaryOpt,
@@ -126,6 +127,7 @@ def areas_cmd(
 
 
 @app.command("plan")
+@writes_output_folder
 def plan_cmd(
     area: Annotated[
         str | None,
@@ -321,6 +323,7 @@ def plan_cmd(
             data_dir=get_settings(data_dir=data_dir).data_dir,
         )
         to_output_frame_check(output_frame)
+        incident_paths = tuple(incident_inputs(incidents or []))
     except XunfangError as exc:
         raise fail(exc, lang) from exc
     config = PlanConfig(
@@ -333,7 +336,7 @@ def plan_cmd(
         booths=booths,
         threshold_min=threshold_min,
         cell_m=cell_m,
-        incident_files=tuple(incidents or ()),
+        incident_files=incident_paths,
         profile=profile,
         types=tuple(t.strip() for t in types.split(",")) if types else (),
         fixed_sites=fixed_sites,

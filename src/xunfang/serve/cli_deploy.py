@@ -22,8 +22,9 @@ from rich.table import Table
 from xunfang import strict_json
 from xunfang.config import get_settings
 from xunfang.errors import XunfangError
+from xunfang.ingest.incidents import incident_inputs
 from xunfang.ingest.notes import note_text
-from xunfang.serve._common import fail
+from xunfang.serve._common import fail, writes_output_folder
 from xunfang.serve.cli_city import (
     BoundaryNameOpt,
     BoundaryOpt,
@@ -49,6 +50,7 @@ console = Console()
 
 
 @app.callback(invoke_without_command=True)
+@writes_output_folder
 def deploy_cmd(
     plan_dir: Annotated[
         Path,
@@ -162,7 +164,7 @@ def deploy_cmd(
                 out,
                 console=console,
                 config=config,
-                incident_files=tuple(incidents or ()),
+                incident_files=tuple(incident_inputs(incidents or [])),
                 city=the_city,
                 scheduler=scheduler,
                 workers=workers,
@@ -192,7 +194,7 @@ def deploy_cmd(
                 calendar,
                 settings,
                 config=config,
-                incident_files=tuple(incidents or ()),
+                incident_files=tuple(incident_inputs(incidents or [])),
                 smoothing=smoothing,
                 progress=say,
                 city=the_city,

@@ -12,7 +12,6 @@ The work is done by :mod:`xunfang.analyse.evaluate`; this module parses options 
 
 from __future__ import annotations
 
-import glob
 import shlex
 import sys
 from pathlib import Path
@@ -29,7 +28,14 @@ from xunfang.analyse.forecast.select import AUTO_BUDGET_S
 from xunfang.analyse.prediction import run_prediction
 from xunfang.config import get_settings
 from xunfang.errors import ValidationError, XunfangError
-from xunfang.serve._common import LangOpt, check_lang_option, fail
+from xunfang.ingest.incidents import incident_inputs
+from xunfang.serve._common import (
+    LangOpt,
+    check_lang_option,
+    fail,
+    write_atomic,
+    writes_output_folder,
+)
 from xunfang.serve.cli_city import (
     BoundaryNameOpt,
     BoundaryOpt,
@@ -149,25 +155,9 @@ OPENCP_VALIDATION_START = "2014-09-16"
 
 
 def expand_paths(items: list[Path]) -> list[Path]:
-    """Files, folders (their ``*.csv``, ``*.csv.gz`` and ``*.parquet``) and glob patterns."""
-    out: list[Path] = []
-    for item in items:
-        text = str(item)
-        if any(c in text for c in "*?["):
-            matches = sorted(Path(p) for p in glob.glob(text))
-            if not matches:
-                raise ValidationError(f"--incidents {text}: no file matches")
-            out.extend(matches)
-        elif item.is_dir():
-            found = sorted(
-                p for p in item.iterdir() if p.name.endswith((".csv", ".csv.gz", ".parquet"))
-            )
-            if not found:
-                raise ValidationError(f"--incidents {item}: no .csv, .csv.gz or .parquet inside")
-            out.extend(found)
-        else:
-            out.append(item)
-    return out
+    """Files, folders and glob patterns, as every command reads them
+    (:func:`xunfang.ingest.incidents.incident_inputs`)."""
+    return incident_inputs(items)
 
 
 def _print_summary(
@@ -332,6 +322,7 @@ def _command() -> str:
 
 
 @app.command("evaluate")
+@writes_output_folder
 def evaluate_cmd(
     incidents: IncidentsOpt = None,
     types: Annotated[
@@ -423,6 +414,7 @@ def evaluate_cmd(
 
 
 @app.command("predict")
+@writes_output_folder
 def predict_cmd(
     incidents: IncidentsOpt = None,
     types: Annotated[
@@ -548,6 +540,7 @@ def _wrote(n: int, out: Path, seconds: float, report: Path, lang: str) -> str:
 
 
 @app.command("reproduce-opencp")
+@writes_output_folder
 def reproduce_opencp_cmd(
     incidents: Annotated[
         Path | None,
@@ -618,8 +611,7 @@ def reproduce_opencp_cmd(
             _print_summary(test, f"open_cp split · {label} · test week", OPENCP_SEPT2014[label])
             rows.append(comparison_rows(label, test, runs["validation"], chosen, ours))
         comparison = pd.concat(rows, ignore_index=True)
-        out.mkdir(parents=True, exist_ok=True)
-        comparison.to_csv(out / "comparison.csv", index=False)
+        write_atomic(out / "comparison.csv", comparison.to_csv(index=False))
     except (XunfangError, OSError) as exc:
         raise fail(exc) from exc
     _print_comparison(comparison)

@@ -43,6 +43,7 @@ from xunfang.serve._common import (
     check_lang_option,
     fail,
     write_atomic,
+    writes_output_folder,
 )
 from xunfang.serve.cli_city import (
     BoundaryNameOpt,
@@ -178,6 +179,7 @@ def _print(ev: SegmentEvaluation, lang: str = "en") -> None:
     )
 
 
+@writes_output_folder
 def segments_cmd(
     area: Annotated[
         str | None,

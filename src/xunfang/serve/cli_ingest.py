@@ -26,7 +26,7 @@ from xunfang.ingest.incidents import (
 from xunfang.ingest.messages import LANGS, column_text, expected_text, reason_text, text
 from xunfang.ingest.profiles import FrameName
 from xunfang.ingest.taxonomy import load_taxonomy
-from xunfang.serve._common import fail
+from xunfang.serve._common import fail, writes_output_folder
 from xunfang.serve.cli_city import (
     BoundaryFrameOpt,
     BoundaryNameOpt,
@@ -64,6 +64,8 @@ def print_ingest_report(report: IngestReport, lang: str = "en") -> None:
         table.add_row(text(key, lang), f"{n_piled:,}", style="yellow")
     for col, n in report.cleaned_text.items():
         table.add_row(f"{text('cleaned', lang)}{colon}{col}", f"{n:,}", style="yellow")
+    for col, n in report.truncated_text.items():
+        table.add_row(f"{text('truncated', lang)}{colon}{col}", f"{n:,}", style="yellow")
     for precision, n in report.time_precision.items():
         table.add_row(f"{text('precision', lang)}{colon}{text(precision, lang)}", f"{n:,}")
     console.print(table)
@@ -90,6 +92,7 @@ def _area_frame(city: City, area_name: str) -> str:
     return city.boundaries[0].frame if city.boundaries else city.frame
 
 
+@writes_output_folder
 def ingest_cmd(
     paths: Annotated[
         list[Path],

@@ -31,7 +31,13 @@ from xunfang.analyse.nij import (
 )
 from xunfang.config import get_settings
 from xunfang.errors import XunfangError
-from xunfang.serve._common import LangOpt, check_lang_option, fail, write_atomic
+from xunfang.serve._common import (
+    LangOpt,
+    check_lang_option,
+    fail,
+    write_atomic,
+    writes_output_folder,
+)
 from xunfang.serve.cli_forecast import DataDir, app, expand_paths
 
 _out = Console(width=None if sys.stdout.isatty() else 220)
@@ -42,6 +48,7 @@ def _split(text: str) -> tuple[str, ...]:
 
 
 @app.command("nij")
+@writes_output_folder
 def nij_cmd(
     incidents: Annotated[
         list[Path] | None,
@@ -209,10 +216,9 @@ def print_nij(run: NijRun, lang: str = "en") -> None:
 
 def write_nij(run: NijRun, out: Path) -> None:
     """``rows.csv`` (every period), ``summary.csv``, ``summary.md`` and ``settings.json``."""
-    out.mkdir(parents=True, exist_ok=True)
-    run.rows.to_csv(out / "rows.csv", index=False)
+    write_atomic(out / "rows.csv", run.rows.to_csv(index=False))
     s = run.summary()
-    s.to_csv(out / "summary.csv", index=False)
+    write_atomic(out / "summary.csv", s.to_csv(index=False))
     wide = s.pivot_table(
         index=["hotspot_sq_mi", "category", "horizon", "periods", "calls"],
         columns="method",

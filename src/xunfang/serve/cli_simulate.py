@@ -33,7 +33,7 @@ from rich.table import Table
 
 from xunfang.config import get_settings
 from xunfang.errors import XunfangError
-from xunfang.serve._common import fail
+from xunfang.serve._common import fail, write_atomic, writes_output_folder
 from xunfang.serve.cli_city import (
     BoundaryNameOpt,
     BoundaryOpt,
@@ -73,6 +73,7 @@ def _progress() -> Progress:
 
 
 @app.command("run")
+@writes_output_folder
 def run_cmd(
     scenario: Annotated[Path, typer.Option("--scenario", help="Scenario file (TOML).")],
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out/simulate"),
@@ -246,6 +247,7 @@ def run_cmd(
 
 
 @app.command("sweep")
+@writes_output_folder
 def sweep_cmd(
     booths: Annotated[
         str, typer.Option(help="K booths: START:STOP[:STEP] or a list, e.g. 5:40:5.")
@@ -331,8 +333,7 @@ def sweep_cmd(
                 on_done=done,
                 on_start=started,
             )
-        out.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(out / "sweep.csv", index=False)
+        write_atomic(out / "sweep.csv", frame.to_csv(index=False))
         _write_sweep_html(frame, out / "sweep.html", base.scenario.area, base.scenario.month)
     except (XunfangError, OSError) as exc:
         raise fail(exc) from exc
@@ -377,7 +378,7 @@ def _write_sweep_html(frame: object, path: Path, area: str, month: str) -> None:
         yaxis_title="minutes",
         template="plotly_white",
     )
-    path.write_text(fig.to_html(include_plotlyjs=True, full_html=True), encoding="utf-8")
+    write_atomic(path, fig.to_html(include_plotlyjs=True, full_html=True))
 
 
 @app.command("erlang")

@@ -632,9 +632,8 @@ def write_plan(
     written: dict[str, Path] = {}
 
     def put(name: str, text: str) -> None:
-        # CSV with a byte-order mark, so that spreadsheet programs read Chinese text right
-        enc = "utf-8-sig" if name.endswith(".csv") else "utf-8"
-        written[name] = write_atomic(out / name, text, encoding=enc)
+        # a CSV gets a byte-order mark, so that spreadsheet programs read Chinese text right
+        written[name] = write_atomic(out / name, text)
 
     put("report.html", render_html(plan, lang, out_dir=str(out)))
     sites = plan.sites.copy()

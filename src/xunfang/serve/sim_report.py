@@ -29,7 +29,8 @@ from plotly.offline import get_plotlyjs
 from xunfang import __version__, strict_json
 from xunfang.errors import ValidationError
 from xunfang.ingest.messages import reason_text
-from xunfang.serve._common import OSM_ATTRIBUTION
+from xunfang.outputs import temporary_path
+from xunfang.serve._common import OSM_ATTRIBUTION, write_atomic
 from xunfang.simulate.calls import FAR_FROM_ROAD_M, CallReport
 from xunfang.simulate.metrics import RINGS_MIN, Estimate, workload_by_district
 from xunfang.simulate.runner import VARIANT_LABELS, Comparison
@@ -697,24 +698,25 @@ def write_simulation(cmp: Comparison, out_dir: str | Path, lang: str = "en") -> 
     written: dict[str, Path] = {}
     table = comparison_table(cmp)
     p = out / "comparison.csv"
-    table.drop(columns=[c for c in table.columns if c.endswith("_text")]).to_csv(p, index=False)
+    write_atomic(
+        p, table.drop(columns=[c for c in table.columns if c.endswith("_text")]).to_csv(index=False)
+    )
     written["comparison.csv"] = p
     p = out / "summary.json"
-    p.write_text(
-        strict_json.dumps(summary_dict(cmp), indent=2, default=_json_default), encoding="utf-8"
-    )
+    write_atomic(p, strict_json.dumps(summary_dict(cmp), indent=2, default=_json_default))
     written["summary.json"] = p
     for v in cmp.results:
         p = out / f"calls_{v}.csv.gz"
-        cmp.all_calls[v].to_csv(p, index=False, compression="gzip")
+        with temporary_path(p) as tmp:  # gzip: read by programs, not opened in a spreadsheet
+            cmp.all_calls[v].to_csv(tmp, index=False, compression="gzip")
         written[p.name] = p
         p = out / f"units_{v}.csv"
-        cmp.all_units[v].to_csv(p, index=False)
+        write_atomic(p, cmp.all_units[v].to_csv(index=False))
         written[p.name] = p
     work = workload(cmp)
     if work is not None:
         p = out / "workload_by_district.csv"
-        work.to_csv(p, index=False)
+        write_atomic(p, work.to_csv(index=False))
         written[p.name] = p
     first = next(iter(cmp.results.values()), None)
     if first is not None and first.first.log:
@@ -725,7 +727,7 @@ def write_simulation(cmp: Comparison, out_dir: str | Path, lang: str = "en") -> 
             )
             for v, r in cmp.results.items()
         ]
-        pd.concat(frames).to_csv(p, index=False)
+        write_atomic(p, pd.concat(frames).to_csv(index=False))
         written[p.name] = p
     env = Environment(
         loader=PackageLoader("xunfang.serve", "templates"),
@@ -764,7 +766,7 @@ def write_simulation(cmp: Comparison, out_dir: str | Path, lang: str = "en") -> 
         osm=OSM_ATTRIBUTION,
     )
     p = out / "report.html"
-    p.write_text(html, encoding="utf-8")
+    write_atomic(p, html)
     written["report.html"] = p
     return written
 

@@ -1,0 +1,196 @@
+"""Output folders: one writer at a time, every file written whole, CSVs that people open.
+
+* :class:`OutputLock`: the claim of one process on an output folder, an advisory
+  ``flock`` on ``<folder>/.xunfang.lock`` holding the holder's process id and command.
+  Every command that writes an output folder takes it (through
+  ``xunfang.serve._common.writes_output_folder``), so that two runs into the same
+  ``--out`` cannot leave one run's report beside the other's table: the second is
+  refused at once, naming the folder and the first run.
+* :func:`temporary_path` and :func:`write_text_atomic`: a file is written under a unique
+  temporary name in its own folder (:func:`tempfile.mkstemp`) and renamed over the real
+  name when complete, so a failed run leaves no half file and two writers never share a
+  temporary name.
+* :data:`CSV_ENCODING`: every CSV written for people is UTF-8 with a byte-order mark, the
+  form spreadsheet programs (Excel) need to read Chinese text right; pandas and the
+  project's own readers read it as plain UTF-8.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from xunfang.errors import ValidationError
+
+LOCK_NAME = ".xunfang.lock"
+"""Name of the lock file inside an output folder."""
+
+CSV_ENCODING = "utf-8-sig"
+"""Encoding of every CSV written for people: UTF-8 with a byte-order mark."""
+
+
+def _this_command() -> str:
+    """This process's command line, as the user typed it (at most 300 characters)."""
+    argv = list(sys.argv) or ["python"]
+    argv[0] = Path(argv[0]).name
+    line = shlex.join(argv)
+    return line if len(line) <= 300 else line[:297] + "..."
+
+
+class OutputLock:
+    """The exclusive claim of one process on an output folder.
+
+    An advisory ``flock`` (non-blocking) on ``<folder>/.xunfang.lock``, whose content is
+    the holder's process id and command line, removed when the holder releases it. The
+    operating system releases the lock when the holder exits however it ends (even
+    ``kill -9``), so a lock file left behind by a killed run is simply taken over. On
+    systems without ``fcntl`` (Windows) no lock is taken.
+
+    Parameters
+    ----------
+    folder
+        The output folder; created (with its parents) when missing.
+    command
+        What to record as the holder's command (default: this process's command line).
+
+    Raises
+    ------
+    ValidationError
+        From :meth:`acquire`, when another process (or another claim in this process)
+        holds the folder; the message names the folder, that process's id and its
+        command.
+    """
+
+    def __init__(self, folder: str | Path, *, command: str | None = None) -> None:
+        self.folder = Path(folder)
+        self.path = self.folder / LOCK_NAME
+        self.command = command if command is not None else _this_command()
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        """Whether this object holds the lock now."""
+        return self._fd is not None
+
+    def acquire(self) -> OutputLock:
+        """Take the lock at once (no waiting) and record our process id and command."""
+        if self._fd is not None:
+            return self
+        if self.folder.exists() and not self.folder.is_dir():
+            raise ValidationError(f"--out {self.folder} is a file, not a folder")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            return self
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                lines = os.pread(fd, 4096, 0).decode("utf-8", "replace").splitlines()
+                os.close(fd)
+                pid = lines[0].strip() if lines and lines[0].strip() else "unknown"
+                cmd = lines[1].strip() if len(lines) > 1 and lines[1].strip() else "unknown"
+                raise ValidationError(
+                    f"output folder {self.folder} is in use by another xunfang run (pid "
+                    f"{pid}: {cmd}); wait for it to finish or give another --out (lock "
+                    f"{self.path})"
+                ) from None
+            # the holder removes the file when done: a lock on a removed file is no lock
+            mine = os.fstat(fd)
+            try:
+                now = os.stat(self.path)
+            except FileNotFoundError:
+                now = None
+            if now is not None and (now.st_dev, now.st_ino) == (mine.st_dev, mine.st_ino):
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n{self.command}\n".encode(), 0)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        """Give the lock up: remove the lock file (still holding it, so that a process
+        that opened it meanwhile sees it gone and tries again), then close it."""
+        if self._fd is not None:
+            self.path.unlink(missing_ok=True)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> OutputLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+@contextlib.contextmanager
+def temporary_path(path: str | Path) -> Iterator[Path]:
+    """A unique temporary file beside ``path`` to write into.
+
+    The temporary file is created empty by :func:`tempfile.mkstemp` in ``path``'s folder
+    (so the rename is atomic and two writers never share a name), named
+    ``.<name>.<random>.tmp``. When the block ends normally the file replaces ``path``;
+    when it raises (or on Ctrl-C), the temporary file is removed and ``path`` untouched.
+
+    Parameters
+    ----------
+    path
+        The final file; its folder is created when missing.
+
+    Yields
+    ------
+    Path
+        The temporary file.
+    """
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    try:
+        tmp.replace(final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def csv_encoding_for(path: str | Path) -> str:
+    """The encoding a text file of this name is written in: :data:`CSV_ENCODING` for
+    ``.csv`` (a spreadsheet opens it), UTF-8 for anything else (HTML, JSON, GeoJSON)."""
+    return CSV_ENCODING if Path(path).name.lower().endswith(".csv") else "utf-8"
+
+
+def write_text_atomic(path: str | Path, text: str, *, encoding: str | None = None) -> Path:
+    """Write ``text`` to ``path`` whole (see :func:`temporary_path`).
+
+    Parameters
+    ----------
+    path
+        The file.
+    text
+        Its content.
+    encoding
+        Default: :func:`csv_encoding_for` (UTF-8 with a byte-order mark for a ``.csv``,
+        plain UTF-8 otherwise).
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    with temporary_path(path) as tmp:
+        tmp.write_text(text, encoding=encoding or csv_encoding_for(path))
+    return Path(path)

@@ -1,0 +1,176 @@
+"""Two runs into one output folder: the second is refused, naming the first (found by a
+new-user test: two `xunfang ingest --out out/race2` at once left one run's
+ingest_report.json beside the other's rejected.csv). Files are written whole under unique
+temporary names. Fixtures are synthetic or the repository's own."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from xunfang.errors import ValidationError
+from xunfang.outputs import LOCK_NAME, OutputLock, temporary_path, write_text_atomic
+from xunfang.serve.cli import app
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "cn110_synthetic.csv"
+XUNFANG = Path(sys.executable).with_name("xunfang")
+HOLDER_COMMAND = "xunfang ingest first.csv --out race"
+
+
+@pytest.fixture
+def holder(tmp_path: Path) -> Iterator[tuple[Path, int]]:
+    """Another process holding ``tmp_path / 'race'``: (folder, its pid); it lets go on exit."""
+    folder = tmp_path / "race"
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from xunfang.outputs import OutputLock
+        lock = OutputLock({str(folder)!r}, command={HOLDER_COMMAND!r}).acquire()
+        print("held", flush=True)
+        sys.stdin.readline()
+        """
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+    try:
+        yield folder, proc.pid
+    finally:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.close()
+        proc.wait(timeout=60)
+        proc.stdout.close()
+
+
+def test_a_second_process_is_refused_naming_folder_pid_and_command(
+    holder: tuple[Path, int],
+) -> None:
+    folder, pid = holder
+    with pytest.raises(ValidationError) as err:
+        OutputLock(folder).acquire()
+    message = str(err.value)
+    assert f"output folder {folder} is in use by another xunfang run" in message
+    assert f"(pid {pid}: {HOLDER_COMMAND})" in message
+    assert (folder / LOCK_NAME).read_text() == f"{pid}\n{HOLDER_COMMAND}\n"
+
+
+@pytest.mark.skipif(not XUNFANG.is_file(), reason="no xunfang command next to this Python")
+def test_two_real_ingest_processes_into_one_folder(holder: tuple[Path, int]) -> None:
+    folder, pid = holder
+    argv = [str(XUNFANG), "ingest", str(FIXTURE), "--profile", "cn110", "--frame", "gcj02"]
+    second = subprocess.run(
+        [*argv, "--out", str(folder)], capture_output=True, text=True, timeout=300
+    )
+    assert second.returncode == 2
+    err = " ".join(second.stderr.split())  # rich wraps long lines
+    assert f"in use by another xunfang run (pid {pid}: {HOLDER_COMMAND})" in err
+    assert sorted(p.name for p in folder.iterdir()) == [LOCK_NAME]  # nothing written
+
+
+@pytest.mark.skipif(not XUNFANG.is_file(), reason="no xunfang command next to this Python")
+def test_the_lock_of_a_killed_run_is_taken_over(tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / LOCK_NAME).write_text("999999999\nxunfang plan --out out (killed)\n")
+    argv = [str(XUNFANG), "ingest", str(FIXTURE), "--profile", "cn110", "--frame", "gcj02"]
+    for _ in range(2):  # the second run finds the folder free again
+        done = subprocess.run(
+            [*argv, "--out", str(folder)], capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, done.stderr
+    # the lock file is removed when the run ends: the folder holds the outputs only
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["incidents.parquet", "ingest_report.json", "rejected.csv"]
+
+
+def _commands(folder: Path, tmp_path: Path) -> dict[str, list[str]]:
+    some = tmp_path / "some.toml"
+    some.write_text("")
+    out = ["--out", str(folder)]
+    return {
+        "ingest": ["ingest", str(FIXTURE), "--profile", "cn110", *out],
+        "plan": ["plan", "--area", "district:1", *out],
+        "plan city": ["plan", "--area", "district:all", *out],
+        "deploy": ["deploy", "--plan-dir", str(tmp_path), "--roster", str(some), *out],
+        "simulate run": ["simulate", "run", "--scenario", str(some), *out],
+        "simulate sweep": ["simulate", "sweep", "--area", "district:1", "--booths", "5", *out],
+        "forecast evaluate": ["forecast", "evaluate", "--area", "district:1", *out],
+        "forecast predict": ["forecast", "predict", "--area", "district:1", *out],
+        "forecast reproduce-opencp": ["forecast", "reproduce-opencp", *out],
+        "forecast segments": ["forecast", "segments", "--area", "district:1", *out],
+        "forecast nij": ["forecast", "nij", *out],
+    }
+
+
+def test_every_command_that_writes_a_folder_takes_the_lock(
+    holder: tuple[Path, int], tmp_path: Path
+) -> None:
+    folder, pid = holder
+    for name, argv in _commands(folder, tmp_path).items():
+        result = CliRunner().invoke(app, argv)
+        assert result.exit_code == 2, (name, result.output)
+        assert f"(pid {pid}: {HOLDER_COMMAND})" in " ".join(result.output.split()), name
+
+
+def test_the_cli_releases_the_lock_when_a_command_ends(tmp_path: Path) -> None:
+    folder = tmp_path / "twice"
+    argv = ["ingest", str(FIXTURE), "--profile", "cn110", "--frame", "gcj02", "--out", str(folder)]
+    for _ in range(2):  # in one process: the first run's lock is gone when it returns
+        result = CliRunner().invoke(app, argv)
+        assert result.exit_code == 0, result.output
+    lock = OutputLock(folder).acquire()
+    assert (folder / LOCK_NAME).read_text().startswith(f"{os.getpid()}\n")
+    lock.release()
+    assert not (folder / LOCK_NAME).exists()
+
+
+def test_an_out_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "report.txt"
+    path.write_text("mine")
+    with pytest.raises(ValidationError, match=r"report\.txt is a file, not a folder"):
+        OutputLock(path).acquire()
+    assert path.read_text() == "mine"
+
+
+def test_temporary_names_are_unique_and_a_failed_write_leaves_nothing(tmp_path: Path) -> None:
+    target = tmp_path / "rejected.csv"
+    with temporary_path(target) as a, temporary_path(target) as b:
+        assert a != b and a.parent == b.parent == tmp_path
+        assert a.name.startswith(".rejected.csv.") and a.suffix == ".tmp"
+        a.write_text("a")
+        b.write_text("b")
+    assert target.read_text() == "a"  # the outer block ended last: its file is the one left
+    with pytest.raises(RuntimeError), temporary_path(target) as c:
+        c.write_text("half")
+        raise RuntimeError("interrupted")
+    assert target.read_text() == "a"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rejected.csv"]
+
+
+def test_csv_files_for_people_carry_a_byte_order_mark(tmp_path: Path) -> None:
+    write_text_atomic(tmp_path / "sites.csv", "name\n派出所\n")
+    write_text_atomic(tmp_path / "summary.json", '{"name": "派出所"}')
+    assert (tmp_path / "sites.csv").read_bytes() == b"\xef\xbb\xbfname\n" + "派出所\n".encode()
+    assert (tmp_path / "summary.json").read_bytes().startswith(b'{"name"')
+    # and the project's reader (pandas) reads the column name without the mark
+    assert list(pd.read_csv(tmp_path / "sites.csv").columns) == ["name"]
+
+
+def test_ingest_writes_rejected_csv_with_a_byte_order_mark_like_sites_csv(tmp_path: Path) -> None:
+    out = tmp_path / "cn"
+    argv = ["ingest", str(FIXTURE), "--profile", "cn110", "--frame", "gcj02", "--out", str(out)]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    raw = (out / "rejected.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbfreason,reason_text,field,")
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
+    assert os.path.getsize(out / "ingest_report.json") > 0

@@ -1,0 +1,63 @@
+"""Where the data were looked for, said when they are missing (found by a new-user test:
+without XUNFANG_DATA_DIR the CLI looked in ./data while `make demo` uses ../shared/data,
+and the error did not say so)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from xunfang.config import data_dir_hint, missing_data_hint
+from xunfang.serve.cli import app
+
+SET_IT = (
+    "set XUNFANG_DATA_DIR (or --data-dir) to the folder that holds chicago/ (as `make demo` "
+    "does: XUNFANG_DATA_DIR=../shared/data beside the repository), or download it with "
+    "`xunfang data fetch chicago`"
+)
+
+
+def test_the_hint_says_where_and_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("XUNFANG_DATA_DIR", raising=False)
+    assert data_dir_hint(Path("data")) == (
+        f"looked in the data directory {tmp_path}/data (the default: ./data of the current "
+        f"folder, as XUNFANG_DATA_DIR is not set), which does not exist; {SET_IT}"
+    )
+    (tmp_path / "mine").mkdir()
+    assert data_dir_hint(tmp_path / "mine").startswith(
+        f"looked in the data directory {tmp_path}/mine (from --data-dir); set"
+    )
+    monkeypatch.setenv("XUNFANG_DATA_DIR", str(tmp_path / "mine"))
+    assert f"{tmp_path}/mine (from XUNFANG_DATA_DIR);" in data_dir_hint(tmp_path / "mine")
+
+
+def test_only_files_missing_in_the_data_directory_get_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XUNFANG_DATA_DIR", str(tmp_path / "data"))
+    missing = tmp_path / "data" / "chicago" / "boundaries" / "police_districts.geojson"
+    assert missing_data_hint(missing).startswith(f"looked in the data directory {tmp_path}/data")
+    assert missing_data_hint(tmp_path / "data" / "chicago" / "incidents" / "*.csv*") != ""
+    assert missing_data_hint(tmp_path / "my_export.csv") == ""  # the user's own path
+    missing.parent.mkdir(parents=True)
+    missing.write_text("{}")
+    assert missing_data_hint(missing) == ""  # there: not a data-directory problem
+
+
+def test_a_command_without_data_says_where_it_looked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("XUNFANG_DATA_DIR", raising=False)
+    monkeypatch.delenv("XUNFANG_CITY", raising=False)
+    result = CliRunner().invoke(app, ["areas", "district"])
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    assert f"{tmp_path}/data/chicago/boundaries/police_districts.geojson: boundary file" in text
+    assert (
+        f"looked in the data directory {tmp_path}/data (the default: ./data of the current "
+        f"folder, as XUNFANG_DATA_DIR is not set), which does not exist; {SET_IT}"
+    ) in text
