@@ -81,14 +81,14 @@ _TEXT: dict[str, dict[str, str]] = {
         "the coverage threshold: {before} with stations alone, {after} with stations and "
         "booths (+{gain} incidents per booth). p-median proven optimal in {proven} of {n} "
         "districts (largest gap {gap}).",
-        "zh": "警情 {incidents} 起，警署 {stations} 个，岗亭 {booths} 个。覆盖标准内的警情："
-        "仅警署 {before}，警署加岗亭 {after}（每个岗亭新增覆盖 {gain} 起）。"
+        "zh": "警情 {incidents} 起，派出所 {stations} 个，岗亭 {booths} 个。覆盖标准内的警情："
+        "仅派出所 {before}，派出所加岗亭 {after}（每个岗亭新增覆盖 {gain} 起）。"
         "p-中位模型在 {n} 个辖区中有 {proven} 个证明最优（最大间隙 {gap}）。",
     },
     "card_incidents": {"en": "incidents", "zh": "警情"},
     "card_booths": {"en": "booths", "zh": "岗亭"},
-    "card_before": {"en": "within the threshold, stations alone", "zh": "覆盖率（仅警署）"},
-    "card_after": {"en": "within the threshold, with booths", "zh": "覆盖率（警署+岗亭）"},
+    "card_before": {"en": "within the threshold, stations alone", "zh": "覆盖率（仅派出所）"},
+    "card_after": {"en": "within the threshold, with booths", "zh": "覆盖率（派出所+岗亭）"},
     "plan_top": {
         "en": "Districts that gain most from each extra booth",
         "zh": "每增设一个岗亭收益最大的辖区",
@@ -118,12 +118,12 @@ _TEXT: dict[str, dict[str, str]] = {
         "zh": "方案：每个辖区各自求解 MCLP 与 p-中位模型，结果在本页旁的各辖区目录中。",
     },
     "h_incidents": {"en": "incidents", "zh": "警情"},
-    "h_stations": {"en": "stations", "zh": "警署"},
+    "h_stations": {"en": "stations", "zh": "派出所"},
     "h_booths": {"en": "booths", "zh": "岗亭"},
-    "h_before": {"en": "within threshold, stations", "zh": "覆盖率（仅警署）"},
+    "h_before": {"en": "within threshold, stations", "zh": "覆盖率（仅派出所）"},
     "h_after": {"en": "with booths", "zh": "覆盖率（加岗亭）"},
     "h_gain": {"en": "incidents per booth", "zh": "每岗亭新增覆盖"},
-    "h_mean_before": {"en": "mean s, stations", "zh": "平均到达（秒，仅警署）"},
+    "h_mean_before": {"en": "mean s, stations", "zh": "平均到达（秒，仅派出所）"},
     "h_mean_after": {"en": "mean s, with booths", "zh": "平均到达（秒，加岗亭）"},
     "h_mclp": {"en": "MCLP", "zh": "MCLP"},
     "h_pmedian": {"en": "p-median", "zh": "p-中位"},

@@ -47,9 +47,9 @@ _TEXT: dict[str, dict[str, str]] = {
         "zh": "{month}，{n} 个辖区，{reps} 次重复：每个对比方案共 {calls} 起警情（全部重复）。"
         "3 分钟内到场的比例：{shares}。",
     },
-    "stations": {"en": "stations only", "zh": "仅警署"},
-    "booths": {"en": "stations + booths", "zh": "警署+岗亭"},
-    "deployment": {"en": "stations + booths + deployment", "zh": "警署+岗亭+勤务部署"},
+    "stations": {"en": "stations only", "zh": "仅派出所"},
+    "booths": {"en": "stations + booths", "zh": "派出所+岗亭"},
+    "deployment": {"en": "stations + booths + deployment", "zh": "派出所+岗亭+勤务部署"},
     "card_share": {"en": "within 3 min, {v}", "zh": "3 分钟内到场率（{v}）"},
     "card_mean": {"en": "mean response, {v}", "zh": "平均响应时间（{v}）"},
     "card_calls": {"en": "calls (all replications)", "zh": "警情（全部重复）"},
@@ -76,7 +76,7 @@ _TEXT: dict[str, dict[str, str]] = {
     "on_plan": {
         "en": "Plan: the city plan in {plan} ({n} districts); each district is simulated on "
         "its own plan's stations and booths, its units serving its own calls only.",
-        "zh": "方案：{plan} 中的全市方案（{n} 个辖区）；各辖区按本辖区方案的警署与岗亭单独仿真，"
+        "zh": "方案：{plan} 中的全市方案（{n} 个辖区）；各辖区按本辖区方案的派出所与岗亭单独仿真，"
         "警力只处置本辖区警情。",
     },
     "on_replay": {
