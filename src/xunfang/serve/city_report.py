@@ -89,11 +89,12 @@ def render_city_html(
     esc = html.escape
     rows = []
     for s in summaries:
-        pm = (
-            "proven optimal"
-            if s.pmedian_proven
-            else f"{esc(s.pmedian_status)}, gap {s.pmedian_gap:.3%} (bound {s.pmedian_bound:,.0f})"
-        )
+        if s.pmedian_proven:
+            pm = "proven optimal"
+        elif s.pmedian_status == "within_gap":
+            pm = f"within {s.pmedian_gap:.3%} of its bound {s.pmedian_bound:,.0f}"
+        else:
+            pm = f"{esc(s.pmedian_status)}, gap {s.pmedian_gap:.3%} (bound {s.pmedian_bound:,.0f})"
         rows.append(
             f"<tr><td>{esc(s.area)}</td><td>{s.incidents:,}</td><td>{s.stations}</td>"
             f"<td>{s.booths}</td><td>{s.share_before:.1%}</td><td>{s.share_after:.1%}</td>"
