@@ -36,6 +36,32 @@ Demand nodes of zero weight or reached by no candidate are left out (and reporte
    10: 10,121 steps in 5 runs) 0.2-0.5 % below the best incumbent, and HiGHS's branch and
    bound needs more than the minute to close it.
 
+Stopping gap: every step ends as soon as the incumbent is within ``mip_rel_gap`` of the best
+bound (HiGHS gets the same tolerance). The status is ``"optimal"`` only for a gap of at most
+1e-4 (proven optimal); a looser tolerance met (``xunfang plan --pmedian-gap``, default 1e-3)
+gives ``"within_gap"``, with ``objective_bound`` the proved lower bound. Measured on the 22
+Chicago districts at 60 s (benchmarks/bench_pmedian.py, load 11-19 on 2 cores, about a third
+of a core per run): at 1e-3, 12 ended within 0.1 % in 3.6-58.3 s (median 28.7 s) where at
+1e-4 the same districts took up to the minute (4: 30.6 s against 48.4 s; 24: 18.5 s against
+45.8 s; 2, 11, 12 and 22 reached 0.1 % but no proof in 60 s); the other 9 stayed open
+(0.11-0.71 %) at this load.
+
+Formulations and options measured and not adopted. The compact formulation of Elloumi (2010)
+(variables ``z_i^k`` over the distinct sorted travel times of each node, rows
+``z_i^k + sum_{j: t_ij <= D_i^k} y_j >= 1``), which is the radius formulation of Garcia, S.,
+Labbe, M. & Marin, A. (2011), "Solving large p-median problems with a radius formulation",
+*INFORMS Journal on Computing* 23, 546-556, is smaller than this one only when travel times
+repeat: on the Chicago districts they are distinct reals (district 1: the 64 nearest
+candidates of every demand node at 64 distinct times), so it has as many ``z`` as ``x`` and
+its covering rows hold ``L_i (L_i + 1) / 2`` nonzeros per node against ``3 L_i`` here (its
+chained form ``z_i^k >= z_i^(k-1) - y_j`` is this model again). The remaining gaps are
+integrality gaps, not a weak bound: on district 5 the LP relaxation (HiGHS, lists below) is
+754,785 against the Lagrangian bound 754,744, while vertex substitution from the six
+Lagrangian pool solutions reaches 757,152 at best (0.32 %; 12 perturbed restarts from the
+greedy-and-swap solution all return to 759,123), and a MIP over the union of their 48 sites
+finds nothing better. HiGHS given the 9.9 s left on district 5 (72,620 pairs, load 10) ended
+with the same 0.59 % gap as without it, so the size rule ``_MIP_PAIRS_PER_20S`` stays.
+
 Candidate lists: pairs ``(i, j)`` exist only when reachable and strictly nearer than ``i``'s
 nearest fixed site (one pair to that fixed site replaces the rest: exact). Each demand node then
 keeps its ``L_i`` nearest candidates plus one slack variable priced at the travel time to its
