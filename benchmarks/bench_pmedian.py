@@ -17,17 +17,22 @@ average, the gap, UB, LB and the seconds inside HiGHS; then a table of the wall 
 district took to end within each gap (``-``: not within the time limit) and the totals. On a
 shared machine the wall time depends on the others' load: read the CPU time with it.
 
-Measured (``.venv/bin/python benchmarks/bench_pmedian.py --baseline 8 --baseline-rev
-1cc2057``, 60 s, load 11-19 on 2 cores: the runs that used the minute got 9.7-26.7 s of CPU, 33 % of a core
-on average; 32:51 wall, 664 s CPU for the whole benchmark): at gap 1e-3, 12 of 22 districts
-ended within 0.1 % (3 of them proven optimal), in 3.6-58.3 s (median 28.7 s); district 10
-reached 0.1 % in the 1e-4 run; 8 were proven optimal within 60 s (1, 4, 14, 16, 17, 18, 20,
-24). The 1e-3 runs took 902 s wall (306 s CPU) for the 22 districts, the 1e-4 runs 1,002 s
-for 19. Left open: 3 (0.275 %), 5 (0.709 %), 6 (0.216 %), 7 (0.154 %), 8 (0.264 %), 9
-(0.110 %), 15 (0.366 %), 19 (0.116 %), 25 (0.650 %), best of the two runs. District 8's
-baseline ended at 0.712 % (current 0.264 % / 0.835 %: at a third of a core the same code
-varies that much). The previous session's figures (15 optimal, 16 within 0.1 %) were taken
-on a quiet machine with about 60 s of CPU per run.
+Measured (``.venv/bin/python benchmarks/bench_pmedian.py --gaps 1e-3 --baseline 8
+--baseline-rev 1cc2057``, 60 s, load 11-18 on 2 cores: the runs that used the minute got
+18-27 s of CPU; 13:31 wall, 303 s CPU for the whole benchmark): 13 of 22 districts ended
+within 0.1 % (17, 18 and 20 proven optimal), in 2.0-58.7 s (median 14.5 s): 1 2.2, 2 34.0,
+4 14.5, 7 58.7, 11 44.4, 12 21.7, 14 28.1, 16 14.1, 17 7.1, 18 2.0, 20 2.3, 22 37.3, 24 10.0.
+Open: 3 0.231 %, 5 0.490 %, 6 0.402 %, 8 0.481 %, 9 0.145 %, 10 0.265 %, 15 0.366 %,
+19 0.120 %, 25 0.379 % (5, 6, 8 and 25 stop at 40-47 s: their MIP is over the size rule).
+The 22 runs took 747 s wall, 289 s CPU. District 8 against the baseline (1cc2057, its own
+1e-4): 0.481 % against 2.959 % in the same run.
+Time to optimal (gap 1e-4), from the run before the sparse vertex substitution (commit
+5e017f2, ``--gaps 1e-3,1e-4``, load 11-19, 32:51 wall): 8 districts proven optimal within
+60 s: 1 14.7 s, 4 48.4, 14 45.7, 16 33.8, 17 15.7, 18 10.8, 20 3.6, 24 45.8; the others not
+within the minute at this load. At 1e-3 that run took 902 s wall (306 s CPU) for the 22 and
+got 12 within 0.1 %. The previous session's figures (15 optimal, 16 within 0.1 %) were taken
+on a quiet machine with about 60 s of CPU per run: at a third of a core the same code varies
+by a factor of 2-3 in its gap from run to run (district 8: 0.264 % and 0.835 %).
 
 Needs the real data (``XUNFANG_DATA_DIR``) only to build a missing instance.
 

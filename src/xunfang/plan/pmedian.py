@@ -44,11 +44,13 @@ Stopping gap: every step ends as soon as the incumbent is within ``mip_rel_gap``
 bound (HiGHS gets the same tolerance). The status is ``"optimal"`` only for a gap of at most
 1e-4 (proven optimal); a looser tolerance met (``xunfang plan --pmedian-gap``, default 1e-3)
 gives ``"within_gap"``, with ``objective_bound`` the proved lower bound. Measured on the 22
-Chicago districts at 60 s (benchmarks/bench_pmedian.py, load 11-19 on 2 cores, about a third
-of a core per run): at 1e-3, 12 ended within 0.1 % in 3.6-58.3 s (median 28.7 s) where at
-1e-4 the same districts took up to the minute (4: 30.6 s against 48.4 s; 24: 18.5 s against
-45.8 s; 2, 11, 12 and 22 reached 0.1 % but no proof in 60 s); the other 9 stayed open
-(0.11-0.71 %) at this load.
+Chicago districts at 60 s (benchmarks/bench_pmedian.py, load 11-18 on 2 cores, 18-27 s of CPU
+per minute-long run): at 1e-3, 13 ended within 0.1 % in 2.0-58.7 s (median 14.5 s), 747 s
+wall for the 22 (902 s before the sparse vertex substitution of step 1); at 1e-4 (the run
+before it) 8 were proven optimal, taking longer than 1e-3 in the same run (district 4:
+48.4 s against 30.6 s; 24: 45.8 s against 18.5 s; 14: 45.7 s against 26.8 s; 1: 14.7 s
+against 6.0 s), and 2, 11, 12 and 22 reached 0.1 % but no proof in the minute. Nine stayed
+open at this load (0.12-0.49 %).
 
 Formulations and options measured and not adopted. The compact formulation of Elloumi (2010)
 (variables ``z_i^k`` over the distinct sorted travel times of each node, rows
@@ -58,13 +60,15 @@ Labbe, M. & Marin, A. (2011), "Solving large p-median problems with a radius for
 repeat: on the Chicago districts they are distinct reals (district 1: the 64 nearest
 candidates of every demand node at 64 distinct times), so it has as many ``z`` as ``x`` and
 its covering rows hold ``L_i (L_i + 1) / 2`` nonzeros per node against ``3 L_i`` here (its
-chained form ``z_i^k >= z_i^(k-1) - y_j`` is this model again). The remaining gaps are
-integrality gaps, not a weak bound: on district 5 the LP relaxation (HiGHS, lists below) is
-754,785 against the Lagrangian bound 754,744, while vertex substitution from the six
-Lagrangian pool solutions reaches 757,152 at best (0.32 %; 12 perturbed restarts from the
-greedy-and-swap solution all return to 759,123), and a MIP over the union of their 48 sites
-finds nothing better. HiGHS given the 9.9 s left on district 5 (72,620 pairs, load 10) ended
-with the same 0.59 % gap as without it, so the size rule ``_MIP_PAIRS_PER_20S`` stays.
+chained form ``z_i^k >= z_i^(k-1) - y_j`` is this model again). A stronger relaxation of
+the same model would not close the open gaps: on district 5 the LP relaxation (HiGHS, lists
+below, 86,525 and 109,945 pairs) is 754,785-754,812 against the Lagrangian bound 754,744
+(what is left is the integrality gap, or better solutions not yet found), while vertex
+substitution from the six Lagrangian pool solutions reaches 757,152 at best (0.32 %; 12
+perturbed restarts from the greedy-and-swap solution all return to 759,123), and a MIP over
+the union of their 48 sites finds nothing better. HiGHS given the 9.9 s left on district 5
+(72,620 pairs, load 10) ended with the same 0.59 % gap as without it, so the size rule
+``_MIP_PAIRS_PER_20S`` stays.
 
 Candidate lists: pairs ``(i, j)`` exist only when reachable and strictly nearer than ``i``'s
 nearest fixed site (one pair to that fixed site replaces the rest: exact). Each demand node then
