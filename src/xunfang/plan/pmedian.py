@@ -27,8 +27,8 @@ Demand nodes of zero weight or reached by no candidate are left out (and reporte
 3. reduced-cost fixing: sites whose forced opening (closing) lifts the Lagrangian bound above the
    incumbent are closed (opened): exact;
 4. vertex substitution from the Lagrangian subproblem's recent solutions and from the incumbent
-   (at most half of the time left), never swapping in a closed site (fewer columns, faster
-   swaps), then fixing again against the improved incumbent;
+   (at most half of the time left), never swapping in a closed site (no better solution has
+   one), then fixing again against the improved incumbent;
 5. HiGHS on the strong ("disaggregated") formulation ``min sum w_i t_ij x_ij``,
    ``sum_j x_ij = 1``, ``x_ij <= y_j``, ``sum_j y_j <= k - n_fixed`` over the remaining sites,
    warm-started from the incumbent, when its size fits the time left. HiGHS presolve stays on
@@ -763,8 +763,8 @@ def p_median(
                 closed, _ = _reduced_cost_fixing(lag.rho, lag_bound, ub, opened, free_mask, k_free)
                 # local search from the Lagrangian subproblem's sites at the last bound
                 # improvements (near the dual optimum: few swaps), then from the incumbent;
-                # closed sites are never swapped in (no better solution has them), which
-                # makes each swap cheaper (district 8: 1,327 of 1,835 sites closed)
+                # closed sites are never swapped in (no better solution has them; district 8:
+                # 1,327 of 1,835 sites closed)
                 starts = []
                 for sites in lag.pool:
                     begin = fixed_mask.copy()
