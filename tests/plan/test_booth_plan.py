@@ -186,3 +186,13 @@ def test_bad_sites_and_types_are_refused(loop_plan, data_dir: Path) -> None:  # 
         make_booth_plan(PlanConfig(**base, types=("bogus",)), Settings(data_dir=data_dir))
     with pytest.raises(ValidationError, match=r"no such incidents in the data; groups present"):
         make_booth_plan(PlanConfig(**base, types=("Service",)), Settings(data_dir=data_dir))
+
+
+def test_pmedian_gap_option_is_checked() -> None:
+    from xunfang.plan.booth_plan import PlanConfig
+
+    assert PlanConfig().pmedian_gap == 1e-3  # 0.1 %: the answer states its bound
+    PlanConfig(pmedian_gap=0.0).validate()
+    for bad in (-0.01, 1.0, float("nan")):
+        with pytest.raises(ValidationError, match=r"--pmedian-gap must be a share in \[0, 1\)"):
+            PlanConfig(pmedian_gap=bad).validate()

@@ -235,3 +235,26 @@ def test_city_plan_on_a_cluster_equals_in_process(
     )
     assert t["booths"] == sum(int((p.sites["kind"] == "booth").sum()) for p in local_plans.values())
     assert not math.isnan(t["share_after"]) and np.isfinite(t["covered_before"])
+
+
+def test_city_report_says_proven_optimal_or_within_the_gap_with_its_bound() -> None:
+    import dataclasses
+
+    import shapely
+
+    from xunfang.serve.city_report import render_city_html
+
+    proven = _summary("district:1", 100, 2, 40.0, 70.0)
+    # stopped at --pmedian-gap 0.001: gap (1000 - 999.2) / 1000 = 0.080 %
+    within = dataclasses.replace(
+        _summary("district:2", 300, 3, 90.0, 210.0),
+        pmedian_status="within_gap",
+        pmedian_gap=0.0008,
+        pmedian_bound=999.2,
+    )
+    late = _summary("district:3", 200, 3, 90.0, 150.0)  # time limit, gap 0.2 %, bound 998
+    box = shapely.box(-87.7, 41.8, -87.6, 41.9)
+    page = render_city_html([proven, within, late], {s.area: box for s in (proven, within, late)})
+    assert "<td>proven optimal</td>" in page
+    assert "within 0.080% of its bound 999" in page
+    assert "time_limit, gap 0.200% (bound 998)" in page

@@ -402,3 +402,120 @@ def test_p_median_mip_with_lagrangian_reach_matches_enumeration() -> None:
         assert float(w @ cost[:, out.opened].min(axis=1)) == pytest.approx(best_total)
         assert out.bound <= best_total + 1e-6
         assert out.stop == "optimal"
+
+
+def test_p_median_loose_gap_stops_within_gap_and_states_the_bound() -> None:
+    # Without the Lagrangian step the greedy start is {c0,c2}, 155 (see the reduction test),
+    # and the weak bound (every node at its nearest candidate) is
+    # 5*4 + 3*6 + 4*3 + 2*7 + 6*5 = 94: gap 61 / 155 = 39.4 %. A stopping gap of 50 % accepts
+    # it at once; the answer is not proven optimal (the optimum is {c1,c3}, 150) and says so.
+    res = p_median(COST_S, WEIGHTS, 2, lagrangian=False, mip_rel_gap=0.5)
+    assert res.selected.tolist() == [0, 2]
+    assert res.objective == pytest.approx(155.0)
+    assert res.objective_bound == pytest.approx(94.0)
+    assert res.mip_gap == pytest.approx(61.0 / 155.0)
+    assert res.status == "within_gap"
+    assert any("not proven optimal" in n for n in res.notes)
+    # a tolerance of 10 % is not met by that bound: HiGHS runs and proves the optimum
+    res = p_median(COST_S, WEIGHTS, 2, lagrangian=False, mip_rel_gap=0.1)
+    assert res.selected.tolist() == [1, 3]
+    assert res.objective == pytest.approx(150.0)
+    assert res.status == "optimal"
+
+
+def test_mip_lists_from_lagrangian_multipliers_keep_the_lagrangian_bound() -> None:
+    # Synthetic instances (random integer travel times): lists holding only the sites with
+    # w_i t_ij < lam_i at the best multipliers (slack priced at the next site) give a truncated
+    # model whose LP relaxation lies between the Lagrangian bound and the enumerated optimum,
+    # with fewer pairs than the full model (the truncation is not vacuous).
+    from xunfang.plan import pmedian
+    from xunfang.plan._siting_common import _solve_mip
+
+    rng = np.random.default_rng(3)
+    n_pairs = n_full = 0
+    for _ in range(8):
+        n_demand, n_cand, k = 14, 9, 3
+        cost = rng.integers(1, 80, (n_demand, n_cand)).astype(float)
+        w = rng.integers(1, 6, n_demand).astype(float)
+        _, best_total = _enumerate(cost, w, k, [], thr=0.0)
+        free_mask = np.ones(n_cand, dtype=bool)
+        lists = pmedian._candidate_lists(
+            cost, np.arange(n_demand), np.arange(n_cand), np.zeros(0, int), n_cand
+        )
+        start = np.zeros(n_cand, dtype=bool)
+        start[:k] = True
+        lag = pmedian._lagrangian(
+            lists,
+            lists.n_eligible.copy(),
+            w,
+            k,
+            free_mask,
+            ~free_mask,
+            cost,
+            start,
+            time.perf_counter() + 5.0,
+            0.0,
+        )
+        length = np.minimum(lists.n_eligible, (lists.cost < (lag.lam / w)[:, None]).sum(axis=1))
+        model = pmedian._build_p_median(lists, length, w, k)
+        n_col = model.a.shape[1]
+        lp = _solve_mip(
+            model.a,
+            col_cost=model.col_cost,
+            col_lower=np.zeros(n_col),
+            col_upper=np.ones(n_col),
+            row_lower=model.row_lower,
+            row_upper=model.row_upper,
+            integer_cols=np.zeros(0, dtype=np.int64),
+            maximise=False,
+            time_limit_s=20.0,
+            mip_rel_gap=1e-9,
+        )
+        assert 0.9 * best_total <= lag.bound <= lp.objective + 1e-6 <= best_total + 2e-6
+        n_pairs += int(length.sum())
+        n_full += n_demand * n_cand
+    assert n_pairs < n_full / 2
+
+
+def _best_swaps(
+    cost: np.ndarray, w: np.ndarray, opened: np.ndarray, allowed: np.ndarray
+) -> list[np.ndarray]:
+    """Open sets of best-improvement vertex substitution, each swap priced by full evaluation."""
+    opened, seen = opened.copy(), [opened.copy()]
+    while True:
+        now = float(w @ cost[:, opened].min(axis=1))
+        best, swap = 0.0, None
+        for c in np.flatnonzero(~opened & allowed):
+            for f in np.flatnonzero(opened):
+                trial = opened.copy()
+                trial[f], trial[c] = False, True
+                saved = now - float(w @ cost[:, trial].min(axis=1))
+                if saved > best + 1e-9:
+                    best, swap = saved, (c, f)
+        if swap is None:
+            return seen
+        opened[swap[1]], opened[swap[0]] = False, True
+        seen.append(opened.copy())
+
+
+def test_sparse_vertex_substitution_makes_the_best_swap_each_step() -> None:
+    # Random real travel times (no ties): the sparse swap pricing (pairs nearer than each
+    # node's second-nearest open site only) ends where best-improvement substitution with every
+    # swap evaluated in full ends, also when some sites may not be opened (``allowed``).
+    from xunfang.plan import pmedian
+
+    rng = np.random.default_rng(5)
+    for trial in range(10):
+        n_demand, n_cand, k = 30, 12, 3
+        cost = rng.random((n_demand, n_cand)) * 100.0
+        w = rng.integers(1, 6, n_demand).astype(float)
+        start = np.zeros(n_cand, dtype=bool)
+        start[:k] = True
+        allowed = np.ones(n_cand, dtype=bool)
+        if trial % 2:
+            allowed[rng.choice(np.arange(k, n_cand), 4, replace=False)] = False
+        movable = np.ones(n_cand, dtype=bool)
+        got = pmedian._interchange(cost, w, start, movable, time.perf_counter() + 10.0, allowed)
+        want = _best_swaps(cost, w, start, allowed)[-1]
+        assert got.tolist() == want.tolist()
+        assert not (got & ~allowed).any() and got.sum() == k

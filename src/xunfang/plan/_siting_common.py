@@ -147,7 +147,9 @@ class SitingResult:
         ``|objective_bound - objective| / |objective|``; 0.0 when the bound is attained.
     status
         ``"optimal"``, ``"optimal_reduced"`` (p-median: list cap reached, heuristic answer),
-        ``"time_limit"``, or another HiGHS stop reason in lower case.
+        ``"within_gap"`` (p-median: stopped within a ``mip_rel_gap`` above 1e-4, not proven
+        optimal; ``objective_bound`` is the proved bound), ``"time_limit"``, or another HiGHS
+        stop reason in lower case.
     p90_travel_time_s
         Weighted 90th percentile travel time over the reached demand ("inverted_cdf").
     unreachable_weight_share

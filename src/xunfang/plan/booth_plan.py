@@ -130,6 +130,10 @@ class PlanConfig:
         Kernel bandwidth of the density map, metres.
     time_limit_s
         Time limit of each solver run, seconds.
+    pmedian_gap
+        Relative gap at which the p-median stops (``mip_rel_gap`` of
+        :func:`xunfang.plan.pmedian.p_median`): its answer is then proven optimal (gap within
+        0.01 %) or within this gap of the stated lower bound.
     """
 
     area: str | None = None
@@ -159,6 +163,7 @@ class PlanConfig:
     hotspot_cells: int = 12
     kde_bandwidth_m: float = 250.0
     time_limit_s: float = 60.0
+    pmedian_gap: float = 1e-3
     forecast: str | None = None
     """Forecaster spec (e.g. ``sepp``, ``naive:period_days=365``, ``kde``; see
     :func:`xunfang.analyse.forecast.make_forecaster`): weigh demand by the forecast of
@@ -184,6 +189,11 @@ class PlanConfig:
         if not self.candidates_outside_m >= 0:
             raise ValidationError(
                 f"--candidates-outside-m must be >= 0 metres, got {self.candidates_outside_m}"
+            )
+        if not 0.0 <= self.pmedian_gap < 1.0:
+            raise ValidationError(
+                f"--pmedian-gap must be a share in [0, 1), e.g. 0.001 for 0.1 %, got "
+                f"{self.pmedian_gap}"
             )
         if self.max_candidates < 1:
             raise ValidationError(f"max_candidates must be >= 1, got {self.max_candidates}")
@@ -512,7 +522,12 @@ def make_booth_plan(
     lap("MCLP")
     say("p-median")
     res_pmed: SitingResult | None = p_median(
-        cost, demand_w, k_total, fixed=fixed_idx.tolist(), time_limit_s=config.time_limit_s
+        cost,
+        demand_w,
+        k_total,
+        fixed=fixed_idx.tolist(),
+        time_limit_s=config.time_limit_s,
+        mip_rel_gap=config.pmedian_gap,
     )
     lap("p-median")
 

@@ -12,7 +12,11 @@ Method
 Demand nodes of zero weight or reached by no candidate are left out (and reported). Then:
 
 1. greedy adding gives an incumbent, improved by vertex substitution (Teitz & Bart 1968 with the
-   fast swap evaluation of Whitaker 1983) for at most a quarter of the time budget;
+   fast swap evaluation of Whitaker 1983) for at most a quarter of the time budget. Each swap
+   step prices only the pairs nearer than the node's second-nearest open site (a prefix of its
+   candidates sorted once by time: Resende & Werneck 2007): the same swaps as pricing every
+   pair, 17x less CPU (district 8 from the greedy start, 4,222 x 1,835: 7.11 s dense, 0.40 s
+   sparse plus 0.49 s for the sort; district 5: 3.01 s against 0.18 + 0.23 s);
 2. a Lagrangian bound (Cornuejols, Fisher & Nemhauser 1977) by subgradient optimisation with a
    Lagrangian heuristic (Beasley 1993), on candidate lists (below), for at most 60 % of the time
    left. The step factor is halved after 60 steps without a better bound and the search stops
@@ -23,8 +27,8 @@ Demand nodes of zero weight or reached by no candidate are left out (and reporte
 3. reduced-cost fixing: sites whose forced opening (closing) lifts the Lagrangian bound above the
    incumbent are closed (opened): exact;
 4. vertex substitution from the Lagrangian subproblem's recent solutions and from the incumbent
-   (at most half of the time left), never swapping in a closed site (fewer columns, faster
-   swaps), then fixing again against the improved incumbent;
+   (at most half of the time left), never swapping in a closed site (no better solution has
+   one), then fixing again against the improved incumbent;
 5. HiGHS on the strong ("disaggregated") formulation ``min sum w_i t_ij x_ij``,
    ``sum_j x_ij = 1``, ``x_ij <= y_j``, ``sum_j y_j <= k - n_fixed`` over the remaining sites,
    warm-started from the incumbent, when its size fits the time left. HiGHS presolve stays on
@@ -36,6 +40,36 @@ Demand nodes of zero weight or reached by no candidate are left out (and reporte
    10: 10,121 steps in 5 runs) 0.2-0.5 % below the best incumbent, and HiGHS's branch and
    bound needs more than the minute to close it.
 
+Stopping gap: every step ends as soon as the incumbent is within ``mip_rel_gap`` of the best
+bound (HiGHS gets the same tolerance). The status is ``"optimal"`` only for a gap of at most
+1e-4 (proven optimal); a looser tolerance met (``xunfang plan --pmedian-gap``, default 1e-3)
+gives ``"within_gap"``, with ``objective_bound`` the proved lower bound. Measured on the 22
+Chicago districts at 60 s (benchmarks/bench_pmedian.py, load 11-18 on 2 cores, 18-27 s of CPU
+per minute-long run): at 1e-3, 13 ended within 0.1 % in 2.0-58.7 s (median 14.5 s), 747 s
+wall for the 22 (902 s before the sparse vertex substitution of step 1); at 1e-4 (the run
+before it) 8 were proven optimal, taking longer than 1e-3 in the same run (district 4:
+48.4 s against 30.6 s; 24: 45.8 s against 18.5 s; 14: 45.7 s against 26.8 s; 1: 14.7 s
+against 6.0 s), and 2, 11, 12 and 22 reached 0.1 % but no proof in the minute. Nine stayed
+open at this load (0.12-0.49 %).
+
+Formulations and options measured and not adopted. The compact formulation of Elloumi (2010)
+(variables ``z_i^k`` over the distinct sorted travel times of each node, rows
+``z_i^k + sum_{j: t_ij <= D_i^k} y_j >= 1``), which is the radius formulation of Garcia, S.,
+Labbe, M. & Marin, A. (2011), "Solving large p-median problems with a radius formulation",
+*INFORMS Journal on Computing* 23, 546-556, is smaller than this one only when travel times
+repeat: on the Chicago districts they are distinct reals (district 1: the 64 nearest
+candidates of every demand node at 64 distinct times), so it has as many ``z`` as ``x`` and
+its covering rows hold ``L_i (L_i + 1) / 2`` nonzeros per node against ``3 L_i`` here (its
+chained form ``z_i^k >= z_i^(k-1) - y_j`` is this model again). A stronger relaxation of
+the same model would not close the open gaps: on district 5 the LP relaxation (HiGHS, lists
+below, 86,525 and 109,945 pairs) is 754,785-754,812 against the Lagrangian bound 754,744
+(what is left is the integrality gap, or better solutions not yet found), while vertex
+substitution from the six Lagrangian pool solutions reaches 757,152 at best (0.32 %; 12
+perturbed restarts from the greedy-and-swap solution all return to 759,123), and a MIP over
+the union of their 48 sites finds nothing better. HiGHS given the 9.9 s left on district 5
+(72,620 pairs, load 10) ended with the same 0.59 % gap as without it, so the size rule
+``_MIP_PAIRS_PER_20S`` stays.
+
 Candidate lists: pairs ``(i, j)`` exist only when reachable and strictly nearer than ``i``'s
 nearest fixed site (one pair to that fixed site replaces the rest: exact). Each demand node then
 keeps its ``L_i`` nearest candidates plus one slack variable priced at the travel time to its
@@ -43,8 +77,13 @@ keeps its ``L_i`` nearest candidates plus one slack variable priced at the trave
 Elloumi, S. (2010), "A tighter formulation of the p-median problem", *Journal of Combinatorial
 Optimization* 19, 69-83). The truncated model is a relaxation: its bound is valid, and when its
 solution uses no slack it is optimal for the full problem. In the MIP, the first lists hold every
-site nearer than the end of the node's Lagrangian list (so the model's relaxation is no weaker
-than the Lagrangian bound) and at least twice the incumbent's rank; they are doubled for the
+site ``j`` with ``w_i t_ij < lam_i`` at the Lagrangian's best multipliers ``lam`` (then the
+slack price is at least ``lam_i / w_i``, so the Lagrangian function of the truncated model at
+``lam`` is the Lagrangian bound, and the model's LP relaxation is no weaker than it) and at
+least twice the incumbent's rank. On district 5 (2,066 demand nodes, 1,519 free sites) these
+lists have 86,525 pairs (LP 754,785; Lagrangian bound 754,744) where the previous rule, every
+site nearer than the end of the Lagrangian list, had 172,614; with twice the incumbent's rank
+109,945 (LP 754,812). They are doubled for the
 nodes whose slack is used, up to ``max_assignment_vars // n_model_demand``; if the
 cap stops this the answer is a heuristic with status ``"optimal_reduced"`` (``mip_gap`` still
 compares it with a valid bound). In the Lagrangian the multipliers are capped at the same slack
@@ -64,7 +103,6 @@ from scipy import sparse
 
 from xunfang.errors import ValidationError
 from xunfang.plan._siting_common import (
-    _GAIN_BLOCK_ROWS,
     _HIGHS_INF,
     _LAGRANGIAN_MAX_ITER,
     _LAGRANGIAN_MIN_STEP,
@@ -81,16 +119,19 @@ from xunfang.plan._siting_common import (
     _greedy_add,
     _nearest,
     _NoSolutionYet,
+    _relative_gap,
     _result,
     _service_costs,
     _solve_mip,
-    _time_gain,
 )
 
 __all__ = ["p_median"]
 
 #: Demand rows processed at once when building p-median candidate lists (bounds peak memory).
 _CHUNK_ROWS = 2048
+#: Largest relative gap reported as ``"optimal"`` (proven optimal, up to HiGHS's default
+#: tolerance); a search stopped at a looser ``mip_rel_gap`` reports ``"within_gap"``.
+_PROVEN_GAP = 1e-4
 #: Shares of the p-median time budget: the first vertex substitution (from the greedy start)
 #: stops at this share of the budget, the subgradient search at this share of what is left
 #: (the rest goes to vertex substitution from its solutions, at most this share of it, and
@@ -120,8 +161,33 @@ _MIP_PAIRS_PER_20S = 50_000.0
 # vertex substitution
 
 
+@dataclass(frozen=True)
+class _SortedRows:
+    """Every demand row's candidates by travel time: ``order`` (int32) and ``time_s``."""
+
+    order: NDArray[np.int32]  # (n_rows, n_cand) candidate indices, nearest first
+    time_s: FloatArray  # (n_rows, n_cand) their travel times (``sub``'s values, sorted)
+
+    @classmethod
+    def of(cls, sub: FloatArray) -> _SortedRows:
+        order = np.empty(sub.shape, dtype=np.int32)
+        values = np.empty(sub.shape)
+        for start in range(0, sub.shape[0], _CHUNK_ROWS):
+            block = sub[start : start + _CHUNK_ROWS]
+            o = np.argsort(block, axis=1, kind="stable")
+            order[start : start + _CHUNK_ROWS] = o
+            values[start : start + _CHUNK_ROWS] = np.take_along_axis(block, o, axis=1)
+        return cls(order, values)
+
+
 def _interchange(
-    sub: FloatArray, ww: FloatArray, opened: BoolArray, movable: BoolArray, deadline: float
+    sub: FloatArray,
+    ww: FloatArray,
+    opened: BoolArray,
+    movable: BoolArray,
+    deadline: float,
+    allowed: BoolArray | None = None,
+    by_time: _SortedRows | None = None,
 ) -> BoolArray:
     """Vertex substitution for the p-median: best improving swap until none is left.
 
@@ -131,11 +197,19 @@ def _interchange(
     algorithm for the greedy interchange for large-scale clustering and median location
     problems", *INFOR* 21, 95-108, as written by Resende, M. G. C. & Werneck, R. F. (2007),
     "A fast swap-based local search procedure for location problems", *Annals of OR* 150,
-    205-230: ``profit(c, f) = gain(c) - loss(f) + extra(c, f)``.
-    Only sites in ``movable`` are removed. Stops at ``deadline`` (``time.perf_counter``).
+    205-230: ``profit(c, f) = gain(c) - loss(f) + extra(c, f)``. Only the pairs ``(i, c)``
+    with ``t_ic`` below ``i``'s second-nearest open site add to ``gain`` and ``extra`` (a
+    prefix of ``i``'s candidates sorted by time, ``by_time``), so each step costs the size of
+    those prefixes, not ``n_rows x n_cand`` (Resende & Werneck's sparse form).
+    Only sites in ``movable`` are removed and only sites in ``allowed`` (default all) opened.
+    Stops at ``deadline`` (``time.perf_counter``).
     """
     opened = opened.copy()
-    n_rows = sub.shape[0]
+    n_rows, n_cand = sub.shape
+    if by_time is None:
+        by_time = _SortedRows.of(sub)
+    if allowed is None:
+        allowed = np.ones(n_cand, dtype=bool)
     ar = np.arange(n_rows)
     while time.perf_counter() < deadline:
         op = np.flatnonzero(opened)
@@ -153,29 +227,30 @@ def _interchange(
             d2 = np.full(n_rows, float(sub.max()) * 2.0 + 1.0)
         total = float(ww @ d1)
         loss = np.bincount(first, weights=ww * (d2 - d1), minlength=op.size).astype(np.float64)
-        gain = _time_gain(sub, ww, d1)
-        extra = np.zeros((sub.shape[1], op.size))
-        buf = np.empty((min(_GAIN_BLOCK_ROWS, n_rows), sub.shape[1]))
-        for start in range(0, n_rows, _GAIN_BLOCK_ROWS):
-            stop = min(start + _GAIN_BLOCK_ROWS, n_rows)
-            e, s = buf[: stop - start], sub[start:stop]
-            d1c, d2c = d1[start:stop, None], d2[start:stop, None]
-            # e = w * (d2 - max(t, d1)) where t < d2, else 0
-            np.maximum(s, d1c, out=e)
-            np.subtract(d2c, e, out=e)
-            np.maximum(e, 0.0, out=e)
-            e *= ww[start:stop, None]
-            onehot = np.zeros((stop - start, op.size))
-            onehot[np.arange(stop - start), first[start:stop]] = 1.0
-            extra += e.T @ onehot
+        # the prefix of each row's sorted candidates nearer than its second-nearest open site
+        length = np.empty(n_rows, dtype=np.int64)
+        for start in range(0, n_rows, _CHUNK_ROWS):
+            stop = min(start + _CHUNK_ROWS, n_rows)
+            length[start:stop] = (by_time.time_s[start:stop] < d2[start:stop, None]).sum(axis=1)
+        row = np.repeat(ar, length)
+        pos = np.arange(row.size) - np.repeat(np.cumsum(length) - length, length)
+        c = by_time.order[row, pos].astype(np.int64)
+        t = by_time.time_s[row, pos]
+        wr = ww[row]
+        gain = np.bincount(c, weights=wr * np.maximum(d1[row] - t, 0.0), minlength=n_cand)
+        # extra(c, f) = sum over rows nearest to f of w (d2 - max(t, d1)), where t < d2
+        e = wr * (d2[row] - np.maximum(t, d1[row]))
+        extra = np.bincount(
+            c * op.size + first[row], weights=e, minlength=n_cand * op.size
+        ).reshape(n_cand, op.size)
         profit = gain[:, None] - loss[None, :] + extra
-        profit[opened, :] = -np.inf
+        profit[opened | ~allowed, :] = -np.inf
         profit[:, ~movable[op]] = -np.inf
-        c, f = np.unravel_index(int(np.argmax(profit)), profit.shape)
-        if not profit[c, f] > 1e-9 * max(total, 1.0):
+        c_best, f_best = np.unravel_index(int(np.argmax(profit)), profit.shape)
+        if not profit[c_best, f_best] > 1e-9 * max(total, 1.0):
             break
-        opened[op[f]] = False
-        opened[c] = True
+        opened[op[f_best]] = False
+        opened[c_best] = True
     return opened
 
 
@@ -608,17 +683,26 @@ def p_median(
         closed = np.zeros(n_cand, dtype=bool)
         forced = np.zeros(n_cand, dtype=bool)
         lag_bound = -math.inf
-        lag_reach = None  # travel time past each node's Lagrangian list (inf: not truncated)
+        lag_reach = None  # travel time below which a site's pair prices under lam_i (seconds)
         if lagrangian and reaches_all:
             # vertex substitution from the greedy start first: a better incumbent is a better
             # target for the subgradient steps (measured on Chicago districts: the bound then
             # converges in fewer steps)
             budget = deadline - time.perf_counter()
+            by_time = _SortedRows.of(sub)
             found = _interchange(
-                sub, ww, opened, free_mask, time.perf_counter() + _FIRST_SWAP_SHARE * budget
+                sub,
+                ww,
+                opened,
+                free_mask,
+                time.perf_counter() + _FIRST_SWAP_SHARE * budget,
+                by_time=by_time,
             )
             value = float(ww @ sub[:, found].min(axis=1))
-            notes.append(f"greedy {ub:.6g}, vertex substitution {value:.6g}")
+            notes.append(
+                f"greedy {ub:.6g}, vertex substitution {value:.6g} "
+                f"(at {time.perf_counter() - t_start:.1f} s)"
+            )
             if value < ub:
                 ub, opened = value, found
             # list lengths: twice the rank of each node's second-nearest open site, >= 16
@@ -666,24 +750,21 @@ def p_median(
                 if not improved:
                     break
             lag_bound = lag.bound
-            lag_len = lag_args[1]
-            lag_reach = np.where(
-                lists.n_eligible > lag_len,
-                lists.cost[np.arange(rows.size), np.minimum(lag_len, lists.cost.shape[1] - 1)],
-                np.inf,
-            )
+            # every site with w_i t_ij < lam_i at the best multipliers: the MIP's first lists
+            # hold them, so its relaxation is no weaker than the Lagrangian bound (module notes)
+            lag_reach = lag.lam / ww
             if lag.ub < ub:
                 ub, opened = lag.ub, lag.ub_opened
             notes.append(
                 f"Lagrangian bound {lag.bound:.6g} after {n_steps} subgradient steps in "
-                f"{n_runs} run(s), incumbent {ub:.6g}"
+                f"{n_runs} run(s), incumbent {ub:.6g} (at {time.perf_counter() - t_start:.1f} s)"
             )
             if ub - lag_bound > mip_rel_gap * abs(ub):
                 closed, _ = _reduced_cost_fixing(lag.rho, lag_bound, ub, opened, free_mask, k_free)
                 # local search from the Lagrangian subproblem's sites at the last bound
                 # improvements (near the dual optimum: few swaps), then from the incumbent;
-                # closed sites are never swapped in (no better solution has them), which
-                # makes each swap cheaper (district 8: 1,327 of 1,835 sites closed)
+                # closed sites are never swapped in (no better solution has them; district 8:
+                # 1,327 of 1,835 sites closed)
                 starts = []
                 for sites in lag.pool:
                     begin = fixed_mask.copy()
@@ -695,10 +776,9 @@ def p_median(
                 for begin in starts:
                     if time.perf_counter() >= swap_end or ub - lag_bound <= mip_rel_gap * ub:
                         break
-                    cols = np.flatnonzero(~closed | begin)
-                    part = _interchange(sub[:, cols], ww, begin[cols], free_mask[cols], swap_end)
-                    found = np.zeros(n_cand, dtype=bool)
-                    found[cols[part]] = True
+                    found = _interchange(
+                        sub, ww, begin, free_mask, swap_end, ~closed | begin, by_time
+                    )
                     value = float(ww @ sub[:, found].min(axis=1))
                     results.append(f"{value:.6g}")
                     if value < ub:
@@ -706,7 +786,7 @@ def p_median(
                 if results:
                     notes.append(
                         f"vertex substitution from {len(results)} starts (incumbent last): "
-                        f"{', '.join(results)}"
+                        f"{', '.join(results)} (at {time.perf_counter() - t_start:.1f} s)"
                     )
                 # fixing against the improved incumbent (a lower ub fixes more); an open
                 # site of the new incumbent is never closed
@@ -764,8 +844,16 @@ def p_median(
             "reached by no selected site: objective is inf; raise k or fix other sites"
         )
     bound = objective if math.isnan(lower) else min(objective, lower)
-    if math.isfinite(objective) and objective - bound <= mip_rel_gap * abs(objective):
+    gap = _relative_gap(objective, bound)
+    if math.isfinite(objective) and gap <= mip_rel_gap:
         status = "optimal"
+    if status == "optimal" and gap > _PROVEN_GAP:
+        # stopped at a tolerance looser than a proof of optimality: say so (with the bound)
+        status = "within_gap"
+        notes.append(
+            f"stopped within the gap tolerance {mip_rel_gap:g}: objective {objective:.6g}, "
+            f"lower bound {bound:.6g} (gap {gap:.3%}); not proven optimal"
+        )
     if status == "optimal_reduced":
         notes.append(
             "the candidate lists were capped: the answer is a heuristic with the gap shown; "
@@ -821,10 +909,10 @@ def _p_median_mip(
     ``fixed_mask`` sites are open, ``free_mask`` sites may be opened (``k_free`` of them); the
     incumbent must be feasible for that. Returns the best open set found (exact cost ``ub``),
     and a lower bound valid for every solution within these masks. ``reach_s`` (per model row,
-    seconds): the first lists hold at least every site nearer than this (the travel time past
-    the Lagrangian's list), so that the first model's relaxation is no weaker than the
-    Lagrangian bound (measured on district 3: lists of twice the incumbent's rank gave a first
-    model 3 % below that bound, solved to optimality for nothing).
+    seconds): the first lists hold at least every site nearer than this (``lam_i / w_i`` at
+    the Lagrangian's best multipliers), so that the first model's relaxation is no weaker than
+    the Lagrangian bound (measured on district 3: lists of twice the incumbent's rank alone
+    gave a first model 3 % below that bound, solved to optimality for nothing).
     """
     ub = float(ww @ sub[:, incumbent].min(axis=1))
     if k_free == 0:

@@ -129,6 +129,10 @@ _TEXT: dict[str, dict[str, str]] = {
     "h_pmedian": {"en": "p-median", "zh": "p-中位"},
     "h_wall": {"en": "wall s", "zh": "用时（秒）"},
     "proven": {"en": "proven optimal", "zh": "已证明最优"},
+    "within_gap": {
+        "en": "within {gap} of its bound {bound}",
+        "zh": "与下界 {bound} 相差不超过 {gap}",
+    },
     "gap": {
         "en": "{status}, gap {gap} (bound {bound})",
         "zh": "{status}，间隙 {gap}（下界 {bound}）",
@@ -514,6 +518,12 @@ def render_city_html(
     def pm_text(s: Mapping[str, Any]) -> str:
         if s["pmedian_proven"]:
             return tr("proven")
+        if s["pmedian_status"] == "within_gap":
+            return tr(
+                "within_gap",
+                gap=percent(3)(s["pmedian_gap"]),
+                bound=count(s["pmedian_bound"]),
+            )
         return tr(
             "gap",
             status=s["pmedian_status"],

@@ -231,6 +231,13 @@ def plan_cmd(
         typer.Option(help="Local date the forecast window starts (default: after the data)."),
     ] = None,
     time_limit_s: Annotated[float, typer.Option(help="Solver time limit, seconds.")] = 60.0,
+    pmedian_gap: Annotated[
+        float,
+        typer.Option(
+            help="Relative gap at which the p-median stops (0.001: within 0.1 % of the "
+            "stated lower bound; 0.0001 or less: proven optimal, slower)."
+        ),
+    ] = 1e-3,
     target: Annotated[
         list[str] | None,
         typer.Option(
@@ -346,6 +353,7 @@ def plan_cmd(
         demand=demand.replace("-", "_"),
         demand_points=demand_points,
         time_limit_s=time_limit_s,
+        pmedian_gap=pmedian_gap,
     )
     try:
         weights = tuple(float(x) for x in tier_weights.split(","))

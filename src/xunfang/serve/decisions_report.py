@@ -140,6 +140,7 @@ _TEXT: dict[str, dict[str, str]] = {
 _STATUS_ZH = {
     "optimal": "最优",
     "optimal_reduced": "缩减模型最优",
+    "within_gap": "在差距容限内（未证最优）",
     "time_limit": "达到时间上限",
     "iteration_limit": "达到迭代上限",
     "solution_limit": "达到解数上限",

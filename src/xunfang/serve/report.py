@@ -576,7 +576,11 @@ def plan_summary(plan: BoothPlan) -> dict[str, Any]:
         "demand_nodes": len(plan.demand),
         "rings": [ring(r) for r in plan.rings],
         "mclp": solver(plan.mclp),
-        "p_median": solver(plan.pmedian),
+        "p_median": (
+            None
+            if plan.pmedian is None
+            else {**(solver(plan.pmedian) or {}), "gap_tolerance": plan.config.pmedian_gap}
+        ),
         "network": plan.network.report.to_dict(),
         "ingest": plan.ingest_report.to_dict() if plan.ingest_report else None,
         "timings_s": {k: round(v, 2) for k, v in plan.timings_s.items()},
