@@ -82,3 +82,15 @@ def test_plan_folder_and_boundary_with_a_repeated_key_are_refused(tmp_path: Path
     )
     with pytest.raises(DataFileError, match=r"boundary\.geojson, field 'name': line 1"):
         read_boundary_file(boundary)
+
+
+def test_deep_nesting_is_a_named_error_not_a_recursion_crash(tmp_path: Path) -> None:
+    with pytest.raises(strict_json.NestingError, match="nested too deeply"):
+        strict_json.loads("[" * 30_000 + "]" * 30_000)
+    assert strict_json.loads("[[[1]]]") == [[[1]]]  # ordinary nesting passes
+    geo = tmp_path / "deep.geojson"
+    geo.write_text('{"a":' * 10_000 + "1" + "}" * 10_000, encoding="utf-8")
+    with pytest.raises(DataFileError, match=r"deep\.geojson.*nested too deeply"):
+        strict_json.check_file(geo)
+    with pytest.raises(DataFileError, match="nested too deeply"):
+        strict_json.load_file(geo)

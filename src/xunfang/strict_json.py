@@ -27,7 +27,15 @@ from typing import Any
 
 from xunfang.errors import DataFileError, ValidationError
 
-__all__ = ["DuplicateKeyError", "check_file", "clean", "dumps", "load_file", "loads"]
+__all__ = [
+    "DuplicateKeyError",
+    "NestingError",
+    "check_file",
+    "clean",
+    "dumps",
+    "load_file",
+    "loads",
+]
 
 
 class DuplicateKeyError(ValidationError):
@@ -46,6 +54,17 @@ class DuplicateKeyError(ValidationError):
         self.line = line
         where = f" (line {line})" if line is not None else ""
         super().__init__(f"duplicate key {key!r} in a JSON object{where}: each key may appear once")
+
+
+class NestingError(ValidationError):
+    """A JSON document nests arrays or objects deeper than the parser can follow (Python's
+    recursion limit, about 1,000 levels): refused as input, never a crash of the reader."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "JSON nested too deeply (arrays or objects inside each other beyond the parser's "
+            "limit of about 1,000 levels)"
+        )
 
 
 def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -101,6 +120,8 @@ def loads(text: str | bytes | bytearray) -> Any:
     ------
     DuplicateKeyError
         Naming the key and the line of its second occurrence.
+    NestingError
+        If arrays or objects nest beyond the parser's recursion limit.
     json.JSONDecodeError
         If ``text`` is not JSON (a :class:`ValueError`, as from :func:`json.loads`).
     """
@@ -110,6 +131,8 @@ def loads(text: str | bytes | bytearray) -> Any:
         if isinstance(text, bytes | bytearray):
             text = text.decode("utf-8", errors="replace")
         raise DuplicateKeyError(exc.key, _line_of(text, exc.key)) from None
+    except RecursionError:
+        raise NestingError() from None
 
 
 def load_file(path: str | Path) -> Any:
@@ -118,8 +141,8 @@ def load_file(path: str | Path) -> Any:
     Raises
     ------
     DataFileError
-        If the file is not UTF-8 JSON or repeats a key in an object (naming the file, the
-        line and the key).
+        If the file is not UTF-8 JSON, nests beyond the parser's limit, or repeats a key in
+        an object (naming the file, the line and the key).
     OSError
         If the file cannot be read.
     """
@@ -131,6 +154,8 @@ def load_file(path: str | Path) -> Any:
         if exc.line is not None:
             message = f"line {exc.line}: {message}"
         raise DataFileError(path, message, field=exc.key) from None
+    except NestingError as exc:
+        raise DataFileError(path, str(exc)) from None
     except UnicodeDecodeError as exc:
         raise DataFileError(path, f"not UTF-8 text: {exc}") from None
     except json.JSONDecodeError as exc:
@@ -149,7 +174,8 @@ def check_file(path: str | Path) -> None:
     Raises
     ------
     DataFileError
-        For a repeated key, naming the file, the line and the key.
+        For a repeated key, naming the file, the line and the key, or for nesting beyond
+        the parser's limit.
     """
     p = Path(path)
     if p.suffix.lower() not in JSON_SUFFIXES or not p.is_file():
@@ -161,6 +187,8 @@ def check_file(path: str | Path) -> None:
         if exc.line is not None:
             message = f"line {exc.line}: {message}"
         raise DataFileError(p, message, field=exc.key) from None
+    except NestingError as exc:
+        raise DataFileError(p, str(exc)) from None
     except ValueError:  # not JSON, not UTF-8: the reader's own error names the formats
         return
 

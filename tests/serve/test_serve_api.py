@@ -395,6 +395,28 @@ def test_repeated_keys_in_a_body_are_422_naming_the_key(lite: TestClient) -> Non
     assert closed.value.code == 4401 and "duplicate key 'token'" in closed.value.reason
 
 
+def test_json_nested_beyond_the_parser_limit_is_422_not_a_crash(lite: TestClient) -> None:
+    """30,000 nested arrays (60 KB, under the body limit) made Python's parser raise
+    RecursionError: a 500 from the service and a dropped live feed. Refused instead."""
+    deep = b"[" * 30_000 + b"]" * 30_000
+    r = lite.post("/api/calls", content=deep, headers={**DISP, "Content-Type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"] == [
+        {
+            "loc": ["body"],
+            "msg": "JSON nested too deeply (arrays or objects inside each other beyond the "
+            "parser's limit of about 1,000 levels)",
+            "type": "json_too_deep",
+        }
+    ]
+    assert lite.get("/api/calls", headers=DISP).json() == []
+    with lite.websocket_connect("/ws") as ws:
+        ws.send_text('{"a":' * 10_000 + "1" + "}" * 10_000)
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_text()
+    assert closed.value.code == 4401 and "nested too deeply" in closed.value.reason
+
+
 # ---------------------------------------------------------------------------- alerts, feed
 def test_alert_reaches_units_within_minutes_and_tracks_acks(lite: TestClient) -> None:
     lon, lat = lonlat(5, 4)  # B01 one block away (20 s); patrols and B02 9 blocks (180 s)

@@ -145,7 +145,7 @@ class StrictJSONBody:
         if body:
             try:
                 strict_json.loads(body)
-            except strict_json.DuplicateKeyError as exc:
+            except (strict_json.DuplicateKeyError, strict_json.NestingError) as exc:
                 await self._refuse(send, exc)
                 return
             except ValueError:
@@ -160,13 +160,18 @@ class StrictJSONBody:
         await self.app(scope, replay, send)
 
     @staticmethod
-    async def _refuse(send: Send, exc: strict_json.DuplicateKeyError) -> None:
-        detail = {
-            "loc": ["body", exc.key],
-            "field": exc.key,
-            "msg": str(exc),
-            "type": "json_duplicate_key",
-        }
+    async def _refuse(
+        send: Send, exc: strict_json.DuplicateKeyError | strict_json.NestingError
+    ) -> None:
+        if isinstance(exc, strict_json.DuplicateKeyError):
+            detail: dict[str, Any] = {
+                "loc": ["body", exc.key],
+                "field": exc.key,
+                "msg": str(exc),
+                "type": "json_duplicate_key",
+            }
+        else:
+            detail = {"loc": ["body"], "msg": str(exc), "type": "json_too_deep"}
         body = json.dumps({"detail": [detail]}, ensure_ascii=False).encode()
         await send(
             {

@@ -63,7 +63,7 @@ async def live_feed(websocket: WebSocket) -> None:
     except TokenError as exc:
         await _close(websocket, 4401, str(exc))
         return
-    except strict_json.DuplicateKeyError as exc:
+    except (strict_json.DuplicateKeyError, strict_json.NestingError) as exc:
         await _close(websocket, 4401, f'send {{"token": ...}} first: {exc}')
         return
     except (TimeoutError, ValueError, AttributeError, WebSocketDisconnect):
