@@ -210,17 +210,27 @@ class GradientBoosted(Forecaster):
         Positions of each query that lambdarank optimises (``lambdarank_truncation_level``).
     extra_features
         Add :data:`EXTRA_FEATURES` (and, with a context's events, the other types'
-        :data:`EXTRA_CONTEXT_FEATURES`). Not better on the tuning days (burglary 1.065
-        against 1.060, theft 1.019 against 1.022), so off by default.
+        :data:`EXTRA_CONTEXT_FEATURES`). On the tuning days (Chicago, 14 days from
+        2015-01-05, whole city) the mean hit rate ratio to the best baseline over 1, 5 and
+        20 % was 1.065 against 1.060 (burglary), 1.060 against 1.008 (motor vehicle
+        theft), 1.019 against 1.022 (theft), 1.005 against 1.004 (all crime): within the
+        noise of 14 days, at about twice the time, so off by default (the simpler
+        setting, as ``auto``'s one-standard-error rule).
     blend_counts
         Share ``a`` in [0, 1] of the cell's own rate over the last year (``rate_365d``)
         in the forecast: ``(1 - a) * trees + a * rate``, a shrinkage of the learned rate
-        towards the observed one (``1`` gives naive counts).
+        towards the observed one (``1`` gives naive counts). On the tuning days
+        ``a = 0.2`` to ``0.5`` helped motor vehicle theft (1.087 to 1.123 against 1.008)
+        but on the 28 days before them (from 2014-12-08) it lowered it (1.269 to 1.164
+        against 1.304), and changed burglary, theft and all crime by under 0.02: 0 by
+        default.
     n_bags
         Boosters averaged (bagging, Breiman 1996, "Bagging predictors", Machine Learning
         24(2)): bag ``b`` has its training origins shifted by ``b * origin_step_days /
         n_bags`` days and its own seed for the row subsampling; the forecast is the mean
-        of their rates. Costs ``n_bags`` times the fit.
+        of their rates. Costs ``n_bags`` times the fit. On the tuning days ``n_bags=3``
+        gave 1.088 against 1.060 (burglary), 0.963 against 1.008 (motor vehicle theft),
+        1.017 against 1.022 (theft): no gain, so 1 by default.
     context
         Type mix and place features (:class:`CellContext`), or ``None``; the other types'
         events are read over the forecast type's training period only.
