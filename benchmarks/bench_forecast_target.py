@@ -58,20 +58,23 @@ group                 level    comparator (hit rate, which)   ours    ratio   gb
 burglary              1 %      0.073 kde 150 m                0.079   1.083   1.137
 burglary              5 %      0.217 naive 365 d              0.224   1.031   1.092
 burglary              20 %     0.547 naive 365 d              0.616   1.125   1.101
-motor vehicle theft   1 %      0.050 kde 150 m                0.045   0.901
-motor vehicle theft   5 %      0.165 kde 150 m                0.173   1.047
-motor vehicle theft   20 %     0.482 kde 150 m                0.534   1.108
-theft                 1 %      0.228 naive 365 d              0.227   0.992
-theft                 5 %      0.418 naive 365 d              0.422   1.011
-theft                 20 %     0.680 naive 365 d              0.703   1.034
-all crime             1 %      0.122 naive 365 d              0.121   0.992
-all crime             5 %      0.326 naive 365 d              0.327   1.002
-all crime             20 %     0.674 naive 365 d              0.674   1.001
+motor vehicle theft   1 %      0.050 kde 150 m                0.045   0.901   0.934
+motor vehicle theft   5 %      0.165 kde 150 m                0.173   1.047   0.991
+motor vehicle theft   20 %     0.482 kde 150 m                0.534   1.108   1.082
+theft                 1 %      0.228 naive 365 d              0.227   0.992   0.997
+theft                 5 %      0.418 naive 365 d              0.422   1.011   1.015
+theft                 20 %     0.680 naive 365 d              0.703   1.034   1.038
+all crime             1 %      0.122 naive 365 d              0.121   0.992   1.000
+all crime             5 %      0.326 naive 365 d              0.327   1.002   1.004
+all crime             20 %     0.674 naive 365 d              0.674   1.001   1.001
 ====================  =======  =============================  ======  ======  =========
 
 The +10 % target is met at 2 of 12 cells (burglary 20 %, motor vehicle theft 20 %; the
 default gbm, not chosen on the tuning split, meets it for burglary at 1 % and 20 %), and
-for theft and all crime at no level. The
+for theft and all crime at no level. Ours against gbm on the test split: lower at 7 of 12
+cells, equal (3 decimals) at 2, so the tuning split's choice was noise, as the default's
+1-SE reasoning expects. ``gbm`` test rows for burglary and its time: the benchmark run below; for the
+other groups 6.2 (motor vehicle theft) to 9.0 s (theft) wall per day at load 11-12. The
 ``hindsight`` column of the run (each day forecast from the split's other 27 days, future
 ones included, mixed with the year's counts) is, over the comparator, 1.107/1.038/1.010
 (burglary), 0.947/0.993/1.002 (motor vehicle theft), 1.019/1.011/1.004 (theft),
@@ -87,8 +90,8 @@ Per-window sd of the hit rate at 1 % is about half its mean (burglary 0.085
 Time per day (fit + predict, warm start, whole city; burglary, load 15-17 on 2 shared
 cores): gbm 10.5 s wall / 1.05 s CPU, gbm:n_bags=3 34.9 s / 2.2 s, naive 0.02 / 0.004,
 kde 0.55 / 0.035, prospective 0.04 / 0.007; ``gbm:extra_features=true`` 19.5 s wall
-(burglary) to 31 s (theft) at the same load (CPU not measured). The 1 s target holds for
-gbm's CPU time only.
+(burglary) to 31 s (theft) at the same load (CPU not measured). gbm's CPU time per day
+is about the 1 s target (1.05 s for burglary); its wall time on this loaded machine is not.
 
 Commands: the test rows of gbm and ``gbm:n_bags=3`` for burglary are from
 ``nice -n 19 .venv/bin/python benchmarks/bench_forecast_target.py --ours gbm:n_bags=3,gbm
