@@ -75,8 +75,8 @@ for theft and all crime at no level. Ours against gbm on the test split: lower a
 cells, equal (3 decimals) at 2, so the tuning split's choice was noise, as the default's
 1-SE reasoning expects. ``gbm`` test rows for burglary and its time: the benchmark run
 below; for the other groups 6.2 (motor vehicle theft) to 9.0 s (theft) wall per day at
-load 11-12. The ``hindsight`` column of the run (each day forecast from the split's other 27 days, future
-ones included, mixed with the year's counts) is, over the comparator, 1.107/1.038/1.010
+load 11-12. The ``hindsight`` column of the run (each day forecast from the split's other
+27 days, future ones included, mixed with the year's counts) is, over the comparator, 1.107/1.038/1.010
 (burglary), 0.947/0.993/1.002 (motor vehicle theft), 1.019/1.011/1.004 (theft),
 1.016/1.008/1.001 (all crime); on the tuning split 1.145/0.986/0.987, 1.343/1.132/1.021,
 1.023/0.999/1.004, 1.016/1.010/1.003. For theft and all crime, whose comparator is the
