@@ -70,22 +70,22 @@ all crime             20 %     0.674 naive 365 d              0.674   1.001   1.
 ====================  =======  =============================  ======  ======  =========
 
 The +10 % target is met at 2 of 12 cells (burglary 20 %, motor vehicle theft 20 %; the
-default gbm, not chosen on the tuning split, meets it for burglary at 1 % and 20 %), and
-for theft and all crime at no level. Ours against gbm on the test split: lower at 7 of 12
-cells, equal (3 decimals) at 2, so the tuning split's choice was noise, as the default's
-1-SE reasoning expects. ``gbm`` test rows for burglary and its time: the benchmark run
-below; for the other groups 6.2 (motor vehicle theft) to 9.0 s (theft) wall per day at
-load 11-12. The ``hindsight`` column of the run (each day forecast from the split's other
-27 days, future ones included, mixed with the year's counts) is, over the comparator, 1.107/1.038/1.010
+default gbm, not chosen on the tuning split, meets it for burglary at 1 % and 20 %), and for
+theft and all crime at no level. Ours against gbm on the test split: lower at 7 of 12 cells,
+equal (3 decimals) at 2, so the tuning split's choice was noise, as the default's 1-SE
+reasoning expects. ``gbm`` test rows for burglary and its time: the benchmark run below; for
+the other groups 6.2 (motor vehicle theft) to 9.0 s (theft) wall per day at load 11-12. The
+``hindsight`` column of the run (each day forecast from the split's other 27 days, future
+ones included, mixed with the year's counts) is, over the comparator, 1.107/1.038/1.010
 (burglary), 0.947/0.993/1.002 (motor vehicle theft), 1.019/1.011/1.004 (theft),
 1.016/1.008/1.001 (all crime); on the tuning split 1.145/0.986/0.987, 1.343/1.132/1.021,
 1.023/0.999/1.004, 1.016/1.010/1.003. For theft and all crime, whose comparator is the
-year's counts, knowing the rest of the month adds under 2 %: the days do not stray from
-the year's pattern by much, so a forecaster that tracks recent change has little to gain
-there; ours' 3 % at theft 20 % comes from the features beyond counts. We found no way to
-+10 % for the dense groups and doubt one exists with a year of history at 150 m.
-Per-window sd of the hit rate at 1 % is about half its mean (burglary 0.085
-+- 0.041): with 28 days the standard error of a ratio at 1 % is about 10 %.
+year's counts, knowing the rest of the month adds under 2 %: the days do not stray from the
+year's pattern by much, so a forecaster that tracks recent change has little to gain there;
+ours' 3 % at theft 20 % comes from the features beyond counts. We found no way to +10 % for
+the dense groups and doubt one exists with a year of history at 150 m. Per-window sd of the
+hit rate at 1 % is about half its mean (burglary 0.085 +- 0.041): with 28 days the standard
+error of a ratio at 1 % is about 10 %.
 
 Time per day (fit + predict, warm start, whole city; burglary, load 15-17 on 2 shared
 cores): gbm 10.5 s wall / 1.05 s CPU, gbm:n_bags=3 34.9 s / 2.2 s, naive 0.02 / 0.004,
