@@ -7,7 +7,8 @@ window for every method):
 1. **Tuning split** (default: the 14 days from 2015-01-05): each baseline family (naive
    counts, retrospective KDE, prospective hotspotting) has a few settings; the one with
    the best mean hit rate over 1, 5 and 20 % of the area is chosen per crime group. Our
-   candidates (``gbm`` with the type mix and place features, ``stack``) are scored on the
+   candidates (``gbm`` with the type mix and place features, the same with
+   ``extra_features=true``, ``stack``) are scored on the
    same windows and the one with the best mean over all groups and levels becomes "ours".
 2. **Test split, not tuned on** (default: the 28 days from 2015-04-06): every chosen
    setting is run again; the comparator at each group and level is the best of the three
@@ -26,6 +27,80 @@ Usage::
         [--cache /tmp/chicago.parquet] [--out-dir /tmp/xunfang-target]
 
 ``--quick`` runs one police district, two groups and 3 + 3 windows (a smoke run).
+
+Figures (2026-12-02, whole city, 27,545 cells of 150 m; ratio = our mean hit rate over the
+comparator's at 1 / 5 / 20 % of the area). Tuning split, 14 days from 2015-01-05 (the
+comparator is kde 150 m for burglary, the year's counts for the others):
+
+====================  ==================  ==================
+group                 gbm                 gbm:extra_features
+====================  ==================  ==================
+burglary              0.975/1.141/1.065   1.040/1.092/1.062
+motor vehicle theft   0.795/1.151/1.079   0.917/1.172/1.092
+theft                 1.015/1.023/1.028   1.013/1.015/1.029
+all crime             1.005/1.004/1.002   1.006/1.006/1.003
+====================  ==================  ==================
+
+Mean over groups and levels: ``gbm:extra_features=true`` 1.037, ``gbm`` 1.024 (also tried
+there and not better: ``gbm:objective=rank_xendcg`` 1.045 / 1.019 on burglary / motor
+vehicle theft against gbm's 1.060 / 1.008; ``gbm:n_bags=3`` 1.088 / 0.963 / 1.017 on
+burglary / motor vehicle theft / theft against 1.060 / 1.008 / 1.022; a share of 0.2-0.5
+of the year's counts mixed in, ``blend_counts``, helped motor vehicle theft on these days
+and hurt it on the 28 days before them; a day-of-week profile, ``naive+tod:by_weekday``,
+lowered naive counts by 1-10 %). So "ours" = ``gbm:extra_features=true``; the product's
+default ``gbm`` keeps the simpler feature set (the difference is within the noise).
+
+Test split, 28 days from 2015-04-06, not tuned on (ours = ``gbm:extra_features=true``):
+
+====================  =======  =============================  ======  ======  =========
+group                 level    comparator (hit rate, which)   ours    ratio   gbm ratio
+====================  =======  =============================  ======  ======  =========
+burglary              1 %      0.073 kde 150 m                0.079   1.083   1.137
+burglary              5 %      0.217 naive 365 d              0.224   1.031   1.092
+burglary              20 %     0.547 naive 365 d              0.616   1.125   1.101
+motor vehicle theft   1 %      0.050 kde 150 m                0.045   0.901   0.934
+motor vehicle theft   5 %      0.165 kde 150 m                0.173   1.047   0.991
+motor vehicle theft   20 %     0.482 kde 150 m                0.534   1.108   1.082
+theft                 1 %      0.228 naive 365 d              0.227   0.992   0.997
+theft                 5 %      0.418 naive 365 d              0.422   1.011   1.015
+theft                 20 %     0.680 naive 365 d              0.703   1.034   1.038
+all crime             1 %      0.122 naive 365 d              0.121   0.992   1.000
+all crime             5 %      0.326 naive 365 d              0.327   1.002   1.004
+all crime             20 %     0.674 naive 365 d              0.674   1.001   1.001
+====================  =======  =============================  ======  ======  =========
+
+The +10 % target is met at 2 of 12 cells (burglary 20 %, motor vehicle theft 20 %; the
+default gbm, not chosen on the tuning split, meets it for burglary at 1 % and 20 %), and for
+theft and all crime at no level. Ours against gbm on the test split: lower at 7 of 12 cells,
+equal (3 decimals) at 2, so the tuning split's choice was noise, as the default's 1-SE
+reasoning expects. ``gbm`` test rows for burglary and its time: the benchmark run below; for
+the other groups 6.2 (motor vehicle theft) to 9.0 s (theft) wall per day at load 11-12. The
+``hindsight`` column of the run (each day forecast from the split's other 27 days, future
+ones included, mixed with the year's counts) is, over the comparator, 1.107/1.038/1.010
+(burglary), 0.947/0.993/1.002 (motor vehicle theft), 1.019/1.011/1.004 (theft),
+1.016/1.008/1.001 (all crime); on the tuning split 1.145/0.986/0.987, 1.343/1.132/1.021,
+1.023/0.999/1.004, 1.016/1.010/1.003. For theft and all crime, whose comparator is the
+year's counts, knowing the rest of the month adds under 2 %: the days do not stray from the
+year's pattern by much, so a forecaster that tracks recent change has little to gain there;
+ours' 3 % at theft 20 % comes from the features beyond counts. We found no way to +10 % for
+the dense groups and doubt one exists with a year of history at 150 m. Per-window sd of the
+hit rate at 1 % is about half its mean (burglary 0.085 +- 0.041): with 28 days the standard
+error of a ratio at 1 % is about 10 %.
+
+Time per day (fit + predict, warm start, whole city; burglary, load 15-17 on 2 shared
+cores): gbm 10.5 s wall / 1.05 s CPU, gbm:n_bags=3 34.9 s / 2.2 s, naive 0.02 / 0.004,
+kde 0.55 / 0.035, prospective 0.04 / 0.007; ``gbm:extra_features=true`` 19.5 s wall
+(burglary) to 31 s (theft) at the same load (CPU not measured). gbm's CPU time per day
+is about the 1 s target (1.05 s for burglary); its wall time on this loaded machine is not.
+
+Commands: the test rows of gbm and ``gbm:n_bags=3`` for burglary are from
+``nice -n 19 .venv/bin/python benchmarks/bench_forecast_target.py --ours gbm:n_bags=3,gbm
+--groups burglary --cache /tmp/chicago.parquet`` (1,930 s wall, 140 s CPU); the other rows
+came from the same protocol (the same windows, one year of look-back, warm start,
+``hit_counts``; comparator values equal to the benchmark's for burglary) run per group and
+spec in parallel, because one full run of 4 groups did not fit in the session at that
+load. The full table in one run: ``... bench_forecast_target.py --ours
+gbm:extra_features=true,gbm --cache /tmp/chicago.parquet``.
 
 ``--ours auto,gbm`` makes "ours" the first spec given (``auto``, xunfang's real default:
 chosen per window and group by validation before it, gbm and stack among its candidates
@@ -47,7 +122,9 @@ import numpy as np
 import pandas as pd
 
 from xunfang.analyse.evaluate import (
+    ScoringEvents,
     _city_area,
+    hit_counts,
     load_incidents,
     rolling_origin,
     select_types,
@@ -79,7 +156,7 @@ BASELINES: dict[str, tuple[str, ...]] = {
     ),
     "prospective": ("prospective", "prospective:bandwidth_m=200:bandwidth_weeks=4"),
 }
-OURS = ("gbm", "stack")
+OURS = ("gbm", "gbm:extra_features=true", "stack")
 
 
 def _load(data_dir: Path, cache: Path | None, city: City) -> IncidentTable:
@@ -122,6 +199,41 @@ def _evaluate(
             sd = float(np.std(v, ddof=1)) if len(v) > 1 else np.nan
             out[-1].loc[out[-1]["fraction"] == frac, "hit_rate_sd"] = sd
     return pd.concat(out, ignore_index=True)
+
+
+def _hindsight_reference(
+    table: IncidentTable, grid: Grid, windows: list[Window]
+) -> dict[float, float]:
+    """What knowing the split's other days adds to a year of counts: each window forecast
+    by the counts of the split's other windows (before and after it: hindsight) mixed with
+    the year's counts before it (shares 0.05, 0.1 and 0.2 of the total, the best per level
+    with hindsight), mean hit rate per level. Where the comparator is the year's counts
+    (dense types), this says how much the days' own fluctuation can add at most for a
+    forecaster built on counts; it is no bound where smoothing wins (sparse types)."""
+    scoring = ScoringEvents.from_table(table, grid)
+    events = TrainingEvents.from_table(table, grid)
+    tz = table.timezone
+    counts, year = [], []
+    for w in windows:
+        cells, _, _ = scoring.in_window(w, tz)
+        counts.append(np.bincount(cells, minlength=grid.n_cells).astype(np.float64))
+        lo, hi = np.searchsorted(events.t_day, [w.start_day - 365.0, w.start_day])
+        year.append(np.bincount(events.cell[lo:hi], minlength=grid.n_cells).astype(float))
+    c = np.array(counts)
+    others = c.sum(axis=0) - c
+    best = dict.fromkeys(LEVELS, 0.0)
+    for share in (0.05, 0.1, 0.2):
+        rates = []
+        for i in range(len(windows)):
+            o, y = others[i], year[i]
+            mix = share * o / max(o.sum(), 1.0) + (1 - share) * y / max(y.sum(), 1.0)
+            hc = hit_counts(mix, c[i], LEVELS, mask=grid.mask)
+            if hc.total > 0:
+                rates.append(hc.hit_rate)
+        mean = np.mean(rates, axis=0) if rates else np.full(len(LEVELS), np.nan)
+        for lv, v in zip(LEVELS, mean, strict=True):
+            best[lv] = max(best[lv], float(v))
+    return best
 
 
 def main() -> None:
@@ -212,6 +324,7 @@ def main() -> None:
         sel = select_types(table, types)
         specs = list(chosen[gname].values()) + list(our_specs)
         res = _evaluate(sel, grid, specs, test, ctx)
+        bound = _hindsight_reference(sel, grid, test)
         for frac in LEVELS:
             r = res[np.isclose(res["fraction"], frac)].set_index("method")
             base = r.loc[list(chosen[gname].values()), "hit_rate_mean"]
@@ -227,6 +340,7 @@ def main() -> None:
                 "comparator_sd": r.loc[best, "hit_rate_sd"],
                 "ratio": r.loc[ours, "hit_rate_mean"] / base.max(),
                 "comparator_is": best,
+                "hindsight_ratio": bound[frac] / base.max(),
             }
             for s in our_specs:
                 rec[s] = r.loc[s, "hit_rate_mean"]
@@ -260,14 +374,19 @@ def main() -> None:
     )
     print(
         f"{'group':20s} {'level':>5s} {'ours':>13s} {'comparator':>13s} {'ratio':>6s} "
-        f"{'comparator is':38s} " + " ".join(f"{s:>6s}" for s in our_specs)
+        f"{'comparator is':38s} {'hindsight':>9s} " + " ".join(f"{s[:14]:>14s}" for s in our_specs)
     )
     for r in table_rows:
         print(
             f"{r['group']:20s} {r['level']:>5s} {r['ours']:.3f} ({r['ours_sd']:.3f}) "
             f"{r['comparator']:.3f} ({r['comparator_sd']:.3f}) {r['ratio']:6.3f} "
-            f"{r['comparator_is']:38s} " + " ".join(f"{r[s]:6.3f}" for s in our_specs)
+            f"{r['comparator_is']:38s} {r['hindsight_ratio']:9.3f} "
+            + " ".join(f"{r[s]:14.3f}" for s in our_specs)
         )
+    print(
+        "hindsight: each day forecast from the split's other days and the year before it, "
+        "over the comparator (see _hindsight_reference)"
+    )
     print("\ntime per day (fit + predict, whole area; wall s / CPU s per window)")
     tm = pd.DataFrame(timing).groupby("method", sort=False)[["wall_s", "cpu_s"]].mean()
     for s, r in tm.iterrows():

@@ -8,7 +8,12 @@ import pytest
 from test_forecasters import TZ, day, strip, table
 
 from xunfang.analyse.forecast import GradientBoosted, TrainingEvents, make_forecaster
-from xunfang.analyse.forecast.learned import CONTEXT_FEATURES, FEATURES, CellContext
+from xunfang.analyse.forecast.learned import (
+    CONTEXT_FEATURES,
+    EXTRA_FEATURES,
+    FEATURES,
+    CellContext,
+)
 from xunfang.analyse.grid import Grid
 from xunfang.errors import ValidationError
 
@@ -158,3 +163,73 @@ def test_explain_gives_additive_log_rate_contributions() -> None:
     assert table_["importance"].is_monotonic_decreasing
     with pytest.raises(ValidationError, match="not active cells"):
         model.explain(w, np.array([7]))
+
+
+def test_bags_average_their_boosters_and_blend_counts_one_is_the_years_rate() -> None:
+    grid = strip(3)
+    end = pd.Timestamp("2024-02-01", tz=TZ)
+    w = day("2024-02-01")
+    spec = DAILY.replace("origin_step_days=1", "origin_step_days=2") + ":n_bags=2"
+    model = make_forecaster(spec, grid)
+    assert isinstance(model, GradientBoosted)
+    model.fit(table(_history()), end=end)
+    assert len(model.models_) == 2
+    x = model.features(model.events_, w.start_day)[:, model.used_features_]
+    by_bag = [np.asarray(m.predict(x)) for m in model.models_]
+    assert not np.allclose(by_bag[0], by_bag[1])  # origins one day apart, other seeds
+    risk = model.predict(w).risk
+    np.testing.assert_allclose(risk, (by_bag[0] + by_bag[1]) / 2.0, rtol=1e-12)
+    assert sum(model.feature_importance_.values()) == pytest.approx(1.0)
+    # blend_counts=1: the trees are ignored, each cell's rate over the history (a year at
+    # most) times the window's length. Cell 0: 62 events (every day of December and
+    # January); cell 2: 16 (every fourth day of both months); cell 1: none.
+    counts = model.with_params(blend_counts=1.0).fit(table(_history()), end=end)
+    days = w.start_day - counts.events_.start_day
+    np.testing.assert_allclose(counts.predict(w).risk, [62 / days, 0.0, 16 / days])
+    half = model.with_params(blend_counts=0.5).fit(table(_history()), end=end)
+    np.testing.assert_allclose(
+        half.predict(w).risk, 0.5 * risk + 0.5 * np.array([62 / days, 0.0, 16 / days])
+    )
+
+
+def test_type_mix_reads_no_history_before_the_forecast_types_own() -> None:
+    """All types' events older than the training period (more history than the model
+    was given) change no feature; inside the period they do."""
+    grid = strip(3)
+    start, end = pd.Timestamp("2024-01-01", tz=TZ), pd.Timestamp("2024-02-15", tz=TZ)
+    base = [r for r in _history() if r[2] >= "2024-01"]
+    events = TrainingEvents.from_table(table(base), grid, start=start, end=end)
+    early = pd.Timestamp("2023-06-01", tz=TZ)
+    old = [(150.0, 50.0, "2023-11-20 12:00")]
+    model = GradientBoosted(grid=grid)
+    names = model.with_params(
+        context=CellContext(all_events=_context_events(base, grid, early, end))
+    ).feature_names()
+    origin = day("2024-02-01").start_day
+
+    def feats(rows: list[tuple[float, float, str]]) -> np.ndarray:
+        ctx = CellContext(all_events=_context_events(rows, grid, early, end))
+        return model.with_params(context=ctx).features(events, origin)
+
+    np.testing.assert_array_equal(feats(base + old), feats(base))
+    inside = feats([*base, (150.0, 50.0, "2024-01-20 12:00")])
+    # one event of another type in cell 1 over the 31 days of January (the period)
+    assert inside[1, names.index("all_rate_365d")] == pytest.approx(1 / 31)
+
+
+def test_gbm_objectives_and_extra_features() -> None:
+    grid = strip(3)
+    end = pd.Timestamp("2024-02-01", tz=TZ)
+    with pytest.raises(ValidationError, match="objective must be one of"):
+        make_forecaster("gbm:objective=huber", grid).fit(table(_history()), end=end)
+    with pytest.raises(ValidationError, match="blend_counts"):
+        make_forecaster("gbm:blend_counts=1.5", grid).fit(table(_history()), end=end)
+    ranker = make_forecaster(DAILY + ":objective=rank_xendcg:extra_features=true", grid)
+    assert isinstance(ranker, GradientBoosted)
+    assert ranker.feature_names()[-8:] == EXTRA_FEATURES
+    ranker.fit(table(_history()), end=end)
+    risk = ranker.predict(day("2024-02-01")).risk
+    assert risk[0] > risk[2]  # the busy cell first
+    # the ranking scores are put on the scale of the year's counts: 78 events / history
+    days = day("2024-02-01").start_day - ranker.events_.start_day
+    assert risk.sum() == pytest.approx(78 / days)
