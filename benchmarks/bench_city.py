@@ -5,15 +5,18 @@ Ingests the incidents once (or reads an ingested ``.parquet``), gets the city's 
 cuts each district's network from it and plans the areas with
 :func:`xunfang.plan.city_plan.plan_city`. Prints, per district: wall and CPU time, MCLP
 status, p-median status, gap, bound and search time, and the peak RSS of the worker process
-that planned it (``ru_maxrss``); then per mode the total wall time, the CPU time of the
-districts and of this (client) process, and the client's peak RSS. The machine is shared:
-a fixed reference task (Dijkstra from 40 nodes of the city network, scipy) is timed before
-each mode, and the wall time is also given as a multiple of it, so runs under other loads
-compare. Baseline named in the issue: 1,479 s for the 22 districts one after another
-(``xunfang plan --area district:N`` each, ingesting and building the network every time).
+that planned it (``ru_maxrss``), and the district's CPU seconds by step (``BoothPlan.cpu_s``);
+then per mode the total wall time, the CPU time of the districts and of this (client)
+process, the client's peak RSS and the CPU seconds by step summed over the districts. The
+machine is shared: a fixed reference task (Dijkstra from 40 nodes of the city network,
+scipy) is timed before each mode, and the wall time is also given as a multiple of it, so
+runs under other loads compare. Baseline named in the issue: 1,479 s for the 22 districts
+one after another (``xunfang plan --area district:N`` each, ingesting and building the
+network every time).
 
 Run: ``.venv/bin/python benchmarks/bench_city.py [--areas district:all] [--modes 2,0]
-[--incidents PARQUET] [--time-limit-s 60] [--cold] [--per-district-networks]``
+[--incidents PARQUET] [--time-limit-s 60] [--curve-time-s 5] [--cold]
+[--per-district-networks]``
 (mode 0: in process, N: LocalCluster of N single-thread worker processes; ``--cold``
 deletes the cached city network first; ``--per-district-networks``: each district builds
 its own network, as before the city network).
@@ -32,14 +35,16 @@ from scipy.sparse.csgraph import dijkstra
 
 from xunfang.config import get_settings
 from xunfang.ingest.road_network import RoadNetwork
-from xunfang.plan.booth_plan import PlanConfig
+from xunfang.plan.booth_plan import BoothPlan, PlanConfig
 from xunfang.plan.city_plan import (
+    CITY_CURVE_TIME_S,
     DistrictSummary,
     city_network,
     city_totals,
     district_areas,
     plan_city,
 )
+from xunfang.plan.decisions import DecisionConfig
 from xunfang.serve.cli_plan_all import dask_client, ingest_once
 
 
@@ -58,12 +63,19 @@ def main() -> None:
     parser.add_argument("--time-limit-s", type=float, default=60.0)
     parser.add_argument("--cold", action="store_true", help="rebuild the city network")
     parser.add_argument("--per-district-networks", action="store_true")
+    parser.add_argument(
+        "--curve-time-s",
+        type=float,
+        default=CITY_CURVE_TIME_S,
+        help="branch and bound seconds of each trade-off curve (the city default)",
+    )
     args = parser.parse_args()
     settings = get_settings()
     base = PlanConfig(
         area="-",
         time_limit_s=args.time_limit_s,
         incident_files=(args.incidents,) if args.incidents else (),
+        decisions=DecisionConfig(curve_time_s=args.curve_time_s),
     )
     areas = district_areas(settings, args.areas)
     t0, c0 = time.perf_counter(), time.process_time()
@@ -89,7 +101,14 @@ def main() -> None:
         ref = reference_s(network)
         t0, c0 = time.perf_counter(), time.process_time()
 
-        def done(_plan: object, s: DistrictSummary, label: str = label) -> None:
+        by_step: dict[str, float] = {}
+
+        def done(
+            plan: BoothPlan,
+            s: DistrictSummary,
+            label: str = label,
+            by_step: dict[str, float] = by_step,
+        ) -> None:
             print(
                 f"[{label}] {s.area:<12} {s.wall_time_s:6.1f} s wall {s.cpu_time_s:6.1f} s CPU  "
                 f"MCLP {s.mclp_status:<10} p-median {s.pmedian_status:<10} gap "
@@ -98,6 +117,15 @@ def main() -> None:
                 f"{s.peak_rss_mib:,.0f} MiB",
                 flush=True,
             )
+            rest = sum(plan.cpu_s.values()) - plan.cpu_s.get("p-median", 0.0)
+            print(
+                f"[{label}] {s.area:<12} CPU s by step: "
+                + ", ".join(f"{k} {v:.2f}" for k, v in plan.cpu_s.items())
+                + f"; all but the p-median {rest:.1f}",
+                flush=True,
+            )
+            for k, v in plan.cpu_s.items():
+                by_step[k] = by_step.get(k, 0.0) + v
 
         with dask_client(None, mode) as client:
             summaries = plan_city(
@@ -114,6 +142,11 @@ def main() -> None:
             f"{t['pmedian_max_gap']:.4%}; largest worker peak RSS {t['peak_rss_mib_max']:,.0f} "
             f"MiB; client peak RSS "
             f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB",
+            flush=True,
+        )
+        print(
+            f"[{label}] CPU s by step, sum over the districts: "
+            + ", ".join(f"{k} {v:.1f}" for k, v in sorted(by_step.items(), key=lambda kv: -kv[1])),
             flush=True,
         )
     print(f"load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")

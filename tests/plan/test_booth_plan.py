@@ -196,3 +196,24 @@ def test_pmedian_gap_option_is_checked() -> None:
     for bad in (-0.01, 1.0, float("nan")):
         with pytest.raises(ValidationError, match=r"--pmedian-gap must be a share in \[0, 1\)"):
             PlanConfig(pmedian_gap=bad).validate()
+
+
+@pytest.mark.realdata
+def test_loop_plan_rendered_on_a_worker_writes_the_files_write_plan_writes(loop_plan) -> None:  # type: ignore[no-untyped-def]
+    from xunfang.serve.cli_plan_all import render_district
+    from xunfang.serve.report import write_plan_files
+
+    plan, _, tmp = loop_plan
+    direct = write_plan(plan, tmp / "direct")
+    # the city run: the worker renders, the client writes the text into out/community_LOOP
+    rendered = render_district(plan, tmp / "city", "en")
+    written = write_plan_files(rendered.files, tmp / "city" / "community_LOOP")
+    assert list(written) == list(direct)  # the same files, written in the same order
+    for name, path in direct.items():
+        if name != "report.html":  # (the report names its folder and the minute it was made)
+            assert written[name].read_bytes() == path.read_bytes(), name
+    assert rendered.polygon_wgs84.equals(plan.area.polygon_wgs84)
+    # CPU seconds for every timed step, in plan_summary.json too
+    summary = json.loads(direct["plan_summary.json"].read_text())
+    assert list(summary["cpu_s"]) == list(plan.timings_s) == list(plan.cpu_s)
+    assert summary["tradeoff"]["time_budget_s"] == 40.0

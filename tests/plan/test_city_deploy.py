@@ -10,7 +10,7 @@ import pytest
 
 from xunfang.errors import DataFileError
 from xunfang.plan.city_deploy import DeploySummary, city_plan_folders, deploy_totals
-from xunfang.plan.city_plan import AreaJob, map_areas, write_summary_tables
+from xunfang.plan.city_plan import AreaJob, largest_first, map_areas, write_summary_tables
 
 
 def _row(area: str, booths: int, hours: float, risk: float, covered: float) -> DeploySummary:
@@ -89,3 +89,44 @@ def test_map_areas_in_process_passes_args_shared_and_data_in_order() -> None:
     assert out == {"a": 110, "b": 220}
     assert made == ["a", "data 100", "b", "data 200"]
     assert seen == [("full 1", 110), ("full 2", 220)]
+
+
+def test_largest_first_orders_by_size_ties_in_given_order() -> None:
+    jobs = [
+        AreaJob("d1", (), size=4109.0),
+        AreaJob("d8", (), size=10256.0),
+        AreaJob("d10", (), size=4276.0),
+        AreaJob("d11", (), size=4276.0),
+    ]
+    assert [j.area for j in largest_first(jobs)] == ["d8", "d10", "d11", "d1"]
+
+
+def test_map_areas_on_a_cluster_starts_the_largest_job_first_on_a_free_thread() -> None:
+    from distributed import Client, LocalCluster
+
+    jobs = [
+        AreaJob("small", (1,), lambda: (100,), size=10.0),
+        AreaJob("big", (2,), lambda: (200,), size=500.0),
+        AreaJob("mid", (3,), lambda: (300,), size=80.0),
+    ]
+    started: list[str] = []
+    seen: list[str] = []
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        out = map_areas(
+            _task,
+            jobs,
+            shared=(10,),
+            client=client,
+            on_start=started.append,
+            on_done=lambda f, s: seen.append(f),
+        )
+    # one thread: each job is submitted when the one before is done, largest first
+    assert started == ["big", "mid", "small"]
+    assert seen == ["full 2", "full 3", "full 1"]
+    # fn(*args, *shared, *data): 2 * 10 + 200, 3 * 10 + 300, 1 * 10 + 100
+    assert out == {"big": 220, "mid": 330, "small": 110}

@@ -28,11 +28,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import shapely
 from pyproj import Transformer
 
 from xunfang import strict_json
 from xunfang.config import Settings
-from xunfang.errors import ValidationError
+from xunfang.errors import ValidationError, XunfangError
 from xunfang.ingest.areas import same_area_name
 from xunfang.ingest.city import City, default_city
 from xunfang.ingest.incidents import IncidentTable
@@ -42,6 +43,7 @@ from xunfang.plan.booth_plan import BoothPlan, PlanConfig, make_booth_plan
 from xunfang.units import WGS84, minutes_to_s
 
 __all__ = [
+    "CITY_CURVE_TIME_S",
     "AreaJob",
     "DistrictSummary",
     "area_folder",
@@ -49,13 +51,25 @@ __all__ = [
     "city_network",
     "city_totals",
     "district_areas",
+    "largest_first",
     "map_areas",
     "plan_city",
     "plan_one_district",
+    "plan_rendered_district",
     "summarise_district",
     "write_city_summary",
     "write_summary_tables",
 ]
+
+
+CITY_CURVE_TIME_S = 5.0
+"""Wall seconds of each district's trade-off curve in a city plan after which it runs no more
+branch and bound (``DecisionConfig.curve_time_s``; the command line's default for a city, one
+area's plan gets 40). Measured on Chicago districts 1, 4, 6, 10, 11
+and 25 (K = 0..54): the curve's heuristics and LP bounds take 1-11 s of CPU; 35-47 s of CPU of
+branch and bound on top left the points not proven optimal at 37, 47, 35 and 43 in districts 10,
+4, 6 and 25, and took them from 37 to 31 in district 11 and from 21 to 4 in district 1. Each
+point of ``tradeoff.csv`` states its status and gap, and ``plan_summary.json`` the budget."""
 
 
 @dataclass(frozen=True)
@@ -228,6 +242,19 @@ def plan_one_district(
     return plan, replace(summary, cpu_time_s=time.process_time() - c0)
 
 
+def plan_rendered_district(
+    render: Callable[[BoothPlan], Any],
+    config: PlanConfig,
+    settings: Settings,
+    incidents: IncidentTable,
+    network: RoadNetwork | None = None,
+) -> tuple[Any, DistrictSummary]:
+    """:func:`plan_one_district`, then ``render(plan)`` where the plan was made (a worker):
+    the render and the summary come back instead of the whole plan."""
+    plan, summary = plan_one_district(config, settings, incidents, network)
+    return render(plan), summary
+
+
 def plan_city(
     base: PlanConfig,
     areas: Sequence[str],
@@ -237,7 +264,8 @@ def plan_city(
     client: Any | None = None,
     city_network: RoadNetwork | None = None,
     on_start: Callable[[str], None] | None = None,
-    on_done: Callable[[BoothPlan, DistrictSummary], None] | None = None,
+    on_done: Callable[[Any, DistrictSummary], None] | None = None,
+    render: Callable[[BoothPlan], Any] | None = None,
 ) -> list[DistrictSummary]:
     """Plan every area of ``areas`` with the options of ``base``; summaries in ``areas`` order.
 
@@ -261,7 +289,13 @@ def plan_city(
         network (or reads it from ``settings.cache_dir``).
     on_start, on_done
         Called with the area name when its task is submitted (or started, in process), and
-        with the plan and its summary when it is done (in order of completion on a cluster).
+        with the plan (or its ``render``) and its summary when it is done (in order of
+        completion on a cluster).
+    render
+        Run on the plan where it was made (e.g. the text of the district's output files,
+        :func:`xunfang.serve.report.render_plan_files`, and its outline): what ``on_done``
+        gets instead of the plan, so that the client neither receives whole plans nor renders
+        their reports (a picklable function on a cluster). None: the plan itself.
 
     Raises
     ------
@@ -280,7 +314,7 @@ def plan_city(
     configs = [(name, replace(base, area=name)) for name in areas]
 
     results = map_areas(
-        plan_one_district,
+        plan_one_district if render is None else functools.partial(plan_rendered_district, render),
         area_jobs(city, {name: (cfg, settings) for name, cfg in configs}, city_network, base.crs),
         shared=(incidents,),
         client=client,
@@ -304,11 +338,16 @@ class AreaJob:
         Makes the area's large arguments (e.g. its network cut from the city's), called
         just before the task is submitted; on a cluster they are scattered to the worker
         that runs the task, so the client holds one area's at a time.
+    size
+        Estimated work: on a cluster the jobs start largest first.
     """
 
     area: str
     args: tuple[Any, ...]
     data: Callable[[], tuple[Any, ...]] = tuple
+    size: float = 0.0
+    """Estimated work (any unit, the same for every job; e.g. the road nodes of the area):
+    on a cluster the largest jobs start first."""
 
 
 def area_jobs(
@@ -319,14 +358,33 @@ def area_jobs(
 ) -> list[AreaJob]:
     """One :class:`AreaJob` per area of ``args`` (area -> its small arguments) whose large
     argument is the area's network cut from ``city_network`` when it is given (else None:
-    the task builds its own or reads it from the cache)."""
+    the task builds its own or reads it from the cache).
+
+    Each job's ``size`` is the number of ``city_network`` nodes inside the area (the
+    travel-time matrix, the covering models and the sectors grow with it), or without a city
+    network the area's km²."""
 
     def cut(name: str) -> tuple[RoadNetwork | None]:
         if city_network is None:
             return (None,)
         return (city.road_network(city.study_area(name, crs=crs), within=city_network),)
 
-    return [AreaJob(name, a, functools.partial(cut, name)) for name, a in args.items()]
+    def size(name: str) -> float:
+        if city_network is None:
+            return float(city.study_area(name, crs=crs).area_km2)
+        area = city.study_area(name, crs=city_network.crs)
+        xy = city_network.node_xy
+        return float(shapely.contains_xy(area.polygon, xy[:, 0], xy[:, 1]).sum())
+
+    return [AreaJob(name, a, functools.partial(cut, name), size(name)) for name, a in args.items()]
+
+
+def largest_first(jobs: Sequence[AreaJob]) -> list[AreaJob]:
+    """The jobs by decreasing ``size``, ties in their given order: the longest-processing-
+    time-first list schedule (Graham, R. L. (1969), "Bounds on multiprocessing timing
+    anomalies", *SIAM J. Appl. Math.* 17, 416-429: at most 4/3 - 1/(3m) of the optimal
+    makespan on m workers), so that a big district does not start last and run alone."""
+    return sorted(jobs, key=lambda j: -j.size)
 
 
 def map_areas(
@@ -343,7 +401,10 @@ def map_areas(
     simulation share it). ``fn`` returns a pair ``(full result, summary)``.
 
     On a cluster ``shared`` (e.g. the city's incident table) is scattered once to every
-    worker (``broadcast=True``) and each job's ``data`` to its own; the results come back
+    worker (``broadcast=True``). The jobs start largest first (:func:`largest_first`), one
+    per worker thread: a job is submitted when a thread is free, its ``data`` scattered to
+    that thread's worker and the task placed there (it may move if the worker is lost), so
+    the order holds and the client makes one job's data at a time. The results come back
     in order of completion. ``on_done(full, summary)`` sees each pair (e.g. to write a
     district's folder); only the summary is kept, so the client holds one full result at
     a time.
@@ -355,7 +416,8 @@ def map_areas(
 
     Raises
     ------
-    The first error of a task passes through (and stops the rest).
+    The first error of a task passes through (and stops the rest); XunfangError when every
+    worker has left the cluster before all jobs started.
     """
     out: dict[str, Any] = {}
     if client is None:
@@ -372,20 +434,55 @@ def map_areas(
     from distributed import as_completed
 
     shared_futures = [client.scatter(x, broadcast=True) for x in shared]
-    futures = {}
-    for job in jobs:
-        data = [None if x is None else client.scatter(x) for x in job.data()]
-        fut = client.submit(fn, *job.args, *shared_futures, *data, pure=False)
-        futures[fut] = job.area
+    client.wait_for_workers(1)
+    waiting = largest_first(jobs)
+    running: dict[Any, tuple[str, str]] = {}  # future -> (area, worker)
+    busy: dict[str, int] = {}  # worker -> its tasks running
+
+    def free_threads() -> list[str]:
+        """A worker's address once per thread without a task (workers that joined count,
+        lost ones do not)."""
+        workers = client.scheduler_info(n_workers=-1)["workers"]
+        return [
+            addr
+            for addr, info in sorted(workers.items())
+            for _ in range(max(int(info.get("nthreads", 1)), 1) - busy.get(addr, 0))
+        ]
+
+    def submit(addr: str) -> Any:
+        job = waiting.pop(0)
+        data = [None if x is None else client.scatter(x, workers=[addr]) for x in job.data()]
+        fut = client.submit(
+            fn,
+            *job.args,
+            *shared_futures,
+            *data,
+            pure=False,
+            workers=[addr],
+            allow_other_workers=True,
+        )
+        running[fut] = (job.area, addr)
+        busy[addr] = busy.get(addr, 0) + 1
         if on_start:
             on_start(job.area)
-    for fut in as_completed(list(futures)):
+        return fut
+
+    queue = as_completed([submit(addr) for addr in free_threads()[: len(waiting)]])
+    for fut in queue:
+        area, addr = running.pop(fut)
+        busy[addr] -= 1
         full, summary = fut.result()
-        out[futures[fut]] = summary
+        for free in free_threads()[: len(waiting)]:  # the next largest jobs
+            queue.add(submit(free))
+        out[area] = summary
         if on_done:
             on_done(full, summary)
         del full
         fut.release()
+    if waiting:  # every worker left the cluster with jobs still to start
+        raise XunfangError(
+            f"the cluster has no workers left; not planned: {', '.join(j.area for j in waiting)}"
+        )
     return out
 
 

@@ -49,6 +49,7 @@ __all__ = [
     "drop_dominated",
     "expected_coverage",
     "greedy_fill",
+    "greedy_fill_priced",
     "mexclp",
     "priority_weights",
     "swap_search",
@@ -435,13 +436,38 @@ def swap_search(
 def greedy_fill(cost: FloatArray, w: FloatArray, selected: IntArray, n_add: int) -> IntArray:
     """Add ``n_add`` candidates one at a time, each the largest drop of total weighted travel
     time (unreachable priced above any reachable time); ties to the lowest index."""
-    sel = list(np.asarray(selected, dtype=np.int64).tolist())
     finite = cost[np.isfinite(cost)]
     big = 2.0 * (float(finite.max()) if finite.size else 1.0) + 1.0
-    c = np.where(np.isfinite(cost), cost, big)
-    cur = c[:, sel].min(axis=1) if sel else np.full(cost.shape[0], big)
+    return greedy_fill_priced(np.where(np.isfinite(cost), cost, big), w, selected, n_add, big)
+
+
+def greedy_fill_priced(
+    c: FloatArray, w: FloatArray, selected: IntArray, n_add: int, big: float
+) -> IntArray:
+    """:func:`greedy_fill` on a cost matrix ``c`` already priced (no ``inf``: unreachable
+    at ``big``, e.g. :mod:`xunfang.plan.tradeoff`'s matrix, priced once for every K), the
+    same steps and the same answer without pricing it again.
+
+    Parameters
+    ----------
+    c
+        (n_demand, n_candidates) finite travel times, seconds.
+    w
+        (n_demand,) weights.
+    selected
+        Open candidate indices.
+    n_add
+        Candidates to add.
+    big
+        The price of unreachable (the start of the current best time when nothing is open).
+    """
+    sel = list(np.asarray(selected, dtype=np.int64).tolist())
+    cur = c[:, sel].min(axis=1) if sel else np.full(c.shape[0], big)
+    buf = np.empty_like(c) if n_add > 0 else c
     for _ in range(n_add):
-        gain = w @ np.maximum(cur[:, None] - c, 0.0)
+        np.subtract(cur[:, None], c, out=buf)  # the drop of each row's time, if opened
+        np.maximum(buf, 0.0, out=buf)
+        gain = w @ buf
         gain[sel] = -1.0
         j = int(np.argmax(gain))
         sel.append(j)

@@ -148,6 +148,8 @@ class PlanDecisions:
     summary_zh: str = ""
     """The same in Chinese (``--lang zh``)."""
     timings_s: dict[str, float] = field(default_factory=dict)
+    cpu_s: dict[str, float] = field(default_factory=dict)
+    """CPU seconds per step (the keys of ``timings_s``, wall seconds)."""
 
 
 def _num(x: float) -> str:
@@ -339,14 +341,15 @@ def plan_decisions(
     """
     config.validate()
     timings: dict[str, float] = {}
-    t0 = time.perf_counter()
+    cpu: dict[str, float] = {}
+    t0, c0 = time.perf_counter(), time.process_time()
     step = say if callable(say) else (lambda _m: None)
 
     def lap(name: str) -> None:
-        nonlocal t0
-        now = time.perf_counter()
-        timings[name] = now - t0
-        t0 = now
+        nonlocal t0, c0
+        now, now_cpu = time.perf_counter(), time.process_time()
+        timings[name], cpu[name] = now - t0, now_cpu - c0
+        t0, c0 = now, now_cpu
 
     staff = StaffRule.from_options(config.staff_per_booth, config.shifts_per_day)
     fixed_list = fixed_idx.tolist()
@@ -528,6 +531,7 @@ def plan_decisions(
         summary=summaries["en"],
         summary_zh=summaries["zh"],
         timings_s=timings,
+        cpu_s=cpu,
     )
 
 

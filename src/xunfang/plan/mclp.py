@@ -161,6 +161,7 @@ def _mclp_lagrangian(
         return float(group_w[hit].sum())
 
     best_cols, best_value = incumbent, covered_weight(incumbent)
+    total_w = float(group_w.sum())
     lam = 0.5 * group_w
     best_bound, step, stall = math.inf, 2.0, 0
     n_pick = min(n_pick, n_cols)
@@ -180,6 +181,7 @@ def _mclp_lagrangian(
             best_cols, best_value = np.sort(top).astype(np.int64), value
         if (
             best_bound - best_value <= gap_tol * max(abs(best_value), 1e-12)
+            or best_value >= total_w  # every group covered: nothing to prove
             or step < _LAGRANGIAN_MIN_STEP
             or time.perf_counter() >= deadline
         ):
@@ -312,18 +314,24 @@ def mclp(
             start_cols, start_cov = _cover_interchange(
                 g_csc, group_w, start_cols, t_start + time_limit_s / 4.0
             )
-            lag_bound, lag_cols, lag_value = _mclp_lagrangian(
-                g_csc, group_w, k_free, start_cols, t_start + time_limit_s / 2.0, mip_rel_gap
-            )
-            if lag_value > float(group_w @ start_cov):
-                start_cols, start_cov = _cover_interchange(
-                    g_csc, group_w, lag_cols, t_start + time_limit_s / 2.0
+            if start_cov.all():  # optimal: no bound to compute
+                notes.append(
+                    "greedy + vertex substitution cover all the model's weight "
+                    f"{float(group_w.sum()):g}"
                 )
-            notes.append(
-                "greedy + vertex substitution + Lagrangian heuristic cover "
-                f"{float(group_w @ start_cov):g} of the model's weight {float(group_w.sum()):g}; "
-                f"Lagrangian bound {lag_bound:g}"
-            )
+            else:
+                lag_bound, lag_cols, lag_value = _mclp_lagrangian(
+                    g_csc, group_w, k_free, start_cols, t_start + time_limit_s / 2.0, mip_rel_gap
+                )
+                if lag_value > float(group_w @ start_cov):
+                    start_cols, start_cov = _cover_interchange(
+                        g_csc, group_w, lag_cols, t_start + time_limit_s / 2.0
+                    )
+                notes.append(
+                    "greedy + vertex substitution + Lagrangian heuristic cover "
+                    f"{float(group_w @ start_cov):g} of the model's weight "
+                    f"{float(group_w.sum()):g}; Lagrangian bound {lag_bound:g}"
+                )
         chosen = free[cols[start_cols]]
         if start_cov.all():
             notes.append("the heuristics cover every coverable demand node: optimal, no MIP")

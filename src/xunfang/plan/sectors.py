@@ -195,20 +195,16 @@ def _grow(
 
 
 def _connected_without(adj: sparse.csr_matrix, labels: IntArray, s: int, site: int, v: int) -> bool:
-    """Whether sector ``s`` stays connected when node ``v`` leaves it."""
+    """Whether sector ``s`` stays connected when node ``v`` leaves it (a breadth-first
+    search from its booth over the sector's other nodes reaches them all)."""
     members = np.flatnonzero(labels == s)
     if members.size <= 2:
         return True  # the booth alone is left, connected
-    seen = {site}
-    stack = [site]
-    indptr, indices = adj.indptr, adj.indices
-    while stack:
-        x = stack.pop()
-        for u in indices[indptr[x] : indptr[x + 1]]:
-            if u != v and u not in seen and labels[u] == s:
-                seen.add(int(u))
-                stack.append(int(u))
-    return len(seen) == members.size - 1
+    keep = members[members != v]
+    sub = adj[keep][:, keep]
+    start = int(np.searchsorted(keep, site))
+    reached = csgraph.breadth_first_order(sub, start, directed=False, return_predecessors=False)
+    return int(reached.size) == keep.size
 
 
 def _improve(
@@ -230,37 +226,37 @@ def _improve(
     is_site[sites] = True
     indptr, indices = adj.indptr, adj.indices
     moves = 0
-    blocked: set[int] = set()
-    skip: set[int] = set()
+    blocked = np.zeros(p, dtype=bool)
+    movable = (w > 0) & ~is_site  # less the nodes whose move would cut their sector
     while moves < max_moves:
-        order = [s for s in np.argsort(-load) if int(s) not in blocked]
-        if not order:
+        order = np.argsort(-load)
+        order = order[~blocked[order]]
+        if not order.size:
             break
         a = int(order[0])
-        members = np.flatnonzero((labels == a) & (w > 0) & ~is_site)
-        best: tuple[float, int, int] | None = None
-        for node in members.tolist():
-            if node in skip:
-                continue
-            for u in indices[indptr[node] : indptr[node + 1]]:
-                b = int(labels[u])
-                if b < 0 or b == a or dist[b, node] > nearest[node] + slack_s:
-                    continue
-                new_max = max(load[a] - w[node], load[b] + w[node])
-                if new_max < load[a] - 1e-9 and (best is None or new_max < best[0]):
-                    best = (new_max, node, b)
-        if best is None:
-            blocked.add(a)
+        members = np.flatnonzero((labels == a) & movable)
+        # every (member, neighbour) pair in adjacency order; the first best move wins
+        first, count = indptr[members], indptr[members + 1] - indptr[members]
+        node = np.repeat(members, count)
+        offset = np.arange(node.size) - np.repeat(np.cumsum(count) - count, count)
+        b_all = labels[indices[np.repeat(first, count) + offset]]
+        ok = (b_all >= 0) & (b_all != a)
+        ok[ok] = ~(dist[b_all[ok], node[ok]] > nearest[node[ok]] + slack_s)
+        new_max = np.maximum(load[a] - w[node], load[np.where(ok, b_all, 0)] + w[node])
+        ok &= new_max < load[a] - 1e-9
+        if not ok.any():
+            blocked[a] = True
             continue
-        _, v_move, b = best
+        i_best = int(np.flatnonzero(ok)[np.argmin(new_max[ok])])
+        v_move, b = int(node[i_best]), int(b_all[i_best])
         if not _connected_without(adj, labels, a, int(sites[a]), v_move):
-            skip.add(v_move)  # would cut the sector: not tried again
+            movable[v_move] = False  # would cut the sector: not tried again
             continue
         labels[v_move] = b
         load[a] -= w[v_move]
         load[b] += w[v_move]
         moves += 1
-        blocked.clear()
+        blocked[:] = False
     return labels, moves
 
 
@@ -430,7 +426,11 @@ def sector_polygons(
     cells = shapely.get_parts(
         shapely.voronoi_polygons(shapely.multipoints(xy + jitter), extend_to=boundary, ordered=True)
     )
-    cells = shapely.intersection(cells, shapely.make_valid(boundary))
+    # clip to the area: only the cells that cross its boundary (a cell inside is itself)
+    area = shapely.make_valid(boundary)
+    shapely.prepare(area)
+    crossing = ~shapely.contains_properly(area, cells)
+    cells[crossing] = shapely.intersection(cells[crossing], area)
     rows = []
     geoms = []
     for s, name in enumerate(names):

@@ -37,7 +37,7 @@ from xunfang.plan.covering import (
     CoverModel,
     coverage_tiers,
     drop_dominated,
-    greedy_fill,
+    greedy_fill_priced,
     swap_search,
 )
 from xunfang.plan.mclp import mclp
@@ -201,9 +201,10 @@ def tradeoff_curve(
     time_limit_s
         HiGHS time limit per (K, ring), seconds.
     total_time_s
-        Budget of the whole warm curve, seconds: each HiGHS run gets at most its share of
-        what is left (points past the budget get 0.05 s and report their gap). None: no
-        budget.
+        Budget of the whole warm curve, wall seconds from its start: each HiGHS branch and
+        bound gets at most its share of what is left (at least 0.05 s); points past the
+        budget keep their heuristic layout and LP bound and report their gap (no HiGHS run:
+        one costs a root LP of CPU however short its time limit). None: no budget.
     mip_rel_gap
         Relative gap accepted as optimal.
 
@@ -292,13 +293,17 @@ def tradeoff_curve(
                 cov_s = (g_csr @ start) > 0.5
                 value = float(gw @ cov_s)
                 y = start
-                if not cov_s.all() and bound - value > mip_rel_gap * max(value, 1e-9):
+                left = deadline - time.perf_counter()
+                if (
+                    not cov_s.all()
+                    and bound - value > mip_rel_gap * max(value, 1e-9)
+                    and left > 0.0  # past the budget: the LP bound and its gap stand
+                ):
                     # the LP bound does not prove the heuristic: HiGHS branch and bound, briefly
                     if model is None:
                         model = CoverModel([red], [1.0], n_open=k)
                     model.set_open(k)
                     model.start_from(start)
-                    left = max(deadline - time.perf_counter(), 0.0)
                     per_k = min(time_limit_s, left / max(len(ks) - i_k, 1))
                     out = model.solve(max(per_k, 0.05), mip_rel_gap)
                     runs += 1
@@ -327,13 +332,17 @@ def tradeoff_curve(
         ]
     points = []
     prev: IntArray = np.zeros(0, dtype=np.int64)
-    c_big = np.where(np.isfinite(cost), cost, 2.0 * float(cost[np.isfinite(cost)].max()) + 1.0)
+    finite = np.isfinite(cost)
+    big = 2.0 * float(cost[finite].max()) + 1.0
+    c_big = np.where(finite, cost, big)
+    del finite
+    big_fill = 2.0 * float(c_big.max()) + 1.0 if c_big.size else 1.0  # as greedy_fill prices it
     for i, k in enumerate(ks):
         sel = layouts[i]
         if sel.size < k + fx.size:
             if np.isin(sel, prev).all() and prev.size < k + fx.size:
                 sel = prev  # the same covering sites: extend the last filled layout
-            sel = greedy_fill(c_big, w, sel, k + fx.size - sel.size)
+            sel = greedy_fill_priced(c_big, w, sel, k + fx.size - sel.size, big_fill)
         prev = sel
         if sel.size:
             tt = cost[:, sel].min(axis=1)

@@ -280,6 +280,14 @@ def plan_cmd(
         typer.Option(help="Largest K of the trade-off curve (default 2 x booths, at least 40)."),
     ] = None,
     curve: Annotated[bool, typer.Option(help="Compute the trade-off curve.")] = True,
+    curve_time_s: Annotated[
+        float | None,
+        typer.Option(
+            help="Wall seconds of the trade-off curve after which it runs no more branch and "
+            "bound (points past it report their gap in tradeoff.csv); default 40, and 5 per "
+            "district for district:all / --each."
+        ),
+    ] = None,
     sectors: Annotated[bool, typer.Option(help="Draw one patrol sector per site.")] = True,
     service_min: Annotated[
         float, typer.Option(help="Mean time on scene per call, minutes (busy shares).")
@@ -365,6 +373,7 @@ def plan_cmd(
         targets=tuple(target or ()),
         curve_max_booths=curve_max_booths,
         curve=curve,
+        curve_time_s=DecisionConfig.curve_time_s if curve_time_s is None else curve_time_s,
         staff_per_booth=staff_per_booth,
         shifts_per_day=shifts_per_day,
         roster=str(roster) if roster is not None else None,
@@ -380,6 +389,12 @@ def plan_cmd(
         raise fail(exc, lang) from exc
     config = dataclasses.replace(config, decisions=decisions)
     if area and (each or area.partition(":")[2].strip().lower() == "all"):
+        if curve_time_s is None:
+            from xunfang.plan.city_plan import CITY_CURVE_TIME_S
+
+            config = dataclasses.replace(
+                config, decisions=dataclasses.replace(decisions, curve_time_s=CITY_CURVE_TIME_S)
+            )
         _city_plan(config, area, out, scheduler, workers, lang, data_dir)
         return
     steps = [

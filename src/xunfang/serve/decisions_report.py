@@ -340,6 +340,7 @@ def decision_summary(plan: BoothPlan) -> dict[str, Any]:
             "booths": [c.points[0].booths, c.points[-1].booths],
             "warm": c.warm,
             "solve_time_s": round(c.solve_time_s, 2),
+            "time_budget_s": d.config.curve_time_s,
             "optimal_points": sum(p.status == "optimal" for p in c.points),
             "largest_gap": max((p.gap for p in c.points), default=0.0),
             "coverable_share": {

@@ -7,6 +7,7 @@ network itself (no web tiles) and carry the OpenStreetMap attribution (ODbL).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -584,6 +585,7 @@ def plan_summary(plan: BoothPlan) -> dict[str, Any]:
         "network": plan.network.report.to_dict(),
         "ingest": plan.ingest_report.to_dict() if plan.ingest_report else None,
         "timings_s": {k: round(v, 2) for k, v in plan.timings_s.items()},
+        "cpu_s": {k: round(v, 2) for k, v in plan.cpu_s.items()},
         "forecast": plan.forecast_note,
         "demand": {"kind": plan.config.demand, "note": plan.demand_note},
         "city": plan.city.to_dict() if plan.city is not None else None,
@@ -631,13 +633,21 @@ def write_plan(
 
     Every file is written under a temporary name and renamed when complete.
     """
+    files = render_plan_files(plan, out_dir, lang=lang, output_frame=output_frame)
+    return write_plan_files(files, out_dir)
+
+
+def render_plan_files(
+    plan: BoothPlan, out_dir: str | Path, *, lang: str = "en", output_frame: str = "wgs84"
+) -> dict[str, str]:
+    """The text of every file :func:`write_plan` writes, by file name, in the order written
+    (a city plan's worker renders them, and the client only writes them:
+    :func:`write_plan_files`). ``out_dir`` is only named in the report."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    written: dict[str, Path] = {}
+    files: dict[str, str] = {}
 
     def put(name: str, text: str) -> None:
-        # a CSV gets a byte-order mark, so that spreadsheet programs read Chinese text right
-        written[name] = write_atomic(out / name, text)
+        files[name] = text
 
     put("report.html", render_html(plan, lang, out_dir=str(out)))
     sites = plan.sites.copy()
@@ -660,6 +670,19 @@ def write_plan(
     put("plan_summary.json", _json({**plan_summary(plan), "output_frame": output_frame}))
     if plan.ingest_report is not None:
         put("ingest_report.json", _json(plan.ingest_report.to_dict()))
+    return files
+
+
+def write_plan_files(files: Mapping[str, str], out_dir: str | Path) -> dict[str, Path]:
+    """Write the files of :func:`render_plan_files` into ``out_dir`` (CSV with a byte-order
+    mark, so that spreadsheet programs read Chinese text right), each under a temporary name
+    renamed when complete, and remove the plan files of an earlier run that this one has not.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    for name, text in files.items():  # write_atomic gives a .csv its byte-order mark
+        written[name] = write_atomic(out / name, text)
     for stale in OUTPUT_FILES - set(written):  # from an earlier run into the same folder
         (out / stale).unlink(missing_ok=True)
     return written
