@@ -22,6 +22,8 @@ from xunfang.plan.city_deploy import DeploySummary, deploy_totals
 from xunfang.serve._common import write_atomic
 from xunfang.serve.city_report import (
     Column,
+    area_label,
+    area_text,
     check_lang,
     count,
     district_map,
@@ -212,9 +214,9 @@ def render_city_deploy_html(
         [s.area for s in summaries],
         [s.covered_share for s in summaries],
         polygons_wgs84,
-        labels=[f"{s.area.partition(':')[2] or s.area}: {pct(s.covered_share)}" for s in summaries],
+        labels=[f"{area_label(s.area, lang)}: {pct(s.covered_share)}" for s in summaries],
         hover=[
-            f"{html.escape(s.area)}<br>{tr('officers')} {s.officers}<br>"
+            f"{html.escape(area_text(s.area, lang))}<br>{tr('officers')} {s.officers}<br>"
             f"{tr('booth_walks')} {s.booth_walks}<br>"
             f"{tr('patrol_person_times')} {s.patrol_person_times}<br>"
             f"{tr('school_gate_posts')} {s.school_gate_posts}<br>"

@@ -24,6 +24,8 @@ import shapely
 from xunfang.serve._common import write_atomic
 from xunfang.serve.city_report import (
     Column,
+    area_label,
+    area_text,
     check_lang,
     count,
     district_map,
@@ -160,7 +162,7 @@ def _held_line(summaries: Sequence[SimDistrictSummary], lang: str) -> str:
     starts = [s.plan_incidents_from for s in summaries if s.plan_incidents_from]
     ends = [s.plan_incidents_to for s in summaries if s.plan_incidents_to]
     start, end = (min(starts), max(ends)) if starts and ends else ("–", "–")
-    not_held = [s.area for s in summaries if s.held_out is False]
+    not_held = [area_text(s.area, lang) for s in summaries if s.held_out is False]
     if not_held:
         shown = ", ".join(not_held[:6]) + (" ..." if len(not_held) > 6 else "")
         return tr("on_not_held", areas=shown, start=start, end=end, month=month)
@@ -275,11 +277,11 @@ def render_city_sim_html(
         [r.get(f"{main}_share_within_3min", float("nan")) for r in rows],
         polygons_wgs84,
         labels=[
-            f"{r['area'].partition(':')[2] or r['area']}: {pct(r.get(f'{main}_share_within_3min'))}"
+            f"{area_label(r['area'], lang)}: {pct(r.get(f'{main}_share_within_3min'))}"
             for r in rows
         ],
         hover=[
-            f"{html.escape(r['area'])}<br>"
+            f"{html.escape(area_text(r['area'], lang))}<br>"
             + "<br>".join(
                 f"{_label(v, lang)}: {pct(r.get(f'{v}_share_within_3min'))}, "
                 f"{tr('mean')} {number(2)(r.get(f'{v}_mean_response_min'))}"
