@@ -30,7 +30,7 @@ from plotly.offline import get_plotlyjs
 from xunfang import __version__
 from xunfang.errors import ValidationError
 from xunfang.plan.city_plan import DistrictSummary, area_folder, city_totals
-from xunfang.serve._common import write_atomic
+from xunfang.serve._common import error_text, write_atomic
 from xunfang.serve.decisions_report import status_text
 
 __all__ = [
@@ -140,6 +140,10 @@ _TEXT: dict[str, dict[str, str]] = {
     "gap": {
         "en": "{status}, gap {gap} (bound {bound})",
         "zh": "{status}，间隙 {gap}（下界 {bound}）",
+    },
+    "failed_district": {
+        "en": "Not planned: {area}: {reason}. The city figures leave it out.",
+        "zh": "未能规划：{area}：{reason}。全市数值不含该区域。",
     },
     "plan_note": {
         "en": "Map outlines: the districts' boundaries. City figures are sums of the "
@@ -539,8 +543,10 @@ def render_city_html(
     lang: str = "en",
     *,
     links: Mapping[str, str] | None = None,
+    failed: Mapping[str, str] | None = None,
 ) -> str:
-    """The city plan page: city totals, the map, the districts by gain per booth, the table.
+    """The city plan page: city totals, the map, the districts by gain per booth, the table;
+    the districts that ``failed`` (area -> reason) are named first, with their reasons.
 
     Raises
     ------
@@ -630,7 +636,13 @@ def render_city_html(
                 + district_table(columns, rows, lang=lang, total=total, links=links),
             ),
         ],
-        notes=[tr("plan_note")],
+        notes=[
+            *(
+                tr("failed_district", area=area_text(a, lang), reason=error_text(r, lang))
+                for a, r in (failed or {}).items()
+            ),
+            tr("plan_note"),
+        ],
     )
 
 
@@ -639,11 +651,12 @@ def write_city_report(
     polygons_wgs84: Mapping[str, shapely.Geometry],
     out_dir: Path,
     lang: str = "en",
+    failed: Mapping[str, str] | None = None,
 ) -> Path:
     """Write ``city_report.html`` into ``out_dir`` (linking the districts' ``report.html``
-    found there)."""
+    found there; naming the districts that ``failed``, area -> reason)."""
     links = report_links([s.area for s in summaries], out_dir)
     return write_atomic(
         out_dir / "city_report.html",
-        render_city_html(summaries, polygons_wgs84, lang, links=links),
+        render_city_html(summaries, polygons_wgs84, lang, links=links, failed=failed),
     )
