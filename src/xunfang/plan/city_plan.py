@@ -500,7 +500,8 @@ def write_summary_tables(
     table = pd.DataFrame(list(rows))
     if failed:
         bad = pd.DataFrame({"area": list(failed), "failed": list(failed.values())})
-        table = pd.concat([table.assign(failed=""), bad], ignore_index=True)
+        ints = {c: "Int64" for c in table.select_dtypes("integer").columns}  # 2, not 2.0
+        table = pd.concat([table.assign(failed=""), bad], ignore_index=True).astype(ints)
     csv_path = write_text_atomic(out_dir / f"{stem}.csv", table.to_csv(index=False))
     json_path = out_dir / f"{stem}.json"
 

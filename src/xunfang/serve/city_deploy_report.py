@@ -28,6 +28,7 @@ from xunfang.serve.city_report import (
     count,
     district_map,
     district_table,
+    failed_notes,
     number,
     percent,
     render_city_page,
@@ -144,6 +145,7 @@ def render_city_deploy_html(
     calendar: Path | str | None = None,
     incident_files: Sequence[Path] = (),
     links: Mapping[str, str] | None = None,
+    failed: Mapping[str, str] | None = None,
 ) -> str:
     """The city deployment page.
 
@@ -263,7 +265,7 @@ def render_city_deploy_html(
                 ),
             )
         ],
-        notes=[tr("notes"), tr("notes_city")],
+        notes=[*failed_notes(failed, lang, "deploy"), tr("notes"), tr("notes_city")],
     )
 
 
@@ -272,6 +274,7 @@ def write_city_deploy_report(
     polygons_wgs84: Mapping[str, shapely.Geometry],
     out_dir: Path,
     lang: str = "en",
+    failed: Mapping[str, str] | None = None,
     **computed_on: Any,
 ) -> Path:
     """Write ``city_deploy_report.html`` into ``out_dir``, linking the districts'
@@ -279,5 +282,7 @@ def write_city_deploy_report(
     links = report_links([s.area for s in summaries], out_dir)
     return write_atomic(
         out_dir / "city_deploy_report.html",
-        render_city_deploy_html(summaries, polygons_wgs84, lang, links=links, **computed_on),
+        render_city_deploy_html(
+            summaries, polygons_wgs84, lang, links=links, failed=failed, **computed_on
+        ),
     )

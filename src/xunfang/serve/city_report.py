@@ -43,6 +43,7 @@ __all__ = [
     "count",
     "district_map",
     "district_table",
+    "failed_notes",
     "number",
     "percent",
     "render_city_html",
@@ -141,9 +142,17 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "{status}, gap {gap} (bound {bound})",
         "zh": "{status}，间隙 {gap}（下界 {bound}）",
     },
-    "failed_district": {
+    "failed_plan": {
         "en": "Not planned: {area}: {reason}. The city figures leave it out.",
         "zh": "未能规划：{area}：{reason}。全市数值不含该区域。",
+    },
+    "failed_deploy": {
+        "en": "Not deployed: {area}: {reason}. The city figures leave it out.",
+        "zh": "未能部署：{area}：{reason}。全市数值不含该区域。",
+    },
+    "failed_simulate": {
+        "en": "Not simulated: {area}: {reason}. The city figures leave it out.",
+        "zh": "未能模拟：{area}：{reason}。全市数值不含该区域。",
     },
     "plan_note": {
         "en": "Map outlines: the districts' boundaries. City figures are sums of the "
@@ -179,6 +188,15 @@ def area_label(area: str, lang: str) -> str:
     """A district's short map label: ``1`` (``district:1``) in English, :func:`area_text`
     (``1 区``) in Chinese."""
     return area_text(area, lang) if lang == "zh" else area.partition(":")[2] or area
+
+
+def failed_notes(failed: Mapping[str, str] | None, lang: str, run: str) -> list[str]:
+    """One note per district that ``failed`` (area -> reason) in a city ``run`` (``plan``,
+    ``deploy`` or ``simulate``), in ``lang``."""
+    return [
+        translate({}, f"failed_{run}", lang, area=area_text(a, lang), reason=error_text(r, lang))
+        for a, r in (failed or {}).items()
+    ]
 
 
 def solver_status_text(status: str, lang: str) -> str:
@@ -637,10 +655,7 @@ def render_city_html(
             ),
         ],
         notes=[
-            *(
-                tr("failed_district", area=area_text(a, lang), reason=error_text(r, lang))
-                for a, r in (failed or {}).items()
-            ),
+            *failed_notes(failed, lang, "plan"),
             tr("plan_note"),
         ],
     )

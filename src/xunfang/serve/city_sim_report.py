@@ -30,6 +30,7 @@ from xunfang.serve.city_report import (
     count,
     district_map,
     district_table,
+    failed_notes,
     number,
     percent,
     render_city_page,
@@ -180,6 +181,7 @@ def render_city_sim_html(
     scenario_source: str,
     plan_dir: Path | str,
     links: Mapping[str, str] | None = None,
+    failed: Mapping[str, str] | None = None,
 ) -> str:
     """The city simulation page.
 
@@ -320,7 +322,12 @@ def render_city_sim_html(
         map_fig=fig,
         map_help=tr("map_help", what=tr("map_what", v=_label(main, lang)), label=tr("map_label")),
         sections=sections,
-        notes=[tr("note_response"), tr("note_pooled"), tr("note_util")],
+        notes=[
+            *failed_notes(failed, lang, "simulate"),
+            tr("note_response"),
+            tr("note_pooled"),
+            tr("note_util"),
+        ],
     )
 
 
@@ -329,6 +336,7 @@ def write_city_sim_report(
     polygons_wgs84: Mapping[str, shapely.Geometry],
     out_dir: Path,
     lang: str = "en",
+    failed: Mapping[str, str] | None = None,
     **computed_on: Any,
 ) -> Path:
     """Write ``city_simulation_report.html`` into ``out_dir``, linking the districts'
@@ -336,5 +344,7 @@ def write_city_sim_report(
     links = report_links([s.area for s in summaries], out_dir)
     return write_atomic(
         out_dir / "city_simulation_report.html",
-        render_city_sim_html(summaries, polygons_wgs84, lang, links=links, **computed_on),
+        render_city_sim_html(
+            summaries, polygons_wgs84, lang, links=links, failed=failed, **computed_on
+        ),
     )
