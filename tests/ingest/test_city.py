@@ -174,6 +174,7 @@ def test_city_file_fields(tmp_path: Path) -> None:
     toml = tmp_path / "c.toml"
     toml.write_text(
         'name = "test city"\ntimezone = "Asia/Shanghai"\nframe = "wgs84"\ncrs = "EPSG:32651"\n'
+        'schools = "schools.csv"\n'
         f'[[boundaries]]\nkind = "zone"\nfile = "{path.name}"\ndefault = "west"\n'
         '[roads]\nfile = "roads.osm"\ncountry = "CN"\n',
         encoding="utf-8",
@@ -184,6 +185,8 @@ def test_city_file_fields(tmp_path: Path) -> None:
     assert city.roads is not None and city.roads.path == tmp_path / "roads.osm"
     again = City.from_dict(city.to_dict(), source=city.source)
     assert again == city
+    assert city.extra["schools"] == tmp_path / "schools.csv"
+    assert again.extra["schools"] == tmp_path / "schools.csv"
     toml.write_text('frme = "gcj02"\n[[boundaries]]\nfile = "x.geojson"\n', encoding="utf-8")
     with pytest.raises(DataFileError, match=r"unknown field\(s\) \['frme'\]"):
         City.from_toml(toml)
@@ -209,6 +212,8 @@ def test_chicago_is_a_city_file(data_dir: Path) -> None:
     assert "District 1 station" in list(stations["name"])
     files = city.incident_files()
     assert len(files) == 18 and files[0].name == "chicago_crimes_2014-01.csv.gz"
+    schools = Path(city.extra["schools"])
+    assert schools.name == "ChicagoPublicSchools_2011-12.csv" and schools.is_file()
 
 
 @pytest.mark.realdata

@@ -20,6 +20,7 @@ from xunfang.ingest.incidents import (
     read_incident_table,
     write_outputs,
 )
+from xunfang.ingest.messages import expected_text, reason_text
 from xunfang.ingest.taxonomy import load_taxonomy
 
 MONTHLY_HEADER = (
@@ -118,6 +119,7 @@ def test_rejection_reasons_are_counted_and_kept(monthly_file: Path, tmp_path: Pa
     assert report.rejected == {
         "missing_coordinates": 1,
         "invalid_coordinates": 1,
+        "swapped_coordinates": 0,
         "unparseable_time": 1,
         "future_time": 0,
         "outside_area": 1,
@@ -305,6 +307,54 @@ def test_swapped_lat_lon_is_detected(tmp_path: Path) -> None:
     path.write_text(text, encoding="utf-8")
     with pytest.raises(DataFileError, match=r"field '纬度'.*look swapped"):
         ingest([path], profile_from_toml(mapping))
+
+
+def test_a_row_with_swapped_lat_lon_is_named_swapped(monthly_file: Path) -> None:
+    # row 8: lon 41.99, lat -87.68 is a valid position far from Chicago; swapped it is row 1's
+    swapped = _row(
+        "8", "01/04/2014 10:00:00 AM", "THEFT", "OVER $500", "STREET", "", "", "-87.6788725",
+        "41.997920408",
+    )  # fmt: skip
+    # row 9: out of range both ways (not a swap)
+    wild = _row("9", "01/04/2014 11:00:00 AM", "THEFT", "OVER $500", "STREET", "", "", "95", "200")
+    with monthly_file.open("a", encoding="utf-8") as f:
+        f.write(swapped + "\n" + wild + "\n")
+    _, rejected, report = ingest([monthly_file], "chicago")
+    assert report.rejected["swapped_coordinates"] == 1
+    assert report.rejected["invalid_coordinates"] == 2
+    reasons = dict(zip(rejected["source_row"], rejected["reason"], strict=True))
+    assert (reasons[8], reasons[9]) == ("swapped_coordinates", "invalid_coordinates")
+    (example,) = report.examples["swapped_coordinates"]
+    assert example["row"] == 8
+    assert (example["field"], example["value"]) == (
+        "Longitude/Latitude",
+        "41.997920408, -87.6788725",
+    )
+    assert (
+        "look swapped (-87.6788725, 41.997920408 would be a valid position)"
+        in (example["expected"])
+    )
+    assert "两列疑似填反" in expected_text(example["expected"], "zh")
+    assert reason_text("swapped_coordinates", "zh") == "经度和纬度疑似填反"
+
+
+def test_one_row_with_swapped_lon_lat_out_of_range_is_named_swapped(tmp_path: Path) -> None:
+    mapping = tmp_path / "cn.toml"
+    mapping.write_text(CN_MAPPING, encoding="utf-8")
+    text, _, _ = _cn_rows()
+    # one more row: 纬度 121.45 is no latitude; swapped (121.45 E, 31.22 N) it is Shanghai
+    text += "J9999,2024-05-01 20:15:00,刑事,盗窃,31.22,121.45\n"
+    path = tmp_path / "110.csv"
+    path.write_text(text, encoding="utf-8")
+    _, rejected, report = ingest([path], profile_from_toml(mapping))
+    assert report.rows_accepted == 40 and report.rejected["swapped_coordinates"] == 1
+    assert rejected["source_row"].tolist() == [41]
+    (example,) = report.examples["swapped_coordinates"]
+    assert (example["field"], example["value"]) == ("经度/纬度", "31.22, 121.45")
+    assert example["expected"] == (
+        "经度/纬度 in that order: the two columns look swapped "
+        "(121.45, 31.22 would be a valid position)"
+    )
 
 
 def test_bad_mapping_names_the_field(tmp_path: Path) -> None:

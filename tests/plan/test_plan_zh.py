@@ -113,6 +113,9 @@ def test_shanghai_plan_notes_in_chinese(
     notes = re.search(r"<h2>说明与局限</h2>\s*<ul>(.*?)</ul>", report, re.S)
     assert notes is not None
     assert ENGLISH.findall(notes.group(1)) == []
+    # the study area by its members' names, not its id
+    assert "研究区域：西片、东片 (" in report and "研究区域: area" not in report
+    assert "<h1>岗亭布设方案 · 西片、东片</h1>" in report
 
 
 @pytest.mark.realdata

@@ -101,6 +101,17 @@ def test_booth_officers_walk_their_own_sector() -> None:
     assert any("0 of" in n and "legs of the sector patrols" in n for n in dep.notes)
 
 
+def test_sector_patrol_schedule_heading_in_chinese() -> None:
+    from xunfang.serve.deploy_report import render_deploy_html, render_schedule
+
+    dep = deploy(sectors(box(-50, 550), box(550, 850)))
+    zh = render_schedule(dep, "B1 sector", "zh")
+    assert "<h1>B1 巡区 · " in zh and "B1 sector" not in zh
+    assert "<h1>B1 sector · " in render_schedule(dep, "B1 sector", "en")
+    report = render_deploy_html(dep, "zh")
+    assert ">B1 巡区</a>" in report and "schedules/B1-sector.html" in report
+
+
 def test_a_leg_outside_the_sector_is_walked_on_the_whole_network_and_counted() -> None:
     # B1's sector: nodes 0-1 and, cut off from them, node 6 (a second piece)
     b1 = shapely.union(box(-50, 150), box(550, 650))

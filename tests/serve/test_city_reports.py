@@ -465,3 +465,22 @@ def test_simulate_run_with_a_city_plan_writes_the_report_in_chinese(
     row = _city_row(page.tables[0])
     assert row["警情"] == "383"  # one replication of March's 383 incidents
     assert any(line.startswith("非留出检验") for line in page.computed_on)
+
+
+def test_city_deploy_goes_on_past_a_district_that_fails(
+    city: dict[str, Any], tmp_path: Path
+) -> None:
+    import shutil
+
+    plan = tmp_path / "plan"
+    shutil.copytree(city["plan"], plan)
+    (plan / area_folder("area:东片") / "sites.csv").unlink()  # 东片 cannot be deployed
+    summaries, totals = _deploy({**city, "plan": plan}, tmp_path / "deploy")
+    assert [s.area for s in summaries] == ["area:西片"] and totals["districts"] == 1
+    assert list(totals["failed"]) == ["area:东片"]
+    assert "sites.csv" in totals["failed"]["area:东片"]
+    doc = json.loads((tmp_path / "deploy" / "city_deploy_summary.json").read_text("utf-8"))
+    assert [d["area"] for d in doc["districts"]] == ["area:西片"]
+    assert doc["failed"][0]["area"] == "area:东片"
+    page = (tmp_path / "deploy" / "city_deploy_report.html").read_text("utf-8")
+    assert "Not deployed: area:东片: " in page

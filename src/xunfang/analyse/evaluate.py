@@ -312,6 +312,9 @@ class Evaluation:
     validation_scores: pd.DataFrame = field(default_factory=pd.DataFrame)
     """The scores behind :attr:`selections`, one row per candidate and validation
     window (``Selection.scores`` with ``method, offset_m, test_window`` added)."""
+    not_evaluated: dict[str, str] = field(default_factory=dict)
+    """Methods left out of the evaluation, by label, with the reason (their fit failed,
+    e.g. ``auto`` without a validation window; the other methods are scored)."""
 
     def summary(self) -> pd.DataFrame:
         """Mean, spread and interval over windows per method, offset and coverage.
@@ -506,11 +509,17 @@ def rolling_origin(
         Type mix and place features by grid offset (each on its own grid), given to the
         forecasters that take one (:func:`~xunfang.analyse.forecast.registry.with_context`).
 
+    A method whose fit fails in some window with a :class:`ValidationError` (``auto``
+    with no validation window before a test window: too little history) is left out of
+    the whole evaluation (its rows of earlier windows removed, so that every method is
+    scored on the same windows) and named in ``Evaluation.not_evaluated``; the error
+    passes through when no other method is left.
+
     Raises
     ------
     ValidationError
         If there are no windows or forecasters, or a window has no training data
-        (e.g. it starts before the data).
+        (e.g. it starts before the data), or the fit of every method fails.
     """
     if not windows:
         raise ValidationError("no test windows: give --windows >= 1")
@@ -532,6 +541,7 @@ def rolling_origin(
     scores: list[pd.DataFrame] = []
     n_outside: dict[float, int] = {}
     n_date_only = 0
+    not_evaluated: dict[str, str] = {}
     for offset, grid in grid_map.items():
         events = TrainingEvents.from_table(table, grid)
         tests = ScoringEvents.from_table(table, grid)
@@ -551,16 +561,33 @@ def rolling_origin(
                 n_date_only += date_w
             counts = np.bincount(cells, minlength=grid.n_cells)
             for label, model in models.items():
+                if label in not_evaluated:
+                    continue
                 t0 = time.perf_counter()
-                model.fit_events(train)
-                t1 = time.perf_counter()
-                fc = model.predict(w)
+                try:  # auto chooses (and may find no validation window) in predict
+                    model.fit_events(train)
+                    t1 = time.perf_counter()
+                    fc = model.predict(w)
+                except ValidationError as exc:
+                    if len(forecasters) - len(not_evaluated) <= 1:
+                        raise
+                    not_evaluated[label] = str(exc)
+                    rows = [r for r in rows if r["method"] != label]
+                    chosen = [c for c in chosen if c["method"].iloc[0] != label]
+                    scores = [c for c in scores if c["method"].iloc[0] != label]
+                    continue
                 t2 = time.perf_counter()
                 hc = hit_counts(fc.risk, counts, fractions, mask=grid.mask)
                 sel = getattr(model, "selection_", None)
                 if sel is not None:  # an automatic method: what it chose and why
                     where = {"method": label, "offset_m": float(offset), "test_window": w.label}
-                    chosen.append(sel.table.assign(**where, reason=sel.reason()))
+                    by_group = getattr(sel, "by_group", None)  # one reason per group's rows
+                    reason = (
+                        sel.table["group"].map({g: s.reason() for g, s in by_group.items()})
+                        if by_group and "group" in sel.table
+                        else sel.reason()
+                    )
+                    chosen.append(sel.table.assign(**where, reason=reason))
                     scores.append(sel.scores.assign(**where))
                 for i, frac in enumerate(hc.fractions):
                     rows.append(
@@ -598,6 +625,7 @@ def rolling_origin(
         },
         selections=pd.concat(chosen, ignore_index=True) if chosen else pd.DataFrame(),
         validation_scores=pd.concat(scores, ignore_index=True) if scores else pd.DataFrame(),
+        not_evaluated=not_evaluated,
     )
 
 

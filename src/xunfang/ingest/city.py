@@ -21,6 +21,7 @@ A city file (paths relative to the file; ``data:`` means the data directory)::
     country = "CN"                  # class speed table of the roads
     stations = "stations.csv"       # optional
     station_buffer_m = 500
+    schools = "schools.csv"         # optional: sites (name, lon/lat) for forecast layers
     incidents = ["incidents_110_synthetic.csv"]   # paths or glob patterns
     mapping = "mapping_110.toml"    # or profile = "chicago"
     [[boundaries]]                  # one or more layers; the first is the default
@@ -280,7 +281,7 @@ class City:
         known = {
             "name", "boundaries", "boundary", "roads", "stations", "station_buffer_m",
             "station_names", "incidents", "profile", "mapping", "timezone", "frame", "crs",
-            "country", "fetch", "source", "credit",
+            "country", "fetch", "source", "credit", "schools",
         }  # fmt: skip
         unknown = sorted(set(doc) - known)
         if unknown:
@@ -358,6 +359,7 @@ class City:
             fetch_hint=doc.get("fetch"),
             credit=doc.get("credit"),
             source=str(doc.get("source", source)),
+            extra=({"schools": path_of(doc["schools"], "schools")} if doc.get("schools") else {}),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -404,6 +406,8 @@ class City:
             out["fetch"] = self.fetch_hint
         if self.credit:
             out["credit"] = self.credit
+        if self.extra.get("schools") is not None:
+            out["schools"] = str(self.extra["schools"])
         return out
 
     # ------------------------------------------------------------------ study area

@@ -114,6 +114,7 @@ __all__ = [
 REASONS = (
     "missing_coordinates",
     "invalid_coordinates",
+    "swapped_coordinates",
     "unparseable_time",
     "future_time",
     "outside_area",
@@ -461,12 +462,17 @@ def _in_bbox(
 
 def _locate(
     path: Path, raw: pd.DataFrame, layout: Layout, decimal_comma: bool = False
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """WGS-84 lon, lat of each row, and a reason code (0 ok, 1 missing, 2 invalid)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """WGS-84 lon, lat of each row, and a reason code (0 ok, 1 missing, 2 invalid, 3 out of
+    range but in range, and inside the source's extent when it has one, once swapped), and
+    for the code-3 rows the fields and values as read (``"lon/lat: 200.0, 41.9"``), for the
+    rows a lon/lat pair located its fields (``"lon/lat"``), else empty."""
     n = len(raw)
     lon = np.full(n, np.nan)
     lat = np.full(n, np.nan)
     invalid = np.zeros(n, dtype=bool)
+    swapped = np.zeros(n, dtype=bool)
+    swap_text = np.full(n, "", dtype=object)
     # frame checks (swapped axes, wrong CRS) compare with the source's plausible extent,
     # never with a study area: a city-wide file is mostly outside any one district
     bbox = layout.bbox
@@ -491,6 +497,15 @@ def _locate(
             lon[idx[in_range]] = xx[in_range]
             lat[idx[in_range]] = yy[in_range]
             invalid[idx[~in_range]] = True
+            flip = ~in_range & (np.abs(yy) <= 180) & (np.abs(xx) <= 90)
+            if bbox is not None:
+                flip &= _in_bbox(yy, xx, bbox)
+            swapped[idx[flip]] = True
+            swap_text[idx[flip]] = [
+                f"{spec.x}/{spec.y}: {float(a)}, {float(b)}"
+                for a, b in zip(x[have][flip], y[have][flip], strict=True)
+            ]
+            swap_text[idx[in_range]] = f"{spec.x}/{spec.y}"  # the pair that located them
         else:
             crs = CRS.from_user_input(spec.crs)
             tr = Transformer.from_crs(crs, WGS84, always_xy=True)
@@ -506,7 +521,8 @@ def _locate(
     missing = np.isnan(lon)
     reason[missing] = 1
     reason[missing & invalid] = 2
-    return lon, lat, reason
+    reason[missing & invalid & swapped] = 3
+    return lon, lat, reason, swap_text
 
 
 def _check_swap(
@@ -684,7 +700,7 @@ def ingest(
             notes.append(f"{path.name}: {text(note['key'], 'en', **fields)}")
             notes_zh.append(f"{path.name}: {text(note['key'], 'zh', **fields)}")
         timezones.add(layout.timezone)
-        lon, lat, creason = _locate(path, raw, layout, rf.decimal_comma)
+        lon, lat, creason, swap_text = _locate(path, raw, layout, rf.decimal_comma)
         naive, aware, precision = _parse_times(
             raw[layout.time], layout.time_formats, layout.time_precision
         )
@@ -775,6 +791,7 @@ def ingest(
         part["source_file"] = path.name
         part["source_row"] = rows
         part["_creason"] = creason
+        part["_swap"] = swap_text
         part["_unmapped"] = unmapped.to_numpy()
         part["_raw_type"] = raw[layout.type].to_numpy()
         part["_file"] = len(parts)
@@ -819,6 +836,7 @@ def ingest(
     reason = pd.Series(pd.NA, index=df.index, dtype="string")
     reason[df["_creason"].to_numpy() == 1] = "missing_coordinates"
     reason[df["_creason"].to_numpy() == 2] = "invalid_coordinates"
+    reason[df["_creason"].to_numpy() == 3] = "swapped_coordinates"
     reason[reason.isna() & df["occurred_at"].isna()] = "unparseable_time"
     reason[reason.isna() & (df["occurred_at"] > now + future_tolerance)] = "future_time"
     lon = df["lon"].to_numpy()
@@ -831,14 +849,30 @@ def ingest(
         bbox = profile.bbox
         inside = _in_bbox(lon, lat, bbox) if bbox else np.ones(len(df), dtype=bool)
     reason[located & ~inside] = "outside_area"
+    # a row outside the area that swapping its lon and lat puts inside: name the swap
+    out_rows = located & ~inside
+    if out_rows.any():
+        flipped = np.zeros(len(df), dtype=bool)
+        if area is not None:
+            flipped[out_rows] = shapely.contains_xy(area, lat[out_rows], lon[out_rows])
+        elif profile.bbox:
+            flipped[out_rows] = _in_bbox(lat[out_rows], lon[out_rows], profile.bbox)
+        reason[flipped] = "swapped_coordinates"
     reason = _duplicates(df, reason)
     ok = reason.isna().to_numpy()
 
-    private = ["_creason", "_unmapped", "_raw_type", "_file"]
+    private = ["_creason", "_swap", "_unmapped", "_raw_type", "_file"]
     bad = _with_raw(df.loc[~ok], metas, raws)
     blame = np.select(
         [
-            reason[~ok].isin(["missing_coordinates", "invalid_coordinates", "outside_area"]),
+            reason[~ok].isin(
+                [
+                    "missing_coordinates",
+                    "invalid_coordinates",
+                    "swapped_coordinates",
+                    "outside_area",
+                ]
+            ),
             reason[~ok].isin(["unparseable_time", "future_time"]),
         ],
         [bad["_f_xy"], bad["_f_time"]],
@@ -1139,7 +1173,20 @@ def _examples(
                 x_text, y_text = _text(row["raw_x"]), _text(row["raw_y"])
                 value = f"{x_text}, {y_text}" if x_text or y_text else ""
                 expected = row["_expect_xy"]
-                if r == "outside_area":
+                if r == "swapped_coordinates":
+                    swap = str(row["_swap"] or "")
+                    if ": " in swap:  # out of range as read: that pair's fields and values
+                        fld, _, value = swap.partition(": ")
+                        a_text, _, b_text = value.partition(", ")
+                    else:  # located outside the area (by a lon/lat pair when named)
+                        fld = swap or fld
+                        a_text, b_text = str(float(row["lon"])), str(float(row["lat"]))
+                        value = f"{a_text}, {b_text}"
+                    expected = (
+                        f"{fld} in that order: the two columns look swapped "
+                        f"({b_text}, {a_text} would be a valid position)"
+                    )
+                elif r == "outside_area":
                     expected = (
                         f"a position inside {area_name}"
                         if area_name

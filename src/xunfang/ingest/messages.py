@@ -16,6 +16,7 @@ _REASONS: dict[str, dict[str, str]] = {
     "en": {
         "missing_coordinates": "no coordinates",
         "invalid_coordinates": "coordinates that are not numbers or out of range",
+        "swapped_coordinates": "longitude and latitude look swapped",
         "unparseable_time": "time in no listed format",
         "outside_area": "outside the area",
         "future_time": "time in the future",
@@ -25,6 +26,7 @@ _REASONS: dict[str, dict[str, str]] = {
     "zh": {
         "missing_coordinates": "缺少坐标",
         "invalid_coordinates": "坐标不是数字或超出范围",
+        "swapped_coordinates": "经度和纬度疑似填反",
         "unparseable_time": "时间格式无法识别",
         "outside_area": "位于区域之外",
         "future_time": "时间晚于当前时间",
@@ -151,6 +153,14 @@ _EXPECTED_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         re.compile(r"^degrees \((.+?)\), lon -180\.\.180, lat -90\.\.90$"),
         "经纬度（{0}），经度 -180..180，纬度 -90..90",
+    ),
+    (
+        re.compile(
+            r"^(.+) in that order: the two columns look swapped \((.+) would be a valid "
+            r"position\)$",
+            re.DOTALL,
+        ),
+        "按 {0} 的顺序填写：两列疑似填反（对调后 {1} 是有效位置）",
     ),
     (re.compile(r"^numbers in (.+)$"), "{0} 中的数值"),
     (re.compile(r"^a time not after now \(UTC\)$"), "不晚于当前时间（UTC）的时间"),

@@ -263,6 +263,7 @@ def deploy_city(
     client: Any | None = None,
     on_start: Callable[[str], None] | None = None,
     on_done: Callable[[Deployment, DeploySummary], None] | None = None,
+    failed: dict[str, str] | None = None,
 ) -> list[DeploySummary]:
     """Deploy every district of ``folders`` (:func:`city_plan_folders`); summaries in its order.
 
@@ -289,10 +290,14 @@ def deploy_city(
     on_start, on_done
         Called with the area when its task starts, and with the deployment and its summary
         when it is done.
+    failed
+        When given, a district whose task fails with a :class:`~xunfang.errors.XunfangError`
+        is recorded here (area -> message), its summary left out, and the others run.
 
     Raises
     ------
-    The errors of a district's deployment pass through (the first one stops the rest).
+    The errors of a district's deployment pass through (the first one
+    stops the rest) unless ``failed`` is given.
     """
 
     results = map_areas(
@@ -309,8 +314,9 @@ def deploy_city(
         client=client,
         on_start=on_start,
         on_done=on_done,
+        failed=failed,
     )
-    return [results[a] for a in folders]
+    return [results[a] for a in folders if a in results]
 
 
 def deploy_totals(summaries: Sequence[DeploySummary]) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import functools
 import resource
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -266,6 +266,7 @@ def plan_city(
     on_start: Callable[[str], None] | None = None,
     on_done: Callable[[Any, DistrictSummary], None] | None = None,
     render: Callable[[BoothPlan], Any] | None = None,
+    failed: dict[str, str] | None = None,
 ) -> list[DistrictSummary]:
     """Plan every area of ``areas`` with the options of ``base``; summaries in ``areas`` order.
 
@@ -296,12 +297,17 @@ def plan_city(
         :func:`xunfang.serve.report.render_plan_files`, and its outline): what ``on_done``
         gets instead of the plan, so that the client neither receives whole plans nor renders
         their reports (a picklable function on a cluster). None: the plan itself.
+    failed
+        When given, a district whose plan fails with a :class:`~xunfang.errors.XunfangError`
+        (e.g. no incidents inside it) is recorded here (area -> message) and the others
+        are planned; its summary is missing from the list. None: the first error stops
+        the city plan.
 
     Raises
     ------
     ValidationError
         If ``areas`` is empty or names an area twice; the errors of a district's plan pass
-        through (the first one stops the city plan).
+        through unless ``failed`` is given.
     """
     if not areas:
         raise ValidationError("no areas to plan")
@@ -320,8 +326,9 @@ def plan_city(
         client=client,
         on_start=on_start,
         on_done=on_done,
+        failed=failed,
     )
-    return [results[a] for a in areas]
+    return [results[a] for a in areas if a in results]
 
 
 @dataclass(frozen=True)
@@ -395,6 +402,7 @@ def map_areas(
     client: Any | None = None,
     on_start: Callable[[str], None] | None = None,
     on_done: Callable[[Any, Any], None] | None = None,
+    failed: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Run ``fn(*job.args, *shared, *job.data())`` for every job, in this process one after
     another (``client`` None) or on a dask.distributed cluster (the city plan, deploy and
@@ -412,19 +420,27 @@ def map_areas(
     Returns
     -------
     dict
-        Area name -> summary.
+        Area name -> summary (of the jobs that did not fail).
 
     Raises
     ------
-    The first error of a task passes through (and stops the rest); XunfangError when every
-    worker has left the cluster before all jobs started.
+    The first error of a task passes through (and stops the rest), unless ``failed`` is
+    given: then a task's :class:`~xunfang.errors.XunfangError` is recorded there (area ->
+    message) and the other jobs run. XunfangError when every worker has left the cluster
+    before all jobs started.
     """
     out: dict[str, Any] = {}
     if client is None:
         for job in jobs:
             if on_start:
                 on_start(job.area)
-            full, summary = fn(*job.args, *shared, *job.data())
+            try:
+                full, summary = fn(*job.args, *shared, *job.data())
+            except XunfangError as exc:
+                if failed is None:
+                    raise
+                failed[job.area] = str(exc)
+                continue
             out[job.area] = summary
             if on_done:
                 on_done(full, summary)
@@ -471,9 +487,16 @@ def map_areas(
     for fut in queue:
         area, addr = running.pop(fut)
         busy[addr] -= 1
-        full, summary = fut.result()
         for free in free_threads()[: len(waiting)]:  # the next largest jobs
             queue.add(submit(free))
+        try:
+            full, summary = fut.result()
+        except XunfangError as exc:
+            if failed is None:
+                raise
+            failed[area] = str(exc)
+            fut.release()
+            continue
         out[area] = summary
         if on_done:
             on_done(full, summary)
@@ -541,26 +564,49 @@ def city_totals(summaries: Sequence[DistrictSummary]) -> dict[str, Any]:
     }
 
 
-def write_city_summary(summaries: Sequence[DistrictSummary], out_dir: Path) -> dict[str, Path]:
-    """``city_summary.csv`` (one row per district) and ``city_summary.json`` (rows + totals)."""
+def write_city_summary(
+    summaries: Sequence[DistrictSummary],
+    out_dir: Path,
+    failed: Mapping[str, str] | None = None,
+) -> dict[str, Path]:
+    """``city_summary.csv`` (one row per district) and ``city_summary.json`` (rows + totals),
+    with the districts that ``failed`` (area -> reason) listed."""
     return write_summary_tables(
-        [s.to_dict() for s in summaries], city_totals(summaries), out_dir, "city_summary"
+        [s.to_dict() for s in summaries],
+        city_totals(summaries),
+        out_dir,
+        "city_summary",
+        failed=failed,
     )
 
 
 def write_summary_tables(
-    rows: Sequence[dict[str, Any]], totals: dict[str, Any], out_dir: Path, stem: str
+    rows: Sequence[dict[str, Any]],
+    totals: dict[str, Any],
+    out_dir: Path,
+    stem: str,
+    *,
+    failed: Mapping[str, str] | None = None,
 ) -> dict[str, Path]:
     """``<stem>.csv`` (one row per district) and ``<stem>.json`` (``totals`` and the rows;
-    nan written as null): the summary files of the city plan, deploy and simulation."""
-    csv_path = write_text_atomic(
-        out_dir / f"{stem}.csv", pd.DataFrame(list(rows)).to_csv(index=False)
-    )
+    nan written as null): the summary files of the city plan, deploy and simulation.
+
+    The districts that ``failed`` (area -> reason) are listed under ``failed`` in the JSON
+    (``districts`` holds those done) and as rows of the CSV with only ``area`` and
+    ``failed`` (the reason; empty on the other rows) filled."""
+    table = pd.DataFrame(list(rows))
+    if failed:
+        bad = pd.DataFrame({"area": list(failed), "failed": list(failed.values())})
+        ints = {c: "Int64" for c in table.select_dtypes("integer").columns}  # 2, not 2.0
+        table = pd.concat([table.assign(failed=""), bad], ignore_index=True).astype(ints)
+    csv_path = write_text_atomic(out_dir / f"{stem}.csv", table.to_csv(index=False))
     json_path = out_dir / f"{stem}.json"
 
-    payload = {
+    payload: dict[str, Any] = {
         "totals": dict(totals),
         "districts": [dict(r) for r in rows],
     }
+    if failed:
+        payload["failed"] = [{"area": a, "reason": r} for a, r in failed.items()]
     write_text_atomic(json_path, strict_json.dumps(payload, indent=2))
     return {csv_path.name: csv_path, json_path.name: json_path}

@@ -22,10 +22,13 @@ from xunfang.plan.city_deploy import DeploySummary, deploy_totals
 from xunfang.serve._common import write_atomic
 from xunfang.serve.city_report import (
     Column,
+    area_label,
+    area_text,
     check_lang,
     count,
     district_map,
     district_table,
+    failed_notes,
     number,
     percent,
     render_city_page,
@@ -142,6 +145,7 @@ def render_city_deploy_html(
     calendar: Path | str | None = None,
     incident_files: Sequence[Path] = (),
     links: Mapping[str, str] | None = None,
+    failed: Mapping[str, str] | None = None,
 ) -> str:
     """The city deployment page.
 
@@ -212,9 +216,9 @@ def render_city_deploy_html(
         [s.area for s in summaries],
         [s.covered_share for s in summaries],
         polygons_wgs84,
-        labels=[f"{s.area.partition(':')[2] or s.area}: {pct(s.covered_share)}" for s in summaries],
+        labels=[f"{area_label(s.area, lang)}: {pct(s.covered_share)}" for s in summaries],
         hover=[
-            f"{html.escape(s.area)}<br>{tr('officers')} {s.officers}<br>"
+            f"{html.escape(area_text(s.area, lang))}<br>{tr('officers')} {s.officers}<br>"
             f"{tr('booth_walks')} {s.booth_walks}<br>"
             f"{tr('patrol_person_times')} {s.patrol_person_times}<br>"
             f"{tr('school_gate_posts')} {s.school_gate_posts}<br>"
@@ -261,7 +265,7 @@ def render_city_deploy_html(
                 ),
             )
         ],
-        notes=[tr("notes"), tr("notes_city")],
+        notes=[*failed_notes(failed, lang, "deploy"), tr("notes"), tr("notes_city")],
     )
 
 
@@ -270,6 +274,7 @@ def write_city_deploy_report(
     polygons_wgs84: Mapping[str, shapely.Geometry],
     out_dir: Path,
     lang: str = "en",
+    failed: Mapping[str, str] | None = None,
     **computed_on: Any,
 ) -> Path:
     """Write ``city_deploy_report.html`` into ``out_dir``, linking the districts'
@@ -277,5 +282,7 @@ def write_city_deploy_report(
     links = report_links([s.area for s in summaries], out_dir)
     return write_atomic(
         out_dir / "city_deploy_report.html",
-        render_city_deploy_html(summaries, polygons_wgs84, lang, links=links, **computed_on),
+        render_city_deploy_html(
+            summaries, polygons_wgs84, lang, links=links, failed=failed, **computed_on
+        ),
     )

@@ -30,21 +30,26 @@ from plotly.offline import get_plotlyjs
 from xunfang import __version__
 from xunfang.errors import ValidationError
 from xunfang.plan.city_plan import DistrictSummary, area_folder, city_totals
-from xunfang.serve._common import write_atomic
+from xunfang.serve._common import error_text, write_atomic
+from xunfang.serve.decisions_report import status_text
 
 __all__ = [
     "LANGS",
     "Column",
+    "area_label",
+    "area_text",
     "check_lang",
     "city_map",
     "count",
     "district_map",
     "district_table",
+    "failed_notes",
     "number",
     "percent",
     "render_city_html",
     "render_city_page",
     "report_links",
+    "solver_status_text",
     "translate",
     "write_city_report",
 ]
@@ -137,12 +142,67 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "{status}, gap {gap} (bound {bound})",
         "zh": "{status}，间隙 {gap}（下界 {bound}）",
     },
+    "failed_plan": {
+        "en": "Not planned: {area}: {reason}. The city figures leave it out.",
+        "zh": "未能规划：{area}：{reason}。全市数值不含该区域。",
+    },
+    "failed_deploy": {
+        "en": "Not deployed: {area}: {reason}. The city figures leave it out.",
+        "zh": "未能部署：{area}：{reason}。全市数值不含该区域。",
+    },
+    "failed_simulate": {
+        "en": "Not simulated: {area}: {reason}. The city figures leave it out.",
+        "zh": "未能模拟：{area}：{reason}。全市数值不含该区域。",
+    },
     "plan_note": {
         "en": "Map outlines: the districts' boundaries. City figures are sums of the "
         "districts' own plans; a booth serves its own district only.",
         "zh": "地图轮廓为各辖区边界。全市数值为各辖区方案之和；岗亭只服务本辖区。",
     },
 }
+
+
+_KIND_ZH = {"district": "{} 区", "beat": "{} 号巡区"}
+"""How a numbered member of a boundary layer reads in Chinese (``district:1`` -> ``1 区``)."""
+
+
+def area_text(area: str, lang: str) -> str:
+    """A study area's name for a reader: the id (``area:西片,东片``, ``district:1``) as it
+    is in English; in Chinese its members joined with ``、``, a number of a district or
+    beat layer with its word (``西片、东片``, ``1 区``); bare names (``西片,东片``) the same
+    way. CSV and JSON keep the id."""
+    if lang != "zh":
+        return area
+    kind, sep, names = area.partition(":")
+    if not sep:  # bare names (``西片,东片``)
+        kind, names = "", area
+    if not names:
+        return area
+    fmt = _KIND_ZH.get(kind, "{}")
+    return "、".join(
+        fmt.format(m.strip()) if m.strip().isdigit() else m.strip() for m in names.split(",")
+    )
+
+
+def area_label(area: str, lang: str) -> str:
+    """A district's short map label: ``1`` (``district:1``) in English, :func:`area_text`
+    (``1 区``) in Chinese."""
+    return area_text(area, lang) if lang == "zh" else area.partition(":")[2] or area
+
+
+def failed_notes(failed: Mapping[str, str] | None, lang: str, run: str) -> list[str]:
+    """One note per district that ``failed`` (area -> reason) in a city ``run`` (``plan``,
+    ``deploy`` or ``simulate``), in ``lang``."""
+    return [
+        translate({}, f"failed_{run}", lang, area=area_text(a, lang), reason=error_text(r, lang))
+        for a, r in (failed or {}).items()
+    ]
+
+
+def solver_status_text(status: str, lang: str) -> str:
+    """A solver status (``optimal``, ``time_limit``, ``within_gap`` ...) in ``lang``
+    (:func:`xunfang.serve.decisions_report.status_text`); an unknown status as it is."""
+    return status_text(status, lang)
 
 
 def translate(catalogue: Catalogue, key: str, lang: str, **kw: Any) -> str:
@@ -234,7 +294,8 @@ def district_table(
     for r in rows:
         area = str(r["area"])
         link = (links or {}).get(area)
-        name = f'<a href="{esc(link)}">{esc(area)}</a>' if link else esc(area)
+        shown = area_text(area, lang)
+        name = f'<a href="{esc(link)}">{esc(shown)}</a>' if link else esc(shown)
         cells = "".join(f"<td>{esc(c.fmt(r.get(c.key)))}</td>" for c in columns)
         out.append(f'<tr data-area="{esc(area)}"><td>{name}</td>{cells}</tr>')
     if total is not None:
@@ -477,9 +538,9 @@ def city_map(
         [s.area for s in summaries],
         [s.gain_per_booth for s in summaries],
         polygons_wgs84,
-        labels=[f"{s.area.partition(':')[2] or s.area}: {s.booths}" for s in summaries],
+        labels=[f"{area_label(s.area, lang)}: {s.booths}" for s in summaries],
         hover=[
-            html.escape(s.area)
+            html.escape(area_text(s.area, lang))
             + "<br>"
             + _TEXT["plan_hover"][lang].format(
                 booths=s.booths,
@@ -500,8 +561,10 @@ def render_city_html(
     lang: str = "en",
     *,
     links: Mapping[str, str] | None = None,
+    failed: Mapping[str, str] | None = None,
 ) -> str:
-    """The city plan page: city totals, the map, the districts by gain per booth, the table.
+    """The city plan page: city totals, the map, the districts by gain per booth, the table;
+    the districts that ``failed`` (area -> reason) are named first, with their reasons.
 
     Raises
     ------
@@ -526,7 +589,7 @@ def render_city_html(
             )
         return tr(
             "gap",
-            status=s["pmedian_status"],
+            status=solver_status_text(s["pmedian_status"], lang),
             gap=percent(3)(s["pmedian_gap"]),
             bound=count(s["pmedian_bound"]),
         )
@@ -540,7 +603,7 @@ def render_city_html(
         Column("gain_per_booth", tr("h_gain"), number(1)),
         Column("mean_before_s", tr("h_mean_before"), number(0)),
         Column("mean_after_s", tr("h_mean_after"), number(0)),
-        Column("mclp_status", tr("h_mclp"), str),
+        Column("mclp_status", tr("h_mclp"), lambda v: solver_status_text(str(v or ""), lang)),
         Column("pmedian_text", tr("h_pmedian"), str),
         Column("wall_time_s", tr("h_wall"), number(1)),
     ]
@@ -550,7 +613,9 @@ def render_city_html(
     ranked = sorted(summaries, key=lambda s: -s.gain_per_booth if s.booths else math.inf)
     top = "".join(
         "<li>"
-        + html.escape(tr("plan_top_item", area=s.area, gain=number(1)(s.gain_per_booth)))
+        + html.escape(
+            tr("plan_top_item", area=area_text(s.area, lang), gain=number(1)(s.gain_per_booth))
+        )
         + "</li>"
         for s in ranked[:5]
     )
@@ -589,7 +654,10 @@ def render_city_html(
                 + district_table(columns, rows, lang=lang, total=total, links=links),
             ),
         ],
-        notes=[tr("plan_note")],
+        notes=[
+            *failed_notes(failed, lang, "plan"),
+            tr("plan_note"),
+        ],
     )
 
 
@@ -598,11 +666,12 @@ def write_city_report(
     polygons_wgs84: Mapping[str, shapely.Geometry],
     out_dir: Path,
     lang: str = "en",
+    failed: Mapping[str, str] | None = None,
 ) -> Path:
     """Write ``city_report.html`` into ``out_dir`` (linking the districts' ``report.html``
-    found there)."""
+    found there; naming the districts that ``failed``, area -> reason)."""
     links = report_links([s.area for s in summaries], out_dir)
     return write_atomic(
         out_dir / "city_report.html",
-        render_city_html(summaries, polygons_wgs84, lang, links=links),
+        render_city_html(summaries, polygons_wgs84, lang, links=links, failed=failed),
     )

@@ -24,10 +24,13 @@ import shapely
 from xunfang.serve._common import write_atomic
 from xunfang.serve.city_report import (
     Column,
+    area_label,
+    area_text,
     check_lang,
     count,
     district_map,
     district_table,
+    failed_notes,
     number,
     percent,
     render_city_page,
@@ -160,7 +163,7 @@ def _held_line(summaries: Sequence[SimDistrictSummary], lang: str) -> str:
     starts = [s.plan_incidents_from for s in summaries if s.plan_incidents_from]
     ends = [s.plan_incidents_to for s in summaries if s.plan_incidents_to]
     start, end = (min(starts), max(ends)) if starts and ends else ("–", "–")
-    not_held = [s.area for s in summaries if s.held_out is False]
+    not_held = [area_text(s.area, lang) for s in summaries if s.held_out is False]
     if not_held:
         shown = ", ".join(not_held[:6]) + (" ..." if len(not_held) > 6 else "")
         return tr("on_not_held", areas=shown, start=start, end=end, month=month)
@@ -178,6 +181,7 @@ def render_city_sim_html(
     scenario_source: str,
     plan_dir: Path | str,
     links: Mapping[str, str] | None = None,
+    failed: Mapping[str, str] | None = None,
 ) -> str:
     """The city simulation page.
 
@@ -275,11 +279,11 @@ def render_city_sim_html(
         [r.get(f"{main}_share_within_3min", float("nan")) for r in rows],
         polygons_wgs84,
         labels=[
-            f"{r['area'].partition(':')[2] or r['area']}: {pct(r.get(f'{main}_share_within_3min'))}"
+            f"{area_label(r['area'], lang)}: {pct(r.get(f'{main}_share_within_3min'))}"
             for r in rows
         ],
         hover=[
-            f"{html.escape(r['area'])}<br>"
+            f"{html.escape(area_text(r['area'], lang))}<br>"
             + "<br>".join(
                 f"{_label(v, lang)}: {pct(r.get(f'{v}_share_within_3min'))}, "
                 f"{tr('mean')} {number(2)(r.get(f'{v}_mean_response_min'))}"
@@ -318,7 +322,12 @@ def render_city_sim_html(
         map_fig=fig,
         map_help=tr("map_help", what=tr("map_what", v=_label(main, lang)), label=tr("map_label")),
         sections=sections,
-        notes=[tr("note_response"), tr("note_pooled"), tr("note_util")],
+        notes=[
+            *failed_notes(failed, lang, "simulate"),
+            tr("note_response"),
+            tr("note_pooled"),
+            tr("note_util"),
+        ],
     )
 
 
@@ -327,6 +336,7 @@ def write_city_sim_report(
     polygons_wgs84: Mapping[str, shapely.Geometry],
     out_dir: Path,
     lang: str = "en",
+    failed: Mapping[str, str] | None = None,
     **computed_on: Any,
 ) -> Path:
     """Write ``city_simulation_report.html`` into ``out_dir``, linking the districts'
@@ -334,5 +344,7 @@ def write_city_sim_report(
     links = report_links([s.area for s in summaries], out_dir)
     return write_atomic(
         out_dir / "city_simulation_report.html",
-        render_city_sim_html(summaries, polygons_wgs84, lang, links=links, **computed_on),
+        render_city_sim_html(
+            summaries, polygons_wgs84, lang, links=links, failed=failed, **computed_on
+        ),
     )

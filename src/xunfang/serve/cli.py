@@ -20,7 +20,13 @@ from xunfang.config import get_settings
 from xunfang.errors import CacheWarning, XunfangError
 from xunfang.ingest.incidents import incident_inputs
 from xunfang.ingest.taxonomy import load_taxonomy
-from xunfang.serve._common import LangOpt, check_lang_option, fail, writes_output_folder
+from xunfang.serve._common import (
+    LangOpt,
+    check_lang_option,
+    error_text,
+    fail,
+    writes_output_folder,
+)
 from xunfang.serve.cli_city import (
     BoundaryNameOpt,
     BoundaryOpt,
@@ -500,6 +506,15 @@ def _city_plan(
         f"in {totals['pmedian_proven']} (largest gap {totals['pmedian_max_gap']:.3%}). Wrote "
         f"{out}/city_report.html and {len(summaries)} folders in {wall_s:.1f} s"
     )
+    for failed_area, reason in totals.get("failed", {}).items():
+        console.print(
+            f"[yellow]警告：[/]{escape(failed_area)} 未能规划（其他区域已完成，见 "
+            f"city_summary.json 的 failed）：{escape(error_text(reason, lang))}"
+            if lang == "zh"
+            else f"[yellow]warning:[/] {escape(failed_area)} not planned (the other areas are; "
+            f"see failed in city_summary.json): {escape(reason)}",
+            soft_wrap=True,
+        )
 
 
 RING_LABELS = {

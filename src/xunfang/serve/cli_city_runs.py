@@ -21,6 +21,7 @@ from typing import Any
 from rich.console import Console
 
 from xunfang.config import Settings
+from xunfang.errors import ValidationError
 from xunfang.ingest.city import City, default_city
 from xunfang.ingest.road_network import RoadNetwork
 from xunfang.plan.booth_plan import PlanConfig, read_plan_incidents, read_plan_record
@@ -101,6 +102,7 @@ def run_city_deploy(
         if zh
         else f"{len(incidents):,} incidents ingested once in {time.perf_counter() - t0:.1f} s"
     )
+    failed: dict[str, str] = {}
     with (
         district_progress(console, list(folders), "部署中" if zh else "deploying") as bars,
         dask_client(scheduler, workers) as client,
@@ -129,20 +131,58 @@ def run_city_deploy(
             client=client,
             on_start=bars.started,
             on_done=done,
+            failed=failed,
         )
+        _failed_bars(bars, failed, zh)
+    _none_done(summaries, failed, zh)
     totals = deploy_totals(summaries)
-    write_summary_tables([s.to_dict() for s in summaries], totals, out, "city_deploy_summary")
+    write_summary_tables(
+        [s.to_dict() for s in summaries], totals, out, "city_deploy_summary", failed=failed
+    )
     write_city_deploy_report(
         summaries,
-        district_polygons(the_city, list(folders)),
+        district_polygons(the_city, [s.area for s in summaries]),
         out,
         lang,
+        failed=failed,
         plan_dir=plan_dir,
         roster=roster,
         calendar=calendar,
         incident_files=incident_files,
     )
-    return summaries, totals
+    return summaries, {**totals, "failed": dict(failed)}
+
+
+def print_failed(console: Console, failed: dict[str, str], lang: str, summary: str) -> None:
+    """A warning line per district that failed (the others are done), naming ``summary``
+    (the JSON file that lists them)."""
+    from rich.markup import escape
+
+    from xunfang.serve._common import error_text
+
+    for area, reason in failed.items():
+        console.print(
+            f"[yellow]警告：[/]{escape(area)} 未完成（其他区域已完成，见 {summary} 的 "
+            f"failed）：{escape(error_text(reason, lang))}"
+            if lang == "zh"
+            else f"[yellow]warning:[/] {escape(area)} not done (the other areas are; see failed "
+            f"in {summary}): {escape(reason)}",
+            soft_wrap=True,
+        )
+
+
+def _failed_bars(bars: Any, failed: dict[str, str], zh: bool) -> None:
+    for area in failed:
+        bars.done(area, f"[red]{'失败' if zh else 'failed'}[/]")
+
+
+def _none_done(summaries: list[Any], failed: dict[str, str], zh: bool) -> None:
+    """Raise when every district failed (naming each one's reason)."""
+    if not summaries:
+        raise ValidationError(
+            ("每个区域都失败了：" if zh else "every area failed: ")
+            + "; ".join(f"{a}: {r}" for a, r in failed.items())
+        )
 
 
 def run_city_simulation(
@@ -181,6 +221,7 @@ def run_city_simulation(
         )
     the_city, network = _city_and_network(folders, settings, city, console, lang)
     zh = lang == "zh"
+    failed: dict[str, str] = {}
     with (
         district_progress(console, list(folders), "模拟中" if zh else "simulating") as bars,
         dask_client(scheduler, workers) as client,
@@ -210,16 +251,22 @@ def run_city_simulation(
             client=client,
             on_start=bars.started,
             on_done=done,
+            failed=failed,
         )
+        _failed_bars(bars, failed, zh)
+    _none_done(summaries, failed, zh)
     totals = sim_totals(summaries)
-    write_summary_tables([s.to_dict() for s in summaries], totals, out, "city_simulation_summary")
+    write_summary_tables(
+        [s.to_dict() for s in summaries], totals, out, "city_simulation_summary", failed=failed
+    )
     write_city_sim_report(
         summaries,
-        district_polygons(the_city, list(folders)),
+        district_polygons(the_city, [s.area for s in summaries]),
         out,
         lang,
+        failed=failed,
         scenario_name=sc.name,
         scenario_source=str(scenario.source),
         plan_dir=plan_dir,
     )
-    return summaries, totals
+    return summaries, {**totals, "failed": dict(failed)}

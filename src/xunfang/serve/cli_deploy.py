@@ -153,7 +153,11 @@ def deploy_cmd(
             if any(v is not None for v in (city, boundary, roads, stations))
             else None  # the city recorded in the plan folder
         )
-        from xunfang.serve.cli_city_runs import is_city_plan_dir, run_city_deploy
+        from xunfang.serve.cli_city_runs import (
+            is_city_plan_dir,
+            print_failed,
+            run_city_deploy,
+        )
 
         if is_city_plan_dir(plan_dir):
             _, totals = run_city_deploy(
@@ -182,6 +186,7 @@ def deploy_cmd(
                 f"risk within reach of a post {totals['covered_share']:.1%}. Wrote "
                 f"{out}/city_deploy_report.html and city_deploy_summary.csv in {wall_s:.1f} s"
             )
+            print_failed(console, totals["failed"], lang, "city_deploy_summary.json")
             return
         with console.status("planning") as status:
 

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from xunfang.analyse.evaluate import FRACTIONS, EvaluationRun, EvaluationSpec, run_evaluation
@@ -164,6 +165,13 @@ def _print_summary(
     run: EvaluationRun, title: str, reference: dict[float, float] | None, lang: str = "en"
 ) -> None:
     zh = lang == "zh"
+    for method, reason in run.evaluation.not_evaluated.items():
+        _out.print(
+            f"[yellow]{method} 未参与评估[/]（其他方法照常评估）：{escape(reason)}"
+            if zh
+            else f"[yellow]{method} not evaluated[/] (the other methods are): {escape(reason)}",
+            soft_wrap=True,
+        )
     rows = run.evaluation.rows
     per_window = rows[rows["offset_m"] == 0.0].groupby("window")["n_events"].first()
     if len(per_window) and int((per_window > 0).sum()) == 0:

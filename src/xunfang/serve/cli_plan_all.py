@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from xunfang.config import Settings
+from xunfang.errors import ValidationError
 from xunfang.ingest.city import default_city
 from xunfang.ingest.incidents import IncidentTable
 from xunfang.plan.booth_plan import BoothPlan, PlanConfig, read_plan_incidents
@@ -150,7 +151,16 @@ def run_city_plan(
     ``settings.cache_dir``) and each district's cut from it; else each district builds
     its own (or reads it from the cache).
 
+    A district whose plan fails (e.g. no incidents inside it) does not stop the others:
+    it is listed with its reason in the city summary and report, and under ``failed``
+    (area -> reason) in the returned totals.
+
     Returns the district summaries, the city totals and the ingest report (None for a parquet).
+
+    Raises
+    ------
+    ValidationError
+        If every district failed (naming each one's reason).
     """
     areas = district_areas(settings, areas_spec, config.city)
     t0 = time.perf_counter()
@@ -179,6 +189,7 @@ def run_city_plan(
         )
         console.print(city_network_line(how, network.n_nodes, time.perf_counter() - t0, lang))
     polygons: dict[str, shapely.Geometry] = {}
+    failed: dict[str, str] = {}
     with (
         district_progress(console, areas, "规划中" if zh else "planning") as bars,
         dask_client(scheduler, workers) as client,
@@ -215,7 +226,15 @@ def run_city_plan(
             on_start=bars.started,
             on_done=done,
             render=functools.partial(render_district, out=out, lang=lang),
+            failed=failed,
         )
-    write_city_summary(summaries, out)
-    write_city_report(summaries, polygons, out, lang=lang)
-    return summaries, city_totals(summaries), report
+        for area in failed:
+            bars.done(area, f"[red]{'失败' if zh else 'failed'}[/]")
+    if not summaries:
+        raise ValidationError(
+            ("每个区域都未能规划：" if zh else "every area failed: ")
+            + "; ".join(f"{a}: {r}" for a, r in failed.items())
+        )
+    write_city_summary(summaries, out, failed)
+    write_city_report(summaries, polygons, out, lang=lang, failed=failed)
+    return summaries, {**city_totals(summaries), "failed": dict(failed)}, report

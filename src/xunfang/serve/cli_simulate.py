@@ -147,7 +147,7 @@ def run_cmd(
             )
         reps = replications or sc.scenario.replications
         if plan_dir is not None:
-            from xunfang.serve.cli_city_runs import run_city_simulation
+            from xunfang.serve.cli_city_runs import print_failed, run_city_simulation
 
             _, totals = run_city_simulation(
                 sc,
@@ -180,6 +180,7 @@ def run_cmd(
                 else f"{totals['districts']} districts: wrote {out}/city_simulation_report.html "
                 f"and city_simulation_summary.csv in {wall_s:.1f} s"
             )
+            print_failed(_out, totals["failed"], lang, "city_simulation_summary.json")
             return
         with _progress() as progress:
             steps = ["study area", "booth plan (MCLP)", "road network", "incidents", "units"]

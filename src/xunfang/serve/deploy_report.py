@@ -284,6 +284,14 @@ def _place(name: str, lang: str) -> str:
     return head + name
 
 
+def _unit(unit: str, lang: str) -> str:
+    """A unit's name in ``lang``: a booth's sector patrol (``"B01 sector"``) reads
+    ``"B01 巡区"`` in Chinese; the name itself (files, CSV) is unchanged."""
+    if lang == "zh" and unit.endswith(" sector"):
+        return unit.removesuffix(" sector") + " 巡区"
+    return unit
+
+
 def _check_lang(lang: str) -> None:
     if lang not in LANGS:
         raise ValidationError(f"--lang must be one of {LANGS}, got {lang!r}")
@@ -681,7 +689,9 @@ def render_deploy_html(dep: Deployment, lang: str = "en", *, plan_report: str | 
     env = Environment(
         loader=PackageLoader("xunfang.serve", "templates"), autoescape=select_autoescape(["html"])
     )
-    units = [{"name": u, "file": _safe(u)} for u in sorted({rt.unit for rt in dep.routes})]
+    units = [
+        {"name": _unit(u, lang), "file": _safe(u)} for u in sorted({rt.unit for rt in dep.routes})
+    ]
     k = dep.block_kpis
     changed = dep.hotspots_changed
     return env.get_template("deploy_report.html").render(
@@ -741,7 +751,7 @@ def _block_tables(dep: Deployment, lang: str = "en") -> list[dict[str, Any]]:
                 {
                     "kind": kind,
                     "name": _place(name, lang),
-                    "unit": unit,
+                    "unit": _unit(unit, lang) if isinstance(unit, str) else unit,
                     "officers": ", ".join(g["officer"]),
                     "breaks": ", ".join(b for b in g["_brk"] if b),
                     "note": (
@@ -827,7 +837,7 @@ def render_schedule(dep: Deployment, unit: str, lang: str = "en") -> str:
     return env.from_string(_SCHEDULE_TEMPLATE).render(
         T=lambda key, **kw: _t(key, lang, **kw),
         lang=lang,
-        unit=unit,
+        unit=_unit(unit, lang),
         area=dep.area_name,
         items=items,
         osm=OSM_ATTRIBUTION,

@@ -192,6 +192,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "{n:,} test incidents fell outside the study area (offset {off:g} m): not scored.",
         "zh": "{n:,} 起测试警情位于研究区域之外（偏移 {off:g} 米）：不计分。",
     },
+    "note_not_evaluated": {
+        "en": "{method} not evaluated (the other methods are): {reason}",
+        "zh": "{method} 未参与评估（其他方法照常评估）：{reason}",
+    },
     "note_date_only": {
         "en": "{n:,} test incidents known only to the day were left out of the sub-day windows.",
         "zh": "{n:,} 起只精确到日期的测试警情未计入小于一天的时段。",
@@ -434,6 +438,8 @@ def notes(run: EvaluationRun, lang: str = "en") -> list[str]:
             out.append(text("note_outside", lang, n=n, off=off))
     if ev.n_date_only:
         out.append(text("note_date_only", lang, n=ev.n_date_only))
+    for method, reason in ev.not_evaluated.items():
+        out.append(text("note_not_evaluated", lang, method=method, reason=reason))
     return out
 
 
@@ -572,6 +578,7 @@ def run_summary(run: EvaluationRun, command: str = "") -> dict[str, Any]:
         "n_selected": run.n_selected,
         "n_outside_area": {str(k): v for k, v in run.evaluation.n_outside.items()},
         "n_date_only_left_out": run.evaluation.n_date_only,
+        "not_evaluated": dict(run.evaluation.not_evaluated),
         "data_span": [str(run.data_span[0]), str(run.data_span[1])],
         "seconds": round(run.seconds, 2),
         "ingest": run.ingest_report.to_dict() if run.ingest_report else None,

@@ -29,6 +29,7 @@ from xunfang.ingest.notes import Note, note_text
 from xunfang.ingest.taxonomy import load_taxonomy
 from xunfang.plan.booth_plan import RESPONSE_RINGS_S, BoothPlan
 from xunfang.serve._common import OSM_ATTRIBUTION, osm_annotation, write_atomic
+from xunfang.serve.city_report import area_text
 from xunfang.serve.decisions_report import (
     DECISION_FILES,
     decision_summary,
@@ -413,6 +414,7 @@ def render_html(plan: BoothPlan, lang: str = "en", *, out_dir: str = "OUT") -> s
         step_name=lambda k: step_name(k, lang),
         lang=lang,
         plan=plan,
+        area_shown=area_text(plan.area.name, lang),
         figs=html,
         plotlyjs=get_plotlyjs(),
         out_dir=out_dir,

@@ -286,6 +286,7 @@ def simulate_city(
     client: Any | None = None,
     on_start: Callable[[str], None] | None = None,
     on_done: Callable[[Comparison, SimDistrictSummary], None] | None = None,
+    failed: dict[str, str] | None = None,
 ) -> list[SimDistrictSummary]:
     """Simulate every district of ``folders`` (area -> plan folder, see
     :func:`xunfang.plan.city_deploy.city_plan_folders`); summaries in its order.
@@ -311,10 +312,14 @@ def simulate_city(
     on_start, on_done
         Called with the area when its task starts, and with the comparison and its
         summary when it is done.
+    failed
+        When given, a district whose task fails with a :class:`~xunfang.errors.XunfangError`
+        is recorded here (area -> message), its summary left out, and the others run.
 
     Raises
     ------
-    The errors of a district's simulation pass through (the first one stops the rest).
+    The errors of a district's simulation pass through (the first one
+    stops the rest) unless ``failed`` is given.
     """
     args = {
         name: (district_scenario(base, name, folder / "sites.csv"), settings, city, replications)
@@ -326,8 +331,9 @@ def simulate_city(
         client=client,
         on_start=on_start,
         on_done=on_done,
+        failed=failed,
     )
-    return [results[a] for a in folders]
+    return [results[a] for a in folders if a in results]
 
 
 def sim_totals(summaries: Sequence[SimDistrictSummary]) -> dict[str, Any]:

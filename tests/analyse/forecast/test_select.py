@@ -10,6 +10,7 @@ import pytest
 from pyproj import CRS
 
 from xunfang.analyse.evaluate import (
+    FRACTIONS,
     Evaluation,
     paired_tests,
     rolling_origin,
@@ -536,6 +537,9 @@ def test_auto_per_group_chooses_for_each_group_as_alone() -> None:
                 alone.selection_.table.drop(columns="seconds"),
             )
             chosen.append(f"{g}: {alone.selection_.chosen}")
+            # each group's rows give its own reason, not both groups'
+            assert set(mine["reason"]) == {alone.selection_.reason()}
+            assert " | " not in alone.selection_.reason()
         rows = ev.rows[(ev.rows["window"] == w.label) & (ev.rows["fraction"] == 0.01)]
         assert rows["chosen"].iloc[0] == "; ".join(chosen)
         # the forecast scored is the sum of the groups' own choices
@@ -551,3 +555,25 @@ def test_auto_per_group_chooses_for_each_group_as_alone() -> None:
         assert c.loc[("THEFT", w.label), "candidate"] == "naive:period_days=365"
         assert c.loc[("THEFT", w.label), "score_mean"] == 1.0
         assert c.loc[("BURGLARY", w.label), "candidate"] == "naive:period_days=14"
+
+
+def test_auto_without_a_validation_window_is_not_evaluated_beside_other_methods() -> None:
+    table = _history(None)
+    grid = _grid()
+    # 200 days of history needed before a validation window: the 110 days held have none
+    auto = AutoSelect(grid=grid, candidates=CANDS, min_train_days=200.0, budget_s=600)
+    naive = make_forecaster("naive:period_days=7", grid)
+    windows = [Window.local("2015-04-20", 0, 24, TZ, label="2015-04-20")]
+    ev = rolling_origin(table, grid, {"auto": auto, "naive": naive}, windows, lookback_days=None)
+    assert set(ev.rows["method"]) == {"naive"} and len(ev.rows) == len(FRACTIONS)
+    assert list(ev.not_evaluated) == ["auto"]
+    assert ev.not_evaluated["auto"].startswith("auto: no validation window before 2015-04-20")
+    assert ev.selections.empty
+    # the naive figures are those of naive alone
+    alone = rolling_origin(table, grid, {"naive": naive}, windows, lookback_days=None)
+    pd.testing.assert_frame_equal(
+        ev.rows.drop(columns=["fit_s", "predict_s"]),
+        alone.rows.drop(columns=["fit_s", "predict_s"]),
+    )
+    with pytest.raises(ValidationError, match="auto: no validation window"):
+        rolling_origin(table, grid, {"auto": auto}, windows, lookback_days=None)
