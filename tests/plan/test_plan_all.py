@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -72,6 +73,13 @@ def test_city_totals_are_sums_of_district_figures(tmp_path: Path) -> None:
     assert t["share_after"] == pytest.approx(280 / 400)
     assert t["gain_per_booth"] == pytest.approx(150 / 5)  # (280 - 130) / 5 booths
     assert t["pmedian_proven"] == 1
+    assert t["pmedian_within_gap"] == 1  # district:2 stopped at its time limit
+    assert (
+        city_totals([s[0], dataclasses.replace(s[1], pmedian_status="within_gap")])[
+            "pmedian_within_gap"
+        ]
+        == 2
+    )
     assert t["pmedian_max_gap"] == 0.002
     written = write_city_summary(s, tmp_path)
     payload = json.loads(written["city_summary.json"].read_text())

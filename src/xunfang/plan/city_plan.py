@@ -557,6 +557,10 @@ def city_totals(summaries: Sequence[DistrictSummary]) -> dict[str, Any]:
         "share_after": after / weight if weight else float("nan"),
         "gain_per_booth": (after - before) / booths if booths else float("nan"),
         "pmedian_proven": sum(1 for s in summaries if s.pmedian_proven),
+        # proven optimal, or stopped within the plan's --pmedian-gap with the bound stated
+        "pmedian_within_gap": sum(
+            1 for s in summaries if s.pmedian_proven or s.pmedian_status == "within_gap"
+        ),
         "pmedian_max_gap": max((s.pmedian_gap for s in summaries), default=float("nan")),
         "wall_time_s_sum": float(sum(s.wall_time_s for s in summaries)),
         "cpu_time_s_sum": float(sum(s.cpu_time_s for s in summaries)),

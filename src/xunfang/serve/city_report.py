@@ -85,10 +85,11 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "{incidents} incidents, {stations} stations, {booths} booths. Incidents within "
         "the coverage threshold: {before} with stations alone, {after} with stations and "
         "booths (+{gain} incidents per booth). p-median proven optimal in {proven} of {n} "
-        "districts (largest gap {gap}).",
+        "districts, within its stopping gap (bound stated) in {within} (largest gap {gap}).",
         "zh": "警情 {incidents} 起，派出所 {stations} 个，岗亭 {booths} 个。覆盖标准内的警情："
         "仅派出所 {before}，派出所加岗亭 {after}（每个岗亭新增覆盖 {gain} 起）。"
-        "p-中位模型在 {n} 个辖区中有 {proven} 个证明最优（最大间隙 {gap}）。",
+        "p-中位模型在 {n} 个辖区中有 {proven} 个证明最优，{within} 个在停止间隙内（给出下界；"
+        "最大间隙 {gap}）。",
     },
     "card_incidents": {"en": "incidents", "zh": "警情"},
     "card_booths": {"en": "booths", "zh": "岗亭"},
@@ -631,6 +632,7 @@ def render_city_html(
             after=pct(t["share_after"]),
             gain=number(1)(t["gain_per_booth"]),
             proven=t["pmedian_proven"],
+            within=t["pmedian_within_gap"],
             n=t["districts"],
             gap=percent(3)(t["pmedian_max_gap"]),
         ),
