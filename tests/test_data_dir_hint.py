@@ -15,7 +15,12 @@ from xunfang.serve.cli import app
 SET_IT = (
     "set XUNFANG_DATA_DIR (or --data-dir) to the folder that holds chicago/ (as `make demo` "
     "does: XUNFANG_DATA_DIR=../shared/data beside the repository), or download it with "
-    "`xunfang data fetch chicago`"
+    "`xunfang data fetch chicago` (for the cities `xunfang data fetch --help` lists)"
+)
+SET_IT_ANY_CITY = (
+    "set XUNFANG_DATA_DIR (or --data-dir) to the folder that holds your city's folder (as "
+    "`make demo` does: XUNFANG_DATA_DIR=../shared/data beside the repository), or download "
+    "it with `xunfang data fetch CITY` (for the cities `xunfang data fetch --help` lists)"
 )
 
 
@@ -24,8 +29,9 @@ def test_the_hint_says_where_and_why(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.delenv("XUNFANG_DATA_DIR", raising=False)
     assert data_dir_hint(Path("data")) == (
         f"looked in the data directory {tmp_path}/data (the default: ./data of the current "
-        f"folder, as XUNFANG_DATA_DIR is not set), which does not exist; {SET_IT}"
+        f"folder, as XUNFANG_DATA_DIR is not set), which does not exist; {SET_IT_ANY_CITY}"
     )
+    assert data_dir_hint(Path("data"), "chicago").endswith(SET_IT)  # the city is named
     (tmp_path / "mine").mkdir()
     assert data_dir_hint(tmp_path / "mine").startswith(
         f"looked in the data directory {tmp_path}/mine (from --data-dir); set"
@@ -40,6 +46,10 @@ def test_only_files_missing_in_the_data_directory_get_it(
     monkeypatch.setenv("XUNFANG_DATA_DIR", str(tmp_path / "data"))
     missing = tmp_path / "data" / "chicago" / "boundaries" / "police_districts.geojson"
     assert missing_data_hint(missing).startswith(f"looked in the data directory {tmp_path}/data")
+    tail = " (for the cities `xunfang data fetch --help` lists)"
+    assert missing_data_hint(missing).endswith(f"fetch chicago`{tail}")  # the file's city
+    portland = tmp_path / "data" / "portland" / "calls.csv"
+    assert missing_data_hint(portland).endswith(f"fetch portland`{tail}")
     assert missing_data_hint(tmp_path / "data" / "chicago" / "incidents" / "*.csv*") != ""
     assert missing_data_hint(tmp_path / "my_export.csv") == ""  # the user's own path
     missing.parent.mkdir(parents=True)

@@ -62,7 +62,7 @@ class Settings(BaseSettings):
         return path
 
 
-def data_dir_hint(data_dir: Path, city: str = "chicago") -> str:
+def data_dir_hint(data_dir: Path, city: str | None = None) -> str:
     """Where xunfang looked for data and how to point it elsewhere, for the error of a
     data file that is missing.
 
@@ -71,7 +71,8 @@ def data_dir_hint(data_dir: Path, city: str = "chicago") -> str:
     data_dir
         The data directory in use.
     city
-        The city folder to name in the example.
+        The city folder to name (e.g. the one the missing file lies in); None: the hint
+        speaks of the city's folder in general.
 
     Returns
     -------
@@ -88,11 +89,13 @@ def data_dir_hint(data_dir: Path, city: str = "chicago") -> str:
     else:
         source = "from --data-dir"
     missing = "" if data_dir.is_dir() else ", which does not exist"
+    folder = f"{city}/" if city else "your city's folder"
     return (
         f"looked in the data directory {data_dir.absolute()} ({source}){missing}; set "
-        f"XUNFANG_DATA_DIR (or --data-dir) to the folder that holds {city}/ (as `make "
+        f"XUNFANG_DATA_DIR (or --data-dir) to the folder that holds {folder} (as `make "
         f"demo` does: XUNFANG_DATA_DIR=../shared/data beside the repository), or download "
-        f"it with `xunfang data fetch {city}`"
+        f"it with `xunfang data fetch {city or 'CITY'}` (for the cities `xunfang data fetch "
+        f"--help` lists)"
     )
 
 
@@ -113,7 +116,8 @@ def missing_data_hint(path: str | Path) -> str:
     root, where = data_dir.resolve(), p.resolve()
     if where != root and root not in where.parents:
         return ""
-    return data_dir_hint(data_dir)
+    below = where.relative_to(root).parts
+    return data_dir_hint(data_dir, below[0] if below else None)
 
 
 def get_settings(**overrides: object) -> Settings:
