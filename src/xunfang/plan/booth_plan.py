@@ -974,3 +974,22 @@ def read_plan_record(plan_dir: str | Path) -> PlanRecord:
         city=city,
         output_frame=str(doc.get("output_frame", "wgs84")),
     )
+
+
+def plan_incident_period(plan_dir: str | Path) -> tuple[str, str] | None:
+    """The first and last local day (``YYYY-MM-DD``) of the incidents the plan in
+    ``plan_dir`` was made from (``incident_period`` of its ``plan_summary.json``), or None
+    when the folder has no summary or the summary does not say.
+
+    Raises
+    ------
+    DataFileError
+        If ``plan_summary.json`` is not valid JSON or repeats a key.
+    """
+    path = Path(plan_dir) / "plan_summary.json"
+    if not path.is_file():
+        return None
+    span = strict_json.load_file(path).get("incident_period")
+    if not span or len(span) != 2:
+        return None
+    return str(span[0])[:10], str(span[1])[:10]

@@ -31,6 +31,7 @@ from xunfang.errors import DataFileError
 from xunfang.ingest.city import City
 from xunfang.ingest.incidents import IncidentTable
 from xunfang.ingest.road_network import RoadNetwork
+from xunfang.plan.booth_plan import plan_incident_period
 from xunfang.plan.city_plan import area_folder, area_jobs, map_areas
 from xunfang.plan.deployment import DeployConfig, Deployment, PlanContext, deploy_from_plan_dir
 
@@ -182,19 +183,6 @@ def summarise_deployment(
         threshold_min=float(dep.config.threshold_min),
         **extra,
     )
-
-
-def plan_incident_period(plan_dir: str | Path) -> tuple[str, str] | None:
-    """The first and last day of the incidents a plan was made from (``incident_period``
-    of its ``plan_summary.json``), or None when it does not say."""
-    path = Path(plan_dir) / "plan_summary.json"
-    try:
-        span = strict_json.load_file(path).get("incident_period")
-    except (OSError, ValueError):
-        return None
-    if not span or len(span) != 2:
-        return None
-    return str(span[0])[:10], str(span[1])[:10]
 
 
 def city_plan_folders(plan_dir: str | Path) -> dict[str, Path]:

@@ -18,13 +18,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from xunfang import strict_json
 from xunfang.config import Settings
 from xunfang.dispatch.recommend import TravelTimeOracle
 from xunfang.errors import ValidationError
 from xunfang.ingest.areas import StudyArea
 from xunfang.ingest.city import City, default_city
 from xunfang.ingest.road_network import RoadNetwork
+from xunfang.plan.booth_plan import plan_incident_period
 from xunfang.simulate.calls import CallReport, Period, replay_calls, sample_calls
 from xunfang.simulate.metrics import Estimate, combine, summarise
 from xunfang.simulate.scenario import VARIANTS, Scenario
@@ -528,11 +528,8 @@ def held_out_warning(plan_dir: Path, period: Period) -> str:
     """A clause for the plan's description when the plan of ``plan_dir`` was made from
     incidents of the replayed ``period`` (the comparison is then not a held-out test);
     empty when it was not, or when the plan does not record its incidents' dates."""
-    summary = Path(plan_dir) / "plan_summary.json"
-    if not summary.is_file():
-        return ""
-    span = strict_json.load_file(summary).get("incident_period")
-    if not span:
+    span = plan_incident_period(plan_dir)
+    if span is None:
         return ""
     first, last = (pd.Timestamp(d) for d in span)
     start, end = (
