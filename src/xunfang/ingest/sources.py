@@ -82,6 +82,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CHICAGO_DATASET_IDS",
     "CITIES",
+    "ROADS_DIR",
     "FetchResult",
     "FetchStatus",
     "FetchedFile",

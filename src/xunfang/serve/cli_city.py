@@ -4,7 +4,7 @@
 ``--city FILE.toml`` or the parts (``--boundary``, ``--boundary-name``, ``--roads``,
 ``--stations``, ``--frame``), turned into one :class:`xunfang.ingest.city.City` by
 :func:`city_from_options`; without them, the default city (``XUNFANG_CITY`` or the packaged
-Chicago file under the data directory).
+example city file, :func:`xunfang.ingest.city.default_city`, read from the data directory).
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ CityOpt = Annotated[
     typer.Option(
         "--city",
         help="City file (TOML: boundary, roads, stations, incidents, time zone, frame; see "
-        "examples/cities/). Default: $XUNFANG_CITY or the Chicago data under --data-dir.",
+        "examples/cities/). Default: $XUNFANG_CITY or the packaged example city file "
+        "(src/xunfang/data/cities/) read from --data-dir.",
     ),
 ]
 BoundaryOpt = Annotated[

@@ -25,6 +25,7 @@ from xunfang.errors import XunfangError
 from xunfang.ingest.sources import (
     CITIES,
     DEFAULT_EXTRACT_MARGIN_M,
+    ROADS_DIR,
     FetchResult,
     fetch,
     fetch_osm_extract,
@@ -42,7 +43,8 @@ from xunfang.serve.cli_city import (
 
 app = typer.Typer(
     help=(
-        "Download the public data (Chicago Data Portal, OpenStreetMap) into the data "
+        "Download the public data of the cities in the source registry (their open-data "
+        "portals, OpenStreetMap) into the data "
         "directory (XUNFANG_DATA_DIR), in the layout xunfang reads."
     ),
     no_args_is_help=True,
@@ -98,17 +100,23 @@ def _result_table(result: FetchResult, title: str) -> Table:
 
 @app.command("list")
 def list_sources(
-    city: Annotated[str, typer.Argument(help=f"City ({', '.join(CITIES)}).")] = "chicago",
+    city: Annotated[
+        str | None,
+        typer.Argument(help=f"City ({', '.join(CITIES)}); default: every city listed."),
+    ] = None,
     dataset_id: Annotated[
         list[str] | None,
         typer.Option("--dataset-id", help="Replace a Socrata dataset id: NAME=ID (repeatable)."),
     ] = None,
 ) -> None:
-    """List the public sources of CITY: name, target path, URL and licence."""
+    """List the public sources of CITY (default: of every city the registry knows): name,
+    target path, URL and licence."""
+    cities = [city] if city is not None else list(CITIES)
     try:
         settings = get_settings()
-        sources = sources_for(city, dataset_ids=_parse_dataset_ids(dataset_id))
-        table = Table(title=f"Sources for {city} (targets under {settings.data_dir})")
+        ids = _parse_dataset_ids(dataset_id)
+        sources = tuple(src for c in cities for src in sources_for(c, dataset_ids=ids))
+        table = Table(title=f"Sources for {', '.join(cities)} (targets under {settings.data_dir})")
         table.add_column("name")
         table.add_column("group")
         table.add_column("target")
@@ -127,9 +135,8 @@ def list_sources(
         raise typer.Exit(code=1) from exc
     _out.print(table)
     _out.print(
-        "Road graphs (--with-roads): chicago/road_network/osm_walk_by_community_area/"
-        "<AREA>.graphml.gz, built with osmnx from OpenStreetMap (Overpass API), "
-        "(c) OpenStreetMap contributors, ODbL 1.0."
+        f"Road graphs (--with-roads): {ROADS_DIR}/<AREA>.graphml.gz, built with osmnx from "
+        "OpenStreetMap (Overpass API), (c) OpenStreetMap contributors, ODbL 1.0."
     )
 
 
