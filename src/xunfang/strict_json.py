@@ -135,6 +135,17 @@ def loads(text: str | bytes | bytearray) -> Any:
         raise NestingError() from None
 
 
+def _file_error(path: str | Path, exc: DuplicateKeyError | NestingError) -> DataFileError:
+    """The error of the file ``path`` for a repeated key (naming the line and the key) or
+    nesting beyond the parser's limit."""
+    if isinstance(exc, NestingError):
+        return DataFileError(path, str(exc))
+    message = f"duplicate key {exc.key!r} in a JSON object: each key may appear once"
+    if exc.line is not None:
+        message = f"line {exc.line}: {message}"
+    return DataFileError(path, message, field=exc.key)
+
+
 def load_file(path: str | Path) -> Any:
     """The JSON document of the file ``path`` (UTF-8), read with :func:`loads`.
 
@@ -149,13 +160,8 @@ def load_file(path: str | Path) -> Any:
     raw = Path(path).read_bytes()
     try:
         return loads(raw.decode("utf-8-sig"))
-    except DuplicateKeyError as exc:
-        message = f"duplicate key {exc.key!r} in a JSON object: each key may appear once"
-        if exc.line is not None:
-            message = f"line {exc.line}: {message}"
-        raise DataFileError(path, message, field=exc.key) from None
-    except NestingError as exc:
-        raise DataFileError(path, str(exc)) from None
+    except (DuplicateKeyError, NestingError) as exc:
+        raise _file_error(path, exc) from None
     except UnicodeDecodeError as exc:
         raise DataFileError(path, f"not UTF-8 text: {exc}") from None
     except json.JSONDecodeError as exc:
@@ -182,13 +188,8 @@ def check_file(path: str | Path) -> None:
         return
     try:
         loads(p.read_bytes().decode("utf-8-sig"))
-    except DuplicateKeyError as exc:
-        message = f"duplicate key {exc.key!r} in a JSON object: each key may appear once"
-        if exc.line is not None:
-            message = f"line {exc.line}: {message}"
-        raise DataFileError(p, message, field=exc.key) from None
-    except NestingError as exc:
-        raise DataFileError(p, str(exc)) from None
+    except (DuplicateKeyError, NestingError) as exc:
+        raise _file_error(p, exc) from None
     except ValueError:  # not JSON, not UTF-8: the reader's own error names the formats
         return
 
