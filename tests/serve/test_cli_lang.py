@@ -101,3 +101,24 @@ def test_forecast_groups_named_in_chinese() -> None:
     assert group_text("all", "zh") == "全部"
     assert group_text("BURGLARY", "zh") == "BURGLARY"  # a type of the data, as it is
     assert group_text("traffic", "en") == "traffic"
+
+
+def test_lock_and_empty_training_errors_in_chinese() -> None:
+    """Found by a new-user test: the output-folder lock and a forecast without enough
+    history printed English under --lang zh."""
+    lock = (
+        "output folder /tmp/x is in use by another xunfang run (pid 12: xunfang plan --out "
+        "/tmp/x); wait for it to finish or give another --out (lock /tmp/x/.xunfang.lock)"
+    )
+    assert error_text(lock, "zh") == (
+        "输出目录 /tmp/x 正被另一个 xunfang 进程使用（pid 12：xunfang plan --out /tmp/x）；"
+        "请等它结束或换一个 --out（锁文件 /tmp/x/.xunfang.lock）"
+    )
+    empty = (
+        "empty training set: no incident between 2023-03-30 and 2024-02-29 (a forecast trains "
+        "on the --lookback-days before its window, and `auto` also validates on earlier "
+        "windows): give incidents that cover that period, a shorter --lookback-days, or a "
+        "simpler --methods (e.g. kde)"
+    )
+    assert error_text(empty, "zh").startswith("训练集为空：2023-03-30 至 2024-02-29 之间没有警情")
+    assert error_text(empty, "en") == empty

@@ -58,6 +58,18 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         # files
         (r"file not found", "文件不存在"),
         (
+            r"output folder (.+) is in use by another xunfang run \(pid (.+?): (.+)\); wait "
+            r"for it to finish or give another --out \(lock (.+)\)",
+            "输出目录 {0} 正被另一个 xunfang 进程使用（pid {1}：{2}）；请等它结束或换一个 "
+            "--out（锁文件 {3}）",
+        ),
+        (
+            r"empty training set: no incident between (.+) and (.+?) \(a forecast trains.+",
+            "训练集为空：{0} 至 {1} 之间没有警情（预测使用窗口之前 --lookback-days 天的历史，"
+            "auto 还要在更早的时段上验证）：请提供覆盖该时段的警情、缩短 --lookback-days，"
+            "或改用更简单的 --methods（如 kde）",
+        ),
+        (
             r"boundary file not found \(check XUNFANG_DATA_DIR\)",
             "边界文件不存在（请检查 XUNFANG_DATA_DIR）",
         ),
@@ -337,7 +349,7 @@ def writes_output_folder(command: Callable[P, R]) -> Callable[P, R]:
         try:
             lock = OutputLock(Path(out)).acquire()
         except (ValidationError, OSError) as exc:
-            raise fail(exc) from exc
+            raise fail(exc, str(kwargs.get("lang", "en"))) from exc
         try:
             return command(*args, **kwargs)
         finally:

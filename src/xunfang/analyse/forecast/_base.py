@@ -328,7 +328,9 @@ class TrainingEvents:
         if hi <= lo:
             raise ValidationError(
                 f"empty training set: no incident between {from_days(start_day)} and "
-                f"{from_days(end_day)}"
+                f"{from_days(end_day)} (a forecast trains on the --lookback-days before its "
+                "window, and `auto` also validates on earlier windows): give incidents that "
+                "cover that period, a shorter --lookback-days, or a simpler --methods (e.g. kde)"
             )
         sl = slice(int(lo), int(hi))
         return TrainingEvents(
