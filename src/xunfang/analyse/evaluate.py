@@ -582,12 +582,16 @@ def rolling_origin(
                 if sel is not None:  # an automatic method: what it chose and why
                     where = {"method": label, "offset_m": float(offset), "test_window": w.label}
                     by_group = getattr(sel, "by_group", None)  # one reason per group's rows
-                    reason = (
-                        sel.table["group"].map({g: s.reason() for g, s in by_group.items()})
-                        if by_group and "group" in sel.table
-                        else sel.reason()
+                    reasons = {}
+                    for lang in ("en", "zh"):  # the report shows the reader's language
+                        reasons[lang] = (
+                            sel.table["group"].map({g: s.reason(lang) for g, s in by_group.items()})
+                            if by_group and "group" in sel.table
+                            else sel.reason(lang)
+                        )
+                    chosen.append(
+                        sel.table.assign(**where, reason=reasons["en"], reason_zh=reasons["zh"])
                     )
-                    chosen.append(sel.table.assign(**where, reason=reason))
                     scores.append(sel.scores.assign(**where))
                 for i, frac in enumerate(hc.fractions):
                     rows.append(

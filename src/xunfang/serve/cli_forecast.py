@@ -524,7 +524,7 @@ def predict_cmd(
     _out.print(table)
     for g in run.groups:
         if g.selection is not None:
-            _out.print(f"{group_text(g.group, lang)}: {g.selection.reason()}")
+            _out.print(f"{group_text(g.group, lang)}: {g.selection.reason(lang)}")
     if run.context_note:
         _out.print(run.context_note)
     if run.data_gap_days > STALE_DATA_DAYS:

@@ -404,13 +404,16 @@ def selection_table(selections: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
     return out
 
 
-def selection_reasons(selections: pd.DataFrame) -> list[str]:
-    """One line per test window (offset 0): what was chosen and why."""
+def selection_reasons(selections: pd.DataFrame, lang: str = "en") -> list[str]:
+    """One line per test window (offset 0): what was chosen and why, in ``lang`` (the
+    ``reason_zh`` column for "zh" where the table has it)."""
     if not len(selections):
         return []
     s = selections[selections["offset_m"] == selections["offset_m"].min()]
     first = s.drop_duplicates(["method", "test_window"])
-    return [f"{r.test_window} ({r.method}): {r.reason}" for r in first.itertuples()]
+    col = "reason_zh" if lang == "zh" and "reason_zh" in first else "reason"
+    cols = zip(first["test_window"], first["method"], first[col], strict=True)
+    return [f"{w} ({m}): {r}" for w, m, r in cols]
 
 
 def _html_table(df: pd.DataFrame, fmt: str = "{:.3f}") -> str:
@@ -539,7 +542,7 @@ def render_html(
         p_spread=text("p_spread", lang, n=len(windows)),
         paired=_html_table(paired_table(paired, lang), "{:.3g}") if len(paired) else None,
         selection=_html_table(selection_table(sel, lang)) if len(sel) else None,
-        selection_reasons=selection_reasons(sel),
+        selection_reasons=selection_reasons(sel, lang),
         reference=(
             _html_table(_method_index(reference_table(summary, reference, lang), lang))
             if reference

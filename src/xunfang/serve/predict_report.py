@@ -297,7 +297,7 @@ def write_prediction(
         ),
         group_label={g.group: group_text(g.group, lang) for g in run.groups},
         why={
-            g.group: (g.selection.reason() if g.selection else text("fixed", lang))
+            g.group: (g.selection.reason(lang) if g.selection else text("fixed", lang))
             for g in run.groups
         },
         run=run,

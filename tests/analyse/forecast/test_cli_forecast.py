@@ -299,6 +299,13 @@ def test_evaluate_and_predict_in_chinese(tmp_path: Path) -> None:
     html = (tmp_path / "p" / "report.html").read_text(encoding="utf-8")
     assert "<h2>计算依据</h2>" in html and "固定方法（未做选择）" in html
     assert "What it was computed on" not in html
+    # an automatic choice says why in Chinese, in the terminal and the report
+    pred[pred.index("naive")] = "auto:validation_windows=2:min_validation_events=0"
+    r = runner.invoke(app, [*pred[:-4], "--out", str(tmp_path / "a"), "--lang", "zh"])
+    assert r.exit_code == 0, r.output
+    assert "个有警情的验证时段上平均得分" in r.output and "validation score" not in r.output
+    html = (tmp_path / "a" / "report.html").read_text(encoding="utf-8")
+    assert "个有警情的验证时段上平均得分" in html and "windows with incidents" not in html
     bad = runner.invoke(app, [*pred[:3], "--lookback-days", "-3", "--lang", "zh"])
     assert bad.exit_code == 2
     assert "错误：--lookback-days 必须为 0（全部历史）或更大，实际为 -3.0" in bad.output

@@ -24,7 +24,13 @@ from xunfang.analyse.forecast import (
     make_forecaster,
 )
 from xunfang.analyse.forecast.groups import PerGroup
-from xunfang.analyse.forecast.select import AutoSelect, one_se_choice, validation_windows
+from xunfang.analyse.forecast.select import (
+    AutoSelect,
+    Selection,
+    note_text,
+    one_se_choice,
+    validation_windows,
+)
 from xunfang.analyse.grid import Grid
 from xunfang.errors import ValidationError
 from xunfang.ingest.incidents import IncidentTable
@@ -32,6 +38,45 @@ from xunfang.ingest.incidents import IncidentTable
 UTM = CRS.from_epsg(32616)
 TZ = "America/Chicago"
 CANDS = ("naive:period_days=365", "naive:period_days=14", "kde:bandwidth_m=150:window_days=365")
+
+
+# ----------------------------------------------------------------------------- reasons
+def test_the_reason_reads_the_table_in_english_and_in_chinese() -> None:
+    table = pd.DataFrame(
+        {
+            "candidate": ["naive:period_days=365", "kde:bandwidth_m=150"],
+            "windows": [6, 6],
+            "score_mean": [0.2512, 0.2601],
+            "se_diff": [0.0123, 0.0],
+        }
+    )
+    notes = [
+        "time budget 60 s reached: 4 validation windows scored (212 incidents)",
+        "gbm left out: history too short",
+    ]
+    sel = Selection(
+        "2015-04-25", table["candidate"][0], table["candidate"][1], table, pd.DataFrame(), [], notes
+    )
+    assert sel.reason() == (
+        "naive:period_days=365: mean validation score 0.251 over 6 windows with incidents, "
+        "within one standard error (0.012) of the best, kde:bandwidth_m=150 (0.260), and "
+        "simpler; time budget 60 s reached: 4 validation windows scored (212 incidents); "
+        "gbm left out: history too short"
+    )
+    assert sel.reason("zh") == (
+        "naive:period_days=365：在 6 个有警情的验证时段上平均得分 0.251，与最佳方法 "
+        "kde:bandwidth_m=150（0.260）相差在一个标准误（0.012）之内，且更简单；"
+        "已到时间预算 60 秒：已评分 4 个验证时段（212 起警情）；"
+        "gbm 未参与选择：history too short"
+    )
+    skipped = (
+        "sepp skipped: 3.20 s on the first validation window, so 6 windows and the final fit "
+        "would take about 75 s, past the budget of 60 s"
+    )
+    assert note_text(skipped, "zh") == (
+        "sepp 已跳过：第一个验证时段用时 3.20 秒，6 个时段加最终拟合约需 75 秒，超过预算 60 秒"
+    )
+    assert note_text(skipped) == skipped and note_text("other note", "zh") == "other note"
 
 
 # ----------------------------------------------------------------------------- 1-SE rule
@@ -531,7 +576,9 @@ def test_auto_per_group_chooses_for_each_group_as_alone() -> None:
             total += alone.fit_events(events).predict(w).risk
             mine = sel[(sel["test_window"] == w.label) & (sel["group"] == g)]
             pd.testing.assert_frame_equal(
-                mine.drop(columns=["group", "method", "offset_m", "test_window", "reason"])
+                mine.drop(
+                    columns=["group", "method", "offset_m", "test_window", "reason", "reason_zh"]
+                )
                 .reset_index(drop=True)
                 .drop(columns="seconds"),
                 alone.selection_.table.drop(columns="seconds"),
@@ -539,6 +586,7 @@ def test_auto_per_group_chooses_for_each_group_as_alone() -> None:
             chosen.append(f"{g}: {alone.selection_.chosen}")
             # each group's rows give its own reason, not both groups'
             assert set(mine["reason"]) == {alone.selection_.reason()}
+            assert set(mine["reason_zh"]) == {alone.selection_.reason("zh")}
             assert " | " not in alone.selection_.reason()
         rows = ev.rows[(ev.rows["window"] == w.label) & (ev.rows["fraction"] == 0.01)]
         assert rows["chosen"].iloc[0] == "; ".join(chosen)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from xunfang.analyse.forecast._base import Forecaster, TrainingEvents, Window
+from xunfang.analyse.forecast.select import note_text
 from xunfang.analyse.grid import Grid
 from xunfang.errors import ValidationError
 from xunfang.ingest.incidents import IncidentTable
@@ -53,10 +54,11 @@ class GroupSelections:
         """The groups' validation scores, with a ``group`` column first."""
         return _stack({g: s.scores for g, s in self.by_group.items()})
 
-    def reason(self) -> str:
-        """Each group's reason, ``group: reason``, joined by `` | ``."""
-        parts = [f"{g}: {s.reason()}" for g, s in self.by_group.items()]
-        return " | ".join(parts + self.notes)
+    def reason(self, lang: str = "en") -> str:
+        """Each group's reason, ``group: reason``, joined by `` | `` (``lang``: "en" or "zh",
+        as :meth:`Selection.reason`)."""
+        parts = [f"{g}: {s.reason(lang)}" for g, s in self.by_group.items()]
+        return " | ".join(parts + [note_text(n, lang) for n in self.notes])
 
 
 def _stack(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:

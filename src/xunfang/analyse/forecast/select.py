@@ -61,6 +61,7 @@ the selection's notes say so with the figures. Later candidates are still tried.
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -251,23 +252,37 @@ class Selection:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
-    def reason(self) -> str:
-        """One sentence: what was chosen and why."""
+    def reason(self, lang: str = "en") -> str:
+        """One sentence: what was chosen and why, in English (``lang="en"``) or Chinese
+        (``"zh"``; the notes' own wording is translated where :func:`note_text` knows it)."""
         t = self.table.set_index("candidate")
         c = t.loc[self.chosen]
-        text = (
-            f"{self.chosen}: mean validation score {c['score_mean']:.3f} over "
-            f"{int(c['windows'])} windows with incidents"
-        )
+        zh = lang == "zh"
+        if zh:
+            text = (
+                f"{self.chosen}：在 {int(c['windows'])} 个有警情的验证时段上平均得分 "
+                f"{c['score_mean']:.3f}"
+            )
+        else:
+            text = (
+                f"{self.chosen}: mean validation score {c['score_mean']:.3f} over "
+                f"{int(c['windows'])} windows with incidents"
+            )
         if self.chosen == self.best:
-            text += " (the best)"
+            text += "（最佳）" if zh else " (the best)"
         else:
             b = t.loc[self.best]
             text += (
-                f", within one standard error ({c['se_diff']:.3f}) of the best, "
+                f"，与最佳方法 {self.best}（{b['score_mean']:.3f}）相差在一个标准误"
+                f"（{c['se_diff']:.3f}）之内，且更简单"
+                if zh
+                else f", within one standard error ({c['se_diff']:.3f}) of the best, "
                 f"{self.best} ({b['score_mean']:.3f}), and simpler"
             )
-        return text + ("; " + "; ".join(self.notes) if self.notes else "")
+        if not self.notes:
+            return text
+        sep = "；" if zh else "; "
+        return text + sep + sep.join(note_text(n, lang) for n in self.notes)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -281,6 +296,54 @@ class Selection:
             "seconds": self.seconds,
             "candidates": self.table.replace({np.nan: None}).to_dict(orient="records"),
         }
+
+
+_NOTE_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(
+            r"time budget (?P<b>\S+) s reached: (?P<i>\d+) validation windows scored "
+            r"\((?P<n>\d+) incidents\)"
+        ),
+        "已到时间预算 {b} 秒：已评分 {i} 个验证时段（{n} 起警情）",
+    ),
+    (
+        re.compile(r"time budget (?P<b>\S+) s reached: candidates (?P<c>.+) not scored"),
+        "已到时间预算 {b} 秒：候选 {c} 未评分",
+    ),
+    (
+        re.compile(
+            r"(?P<c>\S+) skipped: (?P<s>\S+) s (?P<t>on the first validation window|"
+            r"a validation window on earlier days), so (?P<w>\d+) windows and the final fit "
+            r"would take about (?P<p>\d+) s, past the budget of (?P<b>\S+) s"
+        ),
+        "{c} 已跳过：{t}用时 {s} 秒，{w} 个时段加最终拟合约需 {p} 秒，超过预算 {b} 秒",
+    ),
+    (re.compile(r"(?P<c>\S+) left out: (?P<e>.+)", re.S), "{c} 未参与选择：{e}"),
+    (
+        re.compile(r"(?P<g>.+): no incident in the history, forecast 0"),
+        "{g}：历史中无警情，预测为 0",
+    ),
+)
+_TIMED_ZH = {
+    "on the first validation window": "第一个验证时段",
+    "a validation window on earlier days": "前几天的一个验证时段",
+}
+
+
+def note_text(note: str, lang: str = "en") -> str:
+    """A selection note (:attr:`Selection.notes`, English) in ``lang``: Chinese for the
+    notes :class:`AutoSelect` writes (budget stops, candidates skipped or left out; an
+    error's own message inside stays as raised), the note unchanged otherwise."""
+    if lang != "zh":
+        return note
+    for pattern, template in _NOTE_ZH:
+        m = pattern.fullmatch(note)
+        if m:
+            parts = m.groupdict()
+            if "t" in parts:
+                parts["t"] = _TIMED_ZH[parts["t"]]
+            return template.format(**parts)
+    return note
 
 
 def _step_days(window: Window) -> int:
