@@ -169,6 +169,29 @@ def test_output_frame_round_trip() -> None:
     assert to_output_frame(pts, "wgs84") is pts
 
 
+def test_areas_lists_the_city_files_first_layer_by_default(tmp_path: Path) -> None:
+    """`xunfang areas --city FILE` without a layer lists the city's first layer (a district
+    whose only layer is `zone` was asked for `district`)."""
+    from typer.testing import CliRunner
+
+    from xunfang.serve.cli import app
+
+    path = _write(tmp_path, "geojson")
+    toml = tmp_path / "c.toml"
+    toml.write_text(
+        'name = "test city"\ntimezone = "Asia/Shanghai"\nframe = "wgs84"\n'
+        f'[[boundaries]]\nkind = "zone"\nfile = "{path.name}"\n',
+        encoding="utf-8",
+    )
+    r = CliRunner().invoke(app, ["areas", "--city", str(toml)])
+    assert r.exit_code == 0, r.output
+    assert "2 zone names (use as --area zone:NAME):" in r.output
+    assert "east" in r.output and "west" in r.output
+    bad = CliRunner().invoke(app, ["areas", "district", "--city", str(toml)])
+    assert bad.exit_code == 2
+    assert "has no boundary layer 'district'; layers: zone" in bad.output
+
+
 def test_city_file_fields(tmp_path: Path) -> None:
     path = _write(tmp_path, "geojson")
     toml = tmp_path / "c.toml"

@@ -101,8 +101,13 @@ app.command("ingest")(ingest_cmd)
 @app.command("areas")
 def areas_cmd(
     kind: Annotated[
-        str, typer.Argument(help="Boundary layer of the city, e.g. district, beat or community")
-    ] = "district",
+        str | None,
+        typer.Argument(
+            help="Boundary layer of the city, e.g. district, beat or community (default: the "
+            "city's first layer, its default).",
+            show_default=False,
+        ),
+    ] = None,
     city: CityOpt = None,
     boundary: BoundaryOpt = None,
     frame: FrameOpt = None,
@@ -118,6 +123,8 @@ def areas_cmd(
         )
         if boundary is not None:
             kind = "boundary"
+        elif kind is None:
+            kind = the_city.boundaries[0].kind
         layer = the_city.layer(kind).read()
     except XunfangError as exc:
         raise fail(exc, lang) from exc
