@@ -309,6 +309,23 @@ def test_swapped_lat_lon_is_detected(tmp_path: Path) -> None:
         ingest([path], profile_from_toml(mapping))
 
 
+def test_a_zero_zero_position_is_named_a_placeholder(monthly_file: Path) -> None:
+    # row 8: X/Y 0, 0 and no lon/lat: no position, and the example says why 0, 0 is none
+    zero = _row("8", "01/04/2014 10:00:00 AM", "THEFT", "OVER $500", "STREET", "0", "0", "", "")
+    with monthly_file.open("a", encoding="utf-8") as f:
+        f.write(zero + "\n")
+    _, _, report = ingest([monthly_file], "chicago")
+    assert report.rejected["missing_coordinates"] == 2
+    example = next(e for e in report.examples["missing_coordinates"] if e["row"] == 8)
+    assert example["value"] == "0, 0"
+    assert example["expected"].startswith("a position other than 0, 0 (")
+    assert example["expected"].endswith(
+        "0, 0 is read as no position, the placeholder many exports write"
+    )
+    blank = next(e for e in report.examples["missing_coordinates"] if e["row"] == 2)
+    assert "0, 0" not in blank["expected"]
+
+
 def test_a_row_with_swapped_lat_lon_is_named_swapped(monthly_file: Path) -> None:
     # row 8: lon 41.99, lat -87.68 is a valid position far from Chicago; swapped it is row 1's
     swapped = _row(

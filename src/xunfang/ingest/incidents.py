@@ -1173,6 +1173,11 @@ def _examples(
                 x_text, y_text = _text(row["raw_x"]), _text(row["raw_y"])
                 value = f"{x_text}, {y_text}" if x_text or y_text else ""
                 expected = row["_expect_xy"]
+                if r == "missing_coordinates" and _is_zero(x_text) and _is_zero(y_text):
+                    expected = (
+                        f"a position other than 0, 0 ({expected}): 0, 0 is read as no "
+                        "position, the placeholder many exports write"
+                    )
                 if r == "swapped_coordinates":
                     swap = str(row["_swap"] or "")
                     if ": " in swap:  # out of range as read: that pair's fields and values
@@ -1208,6 +1213,14 @@ def _examples(
             )
         out[r] = rows
     return out
+
+
+def _is_zero(text: str) -> bool:
+    """Whether a coordinate as written reads as the number 0 (``0``, ``0.0``, ``-0``)."""
+    try:
+        return float(text.replace(",", ".")) == 0.0
+    except ValueError:
+        return False
 
 
 def _text(value: object) -> str:
