@@ -4,6 +4,7 @@ verbatim (a tester found English errors and tables under --lang zh)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -122,3 +123,35 @@ def test_lock_and_empty_training_errors_in_chinese() -> None:
     )
     assert error_text(empty, "zh").startswith("训练集为空：2023-03-30 至 2024-02-29 之间没有警情")
     assert error_text(empty, "en") == empty
+
+
+def test_simulate_sweep_in_chinese(tmp_path: Path) -> None:
+    """simulate sweep --lang zh: its error and its chart in Chinese (the sweep itself is
+    tested in tests/simulate)."""
+    import pandas as pd
+
+    from xunfang.serve.cli_simulate import _write_sweep_html
+
+    r = runner.invoke(
+        app,
+        ["simulate", "sweep", "--booths", "5", "--scenario", str(tmp_path / "无.toml"),
+         "--out", str(tmp_path / "s"), "--lang", "zh"],
+    )  # fmt: skip
+    assert r.exit_code == 2
+    assert "错误：" in r.output and "无.toml" in r.output and "error:" not in r.output
+    frame = pd.DataFrame(
+        {
+            "booths": [5, 10],
+            "officers_per_booth": [1, 1],
+            "response_median_min": [6.0, 5.0],
+            "response_p90_min": [12.0, 9.5],
+            "response_median_min_ci95": [0.2, 0.1],
+            "response_p90_min_ci95": [0.5, 0.4],
+        }
+    )
+    _write_sweep_html(frame, tmp_path / "sweep.html", "西片", "2015-06", "zh")
+    html = (tmp_path / "sweep.html").read_text(encoding="utf-8")
+    assert '<html lang="zh">' in html
+    for words in ("响应时间与岗亭数 K：西片，2015-06", "每岗 1 名警力", "岗亭数（K）"):
+        assert json.dumps(words)[1:-1] in html  # plotly's JSON escapes non-ASCII
+    assert "Response time against" not in html

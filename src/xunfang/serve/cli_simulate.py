@@ -33,7 +33,13 @@ from rich.table import Table
 
 from xunfang.config import get_settings
 from xunfang.errors import XunfangError
-from xunfang.serve._common import fail, write_atomic, writes_output_folder
+from xunfang.serve._common import (
+    LangOpt,
+    check_lang_option,
+    fail,
+    write_atomic,
+    writes_output_folder,
+)
 from xunfang.serve.cli_city import (
     BoundaryNameOpt,
     BoundaryOpt,
@@ -284,6 +290,7 @@ def sweep_cmd(
         bool, typer.Option("--threads", help="LocalCluster with threads, not processes.")
     ] = False,
     data_dir: DataDir = None,
+    lang: LangOpt = "en",
 ) -> None:
     """Sweep K booths (and officers per booth) on dask.distributed; writes sweep.csv and
     sweep.html."""
@@ -291,6 +298,8 @@ def sweep_cmd(
     from xunfang.simulate.sweep import parse_range, run_sweep
     from xunfang.simulate.tables import validate_model
 
+    check_lang_option(lang)
+    zh = lang == "zh"
     start = time.perf_counter()
     try:
         settings = get_settings(data_dir=data_dir)
@@ -313,13 +322,17 @@ def sweep_cmd(
         if replications is not None:
             base = base.with_changes(scenario={"replications": replications})
         with _progress() as progress:
-            task = progress.add_task("starting dask", total=len(k_values))
+            task = progress.add_task(
+                "正在启动 dask" if zh else "starting dask", total=len(k_values)
+            )
 
             def done(n: int, total: int, label: str) -> None:
-                progress.update(task, completed=n, description=f"finished {label}")
+                progress.update(
+                    task, completed=n, description=f"已完成 {label}" if zh else f"finished {label}"
+                )
 
             def started(msg: str) -> None:
-                progress.update(task, description=f"running on {msg}")
+                progress.update(task, description=f"运行于 {msg}" if zh else f"running on {msg}")
 
             frame = run_sweep(
                 base,
@@ -335,11 +348,18 @@ def sweep_cmd(
                 on_start=started,
             )
         write_atomic(out / "sweep.csv", frame.to_csv(index=False))
-        _write_sweep_html(frame, out / "sweep.html", base.scenario.area, base.scenario.month)
+        _write_sweep_html(frame, out / "sweep.html", base.scenario.area, base.scenario.month, lang)
     except (XunfangError, OSError) as exc:
-        raise fail(exc) from exc
-    table = Table(title=f"Sweep: {base.scenario.area}, {base.scenario.month}")
-    for col in ("booths", "officers", "units", "median min", "p90 min", "≤3 min", "utilisation"):
+        raise fail(exc, lang) from exc
+    table = Table(
+        title=f"{'方案扫描' if zh else 'Sweep'}: {base.scenario.area}, {base.scenario.month}"
+    )
+    heads = (
+        ("岗亭", "每岗警力", "单元", "中位数 分钟", "P90 分钟", "≤3 分钟", "利用率")
+        if zh
+        else ("booths", "officers", "units", "median min", "p90 min", "≤3 min", "utilisation")
+    )
+    for col in heads:
         table.add_column(col, justify="right")
     for r in frame.to_dict("records"):
         table.add_row(
@@ -352,17 +372,29 @@ def sweep_cmd(
             f"{100 * r['utilisation']:.1f}%",
         )
     _out.print(table)
-    _out.print(f"Wrote {out}/sweep.csv and sweep.html in {time.perf_counter() - start:.1f} s")
+    seconds = time.perf_counter() - start
+    _out.print(
+        f"已写出 {out}/sweep.csv 和 sweep.html，用时 {seconds:.1f} 秒"
+        if zh
+        else f"Wrote {out}/sweep.csv and sweep.html in {seconds:.1f} s"
+    )
 
 
-def _write_sweep_html(frame: object, path: Path, area: str, month: str) -> None:
+def _write_sweep_html(frame: object, path: Path, area: str, month: str, lang: str = "en") -> None:
     import pandas as pd
     import plotly.graph_objects as go
 
     assert isinstance(frame, pd.DataFrame)
+    zh = lang == "zh"
     fig = go.Figure()
     for n, part in frame.groupby("officers_per_booth"):
         for key, dash in (("response_median_min", "solid"), ("response_p90_min", "dash")):
+            median = dash == "solid"
+            name = (
+                f"{'中位数' if median else '第 90 百分位'}，每岗 {n} 名警力"
+                if zh
+                else f"{'median' if median else '90th pct'}, {n} officer(s)/booth"
+            )
             fig.add_trace(
                 go.Scatter(
                     x=part["booths"],
@@ -370,16 +402,23 @@ def _write_sweep_html(frame: object, path: Path, area: str, month: str) -> None:
                     error_y={"type": "data", "array": part[f"{key}_ci95"].fillna(0)},
                     mode="lines+markers",
                     line={"dash": dash},
-                    name=f"{'median' if dash == 'solid' else '90th pct'}, {n} officer(s)/booth",
+                    name=name,
                 )
             )
     fig.update_layout(
-        title=f"Response time against K booths: {area}, {month} (95 % CI)",
-        xaxis_title="booths (K)",
-        yaxis_title="minutes",
+        title=(
+            f"响应时间与岗亭数 K：{area}，{month}（95% 置信区间）"
+            if zh
+            else f"Response time against K booths: {area}, {month} (95 % CI)"
+        ),
+        xaxis_title="岗亭数（K）" if zh else "booths (K)",
+        yaxis_title="分钟" if zh else "minutes",
         template="plotly_white",
     )
-    write_atomic(path, fig.to_html(include_plotlyjs=True, full_html=True))
+    html = fig.to_html(include_plotlyjs=True, full_html=True)
+    if zh:
+        html = html.replace("<html>", '<html lang="zh">', 1)
+    write_atomic(path, html)
 
 
 @app.command("erlang")
