@@ -220,3 +220,71 @@ def test_a_plan_made_from_the_replayed_month_is_said_not_to_be_held_out(tmp_path
         assert held_out_warning(tmp_path, june) == ""
     (tmp_path / "plan_summary.json").write_text("{}", encoding="utf-8")  # an older plan
     assert held_out_warning(tmp_path, june) == ""
+
+
+def test_deployment_positions_in_gcj02_are_read_back_to_wgs84(tmp_path: Path) -> None:
+    """``xunfang deploy`` after a ``--output-frame gcj02`` plan writes its posts in GCJ-02
+    with a ``coord_frame`` column: the simulation must snap the WGS-84 position, not a
+    point ~500 m off (the GCJ-02 offset in Shanghai)."""
+    from pyproj import Transformer
+
+    from xunfang.ingest.coords import wgs84_to_gcj02
+
+    wgs = [(121.4662940693, 31.2245364388), (121.4774068563, 31.2226241205)]
+    gcj = [tuple(float(v) for v in wgs84_to_gcj02(lon, lat)) for lon, lat in wgs]
+    # the offset is real: about 0.0045 deg of longitude, -0.0019 of latitude here
+    assert 0.004 < gcj[0][0] - wgs[0][0] < 0.005 and -0.003 < gcj[0][1] - wgs[0][1] < -0.001
+    seen: list[np.ndarray] = []
+
+    def snap(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        seen.append(np.asarray(xy, float))
+        return np.arange(len(xy), dtype=np.int64) % 3, np.zeros(len(xy))
+
+    header = "unit_id,kind,block_start_hour_of_week,block_end_hour_of_week,lon,lat,coord_frame\n"
+    rows = "".join(
+        f"D{i},patrol,16,24,{lon!r},{lat!r},{frame}\n"
+        for i, ((lon, lat), frame) in enumerate(zip(gcj, ["gcj02", "GCJ-02"], strict=True))
+    )
+    kw = {"snap": snap, "crs": "EPSG:32651", "n_nodes": 3, "foot_factor": 6.0}
+    read_deployment(_write(tmp_path, header + rows, "gcj.csv"), JUNE, **kw)  # type: ignore[arg-type]
+    tr = Transformer.from_crs("EPSG:4326", "EPSG:32651", always_xy=True)
+    want = np.column_stack(tr.transform(*np.array(wgs).T))
+    np.testing.assert_allclose(seen[-1], want, atol=0.05)  # metres: 1e-6 deg is ~0.1 m
+    # a blank coord_frame is WGS-84; an unknown one is refused naming the field
+    plain = "".join(f"D{i},patrol,16,24,{lon!r},{lat!r},\n" for i, (lon, lat) in enumerate(wgs))
+    read_deployment(_write(tmp_path, header + plain, "w.csv"), JUNE, **kw)  # type: ignore[arg-type]
+    np.testing.assert_allclose(seen[-1], want, atol=0.05)
+    bad = f"D0,patrol,16,24,{wgs[0][0]},{wgs[0][1]},mars\n"
+    with pytest.raises(DataFileError, match=r"field 'coord_frame'.*'mars'"):
+        read_deployment(_write(tmp_path, header + bad, "b.csv"), JUNE, **kw)  # type: ignore[arg-type]
+
+
+def test_plan_sites_in_gcj02_are_read_back_to_wgs84(tmp_path: Path) -> None:
+    """sites.csv of a GCJ-02 plan: the ``coord_frame`` column wins; without it, the
+    ``output_frame`` of plan_summary.json (older plans); else WGS-84."""
+    import json
+
+    from xunfang.ingest.coords import wgs84_to_bd09, wgs84_to_gcj02
+    from xunfang.simulate.world import sites_from_csv
+
+    wgs = np.array([[121.47790880000001, 31.23444380000001], [121.4717731, 31.2335063]])
+    g_lon, g_lat = wgs84_to_gcj02(wgs[:, 0], wgs[:, 1])
+    b_lon, b_lat = wgs84_to_bd09(wgs[:, 0], wgs[:, 1])
+    folder = tmp_path / "plan"
+    folder.mkdir()
+    sites = folder / "sites.csv"
+    sites.write_text(
+        "name,kind,lon,lat,coord_frame\n"
+        f"南京东路派出所,station,{float(g_lon[0])!r},{float(g_lat[0])!r},gcj02\n"
+        f"B01,booth,{float(b_lon[1])!r},{float(b_lat[1])!r},bd09\n",
+        encoding="utf-8",
+    )
+    got = sites_from_csv(sites)
+    np.testing.assert_allclose(got[["lon", "lat"]].to_numpy(float), wgs, atol=1e-6, rtol=0)
+    sites.write_text(
+        f"name,kind,lon,lat\nS,station,{float(g_lon[0])!r},{float(g_lat[0])!r}\nB,booth,{float(g_lon[1])!r},{float(g_lat[1])!r}\n",
+        encoding="utf-8",
+    )
+    (folder / "plan_summary.json").write_text(json.dumps({"output_frame": "gcj02"}))
+    got = sites_from_csv(sites)
+    np.testing.assert_allclose(got[["lon", "lat"]].to_numpy(float), wgs, atol=1e-6, rtol=0)

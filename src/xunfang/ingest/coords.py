@@ -51,7 +51,7 @@ Conventions
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 from importlib import resources
 from typing import Literal, get_args
@@ -74,6 +74,7 @@ __all__ = [
     "bd09_to_gcj02",
     "bd09_to_wgs84",
     "china_outline",
+    "frame_column_to_wgs84",
     "gcj02_to_bd09",
     "gcj02_to_wgs84",
     "outside_china",
@@ -609,6 +610,73 @@ def to_output_frame(lon: ArrayLike, lat: ArrayLike, frame: str) -> tuple[FloatAr
     if key == "bd09":
         return wgs84_to_bd09(lon, lat)
     return _wgs84_copy(lon, lat)
+
+
+def frame_column_to_wgs84(
+    lon: ArrayLike, lat: ArrayLike, frames: Sequence[object] | None, default: str = "wgs84"
+) -> tuple[FloatArray, FloatArray]:
+    """Positions of one of our own output files back in WGS-84, row by row from its
+    ``coord_frame`` column.
+
+    ``xunfang plan``/``deploy`` write lon/lat in the ``--output-frame`` of the run (for a
+    Chinese map platform) with a ``coord_frame`` column naming it; every reader converts
+    them back here before using them.
+
+    Parameters
+    ----------
+    lon, lat
+        Degrees, 1-D, one per row (strings that parse as numbers are accepted).
+    frames
+        The ``coord_frame`` value of each row (``wgs84``, ``gcj02``, ``bd09``, any case,
+        "-"/"_" ignored), or ``None`` when the file has no such column; a blank value
+        means ``default``.
+    default
+        The frame of rows that state none (e.g. the ``output_frame`` of the run's
+        ``plan_summary.json``).
+
+    Returns
+    -------
+    (lon, lat)
+        WGS-84 degrees, float64 arrays; unparsable or non-finite points give NaN.
+
+    Raises
+    ------
+    ValidationError
+        If a frame value or ``default`` is not a known frame.
+    """
+    lon_arr, lat_arr = _parse_degrees(lon), _parse_degrees(lat)
+    fallback = _frame_key(default)
+    if frames is None:
+        keys = np.full(len(lon_arr), fallback, dtype=object)
+    else:
+        stated = [_frame_key(str(f).strip()) if _stated(f) else fallback for f in frames]
+        keys = np.array(stated, dtype=object)
+        if len(keys) != len(lon_arr):
+            raise ValidationError(f"{len(keys)} frame values for {len(lon_arr)} positions")
+    out_lon, out_lat = lon_arr.copy(), lat_arr.copy()
+    for key in set(keys.tolist()):
+        rows = keys == key
+        out_lon[rows], out_lat[rows] = to_wgs84(lon_arr[rows], lat_arr[rows], key)
+    return out_lon, out_lat
+
+
+def _parse_degrees(values: ArrayLike) -> FloatArray:
+    """1-D float64 of ``values``; an entry that does not parse as a number is NaN."""
+
+    def one(v: object) -> float:
+        try:
+            return float(str(v).strip()) if isinstance(v, str) else float(v)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return float("nan")
+
+    return np.array([one(v) for v in np.asarray(values, dtype=object).ravel()], dtype=np.float64)
+
+
+def _stated(value: object) -> bool:
+    """Whether a frame cell holds a value (not blank, not NaN/None)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return False
+    return bool(str(value).strip())
 
 
 def _frame_key(frame: str) -> str:

@@ -19,6 +19,10 @@ dynamic-deployment planner is asked to write)::
     The post during the block: a position (snapped to the nearest road node) or a node
     index of the study area's road network as built by xunfang (positions are safer:
     node indices change with the network). Positions win when both are given.
+``coord_frame`` (optional)
+    The frame of ``lon``/``lat`` on that row (``wgs84``, ``gcj02``, ``bd09``), as
+    ``xunfang deploy`` writes it after a plan with ``--output-frame``; positions are
+    converted back to WGS-84 (blank or absent: WGS-84).
 ``max_travel_min`` (optional)
     The unit only takes calls within this many minutes of travel.
 ``mode`` (optional)
@@ -43,6 +47,7 @@ from pyproj import CRS, Transformer
 
 from xunfang.dispatch.model import UnitKind
 from xunfang.errors import DataFileError, ValidationError
+from xunfang.ingest.coords import frame_column_to_wgs84
 from xunfang.plan.roster import DAY_NAMES
 from xunfang.simulate.calls import Period
 from xunfang.simulate.sim import UnitSpec
@@ -317,6 +322,27 @@ def from_planner_table(frame: pd.DataFrame) -> pd.DataFrame:
     return out.astype(str).reset_index(drop=True)
 
 
+def _positions_to_wgs84(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its ``lon``/``lat`` moved to WGS-84 from the frame its
+    ``coord_frame`` column names (``xunfang deploy`` writes its positions in the plan's
+    ``--output-frame``, e.g. GCJ-02); unchanged without that column."""
+    if "coord_frame" not in frame.columns or not {"lon", "lat"} <= set(frame.columns):
+        return frame
+    given = frame["lon"].str.strip().ne("") & frame["lat"].str.strip().ne("")
+    try:
+        lon, lat = frame_column_to_wgs84(
+            frame.loc[given, "lon"], frame.loc[given, "lat"], list(frame.loc[given, "coord_frame"])
+        )
+    except ValidationError as exc:
+        raise DataFileError(path, str(exc), field="coord_frame") from exc
+    out = frame.copy()
+    ok = np.isfinite(lon) & np.isfinite(lat)  # unparsable ones stay as written (reported below)
+    idx = out.index[given][ok]
+    out.loc[idx, "lon"] = [repr(float(v)) for v in lon[ok]]
+    out.loc[idx, "lat"] = [repr(float(v)) for v in lat[ok]]
+    return out
+
+
 def read_deployment(
     path: str | Path,
     period: Period,
@@ -354,6 +380,7 @@ def read_deployment(
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataFileError(path, f"cannot read the deployment schedule: {exc}") from exc
     frame.columns = [c.strip().lower() for c in frame.columns]
+    frame = _positions_to_wgs84(path, frame)
     if {"post_kind", "start", "end", "officer"} <= set(frame.columns):
         try:
             frame = from_planner_table(frame)

@@ -25,10 +25,10 @@ from pyproj import CRS, Transformer
 from scipy.spatial import cKDTree
 
 from xunfang.config import Settings
-from xunfang.errors import ValidationError
+from xunfang.errors import DataFileError, ValidationError
 from xunfang.ingest.areas import StudyArea
 from xunfang.ingest.city import City, default_city
-from xunfang.ingest.coords import to_wgs84
+from xunfang.ingest.coords import frame_column_to_wgs84
 from xunfang.ingest.incidents import IncidentTable, ingest
 from xunfang.ingest.network import RoadNetwork
 from xunfang.plan.booth_plan import read_plan_record, read_sites_csv
@@ -309,11 +309,17 @@ def sites_from_csv(path: Path) -> pd.DataFrame:
     """
     frame = read_sites_csv(path, columns=("lon", "lat"))
     out = frame[["name", "kind", "lon", "lat"]].copy()
+    # the plan wrote its CSV in its --output-frame (for a Chinese map platform), named by
+    # the coord_frame column, else by plan_summary.json's output_frame
+    default = "wgs84"
     if (Path(path).parent / "plan_summary.json").is_file():
-        out_frame = read_plan_record(Path(path).parent).output_frame
-        if out_frame != "wgs84":  # the plan wrote its CSV for a Chinese map platform
-            lon, lat = to_wgs84(out["lon"].to_numpy(float), out["lat"].to_numpy(float), out_frame)
-            out["lon"], out["lat"] = lon, lat
+        default = read_plan_record(Path(path).parent).output_frame
+    frames = list(frame["coord_frame"]) if "coord_frame" in frame.columns else None
+    try:
+        lon, lat = frame_column_to_wgs84(out["lon"], out["lat"], frames, default)
+    except ValidationError as exc:
+        raise DataFileError(path, str(exc), field="coord_frame") from exc
+    out["lon"], out["lat"] = lon, lat
     return out
 
 
