@@ -266,3 +266,33 @@ def test_city_report_says_proven_optimal_or_within_the_gap_with_its_bound() -> N
     assert "<td>proven optimal</td>" in page
     assert "within 0.080% of its bound 999" in page
     assert "time_limit, gap 0.200% (bound 998)" in page
+
+
+def test_plan_cli_passes_the_output_frame_to_the_city_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``plan --area area:all --output-frame gcj02`` plans every polygon with the files in
+    GCJ-02 (the city run once wrote WGS-84 whatever the option said); the run itself is
+    checked on the example city in tests/serve/test_city_reports.py."""
+    from typer.testing import CliRunner
+
+    import xunfang.serve.cli_plan_all as plan_all
+    from xunfang.serve.cli import app
+
+    seen: dict[str, object] = {}
+
+    def fake_run(*args: object, **kwargs: object) -> None:
+        seen.update(kwargs, areas=args[1])
+        raise ValidationError("stopped here by the test")
+
+    monkeypatch.setattr(plan_all, "run_city_plan", fake_run)
+    example = Path(__file__).parents[2] / "examples" / "shanghai" / "city.toml"
+    res = CliRunner().invoke(
+        app,
+        [
+            "plan", "--city", str(example), "--area", "area:all", "--output-frame", "gcj02",
+            "--workers", "0", "--out", str(tmp_path / "out"),
+        ],
+    )  # fmt: skip
+    assert "stopped here by the test" in res.output
+    assert seen["areas"] == "area:all" and seen["output_frame"] == "gcj02"

@@ -161,7 +161,8 @@ def _quiet() -> Console:
 
 @pytest.fixture(scope="module")
 def city(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The example city planned here (both areas, 2 booths each), with roster and calendar."""
+    """The example city planned here (both areas, 2 booths each), with roster and calendar;
+    the files in GCJ-02 (``--output-frame gcj02``), which deploy and simulate read back."""
     if not (data_dir / "shanghai-osm/central_shanghai_drive.osm").is_file():
         pytest.skip("no Shanghai extract")
     root = tmp_path_factory.mktemp("city")
@@ -171,7 +172,13 @@ def city(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
         city=the_city, booths=2, threshold_min=2.0, decisions=DecisionConfig(curve=False)
     )
     summaries, _totals, _report = run_city_plan(
-        config, "area:all", settings, root / "plan", console=_quiet(), workers=0
+        config,
+        "area:all",
+        settings,
+        root / "plan",
+        console=_quiet(),
+        workers=0,
+        output_frame="gcj02",
     )
     assert [s.area for s in summaries] == AREAS
     (root / "roster.toml").write_text(ROSTER, encoding="utf-8")
@@ -194,6 +201,44 @@ def test_city_plan_report_totals_are_sums_of_the_districts(city: dict[str, Any])
     assert [r[0] for r in page.tables[0][1:]] == [*AREAS, "city"]
     html = (city["plan"] / "city_report.html").read_text("utf-8")
     assert f'href="{area_folder(AREAS[1])}/report.html"' in html
+
+
+def test_city_runs_write_and_read_the_output_frame(
+    city: dict[str, Any], deployed: tuple[Any, dict[str, Any], Path]
+) -> None:
+    """``plan --area area:all --output-frame gcj02``: every district's files in GCJ-02 and
+    saying so; deploy writes its posts in the plan's frame; both read back to WGS-84 give
+    the road nodes' positions (x_m, y_m in the plan's UTM CRS) to 1e-6 degrees."""
+    from pyproj import Transformer
+
+    from xunfang.ingest.coords import gcj02_to_wgs84, wgs84_to_gcj02
+    from xunfang.simulate.world import sites_from_csv
+
+    _summaries, _totals, dep_out = deployed
+    for area in AREAS:
+        folder = city["plan"] / area_folder(area)
+        summary = json.loads((folder / "plan_summary.json").read_text("utf-8"))
+        assert summary["output_frame"] == "gcj02"
+        sites = pd.read_csv(folder / "sites.csv", encoding="utf-8-sig")
+        assert set(sites["coord_frame"]) == {"gcj02"}
+        crs = city["city"].study_area(area).crs
+        tr = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+        wlon, wlat = tr.transform(sites["x_m"].to_numpy(), sites["y_m"].to_numpy())
+        glon, glat = wgs84_to_gcj02(wlon, wlat)
+        np.testing.assert_allclose(sites["lon"], glon, atol=1e-9, rtol=0)
+        np.testing.assert_allclose(sites["lat"], glat, atol=1e-9, rtol=0)
+        back = sites_from_csv(folder / "sites.csv")  # what simulate reads
+        np.testing.assert_allclose(back["lon"], wlon, atol=1e-6, rtol=0)
+        np.testing.assert_allclose(back["lat"], wlat, atol=1e-6, rtol=0)
+        dep = pd.read_csv(dep_out / area_folder(area) / "deployment.csv", encoding="utf-8-sig")
+        assert set(dep["coord_frame"]) == {"gcj02"}
+        booths = dep[dep["post_kind"] == "booth"].drop_duplicates("post_name")
+        by_osm = dict(zip(sites["osm_id"], zip(wlon, wlat, strict=True), strict=True))
+        assert len(booths) == 2
+        dlon, dlat = gcj02_to_wgs84(booths["lon"].to_numpy(), booths["lat"].to_numpy())
+        want = np.array([by_osm[o] for o in booths["osm_id"]])
+        # deploy rounds to 6 decimals (~0.1 m)
+        np.testing.assert_allclose(np.column_stack([dlon, dlat]), want, atol=1e-6, rtol=0)
 
 
 def _deploy(city: dict[str, Any], out: Path, scheduler: str | None = None) -> Any:

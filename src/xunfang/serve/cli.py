@@ -408,7 +408,7 @@ def plan_cmd(
             config = dataclasses.replace(
                 config, decisions=dataclasses.replace(decisions, curve_time_s=CITY_CURVE_TIME_S)
             )
-        _city_plan(config, area, out, scheduler, workers, lang, data_dir)
+        _city_plan(config, area, out, scheduler, workers, lang, data_dir, output_frame)
         return
     steps = [
         "study area",
@@ -481,6 +481,7 @@ def _city_plan(
     workers: int,
     lang: str,
     data_dir: Path | None,
+    output_frame: str = "wgs84",
 ) -> None:
     from xunfang.serve.cli_plan_all import run_city_plan
 
@@ -496,6 +497,7 @@ def _city_plan(
             scheduler=scheduler,
             workers=workers,
             lang=lang,
+            output_frame=output_frame,
         )
     except (XunfangError, OSError) as exc:
         raise fail(exc, lang) from exc

@@ -85,6 +85,7 @@ def run_city_deploy(
     The incidents (``incident_files``, default the city's) are ingested once. Returns the
     summaries and the city totals."""
     from xunfang.serve.city_deploy_report import write_city_deploy_report
+    from xunfang.serve.cli_deploy import _plan_frame
     from xunfang.serve.deploy_report import write_deployment
 
     folders = city_plan_folders(plan_dir)
@@ -109,7 +110,14 @@ def run_city_deploy(
     ):
 
         def done(dep: Deployment, s: DeploySummary) -> None:
-            write_deployment(dep, out / area_folder(s.area), lang=lang, plan_dir=folders[s.area])
+            folder = folders[s.area]  # positions in the district plan's --output-frame
+            write_deployment(
+                dep,
+                out / area_folder(s.area),
+                lang=lang,
+                plan_dir=folder,
+                output_frame=_plan_frame(folder),
+            )
             bars.done(
                 s.area,
                 f"{s.booths} 个岗亭，{s.routes} 条路线，{s.officer_hours:,.0f} 警力·小时，"

@@ -41,10 +41,14 @@ class RenderedDistrict:
     polygon_wgs84: shapely.Geometry
 
 
-def render_district(plan: BoothPlan, out: Path, lang: str) -> RenderedDistrict:
-    """A district's files, rendered where it was planned, for ``out/<area>/``."""
+def render_district(
+    plan: BoothPlan, out: Path, lang: str, output_frame: str = "wgs84"
+) -> RenderedDistrict:
+    """A district's files, rendered where it was planned, for ``out/<area>/``, with
+    positions in ``output_frame`` (``--output-frame``) as a single-area plan writes them."""
     folder = out / area_folder(plan.config.area or plan.area.name)
-    return RenderedDistrict(render_plan_files(plan, folder, lang=lang), plan.area.polygon_wgs84)
+    files = render_plan_files(plan, folder, lang=lang, output_frame=output_frame)
+    return RenderedDistrict(files, plan.area.polygon_wgs84)
 
 
 def ingest_once(
@@ -144,8 +148,13 @@ def run_city_plan(
     workers: int = 2,
     lang: str = "en",
     cut_from_city: bool = True,
+    output_frame: str = "wgs84",
 ) -> tuple[list[DistrictSummary], dict[str, Any], Any]:
     """Plan every area of ``areas_spec``, write ``out/<area>/`` folders and the city summary.
+
+    ``output_frame`` is the frame of the lon/lat in each district's CSV and GeoJSON files
+    (``--output-frame``: ``wgs84``, ``gcj02`` or ``bd09``), recorded in its
+    ``plan_summary.json`` as for a single-area plan.
 
     With ``cut_from_city`` the city's road network is built once (or read from
     ``settings.cache_dir``) and each district's cut from it; else each district builds
@@ -225,7 +234,9 @@ def run_city_plan(
             city_network=network,
             on_start=bars.started,
             on_done=done,
-            render=functools.partial(render_district, out=out, lang=lang),
+            render=functools.partial(
+                render_district, out=out, lang=lang, output_frame=output_frame
+            ),
             failed=failed,
         )
         for area in failed:
