@@ -50,6 +50,10 @@ class GroupForecast:
         What ``auto`` chose and why (``None`` for a fixed method).
     seconds
         Wall time of fit and predict (with the selection).
+    history_days
+        Days of history the expected counts are rates over: from the start of the data
+        (local midnight of its first day) or of the look-back, whichever is later, to the
+        window's start.
     """
 
     group: str
@@ -63,6 +67,7 @@ class GroupForecast:
     importance: pd.DataFrame | None = None
     """Feature importance of a ``gbm`` forecast (also when ``auto`` chose it): columns
     ``feature, importance, used``; ``None`` for other methods."""
+    history_days: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -158,6 +163,12 @@ def run_prediction(
         )
 
     groups = spec.types or default_groups(history)
+    # expected counts are rates over the history there is: from the data's first day (local
+    # midnight) or the look-back's start, whichever is later; a 365-day look-back over 90
+    # days of data would otherwise divide by 365
+    data_start = when.min().tz_convert(table.timezone).normalize()
+    fit_start = data_start if lo is None else max(lo, data_start)
+    history_days = float((window.start - fit_start) / pd.Timedelta(days=1))
     # the type mix from the history only: nothing at or after the window start
     contexts, context_note = study_contexts(spec, history, {0.0: grid}, spec.methods, progress=say)
     out = []
@@ -168,7 +179,7 @@ def run_prediction(
             raise ValidationError(f"no incident of {group!r} before {window.start}")
         t1 = time.perf_counter()
         model = make_forecaster(spec.methods[0], grid, seed=spec.seed, context=contexts.get(0.0))
-        model.fit(sub, start=lo, end=window.start)
+        model.fit(sub, start=fit_start, end=window.start)
         fc = model.predict(window)
         sel = getattr(model, "selection_", None)
         fitted = getattr(model, "chosen_", model)
@@ -186,6 +197,7 @@ def run_prediction(
                 importance=(
                     fitted.importance_table() if isinstance(fitted, GradientBoosted) else None
                 ),
+                history_days=history_days,
             )
         )
     local = table.local_time()

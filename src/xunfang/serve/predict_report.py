@@ -341,6 +341,7 @@ def run_summary(run: PredictionRun, output_frame: str, command: str = "") -> dic
                 "chosen": g.chosen,
                 "why": g.selection.reason() if g.selection else "fixed method (no selection)",
                 "n_train": g.n_train,
+                "history_days": round(g.history_days, 3),
                 "history": [str(g.history[0]), str(g.history[1])],
                 "expected_incidents": round(g.forecast.expected_total, 3),
                 "seconds": round(g.seconds, 3),

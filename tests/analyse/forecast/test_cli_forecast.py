@@ -309,3 +309,34 @@ def test_evaluate_and_predict_in_chinese(tmp_path: Path) -> None:
     bad = runner.invoke(app, [*pred[:3], "--lookback-days", "-3", "--lang", "zh"])
     assert bad.exit_code == 2
     assert "错误：--lookback-days 必须为 0（全部历史）或更大，实际为 -3.0" in bad.output
+
+
+def _burglaries_before(src: Path, day: str) -> int:
+    rows = src.read_text(encoding="utf-8").splitlines()[1:]
+    return sum(
+        1 for r in rows if ",BURGLARY," in r and pd.Timestamp(r.split(",")[1]) < pd.Timestamp(day)
+    )
+
+
+@pytest.mark.parametrize(
+    "method",
+    ["naive:period_days=365", "kde:window_days=365", "naive:period_days=none", "prospective"],
+)
+def test_expected_counts_are_rates_over_the_history_there_is(tmp_path: Path, method: str) -> None:
+    """60 days of data (from 2014-06-01, Chicago time) under the default 365-day look-back:
+    the expected count of the day 2014-07-25 is the burglaries before it over the 54 days
+    observed (not over 365, which gave counts ~7x too low)."""
+    src = _csv(tmp_path / "crimes.csv")
+    n = _burglaries_before(src, "2014-07-25")
+    assert 380 < n < 420  # about half of the 54/60 of 900
+    out = tmp_path / "out"
+    args = ["predict", "--incidents", str(src), "--types", "BURGLARY", "--method", method]
+    result = CliRunner().invoke(app, [*args, "--start", "2014-07-25", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    group = json.loads((out / "run.json").read_text(encoding="utf-8"))["groups"][0]
+    assert group["history_days"] == pytest.approx(54.0)
+    if method.startswith("prospective"):  # its look-back: the 8 weeks' bandwidth (56 days)
+        # the weighted surface, scaled to the count of the incidents it used over 54 days
+        assert group["expected_incidents"] == pytest.approx(n / 54.0, abs=2e-3)
+    else:
+        assert group["expected_incidents"] == pytest.approx(n / 54.0, abs=1e-3)

@@ -143,7 +143,12 @@ def forecast_demand_weights(
         raise ValidationError(
             f"no incident before {window.start} to forecast from (look-back {lookback_days} days)"
         )
-    start = None if lookback_days is None else window.start - pd.Timedelta(days=lookback_days)
+    # a rate over the history observed: from the data's first day (local midnight) or the
+    # look-back's start, whichever is later
+    when = incidents.frame["occurred_at"]
+    start = when.min().tz_convert(incidents.timezone).normalize()
+    if lookback_days is not None:
+        start = max(start, window.start - pd.Timedelta(days=lookback_days))
     forecaster.fit(incidents.subset(before), start=start, end=window.start)
     cells = forecast_cell_weights(forecaster, forecaster.grid, window)
     return incident_weights(cells, forecaster.grid, incidents.xy)

@@ -33,8 +33,11 @@ class NaiveCounts(Forecaster):
     -----
     Risk of cell *c* for a window of length *L* days starting at *t*:
     ``count(c, [t - period_days, t)) * L / period_days`` — the expected count if the
-    last period repeats. Many cells tie (at 0, 1, 2 ...); the evaluation breaks ties at
-    random (expected value).
+    last period repeats. When the observation period (``TrainingEvents.start_day``)
+    begins later than ``t - period_days``, the count is divided by the days observed,
+    ``t - start_day``, instead (90 days of data under a 365-day period give the rate
+    of those 90 days, not a quarter of it). Many cells tie (at 0, 1, 2 ...); the
+    evaluation breaks ties at random (expected value).
     """
 
     name: ClassVar[str] = "naive"
@@ -55,10 +58,12 @@ class NaiveCounts(Forecaster):
     def _predict(self, window: Window) -> np.ndarray:
         ev = self.events_
         t0 = window.start_day
-        if self.period_days is None:
-            lo, days = ev.start_day, t0 - ev.start_day
-        else:
-            lo, days = t0 - float(self.period_days), float(self.period_days)
+        lo = ev.start_day if self.period_days is None else t0 - float(self.period_days)
+        # a rate over the history observed: a period reaching before the data's start
+        # counts only the days from that start
+        days = t0 - max(lo, ev.start_day)
+        if days <= 0:
+            return np.zeros(self.grid.n_cells)
         sel = (ev.t_day >= lo) & (ev.t_day < t0)
         counts = np.bincount(ev.cell[sel], minlength=self.grid.n_cells).astype(np.float64)
         return counts * (window.length_days / days)
