@@ -54,6 +54,9 @@ class GroupForecast:
         Days of history the expected counts are rates over: from the start of the data
         (local midnight of its first day) or of the look-back, whichever is later, to the
         window's start.
+    fallback
+        Why the method asked for could not forecast this group (e.g. ``auto`` on a group
+        too sparse to validate) and the naive counts that did instead; ``""`` otherwise.
     """
 
     group: str
@@ -68,6 +71,9 @@ class GroupForecast:
     """Feature importance of a ``gbm`` forecast (also when ``auto`` chose it): columns
     ``feature, importance, used``; ``None`` for other methods."""
     history_days: float = float("nan")
+    fallback: str = ""
+    fallback_zh: str = ""
+    """``fallback`` in Chinese (for ``--lang zh``)."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,28 @@ class PredictionRun:
         """Days between the last incident of the input and the window's start (a forecast
         from data that stopped long before assumes nothing has changed since)."""
         return float((self.window.start - self.data_span[1]) / pd.Timedelta(days=1))
+
+
+FALLBACK_METHOD = "naive:period_days=none"
+"""What forecasts a group the asked method cannot (too sparse to validate or fit): each
+cell's count over the whole history, as a daily rate times the window's length."""
+
+
+def fallback_notes(
+    method: str, n_incidents: int, history_days: float, exc: Exception
+) -> tuple[str, str]:
+    """(English, Chinese) note of a group forecast by :data:`FALLBACK_METHOD` because
+    ``method`` failed on it with ``exc``."""
+    en = (
+        f"{method} could not forecast this group ({n_incidents} incident(s) in "
+        f"{history_days:.0f} days of history: {exc}); forecast instead by naive counts: each "
+        "cell's incidents over the whole history as a daily rate"
+    )
+    zh = (
+        f"{method} 无法预测此类别（{history_days:.0f} 天历史中仅 {n_incidents} 起警情：{exc}）；"
+        "改用朴素计数：各网格在全部历史中的警情数折算为日均值"
+    )
+    return en, zh
 
 
 def default_groups(table: IncidentTable) -> tuple[str, ...]:
@@ -172,6 +200,7 @@ def run_prediction(
     # the type mix from the history only: nothing at or after the window start
     contexts, context_note = study_contexts(spec, history, {0.0: grid}, spec.methods, progress=say)
     out = []
+    failures: list[ValidationError] = []
     for group in groups:
         say(f"{group}: fitting {spec.methods[0]}")
         sub = history if group == ALL_TYPES else select_types(history, (group,))
@@ -179,8 +208,29 @@ def run_prediction(
             raise ValidationError(f"no incident of {group!r} before {window.start}")
         t1 = time.perf_counter()
         model = make_forecaster(spec.methods[0], grid, seed=spec.seed, context=contexts.get(0.0))
-        model.fit(sub, start=fit_start, end=window.start)
-        fc = model.predict(window)
+        fallback = fallback_zh = ""
+        try:
+            model.fit(sub, start=fit_start, end=window.start)
+            fc = model.predict(window)
+            n_train = len(model.events_)
+        except ValidationError as exc:
+            # e.g. auto on a group of one incident: no validation window holds one. The
+            # group is still forecast, by the simplest rate there is, and the output says so.
+            failures.append(exc)
+            model = make_forecaster(FALLBACK_METHOD, grid, seed=spec.seed)
+            fallback, fallback_zh = fallback_notes(spec.methods[0], len(sub), history_days, exc)
+            try:
+                model.fit(sub, start=fit_start, end=window.start)
+                fc = model.predict(window)
+                n_train = len(model.events_)
+            except ValidationError as none_inside:  # none of its incidents on the grid
+                fc = Forecast(FALLBACK_METHOD, grid, window, np.zeros(grid.n_cells))
+                n_train = 0
+                fallback = (
+                    f"none of the {len(sub)} incident(s) of this group lies on the area's "
+                    f"grid ({none_inside}): forecast 0"
+                )
+                fallback_zh = f"此类别的 {len(sub)} 起警情均不在研究区网格内，预测为 0"
         sel = getattr(model, "selection_", None)
         fitted = getattr(model, "chosen_", model)
         local = sub.local_time()
@@ -188,9 +238,15 @@ def run_prediction(
             GroupForecast(
                 group=group,
                 method=spec.methods[0],
-                chosen=sel.chosen if sel is not None else spec.methods[0],
+                chosen=(
+                    sel.chosen
+                    if sel is not None
+                    else FALLBACK_METHOD
+                    if fallback
+                    else spec.methods[0]
+                ),
                 forecast=fc,
-                n_train=len(model.events_),
+                n_train=n_train,
                 history=(local.min(), local.max()),
                 selection=sel,
                 seconds=time.perf_counter() - t1,
@@ -198,8 +254,12 @@ def run_prediction(
                     fitted.importance_table() if isinstance(fitted, GradientBoosted) else None
                 ),
                 history_days=history_days,
+                fallback=fallback,
+                fallback_zh=fallback_zh,
             )
         )
+    if failures and len(failures) == len(groups):  # the method fails on the data, not a group
+        raise failures[0]
     local = table.local_time()
     return PredictionRun(
         spec=replace(spec, start=start, types=tuple(groups)),

@@ -523,7 +523,10 @@ def predict_cmd(
         )
     _out.print(table)
     for g in run.groups:
-        if g.selection is not None:
+        if g.fallback:
+            note = g.fallback_zh if zh else g.fallback
+            _out.print(f"[yellow]{group_text(g.group, lang)}:[/] {escape(note)}", soft_wrap=True)
+        elif g.selection is not None:
             _out.print(f"{group_text(g.group, lang)}: {g.selection.reason(lang)}")
     if run.context_note:
         _out.print(run.context_note)

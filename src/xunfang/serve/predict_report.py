@@ -297,7 +297,13 @@ def write_prediction(
         ),
         group_label={g.group: group_text(g.group, lang) for g in run.groups},
         why={
-            g.group: (g.selection.reason(lang) if g.selection else text("fixed", lang))
+            g.group: (
+                (g.fallback_zh if lang == "zh" else g.fallback)
+                if g.fallback
+                else g.selection.reason(lang)
+                if g.selection
+                else text("fixed", lang)
+            )
             for g in run.groups
         },
         run=run,
@@ -339,7 +345,11 @@ def run_summary(run: PredictionRun, output_frame: str, command: str = "") -> dic
                 "group": g.group,
                 "method": g.method,
                 "chosen": g.chosen,
-                "why": g.selection.reason() if g.selection else "fixed method (no selection)",
+                "why": (
+                    g.fallback
+                    or (g.selection.reason() if g.selection else "fixed method (no selection)")
+                ),
+                "fallback": bool(g.fallback),
                 "n_train": g.n_train,
                 "history_days": round(g.history_days, 3),
                 "history": [str(g.history[0]), str(g.history[1])],

@@ -340,3 +340,33 @@ def test_expected_counts_are_rates_over_the_history_there_is(tmp_path: Path, met
         assert group["expected_incidents"] == pytest.approx(n / 54.0, abs=2e-3)
     else:
         assert group["expected_incidents"] == pytest.approx(n / 54.0, abs=1e-3)
+
+
+def test_a_group_too_sparse_for_auto_is_forecast_by_naive_counts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One arson in the history: auto finds no validation window with an incident. The
+    arson group falls back to naive counts (1 incident / 54 days), saying why; the
+    burglaries are forecast by auto as usual."""
+    from xunfang.analyse.forecast import select
+
+    monkeypatch.setattr(select, "CANDIDATES", select.CANDIDATES[:-2])  # fast: no stack, gbm
+    src = _csv(tmp_path / "crimes.csv")
+    with src.open("a", encoding="utf-8") as f:
+        f.write(
+            "9999,06/20/2014 10:00:00 AM,001XX W MADISON ST,ARSON,X,STREET,FALSE,FALSE,1,"
+            "41.880100,-87.630100\n"
+        )
+    out = tmp_path / "out"
+    args = ["predict", "--incidents", str(src), "--types", "BURGLARY,ARSON", "--start"]
+    result = CliRunner().invoke(app, [*args, "2014-07-25", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    groups = {g["group"]: g for g in json.loads((out / "run.json").read_text("utf-8"))["groups"]}
+    arson, burglary = groups["ARSON"], groups["BURGLARY"]
+    assert arson["fallback"] is True and arson["chosen"] == "naive:period_days=none"
+    assert arson["expected_incidents"] == pytest.approx(round(1 / 54.0, 3))
+    assert arson["why"].startswith("auto could not forecast this group (1 incident(s) in 54 days")
+    assert "forecast instead by naive counts" in arson["why"]
+    assert burglary["fallback"] is False and burglary["chosen"] != "naive:period_days=none"
+    assert "could not forecast this group" in " ".join(result.output.split())
+    assert "naive counts" in (out / "report.html").read_text(encoding="utf-8")
