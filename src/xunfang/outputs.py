@@ -9,7 +9,9 @@
 * :func:`temporary_path` and :func:`write_text_atomic`: a file is written under a unique
   temporary name in its own folder (:func:`tempfile.mkstemp`) and renamed over the real
   name when complete, so a failed run leaves no half file and two writers never share a
-  temporary name.
+  temporary name. The file gets the mode :func:`open` would give it (``0o666`` less the
+  umask, e.g. 0644 under umask 022), not :func:`tempfile.mkstemp`'s private 0600: the
+  outputs are reports and tables for colleagues, not secrets.
 * :data:`CSV_ENCODING`: every CSV written for people is UTF-8 with a byte-order mark, the
   form spreadsheet programs (Excel) need to read Chinese text right; pandas and the
   project's own readers read it as plain UTF-8.
@@ -131,6 +133,24 @@ class OutputLock:
         self.release()
 
 
+def new_file_mode() -> int:
+    """The permission bits :func:`open` gives a new file: ``0o666 & ~umask``.
+
+    The umask is read from ``/proc/self/status`` (Linux) without changing it; elsewhere
+    it is set and restored at once (:func:`os.umask` has no read-only form).
+    """
+    umask = None
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+            if line.startswith("Umask:"):
+                umask = int(line.split()[1], 8)
+                break
+    if umask is None:
+        umask = os.umask(0o022)
+        os.umask(umask)
+    return 0o666 & ~umask
+
+
 @contextlib.contextmanager
 def temporary_path(path: str | Path) -> Iterator[Path]:
     """A unique temporary file beside ``path`` to write into.
@@ -139,6 +159,7 @@ def temporary_path(path: str | Path) -> Iterator[Path]:
     (so the rename is atomic and two writers never share a name), named
     ``.<name>.<random>.tmp``. When the block ends normally the file replaces ``path``;
     when it raises (or on Ctrl-C), the temporary file is removed and ``path`` untouched.
+    Its mode is :func:`new_file_mode` (as :func:`open` would create it), not mkstemp's 0600.
 
     Parameters
     ----------
@@ -153,8 +174,11 @@ def temporary_path(path: str | Path) -> Iterator[Path]:
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-    os.close(fd)
     tmp = Path(name)
+    try:
+        os.fchmod(fd, new_file_mode())
+    finally:
+        os.close(fd)
     try:
         yield tmp
     except BaseException:

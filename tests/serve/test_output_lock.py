@@ -174,3 +174,25 @@ def test_ingest_writes_rejected_csv_with_a_byte_order_mark_like_sites_csv(tmp_pa
     assert raw.startswith(b"\xef\xbb\xbfreason,reason_text,field,")
     assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
     assert os.path.getsize(out / "ingest_report.json") > 0
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_written_files_get_the_mode_the_umask_allows(tmp_path: Path, umask: int, mode: int) -> None:
+    """``0o666 & ~umask``, as open() gives (mkstemp alone made every output 0600, so a
+    colleague in the group could not read the reports)."""
+    from xunfang.ingest.sources import _write_text_atomic
+    from xunfang.outputs import new_file_mode
+
+    old = os.umask(umask)
+    try:
+        assert new_file_mode() == mode
+        written = write_text_atomic(tmp_path / "report.html", "<p>x</p>")
+        with temporary_path(tmp_path / "t.parquet") as tmp:
+            tmp.write_bytes(b"x")
+        _write_text_atomic(tmp_path / "source.json", "{}")  # data downloads' records
+        with open(tmp_path / "plain.txt", "w") as f:  # what open() itself gives
+            f.write("x")
+    finally:
+        os.umask(old)
+    for name in (written.name, "t.parquet", "source.json", "plain.txt"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == mode, name

@@ -75,6 +75,7 @@ from rich.progress import (
 from xunfang import strict_json
 from xunfang.config import Settings
 from xunfang.errors import DownloadError, NetworkError, ValidationError
+from xunfang.outputs import new_file_mode
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -492,7 +493,10 @@ def _temp_beside(path: Path) -> Iterator[Path]:
     """A temporary file in ``path``'s folder, removed unless it was renamed away."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
+    try:
+        os.fchmod(fd, new_file_mode())  # as open() would, not mkstemp's 0600
+    finally:
+        os.close(fd)
     tmp = Path(name)
     try:
         yield tmp
