@@ -27,6 +27,7 @@ from serve_support import (
 from sqlalchemy import func, select
 from starlette.websockets import WebSocketDisconnect
 
+import xunfang.serve
 from xunfang.serve.api import accounts
 from xunfang.serve.api.security import Principal, Role, create_token
 from xunfang.serve.api.settings import DEV_SECRET_KEY
@@ -234,6 +235,32 @@ def test_login_is_throttled_per_user_and_address_without_locking_out_the_user(
         assert accounts.login(svc, "nobody", "wrong-password", "10.9.9.9") is None
     with pytest.raises(accounts.ThrottledError, match="for this user from this address"):
         accounts.login(svc, "nobody-else", "wrong-password", "10.9.9.9")
+
+
+def test_wrong_passwords_of_one_user_do_not_lock_out_the_others_behind_one_address(
+    lite: TestClient,
+) -> None:
+    """A command centre behind one NAT address: after 3 wrong passwords of disp from it,
+    the admin's and the analyst's right logins from the same address go through; disp
+    itself waits (30 s here), told so in the 429, which the web page shows."""
+    wrong = {"username": "disp", "password": "wrong-password"}
+    assert [lite.post("/api/auth/token", data=wrong).status_code for _ in range(3)] == [401] * 3
+    for name, pw in (("adm", "pw-adm-1"), ("ana", "pw-ana-1")):
+        r = lite.post("/api/auth/token", data={"username": name, "password": pw})
+        assert r.status_code == 200 and r.json()["username"] == name
+    r = lite.post("/api/auth/token", data={"username": "disp", "password": "pw-disp-1"})
+    assert r.status_code == 429
+    wait = int(r.headers["Retry-After"])
+    assert 25 <= wait <= 30  # the 30 s first delay (FAST_RECHECK), less the test's time
+    assert r.json()["detail"] == (
+        f"too many failed logins for this user from this address: retry in {wait} s "
+        "(other users may log in)"
+    )
+    page = (Path(xunfang.serve.__file__).parent / "web").resolve()
+    for js in ("app.js", "field.js"):
+        assert 'r.status === 429' in (page / js).read_text(encoding="utf-8")
+    i18n = (page / "i18n.js").read_text(encoding="utf-8")
+    assert "请 {s} 秒后再试（其他用户不受影响）" in i18n
 
 
 def test_control_characters_are_422_not_500(api: TestClient) -> None:

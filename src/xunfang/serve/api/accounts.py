@@ -18,12 +18,14 @@ An attacker can therefore slow down only their own address, never lock out the r
 user, who logs in from another address as usual (behind one NAT, the shared address
 waits like the attacker). A refused attempt answers 429 with ``Retry-After`` before the
 password is checked (no Argon2 work for the attacker to cause) and is audited as
-``auth.throttled``. Unknown user names are audited as ``(unknown)``, never as typed
-(users type passwords into the name field), so guessing names from one address backs off
-like one name. The address is the client's as uvicorn sees it: the TCP peer, or the
-``X-Forwarded-For`` of a proxy it trusts (127.0.0.1 by default; a proxy elsewhere must be
-named in uvicorn's ``FORWARDED_ALLOW_IPS`` environment variable, or every client shares
-the proxy's address and its per-address cap).
+``auth.throttled``; its message says which limit and how many seconds to wait, and the
+web pages show it (not "wrong password", which made a refused right password look like a
+lock-out of everyone behind the address). Unknown user names are audited as
+``(unknown)``, never as typed (users type passwords into the name field), so guessing
+names from one address backs off like one name. The address is the client's as uvicorn
+sees it: the TCP peer, or the ``X-Forwarded-For`` of a proxy it trusts (127.0.0.1 by
+default; a proxy elsewhere must be named in uvicorn's ``FORWARDED_ALLOW_IPS`` environment
+variable, or every client shares the proxy's address and its per-address cap).
 
 Users
 -----
@@ -128,7 +130,9 @@ def login(svc: Service, username: str, password: str, client: str) -> S.TokenOut
                 client=client,
                 at=now,
             )
-        raise ThrottledError(f"too many failed logins {why}: retry later", wait_s)
+        err = ThrottledError(f"too many failed logins {why}", wait_s)
+        others = " (other users may log in)" if why.startswith("for this user") else ""
+        raise ThrottledError(f"{err}: retry in {err.retry_after_s} s{others}", wait_s)
     ok = verify_password(password, user.password_hash if user else None)
     ok = ok and user is not None and user.active
     now = utcnow()  # after the (slow) hash: the back-off counts from the answer

@@ -49,6 +49,12 @@
     $("#login-error").textContent = "";
     const form = new URLSearchParams({ username: $("#login-user").value, password: $("#login-pass").value });
     const r = await fetch("/api/auth/token", { method: "POST", body: form });
+    if (r.status === 429) {  // throttled: say whom and how long, not "wrong password"
+      const body = await r.json().catch(() => ({}));
+      const key = String(body.detail || "").includes("for this user") ? "login_throttled_user" : "login_throttled_address";
+      $("#login-error").textContent = t(key).replace("{s}", r.headers.get("Retry-After") || "?");
+      return;
+    }
     if (!r.ok) { $("#login-error").textContent = t("login_failed"); return; }
     const tok = await r.json();
     state.token = tok.access_token;

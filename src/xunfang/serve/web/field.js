@@ -16,7 +16,9 @@
       act_oos: "停用", st_available: "空闲", st_dispatched: "已派", st_en_route: "在途", st_on_scene: "到场",
       st_returning: "返回岗位", st_out_of_service: "停用", lang_other: "English", route: "路线",
       min: "分钟", m: "米", sent: "已上报, 推送给", units: "个警力", no_gps: "无法定位: 请在地图上点选或输入坐标",
-      login_failed: "用户名或密码错误", no_unit: "未绑定警力", clear_call: "结束并反馈",
+      login_failed: "用户名或密码错误",
+      login_throttled_user: "该用户在本地址登录失败次数过多，请 {s} 秒后再试（其他用户不受影响）",
+      login_throttled_address: "本地址登录失败次数过多，请 {s} 秒后再试", no_unit: "未绑定警力", clear_call: "结束并反馈",
     },
     en: {
       title: "xunfang field", login: "Log in", logout: "Log out", username: "User name", password: "Password",
@@ -30,7 +32,9 @@
       st_dispatched: "dispatched", st_en_route: "en route", st_on_scene: "on scene",
       st_returning: "returning", st_out_of_service: "out of service", lang_other: "中文", route: "Route",
       min: "min", m: "m", sent: "Sent to", units: "units", no_gps: "No position: tap the map or type coordinates",
-      login_failed: "Wrong user name or password", no_unit: "No unit assigned", clear_call: "Clear with result",
+      login_failed: "Wrong user name or password",
+      login_throttled_user: "Too many failed logins of this user from this address: try again in {s} s (other users are not affected)",
+      login_throttled_address: "Too many failed logins from this address: try again in {s} s", no_unit: "No unit assigned", clear_call: "Clear with result",
     },
   };
   const browserLang = (navigator.language || "zh").toLowerCase().startsWith("zh") ? "zh" : "en";
@@ -88,6 +92,12 @@
     $("#login-error").textContent = "";
     const form = new URLSearchParams({ username: $("#login-user").value, password: $("#login-pass").value });
     const r = await fetch("/api/auth/token", { method: "POST", body: form });
+    if (r.status === 429) {  // throttled: say whom and how long, not "wrong password"
+      const body = await r.json().catch(() => ({}));
+      const key = String(body.detail || "").includes("for this user") ? "login_throttled_user" : "login_throttled_address";
+      $("#login-error").textContent = t(key).replace("{s}", r.headers.get("Retry-After") || "?");
+      return;
+    }
     if (!r.ok) { $("#login-error").textContent = t("login_failed"); return; }
     state.token = (await r.json()).access_token;
     sessionStorage.setItem("xf_field_token", state.token);
