@@ -296,3 +296,32 @@ def test_plan_cli_passes_the_output_frame_to_the_city_run(
     )  # fmt: skip
     assert "stopped here by the test" in res.output
     assert seen["areas"] == "area:all" and seen["output_frame"] == "gcj02"
+
+
+def test_every_polygon_of_a_boundary_file(tmp_path: Path) -> None:
+    """``--boundary FILE``'s layer is ``boundary``: ``boundary:all`` and ``all`` list its
+    polygons; ``area:all`` (the tester's first guess) is refused naming the forms that work."""
+    from typer.testing import CliRunner
+
+    from xunfang.errors import AreaNotFoundError
+    from xunfang.serve.cli import app
+    from xunfang.serve.cli_city import city_from_options
+
+    boundary = Path(__file__).parents[2] / "examples" / "shanghai" / "boundary_gcj02.geojson"
+    city = city_from_options(boundary=boundary, frame="gcj02", data_dir=tmp_path)
+    settings = Settings(data_dir=tmp_path)
+    both = ["boundary:东片", "boundary:西片"]
+    assert district_areas(settings, "boundary:all", city) == both
+    assert district_areas(settings, "all", city) == both
+    with pytest.raises(AreaNotFoundError, match=r"layers: boundary \(e\.g\. --area boundary:NAME"):
+        district_areas(settings, "area:all", city)
+    res = CliRunner().invoke(
+        app,
+        ["plan", "--boundary", str(boundary), "--frame", "gcj02", "--area", "area:all",
+         "--workers", "0", "--lang", "zh", "--data-dir", str(tmp_path),
+         "--out", str(tmp_path / "out")],
+    )  # fmt: skip
+    assert res.exit_code != 0
+    text = "".join(res.output.split())
+    want = "可用图层：boundary（如--areaboundary:名称规划其中一个多边形，--areaboundary:all"
+    assert want in text

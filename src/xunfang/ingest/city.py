@@ -422,9 +422,11 @@ class City:
         for b in self.boundaries:
             if b.kind == kind.strip().lower():
                 return b
+        first = self.boundaries[0].kind
         raise AreaNotFoundError(
             f"{self.name} has no boundary layer {kind!r}; layers: "
-            f"{', '.join(b.kind for b in self.boundaries)}"
+            f"{', '.join(b.kind for b in self.boundaries)} (e.g. --area {first}:NAME for one "
+            f"polygon of the {first} layer, --area {first}:all or --area all for each of them)"
         )
 
     def study_area(self, area: str | None = None, *, crs: CRS | str | None = None) -> StudyArea:

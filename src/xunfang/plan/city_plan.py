@@ -149,7 +149,9 @@ def area_folder(area: str) -> str:
 
 def district_areas(settings: Settings, spec: str, city: City | None = None) -> list[str]:
     """Study-area names of ``spec``: ``district:all`` (every polygon of the layer, e.g. all 22
-    Chicago police districts) or ``KIND:A,B,C`` (each listed polygon, planned separately).
+    Chicago police districts), ``all`` (every polygon of the city's first layer: with
+    ``--boundary FILE`` that is ``boundary:all``) or ``KIND:A,B,C`` (each listed polygon,
+    planned separately).
 
     Raises
     ------
@@ -157,13 +159,16 @@ def district_areas(settings: Settings, spec: str, city: City | None = None) -> l
         If ``spec`` has no ``KIND:`` prefix, names nothing, or names a polygon the layer does
         not have (checked before anything is read but the layer).
     """
+    the_city = city or default_city(settings.data_dir)
+    if spec.strip().lower() == "all":  # every polygon of the first (default) layer
+        spec = f"{the_city.boundaries[0].kind}:all"
     kind, sep, rest = spec.partition(":")
     if not sep or not rest.strip():
         raise ValidationError(
             f"--area {spec!r}: give KIND:all or KIND:A,B (e.g. district:all, district:1,7)"
         )
     kind = kind.strip().lower()
-    layer = (city or default_city(settings.data_dir)).layer(kind).read()
+    layer = the_city.layer(kind).read()
     known = sorted((str(n) for n in layer["name"]), key=lambda n: n.zfill(6) if n.isdigit() else n)
     if rest.strip().lower() == "all":
         names = known

@@ -167,6 +167,12 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "--tier-weights {0}：应为三个数，如 3,2,1",
         ),
         (
+            r"(.+) has no boundary layer (.+); layers: (.+?) \(e\.g\. --area (\S+):NAME for one "
+            r"polygon of the \S+ layer, --area \S+:all or --area all for each of them\)",
+            "{0} 没有边界图层 {1}；可用图层：{2}（如 --area {3}:名称 规划其中一个多边形，"
+            "--area {3}:all 或 --area all 逐个规划每个多边形）",
+        ),
+        (
             r"(.+) has no boundary layer (.+); layers: (.+)",
             "{0} 没有边界图层 {1}；可用图层：{2}",
         ),

@@ -325,7 +325,8 @@ def plan_cmd(
 
     ``--area district:all`` (or ``--each`` with a comma list) plans every district at once on
     dask.distributed and writes one folder per district plus ``city_summary.csv/json`` and
-    ``city_report.html``.
+    ``city_report.html``. ``--area all`` is every polygon of the first boundary layer (with
+    ``--boundary FILE``, the layer ``boundary``: the same as ``--area boundary:all``).
     """
     from xunfang.plan.booth_plan import PlanConfig, make_booth_plan
     from xunfang.plan.decisions import DecisionConfig
@@ -401,7 +402,10 @@ def plan_cmd(
     except XunfangError as exc:
         raise fail(exc, lang) from exc
     config = dataclasses.replace(config, decisions=decisions)
-    if area and (each or area.partition(":")[2].strip().lower() == "all"):
+    every = area is not None and (
+        area.strip().lower() == "all" or area.partition(":")[2].strip().lower() == "all"
+    )
+    if area and (each or every):
         if curve_time_s is None:
             from xunfang.plan.city_plan import CITY_CURVE_TIME_S
 
