@@ -151,6 +151,44 @@ def new_file_mode() -> int:
     return 0o666 & ~umask
 
 
+OUTPUT_MARKERS: dict[str, str] = {
+    "plan_summary.json": "plan",
+    "city_summary.json": "plan",
+    "deploy_summary.json": "deploy",
+    "city_deploy_summary.json": "deploy",
+    "comparison.csv": "simulate run",
+    "city_simulation_summary.json": "simulate run",
+    "sweep.csv": "simulate sweep",
+    "incidents.parquet": "ingest",
+    "forecast.geojson": "forecast predict",
+}
+"""A file only one command writes -> that command (``xunfang <command>``): how an output
+folder tells which command's output it holds (:func:`other_commands_output`)."""
+
+
+def other_commands_output(folder: str | Path, command: str) -> dict[str, str]:
+    """The files of ``folder`` that another command than ``command`` wrote (by
+    :data:`OUTPUT_MARKERS`): file name -> that command; empty for a new or empty folder
+    or one holding only ``command``'s own output.
+
+    Parameters
+    ----------
+    folder
+        The ``--out`` folder about to be written.
+    command
+        The command about to write it, as in :data:`OUTPUT_MARKERS` (``plan``, ``deploy``,
+        ...).
+    """
+    f = Path(folder)
+    if not f.is_dir():
+        return {}
+    return {
+        name: owner
+        for name, owner in OUTPUT_MARKERS.items()
+        if owner != command and (f / name).is_file()
+    }
+
+
 @contextlib.contextmanager
 def temporary_path(path: str | Path) -> Iterator[Path]:
     """A unique temporary file beside ``path`` to write into.

@@ -196,3 +196,33 @@ def test_written_files_get_the_mode_the_umask_allows(tmp_path: Path, umask: int,
         os.umask(old)
     for name in (written.name, "t.parquet", "source.json", "plain.txt"):
         assert (tmp_path / name).stat().st_mode & 0o777 == mode, name
+
+
+def test_writing_into_another_commands_folder_warns(tmp_path: Path) -> None:
+    """``ingest --out`` into a folder that holds a deploy's output: a warning names the
+    command and its files (a plan into a deploy folder once mixed both silently); into
+    its own earlier output, or an empty folder, no warning."""
+    from xunfang.outputs import other_commands_output
+
+    folder = tmp_path / "deploy"
+    folder.mkdir()
+    (folder / "deploy_summary.json").write_text("{}", encoding="utf-8")
+    (folder / "deployment.csv").write_text("x\n", encoding="utf-8")
+    assert other_commands_output(folder, "plan") == {"deploy_summary.json": "deploy"}
+    assert other_commands_output(folder, "deploy") == {}
+    assert other_commands_output(tmp_path / "none", "plan") == {}
+    argv = ["ingest", str(FIXTURE), "--profile", "cn110", "--frame", "gcj02", "--out"]
+    result = CliRunner().invoke(app, [*argv, str(folder)])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert (
+        f"warning: the output folder {folder} holds the output of xunfang deploy "
+        "(deploy_summary.json): this ingest's files are written beside it" in text
+    )
+    # in Chinese, the same warning translated; into its own earlier output, no warning
+    again = CliRunner().invoke(app, [*argv, str(folder), "--lang", "zh"])
+    assert again.exit_code == 0 and "xunfang deploy 的输出（deploy_summary.json）" in again.output
+    clean = tmp_path / "ingest"
+    for _ in range(2):
+        result = CliRunner().invoke(app, [*argv, str(clean)])
+        assert result.exit_code == 0 and "warning" not in result.output

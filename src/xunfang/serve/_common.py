@@ -15,7 +15,7 @@ from rich.markup import escape
 
 from xunfang.config import missing_data_hint
 from xunfang.errors import DataFileError, ValidationError
-from xunfang.outputs import OutputLock, write_text_atomic
+from xunfang.outputs import OutputLock, other_commands_output, write_text_atomic
 
 OSM_ATTRIBUTION = "© OpenStreetMap contributors (ODbL)"
 """Attribution every map and report drawn from OpenStreetMap data carries."""
@@ -331,6 +331,46 @@ def write_atomic(path: Path, text: str, *, encoding: str | None = None) -> Path:
     return write_text_atomic(path, text, encoding=encoding)
 
 
+COMMAND_NAMES = {
+    "plan_cmd": "plan",
+    "deploy_cmd": "deploy",
+    "run_cmd": "simulate run",
+    "sweep_cmd": "simulate sweep",
+    "ingest_cmd": "ingest",
+    "predict_cmd": "forecast predict",
+    "evaluate_cmd": "forecast evaluate",
+}
+"""The decorated command functions -> the command, as in
+:data:`xunfang.outputs.OUTPUT_MARKERS`."""
+
+
+def warn_other_output(out: Path, command: str, lang: str = "en") -> dict[str, str]:
+    """Warn on standard error when ``out`` holds another command's output
+    (:func:`xunfang.outputs.other_commands_output`): this run's files would be written
+    beside that output, mixing the two sets in one folder. Returns what was found."""
+    found = other_commands_output(out, command)
+    if not found:
+        return found
+    owners = sorted(set(found.values()))
+    files = ", ".join(sorted(found))
+    if lang == "zh":
+        err_console.print(
+            f"[yellow]警告：[/]输出文件夹 {escape(str(out))} 中已有 "
+            f"{'、'.join(f'xunfang {o}' for o in owners)} 的输出（{escape(files)}）："
+            f"本次 {command} 的文件将与之混在一起；请用空文件夹作 --out 以分开",
+            soft_wrap=True,
+        )
+    else:
+        err_console.print(
+            f"[yellow]warning:[/] the output folder {escape(str(out))} holds the output of "
+            f"{', '.join(f'xunfang {o}' for o in owners)} ({escape(files)}): this "
+            f"{command}'s files are written beside it, mixing the two; give an empty folder "
+            "as --out to keep them apart",
+            soft_wrap=True,
+        )
+    return found
+
+
 def writes_output_folder(command: Callable[P, R]) -> Callable[P, R]:
     """Decorate a command that writes the output folder given as its ``out`` argument: the
     command runs holding that folder (:class:`xunfang.outputs.OutputLock`,
@@ -339,6 +379,10 @@ def writes_output_folder(command: Callable[P, R]) -> Callable[P, R]:
     Every command that writes an output folder (``ingest``, ``plan``, ``deploy``,
     ``simulate run``/``sweep``, ``forecast ...``, and so the city runs) is decorated with
     this one helper, so that two runs into one folder cannot mix their files.
+
+    A folder that holds another command's output (e.g. ``plan --out`` into a deploy
+    folder) is written all the same, after a warning naming that command and its files
+    (:func:`warn_other_output`).
 
     Raises
     ------
@@ -352,10 +396,12 @@ def writes_output_folder(command: Callable[P, R]) -> Callable[P, R]:
         out = kwargs["out"]
         if not isinstance(out, str | os.PathLike):
             raise TypeError(f"{command.__name__}: out must be a path, got {out!r}")
+        lang = str(kwargs.get("lang", "en"))
         try:
             lock = OutputLock(Path(out)).acquire()
         except (ValidationError, OSError) as exc:
-            raise fail(exc, str(kwargs.get("lang", "en"))) from exc
+            raise fail(exc, lang) from exc
+        warn_other_output(Path(out), COMMAND_NAMES.get(command.__name__, command.__name__), lang)
         try:
             return command(*args, **kwargs)
         finally:
