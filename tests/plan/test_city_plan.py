@@ -472,9 +472,20 @@ def test_plan_console_in_chinese_and_no_empty_hotspots(data_dir: Path, tmp_path:
     zh = CliRunner().invoke(app, [*base, "--lang", "zh", "--out", str(tmp_path / "zh")], env=wide)
     assert zh.exit_code == 0, zh.output
     flat = " ".join(zh.output.split())
-    assert "道路通行覆盖" in flat and "仅派出所" in flat and "派出所+岗亭（MCLP）" in flat
+    assert "道路通行覆盖" in flat and "仅派出所" in flat and "派出所+岗亭 │" in flat
+    assert "（MCLP）" in flat and "（p-中位）" in flat  # the method on the label's 2nd line
     assert "区内道路" in flat and "路网保留" in flat
     assert "Response coverage" not in flat and "stations alone" not in flat
+    # at 80 columns both layouts are still told apart (they were both cut to "派出所+…")
+    narrow = CliRunner().invoke(
+        app, [*base, "--lang", "zh", "--out", str(tmp_path / "zh80")], env={"COLUMNS": "80"}
+    )
+    assert narrow.exit_code == 0, narrow.output
+    rows = [ln for ln in narrow.output.splitlines() if ln.startswith("│")]
+    from rich.cells import cell_len  # display width: a Chinese character takes two columns
+
+    assert "派出所+…" not in narrow.output and max(cell_len(ln) for ln in rows) <= 80
+    assert sum("（MCLP）" in ln for ln in rows) == 1 and sum("（p-中位）" in ln for ln in rows) == 1
     en = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "en")], env=wide)
     assert en.exit_code == 0, en.output
     assert "Hotspots" not in en.output and "热点" not in zh.output

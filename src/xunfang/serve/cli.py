@@ -609,8 +609,10 @@ def _print_plan_summary(plan: BoothPlan, lang: str = "en") -> None:
             + "（见上）"
         )
         title = f"道路通行覆盖，{demand}"
+        # two-line headings and labels: Chinese has no spaces to wrap at, and at 80 columns
+        # the layouts were cut to the same "派出所+…"
         heads = ["布局", "站点数", *(f"≤{m}分钟" for m in (1, 3, 5))]
-        heads += [f"≤{plan.config.threshold_min:g}分钟（规划）", "平均分钟", "p90 分钟"]
+        heads += [f"≤{plan.config.threshold_min:g}分钟\n（规划）", "平均\n分钟", "p90\n分钟"]
     else:
         demand = (
             f"same {len(plan.incidents):,} incidents"
@@ -622,10 +624,15 @@ def _print_plan_summary(plan: BoothPlan, lang: str = "en") -> None:
         heads += [f"≤{plan.config.threshold_min:g} min (plan)", "mean min", "p90 min"]
     table = Table(title=title)
     for i, head in enumerate(heads):
-        table.add_column(head, justify="right" if i else "left")
+        # the layout column folds rather than ends in "…": every layout stays told apart
+        wide = 11 if zh and not i else None  # "派出所+岗亭" on one line
+        table.add_column(
+            head, justify="right" if i else "left", overflow="fold" if not i else "ellipsis",
+            min_width=wide,
+        )  # fmt: skip
     for r in plan.rings:
         table.add_row(
-            report_text(r.label, "zh") if zh else RING_LABELS[r.label],
+            report_text(r.label, "zh").replace("（", "\n（", 1) if zh else RING_LABELS[r.label],
             str(r.n_sites),
             *(f"{100 * r.share_within[m]:.1f}%" for m in (1, 3, 5)),
             f"{100 * r.share_within_threshold:.1f}%",

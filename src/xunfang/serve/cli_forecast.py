@@ -417,7 +417,9 @@ def evaluate_cmd(
     types_text = ", ".join(spec.types) or text("all_types", lang)
     _print_summary(run, f"{types_text} · {run.area_name}", None, lang)
     if run.context_note:
-        _out.print(run.context_note)
+        from xunfang.serve.forecast_report import context_note_text
+
+        _out.print(escape(context_note_text(run.context_note, lang)), soft_wrap=True)
     _out.print(_wrote(len(written), out, run.seconds, written["report.html"], lang))
 
 
@@ -529,7 +531,9 @@ def predict_cmd(
         elif g.selection is not None:
             _out.print(f"{group_text(g.group, lang)}: {g.selection.reason(lang)}")
     if run.context_note:
-        _out.print(run.context_note)
+        from xunfang.serve.forecast_report import context_note_text
+
+        _out.print(escape(context_note_text(run.context_note, lang)), soft_wrap=True)
     if run.data_gap_days > STALE_DATA_DAYS:
         gap = f"({run.data_span[1]:%Y-%m-%d} -> {run.window.start:%Y-%m-%d})"
         _out.print(

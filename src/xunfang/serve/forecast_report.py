@@ -229,6 +229,53 @@ METHOD_ZH = {
 """What each forecast method is, in Chinese, by the name its spec starts with."""
 
 
+_CONTEXT_MISSING_ZH = {
+    "stations: the city names no stations file": "派出所：城市未给出派出所文件",
+    "stations: the stations file holds no station": "派出所：派出所文件中没有派出所",
+    "schools: the city names no schools file (give one to place_layers)": (
+        "学校：城市未给出学校文件（请在 place_layers 中给出）"
+    ),
+    "roads: the city has no road network": "道路：城市没有路网",
+    "major roads: no motorway/trunk/primary/secondary piece in the roads": (
+        "主干道：路网中没有高速/快速/主干/次干道路"
+    ),
+    "junctions: no node of degree 3 or more in the roads": "路口：路网中没有三岔及以上的路口",
+    "place layers: no city study area (give --area)": "场所图层：没有城市研究区（请给出 --area）",
+    "place layers: not built (--no-place; the default for the whole city)": (
+        "场所图层：未构建（--no-place；全市范围时的默认设置）"
+    ),
+}
+
+
+def context_note_text(note: str, lang: str = "en") -> str:
+    """The sentence of what ``gbm``'s context held
+    (:func:`xunfang.analyse.evaluate.study_contexts`) in ``lang``: the English note as
+    it is, or its Chinese translation (a part not known here stays in English).
+
+    Examples
+    --------
+    ``gbm context: type mix of 156 incidents of all types; place layers junctions, road_m;
+    left out: roads: the city has no road network.`` under ``zh`` reads ``gbm 背景特征：156
+    起各类警情的类型构成；场所图层 junctions、road_m；未使用：道路：城市没有路网。``
+    """
+    import re
+
+    m = re.fullmatch(
+        r"gbm context: type mix of ([\d,]+) incidents of all types; place layers (.*?)"
+        r"(?:; left out: (.*))?\.",
+        note,
+        flags=re.S,
+    )
+    if lang != "zh" or m is None:
+        return note
+    layers = "、".join(p.strip() for p in m.group(2).split(",")) if m.group(2) != "none" else "无"
+    out = f"gbm 背景特征：{m.group(1)} 起各类警情的类型构成；场所图层 {layers}"
+    if m.group(3):
+        parts = [_CONTEXT_MISSING_ZH.get(p.strip(), p.strip()) for p in m.group(3).split("; ")]
+        out += "；未使用：" + "；".join(parts)
+    return out + "。"
+
+
 def text(key: str, lang: str = "en", **kw: Any) -> str:
     """The report's text ``key`` in ``lang`` with ``kw`` filled in.
 
@@ -435,7 +482,7 @@ def notes(run: EvaluationRun, lang: str = "en") -> list[str]:
         text("note_rolling", lang, days=ev.settings.get("lookback_days") or text("all", lang)),
     ]
     if run.context_note:
-        out.append(run.context_note)
+        out.append(context_note_text(run.context_note, lang))
     for off, n in ev.n_outside.items():
         if n:
             out.append(text("note_outside", lang, n=n, off=off))

@@ -370,3 +370,27 @@ def test_a_group_too_sparse_for_auto_is_forecast_by_naive_counts(
     assert burglary["fallback"] is False and burglary["chosen"] != "naive:period_days=none"
     assert "could not forecast this group" in " ".join(result.output.split())
     assert "naive counts" in (out / "report.html").read_text(encoding="utf-8")
+
+
+def test_the_gbm_context_line_is_in_chinese_under_zh(tmp_path: Path) -> None:
+    from xunfang.serve.forecast_report import context_note_text
+
+    note = (
+        "gbm context: type mix of 1,156 incidents of all types; place layers dist_junction_m, "
+        "road_m; left out: schools: the city names no schools file (give one to "
+        "place_layers); an unknown reason."
+    )
+    assert context_note_text(note, "en") == note
+    assert context_note_text(note, "zh") == (
+        "gbm 背景特征：1,156 起各类警情的类型构成；场所图层 dist_junction_m、road_m；未使用："
+        "学校：城市未给出学校文件（请在 place_layers 中给出）；an unknown reason。"
+    )
+    src = _csv(tmp_path / "crimes.csv")
+    args = ["predict", "--incidents", str(src), "--types", "BURGLARY", "--method", "gbm"]
+    args += ["--start", "2014-07-29", "--lookback-days", "0", "--lang", "zh"]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "gbm")])
+    assert result.exit_code == 0, result.output
+    flat = "".join(result.output.split())
+    # 900 incidents of both types before 2014-07-29, less those of 07-29..30
+    assert "gbm背景特征：" in flat and "起各类警情的类型构成；场所图层无；未使用：" in flat
+    assert "场所图层：没有城市研究区（请给出--area）。" in flat and "gbm context" not in flat
