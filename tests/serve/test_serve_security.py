@@ -258,7 +258,7 @@ def test_wrong_passwords_of_one_user_do_not_lock_out_the_others_behind_one_addre
     )
     page = (Path(xunfang.serve.__file__).parent / "web").resolve()
     for js in ("app.js", "field.js"):
-        assert 'r.status === 429' in (page / js).read_text(encoding="utf-8")
+        assert "r.status === 429" in (page / js).read_text(encoding="utf-8")
     i18n = (page / "i18n.js").read_text(encoding="utf-8")
     assert "请 {s} 秒后再试（其他用户不受影响）" in i18n
 
