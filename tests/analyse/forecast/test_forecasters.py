@@ -298,3 +298,10 @@ def test_forecast_demand_weights_align_with_the_plan_incidents() -> None:
     assert dw.placed_share == pytest.approx(1.0)
     with pytest.raises(ValidationError, match="no incident before"):
         forecast_demand_weights(t, NaiveCounts(grid=grid), day("2023-12-01"))
+    # a 365-day period over the 7 days of data (2024-01-01 .. 07, Chicago time): the plan's
+    # demand is the rate of those 7 days (5 incidents / 7 days), not 5 / 365
+    for model in (NaiveCounts(grid=grid, period_days=365), RetrospectiveKDE(grid=grid)):
+        kw = {"window_days": 365.0} if isinstance(model, RetrospectiveKDE) else {}
+        dw = forecast_demand_weights(t, model.with_params(**kw), day("2024-01-08"))
+        # the forecast total (KDE also spreads some into cell 2, which has no incident)
+        assert dw.weights.sum() / dw.placed_share == pytest.approx(5 / 7)
