@@ -433,7 +433,7 @@ def swap_search(
         this for every K of a ring with the same groups): not converted again. ``groups``
         is then best given in CSC form.
     """
-    g = groups if sparse.isspmatrix_csc(groups) else sparse.csc_matrix(groups)
+    g = groups if sparse.issparse(groups) and groups.format == "csc" else sparse.csc_matrix(groups)
     g_csr = groups_csr if groups_csr is not None else g.tocsr()
     y = y.copy()
     for _ in range(max_rounds):
