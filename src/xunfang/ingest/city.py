@@ -132,14 +132,15 @@ class BoundaryLayer:
         DataFileError
             As :func:`xunfang.ingest.areas.read_boundary_file` (errors are not kept).
         """
+        path = Path(self.path)
         try:
-            st = self.path.stat()
+            st = path.stat()
         except OSError:
             st = None
-        if st is None or not self.path.is_file() or self.path.suffix.lower() == ".shp":
-            return read_boundary_file(self.path, name_field=self.name_field, frame=self.frame)
+        if st is None or not path.is_file() or path.suffix.lower() == ".shp":
+            return read_boundary_file(path, name_field=self.name_field, frame=self.frame)
         return _read_layer_once(
-            self.path, st.st_mtime_ns, st.st_size, self.name_field, self.frame
+            path, st.st_mtime_ns, st.st_size, self.name_field, self.frame
         ).copy()
 
 
