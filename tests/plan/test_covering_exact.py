@@ -133,3 +133,28 @@ def test_curve_unchanged_on_a_synthetic_district() -> None:
         94, 97, 99, 107, 111, 112, 113, 117, 122, 125, 126, 128, 129, 135, 146, 147, 153, 156,
         159,
     ]  # fmt: skip
+
+
+def test_greedy_add_with_threshold_is_the_plain_rule() -> None:
+    """MCLP's greedy start: the cover gain from the 0/1 matrix made once is the gain of the
+    plain rule (a new boolean matrix each round), to the last bit, with weights that are not
+    whole numbers."""
+    from xunfang.plan._siting_common import _greedy_add, _service_costs, _time_gain
+
+    cost, w = _district()
+    sub, ww, big = _service_costs(cost.astype(np.float64), w * 1.37)
+    opened = np.zeros(sub.shape[1], dtype=bool)
+    opened[[0, 1]] = True
+    want = opened.copy()
+    current = sub[:, want].min(axis=1)
+    for _ in range(12):  # the rule as it was written before
+        time_gain = _time_gain(sub, ww, current)
+        time_gain[want] = -np.inf
+        cover_gain = ww @ ((sub <= 120.0) & (current > 120.0)[:, None])
+        cover_gain[want] = -np.inf
+        best = int(np.lexsort((-time_gain, -cover_gain))[0])
+        want[best] = True
+        current = np.minimum(current, sub[:, best])
+    got = _greedy_add(sub, ww, opened, 12, big, 120.0)
+    np.testing.assert_array_equal(got, want)
+    assert got.sum() == 14 and opened.sum() == 2  # the caller's mask is left alone
