@@ -380,3 +380,30 @@ def test_shapefile_without_prj_is_named(tmp_path: Path) -> None:
     _two_squares().to_crs(WGS84).to_file(folder / "d.shp")
     (folder / "d.prj").unlink()
     assert len(read_boundary_file(folder / "d.shp")) == 2
+
+
+def test_boundary_layer_read_once_until_the_file_changes(tmp_path: Path) -> None:
+    """A layer is read once per file version; the copy returned is the caller's own, and a
+    rewritten file (another size) is read again."""
+    import os
+
+    from xunfang.ingest.city import BoundaryLayer
+
+    path = _write(tmp_path, "geojson")
+    layer = BoundaryLayer("district", path)
+    first = layer.read()
+    first.loc[0, "name"] = "changed by the caller"
+    second = layer.read()
+    assert sorted(second["name"]) == ["east", "west"]
+    three = gpd.GeoDataFrame(
+        {"name": ["west", "east", "north"]},
+        geometry=[*_two_squares().geometry, box(X0, Y0 + 1000, X0 + 1000, Y0 + 2000)],
+        crs=UTM51,
+    )
+    st = path.stat()
+    three.to_crs(WGS84).to_file(path, driver="GeoJSON")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # same time: the size tells
+    assert sorted(layer.read()["name"]) == ["east", "north", "west"]
+    path.unlink()
+    with pytest.raises(DataFileError, match="not found"):
+        layer.read()

@@ -75,3 +75,25 @@ def test_bad_sites_are_refused() -> None:
         patrol_sectors(m, [0, 0], np.ones(N * N))
     with pytest.raises(ValidationError, match="node_weight"):
         patrol_sectors(m, [0], np.ones(3))
+
+
+def test_sector_union_is_the_overlay_union() -> None:
+    """The coverage union of a sector's cells is the overlay union's polygon (equal after
+    normalising); overlapping cells (not a coverage) fall back to the overlay union."""
+    from xunfang.plan.sectors import _union_cells
+
+    rng = np.random.default_rng(3)
+    pts = rng.uniform(0, 1000, (200, 2))
+    area = shapely.Polygon([(0, 0), (1000, 0), (1000, 700), (400, 1000), (0, 1000)])
+    cells = shapely.get_parts(
+        shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=area, ordered=True)
+    )
+    cells = shapely.intersection(cells, area)
+    for mine in (pts[:, 0] < 500, pts[:, 1] > 300, np.arange(200) % 7 == 0):
+        got = _union_cells(cells[mine])
+        want = shapely.union_all(cells[mine])
+        assert shapely.equals_exact(shapely.normalize(got), shapely.normalize(want), tolerance=0)
+    assert _union_cells(cells).area == pytest.approx(area.area)
+    # two squares overlapping by half: the union is 1.5 squares, not the 2 of a coverage
+    overlap = np.array([shapely.box(0, 0, 10, 10), shapely.box(5, 0, 15, 10)])
+    assert _union_cells(overlap).area == pytest.approx(150.0)

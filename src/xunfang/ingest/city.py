@@ -45,6 +45,7 @@ or nothing, for the layer's ``default`` polygon or its only one.
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import tomllib
@@ -119,8 +120,37 @@ class BoundaryLayer:
     frame: str = "wgs84"
 
     def read(self) -> gpd.GeoDataFrame:
-        """The layer's polygons (``name``, ``geometry`` EPSG:4326)."""
-        return read_boundary_file(self.path, name_field=self.name_field, frame=self.frame)
+        """The layer's polygons (``name``, ``geometry`` EPSG:4326), a copy of the caller's own.
+
+        A one-file layer is read once per process while the file keeps its size and
+        modification time (a city plan asks for the layer several times per district: each
+        read of Chicago's 1.2 MB police-district GeoJSON took 0.07 s of CPU); a Shapefile
+        (whose side files may change alone) is read every time.
+
+        Raises
+        ------
+        DataFileError
+            As :func:`xunfang.ingest.areas.read_boundary_file` (errors are not kept).
+        """
+        path = Path(self.path)
+        try:
+            st = path.stat()
+        except OSError:
+            st = None
+        if st is None or not path.is_file() or path.suffix.lower() == ".shp":
+            return read_boundary_file(path, name_field=self.name_field, frame=self.frame)
+        return _read_layer_once(
+            path, st.st_mtime_ns, st.st_size, self.name_field, self.frame
+        ).copy()
+
+
+@functools.lru_cache(maxsize=8)
+def _read_layer_once(
+    path: Path, mtime_ns: int, size: int, name_field: str | None, frame: str
+) -> gpd.GeoDataFrame:
+    """:func:`read_boundary_file` of one version (``mtime_ns``, ``size``) of a file."""
+    del mtime_ns, size  # the cache key only
+    return read_boundary_file(path, name_field=name_field, frame=frame)
 
 
 @dataclass(frozen=True)

@@ -506,13 +506,17 @@ def _greedy_add(
     """
     opened = opened.copy()
     current = sub[:, opened].min(axis=1) if opened.any() else np.full(sub.shape[0], big)
+    # within the threshold, as 0/1 numbers once: each round's cover gain is then the weights of
+    # the rows not yet covered times it, the same products (w x 1 or 0) and the same sum as
+    # ``ww @ ((sub <= t) & uncovered[:, None])``, without a new (n_rows, n_cand) array a round
+    within = None if threshold_s is None or n_add <= 0 else (sub <= threshold_s).astype(np.float64)
     for _ in range(n_add):
         time_gain = _time_gain(sub, ww, current)
         time_gain[opened] = -np.inf
-        if threshold_s is None:
+        if within is None:
             best = int(np.argmax(time_gain))
         else:
-            cover_gain = ww @ ((sub <= threshold_s) & (current > threshold_s)[:, None])
+            cover_gain = (ww * (current > threshold_s)) @ within
             cover_gain[opened] = -np.inf
             best = int(np.lexsort((-time_gain, -cover_gain))[0])
         opened[best] = True

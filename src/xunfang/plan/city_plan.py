@@ -66,7 +66,10 @@ CITY_CURVE_TIME_S = 5.0
 """Wall seconds of each district's trade-off curve in a city plan after which it runs no more
 branch and bound (``DecisionConfig.curve_time_s``; the command line's default for a city, one
 area's plan gets 40). Measured on Chicago districts 1, 4, 6, 10, 11
-and 25 (K = 0..54): the curve's heuristics and LP bounds take 1-11 s of CPU; 35-47 s of CPU of
+and 25 (K = 0..54): the curve's heuristics and LP bounds take 1-11 s of CPU (0.9-8.4 s on
+districts 1, 4, 8, 11 and 20 since the covering helpers' faster forms, the same answers; there
+the 5 s budget added 1.2-2.3 s of CPU and changed the points of district 1 only: 2 more proven
+optimal, 3 shares up by at most 0.012 percentage points); 35-47 s of CPU of
 branch and bound on top left the points not proven optimal at 37, 47, 35 and 43 in districts 10,
 4, 6 and 25, and took them from 37 to 31 in district 11 and from 21 to 4 in district 1. Each
 point of ``tradeoff.csv`` states its status and gap, and ``plan_summary.json`` the budget."""
@@ -454,7 +457,10 @@ def map_areas(
 
     from distributed import as_completed
 
-    shared_futures = [client.scatter(x, broadcast=True) for x in shared]
+    # hash=False: a random key instead of dask's token of the data, which pickled the whole
+    # incident table and each district's network once more on the client (0.4 s of CPU for
+    # Chicago's district 8 network alone)
+    shared_futures = [client.scatter(x, broadcast=True, hash=False) for x in shared]
     client.wait_for_workers(1)
     waiting = largest_first(jobs)
     running: dict[Any, tuple[str, str]] = {}  # future -> (area, worker)
@@ -472,7 +478,9 @@ def map_areas(
 
     def submit(addr: str) -> Any:
         job = waiting.pop(0)
-        data = [None if x is None else client.scatter(x, workers=[addr]) for x in job.data()]
+        data = [
+            None if x is None else client.scatter(x, workers=[addr], hash=False) for x in job.data()
+        ]
         fut = client.submit(
             fn,
             *job.args,

@@ -143,6 +143,17 @@ def _check(cost_s: ArrayLike, weights: ArrayLike, fixed: Sequence[int]) -> tuple
     return cost, w, fx
 
 
+def _unique_bool_rows(rows: NDArray[np.bool_]) -> tuple[NDArray[np.bool_], IntArray]:
+    """``numpy.unique(rows, axis=0, return_inverse=True)`` of a 2-D boolean array, the same
+    distinct rows in the same (lexicographic) order and the same inverse, computed on the rows
+    packed eight to a byte (:func:`numpy.packbits`, first column in the high bit, so that the
+    byte order of two packed rows is the order of the rows): 8 times less to sort."""
+    n_cols = rows.shape[1]
+    packed = np.packbits(rows, axis=1)
+    uniq, inverse = np.unique(packed, axis=0, return_inverse=True)
+    return np.unpackbits(uniq, axis=1, count=n_cols).astype(bool), inverse.ravel()
+
+
 def coverage_tiers(
     cost_s: ArrayLike, weights: ArrayLike, thresholds_s: Sequence[float], fixed: Sequence[int]
 ) -> tuple[IntArray, list[CoverageTier]]:
@@ -169,7 +180,7 @@ def coverage_tiers(
         uniq: NDArray[np.bool_] = np.zeros((0, free.size), dtype=bool)
         gw: FloatArray = np.zeros(0)
         if rows.size:
-            uniq, inverse = np.unique(sub, axis=0, return_inverse=True)
+            uniq, inverse = _unique_bool_rows(sub)
             gw = np.bincount(inverse.ravel(), weights=w[rows], minlength=uniq.shape[0]).astype(
                 np.float64
             )
@@ -197,12 +208,17 @@ def drop_dominated(tier: CoverageTier) -> tuple[CoverageTier, IntArray]:
     size = np.asarray(g.sum(axis=0)).ravel()
     overlap = (g.T @ g).tocsr()
     n = g.shape[1]
+    # every stored (j, k) of the overlap at once: k covers all j covers (overlap = size of j),
+    # k is not j, and k covers more, or as much with a lower index
+    j = np.repeat(np.arange(n), np.diff(overlap.indptr))
+    k = overlap.indices
+    sup = (
+        (overlap.data >= size[j] - 1e-9)
+        & (k != j)
+        & ((size[k] > size[j]) | ((size[k] == size[j]) & (k < j)))
+    )
     dominated = size == 0
-    for j in np.flatnonzero(size > 0):
-        row = overlap.getrow(j)
-        sup = row.indices[(row.data >= size[j] - 1e-9) & (row.indices != j)]
-        if sup.size and ((size[sup] > size[j]) | ((size[sup] == size[j]) & (sup < j))).any():
-            dominated[j] = True
+    dominated[j[sup & (size[j] > 0)]] = True
     keep = np.flatnonzero(~dominated).astype(np.int64)
     if keep.size == n:
         return tier, keep
@@ -392,7 +408,12 @@ class CoverModel:
 
 
 def swap_search(
-    groups: sparse.spmatrix, group_weight: FloatArray, y: FloatArray, max_rounds: int = 200
+    groups: sparse.spmatrix,
+    group_weight: FloatArray,
+    y: FloatArray,
+    max_rounds: int = 200,
+    *,
+    groups_csr: sparse.csr_matrix | None = None,
 ) -> FloatArray:
     """Best-improvement vertex substitution for a covering model (Teitz, M. B. & Bart, P.
     (1968), "Heuristic methods for estimating the generalized vertex median of a weighted
@@ -407,9 +428,13 @@ def swap_search(
         (n_groups,) weights.
     y
         (n_cols,) 0/1 start.
+    groups_csr
+        ``groups`` in CSR form when the caller has it (:mod:`xunfang.plan.tradeoff` calls
+        this for every K of a ring with the same groups): not converted again. ``groups``
+        is then best given in CSC form.
     """
-    g = sparse.csc_matrix(groups)
-    g_csr = g.tocsr()
+    g = groups if sparse.issparse(groups) and groups.format == "csc" else sparse.csc_matrix(groups)
+    g_csr = groups_csr if groups_csr is not None else g.tocsr()
     y = y.copy()
     for _ in range(max_rounds):
         count = g_csr @ y
@@ -422,7 +447,7 @@ def swap_search(
         g_open = g[:, open_cols]
         loss = only @ g_open  # (n_open,)
         # weight covered only by open column a that closed column b covers too
-        back = (g_open.multiply(only[:, None]).T @ g).toarray()  # (n_open, n_cols)
+        back = (g_open.multiply(only[:, None]).T @ g_csr).toarray()  # (n_open, n_cols)
         delta = gain[None, :] - loss[:, None] + back
         delta[:, open_cols] = -np.inf
         a, b = np.unravel_index(int(np.argmax(delta)), delta.shape)
@@ -442,7 +467,13 @@ def greedy_fill(cost: FloatArray, w: FloatArray, selected: IntArray, n_add: int)
 
 
 def greedy_fill_priced(
-    c: FloatArray, w: FloatArray, selected: IntArray, n_add: int, big: float
+    c: FloatArray,
+    w: FloatArray,
+    selected: IntArray,
+    n_add: int,
+    big: float,
+    *,
+    buf: FloatArray | None = None,
 ) -> IntArray:
     """:func:`greedy_fill` on a cost matrix ``c`` already priced (no ``inf``: unreachable
     at ``big``, e.g. :mod:`xunfang.plan.tradeoff`'s matrix, priced once for every K), the
@@ -460,10 +491,15 @@ def greedy_fill_priced(
         Candidates to add.
     big
         The price of unreachable (the start of the current best time when nothing is open).
+    buf
+        Scratch array of the shape and dtype of ``c`` (overwritten), for a caller that fills
+        many layouts on the same matrix (:mod:`xunfang.plan.tradeoff`, once per K): one
+        allocation of ``c``'s size instead of one per call. None: allocated here.
     """
     sel = list(np.asarray(selected, dtype=np.int64).tolist())
     cur = c[:, sel].min(axis=1) if sel else np.full(c.shape[0], big)
-    buf = np.empty_like(c) if n_add > 0 else c
+    if buf is None or buf.shape != c.shape or buf.dtype != c.dtype:
+        buf = np.empty_like(c) if n_add > 0 else c
     for _ in range(n_add):
         np.subtract(cur[:, None], c, out=buf)  # the drop of each row's time, if opened
         np.maximum(buf, 0.0, out=buf)

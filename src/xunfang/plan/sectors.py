@@ -33,6 +33,7 @@ Workload is the incident weight on the nodes (incidents snapped to the network).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -364,6 +365,26 @@ def patrol_sectors(
     )
 
 
+def _union_cells(cells: NDArray[np.object_]) -> shapely.Geometry:
+    """The union of a sector's cells: GEOS's coverage union (cells that meet edge to edge and
+    do not overlap, as the Voronoi cells of one diagram clipped to the area do), checked to be
+    valid and as large as the cells together, else the general overlay union.
+
+    Both give the same polygon (equal after :func:`shapely.normalize`; measured on the 28
+    sectors of each of Chicago districts 1, 8 and 11), its rings possibly starting at another
+    vertex; the coverage union took 0.06 s of CPU where the overlay took 0.82 s (district 8).
+    """
+    try:
+        geom = shapely.coverage_union_all(cells)
+    except shapely.errors.GEOSException:
+        return shapely.union_all(cells)
+    if shapely.is_valid(geom) and math.isclose(
+        float(shapely.area(geom)), float(shapely.area(cells).sum()), rel_tol=1e-9, abs_tol=1e-3
+    ):
+        return geom
+    return shapely.union_all(cells)
+
+
 def sector_polygons(
     node_xy: ArrayLike,
     labels: ArrayLike,
@@ -435,7 +456,7 @@ def sector_polygons(
     geoms = []
     for s, name in enumerate(names):
         mine = lab == s
-        geom = shapely.union_all(cells[mine]) if mine.any() else shapely.Polygon()
+        geom = _union_cells(cells[mine]) if mine.any() else shapely.Polygon()
         rows.append(
             {
                 "name": name,

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
+from scipy import sparse
 
 from xunfang.errors import ValidationError
 from xunfang.plan.covering import (
@@ -257,7 +258,8 @@ def tradeoff_curve(
                     layouts.append(res.selected)
             continue
         red, keep_cols = drop_dominated(tier)  # exact for one ring
-        g_csr = red.groups.tocsr()
+        g_csc = sparse.csc_matrix(red.groups)
+        g_csr = g_csc.tocsr()
         gw = red.group_weight
         n_g = g_csr.shape[0]
         model: CoverModel | None = None
@@ -275,7 +277,7 @@ def tradeoff_curve(
                         break
                     start[_best_extra(g_csr, gw, cov_s)] = 1.0
                 if not ((g_csr @ start) > 0.5).all():
-                    start = swap_search(g_csr, gw, start)
+                    start = swap_search(g_csc, gw, start, groups_csr=g_csr)
                     if lp is None:
                         lp = CoverModel([red], [1.0], n_open=k)
                         lp.relax()
@@ -287,7 +289,7 @@ def tradeoff_curve(
                         top = np.argsort(-lp.lp_solution(), kind="stable")[:k]
                         y_lp = np.zeros(keep_cols.size)
                         y_lp[top] = 1.0
-                        y_lp = swap_search(g_csr, gw, y_lp)
+                        y_lp = swap_search(g_csc, gw, y_lp, groups_csr=g_csr)
                         if float(gw @ ((g_csr @ y_lp) > 0.5)) > float(gw @ ((g_csr @ start) > 0.5)):
                             start = y_lp
                 cov_s = (g_csr @ start) > 0.5
@@ -337,12 +339,13 @@ def tradeoff_curve(
     c_big = np.where(finite, cost, big)
     del finite
     big_fill = 2.0 * float(c_big.max()) + 1.0 if c_big.size else 1.0  # as greedy_fill prices it
+    buf = np.empty_like(c_big)  # greedy_fill_priced's scratch, shared by every K
     for i, k in enumerate(ks):
         sel = layouts[i]
         if sel.size < k + fx.size:
             if np.isin(sel, prev).all() and prev.size < k + fx.size:
                 sel = prev  # the same covering sites: extend the last filled layout
-            sel = greedy_fill_priced(c_big, w, sel, k + fx.size - sel.size, big_fill)
+            sel = greedy_fill_priced(c_big, w, sel, k + fx.size - sel.size, big_fill, buf=buf)
         prev = sel
         if sel.size:
             tt = cost[:, sel].min(axis=1)

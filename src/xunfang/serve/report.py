@@ -6,6 +6,7 @@ network itself (no web tiles) and carry the OpenStreetMap attribution (ODbL).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -376,6 +377,16 @@ def _charts(plan: BoothPlan, lang: str) -> dict[str, go.Figure]:
     return {"hour": hour, "weekday": wd, "type": typ, "coverage": cov}
 
 
+@functools.lru_cache(maxsize=1)
+def _template_env() -> Environment:
+    """The report templates' environment, made once per process: it keeps the compiled
+    templates (compiling ``plan_report.html`` and ``plan_decisions.html`` took 0.2 s of CPU
+    per district of a city plan), and reloads a template whose file changed."""
+    return Environment(
+        loader=PackageLoader("xunfang.serve", "templates"), autoescape=select_autoescape(["html"])
+    )
+
+
 def render_html(plan: BoothPlan, lang: str = "en", *, out_dir: str = "OUT") -> str:
     """The report as one HTML string (plotly.js embedded once).
 
@@ -392,9 +403,7 @@ def render_html(plan: BoothPlan, lang: str = "en", *, out_dir: str = "OUT") -> s
         key: fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
         for key, fig in figs.items()
     }
-    env = Environment(
-        loader=PackageLoader("xunfang.serve", "templates"), autoescape=select_autoescape(["html"])
-    )
+    env = _template_env()
     local = plan.incidents.local_time()
     period = (
         (local.min().strftime("%Y-%m-%d"), local.max().strftime("%Y-%m-%d"))
