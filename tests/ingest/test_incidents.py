@@ -121,6 +121,7 @@ def test_rejection_reasons_are_counted_and_kept(monthly_file: Path, tmp_path: Pa
         "invalid_coordinates": 1,
         "swapped_coordinates": 0,
         "unparseable_time": 1,
+        "implausible_time": 0,
         "future_time": 0,
         "outside_area": 1,
         "duplicate_id": 1,

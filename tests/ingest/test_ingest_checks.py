@@ -300,3 +300,43 @@ def test_stations_with_title_row_and_merged_header(tmp_path: Path) -> None:
     csv_path = tmp_path / "stations.csv"
     csv_path.write_text("派出所一览\nname,lon,lat\nA,121.1,31.1\n", encoding="utf-8")
     assert read_sites(csv_path).geometry.y.tolist() == [31.1]
+
+
+def test_times_beyond_what_a_timestamp_holds_are_rejected_not_a_crash(tmp_path: Path) -> None:
+    # placeholders out of pandas' nanosecond range (1677-09-21 .. 2262-04-11) crashed ingest
+    rows = _rows(5)
+    rows.append("J0100,9999-12-31 23:59:59,盗窃,121.4800,31.2300,a")  # data row 6
+    rows.append("J0101,1677-01-01 00:00:00,盗窃,121.4800,31.2300,b")  # row 7
+    rows.append("J0102,2262年05月01日 00:00:00,盗窃,121.4800,31.2300,c")  # row 8
+    rows.append("J0103,0001-01-01 00:00:00,盗窃,121.4800,31.2300,d")  # row 9
+    _, rejected, report = ingest([_write(tmp_path, rows)], "cn110", now=NOW)
+    assert report.rows_accepted == 5
+    assert report.rejected["future_time"] == 2
+    assert report.rejected["implausible_time"] == 2
+    assert report.rejected["unparseable_time"] == 0
+    by_row = dict(zip(rejected["raw_time"], rejected["reason"], strict=True))
+    assert by_row == {
+        "9999-12-31 23:59:59": "future_time",
+        "1677-01-01 00:00:00": "implausible_time",
+        "2262年05月01日 00:00:00": "future_time",
+        "0001-01-01 00:00:00": "implausible_time",
+    }
+    assert set(rejected["field"]) == {"报警时间"}
+    fut = report.examples["future_time"]
+    assert [e["value"] for e in fut] == ["9999-12-31 23:59:59", "2262年05月01日 00:00:00"]
+    assert fut[0]["file"] == "110.csv" and fut[0]["field"] == "报警时间"
+    early = report.examples["implausible_time"][0]
+    assert early["value"] == "1677-01-01 00:00:00"
+    assert early["expected"].startswith("a time not before ")
+    assert report.period == ("2024-03-01T00:00:00+00:00", "2024-03-01T04:00:00+00:00")
+
+
+def test_an_out_of_range_zone_aware_time_is_rejected(tmp_path: Path) -> None:
+    from xunfang.ingest.incidents import _parse_times
+
+    values = pd.Series(["9999-12-31T23:59:59+08:00", "2024-03-01T08:00:00+08:00", "x"])
+    naive, aware, precision, beyond = _parse_times(values, ["%Y-%m-%dT%H:%M:%S%z"])
+    assert list(beyond) == [1, 0, 0]
+    assert aware.isna().tolist() == [True, False, True]
+    assert aware.iloc[1] == pd.Timestamp("2024-03-01 00:00", tz="UTC")
+    assert list(precision) == [None, "second", None]

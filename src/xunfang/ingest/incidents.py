@@ -28,7 +28,9 @@ lists the piles).
 Times in the future: a row whose time lies later than the time of the ingest plus
 ``future_tolerance`` (default :data:`FUTURE_TOLERANCE`, one day: clocks of exporting
 systems drift and time zones differ) is rejected as ``future_time`` (field: the time
-column). Accepted rows lying more than :data:`SPAN_OUTLIER_MIN` (and ten interquartile
+column). A placeholder time beyond what a nanosecond timestamp holds (``9999-12-31``,
+``2262年...``, ``1677-01-01``; :data:`TIME_RANGE`) is rejected too, never stored: as
+``future_time`` when after now, else as ``implausible_time``. Accepted rows lying more than :data:`SPAN_OUTLIER_MIN` (and ten interquartile
 ranges) from the median time are kept but named in a note, since one such row stretches
 the period every rate is computed over.
 
@@ -116,6 +118,7 @@ REASONS = (
     "invalid_coordinates",
     "swapped_coordinates",
     "unparseable_time",
+    "implausible_time",
     "future_time",
     "outside_area",
     "duplicate_id",
@@ -373,23 +376,32 @@ _EPOCH_PATTERNS = {
 }
 
 
+TIME_RANGE = (pd.Timestamp("1678-01-01"), pd.Timestamp("2261-12-31"))
+"""Times a table can hold: nanosecond timestamps reach 1677-09-21 to 2262-04-11; a day's
+margin on each side keeps a local time inside once moved to UTC. A time read outside this
+range (``9999-12-31``, ``1677-01-01``: placeholders) is rejected, never stored."""
+
+
 def _parse_times(
     values: pd.Series, formats: Sequence[str], cap: str = "second"
-) -> tuple[pd.Series, pd.Series, np.ndarray]:
+) -> tuple[pd.Series, pd.Series, np.ndarray, np.ndarray]:
     """Each row takes the first format that parses it.
 
     Returns
     -------
-    (naive, aware, precision)
+    (naive, aware, precision, beyond)
         ``naive``: local wall-clock datetimes (NaT where a zone-aware format or none
         parsed the row); ``aware``: UTC datetimes of the rows read by a ``%z`` or epoch
         format; ``precision``: object array of ``second``/``minute``/``hour``/``day``
-        per row (the format's, capped at ``cap``), None where nothing parsed.
+        per row (the format's, capped at ``cap``), None where nothing parsed;
+        ``beyond``: int8 per row, +1 (-1) where a format read a time after (before)
+        :data:`TIME_RANGE` (NaT in ``naive`` and ``aware``), else 0.
     """
     n = len(values)
     naive = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
     aware = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
     precision = np.full(n, None, dtype=object)
+    beyond = np.zeros(n, dtype=np.int8)
     text = values.astype("string").str.strip()
     todo = text.notna() & (text.str.len() > 0)
     for fmt in formats:
@@ -409,6 +421,15 @@ def _parse_times(
             parsed = pd.to_datetime(sub, format=fmt, errors="coerce")
             target = naive
         ok = parsed.notna()
+        if ok.any():  # pandas reads such times at a coarser unit: never cast them to ns
+            wall = parsed[ok].dt.tz_localize(None) if target is aware else parsed[ok]
+            late, early = wall > TIME_RANGE[1], wall < TIME_RANGE[0]
+            if late.any() or early.any():
+                where = values.index.get_indexer(wall.index)
+                beyond[where[late.to_numpy()]] = 1
+                beyond[where[early.to_numpy()]] = -1
+                todo.loc[wall.index[(late | early).to_numpy()]] = False
+                ok.loc[wall.index[(late | early).to_numpy()]] = False
         idx = ok[ok].index
         if len(idx) == 0:
             continue
@@ -418,7 +439,7 @@ def _parse_times(
             k for k, v in _PRECISION_RANK.items() if v == rank
         )
         todo &= naive.isna() & aware.isna()
-    return naive, aware, precision
+    return naive, aware, precision, beyond
 
 
 def _localize(naive: pd.Series, tz: str) -> tuple[pd.Series, int]:
@@ -701,7 +722,7 @@ def ingest(
             notes_zh.append(f"{path.name}: {text(note['key'], 'zh', **fields)}")
         timezones.add(layout.timezone)
         lon, lat, creason, swap_text = _locate(path, raw, layout, rf.decimal_comma)
-        naive, aware, precision = _parse_times(
+        naive, aware, precision, beyond = _parse_times(
             raw[layout.time], layout.time_formats, layout.time_precision
         )
         local, n_amb = _localize(naive, layout.timezone)
@@ -791,6 +812,7 @@ def ingest(
         part["source_file"] = path.name
         part["source_row"] = rows
         part["_creason"] = creason
+        part["_beyond"] = beyond
         part["_swap"] = swap_text
         part["_unmapped"] = unmapped.to_numpy()
         part["_raw_type"] = raw[layout.type].to_numpy()
@@ -837,6 +859,9 @@ def ingest(
     reason[df["_creason"].to_numpy() == 1] = "missing_coordinates"
     reason[df["_creason"].to_numpy() == 2] = "invalid_coordinates"
     reason[df["_creason"].to_numpy() == 3] = "swapped_coordinates"
+    beyond = df["_beyond"].to_numpy()
+    reason[reason.isna().to_numpy() & (beyond < 0)] = "implausible_time"
+    reason[reason.isna().to_numpy() & (beyond > 0)] = "future_time"
     reason[reason.isna() & df["occurred_at"].isna()] = "unparseable_time"
     reason[reason.isna() & (df["occurred_at"] > now + future_tolerance)] = "future_time"
     lon = df["lon"].to_numpy()
@@ -861,7 +886,7 @@ def ingest(
     reason = _duplicates(df, reason)
     ok = reason.isna().to_numpy()
 
-    private = ["_creason", "_swap", "_unmapped", "_raw_type", "_file"]
+    private = ["_creason", "_beyond", "_swap", "_unmapped", "_raw_type", "_file"]
     bad = _with_raw(df.loc[~ok], metas, raws)
     blame = np.select(
         [
@@ -873,7 +898,7 @@ def ingest(
                     "outside_area",
                 ]
             ),
-            reason[~ok].isin(["unparseable_time", "future_time"]),
+            reason[~ok].isin(["unparseable_time", "implausible_time", "future_time"]),
         ],
         [bad["_f_xy"], bad["_f_time"]],
         default=bad["_f_id"],
@@ -1144,6 +1169,7 @@ def _examples(
     area_name: str | None,
     bbox: tuple[float, float, float, float] | None,
     latest: pd.Timestamp | None = None,
+    earliest: pd.Timestamp = TIME_RANGE[0],
 ) -> dict[str, list[dict[str, Any]]]:
     """A few rejected rows per reason: where, which field, what it held, what was expected."""
     out: dict[str, list[dict[str, Any]]] = {}
@@ -1156,6 +1182,12 @@ def _examples(
         for _, row in sub.iterrows():
             if r == "unparseable_time":
                 fld, value, expected = row["_f_time"], row["raw_time"], row["_expect_time"]
+            elif r == "implausible_time":
+                fld, value = row["_f_time"], row["raw_time"]
+                expected = (
+                    f"a time not before {earliest:%Y-%m-%d} (an earlier time is a "
+                    "placeholder such as 1900-01-01, not when the incident happened)"
+                )
             elif r == "future_time":
                 fld, value = row["_f_time"], row["raw_time"]
                 expected = f"a time not after {latest.isoformat() if latest else 'now'} (UTC)"

@@ -18,6 +18,7 @@ _REASONS: dict[str, dict[str, str]] = {
         "invalid_coordinates": "coordinates that are not numbers or out of range",
         "swapped_coordinates": "longitude and latitude look swapped",
         "unparseable_time": "time in no listed format",
+        "implausible_time": "time too early to be real (a placeholder?)",
         "outside_area": "outside the area",
         "future_time": "time in the future",
         "duplicate_id": "id already used by an earlier row",
@@ -28,6 +29,7 @@ _REASONS: dict[str, dict[str, str]] = {
         "invalid_coordinates": "坐标不是数字或超出范围",
         "swapped_coordinates": "经度和纬度疑似填反",
         "unparseable_time": "时间格式无法识别",
+        "implausible_time": "时间早得不合理（疑似占位值）",
         "outside_area": "位于区域之外",
         "future_time": "时间晚于当前时间",
         "duplicate_id": "编号与前面的行重复",
@@ -164,6 +166,13 @@ _EXPECTED_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     (re.compile(r"^numbers in (.+)$"), "{0} 中的数值"),
     (re.compile(r"^a time not after now \(UTC\)$"), "不晚于当前时间（UTC）的时间"),
+    (
+        re.compile(
+            r"^a time not before (\S+) \(an earlier time is a placeholder such as "
+            r"1900-01-01, not when the incident happened\)$"
+        ),
+        "不早于 {0} 的时间（更早的时间是占位值，如 1900-01-01，而不是警情发生的时间）",
+    ),
     (re.compile(r"^a position inside the area$"), "位于区域内的位置"),
     (
         re.compile(r"^a position inside (\S+)\.\.(\S+) E, (\S+)\.\.(\S+) N$"),
