@@ -199,6 +199,60 @@ def test_excel_sheet_by_name_or_first(tmp_path: Path) -> None:
         ingest([path], "cn110")
 
 
+def _with_exact_numbers(path: Path, cells: dict[str, str]) -> None:
+    """SYNTHETIC: rewrite numeric cells of the first sheet to exact digits, as a database
+    export writes them (openpyxl itself writes an 18-digit int as 3.1010120250901e+17)."""
+    import re
+
+    with zipfile.ZipFile(path) as zf:
+        parts = {n: zf.read(n) for n in zf.namelist()}
+    xml = parts["xl/worksheets/sheet1.xml"].decode()
+    for ref, digits in cells.items():
+        xml, n = re.subn(rf'(<c r="{ref}" t="n"><v>)[^<]*(</v>)', rf"\g<1>{digits}\g<2>", xml)
+        assert n == 1, ref
+    parts["xl/worksheets/sheet1.xml"] = xml.encode()
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in parts.items():
+            zf.writestr(name, data)
+
+
+def test_excel_numeric_ids_and_phones_stay_exact(tmp_path: Path) -> None:
+    # 18-digit 接警单编号 stored as numbers: openpyxl gives ints, read in full digits; a
+    # float of 18 digits (Excel keeps 15) lost its last ones and is said to have
+    path = tmp_path / "110.xlsx"
+    book = openpyxl.Workbook()
+    ws = book.active
+    assert ws is not None
+    ws.append([*CN_HEADER.split(","), "联系电话"])
+    for i in range(3):  # sheet rows 2, 3, 4
+        ws.append([i, f"2024-03-16 05:4{i}:00", "刑事", "盗窃", 121.47, 31.23, 13812348000 + i])
+    ws.append([3.101012025e17, "2024-03-16 06:00:00", "刑事", "盗窃", 121.47, 31.23, None])
+    ws.append([3.101012025e17, "2024-03-16 07:00:00", "刑事", "盗窃", 121.48, 31.23, None])
+    ws.append([1234.0, "2024-03-16 08:00:00", "刑事", "盗窃", 121.48, 31.23, 1.3812348e10])
+    book.save(path)
+    _with_exact_numbers(path, {f"A{r}": f"31010120250901000{r - 1}" for r in (2, 3, 4)})
+    table, rejected, report = ingest([path], "cn110")
+    f = table.frame
+    assert f["incident_id"].tolist() == [
+        "310101202509010001",
+        "310101202509010002",
+        "310101202509010003",
+        "110.xlsx:4",  # its id lost digits: file and row stand in, no duplicate
+        "110.xlsx:5",
+        "1234",
+    ]
+    assert report.rejected["duplicate_id_conflict"] == 0 and len(rejected) == 0
+    # masked, but from the exact number: 138****8000, 138****8001, ...
+    assert f["caller_phone"].tolist()[:3] == ["138****8000", "138****8001", "138****8002"]
+    assert f["caller_phone"].iloc[5] == "138****8000"
+    lost = [n for n in report.notes if "15 significant digits" in n]
+    assert len(lost) == 1
+    assert "2 cell(s) of column '接警单编号'" in lost[0] and "row(s) 5, 6" in lost[0]
+    assert "310101202500000000" in lost[0]
+    assert any("2 id(s) of column '接警单编号' lost" in n for n in report.notes)
+    assert any("15 位有效数字" in n for n in report.notes_zh)
+
+
 def _points(crs: str) -> gpd.GeoDataFrame:
     # pinyin-initial field names: a Shapefile's DBF holds at most 10 bytes per name
     pts = gpd.GeoDataFrame(

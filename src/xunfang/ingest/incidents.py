@@ -39,6 +39,13 @@ Duplicate ids: a row whose id an earlier row already used is rejected as
 repeat, e.g. a file exported twice), and as ``duplicate_id_conflict`` when they differ
 (two records disagree about one call: the analyst should look at both).
 
+Excel numbers: an id or phone number stored in a workbook as a number is read in full
+digits (openpyxl's integers stay exact; a float with no fraction is written without an
+exponent). A number longer than Excel's 15 significant digits has lost its last digits in
+the workbook (3.101012025e+17 for an 18-digit 接警单编号): a note names the column and
+rows, and such an id stands for no call (rows sharing it are not duplicates), so the file
+name and row identify the row instead.
+
 Control characters: every text column (id, types, premise, address and the profile's
 other text) is *cleaned*, never rejected for them: tab, line feed and carriage return
 become a space, and the other C0 control characters (U+0000-U+001F), DEL (U+007F) and the
@@ -733,6 +740,12 @@ def ingest(
             if layout.id
             else pd.Series(pd.NA, index=raw.index, dtype="string")
         )
+        lost_ids = rf.lost_digits.get(layout.id or "")
+        if lost_ids is not None:  # an id Excel cut to 15 digits is no id (module docstring)
+            ids[lost_ids] = pd.NA
+            lost = {"col": layout.id, "n": int(lost_ids.sum())}
+            notes.append(f"{path.name}: {text('lost_id_digits', 'en', **lost)}")
+            notes_zh.append(f"{path.name}: {text('lost_id_digits', 'zh', **lost)}")
         if ids.isna().any():  # no id: the file name and row stand in for it
             missing = ids.isna().to_numpy()
             ids[missing] = [f"{path.name}:{r}" for r in rows[missing]]

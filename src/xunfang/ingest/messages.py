@@ -62,6 +62,15 @@ _TEXT: dict[str, dict[str, str]] = {
             "file(s) not read: {names}"
         ),
         "reading": "reading {n} file(s)",
+        "lost_digits": (
+            "{n} cell(s) of column {col!r} hold a number longer than Excel's 15 significant "
+            "digits (row(s) {rows}; e.g. {value}): the workbook lost their last digits. "
+            "Format the column as text where the file is made, or send a CSV"
+        ),
+        "lost_id_digits": (
+            "{n} id(s) of column {col!r} lost their last digits in Excel: those rows are "
+            "identified by file and row instead, and not checked for duplicates"
+        ),
         "span_outliers": (
             "{n} accepted row(s) lie more than {days} days from the median time "
             "(e.g. {file} row {row}: {time}); the period {start} - {end} looks wrong"
@@ -105,6 +114,14 @@ _TEXT: dict[str, dict[str, str]] = {
             "文件夹 {folder}：已按文件名顺序读取其中 {n} 个警情文件；另有 {k} 个文件未读取：{names}"
         ),
         "reading": "正在读取 {n} 个文件",
+        "lost_digits": (
+            "列 {col!r} 有 {n} 个单元格是超过 Excel 15 位有效数字的数值（第 {rows} 行；"
+            "例：{value}）：工作簿已丢失其末尾数字。请在导出处把该列设为文本格式，或改用 CSV"
+        ),
+        "lost_id_digits": (
+            "列 {col!r} 有 {n} 个编号在 Excel 中丢失了末尾数字：这些行改用文件名和行号标识，"
+            "不做重复检查"
+        ),
         "span_outliers": (
             "{n} 条已接受的行与时间中位数相差超过 {days} 天"
             "（例：{file} 第 {row} 行：{time}）；时间范围 {start} - {end} 可能有误"

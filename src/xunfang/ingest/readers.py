@@ -171,6 +171,9 @@ class RawFile:
     kind: Kind
     decimal_comma: bool = False
     notes: list[dict[str, str]] = field(default_factory=list)
+    lost_digits: dict[str, np.ndarray] = field(default_factory=dict)
+    """Per text column of an Excel sheet (id, phone, ...), a mask of the rows whose cell is
+    a number longer than Excel's 15 significant digits: its last digits are lost."""
 
 
 # --------------------------------------------------------------------------- bytes
@@ -780,22 +783,65 @@ def _read_xlsx(
         used = set(layout.required_columns())
         names = _refuse_duplicates(path, header, used)
         idx = [i for i, n in enumerate(names) if n in used]
-        data = [[_cell(r[i]) if i < len(r) else None for i in idx] for r in (*top[start:], *rows)]
+        data = [[r[i] if i < len(r) else None for i in idx] for r in (*top[start:], *rows)]
     finally:
         book.close()
-    raw = pd.DataFrame(data, columns=[names[i] for i in idx], dtype=object).astype("string")
+    columns = [names[i] for i in idx]
+    # the cells as text, column by column: never through a float64 column (ids, phones)
+    raw = pd.DataFrame(
+        {c: pd.array([_cell(r[k]) for r in data], dtype="string") for k, c in enumerate(columns)},
+        columns=columns,
+    )
+    # a float of 15+ digits: Excel kept only its first 15 significant digits
+    text_like = {c for c in (layout.id, *layout.extra.values()) if c} & set(columns)
+    lossy = {
+        c: np.array([_lost_digits(r[k]) for r in data], dtype=bool)
+        for k, c in enumerate(columns)
+        if c in text_like
+    }
     raw = raw.astype(object).where(raw.notna(), None)
-    raw = raw.dropna(how="all").reset_index(drop=True)
+    keep = raw.notna().any(axis=1).to_numpy()
+    raw = raw.loc[keep].reset_index(drop=True)
     if raw.empty:
         raise DataFileError(path, f"sheet {name!r} has a header but no data rows")
-    return RawFile(raw, layout, "xlsx", "xlsx", notes=_layout_notes(profile, header))
+    sheet_rows = np.arange(start + 1, start + 1 + len(data))[keep]  # 1-based sheet rows
+    notes = _layout_notes(profile, header)
+    lost = {c: m[keep] for c, m in lossy.items() if m[keep].any()}
+    for c, m in lost.items():
+        first = int(np.flatnonzero(m)[0])
+        notes.append(
+            {
+                "key": "lost_digits",
+                "col": c,
+                "n": str(int(m.sum())),
+                "rows": _line_list([int(r) for r in sheet_rows[m]]),
+                "value": str(raw[c].iloc[first]),
+            }
+        )
+    return RawFile(raw, layout, "xlsx", "xlsx", notes=notes, lost_digits=lost)
+
+
+EXCEL_DIGITS = 15
+"""Significant digits Excel keeps of a number: an id or phone number typed as a longer
+number is stored with its last digits replaced by zeros."""
+
+
+def _lost_digits(value: object) -> bool:
+    """Whether an Excel cell is a float too long for Excel's :data:`EXCEL_DIGITS` digits
+    (an 18-digit id stored as a number: 3.101012025e+17)."""
+    return isinstance(value, float) and np.isfinite(value) and abs(value) >= 10**EXCEL_DIGITS
 
 
 def _cell(value: object) -> str | None:
-    """An Excel cell as the text a CSV export would hold."""
+    """An Excel cell as the text a CSV export would hold: a whole number (int, or a float
+    with no fraction) in full digits, never in exponent form."""
     if value is None:
         return None
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and np.isfinite(value) and value.is_integer():
         return str(int(value))
     if hasattr(value, "isoformat") and hasattr(value, "hour"):
         return value.strftime("%Y-%m-%d %H:%M:%S")  # type: ignore[attr-defined]
