@@ -327,7 +327,7 @@ def test_times_beyond_what_a_timestamp_holds_are_rejected_not_a_crash(tmp_path: 
     assert fut[0]["file"] == "110.csv" and fut[0]["field"] == "报警时间"
     early = report.examples["implausible_time"][0]
     assert early["value"] == "1677-01-01 00:00:00"
-    assert early["expected"].startswith("a time not before ")
+    assert early["expected"].startswith("a time after 1970-01-01 00:00 UTC (an earlier time is a placeholder")
     assert report.period == ("2024-03-01T00:00:00+00:00", "2024-03-01T04:00:00+00:00")
 
 
@@ -340,3 +340,25 @@ def test_an_out_of_range_zone_aware_time_is_rejected(tmp_path: Path) -> None:
     assert aware.isna().tolist() == [True, False, True]
     assert aware.iloc[1] == pd.Timestamp("2024-03-01 00:00", tz="UTC")
     assert list(precision) == [None, "second", None]
+
+
+def test_placeholder_times_before_1970_are_rejected_as_implausible(tmp_path: Path) -> None:
+    # a 1900-01-01 row kept made deploy count 6,569 weeks of incidents for one quarter
+    rows = _rows(5)
+    rows.append("J0100,1900-01-01 00:00:00,盗窃,121.4800,31.2300,a")  # data row 6
+    rows.append("J0101,1970-01-01 00:00:00,盗窃,121.4800,31.2300,b")  # 1969-12-31 16:00 UTC
+    rows.append("J0102,1970-01-01 08:00:01,盗窃,121.4800,31.2300,c")  # 00:00:01 UTC: kept
+    _, rejected, report = ingest([_write(tmp_path, rows)], "cn110", now=NOW)
+    assert report.rejected["implausible_time"] == 2
+    assert list(rejected["source_row"]) == [6, 7]
+    assert report.rows_accepted == 6
+    ex = report.examples["implausible_time"][0]
+    assert (ex["row"], ex["field"], ex["value"]) == (6, "报警时间", "1900-01-01 00:00:00")
+    assert report.period == ("1970-01-01T00:00:01+00:00", "2024-03-01T04:00:00+00:00")
+    # a later floor of the caller's
+    _, _, late = ingest(
+        [_write(tmp_path, rows)], "cn110", now=NOW, earliest=pd.Timestamp("2024-03-01 01:00")
+    )
+    # 1900, 1970 x2, and 00:00 and 01:00 UTC (the floor itself) of 2024-03-01
+    assert late.rejected["implausible_time"] == 5
+    assert late.period == ("2024-03-01T02:00:00+00:00", "2024-03-01T04:00:00+00:00")

@@ -30,7 +30,11 @@ Times in the future: a row whose time lies later than the time of the ingest plu
 systems drift and time zones differ) is rejected as ``future_time`` (field: the time
 column). A placeholder time beyond what a nanosecond timestamp holds (``9999-12-31``,
 ``2262年...``, ``1677-01-01``; :data:`TIME_RANGE`) is rejected too, never stored: as
-``future_time`` when after now, else as ``implausible_time``. Accepted rows lying more than :data:`SPAN_OUTLIER_MIN` (and ten interquartile
+``future_time`` when after now, else as ``implausible_time``. So is a time before
+``earliest`` (default :data:`EARLIEST`, 1970-01-01 00:00 UTC, itself included): ``1900-01-01`` and
+``1970-01-01 00:00`` are what exports write for "no time", and one such row kept would
+stretch every weekly rate (a quarter's 110 calls read as 6,569 weeks of incidents by
+``deploy``). Accepted rows lying more than :data:`SPAN_OUTLIER_MIN` (and ten interquartile
 ranges) from the median time are kept but named in a note, since one such row stretches
 the period every rate is computed over.
 
@@ -137,6 +141,10 @@ OUTSIDE_SHARE = 0.5
 the frames the area and the incidents were read in (a frame mix-up is the usual cause)."""
 FUTURE_TOLERANCE = pd.Timedelta(days=1)
 """A row may lie this much after the time of the ingest before it counts as ``future_time``."""
+EARLIEST = pd.Timestamp("1970-01-01", tz="UTC")
+"""Default first plausible time: a row before it is rejected as ``implausible_time``
+(a placeholder: 1900-01-01, Excel's day 0, a zero Unix time; 1970-01-01 00:00 read in a
+zone east of UTC lies before it). A row exactly at it is rejected too. No call-for-service system in use kept records before 1970."""
 SPAN_OUTLIER_MIN = pd.Timedelta(days=365)
 """An accepted row this far (and ten interquartile ranges) from the median time is named
 in a note: the period looks wrong."""
@@ -628,6 +636,7 @@ def ingest(
     keep_piled: bool = False,
     future_tolerance: pd.Timedelta = FUTURE_TOLERANCE,
     now: pd.Timestamp | None = None,
+    earliest: pd.Timestamp = EARLIEST,
     area_frame: str | None = None,
     header_row: HeaderRow = "auto",
 ) -> tuple[IncidentTable, pd.DataFrame, IngestReport]:
@@ -667,6 +676,9 @@ def ingest(
         Rows later than ``now + future_tolerance`` are rejected as ``future_time``.
     now
         The time of the ingest (tz-aware; default: the clock's, UTC).
+    earliest
+        Rows at or before this time (tz-aware, or naive UTC) are rejected as
+        ``implausible_time``; default :data:`EARLIEST`.
     area_frame
         Frame the caller read ``area``'s file in, recorded in the report.
     header_row
@@ -705,6 +717,9 @@ def ingest(
     paths = _expand_folders(paths, notes, notes_zh)
     taxonomy = taxonomy or load_taxonomy()
     now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now).tz_convert("UTC")
+    earliest = pd.Timestamp(earliest)
+    earliest = earliest.tz_localize("UTC") if earliest.tzinfo is None else earliest
+    earliest = earliest.tz_convert("UTC")
     parts: list[pd.DataFrame] = []
     files_info: list[dict[str, Any]] = []
     timezones: set[str] = set()
@@ -876,6 +891,7 @@ def ingest(
     reason[reason.isna().to_numpy() & (beyond < 0)] = "implausible_time"
     reason[reason.isna().to_numpy() & (beyond > 0)] = "future_time"
     reason[reason.isna() & df["occurred_at"].isna()] = "unparseable_time"
+    reason[reason.isna() & (df["occurred_at"] <= earliest)] = "implausible_time"
     reason[reason.isna() & (df["occurred_at"] > now + future_tolerance)] = "future_time"
     lon = df["lon"].to_numpy()
     lat = df["lat"].to_numpy()
@@ -916,7 +932,9 @@ def ingest(
         [bad["_f_xy"], bad["_f_time"]],
         default=bad["_f_id"],
     )
-    examples = _examples(bad, reason[~ok], area_name, profile.bbox, now + future_tolerance)
+    examples = _examples(
+        bad, reason[~ok], area_name, profile.bbox, now + future_tolerance, earliest
+    )
     rejected = bad.drop(columns=[*private, *metas[0]]).copy()
     rejected.insert(0, "reason", reason[~ok].to_numpy())
     rejected.insert(1, "field", blame)
@@ -1182,7 +1200,7 @@ def _examples(
     area_name: str | None,
     bbox: tuple[float, float, float, float] | None,
     latest: pd.Timestamp | None = None,
-    earliest: pd.Timestamp = TIME_RANGE[0],
+    earliest: pd.Timestamp = EARLIEST,
 ) -> dict[str, list[dict[str, Any]]]:
     """A few rejected rows per reason: where, which field, what it held, what was expected."""
     out: dict[str, list[dict[str, Any]]] = {}
@@ -1198,7 +1216,7 @@ def _examples(
             elif r == "implausible_time":
                 fld, value = row["_f_time"], row["raw_time"]
                 expected = (
-                    f"a time not before {earliest:%Y-%m-%d} (an earlier time is a "
+                    f"a time after {earliest:%Y-%m-%d %H:%M} UTC (an earlier time is a "
                     "placeholder such as 1900-01-01, not when the incident happened)"
                 )
             elif r == "future_time":

@@ -185,10 +185,10 @@ _EXPECTED_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^a time not after now \(UTC\)$"), "不晚于当前时间（UTC）的时间"),
     (
         re.compile(
-            r"^a time not before (\S+) \(an earlier time is a placeholder such as "
+            r"^a time after (\S+ \S+) UTC \(an earlier time is a placeholder such as "
             r"1900-01-01, not when the incident happened\)$"
         ),
-        "不早于 {0} 的时间（更早的时间是占位值，如 1900-01-01，而不是警情发生的时间）",
+        "晚于 {0}（UTC）的时间（更早的时间是占位值，如 1900-01-01，而不是警情发生的时间）",
     ),
     (re.compile(r"^a position inside the area$"), "位于区域内的位置"),
     (
