@@ -31,14 +31,14 @@ PINYIN = "JJDBH,BJSJ,BJLB,BJLX,BJXL,JD,WD,SFDZ,BJRXM,BJDH,BJNR,GXDWMC"
 
 def test_cn110_reads_the_chinese_export_as_it_comes() -> None:
     table, rejected, report = ingest([FIXTURE], "cn110", frame="gcj02")
-    f = table.frame.set_index("source_row")
+    f = table.frame.set_index(table.frame["source_row"] - 1)  # data row: line 1 is the header
     assert report.files[0]["encoding"] == "gb18030"
     assert report.timezone == "Asia/Shanghai"
     assert report.rows_read == 8
     assert report.rows_accepted == 6
     assert report.rejected["missing_coordinates"] == 1
     assert report.rejected["unparseable_time"] == 1
-    assert list(rejected["source_row"]) == [5, 6]
+    assert list(rejected["source_row"]) == [6, 7]  # the file's lines (header: line 1)
     assert list(rejected["field"]) == ["经度/纬度", "报警时间"]
     # GCJ-02 (7 decimals, ~1 cm) back to the WGS-84 points: within 1e-6 degree (~0.1 m)
     for row, (lon, lat) in WGS.items():
@@ -73,7 +73,7 @@ def test_cn110_reads_the_chinese_export_as_it_comes() -> None:
 
 def test_caller_name_and_phone_only_masked_and_free_text_not_read(tmp_path: Path) -> None:
     table, _, report = ingest([FIXTURE], "cn110", frame="gcj02")
-    f = table.frame.set_index("source_row")
+    f = table.frame.set_index(table.frame["source_row"] - 1)  # data row: line 1 is the header
     assert f.loc[1, "caller_name"] == "张*"
     assert f.loc[1, "caller_phone"] == "138****8000"
     assert f.loc[3, "caller_name"] == "欧*"

@@ -47,7 +47,7 @@ def test_future_times_are_rejected_naming_row_and_field(tmp_path: Path) -> None:
     assert report.rejected["future_time"] == 2
     assert report.rows_accepted == 6
     fut = rejected[rejected["reason"] == "future_time"]
-    assert list(fut["source_row"]) == [7, 8]
+    assert list(fut["source_row"]) == [8, 9]  # the file's lines (the header is line 1)
     assert set(fut["field"]) == {"报警时间"}
     assert report.examples["future_time"][0]["value"] == "2024-03-11 20:01:00"
     assert report.period == ("2024-03-01T00:00:00+00:00", "2024-03-11T11:59:00+00:00")
@@ -63,7 +63,7 @@ def test_a_lone_row_years_apart_is_named_in_a_note(tmp_path: Path) -> None:
     _, _, report = ingest([_write(tmp_path, rows)], "cn110", now=NOW)
     assert report.rows_accepted == 21
     assert len(report.notes) == 1 and "1 accepted row(s)" in report.notes[0]
-    assert "row 21" in report.notes[0] and "365 days" in report.notes[0]
+    assert "row 22" in report.notes[0] and "365 days" in report.notes[0]  # header: line 1
     assert "条已接受的行" in report.notes_zh[0]
     _, _, clean = ingest([_write(tmp_path, _rows(20))], "cn110", now=NOW)
     assert clean.notes == ()
@@ -78,9 +78,9 @@ def test_duplicate_ids_exact_repeat_and_conflict_differ(tmp_path: Path) -> None:
     assert report.rejected["duplicate_id"] == 1
     assert report.rejected["duplicate_id_conflict"] == 2
     assert dict(zip(rejected["source_row"], rejected["reason"], strict=True)) == {
-        4: "duplicate_id",
-        5: "duplicate_id_conflict",
+        5: "duplicate_id",  # data row 4 on line 5: the header is line 1
         6: "duplicate_id_conflict",
+        7: "duplicate_id_conflict",
     }
     assert set(rejected["field"]) == {"接警单编号"}
 
@@ -111,7 +111,7 @@ def test_text_longer_than_the_cap_is_cut_counted_and_named(tmp_path: Path) -> No
     assert report.to_dict()["max_text_chars"] == 2_000
     assert report.notes == (
         "110.csv: 2 cell(s) of field '事发地址' longer than 2,000 characters cut to 2,000 "
-        "(row(s) 2, 3; the longest 2,000,000)",
+        "(row(s) 3, 4; the longest 2,000,000)",
     )
     assert report.notes_zh[0].startswith("110.csv：字段 '事发地址' 有 2 个单元格超过 2,000 个字符")
 
@@ -305,10 +305,10 @@ def test_stations_with_title_row_and_merged_header(tmp_path: Path) -> None:
 def test_times_beyond_what_a_timestamp_holds_are_rejected_not_a_crash(tmp_path: Path) -> None:
     # placeholders out of pandas' nanosecond range (1677-09-21 .. 2262-04-11) crashed ingest
     rows = _rows(5)
-    rows.append("J0100,9999-12-31 23:59:59,盗窃,121.4800,31.2300,a")  # data row 6
-    rows.append("J0101,1677-01-01 00:00:00,盗窃,121.4800,31.2300,b")  # row 7
-    rows.append("J0102,2262年05月01日 00:00:00,盗窃,121.4800,31.2300,c")  # row 8
-    rows.append("J0103,0001-01-01 00:00:00,盗窃,121.4800,31.2300,d")  # row 9
+    rows.append("J0100,9999-12-31 23:59:59,盗窃,121.4800,31.2300,a")  # line 7
+    rows.append("J0101,1677-01-01 00:00:00,盗窃,121.4800,31.2300,b")  # line 8
+    rows.append("J0102,2262年05月01日 00:00:00,盗窃,121.4800,31.2300,c")  # line 9
+    rows.append("J0103,0001-01-01 00:00:00,盗窃,121.4800,31.2300,d")  # line 10
     _, rejected, report = ingest([_write(tmp_path, rows)], "cn110", now=NOW)
     assert report.rows_accepted == 5
     assert report.rejected["future_time"] == 2
@@ -345,15 +345,15 @@ def test_an_out_of_range_zone_aware_time_is_rejected(tmp_path: Path) -> None:
 def test_placeholder_times_before_1970_are_rejected_as_implausible(tmp_path: Path) -> None:
     # a 1900-01-01 row kept made deploy count 6,569 weeks of incidents for one quarter
     rows = _rows(5)
-    rows.append("J0100,1900-01-01 00:00:00,盗窃,121.4800,31.2300,a")  # data row 6
+    rows.append("J0100,1900-01-01 00:00:00,盗窃,121.4800,31.2300,a")  # line 7
     rows.append("J0101,1970-01-01 00:00:00,盗窃,121.4800,31.2300,b")  # 1969-12-31 16:00 UTC
     rows.append("J0102,1970-01-01 08:00:01,盗窃,121.4800,31.2300,c")  # 00:00:01 UTC: kept
     _, rejected, report = ingest([_write(tmp_path, rows)], "cn110", now=NOW)
     assert report.rejected["implausible_time"] == 2
-    assert list(rejected["source_row"]) == [6, 7]
+    assert list(rejected["source_row"]) == [7, 8]
     assert report.rows_accepted == 6
     ex = report.examples["implausible_time"][0]
-    assert (ex["row"], ex["field"], ex["value"]) == (6, "报警时间", "1900-01-01 00:00:00")
+    assert (ex["row"], ex["field"], ex["value"]) == (7, "报警时间", "1900-01-01 00:00:00")
     assert report.period == ("1970-01-01T00:00:01+00:00", "2024-03-01T04:00:00+00:00")
     # a later floor of the caller's
     _, _, late = ingest(
@@ -362,3 +362,54 @@ def test_placeholder_times_before_1970_are_rejected_as_implausible(tmp_path: Pat
     # 1900, 1970 x2, and 00:00 and 01:00 UTC (the floor itself) of 2024-03-01
     assert late.rejected["implausible_time"] == 5
     assert late.period == ("2024-03-01T02:00:00+00:00", "2024-03-01T04:00:00+00:00")
+
+
+def test_rows_are_named_by_the_line_the_file_shows(tmp_path: Path) -> None:
+    # SYNTHETIC: a title line, a blank line, the header on line 3; an address holding a
+    # line break (lines 5-6); a blank line (8); the bad times on lines 7 and 10
+    body = [
+        "110接警记录导出",
+        "",
+        HEADER,
+        "J1,2024-03-01 08:00:00,盗窃,121.4800,31.2300,a",  # line 4
+        'J2,2024-03-01 09:00:00,盗窃,121.4801,31.2300,"南京东路',  # line 5
+        '1号"',  # line 6
+        "J3,bad,盗窃,121.4802,31.2300,c",  # line 7
+        "",  # line 8
+        "J4,2024-03-01 10:00:00,盗窃,121.4803,31.2300,d",  # line 9
+        "J5,,盗窃,121.4804,31.2300,e",  # line 10
+    ]
+    path = tmp_path / "110.csv"
+    path.write_bytes(("\r\n".join(body) + "\r\n").encode("gb18030"))
+    table, rejected, report = ingest([path], "cn110", now=NOW)
+    assert table.frame["source_row"].tolist() == [4, 5, 9]
+    assert table.frame["address"].iloc[1] == "南京东路  1号"  # CR and LF each a space
+    assert rejected["source_row"].tolist() == [7, 10]
+    assert [e["row"] for e in report.examples["unparseable_time"]] == [7, 10]
+    # the same file with one record per line: lines numbered from the header on
+    plain = tmp_path / "plain.csv"
+    plain.write_bytes(("\n".join([HEADER, *_rows(3)])).encode("gb18030"))  # no final newline
+    t2, _, _ = ingest([plain], "cn110", now=NOW)
+    assert t2.frame["source_row"].tolist() == [2, 3, 4]
+
+
+def test_excel_rows_are_the_sheet_rows(tmp_path: Path) -> None:
+    # title on row 1, a two-row header on rows 2-3, data from row 4; an empty row 6
+    rows: list[list[object]] = [
+        ["J1", "2024-03-01 08:00:00", "盗窃", 121.4801, 31.2301],  # row 4
+        ["J2", "bad", "盗窃", 121.4802, 31.2302],  # row 5
+        [None, None, None, None, None],  # row 6: empty, skipped
+        ["J3", "2024-03-01 10:00:00", "盗窃", None, None],  # row 7
+    ]
+    header: list[list[object]] = [
+        ["接警单编号", "报警时间", "报警类别", "坐标", None],
+        [None, None, None, "经度", "纬度"],
+    ]
+    book = _merged_workbook(tmp_path / "110.xlsx", rows, header)
+    table, rejected, report = ingest([book], "cn110", now=NOW)
+    assert table.frame["source_row"].tolist() == [4]
+    assert dict(zip(rejected["source_row"], rejected["reason"], strict=True)) == {
+        5: "unparseable_time",
+        7: "missing_coordinates",
+    }
+    assert report.examples["unparseable_time"][0]["row"] == 5

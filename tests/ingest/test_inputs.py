@@ -88,7 +88,8 @@ def test_bytes_that_do_not_decide_the_encoding_are_refused(tmp_path: Path, mappi
     lines = ["id,time,type,subtype,lon,lat", "A1,2024-05-01 10:00:00,кража,кража,121.45,31.22"]
     path = tmp_path / "cp1251.csv"
     path.write_bytes(("\n".join(lines) + "\n").encode("cp1251"))
-    with pytest.raises(DataFileError, match=r"cp1251\.csv, row 1: is not UTF-8 .*--encoding"):
+    # row 2: the file's line 2 (the header, line 1, is ASCII)
+    with pytest.raises(DataFileError, match=r"cp1251\.csv, row 2: is not UTF-8 .*--encoding"):
         ingest([path], profile_from_toml(mapping))
     # Latin-1 bytes that happen to be valid GB18030 but not Chinese text: refused too
     lines[1] = "A1,2024-05-01 10:00:00,Café Crème,Ünterführung,121.45,31.22"
@@ -117,7 +118,7 @@ def test_bom_crlf_spaces_in_header_and_decimal_commas(tmp_path: Path) -> None:
     assert table.frame["lat"].tolist() == [31.23, 31.24]
     assert table.frame["incident_id"].tolist() == ["A1", "A2"]
     assert rejected[["reason", "field", "source_row", "raw_x"]].values.tolist() == [
-        ["invalid_coordinates", "经度/纬度", 3, "121,4x"]
+        ["invalid_coordinates", "经度/纬度", 4, "121,4x"]  # line 4: the header is line 1
     ]
 
 
@@ -130,7 +131,7 @@ def test_duplicate_header_names_are_refused_naming_both(tmp_path: Path) -> None:
     )
     with pytest.raises(
         DataFileError,
-        match=r"dup\.csv, row 0, field '报警时间': two columns are named '报警时间': "
+        match=r"dup\.csv, row 1, field '报警时间': two columns are named '报警时间': "
         r"column 2 and column 6",
     ):
         ingest([path], "cn110")
@@ -237,8 +238,8 @@ def test_excel_numeric_ids_and_phones_stay_exact(tmp_path: Path) -> None:
         "310101202509010001",
         "310101202509010002",
         "310101202509010003",
-        "110.xlsx:4",  # its id lost digits: file and row stand in, no duplicate
-        "110.xlsx:5",
+        "110.xlsx:5",  # its id lost digits: file and sheet row stand in, no duplicate
+        "110.xlsx:6",
         "1234",
     ]
     assert report.rejected["duplicate_id_conflict"] == 0 and len(rejected) == 0
@@ -354,7 +355,7 @@ def test_every_row_rejected_still_writes_rejected_csv(tmp_path: Path) -> None:
     )
     with pytest.raises(
         NoUsableRowsError,
-        match=r"no usable rows.*row 1 field '报警时间' = '16\.03\.2024 05:45', expected %Y-%m-%d",
+        match=r"no usable rows.*row 2 field '报警时间' = '16\.03\.2024 05:45', expected %Y-%m-%d",
     ):
         ingest([path], "cn110")
     out = tmp_path / "out"
@@ -366,13 +367,13 @@ def test_every_row_rejected_still_writes_rejected_csv(tmp_path: Path) -> None:
     assert not (out / "incidents.parquet").exists()
     rej = pd.read_csv(out / "rejected.csv")
     assert rej[["reason", "field", "source_row"]].values.tolist() == [
-        ["unparseable_time", "报警时间", 1],
-        ["missing_coordinates", "经度/纬度", 2],
+        ["unparseable_time", "报警时间", 2],  # the file's lines: the header is line 1
+        ["missing_coordinates", "经度/纬度", 3],
     ]
     report = json.loads((out / "ingest_report.json").read_text("utf-8"))
     example = report["rejected_examples"]["unparseable_time"][0]
     assert example["value"] == "16.03.2024 05:45"
-    assert example["row"] == 1
+    assert example["row"] == 2
     assert "%Y-%m-%d %H:%M:%S" in example["expected"]
     assert report["rows_accepted"] == 0
 
@@ -423,9 +424,9 @@ def test_utf8_rows_in_a_gbk_export_are_read_as_utf8_and_named(
     # a line valid in neither encoding still refuses the file, naming that line
     lines[2] = b"A2,2024-05-01 10:01:00,\xff\xfe,x,121.41,31.21"
     path.write_bytes(b"\n".join(lines) + b"\n")
-    with pytest.raises(DataFileError, match=r"mixed\.csv, row 2: .*line 3 is neither UTF-8 nor GB"):
+    with pytest.raises(DataFileError, match=r"mixed\.csv, row 3: .*line 3 is neither UTF-8 nor GB"):
         ingest([path], profile_from_toml(mapping))
-    with pytest.raises(DataFileError, match=r"row 2: line 3 is valid neither as gb18030 nor"):
+    with pytest.raises(DataFileError, match=r"row 3: line 3 is valid neither as gb18030 nor"):
         ingest([path], profile_from_toml(mapping), encoding="gb18030")
 
 

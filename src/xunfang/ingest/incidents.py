@@ -8,7 +8,9 @@ The output table (:class:`IncidentTable`) has one row per usable incident with c
 ``incident_id, occurred_at (UTC), time_precision, type_group, type, subtype, premise,
 lon, lat (WGS-84), x_m, y_m (the table's projected CRS), arrest`` plus the profile's
 extra columns (``district``, ``beat``, ``address``, ...), ``piled`` and
-``source_file``/``source_row``. Every row that cannot be used is kept in a rejected table
+``source_file``/``source_row`` (the row as the file shows it: a CSV's line number, the
+header line counting as line 1 or later, a sheet's row number, a feature's number). Every
+row that cannot be used is kept in a rejected table
 with its reason and field; nothing is dropped silently.
 
 Personal data: a layout's ``mask`` columns (the 110 caller's name and phone) are masked
@@ -497,12 +499,17 @@ def _in_bbox(
 
 
 def _locate(
-    path: Path, raw: pd.DataFrame, layout: Layout, decimal_comma: bool = False
+    path: Path,
+    raw: pd.DataFrame,
+    layout: Layout,
+    decimal_comma: bool = False,
+    file_rows: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """WGS-84 lon, lat of each row, and a reason code (0 ok, 1 missing, 2 invalid, 3 out of
     range but in range, and inside the source's extent when it has one, once swapped), and
     for the code-3 rows the fields and values as read (``"lon/lat: 200.0, 41.9"``), for the
-    rows a lon/lat pair located its fields (``"lon/lat"``), else empty."""
+    rows a lon/lat pair located its fields (``"lon/lat"``), else empty. ``file_rows``: each
+    row's number in the file, for an error (default: index + 1)."""
     n = len(raw)
     lon = np.full(n, np.nan)
     lat = np.full(n, np.nan)
@@ -512,6 +519,8 @@ def _locate(
     # frame checks (swapped axes, wrong CRS) compare with the source's plausible extent,
     # never with a study area: a city-wide file is mostly outside any one district
     bbox = layout.bbox
+    if file_rows is None:
+        file_rows = np.arange(1, n + 1)
     for spec in layout.coords:
         todo = np.isnan(lon)
         if not todo.any():
@@ -525,7 +534,7 @@ def _locate(
         if spec.kind == "lonlat":
             xx, yy = x[have], y[have]
             in_range = (np.abs(xx) <= 180) & (np.abs(yy) <= 90)
-            _check_swap(path, spec, xx, yy, in_range, bbox)
+            _check_swap(path, spec, xx, yy, in_range, bbox, file_rows[have])
             if spec.frame != "wgs84":
                 cx, cy = to_wgs84(xx, yy, spec.frame)
                 xx, yy = np.asarray(cx, dtype=np.float64), np.asarray(cy, dtype=np.float64)
@@ -568,6 +577,7 @@ def _check_swap(
     lat: np.ndarray,
     in_range: np.ndarray,
     bbox: tuple[float, float, float, float] | None,
+    file_rows: np.ndarray,
 ) -> None:
     if len(lon) < MIN_ROWS_FOR_FRAME_CHECK:
         return
@@ -578,12 +588,12 @@ def _check_swap(
         inside = in_range.mean()
         swapped = ((np.abs(lat) <= 180) & (np.abs(lon) <= 90)).mean()
     if inside < SWAP_SHARE and swapped > SWAP_SHARE:
-        first = int(np.flatnonzero(~(_in_bbox(lon, lat, bbox) if bbox else in_range))[0]) + 1
+        first = int(np.flatnonzero(~(_in_bbox(lon, lat, bbox) if bbox else in_range))[0])
         raise DataFileError(
             path,
             f"{1 - inside:.0%} of the positions fall outside the area but {swapped:.0%} fall "
             f"inside when longitude and latitude are swapped: the columns look swapped "
-            f"(e.g. row {first}: {spec.x}={lon[first - 1]}, {spec.y}={lat[first - 1]}); "
+            f"(e.g. row {int(file_rows[first])}: {spec.x}={lon[first]}, {spec.y}={lat[first]}); "
             f"map x to {spec.y!r} and y to {spec.x!r}",
             field=spec.x,
         )
@@ -743,13 +753,14 @@ def ingest(
             notes.append(f"{path.name}: {text(note['key'], 'en', **fields)}")
             notes_zh.append(f"{path.name}: {text(note['key'], 'zh', **fields)}")
         timezones.add(layout.timezone)
-        lon, lat, creason, swap_text = _locate(path, raw, layout, rf.decimal_comma)
+        lon, lat, creason, swap_text = _locate(path, raw, layout, rf.decimal_comma, rf.rows)
         naive, aware, precision, beyond = _parse_times(
             raw[layout.time], layout.time_formats, layout.time_precision
         )
         local, n_amb = _localize(naive, layout.timezone)
         occurred = local.where(aware.isna(), aware)
-        rows = np.arange(1, len(raw) + 1)
+        # the row as the file shows it: a CSV's line, a sheet's row (readers.RawFile.rows)
+        rows = rf.rows if rf.rows is not None else np.arange(1, len(raw) + 1)
         ids = (
             raw[layout.id].astype("string").str.strip()
             if layout.id
@@ -839,6 +850,7 @@ def ingest(
                     notes_zh.append(text("truncated_note", "zh", **cut))
         part["source_file"] = path.name
         part["source_row"] = rows
+        part["_pos"] = np.arange(len(raw))
         part["_creason"] = creason
         part["_beyond"] = beyond
         part["_swap"] = swap_text
@@ -915,7 +927,7 @@ def ingest(
     reason = _duplicates(df, reason)
     ok = reason.isna().to_numpy()
 
-    private = ["_creason", "_beyond", "_swap", "_unmapped", "_raw_type", "_file"]
+    private = ["_creason", "_beyond", "_swap", "_unmapped", "_raw_type", "_file", "_pos"]
     bad = _with_raw(df.loc[~ok], metas, raws)
     blame = np.select(
         [
@@ -1188,8 +1200,8 @@ def _with_raw(
         for i, raw in enumerate(raws):
             here = files == i
             if here.any():
-                rows = bad["source_row"].to_numpy()[here] - 1
-                values[here] = raw[col].to_numpy(dtype=object)[rows]
+                pos = bad["_pos"].to_numpy()[here]
+                values[here] = raw[col].to_numpy(dtype=object)[pos]
         bad[col] = pd.array(values, dtype="string")
     return bad
 

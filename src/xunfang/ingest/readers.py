@@ -40,6 +40,7 @@ columns). The data start on the row after the header.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import functools
 import gzip
@@ -151,7 +152,8 @@ class RawFile:
     Attributes
     ----------
     frame
-        One row per data row (``source_row`` = index + 1), the layout's columns as strings.
+        One row per data row (its row in the file: ``rows``), the layout's columns as
+        strings.
     layout
         The matched layout (concrete column names).
     encoding
@@ -171,6 +173,10 @@ class RawFile:
     kind: Kind
     decimal_comma: bool = False
     notes: list[dict[str, str]] = field(default_factory=list)
+    rows: np.ndarray | None = None
+    """The row of each frame row as the file shows it, 1-based: a CSV's line number
+    (counting title and header lines, blank lines and the lines of quoted line breaks), a
+    sheet's row number, a vector file's feature number. None: index + 1."""
     lost_digits: dict[str, np.ndarray] = field(default_factory=dict)
     """Per text column of an Excel sheet (id, phone, ...), a mask of the rows whose cell is
     a number longer than Excel's 15 significant digits: its last digits are lost."""
@@ -354,7 +360,7 @@ def detect_encoding(path: Path, requested: str = "auto") -> str:
         f"is not UTF-8 and {why}: the bytes do not decide its encoding{maybe}. Pass it with "
         "--encoding (e.g. --encoding gb18030 for a Chinese export, --encoding cp1252 for a "
         "Western European one) or the mapping's encoding key",
-        row=max((bad_line or _first_bad_line(path, "utf-8")) - 1, 1),
+        row=bad_line or _first_bad_line(path, "utf-8") or None,
     )
 
 
@@ -539,8 +545,11 @@ def _refuse_header(path: Path, profile: Profile, names: list[str], *, geometry: 
     )
 
 
-def _refuse_duplicates(path: Path, names: list[str], used: set[str]) -> list[str]:
-    """Unique column names: a used name that appears twice is refused, naming both."""
+def _refuse_duplicates(
+    path: Path, names: list[str], used: set[str], header_line: int | None = None
+) -> list[str]:
+    """Unique column names: a used name that appears twice is refused, naming both (and
+    the header's row, ``header_line``, when known)."""
     seen: dict[str, int] = {}
     out = []
     for i, name in enumerate(names):
@@ -551,7 +560,7 @@ def _refuse_duplicates(path: Path, names: list[str], used: set[str]) -> list[str
                     path,
                     f"two columns are named {name!r}: column {first + 1} and column {i + 1} "
                     "of the header; rename one so that it is clear which to read",
-                    row=0,
+                    row=header_line,
                     field=name,
                 )
             out.append(f"{name}#{i + 1}")
@@ -617,7 +626,7 @@ def _read_mixed_gb(path: Path, enc: str) -> tuple[io.StringIO, list[int]] | None
                 path,
                 f"line {number} is valid neither as {enc} nor as UTF-8; pass the file's "
                 "encoding with --encoding or fix that line",
-                row=max(number - 1, 1),
+                row=number,
             ) from exc
     return io.StringIO("\n".join(parts)), utf8_lines
 
@@ -655,7 +664,7 @@ def _head_lines(path: Path, head: bytes, enc: str, complete: bool) -> list[str]:
                 path,
                 f"header is not valid {enc}; pass the file's encoding with --encoding or the "
                 "mapping's encoding key (e.g. gb18030 for Chinese exports)",
-                row=0,
+                row=1,
             ) from exc
         lines += [b.decode(enc, errors="replace") for b in raw[1 : HEADER_SCAN_ROWS + 1]]
     if not complete and len(lines) > 1:
@@ -704,7 +713,7 @@ def _read_csv(
                 raise
     assert layout is not None
     used = set(layout.required_columns())
-    names = _refuse_duplicates(path, header, used)
+    names = _refuse_duplicates(path, header, used, start)
     notes = _layout_notes(profile, header)
     source: Path | io.StringIO = path
     if enc.lower().replace("-", "").replace("_", "") in _GB_ENCODINGS:
@@ -712,33 +721,47 @@ def _read_csv(
         if mixed is not None:
             source, utf8_lines = mixed
             notes.append({"key": "utf8_lines", "lines": _line_list(utf8_lines)})
+    counter = _LineCounter(_open_binary(path)) if isinstance(source, Path) else None
     try:
-        raw = pd.read_csv(
-            source,
-            sep=layout.delimiter,
-            header=0,
-            skiprows=start - 1,
-            names=names,
-            usecols=list(used),
-            dtype=str,
-            encoding=enc if isinstance(source, Path) else None,
-            keep_default_na=False,
-            na_values=[""],
-            compression="infer" if isinstance(source, Path) else None,
-            engine="c",
-        )
+        with contextlib.ExitStack() as stack:
+            if counter is not None:
+                stack.callback(counter.close)
+            raw = pd.read_csv(
+                io.BufferedReader(counter, 1 << 20) if counter is not None else source,
+                sep=layout.delimiter,
+                header=0,
+                skiprows=start - 1,
+                names=names,
+                usecols=list(used),
+                dtype=str,
+                encoding=enc if counter is not None else None,
+                keep_default_na=False,
+                na_values=[""],
+                compression=None,
+                engine="c",
+            )
     except UnicodeError as exc:  # UnicodeDecodeError, or a codec's own refusal
         line = _first_bad_line(path, enc)
         raise DataFileError(
             path,
             f"bytes that are not valid {enc}; pass the file's encoding with --encoding or the "
             "mapping's encoding key (e.g. gb18030 for Chinese exports)",
-            row=max(line - 1, 1),
+            row=line or None,
         ) from exc
     except pd.errors.ParserError as exc:
         raise DataFileError(path, f"malformed CSV: {exc}") from exc
     if raw.empty:
         raise DataFileError(path, "has a header but no data rows")
+    if counter is not None:
+        n_lines = counter.lines
+    else:
+        assert isinstance(source, io.StringIO)
+        body = source.getvalue()
+        n_lines = body.count("\n") + (not body.endswith("\n"))
+    if n_lines == start + len(raw):  # one line per record, none blank: line = start + i
+        lines_of = np.arange(start + 1, start + 1 + len(raw), dtype=np.int64)
+    else:
+        lines_of = _record_lines(path, source, enc, layout.delimiter, start, len(raw))
     return RawFile(
         raw,
         layout,
@@ -746,7 +769,70 @@ def _read_csv(
         "csv",
         decimal_comma=layout.delimiter != ",",
         notes=notes,
+        rows=lines_of,
     )
+
+
+class _LineCounter(io.RawIOBase):
+    """A binary stream that counts the lines passing through it (line feeds, and a last
+    line without one). It never counts fewer than the file's lines: in UTF-16 a byte 0x0A
+    of another character counts too, which only sends the caller to the exact count."""
+
+    def __init__(self, inner: IO[bytes]) -> None:
+        self._inner = inner
+        self.newlines = 0
+        self._last = b"\n"
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self._inner.read(len(buffer))
+        n = len(data)
+        if n:
+            buffer[:n] = data
+            self.newlines += data.count(b"\n")
+            self._last = data[-1:]
+        return n
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
+
+    @property
+    def lines(self) -> int:
+        """Lines read so far (a last line without a line feed counts)."""
+        return self.newlines + (self._last != b"\n")
+
+
+def _record_lines(
+    path: Path, source: Path | io.StringIO, enc: str, delimiter: str, header_line: int, n: int
+) -> np.ndarray:
+    """The 1-based line of the file on which each data record starts, counting every line
+    (title, header, blank lines, the lines of a quoted field holding line breaks), for a
+    file whose records are not one per line after the header on line ``header_line``.
+
+    Records are read as :func:`pandas.read_csv` reads them (RFC 4180 quoting; lines empty
+    or of spaces only are no record). Should the count differ from ``n`` (a quote the two
+    readers take differently), the rows are numbered from the header on.
+    """
+    if isinstance(source, io.StringIO):
+        fh: IO[str] = io.StringIO(source.getvalue(), newline="")
+    else:
+        fh = io.TextIOWrapper(_open_binary(path), encoding=enc, newline="")
+    out: list[int] = []
+    with fh:
+        for _ in range(header_line):
+            fh.readline()
+        reader = csv.reader(fh, delimiter=delimiter)
+        before = 0
+        for record in reader:
+            if record and not (len(record) == 1 and not record[0].strip()):
+                out.append(header_line + before + 1)
+            before = reader.line_num
+    if len(out) != n:
+        return np.arange(header_line + 1, header_line + 1 + n, dtype=np.int64)
+    return np.asarray(out, dtype=np.int64)
 
 
 def _read_xlsx(
@@ -781,7 +867,7 @@ def _read_xlsx(
             raise DataFileError(path, str(exc), field="header_row") from exc
         layout = _match(path, profile, header, frame)
         used = set(layout.required_columns())
-        names = _refuse_duplicates(path, header, used)
+        names = _refuse_duplicates(path, header, used, start)
         idx = [i for i, n in enumerate(names) if n in used]
         data = [[r[i] if i < len(r) else None for i in idx] for r in (*top[start:], *rows)]
     finally:
@@ -818,7 +904,7 @@ def _read_xlsx(
                 "value": str(raw[c].iloc[first]),
             }
         )
-    return RawFile(raw, layout, "xlsx", "xlsx", notes=notes, lost_digits=lost)
+    return RawFile(raw, layout, "xlsx", "xlsx", notes=notes, rows=sheet_rows, lost_digits=lost)
 
 
 EXCEL_DIGITS = 15
