@@ -413,3 +413,31 @@ def test_excel_rows_are_the_sheet_rows(tmp_path: Path) -> None:
         7: "missing_coordinates",
     }
     assert report.examples["unparseable_time"][0]["row"] == 5
+
+
+def test_types_not_in_the_taxonomy_are_given_file_and_row(tmp_path: Path) -> None:
+    rows = [r.replace(",盗窃,", ",刑事,") for r in _rows(6)]
+    rows[1] = rows[1].replace(",刑事,", ",外星人入侵,")  # line 3
+    rows[3] = rows[3].replace(",刑事,", ",穿越时空,")  # line 5
+    rows[4] = rows[4].replace(",刑事,", ",外星人入侵,")  # line 6
+    _, _, report = ingest([_write(tmp_path, rows)], "cn110", now=NOW)
+    assert report.unmapped_types == {"外星人入侵": 2, "穿越时空": 1}
+    first, second = report.unmapped_examples
+    assert (first["file"], first["row"], first["field"], first["value"], first["rows"]) == (
+        "110.csv",
+        3,
+        "报警类别",
+        "外星人入侵",
+        2,
+    )
+    assert (second["row"], second["value"], second["rows"]) == (5, "穿越时空", 1)
+    assert report.to_dict()["unmapped_examples"][0]["row"] == 3
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app,
+        ["ingest", str(_write(tmp_path, rows)), "--profile", "cn110", "--out", str(out)]
+        + ["--lang", "zh"],
+    )
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    assert "类别不在分类表中：110.csv 第 3 行，字段 '报警类别'：'外星人入侵'（共 2 行）" in flat

@@ -183,6 +183,8 @@ PILE_SHARE = 0.01
 """A position holding more than ``max(PILE_MIN_ROWS, PILE_SHARE * accepted rows)`` rows is
 a pile (see the module docstring)."""
 EXAMPLES_PER_REASON = 3
+UNMAPPED_EXAMPLES = 5
+"""Types not in the taxonomy given an example row in the report (the commonest first)."""
 
 
 # --------------------------------------------------------------------------- masking
@@ -227,6 +229,10 @@ class IngestReport:
     keep_piled: bool = False
     examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     """Per rejection reason, a few rejected rows: file, row, field, value, expected."""
+    unmapped_examples: tuple[dict[str, Any], ...] = ()
+    """For each of the commonest types not in the taxonomy (at most
+    :data:`UNMAPPED_EXAMPLES`), its first row: file, row, field, value, expected, rows
+    (how many rows hold it)."""
     notes: tuple[str, ...] = ()
     notes_zh: tuple[str, ...] = ()
     """The notes in Chinese (for ``--lang zh``)."""
@@ -276,6 +282,7 @@ class IngestReport:
             "frame": sorted({str(f.get("frame")) for f in self.files}),
             "area_frame": self.area_frame,
             "rejected_examples": self.examples,
+            "unmapped_examples": list(self.unmapped_examples),
             "notes": list(self.notes),
         }
 
@@ -863,6 +870,7 @@ def ingest(
                 "_f_time": layout.time,
                 "_f_xy": f"{spec.x}/{spec.y}",
                 "_f_id": layout.id or "(row)",
+                "_f_type": layout.type + (f"/{layout.subtype}" if layout.subtype else ""),
                 "_expect_time": " | ".join(layout.time_formats),
                 "_expect_xy": (
                     f"degrees ({spec.frame}), lon -180..180, lat -90..90"
@@ -953,6 +961,7 @@ def ingest(
     rejected = rejected.reset_index(drop=True)
     good = df.loc[ok].reset_index(drop=True)
     unmapped_counts = good.loc[good["_unmapped"], "_raw_type"].value_counts()
+    unmapped_examples = _unmapped_examples(good, unmapped_counts, metas)
     good = good.drop(columns=private)
     piles, on_pile = _piles(good)
     good["piled"] = on_pile & (not keep_piled)
@@ -999,6 +1008,7 @@ def ingest(
         rows_accepted=len(good),
         rejected={r: int(counts.get(r, 0)) for r in REASONS},
         unmapped_types={str(k): int(v) for k, v in unmapped_counts.items()},
+        unmapped_examples=tuple(unmapped_examples),
         ambiguous_local_times=sum(f["ambiguous_local_times"] for f in files_info),
         crs=target_crs.to_string() if target_crs is not None else "",
         timezone=next(iter(timezones)),
@@ -1287,6 +1297,34 @@ def _examples(
                 }
             )
         out[r] = rows
+    return out
+
+
+def _unmapped_examples(
+    good: pd.DataFrame, counts: pd.Series, metas: list[dict[str, str]]
+) -> list[dict[str, Any]]:
+    """The first row of each of the :data:`UNMAPPED_EXAMPLES` commonest types that no
+    taxonomy rule or type maps (kept as ``other``): where it is, and what it holds."""
+    out: list[dict[str, Any]] = []
+    if counts.empty:
+        return out
+    sub = good.loc[good["_unmapped"].to_numpy(dtype=bool)]
+    first = sub.drop_duplicates("_raw_type").set_index("_raw_type")
+    for name, n in counts.head(UNMAPPED_EXAMPLES).items():
+        row = first.loc[name]
+        subtype = _text(row["subtype"])
+        out.append(
+            {
+                "file": row["source_file"],
+                "row": int(row["source_row"]),
+                "field": metas[int(row["_file"])]["_f_type"],
+                "value": _text(name) + (f" / {subtype}" if subtype else ""),
+                "expected": (
+                    "a type the taxonomy maps (kept as 'other'; add it to a --taxonomy file)"
+                ),
+                "rows": int(n),
+            }
+        )
     return out
 
 

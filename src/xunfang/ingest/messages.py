@@ -52,6 +52,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "pile_at": "{rows:,} rows ({share:.1%}) on one point: {lon:.6f}, {lat:.6f}",
         "masked": "kept only masked: {cols}",
         "example": "e.g. {file} row {row}, field {field!r}: {value!r}; expected {expected}",
+        "unmapped_example": (
+            "type not in taxonomy: {file} row {row}, field {field!r}: {value!r} ({rows:,} "
+            "row(s)); expected {expected}"
+        ),
         "done": "{n:,} incidents in {s:.1f} s ({crs}, {tz}) -> {path}",
         "none": "no usable rows: rejected.csv and ingest_report.json say why -> {path}",
         "precision": "time precision",
@@ -105,6 +109,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "pile_at": "{rows:,} 行（{share:.1%}）位于同一点：{lon:.6f}, {lat:.6f}",
         "masked": "仅保留脱敏值：{cols}",
         "example": "例：{file} 第 {row} 行，字段 {field!r}：{value!r}；应为 {expected}",
+        "unmapped_example": (
+            "类别不在分类表中：{file} 第 {row} 行，字段 {field!r}：{value!r}（共 {rows:,} 行）；"
+            "应为 {expected}"
+        ),
         "done": "{n:,} 条警情，用时 {s:.1f} 秒（{crs}，{tz}）-> {path}",
         "none": "没有可用的行：原因见 rejected.csv 和 ingest_report.json -> {path}",
         "precision": "时间精度",
@@ -205,6 +213,10 @@ _EXPECTED_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
         "前面的行未使用过的编号（前面有一行使用此编号，但时间或位置不同）",
     ),
     (re.compile(r"^an id not used by an earlier row$"), "前面的行未使用过的编号"),
+    (
+        re.compile(r"^a type the taxonomy maps \(kept as 'other'; add it to a --taxonomy file\)$"),
+        "分类表中有的类别（已保留为“其他”；可在 --taxonomy 文件中添加）",
+    ),
 )
 
 _COLUMNS_ZH = {"caller_name": "报警人姓名", "caller_phone": "联系电话"}
