@@ -62,11 +62,13 @@ def test_a_lone_row_years_apart_is_named_in_a_note(tmp_path: Path) -> None:
     rows = [*_rows(20), "J0999,2019-03-01 08:00:00,盗窃,121.4800,31.2300,x"]
     _, _, report = ingest([_write(tmp_path, rows)], "cn110", now=NOW)
     assert report.rows_accepted == 21
-    assert len(report.notes) == 1 and "1 accepted row(s)" in report.notes[0]
-    assert "row 22" in report.notes[0] and "365 days" in report.notes[0]  # header: line 1
-    assert "条已接受的行" in report.notes_zh[0]
+    # (the other note: 盗窃 as 报警类别 is no type the taxonomy knows, all rows 'other')
+    span = [n for n in report.notes if "accepted row(s) lie" in n]
+    assert len(span) == 1 and "1 accepted row(s)" in span[0]
+    assert "row 22" in span[0] and "365 days" in span[0]  # the header is line 1
+    assert sum("条已接受的行与时间中位数" in n for n in report.notes_zh) == 1
     _, _, clean = ingest([_write(tmp_path, _rows(20))], "cn110", now=NOW)
-    assert clean.notes == ()
+    assert not any("accepted row(s) lie" in n for n in clean.notes)
 
 
 def test_duplicate_ids_exact_repeat_and_conflict_differ(tmp_path: Path) -> None:
@@ -441,3 +443,36 @@ def test_types_not_in_the_taxonomy_are_given_file_and_row(tmp_path: Path) -> Non
     assert result.exit_code == 0, result.output
     flat = " ".join(result.output.split())
     assert "类别不在分类表中：110.csv 第 3 行，字段 '报警类别'：'外星人入侵'（共 2 行）" in flat
+
+
+def test_a_wrong_single_byte_encoding_is_warned_of(tmp_path: Path) -> None:
+    # SYNTHETIC: a GBK export with pinyin column names, read with --encoding cp1252: every
+    # type turns into Latin-1 letters (刑事 -> ÐÌÊÂ) and falls in 'other'
+    header = "JJDBH,BJSJ,BJLB,BJXL,JD,WD,SFDZ"
+    types = [("刑事", "盗窃"), ("治安", "打架斗殴"), ("交通", "交通事故"), ("求助", "走失")]
+    rows = [
+        f"J{i:03d},2024-03-01 {8 + i % 10:02d}:00:00,{types[i % 4][0]},{types[i % 4][1]},"
+        f"121.48{i % 10},31.230,黄浦区南京东路{i}号"
+        for i in range(12)
+    ]
+    path = tmp_path / "py.csv"
+    path.write_bytes(("\r\n".join([header, *rows]) + "\r\n").encode("gbk"))
+    _, _, wrong = ingest([path], "cn110", now=NOW, encoding="cp1252")
+    assert "ÐÌÊÂ" in wrong.unmapped_types  # 刑事 as cp1252
+    odd = [n for n in wrong.notes if "wrong encoding" in n]
+    assert len(odd) == 1 and "36 of 36 text cells" in odd[0] and "read as cp1252" in odd[0]
+    assert any("12 of 12 accepted rows (100%) are of no known type" in n for n in wrong.notes)
+    assert any("按错误编码解码" in n for n in wrong.notes_zh)
+    # detected as GB18030: no warning, the types known
+    _, _, right = ingest([path], "cn110", now=NOW)
+    assert right.notes == () and right.unmapped_types == {}
+    # Western text read in its own code page is no mojibake
+    latin = tmp_path / "latin.csv"
+    west = [
+        f"W{i:03d},2024-03-01 08:00:00,Vol à l'étalage,Crème Brûlée,121.48{i},31.230,Praça {i}"
+        for i in range(12)
+    ]
+    latin.write_bytes(("\r\n".join([header, *west]) + "\r\n").encode("cp1252"))
+    _, _, west_report = ingest([latin], "cn110", now=NOW, encoding="cp1252")
+    assert west_report.rows_accepted == 12
+    assert not any("wrong encoding" in n for n in west_report.notes)

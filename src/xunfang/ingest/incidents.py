@@ -67,6 +67,7 @@ import contextlib
 import glob
 import gzip
 import json
+import re
 import zlib
 from collections import Counter
 from collections.abc import Sequence
@@ -101,7 +102,7 @@ from xunfang.ingest.profiles import (
     profile_from_toml,
 )
 from xunfang.ingest.readers import HeaderRow, incident_files_in, is_vector_folder, read_raw
-from xunfang.ingest.taxonomy import Taxonomy, load_taxonomy
+from xunfang.ingest.taxonomy import OTHER, Taxonomy, load_taxonomy
 from xunfang.outputs import CSV_ENCODING, temporary_path
 from xunfang.units import WGS84, require_projected, utm_crs_for
 
@@ -183,6 +184,23 @@ PILE_SHARE = 0.01
 """A position holding more than ``max(PILE_MIN_ROWS, PILE_SHARE * accepted rows)`` rows is
 a pile (see the module docstring)."""
 EXAMPLES_PER_REASON = 3
+MOSTLY_OTHER_SHARE = 0.9
+MOSTLY_OTHER_MIN_ROWS = 10
+"""When more than this share of at least this many accepted rows fall in the catch-all
+group ``other``, a note says so: the type column, the encoding or the taxonomy is wrong."""
+MOJIBAKE_SHARE = 0.5
+MOJIBAKE_MIN_CELLS = 3
+MOJIBAKE_SAMPLE_ROWS = 5_000
+_MOJIBAKE = re.compile(
+    # three or more Latin-1/Windows-1252 letters and signs in a row, or a C1 control
+    # character: what Chinese (or UTF-8) bytes turn into when read in a single-byte code
+    # page (黄浦区 in GBK read as cp1252: »ÆÆÖÇø); words of Western languages hold their
+    # accented letters one or two at a time (Crème, ação)
+    "[\u0080-\u009f]|[\u00a0-\u00ff\u0152\u0153\u0160\u0161\u0178\u017d\u017e"
+    "\u0192\u02c6\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030"
+    "\u2039\u203a\u20ac\u2122]{3,}"
+)
+"""A cell that looks like text decoded in the wrong encoding (:func:`_mojibake`)."""
 UNMAPPED_EXAMPLES = 5
 """Types not in the taxonomy given an example row in the report (the commonest first)."""
 
@@ -759,6 +777,12 @@ def ingest(
             fields = {k: v for k, v in note.items() if k != "key"}
             notes.append(f"{path.name}: {text(note['key'], 'en', **fields)}")
             notes_zh.append(f"{path.name}: {text(note['key'], 'zh', **fields)}")
+        if rf.kind == "csv":
+            odd = _mojibake(raw, layout)
+            if odd is not None:
+                odd["enc"] = rf.encoding
+                notes.append(f"{path.name}: {text('mojibake', 'en', **odd)}")
+                notes_zh.append(f"{path.name}: {text('mojibake', 'zh', **odd)}")
         timezones.add(layout.timezone)
         lon, lat, creason, swap_text = _locate(path, raw, layout, rf.decimal_comma, rf.rows)
         naive, aware, precision, beyond = _parse_times(
@@ -990,6 +1014,11 @@ def ingest(
         notes_zh.append(
             text("mostly_outside", "zh", **{**outside, "area": area_name or "研究区域"})
         )
+    n_other = int((good["type_group"] == OTHER).sum())
+    if len(good) >= MOSTLY_OTHER_MIN_ROWS and n_other > MOSTLY_OTHER_SHARE * len(good):
+        most: dict[str, Any] = {"n": n_other, "of": len(good), "share": n_other / len(good)}
+        notes.append(text("mostly_other", "en", **most))
+        notes_zh.append(text("mostly_other", "zh", **most))
     for key, fields in _span_outliers(good):
         notes.append(text(key, "en", **fields))
         notes_zh.append(text(key, "zh", **fields))
@@ -1326,6 +1355,28 @@ def _unmapped_examples(
             }
         )
     return out
+
+
+def _mojibake(raw: pd.DataFrame, layout: Layout) -> dict[str, Any] | None:
+    """Fields of a note when a CSV's text looks decoded in the wrong encoding, else None.
+
+    Looked at: the type, subtype, premise and other text columns of the first
+    :data:`MOJIBAKE_SAMPLE_ROWS` rows. A cell holding non-ASCII text is suspect when it
+    matches :data:`_MOJIBAKE`; the note is given when at least :data:`MOJIBAKE_MIN_CELLS`
+    cells and more than :data:`MOJIBAKE_SHARE` of the non-ASCII cells are suspect.
+    """
+    cols = [c for c in (layout.type, layout.subtype, layout.premise, *layout.extra.values()) if c]
+    cols = list(dict.fromkeys(c for c in cols if c in raw.columns))
+    if not cols:
+        return None
+    cells = raw[cols].head(MOJIBAKE_SAMPLE_ROWS).stack().astype("string")
+    wide = cells[~cells.str.isascii().fillna(True).astype(bool)]
+    if wide.empty:
+        return None
+    odd = wide[wide.str.contains(_MOJIBAKE).fillna(False).astype(bool)]
+    if len(odd) < MOJIBAKE_MIN_CELLS or len(odd) <= MOJIBAKE_SHARE * len(wide):
+        return None
+    return {"n": len(odd), "of": len(wide), "value": str(odd.iloc[0])[:40]}
 
 
 def _is_zero(text: str) -> bool:

@@ -66,6 +66,15 @@ _TEXT: dict[str, dict[str, str]] = {
             "file(s) not read: {names}"
         ),
         "reading": "reading {n} file(s)",
+        "mojibake": (
+            "{n} of {of} text cells with non-ASCII characters look decoded in the wrong "
+            "encoding (e.g. {value!r}, read as {enc}): check --encoding (gb18030 for a "
+            "Chinese export, or leave it out to detect it)"
+        ),
+        "mostly_other": (
+            "{n:,} of {of:,} accepted rows ({share:.0%}) are of no known type (group "
+            "'other'): check the type column, --encoding and --taxonomy"
+        ),
         "lost_digits": (
             "{n} cell(s) of column {col!r} hold a number longer than Excel's 15 significant "
             "digits (row(s) {rows}; e.g. {value}): the workbook lost their last digits. "
@@ -122,6 +131,14 @@ _TEXT: dict[str, dict[str, str]] = {
             "文件夹 {folder}：已按文件名顺序读取其中 {n} 个警情文件；另有 {k} 个文件未读取：{names}"
         ),
         "reading": "正在读取 {n} 个文件",
+        "mojibake": (
+            "{of} 个含非 ASCII 字符的文本单元格中有 {n} 个疑似按错误编码解码（例：{value!r}，"
+            "按 {enc} 读取）：请检查 --encoding（中文导出文件用 gb18030，或不指定以自动识别）"
+        ),
+        "mostly_other": (
+            "{of:,} 条已接受的行中有 {n:,} 条（{share:.0%}）类别无法识别（归入“其他”）："
+            "请检查类别列、--encoding 和 --taxonomy"
+        ),
         "lost_digits": (
             "列 {col!r} 有 {n} 个单元格是超过 Excel 15 位有效数字的数值（第 {rows} 行；"
             "例：{value}）：工作簿已丢失其末尾数字。请在导出处把该列设为文本格式，或改用 CSV"
