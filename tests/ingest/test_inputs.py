@@ -461,3 +461,38 @@ def test_an_encoding_asked_for_that_does_not_fit_is_an_error_not_a_traceback(
     path.write_bytes(("\n".join(lines) + "\n").encode("utf-8"))
     with pytest.raises(DataFileError, match=r"is not UTF-16 .*check --encoding"):
         ingest([path], profile_from_toml(mapping), encoding="utf-16")
+
+
+def test_a_damaged_or_fake_xlsx_is_named_so(tmp_path: Path) -> None:
+    good = tmp_path / "good.xlsx"
+    book = openpyxl.Workbook()
+    ws = book.active
+    assert ws is not None
+    ws.append(CN_HEADER.split(","))
+    book.save(good)
+    cut = tmp_path / "cut.xlsx"
+    cut.write_bytes(good.read_bytes()[:2000])  # a download cut short: the zip's end is lost
+    fake = tmp_path / "fake.xlsx"
+    fake.write_bytes(b"not a zip at all")  # was read as a CSV whose header is this line
+    empty = tmp_path / "empty.xlsx"
+    empty.write_bytes(b"")
+    with zipfile.ZipFile(tmp_path / "nobook.xlsx", "w") as zf:
+        zf.writestr("readme.txt", "x")
+    for path, why in [
+        (cut, r"a cut or broken zip archive"),
+        (fake, r"not a zip archive, as every \.xlsx is; a CSV needs \.csv"),
+        (empty, r"empty"),
+        (tmp_path / "nobook.xlsx", r"a zip archive without a workbook inside"),
+    ]:
+        with pytest.raises(
+            DataFileError,
+            match=rf"{path.name}: the \.xlsx file is damaged or not an Excel file \({why}",
+        ):
+            ingest([path], "cn110")
+    out = tmp_path / "o"
+    result = CliRunner().invoke(
+        app, ["ingest", str(fake), "--profile", "cn110", "--out", str(out), "--lang", "zh"]
+    )
+    assert result.exit_code == 2
+    flat = "".join(result.output.split())
+    assert "该.xlsx文件已损坏或不是Excel文件（不是zip压缩包" in flat

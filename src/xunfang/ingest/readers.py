@@ -403,6 +403,11 @@ def incident_files_in(folder: Path) -> tuple[list[Path], list[Path]]:
     return read, left
 
 
+_EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+XLSX_DAMAGED = "the .xlsx file is damaged or not an Excel file"
+XLSX_FIX = "Open it in Excel or WPS and save it again as .xlsx, or export a CSV"
+
+
 def sniff_kind(path: Path) -> Kind:
     """Whether a file is a CSV, an Excel workbook or a vector file, from its first bytes
     and its name.
@@ -421,16 +426,28 @@ def sniff_kind(path: Path) -> Kind:
     with open(path, "rb") as fh:
         head = fh.read(4096)
     what = None
+    excel = suffix in _EXCEL_SUFFIXES
+    if excel and not head.startswith(b"PK\x03\x04"):
+        kind = "empty" if not head else "not a zip archive, as every .xlsx is; a CSV needs .csv"
+        raise DataFileError(path, f"{XLSX_DAMAGED} ({kind}). {XLSX_FIX}")
     if head.startswith(b"%PDF"):
         what = "a PDF document"
     elif head.startswith(b"PK\x03\x04"):
         try:
             with zipfile.ZipFile(path) as zf:
                 names = zf.namelist()
-        except zipfile.BadZipFile:
+        except zipfile.BadZipFile as exc:
+            if excel:
+                raise DataFileError(
+                    path, f"{XLSX_DAMAGED} (a cut or broken zip archive: {exc}). {XLSX_FIX}"
+                ) from exc
             names = []
         if "xl/workbook.xml" in names:
             return "xlsx"
+        if excel:
+            raise DataFileError(
+                path, f"{XLSX_DAMAGED} (a zip archive without a workbook inside). {XLSX_FIX}"
+            )
         if any(n.lower().endswith(".shp") for n in names):
             return "vector"
         if "word/document.xml" in names:
@@ -438,7 +455,7 @@ def sniff_kind(path: Path) -> Kind:
         elif any(n.startswith("ppt/") for n in names):
             what = "a PowerPoint file"
         else:
-            inner = ", ".join(names[:5]) or "nothing readable"
+            inner = ", ".join(names[:5]) or "nothing readable (cut or damaged?)"
             what = f"a zip archive of {inner} (unzip it and give the table inside)"
     elif head.startswith(b"\xd0\xcf\x11\xe0"):
         what = "an old Office file (.xls or .doc): save it as .xlsx or CSV"
@@ -847,7 +864,7 @@ def _read_xlsx(
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a damaged workbook
-        raise DataFileError(path, f"not a readable .xlsx workbook: {exc}") from exc
+        raise DataFileError(path, f"{XLSX_DAMAGED} ({exc}). {XLSX_FIX}") from exc
     try:
         sheets = list(book.sheetnames)
         name = sheets[0] if sheet is None else sheet

@@ -57,6 +57,24 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"no incidents inside (.+): check the files", "{0} 内没有警情：请检查文件"),
         # files
         (r"file not found", "文件不存在"),
+        *(
+            (
+                r"the \.xlsx file is damaged or not an Excel file \(" + detail + r"\)\. Open it "
+                r"in Excel or WPS and save it again as \.xlsx, or export a CSV",
+                f"该 .xlsx 文件已损坏或不是 Excel 文件（{detail_zh}）。请用 Excel 或 WPS 打开后"
+                "重新保存为 .xlsx，或导出为 CSV",
+            )
+            for detail, detail_zh in (
+                (r"empty", "空文件"),
+                (
+                    r"not a zip archive, as every \.xlsx is; a CSV needs \.csv",
+                    "不是 zip 压缩包，而 .xlsx 都是；CSV 文件的扩展名应为 .csv",
+                ),
+                (r"a cut or broken zip archive: (.+)", "zip 压缩包被截断或损坏：{0}"),
+                (r"a zip archive without a workbook inside", "zip 压缩包中没有工作簿"),
+                (r"(.+)", "{0}"),
+            )
+        ),
         (
             r"output folder (.+) is in use by another xunfang run \(pid (.+?): (.+)\); wait "
             r"for it to finish or give another --out \(lock (.+)\)",
