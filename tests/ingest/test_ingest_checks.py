@@ -19,6 +19,7 @@ from xunfang.serve.cli import app
 
 HEADER = "接警单编号,报警时间,报警类别,经度,纬度,事发地址"
 NOW = pd.Timestamp("2024-03-10 12:00", tz="UTC")
+LANG_ZH = ["--lang", "zh"]
 
 
 def _write(tmp_path: Path, rows: list[str]) -> Path:
@@ -329,7 +330,9 @@ def test_times_beyond_what_a_timestamp_holds_are_rejected_not_a_crash(tmp_path: 
     assert fut[0]["file"] == "110.csv" and fut[0]["field"] == "报警时间"
     early = report.examples["implausible_time"][0]
     assert early["value"] == "1677-01-01 00:00:00"
-    assert early["expected"].startswith("a time after 1970-01-01 00:00 UTC (an earlier time is a placeholder")
+    assert early["expected"].startswith(
+        "a time after 1970-01-01 00:00 UTC (an earlier time is a placeholder"
+    )
     assert report.period == ("2024-03-01T00:00:00+00:00", "2024-03-01T04:00:00+00:00")
 
 
@@ -337,7 +340,7 @@ def test_an_out_of_range_zone_aware_time_is_rejected(tmp_path: Path) -> None:
     from xunfang.ingest.incidents import _parse_times
 
     values = pd.Series(["9999-12-31T23:59:59+08:00", "2024-03-01T08:00:00+08:00", "x"])
-    naive, aware, precision, beyond = _parse_times(values, ["%Y-%m-%dT%H:%M:%S%z"])
+    _, aware, precision, beyond = _parse_times(values, ["%Y-%m-%dT%H:%M:%S%z"])
     assert list(beyond) == [1, 0, 0]
     assert aware.isna().tolist() == [True, False, True]
     assert aware.iloc[1] == pd.Timestamp("2024-03-01 00:00", tz="UTC")
@@ -435,11 +438,8 @@ def test_types_not_in_the_taxonomy_are_given_file_and_row(tmp_path: Path) -> Non
     assert (second["row"], second["value"], second["rows"]) == (5, "穿越时空", 1)
     assert report.to_dict()["unmapped_examples"][0]["row"] == 3
     out = tmp_path / "out"
-    result = CliRunner().invoke(
-        app,
-        ["ingest", str(_write(tmp_path, rows)), "--profile", "cn110", "--out", str(out)]
-        + ["--lang", "zh"],
-    )
+    args = ["ingest", str(_write(tmp_path, rows)), "--profile", "cn110", "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, *LANG_ZH])
     assert result.exit_code == 0, result.output
     flat = " ".join(result.output.split())
     assert "类别不在分类表中：110.csv 第 3 行，字段 '报警类别'：'外星人入侵'（共 2 行）" in flat

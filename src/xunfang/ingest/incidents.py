@@ -147,7 +147,8 @@ FUTURE_TOLERANCE = pd.Timedelta(days=1)
 EARLIEST = pd.Timestamp("1970-01-01", tz="UTC")
 """Default first plausible time: a row before it is rejected as ``implausible_time``
 (a placeholder: 1900-01-01, Excel's day 0, a zero Unix time; 1970-01-01 00:00 read in a
-zone east of UTC lies before it). A row exactly at it is rejected too. No call-for-service system in use kept records before 1970."""
+zone east of UTC lies before it). A row exactly at it is rejected too. No
+call-for-service system in use kept records before 1970."""
 SPAN_OUTLIER_MIN = pd.Timedelta(days=365)
 """An accepted row this far (and ten interquartile ranges) from the median time is named
 in a note: the period looks wrong."""

@@ -236,6 +236,12 @@ _EXPECTED_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
 )
 
+_ZERO_ZERO = re.compile(
+    r"^a position other than 0, 0 \((.+)\): 0, 0 is read as no position, the placeholder "
+    r"many exports write$",
+    re.DOTALL,
+)
+
 _COLUMNS_ZH = {"caller_name": "报警人姓名", "caller_phone": "联系电话"}
 
 
@@ -245,6 +251,12 @@ def expected_text(expected: str, lang: str = "en") -> str:
     introduced in ``lang``, any other form as it is."""
     if _lang(lang) == "en":
         return expected
+    zero = _ZERO_ZERO.match(expected)
+    if zero:  # the range inside is itself a message
+        return (
+            f"0, 0 以外的位置（{expected_text(zero.group(1), lang)}）：0, 0 视为没有位置，"
+            "是许多导出文件写入的占位值"
+        )
     for pattern, zh in _EXPECTED_ZH:
         m = pattern.match(expected)
         if m:
