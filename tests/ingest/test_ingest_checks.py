@@ -476,3 +476,18 @@ def test_a_wrong_single_byte_encoding_is_warned_of(tmp_path: Path) -> None:
     _, _, west_report = ingest([latin], "cn110", now=NOW, encoding="cp1252")
     assert west_report.rows_accepted == 12
     assert not any("wrong encoding" in n for n in west_report.notes)
+
+
+def test_a_stray_row_does_not_stretch_the_period_rates_are_counted_over() -> None:
+    from xunfang.ingest.incidents import bulk_span
+    from xunfang.plan.decisions import incident_days
+
+    # 13 weeks of daily calls and one row dated 2019: deploy counted weeks over the span
+    t = pd.Series(pd.date_range("2025-09-01", periods=92, freq="D", tz="UTC"))
+    stray = pd.concat([t, pd.Series([pd.Timestamp("2019-06-01", tz="UTC")])])
+    start, end, n_out = bulk_span(stray)
+    assert (start, end, n_out) == (t.iloc[0], t.iloc[-1], 1)
+    assert incident_days(stray) == 91 == incident_days(t)
+    # a wide spread with no gross outlier keeps its whole span (limit: 10 IQR or a year)
+    spread = pd.Series(pd.to_datetime(["2024-01-01", "2024-06-01", "2025-01-01"]))
+    assert bulk_span(spread) == (spread.iloc[0], spread.iloc[-1], 0)

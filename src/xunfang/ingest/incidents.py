@@ -118,6 +118,7 @@ __all__ = [
     "Layout",
     "NoUsableRowsError",
     "Profile",
+    "bulk_span",
     "incident_inputs",
     "ingest",
     "mask_name",
@@ -1192,16 +1193,56 @@ def _duplicates(df: pd.DataFrame, reason: pd.Series) -> pd.Series:
     return reason
 
 
-def _span_outliers(good: pd.DataFrame) -> list[tuple[str, dict[str, Any]]]:
-    """A note when accepted rows lie far from the others in time: more than
-    ``max(SPAN_OUTLIER_MIN, 10 * IQR)`` from the median time."""
-    t = good["occurred_at"]
-    if len(t) < 2:
-        return []
+def _far_in_time(t: pd.Series) -> tuple[np.ndarray, pd.Timedelta, pd.Timestamp]:
+    """Which times lie more than ``max(SPAN_OUTLIER_MIN, 10 * IQR)`` from the median, that
+    limit, and the median."""
     median = t.quantile(0.5)
     iqr = t.quantile(0.75) - t.quantile(0.25)
     limit = max(SPAN_OUTLIER_MIN, 10 * iqr)
-    far = ((t - median).abs() > limit).to_numpy()
+    return ((t - median).abs() > limit).to_numpy(dtype=bool), limit, median
+
+
+def bulk_span(times: pd.Series | np.ndarray) -> tuple[pd.Timestamp, pd.Timestamp, int]:
+    """First and last time of the bulk of ``times``: the period a rate per week or day is
+    counted over.
+
+    Times more than ``max(SPAN_OUTLIER_MIN, 10 * IQR)`` from the median (the rows ingest
+    names in its ``span_outliers`` note) are left out of the span, so that one stray row
+    years away does not dilute every rate; they are few and still counted as incidents.
+    The rule is the interquartile-range fence of Tukey, *Exploratory Data Analysis*
+    (1977), widened to ten IQRs and at least a year: only gross outliers are cut.
+
+    Parameters
+    ----------
+    times
+        Datetimes (naive or tz-aware; missing ones ignored).
+
+    Returns
+    -------
+    (start, end, n_left_out)
+
+    Raises
+    ------
+    ValueError
+        If no time is given.
+    """
+    t = pd.Series(pd.to_datetime(times)).dropna().reset_index(drop=True)
+    if t.empty:
+        raise ValueError("no times to span")
+    if len(t) < 2:
+        return t.iloc[0], t.iloc[0], 0
+    far, _, _ = _far_in_time(t)
+    kept = t[~far]
+    return kept.min(), kept.max(), int(far.sum())
+
+
+def _span_outliers(good: pd.DataFrame) -> list[tuple[str, dict[str, Any]]]:
+    """A note when accepted rows lie far from the others in time: more than
+    ``max(SPAN_OUTLIER_MIN, 10 * IQR)`` from the median time (:func:`bulk_span`)."""
+    t = good["occurred_at"]
+    if len(t) < 2:
+        return []
+    far, limit, median = _far_in_time(t)
     if not far.any():
         return []
     rows = good.loc[far]
