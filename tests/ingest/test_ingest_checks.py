@@ -491,3 +491,20 @@ def test_a_stray_row_does_not_stretch_the_period_rates_are_counted_over() -> Non
     # a wide spread with no gross outlier keeps its whole span (limit: 10 IQR or a year)
     spread = pd.Series(pd.to_datetime(["2024-01-01", "2024-06-01", "2025-01-01"]))
     assert bulk_span(spread) == (spread.iloc[0], spread.iloc[-1], 0)
+
+
+def test_station_rows_are_named_as_the_sheet_shows_them(tmp_path: Path) -> None:
+    # title on row 1, two-row header on rows 2-3, stations on rows 4 and 5 (bad)
+    book = _merged_workbook(
+        tmp_path / "stations.xlsx",
+        [["人民广场派出所", 121.4795, 31.2290], ["南京东路派出所", None, 31.2340]],
+        [["名称", "坐标", None], [None, "经度", "纬度"]],
+    )
+    with pytest.raises(DataFileError, match=r"stations\.xlsx, row 5, field '经度'"):
+        read_sites(book)
+    good = _merged_workbook(
+        tmp_path / "ok.xlsx",
+        [["人民广场派出所", 121.4795, 31.2290], ["南京东路派出所", 121.4845, 31.2340]],
+        [["名称", "坐标", None], [None, "经度", "纬度"]],
+    )
+    assert read_sites(good).attrs["source_rows"].tolist() == [4, 5]
