@@ -192,7 +192,7 @@ MOSTLY_OTHER_MIN_ROWS = 10
 group ``other``, a note says so: the type column, the encoding or the taxonomy is wrong."""
 MOJIBAKE_SHARE = 0.5
 MOJIBAKE_MIN_CELLS = 3
-MOJIBAKE_SAMPLE_ROWS = 5_000
+MOJIBAKE_SAMPLE_ROWS = 1_000
 _MOJIBAKE = re.compile(
     # three or more Latin-1/Windows-1252 letters and signs in a row, or a C1 control
     # character: what Chinese (or UTF-8) bytes turn into when read in a single-byte code
