@@ -28,7 +28,8 @@ class DataFileError(ValidationError):
     message
         What is wrong and how to fix it.
     row
-        1-based data row (the header is row 0), when one row is to blame.
+        The row to blame as the file shows it, 1-based: a CSV's line number (the header
+        line counts), a sheet's row number, a feature's number.
     field
         The column, when one column is to blame.
     """

@@ -144,7 +144,7 @@ def test_stations_from_excel_with_stated_frame(tmp_path: Path) -> None:
 def test_sites_bad_row_and_format(tmp_path: Path) -> None:
     csv = tmp_path / "s.csv"
     csv.write_text("name,lon,lat\na,121.47,31.23\nb,,31.23\n", encoding="utf-8")
-    with pytest.raises(DataFileError, match=r"row 2, field 'lon'"):
+    with pytest.raises(DataFileError, match=r"row 3, field 'lon'"):  # line 3: header is 1
         read_sites(csv)
     doc = tmp_path / "s.docx"
     doc.write_bytes(b"PK")

@@ -31,14 +31,14 @@ PINYIN = "JJDBH,BJSJ,BJLB,BJLX,BJXL,JD,WD,SFDZ,BJRXM,BJDH,BJNR,GXDWMC"
 
 def test_cn110_reads_the_chinese_export_as_it_comes() -> None:
     table, rejected, report = ingest([FIXTURE], "cn110", frame="gcj02")
-    f = table.frame.set_index("source_row")
+    f = table.frame.set_index(table.frame["source_row"] - 1)  # data row: line 1 is the header
     assert report.files[0]["encoding"] == "gb18030"
     assert report.timezone == "Asia/Shanghai"
     assert report.rows_read == 8
     assert report.rows_accepted == 6
     assert report.rejected["missing_coordinates"] == 1
     assert report.rejected["unparseable_time"] == 1
-    assert list(rejected["source_row"]) == [5, 6]
+    assert list(rejected["source_row"]) == [6, 7]  # the file's lines (header: line 1)
     assert list(rejected["field"]) == ["经度/纬度", "报警时间"]
     # GCJ-02 (7 decimals, ~1 cm) back to the WGS-84 points: within 1e-6 degree (~0.1 m)
     for row, (lon, lat) in WGS.items():
@@ -73,7 +73,7 @@ def test_cn110_reads_the_chinese_export_as_it_comes() -> None:
 
 def test_caller_name_and_phone_only_masked_and_free_text_not_read(tmp_path: Path) -> None:
     table, _, report = ingest([FIXTURE], "cn110", frame="gcj02")
-    f = table.frame.set_index("source_row")
+    f = table.frame.set_index(table.frame["source_row"] - 1)  # data row: line 1 is the header
     assert f.loc[1, "caller_name"] == "张*"
     assert f.loc[1, "caller_phone"] == "138****8000"
     assert f.loc[3, "caller_name"] == "欧*"
@@ -246,3 +246,51 @@ y = "y"
     table, _, report = ingest([path], profile_from_toml(mapping))
     assert table.frame[["caller", "phone"]].values.tolist() == [["司*", "139****5678"]]
     assert report.masked_columns == ("caller", "phone")
+
+
+def test_encoding_errors_and_the_zero_zero_example_in_chinese() -> None:
+    from xunfang.ingest.messages import expected_text
+    from xunfang.serve._common import error_text
+
+    guess = (
+        "x.csv, row 2: is not UTF-8 and line 2 is neither UTF-8 nor GB18030: the bytes do "
+        "not decide its encoding (a guess from its bytes: mac_latin2). Pass it with "
+        "--encoding (e.g. --encoding gb18030 for a Chinese export, --encoding cp1252 for a "
+        "Western European one) or the mapping's encoding key"
+    )
+    assert error_text(guess, "zh") == (
+        "x.csv 第 2 行：不是 UTF-8 编码，且第 2 行既不是 UTF-8 也不是 GB18030：无法从字节判断"
+        "其编码（由字节猜测：mac_latin2）。请用 --encoding 指定（如中文导出文件用 --encoding "
+        "gb18030，西欧文字用 --encoding cp1252）或在映射文件中写 encoding"
+    )
+    share = guess.replace(
+        "line 2 is neither UTF-8 nor GB18030",
+        "read as GB18030 only 3 of its 10 non-ASCII characters are Chinese",
+    ).replace(" (a guess from its bytes: mac_latin2)", "")
+    assert "10 个非 ASCII 字符中只有 3 个是中文：无法从字节判断其编码。" in error_text(share, "zh")
+    invalid = (
+        "x.csv, row 2: bytes that are not valid utf-8; pass the file's encoding with "
+        "--encoding or the mapping's encoding key (e.g. gb18030 for Chinese exports)"
+    )
+    assert error_text(invalid, "zh").startswith("x.csv 第 2 行：含有不是有效 utf-8 编码的字节；")
+    zero = (
+        "a position other than 0, 0 (degrees (wgs84), lon -180..180, lat -90..90): 0, 0 is "
+        "read as no position, the placeholder many exports write"
+    )
+    assert expected_text(zero, "zh") == (
+        "0, 0 以外的位置（经纬度（wgs84），经度 -180..180，纬度 -90..90）：0, 0 视为没有位置，"
+        "是许多导出文件写入的占位值"
+    )
+    late = (
+        "a time after 1970-01-01 00:00 UTC (an earlier time is a placeholder such as "
+        "1900-01-01, not when the incident happened)"
+    )
+    assert expected_text(late, "zh").startswith("晚于 1970-01-01 00:00（UTC）的时间")
+    none = (
+        "bad.csv: no usable rows: every row was rejected ({'unparseable_time': 1}); e.g. row 2 "
+        "field '报警时间' = '16.03.2024 05:45', expected %Y-%m-%d"
+    )
+    assert error_text(none, "zh") == (
+        "bad.csv：没有可用的行：每一行都被拒绝（{'unparseable_time': 1}）；例：第 2 行字段 "
+        "'报警时间' = '16.03.2024 05:45'，应为 %Y-%m-%d"
+    )

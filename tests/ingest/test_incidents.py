@@ -121,17 +121,19 @@ def test_rejection_reasons_are_counted_and_kept(monthly_file: Path, tmp_path: Pa
         "invalid_coordinates": 1,
         "swapped_coordinates": 0,
         "unparseable_time": 1,
+        "implausible_time": 0,
         "future_time": 0,
         "outside_area": 1,
         "duplicate_id": 1,
         "duplicate_id_conflict": 0,
     }
+    # the file's lines: the header is line 1, the first data row line 2
     assert dict(zip(rejected["source_row"], rejected["reason"], strict=True)) == {
-        2: "missing_coordinates",
-        3: "unparseable_time",
-        4: "outside_area",
-        5: "duplicate_id",
-        6: "invalid_coordinates",
+        3: "missing_coordinates",
+        4: "unparseable_time",
+        5: "outside_area",
+        6: "duplicate_id",
+        7: "invalid_coordinates",
     }
     f = table.frame
     assert list(f["incident_id"]) == ["1", "7"]
@@ -293,7 +295,8 @@ def test_wrong_encoding_names_the_row(tmp_path: Path) -> None:
     path = tmp_path / "110.csv"
     header, body = text.split("\n", 1)
     path.write_bytes((header + "\n").encode("utf-8") + body.encode("gbk"))
-    with pytest.raises(DataFileError, match=r"row 1: .*not valid utf-8.*--encoding"):
+    # line 2, the first line in GBK (the header, line 1, is UTF-8)
+    with pytest.raises(DataFileError, match=r"row 2: .*not valid utf-8.*--encoding"):
         ingest([path], profile_from_toml(mapping), encoding="utf-8")
 
 
@@ -310,19 +313,19 @@ def test_swapped_lat_lon_is_detected(tmp_path: Path) -> None:
 
 
 def test_a_zero_zero_position_is_named_a_placeholder(monthly_file: Path) -> None:
-    # row 8: X/Y 0, 0 and no lon/lat: no position, and the example says why 0, 0 is none
+    # line 9 (data row 8): X/Y 0, 0 and no lon/lat: no position; the example says why
     zero = _row("8", "01/04/2014 10:00:00 AM", "THEFT", "OVER $500", "STREET", "0", "0", "", "")
     with monthly_file.open("a", encoding="utf-8") as f:
         f.write(zero + "\n")
     _, _, report = ingest([monthly_file], "chicago")
     assert report.rejected["missing_coordinates"] == 2
-    example = next(e for e in report.examples["missing_coordinates"] if e["row"] == 8)
+    example = next(e for e in report.examples["missing_coordinates"] if e["row"] == 9)
     assert example["value"] == "0, 0"
     assert example["expected"].startswith("a position other than 0, 0 (")
     assert example["expected"].endswith(
         "0, 0 is read as no position, the placeholder many exports write"
     )
-    blank = next(e for e in report.examples["missing_coordinates"] if e["row"] == 2)
+    blank = next(e for e in report.examples["missing_coordinates"] if e["row"] == 3)
     assert "0, 0" not in blank["expected"]
 
 
@@ -340,9 +343,10 @@ def test_a_row_with_swapped_lat_lon_is_named_swapped(monthly_file: Path) -> None
     assert report.rejected["swapped_coordinates"] == 1
     assert report.rejected["invalid_coordinates"] == 2
     reasons = dict(zip(rejected["source_row"], rejected["reason"], strict=True))
-    assert (reasons[8], reasons[9]) == ("swapped_coordinates", "invalid_coordinates")
+    # data rows 8 and 9 are the file's lines 9 and 10 (the header is line 1)
+    assert (reasons[9], reasons[10]) == ("swapped_coordinates", "invalid_coordinates")
     (example,) = report.examples["swapped_coordinates"]
-    assert example["row"] == 8
+    assert example["row"] == 9
     assert (example["field"], example["value"]) == (
         "Longitude/Latitude",
         "41.997920408, -87.6788725",
@@ -365,7 +369,7 @@ def test_one_row_with_swapped_lon_lat_out_of_range_is_named_swapped(tmp_path: Pa
     path.write_text(text, encoding="utf-8")
     _, rejected, report = ingest([path], profile_from_toml(mapping))
     assert report.rows_accepted == 40 and report.rejected["swapped_coordinates"] == 1
-    assert rejected["source_row"].tolist() == [41]
+    assert rejected["source_row"].tolist() == [42]  # data row 41, after the header line
     (example,) = report.examples["swapped_coordinates"]
     assert (example["field"], example["value"]) == ("经度/纬度", "31.22, 121.45")
     assert example["expected"] == (

@@ -19,6 +19,7 @@ from xunfang.serve.cli import app
 
 HEADER = "接警单编号,报警时间,报警类别,经度,纬度,事发地址"
 NOW = pd.Timestamp("2024-03-10 12:00", tz="UTC")
+LANG_ZH = ["--lang", "zh"]
 
 
 def _write(tmp_path: Path, rows: list[str]) -> Path:
@@ -47,7 +48,7 @@ def test_future_times_are_rejected_naming_row_and_field(tmp_path: Path) -> None:
     assert report.rejected["future_time"] == 2
     assert report.rows_accepted == 6
     fut = rejected[rejected["reason"] == "future_time"]
-    assert list(fut["source_row"]) == [7, 8]
+    assert list(fut["source_row"]) == [8, 9]  # the file's lines (the header is line 1)
     assert set(fut["field"]) == {"报警时间"}
     assert report.examples["future_time"][0]["value"] == "2024-03-11 20:01:00"
     assert report.period == ("2024-03-01T00:00:00+00:00", "2024-03-11T11:59:00+00:00")
@@ -62,11 +63,13 @@ def test_a_lone_row_years_apart_is_named_in_a_note(tmp_path: Path) -> None:
     rows = [*_rows(20), "J0999,2019-03-01 08:00:00,盗窃,121.4800,31.2300,x"]
     _, _, report = ingest([_write(tmp_path, rows)], "cn110", now=NOW)
     assert report.rows_accepted == 21
-    assert len(report.notes) == 1 and "1 accepted row(s)" in report.notes[0]
-    assert "row 21" in report.notes[0] and "365 days" in report.notes[0]
-    assert "条已接受的行" in report.notes_zh[0]
+    # (the other note: 盗窃 as 报警类别 is no type the taxonomy knows, all rows 'other')
+    span = [n for n in report.notes if "accepted row(s) lie" in n]
+    assert len(span) == 1 and "1 accepted row(s)" in span[0]
+    assert "row 22" in span[0] and "365 days" in span[0]  # the header is line 1
+    assert sum("条已接受的行与时间中位数" in n for n in report.notes_zh) == 1
     _, _, clean = ingest([_write(tmp_path, _rows(20))], "cn110", now=NOW)
-    assert clean.notes == ()
+    assert not any("accepted row(s) lie" in n for n in clean.notes)
 
 
 def test_duplicate_ids_exact_repeat_and_conflict_differ(tmp_path: Path) -> None:
@@ -78,9 +81,9 @@ def test_duplicate_ids_exact_repeat_and_conflict_differ(tmp_path: Path) -> None:
     assert report.rejected["duplicate_id"] == 1
     assert report.rejected["duplicate_id_conflict"] == 2
     assert dict(zip(rejected["source_row"], rejected["reason"], strict=True)) == {
-        4: "duplicate_id",
-        5: "duplicate_id_conflict",
+        5: "duplicate_id",  # data row 4 on line 5: the header is line 1
         6: "duplicate_id_conflict",
+        7: "duplicate_id_conflict",
     }
     assert set(rejected["field"]) == {"接警单编号"}
 
@@ -111,7 +114,7 @@ def test_text_longer_than_the_cap_is_cut_counted_and_named(tmp_path: Path) -> No
     assert report.to_dict()["max_text_chars"] == 2_000
     assert report.notes == (
         "110.csv: 2 cell(s) of field '事发地址' longer than 2,000 characters cut to 2,000 "
-        "(row(s) 2, 3; the longest 2,000,000)",
+        "(row(s) 3, 4; the longest 2,000,000)",
     )
     assert report.notes_zh[0].startswith("110.csv：字段 '事发地址' 有 2 个单元格超过 2,000 个字符")
 
@@ -300,3 +303,208 @@ def test_stations_with_title_row_and_merged_header(tmp_path: Path) -> None:
     csv_path = tmp_path / "stations.csv"
     csv_path.write_text("派出所一览\nname,lon,lat\nA,121.1,31.1\n", encoding="utf-8")
     assert read_sites(csv_path).geometry.y.tolist() == [31.1]
+
+
+def test_times_beyond_what_a_timestamp_holds_are_rejected_not_a_crash(tmp_path: Path) -> None:
+    # placeholders out of pandas' nanosecond range (1677-09-21 .. 2262-04-11) crashed ingest
+    rows = _rows(5)
+    rows.append("J0100,9999-12-31 23:59:59,盗窃,121.4800,31.2300,a")  # line 7
+    rows.append("J0101,1677-01-01 00:00:00,盗窃,121.4800,31.2300,b")  # line 8
+    rows.append("J0102,2262年05月01日 00:00:00,盗窃,121.4800,31.2300,c")  # line 9
+    rows.append("J0103,0001-01-01 00:00:00,盗窃,121.4800,31.2300,d")  # line 10
+    _, rejected, report = ingest([_write(tmp_path, rows)], "cn110", now=NOW)
+    assert report.rows_accepted == 5
+    assert report.rejected["future_time"] == 2
+    assert report.rejected["implausible_time"] == 2
+    assert report.rejected["unparseable_time"] == 0
+    by_row = dict(zip(rejected["raw_time"], rejected["reason"], strict=True))
+    assert by_row == {
+        "9999-12-31 23:59:59": "future_time",
+        "1677-01-01 00:00:00": "implausible_time",
+        "2262年05月01日 00:00:00": "future_time",
+        "0001-01-01 00:00:00": "implausible_time",
+    }
+    assert set(rejected["field"]) == {"报警时间"}
+    fut = report.examples["future_time"]
+    assert [e["value"] for e in fut] == ["9999-12-31 23:59:59", "2262年05月01日 00:00:00"]
+    assert fut[0]["file"] == "110.csv" and fut[0]["field"] == "报警时间"
+    early = report.examples["implausible_time"][0]
+    assert early["value"] == "1677-01-01 00:00:00"
+    assert early["expected"].startswith(
+        "a time after 1970-01-01 00:00 UTC (an earlier time is a placeholder"
+    )
+    assert report.period == ("2024-03-01T00:00:00+00:00", "2024-03-01T04:00:00+00:00")
+
+
+def test_an_out_of_range_zone_aware_time_is_rejected(tmp_path: Path) -> None:
+    from xunfang.ingest.incidents import _parse_times
+
+    values = pd.Series(["9999-12-31T23:59:59+08:00", "2024-03-01T08:00:00+08:00", "x"])
+    _, aware, precision, beyond = _parse_times(values, ["%Y-%m-%dT%H:%M:%S%z"])
+    assert list(beyond) == [1, 0, 0]
+    assert aware.isna().tolist() == [True, False, True]
+    assert aware.iloc[1] == pd.Timestamp("2024-03-01 00:00", tz="UTC")
+    assert list(precision) == [None, "second", None]
+
+
+def test_placeholder_times_before_1970_are_rejected_as_implausible(tmp_path: Path) -> None:
+    # a 1900-01-01 row kept made deploy count 6,569 weeks of incidents for one quarter
+    rows = _rows(5)
+    rows.append("J0100,1900-01-01 00:00:00,盗窃,121.4800,31.2300,a")  # line 7
+    rows.append("J0101,1970-01-01 00:00:00,盗窃,121.4800,31.2300,b")  # 1969-12-31 16:00 UTC
+    rows.append("J0102,1970-01-01 08:00:01,盗窃,121.4800,31.2300,c")  # 00:00:01 UTC: kept
+    _, rejected, report = ingest([_write(tmp_path, rows)], "cn110", now=NOW)
+    assert report.rejected["implausible_time"] == 2
+    assert list(rejected["source_row"]) == [7, 8]
+    assert report.rows_accepted == 6
+    ex = report.examples["implausible_time"][0]
+    assert (ex["row"], ex["field"], ex["value"]) == (7, "报警时间", "1900-01-01 00:00:00")
+    assert report.period == ("1970-01-01T00:00:01+00:00", "2024-03-01T04:00:00+00:00")
+    # a later floor of the caller's
+    _, _, late = ingest(
+        [_write(tmp_path, rows)], "cn110", now=NOW, earliest=pd.Timestamp("2024-03-01 01:00")
+    )
+    # 1900, 1970 x2, and 00:00 and 01:00 UTC (the floor itself) of 2024-03-01
+    assert late.rejected["implausible_time"] == 5
+    assert late.period == ("2024-03-01T02:00:00+00:00", "2024-03-01T04:00:00+00:00")
+
+
+def test_rows_are_named_by_the_line_the_file_shows(tmp_path: Path) -> None:
+    # SYNTHETIC: a title line, a blank line, the header on line 3; an address holding a
+    # line break (lines 5-6); a blank line (8); the bad times on lines 7 and 10
+    body = [
+        "110接警记录导出",
+        "",
+        HEADER,
+        "J1,2024-03-01 08:00:00,盗窃,121.4800,31.2300,a",  # line 4
+        'J2,2024-03-01 09:00:00,盗窃,121.4801,31.2300,"南京东路',  # line 5
+        '1号"',  # line 6
+        "J3,bad,盗窃,121.4802,31.2300,c",  # line 7
+        "",  # line 8
+        "J4,2024-03-01 10:00:00,盗窃,121.4803,31.2300,d",  # line 9
+        "J5,,盗窃,121.4804,31.2300,e",  # line 10
+    ]
+    path = tmp_path / "110.csv"
+    path.write_bytes(("\r\n".join(body) + "\r\n").encode("gb18030"))
+    table, rejected, report = ingest([path], "cn110", now=NOW)
+    assert table.frame["source_row"].tolist() == [4, 5, 9]
+    assert table.frame["address"].iloc[1] == "南京东路  1号"  # CR and LF each a space
+    assert rejected["source_row"].tolist() == [7, 10]
+    assert [e["row"] for e in report.examples["unparseable_time"]] == [7, 10]
+    # the same file with one record per line: lines numbered from the header on
+    plain = tmp_path / "plain.csv"
+    plain.write_bytes(("\n".join([HEADER, *_rows(3)])).encode("gb18030"))  # no final newline
+    t2, _, _ = ingest([plain], "cn110", now=NOW)
+    assert t2.frame["source_row"].tolist() == [2, 3, 4]
+
+
+def test_excel_rows_are_the_sheet_rows(tmp_path: Path) -> None:
+    # title on row 1, a two-row header on rows 2-3, data from row 4; an empty row 6
+    rows: list[list[object]] = [
+        ["J1", "2024-03-01 08:00:00", "盗窃", 121.4801, 31.2301],  # row 4
+        ["J2", "bad", "盗窃", 121.4802, 31.2302],  # row 5
+        [None, None, None, None, None],  # row 6: empty, skipped
+        ["J3", "2024-03-01 10:00:00", "盗窃", None, None],  # row 7
+    ]
+    header: list[list[object]] = [
+        ["接警单编号", "报警时间", "报警类别", "坐标", None],
+        [None, None, None, "经度", "纬度"],
+    ]
+    book = _merged_workbook(tmp_path / "110.xlsx", rows, header)
+    table, rejected, report = ingest([book], "cn110", now=NOW)
+    assert table.frame["source_row"].tolist() == [4]
+    assert dict(zip(rejected["source_row"], rejected["reason"], strict=True)) == {
+        5: "unparseable_time",
+        7: "missing_coordinates",
+    }
+    assert report.examples["unparseable_time"][0]["row"] == 5
+
+
+def test_types_not_in_the_taxonomy_are_given_file_and_row(tmp_path: Path) -> None:
+    rows = [r.replace(",盗窃,", ",刑事,") for r in _rows(6)]
+    rows[1] = rows[1].replace(",刑事,", ",外星人入侵,")  # line 3
+    rows[3] = rows[3].replace(",刑事,", ",穿越时空,")  # line 5
+    rows[4] = rows[4].replace(",刑事,", ",外星人入侵,")  # line 6
+    _, _, report = ingest([_write(tmp_path, rows)], "cn110", now=NOW)
+    assert report.unmapped_types == {"外星人入侵": 2, "穿越时空": 1}
+    first, second = report.unmapped_examples
+    assert (first["file"], first["row"], first["field"], first["value"], first["rows"]) == (
+        "110.csv",
+        3,
+        "报警类别",
+        "外星人入侵",
+        2,
+    )
+    assert (second["row"], second["value"], second["rows"]) == (5, "穿越时空", 1)
+    assert report.to_dict()["unmapped_examples"][0]["row"] == 3
+    out = tmp_path / "out"
+    args = ["ingest", str(_write(tmp_path, rows)), "--profile", "cn110", "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, *LANG_ZH])
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    assert "类别不在分类表中：110.csv 第 3 行，字段 '报警类别'：'外星人入侵'（共 2 行）" in flat
+
+
+def test_a_wrong_single_byte_encoding_is_warned_of(tmp_path: Path) -> None:
+    # SYNTHETIC: a GBK export with pinyin column names, read with --encoding cp1252: every
+    # type turns into Latin-1 letters (刑事 -> ÐÌÊÂ) and falls in 'other'
+    header = "JJDBH,BJSJ,BJLB,BJXL,JD,WD,SFDZ"
+    types = [("刑事", "盗窃"), ("治安", "打架斗殴"), ("交通", "交通事故"), ("求助", "走失")]
+    rows = [
+        f"J{i:03d},2024-03-01 {8 + i % 10:02d}:00:00,{types[i % 4][0]},{types[i % 4][1]},"
+        f"121.48{i % 10},31.230,黄浦区南京东路{i}号"
+        for i in range(12)
+    ]
+    path = tmp_path / "py.csv"
+    path.write_bytes(("\r\n".join([header, *rows]) + "\r\n").encode("gbk"))
+    _, _, wrong = ingest([path], "cn110", now=NOW, encoding="cp1252")
+    assert "ÐÌÊÂ" in wrong.unmapped_types  # 刑事 as cp1252
+    odd = [n for n in wrong.notes if "wrong encoding" in n]
+    assert len(odd) == 1 and "36 of 36 text cells" in odd[0] and "read as cp1252" in odd[0]
+    assert any("12 of 12 accepted rows (100%) are of no known type" in n for n in wrong.notes)
+    assert any("按错误编码解码" in n for n in wrong.notes_zh)
+    # detected as GB18030: no warning, the types known
+    _, _, right = ingest([path], "cn110", now=NOW)
+    assert right.notes == () and right.unmapped_types == {}
+    # Western text read in its own code page is no mojibake
+    latin = tmp_path / "latin.csv"
+    west = [
+        f"W{i:03d},2024-03-01 08:00:00,Vol à l'étalage,Crème Brûlée,121.48{i},31.230,Praça {i}"
+        for i in range(12)
+    ]
+    latin.write_bytes(("\r\n".join([header, *west]) + "\r\n").encode("cp1252"))
+    _, _, west_report = ingest([latin], "cn110", now=NOW, encoding="cp1252")
+    assert west_report.rows_accepted == 12
+    assert not any("wrong encoding" in n for n in west_report.notes)
+
+
+def test_a_stray_row_does_not_stretch_the_period_rates_are_counted_over() -> None:
+    from xunfang.ingest.incidents import bulk_span
+    from xunfang.plan.decisions import incident_days
+
+    # 13 weeks of daily calls and one row dated 2019: deploy counted weeks over the span
+    t = pd.Series(pd.date_range("2025-09-01", periods=92, freq="D", tz="UTC"))
+    stray = pd.concat([t, pd.Series([pd.Timestamp("2019-06-01", tz="UTC")])])
+    start, end, n_out = bulk_span(stray)
+    assert (start, end, n_out) == (t.iloc[0], t.iloc[-1], 1)
+    assert incident_days(stray) == 91 == incident_days(t)
+    # a wide spread with no gross outlier keeps its whole span (limit: 10 IQR or a year)
+    spread = pd.Series(pd.to_datetime(["2024-01-01", "2024-06-01", "2025-01-01"]))
+    assert bulk_span(spread) == (spread.iloc[0], spread.iloc[-1], 0)
+
+
+def test_station_rows_are_named_as_the_sheet_shows_them(tmp_path: Path) -> None:
+    # title on row 1, two-row header on rows 2-3, stations on rows 4 and 5 (bad)
+    book = _merged_workbook(
+        tmp_path / "stations.xlsx",
+        [["人民广场派出所", 121.4795, 31.2290], ["南京东路派出所", None, 31.2340]],
+        [["名称", "坐标", None], [None, "经度", "纬度"]],
+    )
+    with pytest.raises(DataFileError, match=r"stations\.xlsx, row 5, field '经度'"):
+        read_sites(book)
+    good = _merged_workbook(
+        tmp_path / "ok.xlsx",
+        [["人民广场派出所", 121.4795, 31.2290], ["南京东路派出所", 121.4845, 31.2340]],
+        [["名称", "坐标", None], [None, "经度", "纬度"]],
+    )
+    assert read_sites(good).attrs["source_rows"].tolist() == [4, 5]

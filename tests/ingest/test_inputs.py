@@ -88,7 +88,8 @@ def test_bytes_that_do_not_decide_the_encoding_are_refused(tmp_path: Path, mappi
     lines = ["id,time,type,subtype,lon,lat", "A1,2024-05-01 10:00:00,кража,кража,121.45,31.22"]
     path = tmp_path / "cp1251.csv"
     path.write_bytes(("\n".join(lines) + "\n").encode("cp1251"))
-    with pytest.raises(DataFileError, match=r"cp1251\.csv, row 1: is not UTF-8 .*--encoding"):
+    # row 2: the file's line 2 (the header, line 1, is ASCII)
+    with pytest.raises(DataFileError, match=r"cp1251\.csv, row 2: is not UTF-8 .*--encoding"):
         ingest([path], profile_from_toml(mapping))
     # Latin-1 bytes that happen to be valid GB18030 but not Chinese text: refused too
     lines[1] = "A1,2024-05-01 10:00:00,Café Crème,Ünterführung,121.45,31.22"
@@ -117,7 +118,7 @@ def test_bom_crlf_spaces_in_header_and_decimal_commas(tmp_path: Path) -> None:
     assert table.frame["lat"].tolist() == [31.23, 31.24]
     assert table.frame["incident_id"].tolist() == ["A1", "A2"]
     assert rejected[["reason", "field", "source_row", "raw_x"]].values.tolist() == [
-        ["invalid_coordinates", "经度/纬度", 3, "121,4x"]
+        ["invalid_coordinates", "经度/纬度", 4, "121,4x"]  # line 4: the header is line 1
     ]
 
 
@@ -130,7 +131,7 @@ def test_duplicate_header_names_are_refused_naming_both(tmp_path: Path) -> None:
     )
     with pytest.raises(
         DataFileError,
-        match=r"dup\.csv, row 0, field '报警时间': two columns are named '报警时间': "
+        match=r"dup\.csv, row 1, field '报警时间': two columns are named '报警时间': "
         r"column 2 and column 6",
     ):
         ingest([path], "cn110")
@@ -197,6 +198,60 @@ def test_excel_sheet_by_name_or_first(tmp_path: Path) -> None:
     # the first sheet (说明) has no time column: the message names what it looked for
     with pytest.raises(DataFileError, match=r"no time column"):
         ingest([path], "cn110")
+
+
+def _with_exact_numbers(path: Path, cells: dict[str, str]) -> None:
+    """SYNTHETIC: rewrite numeric cells of the first sheet to exact digits, as a database
+    export writes them (openpyxl itself writes an 18-digit int as 3.1010120250901e+17)."""
+    import re
+
+    with zipfile.ZipFile(path) as zf:
+        parts = {n: zf.read(n) for n in zf.namelist()}
+    xml = parts["xl/worksheets/sheet1.xml"].decode()
+    for ref, digits in cells.items():
+        xml, n = re.subn(rf'(<c r="{ref}" t="n"><v>)[^<]*(</v>)', rf"\g<1>{digits}\g<2>", xml)
+        assert n == 1, ref
+    parts["xl/worksheets/sheet1.xml"] = xml.encode()
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in parts.items():
+            zf.writestr(name, data)
+
+
+def test_excel_numeric_ids_and_phones_stay_exact(tmp_path: Path) -> None:
+    # 18-digit 接警单编号 stored as numbers: openpyxl gives ints, read in full digits; a
+    # float of 18 digits (Excel keeps 15) lost its last ones and is said to have
+    path = tmp_path / "110.xlsx"
+    book = openpyxl.Workbook()
+    ws = book.active
+    assert ws is not None
+    ws.append([*CN_HEADER.split(","), "联系电话"])
+    for i in range(3):  # sheet rows 2, 3, 4
+        ws.append([i, f"2024-03-16 05:4{i}:00", "刑事", "盗窃", 121.47, 31.23, 13812348000 + i])
+    ws.append([3.101012025e17, "2024-03-16 06:00:00", "刑事", "盗窃", 121.47, 31.23, None])
+    ws.append([3.101012025e17, "2024-03-16 07:00:00", "刑事", "盗窃", 121.48, 31.23, None])
+    ws.append([1234.0, "2024-03-16 08:00:00", "刑事", "盗窃", 121.48, 31.23, 1.3812348e10])
+    book.save(path)
+    _with_exact_numbers(path, {f"A{r}": f"31010120250901000{r - 1}" for r in (2, 3, 4)})
+    table, rejected, report = ingest([path], "cn110")
+    f = table.frame
+    assert f["incident_id"].tolist() == [
+        "310101202509010001",
+        "310101202509010002",
+        "310101202509010003",
+        "110.xlsx:5",  # its id lost digits: file and sheet row stand in, no duplicate
+        "110.xlsx:6",
+        "1234",
+    ]
+    assert report.rejected["duplicate_id_conflict"] == 0 and len(rejected) == 0
+    # masked, but from the exact number: 138****8000, 138****8001, ...
+    assert f["caller_phone"].tolist()[:3] == ["138****8000", "138****8001", "138****8002"]
+    assert f["caller_phone"].iloc[5] == "138****8000"
+    lost = [n for n in report.notes if "15 significant digits" in n]
+    assert len(lost) == 1
+    assert "2 cell(s) of column '接警单编号'" in lost[0] and "row(s) 5, 6" in lost[0]
+    assert "310101202500000000" in lost[0]
+    assert any("2 id(s) of column '接警单编号' lost" in n for n in report.notes)
+    assert any("15 位有效数字" in n for n in report.notes_zh)
 
 
 def _points(crs: str) -> gpd.GeoDataFrame:
@@ -300,7 +355,7 @@ def test_every_row_rejected_still_writes_rejected_csv(tmp_path: Path) -> None:
     )
     with pytest.raises(
         NoUsableRowsError,
-        match=r"no usable rows.*row 1 field '报警时间' = '16\.03\.2024 05:45', expected %Y-%m-%d",
+        match=r"no usable rows.*row 2 field '报警时间' = '16\.03\.2024 05:45', expected %Y-%m-%d",
     ):
         ingest([path], "cn110")
     out = tmp_path / "out"
@@ -312,13 +367,13 @@ def test_every_row_rejected_still_writes_rejected_csv(tmp_path: Path) -> None:
     assert not (out / "incidents.parquet").exists()
     rej = pd.read_csv(out / "rejected.csv")
     assert rej[["reason", "field", "source_row"]].values.tolist() == [
-        ["unparseable_time", "报警时间", 1],
-        ["missing_coordinates", "经度/纬度", 2],
+        ["unparseable_time", "报警时间", 2],  # the file's lines: the header is line 1
+        ["missing_coordinates", "经度/纬度", 3],
     ]
     report = json.loads((out / "ingest_report.json").read_text("utf-8"))
     example = report["rejected_examples"]["unparseable_time"][0]
     assert example["value"] == "16.03.2024 05:45"
-    assert example["row"] == 1
+    assert example["row"] == 2
     assert "%Y-%m-%d %H:%M:%S" in example["expected"]
     assert report["rows_accepted"] == 0
 
@@ -369,9 +424,9 @@ def test_utf8_rows_in_a_gbk_export_are_read_as_utf8_and_named(
     # a line valid in neither encoding still refuses the file, naming that line
     lines[2] = b"A2,2024-05-01 10:01:00,\xff\xfe,x,121.41,31.21"
     path.write_bytes(b"\n".join(lines) + b"\n")
-    with pytest.raises(DataFileError, match=r"mixed\.csv, row 2: .*line 3 is neither UTF-8 nor GB"):
+    with pytest.raises(DataFileError, match=r"mixed\.csv, row 3: .*line 3 is neither UTF-8 nor GB"):
         ingest([path], profile_from_toml(mapping))
-    with pytest.raises(DataFileError, match=r"row 2: line 3 is valid neither as gb18030 nor"):
+    with pytest.raises(DataFileError, match=r"row 3: line 3 is valid neither as gb18030 nor"):
         ingest([path], profile_from_toml(mapping), encoding="gb18030")
 
 
@@ -406,3 +461,38 @@ def test_an_encoding_asked_for_that_does_not_fit_is_an_error_not_a_traceback(
     path.write_bytes(("\n".join(lines) + "\n").encode("utf-8"))
     with pytest.raises(DataFileError, match=r"is not UTF-16 .*check --encoding"):
         ingest([path], profile_from_toml(mapping), encoding="utf-16")
+
+
+def test_a_damaged_or_fake_xlsx_is_named_so(tmp_path: Path) -> None:
+    good = tmp_path / "good.xlsx"
+    book = openpyxl.Workbook()
+    ws = book.active
+    assert ws is not None
+    ws.append(CN_HEADER.split(","))
+    book.save(good)
+    cut = tmp_path / "cut.xlsx"
+    cut.write_bytes(good.read_bytes()[:2000])  # a download cut short: the zip's end is lost
+    fake = tmp_path / "fake.xlsx"
+    fake.write_bytes(b"not a zip at all")  # was read as a CSV whose header is this line
+    empty = tmp_path / "empty.xlsx"
+    empty.write_bytes(b"")
+    with zipfile.ZipFile(tmp_path / "nobook.xlsx", "w") as zf:
+        zf.writestr("readme.txt", "x")
+    for path, why in [
+        (cut, r"a cut or broken zip archive"),
+        (fake, r"not a zip archive, as every \.xlsx is; a CSV needs \.csv"),
+        (empty, r"empty"),
+        (tmp_path / "nobook.xlsx", r"a zip archive without a workbook inside"),
+    ]:
+        with pytest.raises(
+            DataFileError,
+            match=rf"{path.name}: the \.xlsx file is damaged or not an Excel file \({why}",
+        ):
+            ingest([path], "cn110")
+    out = tmp_path / "o"
+    result = CliRunner().invoke(
+        app, ["ingest", str(fake), "--profile", "cn110", "--out", str(out), "--lang", "zh"]
+    )
+    assert result.exit_code == 2
+    flat = "".join(result.output.split())
+    assert "该.xlsx文件已损坏或不是Excel文件（不是zip压缩包" in flat

@@ -180,7 +180,8 @@ def test_bad_sites_and_types_are_refused(loop_plan, data_dir: Path) -> None:  # 
     swapped = tmp / "swapped.csv"
     swapped.write_text("name,lat,lon\nok,41.8825,-87.6290\nswapped,-87.6290,41.8825\n")
     base = {"area": "community:LOOP", "booths": 2, "incident_files": files[:1]}
-    with pytest.raises(DataFileError, match=r"swapped\.csv, row 2: site 'swapped'.*swapped"):
+    # row 3: the file's line (the header is line 1)
+    with pytest.raises(DataFileError, match=r"swapped\.csv, row 3: site 'swapped'.*swapped"):
         make_booth_plan(PlanConfig(**base, fixed_sites=swapped), Settings(data_dir=data_dir))
     with pytest.raises(ValidationError, match=r"--types \['bogus'\]: not type groups; use some"):
         make_booth_plan(PlanConfig(**base, types=("bogus",)), Settings(data_dir=data_dir))

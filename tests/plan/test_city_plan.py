@@ -339,7 +339,8 @@ def test_stations_far_from_the_area_are_named(data_dir: Path, tmp_path: Path) ->
         boundary=EXAMPLE / "boundary_gcj02.geojson", boundary_name="西片,东片", frame="gcj02",
         roads=data_dir / "shanghai-osm/central_shanghai_drive.osm", stations=stations,
     )  # fmt: skip
-    with pytest.raises(DataFileError, match=r"stations.csv, row 4: site '远处派出所'.*300 m"):
+    # line 5 of the file: the header is line 1
+    with pytest.raises(DataFileError, match=r"stations.csv, row 5: site '远处派出所'.*300 m"):
         make_booth_plan(
             PlanConfig(
                 city=city, booths=1, threshold_min=2.0, demand="road_length",

@@ -758,7 +758,8 @@ class City:
         self, area: StudyArea, *, buffer_m: float | None = None
     ) -> tuple[gpd.GeoDataFrame, list[tuple[str, float]]]:
         """The police stations of ``area`` (as :meth:`stations_for`, with ``source_row``,
-        the 1-based data row of each in the stations file) and those left out.
+        the row of each as the stations file shows it: a CSV's line, the header counting,
+        or a sheet's row) and those left out.
 
         Returns
         -------
@@ -774,7 +775,7 @@ class City:
         if self.stations is None:
             return gpd.GeoDataFrame({"name": [], "source_row": []}, geometry=[], crs=WGS84), []
         sites = read_sites(self.stations, frame=self.frame).copy()
-        sites["source_row"] = np.arange(1, len(sites) + 1)
+        sites["source_row"] = sites.attrs.get("source_rows", np.arange(1, len(sites) + 1))
         if self.station_names:
             sites["name"] = [
                 self.station_names.format(n) if str(n).isdigit() else str(n) for n in sites["name"]

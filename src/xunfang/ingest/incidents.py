@@ -8,7 +8,9 @@ The output table (:class:`IncidentTable`) has one row per usable incident with c
 ``incident_id, occurred_at (UTC), time_precision, type_group, type, subtype, premise,
 lon, lat (WGS-84), x_m, y_m (the table's projected CRS), arrest`` plus the profile's
 extra columns (``district``, ``beat``, ``address``, ...), ``piled`` and
-``source_file``/``source_row``. Every row that cannot be used is kept in a rejected table
+``source_file``/``source_row`` (the row as the file shows it: a CSV's line number, the
+header line counting as line 1 or later, a sheet's row number, a feature's number). Every
+row that cannot be used is kept in a rejected table
 with its reason and field; nothing is dropped silently.
 
 Personal data: a layout's ``mask`` columns (the 110 caller's name and phone) are masked
@@ -28,7 +30,13 @@ lists the piles).
 Times in the future: a row whose time lies later than the time of the ingest plus
 ``future_tolerance`` (default :data:`FUTURE_TOLERANCE`, one day: clocks of exporting
 systems drift and time zones differ) is rejected as ``future_time`` (field: the time
-column). Accepted rows lying more than :data:`SPAN_OUTLIER_MIN` (and ten interquartile
+column). A placeholder time beyond what a nanosecond timestamp holds (``9999-12-31``,
+``2262年...``, ``1677-01-01``; :data:`TIME_RANGE`) is rejected too, never stored: as
+``future_time`` when after now, else as ``implausible_time``. So is a time before
+``earliest`` (default :data:`EARLIEST`, 1970-01-01 00:00 UTC, itself included): ``1900-01-01`` and
+``1970-01-01 00:00`` are what exports write for "no time", and one such row kept would
+stretch every weekly rate (a quarter's 110 calls read as 6,569 weeks of incidents by
+``deploy``). Accepted rows lying more than :data:`SPAN_OUTLIER_MIN` (and ten interquartile
 ranges) from the median time are kept but named in a note, since one such row stretches
 the period every rate is computed over.
 
@@ -36,6 +44,13 @@ Duplicate ids: a row whose id an earlier row already used is rejected as
 ``duplicate_id`` when its time and position are the same as that earlier row's (an exact
 repeat, e.g. a file exported twice), and as ``duplicate_id_conflict`` when they differ
 (two records disagree about one call: the analyst should look at both).
+
+Excel numbers: an id or phone number stored in a workbook as a number is read in full
+digits (openpyxl's integers stay exact; a float with no fraction is written without an
+exponent). A number longer than Excel's 15 significant digits has lost its last digits in
+the workbook (3.101012025e+17 for an 18-digit 接警单编号): a note names the column and
+rows, and such an id stands for no call (rows sharing it are not duplicates), so the file
+name and row identify the row instead.
 
 Control characters: every text column (id, types, premise, address and the profile's
 other text) is *cleaned*, never rejected for them: tab, line feed and carriage return
@@ -52,6 +67,7 @@ import contextlib
 import glob
 import gzip
 import json
+import re
 import zlib
 from collections import Counter
 from collections.abc import Sequence
@@ -86,7 +102,7 @@ from xunfang.ingest.profiles import (
     profile_from_toml,
 )
 from xunfang.ingest.readers import HeaderRow, incident_files_in, is_vector_folder, read_raw
-from xunfang.ingest.taxonomy import Taxonomy, load_taxonomy
+from xunfang.ingest.taxonomy import OTHER, Taxonomy, load_taxonomy
 from xunfang.outputs import CSV_ENCODING, temporary_path
 from xunfang.units import WGS84, require_projected, utm_crs_for
 
@@ -102,6 +118,7 @@ __all__ = [
     "Layout",
     "NoUsableRowsError",
     "Profile",
+    "bulk_span",
     "incident_inputs",
     "ingest",
     "mask_name",
@@ -116,6 +133,7 @@ REASONS = (
     "invalid_coordinates",
     "swapped_coordinates",
     "unparseable_time",
+    "implausible_time",
     "future_time",
     "outside_area",
     "duplicate_id",
@@ -127,6 +145,11 @@ OUTSIDE_SHARE = 0.5
 the frames the area and the incidents were read in (a frame mix-up is the usual cause)."""
 FUTURE_TOLERANCE = pd.Timedelta(days=1)
 """A row may lie this much after the time of the ingest before it counts as ``future_time``."""
+EARLIEST = pd.Timestamp("1970-01-01", tz="UTC")
+"""Default first plausible time: a row before it is rejected as ``implausible_time``
+(a placeholder: 1900-01-01, Excel's day 0, a zero Unix time; 1970-01-01 00:00 read in a
+zone east of UTC lies before it). A row exactly at it is rejected too. No
+call-for-service system in use kept records before 1970."""
 SPAN_OUTLIER_MIN = pd.Timedelta(days=365)
 """An accepted row this far (and ten interquartile ranges) from the median time is named
 in a note: the period looks wrong."""
@@ -163,6 +186,25 @@ PILE_SHARE = 0.01
 """A position holding more than ``max(PILE_MIN_ROWS, PILE_SHARE * accepted rows)`` rows is
 a pile (see the module docstring)."""
 EXAMPLES_PER_REASON = 3
+MOSTLY_OTHER_SHARE = 0.9
+MOSTLY_OTHER_MIN_ROWS = 10
+"""When more than this share of at least this many accepted rows fall in the catch-all
+group ``other``, a note says so: the type column, the encoding or the taxonomy is wrong."""
+MOJIBAKE_SHARE = 0.5
+MOJIBAKE_MIN_CELLS = 3
+MOJIBAKE_SAMPLE_ROWS = 1_000
+_MOJIBAKE = re.compile(
+    # three or more Latin-1/Windows-1252 letters and signs in a row, or a C1 control
+    # character: what Chinese (or UTF-8) bytes turn into when read in a single-byte code
+    # page (黄浦区 in GBK read as cp1252: »ÆÆÖÇø); words of Western languages hold their
+    # accented letters one or two at a time (Crème, ação)
+    "[\u0080-\u009f]|[\u00a0-\u00ff\u0152\u0153\u0160\u0161\u0178\u017d\u017e"
+    "\u0192\u02c6\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030"
+    "\u2039\u203a\u20ac\u2122]{3,}"
+)
+"""A cell that looks like text decoded in the wrong encoding (:func:`_mojibake`)."""
+UNMAPPED_EXAMPLES = 5
+"""Types not in the taxonomy given an example row in the report (the commonest first)."""
 
 
 # --------------------------------------------------------------------------- masking
@@ -207,6 +249,10 @@ class IngestReport:
     keep_piled: bool = False
     examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     """Per rejection reason, a few rejected rows: file, row, field, value, expected."""
+    unmapped_examples: tuple[dict[str, Any], ...] = ()
+    """For each of the commonest types not in the taxonomy (at most
+    :data:`UNMAPPED_EXAMPLES`), its first row: file, row, field, value, expected, rows
+    (how many rows hold it)."""
     notes: tuple[str, ...] = ()
     notes_zh: tuple[str, ...] = ()
     """The notes in Chinese (for ``--lang zh``)."""
@@ -256,6 +302,7 @@ class IngestReport:
             "frame": sorted({str(f.get("frame")) for f in self.files}),
             "area_frame": self.area_frame,
             "rejected_examples": self.examples,
+            "unmapped_examples": list(self.unmapped_examples),
             "notes": list(self.notes),
         }
 
@@ -373,23 +420,32 @@ _EPOCH_PATTERNS = {
 }
 
 
+TIME_RANGE = (pd.Timestamp("1678-01-01"), pd.Timestamp("2261-12-31"))
+"""Times a table can hold: nanosecond timestamps reach 1677-09-21 to 2262-04-11; a day's
+margin on each side keeps a local time inside once moved to UTC. A time read outside this
+range (``9999-12-31``, ``1677-01-01``: placeholders) is rejected, never stored."""
+
+
 def _parse_times(
     values: pd.Series, formats: Sequence[str], cap: str = "second"
-) -> tuple[pd.Series, pd.Series, np.ndarray]:
+) -> tuple[pd.Series, pd.Series, np.ndarray, np.ndarray]:
     """Each row takes the first format that parses it.
 
     Returns
     -------
-    (naive, aware, precision)
+    (naive, aware, precision, beyond)
         ``naive``: local wall-clock datetimes (NaT where a zone-aware format or none
         parsed the row); ``aware``: UTC datetimes of the rows read by a ``%z`` or epoch
         format; ``precision``: object array of ``second``/``minute``/``hour``/``day``
-        per row (the format's, capped at ``cap``), None where nothing parsed.
+        per row (the format's, capped at ``cap``), None where nothing parsed;
+        ``beyond``: int8 per row, +1 (-1) where a format read a time after (before)
+        :data:`TIME_RANGE` (NaT in ``naive`` and ``aware``), else 0.
     """
     n = len(values)
     naive = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
     aware = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
     precision = np.full(n, None, dtype=object)
+    beyond = np.zeros(n, dtype=np.int8)
     text = values.astype("string").str.strip()
     todo = text.notna() & (text.str.len() > 0)
     for fmt in formats:
@@ -409,6 +465,15 @@ def _parse_times(
             parsed = pd.to_datetime(sub, format=fmt, errors="coerce")
             target = naive
         ok = parsed.notna()
+        if ok.any():  # pandas reads such times at a coarser unit: never cast them to ns
+            wall = parsed[ok].dt.tz_localize(None) if target is aware else parsed[ok]
+            late, early = wall > TIME_RANGE[1], wall < TIME_RANGE[0]
+            if late.any() or early.any():
+                where = values.index.get_indexer(wall.index)
+                beyond[where[late.to_numpy()]] = 1
+                beyond[where[early.to_numpy()]] = -1
+                todo.loc[wall.index[(late | early).to_numpy()]] = False
+                ok.loc[wall.index[(late | early).to_numpy()]] = False
         idx = ok[ok].index
         if len(idx) == 0:
             continue
@@ -418,7 +483,7 @@ def _parse_times(
             k for k, v in _PRECISION_RANK.items() if v == rank
         )
         todo &= naive.isna() & aware.isna()
-    return naive, aware, precision
+    return naive, aware, precision, beyond
 
 
 def _localize(naive: pd.Series, tz: str) -> tuple[pd.Series, int]:
@@ -461,12 +526,17 @@ def _in_bbox(
 
 
 def _locate(
-    path: Path, raw: pd.DataFrame, layout: Layout, decimal_comma: bool = False
+    path: Path,
+    raw: pd.DataFrame,
+    layout: Layout,
+    decimal_comma: bool = False,
+    file_rows: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """WGS-84 lon, lat of each row, and a reason code (0 ok, 1 missing, 2 invalid, 3 out of
     range but in range, and inside the source's extent when it has one, once swapped), and
     for the code-3 rows the fields and values as read (``"lon/lat: 200.0, 41.9"``), for the
-    rows a lon/lat pair located its fields (``"lon/lat"``), else empty."""
+    rows a lon/lat pair located its fields (``"lon/lat"``), else empty. ``file_rows``: each
+    row's number in the file, for an error (default: index + 1)."""
     n = len(raw)
     lon = np.full(n, np.nan)
     lat = np.full(n, np.nan)
@@ -476,6 +546,8 @@ def _locate(
     # frame checks (swapped axes, wrong CRS) compare with the source's plausible extent,
     # never with a study area: a city-wide file is mostly outside any one district
     bbox = layout.bbox
+    if file_rows is None:
+        file_rows = np.arange(1, n + 1)
     for spec in layout.coords:
         todo = np.isnan(lon)
         if not todo.any():
@@ -489,7 +561,7 @@ def _locate(
         if spec.kind == "lonlat":
             xx, yy = x[have], y[have]
             in_range = (np.abs(xx) <= 180) & (np.abs(yy) <= 90)
-            _check_swap(path, spec, xx, yy, in_range, bbox)
+            _check_swap(path, spec, xx, yy, in_range, bbox, file_rows[have])
             if spec.frame != "wgs84":
                 cx, cy = to_wgs84(xx, yy, spec.frame)
                 xx, yy = np.asarray(cx, dtype=np.float64), np.asarray(cy, dtype=np.float64)
@@ -532,6 +604,7 @@ def _check_swap(
     lat: np.ndarray,
     in_range: np.ndarray,
     bbox: tuple[float, float, float, float] | None,
+    file_rows: np.ndarray,
 ) -> None:
     if len(lon) < MIN_ROWS_FOR_FRAME_CHECK:
         return
@@ -542,12 +615,12 @@ def _check_swap(
         inside = in_range.mean()
         swapped = ((np.abs(lat) <= 180) & (np.abs(lon) <= 90)).mean()
     if inside < SWAP_SHARE and swapped > SWAP_SHARE:
-        first = int(np.flatnonzero(~(_in_bbox(lon, lat, bbox) if bbox else in_range))[0]) + 1
+        first = int(np.flatnonzero(~(_in_bbox(lon, lat, bbox) if bbox else in_range))[0])
         raise DataFileError(
             path,
             f"{1 - inside:.0%} of the positions fall outside the area but {swapped:.0%} fall "
             f"inside when longitude and latitude are swapped: the columns look swapped "
-            f"(e.g. row {first}: {spec.x}={lon[first - 1]}, {spec.y}={lat[first - 1]}); "
+            f"(e.g. row {int(file_rows[first])}: {spec.x}={lon[first]}, {spec.y}={lat[first]}); "
             f"map x to {spec.y!r} and y to {spec.x!r}",
             field=spec.x,
         )
@@ -600,6 +673,7 @@ def ingest(
     keep_piled: bool = False,
     future_tolerance: pd.Timedelta = FUTURE_TOLERANCE,
     now: pd.Timestamp | None = None,
+    earliest: pd.Timestamp = EARLIEST,
     area_frame: str | None = None,
     header_row: HeaderRow = "auto",
 ) -> tuple[IncidentTable, pd.DataFrame, IngestReport]:
@@ -639,6 +713,9 @@ def ingest(
         Rows later than ``now + future_tolerance`` are rejected as ``future_time``.
     now
         The time of the ingest (tz-aware; default: the clock's, UTC).
+    earliest
+        Rows at or before this time (tz-aware, or naive UTC) are rejected as
+        ``implausible_time``; default :data:`EARLIEST`.
     area_frame
         Frame the caller read ``area``'s file in, recorded in the report.
     header_row
@@ -677,6 +754,9 @@ def ingest(
     paths = _expand_folders(paths, notes, notes_zh)
     taxonomy = taxonomy or load_taxonomy()
     now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now).tz_convert("UTC")
+    earliest = pd.Timestamp(earliest)
+    earliest = earliest.tz_localize("UTC") if earliest.tzinfo is None else earliest
+    earliest = earliest.tz_convert("UTC")
     parts: list[pd.DataFrame] = []
     files_info: list[dict[str, Any]] = []
     timezones: set[str] = set()
@@ -699,19 +779,32 @@ def ingest(
             fields = {k: v for k, v in note.items() if k != "key"}
             notes.append(f"{path.name}: {text(note['key'], 'en', **fields)}")
             notes_zh.append(f"{path.name}: {text(note['key'], 'zh', **fields)}")
+        if rf.kind == "csv":
+            odd = _mojibake(raw, layout)
+            if odd is not None:
+                odd["enc"] = rf.encoding
+                notes.append(f"{path.name}: {text('mojibake', 'en', **odd)}")
+                notes_zh.append(f"{path.name}: {text('mojibake', 'zh', **odd)}")
         timezones.add(layout.timezone)
-        lon, lat, creason, swap_text = _locate(path, raw, layout, rf.decimal_comma)
-        naive, aware, precision = _parse_times(
+        lon, lat, creason, swap_text = _locate(path, raw, layout, rf.decimal_comma, rf.rows)
+        naive, aware, precision, beyond = _parse_times(
             raw[layout.time], layout.time_formats, layout.time_precision
         )
         local, n_amb = _localize(naive, layout.timezone)
         occurred = local.where(aware.isna(), aware)
-        rows = np.arange(1, len(raw) + 1)
+        # the row as the file shows it: a CSV's line, a sheet's row (readers.RawFile.rows)
+        rows = rf.rows if rf.rows is not None else np.arange(1, len(raw) + 1)
         ids = (
             raw[layout.id].astype("string").str.strip()
             if layout.id
             else pd.Series(pd.NA, index=raw.index, dtype="string")
         )
+        lost_ids = rf.lost_digits.get(layout.id or "")
+        if lost_ids is not None:  # an id Excel cut to 15 digits is no id (module docstring)
+            ids[lost_ids] = pd.NA
+            lost = {"col": layout.id, "n": int(lost_ids.sum())}
+            notes.append(f"{path.name}: {text('lost_id_digits', 'en', **lost)}")
+            notes_zh.append(f"{path.name}: {text('lost_id_digits', 'zh', **lost)}")
         if ids.isna().any():  # no id: the file name and row stand in for it
             missing = ids.isna().to_numpy()
             ids[missing] = [f"{path.name}:{r}" for r in rows[missing]]
@@ -790,7 +883,9 @@ def ingest(
                     notes_zh.append(text("truncated_note", "zh", **cut))
         part["source_file"] = path.name
         part["source_row"] = rows
+        part["_pos"] = np.arange(len(raw))
         part["_creason"] = creason
+        part["_beyond"] = beyond
         part["_swap"] = swap_text
         part["_unmapped"] = unmapped.to_numpy()
         part["_raw_type"] = raw[layout.type].to_numpy()
@@ -801,6 +896,7 @@ def ingest(
                 "_f_time": layout.time,
                 "_f_xy": f"{spec.x}/{spec.y}",
                 "_f_id": layout.id or "(row)",
+                "_f_type": layout.type + (f"/{layout.subtype}" if layout.subtype else ""),
                 "_expect_time": " | ".join(layout.time_formats),
                 "_expect_xy": (
                     f"degrees ({spec.frame}), lon -180..180, lat -90..90"
@@ -837,7 +933,11 @@ def ingest(
     reason[df["_creason"].to_numpy() == 1] = "missing_coordinates"
     reason[df["_creason"].to_numpy() == 2] = "invalid_coordinates"
     reason[df["_creason"].to_numpy() == 3] = "swapped_coordinates"
+    beyond = df["_beyond"].to_numpy()
+    reason[reason.isna().to_numpy() & (beyond < 0)] = "implausible_time"
+    reason[reason.isna().to_numpy() & (beyond > 0)] = "future_time"
     reason[reason.isna() & df["occurred_at"].isna()] = "unparseable_time"
+    reason[reason.isna() & (df["occurred_at"] <= earliest)] = "implausible_time"
     reason[reason.isna() & (df["occurred_at"] > now + future_tolerance)] = "future_time"
     lon = df["lon"].to_numpy()
     lat = df["lat"].to_numpy()
@@ -861,7 +961,7 @@ def ingest(
     reason = _duplicates(df, reason)
     ok = reason.isna().to_numpy()
 
-    private = ["_creason", "_swap", "_unmapped", "_raw_type", "_file"]
+    private = ["_creason", "_beyond", "_swap", "_unmapped", "_raw_type", "_file", "_pos"]
     bad = _with_raw(df.loc[~ok], metas, raws)
     blame = np.select(
         [
@@ -873,18 +973,21 @@ def ingest(
                     "outside_area",
                 ]
             ),
-            reason[~ok].isin(["unparseable_time", "future_time"]),
+            reason[~ok].isin(["unparseable_time", "implausible_time", "future_time"]),
         ],
         [bad["_f_xy"], bad["_f_time"]],
         default=bad["_f_id"],
     )
-    examples = _examples(bad, reason[~ok], area_name, profile.bbox, now + future_tolerance)
+    examples = _examples(
+        bad, reason[~ok], area_name, profile.bbox, now + future_tolerance, earliest
+    )
     rejected = bad.drop(columns=[*private, *metas[0]]).copy()
     rejected.insert(0, "reason", reason[~ok].to_numpy())
     rejected.insert(1, "field", blame)
     rejected = rejected.reset_index(drop=True)
     good = df.loc[ok].reset_index(drop=True)
     unmapped_counts = good.loc[good["_unmapped"], "_raw_type"].value_counts()
+    unmapped_examples = _unmapped_examples(good, unmapped_counts, metas)
     good = good.drop(columns=private)
     piles, on_pile = _piles(good)
     good["piled"] = on_pile & (not keep_piled)
@@ -913,6 +1016,11 @@ def ingest(
         notes_zh.append(
             text("mostly_outside", "zh", **{**outside, "area": area_name or "研究区域"})
         )
+    n_other = int((good["type_group"] == OTHER).sum())
+    if len(good) >= MOSTLY_OTHER_MIN_ROWS and n_other > MOSTLY_OTHER_SHARE * len(good):
+        most: dict[str, Any] = {"n": n_other, "of": len(good), "share": n_other / len(good)}
+        notes.append(text("mostly_other", "en", **most))
+        notes_zh.append(text("mostly_other", "zh", **most))
     for key, fields in _span_outliers(good):
         notes.append(text(key, "en", **fields))
         notes_zh.append(text(key, "zh", **fields))
@@ -931,6 +1039,7 @@ def ingest(
         rows_accepted=len(good),
         rejected={r: int(counts.get(r, 0)) for r in REASONS},
         unmapped_types={str(k): int(v) for k, v in unmapped_counts.items()},
+        unmapped_examples=tuple(unmapped_examples),
         ambiguous_local_times=sum(f["ambiguous_local_times"] for f in files_info),
         crs=target_crs.to_string() if target_crs is not None else "",
         timezone=next(iter(timezones)),
@@ -1084,16 +1193,56 @@ def _duplicates(df: pd.DataFrame, reason: pd.Series) -> pd.Series:
     return reason
 
 
-def _span_outliers(good: pd.DataFrame) -> list[tuple[str, dict[str, Any]]]:
-    """A note when accepted rows lie far from the others in time: more than
-    ``max(SPAN_OUTLIER_MIN, 10 * IQR)`` from the median time."""
-    t = good["occurred_at"]
-    if len(t) < 2:
-        return []
+def _far_in_time(t: pd.Series) -> tuple[np.ndarray, pd.Timedelta, pd.Timestamp]:
+    """Which times lie more than ``max(SPAN_OUTLIER_MIN, 10 * IQR)`` from the median, that
+    limit, and the median."""
     median = t.quantile(0.5)
     iqr = t.quantile(0.75) - t.quantile(0.25)
     limit = max(SPAN_OUTLIER_MIN, 10 * iqr)
-    far = ((t - median).abs() > limit).to_numpy()
+    return ((t - median).abs() > limit).to_numpy(dtype=bool), limit, median
+
+
+def bulk_span(times: pd.Series | np.ndarray) -> tuple[pd.Timestamp, pd.Timestamp, int]:
+    """First and last time of the bulk of ``times``: the period a rate per week or day is
+    counted over.
+
+    Times more than ``max(SPAN_OUTLIER_MIN, 10 * IQR)`` from the median (the rows ingest
+    names in its ``span_outliers`` note) are left out of the span, so that one stray row
+    years away does not dilute every rate; they are few and still counted as incidents.
+    The rule is the interquartile-range fence of Tukey, *Exploratory Data Analysis*
+    (1977), widened to ten IQRs and at least a year: only gross outliers are cut.
+
+    Parameters
+    ----------
+    times
+        Datetimes (naive or tz-aware; missing ones ignored).
+
+    Returns
+    -------
+    (start, end, n_left_out)
+
+    Raises
+    ------
+    ValueError
+        If no time is given.
+    """
+    t = pd.Series(pd.to_datetime(times)).dropna().reset_index(drop=True)
+    if t.empty:
+        raise ValueError("no times to span")
+    if len(t) < 2:
+        return t.iloc[0], t.iloc[0], 0
+    far, _, _ = _far_in_time(t)
+    kept = t[~far]
+    return kept.min(), kept.max(), int(far.sum())
+
+
+def _span_outliers(good: pd.DataFrame) -> list[tuple[str, dict[str, Any]]]:
+    """A note when accepted rows lie far from the others in time: more than
+    ``max(SPAN_OUTLIER_MIN, 10 * IQR)`` from the median time (:func:`bulk_span`)."""
+    t = good["occurred_at"]
+    if len(t) < 2:
+        return []
+    far, limit, median = _far_in_time(t)
     if not far.any():
         return []
     rows = good.loc[far]
@@ -1132,8 +1281,8 @@ def _with_raw(
         for i, raw in enumerate(raws):
             here = files == i
             if here.any():
-                rows = bad["source_row"].to_numpy()[here] - 1
-                values[here] = raw[col].to_numpy(dtype=object)[rows]
+                pos = bad["_pos"].to_numpy()[here]
+                values[here] = raw[col].to_numpy(dtype=object)[pos]
         bad[col] = pd.array(values, dtype="string")
     return bad
 
@@ -1144,6 +1293,7 @@ def _examples(
     area_name: str | None,
     bbox: tuple[float, float, float, float] | None,
     latest: pd.Timestamp | None = None,
+    earliest: pd.Timestamp = EARLIEST,
 ) -> dict[str, list[dict[str, Any]]]:
     """A few rejected rows per reason: where, which field, what it held, what was expected."""
     out: dict[str, list[dict[str, Any]]] = {}
@@ -1156,6 +1306,12 @@ def _examples(
         for _, row in sub.iterrows():
             if r == "unparseable_time":
                 fld, value, expected = row["_f_time"], row["raw_time"], row["_expect_time"]
+            elif r == "implausible_time":
+                fld, value = row["_f_time"], row["raw_time"]
+                expected = (
+                    f"a time after {earliest:%Y-%m-%d %H:%M} UTC (an earlier time is a "
+                    "placeholder such as 1900-01-01, not when the incident happened)"
+                )
             elif r == "future_time":
                 fld, value = row["_f_time"], row["raw_time"]
                 expected = f"a time not after {latest.isoformat() if latest else 'now'} (UTC)"
@@ -1213,6 +1369,56 @@ def _examples(
             )
         out[r] = rows
     return out
+
+
+def _unmapped_examples(
+    good: pd.DataFrame, counts: pd.Series, metas: list[dict[str, str]]
+) -> list[dict[str, Any]]:
+    """The first row of each of the :data:`UNMAPPED_EXAMPLES` commonest types that no
+    taxonomy rule or type maps (kept as ``other``): where it is, and what it holds."""
+    out: list[dict[str, Any]] = []
+    if counts.empty:
+        return out
+    sub = good.loc[good["_unmapped"].to_numpy(dtype=bool)]
+    first = sub.drop_duplicates("_raw_type").set_index("_raw_type")
+    for name, n in counts.head(UNMAPPED_EXAMPLES).items():
+        row = first.loc[name]
+        subtype = _text(row["subtype"])
+        out.append(
+            {
+                "file": row["source_file"],
+                "row": int(row["source_row"]),
+                "field": metas[int(row["_file"])]["_f_type"],
+                "value": _text(name) + (f" / {subtype}" if subtype else ""),
+                "expected": (
+                    "a type the taxonomy maps (kept as 'other'; add it to a --taxonomy file)"
+                ),
+                "rows": int(n),
+            }
+        )
+    return out
+
+
+def _mojibake(raw: pd.DataFrame, layout: Layout) -> dict[str, Any] | None:
+    """Fields of a note when a CSV's text looks decoded in the wrong encoding, else None.
+
+    Looked at: the type, subtype, premise and other text columns of the first
+    :data:`MOJIBAKE_SAMPLE_ROWS` rows. A cell holding non-ASCII text is suspect when it
+    matches :data:`_MOJIBAKE`; the note is given when at least :data:`MOJIBAKE_MIN_CELLS`
+    cells and more than :data:`MOJIBAKE_SHARE` of the non-ASCII cells are suspect.
+    """
+    cols = [c for c in (layout.type, layout.subtype, layout.premise, *layout.extra.values()) if c]
+    cols = list(dict.fromkeys(c for c in cols if c in raw.columns))
+    if not cols:
+        return None
+    cells = raw[cols].head(MOJIBAKE_SAMPLE_ROWS).stack().astype("string")
+    wide = cells[~cells.str.isascii().fillna(True).astype(bool)]
+    if wide.empty:
+        return None
+    odd = wide[wide.str.contains(_MOJIBAKE).fillna(False).astype(bool)]
+    if len(odd) < MOJIBAKE_MIN_CELLS or len(odd) <= MOJIBAKE_SHARE * len(wide):
+        return None
+    return {"n": len(odd), "of": len(wide), "value": str(odd.iloc[0])[:40]}
 
 
 def _is_zero(text: str) -> bool:

@@ -18,6 +18,7 @@ _REASONS: dict[str, dict[str, str]] = {
         "invalid_coordinates": "coordinates that are not numbers or out of range",
         "swapped_coordinates": "longitude and latitude look swapped",
         "unparseable_time": "time in no listed format",
+        "implausible_time": "time too early to be real (a placeholder?)",
         "outside_area": "outside the area",
         "future_time": "time in the future",
         "duplicate_id": "id already used by an earlier row",
@@ -28,6 +29,7 @@ _REASONS: dict[str, dict[str, str]] = {
         "invalid_coordinates": "坐标不是数字或超出范围",
         "swapped_coordinates": "经度和纬度疑似填反",
         "unparseable_time": "时间格式无法识别",
+        "implausible_time": "时间早得不合理（疑似占位值）",
         "outside_area": "位于区域之外",
         "future_time": "时间晚于当前时间",
         "duplicate_id": "编号与前面的行重复",
@@ -50,6 +52,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "pile_at": "{rows:,} rows ({share:.1%}) on one point: {lon:.6f}, {lat:.6f}",
         "masked": "kept only masked: {cols}",
         "example": "e.g. {file} row {row}, field {field!r}: {value!r}; expected {expected}",
+        "unmapped_example": (
+            "type not in taxonomy: {file} row {row}, field {field!r}: {value!r} ({rows:,} "
+            "row(s)); expected {expected}"
+        ),
         "done": "{n:,} incidents in {s:.1f} s ({crs}, {tz}) -> {path}",
         "none": "no usable rows: rejected.csv and ingest_report.json say why -> {path}",
         "precision": "time precision",
@@ -60,6 +66,24 @@ _TEXT: dict[str, dict[str, str]] = {
             "file(s) not read: {names}"
         ),
         "reading": "reading {n} file(s)",
+        "mojibake": (
+            "{n} of {of} text cells with non-ASCII characters look decoded in the wrong "
+            "encoding (e.g. {value!r}, read as {enc}): check --encoding (gb18030 for a "
+            "Chinese export, or leave it out to detect it)"
+        ),
+        "mostly_other": (
+            "{n:,} of {of:,} accepted rows ({share:.0%}) are of no known type (group "
+            "'other'): check the type column, --encoding and --taxonomy"
+        ),
+        "lost_digits": (
+            "{n} cell(s) of column {col!r} hold a number longer than Excel's 15 significant "
+            "digits (row(s) {rows}; e.g. {value}): the workbook lost their last digits. "
+            "Format the column as text where the file is made, or send a CSV"
+        ),
+        "lost_id_digits": (
+            "{n} id(s) of column {col!r} lost their last digits in Excel: those rows are "
+            "identified by file and row instead, and not checked for duplicates"
+        ),
         "span_outliers": (
             "{n} accepted row(s) lie more than {days} days from the median time "
             "(e.g. {file} row {row}: {time}); the period {start} - {end} looks wrong"
@@ -94,6 +118,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "pile_at": "{rows:,} 行（{share:.1%}）位于同一点：{lon:.6f}, {lat:.6f}",
         "masked": "仅保留脱敏值：{cols}",
         "example": "例：{file} 第 {row} 行，字段 {field!r}：{value!r}；应为 {expected}",
+        "unmapped_example": (
+            "类别不在分类表中：{file} 第 {row} 行，字段 {field!r}：{value!r}（共 {rows:,} 行）；"
+            "应为 {expected}"
+        ),
         "done": "{n:,} 条警情，用时 {s:.1f} 秒（{crs}，{tz}）-> {path}",
         "none": "没有可用的行：原因见 rejected.csv 和 ingest_report.json -> {path}",
         "precision": "时间精度",
@@ -103,6 +131,22 @@ _TEXT: dict[str, dict[str, str]] = {
             "文件夹 {folder}：已按文件名顺序读取其中 {n} 个警情文件；另有 {k} 个文件未读取：{names}"
         ),
         "reading": "正在读取 {n} 个文件",
+        "mojibake": (
+            "{of} 个含非 ASCII 字符的文本单元格中有 {n} 个疑似按错误编码解码（例：{value!r}，"
+            "按 {enc} 读取）：请检查 --encoding（中文导出文件用 gb18030，或不指定以自动识别）"
+        ),
+        "mostly_other": (
+            "{of:,} 条已接受的行中有 {n:,} 条（{share:.0%}）类别无法识别（归入“其他”）："
+            "请检查类别列、--encoding 和 --taxonomy"
+        ),
+        "lost_digits": (
+            "列 {col!r} 有 {n} 个单元格是超过 Excel 15 位有效数字的数值（第 {rows} 行；"
+            "例：{value}）：工作簿已丢失其末尾数字。请在导出处把该列设为文本格式，或改用 CSV"
+        ),
+        "lost_id_digits": (
+            "列 {col!r} 有 {n} 个编号在 Excel 中丢失了末尾数字：这些行改用文件名和行号标识，"
+            "不做重复检查"
+        ),
         "span_outliers": (
             "{n} 条已接受的行与时间中位数相差超过 {days} 天"
             "（例：{file} 第 {row} 行：{time}）；时间范围 {start} - {end} 可能有误"
@@ -164,6 +208,13 @@ _EXPECTED_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     (re.compile(r"^numbers in (.+)$"), "{0} 中的数值"),
     (re.compile(r"^a time not after now \(UTC\)$"), "不晚于当前时间（UTC）的时间"),
+    (
+        re.compile(
+            r"^a time after (\S+ \S+) UTC \(an earlier time is a placeholder such as "
+            r"1900-01-01, not when the incident happened\)$"
+        ),
+        "晚于 {0}（UTC）的时间（更早的时间是占位值，如 1900-01-01，而不是警情发生的时间）",
+    ),
     (re.compile(r"^a position inside the area$"), "位于区域内的位置"),
     (
         re.compile(r"^a position inside (\S+)\.\.(\S+) E, (\S+)\.\.(\S+) N$"),
@@ -179,6 +230,16 @@ _EXPECTED_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
         "前面的行未使用过的编号（前面有一行使用此编号，但时间或位置不同）",
     ),
     (re.compile(r"^an id not used by an earlier row$"), "前面的行未使用过的编号"),
+    (
+        re.compile(r"^a type the taxonomy maps \(kept as 'other'; add it to a --taxonomy file\)$"),
+        "分类表中有的类别（已保留为“其他”；可在 --taxonomy 文件中添加）",
+    ),
+)
+
+_ZERO_ZERO = re.compile(
+    r"^a position other than 0, 0 \((.+)\): 0, 0 is read as no position, the placeholder "
+    r"many exports write$",
+    re.DOTALL,
 )
 
 _COLUMNS_ZH = {"caller_name": "报警人姓名", "caller_phone": "联系电话"}
@@ -190,6 +251,12 @@ def expected_text(expected: str, lang: str = "en") -> str:
     introduced in ``lang``, any other form as it is."""
     if _lang(lang) == "en":
         return expected
+    zero = _ZERO_ZERO.match(expected)
+    if zero:  # the range inside is itself a message
+        return (
+            f"0, 0 以外的位置（{expected_text(zero.group(1), lang)}）：0, 0 视为没有位置，"
+            "是许多导出文件写入的占位值"
+        )
     for pattern, zh in _EXPECTED_ZH:
         m = pattern.match(expected)
         if m:

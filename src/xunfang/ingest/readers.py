@@ -40,6 +40,7 @@ columns). The data start on the row after the header.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import functools
 import gzip
@@ -151,7 +152,8 @@ class RawFile:
     Attributes
     ----------
     frame
-        One row per data row (``source_row`` = index + 1), the layout's columns as strings.
+        One row per data row (its row in the file: ``rows``), the layout's columns as
+        strings.
     layout
         The matched layout (concrete column names).
     encoding
@@ -171,6 +173,13 @@ class RawFile:
     kind: Kind
     decimal_comma: bool = False
     notes: list[dict[str, str]] = field(default_factory=list)
+    rows: np.ndarray | None = None
+    """The row of each frame row as the file shows it, 1-based: a CSV's line number
+    (counting title and header lines, blank lines and the lines of quoted line breaks), a
+    sheet's row number, a vector file's feature number. None: index + 1."""
+    lost_digits: dict[str, np.ndarray] = field(default_factory=dict)
+    """Per text column of an Excel sheet (id, phone, ...), a mask of the rows whose cell is
+    a number longer than Excel's 15 significant digits: its last digits are lost."""
 
 
 # --------------------------------------------------------------------------- bytes
@@ -351,7 +360,7 @@ def detect_encoding(path: Path, requested: str = "auto") -> str:
         f"is not UTF-8 and {why}: the bytes do not decide its encoding{maybe}. Pass it with "
         "--encoding (e.g. --encoding gb18030 for a Chinese export, --encoding cp1252 for a "
         "Western European one) or the mapping's encoding key",
-        row=max((bad_line or _first_bad_line(path, "utf-8")) - 1, 1),
+        row=bad_line or _first_bad_line(path, "utf-8") or None,
     )
 
 
@@ -394,6 +403,11 @@ def incident_files_in(folder: Path) -> tuple[list[Path], list[Path]]:
     return read, left
 
 
+_EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+XLSX_DAMAGED = "the .xlsx file is damaged or not an Excel file"
+XLSX_FIX = "Open it in Excel or WPS and save it again as .xlsx, or export a CSV"
+
+
 def sniff_kind(path: Path) -> Kind:
     """Whether a file is a CSV, an Excel workbook or a vector file, from its first bytes
     and its name.
@@ -412,16 +426,28 @@ def sniff_kind(path: Path) -> Kind:
     with open(path, "rb") as fh:
         head = fh.read(4096)
     what = None
+    excel = suffix in _EXCEL_SUFFIXES
+    if excel and not head.startswith(b"PK\x03\x04"):
+        kind = "empty" if not head else "not a zip archive, as every .xlsx is; a CSV needs .csv"
+        raise DataFileError(path, f"{XLSX_DAMAGED} ({kind}). {XLSX_FIX}")
     if head.startswith(b"%PDF"):
         what = "a PDF document"
     elif head.startswith(b"PK\x03\x04"):
         try:
             with zipfile.ZipFile(path) as zf:
                 names = zf.namelist()
-        except zipfile.BadZipFile:
+        except zipfile.BadZipFile as exc:
+            if excel:
+                raise DataFileError(
+                    path, f"{XLSX_DAMAGED} (a cut or broken zip archive: {exc}). {XLSX_FIX}"
+                ) from exc
             names = []
         if "xl/workbook.xml" in names:
             return "xlsx"
+        if excel:
+            raise DataFileError(
+                path, f"{XLSX_DAMAGED} (a zip archive without a workbook inside). {XLSX_FIX}"
+            )
         if any(n.lower().endswith(".shp") for n in names):
             return "vector"
         if "word/document.xml" in names:
@@ -429,7 +455,7 @@ def sniff_kind(path: Path) -> Kind:
         elif any(n.startswith("ppt/") for n in names):
             what = "a PowerPoint file"
         else:
-            inner = ", ".join(names[:5]) or "nothing readable"
+            inner = ", ".join(names[:5]) or "nothing readable (cut or damaged?)"
             what = f"a zip archive of {inner} (unzip it and give the table inside)"
     elif head.startswith(b"\xd0\xcf\x11\xe0"):
         what = "an old Office file (.xls or .doc): save it as .xlsx or CSV"
@@ -536,8 +562,11 @@ def _refuse_header(path: Path, profile: Profile, names: list[str], *, geometry: 
     )
 
 
-def _refuse_duplicates(path: Path, names: list[str], used: set[str]) -> list[str]:
-    """Unique column names: a used name that appears twice is refused, naming both."""
+def _refuse_duplicates(
+    path: Path, names: list[str], used: set[str], header_line: int | None = None
+) -> list[str]:
+    """Unique column names: a used name that appears twice is refused, naming both (and
+    the header's row, ``header_line``, when known)."""
     seen: dict[str, int] = {}
     out = []
     for i, name in enumerate(names):
@@ -548,7 +577,7 @@ def _refuse_duplicates(path: Path, names: list[str], used: set[str]) -> list[str
                     path,
                     f"two columns are named {name!r}: column {first + 1} and column {i + 1} "
                     "of the header; rename one so that it is clear which to read",
-                    row=0,
+                    row=header_line,
                     field=name,
                 )
             out.append(f"{name}#{i + 1}")
@@ -614,7 +643,7 @@ def _read_mixed_gb(path: Path, enc: str) -> tuple[io.StringIO, list[int]] | None
                 path,
                 f"line {number} is valid neither as {enc} nor as UTF-8; pass the file's "
                 "encoding with --encoding or fix that line",
-                row=max(number - 1, 1),
+                row=number,
             ) from exc
     return io.StringIO("\n".join(parts)), utf8_lines
 
@@ -652,7 +681,7 @@ def _head_lines(path: Path, head: bytes, enc: str, complete: bool) -> list[str]:
                 path,
                 f"header is not valid {enc}; pass the file's encoding with --encoding or the "
                 "mapping's encoding key (e.g. gb18030 for Chinese exports)",
-                row=0,
+                row=1,
             ) from exc
         lines += [b.decode(enc, errors="replace") for b in raw[1 : HEADER_SCAN_ROWS + 1]]
     if not complete and len(lines) > 1:
@@ -701,7 +730,7 @@ def _read_csv(
                 raise
     assert layout is not None
     used = set(layout.required_columns())
-    names = _refuse_duplicates(path, header, used)
+    names = _refuse_duplicates(path, header, used, start)
     notes = _layout_notes(profile, header)
     source: Path | io.StringIO = path
     if enc.lower().replace("-", "").replace("_", "") in _GB_ENCODINGS:
@@ -709,33 +738,47 @@ def _read_csv(
         if mixed is not None:
             source, utf8_lines = mixed
             notes.append({"key": "utf8_lines", "lines": _line_list(utf8_lines)})
+    counter = _LineCounter(_open_binary(path)) if isinstance(source, Path) else None
     try:
-        raw = pd.read_csv(
-            source,
-            sep=layout.delimiter,
-            header=0,
-            skiprows=start - 1,
-            names=names,
-            usecols=list(used),
-            dtype=str,
-            encoding=enc if isinstance(source, Path) else None,
-            keep_default_na=False,
-            na_values=[""],
-            compression="infer" if isinstance(source, Path) else None,
-            engine="c",
-        )
+        with contextlib.ExitStack() as stack:
+            if counter is not None:
+                stack.callback(counter.close)
+            raw = pd.read_csv(
+                io.BufferedReader(counter, 1 << 20) if counter is not None else source,
+                sep=layout.delimiter,
+                header=0,
+                skiprows=start - 1,
+                names=names,
+                usecols=list(used),
+                dtype=str,
+                encoding=enc if counter is not None else None,
+                keep_default_na=False,
+                na_values=[""],
+                compression=None,
+                engine="c",
+            )
     except UnicodeError as exc:  # UnicodeDecodeError, or a codec's own refusal
         line = _first_bad_line(path, enc)
         raise DataFileError(
             path,
             f"bytes that are not valid {enc}; pass the file's encoding with --encoding or the "
             "mapping's encoding key (e.g. gb18030 for Chinese exports)",
-            row=max(line - 1, 1),
+            row=line or None,
         ) from exc
     except pd.errors.ParserError as exc:
         raise DataFileError(path, f"malformed CSV: {exc}") from exc
     if raw.empty:
         raise DataFileError(path, "has a header but no data rows")
+    if counter is not None:
+        n_lines = counter.lines
+    else:
+        assert isinstance(source, io.StringIO)
+        body = source.getvalue()
+        n_lines = body.count("\n") + (not body.endswith("\n"))
+    if n_lines == start + len(raw):  # one line per record, none blank: line = start + i
+        lines_of = np.arange(start + 1, start + 1 + len(raw), dtype=np.int64)
+    else:
+        lines_of = _record_lines(path, source, enc, layout.delimiter, start, len(raw))
     return RawFile(
         raw,
         layout,
@@ -743,7 +786,70 @@ def _read_csv(
         "csv",
         decimal_comma=layout.delimiter != ",",
         notes=notes,
+        rows=lines_of,
     )
+
+
+class _LineCounter(io.RawIOBase):
+    """A binary stream that counts the lines passing through it (line feeds, and a last
+    line without one). It never counts fewer than the file's lines: in UTF-16 a byte 0x0A
+    of another character counts too, which only sends the caller to the exact count."""
+
+    def __init__(self, inner: IO[bytes]) -> None:
+        self._inner = inner
+        self.newlines = 0
+        self._last = b"\n"
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self._inner.read(len(buffer))
+        n = len(data)
+        if n:
+            buffer[:n] = data
+            self.newlines += data.count(b"\n")
+            self._last = data[-1:]
+        return n
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
+
+    @property
+    def lines(self) -> int:
+        """Lines read so far (a last line without a line feed counts)."""
+        return self.newlines + (self._last != b"\n")
+
+
+def _record_lines(
+    path: Path, source: Path | io.StringIO, enc: str, delimiter: str, header_line: int, n: int
+) -> np.ndarray:
+    """The 1-based line of the file on which each data record starts, counting every line
+    (title, header, blank lines, the lines of a quoted field holding line breaks), for a
+    file whose records are not one per line after the header on line ``header_line``.
+
+    Records are read as :func:`pandas.read_csv` reads them (RFC 4180 quoting; lines empty
+    or of spaces only are no record). Should the count differ from ``n`` (a quote the two
+    readers take differently), the rows are numbered from the header on.
+    """
+    if isinstance(source, io.StringIO):
+        fh: IO[str] = io.StringIO(source.getvalue(), newline="")
+    else:
+        fh = io.TextIOWrapper(_open_binary(path), encoding=enc, newline="")
+    out: list[int] = []
+    with fh:
+        for _ in range(header_line):
+            fh.readline()
+        reader = csv.reader(fh, delimiter=delimiter)
+        before = 0
+        for record in reader:
+            if record and not (len(record) == 1 and not record[0].strip()):
+                out.append(header_line + before + 1)
+            before = reader.line_num
+    if len(out) != n:
+        return np.arange(header_line + 1, header_line + 1 + n, dtype=np.int64)
+    return np.asarray(out, dtype=np.int64)
 
 
 def _read_xlsx(
@@ -758,7 +864,7 @@ def _read_xlsx(
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a damaged workbook
-        raise DataFileError(path, f"not a readable .xlsx workbook: {exc}") from exc
+        raise DataFileError(path, f"{XLSX_DAMAGED} ({exc}). {XLSX_FIX}") from exc
     try:
         sheets = list(book.sheetnames)
         name = sheets[0] if sheet is None else sheet
@@ -778,24 +884,67 @@ def _read_xlsx(
             raise DataFileError(path, str(exc), field="header_row") from exc
         layout = _match(path, profile, header, frame)
         used = set(layout.required_columns())
-        names = _refuse_duplicates(path, header, used)
+        names = _refuse_duplicates(path, header, used, start)
         idx = [i for i, n in enumerate(names) if n in used]
-        data = [[_cell(r[i]) if i < len(r) else None for i in idx] for r in (*top[start:], *rows)]
+        data = [[r[i] if i < len(r) else None for i in idx] for r in (*top[start:], *rows)]
     finally:
         book.close()
-    raw = pd.DataFrame(data, columns=[names[i] for i in idx], dtype=object).astype("string")
+    columns = [names[i] for i in idx]
+    # the cells as text, column by column: never through a float64 column (ids, phones)
+    raw = pd.DataFrame(
+        {c: pd.array([_cell(r[k]) for r in data], dtype="string") for k, c in enumerate(columns)},
+        columns=columns,
+    )
+    # a float of 15+ digits: Excel kept only its first 15 significant digits
+    text_like = {c for c in (layout.id, *layout.extra.values()) if c} & set(columns)
+    lossy = {
+        c: np.array([_lost_digits(r[k]) for r in data], dtype=bool)
+        for k, c in enumerate(columns)
+        if c in text_like
+    }
     raw = raw.astype(object).where(raw.notna(), None)
-    raw = raw.dropna(how="all").reset_index(drop=True)
+    keep = raw.notna().any(axis=1).to_numpy()
+    raw = raw.loc[keep].reset_index(drop=True)
     if raw.empty:
         raise DataFileError(path, f"sheet {name!r} has a header but no data rows")
-    return RawFile(raw, layout, "xlsx", "xlsx", notes=_layout_notes(profile, header))
+    sheet_rows = np.arange(start + 1, start + 1 + len(data))[keep]  # 1-based sheet rows
+    notes = _layout_notes(profile, header)
+    lost = {c: m[keep] for c, m in lossy.items() if m[keep].any()}
+    for c, m in lost.items():
+        first = int(np.flatnonzero(m)[0])
+        notes.append(
+            {
+                "key": "lost_digits",
+                "col": c,
+                "n": str(int(m.sum())),
+                "rows": _line_list([int(r) for r in sheet_rows[m]]),
+                "value": str(raw[c].iloc[first]),
+            }
+        )
+    return RawFile(raw, layout, "xlsx", "xlsx", notes=notes, rows=sheet_rows, lost_digits=lost)
+
+
+EXCEL_DIGITS = 15
+"""Significant digits Excel keeps of a number: an id or phone number typed as a longer
+number is stored with its last digits replaced by zeros."""
+
+
+def _lost_digits(value: object) -> bool:
+    """Whether an Excel cell is a float too long for Excel's :data:`EXCEL_DIGITS` digits
+    (an 18-digit id stored as a number: 3.101012025e+17)."""
+    return isinstance(value, float) and np.isfinite(value) and abs(value) >= 10**EXCEL_DIGITS
 
 
 def _cell(value: object) -> str | None:
-    """An Excel cell as the text a CSV export would hold."""
+    """An Excel cell as the text a CSV export would hold: a whole number (int, or a float
+    with no fraction) in full digits, never in exponent form."""
     if value is None:
         return None
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and np.isfinite(value) and value.is_integer():
         return str(int(value))
     if hasattr(value, "isoformat") and hasattr(value, "hour"):
         return value.strftime("%Y-%m-%d %H:%M:%S")  # type: ignore[attr-defined]

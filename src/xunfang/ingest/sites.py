@@ -132,7 +132,9 @@ def read_sites(
     -------
     geopandas.GeoDataFrame
         Columns ``name`` (str), every other column of the file, and point ``geometry``
-        in EPSG:4326. ``attrs["frame"]`` is the frame the coordinates were read in.
+        in EPSG:4326. ``attrs["frame"]`` is the frame the coordinates were read in;
+        ``attrs["source_rows"]`` (tables) each site's row as the file shows it (a CSV's
+        line, the header counting; a sheet's row number).
 
     Raises
     ------
@@ -202,14 +204,14 @@ def read_sites(
     ).to_numpy(dtype=np.float64)
     bad = ~(np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90))
     if bad.any():
-        row = int(np.flatnonzero(bad)[0]) + 1
-        field = lon_col if not np.isfinite(lon[row - 1]) or abs(lon[row - 1]) > 180 else lat_col
+        i = int(np.flatnonzero(bad)[0])
+        field = lon_col if not np.isfinite(lon[i]) or abs(lon[i]) > 180 else lat_col
         raise DataFileError(
             path,
-            f"no valid position ({lon_col}={df[lon_col].iloc[row - 1]!r}, "
-            f"{lat_col}={df[lat_col].iloc[row - 1]!r}); "
+            f"no valid position ({lon_col}={df[lon_col].iloc[i]!r}, "
+            f"{lat_col}={df[lat_col].iloc[i]!r}); "
             f"{int(bad.sum())} row(s) like this",
-            row=row,
+            row=int(df.index[i]),
             field=field,
         )
     if used != "wgs84":
@@ -219,10 +221,11 @@ def read_sites(
     name_col = name_column or _pick(cols, NAME_COLUMNS)
     if name_col:
         drop.append(name_col)
-    out = df.drop(columns=drop)
+    out = df.drop(columns=drop).reset_index(drop=True)
     out.insert(0, "name", names)
     result = gpd.GeoDataFrame(out, geometry=gpd.points_from_xy(lon, lat), crs=WGS84)
     result.attrs["frame"] = used
+    result.attrs["source_rows"] = df.index.to_numpy(dtype=np.int64)
     return result
 
 
@@ -243,9 +246,12 @@ def _table_below_header(
         raise DataFileError(path, str(exc), field="header_row") from exc
     width = len(header)
     body = [[_text_cell(v) for v in r[:width]] for r in rows[start:]]
-    body = [r + [np.nan] * (width - len(r)) for r in body if any(isinstance(v, str) for v in r)]
+    kept = [k for k, r in enumerate(body) if any(isinstance(v, str) for v in r)]
+    body = [body[k] + [np.nan] * (width - len(body[k])) for k in kept]
     names = [h or f"column {i + 1}" for i, h in enumerate(header)]
-    return pd.DataFrame(body, columns=names, dtype=object)
+    # indexed by the row as the file shows it (a sheet's row, a CSV's line: 1-based)
+    index = pd.Index([start + k + 1 for k in kept], dtype=np.int64)
+    return pd.DataFrame(body, columns=names, dtype=object, index=index)
 
 
 def _text_cell(value: object) -> object:

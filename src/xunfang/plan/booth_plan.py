@@ -864,7 +864,12 @@ def _snap_sites(
         row = int(np.flatnonzero(bad)[0])
         name = sites["name"].iloc[row]
         lon, lat = sites.geometry.x.iloc[row], sites.geometry.y.iloc[row]
-        file_row = int(sites["source_row"].iloc[row]) if "source_row" in sites else row + 1
+        if "source_row" in sites:
+            file_row = int(sites["source_row"].iloc[row])
+        elif len(sites.attrs.get("source_rows", ())) == len(sites):  # read_sites: file rows
+            file_row = int(sites.attrs["source_rows"][row])
+        else:
+            file_row = row + 1
         raise DataFileError(
             source or "the city's police stations",
             f"site {name!r} at lon {lon:.6f}, lat {lat:.6f} is more than {max_snap_m:.0f} m from "

@@ -31,6 +31,7 @@ import pandas as pd
 from pyproj import Transformer
 
 from xunfang.errors import ValidationError
+from xunfang.ingest.incidents import bulk_span
 from xunfang.plan.booth_value import BoothValue, StaffRule, booth_values
 from xunfang.plan.covering import mexclp, priority_weights, tiered_mclp
 from xunfang.plan.roster import load_roster
@@ -536,11 +537,13 @@ def plan_decisions(
 
 
 def incident_days(times: pd.Series) -> float:
-    """Days spanned by incident times (at least one)."""
+    """Days spanned by the bulk of incident times (at least one): a stray row years away
+    is left out of the span (:func:`xunfang.ingest.incidents.bulk_span`)."""
     t = pd.to_datetime(times)
-    if len(t) == 0:
+    if len(t) == 0 or t.isna().all():
         return 1.0
-    span = (t.max() - t.min()).total_seconds() / 86_400.0
+    start, end, _ = bulk_span(t)
+    span = (end - start).total_seconds() / 86_400.0
     return max(math.ceil(span), 1.0)
 
 

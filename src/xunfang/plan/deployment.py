@@ -94,7 +94,13 @@ from xunfang.config import Settings
 from xunfang.errors import DataFileError, SolverError, ValidationError
 from xunfang.ingest.areas import StudyArea
 from xunfang.ingest.city import City, default_city
-from xunfang.ingest.incidents import IncidentTable, IngestReport, ingest, read_incident_table
+from xunfang.ingest.incidents import (
+    IncidentTable,
+    IngestReport,
+    bulk_span,
+    ingest,
+    read_incident_table,
+)
 from xunfang.ingest.network import RoadNetwork
 from xunfang.ingest.notes import Note
 from xunfang.ingest.taxonomy import load_taxonomy
@@ -1790,9 +1796,8 @@ def load_plan_context(
     t0 = time.perf_counter()
     grid = Grid.from_polygon(area.polygon, cell_m, area.crs)
     ww = where_when(table, grid)
-    occurred = table.frame["occurred_at"]
-    span_s = float((occurred.max() - occurred.min()).total_seconds())
-    n_weeks = max(span_s / (7 * 86400.0), 1.0)
+    start, end, _ = bulk_span(table.frame["occurred_at"])  # not stretched by a stray row
+    n_weeks = max(float((end - start).total_seconds()) / (7 * 86400.0), 1.0)
     timings["where/when"] = time.perf_counter() - t0
     return PlanContext(folder, area, network, sites, table, report, ww, n_weeks, timings, sectors)
 
@@ -1917,8 +1922,8 @@ def deploy_from_booth_plan(
     if not isinstance(plan, BoothPlan):
         raise TypeError(f"plan must be a BoothPlan, got {type(plan).__name__}")
     cal = calendar or RuleCalendar()
-    occurred = plan.incidents.frame["occurred_at"]
-    n_weeks = max(float((occurred.max() - occurred.min()).total_seconds()) / (7 * 86400.0), 1.0)
+    start, end, _ = bulk_span(plan.incidents.frame["occurred_at"])  # not stretched by a stray row
+    n_weeks = max(float((end - start).total_seconds()) / (7 * 86400.0), 1.0)
     model: RiskModel = risk or HourOfWeekRisk.from_where_when(
         plan.where_when,
         plan.network,

@@ -57,6 +57,95 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"no incidents inside (.+): check the files", "{0} 内没有警情：请检查文件"),
         # files
         (r"file not found", "文件不存在"),
+        # encodings
+        *(
+            (
+                r"is not UTF-8 and "
+                + why
+                + r": the bytes do not decide its encoding"
+                + guess
+                + r"\. Pass it with --encoding \(e\.g\. --encoding gb18030 for a Chinese "
+                r"export, --encoding cp1252 for a Western European one\) or the mapping's "
+                r"encoding key",
+                "不是 UTF-8 编码，且" + why_zh + "：无法从字节判断其编码" + guess_zh + "。请用 "
+                "--encoding 指定（如中文导出文件用 --encoding gb18030，西欧文字用 --encoding "
+                "cp1252）或在映射文件中写 encoding",
+            )
+            for why, why_zh in (
+                (r"its bytes are not GB18030 either", "其字节也不是 GB18030"),
+                (
+                    r"line (\d+) is neither UTF-8 nor GB18030",
+                    "第 {0} 行既不是 UTF-8 也不是 GB18030",
+                ),
+                (
+                    r"read as GB18030 only (\d+) of its (\d+) non-ASCII characters are Chinese",
+                    "按 GB18030 读取时，{1} 个非 ASCII 字符中只有 {0} 个是中文",
+                ),
+            )
+            for guess, guess_zh in (
+                (
+                    r" \(a guess from its bytes: (\S+)\)",
+                    f"（由字节猜测：{{{re.compile(why).groups}}}）",
+                ),
+                ("", ""),
+            )
+        ),
+        (
+            r"unknown encoding (.+) \(--encoding or the mapping's encoding key\)",
+            "未知编码 {0}（--encoding 或映射文件的 encoding）",
+        ),
+        (
+            r"is not UTF-16 \(no byte-order mark, and its zero bytes do not say which byte "
+            r"order\): check --encoding",
+            "不是 UTF-16 编码（没有字节顺序标记，零字节也看不出字节序）：请检查 --encoding",
+        ),
+        (
+            r"line (\d+) is valid neither as (.+) nor as UTF-8; pass the file's encoding with "
+            r"--encoding or fix that line",
+            "第 {0} 行既不是有效的 {1} 也不是 UTF-8；请用 --encoding 指定文件编码，或修正该行",
+        ),
+        *(
+            (
+                en + r" (.+); pass the file's encoding with --encoding or the mapping's encoding "
+                r"key \(e\.g\. gb18030 for Chinese exports\)",
+                zh
+                + "；请用 --encoding 或映射文件的 encoding 指定文件编码（中文导出文件如 gb18030）",
+            )
+            for en, zh in (
+                ("header is not valid", "表头不是有效的 {0} 编码"),
+                ("bytes that are not valid", "含有不是有效 {0} 编码的字节"),
+            )
+        ),
+        (
+            r"no usable rows: every row was rejected \((.+?)\); e\.g\. row (\d+) field (.+?) = "
+            r"(.+), expected (.+)",
+            "没有可用的行：每一行都被拒绝（{0}）；例：第 {1} 行字段 {2} = {3}，应为 {4}",
+        ),
+        (
+            r"no usable rows: every row was rejected \((.+?)\)",
+            "没有可用的行：每一行都被拒绝（{0}）",
+        ),
+        (r"file is empty \(0 bytes\)", "文件为空（0 字节）"),
+        (r"file is empty \(no header row\)", "文件为空（没有表头行）"),
+        (r"has a header but no data rows", "只有表头，没有数据行"),
+        *(
+            (
+                r"the \.xlsx file is damaged or not an Excel file \(" + detail + r"\)\. Open it "
+                r"in Excel or WPS and save it again as \.xlsx, or export a CSV",
+                f"该 .xlsx 文件已损坏或不是 Excel 文件（{detail_zh}）。请用 Excel 或 WPS 打开后"
+                "重新保存为 .xlsx，或导出为 CSV",
+            )
+            for detail, detail_zh in (
+                (r"empty", "空文件"),
+                (
+                    r"not a zip archive, as every \.xlsx is; a CSV needs \.csv",
+                    "不是 zip 压缩包，而 .xlsx 都是；CSV 文件的扩展名应为 .csv",
+                ),
+                (r"a cut or broken zip archive: (.+)", "zip 压缩包被截断或损坏：{0}"),
+                (r"a zip archive without a workbook inside", "zip 压缩包中没有工作簿"),
+                (r"(.+)", "{0}"),
+            )
+        ),
         (
             r"output folder (.+) is in use by another xunfang run \(pid (.+?): (.+)\); wait "
             r"for it to finish or give another --out \(lock (.+)\)",

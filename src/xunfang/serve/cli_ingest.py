@@ -81,6 +81,9 @@ def print_ingest_report(report: IngestReport, lang: str = "en") -> None:
     for rows in report.examples.values():
         example = {**rows[0], "expected": expected_text(str(rows[0]["expected"]), lang)}
         console.print("  " + escape(text("example", lang, **example)))
+    for row in report.unmapped_examples:
+        example = {**row, "expected": expected_text(str(row["expected"]), lang)}
+        console.print("  " + escape(text("unmapped_example", lang, **example)))
 
 
 def _area_frame(city: City, area_name: str) -> str:

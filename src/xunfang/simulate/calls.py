@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from xunfang.errors import ValidationError
+from xunfang.ingest.incidents import bulk_span
 from xunfang.simulate.sim import CallSet
 from xunfang.simulate.tables import SimTable
 from xunfang.units import HOURS_PER_WEEK
@@ -346,7 +347,8 @@ def sample_calls(
     times, spread_mid, spread_day, kept = _spread(training, rng, midnight)
     if len(times) == 0:
         raise ValidationError("no training incidents to fit a call rate on")
-    span_s = float((times.max() - times.min()).astype("timedelta64[s]").astype(np.int64))
+    start, end, _ = bulk_span(times)  # not stretched by a stray row years away
+    span_s = float((end - start).total_seconds())
     weeks = max(span_s, 1.0) / (7 * 86400.0)
     if weeks < 1.0:
         raise ValidationError(
