@@ -49,27 +49,82 @@ def centre_sum_2d(
     """Sum ``kernel(distance_m)`` over sub-cell masses at each cell centre -> (ny, nx).
 
     ``kernel`` maps distances (metres) to weights and must be 0 beyond ``radius_m``.
-    One pass per non-zero kernel tap over the sub-cells of one phase
-    (:func:`_phases`): the result is that of the plain loop over taps on the fine
-    image, bit for bit, at about half the time on a city grid.
+    The result is that of the plain loop over kernel taps on the fine image, bit for
+    bit: each cell adds its terms ``w * mass`` in the order of the taps. With few
+    non-empty sub-cells (a year of one crime type on a city grid) only their terms are
+    added (:func:`_centre_sum_sparse`; adding the zero terms changes no sum); otherwise
+    one pass per non-zero tap over the sub-cells of one phase (:func:`_phases`).
     """
     s = subcells
     fine_m = grid.cell_m / s
     r = int(np.ceil(radius_m / fine_m))
     h = s // 2
-    pad = (r + h) // s + 1
-    ph = _phases(fine, grid, s, pad)
     ny, nx = grid.ny, grid.nx
-    out = np.zeros((ny, nx))
+    taps: list[tuple[int, int, float]] = []
     for dy in range(-r, r + 1):
-        qy, ay = divmod(h + dy, s)
         for dx in range(-r, r + 1):
             w = float(kernel(np.asarray(np.hypot(dx, dy) * fine_m)))
-            if w == 0.0:
-                continue
-            qx, ax = divmod(h + dx, s)
-            out += w * ph[ay, ax, pad + qy : pad + qy + ny, pad + qx : pad + qx + nx]
+            if w != 0.0:
+                taps.append((dy, dx, w))
+    nonzero = np.flatnonzero(fine)
+    # terms of the sparse sum (about nonzero * taps / s^2) against the dense one's
+    if nonzero.size * len(taps) * SPARSE_TERM_COST < len(taps) * ny * nx * s * s:
+        return _centre_sum_sparse(fine, nonzero, ny, nx, s, taps)
+    pad = (r + h) // s + 1
+    ph = _phases(fine, grid, s, pad)
+    out = np.zeros((ny, nx))
+    for dy, dx, w in taps:
+        qy, ay = divmod(h + dy, s)
+        qx, ax = divmod(h + dx, s)
+        out += w * ph[ay, ax, pad + qy : pad + qy + ny, pad + qx : pad + qx + nx]
     return out
+
+
+SPARSE_TERM_COST = 16.0
+"""Cost of one term of :func:`_centre_sum_sparse` in terms of the dense loop's (one
+value of one tap). On the Chicago city grid (150 m cells, 5 x 5 sub-cells, quartic
+kernels of 150 and 400 m) the sparse sum took 0.015 against 0.066 s CPU with 0.14 % of
+the sub-cells non-empty (60 days of burglary), 0.018 against 0.043 s with 0.66 % (a
+year of burglary) and 0.037 against 0.045 s with 3.9 % (a year of all crime): it wins
+below about one non-empty sub-cell in twenty, and is used below one in sixteen."""
+
+
+def _centre_sum_sparse(
+    fine: np.ndarray,
+    nonzero: np.ndarray,
+    ny: int,
+    nx: int,
+    s: int,
+    taps: list[tuple[int, int, float]],
+) -> np.ndarray:
+    """:func:`centre_sum_2d` from the non-empty sub-cells ``nonzero`` (flat indices of
+    ``fine``) only: for each tap ``(dy, dx, w)`` in order, the sub-cells of the phase it
+    reads add ``w * mass`` to the cell whose centre lies ``(dy, dx)`` sub-cells away
+    (one term per cell and tap). ``numpy.bincount`` adds the terms in the order given,
+    so each cell sums its terms in tap order, as the dense loop does."""
+    h = s // 2
+    row, col = np.divmod(nonzero, fine.shape[1])
+    mass = fine.ravel()[nonzero]
+    phase = (row % s) * s + col % s
+    order = np.argsort(phase, kind="stable")
+    row, col, mass = row[order] // s, col[order] // s, mass[order]
+    bounds = np.searchsorted(phase[order], np.arange(s * s + 1))
+    target, value = [], []
+    for dy, dx, w in taps:
+        qy, ay = divmod(h + dy, s)
+        qx, ax = divmod(h + dx, s)
+        g = ay * s + ax
+        lo, hi = bounds[g], bounds[g + 1]
+        if lo == hi:
+            continue
+        cy, cx = row[lo:hi] - qy, col[lo:hi] - qx
+        ok = (cy >= 0) & (cy < ny) & (cx >= 0) & (cx < nx)
+        target.append((cy * nx + cx)[ok])
+        value.append(w * mass[lo:hi][ok])
+    if not target:
+        return np.zeros((ny, nx))
+    out = np.bincount(np.concatenate(target), weights=np.concatenate(value), minlength=ny * nx)
+    return out.reshape(ny, nx)
 
 
 def cell_mean_2d(
