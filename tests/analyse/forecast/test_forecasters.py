@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,6 +16,7 @@ from xunfang.analyse.forecast import (
     RetrospectiveKDE,
     TimeOfDay,
     Window,
+    _kernels,
     forecast_cell_weights,
     forecast_demand_weights,
     incident_weights,
@@ -21,7 +24,6 @@ from xunfang.analyse.forecast import (
     parse_window_kind,
     rolling_windows,
 )
-from xunfang.analyse.forecast import _kernels
 from xunfang.analyse.forecast._kernels import adaptive_gaussian, centre_sum_2d, fine_image
 from xunfang.analyse.grid import Grid
 from xunfang.errors import NotFittedError, ValidationError
@@ -99,7 +101,7 @@ def test_quartic_kde_hand_worked() -> None:
     np.testing.assert_allclose(risk / risk[0], [1.0, 0.5625, 0.0])
 
 
-def _quartic(h: float):  # type: ignore[no-untyped-def]
+def _quartic(h: float) -> Callable[[np.ndarray], np.ndarray]:
     def k(d: np.ndarray) -> np.ndarray:
         u = (d / h) ** 2
         return np.where(u <= 1.0, (1.0 - u) ** 2, 0.0)
