@@ -17,10 +17,13 @@ Rows printed, each timed day by day in this process:
   iterative candidates were kept fitted across days: the scores of the validation
   windows already scored are kept, only the newest window is scored, and every fit (the
   newest window's, the chosen candidate's final fit) starts cold
-  (``select.warm_start_converging`` patched to leave every candidate cold).
+  (``select.warm_start_converging`` patched to leave every candidate cold), and the
+  kernel sums of KDE and prospective hotspotting take the dense loop over kernel taps
+  (``_kernels.SPARSE_TERM_COST`` patched to infinity).
 * ``auto, reuse``: ``auto`` as the rolling evaluation now runs it (``warm_start=True``):
   as the row before, but ``sepp``'s EM starts from the previous day's fit (of the newest
-  validation window, and of the final fit), stopping on the same tolerance.
+  validation window, and of the final fit), stopping on the same tolerance, and the
+  kernel sums of few events add only their non-zero terms (the same sums bit for bit).
   All the ``auto`` rows must choose the same on every day when the budget does not bind;
   the benchmark prints whether they did, and the largest relative difference of their
   forecasts (0 when the final fits are the same: the warm-started EM stops within its
@@ -217,14 +220,18 @@ def original_kernels() -> Iterator[None]:
 
 @contextmanager
 def cold_fits() -> Iterator[None]:
-    """Every candidate of ``auto`` fitted cold, as before the iterative ones were kept
-    fitted across days (the baseline of the reuse row)."""
-    saved = select_module.warm_start_converging
+    """Every candidate of ``auto`` fitted cold and the kernel sums of the grid methods by
+    the dense loop over taps, as before the iterative candidates were kept fitted across
+    days and the sparse sums came (the baseline of the reuse row)."""
+    from xunfang.analyse.forecast import _kernels
+
+    saved = select_module.warm_start_converging, _kernels.SPARSE_TERM_COST
     select_module.warm_start_converging = lambda model: model
+    _kernels.SPARSE_TERM_COST = float("inf")  # the dense loop over kernel taps
     try:
         yield
     finally:
-        select_module.warm_start_converging = saved
+        select_module.warm_start_converging, _kernels.SPARSE_TERM_COST = saved
 
 
 def _compare(

@@ -390,7 +390,9 @@ class AutoSelect(Forecaster):
         see :class:`xunfang.analyse.forecast.learned.CellContext`), or ``None``.
     warm_start
         Keep the validation scores across refits and reuse those whose incidents are
-        unchanged (see the module docstring: the rolling evaluation refits every window).
+        unchanged, and start the iterative candidates' fits (``sepp``'s EM) from the
+        previous refit's (see the module docstring: the rolling evaluation refits every
+        window).
     seed
         Seed passed to each candidate.
 
@@ -554,7 +556,8 @@ class AutoSelect(Forecaster):
                 f"auto: no validation window before {window.label or window.start} with "
                 f"{self.min_train_days:g} days of history before it: give more history"
             )
-        # a kept score is a function of its own incidents: fit each window cold
+        # a kept score is a function of its own incidents (up to an EM tolerance): fit
+        # each window cold but for the iterative candidates (see the module docstring)
         reuse = bool(self.warm_start)
         cache = getattr(self, "score_cache_", {}) if reuse else {}
 
