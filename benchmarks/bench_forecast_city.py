@@ -250,7 +250,7 @@ def _compare(
         f"{max(rel):.1e}; day by day {' '.join(f'{r:.0e}' for r in rel)}); speed-up "
         f"{a['wall_s'].mean() / b['wall_s'].mean():.1f}x wall, "
         f"{a['cpu_s'].mean() / b['cpu_s'].mean():.1f}x CPU"
-        + ("" if all(same_choice) else " (a binding budget lets reuse score more candidates)")
+        + ("" if all(same_choice) else " (a binding budget, or a score moved by the EM tolerance)")
     )
 
 
