@@ -138,6 +138,15 @@ def test_centre_sum_of_few_events_is_the_tap_loop_bit_for_bit(
         assert np.count_nonzero(fine) * 16 < fine.size  # the sparse path ran
         assert np.array_equal(sparse, dense)
         assert sparse.max() > 0
+    # from the points without the fine image: the same masses (summed in the points'
+    # order), so the same sums; points outside the grid and zero weights are left out
+    pts = np.vstack([pts, [[-50.0, 10.0], [3500.0, 10.0]]])
+    wts = np.r_[rng.exponential(1.0, 400), 2.0, 2.0]
+    wts[:50] = 0.0
+    fine = fine_image(grid, pts, wts, 5)
+    for h in (75.0, 400.0):
+        points = _kernels.centre_sum_points(grid, pts, wts, 5, h, _quartic(h))
+        assert np.array_equal(points, centre_sum_2d(grid, fine, 5, h, _quartic(h)))
 
 
 def test_adaptive_gaussian_keeps_each_kernel_mass() -> None:

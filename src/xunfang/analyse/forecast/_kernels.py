@@ -15,16 +15,64 @@ import numpy as np
 from xunfang.analyse.grid import Grid
 
 
-def fine_image(grid: Grid, xy: np.ndarray, weights: np.ndarray, subcells: int) -> np.ndarray:
-    """(ny * s, nx * s) sums of ``weights`` per sub-cell (events outside are ignored)."""
+def _subcell_index(grid: Grid, xy: np.ndarray, subcells: int) -> tuple[np.ndarray, np.ndarray]:
+    """Flat sub-cell index of each point (row-major over ``(ny * s, nx * s)``) and
+    whether it lies inside the grid."""
     s = subcells
     fine_m = grid.cell_m / s
     col = np.floor((xy[:, 0] - grid.x0) / fine_m).astype(np.int64)
     row = np.floor((xy[:, 1] - grid.y0) / fine_m).astype(np.int64)
     nx, ny = grid.nx * s, grid.ny * s
     ok = (col >= 0) & (col < nx) & (row >= 0) & (row < ny)
-    img = np.bincount(row[ok] * nx + col[ok], weights=weights[ok], minlength=nx * ny)
+    return row * nx + col, ok
+
+
+def fine_image(grid: Grid, xy: np.ndarray, weights: np.ndarray, subcells: int) -> np.ndarray:
+    """(ny * s, nx * s) sums of ``weights`` per sub-cell (events outside are ignored)."""
+    s = subcells
+    idx, ok = _subcell_index(grid, xy, s)
+    nx, ny = grid.nx * s, grid.ny * s
+    img = np.bincount(idx[ok], weights=weights[ok], minlength=nx * ny)
     return img.astype(np.float64).reshape(ny, nx)
+
+
+def centre_sum_points(
+    grid: Grid,
+    xy: np.ndarray,
+    weights: np.ndarray,
+    subcells: int,
+    radius_m: float,
+    kernel: Callable[[np.ndarray], np.ndarray],
+) -> np.ndarray:
+    """:func:`centre_sum_2d` of :func:`fine_image` of the points ``xy`` (n, 2) metres with
+    ``weights`` (n,) -> (ny, nx), the same sums bit for bit. With few points the fine
+    image is not built: the masses of the sub-cells holding a point are summed in the
+    points' order (as ``numpy.bincount`` sums the image) and the sparse sum takes them."""
+    s = subcells
+    n_fine = grid.ny * s * grid.nx * s
+    if len(xy) * SPARSE_TERM_COST >= n_fine:
+        return centre_sum_2d(grid, fine_image(grid, xy, weights, s), s, radius_m, kernel)
+    idx, ok = _subcell_index(grid, xy, s)
+    cells, inverse = np.unique(idx[ok], return_inverse=True)
+    mass = np.bincount(inverse, weights=weights[ok], minlength=cells.size).astype(np.float64)
+    keep = mass != 0.0
+    taps = _taps(grid, s, radius_m, kernel)
+    return _centre_sum_sparse(cells[keep], mass[keep], grid.nx * s, grid.ny, grid.nx, s, taps)
+
+
+def _taps(
+    grid: Grid, subcells: int, radius_m: float, kernel: Callable[[np.ndarray], np.ndarray]
+) -> list[tuple[int, int, float]]:
+    """The non-zero kernel taps ``(dy, dx, weight)`` in sub-cells, row by row."""
+    fine_m = grid.cell_m / subcells
+    r = int(np.ceil(radius_m / fine_m))
+    taps: list[tuple[int, int, float]] = []
+    for dy in range(-r, r + 1):
+        for dx in range(-r, r + 1):
+            w = float(kernel(np.asarray(np.hypot(dx, dy) * fine_m)))
+            if w != 0.0:
+                taps.append((dy, dx, w))
+    return taps
 
 
 def _phases(fine: np.ndarray, grid: Grid, subcells: int, pad: int) -> np.ndarray:
@@ -60,16 +108,11 @@ def centre_sum_2d(
     r = int(np.ceil(radius_m / fine_m))
     h = s // 2
     ny, nx = grid.ny, grid.nx
-    taps: list[tuple[int, int, float]] = []
-    for dy in range(-r, r + 1):
-        for dx in range(-r, r + 1):
-            w = float(kernel(np.asarray(np.hypot(dx, dy) * fine_m)))
-            if w != 0.0:
-                taps.append((dy, dx, w))
+    taps = _taps(grid, s, radius_m, kernel)
     nonzero = np.flatnonzero(fine)
     # terms of the sparse sum (about nonzero * taps / s^2) against the dense one's
     if nonzero.size * len(taps) * SPARSE_TERM_COST < len(taps) * ny * nx * s * s:
-        return _centre_sum_sparse(fine, nonzero, ny, nx, s, taps)
+        return _centre_sum_sparse(nonzero, fine.ravel()[nonzero], fine.shape[1], ny, nx, s, taps)
     pad = (r + h) // s + 1
     ph = _phases(fine, grid, s, pad)
     out = np.zeros((ny, nx))
@@ -90,21 +133,22 @@ below about one non-empty sub-cell in twenty, and is used below one in sixteen."
 
 
 def _centre_sum_sparse(
-    fine: np.ndarray,
     nonzero: np.ndarray,
+    mass: np.ndarray,
+    fine_nx: int,
     ny: int,
     nx: int,
     s: int,
     taps: list[tuple[int, int, float]],
 ) -> np.ndarray:
     """:func:`centre_sum_2d` from the non-empty sub-cells ``nonzero`` (flat indices of
-    ``fine``) only: for each tap ``(dy, dx, w)`` in order, the sub-cells of the phase it
-    reads add ``w * mass`` to the cell whose centre lies ``(dy, dx)`` sub-cells away
-    (one term per cell and tap). ``numpy.bincount`` adds the terms in the order given,
-    so each cell sums its terms in tap order, as the dense loop does."""
+    the fine image, ``fine_nx`` sub-cells a row) and their ``mass`` only: for each tap
+    ``(dy, dx, w)`` in order, the sub-cells of the phase it reads add ``w * mass`` to
+    the cell whose centre lies ``(dy, dx)`` sub-cells away (one term per cell and tap).
+    ``numpy.bincount`` adds the terms in the order given, so each cell sums its terms in
+    tap order, as the dense loop does."""
     h = s // 2
-    row, col = np.divmod(nonzero, fine.shape[1])
-    mass = fine.ravel()[nonzero]
+    row, col = np.divmod(nonzero, fine_nx)
     phase = (row % s) * s + col % s
     order = np.argsort(phase, kind="stable")
     row, col, mass = row[order] // s, col[order] // s, mass[order]
