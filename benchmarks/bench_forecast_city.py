@@ -267,6 +267,9 @@ def _compare(
         f"{a['cpu_s'].mean() / b['cpu_s'].mean():.1f}x CPU"
         + ("" if all(same_choice) else " (a binding budget, or a score moved by the EM tolerance)")
     )
+    for day, x, y, same in zip(a["day"], a["chosen"], b["chosen"], same_choice, strict=True):
+        if not same:
+            print(f"    {day[:10]}: {x} against {y}")
 
 
 def _best_of(fn: Callable[[], object], repeat: int = 3) -> tuple[float, float]:
