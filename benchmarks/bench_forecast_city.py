@@ -13,10 +13,21 @@ Rows printed, each timed day by day in this process:
   (``warm_start=False``): every day scores every candidate on every validation window,
   with the loop versions of the kernel sums, the stack's EM and gbm's cumulative counts
   that this work replaced patched in (copied here: the code before it).
+* ``auto, reuse, cold fits (before)``: ``auto`` with ``warm_start=True`` as before the
+  iterative candidates were kept fitted across days: the scores of the validation
+  windows already scored are kept, only the newest window is scored, and every fit (the
+  newest window's, the chosen candidate's final fit) starts cold
+  (``select.warm_start_converging`` patched to leave every candidate cold), and the
+  kernel sums of KDE and prospective hotspotting take the dense loop over kernel taps
+  (``_kernels.SPARSE_TERM_COST`` patched to infinity).
 * ``auto, reuse``: ``auto`` as the rolling evaluation now runs it (``warm_start=True``):
-  the scores of the validation windows already scored are kept, only the newest window
-  is scored. The two must choose the same on every day when the budget does not bind
-  (the benchmark prints whether they did).
+  as the row before, but ``sepp``'s EM starts from the previous day's fit (of the newest
+  validation window, and of the final fit), stopping on the same tolerance, and the
+  kernel sums of few events add only their non-zero terms (the same sums bit for bit).
+  All the ``auto`` rows must choose the same on every day when the budget does not bind;
+  the benchmark prints whether they did, and the largest relative difference of their
+  forecasts (0 when the final fits are the same: the warm-started EM stops within its
+  tolerance of the cold one, not bit for bit).
 * each method ``auto`` chose, and ``--also`` (default ``stack,gbm``), alone, as the
   rolling evaluation runs it (warm start where the method has one), with the loop
   versions patched in (baseline) and as now, and the largest difference of the two.
@@ -29,7 +40,7 @@ Usage::
 
     python benchmarks/bench_forecast_city.py [--data-dir DIR] [--cache /tmp/chicago.parquet]
         [--types BURGLARY] [--start 2015-04-06] [--days 7] [--budget-s 120]
-        [--candidates SPEC,SPEC,...] [--kernels] [--skip-baseline]
+        [--candidates SPEC,SPEC,...] [--kernels] [--skip-baseline] [--also SPEC,...]
 
 Wall and CPU seconds are given with the load average: the machine is shared.
 """
@@ -43,6 +54,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -55,6 +67,7 @@ from xunfang.analyse.evaluate import (
     with_warm_start,
 )
 from xunfang.analyse.forecast import Forecaster, TrainingEvents, Window, make_forecaster
+from xunfang.analyse.forecast import select as select_module
 from xunfang.analyse.forecast._base import rolling_windows
 from xunfang.analyse.forecast.learned import CellContext
 from xunfang.analyse.forecast.select import AutoSelect
@@ -135,6 +148,21 @@ def _loop_centre_sum_2d(
     return out
 
 
+def _loop_centre_sum_points(
+    grid: Grid,
+    xy: np.ndarray,
+    weights: np.ndarray,
+    subcells: int,
+    radius_m: float,
+    kernel: Callable[[np.ndarray], np.ndarray],
+) -> np.ndarray:
+    """The loop over kernel taps on the fine image of the points (the baseline)."""
+    from xunfang.analyse.forecast._kernels import fine_image
+
+    fine = fine_image(grid, xy, weights, subcells)
+    return _loop_centre_sum_2d(grid, fine, subcells, radius_m, kernel)
+
+
 def _dense_poisson_weights(
     surfaces: np.ndarray, counts: np.ndarray, *, n_iter: int = 300
 ) -> np.ndarray:
@@ -190,8 +218,8 @@ def original_kernels() -> Iterator[None]:
     from xunfang.analyse.forecast import kde, learned, prospective, stack
 
     patches = [
-        (kde, "centre_sum_2d", _loop_centre_sum_2d),
-        (prospective, "centre_sum_2d", _loop_centre_sum_2d),
+        (kde, "centre_sum_points", _loop_centre_sum_points),
+        (prospective, "centre_sum_points", _loop_centre_sum_points),
         (stack, "poisson_nonnegative_weights", _dense_poisson_weights),
         (learned, "_AgeSums", _FullAgeSums),
     ]
@@ -203,6 +231,45 @@ def original_kernels() -> Iterator[None]:
     finally:
         for mod, name, value in saved:
             setattr(mod, name, value)
+
+
+@contextmanager
+def cold_fits() -> Iterator[None]:
+    """Every candidate of ``auto`` fitted cold and the kernel sums of the grid methods by
+    the dense loop over taps, as before the iterative candidates were kept fitted across
+    days and the sparse sums came (the baseline of the reuse row)."""
+    from xunfang.analyse.forecast import _kernels
+
+    saved = select_module.warm_start_converging, _kernels.SPARSE_TERM_COST
+    select_module.warm_start_converging = lambda model: model
+    _kernels.SPARSE_TERM_COST = float("inf")  # the dense loop over kernel taps
+    try:
+        yield
+    finally:
+        select_module.warm_start_converging, _kernels.SPARSE_TERM_COST = saved
+
+
+def _compare(
+    label: str, a: pd.DataFrame, ra: list[np.ndarray], b: pd.DataFrame, rb: list[np.ndarray]
+) -> None:
+    """Whether two runs chose the same and forecast the same, day by day."""
+    same_choice = [x == y for x, y in zip(a["chosen"], b["chosen"], strict=True)]
+    same_risk = [np.array_equal(x, y) for x, y in zip(ra, rb, strict=True)]
+    rel = [
+        float(np.abs(x - y).max() / max(np.abs(x).max(), 1e-300))
+        for x, y in zip(ra, rb, strict=True)
+    ]
+    print(
+        f"  {label}: same choice {sum(same_choice)}/{len(same_choice)} days, same forecast "
+        f"{sum(same_risk)}/{len(same_risk)} days (largest relative difference "
+        f"{max(rel):.1e}; day by day {' '.join(f'{r:.0e}' for r in rel)}); speed-up "
+        f"{a['wall_s'].mean() / b['wall_s'].mean():.1f}x wall, "
+        f"{a['cpu_s'].mean() / b['cpu_s'].mean():.1f}x CPU"
+        + ("" if all(same_choice) else " (a binding budget, or a score moved by the EM tolerance)")
+    )
+    for day, x, y, same in zip(a["day"], a["chosen"], b["chosen"], same_choice, strict=True):
+        if not same:
+            print(f"    {day[:10]}: {x} against {y}")
 
 
 def _best_of(fn: Callable[[], object], repeat: int = 3) -> tuple[float, float]:
@@ -239,6 +306,19 @@ def _kernels(grid: Grid, events: TrainingEvents, window: Window) -> None:
             f"  KDE quartic {h:3.0f} m: loop over taps (baseline) {ow:.3f}/{oc:.3f}, "
             f"now {nw:.3f}/{nc:.3f} ({ow / nw:.1f}x wall); largest relative difference "
             f"{err:.1e}"
+        )
+        ones = np.ones(len(train))
+        pts = k.centre_sum_points(grid, train.xy, ones, 5, h, quartic)
+        pw, pc = _best_of(
+            lambda: _loop_centre_sum_points(grid, train.xy, ones, 5, h, quartic)  # noqa: B023
+        )
+        qw, qc = _best_of(
+            lambda: k.centre_sum_points(grid, train.xy, ones, 5, h, quartic)  # noqa: B023
+        )
+        print(
+            f"  {'':16s} from the points (fine image included): baseline {pw:.3f}/{pc:.3f}, "
+            f"now {qw:.3f}/{qc:.3f} ({pw / qw:.1f}x wall); the same sums bit for bit: "
+            f"{'yes' if np.array_equal(pts, old) else 'NO'}"
         )
 
 
@@ -288,25 +368,28 @@ def main() -> None:
     print("\nseconds per day of fit + predict (mean wall, mean CPU)")
     results: dict[str, pd.DataFrame] = {}
     forecasts: dict[str, list[np.ndarray]] = {}
-    runs: list[tuple[str, Forecaster]] = [("auto, reuse", auto.with_params(warm_start=True))]
+    runs: list[tuple[str, Forecaster, Callable[[], Any]]] = [
+        ("auto, reuse, cold fits (before)", auto.with_params(warm_start=True), cold_fits),
+        ("auto, reuse", auto.with_params(warm_start=True), nullcontext),
+    ]
     if not args.skip_baseline:
-        runs.insert(0, ("auto, no reuse (baseline)", auto.with_params(warm_start=False)))
-    for label, model in runs:
-        with original_kernels() if "baseline" in label else nullcontext():
+        runs.insert(
+            0, ("auto, no reuse (baseline)", auto.with_params(warm_start=False), original_kernels)
+        )
+    for label, model, patched in runs:
+        with patched():
             results[label], forecasts[label] = _run_days(model, events, windows)
         _print_days(label, results[label])
-    if len(results) == 2:
-        a, b = results.values()
-        same = (a["chosen"] == b["chosen"]).all() and all(
-            np.array_equal(x, y) for x, y in zip(*forecasts.values(), strict=True)
-        )
-        print(
-            "  same choice and forecast every day with and without reuse: "
-            f"{'yes' if same else 'NO'}; speed-up {a['wall_s'].mean() / b['wall_s'].mean():.1f}x "
-            f"wall, {a['cpu_s'].mean() / b['cpu_s'].mean():.1f}x CPU"
-            + ("" if same else " (a binding budget lets reuse score more candidates)")
-        )
     reuse = results["auto, reuse"]
+    for label in results:
+        if label != "auto, reuse":
+            _compare(
+                f"{label} vs reuse",
+                results[label],
+                forecasts[label],
+                reuse,
+                forecasts["auto, reuse"],
+            )
     print(
         "  chosen (reuse): "
         + ", ".join(f"{d[5:10]} {c}" for d, c in reuse[["day", "chosen"]].values)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,6 +16,7 @@ from xunfang.analyse.forecast import (
     RetrospectiveKDE,
     TimeOfDay,
     Window,
+    _kernels,
     forecast_cell_weights,
     forecast_demand_weights,
     incident_weights,
@@ -21,7 +24,7 @@ from xunfang.analyse.forecast import (
     parse_window_kind,
     rolling_windows,
 )
-from xunfang.analyse.forecast._kernels import adaptive_gaussian
+from xunfang.analyse.forecast._kernels import adaptive_gaussian, centre_sum_2d, fine_image
 from xunfang.analyse.grid import Grid
 from xunfang.errors import NotFittedError, ValidationError
 from xunfang.ingest.incidents import IncidentTable
@@ -96,6 +99,54 @@ def test_quartic_kde_hand_worked() -> None:
     risk = m.predict(day("2024-01-02")).risk
     # centres at 0, 100 and 200 m from the event: (1 - d^2/h^2)^2 = 1, 0.5625, 0
     np.testing.assert_allclose(risk / risk[0], [1.0, 0.5625, 0.0])
+
+
+def _quartic(h: float) -> Callable[[np.ndarray], np.ndarray]:
+    def k(d: np.ndarray) -> np.ndarray:
+        u = (d / h) ** 2
+        return np.where(u <= 1.0, (1.0 - u) ** 2, 0.0)
+
+    return k
+
+
+def test_centre_sum_of_few_events_is_the_tap_loop_bit_for_bit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    grid = Grid.from_bounds((0.0, 0.0, 3000.0, 2000.0), 100.0, UTM)
+    # by hand: one event at the centre of cell (row 5, col 7) and one 40 m east of the
+    # centre of cell (5, 9) (2 sub-cells of 20 m); quartic of 200 m, (1 - d^2/h^2)^2:
+    # cell (5, 7) is 0 and 240 m from them, (5, 8) 100 and 140 m, (5, 9) 200 and 40 m
+    xy = np.array([[750.0, 550.0], [990.0, 550.0]])
+    fine = fine_image(grid, xy, np.ones(2), 5)
+    out = centre_sum_2d(grid, fine, 5, 200.0, _quartic(200.0))
+    assert out[5, 7] == pytest.approx(1.0, rel=1e-12)
+    assert out[5, 8] == pytest.approx(0.75**2 + 0.51**2, rel=1e-12)
+    assert out[5, 9] == pytest.approx(0.96**2, rel=1e-12)
+    # centres closer than 200 m: 3 x 3 cells round the first, 3 rows x cols 8-11 round
+    # the second, col 8 shared
+    assert np.count_nonzero(out) == 9 + 12 - 3
+    # the sparse sum (few non-empty sub-cells) against the dense loop over taps, on
+    # random events with random weights: equal bit for bit, not merely close
+    rng = np.random.default_rng(3)
+    pts = rng.uniform([0.0, 0.0], [3000.0, 2000.0], (400, 2))
+    fine = fine_image(grid, pts, rng.exponential(1.0, 400), 5)
+    for h in (75.0, 150.0, 400.0):
+        sparse = centre_sum_2d(grid, fine, 5, h, _quartic(h))
+        monkeypatch.setattr(_kernels, "SPARSE_TERM_COST", 1e12)  # dense
+        dense = centre_sum_2d(grid, fine, 5, h, _quartic(h))
+        monkeypatch.undo()
+        assert np.count_nonzero(fine) * 16 < fine.size  # the sparse path ran
+        assert np.array_equal(sparse, dense)
+        assert sparse.max() > 0
+    # from the points without the fine image: the same masses (summed in the points'
+    # order), so the same sums; points outside the grid and zero weights are left out
+    pts = np.vstack([pts, [[-50.0, 10.0], [3500.0, 10.0]]])
+    wts = np.r_[rng.exponential(1.0, 400), 2.0, 2.0]
+    wts[:50] = 0.0
+    fine = fine_image(grid, pts, wts, 5)
+    for h in (75.0, 400.0):
+        points = _kernels.centre_sum_points(grid, pts, wts, 5, h, _quartic(h))
+        assert np.array_equal(points, centre_sum_2d(grid, fine, 5, h, _quartic(h)))
 
 
 def test_adaptive_gaussian_keeps_each_kernel_mass() -> None:

@@ -425,6 +425,11 @@ class Forecaster(ABC):
 
     name: ClassVar[str] = "forecaster"
     _params: ClassVar[tuple[str, ...]] = ()
+    warm_start_converges: ClassVar[bool] = False
+    """Whether the forecaster's ``warm_start`` only moves the starting point of an
+    iteration that stops on the same convergence tolerance (EM), so that a warm-started
+    fit equals a cold one within that tolerance. ``False`` where a warm start keeps a
+    fit (``gbm``, ``stack``: their forecasts then differ from a cold fit's)."""
     grid: Grid
     seed: int
 

@@ -15,16 +15,64 @@ import numpy as np
 from xunfang.analyse.grid import Grid
 
 
-def fine_image(grid: Grid, xy: np.ndarray, weights: np.ndarray, subcells: int) -> np.ndarray:
-    """(ny * s, nx * s) sums of ``weights`` per sub-cell (events outside are ignored)."""
+def _subcell_index(grid: Grid, xy: np.ndarray, subcells: int) -> tuple[np.ndarray, np.ndarray]:
+    """Flat sub-cell index of each point (row-major over ``(ny * s, nx * s)``) and
+    whether it lies inside the grid."""
     s = subcells
     fine_m = grid.cell_m / s
     col = np.floor((xy[:, 0] - grid.x0) / fine_m).astype(np.int64)
     row = np.floor((xy[:, 1] - grid.y0) / fine_m).astype(np.int64)
     nx, ny = grid.nx * s, grid.ny * s
     ok = (col >= 0) & (col < nx) & (row >= 0) & (row < ny)
-    img = np.bincount(row[ok] * nx + col[ok], weights=weights[ok], minlength=nx * ny)
+    return row * nx + col, ok
+
+
+def fine_image(grid: Grid, xy: np.ndarray, weights: np.ndarray, subcells: int) -> np.ndarray:
+    """(ny * s, nx * s) sums of ``weights`` per sub-cell (events outside are ignored)."""
+    s = subcells
+    idx, ok = _subcell_index(grid, xy, s)
+    nx, ny = grid.nx * s, grid.ny * s
+    img = np.bincount(idx[ok], weights=weights[ok], minlength=nx * ny)
     return img.astype(np.float64).reshape(ny, nx)
+
+
+def centre_sum_points(
+    grid: Grid,
+    xy: np.ndarray,
+    weights: np.ndarray,
+    subcells: int,
+    radius_m: float,
+    kernel: Callable[[np.ndarray], np.ndarray],
+) -> np.ndarray:
+    """:func:`centre_sum_2d` of :func:`fine_image` of the points ``xy`` (n, 2) metres with
+    ``weights`` (n,) -> (ny, nx), the same sums bit for bit. With few points the fine
+    image is not built: the masses of the sub-cells holding a point are summed in the
+    points' order (as ``numpy.bincount`` sums the image) and the sparse sum takes them."""
+    s = subcells
+    n_fine = grid.ny * s * grid.nx * s
+    if len(xy) * SPARSE_TERM_COST >= n_fine:
+        return centre_sum_2d(grid, fine_image(grid, xy, weights, s), s, radius_m, kernel)
+    idx, ok = _subcell_index(grid, xy, s)
+    cells, inverse = np.unique(idx[ok], return_inverse=True)
+    mass = np.bincount(inverse, weights=weights[ok], minlength=cells.size).astype(np.float64)
+    keep = mass != 0.0
+    taps = _taps(grid, s, radius_m, kernel)
+    return _centre_sum_sparse(cells[keep], mass[keep], grid.nx * s, grid.ny, grid.nx, s, taps)
+
+
+def _taps(
+    grid: Grid, subcells: int, radius_m: float, kernel: Callable[[np.ndarray], np.ndarray]
+) -> list[tuple[int, int, float]]:
+    """The non-zero kernel taps ``(dy, dx, weight)`` in sub-cells, row by row."""
+    fine_m = grid.cell_m / subcells
+    r = int(np.ceil(radius_m / fine_m))
+    taps: list[tuple[int, int, float]] = []
+    for dy in range(-r, r + 1):
+        for dx in range(-r, r + 1):
+            w = float(kernel(np.asarray(np.hypot(dx, dy) * fine_m)))
+            if w != 0.0:
+                taps.append((dy, dx, w))
+    return taps
 
 
 def _phases(fine: np.ndarray, grid: Grid, subcells: int, pad: int) -> np.ndarray:
@@ -49,27 +97,78 @@ def centre_sum_2d(
     """Sum ``kernel(distance_m)`` over sub-cell masses at each cell centre -> (ny, nx).
 
     ``kernel`` maps distances (metres) to weights and must be 0 beyond ``radius_m``.
-    One pass per non-zero kernel tap over the sub-cells of one phase
-    (:func:`_phases`): the result is that of the plain loop over taps on the fine
-    image, bit for bit, at about half the time on a city grid.
+    The result is that of the plain loop over kernel taps on the fine image, bit for
+    bit: each cell adds its terms ``w * mass`` in the order of the taps. With few
+    non-empty sub-cells (a year of one crime type on a city grid) only their terms are
+    added (:func:`_centre_sum_sparse`; adding the zero terms changes no sum); otherwise
+    one pass per non-zero tap over the sub-cells of one phase (:func:`_phases`).
     """
     s = subcells
     fine_m = grid.cell_m / s
     r = int(np.ceil(radius_m / fine_m))
     h = s // 2
+    ny, nx = grid.ny, grid.nx
+    taps = _taps(grid, s, radius_m, kernel)
+    nonzero = np.flatnonzero(fine)
+    # terms of the sparse sum (about nonzero * taps / s^2) against the dense one's
+    if nonzero.size * len(taps) * SPARSE_TERM_COST < len(taps) * ny * nx * s * s:
+        return _centre_sum_sparse(nonzero, fine.ravel()[nonzero], fine.shape[1], ny, nx, s, taps)
     pad = (r + h) // s + 1
     ph = _phases(fine, grid, s, pad)
-    ny, nx = grid.ny, grid.nx
     out = np.zeros((ny, nx))
-    for dy in range(-r, r + 1):
+    for dy, dx, w in taps:
         qy, ay = divmod(h + dy, s)
-        for dx in range(-r, r + 1):
-            w = float(kernel(np.asarray(np.hypot(dx, dy) * fine_m)))
-            if w == 0.0:
-                continue
-            qx, ax = divmod(h + dx, s)
-            out += w * ph[ay, ax, pad + qy : pad + qy + ny, pad + qx : pad + qx + nx]
+        qx, ax = divmod(h + dx, s)
+        out += w * ph[ay, ax, pad + qy : pad + qy + ny, pad + qx : pad + qx + nx]
     return out
+
+
+SPARSE_TERM_COST = 16.0
+"""Cost of one term of :func:`_centre_sum_sparse` in terms of the dense loop's (one
+value of one tap). On the Chicago city grid (150 m cells, 5 x 5 sub-cells, quartic
+kernels of 150 and 400 m) the sparse sum took 0.015 against 0.066 s CPU with 0.14 % of
+the sub-cells non-empty (60 days of burglary), 0.018 against 0.043 s with 0.66 % (a
+year of burglary) and 0.037 against 0.045 s with 3.9 % (a year of all crime): it wins
+below about one non-empty sub-cell in twenty, and is used below one in sixteen."""
+
+
+def _centre_sum_sparse(
+    nonzero: np.ndarray,
+    mass: np.ndarray,
+    fine_nx: int,
+    ny: int,
+    nx: int,
+    s: int,
+    taps: list[tuple[int, int, float]],
+) -> np.ndarray:
+    """:func:`centre_sum_2d` from the non-empty sub-cells ``nonzero`` (flat indices of
+    the fine image, ``fine_nx`` sub-cells a row) and their ``mass`` only: for each tap
+    ``(dy, dx, w)`` in order, the sub-cells of the phase it reads add ``w * mass`` to
+    the cell whose centre lies ``(dy, dx)`` sub-cells away (one term per cell and tap).
+    ``numpy.bincount`` adds the terms in the order given, so each cell sums its terms in
+    tap order, as the dense loop does."""
+    h = s // 2
+    row, col = np.divmod(nonzero, fine_nx)
+    phase = (row % s) * s + col % s
+    order = np.argsort(phase, kind="stable")
+    row, col, mass = row[order] // s, col[order] // s, mass[order]
+    bounds = np.searchsorted(phase[order], np.arange(s * s + 1))
+    target, value = [], []
+    for dy, dx, w in taps:
+        qy, ay = divmod(h + dy, s)
+        qx, ax = divmod(h + dx, s)
+        g = ay * s + ax
+        lo, hi = bounds[g], bounds[g + 1]
+        if lo == hi:
+            continue
+        cy, cx = row[lo:hi] - qy, col[lo:hi] - qx
+        ok = (cy >= 0) & (cy < ny) & (cx >= 0) & (cx < nx)
+        target.append((cy * nx + cx)[ok])
+        value.append(w * mass[lo:hi][ok])
+    if not target:
+        return np.zeros((ny, nx))
+    out = np.bincount(np.concatenate(target), weights=np.concatenate(value), minlength=ny * nx)
+    return out.reshape(ny, nx)
 
 
 def cell_mean_2d(

@@ -16,7 +16,7 @@ import numpy as np
 from xunfang.analyse.forecast._base import Forecaster, TrainingEvents, Window
 from xunfang.analyse.forecast._kernels import (
     adaptive_gaussian,
-    centre_sum_2d,
+    centre_sum_points,
     centre_sum_separable,
     fine_image,
     knn_bandwidths,
@@ -119,7 +119,6 @@ class RetrospectiveKDE(Forecaster):
 
     def density(self, xy: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """Kernel sums at the cell centres (ny, nx) of weighted points ``xy`` (n, 2) m."""
-        fine = fine_image(self.grid, xy, weights, self.subcells)
         h = float(self.bandwidth_m)
         if self.kernel == "quartic":
 
@@ -127,7 +126,8 @@ class RetrospectiveKDE(Forecaster):
                 u = (d / h) ** 2
                 return np.where(u <= 1.0, (1.0 - u) ** 2, 0.0)
 
-            return centre_sum_2d(self.grid, fine, self.subcells, h, quartic)
+            return centre_sum_points(self.grid, xy, weights, self.subcells, h, quartic)
+        fine = fine_image(self.grid, xy, weights, self.subcells)
 
         def gauss(d: np.ndarray) -> np.ndarray:
             return np.asarray(np.exp(-0.5 * (d / h) ** 2), dtype=np.float64)

@@ -30,7 +30,7 @@ import numpy as np
 from scipy import ndimage
 
 from xunfang.analyse.forecast._base import Forecaster, TrainingEvents, Window
-from xunfang.analyse.forecast._kernels import cell_mean_2d, centre_sum_2d, fine_image
+from xunfang.analyse.forecast._kernels import cell_mean_2d, centre_sum_points, fine_image
 from xunfang.analyse.grid import Grid
 from xunfang.errors import ValidationError
 
@@ -159,8 +159,7 @@ class ProspectiveHotspot(Forecaster):
             def kern(d: np.ndarray) -> np.ndarray:
                 return np.where(d < bw, 1.0 / (1.0 + d / cell_m), 0.0)
 
-            fine = fine_image(self.grid, ev.xy[used], w[used], 5)
-            score = centre_sum_2d(self.grid, fine, 5, bw, kern)
+            score = centre_sum_points(self.grid, ev.xy[used], w[used], 5, bw, kern)
         return score
 
 

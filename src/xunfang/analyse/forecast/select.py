@@ -25,13 +25,20 @@ windows already scored are kept and only the newest window is scored anew, about
 ``1 / n`` of the work for ``n`` windows. A kept score is used only while the incidents
 it was computed from, ``[window start - H, window end)``, are the same in the new
 history (compared array for array); the forecast window itself is never among them.
-With ``warm_start=True`` each validation fit starts cold (no warm start from the
-neighbouring window's fit) so that a score depends on its own incidents only: the
-selection is then the same, bit for bit, with the kept scores as without them (given a
-budget that does not bind: the budget counts only the windows still to score, so reuse
-may let a costly candidate in that a cold selection leaves out). With
-``warm_start=False`` (the default, one forecast) nothing is kept and the iterative
-candidates (``sepp``) are warm-started from window to window, which is faster.
+The candidates whose warm start only moves the starting point of an iteration stopped
+on the same tolerance (``Forecaster.warm_start_converges``: ``sepp``'s EM) are kept
+fitted across days too: the newest window's fit starts from the previous day's fit
+of that window (its history shifted by one day), and the final fit of the chosen
+candidate from its previous final fit (or from its newest validation fit); this
+happens only while the kept scores are kept (the incidents of the overlap unchanged).
+Such a fit equals a cold one within the EM tolerance, not bit for bit; every other
+candidate (``gbm`` and ``stack`` keep a fit when warm-started) is fitted cold. The
+selection is then the same with the kept scores as without them but for those
+tolerance-sized differences (and given a budget that does not bind: the budget counts
+only the windows still to score, so reuse may let a costly candidate in that a cold
+selection leaves out). With ``warm_start=False`` (the default, one forecast) nothing is
+kept, the iterative candidates (``sepp``) are warm-started from window to window, and
+the final fit is cold.
 
 The selection only sees the events the forecaster was fitted on, and
 :meth:`xunfang.analyse.forecast.Forecaster.predict` refuses a window that starts before
@@ -60,6 +67,7 @@ the selection's notes say so with the figures. Later candidates are still tried.
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 import time
@@ -373,6 +381,30 @@ def validation_windows(window: Window, events: TrainingEvents, n: int) -> list[W
     return out
 
 
+def warm_start_converging(model: Forecaster) -> Forecaster:
+    """``model`` with ``warm_start=True`` when its warm start only moves the starting
+    point of an iteration stopped on the same tolerance
+    (:attr:`Forecaster.warm_start_converges`, e.g. ``sepp``'s EM), also inside a wrapper
+    with a ``base`` (``+tod``); ``model`` itself (the same object) otherwise."""
+    params = model.get_params()
+    base = params.get("base")
+    if isinstance(base, Forecaster):
+        warm = warm_start_converging(base)
+        return model if warm is base else model.with_params(base=warm)
+    if type(model).warm_start_converges and "warm_start" in params:
+        return model.with_params(warm_start=True)
+    return model
+
+
+def _forked(model: Forecaster, *shared: object) -> Forecaster:
+    """A deep copy of a fitted ``model`` that shares its grid, its training events and
+    the ``shared`` objects (read-only inputs) with it: refitting one leaves the other's
+    fitted state as it was."""
+    keep = [model.grid, getattr(model, "events_", None), *shared]
+    memo: dict[int, Any] = {id(x): x for x in keep if x is not None}
+    return copy.deepcopy(model, memo)
+
+
 def _window_cells(events: TrainingEvents, w: Window) -> np.ndarray:
     """Cells of the events inside ``w``; date-only events only in whole-day windows."""
     lo, hi = np.searchsorted(events.t_day, [w.start_day, w.end_day], side="left")
@@ -421,7 +453,9 @@ class AutoSelect(Forecaster):
         see :class:`xunfang.analyse.forecast.learned.CellContext`), or ``None``.
     warm_start
         Keep the validation scores across refits and reuse those whose incidents are
-        unchanged (see the module docstring: the rolling evaluation refits every window).
+        unchanged, and start the iterative candidates' fits (``sepp``'s EM) from the
+        previous refit's (see the module docstring: the rolling evaluation refits every
+        window).
     seed
         Seed passed to each candidate.
 
@@ -546,6 +580,9 @@ class AutoSelect(Forecaster):
                     for k, v in getattr(self, "score_cache_", {}).items()
                     if k[3] >= lo and k[2] <= hi
                 }
+        if not kept:  # fits kept across days start from a fit of mostly the same events
+            self._warm_models: dict[str, Forecaster] = {}
+            self._final_models: dict[str, Forecaster] = {}
         self.score_cache_ = kept
         self._scored_events = events
 
@@ -582,7 +619,8 @@ class AutoSelect(Forecaster):
                 f"auto: no validation window before {window.label or window.start} with "
                 f"{self.min_train_days:g} days of history before it: give more history"
             )
-        # a kept score is a function of its own incidents: fit each window cold
+        # a kept score is a function of its own incidents (up to an EM tolerance): fit
+        # each window cold but for the iterative candidates (see the module docstring)
         reuse = bool(self.warm_start)
         cache = getattr(self, "score_cache_", {}) if reuse else {}
 
@@ -594,8 +632,21 @@ class AutoSelect(Forecaster):
         models = [
             make_forecaster(c.spec, self.grid, seed=self.seed, context=self.context) for c in cands
         ]
+        warm: set[int] = set()  # candidates whose fits are kept across windows and days
         if not reuse:  # neighbouring windows' fits start from each other
             models = [with_warm_start(m) for m in models]
+        else:  # iterative candidates: the newest window starts from yesterday's fit of it
+            kept_models = self._warm_models
+            for j, c in enumerate(cands):
+                if c.spec in kept_models:
+                    models[j] = kept_models[c.spec]
+                    warm.add(j)
+                else:
+                    w = warm_start_converging(models[j])
+                    if w is not models[j]:
+                        models[j] = kept_models[c.spec] = w
+                        warm.add(j)
+        older: dict[int, Forecaster] = {}  # their fits of the older windows (first day)
         live = list(range(len(cands)))  # candidates still scored, in complexity order
         timed: dict[int, list[float]] = {}  # seconds per window of the scores kept
         for (spec, *_), r in cache.items():
@@ -659,9 +710,14 @@ class AutoSelect(Forecaster):
                     if counts is None or train is None:
                         counts = np.bincount(cells, minlength=self.grid.n_cells)
                         train = events.between(h0, vw.start_day)
+                    model = models[j]
+                    if i > 0 and j in warm:  # keep the newest window's fit for tomorrow
+                        if j not in older:
+                            older[j] = _forked(model, self.context)
+                        model = older[j]
                     t1 = time.perf_counter()
                     try:
-                        fc = models[j].fit_events(train).predict(vw)
+                        fc = model.fit_events(train).predict(vw)
                     except ValidationError as exc:  # e.g. gbm with too short a history
                         notes.append(f"{cands[j].spec} left out: {exc}")
                         live.remove(j)
@@ -782,6 +838,16 @@ class AutoSelect(Forecaster):
         if key not in self._cache:
             sel = self.select(window)
             model = make_forecaster(sel.chosen, self.grid, seed=self.seed, context=self.context)
+            if self.warm_start:  # an iterative fit starts from its previous final fit
+                prev = self._final_models.get(sel.chosen)
+                warm = warm_start_converging(model)
+                if prev is not None:
+                    model = prev
+                elif warm is not model:
+                    val = self._warm_models.get(sel.chosen)
+                    fitted = val is not None and getattr(val, "events_", None) is not None
+                    model = _forked(val, self.context) if fitted and val else warm
+                    self._final_models[sel.chosen] = model
             model.fit_events(self.events_)
             self._cache = {key: (sel, model)}  # one window kept: refits replace it
         self.selection_, self.chosen_ = self._cache[key]

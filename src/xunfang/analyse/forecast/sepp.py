@@ -481,6 +481,7 @@ class GridETAS(Forecaster):
     """
 
     name: ClassVar[str] = "sepp"
+    warm_start_converges: ClassVar[bool] = True
     mu_: np.ndarray
     theta_: float
     omega_: float
