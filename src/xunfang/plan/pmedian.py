@@ -148,6 +148,14 @@ _POOL_SWAP_SHARE = 0.5
 _LAGRANGIAN_RESTARTS = 4
 #: Lagrangian subproblem solutions kept as starts for the local search.
 _LAGRANGIAN_POOL = 6
+#: Weight of the previous direction in the subgradient search's step direction
+#: ``d_t = (1 - a) g_t + a d_(t-1)`` (the direction of Barahona & Anbil's volume algorithm).
+#: Measured from a cold start on Chicago districts (4,222 x 1,835 and 2,066 x 1,519, lists of
+#: twice each node's second-nearest rank): district 8 ended 0.40 % below its optimum with the
+#: plain subgradient (a = 0; 1,384,553 after 2,575 steps, also with lists twice as long) and
+#: 0.03 % below with a = 0.7-0.95 (1,389,279-1,389,296 in 2,190-3,374 steps); district 5
+#: 754,774 against 754,848-754,851 (its LP relaxation: 754,848).
+_LAGRANGIAN_DEFLECTION = 0.85
 #: Shortest candidate list in the Lagrangian and in the first MIP round.
 _LAGRANGIAN_MIN_LIST = 16
 _MIP_MIN_LIST = 8
@@ -422,6 +430,7 @@ def _lagrangian(
     gap_tol: float,
     lam0: FloatArray | None = None,
     step0: float = 2.0,
+    deflection: float = _LAGRANGIAN_DEFLECTION,
 ) -> _LagrangianOutcome:
     """Lagrangian lower bound of the p-median by subgradient optimisation, with a heuristic.
 
@@ -473,6 +482,7 @@ def _lagrangian(
     best_bound, best_rho, best_lam = -math.inf, np.full(n_cand, np.inf), lam
     pool: list[IntArray] = []
     step, stall, last_key, it = step0, 0, b"", 0
+    direction: FloatArray | None = None
     for it in range(1, _LAGRANGIAN_MAX_ITER + 1):  # noqa: B007 (it is reported)
         # active prefix lengths (a hair generous: extra pairs only add min(0, red) = 0)
         # (thresholds stay below the next row's keys: active <= length without a clip)
@@ -523,10 +533,23 @@ def _lagrangian(
         opened[sites] = True
         served = np.bincount(client[opened[cand] & (red < 0)], minlength=n_m)
         sub_gradient = 1.0 - served - (w_fixed < lam)
-        norm = float(sub_gradient @ sub_gradient)
-        if norm == 0.0:
-            break
-        lam = np.clip(lam + step * (ub - bound) / norm * sub_gradient, 0.0, lam_cap)
+        if not sub_gradient.any():
+            break  # the subproblem's solution serves every node once: the bound is optimal
+        # the step follows a running average of the subgradients, as long as a plain step
+        # (module notes)
+        g_norm = math.sqrt(float(sub_gradient @ sub_gradient))
+        if direction is None or deflection <= 0.0:
+            direction = sub_gradient
+        else:
+            direction = (1.0 - deflection) * sub_gradient + deflection * direction
+            # no part that pushes a multiplier past its bounds (it would only shrink the step)
+            out = ((lam <= 0.0) & (direction < 0.0)) | ((lam >= lam_cap) & (direction > 0.0))
+            direction[out] = 0.0
+        d_norm = math.sqrt(float(direction @ direction))
+        if d_norm == 0.0:  # every part pushed past a bound: a plain step
+            direction, d_norm = sub_gradient, g_norm
+        scale = step * (ub - bound) / (d_norm * max(d_norm, g_norm))
+        lam = np.clip(lam + scale * direction, 0.0, lam_cap)
     converged = step < _LAGRANGIAN_MIN_STEP
     return _LagrangianOutcome(
         best_bound, best_rho, ub, ub_opened, it, tuple(pool), best_lam, converged
