@@ -20,18 +20,24 @@ Demand nodes of zero weight or reached by no candidate are left out (and reporte
 2. a Lagrangian bound (Cornuejols, Fisher & Nemhauser 1977) by subgradient optimisation with a
    Lagrangian heuristic (Beasley 1993), on candidate lists (below), for at most 60 % of the time
    left. The steps follow a running average of the subgradients (the direction of Barahona &
-   Anbil's volume algorithm, 2000): the plain subgradient stalled 0.40 % below the optimum of
-   district 8 (1,384,553 after 2,575 steps, the same with lists twice as long), the averaged
-   direction came within 0.03 % (1,389,296 after 1,894 steps, 5 s of CPU). The step factor is halved after 60 steps without a better bound and the search stops
-   below 1e-4: on Chicago districts the bound stalled 1-2 % short with the 20 / 1e-3 of Beasley's
-   small instances, and came within 0.05 % with these. When it stops that way with time left
+   Anbil's volume algorithm, 2000; ``_LAGRANGIAN_DEFLECTION``). The step factor is halved
+   after 60 steps without a better bound and the search stops below 1e-4: on Chicago
+   districts the bound stalled 1-2 % short with the 20 / 1e-3 of Beasley's small instances,
+   and came within 0.05 % with these. When it stops that way with time left
    and the gap open, it restarts from its best multipliers (step factor 0.5, up to 4 times)
    while the bound still rises;
 3. reduced-cost fixing: sites whose forced opening (closing) lifts the Lagrangian bound above the
    incumbent are closed (opened): exact;
 4. vertex substitution from the Lagrangian subproblem's recent solutions and from the incumbent
    (at most half of the time left), never swapping in a closed site (no better solution has
-   one), then fixing again against the improved incumbent;
+   one); then HiGHS on the "core": the sites open in the subproblem's recent solutions (running
+   average of its ``y`` above 1e-3, the primal average of the volume algorithm) and the
+   incumbent's, 49-58 sites on Chicago districts, for at most half of the time left (its
+   bound, of the restricted problem, is not used). Then fixing again against the improved
+   incumbent. The core MIP found better incumbents than vertex substitution from every pool
+   solution: district 15 434,360 against 434,902 (2.7 s CPU), 6 815,176 against 815,689
+   (14.8 s), 5 757,215 against 757,862 (10.4 s; the best known, 757,152, comes from the swaps
+   as well);
 5. HiGHS on the strong ("disaggregated") formulation ``min sum w_i t_ij x_ij``,
    ``sum_j x_ij = 1``, ``x_ij <= y_j``, ``sum_j y_j <= k - n_fixed`` over the remaining sites,
    warm-started from the incumbent, when its size fits the time left. HiGHS presolve stays on
@@ -39,15 +45,32 @@ Demand nodes of zero weight or reached by no candidate are left out (and reporte
    593,197 on and 593,390 off, the same incumbent (one measurement, within noise). Running
    HiGHS although the model is over the size rule changed nothing but the wall time (district
    10 at 60 s: 55,021 pairs, the same 0.28 % gap; district 5: 0.38 % and 3 s over the limit).
-   The districts left open have a real duality gap: the subgradient search converges (district
-   10: 10,121 steps in 5 runs) 0.2-0.5 % below the best incumbent, and HiGHS's branch and
-   bound needs more than the minute to close it.
+   The districts left open have a real integrality gap (below): HiGHS's cuts and branching
+   need minutes of CPU to close it.
+
+Where the gaps are (HiGHS run for minutes on the truncated model after fixing, 1e-4 or 1e-6,
+load 3-9 on the 2 cores). District 5: optimum 757,105.43 of the truncated model (248 s wall,
+root and one node), so the optimum lies in [757,105, 757,152], the incumbent 757,151.76 being
+the solution found; its LP relaxation 754,848: an integrality gap of 0.30 % that a tighter
+Lagrangian cannot close. District 8: optimum in [1,389,602, 1,389,670] (425 s wall, 141 s
+CPU), the 60 s incumbent 1,390,120 only 0.03 % above, but the Lagrangian bound at main's
+revision 1,384,008 (the plain subgradient, restarted, in the 60 s run): there the bound was
+the problem. From the same cold start (step factor 2) the plain subgradient reached 1,388,295
+in 4,166 steps (10.4 s CPU), the averaged direction 1,389,296 in 1,894 steps (4.9 s); on
+district 5, 754,774 (3,076 steps) against 754,868 (2,228). District 15: bound 433,811
+(truncated model, 55 s), best known 434,360 (core MIP). District 6: bound 813,910 (226 s wall,
+59 s CPU), best known 815,176.
 
 Stopping gap: every step ends as soon as the incumbent is within ``mip_rel_gap`` of the best
 bound (HiGHS gets the same tolerance). The status is ``"optimal"`` only for a gap of at most
 1e-4 (proven optimal); a looser tolerance met (``xunfang plan --pmedian-gap``, default 1e-3)
-gives ``"within_gap"``, with ``objective_bound`` the proved lower bound. Measured on the 22
-Chicago districts at 60 s (benchmarks/bench_pmedian.py, load 11-18 on 2 cores, 18-27 s of CPU
+gives ``"within_gap"``, with ``objective_bound`` the proved lower bound. Measured with the
+averaged subgradient direction and the core MIP on the 7 districts then open and 2 others at
+60 s and 1e-3 (benchmarks/bench_pmedian.py, load 6.5-10.3, 25-32 s of CPU per minute-long
+run): 8 within 0.1 % in 34.5 s (0.470 % at main's revision in the same run), 10 in 11.0 s,
+1 in 3.9 s, 16 proven optimal in 7.4 s; open: 3 0.241 %, 5 0.308 % (0.407 % at main's
+revision), 6 0.304 %, 15 0.381 %, 25 0.343 %. Before (the 22 Chicago districts at 60 s,
+load 11-18 on 2 cores, 18-27 s of CPU
 per minute-long run): at 1e-3, 13 ended within 0.1 % in 2.0-58.7 s (median 14.5 s), 747 s
 wall for the 22 (902 s before the sparse vertex substitution of step 1); at 1e-4 (the run
 before it) 8 were proven optimal, taking longer than 1e-3 in the same run (district 4:
@@ -150,14 +173,15 @@ _POOL_SWAP_SHARE = 0.5
 #: converged with time left and the gap open.
 _LAGRANGIAN_RESTARTS = 4
 #: Lagrangian subproblem solutions kept as starts for the local search.
-_LAGRANGIAN_POOL = 6
+_LAGRANGIAN_POOL = 12
 #: Weight of the previous direction in the subgradient search's step direction
-#: ``d_t = (1 - a) g_t + a d_(t-1)`` (the direction of Barahona & Anbil's volume algorithm).
-#: Measured from a cold start on Chicago districts (4,222 x 1,835 and 2,066 x 1,519, lists of
-#: twice each node's second-nearest rank): district 8 ended 0.40 % below its optimum with the
-#: plain subgradient (a = 0; 1,384,553 after 2,575 steps, also with lists twice as long) and
-#: 0.03 % below with a = 0.7-0.95 (1,389,279-1,389,296 in 2,190-3,374 steps); district 5
-#: 754,774 against 754,848-754,851 (its LP relaxation: 754,848).
+#: ``d_t = (1 - a) g_t + a d_(t-1)`` (the direction of Barahona & Anbil's volume algorithm;
+#: 0 is the plain subgradient). Measured from a cold start on district 8 (4,222 x 1,835, lists
+#: of twice each node's second-nearest rank; optimum in [1,389,602, 1,389,670]): a = 0
+#: 1,388,295 after 4,166 steps, 0.85 1,389,296 after 1,894 (module notes). The
+#: modified-gradient rule of Camerini, Fratta & Maffioli (1975, gamma 1.5) reached 1,388,872
+#: after 6,459; moving from the best multipliers (the volume algorithm's serious steps)
+#: 1,379,007.
 _LAGRANGIAN_DEFLECTION = 0.85
 #: The core MIP (after the local search): sites whose running average in the subproblem's
 #: solutions exceeds this, and the incumbent's, for at most this share of the time left.
@@ -832,9 +856,7 @@ def p_median(
                 # the incumbent's: a better incumbent, and with it more fixing (module notes)
                 core = ((lag.y_mean > _CORE_MIN_MEAN) | opened) & free_mask & ~closed
                 if ub - lag_bound > mip_rel_gap * abs(ub) and time.perf_counter() < deadline:
-                    core_end = time.perf_counter() + _CORE_SHARE * (
-                        deadline - time.perf_counter()
-                    )
+                    core_end = time.perf_counter() + _CORE_SHARE * (deadline - time.perf_counter())
                     try:
                         found_core = _p_median_mip(
                             cost,
@@ -854,7 +876,20 @@ def p_median(
                     else:
                         solve_time += found_core.run_time_s
                         if found_core.ub < ub:
-                            ub, opened = found_core.ub, found_core.opened
+                            # optimal over the core: vertex substitution may still improve
+                            # it with the other sites (few swaps from here)
+                            swap_end = time.perf_counter() + _POOL_SWAP_SHARE * (
+                                deadline - time.perf_counter()
+                            )
+                            found = _interchange(
+                                sub, ww, found_core.opened, free_mask, swap_end, ~closed, by_time
+                            )
+                            value = float(ww @ sub[:, found].min(axis=1))
+                            ub, opened = min(
+                                (found_core.ub, found_core.opened),
+                                (value, found),
+                                key=lambda t: t[0],
+                            )
                     notes.append(
                         f"core MIP over {int(core.sum())} sites: incumbent {ub:.6g} "
                         f"(at {time.perf_counter() - t_start:.1f} s)"
