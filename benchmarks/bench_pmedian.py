@@ -17,16 +17,21 @@ average, the gap, UB, LB and the seconds inside HiGHS; then a table of the wall 
 district took to end within each gap (``-``: not within the time limit) and the totals. On a
 shared machine the wall time depends on the others' load: read the CPU time with it.
 
-Measured with the averaged subgradient direction and the core MIP (``.venv/bin/python
-benchmarks/bench_pmedian.py --areas 3,5,6,8,10,15,25,1,16 --baseline 5,8 --gaps 1e-3``, 60 s,
-load 6.5-10.3 on 2 cores, 7:37 wall and 200 s CPU for the whole benchmark; the minute-long
-runs got 25-32 s of CPU): within 0.1 %: 1 in 3.9 s, 8 in 34.5 s (1,390,120 against a bound
-of 1,389,296), 10 in 11.0 s, 16 proven optimal in 7.4 s. Open: 3 0.241 %, 5 0.308 %,
-6 0.304 %, 15 0.381 %, 25 0.343 % (25 stops at 48.8 s: its MIP is over the size rule).
-Against main's revision (558df2b, its own 1e-4) in the same run: district 5 0.308 % against
-0.407 % (UB 757,152 against 757,862), district 8 0.059 % in 34.5 s against 0.470 % at
-43.8 s (bound 1,389,296 against 1,383,592, the same UB). What stays open is an integrality
-gap (the module notes of ``xunfang.plan.pmedian`` give the optima found by HiGHS in minutes).
+Measured with the averaged subgradient direction, 12 pool starts and the core MIP
+(``.venv/bin/python benchmarks/bench_pmedian.py --areas 3,5,6,8,10,15,25,1,16 --baseline 5,8
+--gaps 1e-3``, 60 s, load 2.0-3.9 on 2 cores, 6:13 wall and 338 s CPU for the whole
+benchmark): within 0.1 %: 1 in 1.5 s, 8 in 11.4 s (1,390,120 against a bound of
+1,389,296), 10 in 3.3 s, 15 in 47.2 s (434,360 against 434,015), 16 proven optimal in 2.3 s.
+Open: 3 0.265 %, 5 0.301 %, 6 0.130 %, 25 0.343 % (25 stops at 23.5 s: its MIP, 70,046
+pairs, is over the size rule). CPU seconds: 3 41.4, 5 47.1, 6 60.8, 8 11.1, 10 3.2, 15 45.7,
+25 24.3, 1 1.4, 16 2.3. Against main's revision (558df2b, its own 1e-4) in the same run:
+district 5 0.301 % against 0.253 % (the same UB 757,152; main's HiGHS got through its cuts
+to 755,240 in 47 s, here the core MIP took part of that time), district 8 within 0.1 % in
+11.4 s against 0.358 % at 38.4 s (bound 1,389,296 against 1,385,088). The run before the 12
+pool starts (load 6.5-10.3, 25-32 s of CPU per minute-long run) had 8 within 0.1 % in
+34.5 s (main: 0.470 %), 5 0.308 % (main: 0.407 %), and in a second run 6 0.289 % (main:
+0.230 %) and 15 0.166 % (main: 0.518 %). What stays open is an integrality gap (the module
+notes of ``xunfang.plan.pmedian`` give the optima found by HiGHS in minutes).
 
 Measured before (main's revision 1cc2057 and after, ``--gaps 1e-3 --baseline 8``, load 11-18,
 18-27 s of CPU per minute-long run): 13 of 22 districts ended within 0.1 % (17, 18 and 20

@@ -33,11 +33,12 @@ Demand nodes of zero weight or reached by no candidate are left out (and reporte
    one); then HiGHS on the "core": the sites open in the subproblem's recent solutions (running
    average of its ``y`` above 1e-3, the primal average of the volume algorithm) and the
    incumbent's, 49-58 sites on Chicago districts, for at most half of the time left (its
-   bound, of the restricted problem, is not used). Then fixing again against the improved
-   incumbent. The core MIP found better incumbents than vertex substitution from every pool
-   solution: district 15 434,360 against 434,902 (2.7 s CPU), 6 815,176 against 815,689
-   (14.8 s), 5 757,215 against 757,862 (10.4 s; the best known, 757,152, comes from the swaps
-   as well);
+   bound, of the restricted problem, is not used), and vertex substitution from its solution
+   when that is better. Then fixing again against the improved incumbent. The core MIP
+   found better incumbents than vertex substitution from every pool solution (6 of them
+   then): district 15 434,360 against 434,902 (2.7 s CPU), 6 815,176 against 815,689
+   (14.8 s), 5 757,215 against 757,862 (10.4 s; the best known, 757,152, comes from the
+   swaps as well);
 5. HiGHS on the strong ("disaggregated") formulation ``min sum w_i t_ij x_ij``,
    ``sum_j x_ij = 1``, ``x_ij <= y_j``, ``sum_j y_j <= k - n_fixed`` over the remaining sites,
    warm-started from the incumbent, when its size fits the time left. HiGHS presolve stays on
@@ -59,19 +60,19 @@ the problem. From the same cold start (step factor 2) the plain subgradient reac
 in 4,166 steps (10.4 s CPU), the averaged direction 1,389,296 in 1,894 steps (4.9 s); on
 district 5, 754,774 (3,076 steps) against 754,868 (2,228). District 15: bound 433,811
 (truncated model, 55 s), best known 434,360 (core MIP). District 6: bound 813,910 (226 s wall,
-59 s CPU), best known 815,176.
+59 s CPU), best known 814,187 (vertex substitution from a pool start).
 
 Stopping gap: every step ends as soon as the incumbent is within ``mip_rel_gap`` of the best
 bound (HiGHS gets the same tolerance). The status is ``"optimal"`` only for a gap of at most
 1e-4 (proven optimal); a looser tolerance met (``xunfang plan --pmedian-gap``, default 1e-3)
 gives ``"within_gap"``, with ``objective_bound`` the proved lower bound. Measured with the
-averaged subgradient direction and the core MIP on the 7 districts then open and 2 others at
-60 s and 1e-3 (benchmarks/bench_pmedian.py, load 6.5-10.3, 25-32 s of CPU per minute-long
-run): 8 within 0.1 % in 34.5 s (0.470 % at main's revision in the same run), 10 in 11.0 s,
-1 in 3.9 s, 16 proven optimal in 7.4 s; open: 3 0.241 %, 5 0.308 % (0.407 % at main's
-revision), 6 0.304 %, 15 0.381 %, 25 0.343 %. Before (the 22 Chicago districts at 60 s,
-load 11-18 on 2 cores, 18-27 s of CPU
-per minute-long run): at 1e-3, 13 ended within 0.1 % in 2.0-58.7 s (median 14.5 s), 747 s
+averaged subgradient direction, 12 pool starts and the core MIP on the 7 districts then open
+and 2 others at 60 s and 1e-3 (benchmarks/bench_pmedian.py, load 2.0-3.9): 8 within 0.1 % in
+11.4 s (0.358 % at main's revision in the same run), 10 in 3.3 s, 15 in 47.2 s, 1 in 1.5 s,
+16 proven optimal in 2.3 s; open: 3 0.265 %, 5 0.301 % (0.253 % at main's
+revision: its HiGHS got through the cuts), 6 0.130 %, 25 0.343 %. Before (the 22 Chicago
+districts at 60 s, load 11-18 on 2 cores, 18-27 s of CPU per minute-long run): at 1e-3, 13
+ended within 0.1 % in 2.0-58.7 s (median 14.5 s), 747 s
 wall for the 22 (902 s before the sparse vertex substitution of step 1); at 1e-4 (the run
 before it) 8 were proven optimal, taking longer than 1e-3 in the same run (district 4:
 48.4 s against 30.6 s; 24: 45.8 s against 18.5 s; 14: 45.7 s against 26.8 s; 1: 14.7 s
@@ -172,7 +173,9 @@ _POOL_SWAP_SHARE = 0.5
 #: Restarts of the subgradient search (from its best multipliers, step factor 0.5) when it
 #: converged with time left and the gap open.
 _LAGRANGIAN_RESTARTS = 4
-#: Lagrangian subproblem solutions kept as starts for the local search.
+#: Lagrangian subproblem solutions kept as starts for the local search. With the averaged
+#: direction the search converges in fewer steps and its last solutions are alike: on district
+#: 6 (60 s) 6 starts reached 815,689 at best, 12 reached 814,187 (from the 9th, an older one).
 _LAGRANGIAN_POOL = 12
 #: Weight of the previous direction in the subgradient search's step direction
 #: ``d_t = (1 - a) g_t + a d_(t-1)`` (the direction of Barahona & Anbil's volume algorithm;
@@ -519,7 +522,7 @@ def _lagrangian(
     best_bound, best_rho, best_lam = -math.inf, np.full(n_cand, np.inf), lam
     pool: list[IntArray] = []
     step, stall, last_key, it = step0, 0, b"", 0
-    direction: FloatArray | None = None
+    direction, started = np.zeros(n_m), False
     y_mean = np.zeros(n_cand)
     for it in range(1, _LAGRANGIAN_MAX_ITER + 1):  # noqa: B007 (it is reported)
         # active prefix lengths (a hair generous: extra pairs only add min(0, red) = 0)
@@ -578,16 +581,17 @@ def _lagrangian(
         # the step follows a running average of the subgradients, as long as a plain step
         # (module notes)
         g_norm = math.sqrt(float(sub_gradient @ sub_gradient))
-        if direction is None or deflection <= 0.0:
-            direction = sub_gradient
+        if not started or deflection <= 0.0:
+            direction, started = np.asarray(sub_gradient, dtype=np.float64), True
         else:
-            direction = (1.0 - deflection) * sub_gradient + deflection * direction
+            mixed = (1.0 - deflection) * sub_gradient + deflection * direction
+            direction = np.asarray(mixed, dtype=np.float64)
             # no part that pushes a multiplier past its bounds (it would only shrink the step)
             out = ((lam <= 0.0) & (direction < 0.0)) | ((lam >= lam_cap) & (direction > 0.0))
             direction[out] = 0.0
         d_norm = math.sqrt(float(direction @ direction))
         if d_norm == 0.0:  # every part pushed past a bound: a plain step
-            direction, d_norm = sub_gradient, g_norm
+            direction, d_norm = np.asarray(sub_gradient, dtype=np.float64), g_norm
         scale = step * (ub - bound) / (d_norm * max(d_norm, g_norm))
         lam = np.clip(lam + scale * direction, 0.0, lam_cap)
     converged = step < _LAGRANGIAN_MIN_STEP
@@ -640,11 +644,13 @@ def p_median(
     the gap is proved within ``mip_rel_gap`` or the time is up:
 
     1. greedy adding gives the first incumbent, improved by vertex substitution;
-    2. Lagrangian bound by subgradient optimisation with a Lagrangian heuristic (Beasley 1993);
+    2. Lagrangian bound by subgradient optimisation with a Lagrangian heuristic (Beasley 1993),
+       stepping along a running average of the subgradients (Barahona & Anbil 2000);
     3. the Lagrangian values fix sites closed (or open) that cannot be in a solution better
        than the incumbent (reduced-cost fixing: exact); vertex substitution (Teitz & Bart 1968,
        fast interchange of Whitaker 1983) from the Lagrangian's solutions and the incumbent
-       over the sites left;
+       over the sites left, and HiGHS on the sites of the Lagrangian's recent solutions and
+       the incumbent's (a "core" MIP: a better incumbent, hence more fixing);
     4. HiGHS on the remaining sites with truncated candidate lists (module notes), warm-started
        from the incumbent.
 
