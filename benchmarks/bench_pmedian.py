@@ -26,7 +26,8 @@ Open: 3 0.265 %, 5 0.301 %, 6 0.130 %, 25 0.343 % (25 stops at 23.5 s: its MIP, 
 pairs, is over the size rule). CPU seconds: 3 41.4, 5 47.1, 6 60.8, 8 11.1, 10 3.2, 15 45.7,
 25 24.3, 1 1.4, 16 2.3. Against main's revision (558df2b, its own 1e-4) in the same run:
 district 5 0.301 % against 0.253 % (the same UB 757,152; main's HiGHS got through its cuts
-to 755,240 in 47 s, here the core MIP took part of that time), district 8 within 0.1 % in
+to 755,240 in 47 s, here the core MIP took part of that time; after this run its share went
+from a half to a quarter of the time left: 0.237 % in a run of its own), district 8 within 0.1 % in
 11.4 s against 0.358 % at 38.4 s (bound 1,389,296 against 1,385,088). The run before the 12
 pool starts (load 6.5-10.3, 25-32 s of CPU per minute-long run) had 8 within 0.1 % in
 34.5 s (main: 0.470 %), 5 0.308 % (main: 0.407 %), and in a second run 6 0.289 % (main:
