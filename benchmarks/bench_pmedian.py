@@ -17,22 +17,30 @@ average, the gap, UB, LB and the seconds inside HiGHS; then a table of the wall 
 district took to end within each gap (``-``: not within the time limit) and the totals. On a
 shared machine the wall time depends on the others' load: read the CPU time with it.
 
-Measured (``.venv/bin/python benchmarks/bench_pmedian.py --gaps 1e-3 --baseline 8
---baseline-rev 1cc2057``, 60 s, load 11-18 on 2 cores: the runs that used the minute got
-18-27 s of CPU; 13:31 wall, 303 s CPU for the whole benchmark): 13 of 22 districts ended
-within 0.1 % (17, 18 and 20 proven optimal), in 2.0-58.7 s (median 14.5 s): 1 2.2, 2 34.0,
-4 14.5, 7 58.7, 11 44.4, 12 21.7, 14 28.1, 16 14.1, 17 7.1, 18 2.0, 20 2.3, 22 37.3, 24 10.0.
-Open: 3 0.231 %, 5 0.490 %, 6 0.402 %, 8 0.481 %, 9 0.145 %, 10 0.265 %, 15 0.366 %,
-19 0.120 %, 25 0.379 % (5, 6, 8 and 25 stop at 40-47 s: their MIP is over the size rule).
-The 22 runs took 747 s wall, 289 s CPU. District 8 against the baseline (1cc2057, its own
-1e-4): 0.481 % against 2.959 % in the same run.
-Time to optimal (gap 1e-4), from the run before the sparse vertex substitution (commit
-5e017f2, ``--gaps 1e-3,1e-4``, load 11-19, 32:51 wall): 8 districts proven optimal within
-60 s: 1 14.7 s, 4 48.4, 14 45.7, 16 33.8, 17 15.7, 18 10.8, 20 3.6, 24 45.8; the others not
-within the minute at this load. At 1e-3 that run took 902 s wall (306 s CPU) for the 22 and
-got 12 within 0.1 %. The previous session's figures (15 optimal, 16 within 0.1 %) were taken
-on a quiet machine with about 60 s of CPU per run: at a third of a core the same code varies
-by a factor of 2-3 in its gap from run to run (district 8: 0.264 % and 0.835 %).
+Measured with the averaged subgradient direction, 12 pool starts and the core MIP
+(``.venv/bin/python benchmarks/bench_pmedian.py --areas 3,5,6,8,10,15,25,1,16 --baseline 5,8
+--gaps 1e-3``, 60 s, load 2.0-3.9 on 2 cores, 6:13 wall and 338 s CPU for the whole
+benchmark): within 0.1 %: 1 in 1.5 s, 8 in 11.4 s (1,390,120 against a bound of
+1,389,296), 10 in 3.3 s, 15 in 47.2 s (434,360 against 434,015), 16 proven optimal in 2.3 s.
+Open: 3 0.265 %, 5 0.301 %, 6 0.130 %, 25 0.343 % (25 stops at 23.5 s: its MIP, 70,046
+pairs, is over the size rule). CPU seconds: 3 41.4, 5 47.1, 6 60.8, 8 11.1, 10 3.2, 15 45.7,
+25 24.3, 1 1.4, 16 2.3. Against main's revision (558df2b, its own 1e-4) in the same run:
+district 5 0.301 % against 0.253 % (the same UB 757,152; main's HiGHS got through its cuts
+to 755,240 in 47 s, here the core MIP took part of that time; after this run its share went
+from a half to a quarter of the time left: 0.237 % in a run of its own), district 8 within 0.1 % in
+11.4 s against 0.358 % at 38.4 s (bound 1,389,296 against 1,385,088). The run before the 12
+pool starts (load 6.5-10.3, 25-32 s of CPU per minute-long run) had 8 within 0.1 % in
+34.5 s (main: 0.470 %), 5 0.308 % (main: 0.407 %), and in a second run 6 0.289 % (main:
+0.230 %) and 15 0.166 % (main: 0.518 %). What stays open is an integrality gap (the module
+notes of ``xunfang.plan.pmedian`` give the optima found by HiGHS in minutes).
+
+Measured before (main's revision 1cc2057 and after, ``--gaps 1e-3 --baseline 8``, load 11-18,
+18-27 s of CPU per minute-long run): 13 of 22 districts ended within 0.1 % (17, 18 and 20
+proven optimal), in 2.0-58.7 s (median 14.5 s): 1 2.2, 2 34.0, 4 14.5, 7 58.7, 11 44.4,
+12 21.7, 14 28.1, 16 14.1, 17 7.1, 18 2.0, 20 2.3, 22 37.3, 24 10.0. The 22 runs took 747 s
+wall, 289 s CPU. The districts not re-run above (2, 4, 7, 9, 11, 12, 14, 17-20, 22, 24) have
+these figures only. At a third of a core the same code varies by a factor of 2-3 in its gap
+from run to run (district 8 before the averaged direction: 0.264 % and 0.835 %).
 
 Needs the real data (``XUNFANG_DATA_DIR``) only to build a missing instance.
 

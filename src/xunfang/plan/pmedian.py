@@ -19,16 +19,26 @@ Demand nodes of zero weight or reached by no candidate are left out (and reporte
    sparse plus 0.49 s for the sort; district 5: 3.01 s against 0.18 + 0.23 s);
 2. a Lagrangian bound (Cornuejols, Fisher & Nemhauser 1977) by subgradient optimisation with a
    Lagrangian heuristic (Beasley 1993), on candidate lists (below), for at most 60 % of the time
-   left. The step factor is halved after 60 steps without a better bound and the search stops
-   below 1e-4: on Chicago districts the bound stalled 1-2 % short with the 20 / 1e-3 of Beasley's
-   small instances, and came within 0.05 % with these. When it stops that way with time left
+   left. The steps follow a running average of the subgradients (the direction of Barahona &
+   Anbil's volume algorithm, 2000; ``_LAGRANGIAN_DEFLECTION``). The step factor is halved
+   after 60 steps without a better bound and the search stops below 1e-4: on Chicago
+   districts the bound stalled 1-2 % short with the 20 / 1e-3 of Beasley's small instances,
+   and came within 0.05 % with these. When it stops that way with time left
    and the gap open, it restarts from its best multipliers (step factor 0.5, up to 4 times)
    while the bound still rises;
 3. reduced-cost fixing: sites whose forced opening (closing) lifts the Lagrangian bound above the
    incumbent are closed (opened): exact;
 4. vertex substitution from the Lagrangian subproblem's recent solutions and from the incumbent
    (at most half of the time left), never swapping in a closed site (no better solution has
-   one), then fixing again against the improved incumbent;
+   one); then HiGHS on the "core": the sites open in the subproblem's recent solutions (running
+   average of its ``y`` above 1e-3, the primal average of the volume algorithm) and the
+   incumbent's, 49-58 sites on Chicago districts, for at most a quarter of the time left (its
+   bound, of the restricted problem, is not used), and vertex substitution from its solution
+   when that is better. Then fixing again against the improved incumbent. The core MIP
+   found better incumbents than vertex substitution from every pool solution (6 of them
+   then): district 15 434,360 against 434,902 (2.7 s CPU), 6 815,176 against 815,689
+   (14.8 s), 5 757,215 against 757,862 (10.4 s; the best known, 757,152, comes from the
+   swaps as well);
 5. HiGHS on the strong ("disaggregated") formulation ``min sum w_i t_ij x_ij``,
    ``sum_j x_ij = 1``, ``x_ij <= y_j``, ``sum_j y_j <= k - n_fixed`` over the remaining sites,
    warm-started from the incumbent, when its size fits the time left. HiGHS presolve stays on
@@ -36,16 +46,36 @@ Demand nodes of zero weight or reached by no candidate are left out (and reporte
    593,197 on and 593,390 off, the same incumbent (one measurement, within noise). Running
    HiGHS although the model is over the size rule changed nothing but the wall time (district
    10 at 60 s: 55,021 pairs, the same 0.28 % gap; district 5: 0.38 % and 3 s over the limit).
-   The districts left open have a real duality gap: the subgradient search converges (district
-   10: 10,121 steps in 5 runs) 0.2-0.5 % below the best incumbent, and HiGHS's branch and
-   bound needs more than the minute to close it.
+   The districts left open have a real integrality gap (below): HiGHS's cuts and branching
+   need minutes of CPU to close it.
+
+Where the gaps are (HiGHS run for minutes on the truncated model after fixing, 1e-4 or 1e-6,
+load 3-9 on the 2 cores). District 5: optimum 757,105.43 of the truncated model (248 s wall,
+root and one node), so the optimum lies in [757,105, 757,152], the incumbent 757,151.76 being
+the solution found; its LP relaxation 754,848: an integrality gap of 0.30 % that a tighter
+Lagrangian cannot close. District 8: optimum in [1,389,602, 1,389,670] (425 s wall, 141 s
+CPU), the 60 s incumbent 1,390,120 only 0.03 % above, but the Lagrangian bound at main's
+revision 1,384,008 (the plain subgradient, restarted, in the 60 s run): there the bound was
+the problem. From the same cold start (step factor 2) the plain subgradient reached 1,388,295
+in 4,166 steps (10.4 s CPU), the averaged direction 1,389,296 in 1,894 steps (4.9 s); on
+district 5, 754,774 (3,076 steps) against 754,868 (2,228). District 15: bound 433,811
+(truncated model, 55 s), best known 434,360 (core MIP). District 6: bound 813,910 (226 s wall,
+59 s CPU), best known 814,187 (vertex substitution from a pool start). District 3: bound
+593,971 (24 s), incumbent 594,738 (0.13 %). District 25: the 60 s incumbent 916,502 is
+optimal (truncated model solved in 213 s wall, 217 s CPU, no slack used, bound 916,427)
+while the 60 s bound stays at 913,358 (0.34 %).
 
 Stopping gap: every step ends as soon as the incumbent is within ``mip_rel_gap`` of the best
 bound (HiGHS gets the same tolerance). The status is ``"optimal"`` only for a gap of at most
 1e-4 (proven optimal); a looser tolerance met (``xunfang plan --pmedian-gap``, default 1e-3)
-gives ``"within_gap"``, with ``objective_bound`` the proved lower bound. Measured on the 22
-Chicago districts at 60 s (benchmarks/bench_pmedian.py, load 11-18 on 2 cores, 18-27 s of CPU
-per minute-long run): at 1e-3, 13 ended within 0.1 % in 2.0-58.7 s (median 14.5 s), 747 s
+gives ``"within_gap"``, with ``objective_bound`` the proved lower bound. Measured with the
+averaged subgradient direction, 12 pool starts and the core MIP on the 7 districts then open
+and 2 others at 60 s and 1e-3 (benchmarks/bench_pmedian.py, load 2.0-3.9): 8 within 0.1 % in
+11.4 s (0.358 % at main's revision in the same run), 10 in 3.3 s, 15 in 47.2 s, 1 in 1.5 s,
+16 proven optimal in 2.3 s; open: 3 0.265 %, 5 0.301 % (0.253 % at main's
+revision: its HiGHS got through the cuts), 6 0.130 %, 25 0.343 %. Before (the 22 Chicago
+districts at 60 s, load 11-18 on 2 cores, 18-27 s of CPU per minute-long run): at 1e-3, 13
+ended within 0.1 % in 2.0-58.7 s (median 14.5 s), 747 s
 wall for the 22 (902 s before the sparse vertex substitution of step 1); at 1e-4 (the run
 before it) 8 were proven optimal, taking longer than 1e-3 in the same run (district 4:
 48.4 s against 30.6 s; 24: 45.8 s against 18.5 s; 14: 45.7 s against 26.8 s; 1: 14.7 s
@@ -146,8 +176,26 @@ _POOL_SWAP_SHARE = 0.5
 #: Restarts of the subgradient search (from its best multipliers, step factor 0.5) when it
 #: converged with time left and the gap open.
 _LAGRANGIAN_RESTARTS = 4
-#: Lagrangian subproblem solutions kept as starts for the local search.
-_LAGRANGIAN_POOL = 6
+#: Lagrangian subproblem solutions kept as starts for the local search. With the averaged
+#: direction the search converges in fewer steps and its last solutions are alike: on district
+#: 6 (60 s) 6 starts reached 815,689 at best, 12 reached 814,187 (from the 9th, an older one).
+_LAGRANGIAN_POOL = 12
+#: Weight of the previous direction in the subgradient search's step direction
+#: ``d_t = (1 - a) g_t + a d_(t-1)`` (the direction of Barahona & Anbil's volume algorithm;
+#: 0 is the plain subgradient). Measured from a cold start on district 8 (4,222 x 1,835, lists
+#: of twice each node's second-nearest rank; optimum in [1,389,602, 1,389,670]): a = 0
+#: 1,388,295 after 4,166 steps, 0.85 1,389,296 after 1,894 (module notes). The
+#: modified-gradient rule of Camerini, Fratta & Maffioli (1975, gamma 1.5) reached 1,388,872
+#: after 6,459; moving from the best multipliers (the volume algorithm's serious steps)
+#: 1,379,007.
+_LAGRANGIAN_DEFLECTION = 0.85
+#: The core MIP (after the local search): sites whose running average in the subproblem's
+#: solutions exceeds this, and the incumbent's, for at most this share of the time left.
+#: Measured at 60 s, load 1.5-2.1 (one run each): 0.25 against 0.5, district 5 0.237 % against
+#: 0.252 % (HiGHS's cuts on the full model get more time), 15 0.080 % in 45.6 s against
+#: 47.2 s, 6 0.130 % both (the same incumbent), 3 0.288 % against 0.265 % (load 3.9).
+_CORE_MIN_MEAN = 1e-3
+_CORE_SHARE = 0.25
 #: Shortest candidate list in the Lagrangian and in the first MIP round.
 _LAGRANGIAN_MIN_LIST = 16
 _MIP_MIN_LIST = 8
@@ -407,6 +455,7 @@ class _LagrangianOutcome:
     pool: tuple[IntArray, ...]  # distinct subproblem site sets at the last bound improvements
     lam: FloatArray  # multipliers at the best bound (a warm start for a restart)
     converged: bool  # stopped because the step factor fell below its floor (not time, not gap)
+    y_mean: FloatArray  # (n_candidates,) running average of the subproblem's open sites
 
 
 def _lagrangian(
@@ -422,6 +471,7 @@ def _lagrangian(
     gap_tol: float,
     lam0: FloatArray | None = None,
     step0: float = 2.0,
+    deflection: float = _LAGRANGIAN_DEFLECTION,
 ) -> _LagrangianOutcome:
     """Lagrangian lower bound of the p-median by subgradient optimisation, with a heuristic.
 
@@ -432,7 +482,12 @@ def _lagrangian(
     first candidate outside each list (and of the nearest fixed site), so pairs outside the lists
     contribute nothing and the bound is valid for the full problem. Step rule and heuristic (the
     subproblem's sites, evaluated exactly, as incumbents) after Beasley, J. E. (1993),
-    "Lagrangean heuristics for location problems", *EJOR* 65, 383-399.
+    "Lagrangean heuristics for location problems", *EJOR* 65, 383-399, except the direction:
+    a running average ``d_t = (1 - a) g_t + a d_(t-1)`` of the subgradients ``g_t`` (``a`` =
+    ``deflection``; the direction of Barahona, F. & Anbil, R. (2000), "The volume algorithm:
+    producing primal solutions with a subgradient method", *Mathematical Programming* 87,
+    385-399), without its parts that push a multiplier past a bound, and a step no longer than
+    the plain one: ``lam += f (UB - L) d / (|d| max(|d|, |g|))``.
     """
     n_m, width = lists.cand.shape
     n_cand = free_mask.size
@@ -473,6 +528,8 @@ def _lagrangian(
     best_bound, best_rho, best_lam = -math.inf, np.full(n_cand, np.inf), lam
     pool: list[IntArray] = []
     step, stall, last_key, it = step0, 0, b"", 0
+    direction, started = np.zeros(n_m), False
+    y_mean = np.zeros(n_cand)
     for it in range(1, _LAGRANGIAN_MAX_ITER + 1):  # noqa: B007 (it is reported)
         # active prefix lengths (a hair generous: extra pairs only add min(0, red) = 0)
         # (thresholds stay below the next row's keys: active <= length without a clip)
@@ -495,6 +552,8 @@ def _lagrangian(
         rho = np.bincount(cand, weights=red, minlength=n_cand).astype(np.float64, copy=False)
         rho[~free_mask] = np.inf
         sites = np.argpartition(rho, k_free - 1)[:k_free]
+        y_mean *= deflection
+        y_mean[sites] += 1.0 - deflection
         bound = float(lam.sum() + np.minimum(0.0, w_fixed - lam).sum() + rho[sites].sum())
         if bound > best_bound:
             best_bound, best_rho, best_lam, stall = bound, rho, lam, 0
@@ -523,13 +582,27 @@ def _lagrangian(
         opened[sites] = True
         served = np.bincount(client[opened[cand] & (red < 0)], minlength=n_m)
         sub_gradient = 1.0 - served - (w_fixed < lam)
-        norm = float(sub_gradient @ sub_gradient)
-        if norm == 0.0:
-            break
-        lam = np.clip(lam + step * (ub - bound) / norm * sub_gradient, 0.0, lam_cap)
+        if not sub_gradient.any():
+            break  # the subproblem's solution serves every node once: the bound is optimal
+        # the step follows a running average of the subgradients, as long as a plain step
+        # (module notes)
+        g_norm = math.sqrt(float(sub_gradient @ sub_gradient))
+        if not started or deflection <= 0.0:
+            direction, started = np.asarray(sub_gradient, dtype=np.float64), True
+        else:
+            mixed = (1.0 - deflection) * sub_gradient + deflection * direction
+            direction = np.asarray(mixed, dtype=np.float64)
+            # no part that pushes a multiplier past its bounds (it would only shrink the step)
+            out = ((lam <= 0.0) & (direction < 0.0)) | ((lam >= lam_cap) & (direction > 0.0))
+            direction[out] = 0.0
+        d_norm = math.sqrt(float(direction @ direction))
+        if d_norm == 0.0:  # every part pushed past a bound: a plain step
+            direction, d_norm = np.asarray(sub_gradient, dtype=np.float64), g_norm
+        scale = step * (ub - bound) / (d_norm * max(d_norm, g_norm))
+        lam = np.clip(lam + scale * direction, 0.0, lam_cap)
     converged = step < _LAGRANGIAN_MIN_STEP
     return _LagrangianOutcome(
-        best_bound, best_rho, ub, ub_opened, it, tuple(pool), best_lam, converged
+        best_bound, best_rho, ub, ub_opened, it, tuple(pool), best_lam, converged, y_mean
     )
 
 
@@ -577,11 +650,13 @@ def p_median(
     the gap is proved within ``mip_rel_gap`` or the time is up:
 
     1. greedy adding gives the first incumbent, improved by vertex substitution;
-    2. Lagrangian bound by subgradient optimisation with a Lagrangian heuristic (Beasley 1993);
+    2. Lagrangian bound by subgradient optimisation with a Lagrangian heuristic (Beasley 1993),
+       stepping along a running average of the subgradients (Barahona & Anbil 2000);
     3. the Lagrangian values fix sites closed (or open) that cannot be in a solution better
        than the incumbent (reduced-cost fixing: exact); vertex substitution (Teitz & Bart 1968,
        fast interchange of Whitaker 1983) from the Lagrangian's solutions and the incumbent
-       over the sites left;
+       over the sites left, and HiGHS on the sites of the Lagrangian's recent solutions and
+       the incumbent's (a "core" MIP: a better incumbent, hence more fixing);
     4. HiGHS on the remaining sites with truncated candidate lists (module notes), warm-started
        from the incumbent.
 
@@ -746,6 +821,7 @@ def p_median(
                         pool[:_LAGRANGIAN_POOL],
                         better.lam,
                         again.converged,
+                        again.y_mean,
                     )
                 if not improved:
                     break
@@ -788,6 +864,48 @@ def p_median(
                         f"vertex substitution from {len(results)} starts (incumbent last): "
                         f"{', '.join(results)} (at {time.perf_counter() - t_start:.1f} s)"
                     )
+                # a MIP over the sites of the subproblem's recent solutions (the "core") and
+                # the incumbent's: a better incumbent, and with it more fixing (module notes)
+                core = ((lag.y_mean > _CORE_MIN_MEAN) | opened) & free_mask & ~closed
+                if ub - lag_bound > mip_rel_gap * abs(ub) and time.perf_counter() < deadline:
+                    core_end = time.perf_counter() + _CORE_SHARE * (deadline - time.perf_counter())
+                    try:
+                        found_core = _p_median_mip(
+                            cost,
+                            rows,
+                            ww,
+                            sub,
+                            opened,
+                            fixed_mask,
+                            core,
+                            k_free,
+                            cap,
+                            core_end,
+                            mip_rel_gap,
+                        )
+                    except _NoSolutionYet:
+                        pass
+                    else:
+                        solve_time += found_core.run_time_s
+                        if found_core.ub < ub:
+                            # optimal over the core: vertex substitution may still improve
+                            # it with the other sites (few swaps from here)
+                            swap_end = time.perf_counter() + _POOL_SWAP_SHARE * (
+                                deadline - time.perf_counter()
+                            )
+                            found = _interchange(
+                                sub, ww, found_core.opened, free_mask, swap_end, ~closed, by_time
+                            )
+                            value = float(ww @ sub[:, found].min(axis=1))
+                            ub, opened = min(
+                                (found_core.ub, found_core.opened),
+                                (value, found),
+                                key=lambda t: t[0],
+                            )
+                    notes.append(
+                        f"core MIP over {int(core.sum())} sites: incumbent {ub:.6g} "
+                        f"(at {time.perf_counter() - t_start:.1f} s)"
+                    )
                 # fixing against the improved incumbent (a lower ub fixes more); an open
                 # site of the new incumbent is never closed
                 closed, forced = _reduced_cost_fixing(
@@ -821,7 +939,8 @@ def p_median(
             except _NoSolutionYet as exc:
                 notes.append(f"{exc}: the heuristic answer is kept")
             else:
-                solve_time, n_rows, n_cols = mip.run_time_s, mip.n_rows, mip.n_cols
+                solve_time += mip.run_time_s
+                n_rows, n_cols = mip.n_rows, mip.n_cols
                 stop = mip.stop
                 notes.extend(mip.notes)
                 lower = max(lower, min(ub, mip.bound))
