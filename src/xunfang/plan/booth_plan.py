@@ -71,6 +71,27 @@ DEMAND_KINDS = ("incidents", "road_length", "points")
 """What a plan's demand can be (see :class:`PlanConfig`)."""
 
 
+MAX_THRESHOLD_MIN = 120.0
+"""Largest ``--threshold-min``, minutes: a booth or post that covers what it reaches in two
+hours covers a whole city and the plan means nothing (a typo such as 1e9 was accepted)."""
+
+
+def check_threshold_min(threshold_min: float) -> None:
+    """Refuse a coverage threshold outside (0, :data:`MAX_THRESHOLD_MIN`] minutes.
+
+    Raises
+    ------
+    ValidationError
+        Naming ``--threshold-min`` and the value.
+    """
+    if not threshold_min > 0:
+        raise ValidationError(f"--threshold-min must be > 0, got {threshold_min:g}")
+    if not threshold_min <= MAX_THRESHOLD_MIN:
+        raise ValidationError(
+            f"--threshold-min must be at most {MAX_THRESHOLD_MIN:g} minutes, got {threshold_min:g}"
+        )
+
+
 @dataclass(frozen=True)
 class PlanConfig:
     """What to plan.
@@ -88,7 +109,7 @@ class PlanConfig:
     booths
         Number of booths to site, not counting the fixed sites.
     threshold_min
-        MCLP coverage threshold, minutes of drive.
+        MCLP coverage threshold, minutes of drive, in (0, :data:`MAX_THRESHOLD_MIN`].
     cell_m
         Grid cell side for the where/when analysis, metres.
     incident_files
@@ -182,8 +203,7 @@ class PlanConfig:
         """Raise ValidationError naming the first bad option."""
         if self.booths < 0:
             raise ValidationError(f"--booths must be >= 0, got {self.booths}")
-        if not self.threshold_min > 0:
-            raise ValidationError(f"--threshold-min must be > 0, got {self.threshold_min}")
+        check_threshold_min(self.threshold_min)
         if not self.cell_m > 0:
             raise ValidationError(f"--cell-m must be > 0, got {self.cell_m}")
         if not self.candidates_outside_m >= 0:
