@@ -17,7 +17,7 @@ from rich.table import Table
 
 from xunfang import __version__
 from xunfang.config import get_settings
-from xunfang.errors import CacheWarning, XunfangError
+from xunfang.errors import CacheWarning, DataWarning, XunfangError
 from xunfang.ingest.incidents import incident_inputs
 from xunfang.ingest.taxonomy import load_taxonomy
 from xunfang.serve._common import (
@@ -59,7 +59,7 @@ def _format_warning(
     line: str | None = None,
 ) -> str:
     """The project's own warnings as one line for the user, not a Python source location."""
-    if issubclass(category, CacheWarning):
+    if issubclass(category, (CacheWarning, DataWarning)):
         return f"warning: {message}\n"
     return _default_formatwarning(message, category, filename, lineno, line)
 
