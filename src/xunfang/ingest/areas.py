@@ -207,7 +207,7 @@ def _guess_name_field(gdf: gpd.GeoDataFrame) -> str | None:
         if values.str.strip().nunique() == len(values):
             found.append(str(c))
     named = [c for c in found if any(k in c.lower() for k in ("名", "name", "称"))]
-    return (named or found or [None])[0]
+    return (named or found)[0] if found else None
 
 
 def read_boundary_file(
