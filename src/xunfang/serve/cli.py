@@ -600,6 +600,12 @@ def _print_plan_summary(plan: BoothPlan, lang: str = "en") -> None:
         )
     for note in net.notes:
         console.print(f"  [dim]{escape(note_text(note, lang))}[/]")
+    from xunfang.plan.booth_plan import network_warnings
+
+    for warning in network_warnings(plan, lang):
+        console.print(
+            f"[bold yellow]{'警告' if zh else 'warning'}:[/] {escape(warning)}", soft_wrap=True
+        )
     if zh:
         demand = (
             f"同一批 {len(plan.incidents):,} 起警情"
