@@ -105,10 +105,23 @@ def test_boundary_name_property_guessed_or_warned(tmp_path: Path) -> None:
     with pytest.warns(
         DataWarning,
         match=r"no property names its 2 polygon\(s\) \(properties: "
-        r"类型, 辖区名\).*set name_field",
+        r"类型, 辖区名\).*--boundary-name-field",
     ):
         names = read_boundary_file(path3)["name"].tolist()
     assert names == ["polygon 1", "polygon 2"]
+    # named on the command line: --boundary-name-field (a city file's name_field)
+    city = resolve_city(boundary=path2, boundary_name_field="类型")
+    assert city.layer("boundary").read()["name"].tolist() == ["派出所", "派出所"]
+    # both polygons share that name: no name needed, the area is their union
+    assert city.study_area().name == "派出所"
+    # a named property with an empty value is refused, naming it (was a traceback)
+    with pytest.raises(
+        DataFileError,
+        match=r"property '辖区名' is empty for 1 of 2 polygons "
+        r"\(the first: polygon 1\)",
+    ) as e:
+        read_boundary_file(path3, name_field="辖区名")
+    assert e.value.field == "辖区名"
     assert area_folder("boundary:polygon 1") == "boundary_polygon_1"
     assert area_folder("district:7") == "district_7"
 

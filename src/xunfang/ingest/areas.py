@@ -301,6 +301,15 @@ def read_boundary_file(
                 p, f"has no property {name_field!r} (found {props})", field=name_field
             )
         col: str | None = lower[name_field.lower()]
+        empty = gdf[col].isna().to_numpy() | (gdf[col].astype(str).str.strip() == "").to_numpy()
+        if empty.any():
+            raise DataFileError(
+                p,
+                f"property {col!r} is empty for {int(empty.sum())} of {len(gdf)} polygons (the "
+                f"first: polygon {int(np.flatnonzero(empty)[0]) + 1}); name every polygon, or "
+                f"choose another property (found {props})",
+                field=col,
+            )
     else:
         col = next((lower[f] for f in NAME_FIELDS if f in lower), None) or _guess_name_field(gdf)
     if col is not None:
@@ -310,8 +319,8 @@ def read_boundary_file(
         warnings.warn(
             f"{p.name}: no property names its {len(gdf)} polygon(s) (properties: "
             f"{', '.join(props) or 'none'}), so they are called 'polygon 1' ... "
-            f"'polygon {len(gdf)}'; set name_field in the city file's boundary to the property "
-            "that holds their names",
+            f"'polygon {len(gdf)}'; name the property that holds their names with "
+            "--boundary-name-field or name_field in the city file's boundary",
             DataWarning,
             stacklevel=2,
         )

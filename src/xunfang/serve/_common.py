@@ -344,6 +344,12 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "{1} 中没有名为 {0} 的区域（{2}）；已有名称：{3}",
         ),
         (
+            r"property (.+) is empty for (\d+) of (\d+) polygons \(the first: polygon (\d+)\); "
+            r"name every polygon, or choose another property \(found (.+)\)",
+            "属性 {0} 在 {2} 个多边形中有 {1} 个为空（第一个：多边形 {3}）；请为每个多边形命名，"
+            "或选择其他属性（已有属性：{4}）",
+        ),
+        (
             r"no \w+ named (.+?) in (.+); known names: (.+)",
             "{1} 中没有名为 {0} 的区域；已有名称：{2}",
         ),

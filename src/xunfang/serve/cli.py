@@ -28,6 +28,7 @@ from xunfang.serve._common import (
     writes_output_folder,
 )
 from xunfang.serve.cli_city import (
+    BoundaryNameFieldOpt,
     BoundaryNameOpt,
     BoundaryOpt,
     CityOpt,
@@ -174,6 +175,7 @@ def plan_cmd(
     city: CityOpt = None,
     boundary: BoundaryOpt = None,
     boundary_name: BoundaryNameOpt = None,
+    boundary_name_field: BoundaryNameFieldOpt = None,
     roads: RoadsOpt = None,
     country: CountryOpt = None,
     stations: StationsOpt = None,
@@ -342,6 +344,7 @@ def plan_cmd(
             city=city,
             boundary=boundary,
             boundary_name=boundary_name,
+            boundary_name_field=boundary_name_field,
             roads=roads,
             country=country,
             stations=stations,
