@@ -1103,12 +1103,13 @@ def network_warnings(plan: BoothPlan, lang: str = "en") -> list[str]:
         out.append(
             f"最大强连通分量规则剔除了路网的 {100 * c['share_km']:.0f} %（{c['km_left_out']:.1f} / "
             f"{c['km']:.1f} 公里，{c['nodes_left_out']:,} / {c['nodes']:,} 个节点）：这些道路只能"
-            "单向进出（如在道路文件边缘被截断的单行道、匝道），警情改吸附到更远的节点"
+            "单向进出或与主路网不相连（驶出道路文件的单行道和匝道、孤立路段），警情改吸附到更远的节点"
             if zh
             else f"the largest-strongly-connected-component rule dropped "
             f"{100 * c['share_km']:.0f} % of the road network ({c['km_left_out']:.1f} of "
             f"{c['km']:.1f} km, {c['nodes_left_out']:,} of {c['nodes']:,} nodes): those "
-            "streets cannot be both entered and left (e.g. one-way streets and ramps cut at the "
-            "road file's edge), so incidents near them snap to farther nodes"
+            "streets cannot be both reached and left from the rest (one-way streets and ramps "
+            "leading out of the road file, pieces joined to nothing), so incidents near them "
+            "snap to farther nodes"
         )
     return out
