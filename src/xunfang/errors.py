@@ -84,3 +84,8 @@ class NotFittedError(XunfangError, AttributeError):
 
 class CacheWarning(UserWarning):
     """A cache entry could not be read or written; the value is computed again."""
+
+
+class DataWarning(UserWarning):
+    """Input data the run goes on with but the user should know about (a boundary whose
+    polygons have no name property, ...); shown as one ``warning:`` line."""

@@ -16,11 +16,12 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry import Polygon, box
 
-from xunfang.errors import AreaNotFoundError, DataFileError
+from xunfang.errors import AreaNotFoundError, DataFileError, DataWarning
 from xunfang.ingest.areas import read_boundary_file
 from xunfang.ingest.city import City, default_city, resolve_city, to_output_frame
 from xunfang.ingest.coords import gcj02_to_wgs84, wgs84_to_gcj02
 from xunfang.ingest.sites import read_sites
+from xunfang.plan.city_plan import area_folder
 from xunfang.units import WGS84
 
 UTM51 = "EPSG:32651"
@@ -78,6 +79,51 @@ def test_boundary_formats_and_names(tmp_path: Path, fmt: str) -> None:
         AreaNotFoundError, match=r"no boundary named north .*known names: east, west"
     ):
         resolve_city(boundary=path, boundary_name="north").study_area(None)
+
+
+def test_boundary_name_property_guessed_or_warned(tmp_path: Path) -> None:
+    """A tester's boundary named its polygons in ``辖区名``: they came out "polygon 1/2"."""
+    polys = [box(121.47, 31.22, 121.48, 31.23), box(121.48, 31.22, 121.49, 31.23)]
+    path = tmp_path / "xqm.geojson"
+    gpd.GeoDataFrame(
+        {"编号": ["A1", "A2"], "辖区名": ["豫园责任区", "外滩责任区"], "面积": [1.0, 2.0]},
+        geometry=polys,
+        crs=WGS84,
+    ).to_file(path)
+    assert read_boundary_file(path)["name"].tolist() == ["豫园责任区", "外滩责任区"]
+    # no name-like property: the first of distinct non-empty strings
+    path2 = tmp_path / "code.geojson"
+    gpd.GeoDataFrame(
+        {"类型": ["派出所", "派出所"], "编号": ["A1", "A2"]}, geometry=polys, crs=WGS84
+    ).to_file(path2)
+    assert read_boundary_file(path2)["name"].tolist() == ["A1", "A2"]
+    # none at all (repeated or empty values): fallback names, and a warning naming what is there
+    path3 = tmp_path / "none.geojson"
+    gpd.GeoDataFrame(
+        {"类型": ["派出所", "派出所"], "辖区名": ["", "外滩"]}, geometry=polys, crs=WGS84
+    ).to_file(path3)
+    with pytest.warns(
+        DataWarning,
+        match=r"no property names its 2 polygon\(s\) \(properties: "
+        r"类型, 辖区名\).*--boundary-name-field",
+    ):
+        names = read_boundary_file(path3)["name"].tolist()
+    assert names == ["polygon 1", "polygon 2"]
+    # named on the command line: --boundary-name-field (a city file's name_field)
+    city = resolve_city(boundary=path2, boundary_name_field="类型")
+    assert city.layer("boundary").read()["name"].tolist() == ["派出所", "派出所"]
+    # both polygons share that name: no name needed, the area is their union
+    assert city.study_area().name == "派出所"
+    # a named property with an empty value is refused, naming it (was a traceback)
+    with pytest.raises(
+        DataFileError,
+        match=r"property '辖区名' is empty for 1 of 2 polygons "
+        r"\(the first: polygon 1\)",
+    ) as e:
+        read_boundary_file(path3, name_field="辖区名")
+    assert e.value.field == "辖区名"
+    assert area_folder("boundary:polygon 1") == "boundary_polygon_1"
+    assert area_folder("district:7") == "district_7"
 
 
 def test_boundary_not_a_vector_file(tmp_path: Path) -> None:

@@ -370,6 +370,9 @@ def test_stitching_beyond_threshold_leaves_smaller_area_out(
     assert net.node_ids.tolist() == [10, 11, 12]
     # EAST's street 20-21, 100 m, stored both ways as in a walk graph, is what was cut
     assert (rep.edges_left_out, rep.length_left_out_km) == (2, pytest.approx(0.1))
+    # WEST's 200 m kept, EAST's 100 m left out: a third of the road, 2 of 5 nodes
+    assert (rep.scc_nodes_before, rep.scc_nodes_left_out) == (5, 2)
+    assert rep.scc_km_before == pytest.approx(0.3)
     assert any("2 nodes in 1 smaller components were left out" in n for n in rep.notes)
     assert any("Nodes left out by area: EAST 2 of 2" in n for n in rep.notes)
     assert any("Most of EAST is cut off" in n for n in rep.notes)

@@ -3,6 +3,7 @@ network out of a larger one. Synthetic networks made here (network_from_edges)."
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -91,6 +92,23 @@ def test_cut_keeps_the_nodes_inside_and_their_largest_strong_component() -> None
     # node 5 is inside but joined to the rest only through 4: left out with its component
     assert cut.node_ids.tolist() == [0, 1, 2, 3]
     assert cut.report.nodes == 4 and cut.report.nodes_left_out == 1
+    # the source graph's largest-component figures are the source's, not the cut's
+    rep = dataclasses.replace(
+        net.report,
+        scc_nodes_before=8,
+        scc_nodes_left_out=2,
+        scc_km_before=1.0,
+        length_left_out_km=0.25,
+    )
+    loss = cut_network(dataclasses.replace(net, report=rep), box).report.largest_component_loss()
+    assert loss == {
+        "nodes": 8,
+        "nodes_left_out": 2,
+        "share_nodes": 0.25,
+        "km": 1.0,
+        "km_left_out": 0.25,
+        "share_km": 0.25,
+    }
     assert cut.travel_time_matrix(np.array([0]))[0].tolist() == [0.0, 10.0, 20.0, 30.0]
     assert sorted(zip(cut.edges["u_index"], cut.edges["v_index"], strict=True)) == [
         (0, 1),

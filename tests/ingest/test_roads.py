@@ -383,6 +383,12 @@ def test_way_cut_at_the_file_edge_is_counted(tmp_path: Path) -> None:
     assert net.report.nodes_left_out == 1
     assert net.report.edges_left_out == 1
     assert net.report.length_left_out_km == pytest.approx(BC / 1000, abs=1e-6)
+    # the rule's loss, kept for the plan's "computed on": 1 of 3 nodes, 110.9 of 206.1 m
+    loss = net.report.largest_component_loss()
+    assert loss is not None
+    assert (loss["nodes"], loss["nodes_left_out"]) == (3, 1)
+    assert loss["km"] == pytest.approx((AB + BC) / 1000, abs=1e-6)
+    assert loss["share_km"] == pytest.approx(110.873 / (95.274 + 110.873), abs=1e-4)
 
 
 def test_road_lines_in_gcj02_are_shifted_back(tmp_path: Path) -> None:

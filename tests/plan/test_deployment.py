@@ -358,6 +358,10 @@ def test_unknown_booth_and_bad_inputs_are_refused() -> None:
         plan_deployment(
             line_network(), SITES, roster(), const_risk, config=DeployConfig(threshold_min=0)
         )
+    # before: 1e9 minutes was accepted (a post then "covers" everything)
+    with pytest.raises(ValidationError, match="at most 120 minutes, got 1e\\+09"):
+        DeployConfig(threshold_min=1e9).validate()
+    DeployConfig(threshold_min=120.0).validate()
 
     def bad_risk(block: TimeBlock) -> BlockRisk:
         return BlockRisk(np.array([0, 99]), np.array([1.0, 1.0]))

@@ -155,3 +155,61 @@ def test_simulate_sweep_in_chinese(tmp_path: Path) -> None:
     for words in ("响应时间与岗亭数 K：西片，2015-06", "每岗 1 名警力", "岗亭数（K）"):
         assert json.dumps(words)[1:-1] in html  # plotly's JSON escapes non-ASCII
     assert "Response time against" not in html
+
+
+def test_option_area_and_column_errors_in_chinese() -> None:
+    """The errors a tester still saw in English under --lang zh (run 8), as raised."""
+    import geopandas as gpd
+    import pytest
+    from shapely.geometry import box
+
+    from xunfang.errors import ValidationError
+    from xunfang.ingest.areas import AreaNotFoundError, area_from_layer
+    from xunfang.ingest.readers import _refuse_duplicates
+    from xunfang.plan.booth_plan import check_threshold_min
+
+    def raised(fn: object, *args: object, **kw: object) -> str:
+        with pytest.raises((ValidationError, AreaNotFoundError, DataFileError)) as e:
+            fn(*args, **kw)  # type: ignore[operator]
+        return str(e.value)
+
+    assert error_text(raised(check_threshold_min, 0.0), "zh") == (
+        "--threshold-min 必须大于 0，实际为 0"
+    )
+    assert error_text(raised(check_threshold_min, 1e9), "zh") == (
+        "--threshold-min 不能超过 120 分钟，实际为 1e+09"
+    )
+    check_threshold_min(120.0)
+    layer = gpd.GeoDataFrame(
+        {"name": ["豫园", "外滩"]},
+        geometry=[box(0, 0, 0.01, 0.01), box(1, 1, 1.01, 1.01)],
+        crs="EPSG:4326",
+    )
+    many = raised(area_from_layer, layer, None, kind="boundary", source="b.geojson")
+    assert (
+        error_text(many, "zh")
+        == "b.geojson 含 2 个多边形：请用 --boundary-name 选择（名称：外滩, 豫园）"
+    )
+    unknown = raised(area_from_layer, layer, "人民广场", kind="area", source="b.geojson")
+    assert error_text(unknown, "zh") == (
+        "b.geojson 中没有名为 人民广场 的区域（--boundary-name）；已有名称：外滩, 豫园"
+    )
+    dup = raised(_refuse_duplicates, Path("x.csv"), ["lon", "lat", "lon"], {"lon"}, 1)
+    assert error_text(dup, "zh") == (
+        "x.csv 第 1 行，字段 'lon'：有两列都名为 'lon'：表头第 1 列和第 3 列；"
+        "请重命名其中一列，以明确应读取哪一列"
+    )
+    booths = "--booths 60 plus 0 fixed sites exceeds the 49 candidate sites"  # booth_plan
+    assert error_text(booths, "zh") == "--booths 60 加上 0 个固定点位，超过了 49 个候选点位"
+
+
+def test_row_lists_say_and_more_in_chinese() -> None:
+    from xunfang.ingest.messages import text
+    from xunfang.ingest.readers import _line_list
+
+    rows = _line_list(list(range(2, 32)))  # 30 rows: 10 shown
+    assert rows == "2, 3, 4, 5, 6, 7, 8, 9, 10, 11 and 20 more"
+    assert text("utf8_lines", "zh", lines=rows) == (
+        "GB18030 文件中第 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 及另外 20 行为 UTF-8 编码：已按 UTF-8 读取"
+    )
+    assert text("utf8_lines", "en", lines=rows).startswith("line(s) 2, 3, 4, 5")

@@ -123,6 +123,30 @@ def test_live_feed_ends_when_the_user_is_demoted_disabled_or_the_token_expires(
         assert time.monotonic() - t0 < 4.0
 
 
+def test_live_feed_closes_binary_and_oversized_messages_with_a_code(
+    lite: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # before: a binary first frame was a KeyError traceback and a close without a code
+    with lite.websocket_connect("/ws") as ws:
+        ws.send_bytes(b'{"token": "x"}')
+        assert _closed_code(ws) == 1003
+    # before: a 5 MB first message was read whole; the limit is the 64 KiB body limit
+    with lite.websocket_connect("/ws") as ws:
+        ws.send_text('{"token": "' + "a" * (64 * 1024) + '"}')
+        assert _closed_code(ws) == 1009
+    # 64 KiB counted in UTF-8 bytes: 22,000 three-byte characters are 66,000 bytes
+    with lite.websocket_connect("/ws") as ws:
+        ws.send_text('{"token": "' + "巡" * 22_000 + '"}')
+        assert _closed_code(ws) == 1009
+    # after the hello, pings obey the same rules
+    with lite.websocket_connect("/ws") as ws:
+        ws.send_json({"token": _token(DISP)})
+        assert ws.receive_json()["type"] == "hello"
+        ws.send_bytes(b"ping")
+        assert _closed_code(ws) == 1003
+    assert "Traceback" not in caplog.text and "KeyError" not in caplog.text
+
+
 # ---------------------------------------------------------------------------- users
 def test_admin_disables_enables_changes_role_resets_password_and_revokes(
     lite: TestClient,

@@ -19,6 +19,7 @@ KML; any CRS; lon/lat files in WGS-84, GCJ-02 or BD-09) is read by
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
 from xunfang import strict_json
-from xunfang.errors import AreaNotFoundError, DataFileError, ValidationError
+from xunfang.errors import AreaNotFoundError, DataFileError, DataWarning, ValidationError
 from xunfang.ingest.coords import to_wgs84
 from xunfang.units import WGS84, require_projected, utm_crs_for
 
@@ -189,6 +190,26 @@ NAME_FIELDS = ("name", "名称", "name_zh", "name:zh", "title", "district", "lab
 """Properties tried, in this order and case-insensitively, for a polygon's name."""
 
 
+def _guess_name_field(gdf: gpd.GeoDataFrame) -> str | None:
+    """The property that looks like the polygons' names, or None.
+
+    A candidate holds a non-empty string for every polygon, no two alike; of those, the
+    first whose name contains ``名``, ``name`` or ``称`` (case-insensitive; e.g. ``辖区名``,
+    ``DIST_NAME``), else the first candidate.
+    """
+    found = []
+    for c in gdf.columns:
+        if c == gdf.geometry.name:
+            continue
+        values = gdf[c]
+        if not all(isinstance(v, str) and v.strip() for v in values):
+            continue
+        if values.str.strip().nunique() == len(values):
+            found.append(str(c))
+    named = [c for c in found if any(k in c.lower() for k in ("名", "name", "称"))]
+    return (named or found)[0] if found else None
+
+
 def read_boundary_file(
     path: str | Path,
     *,
@@ -205,7 +226,9 @@ def read_boundary_file(
         or KML (see :data:`BOUNDARY_FORMATS`); read with pyogrio.
     name_field
         Property holding each polygon's name; default the first of :data:`NAME_FIELDS`
-        present, else ``"polygon N"`` (1-based).
+        present, else a property of distinct non-empty strings (one whose name contains
+        ``名``/``name`` first), else ``"polygon N"`` (1-based, with a :class:`DataWarning`
+        naming the properties found).
     frame
         ``wgs84``, ``gcj02`` or ``bd09``: the datum of a lon/lat file (a file in a
         projected CRS is taken as its CRS says). GCJ-02 and BD-09 vertices are converted
@@ -278,13 +301,29 @@ def read_boundary_file(
                 p, f"has no property {name_field!r} (found {props})", field=name_field
             )
         col: str | None = lower[name_field.lower()]
+        empty = gdf[col].isna().to_numpy() | (gdf[col].astype(str).str.strip() == "").to_numpy()
+        if empty.any():
+            raise DataFileError(
+                p,
+                f"property {col!r} is empty for {int(empty.sum())} of {len(gdf)} polygons (the "
+                f"first: polygon {int(np.flatnonzero(empty)[0]) + 1}); name every polygon, or "
+                f"choose another property (found {props})",
+                field=col,
+            )
     else:
-        col = next((lower[f] for f in NAME_FIELDS if f in lower), None)
-    names = (
-        gdf[col].astype(str).str.strip()
-        if col is not None
-        else pd.Series([f"polygon {i + 1}" for i in range(len(gdf))])
-    )
+        col = next((lower[f] for f in NAME_FIELDS if f in lower), None) or _guess_name_field(gdf)
+    if col is not None:
+        names = gdf[col].astype(str).str.strip()
+    else:
+        names = pd.Series([f"polygon {i + 1}" for i in range(len(gdf))])
+        warnings.warn(
+            f"{p.name}: no property names its {len(gdf)} polygon(s) (properties: "
+            f"{', '.join(props) or 'none'}), so they are called 'polygon 1' ... "
+            f"'polygon {len(gdf)}'; name the property that holds their names with "
+            "--boundary-name-field or name_field in the city file's boundary",
+            DataWarning,
+            stacklevel=2,
+        )
     return gpd.GeoDataFrame({"name": names.to_numpy()}, geometry=gdf.geometry.to_numpy(), crs=WGS84)
 
 

@@ -932,6 +932,7 @@ def resolve_city(
     mapping: str | Path | None = None,
     frame: str | None = None,
     boundary_name: str | None = None,
+    boundary_name_field: str | None = None,
     timezone: str | None = None,
     crs: str | None = None,
     country: str | None = None,
@@ -956,6 +957,9 @@ def resolve_city(
         Frame of the run's lon/lat input files.
     boundary_name
         The polygon of ``boundary`` to use (its ``default``).
+    boundary_name_field
+        The property of ``boundary`` (else of the city's first boundary layer) naming its
+        polygons (its ``name_field``).
     boundary_frame
         Frame of the boundary files' lon/lat, replacing ``frame`` (and the city file's
         boundary frames) for the boundaries only.
@@ -990,14 +994,23 @@ def resolve_city(
     if boundary is not None:
         changes["boundaries"] = (
             BoundaryLayer(
-                "boundary", Path(boundary).absolute(), default=boundary_name, frame=use_frame
+                "boundary",
+                Path(boundary).absolute(),
+                name_field=boundary_name_field,
+                default=boundary_name,
+                frame=use_frame,
             ),
         )
         if city is None:
             changes["station_names"] = None
-    elif boundary_name is not None:
+    elif boundary_name is not None or boundary_name_field is not None:
         first = base.boundaries[0]
-        changes["boundaries"] = (replace(first, default=boundary_name), *base.boundaries[1:])
+        first = replace(
+            first,
+            default=boundary_name if boundary_name is not None else first.default,
+            name_field=boundary_name_field or first.name_field,
+        )
+        changes["boundaries"] = (first, *base.boundaries[1:])
     elif frame is not None:
         changes["boundaries"] = tuple(replace(b, frame=frame) for b in base.boundaries)
     if boundary_frame is not None:

@@ -190,7 +190,16 @@ def text(key: str, lang: str = "en", **fields: object) -> str:
     KeyError
         If ``key`` is not a message.
     """
+    if _lang(lang) == "zh":
+        # row/line lists end "... and 20 more" (readers._line_list): "第 2, 3 及另外 20 行"
+        fields = {
+            k: _AND_MORE.sub(r" 及另外 \1", v) if isinstance(v, str) else v
+            for k, v in fields.items()
+        }
     return _TEXT[_lang(lang)][key].format(**fields)
+
+
+_AND_MORE = re.compile(r" and (\d+) more$")
 
 
 _EXPECTED_ZH: tuple[tuple[re.Pattern[str], str], ...] = (

@@ -503,6 +503,9 @@ def build_network(
         edges_left_out=int((~in_final).sum()),
         length_left_out_km=float(left_pieces["length_m"].sum()) / 1000.0,
         ways_excluded={k: v for k, v in dropped.items() if "=" in k},
+        scc_nodes_before=int(node_sel.size),
+        scc_nodes_left_out=nodes_left_out,
+        scc_km_before=float(left_pieces["length_m"].sum() + road["length_m"].sum()) / 1000.0,
     )
     return _freeze(
         RoadNetwork(

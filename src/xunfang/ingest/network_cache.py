@@ -51,7 +51,7 @@ from xunfang.ingest.road_network import RoadNetwork, freeze
 
 __all__ = ["CACHE_FORMAT", "CacheStatus", "cache_path", "cached_network", "cut_network"]
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: NetworkReport.scc_* (the largest-component rule's loss)
 """Bumped when the layout of a cached network changes (old files are then never read)."""
 
 CacheStatus = Literal["loaded", "built", "rebuilt", "off"]

@@ -424,6 +424,9 @@ def network_from_ways(
         ways_excluded=dict(excluded),
         area_road_km=area_km,
         area_road_km_kept=area_km_kept,
+        scc_nodes_before=int(graph_nodes.size),
+        scc_nodes_left_out=nodes_left_out,
+        scc_km_before=km_left_out + float(table["length_m"].sum()) / 1000.0,
     )
     return freeze(
         RoadNetwork(

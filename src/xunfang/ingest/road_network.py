@@ -40,6 +40,13 @@ _CHUNK_BYTES = 64 * 1024 * 1024
 """Peak size of one Dijkstra result block (float64) in :meth:`RoadNetwork.travel_time_matrix`."""
 
 
+FAR_FROM_ROAD_M = 250.0
+"""Distance from an incident (call) to its road node past which the plan and the simulation
+warn, metres: a point that far from the network it is routed on was placed on a road it
+is not near (roads cut off by the largest-component rule, a boundary reaching past the
+road file, a wrong coordinate frame)."""
+
+
 @dataclass(frozen=True)
 class NetworkReport:
     """What a builder (:func:`~xunfang.ingest.network.build_network`,
@@ -112,6 +119,34 @@ class NetworkReport:
     speed_table: str | None = None
     """The road-class speed table used where ``maxspeed`` is missing (``CN``, ``US``,
     ``default``), when a city chose it (:meth:`xunfang.ingest.city.City.road_country`)."""
+    scc_nodes_before: int | None = None
+    """Drivable nodes of the source graph (the whole road file, or the stitched areas)
+    before its largest strongly connected component was kept (``None``: not recorded).
+    Unlike ``nodes_left_out``, which :func:`~xunfang.ingest.network_cache.cut_network`
+    replaces by the cut's own count, this and ``scc_nodes_left_out`` / ``scc_km_before``
+    describe the source graph and stay as they are when a network is cut."""
+    scc_nodes_left_out: int | None = None
+    """Of ``scc_nodes_before``, the nodes the largest-component rule left out."""
+    scc_km_before: float | None = None
+    """Road length of the source graph before the rule, km (each street once); the rule
+    left out ``length_left_out_km`` of it."""
+
+    def largest_component_loss(self) -> dict[str, float | int] | None:
+        """How much of the source graph the largest-component rule dropped: ``nodes``,
+        ``nodes_left_out``, ``share_nodes`` (0..1), ``km``, ``km_left_out``, ``share_km``
+        (0..1); ``None`` when the builder did not record it."""
+        if self.scc_nodes_before is None or self.scc_nodes_left_out is None:
+            return None
+        km = self.scc_km_before if self.scc_km_before is not None else math.nan
+        n = self.scc_nodes_before
+        return {
+            "nodes": n,
+            "nodes_left_out": self.scc_nodes_left_out,
+            "share_nodes": self.scc_nodes_left_out / n if n else 0.0,
+            "km": km,
+            "km_left_out": self.length_left_out_km,
+            "share_km": self.length_left_out_km / km if km > 0 else 0.0,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """The report as plain JSON-ready types (lists for tuples, a copied dict)."""
@@ -133,6 +168,9 @@ class NetworkReport:
             "area_road_km": self.area_road_km,
             "area_road_km_kept": self.area_road_km_kept,
             "speed_table": self.speed_table,
+            "scc_nodes_before": self.scc_nodes_before,
+            "scc_nodes_left_out": self.scc_nodes_left_out,
+            "scc_km_before": self.scc_km_before,
         }
 
 

@@ -55,6 +55,7 @@ from xunfang.ingest.incidents import (
 )
 from xunfang.ingest.network import STITCH_HIGHWAY, RoadNetwork
 from xunfang.ingest.notes import Note
+from xunfang.ingest.road_network import FAR_FROM_ROAD_M
 from xunfang.ingest.sites import read_sites
 from xunfang.ingest.taxonomy import load_taxonomy
 from xunfang.plan.decisions import DecisionConfig, PlanDecisions, decide_for_plan
@@ -69,6 +70,27 @@ MIN_INCIDENTS = 30
 """Fewer incidents than this make no basis for a plan."""
 DEMAND_KINDS = ("incidents", "road_length", "points")
 """What a plan's demand can be (see :class:`PlanConfig`)."""
+
+
+MAX_THRESHOLD_MIN = 120.0
+"""Largest ``--threshold-min``, minutes: a booth or post that covers what it reaches in two
+hours covers a whole city and the plan means nothing (a typo such as 1e9 was accepted)."""
+
+
+def check_threshold_min(threshold_min: float) -> None:
+    """Refuse a coverage threshold outside (0, :data:`MAX_THRESHOLD_MIN`] minutes.
+
+    Raises
+    ------
+    ValidationError
+        Naming ``--threshold-min`` and the value.
+    """
+    if not threshold_min > 0:
+        raise ValidationError(f"--threshold-min must be > 0, got {threshold_min:g}")
+    if not threshold_min <= MAX_THRESHOLD_MIN:
+        raise ValidationError(
+            f"--threshold-min must be at most {MAX_THRESHOLD_MIN:g} minutes, got {threshold_min:g}"
+        )
 
 
 @dataclass(frozen=True)
@@ -88,7 +110,7 @@ class PlanConfig:
     booths
         Number of booths to site, not counting the fixed sites.
     threshold_min
-        MCLP coverage threshold, minutes of drive.
+        MCLP coverage threshold, minutes of drive, in (0, :data:`MAX_THRESHOLD_MIN`].
     cell_m
         Grid cell side for the where/when analysis, metres.
     incident_files
@@ -182,8 +204,7 @@ class PlanConfig:
         """Raise ValidationError naming the first bad option."""
         if self.booths < 0:
             raise ValidationError(f"--booths must be >= 0, got {self.booths}")
-        if not self.threshold_min > 0:
-            raise ValidationError(f"--threshold-min must be > 0, got {self.threshold_min}")
+        check_threshold_min(self.threshold_min)
         if not self.cell_m > 0:
             raise ValidationError(f"--cell-m must be > 0, got {self.cell_m}")
         if not self.candidates_outside_m >= 0:
@@ -255,6 +276,11 @@ class BoothPlan:
     timings_s: dict[str, float]
     snap_quantiles_m: tuple[float, ...] | None = None
     """Median, 90th percentile and largest snap distance of the demand, metres."""
+    snap_far_count: int = 0
+    """Demand points (incidents) more than :data:`~xunfang.ingest.road_network.FAR_FROM_ROAD_M`
+    from their road node."""
+    snap_count: int = 0
+    """Demand points snapped (0 for road-length demand)."""
     snap_nodes_left_out: int = 0
     """Nodes (expressways, bridges, tunnels) incidents were not snapped to
     (:meth:`~xunfang.ingest.road_network.RoadNetwork.snap_to_streets`)."""
@@ -454,6 +480,7 @@ def make_booth_plan(
     else:
         assert config.demand_points is not None
         node_weight, snap_m, demand_note = _point_weights(config, city, network, area)
+    snapped = config.demand != "road_length"  # road-length demand sits on the nodes
     demand_nodes = np.flatnonzero(node_weight > 0)
     demand_w = node_weight[demand_nodes]
 
@@ -623,6 +650,8 @@ def make_booth_plan(
             tuple(float(q) for q in np.quantile(snap_m, [0.5, 0.9, 1.0])) if len(snap_m) else None
         ),
         snap_nodes_left_out=n_lifted,
+        snap_far_count=int((snap_m > FAR_FROM_ROAD_M).sum()) if snapped else 0,
+        snap_count=len(snap_m) if snapped else 0,
         timings_s=timings,
         cpu_s=cpu,
         forecast_note=forecast_note,
@@ -998,3 +1027,89 @@ def plan_incident_period(plan_dir: str | Path) -> tuple[str, str] | None:
     if not span or len(span) != 2:
         return None
     return str(span[0])[:10], str(span[1])[:10]
+
+
+SNAP_FAR_WARN_SHARE = 0.05
+"""Share of incidents farther than :data:`~xunfang.ingest.road_network.FAR_FROM_ROAD_M`
+from their road node past which a plan warns."""
+LEFT_OUT_WARN_SHARE = 0.10
+"""Share of the road source's length the largest-component rule may drop before a plan
+warns."""
+
+
+def network_honesty(plan: BoothPlan) -> dict[str, Any]:
+    """What the plan's travel times were computed on: how far the incidents lie from the
+    road nodes they were snapped to, and how much of the road source the
+    largest-strongly-connected-component rule dropped (``plan_summary.json``'s
+    ``computed_on``).
+
+    Returns
+    -------
+    dict
+        ``snap``: ``median_m``, ``p90_m``, ``max_m``, ``far_m`` (the threshold,
+        :data:`~xunfang.ingest.road_network.FAR_FROM_ROAD_M`), ``far_count``,
+        ``far_share`` (0..1), ``count`` (``None`` for road-length demand);
+        ``largest_component``:
+        :meth:`~xunfang.ingest.road_network.NetworkReport.largest_component_loss`
+        (``None`` when the builder did not record it); ``warnings``: the keys of the
+        figures past :data:`SNAP_FAR_WARN_SHARE` / :data:`LEFT_OUT_WARN_SHARE`
+        (``snap_far``, ``largest_component``).
+    """
+    snap = None
+    warn = []
+    if plan.snap_count:
+        q = plan.snap_quantiles_m or (plan.snap_median_m,) * 3
+        share = plan.snap_far_count / plan.snap_count
+        snap = {
+            "count": plan.snap_count,
+            "median_m": round(q[0], 1),
+            "p90_m": round(q[1], 1),
+            "max_m": round(q[2], 1),
+            "far_m": FAR_FROM_ROAD_M,
+            "far_count": plan.snap_far_count,
+            "far_share": round(share, 4),
+        }
+        if share > SNAP_FAR_WARN_SHARE:
+            warn.append("snap_far")
+    loss = plan.network.report.largest_component_loss()
+    if loss is not None:
+        loss = {k: round(v, 4) if isinstance(v, float) else v for k, v in loss.items()}
+        if max(loss["share_km"], loss["share_nodes"]) > LEFT_OUT_WARN_SHARE:
+            warn.append("largest_component")
+    return {"snap": snap, "largest_component": loss, "warnings": warn}
+
+
+def network_warnings(plan: BoothPlan, lang: str = "en") -> list[str]:
+    """The sentences of :func:`network_honesty`'s warnings in ``lang`` (``en``, ``zh``),
+    for the terminal and the report."""
+    h = network_honesty(plan)
+    zh = lang == "zh"
+    out = []
+    if "snap_far" in h["warnings"]:
+        s = h["snap"]
+        out.append(
+            f"{s['far_count']:,} 起警情（{100 * s['far_share']:.0f} %）距其吸附的路网节点超过 "
+            f"{s['far_m']:g} 米（中位 {s['median_m']:.0f} 米，90% 分位 {s['p90_m']:.0f} 米）："
+            "覆盖率和行车时间按这些节点计算，可能偏乐观；请检查路网是否覆盖整个辖区"
+            if zh
+            else f"{s['far_count']:,} incidents ({100 * s['far_share']:.0f} %) lie more than "
+            f"{s['far_m']:g} m from the road node they were snapped to (median "
+            f"{s['median_m']:.0f} m, 90th percentile {s['p90_m']:.0f} m): coverage and "
+            "travel times are computed from those nodes and may be optimistic; check that the "
+            "road network covers the whole area"
+        )
+    if "largest_component" in h["warnings"]:
+        c = h["largest_component"]
+        out.append(
+            f"最大强连通分量规则剔除了路网的 {100 * c['share_km']:.0f} %（{c['km_left_out']:.1f} / "
+            f"{c['km']:.1f} 公里，{c['nodes_left_out']:,} / {c['nodes']:,} 个节点）：这些道路只能"
+            "单向进出或与主路网不相连（驶出道路文件的单行道和匝道、孤立路段），警情改吸附到更远的节点"
+            if zh
+            else f"the largest-strongly-connected-component rule dropped "
+            f"{100 * c['share_km']:.0f} % of the road network ({c['km_left_out']:.1f} of "
+            f"{c['km']:.1f} km, {c['nodes_left_out']:,} of {c['nodes']:,} nodes): those "
+            "streets cannot be both reached and left from the rest (one-way streets and ramps "
+            "leading out of the road file, pieces joined to nothing), so incidents near them "
+            "snap to farther nodes"
+        )
+    return out

@@ -18,6 +18,7 @@ after (stations + MCLP booths); shares are recomputed from those sums.
 from __future__ import annotations
 
 import functools
+import re
 import resource
 import sys
 import time
@@ -146,8 +147,9 @@ class DistrictSummary:
 
 def area_folder(area: str) -> str:
     """The folder of an area's outputs inside the city folder (``district:7`` ->
-    ``district_7``)."""
-    return area.replace(":", "_")
+    ``district_7``, ``boundary:polygon 1`` -> ``boundary_polygon_1``: no spaces, colons
+    or path separators)."""
+    return re.sub(r"[\s:/\\]+", "_", area.strip())
 
 
 def district_areas(settings: Settings, spec: str, city: City | None = None) -> list[str]:

@@ -105,7 +105,7 @@ from xunfang.ingest.network import RoadNetwork
 from xunfang.ingest.notes import Note
 from xunfang.ingest.taxonomy import load_taxonomy
 from xunfang.plan._highs import new_highs, pass_model
-from xunfang.plan.booth_plan import BoothPlan, read_sites_csv
+from xunfang.plan.booth_plan import BoothPlan, check_threshold_min, read_sites_csv
 from xunfang.plan.roster import (
     DAY_NAMES,
     Roster,
@@ -161,7 +161,8 @@ class DeployConfig:
     block_hours
         Block length, hours (blocks start at the shift starts).
     threshold_min
-        Coverage standard T, minutes: a post covers the demand it reaches within T.
+        Coverage standard T, minutes: a post covers the demand it reaches within T; in
+        (0, :data:`xunfang.plan.booth_plan.MAX_THRESHOLD_MIN`].
     backup_weight
         Worth of a second coverage relative to the first (``beta``, in [0, 1]).
     walk_speed_kph
@@ -209,8 +210,7 @@ class DeployConfig:
 
     def validate(self) -> None:
         """Raise ValidationError naming the first bad option."""
-        if not self.threshold_min > 0:
-            raise ValidationError(f"--threshold-min must be > 0, got {self.threshold_min}")
+        check_threshold_min(self.threshold_min)
         if not 0 <= self.backup_weight <= 1:
             raise ValidationError(f"backup_weight must be in [0, 1], got {self.backup_weight}")
         if not self.walk_speed_kph > 0:

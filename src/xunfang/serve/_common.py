@@ -325,6 +325,39 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "{0} {1} 距 {3} 最近的道路节点 {2} 米（超过 --max-snap-m {4} 米）：该点在道路文件"
             "范围之外，或请检查 --frame（GCJ-02 坐标按 WGS-84 读取，在中国约偏 500 米）",
         ),
+        # options, areas, columns (tester's run 8: these stayed English under --lang zh)
+        (r"(--[\w-]+) must be > 0, got (.+)", "{0} 必须大于 0，实际为 {1}"),
+        (
+            r"(--[\w-]+) must be at most (\S+) minutes, got (.+)",
+            "{0} 不能超过 {1} 分钟，实际为 {2}",
+        ),
+        (
+            r"--booths (\d+) plus (\d+) fixed sites exceeds the (\d+) candidate sites",
+            "--booths {0} 加上 {1} 个固定点位，超过了 {2} 个候选点位",
+        ),
+        (
+            r"(.+) holds (\d+) polygons: choose with (--[\w-]+) \(names: (.+)\)",
+            "{0} 含 {1} 个多边形：请用 {2} 选择（名称：{3}）",
+        ),
+        (
+            r"no \w+ named (.+?) in (.+) \((--[\w-]+)\); known names: (.+)",
+            "{1} 中没有名为 {0} 的区域（{2}）；已有名称：{3}",
+        ),
+        (
+            r"property (.+) is empty for (\d+) of (\d+) polygons \(the first: polygon (\d+)\); "
+            r"name every polygon, or choose another property \(found (.+)\)",
+            "属性 {0} 在 {2} 个多边形中有 {1} 个为空（第一个：多边形 {3}）；请为每个多边形命名，"
+            "或选择其他属性（已有属性：{4}）",
+        ),
+        (
+            r"no \w+ named (.+?) in (.+); known names: (.+)",
+            "{1} 中没有名为 {0} 的区域；已有名称：{2}",
+        ),
+        (
+            r"two columns are named (.+): column (\d+) and column (\d+) of the header; rename "
+            r"one so that it is clear which to read",
+            "有两列都名为 {0}：表头第 {1} 列和第 {2} 列；请重命名其中一列，以明确应读取哪一列",
+        ),
     )
 )
 """Chinese texts of the command line's common error messages, by the English message (a

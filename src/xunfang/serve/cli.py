@@ -17,7 +17,7 @@ from rich.table import Table
 
 from xunfang import __version__
 from xunfang.config import get_settings
-from xunfang.errors import CacheWarning, XunfangError
+from xunfang.errors import CacheWarning, DataWarning, XunfangError
 from xunfang.ingest.incidents import incident_inputs
 from xunfang.ingest.taxonomy import load_taxonomy
 from xunfang.serve._common import (
@@ -28,6 +28,7 @@ from xunfang.serve._common import (
     writes_output_folder,
 )
 from xunfang.serve.cli_city import (
+    BoundaryNameFieldOpt,
     BoundaryNameOpt,
     BoundaryOpt,
     CityOpt,
@@ -59,7 +60,7 @@ def _format_warning(
     line: str | None = None,
 ) -> str:
     """The project's own warnings as one line for the user, not a Python source location."""
-    if issubclass(category, CacheWarning):
+    if issubclass(category, (CacheWarning, DataWarning)):
         return f"warning: {message}\n"
     return _default_formatwarning(message, category, filename, lineno, line)
 
@@ -174,6 +175,7 @@ def plan_cmd(
     city: CityOpt = None,
     boundary: BoundaryOpt = None,
     boundary_name: BoundaryNameOpt = None,
+    boundary_name_field: BoundaryNameFieldOpt = None,
     roads: RoadsOpt = None,
     country: CountryOpt = None,
     stations: StationsOpt = None,
@@ -342,6 +344,7 @@ def plan_cmd(
             city=city,
             boundary=boundary,
             boundary_name=boundary_name,
+            boundary_name_field=boundary_name_field,
             roads=roads,
             country=country,
             stations=stations,
@@ -600,6 +603,12 @@ def _print_plan_summary(plan: BoothPlan, lang: str = "en") -> None:
         )
     for note in net.notes:
         console.print(f"  [dim]{escape(note_text(note, lang))}[/]")
+    from xunfang.plan.booth_plan import network_warnings
+
+    for warning in network_warnings(plan, lang):
+        console.print(
+            f"[bold yellow]{'警告' if zh else 'warning'}:[/] {escape(warning)}", soft_wrap=True
+        )
     if zh:
         demand = (
             f"同一批 {len(plan.incidents):,} 起警情"

@@ -18,6 +18,7 @@ from xunfang.ingest.city import City, resolve_city
 
 __all__ = [
     "BoundaryFrameOpt",
+    "BoundaryNameFieldOpt",
     "BoundaryNameOpt",
     "BoundaryOpt",
     "CityOpt",
@@ -51,6 +52,14 @@ BoundaryNameOpt = Annotated[
         "--boundary-name",
         help="The polygon(s) of --boundary to use, by name (comma-separated) when it holds "
         "several.",
+    ),
+]
+BoundaryNameFieldOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--boundary-name-field",
+        help="The property of --boundary that holds each polygon's name (default: a name "
+        "property such as name/名称, else one of distinct non-empty strings, 名/name first).",
     ),
 ]
 BoundaryFrameOpt = Annotated[
@@ -101,6 +110,7 @@ def city_from_options(
     city: Path | None = None,
     boundary: Path | None = None,
     boundary_name: str | None = None,
+    boundary_name_field: str | None = None,
     boundary_frame: str | None = None,
     roads: Path | None = None,
     stations: Path | None = None,
@@ -122,6 +132,7 @@ def city_from_options(
         city=city,
         boundary=boundary,
         boundary_name=boundary_name,
+        boundary_name_field=boundary_name_field,
         boundary_frame=boundary_frame,
         roads=roads,
         stations=stations,

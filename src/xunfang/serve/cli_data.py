@@ -34,6 +34,7 @@ from xunfang.ingest.sources import (
     sources_for,
 )
 from xunfang.serve.cli_city import (
+    BoundaryNameFieldOpt,
     BoundaryNameOpt,
     BoundaryOpt,
     CityOpt,
@@ -209,6 +210,7 @@ def fetch_osm(
     out: Annotated[Path, typer.Option("--out", help="The .osm file to write.")],
     boundary: BoundaryOpt = None,
     boundary_name: BoundaryNameOpt = None,
+    boundary_name_field: BoundaryNameFieldOpt = None,
     frame: FrameOpt = None,
     city: CityOpt = None,
     area: Annotated[
@@ -231,7 +233,8 @@ def fetch_osm(
     try:
         settings = get_settings()
         the_city = city_from_options(
-            city=city, boundary=boundary, boundary_name=boundary_name, frame=frame,
+            city=city, boundary=boundary, boundary_name=boundary_name,
+            boundary_name_field=boundary_name_field, frame=frame,
             data_dir=settings.data_dir,
         )  # fmt: skip
         sa = the_city.study_area(area)

@@ -26,6 +26,7 @@ from xunfang.ingest.incidents import incident_inputs
 from xunfang.ingest.notes import note_text
 from xunfang.serve._common import fail, writes_output_folder
 from xunfang.serve.cli_city import (
+    BoundaryNameFieldOpt,
     BoundaryNameOpt,
     BoundaryOpt,
     CityOpt,
@@ -85,6 +86,7 @@ def deploy_cmd(
     city: CityOpt = None,
     boundary: BoundaryOpt = None,
     boundary_name: BoundaryNameOpt = None,
+    boundary_name_field: BoundaryNameFieldOpt = None,
     roads: RoadsOpt = None,
     country: CountryOpt = None,
     stations: StationsOpt = None,
@@ -143,6 +145,7 @@ def deploy_cmd(
                 city=city,
                 boundary=boundary,
                 boundary_name=boundary_name,
+                boundary_name_field=boundary_name_field,
                 roads=roads,
                 country=country,
                 stations=stations,

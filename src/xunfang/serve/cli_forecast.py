@@ -38,6 +38,7 @@ from xunfang.serve._common import (
     writes_output_folder,
 )
 from xunfang.serve.cli_city import (
+    BoundaryNameFieldOpt,
     BoundaryNameOpt,
     BoundaryOpt,
     CityOpt,
@@ -247,6 +248,7 @@ def _spec_from_options(
     frame: str | None,
     data_dir: Path | None,
     place: bool | None = None,
+    boundary_name_field: str | None = None,
 ) -> EvaluationSpec:
     """The spec of ``evaluate`` and ``predict`` from their shared options."""
     settings = get_settings(data_dir=data_dir)
@@ -254,6 +256,7 @@ def _spec_from_options(
         city=city,
         boundary=boundary,
         boundary_name=boundary_name,
+        boundary_name_field=boundary_name_field,
         frame=frame,
         profile=profile,
         mapping=mapping,
@@ -371,6 +374,7 @@ def evaluate_cmd(
     city: CityOpt = None,
     boundary: BoundaryOpt = None,
     boundary_name: BoundaryNameOpt = None,
+    boundary_name_field: BoundaryNameFieldOpt = None,
     frame: FrameOpt = None,
     data_dir: DataDir = None,
     lang: LangOpt = "en",
@@ -398,6 +402,7 @@ def evaluate_cmd(
             city=city,
             boundary=boundary,
             boundary_name=boundary_name,
+            boundary_name_field=boundary_name_field,
             frame=frame,
             data_dir=data_dir,
             place=place,
@@ -461,6 +466,7 @@ def predict_cmd(
     city: CityOpt = None,
     boundary: BoundaryOpt = None,
     boundary_name: BoundaryNameOpt = None,
+    boundary_name_field: BoundaryNameFieldOpt = None,
     frame: FrameOpt = None,
     data_dir: DataDir = None,
     lang: LangOpt = "en",
@@ -492,6 +498,7 @@ def predict_cmd(
             city=city,
             boundary=boundary,
             boundary_name=boundary_name,
+            boundary_name_field=boundary_name_field,
             frame=frame,
             data_dir=data_dir,
             place=place,

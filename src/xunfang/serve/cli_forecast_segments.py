@@ -46,6 +46,7 @@ from xunfang.serve._common import (
     writes_output_folder,
 )
 from xunfang.serve.cli_city import (
+    BoundaryNameFieldOpt,
     BoundaryNameOpt,
     BoundaryOpt,
     CityOpt,
@@ -233,6 +234,7 @@ def segments_cmd(
     city: CityOpt = None,
     boundary: BoundaryOpt = None,
     boundary_name: BoundaryNameOpt = None,
+    boundary_name_field: BoundaryNameFieldOpt = None,
     roads: RoadsOpt = None,
     frame: FrameOpt = None,
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Data directory.")] = None,
@@ -250,6 +252,7 @@ def segments_cmd(
             city=city,
             boundary=boundary,
             boundary_name=boundary_name,
+            boundary_name_field=boundary_name_field,
             roads=roads,
             frame=frame,
             profile=profile,

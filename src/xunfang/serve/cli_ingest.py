@@ -29,6 +29,7 @@ from xunfang.ingest.taxonomy import load_taxonomy
 from xunfang.serve._common import fail, writes_output_folder
 from xunfang.serve.cli_city import (
     BoundaryFrameOpt,
+    BoundaryNameFieldOpt,
     BoundaryNameOpt,
     BoundaryOpt,
     CityOpt,
@@ -165,6 +166,7 @@ def ingest_cmd(
     city: CityOpt = None,
     boundary: BoundaryOpt = None,
     boundary_name: BoundaryNameOpt = None,
+    boundary_name_field: BoundaryNameFieldOpt = None,
     boundary_frame: BoundaryFrameOpt = None,
     lang: Annotated[str, typer.Option(help="Language of the summary: en or zh.")] = "en",
     data_dir: Annotated[
@@ -190,6 +192,7 @@ def ingest_cmd(
             city=city,
             boundary=boundary,
             boundary_name=boundary_name,
+            boundary_name_field=boundary_name_field,
             boundary_frame=boundary_frame,
             frame=frame,
             data_dir=settings.data_dir,

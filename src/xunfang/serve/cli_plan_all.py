@@ -12,13 +12,14 @@ from typing import Any
 
 import shapely
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from xunfang.config import Settings
 from xunfang.errors import ValidationError
 from xunfang.ingest.city import default_city
 from xunfang.ingest.incidents import IncidentTable
-from xunfang.plan.booth_plan import BoothPlan, PlanConfig, read_plan_incidents
+from xunfang.plan.booth_plan import BoothPlan, PlanConfig, network_warnings, read_plan_incidents
 from xunfang.plan.city_plan import (
     DistrictSummary,
     area_folder,
@@ -39,6 +40,8 @@ class RenderedDistrict:
 
     files: dict[str, str]
     polygon_wgs84: shapely.Geometry
+    warnings: tuple[str, ...] = ()
+    """:func:`xunfang.plan.booth_plan.network_warnings` of the plan, for the terminal."""
 
 
 def render_district(
@@ -48,7 +51,7 @@ def render_district(
     positions in ``output_frame`` (``--output-frame``) as a single-area plan writes them."""
     folder = out / area_folder(plan.config.area or plan.area.name)
     files = render_plan_files(plan, folder, lang=lang, output_frame=output_frame)
-    return RenderedDistrict(files, plan.area.polygon_wgs84)
+    return RenderedDistrict(files, plan.area.polygon_wgs84, tuple(network_warnings(plan, lang)))
 
 
 def ingest_once(
@@ -244,6 +247,12 @@ def run_city_plan(
                     f"{summary.wall_time_s:.0f} s"
                 )
             bars.done(summary.area, state)
+            label = "警告：" if zh else "warning:"
+            for warning in rendered.warnings:
+                console.print(
+                    f"[bold yellow]{label}[/] {escape(summary.area)}: {escape(warning)}",
+                    soft_wrap=True,
+                )
 
         summaries = plan_city(
             config,

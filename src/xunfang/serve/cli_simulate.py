@@ -41,6 +41,7 @@ from xunfang.serve._common import (
     writes_output_folder,
 )
 from xunfang.serve.cli_city import (
+    BoundaryNameFieldOpt,
     BoundaryNameOpt,
     BoundaryOpt,
     CityOpt,
@@ -92,6 +93,7 @@ def run_cmd(
     city: CityOpt = None,
     boundary: BoundaryOpt = None,
     boundary_name: BoundaryNameOpt = None,
+    boundary_name_field: BoundaryNameFieldOpt = None,
     roads: RoadsOpt = None,
     country: CountryOpt = None,
     stations: StationsOpt = None,
@@ -145,6 +147,7 @@ def run_cmd(
                 else (sc.path(sc.scenario.city) if sc.scenario.city else None),
                 boundary=boundary,
                 boundary_name=boundary_name,
+                boundary_name_field=boundary_name_field,
                 roads=roads,
                 country=country,
                 stations=stations,

@@ -29,9 +29,10 @@ from plotly.offline import get_plotlyjs
 from xunfang import __version__, strict_json
 from xunfang.errors import ValidationError
 from xunfang.ingest.messages import reason_text
+from xunfang.ingest.road_network import FAR_FROM_ROAD_M
 from xunfang.outputs import temporary_path
 from xunfang.serve._common import OSM_ATTRIBUTION, write_atomic
-from xunfang.simulate.calls import FAR_FROM_ROAD_M, CallReport
+from xunfang.simulate.calls import CallReport
 from xunfang.simulate.metrics import RINGS_MIN, Estimate, workload_by_district
 from xunfang.simulate.runner import VARIANT_LABELS, Comparison
 

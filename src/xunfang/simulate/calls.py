@@ -33,12 +33,10 @@ import pandas as pd
 
 from xunfang.errors import ValidationError
 from xunfang.ingest.incidents import bulk_span
+from xunfang.ingest.road_network import FAR_FROM_ROAD_M
 from xunfang.simulate.sim import CallSet
 from xunfang.simulate.tables import SimTable
 from xunfang.units import HOURS_PER_WEEK
-
-FAR_FROM_ROAD_M = 250.0
-"""Incidents farther than this from their road node are counted (and kept)."""
 
 
 @dataclass(frozen=True)

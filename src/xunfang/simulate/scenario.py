@@ -137,7 +137,7 @@ class PlanSection(_Strict):
 
     sites_csv: str | None = None
     booths: int | None = Field(default=None, ge=0)
-    threshold_min: float = Field(default=3.0, gt=0)
+    threshold_min: float = Field(default=3.0, gt=0, le=120.0)  # booth_plan.MAX_THRESHOLD_MIN
     time_limit_s: float = Field(default=60.0, gt=0)
 
     @model_validator(mode="after")

@@ -444,6 +444,7 @@ def run(
             access_log=access_log,
             workers=workers,
             ws="websockets-sansio",
+            ws_max_size=settings.max_body_bytes,  # the body limit holds for /ws messages too
             # a worker imports the geospatial stack and builds its road network before it
             # answers the supervisor's ping: uvicorn's default 5 s would kill it mid-start
             timeout_worker_healthcheck=WORKER_START_TIMEOUT_S,
@@ -465,4 +466,5 @@ def run(
         access_log=access_log,
         workers=1,
         ws="websockets-sansio",
+        ws_max_size=settings.max_body_bytes,  # the body limit holds for /ws messages too
     )

@@ -10,7 +10,10 @@ the user's current role and active flag from the database, revoked sessions refu
 when the socket authenticates, and again every ``XUNFANG_WS_RECHECK_S`` seconds and at
 the token's expiry. Close codes: 4401 for a bad, expired or revoked token or a disabled
 or unknown user; 4403 when the user's role or unit changed (the console reconnects and
-gets the feed its new role may see).
+gets the feed its new role may see); 1003 for a binary frame (the feed speaks JSON text);
+1009 for a message longer than ``XUNFANG_MAX_BODY_BYTES`` (the REST body limit, 64 KiB by
+default; uvicorn is also started with ``ws_max_size`` at that limit, so a larger frame is
+refused by the protocol layer before it is buffered).
 """
 
 from __future__ import annotations
@@ -40,6 +43,36 @@ async def _close(websocket: WebSocket, code: int, reason: str) -> None:
         await websocket.close(code=code, reason=reason[:120])
 
 
+class _PolicyClose(Exception):
+    """A client message the feed refuses: close with ``code`` and ``reason``."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+async def _receive_text(websocket: WebSocket, max_bytes: int) -> str:
+    """The next text message of ``websocket``, at most ``max_bytes`` UTF-8 bytes.
+
+    Raises
+    ------
+    WebSocketDisconnect
+        The client went away.
+    _PolicyClose
+        1003 for a binary frame, 1009 for a message over ``max_bytes``.
+    """
+    message = await websocket.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+    text = message.get("text")
+    if text is None:
+        raise _PolicyClose(1003, "binary frames are not accepted: send JSON text")
+    if len(text) > max_bytes or len(text.encode("utf-8")) > max_bytes:
+        raise _PolicyClose(1009, f"message over {max_bytes} bytes")
+    return str(text)
+
+
 async def _recheck(svc: Service, token: str, who: Identity) -> tuple[int, str] | None:
     """Why the subscription must end now (close code, reason), or None."""
     try:
@@ -55,11 +88,15 @@ async def _recheck(svc: Service, token: str, who: Identity) -> tuple[int, str] |
 async def live_feed(websocket: WebSocket) -> None:
     """Stream events to an authenticated console."""
     svc: Service = websocket.app.state.service
+    max_bytes = svc.settings.max_body_bytes
     await websocket.accept()
     try:
-        first = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT_S)
+        first = await asyncio.wait_for(_receive_text(websocket, max_bytes), AUTH_TIMEOUT_S)
         token = str(strict_json.loads(first).get("token", ""))
         who = await run_in_threadpool(identify, svc, token)
+    except _PolicyClose as exc:
+        await _close(websocket, exc.code, exc.reason)
+        return
     except TokenError as exc:
         await _close(websocket, 4401, str(exc))
         return
@@ -81,9 +118,13 @@ async def live_feed(websocket: WebSocket) -> None:
     )
 
     async def drain() -> None:
-        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        try:
             while True:
-                await websocket.receive_text()  # pings; a disconnect ends the loop
+                await _receive_text(websocket, max_bytes)  # pings; a disconnect ends the loop
+        except _PolicyClose as exc:
+            await _close(websocket, exc.code, exc.reason)
+        except (WebSocketDisconnect, RuntimeError):
+            pass
 
     recheck_s = svc.settings.ws_recheck_s
     next_check = time.monotonic() + recheck_s
