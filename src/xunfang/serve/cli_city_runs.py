@@ -35,12 +35,28 @@ from xunfang.plan.city_plan import area_folder, city_network, write_summary_tabl
 from xunfang.plan.deployment import DeployConfig, Deployment
 from xunfang.serve.cli_plan_all import city_network_line, dask_client, district_progress
 
-__all__ = ["is_city_plan_dir", "run_city_deploy", "run_city_simulation"]
+__all__ = ["is_city_plan_dir", "recorded_city", "run_city_deploy", "run_city_simulation"]
 
 
 def is_city_plan_dir(plan_dir: Path) -> bool:
     """Whether ``plan_dir`` is a city plan's output folder (holds ``city_summary.json``)."""
     return (Path(plan_dir) / "city_summary.json").is_file()
+
+
+def recorded_city(plan_dir: Path) -> City | None:
+    """The city a plan folder recorded (``city`` of its ``plan_summary.json``; for a city
+    plan folder, that of its first district): its boundary layers, areas, roads, stations
+    and incident files. None when the plan does not record one.
+
+    Raises
+    ------
+    DataFileError
+        If the folder holds neither ``city_summary.json`` with its district folders nor
+        ``plan_summary.json``, or a summary is unreadable.
+    """
+    if is_city_plan_dir(plan_dir):
+        return read_plan_record(next(iter(city_plan_folders(plan_dir).values()))).city
+    return read_plan_record(plan_dir).city
 
 
 def _city_and_network(
@@ -207,8 +223,9 @@ def run_city_simulation(
     lang: str = "en",
 ) -> tuple[list[Any], dict[str, Any]]:
     """Simulate every district of the city plan in ``plan_dir`` with ``scenario`` (a
-    :class:`xunfang.simulate.scenario.Scenario`; the city is ``city``, else the scenario's,
-    else the default: its incident files give the simulated month); write
+    :class:`xunfang.simulate.scenario.Scenario`; the city is ``city`` (the user's options),
+    else the one the plan recorded (its boundary layers name the plan's districts), else the
+    scenario's, else the default: its incident files give the simulated month); write
     ``out/<district>/``, ``out/city_simulation_summary.csv/json`` and
     ``out/city_simulation_report.html``, the city's and the districts' reports in ``lang``
     (``en`` or ``zh``). Returns the summaries and the city totals."""
@@ -221,6 +238,8 @@ def run_city_simulation(
     check_lang(lang)
     folders = city_plan_folders(plan_dir)
     sc = scenario.scenario  # the scenario's city (its incidents give the simulated month)
+    if city is None:
+        city = recorded_city(plan_dir)
     if city is None:
         city = (
             City.from_toml(scenario.path(sc.city), data_dir=settings.data_dir)

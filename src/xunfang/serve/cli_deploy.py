@@ -138,6 +138,8 @@ def deploy_cmd(
         )
         config.validate()
         settings = get_settings(data_dir=data_dir)
+        from xunfang.serve.cli_city_runs import recorded_city
+
         the_city = (
             city_from_options(
                 city=city,
@@ -149,6 +151,8 @@ def deploy_cmd(
                 frame=frame,
                 incidents=incidents,
                 data_dir=settings.data_dir,
+                # the options replace parts of the city the plan recorded
+                base_city=recorded_city(plan_dir) if city is None else None,
             )
             if any(v is not None for v in (city, boundary, roads, stations))
             else None  # the city recorded in the plan folder
