@@ -325,3 +325,51 @@ def test_every_polygon_of_a_boundary_file(tmp_path: Path) -> None:
     text = "".join(res.output.split())
     want = "可用图层：boundary（如--areaboundary:名称规划其中一个多边形，--areaboundary:all"
     assert want in text
+
+
+def test_incidents_in_no_area_counts_those_outside_every_polygon(tmp_path: Path) -> None:
+    import geopandas as gpd
+    import pandas as pd
+    from shapely.geometry import box
+
+    from xunfang.ingest.city import BoundaryLayer, City
+    from xunfang.ingest.incidents import IncidentTable
+    from xunfang.plan.city_plan import NO_AREA_ROW, incidents_in_no_area
+
+    # two 1 km squares side by side in UTM 51N (Shanghai), west [0, 1000] and east
+    # [1000, 2000] m east of X0; incidents: 2 in west, 1 in east, 2 north of both
+    x0, y0, utm = 350_000.0, 3_456_000.0, "EPSG:32651"
+    squares = gpd.GeoDataFrame(
+        {"name": ["west", "east"]},
+        geometry=[box(x0, y0, x0 + 1000, y0 + 1000), box(x0 + 1000, y0, x0 + 2000, y0 + 1000)],
+        crs=utm,
+    )
+    path = tmp_path / "b.geojson"
+    squares.to_crs("EPSG:4326").to_file(path, driver="GeoJSON")
+    city = City(name="b", boundaries=(BoundaryLayer("boundary", path),), source="options")
+    xs = [x0 + 100, x0 + 900, x0 + 1500, x0 + 500, x0 + 1500]
+    ys = [y0 + 500, y0 + 500, y0 + 500, y0 + 1500, y0 + 2500]
+    frame = pd.DataFrame({"x_m": xs, "y_m": ys})
+    incidents = IncidentTable(frame, utm, "Asia/Shanghai")
+    areas = ["boundary:west", "boundary:east"]
+    assert incidents_in_no_area(incidents, city, areas, crs=utm) == 2
+    assert incidents_in_no_area(incidents, city, areas[:1], crs=utm) == 3  # east's one too
+    # the totals, the JSON and a CSV row say it
+    s = [_summary("boundary:west", 2, 1, 1.0, 2.0), _summary("boundary:east", 1, 1, 0.0, 1.0)]
+    t = city_totals(s, incidents_total=5, incidents_in_no_area=2)
+    assert (t["incidents"], t["incidents_total"], t["incidents_in_no_area"]) == (3, 5, 2)
+    written = write_city_summary(s, tmp_path, incidents_total=5, incidents_in_no_area=2)
+    payload = json.loads(written["city_summary.json"].read_text())
+    assert payload["totals"]["incidents_in_no_area"] == 2
+    assert [d["area"] for d in payload["districts"]] == ["boundary:west", "boundary:east"]
+    table = pd.read_csv(written["city_summary.csv"])
+    assert table["area"].tolist() == ["boundary:west", "boundary:east", NO_AREA_ROW]
+    assert table["incidents"].tolist() == [2, 1, 2]
+    from xunfang.serve.city_report import render_city_html
+
+    polygons = dict(zip(areas, squares.to_crs("EPSG:4326").geometry, strict=True))
+    counts = {"incidents_total": 5, "incidents_in_no_area": 2}
+    en = render_city_html(s, polygons, "en", counts=counts)
+    assert "Incidents in no district: 2 of the 5 ingested" in en
+    zh = render_city_html(s, polygons, "zh", counts=counts)
+    assert "导入的 5 起中有 2 起不在任何辖区范围内" in zh

@@ -61,7 +61,7 @@ def chain(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
         pytest.skip("no Shanghai extract")
     root = tmp_path_factory.mktemp("chain")
     (root / "roster.toml").write_text(ROSTER, encoding="utf-8")
-    _run(
+    res = _run(
         [
             "plan", "--boundary", str(EXAMPLE / "boundary_gcj02.geojson"), "--frame", "gcj02",
             "--roads", str(data_dir / OSM),
@@ -74,7 +74,15 @@ def chain(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
         root,
         data_dir,
     )  # fmt: skip
-    return {"root": root, "plan": root / "city", "data_dir": data_dir}
+    return {"root": root, "plan": root / "city", "data_dir": data_dir, "output": res.output}
+
+
+def test_the_city_plan_counts_the_incidents_in_no_area(chain: dict[str, Any]) -> None:
+    t = json.loads((chain["plan"] / "city_summary.json").read_text("utf-8"))["totals"]
+    # every incident ingested is in one district's plan or counted as in none
+    assert t["incidents_total"] == 400  # the rows of incidents_110_synthetic.csv
+    assert t["incidents"] + t["incidents_in_no_area"] == 400
+    assert f"incidents in no area: {t['incidents_in_no_area']:,} of 400" in chain["output"]
 
 
 def test_deploy_a_boundary_city_plan_uses_the_recorded_incidents(chain: dict[str, Any]) -> None:

@@ -44,6 +44,7 @@ from xunfang.units import WGS84, minutes_to_s
 
 __all__ = [
     "CITY_CURVE_TIME_S",
+    "NO_AREA_ROW",
     "AreaJob",
     "DistrictSummary",
     "area_folder",
@@ -51,6 +52,7 @@ __all__ = [
     "city_network",
     "city_totals",
     "district_areas",
+    "incidents_in_no_area",
     "largest_first",
     "map_areas",
     "plan_city",
@@ -551,14 +553,60 @@ def city_network(
     )
 
 
-def city_totals(summaries: Sequence[DistrictSummary]) -> dict[str, Any]:
-    """City figures as sums of the districts' own figures (shares from those sums)."""
+NO_AREA_ROW = "(in no area)"
+"""The ``area`` of the row of ``city_summary.csv`` that counts the incidents inside no
+district (its ``incidents``; the other columns empty)."""
+
+
+def incidents_in_no_area(
+    incidents: IncidentTable, city: City, areas: Sequence[str], crs: Any = None
+) -> int:
+    """How many of ``incidents`` lie inside none of ``areas``' polygons (so in no district's
+    plan), by the rule a district's plan picks its incidents
+    (:func:`xunfang.plan.booth_plan.make_booth_plan`: ``shapely.contains_xy`` of the area's
+    polygon on the incidents' positions projected to the area's CRS; a point on an
+    outline is in no area).
+
+    Parameters
+    ----------
+    incidents
+        The city's incidents (any projected CRS; their lon/lat are reprojected per area).
+    city
+        The city whose boundary layers hold ``areas``.
+    areas
+        Study-area names.
+    crs
+        The CRS override of the areas (``PlanConfig.crs``), None for each area's own.
+    """
+    if not len(incidents):
+        return 0
+    in_some = np.zeros(len(incidents), dtype=bool)
+    for name in areas:
+        area = city.study_area(name, crs=crs)
+        table = incidents if incidents.crs == area.crs else incidents.reproject(area.crs)
+        in_some |= shapely.contains_xy(
+            area.polygon, table.frame["x_m"].to_numpy(), table.frame["y_m"].to_numpy()
+        )
+    return int((~in_some).sum())
+
+
+def city_totals(
+    summaries: Sequence[DistrictSummary],
+    *,
+    incidents_total: int | None = None,
+    incidents_in_no_area: int | None = None,
+) -> dict[str, Any]:
+    """City figures as sums of the districts' own figures (shares from those sums).
+
+    ``incidents_total`` (every incident ingested for the city) and ``incidents_in_no_area``
+    (those inside no district, :func:`incidents_in_no_area`), when given, are added as
+    they are: the districts' ``incidents`` do not count the latter."""
     incidents = sum(s.incidents for s in summaries)
     weight = float(sum(s.demand_weight for s in summaries))
     before = float(sum(s.covered_before for s in summaries))
     after = float(sum(s.covered_after for s in summaries))
     booths = sum(s.booths for s in summaries)
-    return {
+    out: dict[str, Any] = {
         "districts": len(summaries),
         "incidents": incidents,
         "demand_weight": weight,
@@ -579,21 +627,31 @@ def city_totals(summaries: Sequence[DistrictSummary]) -> dict[str, Any]:
         "cpu_time_s_sum": float(sum(s.cpu_time_s for s in summaries)),
         "peak_rss_mib_max": max((s.peak_rss_mib for s in summaries), default=float("nan")),
     }
+    if incidents_total is not None:
+        out["incidents_total"] = int(incidents_total)
+    if incidents_in_no_area is not None:
+        out["incidents_in_no_area"] = int(incidents_in_no_area)
+    return out
 
 
 def write_city_summary(
     summaries: Sequence[DistrictSummary],
     out_dir: Path,
     failed: Mapping[str, str] | None = None,
+    **counts: int | None,
 ) -> dict[str, Path]:
     """``city_summary.csv`` (one row per district) and ``city_summary.json`` (rows + totals),
-    with the districts that ``failed`` (area -> reason) listed."""
+    with the districts that ``failed`` (area -> reason) listed; ``counts`` are the keywords
+    of :func:`city_totals` (``incidents_total``, ``incidents_in_no_area``)."""
+    totals = city_totals(summaries, **counts)
+    no_area = totals.get("incidents_in_no_area")
     return write_summary_tables(
         [s.to_dict() for s in summaries],
-        city_totals(summaries),
+        totals,
         out_dir,
         "city_summary",
         failed=failed,
+        csv_extra=[] if no_area is None else [{"area": NO_AREA_ROW, "incidents": no_area}],
     )
 
 
@@ -604,18 +662,23 @@ def write_summary_tables(
     stem: str,
     *,
     failed: Mapping[str, str] | None = None,
+    csv_extra: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Path]:
     """``<stem>.csv`` (one row per district) and ``<stem>.json`` (``totals`` and the rows;
     nan written as null): the summary files of the city plan, deploy and simulation.
 
     The districts that ``failed`` (area -> reason) are listed under ``failed`` in the JSON
     (``districts`` holds those done) and as rows of the CSV with only ``area`` and
-    ``failed`` (the reason; empty on the other rows) filled."""
+    ``failed`` (the reason; empty on the other rows) filled. ``csv_extra`` are rows added
+    to the CSV only (e.g. the incidents in no district, :data:`NO_AREA_ROW`)."""
     table = pd.DataFrame(list(rows))
+    ints = {c: "Int64" for c in table.select_dtypes("integer").columns}  # 2, not 2.0
+    more = [pd.DataFrame(list(csv_extra))] if csv_extra else []
     if failed:
-        bad = pd.DataFrame({"area": list(failed), "failed": list(failed.values())})
-        ints = {c: "Int64" for c in table.select_dtypes("integer").columns}  # 2, not 2.0
-        table = pd.concat([table.assign(failed=""), bad], ignore_index=True).astype(ints)
+        more.append(pd.DataFrame({"area": list(failed), "failed": list(failed.values())}))
+        table = table.assign(failed="")
+    if more:
+        table = pd.concat([table, *more], ignore_index=True).astype(ints)
     csv_path = write_text_atomic(out_dir / f"{stem}.csv", table.to_csv(index=False))
     json_path = out_dir / f"{stem}.json"
 

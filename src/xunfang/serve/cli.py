@@ -522,6 +522,14 @@ def _city_plan(
         f"(largest gap {totals['pmedian_max_gap']:.3%}). Wrote "
         f"{out}/city_report.html and {len(summaries)} folders in {wall_s:.1f} s"
     )
+    if "incidents_in_no_area" in totals:
+        console.print(
+            f"不在任何辖区内的警情：{totals['incidents_total']:,} 起中有 "
+            f"{totals['incidents_in_no_area']:,} 起（未计入任何方案）"
+            if lang == "zh"
+            else f"incidents in no area: {totals['incidents_in_no_area']:,} of "
+            f"{totals['incidents_total']:,} (in no district's plan)"
+        )
     for failed_area, reason in totals.get("failed", {}).items():
         console.print(
             f"[yellow]警告：[/]{escape(failed_area)} 未能规划（其他区域已完成，见 "
