@@ -122,7 +122,8 @@ _TEXT: dict[str, dict[str, str]] = {
     "plan_on_no_area": {
         "en": "Incidents in no district: {none} of the {total} ingested lie inside none of "
         "the districts' polygons and are in no plan.",
-        "zh": "不在任何辖区内的警情：导入的 {total} 起中有 {none} 起不在任何辖区范围内，未计入任何方案。",
+        "zh": "不在任何辖区内的警情：导入的 {total} 起中有 {none} 起不在任何辖区范围内，"
+        "未计入任何方案。",
     },
     "plan_on_plans": {
         "en": "Plans: one MCLP and p-median per district, in the folders beside this page.",
