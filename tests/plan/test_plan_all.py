@@ -373,3 +373,26 @@ def test_incidents_in_no_area_counts_those_outside_every_polygon(tmp_path: Path)
     assert "Incidents in no district: 2 of the 5 ingested" in en
     zh = render_city_html(s, polygons, "zh", counts=counts)
     assert "导入的 5 起中有 2 起不在任何辖区范围内" in zh
+
+
+def test_city_report_pmedian_sentence_adds_up() -> None:
+    from shapely.geometry import box
+
+    from xunfang.serve.city_report import render_city_html
+
+    # district:1 proven optimal; district:2 stopped within its stopping gap: 1 + 1 more of 2
+    s = [
+        _summary("district:1", 100, 2, 40.0, 70.0),
+        dataclasses.replace(
+            _summary("district:2", 300, 3, 90.0, 210.0), pmedian_status="within_gap"
+        ),
+    ]
+    assert city_totals(s)["pmedian_within_gap"] == 2  # the field counts the proven one too
+    polygons = {
+        "district:1": box(-87.7, 41.8, -87.6, 41.9),
+        "district:2": box(-87.6, 41.8, -87.5, 41.9),
+    }
+    en = render_city_html(s, polygons, "en")
+    assert "p-median proven optimal in 1 of 2 districts, 1 more within its stopping gap" in en
+    zh = render_city_html(s, polygons, "zh")
+    assert "p-中位模型在 2 个辖区中有 1 个证明最优，另有 1 个在停止间隙内" in zh

@@ -85,10 +85,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "{incidents} incidents, {stations} stations, {booths} booths. Incidents within "
         "the coverage threshold: {before} with stations alone, {after} with stations and "
         "booths (+{gain} incidents per booth). p-median proven optimal in {proven} of {n} "
-        "districts, within its stopping gap (bound stated) in {within} (largest gap {gap}).",
+        "districts, {more} more within its stopping gap (bound stated; largest gap {gap}).",
         "zh": "警情 {incidents} 起，派出所 {stations} 个，岗亭 {booths} 个。覆盖标准内的警情："
         "仅派出所 {before}，派出所加岗亭 {after}（每个岗亭新增覆盖 {gain} 起）。"
-        "p-中位模型在 {n} 个辖区中有 {proven} 个证明最优，{within} 个在停止间隙内（给出下界；"
+        "p-中位模型在 {n} 个辖区中有 {proven} 个证明最优，另有 {more} 个在停止间隙内（给出下界；"
         "最大间隙 {gap}）。",
     },
     "card_incidents": {"en": "incidents", "zh": "警情"},
@@ -642,7 +642,8 @@ def render_city_html(
             after=pct(t["share_after"]),
             gain=number(1)(t["gain_per_booth"]),
             proven=t["pmedian_proven"],
-            within=t["pmedian_within_gap"],
+            # pmedian_within_gap counts the proven ones too
+            more=t["pmedian_within_gap"] - t["pmedian_proven"],
             n=t["districts"],
             gap=percent(3)(t["pmedian_max_gap"]),
         ),
