@@ -128,3 +128,32 @@ def test_simulate_a_boundary_city_plan_uses_the_recorded_areas(
     assert sorted(d["area"] for d in doc["districts"]) == AREAS
     # one replication of the 383 incidents of March 2024 inside the two polygons
     assert doc["totals"]["booths_calls"] == 383
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_deploy_and_simulate_refuse_to_write_into_the_plan_folder(
+    chain: dict[str, Any], lang: str
+) -> None:
+    root, plan = chain["root"], chain["plan"]
+    report = plan / "boundary_东片" / "report.html"
+    before = report.read_bytes()
+    runs = [
+        ["deploy", "--plan-dir", str(plan), "--roster", str(root / "roster.toml"),
+         "--out", str(plan)],
+        ["simulate", "run", "--scenario", str(EXAMPLE / "scenario_march2024.toml"),
+         "--plan-dir", str(plan), "--out", str(plan / "sim")],
+    ]  # fmt: skip
+    for args in runs:
+        res = CliRunner().invoke(
+            app,
+            [*args, "--workers", "0", "--lang", lang, "--data-dir", str(chain["data_dir"])],
+            env={"COLUMNS": "300", "XUNFANG_CACHE_DIR": str(root / "cache")},
+        )
+        assert res.exit_code != 0
+        text = " ".join(res.output.split())
+        if lang == "zh":
+            assert "是方案文件夹" in text and "会覆盖方案的文件" in text, text
+        else:
+            assert "or inside it" in text and "would overwrite the plan's files" in text, text
+    assert report.read_bytes() == before
+    assert not (plan / "sim").exists()
