@@ -157,3 +157,43 @@ def test_deploy_and_simulate_refuse_to_write_into_the_plan_folder(
             assert "or inside it" in text and "would overwrite the plan's files" in text, text
     assert report.read_bytes() == before
     assert not (plan / "sim").exists()
+
+
+def test_deploy_and_simulate_name_the_districts_the_plan_failed(
+    chain: dict[str, Any], tmp_path: Path
+) -> None:
+    import shutil
+
+    import pandas as pd
+
+    root, data_dir = chain["root"], chain["data_dir"]
+    plan = tmp_path / "plan"
+    shutil.copytree(chain["plan"], plan)
+    # as a city plan writes it when 东片 fails: no folder, listed under failed
+    shutil.rmtree(plan / "boundary_东片")
+    path = plan / "city_summary.json"
+    doc = json.loads(path.read_text("utf-8"))
+    doc["districts"] = [d for d in doc["districts"] if d["area"] != "boundary:东片"]
+    doc["failed"] = [{"area": "boundary:东片", "reason": "no incidents inside boundary:东片"}]
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    runs = {
+        "city_deploy": ["deploy", "--plan-dir", str(plan), "--roster", str(root / "roster.toml")],
+        "city_simulation": [
+            "simulate", "run", "--scenario", str(EXAMPLE / "scenario_march2024.toml"),
+            "--plan-dir", str(plan), "--replications", "1",
+        ],
+    }  # fmt: skip
+    for stem, args in runs.items():
+        out = tmp_path / stem
+        res = _run([*args, "--workers", "0", "--out", str(out)], root, data_dir)
+        assert "boundary:东片 was not planned" in " ".join(res.output.split())
+        summary = json.loads((out / f"{stem}_summary.json").read_text("utf-8"))
+        assert [d["area"] for d in summary["districts"]] == ["boundary:西片"]
+        assert summary["plan_failed"] == [
+            {"area": "boundary:东片", "reason": "no incidents inside boundary:东片"}
+        ]
+        rows = pd.read_csv(out / f"{stem}_summary.csv", keep_default_na=False)
+        assert rows["area"].tolist() == ["boundary:西片", "boundary:东片"]
+        assert rows["failed"].tolist() == ["", "not planned: no incidents inside boundary:东片"]
+        page = (out / f"{stem}_report.html").read_text("utf-8")
+        assert "Not planned: " in page and "no incidents inside boundary:东片" in page

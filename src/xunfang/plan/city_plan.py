@@ -663,6 +663,7 @@ def write_summary_tables(
     *,
     failed: Mapping[str, str] | None = None,
     csv_extra: Sequence[dict[str, Any]] = (),
+    plan_failed: Mapping[str, str] | None = None,
 ) -> dict[str, Path]:
     """``<stem>.csv`` (one row per district) and ``<stem>.json`` (``totals`` and the rows;
     nan written as null): the summary files of the city plan, deploy and simulation.
@@ -670,12 +671,19 @@ def write_summary_tables(
     The districts that ``failed`` (area -> reason) are listed under ``failed`` in the JSON
     (``districts`` holds those done) and as rows of the CSV with only ``area`` and
     ``failed`` (the reason; empty on the other rows) filled. ``csv_extra`` are rows added
-    to the CSV only (e.g. the incidents in no district, :data:`NO_AREA_ROW`)."""
+    to the CSV only (e.g. the incidents in no district, :data:`NO_AREA_ROW`).
+    ``plan_failed`` (area -> reason; for the city deploy and simulation) are the districts
+    the city plan itself failed: under ``plan_failed`` in the JSON and as CSV rows whose
+    ``failed`` is ``not planned: <reason>``."""
     table = pd.DataFrame(list(rows))
     ints = {c: "Int64" for c in table.select_dtypes("integer").columns}  # 2, not 2.0
     more = [pd.DataFrame(list(csv_extra))] if csv_extra else []
+    if plan_failed:
+        reasons = [f"not planned: {r}" for r in plan_failed.values()]
+        more.append(pd.DataFrame({"area": list(plan_failed), "failed": reasons}))
     if failed:
         more.append(pd.DataFrame({"area": list(failed), "failed": list(failed.values())}))
+    if failed or plan_failed:
         table = table.assign(failed="")
     if more:
         table = pd.concat([table, *more], ignore_index=True).astype(ints)
@@ -688,5 +696,7 @@ def write_summary_tables(
     }
     if failed:
         payload["failed"] = [{"area": a, "reason": r} for a, r in failed.items()]
+    if plan_failed:
+        payload["plan_failed"] = [{"area": a, "reason": r} for a, r in plan_failed.items()]
     write_text_atomic(json_path, strict_json.dumps(payload, indent=2))
     return {csv_path.name: csv_path, json_path.name: json_path}

@@ -30,6 +30,7 @@ from xunfang.plan.city_deploy import (
     city_plan_folders,
     deploy_city,
     deploy_totals,
+    plan_failed_districts,
 )
 from xunfang.plan.city_plan import area_folder, city_network, write_summary_tables
 from xunfang.plan.deployment import DeployConfig, Deployment
@@ -160,8 +161,14 @@ def run_city_deploy(
         _failed_bars(bars, failed, zh)
     _none_done(summaries, failed, zh)
     totals = deploy_totals(summaries)
+    not_planned = plan_failed_districts(plan_dir)
     write_summary_tables(
-        [s.to_dict() for s in summaries], totals, out, "city_deploy_summary", failed=failed
+        [s.to_dict() for s in summaries],
+        totals,
+        out,
+        "city_deploy_summary",
+        failed=failed,
+        plan_failed=not_planned,
     )
     write_city_deploy_report(
         summaries,
@@ -169,20 +176,38 @@ def run_city_deploy(
         out,
         lang,
         failed=failed,
+        plan_failed=not_planned,
         plan_dir=plan_dir,
         roster=roster,
         calendar=calendar,
         incident_files=incident_files,
     )
-    return summaries, {**totals, "failed": dict(failed)}
+    return summaries, {**totals, "failed": dict(failed), "plan_failed": not_planned}
 
 
-def print_failed(console: Console, failed: dict[str, str], lang: str, summary: str) -> None:
+def print_failed(
+    console: Console,
+    failed: dict[str, str],
+    lang: str,
+    summary: str,
+    plan_failed: dict[str, str] | None = None,
+) -> None:
     """A warning line per district that failed (the others are done), naming ``summary``
-    (the JSON file that lists them)."""
+    (the JSON file that lists them); first one per district the city plan failed
+    (``plan_failed``, area -> reason)."""
     from rich.markup import escape
 
     from xunfang.serve._common import error_text
+
+    for area, reason in (plan_failed or {}).items():
+        console.print(
+            f"[yellow]警告：[/]{escape(area)} 在方案中未能规划，未包含在内（见 {summary} 的 "
+            f"plan_failed）：{escape(error_text(reason, lang))}"
+            if lang == "zh"
+            else f"[yellow]warning:[/] {escape(area)} was not planned, so it is left out "
+            f"(see plan_failed in {summary}): {escape(reason)}",
+            soft_wrap=True,
+        )
 
     for area, reason in failed.items():
         console.print(
@@ -283,8 +308,14 @@ def run_city_simulation(
         _failed_bars(bars, failed, zh)
     _none_done(summaries, failed, zh)
     totals = sim_totals(summaries)
+    not_planned = plan_failed_districts(plan_dir)
     write_summary_tables(
-        [s.to_dict() for s in summaries], totals, out, "city_simulation_summary", failed=failed
+        [s.to_dict() for s in summaries],
+        totals,
+        out,
+        "city_simulation_summary",
+        failed=failed,
+        plan_failed=not_planned,
     )
     write_city_sim_report(
         summaries,
@@ -292,8 +323,9 @@ def run_city_simulation(
         out,
         lang,
         failed=failed,
+        plan_failed=not_planned,
         scenario_name=sc.name,
         scenario_source=str(scenario.source),
         plan_dir=plan_dir,
     )
-    return summaries, {**totals, "failed": dict(failed)}
+    return summaries, {**totals, "failed": dict(failed), "plan_failed": not_planned}

@@ -190,7 +190,9 @@ def deploy_cmd(
                 f"risk within reach of a post {totals['covered_share']:.1%}. Wrote "
                 f"{out}/city_deploy_report.html and city_deploy_summary.csv in {wall_s:.1f} s"
             )
-            print_failed(console, totals["failed"], lang, "city_deploy_summary.json")
+            print_failed(
+                console, totals["failed"], lang, "city_deploy_summary.json", totals["plan_failed"]
+            )
             return
         with console.status("planning") as status:
 

@@ -202,7 +202,9 @@ def run_cmd(
                 else f"{totals['districts']} districts: wrote {out}/city_simulation_report.html "
                 f"and city_simulation_summary.csv in {wall_s:.1f} s"
             )
-            print_failed(_out, totals["failed"], lang, "city_simulation_summary.json")
+            print_failed(
+                _out, totals["failed"], lang, "city_simulation_summary.json", totals["plan_failed"]
+            )
             return
         with _progress() as progress:
             steps = ["study area", "booth plan (MCLP)", "road network", "incidents", "units"]
