@@ -396,3 +396,24 @@ def test_city_report_pmedian_sentence_adds_up() -> None:
     assert "p-median proven optimal in 1 of 2 districts, 1 more within its stopping gap" in en
     zh = render_city_html(s, polygons, "zh")
     assert "p-中位模型在 2 个辖区中有 1 个证明最优，另有 1 个在停止间隙内" in zh
+
+
+def test_city_summary_lon_lat_are_in_the_output_frame(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from xunfang.ingest.coords import wgs84_to_gcj02
+
+    # a district point in central Shanghai (WGS-84), where GCJ-02 adds about +0.0045 deg of
+    # longitude and -0.002 deg of latitude
+    s = [dataclasses.replace(_summary("boundary:a", 100, 2, 40.0, 70.0), lon=121.48, lat=31.23)]
+    written = write_city_summary(s, tmp_path, output_frame="gcj02")
+    row = pd.read_csv(written["city_summary.csv"]).iloc[0]
+    lon, lat = wgs84_to_gcj02([121.48], [31.23])
+    assert row["coord_frame"] == "gcj02"
+    assert (row["lon"], row["lat"]) == pytest.approx((float(lon[0]), float(lat[0])), abs=1e-9)
+    assert 0.004 < row["lon"] - 121.48 < 0.005 and -0.003 < row["lat"] - 31.23 < -0.001
+    doc = json.loads(written["city_summary.json"].read_text())
+    assert doc["districts"][0]["coord_frame"] == "gcj02"
+    assert doc["districts"][0]["lon"] == pytest.approx(row["lon"], abs=1e-12)
+    wgs = pd.read_csv(write_city_summary(s, tmp_path / "w")["city_summary.csv"]).iloc[0]
+    assert (wgs["lon"], wgs["lat"], wgs["coord_frame"]) == (121.48, 31.23, "wgs84")

@@ -638,15 +638,34 @@ def write_city_summary(
     summaries: Sequence[DistrictSummary],
     out_dir: Path,
     failed: Mapping[str, str] | None = None,
+    output_frame: str = "wgs84",
     **counts: int | None,
 ) -> dict[str, Path]:
     """``city_summary.csv`` (one row per district) and ``city_summary.json`` (rows + totals),
     with the districts that ``failed`` (area -> reason) listed; ``counts`` are the keywords
-    of :func:`city_totals` (``incidents_total``, ``incidents_in_no_area``)."""
+    of :func:`city_totals` (``incidents_total``, ``incidents_in_no_area``).
+
+    Each district's ``lon``/``lat`` (a point inside it) is written in ``output_frame``
+    (``wgs84``, ``gcj02`` or ``bd09``, as the district's own files;
+    :func:`xunfang.ingest.coords.to_output_frame`), named by a ``coord_frame`` column as
+    in ``sites.csv``.
+
+    Raises
+    ------
+    ValidationError
+        For an unknown ``output_frame``.
+    """
+    from xunfang.ingest.coords import to_output_frame
+
     totals = city_totals(summaries, **counts)
     no_area = totals.get("incidents_in_no_area")
+    rows = [s.to_dict() for s in summaries]
+    if rows:
+        lon, lat = to_output_frame([r["lon"] for r in rows], [r["lat"] for r in rows], output_frame)
+        for r, x, y in zip(rows, lon, lat, strict=True):
+            r.update(lon=float(x), lat=float(y), coord_frame=output_frame)
     return write_summary_tables(
-        [s.to_dict() for s in summaries],
+        rows,
         totals,
         out_dir,
         "city_summary",

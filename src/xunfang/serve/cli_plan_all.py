@@ -273,6 +273,6 @@ def run_city_plan(
             incidents, config.city or default_city(settings.data_dir), areas, config.crs
         ),
     }
-    write_city_summary(summaries, out, failed, **counts)
+    write_city_summary(summaries, out, failed, output_frame=output_frame, **counts)
     write_city_report(summaries, polygons, out, lang=lang, failed=failed, counts=counts)
     return summaries, {**city_totals(summaries, **counts), "failed": dict(failed)}, report
