@@ -47,8 +47,10 @@ __all__ = [
     "NO_AREA_ROW",
     "AreaJob",
     "DistrictSummary",
+    "TaskFailed",
     "area_folder",
     "area_jobs",
+    "catching_failure",
     "city_network",
     "city_totals",
     "district_areas",
@@ -404,6 +406,24 @@ def largest_first(jobs: Sequence[AreaJob]) -> list[AreaJob]:
     return sorted(jobs, key=lambda j: -j.size)
 
 
+@dataclass(frozen=True)
+class TaskFailed:
+    """A task's :class:`~xunfang.errors.XunfangError`, returned by the task instead of
+    raised (:func:`catching_failure`), so that a district the run reports as failed does
+    not also log an error and traceback on its dask worker."""
+
+    message: str
+
+
+def catching_failure(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)``, or :class:`TaskFailed` with the message of its
+    :class:`~xunfang.errors.XunfangError` (other errors pass through)."""
+    try:
+        return fn(*args)
+    except XunfangError as exc:
+        return TaskFailed(str(exc))
+
+
 def map_areas(
     fn: Callable[..., Any],
     jobs: Sequence[AreaJob],
@@ -436,8 +456,9 @@ def map_areas(
     ------
     The first error of a task passes through (and stops the rest), unless ``failed`` is
     given: then a task's :class:`~xunfang.errors.XunfangError` is recorded there (area ->
-    message) and the other jobs run. XunfangError when every worker has left the cluster
-    before all jobs started.
+    message) and the other jobs run (on a cluster the task returns it,
+    :func:`catching_failure`, so the worker logs no error for it). XunfangError when every
+    worker has left the cluster before all jobs started.
     """
     out: dict[str, Any] = {}
     if client is None:
@@ -483,8 +504,9 @@ def map_areas(
         data = [
             None if x is None else client.scatter(x, workers=[addr], hash=False) for x in job.data()
         ]
+        head = (fn,) if failed is None else (catching_failure, fn)
         fut = client.submit(
-            fn,
+            *head,
             *job.args,
             *shared_futures,
             *data,
@@ -505,13 +527,17 @@ def map_areas(
         for free in free_threads()[: len(waiting)]:  # the next largest jobs
             queue.add(submit(free))
         try:
-            full, summary = fut.result()
+            result = fut.result()
         except XunfangError as exc:
             if failed is None:
                 raise
-            failed[area] = str(exc)
+            result = TaskFailed(str(exc))
+        if isinstance(result, TaskFailed):
+            assert failed is not None  # only the catching task returns it
+            failed[area] = result.message
             fut.release()
             continue
+        full, summary = result
         out[area] = summary
         if on_done:
             on_done(full, summary)
