@@ -716,13 +716,13 @@ def write_summary_tables(
     The districts that ``failed`` (area -> reason) are listed under ``failed`` in the JSON
     (``districts`` holds those done) and as rows of the CSV with only ``area`` and
     ``failed`` (the reason; empty on the other rows) filled. ``csv_extra`` are rows added
-    to the CSV only (e.g. the incidents in no district, :data:`NO_AREA_ROW`).
+    last to the CSV only (e.g. the incidents in no district, :data:`NO_AREA_ROW`).
     ``plan_failed`` (area -> reason; for the city deploy and simulation) are the districts
     the city plan itself failed: under ``plan_failed`` in the JSON and as CSV rows whose
     ``failed`` is ``not planned: <reason>``."""
     table = pd.DataFrame(list(rows))
     ints = {c: "Int64" for c in table.select_dtypes("integer").columns}  # 2, not 2.0
-    more = [pd.DataFrame(list(csv_extra))] if csv_extra else []
+    more: list[pd.DataFrame] = []
     if plan_failed:
         reasons = [f"not planned: {r}" for r in plan_failed.values()]
         more.append(pd.DataFrame({"area": list(plan_failed), "failed": reasons}))
@@ -730,6 +730,9 @@ def write_summary_tables(
         more.append(pd.DataFrame({"area": list(failed), "failed": list(failed.values())}))
     if failed or plan_failed:
         table = table.assign(failed="")
+    if csv_extra:  # last, after the failed districts
+        extra = pd.DataFrame(list(csv_extra))
+        more.append(extra.assign(failed="") if "failed" in table.columns else extra)
     if more:
         table = pd.concat([table, *more], ignore_index=True).astype(ints)
     csv_path = write_text_atomic(out_dir / f"{stem}.csv", table.to_csv(index=False))
