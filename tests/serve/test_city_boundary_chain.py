@@ -85,13 +85,22 @@ def test_the_city_plan_counts_the_incidents_in_no_area(chain: dict[str, Any]) ->
     assert f"incidents in no area: {t['incidents_in_no_area']:,} of 400" in chain["output"]
 
 
-def test_deploy_a_boundary_city_plan_uses_the_recorded_incidents(chain: dict[str, Any]) -> None:
-    root = chain["root"]
-    out = root / "deploy"
+@pytest.mark.parametrize("override", [False, True], ids=["recorded", "boundary-roads"])
+def test_deploy_a_boundary_city_plan_uses_the_recorded_incidents(
+    chain: dict[str, Any], override: bool
+) -> None:
+    root, data_dir = chain["root"], chain["data_dir"]
+    out = root / f"deploy_{override}"
+    # --boundary/--roads replace those parts of the recorded city; its incidents stay
+    extra = (
+        ["--boundary", str(EXAMPLE / "boundary_gcj02.geojson"), "--roads", str(data_dir / OSM)]
+        if override
+        else []
+    )
     _run(
         [
             "deploy", "--plan-dir", str(chain["plan"]), "--roster", str(root / "roster.toml"),
-            "--workers", "0", "--out", str(out),
+            "--workers", "0", "--out", str(out), *extra,
         ],
         root,
         chain["data_dir"],
