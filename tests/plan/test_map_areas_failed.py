@@ -54,3 +54,32 @@ def test_summary_tables_list_the_failed_districts(tmp_path: Path) -> None:
     write_summary_tables(rows, totals, tmp_path, "ok")
     assert "failed" not in json.loads((tmp_path / "ok.json").read_text("utf-8"))
     assert "failed" not in pd.read_csv(tmp_path / "ok.csv").columns
+
+
+def test_on_a_cluster_a_failed_district_logs_no_worker_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    caplog.set_level(logging.INFO, logger="distributed")
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        failed: dict[str, str] = {}
+        out = map_areas(_task, _jobs(), client=client, failed=failed)
+        assert sorted(out) == ["district:1", "district:4"]
+        assert failed == {
+            "district:2": "no incidents inside district:2: check the files",
+            "district:3": "x.csv: unreadable",
+        }
+        # the failures are reported once, as failed districts: no worker error nor traceback
+        errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+        assert errors == [], [r.getMessage() for r in errors]
+        # without failed: the first error still passes through
+        with pytest.raises((ValidationError, DataFileError)):
+            map_areas(_task, _jobs(), client=client)

@@ -325,3 +325,95 @@ def test_every_polygon_of_a_boundary_file(tmp_path: Path) -> None:
     text = "".join(res.output.split())
     want = "可用图层：boundary（如--areaboundary:名称规划其中一个多边形，--areaboundary:all"
     assert want in text
+
+
+def test_incidents_in_no_area_counts_those_outside_every_polygon(tmp_path: Path) -> None:
+    import geopandas as gpd
+    import pandas as pd
+    from shapely.geometry import box
+
+    from xunfang.ingest.city import BoundaryLayer, City
+    from xunfang.ingest.incidents import IncidentTable
+    from xunfang.plan.city_plan import NO_AREA_ROW, incidents_in_no_area
+
+    # two 1 km squares side by side in UTM 51N (Shanghai), west [0, 1000] and east
+    # [1000, 2000] m east of X0; incidents: 2 in west, 1 in east, 2 north of both
+    x0, y0, utm = 350_000.0, 3_456_000.0, "EPSG:32651"
+    squares = gpd.GeoDataFrame(
+        {"name": ["west", "east"]},
+        geometry=[box(x0, y0, x0 + 1000, y0 + 1000), box(x0 + 1000, y0, x0 + 2000, y0 + 1000)],
+        crs=utm,
+    )
+    path = tmp_path / "b.geojson"
+    squares.to_crs("EPSG:4326").to_file(path, driver="GeoJSON")
+    city = City(name="b", boundaries=(BoundaryLayer("boundary", path),), source="options")
+    xs = [x0 + 100, x0 + 900, x0 + 1500, x0 + 500, x0 + 1500]
+    ys = [y0 + 500, y0 + 500, y0 + 500, y0 + 1500, y0 + 2500]
+    frame = pd.DataFrame({"x_m": xs, "y_m": ys})
+    incidents = IncidentTable(frame, utm, "Asia/Shanghai")
+    areas = ["boundary:west", "boundary:east"]
+    assert incidents_in_no_area(incidents, city, areas, crs=utm) == 2
+    assert incidents_in_no_area(incidents, city, areas[:1], crs=utm) == 3  # east's one too
+    # the totals, the JSON and a CSV row say it
+    s = [_summary("boundary:west", 2, 1, 1.0, 2.0), _summary("boundary:east", 1, 1, 0.0, 1.0)]
+    t = city_totals(s, incidents_total=5, incidents_in_no_area=2)
+    assert (t["incidents"], t["incidents_total"], t["incidents_in_no_area"]) == (3, 5, 2)
+    written = write_city_summary(s, tmp_path, incidents_total=5, incidents_in_no_area=2)
+    payload = json.loads(written["city_summary.json"].read_text())
+    assert payload["totals"]["incidents_in_no_area"] == 2
+    assert [d["area"] for d in payload["districts"]] == ["boundary:west", "boundary:east"]
+    table = pd.read_csv(written["city_summary.csv"])
+    assert table["area"].tolist() == ["boundary:west", "boundary:east", NO_AREA_ROW]
+    assert table["incidents"].tolist() == [2, 1, 2]
+    from xunfang.serve.city_report import render_city_html
+
+    polygons = dict(zip(areas, squares.to_crs("EPSG:4326").geometry, strict=True))
+    counts = {"incidents_total": 5, "incidents_in_no_area": 2}
+    en = render_city_html(s, polygons, "en", counts=counts)
+    assert "Incidents in no district: 2 of the 5 ingested" in en
+    zh = render_city_html(s, polygons, "zh", counts=counts)
+    assert "导入的 5 起中有 2 起不在任何辖区范围内" in zh
+
+
+def test_city_report_pmedian_sentence_adds_up() -> None:
+    from shapely.geometry import box
+
+    from xunfang.serve.city_report import render_city_html
+
+    # district:1 proven optimal; district:2 stopped within its stopping gap: 1 + 1 more of 2
+    s = [
+        _summary("district:1", 100, 2, 40.0, 70.0),
+        dataclasses.replace(
+            _summary("district:2", 300, 3, 90.0, 210.0), pmedian_status="within_gap"
+        ),
+    ]
+    assert city_totals(s)["pmedian_within_gap"] == 2  # the field counts the proven one too
+    polygons = {
+        "district:1": box(-87.7, 41.8, -87.6, 41.9),
+        "district:2": box(-87.6, 41.8, -87.5, 41.9),
+    }
+    en = render_city_html(s, polygons, "en")
+    assert "p-median proven optimal in 1 of 2 districts, 1 more within its stopping gap" in en
+    zh = render_city_html(s, polygons, "zh")
+    assert "p-中位模型在 2 个辖区中有 1 个证明最优，另有 1 个在停止间隙内" in zh
+
+
+def test_city_summary_lon_lat_are_in_the_output_frame(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from xunfang.ingest.coords import wgs84_to_gcj02
+
+    # a district point in central Shanghai (WGS-84), where GCJ-02 adds about +0.0045 deg of
+    # longitude and -0.002 deg of latitude
+    s = [dataclasses.replace(_summary("boundary:a", 100, 2, 40.0, 70.0), lon=121.48, lat=31.23)]
+    written = write_city_summary(s, tmp_path, output_frame="gcj02")
+    row = pd.read_csv(written["city_summary.csv"]).iloc[0]
+    lon, lat = wgs84_to_gcj02([121.48], [31.23])
+    assert row["coord_frame"] == "gcj02"
+    assert (row["lon"], row["lat"]) == pytest.approx((float(lon[0]), float(lat[0])), abs=1e-9)
+    assert 0.004 < row["lon"] - 121.48 < 0.005 and -0.003 < row["lat"] - 31.23 < -0.001
+    doc = json.loads(written["city_summary.json"].read_text())
+    assert doc["districts"][0]["coord_frame"] == "gcj02"
+    assert doc["districts"][0]["lon"] == pytest.approx(row["lon"], abs=1e-12)
+    wgs = pd.read_csv(write_city_summary(s, tmp_path / "w")["city_summary.csv"]).iloc[0]
+    assert (wgs["lon"], wgs["lat"], wgs["coord_frame"]) == (121.48, 31.23, "wgs84")

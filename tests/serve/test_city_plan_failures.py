@@ -65,9 +65,11 @@ def test_one_empty_area_does_not_stop_the_city_plan(data_dir: Path, tmp_path: Pa
     assert failed["area"] == "area:东片"
     assert failed["reason"].startswith("no incidents inside area:东片")
     table = pd.read_csv(out / "city_summary.csv", keep_default_na=False)
-    assert table["area"].tolist() == ["area:西片", "area:东片"]
-    assert table["failed"].tolist()[0] == ""
+    # the last row counts the incidents inside neither polygon: none, all are in 西片
+    assert table["area"].tolist() == ["area:西片", "area:东片", "(in no area)"]
+    assert table["failed"].tolist()[0] == table["failed"].tolist()[2] == ""
     assert table["failed"].tolist()[1].startswith("no incidents inside area:东片")
+    assert table["incidents"].tolist()[2] == "0" and doc["totals"]["incidents_in_no_area"] == 0
     assert (out / area_folder("area:西片") / "report.html").is_file()
     assert not (out / area_folder("area:东片")).exists()
     report = (out / "city_report.html").read_text("utf-8")

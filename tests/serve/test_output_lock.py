@@ -100,7 +100,8 @@ def _commands(folder: Path, tmp_path: Path) -> dict[str, list[str]]:
         "ingest": ["ingest", str(FIXTURE), "--profile", "cn110", *out],
         "plan": ["plan", "--area", "district:1", *out],
         "plan city": ["plan", "--area", "district:all", *out],
-        "deploy": ["deploy", "--plan-dir", str(tmp_path), "--roster", str(some), *out],
+        # (a plan folder beside the output: deploy refuses an --out inside its plan folder)
+        "deploy": ["deploy", "--plan-dir", str(tmp_path / "plan"), "--roster", str(some), *out],
         "simulate run": ["simulate", "run", "--scenario", str(some), *out],
         "simulate sweep": ["simulate", "sweep", "--area", "district:1", "--booths", "5", *out],
         "forecast evaluate": ["forecast", "evaluate", "--area", "district:1", *out],

@@ -938,6 +938,7 @@ def resolve_city(
     country: str | None = None,
     data_dir: str | Path | None = None,
     boundary_frame: str | None = None,
+    base_city: City | None = None,
 ) -> City:
     """The city of a command: a city file, the default city, or either with the parts
     the options give replacing its own.
@@ -967,6 +968,10 @@ def resolve_city(
         Replace the city's.
     data_dir
         What ``data:`` paths are relative to.
+    base_city
+        The city to start from when no ``city`` file is given (e.g. the city a plan folder
+        recorded), in place of the default city or a city of ``boundary`` alone: the
+        options replace its parts.
 
     Raises
     ------
@@ -977,6 +982,8 @@ def resolve_city(
         frame = _check_frame(frame, "--frame")
     if city is not None:
         base = City.from_toml(city, data_dir=data_dir)
+    elif base_city is not None:
+        base = base_city
     elif boundary is not None:
         base = City(
             name=Path(boundary).stem,
@@ -1001,7 +1008,7 @@ def resolve_city(
                 frame=use_frame,
             ),
         )
-        if city is None:
+        if city is None and base_city is None:
             changes["station_names"] = None
     elif boundary_name is not None or boundary_name_field is not None:
         first = base.boundaries[0]
@@ -1029,7 +1036,7 @@ def resolve_city(
         changes["roads"] = replace(base.roads, country=country)
     if stations is not None:
         changes["stations"] = Path(stations).absolute()
-    elif boundary is not None and city is None:
+    elif boundary is not None and city is None and base_city is None:
         changes["stations"] = None
     if incidents:
         changes["incidents"] = tuple(str(Path(p).absolute()) for p in incidents)

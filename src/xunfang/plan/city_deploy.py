@@ -41,6 +41,7 @@ __all__ = [
     "deploy_city",
     "deploy_one_district",
     "deploy_totals",
+    "plan_failed_districts",
     "plan_incident_period",
     "summarise_deployment",
 ]
@@ -211,6 +212,27 @@ def city_plan_folders(plan_dir: str | Path) -> dict[str, Path]:
             path, f"district plan folder(s) without plan_summary.json: {', '.join(missing[:5])}"
         )
     return folders
+
+
+def plan_failed_districts(plan_dir: str | Path) -> dict[str, str]:
+    """Area -> reason of the districts the city plan in ``plan_dir`` failed to plan
+    (``failed`` of its ``city_summary.json``; empty when none failed or the folder has no
+    city summary): they have no plan folder, so the city deploy and simulation name them.
+
+    Raises
+    ------
+    DataFileError
+        If ``city_summary.json`` is unreadable or its ``failed`` is not a list of
+        ``{"area": ..., "reason": ...}``.
+    """
+    path = Path(plan_dir) / "city_summary.json"
+    if not path.is_file():
+        return {}
+    doc = strict_json.load_file(path)
+    try:
+        return {str(d["area"]): str(d.get("reason", "")) for d in doc.get("failed") or []}
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise DataFileError(path, f"unreadable city summary: {exc}", field="failed") from exc
 
 
 def deploy_one_district(

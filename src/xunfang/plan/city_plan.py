@@ -45,13 +45,17 @@ from xunfang.units import WGS84, minutes_to_s
 
 __all__ = [
     "CITY_CURVE_TIME_S",
+    "NO_AREA_ROW",
     "AreaJob",
     "DistrictSummary",
+    "TaskFailed",
     "area_folder",
     "area_jobs",
+    "catching_failure",
     "city_network",
     "city_totals",
     "district_areas",
+    "incidents_in_no_area",
     "largest_first",
     "map_areas",
     "plan_city",
@@ -404,6 +408,24 @@ def largest_first(jobs: Sequence[AreaJob]) -> list[AreaJob]:
     return sorted(jobs, key=lambda j: -j.size)
 
 
+@dataclass(frozen=True)
+class TaskFailed:
+    """A task's :class:`~xunfang.errors.XunfangError`, returned by the task instead of
+    raised (:func:`catching_failure`), so that a district the run reports as failed does
+    not also log an error and traceback on its dask worker."""
+
+    message: str
+
+
+def catching_failure(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)``, or :class:`TaskFailed` with the message of its
+    :class:`~xunfang.errors.XunfangError` (other errors pass through)."""
+    try:
+        return fn(*args)
+    except XunfangError as exc:
+        return TaskFailed(str(exc))
+
+
 def map_areas(
     fn: Callable[..., Any],
     jobs: Sequence[AreaJob],
@@ -436,8 +458,9 @@ def map_areas(
     ------
     The first error of a task passes through (and stops the rest), unless ``failed`` is
     given: then a task's :class:`~xunfang.errors.XunfangError` is recorded there (area ->
-    message) and the other jobs run. XunfangError when every worker has left the cluster
-    before all jobs started.
+    message) and the other jobs run (on a cluster the task returns it,
+    :func:`catching_failure`, so the worker logs no error for it). XunfangError when every
+    worker has left the cluster before all jobs started.
     """
     out: dict[str, Any] = {}
     if client is None:
@@ -483,8 +506,9 @@ def map_areas(
         data = [
             None if x is None else client.scatter(x, workers=[addr], hash=False) for x in job.data()
         ]
+        head = (fn,) if failed is None else (catching_failure, fn)
         fut = client.submit(
-            fn,
+            *head,
             *job.args,
             *shared_futures,
             *data,
@@ -505,13 +529,17 @@ def map_areas(
         for free in free_threads()[: len(waiting)]:  # the next largest jobs
             queue.add(submit(free))
         try:
-            full, summary = fut.result()
+            result = fut.result()
         except XunfangError as exc:
             if failed is None:
                 raise
-            failed[area] = str(exc)
+            result = TaskFailed(str(exc))
+        if isinstance(result, TaskFailed):
+            assert failed is not None  # only the catching task returns it
+            failed[area] = result.message
             fut.release()
             continue
+        full, summary = result
         out[area] = summary
         if on_done:
             on_done(full, summary)
@@ -553,14 +581,60 @@ def city_network(
     )
 
 
-def city_totals(summaries: Sequence[DistrictSummary]) -> dict[str, Any]:
-    """City figures as sums of the districts' own figures (shares from those sums)."""
+NO_AREA_ROW = "(in no area)"
+"""The ``area`` of the row of ``city_summary.csv`` that counts the incidents inside no
+district (its ``incidents``; the other columns empty)."""
+
+
+def incidents_in_no_area(
+    incidents: IncidentTable, city: City, areas: Sequence[str], crs: Any = None
+) -> int:
+    """How many of ``incidents`` lie inside none of ``areas``' polygons (so in no district's
+    plan), by the rule a district's plan picks its incidents
+    (:func:`xunfang.plan.booth_plan.make_booth_plan`: ``shapely.contains_xy`` of the area's
+    polygon on the incidents' positions projected to the area's CRS; a point on an
+    outline is in no area).
+
+    Parameters
+    ----------
+    incidents
+        The city's incidents (any projected CRS; their lon/lat are reprojected per area).
+    city
+        The city whose boundary layers hold ``areas``.
+    areas
+        Study-area names.
+    crs
+        The CRS override of the areas (``PlanConfig.crs``), None for each area's own.
+    """
+    if not len(incidents):
+        return 0
+    in_some = np.zeros(len(incidents), dtype=bool)
+    for name in areas:
+        area = city.study_area(name, crs=crs)
+        table = incidents if incidents.crs == area.crs else incidents.reproject(area.crs)
+        in_some |= shapely.contains_xy(
+            area.polygon, table.frame["x_m"].to_numpy(), table.frame["y_m"].to_numpy()
+        )
+    return int((~in_some).sum())
+
+
+def city_totals(
+    summaries: Sequence[DistrictSummary],
+    *,
+    incidents_total: int | None = None,
+    incidents_in_no_area: int | None = None,
+) -> dict[str, Any]:
+    """City figures as sums of the districts' own figures (shares from those sums).
+
+    ``incidents_total`` (every incident ingested for the city) and ``incidents_in_no_area``
+    (those inside no district, :func:`incidents_in_no_area`), when given, are added as
+    they are: the districts' ``incidents`` do not count the latter."""
     incidents = sum(s.incidents for s in summaries)
     weight = float(sum(s.demand_weight for s in summaries))
     before = float(sum(s.covered_before for s in summaries))
     after = float(sum(s.covered_after for s in summaries))
     booths = sum(s.booths for s in summaries)
-    return {
+    out: dict[str, Any] = {
         "districts": len(summaries),
         "incidents": incidents,
         "demand_weight": weight,
@@ -581,21 +655,50 @@ def city_totals(summaries: Sequence[DistrictSummary]) -> dict[str, Any]:
         "cpu_time_s_sum": float(sum(s.cpu_time_s for s in summaries)),
         "peak_rss_mib_max": max((s.peak_rss_mib for s in summaries), default=float("nan")),
     }
+    if incidents_total is not None:
+        out["incidents_total"] = int(incidents_total)
+    if incidents_in_no_area is not None:
+        out["incidents_in_no_area"] = int(incidents_in_no_area)
+    return out
 
 
 def write_city_summary(
     summaries: Sequence[DistrictSummary],
     out_dir: Path,
     failed: Mapping[str, str] | None = None,
+    output_frame: str = "wgs84",
+    **counts: int | None,
 ) -> dict[str, Path]:
     """``city_summary.csv`` (one row per district) and ``city_summary.json`` (rows + totals),
-    with the districts that ``failed`` (area -> reason) listed."""
+    with the districts that ``failed`` (area -> reason) listed; ``counts`` are the keywords
+    of :func:`city_totals` (``incidents_total``, ``incidents_in_no_area``).
+
+    Each district's ``lon``/``lat`` (a point inside it) is written in ``output_frame``
+    (``wgs84``, ``gcj02`` or ``bd09``, as the district's own files;
+    :func:`xunfang.ingest.coords.to_output_frame`), named by a ``coord_frame`` column as
+    in ``sites.csv``.
+
+    Raises
+    ------
+    ValidationError
+        For an unknown ``output_frame``.
+    """
+    from xunfang.ingest.coords import to_output_frame
+
+    totals = city_totals(summaries, **counts)
+    no_area = totals.get("incidents_in_no_area")
+    rows = [s.to_dict() for s in summaries]
+    if rows:
+        lon, lat = to_output_frame([r["lon"] for r in rows], [r["lat"] for r in rows], output_frame)
+        for r, x, y in zip(rows, lon, lat, strict=True):
+            r.update(lon=float(x), lat=float(y), coord_frame=output_frame)
     return write_summary_tables(
-        [s.to_dict() for s in summaries],
-        city_totals(summaries),
+        rows,
+        totals,
         out_dir,
         "city_summary",
         failed=failed,
+        csv_extra=[] if no_area is None else [{"area": NO_AREA_ROW, "incidents": no_area}],
     )
 
 
@@ -606,18 +709,34 @@ def write_summary_tables(
     stem: str,
     *,
     failed: Mapping[str, str] | None = None,
+    csv_extra: Sequence[dict[str, Any]] = (),
+    plan_failed: Mapping[str, str] | None = None,
 ) -> dict[str, Path]:
     """``<stem>.csv`` (one row per district) and ``<stem>.json`` (``totals`` and the rows;
     nan written as null): the summary files of the city plan, deploy and simulation.
 
     The districts that ``failed`` (area -> reason) are listed under ``failed`` in the JSON
     (``districts`` holds those done) and as rows of the CSV with only ``area`` and
-    ``failed`` (the reason; empty on the other rows) filled."""
+    ``failed`` (the reason; empty on the other rows) filled. ``csv_extra`` are rows added
+    last to the CSV only (e.g. the incidents in no district, :data:`NO_AREA_ROW`).
+    ``plan_failed`` (area -> reason; for the city deploy and simulation) are the districts
+    the city plan itself failed: under ``plan_failed`` in the JSON and as CSV rows whose
+    ``failed`` is ``not planned: <reason>``."""
     table = pd.DataFrame(list(rows))
+    ints = {c: "Int64" for c in table.select_dtypes("integer").columns}  # 2, not 2.0
+    more: list[pd.DataFrame] = []
+    if plan_failed:
+        reasons = [f"not planned: {r}" for r in plan_failed.values()]
+        more.append(pd.DataFrame({"area": list(plan_failed), "failed": reasons}))
     if failed:
-        bad = pd.DataFrame({"area": list(failed), "failed": list(failed.values())})
-        ints = {c: "Int64" for c in table.select_dtypes("integer").columns}  # 2, not 2.0
-        table = pd.concat([table.assign(failed=""), bad], ignore_index=True).astype(ints)
+        more.append(pd.DataFrame({"area": list(failed), "failed": list(failed.values())}))
+    if failed or plan_failed:
+        table = table.assign(failed="")
+    if csv_extra:  # last, after the failed districts
+        extra = pd.DataFrame(list(csv_extra))
+        more.append(extra.assign(failed="") if "failed" in table.columns else extra)
+    if more:
+        table = pd.concat([table, *more], ignore_index=True).astype(ints)
     csv_path = write_text_atomic(out_dir / f"{stem}.csv", table.to_csv(index=False))
     json_path = out_dir / f"{stem}.json"
 
@@ -627,5 +746,7 @@ def write_summary_tables(
     }
     if failed:
         payload["failed"] = [{"area": a, "reason": r} for a, r in failed.items()]
+    if plan_failed:
+        payload["plan_failed"] = [{"area": a, "reason": r} for a, r in plan_failed.items()]
     write_text_atomic(json_path, strict_json.dumps(payload, indent=2))
     return {csv_path.name: csv_path, json_path.name: json_path}

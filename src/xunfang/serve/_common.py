@@ -192,6 +192,12 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "如列名不同，请在 --mapping 文件中指定",
         ),
         (r"cannot read city file: (.+)", "无法读取城市文件：{0}"),
+        (
+            r"--out (.+) is the plan folder (.+) or inside it: (.+) would overwrite the plan's "
+            r"files \(each district's report\.html\); give another folder as --out",
+            "--out {0} 是方案文件夹 {1} 或其子文件夹：{2} 会覆盖方案的文件（各辖区的 "
+            "report.html）；请另选一个文件夹作 --out",
+        ),
         (r"not valid TOML: (.+)", "不是有效的 TOML：{0}"),
         (r"unknown field\(s\) (.+?) in (\S+); known: (.+)", "{1} 中有未知字段 {0}；已知字段：{2}"),
         (r"unknown field\(s\) (.+?); known: (.+)", "未知字段 {0}；已知字段：{1}"),
@@ -466,6 +472,25 @@ COMMAND_NAMES = {
 :data:`xunfang.outputs.OUTPUT_MARKERS`."""
 
 
+def refuse_out_in_plan_dir(out: Path, plan_dir: Path, command: str) -> None:
+    """Refuse to write ``command``'s output into the plan folder ``plan_dir`` or a folder
+    inside it: its ``report.html`` (and, for a city plan, each district's) has the name of
+    the plan's own and would overwrite it.
+
+    Raises
+    ------
+    ValidationError
+        If ``out`` is ``plan_dir`` or lies inside it (symbolic links resolved).
+    """
+    o, p = Path(out).resolve(), Path(plan_dir).resolve()
+    if o == p or p in o.parents:
+        raise ValidationError(
+            f"--out {out} is the plan folder {plan_dir} or inside it: {command} would "
+            "overwrite the plan's files (each district's report.html); give another folder "
+            "as --out"
+        )
+
+
 def warn_other_output(out: Path, command: str, lang: str = "en") -> dict[str, str]:
     """Warn on standard error when ``out`` holds another command's output
     (:func:`xunfang.outputs.other_commands_output`): this run's files would be written
@@ -504,13 +529,15 @@ def writes_output_folder(command: Callable[P, R]) -> Callable[P, R]:
 
     A folder that holds another command's output (e.g. ``plan --out`` into a deploy
     folder) is written all the same, after a warning naming that command and its files
-    (:func:`warn_other_output`).
+    (:func:`warn_other_output`); but ``deploy`` and ``simulate run`` refuse an ``out`` that
+    is their ``plan_dir`` or inside it (:func:`refuse_out_in_plan_dir`), before creating it.
 
     Raises
     ------
     typer.Exit
         Code 2, after printing the error, when another process is writing ``out`` (the
-        message names the folder, that process's id and its command) or ``out`` is a file.
+        message names the folder, that process's id and its command), ``out`` is a file,
+        or ``out`` is the ``plan_dir`` of ``deploy``/``simulate run`` or inside it.
     """
 
     @functools.wraps(command)
@@ -519,11 +546,15 @@ def writes_output_folder(command: Callable[P, R]) -> Callable[P, R]:
         if not isinstance(out, str | os.PathLike):
             raise TypeError(f"{command.__name__}: out must be a path, got {out!r}")
         lang = str(kwargs.get("lang", "en"))
+        name = COMMAND_NAMES.get(command.__name__, command.__name__)
         try:
+            plan_dir = kwargs.get("plan_dir")
+            if name in ("deploy", "simulate run") and isinstance(plan_dir, str | os.PathLike):
+                refuse_out_in_plan_dir(Path(out), Path(plan_dir), name)  # before any write
             lock = OutputLock(Path(out)).acquire()
         except (ValidationError, OSError) as exc:
             raise fail(exc, lang) from exc
-        warn_other_output(Path(out), COMMAND_NAMES.get(command.__name__, command.__name__), lang)
+        warn_other_output(Path(out), name, lang)
         try:
             return command(*args, **kwargs)
         finally:

@@ -146,6 +146,7 @@ def render_city_deploy_html(
     incident_files: Sequence[Path] = (),
     links: Mapping[str, str] | None = None,
     failed: Mapping[str, str] | None = None,
+    plan_failed: Mapping[str, str] | None = None,
 ) -> str:
     """The city deployment page.
 
@@ -162,6 +163,9 @@ def render_city_deploy_html(
         the incident files given, empty: those the plans record).
     links
         Area -> relative link to the district's own report.
+    failed, plan_failed
+        Area -> reason of the districts whose run failed, and of those the city plan
+        itself failed (``failed`` of its ``city_summary.json``): each named in the notes.
 
     Raises
     ------
@@ -265,7 +269,12 @@ def render_city_deploy_html(
                 ),
             )
         ],
-        notes=[*failed_notes(failed, lang, "deploy"), tr("notes"), tr("notes_city")],
+        notes=[
+            *failed_notes(plan_failed, lang, "plan"),
+            *failed_notes(failed, lang, "deploy"),
+            tr("notes"),
+            tr("notes_city"),
+        ],
     )
 
 

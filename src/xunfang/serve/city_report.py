@@ -85,10 +85,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "{incidents} incidents, {stations} stations, {booths} booths. Incidents within "
         "the coverage threshold: {before} with stations alone, {after} with stations and "
         "booths (+{gain} incidents per booth). p-median proven optimal in {proven} of {n} "
-        "districts, within its stopping gap (bound stated) in {within} (largest gap {gap}).",
+        "districts, {more} more within its stopping gap (bound stated; largest gap {gap}).",
         "zh": "警情 {incidents} 起，派出所 {stations} 个，岗亭 {booths} 个。覆盖标准内的警情："
         "仅派出所 {before}，派出所加岗亭 {after}（每个岗亭新增覆盖 {gain} 起）。"
-        "p-中位模型在 {n} 个辖区中有 {proven} 个证明最优，{within} 个在停止间隙内（给出下界；"
+        "p-中位模型在 {n} 个辖区中有 {proven} 个证明最优，另有 {more} 个在停止间隙内（给出下界；"
         "最大间隙 {gap}）。",
     },
     "card_incidents": {"en": "incidents", "zh": "警情"},
@@ -118,6 +118,12 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "Incidents: {incidents} in the {n} districts (ingested once for the city); "
         "each district's plan is made on the incidents inside it.",
         "zh": "警情：{n} 个辖区内共 {incidents} 起（全市一次导入），各辖区方案只用其辖区内的警情。",
+    },
+    "plan_on_no_area": {
+        "en": "Incidents in no district: {none} of the {total} ingested lie inside none of "
+        "the districts' polygons and are in no plan.",
+        "zh": "不在任何辖区内的警情：导入的 {total} 起中有 {none} 起不在任何辖区范围内，"
+        "未计入任何方案。",
     },
     "plan_on_plans": {
         "en": "Plans: one MCLP and p-median per district, in the folders beside this page.",
@@ -563,9 +569,13 @@ def render_city_html(
     *,
     links: Mapping[str, str] | None = None,
     failed: Mapping[str, str] | None = None,
+    counts: Mapping[str, int] | None = None,
 ) -> str:
     """The city plan page: city totals, the map, the districts by gain per booth, the table;
-    the districts that ``failed`` (area -> reason) are named first, with their reasons.
+    the districts that ``failed`` (area -> reason) are named first, with their reasons;
+    ``counts`` (``incidents_total``, ``incidents_in_no_area``, as
+    :func:`xunfang.plan.city_plan.city_totals` takes them) add the incidents inside no
+    district to the "computed on" lines.
 
     Raises
     ------
@@ -573,7 +583,7 @@ def render_city_html(
         For a language other than ``en`` or ``zh``.
     """
     check_lang(lang)
-    t = city_totals(summaries)
+    t = city_totals(summaries, **(counts or {}))
     pct = percent(1)
 
     def tr(key: str, **kw: Any) -> str:
@@ -632,7 +642,8 @@ def render_city_html(
             after=pct(t["share_after"]),
             gain=number(1)(t["gain_per_booth"]),
             proven=t["pmedian_proven"],
-            within=t["pmedian_within_gap"],
+            # pmedian_within_gap counts the proven ones too
+            more=t["pmedian_within_gap"] - t["pmedian_proven"],
             n=t["districts"],
             gap=percent(3)(t["pmedian_max_gap"]),
         ),
@@ -644,6 +655,17 @@ def render_city_html(
         ],
         computed_on=[
             tr("plan_on_incidents", incidents=count(t["incidents"]), n=t["districts"]),
+            *(
+                [
+                    tr(
+                        "plan_on_no_area",
+                        none=count(t["incidents_in_no_area"]),
+                        total=count(t["incidents_total"]),
+                    )
+                ]
+                if "incidents_in_no_area" in t and "incidents_total" in t
+                else []
+            ),
             tr("plan_on_plans"),
         ],
         map_fig=city_map(summaries, polygons_wgs84, lang),
@@ -669,11 +691,15 @@ def write_city_report(
     out_dir: Path,
     lang: str = "en",
     failed: Mapping[str, str] | None = None,
+    counts: Mapping[str, int] | None = None,
 ) -> Path:
     """Write ``city_report.html`` into ``out_dir`` (linking the districts' ``report.html``
-    found there; naming the districts that ``failed``, area -> reason)."""
+    found there; naming the districts that ``failed``, area -> reason; ``counts`` as
+    :func:`render_city_html` takes them)."""
     links = report_links([s.area for s in summaries], out_dir)
     return write_atomic(
         out_dir / "city_report.html",
-        render_city_html(summaries, polygons_wgs84, lang, links=links, failed=failed),
+        render_city_html(
+            summaries, polygons_wgs84, lang, links=links, failed=failed, counts=counts
+        ),
     )

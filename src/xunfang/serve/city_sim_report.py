@@ -182,6 +182,7 @@ def render_city_sim_html(
     plan_dir: Path | str,
     links: Mapping[str, str] | None = None,
     failed: Mapping[str, str] | None = None,
+    plan_failed: Mapping[str, str] | None = None,
 ) -> str:
     """The city simulation page.
 
@@ -197,6 +198,9 @@ def render_city_sim_html(
         What it was computed on: the scenario's name and file, the city plan folder.
     links
         Area -> relative link to the district's own report.
+    failed, plan_failed
+        Area -> reason of the districts whose run failed, and of those the city plan
+        itself failed (``failed`` of its ``city_summary.json``): each named in the notes.
 
     Raises
     ------
@@ -323,6 +327,7 @@ def render_city_sim_html(
         map_help=tr("map_help", what=tr("map_what", v=_label(main, lang)), label=tr("map_label")),
         sections=sections,
         notes=[
+            *failed_notes(plan_failed, lang, "plan"),
             *failed_notes(failed, lang, "simulate"),
             tr("note_response"),
             tr("note_pooled"),

@@ -511,20 +511,29 @@ def _city_plan(
     if report is not None:
         print_ingest_report(report, lang)
     wall_s = time.perf_counter() - start
+    more = totals["pmedian_within_gap"] - totals["pmedian_proven"]  # it counts the proven too
     console.print(
         f"\n{totals['districts']} 个区域，{totals['booths']} 个岗亭：覆盖标准内的警情 "
         f"{totals['share_before']:.1%} -> {totals['share_after']:.1%}；p-中位模型在 "
-        f"{totals['pmedian_proven']} 个区域中证明最优，"
-        f"{totals['pmedian_within_gap']} 个在停止间隙内"
+        f"{totals['districts']} 个区域中有 {totals['pmedian_proven']} 个证明最优，另有 "
+        f"{more} 个在停止间隙内"
         f"（最大间隙 {totals['pmedian_max_gap']:.3%}）。"
         f"用时 {wall_s:.1f} 秒，已写出 {out}/city_report.html 和 {len(summaries)} 个目录"
         if lang == "zh"
         else f"\n{totals['districts']} areas, {totals['booths']} booths: within the threshold "
         f"{totals['share_before']:.1%} -> {totals['share_after']:.1%}; p-median proven optimal "
-        f"in {totals['pmedian_proven']}, within its stopping gap in {totals['pmedian_within_gap']} "
-        f"(largest gap {totals['pmedian_max_gap']:.3%}). Wrote "
+        f"in {totals['pmedian_proven']} of {totals['districts']}, {more} more within its "
+        f"stopping gap (largest gap {totals['pmedian_max_gap']:.3%}). Wrote "
         f"{out}/city_report.html and {len(summaries)} folders in {wall_s:.1f} s"
     )
+    if "incidents_in_no_area" in totals:
+        console.print(
+            f"不在任何辖区内的警情：{totals['incidents_total']:,} 起中有 "
+            f"{totals['incidents_in_no_area']:,} 起（未计入任何方案）"
+            if lang == "zh"
+            else f"incidents in no area: {totals['incidents_in_no_area']:,} of "
+            f"{totals['incidents_total']:,} (in no district's plan)"
+        )
     for failed_area, reason in totals.get("failed", {}).items():
         console.print(
             f"[yellow]警告：[/]{escape(failed_area)} 未能规划（其他区域已完成，见 "

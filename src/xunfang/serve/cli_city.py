@@ -120,8 +120,10 @@ def city_from_options(
     incidents: list[Path] | None = None,
     country: str | None = None,
     data_dir: Path | None = None,
+    base_city: City | None = None,
 ) -> City:
-    """The city the options describe (:func:`xunfang.ingest.city.resolve_city`).
+    """The city the options describe (:func:`xunfang.ingest.city.resolve_city`; without
+    ``city``, its parts replace those of ``base_city`` when given).
 
     Raises
     ------
@@ -142,4 +144,5 @@ def city_from_options(
         incidents=[p for p in incidents or [] if p.suffix != ".parquet"],
         country=country,
         data_dir=data_dir,
+        base_city=base_city,
     )

@@ -30,17 +30,34 @@ from xunfang.plan.city_deploy import (
     city_plan_folders,
     deploy_city,
     deploy_totals,
+    plan_failed_districts,
 )
 from xunfang.plan.city_plan import area_folder, city_network, write_summary_tables
 from xunfang.plan.deployment import DeployConfig, Deployment
 from xunfang.serve.cli_plan_all import city_network_line, dask_client, district_progress
 
-__all__ = ["is_city_plan_dir", "run_city_deploy", "run_city_simulation"]
+__all__ = ["is_city_plan_dir", "recorded_city", "run_city_deploy", "run_city_simulation"]
 
 
 def is_city_plan_dir(plan_dir: Path) -> bool:
     """Whether ``plan_dir`` is a city plan's output folder (holds ``city_summary.json``)."""
     return (Path(plan_dir) / "city_summary.json").is_file()
+
+
+def recorded_city(plan_dir: Path) -> City | None:
+    """The city a plan folder recorded (``city`` of its ``plan_summary.json``; for a city
+    plan folder, that of its first district): its boundary layers, areas, roads, stations
+    and incident files. None when the plan does not record one.
+
+    Raises
+    ------
+    DataFileError
+        If the folder holds neither ``city_summary.json`` with its district folders nor
+        ``plan_summary.json``, or a summary is unreadable.
+    """
+    if is_city_plan_dir(plan_dir):
+        return read_plan_record(next(iter(city_plan_folders(plan_dir).values()))).city
+    return read_plan_record(plan_dir).city
 
 
 def _city_and_network(
@@ -144,8 +161,14 @@ def run_city_deploy(
         _failed_bars(bars, failed, zh)
     _none_done(summaries, failed, zh)
     totals = deploy_totals(summaries)
+    not_planned = plan_failed_districts(plan_dir)
     write_summary_tables(
-        [s.to_dict() for s in summaries], totals, out, "city_deploy_summary", failed=failed
+        [s.to_dict() for s in summaries],
+        totals,
+        out,
+        "city_deploy_summary",
+        failed=failed,
+        plan_failed=not_planned,
     )
     write_city_deploy_report(
         summaries,
@@ -153,20 +176,38 @@ def run_city_deploy(
         out,
         lang,
         failed=failed,
+        plan_failed=not_planned,
         plan_dir=plan_dir,
         roster=roster,
         calendar=calendar,
         incident_files=incident_files,
     )
-    return summaries, {**totals, "failed": dict(failed)}
+    return summaries, {**totals, "failed": dict(failed), "plan_failed": not_planned}
 
 
-def print_failed(console: Console, failed: dict[str, str], lang: str, summary: str) -> None:
+def print_failed(
+    console: Console,
+    failed: dict[str, str],
+    lang: str,
+    summary: str,
+    plan_failed: dict[str, str] | None = None,
+) -> None:
     """A warning line per district that failed (the others are done), naming ``summary``
-    (the JSON file that lists them)."""
+    (the JSON file that lists them); first one per district the city plan failed
+    (``plan_failed``, area -> reason)."""
     from rich.markup import escape
 
     from xunfang.serve._common import error_text
+
+    for area, reason in (plan_failed or {}).items():
+        console.print(
+            f"[yellow]警告：[/]{escape(area)} 在方案中未能规划，未包含在内（见 {summary} 的 "
+            f"plan_failed）：{escape(error_text(reason, lang))}"
+            if lang == "zh"
+            else f"[yellow]warning:[/] {escape(area)} was not planned, so it is left out "
+            f"(see plan_failed in {summary}): {escape(reason)}",
+            soft_wrap=True,
+        )
 
     for area, reason in failed.items():
         console.print(
@@ -207,8 +248,9 @@ def run_city_simulation(
     lang: str = "en",
 ) -> tuple[list[Any], dict[str, Any]]:
     """Simulate every district of the city plan in ``plan_dir`` with ``scenario`` (a
-    :class:`xunfang.simulate.scenario.Scenario`; the city is ``city``, else the scenario's,
-    else the default: its incident files give the simulated month); write
+    :class:`xunfang.simulate.scenario.Scenario`; the city is ``city`` (the user's options),
+    else the one the plan recorded (its boundary layers name the plan's districts), else the
+    scenario's, else the default: its incident files give the simulated month); write
     ``out/<district>/``, ``out/city_simulation_summary.csv/json`` and
     ``out/city_simulation_report.html``, the city's and the districts' reports in ``lang``
     (``en`` or ``zh``). Returns the summaries and the city totals."""
@@ -221,6 +263,8 @@ def run_city_simulation(
     check_lang(lang)
     folders = city_plan_folders(plan_dir)
     sc = scenario.scenario  # the scenario's city (its incidents give the simulated month)
+    if city is None:
+        city = recorded_city(plan_dir)
     if city is None:
         city = (
             City.from_toml(scenario.path(sc.city), data_dir=settings.data_dir)
@@ -264,8 +308,14 @@ def run_city_simulation(
         _failed_bars(bars, failed, zh)
     _none_done(summaries, failed, zh)
     totals = sim_totals(summaries)
+    not_planned = plan_failed_districts(plan_dir)
     write_summary_tables(
-        [s.to_dict() for s in summaries], totals, out, "city_simulation_summary", failed=failed
+        [s.to_dict() for s in summaries],
+        totals,
+        out,
+        "city_simulation_summary",
+        failed=failed,
+        plan_failed=not_planned,
     )
     write_city_sim_report(
         summaries,
@@ -273,8 +323,9 @@ def run_city_simulation(
         out,
         lang,
         failed=failed,
+        plan_failed=not_planned,
         scenario_name=sc.name,
         scenario_source=str(scenario.source),
         plan_dir=plan_dir,
     )
-    return summaries, {**totals, "failed": dict(failed)}
+    return summaries, {**totals, "failed": dict(failed), "plan_failed": not_planned}

@@ -140,6 +140,8 @@ def deploy_cmd(
         )
         config.validate()
         settings = get_settings(data_dir=data_dir)
+        from xunfang.serve.cli_city_runs import recorded_city
+
         the_city = (
             city_from_options(
                 city=city,
@@ -152,6 +154,8 @@ def deploy_cmd(
                 frame=frame,
                 incidents=incidents,
                 data_dir=settings.data_dir,
+                # the options replace parts of the city the plan recorded
+                base_city=recorded_city(plan_dir) if city is None else None,
             )
             if any(v is not None for v in (city, boundary, roads, stations))
             else None  # the city recorded in the plan folder
@@ -189,7 +193,9 @@ def deploy_cmd(
                 f"risk within reach of a post {totals['covered_share']:.1%}. Wrote "
                 f"{out}/city_deploy_report.html and city_deploy_summary.csv in {wall_s:.1f} s"
             )
-            print_failed(console, totals["failed"], lang, "city_deploy_summary.json")
+            print_failed(
+                console, totals["failed"], lang, "city_deploy_summary.json", totals["plan_failed"]
+            )
             return
         with console.status("planning") as status:
 

@@ -26,6 +26,7 @@ from xunfang.plan.city_plan import (
     city_network,
     city_totals,
     district_areas,
+    incidents_in_no_area,
     plan_city,
     write_city_summary,
 )
@@ -275,6 +276,12 @@ def run_city_plan(
             ("每个区域都未能规划：" if zh else "every area failed: ")
             + "; ".join(f"{a}: {r}" for a, r in failed.items())
         )
-    write_city_summary(summaries, out, failed)
-    write_city_report(summaries, polygons, out, lang=lang, failed=failed)
-    return summaries, {**city_totals(summaries), "failed": dict(failed)}, report
+    counts = {
+        "incidents_total": len(incidents),
+        "incidents_in_no_area": incidents_in_no_area(
+            incidents, config.city or default_city(settings.data_dir), areas, config.crs
+        ),
+    }
+    write_city_summary(summaries, out, failed, output_frame=output_frame, **counts)
+    write_city_report(summaries, polygons, out, lang=lang, failed=failed, counts=counts)
+    return summaries, {**city_totals(summaries, **counts), "failed": dict(failed)}, report

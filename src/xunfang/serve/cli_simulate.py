@@ -33,6 +33,7 @@ from rich.table import Table
 
 from xunfang.config import get_settings
 from xunfang.errors import XunfangError
+from xunfang.ingest.incidents import incident_inputs
 from xunfang.serve._common import (
     LangOpt,
     check_lang_option,
@@ -98,6 +99,14 @@ def run_cmd(
     country: CountryOpt = None,
     stations: StationsOpt = None,
     frame: FrameOpt = None,
+    incidents: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--incidents",
+            help="Incident files replacing the city's (default: the scenario's city's; with "
+            "--plan-dir, those the plan recorded).",
+        ),
+    ] = None,
     data_dir: DataDir = None,
     plan_dir: Annotated[
         Path | None,
@@ -140,10 +149,15 @@ def run_cmd(
         settings = get_settings(data_dir=data_dir)
         sc = load_scenario(scenario)
         the_city = None
-        if any(v is not None for v in (city, boundary, roads, stations)):
+        # a city plan: the options replace parts of the city the plan recorded (its
+        # boundary layers name the districts), not of the scenario's city file
+        from xunfang.serve.cli_city_runs import is_city_plan_dir, recorded_city
+
+        city_plan = plan_dir is not None and is_city_plan_dir(plan_dir)
+        if any(v is not None for v in (city, boundary, roads, stations, incidents)):
             the_city = city_from_options(
                 city=city
-                if city is not None
+                if city is not None or city_plan
                 else (sc.path(sc.scenario.city) if sc.scenario.city else None),
                 boundary=boundary,
                 boundary_name=boundary_name,
@@ -152,7 +166,9 @@ def run_cmd(
                 country=country,
                 stations=stations,
                 frame=frame,
+                incidents=list(incident_inputs(incidents or [])),
                 data_dir=settings.data_dir,
+                base_city=recorded_city(plan_dir) if city_plan and plan_dir else None,
             )
         reps = replications or sc.scenario.replications
         if plan_dir is not None:
@@ -189,7 +205,9 @@ def run_cmd(
                 else f"{totals['districts']} districts: wrote {out}/city_simulation_report.html "
                 f"and city_simulation_summary.csv in {wall_s:.1f} s"
             )
-            print_failed(_out, totals["failed"], lang, "city_simulation_summary.json")
+            print_failed(
+                _out, totals["failed"], lang, "city_simulation_summary.json", totals["plan_failed"]
+            )
             return
         with _progress() as progress:
             steps = ["study area", "booth plan (MCLP)", "road network", "incidents", "units"]

@@ -1,0 +1,208 @@
+"""A city plan made from a boundary file alone (``plan --boundary F --area boundary:all``),
+then ``deploy --plan-dir`` and ``simulate run --plan-dir`` on it: the runs take the areas,
+boundary and incident files the plan recorded, not the scenario's city file (whose layer is
+``area``, so it has no ``boundary:`` districts), unless the options replace them.
+
+On the SYNTHETIC example city examples/shanghai (real OpenStreetMap streets of central
+Shanghai, a made-up 2-polygon GCJ-02 boundary, stations and 110 calls of March 2024).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from xunfang.serve.cli import app
+
+pytestmark = pytest.mark.realdata
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "shanghai"
+OSM = "shanghai-osm/central_shanghai_drive.osm"
+AREAS = ["boundary:东片", "boundary:西片"]
+
+ROSTER = """crew_per_vehicle = 2
+min_rest_hours = 8
+[[shift]]
+name = "day"
+start = "08:00"
+hours = 12
+break_minutes = 30
+days = "all"
+officers = 4
+vehicles = 1
+[[shift]]
+name = "night"
+start = "20:00"
+hours = 12
+break_minutes = 30
+days = "all"
+officers = 4
+vehicles = 1
+"""
+
+
+def _run(args: list[str], root: Path, data_dir: Path) -> Any:
+    res = CliRunner().invoke(
+        app,
+        [*args, "--data-dir", str(data_dir)],
+        env={"COLUMNS": "200", "XUNFANG_CACHE_DIR": str(root / "cache")},
+    )
+    assert res.exit_code == 0, res.output
+    return res
+
+
+@pytest.fixture(scope="module")
+def chain(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    if not (data_dir / OSM).is_file():
+        pytest.skip("no Shanghai extract")
+    root = tmp_path_factory.mktemp("chain")
+    (root / "roster.toml").write_text(ROSTER, encoding="utf-8")
+    res = _run(
+        [
+            "plan", "--boundary", str(EXAMPLE / "boundary_gcj02.geojson"), "--frame", "gcj02",
+            "--roads", str(data_dir / OSM),
+            "--stations", str(EXAMPLE / "stations_gcj02.csv"),
+            "--incidents", str(EXAMPLE / "incidents_110_synthetic.csv"),
+            "--mapping", str(EXAMPLE / "mapping_110.toml"),
+            "--area", "boundary:all", "--booths", "2", "--threshold-min", "2",
+            "--no-curve", "--workers", "0", "--out", str(root / "city"),
+        ],
+        root,
+        data_dir,
+    )  # fmt: skip
+    return {"root": root, "plan": root / "city", "data_dir": data_dir, "output": res.output}
+
+
+def test_the_city_plan_counts_the_incidents_in_no_area(chain: dict[str, Any]) -> None:
+    t = json.loads((chain["plan"] / "city_summary.json").read_text("utf-8"))["totals"]
+    # every incident ingested is in one district's plan or counted as in none
+    assert t["incidents_total"] == 400  # the rows of incidents_110_synthetic.csv
+    assert t["incidents"] + t["incidents_in_no_area"] == 400
+    assert f"incidents in no area: {t['incidents_in_no_area']:,} of 400" in chain["output"]
+
+
+@pytest.mark.parametrize("override", [False, True], ids=["recorded", "boundary-roads"])
+def test_deploy_a_boundary_city_plan_uses_the_recorded_incidents(
+    chain: dict[str, Any], override: bool
+) -> None:
+    root, data_dir = chain["root"], chain["data_dir"]
+    out = root / f"deploy_{override}"
+    # --boundary/--roads replace those parts of the recorded city; its incidents stay
+    extra = (
+        ["--boundary", str(EXAMPLE / "boundary_gcj02.geojson"), "--roads", str(data_dir / OSM)]
+        if override
+        else []
+    )
+    _run(
+        [
+            "deploy", "--plan-dir", str(chain["plan"]), "--roster", str(root / "roster.toml"),
+            "--workers", "0", "--out", str(out), *extra,
+        ],
+        root,
+        chain["data_dir"],
+    )  # fmt: skip
+    doc = json.loads((out / "city_deploy_summary.json").read_text("utf-8"))
+    assert sorted(d["area"] for d in doc["districts"]) == AREAS
+    assert not doc.get("failed")
+    # by hand: 4 + 4 officers, each on one 12-hour shift every day of the week, in each
+    # of the 2 districts
+    assert doc["totals"]["officer_hours"] == 2 * 7 * 8 * 12
+
+
+@pytest.mark.parametrize("override", [False, True], ids=["recorded", "boundary-roads"])
+def test_simulate_a_boundary_city_plan_uses_the_recorded_areas(
+    chain: dict[str, Any], override: bool
+) -> None:
+    root, data_dir = chain["root"], chain["data_dir"]
+    out = root / f"sim_{override}"
+    extra = (
+        ["--boundary", str(EXAMPLE / "boundary_gcj02.geojson"), "--roads", str(data_dir / OSM)]
+        if override
+        else []
+    )
+    _run(
+        [
+            "simulate", "run", "--scenario", str(EXAMPLE / "scenario_march2024.toml"),
+            "--plan-dir", str(chain["plan"]), "--replications", "1", "--workers", "0",
+            "--out", str(out), *extra,
+        ],
+        root,
+        data_dir,
+    )  # fmt: skip
+    doc = json.loads((out / "city_simulation_summary.json").read_text("utf-8"))
+    assert sorted(d["area"] for d in doc["districts"]) == AREAS
+    # one replication of the 383 incidents of March 2024 inside the two polygons
+    assert doc["totals"]["booths_calls"] == 383
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_deploy_and_simulate_refuse_to_write_into_the_plan_folder(
+    chain: dict[str, Any], lang: str
+) -> None:
+    root, plan = chain["root"], chain["plan"]
+    report = plan / "boundary_东片" / "report.html"
+    before = report.read_bytes()
+    runs = [
+        ["deploy", "--plan-dir", str(plan), "--roster", str(root / "roster.toml"),
+         "--out", str(plan)],
+        ["simulate", "run", "--scenario", str(EXAMPLE / "scenario_march2024.toml"),
+         "--plan-dir", str(plan), "--out", str(plan / "sim")],
+    ]  # fmt: skip
+    for args in runs:
+        res = CliRunner().invoke(
+            app,
+            [*args, "--workers", "0", "--lang", lang, "--data-dir", str(chain["data_dir"])],
+            env={"COLUMNS": "300", "XUNFANG_CACHE_DIR": str(root / "cache")},
+        )
+        assert res.exit_code != 0
+        text = " ".join(res.output.split())
+        if lang == "zh":
+            assert "是方案文件夹" in text and "会覆盖方案的文件" in text, text
+        else:
+            assert "or inside it" in text and "would overwrite the plan's files" in text, text
+    assert report.read_bytes() == before
+    assert not (plan / "sim").exists()
+
+
+def test_deploy_and_simulate_name_the_districts_the_plan_failed(
+    chain: dict[str, Any], tmp_path: Path
+) -> None:
+    import shutil
+
+    import pandas as pd
+
+    root, data_dir = chain["root"], chain["data_dir"]
+    plan = tmp_path / "plan"
+    shutil.copytree(chain["plan"], plan)
+    # as a city plan writes it when 东片 fails: no folder, listed under failed
+    shutil.rmtree(plan / "boundary_东片")
+    path = plan / "city_summary.json"
+    doc = json.loads(path.read_text("utf-8"))
+    doc["districts"] = [d for d in doc["districts"] if d["area"] != "boundary:东片"]
+    doc["failed"] = [{"area": "boundary:东片", "reason": "no incidents inside boundary:东片"}]
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    runs = {
+        "city_deploy": ["deploy", "--plan-dir", str(plan), "--roster", str(root / "roster.toml")],
+        "city_simulation": [
+            "simulate", "run", "--scenario", str(EXAMPLE / "scenario_march2024.toml"),
+            "--plan-dir", str(plan), "--replications", "1",
+        ],
+    }  # fmt: skip
+    for stem, args in runs.items():
+        out = tmp_path / stem
+        res = _run([*args, "--workers", "0", "--out", str(out)], root, data_dir)
+        assert "boundary:东片 was not planned" in " ".join(res.output.split())
+        summary = json.loads((out / f"{stem}_summary.json").read_text("utf-8"))
+        assert [d["area"] for d in summary["districts"]] == ["boundary:西片"]
+        assert summary["plan_failed"] == [
+            {"area": "boundary:东片", "reason": "no incidents inside boundary:东片"}
+        ]
+        rows = pd.read_csv(out / f"{stem}_summary.csv", keep_default_na=False)
+        assert rows["area"].tolist() == ["boundary:西片", "boundary:东片"]
+        assert rows["failed"].tolist() == ["", "not planned: no incidents inside boundary:东片"]
+        page = (out / f"{stem}_report.html").read_text("utf-8")
+        assert "Not planned: " in page and "no incidents inside boundary:东片" in page
