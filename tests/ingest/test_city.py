@@ -238,6 +238,27 @@ def test_areas_lists_the_city_files_first_layer_by_default(tmp_path: Path) -> No
     assert "has no boundary layer 'district'; layers: zone" in bad.output
 
 
+def test_a_missing_incident_file_beside_others_is_an_error(tmp_path: Path) -> None:
+    """A city file listing two incident files, one misspelt: an error naming it (a tester
+    planned on 252 of 509 incidents without a word)."""
+    path = _write(tmp_path, "geojson")
+    (tmp_path / "a.csv").write_text("id\n", encoding="utf-8")
+    toml = tmp_path / "c.toml"
+    toml.write_text(
+        'name = "test city"\ntimezone = "Asia/Shanghai"\nframe = "wgs84"\n'
+        'incidents = ["a.csv", "b.xlsx"]\n'
+        f'[[boundaries]]\nkind = "zone"\nfile = "{path.name}"\n',
+        encoding="utf-8",
+    )
+    city = City.from_toml(toml)
+    with pytest.raises(DataFileError, match=r"b\.xlsx: file not found"):
+        city.incident_files()
+    with pytest.raises(DataFileError, match=r"b\.xlsx: file not found"):
+        city.incident_files(required=False)
+    (tmp_path / "b.xlsx").write_bytes(b"")
+    assert [p.name for p in city.incident_files()] == ["a.csv", "b.xlsx"]
+
+
 def test_city_file_fields(tmp_path: Path) -> None:
     path = _write(tmp_path, "geojson")
     toml = tmp_path / "c.toml"

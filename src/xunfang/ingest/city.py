@@ -798,13 +798,21 @@ class City:
         ------
         ValidationError
             If ``required`` and none is found, naming the patterns and how to get them.
+        DataFileError
+            If a file named without a pattern is missing while others are found (a partial
+            set of incidents would be planned on without a word).
         """
         out: list[Path] = []
+        missing: list[str] = []
         for pattern in self.incidents:
             if any(ch in pattern for ch in "*?["):
                 out.extend(sorted(Path(p) for p in glob.glob(pattern)))
             elif Path(pattern).exists():
                 out.append(Path(pattern))
+            else:
+                missing.append(pattern)
+        if missing and out:
+            raise DataFileError(missing[0], "file not found")
         if not out and required:
             hint = f" or run `{self.fetch_hint}`" if self.fetch_hint else ""
             where = next(filter(None, map(missing_data_hint, self.incidents)), "")
