@@ -51,6 +51,33 @@ def test_common_errors_in_chinese_keep_names_verbatim() -> None:
     assert error_text("something new: row 3", "zh") == "something new: row 3"
 
 
+def test_more_errors_in_chinese_from_the_third_tester() -> None:
+    assert (
+        error_text("--booths must be >= 0, got -3", "zh") == "--booths 必须大于或等于 0，实际为 -3"
+    )
+    assert (
+        error_text(
+            "辖区9.geojson holds 4 polygons: choose with --area 责任区:NAME (names: 外滩, 豫园)",
+            "zh",
+        )
+        == "辖区9.geojson 含 4 个多边形：请用 --area 责任区:NAME 选择（名称：外滩, 豫园）"
+    )
+    missing = DataFileError(
+        "辖区9.geojson", "has no property '不存在' (found ['名称'])", field="不存在"
+    )
+    assert error_text(str(missing), "zh") == (
+        "辖区9.geojson，字段 '不存在'：没有属性 '不存在'（已有属性：['名称']）"
+    )
+    assert error_text("areas named more than once: 外滩", "zh") == "区域被重复指定：外滩"
+    plan = DataFileError(
+        "out/city_summary.json",
+        "not found: give the output folder of `xunfang plan --area district:all`",
+    )
+    assert error_text(str(plan), "zh") == (
+        "out/city_summary.json：不存在：请给出 `xunfang plan --area district:all` 的输出文件夹"
+    )
+
+
 def test_travel_time_in_chinese() -> None:
     args = ["travel-time", "--roads", str(BLOCK), "--from", "121.47001,31.2300"]
     r = runner.invoke(app, [*args, "--to", "121.47099,31.2300", "--lang", "zh"])

@@ -342,8 +342,23 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "--booths {0} 加上 {1} 个固定点位，超过了 {2} 个候选点位",
         ),
         (
-            r"(.+) holds (\d+) polygons: choose with (--[\w-]+) \(names: (.+)\)",
+            r"(.+) holds (\d+) polygons: choose with (--.+?) \(names: (.+)\)",
             "{0} 含 {1} 个多边形：请用 {2} 选择（名称：{3}）",
+        ),
+        (r"(--[\w-]+) must be >= 0, got (.+)", "{0} 必须大于或等于 0，实际为 {1}"),
+        (r"has no property (.+) \(found (.+)\)", "没有属性 {0}（已有属性：{1}）"),
+        (r"areas named more than once: (.+)", "区域被重复指定：{0}"),
+        (
+            r"not found: give the output folder of `xunfang plan --area district:all`",
+            "不存在：请给出 `xunfang plan --area district:all` 的输出文件夹",
+        ),
+        (
+            r"not found: --plan-dir must be the output folder of `xunfang plan`",
+            "不存在：--plan-dir 必须是 `xunfang plan` 的输出文件夹",
+        ),
+        (
+            r"not found: give the output folder of `xunfang plan`",
+            "不存在：请给出 `xunfang plan` 的输出文件夹",
         ),
         (
             r"no \w+ named (.+?) in (.+) \((--[\w-]+)\); known names: (.+)",
