@@ -159,7 +159,8 @@ def plan_cmd(
         list[Path] | None,
         typer.Option(
             "--incidents",
-            help="Incident files or an ingested .parquet (default: the city's incident files).",
+            help="Incident files, folders or glob patterns (repeat the option: --incidents a.csv "
+            "--incidents b.xlsx) or an ingested .parquet (default: the city's incident files).",
         ),
     ] = None,
     profile: Annotated[
