@@ -192,6 +192,15 @@ def test_plan_sites_are_read_and_checked(tmp_path: Path) -> None:
         read_plan_sites(tmp_path)
     with pytest.raises(DataFileError, match=r"no sites\.csv"):
         read_plan_sites(tmp_path / "nowhere")
+    city = tmp_path / "city"  # a city plan: the error names its district folders
+    for name in ("district_1", "district_2"):
+        (city / name).mkdir(parents=True)
+        (city / name / "sites.csv").write_text(LOOP_SITES)
+    (city / "city_summary.json").write_text("{}")
+    with pytest.raises(
+        DataFileError, match=r"one district's folder inside it \(district_1, district_2\)"
+    ):
+        read_plan_sites(city)
 
 
 @pytest.mark.realdata

@@ -291,6 +291,14 @@ def read_plan_sites(plan_dir: Path) -> tuple[SiteSpec, ...]:
     """
     path = Path(plan_dir) / "sites.csv"
     if not path.is_file():
+        if (Path(plan_dir) / "city_summary.json").is_file():
+            folders = sorted(p.parent.name for p in Path(plan_dir).glob("*/sites.csv"))
+            shown = ", ".join(folders[:5]) + (", ..." if len(folders) > 5 else "")
+            raise DataFileError(
+                path,
+                "no sites.csv: this is a city plan; point XUNFANG_PLAN_DIR (--plan-dir) at one "
+                f"district's folder inside it ({shown})",
+            )
         raise DataFileError(
             path, "no sites.csv: point XUNFANG_PLAN_DIR at an `xunfang plan` output"
         )
