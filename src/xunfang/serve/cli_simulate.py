@@ -51,6 +51,7 @@ from xunfang.serve.cli_city import (
     RoadsOpt,
     StationsOpt,
     city_from_options,
+    refuse_stations_with_plan_dir,
 )
 
 app = typer.Typer(
@@ -147,6 +148,7 @@ def run_cmd(
     zh = lang == "zh"
     try:
         settings = get_settings(data_dir=data_dir)
+        refuse_stations_with_plan_dir(stations, plan_dir)
         sc = load_scenario(scenario)
         the_city = None
         # a city plan: the options replace parts of the city the plan recorded (its
@@ -154,7 +156,7 @@ def run_cmd(
         from xunfang.serve.cli_city_runs import is_city_plan_dir, recorded_city
 
         city_plan = plan_dir is not None and is_city_plan_dir(plan_dir)
-        if any(v is not None for v in (city, boundary, roads, stations, incidents)):
+        if any(v is not None for v in (city, boundary, roads, country, stations, incidents)):
             the_city = city_from_options(
                 city=city
                 if city is not None or city_plan
