@@ -149,7 +149,8 @@ def run_cmd(
     try:
         settings = get_settings(data_dir=data_dir)
         refuse_stations_with_plan_dir(stations, plan_dir)
-        sc = load_scenario(scenario)
+        # with --plan-dir each district's area replaces the scenario's: it may give none
+        sc = load_scenario(scenario, default_area="city" if plan_dir is not None else None)
         the_city = None
         # a city plan: the options replace parts of the city the plan recorded (its
         # boundary layers name the districts), not of the scenario's city file
