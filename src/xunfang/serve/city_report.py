@@ -83,9 +83,10 @@ _TEXT: dict[str, dict[str, str]] = {
     "plan_title": {"en": "City booth plan: {n} districts", "zh": "全市岗亭布设方案：{n} 个辖区"},
     "plan_lead": {
         "en": "{incidents} incidents, {stations}{distinct} stations, {booths} booths. "
-        "Incidents within the coverage threshold: {before} with stations alone, {after} with stations and "
-        "booths (+{gain} incidents per booth). p-median proven optimal in {proven} of {n} "
-        "districts, {more} more within its stopping gap (bound stated; largest gap {gap}).",
+        "Incidents within the coverage threshold: {before} with stations alone, {after} with "
+        "stations and booths (+{gain} incidents per booth). p-median proven optimal in "
+        "{proven} of {n} districts, {more} more within its stopping gap (bound stated; "
+        "largest gap {gap}).",
         "zh": "警情 {incidents} 起，派出所 {stations} 个{distinct}，岗亭 {booths} 个。"
         "覆盖标准内的警情："
         "仅派出所 {before}，派出所加岗亭 {after}（每个岗亭新增覆盖 {gain} 起）。"
