@@ -103,3 +103,20 @@ def test_simulate_run_refuses_a_deploy_folder_as_out(tmp_path: Path, lang: str) 
         assert "of a city deploy run or inside it (city_deploy_summary.json)" in text, text
     assert report.read_text() == "deploy's report"
     assert sorted(p.name for p in deploy_out.iterdir()) == ["city_deploy_summary.json", "东片"]
+
+
+def test_the_city_simulation_prints_calls_per_replication() -> None:
+    from xunfang.serve.cli_simulate import city_sim_lines
+
+    # a month of 123 calls, 2 replications: the totals count 246
+    totals = {
+        "stations_calls": 246.0,
+        "stations_share_within_3min": 0.5,
+        "stations_mean_response_min": 2.5,
+    }
+    assert city_sim_lines(totals, 2) == [
+        "stations: 123 calls per replication (2 replications), within 3 min 50.0%, "
+        "mean response 2.50 min"
+    ]
+    (zh,) = city_sim_lines(totals, 2, "zh")
+    assert "每次重复 123 起报警（共 2 次重复）" in zh and "246" not in zh
