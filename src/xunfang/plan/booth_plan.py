@@ -1074,9 +1074,10 @@ def network_honesty(plan: BoothPlan) -> dict[str, Any]:
         }
         if share > SNAP_FAR_WARN_SHARE:
             warn.append("snap_far")
-    loss = plan.network.report.largest_component_loss()
-    if loss is not None:
-        loss = {k: round(v, 4) if isinstance(v, float) else v for k, v in loss.items()}
+    raw_loss = plan.network.report.largest_component_loss()
+    loss: dict[str, Any] | None = None
+    if raw_loss is not None:
+        loss = {k: round(v, 4) if isinstance(v, float) else v for k, v in raw_loss.items()}
         # a network cut from a larger one (a city plan's district) keeps the larger
         # network's figures: say so, they are not the area's own
         cut = any(getattr(n, "key", None) == "cut_network" for n in plan.network.report.notes)
