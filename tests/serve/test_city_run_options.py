@@ -31,9 +31,11 @@ def _city_plan(folder: Path) -> Path:
 
 def test_a_missing_file_option_is_an_error(tmp_path: Path) -> None:
     missing = tmp_path / "nonexistent.csv"
-    for option in ("stations", "roads", "boundary", "city"):
+    for option in ("stations", "roads", "city"):
         with pytest.raises(DataFileError, match=f"{missing}: file not found"):
             city_from_options(**{option: missing})
+    with pytest.raises(DataFileError, match=f"{missing}: boundary file not found"):
+        city_from_options(boundary=missing)
     with pytest.raises(DataFileError, match="file not found"):
         city_from_options(incidents=[missing])
 

@@ -134,7 +134,9 @@ def city_from_options(
         ``boundary``, ``roads``, ``stations``, ``mapping``, ``incidents``) naming a path
         that does not exist.
     """
-    for path in (city, boundary, roads, stations, mapping, *(incidents or [])):
+    if boundary is not None and not Path(boundary).exists():
+        raise DataFileError(boundary, "boundary file not found")  # as the boundary reader
+    for path in (city, roads, stations, mapping, *(incidents or [])):
         if path is not None and not Path(path).exists():
             raise DataFileError(path, "file not found")
     return resolve_city(
