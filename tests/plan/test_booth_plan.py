@@ -277,3 +277,20 @@ def test_network_honesty_figures_and_warnings_by_hand() -> None:
     plan.network.report = dataclasses.replace(report, length_left_out_km=8.1, scc_nodes_left_out=60)
     assert network_honesty(plan)["warnings"] == []  # type: ignore[arg-type]
     assert network_warnings(plan) == []  # type: ignore[arg-type]
+    # a city plan's district, cut from the city's network: the figures are the city's (a
+    # tester saw every district report the city's 35 %), and the warning says so
+    from xunfang.ingest.notes import Note
+
+    cut_note = Note(
+        "cut_network", big=727, name="豫园", inside=420, kept=409, left=11, pieces=600, km=50.0
+    )
+    plan.snap_far_count = 81
+    plan.network.report = dataclasses.replace(report, notes=(cut_note,))
+    h = network_honesty(plan)  # type: ignore[arg-type]
+    assert h["largest_component"]["scope"] == "cut_from"
+    left = network_warnings(plan)[1]  # type: ignore[arg-type]
+    assert "dropped 35 % of the whole road network this area's is cut from" in left
+    assert "this area's own share is not measured" in left
+    assert "本区自身的比例未单独测算" in network_warnings(plan, "zh")[1]  # type: ignore[arg-type]
+    plan.network.report = report
+    assert network_honesty(plan)["largest_component"]["scope"] == "area"  # type: ignore[arg-type]

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 import shapely
 
 from xunfang.plan.city_plan import DistrictSummary
@@ -42,3 +45,30 @@ def test_city_plan_page_in_chinese() -> None:
     assert "达到时间上限，间隙 2.000%" in page
     en = render_city_html(summaries, {"area:西片": box, "district:1": box}, "en")
     assert "<td>area:西片</td>" in en and "<td>optimal</td>" in en
+
+
+def test_a_station_serving_two_districts_counts_once(tmp_path: Path) -> None:
+    from xunfang.plan.city_plan import city_totals, distinct_stations
+
+    head = "name,kind,lon,lat\n"
+    # 甲 serves both districts (same name and place); 乙 and 丙 one each: 3 stations, 4 rows
+    (tmp_path / "a.csv").write_text(
+        head + "甲,station,121.47,31.23\n乙,station,121.48,31.22\nB1,booth,121.471,31.231\n",
+        encoding="utf-8-sig",
+    )
+    (tmp_path / "b.csv").write_text(
+        head + "甲,station,121.47,31.23\n丙,station,121.46,31.24\n", encoding="utf-8"
+    )
+    n = distinct_stations([tmp_path / "a.csv", tmp_path / "b.csv"])
+    assert n == 3
+    summaries = [replace(_summary(a, "optimal"), stations=2) for a in ("area:西片", "area:东片")]
+    t = city_totals(summaries, stations_distinct=n)
+    assert (t["stations"], t["stations_distinct"]) == (4, 3)
+    box = shapely.box(121.46, 31.22, 121.48, 31.24)
+    polys = {"area:西片": box, "area:东片": box}
+    zh = render_city_html(summaries, polys, "zh", counts={"stations_distinct": n})
+    assert "派出所 3 个（不重复计）" in zh
+    en = render_city_html(summaries, polys, "en", counts={"stations_distinct": n})
+    assert "3 distinct stations" in en
+    # without the distinct count (an older caller): the sum, not called distinct
+    assert "4 stations" in render_city_html(summaries, polys, "en")

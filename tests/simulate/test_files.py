@@ -82,6 +82,29 @@ def test_invalid_scenarios_are_refused_naming_the_field(
         load_scenario(_write(tmp_path, GOOD.replace(old, new)))
 
 
+def test_the_area_may_be_left_out_when_a_plan_gives_it(tmp_path: Path) -> None:
+    no_area = _write(tmp_path, GOOD.replace('area = "community:LOOP"\n', ""))
+    assert load_scenario(no_area, default_area="city").scenario.area == "city"
+    # an area the file gives is kept
+    assert load_scenario(_write(tmp_path, GOOD, "g.toml"), default_area="city").scenario.area == (
+        "community:LOOP"
+    )
+    # simulate run --plan-dir reads it (then fails on the made-up plan folder, not the area)
+    plan = tmp_path / "plan"
+    plan.mkdir()
+    (plan / "city_summary.json").write_text('{"districts": []}')
+    result = CliRunner().invoke(
+        app,
+        ["run", "--scenario", str(no_area), "--plan-dir", str(plan), "--workers", "0",
+         "--out", str(tmp_path / "o")],
+    )  # fmt: skip
+    text = " ".join(result.output.split())
+    assert "scenario.area" not in text, text
+    result = CliRunner().invoke(app, ["run", "--scenario", str(no_area), "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "scenario.area: required field is missing" in " ".join(result.output.split())
+
+
 def test_unreadable_scenarios(tmp_path: Path) -> None:
     with pytest.raises(DataFileError, match="scenario file not found"):
         load_scenario(tmp_path / "missing.toml")

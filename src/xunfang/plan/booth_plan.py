@@ -1051,7 +1051,10 @@ def network_honesty(plan: BoothPlan) -> dict[str, Any]:
         ``far_share`` (0..1), ``count`` (``None`` for road-length demand);
         ``largest_component``:
         :meth:`~xunfang.ingest.road_network.NetworkReport.largest_component_loss`
-        (``None`` when the builder did not record it); ``warnings``: the keys of the
+        (``None`` when the builder did not record it) with ``scope``: ``area`` (the
+        area's own road source) or ``cut_from`` (the area's network was cut from a larger
+        one, e.g. a city plan's district from the city's: the figures are that network's,
+        the area's own share is not measured); ``warnings``: the keys of the
         figures past :data:`SNAP_FAR_WARN_SHARE` / :data:`LEFT_OUT_WARN_SHARE`
         (``snap_far``, ``largest_component``).
     """
@@ -1071,9 +1074,14 @@ def network_honesty(plan: BoothPlan) -> dict[str, Any]:
         }
         if share > SNAP_FAR_WARN_SHARE:
             warn.append("snap_far")
-    loss = plan.network.report.largest_component_loss()
-    if loss is not None:
-        loss = {k: round(v, 4) if isinstance(v, float) else v for k, v in loss.items()}
+    raw_loss = plan.network.report.largest_component_loss()
+    loss: dict[str, Any] | None = None
+    if raw_loss is not None:
+        loss = {k: round(v, 4) if isinstance(v, float) else v for k, v in raw_loss.items()}
+        # a network cut from a larger one (a city plan's district) keeps the larger
+        # network's figures: say so, they are not the area's own
+        cut = any(getattr(n, "key", None) == "cut_network" for n in plan.network.report.notes)
+        loss["scope"] = "cut_from" if cut else "area"
         if max(loss["share_km"], loss["share_nodes"]) > LEFT_OUT_WARN_SHARE:
             warn.append("largest_component")
     return {"snap": snap, "largest_component": loss, "warnings": warn}
@@ -1100,13 +1108,24 @@ def network_warnings(plan: BoothPlan, lang: str = "en") -> list[str]:
         )
     if "largest_component" in h["warnings"]:
         c = h["largest_component"]
+        cut = c.get("scope") == "cut_from"
+        of_zh = (
+            "本区路网所取自的整体路网（如全市路网；本区自身的比例未单独测算）" if cut else "路网"
+        )
+        of_en = (
+            "the whole road network this area's is cut from (e.g. the city's; this area's "
+            "own share is not measured)"
+            if cut
+            else "the road network"
+        )
         out.append(
-            f"最大强连通分量规则剔除了路网的 {100 * c['share_km']:.0f} %（{c['km_left_out']:.1f} / "
+            f"最大强连通分量规则剔除了{of_zh}的 {100 * c['share_km']:.0f} %"
+            f"（{c['km_left_out']:.1f} / "
             f"{c['km']:.1f} 公里，{c['nodes_left_out']:,} / {c['nodes']:,} 个节点）：这些道路只能"
             "单向进出或与主路网不相连（驶出道路文件的单行道和匝道、孤立路段），警情改吸附到更远的节点"
             if zh
             else f"the largest-strongly-connected-component rule dropped "
-            f"{100 * c['share_km']:.0f} % of the road network ({c['km_left_out']:.1f} of "
+            f"{100 * c['share_km']:.0f} % of {of_en} ({c['km_left_out']:.1f} of "
             f"{c['km']:.1f} km, {c['nodes_left_out']:,} of {c['nodes']:,} nodes): those "
             "streets cannot be both reached and left from the rest (one-way streets and ramps "
             "leading out of the road file, pieces joined to nothing), so incidents near them "

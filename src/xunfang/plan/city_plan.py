@@ -34,7 +34,7 @@ from pyproj import Transformer
 
 from xunfang import strict_json
 from xunfang.config import Settings
-from xunfang.errors import ValidationError, XunfangError
+from xunfang.errors import DataFileError, ValidationError, XunfangError
 from xunfang.ingest.areas import same_area_name
 from xunfang.ingest.city import City, default_city
 from xunfang.ingest.incidents import IncidentTable
@@ -54,6 +54,7 @@ __all__ = [
     "catching_failure",
     "city_network",
     "city_totals",
+    "distinct_stations",
     "district_areas",
     "incidents_in_no_area",
     "largest_first",
@@ -623,12 +624,15 @@ def city_totals(
     *,
     incidents_total: int | None = None,
     incidents_in_no_area: int | None = None,
+    stations_distinct: int | None = None,
 ) -> dict[str, Any]:
     """City figures as sums of the districts' own figures (shares from those sums).
 
     ``incidents_total`` (every incident ingested for the city) and ``incidents_in_no_area``
     (those inside no district, :func:`incidents_in_no_area`), when given, are added as
-    they are: the districts' ``incidents`` do not count the latter."""
+    they are: the districts' ``incidents`` do not count the latter. ``stations_distinct``
+    (:func:`distinct_stations`), when given, is the number of different stations: a
+    station that serves two districts counts once there and twice in ``stations``."""
     incidents = sum(s.incidents for s in summaries)
     weight = float(sum(s.demand_weight for s in summaries))
     before = float(sum(s.covered_before for s in summaries))
@@ -659,7 +663,33 @@ def city_totals(
         out["incidents_total"] = int(incidents_total)
     if incidents_in_no_area is not None:
         out["incidents_in_no_area"] = int(incidents_in_no_area)
+    if stations_distinct is not None:
+        out["stations_distinct"] = int(stations_distinct)
     return out
+
+
+def distinct_stations(sites_files: Sequence[Path]) -> int:
+    """The number of different stations in the districts' ``sites.csv`` files: rows of
+    ``kind`` ``station``, one per (``name``, ``lon``, ``lat`` to 1e-6 degree), so a station
+    listed by two districts (it serves both) counts once.
+
+    Raises
+    ------
+    DataFileError
+        If a file cannot be read or lacks one of those columns.
+    """
+    seen: set[tuple[str, float, float]] = set()
+    for path in sites_files:
+        try:
+            sites = pd.read_csv(path, encoding="utf-8-sig", keep_default_na=False)
+            rows = sites[sites["kind"] == "station"]
+            seen.update(
+                (str(n), round(float(x), 6), round(float(y), 6))
+                for n, x, y in zip(rows["name"], rows["lon"], rows["lat"], strict=True)
+            )
+        except (OSError, KeyError, ValueError) as exc:
+            raise DataFileError(path, f"cannot count its stations: {exc}") from exc
+    return len(seen)
 
 
 def write_city_summary(

@@ -198,6 +198,19 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "--out {0} 是方案文件夹 {1} 或其子文件夹：{2} 会覆盖方案的文件（各辖区的 "
             "report.html）；请另选一个文件夹作 --out",
         ),
+        (
+            r"--out (.+) is the folder (.+) of a city (\S+) run or inside it \((.+)\): "
+            r"(.+) would overwrite its files \(each district's report\.html\); give another "
+            r"folder as --out",
+            "--out {0} 是城市 {2} 运行的文件夹 {1} 或其子文件夹（{3}）：{4} 会覆盖其文件"
+            "（各辖区的 report.html）；请另选一个文件夹作 --out",
+        ),
+        (
+            r"--stations (.+) cannot be used with --plan-dir (.+): the stations are the "
+            r"plan's \(sites\.csv\); run xunfang plan with --stations to use other stations",
+            "--stations {0} 不能与 --plan-dir {1} 同用：派出所取自方案（sites.csv）；"
+            "如需换用其他派出所，请用 --stations 重新运行 xunfang plan",
+        ),
         (r"not valid TOML: (.+)", "不是有效的 TOML：{0}"),
         (r"unknown field\(s\) (.+?) in (\S+); known: (.+)", "{1} 中有未知字段 {0}；已知字段：{2}"),
         (r"unknown field\(s\) (.+?); known: (.+)", "未知字段 {0}；已知字段：{1}"),
@@ -506,6 +519,37 @@ def refuse_out_in_plan_dir(out: Path, plan_dir: Path, command: str) -> None:
         )
 
 
+CITY_RUN_SUMMARIES: dict[str, str] = {
+    "city_summary.json": "plan",
+    "city_deploy_summary.json": "deploy",
+    "city_simulation_summary.json": "simulate run",
+}
+"""The summary file a city run writes at the top of its output folder -> its command."""
+
+
+def refuse_out_in_city_run(out: Path, command: str) -> None:
+    """Refuse to write ``command``'s output into the output folder of another command's
+    city run, or a folder inside it: the folder (or one of its parents) holds one of
+    :data:`CITY_RUN_SUMMARIES` of a command other than ``command``, and this run's
+    per-district ``report.html`` files have the names of that run's own.
+
+    Raises
+    ------
+    ValidationError
+        If ``out`` or one of its parents (symbolic links resolved) holds the city summary
+        of another command.
+    """
+    o = Path(out).resolve()
+    for folder in (o, *o.parents):
+        for name, owner in CITY_RUN_SUMMARIES.items():
+            if owner != command and (folder / name).is_file():
+                raise ValidationError(
+                    f"--out {out} is the folder {folder} of a city {owner} run or inside it "
+                    f"({name}): {command} would overwrite its files (each district's "
+                    "report.html); give another folder as --out"
+                )
+
+
 def warn_other_output(out: Path, command: str, lang: str = "en") -> dict[str, str]:
     """Warn on standard error when ``out`` holds another command's output
     (:func:`xunfang.outputs.other_commands_output`): this run's files would be written
@@ -545,14 +589,17 @@ def writes_output_folder(command: Callable[P, R]) -> Callable[P, R]:
     A folder that holds another command's output (e.g. ``plan --out`` into a deploy
     folder) is written all the same, after a warning naming that command and its files
     (:func:`warn_other_output`); but ``deploy`` and ``simulate run`` refuse an ``out`` that
-    is their ``plan_dir`` or inside it (:func:`refuse_out_in_plan_dir`), before creating it.
+    is their ``plan_dir`` or inside it (:func:`refuse_out_in_plan_dir`), or the output
+    folder of another command's city run or inside it (:func:`refuse_out_in_city_run`),
+    before creating it.
 
     Raises
     ------
     typer.Exit
         Code 2, after printing the error, when another process is writing ``out`` (the
         message names the folder, that process's id and its command), ``out`` is a file,
-        or ``out`` is the ``plan_dir`` of ``deploy``/``simulate run`` or inside it.
+        or ``out`` is the ``plan_dir`` of ``deploy``/``simulate run`` or inside it, or
+        inside the output folder of another command's city run.
     """
 
     @functools.wraps(command)
@@ -566,6 +613,8 @@ def writes_output_folder(command: Callable[P, R]) -> Callable[P, R]:
             plan_dir = kwargs.get("plan_dir")
             if name in ("deploy", "simulate run") and isinstance(plan_dir, str | os.PathLike):
                 refuse_out_in_plan_dir(Path(out), Path(plan_dir), name)  # before any write
+            if name in ("deploy", "simulate run"):
+                refuse_out_in_city_run(Path(out), name)
             lock = OutputLock(Path(out)).acquire()
         except (ValidationError, OSError) as exc:
             raise fail(exc, lang) from exc

@@ -82,11 +82,13 @@ _TEXT: dict[str, dict[str, str]] = {
     # the city booth plan
     "plan_title": {"en": "City booth plan: {n} districts", "zh": "全市岗亭布设方案：{n} 个辖区"},
     "plan_lead": {
-        "en": "{incidents} incidents, {stations} stations, {booths} booths. Incidents within "
-        "the coverage threshold: {before} with stations alone, {after} with stations and "
-        "booths (+{gain} incidents per booth). p-median proven optimal in {proven} of {n} "
-        "districts, {more} more within its stopping gap (bound stated; largest gap {gap}).",
-        "zh": "警情 {incidents} 起，派出所 {stations} 个，岗亭 {booths} 个。覆盖标准内的警情："
+        "en": "{incidents} incidents, {stations}{distinct} stations, {booths} booths. "
+        "Incidents within the coverage threshold: {before} with stations alone, {after} with "
+        "stations and booths (+{gain} incidents per booth). p-median proven optimal in "
+        "{proven} of {n} districts, {more} more within its stopping gap (bound stated; "
+        "largest gap {gap}).",
+        "zh": "警情 {incidents} 起，派出所 {stations} 个{distinct}，岗亭 {booths} 个。"
+        "覆盖标准内的警情："
         "仅派出所 {before}，派出所加岗亭 {after}（每个岗亭新增覆盖 {gain} 起）。"
         "p-中位模型在 {n} 个辖区中有 {proven} 个证明最优，另有 {more} 个在停止间隙内（给出下界；"
         "最大间隙 {gap}）。",
@@ -573,7 +575,7 @@ def render_city_html(
 ) -> str:
     """The city plan page: city totals, the map, the districts by gain per booth, the table;
     the districts that ``failed`` (area -> reason) are named first, with their reasons;
-    ``counts`` (``incidents_total``, ``incidents_in_no_area``, as
+    ``counts`` (``incidents_total``, ``incidents_in_no_area``, ``stations_distinct``, as
     :func:`xunfang.plan.city_plan.city_totals` takes them) add the incidents inside no
     district to the "computed on" lines.
 
@@ -621,6 +623,11 @@ def render_city_html(
     rows = [{**s.to_dict(), "pmedian_text": pm_text(s.to_dict())} for s in summaries]
     total = {**t, "mclp_status": "", "pmedian_text": f"{t['pmedian_proven']}/{t['districts']}"}
     total["wall_time_s"] = t["wall_time_s_sum"]
+    # a station serving two districts is in both rows: the city row counts it once
+    distinct = ""
+    if "stations_distinct" in t:
+        total["stations"] = t["stations_distinct"]
+        distinct = " distinct" if lang == "en" else "（不重复计）"
     ranked = sorted(summaries, key=lambda s: -s.gain_per_booth if s.booths else math.inf)
     top = "".join(
         "<li>"
@@ -636,7 +643,8 @@ def render_city_html(
         lead=tr(
             "plan_lead",
             incidents=count(t["incidents"]),
-            stations=t["stations"],
+            stations=total["stations"],
+            distinct=distinct,
             booths=t["booths"],
             before=pct(t["share_before"]),
             after=pct(t["share_after"]),

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from xunfang.errors import DataFileError, ValidationError
 from xunfang.ingest.city import City, resolve_city
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "RoadsOpt",
     "StationsOpt",
     "city_from_options",
+    "refuse_stations_with_plan_dir",
 ]
 
 CityOpt = Annotated[
@@ -128,8 +130,15 @@ def city_from_options(
     Raises
     ------
     ValidationError, DataFileError
-        For an unknown frame or an unreadable city file.
+        For an unknown frame, an unreadable city file, or a file option (``city``,
+        ``boundary``, ``roads``, ``stations``, ``mapping``, ``incidents``) naming a path
+        that does not exist.
     """
+    if boundary is not None and not Path(boundary).exists():
+        raise DataFileError(boundary, "boundary file not found")  # as the boundary reader
+    for path in (city, roads, stations, mapping, *(incidents or [])):
+        if path is not None and not Path(path).exists():
+            raise DataFileError(path, "file not found")
     return resolve_city(
         city=city,
         boundary=boundary,
@@ -146,3 +155,20 @@ def city_from_options(
         data_dir=data_dir,
         base_city=base_city,
     )
+
+
+def refuse_stations_with_plan_dir(stations: Path | None, plan_dir: Path | None) -> None:
+    """Refuse ``--stations`` beside ``--plan-dir``: a plan folder's stations are those of
+    its ``sites.csv`` (each district's, for a city plan), chosen when the plan was made, so
+    another stations file would be silently ignored.
+
+    Raises
+    ------
+    ValidationError
+        If both are given.
+    """
+    if stations is not None and plan_dir is not None:
+        raise ValidationError(
+            f"--stations {stations} cannot be used with --plan-dir {plan_dir}: the stations "
+            "are the plan's (sites.csv); run xunfang plan with --stations to use other stations"
+        )

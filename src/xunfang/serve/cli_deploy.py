@@ -35,6 +35,7 @@ from xunfang.serve.cli_city import (
     RoadsOpt,
     StationsOpt,
     city_from_options,
+    refuse_stations_with_plan_dir,
 )
 
 __all__ = ["app", "deploy_cmd"]
@@ -140,6 +141,7 @@ def deploy_cmd(
         )
         config.validate()
         settings = get_settings(data_dir=data_dir)
+        refuse_stations_with_plan_dir(stations, plan_dir)
         from xunfang.serve.cli_city_runs import recorded_city
 
         the_city = (
@@ -157,7 +159,7 @@ def deploy_cmd(
                 # the options replace parts of the city the plan recorded
                 base_city=recorded_city(plan_dir) if city is None else None,
             )
-            if any(v is not None for v in (city, boundary, roads, stations))
+            if any(v is not None for v in (city, boundary, roads, country))
             else None  # the city recorded in the plan folder
         )
         from xunfang.serve.cli_city_runs import (

@@ -25,6 +25,7 @@ from xunfang.plan.city_plan import (
     area_folder,
     city_network,
     city_totals,
+    distinct_stations,
     district_areas,
     incidents_in_no_area,
     plan_city,
@@ -280,6 +281,10 @@ def run_city_plan(
         "incidents_total": len(incidents),
         "incidents_in_no_area": incidents_in_no_area(
             incidents, config.city or default_city(settings.data_dir), areas, config.crs
+        ),
+        # a station serving two districts is in both plans: count it once
+        "stations_distinct": distinct_stations(
+            [out / area_folder(s.area) / "sites.csv" for s in summaries]
         ),
     }
     write_city_summary(summaries, out, failed, output_frame=output_frame, **counts)

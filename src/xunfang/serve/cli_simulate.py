@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -51,6 +51,7 @@ from xunfang.serve.cli_city import (
     RoadsOpt,
     StationsOpt,
     city_from_options,
+    refuse_stations_with_plan_dir,
 )
 
 app = typer.Typer(
@@ -147,14 +148,16 @@ def run_cmd(
     zh = lang == "zh"
     try:
         settings = get_settings(data_dir=data_dir)
-        sc = load_scenario(scenario)
+        refuse_stations_with_plan_dir(stations, plan_dir)
+        # with --plan-dir each district's area replaces the scenario's: it may give none
+        sc = load_scenario(scenario, default_area="city" if plan_dir is not None else None)
         the_city = None
         # a city plan: the options replace parts of the city the plan recorded (its
         # boundary layers name the districts), not of the scenario's city file
         from xunfang.serve.cli_city_runs import is_city_plan_dir, recorded_city
 
         city_plan = plan_dir is not None and is_city_plan_dir(plan_dir)
-        if any(v is not None for v in (city, boundary, roads, stations, incidents)):
+        if any(v is not None for v in (city, boundary, roads, country, stations, incidents)):
             the_city = city_from_options(
                 city=city
                 if city is not None or city_plan
@@ -186,17 +189,8 @@ def run_cmd(
                 workers=workers,
                 lang=lang,
             )
-            for v in ("stations", "booths"):
-                if f"{v}_calls" in totals:
-                    _out.print(
-                        f"{variant_label(v, lang)}：{totals[f'{v}_calls']:,.0f} 起报警，"
-                        f"3 分钟内到达 {totals[f'{v}_share_within_3min']:.1%}，平均响应 "
-                        f"{totals[f'{v}_mean_response_min']:.2f} 分钟"
-                        if zh
-                        else f"{v}: {totals[f'{v}_calls']:,.0f} calls, within 3 min "
-                        f"{totals[f'{v}_share_within_3min']:.1%}, mean response "
-                        f"{totals[f'{v}_mean_response_min']:.2f} min"
-                    )
+            for line in city_sim_lines(totals, reps, lang):
+                _out.print(line)
             wall_s = time.perf_counter() - start
             _out.print(
                 f"{totals['districts']} 个辖区：用时 {wall_s:.1f} 秒，已写出 "
@@ -272,6 +266,31 @@ def run_cmd(
         else f"\nWrote {len(written)} files to {out}/ in {elapsed:.1f} s: "
         f"report {written['report.html']}"
     )
+
+
+def city_sim_lines(totals: dict[str, Any], replications: int, lang: str = "en") -> list[str]:
+    """The terminal lines of a city simulation's totals (``sim_totals``), one per variant
+    (``stations``, ``booths``): the calls per replication (the totals count every
+    replication's; a mean when the calls are sampled), the share within 3 minutes and the
+    mean response time."""
+    from xunfang.serve.sim_report import variant_label
+
+    zh = lang == "zh"
+    lines = []
+    for v in ("stations", "booths"):
+        if f"{v}_calls" not in totals:
+            continue
+        per_rep = float(totals[f"{v}_calls"]) / replications
+        share = float(totals[f"{v}_share_within_3min"])
+        mean_min = float(totals[f"{v}_mean_response_min"])
+        lines.append(
+            f"{variant_label(v, lang)}：每次重复 {per_rep:,.0f} 起报警（共 {replications} 次"
+            f"重复），3 分钟内到达 {share:.1%}，平均响应 {mean_min:.2f} 分钟"
+            if zh
+            else f"{v}: {per_rep:,.0f} calls per replication ({replications} replications), "
+            f"within 3 min {share:.1%}, mean response {mean_min:.2f} min"
+        )
+    return lines
 
 
 @app.command("sweep")

@@ -259,8 +259,12 @@ class Scenario(_Strict):
         return validate_model(Scenario, raw, self.source)
 
 
-def load_scenario(path: str | Path) -> Scenario:
+def load_scenario(path: str | Path, *, default_area: str | None = None) -> Scenario:
     """Read and validate a scenario file.
+
+    ``default_area`` is the ``scenario.area`` of a file that gives none (``simulate run
+    --plan-dir`` replaces the area by each district's, so it does not need one); without
+    it, ``scenario.area`` is required.
 
     Raises
     ------
@@ -282,6 +286,9 @@ def load_scenario(path: str | Path) -> Scenario:
     for key in ("base_dir", "source"):
         if key in raw:
             raise DataFileError(path, "reserved key; remove it", field=key)
+    section = raw.get("scenario")
+    if default_area is not None and isinstance(section, dict) and "area" not in section:
+        section["area"] = default_area
     raw["base_dir"] = str(path.resolve().parent)
     raw["source"] = str(path)
     return validate_model(Scenario, raw, path)
