@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from xunfang.errors import InfeasibleError, ValidationError
+from xunfang.plan._siting_common import _MipOutcome, _solve_mip
+from xunfang.plan.pmedian import _PMedianModel
 from xunfang.plan.siting import SitingResult, evaluate_sites, mclp, p_median
 
 INF = np.inf
@@ -280,6 +282,23 @@ def test_result_is_frozen() -> None:
         res.objective = 0.0  # type: ignore[misc]
 
 
+def _lp_relaxation(model: _PMedianModel) -> _MipOutcome:
+    """HiGHS on the p-median model with no integer columns: its LP relaxation."""
+    n_col = model.a.shape[1]
+    return _solve_mip(
+        model.a,
+        col_cost=model.col_cost,
+        col_lower=np.zeros(n_col),
+        col_upper=np.ones(n_col),
+        row_lower=model.row_lower,
+        row_upper=model.row_upper,
+        integer_cols=np.zeros(0, dtype=np.int64),
+        maximise=False,
+        time_limit_s=20.0,
+        mip_rel_gap=1e-9,
+    )
+
+
 def _enumerate(
     cost: np.ndarray, w: np.ndarray, k: int, fixed: list[int], thr: float
 ) -> tuple[float, float]:
@@ -429,7 +448,6 @@ def test_mip_lists_from_lagrangian_multipliers_keep_the_lagrangian_bound() -> No
     # model whose LP relaxation lies between the Lagrangian bound and the enumerated optimum,
     # with fewer pairs than the full model (the truncation is not vacuous).
     from xunfang.plan import pmedian
-    from xunfang.plan._siting_common import _solve_mip
 
     rng = np.random.default_rng(3)
     n_pairs = n_full = 0
@@ -458,19 +476,7 @@ def test_mip_lists_from_lagrangian_multipliers_keep_the_lagrangian_bound() -> No
         )
         length = np.minimum(lists.n_eligible, (lists.cost < (lag.lam / w)[:, None]).sum(axis=1))
         model = pmedian._build_p_median(lists, length, w, k)
-        n_col = model.a.shape[1]
-        lp = _solve_mip(
-            model.a,
-            col_cost=model.col_cost,
-            col_lower=np.zeros(n_col),
-            col_upper=np.ones(n_col),
-            row_lower=model.row_lower,
-            row_upper=model.row_upper,
-            integer_cols=np.zeros(0, dtype=np.int64),
-            maximise=False,
-            time_limit_s=20.0,
-            mip_rel_gap=1e-9,
-        )
+        lp = _lp_relaxation(model)
         assert 0.9 * best_total <= lag.bound <= lp.objective + 1e-6 <= best_total + 2e-6
         n_pairs += int(length.sum())
         n_full += n_demand * n_cand
@@ -529,7 +535,6 @@ def test_lagrangian_reaches_the_lp_relaxation_from_a_poor_start() -> None:
     # plain subgradient: 158-351). The same direction with a step normalised by its own
     # length alone (no plain-step cap) diverged on the third instance: bound 0.10 x the LP.
     from xunfang.plan import pmedian
-    from xunfang.plan._siting_common import _solve_mip
 
     rng = np.random.default_rng(3)
     for _ in range(6):
@@ -542,19 +547,7 @@ def test_lagrangian_reaches_the_lp_relaxation_from_a_poor_start() -> None:
             cost, np.arange(n_demand), np.arange(n_cand), np.zeros(0, int), n_cand
         )
         model = pmedian._build_p_median(lists, lists.n_eligible.copy(), w, k)
-        n_col = model.a.shape[1]
-        lp = _solve_mip(
-            model.a,
-            col_cost=model.col_cost,
-            col_lower=np.zeros(n_col),
-            col_upper=np.ones(n_col),
-            row_lower=model.row_lower,
-            row_upper=model.row_upper,
-            integer_cols=np.zeros(0, dtype=np.int64),
-            maximise=False,
-            time_limit_s=20.0,
-            mip_rel_gap=1e-9,
-        )
+        lp = _lp_relaxation(model)
         start = np.zeros(n_cand, dtype=bool)
         start[:k] = True
         free_mask = np.ones(n_cand, dtype=bool)
