@@ -75,11 +75,13 @@ def test_out_inside_another_city_run_is_refused(tmp_path: Path) -> None:
     deploy_out.mkdir()
     (deploy_out / "city_deploy_summary.json").write_text("{}")
     for out in (deploy_out, deploy_out / "sub" / "sim"):
-        with pytest.raises(ValidationError, match=r"of a city deploy run or inside it"):
+        with pytest.raises(ValidationError, match=r"of a city run of xunfang deploy or inside"):
             refuse_out_in_city_run(out, "simulate run")
+        with pytest.raises(ValidationError, match=r"xunfang deploy or inside it .*: plan would"):
+            refuse_out_in_city_run(out, "plan")  # a plan over a deploy's folder (tester 4)
     refuse_out_in_city_run(deploy_out, "deploy")  # a deploy may write over its own run
     refuse_out_in_city_run(tmp_path / "elsewhere", "simulate run")
-    with pytest.raises(ValidationError, match=r"city plan run"):
+    with pytest.raises(ValidationError, match=r"city run of xunfang plan or inside"):
         refuse_out_in_city_run(_city_plan(tmp_path / "plan2") / "x", "deploy")
 
 
@@ -100,9 +102,12 @@ def test_simulate_run_refuses_a_deploy_folder_as_out(tmp_path: Path, lang: str) 
     )  # fmt: skip
     assert code == 2, text
     if lang == "zh":
-        assert "城市 deploy 运行的文件夹" in text and "会覆盖其文件" in text, text
+        assert "xunfang deploy 城市运行的文件夹" in text and "会覆盖其文件" in text, text
     else:
-        assert "of a city deploy run or inside it (city_deploy_summary.json)" in text, text
+        assert "of a city run of xunfang deploy or inside it (city_deploy_summary.json)" in text
+    # plan refuses it as well, before writing anything
+    code, text = _invoke(["plan", "--out", str(deploy_out)], lang)
+    assert code == 2 and "city_deploy_summary.json" in text, text
     assert report.read_text() == "deploy's report"
     assert sorted(p.name for p in deploy_out.iterdir()) == ["city_deploy_summary.json", "东片"]
 

@@ -199,10 +199,10 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "report.html）；请另选一个文件夹作 --out",
         ),
         (
-            r"--out (.+) is the folder (.+) of a city (\S+) run or inside it \((.+)\): "
-            r"(.+) would overwrite its files \(each district's report\.html\); give another "
-            r"folder as --out",
-            "--out {0} 是城市 {2} 运行的文件夹 {1} 或其子文件夹（{3}）：{4} 会覆盖其文件"
+            r"--out (.+) is the folder (.+) of a city run of xunfang (.+?) or inside it "
+            r"\((.+)\): (.+) would overwrite its files \(each district's report\.html\); give "
+            r"another folder as --out",
+            "--out {0} 是 xunfang {2} 城市运行的文件夹 {1} 或其子文件夹（{3}）：{4} 会覆盖其文件"
             "（各辖区的 report.html）；请另选一个文件夹作 --out",
         ),
         (
@@ -544,8 +544,8 @@ def refuse_out_in_city_run(out: Path, command: str) -> None:
         for name, owner in CITY_RUN_SUMMARIES.items():
             if owner != command and (folder / name).is_file():
                 raise ValidationError(
-                    f"--out {out} is the folder {folder} of a city {owner} run or inside it "
-                    f"({name}): {command} would overwrite its files (each district's "
+                    f"--out {out} is the folder {folder} of a city run of xunfang {owner} or "
+                    f"inside it ({name}): {command} would overwrite its files (each district's "
                     "report.html); give another folder as --out"
                 )
 
@@ -589,9 +589,9 @@ def writes_output_folder(command: Callable[P, R]) -> Callable[P, R]:
     A folder that holds another command's output (e.g. ``plan --out`` into a deploy
     folder) is written all the same, after a warning naming that command and its files
     (:func:`warn_other_output`); but ``deploy`` and ``simulate run`` refuse an ``out`` that
-    is their ``plan_dir`` or inside it (:func:`refuse_out_in_plan_dir`), or the output
-    folder of another command's city run or inside it (:func:`refuse_out_in_city_run`),
-    before creating it.
+    is their ``plan_dir`` or inside it (:func:`refuse_out_in_plan_dir`), and they and
+    ``plan`` refuse the output folder of another command's city run or a folder inside it
+    (:func:`refuse_out_in_city_run`), before creating it.
 
     Raises
     ------
@@ -613,7 +613,7 @@ def writes_output_folder(command: Callable[P, R]) -> Callable[P, R]:
             plan_dir = kwargs.get("plan_dir")
             if name in ("deploy", "simulate run") and isinstance(plan_dir, str | os.PathLike):
                 refuse_out_in_plan_dir(Path(out), Path(plan_dir), name)  # before any write
-            if name in ("deploy", "simulate run"):
+            if name in ("plan", "deploy", "simulate run"):
                 refuse_out_in_city_run(Path(out), name)
             lock = OutputLock(Path(out)).acquire()
         except (ValidationError, OSError) as exc:
