@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from xunfang.errors import CacheWarning
+from xunfang.errors import CacheWarning, ValidationError
 from xunfang.ingest import roads as roads_module
 from xunfang.ingest.city import City, resolve_city
 from xunfang.serve import cli_travel
@@ -147,3 +147,34 @@ def test_serve_workers_parent_writes_the_cache_the_workers_load(
         geo = app_module.geo_from_settings(ServeSettings(**settings.model_dump()))
         assert geo.network.node_ids.tolist() == [1, 2]
     assert len(builds) == 1
+
+
+def test_serve_refuses_a_plan_made_for_another_area(tmp_path: Path) -> None:
+    """serve --plan-dir (district A's plan) --area B: refused (a tester's console showed
+    A's booths over B's map); the plan's own area is served."""
+    boundary = tmp_path / "two.geojson"
+    west = [[121.469, 31.229], [121.4705, 31.229], [121.4705, 31.232], [121.469, 31.232]]
+    east = [[121.4705, 31.229], [121.472, 31.229], [121.472, 31.232], [121.4705, 31.232]]
+    boundary.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"name": name},
+                        "geometry": {"type": "Polygon", "coordinates": [[*ring, ring[0]]]},
+                    }
+                    for name, ring in (("west", west), ("east", east))
+                ],
+            }
+        )
+    )
+    city = resolve_city(boundary=boundary, roads=BLOCK, data_dir=tmp_path)
+    plan = tmp_path / "plan"
+    plan.mkdir()
+    (plan / "plan_summary.json").write_text(
+        json.dumps({"area": "boundary:west", "city": city.to_dict()}), encoding="utf-8"
+    )
+    with pytest.raises(ValidationError, match=r"is for boundary:west, not boundary:east"):
+        build_geo("boundary:east", tmp_path, plan_dir=plan)

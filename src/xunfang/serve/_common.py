@@ -362,6 +362,12 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"has no property (.+) \(found (.+)\)", "没有属性 {0}（已有属性：{1}）"),
         (r"areas named more than once: (.+)", "区域被重复指定：{0}"),
         (
+            r"the plan in (.+) is for (.+), not (.+): its booths and sectors lie in another "
+            r"area; serve (.+) \(--area (.+)\) or give the plan folder of (.+)",
+            "{0} 中的方案是为 {1} 做的，不是 {2}：其岗亭和巡区在另一个区域；请服务 {3}"
+            "（--area {4}），或给出 {5} 的方案文件夹",
+        ),
+        (
             r"not found: give the output folder of `xunfang plan --area district:all`",
             "不存在：请给出 `xunfang plan --area district:all` 的输出文件夹",
         ),

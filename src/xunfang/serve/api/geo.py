@@ -342,16 +342,27 @@ def build_geo(
     Raises
     ------
     ValidationError, DataFileError, AreaNotFoundError, NetworkError
-        From loading the area, the road graphs or the sites.
+        From loading the area, the road graphs or the sites; ``ValidationError`` also when
+        ``area_name`` names another area than the one the plan folder was made for.
     """
     from xunfang.ingest.city import default_city
 
-    if city is None and plan_dir is not None and (Path(plan_dir) / "plan_summary.json").is_file():
+    record = None
+    if plan_dir is not None and (Path(plan_dir) / "plan_summary.json").is_file():
         from xunfang.plan.booth_plan import read_plan_record
 
-        city = read_plan_record(plan_dir).city
+        record = read_plan_record(plan_dir)
+        city = city or record.city
     city = city or default_city(data_dir)
     area = city.study_area(area_name)
+    if record is not None and area_name is not None:
+        planned = city.study_area(record.area).name
+        if planned != area.name:
+            raise ValidationError(
+                f"the plan in {plan_dir} is for {planned}, not {area.name}: its booths and "
+                f"sectors lie in another area; serve {planned} (--area {record.area}) or give "
+                f"the plan folder of {area.name}"
+            )
     network, how = city.cached_road_network(area, cache_dir=cache_dir)
     hotspots = sectors = None
     if plan_dir is not None:
