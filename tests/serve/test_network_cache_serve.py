@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from xunfang.errors import CacheWarning, ValidationError
+from xunfang.errors import CacheWarning, DataFileError, ValidationError
 from xunfang.ingest import roads as roads_module
 from xunfang.ingest.city import City, resolve_city
 from xunfang.serve import cli_travel
@@ -176,5 +176,10 @@ def test_serve_refuses_a_plan_made_for_another_area(tmp_path: Path) -> None:
     (plan / "plan_summary.json").write_text(
         json.dumps({"area": "boundary:west", "city": city.to_dict()}), encoding="utf-8"
     )
+    (plan / "sites.csv").write_text("name,kind,lon,lat\n")
     with pytest.raises(ValidationError, match=r"is for boundary:west, not boundary:east"):
         build_geo("boundary:east", tmp_path, plan_dir=plan)
+    # the city plan folder above it: told to pick a district folder, whatever --area says
+    (tmp_path / "city_summary.json").write_text("{}")
+    with pytest.raises(DataFileError, match=r"this is a city plan; .* folder inside it \(plan\)"):
+        build_geo("boundary:east", tmp_path, plan_dir=tmp_path)

@@ -348,6 +348,8 @@ def build_geo(
     from xunfang.ingest.city import default_city
 
     record = None
+    if plan_dir is not None and not (Path(plan_dir) / "sites.csv").is_file():
+        read_plan_sites(plan_dir)  # raises, naming a city plan's district folders
     if plan_dir is not None and (Path(plan_dir) / "plan_summary.json").is_file():
         from xunfang.plan.booth_plan import read_plan_record
 
