@@ -69,6 +69,14 @@ def test_more_errors_in_chinese_from_the_third_tester() -> None:
         "辖区9.geojson，字段 '不存在'：没有属性 '不存在'（已有属性：['名称']）"
     )
     assert error_text("areas named more than once: 外滩", "zh") == "区域被重复指定：外滩"
+    month = (
+        "no incidents in 2025-12 (2025-12-01 00:00:00+08:00 .. 2026-01-01 00:00:00+08:00); "
+        "pick a month covered by the incident files"
+    )
+    assert error_text(month, "zh") == (
+        "2025-12（2025-12-01 00:00:00+08:00 至 2026-01-01 00:00:00+08:00）没有警情；"
+        "请选择警情文件覆盖的月份"
+    )
     plan = DataFileError(
         "out/city_summary.json",
         "not found: give the output folder of `xunfang plan --area district:all`",

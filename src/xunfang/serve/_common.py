@@ -362,6 +362,11 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"has no property (.+) \(found (.+)\)", "没有属性 {0}（已有属性：{1}）"),
         (r"areas named more than once: (.+)", "区域被重复指定：{0}"),
         (
+            r"no incidents in (\S+) \((.+) \.\. (.+)\); pick a month covered by the incident "
+            r"files",
+            "{0}（{1} 至 {2}）没有警情；请选择警情文件覆盖的月份",
+        ),
+        (
             r"the plan in (.+) is for (.+), not (.+): its booths and sectors lie in another "
             r"area; serve (.+) \(--area (.+)\) or give the plan folder of (.+)",
             "{0} 中的方案是为 {1} 做的，不是 {2}：其岗亭和巡区在另一个区域；请服务 {3}"

@@ -34,6 +34,7 @@ from xunfang.plan.city_deploy import (
 )
 from xunfang.plan.city_plan import area_folder, city_network, write_summary_tables
 from xunfang.plan.deployment import DeployConfig, Deployment
+from xunfang.serve._common import error_text
 from xunfang.serve.cli_plan_all import city_network_line, dask_client, district_progress
 
 __all__ = ["is_city_plan_dir", "recorded_city", "run_city_deploy", "run_city_simulation"]
@@ -228,9 +229,10 @@ def _failed_bars(bars: Any, failed: dict[str, str], zh: bool) -> None:
 def _none_done(summaries: list[Any], failed: dict[str, str], zh: bool) -> None:
     """Raise when every district failed (naming each one's reason)."""
     if not summaries:
+        lang = "zh" if zh else "en"
         raise ValidationError(
             ("每个区域都失败了：" if zh else "every area failed: ")
-            + "; ".join(f"{a}: {r}" for a, r in failed.items())
+            + "; ".join(f"{a}: {error_text(r, lang)}" for a, r in failed.items())
         )
 
 
