@@ -129,6 +129,14 @@ CHICAGO_DATASET_IDS: Mapping[str, str] = {
     "schools": "9xs2-f89t",
 }
 
+OPENCP_SPLIT_FILE = "chicago/incidents/Crimes_September_2014.csv"
+"""The incident file of open_cp's published reference split (September 2014), relative to
+the data directory: ``xunfang forecast reproduce-opencp`` reads it with
+:data:`OPENCP_SPLIT_PROFILE` in :data:`OPENCP_SPLIT_CRS`. The split is a fixed published
+dataset, so its city is named here, with the city's other sources, not in the command."""
+OPENCP_SPLIT_PROFILE = "chicago"
+OPENCP_SPLIT_CRS = "EPSG:26916"
+
 _DATASET_ID_RE = re.compile(r"^[a-z0-9]{4}-[a-z0-9]{4}$")
 
 INCIDENT_MONTHS = ((2014, "2014-01", "2014-12"), (2015, "2015-01", "2015-06"))

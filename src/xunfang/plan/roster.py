@@ -37,14 +37,14 @@ Time blocks
     roster and 2-hour blocks a week has 84 blocks.
 
 Rule calendar (TOML)
-    Places (schools from a CSV such as ``chicago/schools``, and named places), recurring
+    Places (schools from the city's schools CSV, and named places), recurring
     windows at those places with a minimum presence, and type-specific risk emphasis::
 
         school_days = "Mon-Fri"
 
         [schools]
-        file = "data:chicago/schools/ChicagoPublicSchools_2011-12.csv"  # data: = data dir
-        type_column = "Elementary_Middle_HighSchool"                    # default: detected
+        file = "data:my_city/schools.csv"  # data: = the data directory
+        type_column = "school_type"         # default: detected
 
         [[place]]
         name = "State & Madison"
@@ -66,7 +66,7 @@ Rule calendar (TOML)
         end = "06:00"
         weight = 2.0
 
-    Bell times are not in the Chicago schools file: the windows configure them (elementary
+    Bell times are not in a schools file: the windows configure them (elementary
     dismissal about 14:45-15:15, high schools 15:00-15:30; a Chinese evening-study dismissal
     is e.g. 20:30-21:30). A window whose end is earlier than its start runs past midnight.
 

@@ -30,6 +30,7 @@ from xunfang.analyse.prediction import run_prediction
 from xunfang.config import get_settings
 from xunfang.errors import ValidationError, XunfangError
 from xunfang.ingest.incidents import incident_inputs
+from xunfang.ingest.sources import OPENCP_SPLIT_CRS, OPENCP_SPLIT_FILE, OPENCP_SPLIT_PROFILE
 from xunfang.serve._common import (
     LangOpt,
     check_lang_option,
@@ -568,8 +569,7 @@ def reproduce_opencp_cmd(
         Path | None,
         typer.Option(
             "--incidents",
-            help="The September 2014 Chicago file (default: DATA/chicago/incidents/"
-            "Crimes_September_2014.csv).",
+            help=f"The incident file of open_cp's split (default: DATA/{OPENCP_SPLIT_FILE}).",
         ),
     ] = None,
     methods: Annotated[
@@ -585,9 +585,7 @@ def reproduce_opencp_cmd(
     method for each type is chosen on the week before (2014-09-16..22)."""
     try:
         settings = get_settings(data_dir=data_dir)
-        path = incidents or (
-            settings.city_dir("chicago") / "incidents" / "Crimes_September_2014.csv"
-        )
+        path = incidents or settings.data_dir / OPENCP_SPLIT_FILE
         extra = tuple(m.strip() for m in methods.split(",") if m.strip()) if methods else ()
         ours = OUR_OPENCP_METHODS + extra
         rows = []
@@ -599,8 +597,8 @@ def reproduce_opencp_cmd(
             ):
                 spec = EvaluationSpec(
                     incident_files=(path,),
-                    profile="chicago",  # open_cp's split is the Chicago file
-                    crs="EPSG:26916",
+                    profile=OPENCP_SPLIT_PROFILE,
+                    crs=OPENCP_SPLIT_CRS,
                     types=types,
                     area=None,
                     cell_m=150.0,

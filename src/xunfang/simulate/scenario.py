@@ -5,7 +5,7 @@ Example (``examples/simulate/district1_june2015.toml`` is a complete one)::
     [scenario]
     name = "District 1, June 2015"
     area = "district:1"          # a study area (xunfang areas), or "city"
-    # city = "../cities/chicago.toml"  # optional city file (default: the data directory's)
+    # city = "../cities/my_city.toml"  # optional city file (default: the data directory's)
     month = "2015-06"            # the held-out month whose incidents are replayed
     replications = 5
     seed = 20150601
