@@ -15,7 +15,7 @@ from rich.markup import escape
 
 from xunfang.config import missing_data_hint
 from xunfang.errors import DataFileError, ValidationError
-from xunfang.outputs import OutputLock, other_commands_output, write_text_atomic
+from xunfang.outputs import OUTPUT_MARKERS, OutputLock, other_commands_output, write_text_atomic
 
 OSM_ATTRIBUTION = "© OpenStreetMap contributors (ODbL)"
 """Attribution every map and report drawn from OpenStreetMap data carries."""
@@ -531,11 +531,10 @@ def refuse_out_in_plan_dir(out: Path, plan_dir: Path, command: str) -> None:
 
 
 CITY_RUN_SUMMARIES: dict[str, str] = {
-    "city_summary.json": "plan",
-    "city_deploy_summary.json": "deploy",
-    "city_simulation_summary.json": "simulate run",
+    name: owner for name, owner in OUTPUT_MARKERS.items() if name.startswith("city_")
 }
-"""The summary file a city run writes at the top of its output folder -> its command."""
+"""The summary file a city run writes at the top of its output folder -> its command (the
+city runs' part of :data:`xunfang.outputs.OUTPUT_MARKERS`)."""
 
 
 def refuse_out_in_city_run(out: Path, command: str) -> None:
@@ -552,8 +551,8 @@ def refuse_out_in_city_run(out: Path, command: str) -> None:
     """
     o = Path(out).resolve()
     for folder in (o, *o.parents):
-        for name, owner in CITY_RUN_SUMMARIES.items():
-            if owner != command and (folder / name).is_file():
+        for name, owner in other_commands_output(folder, command).items():
+            if name in CITY_RUN_SUMMARIES:
                 raise ValidationError(
                     f"--out {out} is the folder {folder} of a city run of xunfang {owner} or "
                     f"inside it ({name}): {command} would overwrite its files (each district's "
