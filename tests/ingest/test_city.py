@@ -474,3 +474,47 @@ def test_boundary_layer_read_once_until_the_file_changes(tmp_path: Path) -> None
     path.unlink()
     with pytest.raises(DataFileError, match="not found"):
         layer.read()
+
+
+def test_a_city_files_missing_stations_file_is_one_error_up_front(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A city file whose `stations` names no file: one error naming the city file, the field
+    and the stations file when the city file is read (a tester saw each district of
+    `--area KIND:all` fail on it in turn, and `deploy --plan-dir` go on without a word)."""
+    from typer.testing import CliRunner
+
+    from xunfang.serve._common import error_text
+    from xunfang.serve.cli import app
+
+    path = _write(tmp_path, "geojson")
+    toml = tmp_path / "c.toml"
+    head = 'name = "test city"\ntimezone = "Asia/Shanghai"\nframe = "wgs84"\n'
+    layer = f'[[boundaries]]\nkind = "zone"\nfile = "{path.name}"\n'
+    toml.write_text(head + 'stations = "nowhere.csv"\n' + layer, encoding="utf-8")
+    missing = tmp_path / "nowhere.csv"
+    message = (
+        f"{toml}, field 'stations': the stations file {missing} does not exist: correct the "
+        "path (a relative path is read from the city file's folder, data:PATH from the data "
+        "directory) or remove the field"
+    )
+    with pytest.raises(DataFileError) as info:
+        City.from_toml(toml)
+    assert str(info.value) == message
+    assert error_text(message, "zh") == (
+        f"{toml}，字段 'stations'：派出所文件 {missing} 不存在：请改正路径（相对路径从城市文件"
+        "所在文件夹算起，data:路径 从数据目录算起）或删去该字段"
+    )
+    r = CliRunner().invoke(
+        app, ["plan", "--city", str(toml), "--area", "zone:all", "--out", str(tmp_path / "o")]
+    )
+    assert r.exit_code == 2
+    assert " ".join(r.output.split()) == f"error: {message}"
+    # once the file is there, the city reads
+    missing.write_text("name,lon,lat\n", encoding="utf-8")
+    assert City.from_toml(toml).stations == missing
+    # a data: path in a data directory that does not exist is left to the boundary's error,
+    # which says where it looked and how to set it
+    monkeypatch.setenv("XUNFANG_DATA_DIR", str(tmp_path / "no_data"))
+    toml.write_text(head + 'stations = "data:x/s.csv"\n' + layer, encoding="utf-8")
+    assert City.from_toml(toml).stations == (tmp_path / "no_data/x/s.csv").resolve()

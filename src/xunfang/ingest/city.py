@@ -269,7 +269,11 @@ class City:
         Raises
         ------
         DataFileError
-            If the file is missing, not TOML, or a field is missing or wrong (naming it).
+            If the file is missing, not TOML, or a field is missing or wrong (naming it);
+            if its ``stations`` names a file that does not exist (naming the field and the
+            file: every district of a city run would fail on it, one by one, and a run on
+            a plan folder would not read it at all), unless that file lies in a data
+            directory that does not exist (the boundary's error then says where it looked).
         """
         p = Path(path)
         try:
@@ -278,7 +282,22 @@ class City:
             raise DataFileError(p, f"cannot read city file: {exc.strerror}") from exc
         except tomllib.TOMLDecodeError as exc:
             raise DataFileError(p, f"not valid TOML: {exc}") from exc
-        return cls.from_dict(doc, base=p.parent, data_dir=data_dir, source=str(p))
+        city = cls.from_dict(doc, base=p.parent, data_dir=data_dir, source=str(p))
+        stations = city.stations
+        ddir = (Path(data_dir) if data_dir is not None else _env_data_dir()).resolve()
+        if (
+            stations is not None
+            and not stations.exists()
+            and not (ddir in stations.parents and not ddir.is_dir())
+        ):
+            raise DataFileError(
+                p,
+                f"the stations file {stations} does not exist: correct the path (a relative "
+                "path is read from the city file's folder, data:PATH from the data directory) "
+                "or remove the field",
+                field="stations",
+            )
+        return city
 
     @classmethod
     def from_dict(

@@ -212,6 +212,13 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "如需换用其他派出所，请用 --stations 重新运行 xunfang plan",
         ),
         (r"not valid TOML: (.+)", "不是有效的 TOML：{0}"),
+        (
+            r"the stations file (.+) does not exist: correct the path \(a relative path is "
+            r"read from the city file's folder, data:PATH from the data directory\) or remove "
+            r"the field",
+            "派出所文件 {0} 不存在：请改正路径（相对路径从城市文件所在文件夹算起，data:路径 从数据"
+            "目录算起）或删去该字段",
+        ),
         (r"unknown field\(s\) (.+?) in (\S+); known: (.+)", "{1} 中有未知字段 {0}；已知字段：{2}"),
         (r"unknown field\(s\) (.+?); known: (.+)", "未知字段 {0}；已知字段：{1}"),
         (
