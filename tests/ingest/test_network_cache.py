@@ -145,3 +145,88 @@ def test_district_network_cached_and_cut_by_the_build_rule(data_dir: Path, tmp_p
     np.testing.assert_array_equal(cut.node_ids, built.node_ids)
     assert (cut.matrix != built.matrix).nnz == 0
     assert len(cut.edges) == len(built.edges)
+
+
+def test_a_cut_reports_its_own_loss_to_the_largest_component_rule(tmp_path: Path) -> None:
+    """SYNTHETIC road lines (UTM 51N, metres from an origin): the city network's rule
+    drops a one-way stub in the west district; the east district's cut drops a pair of
+    nodes joined to the rest only outside it. Each district's "dropped road" figures are
+    its own, not the city's (a tester saw every district of a city plan report the city's
+    share)."""
+    from types import SimpleNamespace
+
+    import geopandas as gpd
+    from shapely.geometry import LineString
+
+    from xunfang.ingest.roads import read_road_network
+    from xunfang.plan.booth_plan import network_honesty, network_warnings
+
+    utm = "EPSG:32651"
+    x0, y0 = 352_000.0, 3_456_000.0
+    at = {
+        "a": (0, 0), "b": (500, 0), "c": (1000, 0), "d": (2000, 0), "e": (1000, 500),
+        "f": (1500, 500), "k": (2300, 0), "m1": (2000, 400), "m2": (2050, 400),
+        "s": (500, -300),
+    }  # fmt: skip
+    two_way = ["a-b", "b-c", "c-d", "c-e", "e-f", "d-k", "k-m1", "m1-m2"]
+    pairs = [*(p.split("-") for p in two_way), ["b", "s"]]  # b -> s: a one-way dead end
+    lines = gpd.GeoDataFrame(
+        {"highway": ["residential"] * len(pairs), "oneway": ["no"] * len(two_way) + ["yes"]},
+        geometry=[
+            LineString([(x0 + at[u][0], y0 + at[u][1]), (x0 + at[v][0], y0 + at[v][1])])
+            for u, v in pairs
+        ],
+        crs=utm,
+    )
+    path = tmp_path / "roads.gpkg"
+    lines.to_file(path, driver="GPKG")
+    city = read_road_network(path, utm, simplify=False)
+    # the city: s left out (1 of 10 nodes), its 300 m stub of 4,150 m (lengths measured on
+    # the ellipsoid: the UTM grid's metres differ from them by its scale, < 0.04 % here)
+    whole = city.report.largest_component_loss()
+    assert whole is not None
+    assert (whole["nodes"], whole["nodes_left_out"]) == (10, 1)
+    assert whole["km"] == pytest.approx(4.15, rel=4e-4)
+    assert whole["km_left_out"] == pytest.approx(0.3, rel=4e-4)
+
+    def box(x1: float, x2: float) -> shapely.Polygon:
+        return shapely.box(x0 + x1, y0 - 400, x0 + x2, y0 + 600)
+
+    # west: a, b and the city's left-out s; a-b (500 m) kept, b-s (300 m) left out
+    west = cut_network(city, box(-10, 900), name="west")
+    loss = west.report.largest_component_loss()
+    assert loss is not None and west.report.scc_of_cut
+    assert (loss["nodes"], loss["nodes_left_out"]) == (3, 1)
+    assert loss["km"] == pytest.approx(0.8, rel=4e-4)
+    assert loss["km_left_out"] == pytest.approx(0.3, rel=4e-4)
+    assert loss["share_km"] == pytest.approx(0.375, abs=1e-5)
+    # east: c, d, e, f kept (c-d 1000 m, c-e 500 m, e-f 500 m); m1-m2 (50 m) reach the
+    # rest only through k, outside the cut: the cut's own rule leaves them out
+    east = cut_network(city, box(900, 2100), name="east")
+    loss = east.report.largest_component_loss()
+    assert loss is not None
+    assert (loss["nodes"], loss["nodes_left_out"]) == (6, 2)
+    assert loss["km"] == pytest.approx(2.05, rel=4e-4)
+    assert loss["km_left_out"] == pytest.approx(0.05, rel=4e-4)
+    # a cut with a margin (c and e too) measured on the district alone: the same figures
+    wider = cut_network(city, box(-10, 1100), measure=box(-10, 900)).report
+    assert wider.nodes == 4
+    assert (wider.scc_nodes_before, wider.scc_nodes_left_out) == (3, 1)
+    assert wider.length_left_out_km == pytest.approx(0.3, rel=4e-4)
+    # a cut of the cut counts the same left-out pieces inside it
+    again = cut_network(west, box(-10, 900)).report.largest_component_loss()
+    assert again is not None and (again["nodes"], again["nodes_left_out"]) == (3, 1)
+    assert again["km_left_out"] == pytest.approx(0.3, rel=4e-4)
+    # the plan's "computed on" and its warning: the district's own share
+    plan = SimpleNamespace(snap_count=0, network=west)
+    h = network_honesty(plan)  # type: ignore[arg-type]
+    assert h["largest_component"]["scope"] == "area"
+    assert h["largest_component"]["share_km"] == 0.375
+    assert h["warnings"] == ["largest_component"]
+    assert network_warnings(plan)[0].startswith(  # type: ignore[arg-type]
+        "the largest-strongly-connected-component rule dropped 38 % of the road network "
+        "(0.3 of 0.8 km, 1 of 3 nodes)"
+    )
+    assert network_warnings(plan, "zh")[0].startswith(  # type: ignore[arg-type]
+        "最大强连通分量规则剔除了路网的 38 %（0.3 / 0.8 公里，1 / 3 个节点）"
+    )

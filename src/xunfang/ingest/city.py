@@ -669,7 +669,13 @@ class City:
                     f"the network to cut {area.name} from is in {within.crs.to_string()}, "
                     f"the area in {area.crs.to_string()}: build both in one CRS"
                 )
-            return cut_network(within, area.polygon.buffer(r.clip_margin_m), name=area.name), "cut"
+            cut = cut_network(
+                within,
+                area.polygon.buffer(r.clip_margin_m),
+                name=area.name,
+                measure=area.polygon,  # the district's own loss to the largest-component rule
+            )
+            return cut, "cut"
         key = {  # the options in effect (an override equal to the city's value is no change)
             **{k: v for k, v in self.recipe(area).items() if k != "files"},
             "area": area.name,

@@ -54,7 +54,7 @@ from xunfang.ingest.notes import Note, sorted_counts
 from xunfang.ingest.osm import DEFAULT_SPEEDS_KPH, DRIVABLE_HIGHWAYS, excluded_reason
 from xunfang.ingest.osm import drivable_class as _drivable_class
 from xunfang.ingest.osm import parse_maxspeed as _parse_maxspeed
-from xunfang.ingest.road_network import NetworkReport, RoadNetwork
+from xunfang.ingest.road_network import STITCH_HIGHWAY, NetworkReport, RoadNetwork
 from xunfang.ingest.road_network import format_counts as _format_counts
 from xunfang.ingest.road_network import freeze as _freeze
 from xunfang.ingest.road_network import min_csr as _min_csr
@@ -73,9 +73,6 @@ __all__ = [
     "load_graphml_gz",
     "network_from_edges",
 ]
-
-STITCH_HIGHWAY = "stitch"
-"""The ``highway`` value of the straight links added between areas (see :func:`build_network`)."""
 
 _MISSING_CLASS = "<missing>"
 
@@ -506,6 +503,14 @@ def build_network(
         scc_nodes_before=int(node_sel.size),
         scc_nodes_left_out=nodes_left_out,
         scc_km_before=float(left_pieces["length_m"].sum() + road["length_m"].sum()) / 1000.0,
+        scc_left_out_xy=xy[node_sel[labels != biggest]],
+        scc_left_out_pieces=np.column_stack(
+            [
+                xy[left_pieces["u_index"].to_numpy()],
+                xy[left_pieces["v_index"].to_numpy()],
+                left_pieces["length_m"].to_numpy(dtype=np.float64),
+            ]
+        ).reshape(-1, 5),
     )
     return _freeze(
         RoadNetwork(

@@ -47,11 +47,12 @@ from shapely.geometry.base import BaseGeometry
 import xunfang
 from xunfang.errors import CacheWarning, NetworkError
 from xunfang.ingest.notes import Note
-from xunfang.ingest.road_network import RoadNetwork, freeze
+from xunfang.ingest.road_network import STITCH_HIGHWAY, RoadNetwork, freeze
 
 __all__ = ["CACHE_FORMAT", "CacheStatus", "cache_path", "cached_network", "cut_network"]
 
-CACHE_FORMAT = 2  # 2: NetworkReport.scc_* (the largest-component rule's loss)
+CACHE_FORMAT = 3  # 2: NetworkReport.scc_* (the largest-component rule's loss); 3: where
+# the rule's left-out nodes and pieces lie (a cut's own loss)
 """Bumped when the layout of a cached network changes (old files are then never read)."""
 
 CacheStatus = Literal["loaded", "built", "rebuilt", "off"]
@@ -183,7 +184,74 @@ def cached_network(
     return net, status
 
 
-def cut_network(network: RoadNetwork, polygon: BaseGeometry, *, name: str = "") -> RoadNetwork:
+def _cut_loss(
+    network: RoadNetwork,
+    polygon: BaseGeometry,
+    measure: BaseGeometry,
+    keep: np.ndarray,
+    kept_edges: Any,
+) -> dict[str, Any]:
+    """The cut's own loss to the largest-component rule, as :class:`NetworkReport` fields
+    (``scc_*``, ``length_left_out_km``, ``scc_of_cut``): of the nodes and road pieces of
+    ``network`` inside ``measure`` (a piece: both its ends), with those ``network``'s own
+    rule left out there (``scc_left_out_*``), the ones not in the cut (``keep``,
+    ``kept_edges``); stitch links not counted. The left-out nodes and pieces inside
+    ``polygon`` (the cut's) are recorded in turn. Empty (the larger network's figures
+    stay) when ``network`` did not record where its left-out nodes and pieces lie."""
+    r = network.report
+    if r.scc_left_out_xy is None or r.scc_left_out_pieces is None:
+        return {}
+    gone_xy, gone = r.scc_left_out_xy, r.scc_left_out_pieces
+    xy = network.node_xy
+    e = network.edges
+    u, v = e["u_index"].to_numpy(), e["v_index"].to_numpy()
+    length_m = e["length_m"].to_numpy(dtype=np.float64)
+    road = (e["highway"] != STITCH_HIGHWAY).to_numpy()
+    kept = np.zeros(network.n_nodes, dtype=bool)
+    kept[keep] = True
+
+    def inside(poly: BaseGeometry, pts: np.ndarray) -> np.ndarray:
+        return shapely.intersects_xy(poly, pts[:, 0], pts[:, 1])
+
+    def figures(poly: BaseGeometry) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Nodes inside, pieces inside, gone nodes inside, gone pieces inside."""
+        nodes_in = inside(poly, xy)
+        return (
+            nodes_in,
+            nodes_in[u] & nodes_in[v] & road,
+            inside(poly, gone_xy),
+            inside(poly, gone[:, 0:2]) & inside(poly, gone[:, 2:4]),
+        )
+
+    nodes_in, pieces_in, gone_in, gone_pieces_in = figures(measure)
+    n_before = int(nodes_in.sum() + gone_in.sum())
+    km_before = float(length_m[pieces_in].sum() + gone[gone_pieces_in, 4].sum()) / 1000.0
+    km_kept = float(length_m[pieces_in & kept[u] & kept[v]].sum()) / 1000.0
+    nodes_in, pieces_in, gone_in, gone_pieces_in = figures(polygon)
+    lost_pieces = pieces_in & ~(kept[u] & kept[v])
+    return {
+        "scc_nodes_before": n_before,
+        "scc_nodes_left_out": n_before - int((kept & inside(measure, xy)).sum()),
+        "scc_km_before": km_before,
+        "length_left_out_km": km_before - km_kept,
+        "scc_left_out_xy": np.concatenate([gone_xy[gone_in], xy[nodes_in & ~kept]]),
+        "scc_left_out_pieces": np.concatenate(
+            [
+                gone[gone_pieces_in],
+                np.column_stack([xy[u[lost_pieces]], xy[v[lost_pieces]], length_m[lost_pieces]]),
+            ]
+        ),
+        "scc_of_cut": True,
+    }
+
+
+def cut_network(
+    network: RoadNetwork,
+    polygon: BaseGeometry,
+    *,
+    name: str = "",
+    measure: BaseGeometry | None = None,
+) -> RoadNetwork:
     """The part of ``network`` inside ``polygon``: its nodes (boundary included), the edges
     between them, then the largest strongly connected component (Tarjan 1972, as
     implemented by :func:`scipy.sparse.csgraph.connected_components`).
@@ -204,6 +272,13 @@ def cut_network(network: RoadNetwork, polygon: BaseGeometry, *, name: str = "") 
         ``clip_margin_m``.
     name
         Named in the report's note.
+    measure
+        The (Multi)Polygon, in ``network.crs`` metres, whose nodes and streets (both ends
+        inside) the report's loss to the largest-component rule counts (default
+        ``polygon``; e.g. the district without the margin): those ``network``'s own rule
+        left out there, when it recorded where they lie
+        (:attr:`~xunfang.ingest.road_network.NetworkReport.scc_left_out_xy`), and those the
+        cut's rule leaves out. Without that record the report keeps ``network``'s figures.
 
     Returns
     -------
@@ -265,6 +340,7 @@ def cut_network(network: RoadNetwork, polygon: BaseGeometry, *, name: str = "") 
         nodes_left_out=left_out,
         components_before=int(n_comp),
         notes=(*network.report.notes, note),
+        **_cut_loss(network, polygon, polygon if measure is None else measure, keep, edges),
     )
     return freeze(
         RoadNetwork(

@@ -427,6 +427,10 @@ def network_from_ways(
         scc_nodes_before=int(graph_nodes.size),
         scc_nodes_left_out=nodes_left_out,
         scc_km_before=km_left_out + float(table["length_m"].sum()) / 1000.0,
+        scc_left_out_xy=xy[graph_nodes[labels != biggest]],
+        scc_left_out_pieces=np.column_stack(
+            [xy[e_tail[left_rows]], xy[e_head[left_rows]], e_len[left_rows]]
+        ).reshape(-1, 5),
     )
     return freeze(
         RoadNetwork(

@@ -26,6 +26,7 @@ from scipy.spatial import cKDTree
 from xunfang.errors import ValidationError
 
 __all__ = [
+    "STITCH_HIGHWAY",
     "NetworkReport",
     "RoadNetwork",
     "check_indices",
@@ -34,6 +35,9 @@ __all__ = [
     "min_csr",
 ]
 
+STITCH_HIGHWAY = "stitch"
+"""The ``highway`` value of the straight links added between areas (see
+:func:`xunfang.ingest.network.build_network`)."""
 _EXPRESS_CLASSES = ("motorway", "motorway_link", "trunk", "trunk_link")
 """Road classes incidents are not snapped onto (:meth:`RoadNetwork.snap_to_streets`)."""
 _CHUNK_BYTES = 64 * 1024 * 1024
@@ -122,14 +126,29 @@ class NetworkReport:
     scc_nodes_before: int | None = None
     """Drivable nodes of the source graph (the whole road file, or the stitched areas)
     before its largest strongly connected component was kept (``None``: not recorded).
-    Unlike ``nodes_left_out``, which :func:`~xunfang.ingest.network_cache.cut_network`
-    replaces by the cut's own count, this and ``scc_nodes_left_out`` / ``scc_km_before``
-    describe the source graph and stay as they are when a network is cut."""
+    :func:`~xunfang.ingest.network_cache.cut_network` replaces this, ``scc_nodes_left_out``,
+    ``scc_km_before`` and ``length_left_out_km`` by the cut's own figures when the source
+    recorded where its losses lie (``scc_left_out_xy``, ``scc_left_out_pieces``; then
+    ``scc_of_cut``), else they describe the source graph and stay as they are."""
     scc_nodes_left_out: int | None = None
     """Of ``scc_nodes_before``, the nodes the largest-component rule left out."""
     scc_km_before: float | None = None
     """Road length of the source graph before the rule, km (each street once); the rule
     left out ``length_left_out_km`` of it."""
+    scc_left_out_xy: np.ndarray | None = field(default=None, compare=False, repr=False)
+    """Where the nodes the largest-component rule left out lie: array of shape (k, 2),
+    metres in the network's CRS (``None``: not recorded). With
+    ``scc_left_out_pieces``, lets :func:`~xunfang.ingest.network_cache.cut_network`
+    measure a cut's own loss."""
+    scc_left_out_pieces: np.ndarray | None = field(default=None, compare=False, repr=False)
+    """The road pieces the rule left out (each street once): array of shape (p, 5), the
+    x, y of one end, the x, y of the other (metres in the network's CRS) and the length
+    in metres (``None``: not recorded)."""
+    scc_of_cut: bool = False
+    """Whether the ``scc_*`` figures and ``length_left_out_km`` are those of a network cut
+    from a larger one (:func:`~xunfang.ingest.network_cache.cut_network`): the cut's own
+    nodes and streets, counting those the larger network's rule left out inside it and
+    those the cut's own rule left out."""
 
     def largest_component_loss(self) -> dict[str, float | int] | None:
         """How much of the source graph the largest-component rule dropped: ``nodes``,

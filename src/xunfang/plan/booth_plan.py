@@ -1052,9 +1052,11 @@ def network_honesty(plan: BoothPlan) -> dict[str, Any]:
         ``largest_component``:
         :meth:`~xunfang.ingest.road_network.NetworkReport.largest_component_loss`
         (``None`` when the builder did not record it) with ``scope``: ``area`` (the
-        area's own road source) or ``cut_from`` (the area's network was cut from a larger
-        one, e.g. a city plan's district from the city's: the figures are that network's,
-        the area's own share is not measured); ``warnings``: the keys of the
+        area's own road source; for a network cut from a larger one, e.g. a city plan's
+        district from the city's, the nodes and streets inside the cut, counting those the
+        larger network's rule left out there) or ``cut_from`` (a cut from a network that
+        did not record where its losses lie: the figures are that network's, the area's
+        own share is not measured); ``warnings``: the keys of the
         figures past :data:`SNAP_FAR_WARN_SHARE` / :data:`LEFT_OUT_WARN_SHARE`
         (``snap_far``, ``largest_component``).
     """
@@ -1078,10 +1080,12 @@ def network_honesty(plan: BoothPlan) -> dict[str, Any]:
     loss: dict[str, Any] | None = None
     if raw_loss is not None:
         loss = {k: round(v, 4) if isinstance(v, float) else v for k, v in raw_loss.items()}
-        # a network cut from a larger one (a city plan's district) keeps the larger
-        # network's figures: say so, they are not the area's own
-        cut = any(getattr(n, "key", None) == "cut_network" for n in plan.network.report.notes)
-        loss["scope"] = "cut_from" if cut else "area"
+        # a network cut from a larger one (a city plan's district) has its own figures
+        # when the larger one recorded where its rule's losses lie; else it keeps the
+        # larger network's: say so, they are not the area's own
+        report = plan.network.report
+        cut = any(getattr(n, "key", None) == "cut_network" for n in report.notes)
+        loss["scope"] = "cut_from" if cut and not report.scc_of_cut else "area"
         if max(loss["share_km"], loss["share_nodes"]) > LEFT_OUT_WARN_SHARE:
             warn.append("largest_component")
     return {"snap": snap, "largest_component": loss, "warnings": warn}

@@ -461,15 +461,19 @@ def plan_notes(plan: BoothPlan, lang: str = "en") -> list[str]:
     notes = [note_text(n, lang) for n in plan.network.report.notes]
     loss = plan.network.report.largest_component_loss()
     if loss is not None:
+        # a district cut from the city's network: its own streets (the cut measured them)
+        own = plan.network.report.scc_of_cut
+        of_en = "the area's own streets" if own else "the road source"
         notes.append(
-            f"最大强连通分量规则剔除了道路来源的 {loss['nodes_left_out']:,} / {loss['nodes']:,} "
+            f"最大强连通分量规则剔除了{'本区道路' if own else '道路来源'}的 "
+            f"{loss['nodes_left_out']:,} / {loss['nodes']:,} "
             f"个节点、{loss['km_left_out']:.1f} / {loss['km']:.1f} 公里道路"
             f"（{100 * loss['share_km']:.1f} %）。"
             if lang == "zh"
             else f"The largest-strongly-connected-component rule dropped "
             f"{loss['nodes_left_out']:,} of {loss['nodes']:,} nodes and "
             f"{loss['km_left_out']:.1f} of {loss['km']:.1f} km of road "
-            f"({100 * loss['share_km']:.1f} %) of the road source."
+            f"({100 * loss['share_km']:.1f} %) of {of_en}."
         )
     notes[:0] = [
         "⚠ " + w[:1].upper() + w[1:] + ("。" if lang == "zh" else ".")
