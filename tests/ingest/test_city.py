@@ -518,3 +518,51 @@ def test_a_city_files_missing_stations_file_is_one_error_up_front(
     monkeypatch.setenv("XUNFANG_DATA_DIR", str(tmp_path / "no_data"))
     toml.write_text(head + 'stations = "data:x/s.csv"\n' + layer, encoding="utf-8")
     assert City.from_toml(toml).stations == (tmp_path / "no_data/x/s.csv").resolve()
+
+
+def test_kind_all_as_one_area_is_refused_saying_what_to_give(tmp_path: Path) -> None:
+    """`--area KIND:all` means each polygon on its own (`xunfang plan`); a command of one
+    area (a tester ran `forecast evaluate --area district:all`) is told what to give
+    instead, not "no area named all"."""
+    from typer.testing import CliRunner
+
+    from xunfang.errors import ValidationError
+    from xunfang.serve._common import error_text
+    from xunfang.serve.cli import app
+
+    path = _write(tmp_path, "geojson")
+    toml = tmp_path / "c.toml"
+    toml.write_text(
+        'name = "test city"\ntimezone = "Asia/Shanghai"\nframe = "wgs84"\n'
+        f'[[boundaries]]\nkind = "zone"\nfile = "{path.name}"\n',
+        encoding="utf-8",
+    )
+    city = City.from_toml(toml)
+    message = (
+        "--area zone:all means each zone on its own, which only `xunfang plan` does (deploy "
+        "and simulate run then take its folder with --plan-dir); this command works on one "
+        "area: give --area city for the whole city as one area, --area zone:east,west for "
+        "some of them as one, or run it once per zone (`xunfang areas zone` lists them)"
+    )
+    with pytest.raises(ValidationError) as info:
+        city.study_area("zone:all")
+    assert str(info.value) == message
+    with pytest.raises(ValidationError, match=r"^--area all means each zone on its own"):
+        city.study_area("all")
+    assert error_text(message, "zh") == (
+        "--area zone:all 表示逐个处理每个 zone，只有 `xunfang plan` 这样做（deploy 和 simulate "
+        "run 再用 --plan-dir 读取其输出文件夹）；本命令只处理一个区域：整个城市作为一个区域请用 "
+        "--area city，其中几个合为一个区域请用 --area zone:east,west，或对每个 zone 各运行一次"
+        "（`xunfang areas zone` 列出全部名称）"
+    )
+    # what it says to give works: the whole city (3 km²) or the list as one area
+    assert city.study_area("city").area_km2 == pytest.approx(3.0, rel=1e-6)
+    assert city.study_area("zone:east,west").area_km2 == pytest.approx(3.0, rel=1e-6)
+    # forecast evaluate on the example city (its incidents are in the repository)
+    example = Path(__file__).parents[2] / "examples/shanghai/city.toml"
+    args = ["forecast", "evaluate", "--city", str(example), "--area", "area:all"]
+    r = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "fc")])
+    assert r.exit_code == 2
+    assert " ".join(r.output.split()).startswith(
+        "error: --area area:all means each area on its own, which only `xunfang plan` does"
+    )

@@ -498,6 +498,11 @@ class City:
         crs = crs if crs is not None else self.crs
         if area is not None and area.strip().lower() == "city":
             return self._whole_city(crs)
+        if area is not None and "all" in (
+            area.strip().lower(),
+            area.partition(":")[2].strip().lower(),
+        ):
+            self._refuse_each(area)
         if area is None or not area.strip():
             b = self.boundaries[0]
             return area_from_layer(b.read(), b.default, kind=b.kind, source=b.path, crs=crs)
@@ -520,6 +525,30 @@ class City:
         raise AreaNotFoundError(
             f"no polygon named {area!r} in {', '.join(tried)}; use KIND:NAME, e.g. "
             f"'{self.boundaries[0].kind}:NAME' (`xunfang areas` lists them)"
+        )
+
+    def _refuse_each(self, area: str) -> None:
+        """Refuse ``KIND:all`` (or ``all``) as one study area: it means each polygon of the
+        layer on its own, which ``xunfang plan`` does (a forecast said only "no area named
+        all"); say what to give instead.
+
+        Raises
+        ------
+        ValidationError
+            Always, naming the layer's polygons.
+        AreaNotFoundError
+            If the city has no such layer.
+        """
+        kind = area.partition(":")[0].strip().lower() if ":" in area else self.boundaries[0].kind
+        b = self.layer(kind)
+        names = sorted(b.read()["name"].astype(str), key=lambda n: n.zfill(6) if n.isdigit() else n)
+        listed = ",".join(names[:3]) + (",..." if len(names) > 3 else "")
+        raise ValidationError(
+            f"--area {area.strip()} means each {b.kind} on its own, which only `xunfang plan` "
+            f"does (deploy and simulate run then take its folder with --plan-dir); this "
+            f"command works on one area: give --area city for the whole city as one area, "
+            f"--area {b.kind}:{listed} for some of them as one, or run it once per {b.kind} "
+            f"(`xunfang areas {b.kind}` lists them)"
         )
 
     def _whole_city(self, crs: CRS | str | None) -> StudyArea:

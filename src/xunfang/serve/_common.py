@@ -288,6 +288,16 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "--area {3}:all 或 --area all 逐个规划每个多边形）",
         ),
         (
+            r"--area (\S+) means each (\S+) on its own, which only `xunfang plan` does \(deploy "
+            r"and simulate run then take its folder with --plan-dir\); this command works on "
+            r"one area: give --area city for the whole city as one area, --area (\S+) for some "
+            r"of them as one, or run it once per \S+ \(`xunfang areas \S+` lists them\)",
+            "--area {0} 表示逐个处理每个 {1}，只有 `xunfang plan` 这样做（deploy 和 simulate run "
+            "再用 --plan-dir 读取其输出文件夹）；本命令只处理一个区域：整个城市作为一个区域请用 "
+            "--area city，其中几个合为一个区域请用 --area {2}，或对每个 {1} 各运行一次"
+            "（`xunfang areas {1}` 列出全部名称）",
+        ),
+        (
             r"(.+) has no boundary layer (.+); layers: (.+)",
             "{0} 没有边界图层 {1}；可用图层：{2}",
         ),
