@@ -311,3 +311,52 @@ def test_plan_sites_in_gcj02_are_read_back_to_wgs84(tmp_path: Path) -> None:
     (folder / "plan_summary.json").write_text(json.dumps({"output_frame": "gcj02"}))
     got = sites_from_csv(sites)
     np.testing.assert_allclose(got[["lon", "lat"]].to_numpy(float), wgs, atol=1e-6, rtol=0)
+
+
+def test_an_area_that_is_not_the_plans_is_refused_under_plan_dir(tmp_path: Path) -> None:
+    """`simulate run --plan-dir` simulates the plan's districts: a scenario area of another
+    (a tester's `community:LOOP` beside a plan of districts 1 and 2) was dropped without a
+    word; now refused, naming the file, the field and both areas. The plan's own area
+    (its districts in any order, KIND:all, all, city, or none) is fine."""
+    from xunfang.serve.cli_city_runs import check_scenario_area
+
+    plan = tmp_path / "plan"
+    for d in ("district_1", "district_2"):
+        (plan / d).mkdir(parents=True)
+        (plan / d / "plan_summary.json").write_text("{}")
+    (plan / "city_summary.json").write_text(
+        '{"districts": [{"area": "district:1"}, {"area": "district:2"}]}'
+    )
+    areas = ["district:1", "district:2"]
+    for same in ("city", "all", "district:all", "district:2,1", "1,2", "district:01,district:2"):
+        check_scenario_area(same, areas, plan, "s.toml")  # no error
+    for other in ("district:1", "community:LOOP", "district:1,2,3", "beat:1,2"):
+        with pytest.raises(DataFileError, match=r"^s\.toml, field 'scenario\.area': area "):
+            check_scenario_area(other, areas, plan, "s.toml")
+    scenario = _write(tmp_path, GOOD)
+    result = CliRunner().invoke(
+        app,
+        ["run", "--scenario", str(scenario), "--plan-dir", str(plan), "--workers", "0",
+         "--out", str(tmp_path / "o")],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert " ".join(result.output.split()) == (
+        f"error: {scenario}, field 'scenario.area': area 'community:LOOP' is not the area of "
+        f"the plan in {plan} (district:1, district:2): --plan-dir simulates each of the "
+        "plan's areas on its own; remove area from [scenario] (or give the plan's)"
+    )
+    # one of the plan's districts: told how to simulate it alone
+    with pytest.raises(DataFileError) as info:
+        check_scenario_area("district:2", areas, plan, "s.toml")
+    assert str(info.value).endswith(
+        "; to simulate district:2 alone, run without --plan-dir with [plan] sites_csv = "
+        f'"{plan}/district_2/sites.csv"'
+    )
+    from xunfang.serve._common import error_text
+
+    assert error_text(str(info.value), "zh") == (
+        f"s.toml，字段 'scenario.area'：区域 'district:2' 不是 {plan} 中方案的区域（district:1, "
+        "district:2）：--plan-dir 对方案的每个区域分别仿真；请从 [scenario] 中删去 area（或写"
+        "方案的区域）；如只仿真 district:2，请不用 --plan-dir 运行，并在 [plan] 中写 sites_csv = "
+        f'"{plan}/district_2/sites.csv"'
+    )

@@ -297,6 +297,23 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "--area city，其中几个合为一个区域请用 --area {2}，或对每个 {1} 各运行一次"
             "（`xunfang areas {1}` 列出全部名称）",
         ),
+        *(
+            (
+                r"area (.+) is not the area of the plan in (.+) \((.+)\): --plan-dir simulates "
+                r"each of the plan's areas on its own; remove area from \[scenario\] \(or give "
+                r"the plan's\)" + en,
+                "区域 {0} 不是 {1} 中方案的区域（{2}）：--plan-dir 对方案的每个区域分别仿真；请从 "
+                "[scenario] 中删去 area（或写方案的区域）" + zh,
+            )
+            for en, zh in (
+                (
+                    r"; to simulate (.+) alone, run without --plan-dir with \[plan\] sites_csv "
+                    r"= (.+)",
+                    "；如只仿真 {3}，请不用 --plan-dir 运行，并在 [plan] 中写 sites_csv = {4}",
+                ),
+                ("", ""),
+            )
+        ),
         (
             r"(.+) has no boundary layer (.+); layers: (.+)",
             "{0} 没有边界图层 {1}；可用图层：{2}",

@@ -21,7 +21,8 @@ from typing import Any
 from rich.console import Console
 
 from xunfang.config import Settings
-from xunfang.errors import ValidationError
+from xunfang.errors import DataFileError, ValidationError
+from xunfang.ingest.areas import same_area_name
 from xunfang.ingest.city import City, default_city
 from xunfang.ingest.road_network import RoadNetwork
 from xunfang.plan.booth_plan import PlanConfig, read_plan_incidents, read_plan_record
@@ -59,6 +60,56 @@ def recorded_city(plan_dir: Path) -> City | None:
     if is_city_plan_dir(plan_dir):
         return read_plan_record(next(iter(city_plan_folders(plan_dir).values()))).city
     return read_plan_record(plan_dir).city
+
+
+def check_scenario_area(area: str, plan_areas: list[str], plan_dir: Path, source: str) -> None:
+    """Refuse a scenario's ``scenario.area`` that is not the area of the city plan in
+    ``plan_dir``: ``simulate run --plan-dir`` simulates each of the plan's districts
+    (``plan_areas``, ``KIND:NAME``) on its own, so another area would be dropped without a
+    word. The plan's area is ``city``, ``all``, ``KIND:all`` or the list of its districts
+    (any order, with or without ``KIND:``).
+
+    Raises
+    ------
+    DataFileError
+        Naming the scenario file, the field, both areas and what to do.
+    """
+    spec = area.strip()
+    kinds = {a.partition(":")[0].lower() for a in plan_areas}
+    names = [a.partition(":")[2] for a in plan_areas]
+    kind, sep, rest = spec.partition(":")
+    if not sep:
+        kind, rest = next(iter(kinds)) if len(kinds) == 1 else "", spec
+    kind = kind.strip().lower()
+    wanted = [n.strip().removeprefix(f"{kind}:") for n in rest.split(",") if n.strip()]
+    if spec.lower() in ("city", "all") or (
+        kinds == {kind}
+        and (
+            [w.lower() for w in wanted] == ["all"]
+            or (
+                len(wanted) == len(names)
+                and all(any(same_area_name(w, n) for n in names) for w in wanted)
+            )
+        )
+    ):
+        return
+    shown = ", ".join(plan_areas[:5]) + (
+        f" ... ({len(plan_areas)} areas)" if len(plan_areas) > 5 else ""
+    )
+    one = next((a for a in plan_areas if spec.lower() == a.lower()), None)
+    alone = (
+        f"; to simulate {one} alone, run without --plan-dir with [plan] sites_csv = "
+        f'"{Path(plan_dir) / area_folder(one) / "sites.csv"}"'
+        if one
+        else ""
+    )
+    raise DataFileError(
+        source,
+        f"area {spec!r} is not the area of the plan in {plan_dir} ({shown}): --plan-dir "
+        f"simulates each of the plan's areas on its own; remove area from [scenario] (or "
+        f"give the plan's){alone}",
+        field="scenario.area",
+    )
 
 
 def _city_and_network(
@@ -265,6 +316,9 @@ def run_city_simulation(
     check_lang(lang)
     folders = city_plan_folders(plan_dir)
     sc = scenario.scenario  # the scenario's city (its incidents give the simulated month)
+    check_scenario_area(
+        sc.area, [*folders, *plan_failed_districts(plan_dir)], plan_dir, str(scenario.source)
+    )
     if city is None:
         city = recorded_city(plan_dir)
     if city is None:
