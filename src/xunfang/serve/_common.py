@@ -57,6 +57,11 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"no incidents inside (.+): check the files", "{0} 内没有警情：请检查文件"),
         # files
         (r"file not found", "文件不存在"),
+        (r"roster file not found", "排班文件不存在"),
+        (r"calendar file not found", "日程规则文件不存在"),
+        (r"scenario file not found", "场景文件不存在"),
+        (r"site file not found", "点位文件不存在"),
+        (r"input files not found: (.+)", "输入文件不存在：{0}"),
         # encodings
         *(
             (
