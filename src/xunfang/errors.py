@@ -29,9 +29,12 @@ class DataFileError(ValidationError):
         What is wrong and how to fix it.
     row
         The row to blame as the file shows it, 1-based: a CSV's line number (the header
-        line counts), a sheet's row number, a feature's number.
+        line counts), a sheet's row number.
     field
         The column, when one column is to blame.
+    feature
+        The feature to blame in a vector file (GeoJSON, GeoPackage, Shapefile, KML),
+        1-based in the file's order; said ``feature N`` rather than ``row N``.
     """
 
     def __init__(
@@ -41,13 +44,17 @@ class DataFileError(ValidationError):
         *,
         row: int | None = None,
         field: str | None = None,
+        feature: int | None = None,
     ) -> None:
         self.path = str(path)
         self.row = row
         self.field = field
+        self.feature = feature
         where = [self.path]
         if row is not None:
             where.append(f"row {row}")
+        if feature is not None:
+            where.append(f"feature {feature}")
         if field is not None:
             where.append(f"field {field!r}")
         super().__init__(f"{', '.join(where)}: {message}")

@@ -196,6 +196,21 @@ def test_sites_bad_row_and_format(tmp_path: Path) -> None:
     doc.write_bytes(b"PK")
     with pytest.raises(DataFileError, match=r"\.csv, \.txt, \.xlsx"):
         read_sites(doc)
+    # a vector file's site is named by its feature (1-based), not a row
+    from xunfang.serve._common import error_text
+
+    vec = tmp_path / "s.geojson"
+    _two_squares().to_crs(WGS84).to_file(vec, driver="GeoJSON")
+    with pytest.raises(DataFileError) as info:
+        read_sites(vec)
+    assert str(info.value) == f"{vec}, feature 1: site files hold points; this feature is a Polygon"
+    assert (
+        error_text(str(info.value), "zh") == f"{vec} 第 1 个要素：点位文件应为点；该要素是 Polygon"
+    )
+    pts = _two_squares()
+    pts.geometry = pts.geometry.centroid
+    pts.to_crs(WGS84).to_file(vec, driver="GeoJSON")
+    assert read_sites(vec).attrs["source_rows"].tolist() == [1, 2]
 
 
 def test_output_frame_round_trip() -> None:

@@ -158,3 +158,58 @@ def test_gbk_110_export_plan_report_in_chinese(data_dir: Path, tmp_path: Path) -
     # the trade-off table: K = 0..3 (4 rows), heads in Chinese
     assert "<summary>tradeoff.csv (4 行)</summary>" in report
     assert "<tr><th>岗亭数</th><th>≤1分钟</th><th>≤3分钟</th><th>≤5分钟</th>" in report
+
+
+@pytest.mark.realdata
+def test_a_bad_site_of_a_vector_file_is_named_by_its_feature(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A site of a GeoJSON file is named "feature N" (1-based, the file's order), as a CSV's
+    is by its line, in both languages (a tester was told "row 3" of a GeoJSON file); and a
+    bad weight of --demand-points is named by the CSV line (the header counting)."""
+    if not (data_dir / "shanghai-osm/central_shanghai_drive.osm").is_file():
+        pytest.skip("no Shanghai extract")
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    monkeypatch.setattr(cli.console, "width", 2000)
+    fixed = tmp_path / "fixed.geojson"
+    gpd.GeoDataFrame(  # the third far east of the example's streets (GCJ-02, as the city)
+        {"name": ["甲", "乙", "远处"]},
+        geometry=[Point(121.4745349, 31.2280675), Point(121.4835051, 31.2245412),
+                  Point(121.6000000, 31.3000000)],
+        crs=WGS84,
+    ).to_file(fixed, driver="GeoJSON")  # fmt: skip
+    run = [
+        "plan", "--city", str(EXAMPLE / "city.toml"), "--booths", "2", "--threshold-min", "2",
+        "--no-curve", "--no-sectors", "--data-dir", str(data_dir), "--out", str(tmp_path / "o"),
+    ]  # fmt: skip
+    for lang, head in (("en", f"error: {fixed}, feature 3: site '远处' at lon "), ("zh", "")):
+        res = CliRunner().invoke(cli.app, [*run, "--fixed-sites", str(fixed), "--lang", lang])
+        assert res.exit_code == 2
+        text = " ".join(res.output.split())
+        text = text[text.index("error:" if lang == "en" else "错误：") :]  # after the progress
+        if lang == "en":
+            assert text.startswith(head), text
+            assert text.endswith(
+                "is more than 300 m from the road network of 西片,东片 (1 site(s) like "
+                "this): outside the area, or longitude and latitude swapped?"
+            )
+        else:
+            assert text.startswith(f"错误：{fixed} 第 3 个要素：点位 '远处'（经度 "), text
+            assert text.endswith(
+                "距 西片,东片 的路网超过 300 米（共 1 个这样的点位）：在区域之外，"
+                "还是经纬度写反了？"
+            )
+    points = tmp_path / "points.csv"
+    points.write_text(
+        "名称,经度,纬度,weight\n\n甲,121.4745349,31.2280675,1\n乙,121.4835051,31.2245412,-2\n",
+        encoding="utf-8",
+    )  # the bad weight on line 4 (an empty line 2)
+    res = CliRunner().invoke(
+        cli.app, [*run, "--demand", "points", "--demand-points", str(points), "--lang", "zh"]
+    )
+    text = " ".join(res.output.split())
+    assert text[text.index("错误：") :] == (
+        f"错误：{points} 第 4 行，字段 'weight'：权重 '-2' 不是大于或等于 0 的数"
+    )

@@ -56,6 +56,30 @@ FRAME_COLUMNS = ("frame", "coord_frame", "坐标系")
 _VECTOR = (".geojson", ".json", ".gpkg", ".shp", ".zip", ".kml")
 
 
+def is_vector_site_file(path: str | Path) -> bool:
+    """Whether :func:`read_sites` reads ``path`` as a vector file of point features (its
+    sites are then numbered by feature, not by row)."""
+    p = Path(path)
+    return p.suffix.lower() in _VECTOR or p.is_dir()
+
+
+def site_position(path: str | Path | None, number: int) -> tuple[int | None, int | None]:
+    """``(row, feature)`` for :class:`~xunfang.errors.DataFileError`, naming a site as its
+    file shows it: ``(None, number)`` for a vector file, else ``(number, None)``.
+
+    Parameters
+    ----------
+    path
+        The site file (``None``: a table).
+    number
+        The site's number as :func:`read_sites` records it (``attrs["source_rows"]``): a
+        CSV's line or a sheet's row, or a vector file's feature, 1-based.
+    """
+    if path is not None and is_vector_site_file(path):
+        return None, number
+    return number, None
+
+
 def _frame_key(frame: str) -> str:
     key = str(frame).strip().lower().replace("-", "").replace("_", "").replace(" ", "")
     return {"wgs": "wgs84", "gcj": "gcj02", "bd": "bd09", "火星": "gcj02", "百度": "bd09"}.get(
@@ -133,8 +157,9 @@ def read_sites(
     geopandas.GeoDataFrame
         Columns ``name`` (str), every other column of the file, and point ``geometry``
         in EPSG:4326. ``attrs["frame"]`` is the frame the coordinates were read in;
-        ``attrs["source_rows"]`` (tables) each site's row as the file shows it (a CSV's
-        line, the header counting; a sheet's row number).
+        ``attrs["source_rows"]`` each site's number as the file shows it (a CSV's line,
+        the header counting; a sheet's row number; a vector file's feature, 1-based:
+        :func:`site_position` says which).
 
     Raises
     ------
@@ -321,8 +346,8 @@ def _read_vector_sites(
         bad = int(np.flatnonzero(gdf.geometry.geom_type.to_numpy() != "Point")[0])
         raise DataFileError(
             path,
-            f"site files hold points; feature {bad + 1} is a {gdf.geometry.iloc[bad].geom_type}",
-            row=bad + 1,
+            f"site files hold points; this feature is a {gdf.geometry.iloc[bad].geom_type}",
+            feature=bad + 1,
         )
     if gdf.crs is None:
         gdf = gdf.set_crs(WGS84)
@@ -351,6 +376,7 @@ def _read_vector_sites(
         out.reset_index(drop=True), geometry=gpd.points_from_xy(lon, lat), crs=WGS84
     )
     result.attrs["frame"] = used
+    result.attrs["source_rows"] = np.arange(1, len(result) + 1, dtype=np.int64)  # features
     return result
 
 

@@ -56,7 +56,7 @@ from xunfang.ingest.incidents import (
 from xunfang.ingest.network import STITCH_HIGHWAY, RoadNetwork
 from xunfang.ingest.notes import Note
 from xunfang.ingest.road_network import FAR_FROM_ROAD_M
-from xunfang.ingest.sites import read_sites
+from xunfang.ingest.sites import read_sites, site_position
 from xunfang.ingest.taxonomy import load_taxonomy
 from xunfang.plan.decisions import DecisionConfig, PlanDecisions, decide_for_plan
 from xunfang.plan.mclp import mclp
@@ -845,11 +845,15 @@ def _point_weights(
         bad = ~(np.isfinite(w) & (w >= 0))
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
+            row_no, feature = site_position(
+                config.demand_points, int(pts.attrs["source_rows"][row])
+            )
             raise DataFileError(
                 config.demand_points,
                 f"weight {pts['weight'].iloc[row]!r} is not a number >= 0",
-                row=row + 1,
+                row=row_no,
                 field="weight",
+                feature=feature,
             )
     else:
         w = np.ones(len(pts))
@@ -899,12 +903,14 @@ def _snap_sites(
             file_row = int(sites.attrs["source_rows"][row])
         else:
             file_row = row + 1
+        row_no, feature = site_position(source, file_row)
         raise DataFileError(
             source or "the city's police stations",
             f"site {name!r} at lon {lon:.6f}, lat {lat:.6f} is more than {max_snap_m:.0f} m from "
             f"the road network of {area.name} ({int(bad.sum())} site(s) like this): outside "
             "the area, or longitude and latitude swapped?",
-            row=file_row,
+            row=row_no,
+            feature=feature,
         )
     return np.asarray(nodes, dtype=np.int64)
 

@@ -57,6 +57,21 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"no incidents inside (.+): check the files", "{0} 内没有警情：请检查文件"),
         # files
         (r"file not found", "文件不存在"),
+        (
+            r"site files hold points; this feature is a (\w+)",
+            "点位文件应为点；该要素是 {0}",
+        ),
+        (
+            r"site (.+) at lon (\S+), lat (\S+) is more than (\d+) m from the road network of "
+            r"(.+) \((\d+) site\(s\) like this\): outside the area, or longitude and latitude "
+            r"swapped\?",
+            "点位 {0}（经度 {1}，纬度 {2}）距 {4} 的路网超过 {3} 米（共 {5} 个这样的点位）："
+            "在区域之外，还是经纬度写反了？",
+        ),
+        (
+            r"weight (.+) is not a number >= 0",
+            "权重 {0} 不是大于或等于 0 的数",
+        ),
         (r"roster file not found", "排班文件不存在"),
         (r"calendar file not found", "日程规则文件不存在"),
         (r"scenario file not found", "场景文件不存在"),
@@ -448,7 +463,9 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 pattern: the first that matches the whole message wins); file, row, field, option and
 area names stay verbatim."""
 
-_WHERE = re.compile(r"^(.+?)((?:, row \d+)?)((?:, field '[^']*')?): (.+)$", re.DOTALL)
+_WHERE = re.compile(
+    r"^(.+?)((?:, row \d+)?)((?:, feature \d+)?)((?:, field '[^']*')?): (.+)$", re.DOTALL
+)
 
 
 def error_text(message: str, lang: str = "en") -> str:
@@ -460,6 +477,8 @@ def error_text(message: str, lang: str = "en") -> str:
     --------
     >>> error_text("x.csv, row 3: file not found", "zh")
     'x.csv 第 3 行：文件不存在'
+    >>> error_text("x.geojson, feature 2: site files hold points; this feature is a Polygon", "zh")
+    'x.geojson 第 2 个要素：点位文件应为点；该要素是 Polygon'
     """
     if lang != "zh":
         return message
@@ -468,13 +487,15 @@ def error_text(message: str, lang: str = "en") -> str:
         return zh
     m = _WHERE.match(message)
     if m:
-        rest = _error_zh(m.group(4))
+        rest = _error_zh(m.group(5))
         if rest is not None:
             where = m.group(1)
             if m.group(2):
                 where += f" 第 {m.group(2).removeprefix(', row ')} 行"
-            if m.group(3):
-                where += f"，字段 {m.group(3).removeprefix(', field ')}"
+            if m.group(3):  # a vector file's feature, 1-based
+                where += f" 第 {m.group(3).removeprefix(', feature ')} 个要素"
+            if m.group(4):
+                where += f"，字段 {m.group(4).removeprefix(', field ')}"
             return f"{where}：{rest}"
     return message
 
