@@ -202,3 +202,37 @@ def test_deployment_files_follow_the_plans_output_frame(tmp_path: Path) -> None:
     gpx_a = sorted((tmp_path / "wgs" / "routes").rglob("*.gpx"))[0]
     gpx_b = tmp_path / "bd" / gpx_a.relative_to(tmp_path / "wgs")
     assert gpx_a.read_text(encoding="utf-8") == gpx_b.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_deployment_csv_has_the_deployments_own_words_in_chinese(tmp_path: Path, lang: str) -> None:
+    """deployment.csv under --lang zh said "walks the sector patrol (45 min)" (a tester):
+    ``note_zh`` and ``post_name_zh`` beside ``note`` and ``post_name`` (as ``reason_zh``
+    beside ``reason`` in the forecast's table), in both languages so the columns are the
+    same; the codes stay English. The relief note: a hand-made row through the same
+    function."""
+    from xunfang.serve.deploy_report import with_zh_columns, write_deployment
+
+    dep = deploy(sectors(box(-50, 550), box(550, 850)))
+    a = pd.read_csv(write_deployment(dep, tmp_path, lang=lang)["deployment.csv"], dtype=str)
+    cols = a.columns.tolist()
+    assert cols[cols.index("post_name") + 1] == "post_name_zh"
+    assert cols[cols.index("note") + 1] == "note_zh"
+    booth, mobile = a[a["post_kind"] == "booth"], a[a["post_kind"] == "mobile"]
+    assert set(booth["note"]) == {"walks the sector patrol (45 min)"}
+    assert set(booth["note_zh"]) == {"巡区步巡（45分钟）"}
+    assert set(booth["post_name_zh"]) == set(booth["post_name"]) == {"B1", "B2"}
+    assert set(mobile["post_name"]) == {"patrol line at node 5"}
+    assert set(mobile["post_name_zh"]) == {"车巡线：节点 5"}
+    assert mobile["note"].isna().all() and mobile["note_zh"].isna().all()
+    rows = pd.DataFrame(
+        {
+            "post_kind": ["relief", "rule"],
+            "post_name": ["foot patrol at near Main St", "第一小学"],
+            "note": ["stands in for officers on break", "07:30-08:30"],
+        }
+    )
+    zh = with_zh_columns(rows)
+    assert zh["post_name_zh"].tolist() == ["步巡点：Main St附近", "第一小学"]
+    assert zh["note_zh"].tolist() == ["为就餐警员顶岗", "07:30-08:30"]
+    assert zh["post_kind"].tolist() == ["relief", "rule"]

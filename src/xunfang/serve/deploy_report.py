@@ -7,7 +7,10 @@ Files (``out/``):
     map per block (slider) drawn from the road network with the OpenStreetMap attribution,
     staffing and coverage by block, person-times and hours per day, rule posts, notes.
 ``deployment.csv``
-    Who is where, when: one row per officer and block (see :class:`Deployment`).
+    Who is where, when: one row per officer and block (see :class:`Deployment`), with
+    ``post_name_zh`` and ``note_zh`` beside ``post_name`` and ``note``: the deployment's
+    own words (``patrol line at ...``, ``walks the sector patrol (45 min)``, ...) in Chinese
+    (:func:`with_zh_columns`), whatever ``lang``, so that the columns are the same in both.
 ``blocks.csv``
     One row per block: staffing, risk and the shares of risk covered.
 ``daily.csv``
@@ -61,6 +64,7 @@ __all__ = [
     "deploy_summary",
     "render_deploy_html",
     "render_schedule",
+    "with_zh_columns",
     "write_deployment",
 ]
 
@@ -845,6 +849,24 @@ def render_schedule(dep: Deployment, unit: str, lang: str = "en") -> str:
     )
 
 
+def with_zh_columns(assignments: pd.DataFrame) -> pd.DataFrame:
+    """``assignments`` with ``post_name_zh`` after ``post_name`` and ``note_zh`` after
+    ``note``: the texts the deployment writes itself in Chinese (a mobile or foot post's
+    ``patrol line at`` / ``foot patrol at``, the relief officers' and the sector walk's
+    notes, as the Chinese report shows them); names from the plan, roster or calendar (a
+    booth, a school, a rule window's times) as they are. The codes (``post_kind``,
+    ``unit``, ``shift``) stay as they are, in English."""
+    out = assignments.copy()
+    for col, words in (("post_name", _place), ("note", _label)):
+        if col in out.columns:
+            out.insert(
+                out.columns.get_loc(col) + 1,
+                f"{col}_zh",
+                [words(v, "zh") if isinstance(v, str) else v for v in out[col]],
+            )
+    return out
+
+
 def write_deployment(
     dep: Deployment,
     out_dir: str | Path,
@@ -900,7 +922,7 @@ def write_deployment(
         table["coord_frame"] = output_frame
         return table
 
-    put("deployment.csv", framed(dep.assignments).to_csv(index=False))
+    put("deployment.csv", with_zh_columns(framed(dep.assignments)).to_csv(index=False))
     put("blocks.csv", dep.block_kpis.to_csv(index=False))
     put("daily.csv", dep.daily.to_csv(index=False))
     if len(dep.places):
