@@ -30,15 +30,10 @@ Demand nodes of zero weight or reached by no candidate are left out (and reporte
    incumbent are closed (opened): exact;
 4. vertex substitution from the Lagrangian subproblem's recent solutions and from the incumbent
    (at most half of the time left), never swapping in a closed site (no better solution has
-   one); then HiGHS on the "core": the sites open in the subproblem's recent solutions (running
-   average of its ``y`` above 1e-3, the primal average of the volume algorithm) and the
-   incumbent's, 49-58 sites on Chicago districts, for at most a quarter of the time left (its
-   bound, of the restricted problem, is not used), and vertex substitution from its solution
-   when that is better. Then fixing again against the improved incumbent. The core MIP
-   found better incumbents than vertex substitution from every pool solution (6 of them
-   then): district 15 434,360 against 434,902 (2.7 s CPU), 6 815,176 against 815,689
-   (14.8 s), 5 757,215 against 757,862 (10.4 s; the best known, 757,152, comes from the
-   swaps as well);
+   one); then fixing again against the improved incumbent. (A MIP over the "core", the sites
+   open in the subproblem's recent solutions, came before the master until it replaced the
+   disaggregated model: in the same four runs below, the master found the core MIP's best
+   incumbents without it, district 15's 434,360 among them, and the time went to its bound);
 5. HiGHS on the Benders master of Duran-Mateluna, C., Ales, Z. & Elloumi, S. (2023), "An
    efficient Benders decomposition for the p-median problem", *European Journal of
    Operational Research* 308, 84-96, over the sites that fixing leaves: the site variables
@@ -47,18 +42,26 @@ Demand nodes of zero weight or reached by no candidate are left out (and reporte
    come from the Lagrangian's best multipliers (``R = lam_i / w_i``: the master's LP is then
    no weaker than the Lagrangian bound), from the incumbent and the pool's solutions, and
    from the master's own LP relaxation until no cut is violated (Kelley's cutting planes; the
-   radius at which the LP's ``y``, nearest first, adds up to 1). Then HiGHS solves the master
+   radius at which the LP's ``y``, nearest first, adds up to 1). At an integer point every
+   radius from the nearest open site to the second-nearest gives a tight cut; the incumbent
+   and the master's own solutions get both ends (the wider cut also prices the solutions that
+   close a node's nearest site, which the master priced far too low: on district 3 its optima
+   were 596,505-609,007 priced at 593,682-593,703, and five runs of HiGHS lifted its bound by
+   21). Then HiGHS solves the master
    as a MIP, warm-started from the incumbent, without its primal heuristics; every improving
    solution is priced exactly, and a callback stops HiGHS as soon as the best is within
    ``mip_rel_gap`` of HiGHS's bound (a bound of the p-median: the master with some of the cuts
    is a relaxation). If HiGHS proves the master optimal below the incumbent, the cuts of its
    solutions are added and it runs again. The master has one column per site and node where
    the disaggregated model below has one per assignment pair, so HiGHS's cuts and branching
-   work on a much smaller LP. Measured on the four districts the disaggregated model left
-   open (60 s each, one after another, load 5-7 on the 2 cores, about half a core each):
-   district 6 within 0.1 % in 32.7 s (0.130 % before), 5 0.104 % (0.301 %), 3 0.175 %
-   (0.214-0.265 %), 25 0.28 % (0.343 %); district 5 cold over all its 1,520 sites, the master
-   alone: 0.088 % of its own incumbent in 47 s. HiGHS's sub-MIP heuristics took 16.8 of 23.4 s
+   work on a much smaller LP. Measured on the districts the disaggregated model left open
+   (60 s each, one after another, load 4.4-5.5 on the 2 cores, 16-48 s of CPU a run):
+   district 3 within 0.1 % in 28.0 s (0.265 % with the disaggregated model in the
+   benchmark's run before, at load 4.1), 6 proven optimal in 31.8 s (0.163 %), 15 within
+   0.1 % in 24.0 s (434,360; 0.114 % at 60 s with the master but without the wider cuts),
+   open: 5 0.152 % (0.308 %), 25 0.295 % (0.343 %). Runs vary at this load: district 5 was
+   proven optimal in 54.3 s in a run without the wider cuts, at 0.287 % in another; district
+   25 0.20 % and 0.34 %. HiGHS's sub-MIP heuristics took 16.8 of 23.4 s
    on district 5 and found master solutions priced below their cost (bound 755,192 against
    755,838 without them): they are off. ``lagrangian=False`` keeps the disaggregated model:
    HiGHS on the strong formulation ``min sum w_i t_ij x_ij``,
@@ -214,13 +217,6 @@ _LAGRANGIAN_POOL = 12
 #: after 6,459; moving from the best multipliers (the volume algorithm's serious steps)
 #: 1,379,007.
 _LAGRANGIAN_DEFLECTION = 0.85
-#: The core MIP (after the local search): sites whose running average in the subproblem's
-#: solutions exceeds this, and the incumbent's, for at most this share of the time left.
-#: Measured at 60 s, load 1.5-2.1 (one run each): 0.25 against 0.5, district 5 0.237 % against
-#: 0.252 % (HiGHS's cuts on the full model get more time), 15 0.080 % in 45.6 s against
-#: 47.2 s, 6 0.130 % both (the same incumbent), 3 0.288 % against 0.265 % (load 3.9).
-_CORE_MIN_MEAN = 1e-3
-_CORE_SHARE = 0.25
 #: Shortest candidate list in the Lagrangian and in the first MIP round.
 _LAGRANGIAN_MIN_LIST = 16
 _MIP_MIN_LIST = 8
@@ -486,7 +482,6 @@ class _LagrangianOutcome:
     pool: tuple[IntArray, ...]  # distinct subproblem site sets at the last bound improvements
     lam: FloatArray  # multipliers at the best bound (a warm start for a restart)
     converged: bool  # stopped because the step factor fell below its floor (not time, not gap)
-    y_mean: FloatArray  # (n_candidates,) running average of the subproblem's open sites
 
 
 def _lagrangian(
@@ -560,7 +555,6 @@ def _lagrangian(
     pool: list[IntArray] = []
     step, stall, last_key, it = step0, 0, b"", 0
     direction, started = np.zeros(n_m), False
-    y_mean = np.zeros(n_cand)
     for it in range(1, _LAGRANGIAN_MAX_ITER + 1):  # noqa: B007 (it is reported)
         # active prefix lengths (a hair generous: extra pairs only add min(0, red) = 0)
         # (thresholds stay below the next row's keys: active <= length without a clip)
@@ -583,8 +577,6 @@ def _lagrangian(
         rho = np.bincount(cand, weights=red, minlength=n_cand).astype(np.float64, copy=False)
         rho[~free_mask] = np.inf
         sites = np.argpartition(rho, k_free - 1)[:k_free]
-        y_mean *= deflection
-        y_mean[sites] += 1.0 - deflection
         bound = float(lam.sum() + np.minimum(0.0, w_fixed - lam).sum() + rho[sites].sum())
         if bound > best_bound:
             best_bound, best_rho, best_lam, stall = bound, rho, lam, 0
@@ -633,7 +625,7 @@ def _lagrangian(
         lam = np.clip(lam + scale * direction, 0.0, lam_cap)
     converged = step < _LAGRANGIAN_MIN_STEP
     return _LagrangianOutcome(
-        best_bound, best_rho, ub, ub_opened, it, tuple(pool), best_lam, converged, y_mean
+        best_bound, best_rho, ub, ub_opened, it, tuple(pool), best_lam, converged
     )
 
 
@@ -686,8 +678,7 @@ def p_median(
     3. the Lagrangian values fix sites closed (or open) that cannot be in a solution better
        than the incumbent (reduced-cost fixing: exact); vertex substitution (Teitz & Bart 1968,
        fast interchange of Whitaker 1983) from the Lagrangian's solutions and the incumbent
-       over the sites left, and HiGHS on the sites of the Lagrangian's recent solutions and
-       the incumbent's (a "core" MIP: a better incumbent, hence more fixing);
+       over the sites left, then fixing again against the improved incumbent;
     4. HiGHS on the Benders master over the remaining sites (Duran-Mateluna, Ales & Elloumi
        2023; module notes), warm-started from the incumbent; with ``lagrangian=False``, on the
        disaggregated model with truncated candidate lists.
@@ -855,7 +846,6 @@ def p_median(
                         pool[:_LAGRANGIAN_POOL],
                         better.lam,
                         again.converged,
-                        again.y_mean,
                     )
                 if not improved:
                     break
@@ -898,48 +888,6 @@ def p_median(
                     notes.append(
                         f"vertex substitution from {len(results)} starts (incumbent last): "
                         f"{', '.join(results)} (at {time.perf_counter() - t_start:.1f} s)"
-                    )
-                # a MIP over the sites of the subproblem's recent solutions (the "core") and
-                # the incumbent's: a better incumbent, and with it more fixing (module notes)
-                core = ((lag.y_mean > _CORE_MIN_MEAN) | opened) & free_mask & ~closed
-                if ub - lag_bound > mip_rel_gap * abs(ub) and time.perf_counter() < deadline:
-                    core_end = time.perf_counter() + _CORE_SHARE * (deadline - time.perf_counter())
-                    try:
-                        found_core = _p_median_mip(
-                            cost,
-                            rows,
-                            ww,
-                            sub,
-                            opened,
-                            fixed_mask,
-                            core,
-                            k_free,
-                            cap,
-                            core_end,
-                            mip_rel_gap,
-                        )
-                    except _NoSolutionYet:
-                        pass
-                    else:
-                        solve_time += found_core.run_time_s
-                        if found_core.ub < ub:
-                            # optimal over the core: vertex substitution may still improve
-                            # it with the other sites (few swaps from here)
-                            swap_end = time.perf_counter() + _POOL_SWAP_SHARE * (
-                                deadline - time.perf_counter()
-                            )
-                            found = _interchange(
-                                sub, ww, found_core.opened, free_mask, swap_end, ~closed, by_time
-                            )
-                            value = float(ww @ sub[:, found].min(axis=1))
-                            ub, opened = min(
-                                (found_core.ub, found_core.opened),
-                                (value, found),
-                                key=lambda t: t[0],
-                            )
-                    notes.append(
-                        f"core MIP over {int(core.sum())} sites: incumbent {ub:.6g} "
-                        f"(at {time.perf_counter() - t_start:.1f} s)"
                     )
                 # fixing against the improved incumbent (a lower ub fixes more); an open
                 # site of the new incumbent is never closed
@@ -1208,28 +1156,43 @@ def _radius_cuts(
     )
 
 
-def _benders_radius(by_time: _SortedRows, y: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Each demand row's Benders radius at ``y`` and the subproblem's value there (seconds).
+def _benders_radius(
+    by_time: _SortedRows, y: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Each demand row's Benders radii at ``y`` and the subproblem's value there (seconds).
 
     The radius is the travel time at which the cumulated ``y`` of the row's candidates, nearest
     first, reaches 1 (Duran-Mateluna, Ales & Elloumi 2023, "An efficient Benders decomposition
     for the p-median problem", *European Journal of Operational Research* 308, 84-96): the
     cut of :func:`_radius_cuts` with that radius is tight at ``y``, where its right side minus
-    its ``y`` terms is the cost of serving the row from the nearest fractions of ``y``.
+    its ``y`` terms is the cost of serving the row from the nearest fractions of ``y``. Where
+    the cumulated ``y`` is exactly 1 there, every radius up to the next candidate with some
+    ``y`` is tight too (the cut's value has slope ``1 - cumulated y`` in the radius); the
+    largest of them (the second-nearest open site at an integer ``y``) also prices the
+    solutions that close the nearest one. Returns (radius, largest tight radius, value).
     """
     order, times = by_time.order, by_time.time_s
     n_rows = order.shape[0]
-    radius, value = np.empty(n_rows), np.empty(n_rows)
+    radius, wide, value = np.empty(n_rows), np.empty(n_rows), np.empty(n_rows)
     for start in range(0, n_rows, _CHUNK_ROWS):
         o = order[start : start + _CHUNK_ROWS]
         t = times[start : start + _CHUNK_ROWS]
         ys = y[o]
-        reached = np.cumsum(ys, axis=1) >= 1.0 - 1e-9
-        kk = np.where(reached.any(axis=1), np.argmax(reached, axis=1), o.shape[1] - 1)
-        d = t[np.arange(o.shape[0]), kk]
-        radius[start : start + o.shape[0]] = d
-        value[start : start + o.shape[0]] = d - (np.maximum(d[:, None] - t, 0.0) * ys).sum(axis=1)
-    return radius, value
+        cum = np.cumsum(ys, axis=1)
+        reached = cum >= 1.0 - 1e-9
+        last = o.shape[1] - 1
+        kk = np.where(reached.any(axis=1), np.argmax(reached, axis=1), last)
+        at = np.arange(o.shape[0])
+        d = t[at, kk]
+        # the next candidate with some y after the k-th, where the cumulated y is 1 there
+        after = (np.arange(o.shape[1])[None, :] > kk[:, None]) & (ys > 1e-9)
+        nxt = np.where(after.any(axis=1), np.argmax(after, axis=1), last)
+        exact = cum[at, kk] <= 1.0 + 1e-9
+        sl = slice(start, start + o.shape[0])
+        radius[sl] = d
+        wide[sl] = np.where(exact, t[at, nxt], d)
+        value[sl] = d - (np.maximum(d[:, None] - t, 0.0) * ys).sum(axis=1)
+    return radius, wide, value
 
 
 def _p_median_benders(
@@ -1337,15 +1300,20 @@ def _p_median_benders(
     for s in (incumbent, *starts):
         if not any(np.array_equal(s, q) for q in seen):
             seen.append(s)
-            add_cuts(_benders_radius(by_time, s.astype(float))[0], every)
+            radius, wide, _ = _benders_radius(by_time, s.astype(float))
+            add_cuts(radius, every)
+            if s is incumbent:
+                add_cuts(wide, every)
     notes: list[str] = []
     t0 = time.perf_counter()
     # Kelley's cutting planes on the LP relaxation, for at most _BENDERS_LP_SHARE of the time
     lp_end = t0 + _BENDERS_LP_SHARE * (deadline - t0)
-    lp_value, rounds = -math.inf, 0
+    lp_value, rounds, lp_time = -math.inf, 0, 0.0
     while time.perf_counter() < lp_end:
         h.setOptionValue("time_limit", max(lp_end - time.perf_counter(), 0.01))
+        t_run = time.perf_counter()
         h.run()
+        lp_time += time.perf_counter() - t_run
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             break
         rounds += 1
@@ -1353,7 +1321,7 @@ def _p_median_benders(
         lp_value = float(h.getInfo().objective_function_value)
         y = np.zeros(n_cand)
         y[cols] = np.clip(x[:n_y], 0.0, 1.0)
-        radius, value = _benders_radius(by_time, y)
+        radius, _, value = _benders_radius(by_time, y)
         theta = x[theta0:]
         violated = np.flatnonzero(value - theta > 1e-6 * np.maximum(1.0, value))
         if violated.size == 0:
@@ -1395,7 +1363,7 @@ def _p_median_benders(
     h.setCallback(callback, None)
     h.startCallback(highspy.cb.HighsCallbackType.kCallbackMipImprovingSolution)
     h.startCallback(highspy.cb.HighsCallbackType.kCallbackMipInterrupt)
-    bound, stop, run_time, mip_runs = -math.inf, "time_limit", 0.0, 0
+    bound, stop, run_time, mip_runs = -math.inf, "time_limit", lp_time, 0
     while True:
         remaining = deadline - time.perf_counter()
         if remaining <= 0:
@@ -1408,9 +1376,10 @@ def _p_median_benders(
         sol.value_valid = True
         h.setSolution(sol)
         h.setOptionValue("time_limit", remaining)
+        t_run = time.perf_counter()
         h.run()
         mip_runs += 1
-        run_time += float(h.getRunTime())
+        run_time += time.perf_counter() - t_run
         info = h.getInfo()
         status = h.getModelStatus()
         if math.isfinite(info.mip_dual_bound):
@@ -1434,7 +1403,9 @@ def _p_median_benders(
             break
         for s in new:
             seen.append(s)
-            add_cuts(_benders_radius(by_time, s.astype(float))[0], every)
+            radius, wide, _ = _benders_radius(by_time, s.astype(float))
+            add_cuts(radius, every)
+            add_cuts(wide, every)
     notes.append(
         f"Benders master MIP: {mip_runs} run(s), bound {bound:.6g}, incumbent "
         f"{state['ub']:.6g}, {n_cuts} cuts"
