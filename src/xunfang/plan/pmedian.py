@@ -150,7 +150,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import highspy
@@ -1195,6 +1195,15 @@ def _benders_radius(
     return radius, wide, value
 
 
+@dataclass
+class _BendersState:
+    """The incumbent of the Benders master's search and the solutions HiGHS reported."""
+
+    ub: float
+    best: BoolArray
+    found: list[BoolArray] = field(default_factory=list)
+
+
 def _p_median_benders(
     sub: FloatArray,
     by_time: _SortedRows,
@@ -1342,7 +1351,7 @@ def _p_median_benders(
     h.setOptionValue("mip_heuristic_effort", 0.0)
     for name in ("rins", "rens", "root_reduced_cost", "feasibility_jump"):
         h.setOptionValue(f"mip_heuristic_run_{name}", False)
-    state = {"ub": ub, "best": best, "found": []}
+    state = _BendersState(ub, best)
 
     def priced(x: FloatArray) -> tuple[float, BoolArray]:
         opened = fixed_mask.copy()
@@ -1352,12 +1361,13 @@ def _p_median_benders(
     def callback(kind: Any, _msg: str, out: Any, data_in: Any, _user: Any) -> None:
         if kind == highspy.cb.HighsCallbackType.kCallbackMipImprovingSolution:
             value, opened = priced(np.asarray(out.mip_solution))
-            state["found"].append(opened)
-            if value < state["ub"]:
-                state["ub"], state["best"] = value, opened
-        elif kind == highspy.cb.HighsCallbackType.kCallbackMipInterrupt and state[
-            "ub"
-        ] - out.mip_dual_bound <= mip_rel_gap * abs(state["ub"]):
+            state.found.append(opened)
+            if value < state.ub:
+                state.ub, state.best = value, opened
+        elif (
+            kind == highspy.cb.HighsCallbackType.kCallbackMipInterrupt
+            and state.ub - out.mip_dual_bound <= mip_rel_gap * abs(state.ub)
+        ):
             data_in.user_interrupt = True
 
     h.setCallback(callback, None)
@@ -1368,9 +1378,7 @@ def _p_median_benders(
         remaining = deadline - time.perf_counter()
         if remaining <= 0:
             break
-        start = np.concatenate(
-            [state["best"][cols].astype(float), sub[:, state["best"]].min(axis=1)]
-        )
+        start = np.concatenate([state.best[cols].astype(float), sub[:, state.best].min(axis=1)])
         sol = highspy.HighsSolution()
         sol.col_value = start.tolist()
         sol.value_valid = True
@@ -1385,11 +1393,11 @@ def _p_median_benders(
         if math.isfinite(info.mip_dual_bound):
             bound = max(bound, float(info.mip_dual_bound))
         if int(info.primal_solution_status) == int(highspy.kSolutionStatusFeasible):
-            value, opened = priced(np.asarray(h.getSolution().col_value))
-            state["found"].append(opened)
-            if value < state["ub"]:
-                state["ub"], state["best"] = value, opened
-        ub = state["ub"]
+            priced_ub, opened = priced(np.asarray(h.getSolution().col_value))
+            state.found.append(opened)
+            if priced_ub < state.ub:
+                state.ub, state.best = priced_ub, opened
+        ub = state.ub
         if ub - bound <= mip_rel_gap * abs(ub):
             stop = "optimal"
             break
@@ -1397,8 +1405,8 @@ def _p_median_benders(
             break  # time limit (or another stop) with the gap open
         # the master's optimum is below the incumbent: its solutions were priced too low;
         # their cuts make them exact and HiGHS runs again
-        new = [s for s in state["found"] if not any(np.array_equal(s, q) for q in seen)]
-        state["found"] = []
+        new = [s for s in state.found if not any(np.array_equal(s, q) for q in seen)]
+        state.found = []
         if not new:
             break
         for s in new:
@@ -1408,11 +1416,11 @@ def _p_median_benders(
             add_cuts(wide, every)
     notes.append(
         f"Benders master MIP: {mip_runs} run(s), bound {bound:.6g}, incumbent "
-        f"{state['ub']:.6g}, {n_cuts} cuts"
+        f"{state.ub:.6g}, {n_cuts} cuts"
     )
     return _MipPhase(
-        state["best"],
-        state["ub"],
+        state.best,
+        state.ub,
         bound,
         stop,
         run_time,
