@@ -563,12 +563,82 @@ def test_lagrangian_reaches_the_lp_relaxation_from_a_poor_start() -> None:
             time.perf_counter() + 10.0,
             0.0,
         )
-        # the running average of the subproblem's k open sites after T steps holds
-        # k (1 - a^T) in all (each step scales it by a and adds 1 - a to k sites)
-        a = pmedian._LAGRANGIAN_DEFLECTION
-        assert lag.y_mean.sum() == pytest.approx(k * (1.0 - a**lag.iterations))
-        assert lag.y_mean.min() >= 0.0 and lag.y_mean.max() <= 1.0
         assert float(w @ cost[:, start].min(axis=1)) > 1.05 * best_total
         assert lp.objective <= best_total + 1e-6
         assert lag.bound == pytest.approx(lp.objective, rel=1e-6)
         assert lag.bound <= lp.objective + 1e-6
+
+
+def test_benders_radius_and_cut_hand_worked() -> None:
+    # One demand row, candidates at 10, 20 and 40 s, y = (0.5, 0.3, 0.2): the cumulated y
+    # reaches 1 at the third, so the radius is 40 s and the subproblem's value is the cost of
+    # serving the row from the nearest fractions, 0.5*10 + 0.3*20 + 0.2*40 = 19 s. The cut
+    # theta + 30 y_0 + 20 y_1 >= 40 is tight there (40 - 15 - 6 = 19); at the integer point
+    # y = (0, 1, 0) it reads theta >= 20, the travel time to the open site.
+    from xunfang.plan import pmedian
+
+    sub = np.array([[20.0, 40.0, 10.0]])
+    by_time = pmedian._SortedRows.of(sub)
+    radius, wide, value = pmedian._benders_radius(by_time, np.array([0.3, 0.2, 0.5]))
+    assert radius.tolist() == [40.0] and value.tolist() == pytest.approx([19.0])
+    assert wide.tolist() == [40.0]
+    a = pmedian._radius_cuts(by_time, radius, np.ones(3, dtype=bool), np.arange(3))
+    assert a.toarray().tolist() == [[20.0, 0.0, 30.0]]
+    radius, wide, value = pmedian._benders_radius(by_time, np.array([1.0, 0.0, 0.0]))
+    assert radius.tolist() == [20.0] and value.tolist() == [20.0]
+    # the sites at 10 and 20 s open: radius 10 s, and every radius up to 20 s is tight
+    # (20 - 10 * y_2 = 10 there); the wider cut also prices closing the 10 s site at 20 s
+    radius, wide, value = pmedian._benders_radius(by_time, np.array([1.0, 0.0, 1.0]))
+    assert radius.tolist() == [10.0] and wide.tolist() == [20.0] and value.tolist() == [10.0]
+    # more than 1 at the radius (fractions): only that radius is tight
+    radius, wide, value = pmedian._benders_radius(by_time, np.array([0.6, 0.4, 0.6]))
+    assert radius.tolist() == [20.0] and wide.tolist() == [20.0]
+    assert value.tolist() == pytest.approx([20.0 - 10.0 * 0.6])
+    # a site outside the master is left out of the cut (its column does not exist)
+    in_master = np.array([True, True, False])
+    col_of = np.array([0, 1, -1])
+    a = pmedian._radius_cuts(by_time, np.array([40.0]), in_master, col_of)
+    assert a.shape == (1, 2) and a.toarray().tolist() == [[20.0, 0.0]]
+
+
+def test_p_median_benders_master_matches_enumeration() -> None:
+    # Synthetic instances (random integer travel times, one fixed site, some pairs
+    # unreachable): the Benders master from a poor start (the first free sites), with cuts from
+    # a random reach and from one other start, returns the enumerated optimum, a bound <= it
+    # and, asked for a gap of 1e-9, a bound equal to it.
+    from xunfang.plan import pmedian
+
+    rng = np.random.default_rng(23)
+    for _ in range(8):
+        n_demand, n_cand, k = 14, 12, 4
+        cost = rng.integers(1, 90, (n_demand, n_cand)).astype(float)
+        cost[rng.random(cost.shape) < 0.15] = INF
+        cost[:, 0] = rng.integers(1, 90, n_demand)  # the fixed site reaches everyone
+        w = rng.integers(1, 6, n_demand).astype(float)
+        _, best_total = _enumerate(cost, w, k, [0], thr=0.0)
+        sub, ww, big = pmedian._service_costs(cost, w, np.arange(n_demand))
+        fixed_mask = np.zeros(n_cand, dtype=bool)
+        fixed_mask[0] = True
+        start = fixed_mask.copy()
+        start[1:k] = True
+        other = fixed_mask.copy()
+        other[n_cand - k + 1 :] = True
+        out = pmedian._p_median_benders(
+            sub,
+            pmedian._SortedRows.of(sub),
+            ww,
+            big,
+            start,
+            fixed_mask,
+            ~fixed_mask,
+            k - 1,
+            time.perf_counter() + 20.0,
+            1e-9,
+            rng.integers(1, 90, n_demand).astype(float),
+            [other],
+        )
+        assert out.ub == pytest.approx(best_total)
+        assert float(w @ cost[:, out.opened].min(axis=1)) == pytest.approx(best_total)
+        assert int(out.opened.sum()) == k and out.opened[0]
+        assert out.bound == pytest.approx(best_total)
+        assert out.stop == "optimal"
