@@ -17,6 +17,16 @@ average, the gap, UB, LB and the seconds inside HiGHS; then a table of the wall 
 district took to end within each gap (``-``: not within the time limit) and the totals. On a
 shared machine the wall time depends on the others' load: read the CPU time with it.
 
+Measured with the Benders master in place of the disaggregated MIP (first version, e9f6134:
+without the wider cuts, with the core MIP; ``--areas 3,5,6,25,8,15 --baseline 3,5,6,25 --gaps
+1e-3``, load 4.1-7.1, 15-51 s of CPU per minute-long run), against main's revision ffc44dc in
+the same run: district 6 proven optimal in 54.9 s (814,186.5 against a bound of 814,162.1;
+main 0.163 %), 8 within 0.1 % in 39.2 s, 3 0.170 % (main 0.265 %), 5 0.287 % (0.308 %), 15
+0.114 %, 25 0.343 % (0.343 %). The final version (wider cuts, no core MIP), one district after
+another with ``p_median`` alone at load 4.4-5.5: 3 within 0.1 % in 28.0 s, 6 proven optimal
+in 31.8 s, 15 within 0.1 % in 24.0 s; open: 5 0.152 %, 25 0.295 % (module notes of
+``xunfang.plan.pmedian``).
+
 Measured with the averaged subgradient direction, 12 pool starts and the core MIP
 (``.venv/bin/python benchmarks/bench_pmedian.py --areas 3,5,6,8,10,15,25,1,16 --baseline 5,8
 --gaps 1e-3``, 60 s, load 2.0-3.9 on 2 cores, 6:13 wall and 338 s CPU for the whole
