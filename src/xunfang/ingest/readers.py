@@ -26,6 +26,15 @@ in the UTF-16 pattern above or are stray (at most 1 % of the bytes, with as few 
 control bytes: :func:`_text_with_stray_nuls`); stray NULs are then removed from the text
 cells and counted with the other C0 control characters (``cleaned_text``).
 
+Field counts (CSV): every record must hold as many fields as the header. A row with more
+(an unquoted separator inside an address: every later cell shifts one column to the right,
+so a column never read, such as the caller's free text, would land in a column that is
+read) or fewer (a row cut short) is never shifted, padded or cut: its cells are all
+blanked and it is marked ``field_count`` in :attr:`RawFile.problems`, its field count in
+:attr:`RawFile.fields`; ingest rejects it naming the line and both counts. The records are
+counted with :mod:`csv` (the same RFC 4180 quoting as :func:`pandas.read_csv`); should the
+two readers find a different number of records, the file is refused.
+
 Header row (CSV and Excel, ``header_row``): exports often start with a title row
 ("黄浦分局110接警记录导出（2024年2月-3月）") and a two-row header whose top row groups
 columns ("坐标" merged over "经度" and "纬度"; openpyxl gives a merged cell's value in its
@@ -64,6 +73,7 @@ from xunfang.ingest.profiles import CoordSpec, FrameName, Layout, Profile, norma
 __all__ = [
     "FORMATS_READ",
     "HEADER_SCAN_ROWS",
+    "ROW_PROBLEMS",
     "HeaderRow",
     "RawFile",
     "detect_encoding",
@@ -90,6 +100,9 @@ HeaderRow = int | Literal["auto"]
 """Which row holds the column names: 1-based, or ``auto`` (module docstring)."""
 HEADER_SCAN_ROWS = 10
 """Rows ``header_row="auto"`` looks at for the header."""
+ROW_PROBLEMS = ("field_count",)
+"""Why a reader may blank a row (:attr:`RawFile.problems`): ``field_count``, a CSV record
+with more or fewer fields than its header."""
 
 
 def _names_of(row: Sequence[object]) -> list[str]:
@@ -180,6 +193,14 @@ class RawFile:
     lost_digits: dict[str, np.ndarray] = field(default_factory=dict)
     """Per text column of an Excel sheet (id, phone, ...), a mask of the rows whose cell is
     a number longer than Excel's 15 significant digits: its last digits are lost."""
+    problems: np.ndarray | None = None
+    """Per frame row, why the reader could not read it (``""`` when it could): one of
+    :data:`ROW_PROBLEMS`. Such a row's cells are all None, so that nothing of it (a shifted
+    cell may hold a column never meant to be read) reaches any output. None: no problem."""
+    fields: np.ndarray | None = None
+    """Per frame row of a CSV, how many fields its record holds (compare ``header_fields``)."""
+    header_fields: int = 0
+    """How many fields the CSV's header holds."""
 
 
 # --------------------------------------------------------------------------- bytes
@@ -738,20 +759,19 @@ def _read_csv(
         if mixed is not None:
             source, utf8_lines = mixed
             notes.append({"key": "utf8_lines", "lines": _line_list(utf8_lines)})
-    counter = _LineCounter(_open_binary(path)) if isinstance(source, Path) else None
+    binary = isinstance(source, Path)
     try:
         with contextlib.ExitStack() as stack:
-            if counter is not None:
-                stack.callback(counter.close)
             raw = pd.read_csv(
-                io.BufferedReader(counter, 1 << 20) if counter is not None else source,
+                stack.enter_context(_open_binary(path)) if binary else source,
                 sep=layout.delimiter,
                 header=0,
                 skiprows=start - 1,
                 names=names,
                 usecols=list(used),
+                index_col=False,  # a first row longer than the header: no index column
                 dtype=str,
-                encoding=enc if counter is not None else None,
+                encoding=enc if binary else None,
                 keep_default_na=False,
                 na_values=[""],
                 compression=None,
@@ -769,16 +789,17 @@ def _read_csv(
         raise DataFileError(path, f"malformed CSV: {exc}") from exc
     if raw.empty:
         raise DataFileError(path, "has a header but no data rows")
-    if counter is not None:
-        n_lines = counter.lines
-    else:
-        assert isinstance(source, io.StringIO)
-        body = source.getvalue()
-        n_lines = body.count("\n") + (not body.endswith("\n"))
-    if n_lines == start + len(raw):  # one line per record, none blank: line = start + i
-        lines_of = np.arange(start + 1, start + 1 + len(raw), dtype=np.int64)
-    else:
-        lines_of = _record_lines(path, source, enc, layout.delimiter, start, len(raw))
+    lines_of, n_fields = _record_lines(path, source, enc, layout.delimiter, start)
+    if len(lines_of) != len(raw):
+        raise DataFileError(
+            path,
+            f"its records cannot be told apart with certainty ({len(raw)} read by one CSV "
+            f"reader, {len(lines_of)} by another): a double quote is probably "
+            "unbalanced in a cell; quote such cells in full or remove the stray quote",
+        )
+    problems = np.where(n_fields != len(names), "field_count", "").astype(object)
+    if (problems != "").any():  # never a shifted, padded or cut row: blank it (docstring)
+        raw.loc[problems != "", :] = None
     return RawFile(
         raw,
         layout,
@@ -787,69 +808,44 @@ def _read_csv(
         decimal_comma=layout.delimiter != ",",
         notes=notes,
         rows=lines_of,
+        problems=problems,
+        fields=n_fields,
+        header_fields=len(names),
     )
 
 
-class _LineCounter(io.RawIOBase):
-    """A binary stream that counts the lines passing through it (line feeds, and a last
-    line without one). It never counts fewer than the file's lines: in UTF-16 a byte 0x0A
-    of another character counts too, which only sends the caller to the exact count."""
-
-    def __init__(self, inner: IO[bytes]) -> None:
-        self._inner = inner
-        self.newlines = 0
-        self._last = b"\n"
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        data = self._inner.read(len(buffer))
-        n = len(data)
-        if n:
-            buffer[:n] = data
-            self.newlines += data.count(b"\n")
-            self._last = data[-1:]
-        return n
-
-    def close(self) -> None:
-        self._inner.close()
-        super().close()
-
-    @property
-    def lines(self) -> int:
-        """Lines read so far (a last line without a line feed counts)."""
-        return self.newlines + (self._last != b"\n")
-
-
 def _record_lines(
-    path: Path, source: Path | io.StringIO, enc: str, delimiter: str, header_line: int, n: int
-) -> np.ndarray:
+    path: Path, source: Path | io.StringIO, enc: str, delimiter: str, header_line: int
+) -> tuple[np.ndarray, np.ndarray]:
     """The 1-based line of the file on which each data record starts, counting every line
-    (title, header, blank lines, the lines of a quoted field holding line breaks), for a
-    file whose records are not one per line after the header on line ``header_line``.
+    (title, header, blank lines, the lines of a quoted field holding line breaks), and the
+    number of fields of each record, for a file whose header is on line ``header_line``.
 
     Records are read as :func:`pandas.read_csv` reads them (RFC 4180 quoting; lines empty
-    or of spaces only are no record). Should the count differ from ``n`` (a quote the two
-    readers take differently), the rows are numbered from the header on.
+    or of spaces only are no record). The caller compares the number of records with its
+    own (module docstring, "Field counts").
     """
     if isinstance(source, io.StringIO):
         fh: IO[str] = io.StringIO(source.getvalue(), newline="")
     else:
         fh = io.TextIOWrapper(_open_binary(path), encoding=enc, newline="")
-    out: list[int] = []
-    with fh:
-        for _ in range(header_line):
-            fh.readline()
-        reader = csv.reader(fh, delimiter=delimiter)
-        before = 0
-        for record in reader:
-            if record and not (len(record) == 1 and not record[0].strip()):
-                out.append(header_line + before + 1)
-            before = reader.line_num
-    if len(out) != n:
-        return np.arange(header_line + 1, header_line + 1 + n, dtype=np.int64)
-    return np.asarray(out, dtype=np.int64)
+    lines: list[int] = []
+    fields: list[int] = []
+    limit = csv.field_size_limit(1 << 30)  # a cell of a document pasted whole (MAX_TEXT_CHARS)
+    try:
+        with fh:
+            for _ in range(header_line):
+                fh.readline()
+            reader = csv.reader(fh, delimiter=delimiter)
+            before = 0
+            for record in reader:
+                if record and not (len(record) == 1 and not record[0].strip()):
+                    lines.append(header_line + before + 1)
+                    fields.append(len(record))
+                before = reader.line_num
+    finally:
+        csv.field_size_limit(limit)
+    return np.asarray(lines, dtype=np.int64), np.asarray(fields, dtype=np.int64)
 
 
 def _read_xlsx(
