@@ -101,7 +101,13 @@ from xunfang.ingest.profiles import (
     Profile,
     profile_from_toml,
 )
-from xunfang.ingest.readers import HeaderRow, incident_files_in, is_vector_folder, read_raw
+from xunfang.ingest.readers import (
+    BadBytes,
+    HeaderRow,
+    incident_files_in,
+    is_vector_folder,
+    read_raw,
+)
 from xunfang.ingest.taxonomy import OTHER, Taxonomy, load_taxonomy
 from xunfang.outputs import CSV_ENCODING, temporary_path
 from xunfang.units import WGS84, require_projected, utm_crs_for
@@ -130,6 +136,7 @@ __all__ = [
 
 REASONS = (
     "field_count",
+    "undecodable",
     "missing_coordinates",
     "invalid_coordinates",
     "swapped_coordinates",
@@ -144,9 +151,13 @@ REASONS = (
 ``field_count``: a CSV row with more or fewer fields than the header (an unquoted comma in
 an address shifts every later cell), which the reader blanked
 (:attr:`xunfang.ingest.readers.RawFile.problems`); the rejected table names its line and
-both counts (``row_fields``, ``header_fields``)."""
+both counts (``row_fields``, ``header_fields``). ``undecodable``: a CSV row on a line
+holding bytes not valid in the file's encoding, with ``bad_bytes="reject-row"`` (by
+default such a byte refuses the file)."""
 FIELD_COUNT_FIELD = "(field count)"
 """The ``field`` of a ``field_count`` rejection: the row as a whole, not one column."""
+ENCODING_FIELD = "(encoding)"
+"""The ``field`` of an ``undecodable`` rejection: the row's bytes, not one column."""
 OUTSIDE_SHARE = 0.5
 """When more than this share of the located rows fall outside the study area, a note names
 the frames the area and the incidents were read in (a frame mix-up is the usual cause)."""
@@ -683,6 +694,7 @@ def ingest(
     earliest: pd.Timestamp = EARLIEST,
     area_frame: str | None = None,
     header_row: HeaderRow = "auto",
+    bad_bytes: BadBytes = "refuse",
 ) -> tuple[IncidentTable, pd.DataFrame, IngestReport]:
     """Read, validate and project incident files.
 
@@ -729,6 +741,11 @@ def ingest(
         Row of the column names in CSV and Excel files, 1-based, or ``auto`` (the first
         of the first rows that names every needed column; see
         :mod:`xunfang.ingest.readers`).
+    bad_bytes
+        Bytes of a CSV not valid in its encoding: ``refuse`` the file (default: they
+        usually mean a wrong encoding), or ``reject-row``: reject the rows on the lines
+        holding them as ``undecodable`` and read the rest
+        (:mod:`xunfang.ingest.readers`, "Bad bytes").
 
     Returns
     -------
@@ -775,7 +792,15 @@ def ingest(
     for p in paths:
         path = Path(p)
         try:
-            rf = read_raw(path, profile, encoding, sheet=sheet, frame=frame, header_row=header_row)
+            rf = read_raw(
+                path,
+                profile,
+                encoding,
+                sheet=sheet,
+                frame=frame,
+                header_row=header_row,
+                bad_bytes=bad_bytes,
+            )
         except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
             raise DataFileError(
                 path,
@@ -997,6 +1022,7 @@ def ingest(
     blame = np.select(
         [
             reason[~ok].isin(["field_count"]),
+            reason[~ok].isin(["undecodable"]),
             reason[~ok].isin(
                 [
                     "missing_coordinates",
@@ -1007,7 +1033,7 @@ def ingest(
             ),
             reason[~ok].isin(["unparseable_time", "implausible_time", "future_time"]),
         ],
-        [FIELD_COUNT_FIELD, bad["_f_xy"], bad["_f_time"]],
+        [FIELD_COUNT_FIELD, ENCODING_FIELD, bad["_f_xy"], bad["_f_time"]],
         default=bad["_f_id"],
     )
     examples = _examples(
@@ -1346,6 +1372,12 @@ def _examples(
                 expected = (
                     f"{int(row['_hfields'])} fields, as many as the header (an unquoted "
                     "separator in a cell shifts every later cell; the row was not read)"
+                )
+            elif r == "undecodable":
+                fld, value = ENCODING_FIELD, ""
+                expected = (
+                    "bytes valid in the file's encoding (the row was not read; --bad-bytes "
+                    "reject-row)"
                 )
             elif r == "unparseable_time":
                 fld, value, expected = row["_f_time"], row["raw_time"], row["_expect_time"]

@@ -17,6 +17,7 @@ LANGS = ("en", "zh")
 _REASONS: dict[str, dict[str, str]] = {
     "en": {
         "field_count": "more or fewer fields than the header (row not read)",
+        "undecodable": "bytes not valid in the file's encoding (row not read)",
         "missing_coordinates": "no coordinates",
         "invalid_coordinates": "coordinates that are not numbers or out of range",
         "swapped_coordinates": "longitude and latitude look swapped",
@@ -29,6 +30,7 @@ _REASONS: dict[str, dict[str, str]] = {
     },
     "zh": {
         "field_count": "字段数与表头不一致（该行未读取）",
+        "undecodable": "含有不符合文件编码的字节（该行未读取）",
         "missing_coordinates": "缺少坐标",
         "invalid_coordinates": "坐标不是数字或超出范围",
         "swapped_coordinates": "经度和纬度疑似填反",
@@ -258,6 +260,13 @@ _EXPECTED_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
         "晚于 {0}（UTC）的时间（更早的时间是占位值，如 1900-01-01，而不是警情发生的时间）",
     ),
     (re.compile(r"^a position inside the area$"), "位于区域内的位置"),
+    (
+        re.compile(
+            r"^bytes valid in the file's encoding \(the row was not read; --bad-bytes "
+            r"reject-row\)$"
+        ),
+        "符合文件编码的字节（该行未读取；--bad-bytes reject-row）",
+    ),
     (
         re.compile(
             r"^(\d+) fields, as many as the header \(an unquoted separator in a cell shifts "

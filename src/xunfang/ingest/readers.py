@@ -35,6 +35,15 @@ blanked and it is marked ``field_count`` in :attr:`RawFile.problems`, its field 
 counted with :mod:`csv` (the same RFC 4180 quoting as :func:`pandas.read_csv`); should the
 two readers find a different number of records, the file is refused.
 
+Bad bytes (CSV, ``bad_bytes``): by default (``refuse``) one byte not valid in the file's
+encoding refuses the whole file, naming its line: such a byte far more often means a wrong
+encoding (or a damaged copy) than one bad cell, and reading on would hide it. With
+``reject-row`` the file is decoded line by line (in memory), the encoding judged on the
+other lines, and each record on a line holding such bytes is blanked and marked
+``undecodable`` (:attr:`RawFile.problems`): ingest rejects it naming the line, and the
+other rows are read. Not for UTF-16 files (their lines cannot be told apart in the
+bytes) nor for the header line, which must decode.
+
 Header row (CSV and Excel, ``header_row``): exports often start with a title row
 ("黄浦分局110接警记录导出（2024年2月-3月）") and a two-row header whose top row groups
 columns ("坐标" merged over "经度" and "纬度"; openpyxl gives a merged cell's value in its
@@ -71,9 +80,12 @@ from xunfang.errors import DataFileError
 from xunfang.ingest.profiles import CoordSpec, FrameName, Layout, Profile, normalise_header
 
 __all__ = [
+    "BAD_BYTES",
+    "BAD_BYTES_HINT",
     "FORMATS_READ",
     "HEADER_SCAN_ROWS",
     "ROW_PROBLEMS",
+    "BadBytes",
     "HeaderRow",
     "RawFile",
     "detect_encoding",
@@ -100,9 +112,15 @@ HeaderRow = int | Literal["auto"]
 """Which row holds the column names: 1-based, or ``auto`` (module docstring)."""
 HEADER_SCAN_ROWS = 10
 """Rows ``header_row="auto"`` looks at for the header."""
-ROW_PROBLEMS = ("field_count",)
+ROW_PROBLEMS = ("field_count", "undecodable")
 """Why a reader may blank a row (:attr:`RawFile.problems`): ``field_count``, a CSV record
-with more or fewer fields than its header."""
+with more or fewer fields than its header; ``undecodable``, a CSV record on a line holding
+bytes not valid in the file's encoding (``bad_bytes="reject-row"``)."""
+BadBytes = Literal["refuse", "reject-row"]
+"""What to do with bytes not valid in a CSV's encoding (module docstring, "Bad bytes")."""
+BAD_BYTES: tuple[BadBytes, ...] = ("refuse", "reject-row")
+BAD_BYTES_HINT = "; or give --bad-bytes reject-row to reject only the rows holding such bytes"
+"""Ends the refusal of a file with undecodable bytes, naming the way through."""
 
 
 def _names_of(row: Sequence[object]) -> list[str]:
@@ -237,8 +255,12 @@ def _first_bad_line(path: Path, encoding: str, also: str | None = None) -> int:
 
 
 def _is_utf8(line: bytes) -> bool:
+    return _decodes(line, "utf-8")
+
+
+def _decodes(line: bytes, encoding: str) -> bool:
     try:
-        line.decode("utf-8")
+        line.decode(encoding)
     except UnicodeDecodeError:
         return False
     return True
@@ -300,7 +322,7 @@ def _text_with_stray_nuls(head: bytes) -> bool:
     return controls <= limit
 
 
-def detect_encoding(path: Path, requested: str = "auto") -> str:
+def detect_encoding(path: Path, requested: str = "auto", bad_bytes: BadBytes = "refuse") -> str:
     """The text encoding of a CSV file by the rule in the module docstring.
 
     Parameters
@@ -309,6 +331,9 @@ def detect_encoding(path: Path, requested: str = "auto") -> str:
         The file (plain or gzip).
     requested
         ``"auto"`` to detect; any other value is returned unchanged.
+    bad_bytes
+        ``reject-row``: lines valid neither as UTF-8 nor as GB18030 are left out of the
+        judgement (their rows are rejected later; module docstring, "Bad bytes").
 
     Returns
     -------
@@ -361,13 +386,19 @@ def detect_encoding(path: Path, requested: str = "auto") -> str:
         pass
     why = "its bytes are not GB18030 either"
     bad_line = 0
+    hint = ""
     # UTF-8 lines pasted into a GBK export are read as UTF-8 (module docstring): judge the rest.
     rest = b"\n".join(line for line in sample.split(b"\n") if not _is_utf8(line))
+    if bad_bytes == "reject-row":  # judge the lines that decode; the others are rejected
+        rest = b"\n".join(line for line in rest.split(b"\n") if _decodes(line, "gb18030"))
+        if not rest:
+            return "utf-8-sig"
     try:
         text = rest.decode("gb18030")
     except UnicodeDecodeError:
         bad_line = _first_bad_line(path, "gb18030", also="utf-8")
         why = f"line {bad_line} is neither UTF-8 nor GB18030"
+        hint = BAD_BYTES_HINT
     else:
         n_wide = len(_NON_ASCII.findall(text))
         n_cjk = len(_CJK.findall(text))
@@ -380,7 +411,7 @@ def detect_encoding(path: Path, requested: str = "auto") -> str:
         path,
         f"is not UTF-8 and {why}: the bytes do not decide its encoding{maybe}. Pass it with "
         "--encoding (e.g. --encoding gb18030 for a Chinese export, --encoding cp1252 for a "
-        "Western European one) or the mapping's encoding key",
+        "Western European one) or the mapping's encoding key" + hint,
         row=bad_line or _first_bad_line(path, "utf-8") or None,
     )
 
@@ -628,31 +659,48 @@ def _line_list(numbers: Sequence[int], limit: int = 10) -> str:
     return shown + (f" and {len(numbers) - limit} more" if len(numbers) > limit else "")
 
 
-def _read_mixed_gb(path: Path, enc: str) -> tuple[io.StringIO, list[int]] | None:
-    """The text of a GB18030/GBK file in which some lines are UTF-8 (module docstring).
+def _decode_lines(
+    path: Path, enc: str, *, utf8_too: bool, reject: bool
+) -> tuple[io.StringIO, list[int], list[int]] | None:
+    """The text of a CSV decoded line by line: for a GB18030/GBK file in which some lines
+    are UTF-8 (``utf8_too``, module docstring), and to reject only the lines holding bytes
+    that are not valid (``reject``: ``bad_bytes="reject-row"``, module docstring).
 
     Returns
     -------
     tuple or None
-        The whole text with each line decoded by its own encoding, and the 1-based line
-        numbers read as UTF-8; None when no line is UTF-8 (read the file as ``enc``).
+        The whole text with each line decoded by its own encoding (a line with bytes
+        valid in neither decoded with U+FFFD in their place), the 1-based line numbers
+        read as UTF-8 and those holding undecodable bytes; None when the file can be read
+        as ``enc`` as it is (no line UTF-8, and with ``reject`` every byte valid).
 
     Raises
     ------
     DataFileError
-        When a line is valid in neither encoding, naming the line.
+        Without ``reject``, when a line of a mixed file is valid in neither encoding,
+        naming the line.
     """
     with _open_binary(path) as fh:
-        lines = fh.read().split(b"\n")
+        data = fh.read()
+    lines = data.split(b"\n")
     # Fast path: a file whose non-ASCII lines are all not UTF-8 is plain GB18030.
     utf8_lines: list[int] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.isascii() and _is_utf8(line):
-            utf8_lines.append(number)
+    if utf8_too:
+        for number, line in enumerate(lines, start=1):
+            if not line.isascii() and _is_utf8(line):
+                utf8_lines.append(number)
     if not utf8_lines:
-        return None
+        if not reject:
+            return None
+        try:
+            data.decode(enc)
+        except UnicodeDecodeError:
+            pass
+        else:
+            return None
     as_utf8 = set(utf8_lines)
     parts: list[str] = []
+    bad: list[int] = []
     for number, line in enumerate(lines, start=1):
         if number in as_utf8:
             parts.append(line.decode("utf-8"))
@@ -660,13 +708,16 @@ def _read_mixed_gb(path: Path, enc: str) -> tuple[io.StringIO, list[int]] | None
         try:
             parts.append(line.decode(enc))
         except UnicodeDecodeError as exc:
-            raise DataFileError(
-                path,
-                f"line {number} is valid neither as {enc} nor as UTF-8; pass the file's "
-                "encoding with --encoding or fix that line",
-                row=number,
-            ) from exc
-    return io.StringIO("\n".join(parts)), utf8_lines
+            if not reject:
+                raise DataFileError(
+                    path,
+                    f"line {number} is valid neither as {enc} nor as UTF-8; pass the file's "
+                    "encoding with --encoding or fix that line" + BAD_BYTES_HINT,
+                    row=number,
+                ) from exc
+            bad.append(number)
+            parts.append(line.decode(enc, errors="replace"))
+    return io.StringIO("\n".join(parts)), utf8_lines, bad
 
 
 def _sniff_delimiter(line: str) -> str:
@@ -716,10 +767,11 @@ def _read_csv(
     encoding: str,
     frame: FrameName | None,
     header_row: HeaderRow = "auto",
+    bad_bytes: BadBytes = "refuse",
 ) -> RawFile:
     if path.stat().st_size == 0:
         raise DataFileError(path, "file is empty (0 bytes)")
-    enc = detect_encoding(path, encoding)
+    enc = detect_encoding(path, encoding, bad_bytes)
     with _open_binary(path) as fh:
         head = fh.read(1 << 16)
         complete = not fh.read(1)
@@ -754,11 +806,15 @@ def _read_csv(
     names = _refuse_duplicates(path, header, used, start)
     notes = _layout_notes(profile, header)
     source: Path | io.StringIO = path
-    if enc.lower().replace("-", "").replace("_", "") in _GB_ENCODINGS:
-        mixed = _read_mixed_gb(path, enc)
-        if mixed is not None:
-            source, utf8_lines = mixed
-            notes.append({"key": "utf8_lines", "lines": _line_list(utf8_lines)})
+    bad_lines: list[int] = []
+    plain = enc.lower().replace("-", "").replace("_", "")
+    reject = bad_bytes == "reject-row" and not plain.startswith("utf16")
+    if plain in _GB_ENCODINGS or reject:
+        decoded = _decode_lines(path, enc, utf8_too=plain in _GB_ENCODINGS, reject=reject)
+        if decoded is not None:
+            source, utf8_lines, bad_lines = decoded
+            if utf8_lines:
+                notes.append({"key": "utf8_lines", "lines": _line_list(utf8_lines)})
     binary = isinstance(source, Path)
     try:
         with contextlib.ExitStack() as stack:
@@ -782,7 +838,8 @@ def _read_csv(
         raise DataFileError(
             path,
             f"bytes that are not valid {enc}; pass the file's encoding with --encoding or the "
-            "mapping's encoding key (e.g. gb18030 for Chinese exports)",
+            "mapping's encoding key (e.g. gb18030 for Chinese exports)"
+            + (BAD_BYTES_HINT if not plain.startswith("utf16") else ""),
             row=line or None,
         ) from exc
     except pd.errors.ParserError as exc:
@@ -798,6 +855,9 @@ def _read_csv(
             "unbalanced in a cell; quote such cells in full or remove the stray quote",
         )
     problems = np.where(n_fields != len(names), "field_count", "").astype(object)
+    if bad_lines:  # a record takes the lines from its first to the next record's first
+        at = np.searchsorted(lines_of, np.asarray(bad_lines), side="right") - 1
+        problems[at[at >= 0]] = "undecodable"  # before the first record: title lines
     if (problems != "").any():  # never a shifted, padded or cut row: blank it (docstring)
         raw.loc[problems != "", :] = None
     return RawFile(
@@ -1012,6 +1072,7 @@ def read_raw(
     sheet: str | None = None,
     frame: FrameName | None = None,
     header_row: HeaderRow = "auto",
+    bad_bytes: BadBytes = "refuse",
 ) -> RawFile:
     """Read one incident file of any supported kind (see :data:`FORMATS_READ`).
 
@@ -1030,6 +1091,9 @@ def read_raw(
         default: the layout's.
     header_row
         Row of a CSV's or sheet's column names, 1-based, or ``auto`` (module docstring).
+    bad_bytes
+        A CSV's bytes not valid in its encoding: ``refuse`` the file (default) or
+        ``reject-row`` (module docstring, "Bad bytes").
 
     Raises
     ------
@@ -1044,4 +1108,4 @@ def read_raw(
         return _read_xlsx(path, profile, sheet, frame, header_row)
     if kind == "vector":
         return _read_vector(path, profile, frame)
-    return _read_csv(path, profile, encoding or profile.encoding, frame, header_row)
+    return _read_csv(path, profile, encoding or profile.encoding, frame, header_row, bad_bytes)
