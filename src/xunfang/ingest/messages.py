@@ -86,6 +86,11 @@ _TEXT: dict[str, dict[str, str]] = {
             "digits (row(s) {rows}; e.g. {value}): the workbook lost their last digits. "
             "Format the column as text where the file is made, or send a CSV"
         ),
+        "excel_serial": (
+            "{n} cell(s) of time column {col!r} held an Excel serial date (a number such as "
+            "45370.5, a date cell formatted as a number; row(s) {rows}): read as the date "
+            "and time it stands for"
+        ),
         "lost_id_digits": (
             "{n} id(s) of column {col!r} lost their last digits in Excel: those rows are "
             "identified by file and row instead, and not checked for duplicates"
@@ -148,6 +153,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "lost_digits": (
             "列 {col!r} 有 {n} 个单元格是超过 Excel 15 位有效数字的数值（第 {rows} 行；"
             "例：{value}）：工作簿已丢失其末尾数字。请在导出处把该列设为文本格式，或改用 CSV"
+        ),
+        "excel_serial": (
+            "时间列 {col!r} 有 {n} 个单元格是 Excel 日期序列号（如 45370.5，即设成数字格式的日期；"
+            "第 {rows} 行）：已按其代表的日期和时间读取"
         ),
         "lost_id_digits": (
             "列 {col!r} 有 {n} 个编号在 Excel 中丢失了末尾数字：这些行改用文件名和行号标识，"

@@ -60,6 +60,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import datetime as dt
 import functools
 import gzip
 import io
@@ -930,6 +931,7 @@ def _read_xlsx(
                 f"no sheet named {sheet!r}; the workbook has: {', '.join(sheets)}",
                 field="sheet",
             )
+        epoch = getattr(book, "epoch", None)  # the 1900 date system, or 1904 (old Mac)
         rows = book[name].iter_rows(values_only=True)
         top = [r for _, r in zip(range(HEADER_SCAN_ROWS), rows, strict=False)]
         if not top or all(v is None for v in top[0]):
@@ -946,6 +948,13 @@ def _read_xlsx(
     finally:
         book.close()
     columns = [names[i] for i in idx]
+    # the time column's numbers are Excel serial dates (a date cell formatted as General)
+    k_time = columns.index(layout.time)
+    serial = [_excel_serial(r[k_time], epoch) for r in data]
+    data = [
+        [s if k == k_time and s is not None else v for k, v in enumerate(r)]
+        for r, s in zip(data, serial, strict=True)
+    ]
     # the cells as text, column by column: never through a float64 column (ids, phones)
     raw = pd.DataFrame(
         {c: pd.array([_cell(r[k]) for r in data], dtype="string") for k, c in enumerate(columns)},
@@ -965,6 +974,16 @@ def _read_xlsx(
         raise DataFileError(path, f"sheet {name!r} has a header but no data rows")
     sheet_rows = np.arange(start + 1, start + 1 + len(data))[keep]  # 1-based sheet rows
     notes = _layout_notes(profile, header)
+    read_serial = np.array([s is not None for s in serial], dtype=bool)[keep]
+    if read_serial.any():
+        notes.append(
+            {
+                "key": "excel_serial",
+                "col": layout.time,
+                "n": str(int(read_serial.sum())),
+                "rows": _line_list([int(r) for r in sheet_rows[read_serial]]),
+            }
+        )
     lost = {c: m[keep] for c, m in lossy.items() if m[keep].any()}
     for c, m in lost.items():
         first = int(np.flatnonzero(m)[0])
@@ -989,6 +1008,35 @@ def _lost_digits(value: object) -> bool:
     """Whether an Excel cell is a float too long for Excel's :data:`EXCEL_DIGITS` digits
     (an 18-digit id stored as a number: 3.101012025e+17)."""
     return isinstance(value, float) and np.isfinite(value) and abs(value) >= 10**EXCEL_DIGITS
+
+
+EXCEL_SERIAL_MAX = 2_958_466
+"""Excel's last serial date plus one (10000-01-01): a larger number in a time column is no
+serial date (20240316, a Unix time) and is left to the layout's formats."""
+
+
+def _excel_serial(value: object, epoch: dt.datetime | None) -> str | None:
+    """A number in an Excel time column as the text of the date it stands for, or None
+    when it is not a number or not in 1 .. :data:`EXCEL_SERIAL_MAX`.
+
+    Excel stores a date as days since its epoch (1900 date system: 1 = 1900-01-01, with
+    Excel's phantom 1900-02-29; 1904 system: 0 = 1904-01-01), the time of day as the
+    fraction: 45370.5 is 2024-03-19 12:00. A cell shows a date only through its number
+    format, so a date column formatted as General (or typed as a number) holds the bare
+    serial (:func:`openpyxl.utils.datetime.from_excel`). A whole number is a date without
+    a time (``%Y-%m-%d``: precision day); a fraction is written to the second.
+    """
+    from openpyxl.utils.datetime import WINDOWS_EPOCH, from_excel
+
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not (np.isfinite(value) and 1 <= value < EXCEL_SERIAL_MAX):
+        return None
+    when = from_excel(value, epoch=epoch or WINDOWS_EPOCH)
+    if float(value).is_integer():
+        return when.strftime("%Y-%m-%d")
+    when = (when + dt.timedelta(microseconds=500_000)).replace(microsecond=0)
+    return when.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _cell(value: object) -> str | None:
