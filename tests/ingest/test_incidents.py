@@ -117,6 +117,8 @@ def test_rejection_reasons_are_counted_and_kept(monthly_file: Path, tmp_path: Pa
     assert report.rows_read == 7
     assert report.rows_accepted == 2
     assert report.rejected == {
+        "field_count": 0,
+        "undecodable": 0,
         "missing_coordinates": 1,
         "invalid_coordinates": 1,
         "swapped_coordinates": 0,

@@ -209,6 +209,17 @@ def test_toml_and_csv_rosters_agree(tmp_path: Path) -> None:
     with pytest.raises(DataFileError, match="missing column"):
         (tmp_path / "x.csv").write_text("name,start\nday,06:00\n", encoding="utf-8")
         load_roster(tmp_path / "x.csv")
+    # an unquoted comma in a name moves every later cell: the row is refused, not read
+    shifted = tmp_path / "shifted.csv"
+    shifted.write_text(
+        "name,start,hours,officers\nday,06:00,12,5\nnight, late,18:00,12,4\nx,06:00\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(DataFileError, match="2 problem") as e:
+        load_roster(shifted)
+    assert "row 2, field None: 5 fields where the header has 4" in str(e.value)
+    assert "row 3, field None: 2 fields where the header has 4" in str(e.value)
+    assert e.value.row == 2
 
 
 def test_break_longer_than_a_block_is_refused() -> None:

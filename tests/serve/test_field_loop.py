@@ -30,7 +30,7 @@ from xunfang.dispatch.crew import walking_matrix
 from xunfang.errors import DataFileError
 from xunfang.serve.api.codes import load_dispositions, load_standards
 from xunfang.serve.api.field import tick
-from xunfang.store import repo
+from xunfang.store import kpi_sql, repo
 from xunfang.store.models import Alert, Call, UnitPresence
 
 CALL_AT_11 = dict(zip(("lon", "lat"), lonlat(1, 1), strict=True))
@@ -80,7 +80,8 @@ def test_backup_release_reassign_clear_and_return_to_post(api: TestClient) -> No
     _post(api, "/api/units/B01/status", {"status": "on_scene"}, OFF)
     call = api.get(f"/api/calls/{cid}", headers=DISP).json()
     assert (call["status"], call["unit_id"]) == ("on_scene", "StationA-P1")
-    assert call["acknowledged_at"] is not None and call["on_scene_at"] is not None
+    # the backup setting off does not acknowledge the call: 签收 is the primary's
+    assert call["acknowledged_at"] is None and call["on_scene_at"] is not None
     # releasing the primary hands the call to the backup on scene; the call goes on
     call = _post(api, f"/api/calls/{cid}/release", {"unit_id": "StationA-P1"})
     assert (call["status"], call["unit_id"]) == ("on_scene", "B01")
@@ -365,12 +366,13 @@ def test_kpi_standards_on_a_hand_made_day(api: TestClient) -> None:
         "acknowledge": (3, 2, pytest.approx(85 / 3, abs=1e-3), 45.0),
         # 出警 40, 120, 20 s against 60 s
         "depart": (3, 2, 60.0, 120.0),
-        # 到场 240, 420 s against 300 s
-        "arrive": (2, 1, 330.0, 420.0),
+        # 到场 240, 420 s against 300 s, and the 20:00 call no unit has reached: a miss
+        "arrive": (3, 1, 330.0, 420.0),
         # 反馈 1560, 3180 s against 1800 s
         "feedback": (2, 1, 2370.0, 3180.0),
     }
     assert k["acknowledge"]["share_within"] == pytest.approx(0.6667)
+    assert (k["arrive"]["missed_unfinished"], k["arrive"]["pending"]) == (1, 0)
     assert k["dispositions"] == {"mediated": 1, "resolved_on_scene": 1}
     # alerts: 3; acknowledged 2 (after 40 s: within 60 s; after 120 s: not); 1 escalated;
     # 1 made into a call
@@ -427,3 +429,94 @@ def test_code_lists_name_the_file_and_key(tmp_path: Path) -> None:
         load_standards(std)
     assert load_standards().arrive_s == 300.0
     assert list(load_dispositions())[:2] == ["resolved_on_scene", "mediated"]
+
+
+def test_the_call_is_acknowledged_by_its_primary_unit_only(api: TestClient) -> None:
+    cid = _call(api)
+    _post(api, f"/api/calls/{cid}/dispatch", {"unit_id": "StationA-P1"})
+    _post(api, f"/api/calls/{cid}/units", {"unit_id": "B01"})
+    # the backup's 签收 and setting off: audited, the call not acknowledged
+    assert _post(api, f"/api/calls/{cid}/ack", {}, OFF)["acknowledged_at"] is None
+    _post(api, "/api/units/B01/status", {"status": "en_route"}, OFF)
+    call = api.get(f"/api/calls/{cid}", headers=DISP).json()
+    assert (call["status"], call["acknowledged_at"]) == ("en_route", None)
+    acks = [a for a in api.get("/api/audit", headers=ADM).json() if a["action"] == "call.ack"]
+    assert [(a["detail"]["unit_id"], a["detail"]["role"]) for a in acks] == [("B01", "backup")]
+    # the primary setting off acknowledges it, although the call is en route already
+    _post(api, "/api/units/StationA-P1/status", {"status": "en_route"})
+    call = api.get(f"/api/calls/{cid}", headers=DISP).json()
+    assert call["acknowledged_at"] is not None
+
+
+def _timed_call(received: dt.datetime, **stamps: dt.datetime | None) -> Call:
+    lon, lat = lonlat(1, 1)
+    return Call(
+        call_type="theft",
+        type_group="property",
+        priority=3,
+        description="",
+        address="",
+        caller_name=None,
+        caller_phone=None,
+        lon=lon,
+        lat=lat,
+        snap_distance_m=0.0,
+        status="cancelled" if stamps.get("cancelled_at") else "dispatched",
+        unit_id=None,
+        received_at=received,
+        dispatched_at=stamps.get("dispatched_at"),
+        en_route_at=None,
+        on_scene_at=None,
+        cleared_at=None,
+        cancelled_at=stamps.get("cancelled_at"),
+        created_by="disp",
+        acknowledged_at=stamps.get("acknowledged_at"),
+        disposition=None,
+        disposition_note="",
+        alert_id=None,
+    )
+
+
+def test_calls_never_acknowledged_past_the_standard_count_as_misses(api: TestClient) -> None:
+    """Synthetic: 8 calls on 1 May 2026, the query at 01:00 (standards 30/60/300/1800 s)."""
+    svc = api.app.state.service  # type: ignore[attr-defined]
+    now = _at(1, 0)
+    calls = []
+    for k, ack_s in enumerate((10, 20, 25, 50)):  # acknowledged: 3 within 30 s, 1 not
+        d = _at(0, 10 + k)
+        calls.append(
+            _timed_call(
+                d - dt.timedelta(seconds=5),
+                dispatched_at=d,
+                acknowledged_at=d + dt.timedelta(seconds=ack_s),
+            )
+        )
+    for k in range(2):  # dispatched at 00:20 and 00:21, never acknowledged: 40 min late
+        d = _at(0, 20 + k)
+        calls.append(_timed_call(d - dt.timedelta(seconds=5), dispatched_at=d))
+    d = now - dt.timedelta(seconds=10)  # dispatched 10 s ago: pending
+    calls.append(_timed_call(d - dt.timedelta(seconds=5), dispatched_at=d))
+    d = _at(0, 30)  # cancelled 10 s after dispatch, never acknowledged: not counted
+    calls.append(
+        _timed_call(
+            d - dt.timedelta(seconds=5), dispatched_at=d, cancelled_at=d + dt.timedelta(seconds=10)
+        )
+    )
+    with svc.db.write() as s:
+        repo.add_calls(s, calls)
+    limits = {"acknowledge": 30.0, "depart": 60.0, "arrive": 300.0, "feedback": 1800.0}
+    with svc.db.read() as s:
+        n, steps, _ = kpi_sql.call_steps(s, DAY, DAY + dt.timedelta(days=1), limits, now)
+    assert n == 8
+    ack = steps["acknowledge"]
+    # 3 of 6, not 3 of 4; mean and max over the 4 acknowledged: (10+20+25+50)/4, 50
+    assert (ack.measured, ack.within, ack.missed_unfinished, ack.pending) == (6, 3, 2, 1)
+    assert (ack.mean_s, ack.max_s) == (26.25, 50.0)
+    # none set off: the 6 dispatched before 00:59 are late (> 60 s), the last pending
+    dep = steps["depart"]
+    assert (dep.measured, dep.within, dep.missed_unfinished, dep.pending) == (6, 0, 6, 1)
+    assert dep.mean_s is None
+    # none arrived: received 5 s before dispatch; the cancelled call waited 15 s only
+    arr = steps["arrive"]
+    assert (arr.measured, arr.within, arr.missed_unfinished, arr.pending) == (6, 0, 6, 1)
+    assert steps["feedback"].measured == steps["feedback"].pending == 0  # none on scene

@@ -353,6 +353,28 @@ def test_bad_calls_are_422_naming_the_field_and_write_nothing(api: TestClient) -
     assert api.get("/api/alerts", headers=DISP).json() == []
 
 
+def test_booleans_are_refused_for_number_fields(lite: TestClient) -> None:
+    """Lax pydantic read ``"priority": true`` as priority 1; JSON true/false is no number."""
+    for key, value in (("priority", True), ("priority", False), ("lon", True)):
+        body = {"call_type": "theft", **CALL_AT_11, key: value}
+        r = lite.post("/api/calls", json=body, headers=DISP)
+        assert r.status_code == 422, (key, value, r.text)
+        detail = r.json()["detail"][0]
+        assert detail["field"] == key
+        assert f"expected a number or text, not {str(value).lower()}" in detail["msg"]
+    unit = {"id": "T1", "kind": "patrol", **CALL_AT_11, "crew": True}
+    r = lite.post("/api/units", json=unit, headers=ADM)
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "crew"
+    r = lite.post("/api/units", json={**unit, "speed_factor": True, "crew": 2}, headers=ADM)
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "speed_factor"
+    assert lite.get("/api/calls", headers=DISP).json() == []
+    # a number is taken as before
+    r = lite.post(
+        "/api/calls", json={"call_type": "theft", **CALL_AT_11, "priority": 1}, headers=DISP
+    )
+    assert r.status_code == 201 and r.json()["priority"] == 1
+
+
 def test_repeated_keys_in_a_body_are_422_naming_the_key(lite: TestClient) -> None:
     """Python's parser would keep the last ``lon``; the service refuses the call instead."""
     lon, lat = CALL_AT_11["lon"], CALL_AT_11["lat"]

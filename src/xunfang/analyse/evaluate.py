@@ -64,6 +64,32 @@ from xunfang.ingest.incidents import (
 from xunfang.ingest.profiles import FrameName
 
 FRACTIONS = (0.01, 0.02, 0.05, 0.10, 0.20)
+TOO_FEW_WINDOWS = "too few windows to test (needs ≥ {n} for p < {alpha:g})"
+"""The paired tests' verdict when the Wilcoxon test cannot reach ``alpha`` with so few
+windows (:func:`wilcoxon_min_windows`), filled in with that number and ``alpha``."""
+
+
+def wilcoxon_min_windows(alpha: float = 0.05) -> int:
+    """Fewest non-zero paired differences with which the two-sided Wilcoxon signed-rank
+    test can give ``p < alpha``.
+
+    With ``n`` differences all of one sign the exact two-sided p-value is its smallest,
+    ``2 / 2**n`` (Wilcoxon 1945): 0.125 for 4 windows, 0.0625 for 5, 0.03125 for 6, so
+    below 6 windows "no significant difference" at 0.05 says nothing about the methods.
+
+    Raises
+    ------
+    ValueError
+        If ``alpha`` is not in (0, 1].
+    """
+    if not 0 < alpha <= 1:
+        raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
+    n = 1
+    while 2.0 / 2**n >= alpha:
+        n += 1
+    return n
+
+
 """Coverage levels: shares of the study area's cells flagged as hotspots."""
 
 
@@ -399,6 +425,10 @@ def paired_tests(
     exceeds ``relative_effect`` (10 %) of the baseline's mean hit rate, so a difference of
     that size could be noise alone. Methods with equal hit rates in every window (e.g.
     ``auto`` chose the baseline each time) get the verdict ``the same in every window``.
+    With fewer non-zero differences than :func:`wilcoxon_min_windows` (6 at 0.05) the
+    Wilcoxon test cannot reach ``alpha`` whatever the hit rates, so the verdict is
+    :data:`TOO_FEW_WINDOWS` (``too few windows to test (needs ≥ 6 for p < 0.05)``), not
+    "no significant difference".
 
     Parameters
     ----------
@@ -444,10 +474,13 @@ def paired_tests(
             else np.nan
         )
         same = bool(len(d) > 0 and np.all(d == 0))
+        testable = int(np.count_nonzero(d)) >= wilcoxon_min_windows(alpha)
         few = bool(len(d) == 0 or (2 * noise > relative_effect * pb.mean() and not same))
         significant = bool(np.isfinite(w_p) and w_p < alpha and np.isfinite(t_p) and t_p < alpha)
         if same:
             verdict = "the same in every window"
+        elif not testable:
+            verdict = TOO_FEW_WINDOWS.format(n=wilcoxon_min_windows(alpha), alpha=alpha)
         elif significant:
             verdict = "better" if mean > 0 else "worse"
         elif few:

@@ -50,7 +50,11 @@ digits (openpyxl's integers stay exact; a float with no fraction is written with
 exponent). A number longer than Excel's 15 significant digits has lost its last digits in
 the workbook (3.101012025e+17 for an 18-digit 接警单编号): a note names the column and
 rows, and such an id stands for no call (rows sharing it are not duplicates), so the file
-name and row identify the row instead.
+name and row identify the row instead. A number in an Excel time column is an Excel serial
+date (a date cell formatted as a number: 45370.5 is 2024-03-19 12:00 in the 1900 date
+system, the 1904 system when the workbook uses it) and is read as that date, named in a
+note (:func:`xunfang.ingest.readers._excel_serial`); a number in a CSV time column is only
+what the layout's formats make of it.
 
 Control characters: every text column (id, types, premise, address and the profile's
 other text) is *cleaned*, never rejected for them: tab, line feed and carriage return
@@ -101,7 +105,13 @@ from xunfang.ingest.profiles import (
     Profile,
     profile_from_toml,
 )
-from xunfang.ingest.readers import HeaderRow, incident_files_in, is_vector_folder, read_raw
+from xunfang.ingest.readers import (
+    BadBytes,
+    HeaderRow,
+    incident_files_in,
+    is_vector_folder,
+    read_raw,
+)
 from xunfang.ingest.taxonomy import OTHER, Taxonomy, load_taxonomy
 from xunfang.outputs import CSV_ENCODING, temporary_path
 from xunfang.units import WGS84, require_projected, utm_crs_for
@@ -129,6 +139,8 @@ __all__ = [
 ]
 
 REASONS = (
+    "field_count",
+    "undecodable",
     "missing_coordinates",
     "invalid_coordinates",
     "swapped_coordinates",
@@ -139,7 +151,17 @@ REASONS = (
     "duplicate_id",
     "duplicate_id_conflict",
 )
-"""Why a row can be rejected, in the order the checks run (a row gets the first reason)."""
+"""Why a row can be rejected, in the order the checks run (a row gets the first reason).
+``field_count``: a CSV row with more or fewer fields than the header (an unquoted comma in
+an address shifts every later cell), which the reader blanked
+(:attr:`xunfang.ingest.readers.RawFile.problems`); the rejected table names its line and
+both counts (``row_fields``, ``header_fields``). ``undecodable``: a CSV row on a line
+holding bytes not valid in the file's encoding, with ``bad_bytes="reject-row"`` (by
+default such a byte refuses the file)."""
+FIELD_COUNT_FIELD = "(field count)"
+"""The ``field`` of a ``field_count`` rejection: the row as a whole, not one column."""
+ENCODING_FIELD = "(encoding)"
+"""The ``field`` of an ``undecodable`` rejection: the row's bytes, not one column."""
 OUTSIDE_SHARE = 0.5
 """When more than this share of the located rows fall outside the study area, a note names
 the frames the area and the incidents were read in (a frame mix-up is the usual cause)."""
@@ -676,6 +698,7 @@ def ingest(
     earliest: pd.Timestamp = EARLIEST,
     area_frame: str | None = None,
     header_row: HeaderRow = "auto",
+    bad_bytes: BadBytes = "refuse",
 ) -> tuple[IncidentTable, pd.DataFrame, IngestReport]:
     """Read, validate and project incident files.
 
@@ -722,6 +745,11 @@ def ingest(
         Row of the column names in CSV and Excel files, 1-based, or ``auto`` (the first
         of the first rows that names every needed column; see
         :mod:`xunfang.ingest.readers`).
+    bad_bytes
+        Bytes of a CSV not valid in its encoding: ``refuse`` the file (default: they
+        usually mean a wrong encoding), or ``reject-row``: reject the rows on the lines
+        holding them as ``undecodable`` and read the rest
+        (:mod:`xunfang.ingest.readers`, "Bad bytes").
 
     Returns
     -------
@@ -768,13 +796,26 @@ def ingest(
     for p in paths:
         path = Path(p)
         try:
-            rf = read_raw(path, profile, encoding, sheet=sheet, frame=frame, header_row=header_row)
+            rf = read_raw(
+                path,
+                profile,
+                encoding,
+                sheet=sheet,
+                frame=frame,
+                header_row=header_row,
+                bad_bytes=bad_bytes,
+            )
         except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
             raise DataFileError(
                 path,
                 f"the compressed file is truncated or corrupt ({exc}); download or copy it again",
             ) from exc
         raw, layout = rf.frame, rf.layout
+        unasked = sorted(set(raw.columns) - set(layout.required_columns()))
+        if unasked:  # defence in depth: a column the layout does not name is never read
+            raise DataFileError(
+                path, f"internal error: the reader returned columns {unasked} not in the layout"
+            )
         for note in rf.notes:
             fields = {k: v for k, v in note.items() if k != "key"}
             notes.append(f"{path.name}: {text(note['key'], 'en', **fields)}")
@@ -786,6 +827,8 @@ def ingest(
                 notes.append(f"{path.name}: {text('mojibake', 'en', **odd)}")
                 notes_zh.append(f"{path.name}: {text('mojibake', 'zh', **odd)}")
         timezones.add(layout.timezone)
+        problems = rf.problems if rf.problems is not None else np.full(len(raw), "", dtype=object)
+        n_fields = rf.fields if rf.fields is not None else np.zeros(len(raw), dtype=np.int64)
         lon, lat, creason, swap_text = _locate(path, raw, layout, rf.decimal_comma, rf.rows)
         naive, aware, precision, beyond = _parse_times(
             raw[layout.time], layout.time_formats, layout.time_precision
@@ -885,6 +928,9 @@ def ingest(
         part["source_row"] = rows
         part["_pos"] = np.arange(len(raw))
         part["_creason"] = creason
+        part["_problem"] = problems
+        part["_nfields"] = n_fields
+        part["_hfields"] = rf.header_fields
         part["_beyond"] = beyond
         part["_swap"] = swap_text
         part["_unmapped"] = unmapped.to_numpy()
@@ -930,9 +976,12 @@ def ingest(
         )
     df = pd.concat(parts, ignore_index=True)
     reason = pd.Series(pd.NA, index=df.index, dtype="string")
-    reason[df["_creason"].to_numpy() == 1] = "missing_coordinates"
-    reason[df["_creason"].to_numpy() == 2] = "invalid_coordinates"
-    reason[df["_creason"].to_numpy() == 3] = "swapped_coordinates"
+    problem = df["_problem"].to_numpy(dtype=object)
+    unread = problem != ""  # blanked by the reader: that reason before any other
+    reason[unread] = problem[unread]
+    reason[~unread & (df["_creason"].to_numpy() == 1)] = "missing_coordinates"
+    reason[~unread & (df["_creason"].to_numpy() == 2)] = "invalid_coordinates"
+    reason[~unread & (df["_creason"].to_numpy() == 3)] = "swapped_coordinates"
     beyond = df["_beyond"].to_numpy()
     reason[reason.isna().to_numpy() & (beyond < 0)] = "implausible_time"
     reason[reason.isna().to_numpy() & (beyond > 0)] = "future_time"
@@ -961,10 +1010,23 @@ def ingest(
     reason = _duplicates(df, reason)
     ok = reason.isna().to_numpy()
 
-    private = ["_creason", "_beyond", "_swap", "_unmapped", "_raw_type", "_file", "_pos"]
+    private = [
+        "_creason",
+        "_beyond",
+        "_swap",
+        "_unmapped",
+        "_raw_type",
+        "_file",
+        "_pos",
+        "_problem",
+        "_nfields",
+        "_hfields",
+    ]
     bad = _with_raw(df.loc[~ok], metas, raws)
     blame = np.select(
         [
+            reason[~ok].isin(["field_count"]),
+            reason[~ok].isin(["undecodable"]),
             reason[~ok].isin(
                 [
                     "missing_coordinates",
@@ -975,7 +1037,7 @@ def ingest(
             ),
             reason[~ok].isin(["unparseable_time", "implausible_time", "future_time"]),
         ],
-        [bad["_f_xy"], bad["_f_time"]],
+        [FIELD_COUNT_FIELD, ENCODING_FIELD, bad["_f_xy"], bad["_f_time"]],
         default=bad["_f_id"],
     )
     examples = _examples(
@@ -984,6 +1046,11 @@ def ingest(
     rejected = bad.drop(columns=[*private, *metas[0]]).copy()
     rejected.insert(0, "reason", reason[~ok].to_numpy())
     rejected.insert(1, "field", blame)
+    counted = (reason[~ok] == "field_count").to_numpy()
+    for pos, (col, key) in enumerate((("row_fields", "_nfields"), ("header_fields", "_hfields"))):
+        values = pd.array(bad[key].to_numpy(dtype=np.int64), dtype="Int64")
+        values[~counted] = pd.NA
+        rejected.insert(2 + pos, col, values)
     rejected = rejected.reset_index(drop=True)
     good = df.loc[ok].reset_index(drop=True)
     unmapped_counts = good.loc[good["_unmapped"], "_raw_type"].value_counts()
@@ -1304,7 +1371,19 @@ def _examples(
             continue
         rows = []
         for _, row in sub.iterrows():
-            if r == "unparseable_time":
+            if r == "field_count":
+                fld, value = FIELD_COUNT_FIELD, str(int(row["_nfields"]))
+                expected = (
+                    f"{int(row['_hfields'])} fields, as many as the header (an unquoted "
+                    "separator in a cell shifts every later cell; the row was not read)"
+                )
+            elif r == "undecodable":
+                fld, value = ENCODING_FIELD, ""
+                expected = (
+                    "bytes valid in the file's encoding (the row was not read; --bad-bytes "
+                    "reject-row)"
+                )
+            elif r == "unparseable_time":
                 fld, value, expected = row["_f_time"], row["raw_time"], row["_expect_time"]
             elif r == "implausible_time":
                 fld, value = row["_f_time"], row["raw_time"]
@@ -1501,7 +1580,19 @@ def write_outputs(
         if table is not None:
             table.write_parquet(tmp["incidents"])
         rej = rejected.copy()
-        rej.insert(1, "reason_text", [reason_text(r, lang) for r in rej["reason"]])
+        rej.insert(
+            1,
+            "reason_text",
+            [
+                reason_text(r, lang, row_fields=n, header_fields=m)
+                for r, n, m in zip(
+                    rej["reason"],
+                    rej.get("row_fields", pd.Series(pd.NA, index=rej.index)),
+                    rej.get("header_fields", pd.Series(pd.NA, index=rej.index)),
+                    strict=True,
+                )
+            ],
+        )
         rej.to_csv(tmp["rejected"], index=False, encoding=CSV_ENCODING)
         tmp["report"].write_text(
             strict_json.dumps(report.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8"

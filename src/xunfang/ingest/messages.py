@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import re
 
+import pandas as pd
+
 __all__ = ["LANGS", "column_text", "expected_text", "reason_text", "text"]
 
 LANGS = ("en", "zh")
 
 _REASONS: dict[str, dict[str, str]] = {
     "en": {
+        "field_count": "more or fewer fields than the header (row not read)",
+        "undecodable": "bytes not valid in the file's encoding (row not read)",
         "missing_coordinates": "no coordinates",
         "invalid_coordinates": "coordinates that are not numbers or out of range",
         "swapped_coordinates": "longitude and latitude look swapped",
@@ -25,6 +29,8 @@ _REASONS: dict[str, dict[str, str]] = {
         "duplicate_id_conflict": "id used by an earlier row with another time or place",
     },
     "zh": {
+        "field_count": "字段数与表头不一致（该行未读取）",
+        "undecodable": "含有不符合文件编码的字节（该行未读取）",
         "missing_coordinates": "缺少坐标",
         "invalid_coordinates": "坐标不是数字或超出范围",
         "swapped_coordinates": "经度和纬度疑似填反",
@@ -79,6 +85,11 @@ _TEXT: dict[str, dict[str, str]] = {
             "{n} cell(s) of column {col!r} hold a number longer than Excel's 15 significant "
             "digits (row(s) {rows}; e.g. {value}): the workbook lost their last digits. "
             "Format the column as text where the file is made, or send a CSV"
+        ),
+        "excel_serial": (
+            "{n} cell(s) of time column {col!r} held an Excel serial date (a number such as "
+            "45370.5, a date cell formatted as a number; row(s) {rows}): read as the date "
+            "and time it stands for"
         ),
         "lost_id_digits": (
             "{n} id(s) of column {col!r} lost their last digits in Excel: those rows are "
@@ -143,6 +154,10 @@ _TEXT: dict[str, dict[str, str]] = {
             "列 {col!r} 有 {n} 个单元格是超过 Excel 15 位有效数字的数值（第 {rows} 行；"
             "例：{value}）：工作簿已丢失其末尾数字。请在导出处把该列设为文本格式，或改用 CSV"
         ),
+        "excel_serial": (
+            "时间列 {col!r} 有 {n} 个单元格是 Excel 日期序列号（如 45370.5，即设成数字格式的日期；"
+            "第 {rows} 行）：已按其代表的日期和时间读取"
+        ),
         "lost_id_digits": (
             "列 {col!r} 有 {n} 个编号在 Excel 中丢失了末尾数字：这些行改用文件名和行号标识，"
             "不做重复检查"
@@ -175,8 +190,37 @@ def _lang(lang: str) -> str:
     return lang
 
 
-def reason_text(reason: str, lang: str = "en") -> str:
-    """Display text of a rejection reason code (the code itself when unknown)."""
+_COUNTED: dict[str, dict[str, str]] = {
+    "en": {
+        "field_count": (
+            "{row_fields} fields where the header has {header_fields} (row not read: its "
+            "cells cannot be matched to the columns)"
+        ),
+    },
+    "zh": {
+        "field_count": (
+            "该行有 {row_fields} 个字段，表头有 {header_fields} 个（该行未读取：无法确定各单元格"
+            "对应的列）"
+        ),
+    },
+}
+
+
+def reason_text(
+    reason: str,
+    lang: str = "en",
+    *,
+    row_fields: object = None,
+    header_fields: object = None,
+) -> str:
+    """Display text of a rejection reason code (the code itself when unknown).
+
+    ``row_fields`` and ``header_fields`` (a ``field_count`` row's field counts; None or NA
+    when not known) give that reason's text with both counts.
+    """
+    counted = _COUNTED[_lang(lang)].get(reason)
+    if counted is not None and not (pd.isna(row_fields) or pd.isna(header_fields)):
+        return counted.format(row_fields=row_fields, header_fields=header_fields)
     return _REASONS[_lang(lang)].get(reason, reason)
 
 
@@ -225,6 +269,20 @@ _EXPECTED_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
         "晚于 {0}（UTC）的时间（更早的时间是占位值，如 1900-01-01，而不是警情发生的时间）",
     ),
     (re.compile(r"^a position inside the area$"), "位于区域内的位置"),
+    (
+        re.compile(
+            r"^bytes valid in the file's encoding \(the row was not read; --bad-bytes "
+            r"reject-row\)$"
+        ),
+        "符合文件编码的字节（该行未读取；--bad-bytes reject-row）",
+    ),
+    (
+        re.compile(
+            r"^(\d+) fields, as many as the header \(an unquoted separator in a cell shifts "
+            r"every later cell; the row was not read\)$"
+        ),
+        "{0} 个字段，与表头相同（单元格中未加引号的分隔符会使其后各列错位；该行未读取）",
+    ),
     (
         re.compile(r"^a position inside (\S+)\.\.(\S+) E, (\S+)\.\.(\S+) N$"),
         "东经 {0}..{1}、北纬 {2}..{3} 范围内的位置",

@@ -26,6 +26,24 @@ in the UTF-16 pattern above or are stray (at most 1 % of the bytes, with as few 
 control bytes: :func:`_text_with_stray_nuls`); stray NULs are then removed from the text
 cells and counted with the other C0 control characters (``cleaned_text``).
 
+Field counts (CSV): every record must hold as many fields as the header. A row with more
+(an unquoted separator inside an address: every later cell shifts one column to the right,
+so a column never read, such as the caller's free text, would land in a column that is
+read) or fewer (a row cut short) is never shifted, padded or cut: its cells are all
+blanked and it is marked ``field_count`` in :attr:`RawFile.problems`, its field count in
+:attr:`RawFile.fields`; ingest rejects it naming the line and both counts. The records are
+counted with :mod:`csv` (the same RFC 4180 quoting as :func:`pandas.read_csv`); should the
+two readers find a different number of records, the file is refused.
+
+Bad bytes (CSV, ``bad_bytes``): by default (``refuse``) one byte not valid in the file's
+encoding refuses the whole file, naming its line: such a byte far more often means a wrong
+encoding (or a damaged copy) than one bad cell, and reading on would hide it. With
+``reject-row`` the file is decoded line by line (in memory), the encoding judged on the
+other lines, and each record on a line holding such bytes is blanked and marked
+``undecodable`` (:attr:`RawFile.problems`): ingest rejects it naming the line, and the
+other rows are read. Not for UTF-16 files (their lines cannot be told apart in the
+bytes) nor for the header line, which must decode.
+
 Header row (CSV and Excel, ``header_row``): exports often start with a title row
 ("黄浦分局110接警记录导出（2024年2月-3月）") and a two-row header whose top row groups
 columns ("坐标" merged over "经度" and "纬度"; openpyxl gives a merged cell's value in its
@@ -42,6 +60,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import datetime as dt
 import functools
 import gzip
 import io
@@ -62,8 +81,12 @@ from xunfang.errors import DataFileError
 from xunfang.ingest.profiles import CoordSpec, FrameName, Layout, Profile, normalise_header
 
 __all__ = [
+    "BAD_BYTES",
+    "BAD_BYTES_HINT",
     "FORMATS_READ",
     "HEADER_SCAN_ROWS",
+    "ROW_PROBLEMS",
+    "BadBytes",
     "HeaderRow",
     "RawFile",
     "detect_encoding",
@@ -90,6 +113,15 @@ HeaderRow = int | Literal["auto"]
 """Which row holds the column names: 1-based, or ``auto`` (module docstring)."""
 HEADER_SCAN_ROWS = 10
 """Rows ``header_row="auto"`` looks at for the header."""
+ROW_PROBLEMS = ("field_count", "undecodable")
+"""Why a reader may blank a row (:attr:`RawFile.problems`): ``field_count``, a CSV record
+with more or fewer fields than its header; ``undecodable``, a CSV record on a line holding
+bytes not valid in the file's encoding (``bad_bytes="reject-row"``)."""
+BadBytes = Literal["refuse", "reject-row"]
+"""What to do with bytes not valid in a CSV's encoding (module docstring, "Bad bytes")."""
+BAD_BYTES: tuple[BadBytes, ...] = ("refuse", "reject-row")
+BAD_BYTES_HINT = "; or give --bad-bytes reject-row to reject only the rows holding such bytes"
+"""Ends the refusal of a file with undecodable bytes, naming the way through."""
 
 
 def _names_of(row: Sequence[object]) -> list[str]:
@@ -180,6 +212,14 @@ class RawFile:
     lost_digits: dict[str, np.ndarray] = field(default_factory=dict)
     """Per text column of an Excel sheet (id, phone, ...), a mask of the rows whose cell is
     a number longer than Excel's 15 significant digits: its last digits are lost."""
+    problems: np.ndarray | None = None
+    """Per frame row, why the reader could not read it (``""`` when it could): one of
+    :data:`ROW_PROBLEMS`. Such a row's cells are all None, so that nothing of it (a shifted
+    cell may hold a column never meant to be read) reaches any output. None: no problem."""
+    fields: np.ndarray | None = None
+    """Per frame row of a CSV, how many fields its record holds (compare ``header_fields``)."""
+    header_fields: int = 0
+    """How many fields the CSV's header holds."""
 
 
 # --------------------------------------------------------------------------- bytes
@@ -216,8 +256,12 @@ def _first_bad_line(path: Path, encoding: str, also: str | None = None) -> int:
 
 
 def _is_utf8(line: bytes) -> bool:
+    return _decodes(line, "utf-8")
+
+
+def _decodes(line: bytes, encoding: str) -> bool:
     try:
-        line.decode("utf-8")
+        line.decode(encoding)
     except UnicodeDecodeError:
         return False
     return True
@@ -279,7 +323,7 @@ def _text_with_stray_nuls(head: bytes) -> bool:
     return controls <= limit
 
 
-def detect_encoding(path: Path, requested: str = "auto") -> str:
+def detect_encoding(path: Path, requested: str = "auto", bad_bytes: BadBytes = "refuse") -> str:
     """The text encoding of a CSV file by the rule in the module docstring.
 
     Parameters
@@ -288,6 +332,9 @@ def detect_encoding(path: Path, requested: str = "auto") -> str:
         The file (plain or gzip).
     requested
         ``"auto"`` to detect; any other value is returned unchanged.
+    bad_bytes
+        ``reject-row``: lines valid neither as UTF-8 nor as GB18030 are left out of the
+        judgement (their rows are rejected later; module docstring, "Bad bytes").
 
     Returns
     -------
@@ -340,13 +387,19 @@ def detect_encoding(path: Path, requested: str = "auto") -> str:
         pass
     why = "its bytes are not GB18030 either"
     bad_line = 0
+    hint = ""
     # UTF-8 lines pasted into a GBK export are read as UTF-8 (module docstring): judge the rest.
     rest = b"\n".join(line for line in sample.split(b"\n") if not _is_utf8(line))
+    if bad_bytes == "reject-row":  # judge the lines that decode; the others are rejected
+        rest = b"\n".join(line for line in rest.split(b"\n") if _decodes(line, "gb18030"))
+        if not rest:
+            return "utf-8-sig"
     try:
         text = rest.decode("gb18030")
     except UnicodeDecodeError:
         bad_line = _first_bad_line(path, "gb18030", also="utf-8")
         why = f"line {bad_line} is neither UTF-8 nor GB18030"
+        hint = BAD_BYTES_HINT
     else:
         n_wide = len(_NON_ASCII.findall(text))
         n_cjk = len(_CJK.findall(text))
@@ -359,7 +412,7 @@ def detect_encoding(path: Path, requested: str = "auto") -> str:
         path,
         f"is not UTF-8 and {why}: the bytes do not decide its encoding{maybe}. Pass it with "
         "--encoding (e.g. --encoding gb18030 for a Chinese export, --encoding cp1252 for a "
-        "Western European one) or the mapping's encoding key",
+        "Western European one) or the mapping's encoding key" + hint,
         row=bad_line or _first_bad_line(path, "utf-8") or None,
     )
 
@@ -607,31 +660,48 @@ def _line_list(numbers: Sequence[int], limit: int = 10) -> str:
     return shown + (f" and {len(numbers) - limit} more" if len(numbers) > limit else "")
 
 
-def _read_mixed_gb(path: Path, enc: str) -> tuple[io.StringIO, list[int]] | None:
-    """The text of a GB18030/GBK file in which some lines are UTF-8 (module docstring).
+def _decode_lines(
+    path: Path, enc: str, *, utf8_too: bool, reject: bool
+) -> tuple[io.StringIO, list[int], list[int]] | None:
+    """The text of a CSV decoded line by line: for a GB18030/GBK file in which some lines
+    are UTF-8 (``utf8_too``, module docstring), and to reject only the lines holding bytes
+    that are not valid (``reject``: ``bad_bytes="reject-row"``, module docstring).
 
     Returns
     -------
     tuple or None
-        The whole text with each line decoded by its own encoding, and the 1-based line
-        numbers read as UTF-8; None when no line is UTF-8 (read the file as ``enc``).
+        The whole text with each line decoded by its own encoding (a line with bytes
+        valid in neither decoded with U+FFFD in their place), the 1-based line numbers
+        read as UTF-8 and those holding undecodable bytes; None when the file can be read
+        as ``enc`` as it is (no line UTF-8, and with ``reject`` every byte valid).
 
     Raises
     ------
     DataFileError
-        When a line is valid in neither encoding, naming the line.
+        Without ``reject``, when a line of a mixed file is valid in neither encoding,
+        naming the line.
     """
     with _open_binary(path) as fh:
-        lines = fh.read().split(b"\n")
+        data = fh.read()
+    lines = data.split(b"\n")
     # Fast path: a file whose non-ASCII lines are all not UTF-8 is plain GB18030.
     utf8_lines: list[int] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.isascii() and _is_utf8(line):
-            utf8_lines.append(number)
+    if utf8_too:
+        for number, line in enumerate(lines, start=1):
+            if not line.isascii() and _is_utf8(line):
+                utf8_lines.append(number)
     if not utf8_lines:
-        return None
+        if not reject:
+            return None
+        try:
+            data.decode(enc)
+        except UnicodeDecodeError:
+            pass
+        else:
+            return None
     as_utf8 = set(utf8_lines)
     parts: list[str] = []
+    bad: list[int] = []
     for number, line in enumerate(lines, start=1):
         if number in as_utf8:
             parts.append(line.decode("utf-8"))
@@ -639,13 +709,16 @@ def _read_mixed_gb(path: Path, enc: str) -> tuple[io.StringIO, list[int]] | None
         try:
             parts.append(line.decode(enc))
         except UnicodeDecodeError as exc:
-            raise DataFileError(
-                path,
-                f"line {number} is valid neither as {enc} nor as UTF-8; pass the file's "
-                "encoding with --encoding or fix that line",
-                row=number,
-            ) from exc
-    return io.StringIO("\n".join(parts)), utf8_lines
+            if not reject:
+                raise DataFileError(
+                    path,
+                    f"line {number} is valid neither as {enc} nor as UTF-8; pass the file's "
+                    "encoding with --encoding or fix that line" + BAD_BYTES_HINT,
+                    row=number,
+                ) from exc
+            bad.append(number)
+            parts.append(line.decode(enc, errors="replace"))
+    return io.StringIO("\n".join(parts)), utf8_lines, bad
 
 
 def _sniff_delimiter(line: str) -> str:
@@ -695,10 +768,11 @@ def _read_csv(
     encoding: str,
     frame: FrameName | None,
     header_row: HeaderRow = "auto",
+    bad_bytes: BadBytes = "refuse",
 ) -> RawFile:
     if path.stat().st_size == 0:
         raise DataFileError(path, "file is empty (0 bytes)")
-    enc = detect_encoding(path, encoding)
+    enc = detect_encoding(path, encoding, bad_bytes)
     with _open_binary(path) as fh:
         head = fh.read(1 << 16)
         complete = not fh.read(1)
@@ -733,25 +807,28 @@ def _read_csv(
     names = _refuse_duplicates(path, header, used, start)
     notes = _layout_notes(profile, header)
     source: Path | io.StringIO = path
-    if enc.lower().replace("-", "").replace("_", "") in _GB_ENCODINGS:
-        mixed = _read_mixed_gb(path, enc)
-        if mixed is not None:
-            source, utf8_lines = mixed
-            notes.append({"key": "utf8_lines", "lines": _line_list(utf8_lines)})
-    counter = _LineCounter(_open_binary(path)) if isinstance(source, Path) else None
+    bad_lines: list[int] = []
+    plain = enc.lower().replace("-", "").replace("_", "")
+    reject = bad_bytes == "reject-row" and not plain.startswith("utf16")
+    if plain in _GB_ENCODINGS or reject:
+        decoded = _decode_lines(path, enc, utf8_too=plain in _GB_ENCODINGS, reject=reject)
+        if decoded is not None:
+            source, utf8_lines, bad_lines = decoded
+            if utf8_lines:
+                notes.append({"key": "utf8_lines", "lines": _line_list(utf8_lines)})
+    binary = isinstance(source, Path)
     try:
         with contextlib.ExitStack() as stack:
-            if counter is not None:
-                stack.callback(counter.close)
             raw = pd.read_csv(
-                io.BufferedReader(counter, 1 << 20) if counter is not None else source,
+                stack.enter_context(_open_binary(path)) if binary else source,
                 sep=layout.delimiter,
                 header=0,
                 skiprows=start - 1,
                 names=names,
                 usecols=list(used),
+                index_col=False,  # a first row longer than the header: no index column
                 dtype=str,
-                encoding=enc if counter is not None else None,
+                encoding=enc if binary else None,
                 keep_default_na=False,
                 na_values=[""],
                 compression=None,
@@ -762,23 +839,28 @@ def _read_csv(
         raise DataFileError(
             path,
             f"bytes that are not valid {enc}; pass the file's encoding with --encoding or the "
-            "mapping's encoding key (e.g. gb18030 for Chinese exports)",
+            "mapping's encoding key (e.g. gb18030 for Chinese exports)"
+            + (BAD_BYTES_HINT if not plain.startswith("utf16") else ""),
             row=line or None,
         ) from exc
     except pd.errors.ParserError as exc:
         raise DataFileError(path, f"malformed CSV: {exc}") from exc
     if raw.empty:
         raise DataFileError(path, "has a header but no data rows")
-    if counter is not None:
-        n_lines = counter.lines
-    else:
-        assert isinstance(source, io.StringIO)
-        body = source.getvalue()
-        n_lines = body.count("\n") + (not body.endswith("\n"))
-    if n_lines == start + len(raw):  # one line per record, none blank: line = start + i
-        lines_of = np.arange(start + 1, start + 1 + len(raw), dtype=np.int64)
-    else:
-        lines_of = _record_lines(path, source, enc, layout.delimiter, start, len(raw))
+    lines_of, n_fields = _record_lines(path, source, enc, layout.delimiter, start)
+    if len(lines_of) != len(raw):
+        raise DataFileError(
+            path,
+            f"its records cannot be told apart with certainty ({len(raw)} read by one CSV "
+            f"reader, {len(lines_of)} by another): a double quote is probably "
+            "unbalanced in a cell; quote such cells in full or remove the stray quote",
+        )
+    problems = np.where(n_fields != len(names), "field_count", "").astype(object)
+    if bad_lines:  # a record takes the lines from its first to the next record's first
+        at = np.searchsorted(lines_of, np.asarray(bad_lines), side="right") - 1
+        problems[at[at >= 0]] = "undecodable"  # before the first record: title lines
+    if (problems != "").any():  # never a shifted, padded or cut row: blank it (docstring)
+        raw.loc[problems != "", :] = None
     return RawFile(
         raw,
         layout,
@@ -787,69 +869,44 @@ def _read_csv(
         decimal_comma=layout.delimiter != ",",
         notes=notes,
         rows=lines_of,
+        problems=problems,
+        fields=n_fields,
+        header_fields=len(names),
     )
 
 
-class _LineCounter(io.RawIOBase):
-    """A binary stream that counts the lines passing through it (line feeds, and a last
-    line without one). It never counts fewer than the file's lines: in UTF-16 a byte 0x0A
-    of another character counts too, which only sends the caller to the exact count."""
-
-    def __init__(self, inner: IO[bytes]) -> None:
-        self._inner = inner
-        self.newlines = 0
-        self._last = b"\n"
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        data = self._inner.read(len(buffer))
-        n = len(data)
-        if n:
-            buffer[:n] = data
-            self.newlines += data.count(b"\n")
-            self._last = data[-1:]
-        return n
-
-    def close(self) -> None:
-        self._inner.close()
-        super().close()
-
-    @property
-    def lines(self) -> int:
-        """Lines read so far (a last line without a line feed counts)."""
-        return self.newlines + (self._last != b"\n")
-
-
 def _record_lines(
-    path: Path, source: Path | io.StringIO, enc: str, delimiter: str, header_line: int, n: int
-) -> np.ndarray:
+    path: Path, source: Path | io.StringIO, enc: str, delimiter: str, header_line: int
+) -> tuple[np.ndarray, np.ndarray]:
     """The 1-based line of the file on which each data record starts, counting every line
-    (title, header, blank lines, the lines of a quoted field holding line breaks), for a
-    file whose records are not one per line after the header on line ``header_line``.
+    (title, header, blank lines, the lines of a quoted field holding line breaks), and the
+    number of fields of each record, for a file whose header is on line ``header_line``.
 
     Records are read as :func:`pandas.read_csv` reads them (RFC 4180 quoting; lines empty
-    or of spaces only are no record). Should the count differ from ``n`` (a quote the two
-    readers take differently), the rows are numbered from the header on.
+    or of spaces only are no record). The caller compares the number of records with its
+    own (module docstring, "Field counts").
     """
     if isinstance(source, io.StringIO):
         fh: IO[str] = io.StringIO(source.getvalue(), newline="")
     else:
         fh = io.TextIOWrapper(_open_binary(path), encoding=enc, newline="")
-    out: list[int] = []
-    with fh:
-        for _ in range(header_line):
-            fh.readline()
-        reader = csv.reader(fh, delimiter=delimiter)
-        before = 0
-        for record in reader:
-            if record and not (len(record) == 1 and not record[0].strip()):
-                out.append(header_line + before + 1)
-            before = reader.line_num
-    if len(out) != n:
-        return np.arange(header_line + 1, header_line + 1 + n, dtype=np.int64)
-    return np.asarray(out, dtype=np.int64)
+    lines: list[int] = []
+    fields: list[int] = []
+    limit = csv.field_size_limit(1 << 30)  # a cell of a document pasted whole (MAX_TEXT_CHARS)
+    try:
+        with fh:
+            for _ in range(header_line):
+                fh.readline()
+            reader = csv.reader(fh, delimiter=delimiter)
+            before = 0
+            for record in reader:
+                if record and not (len(record) == 1 and not record[0].strip()):
+                    lines.append(header_line + before + 1)
+                    fields.append(len(record))
+                before = reader.line_num
+    finally:
+        csv.field_size_limit(limit)
+    return np.asarray(lines, dtype=np.int64), np.asarray(fields, dtype=np.int64)
 
 
 def _read_xlsx(
@@ -874,6 +931,7 @@ def _read_xlsx(
                 f"no sheet named {sheet!r}; the workbook has: {', '.join(sheets)}",
                 field="sheet",
             )
+        epoch = getattr(book, "epoch", None)  # the 1900 date system, or 1904 (old Mac)
         rows = book[name].iter_rows(values_only=True)
         top = [r for _, r in zip(range(HEADER_SCAN_ROWS), rows, strict=False)]
         if not top or all(v is None for v in top[0]):
@@ -890,6 +948,13 @@ def _read_xlsx(
     finally:
         book.close()
     columns = [names[i] for i in idx]
+    # the time column's numbers are Excel serial dates (a date cell formatted as General)
+    k_time = columns.index(layout.time)
+    serial = [_excel_serial(r[k_time], epoch) for r in data]
+    data = [
+        [s if k == k_time and s is not None else v for k, v in enumerate(r)]
+        for r, s in zip(data, serial, strict=True)
+    ]
     # the cells as text, column by column: never through a float64 column (ids, phones)
     raw = pd.DataFrame(
         {c: pd.array([_cell(r[k]) for r in data], dtype="string") for k, c in enumerate(columns)},
@@ -909,6 +974,16 @@ def _read_xlsx(
         raise DataFileError(path, f"sheet {name!r} has a header but no data rows")
     sheet_rows = np.arange(start + 1, start + 1 + len(data))[keep]  # 1-based sheet rows
     notes = _layout_notes(profile, header)
+    read_serial = np.array([s is not None for s in serial], dtype=bool)[keep]
+    if read_serial.any():
+        notes.append(
+            {
+                "key": "excel_serial",
+                "col": layout.time,
+                "n": str(int(read_serial.sum())),
+                "rows": _line_list([int(r) for r in sheet_rows[read_serial]]),
+            }
+        )
     lost = {c: m[keep] for c, m in lossy.items() if m[keep].any()}
     for c, m in lost.items():
         first = int(np.flatnonzero(m)[0])
@@ -933,6 +1008,35 @@ def _lost_digits(value: object) -> bool:
     """Whether an Excel cell is a float too long for Excel's :data:`EXCEL_DIGITS` digits
     (an 18-digit id stored as a number: 3.101012025e+17)."""
     return isinstance(value, float) and np.isfinite(value) and abs(value) >= 10**EXCEL_DIGITS
+
+
+EXCEL_SERIAL_MAX = 2_958_466
+"""Excel's last serial date plus one (10000-01-01): a larger number in a time column is no
+serial date (20240316, a Unix time) and is left to the layout's formats."""
+
+
+def _excel_serial(value: object, epoch: dt.datetime | None) -> str | None:
+    """A number in an Excel time column as the text of the date it stands for, or None
+    when it is not a number or not in 1 .. :data:`EXCEL_SERIAL_MAX`.
+
+    Excel stores a date as days since its epoch (1900 date system: 1 = 1900-01-01, with
+    Excel's phantom 1900-02-29; 1904 system: 0 = 1904-01-01), the time of day as the
+    fraction: 45370.5 is 2024-03-19 12:00. A cell shows a date only through its number
+    format, so a date column formatted as General (or typed as a number) holds the bare
+    serial (:func:`openpyxl.utils.datetime.from_excel`). A whole number is a date without
+    a time (``%Y-%m-%d``: precision day); a fraction is written to the second.
+    """
+    from openpyxl.utils.datetime import WINDOWS_EPOCH, from_excel
+
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not (np.isfinite(value) and 1 <= value < EXCEL_SERIAL_MAX):
+        return None
+    when = from_excel(value, epoch=epoch or WINDOWS_EPOCH)
+    if float(value).is_integer():
+        return when.strftime("%Y-%m-%d")
+    when = (when + dt.timedelta(microseconds=500_000)).replace(microsecond=0)
+    return when.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _cell(value: object) -> str | None:
@@ -1016,6 +1120,7 @@ def read_raw(
     sheet: str | None = None,
     frame: FrameName | None = None,
     header_row: HeaderRow = "auto",
+    bad_bytes: BadBytes = "refuse",
 ) -> RawFile:
     """Read one incident file of any supported kind (see :data:`FORMATS_READ`).
 
@@ -1034,6 +1139,9 @@ def read_raw(
         default: the layout's.
     header_row
         Row of a CSV's or sheet's column names, 1-based, or ``auto`` (module docstring).
+    bad_bytes
+        A CSV's bytes not valid in its encoding: ``refuse`` the file (default) or
+        ``reject-row`` (module docstring, "Bad bytes").
 
     Raises
     ------
@@ -1048,4 +1156,4 @@ def read_raw(
         return _read_xlsx(path, profile, sheet, frame, header_row)
     if kind == "vector":
         return _read_vector(path, profile, frame)
-    return _read_csv(path, profile, encoding or profile.encoding, frame, header_row)
+    return _read_csv(path, profile, encoding or profile.encoding, frame, header_row, bad_bytes)

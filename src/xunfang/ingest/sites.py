@@ -166,7 +166,8 @@ def read_sites(
     DataFileError
         If the file is missing or of a form not read (listing :data:`SITE_FORMATS`), has
         no longitude/latitude columns, or a row has no valid position (naming the row and
-        column: a site list is short, so one bad row is an error, not a rejection).
+        column: a site list is short, so one bad row is an error, not a rejection), or
+        a CSV row has more or fewer fields than the header (naming the row and both counts).
     """
     path = Path(path)
     if not path.exists():
@@ -174,6 +175,7 @@ def read_sites(
     suffix = path.suffix.lower()
     if suffix in _VECTOR or path.is_dir():
         return _read_vector_sites(path, frame=frame, name_column=name_column)
+    kind_csv = suffix not in (".xlsx", ".xlsm")
     if suffix in (".xlsx", ".xlsm"):
         try:
             grid = pd.read_excel(
@@ -203,7 +205,7 @@ def read_sites(
         raise DataFileError(
             path, f"not a site file this version reads; give one of {', '.join(SITE_FORMATS)}"
         )
-    df = _table_below_header(path, rows, header_row)
+    df = _table_below_header(path, rows, header_row, csv_fields=kind_csv)
     if df.empty:
         raise DataFileError(path, "has a header but no rows")
     cols = list(df.columns)
@@ -255,10 +257,22 @@ def read_sites(
 
 
 def _table_below_header(
-    path: Path, rows: list[list[object]], header_row: HeaderRow
+    path: Path, rows: list[list[object]], header_row: HeaderRow, *, csv_fields: bool = False
 ) -> pd.DataFrame:
     """The rows below the header (:func:`~xunfang.ingest.readers.find_header`) as text
-    columns named by it; empty rows left out."""
+    columns named by it; empty rows left out.
+
+    ``csv_fields``: the rows are a CSV's records, and one with more or fewer fields than
+    the header is refused (its cells would be cut or shifted into other columns: an
+    unquoted comma in a name moves the longitude into the latitude column), naming the
+    first such row and both counts.
+
+    Raises
+    ------
+    DataFileError
+        For a header row out of range, or (``csv_fields``) a record whose field count is
+        not the header's.
+    """
     try:
         header, start = find_header(
             rows,
@@ -270,6 +284,21 @@ def _table_below_header(
     except ValueError as exc:
         raise DataFileError(path, str(exc), field="header_row") from exc
     width = len(header)
+    if csv_fields:
+        ragged = [
+            (k, len(r))
+            for k, r in enumerate(rows[start:])
+            if len(r) != width and any(str(v).strip() for v in r)
+        ]
+        if ragged:
+            k, n = ragged[0]
+            raise DataFileError(
+                path,
+                f"a row has {n} fields where the header has {width} (an unquoted comma in a "
+                "cell moves every later cell to another column): quote that cell"
+                + (f"; {len(ragged)} rows like this" if len(ragged) > 1 else ""),
+                row=start + k + 1,
+            )
     body = [[_text_cell(v) for v in r[:width]] for r in rows[start:]]
     kept = [k for k, r in enumerate(body) if any(isinstance(v, str) for v in r)]
     body = [body[k] + [np.nan] * (width - len(body[k])) for k in kept]

@@ -648,7 +648,14 @@ def _roster_from_csv(path: Path) -> Roster:
         )
     shifts: list[dict[str, Any]] = []
     found: list[tuple[int, str | None, str]] = []  # every problem of every row, then one error
+    width = len(rows[0]) - (None in rows[0])
     for i, row in enumerate(rows, start=1):
+        # more fields than the header go to key None, fewer leave values None: an unquoted
+        # comma in a shift's name would move hours into officers; never read such a row
+        extra, short = len(row.get(None) or []), sum(v is None for v in row.values())
+        if extra or short:
+            found.append((i, None, f"{width + extra - short} fields where the header has {width}"))
+            continue
         item: dict[str, Any] = {k: v for k, v in row.items() if k and v not in (None, "")}
         bad = False
         for key in ("hours", "break_minutes"):

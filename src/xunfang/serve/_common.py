@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from xunfang.config import missing_data_hint
 from xunfang.errors import DataFileError, ValidationError
+from xunfang.ingest.readers import BAD_BYTES_HINT
 from xunfang.outputs import OUTPUT_MARKERS, OutputLock, other_commands_output, write_text_atomic
 
 OSM_ATTRIBUTION = "© OpenStreetMap contributors (ODbL)"
@@ -463,6 +464,8 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 pattern: the first that matches the whole message wins); file, row, field, option and
 area names stay verbatim."""
 
+_BAD_BYTES_HINT_ZH = "；或用 --bad-bytes reject-row 只拒绝含有这类字节的行"
+"""The Chinese of :data:`xunfang.ingest.readers.BAD_BYTES_HINT`."""
 _WHERE = re.compile(
     r"^(.+?)((?:, row \d+)?)((?:, feature \d+)?)((?:, field '[^']*')?): (.+)$", re.DOTALL
 )
@@ -482,6 +485,8 @@ def error_text(message: str, lang: str = "en") -> str:
     """
     if lang != "zh":
         return message
+    if message.endswith(BAD_BYTES_HINT):  # the way through a refused file, on any message
+        return error_text(message.removesuffix(BAD_BYTES_HINT), lang) + _BAD_BYTES_HINT_ZH
     zh = _error_zh(message)
     if zh is not None:
         return zh

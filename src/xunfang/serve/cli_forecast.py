@@ -177,6 +177,20 @@ def _print_summary(
     rows = run.evaluation.rows
     per_window = rows[rows["offset_m"] == 0.0].groupby("window")["n_events"].first()
     if len(per_window) and int((per_window > 0).sum()) == 0:
+        n_day = run.evaluation.n_date_only
+        if n_day:  # the real cause: incidents without a time of day fit no sub-day window
+            _out.print(
+                f"[yellow]无可计分的时段：[/]{len(per_window)} 个测试时段中没有一个含有带时刻的"
+                f"警情：{n_day:,} 起测试警情只精确到日期（没有时刻），不计入小于一天的时段；"
+                "请用 --window day 或 week，或使用带时刻的警情数据"
+                if zh
+                else f"[yellow]nothing to score:[/] 0 of {len(per_window)} test windows held an "
+                f"incident with a time of day: {n_day:,} test incidents are known only to the "
+                "day (no time of day) and were left out of the sub-day windows; use --window "
+                "day or week, or incident data with times",
+                soft_wrap=True,
+            )
+            return
         _out.print(
             f"[yellow]无可计分的时段：[/]{len(per_window)} 个测试时段中没有一个含有区域内这些类别的"
             "警情；请放宽 --types、--windows 或区域"

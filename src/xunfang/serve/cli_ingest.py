@@ -25,6 +25,7 @@ from xunfang.ingest.incidents import (
 )
 from xunfang.ingest.messages import LANGS, column_text, expected_text, reason_text, text
 from xunfang.ingest.profiles import FrameName
+from xunfang.ingest.readers import BAD_BYTES
 from xunfang.ingest.taxonomy import load_taxonomy
 from xunfang.serve._common import fail, writes_output_folder
 from xunfang.serve.cli_city import (
@@ -139,6 +140,15 @@ def ingest_cmd(
             "names every needed column.",
         ),
     ] = "auto",
+    bad_bytes: Annotated[
+        str,
+        typer.Option(
+            "--bad-bytes",
+            help="Bytes of a CSV not valid in its encoding: refuse (the file, naming the "
+            "line: they usually mean a wrong --encoding) or reject-row (reject only the rows "
+            "holding them, as undecodable, and read the rest).",
+        ),
+    ] = "refuse",
     future_days: Annotated[
         float,
         typer.Option(
@@ -182,6 +192,11 @@ def ingest_cmd(
         raise fail(ValueError(f"--frame must be one of {', '.join(FRAMES)}, got {frame!r}"), lang)
     if not 0 <= future_days <= 36_500:
         raise fail(ValueError(f"--future-days must be 0 to 36500 days, got {future_days!r}"), lang)
+    if bad_bytes not in BAD_BYTES:
+        raise fail(
+            ValueError(f"--bad-bytes must be one of {', '.join(BAD_BYTES)}, got {bad_bytes!r}"),
+            lang,
+        )
     if header_row != "auto" and not (header_row.isdigit() and int(header_row) >= 1):
         raise fail(
             ValueError(f"--header-row must be a number from 1 or auto, got {header_row!r}"), lang
@@ -223,6 +238,7 @@ def ingest_cmd(
                     area_frame=area_frame,
                     future_tolerance=pd.Timedelta(days=future_days),
                     header_row="auto" if header_row == "auto" else int(header_row),
+                    bad_bytes="reject-row" if bad_bytes == "reject-row" else "refuse",
                 )
             except NoUsableRowsError as exc:
                 written = write_outputs(out, None, exc.rejected, exc.report, lang=lang)

@@ -15,7 +15,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from plotly.offline import get_plotlyjs
 
 from xunfang import __version__, strict_json
-from xunfang.analyse.evaluate import EvaluationRun
+from xunfang.analyse.evaluate import TOO_FEW_WINDOWS, EvaluationRun, wilcoxon_min_windows
 from xunfang.serve._common import LANGS, write_atomic
 
 OPENCP_SEPT2014: dict[str, dict[float, float]] = {
@@ -90,11 +90,16 @@ _TEXT: dict[str, dict[str, str]] = {
         "and the Wilcoxon signed-rank test (two-sided); <em>better</em>/<em>worse</em> need "
         "both tests below 0.05. <em>too few incidents to tell apart</em>: twice the noise "
         "that the windows' incident counts alone produce (binomial) exceeds 10 % of naive "
-        "counts' hit rate, so a difference of that size could be noise.",
+        "counts' hit rate, so a difference of that size could be noise. <em>too few windows "
+        "to test</em>: with fewer than 6 windows the Wilcoxon test cannot give p < 0.05 "
+        "whatever the hit rates (its smallest p is 2 / 2<sup>n</sup>: 0.125 for 4 windows), "
+        "so no verdict is given.",
         "zh": "每时段命中率之差的均值、其 95% t 置信区间、配对 t 检验和 Wilcoxon 符号秩检验"
         "（双侧）；<em>更好</em>/<em>更差</em>要求两项检验的 p 值都低于 0.05。"
         "<em>警情太少，无法区分</em>：仅由各时段警情数产生的噪声（二项分布）的两倍超过简单计数"
-        "命中率的 10%，这样大小的差异可能只是噪声。",
+        "命中率的 10%，这样大小的差异可能只是噪声。<em>时段太少，无法检验</em>：少于 6 个时段时，"
+        "无论命中率如何，Wilcoxon 检验都得不到 p < 0.05（其最小 p 值为 2 / 2<sup>n</sup>，"
+        "4 个时段时为 0.125），因此不下结论。",
     },
     "h_selection": {"en": "Automatic selection", "zh": "自动选择"},
     "p_selection": {
@@ -213,6 +218,9 @@ VERDICT_ZH = {
     "too few incidents to tell apart": "警情太少，无法区分",
     "no significant difference": "无显著差异",
     "the same in every window": "各时段完全相同",
+    TOO_FEW_WINDOWS.format(n=wilcoxon_min_windows(0.05), alpha=0.05): (
+        f"时段太少，无法检验（p < 0.05 至少需要 {wilcoxon_min_windows(0.05)} 个时段）"
+    ),
 }
 """The paired tests' verdicts in Chinese."""
 

@@ -7,15 +7,27 @@ Definitions (the reference district's; each step's standard is configurable, see
 ======================  ===============================================  ==============
 KPI                     measured from -> to                              default limit
 ======================  ===============================================  ==============
-签收 acknowledgement    dispatched -> acknowledged by the unit           30 s
+签收 acknowledgement    dispatched -> acknowledged by the primary unit   30 s
 出警 departure          dispatched -> en route                           60 s
 到场 arrival            received -> first unit on scene                  300 s
 反馈 feedback           first unit on scene -> cleared with a result     1800 s
 ======================  ===============================================  ==============
 
-over calls *received* in ``[since, until)``; a call counts for a step when both ends
-are known. ``within`` is the number with duration <= the standard (durations rounded to
-the millisecond).
+over calls *received* in ``[since, until)``. A call counts for a step (``measured``) when
+both ends are known, and also when the step started and has not ended although the
+standard has passed: a call dispatched and never acknowledged is a miss for 签收 once
+30 s are over (judged at ``now``, the time of the query, or at the call's clearing or
+cancellation if earlier). Leaving such calls out would report 3 of 4 acknowledged in time
+where 3 of 6 were. A step started and not ended whose standard has not yet passed (the
+call still open) is ``pending``, counted apart; one whose call was cleared or cancelled
+before the standard passed is not counted. ``within`` is the number with duration <= the
+standard (durations rounded to the millisecond); ``mean_s``/``max_s`` are over the steps
+with both ends.
+
+签收 is the call's primary unit's acknowledgement (``calls.acknowledged_at``: the unit the
+call was dispatched to, or the unit it was reassigned to; a backup's acknowledgement or
+setting off does not acknowledge the call): the usual rule that a call is 签收'd when its
+first assigned unit acknowledges it, and setting off counts as acknowledging.
 
 * Alerts acted on: alerts created in the window that at least one unit acknowledged;
   acknowledged within ``alert_ack_s`` of creation; escalated; made into calls.
@@ -58,6 +70,10 @@ class StepStats:
     within: int
     mean_s: float | None
     max_s: float | None
+    missed_unfinished: int = 0
+    """Of ``measured``: steps not ended although the standard has passed (misses)."""
+    pending: int = 0
+    """Steps started, not ended, the call open and the standard not yet passed."""
 
 
 def _secs(dialect: str, a: str, b: str) -> str:
@@ -82,40 +98,72 @@ def _bounded(session: Session) -> str:
     return dialect
 
 
+STEPS = {
+    "acknowledge": ("dispatched_at", "acknowledged_at"),
+    "depart": ("dispatched_at", "en_route_at"),
+    "arrive": ("received_at", "on_scene_at"),
+    "feedback": ("on_scene_at", "cleared_at"),
+}
+"""Each timed step's start and end column of ``calls`` (module docstring)."""
+
+
 def call_steps(
-    session: Session, since: dt.datetime, until: dt.datetime, standards_s: dict[str, float]
+    session: Session,
+    since: dt.datetime,
+    until: dt.datetime,
+    standards_s: dict[str, float],
+    now: dt.datetime,
 ) -> tuple[int, dict[str, StepStats], dict[str, int]]:
     """Calls received in the window, the four timed steps, and cleared calls by
-    disposition. ``standards_s`` maps acknowledge/depart/arrive/feedback to seconds."""
+    disposition.
+
+    Parameters
+    ----------
+    session
+        An open session (SQLite or PostgreSQL).
+    since, until
+        The window of ``received_at``, tz-aware.
+    standards_s
+        Seconds per step: ``acknowledge``, ``depart``, ``arrive``, ``feedback``.
+    now
+        The time of the query (tz-aware): a step not ended by then (nor by the call's
+        clearing or cancellation) is a miss once its standard has passed, else pending
+        (module docstring).
+    """
     d = _bounded(session)
-    steps = {
-        "acknowledge": _ms(d, "dispatched_at", "acknowledged_at"),
-        "depart": _ms(d, "dispatched_at", "en_route_at"),
-        "arrive": _ms(d, "received_at", "on_scene_at"),
-        "feedback": _ms(d, "on_scene_at", "cleared_at"),
-    }
+    closed = "COALESCE(cleared_at, cancelled_at, :now)"
     cols = ["COUNT(*) AS n"]
-    for name, expr in steps.items():
+    for name, (start, end) in STEPS.items():
+        expr = _ms(d, start, end)
+        waited = _ms(d, start, closed)
+        unended = f"{start} IS NOT NULL AND {end} IS NULL"
         cols += [
             f"COUNT({expr}) AS {name}_n",
             f"SUM(CASE WHEN {expr} <= :std_{name} THEN 1 ELSE 0 END) AS {name}_within",
             f"AVG({expr}) AS {name}_mean",
             f"MAX({expr}) AS {name}_max",
+            f"SUM(CASE WHEN {unended} AND {waited} > :std_{name} THEN 1 ELSE 0 END) "
+            f"AS {name}_missed",
+            f"SUM(CASE WHEN {unended} AND cleared_at IS NULL AND cancelled_at IS NULL "
+            f"AND {waited} <= :std_{name} THEN 1 ELSE 0 END) AS {name}_pending",
         ]
     sql = text(
         f"SELECT {', '.join(cols)} FROM calls WHERE received_at >= :since AND received_at < :until"
-    ).bindparams(_ts("since"), _ts("until"))
-    params: dict[str, Any] = {"since": since, "until": until}
-    params.update({f"std_{k}": float(standards_s[k]) for k in steps})
+    ).bindparams(_ts("since"), _ts("until"), _ts("now"))
+    params: dict[str, Any] = {"since": since, "until": until, "now": now}
+    params.update({f"std_{k}": float(standards_s[k]) for k in STEPS})
     row = session.execute(sql, params).mappings().one()
     out = {}
-    for name in steps:
+    for name in STEPS:
         mean, mx = row[f"{name}_mean"], row[f"{name}_max"]
+        missed = int(row[f"{name}_missed"] or 0)
         out[name] = StepStats(
-            int(row[f"{name}_n"] or 0),
+            int(row[f"{name}_n"] or 0) + missed,
             int(row[f"{name}_within"] or 0),
             None if mean is None else round(float(mean), 3),
             None if mx is None else float(mx),
+            missed_unfinished=missed,
+            pending=int(row[f"{name}_pending"] or 0),
         )
     disp = session.execute(
         text(

@@ -226,6 +226,36 @@ def test_evaluate_says_when_no_window_holds_an_incident(tmp_path: Path) -> None:
     assert "nan" not in result.output
 
 
+def test_evaluate_names_date_only_incidents_when_no_window_holds_one(tmp_path: Path) -> None:
+    # Synthetic: the burglaries from 27 July on have a date and no time of day (the
+    # sept2014 layout's %Y/%d/%m); the night windows 27-28, 28-29 and 29-30 July (22-06)
+    # hold none with a time, and the date-only ones of 28, 29 and 30 July are left out
+    src = _csv(tmp_path / "crimes.csv")
+    lines = src.read_text(encoding="utf-8").splitlines(keepends=True)
+    out_lines, n_left = [lines[0]], 0
+    for ln in lines[1:]:
+        cells = ln.split(",")
+        when = pd.Timestamp(cells[1])
+        if ",BURGLARY," in ln and when >= pd.Timestamp("2014-07-27"):
+            cells[1] = when.strftime("%Y/%d/%m")
+            n_left += when.normalize() in pd.to_datetime(["2014-07-28", "2014-07-29", "2014-07-30"])
+        out_lines.append(",".join(cells))
+    src.write_text("".join(out_lines), encoding="utf-8")
+    assert n_left > 0
+    args = [
+        "evaluate", "--incidents", str(src), "--types", "BURGLARY", "--start", "2014-07-27",
+        "--windows", "3", "--window", "night", "--methods", "naive",
+        "--no-offset-sensitivity", "--out", str(tmp_path / "out"),
+    ]  # fmt: skip
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    assert (
+        f"nothing to score: 0 of 3 test windows held an incident with a time of day: {n_left:,} "
+        "test incidents are known only to the day (no time of day)"
+    ) in " ".join(result.output.split())
+    assert "widen --types" not in result.output
+
+
 def test_evaluate_auto_chooses_per_type_and_keeps_scores_across_days(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

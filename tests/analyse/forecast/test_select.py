@@ -15,6 +15,7 @@ from xunfang.analyse.evaluate import (
     paired_tests,
     rolling_origin,
     select_types,
+    wilcoxon_min_windows,
     with_warm_start,
 )
 from xunfang.analyse.forecast import (
@@ -142,10 +143,30 @@ def test_paired_tests_on_hand_numbers() -> None:
     assert t["noise_se"] == pytest.approx(0.0155081, abs=1e-6)
     # 2 * noise = .031 < 10 % of the baseline's mean hit rate .5
     assert not t["few_incidents"]
-    assert t["verdict"] == "no significant difference"  # Wilcoxon .0625 > .05
+    # Wilcoxon's smallest p with 5 windows is .0625 > .05: no test, not "no difference"
+    assert t["verdict"] == "too few windows to test (needs ≥ 6 for p < 0.05)"
     # the same differences over windows of 100 incidents: 2 * sqrt(2.405 / 100) / 5 = .062 > .05
     few = paired_tests(rows.assign(n_events=100), "naive").iloc[0]
-    assert few["few_incidents"] and few["verdict"] == "too few incidents to tell apart"
+    assert few["few_incidents"] and few["verdict"] == t["verdict"]
+    # a sixth window, d = .1: Wilcoxon 2 / 2**6 = .03125; d mean .1, sd .054772 (sum of
+    # squared deviations .015 / 5), t = .1 / (.054772 / sqrt 6) = 4.4721, 5 df: p = .00657
+    six = pd.concat(
+        [rows, pd.DataFrame({"method": ["m", "naive"], "window": "d5", "fraction": 0.05,
+                             "n_events": 400, "hit_rate": [0.6, 0.5]})],
+        ignore_index=True,
+    )  # fmt: skip
+    t6 = paired_tests(six, "naive").iloc[0]
+    assert t6["wilcoxon_p"] == pytest.approx(0.03125)
+    assert t6["t_p"] == pytest.approx(0.00657, abs=1e-4)
+    assert t6["verdict"] == "better"
+    # the same over windows of 100 incidents: significant, so no longer "too few"
+    few6 = paired_tests(six.assign(n_events=100), "naive").iloc[0]
+    assert few6["few_incidents"] and few6["verdict"] == "better"
+    # four windows: Wilcoxon's smallest p is 2 / 2**4 = .125
+    four = paired_tests(rows[rows["window"] != "d4"], "naive").iloc[0]
+    assert four["wilcoxon_p"] == pytest.approx(0.125)
+    assert four["verdict"] == "too few windows to test (needs ≥ 6 for p < 0.05)"
+    assert [wilcoxon_min_windows(a) for a in (0.05, 0.01, 0.2)] == [6, 8, 4]
     same = paired_tests(rows.assign(hit_rate=b + b), "naive").iloc[0]
     assert same["mean_diff"] == 0 and same["t_p"] == 1 and same["wilcoxon_p"] == 1
     assert not same["few_incidents"] and same["verdict"] == "the same in every window"

@@ -259,6 +259,7 @@ def _crew_tx_inner(
                 },
             )
         before_call = (cc.status, cc.unit_id) if cc is not None else None
+        primary_before = call.unit_id if call is not None else None
         # --- the core decides
         if op == "back":
             assert unit_id is not None
@@ -351,7 +352,9 @@ def _crew_tx_inner(
                 )
             changed_units.append(r)
         if call is not None and cc is not None and (cc.status, cc.unit_id) != before_call:
-            svc._apply_call(s, call, cc, n_history, ctx)
+            svc._apply_call(s, call, cc, n_history, ctx, primary_set_off=False)
+        if call is not None and op == "en_route" and unit_id == primary_before:
+            repo.ack_call(s, call.id, ctx.now)  # the primary setting off acknowledges (签收)
         if call is not None and op == "clear":
             repo.set_call_fields(
                 s, call.id, {"disposition": disposition, "disposition_note": note or ""}
@@ -443,21 +446,37 @@ def tick(svc: Service, now: dt.datetime) -> tuple[int, int]:
 
 # ---------------------------------------------------------------------------- calls
 def ack_call(svc: Service, call_id: int, ctx: Ctx) -> S.CallOut:
-    """A unit on the call acknowledges it (签收); the first acknowledgement is kept."""
+    """A unit on the call acknowledges it (签收); the first acknowledgement is kept.
+
+    The call's 签收 is its primary unit's (``calls.unit_id``, the unit it was dispatched or
+    reassigned to; :mod:`xunfang.store.kpi_sql`): a backup's acknowledgement is audited
+    (``call.ack`` with ``role: backup``) but leaves ``acknowledged_at`` as it is, so that a
+    backup cannot make a call the primary never acknowledged count as acknowledged. A
+    dispatcher's acknowledgement stands for the primary's.
+    """
     p = ctx.principal
     with svc.db.write() as s:
         call = repo.get_call(s, call_id)
         if call is None:
             raise NotFoundError(f"no call {call_id}")
+        primary = True
         if p.role is Role.OFFICER:
             unit = repo.get_unit(s, p.unit_id) if p.unit_id else None
             if unit is None or unit.call_id != call_id:
                 raise ForbiddenError(f"call {call_id} is not assigned to your unit")
+            primary = unit.id == call.unit_id
         if call.status not in ("dispatched", "en_route", "on_scene"):
             raise ConflictError(f"call {call_id} is {call.status}: nothing to acknowledge")
-        fresh = repo.ack_call(s, call_id, ctx.now)
-        if fresh:
-            svc._audit(s, ctx, "call.ack", "call", str(call_id), {"unit_id": p.unit_id})
+        fresh = primary and repo.ack_call(s, call_id, ctx.now)
+        if fresh or not primary:
+            svc._audit(
+                s,
+                ctx,
+                "call.ack",
+                "call",
+                str(call_id),
+                {"unit_id": p.unit_id, "role": "primary" if primary else "backup"},
+            )
         s.flush()
         s.refresh(call)
     if fresh:

@@ -95,11 +95,22 @@ class StandardStats(BaseModel):
 
     name: str
     standard_s: float
-    measured: int = Field(description="calls with both ends of the step")
+    measured: int = Field(
+        description="calls with both ends of the step, and calls whose step started and "
+        "has not ended although the standard has passed (misses)"
+    )
     within: int = Field(description="of those, within the standard")
     share_within: float | None
-    mean_s: float | None
-    max_s: float | None
+    mean_s: float | None = Field(description="over the steps with both ends")
+    max_s: float | None = Field(description="over the steps with both ends")
+    missed_unfinished: int = Field(
+        default=0, description="of measured: not ended although the standard has passed"
+    )
+    pending: int = Field(
+        default=0,
+        description="started, not ended, the call open and the standard not yet passed "
+        "(not in measured)",
+    )
 
 
 class KpiStandardsOut(BaseModel):

@@ -12,8 +12,11 @@ from xunfang.serve.api.service import Service
 from xunfang.store import kpi_sql
 
 
-def kpi_standards(svc: Service, since: dt.datetime, until: dt.datetime) -> F.KpiStandardsOut:
-    """KPIs over ``[since, until)``.
+def kpi_standards(
+    svc: Service, since: dt.datetime, until: dt.datetime, now: dt.datetime
+) -> F.KpiStandardsOut:
+    """KPIs over ``[since, until)``; ``now`` (the time of the query) judges the steps not
+    yet ended (:func:`xunfang.store.kpi_sql.call_steps`).
 
     Raises
     ------
@@ -35,7 +38,7 @@ def kpi_standards(svc: Service, since: dt.datetime, until: dt.datetime) -> F.Kpi
         "feedback": std.feedback_s,
     }
     with svc.db.read() as s:
-        n, steps, disp = kpi_sql.call_steps(s, since, until, limits)
+        n, steps, disp = kpi_sql.call_steps(s, since, until, limits, now)
         alerts = kpi_sql.alert_counts(s, since, until, std.alert_ack_s)
         person_times = kpi_sql.patrol_person_times(s, since, until)
         on_s, away_s = kpi_sql.visibility_seconds(s, since, until)
@@ -50,6 +53,8 @@ def kpi_standards(svc: Service, since: dt.datetime, until: dt.datetime) -> F.Kpi
             share_within=round(st.within / st.measured, 4) if st.measured else None,
             mean_s=st.mean_s,
             max_s=st.max_s,
+            missed_unfinished=st.missed_unfinished,
+            pending=st.pending,
         )
 
     return F.KpiStandardsOut(

@@ -6,9 +6,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 from xunfang.serve.api.security import Role
 
@@ -100,8 +108,26 @@ DispositionCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,3
 UnitKindName = Literal["booth", "patrol", "station_car", "response_team"]
 
 
+def _takes_bool(annotation: object) -> bool:
+    """Whether a field's type admits ``bool`` (itself, or inside a union or list)."""
+    return annotation is bool or any(_takes_bool(a) for a in get_args(annotation))
+
+
 class _In(BaseModel):
+    """A request body: unknown keys refused, and JSON ``true``/``false`` refused for every
+    field that is not a boolean. Pydantic's lax mode reads ``true`` as 1 for an integer or
+    float field (a call of ``"priority": true`` became priority 1), which no client means.
+    """
+
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        name = info.field_name
+        if isinstance(value, bool) and name and not _takes_bool(cls.model_fields[name].annotation):
+            raise ValueError(f"expected a number or text, not {str(value).lower()}")
+        return value
 
 
 # ---------------------------------------------------------------------------- auth/users

@@ -788,7 +788,20 @@ class Service:
                 new_call if new_call is not None else old_call,
             )
 
-    def _apply_call(self, s: Session, row: Call, core: CoreCall, n_history: int, ctx: Ctx) -> None:
+    def _apply_call(
+        self,
+        s: Session,
+        row: Call,
+        core: CoreCall,
+        n_history: int,
+        ctx: Ctx,
+        *,
+        primary_set_off: bool = True,
+    ) -> None:
+        """Persist the core's call: its status, unit, first-time stamps and history.
+        ``primary_set_off``: a call going en route acknowledges it (签收) only when its
+        primary unit set off (the crew path, where a backup may have, says False and
+        acknowledges itself: :func:`xunfang.serve.api.field.ack_call`)."""
         stamps: dict[str, dt.datetime | None] = {}
         for column, value in (
             ("dispatched_at", core.dispatched_s),
@@ -799,7 +812,7 @@ class Service:
         ):
             if value is not None and getattr(row, column) is None:
                 stamps[column] = ctx.now
-        if core.en_route_s is not None and row.acknowledged_at is None:
+        if primary_set_off and core.en_route_s is not None and row.acknowledged_at is None:
             stamps["acknowledged_at"] = ctx.now  # setting off acknowledges the call (签收)
         ok = repo.transition_call(
             s,

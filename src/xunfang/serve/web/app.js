@@ -392,7 +392,9 @@
     const pctOf = (x) => (x.share_within == null ? "–" : Math.round(100 * x.share_within) + " %");
     const srows = ["acknowledge", "depart", "arrive", "feedback"].map((k) => node("tr", { "data-kpi": k },
       node("td", { textContent: t("kpi_" + k) }), node("td", { textContent: `≤ ${st[k].standard_s} ${t("s")}` }),
-      node("td", { textContent: `${st[k].within}/${st[k].measured}` }), node("td", { textContent: pctOf(st[k]) })));
+      node("td", { textContent: `${st[k].within}/${st[k].measured}` }), node("td", { textContent: pctOf(st[k]) }),
+      // started, not ended and not yet late: shown apart, never in the share (kpi_sql.py)
+      node("td", { className: "kpi-pending", textContent: st[k].pending ? `${t("kpi_pending")}: ${st[k].pending}` : "" })));
     const vis = st.visibility == null ? "–" : Math.round(100 * st.visibility) + " %";
     $("#kpi-out").append(
       node("table", { id: "kpi-standards" }, node("tbody", {}, ...srows)),

@@ -22,7 +22,7 @@ window.I18N = {
     login_throttled_address: "本地址登录失败次数过多，请 {s} 秒后再试", prev: "上一页", next: "下一页",
     st_returning: "返回岗位", backup: "增援", clear_call: "结案", to_call: "转警情", escalated: "超时未签收",
     disposition: "处警结果", note: "备注", kpi_acknowledge: "签收", kpi_depart: "出警", kpi_arrive: "到场",
-    kpi_feedback: "反馈", alerts_acted: "预警已处置", patrol_times: "巡逻人次", visibility: "见警率",
+    kpi_feedback: "反馈", kpi_pending: "未超时待办", alerts_acted: "预警已处置", patrol_times: "巡逻人次", visibility: "见警率",
   },
   en: {
     title: "xunfang command centre", login: "Log in", logout: "Log out", username: "User name",
@@ -47,7 +47,7 @@ window.I18N = {
     st_returning: "returning", backup: "Backup", clear_call: "Clear", to_call: "Make call",
     escalated: "not acknowledged in time", disposition: "Result", note: "Note",
     kpi_acknowledge: "Acknowledged", kpi_depart: "Departed", kpi_arrive: "Arrived",
-    kpi_feedback: "Result reported", alerts_acted: "alerts acted on", patrol_times: "patrol person-times",
+    kpi_feedback: "Result reported", kpi_pending: "pending, not yet late", alerts_acted: "alerts acted on", patrol_times: "patrol person-times",
     visibility: "police visibility",
   },
 };

@@ -110,4 +110,4 @@ def standards(
     ``max_window_days``)."""
     end = _aware(until, "until") if until is not None else ctx.now
     start = _aware(since, "since") if since is not None else end - dt.timedelta(days=1)
-    return kpi_standards(svc, start, end)
+    return kpi_standards(svc, start, end, ctx.now)
