@@ -61,6 +61,7 @@ import pandas as pd
 
 from xunfang.analyse.evaluate import (
     _city_area,
+    hit_counts,
     load_incidents,
     select_types,
     study_grid,
@@ -70,13 +71,14 @@ from xunfang.analyse.forecast import Forecaster, TrainingEvents, Window, make_fo
 from xunfang.analyse.forecast import select as select_module
 from xunfang.analyse.forecast._base import rolling_windows
 from xunfang.analyse.forecast.learned import CellContext
-from xunfang.analyse.forecast.select import AutoSelect
+from xunfang.analyse.forecast.select import REFIT_EVERY_DAYS, RESELECT_EVERY_DAYS, AutoSelect
 from xunfang.analyse.grid import Grid
 from xunfang.ingest.city import City, default_city
 from xunfang.ingest.incidents import IncidentTable, read_incident_table
 
 ROOT = Path(__file__).resolve().parents[1]
 LOOKBACK_DAYS = 365.0
+CADENCE_FRACTIONS = (0.01, 0.05, 0.20)
 
 
 def _load(data_dir: Path, cache: Path | None, city: City) -> IncidentTable:
@@ -102,13 +104,16 @@ def _run_days(
         train = events.between(max(w.start_day - LOOKBACK_DAYS, events.start_day), w.start_day)
         t0, c0 = time.perf_counter(), time.process_time()
         fc = model.fit_events(train).predict(w)
+        sel = getattr(model, "selection_", None)
         rows.append(
             {
                 "day": w.label,
                 "wall_s": time.perf_counter() - t0,
                 "cpu_s": time.process_time() - c0,
-                "chosen": getattr(getattr(model, "selection_", None), "chosen", ""),
-                "notes": "; ".join(getattr(getattr(model, "selection_", None), "notes", [])),
+                "chosen": getattr(sel, "chosen", ""),
+                "notes": "; ".join(getattr(sel, "notes", [])),
+                "reselected": getattr(sel, "reselected", True),
+                "model_fitted_on": getattr(sel, "model_fitted_on", ""),
             }
         )
         risks.append(fc.risk)
@@ -272,6 +277,96 @@ def _compare(
             print(f"    {day[:10]}: {x} against {y}")
 
 
+def _hit_rates(
+    risks: list[np.ndarray], events: TrainingEvents, windows: list[Window], grid: Grid
+) -> np.ndarray:
+    """(days, 3) hit rates at 1, 5 and 20 % of the area of each day's forecast, on the
+    incidents of that day (open_cp's tie rule, as the evaluation scores them)."""
+    out = []
+    for risk, w in zip(risks, windows, strict=True):
+        lo, hi = np.searchsorted(events.t_day, [w.start_day, w.end_day], side="left")
+        counts = np.bincount(events.cell[lo:hi], minlength=grid.n_cells)
+        out.append(hit_counts(risk, counts, CADENCE_FRACTIONS, mask=grid.mask).hit_rate)
+    return np.asarray(out)
+
+
+def _cadence(
+    auto: AutoSelect,
+    events: TrainingEvents,
+    windows: list[Window],
+    grid: Grid,
+    reselect_days: int,
+    refit_days: int,
+) -> None:
+    """Daily re-selection (the baseline: ``auto`` with reuse as before the cadence) against
+    re-selection every ``reselect_days`` days with the chosen costly fit kept for
+    ``refit_days`` days: seconds and hit rates day by day."""
+    runs = {
+        "daily re-selection (baseline)": auto.with_params(
+            warm_start=True, reselect_every_days=1, refit_every_days=1
+        ),
+        f"re-selected every {reselect_days} d, refit every {refit_days} d": auto.with_params(
+            warm_start=True, reselect_every_days=reselect_days, refit_every_days=refit_days
+        ),
+    }
+    res: dict[str, pd.DataFrame] = {}
+    hits: dict[str, np.ndarray] = {}
+    for label, model in runs.items():
+        res[label], risks = _run_days(model, events, windows)
+        hits[label] = _hit_rates(risks, events, windows, grid)
+    (base, base_res), (cad, cad_res) = res.items()
+    print(
+        "\nday by day: wall/CPU s, chosen (* re-selected that day; model: end of the history "
+        "of its last full fit)"
+    )
+    for i, day in enumerate(base_res["day"]):
+        b_row, c_row = base_res.iloc[i], cad_res.iloc[i]
+        print(
+            f"  {day[:10]}  baseline {b_row.wall_s:6.2f}/{b_row.cpu_s:6.2f} {b_row.chosen:38s}"
+            f"  cadence {c_row.wall_s:6.2f}/{c_row.cpu_s:6.2f} "
+            f"{'*' if c_row.reselected else ' '}{c_row.chosen} (model {c_row.model_fitted_on[:10]})"
+        )
+    n = len(windows)
+    print(
+        f"\nmean seconds per day, wall / CPU (day 1 is the cold start of both: every "
+        f"validation window scored; days 2-{n} are the steady state)"
+    )
+    for label, r in res.items():
+        steady = r.iloc[1:]
+        print(
+            f"  {label:44s} all {n} days {r['wall_s'].mean():6.2f}/{r['cpu_s'].mean():6.2f}"
+            f"   days 2-{n} {steady['wall_s'].mean():6.2f}/{steady['cpu_s'].mean():6.2f}"
+        )
+    steady = cad_res.iloc[1:]
+    on = steady[steady["reselected"]]
+    off = steady[~steady["reselected"]]
+    if len(on) and len(off):
+        print(
+            f"  {'':44s} days 2-{n}: {len(on)} re-selection days "
+            f"{on['wall_s'].mean():.2f}/{on['cpu_s'].mean():.2f} each, {len(off)} other days "
+            f"{off['wall_s'].mean():.2f}/{off['cpu_s'].mean():.2f} each"
+        )
+    same = int((base_res["chosen"] == cad_res["chosen"]).sum())
+    print(f"  same choice on {same} of {n} days")
+    print(f"\nhit rate at {', '.join(f'{100 * f:g} %' for f in CADENCE_FRACTIONS)} of the area")
+    for label, h in hits.items():
+        m = h.mean(axis=0)
+        print(
+            f"  {label:44s} "
+            + "  ".join(f"{v:.3f}" for v in m)
+            + f"   (mean {m.mean():.4f}, {n} days)"
+        )
+    d = hits[cad] - hits[base]
+    se = d.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.full(d.shape[1], np.nan)
+    print(
+        f"  {'cadence - baseline':44s} "
+        + "  ".join(f"{v:+.3f}" for v in d.mean(axis=0))
+        + "   (paired SE "
+        + " ".join(f"{v:.3f}" for v in se)
+        + ")"
+    )
+
+
 def _best_of(fn: Callable[[], object], repeat: int = 3) -> tuple[float, float]:
     best_w = best_c = np.inf
     for _ in range(repeat):
@@ -344,6 +439,13 @@ def main() -> None:
         help="methods timed alone besides those auto chose (default stack,gbm)",
     )
     parser.add_argument("--skip-baseline", action="store_true", help="leave out auto without reuse")
+    parser.add_argument(
+        "--cadence",
+        action="store_true",
+        help="only daily re-selection (baseline) against the cadence, with hit rates",
+    )
+    parser.add_argument("--reselect-every-days", type=int, default=RESELECT_EVERY_DAYS)
+    parser.add_argument("--refit-every-days", type=int, default=REFIT_EVERY_DAYS)
     args = parser.parse_args()
     t_run = time.perf_counter()
     city = default_city(args.data_dir)
@@ -365,6 +467,10 @@ def main() -> None:
         _kernels(grid, events, windows[0])
     cands = [c.strip() for c in args.candidates.split(",")] if args.candidates else None
     auto = AutoSelect(grid=grid, candidates=cands, budget_s=args.budget_s, context=ctx)
+    if args.cadence:
+        _cadence(auto, events, windows, grid, args.reselect_every_days, args.refit_every_days)
+        _footer(t_run)
+        return
     print("\nseconds per day of fit + predict (mean wall, mean CPU)")
     results: dict[str, pd.DataFrame] = {}
     forecasts: dict[str, list[np.ndarray]] = {}
@@ -414,10 +520,15 @@ def main() -> None:
             for a, b in zip(old_risk, risk, strict=True)
         )
         print(f"  {'':44s} largest relative difference to the baseline: {diff:.1e}")
+    _footer(t_run)
+
+
+def _footer(t_run: float) -> None:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    load = " ".join(f"{v:.1f}" for v in os.getloadavg())
     print(
         f"\nrun {time.perf_counter() - t_run:.0f} s wall, {time.process_time():.0f} s CPU, "
-        f"peak RSS {rss:,.0f} MiB, load {os.getloadavg()[0]:.1f} (2 cores shared)"
+        f"peak RSS {rss:,.0f} MiB, load {load} (1, 5, 15 min; 2 cores shared)"
     )
 
 
