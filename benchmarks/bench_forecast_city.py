@@ -73,7 +73,7 @@ import argparse
 import os
 import resource
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -319,6 +319,7 @@ def _cadence(
     grid: Grid,
     reselect_days: int,
     refit_days: int,
+    also: Sequence[tuple[int, int]] = (),
 ) -> None:
     """Daily re-selection (the baseline: ``auto`` with reuse as before the cadence) against
     re-selection every ``reselect_days`` days with the chosen costly fit kept for
@@ -331,12 +332,16 @@ def _cadence(
             warm_start=True, reselect_every_days=reselect_days, refit_every_days=refit_days
         ),
     }
+    for r, f in also:  # other cadences, to tell the effect of each part
+        runs[f"re-selected every {r} d, refit every {f} d"] = auto.with_params(
+            warm_start=True, reselect_every_days=r, refit_every_days=f
+        )
     res: dict[str, pd.DataFrame] = {}
     hits: dict[str, np.ndarray] = {}
     for label, model in runs.items():
         res[label], risks = _run_days(model, events, windows)
         hits[label] = _hit_rates(risks, events, windows, grid)
-    (base, base_res), (cad, cad_res) = res.items()
+    (base, base_res), (_, cad_res) = list(res.items())[:2]
     print(
         "\nday by day: wall/CPU s, chosen (* re-selected that day; model: end of the history "
         "of its last full fit)"
@@ -378,15 +383,23 @@ def _cadence(
             + "  ".join(f"{v:.3f}" for v in m)
             + f"   (mean {m.mean():.4f}, {n} days)"
         )
-    d = hits[cad] - hits[base]
-    se = d.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.full(d.shape[1], np.nan)
-    print(
-        f"  {'cadence - baseline':44s} "
-        + "  ".join(f"{v:+.3f}" for v in d.mean(axis=0))
-        + "   (paired SE "
-        + " ".join(f"{v:.3f}" for v in se)
-        + ")"
-    )
+    for label in list(hits)[1:]:
+        d = hits[label] - hits[base]
+        se = d.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.full(d.shape[1], np.nan)
+        print(
+            f"  {label.replace('re-selected', 'minus baseline:'):44s} "
+            + "  ".join(f"{v:+.3f}" for v in d.mean(axis=0))
+            + "   (paired SE "
+            + " ".join(f"{v:.3f}" for v in se)
+            + ")"
+        )
+    for label in list(res)[2:]:
+        r = res[label]
+        same = int((base_res["chosen"] == r["chosen"]).sum())
+        print(
+            f"  {label}: days 2-{n} {r['cpu_s'].iloc[1:].mean():.2f} s CPU a day; same choice "
+            f"as the baseline on {same} of {n} days"
+        )
 
 
 def _best_of(fn: Callable[[], object], repeat: int = 3) -> tuple[float, float]:
@@ -468,6 +481,12 @@ def main() -> None:
     )
     parser.add_argument("--reselect-every-days", type=int, default=RESELECT_EVERY_DAYS)
     parser.add_argument("--refit-every-days", type=int, default=REFIT_EVERY_DAYS)
+    parser.add_argument(
+        "--cadence-also",
+        type=lambda v: [tuple(int(x) for x in p.split("/")) for p in v.split(",") if p],
+        default=[],
+        help="more cadences RESELECT/REFIT, e.g. 7/1,1/7 (with --cadence)",
+    )
     args = parser.parse_args()
     t_run = time.perf_counter()
     city = default_city(args.data_dir)
@@ -490,7 +509,15 @@ def main() -> None:
     cands = [c.strip() for c in args.candidates.split(",")] if args.candidates else None
     auto = AutoSelect(grid=grid, candidates=cands, budget_s=args.budget_s, context=ctx)
     if args.cadence:
-        _cadence(auto, events, windows, grid, args.reselect_every_days, args.refit_every_days)
+        _cadence(
+            auto,
+            events,
+            windows,
+            grid,
+            args.reselect_every_days,
+            args.refit_every_days,
+            args.cadence_also,
+        )
         _footer(t_run)
         return
     print("\nseconds per day of fit + predict (mean wall, mean CPU)")

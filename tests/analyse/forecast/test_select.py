@@ -858,3 +858,25 @@ def test_a_kept_gbm_forecasts_with_its_trees_on_the_new_days_features() -> None:
     assert fitted_end == [windows[0].start_day] * 7 + [windows[7].start_day]
     assert all(b is boosters[0] for b in boosters[:7]) and boosters[7] is not boosters[0]
     assert not np.allclose(risks[3], risks[0])
+
+
+def test_the_cadence_chooses_anew_when_the_history_changed_or_the_window_kind_did() -> None:
+    grid = _grid()
+    ev_a = TrainingEvents.from_table(_history(None), grid)
+    ev_b = TrainingEvents.from_table(_history("2015-04-10", burst_n=5), grid)  # 5 more
+    w1 = Window.local("2015-04-15", 0, 24, TZ, label="d1")
+    w2 = Window.local("2015-04-16", 0, 24, TZ, label="d2")
+    shift = Window.local("2015-04-16", 8, 20, TZ, label="s2")  # 08-20: the incidents at 9
+
+    def run(second: TrainingEvents, window: Window) -> str:
+        auto = AutoSelect(
+            grid=grid, candidates=CANDS, validation_windows=5, min_validation_events=0,
+            budget_s=600, warm_start=True,
+        )  # fmt: skip
+        auto.fit_events(ev_a.between(w1.start_day - 60, w1.start_day)).predict(w1)
+        auto.fit_events(second.between(window.start_day - 60, window.start_day)).predict(window)
+        return auto.selection_.selected_for
+
+    assert run(ev_a, w2) == "d1"  # the same incidents, one day on: kept
+    assert run(ev_b, w2) == "d2"  # an incident of the common days changed: chosen anew
+    assert run(ev_a, shift) == "s2"  # another kind of window: chosen anew
