@@ -375,6 +375,12 @@ def _cadence(
         )
     same = int((base_res["chosen"] == cad_res["chosen"]).sum())
     print(f"  same choice on {same} of {n} days")
+    for label, r in res.items():  # a binding budget makes the choice depend on the load
+        noted = r[r["notes"].str.contains("budget", na=False) & r["reselected"]]
+        print(
+            f"  {label}: budget notes on {len(noted)} of {int(r['reselected'].sum())} selections"
+            + "".join(f"\n    {d[:10]}: {t}" for d, t in noted[["day", "notes"]].values)
+        )
     print(f"\nhit rate at {', '.join(f'{100 * f:g} %' for f in CADENCE_FRACTIONS)} of the area")
     for label, h in hits.items():
         m = h.mean(axis=0)

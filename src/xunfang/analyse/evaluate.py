@@ -875,7 +875,10 @@ def _city_area(city: City, area: str, crs: CRS | str | None) -> StudyArea:
 
 def with_warm_start(model: Forecaster) -> Forecaster:
     """The same forecaster with ``warm_start=True`` where it has that parameter (also
-    inside a :class:`~xunfang.analyse.forecast.TimeOfDay` wrapper)."""
+    inside a :class:`~xunfang.analyse.forecast.TimeOfDay` wrapper). For ``auto`` this
+    also turns on its cadence in rolling use: the choice kept for ``reselect_every_days``
+    and a chosen ``gbm`` or ``stack`` refitted every ``refit_every_days`` (see
+    :class:`~xunfang.analyse.forecast.select.AutoSelect`)."""
     params = model.get_params()
     if "base" in params and isinstance(params["base"], Forecaster):
         return model.with_params(base=with_warm_start(params["base"]))

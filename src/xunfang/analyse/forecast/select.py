@@ -32,7 +32,9 @@ of that window (its history shifted by one day), and the final fit of the chosen
 candidate from its previous final fit (or from its newest validation fit); this
 happens only while the kept scores are kept (the incidents of the overlap unchanged).
 Such a fit equals a cold one within the EM tolerance, not bit for bit; every other
-candidate (``gbm`` and ``stack`` keep a fit when warm-started) is fitted cold. The
+candidate is fitted cold (``gbm`` and ``stack``, which keep a fit when warm-started, with
+``refit_every_days=1``; by default they are run and validated with their fit kept, see
+the cadence below). The
 selection is then the same with the kept scores as without them but for those
 tolerance-sized differences (and given a budget that does not bind: the budget counts
 only the windows still to score, so reuse may let a costly candidate in that a cold
