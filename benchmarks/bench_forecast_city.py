@@ -55,21 +55,23 @@ the machine's load (a run at load 5-6 with the default 120 s skipped ``gbm``/``s
 on some selections and showed 1.9 s a day for all types instead of 6.7 s).
 
 Figures (2026-12-02, a year of history before each day from 2015-04-06, budget not
-binding; CPU seconds a day over the days after the first, wall in brackets; load 5.4 at
-the start and the end of the burglary run, 5.4 and 3.8 of the all-types run, 2 cores
-shared with other work)::
+binding, ``gbm`` of 75 trees; CPU seconds a day over the days after the first, wall in
+brackets; load 2.5 at the start and 2.4 at the end of the burglary run, 2.5 and 3.9 of
+the all-types run, 2 cores shared with other work)::
 
-                                      burglary, 29 days     all types, 15 days
-    daily re-selection (baseline)     3.88 (5.54)           14.77 (16.97)
-    every 7 d, refit every 7 d        1.49 (2.30)            6.69 (6.40)
-      of which: choosing days         9.67 (4 days)         46.10 (2 days)
-                other days            0.13 (24 days)         0.12 (12 days)
-    every 1 d, refit every 7 d        1.70                   6.63
-    every 7 d, refit every 1 d        4.28 (an earlier run, same choices)
-    mean hit rate 1/5/20 %, baseline  .080 .211 .578         .126 .333 .677
-    every 7 d, refit every 7 d        .077 .225 .559         .126 .334 .678
-    difference (paired SE)            -.003 (.008) +.014 (.009) -.019 (.016)
-                                                             -.000 +.001 +.001 (<= .001)
+                                      burglary, 29 days       all types, 15 days
+    daily re-selection (baseline)     2.65 (3.56)             11.02 (11.77)
+    every 7 d, refit every 7 d        1.16 (1.18)              6.41 (9.01)
+      of which: choosing days         7.48 (4 days)           44.26 (2 days)
+                other days            0.11 (24 days)           0.10 (12 days)
+    every 1 d, refit every 7 d        1.26
+    mean hit rate 1/5/20 %, baseline  .079 .213 .580          .126 .333 .676
+    every 7 d, refit every 7 d        .072 .220 .566          .126 .335 .677
+    difference (paired SE)            -.007 (.006) +.007 (.010) -.014 (.016)
+                                                              -.000 +.001 +.001 (<= .001)
+
+With 150 trees (``gbm``'s default before) and a load of 5-6: burglary 3.88 against 1.49
+(every 7 d, refit every 1 d: 4.28), all types 14.77 against 6.69.
 
 The saving is mostly the kept ``gbm``/``stack`` fit (run and validated so); choosing
 every 7 days with cold fits costs as much as choosing daily (a choice scores as many

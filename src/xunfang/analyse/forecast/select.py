@@ -58,15 +58,15 @@ forecast of a validation window comes from their fit at the start of its block o
 forecast day) with the inputs at the window's own start, a function of the incidents
 from that fit's history start to the window's end. Why 7 and 7: on the whole city of
 Chicago (a year of history, 14 days from 2015-01-05, the tuning days of ``gbm``) a
-``gbm`` kept 7 days scored as one refitted every day (mean hit rate at 1, 5 and 20 %
+``gbm`` (150 trees) kept 7 days scored as one refitted daily (mean hit rate at 1, 5 and 20 %
 .302 against .302 for burglary, .388 against .389 for all types) at a sixth of the fit
 time (0.35 against 2.2 s CPU a day, 0.76 against 5.4 s). With both cadences at 7 a
-rolling ``auto`` took 1.5 s CPU a day against 3.9 s choosing and refitting every day
-(burglary, 29 days from 2015-04-06; all types 6.7 against 14.8 s over 15 days; a budget
-that does not bind), at mean hit rates of .287 against .290 (all types .379 both);
-choosing every day with the kept fits took 1.7 s (6.6 s), choosing every 7 days with
-cold fits 4.3 s (a choice scores as many windows): most of the saving is the kept fit,
-the weekly choice moves the rest of the work to one day in 7 (0.1 s on the others).
+rolling ``auto`` took 1.2 s CPU a day against 2.7 s choosing and refitting every day
+(burglary, 29 days from 2015-04-06; all types 6.4 against 11.0 s over 15 days; a budget
+that does not bind), at mean hit rates of .286 against .291 (all types .379 both);
+choosing every day with the kept fits took 1.3 s, choosing every 7 days with cold fits
+as much as every day (a choice scores as many windows): most of the saving is the kept
+fit, the weekly choice moves the rest of the work to one day in 7 (0.1 s on the others).
 ``benchmarks/bench_forecast_city.py --cadence`` prints these figures day by day.
 :attr:`Selection.selected_for` and :attr:`Selection.model_fitted_on` say when the choice
 was made and when the chosen forecaster was last fully fitted.
