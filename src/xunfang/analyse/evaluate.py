@@ -622,10 +622,15 @@ def rolling_origin(
                             if by_group and "group" in sel.table
                             else sel.reason(lang)
                         )
+                    when = _choice_times(sel)
                     chosen.append(
-                        sel.table.assign(**where, reason=reasons["en"], reason_zh=reasons["zh"])
+                        sel.table.assign(
+                            **where, reason=reasons["en"], reason_zh=reasons["zh"], **when
+                        )
                     )
-                    scores.append(sel.scores.assign(**where))
+                    fresh = _fresh_scores(sel)  # a kept choice scored nothing anew
+                    if len(fresh):
+                        scores.append(fresh.assign(**where))
                 for i, frac in enumerate(hc.fractions):
                     rows.append(
                         {
@@ -664,6 +669,32 @@ def rolling_origin(
         validation_scores=pd.concat(scores, ignore_index=True) if scores else pd.DataFrame(),
         not_evaluated=not_evaluated,
     )
+
+
+def _choice_times(sel: Any) -> dict[str, Any]:
+    """``selected_for`` (the window whose selection made the choice) and
+    ``model_fitted_on`` (end of the chosen forecaster's last full fit) of a selection,
+    per row of its table: one value, or a column by group for
+    :class:`~xunfang.analyse.forecast.groups.GroupSelections`."""
+    by_group = getattr(sel, "by_group", None)
+    out: dict[str, Any] = {}
+    for name in ("selected_for", "model_fitted_on"):
+        if by_group and "group" in sel.table:
+            out[name] = sel.table["group"].map({g: getattr(s, name) for g, s in by_group.items()})
+        else:
+            out[name] = getattr(sel, name, "")
+    return out
+
+
+def _fresh_scores(sel: Any) -> pd.DataFrame:
+    """The validation scores of a selection that ran for its window (those of a choice
+    kept from an earlier window were written with that window)."""
+    by_group = getattr(sel, "by_group", None)
+    if by_group:
+        ran = [g for g, s in by_group.items() if s.reselected]
+        scores = sel.scores
+        return scores[scores["group"].isin(ran)] if len(scores) else scores
+    return sel.scores if getattr(sel, "reselected", True) else pd.DataFrame()
 
 
 # --------------------------------------------------------------------------- whole runs
@@ -877,7 +908,10 @@ def _city_area(city: City, area: str, crs: CRS | str | None) -> StudyArea:
 
 def with_warm_start(model: Forecaster) -> Forecaster:
     """The same forecaster with ``warm_start=True`` where it has that parameter (also
-    inside a :class:`~xunfang.analyse.forecast.TimeOfDay` wrapper)."""
+    inside a :class:`~xunfang.analyse.forecast.TimeOfDay` wrapper). For ``auto`` this
+    also turns on its cadence in rolling use: the choice kept for ``reselect_every_days``
+    and a chosen ``gbm`` or ``stack`` refitted every ``refit_every_days`` (see
+    :class:`~xunfang.analyse.forecast.select.AutoSelect`)."""
     params = model.get_params()
     if "base" in params and isinstance(params["base"], Forecaster):
         return model.with_params(base=with_warm_start(params["base"]))

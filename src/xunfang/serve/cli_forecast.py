@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -25,7 +26,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from xunfang.analyse.evaluate import FRACTIONS, EvaluationRun, EvaluationSpec, run_evaluation
-from xunfang.analyse.forecast.select import AUTO_BUDGET_S
+from xunfang.analyse.forecast.select import AUTO_BUDGET_S, REFIT_EVERY_DAYS, RESELECT_EVERY_DAYS
 from xunfang.analyse.prediction import run_prediction
 from xunfang.config import get_settings
 from xunfang.errors import ValidationError, XunfangError
@@ -118,6 +119,47 @@ PlaceOpt = Annotated[
         show_default=False,
     ),
 ]
+
+
+ReselectOpt = Annotated[
+    int,
+    typer.Option(
+        "--reselect-every-days",
+        help="Method auto in the rolling evaluation: choose anew every N days (the choice is "
+        "kept in between: only the chosen method is fitted; 1 = every window). "
+        "selection.csv says for which window each choice was made.",
+        min=1,
+    ),
+]
+
+RefitOpt = Annotated[
+    int,
+    typer.Option(
+        "--refit-every-days",
+        help="Method auto in the rolling evaluation: a chosen gbm or stack is fully refitted "
+        "every N days, only its inputs updated in between (1 = every window); selection.csv "
+        "says when it was last fitted (model_fitted_on).",
+        min=1,
+    ),
+]
+
+
+def with_cadence(
+    specs: Sequence[str], reselect_every_days: int, refit_every_days: int
+) -> tuple[str, ...]:
+    """``auto`` specs given the cadence of re-selection and refit in rolling use unless
+    they name their own (or it is the default, to keep the label short)."""
+    out = []
+    for m in specs:
+        if m.split(":")[0].strip().lower() == "auto":
+            for name, value, default in (
+                ("reselect_every_days", reselect_every_days, RESELECT_EVERY_DAYS),
+                ("refit_every_days", refit_every_days, REFIT_EVERY_DAYS),
+            ):
+                if f"{name}=" not in m and value != default:
+                    m = f"{m}:{name}={value}"
+        out.append(m)
+    return tuple(out)
 
 
 def with_budget(specs: list[str], budget_s: float) -> tuple[str, ...]:
@@ -338,6 +380,17 @@ def _print_checks(run: EvaluationRun, lang: str = "en") -> None:
                 if zh
                 else f"{method}: chose {cand} in {n} of {n_windows} windows"
             )
+        if "selected_for" in s0.columns:  # a cadence: choices kept between selections
+            for method, grp in s0.groupby("method", sort=False):
+                n_sel = int((grp["selected_for"] == grp["test_window"]).sum())
+                if n_sel < len(grp):
+                    _out.print(
+                        f"{method}：{len(grp)} 个时段中有 {n_sel} 个重新选择，其余沿用之前的选择"
+                        f"（--reselect-every-days）"
+                        if zh
+                        else f"{method}: chose anew for {n_sel} of {len(grp)} windows, the "
+                        "choice kept in between (--reselect-every-days)"
+                    )
 
 
 def _command() -> str:
@@ -384,6 +437,8 @@ def evaluate_cmd(
     mapping: MappingOpt = None,
     seed: Annotated[int, typer.Option(help="Seed for every forecaster.")] = 0,
     budget_s: BudgetOpt = AUTO_BUDGET_S,
+    reselect_every_days: ReselectOpt = RESELECT_EVERY_DAYS,
+    refit_every_days: RefitOpt = REFIT_EVERY_DAYS,
     place: PlaceOpt = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out/forecast"),
     city: CityOpt = None,
@@ -408,7 +463,11 @@ def evaluate_cmd(
             start=start,
             windows=windows,
             lookback_days=lookback_days,
-            methods=with_budget([m.strip() for m in methods.split(",") if m.strip()], budget_s),
+            methods=with_cadence(
+                with_budget([m.strip() for m in methods.split(",") if m.strip()], budget_s),
+                reselect_every_days,
+                refit_every_days,
+            ),
             offset_sensitivity=offset_sensitivity,
             crs=crs,
             profile=profile,

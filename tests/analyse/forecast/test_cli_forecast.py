@@ -270,15 +270,15 @@ def test_evaluate_auto_chooses_per_type_and_keeps_scores_across_days(
         "evaluate", "--incidents", str(src), "--types", "BURGLARY,BATTERY",
         "--start", "2014-07-25", "--windows", "3", "--lookback-days", "45",
         "--methods", "auto,naive:period_days=28", "--no-offset-sensitivity",
-        "--out", str(out),
     ]  # fmt: skip
-    result = CliRunner().invoke(app, args)
+    result = CliRunner().invoke(app, [*args, "--out", str(out), "--reselect-every-days", "1"])
     assert result.exit_code == 0, result.output
     sel = pd.read_csv(out / "selection.csv")
     # one choice per type and test day
     chosen = sel[sel["chosen"]]
     assert sorted(chosen.groupby("group").size().items()) == [("BATTERY", 3), ("BURGLARY", 3)]
-    assert "auto (BURGLARY): chose" in result.output
+    # a cadence other than the default is named in the method's label, as a budget is
+    assert "auto:reselect_every_days=1 (BURGLARY): chose" in result.output
     # day 1 scores its validation windows; days 2 and 3 keep all but the newest
     scores = pd.read_csv(out / "selection_scores.csv")
     fresh = scores[~scores["reused"]].groupby(["group", "test_window"])["window"].nunique()
@@ -287,9 +287,23 @@ def test_evaluate_auto_chooses_per_type_and_keeps_scores_across_days(
         "BURGLARY": [1, 1],
     }
     rows = pd.read_csv(out / "results.csv")
-    auto = rows[(rows["method"] == "auto") & (rows["fraction"] == 0.01)]
-    assert auto["chosen"].str.startswith("BURGLARY: ").all()
+    auto = rows[(rows["method"] == "auto:reselect_every_days=1") & (rows["fraction"] == 0.01)]
+    assert len(auto) == 3 and auto["chosen"].str.startswith("BURGLARY: ").all()
     assert auto["chosen"].str.contains("; BATTERY: ").all()
+    # the default cadence: chosen for the first day, kept for the next two (7 days)
+    weekly = tmp_path / "weekly"
+    result = CliRunner().invoke(app, [*args, "--out", str(weekly)])
+    assert result.exit_code == 0, result.output
+    sel = pd.read_csv(weekly / "selection.csv")
+    assert set(sel["selected_for"]) == {"2014-07-25 day"}
+    assert sel[sel["chosen"]]["model_fitted_on"].tolist() == [
+        f"2014-07-{d} 00:00" for d in (25, 25, 26, 26, 27, 27)
+    ]
+    assert "auto (BURGLARY): chose anew for 1 of 3 windows" in result.output
+    scores = pd.read_csv(weekly / "selection_scores.csv")
+    assert set(scores["test_window"]) == {"2014-07-25 day"}
+    run = json.loads((weekly / "run.json").read_text(encoding="utf-8"))
+    assert "reselect_every_days=7, refit_every_days=7" in run["methods"]["auto"]
 
 
 def test_evaluate_and_predict_in_chinese(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from pyproj import CRS
 from xunfang.analyse.evaluate import (
     FRACTIONS,
     Evaluation,
+    hit_counts,
     paired_tests,
     rolling_origin,
     select_types,
@@ -396,7 +397,7 @@ def test_a_candidate_that_would_blow_the_budget_is_skipped_and_said_so(
     assert "past the budget of 1.5 s" in sel.notes[0]
     assert "slow" not in set(sel.scores["candidate"]) and sel.chosen != "slow"
     # kept across days (warm_start): timed once, then skipped without being scored
-    warm = auto.with_params(warm_start=True)
+    warm = auto.with_params(warm_start=True, reselect_every_days=1)
     day2 = Window.local("2015-04-21", 0, 24, TZ)
     for w in (window, day2):  # 60 days of history each (a fixed length is kept)
         t = table.frame["occurred_at"]
@@ -447,8 +448,11 @@ def test_a_candidate_that_cannot_forecast_is_left_out_and_said_so(
 
 
 # ----------------------------------------------------------------------------- reuse
-def _rolling(table: IncidentTable, warm: bool, days: int = 4) -> Evaluation:
-    """``auto`` over ``days`` consecutive days from 2015-04-15, 60 days of history each."""
+def _rolling(
+    table: IncidentTable, warm: bool, days: int = 4, reselect_every_days: int = 1
+) -> Evaluation:
+    """``auto`` over ``days`` consecutive days from 2015-04-15, 60 days of history each
+    (re-selected every day unless told)."""
     grid = _grid()
     auto = AutoSelect(
         grid=grid,
@@ -457,6 +461,7 @@ def _rolling(table: IncidentTable, warm: bool, days: int = 4) -> Evaluation:
         min_validation_events=0,
         budget_s=600,
         warm_start=warm,
+        reselect_every_days=reselect_every_days,
     )
     windows = [
         Window.local(f"2015-04-{15 + d}", 0, 24, TZ, label=f"2015-04-{15 + d}") for d in range(days)
@@ -528,6 +533,7 @@ def test_reuse_never_reads_the_forecast_window_and_drops_scores_of_changed_data(
         min_validation_events=0,
         budget_s=600,
         warm_start=True,
+        reselect_every_days=1,
     )
     w1 = Window.local("2015-04-15", 0, 24, TZ, label="d1")
     w2 = Window.local("2015-04-16", 0, 24, TZ, label="d2")
@@ -581,7 +587,12 @@ def test_auto_per_group_chooses_for_each_group_as_alone() -> None:
     grid = _grid()
     groups = {g: select_types(table, (g,)) for g in ("THEFT", "BURGLARY")}
     auto = AutoSelect(
-        grid=grid, candidates=CANDS, validation_windows=5, min_validation_events=0, budget_s=600
+        grid=grid,
+        candidates=CANDS,
+        validation_windows=5,
+        min_validation_events=0,
+        budget_s=600,
+        reselect_every_days=1,
     )
     model = with_warm_start(PerGroup(grid=grid, base=auto, groups=groups))
     windows = [Window.local(f"2015-04-{d}", 0, 24, TZ, label=f"2015-04-{d}") for d in (20, 21)]
@@ -598,7 +609,10 @@ def test_auto_per_group_chooses_for_each_group_as_alone() -> None:
             mine = sel[(sel["test_window"] == w.label) & (sel["group"] == g)]
             pd.testing.assert_frame_equal(
                 mine.drop(
-                    columns=["group", "method", "offset_m", "test_window", "reason", "reason_zh"]
+                    columns=[
+                        *("group", "method", "offset_m", "test_window", "reason", "reason_zh"),
+                        *("selected_for", "model_fitted_on"),
+                    ]
                 )
                 .reset_index(drop=True)
                 .drop(columns="seconds"),
@@ -665,6 +679,7 @@ def test_reuse_warm_starts_sepp_from_the_day_before_within_its_tolerance() -> No
             min_validation_events=0,
             budget_s=600,
             warm_start=True,
+            reselect_every_days=1,
         )
         alone = auto.with_params(warm_start=False)
         finals = []
@@ -690,3 +705,199 @@ def test_reuse_warm_starts_sepp_from_the_day_before_within_its_tolerance() -> No
                 assert auto.selection_.chosen == "naive:period_days=365"
                 assert np.array_equal(risk, cold)
         assert all(m is finals[0] for m in finals)  # one final model kept across days
+
+
+# ----------------------------------------------------------------------------- cadence
+def _days(first: str, n: int) -> list[Window]:
+    d0 = pd.Timestamp(first)
+    return [
+        Window.local((d0 + pd.Timedelta(days=i)).date(), 0, 24, TZ, label=f"day {i}")
+        for i in range(n)
+    ]
+
+
+def _cadence(table: IncidentTable, windows: list[Window], **params: object) -> Evaluation:
+    """``auto`` as the rolling evaluation runs it (``warm_start``), 60 days of history."""
+    auto = AutoSelect(
+        grid=_grid(),
+        candidates=CANDS,
+        validation_windows=5,
+        min_validation_events=0,
+        budget_s=600,
+        **params,  # type: ignore[arg-type]
+    )
+    return rolling_origin(
+        table, _grid(), {"auto": with_warm_start(auto)}, windows, lookback_days=60.0
+    )
+
+
+def test_the_cadence_reselects_on_days_0_7_14_and_keeps_the_choice_in_between() -> None:
+    windows = _days("2015-04-10", 15)
+    ev = _cadence(_history(None), windows)  # the default: every 7 days
+    sel = ev.selections[ev.selections["chosen"]].set_index("test_window")
+    made_for = {i: sel.loc[f"day {i}", "selected_for"] for i in range(15)}
+    assert made_for == {i: f"day {7 * (i // 7)}" for i in range(15)}
+    for i in range(15):  # between selections the choice (and its table) is unchanged
+        assert sel.loc[f"day {i}", "candidate"] == sel.loc[made_for[i], "candidate"]
+        assert sel.loc[f"day {i}", "score_mean"] == sel.loc[made_for[i], "score_mean"]
+    assert sel.loc["day 3", "reason"] == (
+        sel.loc["day 0", "reason"] + " (the choice made for day 0, kept: re-selected every 7 days)"
+    )
+    assert sel.loc["day 3", "reason_zh"] == (
+        sel.loc["day 0", "reason_zh"] + "（沿用为 day 0 所作的选择，每 7 天重新选择）"
+    )
+    # the validation scores are written on the selection days only; day 7 scores the 7
+    # windows new since day 0 (days 0..6 before their forecast day), the rest are kept
+    v = ev.validation_scores
+    assert sorted(v["test_window"].unique()) == ["day 0", "day 14", "day 7"]
+    fresh = v[~v["reused"]].groupby("test_window")["window"].nunique().to_dict()
+    assert fresh == {"day 0": 5, "day 7": 5, "day 14": 5}  # 5 windows scored, 7 new > 5
+    # the forecast of a kept day is the chosen method fitted on that day's 60 days
+    grid = _grid()
+    events = TrainingEvents.from_table(_history(None), grid)
+    for i in (3, 10):
+        w = windows[i]
+        spec = sel.loc[f"day {i}", "candidate"]
+        alone = make_forecaster(spec, grid).fit_events(
+            events.between(w.start_day - 60, w.start_day)
+        )
+        hc = ev.rows[(ev.rows["window"] == f"day {i}")].set_index("fraction")["hits"]
+        lo, hi = np.searchsorted(events.t_day, [w.start_day, w.end_day])
+        counts = np.bincount(events.cell[lo:hi], minlength=grid.n_cells)
+        ref = hit_counts(alone.predict(w).risk, counts, FRACTIONS, mask=grid.mask)
+        np.testing.assert_array_equal(hc.to_numpy(), ref.hits)
+        # the model is refitted every day (naive, KDE): fitted on the day's own history
+        assert sel.loc[f"day {i}", "model_fitted_on"] == f"{w.start.date()} 00:00"
+    # re-selecting every day gives another record: each day's own selection
+    daily = _cadence(_history(None), windows[:3], reselect_every_days=1)
+    s1 = daily.selections[daily.selections["chosen"]]
+    assert s1["selected_for"].tolist() == s1["test_window"].tolist() == ["day 0", "day 1", "day 2"]
+
+
+def test_the_cadence_never_reads_the_forecast_window() -> None:
+    """A burst of 40 incidents in one cell inside the window of a kept day (day 3) or of
+    a re-selection day (day 7) changes no choice and no score of that day or before."""
+    windows = _days("2015-04-10", 9)
+    clean = _cadence(_history(None), windows)
+    for burst_day, day in (("2015-04-13", 3), ("2015-04-17", 7)):
+        burst = _cadence(_history(burst_day), windows)
+        upto = [f"day {i}" for i in range(day + 1)]
+        for part in ("selections", "validation_scores"):
+            a, b = getattr(clean, part), getattr(burst, part)
+            pd.testing.assert_frame_equal(
+                a[a["test_window"].isin(upto)].drop(columns="seconds"),
+                b[b["test_window"].isin(upto)].drop(columns="seconds"),
+            )
+        # the burst is in the day's scored incidents, so the planting took place
+        n = {
+            e: x.rows[x.rows["window"] == f"day {day}"]["n_events"].iloc[0]
+            for e, x in (("clean", clean), ("burst", burst))
+        }
+        assert n["burst"] == n["clean"] + 40
+    # control: the burst on day 3 is in a validation window of the re-selection on day 7
+    late = _cadence(_history("2015-04-13"), windows).validation_scores
+    v0 = clean.validation_scores
+    key = (v0["test_window"] == "day 7") & (v0["window"] == "2015-04-13 validation")
+    key1 = (late["test_window"] == "day 7") & (late["window"] == "2015-04-13 validation")
+    assert (late[key1]["n_events"].to_numpy() == v0[key]["n_events"].to_numpy() + 40).all()
+
+
+def test_blocks_of_refit_days_start_on_the_same_local_days_for_every_forecast_day() -> None:
+    from xunfang.analyse.forecast.select import _anchor
+
+    grid = _grid()
+    ev = TrainingEvents.from_table(_history(None), grid)
+    # date ordinals (0001-01-01 = 1) mod 7: 04-12 (Sunday) is 0, so the block of 7 days
+    # holding 04-15 (3) and 04-18 (6) starts on 04-12; 04-19 starts the next one
+    for day, start in (
+        ("2015-04-15", "2015-04-12"),
+        ("2015-04-18", "2015-04-12"),
+        ("2015-04-19", "2015-04-19"),
+    ):
+        anchor, h0 = _anchor(Window.local(day, 0, 24, TZ), ev, 31.0, 7)
+        assert str(anchor.start.tz_convert(TZ).date()) == start
+        assert h0 == anchor.start_day - 31.0
+    # refitted every day: every window is its own block; a 60-day history is clipped
+    w = Window.local("2015-04-15", 0, 24, TZ)
+    assert _anchor(w, ev, 31.0, 1)[0] == w
+    assert _anchor(w, ev, 500.0, 7)[1] == ev.start_day
+
+
+def test_a_kept_gbm_forecasts_with_its_trees_on_the_new_days_features() -> None:
+    """Chosen ``gbm`` kept for ``refit_every_days``: on day 3 its trees are those fitted on
+    day 0 and its forecast is their prediction on the features at day 3's start."""
+    from xunfang.analyse.forecast.learned import GradientBoosted
+
+    grid = _grid()
+    events = TrainingEvents.from_table(_history(None), grid)
+    spec = "gbm:min_samples_leaf=20:max_iter=20"
+    auto = AutoSelect(
+        grid=grid,
+        candidates=(spec,),
+        validation_windows=2,
+        max_validation_windows=2,
+        min_validation_events=0,
+        budget_s=600,
+        warm_start=True,
+    )
+    windows = _days("2015-04-10", 8)
+    fitted_end, boosters, risks = [], [], []
+    for i, w in enumerate(windows):
+        train = events.between(w.start_day - 80, w.start_day)
+        risks.append(auto.fit_events(train).predict(w).risk)
+        model = auto.chosen_
+        assert isinstance(model, GradientBoosted) and auto.selection_.chosen == spec
+        fitted_end.append(model.fitted_end_day_)
+        boosters.append(model.models_[0])
+        if i == 3:  # a direct predict with the kept trees on day 3's own features
+            x = model.features(train, w.start_day)
+            direct = np.zeros(grid.n_cells)
+            direct[np.flatnonzero(grid.mask)] = boosters[0].predict(x[:, model.used_features_])
+            np.testing.assert_allclose(risks[3], direct * w.length_days, rtol=1e-12)
+            x0 = model.features(
+                events.between(windows[0].start_day - 80, windows[0].start_day),
+                windows[0].start_day,
+            )
+            assert not np.allclose(x, x0, equal_nan=True)  # the features did move on
+            assert auto.selection_.model_fitted_on == "2015-04-10 00:00"
+            assert auto.selection_.selected_for == "day 0"
+        if i == 0:  # validated as run: 04-09's forecast comes from the fit of 04-05
+            sc = auto.selection_.scores.set_index("window")
+            assert list(sc.index) == ["2015-04-09 validation", "2015-04-08 validation"]
+            vw = Window.local("2015-04-09", 0, 24, TZ)
+            block = Window.local("2015-04-05", 0, 24, TZ)  # Sunday: ordinal % 7 == 0
+            h = 80 - 2 - 1  # history of a validation window: D - S - 1 days
+            gbm = make_forecaster(spec, grid).with_params(warm_start=True, refit_days=7.0)
+            gbm.fit_events(events.between(block.start_day - h, block.start_day))
+            risk = gbm.fit_events(events.between(vw.start_day - h, vw.start_day)).predict(vw)
+            assert gbm.fitted_end_day_ == block.start_day
+            lo, hi = np.searchsorted(events.t_day, [vw.start_day, vw.end_day])
+            counts = np.bincount(events.cell[lo:hi], minlength=grid.n_cells)
+            hr = hit_counts(risk.risk, counts, auto.fractions, mask=grid.mask).hit_rate
+            assert sc.loc["2015-04-09 validation", "score"] == pytest.approx(np.mean(hr), abs=0)
+    # days 0..6 forecast with the trees fitted on day 0; day 7 starts a new block
+    assert fitted_end == [windows[0].start_day] * 7 + [windows[7].start_day]
+    assert all(b is boosters[0] for b in boosters[:7]) and boosters[7] is not boosters[0]
+    assert not np.allclose(risks[3], risks[0])
+
+
+def test_the_cadence_chooses_anew_when_the_history_changed_or_the_window_kind_did() -> None:
+    grid = _grid()
+    ev_a = TrainingEvents.from_table(_history(None), grid)
+    ev_b = TrainingEvents.from_table(_history("2015-04-10", burst_n=5), grid)  # 5 more
+    w1 = Window.local("2015-04-15", 0, 24, TZ, label="d1")
+    w2 = Window.local("2015-04-16", 0, 24, TZ, label="d2")
+    shift = Window.local("2015-04-16", 8, 20, TZ, label="s2")  # 08-20: the incidents at 9
+
+    def run(second: TrainingEvents, window: Window) -> str:
+        auto = AutoSelect(
+            grid=grid, candidates=CANDS, validation_windows=5, min_validation_events=0,
+            budget_s=600, warm_start=True,
+        )  # fmt: skip
+        auto.fit_events(ev_a.between(w1.start_day - 60, w1.start_day)).predict(w1)
+        auto.fit_events(second.between(window.start_day - 60, window.start_day)).predict(window)
+        return auto.selection_.selected_for
+
+    assert run(ev_a, w2) == "d1"  # the same incidents, one day on: kept
+    assert run(ev_b, w2) == "d2"  # an incident of the common days changed: chosen anew
+    assert run(ev_a, shift) == "s2"  # another kind of window: chosen anew
