@@ -366,18 +366,27 @@ def test_default_candidates_hold_the_new_methods_with_the_costly_last() -> None:
 def test_a_candidate_that_would_blow_the_budget_is_skipped_and_said_so(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import time
-
-    from xunfang.analyse.forecast import registry
+    from xunfang.analyse.forecast import registry, select
     from xunfang.analyse.forecast.naive import NaiveCounts
 
+    clock, slow_fits = [0.0], [0]
+
     class Slow(NaiveCounts):
-        """Naive counts that take 0.4 s to fit (a stand-in for a costly method)."""
+        """Naive counts that take 0.4 s to fit on the selection's clock (a costly method)."""
 
         def _fit(self, events):  # type: ignore[no-untyped-def]
-            time.sleep(0.4)
+            clock[0] += 0.4
+            slow_fits[0] += 1
             super()._fit(events)
 
+    class Clock:
+        """The selection's clock: only Slow's fits move it (the same figures at any load)."""
+
+        @staticmethod
+        def perf_counter() -> float:
+            return clock[0]
+
+    monkeypatch.setattr(select, "time", Clock)
     monkeypatch.setitem(registry.METHODS, "slow", Slow)
     cands = (CANDS[0], "slow", CANDS[2])
     # 5 windows of 0.4 s and the final fit: about 2.4 s, past 1.5 s; the cheap ones fit
@@ -403,14 +412,14 @@ def test_a_candidate_that_would_blow_the_budget_is_skipped_and_said_so(
         t = table.frame["occurred_at"]
         first = w.start - pd.Timedelta(days=60)
         warm.fit(table.subset(((t >= first) & (t < w.start)).to_numpy()), start=first, end=w.start)
-        t0 = time.perf_counter()
+        before = slow_fits[0]
         warm.predict(w)
-        seconds = time.perf_counter() - t0
+        refits = slow_fits[0] - before
     n = warm.selection_.scores.groupby("reused").size().to_dict()
     assert n == {False: 2, True: 8}  # the newest window of the two cheap ones is scored
     assert warm.selection_.notes[0].startswith("slow skipped: 0.4")
     assert "s a validation window on earlier days, so 5 windows" in warm.selection_.notes[0]
-    assert seconds < 0.4
+    assert refits == 0
     # with room in the budget it is scored
     roomy = auto.with_params(budget_s=60.0)
     roomy.fit(table.subset((table.frame["occurred_at"] < window.start).to_numpy()))
