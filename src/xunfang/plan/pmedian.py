@@ -905,43 +905,39 @@ def p_median(
         stop = "time_limit"
         if ub - lower <= mip_rel_gap * abs(ub):
             stop = "optimal"
-        elif time.perf_counter() < deadline and by_time is not None:
-            mip = _p_median_benders(
-                sub,
-                by_time,
-                ww,
-                big,
-                opened,
-                fixed_mask | forced,
-                free_mask & ~closed & ~forced,
-                k_free - int(forced.sum()),
-                deadline,
-                mip_rel_gap,
-                lag_reach,
-            )
-            solve_time += mip.run_time_s
-            n_rows, n_cols = mip.n_rows, mip.n_cols
-            stop = mip.stop
-            notes.extend(mip.notes)
-            lower = max(lower, min(mip.ub, mip.bound))
-            if mip.ub < ub:
-                ub, opened = mip.ub, mip.opened
         elif time.perf_counter() < deadline:
+            is_open, may_open = fixed_mask | forced, free_mask & ~closed & ~forced
+            n_open = k_free - int(forced.sum())
             try:
-                mip = _p_median_mip(
-                    cost,
-                    rows,
-                    ww,
-                    sub,
-                    opened,
-                    fixed_mask | forced,
-                    free_mask & ~closed & ~forced,
-                    k_free - int(forced.sum()),
-                    cap,
-                    deadline,
-                    mip_rel_gap,
-                    lag_reach,
-                )
+                if by_time is not None:  # the Lagrangian ran: the Benders master
+                    mip = _p_median_benders(
+                        sub,
+                        by_time,
+                        ww,
+                        big,
+                        opened,
+                        is_open,
+                        may_open,
+                        n_open,
+                        deadline,
+                        mip_rel_gap,
+                        lag_reach,
+                    )
+                else:
+                    mip = _p_median_mip(
+                        cost,
+                        rows,
+                        ww,
+                        sub,
+                        opened,
+                        is_open,
+                        may_open,
+                        n_open,
+                        cap,
+                        deadline,
+                        mip_rel_gap,
+                        lag_reach,
+                    )
             except _NoSolutionYet as exc:
                 notes.append(f"{exc}: the heuristic answer is kept")
             else:
