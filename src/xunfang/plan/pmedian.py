@@ -65,7 +65,10 @@ Demand nodes of zero weight or reached by no candidate are left out (and reporte
    Cuts from the pool's 12 solutions too made the master larger (district 25: 12,880 rows,
    297,670 nonzeros, root LP 7.5 s) for little: without them, at load 2.2-3.1, district 3
    was proven optimal in 38.1 s (594,383, a better incumbent than any before), 5 within
-   0.1 % in 41.7 s (60 s with them), 25 0.253 % (0.216 %).
+   0.1 % in 41.7 s (60 s with them), 25 0.253 % (0.216 %). District 25 given 180 s (load
+   1.5): proven optimal (916,502) in 114 s wall, 120 s CPU, where the disaggregated model
+   needed 213 s offline; in its minute the Lagrangian takes 17 s (its restart 3 s for no
+   gain), the master's LP loop 5 s, and HiGHS's root and strong branching the rest.
    on district 5 and found master solutions priced below their cost (bound 755,192 against
    755,838 without them): they are off. ``lagrangian=False`` keeps the disaggregated model:
    HiGHS on the strong formulation ``min sum w_i t_ij x_ij``,
