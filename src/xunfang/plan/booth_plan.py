@@ -51,7 +51,7 @@ from xunfang.ingest.incidents import (
     IncidentTable,
     IngestReport,
     ingest,
-    read_incident_table,
+    read_ingested_tables,
 )
 from xunfang.ingest.network import STITCH_HIGHWAY, RoadNetwork
 from xunfang.ingest.notes import Note
@@ -757,9 +757,10 @@ def read_plan_incidents(
 ) -> tuple[IncidentTable, IngestReport | None]:
     """The incident table of a plan in ``crs`` (empty, without a report, when the demand is
     not incidents and no incident file is at hand): ``config.incident_files`` or the city's,
-    read with the config's profile and frame or the city's (an ingested ``.parquet`` is read
-    as it is). Used once per district by :func:`make_booth_plan` and once for the whole city
-    by :mod:`xunfang.plan.city_plan`.
+    read with the config's profile and frame or the city's (an ingested ``.parquet`` or
+    folder is read as it is: :func:`xunfang.ingest.incidents.read_ingested_tables`). Used
+    once per district by :func:`make_booth_plan` and once for the whole city by
+    :mod:`xunfang.plan.city_plan`.
 
     Raises
     ------
@@ -771,8 +772,9 @@ def read_plan_incidents(
     )
     if not files:
         return _empty_incidents(crs, city.timezone or "UTC"), None
-    if len(files) == 1 and files[0].suffix == ".parquet":
-        return read_incident_table(files[0]).reproject(crs), None
+    ingested = read_ingested_tables(files, crs)
+    if ingested is not None:  # read as `xunfang ingest` wrote it, never ingested again
+        return ingested, None
     if config.frame is not None:  # the run's frame covers the incident columns too
         city = replace(
             city, frame=config.frame.lower().replace("-", ""), frame_stated=True, frame_option=True
