@@ -54,6 +54,7 @@ from xunfang.serve.api.security import (
     Role,
     caller_view,
     hash_password,
+    text_view,
 )
 from xunfang.serve.api.settings import ServeSettings
 from xunfang.store import repo
@@ -149,7 +150,7 @@ def call_out(
         type_group=row.type_group,
         priority=row.priority,
         status=row.status,  # type: ignore[arg-type]
-        description=row.description,
+        description=text_view(principal, row.description, unmask=unmask) or "",
         address=row.address,
         caller_name=caller_name,
         caller_phone=caller_phone,
