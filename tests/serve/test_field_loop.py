@@ -347,6 +347,37 @@ def _hand_made_day(svc: object) -> None:
                     repo.ack_alert(s, a.id, u, at, "off")
 
 
+def test_visibility_counts_no_time_after_now(api: TestClient) -> None:
+    """A window ending in the future (the tester's 见警率 counted 4 h ahead as on duty): the
+    hand-made day asked up to midnight at 12:00 counts on-duty and away time to 12:00."""
+    from xunfang.serve.api.kpi_standards import kpi_standards
+
+    svc = api.app.state.service  # type: ignore[attr-defined]
+    _hand_made_day(svc)
+    utc = dt.UTC
+    k = kpi_standards(
+        svc,
+        dt.datetime(2026, 5, 1, tzinfo=utc),
+        dt.datetime(2026, 5, 2, tzinfo=utc),
+        now=dt.datetime(2026, 5, 1, 12, tzinfo=utc),
+    )
+    # on duty to 12:00: KP 00-06 (6 h), KB 08-12 (4 h), KS 10-12 (2 h) = 43,200 s;
+    # away: KP 00-03 (3 h), KB 08:10-09:10 (1 h) = 14,400 s
+    assert (k.on_duty_unit_s, k.away_from_post_unit_s) == (
+        pytest.approx(43200.0, abs=0.01),
+        pytest.approx(14400.0, abs=0.01),
+    )
+    assert k.visibility == pytest.approx(0.3333)
+    # a window wholly after now: no duty time at all
+    later = kpi_standards(
+        svc,
+        dt.datetime(2026, 5, 1, 13, tzinfo=utc),
+        dt.datetime(2026, 5, 2, tzinfo=utc),
+        now=dt.datetime(2026, 5, 1, 12, tzinfo=utc),
+    )
+    assert (later.on_duty_unit_s, later.visibility) == (0.0, None)
+
+
 def test_kpi_standards_on_a_hand_made_day(api: TestClient) -> None:
     _hand_made_day(api.app.state.service)  # type: ignore[attr-defined]
     r = api.get(

@@ -1071,8 +1071,12 @@ class Service:
         return out
 
     # ------------------------------------------------------------------ KPIs, audit
-    def kpis(self, since: dt.datetime, until: dt.datetime) -> S.KpiOut:
-        """Response times by priority, calls by type and hour, person-times on duty."""
+    def kpis(
+        self, since: dt.datetime, until: dt.datetime, now: dt.datetime | None = None
+    ) -> S.KpiOut:
+        """Response times by priority, calls by type and hour, person-times on duty
+        (person-hours counted up to ``now`` when the window ends later: time not yet
+        passed is not on duty)."""
         tz = zoneinfo.ZoneInfo(self.settings.timezone)
         with self.db.read() as s:
             calls = repo.calls_received_between(s, since, until)
@@ -1112,7 +1116,7 @@ class Service:
             [StatusChange(e.unit_id, e.at, e.new_status) for e in changes],
             {u.id: u.crew for u in units},
             since,
-            until,
+            max(since, min(until, now)) if now is not None else until,
         )
         return S.KpiOut(
             since=since,
