@@ -288,3 +288,30 @@ def test_simulate_a_city_plan_made_from_an_ingested_folder(
     assert sorted(d["area"] for d in doc["districts"]) == AREAS
     # the same 383 incidents of March 2024 inside the two polygons as from the raw CSV
     assert doc["totals"]["booths_calls"] == 383
+
+
+def test_a_district_report_suggests_a_deploy_folder_deploy_accepts(
+    chain: dict[str, Any],
+) -> None:
+    """The district report's next step of a city run names a deploy folder outside the
+    run (deploy refuses one inside it), and that command runs."""
+    import html
+    import re
+
+    root, plan = chain["root"], chain["plan"]
+    page = (plan / "boundary_东片" / "report.html").read_text("utf-8")
+    cmd = html.unescape(re.search(r"<code>(xunfang deploy [^<]+)</code>", page).group(1))
+    district = plan / "boundary_东片"
+    out = root / "city_deploy" / "boundary_东片"
+    assert cmd == (
+        f"xunfang deploy --plan-dir {district} --roster ROSTER.toml --calendar CALENDAR.toml "
+        f"--out {out}"
+    )
+    assert 'href="../../city_deploy/boundary_东片/report.html"' in page
+    _run(
+        ["deploy", "--plan-dir", str(district), "--roster", str(root / "roster.toml"),
+         "--out", str(out)],
+        root,
+        chain["data_dir"],
+    )  # fmt: skip
+    assert (out / "report.html").is_file()
