@@ -148,3 +148,19 @@ def test_rejected_csv_columns_as_the_readme_says(tmp_path: Path) -> None:
     assert (bad_time["incident_id"], bad_time["raw_time"]) == ("S003", "someday 03:45:00")
     assert (bad_time["raw_x"], bad_time["raw_y"]) == ("121.483", "31.233")
     assert (bad_time["caller_name"], bad_time["caller_phone"]) == ("张*", "138****8000")
+
+
+def test_zh_rejected_csv_names_the_unread_fields_in_chinese(tmp_path: Path) -> None:
+    """An undecodable row blames "(encoding)", a short row "(field count)": in Chinese under
+    --lang zh (SYNTHETIC rows as above)."""
+    lines = [_row(1).encode("gb18030"), _bad_row(2), (_row(3) + ",多余").encode("gb18030")]
+    path = _gb_file(tmp_path / "a.csv", lines)
+    for lang, want in (("zh", ["（编码）", "（字段数）"]), ("en", ["(encoding)", "(field count)"])):
+        res = CliRunner().invoke(
+            app,
+            ["ingest", str(path), "--profile", "cn110", "--bad-bytes", "reject-row",
+             "--lang", lang, "--out", str(tmp_path / lang)],
+        )  # fmt: skip
+        assert res.exit_code == 0, res.output
+        rej = pd.read_csv(tmp_path / lang / "rejected.csv", dtype=str, keep_default_na=False)
+        assert rej.sort_values("source_row")["field"].tolist() == want

@@ -91,7 +91,7 @@ from xunfang import strict_json
 from xunfang.errors import CRSError, DataFileError, ValidationError
 from xunfang.ingest.coords import to_wgs84
 from xunfang.ingest.masking import mask_name_text, mask_phone_text
-from xunfang.ingest.messages import reason_text, text
+from xunfang.ingest.messages import column_text, reason_text, text
 from xunfang.ingest.profiles import (
     CHICAGO,
     CN110,
@@ -1599,7 +1599,8 @@ def write_outputs(
     ``table=None`` (every row rejected) writes only ``rejected.csv`` and the report, and
     removes an ``incidents.parquet`` left by an earlier run so that no stale table remains.
     ``rejected.csv`` gets a ``reason_text`` column in ``lang`` (``en`` or ``zh``) after the
-    ``reason`` code, and like every CSV for people is UTF-8 with a byte-order mark
+    ``reason`` code (and, in ``zh``, the ``field`` of a row not read, ``(field count)`` or
+    ``(encoding)``, in Chinese), and like every CSV for people is UTF-8 with a byte-order mark
     (:data:`xunfang.outputs.CSV_ENCODING`). Each file is written to a unique temporary name
     in ``out_dir`` (:func:`tempfile.mkstemp`) and the three are renamed only when all are
     complete, so a failed run leaves no half file and a second writer never shares a
@@ -1634,6 +1635,9 @@ def write_outputs(
                 )
             ],
         )
+        if "field" in rej and lang == "zh":  # a row not read blames no column: say so
+            marks = rej["field"].isin([FIELD_COUNT_FIELD, ENCODING_FIELD])
+            rej.loc[marks, "field"] = rej.loc[marks, "field"].map(lambda f: column_text(f, lang))
         rej.to_csv(tmp["rejected"], index=False, encoding=CSV_ENCODING)
         tmp["report"].write_text(
             strict_json.dumps(report.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8"

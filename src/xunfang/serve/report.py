@@ -116,6 +116,12 @@ _TEXT: dict[str, dict[str, str]] = {
     "objective": {"en": "objective", "zh": "目标值"},
     "bound": {"en": "proved bound", "zh": "已证界"},
     "proven": {"en": "(proven optimal)", "zh": "（已证最优）"},
+    "models_refs": {
+        "en": "MCLP: Church & ReVelle (1974); p-median: Hakimi (1964), ReVelle & Swain (1970). "
+        "Solver: HiGHS.",
+        "zh": "MCLP：Church 与 ReVelle (1974)；p-中位：Hakimi (1964)，ReVelle 与 Swain "
+        "(1970)。求解器：HiGHS。",
+    },
     "models_note": {
         "en": "{n_cand} candidate sites, {n_demand} demand nodes.",
         "zh": "{n_cand} 个候选点，{n_demand} 个需求节点。",

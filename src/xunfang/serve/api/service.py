@@ -293,9 +293,10 @@ class Service:
             "crew": 2,
             "speed_factor": 1.0,
         }
-        if site.kind == "station":
+        if site.kind == "station":  # named in the console's language (ids stay the same)
+            patrol = "巡逻车" if self.settings.lang == "zh" else " patrol "
             return [
-                {**base, "id": f"{slug}-P{i}", "kind": "patrol", "name": f"{site.name} patrol {i}"}
+                {**base, "id": f"{slug}-P{i}", "kind": "patrol", "name": f"{site.name}{patrol}{i}"}
                 for i in range(1, self.settings.units_per_station + 1)
             ]
         return [
