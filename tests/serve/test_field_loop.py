@@ -170,7 +170,12 @@ def test_sighting_alert_call_expiry_edit_and_the_officers_view(api: TestClient) 
     # edits after intake: each change in the audit log, personal data masked there
     r = api.patch(
         f"/api/calls/{call['id']}",
-        json={"priority": 1, "caller_phone": "13800138000", "address": "Main St"},
+        json={
+            "priority": 1,
+            "caller_phone": "13800138000",
+            "address": "Main St",
+            "description": "报警人李四称电话13912345678",
+        },
         headers=DISP,
     )
     assert r.status_code == 200 and r.json()["priority"] == 1
@@ -179,8 +184,10 @@ def test_sighting_alert_call_expiry_edit_and_the_officers_view(api: TestClient) 
         "priority": {"old": 3, "new": 1},
         "caller_phone": {"old": None, "new": "138****8000"},
         "address": {"old": "", "new": "Main St"},
+        "description": {"old": "man, red jacket", "new": "报警人李*称电话139****5678"},
     }
-    assert "13800138000" not in str(api.get("/api/audit", headers=ADM).json())
+    audit = str(api.get("/api/audit", headers=ADM).json())
+    assert "13800138000" not in audit and "13912345678" not in audit and "李四" not in audit
 
     # the officer of the assigned unit sees the caller's phone; another officer does not
     _post(api, f"/api/calls/{call['id']}/dispatch", {"unit_id": "B01"})
