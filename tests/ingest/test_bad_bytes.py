@@ -117,3 +117,50 @@ def test_cli_bad_bytes_in_both_languages(tmp_path: Path) -> None:
     assert list(zip(rej["reason_text"], rej["source_row"], strict=True)) == [
         ("含有不符合文件编码的字节（该行未读取）", "3")
     ]
+
+
+def test_rejected_csv_columns_as_the_readme_says(tmp_path: Path) -> None:
+    """rejected.csv (README, "Output in --out"): the columns read, masked, and the raw time
+    and position cells; no 报警内容 column and no raw line; an undecodable row is named by
+    FILE:LINE, its id bytes though readable."""
+    header = HEADER + ",报警内容,报警人,联系电话"
+    tail = ",报警人张三称被盗,张三,13812348000"
+    lines = [
+        (_row(1) + tail).encode("gb18030"),
+        (_row(2, "BAD") + tail).encode("gb18030").replace(b"BAD", BAD),
+        (_row(3).replace("2024-03-16", "someday") + tail).encode("gb18030"),
+    ]
+    path = tmp_path / "a.csv"
+    path.write_bytes(b"\r\n".join([header.encode("gb18030"), *lines]) + b"\r\n")
+    res = CliRunner().invoke(
+        app,
+        ["ingest", str(path), "--profile", "cn110", "--bad-bytes", "reject-row",
+         "--out", str(tmp_path / "out")],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    rej = pd.read_csv(tmp_path / "out" / "rejected.csv", dtype=str, keep_default_na=False)
+    assert "报警内容" not in rej.columns and "raw_line" not in rej.columns
+    assert {"raw_time", "raw_x", "raw_y", "source_file", "source_row"} <= set(rej.columns)
+    rows = rej.set_index("reason")
+    assert rows.loc["undecodable", "incident_id"] == "a.csv:3"  # S002's bytes were readable
+    assert rows.loc["undecodable", "raw_time"] == ""
+    bad_time = rows.loc["unparseable_time"]
+    assert (bad_time["incident_id"], bad_time["raw_time"]) == ("S003", "someday 03:45:00")
+    assert (bad_time["raw_x"], bad_time["raw_y"]) == ("121.483", "31.233")
+    assert (bad_time["caller_name"], bad_time["caller_phone"]) == ("张*", "138****8000")
+
+
+def test_zh_rejected_csv_names_the_unread_fields_in_chinese(tmp_path: Path) -> None:
+    """An undecodable row blames "(encoding)", a short row "(field count)": in Chinese under
+    --lang zh (SYNTHETIC rows as above)."""
+    lines = [_row(1).encode("gb18030"), _bad_row(2), (_row(3) + ",多余").encode("gb18030")]
+    path = _gb_file(tmp_path / "a.csv", lines)
+    for lang, want in (("zh", ["（编码）", "（字段数）"]), ("en", ["(encoding)", "(field count)"])):
+        res = CliRunner().invoke(
+            app,
+            ["ingest", str(path), "--profile", "cn110", "--bad-bytes", "reject-row",
+             "--lang", lang, "--out", str(tmp_path / lang)],
+        )  # fmt: skip
+        assert res.exit_code == 0, res.output
+        rej = pd.read_csv(tmp_path / lang / "rejected.csv", dtype=str, keep_default_na=False)
+        assert rej.sort_values("source_row")["field"].tolist() == want

@@ -294,3 +294,43 @@ def test_network_honesty_figures_and_warnings_by_hand() -> None:
     assert "本区自身的比例未单独测算" in network_warnings(plan, "zh")[1]  # type: ignore[arg-type]
     plan.network.report = report
     assert network_honesty(plan)["largest_component"]["scope"] == "area"  # type: ignore[arg-type]
+
+
+def test_frame_hint_counts_the_incidents_just_outside() -> None:
+    """Most incidents beside the area (as a BD-09 file read as GCJ-02 puts them, about 1 km
+    off): the too-few message says how many and to check --frame; worked by hand on a
+    1 km square."""
+    import numpy as np
+    import pandas as pd
+    import shapely
+    from pyproj import CRS
+
+    from xunfang.ingest.incidents import IncidentTable
+    from xunfang.plan.booth_plan import frame_hint
+    from xunfang.serve._common import error_text
+
+    square = shapely.box(0.0, 0.0, 1000.0, 1000.0)
+    # inside; 500 m and 900 m east of the square; 5.6 km away
+    x = np.array([500.0, 1500.0, 1900.0, 5000.0])
+    y = np.array([500.0, 500.0, 500.0, 5000.0])
+    table = IncidentTable(pd.DataFrame({"x_m": x, "y_m": y}), CRS.from_epsg(32651), "UTC")
+    inside = shapely.contains_xy(square, x, y)
+    hint = frame_hint(table, inside, square, "东片")
+    assert hint == (
+        "; 3 of the 4 incidents read fall outside 东片, 2 of them within 1 km of it: if the "
+        "area is right, check --frame (the frame of the incident coordinates: wgs84, gcj02 "
+        "or bd09)"
+    )
+    too_few = (
+        "only 1 incidents inside 东片 (of the chosen types): too few to site booths on (at "
+        "least 30); widen --types or the period, or plan on road length (--demand road_length)"
+    )
+    assert error_text(too_few + hint, "zh") == (
+        "东片 内只有 1 起警情（所选类别）：太少，无法布设岗亭（至少需要 30 起）；"
+        "请放宽 --types 或时间范围，或按道路长度规划（--demand road_length）"
+        "；读入的 4 起警情中有 3 起在 东片 之外，其中 2 起距其 1 公里以内："
+        "若区域无误，请检查 --frame（警情坐标的坐标系：wgs84、gcj02 或 bd09）"
+    )
+    # half outside is not "most": no hint
+    two = np.array([True, True, False, False])
+    assert frame_hint(table, two, square, "东片") == ""

@@ -158,6 +158,9 @@ def test_gbk_110_export_plan_report_in_chinese(data_dir: Path, tmp_path: Path) -
     # the trade-off table: K = 0..3 (4 rows), heads in Chinese
     assert "<summary>tradeoff.csv (4 行)</summary>" in report
     assert "<tr><th>岗亭数</th><th>≤1分钟</th><th>≤3分钟</th><th>≤5分钟</th>" in report
+    # the solver table and its references (a tester saw "p-median", "Solver: HiGHS")
+    assert "<tr><td>p-中位</td>" in report and "求解器：HiGHS。" in report
+    assert "p-median" not in report and "Solver" not in report
 
 
 @pytest.mark.realdata

@@ -236,3 +236,14 @@ def test_deployment_csv_has_the_deployments_own_words_in_chinese(tmp_path: Path,
     assert zh["post_name_zh"].tolist() == ["步巡点：Main St附近", "第一小学"]
     assert zh["note_zh"].tolist() == ["为就餐警员顶岗", "07:30-08:30"]
     assert zh["post_kind"].tolist() == ["relief", "rule"]
+
+
+def test_sector_patrol_routes_on_the_zh_map_read_in_chinese() -> None:
+    """The deploy report's map legend (a tester saw "B01 sector" under --lang zh)."""
+    from xunfang.serve.deploy_report import block_map
+
+    dep = deploy(sectors(box(-50, 550), box(550, 850)))
+    zh = {t.name for t in block_map(dep, "zh").data if t.mode == "lines+text"}
+    en = {t.name for t in block_map(dep, "en").data if t.mode == "lines+text"}
+    assert {"B1 巡区", "B2 巡区"} <= zh and not any("sector" in n for n in zh)
+    assert {"B1 sector", "B2 sector"} <= en

@@ -206,3 +206,112 @@ def test_deploy_and_simulate_name_the_districts_the_plan_failed(
         assert rows["failed"].tolist() == ["", "not planned: no incidents inside boundary:东片"]
         page = (out / f"{stem}_report.html").read_text("utf-8")
         assert "Not planned: " in page and "no incidents inside boundary:东片" in page
+
+
+@pytest.fixture(scope="module")
+def ingested_chain(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The same city plan made from an INGESTED folder (`xunfang ingest` output, holding
+    incidents.parquet) rather than the raw CSV and its mapping, in Chinese."""
+    if not (data_dir / OSM).is_file():
+        pytest.skip("no Shanghai extract")
+    root = tmp_path_factory.mktemp("ingested")
+    (root / "roster.toml").write_text(ROSTER, encoding="utf-8")
+    _run(
+        [
+            "ingest", str(EXAMPLE / "incidents_110_synthetic.csv"),
+            "--mapping", str(EXAMPLE / "mapping_110.toml"), "--frame", "gcj02",
+            "--out", str(root / "i2"),
+        ],
+        root,
+        data_dir,
+    )  # fmt: skip
+    assert (root / "i2" / "incidents.parquet").is_file()
+    _run(
+        [
+            "plan", "--boundary", str(EXAMPLE / "boundary_gcj02.geojson"), "--frame", "gcj02",
+            "--roads", str(data_dir / OSM),
+            "--stations", str(EXAMPLE / "stations_gcj02.csv"),
+            "--incidents", str(root / "i2"),
+            "--area", "boundary:all", "--booths", "2", "--threshold-min", "2",
+            "--no-curve", "--workers", "0", "--lang", "zh", "--out", str(root / "city"),
+        ],
+        root,
+        data_dir,
+    )  # fmt: skip
+    return {"root": root, "plan": root / "city", "data_dir": data_dir}
+
+
+def test_deploy_a_city_plan_made_from_an_ingested_folder(
+    ingested_chain: dict[str, Any],
+) -> None:
+    root, data_dir = ingested_chain["root"], ingested_chain["data_dir"]
+    record = json.loads(
+        (ingested_chain["plan"] / "boundary_东片" / "plan_summary.json").read_text("utf-8")
+    )
+    assert record["city"]["incidents"] == [str(root / "i2")]  # the folder, as given
+    out = root / "deploy"
+    res = _run(
+        [
+            "deploy", "--plan-dir", str(ingested_chain["plan"]),
+            "--roster", str(root / "roster.toml"), "--workers", "0", "--lang", "zh",
+            "--out", str(out),
+        ],
+        root,
+        data_dir,
+    )  # fmt: skip
+    # the 400 rows of incidents_110_synthetic.csv, read back from the table, not re-ingested
+    assert "400 起警情一次性导入" in res.output
+    doc = json.loads((out / "city_deploy_summary.json").read_text("utf-8"))
+    assert sorted(d["area"] for d in doc["districts"]) == AREAS
+    assert not doc.get("failed")
+    assert doc["totals"]["officer_hours"] == 2 * 7 * 8 * 12
+
+
+@pytest.mark.parametrize("given", [False, True], ids=["recorded", "--incidents"])
+def test_simulate_a_city_plan_made_from_an_ingested_folder(
+    ingested_chain: dict[str, Any], given: bool
+) -> None:
+    root, data_dir = ingested_chain["root"], ingested_chain["data_dir"]
+    out = root / f"sim_{given}"
+    extra = ["--incidents", str(root / "i2")] if given else []
+    _run(
+        [
+            "simulate", "run", "--scenario", str(EXAMPLE / "scenario_march2024.toml"),
+            "--plan-dir", str(ingested_chain["plan"]), "--replications", "1",
+            "--workers", "0", "--lang", "zh", "--out", str(out), *extra,
+        ],
+        root,
+        data_dir,
+    )  # fmt: skip
+    doc = json.loads((out / "city_simulation_summary.json").read_text("utf-8"))
+    assert not doc.get("failed")
+    assert sorted(d["area"] for d in doc["districts"]) == AREAS
+    # the same 383 incidents of March 2024 inside the two polygons as from the raw CSV
+    assert doc["totals"]["booths_calls"] == 383
+
+
+def test_a_district_report_suggests_a_deploy_folder_deploy_accepts(
+    chain: dict[str, Any],
+) -> None:
+    """The district report's next step of a city run names a deploy folder outside the
+    run (deploy refuses one inside it), and that command runs."""
+    import html
+    import re
+
+    root, plan = chain["root"], chain["plan"]
+    page = (plan / "boundary_东片" / "report.html").read_text("utf-8")
+    cmd = html.unescape(re.search(r"<code>(xunfang deploy [^<]+)</code>", page).group(1))
+    district = plan / "boundary_东片"
+    out = root / "city_deploy" / "boundary_东片"
+    assert cmd == (
+        f"xunfang deploy --plan-dir {district} --roster ROSTER.toml --calendar CALENDAR.toml "
+        f"--out {out}"
+    )
+    assert 'href="../../city_deploy/boundary_东片/report.html"' in page
+    _run(
+        ["deploy", "--plan-dir", str(district), "--roster", str(root / "roster.toml"),
+         "--out", str(out)],
+        root,
+        chain["data_dir"],
+    )  # fmt: skip
+    assert (out / "report.html").is_file()

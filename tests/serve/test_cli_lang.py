@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from xunfang.errors import DataFileError
@@ -248,3 +249,46 @@ def test_row_lists_say_and_more_in_chinese() -> None:
         "GB18030 文件中第 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 及另外 20 行为 UTF-8 编码：已按 UTF-8 读取"
     )
     assert text("utf8_lines", "en", lines=rows).startswith("line(s) 2, 3, 4, 5")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_plan_points_bad_bytes_to_ingest_which_has_the_options(tmp_path: Path, lang: str) -> None:
+    """`plan` has no --bad-bytes/--encoding: its hint says to ingest first (SYNTHETIC: the
+    example 110 calls with two bytes invalid in GB18030 put in data row 5)."""
+    lines = (EXAMPLE / "incidents_110_synthetic.csv").read_bytes().split(b"\n")[:40]
+    lines[5] = lines[5].replace(b",121.", b",\xff\xff121.", 1)
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"\n".join(lines))
+    common = ["--mapping", str(EXAMPLE / "mapping_110.toml"), "--lang", lang]
+    env = {"COLUMNS": "400", "XUNFANG_CACHE_DIR": str(tmp_path / "cache")}
+    plan = CliRunner().invoke(
+        app,
+        [
+            "plan", "--boundary", str(EXAMPLE / "boundary_gcj02.geojson"), "--frame", "gcj02",
+            "--incidents", str(bad), "--area", "boundary:东片", "--out", str(tmp_path / "p"),
+            *common,
+        ],
+        env=env,
+    )  # fmt: skip
+    ingest = CliRunner().invoke(
+        app, ["ingest", str(bad), "--out", str(tmp_path / "i"), *common], env=env
+    )
+    assert plan.exit_code == 2 and ingest.exit_code == 2
+    said, said_ingest = " ".join(plan.output.split()), " ".join(ingest.output.split())
+    if lang == "zh":
+        assert said.endswith(
+            "或先用 `xunfang ingest 文件 --bad-bytes reject-row --out 文件夹` "
+            "只拒绝含有这类字节的行，再用 --incidents 文件夹"
+        ), said
+        assert "--encoding 是 `xunfang ingest` 的选项" in said
+        assert said_ingest.endswith("或用 --bad-bytes reject-row 只拒绝含有这类字节的行")
+    else:
+        assert said.endswith(
+            "or reject only the rows holding such bytes: `xunfang ingest FILE --bad-bytes "
+            "reject-row --out DIR`, then give --incidents DIR"
+        ), said
+        assert "(--encoding is an option of `xunfang ingest`" in said
+        assert said_ingest.endswith(
+            "or give --bad-bytes reject-row to reject only the rows holding such bytes"
+        )
+        assert "is an option of" not in said_ingest

@@ -170,7 +170,12 @@ def test_sighting_alert_call_expiry_edit_and_the_officers_view(api: TestClient) 
     # edits after intake: each change in the audit log, personal data masked there
     r = api.patch(
         f"/api/calls/{call['id']}",
-        json={"priority": 1, "caller_phone": "13800138000", "address": "Main St"},
+        json={
+            "priority": 1,
+            "caller_phone": "13800138000",
+            "address": "Main St",
+            "description": "报警人李四称电话13912345678",
+        },
         headers=DISP,
     )
     assert r.status_code == 200 and r.json()["priority"] == 1
@@ -179,8 +184,10 @@ def test_sighting_alert_call_expiry_edit_and_the_officers_view(api: TestClient) 
         "priority": {"old": 3, "new": 1},
         "caller_phone": {"old": None, "new": "138****8000"},
         "address": {"old": "", "new": "Main St"},
+        "description": {"old": "man, red jacket", "new": "报警人李*称电话139****5678"},
     }
-    assert "13800138000" not in str(api.get("/api/audit", headers=ADM).json())
+    audit = str(api.get("/api/audit", headers=ADM).json())
+    assert "13800138000" not in audit and "13912345678" not in audit and "李四" not in audit
 
     # the officer of the assigned unit sees the caller's phone; another officer does not
     _post(api, f"/api/calls/{call['id']}/dispatch", {"unit_id": "B01"})
@@ -345,6 +352,37 @@ def _hand_made_day(svc: object) -> None:
             for u, at in acks:
                 if at is not None:
                     repo.ack_alert(s, a.id, u, at, "off")
+
+
+def test_visibility_counts_no_time_after_now(api: TestClient) -> None:
+    """A window ending in the future (the tester's 见警率 counted 4 h ahead as on duty): the
+    hand-made day asked up to midnight at 12:00 counts on-duty and away time to 12:00."""
+    from xunfang.serve.api.kpi_standards import kpi_standards
+
+    svc = api.app.state.service  # type: ignore[attr-defined]
+    _hand_made_day(svc)
+    utc = dt.UTC
+    k = kpi_standards(
+        svc,
+        dt.datetime(2026, 5, 1, tzinfo=utc),
+        dt.datetime(2026, 5, 2, tzinfo=utc),
+        now=dt.datetime(2026, 5, 1, 12, tzinfo=utc),
+    )
+    # on duty to 12:00: KP 00-06 (6 h), KB 08-12 (4 h), KS 10-12 (2 h) = 43,200 s;
+    # away: KP 00-03 (3 h), KB 08:10-09:10 (1 h) = 14,400 s
+    assert (k.on_duty_unit_s, k.away_from_post_unit_s) == (
+        pytest.approx(43200.0, abs=0.01),
+        pytest.approx(14400.0, abs=0.01),
+    )
+    assert k.visibility == pytest.approx(0.3333)
+    # a window wholly after now: no duty time at all
+    later = kpi_standards(
+        svc,
+        dt.datetime(2026, 5, 1, 13, tzinfo=utc),
+        dt.datetime(2026, 5, 2, tzinfo=utc),
+        now=dt.datetime(2026, 5, 1, 12, tzinfo=utc),
+    )
+    assert (later.on_duty_unit_s, later.visibility) == (0.0, None)
 
 
 def test_kpi_standards_on_a_hand_made_day(api: TestClient) -> None:

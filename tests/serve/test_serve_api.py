@@ -768,3 +768,14 @@ def test_tokens_take_the_users_current_role(tmp_path: Path) -> None:
             repo.get_user(s, "disp").active = False
         svc._user_cache.clear()
         assert api.get("/api/units", headers=DISP).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("lang", "name"), [("zh", "Station A巡逻车1"), ("en", "Station A patrol 1")]
+)
+def test_station_patrol_units_are_named_in_the_console_language(
+    tmp_path: Path, lang: str, name: str
+) -> None:
+    with database_url("sqlite", tmp_path) as url, app_client(url, lang=lang) as c:
+        units = {u["id"]: u["name"] for u in c.get("/api/units", headers=DISP).json()}
+    assert units["StationA-P1"] == name  # the id stays the same in both

@@ -396,3 +396,33 @@ def test_intake_answers_503_when_the_sqlite_file_cannot_be_opened(
 ) -> None:
     code, took_s, _ = _unavailable(lite, f"sqlite:///{tmp_path / 'missing' / 'dir' / 'x.db'}")
     assert code == 503 and took_s < 5.0
+
+
+# ---------------------------------------------------------------------------- free text
+DESCRIPTION = "报警人王小明称其电话13912345678，身份证11010119900307123X，被盗电动车一辆"
+MASKED = "报警人王*称其电话139****5678，身份证110****123X，被盗电动车一辆"
+
+
+def test_personal_data_in_a_description_is_masked_at_every_door(lite: TestClient) -> None:
+    """A call's description as the roles that see masked contacts get it (an analyst, an
+    officer of a unit not on the call): REST (one call, the list) and the live feed; the
+    dispatcher and the admin see it in clear."""
+    ana = auth("ana:analyst")
+    with lite.websocket_connect("/ws") as ws:
+        ws.send_json({"token": _token(ana)})
+        assert ws.receive_json()["data"]["role"] == "analyst"
+        r = lite.post(
+            "/api/calls",
+            json={**CALL_AT_11, "call_type": "theft", "description": DESCRIPTION},
+            headers=DISP,
+        )
+        assert r.status_code == 201
+        assert r.json()["description"] == DESCRIPTION  # the dispatcher who took it
+        event = ws.receive_json()
+        assert (event["type"], event["data"]["description"]) == ("call.created", MASKED)
+    call_id = r.json()["id"]
+    for headers, seen in ((ana, MASKED), (OFF, MASKED), (DISP, DESCRIPTION), (ADM, DESCRIPTION)):
+        assert lite.get(f"/api/calls/{call_id}", headers=headers).json()["description"] == seen
+        listed = lite.get("/api/calls", headers=headers).json()
+        rows = listed if isinstance(listed, list) else listed["items"]
+        assert [c["description"] for c in rows if c["id"] == call_id] == [seen]

@@ -63,7 +63,12 @@ from pyproj import CRS
 from xunfang.config import missing_data_hint
 from xunfang.errors import AreaNotFoundError, DataFileError, ValidationError
 from xunfang.ingest.areas import StudyArea, _norm, area_from_layer, read_boundary_file
-from xunfang.ingest.incidents import PROFILES, Profile, profile_from_toml
+from xunfang.ingest.incidents import (
+    PROFILES,
+    Profile,
+    ingested_folder_table,
+    profile_from_toml,
+)
 from xunfang.ingest.network import RoadNetwork, build_network
 from xunfang.ingest.network_cache import CacheStatus, cached_network, cut_network
 from xunfang.ingest.notes import Note
@@ -846,7 +851,9 @@ class City:
         return sites[near].reset_index(drop=True), left_out
 
     def incident_files(self, *, required: bool = True) -> list[Path]:
-        """The city's incident files (glob patterns expanded, sorted within each).
+        """The city's incident files (glob patterns expanded, sorted within each; a folder
+        written by ``xunfang ingest`` becomes its ``incidents.parquet``, which the readers
+        take as it is: :func:`xunfang.ingest.incidents.read_ingested_tables`).
 
         Raises
         ------
@@ -862,7 +869,7 @@ class City:
             if any(ch in pattern for ch in "*?["):
                 out.extend(sorted(Path(p) for p in glob.glob(pattern)))
             elif Path(pattern).exists():
-                out.append(Path(pattern))
+                out.append(ingested_folder_table(Path(pattern)) or Path(pattern))
             else:
                 missing.append(pattern)
         if missing and out:

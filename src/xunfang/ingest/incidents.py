@@ -91,7 +91,7 @@ from xunfang import strict_json
 from xunfang.errors import CRSError, DataFileError, ValidationError
 from xunfang.ingest.coords import to_wgs84
 from xunfang.ingest.masking import mask_name_text, mask_phone_text
-from xunfang.ingest.messages import reason_text, text
+from xunfang.ingest.messages import column_text, reason_text, text
 from xunfang.ingest.profiles import (
     CHICAGO,
     CN110,
@@ -131,10 +131,12 @@ __all__ = [
     "bulk_span",
     "incident_inputs",
     "ingest",
+    "ingested_folder_table",
     "mask_name",
     "mask_phone",
     "profile_from_toml",
     "read_incident_table",
+    "read_ingested_tables",
     "write_outputs",
 ]
 
@@ -419,6 +421,49 @@ def read_incident_table(path: str | Path) -> IncidentTable:
     except ValueError as exc:
         raise DataFileError(path, f"unreadable 'xunfang' metadata: {exc}") from exc
     return IncidentTable(table.to_pandas(), CRS.from_user_input(meta["crs"]), meta["timezone"])
+
+
+def ingested_folder_table(path: Path) -> Path | None:
+    """The table of a folder written by ``xunfang ingest`` (``incidents.parquet`` beside
+    ``ingest_report.json``), None for any other path."""
+    p = Path(path)
+    if p.is_dir() and (p / "incidents.parquet").is_file() and (p / "ingest_report.json").is_file():
+        return p / "incidents.parquet"
+    return None
+
+
+def read_ingested_tables(paths: Sequence[str | Path], crs: CRS) -> IncidentTable | None:
+    """The incidents of ingested tables (``.parquet`` written by ``xunfang ingest``, or the
+    folder holding one) as one table in ``crs`` (metres), in the order given; None when
+    ``paths`` is empty or holds no such table, so that the caller ingests raw files.
+
+    The same door for every command that reads a plan's or a city's incident files: an
+    ingested folder is read back as it was written (masked, validated), never ingested a
+    second time with a profile.
+
+    Raises
+    ------
+    ValidationError
+        If ingested tables and raw files are mixed (the raw ones would need a profile the
+        tables do not record), naming one of each.
+    DataFileError
+        If a ``.parquet`` is not an xunfang incident table (:func:`read_incident_table`).
+    """
+    resolved = [ingested_folder_table(Path(p)) or Path(p) for p in paths]
+    tables = [p for p in resolved if p.suffix.lower() == ".parquet"]
+    if not tables:
+        return None
+    raw = [p for p in resolved if p.suffix.lower() != ".parquet"]
+    if raw:
+        raise ValidationError(
+            f"incidents: {tables[0]} is an ingested table but {raw[0]} is a raw file; ingest "
+            f"the raw files with `xunfang ingest` and pass the ingested folders together"
+        )
+    read = [read_incident_table(p).reproject(crs) for p in tables]
+    if len(read) == 1:
+        return read[0]
+    frame = pd.concat([t.frame for t in read], ignore_index=True)
+    return IncidentTable(frame, require_projected(crs, "incident table"), read[0].timezone)
 
 
 # --------------------------------------------------------------------------- times
@@ -1173,11 +1218,7 @@ def incident_inputs(items: Sequence[str | Path], option: str = "--incidents") ->
             if not matches:
                 raise ValidationError(f"{option} {item}: no file matches")
             out.extend(matches)
-        elif (
-            p.is_dir()
-            and (p / "incidents.parquet").is_file()
-            and (p / "ingest_report.json").is_file()
-        ):
+        elif ingested_folder_table(p) is not None:
             out.append(p / "incidents.parquet")
         else:
             out.append(p)
@@ -1558,7 +1599,8 @@ def write_outputs(
     ``table=None`` (every row rejected) writes only ``rejected.csv`` and the report, and
     removes an ``incidents.parquet`` left by an earlier run so that no stale table remains.
     ``rejected.csv`` gets a ``reason_text`` column in ``lang`` (``en`` or ``zh``) after the
-    ``reason`` code, and like every CSV for people is UTF-8 with a byte-order mark
+    ``reason`` code (and, in ``zh``, the ``field`` of a row not read, ``(field count)`` or
+    ``(encoding)``, in Chinese), and like every CSV for people is UTF-8 with a byte-order mark
     (:data:`xunfang.outputs.CSV_ENCODING`). Each file is written to a unique temporary name
     in ``out_dir`` (:func:`tempfile.mkstemp`) and the three are renamed only when all are
     complete, so a failed run leaves no half file and a second writer never shares a
@@ -1593,6 +1635,9 @@ def write_outputs(
                 )
             ],
         )
+        if "field" in rej and lang == "zh":  # a row not read blames no column: say so
+            marks = rej["field"].isin([FIELD_COUNT_FIELD, ENCODING_FIELD])
+            rej.loc[marks, "field"] = rej.loc[marks, "field"].map(lambda f: column_text(f, lang))
         rej.to_csv(tmp["rejected"], index=False, encoding=CSV_ENCODING)
         tmp["report"].write_text(
             strict_json.dumps(report.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8"

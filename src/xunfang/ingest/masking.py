@@ -8,12 +8,17 @@
   021-6432-1234 -> 021****1234; a leading 86 country code of a longer number is dropped);
   numbers of fewer than 8 digits (110, 12345) become ``***``. The masked phone still tells
   one repeat caller from many callers at one spot (same prefix and last four digits),
-  which analysts use to discount one person's repeated calls, while it identifies no one.
+  which analysts use to discount one person's repeated calls, while it identifies no one;
+* free text (a call's description, "报警人王小明称其电话13912345678"): :func:`mask_free_text`
+  masks the numbers in it (Chinese mobiles, landlines, resident ID numbers) and the name
+  after 报警人/当事人/求助人/受害人/嫌疑人/联系人 by the two rules above.
 
 Standard library only: the service imports it without the geospatial stack.
 """
 
 from __future__ import annotations
+
+import re
 
 MIN_PHONE_DIGITS = 8
 """Numbers with fewer digits are masked entirely (``***``)."""
@@ -38,3 +43,53 @@ def mask_phone_text(phone: str | None) -> str | None:
     if len(digits) < MIN_PHONE_DIGITS:
         return "***"
     return digits[:3] + "****" + digits[-4:]
+
+
+_ID_OR_PHONE = re.compile(
+    r"(?<![0-9A-Za-z])(?:"
+    r"(?P<id>\d{17}[\dXx])"  # resident ID number, 18 characters
+    r"|(?P<mobile>(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4})"  # Chinese mobile
+    r"|(?P<landline>0\d{2,3}[- ]?\d{7,8})"  # area code and local number
+    r")(?![0-9A-Za-z])"
+)
+"""Numbers that identify a person in free text; not part of a longer run of digits or
+letters (an incident number ``SYN202400001`` is left alone)."""
+
+ROLE_WORDS = ("报警人", "当事人", "求助人", "受害人", "嫌疑人", "联系人", "报案人")
+"""Words after which free text names a person."""
+
+_NAME_STOP = "称说在于因的报电手现被和与及向从到反表打自其、，。；：,.;:（）() "
+_NAME = re.compile(
+    "(?P<role>" + "|".join(ROLE_WORDS) + ")(?P<sep>[：:\\s]*)"
+    f"(?P<name>(?![{re.escape(_NAME_STOP)}])[\u4e00-\u9fff]"
+    f"(?:(?![{re.escape(_NAME_STOP)}])[\u4e00-\u9fff]){{1,3}})"
+)
+"""A name of 2-4 Han characters after one of :data:`ROLE_WORDS` (``报警人王小明称`` ->
+``王小明``): the name ends before a word that usually follows it (称, 在, 电话 ...)."""
+
+
+def mask_free_text(text: str | None) -> str | None:
+    """``text`` with the personal data in it masked: resident ID numbers (18 characters,
+    first 3 and last 4 kept: ``110****123X``), Chinese mobile numbers and landlines
+    (:func:`mask_phone_text`: ``139****5678``) and the names after :data:`ROLE_WORDS`
+    (:func:`mask_name_text`: ``王*``). ``None`` stays ``None``.
+
+    Examples
+    --------
+    >>> mask_free_text("报警人王小明称其电话13912345678，身份证11010119900307123X")
+    '报警人王*称其电话139****5678，身份证110****123X'
+    >>> mask_free_text("当事人：李四，座机021-64321234")
+    '当事人：李*，座机021****1234'
+    """
+    if text is None:
+        return None
+
+    def number(m: re.Match[str]) -> str:
+        if m.group("id"):
+            return m.group("id")[:3] + "****" + m.group("id")[-4:]
+        return mask_phone_text(m.group(0)) or ""
+
+    def name(m: re.Match[str]) -> str:
+        return m.group("role") + m.group("sep") + (mask_name_text(m.group("name")) or "")
+
+    return _NAME.sub(name, _ID_OR_PHONE.sub(number, text))

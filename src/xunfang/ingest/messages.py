@@ -309,7 +309,13 @@ _ZERO_ZERO = re.compile(
     re.DOTALL,
 )
 
-_COLUMNS_ZH = {"caller_name": "报警人姓名", "caller_phone": "联系电话"}
+_COLUMNS_ZH = {
+    "caller_name": "报警人姓名",
+    "caller_phone": "联系电话",
+    # the blamed "field" of a row that was not read (xunfang.ingest.incidents)
+    "(field count)": "（字段数）",
+    "(encoding)": "（编码）",
+}
 
 
 def expected_text(expected: str, lang: str = "en") -> str:

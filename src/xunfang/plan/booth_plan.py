@@ -51,7 +51,7 @@ from xunfang.ingest.incidents import (
     IncidentTable,
     IngestReport,
     ingest,
-    read_incident_table,
+    read_ingested_tables,
 )
 from xunfang.ingest.network import STITCH_HIGHWAY, RoadNetwork
 from xunfang.ingest.notes import Note
@@ -423,12 +423,14 @@ def make_booth_plan(
             raise ValidationError(
                 f"no incidents inside {area.name}: check the area and the files (a district "
                 "without history: --demand road_length or --demand-points FILE)"
+                + frame_hint(table, inside, area.polygon, area.name)
             )
         if len(incidents) < MIN_INCIDENTS:
             raise ValidationError(
                 f"only {len(incidents)} incidents inside {area.name} (of the chosen types): too "
                 f"few to site booths on (at least {MIN_INCIDENTS}); widen --types or the period, "
                 "or plan on road length (--demand road_length)"
+                + frame_hint(table, inside, area.polygon, area.name)
             )
     lap("ingest")
 
@@ -757,9 +759,10 @@ def read_plan_incidents(
 ) -> tuple[IncidentTable, IngestReport | None]:
     """The incident table of a plan in ``crs`` (empty, without a report, when the demand is
     not incidents and no incident file is at hand): ``config.incident_files`` or the city's,
-    read with the config's profile and frame or the city's (an ingested ``.parquet`` is read
-    as it is). Used once per district by :func:`make_booth_plan` and once for the whole city
-    by :mod:`xunfang.plan.city_plan`.
+    read with the config's profile and frame or the city's (an ingested ``.parquet`` or
+    folder is read as it is: :func:`xunfang.ingest.incidents.read_ingested_tables`). Used
+    once per district by :func:`make_booth_plan` and once for the whole city by
+    :mod:`xunfang.plan.city_plan`.
 
     Raises
     ------
@@ -771,8 +774,9 @@ def read_plan_incidents(
     )
     if not files:
         return _empty_incidents(crs, city.timezone or "UTC"), None
-    if len(files) == 1 and files[0].suffix == ".parquet":
-        return read_incident_table(files[0]).reproject(crs), None
+    ingested = read_ingested_tables(files, crs)
+    if ingested is not None:  # read as `xunfang ingest` wrote it, never ingested again
+        return ingested, None
     if config.frame is not None:  # the run's frame covers the incident columns too
         city = replace(
             city, frame=config.frame.lower().replace("-", ""), frame_stated=True, frame_option=True
@@ -780,6 +784,52 @@ def read_plan_incidents(
     prof = city.ingest_profile(config.profile)
     table, _rejected, report = ingest(files, prof, crs=crs, frame=city.incident_frame(prof))
     return table, report
+
+
+NEAR_OUTSIDE_M = 1000.0
+"""How far outside the area :func:`frame_hint` counts incidents as just outside, metres: about
+the shift a wrong coordinate frame makes in China (GCJ-02 against WGS-84 a few hundred
+metres, BD-09 against GCJ-02 some 0.006-0.0065 degrees, near 1 km: :mod:`xunfang.ingest.coords`)."""
+
+
+def frame_hint(
+    table: IncidentTable, inside: np.ndarray, polygon: BaseGeometry, area_name: str
+) -> str:
+    """The tail of a "too few incidents inside" message when most of ``table`` falls
+    outside the area: how many, how many of them within :data:`NEAR_OUTSIDE_M` of it, and
+    to check ``--frame`` (incidents read in the wrong frame land beside the area); ``""``
+    when most fall inside.
+
+    Parameters
+    ----------
+    table
+        The incidents read, ``x_m``/``y_m`` in the area's CRS (metres).
+    inside
+        Boolean array of shape (len(table),): the rows inside the area.
+    polygon
+        The area, in the table's CRS.
+    area_name
+        The area's name, for the message.
+    """
+    n = len(table)
+    n_out = n - int(np.count_nonzero(inside))
+    if n == 0 or n_out * 2 <= n:
+        return ""
+    xy = table.xy[~np.asarray(inside, dtype=bool)]
+    x0, y0, x1, y1 = polygon.bounds
+    d = NEAR_OUTSIDE_M
+    box = (xy[:, 0] >= x0 - d) & (xy[:, 0] <= x1 + d) & (xy[:, 1] >= y0 - d) & (xy[:, 1] <= y1 + d)
+    shapely.prepare(polygon)
+    near = (
+        int(np.count_nonzero(shapely.dwithin(polygon, shapely.points(xy[box]), d)))
+        if box.any()
+        else 0
+    )
+    return (
+        f"; {n_out:,} of the {n:,} incidents read fall outside {area_name}, {near:,} of them "
+        f"within 1 km of it: if the area is right, check --frame (the frame of the incident "
+        f"coordinates: wgs84, gcj02 or bd09)"
+    )
 
 
 def _empty_incidents(crs: CRS, timezone: str) -> IncidentTable:

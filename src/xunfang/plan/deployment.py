@@ -99,7 +99,7 @@ from xunfang.ingest.incidents import (
     IngestReport,
     bulk_span,
     ingest,
-    read_incident_table,
+    read_ingested_tables,
 )
 from xunfang.ingest.network import RoadNetwork
 from xunfang.ingest.notes import Note
@@ -1775,8 +1775,9 @@ def load_plan_context(
     files = list(incident_files) or _recorded_incident_files(summary, summary_path)
     files = files or city.incident_files()
     report: IngestReport | None
-    if incidents is not None or (len(files) == 1 and files[0].suffix == ".parquet"):
-        given = incidents if incidents is not None else read_incident_table(files[0])
+    # given, or an ingested table read as `xunfang ingest` wrote it (never ingested again)
+    given = incidents if incidents is not None else read_ingested_tables(files, area.crs)
+    if given is not None:
         table = given.reproject(area.crs)
         inside = shapely.contains_xy(area.polygon, table.xy[:, 0], table.xy[:, 1])
         table, report = table.subset(inside), None

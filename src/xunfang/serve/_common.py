@@ -466,6 +466,13 @@ area names stay verbatim."""
 
 _BAD_BYTES_HINT_ZH = "；或用 --bad-bytes reject-row 只拒绝含有这类字节的行"
 """The Chinese of :data:`xunfang.ingest.readers.BAD_BYTES_HINT`."""
+_FRAME_HINT = re.compile(
+    r"; ([\d,]+) of the ([\d,]+) incidents read fall outside (.+), ([\d,]+) of them within 1 km "
+    r"of it: if the area is right, check --frame \(the frame of the incident coordinates: "
+    r"wgs84, gcj02 or bd09\)$",
+    re.DOTALL,
+)
+"""The tail :func:`xunfang.plan.booth_plan.frame_hint` puts on a too-few-incidents message."""
 _WHERE = re.compile(
     r"^(.+?)((?:, row \d+)?)((?:, feature \d+)?)((?:, field '[^']*')?): (.+)$", re.DOTALL
 )
@@ -487,6 +494,20 @@ def error_text(message: str, lang: str = "en") -> str:
         return message
     if message.endswith(BAD_BYTES_HINT):  # the way through a refused file, on any message
         return error_text(message.removesuffix(BAD_BYTES_HINT), lang) + _BAD_BYTES_HINT_ZH
+    for tail, tail_zh in (
+        (INGEST_FIRST_HINT, _INGEST_FIRST_HINT_ZH),
+        (ENCODING_NOTE, _ENCODING_NOTE_ZH),
+    ):
+        if message.endswith(tail):  # outside `xunfang ingest` (:func:`ingest_first`)
+            return error_text(message.removesuffix(tail), lang) + tail_zh
+    frame = _FRAME_HINT.search(message)
+    if frame:  # most incidents beside the area (xunfang.plan.booth_plan.frame_hint)
+        n_out, n, area, near = frame.groups()
+        return (
+            error_text(message[: frame.start()], lang)
+            + f"；读入的 {n} 起警情中有 {n_out} 起在 {area} 之外，其中 {near} 起距其 1 公里以内："
+            "若区域无误，请检查 --frame（警情坐标的坐标系：wgs84、gcj02 或 bd09）"
+        )
     zh = _error_zh(message)
     if zh is not None:
         return zh
@@ -518,21 +539,63 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def fail(exc: BaseException, lang: str = "en") -> typer.Exit:
+def fail(exc: BaseException, lang: str = "en", *, ingest_options: bool = False) -> typer.Exit:
     """Print ``error: <message>`` (``lang`` ``zh``: ``错误：`` and the Chinese text of a
     known message, :func:`error_text`) to standard error; the caller raises the returned
-    exit (code 2).
+    exit (code 2). Unless the command has ``--encoding`` and ``--bad-bytes``
+    (``ingest_options``: ``xunfang ingest``), hints naming them say to ingest first
+    (:func:`ingest_first`).
 
     When the error is a missing file inside the data directory (the environment's, or
     ./data by default), the message goes on to say where xunfang looked and how to set
     ``XUNFANG_DATA_DIR`` (:func:`xunfang.config.data_dir_hint`)."""
     head = "错误：" if lang == "zh" else "error: "
-    message = error_text(str(exc), lang)
+    message = str(exc) if ingest_options else ingest_first(str(exc))
+    message = error_text(message, lang)
     hint = _missing_data_hint(exc)
     if hint and hint not in message:
         message = f"{message}; {hint}"
     err_console.print(f"[bold red]{head}[/]{escape(message)}", soft_wrap=True)
     return typer.Exit(code=2)
+
+
+INGEST_FIRST_HINT = (
+    "; or reject only the rows holding such bytes: `xunfang ingest FILE --bad-bytes "
+    "reject-row --out DIR`, then give --incidents DIR"
+)
+"""What :data:`xunfang.ingest.readers.BAD_BYTES_HINT` says in commands without
+``--bad-bytes`` (plan, deploy, simulate, forecast): ingest first, pass the folder."""
+_INGEST_FIRST_HINT_ZH = (
+    "；或先用 `xunfang ingest 文件 --bad-bytes reject-row --out 文件夹` 只拒绝含有这类字节的行，"
+    "再用 --incidents 文件夹"
+)
+ENCODING_NOTE = (
+    " (--encoding is an option of `xunfang ingest`: ingest the file with it and give "
+    "--incidents the folder it writes, or state encoding in a --mapping file)"
+)
+"""Put after a message naming ``--encoding`` in a command that has no such option."""
+_ENCODING_NOTE_ZH = (
+    "（--encoding 是 `xunfang ingest` 的选项：先用它导入文件，再用 --incidents 指定导入输出的"
+    "文件夹；或在 --mapping 映射文件中写明 encoding）"
+)
+
+
+def ingest_first(message: str) -> str:
+    """``message`` as it should read in a command other than ``xunfang ingest``:
+    ``--bad-bytes`` and ``--encoding`` are options of ``ingest`` only, so elsewhere their
+    hints say to ingest first and pass the ingested folder (:data:`INGEST_FIRST_HINT`,
+    :data:`ENCODING_NOTE`).
+
+    Examples
+    --------
+    >>> ingest_first("x.csv: bad bytes" + BAD_BYTES_HINT).endswith("--incidents DIR")
+    True
+    """
+    tail = INGEST_FIRST_HINT if message.endswith(BAD_BYTES_HINT) else ""
+    message = message.removesuffix(BAD_BYTES_HINT)
+    if "--encoding" in message:
+        message += ENCODING_NOTE
+    return message + tail
 
 
 def _missing_data_hint(exc: BaseException) -> str:

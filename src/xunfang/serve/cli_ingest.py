@@ -247,7 +247,7 @@ def ingest_cmd(
                 raise
             written = write_outputs(out, table, rejected, report, lang=lang)
     except (XunfangError, OSError) as exc:
-        raise fail(exc, lang) from exc
+        raise fail(exc, lang, ingest_options=True) from exc
     print_ingest_report(report, lang)
     console.print(
         text(

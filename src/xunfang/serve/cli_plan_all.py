@@ -52,7 +52,7 @@ def render_district(
     """A district's files, rendered where it was planned, for ``out/<area>/``, with
     positions in ``output_frame`` (``--output-frame``) as a single-area plan writes them."""
     folder = out / area_folder(plan.config.area or plan.area.name)
-    files = render_plan_files(plan, folder, lang=lang, output_frame=output_frame)
+    files = render_plan_files(plan, folder, lang=lang, output_frame=output_frame, city_dir=out)
     return RenderedDistrict(files, plan.area.polygon_wgs84, tuple(network_warnings(plan, lang)))
 
 

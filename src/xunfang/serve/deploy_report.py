@@ -410,20 +410,21 @@ def block_map(dep: Deployment, lang: str = "en") -> go.Figure:
             p = np.asarray(rt.path_nodes)
             if p.size == 0:
                 continue
+            shown = _unit(rt.unit, lang)  # "B01 sector" -> "B01 巡区" in Chinese
             fig.add_trace(
                 go.Scatter(
                     x=_r(dep.node_lon[p]),
                     y=_r(dep.node_lat[p]),
                     mode="lines+text",
-                    name=rt.unit,
+                    name=shown,
                     legendgroup=rt.unit,
                     showlegend=True,
                     visible=visible,
                     line={"color": unit_colour[rt.unit], "width": 3},
-                    text=[rt.unit] + [""] * (p.size - 1),
+                    text=[shown] + [""] * (p.size - 1),
                     textposition="top right",
                     textfont={"color": unit_colour[rt.unit], "size": 11},
-                    hovertemplate=f"{rt.unit}<extra></extra>",
+                    hovertemplate=f"{shown}<extra></extra>",
                 )
             )
         blk = a[a["block"] == b.index]
@@ -442,7 +443,7 @@ def block_map(dep: Deployment, lang: str = "en") -> go.Figure:
                     name=_t("vehicles" if kind == "mobile" else kind, lang),
                     visible=visible,
                     text=[
-                        f"{_place(x, lang)} · {_place(n, lang)}"
+                        f"{_place(_unit(x, lang), lang)} · {_place(n, lang)}"
                         for x, n in zip(label, sub["post_name"], strict=True)
                     ],
                     hovertemplate="%{text}<extra></extra>",

@@ -116,6 +116,12 @@ _TEXT: dict[str, dict[str, str]] = {
     "objective": {"en": "objective", "zh": "目标值"},
     "bound": {"en": "proved bound", "zh": "已证界"},
     "proven": {"en": "(proven optimal)", "zh": "（已证最优）"},
+    "models_refs": {
+        "en": "MCLP: Church & ReVelle (1974); p-median: Hakimi (1964), ReVelle & Swain (1970). "
+        "Solver: HiGHS.",
+        "zh": "MCLP：Church 与 ReVelle (1974)；p-中位：Hakimi (1964)，ReVelle 与 Swain "
+        "(1970)。求解器：HiGHS。",
+    },
     "models_note": {
         "en": "{n_cand} candidate sites, {n_demand} demand nodes.",
         "zh": "{n_cand} 个候选点，{n_demand} 个需求节点。",
@@ -392,8 +398,14 @@ def _template_env() -> Environment:
     )
 
 
-def render_html(plan: BoothPlan, lang: str = "en", *, out_dir: str = "OUT") -> str:
-    """The report as one HTML string (plotly.js embedded once).
+def render_html(
+    plan: BoothPlan, lang: str = "en", *, out_dir: str = "OUT", city_dir: str | None = None
+) -> str:
+    """The report as one HTML string (plotly.js embedded once). Its next step names
+    ``out_dir`` (the plan's folder) and a deploy folder beside it; for a district of a
+    city run (``city_dir``: the run's folder, which deploy refuses to write into) the
+    deploy folder is ``<city_dir>_deploy/<district>`` outside it, where the city's
+    ``deploy --plan-dir`` writes that district too.
 
     Raises
     ------
@@ -409,6 +421,13 @@ def render_html(plan: BoothPlan, lang: str = "en", *, out_dir: str = "OUT") -> s
         for key, fig in figs.items()
     }
     env = _template_env()
+    if city_dir is None:
+        deploy_out, deploy_link = f"{out_dir}/../deploy", "../deploy/report.html"
+    else:
+        city = Path(city_dir)
+        district = Path(out_dir).name
+        deploy_out = str(city.with_name(city.name + "_deploy") / district)
+        deploy_link = f"../../{city.name}_deploy/{district}/report.html"
     local = plan.incidents.local_time()
     period = (
         (local.min().strftime("%Y-%m-%d"), local.max().strftime("%Y-%m-%d"))
@@ -432,6 +451,8 @@ def render_html(plan: BoothPlan, lang: str = "en", *, out_dir: str = "OUT") -> s
         figs=html,
         plotlyjs=get_plotlyjs(),
         out_dir=out_dir,
+        deploy_out=deploy_out,
+        deploy_link=deploy_link,
         period=period,
         hotspot_lines=hotspot_lines,
         fmt_min=_fmt_min,
@@ -688,18 +709,25 @@ def write_plan(
 
 
 def render_plan_files(
-    plan: BoothPlan, out_dir: str | Path, *, lang: str = "en", output_frame: str = "wgs84"
+    plan: BoothPlan,
+    out_dir: str | Path,
+    *,
+    lang: str = "en",
+    output_frame: str = "wgs84",
+    city_dir: str | Path | None = None,
 ) -> dict[str, str]:
     """The text of every file :func:`write_plan` writes, by file name, in the order written
     (a city plan's worker renders them, and the client only writes them:
-    :func:`write_plan_files`). ``out_dir`` is only named in the report."""
+    :func:`write_plan_files`). ``out_dir`` (and ``city_dir``, the city run's folder for a
+    district of one: :func:`render_html`) is only named in the report."""
     out = Path(out_dir)
     files: dict[str, str] = {}
 
     def put(name: str, text: str) -> None:
         files[name] = text
 
-    put("report.html", render_html(plan, lang, out_dir=str(out)))
+    city = None if city_dir is None else str(city_dir)
+    put("report.html", render_html(plan, lang, out_dir=str(out), city_dir=city))
     sites = plan.sites.copy()
     sites["lon"], sites["lat"] = sites.geometry.x, sites.geometry.y
     sites = to_output_frame(sites, output_frame)

@@ -29,7 +29,7 @@ from xunfang.errors import DataFileError, ValidationError
 from xunfang.ingest.areas import StudyArea
 from xunfang.ingest.city import City, default_city
 from xunfang.ingest.coords import frame_column_to_wgs84
-from xunfang.ingest.incidents import IncidentTable, ingest
+from xunfang.ingest.incidents import IncidentTable, ingest, read_ingested_tables
 from xunfang.ingest.network import RoadNetwork
 from xunfang.plan.booth_plan import read_plan_record, read_sites_csv
 from xunfang.simulate.calls import Period, incident_frame
@@ -240,10 +240,16 @@ def load_incidents(
             files.extend(available)
         else:
             files = every
-    prof = the_city.ingest_profile()
-    table, _rejected, report = ingest(
-        files, prof, crs=area.crs, frame=the_city.incident_frame(prof)
-    )
+    ingested = read_ingested_tables(files, area.crs)  # as `xunfang ingest` wrote it
+    rejected: dict[str, int] = {}
+    if ingested is not None:
+        table = ingested
+    else:
+        prof = the_city.ingest_profile()
+        table, _rejected, report = ingest(
+            files, prof, crs=area.crs, frame=the_city.incident_frame(prof)
+        )
+        rejected = dict(report.rejected)
     frame = table.frame
     inside = shapely.contains_xy(area.polygon, frame["x_m"].to_numpy(), frame["y_m"].to_numpy())
     if types:
@@ -279,7 +285,7 @@ def load_incidents(
         heldout=full[held].reset_index(drop=True),
         training=training,
         outside_area=int((~inside).sum()),
-        rejected=dict(report.rejected),
+        rejected=rejected,
         files=tuple(str(f) for f in files),
         training_months=tuple(sorted(months)),
     )

@@ -37,6 +37,7 @@ from xunfang.dispatch.model import (
 )
 from xunfang.dispatch.model import Unit as CoreUnit
 from xunfang.errors import ValidationError
+from xunfang.ingest.masking import mask_free_text
 from xunfang.serve.api import field_schemas as F
 from xunfang.serve.api import schemas as S
 from xunfang.serve.api.calltypes import CALL_TYPES
@@ -485,12 +486,13 @@ def ack_call(svc: Service, call_id: int, ctx: Ctx) -> S.CallOut:
 
 
 _EDITABLE = ("call_type", "priority", "description", "address", "caller_name", "caller_phone")
-_PERSONAL = {"caller_name": mask_name, "caller_phone": mask_phone}
+_PERSONAL = {"caller_name": mask_name, "caller_phone": mask_phone, "description": mask_free_text}
 
 
 def edit_call(svc: Service, call_id: int, body: F.CallEdit, ctx: Ctx) -> S.CallOut:
     """Change a call after intake; the audit log records each change, old -> new
-    (the caller's name and phone masked: the log never holds personal data)."""
+    (the caller's name and phone, and the numbers and names in the description, masked:
+    the log never holds personal data)."""
     given = body.model_fields_set
     if ("lon" in given) != ("lat" in given):
         raise FieldError("lat" if "lon" in given else "lon", "give lon and lat together")

@@ -16,7 +16,9 @@ def kpi_standards(
     svc: Service, since: dt.datetime, until: dt.datetime, now: dt.datetime
 ) -> F.KpiStandardsOut:
     """KPIs over ``[since, until)``; ``now`` (the time of the query) judges the steps not
-    yet ended (:func:`xunfang.store.kpi_sql.call_steps`).
+    yet ended (:func:`xunfang.store.kpi_sql.call_steps`) and ends the on-duty and
+    away-from-post time of a window reaching into the future (见警率 counts no time after
+    ``now``).
 
     Raises
     ------
@@ -41,7 +43,11 @@ def kpi_standards(
         n, steps, disp = kpi_sql.call_steps(s, since, until, limits, now)
         alerts = kpi_sql.alert_counts(s, since, until, std.alert_ack_s)
         person_times = kpi_sql.patrol_person_times(s, since, until)
-        on_s, away_s = kpi_sql.visibility_seconds(s, since, until)
+        # time after `now` has not happened: a window ending later counts up to now only
+        duty_until = min(until, now)
+        on_s, away_s = (
+            kpi_sql.visibility_seconds(s, since, duty_until) if duty_until > since else (0.0, 0.0)
+        )
 
     def stats(name: str) -> F.StandardStats:
         st = steps[name]

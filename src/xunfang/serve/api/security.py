@@ -25,7 +25,7 @@ import jwt
 from pwdlib import PasswordHash
 
 from xunfang.errors import ValidationError
-from xunfang.ingest.masking import mask_name_text, mask_phone_text
+from xunfang.ingest.masking import mask_free_text, mask_name_text, mask_phone_text
 
 ALGORITHM = "HS256"
 ISSUER = "xunfang"
@@ -190,15 +190,31 @@ def caller_view(
     return mask_name(name), mask_phone(phone)
 
 
+def text_view(principal: Principal | None, text: str | None, *, unmask: bool = False) -> str | None:
+    """A call's free text (its ``description``) as ``principal`` may see it: in clear for
+    the roles that see the caller (:func:`caller_view`, same ``unmask``), else with the
+    phone and ID numbers and the names after 报警人/当事人... masked
+    (:func:`xunfang.ingest.masking.mask_free_text`). The one rule for REST answers and
+    live-feed events (:func:`event_view`)."""
+    if unmask or (principal is not None and principal.sees_caller):
+        return text
+    return mask_free_text(text)
+
+
 PERSONAL_FIELDS = ("caller_name", "caller_phone")
 """Fields of a payload that hold a caller's personal data."""
+FREE_TEXT_FIELDS = ("description",)
+"""Free-text fields of a payload that carries :data:`PERSONAL_FIELDS` (a call): masked
+with :func:`text_view`."""
 
 
 def event_view(principal: Principal, kind: str, data: dict[str, Any]) -> dict[str, Any]:
     """A live-feed payload as ``principal`` may see it (see :func:`caller_view`): any
-    event carrying ``caller_name`` or ``caller_phone`` is masked, whatever its ``kind``,
+    event carrying ``caller_name`` or ``caller_phone`` is masked (and its ``description``,
+    :func:`text_view`), whatever its ``kind``,
     so that a new event type cannot leak them by being forgotten in a list."""
     if principal.sees_caller or not any(f in data for f in PERSONAL_FIELDS):
         return data
     name, phone = caller_view(principal, data.get("caller_name"), data.get("caller_phone"))
-    return {**data, "caller_name": name, "caller_phone": phone}
+    texts = {f: text_view(principal, data[f]) for f in FREE_TEXT_FIELDS if f in data}
+    return {**data, "caller_name": name, "caller_phone": phone, **texts}

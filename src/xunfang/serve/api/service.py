@@ -54,6 +54,7 @@ from xunfang.serve.api.security import (
     Role,
     caller_view,
     hash_password,
+    text_view,
 )
 from xunfang.serve.api.settings import ServeSettings
 from xunfang.store import repo
@@ -149,7 +150,7 @@ def call_out(
         type_group=row.type_group,
         priority=row.priority,
         status=row.status,  # type: ignore[arg-type]
-        description=row.description,
+        description=text_view(principal, row.description, unmask=unmask) or "",
         address=row.address,
         caller_name=caller_name,
         caller_phone=caller_phone,
@@ -292,9 +293,10 @@ class Service:
             "crew": 2,
             "speed_factor": 1.0,
         }
-        if site.kind == "station":
+        if site.kind == "station":  # named in the console's language (ids stay the same)
+            patrol = "巡逻车" if self.settings.lang == "zh" else " patrol "
             return [
-                {**base, "id": f"{slug}-P{i}", "kind": "patrol", "name": f"{site.name} patrol {i}"}
+                {**base, "id": f"{slug}-P{i}", "kind": "patrol", "name": f"{site.name}{patrol}{i}"}
                 for i in range(1, self.settings.units_per_station + 1)
             ]
         return [
@@ -1070,8 +1072,12 @@ class Service:
         return out
 
     # ------------------------------------------------------------------ KPIs, audit
-    def kpis(self, since: dt.datetime, until: dt.datetime) -> S.KpiOut:
-        """Response times by priority, calls by type and hour, person-times on duty."""
+    def kpis(
+        self, since: dt.datetime, until: dt.datetime, now: dt.datetime | None = None
+    ) -> S.KpiOut:
+        """Response times by priority, calls by type and hour, person-times on duty
+        (person-hours counted up to ``now`` when the window ends later: time not yet
+        passed is not on duty)."""
         tz = zoneinfo.ZoneInfo(self.settings.timezone)
         with self.db.read() as s:
             calls = repo.calls_received_between(s, since, until)
@@ -1111,7 +1117,7 @@ class Service:
             [StatusChange(e.unit_id, e.at, e.new_status) for e in changes],
             {u.id: u.crew for u in units},
             since,
-            until,
+            max(since, min(until, now)) if now is not None else until,
         )
         return S.KpiOut(
             since=since,

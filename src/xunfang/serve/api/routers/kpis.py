@@ -39,4 +39,4 @@ def kpis(
     start = _aware(since, "since") if since is not None else end - dt.timedelta(days=7)
     if start >= end:
         raise FieldError("since", "since must be before until")
-    return svc.kpis(start, end)
+    return svc.kpis(start, end, ctx.now)
