@@ -55,6 +55,26 @@ _ID_OR_PHONE = re.compile(
 """Numbers that identify a person in free text; not part of a longer run of digits or
 letters (an incident number ``SYN202400001`` is left alone)."""
 
+_FULL_WIDTH = str.maketrans(
+    {**{chr(0xFF10 + i): str(i) for i in range(10)}, "Ｘ": "X", "ｘ": "x", "＋": "+", "－": "-"}
+    | {"\u3000": " "}
+)
+"""Full-width digits, ``Ｘ``, ``＋``, ``－`` and the ideographic space as their ASCII forms
+(Chinese input methods often type full-width digits: ``１３９１２３４５６７８``)."""
+
+_HAN_DIGIT = {c: str(i) for i, c in enumerate("零一二三四五六七八九")} | {"〇": "0"}
+_HAN_RUN = re.compile("[" + "".join(_HAN_DIGIT) + "]{7,}")
+"""Seven or more Chinese numerals in a row: a number spelled out (``一三九一二三四五六七八``);
+shorter runs (``三十一``, ``一一〇``) are words, not phone numbers."""
+
+
+def _folded(text: str) -> str:
+    """``text`` with the digits written otherwise as ASCII digits, one character for one
+    (so that positions in it are positions in ``text``)."""
+    text = text.translate(_FULL_WIDTH)
+    return _HAN_RUN.sub(lambda m: "".join(_HAN_DIGIT[c] for c in m.group(0)), text)
+
+
 ROLE_WORDS = ("报警人", "当事人", "求助人", "受害人", "嫌疑人", "联系人", "报案人")
 """Words after which free text names a person."""
 
@@ -72,7 +92,9 @@ def mask_free_text(text: str | None) -> str | None:
     """``text`` with the personal data in it masked: resident ID numbers (18 characters,
     first 3 and last 4 kept: ``110****123X``), Chinese mobile numbers and landlines
     (:func:`mask_phone_text`: ``139****5678``) and the names after :data:`ROLE_WORDS`
-    (:func:`mask_name_text`: ``王*``). ``None`` stays ``None``.
+    (:func:`mask_name_text`: ``王*``). ``None`` stays ``None``. Numbers are found in full-width
+    digits and in runs of seven or more Chinese numerals too (their masked form is in ASCII
+    digits); the rest of the text is left as it was.
 
     Examples
     --------
@@ -92,4 +114,10 @@ def mask_free_text(text: str | None) -> str | None:
     def name(m: re.Match[str]) -> str:
         return m.group("role") + m.group("sep") + (mask_name_text(m.group("name")) or "")
 
-    return _NAME.sub(name, _ID_OR_PHONE.sub(number, text))
+    folded = _folded(text)
+    parts, last = [], 0
+    for m in _ID_OR_PHONE.finditer(folded):
+        parts += [text[last : m.start()], number(m)]
+        last = m.end()
+    parts.append(text[last:])
+    return _NAME.sub(name, "".join(parts))
