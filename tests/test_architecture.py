@@ -49,3 +49,29 @@ def test_the_checker_sees_a_violation(tmp_path: Path) -> None:
     bad = tmp_path / "m.py"
     bad.write_text("from xunfang.serve.cli import app\nimport xunfang.plan.siting\n")
     assert _imports(bad) == {"xunfang.serve.cli", "xunfang.plan.siting"}
+
+
+def _city_named_outside_ingest(src: Path, city: str) -> list[str]:
+    """Modules outside ``ingest/`` whose text names ``city`` (case-insensitive)."""
+    return sorted(
+        str(p.relative_to(src))
+        for p in src.rglob("*.py")
+        if "ingest" not in p.relative_to(src).parts
+        and city in p.read_text(encoding="utf-8").lower()
+    )
+
+
+def test_no_module_outside_ingest_names_the_example_city() -> None:
+    # any city reaches analysis, planning, dispatch, simulation and serving as data: the
+    # example configuration (data/cities/chicago.toml) is named only by the ingest stage
+    assert _city_named_outside_ingest(SRC, "chicago") == []
+    # the check sees a name where there is one (the ingest stage's city profile)
+    assert (SRC / "ingest" / "profiles.py").read_text(encoding="utf-8").lower().count("chicago")
+
+
+def test_the_city_check_sees_a_violation(tmp_path: Path) -> None:
+    (tmp_path / "plan").mkdir()
+    (tmp_path / "ingest").mkdir()
+    (tmp_path / "plan" / "x.py").write_text('"""Measured on Chicago districts."""\n')
+    (tmp_path / "ingest" / "y.py").write_text('"""Chicago profile."""\n')
+    assert _city_named_outside_ingest(tmp_path, "chicago") == ["plan/x.py"]

@@ -71,7 +71,7 @@ __all__ = [
 CITY_CURVE_TIME_S = 5.0
 """Wall seconds of each district's trade-off curve in a city plan after which it runs no more
 branch and bound (``DecisionConfig.curve_time_s``; the command line's default for a city, one
-area's plan gets 40). Measured on Chicago districts 1, 4, 6, 10, 11
+area's plan gets 40). Measured on the example city's districts 1, 4, 6, 10, 11
 and 25 (K = 0..54): the curve's heuristics and LP bounds take 1-11 s of CPU (0.9-8.4 s on
 districts 1, 4, 8, 11 and 20 since the covering helpers' faster forms, the same answers; there
 the 5 s budget added 1.2-2.3 s of CPU and changed the points of district 1 only: 2 more proven
@@ -159,7 +159,7 @@ def area_folder(area: str) -> str:
 
 def district_areas(settings: Settings, spec: str, city: City | None = None) -> list[str]:
     """Study-area names of ``spec``: ``district:all`` (every polygon of the layer, e.g. all 22
-    Chicago police districts), ``all`` (every polygon of the city's first layer: with
+    police districts of the example city), ``all`` (every polygon of the city's first layer: with
     ``--boundary FILE`` that is ``boundary:all``) or ``KIND:A,B,C`` (each listed polygon,
     planned separately).
 
@@ -485,7 +485,7 @@ def map_areas(
 
     # hash=False: a random key instead of dask's token of the data, which pickled the whole
     # incident table and each district's network once more on the client (0.4 s of CPU for
-    # Chicago's district 8 network alone)
+    # the example city's district 8 network alone)
     shared_futures = [client.scatter(x, broadcast=True, hash=False) for x in shared]
     client.wait_for_workers(1)
     waiting = largest_first(jobs)

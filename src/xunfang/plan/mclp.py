@@ -22,7 +22,7 @@ and candidates covering nothing left are dropped (all exact). Then:
    ``benchmarks/bench_siting.py`` (same model, same 20 s limit, loaded machine): presolve on
    stopped after 42 s (HiGHS 32 s) with a 1.3 % gap at 120 s, presolve off after 23 s with
    0.94 %; at 90 s both ended with the same solution (gaps 3.05 % on, 2.90 % off). On the
-   Chicago districts at the plan's default 3 minutes the heuristics settle the MCLP and HiGHS
+   example city's districts at the plan's default 3 minutes the heuristics settle the MCLP and HiGHS
    does not run. The reductions above do presolve's main work here.
 """
 

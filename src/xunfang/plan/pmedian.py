@@ -21,7 +21,7 @@ Demand nodes of zero weight or reached by no candidate are left out (and reporte
    Lagrangian heuristic (Beasley 1993), on candidate lists (below), for at most 60 % of the time
    left. The steps follow a running average of the subgradients (the direction of Barahona &
    Anbil's volume algorithm, 2000; ``_LAGRANGIAN_DEFLECTION``). The step factor is halved
-   after 60 steps without a better bound and the search stops below 1e-4: on Chicago
+   after 60 steps without a better bound and the search stops below 1e-4: on the example city's
    districts the bound stalled 1-2 % short with the 20 / 1e-3 of Beasley's small instances,
    and came within 0.05 % with these. When it stops that way with time left
    and the gap open, it restarts from its best multipliers (step factor 0.5, up to 4 times)
@@ -105,7 +105,7 @@ averaged subgradient direction, 12 pool starts and the core MIP on the 7 distric
 and 2 others at 60 s and 1e-3 (benchmarks/bench_pmedian.py, load 2.0-3.9): 8 within 0.1 % in
 11.4 s (0.358 % at main's revision in the same run), 10 in 3.3 s, 15 in 47.2 s, 1 in 1.5 s,
 16 proven optimal in 2.3 s; open: 3 0.265 %, 5 0.301 % (0.253 % at main's
-revision: its HiGHS got through the cuts), 6 0.130 %, 25 0.343 %. Before (the 22 Chicago
+revision: its HiGHS got through the cuts), 6 0.130 %, 25 0.343 %. Before (the example city's 22
 districts at 60 s, load 11-18 on 2 cores, 18-27 s of CPU per minute-long run): at 1e-3, 13
 ended within 0.1 % in 2.0-58.7 s (median 14.5 s), 747 s
 wall for the 22 (902 s before the sparse vertex substitution of step 1); at 1e-4 (the run
@@ -119,7 +119,7 @@ Formulations and options measured and not adopted. The compact formulation of El
 ``z_i^k + sum_{j: t_ij <= D_i^k} y_j >= 1``), which is the radius formulation of Garcia, S.,
 Labbe, M. & Marin, A. (2011), "Solving large p-median problems with a radius formulation",
 *INFORMS Journal on Computing* 23, 546-556, is smaller than this one only when travel times
-repeat: on the Chicago districts they are distinct reals (district 1: the 64 nearest
+repeat: on the example city's districts they are distinct reals (district 1: the 64 nearest
 candidates of every demand node at 64 distinct times), so it has as many ``z`` as ``x`` and
 its covering rows hold ``L_i (L_i + 1) / 2`` nonzeros per node against ``3 L_i`` here (its
 chained form ``z_i^k >= z_i^(k-1) - y_j`` is this model again). A stronger relaxation of
@@ -201,7 +201,8 @@ _PROVEN_GAP = 1e-4
 #: stops at this share of the budget, the subgradient search at this share of what is left
 #: (the rest goes to vertex substitution from its solutions, at most this share of it, and
 #: then to HiGHS on the sites that reduced-cost fixing leaves).
-#: Measured on Chicago districts (benchmarks/bench_pmedian.py, 60 s, load 15-20): 0.08 and 0.85
+#: Measured on the example city's districts (benchmarks/bench_pmedian.py, 60 s, load 15-20):
+#: 0.08 and 0.85
 #: proved district 16 optimal where 0.25 and 0.6 stopped at 0.33 %, but left district 8 at
 #: 2.2 % against 0.10 % (a poor first incumbent misguides the subgradient steps and no time is
 #: left for HiGHS): 0.25 and 0.6 are kept.
@@ -531,7 +532,7 @@ def _lagrangian(
     pad = finite_max + 1.0
     row_gap = pad + 1.0
     # the listed pairs only, row after row (compressed rows: a third of the padded array on
-    # Chicago districts, and its gathers stay in cache); keys ascend across rows
+    # the example city's districts, and its gathers stay in cache); keys ascend across rows
     row_key0 = np.arange(n_m) * row_gap
     keys = (lists.cost + row_key0[:, None])[in_list]
     row_pos0 = np.concatenate([[0], np.cumsum(length)[:-1]]).astype(np.int64)
@@ -792,8 +793,8 @@ def p_median(
         by_time: _SortedRows | None = None
         if lagrangian and reaches_all:
             # vertex substitution from the greedy start first: a better incumbent is a better
-            # target for the subgradient steps (measured on Chicago districts: the bound then
-            # converges in fewer steps)
+            # target for the subgradient steps (measured on the example city's districts: the
+            # bound then converges in fewer steps)
             budget = deadline - time.perf_counter()
             by_time = _SortedRows.of(sub)
             found = _interchange(

@@ -17,7 +17,7 @@ local search (Voudouris, C. & Tsang, E. (1999), "Guided local search and its app
 the traveling salesman problem", *European Journal of Operational Research* 113, 469-499) is
 available with ``search="guided_local_search"``; it runs until its time limit (OR-Tools' solution
 limit does not bound it: on real district instances it often stalls before the next solution),
-so its routes depend on the machine's speed, and on the Chicago district 1 week it visited no
+so its routes depend on the machine's speed, and on the example city's district 1 week it visited no
 more risk than the greedy descent (measured on 60 routes: same total).
 
 Unpredictability (seeded). A patrol that always takes the same round is easy to avoid. Two small

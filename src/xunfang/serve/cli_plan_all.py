@@ -80,7 +80,8 @@ statistical profile of the tasks (for a dashboard that is off; its sampler ran e
 Measured with two idle workers for 30 s: this process's CPU 1.1 s -> 0.26 s, each worker's
 1.3 s -> 0.5 s; over a city plan of 8 minutes that is about 13 s of this process's CPU and
 13 s of each worker's. With the scatter without tokens (:func:`xunfang.plan.city_plan.map_areas`),
-``benchmarks/bench_city.py`` (22 Chicago districts, two workers, load 7-9) measured the client's
+``benchmarks/bench_city.py`` (the example city's 22 districts, two workers, load 7-9) measured
+the client's
 CPU at 29.8 s before and 9.4 s after. The tasks' answers do not depend on them."""
 
 

@@ -23,7 +23,7 @@ OPENCP_SEPT2014: dict[str, dict[float, float]] = {
     "all": {0.01: 0.159, 0.05: 0.421, 0.20: 0.840},
 }
 """Mean daily hit rate of open_cp's best predictor at each coverage on the September 2014
-Chicago split (test days 2014-09-23..29; issue 3, item 5)."""
+example-city split (test days 2014-09-23..29; issue 3, item 5)."""
 
 OPENCP_PROSPECTIVE_S_PER_DAY = 15.0
 """open_cp's prospective predictor, seconds per day for burglary (issue 3, item 5)."""

@@ -125,7 +125,7 @@ def centre_sum_2d(
 
 SPARSE_TERM_COST = 16.0
 """Cost of one term of :func:`_centre_sum_sparse` in terms of the dense loop's (one
-value of one tap). On the Chicago city grid (150 m cells, 5 x 5 sub-cells, quartic
+value of one tap). On the example city's grid (150 m cells, 5 x 5 sub-cells, quartic
 kernels of 150 and 400 m) the sparse sum took 0.015 against 0.066 s CPU with 0.14 % of
 the sub-cells non-empty (60 days of burglary), 0.018 against 0.043 s with 0.66 % (a
 year of burglary) and 0.037 against 0.045 s with 3.9 % (a year of all crime): it wins

@@ -180,7 +180,7 @@ class GradientBoosted(Forecaster):
         Length of the target period of each training origin, whole days (the forecast
         of a window of another length is scaled by its length). The default, 28 days
         at 8 origins a week apart, learns a smoother target than the next day's counts
-        and was as good on the tuning days (Chicago, January 2015: burglary mean hit
+        and was as good on the tuning days (example city, January 2015: burglary mean hit
         rate at 1/5/20 % .311 against .300 for 1 day at 56 daily origins; all crime .394
         against .397) at half the time.
     n_origins
@@ -210,14 +210,14 @@ class GradientBoosted(Forecaster):
         cross entropy loss for learning-to-rank", WWW), as hit rate is a top-k measure.
         LightGBM ranks at most 10,000 rows per query, so each origin's cells are split at
         random into queries below that. The scores are mapped to ``exp(score)`` scaled to
-        the year's total rate. On the Chicago tuning days (January 2015) ``rank_xendcg``
+        the year's total rate. On the example city's tuning days (January 2015) ``rank_xendcg``
         was no better than Poisson (burglary mean hit rate ratio to the best baseline
         1.045 against 1.060, motor vehicle theft 1.019 against 1.008) at twice the time.
     rank_depth
         Positions of each query that lambdarank optimises (``lambdarank_truncation_level``).
     extra_features
         Add :data:`EXTRA_FEATURES` (and, with a context's events, the other types'
-        :data:`EXTRA_CONTEXT_FEATURES`). On the tuning days (Chicago, 14 days from
+        :data:`EXTRA_CONTEXT_FEATURES`). On the tuning days (example city, 14 days from
         2015-01-05, whole city) the mean hit rate ratio to the best baseline over 1, 5 and
         20 % was 1.065 against 1.060 (burglary), 1.060 against 1.008 (motor vehicle
         theft), 1.019 against 1.022 (theft), 1.005 against 1.004 (all crime): within the

@@ -180,7 +180,7 @@ class ContinuousProspective(ProspectiveHotspot):
 
     Defaults (bandwidth 400 m, 16 weeks, distance unit 75 m, 5 x 5 samples) come from
     rolling-origin validation: ``python benchmarks/bench_sepp_prospective.py --start
-    2014-12-01 --windows 10 --types "BURGLARY;MOTOR VEHICLE THEFT;THEFT"`` (Chicago, 10
+    2014-12-01 --windows 10 --types "BURGLARY;MOTOR VEHICLE THEFT;THEFT"`` (example city, 10
     daily windows from 2014-12-01, 365 days of history each, which start 2014-01-01;
     150 m cells over the police districts). Hit rates at 1/5/20 % for burglary, motor
     vehicle theft and theft: open_cp's setting for 150 m cells (400 m, 8 weeks, unit

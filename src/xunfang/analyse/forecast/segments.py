@@ -752,7 +752,7 @@ class NetworkProspective(SegmentForecaster):
     Notes
     -----
     Defaults from validation (benchmarks/bench_segments.py: the 14 days before the test
-    days, all crime and burglary, Chicago police districts 1 and 8): of 400 m / 8 weeks
+    days, all crime and burglary, the example city's districts 1 and 8): of 400 m / 8 weeks
     (Bowers' prospective), 200 m, 100 m / 52 weeks / 90 days and 50 m / 52 weeks / 180
     days, the last scored best in all four; a short reach along the street and a long
     memory, close to naive counts on the segment, as crime repeats at the same addresses.

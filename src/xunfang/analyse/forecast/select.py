@@ -56,8 +56,8 @@ at the window's start). The costly candidates are validated as they are run: the
 forecast of a validation window comes from their fit at the start of its block of
 ``refit_every_days`` local days (blocks counted from a fixed date, so the same on every
 forecast day) with the inputs at the window's own start, a function of the incidents
-from that fit's history start to the window's end. Why 7 and 7: on the whole city of
-Chicago (a year of history, 14 days from 2015-01-05, the tuning days of ``gbm``) a
+from that fit's history start to the window's end. Why 7 and 7: on the whole example
+city (a year of history, 14 days from 2015-01-05, the tuning days of ``gbm``) a
 ``gbm`` (150 trees) kept 7 days scored as one refitted daily (mean hit rate at 1, 5 and 20 %
 .302 against .302 for burglary, .388 against .389 for all types) at a sixth of the fit
 time (0.35 against 2.2 s CPU a day, 0.76 against 5.4 s). With both cadences at 7 a

@@ -397,7 +397,7 @@ class GridETAS(Forecaster):
 
     Defaults come from rolling-origin validation, one parameter varied at a time from
     the space-time model: ``python benchmarks/bench_sepp_prospective.py --start
-    2014-12-01 --windows 10 --types "BURGLARY;MOTOR VEHICLE THEFT;THEFT"`` (Chicago,
+    2014-12-01 --windows 10 --types "BURGLARY;MOTOR VEHICLE THEFT;THEFT"`` (example city,
     10 daily windows from 2014-12-01, each trained on the 365 days before it, which
     start 2014-01-01; 150 m cells over the police districts; hit rate at 1/5/20 %).
     The adaptive background (5 neighbours, at least 75 m) beat one rate per cell on
@@ -413,7 +413,7 @@ class GridETAS(Forecaster):
     --start 2016-09-24 --windows 7 --lookback-days 60``; dates only): street crimes
     .409/.726/.791 (old) -> .415/.710/.981, motor vehicle theft .156/.190/.318 ->
     .176/.438/.922 (51 test calls), all calls .332/.676/.929 -> .330/.670/.979. Dense
-    groups gain nothing: on all Chicago crime (``--types all --windows 5``, the pair
+    groups gain nothing: on all of the example city's crime (``--types all --windows 5``, the pair
     budget cuts triggering to about 5 days) the old model scored .124/.326/.672, this
     default .103/.288/.644 and this model with per-cell rates
     (``background_k_neighbours=none:background_bandwidth_m=0``) .120/.315/.664.

@@ -50,7 +50,7 @@ class TimeOfDay(Forecaster):
         hour counts before shrinkage (0 = none).
     by_weekday
         True: 168 hours of the week; False (default): 24 hours of the day, pooled over
-        the weekdays (on the Chicago validation nights, 2015-03-11..05-05, the pooled
+        the weekdays (on the example city's validation nights, 2015-03-11..05-05, the pooled
         profile scored better: a cell rarely has enough incidents for 168 hours).
     seed
         Kept for the common contract.
