@@ -292,3 +292,19 @@ def test_plan_points_bad_bytes_to_ingest_which_has_the_options(tmp_path: Path, l
             "or give --bad-bytes reject-row to reject only the rows holding such bytes"
         )
         assert "is an option of" not in said_ingest
+
+
+def test_a_city_runs_failure_reason_reads_as_the_commands_own_errors() -> None:
+    # A district of a city plan failed on a file with a bad byte: its reason, recorded by
+    # the worker as the reader raised it, names --bad-bytes (an option of ingest only); the
+    # summary and reports show it as plan's own error would read: ingest first.
+    from xunfang.ingest.readers import BAD_BYTES_HINT
+    from xunfang.serve._common import INGEST_FIRST_HINT, reason_text
+
+    reason = "x.csv, row 15: bytes that are not valid gb18030" + BAD_BYTES_HINT
+    assert reason_text(reason) == "x.csv, row 15: bytes that are not valid gb18030" + (
+        INGEST_FIRST_HINT
+    )
+    zh = reason_text(reason, "zh")
+    assert "--bad-bytes reject-row --out" in zh and "再用 --incidents" in zh
+    assert "or give --bad-bytes" not in zh

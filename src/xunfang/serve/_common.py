@@ -550,8 +550,7 @@ def fail(exc: BaseException, lang: str = "en", *, ingest_options: bool = False) 
     ./data by default), the message goes on to say where xunfang looked and how to set
     ``XUNFANG_DATA_DIR`` (:func:`xunfang.config.data_dir_hint`)."""
     head = "错误：" if lang == "zh" else "error: "
-    message = str(exc) if ingest_options else ingest_first(str(exc))
-    message = error_text(message, lang)
+    message = error_text(str(exc), lang) if ingest_options else reason_text(str(exc), lang)
     hint = _missing_data_hint(exc)
     if hint and hint not in message:
         message = f"{message}; {hint}"
@@ -596,6 +595,14 @@ def ingest_first(message: str) -> str:
     if "--encoding" in message:
         message += ENCODING_NOTE
     return message + tail
+
+
+def reason_text(message: str, lang: str = "en") -> str:
+    """An error message of a command other than ``xunfang ingest`` as its user reads it:
+    hints to ingest first (:func:`ingest_first`), in ``lang`` (:func:`error_text`). The one
+    rule for an error printed by :func:`fail` and for a district's failure reason that a
+    city run (plan, deploy, simulate) shows in its terminal summary and reports."""
+    return error_text(ingest_first(message), lang)
 
 
 def _missing_data_hint(exc: BaseException) -> str:

@@ -30,7 +30,7 @@ from plotly.offline import get_plotlyjs
 from xunfang import __version__
 from xunfang.errors import ValidationError
 from xunfang.plan.city_plan import DistrictSummary, area_folder, city_totals
-from xunfang.serve._common import error_text, write_atomic
+from xunfang.serve._common import reason_text, write_atomic
 from xunfang.serve.decisions_report import status_text
 
 __all__ = [
@@ -203,7 +203,7 @@ def failed_notes(failed: Mapping[str, str] | None, lang: str, run: str) -> list[
     """One note per district that ``failed`` (area -> reason) in a city ``run`` (``plan``,
     ``deploy`` or ``simulate``), in ``lang``."""
     return [
-        translate({}, f"failed_{run}", lang, area=area_text(a, lang), reason=error_text(r, lang))
+        translate({}, f"failed_{run}", lang, area=area_text(a, lang), reason=reason_text(r, lang))
         for a, r in (failed or {}).items()
     ]
 

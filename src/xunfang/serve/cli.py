@@ -23,8 +23,8 @@ from xunfang.ingest.taxonomy import load_taxonomy
 from xunfang.serve._common import (
     LangOpt,
     check_lang_option,
-    error_text,
     fail,
+    reason_text,
     writes_output_folder,
 )
 from xunfang.serve.cli_city import (
@@ -538,7 +538,7 @@ def _city_plan(
     for failed_area, reason in totals.get("failed", {}).items():
         console.print(
             f"[yellow]警告：[/]{escape(failed_area)} 未能规划（其他区域已完成，见 "
-            f"city_summary.json 的 failed）：{escape(error_text(reason, lang))}"
+            f"city_summary.json 的 failed）：{escape(reason_text(reason, lang))}"
             if lang == "zh"
             else f"[yellow]warning:[/] {escape(failed_area)} not planned (the other areas are; "
             f"see failed in city_summary.json): {escape(reason)}",

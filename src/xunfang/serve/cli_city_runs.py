@@ -35,7 +35,7 @@ from xunfang.plan.city_deploy import (
 )
 from xunfang.plan.city_plan import area_folder, city_network, write_summary_tables
 from xunfang.plan.deployment import DeployConfig, Deployment
-from xunfang.serve._common import error_text
+from xunfang.serve._common import reason_text
 from xunfang.serve.cli_plan_all import city_network_line, dask_client, district_progress
 
 __all__ = ["is_city_plan_dir", "recorded_city", "run_city_deploy", "run_city_simulation"]
@@ -249,12 +249,10 @@ def print_failed(
     (``plan_failed``, area -> reason)."""
     from rich.markup import escape
 
-    from xunfang.serve._common import error_text
-
     for area, reason in (plan_failed or {}).items():
         console.print(
             f"[yellow]警告：[/]{escape(area)} 在方案中未能规划，未包含在内（见 {summary} 的 "
-            f"plan_failed）：{escape(error_text(reason, lang))}"
+            f"plan_failed）：{escape(reason_text(reason, lang))}"
             if lang == "zh"
             else f"[yellow]warning:[/] {escape(area)} was not planned, so it is left out "
             f"(see plan_failed in {summary}): {escape(reason)}",
@@ -264,7 +262,7 @@ def print_failed(
     for area, reason in failed.items():
         console.print(
             f"[yellow]警告：[/]{escape(area)} 未完成（其他区域已完成，见 {summary} 的 "
-            f"failed）：{escape(error_text(reason, lang))}"
+            f"failed）：{escape(reason_text(reason, lang))}"
             if lang == "zh"
             else f"[yellow]warning:[/] {escape(area)} not done (the other areas are; see failed "
             f"in {summary}): {escape(reason)}",
@@ -283,7 +281,7 @@ def _none_done(summaries: list[Any], failed: dict[str, str], zh: bool) -> None:
         lang = "zh" if zh else "en"
         raise ValidationError(
             ("每个区域都失败了：" if zh else "every area failed: ")
-            + "; ".join(f"{a}: {error_text(r, lang)}" for a, r in failed.items())
+            + "; ".join(f"{a}: {reason_text(r, lang)}" for a, r in failed.items())
         )
 
 
