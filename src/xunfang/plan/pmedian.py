@@ -1217,7 +1217,6 @@ def _p_median_benders(
     deadline: float,
     mip_rel_gap: float,
     reach_s: FloatArray | None = None,
-    starts: Sequence[BoolArray] = (),
 ) -> _MipPhase:
     """HiGHS on the Benders master of the p-median, warm-started from ``incumbent``.
 
@@ -1225,7 +1224,7 @@ def _p_median_benders(
     ``theta_i`` per demand row (``min sum w_i theta_i``), and the optimality cuts of
     :func:`_radius_cuts`. Its cuts come from the Lagrangian's best multipliers (radius
     ``reach_s``: then the master's relaxation is no weaker than the Lagrangian bound), from
-    ``incumbent`` and ``starts`` (exact there), and from its own LP relaxation, re-solved
+    ``incumbent`` (both tight radii: exact there), and from its own LP relaxation, re-solved
     until no cut is violated (Kelley's cutting planes: then its value is the LP relaxation of
     the p-median over these sites). Then the master is a MIP: HiGHS's dual bound is a lower
     bound of every solution within these masks (the master with some of the cuts is a
@@ -1306,14 +1305,16 @@ def _p_median_benders(
     every = np.arange(n_rows)
     if reach_s is not None:
         add_cuts(np.minimum(reach_s, by_time.time_s[:, -1]), every)
-    seen: list[BoolArray] = []
-    for s in (incumbent, *starts):
-        if not any(np.array_equal(s, q) for q in seen):
-            seen.append(s)
-            radius, wide, _ = _benders_radius(by_time, s.astype(float))
-            add_cuts(radius, every)
-            if s is incumbent:
-                add_cuts(wide, every)
+    seen: list[BoolArray] = []  # the integer points whose cuts are in the master
+
+    def add_point_cuts(point: BoolArray) -> None:
+        """Both tight cuts of every row at an integer point (module notes, step 5)."""
+        seen.append(point)
+        radius, wide, _ = _benders_radius(by_time, point.astype(float))
+        add_cuts(radius, every)
+        add_cuts(wide, every)
+
+    add_point_cuts(incumbent)
     notes: list[str] = []
     t0 = time.perf_counter()
     # Kelley's cutting planes on the LP relaxation, for at most _BENDERS_LP_SHARE of the time
@@ -1410,11 +1411,8 @@ def _p_median_benders(
         state.found = []
         if not new:
             break
-        for s in new:
-            seen.append(s)
-            radius, wide, _ = _benders_radius(by_time, s.astype(float))
-            add_cuts(radius, every)
-            add_cuts(wide, every)
+        for point in new:
+            add_point_cuts(point)
     notes.append(
         f"Benders master MIP: {mip_runs} run(s), bound {bound:.6g}, incumbent "
         f"{state.ub:.6g}, {n_cuts} cuts"
