@@ -581,3 +581,21 @@ def test_kind_all_as_one_area_is_refused_saying_what_to_give(tmp_path: Path) -> 
     assert " ".join(r.output.split()).startswith(
         "error: --area area:all means each area on its own, which only `xunfang plan` does"
     )
+
+
+def test_a_bow_tie_boundary_keeps_both_halves_and_says_so(tmp_path: Path) -> None:
+    # Synthetic: a self-intersecting ring (0,0) (2,2) (2,0) (0,2) in units of 0.01 degree,
+    # two triangles of 1 unit each crossing at (1,1). buffer(0) kept one of them (half the
+    # area, without a word); the repair keeps both, 2 units = 2e-4 square degrees, and warns
+    # naming the file and the feature.
+    u = 0.01
+    ring = [(121.4 + x * u, 31.2 + y * u) for x, y in ((0, 0), (2, 2), (2, 0), (0, 2), (0, 0))]
+    gdf = gpd.GeoDataFrame({"name": ["bow"]}, geometry=[Polygon(ring)], crs=WGS84)
+    path = tmp_path / "bow.geojson"
+    gdf.to_file(path, driver="GeoJSON")
+    assert float(shapely.buffer(Polygon(ring), 0).area) == pytest.approx(1e-4)  # the old way
+    with pytest.warns(DataWarning, match=r"bow\.geojson, feature 1: invalid polygon \(Self"):
+        layer = read_boundary_file(path)
+    geom = layer.geometry.iloc[0]
+    assert geom.is_valid and geom.geom_type == "MultiPolygon"
+    assert float(geom.area) == pytest.approx(2e-4)

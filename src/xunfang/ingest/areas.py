@@ -89,8 +89,39 @@ def same_area_name(a: object, b: object) -> bool:
     return _norm(a) == _norm(b)
 
 
+def _repaired(gdf: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
+    """``gdf`` with its invalid polygons made valid, each repair named in a warning.
+
+    :func:`shapely.make_valid` (GEOS's "linework" method) keeps every part a ring encloses:
+    a self-intersecting "bow-tie" ring becomes its two triangles, where ``buffer(0)`` keeps
+    one of them and drops the other without a word. Only the polygonal parts of the result
+    are kept (a ring that touches itself may leave a line behind). Each repaired feature is
+    named (1-based, as in the file) with GEOS's reason in a :class:`DataWarning`.
+    """
+    geom = gdf.geometry.to_numpy()
+    invalid = ~shapely.is_valid(geom)
+    if not invalid.any():
+        return gdf
+    fixed = shapely.make_valid(geom[invalid])
+    polys = []
+    for g in fixed:
+        parts = [q for q in shapely.get_parts(g) if q.geom_type in ("Polygon", "MultiPolygon")]
+        polys.append(shapely.union_all(parts) if parts else shapely.Polygon())
+    for i, before, after in zip(np.flatnonzero(invalid), geom[invalid], polys, strict=True):
+        warnings.warn(
+            f"{path.name}, feature {i + 1}: invalid polygon ({shapely.is_valid_reason(before)}); "
+            f"made valid keeping every part its rings enclose ({after.geom_type}, "
+            f"{shapely.get_num_geometries(after)} part(s)); check that this is the area meant",
+            DataWarning,
+            stacklevel=3,
+        )
+    out = gdf.copy()
+    out.loc[invalid, out.geometry.name] = polys
+    return out
+
+
 def read_boundaries(boundary_dir: Path, kind: str) -> gpd.GeoDataFrame:
-    """Read one boundary layer, repairing invalid polygons with ``buffer(0)``.
+    """Read one boundary layer, repairing invalid polygons (:func:`_repaired`).
 
     Returns
     -------
@@ -119,9 +150,7 @@ def read_boundaries(boundary_dir: Path, kind: str) -> gpd.GeoDataFrame:
         raise DataFileError(path, f"has no property {key!r} (found {list(gdf.columns)})", field=key)
     key = by_lower[key.lower()]
     gdf = gdf.set_crs(WGS84) if gdf.crs is None else gdf.to_crs(WGS84)
-    invalid = ~gdf.geometry.is_valid
-    if invalid.any():
-        gdf.loc[invalid, "geometry"] = gdf.loc[invalid, "geometry"].buffer(0)
+    gdf = _repaired(gdf, path)
     return gpd.GeoDataFrame({"name": gdf[key].astype(str)}, geometry=gdf.geometry, crs=WGS84)
 
 
@@ -240,7 +269,7 @@ def read_boundary_file(
     -------
     geopandas.GeoDataFrame
         Columns ``name`` (str) and ``geometry`` ((Multi)Polygon, EPSG:4326); invalid
-        polygons repaired with ``buffer(0)``.
+        polygons repaired (:func:`_repaired`).
 
     Raises
     ------
@@ -290,9 +319,7 @@ def read_boundary_file(
             gdf = gdf.set_geometry(shapely.transform(gdf.geometry.to_numpy(), shift), crs=WGS84)
     else:
         gdf = gdf.to_crs(WGS84)
-    invalid = ~gdf.geometry.is_valid
-    if invalid.any():
-        gdf.loc[invalid, "geometry"] = gdf.loc[invalid, "geometry"].buffer(0)
+    gdf = _repaired(gdf, p)
     props = [str(c) for c in gdf.columns if c != gdf.geometry.name]
     lower = {c.lower(): c for c in props}
     if name_field is not None:
