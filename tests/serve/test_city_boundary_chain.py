@@ -315,3 +315,33 @@ def test_a_district_report_suggests_a_deploy_folder_deploy_accepts(
         chain["data_dir"],
     )  # fmt: skip
     assert (out / "report.html").is_file()
+
+
+def test_simulate_one_area_from_a_boundary_and_an_ingested_folder(
+    ingested_chain: dict[str, Any],
+) -> None:
+    """``simulate run`` without a city file or plan folder: --boundary, --roads, --stations
+    and --incidents naming an ingested folder (it said "no incident files ... pass
+    --incidents" although they were given: the options' city left the table out)."""
+    root, data_dir = ingested_chain["root"], ingested_chain["data_dir"]
+    scenario = (EXAMPLE / "scenario_march2024.toml").read_text("utf-8")
+    scenario = scenario.replace('city = "city.toml"', "").replace('"西片,东片"', '"西片"')
+    sites = ingested_chain["plan"] / "boundary_西片" / "sites.csv"
+    scenario = scenario.replace("../../out/shanghai/sites.csv", sites.as_posix())
+    scenario = scenario.replace("replications = 3", "replications = 1")
+    (root / "one.toml").write_text(scenario, encoding="utf-8")
+    out = root / "sim_one"
+    _run(
+        [
+            "simulate", "run", "--scenario", str(root / "one.toml"),
+            "--boundary", str(EXAMPLE / "boundary_gcj02.geojson"), "--frame", "gcj02",
+            "--roads", str(data_dir / OSM), "--stations", str(EXAMPLE / "stations_gcj02.csv"),
+            "--incidents", str(root / "i2"), "--out", str(out),
+        ],
+        root,
+        data_dir,
+    )  # fmt: skip
+    doc = json.loads((out / "summary.json").read_text("utf-8"))
+    assert doc["area"] == "西片"
+    # March 2024's incidents inside 西片, read from the table (as a plan of 西片 reads them)
+    assert doc["call_report"][0]["incidents"] == 200

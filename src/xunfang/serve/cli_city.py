@@ -150,7 +150,7 @@ def city_from_options(
         frame=frame,
         profile=profile,
         mapping=mapping,
-        incidents=[p for p in incidents or [] if p.suffix != ".parquet"],
+        incidents=list(incidents or []),
         country=country,
         data_dir=data_dir,
         base_city=base_city,
