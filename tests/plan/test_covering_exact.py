@@ -15,6 +15,7 @@ import pytest
 from scipy import sparse
 
 from xunfang.plan.covering import (
+    GreedyFiller,
     _unique_bool_rows,
     coverage_tiers,
     drop_dominated,
@@ -158,3 +159,24 @@ def test_greedy_add_with_threshold_is_the_plain_rule() -> None:
     got = _greedy_add(sub, ww, opened, 12, big, 120.0)
     np.testing.assert_array_equal(got, want)
     assert got.sum() == 14 and opened.sum() == 2  # the caller's mask is left alone
+
+
+def test_greedy_filler_extends_as_greedy_fill_does() -> None:
+    """The kept-gain filler makes the same choices as a fresh greedy pass, whether it
+    extends its last layout (incremental update) or is given another one (full pass)."""
+    cost, w = _district()
+    c = np.where(np.isfinite(cost), cost, 1e4).astype(np.float64)
+    filler = GreedyFiller(c, w, 1e4)
+    sel = np.array([0, 1])
+    for n_add in (1, 3, 0, 2, 5):  # one layout extended, as the curve does K by K
+        want = greedy_fill_priced(c, w, sel, n_add, 1e4)
+        got = filler.fill(sel, n_add)
+        np.testing.assert_array_equal(got, want)
+        sel = got
+    assert sel.size == 2 + 11
+    other = np.array([3, 7, 11])  # not the last layout: a full pass
+    np.testing.assert_array_equal(filler.fill(other, 4), greedy_fill_priced(c, w, other, 4, 1e4))
+    np.testing.assert_array_equal(
+        filler.fill(np.zeros(0, np.int64), 2),
+        greedy_fill_priced(c, w, np.zeros(0, np.int64), 2, 1e4),
+    )

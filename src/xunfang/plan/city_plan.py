@@ -68,15 +68,17 @@ __all__ = [
 ]
 
 
-CITY_CURVE_TIME_S = 5.0
+CITY_CURVE_TIME_S = 0.0
 """Wall seconds of each district's trade-off curve in a city plan after which it runs no more
 branch and bound (``DecisionConfig.curve_time_s``; the command line's default for a city, one
-area's plan gets 40). Measured on the example city's districts 1, 4, 6, 10, 11
-and 25 (K = 0..54): the curve's heuristics and LP bounds take 1-11 s of CPU (0.9-8.4 s on
-districts 1, 4, 8, 11 and 20 since the covering helpers' faster forms, the same answers; there
-the 5 s budget added 1.2-2.3 s of CPU and changed the points of district 1 only: 2 more proven
-optimal, 3 shares up by at most 0.012 percentage points); 35-47 s of CPU of
-branch and bound on top left the points not proven optimal at 37, 47, 35 and 43 in districts 10,
+area's plan gets 40): none. The curve's heuristics and LP bounds give every point with its
+gap, and branch and bound rarely improves one. Measured on the example city's districts 9,
+12, 22 and 4 (K = 0..54, 2026-12-02): a 5 s budget took 2.0-3.0 s more CPU per district
+(8.8 against 6.6 s, 9.1 / 7.0, 6.7 / 4.4, 8.9 / 5.9) and left every point's status and gap
+as without it (7, 8, 9 and 8 of 55 points proven optimal, the largest gaps 0.45-0.67 %).
+Before, on districts 1, 4, 8, 11 and 20 a 5 s budget changed the points of district 1 only
+(2 more proven optimal, 3 shares up by at most 0.012 percentage points); 35-47 s of CPU of
+branch and bound left the points not proven optimal at 37, 47, 35 and 43 in districts 10,
 4, 6 and 25, and took them from 37 to 31 in district 11 and from 21 to 4 in district 1. Each
 point of ``tradeoff.csv`` states its status and gap, and ``plan_summary.json`` the budget."""
 

@@ -45,6 +45,7 @@ __all__ = [
     "DEFAULT_PRIORITY_WEIGHTS",
     "CoverModel",
     "CoverageTier",
+    "GreedyFiller",
     "coverage_tiers",
     "drop_dominated",
     "expected_coverage",
@@ -509,6 +510,66 @@ def greedy_fill_priced(
         sel.append(j)
         cur = np.minimum(cur, c[:, j])
     return np.sort(np.asarray(sel, dtype=np.int64))
+
+
+class GreedyFiller:
+    """:func:`greedy_fill_priced` for a caller that extends one layout a site at a time
+    (:mod:`xunfang.plan.tradeoff`, once per K): the same steps and the same answer, but the
+    gain of every candidate is kept between calls and updated only on the rows the site just
+    added serves better (its catchment, about ``1 / K`` of the rows), instead of a pass over
+    the whole ``(n_demand, n_candidates)`` matrix per site added (the lazy update of greedy
+    adding for the p-median: Whitaker 1983; Resende & Werneck 2007). A layout that is not
+    the last one filled costs one full pass, as :func:`greedy_fill_priced`.
+
+    Parameters
+    ----------
+    c
+        (n_demand, n_candidates) finite travel times, seconds, already priced (unreachable
+        at a large finite time).
+    w
+        (n_demand,) weights, >= 0.
+    big
+        The price of unreachable when nothing is open (as :func:`greedy_fill_priced`).
+
+    Notes
+    -----
+    The kept gains equal a fresh pass up to the rounding of the updates (a few ulps): the
+    choice can differ from :func:`greedy_fill_priced` only between candidates whose gains
+    tie to that precision, where either is a greedy step.
+    """
+
+    def __init__(self, c: FloatArray, w: FloatArray, big: float) -> None:
+        self.c = c
+        self.w = np.asarray(w, dtype=np.float64)
+        self.big = float(big)
+        self._sel: list[int] | None = None
+        self._cur = np.zeros(0)
+        self._gain = np.zeros(0)
+
+    def fill(self, selected: IntArray, n_add: int) -> IntArray:
+        """``selected`` plus ``n_add`` candidates added greedily (sorted indices)."""
+        sel = list(np.asarray(selected, dtype=np.int64).tolist())
+        if n_add <= 0:
+            return np.sort(np.asarray(sel, dtype=np.int64))
+        c, w = self.c, self.w
+        if self._sel is None or sorted(sel) != sorted(self._sel):
+            cur = c[:, sel].min(axis=1) if sel else np.full(c.shape[0], self.big)
+            self._cur, self._gain = cur, w @ np.maximum(cur[:, None] - c, 0.0)
+        cur, gain = self._cur, self._gain
+        for _ in range(n_add):
+            masked = gain.copy()
+            masked[sel] = -1.0
+            j = int(np.argmax(masked))
+            sel.append(j)
+            rows = np.flatnonzero(c[:, j] < cur)  # the rows j serves better than before
+            if rows.size:
+                c_r = c[rows]
+                new = c_r[:, j]
+                old = np.maximum(cur[rows, None] - c_r, 0.0)
+                gain -= w[rows] @ (old - np.maximum(new[:, None] - c_r, 0.0))
+                cur[rows] = new
+        self._sel = list(sel)
+        return np.sort(np.asarray(sel, dtype=np.int64))
 
 
 def _as_result(

@@ -36,9 +36,9 @@ from scipy import sparse
 from xunfang.errors import ValidationError
 from xunfang.plan.covering import (
     CoverModel,
+    GreedyFiller,
     coverage_tiers,
     drop_dominated,
-    greedy_fill_priced,
     swap_search,
 )
 from xunfang.plan.mclp import mclp
@@ -339,13 +339,13 @@ def tradeoff_curve(
     c_big = np.where(finite, cost, big)
     del finite
     big_fill = 2.0 * float(c_big.max()) + 1.0 if c_big.size else 1.0  # as greedy_fill prices it
-    buf = np.empty_like(c_big)  # greedy_fill_priced's scratch, shared by every K
+    filler = GreedyFiller(c_big, w, big_fill)  # gains kept from one K to the next
     for i, k in enumerate(ks):
         sel = layouts[i]
         if sel.size < k + fx.size:
             if np.isin(sel, prev).all() and prev.size < k + fx.size:
                 sel = prev  # the same covering sites: extend the last filled layout
-            sel = greedy_fill_priced(c_big, w, sel, k + fx.size - sel.size, big_fill, buf=buf)
+            sel = filler.fill(sel, k + fx.size - sel.size)
         prev = sel
         if sel.size:
             tt = cost[:, sel].min(axis=1)
