@@ -180,3 +180,18 @@ def test_greedy_filler_extends_as_greedy_fill_does() -> None:
         filler.fill(np.zeros(0, np.int64), 2),
         greedy_fill_priced(c, w, np.zeros(0, np.int64), 2, 1e4),
     )
+
+
+def test_drop_dominated_in_small_blocks_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks of 7 columns: most columns are checked against the kept columns of earlier
+    blocks, not within their own block; the answer is the column loop's."""
+    import xunfang.plan.covering as covering
+
+    cost, w = _district()
+    cost[:, 7] = cost[:, 3]
+    _free, tiers = coverage_tiers(cost, w, (60.0, 180.0, 300.0), [0])
+    monkeypatch.setattr(covering, "_DOMINANCE_BLOCK", 7)
+    for tier in tiers:
+        keep = drop_dominated(tier)[1]
+        np.testing.assert_array_equal(keep, _dominated_by_loop(tier.groups))
+        assert keep.size < tier.groups.shape[1] - 7  # dropped beyond the first block

@@ -198,6 +198,10 @@ def coverage_tiers(
     return free, tiers
 
 
+_DOMINANCE_BLOCK = 256
+"""Columns checked at once by :func:`drop_dominated` (a dense block x kept overlap)."""
+
+
 def drop_dominated(tier: CoverageTier) -> tuple[CoverageTier, IntArray]:
     """Drop the columns whose covered groups another column covers too (exact for a single
     coverage tier: swapping a dominated site for its dominator never loses coverage).
@@ -207,20 +211,28 @@ def drop_dominated(tier: CoverageTier) -> tuple[CoverageTier, IntArray]:
     """
     g = sparse.csc_matrix(tier.groups)
     size = np.asarray(g.sum(axis=0)).ravel()
-    overlap = (g.T @ g).tocsr()
     n = g.shape[1]
-    # every stored (j, k) of the overlap at once: k covers all j covers (overlap = size of j),
-    # k is not j, and k covers more, or as much with a lower index
-    j = np.repeat(np.arange(n), np.diff(overlap.indptr))
-    k = overlap.indices
-    sup = (
-        (overlap.data >= size[j] - 1e-9)
-        & (k != j)
-        & ((size[k] > size[j]) | ((size[k] == size[j]) & (k < j)))
-    )
-    dominated = size == 0
-    dominated[j[sup & (size[j] > 0)]] = True
-    keep = np.flatnonzero(~dominated).astype(np.int64)
+    # Columns in the order (larger cover first, then lower index): a column is dominated iff
+    # one kept before it in that order covers all it covers (a dominated column's dominator
+    # is itself dominated only by a column before it, so the chain ends at a kept one). Each
+    # block of the order is checked against the kept columns, then within itself: the
+    # overlaps of a block with the few kept columns, not the (n, n) overlap of every pair
+    # (district 9's 5-minute ring, 1,959 columns of which 87 kept: 0.16 s against 1.2 s).
+    order = np.lexsort((np.arange(n), -size))
+    order = order[size[order] > 0]
+    gt = g.T.tocsr()
+    kept = np.zeros(0, dtype=np.int64)
+    for start in range(0, order.size, _DOMINANCE_BLOCK):
+        b = order[start : start + _DOMINANCE_BLOCK]
+        if kept.size:
+            inside = (gt[b] @ g[:, kept]).toarray() >= size[b][:, None] - 1e-9
+            b = b[~inside.any(axis=1)]
+        if b.size:
+            inside = (gt[b] @ g[:, b]).toarray() >= size[b][:, None] - 1e-9
+            inside &= np.tri(b.size, k=-1, dtype=bool)  # only columns before it
+            b = b[~inside.any(axis=1)]
+        kept = np.concatenate([kept, b])
+    keep = np.sort(kept).astype(np.int64)
     if keep.size == n:
         return tier, keep
     reduced = CoverageTier(
