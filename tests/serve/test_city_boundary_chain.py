@@ -10,6 +10,7 @@ Shanghai, a made-up 2-polygon GCJ-02 boundary, stations and 110 calls of March 2
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -345,3 +346,53 @@ def test_simulate_one_area_from_a_boundary_and_an_ingested_folder(
     assert doc["area"] == "西片"
     # March 2024's incidents inside 西片, read from the table (as a plan of 西片 reads them)
     assert doc["call_report"][0]["incidents"] == 200
+
+
+def test_a_city_plan_rerun_with_fewer_areas_names_the_earlier_runs_folders(
+    chain: dict[str, Any],
+) -> None:
+    # found by a new-user test: re-running a city plan into the same folder with fewer
+    # areas left the other district's folder beside the new summary without a word
+    root = chain["root"]
+    out = root / "rerun"
+    shutil.copytree(chain["plan"], out)  # the two-district plan, as an earlier run
+    (out / "notes").mkdir()  # a folder of the user's own: not a district's output
+    res = _run(
+        [
+            "plan", "--boundary", str(EXAMPLE / "boundary_gcj02.geojson"), "--frame", "gcj02",
+            "--roads", str(chain["data_dir"] / OSM),
+            "--stations", str(EXAMPLE / "stations_gcj02.csv"),
+            "--incidents", str(EXAMPLE / "incidents_110_synthetic.csv"),
+            "--mapping", str(EXAMPLE / "mapping_110.toml"),
+            "--area", "boundary:东片", "--each", "--booths", "2", "--threshold-min", "2",
+            "--no-curve", "--workers", "0", "--out", str(out),
+        ],
+        root,
+        chain["data_dir"],
+    )  # fmt: skip
+    doc = json.loads((out / "city_summary.json").read_text("utf-8"))
+    assert [d["area"] for d in doc["districts"]] == ["boundary:东片"]
+    assert doc["earlier_run_folders"] == ["boundary_西片"]
+    assert (out / "boundary_西片" / "plan_summary.json").is_file()  # left in place
+    text = " ".join(res.output.split())
+    assert (
+        f"warning: 1 folder(s) in {out} are from an earlier run, not this one (left in place; "
+        "see earlier_run_folders in city_summary.json): boundary_西片"
+    ) in text
+    # a deploy of this plan into a folder holding an earlier deploy's district says so too
+    dep = root / "rerun_deploy"
+    shutil.copytree(chain["plan"] / "boundary_西片", dep / "boundary_西片")
+    (dep / "boundary_西片" / "deploy_summary.json").write_text("{}", encoding="utf-8")
+    res = _run(
+        [
+            "deploy", "--plan-dir", str(out), "--roster", str(root / "roster.toml"),
+            "--workers", "0", "--out", str(dep),
+        ],
+        root,
+        chain["data_dir"],
+    )  # fmt: skip
+    doc = json.loads((dep / "city_deploy_summary.json").read_text("utf-8"))
+    assert doc["earlier_run_folders"] == ["boundary_西片"]
+    assert "see earlier_run_folders in city_deploy_summary.json): boundary_西片" in " ".join(
+        res.output.split()
+    )

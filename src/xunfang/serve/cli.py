@@ -491,7 +491,7 @@ def _city_plan(
     data_dir: Path | None,
     output_frame: str = "wgs84",
 ) -> None:
-    from xunfang.serve.cli_plan_all import run_city_plan
+    from xunfang.serve.cli_plan_all import earlier_folders_line, run_city_plan
 
     start = time.perf_counter()
     try:
@@ -535,6 +535,11 @@ def _city_plan(
             else f"incidents in no area: {totals['incidents_in_no_area']:,} of "
             f"{totals['incidents_total']:,} (in no district's plan)"
         )
+    earlier = earlier_folders_line(
+        totals.get("earlier_run_folders", []), out, "city_summary.json", lang
+    )
+    if earlier:
+        console.print(earlier, soft_wrap=True)
     for failed_area, reason in totals.get("failed", {}).items():
         console.print(
             f"[yellow]警告：[/]{escape(failed_area)} 未能规划（其他区域已完成，见 "

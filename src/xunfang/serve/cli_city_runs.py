@@ -15,6 +15,7 @@ dask client and city road network (built once, or read from the disk cache) as t
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +34,20 @@ from xunfang.plan.city_deploy import (
     deploy_totals,
     plan_failed_districts,
 )
-from xunfang.plan.city_plan import area_folder, city_network, write_summary_tables
+from xunfang.plan.city_plan import (
+    area_folder,
+    city_network,
+    earlier_run_folders,
+    write_summary_tables,
+)
 from xunfang.plan.deployment import DeployConfig, Deployment
 from xunfang.serve._common import reason_text
-from xunfang.serve.cli_plan_all import city_network_line, dask_client, district_progress
+from xunfang.serve.cli_plan_all import (
+    city_network_line,
+    dask_client,
+    district_progress,
+    earlier_folders_line,
+)
 
 __all__ = ["is_city_plan_dir", "recorded_city", "run_city_deploy", "run_city_simulation"]
 
@@ -214,13 +225,16 @@ def run_city_deploy(
     _none_done(summaries, failed, zh)
     totals = deploy_totals(summaries)
     not_planned = plan_failed_districts(plan_dir)
+    stem = "city_deploy_summary"
+    earlier = earlier_run_folders(out, stem, [area_folder(s.area) for s in summaries])
     write_summary_tables(
         [s.to_dict() for s in summaries],
         totals,
         out,
-        "city_deploy_summary",
+        stem,
         failed=failed,
         plan_failed=not_planned,
+        earlier_folders=earlier,
     )
     write_city_deploy_report(
         summaries,
@@ -234,7 +248,12 @@ def run_city_deploy(
         calendar=calendar,
         incident_files=incident_files,
     )
-    return summaries, {**totals, "failed": dict(failed), "plan_failed": not_planned}
+    return summaries, {
+        **totals,
+        "failed": dict(failed),
+        "plan_failed": not_planned,
+        "earlier_run_folders": earlier,
+    }
 
 
 def print_failed(
@@ -243,10 +262,13 @@ def print_failed(
     lang: str,
     summary: str,
     plan_failed: dict[str, str] | None = None,
+    earlier: Sequence[str] = (),
+    out: Path | None = None,
 ) -> None:
     """A warning line per district that failed (the others are done), naming ``summary``
     (the JSON file that lists them); first one per district the city plan failed
-    (``plan_failed``, area -> reason)."""
+    (``plan_failed``, area -> reason); last the folders of ``out`` left by an earlier run
+    (``earlier``, :func:`xunfang.serve.cli_plan_all.earlier_folders_line`)."""
     from rich.markup import escape
 
     for area, reason in (plan_failed or {}).items():
@@ -268,6 +290,9 @@ def print_failed(
             f"in {summary}): {escape(reason)}",
             soft_wrap=True,
         )
+    line = earlier_folders_line(earlier, out or Path("."), summary, lang)
+    if line:
+        console.print(line, soft_wrap=True)
 
 
 def _failed_bars(bars: Any, failed: dict[str, str], zh: bool) -> None:
@@ -363,13 +388,16 @@ def run_city_simulation(
     _none_done(summaries, failed, zh)
     totals = sim_totals(summaries)
     not_planned = plan_failed_districts(plan_dir)
+    stem = "city_simulation_summary"
+    earlier = earlier_run_folders(out, stem, [area_folder(s.area) for s in summaries])
     write_summary_tables(
         [s.to_dict() for s in summaries],
         totals,
         out,
-        "city_simulation_summary",
+        stem,
         failed=failed,
         plan_failed=not_planned,
+        earlier_folders=earlier,
     )
     write_city_sim_report(
         summaries,
@@ -382,4 +410,9 @@ def run_city_simulation(
         scenario_source=str(scenario.source),
         plan_dir=plan_dir,
     )
-    return summaries, {**totals, "failed": dict(failed), "plan_failed": not_planned}
+    return summaries, {
+        **totals,
+        "failed": dict(failed),
+        "plan_failed": not_planned,
+        "earlier_run_folders": earlier,
+    }

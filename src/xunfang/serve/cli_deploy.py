@@ -221,7 +221,13 @@ def deploy_cmd(
                 f"{out}/city_deploy_report.html and city_deploy_summary.csv in {wall_s:.1f} s"
             )
             print_failed(
-                console, totals["failed"], lang, "city_deploy_summary.json", totals["plan_failed"]
+                console,
+                totals["failed"],
+                lang,
+                "city_deploy_summary.json",
+                totals["plan_failed"],
+                earlier=totals.get("earlier_run_folders", ()),
+                out=out,
             )
             return
         with console.status("planning") as status:

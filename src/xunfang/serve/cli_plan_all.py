@@ -27,6 +27,7 @@ from xunfang.plan.city_plan import (
     city_totals,
     distinct_stations,
     district_areas,
+    earlier_run_folders,
     incidents_in_no_area,
     plan_city,
     write_city_summary,
@@ -146,6 +147,31 @@ def district_progress(console: Console, areas: Sequence[str], doing: str) -> Ite
         refresh_per_second=1,
     ) as progress:
         yield DistrictBars(progress, areas, doing)
+
+
+def earlier_folders_line(
+    folders: Sequence[str], out: Path, summary: str, lang: str = "en"
+) -> str | None:
+    """The terminal warning naming the subfolders of a city run's folder ``out`` left by
+    an earlier run (:func:`xunfang.plan.city_plan.earlier_run_folders`; at most 10 named,
+    then "and N more"), pointing to ``summary`` (the JSON that lists them all); None when
+    there are none."""
+    if not folders:
+        return None
+    shown = ", ".join(escape(f) for f in folders[:10])
+    rest = len(folders) - 10
+    if lang == "zh":
+        more = f" 等另 {rest} 个" if rest > 0 else ""
+        return (
+            f"[yellow]警告：[/]{escape(str(out))} 中有 {len(folders)} 个文件夹来自之前的运行，"
+            f"不是本次的结果（未删除；见 {summary} 的 earlier_run_folders）：{shown}{more}"
+        )
+    more = f" and {rest} more" if rest > 0 else ""
+    return (
+        f"[yellow]warning:[/] {len(folders)} folder(s) in {escape(str(out))} are from an "
+        f"earlier run, not this one (left in place; see earlier_run_folders in {summary}): "
+        f"{shown}{more}"
+    )
 
 
 def city_network_line(how: str, n_nodes: int, seconds: float, lang: str = "en") -> str:
@@ -288,6 +314,11 @@ def run_city_plan(
             [out / area_folder(s.area) / "sites.csv" for s in summaries]
         ),
     }
-    write_city_summary(summaries, out, failed, output_frame=output_frame, **counts)
+    # before the summary is overwritten: the previous one names its own folders
+    earlier = earlier_run_folders(out, "city_summary", [area_folder(s.area) for s in summaries])
+    write_city_summary(
+        summaries, out, failed, output_frame=output_frame, earlier_folders=earlier, **counts
+    )
     write_city_report(summaries, polygons, out, lang=lang, failed=failed, counts=counts)
-    return summaries, {**city_totals(summaries, **counts), "failed": dict(failed)}, report
+    totals = {**city_totals(summaries, **counts), "failed": dict(failed)}
+    return summaries, {**totals, "earlier_run_folders": earlier}, report

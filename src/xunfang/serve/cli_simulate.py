@@ -200,7 +200,13 @@ def run_cmd(
                 f"and city_simulation_summary.csv in {wall_s:.1f} s"
             )
             print_failed(
-                _out, totals["failed"], lang, "city_simulation_summary.json", totals["plan_failed"]
+                _out,
+                totals["failed"],
+                lang,
+                "city_simulation_summary.json",
+                totals["plan_failed"],
+                earlier=totals.get("earlier_run_folders", ()),
+                out=out,
             )
             return
         with _progress() as progress:
