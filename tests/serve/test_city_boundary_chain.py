@@ -268,6 +268,30 @@ def test_deploy_a_city_plan_made_from_an_ingested_folder(
     assert doc["totals"]["officer_hours"] == 2 * 7 * 8 * 12
 
 
+def test_deploy_reads_raw_incidents_with_profile_as_plan_does(chain: dict[str, Any]) -> None:
+    """``deploy --incidents RAW.csv`` takes ``--profile``/``--mapping`` too (the same options
+    as plan and simulate run): the profile named is the one the file is read with."""
+    root, data_dir = chain["root"], chain["data_dir"]
+    argv = [
+        "deploy", "--plan-dir", str(chain["plan"] / "boundary_西片"),
+        "--roster", str(root / "roster.toml"),
+        "--incidents", str(EXAMPLE / "incidents_110_synthetic.csv"),
+        "--data-dir", str(data_dir),
+    ]  # fmt: skip
+    env = {"COLUMNS": "300", "XUNFANG_CACHE_DIR": str(root / "cache")}
+    wrong = CliRunner().invoke(
+        app, [*argv, "--profile", "portland", "--out", str(root / "dep_wrong")], env=env
+    )
+    assert wrong.exit_code == 2
+    text = " ".join(wrong.output.split())
+    assert "incidents_110_synthetic.csv, field 'occ_date': missing column 'occ_date' (time) " in (
+        text
+    )
+    assert "required by profile 'portland'" in text
+    _run([*argv[:-2], "--profile", "cn110", "--out", str(root / "dep_cn110")], root, data_dir)
+    assert (root / "dep_cn110" / "report.html").is_file()
+
+
 @pytest.mark.parametrize("given", [False, True], ids=["recorded", "--incidents"])
 def test_simulate_a_city_plan_made_from_an_ingested_folder(
     ingested_chain: dict[str, Any], given: bool
@@ -396,3 +420,37 @@ def test_a_city_plan_rerun_with_fewer_areas_names_the_earlier_runs_folders(
     assert "see earlier_run_folders in city_deploy_summary.json): boundary_西片" in " ".join(
         res.output.split()
     )
+
+
+@pytest.mark.parametrize(
+    "how", [["--profile", "cn110"], ["--mapping", str(EXAMPLE / "mapping_110.toml")]]
+)
+def test_simulate_one_area_from_a_raw_110_export_with_profile_or_mapping(
+    chain: dict[str, Any], how: list[str]
+) -> None:
+    """``simulate run --incidents RAW.csv`` with ``--profile``/``--mapping`` (found by a
+    new-user test: simulate had neither, so a GB18030 110 export had to be ingested
+    first); they mean what they mean to ``plan``: how the file's columns are read."""
+    root, data_dir = chain["root"], chain["data_dir"]
+    scenario = (EXAMPLE / "scenario_march2024.toml").read_text("utf-8")
+    scenario = scenario.replace('city = "city.toml"', "").replace('"西片,东片"', '"西片"')
+    sites = chain["plan"] / "boundary_西片" / "sites.csv"
+    scenario = scenario.replace("../../out/shanghai/sites.csv", sites.as_posix())
+    scenario = scenario.replace("replications = 3", "replications = 1")
+    (root / "raw.toml").write_text(scenario, encoding="utf-8")
+    out = root / f"sim_raw_{how[0][2:]}"
+    _run(
+        [
+            "simulate", "run", "--scenario", str(root / "raw.toml"),
+            "--boundary", str(EXAMPLE / "boundary_gcj02.geojson"), "--frame", "gcj02",
+            "--roads", str(data_dir / OSM), "--stations", str(EXAMPLE / "stations_gcj02.csv"),
+            "--incidents", str(EXAMPLE / "incidents_110_synthetic.csv"), *how,
+            "--out", str(out),
+        ],
+        root,
+        data_dir,
+    )  # fmt: skip
+    doc = json.loads((out / "summary.json").read_text("utf-8"))
+    assert doc["area"] == "西片"
+    # the same 200 incidents of March 2024 inside 西片 as from the ingested table
+    assert doc["call_report"][0]["incidents"] == 200

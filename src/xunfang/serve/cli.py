@@ -34,6 +34,8 @@ from xunfang.serve.cli_city import (
     CityOpt,
     CountryOpt,
     FrameOpt,
+    MappingOpt,
+    ProfileOpt,
     RoadsOpt,
     StationsOpt,
     city_from_options,
@@ -163,16 +165,8 @@ def plan_cmd(
             "--incidents b.xlsx) or an ingested .parquet (default: the city's incident files).",
         ),
     ] = None,
-    profile: Annotated[
-        str | None,
-        typer.Option(
-            help="Ingest profile of --incidents (default: the city's).", show_default=False
-        ),
-    ] = None,
-    mapping: Annotated[
-        Path | None,
-        typer.Option("--mapping", help="TOML mapping of --incidents (replaces --profile)."),
-    ] = None,
+    profile: ProfileOpt = None,
+    mapping: MappingOpt = None,
     city: CityOpt = None,
     boundary: BoundaryOpt = None,
     boundary_name: BoundaryNameOpt = None,

@@ -32,6 +32,8 @@ from xunfang.serve.cli_city import (
     CityOpt,
     CountryOpt,
     FrameOpt,
+    MappingOpt,
+    ProfileOpt,
     RoadsOpt,
     StationsOpt,
     city_from_options,
@@ -105,9 +107,11 @@ def deploy_cmd(
         typer.Option(
             "--incidents",
             help="Incident files or an ingested .parquet (default: the city's, as the plan "
-            "recorded it).",
+            "recorded it), raw files read with --profile/--mapping as by plan.",
         ),
     ] = None,
+    profile: ProfileOpt = None,
+    mapping: MappingOpt = None,
     city: CityOpt = None,
     boundary: BoundaryOpt = None,
     boundary_name: BoundaryNameOpt = None,
@@ -179,12 +183,14 @@ def deploy_cmd(
                 country=country,
                 stations=stations,
                 frame=frame,
+                profile=profile,
+                mapping=mapping,
                 incidents=incidents,
                 data_dir=settings.data_dir,
                 # the options replace parts of the city the plan recorded
                 base_city=recorded_city(plan_dir) if city is None else None,
             )
-            if any(v is not None for v in (city, boundary, roads, country))
+            if any(v is not None for v in (city, boundary, roads, country, profile, mapping))
             else None  # the city recorded in the plan folder
         )
         from xunfang.serve.cli_city_runs import (

@@ -48,6 +48,8 @@ from xunfang.serve.cli_city import (
     CityOpt,
     CountryOpt,
     FrameOpt,
+    MappingOpt,
+    ProfileOpt,
     RoadsOpt,
     StationsOpt,
     city_from_options,
@@ -105,9 +107,11 @@ def run_cmd(
         typer.Option(
             "--incidents",
             help="Incident files replacing the city's (default: the scenario's city's; with "
-            "--plan-dir, those the plan recorded).",
+            "--plan-dir, those the plan recorded), read with --profile/--mapping as by plan.",
         ),
     ] = None,
+    profile: ProfileOpt = None,
+    mapping: MappingOpt = None,
     data_dir: DataDir = None,
     plan_dir: Annotated[
         Path | None,
@@ -157,7 +161,8 @@ def run_cmd(
         from xunfang.serve.cli_city_runs import is_city_plan_dir, recorded_city
 
         city_plan = plan_dir is not None and is_city_plan_dir(plan_dir)
-        if any(v is not None for v in (city, boundary, roads, country, stations, incidents)):
+        parts = (city, boundary, roads, country, stations, incidents, profile, mapping)
+        if any(v is not None for v in parts):
             the_city = city_from_options(
                 city=city
                 if city is not None or city_plan
@@ -169,6 +174,8 @@ def run_cmd(
                 country=country,
                 stations=stations,
                 frame=frame,
+                profile=profile,
+                mapping=mapping,
                 incidents=list(incident_inputs(incidents or [])),
                 data_dir=settings.data_dir,
                 base_city=recorded_city(plan_dir) if city_plan and plan_dir else None,
