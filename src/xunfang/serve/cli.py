@@ -485,22 +485,27 @@ def _city_plan(
     data_dir: Path | None,
     output_frame: str = "wgs84",
 ) -> None:
-    from xunfang.serve.cli_plan_all import earlier_folders_line, run_city_plan
+    from xunfang.serve.cli_plan_all import (
+        earlier_folders_line,
+        exit_130_on_interrupt,
+        run_city_plan,
+    )
 
     start = time.perf_counter()
     try:
         settings = get_settings(data_dir=data_dir)
-        summaries, totals, report = run_city_plan(
-            config,
-            area,
-            settings,
-            out,
-            console=console,
-            scheduler=scheduler,
-            workers=workers,
-            lang=lang,
-            output_frame=output_frame,
-        )
+        with exit_130_on_interrupt(out, console, lang):
+            summaries, totals, report = run_city_plan(
+                config,
+                area,
+                settings,
+                out,
+                console=console,
+                scheduler=scheduler,
+                workers=workers,
+                lang=lang,
+                output_frame=output_frame,
+            )
     except (XunfangError, OSError) as exc:
         raise fail(exc, lang) from exc
     if report is not None:

@@ -113,8 +113,7 @@ ProfileOpt = Annotated[
     str | None,
     typer.Option(
         "--profile",
-        help=f"Ingest profile of --incidents: {', '.join(sorted(PROFILES))} (default: the "
-        "city's).",
+        help=f"Ingest profile of --incidents: {', '.join(sorted(PROFILES))} (default: the city's).",
         show_default=False,
     ),
 ]

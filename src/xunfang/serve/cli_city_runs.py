@@ -43,10 +43,12 @@ from xunfang.plan.city_plan import (
 from xunfang.plan.deployment import DeployConfig, Deployment
 from xunfang.serve._common import reason_text
 from xunfang.serve.cli_plan_all import (
+    after_districts,
     city_network_line,
     dask_client,
     district_progress,
     earlier_folders_line,
+    whole_district,
 )
 
 __all__ = ["is_city_plan_dir", "recorded_city", "run_city_deploy", "run_city_simulation"]
@@ -191,13 +193,14 @@ def run_city_deploy(
 
         def done(dep: Deployment, s: DeploySummary) -> None:
             folder = folders[s.area]  # positions in the district plan's --output-frame
-            write_deployment(
-                dep,
-                out / area_folder(s.area),
-                lang=lang,
-                plan_dir=folder,
-                output_frame=_plan_frame(folder),
-            )
+            with whole_district():
+                write_deployment(
+                    dep,
+                    out / area_folder(s.area),
+                    lang=lang,
+                    plan_dir=folder,
+                    output_frame=_plan_frame(folder),
+                )
             bars.done(
                 s.area,
                 f"{s.booths} 个岗亭，{s.routes} 条路线，{s.officer_hours:,.0f} 警力·小时，"
@@ -222,32 +225,33 @@ def run_city_deploy(
             failed=failed,
         )
         _failed_bars(bars, failed, zh)
-    _none_done(summaries, failed, zh)
-    totals = deploy_totals(summaries)
-    not_planned = plan_failed_districts(plan_dir)
-    stem = "city_deploy_summary"
-    earlier = earlier_run_folders(out, stem, [area_folder(s.area) for s in summaries])
-    write_summary_tables(
-        [s.to_dict() for s in summaries],
-        totals,
-        out,
-        stem,
-        failed=failed,
-        plan_failed=not_planned,
-        earlier_folders=earlier,
-    )
-    write_city_deploy_report(
-        summaries,
-        district_polygons(the_city, [s.area for s in summaries]),
-        out,
-        lang,
-        failed=failed,
-        plan_failed=not_planned,
-        plan_dir=plan_dir,
-        roster=roster,
-        calendar=calendar,
-        incident_files=incident_files,
-    )
+    with after_districts(len(summaries), len(folders)):
+        _none_done(summaries, failed, zh)
+        totals = deploy_totals(summaries)
+        not_planned = plan_failed_districts(plan_dir)
+        stem = "city_deploy_summary"
+        earlier = earlier_run_folders(out, stem, [area_folder(s.area) for s in summaries])
+        write_summary_tables(
+            [s.to_dict() for s in summaries],
+            totals,
+            out,
+            stem,
+            failed=failed,
+            plan_failed=not_planned,
+            earlier_folders=earlier,
+        )
+        write_city_deploy_report(
+            summaries,
+            district_polygons(the_city, [s.area for s in summaries]),
+            out,
+            lang,
+            failed=failed,
+            plan_failed=not_planned,
+            plan_dir=plan_dir,
+            roster=roster,
+            calendar=calendar,
+            incident_files=incident_files,
+        )
     return summaries, {
         **totals,
         "failed": dict(failed),
@@ -297,7 +301,7 @@ def print_failed(
 
 def _failed_bars(bars: Any, failed: dict[str, str], zh: bool) -> None:
     for area in failed:
-        bars.done(area, f"[red]{'失败' if zh else 'failed'}[/]")
+        bars.done(area, f"[red]{'失败' if zh else 'failed'}[/]", finished=False)
 
 
 def _none_done(summaries: list[Any], failed: dict[str, str], zh: bool) -> None:
@@ -359,7 +363,8 @@ def run_city_simulation(
     ):
 
         def done(cmp: Comparison, s: SimDistrictSummary) -> None:
-            write_simulation(cmp, out / area_folder(s.area), lang=lang)
+            with whole_district():
+                write_simulation(cmp, out / area_folder(s.area), lang=lang)
             row = s.to_dict()
             shares = ("，" if zh else ", ").join(
                 f"{variant_label(v, lang) if zh else v} {row[f'{v}_share_within_3min']:.0%}"
@@ -385,31 +390,32 @@ def run_city_simulation(
             failed=failed,
         )
         _failed_bars(bars, failed, zh)
-    _none_done(summaries, failed, zh)
-    totals = sim_totals(summaries)
-    not_planned = plan_failed_districts(plan_dir)
-    stem = "city_simulation_summary"
-    earlier = earlier_run_folders(out, stem, [area_folder(s.area) for s in summaries])
-    write_summary_tables(
-        [s.to_dict() for s in summaries],
-        totals,
-        out,
-        stem,
-        failed=failed,
-        plan_failed=not_planned,
-        earlier_folders=earlier,
-    )
-    write_city_sim_report(
-        summaries,
-        district_polygons(the_city, [s.area for s in summaries]),
-        out,
-        lang,
-        failed=failed,
-        plan_failed=not_planned,
-        scenario_name=sc.name,
-        scenario_source=str(scenario.source),
-        plan_dir=plan_dir,
-    )
+    with after_districts(len(summaries), len(folders)):
+        _none_done(summaries, failed, zh)
+        totals = sim_totals(summaries)
+        not_planned = plan_failed_districts(plan_dir)
+        stem = "city_simulation_summary"
+        earlier = earlier_run_folders(out, stem, [area_folder(s.area) for s in summaries])
+        write_summary_tables(
+            [s.to_dict() for s in summaries],
+            totals,
+            out,
+            stem,
+            failed=failed,
+            plan_failed=not_planned,
+            earlier_folders=earlier,
+        )
+        write_city_sim_report(
+            summaries,
+            district_polygons(the_city, [s.area for s in summaries]),
+            out,
+            lang,
+            failed=failed,
+            plan_failed=not_planned,
+            scenario_name=sc.name,
+            scenario_source=str(scenario.source),
+            plan_dir=plan_dir,
+        )
     return summaries, {
         **totals,
         "failed": dict(failed),

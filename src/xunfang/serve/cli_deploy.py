@@ -200,20 +200,23 @@ def deploy_cmd(
         )
 
         if is_city_plan_dir(plan_dir):
-            _, totals = run_city_deploy(
-                plan_dir,
-                roster,
-                calendar,
-                settings,
-                out,
-                console=console,
-                config=config,
-                incident_files=tuple(incident_inputs(incidents or [])),
-                city=the_city,
-                scheduler=scheduler,
-                workers=workers,
-                lang=lang,
-            )
+            from xunfang.serve.cli_plan_all import exit_130_on_interrupt
+
+            with exit_130_on_interrupt(out, console, lang):
+                _, totals = run_city_deploy(
+                    plan_dir,
+                    roster,
+                    calendar,
+                    settings,
+                    out,
+                    console=console,
+                    config=config,
+                    incident_files=tuple(incident_inputs(incidents or [])),
+                    city=the_city,
+                    scheduler=scheduler,
+                    workers=workers,
+                    lang=lang,
+                )
             wall_s = time.perf_counter() - start
             console.print(
                 f"{totals['districts']} 个辖区，{totals['booths']} 个岗亭，"

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import logging
+import signal
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -11,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import shapely
+import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -86,10 +91,84 @@ the client's
 CPU at 29.8 s before and 9.4 s after. The tasks' answers do not depend on them."""
 
 
+class CityRunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a city run's districts: how many were finished (their folders written
+    whole) of how many, and whether it came while the city summary was being written
+    (``in_summary``). Raised by :func:`district_progress` and :func:`after_districts`; the
+    commands turn it into one line and exit code 130 (:func:`interrupted_exit`)."""
+
+    def __init__(self, finished: int, total: int, *, in_summary: bool = False) -> None:
+        super().__init__(f"interrupted: {finished} of {total} districts finished")
+        self.finished = finished
+        self.total = total
+        self.in_summary = in_summary
+
+
+@contextmanager
+def after_districts(finished: int, total: int) -> Iterator[None]:
+    """Around a city run's last step (the city summary and report, after the districts):
+    a Ctrl-C there becomes :class:`CityRunInterrupted` with ``in_summary``."""
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, CityRunInterrupted):
+            raise
+        raise CityRunInterrupted(finished, total, in_summary=True) from None
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored while the block runs (main thread only): processes started in it
+    (the LocalCluster's workers, spawned) inherit the ignoring, so a Ctrl-C in the terminal
+    reaches this process alone, which closes them, instead of each printing a traceback."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+@contextmanager
+def whole_district() -> Iterator[None]:
+    """Hold a Ctrl-C back while a district's files are written (main thread only), and
+    raise it (``KeyboardInterrupt``) when they are: so a district's folder is written whole
+    or, when the run is interrupted before it, not touched by this run."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    old = signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+    if pending:
+        raise KeyboardInterrupt
+
+
+def _quiet_distributed() -> None:
+    """Silence dask.distributed's loggers (and tornado's, asyncio's) for the rest of the
+    process: after a Ctrl-C, closing the cluster logs its cancelled tasks and closed
+    comms at length, none of it the user's business."""
+    names = [n for n in logging.root.manager.loggerDict if n.split(".")[0] in _NOISY]
+    for name in (*_NOISY, *names):
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+
+
+_NOISY = ("distributed", "tornado", "asyncio")
+
+
 @contextmanager
 def dask_client(scheduler: str | None, workers: int) -> Iterator[Any]:
     """A client of the scheduler at ``scheduler`` (tcp://HOST:PORT), of a LocalCluster with
-    ``workers`` single-threaded worker processes, or None (``workers == 0``: in process)."""
+    ``workers`` single-threaded worker processes, or None (``workers == 0``: in process).
+
+    The local workers ignore SIGINT (Ctrl-C reaches this process only; one pressed while
+    they start is lost); on Ctrl-C the cluster is closed with dask's loggers silenced
+    (:func:`_quiet_distributed`), in this process and in the local workers."""
     if scheduler is None and workers == 0:
         yield None
         return
@@ -98,20 +177,30 @@ def dask_client(scheduler: str | None, workers: int) -> Iterator[Any]:
 
     if scheduler is not None:
         with Client(scheduler) as client:
-            yield client
+            try:
+                yield client
+            except KeyboardInterrupt:
+                _quiet_distributed()
+                raise
         return
-    with (
-        dask.config.set(LOCAL_CLUSTER_CONFIG),
-        LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            memory_limit="4GiB",
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        yield client
+    with dask.config.set(LOCAL_CLUSTER_CONFIG):
+        with _sigint_ignored():
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                memory_limit="4GiB",
+            )
+        with cluster, Client(cluster) as client:
+            try:
+                yield client
+            except KeyboardInterrupt:
+                _quiet_distributed()
+                # the workers are this run's own: their logs of the cancelled tasks too
+                with contextlib.suppress(Exception):
+                    client.run(_quiet_distributed, on_error="ignore")
+                raise
 
 
 class DistrictBars:
@@ -121,32 +210,103 @@ class DistrictBars:
         self._progress = progress
         self._doing = doing
         self._tasks = {a: progress.add_task(a, total=1, state="queued", start=False) for a in areas}
+        self.finished: list[str] = []
+        """The areas finished (their files written), in the order they finished."""
 
     def started(self, area: str) -> None:
         """The area's task was submitted (or started, in process)."""
         self._progress.start_task(self._tasks[area])
         self._progress.update(self._tasks[area], state=self._doing)
 
-    def done(self, area: str, state: str) -> None:
-        """The area is finished; ``state`` is shown on its bar."""
+    def done(self, area: str, state: str, *, finished: bool = True) -> None:
+        """The area is over; ``state`` is shown on its bar. ``finished``: its files are
+        written (False for a district that failed)."""
         self._progress.update(self._tasks[area], completed=1, state=state)
         self._progress.stop_task(self._tasks[area])
+        if finished:
+            self.finished.append(area)
 
 
 @contextmanager
 def district_progress(console: Console, areas: Sequence[str], doing: str) -> Iterator[DistrictBars]:
-    """Progress bars, one per area (the city plan, deploy and simulation share them)."""
-    with Progress(
-        TextColumn("[bold]{task.description:<14}"),
-        BarColumn(),
-        TextColumn("{task.fields[state]}"),
-        TimeElapsedColumn(),
-        console=console,
-        # one redraw a second: at rich's 10 the bars of a 22-district plan took 12 s of the
-        # client's CPU in 14 minutes, on the cores the workers need
-        refresh_per_second=1,
-    ) as progress:
-        yield DistrictBars(progress, areas, doing)
+    """Progress bars, one per area (the city plan, deploy and simulation share them).
+
+    Raises
+    ------
+    CityRunInterrupted
+        On Ctrl-C in the block (after the blocks inside it, e.g. the cluster, are closed),
+        with the number of areas finished (:attr:`DistrictBars.finished`) and of areas.
+    """
+    bars = None
+    try:
+        with Progress(
+            TextColumn("[bold]{task.description:<14}"),
+            BarColumn(),
+            TextColumn("{task.fields[state]}"),
+            TimeElapsedColumn(),
+            console=console,
+            # one redraw a second: at rich's 10 the bars of a 22-district plan took 12 s of
+            # the client's CPU in 14 minutes, on the cores the workers need
+            refresh_per_second=1,
+        ) as progress:
+            bars = DistrictBars(progress, areas, doing)
+            yield bars
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, CityRunInterrupted):
+            raise
+        raise CityRunInterrupted(len(bars.finished) if bars else 0, len(areas)) from None
+
+
+def interrupted_exit(
+    exc: KeyboardInterrupt, out: Path, console: Console, lang: str = "en"
+) -> typer.Exit:
+    """Print the one line of a city run stopped by Ctrl-C (how many districts were finished,
+    where they are) and return the exit (code 130, as a shell gives a command ended by
+    SIGINT) for the command to raise. ``exc`` is a :class:`CityRunInterrupted` (Ctrl-C while
+    the districts ran) or a plain ``KeyboardInterrupt`` (before: nothing written)."""
+    if isinstance(exc, CityRunInterrupted) and exc.in_summary:
+        n, m = exc.finished, exc.total
+        line = (
+            f"已中断（正在写城市汇总时）：{m} 个辖区中已完成 {n} 个，写在 {escape(str(out))}"
+            "（每个已完成辖区的文件夹是完整的；城市汇总和报告可能缺失或仍是之前运行的）"
+            if lang == "zh"
+            else f"interrupted while the city summary was written: {n} of {m} districts "
+            f"finished, written to {escape(str(out))} (each finished district's folder is "
+            "complete; the city summary and report may be missing or from an earlier run)"
+        )
+    elif isinstance(exc, CityRunInterrupted):
+        n, m = exc.finished, exc.total
+        line = (
+            f"已中断：{m} 个辖区中已完成 {n} 个，写在 {escape(str(out))}（每个已完成辖区的"
+            "文件夹是完整的；未写城市汇总）"
+            if lang == "zh"
+            else f"interrupted: {n} of {m} districts finished, written to {escape(str(out))} "
+            "(each finished district's folder is complete; no city summary was written)"
+        )
+    else:
+        line = (
+            f"已中断：尚无辖区完成，未向 {escape(str(out))} 写入结果"
+            if lang == "zh"
+            else f"interrupted: no district finished yet, nothing written to {escape(str(out))}"
+        )
+    console.print(line, soft_wrap=True)
+    return typer.Exit(130)
+
+
+@contextmanager
+def exit_130_on_interrupt(out: Path, console: Console, lang: str = "en") -> Iterator[None]:
+    """Around a city run: a Ctrl-C ends it with one line and exit code 130
+    (:func:`interrupted_exit`) instead of a traceback.
+
+    Raises
+    ------
+    typer.Exit
+        Code 130, on ``KeyboardInterrupt`` in the block.
+    """
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        raise interrupted_exit(exc, out, console, lang) from None
 
 
 def earlier_folders_line(
@@ -257,7 +417,8 @@ def run_city_plan(
     ):
 
         def done(rendered: RenderedDistrict, summary: DistrictSummary) -> None:
-            write_plan_files(rendered.files, out / area_folder(summary.area))
+            with whole_district():
+                write_plan_files(rendered.files, out / area_folder(summary.area))
             polygons[summary.area] = rendered.polygon_wgs84
             if zh:
                 pm = "已证明最优" if summary.pmedian_proven else f"间隙 {summary.pmedian_gap:.3%}"
@@ -298,27 +459,28 @@ def run_city_plan(
             failed=failed,
         )
         for area in failed:
-            bars.done(area, f"[red]{'失败' if zh else 'failed'}[/]")
-    if not summaries:
-        raise ValidationError(
-            ("每个区域都未能规划：" if zh else "every area failed: ")
-            + "; ".join(f"{a}: {r}" for a, r in failed.items())
+            bars.done(area, f"[red]{'失败' if zh else 'failed'}[/]", finished=False)
+    with after_districts(len(summaries), len(areas)):
+        if not summaries:
+            raise ValidationError(
+                ("每个区域都未能规划：" if zh else "every area failed: ")
+                + "; ".join(f"{a}: {r}" for a, r in failed.items())
+            )
+        counts = {
+            "incidents_total": len(incidents),
+            "incidents_in_no_area": incidents_in_no_area(
+                incidents, config.city or default_city(settings.data_dir), areas, config.crs
+            ),
+            # a station serving two districts is in both plans: count it once
+            "stations_distinct": distinct_stations(
+                [out / area_folder(s.area) / "sites.csv" for s in summaries]
+            ),
+        }
+        # before the summary is overwritten: the previous one names its own folders
+        earlier = earlier_run_folders(out, "city_summary", [area_folder(s.area) for s in summaries])
+        write_city_summary(
+            summaries, out, failed, output_frame=output_frame, earlier_folders=earlier, **counts
         )
-    counts = {
-        "incidents_total": len(incidents),
-        "incidents_in_no_area": incidents_in_no_area(
-            incidents, config.city or default_city(settings.data_dir), areas, config.crs
-        ),
-        # a station serving two districts is in both plans: count it once
-        "stations_distinct": distinct_stations(
-            [out / area_folder(s.area) / "sites.csv" for s in summaries]
-        ),
-    }
-    # before the summary is overwritten: the previous one names its own folders
-    earlier = earlier_run_folders(out, "city_summary", [area_folder(s.area) for s in summaries])
-    write_city_summary(
-        summaries, out, failed, output_frame=output_frame, earlier_folders=earlier, **counts
-    )
-    write_city_report(summaries, polygons, out, lang=lang, failed=failed, counts=counts)
-    totals = {**city_totals(summaries, **counts), "failed": dict(failed)}
+        write_city_report(summaries, polygons, out, lang=lang, failed=failed, counts=counts)
+        totals = {**city_totals(summaries, **counts), "failed": dict(failed)}
     return summaries, {**totals, "earlier_run_folders": earlier}, report

@@ -183,19 +183,21 @@ def run_cmd(
         reps = replications or sc.scenario.replications
         if plan_dir is not None:
             from xunfang.serve.cli_city_runs import print_failed, run_city_simulation
+            from xunfang.serve.cli_plan_all import exit_130_on_interrupt
 
-            _, totals = run_city_simulation(
-                sc,
-                plan_dir,
-                settings,
-                out,
-                console=_out,
-                replications=reps,
-                city=the_city,
-                scheduler=scheduler,
-                workers=workers,
-                lang=lang,
-            )
+            with exit_130_on_interrupt(out, _out, lang):
+                _, totals = run_city_simulation(
+                    sc,
+                    plan_dir,
+                    settings,
+                    out,
+                    console=_out,
+                    replications=reps,
+                    city=the_city,
+                    scheduler=scheduler,
+                    workers=workers,
+                    lang=lang,
+                )
             for line in city_sim_lines(totals, reps, lang):
                 _out.print(line)
             wall_s = time.perf_counter() - start
