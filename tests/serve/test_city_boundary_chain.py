@@ -454,3 +454,36 @@ def test_simulate_one_area_from_a_raw_110_export_with_profile_or_mapping(
     assert doc["area"] == "西片"
     # the same 200 incidents of March 2024 inside 西片 as from the ingested table
     assert doc["call_report"][0]["incidents"] == 200
+
+
+def test_a_city_plan_names_the_stations_outside_every_area(chain: dict[str, Any]) -> None:
+    """Found by a new-user test: a station of --stations outside every area was in no
+    district's plan without a word. Twelve made-up stations far outside the two areas (in
+    Mongolia, outside China, where GCJ-02 is WGS-84: they read the same in every frame)
+    beside the example's three; a city from files alone keeps stations within 500 m."""
+    root, data_dir = chain["root"], chain["data_dir"]
+    rows = (EXAMPLE / "stations_gcj02.csv").read_text("utf-8").splitlines()
+    far = [f"远处{i:02d},{100.0 + i / 100:.6f},{47.0 + i / 100:.6f},合成" for i in range(12)]
+    stations = root / "stations_far.csv"
+    stations.write_text("\n".join([*rows, *far]) + "\n", encoding="utf-8")
+    res = _run(
+        [
+            "plan", "--boundary", str(EXAMPLE / "boundary_gcj02.geojson"), "--frame", "gcj02",
+            "--roads", str(data_dir / OSM), "--stations", str(stations),
+            "--incidents", str(EXAMPLE / "incidents_110_synthetic.csv"),
+            "--mapping", str(EXAMPLE / "mapping_110.toml"),
+            "--area", "boundary:all", "--booths", "2", "--threshold-min", "2",
+            "--no-curve", "--workers", "0", "--out", str(root / "far"),
+        ],
+        root,
+        data_dir,
+    )  # fmt: skip
+    text = " ".join(res.output.split())
+    shown = ", ".join(
+        f"远处{i:02d} ({100.0 + i / 100:.6f}, {47.0 + i / 100:.6f})" for i in range(10)
+    )
+    assert (
+        "warning: 12 station(s) of stations_far.csv lie outside every area (more than 500 m "
+        f"from each), so in no district's plan (lon, lat wgs84): {shown}, and 2 more"
+    ) in text, text
+    assert "示例派出所" not in text.split("lie outside every area")[1]  # those are used

@@ -334,6 +334,45 @@ def earlier_folders_line(
     )
 
 
+def stations_outside_line(
+    outside: Any,
+    source: str,
+    buffer_m: float,
+    output_frame: str = "wgs84",
+    lang: str = "en",
+) -> str | None:
+    """The terminal warning naming the stations of ``source`` (the stations file) that lie
+    outside every area of a city run, farther than ``buffer_m`` from each, so in no
+    district's plan (``outside``: :meth:`xunfang.ingest.city.City.stations_outside`): name
+    and lon/lat in ``output_frame`` (as the run's files), at most 10, then "and N more";
+    None when there are none."""
+    if outside is None or not len(outside):
+        return None
+    from xunfang.ingest.coords import to_output_frame
+
+    lon, lat = to_output_frame(
+        outside.geometry.x.to_numpy(), outside.geometry.y.to_numpy(), output_frame
+    )
+    names = [str(n) for n in outside["name"]]
+    shown = ", ".join(
+        f"{escape(n)} ({x:.6f}, {y:.6f})" for n, x, y in zip(names[:10], lon, lat, strict=False)
+    )
+    rest = len(names) - 10
+    n = len(names)
+    if lang == "zh":
+        more = f"，另有 {rest} 个" if rest > 0 else ""
+        return (
+            f"[yellow]警告：[/]{escape(source)} 中有 {n} 个派出所在所有区域之外（距每个区域都超过 "
+            f"{buffer_m:.0f} 米），未用于任何辖区的方案（经纬度，{output_frame}）：{shown}{more}"
+        )
+    more = f", and {rest} more" if rest > 0 else ""
+    return (
+        f"[yellow]warning:[/] {n} station(s) of {escape(source)} lie outside every area (more "
+        f"than {buffer_m:.0f} m from each), so in no district's plan (lon, lat {output_frame}): "
+        f"{shown}{more}"
+    )
+
+
 def city_network_line(how: str, n_nodes: int, seconds: float, lang: str = "en") -> str:
     """The terminal line on the city's road network (built once, districts cut from it)."""
     if lang == "zh":
@@ -397,6 +436,20 @@ def run_city_plan(
         if zh
         else f"{len(incidents):,} incidents in {time.perf_counter() - t0:.1f} s"
     )
+    the_city = config.city or default_city(settings.data_dir)
+    if config.fixed_sites is None and the_city.stations is not None:
+        outside = the_city.stations_outside(
+            [the_city.study_area(a, crs=config.crs) for a in areas],
+            buffer_m=config.station_buffer_m,
+        )
+        buffer_m = (
+            the_city.station_buffer_m
+            if config.station_buffer_m is None
+            else config.station_buffer_m
+        )
+        line = stations_outside_line(outside, the_city.stations.name, buffer_m, output_frame, lang)
+        if line:
+            console.print(line, soft_wrap=True)
     network = None
     if cut_from_city:
         t0 = time.perf_counter()
