@@ -1,7 +1,7 @@
 """Benchmark: alert fan-out latency from a sighting to connected field pages.
 
-An officer's sighting (``POST /api/alerts``) goes to every on-duty unit within
-``within_min`` minutes; the field pages hear it on the live feed (``/ws``). This measures,
+An officer's sighting (``POST /api/alerts``) goes to the ``units`` nearest available units
+within ``within_min`` minutes; the field pages hear it on the live feed (``/ws``). This measures,
 for each sighting and each connected page, the time from sending the POST to the page
 receiving the ``alert.created`` event (loopback, one server process):
 
@@ -11,7 +11,8 @@ receiving the ``alert.created`` event (loopback, one server process):
 p50 / p99 in milliseconds are printed (nearest rank). The server is ``xunfang serve``
 (uvicorn, one worker) on Chicago police district 1 (the real road network from the data
 directory), in a subprocess on 127.0.0.1; units are placed at random road nodes of the
-area and the sightings use ``within_min = 60`` so that every unit is a recipient. The
+area and the sightings use ``within_min = 60`` and ``units`` = the number of pages so that
+every unit (all available) is a recipient. The
 machine is shared (2 CPUs, other work running): compare the two rows, not the absolute
 figures with another machine.
 
@@ -55,9 +56,17 @@ def pct_ms(values_s: list[float], q: float) -> float:
 
 
 async def fan_out(
-    url: str, tokens: list[str], reporter: str, lon: float, lat: float, n: int, tag: str
+    url: str,
+    tokens: list[str],
+    reporter: str,
+    lon: float,
+    lat: float,
+    n: int,
+    tag: str,
+    units: int,
 ) -> list[float]:
-    """Connect one page per token, send ``n`` sightings, return every page's latencies."""
+    """Connect one page per token, send ``n`` sightings (each to ``units`` units), return
+    every page's latencies."""
     sent: dict[str, float] = {}
     got: list[float] = []
     ws_url = url.replace("http://", "ws://") + "/ws"
@@ -82,7 +91,13 @@ async def fan_out(
             sent[desc] = time.perf_counter()
             r = await c.post(
                 "/api/alerts",
-                json={"description": desc, "lon": lon, "lat": lat, "within_min": 60},
+                json={
+                    "description": desc,
+                    "lon": lon,
+                    "lat": lat,
+                    "within_min": 60,
+                    "units": units,
+                },
             )
             r.raise_for_status()
             await asyncio.sleep(0.1)
@@ -154,7 +169,9 @@ def main() -> None:
                 (f"{n:>2} pages        ", tokens[:n]),
             ):
                 lat_s = asyncio.run(
-                    fan_out(server.url, toks, reporter, slon, slat, args.sightings, label.strip())
+                    fan_out(
+                        server.url, toks, reporter, slon, slat, args.sightings, label.strip(), n
+                    )
                 )
                 print(
                     f"  {label}: p50 {pct_ms(lat_s, 50):7.1f} ms   p99 {pct_ms(lat_s, 99):7.1f} ms"

@@ -5,7 +5,9 @@
   Every command that writes an output folder takes it (through
   ``xunfang.serve._common.writes_output_folder``), so that two runs into the same
   ``--out`` cannot leave one run's report beside the other's table: the second is
-  refused at once, naming the folder and the first run.
+  refused at once, naming the folder and the first run. A folder inside one that another
+  process is writing (``OUT/district_7`` of a city run into ``OUT``), or holding one, is
+  refused the same way (:func:`live_lock_holder`).
 * :func:`temporary_path` and :func:`write_text_atomic`: a file is written under a unique
   temporary name in its own folder (:func:`tempfile.mkstemp`) and renamed over the real
   name when complete, so a failed run leaves no half file and two writers never share a
@@ -26,6 +28,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 from xunfang.errors import ValidationError
 
@@ -64,9 +67,13 @@ class OutputLock:
     ------
     ValidationError
         From :meth:`acquire`, when another process (or another claim in this process)
-        holds the folder; the message names the folder, that process's id and its
-        command.
+        holds the folder, a folder it lies in (e.g. ``OUT`` of a city run, for
+        ``OUT/district_7``) or one of its subfolders; the message names the folders, that
+        process's id and its command.
     """
+
+    _held_here: ClassVar[set[Path]] = set()
+    """Folders (resolved) whose lock this process holds: its own claims do not refuse it."""
 
     def __init__(self, folder: str | Path, *, command: str | None = None) -> None:
         self.folder = Path(folder)
@@ -116,12 +123,47 @@ class OutputLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n{self.command}\n".encode(), 0)
         self._fd = fd
+        # checked while holding our own lock: of two runs starting at once into a folder and
+        # a folder inside it, the later one to look sees the other's lock
+        try:
+            self._refuse_nested_live_lock()
+        except BaseException:
+            self.release()
+            raise
+        OutputLock._held_here.add(self.folder.resolve())
         return self
+
+    def _refuse_nested_live_lock(self) -> None:
+        """Refuse a folder inside one that another process is writing (a live lock in a
+        parent folder, e.g. ``OUT/district_7`` of a city run into ``OUT``), or a folder
+        with a subfolder another process is writing (a city run into ``OUT`` while a
+        district run writes ``OUT/district_7``)."""
+        here = self.folder.resolve()
+        for parent in here.parents:
+            holder = live_lock_holder(parent)
+            if holder is not None:
+                pid, cmd = holder
+                raise ValidationError(
+                    f"output folder {self.folder} is inside {parent}, which another xunfang "
+                    f"run is writing (pid {pid}: {cmd}); its files there would be mixed "
+                    f"with this run's: wait for it to finish or give an --out outside {parent} "
+                    f"(lock {parent / LOCK_NAME})"
+                )
+        for lock in sorted(here.glob(f"*/{LOCK_NAME}")):
+            holder = live_lock_holder(lock.parent)
+            if holder is not None:
+                pid, cmd = holder
+                raise ValidationError(
+                    f"output folder {self.folder} holds {lock.parent}, which another xunfang "
+                    f"run is writing (pid {pid}: {cmd}); this run would write beside or over "
+                    f"its files: wait for it to finish or give another --out (lock {lock})"
+                )
 
     def release(self) -> None:
         """Give the lock up: remove the lock file (still holding it, so that a process
         that opened it meanwhile sees it gone and tries again), then close it."""
         if self._fd is not None:
+            OutputLock._held_here.discard(self.folder.resolve())
             self.path.unlink(missing_ok=True)
             os.close(self._fd)
             self._fd = None
@@ -131,6 +173,43 @@ class OutputLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def live_lock_holder(folder: str | Path) -> tuple[str, str] | None:
+    """The process writing ``folder`` now, by its lock (:class:`OutputLock`): (process id,
+    command) as the lock file records them, or None when the folder has no lock file, its
+    lock file is left from a run that ended (nobody holds the ``flock``), this process
+    holds it, or the file cannot be read.
+
+    The test takes a shared ``flock`` without waiting and gives it up at once; it never
+    changes the file.
+    """
+    f = Path(folder)
+    path = f / LOCK_NAME
+    if not path.is_file():
+        return None
+    try:
+        if f.resolve() in OutputLock._held_here:
+            return None
+        import fcntl
+    except (ImportError, OSError):  # pragma: no cover - Windows
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            lines = os.pread(fd, 4096, 0).decode("utf-8", "replace").splitlines()
+            pid = lines[0].strip() if lines and lines[0].strip() else "unknown"
+            cmd = lines[1].strip() if len(lines) > 1 and lines[1].strip() else "unknown"
+            return pid, cmd
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
 
 
 def new_file_mode() -> int:

@@ -270,11 +270,36 @@ def test_a_run_trains_only_before_each_period(tmp_path: Path) -> None:
     assert cli.exit_code == 0, cli.output
     assert "Not run: 2m: 61 days of forecast plus 28 of training need 89 days" in cli.output
     assert {p.name for p in out.iterdir()} == {
+        "report.html",
         "rows.csv",
         "summary.csv",
         "summary.md",
         "settings.json",
     }
+    # the report (found by a new-user test: nij alone of the forecast commands wrote none):
+    # the PAI / PEI* of the hand-worked period, the category's call types, the data
+    html = (out / "report.html").read_text("utf-8")
+    k = run.settings["hotspot_cells"][0.25]
+    assert f"{k} cells = {k * 600**2 / 5280**2:.3f} sq mi flagged (asked 0.25)" in html
+    assert f"<td>{r['pai']:.2f} / {r['pei_star']:.3f}</td>" in html
+    assert "<td>BURGP, PROWLP</td>" in html and "<td>Burglary</td>" in html
+    assert "<td>2016-08-31..2016-09-30</td>" in html
+    assert f"{len(rows):,} calls of run.csv" in html
+    assert "Not run: 2m: 61 days of forecast plus 28 of training need 89 days" in html
+    zh = CliRunner().invoke(
+        app,
+        [
+            "forecast", "nij", "--incidents", str(f), "--categories", "burglary",
+            "--horizons", "1m", "--methods", "naive:period_days=none",
+            "--hotspot-sq-mi", "0.25", "--lang", "zh", "--out", str(tmp_path / "zh"),
+        ],
+    )  # fmt: skip
+    assert zh.exit_code == 0, zh.output
+    html_zh = (tmp_path / "zh" / "report.html").read_text("utf-8")
+    assert '<html lang="zh-CN">' in html_zh
+    assert f"标记 {k} 个网格 = {k * 600**2 / 5280**2:.3f} 平方英里（要求 0.25）" in html_zh
+    assert f"<td>{r['pai']:.2f} / {r['pei_star']:.3f}</td>" in html_zh
+    assert "<td>BURGP, PROWLP</td>" in html_zh and "计算所用数据" in html_zh
 
 
 def test_a_category_table_without_a_label_is_refused_naming_it(tmp_path: Path) -> None:

@@ -8,9 +8,11 @@ import pytest
 
 from xunfang.dispatch.board import DispatchBoard
 from xunfang.dispatch.crew import (
+    AlertRecipient,
     Crew,
     CrewRole,
     add_backup,
+    alert_recipients,
     clear_crew,
     member_step,
     rank_mixed,
@@ -19,7 +21,8 @@ from xunfang.dispatch.crew import (
     walking_matrix,
 )
 from xunfang.dispatch.model import Call, CallStatus, TransitionError, Unit, UnitKind, UnitStatus
-from xunfang.dispatch.recommend import TravelTimeOracle
+from xunfang.dispatch.recommend import Recommendation, TravelTimeOracle
+from xunfang.errors import ValidationError
 from xunfang.ingest.network import network_from_edges
 
 # Synthetic: a line of 4 nodes 500 m apart at 36 km/h (50 s per piece); the call at node 0.
@@ -133,3 +136,35 @@ def test_walking_times_and_mixed_ranking(oracle: TravelTimeOracle) -> None:
     matrix = network_from_edges(XY, EDGES, "EPSG:32616", speed_kph=36.0).matrix
     path, time_s = road_path(matrix, 3, 0)
     assert (path, time_s) == ([3, 2, 1, 0], 150.0)
+
+
+def test_alert_recipients_are_the_nearest_available_and_busy_only_to_make_up() -> None:
+    # synthetic ranking, fastest first: a busy unit nearest, then available/returning ones
+    ranked = [
+        Recommendation("busy1", 20.0, 0),
+        Recommendation("free1", 60.0, 0),
+        Recommendation("busy2", 90.0, 0),
+        Recommendation("back1", 120.0, 0),  # returning to post: counts as available
+    ]
+    status = {"busy1": "on_scene", "free1": "available", "busy2": "en_route", "back1": "returning"}
+    # two asked, two available: busy units are left out although nearer
+    assert alert_recipients(ranked, status, 2) == [
+        AlertRecipient("free1", 60.0, busy=False),
+        AlertRecipient("back1", 120.0, busy=False),
+    ]
+    # three asked, two available: the nearest busy unit makes up the number, fastest first
+    assert alert_recipients(ranked, status, 3) == [
+        AlertRecipient("busy1", 20.0, busy=True),
+        AlertRecipient("free1", 60.0, busy=False),
+        AlertRecipient("back1", 120.0, busy=False),
+    ]
+    # more asked than units within reach: every one, the busy marked
+    assert [(r.unit_id, r.busy) for r in alert_recipients(ranked, status, 9)] == [
+        ("busy1", True),
+        ("free1", False),
+        ("busy2", True),
+        ("back1", False),
+    ]
+    assert alert_recipients([], status, 3) == []
+    with pytest.raises(ValidationError, match="units must be >= 1, got 0"):
+        alert_recipients(ranked, status, 0)

@@ -287,10 +287,24 @@ def test_encoding_errors_and_the_zero_zero_example_in_chinese() -> None:
     )
     assert expected_text(late, "zh").startswith("晚于 1970-01-01 00:00（UTC）的时间")
     none = (
-        "bad.csv: no usable rows: every row was rejected ({'unparseable_time': 1}); e.g. row 2 "
-        "field '报警时间' = '16.03.2024 05:45', expected %Y-%m-%d"
+        "bad.csv: no usable rows: every row was rejected: 12 rows: time in no listed format "
+        "in field 报警时间 (rows 2-13); 1 row: no coordinates in field 经度/纬度 (row 14); e.g. "
+        "row 2 field '报警时间' = '16.03.2024 05:45', expected %Y-%m-%d"
     )
     assert error_text(none, "zh") == (
-        "bad.csv：没有可用的行：每一行都被拒绝（{'unparseable_time': 1}）；例：第 2 行字段 "
-        "'报警时间' = '16.03.2024 05:45'，应为 %Y-%m-%d"
+        "bad.csv：没有可用的行：每一行都被拒绝：12 行时间格式无法识别（字段 报警时间，第 2-13 "
+        "行）；1 行缺少坐标（字段 经度/纬度，第 14 行）；例：第 2 行字段 '报警时间' = "
+        "'16.03.2024 05:45'，应为 以下时间格式之一：%Y-%m-%d"
+    )
+    assert error_text(none, "en") == none
+    # rows of several files, a run list cut after ten runs, a reason with its own brackets
+    several = (
+        "a.csv, b.csv: no usable rows: every row was rejected: 14 rows: no coordinates in "
+        "field lon/lat (a.csv rows 2-5, 7 and 3 more, b.csv row 9); 3 rows: more or fewer "
+        "fields than the header (row not read) (b.csv rows 2, 4, 6)"
+    )
+    assert error_text(several, "zh") == (
+        "a.csv, b.csv：没有可用的行：每一行都被拒绝：14 行缺少坐标（字段 lon/lat，a.csv 第 "
+        "2-5, 7 行 及另外 3 行，b.csv 第 9 行）；3 行字段数与表头不一致（该行未读取）"
+        "（b.csv 第 2, 4, 6 行）"
     )

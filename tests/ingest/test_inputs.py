@@ -346,6 +346,35 @@ def test_rows_piled_on_one_point_are_flagged(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- all rejected
+def test_every_row_rejected_is_said_in_words_in_the_language_chosen(tmp_path: Path) -> None:
+    # found by a new-user test: the error printed a Python dict of reason codes. Synthetic
+    # GB18030 export: rows 2-13 (the file's lines) with a day-first time, row 14 no position
+    path = tmp_path / "bad.csv"
+    rows = [f"B{i},16.03.2024 05:{i:02d},刑事,盗窃,121.47,31.23" for i in range(12)]
+    rows.append("B99,2024-03-16 05:45:00,刑事,盗窃,,")
+    path.write_bytes(("\n".join([CN_HEADER, *rows]) + "\n").encode("gb18030"))
+    # plan reads the raw file (ingest itself prints its report table and rejected.csv)
+    boundary = Path(__file__).parents[2] / "examples" / "shanghai" / "boundary_gcj02.geojson"
+    argv = ["plan", "--boundary", str(boundary), "--area", "boundary:西片", "--frame", "gcj02"]
+    argv += ["--incidents", str(path)]
+    argv += ["--profile", "cn110", "--out", str(tmp_path / "o")]
+    en = CliRunner().invoke(app, argv, env={"COLUMNS": "300"})
+    assert en.exit_code == 2
+    assert (
+        f"error: {path}: no usable rows: every row was rejected: 12 rows: time in no listed "
+        "format in field 报警时间 (rows 2-13); 1 row: no coordinates in field 经度/纬度 (row "
+        "14); e.g. row 2 field '报警时间' = '16.03.2024 05:00', expected"
+    ) in " ".join(en.output.split())
+    assert "{" not in en.output  # no dict of codes
+    zh = CliRunner().invoke(app, [*argv, "--lang", "zh"], env={"COLUMNS": "300"})
+    assert zh.exit_code == 2
+    assert (
+        f"错误：{path}：没有可用的行：每一行都被拒绝：12 行时间格式无法识别（字段 报警时间，"
+        "第 2-13 行）；1 行缺少坐标（字段 经度/纬度，第 14 行）；例：第 2 行字段 '报警时间' = "
+        "'16.03.2024 05:00'，应为"
+    ) in "".join(zh.output.split("\n"))
+
+
 def test_every_row_rejected_still_writes_rejected_csv(tmp_path: Path) -> None:
     path = tmp_path / "bad.csv"
     path.write_text(

@@ -417,3 +417,38 @@ def test_city_summary_lon_lat_are_in_the_output_frame(tmp_path: Path) -> None:
     assert doc["districts"][0]["lon"] == pytest.approx(row["lon"], abs=1e-12)
     wgs = pd.read_csv(write_city_summary(s, tmp_path / "w")["city_summary.csv"]).iloc[0]
     assert (wgs["lon"], wgs["lat"], wgs["coord_frame"]) == (121.48, 31.23, "wgs84")
+
+
+def test_earlier_run_folders_are_the_previous_runs_districts_this_run_does_not_write(
+    tmp_path: Path,
+) -> None:
+    from xunfang.plan.city_plan import earlier_run_folders
+
+    assert earlier_run_folders(tmp_path / "new", "city_summary", []) == []
+    # synthetic: an earlier city plan of districts 1, 2 and 7 (7 failed, its folder empty)
+    (tmp_path / "city_summary.json").write_text(
+        json.dumps(
+            {
+                "districts": [{"area": "district:1"}, {"area": "district:2"}],
+                "failed": [{"area": "district:7", "reason": "no incidents"}],
+            }
+        ),
+        encoding="utf-8",
+    )
+    for name in ("district_1", "district_2", "district_7", "photos"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "district_2" / "plan_summary.json").write_text("{}", encoding="utf-8")
+    # a district folder no summary names (an older run still) counts by its files
+    (tmp_path / "district_9").mkdir()
+    (tmp_path / "district_9" / "report.html").write_text("", encoding="utf-8")
+    # this run writes district_1 only: the others are the earlier run's; photos is not
+    assert earlier_run_folders(tmp_path, "city_summary", ["district_1"]) == [
+        "district_2",
+        "district_7",
+        "district_9",
+    ]
+    # another command's summary names none of them: only the files tell
+    assert earlier_run_folders(tmp_path, "city_deploy_summary", ["district_1"]) == [
+        "district_2",
+        "district_9",
+    ]

@@ -10,6 +10,7 @@ Shanghai, a made-up 2-polygon GCJ-02 boundary, stations and 110 calls of March 2
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -267,6 +268,30 @@ def test_deploy_a_city_plan_made_from_an_ingested_folder(
     assert doc["totals"]["officer_hours"] == 2 * 7 * 8 * 12
 
 
+def test_deploy_reads_raw_incidents_with_profile_as_plan_does(chain: dict[str, Any]) -> None:
+    """``deploy --incidents RAW.csv`` takes ``--profile``/``--mapping`` too (the same options
+    as plan and simulate run): the profile named is the one the file is read with."""
+    root, data_dir = chain["root"], chain["data_dir"]
+    argv = [
+        "deploy", "--plan-dir", str(chain["plan"] / "boundary_西片"),
+        "--roster", str(root / "roster.toml"),
+        "--incidents", str(EXAMPLE / "incidents_110_synthetic.csv"),
+        "--data-dir", str(data_dir),
+    ]  # fmt: skip
+    env = {"COLUMNS": "300", "XUNFANG_CACHE_DIR": str(root / "cache")}
+    wrong = CliRunner().invoke(
+        app, [*argv, "--profile", "portland", "--out", str(root / "dep_wrong")], env=env
+    )
+    assert wrong.exit_code == 2
+    text = " ".join(wrong.output.split())
+    assert "incidents_110_synthetic.csv, field 'occ_date': missing column 'occ_date' (time) " in (
+        text
+    )
+    assert "required by profile 'portland'" in text
+    _run([*argv[:-2], "--profile", "cn110", "--out", str(root / "dep_cn110")], root, data_dir)
+    assert (root / "dep_cn110" / "report.html").is_file()
+
+
 @pytest.mark.parametrize("given", [False, True], ids=["recorded", "--incidents"])
 def test_simulate_a_city_plan_made_from_an_ingested_folder(
     ingested_chain: dict[str, Any], given: bool
@@ -345,3 +370,120 @@ def test_simulate_one_area_from_a_boundary_and_an_ingested_folder(
     assert doc["area"] == "西片"
     # March 2024's incidents inside 西片, read from the table (as a plan of 西片 reads them)
     assert doc["call_report"][0]["incidents"] == 200
+
+
+def test_a_city_plan_rerun_with_fewer_areas_names_the_earlier_runs_folders(
+    chain: dict[str, Any],
+) -> None:
+    # found by a new-user test: re-running a city plan into the same folder with fewer
+    # areas left the other district's folder beside the new summary without a word
+    root = chain["root"]
+    out = root / "rerun"
+    shutil.copytree(chain["plan"], out)  # the two-district plan, as an earlier run
+    (out / "notes").mkdir()  # a folder of the user's own: not a district's output
+    res = _run(
+        [
+            "plan", "--boundary", str(EXAMPLE / "boundary_gcj02.geojson"), "--frame", "gcj02",
+            "--roads", str(chain["data_dir"] / OSM),
+            "--stations", str(EXAMPLE / "stations_gcj02.csv"),
+            "--incidents", str(EXAMPLE / "incidents_110_synthetic.csv"),
+            "--mapping", str(EXAMPLE / "mapping_110.toml"),
+            "--area", "boundary:东片", "--each", "--booths", "2", "--threshold-min", "2",
+            "--no-curve", "--workers", "0", "--out", str(out),
+        ],
+        root,
+        chain["data_dir"],
+    )  # fmt: skip
+    doc = json.loads((out / "city_summary.json").read_text("utf-8"))
+    assert [d["area"] for d in doc["districts"]] == ["boundary:东片"]
+    assert doc["earlier_run_folders"] == ["boundary_西片"]
+    assert (out / "boundary_西片" / "plan_summary.json").is_file()  # left in place
+    text = " ".join(res.output.split())
+    assert (
+        f"warning: 1 folder(s) in {out} are from an earlier run, not this one (left in place; "
+        "see earlier_run_folders in city_summary.json): boundary_西片"
+    ) in text
+    # a deploy of this plan into a folder holding an earlier deploy's district says so too
+    dep = root / "rerun_deploy"
+    shutil.copytree(chain["plan"] / "boundary_西片", dep / "boundary_西片")
+    (dep / "boundary_西片" / "deploy_summary.json").write_text("{}", encoding="utf-8")
+    res = _run(
+        [
+            "deploy", "--plan-dir", str(out), "--roster", str(root / "roster.toml"),
+            "--workers", "0", "--out", str(dep),
+        ],
+        root,
+        chain["data_dir"],
+    )  # fmt: skip
+    doc = json.loads((dep / "city_deploy_summary.json").read_text("utf-8"))
+    assert doc["earlier_run_folders"] == ["boundary_西片"]
+    assert "see earlier_run_folders in city_deploy_summary.json): boundary_西片" in " ".join(
+        res.output.split()
+    )
+
+
+@pytest.mark.parametrize(
+    "how", [["--profile", "cn110"], ["--mapping", str(EXAMPLE / "mapping_110.toml")]]
+)
+def test_simulate_one_area_from_a_raw_110_export_with_profile_or_mapping(
+    chain: dict[str, Any], how: list[str]
+) -> None:
+    """``simulate run --incidents RAW.csv`` with ``--profile``/``--mapping`` (found by a
+    new-user test: simulate had neither, so a GB18030 110 export had to be ingested
+    first); they mean what they mean to ``plan``: how the file's columns are read."""
+    root, data_dir = chain["root"], chain["data_dir"]
+    scenario = (EXAMPLE / "scenario_march2024.toml").read_text("utf-8")
+    scenario = scenario.replace('city = "city.toml"', "").replace('"西片,东片"', '"西片"')
+    sites = chain["plan"] / "boundary_西片" / "sites.csv"
+    scenario = scenario.replace("../../out/shanghai/sites.csv", sites.as_posix())
+    scenario = scenario.replace("replications = 3", "replications = 1")
+    (root / "raw.toml").write_text(scenario, encoding="utf-8")
+    out = root / f"sim_raw_{how[0][2:]}"
+    _run(
+        [
+            "simulate", "run", "--scenario", str(root / "raw.toml"),
+            "--boundary", str(EXAMPLE / "boundary_gcj02.geojson"), "--frame", "gcj02",
+            "--roads", str(data_dir / OSM), "--stations", str(EXAMPLE / "stations_gcj02.csv"),
+            "--incidents", str(EXAMPLE / "incidents_110_synthetic.csv"), *how,
+            "--out", str(out),
+        ],
+        root,
+        data_dir,
+    )  # fmt: skip
+    doc = json.loads((out / "summary.json").read_text("utf-8"))
+    assert doc["area"] == "西片"
+    # the same 200 incidents of March 2024 inside 西片 as from the ingested table
+    assert doc["call_report"][0]["incidents"] == 200
+
+
+def test_a_city_plan_names_the_stations_outside_every_area(chain: dict[str, Any]) -> None:
+    """Found by a new-user test: a station of --stations outside every area was in no
+    district's plan without a word. Twelve made-up stations far outside the two areas (in
+    Mongolia, outside China, where GCJ-02 is WGS-84: they read the same in every frame)
+    beside the example's three; a city from files alone keeps stations within 500 m."""
+    root, data_dir = chain["root"], chain["data_dir"]
+    rows = (EXAMPLE / "stations_gcj02.csv").read_text("utf-8").splitlines()
+    far = [f"远处{i:02d},{100.0 + i / 100:.6f},{47.0 + i / 100:.6f},合成" for i in range(12)]
+    stations = root / "stations_far.csv"
+    stations.write_text("\n".join([*rows, *far]) + "\n", encoding="utf-8")
+    res = _run(
+        [
+            "plan", "--boundary", str(EXAMPLE / "boundary_gcj02.geojson"), "--frame", "gcj02",
+            "--roads", str(data_dir / OSM), "--stations", str(stations),
+            "--incidents", str(EXAMPLE / "incidents_110_synthetic.csv"),
+            "--mapping", str(EXAMPLE / "mapping_110.toml"),
+            "--area", "boundary:all", "--booths", "2", "--threshold-min", "2",
+            "--no-curve", "--workers", "0", "--out", str(root / "far"),
+        ],
+        root,
+        data_dir,
+    )  # fmt: skip
+    text = " ".join(res.output.split())
+    shown = ", ".join(
+        f"远处{i:02d} ({100.0 + i / 100:.6f}, {47.0 + i / 100:.6f})" for i in range(10)
+    )
+    assert (
+        "warning: 12 station(s) of stations_far.csv lie outside every area (more than 500 m "
+        f"from each), so in no district's plan (lon, lat wgs84): {shown}, and 2 more"
+    ) in text, text
+    assert "示例派出所" not in text.split("lie outside every area")[1]  # those are used

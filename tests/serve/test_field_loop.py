@@ -347,7 +347,7 @@ def _hand_made_day(svc: object) -> None:
                     escalated_at=escalated,
                     call_id=call_id,
                 ),
-                [(u, 60.0) for u, _ in acks],
+                [(u, 60.0, False) for u, _ in acks],
             )
             for u, at in acks:
                 if at is not None:

@@ -227,3 +227,53 @@ def test_writing_into_another_commands_folder_warns(tmp_path: Path) -> None:
     for _ in range(2):
         result = CliRunner().invoke(app, [*argv, str(clean)])
         assert result.exit_code == 0 and "warning" not in result.output
+
+
+def test_a_folder_inside_one_another_process_writes_is_refused(
+    holder: tuple[Path, int], tmp_path: Path
+) -> None:
+    # found by a new-user test: `plan --area district:7 --out OUT/district_7` wrote into the
+    # district folder of a running city plan into OUT
+    folder, pid = holder
+    inner = folder / "district_7"
+    with pytest.raises(ValidationError) as err:
+        OutputLock(inner).acquire()
+    message = " ".join(str(err.value).split())
+    assert f"output folder {inner} is inside {folder.resolve()}, which another xunfang run" in (
+        message
+    )
+    assert f"(pid {pid}: {HOLDER_COMMAND})" in message
+    assert not (inner / LOCK_NAME).exists()  # our own claim given up
+    # deeper too, and through the command line (exit 2, nothing written)
+    result = CliRunner().invoke(
+        app, ["ingest", str(FIXTURE), "--profile", "cn110", "--out", str(inner / "a" / "b")]
+    )
+    assert result.exit_code == 2, result.output
+    assert f"(pid {pid}: {HOLDER_COMMAND})" in " ".join(result.output.split())
+    assert not (inner / "a" / "b" / "incidents.parquet").exists()
+    # a sibling folder is free
+    OutputLock(tmp_path / "elsewhere").acquire().release()
+
+
+def test_a_folder_holding_one_another_process_writes_is_refused(
+    holder: tuple[Path, int], tmp_path: Path
+) -> None:
+    # the other way round: a city run into tmp_path while a district run writes tmp_path/race
+    folder, pid = holder
+    with pytest.raises(ValidationError) as err:
+        OutputLock(tmp_path).acquire()
+    message = " ".join(str(err.value).split())
+    assert f"output folder {tmp_path} holds {folder.resolve()}, which another xunfang run" in (
+        message
+    )
+    assert f"(pid {pid}: {HOLDER_COMMAND})" in message
+
+
+def test_a_left_lock_or_this_process_own_lock_in_a_parent_does_not_refuse(tmp_path: Path) -> None:
+    # a lock file left by a killed run is no live lock
+    (tmp_path / LOCK_NAME).write_text("999999999\nxunfang plan --out out (killed)\n")
+    OutputLock(tmp_path / "district_7").acquire().release()
+    # this process's own claim on the parent (a city run writing its districts) is no bar
+    (tmp_path / LOCK_NAME).unlink()
+    with OutputLock(tmp_path), OutputLock(tmp_path / "district_7") as inner:
+        assert inner.held

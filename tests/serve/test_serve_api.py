@@ -482,6 +482,64 @@ def test_alert_reaches_units_within_minutes_and_tracks_acks(lite: TestClient) ->
     assert [a["id"] for a in lite.get("/api/alerts", headers=OFF).json()] == [wide["id"], aid]
 
 
+def test_a_sighting_goes_to_the_nearest_available_units_and_busy_ones_only_to_make_up(
+    lite: TestClient,
+) -> None:
+    # found by a new-user test: a sighting was sent to units on a call as well. Synthetic
+    # grid, 20 s a block: from (5, 6) B01 is 1 block (20 s), B02 7 (140 s), the two
+    # patrols at the station 11 (220 s).
+    lon, lat = lonlat(5, 6)
+    cid = _call(lite)["id"]
+    r = lite.post(f"/api/calls/{cid}/dispatch", json={"unit_id": "B01"}, headers=DISP)
+    assert r.status_code == 200  # B01, the nearest, is now busy
+
+    def alert(headers: dict[str, str], **body: object) -> dict:  # type: ignore[type-arg]
+        r = lite.post(
+            "/api/alerts",
+            json={"description": "grey van", "lon": lon, "lat": lat, **body},
+            headers=headers,
+        )
+        assert r.status_code == 201, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+    def sent(a: dict) -> list[tuple[str, float, bool]]:  # type: ignore[type-arg]
+        return [(x["unit_id"], x["eta_s"], x["busy"]) for x in a["recipients"]]
+
+    with lite.websocket_connect("/ws") as ws_b01, lite.websocket_connect("/ws") as ws_b02:
+        ws_b01.send_json({"token": OFF["Authorization"].split()[1]})
+        ws_b02.send_json({"token": OFF2["Authorization"].split()[1]})
+        assert ws_b01.receive_json()["type"] == ws_b02.receive_json()["type"] == "hello"
+        # one unit asked, within 5 min: the nearest available (B02), not busy B01 at 20 s
+        one = alert(DISP, units=1, within_min=5)
+        assert (sent(one), one["units"]) == ([("B02", 140.0, False)], 1)
+        got = ws_b02.receive_json()
+        assert (got["type"], got["data"]["id"]) == ("alert.created", one["id"])
+        # B01 did not hear it: the next thing on its feed is a unit update
+        assert _status(lite, "StationA-P2", "out_of_service") == 200
+        assert ws_b01.receive_json()["type"] == "unit.updated"
+        # two asked within 3 min (180 s): only B02 is available there, so the nearest busy
+        # unit makes up the number, marked busy, and hears it on its feed
+        by_b02 = alert(OFF2, units=2, within_min=3)  # a patrol's sighting: B02 reports it
+        assert sent(by_b02) == [("B01", 20.0, True)]  # the reporter is never a recipient
+        two = alert(DISP, units=2, within_min=3)
+        assert sent(two) == [("B01", 20.0, True), ("B02", 140.0, False)]
+        heard = []
+        while len(heard) < 2:
+            got = ws_b01.receive_json()
+            if got["type"] == "alert.created":
+                heard.append((got["data"]["id"], [x["busy"] for x in got["data"]["recipients"]]))
+        assert heard == [(by_b02["id"], [True]), (two["id"], [True, False])]
+    # enough available within reach: no busy unit (P2 is out of service)
+    three = alert(DISP, units=2, within_min=5)
+    assert sent(three) == [("B02", 140.0, False), ("StationA-P1", 220.0, False)]
+    r = lite.post(
+        "/api/alerts",
+        json={"description": "x", "lon": lon, "lat": lat, "units": 0},
+        headers=DISP,
+    )
+    assert r.status_code == 422
+
+
 def test_live_feed_needs_a_token_and_masks_for_analysts(lite: TestClient) -> None:
     with lite.websocket_connect("/ws") as ws:
         ws.send_text('{"token": "forged"}')

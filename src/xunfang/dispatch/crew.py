@@ -23,7 +23,7 @@ of a call is its first unit's). Rules:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -304,6 +304,75 @@ def rank_mixed(
         )
     recs.sort(key=lambda r: (r.eta_s, r.unit_id in foot, r.unit_id))
     return recs[:k]
+
+
+ALERT_AVAILABLE = frozenset({UnitStatus.AVAILABLE, UnitStatus.RETURNING})
+"""Unit states that count as available for an alert (as for a call: a returning unit, on
+its way back to post, may take a new task)."""
+
+
+@dataclass(frozen=True)
+class AlertRecipient:
+    """A unit an alert goes to: its road travel time and whether it is busy."""
+
+    unit_id: str
+    eta_s: float
+    """Road travel time to the alert's place, seconds (speed factor applied)."""
+    busy: bool
+    """The unit is on a call (not in :data:`ALERT_AVAILABLE`): sent only to make up the
+    number asked for, because too few available units were within reach."""
+
+
+def alert_recipients(
+    ranked: Sequence[Recommendation],
+    status_of: Mapping[str, UnitStatus | str],
+    wanted: int,
+    *,
+    available: frozenset[UnitStatus] = ALERT_AVAILABLE,
+) -> list[AlertRecipient]:
+    """The units an alert (e.g. a patrol's sighting) goes to: the ``wanted`` nearest
+    available units, and busy ones only when fewer than ``wanted`` are available, the
+    nearest busy ones making up the number, each marked busy.
+
+    Parameters
+    ----------
+    ranked
+        Candidate units, fastest first by road travel time (:func:`rank_mixed`), already
+        within the alert's reach and without the reporting unit.
+    status_of
+        Unit id -> its status (``UnitStatus`` or its value).
+    wanted
+        How many units the alert asks for (>= 1).
+    available
+        The states that count as available (default :data:`ALERT_AVAILABLE`).
+
+    Returns
+    -------
+    list of AlertRecipient
+        At most ``wanted``, fastest first (the order of ``ranked``).
+
+    Raises
+    ------
+    ValidationError
+        If ``wanted < 1``.
+    """
+    if wanted < 1:
+        raise ValidationError(f"units must be >= 1, got {wanted}")
+    free = {str(s) for s in available}
+    is_free = [str(status_of[r.unit_id]) in free for r in ranked]
+    n_free = sum(is_free)
+    n_busy = max(0, wanted - n_free)
+    out: list[AlertRecipient] = []
+    took_free = took_busy = 0
+    for rec, ok in zip(ranked, is_free, strict=True):
+        if ok and took_free < wanted:
+            took_free += 1
+        elif not ok and took_busy < n_busy:
+            took_busy += 1
+        else:
+            continue
+        out.append(AlertRecipient(rec.unit_id, rec.eta_s, busy=not ok))
+    return out
 
 
 def road_path(graph: sp.csr_matrix, source: int, target: int) -> tuple[list[int], float]:

@@ -833,12 +833,7 @@ class City:
         """
         if self.stations is None:
             return gpd.GeoDataFrame({"name": [], "source_row": []}, geometry=[], crs=WGS84), []
-        sites = read_sites(self.stations, frame=self.frame).copy()
-        sites["source_row"] = sites.attrs.get("source_rows", np.arange(1, len(sites) + 1))
-        if self.station_names:
-            sites["name"] = [
-                self.station_names.format(n) if str(n).isdigit() else str(n) for n in sites["name"]
-            ]
+        sites = self._station_sites()
         limit_m = self.station_buffer_m if buffer_m is None else buffer_m
         dist_m = (
             sites.to_crs(area.crs).distance(area.polygon).to_numpy() if len(sites) else np.zeros(0)
@@ -849,6 +844,52 @@ class City:
             (str(sites["name"].to_numpy()[~near][i]), float(dist_m[~near][i])) for i in order
         ]
         return sites[near].reset_index(drop=True), left_out
+
+    def _station_sites(self) -> gpd.GeoDataFrame:
+        """Every station of the stations file (``name`` as the city names them,
+        ``source_row``, point ``geometry`` EPSG:4326); the file must be set."""
+        assert self.stations is not None
+        sites = read_sites(self.stations, frame=self.frame).copy()
+        sites["source_row"] = sites.attrs.get("source_rows", np.arange(1, len(sites) + 1))
+        if self.station_names:
+            sites["name"] = [
+                self.station_names.format(n) if str(n).isdigit() else str(n) for n in sites["name"]
+            ]
+        return sites
+
+    def stations_outside(
+        self, areas: Sequence[StudyArea], *, buffer_m: float | None = None
+    ) -> gpd.GeoDataFrame:
+        """The stations farther than ``buffer_m`` (default the city's ``station_buffer_m``)
+        from every one of ``areas``: those no area's plan takes (:meth:`stations_split`
+        of each area leaves them out), in the order of the file.
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            ``name``, ``source_row`` (as in :meth:`stations_split`), ``distance_m`` (to the
+            nearest area, metres) and point ``geometry`` (EPSG:4326); empty when the city
+            names no stations file or every station is near an area.
+
+        Raises
+        ------
+        DataFileError
+            If the stations file is missing or unreadable.
+        """
+        if self.stations is None or not areas:
+            empty: dict[str, list[Any]] = {"name": [], "source_row": [], "distance_m": []}
+            return gpd.GeoDataFrame(empty, geometry=[], crs=WGS84)
+        sites = self._station_sites()
+        limit_m = self.station_buffer_m if buffer_m is None else buffer_m
+        nearest_m = np.full(len(sites), np.inf)
+        for area in areas:
+            if len(sites):
+                d_m = sites.to_crs(area.crs).distance(area.polygon).to_numpy()
+                nearest_m = np.minimum(nearest_m, d_m)
+        far = nearest_m > limit_m
+        out = sites[far].reset_index(drop=True)
+        out["distance_m"] = nearest_m[far]
+        return out
 
     def incident_files(self, *, required: bool = True) -> list[Path]:
         """The city's incident files (glob patterns expanded, sorted within each; a folder

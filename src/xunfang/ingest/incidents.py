@@ -1174,7 +1174,7 @@ def ingest(
         ingested_at=now.isoformat(),
         area_frame=area_frame if area is not None else None,
     )
-    if target_crs is None:
+    if good.empty or target_crs is None:  # with a crs too: every door says why, alike
         first = min((e[0] for e in examples.values()), key=lambda e: int(e["row"]), default={})
         hint = (
             f"; e.g. row {first.get('row')} field {first.get('field')!r} = "
@@ -1184,7 +1184,7 @@ def ingest(
         )
         raise NoUsableRowsError(
             ", ".join(str(p) for p in paths),
-            f"no usable rows: every row was rejected ({dict(counts)}){hint}",
+            f"no usable rows: every row was rejected: {rejection_summary(rejected)}{hint}",
             rejected,
             report,
         )
@@ -1271,6 +1271,60 @@ def _cap_text(values: pd.Series, rows: np.ndarray) -> tuple[pd.Series, list[int]
     out = values.copy()
     out[long] = values[long].str.slice(0, MAX_TEXT_CHARS)
     return out, [int(r) for r in rows[long]], int(lengths[long].max())
+
+
+def row_ranges(rows: Sequence[int], most: int = 10) -> str:
+    """Row numbers as runs: ``2-13, 15, 20-22`` (sorted, duplicates once; the first
+    ``most`` runs, then ``and N more`` rows)."""
+    values = sorted({int(r) for r in rows})
+    runs: list[tuple[int, int]] = []
+    for r in values:
+        if runs and r == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], r)
+        else:
+            runs.append((r, r))
+    shown = ", ".join(f"{a}-{b}" if b > a else str(a) for a, b in runs[:most])
+    rest = sum(b - a + 1 for a, b in runs[most:])
+    return shown + (f" and {rest} more" if rest else "")
+
+
+def rejection_summary(rejected: pd.DataFrame) -> str:
+    """The rejected rows in words, one part per (reason, field), most rows first:
+    ``12 rows: time in no listed format in field 报警时间 (rows 2-13); 1 row: no
+    coordinates in field 经度/纬度 (row 14)`` (the reasons as
+    :func:`xunfang.ingest.messages.reason_text` says them; a row's file named before its
+    rows when the rows come from several files). For the error of a file none of whose
+    rows is usable.
+
+    Parameters
+    ----------
+    rejected
+        The rejected rows: ``reason``, ``field``, ``source_file``, ``source_row``.
+    """
+    if rejected.empty:
+        return "no rows"
+    several = rejected["source_file"].nunique() > 1
+    parts = []
+    groups = rejected.groupby(["reason", "field"], sort=False, dropna=False)
+    for (reason, fld), sub in sorted(groups, key=lambda g: (-len(g[1]), str(g[0]))):
+        n = len(sub)
+        where = (
+            ", ".join(
+                f"{Path(str(f)).name} row{'s' if len(s) > 1 else ''} {row_ranges(s['source_row'])}"
+                for f, s in sub.groupby("source_file", sort=False)
+            )
+            if several
+            else f"row{'s' if n > 1 else ''} {row_ranges(sub['source_row'])}"
+        )
+        field_part = (
+            ""
+            if pd.isna(fld) or fld in ("", FIELD_COUNT_FIELD, ENCODING_FIELD)
+            else f" in field {fld}"
+        )
+        parts.append(
+            f"{n} row{'s' if n > 1 else ''}: {reason_text(str(reason))}{field_part} ({where})"
+        )
+    return "; ".join(parts)
 
 
 def _row_list(rows: list[int], most: int = 10) -> str:

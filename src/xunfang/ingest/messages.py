@@ -10,7 +10,14 @@ import re
 
 import pandas as pd
 
-__all__ = ["LANGS", "column_text", "expected_text", "reason_text", "text"]
+__all__ = [
+    "LANGS",
+    "column_text",
+    "expected_text",
+    "reason_text",
+    "rejection_summary_text",
+    "text",
+]
 
 LANGS = ("en", "zh")
 
@@ -337,6 +344,42 @@ def expected_text(expected: str, lang: str = "en") -> str:
     if expected.startswith("%"):  # the time formats a column was read in
         return "以下时间格式之一：" + expected
     return expected
+
+
+_SUMMARY_PART = re.compile(r"(\d+) rows?: (.+?)(?: in field (.+?))? \(([^()]+)\)", re.DOTALL)
+_ROWS = re.compile(r"(?:^|, )(?:(\S.*?) )?rows? ([\d, -]+?)(?: and (\d+) more)?(?=, \D|$)")
+
+
+def _rows_zh(where: str) -> str:
+    """``rows 2-13`` -> ``第 2-13 行``; ``a.csv rows 2-5, b.csv row 7`` -> ``a.csv 第 2-5
+    行，b.csv 第 7 行``; ``... and 4 more`` -> ``... 及另外 4 行``."""
+    parts = []
+    for m in _ROWS.finditer(where):
+        file, rows, more = m.groups()
+        parts.append(
+            (f"{file} " if file else "") + f"第 {rows} 行" + (f" 及另外 {more} 行" if more else "")
+        )
+    return "，".join(parts) if parts else where
+
+
+def rejection_summary_text(summary: str, lang: str = "en") -> str:
+    """The rejected rows in words (:func:`xunfang.ingest.incidents.rejection_summary`, as
+    raised: English) in ``lang``: ``12 rows: time in no listed format in field 报警时间 (rows
+    2-13)`` -> ``12 行时间格式无法识别（字段 报警时间，第 2-13 行）``; a part it cannot read
+    is kept as it is."""
+    if _lang(lang) == "en":
+        return summary
+    words = {_REASONS["en"][k]: _REASONS["zh"][k] for k in _REASONS["en"]}
+    out = []
+    for part in summary.split("; "):
+        m = _SUMMARY_PART.fullmatch(part)
+        if m is None or m.group(2) not in words:
+            out.append(part)
+            continue
+        n, reason, fld, where = m.groups()
+        field = f"字段 {column_text(fld, lang)}，" if fld else ""
+        out.append(f"{n} 行{words[reason]}（{field}{_rows_zh(where)}）")
+    return "；".join(out)
 
 
 def column_text(column: str, lang: str = "en") -> str:

@@ -39,7 +39,7 @@ from xunfang.ingest.areas import same_area_name
 from xunfang.ingest.city import City, default_city
 from xunfang.ingest.incidents import IncidentTable
 from xunfang.ingest.road_network import RoadNetwork
-from xunfang.outputs import write_text_atomic
+from xunfang.outputs import OUTPUT_MARKERS, write_text_atomic
 from xunfang.plan.booth_plan import BoothPlan, PlanConfig, make_booth_plan
 from xunfang.units import WGS84, minutes_to_s
 
@@ -699,6 +699,7 @@ def write_city_summary(
     out_dir: Path,
     failed: Mapping[str, str] | None = None,
     output_frame: str = "wgs84",
+    earlier_folders: Sequence[str] = (),
     **counts: int | None,
 ) -> dict[str, Path]:
     """``city_summary.csv`` (one row per district) and ``city_summary.json`` (rows + totals),
@@ -708,7 +709,8 @@ def write_city_summary(
     Each district's ``lon``/``lat`` (a point inside it) is written in ``output_frame``
     (``wgs84``, ``gcj02`` or ``bd09``, as the district's own files;
     :func:`xunfang.ingest.coords.to_output_frame`), named by a ``coord_frame`` column as
-    in ``sites.csv``.
+    in ``sites.csv``. ``earlier_folders`` (:func:`earlier_run_folders`) are listed under
+    ``earlier_run_folders`` in the JSON.
 
     Raises
     ------
@@ -731,6 +733,61 @@ def write_city_summary(
         "city_summary",
         failed=failed,
         csv_extra=[] if no_area is None else [{"area": NO_AREA_ROW, "incidents": no_area}],
+        earlier_folders=earlier_folders,
+    )
+
+
+DISTRICT_OUTPUT_FILES = ("report.html", *OUTPUT_MARKERS)
+"""Files that make a subfolder of a city run's folder a district's output (its
+``report.html``, or a file only one command writes: ``plan_summary.json``, ...)."""
+
+
+def earlier_run_folders(out_dir: Path, stem: str, written: Sequence[str]) -> list[str]:
+    """The subfolders of a city run's folder ``out_dir`` that this run does not write:
+    district folders left by an earlier run into the same folder (e.g. one of more
+    districts, or a district that failed this time), which would otherwise read as this
+    run's. Nothing is removed.
+
+    A subfolder counts when its name is not in ``written`` and either the previous
+    ``<stem>.json`` in ``out_dir`` (read before this run overwrites it) names it as one of
+    its districts (done, ``failed`` or ``plan_failed``), or it holds one of
+    :data:`DISTRICT_OUTPUT_FILES`.
+
+    Parameters
+    ----------
+    out_dir
+        The city run's output folder.
+    stem
+        Its summary's name without suffix (``city_summary``, ``city_deploy_summary``,
+        ``city_simulation_summary``).
+    written
+        This run's district folder names (:func:`area_folder` of each district done).
+
+    Returns
+    -------
+    list of str
+        Folder names, sorted (empty for a new folder).
+    """
+    folder = Path(out_dir)
+    if not folder.is_dir():
+        return []
+    recorded: set[str] = set()
+    try:
+        previous = strict_json.loads((folder / f"{stem}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # none, or unreadable: the files still tell
+        previous = {}
+    if isinstance(previous, dict):
+        for key in ("districts", "failed", "plan_failed"):
+            for row in previous.get(key) or ():
+                if isinstance(row, dict) and isinstance(row.get("area"), str):
+                    recorded.add(area_folder(row["area"]))
+    mine = set(written)
+    return sorted(
+        d.name
+        for d in folder.iterdir()
+        if d.is_dir()
+        and d.name not in mine
+        and (d.name in recorded or any((d / f).is_file() for f in DISTRICT_OUTPUT_FILES))
     )
 
 
@@ -743,9 +800,14 @@ def write_summary_tables(
     failed: Mapping[str, str] | None = None,
     csv_extra: Sequence[dict[str, Any]] = (),
     plan_failed: Mapping[str, str] | None = None,
+    earlier_folders: Sequence[str] = (),
 ) -> dict[str, Path]:
     """``<stem>.csv`` (one row per district) and ``<stem>.json`` (``totals`` and the rows;
     nan written as null): the summary files of the city plan, deploy and simulation.
+
+    ``earlier_folders`` (:func:`earlier_run_folders`) are listed under
+    ``earlier_run_folders`` in the JSON: subfolders of ``out_dir`` left by an earlier run,
+    not this run's output.
 
     The districts that ``failed`` (area -> reason) are listed under ``failed`` in the JSON
     (``districts`` holds those done) and as rows of the CSV with only ``area`` and
@@ -780,5 +842,7 @@ def write_summary_tables(
         payload["failed"] = [{"area": a, "reason": r} for a, r in failed.items()]
     if plan_failed:
         payload["plan_failed"] = [{"area": a, "reason": r} for a, r in plan_failed.items()]
+    if earlier_folders:
+        payload["earlier_run_folders"] = list(earlier_folders)
     write_text_atomic(json_path, strict_json.dumps(payload, indent=2))
     return {csv_path.name: csv_path, json_path.name: json_path}

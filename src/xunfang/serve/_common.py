@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from xunfang.config import missing_data_hint
 from xunfang.errors import DataFileError, ValidationError
+from xunfang.ingest.messages import expected_text, rejection_summary_text
 from xunfang.ingest.readers import BAD_BYTES_HINT
 from xunfang.outputs import OUTPUT_MARKERS, OutputLock, other_commands_output, write_text_atomic
 
@@ -136,15 +137,6 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
                 ("header is not valid", "表头不是有效的 {0} 编码"),
                 ("bytes that are not valid", "含有不是有效 {0} 编码的字节"),
             )
-        ),
-        (
-            r"no usable rows: every row was rejected \((.+?)\); e\.g\. row (\d+) field (.+?) = "
-            r"(.+), expected (.+)",
-            "没有可用的行：每一行都被拒绝（{0}）；例：第 {1} 行字段 {2} = {3}，应为 {4}",
-        ),
-        (
-            r"no usable rows: every row was rejected \((.+?)\)",
-            "没有可用的行：每一行都被拒绝（{0}）",
         ),
         (r"file is empty \(0 bytes\)", "文件为空（0 字节）"),
         (r"file is empty \(no header row\)", "文件为空（没有表头行）"),
@@ -526,7 +518,25 @@ def error_text(message: str, lang: str = "en") -> str:
     return message
 
 
+_NO_USABLE_ROWS = re.compile(
+    r"no usable rows: every row was rejected: (.+?)"
+    r"(?:; e\.g\. row (\d+) field (.+?) = (.+), expected (.+))?",
+    re.DOTALL,
+)
+"""The error of a file none of whose rows is usable (:func:`xunfang.ingest.incidents.ingest`):
+the rejected rows in words, then the first example."""
+
+
 def _error_zh(message: str) -> str | None:
+    m = _NO_USABLE_ROWS.fullmatch(message)
+    if m:
+        summary, row, field, value, expected = m.groups()
+        example = (
+            f"；例：第 {row} 行字段 {field} = {value}，应为 {expected_text(expected, 'zh')}"
+            if row
+            else ""
+        )
+        return f"没有可用的行：每一行都被拒绝：{rejection_summary_text(summary, 'zh')}{example}"
     for pattern, zh in _ERRORS_ZH:
         m = pattern.fullmatch(message)
         if m:

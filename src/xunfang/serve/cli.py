@@ -34,6 +34,8 @@ from xunfang.serve.cli_city import (
     CityOpt,
     CountryOpt,
     FrameOpt,
+    MappingOpt,
+    ProfileOpt,
     RoadsOpt,
     StationsOpt,
     city_from_options,
@@ -163,16 +165,8 @@ def plan_cmd(
             "--incidents b.xlsx) or an ingested .parquet (default: the city's incident files).",
         ),
     ] = None,
-    profile: Annotated[
-        str | None,
-        typer.Option(
-            help="Ingest profile of --incidents (default: the city's).", show_default=False
-        ),
-    ] = None,
-    mapping: Annotated[
-        Path | None,
-        typer.Option("--mapping", help="TOML mapping of --incidents (replaces --profile)."),
-    ] = None,
+    profile: ProfileOpt = None,
+    mapping: MappingOpt = None,
     city: CityOpt = None,
     boundary: BoundaryOpt = None,
     boundary_name: BoundaryNameOpt = None,
@@ -491,22 +485,27 @@ def _city_plan(
     data_dir: Path | None,
     output_frame: str = "wgs84",
 ) -> None:
-    from xunfang.serve.cli_plan_all import run_city_plan
+    from xunfang.serve.cli_plan_all import (
+        earlier_folders_line,
+        exit_130_on_interrupt,
+        run_city_plan,
+    )
 
     start = time.perf_counter()
     try:
         settings = get_settings(data_dir=data_dir)
-        summaries, totals, report = run_city_plan(
-            config,
-            area,
-            settings,
-            out,
-            console=console,
-            scheduler=scheduler,
-            workers=workers,
-            lang=lang,
-            output_frame=output_frame,
-        )
+        with exit_130_on_interrupt(out, console, lang):
+            summaries, totals, report = run_city_plan(
+                config,
+                area,
+                settings,
+                out,
+                console=console,
+                scheduler=scheduler,
+                workers=workers,
+                lang=lang,
+                output_frame=output_frame,
+            )
     except (XunfangError, OSError) as exc:
         raise fail(exc, lang) from exc
     if report is not None:
@@ -535,6 +534,11 @@ def _city_plan(
             else f"incidents in no area: {totals['incidents_in_no_area']:,} of "
             f"{totals['incidents_total']:,} (in no district's plan)"
         )
+    earlier = earlier_folders_line(
+        totals.get("earlier_run_folders", []), out, "city_summary.json", lang
+    )
+    if earlier:
+        console.print(earlier, soft_wrap=True)
     for failed_area, reason in totals.get("failed", {}).items():
         console.print(
             f"[yellow]警告：[/]{escape(failed_area)} 未能规划（其他区域已完成，见 "

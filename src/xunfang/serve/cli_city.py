@@ -16,6 +16,7 @@ import typer
 
 from xunfang.errors import DataFileError, ValidationError
 from xunfang.ingest.city import City, resolve_city
+from xunfang.ingest.incidents import PROFILES
 
 __all__ = [
     "BoundaryFrameOpt",
@@ -25,6 +26,8 @@ __all__ = [
     "CityOpt",
     "CountryOpt",
     "FrameOpt",
+    "MappingOpt",
+    "ProfileOpt",
     "RoadsOpt",
     "StationsOpt",
     "city_from_options",
@@ -105,6 +108,23 @@ FrameOpt = Annotated[
         "files are WGS-84). Default: the city file's, else wgs84.",
     ),
 ]
+
+ProfileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        help=f"Ingest profile of --incidents: {', '.join(sorted(PROFILES))} (default: the city's).",
+        show_default=False,
+    ),
+]
+MappingOpt = Annotated[
+    Path | None,
+    typer.Option("--mapping", help="TOML mapping of --incidents (replaces --profile)."),
+]
+"""``--profile``/``--mapping``: how the columns of raw incident files (a 110 export, a CAD
+dump) are read. Every command that takes ``--incidents`` files and reads them through
+:func:`city_from_options` takes these two with the same meaning (``plan``, ``deploy``,
+``simulate run``): they become the city's ``profile``/``mapping``."""
 
 
 def city_from_options(

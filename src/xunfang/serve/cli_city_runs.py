@@ -15,6 +15,7 @@ dask client and city road network (built once, or read from the disk cache) as t
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +34,22 @@ from xunfang.plan.city_deploy import (
     deploy_totals,
     plan_failed_districts,
 )
-from xunfang.plan.city_plan import area_folder, city_network, write_summary_tables
+from xunfang.plan.city_plan import (
+    area_folder,
+    city_network,
+    earlier_run_folders,
+    write_summary_tables,
+)
 from xunfang.plan.deployment import DeployConfig, Deployment
 from xunfang.serve._common import reason_text
-from xunfang.serve.cli_plan_all import city_network_line, dask_client, district_progress
+from xunfang.serve.cli_plan_all import (
+    after_districts,
+    city_network_line,
+    dask_client,
+    district_progress,
+    earlier_folders_line,
+    whole_district,
+)
 
 __all__ = ["is_city_plan_dir", "recorded_city", "run_city_deploy", "run_city_simulation"]
 
@@ -180,13 +193,14 @@ def run_city_deploy(
 
         def done(dep: Deployment, s: DeploySummary) -> None:
             folder = folders[s.area]  # positions in the district plan's --output-frame
-            write_deployment(
-                dep,
-                out / area_folder(s.area),
-                lang=lang,
-                plan_dir=folder,
-                output_frame=_plan_frame(folder),
-            )
+            with whole_district():
+                write_deployment(
+                    dep,
+                    out / area_folder(s.area),
+                    lang=lang,
+                    plan_dir=folder,
+                    output_frame=_plan_frame(folder),
+                )
             bars.done(
                 s.area,
                 f"{s.booths} 个岗亭，{s.routes} 条路线，{s.officer_hours:,.0f} 警力·小时，"
@@ -211,30 +225,39 @@ def run_city_deploy(
             failed=failed,
         )
         _failed_bars(bars, failed, zh)
-    _none_done(summaries, failed, zh)
-    totals = deploy_totals(summaries)
-    not_planned = plan_failed_districts(plan_dir)
-    write_summary_tables(
-        [s.to_dict() for s in summaries],
-        totals,
-        out,
-        "city_deploy_summary",
-        failed=failed,
-        plan_failed=not_planned,
-    )
-    write_city_deploy_report(
-        summaries,
-        district_polygons(the_city, [s.area for s in summaries]),
-        out,
-        lang,
-        failed=failed,
-        plan_failed=not_planned,
-        plan_dir=plan_dir,
-        roster=roster,
-        calendar=calendar,
-        incident_files=incident_files,
-    )
-    return summaries, {**totals, "failed": dict(failed), "plan_failed": not_planned}
+    with after_districts(len(summaries), len(folders)):
+        _none_done(summaries, failed, zh)
+        totals = deploy_totals(summaries)
+        not_planned = plan_failed_districts(plan_dir)
+        stem = "city_deploy_summary"
+        earlier = earlier_run_folders(out, stem, [area_folder(s.area) for s in summaries])
+        write_summary_tables(
+            [s.to_dict() for s in summaries],
+            totals,
+            out,
+            stem,
+            failed=failed,
+            plan_failed=not_planned,
+            earlier_folders=earlier,
+        )
+        write_city_deploy_report(
+            summaries,
+            district_polygons(the_city, [s.area for s in summaries]),
+            out,
+            lang,
+            failed=failed,
+            plan_failed=not_planned,
+            plan_dir=plan_dir,
+            roster=roster,
+            calendar=calendar,
+            incident_files=incident_files,
+        )
+    return summaries, {
+        **totals,
+        "failed": dict(failed),
+        "plan_failed": not_planned,
+        "earlier_run_folders": earlier,
+    }
 
 
 def print_failed(
@@ -243,10 +266,13 @@ def print_failed(
     lang: str,
     summary: str,
     plan_failed: dict[str, str] | None = None,
+    earlier: Sequence[str] = (),
+    out: Path | None = None,
 ) -> None:
     """A warning line per district that failed (the others are done), naming ``summary``
     (the JSON file that lists them); first one per district the city plan failed
-    (``plan_failed``, area -> reason)."""
+    (``plan_failed``, area -> reason); last the folders of ``out`` left by an earlier run
+    (``earlier``, :func:`xunfang.serve.cli_plan_all.earlier_folders_line`)."""
     from rich.markup import escape
 
     for area, reason in (plan_failed or {}).items():
@@ -268,11 +294,14 @@ def print_failed(
             f"in {summary}): {escape(reason)}",
             soft_wrap=True,
         )
+    line = earlier_folders_line(earlier, out or Path("."), summary, lang)
+    if line:
+        console.print(line, soft_wrap=True)
 
 
 def _failed_bars(bars: Any, failed: dict[str, str], zh: bool) -> None:
     for area in failed:
-        bars.done(area, f"[red]{'失败' if zh else 'failed'}[/]")
+        bars.done(area, f"[red]{'失败' if zh else 'failed'}[/]", finished=False)
 
 
 def _none_done(summaries: list[Any], failed: dict[str, str], zh: bool) -> None:
@@ -334,7 +363,8 @@ def run_city_simulation(
     ):
 
         def done(cmp: Comparison, s: SimDistrictSummary) -> None:
-            write_simulation(cmp, out / area_folder(s.area), lang=lang)
+            with whole_district():
+                write_simulation(cmp, out / area_folder(s.area), lang=lang)
             row = s.to_dict()
             shares = ("，" if zh else ", ").join(
                 f"{variant_label(v, lang) if zh else v} {row[f'{v}_share_within_3min']:.0%}"
@@ -360,26 +390,35 @@ def run_city_simulation(
             failed=failed,
         )
         _failed_bars(bars, failed, zh)
-    _none_done(summaries, failed, zh)
-    totals = sim_totals(summaries)
-    not_planned = plan_failed_districts(plan_dir)
-    write_summary_tables(
-        [s.to_dict() for s in summaries],
-        totals,
-        out,
-        "city_simulation_summary",
-        failed=failed,
-        plan_failed=not_planned,
-    )
-    write_city_sim_report(
-        summaries,
-        district_polygons(the_city, [s.area for s in summaries]),
-        out,
-        lang,
-        failed=failed,
-        plan_failed=not_planned,
-        scenario_name=sc.name,
-        scenario_source=str(scenario.source),
-        plan_dir=plan_dir,
-    )
-    return summaries, {**totals, "failed": dict(failed), "plan_failed": not_planned}
+    with after_districts(len(summaries), len(folders)):
+        _none_done(summaries, failed, zh)
+        totals = sim_totals(summaries)
+        not_planned = plan_failed_districts(plan_dir)
+        stem = "city_simulation_summary"
+        earlier = earlier_run_folders(out, stem, [area_folder(s.area) for s in summaries])
+        write_summary_tables(
+            [s.to_dict() for s in summaries],
+            totals,
+            out,
+            stem,
+            failed=failed,
+            plan_failed=not_planned,
+            earlier_folders=earlier,
+        )
+        write_city_sim_report(
+            summaries,
+            district_polygons(the_city, [s.area for s in summaries]),
+            out,
+            lang,
+            failed=failed,
+            plan_failed=not_planned,
+            scenario_name=sc.name,
+            scenario_source=str(scenario.source),
+            plan_dir=plan_dir,
+        )
+    return summaries, {
+        **totals,
+        "failed": dict(failed),
+        "plan_failed": not_planned,
+        "earlier_run_folders": earlier,
+    }

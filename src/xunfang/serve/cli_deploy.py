@@ -32,6 +32,8 @@ from xunfang.serve.cli_city import (
     CityOpt,
     CountryOpt,
     FrameOpt,
+    MappingOpt,
+    ProfileOpt,
     RoadsOpt,
     StationsOpt,
     city_from_options,
@@ -105,9 +107,11 @@ def deploy_cmd(
         typer.Option(
             "--incidents",
             help="Incident files or an ingested .parquet (default: the city's, as the plan "
-            "recorded it).",
+            "recorded it), raw files read with --profile/--mapping as by plan.",
         ),
     ] = None,
+    profile: ProfileOpt = None,
+    mapping: MappingOpt = None,
     city: CityOpt = None,
     boundary: BoundaryOpt = None,
     boundary_name: BoundaryNameOpt = None,
@@ -179,12 +183,14 @@ def deploy_cmd(
                 country=country,
                 stations=stations,
                 frame=frame,
+                profile=profile,
+                mapping=mapping,
                 incidents=incidents,
                 data_dir=settings.data_dir,
                 # the options replace parts of the city the plan recorded
                 base_city=recorded_city(plan_dir) if city is None else None,
             )
-            if any(v is not None for v in (city, boundary, roads, country))
+            if any(v is not None for v in (city, boundary, roads, country, profile, mapping))
             else None  # the city recorded in the plan folder
         )
         from xunfang.serve.cli_city_runs import (
@@ -194,20 +200,23 @@ def deploy_cmd(
         )
 
         if is_city_plan_dir(plan_dir):
-            _, totals = run_city_deploy(
-                plan_dir,
-                roster,
-                calendar,
-                settings,
-                out,
-                console=console,
-                config=config,
-                incident_files=tuple(incident_inputs(incidents or [])),
-                city=the_city,
-                scheduler=scheduler,
-                workers=workers,
-                lang=lang,
-            )
+            from xunfang.serve.cli_plan_all import exit_130_on_interrupt
+
+            with exit_130_on_interrupt(out, console, lang):
+                _, totals = run_city_deploy(
+                    plan_dir,
+                    roster,
+                    calendar,
+                    settings,
+                    out,
+                    console=console,
+                    config=config,
+                    incident_files=tuple(incident_inputs(incidents or [])),
+                    city=the_city,
+                    scheduler=scheduler,
+                    workers=workers,
+                    lang=lang,
+                )
             wall_s = time.perf_counter() - start
             console.print(
                 f"{totals['districts']} 个辖区，{totals['booths']} 个岗亭，"
@@ -221,7 +230,13 @@ def deploy_cmd(
                 f"{out}/city_deploy_report.html and city_deploy_summary.csv in {wall_s:.1f} s"
             )
             print_failed(
-                console, totals["failed"], lang, "city_deploy_summary.json", totals["plan_failed"]
+                console,
+                totals["failed"],
+                lang,
+                "city_deploy_summary.json",
+                totals["plan_failed"],
+                earlier=totals.get("earlier_run_folders", ()),
+                out=out,
             )
             return
         with console.status("planning") as status:

@@ -38,7 +38,7 @@ from xunfang.serve._common import (
     write_atomic,
     writes_output_folder,
 )
-from xunfang.serve.cli_forecast import DataDir, app, expand_paths
+from xunfang.serve.cli_forecast import DataDir, _command, app, expand_paths
 
 _out = Console(width=None if sys.stdout.isatty() else 220)
 
@@ -117,14 +117,14 @@ def nij_cmd(
         busy = "NIJ 规则评分" if zh else "NIJ rules"
         with _out.status(busy) as status:
             run = run_nij(spec, progress=lambda m: status.update(f"{busy}: {m}"))
-        write_nij(run, out)
+        write_nij(run, out, lang=lang, command=_command())
     except (XunfangError, OSError, ValueError) as exc:
         raise fail(exc, lang) from exc
     print_nij(run, lang)
     _out.print(
-        f"已写出 {out}/rows.csv、summary.csv、summary.md、settings.json。"
+        f"已写出 {out}/report.html、rows.csv、summary.csv、summary.md、settings.json。"
         if zh
-        else f"Wrote {out}/rows.csv, summary.csv, summary.md, settings.json."
+        else f"Wrote {out}/report.html, rows.csv, summary.csv, summary.md, settings.json."
     )
 
 
@@ -214,8 +214,12 @@ def print_nij(run: NijRun, lang: str = "en") -> None:
     )
 
 
-def write_nij(run: NijRun, out: Path) -> None:
-    """``rows.csv`` (every period), ``summary.csv``, ``summary.md`` and ``settings.json``."""
+def write_nij(run: NijRun, out: Path, *, lang: str = "en", command: str = "") -> None:
+    """``report.html`` (in ``lang``, :func:`xunfang.serve.nij_report.render_nij_html`),
+    ``rows.csv`` (every period), ``summary.csv``, ``summary.md`` and ``settings.json``."""
+    from xunfang.serve.nij_report import render_nij_html
+
+    write_atomic(out / "report.html", render_nij_html(run, command=command, lang=lang))
     write_atomic(out / "rows.csv", run.rows.to_csv(index=False))
     s = run.summary()
     write_atomic(out / "summary.csv", s.to_csv(index=False))

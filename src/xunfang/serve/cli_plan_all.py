@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import logging
+import signal
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -11,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import shapely
+import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -27,6 +32,7 @@ from xunfang.plan.city_plan import (
     city_totals,
     distinct_stations,
     district_areas,
+    earlier_run_folders,
     incidents_in_no_area,
     plan_city,
     write_city_summary,
@@ -92,10 +98,84 @@ when freed; the planners' temporaries of tens of MB were page-faulted in again e
 The tasks' answers do not depend on them."""
 
 
+class CityRunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a city run's districts: how many were finished (their folders written
+    whole) of how many, and whether it came while the city summary was being written
+    (``in_summary``). Raised by :func:`district_progress` and :func:`after_districts`; the
+    commands turn it into one line and exit code 130 (:func:`interrupted_exit`)."""
+
+    def __init__(self, finished: int, total: int, *, in_summary: bool = False) -> None:
+        super().__init__(f"interrupted: {finished} of {total} districts finished")
+        self.finished = finished
+        self.total = total
+        self.in_summary = in_summary
+
+
+@contextmanager
+def after_districts(finished: int, total: int) -> Iterator[None]:
+    """Around a city run's last step (the city summary and report, after the districts):
+    a Ctrl-C there becomes :class:`CityRunInterrupted` with ``in_summary``."""
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, CityRunInterrupted):
+            raise
+        raise CityRunInterrupted(finished, total, in_summary=True) from None
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored while the block runs (main thread only): processes started in it
+    (the LocalCluster's workers, spawned) inherit the ignoring, so a Ctrl-C in the terminal
+    reaches this process alone, which closes them, instead of each printing a traceback."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+@contextmanager
+def whole_district() -> Iterator[None]:
+    """Hold a Ctrl-C back while a district's files are written (main thread only), and
+    raise it (``KeyboardInterrupt``) when they are: so a district's folder is written whole
+    or, when the run is interrupted before it, not touched by this run."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    old = signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+    if pending:
+        raise KeyboardInterrupt
+
+
+def _quiet_distributed() -> None:
+    """Silence dask.distributed's loggers (and tornado's, asyncio's) for the rest of the
+    process: after a Ctrl-C, closing the cluster logs its cancelled tasks and closed
+    comms at length, none of it the user's business."""
+    names = [n for n in logging.root.manager.loggerDict if n.split(".")[0] in _NOISY]
+    for name in (*_NOISY, *names):
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+
+
+_NOISY = ("distributed", "tornado", "asyncio")
+
+
 @contextmanager
 def dask_client(scheduler: str | None, workers: int) -> Iterator[Any]:
     """A client of the scheduler at ``scheduler`` (tcp://HOST:PORT), of a LocalCluster with
-    ``workers`` single-threaded worker processes, or None (``workers == 0``: in process)."""
+    ``workers`` single-threaded worker processes, or None (``workers == 0``: in process).
+
+    The local workers ignore SIGINT (Ctrl-C reaches this process only; one pressed while
+    they start is lost); on Ctrl-C the cluster is closed with dask's loggers silenced
+    (:func:`_quiet_distributed`), in this process and in the local workers."""
     if scheduler is None and workers == 0:
         yield None
         return
@@ -104,20 +184,30 @@ def dask_client(scheduler: str | None, workers: int) -> Iterator[Any]:
 
     if scheduler is not None:
         with Client(scheduler) as client:
-            yield client
+            try:
+                yield client
+            except KeyboardInterrupt:
+                _quiet_distributed()
+                raise
         return
-    with (
-        dask.config.set(LOCAL_CLUSTER_CONFIG),
-        LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            memory_limit="4GiB",
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        yield client
+    with dask.config.set(LOCAL_CLUSTER_CONFIG):
+        with _sigint_ignored():
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                memory_limit="4GiB",
+            )
+        with cluster, Client(cluster) as client:
+            try:
+                yield client
+            except KeyboardInterrupt:
+                _quiet_distributed()
+                # the workers are this run's own: their logs of the cancelled tasks too
+                with contextlib.suppress(Exception):
+                    client.run(_quiet_distributed, on_error="ignore")
+                raise
 
 
 class DistrictBars:
@@ -127,32 +217,167 @@ class DistrictBars:
         self._progress = progress
         self._doing = doing
         self._tasks = {a: progress.add_task(a, total=1, state="queued", start=False) for a in areas}
+        self.finished: list[str] = []
+        """The areas finished (their files written), in the order they finished."""
 
     def started(self, area: str) -> None:
         """The area's task was submitted (or started, in process)."""
         self._progress.start_task(self._tasks[area])
         self._progress.update(self._tasks[area], state=self._doing)
 
-    def done(self, area: str, state: str) -> None:
-        """The area is finished; ``state`` is shown on its bar."""
+    def done(self, area: str, state: str, *, finished: bool = True) -> None:
+        """The area is over; ``state`` is shown on its bar. ``finished``: its files are
+        written (False for a district that failed)."""
         self._progress.update(self._tasks[area], completed=1, state=state)
         self._progress.stop_task(self._tasks[area])
+        if finished:
+            self.finished.append(area)
 
 
 @contextmanager
 def district_progress(console: Console, areas: Sequence[str], doing: str) -> Iterator[DistrictBars]:
-    """Progress bars, one per area (the city plan, deploy and simulation share them)."""
-    with Progress(
-        TextColumn("[bold]{task.description:<14}"),
-        BarColumn(),
-        TextColumn("{task.fields[state]}"),
-        TimeElapsedColumn(),
-        console=console,
-        # one redraw a second: at rich's 10 the bars of a 22-district plan took 12 s of the
-        # client's CPU in 14 minutes, on the cores the workers need
-        refresh_per_second=1,
-    ) as progress:
-        yield DistrictBars(progress, areas, doing)
+    """Progress bars, one per area (the city plan, deploy and simulation share them).
+
+    Raises
+    ------
+    CityRunInterrupted
+        On Ctrl-C in the block (after the blocks inside it, e.g. the cluster, are closed),
+        with the number of areas finished (:attr:`DistrictBars.finished`) and of areas.
+    """
+    bars = None
+    try:
+        with Progress(
+            TextColumn("[bold]{task.description:<14}"),
+            BarColumn(),
+            TextColumn("{task.fields[state]}"),
+            TimeElapsedColumn(),
+            console=console,
+            # one redraw a second: at rich's 10 the bars of a 22-district plan took 12 s of
+            # the client's CPU in 14 minutes, on the cores the workers need
+            refresh_per_second=1,
+        ) as progress:
+            bars = DistrictBars(progress, areas, doing)
+            yield bars
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, CityRunInterrupted):
+            raise
+        raise CityRunInterrupted(len(bars.finished) if bars else 0, len(areas)) from None
+
+
+def interrupted_exit(
+    exc: KeyboardInterrupt, out: Path, console: Console, lang: str = "en"
+) -> typer.Exit:
+    """Print the one line of a city run stopped by Ctrl-C (how many districts were finished,
+    where they are) and return the exit (code 130, as a shell gives a command ended by
+    SIGINT) for the command to raise. ``exc`` is a :class:`CityRunInterrupted` (Ctrl-C while
+    the districts ran) or a plain ``KeyboardInterrupt`` (before: nothing written)."""
+    if isinstance(exc, CityRunInterrupted) and exc.in_summary:
+        n, m = exc.finished, exc.total
+        line = (
+            f"已中断（正在写城市汇总时）：{m} 个辖区中已完成 {n} 个，写在 {escape(str(out))}"
+            "（每个已完成辖区的文件夹是完整的；城市汇总和报告可能缺失或仍是之前运行的）"
+            if lang == "zh"
+            else f"interrupted while the city summary was written: {n} of {m} districts "
+            f"finished, written to {escape(str(out))} (each finished district's folder is "
+            "complete; the city summary and report may be missing or from an earlier run)"
+        )
+    elif isinstance(exc, CityRunInterrupted):
+        n, m = exc.finished, exc.total
+        line = (
+            f"已中断：{m} 个辖区中已完成 {n} 个，写在 {escape(str(out))}（每个已完成辖区的"
+            "文件夹是完整的；未写城市汇总）"
+            if lang == "zh"
+            else f"interrupted: {n} of {m} districts finished, written to {escape(str(out))} "
+            "(each finished district's folder is complete; no city summary was written)"
+        )
+    else:
+        line = (
+            f"已中断：尚无辖区完成，未向 {escape(str(out))} 写入结果"
+            if lang == "zh"
+            else f"interrupted: no district finished yet, nothing written to {escape(str(out))}"
+        )
+    console.print(line, soft_wrap=True)
+    return typer.Exit(130)
+
+
+@contextmanager
+def exit_130_on_interrupt(out: Path, console: Console, lang: str = "en") -> Iterator[None]:
+    """Around a city run: a Ctrl-C ends it with one line and exit code 130
+    (:func:`interrupted_exit`) instead of a traceback.
+
+    Raises
+    ------
+    typer.Exit
+        Code 130, on ``KeyboardInterrupt`` in the block.
+    """
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        raise interrupted_exit(exc, out, console, lang) from None
+
+
+def earlier_folders_line(
+    folders: Sequence[str], out: Path, summary: str, lang: str = "en"
+) -> str | None:
+    """The terminal warning naming the subfolders of a city run's folder ``out`` left by
+    an earlier run (:func:`xunfang.plan.city_plan.earlier_run_folders`; at most 10 named,
+    then "and N more"), pointing to ``summary`` (the JSON that lists them all); None when
+    there are none."""
+    if not folders:
+        return None
+    shown = ", ".join(escape(f) for f in folders[:10])
+    rest = len(folders) - 10
+    if lang == "zh":
+        more = f" 等另 {rest} 个" if rest > 0 else ""
+        return (
+            f"[yellow]警告：[/]{escape(str(out))} 中有 {len(folders)} 个文件夹来自之前的运行，"
+            f"不是本次的结果（未删除；见 {summary} 的 earlier_run_folders）：{shown}{more}"
+        )
+    more = f" and {rest} more" if rest > 0 else ""
+    return (
+        f"[yellow]warning:[/] {len(folders)} folder(s) in {escape(str(out))} are from an "
+        f"earlier run, not this one (left in place; see earlier_run_folders in {summary}): "
+        f"{shown}{more}"
+    )
+
+
+def stations_outside_line(
+    outside: Any,
+    source: str,
+    buffer_m: float,
+    output_frame: str = "wgs84",
+    lang: str = "en",
+) -> str | None:
+    """The terminal warning naming the stations of ``source`` (the stations file) that lie
+    outside every area of a city run, farther than ``buffer_m`` from each, so in no
+    district's plan (``outside``: :meth:`xunfang.ingest.city.City.stations_outside`): name
+    and lon/lat in ``output_frame`` (as the run's files), at most 10, then "and N more";
+    None when there are none."""
+    if outside is None or not len(outside):
+        return None
+    from xunfang.ingest.coords import to_output_frame
+
+    lon, lat = to_output_frame(
+        outside.geometry.x.to_numpy(), outside.geometry.y.to_numpy(), output_frame
+    )
+    names = [str(n) for n in outside["name"]]
+    shown = ", ".join(
+        f"{escape(n)} ({x:.6f}, {y:.6f})" for n, x, y in zip(names[:10], lon, lat, strict=False)
+    )
+    rest = len(names) - 10
+    n = len(names)
+    if lang == "zh":
+        more = f"，另有 {rest} 个" if rest > 0 else ""
+        return (
+            f"[yellow]警告：[/]{escape(source)} 中有 {n} 个派出所在所有区域之外（距每个区域都超过 "
+            f"{buffer_m:.0f} 米），未用于任何辖区的方案（经纬度，{output_frame}）：{shown}{more}"
+        )
+    more = f", and {rest} more" if rest > 0 else ""
+    return (
+        f"[yellow]warning:[/] {n} station(s) of {escape(source)} lie outside every area (more "
+        f"than {buffer_m:.0f} m from each), so in no district's plan (lon, lat {output_frame}): "
+        f"{shown}{more}"
+    )
 
 
 def city_network_line(how: str, n_nodes: int, seconds: float, lang: str = "en") -> str:
@@ -218,6 +443,20 @@ def run_city_plan(
         if zh
         else f"{len(incidents):,} incidents in {time.perf_counter() - t0:.1f} s"
     )
+    the_city = config.city or default_city(settings.data_dir)
+    if config.fixed_sites is None and the_city.stations is not None:
+        outside = the_city.stations_outside(
+            [the_city.study_area(a, crs=config.crs) for a in areas],
+            buffer_m=config.station_buffer_m,
+        )
+        buffer_m = (
+            the_city.station_buffer_m
+            if config.station_buffer_m is None
+            else config.station_buffer_m
+        )
+        line = stations_outside_line(outside, the_city.stations.name, buffer_m, output_frame, lang)
+        if line:
+            console.print(line, soft_wrap=True)
     network = None
     if cut_from_city:
         t0 = time.perf_counter()
@@ -238,7 +477,8 @@ def run_city_plan(
     ):
 
         def done(rendered: RenderedDistrict, summary: DistrictSummary) -> None:
-            write_plan_files(rendered.files, out / area_folder(summary.area))
+            with whole_district():
+                write_plan_files(rendered.files, out / area_folder(summary.area))
             polygons[summary.area] = rendered.polygon_wgs84
             if zh:
                 pm = "已证明最优" if summary.pmedian_proven else f"间隙 {summary.pmedian_gap:.3%}"
@@ -279,22 +519,28 @@ def run_city_plan(
             failed=failed,
         )
         for area in failed:
-            bars.done(area, f"[red]{'失败' if zh else 'failed'}[/]")
-    if not summaries:
-        raise ValidationError(
-            ("每个区域都未能规划：" if zh else "every area failed: ")
-            + "; ".join(f"{a}: {r}" for a, r in failed.items())
+            bars.done(area, f"[red]{'失败' if zh else 'failed'}[/]", finished=False)
+    with after_districts(len(summaries), len(areas)):
+        if not summaries:
+            raise ValidationError(
+                ("每个区域都未能规划：" if zh else "every area failed: ")
+                + "; ".join(f"{a}: {r}" for a, r in failed.items())
+            )
+        counts = {
+            "incidents_total": len(incidents),
+            "incidents_in_no_area": incidents_in_no_area(
+                incidents, config.city or default_city(settings.data_dir), areas, config.crs
+            ),
+            # a station serving two districts is in both plans: count it once
+            "stations_distinct": distinct_stations(
+                [out / area_folder(s.area) / "sites.csv" for s in summaries]
+            ),
+        }
+        # before the summary is overwritten: the previous one names its own folders
+        earlier = earlier_run_folders(out, "city_summary", [area_folder(s.area) for s in summaries])
+        write_city_summary(
+            summaries, out, failed, output_frame=output_frame, earlier_folders=earlier, **counts
         )
-    counts = {
-        "incidents_total": len(incidents),
-        "incidents_in_no_area": incidents_in_no_area(
-            incidents, config.city or default_city(settings.data_dir), areas, config.crs
-        ),
-        # a station serving two districts is in both plans: count it once
-        "stations_distinct": distinct_stations(
-            [out / area_folder(s.area) / "sites.csv" for s in summaries]
-        ),
-    }
-    write_city_summary(summaries, out, failed, output_frame=output_frame, **counts)
-    write_city_report(summaries, polygons, out, lang=lang, failed=failed, counts=counts)
-    return summaries, {**city_totals(summaries, **counts), "failed": dict(failed)}, report
+        write_city_report(summaries, polygons, out, lang=lang, failed=failed, counts=counts)
+        totals = {**city_totals(summaries, **counts), "failed": dict(failed)}
+    return summaries, {**totals, "earlier_run_folders": earlier}, report

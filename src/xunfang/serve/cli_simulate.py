@@ -48,6 +48,8 @@ from xunfang.serve.cli_city import (
     CityOpt,
     CountryOpt,
     FrameOpt,
+    MappingOpt,
+    ProfileOpt,
     RoadsOpt,
     StationsOpt,
     city_from_options,
@@ -105,9 +107,11 @@ def run_cmd(
         typer.Option(
             "--incidents",
             help="Incident files replacing the city's (default: the scenario's city's; with "
-            "--plan-dir, those the plan recorded).",
+            "--plan-dir, those the plan recorded), read with --profile/--mapping as by plan.",
         ),
     ] = None,
+    profile: ProfileOpt = None,
+    mapping: MappingOpt = None,
     data_dir: DataDir = None,
     plan_dir: Annotated[
         Path | None,
@@ -157,7 +161,8 @@ def run_cmd(
         from xunfang.serve.cli_city_runs import is_city_plan_dir, recorded_city
 
         city_plan = plan_dir is not None and is_city_plan_dir(plan_dir)
-        if any(v is not None for v in (city, boundary, roads, country, stations, incidents)):
+        parts = (city, boundary, roads, country, stations, incidents, profile, mapping)
+        if any(v is not None for v in parts):
             the_city = city_from_options(
                 city=city
                 if city is not None or city_plan
@@ -169,6 +174,8 @@ def run_cmd(
                 country=country,
                 stations=stations,
                 frame=frame,
+                profile=profile,
+                mapping=mapping,
                 incidents=list(incident_inputs(incidents or [])),
                 data_dir=settings.data_dir,
                 base_city=recorded_city(plan_dir) if city_plan and plan_dir else None,
@@ -176,19 +183,21 @@ def run_cmd(
         reps = replications or sc.scenario.replications
         if plan_dir is not None:
             from xunfang.serve.cli_city_runs import print_failed, run_city_simulation
+            from xunfang.serve.cli_plan_all import exit_130_on_interrupt
 
-            _, totals = run_city_simulation(
-                sc,
-                plan_dir,
-                settings,
-                out,
-                console=_out,
-                replications=reps,
-                city=the_city,
-                scheduler=scheduler,
-                workers=workers,
-                lang=lang,
-            )
+            with exit_130_on_interrupt(out, _out, lang):
+                _, totals = run_city_simulation(
+                    sc,
+                    plan_dir,
+                    settings,
+                    out,
+                    console=_out,
+                    replications=reps,
+                    city=the_city,
+                    scheduler=scheduler,
+                    workers=workers,
+                    lang=lang,
+                )
             for line in city_sim_lines(totals, reps, lang):
                 _out.print(line)
             wall_s = time.perf_counter() - start
@@ -200,7 +209,13 @@ def run_cmd(
                 f"and city_simulation_summary.csv in {wall_s:.1f} s"
             )
             print_failed(
-                _out, totals["failed"], lang, "city_simulation_summary.json", totals["plan_failed"]
+                _out,
+                totals["failed"],
+                lang,
+                "city_simulation_summary.json",
+                totals["plan_failed"],
+                earlier=totals.get("earlier_run_folders", ()),
+                out=out,
             )
             return
         with _progress() as progress:

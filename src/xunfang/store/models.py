@@ -249,6 +249,9 @@ class Alert(Base):
     """When the unacknowledged alert was escalated to the dispatchers."""
     call_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     """The call made from this alert, if any."""
+    units_wanted: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """How many units the alert asked for (revision 0004; None for older alerts, which
+    went to every on-duty unit within reach)."""
 
 
 class AlertRecipient(Base):
@@ -265,6 +268,9 @@ class AlertRecipient(Base):
     eta_s: Mapped[float] = mapped_column(Float)
     acked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     acked_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    busy: Mapped[bool] = mapped_column(Boolean, default=False)
+    """The unit was on a call when the alert was made: sent only because too few available
+    units were within reach (revision 0004)."""
 
 
 class UnitPresence(Base):

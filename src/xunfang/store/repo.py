@@ -458,12 +458,17 @@ def call_events(session: Session, call_id: int) -> Sequence[CallEvent]:
 
 
 # ---------------------------------------------------------------------------- alerts
-def add_alert(session: Session, alert: Alert, recipients: Sequence[tuple[str, float]]) -> Alert:
-    """Insert an alert and its recipients ``(unit_id, eta_s)``."""
+def add_alert(
+    session: Session, alert: Alert, recipients: Sequence[tuple[str, float, bool]]
+) -> Alert:
+    """Insert an alert and its recipients ``(unit_id, eta_s, busy)``."""
     session.add(alert)
     session.flush()
     session.add_all(
-        [AlertRecipient(alert_id=alert.id, unit_id=u, eta_s=eta) for u, eta in recipients]
+        [
+            AlertRecipient(alert_id=alert.id, unit_id=u, eta_s=eta, busy=busy)
+            for u, eta, busy in recipients
+        ]
     )
     session.flush()
     return alert

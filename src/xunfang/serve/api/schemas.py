@@ -404,6 +404,9 @@ class AlertCreate(_In):
     lat: Lat
     frame: Frame = "wgs84"
     within_min: Annotated[float, Field(gt=0.0, le=60.0, allow_inf_nan=False)] = 5.0
+    units: Annotated[int, Field(ge=1, le=500)] = 3
+    """How many units to alert: the nearest available ones within ``within_min`` (by road);
+    busy ones make up the number only when fewer are available, marked ``busy``."""
 
 
 class AckIn(_In):
@@ -419,6 +422,9 @@ class RecipientOut(BaseModel):
     eta_s: float
     acked_at: dt.datetime | None
     acked_by: str | None
+    busy: bool = False
+    """The unit was on a call: alerted only because fewer than ``units`` available units
+    were within reach."""
 
 
 class AlertOut(BaseModel):
@@ -432,6 +438,8 @@ class AlertOut(BaseModel):
     created_at: dt.datetime
     created_by: str
     recipients: list[RecipientOut]
+    units: int | None = None
+    """How many units the alert asked for (None for alerts made before it was asked)."""
     acked: int
     pending: int
     reporter_unit_id: str | None = None

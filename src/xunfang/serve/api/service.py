@@ -37,7 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from xunfang.dispatch.board import DispatchBoard
-from xunfang.dispatch.crew import rank_mixed
+from xunfang.dispatch.crew import alert_recipients, rank_mixed
 from xunfang.dispatch.model import Call as CoreCall
 from xunfang.dispatch.model import CallStatus, TransitionError, UnitKind, UnitStatus
 from xunfang.dispatch.model import Unit as CoreUnit
@@ -932,7 +932,10 @@ class Service:
 
     # ------------------------------------------------------------------ alerts
     def create_alert(self, body: S.AlertCreate, ctx: Ctx) -> S.AlertOut:
-        """Push a lookout to every on-duty unit within ``within_min`` minutes' travel."""
+        """Push a lookout to the ``units`` nearest available units (by road) within
+        ``within_min`` minutes' travel; busy units make up the number, marked busy, only
+        when fewer are available (:func:`xunfang.dispatch.crew.alert_recipients`). The
+        reporting officer's unit is never a recipient."""
         loc = self.geo.locate(body.lon, body.lat, body.frame)
         limit_s = body.within_min * 60.0
         with self.db.write() as s:
@@ -945,9 +948,9 @@ class Service:
                 respect_limits=False,  # "who is near", whatever their own beat
             )
             reporter = ctx.principal.unit_id if ctx.principal.role is Role.OFFICER else None
-            recipients = [
-                (r.unit_id, r.eta_s) for r in recs if r.eta_s <= limit_s and r.unit_id != reporter
-            ]
+            near = [r for r in recs if r.eta_s <= limit_s and r.unit_id != reporter]
+            chosen = alert_recipients(near, {u.id: u.status for u in rows}, body.units)
+            recipients = [(r.unit_id, r.eta_s, r.busy) for r in chosen]
             alert = repo.add_alert(
                 s,
                 Alert(
@@ -959,18 +962,24 @@ class Service:
                     created_by=ctx.principal.username,
                     reporter_unit_id=reporter,
                     expires_at=ctx.now + dt.timedelta(seconds=self.settings.alert_ttl_s),
+                    units_wanted=body.units,
                 ),
                 recipients,
             )
             self._audit(
-                s, ctx, "alert.create", "alert", str(alert.id), {"recipients": len(recipients)}
+                s,
+                ctx,
+                "alert.create",
+                "alert",
+                str(alert.id),
+                {"recipients": len(recipients), "busy": sum(r.busy for r in chosen)},
             )
             out = self._alert_out(s, alert)
         self.hub.publish(
             Event(
                 "alert.created",
                 out.model_dump(mode="json"),
-                units=frozenset(u for u, _ in recipients),
+                units=frozenset(u for u, _, _ in recipients),
             )
         )
         return out
@@ -1011,10 +1020,15 @@ class Service:
             created_by=alert.created_by,
             recipients=[
                 S.RecipientOut(
-                    unit_id=r.unit_id, eta_s=r.eta_s, acked_at=r.acked_at, acked_by=r.acked_by
+                    unit_id=r.unit_id,
+                    eta_s=r.eta_s,
+                    acked_at=r.acked_at,
+                    acked_by=r.acked_by,
+                    busy=bool(r.busy),
                 )
                 for r in recs
             ],
+            units=alert.units_wanted,
             acked=acked,
             pending=len(recs) - acked,
             reporter_unit_id=alert.reporter_unit_id,

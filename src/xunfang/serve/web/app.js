@@ -245,6 +245,7 @@
       const mine = state.me.unit_id && a.recipients.find((r) => r.unit_id === state.me.unit_id);
       const li = node("li", { "data-alert-id": String(a.id) },
         node("span", { class: "grow", textContent: `#${a.id} ${a.description}` }),
+        node("span", { class: "to", textContent: a.recipients.map((r) => r.busy ? `${r.unit_id} (${t("unit_busy")})` : r.unit_id).join(", ") }),
         node("span", { textContent: `${a.acked}/${a.recipients.length} ${t("acked")}` }));
       if (a.escalated_at) { li.classList.add("escalated"); li.append(node("span", { class: "esc", textContent: t("escalated") })); }
       const canDispatch = state.me.role === "dispatcher" || state.me.role === "admin";
