@@ -67,3 +67,33 @@ def test_bad_subcells() -> None:
         ContinuousProspective(grid=grid, subcells=4).fit(t)
     with pytest.raises(ValidationError, match="distance_unit_m"):
         ContinuousProspective(grid=grid, distance_unit_m=0.0).fit(t)
+
+
+def test_cell_mean_is_the_mean_over_sample_points_of_the_kernel_sums() -> None:
+    """``cell_mean_2d`` (phase images on the cell grid) against its definition summed
+    point by point: on a 4 x 5 grid of 90 m cells with 3 x 3 sub-cells of 30 m, masses
+    at random sub-cells, the kernel 1 / (1 + d / 30) for d < 100 m."""
+    from xunfang.analyse.forecast._kernels import cell_mean_2d
+
+    grid = Grid.from_bounds((0.0, 0.0, 449.0, 359.0), 90.0, UTM)
+    assert (grid.ny, grid.nx) == (4, 5)
+    s, fine_m = 3, 30.0
+    rng = np.random.default_rng(3)
+    fine = np.zeros((grid.ny * s, grid.nx * s))
+    fine.ravel()[rng.choice(fine.size, 25, replace=False)] = rng.uniform(0.5, 2.0, 25)
+
+    def kern(d: np.ndarray) -> np.ndarray:
+        return np.where(d < 100.0, 1.0 / (1.0 + d / 30.0), 0.0)
+
+    out = cell_mean_2d(grid, fine, s, 100.0, kern)
+    # sub-cell (i, j) sits at ((j + 1/2) 30, (i + 1/2) 30); cell (Y, X) averages its 9
+    py, px = np.nonzero(fine)
+    want = np.zeros((grid.ny, grid.nx))
+    for big_y in range(grid.ny):
+        for big_x in range(grid.nx):
+            for p in range(s):
+                for q in range(s):
+                    d = np.hypot((big_y * s + p) - py, (big_x * s + q) - px) * fine_m
+                    want[big_y, big_x] += (fine[py, px] * kern(d)).sum() / s**2
+    np.testing.assert_allclose(out, want, rtol=1e-12, atol=1e-12)
+    assert cell_mean_2d(grid, np.zeros_like(fine), s, 100.0, kern).tolist() == [[0.0] * 5] * 4

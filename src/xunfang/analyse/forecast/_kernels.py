@@ -181,11 +181,17 @@ def cell_mean_2d(
     """Mean over the ``subcells x subcells`` sub-cell centres of each cell of the sum of
     ``kernel(distance_m)`` over the sub-cell masses ``fine`` -> (ny, nx).
 
-    One FFT convolution (``scipy.signal.oaconvolve``) of the fine image with the kernel
-    sampled at sub-cell offsets up to ``radius_m`` (the kernel must be 0 beyond it),
-    then a block mean: no loop over events or cells.
+    ``kernel`` is sampled at sub-cell offsets up to ``radius_m`` (it must be 0 beyond
+    it). The block mean of the fine convolution is computed on the cell grid: a mass at
+    sub-cell phase ``(a, b)`` of its cell (``fine[s Y + a, s X + b]``) reaches the cell
+    ``(Y + dY, X + dX)`` with the mean of the kernel over that cell's sub-cell centres,
+    ``K_ab[dY, dX]`` (a box sum of the sampled kernel); each of the ``s^2`` phase images
+    (cells, not sub-cells) is convolved with its ``K_ab`` in one batched real FFT and
+    the results summed. The same sums as one FFT convolution of the fine image followed
+    by the block mean (``scipy.signal.oaconvolve``, the version before), to rounding,
+    on ``s^2`` times fewer points; no loop over events or cells.
     """
-    from scipy import signal
+    from scipy import fft
 
     s = subcells
     fine_m = grid.cell_m / s
@@ -194,8 +200,31 @@ def cell_mean_2d(
     taps = np.asarray(kernel(np.hypot(off[:, None], off[None, :])), dtype=np.float64)
     if not fine.any():
         return np.zeros((grid.ny, grid.nx))
-    summed = signal.oaconvolve(fine, taps, mode="same")
-    return np.asarray(summed.reshape(grid.ny, s, grid.nx, s).mean(axis=(1, 3)))
+    # box[u, v] = sum_{p, q < s} taps at offset (u - s + 1 + p - r, ...): the kernel summed
+    # over the s x s sub-cell centres of a cell whose first one is at (u - s + 1 - r)
+    n_box = 2 * r + s
+    padded = np.pad(taps, s - 1)
+    box = np.zeros((n_box, n_box))
+    for p in range(s):
+        for q in range(s):
+            box += padded[p : p + n_box, q : q + n_box]
+    reach = (r + s - 1) // s  # cells a mass reaches, each way
+    d = np.arange(-reach, reach + 1)
+    # index into box of the offset dY for phase a: s dY - a + r + s - 1
+    idx = s * d[None, :] - np.arange(s)[:, None] + r + s - 1  # (s, 2 reach + 1)
+    ok = (idx >= 0) & (idx < n_box)
+    idx = np.clip(idx, 0, n_box - 1)
+    phase_k = box[idx[:, None, :, None], idx[None, :, None, :]]  # (a, b, dY, dX)
+    phase_k *= (ok[:, None, :, None] & ok[None, :, None, :]) / float(s * s)
+    ny, nx = grid.ny, grid.nx
+    images = fine.reshape(ny, s, nx, s).transpose(1, 3, 0, 2)  # (a, b, Y, X)
+    shape = (
+        fft.next_fast_len(ny + 2 * reach, real=True),
+        fft.next_fast_len(nx + 2 * reach, real=True),
+    )
+    spec = fft.rfft2(images, s=shape) * fft.rfft2(phase_k, s=shape)
+    full = fft.irfft2(spec.sum(axis=(0, 1)), s=shape)
+    return np.asarray(full[reach : reach + ny, reach : reach + nx])
 
 
 def centre_sum_separable(
