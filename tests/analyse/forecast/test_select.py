@@ -910,3 +910,59 @@ def test_the_cadence_chooses_anew_when_the_history_changed_or_the_window_kind_di
     assert run(ev_a, w2) == "d1"  # the same incidents, one day on: kept
     assert run(ev_b, w2) == "d2"  # an incident of the common days changed: chosen anew
     assert run(ev_a, shift) == "s2"  # another kind of window: chosen anew
+
+
+def test_a_candidate_is_left_out_on_a_history_denser_than_its_cap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from xunfang.analyse.forecast import select
+    from xunfang.analyse.forecast.select import Candidate
+
+    grid = _grid()
+    # 40 days from 2015-01-01 (day 16436), 4 incidents a day: 160 / 40 = 4.0 a day
+    day0 = 16436.0
+    t = day0 + np.repeat(np.arange(40), 4) + np.tile([0.2, 0.4, 0.6, 0.8], 40)
+    xy = np.tile([[150.0, 150.0], [150.0, 150.0], [650.0, 350.0], [850.0, 950.0]], (40, 1))
+    events = TrainingEvents(
+        t_day=t,
+        xy=xy,
+        cell=grid.cell_of(xy),
+        hour_of_week=np.zeros(160, dtype=np.int64),
+        start_day=day0,
+        end_day=day0 + 40.0,
+        timezone="UTC",
+        n_outside=0,
+    )
+    cands = (
+        Candidate("naive:period_days=365", "naive", max_events_per_day=1.0),  # simplest: kept
+        Candidate("naive:period_days=28", "naive", max_events_per_day=3.5),  # 4.0 > 3.5: out
+        Candidate("kde:bandwidth_m=150:window_days=365", "kde", max_events_per_day=4.0),
+    )
+    monkeypatch.setattr(select, "CANDIDATES", cands)
+    auto = AutoSelect(grid=grid, validation_windows=3, min_validation_events=0, min_train_days=7)
+    window = Window(pd.Timestamp("2015-02-10", tz="UTC"), pd.Timestamp("2015-02-11", tz="UTC"))
+    auto.fit_events(events).predict(window)
+    sel = auto.selection_
+    assert list(sel.table["candidate"]) == ["naive:period_days=365", cands[2].spec]
+    assert set(sel.scores["candidate"]) == {"naive:period_days=365", cands[2].spec}
+    note = (
+        "naive:period_days=28 left out: 4 incidents a day in the history, above its 3.5 "
+        "(on such dense types it was never within one standard error of the best)"
+    )
+    assert sel.notes == [note]
+    assert note_text(note, "zh") == (
+        "naive:period_days=28 未参与选择：历史中每天 4 起警情，超过其上限 3.5（在如此密集的"
+        "类型上，它从未进入最佳方法的一个标准误之内）"
+    )
+    # the default list keeps a year and a season of counts, the 150 m KDE, stack and gbm
+    # above 300 a day
+    monkeypatch.undo()
+    kept = [c.spec for c in select.CANDIDATES if c.max_events_per_day is None]
+    assert kept == [
+        "naive:period_days=365",
+        "naive:period_days=91",
+        "kde:bandwidth_m=150:window_days=365",
+        "stack",
+        "gbm",
+    ]
+    assert {c.max_events_per_day for c in select.CANDIDATES} == {None, 300.0}
