@@ -414,13 +414,15 @@ class GradientBoosted(Forecaster):
         if ctx is not None:
             if ctx.all_events is not None:
                 # the other types over the same period as the forecast type's events:
-                # no more history than the model was given
-                allc = _event_features(
-                    _same_period(ctx.all_events, events),
-                    g,
-                    ref_day,
-                    offsets,
-                    extra=bool(self.extra_features),
+                # no more history than the model was given (the forecast type's own
+                # features when it is every type: the same events, the same values)
+                others = _same_period(ctx.all_events, events)
+                allc = (
+                    cols
+                    if _same_counts(others, events)
+                    else _event_features(
+                        others, g, ref_day, offsets, extra=bool(self.extra_features)
+                    )
                 )
                 for name in EXTRA_CONTEXT_FEATURES if self.extra_features else ():
                     cols[name] = allc[name.removeprefix("all_")]
@@ -655,6 +657,17 @@ def _same_period(other: TrainingEvents, events: TrainingEvents) -> TrainingEvent
         return other.between(lo, hi)
     except ValidationError:
         return other
+
+
+def _same_counts(a: TrainingEvents, b: TrainingEvents) -> bool:
+    """Whether :func:`_event_features` reads the same from ``a`` as from ``b``: the same
+    observation start and the same times and cells (the forecast type is every type)."""
+    return a is b or (
+        a.start_day == b.start_day
+        and len(a) == len(b)
+        and np.array_equal(a.t_day, b.t_day)
+        and np.array_equal(a.cell, b.cell)
+    )
 
 
 def _ages(events: TrainingEvents, ref_day: float, n_age: int) -> tuple[np.ndarray, np.ndarray]:
