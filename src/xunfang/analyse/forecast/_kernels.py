@@ -348,9 +348,19 @@ class AdaptiveGaussian:
         size = self.n_levels * self.shape[0] * self.shape[1]
         stack = np.bincount(self.flat_index, weights=weights, minlength=size)
         stack = stack.reshape(self.n_levels, *self.shape)
-        spec = fft.rfft2(stack)
-        smooth = fft.irfft2((spec * self.transfer).sum(axis=0), s=self.shape)
-        out = smooth[self.pad : self.pad + g.ny, self.pad : self.pad + g.nx].ravel()
+        # the real FFT of each class image (``rfft2``: along x, then along y), the rows of
+        # the zero margin above and below the grid left out of the pass along x (their
+        # transform is zero); the classes' products with their transfer functions summed
+        # in class order, as ``(spec * transfer).sum(axis=0)``: the same values bit for bit
+        rows = slice(self.pad, self.pad + g.ny)
+        along_x = np.zeros((self.n_levels, self.shape[0], self.shape[1] // 2 + 1), complex)
+        along_x[:, rows] = fft.rfft(stack[:, rows], axis=2)
+        spec = fft.fft(along_x, axis=1, overwrite_x=True)
+        total = spec[0] * self.transfer[0]
+        for level in range(1, self.n_levels):
+            total += spec[level] * self.transfer[level]
+        smooth = fft.irfft2(total, s=self.shape)
+        out = smooth[rows, self.pad : self.pad + g.nx].ravel()
         return np.maximum(out, 0.0)
 
 

@@ -638,15 +638,18 @@ class GridETAS(Forecaster):
         bw = self._background_kernel(events, order, cell)
         tiny = np.finfo(np.float64).tiny
 
-        def em_step(p: np.ndarray) -> tuple[np.ndarray, float]:
-            """One EM step from packed parameters; also the log-likelihood at ``p``."""
+        def em_step(p: np.ndarray, *, m_step: bool = True) -> tuple[np.ndarray, float]:
+            """One EM step from packed parameters; also the log-likelihood at ``p``
+            (``m_step=False``: the log-likelihood only, ``p`` returned unchanged)."""
             mu, theta, omega = p[:-2], float(p[-2]), float(p[-1])
-            a, b = sums(omega)
+            a, b = sums(omega, with_b=m_step)
             trig = theta * omega * a
             mu_ev = mu[cell]
             lam = np.maximum(mu_ev + trig, tiny)
             tail = 1.0 - np.exp(-omega * (T - s))
             loglik = float(np.log(lam).sum() - mu.sum() * T - theta * tail.sum())
+            if not m_step:
+                return p, loglik
             p_bg = mu_ev / lam
             n_tr = float((trig / lam).sum())
             delay_sum = float((theta * omega * b / lam).sum())
@@ -686,7 +689,7 @@ class GridETAS(Forecaster):
             self.max_iter,
             self.tol,
         )
-        _, loglik = em_step(p)
+        _, loglik = em_step(p, m_step=False)
         mu, theta, omega = p[:-2], float(p[-2]), float(p[-1])
         a, _ = sums(omega, with_b=False)
         lam = np.maximum(mu[cell] + theta * omega * a, tiny)
@@ -738,7 +741,7 @@ class GridETAS(Forecaster):
             """(P, K) triggering density of each pair and component, events/day/m²."""
             return th * om / (2.0 * np.pi * sg**2) * np.exp(-om * tau_c - d2_c / (2.0 * sg**2))
 
-        def em_step(p: np.ndarray) -> tuple[np.ndarray, float]:
+        def em_step(p: np.ndarray, *, m_step: bool = True) -> tuple[np.ndarray, float]:
             mu, th, om, sg = unpack(p)
             v = kernel(th, om, sg)
             trig = np.bincount(tgt, weights=v @ np.ones(k), minlength=n)
@@ -746,6 +749,8 @@ class GridETAS(Forecaster):
             lam = np.maximum(bg + trig, tiny)
             comp = (1.0 - np.exp(-om * remaining)).sum(axis=0)
             loglik = float(np.log(lam).sum() - mu.sum() * T - (th * comp).sum())
+            if not m_step:  # the log-likelihood at p only
+                return p, loglik
             # responsibilities v / lambda summed with weights 1, delay and distance^2
             # (matrix products: one pass each instead of strided reductions)
             lam_t = lam[tgt]  # an event with lambda at the floor has v ~ 0: no share
@@ -790,7 +795,7 @@ class GridETAS(Forecaster):
         p, steps, converged = _squarem(
             p, em_step, lambda q: pack(*unpack(q)), change, self.max_iter, self.tol
         )
-        _, loglik = em_step(p)
+        _, loglik = em_step(p, m_step=False)
         mu, th, om, sg = unpack(p)
         trig = np.bincount(tgt, weights=kernel(th, om, sg).sum(axis=1), minlength=n)
         bg = mu[cell] / area
