@@ -263,3 +263,29 @@ def test_every_type_as_the_forecast_type_reads_its_own_counts_as_the_type_mix(
     assert share[0] == 1.0 and np.isnan(share[1]) and share[2] == 1.0
     monkeypatch.setattr(learned, "_same_counts", lambda a, b: False)
     np.testing.assert_array_equal(model._feature_stack(events, origin, offsets), f)
+
+
+@pytest.mark.parametrize("extra", [False, True])
+def test_the_type_mix_computes_only_what_it_reads(
+    monkeypatch: pytest.MonkeyPatch, extra: bool
+) -> None:
+    """All types' features are computed only for the columns the type mix reads; the
+    values are those of the whole computation (another type's event in cell 1)."""
+    from xunfang.analyse.forecast import learned
+
+    grid = strip(3)
+    start, end = pd.Timestamp("2024-01-01", tz=TZ), pd.Timestamp("2024-02-15", tz=TZ)
+    rows = [r for r in _history() if r[2] >= "2024-01"]
+    others = [*rows, (150.0, 50.0, "2024-01-20 12:00"), (150.0, 50.0, "2024-01-30 08:00")]
+    events = TrainingEvents.from_table(table(rows), grid, start=start, end=end)
+    ctx = CellContext(all_events=_context_events(others, grid, start, end))
+    model = GradientBoosted(grid=grid, context=ctx, extra_features=extra)
+    names = model.feature_names()
+    offsets = np.array([0, 3, 10])
+    origin = day("2024-02-01").start_day
+    f = model._feature_stack(events, origin, offsets)
+    # cell 1 at 02-01: 2 events of another type in the last 28 days
+    assert f[0, 1, names.index("all_rate_28d")] == pytest.approx(2 / 28)
+    assert f[0, 1, names.index("type_share_365d")] == 0.0
+    monkeypatch.setattr(learned, "_CONTEXT_READS", None)
+    np.testing.assert_array_equal(model._feature_stack(events, origin, offsets), f)
