@@ -227,6 +227,57 @@ def cell_mean_2d(
     return np.asarray(full[reach : reach + ny, reach : reach + nx])
 
 
+def gaussian_cell_sums(
+    grid: Grid,
+    xy: np.ndarray,
+    weights: np.ndarray,
+    subcells: int,
+    sigma: float,
+    truncate: float,
+) -> np.ndarray:
+    """Per cell, the sum over its ``subcells x subcells`` sub-cells of the Gaussian
+    smoothing of the sub-cell masses of the points ``xy`` (n, 2) metres with ``weights``
+    (n,): ``scipy.ndimage.gaussian_filter(fine_image(...), sigma, mode="constant",
+    truncate=truncate)`` summed over each cell's block, -> (n_cells,). ``sigma`` is in
+    sub-cells.
+
+    The filter is separable and the block sum linear, so a point in sub-cell phase
+    ``(a, b)`` of cell ``(Y, X)`` adds ``w * k[a, dY] * k[b, dX]`` to the cell
+    ``(Y + dY, X + dX)``, with ``k[a, d]`` the filter's taps (``ndimage``'s sampled
+    Gaussian of radius ``int(truncate * sigma + 0.5)``, normalised to sum 1) summed over
+    the ``subcells`` sub-cells of a block ``d`` cells away; mass off the grid is lost, as
+    with ``mode="constant"``. One term per point and cell reached, no image of
+    sub-cells: the same sums as the filter, to rounding.
+    """
+    s = subcells
+    radius = int(truncate * float(sigma) + 0.5)
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    taps = np.exp(-0.5 / (float(sigma) * float(sigma)) * x**2)
+    taps = taps / taps.sum()
+    reach = (radius + s - 1) // s
+    d = np.arange(-reach, reach + 1)
+    # k[a, j]: taps[radius + s d_j + p - a] summed over p < s (0 beyond the radius)
+    offset = (
+        radius + s * d[None, :, None] + np.arange(s)[None, None, :] - np.arange(s)[:, None, None]
+    )
+    inside = (offset >= 0) & (offset <= 2 * radius)
+    k = np.where(inside, taps[np.clip(offset, 0, 2 * radius)], 0.0).sum(axis=2)  # (s, 2 reach + 1)
+    idx, ok = _subcell_index(grid, xy, s)
+    row, col = np.divmod(idx[ok], grid.nx * s)
+    w = np.asarray(weights, dtype=np.float64)[ok]
+    cy, a = np.divmod(row, s)
+    cx, b = np.divmod(col, s)
+    ty = cy[:, None] + d[None, :]  # (n, m) target rows and their weights
+    tx = cx[:, None] + d[None, :]
+    wy = np.where((ty >= 0) & (ty < grid.ny), k[a], 0.0) * w[:, None]
+    wx = np.where((tx >= 0) & (tx < grid.nx), k[b], 0.0)
+    target = (
+        np.clip(ty, 0, grid.ny - 1)[:, :, None] * grid.nx + np.clip(tx, 0, grid.nx - 1)[:, None, :]
+    )
+    value = wy[:, :, None] * wx[:, None, :]
+    return np.bincount(target.ravel(), weights=value.ravel(), minlength=grid.n_cells)
+
+
 def centre_sum_separable(
     grid: Grid,
     fine: np.ndarray,
