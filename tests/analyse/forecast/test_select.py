@@ -783,6 +783,18 @@ def test_the_cadence_reselects_on_days_0_7_14_and_keeps_the_choice_in_between() 
     assert s1["selected_for"].tolist() == s1["test_window"].tolist() == ["day 0", "day 1", "day 2"]
 
 
+def test_the_cadence_reselects_7_local_days_later_across_the_change_to_summer_time() -> None:
+    """Chicago moves its clocks on Sunday 2015-03-08: from midnight on Monday 03-02 (CST)
+    to midnight on Monday 03-09 (CDT) is 6 days 23 hours, 7 local days: a re-selection
+    day, as day 7 is on any other week."""
+    windows = _days("2015-03-02", 9)
+    assert (windows[7].start - windows[0].start) == pd.Timedelta(days=6, hours=23)
+    ev = _cadence(_history(None), windows)
+    sel = ev.selections[ev.selections["chosen"]].set_index("test_window")
+    made_for = [sel.loc[f"day {i}", "selected_for"] for i in range(9)]
+    assert made_for == ["day 0"] * 7 + ["day 7"] * 2
+
+
 def test_the_cadence_never_reads_the_forecast_window() -> None:
     """A burst of 40 incidents in one cell inside the window of a kept day (day 3) or of
     a re-selection day (day 7) changes no choice and no score of that day or before."""
