@@ -207,6 +207,31 @@ def space_time_pairs(
     return src[keep], tgt[keep], tau[keep], d2[keep]
 
 
+_KNN_KEPT: dict[tuple[bytes, int, int, float, float], np.ndarray] = {}
+"""The bandwidths of the last few event sets (:func:`_shared_knn_bandwidths`)."""
+
+
+def _shared_knn_bandwidths(xy: np.ndarray, k: int, min_m: float, max_m: float) -> np.ndarray:
+    """:func:`~xunfang.analyse.forecast._kernels.knn_bandwidths` of ``xy``, kept for the
+    last four sets of positions (by a digest of their bytes): the same-cell and the
+    space-time model fitted on the same history (``auto`` scores both on each validation
+    window) search the neighbours once. A point's distance to its ``k``-th nearest
+    other point does not depend on the order of the points, so ``[order]`` of the kept
+    result equals the search over ``xy[order]`` bit for bit. Read-only result."""
+    import hashlib
+
+    pts = np.ascontiguousarray(xy, dtype=np.float64)
+    key = (hashlib.blake2b(pts.tobytes(), digest_size=16).digest(), len(pts), k, min_m, max_m)
+    h = _KNN_KEPT.get(key)
+    if h is None:
+        h = knn_bandwidths(pts, k, min_m, max_m)
+        h.setflags(write=False)
+        while len(_KNN_KEPT) >= 4:
+            del _KNN_KEPT[next(iter(_KNN_KEPT))]
+        _KNN_KEPT[key] = h
+    return h
+
+
 def _branch(
     cell: np.ndarray,
     t: np.ndarray,
@@ -623,12 +648,12 @@ class GridETAS(Forecaster):
     ) -> AdaptiveGaussian | None:
         if self.background_k_neighbours is None:
             return None
-        h = knn_bandwidths(
-            events.xy[order],
+        h = _shared_knn_bandwidths(
+            events.xy,
             self.background_k_neighbours,
             float(self.background_bandwidth_m),
             float(self.background_max_m),
-        )
+        )[order]
         return AdaptiveGaussian(self.grid, cell, h)
 
     def _fit_cell(self, events: TrainingEvents) -> None:
