@@ -970,6 +970,7 @@ def test_a_candidate_is_left_out_on_a_history_denser_than_its_cap(
     auto.fit_events(events).predict(window)
     sel = auto.selection_
     assert list(sel.table["candidate"]) == ["naive:period_days=365", cands[2].spec]
+    assert list(sel.table["complexity"]) == [0, 2]  # places in the whole list
     assert set(sel.scores["candidate"]) == {"naive:period_days=365", cands[2].spec}
     note = (
         "naive:period_days=28 left out: 4 incidents a day in the history, above its 3.5 "

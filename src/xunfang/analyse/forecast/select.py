@@ -839,8 +839,8 @@ class AutoSelect(Forecaster):
 
         t0 = time.perf_counter()
         events = self.events_
-        cands, notes = self.candidate_list()
-        cands, dense = _dense_left_out(cands, events)
+        listed, notes = self.candidate_list()
+        cands, dense = _dense_left_out(listed, events)
         notes += dense
         history = self.history_days(window)
         vws = [
@@ -1025,7 +1025,7 @@ class AutoSelect(Forecaster):
             {
                 "candidate": specs,
                 "family": [c.family for c in active],
-                "complexity": [cands.index(c) for c in active],
+                "complexity": [listed.index(c) for c in active],  # in the whole list
                 "windows": choice.n_windows,
                 "score_mean": choice.mean,
                 "diff_to_best": choice.diff,
