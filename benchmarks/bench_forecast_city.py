@@ -42,9 +42,10 @@ With ``--cadence``, only the operational cadence against daily re-selection, ove
   the day before).
 * ``re-selected every 7 d, refit every 7 d`` (the defaults): the choice is made on days
   1, 8, 15, ... and kept in between, when only the chosen method is fitted on the latest
-  history (a chosen ``gbm`` or ``stack`` keeps its trees or weights for 7 days, its
-  inputs moving on); ``gbm`` and ``stack`` are validated the same way (fitted at the
-  start of each block of 7 days).
+  history; ``gbm`` and ``stack`` are validated and run alike: a window, validation or
+  forecast, is forecast with the trees or weights fitted at the start of its block of 7
+  days (blocks start on Sundays) on a validation window's history, its inputs moving on
+  (one fit a block serves both).
 
 It prints, day by day, wall and CPU seconds and what each chose (and when the chosen
 model was last fully fitted), the means over all days and over the days after the first
@@ -55,21 +56,42 @@ the machine's load (a run at load 5-6 with the default 120 s skipped ``gbm``/``s
 on some selections and showed 1.9 s a day for all types instead of 6.7 s).
 
 Figures (2026-12-02, a year of history before each day from 2015-04-06, budget not
-binding, ``gbm`` of 75 trees; CPU seconds a day over the days after the first, wall in
-brackets; load 2.5 at the start and 2.4 at the end of the burglary run, 2.5 and 3.9 of
-the all-types run, 2 cores shared with other work)::
+binding, ``gbm`` of 75 trees; CPU seconds a day over days 2-15, wall in brackets; load
+3.6 to 4.2 during the four runs, 2 cores shared with other work; "before": the same
+command on the code before issue 13's speed work on the choosing day: the dense-type
+candidate list, the block fits shared by validation and forecast, the cheaper kernel
+sums)::
 
-                                      burglary, 29 days       all types, 15 days
-    daily re-selection (baseline)     2.65 (3.56)             11.02 (11.77)
-    every 7 d, refit every 7 d        1.16 (1.18)              6.41 (9.01)
-      of which: choosing days         7.48 (4 days)           44.26 (2 days)
-                other days            0.11 (24 days)           0.10 (12 days)
-    every 1 d, refit every 7 d        1.26
-    mean hit rate 1/5/20 %, baseline  .079 .213 .580          .126 .333 .676
-    every 7 d, refit every 7 d        .072 .220 .566          .126 .335 .677
-    difference (paired SE)            -.007 (.006) +.007 (.010) -.014 (.016)
-                                                              -.000 +.001 +.001 (<= .001)
+                                      burglary, 15 days       all types, 15 days
+    daily re-selection (baseline)     1.95 (2.57)             4.54 (6.86)
+    every 7 d, refit every 7 d        0.70 (0.73)             0.75 (0.97)
+      of which: choosing days         3.83 (2 days)           3.09 (2 days)
+                other days            0.18 (12 days)          0.36 (12 days)
+    before: daily re-selection        2.33 (3.11)             9.06 (13.17)
+            every 7 d, refit 7 d      1.11 (1.40)             5.19 (7.27)
+            of which: choosing days   6.99                   35.78
+    mean hit rate 1/5/20 %, baseline  .081 .209 .578          .126 .333 .676
+    every 7 d, refit every 7 d        .075 .212 .577          .126 .333 .677
+            before                    .076 .211 .565          .126 .335 .677
+    difference to the baseline        -.006 +.003 -.001       -.000 -.000 +.001
+      (paired SE)                     (.005 .009 .019)        (.001 .001 .001)
 
+The other days include, on Sundays, the block's fit of a chosen ``gbm`` or ``stack``
+(burglary: ``gbm`` 0.98 s on 04-19; all types: ``gbm`` 2.70 s on 04-12, ``stack`` 0.77 s
+on 04-19), which the next choosing day's validation reuses. Where the choosing day of all
+types went before (38 s CPU, day 8): the two SEPP candidates' EM fits about 80 %,
+``gbm`` 10 % and ``stack`` 3 % (and a second fit of the one chosen, for the forecast,
+on all the history); ``auto`` now
+leaves out the candidates never near the best on such dense histories
+(``select.DENSE_EVENTS_PER_DAY``, the choice unchanged: same choice on all 15 days and on
+84 days from 2015-04-06 in a separate paired run, mean hit rate differences at 1/5/20 %
+-.0004 -.0003 -.0002, paired SE .0003 .0005 .0005 over the 49 days both ran; burglary
++.0005 +.0033 +.0052, SE .0023 .0041 .0033, 84 days), a chosen ``gbm``/``stack`` runs on
+its validation block's fit, and the kernel sums of continuous prospective hotspotting and
+SEPP's background and forecast cost less at the same values.
+
+Before that work (29 days of burglary, load 2.4-3.9): daily re-selection 2.65 s a day,
+every 7 d 1.16 s (7.48 on a choosing day), all types 11.02 and 6.41 (44.26).
 With 150 trees (``gbm``'s default before) and a load of 5-6: burglary 3.88 against 1.49
 (every 7 d, refit every 1 d: 4.28), all types 14.77 against 6.69.
 

@@ -137,8 +137,9 @@ RefitOpt = Annotated[
     typer.Option(
         "--refit-every-days",
         help="Method auto in the rolling evaluation: a chosen gbm or stack is fully refitted "
-        "every N days, only its inputs updated in between (1 = every window); selection.csv "
-        "says when it was last fitted (model_fitted_on).",
+        "at the start of each block of N days (the fit its validation windows of that block "
+        "use), only its inputs updated in between (1 = every window); selection.csv says when "
+        "it was last fitted (model_fitted_on).",
         min=1,
     ),
 ]

@@ -356,3 +356,31 @@ def test_forecast_demand_weights_align_with_the_plan_incidents() -> None:
         dw = forecast_demand_weights(t, model.with_params(**kw), day("2024-01-08"))
         # the forecast total (KDE also spreads some into cell 2, which has no incident)
         assert dw.weights.sum() / dw.placed_share == pytest.approx(5 / 7)
+
+
+def test_gaussian_cell_sums_are_the_filtered_sub_cell_image_summed_per_cell() -> None:
+    """``gaussian_cell_sums`` against its definition (``ndimage.gaussian_filter`` of the
+    sub-cell image, summed over each cell's 5 x 5 block) on a 6 x 7 grid of 150 m cells,
+    points near the edges included; a point alone in the middle keeps its mass."""
+    from scipy import ndimage
+
+    from xunfang.analyse.forecast._kernels import gaussian_cell_sums
+
+    grid = Grid.from_bounds((0.0, 0.0, 1049.0, 899.0), 150.0, UTM)
+    assert (grid.ny, grid.nx) == (6, 7)
+    rng = np.random.default_rng(4)
+    xy = np.vstack([rng.uniform(0, 1049, (40, 2)) * [1.0, 899 / 1049], [[2.0, 3.0]]])
+    w = rng.uniform(0.1, 1.0, len(xy))
+    for sigma_m in (25.0, 60.0, 100.0):
+        fine = ndimage.gaussian_filter(
+            fine_image(grid, xy, w, 5), sigma_m / 30.0, mode="constant", truncate=250.0 / sigma_m
+        )
+        want = fine.reshape(6, 5, 7, 5).sum(axis=(1, 3)).ravel()
+        got = gaussian_cell_sums(grid, xy, w, 5, sigma_m / 30.0, 250.0 / sigma_m)
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+    # one point at the centre of cell (2, 3), sigma 25 m = 5/6 sub-cell: along each axis
+    # the taps at 0, +-1, +-2 sub-cells (1, 2 exp(-0.72), 2 exp(-2.88)) over all of them
+    # (those and 2 exp(-6.48), 2 exp(-11.52), ...): 0.99852, so 0.99705 in the cell
+    one = gaussian_cell_sums(grid, np.array([[525.0, 375.0]]), np.ones(1), 5, 25 / 30, 10.0)
+    assert one.sum() == pytest.approx(1.0, abs=1e-12)
+    assert one[2 * 7 + 3] == pytest.approx(0.99852**2, abs=2e-5)

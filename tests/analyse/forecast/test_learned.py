@@ -233,3 +233,59 @@ def test_gbm_objectives_and_extra_features() -> None:
     # the ranking scores are put on the scale of the year's counts: 78 events / history
     days = day("2024-02-01").start_day - ranker.events_.start_day
     assert risk.sum() == pytest.approx(78 / days)
+
+
+def test_every_type_as_the_forecast_type_reads_its_own_counts_as_the_type_mix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When the forecast type is every type, the type mix is the type's own counts (read
+    once): all_rate_28d = rate_28d, a share of 1 where the cell has events and NaN where
+    it has none; the same values as computing them again."""
+    from xunfang.analyse.forecast import learned
+
+    grid = strip(3)
+    start, end = pd.Timestamp("2024-01-01", tz=TZ), pd.Timestamp("2024-02-15", tz=TZ)
+    rows = [r for r in _history() if r[2] >= "2024-01"]
+    events = TrainingEvents.from_table(table(rows), grid, start=start, end=end)
+    model = GradientBoosted(
+        grid=grid, context=CellContext(all_events=_context_events(rows, grid, start, end))
+    )
+    names = model.feature_names()
+    offsets = np.array([0, 3, 10])
+    origin = day("2024-02-01").start_day
+    f = model._feature_stack(events, origin, offsets)
+    # cell 0: 31 events in the 31 days of January before 02-01: 1 a day; cell 2: 8
+    np.testing.assert_array_equal(f[0, :, names.index("all_rate_28d")], [1.0, 0.0, 7 / 28])
+    np.testing.assert_array_equal(
+        f[:, :, names.index("all_rate_28d")], f[:, :, names.index("rate_28d")]
+    )
+    share = f[0, :, names.index("type_share_365d")]
+    assert share[0] == 1.0 and np.isnan(share[1]) and share[2] == 1.0
+    monkeypatch.setattr(learned, "_same_counts", lambda a, b: False)
+    np.testing.assert_array_equal(model._feature_stack(events, origin, offsets), f)
+
+
+@pytest.mark.parametrize("extra", [False, True])
+def test_the_type_mix_computes_only_what_it_reads(
+    monkeypatch: pytest.MonkeyPatch, extra: bool
+) -> None:
+    """All types' features are computed only for the columns the type mix reads; the
+    values are those of the whole computation (another type's event in cell 1)."""
+    from xunfang.analyse.forecast import learned
+
+    grid = strip(3)
+    start, end = pd.Timestamp("2024-01-01", tz=TZ), pd.Timestamp("2024-02-15", tz=TZ)
+    rows = [r for r in _history() if r[2] >= "2024-01"]
+    others = [*rows, (150.0, 50.0, "2024-01-20 12:00"), (150.0, 50.0, "2024-01-30 08:00")]
+    events = TrainingEvents.from_table(table(rows), grid, start=start, end=end)
+    ctx = CellContext(all_events=_context_events(others, grid, start, end))
+    model = GradientBoosted(grid=grid, context=ctx, extra_features=extra)
+    names = model.feature_names()
+    offsets = np.array([0, 3, 10])
+    origin = day("2024-02-01").start_day
+    f = model._feature_stack(events, origin, offsets)
+    # cell 1 at 02-01: 2 events of another type in the last 28 days
+    assert f[0, 1, names.index("all_rate_28d")] == pytest.approx(2 / 28)
+    assert f[0, 1, names.index("type_share_365d")] == 0.0
+    monkeypatch.setattr(learned, "_CONTEXT_READS", None)
+    np.testing.assert_array_equal(model._feature_stack(events, origin, offsets), f)

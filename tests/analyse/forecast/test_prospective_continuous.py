@@ -67,3 +67,40 @@ def test_bad_subcells() -> None:
         ContinuousProspective(grid=grid, subcells=4).fit(t)
     with pytest.raises(ValidationError, match="distance_unit_m"):
         ContinuousProspective(grid=grid, distance_unit_m=0.0).fit(t)
+
+
+@pytest.mark.parametrize(("ny", "nx", "n_mass"), [(4, 5, 25), (12, 11, 6)])
+def test_cell_mean_is_the_mean_over_sample_points_of_the_kernel_sums(
+    ny: int, nx: int, n_mass: int
+) -> None:
+    """``cell_mean_2d`` against its definition summed point by point: on grids of 90 m
+    cells with 3 x 3 sub-cells of 30 m, masses at random sub-cells, the kernel
+    1 / (1 + d / 30) for d < 100 m. A mass's terms cover 5 x 5 cells (100 m is 4
+    sub-cells: 2 cells each way), so 25 masses on 4 x 5 cells (625 terms, 180 sub-cells)
+    take the batched FFT of the phase images and 6 on 12 x 11 (150 terms, 1,188
+    sub-cells) the sum of each mass's terms."""
+    from xunfang.analyse.forecast._kernels import cell_mean_2d
+
+    grid = Grid.from_bounds((0.0, 0.0, nx * 90.0 - 1.0, ny * 90.0 - 1.0), 90.0, UTM)
+    assert (grid.ny, grid.nx) == (ny, nx)
+    s, fine_m = 3, 30.0
+    rng = np.random.default_rng(3)
+    fine = np.zeros((grid.ny * s, grid.nx * s))
+    fine.ravel()[rng.choice(fine.size, n_mass, replace=False)] = rng.uniform(0.5, 2.0, n_mass)
+
+    def kern(d: np.ndarray) -> np.ndarray:
+        return np.where(d < 100.0, 1.0 / (1.0 + d / 30.0), 0.0)
+
+    out = cell_mean_2d(grid, fine, s, 100.0, kern)
+    # sub-cell (i, j) sits at ((j + 1/2) 30, (i + 1/2) 30); cell (Y, X) averages its 9
+    py, px = np.nonzero(fine)
+    want = np.zeros((grid.ny, grid.nx))
+    for big_y in range(grid.ny):
+        for big_x in range(grid.nx):
+            for p in range(s):
+                for q in range(s):
+                    d = np.hypot((big_y * s + p) - py, (big_x * s + q) - px) * fine_m
+                    want[big_y, big_x] += (fine[py, px] * kern(d)).sum() / s**2
+    np.testing.assert_allclose(out, want, rtol=1e-12, atol=1e-12)
+    zero = cell_mean_2d(grid, np.zeros_like(fine), s, 100.0, kern)
+    assert zero.tolist() == [[0.0] * nx] * ny

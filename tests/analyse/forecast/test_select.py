@@ -783,6 +783,18 @@ def test_the_cadence_reselects_on_days_0_7_14_and_keeps_the_choice_in_between() 
     assert s1["selected_for"].tolist() == s1["test_window"].tolist() == ["day 0", "day 1", "day 2"]
 
 
+def test_the_cadence_reselects_7_local_days_later_across_the_change_to_summer_time() -> None:
+    """Chicago moves its clocks on Sunday 2015-03-08: from midnight on Monday 03-02 (CST)
+    to midnight on Monday 03-09 (CDT) is 6 days 23 hours, 7 local days: a re-selection
+    day, as day 7 is on any other week."""
+    windows = _days("2015-03-02", 9)
+    assert (windows[7].start - windows[0].start) == pd.Timedelta(days=6, hours=23)
+    ev = _cadence(_history(None), windows)
+    sel = ev.selections[ev.selections["chosen"]].set_index("test_window")
+    made_for = [sel.loc[f"day {i}", "selected_for"] for i in range(9)]
+    assert made_for == ["day 0"] * 7 + ["day 7"] * 2
+
+
 def test_the_cadence_never_reads_the_forecast_window() -> None:
     """A burst of 40 incidents in one cell inside the window of a kept day (day 3) or of
     a re-selection day (day 7) changes no choice and no score of that day or before."""
@@ -833,8 +845,10 @@ def test_blocks_of_refit_days_start_on_the_same_local_days_for_every_forecast_da
 
 
 def test_a_kept_gbm_forecasts_with_its_trees_on_the_new_days_features() -> None:
-    """Chosen ``gbm`` kept for ``refit_every_days``: on day 3 its trees are those fitted on
-    day 0 and its forecast is their prediction on the features at day 3's start."""
+    """Chosen ``gbm`` kept for ``refit_every_days`` and run as it was validated: each
+    forecast day uses the trees fitted at the start of its block of 7 days (blocks start
+    on Sundays) on the validation history, the same fit as the validation windows of that
+    block, with the features at the day's own start."""
     from xunfang.analyse.forecast.learned import GradientBoosted
 
     grid = _grid()
@@ -844,12 +858,14 @@ def test_a_kept_gbm_forecasts_with_its_trees_on_the_new_days_features() -> None:
         grid=grid,
         candidates=(spec,),
         validation_windows=2,
-        max_validation_windows=2,
+        max_validation_windows=7,
         min_validation_events=0,
         budget_s=600,
         warm_start=True,
     )
-    windows = _days("2015-04-10", 8)
+    windows = _days("2015-04-10", 8)  # Friday 04-10 .. Friday 04-17
+    h = 80 - 7 - 1  # history of a validation window: D - S - 1 days
+    sunday = {d: Window.local(d, 0, 24, TZ) for d in ("2015-04-05", "2015-04-12")}
     fitted_end, boosters, risks = [], [], []
     for i, w in enumerate(windows):
         train = events.between(w.start_day - 80, w.start_day)
@@ -858,24 +874,29 @@ def test_a_kept_gbm_forecasts_with_its_trees_on_the_new_days_features() -> None:
         assert isinstance(model, GradientBoosted) and auto.selection_.chosen == spec
         fitted_end.append(model.fitted_end_day_)
         boosters.append(model.models_[0])
-        if i == 3:  # a direct predict with the kept trees on day 3's own features
+        if i == 3:  # day 3 (Monday 04-13): the trees of the block fit of Sunday 04-12
             x = model.features(train, w.start_day)
             direct = np.zeros(grid.n_cells)
-            direct[np.flatnonzero(grid.mask)] = boosters[0].predict(x[:, model.used_features_])
+            direct[np.flatnonzero(grid.mask)] = boosters[3].predict(x[:, model.used_features_])
             np.testing.assert_allclose(risks[3], direct * w.length_days, rtol=1e-12)
+            # that fit is a gbm fitted on the h days before 04-12, as a validation window
+            # of 04-12 .. 04-18 is forecast
+            block = sunday["2015-04-12"]
+            gbm = make_forecaster(spec, grid).with_params(warm_start=True, refit_days=7.0)
+            gbm.fit_events(events.between(block.start_day - h, block.start_day))
+            np.testing.assert_array_equal(gbm.fit_events(train).predict(w).risk, risks[3])
             x0 = model.features(
                 events.between(windows[0].start_day - 80, windows[0].start_day),
                 windows[0].start_day,
             )
             assert not np.allclose(x, x0, equal_nan=True)  # the features did move on
-            assert auto.selection_.model_fitted_on == "2015-04-10 00:00"
+            assert auto.selection_.model_fitted_on == "2015-04-12 00:00"
             assert auto.selection_.selected_for == "day 0"
         if i == 0:  # validated as run: 04-09's forecast comes from the fit of 04-05
             sc = auto.selection_.scores.set_index("window")
             assert list(sc.index) == ["2015-04-09 validation", "2015-04-08 validation"]
             vw = Window.local("2015-04-09", 0, 24, TZ)
-            block = Window.local("2015-04-05", 0, 24, TZ)  # Sunday: ordinal % 7 == 0
-            h = 80 - 2 - 1  # history of a validation window: D - S - 1 days
+            block = sunday["2015-04-05"]  # Sunday: ordinal % 7 == 0
             gbm = make_forecaster(spec, grid).with_params(warm_start=True, refit_days=7.0)
             gbm.fit_events(events.between(block.start_day - h, block.start_day))
             risk = gbm.fit_events(events.between(vw.start_day - h, vw.start_day)).predict(vw)
@@ -884,10 +905,15 @@ def test_a_kept_gbm_forecasts_with_its_trees_on_the_new_days_features() -> None:
             counts = np.bincount(events.cell[lo:hi], minlength=grid.n_cells)
             hr = hit_counts(risk.risk, counts, auto.fractions, mask=grid.mask).hit_rate
             assert sc.loc["2015-04-09 validation", "score"] == pytest.approx(np.mean(hr), abs=0)
-    # days 0..6 forecast with the trees fitted on day 0; day 7 starts a new block
-    assert fitted_end == [windows[0].start_day] * 7 + [windows[7].start_day]
-    assert all(b is boosters[0] for b in boosters[:7]) and boosters[7] is not boosters[0]
-    assert not np.allclose(risks[3], risks[0])
+            # and day 0 (Friday 04-10, the same block) is forecast with that same fit
+            np.testing.assert_array_equal(gbm.fit_events(train).predict(w).risk, risks[0])
+            assert auto.selection_.model_fitted_on == "2015-04-05 00:00"
+    # days 0-1 (04-10, 04-11) with the fit of 04-05, days 2-7 with the one of 04-12
+    start = [sunday["2015-04-05"].start_day] * 2 + [sunday["2015-04-12"].start_day] * 6
+    assert fitted_end == start
+    assert boosters[1] is boosters[0] and boosters[2] is not boosters[0]
+    assert all(b is boosters[2] for b in boosters[2:])  # day 7 re-selects, on the same fit
+    assert not np.allclose(risks[3], risks[2])
 
 
 def test_the_cadence_chooses_anew_when_the_history_changed_or_the_window_kind_did() -> None:
@@ -910,3 +936,60 @@ def test_the_cadence_chooses_anew_when_the_history_changed_or_the_window_kind_di
     assert run(ev_a, w2) == "d1"  # the same incidents, one day on: kept
     assert run(ev_b, w2) == "d2"  # an incident of the common days changed: chosen anew
     assert run(ev_a, shift) == "s2"  # another kind of window: chosen anew
+
+
+def test_a_candidate_is_left_out_on_a_history_denser_than_its_cap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from xunfang.analyse.forecast import select
+    from xunfang.analyse.forecast.select import Candidate
+
+    grid = _grid()
+    # 40 days from 2015-01-01 (day 16436), 4 incidents a day: 160 / 40 = 4.0 a day
+    day0 = 16436.0
+    t = day0 + np.repeat(np.arange(40), 4) + np.tile([0.2, 0.4, 0.6, 0.8], 40)
+    xy = np.tile([[150.0, 150.0], [150.0, 150.0], [650.0, 350.0], [850.0, 950.0]], (40, 1))
+    events = TrainingEvents(
+        t_day=t,
+        xy=xy,
+        cell=grid.cell_of(xy),
+        hour_of_week=np.zeros(160, dtype=np.int64),
+        start_day=day0,
+        end_day=day0 + 40.0,
+        timezone="UTC",
+        n_outside=0,
+    )
+    cands = (
+        Candidate("naive:period_days=365", "naive", max_events_per_day=1.0),  # simplest: kept
+        Candidate("naive:period_days=28", "naive", max_events_per_day=3.5),  # 4.0 > 3.5: out
+        Candidate("kde:bandwidth_m=150:window_days=365", "kde", max_events_per_day=4.0),
+    )
+    monkeypatch.setattr(select, "CANDIDATES", cands)
+    auto = AutoSelect(grid=grid, validation_windows=3, min_validation_events=0, min_train_days=7)
+    window = Window(pd.Timestamp("2015-02-10", tz="UTC"), pd.Timestamp("2015-02-11", tz="UTC"))
+    auto.fit_events(events).predict(window)
+    sel = auto.selection_
+    assert list(sel.table["candidate"]) == ["naive:period_days=365", cands[2].spec]
+    assert list(sel.table["complexity"]) == [0, 2]  # places in the whole list
+    assert set(sel.scores["candidate"]) == {"naive:period_days=365", cands[2].spec}
+    note = (
+        "naive:period_days=28 left out: 4 incidents a day in the history, above its 3.5 "
+        "(on such dense types it was never within one standard error of the best)"
+    )
+    assert sel.notes == [note]
+    assert note_text(note, "zh") == (
+        "naive:period_days=28 未参与选择：历史中每天 4 起警情，超过其上限 3.5（在如此密集的"
+        "类型上，它从未进入最佳方法的一个标准误之内）"
+    )
+    # the default list keeps a year and a season of counts, the 150 m KDE, stack and gbm
+    # above 300 a day
+    monkeypatch.undo()
+    kept = [c.spec for c in select.CANDIDATES if c.max_events_per_day is None]
+    assert kept == [
+        "naive:period_days=365",
+        "naive:period_days=91",
+        "kde:bandwidth_m=150:window_days=365",
+        "stack",
+        "gbm",
+    ]
+    assert {c.max_events_per_day for c in select.CANDIDATES} == {None, 300.0}

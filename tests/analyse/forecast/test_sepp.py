@@ -239,3 +239,38 @@ def test_warm_started_em_stops_within_its_tolerance_of_the_same_fixed_point(
     assert warm.trace_.iterations < cold.trace_.iterations
     w = Window(from_days(shifted.end_day), from_days(shifted.end_day + 1.0))
     np.testing.assert_allclose(warm.predict(w).risk, cold.predict(w).risk, rtol=3e-3, atol=0)
+
+
+def test_both_models_on_one_history_search_the_neighbours_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The space-time and the same-cell model fitted on the same events (as ``auto``
+    scores them on each validation window) share the adaptive bandwidths: one search,
+    and the same fits as with a search each."""
+    from xunfang.analyse.forecast import sepp
+
+    grid = Grid.from_bounds((0.0, 0.0, 499.0, 499.0), 100.0, UTM)
+    rng = np.random.default_rng(8)
+    cells = rng.choice(np.arange(25), 60)
+    events = _table(grid, cells, np.sort(rng.uniform(0, 40, 60)))
+    end = T0 + pd.Timedelta(days=41)
+    searches = []
+    real = sepp.knn_bandwidths
+
+    def counted(*args: object) -> np.ndarray:
+        searches.append(1)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sepp, "knn_bandwidths", counted)
+    sepp._KNN_KEPT.clear()
+    st = GridETAS(grid=grid).fit(events, start=T0, end=end)
+    cell = GridETAS(grid=grid, trigger_bandwidth_m=0.0).fit(events, start=T0, end=end)
+    assert len(searches) == 1
+    sepp._KNN_KEPT.clear()  # a search each
+    st2 = GridETAS(grid=grid).fit(events, start=T0, end=end)
+    sepp._KNN_KEPT.clear()
+    cell2 = GridETAS(grid=grid, trigger_bandwidth_m=0.0).fit(events, start=T0, end=end)
+    assert len(searches) == 3
+    for a, b in ((st, st2), (cell, cell2)):
+        np.testing.assert_array_equal(a.mu_, b.mu_)
+        np.testing.assert_array_equal(a.components_, b.components_)

@@ -414,13 +414,20 @@ class GradientBoosted(Forecaster):
         if ctx is not None:
             if ctx.all_events is not None:
                 # the other types over the same period as the forecast type's events:
-                # no more history than the model was given
-                allc = _event_features(
-                    _same_period(ctx.all_events, events),
-                    g,
-                    ref_day,
-                    offsets,
-                    extra=bool(self.extra_features),
+                # no more history than the model was given (the forecast type's own
+                # features when it is every type: the same events, the same values)
+                others = _same_period(ctx.all_events, events)
+                allc = (
+                    cols
+                    if _same_counts(others, events)
+                    else _event_features(
+                        others,
+                        g,
+                        ref_day,
+                        offsets,
+                        extra=bool(self.extra_features),
+                        only=_CONTEXT_READS,
+                    )
                 )
                 for name in EXTRA_CONTEXT_FEATURES if self.extra_features else ():
                     cols[name] = allc[name.removeprefix("all_")]
@@ -657,6 +664,17 @@ def _same_period(other: TrainingEvents, events: TrainingEvents) -> TrainingEvent
         return other
 
 
+def _same_counts(a: TrainingEvents, b: TrainingEvents) -> bool:
+    """Whether :func:`_event_features` reads the same from ``a`` as from ``b``: the same
+    observation start and the same times and cells (the forecast type is every type)."""
+    return a is b or (
+        a.start_day == b.start_day
+        and len(a) == len(b)
+        and np.array_equal(a.t_day, b.t_day)
+        and np.array_equal(a.cell, b.cell)
+    )
+
+
 def _ages(events: TrainingEvents, ref_day: float, n_age: int) -> tuple[np.ndarray, np.ndarray]:
     """Whole-day age bins of the events before ``ref_day``: an event at ``t`` has age
     ``ceil(ref - t) - 1``, so age ``a`` holds ``t`` in ``[ref - a - 1, ref - a)`` and the
@@ -723,11 +741,26 @@ def _to_image(values: np.ndarray, grid: Grid) -> np.ndarray:
     return img.reshape(values.shape[0], grid.ny, grid.nx)
 
 
+_CONTEXT_READS = frozenset(
+    {"rate_28d", "rate_365d", "rate_365d_s1"}
+    | {name.removeprefix("all_") for name in EXTRA_CONTEXT_FEATURES}
+)
+"""The features of all types' events that the type-mix features read."""
+
+
 def _event_features(
-    events: TrainingEvents, grid: Grid, ref_day: float, offsets: np.ndarray, *, extra: bool = False
+    events: TrainingEvents,
+    grid: Grid,
+    ref_day: float,
+    offsets: np.ndarray,
+    *,
+    extra: bool = False,
+    only: frozenset[str] | None = None,
 ) -> dict[str, np.ndarray]:
     """Count, smoothing, ring, near-repeat, last-year and trend features at the origins
-    ``ref_day - offsets``, each of shape (len(offsets), n_active)."""
+    ``ref_day - offsets``, each of shape (len(offsets), n_active); with ``only``, the
+    smoothed, ring, near-repeat, last-year and trend features not named there are left
+    out (the counts per day at each scale are always given; the same values)."""
     g = grid
     active = np.flatnonzero(g.mask)
     k = len(offsets)
@@ -747,10 +780,14 @@ def _event_features(
         cols["rate_182d"] = (cum[m + 182] - cum[m]) / days
         full[182] = _to_image(cols["rate_182d"], g)
     for scale, sigma in smooth:
+        if only is not None and f"rate_{scale}d_s{sigma:g}" not in only:
+            continue
         sm = ndimage.gaussian_filter(
             full[scale], (0.0, sigma, sigma), mode="constant", truncate=3.0
         )
         cols[f"rate_{scale}d_s{sigma:g}"] = sm.reshape(k, -1)[:, active]
+    if only is not None and not only & {"ring1_28d", "ring1_365d", "ring2_365d"}:
+        return _late_features(cols, events, g, ref_day, m, cum, only, extra)
     box3 = ndimage.uniform_filter(full[365], (1, 3, 3), mode="constant") * 9.0
     box5 = ndimage.uniform_filter(full[365], (1, 5, 5), mode="constant") * 25.0
     if extra:
@@ -758,7 +795,27 @@ def _event_features(
         cols["ring1_28d"] = ((b28 - full[28]) / 8.0).reshape(k, -1)[:, active]
     cols["ring1_365d"] = ((box3 - full[365]) / 8.0).reshape(k, -1)[:, active]
     cols["ring2_365d"] = ((box5 - box3) / 16.0).reshape(k, -1)[:, active]
+    return _late_features(cols, events, g, ref_day, m, cum, only, extra)
+
+
+def _late_features(
+    cols: dict[str, np.ndarray],
+    events: TrainingEvents,
+    g: Grid,
+    ref_day: float,
+    m: np.ndarray,
+    cum: _AgeSums,
+    only: frozenset[str] | None,
+    extra: bool,
+) -> dict[str, np.ndarray]:
+    """The near-repeat, last-year and trend features of :func:`_event_features` (those
+    named in ``only`` when given) added to ``cols``."""
+    active = np.flatnonzero(g.mask)
+    k = len(m)
+    ly0, ly1 = m + _LAST_YEAR_D - _LAST_YEAR_SPAN_D, m + _LAST_YEAR_D
     for name, span, tau in _NEAR_REPEAT + (_EXTRA_NEAR_REPEAT if extra else ()):
+        if only is not None and name not in only:
+            continue
         # weight exp(-(origin - t) / tau) = exp(-(ref - t) / tau) * exp(m / tau)
         w = np.exp(-(ref_day - events.t_day) / tau)
         rcum = _AgeSums(events, g, ref_day, np.concatenate([m, m + span]), w)
@@ -767,6 +824,8 @@ def _event_features(
             _to_image(nr, g), (0.0, 1.0, 1.0), mode="constant", truncate=2.0
         )
         cols[name] = nr_img.reshape(k, -1)[:, active]
+    if only is not None:
+        return cols
     ly = np.full((k, active.size), np.nan)
     ok = ref_day - m - _LAST_YEAR_D >= events.start_day
     ly[ok] = (cum[ly1[ok]] - cum[ly0[ok]]) / _LAST_YEAR_SPAN_D

@@ -176,7 +176,8 @@ class ContinuousProspective(ProspectiveHotspot):
     ``subcells x subcells`` sample points: the centres of a regular sub-grid of the cell
     (open_cp samples random points). Events are binned to the same sub-grid, side
     ``cell_m / subcells`` (position error at most half its diagonal); the sums are one
-    FFT convolution (:func:`~xunfang.analyse.forecast._kernels.cell_mean_2d`).
+    batched FFT convolution on the cell grid, one image per sub-cell phase
+    (:func:`~xunfang.analyse.forecast._kernels.cell_mean_2d`).
 
     Defaults (bandwidth 400 m, 16 weeks, distance unit 75 m, 5 x 5 samples) come from
     rolling-origin validation: ``python benchmarks/bench_sepp_prospective.py --start

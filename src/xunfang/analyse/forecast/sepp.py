@@ -34,7 +34,11 @@ import numpy as np
 from scipy import ndimage
 
 from xunfang.analyse.forecast._base import Forecaster, TrainingEvents, Window
-from xunfang.analyse.forecast._kernels import AdaptiveGaussian, fine_image, knn_bandwidths
+from xunfang.analyse.forecast._kernels import (
+    AdaptiveGaussian,
+    gaussian_cell_sums,
+    knn_bandwidths,
+)
 from xunfang.analyse.grid import Grid
 from xunfang.errors import ValidationError
 
@@ -201,6 +205,31 @@ def space_time_pairs(
     d2 = ((xy[tgt] - xy[src]) ** 2).sum(axis=1)
     keep = (tau > 0) & (tau <= max_days) & (d2 <= radius_m**2)
     return src[keep], tgt[keep], tau[keep], d2[keep]
+
+
+_KNN_KEPT: dict[tuple[bytes, int, int, float, float], np.ndarray] = {}
+"""The bandwidths of the last few event sets (:func:`_shared_knn_bandwidths`)."""
+
+
+def _shared_knn_bandwidths(xy: np.ndarray, k: int, min_m: float, max_m: float) -> np.ndarray:
+    """:func:`~xunfang.analyse.forecast._kernels.knn_bandwidths` of ``xy``, kept for the
+    last four sets of positions (by a digest of their bytes): the same-cell and the
+    space-time model fitted on the same history (``auto`` scores both on each validation
+    window) search the neighbours once. A point's distance to its ``k``-th nearest
+    other point does not depend on the order of the points, so ``[order]`` of the kept
+    result equals the search over ``xy[order]`` bit for bit. Read-only result."""
+    import hashlib
+
+    pts = np.ascontiguousarray(xy, dtype=np.float64)
+    key = (hashlib.blake2b(pts.tobytes(), digest_size=16).digest(), len(pts), k, min_m, max_m)
+    h = _KNN_KEPT.get(key)
+    if h is None:
+        h = knn_bandwidths(pts, k, min_m, max_m)
+        h.setflags(write=False)
+        while len(_KNN_KEPT) >= 4:
+            del _KNN_KEPT[next(iter(_KNN_KEPT))]
+        _KNN_KEPT[key] = h
+    return h
 
 
 def _branch(
@@ -619,12 +648,12 @@ class GridETAS(Forecaster):
     ) -> AdaptiveGaussian | None:
         if self.background_k_neighbours is None:
             return None
-        h = knn_bandwidths(
-            events.xy[order],
+        h = _shared_knn_bandwidths(
+            events.xy,
             self.background_k_neighbours,
             float(self.background_bandwidth_m),
             float(self.background_max_m),
-        )
+        )[order]
         return AdaptiveGaussian(self.grid, cell, h)
 
     def _fit_cell(self, events: TrainingEvents) -> None:
@@ -638,15 +667,18 @@ class GridETAS(Forecaster):
         bw = self._background_kernel(events, order, cell)
         tiny = np.finfo(np.float64).tiny
 
-        def em_step(p: np.ndarray) -> tuple[np.ndarray, float]:
-            """One EM step from packed parameters; also the log-likelihood at ``p``."""
+        def em_step(p: np.ndarray, *, m_step: bool = True) -> tuple[np.ndarray, float]:
+            """One EM step from packed parameters; also the log-likelihood at ``p``
+            (``m_step=False``: the log-likelihood only, ``p`` returned unchanged)."""
             mu, theta, omega = p[:-2], float(p[-2]), float(p[-1])
-            a, b = sums(omega)
+            a, b = sums(omega, with_b=m_step)
             trig = theta * omega * a
             mu_ev = mu[cell]
             lam = np.maximum(mu_ev + trig, tiny)
             tail = 1.0 - np.exp(-omega * (T - s))
             loglik = float(np.log(lam).sum() - mu.sum() * T - theta * tail.sum())
+            if not m_step:
+                return p, loglik
             p_bg = mu_ev / lam
             n_tr = float((trig / lam).sum())
             delay_sum = float((theta * omega * b / lam).sum())
@@ -686,7 +718,7 @@ class GridETAS(Forecaster):
             self.max_iter,
             self.tol,
         )
-        _, loglik = em_step(p)
+        _, loglik = em_step(p, m_step=False)
         mu, theta, omega = p[:-2], float(p[-2]), float(p[-1])
         a, _ = sums(omega, with_b=False)
         lam = np.maximum(mu[cell] + theta * omega * a, tiny)
@@ -738,7 +770,7 @@ class GridETAS(Forecaster):
             """(P, K) triggering density of each pair and component, events/day/m²."""
             return th * om / (2.0 * np.pi * sg**2) * np.exp(-om * tau_c - d2_c / (2.0 * sg**2))
 
-        def em_step(p: np.ndarray) -> tuple[np.ndarray, float]:
+        def em_step(p: np.ndarray, *, m_step: bool = True) -> tuple[np.ndarray, float]:
             mu, th, om, sg = unpack(p)
             v = kernel(th, om, sg)
             trig = np.bincount(tgt, weights=v @ np.ones(k), minlength=n)
@@ -746,6 +778,8 @@ class GridETAS(Forecaster):
             lam = np.maximum(bg + trig, tiny)
             comp = (1.0 - np.exp(-om * remaining)).sum(axis=0)
             loglik = float(np.log(lam).sum() - mu.sum() * T - (th * comp).sum())
+            if not m_step:  # the log-likelihood at p only
+                return p, loglik
             # responsibilities v / lambda summed with weights 1, delay and distance^2
             # (matrix products: one pass each instead of strided reductions)
             lam_t = lam[tgt]  # an event with lambda at the floor has v ~ 0: no share
@@ -790,7 +824,7 @@ class GridETAS(Forecaster):
         p, steps, converged = _squarem(
             p, em_step, lambda q: pack(*unpack(q)), change, self.max_iter, self.tol
         )
-        _, loglik = em_step(p)
+        _, loglik = em_step(p, m_step=False)
         mu, th, om, sg = unpack(p)
         trig = np.bincount(tgt, weights=kernel(th, om, sg).sum(axis=1), minlength=n)
         bg = mu[cell] / area
@@ -825,11 +859,11 @@ class GridETAS(Forecaster):
         out = self.mu_ * length
         for th, delay, sg in self.components_:
             w = th * (np.exp(-age / delay) - np.exp(-end / delay))
-            fine = fine_image(g, ev.xy[used], w, sub)
-            spread = ndimage.gaussian_filter(
-                fine, sg / fine_m, mode="constant", truncate=float(self.trigger_radius_m) / sg
+            # the Gaussian filter of the sub-cell image summed over each cell's block,
+            # from the events themselves (the same sums to rounding)
+            out = out + gaussian_cell_sums(
+                g, ev.xy[used], w, sub, sg / fine_m, float(self.trigger_radius_m) / sg
             )
-            out = out + spread.reshape(g.ny, sub, g.nx, sub).sum(axis=(1, 3)).ravel()
         return out
 
     def _predict(self, window: Window) -> np.ndarray:
