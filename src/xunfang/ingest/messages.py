@@ -121,6 +121,18 @@ _TEXT: dict[str, dict[str, str]] = {
         "minute": "minute",
         "hour": "hour",
         "day": "day",
+        "step_before": (
+            "{file}: {field} before {other}: {n} rows, e.g. row {row} (the step time is left "
+            "empty, the call kept)"
+        ),
+        "step_unreadable": (
+            "{file}: {field} in no listed format: {n} rows, e.g. row {row}: {value!r} (the "
+            "step time is left empty, the call kept)"
+        ),
+        "step_future": (
+            "{file}: {field} later than the ingest time: {n} rows, e.g. row {row}: {value!r} "
+            "(the step time is left empty, the call kept)"
+        ),
     },
     "zh": {
         "title": "导入报告",
@@ -182,6 +194,17 @@ _TEXT: dict[str, dict[str, str]] = {
         "mostly_outside": (
             "{of} 条有坐标的行中 {n} 条（{share:.0%}）位于 {area} 之外：区域按 {frame} 坐标系读取，"
             "警情按 {inc} 读取；如边界文件是其他坐标系，请用 --boundary-frame 指定"
+        ),
+        "step_before": (
+            "{file}：{field} 早于 {other}：{n} 行，例如第 {row} 行（该环节时间置空，警情保留）"
+        ),
+        "step_unreadable": (
+            "{file}：{field} 时间格式无法识别：{n} 行，例如第 {row} 行：{value!r}（该环节时间置空，"
+            "警情保留）"
+        ),
+        "step_future": (
+            "{file}：{field} 晚于导入时间：{n} 行，例如第 {row} 行：{value!r}（该环节时间置空，"
+            "警情保留）"
         ),
         "second": "秒",
         "minute": "分",
