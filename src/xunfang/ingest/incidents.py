@@ -295,10 +295,11 @@ class IngestReport:
     area_frame: str | None = None
     """Frame the study area's lon/lat file was read in (``None``: no area file)."""
     step_times: dict[str, Any] = field(default_factory=dict)
-    """The step times read (:func:`_step_times`): ``columns`` (per step, the source
-    columns), ``recorded`` (per step, accepted rows holding it) and ``set_aside`` (per
-    file, field and reason, the accepted rows whose step time was left empty: ``rows``,
-    ``first_row``, ``other`` the field it came before)."""
+    """The step times read (:func:`_step_times`): ``columns`` (per step column, and
+    ``received_at`` for the call time, the source columns), ``recorded`` (per step,
+    accepted rows holding it) and ``set_aside`` (per file, field and reason, the accepted
+    rows whose step time was left empty: ``rows``, ``first_row``, ``other`` the field it
+    came before, ``value`` the cell of an unreadable or future one)."""
 
     @property
     def rows_rejected(self) -> int:
@@ -650,11 +651,14 @@ def _step_summary(
     """The report's ``step_times`` and the notes (message key, fields) naming the step
     times left empty in accepted rows, per file, field and reason."""
     recorded = {c: int(good[c].notna().sum()) for c in STEP_COLUMNS}
-    columns = {
-        c: sorted({f[c] for f in fields if c in f})
-        for c in STEP_COLUMNS
-        if any(c in f for f in fields)
-    }
+    columns = {"received_at": sorted({f["_time"] for f in fields})}
+    columns.update(
+        {
+            c: sorted({f[c] for f in fields if c in f})
+            for c in STEP_COLUMNS
+            if any(c in f for f in fields)
+        }
+    )
     aside: list[dict[str, Any]] = []
     notes: list[tuple[str, dict[str, Any]]] = []
     for c in STEP_COLUMNS:

@@ -65,11 +65,10 @@ result (反馈). The names are those of the command centre's ``calls`` table, wh
 (:mod:`xunfang.store.kpi_sql`) are defined on them."""
 
 
-def _known_steps(value: dict[str, object]) -> dict[str, object]:
-    unknown = sorted(set(value) - set(STEP_COLUMNS))
+def _known_steps(names: Sequence[str]) -> None:
+    unknown = sorted(set(names) - set(STEP_COLUMNS))
     if unknown:
         raise ValueError(f"unknown step {unknown[0]!r}; use {', '.join(STEP_COLUMNS)}")
-    return value
 
 
 def normalise_header(name: str) -> str:
@@ -148,7 +147,7 @@ class Layout(BaseModel):
     @field_validator("steps")
     @classmethod
     def _steps(cls, value: dict[str, str]) -> dict[str, str]:
-        _known_steps(value)
+        _known_steps(list(value))
         return value
 
     def required_columns(self) -> dict[str, str]:
@@ -197,7 +196,7 @@ class AliasLayout(BaseModel):
     @field_validator("steps")
     @classmethod
     def _steps(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
-        _known_steps(value)
+        _known_steps(list(value))
         return value
 
     def resolve(

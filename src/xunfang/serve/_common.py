@@ -649,6 +649,7 @@ COMMAND_NAMES = {
     "run_cmd": "simulate run",
     "sweep_cmd": "simulate sweep",
     "ingest_cmd": "ingest",
+    "kpi_cmd": "kpi",
     "predict_cmd": "forecast predict",
     "evaluate_cmd": "forecast evaluate",
 }
