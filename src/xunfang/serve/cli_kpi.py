@@ -133,6 +133,17 @@ class KpiSource:
     notes: tuple[str, ...] = ()
     notes_zh: tuple[str, ...] = ()
     rows_before_window: int = 0
+    sources: dict[str, list[str]] = field(default_factory=dict)
+    """Per column of the table (``unit``, ``handling_unit``, ``priority``, ...), the file
+    columns it was read from."""
+
+
+def _sources(files: list[dict[str, Any]]) -> dict[str, list[str]]:
+    out: dict[str, set[str]] = {}
+    for f in files:
+        for col, role in f.get("columns", {}).items():
+            out.setdefault(str(role), set()).add(str(col))
+    return {k: sorted(v) for k, v in out.items()}
 
 
 def _step_notes(report: dict[str, Any], lang: str) -> list[str]:
@@ -154,7 +165,7 @@ def _local_time(value: str | None, tz: str, option: str) -> pd.Timestamp | None:
     if value is None:
         return None
     try:
-        t = pd.Timestamp(value)
+        t = pd.Timestamp(dt.datetime.fromisoformat(value.strip()))
     except ValueError as exc:
         raise ValidationError(
             f"{option}: {value!r} is not a date (use YYYY-MM-DD or 'YYYY-MM-DD HH:MM')"
@@ -200,6 +211,7 @@ def load_history(
         notes: list[str] = []
         notes_zh: list[str] = []
         steps: dict[str, Any] = {"columns": {}, "set_aside": []}
+        file_infos: list[dict[str, Any]] = []
         for p in ingested:
             t = read_incident_table(p)
             tz = tz or t.timezone
@@ -207,6 +219,7 @@ def load_history(
             rep_path = p.parent / "ingest_report.json"
             rep = strict_json.loads(rep_path.read_text("utf-8")) if rep_path.is_file() else {}
             files += [str(f.get("path")) for f in rep.get("files", [])] or [str(p)]
+            file_infos += rep.get("files", [])
             read += int(rep.get("rows_read", len(t.frame)))
             accepted += int(rep.get("rows_accepted", len(t.frame)))
             st = rep.get("step_times", {})
@@ -231,6 +244,7 @@ def load_history(
         rep = report.to_dict()
         calls, timezone = table.frame, table.timezone
         files = [str(f["path"]) for f in report.files]
+        file_infos = list(report.files)
         read, accepted = report.rows_read, report.rows_accepted
         steps = report.step_times
         notes, notes_zh = _step_notes(rep, "en"), _step_notes(rep, "zh")
@@ -255,6 +269,7 @@ def load_history(
         notes=tuple(notes),
         notes_zh=tuple(notes_zh),
         rows_before_window=n_all,
+        sources=_sources(file_infos),
     )
 
 
@@ -344,7 +359,9 @@ def summary(
         "step_times_set_aside": src.step_times.get("set_aside", []),
         "recorded": kpi.recorded,
         "unit_column": kpi.unit_column,
+        "unit_source": src.sources.get(kpi.unit_column or "", []),
         "has_priority": kpi.has_priority,
+        "priority_source": src.sources.get("priority", []) if kpi.has_priority else [],
         "rows": kpi.table.to_dict(orient="records"),
     }
 
@@ -389,8 +406,8 @@ _TXT: dict[str, dict[str, str]] = {
     },
     "standards_file": {"en": "Standards: {path}", "zh": "考核标准文件：{path}"},
     "unit_col": {
-        "en": "Units: column {col} of the table.",
-        "zh": "单位：数据表的 {col} 列。",
+        "en": "Units: {src} (column {col} of the table).",
+        "zh": "单位：{src}（数据表的 {col} 列）。",
     },
     "no_unit": {"en": "No unit column: no table by unit.", "zh": "没有单位列：不按单位统计。"},
     "no_priority": {
@@ -501,7 +518,11 @@ def render_kpi_html(info: dict[str, Any], kpi: KpiHistory, lang: str = "en") -> 
         + "</li>",
         f"<li>{e(_t('standards_file', lang, path=info['standards_file']))}</li>",
         "<li>"
-        + e(_t("unit_col", lang, col=kpi.unit_column) if kpi.unit_column else _t("no_unit", lang))
+        + e(
+            _t("unit_col", lang, col=kpi.unit_column, src=", ".join(info["unit_source"]) or "?")
+            if kpi.unit_column
+            else _t("no_unit", lang)
+        )
         + "</li>",
     ]
     if not kpi.has_priority:
