@@ -97,3 +97,22 @@ def test_kpi_window_standards_and_chinese_report(tmp_path: Path) -> None:
         app, ["kpi", "--incidents", str(FIXTURE), "--since", "3 March", "--out", str(out)]
     )
     assert bad.exit_code != 0 and "--since" in bad.output
+
+
+def test_a_bad_date_is_named_in_chinese(tmp_path: Path) -> None:
+    res = CliRunner().invoke(
+        app,
+        [
+            "kpi",
+            "--incidents",
+            str(FIXTURE),
+            "--until",
+            "昨天",
+            "--out",
+            str(tmp_path / "o"),
+            "--lang",
+            "zh",
+        ],
+    )
+    assert res.exit_code == 2
+    assert "--until：'昨天' 不是日期" in res.output

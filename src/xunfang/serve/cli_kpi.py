@@ -638,7 +638,7 @@ def kpi_cmd(
         info["notes_en"], info["notes_zh"] = list(src.notes), list(src.notes_zh)
         write_kpi(out, info, kpi, lang)
     except (XunfangError, OSError, ValueError) as exc:
-        raise fail(exc, lang) from exc
+        raise fail(exc, lang, ingest_options=True) from exc
     print_kpi(kpi, lang)
     for note in src.notes_zh if lang == "zh" else src.notes:
         _out.print("  " + note, markup=False)
