@@ -6,7 +6,9 @@ Profiles (which column holds what) are in :mod:`xunfang.ingest.profiles` (``chic
 
 The output table (:class:`IncidentTable`) has one row per usable incident with columns
 ``incident_id, occurred_at (UTC), time_precision, type_group, type, subtype, premise,
-lon, lat (WGS-84), x_m, y_m (the table's projected CRS), arrest`` plus the profile's
+lon, lat (WGS-84), x_m, y_m (the table's projected CRS), arrest``, the step times
+``dispatched_at, acknowledged_at, en_route_at, on_scene_at, cleared_at`` (UTC, empty when
+the source has no such column; :func:`_step_times`) plus the profile's
 extra columns (``district``, ``beat``, ``address``, ...), ``piled`` and
 ``source_file``/``source_row`` (the row as the file shows it: a CSV's line number, the
 header line counting as line 1 or later, a sheet's row number, a feature's number). Every
@@ -55,6 +57,13 @@ date (a date cell formatted as a number: 45370.5 is 2024-03-19 12:00 in the 1900
 system, the 1904 system when the workbook uses it) and is read as that date, named in a
 note (:func:`xunfang.ingest.readers._excel_serial`); a number in a CSV time column is only
 what the layout's formats make of it.
+
+Step times: a step time that cannot be read, lies after the ingest (plus
+``future_tolerance``), or lies before the call or an earlier step of the call (an arrival
+before the call, an acknowledgement before the dispatch) never rejects the row: that step
+time is left empty, and the report counts such rows per file, field and reason
+(``step_times``) and names them in a note, in English and Chinese ("到达时间 before 报警时间:
+12 rows, e.g. row 7"). A blank step cell is no error.
 
 Control characters: every text column (id, types, premise, address and the profile's
 other text) is *cleaned*, never rejected for them: tab, line feed and carriage return
