@@ -57,6 +57,11 @@ def test_kpi_of_an_ingested_folder_equals_the_raw_files(tmp_path: Path) -> None:
     ing = tmp_path / "ing"
     res = runner.invoke(app, ["ingest", str(FIXTURE), "--profile", "cn110", "--out", str(ing)])
     assert res.exit_code == 0, res.output
+    # ingest's summary counts the step times read and those left empty (3: calls 5, 6, 7)
+    lines = [" ".join(ln.replace("│", " ").split()) for ln in res.output.splitlines()]
+    assert "step time read: 签收时间 4" in lines
+    assert "step time read: 到达时间 6" in lines
+    assert "step time left empty 3" in lines
     a, b = tmp_path / "a", tmp_path / "b"
     assert runner.invoke(app, ["kpi", "--incidents", str(ing), "--out", str(a)]).exit_code == 0
     assert runner.invoke(app, ["kpi", "--incidents", str(FIXTURE), "--out", str(b)]).exit_code == 0

@@ -72,6 +72,8 @@ _TEXT: dict[str, dict[str, str]] = {
         "done": "{n:,} incidents in {s:.1f} s ({crs}, {tz}) -> {path}",
         "none": "no usable rows: rejected.csv and ingest_report.json say why -> {path}",
         "precision": "time precision",
+        "step_rows": "step time read",
+        "step_aside": "step time left empty",
         "dropped": "column(s) {cols} recognised and not read: free text often names the caller",
         "utf8_lines": "line(s) {lines} are UTF-8 in a GB18030 file: read as UTF-8",
         "folder_left_out": (
@@ -155,6 +157,8 @@ _TEXT: dict[str, dict[str, str]] = {
         "done": "{n:,} 条警情，用时 {s:.1f} 秒（{crs}，{tz}）-> {path}",
         "none": "没有可用的行：原因见 rejected.csv 和 ingest_report.json -> {path}",
         "precision": "时间精度",
+        "step_rows": "读取的环节时间",
+        "step_aside": "置空的环节时间",
         "dropped": "已识别但不读取的列：{cols}（自由文本常含报警人姓名）",
         "utf8_lines": "GB18030 文件中第 {lines} 行为 UTF-8 编码：已按 UTF-8 读取",
         "folder_left_out": (
