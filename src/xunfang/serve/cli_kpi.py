@@ -620,13 +620,7 @@ def kpi_cmd(
             since=since,
             until=until,
         )
-        limits = {
-            "acknowledge": std.acknowledge_s,
-            "depart": std.depart_s,
-            "arrive": std.arrive_s,
-            "feedback": std.feedback_s,
-        }
-        kpi = kpi_history(src.frame, limits, src.timezone)
+        kpi = kpi_history(src.frame, std.steps_s(), src.timezone)
         info = summary(
             src,
             kpi,
