@@ -50,6 +50,7 @@ def test_step_times_are_read_as_utc_and_out_of_order_ones_left_empty() -> None:
         "on_scene_at": 6,
         "cleared_at": 6,
     }
+    assert report.step_times["precision"]["acknowledged_at"] == {"second": 4}
     aside = {(a["field"], a["reason"], a["other"]): a for a in report.step_times["set_aside"]}
     assert set(aside) == {
         ("签收时间", "unreadable", None),

@@ -121,3 +121,26 @@ def test_a_bad_date_is_named_in_chinese(tmp_path: Path) -> None:
     )
     assert res.exit_code == 2
     assert "--until：'昨天' 不是日期" in res.output
+
+
+def test_step_times_to_the_minute_are_named_in_the_report(tmp_path: Path) -> None:
+    lines = FIXTURE.read_bytes().decode("gbk").split("\r\n")
+    cut = [lines[0]]
+    for line in lines[1:]:
+        cells = line.split(",")
+        if len(cells) > 12 and len(cells[12]) == 19:
+            cells[12] = cells[12][:16]  # 到达时间 2026-03-02 08:04:00 -> 2026-03-02 08:04
+        cut.append(",".join(cells))
+    src = tmp_path / "minutes.csv"
+    src.write_bytes("\r\n".join(cut).encode("gbk"))
+    out = tmp_path / "o"
+    res = CliRunner().invoke(app, ["kpi", "--incidents", str(src), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    info = json.loads((out / "kpi.json").read_text("utf-8"))
+    # the six arrivals kept (call 5's is still before its call) are read to the minute
+    assert info["time_precision"]["on_scene_at"] == {"minute": 6}
+    assert info["time_precision"]["received_at"] == {"second": 7}
+    assert "到达时间: 6 minute" in (out / "report.html").read_text("utf-8")
+    # cut to the minute, call 6 arrives after 180 s (not 200) and call 7 after 240 s (not
+    # 280): 240 + 360 + 300 + 420 + 180 + 240 = 1740 s over 6, within 300 s still 4
+    assert _overall(out, "arrive") == [7, 6, 4, 290.0]

@@ -306,7 +306,8 @@ class IngestReport:
     step_times: dict[str, Any] = field(default_factory=dict)
     """The step times read (:func:`_step_times`): ``columns`` (per step column, and
     ``received_at`` for the call time, the source columns), ``recorded`` (per step,
-    accepted rows holding it) and ``set_aside`` (per file, field and reason, the accepted
+    accepted rows holding it), ``precision`` (per step, accepted rows per time precision)
+    and ``set_aside`` (per file, field and reason, the accepted
     rows whose step time was left empty: ``rows``, ``first_row``, ``other`` the field it
     came before, ``value`` the cell of an unreadable or future one)."""
 
@@ -585,7 +586,7 @@ def _localize(naive: pd.Series, tz: str) -> tuple[pd.Series, int]:
 
 def _step_times(
     raw: pd.DataFrame, layout: Layout, occurred: pd.Series, latest: pd.Timestamp
-) -> dict[str, tuple[pd.Series, np.ndarray, np.ndarray]]:
+) -> dict[str, tuple[pd.Series, np.ndarray, np.ndarray, np.ndarray]]:
     """The layout's step times (:data:`~xunfang.ingest.profiles.STEP_COLUMNS`) as UTC, each
     with why it was left empty.
 
@@ -595,7 +596,8 @@ def _step_times(
     (``future``), or when it lies before the call time or an earlier step kept for the
     row (``before``: the first such in the order call, dispatched, acknowledged, en route,
     on scene, cleared; equal times are in order). A step left empty is not compared
-    with the later ones.
+    with the later ones. Times are compared as read: a step recorded to the minute
+    (08:00) lies before a call recorded to the second in the same minute (08:00:30).
 
     Parameters
     ----------
@@ -611,14 +613,15 @@ def _step_times(
     Returns
     -------
     dict
-        Step name -> (times, code, detail): ``datetime64[ns, UTC]`` series on a 0..n-1
-        index; object arrays, ``code`` ``""``/``unreadable``/``future``/``before`` and
-        ``detail`` the cell's text (unreadable, future) or the field it came before.
+        Step name -> (times, code, detail, precision): ``datetime64[ns, UTC]`` series on a
+        0..n-1 index; object arrays, ``code`` ``""``/``unreadable``/``future``/``before``,
+        ``detail`` the cell's text (unreadable, future) or the field it came before, and
+        ``precision`` the kept time's (``second`` ... ``day``, None where empty).
     """
     n = len(raw)
     call = pd.Series(pd.to_datetime(occurred, utc=True).to_numpy(), dtype="datetime64[ns, UTC]")
     earlier: list[tuple[str, pd.Series]] = [(layout.time, call)]
-    out: dict[str, tuple[pd.Series, np.ndarray, np.ndarray]] = {}
+    out: dict[str, tuple[pd.Series, np.ndarray, np.ndarray, np.ndarray]] = {}
     for step in STEP_COLUMNS:
         code = np.full(n, "", dtype=object)
         detail = np.full(n, "", dtype=object)
@@ -628,10 +631,13 @@ def _step_times(
                 pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns, UTC]"),
                 code,
                 detail,
+                np.full(n, None, dtype=object),
             )
             continue
         cells = raw[col].astype("string").str.strip()
-        naive, aware, _, _ = _parse_times(raw[col], layout.time_formats, layout.time_precision)
+        naive, aware, precision, _ = _parse_times(
+            raw[col], layout.time_formats, layout.time_precision
+        )
         local, _ = _localize(naive, layout.timezone)
         t = pd.Series(
             pd.to_datetime(local.where(aware.isna(), aware), utc=True).to_numpy(),
@@ -649,8 +655,9 @@ def _step_times(
             code[wrong] = "before"
             detail[wrong] = name
         t[code != ""] = pd.NaT
+        precision[code != ""] = None
         earlier.append((col, t))
-        out[step] = (t, code, detail)
+        out[step] = (t, code, detail, precision)
     return out
 
 
@@ -660,6 +667,11 @@ def _step_summary(
     """The report's ``step_times`` and the notes (message key, fields) naming the step
     times left empty in accepted rows, per file, field and reason."""
     recorded = {c: int(good[c].notna().sum()) for c in STEP_COLUMNS}
+    precision = {
+        c: {str(k): int(v) for k, v in good[f"_sq_{c}"].dropna().value_counts().items()}
+        for c in STEP_COLUMNS
+        if recorded[c]
+    }
     columns = {"received_at": sorted({f["_time"] for f in fields})}
     columns.update(
         {
@@ -704,7 +716,8 @@ def _step_summary(
                         },
                     )
                 )
-    return {"columns": columns, "recorded": recorded, "set_aside": aside}, notes
+    summary = {"columns": columns, "recorded": recorded, "precision": precision, "set_aside": aside}
+    return summary, notes
 
 
 _DECIMAL_COMMA = r"^\s*[-+]?\d+,\d+\s*$"
@@ -1080,12 +1093,13 @@ def ingest(
             }
         )
         part["occurred_at"] = pd.to_datetime(part["occurred_at"], utc=True)
-        for step, (times, code, detail) in _step_times(
+        for step, (times, code, detail, step_precision) in _step_times(
             raw, layout, occurred, now + future_tolerance
         ).items():
             part[step] = times
             part[f"_sp_{step}"] = code
             part[f"_sx_{step}"] = detail
+            part[f"_sq_{step}"] = step_precision
         step_fields.append({"_time": layout.time, **layout.steps})
         for out, col in layout.extra.items():
             values = raw[col].astype("string").str.strip()
@@ -1215,7 +1229,7 @@ def ingest(
         "_problem",
         "_nfields",
         "_hfields",
-        *(f"_s{k}_{c}" for c in STEP_COLUMNS for k in "px"),
+        *(f"_s{k}_{c}" for c in STEP_COLUMNS for k in "pxq"),
     ]
     bad = _with_raw(df.loc[~ok], metas, raws)
     blame = np.select(

@@ -133,6 +133,9 @@ class KpiSource:
     notes: tuple[str, ...] = ()
     notes_zh: tuple[str, ...] = ()
     rows_before_window: int = 0
+    precision: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Per column (``received_at`` for the call time, the step columns), rows per time
+    precision (``second``, ``minute``, ...), over the accepted rows."""
     sources: dict[str, list[str]] = field(default_factory=dict)
     """Per column of the table (``unit``, ``handling_unit``, ``priority``, ...), the file
     columns it was read from."""
@@ -212,6 +215,7 @@ def load_history(
         notes_zh: list[str] = []
         steps: dict[str, Any] = {"columns": {}, "set_aside": []}
         file_infos: list[dict[str, Any]] = []
+        precision: dict[str, dict[str, int]] = {}
         for p in ingested:
             t = read_incident_table(p)
             tz = tz or t.timezone
@@ -226,6 +230,12 @@ def load_history(
             for k, v in st.get("columns", {}).items():
                 steps["columns"][k] = sorted(set(steps["columns"].get(k, [])) | set(v))
             steps["set_aside"] += st.get("set_aside", [])
+            for col, counts in {
+                "received_at": rep.get("time_precision", {}),
+                **st.get("precision", {}),
+            }.items():
+                for k, v in counts.items():
+                    precision.setdefault(col, {})[k] = precision.get(col, {}).get(k, 0) + v
             notes += _step_notes(rep, "en")
             notes_zh += _step_notes(rep, "zh")
         calls = pd.concat(frames, ignore_index=True)
@@ -247,6 +257,7 @@ def load_history(
         file_infos = list(report.files)
         read, accepted = report.rows_read, report.rows_accepted
         steps = report.step_times
+        precision = {"received_at": dict(report.time_precision), **steps.get("precision", {})}
         notes, notes_zh = _step_notes(rep, "en"), _step_notes(rep, "zh")
     start = _local_time(since, timezone, "--since")
     stop = _local_time(until, timezone, "--until")
@@ -270,6 +281,7 @@ def load_history(
         notes_zh=tuple(notes_zh),
         rows_before_window=n_all,
         sources=_sources(file_infos),
+        precision=precision,
     )
 
 
@@ -358,6 +370,7 @@ def summary(
         "step_columns": src.step_times.get("columns", {}),
         "step_times_set_aside": src.step_times.get("set_aside", []),
         "recorded": kpi.recorded,
+        "time_precision": src.precision,
         "unit_column": kpi.unit_column,
         "unit_source": src.sources.get(kpi.unit_column or "", []),
         "has_priority": kpi.has_priority,
@@ -413,6 +426,13 @@ _TXT: dict[str, dict[str, str]] = {
     "no_priority": {
         "en": "No priority column (警情级别 etc.): no table by priority.",
         "zh": "没有警情级别列：不按级别统计。",
+    },
+    "coarse": {
+        "en": "{col}: {counts}. A duration between times recorded to the minute (or "
+        "coarser) is only as exact as they are (up to 59 s off): weigh the within counts of "
+        "the short standards (签收 30 s, 出警 60 s) accordingly.",
+        "zh": "{col}：{counts}。以分钟（或更粗）记录的时间之间的用时误差可达 59 秒："
+        "较短标准（签收 30 秒、出警 60 秒）的达标数须相应看待。",
     },
     "h_aside": {"en": "Step times set aside at ingest", "zh": "导入时置空的环节时间"},
     "p_aside": {
@@ -527,6 +547,13 @@ def render_kpi_html(info: dict[str, Any], kpi: KpiHistory, lang: str = "en") -> 
     ]
     if not kpi.has_priority:
         parts.append(f"<li>{e(_t('no_priority', lang))}</li>")
+    sources = {**info["step_columns"]}
+    for col, counts in info["time_precision"].items():
+        coarse = {k: v for k, v in counts.items() if k != "second" and v}
+        if coarse:
+            words = ", ".join(f"{v:,} {k}" for k, v in coarse.items())
+            name = "/".join(sources.get(col, [col]))
+            parts.append(f"<li>{e(_t('coarse', lang, col=name, counts=words))}</li>")
     parts.append("</ul></body></html>")
     return "\n".join(parts)
 
