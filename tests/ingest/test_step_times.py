@@ -137,3 +137,24 @@ def test_an_unknown_step_name_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(DataFileError, match="unknown step 'arrived'"):
         profile_from_toml(mapping)
+
+
+def test_pinyin_codes_name_the_step_columns_but_not_the_shared_ddsj(tmp_path: Path) -> None:
+    codes = "JJDBH,BJSJ,BJLB,JD,WD,BJRXM,BJDH,JQJB,CJDW,PJSJ,QSSJ,出警时间,DCSJ,FKSJ"
+    lines = KPI.read_bytes().decode("gbk").split("\r\n")
+    src = tmp_path / "pinyin.csv"
+    src.write_bytes("\r\n".join([codes, *lines[1:]]).encode("gbk"))
+    table, _, report = ingest([src], "cn110")
+    assert report.step_times["recorded"] == {
+        "dispatched_at": 7,
+        "acknowledged_at": 4,
+        "en_route_at": 7,
+        "on_scene_at": 6,
+        "cleared_at": 6,
+    }
+    assert table.frame["priority"].tolist()[:2] == ["一级", "一级"]
+    ddsj = tmp_path / "ddsj.csv"  # DDSJ: 到达时间 or 调度时间? not read
+    ddsj.write_bytes("\r\n".join([codes.replace("DCSJ", "DDSJ"), *lines[1:]]).encode("gbk"))
+    table, _, report = ingest([ddsj], "cn110")
+    assert table.frame["on_scene_at"].isna().all()
+    assert "on_scene_at" not in report.step_times["columns"]

@@ -436,13 +436,14 @@ CN110_ALIASES: dict[str, tuple[str, ...]] = {
     "priority": ("警情级别", "JQJB", "警情等级", "JQDJ", "报警级别", "BJJB", "处警级别", "CJJB"),
 }
 #: Step-time columns of 110 exports (:data:`STEP_COLUMNS`), Chinese names first, then
-#: their pinyin-initial codes. ``CJSJ`` is not read: 出警时间 and 处警时间 (handling,
-#: often the dispatch) share it; name such a column in a --mapping file.
+#: their pinyin-initial codes. Two codes are not read because two steps share them:
+#: ``CJSJ`` (出警时间, 处警时间: handling, often the dispatch) and ``DDSJ`` (到达时间,
+#: 调度时间: the dispatch); name such a column in a --mapping file.
 CN110_STEPS: dict[str, tuple[str, ...]] = {
     "dispatched_at": ("派警时间", "PJSJ", "派单时间", "PDSJ", "调派时间", "DPSJ"),
     "acknowledged_at": ("签收时间", "QSSJ", "处警签收时间", "CJQSSJ"),
     "en_route_at": ("出警时间", "出动时间", "CDSJ"),
-    "on_scene_at": ("到达时间", "DDSJ", "到场时间", "DCSJ", "到达现场时间", "DDXCSJ"),
+    "on_scene_at": ("到达时间", "到场时间", "DCSJ", "到达现场时间", "DDXCSJ"),
     "cleared_at": ("反馈时间", "FKSJ", "处警反馈时间", "CJFKSJ"),
 }
 CN110_COORDS: tuple[tuple[str, str], ...] = (
