@@ -126,3 +126,15 @@ def test_a_missing_standard_is_refused() -> None:
     frame = pd.DataFrame({"occurred_at": pd.to_datetime([], utc=True)})
     with pytest.raises(ValidationError, match="feedback must be a positive number"):
         kpi_history(frame, {**STD, "feedback": 0.0}, "UTC")
+
+
+def test_priorities_sort_by_their_number() -> None:
+    frame = pd.DataFrame(
+        {
+            "occurred_at": pd.to_datetime(["2026-03-02 00:00:00"] * 5, utc=True),
+            "priority": ["三级", "一级", "二级", "", "其他"],
+        }
+    )
+    t = kpi_history(frame, STD, "UTC").table
+    order = list(dict.fromkeys(t.loc[t["dimension"] == "priority", "group"]))
+    assert order == ["一级", "二级", "三级", "其他", BLANK]

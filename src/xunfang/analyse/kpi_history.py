@@ -40,6 +40,7 @@ value is blank is counted under ``(blank)``.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -248,7 +249,18 @@ def kpi_history(frame: pd.DataFrame, standards_s: Mapping[str, float], timezone:
     return KpiHistory(table, len(frame), std, unit_column, has_priority, recorded)
 
 
+_NUMERALS = {c: i for i, c in enumerate("一二三四五六七八九", start=1)}
+
+
 def _sort_key(dim: str, key: str) -> tuple[float, str]:
+    """Hours in numeric order; priorities by their leading number, Arabic or Chinese
+    (一级, 二级, 三级: by code point 三 would come before 二); the rest by text."""
     if dim == "hour" and key.isdigit():
         return (float(key), "")
-    return (0.0, key)
+    if dim == "priority":
+        digits = re.match(r"\d+", key)
+        if digits:
+            return (float(digits.group()), key)
+        if key[:1] in _NUMERALS:
+            return (float(_NUMERALS[key[0]]), key)
+    return (float("inf") if dim == "priority" else 0.0, key)
