@@ -239,6 +239,7 @@ OUTPUT_MARKERS: dict[str, str] = {
     "city_simulation_summary.json": "simulate run",
     "sweep.csv": "simulate sweep",
     "incidents.parquet": "ingest",
+    "kpi.json": "kpi",
     "forecast.geojson": "forecast predict",
 }
 """A file only one command writes -> that command (``xunfang <command>``): how an output

@@ -72,6 +72,8 @@ _TEXT: dict[str, dict[str, str]] = {
         "done": "{n:,} incidents in {s:.1f} s ({crs}, {tz}) -> {path}",
         "none": "no usable rows: rejected.csv and ingest_report.json say why -> {path}",
         "precision": "time precision",
+        "step_rows": "step time read",
+        "step_aside": "step time left empty",
         "dropped": "column(s) {cols} recognised and not read: free text often names the caller",
         "utf8_lines": "line(s) {lines} are UTF-8 in a GB18030 file: read as UTF-8",
         "folder_left_out": (
@@ -121,6 +123,18 @@ _TEXT: dict[str, dict[str, str]] = {
         "minute": "minute",
         "hour": "hour",
         "day": "day",
+        "step_before": (
+            "{file}: {field} before {other}: {n} rows, e.g. row {row} (the step time is left "
+            "empty, the call kept)"
+        ),
+        "step_unreadable": (
+            "{file}: {field} in no listed format: {n} rows, e.g. row {row}: {value!r} (the "
+            "step time is left empty, the call kept)"
+        ),
+        "step_future": (
+            "{file}: {field} later than the ingest time: {n} rows, e.g. row {row}: {value!r} "
+            "(the step time is left empty, the call kept)"
+        ),
     },
     "zh": {
         "title": "导入报告",
@@ -143,6 +157,8 @@ _TEXT: dict[str, dict[str, str]] = {
         "done": "{n:,} 条警情，用时 {s:.1f} 秒（{crs}，{tz}）-> {path}",
         "none": "没有可用的行：原因见 rejected.csv 和 ingest_report.json -> {path}",
         "precision": "时间精度",
+        "step_rows": "读取的环节时间",
+        "step_aside": "置空的环节时间",
         "dropped": "已识别但不读取的列：{cols}（自由文本常含报警人姓名）",
         "utf8_lines": "GB18030 文件中第 {lines} 行为 UTF-8 编码：已按 UTF-8 读取",
         "folder_left_out": (
@@ -182,6 +198,17 @@ _TEXT: dict[str, dict[str, str]] = {
         "mostly_outside": (
             "{of} 条有坐标的行中 {n} 条（{share:.0%}）位于 {area} 之外：区域按 {frame} 坐标系读取，"
             "警情按 {inc} 读取；如边界文件是其他坐标系，请用 --boundary-frame 指定"
+        ),
+        "step_before": (
+            "{file}：{field} 早于 {other}：{n} 行，例如第 {row} 行（该环节时间置空，警情保留）"
+        ),
+        "step_unreadable": (
+            "{file}：{field} 时间格式无法识别：{n} 行，例如第 {row} 行：{value!r}（该环节时间置空，"
+            "警情保留）"
+        ),
+        "step_future": (
+            "{file}：{field} 晚于导入时间：{n} 行，例如第 {row} 行：{value!r}（该环节时间置空，"
+            "警情保留）"
         ),
         "second": "秒",
         "minute": "分",

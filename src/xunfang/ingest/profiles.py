@@ -44,6 +44,7 @@ __all__ = [
     "CN110_ALIASES",
     "PORTLAND",
     "PROFILES",
+    "STEP_COLUMNS",
     "AliasLayout",
     "CoordSpec",
     "Layout",
@@ -56,6 +57,18 @@ FrameName = Literal["wgs84", "gcj02", "bd09"]
 Precision = Literal["second", "minute", "hour", "day"]
 MaskKind = Literal["name", "phone"]
 EPOCH_FORMATS = ("epoch_s", "epoch_ms")
+STEP_COLUMNS = ("dispatched_at", "acknowledged_at", "en_route_at", "on_scene_at", "cleared_at")
+"""The step times of a call a source may record, in the order a call goes through them
+after it is received (the call time ``occurred_at`` comes first): dispatched (派警),
+acknowledged by the unit (签收), en route (出警), first unit on scene (到场), cleared with a
+result (反馈). The names are those of the command centre's ``calls`` table, whose KPIs
+(:mod:`xunfang.store.kpi_sql`) are defined on them."""
+
+
+def _known_steps(names: Sequence[str]) -> None:
+    unknown = sorted(set(names) - set(STEP_COLUMNS))
+    if unknown:
+        raise ValueError(f"unknown step {unknown[0]!r}; use {', '.join(STEP_COLUMNS)}")
 
 
 def normalise_header(name: str) -> str:
@@ -107,6 +120,9 @@ class Layout(BaseModel):
     premise: str | None = None
     arrest: str | None = None
     extra: dict[str, str] = Field(default_factory=dict)
+    steps: dict[str, str] = Field(default_factory=dict)
+    """Optional step-time columns: :data:`STEP_COLUMNS` name -> source column, read in the
+    call time's formats and zone (``[layout.steps]`` in a TOML mapping)."""
     coords: tuple[CoordSpec, ...] = Field(min_length=1)
     scheme: str
     bbox: tuple[float, float, float, float] | None = None
@@ -128,6 +144,12 @@ class Layout(BaseModel):
             ) from None
         return value
 
+    @field_validator("steps")
+    @classmethod
+    def _steps(cls, value: dict[str, str]) -> dict[str, str]:
+        _known_steps(list(value))
+        return value
+
     def required_columns(self) -> dict[str, str]:
         """Source column -> role, for the columns this layout reads."""
         cols: dict[str, str] = {self.time: "time", self.type: "type"}
@@ -137,6 +159,8 @@ class Layout(BaseModel):
                 cols[col] = role
         for out, col in self.extra.items():
             cols[col] = out
+        for step, col in self.steps.items():
+            cols[col] = step
         for spec in self.coords:
             cols[spec.x] = f"{spec.kind} x"
             cols[spec.y] = f"{spec.kind} y"
@@ -160,12 +184,20 @@ class AliasLayout(BaseModel):
     id: tuple[str, ...] = ()
     subtype: tuple[str, ...] = ()
     extra: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    steps: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    """Names of the optional step-time columns (:data:`STEP_COLUMNS`)."""
     lonlat: tuple[tuple[str, str], ...] = Field(min_length=1)
     scheme: str
     bbox: tuple[float, float, float, float] | None = None
     mask: dict[str, MaskKind] = Field(default_factory=dict)
     dropped: tuple[str, ...] = ()
     """Columns recognised but never read (free text that may name the caller)."""
+
+    @field_validator("steps")
+    @classmethod
+    def _steps(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        _known_steps(list(value))
+        return value
 
     def resolve(
         self,
@@ -207,6 +239,11 @@ class AliasLayout(BaseModel):
             found = pick(names)
             if found is not None:
                 extra[out] = found
+        steps: dict[str, str] = {}
+        for step, names in self.steps.items():
+            found = pick(names)
+            if found is not None:
+                steps[step] = found
         return Layout(
             name=self.name,
             delimiter=",",
@@ -217,6 +254,7 @@ class AliasLayout(BaseModel):
             type=type_,
             subtype=subtype,
             extra=extra,
+            steps=steps,
             coords=tuple(CoordSpec(kind="lonlat", x=x, y=y, frame=frame) for x, y in pairs),
             scheme=self.scheme,
             bbox=self.bbox,
@@ -392,6 +430,21 @@ CN110_ALIASES: dict[str, tuple[str, ...]] = {
         "ZJHM",
     ),
     "unit": ("管辖单位", "GXDW", "GXDWMC", "处警单位", "CJDW", "派出所", "PCS"),
+    # the unit that handled the call, when the export names it apart from the unit whose
+    # area it is (管辖单位 above takes the role ``unit`` first)
+    "handling_unit": ("处警单位", "CJDW", "处警单位名称", "CJDWMC"),
+    "priority": ("警情级别", "JQJB", "警情等级", "JQDJ", "报警级别", "BJJB", "处警级别", "CJJB"),
+}
+#: Step-time columns of 110 exports (:data:`STEP_COLUMNS`), Chinese names first, then
+#: their pinyin-initial codes. Two codes are not read because two steps share them:
+#: ``CJSJ`` (出警时间, 处警时间: handling, often the dispatch) and ``DDSJ`` (到达时间,
+#: 调度时间: the dispatch); name such a column in a --mapping file.
+CN110_STEPS: dict[str, tuple[str, ...]] = {
+    "dispatched_at": ("派警时间", "PJSJ", "派单时间", "PDSJ", "调派时间", "DPSJ"),
+    "acknowledged_at": ("签收时间", "QSSJ", "处警签收时间", "CJQSSJ"),
+    "en_route_at": ("出警时间", "出动时间", "CDSJ"),
+    "on_scene_at": ("到达时间", "到场时间", "DCSJ", "到达现场时间", "DDXCSJ"),
+    "cleared_at": ("反馈时间", "FKSJ", "处警反馈时间", "CJFKSJ"),
 }
 CN110_COORDS: tuple[tuple[str, str], ...] = (
     ("经度", "纬度"),
@@ -440,8 +493,17 @@ CN110 = Profile(
             subtype=CN110_ALIASES["subtype"],
             extra={
                 k: CN110_ALIASES[k]
-                for k in ("type_detail", "address", "caller_name", "caller_phone", "unit")
+                for k in (
+                    "type_detail",
+                    "address",
+                    "caller_name",
+                    "caller_phone",
+                    "unit",
+                    "handling_unit",
+                    "priority",
+                )
             },
+            steps=CN110_STEPS,
             lonlat=CN110_COORDS,
             scheme="cn110",
             bbox=CHINA_EXTENT,
@@ -470,6 +532,15 @@ def profile_from_toml(path: str | Path) -> Profile:
         subtype = "警情细类"
         scheme = "cn110"
         bbox = [120.8, 30.6, 122.2, 31.9]
+        [layout.extra]                # optional: kept as columns (priority, unit: KPIs)
+        priority = "警情级别"
+        handling_unit = "处警单位"
+        [layout.steps]                # optional step times, read like the call time
+        dispatched_at = "派警时间"
+        acknowledged_at = "签收时间"
+        en_route_at = "出警时间"
+        on_scene_at = "到达时间"
+        cleared_at = "反馈时间"
         [[layout.coords]]
         kind = "lonlat"
         x = "经度"

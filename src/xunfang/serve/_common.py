@@ -450,6 +450,20 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"one so that it is clear which to read",
             "有两列都名为 {0}：表头第 {1} 列和第 {2} 列；请重命名其中一列，以明确应读取哪一列",
         ),
+        (
+            r"(--since|--until): (.+) is not a date \(use YYYY-MM-DD or 'YYYY-MM-DD HH:MM'\)",
+            "{0}：{1} 不是日期（请用 YYYY-MM-DD 或 'YYYY-MM-DD HH:MM'）",
+        ),
+        (
+            r"--since (.+) must be before --until (.+)",
+            "--since {0} 必须早于 --until {1}",
+        ),
+        (
+            r"--incidents: (.+) is an ingested table but (.+) is a raw file; give either "
+            r"ingested folders or raw files",
+            "--incidents：{0} 是已导入的数据表，而 {1} 是原始文件；"
+            "请只给已导入的文件夹或只给原始文件",
+        ),
     )
 )
 """Chinese texts of the command line's common error messages, by the English message (a
@@ -649,6 +663,7 @@ COMMAND_NAMES = {
     "run_cmd": "simulate run",
     "sweep_cmd": "simulate sweep",
     "ingest_cmd": "ingest",
+    "kpi_cmd": "kpi",
     "predict_cmd": "forecast predict",
     "evaluate_cmd": "forecast evaluate",
 }

@@ -44,6 +44,7 @@ from xunfang.serve.cli_data import app as data_app
 from xunfang.serve.cli_deploy import deploy_cmd
 from xunfang.serve.cli_forecast import app as forecast_app
 from xunfang.serve.cli_ingest import ingest_cmd, print_ingest_report
+from xunfang.serve.cli_kpi import kpi_cmd
 from xunfang.serve.cli_serve import app as serve_app
 from xunfang.serve.cli_simulate import app as simulate_app
 from xunfang.serve.cli_travel import app as travel_app
@@ -99,6 +100,9 @@ def version() -> None:
 
 
 app.command("ingest")(ingest_cmd)
+app.command("kpi", help="签收/出警/到场/反馈 KPIs of a call history (a 110 export's step times).")(
+    kpi_cmd
+)
 
 
 @app.command("areas")

@@ -70,6 +70,14 @@ def print_ingest_report(report: IngestReport, lang: str = "en") -> None:
         table.add_row(f"{text('truncated', lang)}{colon}{col}", f"{n:,}", style="yellow")
     for precision, n in report.time_precision.items():
         table.add_row(f"{text('precision', lang)}{colon}{text(precision, lang)}", f"{n:,}")
+    steps = report.step_times
+    for step, cols in steps.get("columns", {}).items():
+        if step in steps.get("recorded", {}):  # the call time's column is listed too
+            label = f"{text('step_rows', lang)}{colon}{'/'.join(cols)}"
+            table.add_row(label, f"{steps['recorded'][step]:,}")
+    n_aside = sum(int(a["rows"]) for a in steps.get("set_aside", []))
+    if n_aside:
+        table.add_row(text("step_aside", lang), f"{n_aside:,}", style="yellow")
     console.print(table)
     for pile in report.piled_points:
         console.print("  " + escape(text("pile_at", lang, **pile)))

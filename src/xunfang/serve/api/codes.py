@@ -39,6 +39,16 @@ class KpiStandards:
     alert_ack_s: float = 60.0
     max_window_days: float = 31.0
 
+    def steps_s(self) -> dict[str, float]:
+        """Seconds per timed step (``acknowledge``, ``depart``, ``arrive``, ``feedback``:
+        :data:`xunfang.store.kpi_sql.STEPS`), as the live and the history KPIs take them."""
+        return {
+            "acknowledge": self.acknowledge_s,
+            "depart": self.depart_s,
+            "arrive": self.arrive_s,
+            "feedback": self.feedback_s,
+        }
+
 
 def _read(path: Path | None, default: str) -> tuple[str, dict[str, object]]:
     if path is None:

@@ -33,12 +33,7 @@ def kpi_standards(
             "since",
             f"the window may cover at most {std.max_window_days:g} days (ask for several windows)",
         )
-    limits = {
-        "acknowledge": std.acknowledge_s,
-        "depart": std.depart_s,
-        "arrive": std.arrive_s,
-        "feedback": std.feedback_s,
-    }
+    limits = std.steps_s()
     with svc.db.read() as s:
         n, steps, disp = kpi_sql.call_steps(s, since, until, limits, now)
         alerts = kpi_sql.alert_counts(s, since, until, std.alert_ack_s)

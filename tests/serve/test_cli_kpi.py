@@ -1,0 +1,146 @@
+"""``xunfang kpi`` on the SYNTHETIC 110 export tests/fixtures/cn110_kpi_synthetic.csv (the
+hand-worked values are in tests/analyse/test_kpi_history.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from xunfang.serve.cli import app
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "cn110_kpi_synthetic.csv"
+NAMES = ("张三", "李四", "王五", "赵六", "陈七", "周八", "吴九")
+PHONES = ("13812348000", "13998761234", "138****8000", "8000", "1234")
+
+
+def _overall(out: Path, step: str) -> list[object]:
+    t = pd.read_csv(out / "kpi.csv", encoding="utf-8-sig")
+    row = t[(t["dimension"] == "overall") & (t["step"] == step)].iloc[0]
+    return [int(row["calls"]), int(row["measured"]), int(row["within"]), float(row["mean_s"])]
+
+
+def test_kpi_from_a_raw_export_writes_the_table_json_and_report(tmp_path: Path) -> None:
+    out = tmp_path / "kpi"
+    res = CliRunner().invoke(app, ["kpi", "--incidents", str(FIXTURE), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert _overall(out, "arrive") == [7, 6, 4, 300.0]
+    assert _overall(out, "acknowledge") == [7, 4, 3, 27.5]
+    info = json.loads((out / "kpi.json").read_text("utf-8"))
+    assert (info["rows_read"], info["rows_accepted"], info["calls"]) == (7, 7, 7)
+    assert info["standards_s"] == {
+        "acknowledge": 30.0,
+        "depart": 60.0,
+        "arrive": 300.0,
+        "feedback": 1800.0,
+    }
+    assert info["standards_file"].endswith("kpi_standards.toml")
+    assert info["period"] == ["2026-03-02T08:00:00+08:00", "2026-03-03T23:30:00+08:00"]
+    # the file's 处警单位 is read as the table's unit (no 管辖单位 beside it)
+    assert (info["unit_column"], info["unit_source"]) == ("unit", ["处警单位"])
+    assert info["has_priority"] is True and info["priority_source"] == ["警情级别"]
+    assert len(info["step_times_set_aside"]) == 3
+    assert "到达时间 before 报警时间: 1 rows, e.g. row 6" in res.output
+    html = (out / "report.html").read_text("utf-8")
+    assert "Call-handling KPIs from history" in html and "南京东路派出所" in html
+    for name in ("kpi.csv", "kpi.json", "report.html"):  # aggregates only: nobody named
+        body = (out / name).read_text("utf-8")
+        assert not any(n in body for n in NAMES), name
+        assert not any(p in body for p in PHONES[:3]), name
+        assert "KPI20260302" not in body, name  # no call ids
+
+
+def test_kpi_of_an_ingested_folder_equals_the_raw_files(tmp_path: Path) -> None:
+    runner = CliRunner()
+    ing = tmp_path / "ing"
+    res = runner.invoke(app, ["ingest", str(FIXTURE), "--profile", "cn110", "--out", str(ing)])
+    assert res.exit_code == 0, res.output
+    # ingest's summary counts the step times read and those left empty (3: calls 5, 6, 7)
+    lines = [" ".join(ln.replace("│", " ").split()) for ln in res.output.splitlines()]
+    assert "step time read: 签收时间 4" in lines
+    assert "step time read: 到达时间 6" in lines
+    assert "step time left empty 3" in lines
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert runner.invoke(app, ["kpi", "--incidents", str(ing), "--out", str(a)]).exit_code == 0
+    assert runner.invoke(app, ["kpi", "--incidents", str(FIXTURE), "--out", str(b)]).exit_code == 0
+    assert (a / "kpi.csv").read_text("utf-8-sig") == (b / "kpi.csv").read_text("utf-8-sig")
+    info = json.loads((a / "kpi.json").read_text("utf-8"))
+    assert info["files"] == [str(FIXTURE)]
+    assert len(info["step_times_set_aside"]) == 3
+
+
+def test_kpi_window_standards_and_chinese_report(tmp_path: Path) -> None:
+    std = tmp_path / "std.toml"
+    std.write_text("arrive_s = 240\n", encoding="utf-8")
+    out = tmp_path / "zh"
+    res = CliRunner().invoke(
+        app,
+        [
+            "kpi",
+            "--incidents",
+            str(FIXTURE),
+            "--since",
+            "2026-03-03",
+            "--standards",
+            str(std),
+            "--out",
+            str(out),
+            "--lang",
+            "zh",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    # calls 5, 6, 7 (3 March, Shanghai); 到场 200 and 280 measured, 200 within 240 s
+    assert _overall(out, "arrive") == [3, 2, 1, 240.0]
+    info = json.loads((out / "kpi.json").read_text("utf-8"))
+    assert info["calls_outside_window"] == 4 and info["standards_s"]["arrive"] == 240.0
+    html = (out / "report.html").read_text("utf-8")
+    assert "接处警考核指标" in html and "到达时间 早于 报警时间" in html
+    bad = CliRunner().invoke(
+        app, ["kpi", "--incidents", str(FIXTURE), "--since", "3 March", "--out", str(out)]
+    )
+    assert bad.exit_code != 0 and "--since" in bad.output
+
+
+def test_a_bad_date_is_named_in_chinese(tmp_path: Path) -> None:
+    res = CliRunner().invoke(
+        app,
+        [
+            "kpi",
+            "--incidents",
+            str(FIXTURE),
+            "--until",
+            "昨天",
+            "--out",
+            str(tmp_path / "o"),
+            "--lang",
+            "zh",
+        ],
+    )
+    assert res.exit_code == 2
+    assert "--until：'昨天' 不是日期" in res.output
+
+
+def test_step_times_to_the_minute_are_named_in_the_report(tmp_path: Path) -> None:
+    lines = FIXTURE.read_bytes().decode("gbk").split("\r\n")
+    cut = [lines[0]]
+    for line in lines[1:]:
+        cells = line.split(",")
+        if len(cells) > 12 and len(cells[12]) == 19:
+            cells[12] = cells[12][:16]  # 到达时间 2026-03-02 08:04:00 -> 2026-03-02 08:04
+        cut.append(",".join(cells))
+    src = tmp_path / "minutes.csv"
+    src.write_bytes("\r\n".join(cut).encode("gbk"))
+    out = tmp_path / "o"
+    res = CliRunner().invoke(app, ["kpi", "--incidents", str(src), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    info = json.loads((out / "kpi.json").read_text("utf-8"))
+    # the six arrivals kept (call 5's is still before its call) are read to the minute
+    assert info["time_precision"]["on_scene_at"] == {"minute": 6}
+    assert info["time_precision"]["received_at"] == {"second": 7}
+    assert "到达时间: 6 minute" in (out / "report.html").read_text("utf-8")
+    # cut to the minute, call 6 arrives after 180 s (not 200) and call 7 after 240 s (not
+    # 280): 240 + 360 + 300 + 420 + 180 + 240 = 1740 s over 6, within 300 s still 4
+    assert _overall(out, "arrive") == [7, 6, 4, 290.0]
