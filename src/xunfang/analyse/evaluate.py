@@ -59,7 +59,10 @@ from xunfang.ingest.incidents import (
     IngestReport,
     Profile,
     ingest,
+    ingested_folder_table,
+    ingested_inputs,
     read_incident_table,
+    read_ingested_tables,
 )
 from xunfang.ingest.profiles import FrameName
 
@@ -813,18 +816,31 @@ class EvaluationRun:
 
 def load_incidents(
     files: Sequence[Path],
-    profile: str | Profile,
+    profile: str | Profile | None,
     crs: str | None,
     frame: FrameName | None = None,
 ) -> tuple[IncidentTable, IngestReport | None]:
-    """Read incident CSVs (or one ingested parquet) projected to ``crs``, lon/lat columns
-    in ``frame`` (default the profile's)."""
+    """Read incident files projected to ``crs``, lon/lat columns in ``frame`` (default the
+    profile's); ingested tables (``xunfang ingest`` folders or their ``.parquet``) are read
+    back as written, with no profile (:func:`xunfang.ingest.incidents.read_ingested_tables`).
+
+    Raises
+    ------
+    ValidationError
+        If no files are given, or raw files come with no ``profile``.
+    """
     paths = [Path(p) for p in files]
     if not paths:
         raise ValidationError("no incident files given: pass --incidents FILE [FILE ...]")
-    if len(paths) == 1 and paths[0].suffix == ".parquet":
-        table = read_incident_table(paths[0])
-        return (table.reproject(crs) if crs else table), None
+    if ingested_inputs(paths):
+        if crs is None:  # the first table's own CRS
+            first = ingested_folder_table(paths[0]) or paths[0]
+            crs = read_incident_table(first).crs.to_string()
+        table = read_ingested_tables(paths, crs)
+        assert table is not None  # ingested_inputs said so
+        return table, None
+    if profile is None:
+        raise ValidationError("no ingest profile: give --profile, --mapping or a city file")
     table, _rejected, report = ingest(paths, profile, crs=crs, frame=frame)
     return table, report
 
@@ -1014,8 +1030,9 @@ def read_study(spec: EvaluationSpec) -> tuple[IncidentTable, IngestReport | None
     elif crs is None and spec.area is not None and spec.boundary_dir is not None:
         probe = "district:1" if spec.area.strip().lower() == "city" else spec.area
         crs = load_study_area(spec.boundary_dir, probe).crs.to_string()
-    if spec.profile is not None:
-        profile: str | Profile = spec.profile
+    profile: str | Profile | None = spec.profile
+    if profile is not None or ingested_inputs(spec.incident_files):
+        pass  # ingested tables are read back as written, with no profile
     elif spec.city is not None:
         profile = spec.city.ingest_profile()
     else:

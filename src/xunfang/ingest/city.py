@@ -67,6 +67,7 @@ from xunfang.ingest.incidents import (
     PROFILES,
     Profile,
     ingested_folder_table,
+    ingested_inputs,
     profile_from_toml,
 )
 from xunfang.ingest.network import RoadNetwork, build_network
@@ -961,6 +962,23 @@ class City:
                 )
             return None
         return self.frame if self.frame in FRAMES else None  # type: ignore[return-value]
+
+    def profile_for(
+        self, files: Sequence[str | Path], profile: str | None = None
+    ) -> Profile | str | None:
+        """The ingest profile to read ``files`` with: ``None`` when they are ingested
+        tables (an ``xunfang ingest`` folder or its ``.parquet``, read back as written:
+        :func:`xunfang.ingest.incidents.ingested_inputs`), else :meth:`ingest_profile`.
+        The one rule of every command that takes ``--incidents``.
+
+        Raises
+        ------
+        ValidationError
+            If the files are raw and no profile is known (:meth:`ingest_profile`).
+        """
+        if ingested_inputs(files):
+            return None
+        return self.ingest_profile(profile)
 
     def ingest_profile(self, profile: str | None = None) -> Profile | str:
         """The ingest profile of the city's incident files: ``profile`` when given, else

@@ -432,7 +432,17 @@ def ingested_folder_table(path: Path) -> Path | None:
     return None
 
 
-def read_ingested_tables(paths: Sequence[str | Path], crs: CRS) -> IncidentTable | None:
+def ingested_inputs(paths: Sequence[str | Path]) -> bool:
+    """True when ``paths`` hold an ingested table (a ``.parquet`` written by ``xunfang
+    ingest``, or the folder holding one): such inputs are read back by
+    :func:`read_ingested_tables` and need no ingest profile, whatever the command."""
+    return any(
+        Path(p).suffix.lower() == ".parquet" or ingested_folder_table(Path(p)) is not None
+        for p in paths
+    )
+
+
+def read_ingested_tables(paths: Sequence[str | Path], crs: CRS | str) -> IncidentTable | None:
     """The incidents of ingested tables (``.parquet`` written by ``xunfang ingest``, or the
     folder holding one) as one table in ``crs`` (metres), in the order given; None when
     ``paths`` is empty or holds no such table, so that the caller ingests raw files.
