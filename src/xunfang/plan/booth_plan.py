@@ -1147,6 +1147,28 @@ def network_honesty(plan: BoothPlan) -> dict[str, Any]:
     return {"snap": snap, "largest_component": loss, "warnings": warn}
 
 
+def plan_warnings(plan: BoothPlan, lang: str = "en") -> list[str]:
+    """Every warning of a plan in ``lang`` (``en``, ``zh``), for the terminal (single-area
+    and city plans) and the report: an area with no fixed station (no station of the
+    stations file within the station buffer, and no ``--fixed-sites``: nothing covers it
+    around the clock, its booths only in their shifts, so a simulation's ``stations``
+    variant serves none of its calls and night calls wait for the morning shift), then
+    :func:`network_warnings`."""
+    out = []
+    if not (plan.sites["kind"] == "station").any():
+        out.append(
+            f"{plan.area.name} 内及附近没有固定派出所：全天 24 小时无警力覆盖，岗亭只在其班次内覆盖"
+            "（仿真“仅派出所”方案中本区警情无一得到处置，夜间警情要等到早班）；请用 --stations "
+            "提供派出所，或检查 station_buffer_m"
+            if lang == "zh"
+            else f"{plan.area.name} has no fixed station in or near it: nothing covers it "
+            "around the clock (24 h), its booths only during their shifts (a simulation's "
+            '"stations only" serves none of its calls, and night calls wait for the morning '
+            "shift); give the stations with --stations, or check station_buffer_m"
+        )
+    return out + network_warnings(plan, lang)
+
+
 def network_warnings(plan: BoothPlan, lang: str = "en") -> list[str]:
     """The sentences of :func:`network_honesty`'s warnings in ``lang`` (``en``, ``zh``),
     for the terminal and the report."""

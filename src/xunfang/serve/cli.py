@@ -617,9 +617,9 @@ def _print_plan_summary(plan: BoothPlan, lang: str = "en") -> None:
         )
     for note in net.notes:
         console.print(f"  [dim]{escape(note_text(note, lang))}[/]")
-    from xunfang.plan.booth_plan import network_warnings
+    from xunfang.plan.booth_plan import plan_warnings
 
-    for warning in network_warnings(plan, lang):
+    for warning in plan_warnings(plan, lang):
         console.print(
             f"[bold yellow]{'警告' if zh else 'warning'}:[/] {escape(warning)}", soft_wrap=True
         )

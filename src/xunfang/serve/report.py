@@ -32,7 +32,7 @@ from xunfang.plan.booth_plan import (
     RESPONSE_RINGS_S,
     BoothPlan,
     network_honesty,
-    network_warnings,
+    plan_warnings,
 )
 from xunfang.serve._common import OSM_ATTRIBUTION, osm_annotation, write_atomic
 from xunfang.serve.city_report import area_text
@@ -498,7 +498,7 @@ def plan_notes(plan: BoothPlan, lang: str = "en") -> list[str]:
         )
     notes[:0] = [
         "⚠ " + w[:1].upper() + w[1:] + ("。" if lang == "zh" else ".")
-        for w in network_warnings(plan, lang)
+        for w in plan_warnings(plan, lang)
     ]
     if plan.forecast_note:
         notes.insert(0, plan.forecast_note)
