@@ -1026,7 +1026,9 @@ class PlanRecord:
         The study area name as given to the plan.
     city
         The city recorded (``None`` for a plan written before cities were recorded: the
-        default city then).
+        default city then); when it states no time zone, the one the plan's incidents were
+        read in (``incident_timezone``, else the ingest report's), so that ``serve`` of a
+        Shanghai plan made with ``--boundary`` reports on Shanghai time, not UTC.
     output_frame
         The frame of the lon/lat in the plan's CSV/GeoJSON files.
     """
@@ -1059,11 +1061,23 @@ def read_plan_record(plan_dir: str | Path) -> PlanRecord:
         )
     except (ValueError, AttributeError) as exc:
         raise DataFileError(path, f"unreadable plan summary: {exc}") from exc
+    zone = _recorded_timezone(doc)
+    if city is not None and city.timezone is None and zone is not None:
+        city = replace(city, timezone=zone)  # the clock the plan's incidents were read on
     return PlanRecord(
         area=None if area is None else str(area),
         city=city,
         output_frame=str(doc.get("output_frame", "wgs84")),
     )
+
+
+def _recorded_timezone(doc: dict[str, Any]) -> str | None:
+    """The time zone a plan summary records for its incidents: ``incident_timezone``, else
+    (a plan written before it was recorded) its ingest report's ``timezone``."""
+    zone = doc.get("incident_timezone")
+    if not zone and isinstance(doc.get("ingest"), dict):
+        zone = doc["ingest"].get("timezone")
+    return str(zone) if zone else None
 
 
 def plan_incident_period(plan_dir: str | Path) -> tuple[str, str] | None:

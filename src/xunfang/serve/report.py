@@ -631,6 +631,9 @@ def plan_summary(plan: BoothPlan) -> dict[str, Any]:
         "threshold_min": plan.config.threshold_min,
         "incidents_in_area": len(plan.incidents),
         "incident_period": _incident_period(plan),
+        # the incidents' clock (the ingest's, or the ingested table's): serve takes it for
+        # the KPIs' hour of day when the city states none (read_plan_record)
+        "incident_timezone": plan.incidents.timezone if len(plan.incidents) else None,
         "incidents_outside_area": plan.n_outside_area,
         "types": list(plan.config.types) or "all",
         "incidents_of_other_types": plan.n_other_types,
