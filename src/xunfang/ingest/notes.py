@@ -128,6 +128,11 @@ _NOTES: dict[str, dict[str, str]] = {
             "kept in the largest strongly connected component ({left} left out), {pieces} road "
             "pieces, {km:.1f} km."
         ),
+        # plan/roster.py read_calendar
+        "schools_read": (
+            "{n} schools read from {file} ({counts}); bell times are not in the file: the "
+            "calendar's windows set them"
+        ),
         # ingest/city.py City.incident_frame_note
         "frame_from_area": (
             "Incident coordinates read as {frame}, the frame of the area's boundary: "
@@ -286,6 +291,9 @@ _NOTES: dict[str, dict[str, str]] = {
         "cut_network": (
             "从更大的路网（{big} 个节点）中裁出 {name}：区域内 {inside} 个节点，最大强连通分量保留 "
             "{kept} 个（剔除 {left} 个），{pieces} 段道路，共 {km:.1f} 公里。"
+        ),
+        "schools_read": (
+            "从 {file} 读取 {n} 所学校（{counts}）；文件中没有上下学时间：由日程规则的时段设定"
         ),
         "frame_from_area": (
             "警情坐标按区域边界的坐标系 {frame} 读取：{profile} 未写明其坐标系，也未给出 --frame；"
