@@ -556,3 +556,33 @@ def test_station_rows_are_named_as_the_sheet_shows_them(tmp_path: Path) -> None:
         [["名称", "坐标", None], [None, "经度", "纬度"]],
     )
     assert read_sites(good).attrs["source_rows"].tolist() == [4, 5]
+
+
+def test_excel_serial_dates_in_a_csv_are_read_when_the_whole_column_is_serials(
+    tmp_path: Path,
+) -> None:
+    # a sheet saved as CSV with its date column formatted as a number (synthetic rows):
+    # 45350.5 is 2024-02-28 12:00, 45351.25 is 2024-02-29 06:00, 45352 the day 2024-03-01
+    # (45370 is 2024-03-19, Excel's own example)
+    rows = [
+        "J0001,45350.5,盗窃,121.47,31.23,x",
+        "J0002,45351.25,盗窃,121.47,31.23,x",
+        "J0003,45352,盗窃,121.47,31.23,x",
+    ]
+    table, rejected, report = ingest([_write(tmp_path, rows)], "cn110", now=NOW)
+    assert len(rejected) == 0
+    local = table.frame["occurred_at"].dt.tz_convert("Asia/Shanghai")
+    assert [f"{t:%Y-%m-%d %H:%M}" for t in local] == [
+        "2024-02-28 12:00",
+        "2024-02-29 06:00",
+        "2024-03-01 00:00",
+    ]
+    assert list(table.frame["time_precision"]) == ["second", "second", "day"]
+    assert any(
+        "3 cell(s) of time column '报警时间' held an Excel serial date" in n for n in report.notes
+    )
+    # one real date among them: the column is not serials, and the numbers stay unread
+    mixed = [*rows, "J0004,2024-03-02 08:00:00,盗窃,121.47,31.23,x"]
+    (tmp_path / "m").mkdir()
+    table, rejected, _ = ingest([_write(tmp_path / "m", mixed)], "cn110", now=NOW)
+    assert len(table) == 1 and list(rejected["reason"]) == ["unparseable_time"] * 3

@@ -53,8 +53,10 @@ rows, and such an id stands for no call (rows sharing it are not duplicates), so
 name and row identify the row instead. A number in an Excel time column is an Excel serial
 date (a date cell formatted as a number: 45370.5 is 2024-03-19 12:00 in the 1900 date
 system, the 1904 system when the workbook uses it) and is read as that date, named in a
-note (:func:`xunfang.ingest.readers._excel_serial`); a number in a CSV time column is only
-what the layout's formats make of it.
+note (:func:`xunfang.ingest.readers._excel_serial`). A CSV time column is read so only when
+*every* cell in it is such a number from 1970 to 2100 (an Excel sheet saved as CSV with its
+date column formatted as a number: :func:`xunfang.ingest.readers._csv_excel_serials`);
+otherwise its numbers are only what the layout's formats make of them.
 
 Control characters: every text column (id, types, premise, address and the profile's
 other text) is *cleaned*, never rejected for them: tab, line feed and carriage return
