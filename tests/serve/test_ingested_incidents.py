@@ -47,3 +47,15 @@ def test_forecast_reads_an_ingested_folder_without_a_profile(tmp_path: Path) -> 
     pd.testing.assert_frame_equal(
         pd.read_csv(tmp_path / "c/hotspots.csv"), pd.read_csv(tmp_path / "d/hotspots.csv")
     )
+
+
+def test_forecast_evaluate_of_the_baseline_alone(tmp_path: Path) -> None:
+    # --methods naive (the baseline alone: no pair to test) crashed with KeyError 'method'
+    # after printing its table
+    raw = str(EXAMPLE / "incidents_110_synthetic.csv")
+    mapping = str(EXAMPLE / "mapping_110.toml")
+    evaluate = ["forecast", "evaluate", *AREA, "--windows", "3", "--incidents", raw]
+    _run([*evaluate, "--mapping", mapping, "--methods", "naive", "--out", str(tmp_path / "n")])
+    rows = pd.read_csv(tmp_path / "n/results.csv")
+    assert set(rows["method"].str.split(":").str[0]) == {"naive"}
+    assert rows["n_events"].sum() > 0

@@ -67,6 +67,23 @@ from xunfang.ingest.incidents import (
 from xunfang.ingest.profiles import FrameName
 
 FRACTIONS = (0.01, 0.02, 0.05, 0.10, 0.20)
+PAIRED_COLUMNS = (
+    "method",
+    "baseline",
+    "fraction",
+    "windows",
+    "events_per_window",
+    "mean_diff",
+    "ci_lo",
+    "ci_hi",
+    "t_p",
+    "wilcoxon_p",
+    "noise_se",
+    "few_incidents",
+    "verdict",
+)
+"""The columns of :func:`paired_tests` (``paired.csv``), also of an empty table: a run of
+the baseline alone (``--methods naive``) or with none has no pair to test."""
 TOO_FEW_WINDOWS = "too few windows to test (needs ≥ {n} for p < {alpha:g})"
 """The paired tests' verdict when the Wilcoxon test cannot reach ``alpha`` with so few
 windows (:func:`wilcoxon_min_windows`), filled in with that number and ``alpha``."""
@@ -364,7 +381,7 @@ class Evaluation:
         methods = list(dict.fromkeys(self.rows["method"])) if len(self.rows) else []
         base = baseline or next((m for m in methods if is_naive(m)), None)
         if base is None or base not in methods:
-            return pd.DataFrame()
+            return pd.DataFrame(columns=list(PAIRED_COLUMNS))
         sub = self.rows[self.rows["offset_m"] == self.rows["offset_m"].min()]
         return paired_tests(sub, base)
 
@@ -507,7 +524,7 @@ def paired_tests(
                 "verdict": verdict,
             }
         )
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, columns=list(PAIRED_COLUMNS))
 
 
 def rolling_origin(
