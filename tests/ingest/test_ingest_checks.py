@@ -215,6 +215,54 @@ def test_boundary_frame_is_not_the_incidents_frame(tmp_path: Path) -> None:
     assert any("--boundary-frame" in n for n in report["notes"])
 
 
+def _gcj_case(tmp_path: Path) -> tuple[Path, Path]:
+    """SYNTHETIC: 10 calls in GCJ-02 (as a 110 system on AMap writes them) on a line north
+    from the south edge of the square of :func:`_frames_case` (its boundary, in GCJ-02),
+    121.473 E, 31.2252 N + 0.0008 degrees each (WGS-84); read as WGS-84 they move 0.0045
+    degrees east (still inside) and 0.00194 south, which puts the 3 southern ones (up to
+    31.2268 N) south of the edge at 31.225 N."""
+    _calls, boundary = _frames_case(tmp_path)
+    lon_w = np.full(10, 121.473)
+    lat_w = 31.2252 + 0.0008 * np.arange(10)
+    lon_g, lat_g = wgs84_to_gcj02(lon_w, lat_w)
+    rows = [
+        f"J{i:04d},2024-03-01 0{i}:00:00,盗窃,{lon_g[i]:.7f},{lat_g[i]:.7f},x" for i in range(10)
+    ]
+    return _write(tmp_path, rows), boundary
+
+
+def test_a_gcj02_boundary_without_frame_reads_the_incidents_in_its_frame_with_a_note(
+    tmp_path: Path,
+) -> None:
+    # a tester's 110 export and boundary, both GCJ-02, --boundary-frame gcj02 and no
+    # --frame: the calls were read as WGS-84 without a word, 27 % rejected as outside
+    calls, boundary = _gcj_case(tmp_path)
+    base = ["ingest", str(calls), "--profile", "cn110", "--boundary", str(boundary)]
+    base += ["--boundary-frame", "gcj02"]
+    out = tmp_path / "ok"
+    result = CliRunner().invoke(app, [*base, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Incident coordinates read as gcj02, the frame of the area's boundary" in " ".join(
+        result.output.split()
+    )
+    report = json.loads((out / "ingest_report.json").read_text(encoding="utf-8"))
+    assert report["rows_accepted"] == 10 and report["frame"] == ["gcj02"]
+    result = CliRunner().invoke(app, [*base, *LANG_ZH, "--out", str(tmp_path / "zh")])
+    assert "警情坐标按区域边界的坐标系gcj02读取" in "".join(result.output.split())
+    # --frame wgs84 stated: read so, and the mix of frames with 30 % outside (fewer than
+    # half) now brings the note naming both frames and both options
+    bad = tmp_path / "bad"
+    result = CliRunner().invoke(app, [*base, "--frame", "wgs84", "--out", str(bad)])
+    assert "Incident coordinates read as" not in result.output
+    report = json.loads((bad / "ingest_report.json").read_text(encoding="utf-8"))
+    assert report["rejected"]["outside_area"] == 3 and report["frame"] == ["wgs84"]
+    assert (
+        "3 of 10 located rows (30%) fall outside 测试辖区: the area was read in frame gcj02, "
+        "the incidents in wgs84; if the boundary file is in another frame, give it with "
+        "--boundary-frame, if the incidents are, with --frame"
+    ) in report["notes"]
+
+
 def test_a_mapping_frame_conflicts_only_with_frame_option(tmp_path: Path) -> None:
     calls, boundary = _frames_case(tmp_path)
     mapping = tmp_path / "m.toml"
@@ -508,3 +556,33 @@ def test_station_rows_are_named_as_the_sheet_shows_them(tmp_path: Path) -> None:
         [["名称", "坐标", None], [None, "经度", "纬度"]],
     )
     assert read_sites(good).attrs["source_rows"].tolist() == [4, 5]
+
+
+def test_excel_serial_dates_in_a_csv_are_read_when_the_whole_column_is_serials(
+    tmp_path: Path,
+) -> None:
+    # a sheet saved as CSV with its date column formatted as a number (synthetic rows):
+    # 45350.5 is 2024-02-28 12:00, 45351.25 is 2024-02-29 06:00, 45352 the day 2024-03-01
+    # (45370 is 2024-03-19, Excel's own example)
+    rows = [
+        "J0001,45350.5,盗窃,121.47,31.23,x",
+        "J0002,45351.25,盗窃,121.47,31.23,x",
+        "J0003,45352,盗窃,121.47,31.23,x",
+    ]
+    table, rejected, report = ingest([_write(tmp_path, rows)], "cn110", now=NOW)
+    assert len(rejected) == 0
+    local = table.frame["occurred_at"].dt.tz_convert("Asia/Shanghai")
+    assert [f"{t:%Y-%m-%d %H:%M}" for t in local] == [
+        "2024-02-28 12:00",
+        "2024-02-29 06:00",
+        "2024-03-01 00:00",
+    ]
+    assert list(table.frame["time_precision"]) == ["second", "second", "day"]
+    assert any(
+        "3 cell(s) of time column '报警时间' held an Excel serial date" in n for n in report.notes
+    )
+    # one real date among them: the column is not serials, and the numbers stay unread
+    mixed = [*rows, "J0004,2024-03-02 08:00:00,盗窃,121.47,31.23,x"]
+    (tmp_path / "m").mkdir()
+    table, rejected, _ = ingest([_write(tmp_path / "m", mixed)], "cn110", now=NOW)
+    assert len(table) == 1 and list(rejected["reason"]) == ["unparseable_time"] * 3

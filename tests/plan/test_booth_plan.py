@@ -296,6 +296,28 @@ def test_network_honesty_figures_and_warnings_by_hand() -> None:
     assert network_honesty(plan)["largest_component"]["scope"] == "area"  # type: ignore[arg-type]
 
 
+def test_a_plan_of_an_area_without_a_fixed_station_warns_of_no_24h_cover() -> None:
+    """A tester's city simulation had 609 of 609 calls unserved under "stations only" in an
+    area with no station, and the plan had said nothing (synthetic plan)."""
+    from types import SimpleNamespace
+
+    from xunfang.plan.booth_plan import plan_warnings
+
+    plan = SimpleNamespace(
+        area=SimpleNamespace(name="area:东片"),
+        sites=pd.DataFrame({"kind": ["booth", "booth"]}),
+        snap_count=0,
+        network=SimpleNamespace(report=SimpleNamespace(largest_component_loss=lambda: None)),
+    )
+    (en,) = plan_warnings(plan)  # type: ignore[arg-type]
+    assert en.startswith("area:东片 has no fixed station in or near it: nothing covers it ")
+    assert "around the clock (24 h)" in en and "--stations" in en
+    (zh,) = plan_warnings(plan, "zh")  # type: ignore[arg-type]
+    assert zh.startswith("area:东片 内及附近没有固定派出所：全天 24 小时无警力覆盖")
+    plan.sites = pd.DataFrame({"kind": ["station", "booth"]})
+    assert plan_warnings(plan) == []  # type: ignore[arg-type]
+
+
 def test_frame_hint_counts_the_incidents_just_outside() -> None:
     """Most incidents beside the area (as a BD-09 file read as GCJ-02 puts them, about 1 km
     off): the too-few message says how many and to check --frame; worked by hand on a

@@ -84,6 +84,7 @@ def test_shanghai_plan_end_to_end_by_hand(data_dir: Path, tmp_path: Path) -> Non
     assert summary["output_frame"] == "gcj02"
     assert summary["network"]["one_way_known"] is True
     assert summary["mclp"]["status"] == "optimal"
+    assert summary["incident_timezone"] == "Asia/Shanghai"  # serve's clock (read_plan_record)
     record = read_plan_record(out)
     assert record.city is not None
     assert record.area == "西片,东片"  # the city file's default polygons

@@ -247,3 +247,32 @@ def test_sector_patrol_routes_on_the_zh_map_read_in_chinese() -> None:
     en = {t.name for t in block_map(dep, "en").data if t.mode == "lines+text"}
     assert {"B1 巡区", "B2 巡区"} <= zh and not any("sector" in n for n in zh)
     assert {"B1 sector", "B2 sector"} <= en
+
+
+def test_an_interrupted_write_leaves_no_summary_and_deploy_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C during a single-area deploy left deploy_summary.json without report.html and
+    exited 130 without a word: the summary is now written last (an earlier one removed
+    first), so its absence marks an incomplete folder, and the command says so."""
+    from xunfang.serve import deploy_report
+    from xunfang.serve.cli_deploy import interrupted_line
+
+    dep = deploy(None)
+    out = tmp_path / "dep"
+    deploy_report.write_deployment(dep, out)
+    assert (out / "deploy_summary.json").is_file() and (out / "report.html").is_file()
+
+    def stop(*_a: object, **_k: object) -> str:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(deploy_report, "render_deploy_html", stop)  # Ctrl-C at the report
+    with pytest.raises(KeyboardInterrupt):
+        deploy_report.write_deployment(dep, out)
+    assert (out / "deployment.csv").is_file() and not (out / "deploy_summary.json").exists()
+    assert interrupted_line(out, writing=True) == (
+        f"interrupted while writing: {out} is incomplete (deploy_summary.json, written last, "
+        "is missing, and report.html may be too); run again"
+    )
+    assert interrupted_line(out, writing=False) == f"interrupted: nothing written to {out}"
+    assert "输出不完整" in interrupted_line(out, writing=True, lang="zh")

@@ -409,12 +409,19 @@ def test_city_simulation_report_totals_are_sums_of_the_districts(
         assert row["median (min)"] == number(2)(p50) and row["90th pct (min)"] == number(2)(p90)
         assert row["within 3 min"] == percent(1)(within / len(calls))
         assert row["unit utilisation"] == percent(1)(util)
+        # the calls the mean leaves out stand beside it
+        unserved = len(calls) - len(served)
+        assert totals[f"{v}_unserved"] == unserved
+        assert row["unserved"] == count(unserved)
+        assert row["unserved share"] == percent(1)(unserved / len(calls))
+        assert row["mean of served (min)"] == number(2)(resp.mean() / 60)
         prio = _city_row(page.tables[2 + i])
         k = int(calls["priority"].min())
         rk = served.loc[served["priority"] == k, "response_s"].to_numpy()
         assert prio[f"P{k} min"] == " / ".join(
             number(2)(x) for x in (rk.mean() / 60, *(np.quantile(rk, [0.5, 0.9]) / 60))
         )
+    assert "Calls never served: stations only " in (out / "city_simulation_report.html").read_text()
     on = " ".join(page.computed_on)
     assert "central Shanghai (synthetic), March 2024" in on and "seed 20240301" in on
     assert "383 incidents of 2024-03 inside the districts, replayed" in on

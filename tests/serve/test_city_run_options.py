@@ -120,13 +120,17 @@ def test_the_city_simulation_prints_calls_per_replication() -> None:
         "stations_calls": 246.0,
         "stations_share_within_3min": 0.5,
         "stations_mean_response_min": 2.5,
+        "stations_unserved": 40.0,
+        "stations_share_unserved": 40 / 246,
     }
+    # the mean is over served calls: the 20 calls per replication never served stand beside it
     assert city_sim_lines(totals, 2) == [
         "stations: 123 calls per replication (2 replications), within 3 min 50.0%, "
-        "mean response 2.50 min"
+        "unserved 20 (16.3%), mean response 2.50 min (of served calls)"
     ]
     (zh,) = city_sim_lines(totals, 2, "zh")
     assert "每次重复 123 起报警（共 2 次重复）" in zh and "246" not in zh
+    assert "未处置 20 起（16.3%），平均响应 2.50 分钟（仅计已处置警情）" in zh
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])

@@ -198,10 +198,19 @@ def test_sighting_alert_call_expiry_edit_and_the_officers_view(api: TestClient) 
     assert me_j["call"]["caller_phone"] == "13800138000"
     other = api.get(f"/api/calls/{call['id']}", headers=OFF2).json()
     assert other["caller_phone"] == "138****8000"
+    # one rule at both doors: the call itself, read by the assigned officer, unmasked too
+    # (a tester saw it masked there while /api/field/me showed it), and audited alike
+    mine = api.get(f"/api/calls/{call['id']}", headers=OFF).json()
+    assert (
+        mine["caller_phone"] == "13800138000" and mine["caller_name"] == me_j["call"]["caller_name"]
+    )
     reads = [
         a for a in api.get("/api/audit", headers=ADM).json() if a["action"] == "call.contact_read"
     ]
-    assert [(a["username"], a["resource_id"]) for a in reads] == [("off", str(call["id"]))]
+    assert sorted((a["username"], a["resource_id"]) for a in reads) == [
+        ("off", str(call["id"])),
+        ("off", str(call["id"])),
+    ]
     # 签收 by the assigned unit; another officer may not
     assert api.post(f"/api/calls/{call['id']}/ack", headers=OFF2).status_code == 403
     acked = _post(api, f"/api/calls/{call['id']}/ack", {}, OFF)

@@ -130,6 +130,34 @@ def test_bidi_refused_on_edits_sightings_and_cli_user_names(
     assert r.exit_code == 2 and "'ad\\u202emin'" in r.output, r.output
 
 
+def test_zero_width_characters_are_stripped_from_text_fields(lite: TestClient) -> None:
+    # pasted from a chat app: U+200B inside the address, U+FEFF before the name, U+2060
+    # inside the phone and the description; stored without them, so a search finds them
+    cid = _call(
+        lite,
+        address="南京\u200b东路100号",
+        caller_name="\ufeff张三",
+        caller_phone="138\u20600013 8000",
+        description="lost\u200b wallet\u2060",
+    )
+    r = lite.get(f"/api/calls/{cid}", headers=DISP)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["address"] == "南京东路100号" and body["description"] == "lost wallet"
+    r = lite.patch(f"/api/calls/{cid}", json={"address": "\u2060外滩\u200b1号"}, headers=DISP)
+    assert r.status_code == 200 and r.json()["address"] == "外滩1号", r.text
+    # nothing left but invisible characters: an empty name, refused as one
+    r = lite.post(
+        "/api/calls",
+        json={"call_type": "theft", **CALL_AT_11, "caller_name": "\u200b\ufeff"},
+        headers=DISP,
+    )
+    assert r.status_code == 422, r.text
+    # the caller's name and phone, as the dispatcher sees them (the phone masked)
+    r = lite.get(f"/api/calls/{cid}", headers=DISP)
+    assert "\ufeff" not in r.text and "\\ufeff" not in r.text and "\\u2060" not in r.text
+
+
 # ---------------------------------------------------------------------------- masks
 def test_ingest_and_the_api_mask_a_phone_alike(lite: TestClient) -> None:
     phones = ["13812345678", "+86 138-1234-5678", "021-6432-1234", "+1 (312) 555-0100", "110"]

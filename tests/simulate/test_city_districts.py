@@ -32,10 +32,38 @@ def test_sim_totals_are_sums_of_district_counts() -> None:
     assert t["booths_share_within_3min"] == pytest.approx(105 / 400)
     # mean response of served calls: 138,000 s / 390 calls, in minutes
     assert t["booths_mean_response_min"] == pytest.approx(138_000 / 390 / 60)
+    # beside it, the calls it leaves out: 400 - 390 = 10 never served, 2.5 %
+    assert t["booths_unserved"] == 10 and t["booths_share_unserved"] == pytest.approx(0.025)
     assert t["wall_time_s_sum"] == 8.0 and t["cpu_time_s_sum"] == 6.0
     row = a.to_dict()
     assert row["booths_share_within_3min"] == pytest.approx(0.45)
     assert row["booths_mean_response_min"] == pytest.approx(200 / 60)
+    assert row["booths_unserved"] == 10 and row["booths_share_unserved"] == pytest.approx(0.1)
+
+
+def test_an_area_without_a_station_shows_every_call_unserved() -> None:
+    # the tester's case: no station in the area, so under "stations" none of 609 calls is
+    # served and the mean (over served calls) is nan; under "booths" (08-20 h) 400 of 609
+    # are served at a mean of 3.86 min: the headline must say 209 (34.3 %) are not
+    s = SimDistrictSummary(
+        "area:east",
+        1,
+        {
+            "stations": {"calls": 609, "served": 0, "within_3min": 0, "response_s_sum": 0},
+            "booths": {
+                "calls": 609,
+                "served": 400,
+                "within_3min": 300,
+                "response_s_sum": 400 * 231.6,
+            },
+        },
+    )
+    row = s.to_dict()
+    assert row["stations_unserved"] == 609 and row["stations_share_unserved"] == 1.0
+    assert np.isnan(row["stations_mean_response_min"])
+    assert row["booths_unserved"] == 209
+    assert row["booths_share_unserved"] == pytest.approx(209 / 609)
+    assert row["booths_mean_response_min"] == pytest.approx(3.86)
 
 
 def test_city_percentiles_pool_the_calls_and_utilisation_is_weighted() -> None:

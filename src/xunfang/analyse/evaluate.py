@@ -59,11 +59,31 @@ from xunfang.ingest.incidents import (
     IngestReport,
     Profile,
     ingest,
+    ingested_folder_table,
+    ingested_inputs,
     read_incident_table,
+    read_ingested_tables,
 )
 from xunfang.ingest.profiles import FrameName
 
 FRACTIONS = (0.01, 0.02, 0.05, 0.10, 0.20)
+PAIRED_COLUMNS = (
+    "method",
+    "baseline",
+    "fraction",
+    "windows",
+    "events_per_window",
+    "mean_diff",
+    "ci_lo",
+    "ci_hi",
+    "t_p",
+    "wilcoxon_p",
+    "noise_se",
+    "few_incidents",
+    "verdict",
+)
+"""The columns of :func:`paired_tests` (``paired.csv``), also of an empty table: a run of
+the baseline alone (``--methods naive``) or with none has no pair to test."""
 TOO_FEW_WINDOWS = "too few windows to test (needs ≥ {n} for p < {alpha:g})"
 """The paired tests' verdict when the Wilcoxon test cannot reach ``alpha`` with so few
 windows (:func:`wilcoxon_min_windows`), filled in with that number and ``alpha``."""
@@ -361,7 +381,7 @@ class Evaluation:
         methods = list(dict.fromkeys(self.rows["method"])) if len(self.rows) else []
         base = baseline or next((m for m in methods if is_naive(m)), None)
         if base is None or base not in methods:
-            return pd.DataFrame()
+            return pd.DataFrame(columns=list(PAIRED_COLUMNS))
         sub = self.rows[self.rows["offset_m"] == self.rows["offset_m"].min()]
         return paired_tests(sub, base)
 
@@ -504,7 +524,7 @@ def paired_tests(
                 "verdict": verdict,
             }
         )
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, columns=list(PAIRED_COLUMNS))
 
 
 def rolling_origin(
@@ -813,18 +833,31 @@ class EvaluationRun:
 
 def load_incidents(
     files: Sequence[Path],
-    profile: str | Profile,
+    profile: str | Profile | None,
     crs: str | None,
     frame: FrameName | None = None,
 ) -> tuple[IncidentTable, IngestReport | None]:
-    """Read incident CSVs (or one ingested parquet) projected to ``crs``, lon/lat columns
-    in ``frame`` (default the profile's)."""
+    """Read incident files projected to ``crs``, lon/lat columns in ``frame`` (default the
+    profile's); ingested tables (``xunfang ingest`` folders or their ``.parquet``) are read
+    back as written, with no profile (:func:`xunfang.ingest.incidents.read_ingested_tables`).
+
+    Raises
+    ------
+    ValidationError
+        If no files are given, or raw files come with no ``profile``.
+    """
     paths = [Path(p) for p in files]
     if not paths:
         raise ValidationError("no incident files given: pass --incidents FILE [FILE ...]")
-    if len(paths) == 1 and paths[0].suffix == ".parquet":
-        table = read_incident_table(paths[0])
-        return (table.reproject(crs) if crs else table), None
+    if ingested_inputs(paths):
+        if crs is None:  # the first table's own CRS
+            first = ingested_folder_table(paths[0]) or paths[0]
+            crs = read_incident_table(first).crs.to_string()
+        table = read_ingested_tables(paths, crs)
+        assert table is not None  # ingested_inputs said so
+        return table, None
+    if profile is None:
+        raise ValidationError("no ingest profile: give --profile, --mapping or a city file")
     table, _rejected, report = ingest(paths, profile, crs=crs, frame=frame)
     return table, report
 
@@ -1014,8 +1047,9 @@ def read_study(spec: EvaluationSpec) -> tuple[IncidentTable, IngestReport | None
     elif crs is None and spec.area is not None and spec.boundary_dir is not None:
         probe = "district:1" if spec.area.strip().lower() == "city" else spec.area
         crs = load_study_area(spec.boundary_dir, probe).crs.to_string()
-    if spec.profile is not None:
-        profile: str | Profile = spec.profile
+    profile: str | Profile | None = spec.profile
+    if profile is not None or ingested_inputs(spec.incident_files):
+        pass  # ingested tables are read back as written, with no profile
     elif spec.city is not None:
         profile = spec.city.ingest_profile()
     else:

@@ -19,7 +19,7 @@ from xunfang.analyse.evaluate import EvaluationSpec, read_study, select_types, s
 from xunfang.analyse.forecast._base import Forecast, Window, rolling_windows
 from xunfang.analyse.forecast.learned import GradientBoosted
 from xunfang.analyse.forecast.registry import make_forecaster
-from xunfang.analyse.forecast.select import Selection
+from xunfang.analyse.forecast.select import Selection, error_text
 from xunfang.analyse.grid import Grid
 from xunfang.errors import ValidationError
 from xunfang.ingest.incidents import IncidentTable, IngestReport
@@ -134,7 +134,8 @@ def fallback_notes(
         "cell's incidents over the whole history as a daily rate"
     )
     zh = (
-        f"{method} 无法预测此类别（{history_days:.0f} 天历史中仅 {n_incidents} 起警情：{exc}）；"
+        f"{method} 无法预测此类别（{history_days:.0f} 天历史中仅 {n_incidents} 起警情："
+        f"{error_text(str(exc), 'zh')}）；"
         "改用朴素计数：各网格在全部历史中的警情数折算为日均值"
     )
     return en, zh

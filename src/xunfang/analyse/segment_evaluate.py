@@ -63,7 +63,7 @@ class SegmentEvaluationSpec:
     incident_files
         Incident files (read with ``profile``) or one ingested ``.parquet``.
     profile
-        Ingest profile or mapping.
+        Ingest profile or mapping; ``None`` for ingested tables (read back as written).
     city
         The city: its study area and road network.
     area
@@ -91,7 +91,7 @@ class SegmentEvaluationSpec:
     """
 
     incident_files: tuple[Path, ...]
-    profile: str | Profile
+    profile: str | Profile | None
     city: City
     area: str
     frame: FrameName | None = None

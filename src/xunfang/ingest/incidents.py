@@ -55,8 +55,10 @@ rows, and such an id stands for no call (rows sharing it are not duplicates), so
 name and row identify the row instead. A number in an Excel time column is an Excel serial
 date (a date cell formatted as a number: 45370.5 is 2024-03-19 12:00 in the 1900 date
 system, the 1904 system when the workbook uses it) and is read as that date, named in a
-note (:func:`xunfang.ingest.readers._excel_serial`); a number in a CSV time column is only
-what the layout's formats make of it.
+note (:func:`xunfang.ingest.readers._excel_serial`). A CSV time column is read so only when
+*every* cell in it is such a number from 1970 to 2100 (an Excel sheet saved as CSV with its
+date column formatted as a number: :func:`xunfang.ingest.readers._csv_excel_serials`);
+otherwise its numbers are only what the layout's formats make of them.
 
 Step times: a step time that cannot be read, lies after the ingest (plus
 ``future_tolerance``), or lies before the call or an earlier step of the call (an arrival
@@ -177,6 +179,10 @@ ENCODING_FIELD = "(encoding)"
 OUTSIDE_SHARE = 0.5
 """When more than this share of the located rows fall outside the study area, a note names
 the frames the area and the incidents were read in (a frame mix-up is the usual cause)."""
+OUTSIDE_SHARE_FRAME_MIX = 0.1
+"""The same note's threshold when the area and the incidents were read in different frames:
+a frame mix-up moves points some 500 m (GCJ-02 against WGS-84), which puts only the rows
+near the boundary outside (a tester's district: 27 %), far fewer than half."""
 FUTURE_TOLERANCE = pd.Timedelta(days=1)
 """A row may lie this much after the time of the ingest before it counts as ``future_time``."""
 EARLIEST = pd.Timestamp("1970-01-01", tz="UTC")
@@ -450,7 +456,17 @@ def ingested_folder_table(path: Path) -> Path | None:
     return None
 
 
-def read_ingested_tables(paths: Sequence[str | Path], crs: CRS) -> IncidentTable | None:
+def ingested_inputs(paths: Sequence[str | Path]) -> bool:
+    """True when ``paths`` hold an ingested table (a ``.parquet`` written by ``xunfang
+    ingest``, or the folder holding one): such inputs are read back by
+    :func:`read_ingested_tables` and need no ingest profile, whatever the command."""
+    return any(
+        Path(p).suffix.lower() == ".parquet" or ingested_folder_table(Path(p)) is not None
+        for p in paths
+    )
+
+
+def read_ingested_tables(paths: Sequence[str | Path], crs: CRS | str) -> IncidentTable | None:
     """The incidents of ingested tables (``.parquet`` written by ``xunfang ingest``, or the
     folder holding one) as one table in ``crs`` (metres), in the order given; None when
     ``paths`` is empty or holds no such table, so that the caller ingests raw files.
@@ -1282,14 +1298,17 @@ def ingest(
         good[col] = good[col].astype("string")
     counts = Counter(rejected["reason"])
     n_located = int(located.sum())
-    if area is not None and n_located and counts["outside_area"] > OUTSIDE_SHARE * n_located:
+    inc_frames = {str(f["frame"]) for f in files_info}
+    mixed = area_frame is not None and inc_frames != {area_frame}
+    limit = OUTSIDE_SHARE_FRAME_MIX if mixed else OUTSIDE_SHARE
+    if area is not None and n_located and counts["outside_area"] > limit * n_located:
         outside: dict[str, Any] = {
             "n": counts["outside_area"],
             "of": n_located,
             "share": counts["outside_area"] / n_located,
             "area": area_name or "the area",
             "frame": area_frame or "?",
-            "inc": ", ".join(sorted({str(f["frame"]) for f in files_info})),
+            "inc": ", ".join(sorted(inc_frames)),
         }
         notes.append(text("mostly_outside", "en", **outside))
         notes_zh.append(

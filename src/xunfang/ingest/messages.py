@@ -117,7 +117,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "mostly_outside": (
             "{n} of {of} located rows ({share:.0%}) fall outside {area}: the area was read in "
             "frame {frame}, the incidents in {inc}; if the boundary file is in another frame, "
-            "give it with --boundary-frame"
+            "give it with --boundary-frame, if the incidents are, with --frame"
         ),
         "second": "second",
         "minute": "minute",
@@ -197,7 +197,8 @@ _TEXT: dict[str, dict[str, str]] = {
         ),
         "mostly_outside": (
             "{of} 条有坐标的行中 {n} 条（{share:.0%}）位于 {area} 之外：区域按 {frame} 坐标系读取，"
-            "警情按 {inc} 读取；如边界文件是其他坐标系，请用 --boundary-frame 指定"
+            "警情按 {inc} 读取；如边界文件是其他坐标系，请用 --boundary-frame 指定，"
+            "如警情是其他坐标系，请用 --frame 指定"
         ),
         "step_before": (
             "{file}：{field} 早于 {other}：{n} 行，例如第 {row} 行（该环节时间置空，警情保留）"

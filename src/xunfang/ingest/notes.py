@@ -128,6 +128,22 @@ _NOTES: dict[str, dict[str, str]] = {
             "kept in the largest strongly connected component ({left} left out), {pieces} road "
             "pieces, {km:.1f} km."
         ),
+        # plan/roster.py read_calendar
+        "schools_read": (
+            "{n} schools read from {file} ({counts}); bell times are not in the file: the "
+            "calendar's windows set them"
+        ),
+        # ingest/city.py City.incident_frame_note
+        "frame_from_area": (
+            "Incident coordinates read as {frame}, the frame of the area's boundary: "
+            "{profile} states no frame for them and no --frame was given; if they are in "
+            "another frame, give it with --frame (wgs84, gcj02 or bd09)."
+        ),
+        "frame_assumed_wgs84": (
+            "Incident coordinates read as WGS-84: {profile} states no frame for them and no "
+            "--frame was given; exports in China are often GCJ-02 (AMap, Tencent) or BD-09 "
+            "(Baidu): if so, give --frame gcj02 or --frame bd09."
+        ),
         # plan/booth_plan.py _fixed_sites
         "stations_left_out": (
             "{used} of {total} stations of {source} used; left out (more than {buffer_m:.0f} m "
@@ -275,6 +291,17 @@ _NOTES: dict[str, dict[str, str]] = {
         "cut_network": (
             "从更大的路网（{big} 个节点）中裁出 {name}：区域内 {inside} 个节点，最大强连通分量保留 "
             "{kept} 个（剔除 {left} 个），{pieces} 段道路，共 {km:.1f} 公里。"
+        ),
+        "schools_read": (
+            "从 {file} 读取 {n} 所学校（{counts}）；文件中没有上下学时间：由日程规则的时段设定"
+        ),
+        "frame_from_area": (
+            "警情坐标按区域边界的坐标系 {frame} 读取：{profile} 未写明其坐标系，也未给出 --frame；"
+            "如警情是其他坐标系，请用 --frame 指定（wgs84、gcj02 或 bd09）。"
+        ),
+        "frame_assumed_wgs84": (
+            "警情坐标按 WGS-84 读取：{profile} 未写明其坐标系，也未给出 --frame；国内导出数据常为 "
+            "GCJ-02（高德、腾讯）或 BD-09（百度）坐标：如是，请用 --frame gcj02 或 --frame bd09。"
         ),
         "stations_left_out": (
             "使用 {source} 中 {total} 个派出所中的 {used} 个；未使用（距 {area} 超过 "

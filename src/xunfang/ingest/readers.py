@@ -861,6 +861,9 @@ def _read_csv(
         problems[at[at >= 0]] = "undecodable"  # before the first record: title lines
     if (problems != "").any():  # never a shifted, padded or cut row: blank it (docstring)
         raw.loc[problems != "", :] = None
+    serial_note = _csv_excel_serials(raw, layout.time, lines_of)
+    if serial_note is not None:
+        notes.append(serial_note)
     return RawFile(
         raw,
         layout,
@@ -873,6 +876,43 @@ def _read_csv(
         fields=n_fields,
         header_fields=len(names),
     )
+
+
+CSV_SERIAL_RANGE = (25_569.0, 73_051.0)
+"""Excel serial dates a CSV time column may hold to be read as such: 1970-01-01 (25569) to
+2100-01-01 (73051), the 1900 date system."""
+_SERIAL_TEXT = re.compile(r"\d{5}(?:\.\d+)?")
+
+
+def _csv_excel_serials(raw: pd.DataFrame, col: str, lines: np.ndarray) -> dict[str, str] | None:
+    """Replace, in place, the cells of the time column ``col`` of a CSV by the dates they
+    stand for when the **whole** column is Excel serial dates (an export from Excel of a
+    date column formatted as a number: ``45370.5``): every non-empty cell five digits,
+    optionally with a fraction, within :data:`CSV_SERIAL_RANGE`. A column that mixes them
+    with other text is left to the layout's formats (a lone 45370 among dates is more
+    likely a typing slip than a date). Returns the ``excel_serial`` note naming the lines,
+    or None when nothing was read so. Workbooks read every number of their time column so
+    (:func:`_excel_serial`); a CSV has no cell types, hence the stricter rule."""
+    if col not in raw.columns:
+        return None
+    cells = raw[col]
+    filled = cells.notna().to_numpy()
+    if not filled.any():
+        return None
+    text = cells[filled].astype(str).str.strip()
+    if not text.map(lambda t: _SERIAL_TEXT.fullmatch(t) is not None).all():
+        return None
+    values = text.astype(float)
+    lo, hi = CSV_SERIAL_RANGE
+    if not ((values >= lo) & (values < hi)).all():
+        return None
+    raw.loc[filled, col] = [_excel_serial(v, None) for v in values.to_numpy()]
+    return {
+        "key": "excel_serial",
+        "col": col,
+        "n": str(int(filled.sum())),
+        "rows": _line_list([int(r) for r in np.asarray(lines)[filled]]),
+    }
 
 
 def _record_lines(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import re
 from pathlib import Path
 from typing import IO
 
@@ -22,7 +23,7 @@ from xunfang import strict_json
 from xunfang.errors import DataFileError, ValidationError
 from xunfang.ingest.areas import StudyArea
 from xunfang.ingest.coords import to_wgs84
-from xunfang.ingest.readers import HeaderRow, find_header
+from xunfang.ingest.readers import HeaderRow, _decode_lines, detect_encoding, find_header
 from xunfang.units import WGS84
 
 NAME_COLUMNS = ("name", "site", "site_name", "district", "name_of_school", "名称", "站点")
@@ -122,7 +123,7 @@ def read_sites(
     *,
     frame: str | None = "wgs84",
     name_column: str | None = None,
-    encoding: str = "utf-8-sig",
+    encoding: str = "auto",
     sheet: str | int = 0,
     header_row: HeaderRow = "auto",
 ) -> gpd.GeoDataFrame:
@@ -143,7 +144,10 @@ def read_sites(
         Column holding the site name; default the first of :data:`NAME_COLUMNS` present,
         else ``"site N"``.
     encoding
-        Text encoding of a CSV.
+        Text encoding of a CSV; ``auto`` (the default) decides it from the bytes by the
+        incident reader's rule (:func:`xunfang.ingest.readers.detect_encoding`: a
+        byte-order mark, UTF-16, UTF-8, else GB18030/GBK when the text is Chinese), so a
+        station list saved by Excel in China (GBK) reads as it is.
     sheet
         Excel sheet name or 0-based index.
     header_row
@@ -194,11 +198,7 @@ def read_sites(
             raise DataFileError(path, f"not a readable Excel workbook ({exc})") from exc
         rows: list[list[object]] = grid.astype(object).where(grid.notna(), None).values.tolist()
     elif suffix in (".csv", ".txt", ".gz"):
-        try:
-            with _open_text(path, encoding) as fh:
-                rows = [list(r) for r in csv.reader(fh)]
-        except UnicodeDecodeError as exc:
-            raise DataFileError(path, f"not valid {encoding}; pass the right encoding") from exc
+        rows = _csv_rows(path, encoding)
         if not rows:
             raise DataFileError(path, "file is empty")
     else:
@@ -313,6 +313,41 @@ def _text_cell(value: object) -> object:
     if value is None or (isinstance(value, float) and np.isnan(value)) or value == "":
         return np.nan
     return str(value)
+
+
+def _csv_rows(path: Path, encoding: str) -> list[list[object]]:
+    """The records of a CSV site file, its encoding told from its bytes when ``auto``.
+
+    One rule with the incident reader (:func:`xunfang.ingest.readers.detect_encoding`,
+    and a GBK file with some UTF-8 lines read line by line). A file the rule cannot
+    decide is refused saying to save it as UTF-8: a site list has no ``--encoding``.
+    """
+    if encoding == "auto":
+        try:
+            enc = detect_encoding(path)
+        except DataFileError as exc:
+            told = re.search(r"(is not UTF-8 and .*?): the bytes do not decide", str(exc))
+            why = told.group(1) if told else "is not UTF-8"
+            raise DataFileError(
+                path,
+                f"site file {why}: a site file is read as UTF-8, UTF-16 or GB18030/GBK "
+                "(told from its bytes); save it as UTF-8",
+                row=exc.row,
+            ) from None
+    else:
+        enc = encoding
+    try:
+        mixed = _decode_lines(path, enc, utf8_too=enc == "gb18030", reject=False)
+        if mixed is not None:
+            return [list(r) for r in csv.reader(mixed[0])]
+        with _open_text(path, enc) as fh:
+            return [list(r) for r in csv.reader(fh)]
+    except UnicodeDecodeError as exc:
+        raise DataFileError(
+            path,
+            f"site file is not valid {enc} (byte {exc.start} of a line): "
+            "save it as UTF-8 or GB18030/GBK",
+        ) from exc
 
 
 def _open_text(path: Path, encoding: str) -> IO[str]:

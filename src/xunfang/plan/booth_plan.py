@@ -1026,7 +1026,9 @@ class PlanRecord:
         The study area name as given to the plan.
     city
         The city recorded (``None`` for a plan written before cities were recorded: the
-        default city then).
+        default city then); when it states no time zone, the one the plan's incidents were
+        read in (``incident_timezone``, else the ingest report's), so that ``serve`` of a
+        Shanghai plan made with ``--boundary`` reports on Shanghai time, not UTC.
     output_frame
         The frame of the lon/lat in the plan's CSV/GeoJSON files.
     """
@@ -1059,11 +1061,23 @@ def read_plan_record(plan_dir: str | Path) -> PlanRecord:
         )
     except (ValueError, AttributeError) as exc:
         raise DataFileError(path, f"unreadable plan summary: {exc}") from exc
+    zone = _recorded_timezone(doc)
+    if city is not None and city.timezone is None and zone is not None:
+        city = replace(city, timezone=zone)  # the clock the plan's incidents were read on
     return PlanRecord(
         area=None if area is None else str(area),
         city=city,
         output_frame=str(doc.get("output_frame", "wgs84")),
     )
+
+
+def _recorded_timezone(doc: dict[str, Any]) -> str | None:
+    """The time zone a plan summary records for its incidents: ``incident_timezone``, else
+    (a plan written before it was recorded) its ingest report's ``timezone``."""
+    zone = doc.get("incident_timezone")
+    if not zone and isinstance(doc.get("ingest"), dict):
+        zone = doc["ingest"].get("timezone")
+    return str(zone) if zone else None
 
 
 def plan_incident_period(plan_dir: str | Path) -> tuple[str, str] | None:
@@ -1145,6 +1159,28 @@ def network_honesty(plan: BoothPlan) -> dict[str, Any]:
         if max(loss["share_km"], loss["share_nodes"]) > LEFT_OUT_WARN_SHARE:
             warn.append("largest_component")
     return {"snap": snap, "largest_component": loss, "warnings": warn}
+
+
+def plan_warnings(plan: BoothPlan, lang: str = "en") -> list[str]:
+    """Every warning of a plan in ``lang`` (``en``, ``zh``), for the terminal (single-area
+    and city plans) and the report: an area with no fixed station (no station of the
+    stations file within the station buffer, and no ``--fixed-sites``: nothing covers it
+    around the clock, its booths only in their shifts, so a simulation's ``stations``
+    variant serves none of its calls and night calls wait for the morning shift), then
+    :func:`network_warnings`."""
+    out = []
+    if not (plan.sites["kind"] == "station").any():
+        out.append(
+            f"{plan.area.name} 内及附近没有固定派出所：全天 24 小时无警力覆盖，岗亭只在其班次内覆盖"
+            "（仿真“仅派出所”方案中本区警情无一得到处置，夜间警情要等到早班）；请用 --stations "
+            "提供派出所，或检查 station_buffer_m"
+            if lang == "zh"
+            else f"{plan.area.name} has no fixed station in or near it: nothing covers it "
+            "around the clock (24 h), its booths only during their shifts (a simulation's "
+            '"stations only" serves none of its calls, and night calls wait for the morning '
+            "shift); give the stations with --stations, or check station_buffer_m"
+        )
+    return out + network_warnings(plan, lang)
 
 
 def network_warnings(plan: BoothPlan, lang: str = "en") -> list[str]:

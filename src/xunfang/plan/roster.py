@@ -89,6 +89,7 @@ from typing import Any
 import numpy as np
 
 from xunfang.errors import DataFileError, ValidationError
+from xunfang.ingest.notes import Note
 
 __all__ = [
     "DAY_NAMES",
@@ -1078,11 +1079,7 @@ def calendar_from_mapping(
                             label = f"{label} ({seen[label]})"
                         places.append(Place(label, float(geom.x), float(geom.y), f"school:{t}"))
                     counts = {t: int((types == t).sum()) for t in sorted(school_types)}
-                    notes.append(
-                        f"{len(frame)} schools read from {path.name} "
-                        f"({', '.join(f'{k} {v}' for k, v in counts.items())}); bell times "
-                        "are not in the file: the calendar's windows set them"
-                    )
+                    notes.append(Note("schools_read", n=len(frame), file=path.name, counts=counts))
     raw_places = data.get("place", [])
     if not isinstance(raw_places, list):
         problems.add("place", "must be a list of [[place]] tables")

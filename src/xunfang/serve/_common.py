@@ -112,6 +112,33 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
                 ("", ""),
             )
         ),
+        *(
+            (
+                r"site file is not UTF-8 and "
+                + why
+                + r": a site file is read as UTF-8, UTF-16 or GB18030/GBK \(told from its "
+                r"bytes\); save it as UTF-8",
+                "点位文件不是 UTF-8 编码，且"
+                + why_zh
+                + "：点位文件按 UTF-8、UTF-16 或 GB18030/GBK 读取（由字节判断）；请另存为 UTF-8",
+            )
+            for why, why_zh in (
+                (r"its bytes are not GB18030 either", "其字节也不是 GB18030"),
+                (
+                    r"line (\d+) is neither UTF-8 nor GB18030",
+                    "第 {0} 行既不是 UTF-8 也不是 GB18030",
+                ),
+                (
+                    r"read as GB18030 only (\d+) of its (\d+) non-ASCII characters are Chinese",
+                    "按 GB18030 读取时，{1} 个非 ASCII 字符中只有 {0} 个是中文",
+                ),
+            )
+        ),
+        (
+            r"site file is not valid (\S+) \(byte (\d+) of a line\): save it as UTF-8 or "
+            r"GB18030/GBK",
+            "点位文件不是有效的 {0} 编码（某行第 {1} 个字节）：请另存为 UTF-8 或 GB18030/GBK",
+        ),
         (
             r"unknown encoding (.+) \(--encoding or the mapping's encoding key\)",
             "未知编码 {0}（--encoding 或映射文件的 encoding）",

@@ -46,20 +46,26 @@ _TEXT: dict[str, dict[str, str]] = {
     "lead": {
         "en": "{month}, {n} districts, {reps} replication(s): {calls} calls per compared "
         "scenario over the replications. "
-        "Calls with a unit on scene within 3 min: {shares}.",
+        "Calls with a unit on scene within 3 min: {shares}. Calls never served: {unserved}.",
         "zh": "{month}，{n} 个辖区，{reps} 次重复：每个对比方案共 {calls} 起警情（全部重复）。"
-        "3 分钟内到场的比例：{shares}。",
+        "3 分钟内到场的比例：{shares}。未处置的警情：{unserved}。",
     },
     "stations": {"en": "stations only", "zh": "仅派出所"},
     "booths": {"en": "stations + booths", "zh": "派出所+岗亭"},
     "deployment": {"en": "stations + booths + deployment", "zh": "派出所+岗亭+勤务部署"},
     "card_share": {"en": "within 3 min, {v}", "zh": "3 分钟内到场率（{v}）"},
-    "card_mean": {"en": "mean response, {v}", "zh": "平均响应时间（{v}）"},
+    "card_mean": {
+        "en": "mean response of served calls, {v}",
+        "zh": "已处置警情的平均响应时间（{v}）",
+    },
+    "card_unserved": {"en": "calls unserved, {v}", "zh": "未处置警情（{v}）"},
     "card_calls": {"en": "calls (all replications)", "zh": "警情（全部重复）"},
     "min": {"en": "{x} min", "zh": "{x} 分钟"},
     "calls": {"en": "calls", "zh": "警情"},
     "served": {"en": "served", "zh": "已处置"},
-    "mean": {"en": "mean (min)", "zh": "平均（分钟）"},
+    "mean": {"en": "mean of served (min)", "zh": "已处置平均（分钟）"},
+    "unserved": {"en": "unserved", "zh": "未处置"},
+    "share_unserved": {"en": "unserved share", "zh": "未处置比例"},
     "p50": {"en": "median (min)", "zh": "中位数（分钟）"},
     "p90": {"en": "90th pct (min)", "zh": "90 分位（分钟）"},
     "within": {"en": "within 3 min", "zh": "3 分钟内"},
@@ -124,9 +130,13 @@ _TEXT: dict[str, dict[str, str]] = {
     "colour": {"en": "within 3 min", "zh": "3 分钟内"},
     "note_response": {
         "en": "Response time: call received to a unit on scene (call processing, queueing, "
-        'dispatch delay and travel). "Within 3 min" counts unserved calls as not reached.',
+        'dispatch delay and travel). "Within 3 min" counts unserved calls as not reached; '
+        "the mean, median and 90th percentile are of the served calls only, so read them "
+        'beside "unserved": calls no unit reached in the month (an area without a station '
+        "has no unit outside the booths' shifts).",
         "zh": "响应时间：接警至警力到场（接警处理、排队、派警延迟与途中时间）。"
-        "“3 分钟内”将未处置的警情计为未到达。",
+        "“3 分钟内”将未处置的警情计为未到达；平均值、中位数与 90 分位数只计已处置的警情，"
+        "须与“未处置”一并阅读：当月没有警力到场的警情（没有派出所的区域在岗亭班次之外无警力）。",
     },
     "note_pooled": {
         "en": "Medians and 90th percentiles are of the served calls of every replication "
@@ -251,6 +261,8 @@ def render_city_sim_html(
         columns = [
             Column(f"{v}_calls", tr("calls"), count),
             Column(f"{v}_served", tr("served"), count),
+            Column(f"{v}_unserved", tr("unserved"), count),
+            Column(f"{v}_share_unserved", tr("share_unserved"), pct),
             Column(f"{v}_mean_response_min", tr("mean"), number(2)),
             Column(f"{v}_response_p50_min", tr("p50"), number(2)),
             Column(f"{v}_response_p90_min", tr("p90"), number(2)),
@@ -290,6 +302,7 @@ def render_city_sim_html(
             f"{html.escape(area_text(r['area'], lang))}<br>"
             + "<br>".join(
                 f"{_label(v, lang)}: {pct(r.get(f'{v}_share_within_3min'))}, "
+                f"{tr('unserved')} {pct(r.get(f'{v}_share_unserved'))}, "
                 f"{tr('mean')} {number(2)(r.get(f'{v}_mean_response_min'))}"
                 for v in variants
             )
@@ -302,6 +315,12 @@ def render_city_sim_html(
     cards = [(count(t.get(f"{variants[0]}_calls")), tr("card_calls"))] if variants else []
     for v in variants:
         cards.append((pct(t[f"{v}_share_within_3min"]), tr("card_share", v=_label(v, lang))))
+        cards.append(
+            (
+                f"{count(t[f'{v}_unserved'])} ({pct(t[f'{v}_share_unserved'])})",
+                tr("card_unserved", v=_label(v, lang)),
+            )
+        )
         cards.append(
             (
                 tr("min", x=number(2)(t[f"{v}_mean_response_min"])),
@@ -320,6 +339,11 @@ def render_city_sim_html(
             shares=", ".join(
                 f"{_label(v, lang)} {pct(t[f'{v}_share_within_3min'])}" for v in variants
             ),
+            unserved=", ".join(
+                f"{_label(v, lang)} {count(t[f'{v}_unserved'])} ({pct(t[f'{v}_share_unserved'])})"
+                for v in variants
+            )
+            or "–",
         ),
         cards=cards,
         computed_on=computed_on,

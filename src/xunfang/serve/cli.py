@@ -416,6 +416,9 @@ def plan_cmd(
             )
         _city_plan(config, area, out, scheduler, workers, lang, data_dir, output_frame)
         return
+    union = one_area_note(area, lang)
+    if union:
+        console.print(f"[dim]{escape(union)}[/]", soft_wrap=True)
     steps = [
         "study area",
         "ingest incidents",
@@ -621,9 +624,9 @@ def _print_plan_summary(plan: BoothPlan, lang: str = "en") -> None:
         )
     for note in net.notes:
         console.print(f"  [dim]{escape(note_text(note, lang))}[/]")
-    from xunfang.plan.booth_plan import network_warnings
+    from xunfang.plan.booth_plan import plan_warnings
 
-    for warning in network_warnings(plan, lang):
+    for warning in plan_warnings(plan, lang):
         console.print(
             f"[bold yellow]{'警告' if zh else 'warning'}:[/] {escape(warning)}", soft_wrap=True
         )
@@ -683,6 +686,20 @@ def _print_plan_summary(plan: BoothPlan, lang: str = "en") -> None:
     for h in plan.hotspots:
         group = tax.label(h.group, lang) if h.group != "all" else ("全部" if zh else "all")
         console.print("  " + h.sentence(group, lang))
+
+
+def one_area_note(area: str | None, lang: str = "en") -> str | None:
+    """The note ``plan`` prints for ``--area KIND:A,B,C`` without ``--each``: the list is
+    planned as ONE area (the union of its polygons), which a user may have meant as one
+    plan each; None for a single name."""
+    names = [n.strip() for n in (area or "").partition(":")[2].split(",") if n.strip()]
+    if len(names) < 2:
+        return None
+    return (
+        f"--area {area}：{len(names)} 个区域合为一个区域规划；--each 则逐个规划"
+        if lang == "zh"
+        else f"--area {area}: planned as one area (the union of {len(names)}); --each plans each"
+    )
 
 
 def to_output_frame_check(frame: str) -> None:

@@ -368,6 +368,11 @@ def run_city_simulation(
             row = s.to_dict()
             shares = ("，" if zh else ", ").join(
                 f"{variant_label(v, lang) if zh else v} {row[f'{v}_share_within_3min']:.0%}"
+                + (
+                    f"（未处置 {row[f'{v}_share_unserved']:.0%}）"
+                    if zh
+                    else f" (unserved {row[f'{v}_share_unserved']:.0%})"
+                )
                 for v in s.counts
             )
             bars.done(

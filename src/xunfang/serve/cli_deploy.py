@@ -158,6 +158,7 @@ def deploy_cmd(
     if lang not in LANGS:
         raise fail(ValueError(f"--lang must be one of {LANGS}, got {lang!r}"))
     start = time.perf_counter()
+    writing = False
     try:
         config = DeployConfig(
             block_hours=block_hours,
@@ -257,12 +258,16 @@ def deploy_cmd(
             )
             status.update("writing outputs")
             t_out = time.perf_counter()
+            writing = True
             written = write_deployment(
                 dep, out, lang=lang, plan_dir=plan_dir, output_frame=_plan_frame(plan_dir)
             )
             t_out = time.perf_counter() - t_out
     except (XunfangError, OSError) as exc:
         raise fail(exc, lang) from exc
+    except KeyboardInterrupt:
+        console.print(interrupted_line(out, writing=writing, lang=lang), soft_wrap=True)
+        raise typer.Exit(130) from None
     w = dep.weekly
     zh = lang == "zh"
     n_booths = int((dep.sites["kind"] == "booth").sum())
@@ -341,6 +346,26 @@ def deploy_cmd(
         if zh
         else f"Wrote {len(written)} files and {len(dep.routes)} routes (GeoJSON + GPX) to "
         f"{out}/ in {time.perf_counter() - start:.1f} s: report {written['report.html']}"
+    )
+
+
+def interrupted_line(out: Path, *, writing: bool, lang: str = "en") -> str:
+    """What a single-area ``deploy`` says on Ctrl-C (exit code 130): nothing written yet,
+    or the folder ``out`` is incomplete (``deploy_summary.json``, written last, missing)."""
+    zh = lang == "zh"
+    where = escape(str(out))
+    if not writing:
+        return (
+            f"已中断：尚未写出任何文件到 {where}"
+            if zh
+            else f"interrupted: nothing written to {where}"
+        )
+    return (
+        f"已中断：{where} 中的输出不完整（最后写出的 deploy_summary.json 不存在，报告可能缺失）；"
+        "请重新运行"
+        if zh
+        else f"interrupted while writing: {where} is incomplete (deploy_summary.json, written "
+        "last, is missing, and report.html may be too); run again"
     )
 
 

@@ -325,11 +325,11 @@ def _spec_from_options(
         area = "boundary:" + boundary_name if boundary_name else "boundary"
     if area == "boundary":  # the only polygon of --boundary
         area = "boundary:" + the_city.study_area(None).name
-    prof = the_city.ingest_profile(profile)
+    prof = the_city.profile_for(files, profile)
     return EvaluationSpec(
         incident_files=tuple(files),
         profile=prof,
-        frame=the_city.incident_frame(prof),
+        frame=the_city.incident_frame(prof) if prof is not None else None,
         crs=crs,
         types=tuple(t.strip() for t in types.split(",") if t.strip()) if types else (),
         area=area,

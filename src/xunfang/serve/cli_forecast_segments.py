@@ -264,13 +264,13 @@ def segments_cmd(
             raise ValidationError("give --area (e.g. district:1) or --boundary FILE")
         if area is None or area == "boundary":
             area = "boundary:" + (boundary_name or the_city.study_area(None).name)
-        prof = the_city.ingest_profile(profile)
+        prof = the_city.profile_for(files, profile)
         spec = SegmentEvaluationSpec(
             incident_files=tuple(files),
             profile=prof,
             city=the_city,
             area=area,
-            frame=the_city.incident_frame(prof),
+            frame=the_city.incident_frame(prof) if prof is not None else None,
             types=_specs(types) if types else (),
             cell_m=cell_m,
             window=window,

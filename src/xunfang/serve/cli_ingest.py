@@ -24,6 +24,7 @@ from xunfang.ingest.incidents import (
     write_outputs,
 )
 from xunfang.ingest.messages import LANGS, column_text, expected_text, reason_text, text
+from xunfang.ingest.notes import note_text
 from xunfang.ingest.profiles import FrameName
 from xunfang.ingest.readers import BAD_BYTES
 from xunfang.ingest.taxonomy import load_taxonomy
@@ -222,6 +223,9 @@ def ingest_cmd(
         )
         prof = profile_from_toml(mapping) if mapping else the_city.ingest_profile(profile)
         frame_name = the_city.incident_frame(prof)  # as plan reads them; refuses a conflict
+        frame_note = the_city.incident_frame_note(prof)
+        if frame_note is not None:  # never a frame guessed without a word
+            console.print(f"[yellow]{escape(note_text(frame_note, lang))}[/]", soft_wrap=True)
         poly = area_frame = None
         if area or boundary is not None:
             sa = the_city.study_area(area)

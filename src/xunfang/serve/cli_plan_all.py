@@ -24,7 +24,7 @@ from xunfang.config import Settings
 from xunfang.errors import ValidationError
 from xunfang.ingest.city import default_city
 from xunfang.ingest.incidents import IncidentTable
-from xunfang.plan.booth_plan import BoothPlan, PlanConfig, network_warnings, read_plan_incidents
+from xunfang.plan.booth_plan import BoothPlan, PlanConfig, plan_warnings, read_plan_incidents
 from xunfang.plan.city_plan import (
     DistrictSummary,
     area_folder,
@@ -49,7 +49,7 @@ class RenderedDistrict:
     files: dict[str, str]
     polygon_wgs84: shapely.Geometry
     warnings: tuple[str, ...] = ()
-    """:func:`xunfang.plan.booth_plan.network_warnings` of the plan, for the terminal."""
+    """:func:`xunfang.plan.booth_plan.plan_warnings` of the plan, for the terminal."""
 
 
 def render_district(
@@ -59,7 +59,7 @@ def render_district(
     positions in ``output_frame`` (``--output-frame``) as a single-area plan writes them."""
     folder = out / area_folder(plan.config.area or plan.area.name)
     files = render_plan_files(plan, folder, lang=lang, output_frame=output_frame, city_dir=out)
-    return RenderedDistrict(files, plan.area.polygon_wgs84, tuple(network_warnings(plan, lang)))
+    return RenderedDistrict(files, plan.area.polygon_wgs84, tuple(plan_warnings(plan, lang)))
 
 
 def ingest_once(

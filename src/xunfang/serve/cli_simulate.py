@@ -286,8 +286,9 @@ def run_cmd(
 def city_sim_lines(totals: dict[str, Any], replications: int, lang: str = "en") -> list[str]:
     """The terminal lines of a city simulation's totals (``sim_totals``), one per variant
     (``stations``, ``booths``): the calls per replication (the totals count every
-    replication's; a mean when the calls are sampled), the share within 3 minutes and the
-    mean response time."""
+    replication's; a mean when the calls are sampled), the share within 3 minutes, the calls
+    never served per replication and their share, and the mean response time of the served
+    calls (said so: alone it would hide the unserved ones)."""
     from xunfang.serve.sim_report import variant_label
 
     zh = lang == "zh"
@@ -298,12 +299,16 @@ def city_sim_lines(totals: dict[str, Any], replications: int, lang: str = "en") 
         per_rep = float(totals[f"{v}_calls"]) / replications
         share = float(totals[f"{v}_share_within_3min"])
         mean_min = float(totals[f"{v}_mean_response_min"])
+        unserved = float(totals[f"{v}_unserved"]) / replications
+        share_unserved = float(totals[f"{v}_share_unserved"])
         lines.append(
             f"{variant_label(v, lang)}：每次重复 {per_rep:,.0f} 起报警（共 {replications} 次"
-            f"重复），3 分钟内到达 {share:.1%}，平均响应 {mean_min:.2f} 分钟"
+            f"重复），3 分钟内到达 {share:.1%}，未处置 {unserved:,.0f} 起（{share_unserved:.1%}），"
+            f"平均响应 {mean_min:.2f} 分钟（仅计已处置警情）"
             if zh
             else f"{v}: {per_rep:,.0f} calls per replication ({replications} replications), "
-            f"within 3 min {share:.1%}, mean response {mean_min:.2f} min"
+            f"within 3 min {share:.1%}, unserved {unserved:,.0f} ({share_unserved:.1%}), "
+            f"mean response {mean_min:.2f} min (of served calls)"
         )
     return lines
 

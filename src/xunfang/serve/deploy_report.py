@@ -878,7 +878,9 @@ def write_deployment(
 ) -> dict[str, Path]:
     """Write the files listed in the module docstring into ``out_dir``.
 
-    Every file is written under a temporary name and renamed when complete.
+    Every file is written under a temporary name and renamed when complete, and
+    ``deploy_summary.json`` last (an earlier one is removed first): a folder without it is
+    incomplete, e.g. the run was interrupted while writing.
     ``lon``/``lat`` of the CSV and GeoJSON files are in ``output_frame`` (the plan's, so
     that a plan made for AMap gives a deployment for AMap; each CSV says so in its
     ``coord_frame`` column); GPX files stay WGS-84, the frame of GPS receivers.
@@ -904,6 +906,8 @@ def write_deployment(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
+    # an earlier run's summary would vouch for the files this run is about to replace
+    (out / "deploy_summary.json").unlink(missing_ok=True)
 
     def put(name: str, text: str, *, record: bool = True) -> None:
         path = write_atomic(out / name, text)
@@ -933,7 +937,6 @@ def write_deployment(
         put("sectors.csv", dep.sector_kpis.to_csv(index=False))
     else:  # from an earlier run with sectors into the same folder
         (out / "sectors.csv").unlink(missing_ok=True)
-    put("deploy_summary.json", strict_json.dumps(deploy_summary(dep), indent=2, ensure_ascii=False))
     features = []
     out_lon, out_lat = coords_to_frame(dep.node_lon, dep.node_lat, output_frame)
     for rt in dep.routes:
@@ -949,6 +952,8 @@ def write_deployment(
     for unit in sorted({rt.unit for rt in dep.routes}):
         put(f"schedules/{_safe(unit)}.html", render_schedule(dep, unit, lang), record=False)
     put("report.html", render_deploy_html(dep, lang, plan_report=plan_report))
+    # last: a folder without it is incomplete (a run interrupted while writing)
+    put("deploy_summary.json", strict_json.dumps(deploy_summary(dep), indent=2, ensure_ascii=False))
     return written
 
 

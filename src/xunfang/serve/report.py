@@ -32,7 +32,7 @@ from xunfang.plan.booth_plan import (
     RESPONSE_RINGS_S,
     BoothPlan,
     network_honesty,
-    network_warnings,
+    plan_warnings,
 )
 from xunfang.serve._common import OSM_ATTRIBUTION, osm_annotation, write_atomic
 from xunfang.serve.city_report import area_text
@@ -498,7 +498,7 @@ def plan_notes(plan: BoothPlan, lang: str = "en") -> list[str]:
         )
     notes[:0] = [
         "⚠ " + w[:1].upper() + w[1:] + ("。" if lang == "zh" else ".")
-        for w in network_warnings(plan, lang)
+        for w in plan_warnings(plan, lang)
     ]
     if plan.forecast_note:
         notes.insert(0, plan.forecast_note)
@@ -631,6 +631,9 @@ def plan_summary(plan: BoothPlan) -> dict[str, Any]:
         "threshold_min": plan.config.threshold_min,
         "incidents_in_area": len(plan.incidents),
         "incident_period": _incident_period(plan),
+        # the incidents' clock (the ingest's, or the ingested table's): serve takes it for
+        # the KPIs' hour of day when the city states none (read_plan_record)
+        "incident_timezone": plan.incidents.timezone if len(plan.incidents) else None,
         "incidents_outside_area": plan.n_outside_area,
         "types": list(plan.config.types) or "all",
         "incidents_of_other_types": plan.n_other_types,

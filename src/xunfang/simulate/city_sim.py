@@ -13,8 +13,10 @@ The city figures (:func:`sim_totals`) are sums of the districts' own counts over
 replications, per variant: calls, served calls, calls answered within 3 minutes, the sum of
 the response times of served calls, unit busy and on-duty seconds, and the same per call
 priority; shares, means and the utilisation are recomputed from those sums (weighted by the
-districts' counts). The city's median and 90th percentile response times are those of the
-districts' served calls pooled (every replication), not a mean of the districts'.
+districts' counts). The mean response time is over the served calls; the calls never
+served (count and share) stand beside it in every table. The city's median and 90th
+percentile response times are those of the districts' served calls pooled (every
+replication), not a mean of the districts'.
 """
 
 from __future__ import annotations
@@ -136,10 +138,17 @@ def _ratio(a: float, b: float, scale: float = 1.0) -> float:
 
 
 def _rates(variant: str, c: dict[str, float]) -> dict[str, float]:
-    """Shares, means (minutes) and utilisation of one variant's summed counts."""
+    """Shares, means (minutes) and utilisation of one variant's summed counts.
+
+    ``mean_response_min`` is over the *served* calls only; ``unserved`` (calls never
+    reached: no unit on duty or able to reach them before the month ends) and
+    ``share_unserved`` stand beside it so that a mean over a few served calls is never
+    read alone (an area with no station has every call unserved under ``stations``)."""
     out = {
         f"{variant}_share_within_3min": _ratio(c["within_3min"], c["calls"]),
         f"{variant}_mean_response_min": _ratio(c["response_s_sum"], c["served"], 1 / 60.0),
+        f"{variant}_unserved": c["calls"] - c["served"],
+        f"{variant}_share_unserved": _ratio(c["calls"] - c["served"], c["calls"]),
     }
     if "on_duty_s" in c:
         out[f"{variant}_utilisation"] = _ratio(c.get("busy_s", 0.0), c["on_duty_s"])

@@ -484,6 +484,54 @@ _NOTE_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
         "{g}：历史中无警情，预测为 0",
     ),
 )
+_ERROR_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(
+            r"(?P<m>gbm|stack) needs at least (?P<d>\S+) days of training history"
+            r"(?P<ev> with events)?, got (?P<g>\S+)(?: days)?(?: \(from (?P<f>.+)\))?"
+        ),
+        "{m} 至少需要 {d} 天的训练历史{ev}，实有 {g} 天{f}",
+    ),
+    (
+        re.compile(
+            r"auto: none of the (?P<n>\d+) validation windows before (?P<w>.+) holds an "
+            r"incident: give more history"
+        ),
+        "auto：{w} 之前的 {n} 个验证时段都没有警情：请提供更长的历史",
+    ),
+    (
+        re.compile(
+            r"auto: no candidate could forecast the validation windows before (?P<w>.+?): "
+            r"(?P<e>.+)",
+            re.S,
+        ),
+        "auto：没有候选方法能预测 {w} 之前的验证时段：{e}",
+    ),
+)
+"""Chinese of the forecasters' own errors that reach a note (a candidate left out, a
+group forecast by naive counts): too little history for ``gbm``/``stack``, no incident in
+``auto``'s validation windows."""
+
+
+def error_text(message: str, lang: str = "en") -> str:
+    """A forecaster's error ``message`` (English, as raised) in ``lang``: Chinese for the
+    known ones (:data:`_ERROR_ZH`), else unchanged; a ``;``-joined list term by term."""
+    if lang != "zh":
+        return message
+    for pattern, template in _ERROR_ZH:
+        m = pattern.fullmatch(message)
+        if m:
+            parts = {k: v or "" for k, v in m.groupdict().items()}
+            if "ev" in parts:
+                parts["ev"] = "（且有警情）" if parts["ev"] else ""
+            if parts.get("f"):
+                parts["f"] = f"（自 {parts['f']} 起）"
+            if "e" in parts:
+                parts["e"] = "；".join(note_text(x, lang) for x in parts["e"].split("; "))
+            return template.format(**parts)
+    return message
+
+
 _TIMED_ZH = {
     "on the first validation window": "第一个验证时段",
     "a validation window on earlier days": "前几天的一个验证时段",
@@ -492,8 +540,8 @@ _TIMED_ZH = {
 
 def note_text(note: str, lang: str = "en") -> str:
     """A selection note (:attr:`Selection.notes`, English) in ``lang``: Chinese for the
-    notes :class:`AutoSelect` writes (budget stops, candidates skipped or left out; an
-    error's own message inside stays as raised), the note unchanged otherwise."""
+    notes :class:`AutoSelect` writes (budget stops, candidates skipped or left out, with
+    the error inside by :func:`error_text`), the note unchanged otherwise."""
     if lang != "zh":
         return note
     for pattern, template in _NOTE_ZH:
@@ -502,6 +550,8 @@ def note_text(note: str, lang: str = "en") -> str:
             parts = m.groupdict()
             if "t" in parts:
                 parts["t"] = _TIMED_ZH[parts["t"]]
+            if "e" in parts:
+                parts["e"] = error_text(parts["e"], lang)
             return template.format(**parts)
     return note
 

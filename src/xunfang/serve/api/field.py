@@ -44,7 +44,7 @@ from xunfang.serve.api.calltypes import CALL_TYPES
 from xunfang.serve.api.codes import load_dispositions
 from xunfang.serve.api.events import Event
 from xunfang.serve.api.geo import FieldError
-from xunfang.serve.api.security import Role, mask_name, mask_phone
+from xunfang.serve.api.security import Role, mask_name, mask_phone, on_the_call
 from xunfang.serve.api.service import (
     ConflictError,
     Ctx,
@@ -614,7 +614,7 @@ def field_me(svc: Service, ctx: Ctx) -> F.FieldMeOut:
                 if crow is not None:
                     events = repo.call_events(s, crow.id)
                     members = repo.units_on_call(s, crow.id)
-                    on_call = p.role is Role.OFFICER and any(m.id == urow.id for m in members)
+                    on_call = on_the_call(p, [m.id for m in members])
                     base = call_out(crow, p, events, unmask=on_call)
                     call = S.CallDetailOut(
                         **base.model_dump(),
@@ -678,12 +678,21 @@ def route(svc: Service, unit_id: str, ctx: Ctx) -> F.RouteOut:
 
 
 def get_call_detail(svc: Service, call_id: int, ctx: Ctx) -> S.CallDetailOut:
-    """:meth:`Service.get_call` with the crew."""
-    out = svc.get_call(call_id, ctx.principal)
+    """:meth:`Service.get_call` with the crew. The caller's contact follows the rule of
+    :func:`field_me` (:func:`~xunfang.serve.api.security.on_the_call`): in clear for an
+    officer of a unit on the call, that read audited as ``call.contact_read``."""
+    p = ctx.principal
     with svc.db.read() as s:
         call = repo.get_call(s, call_id)
-        assert call is not None
-        out.crew = crew_of(svc, call, repo.units_on_call(s, call_id))
+        if call is None:
+            raise NotFoundError(f"no call {call_id}")
+        members = repo.units_on_call(s, call_id)
+    on_call = on_the_call(p, [m.id for m in members])
+    out = svc.get_call(call_id, p, unmask=on_call)
+    out.crew = crew_of(svc, call, members)
+    if on_call and (call.caller_name or call.caller_phone):
+        with svc.db.write() as s:
+            svc._audit(s, ctx, "call.contact_read", "call", str(call_id), {"unit_id": p.unit_id})
     return out
 
 

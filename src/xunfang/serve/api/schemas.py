@@ -1,6 +1,7 @@
 """Request and response bodies (pydantic). Create schemas refuse unknown fields; strings
 refuse control characters (PostgreSQL cannot store NUL, and none belongs in a call) and
-the invisible Unicode format characters that reorder or hide text (:data:`SPOOFING`)."""
+the invisible Unicode format characters that reorder or hide text (:data:`SPOOFING`), and
+have the zero-width characters that only hide inside text (:data:`ZERO_WIDTH`) removed."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -28,6 +30,22 @@ around them (``"abc\u202egnp.exe"`` shows as ``abcexe.png``: CVE-2021-42574, "Tr
 Source"), so a console could show a dispatcher an address or name other than the stored
 one; no Chinese or Latin text needs them. Zero-width joiners (U+200C/U+200D) are kept:
 Persian, Indic scripts and emoji sequences need them."""
+ZERO_WIDTH = "\u200b\u2060\ufeff"
+"""Zero-width space U+200B, word joiner U+2060 and zero-width no-break space / byte-order
+mark U+FEFF: invisible, they come with text pasted from web pages, chat apps and files
+saved with a BOM, and make two equal-looking names or addresses differ (a search for
+"南京东路" misses "南京\u200b东路"). No text needs them, so every text field of a request
+(:data:`Text`, :data:`Line`, :data:`Name`, :data:`Phone`, an alert's description) has them
+removed before it is checked and stored; passwords are kept as typed."""
+_ZERO_WIDTH = re.compile(f"[{ZERO_WIDTH}]")
+
+
+def strip_zero_width(value: Any) -> Any:
+    """``value`` without the characters of :data:`ZERO_WIDTH` when it is text, else as it is."""
+    return _ZERO_WIDTH.sub("", value) if isinstance(value, str) else value
+
+
+_NO_ZERO_WIDTH = BeforeValidator(strip_zero_width)
 _CONTROL = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f{SPOOFING}]")
 _CONTROL_LINE = re.compile(f"[\x00-\x1f\x7f{SPOOFING}]")
 
@@ -53,10 +71,15 @@ def _no_control_line(text: str) -> str:
     return text
 
 
-Text = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_no_control)]
-Line = Annotated[str, StringConstraints(max_length=200), AfterValidator(_no_control_line)]
+Text = Annotated[
+    str, _NO_ZERO_WIDTH, StringConstraints(max_length=2000), AfterValidator(_no_control)
+]
+Line = Annotated[
+    str, _NO_ZERO_WIDTH, StringConstraints(max_length=200), AfterValidator(_no_control_line)
+]
 Name = Annotated[
     str,
+    _NO_ZERO_WIDTH,
     StringConstraints(min_length=1, max_length=100, strip_whitespace=True),
     AfterValidator(_no_control_line),
 ]
@@ -83,6 +106,7 @@ def _phone(text: str) -> str:
 
 Phone = Annotated[
     str,
+    _NO_ZERO_WIDTH,
     StringConstraints(min_length=3, max_length=32, strip_whitespace=True),
     AfterValidator(_phone),
 ]
@@ -398,7 +422,10 @@ class AlertCreate(_In):
     """A lookout: what to look for, where, and how far (minutes of travel) to push it."""
 
     description: Annotated[
-        str, StringConstraints(min_length=1, max_length=2000), AfterValidator(_no_control)
+        str,
+        _NO_ZERO_WIDTH,
+        StringConstraints(min_length=1, max_length=2000),
+        AfterValidator(_no_control),
     ]
     lon: Lon
     lat: Lat

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -171,6 +172,21 @@ mask_name = mask_name_text
 mask_phone = mask_phone_text
 """The caller's phone as roles that may not see it get it (the ingest rule:
 ``138****8000``)."""
+
+
+def on_the_call(principal: Principal | None, unit_ids: Iterable[str]) -> bool:
+    """Whether ``principal`` is an officer of a unit on the call (``unit_ids``: the units
+    assigned to it, primary and backups): such an officer needs the caller's name and phone
+    to act (call back, find the caller on scene), so every door that shows that officer the
+    call (``GET /api/field/me``, ``GET /api/calls/{id}``) shows them in clear, passing
+    ``unmask`` to :func:`caller_view` / :func:`text_view`, and audits the read
+    (``call.contact_read``). Any other officer, and every analyst, gets them masked."""
+    return (
+        principal is not None
+        and principal.role is Role.OFFICER
+        and principal.unit_id is not None
+        and principal.unit_id in set(unit_ids)
+    )
 
 
 def caller_view(

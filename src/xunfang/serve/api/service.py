@@ -486,14 +486,17 @@ class Service:
             for row in rows:
                 self.hub.publish(_call_event("call.created", row))
 
-    def get_call(self, call_id: int, principal: Principal) -> S.CallDetailOut:
-        """One call with its history."""
+    def get_call(
+        self, call_id: int, principal: Principal, *, unmask: bool = False
+    ) -> S.CallDetailOut:
+        """One call with its history; the caller in clear with ``unmask`` (an officer of a
+        unit on the call: :func:`~xunfang.serve.api.security.on_the_call`)."""
         with self.db.read() as s:
             row = repo.get_call(s, call_id)
             if row is None:
                 raise NotFoundError(f"no call {call_id}")
             events = repo.call_events(s, call_id)
-        out = call_out(row, principal, events)
+        out = call_out(row, principal, events, unmask=unmask)
         return S.CallDetailOut(
             **out.model_dump(),
             history=[
