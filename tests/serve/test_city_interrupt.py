@@ -144,3 +144,33 @@ def test_ctrl_c_while_the_city_summary_is_written_says_so(
         f"to {out} (each finished district's folder is complete; the city summary and report "
         "may be missing or from an earlier run)"
     ]
+
+
+@pytest.mark.realdata
+def test_ctrl_c_while_a_district_is_written_counts_it_finished(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Ctrl-C held back while the first district's files are written is raised after
+    the district is counted: '1 of 2', beside its complete folder (it said '0 of 2')."""
+    if not (data_dir / OSM).is_file():
+        pytest.skip("no Shanghai extract")
+    real_write = cli_plan_all.write_plan_files
+
+    def write_then_ctrl_c(files: object, folder: Path) -> None:
+        os.kill(os.getpid(), signal.SIGINT)  # pressed while the files are written
+        real_write(files, folder)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cli_plan_all, "write_plan_files", write_then_ctrl_c)
+    out = tmp_path / "city"
+    res = CliRunner().invoke(
+        app,
+        _plan_argv(data_dir, out, 0),
+        env={"COLUMNS": "300", "XUNFANG_CACHE_DIR": str(tmp_path / "cache")},
+    )
+    assert res.exit_code == 130, res.output
+    lines = [ln for ln in res.output.splitlines() if ln.startswith("interrupted")]
+    assert lines == [
+        f"interrupted: 1 of 2 districts finished, written to {out} (each finished district's "
+        "folder is complete; no city summary was written)"
+    ]
+    assert len(list(out.glob("*/report.html"))) == 1

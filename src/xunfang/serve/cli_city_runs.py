@@ -201,14 +201,14 @@ def run_city_deploy(
                     plan_dir=folder,
                     output_frame=_plan_frame(folder),
                 )
-            bars.done(
-                s.area,
-                f"{s.booths} 个岗亭，{s.routes} 条路线，{s.officer_hours:,.0f} 警力·小时，"
-                f"风险覆盖 {s.covered_share:.0%}，{s.wall_time_s:.0f} 秒"
-                if zh
-                else f"{s.booths} booths, {s.routes} routes, {s.officer_hours:,.0f} officer-h, "
-                f"risk covered {s.covered_share:.0%}, {s.wall_time_s:.0f} s",
-            )
+                bars.done(
+                    s.area,
+                    f"{s.booths} 个岗亭，{s.routes} 条路线，{s.officer_hours:,.0f} 警力·小时，"
+                    f"风险覆盖 {s.covered_share:.0%}，{s.wall_time_s:.0f} 秒"
+                    if zh
+                    else f"{s.booths} booths, {s.routes} routes, {s.officer_hours:,.0f} officer-h, "
+                    f"risk covered {s.covered_share:.0%}, {s.wall_time_s:.0f} s",
+                )
 
         summaries = deploy_city(
             folders,
@@ -365,22 +365,22 @@ def run_city_simulation(
         def done(cmp: Comparison, s: SimDistrictSummary) -> None:
             with whole_district():
                 write_simulation(cmp, out / area_folder(s.area), lang=lang)
-            row = s.to_dict()
-            shares = ("，" if zh else ", ").join(
-                f"{variant_label(v, lang) if zh else v} {row[f'{v}_share_within_3min']:.0%}"
-                + (
-                    f"（未处置 {row[f'{v}_share_unserved']:.0%}）"
-                    if zh
-                    else f" (unserved {row[f'{v}_share_unserved']:.0%})"
+                row = s.to_dict()
+                shares = ("，" if zh else ", ").join(
+                    f"{variant_label(v, lang) if zh else v} {row[f'{v}_share_within_3min']:.0%}"
+                    + (
+                        f"（未处置 {row[f'{v}_share_unserved']:.0%}）"
+                        if zh
+                        else f" (unserved {row[f'{v}_share_unserved']:.0%})"
+                    )
+                    for v in s.counts
                 )
-                for v in s.counts
-            )
-            bars.done(
-                s.area,
-                f"3 分钟内到达：{shares}，{s.wall_time_s:.0f} 秒"
-                if zh
-                else f"within 3 min: {shares}, {s.wall_time_s:.0f} s",
-            )
+                bars.done(
+                    s.area,
+                    f"3 分钟内到达：{shares}，{s.wall_time_s:.0f} 秒"
+                    if zh
+                    else f"within 3 min: {shares}, {s.wall_time_s:.0f} s",
+                )
 
         summaries = simulate_city(
             scenario,

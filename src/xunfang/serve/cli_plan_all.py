@@ -140,9 +140,12 @@ def _sigint_ignored() -> Iterator[None]:
 
 @contextmanager
 def whole_district() -> Iterator[None]:
-    """Hold a Ctrl-C back while a district's files are written (main thread only), and
-    raise it (``KeyboardInterrupt``) when they are: so a district's folder is written whole
-    or, when the run is interrupted before it, not touched by this run."""
+    """Hold a Ctrl-C back while a district's files are written and it is counted as
+    finished (main thread only), and raise it (``KeyboardInterrupt``) when they are: so a
+    district's folder is written whole or, when the run is interrupted before it, not
+    touched by this run, and the "interrupted: N of M" line counts every folder written
+    (with the count outside the block, a Ctrl-C held back while the files were written
+    was raised before it: "0 of 2 finished" beside a complete folder)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -479,24 +482,30 @@ def run_city_plan(
         def done(rendered: RenderedDistrict, summary: DistrictSummary) -> None:
             with whole_district():
                 write_plan_files(rendered.files, out / area_folder(summary.area))
-            polygons[summary.area] = rendered.polygon_wgs84
-            if zh:
-                pm = "已证明最优" if summary.pmedian_proven else f"间隙 {summary.pmedian_gap:.3%}"
-                state = (
-                    f"{summary.booths} 个岗亭，"
-                    f"{summary.share_before:.0%} -> {summary.share_after:.0%}，p-中位{pm}，"
-                    f"{summary.wall_time_s:.0f} 秒"
-                )
-            else:
-                pm = (
-                    "proven optimal" if summary.pmedian_proven else f"gap {summary.pmedian_gap:.3%}"
-                )
-                state = (
-                    f"{summary.booths} booths, "
-                    f"{summary.share_before:.0%} -> {summary.share_after:.0%}, p-median {pm}, "
-                    f"{summary.wall_time_s:.0f} s"
-                )
-            bars.done(summary.area, state)
+                polygons[summary.area] = rendered.polygon_wgs84
+                if zh:
+                    pm = (
+                        "已证明最优"
+                        if summary.pmedian_proven
+                        else f"间隙 {summary.pmedian_gap:.3%}"
+                    )
+                    state = (
+                        f"{summary.booths} 个岗亭，"
+                        f"{summary.share_before:.0%} -> {summary.share_after:.0%}，p-中位{pm}，"
+                        f"{summary.wall_time_s:.0f} 秒"
+                    )
+                else:
+                    pm = (
+                        "proven optimal"
+                        if summary.pmedian_proven
+                        else f"gap {summary.pmedian_gap:.3%}"
+                    )
+                    state = (
+                        f"{summary.booths} booths, "
+                        f"{summary.share_before:.0%} -> {summary.share_after:.0%}, p-median {pm}, "
+                        f"{summary.wall_time_s:.0f} s"
+                    )
+                bars.done(summary.area, state)
             label = "警告：" if zh else "warning:"
             for warning in rendered.warnings:
                 console.print(
