@@ -21,19 +21,23 @@ Demand nodes of zero weight or reached by no candidate are left out (and reporte
    Lagrangian heuristic (Beasley 1993), on candidate lists (below), for at most 60 % of the time
    left. The steps follow a running average of the subgradients (the direction of Barahona &
    Anbil's volume algorithm, 2000; ``_LAGRANGIAN_DEFLECTION``). The step factor is halved
-   after 60 steps without a better bound and the search stops below 1e-4: on the example city's
-   districts the bound stalled 1-2 % short with the 20 / 1e-3 of Beasley's small instances,
-   and came within 0.05 % with these. When it stops that way with time left
-   and the gap open, it restarts from its best multipliers (step factor 0.5, up to 4 times)
-   while the bound still rises;
-3. reduced-cost fixing: sites whose forced opening (closing) lifts the Lagrangian bound above the
-   incumbent are closed (opened): exact;
+   after 60 steps without a better bound and the search stops below 2e-3
+   (``_PMEDIAN_MIN_STEP``): on the example city's districts the bound stalled 1-2 % short
+   with the 20 / 1e-3 of Beasley's small instances; with these it ends 0.003 % below where a
+   floor of 1e-4 ends, for 1-3 s less CPU (district 25: 913,334 against 913,358). A restart
+   from the best multipliers (up to 4, while the bound rose) gained nothing on districts 5
+   and 25 (the same bounds, 3 s more on 25) and is gone;
+3. reduced-cost fixing against the target ``UB (1 - mip_rel_gap)``: sites whose forced
+   opening (closing) lifts the Lagrangian bound above the target are closed (opened). No
+   solution cheaper than the target has them open (closed), so the bound over the sites left,
+   capped at the target, is a bound of the whole problem: enough to prove the gap, not
+   optimality beyond it. District 25: 1,539 of 1,921 sites closed, 1,417 against the UB;
 4. vertex substitution from the Lagrangian subproblem's recent solutions and from the incumbent
    (at most half of the time left), never swapping in a closed site (no better solution has
    one); then fixing again against the improved incumbent. (A MIP over the "core", the sites
    open in the subproblem's recent solutions, came before the master until it replaced the
-   disaggregated model: in the same four runs below, the master found the core MIP's best
-   incumbents without it, district 15's 434,360 among them, and the time went to its bound);
+   disaggregated model: the master found the core MIP's best incumbents without it,
+   district 15's 434,360 among them, and the time went to its bound);
 5. HiGHS on the Benders master of Duran-Mateluna, C., Ales, Z. & Elloumi, S. (2023), "An
    efficient Benders decomposition for the p-median problem", *European Journal of
    Operational Research* 308, 84-96, over the sites that fixing leaves: the site variables
@@ -47,39 +51,33 @@ Demand nodes of zero weight or reached by no candidate are left out (and reporte
    and the master's own solutions get both ends (the wider cut also prices the solutions that
    close a node's nearest site, which the master priced far too low: on district 3 its optima
    were 596,505-609,007 priced at 593,682-593,703, and five runs of HiGHS lifted its bound by
-   21). Then HiGHS solves the master
-   as a MIP, warm-started from the incumbent, without its primal heuristics; every improving
-   solution is priced exactly, and a callback stops HiGHS as soon as the best is within
-   ``mip_rel_gap`` of HiGHS's bound (a bound of the p-median: the master with some of the cuts
-   is a relaxation). If HiGHS proves the master optimal below the incumbent, the cuts of its
-   solutions are added and it runs again. The master has one column per site and node where
-   the disaggregated model below has one per assignment pair, so HiGHS's cuts and branching
-   work on a much smaller LP. Measured on the districts the disaggregated model left open
-   (60 s each, one after another, load 4.4-5.5 on the 2 cores, 16-48 s of CPU a run):
-   district 3 within 0.1 % in 28.0 s (0.265 % with the disaggregated model in the
-   benchmark's run before, at load 4.1), 6 proven optimal in 31.8 s (0.163 %), 15 within
-   0.1 % in 24.0 s (434,360; 0.114 % at 60 s with the master but without the wider cuts),
-   open: 5 0.152 % (0.308 %), 25 0.295 % (0.343 %). Runs vary at this load: district 5 was
-   proven optimal in 54.3 s in a run without the wider cuts, at 0.287 % in another; district
-   25 0.20 % and 0.34 %. HiGHS's sub-MIP heuristics took 16.8 of 23.4 s
-   Cuts from the pool's 12 solutions too made the master larger (district 25: 12,880 rows,
-   297,670 nonzeros, root LP 7.5 s) for little: without them, at load 2.2-3.1, district 3
-   was proven optimal in 38.1 s (594,383, a better incumbent than any before), 5 within
-   0.1 % in 41.7 s (60 s with them), 25 0.253 % (0.216 %). District 25 given 180 s (load
-   1.5): proven optimal (916,502) in 114 s wall, 120 s CPU, where the disaggregated model
-   needed 213 s offline; in its minute the Lagrangian takes 17 s (its restart 3 s for no
-   gain), the master's LP loop 5 s, and HiGHS's root and strong branching the rest.
-   on district 5 and found master solutions priced below their cost (bound 755,192 against
-   755,838 without them): they are off. ``lagrangian=False`` keeps the disaggregated model:
-   HiGHS on the strong formulation ``min sum w_i t_ij x_ij``,
+   21). Then HiGHS solves the master as a MIP, warm-started from the incumbent, without its
+   primal heuristics (its sub-MIPs found master solutions priced below their cost for most
+   of the time: district 5, 16.8 of 23.4 s), with its cutoff (``objective_bound``) at the
+   target: it prunes every node whose bound reaches the target and fixes columns by reduced
+   cost against it (district 25: 19.5 % of the master's sites at its first restart, 2.6 %
+   against the UB). Every improving solution is priced exactly; a callback stops HiGHS as
+   soon as the best is within ``mip_rel_gap`` of HiGHS's bound (a bound of the p-median: the
+   master with some of the cuts is a relaxation), or once 3 of its solutions are priced
+   below their cost (``_BENDERS_CUT_AFTER``). Then, or if HiGHS proves the master optimal
+   below the target, the cuts of its solutions are added, on the rows they price too low
+   only, and it runs again. On district 25 the master's optimum with the first cuts was
+   914,775, its solutions costing 918,555-924,841: their cuts (170 of 3,051 rows each)
+   lifted the next run's bound to the target in 3-7 nodes; the cuts on every row doubled
+   the master (17,056 rows, root LP 14 s) and that run did not finish. The master has one
+   column per site and node where the disaggregated model below has one per assignment pair,
+   so HiGHS's cuts and branching work on a much smaller LP. Cuts from the pool's 12
+   solutions made the master larger (district 25: 12,880 rows, 297,670 nonzeros, root LP
+   7.5 s) for little, as did one more cut per node at the incumbent's third-nearest open
+   site (HiGHS's solutions stayed 0.6 % underpriced); both are off. Figures of the 22
+   districts: benchmarks/bench_pmedian.py. ``lagrangian=False`` keeps the disaggregated
+   model: HiGHS on the strong formulation ``min sum w_i t_ij x_ij``,
    ``sum_j x_ij = 1``, ``x_ij <= y_j``, ``sum_j y_j <= k - n_fixed`` over the remaining sites,
    warm-started from the incumbent, when its size fits the time left. HiGHS presolve stays on
    here: on district 3's model (48,767 rows, 50,364 columns, 40 s, load 12) it ended with bound
    593,197 on and 593,390 off, the same incumbent (one measurement, within noise). Running
    HiGHS although the model is over the size rule changed nothing but the wall time (district
    10 at 60 s: 55,021 pairs, the same 0.28 % gap; district 5: 0.38 % and 3 s over the limit).
-   The districts left open have a real integrality gap (below): HiGHS's cuts and branching
-   need minutes of CPU to close it.
 
 Where the gaps are (HiGHS run for minutes on the truncated model after fixing, 1e-4 or 1e-6,
 load 3-9 on the 2 cores). District 5: optimum 757,105.43 of the truncated model (248 s wall,
@@ -524,7 +522,10 @@ def _lagrangian(
     ``deflection``; the direction of Barahona, F. & Anbil, R. (2000), "The volume algorithm:
     producing primal solutions with a subgradient method", *Mathematical Programming* 87,
     385-399), without its parts that push a multiplier past a bound, and a step no longer than
-    the plain one: ``lam += f (UB - L) d / (|d| max(|d|, |g|))``.
+    the plain one: ``lam += f (UB - L) d / (|d| max(|d|, |g|))``. The factor ``f`` starts at
+    2 and halves after ``_LAGRANGIAN_STALL`` steps without a better bound; the search stops
+    when it falls below ``min_step``, when the bound is within ``gap_tol`` of the incumbent,
+    or at ``deadline``.
     """
     n_m, width = lists.cand.shape
     n_cand = free_mask.size
@@ -688,13 +689,15 @@ def p_median(
     1. greedy adding gives the first incumbent, improved by vertex substitution;
     2. Lagrangian bound by subgradient optimisation with a Lagrangian heuristic (Beasley 1993),
        stepping along a running average of the subgradients (Barahona & Anbil 2000);
-    3. the Lagrangian values fix sites closed (or open) that cannot be in a solution better
-       than the incumbent (reduced-cost fixing: exact); vertex substitution (Teitz & Bart 1968,
+    3. the Lagrangian values fix sites closed (or open) that cannot be in a solution cheaper
+       than the target ``UB (1 - mip_rel_gap)`` (reduced-cost fixing; the bound over the
+       sites left, capped at the target, is valid); vertex substitution (Teitz & Bart 1968,
        fast interchange of Whitaker 1983) from the Lagrangian's solutions and the incumbent
        over the sites left, then fixing again against the improved incumbent;
     4. HiGHS on the Benders master over the remaining sites (Duran-Mateluna, Ales & Elloumi
-       2023; module notes), warm-started from the incumbent; with ``lagrangian=False``, on the
-       disaggregated model with truncated candidate lists.
+       2023; module notes), warm-started from the incumbent, its cutoff at the target; the
+       cuts of the master solutions it prices too low are added between runs; with
+       ``lagrangian=False``, on the disaggregated model with truncated candidate lists.
 
     Parameters
     ----------
@@ -1211,15 +1214,19 @@ def _p_median_benders(
     ``reach_s``: then the master's relaxation is no weaker than the Lagrangian bound), from
     ``incumbent`` (both tight radii: exact there), and from its own LP relaxation, re-solved
     until no cut is violated (Kelley's cutting planes: then its value is the LP relaxation of
-    the p-median over these sites). Then the master is a MIP: HiGHS's dual bound is a lower
-    bound of every solution within these masks (the master with some of the cuts is a
-    relaxation), its improving solutions are priced exactly (``sub``) and it is interrupted
-    as soon as the best of them is within ``mip_rel_gap`` of that bound. When HiGHS ends with
-    a master solution priced above its ``theta``, that solution's cuts are added and HiGHS
-    runs again. The master has ``n_sites + n_rows`` columns where the disaggregated model has
-    one per assignment pair: HiGHS's cuts and branching run on a much smaller LP (district 5:
-    within 0.1 % in 47 s from a cold start over all 1,520 sites, where the disaggregated
-    model over the 468 sites left after fixing needed 248 s).
+    the p-median over these sites). Then the master is a MIP with HiGHS's cutoff
+    (``objective_bound``) at the target ``UB (1 - mip_rel_gap)``: HiGHS's dual bound, capped
+    at the target, is a lower bound of every solution within these masks (the master with
+    some of the cuts is a relaxation; a node pruned at the cutoff holds no master solution,
+    hence no solution, below the target). Its improving solutions are priced exactly
+    (``sub``) and it is interrupted as soon as the best of them is within ``mip_rel_gap`` of
+    that bound, or once ``_BENDERS_CUT_AFTER`` of them are priced above their ``theta``.
+    Then, or when HiGHS proves the master optimal below the target, the cuts of those
+    solutions are added on the rows they price too low, and HiGHS runs again. The master has
+    ``n_sites + n_rows`` columns where the disaggregated model has one per assignment pair:
+    HiGHS's cuts and branching run on a much smaller LP (district 5: within 0.1 % in 47 s
+    from a cold start over all 1,520 sites, where the disaggregated model over the 468 sites
+    left after fixing needed 248 s).
     """
     ub = float(ww @ sub[:, incumbent].min(axis=1))
     best = incumbent.copy()
@@ -1299,7 +1306,7 @@ def _p_median_benders(
         radius, wide, value = _benders_radius(by_time, point.astype(float))
         rows = every
         if theta is not None:
-            rows = np.flatnonzero(value - theta > 1e-6 * np.maximum(1.0, value))
+            rows = np.flatnonzero(value - theta > 1e-6 * value)
         add_cuts(radius, rows)
         add_cuts(wide, rows)
 
@@ -1354,7 +1361,8 @@ def _p_median_benders(
             x = np.asarray(out.mip_solution)
             value, opened = priced(x)
             state.found.append((opened, x[theta0:].copy()))
-            if value > float(ww @ x[theta0:]) * (1.0 + 1e-9) + 1e-6:
+            # (then some row's theta is more than 1e-6 below its time: it gets a cut)
+            if value - float(ww @ x[theta0:]) > 1e-6 * value:
                 state.n_under += 1
             if value < state.ub:
                 state.ub, state.best = value, opened
