@@ -93,24 +93,22 @@ district 5, 754,774 (3,076 steps) against 754,868 (2,228). District 15: bound 43
 59 s CPU), best known 814,187 (vertex substitution from a pool start). District 3: bound
 593,971 (24 s), incumbent 594,738 (0.13 %). District 25: the 60 s incumbent 916,502 is
 optimal (truncated model solved in 213 s wall, 217 s CPU, no slack used, bound 916,427)
-while the 60 s bound stays at 913,358 (0.34 %).
+where its Lagrangian bound is 913,358 and the LP relaxation 913,408 (0.34 % below).
 
 Stopping gap: every step ends as soon as the incumbent is within ``mip_rel_gap`` of the best
 bound (HiGHS gets the same tolerance). The status is ``"optimal"`` only for a gap of at most
 1e-4 (proven optimal); a looser tolerance met (``xunfang plan --pmedian-gap``, default 1e-3)
-gives ``"within_gap"``, with ``objective_bound`` the proved lower bound. Measured with the
-averaged subgradient direction, 12 pool starts and the core MIP on the 7 districts then open
-and 2 others at 60 s and 1e-3 (benchmarks/bench_pmedian.py, load 2.0-3.9): 8 within 0.1 % in
-11.4 s (0.358 % at main's revision in the same run), 10 in 3.3 s, 15 in 47.2 s, 1 in 1.5 s,
-16 proven optimal in 2.3 s; open: 3 0.265 %, 5 0.301 % (0.253 % at main's
-revision: its HiGHS got through the cuts), 6 0.130 %, 25 0.343 %. Before (the example city's 22
-districts at 60 s, load 11-18 on 2 cores, 18-27 s of CPU per minute-long run): at 1e-3, 13
-ended within 0.1 % in 2.0-58.7 s (median 14.5 s), 747 s
-wall for the 22 (902 s before the sparse vertex substitution of step 1); at 1e-4 (the run
-before it) 8 were proven optimal, taking longer than 1e-3 in the same run (district 4:
-48.4 s against 30.6 s; 24: 45.8 s against 18.5 s; 14: 45.7 s against 26.8 s; 1: 14.7 s
-against 6.0 s), and 2, 11, 12 and 22 reached 0.1 % but no proof in the minute. Nine stayed
-open at this load (0.12-0.49 %).
+gives ``"within_gap"``, with ``objective_bound`` the proved lower bound. Measured on the
+example city's 22 districts at 60 s and 1e-3 (benchmarks/bench_pmedian.py, load 2.3-3.2 on
+the 2 cores): every district within 0.1 %, 16, 17, 18 and 20 proven optimal; the slowest
+25 (41.6 s wall, 42.1 s CPU), 15 (17.5 s), 3 (16.6 s), 5 (13.5 s), the other 18 in 0.4-9.0 s;
+137 s wall and 138 s CPU for the 22. Main's revision before the target and the cutoff, in
+the same run: district 25 at 0.188 % at 60 s, 5 within 0.1 % in 25.1 s. The bound is a
+proof of the stopping gap, not of optimality: fixing and the cutoff stop at the target, so
+a run at 1e-3 proves no more than 0.1 % even where the incumbent is optimal (25's 916,502,
+above). HiGHS options measured on district 25's master, one run each at load 3-5 (noisy):
+presolve off 30.2 s of CPU to the master's optimum against 28.4 on; fewer strong-branching
+trials (``mip_pscost_minreliable`` 2 against 8) 56.0 s of CPU to 0.1 % against 50.2.
 
 Formulations and options measured and not adopted. The compact formulation of Elloumi (2010)
 (variables ``z_i^k`` over the distinct sorted travel times of each node, rows
