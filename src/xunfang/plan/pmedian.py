@@ -106,8 +106,10 @@ the 2 cores): every district within 0.1 %, 16, 17, 18 and 20 proven optimal; the
 the same run: district 25 at 0.188 % at 60 s, 5 within 0.1 % in 25.1 s. The bound is a
 proof of the stopping gap, not of optimality: fixing and the cutoff stop at the target, so
 a run at 1e-3 proves no more than 0.1 % even where the incumbent is optimal (25's 916,502,
-above). HiGHS options measured on district 25's master, one run each at load 3-5 (noisy):
-presolve off 30.2 s of CPU to the master's optimum against 28.4 on; fewer strong-branching
+above). At 1e-4 (load 1.8-2.6): district 3 proven optimal in 20.9 s (38.1 s before), 5 in
+37.3 s, 25 in 99.1 s given 120 s (114 s before, given 180 s). HiGHS options measured on
+district 25's master, one run each at load 3-5 (noisy): presolve off 30.2 s of CPU to the
+master's optimum against 28.4 on; fewer strong-branching
 trials (``mip_pscost_minreliable`` 2 against 8) 56.0 s of CPU to 0.1 % against 50.2.
 
 Formulations and options measured and not adopted. The compact formulation of Elloumi (2010)
