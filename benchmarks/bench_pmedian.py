@@ -17,40 +17,47 @@ average, the gap, UB, LB and the seconds inside HiGHS; then a table of the wall 
 district took to end within each gap (``-``: not within the time limit) and the totals. On a
 shared machine the wall time depends on the others' load: read the CPU time with it.
 
-Measured with the Benders master in place of the disaggregated MIP (first version, e9f6134:
-without the wider cuts, with the core MIP; ``--areas 3,5,6,25,8,15 --baseline 3,5,6,25 --gaps
-1e-3``, load 4.1-7.1, 15-51 s of CPU per minute-long run), against main's revision ffc44dc in
-the same run: district 6 proven optimal in 54.9 s (814,186.5 against a bound of 814,162.1;
-main 0.163 %), 8 within 0.1 % in 39.2 s, 3 0.170 % (main 0.265 %), 5 0.287 % (0.308 %), 15
-0.114 %, 25 0.343 % (0.343 %). The final version (wider cuts, no core MIP), one district after
-another with ``p_median`` alone at load 4.4-5.5: 3 within 0.1 % in 28.0 s, 6 proven optimal
-in 31.8 s, 15 within 0.1 % in 24.0 s; open: 5 0.152 %, 25 0.295 % (module notes of
-``xunfang.plan.pmedian``).
+Measured (``PYTHONPATH=src .venv/bin/python benchmarks/bench_pmedian.py --areas <the 22>
+--gaps 1e-3 --baseline 5,25 --baseline-gap 1e-3``, 60 s, other work on the 2 cores: load
+2.3-3.2; the instances rebuilt from the data), against main's revision d4d3976 in the same
+run: all 22 districts within 0.1 % of a proved bound, 4 proven optimal; 137 s wall and 138 s
+CPU for the 22. Seconds to the stop (within 0.1 % or optimal), wall / CPU, load, UB, LB:
 
-Measured with the averaged subgradient direction, 12 pool starts and the core MIP
-(``.venv/bin/python benchmarks/bench_pmedian.py --areas 3,5,6,8,10,15,25,1,16 --baseline 5,8
---gaps 1e-3``, 60 s, load 2.0-3.9 on 2 cores, 6:13 wall and 338 s CPU for the whole
-benchmark): within 0.1 %: 1 in 1.5 s, 8 in 11.4 s (1,390,120 against a bound of
-1,389,296), 10 in 3.3 s, 15 in 47.2 s (434,360 against 434,015), 16 proven optimal in 2.3 s.
-Open: 3 0.265 %, 5 0.301 %, 6 0.130 %, 25 0.343 % (25 stops at 23.5 s: its MIP, 70,046
-pairs, is over the size rule). CPU seconds: 3 41.4, 5 47.1, 6 60.8, 8 11.1, 10 3.2, 15 45.7,
-25 24.3, 1 1.4, 16 2.3. Against main's revision (558df2b, its own 1e-4) in the same run:
-district 5 0.301 % against 0.253 % (the same UB 757,152; main's HiGHS got through its cuts
-to 755,240 in 47 s, here the core MIP took part of that time; after this run its share went
-from a half to a quarter of the time left: 0.237 % in a run of its own), district 8 within 0.1 % in
-11.4 s against 0.358 % at 38.4 s (bound 1,389,296 against 1,385,088). The run before the 12
-pool starts (load 6.5-10.3, 25-32 s of CPU per minute-long run) had 8 within 0.1 % in
-34.5 s (main: 0.470 %), 5 0.308 % (main: 0.407 %), and in a second run 6 0.289 % (main:
-0.230 %) and 15 0.166 % (main: 0.518 %). What stays open is an integrality gap (the module
-notes of ``xunfang.plan.pmedian`` give the optima found by HiGHS in minutes).
+====  ===========  ============  ====  ===========  ===========
+dist  wall / CPU   status        load  UB           LB
+====  ===========  ============  ====  ===========  ===========
+1     0.7 / 0.5    within 0.1 %  3.2   312,486.9    312,263.2
+2     4.0 / 2.9    within 0.1 %  3.2   520,819.1    520,298.3
+3     16.6 / 16.5  within 0.1 %  2.9   594,383.5    594,057.8
+4     1.6 / 1.6    within 0.1 %  2.9   1,066,362.9  1,065,340.1
+5     13.5 / 14.5  within 0.1 %  2.6   757,151.8    756,394.6
+6     9.0 / 8.9    within 0.1 %  2.5   814,589.5    813,774.9
+7     1.9 / 1.8    within 0.1 %  2.5   760,894.2    760,164.1
+8     5.8 / 5.6    within 0.1 %  2.6   1,390,145.1  1,389,283.2
+9     3.1 / 3.0    within 0.1 %  2.6   853,671.8    853,262.0
+10    1.9 / 1.8    within 0.1 %  2.6   547,776.9    547,367.3
+11    1.7 / 1.6    within 0.1 %  2.6   885,003.3    884,351.6
+12    2.3 / 2.3    within 0.1 %  2.6   653,715.8    653,175.6
+14    3.0 / 2.9    within 0.1 %  2.6   404,642.6    404,238.0
+15    17.5 / 18.7  within 0.1 %  2.4   434,527.6    434,093.1
+16    1.9 / 1.9    optimal       2.3   629,236.6    629,180.1
+17    1.6 / 1.6    optimal       2.3   389,606.5    389,579.4
+18    0.7 / 0.7    optimal       2.3   338,381.1    338,379.4
+19    4.8 / 4.8    within 0.1 %  2.3   567,716.7    567,149.0
+20    0.4 / 0.4    optimal       2.3   148,564.0    148,562.9
+22    2.7 / 2.7    within 0.1 %  2.3   606,050.9    605,873.1
+24    1.3 / 1.3    within 0.1 %  2.3   292,543.6    292,251.0
+25    41.6 / 42.1  within 0.1 %  2.3   916,502.0    915,585.5
+====  ===========  ============  ====  ===========  ===========
 
-Measured before (main's revision 1cc2057 and after, ``--gaps 1e-3 --baseline 8``, load 11-18,
-18-27 s of CPU per minute-long run): 13 of 22 districts ended within 0.1 % (17, 18 and 20
-proven optimal), in 2.0-58.7 s (median 14.5 s): 1 2.2, 2 34.0, 4 14.5, 7 58.7, 11 44.4,
-12 21.7, 14 28.1, 16 14.1, 17 7.1, 18 2.0, 20 2.3, 22 37.3, 24 10.0. The 22 runs took 747 s
-wall, 289 s CPU. The districts not re-run above (2, 4, 7, 9, 11, 12, 14, 17-20, 22, 24) have
-these figures only. At a third of a core the same code varies by a factor of 2-3 in its gap
-from run to run (district 8 before the averaged direction: 0.264 % and 0.835 %).
+Main's revision, the same run and gap: district 5 within 0.1 % in 25.1 s (25.1 s CPU), 25 at
+0.188 % at its 60 s limit (66.1 s CPU; LB 914,775.3). The run before this one, at load 3.6-5.5
+(HiGHS restarting after root fixing, the only difference): 21 within 0.1 %, district 25 at
+0.133 % at 60 s (49.7 s CPU) and 15 within it in 55.9 s (37.0 s CPU). At load 6-10 a
+minute-long run gets 20-35 s of CPU: district 25 then needed 87 s of wall for 50.5 s of CPU
+(with the restarts). Its UB of 916,502 is optimal (module notes). Before this revision (main,
+p_median alone, load 2-3) 20 of 22 ended within 0.1 %: 5 in 41.7 s in one run and at
+0.15-0.29 % in others, 25 at 0.253 %.
 
 Needs the real data (``XUNFANG_DATA_DIR``) only to build a missing instance.
 

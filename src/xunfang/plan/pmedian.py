@@ -21,19 +21,23 @@ Demand nodes of zero weight or reached by no candidate are left out (and reporte
    Lagrangian heuristic (Beasley 1993), on candidate lists (below), for at most 60 % of the time
    left. The steps follow a running average of the subgradients (the direction of Barahona &
    Anbil's volume algorithm, 2000; ``_LAGRANGIAN_DEFLECTION``). The step factor is halved
-   after 60 steps without a better bound and the search stops below 1e-4: on the example city's
-   districts the bound stalled 1-2 % short with the 20 / 1e-3 of Beasley's small instances,
-   and came within 0.05 % with these. When it stops that way with time left
-   and the gap open, it restarts from its best multipliers (step factor 0.5, up to 4 times)
-   while the bound still rises;
-3. reduced-cost fixing: sites whose forced opening (closing) lifts the Lagrangian bound above the
-   incumbent are closed (opened): exact;
+   after 60 steps without a better bound and the search stops below 2e-3
+   (``_PMEDIAN_MIN_STEP``): on the example city's districts the bound stalled 1-2 % short
+   with the 20 / 1e-3 of Beasley's small instances; with these it ends 0.003 % below where a
+   floor of 1e-4 ends, for 1-3 s less CPU (district 25: 913,334 against 913,358). A restart
+   from the best multipliers (up to 4, while the bound rose) gained nothing on districts 5
+   and 25 (the same bounds, 3 s more on 25) and is gone;
+3. reduced-cost fixing against the target ``UB (1 - mip_rel_gap)``: sites whose forced
+   opening (closing) lifts the Lagrangian bound above the target are closed (opened). No
+   solution cheaper than the target has them open (closed), so the bound over the sites left,
+   capped at the target, is a bound of the whole problem: enough to prove the gap, not
+   optimality beyond it. District 25: 1,539 of 1,921 sites closed, 1,417 against the UB;
 4. vertex substitution from the Lagrangian subproblem's recent solutions and from the incumbent
    (at most half of the time left), never swapping in a closed site (no better solution has
    one); then fixing again against the improved incumbent. (A MIP over the "core", the sites
    open in the subproblem's recent solutions, came before the master until it replaced the
-   disaggregated model: in the same four runs below, the master found the core MIP's best
-   incumbents without it, district 15's 434,360 among them, and the time went to its bound);
+   disaggregated model: the master found the core MIP's best incumbents without it,
+   district 15's 434,360 among them, and the time went to its bound);
 5. HiGHS on the Benders master of Duran-Mateluna, C., Ales, Z. & Elloumi, S. (2023), "An
    efficient Benders decomposition for the p-median problem", *European Journal of
    Operational Research* 308, 84-96, over the sites that fixing leaves: the site variables
@@ -47,39 +51,33 @@ Demand nodes of zero weight or reached by no candidate are left out (and reporte
    and the master's own solutions get both ends (the wider cut also prices the solutions that
    close a node's nearest site, which the master priced far too low: on district 3 its optima
    were 596,505-609,007 priced at 593,682-593,703, and five runs of HiGHS lifted its bound by
-   21). Then HiGHS solves the master
-   as a MIP, warm-started from the incumbent, without its primal heuristics; every improving
-   solution is priced exactly, and a callback stops HiGHS as soon as the best is within
-   ``mip_rel_gap`` of HiGHS's bound (a bound of the p-median: the master with some of the cuts
-   is a relaxation). If HiGHS proves the master optimal below the incumbent, the cuts of its
-   solutions are added and it runs again. The master has one column per site and node where
-   the disaggregated model below has one per assignment pair, so HiGHS's cuts and branching
-   work on a much smaller LP. Measured on the districts the disaggregated model left open
-   (60 s each, one after another, load 4.4-5.5 on the 2 cores, 16-48 s of CPU a run):
-   district 3 within 0.1 % in 28.0 s (0.265 % with the disaggregated model in the
-   benchmark's run before, at load 4.1), 6 proven optimal in 31.8 s (0.163 %), 15 within
-   0.1 % in 24.0 s (434,360; 0.114 % at 60 s with the master but without the wider cuts),
-   open: 5 0.152 % (0.308 %), 25 0.295 % (0.343 %). Runs vary at this load: district 5 was
-   proven optimal in 54.3 s in a run without the wider cuts, at 0.287 % in another; district
-   25 0.20 % and 0.34 %. HiGHS's sub-MIP heuristics took 16.8 of 23.4 s
-   Cuts from the pool's 12 solutions too made the master larger (district 25: 12,880 rows,
-   297,670 nonzeros, root LP 7.5 s) for little: without them, at load 2.2-3.1, district 3
-   was proven optimal in 38.1 s (594,383, a better incumbent than any before), 5 within
-   0.1 % in 41.7 s (60 s with them), 25 0.253 % (0.216 %). District 25 given 180 s (load
-   1.5): proven optimal (916,502) in 114 s wall, 120 s CPU, where the disaggregated model
-   needed 213 s offline; in its minute the Lagrangian takes 17 s (its restart 3 s for no
-   gain), the master's LP loop 5 s, and HiGHS's root and strong branching the rest.
-   on district 5 and found master solutions priced below their cost (bound 755,192 against
-   755,838 without them): they are off. ``lagrangian=False`` keeps the disaggregated model:
-   HiGHS on the strong formulation ``min sum w_i t_ij x_ij``,
+   21). Then HiGHS solves the master as a MIP, warm-started from the incumbent, without its
+   primal heuristics (its sub-MIPs found master solutions priced below their cost for most
+   of the time: district 5, 16.8 of 23.4 s), with its cutoff (``objective_bound``) at the
+   target: it prunes every node whose bound reaches the target and fixes columns by reduced
+   cost against it (district 25: 19.5 % of the master's sites at its first restart, 2.6 %
+   against the UB). Every improving solution is priced exactly; a callback stops HiGHS as
+   soon as the best is within ``mip_rel_gap`` of HiGHS's bound (a bound of the p-median: the
+   master with some of the cuts is a relaxation), or once 3 of its solutions are priced
+   below their cost (``_BENDERS_CUT_AFTER``). Then, or if HiGHS proves the master optimal
+   below the target, the cuts of its solutions are added, on the rows they price too low
+   only, and it runs again. On district 25 the master's optimum with the first cuts was
+   914,775, its solutions costing 918,555-924,841: their cuts (170 of 3,051 rows each)
+   lifted the next run's bound to the target in 3-7 nodes; the cuts on every row doubled
+   the master (17,056 rows, root LP 14 s) and that run did not finish. The master has one
+   column per site and node where the disaggregated model below has one per assignment pair,
+   so HiGHS's cuts and branching work on a much smaller LP. Cuts from the pool's 12
+   solutions made the master larger (district 25: 12,880 rows, 297,670 nonzeros, root LP
+   7.5 s) for little, as did one more cut per node at the incumbent's third-nearest open
+   site (HiGHS's solutions stayed 0.6 % underpriced); both are off. Figures of the 22
+   districts: benchmarks/bench_pmedian.py. ``lagrangian=False`` keeps the disaggregated
+   model: HiGHS on the strong formulation ``min sum w_i t_ij x_ij``,
    ``sum_j x_ij = 1``, ``x_ij <= y_j``, ``sum_j y_j <= k - n_fixed`` over the remaining sites,
    warm-started from the incumbent, when its size fits the time left. HiGHS presolve stays on
    here: on district 3's model (48,767 rows, 50,364 columns, 40 s, load 12) it ended with bound
    593,197 on and 593,390 off, the same incumbent (one measurement, within noise). Running
    HiGHS although the model is over the size rule changed nothing but the wall time (district
    10 at 60 s: 55,021 pairs, the same 0.28 % gap; district 5: 0.38 % and 3 s over the limit).
-   The districts left open have a real integrality gap (below): HiGHS's cuts and branching
-   need minutes of CPU to close it.
 
 Where the gaps are (HiGHS run for minutes on the truncated model after fixing, 1e-4 or 1e-6,
 load 3-9 on the 2 cores). District 5: optimum 757,105.43 of the truncated model (248 s wall,
@@ -95,24 +93,24 @@ district 5, 754,774 (3,076 steps) against 754,868 (2,228). District 15: bound 43
 59 s CPU), best known 814,187 (vertex substitution from a pool start). District 3: bound
 593,971 (24 s), incumbent 594,738 (0.13 %). District 25: the 60 s incumbent 916,502 is
 optimal (truncated model solved in 213 s wall, 217 s CPU, no slack used, bound 916,427)
-while the 60 s bound stays at 913,358 (0.34 %).
+where its Lagrangian bound is 913,358 and the LP relaxation 913,408 (0.34 % below).
 
 Stopping gap: every step ends as soon as the incumbent is within ``mip_rel_gap`` of the best
 bound (HiGHS gets the same tolerance). The status is ``"optimal"`` only for a gap of at most
 1e-4 (proven optimal); a looser tolerance met (``xunfang plan --pmedian-gap``, default 1e-3)
-gives ``"within_gap"``, with ``objective_bound`` the proved lower bound. Measured with the
-averaged subgradient direction, 12 pool starts and the core MIP on the 7 districts then open
-and 2 others at 60 s and 1e-3 (benchmarks/bench_pmedian.py, load 2.0-3.9): 8 within 0.1 % in
-11.4 s (0.358 % at main's revision in the same run), 10 in 3.3 s, 15 in 47.2 s, 1 in 1.5 s,
-16 proven optimal in 2.3 s; open: 3 0.265 %, 5 0.301 % (0.253 % at main's
-revision: its HiGHS got through the cuts), 6 0.130 %, 25 0.343 %. Before (the example city's 22
-districts at 60 s, load 11-18 on 2 cores, 18-27 s of CPU per minute-long run): at 1e-3, 13
-ended within 0.1 % in 2.0-58.7 s (median 14.5 s), 747 s
-wall for the 22 (902 s before the sparse vertex substitution of step 1); at 1e-4 (the run
-before it) 8 were proven optimal, taking longer than 1e-3 in the same run (district 4:
-48.4 s against 30.6 s; 24: 45.8 s against 18.5 s; 14: 45.7 s against 26.8 s; 1: 14.7 s
-against 6.0 s), and 2, 11, 12 and 22 reached 0.1 % but no proof in the minute. Nine stayed
-open at this load (0.12-0.49 %).
+gives ``"within_gap"``, with ``objective_bound`` the proved lower bound. Measured on the
+example city's 22 districts at 60 s and 1e-3 (benchmarks/bench_pmedian.py, load 2.3-3.2 on
+the 2 cores): every district within 0.1 %, 16, 17, 18 and 20 proven optimal; the slowest
+25 (41.6 s wall, 42.1 s CPU), 15 (17.5 s), 3 (16.6 s), 5 (13.5 s), the other 18 in 0.4-9.0 s;
+137 s wall and 138 s CPU for the 22. Main's revision before the target and the cutoff, in
+the same run: district 25 at 0.188 % at 60 s, 5 within 0.1 % in 25.1 s. The bound is a
+proof of the stopping gap, not of optimality: fixing and the cutoff stop at the target, so
+a run at 1e-3 proves no more than 0.1 % even where the incumbent is optimal (25's 916,502,
+above). At 1e-4 (load 1.8-2.6): district 3 proven optimal in 20.9 s (38.1 s before), 5 in
+37.3 s, 25 in 99.1 s given 120 s (114 s before, given 180 s). HiGHS options measured on
+district 25's master, one run each at load 3-5 (noisy): presolve off 30.2 s of CPU to the
+master's optimum against 28.4 on; fewer strong-branching
+trials (``mip_pscost_minreliable`` 2 against 8) 56.0 s of CPU to 0.1 % against 50.2.
 
 Formulations and options measured and not adopted. The compact formulation of Elloumi (2010)
 (variables ``z_i^k`` over the distinct sorted travel times of each node, rows
@@ -209,9 +207,11 @@ _PROVEN_GAP = 1e-4
 _FIRST_SWAP_SHARE = 0.25
 _LAGRANGIAN_SHARE = 0.6
 _POOL_SWAP_SHARE = 0.5
-#: Restarts of the subgradient search (from its best multipliers, step factor 0.5) when it
-#: converged with time left and the gap open.
-_LAGRANGIAN_RESTARTS = 4
+#: Floor of the subgradient search's step factor (it halves after ``_LAGRANGIAN_STALL`` steps
+#: without a better bound). Measured on district 25 of the example city (3,051 x 1,921): the
+#: bound is 913,334 at 2e-3 (5.7 s of CPU) and 913,358 at 1e-4 (8.7 s), where reduced-cost
+#: fixing needs it 2,200 below the incumbent; district 5: 754,796 and 754,817 (3.0, 3.8 s).
+_PMEDIAN_MIN_STEP = 2e-3
 #: Lagrangian subproblem solutions kept as starts for the local search. With the averaged
 #: direction the search converges in fewer steps and its last solutions are alike: on district
 #: 6 (60 s) 6 starts reached 815,689 at best, 12 reached 814,187 (from the 9th, an older one).
@@ -234,6 +234,9 @@ _MIP_MIN_LIST = 8
 _MIP_PAIRS_PER_20S = 50_000.0
 #: The Benders master's LP cut loop stops at this share of the time left (then the MIP).
 _BENDERS_LP_SHARE = 0.4
+#: HiGHS is interrupted after this many master solutions priced below their cost; their
+#: cuts are added and it runs again.
+_BENDERS_CUT_AFTER = 3
 #: HiGHS's own gap on the Benders master: small, because its incumbent's value counts only the
 #: cuts found so far; the search is stopped from a callback when the exactly priced incumbent
 #: is within ``mip_rel_gap`` of HiGHS's bound.
@@ -488,8 +491,7 @@ class _LagrangianOutcome:
     ub_opened: BoolArray  # best open set found (the incumbent, possibly improved)
     iterations: int
     pool: tuple[IntArray, ...]  # distinct subproblem site sets at the last bound improvements
-    lam: FloatArray  # multipliers at the best bound (a warm start for a restart)
-    converged: bool  # stopped because the step factor fell below its floor (not time, not gap)
+    lam: FloatArray  # multipliers at the best bound
 
 
 def _lagrangian(
@@ -503,9 +505,8 @@ def _lagrangian(
     incumbent: BoolArray,
     deadline: float,
     gap_tol: float,
-    lam0: FloatArray | None = None,
-    step0: float = 2.0,
     deflection: float = _LAGRANGIAN_DEFLECTION,
+    min_step: float = _LAGRANGIAN_MIN_STEP,
 ) -> _LagrangianOutcome:
     """Lagrangian lower bound of the p-median by subgradient optimisation, with a heuristic.
 
@@ -521,7 +522,10 @@ def _lagrangian(
     ``deflection``; the direction of Barahona, F. & Anbil, R. (2000), "The volume algorithm:
     producing primal solutions with a subgradient method", *Mathematical Programming* 87,
     385-399), without its parts that push a multiplier past a bound, and a step no longer than
-    the plain one: ``lam += f (UB - L) d / (|d| max(|d|, |g|))``.
+    the plain one: ``lam += f (UB - L) d / (|d| max(|d|, |g|))``. The factor ``f`` starts at
+    2 and halves after ``_LAGRANGIAN_STALL`` steps without a better bound; the search stops
+    when it falls below ``min_step``, when the bound is within ``gap_tol`` of the incumbent,
+    or at ``deadline``.
     """
     n_m, width = lists.cand.shape
     n_cand = free_mask.size
@@ -558,10 +562,10 @@ def _lagrangian(
 
     ub_opened = incumbent.copy()
     ub = float(ww @ sub[:, incumbent].min(axis=1))
-    lam = np.minimum(ww * sub[:, incumbent].min(axis=1) if lam0 is None else lam0, lam_cap)
+    lam = np.minimum(ww * sub[:, incumbent].min(axis=1), lam_cap)
     best_bound, best_rho, best_lam = -math.inf, np.full(n_cand, np.inf), lam
     pool: list[IntArray] = []
-    step, stall, last_key, it = step0, 0, b"", 0
+    step, stall, last_key, it = 2.0, 0, b"", 0
     direction, started = np.zeros(n_m), False
     for it in range(1, _LAGRANGIAN_MAX_ITER + 1):  # noqa: B007 (it is reported)
         # active prefix lengths (a hair generous: extra pairs only add min(0, red) = 0)
@@ -605,7 +609,7 @@ def _lagrangian(
                 ub_opened[sites] = True
         if (
             ub - best_bound <= gap_tol * abs(ub)
-            or step < _LAGRANGIAN_MIN_STEP
+            or step < min_step
             or time.perf_counter() >= deadline
         ):
             break
@@ -631,10 +635,12 @@ def _lagrangian(
             direction, d_norm = np.asarray(sub_gradient, dtype=np.float64), g_norm
         scale = step * (ub - bound) / (d_norm * max(d_norm, g_norm))
         lam = np.clip(lam + scale * direction, 0.0, lam_cap)
-    converged = step < _LAGRANGIAN_MIN_STEP
-    return _LagrangianOutcome(
-        best_bound, best_rho, ub, ub_opened, it, tuple(pool), best_lam, converged
-    )
+    return _LagrangianOutcome(best_bound, best_rho, ub, ub_opened, it, tuple(pool), best_lam)
+
+
+def _target(ub: float, mip_rel_gap: float) -> float:
+    """The value a bound must reach for ``ub`` to be within ``mip_rel_gap`` (a hair above)."""
+    return ub - mip_rel_gap * abs(ub) * (1.0 - 1e-9)
 
 
 def _reduced_cost_fixing(
@@ -683,13 +689,15 @@ def p_median(
     1. greedy adding gives the first incumbent, improved by vertex substitution;
     2. Lagrangian bound by subgradient optimisation with a Lagrangian heuristic (Beasley 1993),
        stepping along a running average of the subgradients (Barahona & Anbil 2000);
-    3. the Lagrangian values fix sites closed (or open) that cannot be in a solution better
-       than the incumbent (reduced-cost fixing: exact); vertex substitution (Teitz & Bart 1968,
+    3. the Lagrangian values fix sites closed (or open) that cannot be in a solution cheaper
+       than the target ``UB (1 - mip_rel_gap)`` (reduced-cost fixing; the bound over the
+       sites left, capped at the target, is valid); vertex substitution (Teitz & Bart 1968,
        fast interchange of Whitaker 1983) from the Lagrangian's solutions and the incumbent
        over the sites left, then fixing again against the improved incumbent;
     4. HiGHS on the Benders master over the remaining sites (Duran-Mateluna, Ales & Elloumi
-       2023; module notes), warm-started from the incumbent; with ``lagrangian=False``, on the
-       disaggregated model with truncated candidate lists.
+       2023; module notes), warm-started from the incumbent, its cutoff at the target; the
+       cuts of the master solutions it prices too low are added between runs; with
+       ``lagrangian=False``, on the disaggregated model with truncated candidate lists.
 
     Parameters
     ----------
@@ -789,6 +797,7 @@ def p_median(
         closed = np.zeros(n_cand, dtype=bool)
         forced = np.zeros(n_cand, dtype=bool)
         lag_bound = -math.inf
+        fix_at = math.inf  # solutions outside the fixing's masks cost at least this
         lag_reach = None  # travel time below which a site's pair prices under lam_i (seconds)
         by_time: _SortedRows | None = None
         if lagrangian and reaches_all:
@@ -826,36 +835,9 @@ def p_median(
             )
             lag_end = time.perf_counter() + _LAGRANGIAN_SHARE * (deadline - time.perf_counter())
             lag_args = (lists, np.minimum(lists.n_eligible, want), ww, k_free, free_mask)
-            lag = _lagrangian(*lag_args, fixed_mask, sub, opened, lag_end, mip_rel_gap)
-            n_steps, n_runs = lag.iterations, 1
-            # the step factor fell to its floor with time left: restart from the best
-            # multipliers with a larger step while that still lifts the bound
-            while lag.converged and ub - lag.bound > mip_rel_gap * abs(ub):
-                if time.perf_counter() >= lag_end or n_runs >= _LAGRANGIAN_RESTARTS + 1:
-                    break
-                best = lag.ub_opened if lag.ub < ub else opened
-                again = _lagrangian(
-                    *lag_args, fixed_mask, sub, best, lag_end, mip_rel_gap, lag.lam, 0.5
-                )
-                n_steps, n_runs = n_steps + again.iterations, n_runs + 1
-                improved = again.bound > lag.bound + 1e-9 * abs(lag.bound)
-                if again.ub < lag.ub or improved:
-                    pool = again.pool + tuple(
-                        p for p in lag.pool if not any(np.array_equal(p, q) for q in again.pool)
-                    )
-                    better = again if improved else lag
-                    lag = _LagrangianOutcome(
-                        better.bound,
-                        better.rho,
-                        min(again.ub, lag.ub),
-                        again.ub_opened if again.ub < lag.ub else lag.ub_opened,
-                        better.iterations,
-                        pool[:_LAGRANGIAN_POOL],
-                        better.lam,
-                        again.converged,
-                    )
-                if not improved:
-                    break
+            lag = _lagrangian(
+                *lag_args, fixed_mask, sub, opened, lag_end, mip_rel_gap, min_step=_PMEDIAN_MIN_STEP
+            )
             lag_bound = lag.bound
             # every site with w_i t_ij < lam_i at the best multipliers: the MIP's first lists
             # hold them, so its relaxation is no weaker than the Lagrangian bound (module notes)
@@ -863,11 +845,14 @@ def p_median(
             if lag.ub < ub:
                 ub, opened = lag.ub, lag.ub_opened
             notes.append(
-                f"Lagrangian bound {lag.bound:.6g} after {n_steps} subgradient steps in "
-                f"{n_runs} run(s), incumbent {ub:.6g} (at {time.perf_counter() - t_start:.1f} s)"
+                f"Lagrangian bound {lag.bound:.6g} after {lag.iterations} subgradient steps, "
+                f"incumbent {ub:.6g} (at {time.perf_counter() - t_start:.1f} s)"
             )
             if ub - lag_bound > mip_rel_gap * abs(ub):
-                closed, _ = _reduced_cost_fixing(lag.rho, lag_bound, ub, opened, free_mask, k_free)
+                fix_at = _target(ub, mip_rel_gap)
+                closed, _ = _reduced_cost_fixing(
+                    lag.rho, lag_bound, fix_at, opened, free_mask, k_free
+                )
                 # local search from the Lagrangian subproblem's sites at the last bound
                 # improvements (near the dual optimum: few swaps), then from the incumbent;
                 # closed sites are never swapped in (no better solution has them; district 8:
@@ -897,8 +882,9 @@ def p_median(
                     )
                 # fixing against the improved incumbent (a lower ub fixes more); an open
                 # site of the new incumbent is never closed
+                fix_at = _target(ub, mip_rel_gap)
                 closed, forced = _reduced_cost_fixing(
-                    lag.rho, lag_bound, ub, opened, free_mask, k_free
+                    lag.rho, lag_bound, fix_at, opened, free_mask, k_free
                 )
                 notes.append(
                     f"reduced-cost fixing: {int(closed.sum())} sites closed, "
@@ -949,7 +935,7 @@ def p_median(
                 n_rows, n_cols = mip.n_rows, mip.n_cols
                 stop = mip.stop
                 notes.extend(mip.notes)
-                lower = max(lower, min(ub, mip.bound))
+                lower = max(lower, min(ub, fix_at, mip.bound))
                 if mip.ub < ub:
                     ub, opened = mip.ub, mip.opened
         status = stop
@@ -1202,7 +1188,9 @@ class _BendersState:
 
     ub: float
     best: BoolArray
-    found: list[BoolArray] = field(default_factory=list)
+    # (open sites, the master's theta there) of each solution HiGHS reported
+    found: list[tuple[BoolArray, FloatArray]] = field(default_factory=list)
+    n_under: int = 0  # of them, priced below their cost (in this run of HiGHS)
 
 
 def _p_median_benders(
@@ -1226,15 +1214,19 @@ def _p_median_benders(
     ``reach_s``: then the master's relaxation is no weaker than the Lagrangian bound), from
     ``incumbent`` (both tight radii: exact there), and from its own LP relaxation, re-solved
     until no cut is violated (Kelley's cutting planes: then its value is the LP relaxation of
-    the p-median over these sites). Then the master is a MIP: HiGHS's dual bound is a lower
-    bound of every solution within these masks (the master with some of the cuts is a
-    relaxation), its improving solutions are priced exactly (``sub``) and it is interrupted
-    as soon as the best of them is within ``mip_rel_gap`` of that bound. When HiGHS ends with
-    a master solution priced above its ``theta``, that solution's cuts are added and HiGHS
-    runs again. The master has ``n_sites + n_rows`` columns where the disaggregated model has
-    one per assignment pair: HiGHS's cuts and branching run on a much smaller LP (district 5:
-    within 0.1 % in 47 s from a cold start over all 1,520 sites, where the disaggregated
-    model over the 468 sites left after fixing needed 248 s).
+    the p-median over these sites). Then the master is a MIP with HiGHS's cutoff
+    (``objective_bound``) at the target ``UB (1 - mip_rel_gap)``: HiGHS's dual bound, capped
+    at the target, is a lower bound of every solution within these masks (the master with
+    some of the cuts is a relaxation; a node pruned at the cutoff holds no master solution,
+    hence no solution, below the target). Its improving solutions are priced exactly
+    (``sub``) and it is interrupted as soon as the best of them is within ``mip_rel_gap`` of
+    that bound, or once ``_BENDERS_CUT_AFTER`` of them are priced above their ``theta``.
+    Then, or when HiGHS proves the master optimal below the target, the cuts of those
+    solutions are added on the rows they price too low, and HiGHS runs again. The master has
+    ``n_sites + n_rows`` columns where the disaggregated model has one per assignment pair:
+    HiGHS's cuts and branching run on a much smaller LP (district 5: within 0.1 % in 47 s
+    from a cold start over all 1,520 sites, where the disaggregated model over the 468 sites
+    left after fixing needed 248 s).
     """
     ub = float(ww @ sub[:, incumbent].min(axis=1))
     best = incumbent.copy()
@@ -1307,12 +1299,16 @@ def _p_median_benders(
         add_cuts(np.minimum(reach_s, by_time.time_s[:, -1]), every)
     seen: list[BoolArray] = []  # the integer points whose cuts are in the master
 
-    def add_point_cuts(point: BoolArray) -> None:
-        """Both tight cuts of every row at an integer point (module notes, step 5)."""
+    def add_point_cuts(point: BoolArray, theta: FloatArray | None = None) -> None:
+        """Both tight cuts at an integer point (module notes, step 5), on every row, or with
+        the master's ``theta`` there on the rows it prices below their travel time."""
         seen.append(point)
-        radius, wide, _ = _benders_radius(by_time, point.astype(float))
-        add_cuts(radius, every)
-        add_cuts(wide, every)
+        radius, wide, value = _benders_radius(by_time, point.astype(float))
+        rows = every
+        if theta is not None:
+            rows = np.flatnonzero(value - theta > 1e-6 * value)
+        add_cuts(radius, rows)
+        add_cuts(wide, rows)
 
     add_point_cuts(incumbent)
     notes: list[str] = []
@@ -1353,6 +1349,10 @@ def _p_median_benders(
     h.setOptionValue("mip_heuristic_effort", 0.0)
     for name in ("rins", "rens", "root_reduced_cost", "feasibility_jump"):
         h.setOptionValue(f"mip_heuristic_run_{name}", False)
+    # no restart after root reduced-cost fixing: each presolves and solves the root LP of the
+    # master again (district 25, two runs each at load 3-5: 45.2 and 44.9 s of CPU to 0.1 %
+    # against 50.7 and 50.2 with them; district 15: 19.7 s against 36.7)
+    h.setOptionValue("mip_allow_restart", False)
     state = _BendersState(ub, best)
 
     def priced(x: FloatArray) -> tuple[float, BoolArray]:
@@ -1362,15 +1362,20 @@ def _p_median_benders(
 
     def callback(kind: Any, _msg: str, out: Any, data_in: Any, _user: Any) -> None:
         if kind == highspy.cb.HighsCallbackType.kCallbackMipImprovingSolution:
-            value, opened = priced(np.asarray(out.mip_solution))
-            state.found.append(opened)
+            x = np.asarray(out.mip_solution)
+            value, opened = priced(x)
+            state.found.append((opened, x[theta0:].copy()))
+            # (then some row's theta is more than 1e-6 below its time: it gets a cut)
+            if value - float(ww @ x[theta0:]) > 1e-6 * value:
+                state.n_under += 1
             if value < state.ub:
                 state.ub, state.best = value, opened
-        elif (
-            kind == highspy.cb.HighsCallbackType.kCallbackMipInterrupt
-            and state.ub - out.mip_dual_bound <= mip_rel_gap * abs(state.ub)
-        ):
-            data_in.user_interrupt = True
+        elif kind == highspy.cb.HighsCallbackType.kCallbackMipInterrupt:
+            # (set every time: HiGHS keeps the flag from one run to the next)
+            data_in.user_interrupt = bool(
+                state.ub - out.mip_dual_bound <= mip_rel_gap * abs(state.ub)
+                or state.n_under >= _BENDERS_CUT_AFTER
+            )
 
     h.setCallback(callback, None)
     h.startCallback(highspy.cb.HighsCallbackType.kCallbackMipImprovingSolution)
@@ -1386,33 +1391,44 @@ def _p_median_benders(
         sol.value_valid = True
         h.setSolution(sol)
         h.setOptionValue("time_limit", remaining)
+        cutoff = _target(state.ub, mip_rel_gap)
+        h.setOptionValue("objective_bound", cutoff)
         t_run = time.perf_counter()
         h.run()
         mip_runs += 1
         run_time += time.perf_counter() - t_run
         info = h.getInfo()
         status = h.getModelStatus()
-        if math.isfinite(info.mip_dual_bound):
-            bound = max(bound, float(info.mip_dual_bound))
+        if status == highspy.HighsModelStatus.kInfeasible and math.isfinite(cutoff):
+            bound = max(bound, cutoff)  # no master solution below the cutoff
+        elif math.isfinite(info.mip_dual_bound):
+            bound = max(bound, min(cutoff, float(info.mip_dual_bound)))
+        notes.append(
+            f"master MIP run {mip_runs}: {h.modelStatusToString(status)}, bound {bound:.6g}, "
+            f"{len(state.found)} solutions, {info.mip_node_count} nodes, at "
+            f"{time.perf_counter() - t0:.1f} s of the master"
+        )
         if int(info.primal_solution_status) == int(highspy.kSolutionStatusFeasible):
-            priced_ub, opened = priced(np.asarray(h.getSolution().col_value))
-            state.found.append(opened)
+            x = np.asarray(h.getSolution().col_value)
+            priced_ub, opened = priced(x)
+            state.found.append((opened, x[theta0:].copy()))
             if priced_ub < state.ub:
                 state.ub, state.best = priced_ub, opened
         ub = state.ub
         if ub - bound <= mip_rel_gap * abs(ub):
             stop = "optimal"
             break
-        if status != highspy.HighsModelStatus.kOptimal:
+        cut_short = state.n_under >= _BENDERS_CUT_AFTER
+        if status != highspy.HighsModelStatus.kOptimal and not cut_short:
             break  # time limit (or another stop) with the gap open
         # the master's optimum is below the incumbent: its solutions were priced too low;
         # their cuts make them exact and HiGHS runs again
-        new = [s for s in state.found if not any(np.array_equal(s, q) for q in seen)]
-        state.found = []
+        new = [(s, t) for s, t in state.found if not any(np.array_equal(s, q) for q in seen)]
+        state.found, state.n_under = [], 0
         if not new:
             break
-        for point in new:
-            add_point_cuts(point)
+        for point, theta in new:
+            add_point_cuts(point, theta)
     notes.append(
         f"Benders master MIP: {mip_runs} run(s), bound {bound:.6g}, incumbent "
         f"{state.ub:.6g}, {n_cuts} cuts"

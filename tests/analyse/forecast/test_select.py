@@ -993,3 +993,22 @@ def test_a_candidate_is_left_out_on_a_history_denser_than_its_cap(
         "gbm",
     ]
     assert {c.max_events_per_day for c in select.CANDIDATES} == {None, 300.0}
+
+
+def test_window_labels_of_auto_errors_in_chinese() -> None:
+    """The window's kind ("day", "night", "week", "22-06") of auto's errors is Chinese too
+    (a tester saw "2024-04-01 day 之前")."""
+    from xunfang.analyse.forecast.select import error_text as sel_error_text
+
+    def msg(w: str) -> str:
+        return (
+            f"auto: none of the 7 validation windows before {w} holds an incident: "
+            "give more history"
+        )
+
+    assert sel_error_text(msg("2024-04-01 day"), "zh") == (
+        "auto：2024-04-01（全天） 之前的 7 个验证时段都没有警情：请提供更长的历史"
+    )
+    assert sel_error_text(msg("2024-04-01 week"), "zh").startswith("auto：2024-04-01起一周 之前")
+    assert sel_error_text(msg("2024-04-01 22-06"), "zh").startswith("auto：2024-04-01 22-06时 之前")
+    assert sel_error_text(msg("2024-04-01 night"), "en") == msg("2024-04-01 night")

@@ -528,8 +528,24 @@ def error_text(message: str, lang: str = "en") -> str:
                 parts["f"] = f"（自 {parts['f']} 起）"
             if "e" in parts:
                 parts["e"] = "；".join(note_text(x, lang) for x in parts["e"].split("; "))
+            if parts.get("w"):
+                parts["w"] = _window_label_zh(parts["w"])
             return template.format(**parts)
     return message
+
+
+_WINDOW_KIND_ZH = {"day": "（全天）", "night": "（夜间）", "week": "起一周"}
+
+
+def _window_label_zh(label: str) -> str:
+    """A window label of :func:`~xunfang.analyse.forecast._base.rolling_windows` ("2015-06-01
+    day", "... night", "... week", "... 22-06") in Chinese: "2015-06-01（全天）", "2015-06-01
+    起一周", "2015-06-01 22-06时"; any other label unchanged."""
+    m = re.fullmatch(r"(?P<d>\d{4}-\d{2}-\d{2}) (?P<k>day|night|week|\d{1,2}-\d{1,2})", label)
+    if m is None:
+        return label
+    kind = m["k"]
+    return m["d"] + _WINDOW_KIND_ZH.get(kind, f" {kind}时")
 
 
 _TIMED_ZH = {
