@@ -20,6 +20,12 @@ Run: ``.venv/bin/python benchmarks/bench_city.py [--areas district:all] [--modes
 (mode 0: in process, N: LocalCluster of N single-thread worker processes; ``--cold``
 deletes the cached city network first; ``--per-district-networks``: each district builds
 its own network, as before the city network).
+
+Measured alone on the machine (2026-12-02, load 0.6-1.2, warm cache, ``--areas
+district:all --modes 2,0``): two workers 124.7 s wall (districts' CPU 231.9 s, the client's
+3.1 s), in process 229.8 s; every p-median within 0.1 % (3 proven optimal); peak RSS of the
+largest worker 1,064 MiB, of the client 856 MiB. CPU by step over the districts (two
+workers): p-median 138.2 s, trade-off curve 56.1 s, travel times 19.6 s, sectors 10.5 s.
 """
 
 from __future__ import annotations
