@@ -77,8 +77,8 @@ gap, and branch and bound rarely improves one. Measured on the example city's di
 (8.8 against 6.6 s, 9.1 / 7.0, 6.7 / 4.4, 8.9 / 5.9) and left every point's status and gap
 as without it (7, 8, 9 and 8 of 55 points proven optimal, the largest gaps 0.45-0.67 %).
 Over the whole city (22 districts, 1,210 points), the run without it against the run with
-5 s the same morning: 8 points differ, in districts 14, 15, 19 and 6, their shares by at most
-0.07 percentage points (one 0.22 higher without it) and their gaps by at most 0.07.
+5 s the same morning: 8 points differ, in districts 14, 15, 19 and 6: 7 shares lower by at
+most 0.07 percentage points, one 0.22 higher, and the gaps by at most 0.07 points.
 Before, on districts 1, 4, 8, 11 and 20 a 5 s budget changed the points of district 1 only
 (2 more proven optimal, 3 shares up by at most 0.012 percentage points); 35-47 s of CPU of
 branch and bound left the points not proven optimal at 37, 47, 35 and 43 in districts 10,
