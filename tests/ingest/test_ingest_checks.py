@@ -586,3 +586,20 @@ def test_excel_serial_dates_in_a_csv_are_read_when_the_whole_column_is_serials(
     (tmp_path / "m").mkdir()
     table, rejected, _ = ingest([_write(tmp_path / "m", mixed)], "cn110", now=NOW)
     assert len(table) == 1 and list(rejected["reason"]) == ["unparseable_time"] * 3
+
+
+def test_a_us_city_files_frame_does_not_speak_for_a_chinese_export() -> None:
+    """A 110 export read under the default (US) city file, whose ``frame = "wgs84"`` is that
+    of its own files, gets the note naming --frame (a tester's GCJ-02 export was read as
+    WGS-84 without a word); a Chinese city's stated frame, or --frame, is taken as is."""
+    from xunfang.ingest.city import City
+
+    us = City(name="us", boundaries=(), timezone="America/Chicago", frame_stated=True)
+    note = us.incident_frame_note("cn110")
+    assert note is not None and note.key == "frame_assumed_wgs84"
+    assert us.incident_frame_note("chicago") is None  # the city's own kind of file
+    cn = City(name="cn", boundaries=(), timezone="Asia/Shanghai", frame_stated=True)
+    assert cn.incident_frame_note("cn110") is None
+    told = City(name="us", boundaries=(), timezone="America/Chicago", frame_stated=True,
+                frame_option=True)  # fmt: skip
+    assert told.incident_frame_note("cn110") is None

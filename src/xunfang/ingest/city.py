@@ -979,20 +979,29 @@ class City:
         the terminal: the area's frame taken for them (``frame_from_area``), or WGS-84
         assumed for a Chinese profile (``frame_assumed_wgs84``: exports in China are often
         GCJ-02 or BD-09, and reading them as WGS-84 puts every point some 500 m off);
-        None when a frame was stated (``--frame``, the city file's, the mapping's) or the
-        profile is not Chinese.
+        None when a frame was stated (``--frame``, the mapping's, or the city file's, except
+        a non-Chinese city's WGS-84 for a Chinese profile: that note then) or the profile is
+        not Chinese.
 
         The rule: a frame is never guessed without a word (a tester's GCJ-02 110 export
         with a GCJ-02 boundary was read as WGS-84, 27 % of it rejected as outside).
         """
-        if self.frame_stated or self.incident_frame(profile) is None:
+        if self.frame_option or self.incident_frame(profile) is None:
             return None
         prof = PROFILES[profile] if isinstance(profile, str) and profile in PROFILES else profile
         name = getattr(prof, "name", str(profile))
+        chinese = isinstance(prof, Profile) and prof.timezone in CHINA_TIMEZONES
+        if self.frame_stated:
+            # a city file's frame is that of its own files: it speaks for a Chinese export
+            # only in a Chinese city (a 110 export under the default US city file was read as
+            # WGS-84 without a word)
+            if chinese and self.timezone not in CHINA_TIMEZONES and self.frame == "wgs84":
+                return Note("frame_assumed_wgs84", profile=name)
+            return None
         area = self.area_frame()
         if area is not None:
             return Note("frame_from_area", frame=area, profile=name)
-        if isinstance(prof, Profile) and prof.timezone in CHINA_TIMEZONES:
+        if chinese:
             return Note("frame_assumed_wgs84", profile=name)
         return None
 
