@@ -52,7 +52,8 @@ digits (openpyxl's integers stay exact; a float with no fraction is written with
 exponent). A number longer than Excel's 15 significant digits has lost its last digits in
 the workbook (3.101012025e+17 for an 18-digit 接警单编号): a note names the column and
 rows, and such an id stands for no call (rows sharing it are not duplicates), so the file
-name and row identify the row instead. A number in an Excel time column is an Excel serial
+name and row identify the row instead. A number in an Excel time column (the call time's
+or a step time's, read by one rule) is an Excel serial
 date (a date cell formatted as a number: 45370.5 is 2024-03-19 12:00 in the 1900 date
 system, the 1904 system when the workbook uses it) and is read as that date, named in a
 note (:func:`xunfang.ingest.readers._excel_serial`). A CSV time column is read so only when
