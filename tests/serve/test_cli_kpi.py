@@ -144,3 +144,27 @@ def test_step_times_to_the_minute_are_named_in_the_report(tmp_path: Path) -> Non
     # cut to the minute, call 6 arrives after 180 s (not 200) and call 7 after 240 s (not
     # 280): 240 + 360 + 300 + 420 + 180 + 240 = 1740 s over 6, within 300 s still 4
     assert _overall(out, "arrive") == [7, 6, 4, 290.0]
+
+
+def test_a_step_longer_than_24_h_is_named_and_kept_out(tmp_path: Path) -> None:
+    # the SYNTHETIC fixture with call 1's 反馈 typed a day late (25 h 20 min after 到达)
+    src = tmp_path / "late.csv"
+    body = FIXTURE.read_bytes().decode("gbk")
+    src.write_bytes(
+        body.replace("08:04:00,2026-03-02 08:24:00", "08:04:00,2026-03-03 09:24:00").encode("gbk")
+    )
+    for lang, words in (
+        ("en", "反馈 feedback: 1 calls longer than 24 h, e.g. row 2 of late.csv"),
+        ("zh", "反馈：1 起警情用时超过 24 小时，例如 late.csv 第 2 行"),
+    ):
+        out = tmp_path / lang
+        res = CliRunner().invoke(
+            app, ["kpi", "--incidents", str(src), "--out", str(out), "--lang", lang]
+        )
+        assert res.exit_code == 0, res.output
+        assert words in " ".join(res.output.split())
+        assert words in (out / "report.html").read_text("utf-8")
+    assert _overall(tmp_path / "en", "feedback") == [7, 4, 3, 1450.0]
+    info = json.loads((tmp_path / "en" / "kpi.json").read_text("utf-8"))
+    assert info["duration_cap_s"] == 86400.0
+    assert info["too_long"]["feedback"]["row"] == 2
