@@ -246,6 +246,12 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "（各辖区的 report.html）；请另选一个文件夹作 --out",
         ),
         (
+            r"--out (.+) holds another command's output \((.+)\): (.+?) would overwrite its "
+            r"report\.html; give an empty folder or a (.+?) folder as --out",
+            "--out {0} 中已有其他命令的输出（{1}）：{2} 会覆盖其中的 report.html；请用空文件夹"
+            "或 {3} 的文件夹作 --out",
+        ),
+        (
             r"--stations (.+) cannot be used with --plan-dir (.+): the stations are the "
             r"plan's \(sites\.csv\); run xunfang plan with --stations to use other stations",
             "--stations {0} 不能与 --plan-dir {1} 同用：派出所取自方案（sites.csv）；"
@@ -747,6 +753,34 @@ def refuse_out_in_city_run(out: Path, command: str) -> None:
                 )
 
 
+KPI_FILES = ("kpi.csv", "kpi.json", "report.html")
+"""The files ``xunfang kpi`` writes into its ``--out`` folder."""
+
+
+def refuse_out_with_other_report(out: Path, command: str = "kpi") -> None:
+    """Refuse to write ``kpi``'s files into a folder holding another command's output or
+    a ``report.html`` that no ``kpi`` run wrote (a plan's or a forecast's): ``kpi`` would
+    overwrite that report. A folder that is missing, empty or a ``kpi`` folder (it holds
+    ``kpi.json``) is written.
+
+    Raises
+    ------
+    ValidationError
+        Naming the folder and the files found.
+    """
+    o = Path(out)
+    if not o.is_dir() or (o / "kpi.json").is_file():
+        return
+    found = set(other_commands_output(o, command))
+    found |= {n for n in KPI_FILES if (o / n).is_file()}
+    if found:
+        raise ValidationError(
+            f"--out {out} holds another command's output ({', '.join(sorted(found))}): "
+            f"{command} would overwrite its report.html; give an empty folder or a "
+            f"{command} folder as --out"
+        )
+
+
 def warn_other_output(out: Path, command: str, lang: str = "en") -> dict[str, str]:
     """Warn on standard error when ``out`` holds another command's output
     (:func:`xunfang.outputs.other_commands_output`): this run's files would be written
@@ -812,6 +846,8 @@ def writes_output_folder(command: Callable[P, R]) -> Callable[P, R]:
                 refuse_out_in_plan_dir(Path(out), Path(plan_dir), name)  # before any write
             if name in ("plan", "deploy", "simulate run"):
                 refuse_out_in_city_run(Path(out), name)
+            if name == "kpi":
+                refuse_out_with_other_report(Path(out), name)
             lock = OutputLock(Path(out)).acquire()
         except (ValidationError, OSError) as exc:
             raise fail(exc, lang) from exc
