@@ -168,3 +168,27 @@ def test_a_step_longer_than_24_h_is_named_and_kept_out(tmp_path: Path) -> None:
     info = json.loads((tmp_path / "en" / "kpi.json").read_text("utf-8"))
     assert info["duration_cap_s"] == 86400.0
     assert info["too_long"]["feedback"]["row"] == 2
+
+
+def test_an_export_without_step_columns_is_warned_of_in_the_terminal(tmp_path: Path) -> None:
+    # the SYNTHETIC cn110_synthetic.csv has no 派警/签收/出警/到达/反馈 column
+    src = FIXTURE.with_name("cn110_synthetic.csv")
+    argv = ["kpi", "--incidents", str(src), "--frame", "gcj02", "--out", str(tmp_path / "k")]
+    res = CliRunner().invoke(app, argv)
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert (
+        "warning: the input has no step time columns (missing: dispatched_at (派警时间), "
+        "acknowledged_at (签收时间), en_route_at (出警时间), on_scene_at (到达时间), "
+        "cleared_at (反馈时间)): every step is not recorded" in text
+    )
+    res = CliRunner().invoke(app, [*argv, "--lang", "zh"])
+    assert (
+        "警告：输入中没有任何环节时间列（缺少派警时间、签收时间、出警时间、到达时间、反馈时间）"
+        in ("".join(res.output.split()))
+    )
+    # an export with step columns gives no such warning
+    res = CliRunner().invoke(
+        app, ["kpi", "--incidents", str(FIXTURE), "--out", str(tmp_path / "s")]
+    )
+    assert "no step time columns" not in res.output

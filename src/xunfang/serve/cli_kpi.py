@@ -36,6 +36,7 @@ from xunfang.ingest.incidents import (
     read_incident_table,
 )
 from xunfang.ingest.messages import text as ingest_text
+from xunfang.ingest.profiles import CN110_STEPS, STEP_COLUMNS
 from xunfang.ingest.readers import BAD_BYTES
 from xunfang.serve._common import (
     LangOpt,
@@ -464,6 +465,28 @@ def _t(key: str, lang: str, **kw: object) -> str:
     return _TXT[key][lang].format(**kw)
 
 
+def missing_steps_warning(step_columns: dict[str, Any], lang: str) -> str | None:
+    """The terminal warning when the input has none of the step columns' times (every
+    step not recorded): the columns missing, by the names ``cn110`` reads first, and how
+    to name them. None when at least one step column was read."""
+    if any(c in step_columns for c in STEP_COLUMNS):
+        return None
+    names = [f"{c} ({CN110_STEPS[c][0]})" for c in STEP_COLUMNS]
+    if lang == "zh":
+        return (
+            "警告：输入中没有任何环节时间列（缺少 "
+            + "、".join(CN110_STEPS[c][0] for c in STEP_COLUMNS)
+            + "）：所有环节均计为“未记录”，没有考核结果；如列名不同，请在 --mapping 文件的 "
+            "[layout.steps] 中指定"
+        )
+    return (
+        "warning: the input has no step time columns (missing: "
+        + ", ".join(names)
+        + "): every step is not recorded, no KPI result; name the columns under "
+        "[layout.steps] in a --mapping file if they differ"
+    )
+
+
 def too_long_notes(kpi: KpiHistory, lang: str) -> list[str]:
     """One line per step with durations longer than
     :data:`~xunfang.analyse.kpi_history.DURATION_CAP_S`, naming the first such call."""
@@ -697,6 +720,9 @@ def kpi_cmd(
     except (XunfangError, OSError, ValueError) as exc:
         raise fail(exc, lang, ingest_options=True) from exc
     print_kpi(kpi, lang)
+    missing = missing_steps_warning(info["step_columns"], lang)
+    if missing is not None:
+        _out.print(missing, markup=False, style="yellow")
     for note in too_long_notes(kpi, lang):
         _out.print("  " + note, markup=False)
     for note in src.notes_zh if lang == "zh" else src.notes:
