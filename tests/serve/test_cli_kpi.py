@@ -98,6 +98,8 @@ def test_kpi_window_standards_and_chinese_report(tmp_path: Path) -> None:
     assert info["calls_outside_window"] == 4 and info["standards_s"]["arrive"] == 240.0
     html = (out / "report.html").read_text("utf-8")
     assert "接处警考核指标" in html and "到达时间 早于 报警时间" in html
+    assert "<td>交通（traffic）</td>" in html  # the type group's Chinese name, with its key
+    assert "<td>traffic</td>" not in html
     bad = CliRunner().invoke(
         app, ["kpi", "--incidents", str(FIXTURE), "--since", "3 March", "--out", str(out)]
     )
@@ -192,3 +194,15 @@ def test_an_export_without_step_columns_is_warned_of_in_the_terminal(tmp_path: P
         app, ["kpi", "--incidents", str(FIXTURE), "--out", str(tmp_path / "s")]
     )
     assert "no step time columns" not in res.output
+
+
+def test_a_bad_standards_file_is_named_in_chinese(tmp_path: Path) -> None:
+    std = tmp_path / "std.toml"
+    std.write_text('acknowledge_s = "thirty"\ndepart_s = 0\nfoo = 1\n', encoding="utf-8")
+    argv = ["kpi", "--incidents", str(FIXTURE), "--standards", str(std)]
+    res = CliRunner().invoke(app, [*argv, "--out", str(tmp_path / "o"), "--lang", "zh"])
+    assert res.exit_code == 2
+    text = " ".join(res.output.split())
+    assert f"{std}：foo：未知的键（可用的键：acknowledge_s, " in text
+    assert "acknowledge_s：应为正数，实为 'thirty'；depart_s：应为正数，实为 0" in text
+    assert "must be" not in text

@@ -574,7 +574,36 @@ _NO_USABLE_ROWS = re.compile(
 the rejected rows in words, then the first example."""
 
 
+_STANDARDS_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"(\w+): must be a positive number, got (.+)", re.DOTALL),
+        "{0}：应为正数，实为 {1}",
+    ),
+    (re.compile(r"(\w+): unknown key \(known: (.+)\)"), "{0}：未知的键（可用的键：{1}）"),
+    (
+        re.compile(r"standards: (\w+) must be a positive number of seconds"),
+        "考核标准：{0} 应为正的秒数",
+    ),
+)
+"""The problems of a KPI standards file (:func:`xunfang.serve.api.codes.load_standards`,
+joined by ``; ``) in Chinese."""
+
+
+def _standards_zh(message: str) -> str | None:
+    out = []
+    for part in message.split("; "):
+        m = next((m for p, _ in _STANDARDS_ZH if (m := p.fullmatch(part))), None)
+        if m is None:
+            return None
+        zh = next(z for p, z in _STANDARDS_ZH if p is m.re)
+        out.append(zh.format(*m.groups()))
+    return "；".join(out)
+
+
 def _error_zh(message: str) -> str | None:
+    standards = _standards_zh(message)
+    if standards is not None:
+        return standards
     m = _NO_USABLE_ROWS.fullmatch(message)
     if m:
         summary, row, field, value, expected = m.groups()

@@ -309,6 +309,11 @@ def _group_label(dim: str, key: str, lang: str) -> str:
         return "全部" if lang == "zh" else "all"
     if dim == "hour":
         return f"{int(key):02d}:00–{int(key):02d}:59"
+    if dim == "type_group" and lang == "zh":  # the taxonomy's Chinese name, with its key
+        from xunfang.ingest.taxonomy import load_taxonomy
+
+        label = load_taxonomy().label(key, "zh")
+        return f"{label}（{key}）" if label != key else key
     return key
 
 
