@@ -842,7 +842,7 @@ def writes_output_folder(command: Callable[P, R]) -> Callable[P, R]:
     command runs holding that folder (:class:`xunfang.outputs.OutputLock`,
     ``<out>/.xunfang.lock``), released when it returns or fails.
 
-    Every command that writes an output folder (``ingest``, ``plan``, ``deploy``,
+    Every command that writes an output folder (``ingest``, ``kpi``, ``plan``, ``deploy``,
     ``simulate run``/``sweep``, ``forecast ...``, and so the city runs) is decorated with
     this one helper, so that two runs into one folder cannot mix their files.
 
