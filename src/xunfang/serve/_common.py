@@ -848,8 +848,10 @@ def writes_output_folder(command: Callable[P, R]) -> Callable[P, R]:
 
     A folder that holds another command's output (e.g. ``plan --out`` into a deploy
     folder) is written all the same, after a warning naming that command and its files
-    (:func:`warn_other_output`); but ``deploy`` and ``simulate run`` refuse an ``out`` that
-    is their ``plan_dir`` or inside it (:func:`refuse_out_in_plan_dir`), and they and
+    (:func:`warn_other_output`); but ``kpi`` refuses one, or one holding a ``report.html``
+    no ``kpi`` run wrote (:func:`refuse_out_with_other_report`), ``deploy`` and
+    ``simulate run`` refuse an ``out`` that is their ``plan_dir`` or inside it
+    (:func:`refuse_out_in_plan_dir`), and they and
     ``plan`` refuse the output folder of another command's city run or a folder inside it
     (:func:`refuse_out_in_city_run`), before creating it.
 
@@ -859,7 +861,8 @@ def writes_output_folder(command: Callable[P, R]) -> Callable[P, R]:
         Code 2, after printing the error, when another process is writing ``out`` (the
         message names the folder, that process's id and its command), ``out`` is a file,
         or ``out`` is the ``plan_dir`` of ``deploy``/``simulate run`` or inside it, or
-        inside the output folder of another command's city run.
+        inside the output folder of another command's city run, or (``kpi``) holds another
+        command's output or report.
     """
 
     @functools.wraps(command)
