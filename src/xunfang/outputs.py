@@ -28,7 +28,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from xunfang.errors import ValidationError
 
@@ -92,11 +92,24 @@ class OutputLock:
             return self
         if self.folder.exists() and not self.folder.is_dir():
             raise ValidationError(f"--out {self.folder} is a file, not a folder")
+        # the folders made here, deepest first: a refused claim removes them again
+        made = [f for f in (self.folder, *self.folder.parents) if not f.exists()]
         self.folder.mkdir(parents=True, exist_ok=True)
         try:
             import fcntl
         except ImportError:  # pragma: no cover - Windows
             return self
+        try:
+            self._claim(fcntl)
+        except BaseException:
+            for f in made:
+                with contextlib.suppress(OSError):  # not empty: something else wrote it
+                    f.rmdir()
+            raise
+        return self
+
+    def _claim(self, fcntl: Any) -> None:
+        """Take the ``flock`` of :meth:`acquire` on the existing folder."""
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
@@ -131,7 +144,6 @@ class OutputLock:
             self.release()
             raise
         OutputLock._held_here.add(self.folder.resolve())
-        return self
 
     def _refuse_nested_live_lock(self) -> None:
         """Refuse a folder inside one that another process is writing (a live lock in a

@@ -58,7 +58,8 @@ def test_overall_kpis_match_the_hand_worked_values(kpi_table: pd.DataFrame) -> N
     assert _row(t, "overall", "all", "depart") == [7, 7, 0, 5, 0.7143, 46.429, 75.0, 75.0]
     assert _row(t, "overall", "all", "arrive") == [7, 6, 1, 4, 0.6667, 300.0, 420.0, 420.0]
     assert _row(t, "overall", "all", "feedback") == [7, 5, 2, 4, 0.8, 1400.0, 2400.0, 2400.0]
-    assert (t["measured"] + t["not_recorded"] == t["calls"]).all()
+    assert (t["measured"] + t["not_recorded"] + t["too_long"] == t["calls"]).all()
+    assert (t["too_long"] == 0).all()
 
 
 def test_kpis_by_unit_priority_type_and_hour(kpi_table: pd.DataFrame) -> None:
@@ -138,3 +139,28 @@ def test_priorities_sort_by_their_number() -> None:
     t = kpi_history(frame, STD, "UTC").table
     order = list(dict.fromkeys(t.loc[t["dimension"] == "priority", "group"]))
     assert order == ["一级", "二级", "三级", "其他", BLANK]
+
+
+def test_a_duration_longer_than_the_cap_is_counted_apart_not_measured() -> None:
+    table, _, _ = ingest([FIXTURES / "cn110_kpi_synthetic.csv"], "cn110")
+    frame = table.frame.copy()
+    # call 1 (row 2): 反馈 25 h after 到达 -> too long; the other 反馈 durations are
+    # 1800, 2400, 600, 1000: within 3, mean 5800 / 4 = 1450, p90 = 4th of 4 = 2400
+    first = frame.index[frame["source_row"] == 2][0]
+    frame.loc[first, "cleared_at"] = frame.loc[first, "on_scene_at"] + pd.Timedelta(hours=25)
+    kpi = kpi_history(frame, STD, table.timezone)
+    row = _row(kpi.table, "overall", "all", "feedback")
+    assert row == [7, 4, 2, 3, 0.75, 1450.0, 2400.0, 2400.0]
+    sub = kpi.table[(kpi.table["dimension"] == "overall") & (kpi.table["step"] == "feedback")]
+    assert sub["too_long"].tolist() == [1]
+    assert kpi.too_long == {
+        "feedback": {
+            "calls": 1,
+            "file": "cn110_kpi_synthetic.csv",
+            "row": 2,
+            "seconds": 90_000.0,
+        }
+    }
+    # exactly 24 h is still a measurement (the cap itself is included)
+    frame.loc[first, "cleared_at"] = frame.loc[first, "on_scene_at"] + pd.Timedelta(hours=24)
+    assert kpi_history(frame, STD, table.timezone).too_long == {}

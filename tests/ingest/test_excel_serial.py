@@ -76,3 +76,35 @@ def test_what_is_no_serial_date() -> None:
     assert _excel_serial(1_710_556_800, None) is None  # a Unix time
     assert _excel_serial(1, None) == "1900-01-01"
     assert _excel_serial(45370.999999, None) == "2024-03-20 00:00:00"  # to the second
+
+
+def test_serial_numbers_in_the_step_columns_are_read_like_the_call_time(tmp_path: Path) -> None:
+    # SYNTHETIC call: 报警 2024-03-19 12:00 (45370.5); 派警 +30 s, 到达 +5 min as serials
+    # (one day = 86,400 s, so 30 s = 30 / 86400 of a day); 反馈 a date cell
+    path = tmp_path / "steps.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append([*HEADER, "派警时间", "到达时间", "反馈时间"])
+    sheet.append(
+        [
+            "S0",
+            45370.5,
+            "刑事",
+            "盗窃",
+            121.48,
+            31.23,
+            45370.5 + 30 / 86400,
+            45370.5 + 300 / 86400,
+            dt.datetime(2024, 3, 19, 12, 30),
+        ]
+    )
+    book.save(path)
+    table, rejected, report = ingest([path], "cn110")
+    assert rejected.empty
+    row = table.frame.iloc[0]
+    assert row["dispatched_at"] == pd.Timestamp("2024-03-19 04:00:30", tz="UTC")
+    assert row["on_scene_at"] == pd.Timestamp("2024-03-19 04:05:00", tz="UTC")
+    assert row["cleared_at"] == pd.Timestamp("2024-03-19 04:30:00", tz="UTC")
+    assert report.step_times["set_aside"] == []
+    assert any("time column '派警时间'" in n for n in report.notes)

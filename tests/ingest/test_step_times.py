@@ -158,3 +158,33 @@ def test_pinyin_codes_name_the_step_columns_but_not_the_shared_ddsj(tmp_path: Pa
     table, _, report = ingest([ddsj], "cn110")
     assert table.frame["on_scene_at"].isna().all()
     assert "on_scene_at" not in report.step_times["columns"]
+
+
+def test_each_step_is_checked_only_against_the_steps_its_kpi_needs(tmp_path: Path) -> None:
+    # SYNTHETIC rows. Call 1: 出警 (08:00:30) before 签收 (08:00:50) and 到达 (08:02) before
+    # 签收 (08:03): all kept, setting off counts as acknowledging. Call 2: 出警 (09:00:10)
+    # before 派警 (09:00:20) -> empty; 到达 and 反馈 kept. Call 3: 反馈 (10:03) before 到达
+    # (10:05) -> empty.
+    head = "接警单编号,报警时间,报警类别,经度,纬度,派警时间,签收时间,出警时间,到达时间,反馈时间"
+    rows = [
+        "S1,2026-03-02 08:00:00,刑事,121.481,31.233,2026-03-02 08:00:20,"
+        "2026-03-02 08:03:00,2026-03-02 08:00:30,2026-03-02 08:02:00,2026-03-02 08:20:00",
+        "S2,2026-03-02 09:00:00,刑事,121.482,31.234,2026-03-02 09:00:20,"
+        "2026-03-02 09:00:40,2026-03-02 09:00:10,2026-03-02 09:04:00,2026-03-02 09:30:00",
+        "S3,2026-03-02 10:00:00,刑事,121.483,31.235,2026-03-02 10:00:20,"
+        "2026-03-02 10:00:40,2026-03-02 10:01:00,2026-03-02 10:05:00,2026-03-02 10:03:00",
+    ]
+    src = tmp_path / "order.csv"
+    src.write_text("\n".join([head, *rows]) + "\n", encoding="utf-8")
+    table, _, report = ingest([src], "cn110")
+    f = table.frame.set_index("source_row")
+    assert f.loc[2, "en_route_at"] == _utc("2026-03-02 00:00:30")
+    assert f.loc[2, "acknowledged_at"] == _utc("2026-03-02 00:03:00")
+    assert f.loc[2, "on_scene_at"] == _utc("2026-03-02 00:02:00")
+    assert pd.isna(f.loc[3, "en_route_at"])
+    assert f.loc[3, "on_scene_at"] == _utc("2026-03-02 01:04:00")
+    assert pd.isna(f.loc[4, "cleared_at"])
+    aside = {
+        (a["field"], a["other"], a["rows"], a["first_row"]) for a in report.step_times["set_aside"]
+    }
+    assert aside == {("出警时间", "派警时间", 1, 3), ("反馈时间", "到达时间", 1, 4)}

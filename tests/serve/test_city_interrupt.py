@@ -174,3 +174,48 @@ def test_ctrl_c_while_a_district_is_written_counts_it_finished(
         "folder is complete; no city summary was written)"
     ]
     assert len(list(out.glob("*/report.html"))) == 1
+
+
+_CTRL_C_AS_WORKERS_START = """
+import os, signal, sys, time
+import distributed
+from xunfang.serve import cli_plan_all
+
+real = distributed.LocalCluster
+
+def cluster_with_ctrl_c(*args, **kwargs):
+    cluster = real(*args, **kwargs)
+    for w in cluster.workers.values():
+        status = open(f"/proc/{w.process.pid}/status").read()
+        print("worker SigBlk", status.split("SigBlk:")[1].split()[0], flush=True)
+    os.killpg(os.getpgrp(), signal.SIGINT)  # Ctrl-C in the terminal, workers starting
+    time.sleep(0.5)
+    return cluster
+
+if __name__ == "__main__":
+    distributed.LocalCluster = cluster_with_ctrl_c
+    try:
+        with cli_plan_all.dask_client(None, 1):
+            print("ran", flush=True)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="needs Linux /proc")
+def test_a_ctrl_c_while_the_local_workers_start_is_held_and_raised(tmp_path: Path) -> None:
+    # found by a new-user test: Ctrl-C did nothing for the ~2 s the workers took to start
+    # (SIGINT was ignored then); now it is held back and raised once the cluster is up
+    script = tmp_path / "ctrl_c.py"
+    script.write_text(_CTRL_C_AS_WORKERS_START, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's job
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    # the worker has SIGINT blocked (bit 2 of the mask): the Ctrl-C never reaches it
+    assert proc.stdout.splitlines() == ["worker SigBlk 0000000000000002", "interrupted"]
+    assert "Traceback" not in proc.stderr and "KeyboardInterrupt" not in proc.stderr

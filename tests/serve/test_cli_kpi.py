@@ -98,6 +98,8 @@ def test_kpi_window_standards_and_chinese_report(tmp_path: Path) -> None:
     assert info["calls_outside_window"] == 4 and info["standards_s"]["arrive"] == 240.0
     html = (out / "report.html").read_text("utf-8")
     assert "接处警考核指标" in html and "到达时间 早于 报警时间" in html
+    assert "<td>交通（traffic）</td>" in html  # the type group's Chinese name, with its key
+    assert "<td>traffic</td>" not in html
     bad = CliRunner().invoke(
         app, ["kpi", "--incidents", str(FIXTURE), "--since", "3 March", "--out", str(out)]
     )
@@ -144,3 +146,63 @@ def test_step_times_to_the_minute_are_named_in_the_report(tmp_path: Path) -> Non
     # cut to the minute, call 6 arrives after 180 s (not 200) and call 7 after 240 s (not
     # 280): 240 + 360 + 300 + 420 + 180 + 240 = 1740 s over 6, within 300 s still 4
     assert _overall(out, "arrive") == [7, 6, 4, 290.0]
+
+
+def test_a_step_longer_than_24_h_is_named_and_kept_out(tmp_path: Path) -> None:
+    # the SYNTHETIC fixture with call 1's 反馈 typed a day late (25 h 20 min after 到达)
+    src = tmp_path / "late.csv"
+    body = FIXTURE.read_bytes().decode("gbk")
+    src.write_bytes(
+        body.replace("08:04:00,2026-03-02 08:24:00", "08:04:00,2026-03-03 09:24:00").encode("gbk")
+    )
+    for lang, words in (
+        ("en", "反馈 feedback: 1 calls longer than 24 h, e.g. row 2 of late.csv"),
+        ("zh", "反馈：1 起警情用时超过 24 小时，例如 late.csv 第 2 行"),
+    ):
+        out = tmp_path / lang
+        res = CliRunner().invoke(
+            app, ["kpi", "--incidents", str(src), "--out", str(out), "--lang", lang]
+        )
+        assert res.exit_code == 0, res.output
+        assert words in " ".join(res.output.split())
+        assert words in (out / "report.html").read_text("utf-8")
+    assert _overall(tmp_path / "en", "feedback") == [7, 4, 3, 1450.0]
+    info = json.loads((tmp_path / "en" / "kpi.json").read_text("utf-8"))
+    assert info["duration_cap_s"] == 86400.0
+    assert info["too_long"]["feedback"]["row"] == 2
+
+
+def test_an_export_without_step_columns_is_warned_of_in_the_terminal(tmp_path: Path) -> None:
+    # the SYNTHETIC cn110_synthetic.csv has no 派警/签收/出警/到达/反馈 column
+    src = FIXTURE.with_name("cn110_synthetic.csv")
+    argv = ["kpi", "--incidents", str(src), "--frame", "gcj02", "--out", str(tmp_path / "k")]
+    res = CliRunner().invoke(app, argv)
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert (
+        "warning: the input has no step time columns (missing: dispatched_at (派警时间), "
+        "acknowledged_at (签收时间), en_route_at (出警时间), on_scene_at (到达时间), "
+        "cleared_at (反馈时间)): every step is not recorded" in text
+    )
+    res = CliRunner().invoke(app, [*argv, "--lang", "zh"])
+    assert (
+        "警告：输入中没有任何环节时间列（缺少派警时间、签收时间、出警时间、到达时间、反馈时间）"
+        in ("".join(res.output.split()))
+    )
+    # an export with step columns gives no such warning
+    res = CliRunner().invoke(
+        app, ["kpi", "--incidents", str(FIXTURE), "--out", str(tmp_path / "s")]
+    )
+    assert "no step time columns" not in res.output
+
+
+def test_a_bad_standards_file_is_named_in_chinese(tmp_path: Path) -> None:
+    std = tmp_path / "std.toml"
+    std.write_text('acknowledge_s = "thirty"\ndepart_s = 0\nfoo = 1\n', encoding="utf-8")
+    argv = ["kpi", "--incidents", str(FIXTURE), "--standards", str(std)]
+    res = CliRunner().invoke(app, [*argv, "--out", str(tmp_path / "o"), "--lang", "zh"])
+    assert res.exit_code == 2
+    text = " ".join(res.output.split())
+    assert f"{std}：foo：未知的键（可用的键：acknowledge_s, " in text
+    assert "acknowledge_s：应为正数，实为 'thirty'；depart_s：应为正数，实为 0" in text
+    assert "must be" not in text

@@ -244,6 +244,7 @@ def test_a_folder_inside_one_another_process_writes_is_refused(
     )
     assert f"(pid {pid}: {HOLDER_COMMAND})" in message
     assert not (inner / LOCK_NAME).exists()  # our own claim given up
+    assert not inner.exists()  # nor an empty folder left that the refused claim made
     # deeper too, and through the command line (exit 2, nothing written)
     result = CliRunner().invoke(
         app, ["ingest", str(FIXTURE), "--profile", "cn110", "--out", str(inner / "a" / "b")]
@@ -251,6 +252,7 @@ def test_a_folder_inside_one_another_process_writes_is_refused(
     assert result.exit_code == 2, result.output
     assert f"(pid {pid}: {HOLDER_COMMAND})" in " ".join(result.output.split())
     assert not (inner / "a" / "b" / "incidents.parquet").exists()
+    assert not inner.exists()
     # a sibling folder is free
     OutputLock(tmp_path / "elsewhere").acquire().release()
 
@@ -277,3 +279,31 @@ def test_a_left_lock_or_this_process_own_lock_in_a_parent_does_not_refuse(tmp_pa
     (tmp_path / LOCK_NAME).unlink()
     with OutputLock(tmp_path), OutputLock(tmp_path / "district_7") as inner:
         assert inner.held
+
+
+def test_kpi_refuses_a_folder_holding_another_commands_report(tmp_path: Path) -> None:
+    # found by a new-user test: `kpi --out` into a forecast folder overwrote its report.html
+    kpi_fixture = FIXTURE.with_name("cn110_kpi_synthetic.csv")
+    other = tmp_path / "fc"
+    other.mkdir()
+    (other / "forecast.geojson").write_text("{}", encoding="utf-8")
+    (other / "report.html").write_text("<p>the forecast</p>", encoding="utf-8")
+    argv = ["kpi", "--incidents", str(kpi_fixture), "--out", str(other)]
+    for lang, words in (
+        ("en", f"--out {other} holds another command's output (forecast.geojson, report.html)"),
+        ("zh", f"--out {other} 中已有其他命令的输出（forecast.geojson, report.html）"),
+    ):
+        result = CliRunner().invoke(app, [*argv, "--lang", lang])
+        assert result.exit_code == 2, result.output
+        assert words in " ".join(result.output.split())
+    assert (other / "report.html").read_text("utf-8") == "<p>the forecast</p>"
+    assert not (other / "kpi.csv").exists()
+    # a report.html alone (a plan's, no marker) is refused too
+    (other / "forecast.geojson").unlink()
+    assert CliRunner().invoke(app, argv).exit_code == 2
+    # an empty folder, then the same kpi folder again, are written
+    own = tmp_path / "kpi"
+    own.mkdir()
+    for _ in range(2):
+        result = CliRunner().invoke(app, [*argv[:-1], str(own)])
+        assert result.exit_code == 0, result.output

@@ -22,14 +22,19 @@ its standard has passed is a miss, because the live system records every event. 
 export an empty cell is no evidence that the step did not happen (the column may not be
 exported, or ingest left an out-of-order time empty), so a call lacking either end of a
 step is counted as ``not_recorded`` for that step: never measured, never within the
-standard. ``measured + not_recorded = calls`` on every row of the table.
+standard. A duration longer than :data:`DURATION_CAP_S` (24 h) is no KPI measurement but a
+wrong date in the export (a 反馈 typed a month late, a step of the next day's call): it is
+counted apart as ``too_long``, kept out of ``measured``, ``within``, the mean, p90 and max,
+and the first such call is named (:attr:`KpiHistory.too_long`).
+``measured + not_recorded + too_long = calls`` on every row of the table.
 
-Per step and group: ``calls``, ``measured`` (both ends known), ``not_recorded``,
-``within`` (measured and duration <= standard), ``share_within`` (``within / measured``,
-as live; empty when nothing was measured), ``mean_s``, ``p90_s`` and ``max_s`` over the
-measured durations. ``p90_s`` is the nearest-rank 90th percentile (the smallest duration
-with at least 90 % of the measured ones <= it: sorted durations ``d``, ``d[ceil(0.9 n) -
-1]``; Hyndman & Fan 1996, definition 1), so that it is always a duration that occurred.
+Per step and group: ``calls``, ``measured`` (both ends known, at most the cap), ``not_recorded``,
+``too_long`` (longer than :data:`DURATION_CAP_S`), ``within`` (measured and duration <=
+standard), ``share_within`` (``within / measured``, as live; empty when nothing was
+measured), ``mean_s``, ``p90_s`` and ``max_s`` over the measured durations. ``p90_s`` is
+the nearest-rank 90th percentile (the smallest duration with at least 90 % of the
+measured ones <= it: sorted durations ``d``, ``d[ceil(0.9 n) - 1]``; Hyndman & Fan 1996,
+definition 1), so that it is always a duration that occurred.
 Groups: the whole history (``overall``), the call type group (``type_group``, the
 taxonomy's), the priority (``priority``, when the export has such a column), the unit
 that handled the call (``unit``: the ``handling_unit`` column, 处警单位, when the table
@@ -42,7 +47,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -54,6 +59,7 @@ from xunfang.store.kpi_sql import STEPS
 __all__ = [
     "BLANK",
     "DIMENSIONS",
+    "DURATION_CAP_S",
     "KPI_COLUMNS",
     "TABLE_COLUMN",
     "KpiHistory",
@@ -75,6 +81,7 @@ KPI_COLUMNS = (
     "calls",
     "measured",
     "not_recorded",
+    "too_long",
     "within",
     "share_within",
     "mean_s",
@@ -82,6 +89,12 @@ KPI_COLUMNS = (
     "max_s",
 )
 """Columns of :attr:`KpiHistory.table`."""
+DURATION_CAP_S = 86_400.0
+"""Longest step duration taken as a KPI measurement, seconds (24 h). Every step's
+standard is minutes (签收 30 s ... 反馈 30 min); a step that took more than a day in an
+export is a wrong date (a typing slip of the day or month, a time from another call), and
+one such duration would move the mean and the max of a whole history. Such durations are
+counted apart (``too_long``), never measured, never within."""
 BLANK = "(blank)"
 """The group of calls whose group column is empty."""
 
@@ -145,6 +158,10 @@ class KpiHistory:
         Whether the history records a priority.
     recorded
         Per step, the calls with both ends recorded.
+    too_long
+        Per step, the calls whose duration is longer than :data:`DURATION_CAP_S` and the
+        first of them (``calls``, ``file``, ``row``: the ``source_file`` and ``source_row``
+        of the frame, None when it has no such column; ``seconds``, its duration).
     """
 
     table: pd.DataFrame
@@ -153,16 +170,19 @@ class KpiHistory:
     unit_column: str | None
     has_priority: bool
     recorded: dict[str, int]
+    too_long: dict[str, dict[str, object]] = field(default_factory=dict)
 
 
 def _stats(d: np.ndarray, standard_s: float) -> dict[str, object]:
-    known = d[~np.isnan(d)]
+    seen = d[~np.isnan(d)]
+    known = seen[seen <= DURATION_CAP_S]
     n = len(known)
     within = int((known <= standard_s).sum())
     return {
         "calls": len(d),
         "measured": n,
-        "not_recorded": len(d) - n,
+        "not_recorded": len(d) - len(seen),
+        "too_long": len(seen) - n,
         "within": within,
         "share_within": round(within / n, 4) if n else None,
         "mean_s": round(float(known.mean()), 3) if n else None,
@@ -243,10 +263,21 @@ def kpi_history(frame: pd.DataFrame, standards_s: Mapping[str, float], timezone:
                     | _stats(d, std[name])
                 )
     table = pd.DataFrame(rows, columns=list(KPI_COLUMNS))
-    for col in ("calls", "measured", "not_recorded", "within"):
+    for col in ("calls", "measured", "not_recorded", "too_long", "within"):
         table[col] = table[col].astype("int64")
     recorded = {name: int(durations[name].notna().sum()) for name in STEPS}
-    return KpiHistory(table, len(frame), std, unit_column, has_priority, recorded)
+    too_long: dict[str, dict[str, object]] = {}
+    for name in STEPS:
+        over = np.flatnonzero(durations[name].to_numpy() > DURATION_CAP_S)
+        if len(over):
+            k = int(over[0])
+            too_long[name] = {
+                "calls": len(over),
+                "file": str(frame["source_file"].iloc[k]) if "source_file" in frame else None,
+                "row": int(frame["source_row"].iloc[k]) if "source_row" in frame else None,
+                "seconds": float(durations[name].iloc[k]),
+            }
+    return KpiHistory(table, len(frame), std, unit_column, has_priority, recorded, too_long)
 
 
 _NUMERALS = {c: i for i, c in enumerate("一二三四五六七八九", start=1)}

@@ -52,7 +52,8 @@ digits (openpyxl's integers stay exact; a float with no fraction is written with
 exponent). A number longer than Excel's 15 significant digits has lost its last digits in
 the workbook (3.101012025e+17 for an 18-digit 接警单编号): a note names the column and
 rows, and such an id stands for no call (rows sharing it are not duplicates), so the file
-name and row identify the row instead. A number in an Excel time column is an Excel serial
+name and row identify the row instead. A number in an Excel time column (the call time's
+or a step time's, read by one rule) is an Excel serial
 date (a date cell formatted as a number: 45370.5 is 2024-03-19 12:00 in the 1900 date
 system, the 1904 system when the workbook uses it) and is read as that date, named in a
 note (:func:`xunfang.ingest.readers._excel_serial`). A CSV time column is read so only when
@@ -61,8 +62,10 @@ date column formatted as a number: :func:`xunfang.ingest.readers._csv_excel_seri
 otherwise its numbers are only what the layout's formats make of them.
 
 Step times: a step time that cannot be read, lies after the ingest (plus
-``future_tolerance``), or lies before the call or an earlier step of the call (an arrival
-before the call, an acknowledgement before the dispatch) never rejects the row: that step
+``future_tolerance``), or lies before the call or a step it must follow
+(:data:`STEP_AFTER`: 签收, 出警 and 到达 after 派警, 反馈 after 到达; an arrival before the
+call, an acknowledgement before the dispatch; no rule between 签收 and 出警, since setting
+off counts as acknowledging) never rejects the row: that step
 time is left empty, and the report counts such rows per file, field and reason
 (``step_times``) and names them in a note, in English and Chinese ("到达时间 before 报警时间:
 12 rows, e.g. row 7"). A blank step cell is no error.
@@ -600,6 +603,22 @@ def _localize(naive: pd.Series, tz: str) -> tuple[pd.Series, int]:
     return aware.dt.tz_convert("UTC"), int(odd.sum())
 
 
+STEP_AFTER: dict[str, tuple[str, ...]] = {
+    "dispatched_at": (),
+    "acknowledged_at": ("dispatched_at",),
+    "en_route_at": ("dispatched_at",),
+    "on_scene_at": ("dispatched_at",),
+    "cleared_at": ("on_scene_at",),
+}
+"""The steps each step time must not lie before, besides the call time (报警时间), which
+every step must not lie before: 签收 acknowledged, 出警 en route and 到达 on scene after 派警
+dispatched, 反馈 cleared after 到达 on scene. These are the orders the KPIs
+(:data:`xunfang.store.kpi_sql.STEPS`: 签收 and 出警 from 派警, 到场 from the call, 反馈 from
+到达) and the definition of each step need, and no more: there is no rule between 签收 and
+出警, since setting off counts as acknowledging (a unit may set off before it presses
+签收), so an en-route time before the acknowledgement is a real record, not an error."""
+
+
 def _step_times(
     raw: pd.DataFrame, layout: Layout, occurred: pd.Series, latest: pd.Timestamp
 ) -> dict[str, tuple[pd.Series, np.ndarray, np.ndarray, np.ndarray]]:
@@ -609,11 +628,11 @@ def _step_times(
     A step column is read in the call time's formats, precision and zone. A cell holding
     text is left empty (NaT), never rejecting the call, when no format reads it or it lies
     outside :data:`TIME_RANGE` (``unreadable``), when it is later than ``latest``
-    (``future``), or when it lies before the call time or an earlier step kept for the
-    row (``before``: the first such in the order call, dispatched, acknowledged, en route,
-    on scene, cleared; equal times are in order). A step left empty is not compared
-    with the later ones. Times are compared as read: a step recorded to the minute
-    (08:00) lies before a call recorded to the second in the same minute (08:00:30).
+    (``future``), or when it lies before the call time or a step :data:`STEP_AFTER` names
+    for it and kept for the row (``before``: the call time checked first; equal times are
+    in order). A step left empty is not compared with the steps after it. Times are
+    compared as read: a step recorded to the minute (08:00) lies before a call recorded
+    to the second in the same minute (08:00:30).
 
     Parameters
     ----------
@@ -638,7 +657,7 @@ def _step_times(
     # reset_index, never to_numpy: that makes an object array of Timestamps (0.4 s a column
     # for 100,000 rows)
     call = pd.to_datetime(occurred, utc=True).reset_index(drop=True)
-    earlier: list[tuple[str, pd.Series]] = [(layout.time, call)]
+    kept: dict[str, tuple[str, pd.Series]] = {}
     out: dict[str, tuple[pd.Series, np.ndarray, np.ndarray, np.ndarray]] = {}
     for step in STEP_COLUMNS:
         code = np.full(n, "", dtype=object)
@@ -665,13 +684,14 @@ def _step_times(
         code[later] = "future"
         text_cells = cells.fillna("").to_numpy(dtype=object)
         detail[unread | later] = text_cells[unread | later]
-        for name, before in earlier:
+        checks = [(layout.time, call)] + [kept[p] for p in STEP_AFTER[step] if p in kept]
+        for name, before in checks:
             wrong = (code == "") & t.lt(before).to_numpy(dtype=bool)
             code[wrong] = "before"
             detail[wrong] = name
         t[code != ""] = pd.NaT
         precision[code != ""] = None
-        earlier.append((col, t))
+        kept[step] = (col, t)
         out[step] = (t, code, detail, precision)
     return out
 

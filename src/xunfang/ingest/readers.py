@@ -988,13 +988,17 @@ def _read_xlsx(
     finally:
         book.close()
     columns = [names[i] for i in idx]
-    # the time column's numbers are Excel serial dates (a date cell formatted as General)
-    k_time = columns.index(layout.time)
-    serial = [_excel_serial(r[k_time], epoch) for r in data]
-    data = [
-        [s if k == k_time and s is not None else v for k, v in enumerate(r)]
-        for r, s in zip(data, serial, strict=True)
-    ]
+    # the numbers of the time columns (the call time's and the steps') are Excel serial
+    # dates (a date cell formatted as General), all read by the same rule
+    times = [layout.time, *(c for c in layout.steps.values() if c != layout.time)]
+    serial: dict[str, list[str | None]] = {}
+    for c in times:
+        if c in columns:
+            k = columns.index(c)
+            serial[c] = [_excel_serial(r[k], epoch) for r in data]
+            for r, v in zip(data, serial[c], strict=True):
+                if v is not None:
+                    r[k] = v
     # the cells as text, column by column: never through a float64 column (ids, phones)
     raw = pd.DataFrame(
         {c: pd.array([_cell(r[k]) for r in data], dtype="string") for k, c in enumerate(columns)},
@@ -1014,16 +1018,17 @@ def _read_xlsx(
         raise DataFileError(path, f"sheet {name!r} has a header but no data rows")
     sheet_rows = np.arange(start + 1, start + 1 + len(data))[keep]  # 1-based sheet rows
     notes = _layout_notes(profile, header)
-    read_serial = np.array([s is not None for s in serial], dtype=bool)[keep]
-    if read_serial.any():
-        notes.append(
-            {
-                "key": "excel_serial",
-                "col": layout.time,
-                "n": str(int(read_serial.sum())),
-                "rows": _line_list([int(r) for r in sheet_rows[read_serial]]),
-            }
-        )
+    for c, values in serial.items():
+        read_serial = np.array([v is not None for v in values], dtype=bool)[keep]
+        if read_serial.any():
+            notes.append(
+                {
+                    "key": "excel_serial",
+                    "col": c,
+                    "n": str(int(read_serial.sum())),
+                    "rows": _line_list([int(r) for r in sheet_rows[read_serial]]),
+                }
+            )
     lost = {c: m[keep] for c, m in lossy.items() if m[keep].any()}
     for c, m in lost.items():
         first = int(np.flatnonzero(m)[0])

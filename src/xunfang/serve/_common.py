@@ -246,6 +246,12 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "（各辖区的 report.html）；请另选一个文件夹作 --out",
         ),
         (
+            r"--out (.+) holds another command's output \((.+)\): (.+?) would overwrite its "
+            r"report\.html; give an empty folder or a (.+?) folder as --out",
+            "--out {0} 中已有其他命令的输出（{1}）：{2} 会覆盖其中的 report.html；请用空文件夹"
+            "或 {3} 的文件夹作 --out",
+        ),
+        (
             r"--stations (.+) cannot be used with --plan-dir (.+): the stations are the "
             r"plan's \(sites\.csv\); run xunfang plan with --stations to use other stations",
             "--stations {0} 不能与 --plan-dir {1} 同用：派出所取自方案（sites.csv）；"
@@ -568,7 +574,36 @@ _NO_USABLE_ROWS = re.compile(
 the rejected rows in words, then the first example."""
 
 
+_STANDARDS_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"(\w+): must be a positive number, got (.+)", re.DOTALL),
+        "{0}：应为正数，实为 {1}",
+    ),
+    (re.compile(r"(\w+): unknown key \(known: (.+)\)"), "{0}：未知的键（可用的键：{1}）"),
+    (
+        re.compile(r"standards: (\w+) must be a positive number of seconds"),
+        "考核标准：{0} 应为正的秒数",
+    ),
+)
+"""The problems of a KPI standards file (:func:`xunfang.serve.api.codes.load_standards`,
+joined by ``; ``) in Chinese."""
+
+
+def _standards_zh(message: str) -> str | None:
+    out = []
+    for part in message.split("; "):
+        m = next((m for p, _ in _STANDARDS_ZH if (m := p.fullmatch(part))), None)
+        if m is None:
+            return None
+        zh = next(z for p, z in _STANDARDS_ZH if p is m.re)
+        out.append(zh.format(*m.groups()))
+    return "；".join(out)
+
+
 def _error_zh(message: str) -> str | None:
+    standards = _standards_zh(message)
+    if standards is not None:
+        return standards
     m = _NO_USABLE_ROWS.fullmatch(message)
     if m:
         summary, row, field, value, expected = m.groups()
@@ -747,6 +782,34 @@ def refuse_out_in_city_run(out: Path, command: str) -> None:
                 )
 
 
+KPI_FILES = ("kpi.csv", "kpi.json", "report.html")
+"""The files ``xunfang kpi`` writes into its ``--out`` folder."""
+
+
+def refuse_out_with_other_report(out: Path, command: str = "kpi") -> None:
+    """Refuse to write ``kpi``'s files into a folder holding another command's output or
+    a ``report.html`` that no ``kpi`` run wrote (a plan's or a forecast's): ``kpi`` would
+    overwrite that report. A folder that is missing, empty or a ``kpi`` folder (it holds
+    ``kpi.json``) is written.
+
+    Raises
+    ------
+    ValidationError
+        Naming the folder and the files found.
+    """
+    o = Path(out)
+    if not o.is_dir() or (o / "kpi.json").is_file():
+        return
+    found = set(other_commands_output(o, command))
+    found |= {n for n in KPI_FILES if (o / n).is_file()}
+    if found:
+        raise ValidationError(
+            f"--out {out} holds another command's output ({', '.join(sorted(found))}): "
+            f"{command} would overwrite its report.html; give an empty folder or a "
+            f"{command} folder as --out"
+        )
+
+
 def warn_other_output(out: Path, command: str, lang: str = "en") -> dict[str, str]:
     """Warn on standard error when ``out`` holds another command's output
     (:func:`xunfang.outputs.other_commands_output`): this run's files would be written
@@ -779,14 +842,16 @@ def writes_output_folder(command: Callable[P, R]) -> Callable[P, R]:
     command runs holding that folder (:class:`xunfang.outputs.OutputLock`,
     ``<out>/.xunfang.lock``), released when it returns or fails.
 
-    Every command that writes an output folder (``ingest``, ``plan``, ``deploy``,
+    Every command that writes an output folder (``ingest``, ``kpi``, ``plan``, ``deploy``,
     ``simulate run``/``sweep``, ``forecast ...``, and so the city runs) is decorated with
     this one helper, so that two runs into one folder cannot mix their files.
 
     A folder that holds another command's output (e.g. ``plan --out`` into a deploy
     folder) is written all the same, after a warning naming that command and its files
-    (:func:`warn_other_output`); but ``deploy`` and ``simulate run`` refuse an ``out`` that
-    is their ``plan_dir`` or inside it (:func:`refuse_out_in_plan_dir`), and they and
+    (:func:`warn_other_output`); but ``kpi`` refuses one, or one holding a ``report.html``
+    no ``kpi`` run wrote (:func:`refuse_out_with_other_report`), ``deploy`` and
+    ``simulate run`` refuse an ``out`` that is their ``plan_dir`` or inside it
+    (:func:`refuse_out_in_plan_dir`), and they and
     ``plan`` refuse the output folder of another command's city run or a folder inside it
     (:func:`refuse_out_in_city_run`), before creating it.
 
@@ -796,7 +861,8 @@ def writes_output_folder(command: Callable[P, R]) -> Callable[P, R]:
         Code 2, after printing the error, when another process is writing ``out`` (the
         message names the folder, that process's id and its command), ``out`` is a file,
         or ``out`` is the ``plan_dir`` of ``deploy``/``simulate run`` or inside it, or
-        inside the output folder of another command's city run.
+        inside the output folder of another command's city run, or (``kpi``) holds another
+        command's output or report.
     """
 
     @functools.wraps(command)
@@ -812,6 +878,8 @@ def writes_output_folder(command: Callable[P, R]) -> Callable[P, R]:
                 refuse_out_in_plan_dir(Path(out), Path(plan_dir), name)  # before any write
             if name in ("plan", "deploy", "simulate run"):
                 refuse_out_in_city_run(Path(out), name)
+            if name == "kpi":
+                refuse_out_with_other_report(Path(out), name)
             lock = OutputLock(Path(out)).acquire()
         except (ValidationError, OSError) as exc:
             raise fail(exc, lang) from exc

@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from xunfang import __version__, strict_json
-from xunfang.analyse.kpi_history import BLANK, KpiHistory, kpi_history
+from xunfang.analyse.kpi_history import BLANK, DURATION_CAP_S, KpiHistory, kpi_history
 from xunfang.errors import ValidationError, XunfangError
 from xunfang.ingest.incidents import (
     PROFILES,
@@ -36,6 +36,7 @@ from xunfang.ingest.incidents import (
     read_incident_table,
 )
 from xunfang.ingest.messages import text as ingest_text
+from xunfang.ingest.profiles import CN110_STEPS, STEP_COLUMNS
 from xunfang.ingest.readers import BAD_BYTES
 from xunfang.serve._common import (
     LangOpt,
@@ -79,6 +80,7 @@ HEADS = {
         "calls",
         "measured",
         "not recorded",
+        f"over {DURATION_CAP_S / 3600:g} h",
         "within",
         "share within",
         "mean s",
@@ -92,6 +94,7 @@ HEADS = {
         "警情数",
         "有记录",
         "未记录",
+        f"超 {DURATION_CAP_S / 3600:g} 小时",
         "达标",
         "达标率",
         "平均（秒）",
@@ -306,6 +309,11 @@ def _group_label(dim: str, key: str, lang: str) -> str:
         return "全部" if lang == "zh" else "all"
     if dim == "hour":
         return f"{int(key):02d}:00–{int(key):02d}:59"
+    if dim == "type_group" and lang == "zh":  # the taxonomy's Chinese name, with its key
+        from xunfang.ingest.taxonomy import load_taxonomy
+
+        label = load_taxonomy().label(key, "zh")
+        return f"{label}（{key}）" if label != key else key
     return key
 
 
@@ -317,6 +325,7 @@ def _cells(row: pd.Series, lang: str) -> list[str]:
         _num(int(row["calls"])),
         _num(int(row["measured"])),
         _num(int(row["not_recorded"])),
+        _num(int(row["too_long"])),
         _num(int(row["within"])),
         _share(row["share_within"]),
         _num(row["mean_s"]),
@@ -370,6 +379,10 @@ def summary(
         "step_columns": src.step_times.get("columns", {}),
         "step_times_set_aside": src.step_times.get("set_aside", []),
         "recorded": kpi.recorded,
+        "duration_cap_s": DURATION_CAP_S,
+        "too_long_rule": "a duration longer than duration_cap_s is a wrong date, not a "
+        "measurement: counted as too_long, kept out of measured, within, mean, p90 and max",
+        "too_long": kpi.too_long,
         "time_precision": src.precision,
         "unit_column": kpi.unit_column,
         "unit_source": src.sources.get(kpi.unit_column or "", []),
@@ -439,6 +452,13 @@ _TXT: dict[str, dict[str, str]] = {
         "en": "These calls are kept; the step time is left empty and counts as not recorded.",
         "zh": "这些警情均保留；该环节时间置空，计为“未记录”。",
     },
+    "too_long": {
+        "en": "{step}: {n:,} calls longer than {hours:g} h{where}: not a measurement (a wrong "
+        "date), kept out of within, mean, p90 and max.",
+        "zh": "{step}：{n:,} 起警情用时超过 {hours:g} 小时{where}：不是考核测量（日期有误），"
+        "不计入达标、平均、P90 和最长。",
+    },
+    "too_long_at": {"en": ", e.g. row {row} of {file}", "zh": "，例如 {file} 第 {row} 行"},
     "not_recorded_all": {
         "en": "{step}: no call has both ends recorded ({span}): not recorded, not a result.",
         "zh": "{step}：没有警情同时记录了起止时间（{span}）：未记录，不是考核结果。",
@@ -448,6 +468,49 @@ _TXT: dict[str, dict[str, str]] = {
 
 def _t(key: str, lang: str, **kw: object) -> str:
     return _TXT[key][lang].format(**kw)
+
+
+def missing_steps_warning(step_columns: dict[str, Any], lang: str) -> str | None:
+    """The terminal warning when the input has none of the step columns' times (every
+    step not recorded): the columns missing, by the names ``cn110`` reads first, and how
+    to name them. None when at least one step column was read."""
+    if any(c in step_columns for c in STEP_COLUMNS):
+        return None
+    names = [f"{c} ({CN110_STEPS[c][0]})" for c in STEP_COLUMNS]
+    if lang == "zh":
+        return (
+            "警告：输入中没有任何环节时间列（缺少 "
+            + "、".join(CN110_STEPS[c][0] for c in STEP_COLUMNS)
+            + "）：所有环节均计为“未记录”，没有考核结果；如列名不同，请在 --mapping 文件的 "
+            "[layout.steps] 中指定"
+        )
+    return (
+        "warning: the input has no step time columns (missing: "
+        + ", ".join(names)
+        + "): every step is not recorded, no KPI result; name the columns under "
+        "[layout.steps] in a --mapping file if they differ"
+    )
+
+
+def too_long_notes(kpi: KpiHistory, lang: str) -> list[str]:
+    """One line per step with durations longer than
+    :data:`~xunfang.analyse.kpi_history.DURATION_CAP_S`, naming the first such call."""
+    out = []
+    for name, item in kpi.too_long.items():
+        where = ""
+        if item.get("row") is not None:
+            where = _t("too_long_at", lang, row=item["row"], file=item.get("file") or "?")
+        out.append(
+            _t(
+                "too_long",
+                lang,
+                step=STEP_LABEL[name][lang],
+                n=item["calls"],
+                hours=DURATION_CAP_S / 3600,
+                where=where,
+            )
+        )
+    return out
 
 
 def render_kpi_html(info: dict[str, Any], kpi: KpiHistory, lang: str = "en") -> str:
@@ -506,6 +569,7 @@ def render_kpi_html(info: dict[str, Any], kpi: KpiHistory, lang: str = "en") -> 
                 )
                 + "</p>"
             )
+    parts += [f"<p>{e(n)}</p>" for n in too_long_notes(kpi, lang)]
     for dim, sub in kpi.table.groupby("dimension", sort=False):
         parts.append(f"<h2>{e(DIMENSION_LABEL[str(dim)][lang])}</h2><table><tr>")
         parts.append("".join(f"<th>{e(h)}</th>" for h in HEADS[lang]) + "</tr>")
@@ -661,6 +725,11 @@ def kpi_cmd(
     except (XunfangError, OSError, ValueError) as exc:
         raise fail(exc, lang, ingest_options=True) from exc
     print_kpi(kpi, lang)
+    missing = missing_steps_warning(info["step_columns"], lang)
+    if missing is not None:
+        _out.print(missing, markup=False, style="yellow")
+    for note in too_long_notes(kpi, lang):
+        _out.print("  " + note, markup=False)
     for note in src.notes_zh if lang == "zh" else src.notes:
         _out.print("  " + note, markup=False)
     _out.print(

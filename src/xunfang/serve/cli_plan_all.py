@@ -124,17 +124,35 @@ def after_districts(finished: int, total: int) -> Iterator[None]:
 
 
 @contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """SIGINT ignored while the block runs (main thread only): processes started in it
-    (the LocalCluster's workers, spawned) inherit the ignoring, so a Ctrl-C in the terminal
-    reaches this process alone, which closes them, instead of each printing a traceback."""
+def _sigint_held() -> Iterator[list[int]]:
+    """SIGINT blocked in the processes started in the block, and held back for this one
+    (main thread only): the list yielded holds the signal when a Ctrl-C came meanwhile,
+    for the caller to raise once it can close what the block started.
+
+    The block runs with SIGINT blocked in this thread (:func:`signal.pthread_sigmask`);
+    the threads started in it (dask's event loop and process watchers) and the processes
+    they start (the LocalCluster's workers, spawned) inherit the mask, which ``exec``
+    keeps: a Ctrl-C in the terminal stays pending in the workers, never delivered, and
+    reaches this process alone, which closes them, instead of each printing a traceback.
+    Here a handler records it (a thread started before the block may take it; else it is
+    taken when the mask is restored): before, SIGINT was ignored meanwhile and a Ctrl-C
+    pressed while the workers started (about 2 s) was lost. multiprocessing's resource
+    tracker is started first, since starting it unblocks SIGINT in the thread that does
+    (:func:`multiprocessing.resource_tracker.ensure_running`, Python 3.11)."""
+    held: list[int] = []
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield held
         return
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
+    old = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
-        yield
+        yield held
     finally:
+        # a pending Ctrl-C is handled (recorded) before this call returns
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         signal.signal(signal.SIGINT, old)
 
 
@@ -176,8 +194,9 @@ def dask_client(scheduler: str | None, workers: int) -> Iterator[Any]:
     """A client of the scheduler at ``scheduler`` (tcp://HOST:PORT), of a LocalCluster with
     ``workers`` single-threaded worker processes, or None (``workers == 0``: in process).
 
-    The local workers ignore SIGINT (Ctrl-C reaches this process only; one pressed while
-    they start is lost); on Ctrl-C the cluster is closed with dask's loggers silenced
+    The local workers have SIGINT blocked (Ctrl-C reaches this process only; one pressed while
+    they start is held back and raised once the cluster is up, :func:`_sigint_held`); on
+    Ctrl-C the cluster is closed with dask's loggers silenced
     (:func:`_quiet_distributed`), in this process and in the local workers."""
     if scheduler is None and workers == 0:
         yield None
@@ -194,7 +213,7 @@ def dask_client(scheduler: str | None, workers: int) -> Iterator[Any]:
                 raise
         return
     with dask.config.set(LOCAL_CLUSTER_CONFIG):
-        with _sigint_ignored():
+        with _sigint_held() as held:
             cluster = LocalCluster(
                 n_workers=workers,
                 threads_per_worker=1,
@@ -204,6 +223,8 @@ def dask_client(scheduler: str | None, workers: int) -> Iterator[Any]:
             )
         with cluster, Client(cluster) as client:
             try:
+                if held:  # Ctrl-C while the workers started: closed as any other
+                    raise KeyboardInterrupt
                 yield client
             except KeyboardInterrupt:
                 _quiet_distributed()

@@ -468,7 +468,8 @@ class GradientBoosted(Forecaster):
                     continue
                 raise ValidationError(
                     f"gbm needs at least {28 + h} days of training history, got "
-                    f"{events.duration_days:.1f} (from {from_days(events.start_day)})"
+                    f"{events.duration_days:.1f} (from "
+                    f"{from_days(events.start_day).tz_convert(events.timezone):%Y-%m-%d})"
                 )
             model, used, rows = self._fit_bag(events, offsets, h, int(self.seed) + bag, used)
             models.append(model)

@@ -15,7 +15,9 @@ router = APIRouter(prefix="/api/alerts", tags=["alerts"])
 
 @router.post("", response_model=S.AlertOut, status_code=201)
 def create_alert(body: S.AlertCreate, ctx: FieldUser, svc: ServiceDep) -> S.AlertOut:
-    """Push a lookout to every on-duty unit within ``within_min`` minutes' road travel."""
+    """Push a lookout to the ``units`` (default 3) nearest available units within
+    ``within_min`` minutes' road travel; busy units make up the number only when fewer
+    are available, marked ``busy`` in ``recipients``."""
     return svc.create_alert(body, ctx)
 
 
