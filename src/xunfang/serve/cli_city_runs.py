@@ -228,17 +228,8 @@ def run_city_deploy(
     with after_districts(len(summaries), len(folders)):
         _none_done(summaries, failed, zh)
         totals = deploy_totals(summaries)
-        not_planned = plan_failed_districts(plan_dir)
-        stem = "city_deploy_summary"
-        earlier = earlier_run_folders(out, stem, [area_folder(s.area) for s in summaries])
-        write_summary_tables(
-            [s.to_dict() for s in summaries],
-            totals,
-            out,
-            stem,
-            failed=failed,
-            plan_failed=not_planned,
-            earlier_folders=earlier,
+        not_planned, earlier = _write_city_tables(
+            summaries, totals, out, "city_deploy_summary", plan_dir, failed
         )
         write_city_deploy_report(
             summaries,
@@ -252,12 +243,7 @@ def run_city_deploy(
             calendar=calendar,
             incident_files=incident_files,
         )
-    return summaries, {
-        **totals,
-        "failed": dict(failed),
-        "plan_failed": not_planned,
-        "earlier_run_folders": earlier,
-    }
+    return summaries, _run_totals(totals, failed, not_planned, earlier)
 
 
 def print_failed(
@@ -398,17 +384,8 @@ def run_city_simulation(
     with after_districts(len(summaries), len(folders)):
         _none_done(summaries, failed, zh)
         totals = sim_totals(summaries)
-        not_planned = plan_failed_districts(plan_dir)
-        stem = "city_simulation_summary"
-        earlier = earlier_run_folders(out, stem, [area_folder(s.area) for s in summaries])
-        write_summary_tables(
-            [s.to_dict() for s in summaries],
-            totals,
-            out,
-            stem,
-            failed=failed,
-            plan_failed=not_planned,
-            earlier_folders=earlier,
+        not_planned, earlier = _write_city_tables(
+            summaries, totals, out, "city_simulation_summary", plan_dir, failed
         )
         write_city_sim_report(
             summaries,
@@ -421,7 +398,43 @@ def run_city_simulation(
             scenario_source=str(scenario.source),
             plan_dir=plan_dir,
         )
-    return summaries, {
+    return summaries, _run_totals(totals, failed, not_planned, earlier)
+
+
+def _write_city_tables(
+    summaries: Sequence[Any],
+    totals: dict[str, Any],
+    out: Path,
+    stem: str,
+    plan_dir: Path,
+    failed: dict[str, str],
+) -> tuple[dict[str, str], list[str]]:
+    """Write a city deploy or simulation run's ``<stem>.csv/json`` (the districts' rows,
+    the totals, the districts that failed here and in the plan, the folders of an earlier
+    run); return the plan's failed districts and those earlier folders."""
+    not_planned = plan_failed_districts(plan_dir)
+    earlier = earlier_run_folders(out, stem, [area_folder(s.area) for s in summaries])
+    write_summary_tables(
+        [s.to_dict() for s in summaries],
+        totals,
+        out,
+        stem,
+        failed=failed,
+        plan_failed=not_planned,
+        earlier_folders=earlier,
+    )
+    return not_planned, earlier
+
+
+def _run_totals(
+    totals: dict[str, Any],
+    failed: dict[str, str],
+    not_planned: dict[str, str],
+    earlier: list[str],
+) -> dict[str, Any]:
+    """A city run's totals as the command returns them (with what failed and the earlier
+    run's folders)."""
+    return {
         **totals,
         "failed": dict(failed),
         "plan_failed": not_planned,
