@@ -308,3 +308,30 @@ def test_encoding_errors_and_the_zero_zero_example_in_chinese() -> None:
         "2-5, 7 行 及另外 3 行，b.csv 第 9 行）；3 行字段数与表头不一致（该行未读取）"
         "（b.csv 第 2, 4, 6 行）"
     )
+
+
+def test_a_second_name_of_the_same_field_is_named_as_not_read(tmp_path: Path) -> None:
+    """SYNTHETIC 2-call export with both 到达时间 and 到场时间 (different values): 到达时间 is
+    read (the first accepted name) and 到场时间 is named as not read, in English and Chinese
+    (a tester's export lost 到场时间 without a word)."""
+    src = tmp_path / "two_arrivals.csv"
+    src.write_text(
+        "接警单编号,报警时间,报警类别,经度,纬度,派警时间,到达时间,到场时间\n"
+        "A1,2024-03-16 05:45:00,刑事,121.4845,31.2280,2024-03-16 05:46:00,"
+        "2024-03-16 05:50:00,2024-03-16 05:55:00\n"
+        "A2,2024-03-16 06:00:00,刑事,121.4894,31.2300,2024-03-16 06:01:00,"
+        "2024-03-16 06:04:00,2024-03-16 06:09:00\n",
+        encoding="gb18030",
+    )
+    table, _, report = ingest([src], "cn110", frame="gcj02")
+    arrived = table.frame.sort_values("source_row")["on_scene_at"].dt.strftime("%H:%M")
+    assert arrived.tolist() == ["21:50", "22:04"]  # 到达时间 in UTC (+08:00 local)
+    assert (
+        "two_arrivals.csv: column(s) 到场时间 not read: they name the same field as 到达时间, "
+        "which was read (rename or remove the one you do not want, or name it in a --mapping "
+        "file)"
+    ) in report.notes
+    assert (
+        "two_arrivals.csv: 未读取的列：到场时间：与已读取的 到达时间 是同一字段"
+        "（请重命名或删除不要的一列，或在 --mapping 文件中指定）"
+    ) in report.notes_zh

@@ -75,6 +75,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "step_rows": "step time read",
         "step_aside": "step time left empty",
         "dropped": "column(s) {cols} recognised and not read: free text often names the caller",
+        "alternate_unread": (
+            "column(s) {cols} not read: they name the same field as {read}, which was read "
+            "(rename or remove the one you do not want, or name it in a --mapping file)"
+        ),
         "utf8_lines": "line(s) {lines} are UTF-8 in a GB18030 file: read as UTF-8",
         "folder_left_out": (
             "folder {folder}: read its {n} incident file(s) in name order; {k} other "
@@ -160,6 +164,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "step_rows": "读取的环节时间",
         "step_aside": "置空的环节时间",
         "dropped": "已识别但不读取的列：{cols}（自由文本常含报警人姓名）",
+        "alternate_unread": (
+            "未读取的列：{cols}：与已读取的 {read} 是同一字段（请重命名或删除不要的一列，"
+            "或在 --mapping 文件中指定）"
+        ),
         "utf8_lines": "GB18030 文件中第 {lines} 行为 UTF-8 编码：已按 UTF-8 读取",
         "folder_left_out": (
             "文件夹 {folder}：已按文件名顺序读取其中 {n} 个警情文件；另有 {k} 个文件未读取：{names}"

@@ -78,7 +78,14 @@ import pandas as pd
 
 from xunfang import strict_json
 from xunfang.errors import DataFileError
-from xunfang.ingest.profiles import CoordSpec, FrameName, Layout, Profile, normalise_header
+from xunfang.ingest.profiles import (
+    AliasLayout,
+    CoordSpec,
+    FrameName,
+    Layout,
+    Profile,
+    normalise_header,
+)
 
 __all__ = [
     "BAD_BYTES",
@@ -648,6 +655,44 @@ def _layout_notes(profile: Profile, names: Sequence[str]) -> list[dict[str, str]
         dropped = [d for d in alias.dropped if d.upper() in keys]
         if dropped:
             notes.append({"key": "dropped", "cols": ", ".join(dropped)})
+        notes.extend(_unread_alternates(alias, names))
+    return notes
+
+
+def _unread_alternates(alias: AliasLayout, names: Sequence[str]) -> list[dict[str, str]]:
+    """A note per field of which the header holds two accepted names: the one read and the
+    other(s) not read (a tester's export had both 到达时间 and 到场时间, with different
+    values, and 到场时间 was left out without a word)."""
+    layout = alias.resolve(list(names))
+    if layout is None:
+        return []
+    by_key: dict[str, str] = {}
+    for col in names:
+        by_key.setdefault(normalise_header(col).upper(), col)
+    used = {layout.time, layout.type, layout.id, layout.subtype}
+    used |= set(layout.extra.values()) | set(layout.steps.values())
+    used |= {c for spec in layout.coords for c in (spec.x, spec.y)}
+    roles: list[tuple[Sequence[str], str | None]] = [
+        (alias.time, layout.time),
+        (alias.type, layout.type),
+        (alias.id, layout.id),
+        (alias.subtype, layout.subtype),
+        *((alias.extra[k], layout.extra.get(k)) for k in alias.extra),
+        *((alias.steps[k], layout.steps.get(k)) for k in alias.steps),
+    ]
+    notes = []
+    for accepted, read in roles:
+        if read is None:
+            continue
+        unread = list(
+            dict.fromkeys(
+                by_key[a.upper()]
+                for a in accepted
+                if a.upper() in by_key and by_key[a.upper()] not in used
+            )
+        )
+        if unread:
+            notes.append({"key": "alternate_unread", "cols": ", ".join(unread), "read": read})
     return notes
 
 
