@@ -147,6 +147,7 @@ __all__ = [
     "incident_inputs",
     "ingest",
     "ingested_folder_table",
+    "ingested_table_paths",
     "mask_name",
     "mask_phone",
     "profile_from_toml",
@@ -469,6 +470,29 @@ def ingested_inputs(paths: Sequence[str | Path]) -> bool:
     )
 
 
+def ingested_table_paths(paths: Sequence[str | Path]) -> list[Path] | None:
+    """The ``.parquet`` tables of ingested inputs (a folder written by ``xunfang ingest``
+    stands for its ``incidents.parquet``), in the order given; None when ``paths`` holds
+    none, so that the caller ingests raw files.
+
+    Raises
+    ------
+    ValidationError
+        If ingested tables and raw files are mixed, naming one of each.
+    """
+    resolved = [ingested_folder_table(Path(p)) or Path(p) for p in paths]
+    tables = [p for p in resolved if p.suffix.lower() == ".parquet"]
+    if not tables:
+        return None
+    raw = [p for p in resolved if p.suffix.lower() != ".parquet"]
+    if raw:
+        raise ValidationError(
+            f"incidents: {tables[0]} is an ingested table but {raw[0]} is a raw file; ingest "
+            f"the raw files with `xunfang ingest` and pass the ingested folders together"
+        )
+    return tables
+
+
 def read_ingested_tables(paths: Sequence[str | Path], crs: CRS | str) -> IncidentTable | None:
     """The incidents of ingested tables (``.parquet`` written by ``xunfang ingest``, or the
     folder holding one) as one table in ``crs`` (metres), in the order given; None when
@@ -486,16 +510,9 @@ def read_ingested_tables(paths: Sequence[str | Path], crs: CRS | str) -> Inciden
     DataFileError
         If a ``.parquet`` is not an xunfang incident table (:func:`read_incident_table`).
     """
-    resolved = [ingested_folder_table(Path(p)) or Path(p) for p in paths]
-    tables = [p for p in resolved if p.suffix.lower() == ".parquet"]
-    if not tables:
+    tables = ingested_table_paths(paths)
+    if tables is None:
         return None
-    raw = [p for p in resolved if p.suffix.lower() != ".parquet"]
-    if raw:
-        raise ValidationError(
-            f"incidents: {tables[0]} is an ingested table but {raw[0]} is a raw file; ingest "
-            f"the raw files with `xunfang ingest` and pass the ingested folders together"
-        )
     read = [read_incident_table(p).reproject(crs) for p in tables]
     if len(read) == 1:
         return read[0]

@@ -492,10 +492,10 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "--since {0} 必须早于 --until {1}",
         ),
         (
-            r"--incidents: (.+) is an ingested table but (.+) is a raw file; give either "
-            r"ingested folders or raw files",
-            "--incidents：{0} 是已导入的数据表，而 {1} 是原始文件；"
-            "请只给已导入的文件夹或只给原始文件",
+            r"incidents: (.+) is an ingested table but (.+) is a raw file; ingest the raw "
+            r"files with `xunfang ingest` and pass the ingested folders together",
+            "incidents：{0} 是已导入的数据表，而 {1} 是原始文件；"
+            "请先用 `xunfang ingest` 导入原始文件，再一并给出已导入的文件夹",
         ),
     )
 )

@@ -31,7 +31,7 @@ from xunfang.ingest.incidents import (
     PROFILES,
     incident_inputs,
     ingest,
-    ingested_folder_table,
+    ingested_table_paths,
     profile_from_toml,
     read_incident_table,
 )
@@ -203,14 +203,7 @@ def load_history(
         As :func:`xunfang.ingest.incidents.ingest` raises it for a raw file.
     """
     paths = incident_inputs(inputs)
-    tables = [ingested_folder_table(p) or p for p in paths]
-    ingested = [p for p in tables if p.suffix.lower() == ".parquet"]
-    if ingested and len(ingested) != len(tables):
-        raw = next(p for p in tables if p.suffix.lower() != ".parquet")
-        raise ValidationError(
-            f"--incidents: {ingested[0]} is an ingested table but {raw} is a raw file; give "
-            "either ingested folders or raw files"
-        )
+    ingested = ingested_table_paths(paths)
     if ingested:
         frames, files, tz = [], [], None
         read = accepted = 0
