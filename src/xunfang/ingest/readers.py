@@ -96,6 +96,7 @@ __all__ = [
     "BadBytes",
     "HeaderRow",
     "RawFile",
+    "UndecidedEncoding",
     "detect_encoding",
     "find_header",
     "read_raw",
@@ -415,13 +416,24 @@ def detect_encoding(path: Path, requested: str = "auto", bad_bytes: BadBytes = "
         why = f"read as GB18030 only {n_cjk} of its {n_wide} non-ASCII characters are Chinese"
     best = charset_normalizer.from_bytes(sample).best()
     maybe = f" (a guess from its bytes: {best.encoding})" if best is not None else ""
-    raise DataFileError(
+    raise UndecidedEncoding(
         path,
         f"is not UTF-8 and {why}: the bytes do not decide its encoding{maybe}. Pass it with "
         "--encoding (e.g. --encoding gb18030 for a Chinese export, --encoding cp1252 for a "
         "Western European one) or the mapping's encoding key" + hint,
         row=bad_line or _first_bad_line(path, "utf-8") or None,
+        why=f"is not UTF-8 and {why}",
     )
+
+
+class UndecidedEncoding(DataFileError):
+    """:func:`detect_encoding` could not tell a file's encoding from its bytes; ``why``
+    says what the bytes are not ("is not UTF-8 and line 2 is neither UTF-8 nor GB18030"),
+    for a caller whose remedy is not ``--encoding`` (a site file)."""
+
+    def __init__(self, path: str | Path, message: str, *, row: int | None, why: str) -> None:
+        super().__init__(path, message, row=row)
+        self.why = why
 
 
 INCIDENT_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".xlsx", ".gpkg", ".geojson", ".shp")

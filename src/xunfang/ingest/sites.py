@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import re
 from pathlib import Path
 from typing import IO
 
@@ -23,7 +22,13 @@ from xunfang import strict_json
 from xunfang.errors import DataFileError, ValidationError
 from xunfang.ingest.areas import StudyArea
 from xunfang.ingest.coords import to_wgs84
-from xunfang.ingest.readers import HeaderRow, _decode_lines, detect_encoding, find_header
+from xunfang.ingest.readers import (
+    HeaderRow,
+    UndecidedEncoding,
+    _decode_lines,
+    detect_encoding,
+    find_header,
+)
 from xunfang.units import WGS84
 
 NAME_COLUMNS = ("name", "site", "site_name", "district", "name_of_school", "名称", "站点")
@@ -325,12 +330,10 @@ def _csv_rows(path: Path, encoding: str) -> list[list[object]]:
     if encoding == "auto":
         try:
             enc = detect_encoding(path)
-        except DataFileError as exc:
-            told = re.search(r"(is not UTF-8 and .*?): the bytes do not decide", str(exc))
-            why = told.group(1) if told else "is not UTF-8"
+        except UndecidedEncoding as exc:
             raise DataFileError(
                 path,
-                f"site file {why}: a site file is read as UTF-8, UTF-16 or GB18030/GBK "
+                f"site file {exc.why}: a site file is read as UTF-8, UTF-16 or GB18030/GBK "
                 "(told from its bytes); save it as UTF-8",
                 row=exc.row,
             ) from None
