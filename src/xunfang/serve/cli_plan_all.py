@@ -139,20 +139,30 @@ def _sigint_held() -> Iterator[list[int]]:
     pressed while the workers started (about 2 s) was lost. multiprocessing's resource
     tracker is started first, since starting it unblocks SIGINT in the thread that does
     (:func:`multiprocessing.resource_tracker.ensure_running`, Python 3.11)."""
-    held: list[int] = []
     if threading.current_thread() is not threading.main_thread():
-        yield held
+        yield []
         return
     from multiprocessing import resource_tracker
 
     resource_tracker.ensure_running()
+    with _sigint_recorded() as held:
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            yield held
+        finally:
+            # a pending Ctrl-C is handled (recorded) before this call returns
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+@contextmanager
+def _sigint_recorded() -> Iterator[list[int]]:
+    """SIGINT recorded in the list yielded instead of raised while the block runs (main
+    thread only); the previous handler is put back after it."""
+    held: list[int] = []
     old = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield held
     finally:
-        # a pending Ctrl-C is handled (recorded) before this call returns
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         signal.signal(signal.SIGINT, old)
 
 
@@ -167,12 +177,8 @@ def whole_district() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    pending: list[int] = []
-    old = signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum))
-    try:
+    with _sigint_recorded() as pending:
         yield
-    finally:
-        signal.signal(signal.SIGINT, old)
     if pending:
         raise KeyboardInterrupt
 
