@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from xunfang.dispatch.model import (
+    DISPATCHABLE,
     Call,
     CallStatus,
     TransitionError,
@@ -154,7 +155,7 @@ class DispatchBoard:
         call, unit = self._call(call_id), self._unit(unit_id)
         check_call_transition(call.status, CallStatus.DISPATCHED, call_id)
         old_call = None
-        if unit.status in (UnitStatus.AVAILABLE, UnitStatus.RETURNING):
+        if unit.status in DISPATCHABLE:
             check_unit_transition(unit.status, UnitStatus.DISPATCHED, unit_id)
         elif unit.status in (UnitStatus.DISPATCHED, UnitStatus.EN_ROUTE) and unit.call_id:
             old_call = self.calls[unit.call_id]

@@ -32,6 +32,7 @@ import scipy.sparse as sp
 from scipy.sparse import csgraph
 
 from xunfang.dispatch.model import (
+    DISPATCHABLE,
     WALK_SPEED_KPH,
     Call,
     CallStatus,
@@ -96,7 +97,7 @@ def add_backup(call: Call, crew: Crew, unit: Unit) -> None:
         )
     if unit.unit_id in crew.members:
         raise TransitionError(f"unit {unit.unit_id} is already on call {call.call_id}")
-    if unit.status not in (UnitStatus.AVAILABLE, UnitStatus.RETURNING):
+    if unit.status not in DISPATCHABLE:
         raise TransitionError(f"unit {unit.unit_id} is {unit.status.value}: not available")
     check_unit_transition(unit.status, UnitStatus.DISPATCHED, unit.unit_id)
     unit.set_status(UnitStatus.DISPATCHED)
@@ -306,11 +307,6 @@ def rank_mixed(
     return recs[:k]
 
 
-ALERT_AVAILABLE = frozenset({UnitStatus.AVAILABLE, UnitStatus.RETURNING})
-"""Unit states that count as available for an alert (as for a call: a returning unit, on
-its way back to post, may take a new task)."""
-
-
 @dataclass(frozen=True)
 class AlertRecipient:
     """A unit an alert goes to: its road travel time and whether it is busy."""
@@ -319,8 +315,9 @@ class AlertRecipient:
     eta_s: float
     """Road travel time to the alert's place, seconds (speed factor applied)."""
     busy: bool
-    """The unit is on a call (not in :data:`ALERT_AVAILABLE`): sent only to make up the
-    number asked for, because too few available units were within reach."""
+    """The unit is on a call (not in :data:`~xunfang.dispatch.model.DISPATCHABLE`): sent
+    only to make up the number asked for, because too few available units were within
+    reach."""
 
 
 def alert_recipients(
@@ -328,7 +325,7 @@ def alert_recipients(
     status_of: Mapping[str, UnitStatus | str],
     wanted: int,
     *,
-    available: frozenset[UnitStatus] = ALERT_AVAILABLE,
+    available: frozenset[UnitStatus] = DISPATCHABLE,
 ) -> list[AlertRecipient]:
     """The units an alert (e.g. a patrol's sighting) goes to: the ``wanted`` nearest
     available units, and busy ones only when fewer than ``wanted`` are available, the
@@ -344,7 +341,8 @@ def alert_recipients(
     wanted
         How many units the alert asks for (>= 1).
     available
-        The states that count as available (default :data:`ALERT_AVAILABLE`).
+        The states that count as available (default
+        :data:`~xunfang.dispatch.model.DISPATCHABLE`, as for a call).
 
     Returns
     -------

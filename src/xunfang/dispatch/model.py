@@ -123,6 +123,10 @@ UNIT_TRANSITIONS: dict[UnitStatus, frozenset[UnitStatus]] = {
 call (preemption); ``dispatched/en_route -> available`` is a call cancelled or handed on;
 ``-> returning`` is a unit released or cleared away from its post (live service)."""
 
+DISPATCHABLE = frozenset({UnitStatus.AVAILABLE, UnitStatus.RETURNING})
+"""Unit states free for a new task (a call or an alert): a returning unit, on its way back
+to post, may take one like an available unit."""
+
 
 def check_call_transition(old: CallStatus, new: CallStatus, call_id: str) -> None:
     """Raise :class:`TransitionError` unless ``old -> new`` is allowed for a call."""

@@ -38,8 +38,14 @@ from sqlalchemy.orm import Session
 
 from xunfang.dispatch.board import DispatchBoard
 from xunfang.dispatch.crew import alert_recipients, rank_mixed
+from xunfang.dispatch.model import (
+    DISPATCHABLE,
+    CallStatus,
+    TransitionError,
+    UnitKind,
+    UnitStatus,
+)
 from xunfang.dispatch.model import Call as CoreCall
-from xunfang.dispatch.model import CallStatus, TransitionError, UnitKind, UnitStatus
 from xunfang.dispatch.model import Unit as CoreUnit
 from xunfang.dispatch.recommend import Recommendation
 from xunfang.errors import ValidationError, XunfangError
@@ -72,8 +78,6 @@ ON_DUTY = frozenset(
         UnitStatus.RETURNING,
     }
 )
-DISPATCHABLE = frozenset({UnitStatus.AVAILABLE, UnitStatus.RETURNING})
-"""A returning unit (on its way back to post) may take a new call, like an available one."""
 
 
 class NotFoundError(XunfangError, LookupError):
