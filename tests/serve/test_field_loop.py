@@ -474,6 +474,9 @@ def test_code_lists_name_the_file_and_key(tmp_path: Path) -> None:
     std.write_text("arrive_s = -5\nspeed = 3\n")
     with pytest.raises(DataFileError, match=r"speed: unknown key.*arrive_s: must be a positive"):
         load_standards(std)
+    std.write_text("depart_s = 1e999\n")  # TOML reads it as inf: every call "within"
+    with pytest.raises(DataFileError, match=r"depart_s: must be a positive number, got inf"):
+        load_standards(std)
     assert load_standards().arrive_s == 300.0
     assert list(load_dispositions())[:2] == ["resolved_on_scene", "mediated"]
 

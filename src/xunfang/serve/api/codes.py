@@ -6,6 +6,7 @@ name others). Errors name the file and the key to fix."""
 from __future__ import annotations
 
 import functools
+import math
 import re
 import tomllib
 from dataclasses import dataclass
@@ -101,7 +102,8 @@ def load_standards(path: Path | None = None) -> KpiStandards:
     Raises
     ------
     DataFileError
-        If a key is unknown or a value is not a positive number.
+        If a key is unknown or a value is not a positive, finite number (TOML's ``inf``
+        would make every call within the standard).
     """
     name, doc = _read(path, DEFAULT_STANDARDS)
     known = set(KpiStandards.__dataclass_fields__)
@@ -112,7 +114,7 @@ def load_standards(path: Path | None = None) -> KpiStandards:
     for k, v in doc.items():
         if k not in known:
             continue
-        if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0:
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v < math.inf:
             problems.append(f"{k}: must be a positive number, got {v!r}")
         else:
             values[k] = float(v)
