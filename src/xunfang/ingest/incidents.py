@@ -317,9 +317,11 @@ class IngestReport:
     """The step times read (:func:`_step_times`): ``columns`` (per step column, and
     ``received_at`` for the call time, the source columns), ``recorded`` (per step,
     accepted rows holding it), ``precision`` (per step, accepted rows per time precision)
-    and ``set_aside`` (per file, field and reason, the accepted
+    ``set_aside`` (per file, field and reason, the accepted
     rows whose step time was left empty: ``rows``, ``first_row``, ``other`` the field it
-    came before, ``value`` the cell of an unreadable or future one)."""
+    came before, ``value`` the cell of an unreadable or future one) and ``not_read`` (per
+    file, the columns left unread because another accepted name of the same field was
+    read: ``file``, ``cols``, ``read``)."""
 
     @property
     def rows_rejected(self) -> int:
@@ -1030,6 +1032,7 @@ def ingest(
         raise DataFileError("(none)", "no input files given")
     notes: list[str] = []
     notes_zh: list[str] = []
+    not_read: list[dict[str, str]] = []  # columns left unread for another name of the field
     paths = _expand_folders(paths, notes, notes_zh)
     taxonomy = taxonomy or load_taxonomy()
     now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now).tz_convert("UTC")
@@ -1070,6 +1073,8 @@ def ingest(
             )
         for note in rf.notes:
             fields = {k: v for k, v in note.items() if k != "key"}
+            if note["key"] == "alternate_unread":
+                not_read.append({"file": path.name, **fields})
             notes.append(f"{path.name}: {text(note['key'], 'en', **fields)}")
             notes_zh.append(f"{path.name}: {text(note['key'], 'zh', **fields)}")
         if rf.kind == "csv":
@@ -1317,6 +1322,7 @@ def ingest(
     unmapped_counts = good.loc[good["_unmapped"], "_raw_type"].value_counts()
     unmapped_examples = _unmapped_examples(good, unmapped_counts, metas)
     step_times, step_notes = _step_summary(good, step_fields, [Path(p).name for p in paths])
+    step_times["not_read"] = not_read
     for key, fields in step_notes:
         notes.append(text(key, "en", **fields))
         notes_zh.append(text(key, "zh", **fields))

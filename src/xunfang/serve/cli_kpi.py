@@ -164,6 +164,9 @@ def _step_notes(report: dict[str, Any], lang: str) -> list[str]:
             "value": item["value"],
         }
         out.append(ingest_text(f"step_{item['reason']}", lang, **fields))
+    for item in report.get("step_times", {}).get("not_read", []):
+        said = ingest_text("alternate_unread", lang, cols=item["cols"], read=item["read"])
+        out.append(f"{item['file']}: {said}")
     return out
 
 
