@@ -331,7 +331,7 @@ def test_console_alert_form_sends_how_many_units_to_alert(sqlite_server: Server)
         finally:
             browser.close()
     assert errors == []
-    assert [b["units"] for b in sent] == [2, 3]  # type: ignore[index]
+    assert [b["units"] for b in sent] == [2, 3]
 
 
 def test_openapi_fuzz_finds_no_server_error(sqlite_server: Server) -> None:
