@@ -403,6 +403,12 @@ def test_a_city_plan_rerun_with_fewer_areas_names_the_earlier_runs_folders(
         f"warning: 1 folder(s) in {out} are from an earlier run, not this one (left in place; "
         "see earlier_run_folders in city_summary.json): boundary_西片"
     ) in text
+    # and the city report (found by a new-user test: only the terminal and JSON said so)
+    page = (out / "city_report.html").read_text("utf-8")
+    assert (
+        "1 folder(s) beside this page are from an earlier run, not this one (left in place; "
+        "listed under earlier_run_folders in city_summary.json): boundary_西片."
+    ) in page
     # a deploy of this plan into a folder holding an earlier deploy's district says so too
     dep = root / "rerun_deploy"
     shutil.copytree(chain["plan"] / "boundary_西片", dep / "boundary_西片")
@@ -420,6 +426,8 @@ def test_a_city_plan_rerun_with_fewer_areas_names_the_earlier_runs_folders(
     assert "see earlier_run_folders in city_deploy_summary.json): boundary_西片" in " ".join(
         res.output.split()
     )
+    page = (dep / "city_deploy_report.html").read_text("utf-8")
+    assert "listed under earlier_run_folders in city_deploy_summary.json): boundary_西片." in page
 
 
 @pytest.mark.parametrize(
@@ -487,3 +495,17 @@ def test_a_city_plan_names_the_stations_outside_every_area(chain: dict[str, Any]
         f"from each), so in no district's plan (lon, lat wgs84): {shown}, and 2 more"
     ) in text, text
     assert "示例派出所" not in text.split("lie outside every area")[1]  # those are used
+    # and city_summary.json and the city report name them too, with the distance to the
+    # nearest area: lines 5-16 of the file (a header and the example's three before them)
+    doc = json.loads((root / "far" / "city_summary.json").read_text("utf-8"))[
+        "stations_outside_areas"
+    ]
+    assert (doc["source"], doc["buffer_m"]) == ("stations_far.csv", 500.0)
+    assert [(r["name"], r["source_row"]) for r in doc["stations"]] == [
+        (f"远处{i:02d}", 5 + i) for i in range(12)
+    ]
+    # Mongolia is over 1,500 km from Shanghai (the nearest, 远处11 at 100.11 E, 47.11 N)
+    assert all(r["distance_m"] > 1.5e6 for r in doc["stations"])
+    page = (root / "far" / "city_report.html").read_text("utf-8")
+    assert "12 station(s) of stations_far.csv lie more than 500 m from every district" in page
+    assert "<tr><td>远处11</td><td>16</td>" in page

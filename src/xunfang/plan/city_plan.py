@@ -48,6 +48,7 @@ __all__ = [
     "NO_AREA_ROW",
     "AreaJob",
     "DistrictSummary",
+    "StationsOutside",
     "TaskFailed",
     "area_folder",
     "area_jobs",
@@ -84,6 +85,49 @@ Before, on districts 1, 4, 8, 11 and 20 a 5 s budget changed the points of distr
 branch and bound left the points not proven optimal at 37, 47, 35 and 43 in districts 10,
 4, 6 and 25, and took them from 37 to 31 in district 11 and from 21 to 4 in district 1. Each
 point of ``tradeoff.csv`` states its status and gap, and ``plan_summary.json`` the budget."""
+
+
+@dataclass(frozen=True)
+class StationsOutside:
+    """The stations of a stations file that lie outside every area of a city run (farther
+    than ``buffer_m`` from each, so in no district's plan:
+    :meth:`xunfang.ingest.city.City.stations_outside`), as the city summary and report
+    name them.
+
+    Attributes
+    ----------
+    source
+        The stations file's name.
+    buffer_m
+        How far outside an area a station may lie and still be in its plan, metres.
+    stations
+        One dict per station, in the order of the file: ``name``, ``source_row`` (its row
+        in the file) and ``distance_m`` (to the nearest area, metres, to 0.1 m).
+    """
+
+    source: str
+    buffer_m: float
+    stations: tuple[dict[str, Any], ...]
+
+    @classmethod
+    def from_frame(cls, outside: Any, source: str, buffer_m: float) -> StationsOutside:
+        """From the frame :meth:`xunfang.ingest.city.City.stations_outside` returns
+        (``name``, ``source_row``, ``distance_m``)."""
+        rows = tuple(
+            {"name": str(n), "source_row": int(r), "distance_m": round(float(d), 1)}
+            for n, r, d in zip(
+                outside["name"], outside["source_row"], outside["distance_m"], strict=True
+            )
+        )
+        return cls(source=str(source), buffer_m=float(buffer_m), stations=rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``source``, ``buffer_m`` and ``stations`` (as in ``city_summary.json``)."""
+        return {
+            "source": self.source,
+            "buffer_m": self.buffer_m,
+            "stations": [dict(r) for r in self.stations],
+        }
 
 
 @dataclass(frozen=True)
@@ -703,6 +747,7 @@ def write_city_summary(
     failed: Mapping[str, str] | None = None,
     output_frame: str = "wgs84",
     earlier_folders: Sequence[str] = (),
+    stations_outside: StationsOutside | None = None,
     **counts: int | None,
 ) -> dict[str, Path]:
     """``city_summary.csv`` (one row per district) and ``city_summary.json`` (rows + totals),
@@ -713,7 +758,9 @@ def write_city_summary(
     (``wgs84``, ``gcj02`` or ``bd09``, as the district's own files;
     :func:`xunfang.ingest.coords.to_output_frame`), named by a ``coord_frame`` column as
     in ``sites.csv``. ``earlier_folders`` (:func:`earlier_run_folders`) are listed under
-    ``earlier_run_folders`` in the JSON.
+    ``earlier_run_folders`` in the JSON, and the stations in no district's plan
+    (``stations_outside``, when it names any) under ``stations_outside_areas``
+    (:meth:`StationsOutside.to_dict`).
 
     Raises
     ------
@@ -737,6 +784,11 @@ def write_city_summary(
         failed=failed,
         csv_extra=[] if no_area is None else [{"area": NO_AREA_ROW, "incidents": no_area}],
         earlier_folders=earlier_folders,
+        json_extra=(
+            {"stations_outside_areas": stations_outside.to_dict()}
+            if stations_outside is not None and stations_outside.stations
+            else {}
+        ),
     )
 
 
@@ -804,9 +856,11 @@ def write_summary_tables(
     csv_extra: Sequence[dict[str, Any]] = (),
     plan_failed: Mapping[str, str] | None = None,
     earlier_folders: Sequence[str] = (),
+    json_extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Path]:
     """``<stem>.csv`` (one row per district) and ``<stem>.json`` (``totals`` and the rows;
     nan written as null): the summary files of the city plan, deploy and simulation.
+    ``json_extra`` are more keys of the JSON, written last.
 
     ``earlier_folders`` (:func:`earlier_run_folders`) are listed under
     ``earlier_run_folders`` in the JSON: subfolders of ``out_dir`` left by an earlier run,
@@ -847,5 +901,6 @@ def write_summary_tables(
         payload["plan_failed"] = [{"area": a, "reason": r} for a, r in plan_failed.items()]
     if earlier_folders:
         payload["earlier_run_folders"] = list(earlier_folders)
+    payload.update(json_extra or {})
     write_text_atomic(json_path, strict_json.dumps(payload, indent=2))
     return {csv_path.name: csv_path, json_path.name: json_path}

@@ -28,6 +28,7 @@ from xunfang.serve.city_report import (
     count,
     district_map,
     district_table,
+    earlier_notes,
     failed_notes,
     number,
     percent,
@@ -147,6 +148,7 @@ def render_city_deploy_html(
     links: Mapping[str, str] | None = None,
     failed: Mapping[str, str] | None = None,
     plan_failed: Mapping[str, str] | None = None,
+    earlier_folders: Sequence[str] = (),
 ) -> str:
     """The city deployment page.
 
@@ -166,6 +168,9 @@ def render_city_deploy_html(
     failed, plan_failed
         Area -> reason of the districts whose run failed, and of those the city plan
         itself failed (``failed`` of its ``city_summary.json``): each named in the notes.
+    earlier_folders
+        The folders beside the page left by an earlier run
+        (:func:`xunfang.plan.city_plan.earlier_run_folders`), named in a note.
 
     Raises
     ------
@@ -272,6 +277,7 @@ def render_city_deploy_html(
         notes=[
             *failed_notes(plan_failed, lang, "plan"),
             *failed_notes(failed, lang, "deploy"),
+            *earlier_notes(earlier_folders, lang, "city_deploy_summary.json"),
             tr("notes"),
             tr("notes_city"),
         ],

@@ -29,7 +29,7 @@ from plotly.offline import get_plotlyjs
 
 from xunfang import __version__
 from xunfang.errors import ValidationError
-from xunfang.plan.city_plan import DistrictSummary, area_folder, city_totals
+from xunfang.plan.city_plan import DistrictSummary, StationsOutside, area_folder, city_totals
 from xunfang.serve._common import reason_text, write_atomic
 from xunfang.serve.decisions_report import status_text
 
@@ -43,6 +43,7 @@ __all__ = [
     "count",
     "district_map",
     "district_table",
+    "earlier_notes",
     "failed_notes",
     "number",
     "percent",
@@ -50,6 +51,7 @@ __all__ = [
     "render_city_page",
     "report_links",
     "solver_status_text",
+    "stations_outside_section",
     "translate",
     "write_city_report",
 ]
@@ -163,6 +165,26 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "Not simulated: {area}: {reason}. The city figures leave it out.",
         "zh": "未能模拟：{area}：{reason}。全市数值不含该区域。",
     },
+    "earlier_folders": {
+        "en": "{n} folder(s) beside this page are from an earlier run, not this one (left in "
+        "place; listed under earlier_run_folders in {summary}): {folders}.",
+        "zh": "本页旁有 {n} 个文件夹来自之前的运行，不是本次的结果（未删除；见 {summary} 的 "
+        "earlier_run_folders）：{folders}。",
+    },
+    "outside_title": {
+        "en": "Stations outside every district",
+        "zh": "在所有辖区之外的派出所",
+    },
+    "outside_help": {
+        "en": "{n} station(s) of {source} lie more than {buffer} m from every district, so "
+        "they are in no district's plan (listed under stations_outside_areas in "
+        "city_summary.json).",
+        "zh": "{source} 中有 {n} 个派出所距每个辖区都超过 {buffer} 米，未用于任何辖区的方案"
+        "（见 city_summary.json 的 stations_outside_areas）。",
+    },
+    "outside_name": {"en": "station", "zh": "派出所"},
+    "outside_row": {"en": "row in the file", "zh": "文件中的行"},
+    "outside_distance": {"en": "to the nearest district, m", "zh": "距最近辖区（米）"},
     "plan_note": {
         "en": "Map outlines: the districts' boundaries. City figures are sums of the "
         "districts' own plans; a booth serves its own district only.",
@@ -205,6 +227,59 @@ def failed_notes(failed: Mapping[str, str] | None, lang: str, run: str) -> list[
     return [
         translate({}, f"failed_{run}", lang, area=area_text(a, lang), reason=reason_text(r, lang))
         for a, r in (failed or {}).items()
+    ]
+
+
+def earlier_notes(folders: Sequence[str], lang: str, summary: str) -> list[str]:
+    """The note naming the subfolders beside a city page left by an earlier run
+    (:func:`xunfang.plan.city_plan.earlier_run_folders`, all of them), pointing to
+    ``summary`` (the JSON that lists them); none when there are none."""
+    if not folders:
+        return []
+    return [
+        translate(
+            {},
+            "earlier_folders",
+            lang,
+            n=len(folders),
+            summary=summary,
+            folders=("、" if lang == "zh" else ", ").join(folders),
+        )
+    ]
+
+
+def stations_outside_section(outside: StationsOutside | None, lang: str) -> list[tuple[str, str]]:
+    """The city plan page's section on the stations in no district's plan (a heading and
+    a table: name, row in the file, distance to the nearest district in metres); none
+    when ``outside`` names none."""
+    if outside is None or not outside.stations:
+        return []
+    esc = html.escape
+
+    def tr(key: str, **kw: Any) -> str:
+        return translate({}, key, lang, **kw)
+
+    head = "".join(
+        f"<th>{esc(tr(k))}</th>" for k in ("outside_name", "outside_row", "outside_distance")
+    )
+    body = "".join(
+        f"<tr><td>{esc(str(r['name']))}</td><td>{int(r['source_row'])}</td>"
+        f"<td>{esc(number(0)(r['distance_m']))}</td></tr>"
+        for r in outside.stations
+    )
+    help_text = tr(
+        "outside_help",
+        n=len(outside.stations),
+        source=outside.source,
+        buffer=f"{outside.buffer_m:.0f}",
+    )
+    return [
+        (
+            tr("outside_title"),
+            f'<p class="muted">{esc(help_text)}</p>'
+            f'<table class="stations-outside"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table>",
+        )
     ]
 
 
@@ -572,12 +647,16 @@ def render_city_html(
     links: Mapping[str, str] | None = None,
     failed: Mapping[str, str] | None = None,
     counts: Mapping[str, int] | None = None,
+    earlier_folders: Sequence[str] = (),
+    stations_outside: StationsOutside | None = None,
 ) -> str:
     """The city plan page: city totals, the map, the districts by gain per booth, the table;
     the districts that ``failed`` (area -> reason) are named first, with their reasons;
     ``counts`` (``incidents_total``, ``incidents_in_no_area``, ``stations_distinct``, as
     :func:`xunfang.plan.city_plan.city_totals` takes them) add the incidents inside no
-    district to the "computed on" lines.
+    district to the "computed on" lines. The stations in no district's plan
+    (``stations_outside``) get a table after the districts'; the folders beside the page
+    from an earlier run (``earlier_folders``) a note.
 
     Raises
     ------
@@ -685,9 +764,11 @@ def render_city_html(
                 f'<p class="muted">{html.escape(tr("table_help"))}</p>'
                 + district_table(columns, rows, lang=lang, total=total, links=links),
             ),
+            *stations_outside_section(stations_outside, lang),
         ],
         notes=[
             *failed_notes(failed, lang, "plan"),
+            *earlier_notes(earlier_folders, lang, "city_summary.json"),
             tr("plan_note"),
         ],
     )
@@ -700,14 +781,23 @@ def write_city_report(
     lang: str = "en",
     failed: Mapping[str, str] | None = None,
     counts: Mapping[str, int] | None = None,
+    earlier_folders: Sequence[str] = (),
+    stations_outside: StationsOutside | None = None,
 ) -> Path:
     """Write ``city_report.html`` into ``out_dir`` (linking the districts' ``report.html``
-    found there; naming the districts that ``failed``, area -> reason; ``counts`` as
-    :func:`render_city_html` takes them)."""
+    found there; naming the districts that ``failed``, area -> reason; ``counts``,
+    ``earlier_folders`` and ``stations_outside`` as :func:`render_city_html` takes them)."""
     links = report_links([s.area for s in summaries], out_dir)
     return write_atomic(
         out_dir / "city_report.html",
         render_city_html(
-            summaries, polygons_wgs84, lang, links=links, failed=failed, counts=counts
+            summaries,
+            polygons_wgs84,
+            lang,
+            links=links,
+            failed=failed,
+            counts=counts,
+            earlier_folders=earlier_folders,
+            stations_outside=stations_outside,
         ),
     )

@@ -12,6 +12,7 @@ The work is done by :mod:`xunfang.analyse.evaluate`; this module parses options 
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ from xunfang.analyse.forecast.select import AUTO_BUDGET_S, REFIT_EVERY_DAYS, RES
 from xunfang.analyse.prediction import run_prediction
 from xunfang.config import get_settings
 from xunfang.errors import ValidationError, XunfangError
+from xunfang.ingest.city import DEFAULT_CITY_ENV, City
 from xunfang.ingest.incidents import incident_inputs
 from xunfang.ingest.sources import OPENCP_SPLIT_CRS, OPENCP_SPLIT_FILE, OPENCP_SPLIT_PROFILE
 from xunfang.serve._common import (
@@ -45,6 +47,8 @@ from xunfang.serve.cli_city import (
     BoundaryOpt,
     CityOpt,
     FrameOpt,
+    RoadsOpt,
+    StationsOpt,
     city_from_options,
 )
 from xunfang.serve.cli_forecast_segments import segments_cmd
@@ -284,6 +288,31 @@ def _print_summary(
         )
 
 
+PredictAreaOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Study area: district:1, community:LOOP, city (all districts). Default, as for "
+        "plan: the only polygon of --boundary (or --boundary-name); with a city file (--city "
+        "or $XUNFANG_CITY), --roads or --stations, the city's default area (its first "
+        "boundary layer's default); else the bounding rectangle of all geolocated incidents."
+    ),
+]
+
+
+def city_default_area(city: City) -> str:
+    """The area a command takes without ``--area``, as ``plan`` does
+    (:meth:`xunfang.ingest.city.City.study_area` of ``None``: the ``default`` of the city's
+    first boundary layer, or its only polygon), named ``KIND:NAME[,NAME]``.
+
+    Raises
+    ------
+    AreaNotFoundError
+        If the layer names no default and holds several polygons (the message names them).
+    """
+    layer = city.boundaries[0]
+    return f"{layer.kind}:{city.study_area(None).name}"
+
+
 def _spec_from_options(
     *,
     incidents: list[Path] | None,
@@ -307,14 +336,26 @@ def _spec_from_options(
     data_dir: Path | None,
     place: bool | None = None,
     boundary_name_field: str | None = None,
+    roads: Path | None = None,
+    stations: Path | None = None,
+    city_area_default: bool = False,
 ) -> EvaluationSpec:
-    """The spec of ``evaluate`` and ``predict`` from their shared options."""
+    """The spec of ``evaluate`` and ``predict`` from their shared options.
+
+    ``roads`` and ``stations`` replace the city's files (the place layers of ``gbm``).
+    Without ``area``: the polygon of ``boundary``; with ``city_area_default`` (``predict``)
+    and a city file (``city`` or ``$XUNFANG_CITY``), ``roads`` or ``stations``, the city's
+    default area (:func:`city_default_area`, as ``plan``); else ``None``, the bounding
+    rectangle of the incidents.
+    """
     settings = get_settings(data_dir=data_dir)
     the_city = city_from_options(
         city=city,
         boundary=boundary,
         boundary_name=boundary_name,
         boundary_name_field=boundary_name_field,
+        roads=roads,
+        stations=stations,
         frame=frame,
         profile=profile,
         mapping=mapping,
@@ -323,6 +364,10 @@ def _spec_from_options(
     files = expand_paths(list(incidents)) if incidents else the_city.incident_files()
     if boundary is not None and area is None:
         area = "boundary:" + boundary_name if boundary_name else "boundary"
+    elif area is None and city_area_default:
+        users_city = city is not None or bool(os.environ.get(DEFAULT_CITY_ENV))
+        if users_city or roads is not None or stations is not None:
+            area = city_default_area(the_city)
     if area == "boundary":  # the only polygon of --boundary
         area = "boundary:" + the_city.study_area(None).name
     prof = the_city.profile_for(files, profile)
@@ -514,7 +559,7 @@ def predict_cmd(
             "all types together and each type group of the data."
         ),
     ] = None,
-    area: AreaOpt = None,
+    area: PredictAreaOpt = None,
     cell_m: CellOpt = 150.0,
     window: WindowOpt = "day",
     start: Annotated[
@@ -542,6 +587,8 @@ def predict_cmd(
     boundary: BoundaryOpt = None,
     boundary_name: BoundaryNameOpt = None,
     boundary_name_field: BoundaryNameFieldOpt = None,
+    roads: RoadsOpt = None,
+    stations: StationsOpt = None,
     frame: FrameOpt = None,
     data_dir: DataDir = None,
     lang: LangOpt = "en",
@@ -577,6 +624,9 @@ def predict_cmd(
             frame=frame,
             data_dir=data_dir,
             place=place,
+            roads=roads,
+            stations=stations,
+            city_area_default=True,
         )
         busy = "正在预测" if zh else "forecasting"
         with _out.status(busy) as status:

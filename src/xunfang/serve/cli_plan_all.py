@@ -27,6 +27,7 @@ from xunfang.ingest.incidents import IncidentTable
 from xunfang.plan.booth_plan import BoothPlan, PlanConfig, plan_warnings, read_plan_incidents
 from xunfang.plan.city_plan import (
     DistrictSummary,
+    StationsOutside,
     area_folder,
     city_network,
     city_totals,
@@ -474,6 +475,7 @@ def run_city_plan(
         else f"{len(incidents):,} incidents in {time.perf_counter() - t0:.1f} s"
     )
     the_city = config.city or default_city(settings.data_dir)
+    stations_outside: StationsOutside | None = None
     if config.fixed_sites is None and the_city.stations is not None:
         outside = the_city.stations_outside(
             [the_city.study_area(a, crs=config.crs) for a in areas],
@@ -487,6 +489,7 @@ def run_city_plan(
         line = stations_outside_line(outside, the_city.stations.name, buffer_m, output_frame, lang)
         if line:
             console.print(line, soft_wrap=True)
+        stations_outside = StationsOutside.from_frame(outside, the_city.stations.name, buffer_m)
     network = None
     if cut_from_city:
         t0 = time.perf_counter()
@@ -575,8 +578,23 @@ def run_city_plan(
         # before the summary is overwritten: the previous one names its own folders
         earlier = earlier_run_folders(out, "city_summary", [area_folder(s.area) for s in summaries])
         write_city_summary(
-            summaries, out, failed, output_frame=output_frame, earlier_folders=earlier, **counts
+            summaries,
+            out,
+            failed,
+            output_frame=output_frame,
+            earlier_folders=earlier,
+            stations_outside=stations_outside,
+            **counts,
         )
-        write_city_report(summaries, polygons, out, lang=lang, failed=failed, counts=counts)
+        write_city_report(
+            summaries,
+            polygons,
+            out,
+            lang=lang,
+            failed=failed,
+            counts=counts,
+            earlier_folders=earlier,
+            stations_outside=stations_outside,
+        )
         totals = {**city_totals(summaries, **counts), "failed": dict(failed)}
     return summaries, {**totals, "earlier_run_folders": earlier}, report

@@ -369,6 +369,7 @@
       const a = await api("POST", "/api/alerts", {
         description: $("#alert-desc").value, lon: parseFloat($("#alert-lon").value),
         lat: parseFloat($("#alert-lat").value), within_min: parseFloat($("#alert-min").value),
+        units: parseInt($("#alert-units").value, 10),  // the nearest available N (API: 1..500)
       });
       state.alerts.set(a.id, a); $("#alert-desc").value = ""; renderAll();
     } catch (e) { $("#alert-error").textContent = e.message; }
