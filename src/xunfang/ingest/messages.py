@@ -80,6 +80,7 @@ _TEXT: dict[str, dict[str, str]] = {
             "(rename or remove the one you do not want, or name it in a --mapping file)"
         ),
         "utf8_lines": "line(s) {lines} are UTF-8 in a GB18030 file: read as UTF-8",
+        "gb18030_lines": "line(s) {lines} are GB18030 in a UTF-8 file: read as GB18030",
         "folder_left_out": (
             "folder {folder}: read its {n} incident file(s) in name order; {k} other "
             "file(s) not read: {names}"
@@ -169,6 +170,7 @@ _TEXT: dict[str, dict[str, str]] = {
             "或在 --mapping 文件中指定）"
         ),
         "utf8_lines": "GB18030 文件中第 {lines} 行为 UTF-8 编码：已按 UTF-8 读取",
+        "gb18030_lines": "UTF-8 文件中第 {lines} 行为 GB18030 编码：已按 GB18030 读取",
         "folder_left_out": (
             "文件夹 {folder}：已按文件名顺序读取其中 {n} 个警情文件；另有 {k} 个文件未读取：{names}"
         ),
