@@ -39,24 +39,57 @@ def _rows(n: int, start: str = "2024-03-01 08:00:00") -> list[str]:
 
 def test_future_times_are_rejected_naming_row_and_field(tmp_path: Path) -> None:
     rows = _rows(5)
-    # local Asia/Shanghai: 2024-03-11 19:59 = 11:59 UTC, 1 min inside now + 1 day
-    rows.append("J0100,2024-03-11 19:59:00,盗窃,121.4800,31.2300,a")
-    # 2024-03-11 20:01 local = 12:01 UTC, 1 min past now + 1 day
-    rows.append("J0101,2024-03-11 20:01:00,盗窃,121.4800,31.2300,b")
+    # local Asia/Shanghai: 2024-03-10 20:59 = 12:59 UTC, 1 min inside now + 1 hour
+    rows.append("J0100,2024-03-10 20:59:00,盗窃,121.4800,31.2300,a")
+    # 2024-03-10 21:01 local = 13:01 UTC, 1 min past now + 1 hour
+    rows.append("J0101,2024-03-10 21:01:00,盗窃,121.4800,31.2300,b")
     rows.append("J0102,2099-12-31 10:00:00,盗窃,121.4800,31.2300,c")
+    # a tester's call 19 hours ahead (2024-03-11 15:00 local = 07:00 UTC): it was kept
+    # under the one-day tolerance, and kpi then blamed each of its step times
+    rows.append("J0103,2024-03-11 15:00:00,盗窃,121.4800,31.2300,d")
     _, rejected, report = ingest([_write(tmp_path, rows)], "cn110", now=NOW)
-    assert report.rejected["future_time"] == 2
+    assert report.rejected["future_time"] == 3
     assert report.rows_accepted == 6
     fut = rejected[rejected["reason"] == "future_time"]
-    assert list(fut["source_row"]) == [8, 9]  # the file's lines (the header is line 1)
+    assert list(fut["source_row"]) == [8, 9, 10]  # the file's lines (the header is line 1)
     assert set(fut["field"]) == {"报警时间"}
-    assert report.examples["future_time"][0]["value"] == "2024-03-11 20:01:00"
-    assert report.period == ("2024-03-01T00:00:00+00:00", "2024-03-11T11:59:00+00:00")
-    # a wider tolerance keeps the 20:01 row
+    assert report.examples["future_time"][0]["value"] == "2024-03-10 21:01:00"
+    assert report.examples["future_time"][0]["expected"] == (
+        "a time not after 2024-03-10T13:00:00+00:00 (UTC)"
+    )
+    assert report.period == ("2024-03-01T00:00:00+00:00", "2024-03-10T12:59:00+00:00")
+    # a wider tolerance keeps the 21:01 row and the one 19 hours ahead
     _, _, wide = ingest(
-        [_write(tmp_path, rows)], "cn110", now=NOW, future_tolerance=pd.Timedelta(days=2)
+        [_write(tmp_path, rows)], "cn110", now=NOW, future_tolerance=pd.Timedelta(days=1)
     )
     assert wide.rejected["future_time"] == 1
+
+
+def test_a_call_in_the_future_is_rejected_in_the_terminal_in_en_and_zh(tmp_path: Path) -> None:
+    # the clock's own now: a call 19 hours ahead (local time) is rejected as future_time,
+    # its row and field named; --future-hours 20 keeps it
+    ahead = (pd.Timestamp.now(tz="Asia/Shanghai") + pd.Timedelta(hours=19)).floor("s")
+    rows = [*_rows(3), f"J0100,{ahead:%Y-%m-%d %H:%M:%S},盗窃,121.4800,31.2300,a"]
+    path = _write(tmp_path, rows)
+    args = ["ingest", str(path), "--profile", "cn110", "--out", str(tmp_path / "o")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    assert "rejected: time in the future │ 1 │" in flat
+    assert f"e.g. 110.csv row 5, field '报警时间': '{ahead:%Y-%m-%d %H:%M:%S}'" in flat
+    report = json.loads((tmp_path / "o" / "ingest_report.json").read_text("utf-8"))
+    assert report["rejected"]["future_time"] == 1 and report["rows_accepted"] == 3
+    zh = CliRunner().invoke(app, [*args, *LANG_ZH])
+    flat = " ".join(zh.output.split())
+    assert "拒绝：时间晚于当前时间 │ 1 │" in flat
+    assert f"例：110.csv 第 5 行，字段 '报警时间'：'{ahead:%Y-%m-%d %H:%M:%S}'" in flat
+    kept = CliRunner().invoke(app, [*args, "--future-hours", "20"])
+    assert kept.exit_code == 0, kept.output
+    report = json.loads((tmp_path / "o" / "ingest_report.json").read_text("utf-8"))
+    assert report["rejected"]["future_time"] == 0 and report["rows_accepted"] == 4
+    both = CliRunner().invoke(app, [*args, "--future-hours", "2", "--future-days", "1", *LANG_ZH])
+    assert both.exit_code != 0
+    assert "--future-hours 与 --future-days 只能给出其一" in both.output
 
 
 def test_a_lone_row_years_apart_is_named_in_a_note(tmp_path: Path) -> None:

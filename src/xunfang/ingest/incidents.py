@@ -30,11 +30,16 @@ and place, and marked ``piled=True`` so that hotspot analysis leaves them out
 lists the piles).
 
 Times in the future: a row whose time lies later than the time of the ingest plus
-``future_tolerance`` (default :data:`FUTURE_TOLERANCE`, one day: clocks of exporting
-systems drift and time zones differ) is rejected as ``future_time`` (field: the time
-column). A placeholder time beyond what a nanosecond timestamp holds (``9999-12-31``,
-``2262年...``, ``1677-01-01``; :data:`TIME_RANGE`) is rejected too, never stored: as
-``future_time`` when after now, else as ``implausible_time``. So is a time before
+``future_tolerance`` (default :data:`FUTURE_TOLERANCE`, one hour: the clocks of the
+exporting system and of this machine drift apart by seconds to minutes; the zone is no
+reason for more, the times being read in the layout's zone) is rejected as
+``future_time`` (field: the time column). A call time later than that is a typing or
+clock error, and kept it would put every step time of the call "before" it (a tester's
+call dated 19 hours ahead, accepted under the one-day tolerance used before, had each of
+its step times blamed by kpi as earlier than the call). A placeholder time beyond what a
+nanosecond timestamp holds (``9999-12-31``, ``2262年...``, ``1677-01-01``;
+:data:`TIME_RANGE`) is rejected too, never stored: as ``future_time`` when after now,
+else as ``implausible_time``. So is a time before
 ``earliest`` (default :data:`EARLIEST`, 1970-01-01 00:00 UTC, itself included): ``1900-01-01`` and
 ``1970-01-01 00:00`` are what exports write for "no time", and one such row kept would
 stretch every weekly rate (a quarter's 110 calls read as 6,569 weeks of incidents by
@@ -187,8 +192,10 @@ OUTSIDE_SHARE_FRAME_MIX = 0.1
 """The same note's threshold when the area and the incidents were read in different frames:
 a frame mix-up moves points some 500 m (GCJ-02 against WGS-84), which puts only the rows
 near the boundary outside (a tester's district: 27 %), far fewer than half."""
-FUTURE_TOLERANCE = pd.Timedelta(days=1)
-"""A row may lie this much after the time of the ingest before it counts as ``future_time``."""
+FUTURE_TOLERANCE = pd.Timedelta(hours=1)
+"""A row may lie this much after the time of the ingest before it counts as ``future_time``
+(the call time; a step time later than it is left empty): clock drift between the
+exporting system and this machine (module docstring)."""
 EARLIEST = pd.Timestamp("1970-01-01", tz="UTC")
 """Default first plausible time: a row before it is rejected as ``implausible_time``
 (a placeholder: 1900-01-01, Excel's day 0, a zero Unix time; 1970-01-01 00:00 read in a
