@@ -96,7 +96,6 @@ def test_a_lone_row_years_apart_is_named_in_a_note(tmp_path: Path) -> None:
     rows = [*_rows(20), "J0999,2019-03-01 08:00:00,盗窃,121.4800,31.2300,x"]
     _, _, report = ingest([_write(tmp_path, rows)], "cn110", now=NOW)
     assert report.rows_accepted == 21
-    # (the other note: 盗窃 as 报警类别 is no type the taxonomy knows, all rows 'other')
     span = [n for n in report.notes if "accepted row(s) lie" in n]
     assert len(span) == 1 and "1 accepted row(s)" in span[0]
     assert "row 22" in span[0] and "365 days" in span[0]  # the header is line 1
