@@ -104,6 +104,45 @@ def test_a_lone_row_years_apart_is_named_in_a_note(tmp_path: Path) -> None:
     assert not any("accepted row(s) lie" in n for n in clean.notes)
 
 
+def test_rows_without_an_id_are_counted_and_named_in_en_and_zh(tmp_path: Path) -> None:
+    # a tester's rows with an empty 接警单编号 were given FILE:LINE ids without a word
+    rows = _rows(6)
+    rows[1] = rows[1].replace("J0001,", ",")  # line 3: empty
+    rows[4] = rows[4].replace("J0004,", "  ,")  # line 6: spaces only (was the id "")
+    rows[5] = rows[5].replace("J0005,", ",")  # line 7
+    path = _write(tmp_path, rows)
+    table, _, report = ingest([path], "cn110", now=NOW)
+    assert report.rows_accepted == 6  # kept, as before
+    assert table.frame["incident_id"].tolist() == [
+        "J0000",
+        "110.csv:3",
+        "J0002",
+        "J0003",
+        "110.csv:6",
+        "110.csv:7",
+    ]
+    assert report.generated_ids == {"110.csv": 3}
+    assert report.to_dict()["generated_ids"] == {"110.csv": 3}
+    assert (
+        "110.csv: 3 row(s) had no 接警单编号: each was given the id 110.csv:ROW, its file "
+        "and row (row(s) 3, 6-7)"
+    ) in report.notes
+    assert "110.csv：3 行没有接警单编号：已以“110.csv:行号”作为其编号（第 3, 6-7 行）" in (
+        report.notes_zh
+    )
+    args = ["ingest", str(path), "--profile", "cn110", "--out", str(tmp_path / "o")]
+    flat = " ".join(CliRunner().invoke(app, args).output.split())
+    assert "rows without an id (given FILE:ROW) │ 3 │" in flat
+    assert "3 row(s) had no 接警单编号" in flat
+    flat = " ".join(CliRunner().invoke(app, [*args, *LANG_ZH]).output.split())
+    assert "无编号的行（以“文件名:行号”为编号） │ 3 │" in flat
+    assert "3 行没有接警单编号" in flat
+    # every row with an id: no count, no note
+    _, _, full = ingest([_write(tmp_path, _rows(6))], "cn110", now=NOW)
+    assert full.generated_ids == {}
+    assert not any("had no" in n for n in full.notes)
+
+
 def test_duplicate_ids_exact_repeat_and_conflict_differ(tmp_path: Path) -> None:
     rows = _rows(3)
     rows.append(rows[0])  # exact repeat of row 1

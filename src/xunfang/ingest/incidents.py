@@ -314,6 +314,9 @@ class IngestReport:
     truncated_text: dict[str, int] = field(default_factory=dict)
     """Per text column, the cells longer than :data:`MAX_TEXT_CHARS` (cut to it; the
     rows are named in a note)."""
+    generated_ids: dict[str, int] = field(default_factory=dict)
+    """Per file, the rows read whose id cell was blank: each was given the id
+    ``FILE:ROW`` (its file name and row), and a note names the rows."""
     period: tuple[str, str] | None = None
     """First and last accepted time (ISO 8601, UTC)."""
     ingested_at: str = ""
@@ -356,6 +359,7 @@ class IngestReport:
             "masked_columns": list(self.masked_columns),
             "cleaned_text": self.cleaned_text,
             "truncated_text": self.truncated_text,
+            "generated_ids": self.generated_ids,
             "max_text_chars": MAX_TEXT_CHARS,
             "period": list(self.period) if self.period else None,
             "ingested_at": self.ingested_at,
@@ -1052,6 +1056,7 @@ def ingest(
     masked: set[str] = set()
     cleaned: dict[str, int] = {}
     truncated: dict[str, int] = {}
+    generated_ids: dict[str, int] = {}  # per file: rows with a blank id, given FILE:ROW
     metas: list[dict[str, str]] = []  # per file: the fields to blame and what they expect
     raws: list[pd.DataFrame] = []  # per file: the raw time and position text
     step_fields: list[dict[str, str]] = []  # per file: the step-time columns read
@@ -1106,6 +1111,19 @@ def ingest(
             if layout.id
             else pd.Series(pd.NA, index=raw.index, dtype="string")
         )
+        ids = ids.mask((ids == "").fillna(False))  # a cell of spaces is no id either
+        if layout.id:  # a row without an id is given FILE:ROW, counted and named
+            no_id = ids.isna().to_numpy(dtype=bool) & (problems == "")
+            if no_id.any():
+                generated_ids[path.name] = int(no_id.sum())
+                blank: dict[str, object] = {
+                    "file": path.name,
+                    "n": int(no_id.sum()),
+                    "col": layout.id,
+                    "rows": row_ranges([int(r) for r in rows[no_id]]),
+                }
+                notes.append(text("no_id_note", "en", **blank))
+                notes_zh.append(text("no_id_note", "zh", **blank))
         lost_ids = rf.lost_digits.get(layout.id or "")
         if lost_ids is not None:  # an id Excel cut to 15 digits is no id (module docstring)
             ids[lost_ids] = pd.NA
@@ -1402,6 +1420,7 @@ def ingest(
         time_precision={str(k): int(v) for k, v in good["time_precision"].value_counts().items()},
         cleaned_text=cleaned,
         truncated_text=truncated,
+        generated_ids=generated_ids,
         period=(
             (good["occurred_at"].min().isoformat(), good["occurred_at"].max().isoformat())
             if len(good)

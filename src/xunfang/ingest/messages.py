@@ -105,6 +105,11 @@ _TEXT: dict[str, dict[str, str]] = {
             "45370.5, a date cell formatted as a number; row(s) {rows}): read as the date "
             "and time it stands for"
         ),
+        "no_id": "rows without an id (given FILE:ROW)",
+        "no_id_note": (
+            "{file}: {n} row(s) had no {col}: each was given the id {file}:ROW, its file and "
+            "row (row(s) {rows})"
+        ),
         "lost_id_digits": (
             "{n} id(s) of column {col!r} lost their last digits in Excel: those rows are "
             "identified by file and row instead, and not checked for duplicates"
@@ -191,6 +196,8 @@ _TEXT: dict[str, dict[str, str]] = {
             "时间列 {col!r} 有 {n} 个单元格是 Excel 日期序列号（如 45370.5，即设成数字格式的日期；"
             "第 {rows} 行）：已按其代表的日期和时间读取"
         ),
+        "no_id": "无编号的行（以“文件名:行号”为编号）",
+        "no_id_note": ("{file}：{n} 行没有{col}：已以“{file}:行号”作为其编号（第 {rows} 行）"),
         "lost_id_digits": (
             "列 {col!r} 有 {n} 个编号在 Excel 中丢失了末尾数字：这些行改用文件名和行号标识，"
             "不做重复检查"

@@ -66,6 +66,9 @@ def print_ingest_report(report: IngestReport, lang: str = "en") -> None:
         key = "piled_kept" if report.keep_piled else "piled"
         n_piled = sum(int(p["rows"]) for p in report.piled_points)
         table.add_row(text(key, lang), f"{n_piled:,}", style="yellow")
+    n_no_id = sum(report.generated_ids.values())
+    if n_no_id:
+        table.add_row(text("no_id", lang), f"{n_no_id:,}", style="yellow")
     for col, n in report.cleaned_text.items():
         table.add_row(f"{text('cleaned', lang)}{colon}{col}", f"{n:,}", style="yellow")
     for col, n in report.truncated_text.items():
