@@ -235,6 +235,31 @@ def test_a_category_column_of_detailed_classes_is_not_other(tmp_path: Path) -> N
     }
 
 
+@pytest.mark.parametrize(
+    ("cell", "utc", "precision"),
+    [
+        # a tester's 110 export: 年月日 with hours and minutes was unparseable_time
+        ("2026年9月5日 08:03", "2026-09-05 00:03:00", "minute"),
+        ("2026年09月05日 08:03:07", "2026-09-05 00:03:07", "second"),
+        ("2026年9月5日 8时3分7秒", "2026-09-05 00:03:07", "second"),
+        ("2026年9月5日 08时03分", "2026-09-05 00:03:00", "minute"),
+        ("2026年9月5日", "2026-09-04 16:00:00", "day"),
+        ("2026/9/5 08:03", "2026-09-05 00:03:00", "minute"),
+        ("2026/09/05 08:03:07", "2026-09-05 00:03:07", "second"),
+    ],
+)
+def test_chinese_date_layouts_are_read(tmp_path: Path, cell: str, utc: str, precision: str) -> None:
+    # SYNTHETIC one-row export; Asia/Shanghai is UTC+8 (no daylight saving)
+    path = tmp_path / "110.csv"
+    path.write_text(
+        f"接警单编号,报警时间,报警类别,经度,纬度\nJ1,{cell},治安,121.48,31.23\n", encoding="utf-8"
+    )
+    table, rejected, _ = ingest([path], "cn110", now=pd.Timestamp("2027-01-01", tz="UTC"))
+    assert rejected.empty
+    assert table.frame["occurred_at"].iloc[0] == pd.Timestamp(utc, tz="UTC")
+    assert table.frame["time_precision"].iloc[0] == precision
+
+
 def test_missing_time_column_names_the_accepted_names(tmp_path: Path) -> None:
     path = tmp_path / "no_time.csv"
     path.write_text("接警单编号,报警类别,经度,纬度\nA,刑事,121.48,31.23\n", encoding="utf-8")
