@@ -163,6 +163,103 @@ def test_category_code_families_map_to_groups() -> None:
     assert g.tolist() == ["vehicle"]
 
 
+STAPLE_CATEGORIES = {
+    "盗窃": "property",
+    "扒窃": "property",
+    "入室盗窃": "property",
+    "诈骗": "property",
+    "电信诈骗": "property",
+    "电信网络诈骗": "property",
+    "敲诈勒索": "property",
+    "故意毁坏财物": "property",
+    "盗窃电动车": "vehicle",
+    "盗窃电动自行车": "vehicle",
+    "盗窃机动车": "vehicle",
+    "盗窃车内财物": "vehicle",
+    "殴打他人": "violent",
+    "故意伤害": "violent",
+    "抢劫": "violent",
+    "抢夺": "violent",
+    "打架斗殴": "disorder",
+    "聚众斗殴": "disorder",
+    "寻衅滋事": "disorder",
+    "噪音扰民": "disorder",
+    "赌博": "disorder",
+    "吸毒": "disorder",
+    "卖淫嫖娼": "disorder",
+    "走失": "service",
+    "人员走失": "service",
+    "求助": "service",
+    "邻里纠纷": "service",
+    "家庭纠纷": "service",
+    "交通拥堵": "traffic",
+}
+
+
+def test_staple_110_categories_map_as_category_or_as_detailed_class() -> None:
+    # a tester's export put 打架斗殴 in 报警类别 (no 报警细类): its 15 rows were 'other'.
+    # Each staple class maps to the same group in the category column as in the
+    # detailed-class column (where the subtype rules read it).
+    tax = load_taxonomy()
+    words = pd.Series(list(STAPLE_CATEGORIES))
+    blank = pd.Series([""] * len(words))
+    as_type, unmapped = tax.classify("cn110", words, blank, blank)
+    as_subtype, _ = tax.classify("cn110", blank, words, blank)
+    assert dict(zip(words, as_type, strict=True)) == STAPLE_CATEGORIES
+    assert dict(zip(words, as_subtype, strict=True)) == STAPLE_CATEGORIES
+    assert not unmapped.any()
+
+
+def test_a_category_column_of_detailed_classes_is_not_other(tmp_path: Path) -> None:
+    # SYNTHETIC: 报警类别 holds the detailed class, as the tester's export did
+    path = tmp_path / "110.csv"
+    kinds = ["打架斗殴", "殴打他人", "扒窃", "盗窃电动车", "噪音扰民", "走失"]
+    rows = [f"J{i},2024-03-01 0{i}:00:00,{k},121.48{i},31.23{i}" for i, k in enumerate(kinds)]
+    path.write_bytes("\n".join(["接警单编号,报警时间,报警类别,经度,纬度", *rows]).encode("gbk"))
+    table, _, report = ingest([path], "cn110")
+    assert table.frame["type_group"].tolist() == [
+        "disorder",
+        "violent",
+        "property",
+        "vehicle",
+        "disorder",
+        "service",
+    ]
+    assert report.unmapped_types == {}
+    assert report.by_type_group == {
+        "disorder": 2,
+        "violent": 1,
+        "property": 1,
+        "vehicle": 1,
+        "service": 1,
+    }
+
+
+@pytest.mark.parametrize(
+    ("cell", "utc", "precision"),
+    [
+        # a tester's 110 export: 年月日 with hours and minutes was unparseable_time
+        ("2026年9月5日 08:03", "2026-09-05 00:03:00", "minute"),
+        ("2026年09月05日 08:03:07", "2026-09-05 00:03:07", "second"),
+        ("2026年9月5日 8时3分7秒", "2026-09-05 00:03:07", "second"),
+        ("2026年9月5日 08时03分", "2026-09-05 00:03:00", "minute"),
+        ("2026年9月5日", "2026-09-04 16:00:00", "day"),
+        ("2026/9/5 08:03", "2026-09-05 00:03:00", "minute"),
+        ("2026/09/05 08:03:07", "2026-09-05 00:03:07", "second"),
+    ],
+)
+def test_chinese_date_layouts_are_read(tmp_path: Path, cell: str, utc: str, precision: str) -> None:
+    # SYNTHETIC one-row export; Asia/Shanghai is UTC+8 (no daylight saving)
+    path = tmp_path / "110.csv"
+    path.write_text(
+        f"接警单编号,报警时间,报警类别,经度,纬度\nJ1,{cell},治安,121.48,31.23\n", encoding="utf-8"
+    )
+    table, rejected, _ = ingest([path], "cn110", now=pd.Timestamp("2027-01-01", tz="UTC"))
+    assert rejected.empty
+    assert table.frame["occurred_at"].iloc[0] == pd.Timestamp(utc, tz="UTC")
+    assert table.frame["time_precision"].iloc[0] == precision
+
+
 def test_missing_time_column_names_the_accepted_names(tmp_path: Path) -> None:
     path = tmp_path / "no_time.csv"
     path.write_text("接警单编号,报警类别,经度,纬度\nA,刑事,121.48,31.23\n", encoding="utf-8")

@@ -39,37 +39,108 @@ def _rows(n: int, start: str = "2024-03-01 08:00:00") -> list[str]:
 
 def test_future_times_are_rejected_naming_row_and_field(tmp_path: Path) -> None:
     rows = _rows(5)
-    # local Asia/Shanghai: 2024-03-11 19:59 = 11:59 UTC, 1 min inside now + 1 day
-    rows.append("J0100,2024-03-11 19:59:00,盗窃,121.4800,31.2300,a")
-    # 2024-03-11 20:01 local = 12:01 UTC, 1 min past now + 1 day
-    rows.append("J0101,2024-03-11 20:01:00,盗窃,121.4800,31.2300,b")
+    # local Asia/Shanghai: 2024-03-10 20:59 = 12:59 UTC, 1 min inside now + 1 hour
+    rows.append("J0100,2024-03-10 20:59:00,盗窃,121.4800,31.2300,a")
+    # 2024-03-10 21:01 local = 13:01 UTC, 1 min past now + 1 hour
+    rows.append("J0101,2024-03-10 21:01:00,盗窃,121.4800,31.2300,b")
     rows.append("J0102,2099-12-31 10:00:00,盗窃,121.4800,31.2300,c")
+    # a tester's call 19 hours ahead (2024-03-11 15:00 local = 07:00 UTC): it was kept
+    # under the one-day tolerance, and kpi then blamed each of its step times
+    rows.append("J0103,2024-03-11 15:00:00,盗窃,121.4800,31.2300,d")
     _, rejected, report = ingest([_write(tmp_path, rows)], "cn110", now=NOW)
-    assert report.rejected["future_time"] == 2
+    assert report.rejected["future_time"] == 3
     assert report.rows_accepted == 6
     fut = rejected[rejected["reason"] == "future_time"]
-    assert list(fut["source_row"]) == [8, 9]  # the file's lines (the header is line 1)
+    assert list(fut["source_row"]) == [8, 9, 10]  # the file's lines (the header is line 1)
     assert set(fut["field"]) == {"报警时间"}
-    assert report.examples["future_time"][0]["value"] == "2024-03-11 20:01:00"
-    assert report.period == ("2024-03-01T00:00:00+00:00", "2024-03-11T11:59:00+00:00")
-    # a wider tolerance keeps the 20:01 row
+    assert report.examples["future_time"][0]["value"] == "2024-03-10 21:01:00"
+    assert report.examples["future_time"][0]["expected"] == (
+        "a time not after 2024-03-10T13:00:00+00:00 (UTC)"
+    )
+    assert report.period == ("2024-03-01T00:00:00+00:00", "2024-03-10T12:59:00+00:00")
+    # a wider tolerance keeps the 21:01 row and the one 19 hours ahead
     _, _, wide = ingest(
-        [_write(tmp_path, rows)], "cn110", now=NOW, future_tolerance=pd.Timedelta(days=2)
+        [_write(tmp_path, rows)], "cn110", now=NOW, future_tolerance=pd.Timedelta(days=1)
     )
     assert wide.rejected["future_time"] == 1
+
+
+def test_a_call_in_the_future_is_rejected_in_the_terminal_in_en_and_zh(tmp_path: Path) -> None:
+    # the clock's own now: a call 19 hours ahead (local time) is rejected as future_time,
+    # its row and field named; --future-hours 20 keeps it
+    ahead = (pd.Timestamp.now(tz="Asia/Shanghai") + pd.Timedelta(hours=19)).floor("s")
+    rows = [*_rows(3), f"J0100,{ahead:%Y-%m-%d %H:%M:%S},盗窃,121.4800,31.2300,a"]
+    path = _write(tmp_path, rows)
+    args = ["ingest", str(path), "--profile", "cn110", "--out", str(tmp_path / "o")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    assert "rejected: time in the future │ 1 │" in flat
+    assert f"e.g. 110.csv row 5, field '报警时间': '{ahead:%Y-%m-%d %H:%M:%S}'" in flat
+    report = json.loads((tmp_path / "o" / "ingest_report.json").read_text("utf-8"))
+    assert report["rejected"]["future_time"] == 1 and report["rows_accepted"] == 3
+    zh = CliRunner().invoke(app, [*args, *LANG_ZH])
+    flat = " ".join(zh.output.split())
+    assert "拒绝：时间晚于当前时间 │ 1 │" in flat
+    assert f"例：110.csv 第 5 行，字段 '报警时间'：'{ahead:%Y-%m-%d %H:%M:%S}'" in flat
+    kept = CliRunner().invoke(app, [*args, "--future-hours", "20"])
+    assert kept.exit_code == 0, kept.output
+    report = json.loads((tmp_path / "o" / "ingest_report.json").read_text("utf-8"))
+    assert report["rejected"]["future_time"] == 0 and report["rows_accepted"] == 4
+    both = CliRunner().invoke(app, [*args, "--future-hours", "2", "--future-days", "1", *LANG_ZH])
+    assert both.exit_code != 0
+    assert "--future-hours 与 --future-days 只能给出其一" in both.output
 
 
 def test_a_lone_row_years_apart_is_named_in_a_note(tmp_path: Path) -> None:
     rows = [*_rows(20), "J0999,2019-03-01 08:00:00,盗窃,121.4800,31.2300,x"]
     _, _, report = ingest([_write(tmp_path, rows)], "cn110", now=NOW)
     assert report.rows_accepted == 21
-    # (the other note: 盗窃 as 报警类别 is no type the taxonomy knows, all rows 'other')
     span = [n for n in report.notes if "accepted row(s) lie" in n]
     assert len(span) == 1 and "1 accepted row(s)" in span[0]
     assert "row 22" in span[0] and "365 days" in span[0]  # the header is line 1
     assert sum("条已接受的行与时间中位数" in n for n in report.notes_zh) == 1
     _, _, clean = ingest([_write(tmp_path, _rows(20))], "cn110", now=NOW)
     assert not any("accepted row(s) lie" in n for n in clean.notes)
+
+
+def test_rows_without_an_id_are_counted_and_named_in_en_and_zh(tmp_path: Path) -> None:
+    # a tester's rows with an empty 接警单编号 were given FILE:LINE ids without a word
+    rows = _rows(6)
+    rows[1] = rows[1].replace("J0001,", ",")  # line 3: empty
+    rows[4] = rows[4].replace("J0004,", "  ,")  # line 6: spaces only (was the id "")
+    rows[5] = rows[5].replace("J0005,", ",")  # line 7
+    path = _write(tmp_path, rows)
+    table, _, report = ingest([path], "cn110", now=NOW)
+    assert report.rows_accepted == 6  # kept, as before
+    assert table.frame["incident_id"].tolist() == [
+        "J0000",
+        "110.csv:3",
+        "J0002",
+        "J0003",
+        "110.csv:6",
+        "110.csv:7",
+    ]
+    assert report.generated_ids == {"110.csv": 3}
+    assert report.to_dict()["generated_ids"] == {"110.csv": 3}
+    assert (
+        "110.csv: 3 row(s) had no 接警单编号: each was given the id 110.csv:ROW, its file "
+        "and row (row(s) 3, 6-7)"
+    ) in report.notes
+    assert "110.csv：3 行没有接警单编号：已以“110.csv:行号”作为其编号（第 3, 6-7 行）" in (
+        report.notes_zh
+    )
+    args = ["ingest", str(path), "--profile", "cn110", "--out", str(tmp_path / "o")]
+    flat = " ".join(CliRunner().invoke(app, args).output.split())
+    assert "rows without an id (given FILE:ROW) │ 3 │" in flat
+    assert "3 row(s) had no 接警单编号" in flat
+    flat = " ".join(CliRunner().invoke(app, [*args, *LANG_ZH]).output.split())
+    assert "无编号的行（以“文件名:行号”为编号） │ 3 │" in flat
+    assert "3 行没有接警单编号" in flat
+    # every row with an id: no count, no note
+    _, _, full = ingest([_write(tmp_path, _rows(6))], "cn110", now=NOW)
+    assert full.generated_ids == {}
+    assert not any("had no" in n for n in full.notes)
 
 
 def test_duplicate_ids_exact_repeat_and_conflict_differ(tmp_path: Path) -> None:

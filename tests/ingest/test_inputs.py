@@ -459,6 +459,77 @@ def test_utf8_rows_in_a_gbk_export_are_read_as_utf8_and_named(
         ingest([path], profile_from_toml(mapping), encoding="gb18030")
 
 
+def _cn_lines(n: int) -> list[str]:
+    types = ("打架斗殴", "盗窃", "求助")
+    return [
+        f"J{i:03d},2024-05-01 10:{i:02d}:00,治安,{types[i % 3]},121.45{i:02d},31.22{i:02d}"
+        for i in range(n)
+    ]
+
+
+def test_gb18030_rows_in_a_utf8_export_are_read_as_gb18030_and_named(tmp_path: Path) -> None:
+    # Synthetic: a tester's UTF-8 export (Chinese header) whose lines 32 on were GB18030
+    # (pasted in from another system). It was refused: "第 1 行：表头不是有效的 gb18030
+    # 编码", since the GB lines made the whole file GB18030. Now the file is UTF-8 (most
+    # of its non-ASCII lines are), its GB18030 lines are read as such and named, as the
+    # UTF-8 lines of a GB18030 file are.
+    rows = _cn_lines(34)
+    lines = [CN_HEADER, *rows]
+    path = tmp_path / "u8.csv"
+    path.write_bytes(
+        b"\n".join(ln.encode("utf-8" if k < 31 else "gb18030") for k, ln in enumerate(lines))
+        + b"\n"
+    )
+    table, _, report = ingest([path], "cn110")
+    assert report.files[0]["encoding"] == "utf-8-sig"
+    assert report.rows_accepted == 34
+    assert table.frame["subtype"].tolist() == [r.split(",")[3] for r in rows]
+    assert table.frame["source_row"].tolist()[-1] == 35
+    assert any("line(s) 32, 33, 34, 35 are GB18030 in a UTF-8 file" in n for n in report.notes)
+    assert any("UTF-8 文件中第 32, 33, 34, 35 行为 GB18030 编码" in n for n in report.notes_zh)
+    # the GB18030 lines past the first MiB too (the file is told UTF-8 by that MiB alone)
+    pad = [f"P{i:06d},2024-05-01 09:00:00,治安,盗窃,121.4500,31.2200" for i in range(24_000)]
+    big = tmp_path / "big.csv"
+    body = "\n".join([CN_HEADER, *pad, *rows[:2]]).encode("utf-8")
+    big.write_bytes(body + b"\n" + rows[2].encode("gb18030") + b"\n")
+    assert len(body) > (1 << 20)
+    table, _, report = ingest([big], "cn110")
+    assert report.files[0]["encoding"] == "utf-8-sig"
+    assert table.frame["subtype"].iloc[-1] == "求助"
+    assert any(f"line(s) {len(pad) + 4} are GB18030" in n for n in report.notes)
+    # a line valid in neither still refuses the file, naming that line
+    bad = [*lines[:33], "J900,2024-05-01 11:00:00,治安,\udcff\udcfe,121.45,31.22"]
+    path.write_bytes(
+        b"\n".join(
+            ln.encode("utf-8" if k < 31 else "gb18030", errors="surrogateescape")
+            for k, ln in enumerate(bad)
+        )
+        + b"\n"
+    )
+    with pytest.raises(DataFileError, match=r"u8\.csv, row 34: .*line 34 is neither UTF-8 nor GB"):
+        ingest([path], "cn110")
+    # ... or, with --bad-bytes reject-row, only that row: the GB18030 lines are read
+    table, rejected, report = ingest([path], "cn110", bad_bytes="reject-row")
+    assert report.files[0]["encoding"] == "utf-8-sig"
+    assert table.frame["source_row"].tolist()[-2:] == [32, 33]
+    assert table.frame["subtype"].tolist()[-2:] == ["打架斗殴", "盗窃"]  # J030, J031
+    assert rejected[["source_row", "reason"]].values.tolist() == [[34, "undecodable"]]
+    assert any("line(s) 32, 33 are GB18030 in a UTF-8 file" in n for n in report.notes)
+
+
+def test_a_utf8_header_on_a_gb18030_export_is_read(tmp_path: Path) -> None:
+    # Synthetic: the header typed in UTF-8, every row GB18030: the file is GB18030 and its
+    # header line is read as UTF-8, by the rule of its other lines (was: "header is not
+    # valid gb18030")
+    rows = _cn_lines(3)
+    path = tmp_path / "gb.csv"
+    path.write_bytes(CN_HEADER.encode("utf-8") + b"\n" + "\n".join(rows).encode("gb18030") + b"\n")
+    table, _, report = ingest([path], "cn110")
+    assert report.files[0]["encoding"] == "gb18030"
+    assert table.frame["subtype"].tolist() == ["打架斗殴", "盗窃", "求助"]
+    assert any("line(s) 1 are UTF-8 in a GB18030 file" in n for n in report.notes)
+
+
 @pytest.mark.parametrize("enc", ["utf-16-le", "utf-16-be"])
 def test_utf16_without_a_bom_is_told_by_its_zero_bytes(
     tmp_path: Path, mapping: Path, enc: str

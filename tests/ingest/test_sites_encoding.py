@@ -32,6 +32,17 @@ def test_gbk_station_file_with_a_utf8_line_reads_both(tmp_path: Path) -> None:
     assert list(read_sites(path)["name"]) == ["东方路派出所", "外滩派出所"]
 
 
+def test_utf8_station_file_with_a_gb18030_line_reads_both(tmp_path: Path) -> None:
+    # mostly UTF-8 (header and two stations), one station pasted in as GB18030: the file
+    # is now told UTF-8 (most of its non-ASCII lines are), and its GB18030 line still read
+    path = tmp_path / "stations.csv"
+    path.write_bytes(
+        "名称,经度,纬度\n东方路派出所,121.47,31.23\n南京东路派出所,121.49,31.24\n".encode()
+        + "外滩派出所,121.48,31.24\n".encode("gb18030")
+    )
+    assert list(read_sites(path)["name"]) == ["东方路派出所", "南京东路派出所", "外滩派出所"]
+
+
 def test_undecidable_station_file_names_what_to_do_in_en_and_zh(tmp_path: Path) -> None:
     path = tmp_path / "stations.csv"
     path.write_bytes(b"name,lon,lat\n" + "Привет мир,121.1,31.1\n".encode("cp1251"))

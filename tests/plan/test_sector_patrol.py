@@ -225,6 +225,15 @@ def test_deployment_csv_has_the_deployments_own_words_in_chinese(tmp_path: Path,
     assert set(mobile["post_name"]) == {"patrol line at node 5"}
     assert set(mobile["post_name_zh"]) == {"车巡线：节点 5"}
     assert mobile["note"].isna().all() and mobile["note_zh"].isna().all()
+    # the block's weekday in Chinese (block_label was "Mon 00:00-02:00" only, a tester)
+    assert cols[cols.index("block_label") + 1] == "block_label_zh"
+    labels = dict(zip(a["block_label"], a["block_label_zh"], strict=True))
+    assert len(labels) == 21  # 7 days, 3 shifts
+    assert labels["Mon 06:00-14:00"] == "周一 06:00-14:00"
+    assert labels["Sun 22:00-06:00"] == "周日 22:00-06:00"
+    blocks = pd.read_csv(tmp_path / "blocks.csv", dtype=str)
+    assert blocks.columns.tolist()[blocks.columns.tolist().index("label") + 1] == "label_zh"
+    assert blocks["label_zh"].iloc[20] == "周日 22:00-06:00"
     rows = pd.DataFrame(
         {
             "post_kind": ["relief", "rule"],

@@ -34,6 +34,22 @@ def test_forecast_predict_says_why_a_method_is_left_out_in_chinese(tmp_path: Pat
     assert "gbm至少需要56天" in "".join((tmp_path / "p/report.html").read_text().split())
 
 
+def test_forecast_predict_names_its_window_and_area_in_chinese(tmp_path: Path) -> None:
+    # without an area the grid is the incidents' bounding rectangle: the table's title
+    # said "预测 2024-04-01 day · bounding rectangle" under --lang zh (a tester), and the
+    # report "区域：bounding rectangle"
+    args = ["forecast", "predict", "--incidents", str(EXAMPLE / "incidents_110_synthetic.csv")]
+    args += ["--mapping", str(EXAMPLE / "mapping_110.toml"), "--frame", "gcj02"]
+    args += ["--method", "naive", "--out", str(tmp_path / "p")]
+    result = CliRunner().invoke(app, [*args, "--lang", "zh"])
+    assert result.exit_code == 0, result.output
+    assert "预测 2024-04-01 每日 · 全部警情的外接矩形" in result.output
+    assert "bounding rectangle" not in result.output
+    assert "区域：全部警情的外接矩形，" in (tmp_path / "p/report.html").read_text()
+    en = CliRunner().invoke(app, args)
+    assert "Forecast 2024-04-01 day · bounding rectangle" in en.output
+
+
 def test_the_calendar_schools_note_in_chinese(tmp_path: Path) -> None:
     schools = tmp_path / "schools.csv"
     schools.write_text(

@@ -30,11 +30,16 @@ and place, and marked ``piled=True`` so that hotspot analysis leaves them out
 lists the piles).
 
 Times in the future: a row whose time lies later than the time of the ingest plus
-``future_tolerance`` (default :data:`FUTURE_TOLERANCE`, one day: clocks of exporting
-systems drift and time zones differ) is rejected as ``future_time`` (field: the time
-column). A placeholder time beyond what a nanosecond timestamp holds (``9999-12-31``,
-``2262年...``, ``1677-01-01``; :data:`TIME_RANGE`) is rejected too, never stored: as
-``future_time`` when after now, else as ``implausible_time``. So is a time before
+``future_tolerance`` (default :data:`FUTURE_TOLERANCE`, one hour: the clocks of the
+exporting system and of this machine drift apart by seconds to minutes; the zone is no
+reason for more, the times being read in the layout's zone) is rejected as
+``future_time`` (field: the time column). A call time later than that is a typing or
+clock error, and kept it would put every step time of the call "before" it (a tester's
+call dated 19 hours ahead, accepted under the one-day tolerance used before, had each of
+its step times blamed by kpi as earlier than the call). A placeholder time beyond what a
+nanosecond timestamp holds (``9999-12-31``, ``2262年...``, ``1677-01-01``;
+:data:`TIME_RANGE`) is rejected too, never stored: as ``future_time`` when after now,
+else as ``implausible_time``. So is a time before
 ``earliest`` (default :data:`EARLIEST`, 1970-01-01 00:00 UTC, itself included): ``1900-01-01`` and
 ``1970-01-01 00:00`` are what exports write for "no time", and one such row kept would
 stretch every weekly rate (a quarter's 110 calls read as 6,569 weeks of incidents by
@@ -187,8 +192,10 @@ OUTSIDE_SHARE_FRAME_MIX = 0.1
 """The same note's threshold when the area and the incidents were read in different frames:
 a frame mix-up moves points some 500 m (GCJ-02 against WGS-84), which puts only the rows
 near the boundary outside (a tester's district: 27 %), far fewer than half."""
-FUTURE_TOLERANCE = pd.Timedelta(days=1)
-"""A row may lie this much after the time of the ingest before it counts as ``future_time``."""
+FUTURE_TOLERANCE = pd.Timedelta(hours=1)
+"""A row may lie this much after the time of the ingest before it counts as ``future_time``
+(the call time; a step time later than it is left empty): clock drift between the
+exporting system and this machine (module docstring)."""
 EARLIEST = pd.Timestamp("1970-01-01", tz="UTC")
 """Default first plausible time: a row before it is rejected as ``implausible_time``
 (a placeholder: 1900-01-01, Excel's day 0, a zero Unix time; 1970-01-01 00:00 read in a
@@ -307,6 +314,9 @@ class IngestReport:
     truncated_text: dict[str, int] = field(default_factory=dict)
     """Per text column, the cells longer than :data:`MAX_TEXT_CHARS` (cut to it; the
     rows are named in a note)."""
+    generated_ids: dict[str, int] = field(default_factory=dict)
+    """Per file, the rows read whose id cell was blank: each was given the id
+    ``FILE:ROW`` (its file name and row), and a note names the rows."""
     period: tuple[str, str] | None = None
     """First and last accepted time (ISO 8601, UTC)."""
     ingested_at: str = ""
@@ -349,6 +359,7 @@ class IngestReport:
             "masked_columns": list(self.masked_columns),
             "cleaned_text": self.cleaned_text,
             "truncated_text": self.truncated_text,
+            "generated_ids": self.generated_ids,
             "max_text_chars": MAX_TEXT_CHARS,
             "period": list(self.period) if self.period else None,
             "ingested_at": self.ingested_at,
@@ -1045,6 +1056,7 @@ def ingest(
     masked: set[str] = set()
     cleaned: dict[str, int] = {}
     truncated: dict[str, int] = {}
+    generated_ids: dict[str, int] = {}  # per file: rows with a blank id, given FILE:ROW
     metas: list[dict[str, str]] = []  # per file: the fields to blame and what they expect
     raws: list[pd.DataFrame] = []  # per file: the raw time and position text
     step_fields: list[dict[str, str]] = []  # per file: the step-time columns read
@@ -1099,6 +1111,19 @@ def ingest(
             if layout.id
             else pd.Series(pd.NA, index=raw.index, dtype="string")
         )
+        ids = ids.mask((ids == "").fillna(False))  # a cell of spaces is no id either
+        if layout.id:  # a row without an id is given FILE:ROW, counted and named
+            no_id = ids.isna().to_numpy(dtype=bool) & (problems == "")
+            if no_id.any():
+                generated_ids[path.name] = int(no_id.sum())
+                blank: dict[str, object] = {
+                    "file": path.name,
+                    "n": int(no_id.sum()),
+                    "col": layout.id,
+                    "rows": row_ranges([int(r) for r in rows[no_id]]),
+                }
+                notes.append(text("no_id_note", "en", **blank))
+                notes_zh.append(text("no_id_note", "zh", **blank))
         lost_ids = rf.lost_digits.get(layout.id or "")
         if lost_ids is not None:  # an id Excel cut to 15 digits is no id (module docstring)
             ids[lost_ids] = pd.NA
@@ -1395,6 +1420,7 @@ def ingest(
         time_precision={str(k): int(v) for k, v in good["time_precision"].value_counts().items()},
         cleaned_text=cleaned,
         truncated_text=truncated,
+        generated_ids=generated_ids,
         period=(
             (good["occurred_at"].min().isoformat(), good["occurred_at"].max().isoformat())
             if len(good)

@@ -80,6 +80,7 @@ _TEXT: dict[str, dict[str, str]] = {
             "(rename or remove the one you do not want, or name it in a --mapping file)"
         ),
         "utf8_lines": "line(s) {lines} are UTF-8 in a GB18030 file: read as UTF-8",
+        "gb18030_lines": "line(s) {lines} are GB18030 in a UTF-8 file: read as GB18030",
         "folder_left_out": (
             "folder {folder}: read its {n} incident file(s) in name order; {k} other "
             "file(s) not read: {names}"
@@ -103,6 +104,11 @@ _TEXT: dict[str, dict[str, str]] = {
             "{n} cell(s) of time column {col!r} held an Excel serial date (a number such as "
             "45370.5, a date cell formatted as a number; row(s) {rows}): read as the date "
             "and time it stands for"
+        ),
+        "no_id": "rows without an id (given FILE:ROW)",
+        "no_id_note": (
+            "{file}: {n} row(s) had no {col}: each was given the id {file}:ROW, its file and "
+            "row (row(s) {rows})"
         ),
         "lost_id_digits": (
             "{n} id(s) of column {col!r} lost their last digits in Excel: those rows are "
@@ -169,6 +175,7 @@ _TEXT: dict[str, dict[str, str]] = {
             "或在 --mapping 文件中指定）"
         ),
         "utf8_lines": "GB18030 文件中第 {lines} 行为 UTF-8 编码：已按 UTF-8 读取",
+        "gb18030_lines": "UTF-8 文件中第 {lines} 行为 GB18030 编码：已按 GB18030 读取",
         "folder_left_out": (
             "文件夹 {folder}：已按文件名顺序读取其中 {n} 个警情文件；另有 {k} 个文件未读取：{names}"
         ),
@@ -189,6 +196,8 @@ _TEXT: dict[str, dict[str, str]] = {
             "时间列 {col!r} 有 {n} 个单元格是 Excel 日期序列号（如 45370.5，即设成数字格式的日期；"
             "第 {rows} 行）：已按其代表的日期和时间读取"
         ),
+        "no_id": "无编号的行（以“文件名:行号”为编号）",
+        "no_id_note": ("{file}：{n} 行没有{col}：已以“{file}:行号”作为其编号（第 {rows} 行）"),
         "lost_id_digits": (
             "列 {col!r} 有 {n} 个编号在 Excel 中丢失了末尾数字：这些行改用文件名和行号标识，"
             "不做重复检查"

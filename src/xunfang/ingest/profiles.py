@@ -473,10 +473,13 @@ CN110_TIME_FORMATS = (
     "%Y-%m-%dT%H:%M:%S%z",
     "%Y-%m-%d %H:%M:%S%z",
     "%Y年%m月%d日 %H:%M:%S",
+    "%Y年%m月%d日 %H:%M",
+    "%Y年%m月%d日 %H时%M分%S秒",
     "%Y年%m月%d日 %H时%M分",
     "%Y-%m-%d",
     "%Y/%m/%d",
     "%Y%m%d",
+    "%Y年%m月%d日",
 )
 #: Mainland China and its coastal waters, a rough (min_lon, min_lat, max_lon, max_lat).
 CHINA_EXTENT = (73.4, 17.9, 135.1, 53.6)

@@ -19,7 +19,13 @@ Mixed files: a GB18030/GBK export with some lines saved as UTF-8 (a row pasted i
 another system) is read line by line: a line with non-ASCII bytes that is valid UTF-8 is
 read as UTF-8, since Chinese text in GBK is almost never valid UTF-8 while UTF-8 Chinese often
 *is* valid GB18030 and would otherwise turn into other characters without a word; the lines
-read so are named in the report. A line that is valid in neither refuses the file, naming it.
+read so are named in the report. The reverse, a UTF-8 export with some GB18030 lines, is
+read by the same rule: with ``encoding="auto"`` a file is called UTF-8 when, in its first
+MiB, more of its non-ASCII lines are valid UTF-8 than not (else GB18030), and its lines that
+are not UTF-8 but valid GB18030 are read as GB18030 and named in the report (a tester's
+UTF-8 file whose lines 32 on were GB18030 was refused for its header, "not valid gb18030").
+A line that is valid in neither refuses the file, naming it. The header line follows the
+same rule.
 
 Binary files: a file whose first 4 KiB hold NUL bytes is refused as binary unless they are
 in the UTF-16 pattern above or are stray (at most 1 % of the bytes, with as few other
@@ -347,8 +353,10 @@ def detect_encoding(path: Path, requested: str = "auto", bad_bytes: BadBytes = "
     Returns
     -------
     str
-        ``utf-8-sig`` (UTF-8 with or without a BOM), ``utf-16`` (with a BOM),
-        ``utf-16-le``/``utf-16-be`` (without one, told by its zero bytes), ``gb18030`` or
+        ``utf-8-sig`` (UTF-8 with or without a BOM; also a mixed file whose non-ASCII
+        lines are mostly UTF-8 and the others GB18030, read by :func:`_decode_lines` with
+        ``gb_too``), ``utf-16`` (with a BOM), ``utf-16-le``/``utf-16-be`` (without one,
+        told by its zero bytes), ``gb18030`` (also a mixed file mostly GB18030) or
         ``requested``.
 
     Raises
@@ -397,11 +405,14 @@ def detect_encoding(path: Path, requested: str = "auto", bad_bytes: BadBytes = "
     bad_line = 0
     hint = ""
     # UTF-8 lines pasted into a GBK export are read as UTF-8 (module docstring): judge the rest.
-    rest = b"\n".join(line for line in sample.split(b"\n") if not _is_utf8(line))
+    sample_lines = sample.split(b"\n")
+    n_utf8 = sum(1 for line in sample_lines if not line.isascii() and _is_utf8(line))
+    others = [line for line in sample_lines if not _is_utf8(line)]
     if bad_bytes == "reject-row":  # judge the lines that decode; the others are rejected
-        rest = b"\n".join(line for line in rest.split(b"\n") if _decodes(line, "gb18030"))
-        if not rest:
-            return "utf-8-sig"
+        others = [line for line in others if _decodes(line, "gb18030")]
+    rest = b"\n".join(others)
+    if bad_bytes == "reject-row" and not rest:
+        return "utf-8-sig"
     try:
         text = rest.decode("gb18030")
     except UnicodeDecodeError:
@@ -412,7 +423,8 @@ def detect_encoding(path: Path, requested: str = "auto", bad_bytes: BadBytes = "
         n_wide = len(_NON_ASCII.findall(text))
         n_cjk = len(_CJK.findall(text))
         if n_wide and n_cjk >= 2 and n_cjk / n_wide >= CJK_SHARE:
-            return "gb18030"
+            # mostly UTF-8 with some GB18030 lines: UTF-8, those lines read as GB18030
+            return "utf-8-sig" if n_utf8 > len(others) else "gb18030"
         why = f"read as GB18030 only {n_cjk} of its {n_wide} non-ASCII characters are Chinese"
     best = charset_normalizer.from_bytes(sample).best()
     maybe = f" (a guess from its bytes: {best.encoding})" if best is not None else ""
@@ -718,19 +730,22 @@ def _line_list(numbers: Sequence[int], limit: int = 10) -> str:
 
 
 def _decode_lines(
-    path: Path, enc: str, *, utf8_too: bool, reject: bool
+    path: Path, enc: str, *, utf8_too: bool, reject: bool, gb_too: bool = False
 ) -> tuple[io.StringIO, list[int], list[int]] | None:
     """The text of a CSV decoded line by line: for a GB18030/GBK file in which some lines
-    are UTF-8 (``utf8_too``, module docstring), and to reject only the lines holding bytes
-    that are not valid (``reject``: ``bad_bytes="reject-row"``, module docstring).
+    are UTF-8 (``utf8_too``), for a UTF-8 file in which some lines are GB18030
+    (``gb_too``; module docstring, "Mixed files"), and to reject only the lines holding
+    bytes that are not valid (``reject``: ``bad_bytes="reject-row"``, module docstring).
 
     Returns
     -------
     tuple or None
         The whole text with each line decoded by its own encoding (a line with bytes
         valid in neither decoded with U+FFFD in their place), the 1-based line numbers
-        read as UTF-8 and those holding undecodable bytes; None when the file can be read
-        as ``enc`` as it is (no line UTF-8, and with ``reject`` every byte valid).
+        read in the other encoding (UTF-8 with ``utf8_too``, GB18030 with ``gb_too``) and
+        those holding undecodable bytes; None when the file can be read as ``enc`` as it
+        is (no line in the other encoding, and with ``reject`` or ``gb_too`` every byte
+        valid).
 
     Raises
     ------
@@ -742,13 +757,13 @@ def _decode_lines(
         data = fh.read()
     lines = data.split(b"\n")
     # Fast path: a file whose non-ASCII lines are all not UTF-8 is plain GB18030.
-    utf8_lines: list[int] = []
+    other_lines: list[int] = []
     if utf8_too:
         for number, line in enumerate(lines, start=1):
             if not line.isascii() and _is_utf8(line):
-                utf8_lines.append(number)
-    if not utf8_lines:
-        if not reject:
+                other_lines.append(number)
+    if not other_lines:
+        if not (reject or gb_too):
             return None
         try:
             data.decode(enc)
@@ -756,7 +771,8 @@ def _decode_lines(
             pass
         else:
             return None
-    as_utf8 = set(utf8_lines)
+    as_utf8 = set(other_lines)
+    also = "UTF-8" if utf8_too else "GB18030"
     parts: list[str] = []
     bad: list[int] = []
     for number, line in enumerate(lines, start=1):
@@ -765,17 +781,23 @@ def _decode_lines(
             continue
         try:
             parts.append(line.decode(enc))
+            continue
         except UnicodeDecodeError as exc:
-            if not reject:
-                raise DataFileError(
-                    path,
-                    f"line {number} is valid neither as {enc} nor as UTF-8; pass the file's "
-                    "encoding with --encoding or fix that line" + BAD_BYTES_HINT,
-                    row=number,
-                ) from exc
-            bad.append(number)
-            parts.append(line.decode(enc, errors="replace"))
-    return io.StringIO("\n".join(parts)), utf8_lines, bad
+            error = exc
+        if gb_too and _decodes(line, "gb18030"):
+            parts.append(line.decode("gb18030"))
+            other_lines.append(number)
+            continue
+        if not reject:
+            raise DataFileError(
+                path,
+                f"line {number} is valid neither as {enc} nor as {also}; pass the file's "
+                "encoding with --encoding or fix that line" + BAD_BYTES_HINT,
+                row=number,
+            ) from error
+        bad.append(number)
+        parts.append(line.decode(enc, errors="replace"))
+    return io.StringIO("\n".join(parts)), other_lines, bad
 
 
 def _sniff_delimiter(line: str) -> str:
@@ -798,14 +820,35 @@ def _fits(
     return True
 
 
-def _head_lines(path: Path, head: bytes, enc: str, complete: bool) -> list[str]:
-    """The first lines of a CSV's first bytes, decoded (the first one strictly)."""
+def _head_line(line: bytes, enc: str, gb_too: bool) -> str:
+    """One of a CSV's first lines decoded as :func:`_decode_lines` decodes it: in a
+    GB18030/GBK file a non-ASCII line valid as UTF-8 as UTF-8; with ``gb_too`` (a UTF-8
+    file with GB18030 lines) a line not valid UTF-8 as GB18030; else as ``enc``.
+
+    Raises
+    ------
+    UnicodeDecodeError
+        When the line is valid in none of them.
+    """
+    plain = enc.lower().replace("-", "").replace("_", "")
+    if plain in _GB_ENCODINGS and not line.isascii() and _is_utf8(line):
+        return line.decode("utf-8")
+    if gb_too and not _decodes(line, enc) and _decodes(line, "gb18030"):
+        return line.decode("gb18030")
+    return line.decode(enc, errors="strict")
+
+
+def _head_lines(
+    path: Path, head: bytes, enc: str, complete: bool, gb_too: bool = False
+) -> list[str]:
+    """The first lines of a CSV's first bytes, decoded line by line as the file's lines
+    are (:func:`_head_line`; the first one strictly)."""
     if enc.lower().replace("-", "").replace("_", "") in {"utf16", "utf16le", "utf16be"}:
         lines = head.decode(enc, errors="ignore").split("\n")
     else:
         raw = head.split(b"\n")
         try:
-            lines = [raw[0].decode(enc, errors="strict")]
+            lines = [_head_line(raw[0], enc, gb_too)]
         except UnicodeDecodeError as exc:
             raise DataFileError(
                 path,
@@ -813,10 +856,23 @@ def _head_lines(path: Path, head: bytes, enc: str, complete: bool) -> list[str]:
                 "mapping's encoding key (e.g. gb18030 for Chinese exports)",
                 row=1,
             ) from exc
-        lines += [b.decode(enc, errors="replace") for b in raw[1 : HEADER_SCAN_ROWS + 1]]
+        for b in raw[1 : HEADER_SCAN_ROWS + 1]:
+            try:
+                lines.append(_head_line(b, enc, gb_too))
+            except UnicodeDecodeError:
+                lines.append(b.decode(enc, errors="replace"))
     if not complete and len(lines) > 1:
         lines = lines[:-1]  # the last one may be cut off
     return [ln.rstrip("\r") for ln in lines[:HEADER_SCAN_ROWS]]
+
+
+def _note_other_lines(notes: list[dict[str, str]], plain: str, lines: list[int]) -> None:
+    """Add the note naming the lines of a mixed file read in the other encoding: UTF-8
+    lines of a GB18030/GBK file, GB18030 lines of a UTF-8 one (``plain``: the file's
+    encoding, lower case without ``-``/``_``)."""
+    if lines:
+        key = "utf8_lines" if plain in _GB_ENCODINGS else "gb18030_lines"
+        notes.append({"key": key, "lines": _line_list(lines)})
 
 
 def _read_csv(
@@ -830,10 +886,13 @@ def _read_csv(
     if path.stat().st_size == 0:
         raise DataFileError(path, "file is empty (0 bytes)")
     enc = detect_encoding(path, encoding, bad_bytes)
+    plain = enc.lower().replace("-", "").replace("_", "")
+    # told UTF-8 by its bytes: GB18030 lines are read as such (module docstring, "Mixed files")
+    gb_too = encoding == "auto" and plain in ("utf8", "utf8sig")
     with _open_binary(path) as fh:
         head = fh.read(1 << 16)
         complete = not fh.read(1)
-    lines = _head_lines(path, head, enc, complete)
+    lines = _head_lines(path, head, enc, complete, gb_too)
     first = lines[0]
     if not first.replace("\ufeff", "").strip():
         raise DataFileError(path, "file is empty (no header row)")
@@ -865,19 +924,20 @@ def _read_csv(
     notes = _layout_notes(profile, header)
     source: Path | io.StringIO = path
     bad_lines: list[int] = []
-    plain = enc.lower().replace("-", "").replace("_", "")
     reject = bad_bytes == "reject-row" and not plain.startswith("utf16")
     if plain in _GB_ENCODINGS or reject:
-        decoded = _decode_lines(path, enc, utf8_too=plain in _GB_ENCODINGS, reject=reject)
+        decoded = _decode_lines(
+            path, enc, utf8_too=plain in _GB_ENCODINGS, reject=reject, gb_too=gb_too
+        )
         if decoded is not None:
-            source, utf8_lines, bad_lines = decoded
-            if utf8_lines:
-                notes.append({"key": "utf8_lines", "lines": _line_list(utf8_lines)})
-    binary = isinstance(source, Path)
-    try:
+            source, other_lines, bad_lines = decoded
+            _note_other_lines(notes, plain, other_lines)
+
+    def parse(src: Path | io.StringIO) -> pd.DataFrame:
+        binary = isinstance(src, Path)
         with contextlib.ExitStack() as stack:
-            raw = pd.read_csv(
-                stack.enter_context(_open_binary(path)) if binary else source,
+            return pd.read_csv(
+                stack.enter_context(_open_binary(path)) if binary else src,
                 sep=layout.delimiter,
                 header=0,
                 skiprows=start - 1,
@@ -891,6 +951,21 @@ def _read_csv(
                 compression=None,
                 engine="c",
             )
+
+    try:
+        try:
+            raw = parse(source)
+        except UnicodeError:
+            if not (gb_too and isinstance(source, Path)):
+                raise
+            # a UTF-8 file with GB18030 lines (module docstring, "Mixed files"); a line
+            # valid in neither refuses the file here, naming it
+            decoded = _decode_lines(path, enc, utf8_too=False, reject=False, gb_too=True)
+            if decoded is None:
+                raise
+            source, other_lines, _ = decoded
+            _note_other_lines(notes, plain, other_lines)
+            raw = parse(source)
     except UnicodeError as exc:  # UnicodeDecodeError, or a codec's own refusal
         line = _first_bad_line(path, enc)
         raise DataFileError(

@@ -324,7 +324,8 @@ def _csv_rows(path: Path, encoding: str) -> list[list[object]]:
     """The records of a CSV site file, its encoding told from its bytes when ``auto``.
 
     One rule with the incident reader (:func:`xunfang.ingest.readers.detect_encoding`,
-    and a GBK file with some UTF-8 lines read line by line). A file the rule cannot
+    and a GBK file with some UTF-8 lines, or a UTF-8 file with some GB18030 lines, read
+    line by line). A file the rule cannot
     decide is refused saying to save it as UTF-8: a site list has no ``--encoding``.
     """
     if encoding == "auto":
@@ -340,7 +341,13 @@ def _csv_rows(path: Path, encoding: str) -> list[list[object]]:
     else:
         enc = encoding
     try:
-        mixed = _decode_lines(path, enc, utf8_too=enc == "gb18030", reject=False)
+        mixed = _decode_lines(
+            path,
+            enc,
+            utf8_too=enc == "gb18030",
+            reject=False,
+            gb_too=encoding == "auto" and enc == "utf-8-sig",
+        )
         if mixed is not None:
             return [list(r) for r in csv.reader(mixed[0])]
         with _open_text(path, enc) as fh:

@@ -320,6 +320,14 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "--future-days 必须在 0 到 36500 天之间，实际为 {0}",
         ),
         (
+            r"--future-hours must be 0 to 876000 hours, got (.+)",
+            "--future-hours 必须在 0 到 876000 小时之间，实际为 {0}",
+        ),
+        (
+            r"give --future-hours or --future-days, not both",
+            "--future-hours 与 --future-days 只能给出其一",
+        ),
+        (
             r"--header-row must be a number from 1 or auto, got (.+)",
             "--header-row 必须是从 1 起的行号或 auto，实际为 {0}",
         ),

@@ -56,7 +56,9 @@ from xunfang.serve.forecast_report import (
     OPENCP_PROSPECTIVE_S_PER_DAY,
     OPENCP_SEPT2014,
     VERDICT_ZH,
+    area_text,
     text,
+    window_label_text,
     window_text,
     write_evaluation,
 )
@@ -637,7 +639,8 @@ def predict_cmd(
     except (XunfangError, OSError) as exc:
         raise fail(exc, lang) from exc
     table = Table(
-        title=f"{'预测' if zh else 'Forecast'} {run.window.label} · {run.area_name}",
+        title=f"{'预测' if zh else 'Forecast'} {window_label_text(run.window.label, lang)} · "
+        f"{area_text(run.area_name, lang)}",
         header_style="bold",
     )
     heads = (

@@ -16,6 +16,7 @@ from xunfang.config import get_settings
 from xunfang.errors import XunfangError
 from xunfang.ingest.city import City
 from xunfang.ingest.incidents import (
+    FUTURE_TOLERANCE,
     PROFILES,
     IngestReport,
     NoUsableRowsError,
@@ -65,6 +66,9 @@ def print_ingest_report(report: IngestReport, lang: str = "en") -> None:
         key = "piled_kept" if report.keep_piled else "piled"
         n_piled = sum(int(p["rows"]) for p in report.piled_points)
         table.add_row(text(key, lang), f"{n_piled:,}", style="yellow")
+    n_no_id = sum(report.generated_ids.values())
+    if n_no_id:
+        table.add_row(text("no_id", lang), f"{n_no_id:,}", style="yellow")
     for col, n in report.cleaned_text.items():
         table.add_row(f"{text('cleaned', lang)}{colon}{col}", f"{n:,}", style="yellow")
     for col, n in report.truncated_text.items():
@@ -158,13 +162,21 @@ def ingest_cmd(
             "holding them, as undecodable, and read the rest).",
         ),
     ] = "refuse",
+    future_hours: Annotated[
+        float | None,
+        typer.Option(
+            "--future-hours",
+            help="Rows later than now plus this many hours are rejected as future_time "
+            "(default 1: clock drift; a step time later than that is left empty).",
+        ),
+    ] = None,
     future_days: Annotated[
-        float,
+        float | None,
         typer.Option(
             "--future-days",
-            help="Rows later than now plus this many days are rejected as future_time.",
+            help="The same tolerance in days (instead of --future-hours).",
         ),
-    ] = 1.0,
+    ] = None,
     keep_piled: Annotated[
         bool,
         typer.Option(
@@ -199,8 +211,21 @@ def ingest_cmd(
         raise fail(ValueError(f"--lang must be one of {', '.join(LANGS)}, got {lang!r}"))
     if frame is not None and frame.lower().replace("-", "") not in FRAMES:
         raise fail(ValueError(f"--frame must be one of {', '.join(FRAMES)}, got {frame!r}"), lang)
-    if not 0 <= future_days <= 36_500:
+    if future_hours is not None and future_days is not None:
+        raise fail(ValueError("give --future-hours or --future-days, not both"), lang)
+    if future_days is not None and not 0 <= future_days <= 36_500:
         raise fail(ValueError(f"--future-days must be 0 to 36500 days, got {future_days!r}"), lang)
+    if future_hours is not None and not 0 <= future_hours <= 876_000:
+        raise fail(
+            ValueError(f"--future-hours must be 0 to 876000 hours, got {future_hours!r}"), lang
+        )
+    future_tolerance = (
+        pd.Timedelta(days=future_days)
+        if future_days is not None
+        else pd.Timedelta(hours=future_hours)
+        if future_hours is not None
+        else FUTURE_TOLERANCE
+    )
     if bad_bytes not in BAD_BYTES:
         raise fail(
             ValueError(f"--bad-bytes must be one of {', '.join(BAD_BYTES)}, got {bad_bytes!r}"),
@@ -248,7 +273,7 @@ def ingest_cmd(
                     sheet=sheet,
                     keep_piled=keep_piled,
                     area_frame=area_frame,
-                    future_tolerance=pd.Timedelta(days=future_days),
+                    future_tolerance=future_tolerance,
                     header_row="auto" if header_row == "auto" else int(header_row),
                     bad_bytes="reject-row" if bad_bytes == "reject-row" else "refuse",
                 )

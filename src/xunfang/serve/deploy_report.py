@@ -8,11 +8,13 @@ Files (``out/``):
     staffing and coverage by block, person-times and hours per day, rule posts, notes.
 ``deployment.csv``
     Who is where, when: one row per officer and block (see :class:`Deployment`), with
-    ``post_name_zh`` and ``note_zh`` beside ``post_name`` and ``note``: the deployment's
-    own words (``patrol line at ...``, ``walks the sector patrol (45 min)``, ...) in Chinese
+    ``block_label_zh``, ``post_name_zh`` and ``note_zh`` beside ``block_label``,
+    ``post_name`` and ``note``: the deployment's own words (``Mon 00:00-02:00``, ``patrol
+    line at ...``, ``walks the sector patrol (45 min)``, ...) in Chinese
     (:func:`with_zh_columns`), whatever ``lang``, so that the columns are the same in both.
 ``blocks.csv``
-    One row per block: staffing, risk and the shares of risk covered.
+    One row per block: staffing, risk and the shares of risk covered; ``label_zh`` beside
+    ``label``.
 ``daily.csv``
     Person-times and hours per weekday; ``deploy_summary.json`` the week's totals, the
     options, notes and timings.
@@ -851,14 +853,21 @@ def render_schedule(dep: Deployment, unit: str, lang: str = "en") -> str:
 
 
 def with_zh_columns(assignments: pd.DataFrame) -> pd.DataFrame:
-    """``assignments`` with ``post_name_zh`` after ``post_name`` and ``note_zh`` after
-    ``note``: the texts the deployment writes itself in Chinese (a mobile or foot post's
-    ``patrol line at`` / ``foot patrol at``, the relief officers' and the sector walk's
-    notes, as the Chinese report shows them); names from the plan, roster or calendar (a
-    booth, a school, a rule window's times) as they are. The codes (``post_kind``,
+    """``assignments`` with ``block_label_zh`` after ``block_label`` (``label_zh`` after
+    ``label`` in the blocks' table), ``post_name_zh`` after ``post_name`` and ``note_zh``
+    after ``note``: the texts the deployment writes itself in Chinese (a block's weekday,
+    ``周一 00:00-02:00`` for ``Mon 00:00-02:00``; a mobile or foot post's ``patrol line
+    at`` / ``foot patrol at``, the relief officers' and the sector walk's notes, as the
+    Chinese report shows them); names from the plan, roster or calendar (a booth, a
+    school, a rule window's times) as they are. The codes (``day``, ``post_kind``,
     ``unit``, ``shift``) stay as they are, in English."""
     out = assignments.copy()
-    for col, words in (("post_name", _place), ("note", _label)):
+    for col, words in (
+        ("block_label", _day),
+        ("label", _day),
+        ("post_name", _place),
+        ("note", _label),
+    ):
         if col in out.columns:
             out.insert(
                 out.columns.get_loc(col) + 1,
@@ -928,7 +937,7 @@ def write_deployment(
         return table
 
     put("deployment.csv", with_zh_columns(framed(dep.assignments)).to_csv(index=False))
-    put("blocks.csv", dep.block_kpis.to_csv(index=False))
+    put("blocks.csv", with_zh_columns(dep.block_kpis).to_csv(index=False))
     put("daily.csv", dep.daily.to_csv(index=False))
     if len(dep.places):
         inside = dep.places[dep.places["inside"].astype(bool)]

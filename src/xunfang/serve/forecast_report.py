@@ -300,6 +300,25 @@ def window_text(window: str, lang: str = "en") -> str:
     return WINDOW_ZH.get(window, window) if lang == "zh" else window
 
 
+AREA_ZH = {"bounding rectangle": "全部警情的外接矩形"}
+"""The study areas the forecast names itself, in Chinese (without ``--area``: the bounding
+rectangle of the incidents, :func:`xunfang.analyse.evaluate.study_grid`); an area's
+own name as it is."""
+
+
+def area_text(area: str, lang: str = "en") -> str:
+    """A forecast's study-area name in ``lang`` (``bounding rectangle`` -> ``全部警情的外接
+    矩形``; ``district:1`` as it is)."""
+    return AREA_ZH.get(area, area) if lang == "zh" else area
+
+
+def window_label_text(label: str, lang: str = "en") -> str:
+    """A window's label (``2026-12-03 day``: its date and ``--window`` kind) in ``lang``
+    (``2026-12-03 每日``)."""
+    date, sep, kind = label.rpartition(" ")
+    return f"{date}{sep}{window_text(kind, lang)}" if sep else label
+
+
 def method_text(label: str, description: str, lang: str = "en") -> str:
     """A method's description (``Forecaster.describe()``) for the report, with what the
     method is in Chinese in front of it for ``lang`` ``zh``."""
@@ -561,7 +580,7 @@ def render_html(
         "lead",
         lang,
         types=", ".join(spec.types) if spec.types else text("all_types", lang),
-        area=run.area_name,
+        area=area_text(run.area_name, lang),
         km2=run.area_km2,
         cells=run.grid.n_active,
         cell_m=run.grid.cell_m,

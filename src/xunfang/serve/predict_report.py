@@ -267,7 +267,7 @@ def write_prediction(
     env = Environment(
         loader=PackageLoader("xunfang.serve", "templates"), autoescape=select_autoescape(["html"])
     )
-    from xunfang.serve.forecast_report import window_text
+    from xunfang.serve.forecast_report import area_text, window_text
 
     window = window_text(run.spec.window, lang)
     lookback = run.spec.lookback_days
@@ -282,7 +282,7 @@ def write_prediction(
         on_area=text(
             "on_area",
             lang,
-            area=run.area_name,
+            area=area_text(run.area_name, lang),
             cells=run.grid.n_active,
             cell_m=run.grid.cell_m,
             crs=run.grid.crs.to_string(),
