@@ -845,6 +845,15 @@ def warn_other_output(out: Path, command: str, lang: str = "en") -> dict[str, st
     return found
 
 
+def _exit_code(exc: BaseException) -> int | None:
+    """The exit code ``exc`` ends the command with: 0 for a successful ``typer.Exit()`` or
+    ``SystemExit(0)``/``SystemExit(None)``, its code for other exits, None for an error."""
+    if isinstance(exc, SystemExit):
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    code = getattr(exc, "exit_code", None)  # typer.Exit, click.exceptions.Exit
+    return code if isinstance(code, int) else None
+
+
 def writes_output_folder(command: Callable[P, R]) -> Callable[P, R]:
     """Decorate a command that writes the output folder given as its ``out`` argument: the
     command runs holding that folder (:class:`xunfang.outputs.OutputLock`,
@@ -862,6 +871,13 @@ def writes_output_folder(command: Callable[P, R]) -> Callable[P, R]:
     (:func:`refuse_out_in_plan_dir`), and they and
     ``plan`` refuse the output folder of another command's city run or a folder inside it
     (:func:`refuse_out_in_city_run`), before creating it.
+
+    A run that is refused or fails (any exception, or an exit with a code other than 0)
+    leaves no empty folder it created: the folder ``out`` (and the missing parents the lock
+    created) is removed again when nothing was written into it, with the empty folders
+    this run made inside it (:meth:`xunfang.outputs.OutputLock.remove_made_if_empty`), so
+    that a bad ``--since`` or a missing input file leaves nothing behind. A folder that
+    existed before the run is never removed.
 
     Raises
     ------
@@ -892,9 +908,17 @@ def writes_output_folder(command: Callable[P, R]) -> Callable[P, R]:
         except (ValidationError, OSError) as exc:
             raise fail(exc, lang) from exc
         warn_other_output(Path(out), name, lang)
+        done = False
         try:
-            return command(*args, **kwargs)
+            result = command(*args, **kwargs)
+            done = True
+            return result
+        except BaseException as exc:
+            done = _exit_code(exc) == 0
+            raise
         finally:
             lock.release()
+            if not done:  # refused or failed: leave no empty folder this run created
+                lock.remove_made_if_empty()
 
     return run
