@@ -257,7 +257,6 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "--stations {0} 不能与 --plan-dir {1} 同用：派出所取自方案（sites.csv）；"
             "如需换用其他派出所，请用 --stations 重新运行 xunfang plan",
         ),
-        (r"not valid TOML: (.+)", "不是有效的 TOML：{0}"),
         (
             r"the stations file (.+) does not exist: correct the path \(a relative path is "
             r"read from the city file's folder, data:PATH from the data directory\) or remove "
@@ -608,10 +607,78 @@ def _standards_zh(message: str) -> str | None:
     return "；".join(out)
 
 
+_TOML_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.DOTALL), zh)
+    for pattern, zh in (
+        (r"Invalid value", "值无效"),
+        (r"Invalid statement", "语句无效"),
+        (r"Expected newline or end of document after a statement", "一条语句之后应换行或结束"),
+        (r"Expected '=' after a key in a key/value pair", "键值对的键之后应为 '='"),
+        (r"Expected '\]' at the end of a table declaration", "表头末尾应为 ']'"),
+        (r"Expected '\]\]' at the end of an array declaration", "表数组的表头末尾应为 ']]'"),
+        (r"Expected (.+)", "此处应为 {0}"),
+        (r"Found invalid character (.+)", "无效字符 {0}"),
+        (r"Illegal character (.+)", "非法字符 {0}"),
+        (r"Invalid initial character for a key part", "键的第一个字符无效"),
+        (r"Cannot declare (.+) twice", "{0} 不能声明两次"),
+        (r"Cannot overwrite a value", "不能覆盖已有的值（键重复）"),
+        (r"Cannot mutate immutable namespace (.+)", "不能修改不可变的命名空间 {0}"),
+        (r"Cannot redefine namespace (.+)", "不能重新定义命名空间 {0}"),
+        (r"Duplicate inline table key (.+)", "内联表中的键 {0} 重复"),
+        (r"Unclosed array", "数组缺少结尾的 ']'"),
+        (r"Unclosed inline table", "内联表缺少结尾的 '}}'"),
+        (r"Unterminated string", "字符串没有结尾的引号"),
+        (r"Unescaped '\\' in a string", "字符串中有未转义的 '\\'"),
+        (r"Invalid hex value", "十六进制值无效"),
+        (r"Escaped character is not a Unicode scalar value", "转义字符不是 Unicode 标量值"),
+        (r"Invalid date or datetime", "日期或日期时间无效"),
+        (
+            r"'utf-8' codec can't decode byte (0x[0-9a-f]{2}) in position (\d+): .+",
+            "不是 UTF-8 编码（第 {1} 字节 {0}）：请将文件另存为 UTF-8",
+        ),
+    )
+)
+"""The messages of Python's TOML parser (:mod:`tomllib`, ``msg (at line L, column C)``)
+and of a file that is not UTF-8, in Chinese (:func:`toml_error_zh`)."""
+_TOML_AT = re.compile(r"(.+) \(at (?:line (\d+), column (\d+)|(end of document))\)", re.DOTALL)
+
+
+def toml_error_zh(detail: str) -> str:
+    """The parser's message of a file that is not valid TOML (the text after ``not valid
+    TOML: ``) in Chinese, keeping its line and column; a message not known here is kept as
+    the parser wrote it, after the Chinese place.
+
+    Examples
+    --------
+    >>> toml_error_zh("Invalid value (at line 1, column 6)")
+    '第 1 行第 6 列：值无效'
+    >>> toml_error_zh("Unclosed array (at end of document)")
+    "文件末尾：数组缺少结尾的 ']'"
+    """
+    m = _TOML_AT.fullmatch(detail)
+    what, where = detail, None
+    if m:
+        what = m.group(1)
+        where = "文件末尾" if m.group(4) else f"第 {m.group(2)} 行第 {m.group(3)} 列"
+    said = what
+    for pattern, zh in _TOML_ZH:
+        hit = pattern.fullmatch(what)
+        if hit:
+            said = zh.format(*hit.groups())
+            break
+    return f"{where}：{said}" if where else said
+
+
+_NOT_TOML = re.compile(r"not valid TOML: (.+)", re.DOTALL)
+
+
 def _error_zh(message: str) -> str | None:
     standards = _standards_zh(message)
     if standards is not None:
         return standards
+    toml = _NOT_TOML.fullmatch(message)
+    if toml:  # a mapping, standards, roster, scenario or city file
+        return f"不是有效的 TOML：{toml_error_zh(toml.group(1))}"
     m = _NO_USABLE_ROWS.fullmatch(message)
     if m:
         summary, row, field, value, expected = m.groups()

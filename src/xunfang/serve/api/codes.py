@@ -61,7 +61,7 @@ def _read(path: Path | None, default: str) -> tuple[str, dict[str, object]]:
     try:
         return str(path), tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise DataFileError(path, f"not valid TOML ({exc})") from exc
+        raise DataFileError(path, f"not valid TOML: {exc}") from exc
 
 
 @functools.cache
