@@ -440,3 +440,76 @@ def test_the_gbm_context_line_is_in_chinese_under_zh(tmp_path: Path) -> None:
     # 900 incidents of both types before 2014-07-29, less those of 07-29..30
     assert "gbm背景特征：" in flat and "起各类警情的类型构成；场所图层无；未使用：" in flat
     assert "场所图层：没有城市研究区（请给出--area）。" in flat and "gbm context" not in flat
+
+
+def test_evaluate_scores_auto_once_it_can_and_names_a_pai_it_cannot_compute(
+    tmp_path: Path,
+) -> None:
+    """Found by a new-user test: `forecast evaluate` dropped auto with an English reason
+    under --lang zh, though the later windows had enough history, and printed PAI at 1 %
+    as "nan". The data start 2014-06-01: with 20 days needed before a validation window,
+    auto forecasts the test windows from 2014-06-22 on (2 of the 6 from 2014-06-18); the
+    500 m grid of the data's rectangle has 63 active cells, 1 % of which is no cell."""
+    src = _csv(tmp_path / "crimes.csv")
+    auto = "auto:validation_windows=2:min_validation_events=0:min_train_days=20"
+    args = [
+        "evaluate", "--incidents", str(src), "--types", "BURGLARY", "--cell-m", "500",
+        "--start", "2014-06-18", "--windows", "6", "--no-offset-sensitivity",
+        "--methods", f"{auto},naive:period_days=28",
+    ]  # fmt: skip
+    runner = CliRunner()
+    en = runner.invoke(app, [*args, "--out", str(tmp_path / "en")], env={"COLUMNS": "300"})
+    assert en.exit_code == 0, en.output
+    said = " ".join(en.output.split())
+    assert "nan" not in said and "not evaluated" not in said
+    assert (
+        f"{auto}: scored on 2 of 6 test windows; not on 4 (2014-06-18 day – 2014-06-21 day), "
+        "which it could not forecast: auto: no validation window before 2014-06-21 day with "
+        "20 days of history before it: give more history."
+    ) in said
+    assert ("PAI 1%: – (not computed): 1% of the 63 active cells is less than one cell") in said
+    run = json.loads((tmp_path / "en" / "run.json").read_text("utf-8"))
+    assert run["grid"]["active_cells"] == 63 and run["not_evaluated"] == {}
+    assert list(run["windows_left_out"][auto]) == [f"2014-06-{d} day" for d in (18, 19, 20, 21)]
+    rows = pd.read_csv(tmp_path / "en" / "results.csv")
+    summary = pd.read_csv(tmp_path / "en" / "summary.csv")
+    for method, n in ((auto, 2), ("naive:period_days=28", 6)):
+        at = rows[(rows["method"] == method) & (rows["fraction"] == 0.05)]
+        assert len(at) == n
+        mean = summary[(summary["method"] == method) & (summary["fraction"] == 0.05)]
+        assert mean["hit_rate_mean"].iloc[0] == pytest.approx(at["hit_rate"].mean())
+    assert rows[rows["fraction"] == 0.01]["k_cells"].eq(0).all()  # floor(0.63)
+    html = (tmp_path / "en" / "report.html").read_text("utf-8")
+    assert "scored on 2 of 6 test windows" in html and "PAI 1%: – (not computed)" in html
+    zh = runner.invoke(
+        app, [*args, "--out", str(tmp_path / "zh"), "--lang", "zh"], env={"COLUMNS": "300"}
+    )
+    assert zh.exit_code == 0, zh.output
+    said = " ".join(zh.output.split())
+    assert "nan" not in said and "no validation window" not in said
+    assert (
+        f"{auto}：6 个测试时段中对 2 个计分；4 个时段（2014-06-18 每日 – 2014-06-21 每日）无法"
+        "预测，未计分：auto：2014-06-21 每日 之前没有一个验证时段在其之前有 20 天的历史："
+        "请提供更多历史数据。"
+    ) in said
+    assert "PAI 1%：–（无法计算）：63 个有效网格的 1% 不足一个网格" in said
+    html = (tmp_path / "zh" / "report.html").read_text("utf-8")
+    assert "6 个测试时段中对 2 个计分" in html and "PAI 1%：–（无法计算）" in html
+
+
+def test_auto_dropped_for_every_window_says_why_in_chinese(tmp_path: Path) -> None:
+    src = _csv(tmp_path / "crimes.csv")
+    auto = "auto:validation_windows=2:min_validation_events=0:min_train_days=100"
+    args = [
+        "evaluate", "--incidents", str(src), "--types", "BURGLARY", "--start", "2014-07-20",
+        "--windows", "2", "--no-offset-sensitivity", "--methods", f"{auto},naive:period_days=28",
+        "--out", str(tmp_path / "zh"), "--lang", "zh",
+    ]  # fmt: skip
+    zh = CliRunner().invoke(app, args, env={"COLUMNS": "300"})
+    assert zh.exit_code == 0, zh.output
+    said = " ".join(zh.output.split())
+    assert (
+        f"{auto} 未参与评估（其他方法照常评估）：auto：2014-07-20 每日 之前没有一个验证时段在其"
+        "之前有 100 天的历史：请提供更多历史数据"
+    ) in said
+    assert "no validation window" not in said
