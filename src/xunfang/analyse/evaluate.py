@@ -583,8 +583,9 @@ def rolling_origin(
     window and named with the reason in ``Evaluation.windows_left_out``; it is still
     scored on the windows it can forecast (``auto`` on the later windows, once the history
     holds validation windows). A method that fails in every window is left out of the
-    evaluation and named in ``Evaluation.not_evaluated`` with the first window's reason;
-    that error passes through when no method forecast any window.
+    evaluation and named in ``Evaluation.not_evaluated`` with the last window's reason
+    (the nearest to enough history); the first window's error passes through when no
+    method forecast any window.
 
     Raises
     ------
@@ -688,15 +689,16 @@ def rolling_origin(
     scored = {r["method"] for r in rows}
     if not scored and failed:  # no method forecast any window: the first one's error
         raise ValidationError(next(iter(next(iter(failed.values())).values())))
-    not_evaluated = {
-        label: next(iter(bad.values())) for label, bad in failed.items() if label not in scored
-    }
     order = {w.label: i for i, w in enumerate(sorted(windows, key=lambda w: w.start_day))}
-    windows_left_out = {
+    failed = {
         label: dict(sorted(bad.items(), key=lambda kv: order.get(kv[0], 0)))
         for label, bad in failed.items()
-        if label in scored
     }
+    # the last window's reason: the one nearest to having enough history
+    not_evaluated = {
+        label: list(bad.values())[-1] for label, bad in failed.items() if label not in scored
+    }
+    windows_left_out = {label: bad for label, bad in failed.items() if label in scored}
     return Evaluation(
         rows=pd.DataFrame(rows),
         n_outside=n_outside,
@@ -1108,6 +1110,15 @@ def run_evaluation(
         raise ValidationError(f"no incident of types {list(spec.types)} in the input")
     start = spec.start or default_start(selected, spec.window, spec.windows)
     windows = rolling_windows(start, spec.windows, spec.window, table.timezone)
+    first_t = float(to_days(selected.frame["occurred_at"]).min())
+    if spec.start is None and windows[0].start_day <= first_t:  # no history before it
+        n_fit = sum(w.start_day > first_t for w in windows)
+        raise ValidationError(
+            f"the last {spec.windows} {spec.window} windows (no --start given) reach back to "
+            f"{windows[0].start.date()}, before the data (first incident "
+            f"{selected.local_time().min():%Y-%m-%d %H:%M}): give --windows {n_fit} or fewer, "
+            "or more history"
+        )
     last = to_days(table.frame["occurred_at"]).max()
     if windows[-1].end_day > last + 1.0:
         raise ValidationError(

@@ -495,6 +495,23 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "{0}：{1} 不是日期（请用 YYYY-MM-DD 或 'YYYY-MM-DD HH:MM'）",
         ),
         (
+            r"the last (\d+) (\S+) windows \(no --start given\) reach back to (\S+), before "
+            r"the data \(first incident (.+?)\): give --windows (\d+) or fewer, or more history",
+            "最近 {0} 个时段（--window {1}，未给出 --start）回溯到 {2}，早于数据开始"
+            "（第一起警情 {3}）：请用 --windows {4} 或更少，或提供更多历史数据",
+        ),
+        (
+            r"window (.+?) starts at (.+?), before the data \(first incident (.+?)\): choose a "
+            r"later --start",
+            "时段 {0} 开始于 {1}，早于数据开始（第一起警情 {2}）：请选择更晚的 --start",
+        ),
+        (
+            r"the last test window ends at (.+?), after the data \(last incident (.+?)\): use an "
+            r"earlier --start or fewer --windows",
+            "最后一个测试时段结束于 {0}，晚于数据结束（最后一起警情 {1}）：请用更早的 --start "
+            "或更少的 --windows",
+        ),
+        (
             r"--since (.+) must be before --until (.+)",
             "--since {0} 必须早于 --until {1}",
         ),

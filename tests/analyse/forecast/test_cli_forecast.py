@@ -509,7 +509,41 @@ def test_auto_dropped_for_every_window_says_why_in_chinese(tmp_path: Path) -> No
     assert zh.exit_code == 0, zh.output
     said = " ".join(zh.output.split())
     assert (
-        f"{auto} 未参与评估（其他方法照常评估）：auto：2014-07-20 每日 之前没有一个验证时段在其"
+        f"{auto} 未参与评估（其他方法照常评估）：auto：2014-07-21 每日 之前没有一个验证时段在其"
         "之前有 100 天的历史：请提供更多历史数据"
-    ) in said
+    ) in said  # the last window's reason: the nearest to enough history
     assert "no validation window" not in said
+
+
+def test_default_windows_reaching_before_the_data_say_how_many_fit(tmp_path: Path) -> None:
+    """Found by a new-user test: `forecast evaluate` on a month of data without --start
+    said "choose a later --start" (in English under --lang zh) of a --start never given.
+    The data run from 2014-06-01 00:59 to 2014-07-30 (a day not complete, so the last
+    whole day is 07-29): the last 70 days start on 2014-05-21, and of those windows the 58
+    from 2014-06-02 to 07-29 have history before them."""
+    src = _csv(tmp_path / "crimes.csv")
+    f = pd.read_csv(src)
+    when = pd.to_datetime(f["Date"], format="%m/%d/%Y %I:%M:%S %p")
+    assert when.min().date().isoformat() == "2014-06-01"
+    assert when.max().date().isoformat() == "2014-07-30"
+    args = ["evaluate", "--incidents", str(src), "--windows", "70", "--methods", "kde"]
+    args += ["--out", str(tmp_path / "o")]
+    first = f"{when.min():%Y-%m-%d %H:%M}"
+    for lang, said in (
+        (
+            "en",
+            "the last 70 day windows (no --start given) reach back to 2014-05-21, before the "
+            f"data (first incident {first}): give --windows 58 or fewer, or more history",
+        ),
+        (
+            "zh",
+            "最近 70 个时段（--window day，未给出 --start）回溯到 2014-05-21，早于数据开始"
+            f"（第一起警情 {first}）：请用 --windows 58 或更少，或提供更多历史数据",
+        ),
+    ):
+        res = CliRunner().invoke(app, [*args, "--lang", lang], env={"COLUMNS": "300"})
+        assert res.exit_code == 2
+        assert said in " ".join(res.output.split())
+    assert first == "2014-06-01 00:59"
+    args[args.index("70")] = "58"
+    assert CliRunner().invoke(app, args).exit_code == 0
