@@ -361,3 +361,39 @@ def test_toml_messages_in_chinese() -> None:
     )
     # a message not known here keeps the parser's words, after the Chinese place
     assert toml_error_zh("Something new (at line 1, column 2)") == "第 1 行第 2 列：Something new"
+
+
+def test_a_toml_file_not_in_utf8_is_named_not_a_traceback(tmp_path: Path) -> None:
+    # found while fixing the TOML message: a scenario, city or taxonomy file saved as GBK
+    # ended `simulate run`, `plan` and `ingest` in a UnicodeDecodeError traceback
+    gbk = tmp_path / "gbk.toml"
+    gbk.write_bytes('a = "啊"\n'.encode("gbk"))  # 啊 is b"\xb0\xa1": byte 5 is 0xb0
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "cn110_synthetic.csv"
+    out = ["--out", str(tmp_path / "o")]
+    kpi = ["kpi", "--incidents", str(fixture), "--profile", "cn110"]
+    runs = {
+        "standards": [*kpi, "--standards", str(gbk)],
+        "mapping": ["kpi", "--incidents", str(fixture), "--mapping", str(gbk)],
+        "taxonomy": ["ingest", str(fixture), "--profile", "cn110", "--taxonomy", str(gbk)],
+        "city": ["plan", "--city", str(gbk), "--area", "x"],
+        "scenario": ["simulate", "run", "--scenario", str(gbk)],
+        "roster": ["deploy", "--plan-dir", str(tmp_path / "p"), "--roster", str(gbk)],
+    }
+    for name, argv in runs.items():
+        en = CliRunner().invoke(app, [*argv, *out])
+        assert en.exit_code == 2, (name, en.output)  # a traceback exits with 1
+        assert (
+            f"{gbk}: not UTF-8 text (byte 0xb0 at position 5): a TOML file is UTF-8; save it "
+            "as UTF-8"
+        ) in " ".join(en.output.split()), name
+        zh = CliRunner().invoke(app, [*argv, *out, "--lang", "zh"])
+        assert f"错误：{gbk}：不是 UTF-8 文本（位置 5 的字节 0xb0）：TOML 文件须为 UTF-8 编码" in (
+            " ".join(zh.output.split())
+        ), name
+    # UTF-8 with a byte-order mark (Windows Notepad) is read
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes("\ufeffarrive_s = 240\n".encode())
+    res = CliRunner().invoke(app, [*kpi, "--standards", str(bom), *out])
+    assert res.exit_code == 0, res.output
+    kpi_json = json.loads((tmp_path / "o" / "kpi.json").read_text("utf-8"))
+    assert kpi_json["standards_s"]["arrive"] == 240.0

@@ -61,7 +61,7 @@ import shapely
 from pyproj import CRS
 
 from xunfang.config import missing_data_hint
-from xunfang.errors import AreaNotFoundError, DataFileError, ValidationError
+from xunfang.errors import AreaNotFoundError, DataFileError, ValidationError, read_toml_text
 from xunfang.ingest.areas import StudyArea, _norm, area_from_layer, read_boundary_file
 from xunfang.ingest.incidents import (
     PROFILES,
@@ -285,7 +285,7 @@ class City:
         """
         p = Path(path)
         try:
-            doc = tomllib.loads(p.read_text("utf-8"))
+            doc = tomllib.loads(read_toml_text(p))
         except OSError as exc:
             raise DataFileError(p, f"cannot read city file: {exc.strerror}") from exc
         except tomllib.TOMLDecodeError as exc:

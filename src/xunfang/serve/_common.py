@@ -264,6 +264,11 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "派出所文件 {0} 不存在：请改正路径（相对路径从城市文件所在文件夹算起，data:路径 从数据"
             "目录算起）或删去该字段",
         ),
+        (
+            r"not UTF-8 text \(byte (0x[0-9a-f]{2}) at position (\d+)\): a TOML file is UTF-8; "
+            r"save it as UTF-8",
+            "不是 UTF-8 文本（位置 {1} 的字节 {0}）：TOML 文件须为 UTF-8 编码，请另存为 UTF-8",
+        ),
         (r"unknown field\(s\) (.+?) in (\S+); known: (.+)", "{1} 中有未知字段 {0}；已知字段：{2}"),
         (r"unknown field\(s\) (.+?); known: (.+)", "未知字段 {0}；已知字段：{1}"),
         (
@@ -649,14 +654,10 @@ _TOML_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"Invalid hex value", "十六进制值无效"),
         (r"Escaped character is not a Unicode scalar value", "转义字符不是 Unicode 标量值"),
         (r"Invalid date or datetime", "日期或日期时间无效"),
-        (
-            r"'utf-8' codec can't decode byte (0x[0-9a-f]{2}) in position (\d+): .+",
-            "不是 UTF-8 编码（第 {1} 字节 {0}）：请将文件另存为 UTF-8",
-        ),
     )
 )
 """The messages of Python's TOML parser (:mod:`tomllib`, ``msg (at line L, column C)``)
-and of a file that is not UTF-8, in Chinese (:func:`toml_error_zh`)."""
+in Chinese (:func:`toml_error_zh`)."""
 _TOML_AT = re.compile(r"(.+) \(at (?:line (\d+), column (\d+)|(end of document))\)", re.DOTALL)
 
 
