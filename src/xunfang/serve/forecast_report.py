@@ -372,7 +372,8 @@ _FIT_FAILURES_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 """Why a method could not forecast a test window (the :class:`ValidationError` of its
 fit, :attr:`Evaluation.not_evaluated` and :attr:`Evaluation.windows_left_out`) in
 Chinese."""
-_WINDOW_LABEL = re.compile(r"(\d{4}-\d{2}-\d{2}) (day|night|week)\b")
+_WINDOW_LABEL = re.compile(r"\d{4}-\d{2}-\d{2} (?:day|night|week|\d{2}-\d{2})\b")
+"""A window label (:func:`window_label_text`) inside a sentence."""
 
 
 def fit_failure_text(reason: str, lang: str = "en") -> str:
@@ -394,7 +395,7 @@ def fit_failure_text(reason: str, lang: str = "en") -> str:
         m = pattern.fullmatch(reason)
         if m:
             said = zh.format(*m.groups())
-            return _WINDOW_LABEL.sub(lambda w: f"{w[1]} {WINDOW_ZH[w[2]]}", said)
+            return _WINDOW_LABEL.sub(lambda w: window_label_text(w[0], "zh"), said)
     return reason
 
 
@@ -410,7 +411,7 @@ def left_out_notes(run: EvaluationRun, lang: str = "en") -> list[str]:
         labels = list(bad)
         shown = ", ".join(labels) if len(labels) <= 3 else f"{labels[0]} – {labels[-1]}"
         if lang == "zh":
-            shown = _WINDOW_LABEL.sub(lambda w: f"{w[1]} {WINDOW_ZH[w[2]]}", shown)
+            shown = _WINDOW_LABEL.sub(lambda w: window_label_text(w[0], "zh"), shown)
         n_total = total or len(labels)
         out.append(
             text(
