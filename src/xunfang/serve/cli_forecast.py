@@ -557,7 +557,7 @@ def evaluate_cmd(
     except (XunfangError, OSError) as exc:
         raise fail(exc, lang) from exc
     types_text = ", ".join(spec.types) or text("all_types", lang)
-    _print_summary(run, f"{types_text} · {run.area_name}", None, lang)
+    _print_summary(run, f"{types_text} · {area_text(run.area_name, lang)}", None, lang)
     if run.context_note:
         from xunfang.serve.forecast_report import context_note_text
 

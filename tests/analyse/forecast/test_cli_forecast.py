@@ -487,6 +487,7 @@ def test_evaluate_scores_auto_once_it_can_and_names_a_pai_it_cannot_compute(
     assert zh.exit_code == 0, zh.output
     said = " ".join(zh.output.split())
     assert "nan" not in said and "no validation window" not in said
+    assert "BURGLARY · 全部警情的外接矩形" in said  # the area of the table's title
     assert (
         f"{auto}：6 个测试时段中对 2 个计分；4 个时段（2014-06-18 每日 – 2014-06-21 每日）无法"
         "预测，未计分：auto：2014-06-21 每日 之前没有一个验证时段在其之前有 20 天的历史："
