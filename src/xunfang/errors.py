@@ -96,3 +96,27 @@ class CacheWarning(UserWarning):
 class DataWarning(UserWarning):
     """Input data the run goes on with but the user should know about (a boundary whose
     polygons have no name property, ...); shown as one ``warning:`` line."""
+
+
+def read_toml_text(path: str | Path) -> str:
+    """The text of a TOML file (a city, mapping, standards, roster, scenario or table
+    file): UTF-8 as TOML requires, a leading byte-order mark (Windows Notepad's UTF-8)
+    left out.
+
+    Raises
+    ------
+    DataFileError
+        If the bytes are not UTF-8 (a file saved as GBK/GB18030), naming the first bad
+        byte and its position and saying to save the file as UTF-8.
+    OSError
+        If the file cannot be read (missing, a folder, no permission).
+    """
+    raw = Path(path).read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataFileError(
+            path,
+            f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at position {exc.start}): a TOML "
+            "file is UTF-8; save it as UTF-8",
+        ) from None

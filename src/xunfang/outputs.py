@@ -80,6 +80,9 @@ class OutputLock:
         self.path = self.folder / LOCK_NAME
         self.command = command if command is not None else _this_command()
         self._fd: int | None = None
+        self.made: tuple[Path, ...] = ()
+        """The folders :meth:`acquire` created (``folder`` and missing parents), deepest
+        first; :meth:`remove_made_if_empty` removes them after a refused run."""
 
     @property
     def held(self) -> bool:
@@ -95,6 +98,7 @@ class OutputLock:
         # the folders made here, deepest first: a refused claim removes them again
         made = [f for f in (self.folder, *self.folder.parents) if not f.exists()]
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.made = tuple(made)
         try:
             import fcntl
         except ImportError:  # pragma: no cover - Windows
@@ -105,6 +109,7 @@ class OutputLock:
             for f in made:
                 with contextlib.suppress(OSError):  # not empty: something else wrote it
                     f.rmdir()
+            self.made = ()
             raise
         return self
 
@@ -179,6 +184,41 @@ class OutputLock:
             self.path.unlink(missing_ok=True)
             os.close(self._fd)
             self._fd = None
+
+    def remove_made_if_empty(self) -> tuple[Path, ...]:
+        """Remove the folders :meth:`acquire` created, for a run that was refused or failed
+        before writing anything: first the empty folders inside ``folder`` (deepest first;
+        this run made them, as it made ``folder``), then ``folder`` and the parents it
+        created, each only when empty. A folder holding any file is kept, with the folders
+        above it. Call it after :meth:`release` (the lock file is gone).
+
+        Returns
+        -------
+        tuple of Path
+            The folders removed.
+        """
+        if self._fd is not None:
+            raise RuntimeError(f"{self.path}: release the lock before removing its folder")
+        removed: list[Path] = []
+        if not self.made:
+            return ()
+        inner = sorted(
+            (d for d in self.folder.rglob("*") if d.is_dir() and not d.is_symlink()),
+            key=lambda d: len(d.parts),
+            reverse=True,
+        )
+        for f in (*inner, *self.made):
+            try:
+                f.rmdir()
+            except FileNotFoundError:
+                continue
+            except OSError:  # not empty: keep it and the folders holding it
+                if f in self.made:
+                    break
+                continue
+            removed.append(f)
+        self.made = ()
+        return tuple(removed)
 
     def __enter__(self) -> OutputLock:
         return self.acquire()

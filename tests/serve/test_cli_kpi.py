@@ -4,6 +4,7 @@ hand-worked values are in tests/analyse/test_kpi_history.py)."""
 from __future__ import annotations
 
 import json
+from html import unescape
 from pathlib import Path
 
 import pandas as pd
@@ -235,3 +236,72 @@ def test_kpi_names_a_step_column_left_unread_for_another_name(tmp_path: Path) ->
     )
     assert said in res.output
     assert said in (out / "report.html").read_text("utf-8")
+
+
+def test_a_window_without_calls_is_warned_of_with_the_data_period(tmp_path: Path) -> None:
+    # found by a new-user test: --since after the last call gave a table of zeros, no word
+    for lang, said in (
+        (
+            "en",
+            "warning: the window [2026-03-05, 2026-03-07) holds no calls: the data's calls run "
+            "from 2026-03-02 08:00:00 to 2026-03-03 23:30:00 (Asia/Shanghai); every figure is 0",
+        ),
+        (
+            "zh",
+            "警告：统计区间 [2026-03-05, 2026-03-07) 内没有警情：数据中的警情时间为 "
+            "2026-03-02 08:00:00 至 2026-03-03 23:30:00（Asia/Shanghai）；各项均为 0",
+        ),
+    ):
+        out = tmp_path / lang
+        argv = ["kpi", "--incidents", str(FIXTURE), "--since", "2026-03-05"]
+        argv += ["--until", "2026-03-07", "--out", str(out), "--lang", lang]
+        res = CliRunner().invoke(app, argv, env={"COLUMNS": "300"})
+        assert res.exit_code == 0, res.output
+        assert said in " ".join(res.output.split())
+        assert said in unescape((out / "report.html").read_text("utf-8"))
+        info = json.loads((out / "kpi.json").read_text("utf-8"))
+        assert info["calls"] == 0 and info["calls_outside_window"] == 7
+        assert info["window_empty"] is True and info["period"] is None
+        assert info["data_period"] == ["2026-03-02T08:00:00+08:00", "2026-03-03T23:30:00+08:00"]
+    # a window holding calls (3 of 7 on 3 March) says nothing of the kind
+    out = tmp_path / "some"
+    argv = ["kpi", "--incidents", str(FIXTURE), "--since", "2026-03-03", "--out", str(out)]
+    res = CliRunner().invoke(app, argv)
+    assert res.exit_code == 0, res.output
+    assert "holds no calls" not in res.output
+    assert json.loads((out / "kpi.json").read_text("utf-8"))["window_empty"] is False
+
+
+def test_kpi_says_the_frame_assumed_for_a_110_export_as_ingest_does(tmp_path: Path) -> None:
+    # found by a new-user test: ingest names --frame for a cn110 file read without it, kpi
+    # (reading the same file through ingest) said nothing
+    ingest_said = (
+        "Incident coordinates read as WGS-84: cn110 states no frame for them and no --frame "
+        "was given; exports in China are often GCJ-02 (AMap, Tencent) or BD-09 (Baidu): if "
+        "so, give --frame gcj02 or --frame bd09."
+    )
+    kpi_said = "The frame does not change the KPIs: they are computed from the call and step"
+    runner = CliRunner()
+    ing = runner.invoke(
+        app, ["ingest", str(FIXTURE), "--profile", "cn110", "--out", str(tmp_path / "ing")]
+    )
+    assert ingest_said in " ".join(ing.output.split())
+    res = runner.invoke(app, ["kpi", "--incidents", str(FIXTURE), "--out", str(tmp_path / "a")])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert ingest_said in text and kpi_said in text
+    report = unescape((tmp_path / "a" / "report.html").read_text("utf-8"))
+    assert ingest_said in report and kpi_said in report
+    zh = runner.invoke(
+        app, ["kpi", "--incidents", str(FIXTURE), "--out", str(tmp_path / "z"), "--lang", "zh"]
+    )
+    assert "警情坐标按 WGS-84 读取：cn110 未写明其坐标系" in zh.output
+    assert "坐标系不影响考核指标" in zh.output
+    # with --frame, or for the ingested folder (ingest said it), no note; the KPIs the same
+    for argv in (["--frame", "gcj02"], ["--frame", "bd09"]):
+        b = tmp_path / argv[1]
+        res = runner.invoke(app, ["kpi", "--incidents", str(FIXTURE), *argv, "--out", str(b)])
+        assert res.exit_code == 0 and "Incident coordinates read as" not in res.output
+        assert (b / "kpi.csv").read_bytes() == (tmp_path / "a" / "kpi.csv").read_bytes()
+    res = runner.invoke(app, ["kpi", "--incidents", str(tmp_path / "ing"), "--out", str(b)])
+    assert res.exit_code == 0 and "Incident coordinates read as" not in res.output

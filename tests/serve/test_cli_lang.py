@@ -308,3 +308,92 @@ def test_a_city_runs_failure_reason_reads_as_the_commands_own_errors() -> None:
     zh = reason_text(reason, "zh")
     assert "--bad-bytes reject-row --out" in zh and "再用 --incidents" in zh
     assert "or give --bad-bytes" not in zh
+
+
+@pytest.mark.parametrize(
+    ("content", "english", "chinese"),
+    [
+        ("a = [\n", "Invalid value (at end of document)", "文件末尾：值无效"),
+        ("a = 1\na = 2\n", "Cannot overwrite a value (at line 2, column 6)", "第 2 行第 6 列："),
+        ("[x\n", "Expected ']' at the end of a table declaration (at line 1, column 3)", "第 1 行"),
+        (
+            "a = 1 b\n",
+            "Expected newline or end of document after a statement (at line 1, column 7)",
+            "第 1 行第 7 列：一条语句之后应换行或结束",
+        ),
+    ],
+)
+def test_an_invalid_toml_file_is_named_in_chinese_with_its_line_and_column(
+    tmp_path: Path, content: str, english: str, chinese: str
+) -> None:
+    # found by a new-user test: `kpi --standards BAD.toml --lang zh` said
+    # "错误：BAD.toml: not valid TOML (Invalid value (at end of document))"
+    bad = tmp_path / "BAD.toml"
+    bad.write_text(content, encoding="utf-8")
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "cn110_synthetic.csv"
+    kpi = ["kpi", "--incidents", str(fixture), "--profile", "cn110", "--out", str(tmp_path / "o")]
+    runs = {
+        "standards": [*kpi, "--standards", str(bad)],
+        "mapping": [*kpi[:-4], "--mapping", str(bad), "--out", str(tmp_path / "o")],
+        "roster": ["deploy", "--plan-dir", str(tmp_path / "p"), "--roster", str(bad)],
+        "city": ["plan", "--city", str(bad), "--area", "x", "--out", str(tmp_path / "o")],
+    }
+    runs["roster"] += ["--out", str(tmp_path / "o")]
+    for name, argv in runs.items():
+        en = CliRunner().invoke(app, argv)
+        assert en.exit_code == 2, (name, en.output)
+        assert f"{bad}: not valid TOML: {english}" in " ".join(en.output.split()), name
+        zh = CliRunner().invoke(app, [*argv, "--lang", "zh"])
+        said = " ".join(zh.output.split())
+        assert f"错误：{bad}：不是有效的 TOML：{chinese}" in said, (name, said)
+        assert not any(w in said for w in ("not valid", "Invalid", "Cannot", "Expected")), said
+
+
+def test_toml_messages_in_chinese() -> None:
+    from xunfang.serve._common import toml_error_zh
+
+    assert toml_error_zh("Invalid value (at line 3, column 12)") == "第 3 行第 12 列：值无效"
+    assert toml_error_zh("Cannot declare ('a',) twice (at line 2, column 1)") == (
+        "第 2 行第 1 列：('a',) 不能声明两次"
+    )
+    assert toml_error_zh("Unclosed inline table (at end of document)") == (
+        "文件末尾：内联表缺少结尾的 '}'"
+    )
+    # a message not known here keeps the parser's words, after the Chinese place
+    assert toml_error_zh("Something new (at line 1, column 2)") == "第 1 行第 2 列：Something new"
+
+
+def test_a_toml_file_not_in_utf8_is_named_not_a_traceback(tmp_path: Path) -> None:
+    # found while fixing the TOML message: a scenario, city or taxonomy file saved as GBK
+    # ended `simulate run`, `plan` and `ingest` in a UnicodeDecodeError traceback
+    gbk = tmp_path / "gbk.toml"
+    gbk.write_bytes('a = "啊"\n'.encode("gbk"))  # 啊 is b"\xb0\xa1": byte 5 is 0xb0
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "cn110_synthetic.csv"
+    out = ["--out", str(tmp_path / "o")]
+    kpi = ["kpi", "--incidents", str(fixture), "--profile", "cn110"]
+    runs = {
+        "standards": [*kpi, "--standards", str(gbk)],
+        "mapping": ["kpi", "--incidents", str(fixture), "--mapping", str(gbk)],
+        "taxonomy": ["ingest", str(fixture), "--profile", "cn110", "--taxonomy", str(gbk)],
+        "city": ["plan", "--city", str(gbk), "--area", "x"],
+        "scenario": ["simulate", "run", "--scenario", str(gbk)],
+        "roster": ["deploy", "--plan-dir", str(tmp_path / "p"), "--roster", str(gbk)],
+    }
+    for name, argv in runs.items():
+        en = CliRunner().invoke(app, [*argv, *out])
+        assert en.exit_code == 2, (name, en.output)  # a traceback exits with 1
+        assert (
+            f"{gbk}: not UTF-8 text (byte 0xb0 at position 5): a TOML file is UTF-8; save it "
+            "as UTF-8"
+        ) in " ".join(en.output.split()), name
+        zh = CliRunner().invoke(app, [*argv, *out, "--lang", "zh"])
+        assert f"错误：{gbk}：不是 UTF-8 文本（位置 5 的字节 0xb0）：TOML 文件须为 UTF-8 编码" in (
+            " ".join(zh.output.split())
+        ), name
+    # UTF-8 with a byte-order mark (Windows Notepad) is read
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes("\ufeffarrive_s = 240\n".encode())
+    res = CliRunner().invoke(app, [*kpi, "--standards", str(bom), *out])
+    assert res.exit_code == 0, res.output
+    kpi_json = json.loads((tmp_path / "o" / "kpi.json").read_text("utf-8"))
+    assert kpi_json["standards_s"]["arrive"] == 240.0

@@ -307,3 +307,66 @@ def test_kpi_refuses_a_folder_holding_another_commands_report(tmp_path: Path) ->
     for _ in range(2):
         result = CliRunner().invoke(app, [*argv[:-1], str(own)])
         assert result.exit_code == 0, result.output
+
+
+def _refused_runs(tmp_path: Path) -> dict[str, list[str]]:
+    """A run of each command that writes a folder, refused for a bad argument or file."""
+    bad_toml = tmp_path / "bad.toml"
+    bad_toml.write_text("a = [\n", encoding="utf-8")
+    missing = str(tmp_path / "missing.csv")
+    kpi = ["kpi", "--incidents", str(FIXTURE), "--profile", "cn110"]
+    return {
+        "kpi --since": [*kpi, "--since", "notadate"],
+        "kpi --standards": [*kpi, "--standards", str(bad_toml)],
+        "ingest": ["ingest", missing],
+        "plan": ["plan", "--area", "district:1", "--booths", "-3"],
+        "deploy": ["deploy", "--plan-dir", str(tmp_path / "plan"), "--roster", str(bad_toml)],
+        "simulate run": ["simulate", "run", "--scenario", str(tmp_path / "none.toml")],
+        "simulate sweep": ["simulate", "sweep", "--area", "district:1", "--booths", "abc"],
+        "forecast reproduce-opencp": ["forecast", "reproduce-opencp", "--incidents", missing],
+        "forecast nij": ["forecast", "nij", "--incidents", missing],
+    }
+
+
+def test_a_refused_run_leaves_no_folder_it_created(tmp_path: Path) -> None:
+    # found by a new-user test: `kpi --since notadate --out o1` and `ingest missing.csv
+    # --out o2` were refused (exit 2) but left the empty folders o1 and o2 behind
+    for name, argv in _refused_runs(tmp_path).items():
+        out = tmp_path / "new" / name.replace(" ", "_")
+        result = CliRunner().invoke(app, [*argv, "--out", str(out)])
+        assert result.exit_code == 2, (name, result.output)
+        assert not out.exists(), name
+        assert not out.parent.exists(), name  # the parent this run created too
+    # a folder that was there before the run is kept, empty or not
+    before = tmp_path / "before"
+    before.mkdir()
+    (before / "mine").mkdir()
+    result = CliRunner().invoke(app, [*_refused_runs(tmp_path)["ingest"], "--out", str(before)])
+    assert result.exit_code == 2
+    assert sorted(p.name for p in before.iterdir()) == ["mine"]
+    # a parent holding a file is kept; the empty folder this run made inside it is not
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "notes.txt").write_text("x")
+    out = tmp_path / "kept" / "a" / "b"
+    assert (
+        CliRunner().invoke(app, ["ingest", str(tmp_path / "no.csv"), "--out", str(out)]).exit_code
+        == 2
+    )
+    assert sorted(p.name for p in (tmp_path / "kept").iterdir()) == ["notes.txt"]
+
+
+def test_remove_made_if_empty_keeps_folders_holding_files(tmp_path: Path) -> None:
+    out = tmp_path / "a" / "b"
+    lock = OutputLock(out).acquire()
+    assert lock.made == (out, tmp_path / "a")
+    (out / "empty" / "deeper").mkdir(parents=True)
+    (out / "full").mkdir()
+    (out / "full" / "t.csv").write_text("x")
+    with pytest.raises(RuntimeError, match="release the lock"):
+        lock.remove_made_if_empty()
+    lock.release()
+    assert lock.remove_made_if_empty() == (out / "empty" / "deeper", out / "empty")
+    assert sorted(p.name for p in out.iterdir()) == ["full"]
+    (out / "full" / "t.csv").unlink()
+    with OutputLock(out) as again:
+        assert again.made == ()  # the folder exists now: not this claim's to remove

@@ -359,8 +359,14 @@ class Evaluation:
     """The scores behind :attr:`selections`, one row per candidate and validation
     window (``Selection.scores`` with ``method, offset_m, test_window`` added)."""
     not_evaluated: dict[str, str] = field(default_factory=dict)
-    """Methods left out of the evaluation, by label, with the reason (their fit failed,
-    e.g. ``auto`` without a validation window; the other methods are scored)."""
+    """Methods left out of the evaluation, by label, with the reason (their fit failed
+    in every window, e.g. ``auto`` without a validation window; the other methods are
+    scored)."""
+    windows_left_out: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Methods scored on only some of the test windows, by label: the windows they could
+    not forecast (window label -> the reason, e.g. ``auto`` before the history holds a
+    validation window), in test-window order. Such a method's means are over its own
+    windows; the paired tests compare it with the baseline on the windows both scored."""
 
     def summary(self) -> pd.DataFrame:
         """Mean, spread and interval over windows per method, offset and coverage.
@@ -370,9 +376,19 @@ class Evaluation:
         pai_q75, pei_mean, pei_q25, pei_q75, seconds_per_window`` (mean fit + predict
         time). ``hit_rate_sd`` is the standard deviation over windows and ``ci`` the 95 %
         Student-t interval of the mean hit rate. Windows without incidents are left out
-        (``windows`` counts those scored).
+        (``windows`` counts those scored). Methods in the order they were given.
         """
-        return summarise(self.rows)
+        return self._in_method_order(summarise(self.rows))
+
+    def _in_method_order(self, table: pd.DataFrame) -> pd.DataFrame:
+        """``table`` with its rows by method in the order the methods were given
+        (``settings["methods"]``; a method that skipped the first windows would come
+        last by first appearance), keeping the order within a method."""
+        given = list(self.settings.get("methods", {}))
+        if not given or "method" not in table:
+            return table
+        rank = table["method"].map({m: i for i, m in enumerate(given)}).fillna(len(given))
+        return table.iloc[np.argsort(rank.to_numpy(), kind="stable")].reset_index(drop=True)
 
     def paired(self, baseline: str | None = None) -> pd.DataFrame:
         """Paired tests of each method against ``baseline`` (default: the first
@@ -383,7 +399,7 @@ class Evaluation:
         if base is None or base not in methods:
             return pd.DataFrame(columns=list(PAIRED_COLUMNS))
         sub = self.rows[self.rows["offset_m"] == self.rows["offset_m"].min()]
-        return paired_tests(sub, base)
+        return self._in_method_order(paired_tests(sub, base))
 
 
 def summarise(rows: pd.DataFrame) -> pd.DataFrame:
@@ -562,11 +578,14 @@ def rolling_origin(
         Type mix and place features by grid offset (each on its own grid), given to the
         forecasters that take one (:func:`~xunfang.analyse.forecast.registry.with_context`).
 
-    A method whose fit fails in some window with a :class:`ValidationError` (``auto``
-    with no validation window before a test window: too little history) is left out of
-    the whole evaluation (its rows of earlier windows removed, so that every method is
-    scored on the same windows) and named in ``Evaluation.not_evaluated``; the error
-    passes through when no other method is left.
+    A method whose fit fails in a window with a :class:`ValidationError` (``auto`` with
+    no validation window before a test window: too little history) is not scored on that
+    window and named with the reason in ``Evaluation.windows_left_out``; it is still
+    scored on the windows it can forecast (``auto`` on the later windows, once the history
+    holds validation windows). A method that fails in every window is left out of the
+    evaluation and named in ``Evaluation.not_evaluated`` with the last window's reason
+    (the nearest to enough history); the first window's error passes through when no
+    method forecast any window.
 
     Raises
     ------
@@ -594,7 +613,7 @@ def rolling_origin(
     scores: list[pd.DataFrame] = []
     n_outside: dict[float, int] = {}
     n_date_only = 0
-    not_evaluated: dict[str, str] = {}
+    failed: dict[str, dict[str, str]] = {}  # label -> window label -> reason
     for offset, grid in grid_map.items():
         events = TrainingEvents.from_table(table, grid)
         tests = ScoringEvents.from_table(table, grid)
@@ -614,20 +633,13 @@ def rolling_origin(
                 n_date_only += date_w
             counts = np.bincount(cells, minlength=grid.n_cells)
             for label, model in models.items():
-                if label in not_evaluated:
-                    continue
                 t0 = time.perf_counter()
                 try:  # auto chooses (and may find no validation window) in predict
                     model.fit_events(train)
                     t1 = time.perf_counter()
                     fc = model.predict(w)
                 except ValidationError as exc:
-                    if len(forecasters) - len(not_evaluated) <= 1:
-                        raise
-                    not_evaluated[label] = str(exc)
-                    rows = [r for r in rows if r["method"] != label]
-                    chosen = [c for c in chosen if c["method"].iloc[0] != label]
-                    scores = [c for c in scores if c["method"].iloc[0] != label]
+                    failed.setdefault(label, {}).setdefault(w.label, str(exc))
                     continue
                 t2 = time.perf_counter()
                 hc = hit_counts(fc.risk, counts, fractions, mask=grid.mask)
@@ -674,6 +686,19 @@ def rolling_origin(
                         }
                     )
         n_outside[float(offset)] = n_out
+    scored = {r["method"] for r in rows}
+    if not scored and failed:  # no method forecast any window: the first one's error
+        raise ValidationError(next(iter(next(iter(failed.values())).values())))
+    order = {w.label: i for i, w in enumerate(sorted(windows, key=lambda w: w.start_day))}
+    failed = {
+        label: dict(sorted(bad.items(), key=lambda kv: order.get(kv[0], 0)))
+        for label, bad in failed.items()
+    }
+    # the last window's reason: the one nearest to having enough history
+    not_evaluated = {
+        label: list(bad.values())[-1] for label, bad in failed.items() if label not in scored
+    }
+    windows_left_out = {label: bad for label, bad in failed.items() if label in scored}
     return Evaluation(
         rows=pd.DataFrame(rows),
         n_outside=n_outside,
@@ -688,6 +713,7 @@ def rolling_origin(
         selections=pd.concat(chosen, ignore_index=True) if chosen else pd.DataFrame(),
         validation_scores=pd.concat(scores, ignore_index=True) if scores else pd.DataFrame(),
         not_evaluated=not_evaluated,
+        windows_left_out=windows_left_out,
     )
 
 
@@ -1084,6 +1110,15 @@ def run_evaluation(
         raise ValidationError(f"no incident of types {list(spec.types)} in the input")
     start = spec.start or default_start(selected, spec.window, spec.windows)
     windows = rolling_windows(start, spec.windows, spec.window, table.timezone)
+    first_t = float(to_days(selected.frame["occurred_at"]).min())
+    if spec.start is None and windows[0].start_day <= first_t:  # no history before it
+        n_fit = sum(w.start_day > first_t for w in windows)
+        raise ValidationError(
+            f"the last {spec.windows} {spec.window} windows (no --start given) reach back to "
+            f"{windows[0].start.date()}, before the data (first incident "
+            f"{selected.local_time().min():%Y-%m-%d %H:%M}): give --windows {n_fit} or fewer, "
+            "or more history"
+        )
     last = to_days(table.frame["occurred_at"]).max()
     if windows[-1].end_day > last + 1.0:
         raise ValidationError(

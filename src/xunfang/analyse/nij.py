@@ -54,7 +54,7 @@ from xunfang.analyse.evaluate import hit_counts, load_incidents, rolling_origin,
 from xunfang.analyse.forecast._base import Window
 from xunfang.analyse.forecast.registry import make_forecaster
 from xunfang.analyse.grid import Grid
-from xunfang.errors import DataFileError, ValidationError
+from xunfang.errors import DataFileError, ValidationError, read_toml_text
 from xunfang.ingest.areas import read_boundary_file
 from xunfang.ingest.incidents import IncidentTable, IngestReport, Profile
 
@@ -285,7 +285,7 @@ def read_categories(path: str | Path | None = None) -> dict[str, NijCategory]:
             text = resources.files("xunfang").joinpath("data/nij_categories.toml").read_text()
         else:
             where = Path(path)
-            text = where.read_text("utf-8")
+            text = read_toml_text(where)
         doc = tomllib.loads(text)
     except OSError as exc:
         raise DataFileError(path or "nij_categories.toml", f"cannot read: {exc}") from exc

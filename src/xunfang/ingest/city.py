@@ -61,7 +61,7 @@ import shapely
 from pyproj import CRS
 
 from xunfang.config import missing_data_hint
-from xunfang.errors import AreaNotFoundError, DataFileError, ValidationError
+from xunfang.errors import AreaNotFoundError, DataFileError, ValidationError, read_toml_text
 from xunfang.ingest.areas import StudyArea, _norm, area_from_layer, read_boundary_file
 from xunfang.ingest.incidents import (
     PROFILES,
@@ -85,6 +85,8 @@ __all__ = [
     "RoadSource",
     "default_city",
     "resolve_city",
+    "stated_frames",
+    "unstated_frame_note",
 ]
 
 FRAMES = ("wgs84", "gcj02", "bd09")
@@ -283,7 +285,7 @@ class City:
         """
         p = Path(path)
         try:
-            doc = tomllib.loads(p.read_text("utf-8"))
+            doc = tomllib.loads(read_toml_text(p))
         except OSError as exc:
             raise DataFileError(p, f"cannot read city file: {exc.strerror}") from exc
         except tomllib.TOMLDecodeError as exc:
@@ -939,12 +941,7 @@ class City:
             If a mapping states one frame and the run states another.
         """
         prof = PROFILES[profile] if isinstance(profile, str) and profile in PROFILES else profile
-        stated: dict[str, str] = {}
-        if isinstance(prof, Profile):
-            for lay in prof.layouts:
-                for spec in lay.coords:
-                    if spec.kind == "lonlat" and "frame" in spec.model_fields_set:
-                        stated[f"{spec.x}/{spec.y}"] = spec.frame
+        stated = stated_frames(prof)
         if stated:
             other = {cols: f for cols, f in stated.items() if f != self.frame}
             if self.frame_option and other:
@@ -1047,6 +1044,42 @@ CHINA_TIMEZONES = frozenset(
     {"Asia/Shanghai", "Asia/Chongqing", "Asia/Chungking", "Asia/Harbin", "Asia/Urumqi", "PRC"}
 )
 """Time zones of a profile for China: its incident coordinates may be GCJ-02 or BD-09."""
+
+
+def stated_frames(profile: Profile | str) -> dict[str, str]:
+    """The frames a profile (or a mapping's) states for its lon/lat columns: ``"x/y"`` ->
+    frame, for each pair given a ``frame`` explicitly; empty for a built-in profile such
+    as ``cn110`` or ``chicago``, which states none."""
+    prof = PROFILES[profile] if isinstance(profile, str) and profile in PROFILES else profile
+    stated: dict[str, str] = {}
+    if isinstance(prof, Profile):
+        for lay in prof.layouts:
+            for spec in lay.coords:
+                if spec.kind == "lonlat" and "frame" in spec.model_fields_set:
+                    stated[f"{spec.x}/{spec.y}"] = spec.frame
+    return stated
+
+
+def unstated_frame_note(profile: Profile | str, frame: str | None) -> Note | None:
+    """The note of a run reading incident files without a city (``xunfang kpi``): WGS-84
+    assumed (``frame_assumed_wgs84``, as :meth:`City.incident_frame_note` says it for
+    ``xunfang ingest``) when no ``frame`` (``--frame``) was given and ``profile`` is one for
+    China that states no frame for its coordinates; None otherwise.
+
+    Parameters
+    ----------
+    profile
+        The profile name (``cn110``) or a mapping's profile.
+    frame
+        The ``--frame`` given, or None.
+    """
+    if frame is not None or stated_frames(profile):
+        return None
+    prof = PROFILES[profile] if isinstance(profile, str) and profile in PROFILES else profile
+    if not isinstance(prof, Profile) or prof.timezone not in CHINA_TIMEZONES:
+        return None
+    return Note("frame_assumed_wgs84", profile=getattr(prof, "name", str(profile)))
+
 
 _BOUNDARY_KEYS = frozenset({"kind", "file", "name_field", "default", "frame"})
 _ROAD_KEYS = frozenset(

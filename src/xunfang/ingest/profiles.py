@@ -35,7 +35,7 @@ from pydantic import ValidationError as PydanticValidationError
 from pyproj import CRS
 from pyproj.exceptions import CRSError as PyprojCRSError
 
-from xunfang.errors import DataFileError
+from xunfang.errors import DataFileError, read_toml_text
 from xunfang.units import WGS84
 
 __all__ = [
@@ -556,7 +556,7 @@ def profile_from_toml(path: str | Path) -> Profile:
         Naming the field that is missing or wrong.
     """
     try:
-        doc = tomllib.loads(Path(path).read_text("utf-8"))
+        doc = tomllib.loads(read_toml_text(path))
     except OSError as exc:
         raise DataFileError(path, f"cannot read mapping: {exc.strerror}") from exc
     except tomllib.TOMLDecodeError as exc:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from xunfang.errors import DataFileError
+from xunfang.errors import DataFileError, read_toml_text
 
 OTHER = "other"
 _CODE = re.compile(r"^[1-9]\d{5}$")
@@ -145,7 +145,7 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
     else:
         source = str(path)
         try:
-            text = Path(path).read_text("utf-8")
+            text = read_toml_text(path)
         except OSError as exc:
             raise DataFileError(path, f"cannot read taxonomy table: {exc.strerror}") from exc
     try:

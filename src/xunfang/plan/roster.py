@@ -88,7 +88,7 @@ from typing import Any
 
 import numpy as np
 
-from xunfang.errors import DataFileError, ValidationError
+from xunfang.errors import DataFileError, ValidationError, read_toml_text
 from xunfang.ingest.notes import Note
 
 __all__ = [
@@ -624,8 +624,8 @@ def load_roster(path: str | Path) -> Roster:
         raise DataFileError(p, "roster file not found")
     if p.suffix.lower() == ".toml":
         try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            data = tomllib.loads(read_toml_text(p))
+        except tomllib.TOMLDecodeError as exc:
             raise DataFileError(p, f"not valid TOML: {exc}") from exc
         return roster_from_mapping(data, str(p))
     if p.suffix.lower() == ".csv":
@@ -1228,8 +1228,8 @@ def load_calendar(
     if not p.is_file():
         raise DataFileError(p, "calendar file not found")
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        data = tomllib.loads(read_toml_text(p))
+    except tomllib.TOMLDecodeError as exc:
         raise DataFileError(p, f"not valid TOML: {exc}") from exc
     return calendar_from_mapping(
         data, str(p), base_dir=p.parent, data_dir=data_dir, type_groups=type_groups

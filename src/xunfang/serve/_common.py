@@ -257,13 +257,17 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "--stations {0} 不能与 --plan-dir {1} 同用：派出所取自方案（sites.csv）；"
             "如需换用其他派出所，请用 --stations 重新运行 xunfang plan",
         ),
-        (r"not valid TOML: (.+)", "不是有效的 TOML：{0}"),
         (
             r"the stations file (.+) does not exist: correct the path \(a relative path is "
             r"read from the city file's folder, data:PATH from the data directory\) or remove "
             r"the field",
             "派出所文件 {0} 不存在：请改正路径（相对路径从城市文件所在文件夹算起，data:路径 从数据"
             "目录算起）或删去该字段",
+        ),
+        (
+            r"not UTF-8 text \(byte (0x[0-9a-f]{2}) at position (\d+)\): a TOML file is UTF-8; "
+            r"save it as UTF-8",
+            "不是 UTF-8 文本（位置 {1} 的字节 {0}）：TOML 文件须为 UTF-8 编码，请另存为 UTF-8",
         ),
         (r"unknown field\(s\) (.+?) in (\S+); known: (.+)", "{1} 中有未知字段 {0}；已知字段：{2}"),
         (r"unknown field\(s\) (.+?); known: (.+)", "未知字段 {0}；已知字段：{1}"),
@@ -496,6 +500,23 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "{0}：{1} 不是日期（请用 YYYY-MM-DD 或 'YYYY-MM-DD HH:MM'）",
         ),
         (
+            r"the last (\d+) (\S+) windows \(no --start given\) reach back to (\S+), before "
+            r"the data \(first incident (.+?)\): give --windows (\d+) or fewer, or more history",
+            "最近 {0} 个时段（--window {1}，未给出 --start）回溯到 {2}，早于数据开始"
+            "（第一起警情 {3}）：请用 --windows {4} 或更少，或提供更多历史数据",
+        ),
+        (
+            r"window (.+?) starts at (.+?), before the data \(first incident (.+?)\): choose a "
+            r"later --start",
+            "时段 {0} 开始于 {1}，早于数据开始（第一起警情 {2}）：请选择更晚的 --start",
+        ),
+        (
+            r"the last test window ends at (.+?), after the data \(last incident (.+?)\): use an "
+            r"earlier --start or fewer --windows",
+            "最后一个测试时段结束于 {0}，晚于数据结束（最后一起警情 {1}）：请用更早的 --start "
+            "或更少的 --windows",
+        ),
+        (
             r"--since (.+) must be before --until (.+)",
             "--since {0} 必须早于 --until {1}",
         ),
@@ -608,10 +629,74 @@ def _standards_zh(message: str) -> str | None:
     return "；".join(out)
 
 
+_TOML_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.DOTALL), zh)
+    for pattern, zh in (
+        (r"Invalid value", "值无效"),
+        (r"Invalid statement", "语句无效"),
+        (r"Expected newline or end of document after a statement", "一条语句之后应换行或结束"),
+        (r"Expected '=' after a key in a key/value pair", "键值对的键之后应为 '='"),
+        (r"Expected '\]' at the end of a table declaration", "表头末尾应为 ']'"),
+        (r"Expected '\]\]' at the end of an array declaration", "表数组的表头末尾应为 ']]'"),
+        (r"Expected (.+)", "此处应为 {0}"),
+        (r"Found invalid character (.+)", "无效字符 {0}"),
+        (r"Illegal character (.+)", "非法字符 {0}"),
+        (r"Invalid initial character for a key part", "键的第一个字符无效"),
+        (r"Cannot declare (.+) twice", "{0} 不能声明两次"),
+        (r"Cannot overwrite a value", "不能覆盖已有的值（键重复）"),
+        (r"Cannot mutate immutable namespace (.+)", "不能修改不可变的命名空间 {0}"),
+        (r"Cannot redefine namespace (.+)", "不能重新定义命名空间 {0}"),
+        (r"Duplicate inline table key (.+)", "内联表中的键 {0} 重复"),
+        (r"Unclosed array", "数组缺少结尾的 ']'"),
+        (r"Unclosed inline table", "内联表缺少结尾的 '}}'"),
+        (r"Unterminated string", "字符串没有结尾的引号"),
+        (r"Unescaped '\\' in a string", "字符串中有未转义的 '\\'"),
+        (r"Invalid hex value", "十六进制值无效"),
+        (r"Escaped character is not a Unicode scalar value", "转义字符不是 Unicode 标量值"),
+        (r"Invalid date or datetime", "日期或日期时间无效"),
+    )
+)
+"""The messages of Python's TOML parser (:mod:`tomllib`, ``msg (at line L, column C)``)
+in Chinese (:func:`toml_error_zh`)."""
+_TOML_AT = re.compile(r"(.+) \(at (?:line (\d+), column (\d+)|(end of document))\)", re.DOTALL)
+
+
+def toml_error_zh(detail: str) -> str:
+    """The parser's message of a file that is not valid TOML (the text after ``not valid
+    TOML: ``) in Chinese, keeping its line and column; a message not known here is kept as
+    the parser wrote it, after the Chinese place.
+
+    Examples
+    --------
+    >>> toml_error_zh("Invalid value (at line 1, column 6)")
+    '第 1 行第 6 列：值无效'
+    >>> toml_error_zh("Unclosed array (at end of document)")
+    "文件末尾：数组缺少结尾的 ']'"
+    """
+    m = _TOML_AT.fullmatch(detail)
+    what, where = detail, None
+    if m:
+        what = m.group(1)
+        where = "文件末尾" if m.group(4) else f"第 {m.group(2)} 行第 {m.group(3)} 列"
+    said = what
+    for pattern, zh in _TOML_ZH:
+        hit = pattern.fullmatch(what)
+        if hit:
+            said = zh.format(*hit.groups())
+            break
+    return f"{where}：{said}" if where else said
+
+
+_NOT_TOML = re.compile(r"not valid TOML: (.+)", re.DOTALL)
+
+
 def _error_zh(message: str) -> str | None:
     standards = _standards_zh(message)
     if standards is not None:
         return standards
+    toml = _NOT_TOML.fullmatch(message)
+    if toml:  # a mapping, standards, roster, scenario or city file
+        return f"不是有效的 TOML：{toml_error_zh(toml.group(1))}"
     m = _NO_USABLE_ROWS.fullmatch(message)
     if m:
         summary, row, field, value, expected = m.groups()
@@ -845,6 +930,15 @@ def warn_other_output(out: Path, command: str, lang: str = "en") -> dict[str, st
     return found
 
 
+def _exit_code(exc: BaseException) -> int | None:
+    """The exit code ``exc`` ends the command with: 0 for a successful ``typer.Exit()`` or
+    ``SystemExit(0)``/``SystemExit(None)``, its code for other exits, None for an error."""
+    if isinstance(exc, SystemExit):
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    code = getattr(exc, "exit_code", None)  # typer.Exit, click.exceptions.Exit
+    return code if isinstance(code, int) else None
+
+
 def writes_output_folder(command: Callable[P, R]) -> Callable[P, R]:
     """Decorate a command that writes the output folder given as its ``out`` argument: the
     command runs holding that folder (:class:`xunfang.outputs.OutputLock`,
@@ -862,6 +956,13 @@ def writes_output_folder(command: Callable[P, R]) -> Callable[P, R]:
     (:func:`refuse_out_in_plan_dir`), and they and
     ``plan`` refuse the output folder of another command's city run or a folder inside it
     (:func:`refuse_out_in_city_run`), before creating it.
+
+    A run that is refused or fails (any exception, or an exit with a code other than 0)
+    leaves no empty folder it created: the folder ``out`` (and the missing parents the lock
+    created) is removed again when nothing was written into it, with the empty folders
+    this run made inside it (:meth:`xunfang.outputs.OutputLock.remove_made_if_empty`), so
+    that a bad ``--since`` or a missing input file leaves nothing behind. A folder that
+    existed before the run is never removed.
 
     Raises
     ------
@@ -892,9 +993,17 @@ def writes_output_folder(command: Callable[P, R]) -> Callable[P, R]:
         except (ValidationError, OSError) as exc:
             raise fail(exc, lang) from exc
         warn_other_output(Path(out), name, lang)
+        done = False
         try:
-            return command(*args, **kwargs)
+            result = command(*args, **kwargs)
+            done = True
+            return result
+        except BaseException as exc:
+            done = _exit_code(exc) == 0
+            raise
         finally:
             lock.release()
+            if not done:  # refused or failed: leave no empty folder this run created
+                lock.remove_made_if_empty()
 
     return run

@@ -57,6 +57,9 @@ from xunfang.serve.forecast_report import (
     OPENCP_SEPT2014,
     VERDICT_ZH,
     area_text,
+    fit_failure_text,
+    left_out_notes,
+    pai_gap_notes,
     text,
     window_label_text,
     window_text,
@@ -217,10 +220,11 @@ def _print_summary(
 ) -> None:
     zh = lang == "zh"
     for method, reason in run.evaluation.not_evaluated.items():
+        said = escape(fit_failure_text(reason, lang))
         _out.print(
-            f"[yellow]{method} 未参与评估[/]（其他方法照常评估）：{escape(reason)}"
+            f"[yellow]{method} 未参与评估[/]（其他方法照常评估）：{said}"
             if zh
-            else f"[yellow]{method} not evaluated[/] (the other methods are): {escape(reason)}",
+            else f"[yellow]{method} not evaluated[/] (the other methods are): {said}",
             soft_wrap=True,
         )
     rows = run.evaluation.rows
@@ -271,11 +275,13 @@ def _print_summary(
         g = grp.set_index("fraction")
         table.add_row(
             str(method),
-            *(f"{g.loc[f, 'hit_rate_mean']:.3f}" for f in fracs),
-            *(f"{g.loc[f, 'pai_mean']:.1f}" for f in fracs),
+            *(_figure(g.loc[f, "hit_rate_mean"], "{:.3f}") for f in fracs),
+            *(_figure(g.loc[f, "pai_mean"], "{:.1f}") for f in fracs),
             f"{g['seconds_per_window'].iloc[0]:.3f}",
         )
     _out.print(table)
+    for note in (*left_out_notes(run, lang), *pai_gap_notes(run, lang)):
+        _out.print(f"[yellow]{escape(note)}[/]", soft_wrap=True)
     _print_checks(run, lang)
     offsets = sorted(summary["offset_m"].unique())
     if len(offsets) > 1:
@@ -393,6 +399,13 @@ def _spec_from_options(
     )
 
 
+def _figure(value: object, fmt: str) -> str:
+    """``value`` in ``fmt``, or ``–`` when it is not a finite number (not computed: the
+    notes say why)."""
+    v = float(value)  # type: ignore[arg-type]
+    return fmt.format(v) if np.isfinite(v) else "–"
+
+
 def _print_checks(run: EvaluationRun, lang: str = "en") -> None:
     """Paired tests against naive counts and the automatic choices, in a few lines."""
     zh = lang == "zh"
@@ -402,10 +415,12 @@ def _print_checks(run: EvaluationRun, lang: str = "en") -> None:
         parts = [
             f"{100 * r.fraction:g}% {r.mean_diff:+.3f}"
             + (
-                f"（t 检验 p={r.t_p:.2g}，Wilcoxon p={r.wilcoxon_p:.2g}："
+                f"（t 检验 p={_figure(r.t_p, '{:.2g}')}，"
+                f"Wilcoxon p={_figure(r.wilcoxon_p, '{:.2g}')}："
                 f"{VERDICT_ZH.get(str(r.verdict), str(r.verdict))}）"
                 if zh
-                else f" (t p={r.t_p:.2g}, Wilcoxon p={r.wilcoxon_p:.2g}: {r.verdict})"
+                else f" (t p={_figure(r.t_p, '{:.2g}')}, "
+                f"Wilcoxon p={_figure(r.wilcoxon_p, '{:.2g}')}: {r.verdict})"
             )
             for r in g.itertuples()
         ]
@@ -542,7 +557,7 @@ def evaluate_cmd(
     except (XunfangError, OSError) as exc:
         raise fail(exc, lang) from exc
     types_text = ", ".join(spec.types) or text("all_types", lang)
-    _print_summary(run, f"{types_text} · {run.area_name}", None, lang)
+    _print_summary(run, f"{types_text} · {area_text(run.area_name, lang)}", None, lang)
     if run.context_note:
         from xunfang.serve.forecast_report import context_note_text
 

@@ -27,6 +27,7 @@ from rich.table import Table
 from xunfang import __version__, strict_json
 from xunfang.analyse.kpi_history import BLANK, DURATION_CAP_S, KpiHistory, kpi_history
 from xunfang.errors import ValidationError, XunfangError
+from xunfang.ingest.city import unstated_frame_note
 from xunfang.ingest.incidents import (
     PROFILES,
     incident_inputs,
@@ -36,6 +37,7 @@ from xunfang.ingest.incidents import (
     read_incident_table,
 )
 from xunfang.ingest.messages import text as ingest_text
+from xunfang.ingest.notes import note_text
 from xunfang.ingest.profiles import CN110_STEPS, STEP_COLUMNS
 from xunfang.ingest.readers import BAD_BYTES
 from xunfang.serve._common import (
@@ -142,6 +144,13 @@ class KpiSource:
     sources: dict[str, list[str]] = field(default_factory=dict)
     """Per column of the table (``unit``, ``handling_unit``, ``priority``, ...), the file
     columns it was read from."""
+    data_period: tuple[str, str] | None = None
+    """The first and last call time of all the calls read, before ``since``/``until``
+    (local ISO 8601); None when there are none."""
+    frame_note: str | None = None
+    """Raw files of a Chinese profile read without ``--frame``: the ingest note that their
+    coordinates were read as WGS-84 (:func:`xunfang.ingest.city.unstated_frame_note`);
+    None for ingested tables, a stated frame or another profile."""
 
 
 def _sources(files: list[dict[str, Any]]) -> dict[str, list[str]]:
@@ -213,6 +222,7 @@ def load_history(
         notes: list[str] = []
         notes_zh: list[str] = []
         steps: dict[str, Any] = {"columns": {}, "set_aside": []}
+        frame_note = None  # said when the folder was ingested
         file_infos: list[dict[str, Any]] = []
         precision: dict[str, dict[str, int]] = {}
         for p in ingested:
@@ -243,6 +253,7 @@ def load_history(
         prof = profile_from_toml(mapping) if mapping else profile
         if isinstance(prof, str) and prof not in PROFILES:
             raise ValidationError(f"--profile must be one of {', '.join(sorted(PROFILES))}")
+        frame_note = unstated_frame_note(prof, frame)
         table, _, report = ingest(
             paths,
             prof,
@@ -263,6 +274,7 @@ def load_history(
     if start is not None and stop is not None and not start < stop:
         raise ValidationError(f"--since {since} must be before --until {until}")
     n_all = len(calls)
+    data_period = _local_period(calls["occurred_at"], timezone)
     keep = pd.Series(True, index=calls.index)
     if start is not None:
         keep &= calls["occurred_at"] >= start
@@ -281,6 +293,8 @@ def load_history(
         rows_before_window=n_all,
         sources=_sources(file_infos),
         precision=precision,
+        data_period=data_period,
+        frame_note=frame_note,
     )
 
 
@@ -330,11 +344,16 @@ def _cells(row: pd.Series, lang: str) -> list[str]:
     ]
 
 
-def _period(src: KpiSource) -> tuple[str, str] | None:
-    if src.frame.empty:
+def _local_period(times: pd.Series, timezone: str) -> tuple[str, str] | None:
+    """First and last of ``times`` in ``timezone``, ISO 8601; None when empty."""
+    if times.empty:
         return None
-    local = pd.to_datetime(src.frame["occurred_at"], utc=True).dt.tz_convert(src.timezone)
+    local = pd.to_datetime(times, utc=True).dt.tz_convert(timezone)
     return (local.min().isoformat(), local.max().isoformat())
+
+
+def _period(src: KpiSource) -> tuple[str, str] | None:
+    return _local_period(src.frame["occurred_at"], src.timezone)
 
 
 def summary(
@@ -361,6 +380,8 @@ def summary(
         "since": since,
         "until": until,
         "period": list(p) if (p := _period(src)) else None,
+        "data_period": list(src.data_period) if src.data_period else None,
+        "window_empty": kpi.calls == 0 and (since is not None or until is not None),
         "timezone": src.timezone,
         "standards_file": standards_file,
         "standards_s": kpi.standards_s,
@@ -455,6 +476,20 @@ _TXT: dict[str, dict[str, str]] = {
         "不计入达标、平均、P90 和最长。",
     },
     "too_long_at": {"en": ", e.g. row {row} of {file}", "zh": "，例如 {file} 第 {row} 行"},
+    "empty_window": {
+        "en": "warning: the window [{since}, {until}) holds no calls: the data's calls run "
+        "from {first} to {last} ({tz}); every figure is 0. Give --since/--until within that "
+        "period.",
+        "zh": "警告：统计区间 [{since}, {until}) 内没有警情：数据中的警情时间为 {first} 至 "
+        "{last}（{tz}）；各项均为 0。请将 --since/--until 设在此期间内。",
+    },
+    "frame_kpi": {
+        "en": "The frame does not change the KPIs: they are computed from the call and "
+        "step times; the coordinates are only checked (a row without valid coordinates is "
+        "rejected by ingest).",
+        "zh": "坐标系不影响考核指标：指标只由报警和各环节时间算出；坐标只做检查（没有有效坐标"
+        "的行被导入拒绝）。",
+    },
     "not_recorded_all": {
         "en": "{step}: no call has both ends recorded ({span}): not recorded, not a result.",
         "zh": "{step}：没有警情同时记录了起止时间（{span}）：未记录，不是考核结果。",
@@ -464,6 +499,36 @@ _TXT: dict[str, dict[str, str]] = {
 
 def _t(key: str, lang: str, **kw: object) -> str:
     return _TXT[key][lang].format(**kw)
+
+
+def _clock(iso: str) -> str:
+    """``2026-03-02T08:00:00+08:00`` -> ``2026-03-02 08:00:00``."""
+    return iso[:19].replace("T", " ")
+
+
+def empty_window_warning(info: dict[str, Any], lang: str) -> str | None:
+    """The warning when ``--since``/``--until`` leave no call of the data: the window, and
+    the data's first and last call time (``info``: :func:`summary`). None otherwise."""
+    if not info.get("window_empty") or not info.get("data_period"):
+        return None
+    first, last = info["data_period"]
+    return _t(
+        "empty_window",
+        lang,
+        since=info["since"] or "…",
+        until=info["until"] or "…",
+        first=_clock(first),
+        last=_clock(last),
+        tz=info["timezone"],
+    )
+
+
+def frame_note_text(note: str | None, lang: str) -> str | None:
+    """The ingest note on the coordinates' frame (:attr:`KpiSource.frame_note`) in
+    ``lang``, followed by what it means for the KPIs (nothing: they use times only)."""
+    if note is None:
+        return None
+    return f"{note_text(note, lang)} {_t('frame_kpi', lang)}"
 
 
 def missing_steps_warning(step_columns: dict[str, Any], lang: str) -> str | None:
@@ -534,6 +599,8 @@ def render_kpi_html(info: dict[str, Any], kpi: KpiHistory, lang: str = "en") -> 
         )
         + "</p>",
     ]
+    if (empty := empty_window_warning(info, lang)) is not None:
+        parts.append(f"<p><strong>{e(empty)}</strong></p>")
     if info.get("command"):
         parts.append(f'<p class="muted"><code>{e(info["command"])}</code></p>')
     parts.append(f"<h2>{e(_t('h_def', lang))}</h2><p>{e(_t('p_def', lang))}</p>")
@@ -597,6 +664,10 @@ def render_kpi_html(info: dict[str, Any], kpi: KpiHistory, lang: str = "en") -> 
         )
         + "</li>",
         f"<li>{e(_t('standards_file', lang, path=info['standards_file']))}</li>",
+    ]
+    if (frame_said := frame_note_text(info.get("frame_note"), lang)) is not None:
+        parts.append(f"<li>{e(frame_said)}</li>")
+    parts += [
         "<li>"
         + e(
             _t("unit_col", lang, col=kpi.unit_column, src=", ".join(info["unit_source"]) or "?")
@@ -717,10 +788,15 @@ def kpi_cmd(
             command=_command(),
         )
         info["notes_en"], info["notes_zh"] = list(src.notes), list(src.notes_zh)
+        info["frame_note"] = src.frame_note
         write_kpi(out, info, kpi, lang)
     except (XunfangError, OSError, ValueError) as exc:
         raise fail(exc, lang, ingest_options=True) from exc
+    if (frame_said := frame_note_text(src.frame_note, lang)) is not None:
+        _out.print(frame_said, markup=False, style="yellow")
     print_kpi(kpi, lang)
+    if (empty := empty_window_warning(info, lang)) is not None:
+        _out.print(empty, markup=False, style="yellow")
     missing = missing_steps_warning(info["step_columns"], lang)
     if missing is not None:
         _out.print(missing, markup=False, style="yellow")

@@ -3,6 +3,7 @@ self-contained HTML report with charts (plotly.js embedded once, opens offline).
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from html import escape as html_escape
 from pathlib import Path
@@ -201,6 +202,27 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": "{method} not evaluated (the other methods are): {reason}",
         "zh": "{method} 未参与评估（其他方法照常评估）：{reason}",
     },
+    "note_left_out": {
+        "en": "{method}: scored on {n} of {total} test windows; not on {k} ({windows}), "
+        "which it could not forecast: {reason}. Its means are over its own windows; the "
+        "paired test against naive counts uses only the windows both scored.",
+        "zh": "{method}：{total} 个测试时段中对 {n} 个计分；{k} 个时段（{windows}）无法预测，"
+        "未计分：{reason}。其均值只按其自身计分的时段计算；与简单计数的配对检验只用两者都计分"
+        "的时段。",
+    },
+    "note_pai_cells": {
+        "en": "PAI {pct}: – (not computed): {pct} of the {n:,} active cells is less than one "
+        "cell, so nothing is flagged at that coverage (its hit rate is 0 by construction); "
+        "use a larger area or a smaller --cell-m.",
+        "zh": "PAI {pct}：–（无法计算）：{n:,} 个有效网格的 {pct} 不足一个网格，该覆盖率下不标记"
+        "任何网格（其命中率按定义为 0）；请用更大的区域或更小的 --cell-m。",
+    },
+    "note_pai_empty": {
+        "en": "PAI {pct} of {method}: – (not computed): no scored window (none held a test "
+        "incident in the area).",
+        "zh": "{method} 的 PAI {pct}：–（无法计算）：没有可计分的时段（没有一个时段在区域内有测试"
+        "警情）。",
+    },
     "note_date_only": {
         "en": "{n:,} test incidents known only to the day were left out of the sub-day windows.",
         "zh": "{n:,} 起只精确到日期的测试警情未计入小于一天的时段。",
@@ -326,6 +348,106 @@ def method_text(label: str, description: str, lang: str = "en") -> str:
         return description
     base = label.split(":")[0].split("+")[0].strip().lower()
     return f"{METHOD_ZH[base]}。{description}" if base in METHOD_ZH else description
+
+
+_FIT_FAILURES_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.DOTALL), zh)
+    for pattern, zh in (
+        (
+            r"auto: no validation window before (.+?) with (\S+) days of history before it: "
+            r"give more history",
+            "auto：{0} 之前没有一个验证时段在其之前有 {1} 天的历史：请提供更多历史数据",
+        ),
+        (
+            r"auto: none of the (\d+) validation windows before (.+?) holds an incident: give "
+            r"more history",
+            "auto：{1} 之前的 {0} 个验证时段中都没有警情：请提供更多历史数据",
+        ),
+        (
+            r"auto: no candidate could forecast the validation windows before (.+?): (.+)",
+            "auto：没有一个候选方法能预测 {0} 之前的验证时段：{1}",
+        ),
+    )
+)
+"""Why a method could not forecast a test window (the :class:`ValidationError` of its
+fit, :attr:`Evaluation.not_evaluated` and :attr:`Evaluation.windows_left_out`) in
+Chinese."""
+_WINDOW_LABEL = re.compile(r"\d{4}-\d{2}-\d{2} (?:day|night|week|\d{2}-\d{2})\b")
+"""A window label (:func:`window_label_text`) inside a sentence."""
+
+
+def fit_failure_text(reason: str, lang: str = "en") -> str:
+    """Why a method could not forecast a window, in ``lang``: for ``zh`` the Chinese of a
+    known reason (window labels as ``2014-01-20 每日``), else the reason as raised.
+
+    Examples
+    --------
+    >>> fit_failure_text(
+    ...     "auto: no validation window before 2014-01-20 day with 28 days of history "
+    ...     "before it: give more history",
+    ...     "zh",
+    ... )
+    'auto：2014-01-20 每日 之前没有一个验证时段在其之前有 28 天的历史：请提供更多历史数据'
+    """
+    if lang != "zh":
+        return reason
+    for pattern, zh in _FIT_FAILURES_ZH:
+        m = pattern.fullmatch(reason)
+        if m:
+            said = zh.format(*m.groups())
+            return _WINDOW_LABEL.sub(lambda w: window_label_text(w[0], "zh"), said)
+    return reason
+
+
+def left_out_notes(run: EvaluationRun, lang: str = "en") -> list[str]:
+    """One sentence per method scored on only some test windows
+    (:attr:`~xunfang.analyse.evaluate.Evaluation.windows_left_out`): on how many, which
+    it could not forecast and why (the reason of the last such window, the nearest to
+    the first it could)."""
+    ev = run.evaluation
+    total = len(ev.settings.get("windows", ())) or None
+    out = []
+    for method, bad in ev.windows_left_out.items():
+        labels = list(bad)
+        shown = ", ".join(labels) if len(labels) <= 3 else f"{labels[0]} – {labels[-1]}"
+        if lang == "zh":
+            shown = _WINDOW_LABEL.sub(lambda w: window_label_text(w[0], "zh"), shown)
+        n_total = total or len(labels)
+        out.append(
+            text(
+                "note_left_out",
+                lang,
+                method=method,
+                n=n_total - len(labels),
+                total=n_total,
+                k=len(labels),
+                windows=shown,
+                reason=fit_failure_text(bad[labels[-1]], lang).rstrip("."),
+            )
+        )
+    return out
+
+
+def pai_gap_notes(run: EvaluationRun, lang: str = "en") -> list[str]:
+    """Why a mean PAI is not computed (shown as ``–``), per coverage on the unshifted
+    grid: the coverage is less than one active cell (the same for every method), or a
+    method has no scored window."""
+    summary = run.evaluation.summary()
+    if summary.empty:
+        return []
+    sub = summary[summary["offset_m"] == summary["offset_m"].min()]
+    n = run.grid.n_active
+    out = []
+    for frac, grp in sub.groupby("fraction", sort=True):
+        gaps = grp[~np.isfinite(grp["pai_mean"].to_numpy(dtype=np.float64))]
+        if gaps.empty:
+            continue
+        if int(np.floor(float(frac) * n + 1e-9)) == 0:
+            out.append(text("note_pai_cells", lang, pct=_pct(float(frac)), n=n))
+            continue
+        for method in gaps["method"]:
+            out.append(text("note_pai_empty", lang, pct=_pct(float(frac)), method=method))
+    return out
 
 
 def _pct(f: float) -> str:
@@ -516,7 +638,11 @@ def notes(run: EvaluationRun, lang: str = "en") -> list[str]:
     if ev.n_date_only:
         out.append(text("note_date_only", lang, n=ev.n_date_only))
     for method, reason in ev.not_evaluated.items():
-        out.append(text("note_not_evaluated", lang, method=method, reason=reason))
+        out.append(
+            text("note_not_evaluated", lang, method=method, reason=fit_failure_text(reason, lang))
+        )
+    out += left_out_notes(run, lang)
+    out += pai_gap_notes(run, lang)
     return out
 
 
@@ -656,6 +782,7 @@ def run_summary(run: EvaluationRun, command: str = "") -> dict[str, Any]:
         "n_outside_area": {str(k): v for k, v in run.evaluation.n_outside.items()},
         "n_date_only_left_out": run.evaluation.n_date_only,
         "not_evaluated": dict(run.evaluation.not_evaluated),
+        "windows_left_out": {m: dict(w) for m, w in run.evaluation.windows_left_out.items()},
         "data_span": [str(run.data_span[0]), str(run.data_span[1])],
         "seconds": round(run.seconds, 2),
         "ingest": run.ingest_report.to_dict() if run.ingest_report else None,

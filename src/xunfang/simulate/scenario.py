@@ -75,7 +75,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from xunfang.errors import DataFileError
+from xunfang.errors import DataFileError, read_toml_text
 from xunfang.simulate.tables import validate_model
 
 VARIANTS = ("stations", "booths", "deployment")
@@ -274,7 +274,7 @@ def load_scenario(path: str | Path, *, default_area: str | None = None) -> Scena
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_toml_text(path)
     except FileNotFoundError:
         raise DataFileError(path, "scenario file not found") from None
     except OSError as exc:

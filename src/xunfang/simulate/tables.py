@@ -28,7 +28,7 @@ from pydantic import ValidationError as PydanticValidationError
 from scipy.special import ndtri
 
 from xunfang.dispatch.model import UnitKind
-from xunfang.errors import DataFileError, ValidationError
+from xunfang.errors import DataFileError, ValidationError, read_toml_text
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -238,7 +238,7 @@ def load_sim_table(path: str | Path | None = None) -> SimTable:
     else:
         where = str(path)
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            text = read_toml_text(path)
         except OSError as exc:
             raise DataFileError(path, f"cannot read the simulation table: {exc}") from exc
     try:

@@ -440,3 +440,111 @@ def test_the_gbm_context_line_is_in_chinese_under_zh(tmp_path: Path) -> None:
     # 900 incidents of both types before 2014-07-29, less those of 07-29..30
     assert "gbm背景特征：" in flat and "起各类警情的类型构成；场所图层无；未使用：" in flat
     assert "场所图层：没有城市研究区（请给出--area）。" in flat and "gbm context" not in flat
+
+
+def test_evaluate_scores_auto_once_it_can_and_names_a_pai_it_cannot_compute(
+    tmp_path: Path,
+) -> None:
+    """Found by a new-user test: `forecast evaluate` dropped auto with an English reason
+    under --lang zh, though the later windows had enough history, and printed PAI at 1 %
+    as "nan". The data start 2014-06-01: with 20 days needed before a validation window,
+    auto forecasts the test windows from 2014-06-22 on (2 of the 6 from 2014-06-18); the
+    500 m grid of the data's rectangle has 63 active cells, 1 % of which is no cell."""
+    src = _csv(tmp_path / "crimes.csv")
+    auto = "auto:validation_windows=2:min_validation_events=0:min_train_days=20"
+    args = [
+        "evaluate", "--incidents", str(src), "--types", "BURGLARY", "--cell-m", "500",
+        "--start", "2014-06-18", "--windows", "6", "--no-offset-sensitivity",
+        "--methods", f"{auto},naive:period_days=28",
+    ]  # fmt: skip
+    runner = CliRunner()
+    en = runner.invoke(app, [*args, "--out", str(tmp_path / "en")], env={"COLUMNS": "300"})
+    assert en.exit_code == 0, en.output
+    said = " ".join(en.output.split())
+    assert "nan" not in said and "not evaluated" not in said
+    assert (
+        f"{auto}: scored on 2 of 6 test windows; not on 4 (2014-06-18 day – 2014-06-21 day), "
+        "which it could not forecast: auto: no validation window before 2014-06-21 day with "
+        "20 days of history before it: give more history."
+    ) in said
+    assert ("PAI 1%: – (not computed): 1% of the 63 active cells is less than one cell") in said
+    run = json.loads((tmp_path / "en" / "run.json").read_text("utf-8"))
+    assert run["grid"]["active_cells"] == 63 and run["not_evaluated"] == {}
+    assert list(run["windows_left_out"][auto]) == [f"2014-06-{d} day" for d in (18, 19, 20, 21)]
+    rows = pd.read_csv(tmp_path / "en" / "results.csv")
+    summary = pd.read_csv(tmp_path / "en" / "summary.csv")
+    for method, n in ((auto, 2), ("naive:period_days=28", 6)):
+        at = rows[(rows["method"] == method) & (rows["fraction"] == 0.05)]
+        assert len(at) == n
+        mean = summary[(summary["method"] == method) & (summary["fraction"] == 0.05)]
+        assert mean["hit_rate_mean"].iloc[0] == pytest.approx(at["hit_rate"].mean())
+    assert rows[rows["fraction"] == 0.01]["k_cells"].eq(0).all()  # floor(0.63)
+    html = (tmp_path / "en" / "report.html").read_text("utf-8")
+    assert "scored on 2 of 6 test windows" in html and "PAI 1%: – (not computed)" in html
+    zh = runner.invoke(
+        app, [*args, "--out", str(tmp_path / "zh"), "--lang", "zh"], env={"COLUMNS": "300"}
+    )
+    assert zh.exit_code == 0, zh.output
+    said = " ".join(zh.output.split())
+    assert "nan" not in said and "no validation window" not in said
+    assert "BURGLARY · 全部警情的外接矩形" in said  # the area of the table's title
+    assert (
+        f"{auto}：6 个测试时段中对 2 个计分；4 个时段（2014-06-18 每日 – 2014-06-21 每日）无法"
+        "预测，未计分：auto：2014-06-21 每日 之前没有一个验证时段在其之前有 20 天的历史："
+        "请提供更多历史数据。"
+    ) in said
+    assert "PAI 1%：–（无法计算）：63 个有效网格的 1% 不足一个网格" in said
+    html = (tmp_path / "zh" / "report.html").read_text("utf-8")
+    assert "6 个测试时段中对 2 个计分" in html and "PAI 1%：–（无法计算）" in html
+
+
+def test_auto_dropped_for_every_window_says_why_in_chinese(tmp_path: Path) -> None:
+    src = _csv(tmp_path / "crimes.csv")
+    auto = "auto:validation_windows=2:min_validation_events=0:min_train_days=100"
+    args = [
+        "evaluate", "--incidents", str(src), "--types", "BURGLARY", "--start", "2014-07-20",
+        "--windows", "2", "--no-offset-sensitivity", "--methods", f"{auto},naive:period_days=28",
+        "--out", str(tmp_path / "zh"), "--lang", "zh",
+    ]  # fmt: skip
+    zh = CliRunner().invoke(app, args, env={"COLUMNS": "300"})
+    assert zh.exit_code == 0, zh.output
+    said = " ".join(zh.output.split())
+    assert (
+        f"{auto} 未参与评估（其他方法照常评估）：auto：2014-07-21 每日 之前没有一个验证时段在其"
+        "之前有 100 天的历史：请提供更多历史数据"
+    ) in said  # the last window's reason: the nearest to enough history
+    assert "no validation window" not in said
+
+
+def test_default_windows_reaching_before_the_data_say_how_many_fit(tmp_path: Path) -> None:
+    """Found by a new-user test: `forecast evaluate` on a month of data without --start
+    said "choose a later --start" (in English under --lang zh) of a --start never given.
+    The data run from 2014-06-01 00:59 to 2014-07-30 (a day not complete, so the last
+    whole day is 07-29): the last 70 days start on 2014-05-21, and of those windows the 58
+    from 2014-06-02 to 07-29 have history before them."""
+    src = _csv(tmp_path / "crimes.csv")
+    f = pd.read_csv(src)
+    when = pd.to_datetime(f["Date"], format="%m/%d/%Y %I:%M:%S %p")
+    assert when.min().date().isoformat() == "2014-06-01"
+    assert when.max().date().isoformat() == "2014-07-30"
+    args = ["evaluate", "--incidents", str(src), "--windows", "70", "--methods", "kde"]
+    args += ["--out", str(tmp_path / "o")]
+    first = f"{when.min():%Y-%m-%d %H:%M}"
+    for lang, said in (
+        (
+            "en",
+            "the last 70 day windows (no --start given) reach back to 2014-05-21, before the "
+            f"data (first incident {first}): give --windows 58 or fewer, or more history",
+        ),
+        (
+            "zh",
+            "最近 70 个时段（--window day，未给出 --start）回溯到 2014-05-21，早于数据开始"
+            f"（第一起警情 {first}）：请用 --windows 58 或更少，或提供更多历史数据",
+        ),
+    ):
+        res = CliRunner().invoke(app, [*args, "--lang", lang], env={"COLUMNS": "300"})
+        assert res.exit_code == 2
+        assert said in " ".join(res.output.split())
+    assert first == "2014-06-01 00:59"
+    args[args.index("70")] = "58"
+    assert CliRunner().invoke(app, args).exit_code == 0

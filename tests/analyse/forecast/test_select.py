@@ -671,6 +671,45 @@ def test_auto_without_a_validation_window_is_not_evaluated_beside_other_methods(
         rolling_origin(table, grid, {"auto": auto}, windows, lookback_days=None)
 
 
+def test_auto_is_scored_on_the_windows_once_the_history_holds_a_validation_window() -> None:
+    """Found by a new-user test: auto was dropped from a whole evaluation when the first
+    test windows came before it had validation windows, though the later ones had them.
+    The history starts 2015-01-01: with 100 days needed before a validation window, the
+    first is 2015-04-11, so auto forecasts the test windows from 2015-04-12 on."""
+    table = _history(None)
+    grid = _grid()
+    auto = AutoSelect(grid=grid, candidates=CANDS, min_train_days=100.0, budget_s=600)
+    naive = make_forecaster("naive:period_days=7", grid)
+    days = [f"2015-04-{d:02d}" for d in range(8, 15)]
+    windows = [Window.local(d, 0, 24, TZ, label=d) for d in days]
+    ev = rolling_origin(table, grid, {"auto": auto, "naive": naive}, windows, lookback_days=None)
+    assert ev.not_evaluated == {}
+    assert list(ev.windows_left_out) == ["auto"]
+    assert list(ev.windows_left_out["auto"]) == days[:4]
+    assert ev.windows_left_out["auto"]["2015-04-11"] == (
+        "auto: no validation window before 2015-04-11 with 100 days of history before it: "
+        "give more history"
+    )
+    by_method = ev.rows.groupby("method")["window"].unique()
+    assert list(by_method["auto"]) == days[4:] and list(by_method["naive"]) == days
+    # each method's mean is over its own windows; the methods in the order given
+    summary = ev.summary()
+    assert list(dict.fromkeys(summary["method"])) == ["auto", "naive"]
+    for method, scored in (("auto", days[4:]), ("naive", days)):
+        mine = ev.rows[(ev.rows["method"] == method) & (ev.rows["fraction"] == 0.01)]
+        assert list(mine["window"]) == scored
+        row = summary[(summary["method"] == method) & (summary["fraction"] == 0.01)].iloc[0]
+        assert row["windows"] == len(scored)
+        assert row["hit_rate_mean"] == pytest.approx(mine["hit_rate"].mean())
+    # on 2015-04-12..14 auto chose naive counts: the same hit rate as naive(7) at 1 %
+    # (0.2, 2/9, 3/8: mean 0.265741), the paired test on those 3 windows only
+    auto_1 = summary[(summary["method"] == "auto") & (summary["fraction"] == 0.01)]
+    assert auto_1["hit_rate_mean"].iloc[0] == pytest.approx((0.2 + 2 / 9 + 3 / 8) / 3)
+    paired = ev.paired()
+    assert set(paired["windows"]) == {3}
+    assert paired[paired["fraction"] == 0.01]["verdict"].iloc[0] == "the same in every window"
+
+
 def test_reuse_warm_starts_sepp_from_the_day_before_within_its_tolerance() -> None:
     """``warm_start=True`` keeps ``sepp`` fitted across days: the newest validation
     window's EM and the chosen candidate's final EM start from the day before's fits.

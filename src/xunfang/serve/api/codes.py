@@ -12,7 +12,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from xunfang.errors import DataFileError
+from xunfang.errors import DataFileError, read_toml_text
 
 _CODE = re.compile(r"^[A-Za-z0-9_\-]{1,32}$")
 DEFAULT_DISPOSITIONS = "dispositions.toml"
@@ -55,13 +55,13 @@ def _read(path: Path | None, default: str) -> tuple[str, dict[str, object]]:
     if path is None:
         path = PACKAGE_DATA / default
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_toml_text(path)
     except OSError as exc:
         raise DataFileError(path, f"cannot read ({exc.strerror})") from exc
     try:
         return str(path), tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise DataFileError(path, f"not valid TOML ({exc})") from exc
+        raise DataFileError(path, f"not valid TOML: {exc}") from exc
 
 
 @functools.cache
