@@ -159,13 +159,12 @@ def test_sighting_alert_call_expiry_edit_and_the_officers_view(api: TestClient) 
     )
     r = api.post(f"/api/alerts/{alert['id']}/call", json={"call_type": "theft"}, headers=DISP)
     assert r.status_code == 409
-    # expiry: the patrols never acknowledged -> escalated once
+    # expiry: two patrols never acknowledged, but the alert is a call already: a
+    # dispatcher acted on it, so it is not escalated (a tester saw it escalated)
     created = dt.datetime.fromisoformat(alert["created_at"])
-    assert tick(svc, created + dt.timedelta(seconds=299))[1] == 0
-    assert tick(svc, created + dt.timedelta(seconds=301))[1] == 1
-    assert tick(svc, created + dt.timedelta(seconds=302))[1] == 0
+    assert tick(svc, created + dt.timedelta(seconds=301))[1] == 0
     got = next(a for a in api.get("/api/alerts", headers=DISP).json() if a["id"] == alert["id"])
-    assert got["escalated_at"] is not None and got["call_id"] == call["id"]
+    assert got["escalated_at"] is None and got["call_id"] == call["id"]
 
     # edits after intake: each change in the audit log, personal data masked there
     r = api.patch(
@@ -245,6 +244,33 @@ def test_walking_matrix_by_hand() -> None:
 
 # ---------------------------------------------------------------------------- KPIs
 DAY = dt.datetime(2026, 5, 1, tzinfo=UTC)
+
+
+def test_an_alert_made_into_a_call_is_acted_on_and_not_escalated(api: TestClient) -> None:
+    """The tester's case: alert 1, acknowledged by nobody, became call 2; five minutes on
+    the escalation job escalated it and the KPIs said 0 alerts acted on. Now: of two
+    unacknowledged alerts, the one made into a call is acted on and never escalated; the
+    other is escalated once, at expiry (300 s)."""
+    svc = api.app.state.service  # type: ignore[attr-defined]
+    lon, lat = lonlat(5, 4)
+    body = {"description": "白色面包车", "lon": lon, "lat": lat}
+    made, left = _post(api, "/api/alerts", body, DISP), _post(api, "/api/alerts", body, DISP)
+    assert made["recipients"] and all(r["acked_at"] is None for r in made["recipients"])
+    call = _post(api, f"/api/alerts/{made['id']}/call", {"call_type": "theft"})
+    created = dt.datetime.fromisoformat(left["created_at"])
+    assert tick(svc, created + dt.timedelta(seconds=299))[1] == 0
+    assert tick(svc, created + dt.timedelta(seconds=301))[1] == 1
+    assert tick(svc, created + dt.timedelta(seconds=302))[1] == 0
+    got = {a["id"]: a for a in api.get("/api/alerts", headers=DISP).json()}
+    assert (got[made["id"]]["escalated_at"], got[made["id"]]["call_id"]) == (None, call["id"])
+    assert got[left["id"]]["escalated_at"] is not None
+    with svc.db.read() as s:
+        counts = kpi_sql.alert_counts(
+            s, created - dt.timedelta(minutes=1), created + dt.timedelta(minutes=10), 60.0
+        )
+    # 2 alerts; acted on: the one made into a call; none acknowledged by a unit;
+    # escalated: the other one; made into calls: 1
+    assert counts == {"n": 2, "acted": 1, "in_time": 0, "escalated": 1, "calls": 1}
 
 
 def _at(hh: int, mm: int, ss: int = 0, day: dt.datetime = DAY) -> dt.datetime:

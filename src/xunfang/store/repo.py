@@ -603,7 +603,8 @@ def ack_call(session: Session, call_id: int, at: dt.datetime) -> bool:
 
 
 def alerts_to_escalate(session: Session, now: dt.datetime) -> Sequence[Alert]:
-    """Expired alerts not yet escalated that some recipient has not acknowledged."""
+    """Expired alerts not yet escalated that some recipient has not acknowledged and
+    that have not been made into a call (a dispatcher acted on those already)."""
     pending = (
         select(AlertRecipient.alert_id)
         .where(AlertRecipient.alert_id == Alert.id, AlertRecipient.acked_at.is_(None))
@@ -611,7 +612,12 @@ def alerts_to_escalate(session: Session, now: dt.datetime) -> Sequence[Alert]:
     )
     return session.scalars(
         select(Alert)
-        .where(Alert.expires_at <= now, Alert.escalated_at.is_(None), pending)
+        .where(
+            Alert.expires_at <= now,
+            Alert.escalated_at.is_(None),
+            Alert.call_id.is_(None),
+            pending,
+        )
         .order_by(Alert.id)
     ).all()
 
