@@ -196,8 +196,9 @@ def list_units(session: Session, statuses: Sequence[str] | None = None) -> Seque
 
 
 def unit_positions(session: Session, statuses: Sequence[str]) -> Sequence[Any]:
-    """Light rows (id, kind, name, status, call_id, lon, lat, speed_factor, mode, site_id) of the
-    units in ``statuses``, by id: what a recommendation needs, without building ORM objects."""
+    """Light rows (id, kind, name, status, call_id, lon, lat, speed_factor, mode, site_id,
+    home_lon, home_lat, return_eta_at) of the units in ``statuses``, by id: what a
+    recommendation needs, without building ORM objects."""
     return session.execute(
         select(
             Unit.id,
@@ -210,6 +211,9 @@ def unit_positions(session: Session, statuses: Sequence[str]) -> Sequence[Any]:
             Unit.speed_factor,
             Unit.mode,
             Unit.site_id,
+            Unit.home_lon,
+            Unit.home_lat,
+            Unit.return_eta_at,
         )
         .where(Unit.status.in_(list(statuses)))
         .order_by(Unit.id)
