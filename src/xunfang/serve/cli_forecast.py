@@ -55,8 +55,8 @@ from xunfang.serve.cli_forecast_segments import segments_cmd
 from xunfang.serve.forecast_report import (
     OPENCP_PROSPECTIVE_S_PER_DAY,
     OPENCP_SEPT2014,
-    VERDICT_ZH,
     text,
+    verdict_text,
     window_text,
     write_evaluation,
 )
@@ -401,7 +401,7 @@ def _print_checks(run: EvaluationRun, lang: str = "en") -> None:
             f"{100 * r.fraction:g}% {r.mean_diff:+.3f}"
             + (
                 f"（t 检验 p={r.t_p:.2g}，Wilcoxon p={r.wilcoxon_p:.2g}："
-                f"{VERDICT_ZH.get(str(r.verdict), str(r.verdict))}）"
+                f"{verdict_text(str(r.verdict), lang)}）"
                 if zh
                 else f" (t p={r.t_p:.2g}, Wilcoxon p={r.wilcoxon_p:.2g}: {r.verdict})"
             )
