@@ -42,6 +42,34 @@ def check_lang_option(lang: str) -> str:
 _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.DOTALL), zh)
     for pattern, zh in (
+        # xunfang serve and xunfang user add (a tester's zh service printed these in English)
+        (
+            r"database (.+) is in use by another xunfang serve \(pid (.+), lock (.+)\): SQLite "
+            r"is served by one process; stop that one first, or use PostgreSQL "
+            r"\(XUNFANG_DATABASE_URL\) for several",
+            "数据库 {0} 正被另一个 xunfang serve 使用（pid {1}，锁文件 {2}）：SQLite 只能由一个"
+            "进程提供服务；请先停止那个进程，或改用 PostgreSQL（XUNFANG_DATABASE_URL）运行多个",
+        ),
+        (
+            r"--workers > 1 needs PostgreSQL: SQLite serialises writers on one file lock, so the "
+            r"service runs one process on it",
+            "--workers > 1 需要 PostgreSQL：SQLite 的写入在一个文件锁上排队，服务只能在其上运行"
+            "一个进程",
+        ),
+        (
+            r"user name (.+): use 1 to 64 of A-Z a-z 0-9 _ \. - @ \(the rule of POST "
+            r"/api/users\)",
+            "用户名 {0}：请用 1 至 64 个 A-Z a-z 0-9 _ . - @ 字符（与 POST /api/users 的规则相同）",
+        ),
+        (r"--role must be one of ([a-z, ]+), got (.+)", "--role 应为 {0} 之一，实为 {1}"),
+        (r"user (.+) already exists", "用户 {0} 已存在"),
+        (
+            r"--unit: no unit (.+) \(the units are made when `xunfang serve` first starts, or "
+            r"by an admin: GET /api/units lists them\)",
+            "--unit：没有警力单元 {0}（警力单元在 `xunfang serve` 首次启动时建立，或由管理员"
+            "添加：GET /api/units 列出全部）",
+        ),
+        (r"password must have at least (\d+) characters", "密码至少需要 {0} 个字符"),
         # too few / no incidents
         (
             r"only (\d+) incidents inside (.+) \(of the chosen types\): too few to site booths "
