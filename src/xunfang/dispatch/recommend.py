@@ -234,10 +234,10 @@ class TravelTimeOracle:
         Used for a unit driving back to its post without position reports: its last
         known node (the scene) is ``source``, its post ``target``, and ``left_s`` the
         time until its expected arrival. The route is followed from the cached times to
-        ``target`` (one reverse search per target, then a walk of the route's length:
-        at each node the out-edge with the least edge time plus time to go; ties to the
-        lower node index), so the cost is a dictionary look-up and a few array reads
-        per node of the route.
+        ``target`` (one reverse search per target, then a walk of the route's length: at
+        each node the out-edge with the least edge time plus time to go, ties to the first
+        such edge of the matrix row), so the cost is a dictionary look-up and a few array
+        reads per node of the route.
 
         Parameters
         ----------
