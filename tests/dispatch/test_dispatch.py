@@ -147,3 +147,52 @@ def test_cancel_frees_the_unit_and_bad_input(oracle: TravelTimeOracle) -> None:
         late.dispatch("A", 0.5)
     # units within 120 s of node 0 for an alert: only B (50 s); A needs 200 s
     assert [r.unit_id for r in board.units_within(0, 120.0)] == ["B"]
+
+
+def _road(*lengths_m: float, isolated: int = 0) -> TravelTimeOracle:
+    """Nodes 0..n in a line along x with the given road lengths between them (36 km/h:
+    10 m/s), and ``isolated`` extra nodes with no road."""
+    n = len(lengths_m) + 1
+    xs = np.concatenate([[0.0], np.cumsum(lengths_m)])
+    xy = np.array([[x, 0.0] for x in xs] + [[0.0, 5000.0 + 100 * i] for i in range(isolated)])
+    edges = [(i, i + 1, length) for i, length in enumerate(lengths_m)]
+    net = network_from_edges(xy, edges, "EPSG:32616", speed_kph=36.0)
+    assert net.n_nodes == n + isolated
+    return TravelTimeOracle(net.matrix)
+
+
+def test_on_route_places_a_returning_unit_by_the_time_it_has_left() -> None:
+    # 0 -> 1 -> 2 -> 3 takes 10 + 30 + 20 = 60 s
+    oracle = _road(100.0, 300.0, 200.0, isolated=1)
+    # 45 s to go: 15 s driven, past node 1 (at 10 s), 5 s into the 30 s road to node 2
+    assert oracle.on_route(0, 3, 45.0) == (2, pytest.approx(25.0))
+    assert oracle.on_route(0, 3, 50.0) == (1, pytest.approx(0.0))
+    # 5 s to go: on the last road, 5 s from the post
+    assert oracle.on_route(0, 3, 5.0) == (3, pytest.approx(5.0))
+    # not yet left, or the ETA longer than the route: it is where it was seen
+    assert oracle.on_route(0, 3, 60.0) == (0, 0.0)
+    assert oracle.on_route(0, 3, 100.0) == (0, 0.0)
+    # overdue: at the post
+    assert oracle.on_route(0, 3, -3.0) == (3, 0.0)
+    # twice as slow (20, 60, 40 s): 90 s to go = 30 s driven, 10 s into the 60 s road
+    assert oracle.on_route(0, 3, 90.0, factor=2.0) == (2, pytest.approx(50.0))
+    # no road to the post: left where it was seen
+    assert oracle.on_route(0, 4, 30.0) == (0, 0.0)
+    with pytest.raises(ValidationError, match="factor must be > 0"):
+        oracle.on_route(0, 3, 30.0, factor=0.0)
+
+
+def test_recommend_adds_the_time_to_reach_the_node() -> None:
+    oracle = _road(100.0, 300.0, 200.0)
+    # A is 25 s short of node 2 (then 20 s to the call at 3); B waits at node 0 (60 s)
+    units = [
+        Unit("B", UnitKind.PATROL, 0, 0),
+        Unit("A", UnitKind.PATROL, 0, 2, status=UnitStatus.RETURNING, to_node_s=25.0),
+    ]
+    statuses = frozenset({UnitStatus.AVAILABLE, UnitStatus.RETURNING})
+    got = recommend(units, 3, oracle, k=2, statuses=statuses)
+    assert [(r.unit_id, r.eta_s, r.node) for r in got] == [("A", 45.0, 2), ("B", 60.0, 0)]
+    # the same with node 2 an anchor (table look-up) and node 0 searched
+    oracle.add_anchors([2])
+    got = recommend(units, 3, oracle, k=2, statuses=statuses)
+    assert [(r.unit_id, r.eta_s) for r in got] == [("A", 45.0), ("B", 60.0)]

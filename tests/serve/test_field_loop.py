@@ -24,14 +24,14 @@ from serve_support import (
     database_url,
     lonlat,
 )
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from xunfang.dispatch.crew import walking_matrix
 from xunfang.errors import DataFileError
 from xunfang.serve.api.codes import load_dispositions, load_standards
 from xunfang.serve.api.field import tick
 from xunfang.store import kpi_sql, repo
-from xunfang.store.models import Alert, Call, UnitPresence
+from xunfang.store.models import Alert, Call, Unit, UnitPresence, utcnow
 
 CALL_AT_11 = dict(zip(("lon", "lat"), lonlat(1, 1), strict=True))
 UTC = dt.UTC
@@ -159,13 +159,12 @@ def test_sighting_alert_call_expiry_edit_and_the_officers_view(api: TestClient) 
     )
     r = api.post(f"/api/alerts/{alert['id']}/call", json={"call_type": "theft"}, headers=DISP)
     assert r.status_code == 409
-    # expiry: the patrols never acknowledged -> escalated once
+    # expiry: two patrols never acknowledged, but the alert is a call already: a
+    # dispatcher acted on it, so it is not escalated (a tester saw it escalated)
     created = dt.datetime.fromisoformat(alert["created_at"])
-    assert tick(svc, created + dt.timedelta(seconds=299))[1] == 0
-    assert tick(svc, created + dt.timedelta(seconds=301))[1] == 1
-    assert tick(svc, created + dt.timedelta(seconds=302))[1] == 0
+    assert tick(svc, created + dt.timedelta(seconds=301))[1] == 0
     got = next(a for a in api.get("/api/alerts", headers=DISP).json() if a["id"] == alert["id"])
-    assert got["escalated_at"] is not None and got["call_id"] == call["id"]
+    assert got["escalated_at"] is None and got["call_id"] == call["id"]
 
     # edits after intake: each change in the audit log, personal data masked there
     r = api.patch(
@@ -245,6 +244,71 @@ def test_walking_matrix_by_hand() -> None:
 
 # ---------------------------------------------------------------------------- KPIs
 DAY = dt.datetime(2026, 5, 1, tzinfo=UTC)
+
+
+def test_an_alert_made_into_a_call_is_acted_on_and_not_escalated(api: TestClient) -> None:
+    """The tester's case: alert 1, acknowledged by nobody, became call 2; five minutes on
+    the escalation job escalated it and the KPIs said 0 alerts acted on. Now: of two
+    unacknowledged alerts, the one made into a call is acted on and never escalated; the
+    other is escalated once, at expiry (300 s)."""
+    svc = api.app.state.service  # type: ignore[attr-defined]
+    lon, lat = lonlat(5, 4)
+    body = {"description": "白色面包车", "lon": lon, "lat": lat}
+    made, left = _post(api, "/api/alerts", body, DISP), _post(api, "/api/alerts", body, DISP)
+    assert made["recipients"] and all(r["acked_at"] is None for r in made["recipients"])
+    call = _post(api, f"/api/alerts/{made['id']}/call", {"call_type": "theft"})
+    created = dt.datetime.fromisoformat(left["created_at"])
+    assert tick(svc, created + dt.timedelta(seconds=299))[1] == 0
+    assert tick(svc, created + dt.timedelta(seconds=301))[1] == 1
+    assert tick(svc, created + dt.timedelta(seconds=302))[1] == 0
+    got = {a["id"]: a for a in api.get("/api/alerts", headers=DISP).json()}
+    assert (got[made["id"]]["escalated_at"], got[made["id"]]["call_id"]) == (None, call["id"])
+    assert got[left["id"]]["escalated_at"] is not None
+    with svc.db.read() as s:
+        counts = kpi_sql.alert_counts(
+            s, created - dt.timedelta(minutes=1), created + dt.timedelta(minutes=10), 60.0
+        )
+    # 2 alerts; acted on: the one made into a call; none acknowledged by a unit;
+    # escalated: the other one; made into calls: 1
+    assert counts == {"n": 2, "acted": 1, "in_time": 0, "escalated": 1, "calls": 1}
+
+
+def test_a_returning_unit_is_ranked_from_where_it_is_on_its_way_home(api: TestClient) -> None:
+    """A tester saw a unit six seconds from its post, with no position report, ranked from
+    the scene: 196 s to a point next to its post. StationA-P1 clears a call at (0, 9) and
+    drives back along row 0 to (0, 0): 9 blocks, 180 s; the point asked about is (1, 0),
+    one block from the post (from the scene: 10 blocks, 200 s)."""
+    svc = api.app.state.service  # type: ignore[attr-defined]
+    lon, lat = lonlat(0, 9)
+    cid = _call(api, lon=lon, lat=lat)
+    _post(api, f"/api/calls/{cid}/dispatch", {"unit_id": "StationA-P1"})
+    for status in ("en_route", "on_scene"):
+        _post(api, "/api/units/StationA-P1/status", {"status": status})
+    _post(api, f"/api/calls/{cid}/clear", {"disposition": "mediated"})
+    p1 = _unit(api, "StationA-P1")
+    assert p1["status"] == "returning"
+    assert (p1["lon"], p1["lat"]) == pytest.approx(lonlat(0, 9))
+
+    def eta_at_1_0(left_s: float) -> tuple[float, tuple[float, float]]:
+        """P1's recommendation for (1, 0) with ``left_s`` seconds to its post."""
+        with svc.db.write() as s:
+            s.execute(
+                update(Unit)
+                .where(Unit.id == "StationA-P1")
+                .values(return_eta_at=utcnow() + dt.timedelta(seconds=left_s))
+            )
+        q = dict(zip(("lon", "lat"), lonlat(1, 0), strict=True))
+        r = api.get("/api/recommend", params={**q, "k": 5}, headers=DISP)
+        assert r.status_code == 200, r.text
+        got = next(u for u in r.json()["units"] if u["unit_id"] == "StationA-P1")
+        return got["eta_s"], (got["lon"], got["lat"])
+
+    # 185 s to go, more than the route takes: still at the scene, 10 blocks
+    assert eta_at_1_0(185.0) == (pytest.approx(200.0), pytest.approx(lonlat(0, 9)))
+    # 90 s to go: 4.5 blocks driven; 10 s short of (0, 4), then 5 blocks: 110 s
+    assert eta_at_1_0(90.0) == (pytest.approx(110.0, abs=0.5), pytest.approx(lonlat(0, 4)))
+    # the tester's case, 6 s to go: 6 s to the post, then one block: 26 s
+    assert eta_at_1_0(6.0) == (pytest.approx(26.0, abs=0.5), pytest.approx(lonlat(0, 0)))
 
 
 def _at(hh: int, mm: int, ss: int = 0, day: dt.datetime = DAY) -> dt.datetime:

@@ -75,7 +75,11 @@ def test_sighting_reaches_the_nearest_booth_which_acknowledges(server: Server) -
             _login(reporter, server.url, "pat")
             _login(booth, server.url, "off")
             assert reporter.inner_text("#unit-name").endswith("(StationA-P1)")
-            assert booth.inner_text("h1") == "xunfang field"  # the browser's language
+            # the service's language (zh here) whatever the browser's (en-US for the booth;
+            # the page followed the browser once), and the officer's button switches it
+            assert booth.inner_text("h1") == "巡防 警员"
+            booth.click("#lang-toggle")
+            assert booth.inner_text("h1") == "xunfang field"
             assert reporter.inner_text("h1") == "巡防 警员"
             console.goto(server.url + "/")
             console.fill("#login-user", "disp")

@@ -370,3 +370,48 @@ def test_remove_made_if_empty_keeps_folders_holding_files(tmp_path: Path) -> Non
     (out / "full" / "t.csv").unlink()
     with OutputLock(out) as again:
         assert again.made == ()  # the folder exists now: not this claim's to remove
+
+
+def test_every_command_writing_a_report_refuses_another_commands_report(tmp_path: Path) -> None:
+    """Found by a new-user test: ``plan --out`` into a deploy folder replaced the deploy's
+    report.html after a mere warning ("... mixing the two"), while ``kpi`` refused the
+    same case. One rule now: a command that writes report.html refuses a folder holding
+    another command's report.html, before creating anything."""
+    from xunfang.serve._common import refuse_out_with_other_report
+
+    dep = tmp_path / "deploy"
+    dep.mkdir()
+    (dep / "deploy_summary.json").write_text("{}", encoding="utf-8")
+    (dep / "report.html").write_text("<p>the deployment</p>", encoding="utf-8")
+    for lang, words in (
+        ("en", f"--out {dep} holds another command's output (deploy_summary.json, report.html)"),
+        ("zh", f"--out {dep} 中已有其他命令的输出（deploy_summary.json, report.html）：plan"),
+    ):
+        result = CliRunner().invoke(app, ["plan", "--out", str(dep), "--lang", lang])
+        assert result.exit_code == 2, result.output
+        assert words in " ".join(result.output.split())
+    assert (dep / "report.html").read_text("utf-8") == "<p>the deployment</p>"
+    assert sorted(p.name for p in dep.iterdir()) == ["deploy_summary.json", "report.html"]
+    # the same rule for the others: deploy into a plan's folder that is not its --plan-dir,
+    # a simulation into a kpi folder
+    plan = tmp_path / "plan"
+    plan.mkdir()
+    for name in ("plan_summary.json", "report.html"):
+        (plan / name).write_text("{}", encoding="utf-8")
+    with pytest.raises(ValidationError, match=r"deploy would overwrite its report\.html"):
+        refuse_out_with_other_report(plan, "deploy")
+    kpi = tmp_path / "kpi"
+    kpi.mkdir()
+    for name in ("kpi.json", "report.html"):
+        (kpi / name).write_text("{}", encoding="utf-8")
+    with pytest.raises(ValidationError, match=r"\(kpi.json, report.html\): simulate run"):
+        refuse_out_with_other_report(kpi, "simulate run")
+    # written: a command's own folder; its own report of an interrupted run (plan writes
+    # plan_summary.json last); another command's folder without a report.html (a
+    # warning says so); a command that writes no report.html
+    refuse_out_with_other_report(plan, "plan")
+    (plan / "plan_summary.json").unlink()
+    refuse_out_with_other_report(plan, "plan")
+    (dep / "report.html").unlink()
+    refuse_out_with_other_report(dep, "plan")
+    refuse_out_with_other_report(kpi, "ingest")

@@ -34,7 +34,7 @@ from sqlalchemy import func, select, text
 from starlette.websockets import WebSocketDisconnect
 
 from xunfang.errors import ValidationError
-from xunfang.serve.api.app import ROUTERS, create_app, prepare_database
+from xunfang.serve.api.app import ROUTERS, WEB_DIR, create_app, prepare_database
 from xunfang.serve.api.calltypes import CALL_TYPES, check_call_types
 from xunfang.serve.api.deps import RoleGuard
 from xunfang.serve.api.intake import IntakeWriter
@@ -748,9 +748,21 @@ def test_console_page_and_tile_url(tmp_path: Path) -> None:
         assert client.get("/api/meta", headers=OFF).json()["tile_url"] == tiles
         assert "http" not in client.get("/static/index.html").text.replace("http://www.w3.org", "")
         assert '<html lang="zh">' in page.text  # the console's default language
+        # the officer's page too (it followed the browser's language: a tester's zh
+        # service showed English to officers whose phones were set to English)
+        field = client.get("/field")
+        assert field.status_code == 200 and '<html lang="zh">' in field.text
+        assert field.headers["content-security-policy"] == csp
     with app_client(f"sqlite:///{tmp_path / 'en.db'}", lang="en") as client:
         page = client.get("/")  # xunfang serve --lang en
         assert '<html lang="en">' in page.text and '<html lang="zh">' not in page.text
+        field = client.get("/field")
+        assert '<html lang="en">' in field.text and '<html lang="zh">' not in field.text
+    # and the page's script starts in that language (the officer's button still wins),
+    # not in navigator.language
+    script = (WEB_DIR / "field.js").read_text(encoding="utf-8")
+    assert "navigator.language" not in script
+    assert 'localStorage.getItem("xf_field_lang") || serverLang' in script
 
 
 def test_call_types_fit_the_taxonomy() -> None:

@@ -81,6 +81,31 @@ def test_user_add_hashes_the_password_and_refuses_bad_input(tmp_path: Path) -> N
     assert short.exit_code == 2 and "at least 8 characters" in short.output
 
 
+def test_user_add_speaks_chinese_with_lang_zh(tmp_path: Path) -> None:
+    """A tester found ``user add`` without the ``--lang`` of the other commands."""
+    env = _env(tmp_path)
+
+    def add(*args: str, stdin: str = "s3cret-pass\n") -> tuple[int, str]:
+        r = runner.invoke(app, ["user", "add", *args, "--password-stdin", "--lang", "zh"],
+                          input=stdin, env=env)  # fmt: skip
+        return r.exit_code, " ".join(r.output.split())
+
+    key = "警告：未设置 XUNFANG_SECRET_KEY：本进程使用随机密钥；重启后用户须重新登录"
+    assert add("amy", "--role", "dispatcher") == (0, f"{key} 已添加用户 amy，角色 dispatcher")
+    env["XUNFANG_SECRET_KEY"] = "k" * 40
+    assert add("amy", "--role", "analyst") == (2, "错误：用户 'amy' 已存在")
+    code, out = add("bob", "--role", "chief")
+    assert code == 2
+    assert out == "错误：--role 应为 dispatcher, officer, analyst, admin 之一，实为 'chief'"
+    assert add("bob", "--role", "officer", stdin="short\n") == (2, "错误：密码至少需要 8 个字符")
+    code, out = add("bob", "--role", "officer", "--unit", "B99")
+    assert code == 2 and out.startswith("错误：--unit：没有警力单元 'B99'（警力单元在")
+    code, out = add("b o b", "--role", "officer")
+    assert code == 2 and out.startswith("错误：用户名 'b o b'：请用 1 至 64 个")
+    fr = runner.invoke(app, ["user", "add", "bob", "--role", "officer", "--lang", "fr"], env=env)
+    assert fr.exit_code == 2 and "--lang must be one of" in fr.output
+
+
 def test_user_disable_enable_role_passwd_list_and_unknown_unit(tmp_path: Path) -> None:
     env = _env(tmp_path)
     db = Database(env["XUNFANG_DATABASE_URL"])

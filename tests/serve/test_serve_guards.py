@@ -78,6 +78,18 @@ def test_a_second_server_on_one_sqlite_file_is_refused_until_the_first_dies(
         )
         assert r.exit_code == 2 and f"pid {holder.pid}" in r.output, r.output
         assert not db.exists()
+        # in Chinese with --lang zh (a tester's zh service said it in English)
+        r = CliRunner().invoke(
+            app,
+            ["serve", "--data-dir", str(tmp_path), "--lang", "zh"],
+            env={"XUNFANG_DATABASE_URL": f"sqlite:///{db}"},
+        )
+        said = " ".join(r.output.split())
+        assert r.exit_code == 2
+        assert (
+            f"错误：数据库 {db} 正被另一个 xunfang serve 使用（pid {holder.pid}，锁文件 "
+            f"{db}.serve.lock）：SQLite 只能由一个进程提供服务" in said
+        ), said
     finally:
         os.kill(holder.pid, signal.SIGKILL)  # dies without releasing anything itself
         holder.wait()

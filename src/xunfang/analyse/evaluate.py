@@ -72,6 +72,7 @@ PAIRED_COLUMNS = (
     "baseline",
     "fraction",
     "windows",
+    "windows_differ",
     "events_per_window",
     "mean_diff",
     "ci_lo",
@@ -84,9 +85,15 @@ PAIRED_COLUMNS = (
 )
 """The columns of :func:`paired_tests` (``paired.csv``), also of an empty table: a run of
 the baseline alone (``--methods naive``) or with none has no pair to test."""
-TOO_FEW_WINDOWS = "too few windows to test (needs ≥ {n} for p < {alpha:g})"
+TOO_FEW_WINDOWS = (
+    "too few windows that differ to test: {differ} of {windows} windows differ "
+    "(needs ≥ {n} for p < {alpha:g})"
+)
 """The paired tests' verdict when the Wilcoxon test cannot reach ``alpha`` with so few
-windows (:func:`wilcoxon_min_windows`), filled in with that number and ``alpha``."""
+windows in which the two hit rates differ (the test drops the tied ones;
+:func:`wilcoxon_min_windows`), filled in with the windows that differ, the windows
+paired, that number and ``alpha``. A tester read "too few windows (needs 6)" beside
+``windows`` = 14 in ``paired.csv``: 9 of the 14 were ties."""
 
 
 def wilcoxon_min_windows(alpha: float = 0.05) -> int:
@@ -461,9 +468,10 @@ def paired_tests(
     exceeds ``relative_effect`` (10 %) of the baseline's mean hit rate, so a difference of
     that size could be noise alone. Methods with equal hit rates in every window (e.g.
     ``auto`` chose the baseline each time) get the verdict ``the same in every window``.
-    With fewer non-zero differences than :func:`wilcoxon_min_windows` (6 at 0.05) the
-    Wilcoxon test cannot reach ``alpha`` whatever the hit rates, so the verdict is
-    :data:`TOO_FEW_WINDOWS` (``too few windows to test (needs ≥ 6 for p < 0.05)``), not
+    With fewer non-zero differences (windows whose hit rates differ, ``windows_differ``)
+    than :func:`wilcoxon_min_windows` (6 at 0.05) the Wilcoxon test cannot reach
+    ``alpha`` whatever the hit rates, so the verdict is :data:`TOO_FEW_WINDOWS` (``too few
+    windows that differ to test: 5 of 14 windows differ (needs ≥ 6 for p < 0.05)``), not
     "no significant difference".
 
     Parameters
@@ -481,9 +489,10 @@ def paired_tests(
     Returns
     -------
     pandas.DataFrame
-        ``method, baseline, fraction, windows, events_per_window, mean_diff, ci_lo,
-        ci_hi, t_p, wilcoxon_p, noise_se, few_incidents, verdict`` (no row for the
-        baseline itself).
+        ``method, baseline, fraction, windows, windows_differ, events_per_window,
+        mean_diff, ci_lo, ci_hi, t_p, wilcoxon_p, noise_se, few_incidents, verdict``
+        (no row for the baseline itself): ``windows`` paired (with incidents),
+        ``windows_differ`` of them with different hit rates.
     """
     out = []
     base = rows[rows["method"] == baseline]
@@ -510,13 +519,16 @@ def paired_tests(
             else np.nan
         )
         same = bool(len(d) > 0 and np.all(d == 0))
-        testable = int(np.count_nonzero(d)) >= wilcoxon_min_windows(alpha)
+        differ = int(np.count_nonzero(d))
+        testable = differ >= wilcoxon_min_windows(alpha)
         few = bool(len(d) == 0 or (2 * noise > relative_effect * pb.mean() and not same))
         significant = bool(np.isfinite(w_p) and w_p < alpha and np.isfinite(t_p) and t_p < alpha)
         if same:
             verdict = "the same in every window"
         elif not testable:
-            verdict = TOO_FEW_WINDOWS.format(n=wilcoxon_min_windows(alpha), alpha=alpha)
+            verdict = TOO_FEW_WINDOWS.format(
+                differ=differ, windows=len(d), n=wilcoxon_min_windows(alpha), alpha=alpha
+            )
         elif significant:
             verdict = "better" if mean > 0 else "worse"
         elif few:
@@ -529,6 +541,7 @@ def paired_tests(
                 "baseline": baseline,
                 "fraction": float(frac),
                 "windows": len(d),
+                "windows_differ": differ,
                 "events_per_window": float(n.mean()) if len(n) else np.nan,
                 "mean_diff": mean,
                 "ci_lo": lo,

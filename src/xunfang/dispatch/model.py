@@ -174,6 +174,11 @@ class Unit:
     max_priority
         The unit is recommended only for calls of this priority number or more urgent
         (e.g. 1 for a rapid-response team kept for emergencies); 5 for every call.
+    to_node_s
+        Seconds the unit still needs to reach ``node``: 0 when it is there; more for a
+        unit between two nodes (e.g. driving back to its post, see
+        :meth:`~xunfang.dispatch.recommend.TravelTimeOracle.on_route`). Added to its
+        travel time by :func:`~xunfang.dispatch.recommend.recommend`.
     """
 
     unit_id: str
@@ -185,6 +190,7 @@ class Unit:
     speed_factor: float = 1.0
     max_travel_s: float | None = None
     max_priority: int = 5
+    to_node_s: float = 0.0
 
     def set_status(self, new: UnitStatus) -> None:
         """Change state, checking the transition."""

@@ -224,6 +224,66 @@ class TravelTimeOracle:
             return float(last[2][source])
         return float(self.to_node(target)[source])
 
+    def on_route(
+        self, source: int, target: int, left_s: float, factor: float = 1.0
+    ) -> tuple[int, float]:
+        """Where a unit is on its fastest route from ``source`` to ``target`` when it has
+        ``left_s`` seconds still to go: the next node of the route it has not passed yet
+        and the seconds it needs to reach that node.
+
+        Used for a unit driving back to its post without position reports: its last
+        known node (the scene) is ``source``, its post ``target``, and ``left_s`` the
+        time until its expected arrival. The route is followed from the cached times to
+        ``target`` (one reverse search per target, then a walk of the route's length: at
+        each node the out-edge with the least edge time plus time to go, ties to the first
+        such edge of the matrix row), so the cost is a dictionary look-up and a few array
+        reads per node of the route.
+
+        Parameters
+        ----------
+        source
+            Node the unit left from (or was last seen at).
+        target
+            Node it is driving to.
+        left_s
+            Seconds until it is expected at ``target`` (real seconds, ``factor``
+            applied); clipped to 0 below.
+        factor
+            The unit's travel-time multiplier (the route's times are multiplied by it).
+
+        Returns
+        -------
+        tuple of (int, float)
+            The node and the seconds to reach it (>= 0). ``(source, 0.0)`` when the
+            route from ``source`` takes no longer than ``left_s`` (the unit cannot be
+            behind where it was seen) or ``target`` cannot be reached from ``source``;
+            ``(target, left_s)`` when ``left_s`` is shorter than the route's last edge.
+
+        Raises
+        ------
+        ValidationError
+            If a node is not in the network or ``factor`` is not positive.
+        """
+        source, target = self._check(source), self._check(target)
+        if not factor > 0:
+            raise ValidationError(f"factor must be > 0, got {factor}")
+        left = max(float(left_s), 0.0)
+        to_go = self.to_node(target)
+        if not np.isfinite(to_go[source]) or float(to_go[source]) * factor <= left:
+            return source, 0.0
+        indptr, indices, data = self._forward.indptr, self._forward.indices, self._forward.data
+        node = source
+        for _ in range(self.n_nodes):
+            if node == target:
+                break
+            nbr = indices[indptr[node] : indptr[node + 1]]
+            via = data[indptr[node] : indptr[node + 1]] + to_go[nbr].astype(np.float64)
+            node = int(nbr[int(np.argmin(via))])
+            ahead_s = float(to_go[node]) * factor
+            if ahead_s <= left:
+                return node, left - ahead_s
+        return target, left
+
     def times_to(
         self,
         sources: np.ndarray,
@@ -232,6 +292,7 @@ class TravelTimeOracle:
         *,
         k: int,
         cap_s: np.ndarray | None = None,
+        lag_s: np.ndarray | None = None,
     ) -> np.ndarray:
         """Travel times (factors applied) of ``sources`` to ``target``, exact for every
         source that can be among the ``k`` fastest.
@@ -249,6 +310,9 @@ class TravelTimeOracle:
         cap_s
             (m,) longest acceptable time per unit (``inf`` for none); slower units get
             ``inf``.
+        lag_s
+            (m,) seconds each unit still needs to reach its node (added to its time;
+            ``None`` for none).
 
         Returns
         -------
@@ -260,11 +324,14 @@ class TravelTimeOracle:
         nodes = np.asarray(sources, dtype=np.int64)
         factor = np.asarray(factors, dtype=np.float64)
         cap = np.full(nodes.size, np.inf) if cap_s is None else np.asarray(cap_s, np.float64)
+        lag = np.zeros(nodes.size) if lag_s is None else np.asarray(lag_s, np.float64)
         eta = np.full(nodes.size, np.inf)
         rows = self._anchor_row[nodes]
         anchored = rows >= 0
         if anchored.any():
-            eta[anchored] = self._from_anchor[rows[anchored], target] * factor[anchored]
+            eta[anchored] = (
+                self._from_anchor[rows[anchored], target] * factor[anchored] + lag[anchored]
+            )
             eta[eta > cap] = np.inf
         rest = np.flatnonzero(~anchored)
         if rest.size:
@@ -283,7 +350,7 @@ class TravelTimeOracle:
             if np.isfinite(limit):
                 limit = float(np.nextafter(limit, np.inf))
             times = self.to_node(target, limit_s=limit)
-            eta[rest] = times[nodes[rest]].astype(np.float64) * factor[rest]
+            eta[rest] = times[nodes[rest]].astype(np.float64) * factor[rest] + lag[rest]
             over = eta[rest] > cap[rest]
             eta[rest[over]] = np.inf
         return eta
@@ -344,6 +411,7 @@ def _search_rows(graph: sp.csr_matrix, sources: np.ndarray, n: int) -> np.ndarra
 _NODE = attrgetter("node")
 _FACTOR = attrgetter("speed_factor")
 _MAX_TRAVEL = attrgetter("max_travel_s")
+_TO_NODE = attrgetter("to_node_s")
 
 
 @dataclass(frozen=True)
@@ -352,7 +420,8 @@ class Recommendation:
 
     unit_id: str
     eta_s: float
-    """Road travel time to the call, seconds (the unit's speed factor applied)."""
+    """Road travel time to the call, seconds (the unit's speed factor applied, plus the
+    time it still needs to reach ``node``)."""
     node: int
 
 
@@ -391,7 +460,8 @@ def recommend(
     -------
     list of Recommendation
         Fastest first; ties broken by the order of ``units`` (stable), so results are
-        deterministic. Unreachable units are left out. With anchors
+        deterministic. Unreachable units are left out. A unit's ``to_node_s`` (still
+        driving to its node) is added to its time. With anchors
         (:meth:`TravelTimeOracle.add_anchors`) the ranking is computed with a bounded
         search, as described in the module docstring.
 
@@ -417,7 +487,9 @@ def recommend(
         limits = list(map(_MAX_TRAVEL, eligible))
         if limits.count(None) < m:
             cap = np.array([np.inf if c is None else c for c in limits], dtype=np.float64)
-    eta = oracle.times_to(nodes, target_node, factor, k=k, cap_s=cap)
+    lags = list(map(_TO_NODE, eligible))
+    lag = np.array(lags, dtype=np.float64) if any(lags) else None
+    eta = oracle.times_to(nodes, target_node, factor, k=k, cap_s=cap, lag_s=lag)
     order = np.argsort(eta, kind="stable")
     out = []
     for i in order[:k]:

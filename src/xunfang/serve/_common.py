@@ -42,6 +42,34 @@ def check_lang_option(lang: str) -> str:
 _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.DOTALL), zh)
     for pattern, zh in (
+        # xunfang serve and xunfang user add (a tester's zh service printed these in English)
+        (
+            r"database (.+) is in use by another xunfang serve \(pid (.+), lock (.+)\): SQLite "
+            r"is served by one process; stop that one first, or use PostgreSQL "
+            r"\(XUNFANG_DATABASE_URL\) for several",
+            "数据库 {0} 正被另一个 xunfang serve 使用（pid {1}，锁文件 {2}）：SQLite 只能由一个"
+            "进程提供服务；请先停止那个进程，或改用 PostgreSQL（XUNFANG_DATABASE_URL）运行多个",
+        ),
+        (
+            r"--workers > 1 needs PostgreSQL: SQLite serialises writers on one file lock, so the "
+            r"service runs one process on it",
+            "--workers > 1 需要 PostgreSQL：SQLite 的写入在一个文件锁上排队，服务只能在其上运行"
+            "一个进程",
+        ),
+        (
+            r"user name (.+): use 1 to 64 of A-Z a-z 0-9 _ \. - @ \(the rule of POST "
+            r"/api/users\)",
+            "用户名 {0}：请用 1 至 64 个 A-Z a-z 0-9 _ . - @ 字符（与 POST /api/users 的规则相同）",
+        ),
+        (r"--role must be one of ([a-z, ]+), got (.+)", "--role 应为 {0} 之一，实为 {1}"),
+        (r"user (.+) already exists", "用户 {0} 已存在"),
+        (
+            r"--unit: no unit (.+) \(the units are made when `xunfang serve` first starts, or "
+            r"by an admin: GET /api/units lists them\)",
+            "--unit：没有警力单元 {0}（警力单元在 `xunfang serve` 首次启动时建立，或由管理员"
+            "添加：GET /api/units 列出全部）",
+        ),
+        (r"password must have at least (\d+) characters", "密码至少需要 {0} 个字符"),
         # too few / no incidents
         (
             r"only (\d+) incidents inside (.+) \(of the chosen types\): too few to site booths "
@@ -821,6 +849,8 @@ COMMAND_NAMES = {
     "kpi_cmd": "kpi",
     "predict_cmd": "forecast predict",
     "evaluate_cmd": "forecast evaluate",
+    "reproduce_opencp_cmd": "forecast reproduce-opencp",
+    "nij_cmd": "forecast nij",
 }
 """The decorated command functions -> the command, as in
 :data:`xunfang.outputs.OUTPUT_MARKERS`."""
@@ -875,15 +905,39 @@ def refuse_out_in_city_run(out: Path, command: str) -> None:
                 )
 
 
-KPI_FILES = ("kpi.csv", "kpi.json", "report.html")
-"""The files ``xunfang kpi`` writes into its ``--out`` folder."""
+REPORT_WRITERS = frozenset(
+    {
+        "plan",
+        "deploy",
+        "simulate run",
+        "kpi",
+        "forecast predict",
+        "forecast evaluate",
+        "forecast reproduce-opencp",
+        "forecast nij",
+    }
+)
+"""The commands that write a ``report.html`` into their ``--out`` folder (as in
+:data:`COMMAND_NAMES`): :func:`refuse_out_with_other_report` keeps them from overwriting
+another command's."""
+
+MARKER_BEFORE_REPORT = {"kpi": "kpi.json"}
+"""Commands that write their marker file (:data:`xunfang.outputs.OUTPUT_MARKERS`) before
+their ``report.html``: a ``report.html`` without that marker is not theirs. (``plan`` and
+``deploy`` write their summary last, so an interrupted run of theirs leaves a report
+without it.)"""
 
 
 def refuse_out_with_other_report(out: Path, command: str = "kpi") -> None:
-    """Refuse to write ``kpi``'s files into a folder holding another command's output or
-    a ``report.html`` that no ``kpi`` run wrote (a plan's or a forecast's): ``kpi`` would
-    overwrite that report. A folder that is missing, empty or a ``kpi`` folder (it holds
-    ``kpi.json``) is written.
+    """Refuse to write ``command``'s ``report.html`` into a folder holding another
+    command's: one rule for every command in :data:`REPORT_WRITERS`. The ``report.html``
+    there is another command's when the folder holds that command's marker file
+    (:func:`xunfang.outputs.other_commands_output`; e.g. ``plan --out`` into a deploy
+    folder, which once replaced the deploy's report after a mere warning), or, for a
+    command of :data:`MARKER_BEFORE_REPORT` (``kpi``), when its own marker is missing. A
+    folder that is missing or holds no ``report.html`` is written (a warning names any
+    other command's files: :func:`warn_other_output`); so is the command's own earlier
+    output.
 
     Raises
     ------
@@ -891,16 +945,18 @@ def refuse_out_with_other_report(out: Path, command: str = "kpi") -> None:
         Naming the folder and the files found.
     """
     o = Path(out)
-    if not o.is_dir() or (o / "kpi.json").is_file():
+    if command not in REPORT_WRITERS or not (o / "report.html").is_file():
         return
     found = set(other_commands_output(o, command))
-    found |= {n for n in KPI_FILES if (o / n).is_file()}
-    if found:
-        raise ValidationError(
-            f"--out {out} holds another command's output ({', '.join(sorted(found))}): "
-            f"{command} would overwrite its report.html; give an empty folder or a "
-            f"{command} folder as --out"
-        )
+    own = MARKER_BEFORE_REPORT.get(command)
+    if not found and (own is None or (o / own).is_file()):
+        return
+    found.add("report.html")
+    raise ValidationError(
+        f"--out {out} holds another command's output ({', '.join(sorted(found))}): "
+        f"{command} would overwrite its report.html; give an empty folder or a "
+        f"{command} folder as --out"
+    )
 
 
 def warn_other_output(out: Path, command: str, lang: str = "en") -> dict[str, str]:
@@ -948,10 +1004,10 @@ def writes_output_folder(command: Callable[P, R]) -> Callable[P, R]:
     ``simulate run``/``sweep``, ``forecast ...``, and so the city runs) is decorated with
     this one helper, so that two runs into one folder cannot mix their files.
 
-    A folder that holds another command's output (e.g. ``plan --out`` into a deploy
+    A folder that holds another command's output (e.g. ``ingest --out`` into a deploy
     folder) is written all the same, after a warning naming that command and its files
-    (:func:`warn_other_output`); but ``kpi`` refuses one, or one holding a ``report.html``
-    no ``kpi`` run wrote (:func:`refuse_out_with_other_report`), ``deploy`` and
+    (:func:`warn_other_output`); but a command that writes a ``report.html`` refuses one
+    holding another command's (:func:`refuse_out_with_other_report`), ``deploy`` and
     ``simulate run`` refuse an ``out`` that is their ``plan_dir`` or inside it
     (:func:`refuse_out_in_plan_dir`), and they and
     ``plan`` refuse the output folder of another command's city run or a folder inside it
@@ -970,8 +1026,8 @@ def writes_output_folder(command: Callable[P, R]) -> Callable[P, R]:
         Code 2, after printing the error, when another process is writing ``out`` (the
         message names the folder, that process's id and its command), ``out`` is a file,
         or ``out`` is the ``plan_dir`` of ``deploy``/``simulate run`` or inside it, or
-        inside the output folder of another command's city run, or (``kpi``) holds another
-        command's output or report.
+        inside the output folder of another command's city run, or holds another command's
+        report.html (a command writing one).
     """
 
     @functools.wraps(command)
@@ -987,8 +1043,7 @@ def writes_output_folder(command: Callable[P, R]) -> Callable[P, R]:
                 refuse_out_in_plan_dir(Path(out), Path(plan_dir), name)  # before any write
             if name in ("plan", "deploy", "simulate run"):
                 refuse_out_in_city_run(Path(out), name)
-            if name == "kpi":
-                refuse_out_with_other_report(Path(out), name)
+            refuse_out_with_other_report(Path(out), name)  # plan, deploy, kpi, ...
             lock = OutputLock(Path(out)).acquire()
         except (ValidationError, OSError) as exc:
             raise fail(exc, lang) from exc

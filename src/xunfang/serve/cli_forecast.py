@@ -55,12 +55,12 @@ from xunfang.serve.cli_forecast_segments import segments_cmd
 from xunfang.serve.forecast_report import (
     OPENCP_PROSPECTIVE_S_PER_DAY,
     OPENCP_SEPT2014,
-    VERDICT_ZH,
     area_text,
     fit_failure_text,
     left_out_notes,
     pai_gap_notes,
     text,
+    verdict_text,
     window_label_text,
     window_text,
     write_evaluation,
@@ -417,7 +417,7 @@ def _print_checks(run: EvaluationRun, lang: str = "en") -> None:
             + (
                 f"（t 检验 p={_figure(r.t_p, '{:.2g}')}，"
                 f"Wilcoxon p={_figure(r.wilcoxon_p, '{:.2g}')}："
-                f"{VERDICT_ZH.get(str(r.verdict), str(r.verdict))}）"
+                f"{verdict_text(str(r.verdict), lang)}）"
                 if zh
                 else f" (t p={_figure(r.t_p, '{:.2g}')}, "
                 f"Wilcoxon p={_figure(r.wilcoxon_p, '{:.2g}')}: {r.verdict})"

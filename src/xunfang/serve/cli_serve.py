@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from xunfang.errors import XunfangError
-from xunfang.serve._common import check_lang_option, err_console, fail
+from xunfang.serve._common import LangOpt, check_lang_option, err_console, fail
 from xunfang.serve.cli_city import (
     BoundaryNameOpt,
     BoundaryOpt,
@@ -43,7 +43,9 @@ app.add_typer(user_app, name="user")
 console = Console()
 
 
-def _settings(**overrides: Any) -> Any:
+def _settings(*, warn_lang: str = "en", **overrides: Any) -> Any:
+    """The service's settings (``XUNFANG_*`` overridden by ``overrides``); the warning of a
+    missing secret key in ``warn_lang``."""
     from pydantic import ValidationError as PydanticValidationError
 
     from xunfang.errors import ValidationError
@@ -57,8 +59,10 @@ def _settings(**overrides: Any) -> Any:
         # to start without one (ServeSettings.check)
         clean["secret_key"] = secrets.token_urlsafe(48)
         err_console.print(
-            "[yellow]warning:[/] XUNFANG_SECRET_KEY is not set: using a random key for this "
-            "process; users must log in again after a restart",
+            "[yellow]警告：[/]未设置 XUNFANG_SECRET_KEY：本进程使用随机密钥；重启后用户须重新登录"
+            if warn_lang == "zh"
+            else "[yellow]warning:[/] XUNFANG_SECRET_KEY is not set: using a random key for "
+            "this process; users must log in again after a restart",
             soft_wrap=True,
         )
     try:
@@ -183,6 +187,7 @@ def serve_cmd(
             database_url=database_url,
             timezone=timezone,
             lang=lang,
+            warn_lang=out_lang,
         )
         db = Database(settings.database_url)
         rev = prepare_database(db, migrate=migrate or migrate_only)
@@ -289,6 +294,7 @@ def user_add(
     database_url: Annotated[
         str | None, typer.Option(help="Database URL (XUNFANG_DATABASE_URL).")
     ] = None,
+    lang: LangOpt = "en",
 ) -> None:
     """Add a user (the password is hashed with Argon2; it is never stored or shown)."""
     from xunfang.errors import ValidationError
@@ -299,8 +305,10 @@ def user_add(
     from xunfang.store.db import Database
     from xunfang.store.models import utcnow
 
+    check_lang_option(lang)
+    zh = lang == "zh"
     try:
-        settings = _settings(database_url=database_url)
+        settings = _settings(database_url=database_url, warn_lang=lang)
         if not re.fullmatch(USERNAME_PATTERN, username):
             raise ValidationError(
                 f"user name {username!a}: use 1 to 64 of A-Z a-z 0-9 _ . - @ "
@@ -315,7 +323,11 @@ def user_add(
         if password_stdin:
             password = sys.stdin.readline().rstrip("\n")
         else:
-            password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+            password = typer.prompt(
+                "密码" if zh else "password",
+                hide_input=True,
+                confirmation_prompt="再次输入密码" if zh else True,
+            )
         hashed = hash_password(password)
         db = Database(settings.database_url)
         prepare_database(db)
@@ -340,8 +352,12 @@ def user_add(
             )
         db.dispose()
     except (XunfangError, OSError) as exc:
-        raise fail(exc) from exc
-    console.print(f"user {escape(username)} added with role {role_value}")
+        raise fail(exc, lang) from exc
+    console.print(
+        f"已添加用户 {escape(username)}，角色 {role_value}"
+        if zh
+        else f"user {escape(username)} added with role {role_value}"
+    )
 
 
 class _CliUsers:

@@ -16,7 +16,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from plotly.offline import get_plotlyjs
 
 from xunfang import __version__, strict_json
-from xunfang.analyse.evaluate import TOO_FEW_WINDOWS, EvaluationRun, wilcoxon_min_windows
+from xunfang.analyse.evaluate import EvaluationRun
 from xunfang.serve._common import LANGS, write_atomic
 
 OPENCP_SEPT2014: dict[str, dict[float, float]] = {
@@ -92,13 +92,15 @@ _TEXT: dict[str, dict[str, str]] = {
         "both tests below 0.05. <em>too few incidents to tell apart</em>: twice the noise "
         "that the windows' incident counts alone produce (binomial) exceeds 10 % of naive "
         "counts' hit rate, so a difference of that size could be noise. <em>too few windows "
-        "to test</em>: with fewer than 6 windows the Wilcoxon test cannot give p < 0.05 "
-        "whatever the hit rates (its smallest p is 2 / 2<sup>n</sup>: 0.125 for 4 windows), "
-        "so no verdict is given.",
+        "that differ to test</em>: the Wilcoxon test leaves out the windows where the two "
+        "hit rates are equal; with fewer than 6 windows that differ it cannot give "
+        "p < 0.05 whatever the hit rates (its smallest p is 2 / 2<sup>n</sup>: 0.125 for 4 "
+        "windows), so no verdict is given.",
         "zh": "每时段命中率之差的均值、其 95% t 置信区间、配对 t 检验和 Wilcoxon 符号秩检验"
         "（双侧）；<em>更好</em>/<em>更差</em>要求两项检验的 p 值都低于 0.05。"
         "<em>警情太少，无法区分</em>：仅由各时段警情数产生的噪声（二项分布）的两倍超过简单计数"
-        "命中率的 10%，这样大小的差异可能只是噪声。<em>时段太少，无法检验</em>：少于 6 个时段时，"
+        "命中率的 10%，这样大小的差异可能只是噪声。<em>命中率不同的时段太少，无法检验</em>："
+        "Wilcoxon 检验不计两种方法命中率相同的时段；命中率不同的时段少于 6 个时，"
         "无论命中率如何，Wilcoxon 检验都得不到 p < 0.05（其最小 p 值为 2 / 2<sup>n</sup>，"
         "4 个时段时为 0.125），因此不下结论。",
     },
@@ -153,6 +155,7 @@ _TEXT: dict[str, dict[str, str]] = {
     "timing": {"en": "fit + predict, s per window", "zh": "拟合+预测（每时段秒数）"},
     "coverage": {"en": "coverage", "zh": "覆盖率"},
     "windows": {"en": "windows", "zh": "时段数"},
+    "windows_differ": {"en": "windows that differ", "zh": "命中率不同的时段数"},
     "events_per_window": {"en": "incidents / window", "zh": "每时段警情数"},
     "t_p": {"en": "t-test p", "zh": "t 检验 p 值"},
     "wilcoxon_p": {"en": "Wilcoxon p", "zh": "Wilcoxon p 值"},
@@ -240,11 +243,39 @@ VERDICT_ZH = {
     "too few incidents to tell apart": "警情太少，无法区分",
     "no significant difference": "无显著差异",
     "the same in every window": "各时段完全相同",
-    TOO_FEW_WINDOWS.format(n=wilcoxon_min_windows(0.05), alpha=0.05): (
-        f"时段太少，无法检验（p < 0.05 至少需要 {wilcoxon_min_windows(0.05)} 个时段）"
-    ),
 }
-"""The paired tests' verdicts in Chinese."""
+"""The paired tests' fixed verdicts in Chinese (all of them: :func:`verdict_text`)."""
+
+_TOO_FEW_WINDOWS = re.compile(
+    r"too few windows that differ to test: (\d+) of (\d+) windows differ "
+    r"\(needs ≥ (\d+) for p < (.+)\)"
+)
+""":data:`xunfang.analyse.evaluate.TOO_FEW_WINDOWS` as filled in."""
+
+
+def verdict_text(verdict: str, lang: str = "en") -> str:
+    """A paired test's verdict (``paired.csv``) in ``lang``.
+
+    Examples
+    --------
+    >>> verdict_text(
+    ...     "too few windows that differ to test: 5 of 14 windows differ "
+    ...     "(needs ≥ 6 for p < 0.05)",
+    ...     "zh",
+    ... )
+    '命中率不同的时段太少，无法检验：14 个时段中 5 个不同（p < 0.05 至少需要 6 个）'
+    """
+    if lang != "zh":
+        return verdict
+    m = _TOO_FEW_WINDOWS.fullmatch(verdict)
+    if m:
+        differ, windows, n, alpha = m.groups()
+        return (
+            f"命中率不同的时段太少，无法检验：{windows} 个时段中 {differ} 个不同"
+            f"（p < {alpha} 至少需要 {n} 个）"
+        )
+    return VERDICT_ZH.get(verdict, verdict)
+
 
 METHOD_ZH = {
     "naive": "简单计数：按网格统计过去警情数",
@@ -573,8 +604,17 @@ def paired_table(paired: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
     p["coverage"] = [_pct(f) for f in p["fraction"]]
     p["diff_ci"] = [f"{r.mean_diff:+.3f} [{r.ci_lo:+.3f}, {r.ci_hi:+.3f}]" for r in p.itertuples()]
     if lang == "zh":
-        p["verdict"] = [VERDICT_ZH.get(v, v) for v in p["verdict"]]
-    keys = ["windows", "events_per_window", "t_p", "wilcoxon_p", "noise_se", "diff_ci", "verdict"]
+        p["verdict"] = [verdict_text(v, lang) for v in p["verdict"]]
+    keys = [
+        "windows",
+        "windows_differ",
+        "events_per_window",
+        "t_p",
+        "wilcoxon_p",
+        "noise_se",
+        "diff_ci",
+        "verdict",
+    ]
     p = p.set_index(["method", "coverage"])[keys]
     p.index = p.index.set_names([text("method", lang), text("coverage", lang)])
     return p.rename(columns={k: text(k, lang) for k in keys})

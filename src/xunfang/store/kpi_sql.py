@@ -29,8 +29,9 @@ call was dispatched to, or the unit it was reassigned to; a backup's acknowledge
 setting off does not acknowledge the call): the usual rule that a call is 签收'd when its
 first assigned unit acknowledges it, and setting off counts as acknowledging.
 
-* Alerts acted on: alerts created in the window that at least one unit acknowledged;
-  acknowledged within ``alert_ack_s`` of creation; escalated; made into calls.
+* Alerts acted on: alerts created in the window that at least one unit acknowledged or
+  that were made into a call; acknowledged (by a unit) within ``alert_ack_s`` of
+  creation; escalated; made into calls. An alert made into a call is not escalated.
 * Patrol person-times (巡逻人次): for patrol and booth units, crew x duty periods
   (in service, i.e. not ``out_of_service``) that overlap the window.
 * Police visibility (见警率): the share of on-duty unit time in the window that units
@@ -178,12 +179,15 @@ def call_steps(
 def alert_counts(
     session: Session, since: dt.datetime, until: dt.datetime, ack_standard_s: float
 ) -> dict[str, int]:
-    """Alerts created in the window: total, acted on (acknowledged by a unit),
-    acknowledged within the standard, escalated, made into calls."""
+    """Alerts created in the window: total, acted on (acknowledged by a unit or made
+    into a call), acknowledged by a unit within the standard, escalated, made into
+    calls."""
     d = _bounded(session)
     first = _ms(d, "a.created_at", "f.first_ack")
     sql = text(
-        "SELECT COUNT(*) AS n, COUNT(f.first_ack) AS acted, "
+        "SELECT COUNT(*) AS n, "
+        "SUM(CASE WHEN f.first_ack IS NOT NULL OR a.call_id IS NOT NULL THEN 1 ELSE 0 END) "
+        "AS acted, "
         f"SUM(CASE WHEN {first} <= :std THEN 1 ELSE 0 END) AS in_time, "
         "COUNT(a.escalated_at) AS escalated, COUNT(a.call_id) AS calls "
         "FROM alerts a LEFT JOIN (SELECT alert_id, MIN(acked_at) AS first_ack "

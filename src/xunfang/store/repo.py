@@ -196,8 +196,9 @@ def list_units(session: Session, statuses: Sequence[str] | None = None) -> Seque
 
 
 def unit_positions(session: Session, statuses: Sequence[str]) -> Sequence[Any]:
-    """Light rows (id, kind, name, status, call_id, lon, lat, speed_factor, mode, site_id) of the
-    units in ``statuses``, by id: what a recommendation needs, without building ORM objects."""
+    """Light rows (id, kind, name, status, call_id, lon, lat, speed_factor, mode, site_id,
+    home_lon, home_lat, return_eta_at) of the units in ``statuses``, by id: what a
+    recommendation needs, without building ORM objects."""
     return session.execute(
         select(
             Unit.id,
@@ -210,6 +211,9 @@ def unit_positions(session: Session, statuses: Sequence[str]) -> Sequence[Any]:
             Unit.speed_factor,
             Unit.mode,
             Unit.site_id,
+            Unit.home_lon,
+            Unit.home_lat,
+            Unit.return_eta_at,
         )
         .where(Unit.status.in_(list(statuses)))
         .order_by(Unit.id)
@@ -603,7 +607,8 @@ def ack_call(session: Session, call_id: int, at: dt.datetime) -> bool:
 
 
 def alerts_to_escalate(session: Session, now: dt.datetime) -> Sequence[Alert]:
-    """Expired alerts not yet escalated that some recipient has not acknowledged."""
+    """Expired alerts not yet escalated that some recipient has not acknowledged and
+    that have not been made into a call (a dispatcher acted on those already)."""
     pending = (
         select(AlertRecipient.alert_id)
         .where(AlertRecipient.alert_id == Alert.id, AlertRecipient.acked_at.is_(None))
@@ -611,7 +616,12 @@ def alerts_to_escalate(session: Session, now: dt.datetime) -> Sequence[Alert]:
     )
     return session.scalars(
         select(Alert)
-        .where(Alert.expires_at <= now, Alert.escalated_at.is_(None), pending)
+        .where(
+            Alert.expires_at <= now,
+            Alert.escalated_at.is_(None),
+            Alert.call_id.is_(None),
+            pending,
+        )
         .order_by(Alert.id)
     ).all()
 

@@ -36,6 +36,7 @@ from xunfang.analyse.forecast.select import (
 from xunfang.analyse.grid import Grid
 from xunfang.errors import ValidationError
 from xunfang.ingest.incidents import IncidentTable
+from xunfang.serve.forecast_report import verdict_text
 
 UTM = CRS.from_epsg(32616)
 TZ = "America/Chicago"
@@ -145,7 +146,10 @@ def test_paired_tests_on_hand_numbers() -> None:
     # 2 * noise = .031 < 10 % of the baseline's mean hit rate .5
     assert not t["few_incidents"]
     # Wilcoxon's smallest p with 5 windows is .0625 > .05: no test, not "no difference"
-    assert t["verdict"] == "too few windows to test (needs ≥ 6 for p < 0.05)"
+    assert t["verdict"] == (
+        "too few windows that differ to test: 5 of 5 windows differ (needs ≥ 6 for p < 0.05)"
+    )
+    assert (t["windows"], t["windows_differ"]) == (5, 5)
     # the same differences over windows of 100 incidents: 2 * sqrt(2.405 / 100) / 5 = .062 > .05
     few = paired_tests(rows.assign(n_events=100), "naive").iloc[0]
     assert few["few_incidents"] and few["verdict"] == t["verdict"]
@@ -166,8 +170,31 @@ def test_paired_tests_on_hand_numbers() -> None:
     # four windows: Wilcoxon's smallest p is 2 / 2**4 = .125
     four = paired_tests(rows[rows["window"] != "d4"], "naive").iloc[0]
     assert four["wilcoxon_p"] == pytest.approx(0.125)
-    assert four["verdict"] == "too few windows to test (needs ≥ 6 for p < 0.05)"
+    assert four["verdict"] == (
+        "too few windows that differ to test: 4 of 4 windows differ (needs ≥ 6 for p < 0.05)"
+    )
     assert [wilcoxon_min_windows(a) for a in (0.05, 0.01, 0.2)] == [6, 8, 4]
+    # the tester's case: 14 windows paired, the hit rates equal in 9 of them (windows with
+    # few incidents often tie): the Wilcoxon test drops the ties and 5 windows are left, so
+    # the verdict says so, beside windows = 14 (it said "too few windows (needs ≥ 6)")
+    ties = pd.DataFrame(
+        {
+            "method": ["m"] * 9 + ["naive"] * 9,
+            "window": [f"t{i}" for i in range(9)] * 2,
+            "fraction": 0.05,
+            "n_events": 400,
+            "hit_rate": [0.5] * 18,
+        }
+    )
+    fourteen = paired_tests(pd.concat([rows, ties], ignore_index=True), "naive").iloc[0]
+    assert (fourteen["windows"], fourteen["windows_differ"]) == (14, 5)
+    assert fourteen["verdict"] == (
+        "too few windows that differ to test: 5 of 14 windows differ (needs ≥ 6 for p < 0.05)"
+    )
+    assert verdict_text(fourteen["verdict"], "zh") == (
+        "命中率不同的时段太少，无法检验：14 个时段中 5 个不同（p < 0.05 至少需要 6 个）"
+    )
+    assert verdict_text("worse", "zh") == "更差" and verdict_text("worse") == "worse"
     same = paired_tests(rows.assign(hit_rate=b + b), "naive").iloc[0]
     assert same["mean_diff"] == 0 and same["t_p"] == 1 and same["wilcoxon_p"] == 1
     assert not same["few_incidents"] and same["verdict"] == "the same in every window"

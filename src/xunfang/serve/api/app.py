@@ -28,7 +28,7 @@ from typing import Any
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
@@ -187,8 +187,12 @@ def create_app(
             "Referrer-Policy": "no-referrer",
         }
 
-    console_html = (WEB_DIR / "index.html").read_text(encoding="utf-8")
-    console_html = console_html.replace('<html lang="zh">', f'<html lang="{settings.lang}">', 1)
+    def page_html(name: str) -> str:
+        """A page with ``<html lang>`` the default language (``settings.lang``)."""
+        html = (WEB_DIR / name).read_text(encoding="utf-8")
+        return html.replace('<html lang="zh">', f'<html lang="{settings.lang}">', 1)
+
+    console_html, field_html = page_html("index.html"), page_html("field.html")
 
     @app.get("/", include_in_schema=False)
     def console(request: Request) -> HTMLResponse:
@@ -196,9 +200,11 @@ def create_app(
         return HTMLResponse(console_html, headers=page_headers(request))
 
     @app.get("/field", include_in_schema=False)
-    def field_page(request: Request) -> FileResponse:
-        """The officer's page (phone or booth tablet), same content security policy."""
-        return FileResponse(WEB_DIR / "field.html", headers=page_headers(request))
+    def field_page(request: Request) -> HTMLResponse:
+        """The officer's page (phone or booth tablet), same content security policy; its
+        ``<html lang>`` is the default language too, like the console's (it followed the
+        browser's language: a tester's zh service showed officers an English page)."""
+        return HTMLResponse(field_html, headers=page_headers(request))
 
     return app
 

@@ -126,7 +126,9 @@ class KpiStandardsOut(BaseModel):
     feedback: StandardStats
     dispositions: dict[str, int]
     alerts: int
-    alerts_acted_on: int = Field(description="alerts acknowledged by at least one unit")
+    alerts_acted_on: int = Field(
+        description="alerts acknowledged by at least one unit or made into a call"
+    )
     alerts_acked_within_standard: int
     alerts_escalated: int
     alerts_made_calls: int

@@ -321,7 +321,10 @@ class RecommendationOut(BaseModel):
     kind: str
     name: str
     eta_s: float = Field(description="road travel time to the call, seconds")
-    lon: float
+    lon: float = Field(
+        description="the unit's position: last known, or for a unit returning to its post, "
+        "the node of its route home it was ranked from (by the time left to its post)"
+    )
     lat: float
     outside_own_sector: bool | None = Field(
         default=None,

@@ -566,6 +566,38 @@ class Service:
             for u, n in zip(rows, nodes, strict=True)
         ]
 
+    def _placed(self, rows: Sequence[Any], now: dt.datetime) -> list[CoreUnit]:
+        """The core units of :meth:`_core_units`, with each unit returning to its post
+        placed on its route home by the time it has left: its stored position is where
+        it was last seen (the scene, or its last position report), and with
+        ``return_eta_at - now`` seconds to go it is at the route's node that far from
+        its post, plus the seconds to reach that node
+        (:meth:`~xunfang.dispatch.recommend.TravelTimeOracle.on_route`). A tester saw a
+        unit six seconds from its post ranked from the scene: 196 s to a call next to
+        the post. Costs one cached reverse search per post and a walk along the route.
+        """
+        units = self._core_units(rows)
+        back = [
+            i
+            for i, r in enumerate(rows)
+            if r.status == "returning" and getattr(r, "return_eta_at", None) is not None
+        ]
+        if not back:
+            return units
+        homes = self.geo.nodes_of(
+            [rows[i].home_lon for i in back], [rows[i].home_lat for i in back]
+        ).tolist()
+        for i, home in zip(back, homes, strict=True):
+            r, u = rows[i], units[i]
+            foot = getattr(r, "mode", "car") == "foot"
+            oracle = self.geo.walk_oracle if foot else self.geo.oracle
+            left_s = (r.return_eta_at - now).total_seconds()
+            # the same factors as the return ETA (xunfang.serve.api.field._home_eta_s)
+            u.node, u.to_node_s = oracle.on_route(
+                u.node, int(home), left_s, 1.0 if foot else float(r.speed_factor)
+            )
+        return units
+
     def _rank(
         self,
         rows: Sequence[Any],
@@ -573,13 +605,15 @@ class Service:
         *,
         k: int,
         statuses: frozenset[UnitStatus],
+        now: dt.datetime,
         priority: int | None = None,
         respect_limits: bool = True,
     ) -> list[Recommendation]:
-        """Units ranked by travel time to ``node``: units on foot at walking speed."""
+        """Units ranked by travel time to ``node``: units on foot at walking speed, units
+        returning to their post from where they are on the way (:meth:`_placed`)."""
         foot = frozenset(u.id for u in rows if getattr(u, "mode", "car") == "foot")
         return rank_mixed(
-            self._core_units(rows),
+            self._placed(rows, now),
             foot,
             node,
             self.geo.oracle,
@@ -594,7 +628,7 @@ class Service:
         self, s: Session, node: int, k: int, priority: int | None = None
     ) -> S.RecommendOut:
         rows = repo.unit_positions(s, statuses=["available", "returning"])
-        recs = self._rank(rows, node, k=k, priority=priority, statuses=DISPATCHABLE)
+        recs = self._rank(rows, node, k=k, priority=priority, statuses=DISPATCHABLE, now=utcnow())
         by_id = {u.id: u for u in rows}
         lon, lat = self.geo.node_lonlat(node)
         outside: dict[str, bool | None] = {}
@@ -605,6 +639,7 @@ class Service:
                 own = site_name.get(by_id[r.unit_id].site_id)
                 has = own is not None and own in self.geo.sector_names
                 outside[r.unit_id] = (call_sector != own) if has else None
+        shown = [self._shown_at(by_id[r.unit_id], r.node) for r in recs]
         return S.RecommendOut(
             node=node,
             lon=lon,
@@ -615,13 +650,20 @@ class Service:
                     kind=by_id[r.unit_id].kind,
                     name=by_id[r.unit_id].name,
                     eta_s=r.eta_s,
-                    lon=by_id[r.unit_id].lon,
-                    lat=by_id[r.unit_id].lat,
+                    lon=at[0],
+                    lat=at[1],
                     outside_own_sector=outside.get(r.unit_id),
                 )
-                for r in recs
+                for r, at in zip(recs, shown, strict=True)
             ],
         )
+
+    def _shown_at(self, row: Any, node: int) -> tuple[float, float]:
+        """A recommended unit's position: the stored one, or for a unit returning to its
+        post, the node of its route it was ranked from (:meth:`_placed`)."""
+        if row.status == "returning" and getattr(row, "return_eta_at", None) is not None:
+            return self.geo.node_lonlat(node)
+        return float(row.lon), float(row.lat)
 
     # ------------------------------------------------------------------ lifecycle
     def dispatch(self, call_id: int, unit_id: str, ctx: Ctx) -> S.CallOut:
@@ -952,6 +994,7 @@ class Service:
                 loc.node,
                 k=max(len(rows), 1),
                 statuses=ON_DUTY,
+                now=ctx.now,
                 respect_limits=False,  # "who is near", whatever their own beat
             )
             reporter = ctx.principal.unit_id if ctx.principal.role is Role.OFFICER else None

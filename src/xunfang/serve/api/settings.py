@@ -62,8 +62,8 @@ class ServeSettings(BaseSettings):
     env: Literal["development", "production"] = "development"
     tile_url: str = ""
     lang: Literal["zh", "en"] = "zh"
-    """Default language of the console (``xunfang serve --lang``); each browser's own
-    choice (the language button) wins over it."""
+    """Default language of the console and the officer's page ``/field`` (``xunfang serve
+    --lang``); each browser's own choice (the language button) wins over it."""
     area: str = ""
     plan_dir: Path | None = None
     data_dir: Path = Path("data")

@@ -37,10 +37,12 @@
       login_throttled_address: "Too many failed logins from this address: try again in {s} s", no_unit: "No unit assigned", clear_call: "Clear with result",
     },
   };
-  const browserLang = (navigator.language || "zh").toLowerCase().startsWith("zh") ? "zh" : "en";
+  // the service's default language (xunfang serve --lang, in <html lang>), as the console;
+  // the officer's own choice (the language button) wins over it
+  const serverLang = document.documentElement.lang === "en" ? "en" : "zh";
   const state = {
     token: sessionStorage.getItem("xf_field_token") || "",
-    lang: localStorage.getItem("xf_field_lang") || browserLang,
+    lang: localStorage.getItem("xf_field_lang") || serverLang,
     me: null, meta: null, alerts: new Map(), dispositions: [], ws: null, wsRetry: 1000,
     posTimer: null, audio: null,
   };
