@@ -4,6 +4,8 @@ of scores across days, and one selection per type group."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -80,6 +82,13 @@ def test_the_reason_reads_the_table_in_english_and_in_chinese() -> None:
         "sepp 已跳过：第一个验证时段用时 3.20 秒，6 个时段加最终拟合约需 75 秒，超过预算 60 秒"
     )
     assert note_text(skipped) == skipped and note_text("other note", "zh") == "other note"
+    preferred = dataclasses.replace(sel, preferred="naive:period_days=365")
+    assert preferred.reason().startswith(
+        "naive:period_days=365: mean validation score 0.251 over 6 windows with incidents, "
+        "within one standard error (0.012) of the best, kde:bandwidth_m=150 (0.260), and "
+        "the preferred setting; "
+    )
+    assert "之内，且为优先方法；" in preferred.reason("zh")
 
 
 # ----------------------------------------------------------------------------- 1-SE rule
@@ -119,6 +128,21 @@ def test_one_se_rule_takes_the_best_when_the_simpler_is_clearly_worse() -> None:
 
 
 # ----------------------------------------------------------------------------- paired test
+def test_a_preferred_candidate_is_chosen_only_within_one_se_of_the_best() -> None:
+    scores = np.array(
+        [
+            [0.33, 0.32, 0.31, 0.30],  # simplest, mean .315, within (see above)
+            [0.31, 0.35, 0.29, 0.33],  # best, mean .32
+            [0.20, 0.22, 0.18, 0.20],  # mean .20: best - this = .12 each window, se 0
+        ]
+    )
+    assert one_se_choice(scores, prefer=1).chosen == 1  # within: taken over the simplest
+    assert one_se_choice(scores, prefer=0).chosen == 0
+    # not within one SE: the rule as without a preference (the simplest within)
+    assert one_se_choice(scores, prefer=2).chosen == 0
+    assert one_se_choice(scores, prefer=None).chosen == 0
+
+
 def test_paired_tests_on_hand_numbers() -> None:
     w = [f"d{i}" for i in range(5)]
     a = [0.5, 0.6, 0.55, 0.7, 0.65]
@@ -293,6 +317,16 @@ def test_auto_is_a_registered_method_and_chooses_by_the_rule() -> None:
     alone = make_forecaster(sel.chosen, grid).fit_events(auto.events_).predict(window)
     np.testing.assert_array_equal(fc.risk, alone.risk)
     assert sel.chosen in sel.reason()
+    # the default preference (gbm) is not among CANDS: the plain rule, nothing preferred
+    assert auto.prefer == "gbm" and sel.preferred == "" and "gbm" not in CANDS
+    assert make_forecaster("auto:prefer=none", grid).get_params()["prefer"] is None
+    # preferring the best candidate: it is chosen (it is always within one SE of itself)
+    best = sel.best
+    pref = auto.with_params(prefer=best)
+    pref.fit(table.subset((table.frame["occurred_at"] < window.start).to_numpy()))
+    pref.predict(window)
+    assert pref.selection_.chosen == best and pref.selection_.preferred == best
+    assert "prefer=" + best in pref.describe()
     # sparse data: windows are added until they hold 100 incidents (about 7 a day here)
     more = auto.with_params(min_validation_events=100)
     more.fit(table.subset((table.frame["occurred_at"] < window.start).to_numpy()))
