@@ -71,3 +71,27 @@ def test_a_command_without_data_says_where_it_looked(
         f"looked in the data directory {tmp_path}/data (the default: ./data of the current "
         f"folder, as XUNFANG_DATA_DIR is not set), which does not exist; {SET_IT}"
     ) in text
+
+
+def test_the_hint_in_chinese(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from xunfang.serve._common import data_dir_hint_text
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("XUNFANG_DATA_DIR", raising=False)
+    assert data_dir_hint_text(data_dir_hint(Path("data"), "shanghai-osm")) == (
+        f"已在数据目录 {tmp_path}/data（默认值：当前文件夹下的 ./data，因为未设置 "
+        "XUNFANG_DATA_DIR）中查找，该目录不存在；请将 XUNFANG_DATA_DIR（或 --data-dir）设为包含 "
+        "shanghai-osm/ 的文件夹（如 `make demo` 的做法：仓库旁的 "
+        "XUNFANG_DATA_DIR=../shared/data），或用 `xunfang data fetch shanghai-osm` 下载（可下载的"
+        "城市见 `xunfang data fetch --help`）"
+    )
+    (tmp_path / "mine").mkdir()
+    assert data_dir_hint_text(data_dir_hint(tmp_path / "mine")).startswith(
+        f"已在数据目录 {tmp_path}/mine（来自 --data-dir）中查找；请将 XUNFANG_DATA_DIR（或 "
+        "--data-dir）设为存放城市文件夹的目录（如"
+    )
+    assert data_dir_hint_text("something else") == "something else"
+    # through the CLI, in Chinese from end to end
+    result = CliRunner().invoke(app, ["areas", "district", "--lang", "zh"])
+    text = "".join(result.output.split())
+    assert result.exit_code == 2 and "已在数据目录" in text and "looked in" not in text

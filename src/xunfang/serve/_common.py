@@ -426,12 +426,9 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "--start 必须是日期，如 2015-06-01，实际为 {0}",
         ),
         (
-            r"--types (.+): not type groups; use some of (.+)",
-            "--types {0}：不是类别组；请从 {1} 中选择",
-        ),
-        (
-            r"--types (.+): no such incidents in the data; groups present: (.+)",
-            "--types {0}：数据中没有这些类别的警情；已有的类别组：{1}",
+            r"--types (.+) match no type group (.+), type \(e\.g\. (.+)\) or subtype "
+            r"\(e\.g\. (.+)\) of the data",
+            "--types {0} 与数据中的类别组 {1}、类别（如 {2}）和细类（如 {3}）均不匹配",
         ),
         (
             r"unknown forecast method (.+) in (.+); methods: (.+)",
@@ -760,7 +757,7 @@ def fail(exc: BaseException, lang: str = "en", *, ingest_options: bool = False) 
     message = error_text(str(exc), lang) if ingest_options else reason_text(str(exc), lang)
     hint = _missing_data_hint(exc)
     if hint and hint not in message:
-        message = f"{message}; {hint}"
+        message = f"{message}；{data_dir_hint_text(hint)}" if lang == "zh" else f"{message}; {hint}"
     err_console.print(f"[bold red]{head}[/]{escape(message)}", soft_wrap=True)
     return typer.Exit(code=2)
 
@@ -810,6 +807,38 @@ def reason_text(message: str, lang: str = "en") -> str:
     rule for an error printed by :func:`fail` and for a district's failure reason that a
     city run (plan, deploy, simulate) shows in its terminal summary and reports."""
     return error_text(ingest_first(message), lang)
+
+
+_DATA_DIR_HINT = re.compile(
+    r"looked in the data directory (.+) \((.+?)\)(, which does not exist)?; set "
+    r"XUNFANG_DATA_DIR \(or --data-dir\) to the folder that holds (.+) \(as `make demo` "
+    r"does: XUNFANG_DATA_DIR=\.\./shared/data beside the repository\), or download it with "
+    r"`xunfang data fetch (.+)` \(for the cities `xunfang data fetch --help` lists\)",
+    re.DOTALL,
+)
+_DATA_DIR_SOURCE_ZH = {
+    "from XUNFANG_DATA_DIR": "来自 XUNFANG_DATA_DIR",
+    "from --data-dir": "来自 --data-dir",
+    "the default: ./data of the current folder, as XUNFANG_DATA_DIR is not set": (
+        "默认值：当前文件夹下的 ./data，因为未设置 XUNFANG_DATA_DIR"
+    ),
+}
+
+
+def data_dir_hint_text(hint: str) -> str:
+    """:func:`xunfang.config.data_dir_hint` in Chinese (unchanged if it does not match:
+    a hint reworded there and not here is shown in English rather than lost)."""
+    m = _DATA_DIR_HINT.fullmatch(hint)
+    if m is None:
+        return hint
+    where, source, missing, folder, city = m.groups()
+    holds = "存放城市文件夹的目录" if folder == "your city's folder" else f"包含 {folder} 的文件夹"
+    return (
+        f"已在数据目录 {where}（{_DATA_DIR_SOURCE_ZH.get(source, source)}）中查找"
+        f"{'，该目录不存在' if missing else ''}；请将 XUNFANG_DATA_DIR（或 --data-dir）设为"
+        f"{holds}（如 `make demo` 的做法：仓库旁的 XUNFANG_DATA_DIR=../shared/data），"
+        f"或用 `xunfang data fetch {city}` 下载（可下载的城市见 `xunfang data fetch --help`）"
+    )
 
 
 def _missing_data_hint(exc: BaseException) -> str:
