@@ -184,9 +184,10 @@ def test_bad_sites_and_types_are_refused(loop_plan, data_dir: Path) -> None:  # 
     # row 3: the file's line (the header is line 1)
     with pytest.raises(DataFileError, match=r"swapped\.csv, row 3: site 'swapped'.*swapped"):
         make_booth_plan(PlanConfig(**base, fixed_sites=swapped), Settings(data_dir=data_dir))
-    with pytest.raises(ValidationError, match=r"--types \['bogus'\]: not type groups; use some"):
+    with pytest.raises(ValidationError, match=r"--types \['bogus'\] match no type group \["):
         make_booth_plan(PlanConfig(**base, types=("bogus",)), Settings(data_dir=data_dir))
-    with pytest.raises(ValidationError, match=r"no such incidents in the data; groups present"):
+    # a group of the taxonomy with no incident in the file is refused alike
+    with pytest.raises(ValidationError, match=r"--types \['Service'\] match no type group"):
         make_booth_plan(PlanConfig(**base, types=("Service",)), Settings(data_dir=data_dir))
 
 

@@ -128,7 +128,8 @@ def test_plan_too_few_incidents_in_chinese(data_dir: Path, tmp_path: Path) -> No
         env={"XUNFANG_DATA_DIR": str(data_dir), "COLUMNS": "300"},
     )
     assert r.exit_code == 2
-    assert "错误：--types ['violent']：数据中没有这些类别的警情；已有的类别组：" in r.output
+    assert "错误：--types ['violent'] 与数据中的类别组 ['disorder', 'other'," in r.output
+    assert "、类别（如 ['交通', '其他', '刑事'," in r.output and "）均不匹配" in r.output
 
 
 def test_forecast_groups_named_in_chinese() -> None:

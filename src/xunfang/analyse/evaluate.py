@@ -65,6 +65,7 @@ from xunfang.ingest.incidents import (
     read_ingested_tables,
 )
 from xunfang.ingest.profiles import FrameName
+from xunfang.ingest.taxonomy import type_mask, unknown_types_message
 
 FRACTIONS = (0.01, 0.02, 0.05, 0.10, 0.20)
 PAIRED_COLUMNS = (
@@ -902,33 +903,20 @@ def load_incidents(
 
 
 def select_types(table: IncidentTable, types: Sequence[str]) -> IncidentTable:
-    """Keep the incidents of the given type groups or types (see
-    :attr:`EvaluationSpec.types`).
+    """Keep the incidents of the given type groups, types or subtypes (see
+    :attr:`EvaluationSpec.types` and :func:`xunfang.ingest.taxonomy.type_mask`).
 
     Raises
     ------
     ValidationError
-        If a value matches neither a type group nor a type of the data.
+        If a value matches no type group, type or subtype of the data (naming them).
     """
     if not types:
         return table
     f = table.frame
-    groups = set(f["type_group"].astype(str).unique())
-    kinds = {str(t).upper(): str(t) for t in f["type"].astype(str).unique()}
-    keep = np.zeros(len(f), dtype=bool)
-    unknown = []
-    for t in types:
-        if t in groups:
-            keep |= (f["type_group"] == t).to_numpy(dtype=bool)
-        elif t.upper() in kinds:
-            keep |= (f["type"].astype(str).str.upper() == t.upper()).to_numpy(dtype=bool)
-        else:
-            unknown.append(t)
+    keep, unknown = type_mask(f, list(types))
     if unknown:
-        raise ValidationError(
-            f"--types {unknown} match no type group {sorted(groups)} and no type of the data "
-            f"(e.g. {sorted(kinds.values())[:8]})"
-        )
+        raise ValidationError(unknown_types_message(f, unknown))
     return table.subset(keep)
 
 

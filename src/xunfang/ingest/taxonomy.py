@@ -206,3 +206,71 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
     return Taxonomy(
         groups=groups, labels=labels, schemes=schemes, source=source, code_families=families
     )
+
+
+def type_mask(
+    frame: pd.DataFrame, wanted: list[str] | tuple[str, ...], taxonomy: Taxonomy | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """Rows of an incident frame whose type group, type or subtype is one of ``wanted``.
+
+    Each value is matched, case-insensitively and in this order, against the type-group
+    keys (``service``), their display names in every language (``求助服务``, ``service /
+    help``), then the ``type`` values of the data (``BURGLARY``, ``求助``) and its
+    ``subtype`` values (``走失求助``): the first kind that matches a row is used for that
+    value, and the rows of all values are kept (a union). A value that matches no row
+    (a group absent from the data included) is returned as unknown.
+
+    Parameters
+    ----------
+    frame
+        An incident frame with ``type_group``, ``type`` and ``subtype`` columns (``subtype``
+        may be missing).
+    wanted
+        The values given by the user (``--types``).
+    taxonomy
+        The type-group table (default: :func:`load_taxonomy`).
+
+    Returns
+    -------
+    mask, unknown
+        Boolean array of ``len(frame)``; the values that matched no row, in the order
+        given (the caller raises, naming what exists).
+    """
+    tax = taxonomy or load_taxonomy()
+    by_name: dict[str, str] = {g.lower(): g for g in tax.groups}
+    for names in tax.labels.values():
+        for g, label in names.items():
+            by_name.setdefault(label.strip().lower(), g)
+    group = frame["type_group"].astype(str).to_numpy()
+    columns = [
+        frame[c].astype(str).str.strip().str.lower().to_numpy()
+        for c in ("type", "subtype")
+        if c in frame.columns
+    ]
+    mask = np.zeros(len(frame), dtype=bool)
+    unknown: list[str] = []
+    for value in wanted:
+        key = str(value).strip().lower()
+        hits = ([group == by_name[key]] if key in by_name else []) + [c == key for c in columns]
+        for hit in hits:
+            if hit.any():
+                mask |= hit
+                break
+        else:
+            unknown.append(str(value))
+    return mask, unknown
+
+
+def unknown_types_message(frame: pd.DataFrame, unknown: list[str]) -> str:
+    """The error text for ``--types`` values that match no row (see :func:`type_mask`):
+    names the groups present and a few types and subtypes of the data."""
+
+    def few(col: str) -> list[str]:
+        if col not in frame.columns:
+            return []
+        return sorted(frame[col].dropna().astype(str).unique())[:8]
+
+    return (
+        f"--types {unknown} match no type group {few('type_group')}, type (e.g. "
+        f"{few('type')}) or subtype (e.g. {few('subtype')}) of the data"
+    )

@@ -57,7 +57,7 @@ from xunfang.ingest.network import STITCH_HIGHWAY, RoadNetwork
 from xunfang.ingest.notes import Note
 from xunfang.ingest.road_network import FAR_FROM_ROAD_M
 from xunfang.ingest.sites import read_sites, site_position
-from xunfang.ingest.taxonomy import load_taxonomy
+from xunfang.ingest.taxonomy import type_mask, unknown_types_message
 from xunfang.plan.decisions import DecisionConfig, PlanDecisions, decide_for_plan
 from xunfang.plan.mclp import mclp
 from xunfang.plan.pmedian import p_median
@@ -119,7 +119,8 @@ class PlanConfig:
     profile
         Ingest profile of the incident files; default the city's profile or mapping.
     types
-        Type groups that make the demand (default all).
+        Type groups, types or subtypes of the data that make the demand (default all;
+        matched by :func:`xunfang.ingest.taxonomy.type_mask`).
     fixed_sites
         Site file (CSV, Excel, vector points) of existing sites kept open; default the
         city's police stations in or within ``station_buffer_m`` of the area.
@@ -401,20 +402,9 @@ def make_booth_plan(
     n_outside = int((~inside).sum())
     n_other_types = 0
     if config.types and len(table):
-        wanted = {t.strip().lower() for t in config.types}
-        present = set(table.frame["type_group"].unique())
-        known = set(load_taxonomy().groups)
-        unknown = wanted - known
+        of_type, unknown = type_mask(table.frame, list(config.types))
         if unknown:
-            raise ValidationError(
-                f"--types {sorted(unknown)}: not type groups; use some of {sorted(known)}"
-            )
-        if not wanted & present:
-            raise ValidationError(
-                f"--types {sorted(wanted)}: no such incidents in the data; groups present: "
-                f"{sorted(present)}"
-            )
-        of_type = table.frame["type_group"].isin(wanted).to_numpy()
+            raise ValidationError(unknown_types_message(table.frame, unknown))
         n_other_types = int((inside & ~of_type).sum())
         inside &= of_type
     incidents = table.subset(inside)

@@ -204,7 +204,10 @@ def plan_cmd(
     ] = "wgs84",
     types: Annotated[
         str | None,
-        typer.Option(help="Comma-separated type groups that make the demand (default: all)."),
+        typer.Option(
+            help="Comma-separated type groups (property, service, 侵财, 求助服务 ...), types "
+            "(BURGLARY, 求助 ...) or subtypes (走失求助 ...) that make the demand (default: all)."
+        ),
     ] = None,
     cell_m: Annotated[float, typer.Option(help="Grid cell, metres.")] = 150.0,
     fixed_sites: Annotated[

@@ -470,8 +470,8 @@ def evaluate_cmd(
     types: Annotated[
         str | None,
         typer.Option(
-            help="Comma-separated type groups (property, violent, ...) or types "
-            "(BURGLARY, THEFT, ...); default all."
+            help="Comma-separated type groups (property, violent, 侵财 ...), types "
+            "(BURGLARY, THEFT, 求助 ...) or subtypes (走失求助 ...); default all."
         ),
     ] = None,
     area: AreaOpt = None,
@@ -572,7 +572,8 @@ def predict_cmd(
     types: Annotated[
         str | None,
         typer.Option(
-            help="Comma-separated type groups or types, each forecast on its own; default "
+            help="Comma-separated type groups, types or subtypes, each forecast on its own; "
+            "default "
             "all types together and each type group of the data."
         ),
     ] = None,

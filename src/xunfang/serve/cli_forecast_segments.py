@@ -197,7 +197,8 @@ def segments_cmd(
         ),
     ] = None,
     types: Annotated[
-        str | None, typer.Option(help="Comma-separated type groups or types; default all.")
+        str | None,
+        typer.Option(help="Comma-separated type groups, types or subtypes; default all."),
     ] = None,
     methods: Annotated[
         str,
