@@ -400,6 +400,7 @@ def make_booth_plan(
         area.polygon, table.frame["x_m"].to_numpy(), table.frame["y_m"].to_numpy()
     )
     n_outside = int((~inside).sum())
+    in_area = inside.copy()  # where, whatever the type: the frame hint's test
     n_other_types = 0
     if config.types and len(table):
         of_type, unknown = type_mask(table.frame, list(config.types))
@@ -413,14 +414,14 @@ def make_booth_plan(
             raise ValidationError(
                 f"no incidents inside {area.name}: check the area and the files (a district "
                 "without history: --demand road_length or --demand-points FILE)"
-                + frame_hint(table, inside, area.polygon, area.name)
+                + frame_hint(table, in_area, area.polygon, area.name)
             )
         if len(incidents) < MIN_INCIDENTS:
             raise ValidationError(
                 f"only {len(incidents)} incidents inside {area.name} (of the chosen types): too "
                 f"few to site booths on (at least {MIN_INCIDENTS}); widen --types or the period, "
                 "or plan on road length (--demand road_length)"
-                + frame_hint(table, inside, area.polygon, area.name)
+                + frame_hint(table, in_area, area.polygon, area.name)
             )
     lap("ingest")
 
