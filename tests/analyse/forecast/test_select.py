@@ -82,13 +82,30 @@ def test_the_reason_reads_the_table_in_english_and_in_chinese() -> None:
         "sepp 已跳过：第一个验证时段用时 3.20 秒，6 个时段加最终拟合约需 75 秒，超过预算 60 秒"
     )
     assert note_text(skipped) == skipped and note_text("other note", "zh") == "other note"
-    preferred = dataclasses.replace(sel, preferred="naive:period_days=365")
-    assert preferred.reason().startswith(
-        "naive:period_days=365: mean validation score 0.251 over 6 windows with incidents, "
-        "within one standard error (0.012) of the best, kde:bandwidth_m=150 (0.260), and "
-        "the preferred setting; "
+    # the simplest within one SE (naive) is not the preferred gbm, chosen for scoring higher
+    table3 = pd.DataFrame(
+        {
+            "candidate": ["naive:period_days=365", "kde:bandwidth_m=150", "gbm"],
+            "windows": [6, 6, 6],
+            "score_mean": [0.2512, 0.2601, 0.2544],
+            "se_diff": [0.0123, 0.0, 0.0150],
+            "within_1se": [True, True, True],
+        }
     )
-    assert "之内，且为优先方法；" in preferred.reason("zh")
+    preferred = Selection(
+        "2015-04-25", "gbm", table3["candidate"][1], table3, pd.DataFrame(), [], preferred="gbm"
+    )
+    assert preferred.reason() == (
+        "gbm: mean validation score 0.254 over 6 windows with incidents, within one standard "
+        "error (0.015) of the best, kde:bandwidth_m=150 (0.260), and the preferred setting, "
+        "scoring no lower than the simpler naive:period_days=365 (0.251, the choice without a "
+        "preference)"
+    )
+    assert preferred.reason("zh") == (
+        "gbm：在 6 个有警情的验证时段上平均得分 0.254，与最佳方法 kde:bandwidth_m=150（0.260）"
+        "相差在一个标准误（0.015）之内，且为优先方法，得分不低于更简单的 naive:period_days=365"
+        "（0.251，若无优先方法则选它）"
+    )
 
 
 # ----------------------------------------------------------------------------- 1-SE rule
@@ -141,6 +158,14 @@ def test_a_preferred_candidate_is_chosen_only_within_one_se_of_the_best() -> Non
     # not within one SE: the rule as without a preference (the simplest within)
     assert one_se_choice(scores, prefer=2).chosen == 0
     assert one_se_choice(scores, prefer=None).chosen == 0
+    # within one SE by its own wide spread but scoring lower than the simplest: not taken
+    noisy = np.vstack([scores, [0.40, 0.10, 0.45, 0.15]])  # mean .275 < .315
+    choice = one_se_choice(noisy, prefer=3)
+    # differences to the best (row 1): -.09 .25 -.16 .18, mean .045, sd .2004, se .1002
+    assert choice.diff[3] == pytest.approx(0.045) and choice.se[3] == pytest.approx(
+        0.1002, abs=1e-4
+    )
+    assert choice.within[3] and choice.chosen == 0
 
 
 def test_paired_tests_on_hand_numbers() -> None:

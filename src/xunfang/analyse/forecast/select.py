@@ -334,8 +334,9 @@ def one_se_choice(scores: np.ndarray, prefer: int | None = None) -> OneSEChoice:
         validation window ``j``; NaN where a window has no score (e.g. no incident):
         such windows are left out for every candidate.
     prefer
-        Index of a candidate chosen whenever it is within one standard error of the best
-        (as if it were the simplest), ``None``: none.
+        Index of a candidate chosen instead of the simplest within one standard error of
+        the best when it is itself within one standard error and its mean score is at
+        least the simplest's; ``None``: none.
 
     Raises
     ------
@@ -359,7 +360,14 @@ def one_se_choice(scores: np.ndarray, prefer: int | None = None) -> OneSEChoice:
     # with one window there is no spread: only the best (and exact ties) qualify
     within = diff <= np.where(np.isfinite(se), se, 0.0) + 1e-12
     chosen = int(np.flatnonzero(within)[0])
-    if prefer is not None and 0 <= prefer < len(s) and within[prefer]:
+    # the preferred candidate replaces the simplest within one SE only where it does not
+    # score lower than it: a noisy candidate is not let in by its own wide spread
+    if (
+        prefer is not None
+        and 0 <= prefer < len(s)
+        and within[prefer]
+        and mean[prefer] >= mean[chosen] - 1e-12
+    ):
         chosen = prefer
     return OneSEChoice(chosen, best, mean, diff, se, within, n)
 
@@ -444,14 +452,26 @@ class Selection:
             text += "（最佳）" if zh else " (the best)"
         else:
             b = t.loc[self.best]
-            why = self.chosen == self.preferred
+            within = t["within_1se"].astype(bool) if "within_1se" in t else t.index == self.chosen
+            plain = str(t.index[within][0]) if within.any() else self.chosen
+            if self.chosen == self.preferred and plain != self.chosen:
+                p = t.loc[plain]
+                why_zh = (
+                    f"为优先方法，得分不低于更简单的 {plain}（{p['score_mean']:.3f}，"
+                    "若无优先方法则选它）"
+                )
+                why_en = (
+                    f"the preferred setting, scoring no lower than the simpler {plain} "
+                    f"({p['score_mean']:.3f}, the choice without a preference)"
+                )
+            else:
+                why_zh, why_en = "更简单", "simpler"
             text += (
                 f"，与最佳方法 {self.best}（{b['score_mean']:.3f}）相差在一个标准误"
-                f"（{c['se_diff']:.3f}）之内，且" + ("为优先方法" if why else "更简单")
+                f"（{c['se_diff']:.3f}）之内，且{why_zh}"
                 if zh
                 else f", within one standard error ({c['se_diff']:.3f}) of the best, "
-                f"{self.best} ({b['score_mean']:.3f}), and "
-                + ("the preferred setting" if why else "simpler")
+                f"{self.best} ({b['score_mean']:.3f}), and {why_en}"
             )
         if not self.reselected:
             text += (
@@ -751,11 +771,11 @@ class AutoSelect(Forecaster):
         EM starts from its previous fit) are refitted on the latest history for every
         window. ``1`` refits every window.
     prefer
-        Spec of a candidate chosen whenever its validation score is within one standard
-        error of the best (the one-standard-error rule with this candidate counted as
-        the simplest; default :data:`PREFER`, ``gbm``); ``None``, or a spec not among
-        the candidates (or one skipped for the budget): the simplest within one standard
-        error.
+        Spec of a candidate chosen instead of the simplest within one standard error of
+        the best when it is itself within one standard error and its mean validation
+        score is at least the simplest's (:func:`one_se_choice`; default :data:`PREFER`,
+        ``gbm``); ``None``, or a spec not among the candidates (or one skipped for the
+        budget): the simplest within one standard error.
     seed
         Seed passed to each candidate.
 
