@@ -111,12 +111,17 @@ _TEXT: dict[str, dict[str, str]] = {
         "candidate whose mean validation score (mean hit rate at 1, 5 and 20 %) is within one "
         "standard error of the best (Hastie, Tibshirani &amp; Friedman, ESL 7.10; standard "
         "error of the paired per-window differences). Candidates are listed simplest first. "
-        "All validation scores: <code>selection.csv</code>, <code>selection_scores.csv</code>, "
-        "<code>selection.json</code>.",
+        "The preferred candidate (<code>gbm</code> by default; <code>auto:prefer=none</code>: "
+        "none) replaces that choice when it is itself within one standard error and its mean "
+        "score is no lower: on days never chosen on, the learned forecaster was the more "
+        "accurate. All validation scores: <code>selection.csv</code>, "
+        "<code>selection_scores.csv</code>, <code>selection.json</code>.",
         "zh": "每个测试时段的方法及其参数，都由该时段之前各时段上的滚动起点验证选出（从不使用该"
         "时段本身）：选取平均验证得分（1%、5% 和 20% 覆盖率下的平均命中率）与最佳者相差不超过"
         "一个标准误的最简单候选（Hastie、Tibshirani 与 Friedman，ESL 7.10；标准误取自逐时段"
-        "配对差值）。候选按由简到繁排列。全部验证得分见 <code>selection.csv</code>、"
+        "配对差值）。候选按由简到繁排列。若优先候选（默认 <code>gbm</code>；<code>auto:prefer=none"
+        "</code> 表示不设优先）本身也在一个标准误之内且平均得分不低于该候选，则改选优先候选："
+        "在未参与选择的日期上，学习型预测更准确。全部验证得分见 <code>selection.csv</code>、"
         "<code>selection_scores.csv</code>、<code>selection.json</code>。",
     },
     "h_pai_pei": {"en": "PAI and PEI", "zh": "PAI 与 PEI"},

@@ -58,11 +58,16 @@ _TEXT: dict[str, dict[str, str]] = {
         "window, each forecast from the incidents before it (score: mean hit rate at 1, 5 and "
         "20 % of the area); the simplest candidate within one standard error of the best was "
         "chosen (Hastie, Tibshirani &amp; Friedman, ESL 7.10; standard error of the paired "
-        "per-window differences). Candidates are listed simplest first.",
+        "per-window differences). Candidates are listed simplest first. The preferred candidate "
+        "(<code>gbm</code> by default; <code>auto:prefer=none</code>: none) replaces that "
+        "choice when it is itself within one standard error and its mean score is no lower: "
+        "on days never chosen on, the learned forecaster was the more accurate.",
         "zh": "每个候选方法都在预测时段之前的同类时段上计分，每个时段只用其之前的警情预测（得分："
         "1%、5% 和 20% 面积下的平均命中率）；选取与最佳者相差不超过一个标准误的最简单候选"
         "（Hastie、Tibshirani 与 Friedman，ESL 7.10；标准误取自逐时段配对差值）。"
-        "候选按由简到繁排列。",
+        "候选按由简到繁排列。若优先候选（默认 <code>gbm</code>；<code>auto:prefer=none</code> "
+        "表示不设优先）本身也在一个标准误之内且平均得分不低于该候选，则改选优先候选：在未参与"
+        "选择的日期上，学习型预测更准确。",
     },
     "h_maps": {"en": "Maps", "zh": "地图"},
     "p_maps": {

@@ -4,8 +4,6 @@ of scores across days, and one selection per type group."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pandas as pd
 import pytest
