@@ -357,3 +357,52 @@ def test_frame_hint_counts_the_incidents_just_outside() -> None:
     # half outside is not "most": no hint
     two = np.array([True, True, False, False])
     assert frame_hint(table, two, square, "东片") == ""
+
+
+def test_frame_check_finds_the_frame_that_puts_the_incidents_inside() -> None:
+    """SYNTHETIC: 60 incidents spread over a 400 m square in central Shanghai, written by a
+    Baidu map (BD-09) and read as GCJ-02 (a tester's file): the offset of about 700 m puts
+    them beside the square; read as BD-09 all 60 are inside. The same incidents read in
+    their own frame, or the square moved to Chicago (no GCJ-02 offset there), give no
+    finding."""
+    import numpy as np
+    import pandas as pd
+    import shapely
+    from pyproj import CRS, Transformer
+
+    from xunfang.ingest.coords import gcj02_to_bd09, gcj02_to_wgs84
+    from xunfang.ingest.incidents import IncidentTable
+    from xunfang.plan.booth_plan import frame_check
+
+    def table(lon: np.ndarray, lat: np.ndarray, crs: CRS) -> IncidentTable:
+        x, y = Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(lon, lat)
+        frame = pd.DataFrame({"lon": lon, "lat": lat, "x_m": x, "y_m": y})
+        return IncidentTable(frame, crs, "Asia/Shanghai")
+
+    utm = CRS.from_epsg(32651)
+    rng = np.random.default_rng(0)
+    g_lon = 121.47 + rng.uniform(-0.0015, 0.0015, 60)  # GCJ-02, within about 150 m
+    g_lat = 31.23 + rng.uniform(-0.0015, 0.0015, 60)
+    true = table(*gcj02_to_wgs84(g_lon, g_lat), utm)
+    cx, cy = true.xy.mean(axis=0)
+    square = shapely.box(cx - 200, cy - 200, cx + 200, cy + 200)
+    assert shapely.contains_xy(square, true.xy[:, 0], true.xy[:, 1]).all()
+    # the file's values are BD-09; read as GCJ-02
+    misread = table(*gcj02_to_wgs84(*gcj02_to_bd09(g_lon, g_lat)), utm)
+    n_in = int(shapely.contains_xy(square, misread.xy[:, 0], misread.xy[:, 1]).sum())
+    assert n_in == 0
+    assert frame_check(misread, n_in, square, "gcj02") == {
+        "read_frame": "gcj02",
+        "n_read": 60,
+        "inside": 0,
+        "frame": "bd09",
+        "inside_other": 60,
+    }
+    assert frame_check(true, 60, square, "gcj02") is None  # read right: nothing to say
+    # Chicago: the same square and points moved there, no offset to find
+    chicago = CRS.from_epsg(32616)
+    c_lon, c_lat = -87.63 + (g_lon - 121.47), 41.88 + (g_lat - 31.23)
+    there = table(c_lon, c_lat, chicago)
+    cx, cy = there.xy.mean(axis=0)
+    box = shapely.box(cx - 200, cy - 200, cx + 200, cy + 200)
+    assert frame_check(there, 60, box, "wgs84") is None

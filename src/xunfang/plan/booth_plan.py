@@ -47,6 +47,7 @@ from xunfang.config import Settings
 from xunfang.errors import DataFileError, ValidationError
 from xunfang.ingest.areas import StudyArea
 from xunfang.ingest.city import City, default_city
+from xunfang.ingest.coords import FRAMES, outside_china, to_output_frame, to_wgs84
 from xunfang.ingest.incidents import (
     IncidentTable,
     IngestReport,
@@ -297,6 +298,10 @@ class BoothPlan:
     """Which of the city's stations were used and which left out as too far from the area."""
     candidates_note: str | None = None
     """Candidate sites of the user's file left out as outside the study area."""
+    frame_check: dict[str, Any] | None = None
+    """When another coordinate frame would put clearly more of the incidents inside the
+    area than the frame they were read in (:func:`frame_check`): its figures; else
+    ``None``."""
     cpu_s: dict[str, float] = field(default_factory=dict)
     """CPU seconds of this process (all its threads) per step, the keys of ``timings_s``
     (wall seconds): on a shared machine the CPU time is what a step costs."""
@@ -401,6 +406,12 @@ def make_booth_plan(
     )
     n_outside = int((~inside).sum())
     in_area = inside.copy()  # where, whatever the type: the frame hint's test
+    read_frames = {str(f.get("frame")) for f in report.files} if report is not None else set()
+    frame_checked = (
+        frame_check(table, int(in_area.sum()), area.polygon, read_frames.pop())
+        if len(read_frames) == 1
+        else None
+    )
     n_other_types = 0
     if config.types and len(table):
         of_type, unknown = type_mask(table.frame, list(config.types))
@@ -653,6 +664,7 @@ def make_booth_plan(
         decisions=decisions,
         stations_note=stations_note,
         candidates_note=candidates_note,
+        frame_check=frame_checked,
     )
 
 
@@ -821,6 +833,80 @@ def frame_hint(
         f"within 1 km of it: if the area is right, check --frame (the frame of the incident "
         f"coordinates: wgs84, gcj02 or bd09)"
     )
+
+
+FRAME_CHECK_RATIO = 1.5
+"""How many times the incidents inside the area another frame must give, against the frame
+they were read in, before :func:`frame_check` reports it."""
+FRAME_CHECK_MIN = 20
+"""And by at least this many incidents (a few points moved across the boundary by the
+offset of a correct frame are not a frame mix-up)."""
+
+
+def frame_check(
+    table: IncidentTable, n_inside: int, polygon: BaseGeometry, read_frame: str
+) -> dict[str, Any] | None:
+    """Whether the incidents would fall inside the area far more often in another frame.
+
+    The offsets between WGS-84, GCJ-02 and BD-09 are 300-700 m in China: incidents read in
+    the wrong frame land beside their streets, and a district's plan silently loses those
+    across its boundary. Each incident's coordinates as the file gave them (its WGS-84
+    position converted back to ``read_frame``) are read again as each other frame, and the
+    incidents inside the area counted. Only for an area in China (elsewhere GCJ-02 is
+    WGS-84; a file read as BD-09 outside China is not checked).
+
+    Parameters
+    ----------
+    table
+        The incidents read: ``lon``/``lat`` WGS-84 degrees, ``x_m``/``y_m`` in the area's
+        CRS.
+    n_inside
+        How many of them lie inside the area as read.
+    polygon
+        The area in the table's CRS.
+    read_frame
+        The frame the incident file was read in (``wgs84``, ``gcj02``, ``bd09``).
+
+    Returns
+    -------
+    dict or None
+        ``read_frame``, ``n_read``, ``inside`` (as read), ``frame`` (the other frame that
+        puts the most inside) and ``inside_other``, when that is at least
+        :data:`FRAME_CHECK_RATIO` times ``inside`` and :data:`FRAME_CHECK_MIN` more; else
+        ``None``.
+    """
+    if len(table) == 0 or read_frame not in FRAMES or "lon" not in table.frame:
+        return None
+    lon = table.frame["lon"].to_numpy(dtype=np.float64)
+    lat = table.frame["lat"].to_numpy(dtype=np.float64)
+    centre = shapely.centroid(polygon)
+    to_lonlat = Transformer.from_crs(table.crs, WGS84, always_xy=True)
+    c_lon, c_lat = to_lonlat.transform(centre.x, centre.y)
+    if bool(outside_china(c_lon, c_lat)):
+        return None
+    raw_lon, raw_lat = to_output_frame(lon, lat, read_frame)
+    to_xy = Transformer.from_crs(WGS84, table.crs, always_xy=True)
+    shapely.prepare(polygon)
+    best: tuple[int, str] = (n_inside, read_frame)
+    for other in FRAMES:
+        if other == read_frame:
+            continue
+        x, y = to_xy.transform(*to_wgs84(raw_lon, raw_lat, other))
+        n = int(np.count_nonzero(shapely.contains_xy(polygon, x, y)))
+        if n > best[0]:
+            best = (n, other)
+    n_other, other = best
+    if other == read_frame or n_other < max(
+        FRAME_CHECK_RATIO * n_inside, n_inside + FRAME_CHECK_MIN
+    ):
+        return None
+    return {
+        "read_frame": read_frame,
+        "n_read": len(table),
+        "inside": n_inside,
+        "frame": other,
+        "inside_other": n_other,
+    }
 
 
 def _empty_incidents(crs: CRS, timezone: str) -> IncidentTable:
@@ -1170,6 +1256,22 @@ def plan_warnings(plan: BoothPlan, lang: str = "en") -> list[str]:
             "around the clock (24 h), its booths only during their shifts (a simulation's "
             '"stations only" serves none of its calls, and night calls wait for the morning '
             "shift); give the stations with --stations, or check station_buffer_m"
+        )
+    fc = plan.frame_check
+    if fc is not None:
+        out.append(
+            f"按 {fc['read_frame']} 坐标系读取的 {fc['n_read']:,} 起警情中只有 {fc['inside']:,} 起"
+            f"位于 {plan.area.name} 内，若按 {fc['frame']} 读取则有 {fc['inside_other']:,} 起："
+            f"警情坐标很可能是 {fc['frame']}：请在映射文件的 [[layout.coords]] 中写明 "
+            f'frame = "{fc["frame"]}"，或用 `xunfang ingest 文件 --frame {fc["frame"]} --out '
+            "文件夹` 导入后以 --incidents 文件夹 重新运行（--frame 也作用于边界和站点文件）"
+            if lang == "zh"
+            else f"of the {fc['n_read']:,} incidents read in frame {fc['read_frame']}, only "
+            f"{fc['inside']:,} fall inside {plan.area.name}; read as {fc['frame']}, "
+            f"{fc['inside_other']:,} would: the incident coordinates are likely {fc['frame']}; "
+            f'state frame = "{fc["frame"]}" in the mapping file\'s [[layout.coords]], or ingest '
+            f"them with `xunfang ingest FILE --frame {fc['frame']} --out DIR` and run again with "
+            "--incidents DIR (--frame also applies to the boundary and site files)"
         )
     return out + network_warnings(plan, lang)
 

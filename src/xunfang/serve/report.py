@@ -637,6 +637,7 @@ def plan_summary(plan: BoothPlan) -> dict[str, Any]:
         "incidents_outside_area": plan.n_outside_area,
         "types": list(plan.config.types) or "all",
         "incidents_of_other_types": plan.n_other_types,
+        "frame_check": plan.frame_check,
         "fixed_sites_merged": plan.n_fixed_merged,
         "stations_note": plan.stations_note,
         "candidates_note": plan.candidates_note,
