@@ -196,3 +196,20 @@ def test_a_bad_start_date_is_a_clear_error() -> None:
     for bad in ("2015-13-01", "abc"):
         with pytest.raises(XValidationError, match="--start must be a date like 2015-06-01"):
             rolling_windows(bad, 2, "night", "America/Chicago")
+
+
+def test_incidents_in_the_area_are_those_in_its_cells() -> None:
+    """An L-shaped area of three 100 m cells in a 2 x 2 grid (the top-right cell not in it):
+    by hand, the points at (50, 50), (150, 50) and (50, 150) are in, (150, 150) is in the
+    rectangle but not the area, (250, 50) is outside the rectangle."""
+    import shapely
+
+    from xunfang.analyse.evaluate import _n_in_area
+
+    ell = shapely.Polygon([(0, 0), (200, 0), (200, 100), (100, 100), (100, 200), (0, 200)])
+    grid = Grid.from_polygon(ell.buffer(-1), 100.0, UTM)
+    assert grid.n_active == 3
+    t = "2024-01-01 10:00"
+    pts = [(50, 50), (150, 50), (50, 150), (150, 150), (250, 50)]
+    table = _table([(x, y, t, "BURGLARY") for x, y in pts])
+    assert _n_in_area(table, grid) == 3

@@ -849,6 +849,9 @@ class EvaluationRun:
         Incidents read (after ingest).
     n_selected
         Incidents kept by the type filter.
+    n_in_area
+        Of those, the incidents inside the area's cells (those a hit rate can count;
+        ``-1`` when not known).
     ingest_report
         The ingest report (``None`` for a parquet input).
     data_span
@@ -869,6 +872,7 @@ class EvaluationRun:
     seconds: float
     context_note: str = ""
     """What ``gbm``'s context held (type mix, place layers, layers left out), or ``""``."""
+    n_in_area: int = -1
 
 
 def load_incidents(
@@ -900,6 +904,14 @@ def load_incidents(
         raise ValidationError("no ingest profile: give --profile, --mapping or a city file")
     table, _rejected, report = ingest(paths, profile, crs=crs, frame=frame)
     return table, report
+
+
+def _n_in_area(table: IncidentTable, grid: Grid) -> int:
+    """Incidents of ``table`` in an active cell of ``grid``."""
+    cells = grid.cell_of(table.xy)
+    inside = cells >= 0
+    inside[inside] = grid.mask.ravel()[cells[inside]]
+    return int(inside.sum())
 
 
 def select_types(table: IncidentTable, types: Sequence[str]) -> IncidentTable:
@@ -1155,6 +1167,7 @@ def run_evaluation(
         area_km2=grid.n_active * grid.cell_area_km2,
         n_input=len(table),
         n_selected=len(selected),
+        n_in_area=_n_in_area(selected, grid),
         ingest_report=report,
         data_span=(local.min(), local.max()),
         seconds=time.perf_counter() - t_start,

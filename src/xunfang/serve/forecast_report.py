@@ -54,11 +54,12 @@ _TEXT: dict[str, dict[str, str]] = {
     "all_types": {"en": "all types", "zh": "全部类别"},
     "lead": {
         "en": "{types} · {area} ({km2:.1f} km², {cells:,} cells of {cell_m:g} m, {crs}) · "
-        "{n} {window} windows {first} – {last} · {selected:,} incidents selected of "
-        "{input:,} · xunfang {version} · {generated}",
+        "{n} {window} windows {first} – {last} · {in_area}{selected:,} incidents of these "
+        "types of {input:,} read (the whole input, all dates) · xunfang {version} · "
+        "{generated}",
         "zh": "{types} · {area}（{km2:.1f} 平方公里，{cells:,} 个 {cell_m:g} 米网格，{crs}）· "
-        "{n} 个{window}时段 {first} – {last} · 选中警情 {selected:,} 起（共 {input:,} 起）· "
-        "xunfang {version} · {generated}",
+        "{n} 个{window}时段 {first} – {last} · {in_area}所选类别警情 {selected:,} 起（读入 "
+        "{input:,} 起，全部输入、全部日期）· xunfang {version} · {generated}",
     },
     "command": {"en": "Command", "zh": "命令"},
     "h_reference": {
@@ -762,6 +763,13 @@ def render_html(
         last=windows[-1] if windows else "",
         selected=run.n_selected,
         input=run.n_input,
+        in_area=(
+            ""
+            if run.n_in_area < 0
+            else f"区域内 {run.n_in_area:,} 起 / "
+            if lang == "zh"
+            else f"{run.n_in_area:,} inside the area of "
+        ),
         version=__version__,
         generated=generated,
     )
@@ -824,6 +832,7 @@ def run_summary(run: EvaluationRun, command: str = "") -> dict[str, Any]:
         "methods": run.evaluation.settings.get("methods"),
         "n_input": run.n_input,
         "n_selected": run.n_selected,
+        "n_in_area": run.n_in_area,
         "n_outside_area": {str(k): v for k, v in run.evaluation.n_outside.items()},
         "n_date_only_left_out": run.evaluation.n_date_only,
         "not_evaluated": dict(run.evaluation.not_evaluated),
