@@ -49,7 +49,11 @@ def test_only_files_missing_in_the_data_directory_get_it(
     tail = " (for the cities `xunfang data fetch --help` lists)"
     assert missing_data_hint(missing).endswith(f"fetch chicago`{tail}")  # the file's city
     portland = tmp_path / "data" / "portland" / "calls.csv"
-    assert missing_data_hint(portland).endswith(f"fetch portland`{tail}")
+    # no fetcher knows portland/: the hint names the folder and offers no fetch
+    assert missing_data_hint(portland).endswith(
+        "holds portland/ (as `make demo` does: "
+        "XUNFANG_DATA_DIR=../shared/data beside the repository)"
+    )
     assert missing_data_hint(tmp_path / "data" / "chicago" / "incidents" / "*.csv*") != ""
     assert missing_data_hint(tmp_path / "my_export.csv") == ""  # the user's own path
     missing.parent.mkdir(parents=True)
@@ -78,11 +82,11 @@ def test_the_hint_in_chinese(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("XUNFANG_DATA_DIR", raising=False)
-    assert data_dir_hint_text(data_dir_hint(Path("data"), "shanghai-osm")) == (
+    assert data_dir_hint_text(data_dir_hint(Path("data"), "chicago")) == (
         f"已在数据目录 {tmp_path}/data（默认值：当前文件夹下的 ./data，因为未设置 "
         "XUNFANG_DATA_DIR）中查找，该目录不存在；请将 XUNFANG_DATA_DIR（或 --data-dir）设为包含 "
-        "shanghai-osm/ 的文件夹（如 `make demo` 的做法：仓库旁的 "
-        "XUNFANG_DATA_DIR=../shared/data），或用 `xunfang data fetch shanghai-osm` 下载（可下载的"
+        "chicago/ 的文件夹（如 `make demo` 的做法：仓库旁的 "
+        "XUNFANG_DATA_DIR=../shared/data），或用 `xunfang data fetch chicago` 下载（可下载的"
         "城市见 `xunfang data fetch --help`）"
     )
     (tmp_path / "mine").mkdir()
@@ -95,3 +99,23 @@ def test_the_hint_in_chinese(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     result = CliRunner().invoke(app, ["areas", "district", "--lang", "zh"])
     text = "".join(result.output.split())
     assert result.exit_code == 2 and "已在数据目录" in text and "looked in" not in text
+
+
+def test_no_fetch_is_offered_for_a_folder_no_fetcher_knows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """shanghai-osm/ is an OSM extract with no registered source: `xunfang data fetch
+    shanghai-osm` fails, so the hint must not suggest it (found by a new-user test)."""
+    from xunfang.serve._common import data_dir_hint_text
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("XUNFANG_DATA_DIR", raising=False)
+    hint = data_dir_hint(Path("data"), "shanghai-osm")
+    assert hint.endswith(
+        "set XUNFANG_DATA_DIR (or --data-dir) to the folder that holds shanghai-osm/ (as "
+        "`make demo` does: XUNFANG_DATA_DIR=../shared/data beside the repository)"
+    )
+    assert data_dir_hint_text(hint).endswith(
+        "设为包含 shanghai-osm/ 的文件夹（如 `make demo` 的做法：仓库旁的 "
+        "XUNFANG_DATA_DIR=../shared/data）"
+    )

@@ -90,12 +90,18 @@ def data_dir_hint(data_dir: Path, city: str | None = None) -> str:
         source = "from --data-dir"
     missing = "" if data_dir.is_dir() else ", which does not exist"
     folder = f"{city}/" if city else "your city's folder"
+    from xunfang.ingest.sources import CITIES  # only on this error's path
+
+    fetch = (
+        f", or download it with `xunfang data fetch {city or 'CITY'}` (for the cities "
+        "`xunfang data fetch --help` lists)"
+        if city is None or city in CITIES
+        else ""  # a folder no fetcher knows (e.g. an OSM extract): the hint does not offer one
+    )
     return (
         f"looked in the data directory {data_dir.absolute()} ({source}){missing}; set "
         f"XUNFANG_DATA_DIR (or --data-dir) to the folder that holds {folder} (as `make "
-        f"demo` does: XUNFANG_DATA_DIR=../shared/data beside the repository), or download "
-        f"it with `xunfang data fetch {city or 'CITY'}` (for the cities `xunfang data fetch "
-        f"--help` lists)"
+        f"demo` does: XUNFANG_DATA_DIR=../shared/data beside the repository){fetch}"
     )
 
 

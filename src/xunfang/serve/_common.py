@@ -812,8 +812,8 @@ def reason_text(message: str, lang: str = "en") -> str:
 _DATA_DIR_HINT = re.compile(
     r"looked in the data directory (.+) \((.+?)\)(, which does not exist)?; set "
     r"XUNFANG_DATA_DIR \(or --data-dir\) to the folder that holds (.+) \(as `make demo` "
-    r"does: XUNFANG_DATA_DIR=\.\./shared/data beside the repository\), or download it with "
-    r"`xunfang data fetch (.+)` \(for the cities `xunfang data fetch --help` lists\)",
+    r"does: XUNFANG_DATA_DIR=\.\./shared/data beside the repository\)(?:, or download it with "
+    r"`xunfang data fetch (.+)` \(for the cities `xunfang data fetch --help` lists\))?",
     re.DOTALL,
 )
 _DATA_DIR_SOURCE_ZH = {
@@ -836,8 +836,12 @@ def data_dir_hint_text(hint: str) -> str:
     return (
         f"已在数据目录 {where}（{_DATA_DIR_SOURCE_ZH.get(source, source)}）中查找"
         f"{'，该目录不存在' if missing else ''}；请将 XUNFANG_DATA_DIR（或 --data-dir）设为"
-        f"{holds}（如 `make demo` 的做法：仓库旁的 XUNFANG_DATA_DIR=../shared/data），"
-        f"或用 `xunfang data fetch {city}` 下载（可下载的城市见 `xunfang data fetch --help`）"
+        f"{holds}（如 `make demo` 的做法：仓库旁的 XUNFANG_DATA_DIR=../shared/data）"
+        + (
+            f"，或用 `xunfang data fetch {city}` 下载（可下载的城市见 `xunfang data fetch --help`）"
+            if city
+            else ""
+        )
     )
 
 
