@@ -432,3 +432,17 @@ def test_a_second_name_of_the_same_field_is_named_as_not_read(tmp_path: Path) ->
         "two_arrivals.csv: 未读取的列：到场时间：与已读取的 到达时间 是同一字段"
         "（请重命名或删除不要的一列，或在 --mapping 文件中指定）"
     ) in report.notes_zh
+
+
+def test_an_empty_type_is_counted_among_the_unmapped(tmp_path: Path) -> None:
+    # SYNTHETIC: two rows with the category left empty (kept as 'other', and said so)
+    path = tmp_path / "110.csv"
+    rows = [
+        "J1,2024-03-01 01:00:00,扒窃,121.481,31.231",
+        "J2,2024-03-01 02:00:00,,121.482,31.232",
+        "J3,2024-03-01 03:00:00, ,121.483,31.233",
+    ]
+    path.write_bytes("\n".join(["接警单编号,报警时间,报警类别,经度,纬度", *rows]).encode("gbk"))
+    table, _, report = ingest([path], "cn110")
+    assert table.frame["type_group"].tolist() == ["property", "other", "other"]
+    assert report.unmapped_types == {"(empty/空)": 2}

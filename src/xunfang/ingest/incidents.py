@@ -185,6 +185,8 @@ FIELD_COUNT_FIELD = "(field count)"
 """The ``field`` of a ``field_count`` rejection: the row as a whole, not one column."""
 ENCODING_FIELD = "(encoding)"
 """The ``field`` of an ``undecodable`` rejection: the row's bytes, not one column."""
+EMPTY_TYPE = "(empty/空)"
+"""How an empty type field is named among the unmapped types of the ingest report."""
 OUTSIDE_SHARE = 0.5
 """When more than this share of the located rows fall outside the study area, a note names
 the frames the area and the incidents were read in (a frame mix-up is the usual cause)."""
@@ -1224,7 +1226,11 @@ def ingest(
         part["_beyond"] = beyond
         part["_swap"] = swap_text
         part["_unmapped"] = unmapped.to_numpy()
-        part["_raw_type"] = raw[layout.type].to_numpy()
+        # an empty type is counted among the unmapped (value_counts would drop a NaN)
+        raw_type = raw[layout.type].astype("string").str.strip()
+        part["_raw_type"] = raw_type.mask(raw_type.isna() | (raw_type == ""), EMPTY_TYPE).to_numpy(
+            dtype=object
+        )
         part["_file"] = len(parts)
         spec = layout.coords[0]
         metas.append(
