@@ -272,7 +272,7 @@ def write_prediction(
     env = Environment(
         loader=PackageLoader("xunfang.serve", "templates"), autoescape=select_autoescape(["html"])
     )
-    from xunfang.serve.forecast_report import area_text, window_text
+    from xunfang.serve.forecast_report import area_text, context_note_text, window_text
 
     window = window_text(run.spec.window, lang)
     lookback = run.spec.lookback_days
@@ -300,6 +300,7 @@ def write_prediction(
             last=summary["data_span"][1],
             within=text("on_within", lang, days=int(lookback)) if lookback else "",
         ),
+        context_note=context_note_text(run.context_note, lang) if run.context_note else "",
         group_label={g.group: group_text(g.group, lang) for g in run.groups},
         why={
             g.group: (

@@ -352,6 +352,8 @@ def test_evaluate_and_predict_in_chinese(tmp_path: Path) -> None:
     assert "个有警情的验证时段上平均得分" in r.output and "validation score" not in r.output
     html = (tmp_path / "a" / "report.html").read_text(encoding="utf-8")
     assert "个有警情的验证时段上平均得分" in html and "windows with incidents" not in html
+    # what gbm's context held, in Chinese in the report too (it stayed English there)
+    assert "gbm 背景特征：" in html and "gbm context" not in html
     bad = runner.invoke(app, [*pred[:3], "--lookback-days", "-3", "--lang", "zh"])
     assert bad.exit_code == 2
     assert "错误：--lookback-days 必须为 0（全部历史）或更大，实际为 -3.0" in bad.output
