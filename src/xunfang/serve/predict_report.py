@@ -89,6 +89,35 @@ _TEXT: dict[str, dict[str, str]] = {
 keep their English column names."""
 
 
+_SELECTION_COLUMNS = {
+    "candidate": {"en": "candidate", "zh": "候选方法"},
+    "complexity": {"en": "complexity order (0 = simplest)", "zh": "复杂度序号（0 = 最简单）"},
+    "windows": {"en": "windows", "zh": "验证时段数"},
+    "score_mean": {"en": "mean validation score", "zh": "平均验证得分"},
+    "diff_to_best": {"en": "below the best", "zh": "低于最佳"},
+    "se_diff": {"en": "standard error", "zh": "标准误"},
+    "within_1se": {"en": "within 1 SE", "zh": "在 1 个标准误内"},
+    "chosen": {"en": "chosen", "zh": "选中"},
+}
+
+
+def selection_table(table: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
+    """A selection's candidate table as the report shows it: headers in ``lang`` (``hr_f``
+    as "hit rate f %"), yes/no in words; the CSV and JSON keep the column names."""
+    out = table.drop(columns="family", errors="ignore").copy()
+    zh = lang == "zh"
+    for col in ("within_1se", "chosen"):
+        if col in out:
+            yes, no = ("是", "否") if zh else ("yes", "no")
+            out[col] = [yes if bool(v) else no for v in out[col]]
+    names = {c: v["zh" if zh else "en"] for c, v in _SELECTION_COLUMNS.items()}
+    for c in out.columns:
+        if c.startswith("hr_"):
+            pct = f"{100 * float(c[3:]):g} %"
+            names[c] = f"命中率 {pct}" if zh else f"hit rate {pct}"
+    return out.rename(columns=names)
+
+
 def text(key: str, lang: str = "en", **kw: Any) -> str:
     """The report's text ``key`` in ``lang`` with ``kw`` filled in.
 
@@ -316,7 +345,7 @@ def write_prediction(
         summary=summary,
         figs=figs,
         selections={
-            g.group: g.selection.table.drop(columns="family").to_html(
+            g.group: selection_table(g.selection.table, lang).to_html(
                 index=False, border=0, classes="t", float_format=lambda v: f"{v:.3f}"
             )
             for g in run.groups

@@ -354,6 +354,9 @@ def test_evaluate_and_predict_in_chinese(tmp_path: Path) -> None:
     assert "个有警情的验证时段上平均得分" in html and "windows with incidents" not in html
     # what gbm's context held, in Chinese in the report too (it stayed English there)
     assert "gbm 背景特征：" in html and "gbm context" not in html
+    # the candidates' table with Chinese headers (the CSV keeps the column names)
+    assert "<th>平均验证得分</th>" in html and "<th>在 1 个标准误内</th>" in html
+    assert "<th>命中率 1 %</th>" in html and "score_mean" not in html
     bad = runner.invoke(app, [*pred[:3], "--lookback-days", "-3", "--lang", "zh"])
     assert bad.exit_code == 2
     assert "错误：--lookback-days 必须为 0（全部历史）或更大，实际为 -3.0" in bad.output
