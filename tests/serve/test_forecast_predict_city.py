@@ -69,3 +69,27 @@ def test_predict_takes_roads_and_stations_for_the_place_layers(
     run = _predict([*files, *more], tmp_path / "full", data_dir, {})
     assert run["area"] == "boundary:西片"
     assert PLACE in run["context"]
+
+
+def test_evaluate_takes_roads_and_stations_too(data_dir: Path, tmp_path: Path) -> None:
+    """``forecast evaluate`` had no --roads/--stations (a new-user test): gbm was evaluated
+    without the place layers that ``predict`` gives it."""
+    if not (data_dir / OSM).is_file():
+        pytest.skip("no Shanghai extract")
+    out = tmp_path / "ev"
+    args = [
+        "forecast", "evaluate",
+        "--incidents", str(EXAMPLE / "incidents_110_synthetic.csv"),
+        "--mapping", str(EXAMPLE / "mapping_110.toml"),
+        "--boundary", str(EXAMPLE / "boundary_gcj02.geojson"), "--boundary-name", "西片",
+        "--frame", "gcj02", "--windows", "2", "--methods", "naive,gbm",
+        "--no-offset-sensitivity",
+        "--roads", str(data_dir / OSM), "--stations", str(EXAMPLE / "stations_gcj02.csv"),
+        "--out", str(out), "--data-dir", str(data_dir),
+    ]  # fmt: skip
+    res = CliRunner().invoke(
+        app, args, env={"COLUMNS": "200", "XUNFANG_CACHE_DIR": str(tmp_path / "cache")}
+    )
+    assert res.exit_code == 0, res.output
+    run = json.loads((out / "run.json").read_text("utf-8"))
+    assert PLACE in run["context"]

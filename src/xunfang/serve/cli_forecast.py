@@ -509,6 +509,8 @@ def evaluate_cmd(
     boundary_name: BoundaryNameOpt = None,
     boundary_name_field: BoundaryNameFieldOpt = None,
     frame: FrameOpt = None,
+    roads: RoadsOpt = None,
+    stations: StationsOpt = None,
     data_dir: DataDir = None,
     lang: LangOpt = "en",
 ) -> None:
@@ -543,6 +545,8 @@ def evaluate_cmd(
             frame=frame,
             data_dir=data_dir,
             place=place,
+            roads=roads,
+            stations=stations,
         )
         busy = "正在评估" if zh else "evaluating"
         with _out.status(busy) as status:

@@ -833,6 +833,7 @@ def run_summary(run: EvaluationRun, command: str = "") -> dict[str, Any]:
         "n_input": run.n_input,
         "n_selected": run.n_selected,
         "n_in_area": run.n_in_area,
+        "context": run.context_note,
         "n_outside_area": {str(k): v for k, v in run.evaluation.n_outside.items()},
         "n_date_only_left_out": run.evaluation.n_date_only,
         "not_evaluated": dict(run.evaluation.not_evaluated),
