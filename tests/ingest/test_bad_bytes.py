@@ -164,3 +164,7 @@ def test_zh_rejected_csv_names_the_unread_fields_in_chinese(tmp_path: Path) -> N
         assert res.exit_code == 0, res.output
         rej = pd.read_csv(tmp_path / lang / "rejected.csv", dtype=str, keep_default_na=False)
         assert rej.sort_values("source_row")["field"].tolist() == want
+        # the terminal's example line too (it said 字段 '(field count)' under zh)
+        example = " ".join(res.output.split())
+        assert ("字段 '（编码）'" if lang == "zh" else "field '(encoding)'") in example
+        assert ("(field count)" in example) == (lang == "en")

@@ -94,7 +94,11 @@ def print_ingest_report(report: IngestReport, lang: str = "en") -> None:
     for note in report.notes_zh if lang == "zh" else report.notes:
         console.print("  " + escape(note))
     for rows in report.examples.values():
-        example = {**rows[0], "expected": expected_text(str(rows[0]["expected"]), lang)}
+        example = {
+            **rows[0],
+            "field": column_text(str(rows[0]["field"]), lang),  # "(field count)" in Chinese
+            "expected": expected_text(str(rows[0]["expected"]), lang),
+        }
         console.print("  " + escape(text("example", lang, **example)))
     for row in report.unmapped_examples:
         example = {**row, "expected": expected_text(str(row["expected"]), lang)}
