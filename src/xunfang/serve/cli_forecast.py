@@ -592,7 +592,12 @@ def predict_cmd(
         float, typer.Option(help="History used before the window, days (0 = all).")
     ] = 365.0,
     method: Annotated[
-        str, typer.Option(help="Method spec; auto chooses per group by validation.")
+        str,
+        typer.Option(
+            "--method",
+            "--methods",  # as `forecast evaluate` spells it (one spec here)
+            help="Method spec; auto chooses per group by validation.",
+        ),
     ] = "auto",
     budget_s: BudgetOpt = AUTO_BUDGET_S,
     place: PlaceOpt = None,

@@ -189,7 +189,15 @@ def test_predict_writes_the_forecast_and_reads_nothing_from_the_window(
 def test_predict_gives_gbm_the_type_mix_of_the_incident_table(tmp_path: Path) -> None:
     src = _csv(tmp_path / "crimes.csv")
     out = tmp_path / "gbm"
-    args = ["predict", "--incidents", str(src), "--types", "BURGLARY", "--method", "gbm"]
+    args = [
+        "predict",
+        "--incidents",
+        str(src),
+        "--types",
+        "BURGLARY",
+        "--methods",
+        "gbm",
+    ]  # evaluate's spelling
     args += ["--start", "2014-07-29", "--lookback-days", "0", "--out", str(out)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
