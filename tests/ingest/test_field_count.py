@@ -140,7 +140,7 @@ def test_cli_counts_the_rows_in_rejected_csv_and_the_summary(tmp_path: Path) -> 
     )
     assert result.exit_code == 0, result.output
     assert "拒绝：字段数与表头不一致（该行未读取）" in result.output
-    assert "a.csv 第 3 行，字段 '(field count)'：'13'；应为 12 个字段，与表头相同" in result.output
+    assert "a.csv 第 3 行，字段 '（字段数）'：'13'；应为 12 个字段，与表头相同" in result.output
     rej = pd.read_csv(out / "rejected.csv", encoding="utf-8-sig", dtype=str)
     assert rej["reason_text"].iloc[0].startswith("该行有 13 个字段，表头有 12 个")
     assert list(rej["source_row"]) == ["3", "5", "6"]

@@ -309,10 +309,28 @@ def test_a_plan_of_an_area_without_a_fixed_station_warns_of_no_24h_cover() -> No
         sites=pd.DataFrame({"kind": ["booth", "booth"]}),
         snap_count=0,
         network=SimpleNamespace(report=SimpleNamespace(largest_component_loss=lambda: None)),
+        frame_check=None,
     )
     (en,) = plan_warnings(plan)  # type: ignore[arg-type]
     assert en.startswith("area:东片 has no fixed station in or near it: nothing covers it ")
     assert "around the clock (24 h)" in en and "--stations" in en
+    # a frame finding (frame_check) is a warning too, in either language
+    plan.frame_check = {
+        "read_frame": "gcj02",
+        "n_read": 400,
+        "inside": 156,
+        "frame": "bd09",
+        "inside_other": 383,
+    }
+    frame_en = plan_warnings(plan)[1]  # type: ignore[arg-type]
+    assert frame_en.startswith(
+        "of the 400 incidents read in frame gcj02, only 156 fall inside area:东片; read as "
+        "bd09, 383 would: the incident coordinates are likely bd09; "
+    )
+    assert plan_warnings(plan, "zh")[1].startswith(  # type: ignore[arg-type]
+        "按 gcj02 坐标系读取的 400 起警情中只有 156 起位于 area:东片 内，若按 bd09 读取则有 383 起"
+    )
+    plan.frame_check = None
     (zh,) = plan_warnings(plan, "zh")  # type: ignore[arg-type]
     assert zh.startswith("area:东片 内及附近没有固定派出所：全天 24 小时无警力覆盖")
     plan.sites = pd.DataFrame({"kind": ["station", "booth"]})

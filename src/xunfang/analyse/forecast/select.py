@@ -17,7 +17,7 @@ window.
 **Preferred candidate.** With about 9 validation days, the learned forecaster and the
 simpler ones are usually within one standard error of each other for sparse types, and
 the plain rule then takes the simpler: on days the selection never saw, that cost
-accuracy. On a development split (the 92 days from 2014-10-01, Chicago, the whole city,
+accuracy. On a development split (the 92 days from 2014-10-01 of the example city, whole,
 150 m cells, a year of history or all there was; ``benchmarks/bench_forecast_target.py
 --ours auto --test-start 2014-10-01 --test-days 92``), the hit rate over the best of
 naive counts, KDE and prospective hotspotting (picked per coverage with hindsight) at
