@@ -655,7 +655,7 @@ def selection_reasons(selections: pd.DataFrame, lang: str = "en") -> list[str]:
     first = s.drop_duplicates(["method", "test_window"])
     col = "reason_zh" if lang == "zh" and "reason_zh" in first else "reason"
     cols = zip(first["test_window"], first["method"], first[col], strict=True)
-    return [f"{w} ({m}): {r}" for w, m, r in cols]
+    return [f"{window_label_text(w, lang)} ({m}): {r}" for w, m, r in cols]
 
 
 def _html_table(df: pd.DataFrame, fmt: str = "{:.3f}") -> str:
@@ -759,8 +759,8 @@ def render_html(
         crs=run.grid.crs.to_string(),
         n=len(windows),
         window=window_text(spec.window, lang),
-        first=windows[0] if windows else "",
-        last=windows[-1] if windows else "",
+        first=window_label_text(windows[0], lang) if windows else "",
+        last=window_label_text(windows[-1], lang) if windows else "",
         selected=run.n_selected,
         input=run.n_input,
         in_area=(

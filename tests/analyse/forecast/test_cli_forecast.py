@@ -338,6 +338,7 @@ def test_evaluate_and_predict_in_chinese(tmp_path: Path) -> None:
     assert "前瞻热点（Bowers 等 2004）" in html  # what the method is
     assert json.dumps("标记面积占比（%）")[1:-1] in html  # the chart's axis (plotly's JSON)
     assert "3 个夜间（22-06）时段" in html
+    assert "3 个夜间（22-06）时段 2014-07-20 夜间（22-06） – 2014-07-22 夜间（22-06）" in html
     for name in ("results.csv", "summary.csv", "paired.csv"):
         assert (
             pd.read_csv(tmp_path / "zh" / name).columns.tolist()
