@@ -426,3 +426,61 @@ def test_personal_data_in_a_description_is_masked_at_every_door(lite: TestClient
         listed = lite.get("/api/calls", headers=headers).json()
         rows = listed if isinstance(listed, list) else listed["items"]
         assert [c["description"] for c in rows if c["id"] == call_id] == [seen]
+
+
+def test_an_alert_description_and_a_clearing_note_are_masked_like_a_description(
+    lite: TestClient,
+) -> None:
+    """A tester's analyst read "报警人吴一 13600004444" in clear in an alert (REST and the
+    live feed) and in a call's clearing note: both now follow the description's rule. An
+    alert is in clear for those it involves: its reporter and the officers of the units
+    it was sent to (they must know whom to look for), and for the roles that see callers."""
+    from serve_support import OFF2
+
+    ana = auth("ana:analyst")
+    lon, lat = lonlat(5, 4)  # reported by B01's officer; sent to B02 and the station's cars
+    with lite.websocket_connect("/ws") as ws:
+        ws.send_json({"token": _token(ana)})
+        assert ws.receive_json()["data"]["role"] == "analyst"
+        r = lite.post(
+            "/api/alerts", json={"description": DESCRIPTION, "lon": lon, "lat": lat}, headers=OFF
+        )
+        assert r.status_code == 201, r.text
+        assert r.json()["description"] == DESCRIPTION  # the reporter
+        assert "B02" in [x["unit_id"] for x in r.json()["recipients"]]
+        event = ws.receive_json()
+        assert (event["type"], event["data"]["description"]) == ("alert.created", MASKED)
+    alert_id = r.json()["id"]
+    for headers, seen in ((ana, MASKED), (OFF2, DESCRIPTION), (DISP, DESCRIPTION)):
+        got = [a for a in lite.get("/api/alerts", headers=headers).json() if a["id"] == alert_id]
+        assert [a["description"] for a in got] == [seen]
+    acked = lite.post(f"/api/alerts/{alert_id}/ack", json={}, headers=OFF2)
+    assert acked.json()["description"] == DESCRIPTION  # a recipient
+
+    # a call cleared with a note naming the caller: masked for the analyst and for an
+    # officer not on the call, in clear for the dispatcher
+    r = lite.post("/api/calls", json={**CALL_AT_11, "call_type": "theft"}, headers=DISP)
+    call_id = r.json()["id"]
+    r = lite.post(f"/api/calls/{call_id}/dispatch", json={"unit_id": "B01"}, headers=DISP)
+    assert r.status_code == 200, r.text
+    for status in ("en_route", "on_scene"):
+        r = lite.post("/api/units/B01/status", json={"status": status}, headers=DISP)
+        assert r.status_code == 200, r.text
+    with lite.websocket_connect("/ws") as ws:
+        ws.send_json({"token": _token(ana)})
+        ws.receive_json()
+        cleared = lite.post(
+            f"/api/calls/{call_id}/clear",
+            json={"disposition": "resolved_on_scene", "note": DESCRIPTION},
+            headers=DISP,
+        )
+        assert cleared.status_code == 200, cleared.text
+        assert cleared.json()["disposition_note"] == DESCRIPTION
+        event = ws.receive_json()
+        while event["type"] != "call.updated":
+            event = ws.receive_json()
+        assert event["data"]["disposition_note"] == MASKED
+    # B02's officer is not on the call (B01 is)
+    for headers, seen in ((ana, MASKED), (OFF2, MASKED), (DISP, DESCRIPTION)):
+        note = lite.get(f"/api/calls/{call_id}", headers=headers).json()["disposition_note"]
+        assert note == seen

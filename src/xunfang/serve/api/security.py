@@ -219,18 +219,42 @@ def text_view(principal: Principal | None, text: str | None, *, unmask: bool = F
 
 PERSONAL_FIELDS = ("caller_name", "caller_phone")
 """Fields of a payload that hold a caller's personal data."""
-FREE_TEXT_FIELDS = ("description",)
-"""Free-text fields of a payload that carries :data:`PERSONAL_FIELDS` (a call): masked
-with :func:`text_view`."""
+FREE_TEXT_FIELDS = ("description", "disposition_note")
+"""Free-text fields of a payload (a call's description and clearing note, an alert's
+description): masked with :func:`text_view` for the roles that do not see the caller."""
+
+
+def alert_involved(principal: Principal, created_by: str | None, units: Iterable[str]) -> bool:
+    """Whether ``principal`` acts on an alert and so reads its description in clear: the
+    user who raised it, or an officer of a unit it was sent to (``units``: its
+    recipients), who must know whom to look for. Everyone else without
+    :attr:`Principal.sees_caller` (analysts, other officers) gets it masked
+    (:func:`text_view`), as a call's description."""
+    return (created_by is not None and principal.username == created_by) or on_the_call(
+        principal, units
+    )
 
 
 def event_view(principal: Principal, kind: str, data: dict[str, Any]) -> dict[str, Any]:
     """A live-feed payload as ``principal`` may see it (see :func:`caller_view`): any
-    event carrying ``caller_name`` or ``caller_phone`` is masked (and its ``description``,
-    :func:`text_view`), whatever its ``kind``,
-    so that a new event type cannot leak them by being forgotten in a list."""
-    if principal.sees_caller or not any(f in data for f in PERSONAL_FIELDS):
+    event carrying ``caller_name`` or ``caller_phone`` has them masked, and any event
+    carrying a free-text field (:data:`FREE_TEXT_FIELDS`) has it masked
+    (:func:`text_view`), whatever its ``kind``, so that a new event type cannot leak them
+    by being forgotten in a list; an alert's event is in clear for those it involves
+    (:func:`alert_involved`)."""
+    if principal.sees_caller:
         return data
-    name, phone = caller_view(principal, data.get("caller_name"), data.get("caller_phone"))
-    texts = {f: text_view(principal, data[f]) for f in FREE_TEXT_FIELDS if f in data}
-    return {**data, "caller_name": name, "caller_phone": phone, **texts}
+    if kind.startswith("alert.") and alert_involved(
+        principal,
+        data.get("created_by"),
+        [str(r.get("unit_id")) for r in data.get("recipients") or () if isinstance(r, dict)],
+    ):
+        return data
+    out = dict(data)
+    if any(f in data for f in PERSONAL_FIELDS):
+        name, phone = caller_view(principal, data.get("caller_name"), data.get("caller_phone"))
+        out["caller_name"], out["caller_phone"] = name, phone
+    for f in FREE_TEXT_FIELDS:
+        if isinstance(data.get(f), str):
+            out[f] = text_view(principal, data[f])
+    return out

@@ -58,6 +58,7 @@ from xunfang.serve.api.kpi import StatusChange, duty_summary, median_p90
 from xunfang.serve.api.security import (
     Principal,
     Role,
+    alert_involved,
     caller_view,
     hash_password,
     text_view,
@@ -176,7 +177,7 @@ def call_out(
         created_by=row.created_by,
         acknowledged_at=row.acknowledged_at,
         disposition=row.disposition,
-        disposition_note=row.disposition_note or "",
+        disposition_note=text_view(principal, row.disposition_note, unmask=unmask) or "",
         alert_id=row.alert_id,
     )
 
@@ -1032,7 +1033,7 @@ class Service:
                 units=frozenset(u for u, _, _ in recipients),
             )
         )
-        return out
+        return self.alert_for(ctx.principal, out)
 
     def event_from_db(self, kind: str, row_id: int) -> Event | None:
         """A call or alert event rebuilt from the database (the live-feed bus sends events
@@ -1052,6 +1053,18 @@ class Service:
                     units=frozenset(r.unit_id for r in out.recipients),
                 )
         return None
+
+    @staticmethod
+    def alert_for(principal: Principal, out: S.AlertOut) -> S.AlertOut:
+        """An alert as ``principal`` may read it: the description in clear for the roles
+        that see the caller and for those the alert involves
+        (:func:`~xunfang.serve.api.security.alert_involved`), masked for the others
+        (:func:`~xunfang.serve.api.security.text_view`); the rule the live feed applies
+        (:func:`~xunfang.serve.api.security.event_view`)."""
+        units = [r.unit_id for r in out.recipients]
+        if principal.sees_caller or alert_involved(principal, out.created_by, units):
+            return out
+        return out.model_copy(update={"description": text_view(principal, out.description) or ""})
 
     def _alert_out(self, s: Session, alert: Alert) -> S.AlertOut:
         recs = repo.alert_recipients(s, [alert.id])
@@ -1102,7 +1115,7 @@ class Service:
                 r.unit_id == principal.unit_id for r in mine
             ):
                 continue
-            out.append(self._alert_from(a, mine))
+            out.append(self.alert_for(principal, self._alert_from(a, mine)))
         return out
 
     def ack_alert(self, alert_id: int, body: S.AckIn, ctx: Ctx) -> S.AlertOut:
@@ -1133,7 +1146,7 @@ class Service:
                     units=frozenset(r.unit_id for r in out.recipients),
                 )
             )
-        return out
+        return self.alert_for(p, out)
 
     # ------------------------------------------------------------------ KPIs, audit
     def kpis(
