@@ -413,14 +413,24 @@ def test_personal_data_in_a_description_is_masked_at_every_door(lite: TestClient
         assert ws.receive_json()["data"]["role"] == "analyst"
         r = lite.post(
             "/api/calls",
-            json={**CALL_AT_11, "call_type": "theft", "description": DESCRIPTION},
+            json={
+                **CALL_AT_11,
+                "call_type": "theft",
+                "description": DESCRIPTION,
+                "address": "南京西路1号 电话13912340000",
+            },
             headers=DISP,
         )
         assert r.status_code == 201
         assert r.json()["description"] == DESCRIPTION  # the dispatcher who took it
         event = ws.receive_json()
         assert (event["type"], event["data"]["description"]) == ("call.created", MASKED)
+        # a phone typed into the address too (the street and number stay)
+        assert event["data"]["address"] == "南京西路1号 电话139****0000"
     call_id = r.json()["id"]
+    assert lite.get(f"/api/calls/{call_id}", headers=ana).json()["address"] == (
+        "南京西路1号 电话139****0000"
+    )
     for headers, seen in ((ana, MASKED), (OFF, MASKED), (DISP, DESCRIPTION), (ADM, DESCRIPTION)):
         assert lite.get(f"/api/calls/{call_id}", headers=headers).json()["description"] == seen
         listed = lite.get("/api/calls", headers=headers).json()

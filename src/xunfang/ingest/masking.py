@@ -50,10 +50,16 @@ _ID_OR_PHONE = re.compile(
     r"(?P<id>\d{17}[\dXx])"  # resident ID number, 18 characters
     r"|(?P<mobile>(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4})"  # Chinese mobile
     r"|(?P<landline>0\d{2,3}[- ]?\d{7,8})"  # area code and local number
-    r")(?![0-9A-Za-z])"
+    # a North American number: (312) 555-1234, 312.555.1234, +1 312 555 1234, 3125551234
+    r"|(?P<nanp>(?:\+?1[-. ]?)?(?:\(\d{3}\)\s?|\d{3}[-. ]?)\d{3}[-. ]?\d{4})"
+    # a local number after a word for phone: 座机62345678, tel 6234567
+    r"|(?P<local>(?:[机话码]|tel|TEL|Tel)[:： ]*(?P<ldigits>\d{7,8}))"
+    r")(?P<ext>\s*(?:x|ext\.?|转|分机)\s*\d{1,6})?(?![0-9A-Za-z])"
 )
-"""Numbers that identify a person in free text; not part of a longer run of digits or
-letters (an incident number ``SYN202400001`` is left alone)."""
+"""Numbers that identify a person in free text, with an extension after them (``x123``,
+``转123``: masked with the number); not part of a longer run of digits or letters (an
+incident number ``SYN202400001`` is left alone). A bare run of 7-8 digits is a phone only
+after 座机/电话/号码/手机/tel (it could be anything else)."""
 
 _FULL_WIDTH = str.maketrans(
     {**{chr(0xFF10 + i): str(i) for i in range(10)}, "Ｘ": "X", "ｘ": "x", "＋": "+", "－": "-"}
@@ -76,16 +82,31 @@ def _folded(text: str) -> str:
 
 
 ROLE_WORDS = ("报警人", "当事人", "求助人", "受害人", "嫌疑人", "联系人", "报案人")
-"""Words after which free text names a person."""
+"""Words after which free text names a person (also written with spaces between their
+characters: ``报 警 人``)."""
+ROLE_WORDS_EN = ("caller", "complainant", "victim", "suspect", "contact", "witness")
+"""English words after which free text names a person (any case)."""
 
 _NAME_STOP = "称说在于因的报电手现被和与及向从到反表打自其、，。；：,.;:（）() "
-_NAME = re.compile(
-    "(?P<role>" + "|".join(ROLE_WORDS) + ")(?P<sep>[：:\\s]*)"
-    f"(?P<name>(?![{re.escape(_NAME_STOP)}])[\u4e00-\u9fff]"
-    f"(?:(?![{re.escape(_NAME_STOP)}])[\u4e00-\u9fff]){{1,3}})"
+_HAN_NAME = (
+    f"(?![{re.escape(_NAME_STOP)}])[\u4e00-\u9fff]"
+    f"(?:(?![{re.escape(_NAME_STOP)}])[\u4e00-\u9fff]){{1,3}}"
 )
-"""A name of 2-4 Han characters after one of :data:`ROLE_WORDS` (``报警人王小明称`` ->
-``王小明``): the name ends before a word that usually follows it (称, 在, 电话 ...)."""
+_LATIN_NAME = r"[A-Z][a-zA-Z'-]+(?:\s[A-Z][a-zA-Z'-]+){0,2}"
+_NAME = re.compile(
+    "(?P<role>"
+    + "|".join("\\s*".join(w) for w in ROLE_WORDS)
+    + "|(?i:\\b(?:"
+    + "|".join(ROLE_WORDS_EN)
+    + ")\\b(?:\\s+name)?)"
+    + ")(?P<sep>[：:\\s]*(?:自称|名叫|叫做|叫|系)?[：:\\s]*)"
+    f"(?P<name>{_HAN_NAME}|{_LATIN_NAME})"
+    f"(?P<more>(?:、(?:{_HAN_NAME}))*)"
+)
+"""A name after one of :data:`ROLE_WORDS` or :data:`ROLE_WORDS_EN` (``报警人王小明称`` ->
+``王小明``, ``报警人自称陈七``, ``caller John Smith``): 2-4 Han characters, ending before a
+word that usually follows a name (称, 在, 电话 ...), or one to three capitalised Latin
+words; names listed after it with ``、`` (``当事人张三、李四``) too."""
 
 
 def mask_free_text(text: str | None) -> str | None:
@@ -109,10 +130,20 @@ def mask_free_text(text: str | None) -> str | None:
     def number(m: re.Match[str]) -> str:
         if m.group("id"):
             return m.group("id")[:3] + "****" + m.group("id")[-4:]
-        return mask_phone_text(m.group(0)) or ""
+        if m.group("local"):  # 7-8 digits: the first three and last four would show most
+            digits = m.group("ldigits")
+            return m.group("local")[: -len(digits)] + "****" + digits[-2:]
+        main = m.group(0)[: len(m.group(0)) - len(m.group("ext") or "")]
+        return mask_phone_text(main) or ""  # an extension goes with the number
 
     def name(m: re.Match[str]) -> str:
-        return m.group("role") + m.group("sep") + (mask_name_text(m.group("name")) or "")
+        more = "、".join(mask_name_text(n) or "" for n in m.group("more").split("、")[1:])
+        return (
+            m.group("role")
+            + m.group("sep")
+            + (mask_name_text(m.group("name")) or "")
+            + ("、" + more if more else "")
+        )
 
     folded = _folded(text)
     parts, last = [], 0

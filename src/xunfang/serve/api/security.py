@@ -219,9 +219,10 @@ def text_view(principal: Principal | None, text: str | None, *, unmask: bool = F
 
 PERSONAL_FIELDS = ("caller_name", "caller_phone")
 """Fields of a payload that hold a caller's personal data."""
-FREE_TEXT_FIELDS = ("description", "disposition_note")
-"""Free-text fields of a payload (a call's description and clearing note, an alert's
-description): masked with :func:`text_view` for the roles that do not see the caller."""
+FREE_TEXT_FIELDS = ("description", "disposition_note", "address")
+"""Free-text fields of a payload (a call's description, clearing note and address, an
+alert's description): masked with :func:`text_view` for the roles that do not see the
+caller (an address keeps its street and house number; a phone typed into it is masked)."""
 
 
 def alert_involved(principal: Principal, created_by: str | None, units: Iterable[str]) -> bool:

@@ -156,7 +156,7 @@ def call_out(
         priority=row.priority,
         status=row.status,  # type: ignore[arg-type]
         description=text_view(principal, row.description, unmask=unmask) or "",
-        address=row.address,
+        address=text_view(principal, row.address, unmask=unmask) or "",
         caller_name=caller_name,
         caller_phone=caller_phone,
         lon=row.lon,
