@@ -695,6 +695,16 @@ def test_users_and_units_admin(lite: TestClient) -> None:
         "unit_id": "B02",
         "active": True,
     }
+    # the same name but for case is refused, as the CLI refuses it
+    r = lite.post(
+        "/api/users",
+        json={"username": "O3", "password": "long-enough", "role": "analyst"},
+        headers=ADM,
+    )
+    assert (
+        r.status_code == 409
+        and "differs from the existing user 'o3' only in case" in (r.json()["detail"])
+    )
     assert (
         lite.post(
             "/api/users",

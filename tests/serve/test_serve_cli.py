@@ -62,6 +62,15 @@ def test_user_add_hashes_the_password_and_refuses_bad_input(tmp_path: Path) -> N
         env=env,
     )
     assert again.exit_code == 2 and "already exists" in again.output
+    # a name that differs only in case (a hostile-client test made "Li" beside "li")
+    alike = runner.invoke(
+        app,
+        ["user", "add", "AMY", "--role", "analyst", "--password-stdin"],
+        input="another-pass\n",
+        env=env,
+    )
+    assert alike.exit_code == 2
+    assert "differs from the existing user 'amy' only in case" in " ".join(alike.output.split())
     bad = runner.invoke(
         app,
         ["user", "add", "bob", "--role", "chief", "--password-stdin"],

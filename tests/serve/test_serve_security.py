@@ -494,3 +494,22 @@ def test_an_alert_description_and_a_clearing_note_are_masked_like_a_description(
     for headers, seen in ((ana, MASKED), (OFF2, MASKED), (DISP, DESCRIPTION)):
         note = lite.get(f"/api/calls/{call_id}", headers=headers).json()["disposition_note"]
         assert note == seen
+
+
+def test_logging_out_ends_the_session_on_the_server(lite: TestClient) -> None:
+    """A booth tablet is shared: "log out" used only to drop the token in the browser, and
+    it kept working for hours (a hostile-client test). POST /api/auth/logout ends that
+    session on every door; the same user's other session goes on."""
+    tablet, phone = _login(lite, "off"), _login(lite, "off")
+    bearer = {"Authorization": f"Bearer {tablet}"}
+    assert lite.get("/api/auth/me", headers=bearer).status_code == 200
+    r = lite.post("/api/auth/logout", headers=bearer)
+    assert (r.status_code, r.json()) == (200, {"username": "off", "revoked": 1})
+    again = lite.get("/api/auth/me", headers=bearer)
+    assert again.status_code == 401 and "revoked" in again.json()["detail"]
+    with lite.websocket_connect("/ws") as ws:  # the live feed refuses it too
+        ws.send_json({"token": tablet})
+        assert _closed_code(ws) == 4401
+    other = lite.get("/api/auth/me", headers={"Authorization": f"Bearer {phone}"})
+    assert other.status_code == 200 and other.json()["username"] == "off"
+    assert lite.post("/api/auth/logout").status_code == 401  # no token: nothing to end

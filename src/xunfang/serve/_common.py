@@ -64,6 +64,11 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"--role must be one of ([a-z, ]+), got (.+)", "--role 应为 {0} 之一，实为 {1}"),
         (r"user (.+) already exists", "用户 {0} 已存在"),
         (
+            r"user (.+) differs from the existing user (.+) only in case: choose another name "
+            r"\(the audit log could not tell them apart\)",
+            "用户 {0} 与已有用户 {1} 只差大小写：请换一个名称（审计日志无法区分二者）",
+        ),
+        (
             r"--unit: no unit (.+) \(the units are made when `xunfang serve` first starts, or "
             r"by an admin: GET /api/units lists them\)",
             "--unit：没有警力单元 {0}（警力单元在 `xunfang serve` 首次启动时建立，或由管理员"

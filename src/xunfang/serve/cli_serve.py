@@ -334,6 +334,12 @@ def user_add(
         with db.write() as s:
             if repo.get_user(s, username) is not None:
                 raise ValidationError(f"user {username!r} already exists")
+            alike = repo.user_named_alike(s, username)
+            if alike is not None:
+                raise ValidationError(
+                    f"user {username!r} differs from the existing user {alike!r} only in "
+                    "case: choose another name (the audit log could not tell them apart)"
+                )
             if unit is not None and repo.get_unit(s, unit) is None:
                 raise ValidationError(
                     f"--unit: no unit {unit!r} (the units are made when `xunfang serve` "

@@ -60,6 +60,16 @@ def add_user(
     return user
 
 
+def user_named_alike(session: Session, username: str) -> str | None:
+    """An existing user name equal to ``username`` but for case (``Li`` for ``li``), or
+    ``None``: such names are refused at creation on every door (REST and the CLI), since
+    the audit log and the console could not tell the two users apart. Compared with
+    :meth:`str.casefold` in Python (SQLite's ``lower()`` folds ASCII only)."""
+    key = username.casefold()
+    names = session.scalars(select(User.username)).all()
+    return next((n for n in names if n.casefold() == key and n != username), None)
+
+
 def list_users(session: Session) -> Sequence[User]:
     """Every user, by name."""
     return session.scalars(select(User).order_by(User.username)).all()

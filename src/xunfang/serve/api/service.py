@@ -372,6 +372,12 @@ class Service:
                     raise FieldError("unit_id", f"no unit {body.unit_id!r}")
                 if repo.get_user(s, body.username) is not None:
                     raise ConflictError(f"user {body.username!r} already exists")
+                alike = repo.user_named_alike(s, body.username)
+                if alike is not None:
+                    raise ConflictError(
+                        f"user {body.username!r} differs from the existing user {alike!r} only "
+                        "in case: choose another name (the audit log could not tell them apart)"
+                    )
                 user = repo.add_user(s, body.username, hashed, body.role.value, body.unit_id)
                 self._audit(s, ctx, "user.create", "user", body.username, {"role": body.role.value})
         except IntegrityError as exc:

@@ -416,7 +416,12 @@
   // ------------------------------------------------------------------ wiring
   document.addEventListener("DOMContentLoaded", () => {
     $("#login-form").addEventListener("submit", login);
-    $("#logout").addEventListener("click", logout);
+    $("#logout").addEventListener("click", () => {
+    // end the session on the server too (a shared booth tablet), then here
+    const tok = state.token;
+    logout();
+    if (tok) fetch("/api/auth/logout", { method: "POST", keepalive: true, headers: { Authorization: "Bearer " + tok } }).catch(() => {});
+  });
     $("#lang-toggle").addEventListener("click", () => {
       state.lang = state.lang === "zh" ? "en" : "zh";
       localStorage.setItem("xf_lang", state.lang);

@@ -346,7 +346,12 @@
 
   // ------------------------------------------------------------------ wiring
   $("#login-form").addEventListener("submit", login);
-  $("#logout").addEventListener("click", logout);
+  $("#logout").addEventListener("click", () => {
+    // end the session on the server too (a shared booth tablet), then here
+    const tok = state.token;
+    logout();
+    if (tok) fetch("/api/auth/logout", { method: "POST", keepalive: true, headers: { Authorization: "Bearer " + tok } }).catch(() => {});
+  });
   $("#lang-toggle").addEventListener("click", () => {
     state.lang = state.lang === "zh" ? "en" : "zh";
     localStorage.setItem("xf_field_lang", state.lang);

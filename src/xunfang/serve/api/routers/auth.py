@@ -1,4 +1,4 @@
-"""Log in (OAuth2 password flow) and who am I."""
+"""Log in (OAuth2 password flow), log out, and who am I."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from xunfang.serve.api import accounts
 from xunfang.serve.api import schemas as S
-from xunfang.serve.api.deps import AnyUser, ServiceDep, client_of
+from xunfang.serve.api.deps import AnyUser, ServiceDep, client_of, oauth2_scheme
+from xunfang.serve.api.identity import identify
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -49,3 +50,18 @@ def me(ctx: AnyUser) -> S.MeOut:
     """The logged-in user."""
     p = ctx.principal
     return S.MeOut(username=p.username, role=p.role, unit_id=p.unit_id, sees_caller=p.sees_caller)
+
+
+@router.post("/logout", response_model=S.RevokedOut)
+def logout(
+    ctx: AnyUser,
+    svc: ServiceDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> S.RevokedOut:
+    """End this token's session on the server: from now on it is refused on every door
+    (REST, and the live feed within its re-check); the user's other sessions (another
+    device) go on. A token issued without a session ends every token of the user, as an
+    admin's revoke does. Audited as ``user.revoke`` by the user."""
+    assert token is not None  # AnyUser refused a request without one
+    session_id = identify(svc, token).claims.session_id
+    return accounts.revoke(svc, ctx.principal.username, session_id, ctx)
