@@ -648,6 +648,20 @@ def test_kpis_by_hand(lite: TestClient) -> None:
     assert (k["person_times_on_duty"], k["person_hours_on_duty"]) == (4, 28.0)
     r = lite.get("/api/kpis", params={"since": "2026-05-01T05:00:00"}, headers=ANA)
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "since"
+    # both without a zone: since is named (it named until), and a window of years is
+    # refused as /api/kpis/standards refuses it (a hostile-client test read 6 years)
+    r = lite.get(
+        "/api/kpis",
+        params={"since": "2026-05-01T05:00:00", "until": "2026-05-02T05:00:00"},
+        headers=ANA,
+    )
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "since"
+    r = lite.get(
+        "/api/kpis",
+        params={"since": "2020-01-01T00:00:00Z", "until": "2026-05-02T05:00:00Z"},
+        headers=ANA,
+    )
+    assert r.status_code == 422 and "at most 31 days" in r.json()["detail"][0]["msg"]
 
 
 def test_kpi_functions_by_hand() -> None:

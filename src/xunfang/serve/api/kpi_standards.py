@@ -6,10 +6,31 @@ from __future__ import annotations
 import datetime as dt
 
 from xunfang.serve.api import field_schemas as F
-from xunfang.serve.api.codes import load_standards
+from xunfang.serve.api.codes import KpiStandards, load_standards
 from xunfang.serve.api.geo import FieldError
 from xunfang.serve.api.service import Service
 from xunfang.store import kpi_sql
+
+
+def check_window(svc: Service, since: dt.datetime, until: dt.datetime) -> KpiStandards:
+    """The standards in force, after checking a KPI window ``[since, until)``: the one
+    rule of ``GET /api/kpis`` and ``GET /api/kpis/standards`` (a window of years is a
+    heavy read: ask for several windows).
+
+    Raises
+    ------
+    FieldError
+        If ``since >= until`` or the window is longer than ``max_window_days``.
+    """
+    std = load_standards(svc.settings.kpi_standards)
+    if since >= until:
+        raise FieldError("since", "since must be before until")
+    if until - since > dt.timedelta(days=std.max_window_days):
+        raise FieldError(
+            "since",
+            f"the window may cover at most {std.max_window_days:g} days (ask for several windows)",
+        )
+    return std
 
 
 def kpi_standards(
@@ -25,14 +46,7 @@ def kpi_standards(
     FieldError
         If ``since >= until`` or the window is longer than ``max_window_days``.
     """
-    std = load_standards(svc.settings.kpi_standards)
-    if since >= until:
-        raise FieldError("since", "since must be before until")
-    if until - since > dt.timedelta(days=std.max_window_days):
-        raise FieldError(
-            "since",
-            f"the window may cover at most {std.max_window_days:g} days (ask for several windows)",
-        )
+    std = check_window(svc, since, until)
     limits = std.steps_s()
     with svc.db.read() as s:
         n, steps, disp = kpi_sql.call_steps(s, since, until, limits, now)

@@ -108,6 +108,7 @@ def standards(
     """签收, 出警, 到场, 反馈 times against the configured standards, dispositions, alerts
     acted on, patrol person-times and police visibility over ``[since, until)`` (at most
     ``max_window_days``)."""
+    given = _aware(since, "since") if since is not None else None  # since named first
     end = _aware(until, "until") if until is not None else ctx.now
-    start = _aware(since, "since") if since is not None else end - dt.timedelta(days=1)
+    start = given if given is not None else end - dt.timedelta(days=1)
     return kpi_standards(svc, start, end, ctx.now)

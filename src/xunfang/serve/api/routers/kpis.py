@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from xunfang.serve.api import schemas as S
 from xunfang.serve.api.deps import Analyst, ServiceDep
 from xunfang.serve.api.geo import FieldError
+from xunfang.serve.api.kpi_standards import check_window
 
 router = APIRouter(prefix="/api/kpis", tags=["kpis"])
 
@@ -34,9 +35,11 @@ def kpis(
     until: Annotated[dt.datetime | None, Query(description="default: now")] = None,
 ) -> S.KpiOut:
     """Response time median and 90th percentile by priority, calls by type and hour,
-    person-times on duty, over ``[since, until)``."""
+    person-times on duty, over ``[since, until)`` (at most ``max_window_days`` of the KPI
+    standards, 31 by default, as ``/api/kpis/standards``)."""
+    # since is checked first: a bad since is named as such whatever until holds
+    given = _aware(since, "since") if since is not None else None
     end = _aware(until, "until") if until is not None else ctx.now
-    start = _aware(since, "since") if since is not None else end - dt.timedelta(days=7)
-    if start >= end:
-        raise FieldError("since", "since must be before until")
+    start = given if given is not None else end - dt.timedelta(days=7)
+    check_window(svc, start, end)  # as GET /api/kpis/standards: at most max_window_days
     return svc.kpis(start, end, ctx.now)
