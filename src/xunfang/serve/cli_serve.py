@@ -119,8 +119,8 @@ def serve_cmd(
         str | None,
         typer.Option(
             "--lang",
-            help="Default language of the console and of this command's output: zh or en "
-            "(XUNFANG_LANG, default zh); each browser's own choice wins.",
+            help="zh or en: the console's default language (else XUNFANG_LANG, else zh; each "
+            "browser's own choice wins) and this command's own output (else en).",
             show_default=False,
         ),
     ] = None,
