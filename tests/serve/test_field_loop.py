@@ -634,3 +634,22 @@ def test_calls_never_acknowledged_past_the_standard_count_as_misses(api: TestCli
     arr = steps["arrive"]
     assert (arr.measured, arr.within, arr.missed_unfinished, arr.pending) == (6, 0, 6, 1)
     assert steps["feedback"].measured == steps["feedback"].pending == 0  # none on scene
+
+
+def test_available_before_the_scene_is_refused_in_the_words_of_the_request(
+    api: TestClient,
+) -> None:
+    """An officer dispatched to a call asked to be available and was told "call N: cannot
+    go from dispatched to cleared" (a hostile-client test): the 409 now says what was
+    asked and how a unit becomes available."""
+    lon, lat = lonlat(1, 1)
+    call = _post(api, "/api/calls", {"lon": lon, "lat": lat, "call_type": "theft"})
+    _post(api, f"/api/calls/{call['id']}/dispatch", {"unit_id": "B01"})
+    r = api.post("/api/units/B01/status", json={"status": "available"}, headers=OFF)
+    assert r.status_code == 409
+    assert r.json()["detail"] == (
+        f"unit B01 is dispatched on call {call['id']}, not on scene: it becomes available by "
+        "clearing the call from the scene (report en_route and on_scene first), or when a "
+        "dispatcher releases it or cancels the call"
+    )
+    assert _unit(api, "B01")["status"] == "dispatched"  # nothing changed
