@@ -109,7 +109,14 @@ def test_call_lifecycle_recommend_dispatch_and_response_times(api: TestClient) -
 
     assert _status(api, "StationA-P1", "en_route") == 200
     r = api.post("/api/units/StationA-P1/status", json={"status": "available"}, headers=DISP)
-    assert r.status_code == 409 and "cannot go from en_route to cleared" in r.json()["detail"]
+    assert (
+        r.status_code == 409
+        and (
+            "is en_route on call 1, not on scene: it becomes available by clearing the call from "
+            "the scene (report on_scene first)"
+        )
+        in r.json()["detail"]
+    )
     assert _status(api, "StationA-P1", "on_scene") == 200
     unit = api.get("/api/units/StationA-P1", headers=DISP).json()
     assert (unit["status"], unit["lon"], unit["lat"]) == ("on_scene", call["lon"], call["lat"])

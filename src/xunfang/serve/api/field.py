@@ -103,10 +103,11 @@ def unit_status(svc: Service, unit_id: str, body: S.UnitStatusIn, ctx: Ctx) -> S
         if op == "clear" and call.status != "on_scene":
             # said in the words of what was asked (it said "cannot go from dispatched to
             # cleared" to an officer who had asked to be available)
+            steps = "on_scene" if call.status == "en_route" else "en_route and on_scene"
             raise ConflictError(
                 f"unit {unit_id} is {call.status} on call {call.id}, not on scene: it becomes "
-                "available by clearing the call from the scene (report en_route and on_scene "
-                "first), or when a dispatcher releases it or cancels the call"
+                f"available by clearing the call from the scene (report {steps} first), or "
+                "when a dispatcher releases it or cancels the call"
             )
         _crew_tx(svc, ctx, call.id, op, unit_id, disposition=body.disposition, note=body.note)
     elif (
