@@ -429,9 +429,7 @@ def main() -> None:
         groups = {g.strip(): GROUPS[g.strip()] for g in args.groups.split(",")}
     n_tune, n_test = (3, 3) if args.quick else (args.tune_days, args.test_days)
     grid, _ = study_grid(table, area, args.cell_m, None, city=city)
-    inside = grid.cell_of(table.xy) >= 0
-    inside[inside] = grid.mask[grid.cell_of(table.xy)[inside]]
-    table = table.subset(inside)
+    table = table.subset(grid.in_area(table.xy))
     print(
         f"{len(table):,} incidents in {area}; grid {grid.nx} x {grid.ny}, "
         f"{grid.n_active:,} active cells of {args.cell_m:g} m"

@@ -908,10 +908,7 @@ def load_incidents(
 
 def _n_in_area(table: IncidentTable, grid: Grid) -> int:
     """Incidents of ``table`` in an active cell of ``grid``."""
-    cells = grid.cell_of(table.xy)
-    inside = cells >= 0
-    inside[inside] = grid.mask.ravel()[cells[inside]]
-    return int(inside.sum())
+    return int(grid.in_area(table.xy).sum())
 
 
 def select_types(table: IncidentTable, types: Sequence[str]) -> IncidentTable:

@@ -122,6 +122,20 @@ class Grid:
         out[ok] = row[ok].astype(np.int64) * self.nx + col[ok].astype(np.int64)
         return out
 
+    def in_area(self, xy: np.ndarray) -> np.ndarray:
+        """Whether each point lies in an active cell (``mask``): shape (n,) bool; ``False``
+        outside the rectangle or for NaN.
+
+        Parameters
+        ----------
+        xy
+            (n, 2) metres in ``crs``.
+        """
+        cell = self.cell_of(xy)
+        inside = cell >= 0
+        inside[inside] = self.mask.ravel()[cell[inside]]
+        return inside
+
     def centres(self, cells: np.ndarray | None = None) -> np.ndarray:
         """(n, 2) cell centres, metres (all cells when ``cells`` is None)."""
         cells = np.arange(self.n_cells) if cells is None else np.asarray(cells)

@@ -545,9 +545,7 @@ def run_nij(spec: NijSpec, *, progress: Callable[[str], None] | None = None) -> 
     models = {m: with_warm_start(make_forecaster(m, grid, seed=spec.seed)) for m in spec.methods}
     rows: list[pd.DataFrame] = []
     disagreements: dict[str, int] = {}
-    cell = grid.cell_of(table.xy)
-    inside = cell >= 0
-    inside[inside] = grid.mask[cell[inside]]
+    inside = grid.in_area(table.xy)
     n_outside = int((~inside).sum())
     periods = {h: nij_windows(table, h, min_train_days=spec.min_train_days) for h in spec.horizons}
     skipped = {h: why for h, (windows, why) in periods.items() if not windows}

@@ -82,6 +82,17 @@ _TEXT: dict[str, dict[str, str]] = {
     "colour": {"en": "expected", "zh": "预计警情"},
     "hover": {"en": "rank {rank}, cell {cell}", "zh": "排名 {rank}，网格 {cell}"},
     "top5": {"en": "top 5 % ({n} cells)", "zh": "前 5%（{n} 个网格）"},
+    "col_candidate": {"en": "candidate", "zh": "候选方法"},
+    "col_complexity": {"en": "complexity order (0 = simplest)", "zh": "复杂度序号（0 = 最简单）"},
+    "col_windows": {"en": "windows", "zh": "验证时段数"},
+    "col_score_mean": {"en": "mean validation score", "zh": "平均验证得分"},
+    "col_diff_to_best": {"en": "below the best", "zh": "低于最佳"},
+    "col_se_diff": {"en": "standard error", "zh": "标准误"},
+    "col_within_1se": {"en": "within 1 SE", "zh": "在 1 个标准误内"},
+    "col_chosen": {"en": "chosen", "zh": "选中"},
+    "col_hit_rate": {"en": "hit rate {pct} %", "zh": "命中率 {pct} %"},
+    "yes": {"en": "yes", "zh": "是"},
+    "no": {"en": "no", "zh": "否"},
     "lon": {"en": "longitude", "zh": "经度"},
     "lat": {"en": "latitude", "zh": "纬度"},
 }
@@ -89,32 +100,32 @@ _TEXT: dict[str, dict[str, str]] = {
 keep their English column names."""
 
 
-_SELECTION_COLUMNS = {
-    "candidate": {"en": "candidate", "zh": "候选方法"},
-    "complexity": {"en": "complexity order (0 = simplest)", "zh": "复杂度序号（0 = 最简单）"},
-    "windows": {"en": "windows", "zh": "验证时段数"},
-    "score_mean": {"en": "mean validation score", "zh": "平均验证得分"},
-    "diff_to_best": {"en": "below the best", "zh": "低于最佳"},
-    "se_diff": {"en": "standard error", "zh": "标准误"},
-    "within_1se": {"en": "within 1 SE", "zh": "在 1 个标准误内"},
-    "chosen": {"en": "chosen", "zh": "选中"},
-}
+_SELECTION_COLUMNS = (
+    "candidate",
+    "complexity",
+    "windows",
+    "score_mean",
+    "diff_to_best",
+    "se_diff",
+    "within_1se",
+    "chosen",
+)
+"""The columns of a selection's table that the report names in its language (``col_*``
+texts of :data:`_TEXT`)."""
 
 
 def selection_table(table: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
     """A selection's candidate table as the report shows it: headers in ``lang`` (``hr_f``
     as "hit rate f %"), yes/no in words; the CSV and JSON keep the column names."""
     out = table.drop(columns="family", errors="ignore").copy()
-    zh = lang == "zh"
+    yes, no = text("yes", lang), text("no", lang)
     for col in ("within_1se", "chosen"):
         if col in out:
-            yes, no = ("是", "否") if zh else ("yes", "no")
             out[col] = [yes if bool(v) else no for v in out[col]]
-    names = {c: v["zh" if zh else "en"] for c, v in _SELECTION_COLUMNS.items()}
+    names = {c: text(f"col_{c}", lang) for c in _SELECTION_COLUMNS if c in out.columns}
     for c in out.columns:
         if c.startswith("hr_"):
-            pct = f"{100 * float(c[3:]):g} %"
-            names[c] = f"命中率 {pct}" if zh else f"hit rate {pct}"
+            names[c] = text("col_hit_rate", lang, pct=f"{100 * float(c[3:]):g}")
     return out.rename(columns=names)
 
 

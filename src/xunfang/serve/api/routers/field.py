@@ -15,7 +15,7 @@ from xunfang.serve.api import schemas as S
 from xunfang.serve.api.codes import load_dispositions
 from xunfang.serve.api.deps import Analyst, AnyUser, Dispatcher, FieldUser, ServiceDep
 from xunfang.serve.api.kpi_standards import kpi_standards
-from xunfang.serve.api.routers.kpis import _aware
+from xunfang.serve.api.routers.kpis import kpi_window
 from xunfang.serve.api.routers.params import AlertId, CallId, UnitIdPath
 
 router = APIRouter(tags=["field"])
@@ -108,7 +108,5 @@ def standards(
     """签收, 出警, 到场, 反馈 times against the configured standards, dispositions, alerts
     acted on, patrol person-times and police visibility over ``[since, until)`` (at most
     ``max_window_days``)."""
-    given = _aware(since, "since") if since is not None else None  # since named first
-    end = _aware(until, "until") if until is not None else ctx.now
-    start = given if given is not None else end - dt.timedelta(days=1)
+    start, end = kpi_window(since, until, ctx.now, dt.timedelta(days=1))
     return kpi_standards(svc, start, end, ctx.now)

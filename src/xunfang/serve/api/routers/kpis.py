@@ -27,6 +27,17 @@ def _aware(value: dt.datetime, field: str) -> dt.datetime:
     return value
 
 
+def kpi_window(
+    since: dt.datetime | None, until: dt.datetime | None, now: dt.datetime, default: dt.timedelta
+) -> tuple[dt.datetime, dt.datetime]:
+    """``[since, until)`` of a KPI query: ``until`` defaults to ``now``, ``since`` to
+    ``default`` before it; ``since`` is checked first, so a bad ``since`` is named as such
+    whatever ``until`` holds (the one rule of ``/api/kpis`` and ``/api/kpis/standards``)."""
+    given = _aware(since, "since") if since is not None else None
+    end = _aware(until, "until") if until is not None else now
+    return (given if given is not None else end - default), end
+
+
 @router.get("", response_model=S.KpiOut)
 def kpis(
     ctx: Analyst,
@@ -37,9 +48,6 @@ def kpis(
     """Response time median and 90th percentile by priority, calls by type and hour,
     person-times on duty, over ``[since, until)`` (at most ``max_window_days`` of the KPI
     standards, 31 by default, as ``/api/kpis/standards``)."""
-    # since is checked first: a bad since is named as such whatever until holds
-    given = _aware(since, "since") if since is not None else None
-    end = _aware(until, "until") if until is not None else ctx.now
-    start = given if given is not None else end - dt.timedelta(days=7)
+    start, end = kpi_window(since, until, ctx.now, dt.timedelta(days=7))
     check_window(svc, start, end)  # as GET /api/kpis/standards: at most max_window_days
     return svc.kpis(start, end, ctx.now)
