@@ -463,9 +463,10 @@ class Selection:
             text += "（最佳）" if zh else " (the best)"
         else:
             b = t.loc[self.best]
-            within = t["within_1se"].astype(bool) if "within_1se" in t else t.index == self.chosen
-            plain = str(t.index[within][0]) if within.any() else self.chosen
-            if self.chosen == self.preferred and plain != self.chosen:
+            plain = self.chosen  # what the plain rule took: the simplest within one SE
+            if self.chosen == self.preferred and "within_1se" in t:
+                plain = str(t.index[t["within_1se"].astype(bool)][0])
+            if plain != self.chosen:
                 p = t.loc[plain]
                 why_zh = (
                     f"为优先方法，得分不低于更简单的 {plain}（{p['score_mean']:.3f}，"
