@@ -187,6 +187,16 @@ def test_sighting_alert_call_expiry_edit_and_the_officers_view(api: TestClient) 
     }
     audit = str(api.get("/api/audit", headers=ADM).json())
     assert "13800138000" not in audit and "13912345678" not in audit and "李四" not in audit
+    # a phone typed into the address is masked in the log too (a tester read it in clear)
+    r = api.patch(
+        f"/api/calls/{call['id']}", json={"address": "新地址 电话15011112222"}, headers=DISP
+    )
+    assert r.status_code == 200
+    edits = [a for a in api.get("/api/audit", headers=ADM).json() if a["action"] == "call.edit"]
+    assert {"old": "Main St", "new": "新地址 电话150****2222"} in [
+        e["detail"]["changes"].get("address") for e in edits
+    ]
+    assert "15011112222" not in str(edits)
 
     # the officer of the assigned unit sees the caller's phone; another officer does not
     _post(api, f"/api/calls/{call['id']}/dispatch", {"unit_id": "B01"})

@@ -495,7 +495,13 @@ def ack_call(svc: Service, call_id: int, ctx: Ctx) -> S.CallOut:
 
 
 _EDITABLE = ("call_type", "priority", "description", "address", "caller_name", "caller_phone")
-_PERSONAL = {"caller_name": mask_name, "caller_phone": mask_phone, "description": mask_free_text}
+_PERSONAL = {
+    "caller_name": mask_name,
+    "caller_phone": mask_phone,
+    # the free-text fields the service masks (security.FREE_TEXT_FIELDS): the audit log too
+    "description": mask_free_text,
+    "address": mask_free_text,
+}
 
 
 def edit_call(svc: Service, call_id: int, body: F.CallEdit, ctx: Ctx) -> S.CallOut:
