@@ -327,6 +327,10 @@ def test_a_plan_of_an_area_without_a_fixed_station_warns_of_no_24h_cover() -> No
         "of the 400 incidents read in frame gcj02, only 156 fall inside area:东片; read as "
         "bd09, 383 would: the incident coordinates are likely bd09; "
     )
+    # the way out that works: ingest in that frame, give the folder (a mapping frame with
+    # this command's --frame is a conflict, a tester found)
+    assert "`xunfang ingest FILE --frame bd09 --out DIR`" in frame_en
+    assert "run again with --incidents DIR" in frame_en
     assert plan_warnings(plan, "zh")[1].startswith(  # type: ignore[arg-type]
         "按 gcj02 坐标系读取的 400 起警情中只有 156 起位于 area:东片 内，若按 bd09 读取则有 383 起"
     )

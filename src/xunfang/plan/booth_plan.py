@@ -1262,16 +1262,18 @@ def plan_warnings(plan: BoothPlan, lang: str = "en") -> list[str]:
         out.append(
             f"按 {fc['read_frame']} 坐标系读取的 {fc['n_read']:,} 起警情中只有 {fc['inside']:,} 起"
             f"位于 {plan.area.name} 内，若按 {fc['frame']} 读取则有 {fc['inside_other']:,} 起："
-            f"警情坐标很可能是 {fc['frame']}：请在映射文件的 [[layout.coords]] 中写明 "
-            f'frame = "{fc["frame"]}"，或用 `xunfang ingest 文件 --frame {fc["frame"]} --out '
-            "文件夹` 导入后以 --incidents 文件夹 重新运行（--frame 也作用于边界和站点文件）"
+            f"警情坐标很可能是 {fc['frame']}：请先按该坐标系导入（`xunfang ingest 文件 --frame "
+            f'{fc["frame"]} --out 文件夹`；映射文件已写明坐标系时，改为 frame = "{fc["frame"]}" '
+            "且不加 --frame），再以 --incidents 文件夹 重新运行（导入的文件夹保持自己的坐标系，"
+            "而本命令的 --frame 也作用于边界和站点文件）"
             if lang == "zh"
             else f"of the {fc['n_read']:,} incidents read in frame {fc['read_frame']}, only "
             f"{fc['inside']:,} fall inside {plan.area.name}; read as {fc['frame']}, "
             f"{fc['inside_other']:,} would: the incident coordinates are likely {fc['frame']}; "
-            f'state frame = "{fc["frame"]}" in the mapping file\'s [[layout.coords]], or ingest '
-            f"them with `xunfang ingest FILE --frame {fc['frame']} --out DIR` and run again with "
-            "--incidents DIR (--frame also applies to the boundary and site files)"
+            f"ingest them in that frame first (`xunfang ingest FILE --frame {fc['frame']} --out "
+            f'DIR`; with a mapping that states a frame, set frame = "{fc["frame"]}" there and give '
+            "no --frame) and run again with --incidents DIR (an ingested folder keeps its own "
+            "frame, while this command's --frame applies to the boundary and site files too)"
         )
     return out + network_warnings(plan, lang)
 
