@@ -99,6 +99,23 @@ def test_the_reason_reads_the_table_in_english_and_in_chinese() -> None:
         "scoring no lower than the simpler naive:period_days=365 (0.251, the choice without a "
         "preference)"
     )
+    # the preferred gbm not chosen: the reason says why (within one SE but lower)
+    passed_over = Selection(
+        "2015-04-25",
+        table3["candidate"][0],
+        table3["candidate"][1],
+        table3.assign(score_mean=[0.2512, 0.2601, 0.2400]),
+        pd.DataFrame(),
+        [],
+        preferred="gbm",
+    )
+    assert passed_over.reason().endswith(
+        "and simpler (the preferred gbm scored 0.240: within one standard error but lower "
+        "than this)"
+    )
+    assert passed_over.reason("zh").endswith(
+        "（优先方法 gbm 得分 0.240，虽在一个标准误之内但低于所选方法）"
+    )
     assert preferred.reason("zh") == (
         "gbm：在 6 个有警情的验证时段上平均得分 0.254，与最佳方法 kde:bandwidth_m=150（0.260）"
         "相差在一个标准误（0.015）之内，且为优先方法，得分不低于更简单的 naive:period_days=365"

@@ -485,6 +485,21 @@ class Selection:
                 else f", within one standard error ({c['se_diff']:.3f}) of the best, "
                 f"{self.best} ({b['score_mean']:.3f}), and {why_en}"
             )
+        pref = self.preferred
+        if pref and pref != self.chosen and pref in t.index and "within_1se" in t:
+            q = t.loc[pref]  # why the preference did not apply
+            lower = bool(q["within_1se"])
+            text += (
+                f"（优先方法 {pref} 得分 {q['score_mean']:.3f}，"
+                + ("虽在一个标准误之内但低于所选方法）" if lower else "不在一个标准误之内）")
+                if zh
+                else f" (the preferred {pref} scored {q['score_mean']:.3f}: "
+                + (
+                    "within one standard error but lower than this)"
+                    if lower
+                    else "not within one standard error)"
+                )
+            )
         if not self.reselected:
             text += (
                 f"（沿用为 {self.selected_for} 所作的选择，"
