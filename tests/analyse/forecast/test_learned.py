@@ -289,3 +289,27 @@ def test_the_type_mix_computes_only_what_it_reads(
     assert f[0, 1, names.index("type_share_365d")] == 0.0
     monkeypatch.setattr(learned, "_CONTEXT_READS", None)
     np.testing.assert_array_equal(model._feature_stack(events, origin, offsets), f)
+
+
+def test_max_rows_subsamples_only_above_the_cap() -> None:
+    """3 cells x 21 daily origins = 63 training rows, every one kept by ``zero_rows``
+    (26 rows with an event, 37 without: 10 kept per event covers them all)."""
+    grid = strip(3)
+    end = pd.Timestamp("2024-02-01", tz=TZ)
+    w = day("2024-02-01")
+    full = make_forecaster(DAILY, grid).fit(table(_history()), end=end)
+    assert isinstance(full, GradientBoosted)
+    assert full.n_rows_ == 63
+    # a cap at or above the rows changes nothing, bit for bit
+    capped = full.with_params(max_rows=63).fit(table(_history()), end=end)
+    assert capped.n_rows_ == 63
+    np.testing.assert_array_equal(capped.predict(w).risk, full.predict(w).risk)
+    # a cap of 30 keeps each row with probability 30/63: binomial(63, 0.476), whose
+    # 99.99 % range is 15-45 rows; the busy cell still ranks first
+    half = full.with_params(max_rows=30, min_samples_leaf=1).fit(table(_history()), end=end)
+    assert 15 <= half.n_rows_ <= 45
+    assert half.n_rows_ < 63
+    risk = half.predict(w).risk
+    assert risk[0] > risk[1]
+    with pytest.raises(ValidationError, match="max_rows must be a positive number"):
+        full.with_params(max_rows=0).fit(table(_history()), end=end)

@@ -1122,7 +1122,7 @@ def test_a_candidate_is_left_out_on_a_history_denser_than_its_cap(
         "类型上，它从未进入最佳方法的一个标准误之内）"
     )
     # the default list keeps a year and a season of counts, the 150 m KDE, stack and gbm
-    # above 300 a day
+    # above 100 a day
     monkeypatch.undo()
     kept = [c.spec for c in select.CANDIDATES if c.max_events_per_day is None]
     assert kept == [
@@ -1132,7 +1132,7 @@ def test_a_candidate_is_left_out_on_a_history_denser_than_its_cap(
         "stack",
         "gbm",
     ]
-    assert {c.max_events_per_day for c in select.CANDIDATES} == {None, 300.0}
+    assert {c.max_events_per_day for c in select.CANDIDATES} == {None, 100.0}
 
 
 def test_window_labels_of_auto_errors_in_chinese() -> None:

@@ -127,7 +127,7 @@ coverages ``fractions`` (default 1, 5 and 20 % of the area; open_cp's tie rule, 
 Candidates are a data structure (:data:`CANDIDATES`, a tuple of :class:`Candidate`),
 listed from the simplest to the most complex; extend it with :func:`candidates_with`
 or pass ``candidates=`` specs in complexity order. On a history denser than
-:data:`DENSE_EVENTS_PER_DAY` incidents a day (all crime of a large city) the default
+:data:`DENSE_EVENTS_PER_DAY` incidents a day (all crime, or theft, of a large city) the default
 list leaves out the candidates measured never to come near the best there (both SEPP
 models, four weeks of counts, two of the KDEs, both prospective methods), with a note;
 specs passed as ``candidates=`` are all tried. A candidate whose method is not in
@@ -212,23 +212,39 @@ class Candidate:
     max_events_per_day: float | None = None
 
 
-DENSE_EVENTS_PER_DAY = 300.0
+DENSE_EVENTS_PER_DAY = 100.0
 """Incidents a day of history above which ``auto`` leaves out the candidates measured
 never to come near the best on such dense types (:attr:`Candidate.max_events_per_day`):
 both SEPP models, four weeks of counts, the KDEs of 300 and 75 m and both prospective
-methods. On all crime of the example city (about 700 incidents a day; whole city,
-150 m cells, a year of history, 24 weekly selections from 2015-01-05 to 2015-06-22,
-``budget_s`` not binding) the best was always ``gbm`` (16), ``stack`` (7) or a year of
-counts (1), and these were at least this many standard errors of the paired difference
-behind it, on every selection: same-cell SEPP 3.0, space-time SEPP 4.6, the 300 m KDE
-9.5, four weeks of counts 10.4, the 75 m KDE and continuous prospective hotspotting
-11.0, prospective hotspotting 12.6 (those kept, a season of counts and the 150 m KDE,
-came within 3.2 and 4.0). The two SEPP fits took about 80 % of a selection's CPU time
-(30 of 38 s; the space-time model's pair budget cuts its triggering to under 6 days
-there), the other five about 1.3 s. The choice is the same without them: a candidate
-that is neither the best nor the one chosen never changes the one-standard-error choice
-(checked on the 24 selections). Single types keep every candidate: the densest, theft,
-has about 160 a day (battery 135, burglary 38, motor vehicle theft 27)."""
+methods. Measured on the whole example city (150 m cells; ``budget_s`` not binding),
+as standard errors of the paired difference behind the best, on every selection:
+
+- all crime (about 700 incidents a day; a year of history, 24 weekly selections from
+  2015-01-05 to 2015-06-22): the best was always ``gbm`` (16), ``stack`` (7) or a year of
+  counts (1); same-cell SEPP at least 3.0 behind, space-time SEPP 4.6, the 300 m KDE
+  9.5, four weeks of counts 10.4, the 75 m KDE and continuous prospective hotspotting
+  11.0, prospective hotspotting 12.6 (those kept, a season of counts and the 150 m KDE,
+  came within 3.2 and 4.0). The two SEPP fits took about 80 % of a selection's CPU time
+  (30 of 38 s; the space-time model's pair budget cuts its triggering to under 6 days
+  there), the other five about 1.3 s.
+- theft (161 a day; 14 weekly selections from 2014-10-01, 273-364 days of history,
+  the development split): the best was ``gbm`` every time; same-cell SEPP at least 3.3
+  behind (median 4.0), space-time SEPP 3.7, the 300 m KDE 6.3, the 75 m KDE 7.8, both
+  prospective methods 7.7, four weeks of counts 9.3. On 29 days from 2015-01-19 (a year
+  of history) the two SEPPs took 49.5 of the 64 s of validation fits, and ``auto`` 2.75 s
+  wall a day.
+- battery (135 a day; 7 selections from 2014-10-01): the best was ``gbm`` every time;
+  same-cell SEPP at least 2.0 behind (median 3.6), space-time SEPP 3.8, the others 4.6
+  or more.
+
+The choice is the same without them: a candidate that is neither the best nor the one
+chosen never changes the one-standard-error choice (checked on the 24 selections of all
+crime). The next densest types keep every candidate (criminal damage and narcotics 75 a
+day, burglary 37, motor vehicle theft 27): they were not measured. The figures are
+``diff_to_best / se_diff`` of the selection rows (``Evaluation.selections``) of a rolling
+``auto`` run with every candidate, as ``benchmarks/bench_forecast_target.py --ours auto
+--every-candidate --groups theft --test-start 2014-10-01 --test-days 92`` writes them to
+``selections_theft.csv``."""
 
 
 CANDIDATES: tuple[Candidate, ...] = (
