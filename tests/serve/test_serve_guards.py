@@ -262,3 +262,31 @@ def test_strict_json_writes_null_for_nan_and_infinity() -> None:
     }
     with pytest.raises(TypeError, match="Timestamp"):
         strict_json.dumps(summary)
+
+
+def test_a_gb18030_body_is_refused_with_the_byte_and_the_encoding_and_nothing_written(
+    lite: TestClient,
+) -> None:
+    """A 110 system posting its native GB18030 (synthetic call): FastAPI said only "There
+    was an error parsing the body"."""
+    body = {"call_type": "theft", **dict(zip(("lon", "lat"), lonlat(1, 1), strict=True))}
+    body["address"] = "南京路1号"
+    raw = json.dumps(body, ensure_ascii=False).encode("gb18030")
+    start = raw.index("南".encode("gb18030"))  # the first non-ASCII byte
+    for ctype in ("application/json", "application/json; charset=gb18030"):
+        r = lite.post("/api/calls", content=raw, headers={**DISP, "Content-Type": ctype})
+        assert r.status_code == 400
+        detail = r.json()["detail"]
+        assert detail.startswith(
+            f"the request body is not UTF-8 at byte {start} (it reads as GB18030/GBK: "
+            "re-encode it as UTF-8)"
+        )
+        assert f"请求体第 {start} 字节起不是 UTF-8 编码" in detail
+    # bytes that are neither UTF-8 nor GB18030: no encoding guessed
+    bad = b'{"call_type": "theft", "address": "\xff\xff"}'
+    r = lite.post("/api/calls", content=bad, headers={**DISP, "Content-Type": "application/json"})
+    assert r.status_code == 400
+    assert r.json()["detail"].startswith("the request body is not UTF-8 at byte 35: JSON")
+    assert lite.get("/api/calls", headers=DISP).json() == []
+    # other HTTP errors keep their own answer
+    assert lite.get("/api/no-such-route", headers=DISP).json() == {"detail": "Not Found"}

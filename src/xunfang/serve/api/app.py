@@ -26,11 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, status
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from xunfang import __version__
 from xunfang.dispatch.model import TransitionError
@@ -263,7 +265,37 @@ def _error(code: int, field: str | None, msg: str, where: str = "body") -> JSONR
     return JSONResponse({"detail": detail}, status_code=code)
 
 
+def not_utf8_message(err: UnicodeDecodeError) -> str:
+    """What a client is told of a request body that is not UTF-8 (in English and Chinese:
+    the reference user's 110 systems write GB18030): where decoding stopped, whether the
+    bytes read as GB18030, and that nothing was written. JSON between systems must be
+    UTF-8 (RFC 8259, section 8.1)."""
+    raw = err.object if isinstance(err.object, bytes) else bytes(err.object)
+    try:
+        raw.decode("gb18030")
+        gb_en, gb_zh = (
+            " (it reads as GB18030/GBK: re-encode it as UTF-8)",
+            "（可按 GB18030/GBK 读出，请改用 UTF-8 编码）",
+        )
+    except UnicodeDecodeError:
+        gb_en, gb_zh = "", ""
+    return (
+        f"the request body is not UTF-8 at byte {err.start}{gb_en}: JSON must be sent as "
+        f"UTF-8 (RFC 8259, section 8.1); nothing was written. 请求体第 {err.start} 字节起不是 "
+        f"UTF-8 编码{gb_zh}：JSON 须以 UTF-8 发送；未写入任何记录。"
+    )
+
+
 def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Any:
+        # FastAPI answers a body that is not UTF-8 with "There was an error parsing the
+        # body" (its cause, the UnicodeDecodeError, kept as __cause__): say what is wrong
+        cause = exc.__cause__
+        if exc.status_code == 400 and isinstance(cause, UnicodeDecodeError):
+            return _error(400, None, not_utf8_message(cause))
+        return await http_exception_handler(request, exc)
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         # the field named, the offending value NOT echoed (it may be personal data)
