@@ -292,24 +292,44 @@ def test_the_type_mix_computes_only_what_it_reads(
 
 
 def test_max_rows_subsamples_only_above_the_cap() -> None:
-    """3 cells x 21 daily origins = 63 training rows, every one kept by ``zero_rows``
-    (26 rows with an event, 37 without: 10 kept per event covers them all)."""
-    grid = strip(3)
+    """60 cells x 21 daily origins = 1,260 training rows, all kept (``zero_rows=none``);
+    incidents in cells 0 and 2 as in :func:`_history`."""
+    grid = strip(60)
     end = pd.Timestamp("2024-02-01", tz=TZ)
     w = day("2024-02-01")
-    full = make_forecaster(DAILY, grid).fit(table(_history()), end=end)
+    full = make_forecaster(DAILY + ":zero_rows=none", grid).fit(table(_history()), end=end)
     assert isinstance(full, GradientBoosted)
-    assert full.n_rows_ == 63
+    assert full.n_rows_ == 1260
     # a cap at or above the rows changes nothing, bit for bit
-    capped = full.with_params(max_rows=63).fit(table(_history()), end=end)
-    assert capped.n_rows_ == 63
+    capped = full.with_params(max_rows=1260).fit(table(_history()), end=end)
+    assert capped.n_rows_ == 1260
     np.testing.assert_array_equal(capped.predict(w).risk, full.predict(w).risk)
-    # a cap of 30 keeps each row with probability 30/63: binomial(63, 0.476), whose
-    # 99.99 % range is 15-45 rows; the busy cell still ranks first
-    half = full.with_params(max_rows=30, min_samples_leaf=1).fit(table(_history()), end=end)
-    assert 15 <= half.n_rows_ <= 45
-    assert half.n_rows_ < 63
-    risk = half.predict(w).risk
-    assert risk[0] > risk[1]
-    with pytest.raises(ValidationError, match="max_rows must be a positive number"):
-        full.with_params(max_rows=0).fit(table(_history()), end=end)
+    # a cap of 1,000 keeps each row with probability 1000/1260: binomial(1260, 0.794),
+    # mean 1,000, sd 14.4, so 944-1,056 rows in 99.99 % of draws; the busy cell still
+    # ranks first
+    cut = full.with_params(max_rows=1000).fit(table(_history()), end=end)
+    assert 944 <= cut.n_rows_ <= 1056
+    risk = cut.predict(w).risk
+    assert risk[0] > risk[2] > risk[1]
+    for bad in (0, 999, 1.5, True, "abc"):
+        with pytest.raises(ValidationError) as err:
+            full.with_params(max_rows=bad).fit(table(_history()), end=end)
+        assert str(err.value) == (
+            f"max_rows must be a whole number of at least 1,000 (or none), got {bad!r}"
+        )
+
+
+def test_a_history_with_no_incident_in_any_target_period_is_a_validation_error() -> None:
+    """Two incidents on 1 December, 21 daily origins from 11 January: every target period
+    (one day) is empty. LightGBM's Poisson objective stopped the process there; a
+    ValidationError lets ``forecast predict`` fall back to naive counts and ``auto`` skip
+    the candidate (a new-user test on a district with 2 'service' incidents)."""
+    grid = strip(3)
+    end = pd.Timestamp("2024-02-01", tz=TZ)
+    rows = [(50.0, 50.0, "2023-12-01 10:00"), (250.0, 50.0, "2023-12-01 11:00")]
+    with pytest.raises(ValidationError) as err:
+        make_forecaster(DAILY, grid).fit(table(rows), end=end)
+    assert str(err.value) == (
+        "gbm: no incident in the 1-day target periods of its 21 training origins (from "
+        "2024-01-11, every 1 days; 2 incident(s) in the history): too few to learn from"
+    )

@@ -471,7 +471,12 @@ class Forecaster(ABC):
     def _positive(name: str, value: float, *, allow_none: bool = False) -> None:
         if value is None and allow_none:
             return
-        if not isinstance(value, int | float) or not value > 0 or not np.isfinite(value):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        try:  # an int too large for a float (1e20 typed in full) is refused, not a crash
+            ok = ok and value > 0 and bool(np.isfinite(float(value)))
+        except OverflowError:
+            ok = False
+        if not ok:
             raise ValidationError(f"{name} must be a positive number, got {value!r}")
 
     # ---- contract

@@ -169,6 +169,11 @@ class CellContext:
         return f"CellContext(place={sorted(self.place)}, all_events={n})"
 
 
+MIN_ROWS = 1_000
+"""Least ``max_rows`` of :class:`GradientBoosted`: five leaves of the default
+``min_samples_leaf`` (200 rows)."""
+
+
 class GradientBoosted(Forecaster):
     """Gradient-boosted Poisson trees over cell features (see the module docstring).
 
@@ -205,7 +210,8 @@ class GradientBoosted(Forecaster):
     max_rows
         Most training rows per booster, after ``zero_rows``: when there are more, each
         is kept with the same probability and weighted up by its inverse (a uniform
-        subsample; the fit's time is linear in the rows). ``None`` keeps them all. Only
+        subsample; the fit's time is linear in the rows). ``None`` keeps them all; a
+        whole number of at least :data:`MIN_ROWS` otherwise. Only
         dense types reach the default: on the whole example city (150 m cells, 8 origins)
         theft and all crime have 220,360 rows (every cell at every origin), burglary about
         70,000. On a development split (92 days from 2014-10-01, 273-364 days of history;
@@ -364,7 +370,15 @@ class GradientBoosted(Forecaster):
         for name in ("n_origins", "max_iter", "min_samples_leaf", "n_bags"):
             self._positive(name, getattr(self, name))
         self._positive("zero_rows", self.zero_rows, allow_none=True)  # type: ignore[arg-type]
-        self._positive("max_rows", self.max_rows, allow_none=True)  # type: ignore[arg-type]
+        if self.max_rows is not None and (
+            isinstance(self.max_rows, bool)
+            or not isinstance(self.max_rows, int)
+            or self.max_rows < MIN_ROWS
+        ):
+            raise ValidationError(
+                f"max_rows must be a whole number of at least {MIN_ROWS:,} (or none), "
+                f"got {self.max_rows!r}"
+            )
         self._positive("rank_depth", self.rank_depth)
         if self.objective not in _OBJECTIVES:
             raise ValidationError(
@@ -537,6 +551,14 @@ class GradientBoosted(Forecaster):
             r = int(self.max_rows) / y.size
             keep = rng.random(y.size) < r
             x, y, weight, origin_of = x[keep], y[keep], weight[keep] / r, origin_of[keep]
+        if not (y > 0).any():
+            # LightGBM's Poisson objective stops the process on an all-zero target
+            first = from_days(events.end_day - float(offsets.max())).tz_convert(events.timezone)
+            raise ValidationError(
+                f"gbm: no incident in the {h}-day target periods of its {offsets.size} "
+                f"training origins (from {first:%Y-%m-%d}, every {int(self.origin_step_days)} "
+                f"days; {len(events)} incident(s) in the history): too few to learn from"
+            )
         group = np.bincount(origin_of, minlength=offsets.size)
         # a feature with no value at any origin (the previous year, under a one-year
         # look-back) carries nothing: leave it out rather than give the trees a NaN column
