@@ -127,14 +127,15 @@ def fallback_notes(
     method: str, n_incidents: int, history_days: float, exc: Exception
 ) -> tuple[str, str]:
     """(English, Chinese) note of a group forecast by :data:`FALLBACK_METHOD` because
-    ``method`` failed on it with ``exc``."""
+    ``method`` failed on it with ``exc``; ``n_incidents``: the group's incidents in the
+    area (on the grid) before the window."""
     en = (
-        f"{method} could not forecast this group ({n_incidents} incident(s) in "
+        f"{method} could not forecast this group ({n_incidents} incident(s) in the area in "
         f"{history_days:.0f} days of history: {exc}); forecast instead by naive counts: each "
         "cell's incidents over the whole history as a daily rate"
     )
     zh = (
-        f"{method} 无法预测此类别（{history_days:.0f} 天历史中仅 {n_incidents} 起警情："
+        f"{method} 无法预测此类别（{history_days:.0f} 天历史中研究区内仅 {n_incidents} 起警情："
         f"{error_text(str(exc), 'zh')}）；"
         "改用朴素计数：各网格在全部历史中的警情数折算为日均值"
     )
@@ -219,7 +220,9 @@ def run_prediction(
             # group is still forecast, by the simplest rate there is, and the output says so.
             failures.append(exc)
             model = make_forecaster(FALLBACK_METHOD, grid, seed=spec.seed)
-            fallback, fallback_zh = fallback_notes(spec.methods[0], len(sub), history_days, exc)
+            # the incidents on the area's grid (the history may hold the whole city's)
+            n_in = int(grid.in_area(sub.xy).sum())
+            fallback, fallback_zh = fallback_notes(spec.methods[0], n_in, history_days, exc)
             try:
                 model.fit(sub, start=fit_start, end=window.start)
                 fc = model.predict(window)

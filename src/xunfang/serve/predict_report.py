@@ -261,8 +261,19 @@ def map_figure(cells: pd.DataFrame, run: PredictionRun, group: str, lang: str = 
 
 
 def selection_frames(run: PredictionRun) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """All groups' selection tables and validation scores (empty for a fixed method)."""
-    tabs = [g.selection.table.assign(group=g.group) for g in run.groups if g.selection]
+    """All groups' selection tables, each row with its group's reason in English and
+    Chinese and the time of the chosen model's last full fit (as ``forecast evaluate``
+    writes them), and validation scores (empty for a fixed method)."""
+    tabs = [
+        g.selection.table.assign(
+            group=g.group,
+            reason=g.selection.reason("en"),
+            reason_zh=g.selection.reason("zh"),
+            model_fitted_on=g.selection.model_fitted_on,
+        )
+        for g in run.groups
+        if g.selection
+    ]
     scores = [g.selection.scores.assign(group=g.group) for g in run.groups if g.selection]
     return (
         pd.concat(tabs, ignore_index=True) if tabs else pd.DataFrame(),

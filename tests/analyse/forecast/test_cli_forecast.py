@@ -173,6 +173,15 @@ def test_predict_writes_the_forecast_and_reads_nothing_from_the_window(
     assert top1["risk"].is_monotonic_decreasing
     sel = pd.read_csv(outs["full"] / "selection.csv")
     assert set(sel["group"]) == {"BURGLARY", "BATTERY"} and sel["chosen"].sum() == 2
+    # each row says why its group's choice was made, in both languages (a new-user test
+    # found predict's file without the reason evaluate's has)
+    picked = sel[sel["chosen"]].set_index("group")
+    for g in ("BURGLARY", "BATTERY"):
+        assert picked.loc[g, "reason"].startswith(picked.loc[g, "candidate"] + ": mean ")
+        assert picked.loc[g, "reason_zh"].startswith(picked.loc[g, "candidate"] + "：")
+        assert sel.loc[sel["group"] == g, "reason"].nunique() == 1
+    picks = json.loads((outs["full"] / "selection.json").read_text(encoding="utf-8"))
+    assert [p["reason_zh"] for p in picks] == [picked.loc[p["group"], "reason_zh"] for p in picks]
     html = (outs["full"] / "report.html").read_text(encoding="utf-8")
     assert "What it was computed on" in html and "one standard error" in html
     # the incidents from the window on change nothing (both files span the same rectangle,
@@ -425,7 +434,9 @@ def test_a_group_too_sparse_for_auto_is_forecast_by_naive_counts(
     arson, burglary = groups["ARSON"], groups["BURGLARY"]
     assert arson["fallback"] is True and arson["chosen"] == "naive:period_days=none"
     assert arson["expected_incidents"] == pytest.approx(round(1 / 54.0, 3))
-    assert arson["why"].startswith("auto could not forecast this group (1 incident(s) in 54 days")
+    assert arson["why"].startswith(
+        "auto could not forecast this group (1 incident(s) in the area in 54 days"
+    )
     assert "forecast instead by naive counts" in arson["why"]
     assert burglary["fallback"] is False and burglary["chosen"] != "naive:period_days=none"
     assert "could not forecast this group" in " ".join(result.output.split())

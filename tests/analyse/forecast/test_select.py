@@ -4,6 +4,8 @@ of scores across days, and one selection per type group."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -367,6 +369,13 @@ def test_auto_is_a_registered_method_and_chooses_by_the_rule() -> None:
     pref.predict(window)
     assert pref.selection_.chosen == best and pref.selection_.preferred == best
     assert "prefer=" + best in pref.describe()
+    # a preference that names no candidate is refused (it vanished without a word)
+    for bad in ("kde", "nosuch"):
+        with pytest.raises(ValidationError) as err:
+            auto.with_params(prefer=bad).fit(table)
+        assert str(err.value) == (
+            f"prefer must be one of the candidates ({', '.join(CANDS)}) or none, got {bad!r}"
+        )
     # sparse data: windows are added until they hold 100 incidents (about 7 a day here)
     more = auto.with_params(min_validation_events=100)
     more.fit(table.subset((table.frame["occurred_at"] < window.start).to_numpy()))
@@ -1113,14 +1122,23 @@ def test_a_candidate_is_left_out_on_a_history_denser_than_its_cap(
     assert list(sel.table["complexity"]) == [0, 2]  # places in the whole list
     assert set(sel.scores["candidate"]) == {"naive:period_days=365", cands[2].spec}
     note = (
-        "naive:period_days=28 left out: 4 incidents a day in the history, above its 3.5 "
-        "(on such dense types it was never within one standard error of the best)"
+        "4 incidents a day in the history, above the limit of 3.5: naive:period_days=28 "
+        "left out (on such dense types it was never within one standard error of the best)"
     )
     assert sel.notes == [note]
     assert note_text(note, "zh") == (
-        "naive:period_days=28 未参与选择：历史中每天 4 起警情，超过其上限 3.5（在如此密集的"
-        "类型上，它从未进入最佳方法的一个标准误之内）"
+        "历史中每天 4 起警情，超过上限 3.5：naive:period_days=28 未参与选择（在如此密集的"
+        "类型上，从未进入最佳方法的一个标准误之内）"
     )
+    # one sentence per limit, naming every candidate it leaves out
+    two = (cands[0], cands[1], dataclasses.replace(cands[1], spec="naive:period_days=7"))
+    kept, notes = select._dense_left_out(list(two), events)
+    assert [c.spec for c in kept] == ["naive:period_days=365"]
+    assert notes == [
+        "4 incidents a day in the history, above the limit of 3.5: naive:period_days=28, "
+        "naive:period_days=7 left out (on such dense types they were never within one "
+        "standard error of the best)"
+    ]
     # the default list keeps a year and a season of counts, the 150 m KDE, stack and gbm
     # above 100 a day
     monkeypatch.undo()

@@ -100,7 +100,8 @@ def make_forecaster(
     Raises
     ------
     ValidationError
-        For an unknown method or parameter, naming the ones that exist.
+        For an unknown method or parameter, naming the ones that exist, or a bad value
+        (the method's own check).
     """
     main, plus, tod = spec.partition("+")
     head, *rest = main.split(":")
@@ -133,4 +134,8 @@ def make_forecaster(
             )
         tparams.setdefault("seed", seed)
         model = TimeOfDay(base=model, **tparams)
-    return with_context(model, context)
+    model = with_context(model, context)
+    # every door (predict, evaluate, plan, serve) refuses a bad value here, before any
+    # work, rather than at the first fit (evaluate ran on without the method)
+    model._validate()
+    return model

@@ -536,8 +536,10 @@ class Selection:
             "chosen": self.chosen,
             "best": self.best,
             "reason": self.reason(),
+            "reason_zh": self.reason("zh"),
             "validation_windows": self.validation_windows,
             "notes": self.notes,
+            "notes_zh": [note_text(n, "zh") for n in self.notes],
             "seconds": self.seconds,
             "selected_for": self.selected_for,
             "reselected": self.reselected,
@@ -570,12 +572,12 @@ _NOTE_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     (
         re.compile(
-            r"(?P<c>\S+) left out: (?P<r>\d+) incidents a day in the history, above its "
-            r"(?P<m>\S+) \(on such dense types it was never within one standard error of "
-            r"the best\)"
+            r"(?P<r>\d+) incidents a day in the history, above the limit of (?P<m>\S+): "
+            r"(?P<c>.+) left out \(on such dense types (?:they were|it was) never within one "
+            r"standard error of the best\)"
         ),
-        "{c} 未参与选择：历史中每天 {r} 起警情，超过其上限 {m}（在如此密集的类型上，"
-        "它从未进入最佳方法的一个标准误之内）",
+        "历史中每天 {r} 起警情，超过上限 {m}：{c} 未参与选择（在如此密集的类型上，"
+        "从未进入最佳方法的一个标准误之内）",
     ),
     (re.compile(r"(?P<c>\S+) left out: (?P<e>.+)", re.S), "{c} 未参与选择：{e}"),
     (
@@ -727,19 +729,23 @@ def _dense_left_out(
 ) -> tuple[list[Candidate], list[str]]:
     """The candidates tried on the history ``events`` (those whose
     :attr:`Candidate.max_events_per_day` its mean incidents a day do not pass; the
-    simplest is always kept) and a note on each left out."""
+    simplest is always kept) and one note per limit naming those it left out."""
     rate = len(events) / max(events.duration_days, 1e-9)
-    keep, notes = [], []
+    keep: list[Candidate] = []
+    out: dict[float, list[str]] = {}
     for i, c in enumerate(cands):
         cap = c.max_events_per_day
         if i > 0 and cap is not None and rate > cap:
-            notes.append(
-                f"{c.spec} left out: {rate:.0f} incidents a day in the history, above its "
-                f"{cap:g} (on such dense types it was never within one standard error of "
-                f"the best)"
-            )
+            out.setdefault(float(cap), []).append(c.spec)
         else:
             keep.append(c)
+    notes = [
+        f"{rate:.0f} incidents a day in the history, above the limit of {cap:g}: "
+        f"{', '.join(specs)} left out (on such dense types "
+        f"{'they were' if len(specs) > 1 else 'it was'} never within one standard error "
+        "of the best)"
+        for cap, specs in out.items()
+    ]
     return keep, notes
 
 
@@ -934,6 +940,14 @@ class AutoSelect(Forecaster):
             )
         if self.prefer is not None and not isinstance(self.prefer, str):
             raise ValidationError(f"prefer must be a candidate spec, got {self.prefer!r}")
+        given = [c.spec for c in CANDIDATES] if self.candidates is None else self.candidates
+        if self.prefer not in (None, PREFER, *given):
+            # the default may be missing from a candidate list given; another value must
+            # name a candidate, or the preference would vanish without a word
+            raise ValidationError(
+                f"prefer must be one of the candidates ({', '.join(given)}) or none, "
+                f"got {self.prefer!r}"
+            )
         self._positive("budget_s", self.budget_s)
         self._positive("min_train_days", self.min_train_days)
         if not self.fractions or not all(0 < f <= 1 for f in self.fractions):
