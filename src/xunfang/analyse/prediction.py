@@ -187,9 +187,13 @@ def run_prediction(
             if window.start <= first
             else "choose an earlier --start or a longer --lookback-days"
         )
+        # local times, as the window's (the data's were printed in UTC beside it)
+        tz = table.timezone
+        back = f"{spec.lookback_days:g} days" if spec.lookback_days else "all history"
         raise ValidationError(
-            f"no incident in the history before {window.start} (look-back "
-            f"{spec.lookback_days or 'all'} days; data from {first} to {last}): {advice}"
+            f"no incident in the history before {window.start:%Y-%m-%d %H:%M} (look-back "
+            f"{back}; data from {first.tz_convert(tz):%Y-%m-%d %H:%M} to "
+            f"{last.tz_convert(tz):%Y-%m-%d %H:%M}, local time): {advice}"
         )
 
     groups = spec.types or default_groups(history)

@@ -226,12 +226,6 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "--out（锁文件 {3}）",
         ),
         (
-            r"empty training set: no incident between (.+) and (.+?) \(a forecast trains.+",
-            "训练集为空：{0} 至 {1} 之间没有警情（预测使用窗口之前 --lookback-days 天的历史，"
-            "auto 还要在更早的时段上验证）：请提供覆盖该时段的警情、缩短 --lookback-days，"
-            "或改用更简单的 --methods（如 kde）",
-        ),
-        (
             r"boundary file not found \(check XUNFANG_DATA_DIR\)",
             "边界文件不存在（请检查 XUNFANG_DATA_DIR）",
         ),
@@ -556,6 +550,41 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "incidents：{0} 是已导入的数据表，而 {1} 是原始文件；"
             "请先用 `xunfang ingest` 导入原始文件，再一并给出已导入的文件夹",
         ),
+        # forecast method values and windows (a new-user test's --lang zh run)
+        (r"(\w+) must be a positive number, got (.+)", "{0} 须为正数，实为 {1}"),
+        (
+            r"max_rows must be a whole number of at least (\S+) \(or none\), got (.+)",
+            "max_rows 须为不小于 {0} 的整数（或 none），实为 {1}",
+        ),
+        (
+            r"prefer must be one of the candidates \((.+)\) or none, got (.+)",
+            "prefer 须为候选方法之一（{0}）或 none，实为 {1}",
+        ),
+        (r"--windows must be at least 1, got (.+)", "--windows 至少为 1，实为 {0}"),
+        (
+            r"no incident in the history before (.+) \(look-back all history; data from "
+            r"(.+) to (.+), local time\): choose an earlier --start or a longer --lookback-days",
+            "{0} 之前的历史中没有警情（回看全部历史；数据自 {1} 至 {2}，当地时间）：请用更早的 "
+            "--start 或更长的 --lookback-days",
+        ),
+        (
+            r"no incident in the history before (.+) \(look-back (\S+) days; data from "
+            r"(.+) to (.+), local time\): choose an earlier --start or a longer --lookback-days",
+            "{0} 之前的历史中没有警情（回看 {1} 天；数据自 {2} 至 {3}，当地时间）：请用更早的 "
+            "--start 或更长的 --lookback-days",
+        ),
+        (
+            r"no incident in the history before (.+) \(look-back all history; data from "
+            r"(.+) to (.+), local time\): choose a later --start",
+            "{0} 之前的历史中没有警情（回看全部历史；数据自 {1} 至 {2}，当地时间）：请用更晚的 "
+            "--start",
+        ),
+        (
+            r"no incident in the history before (.+) \(look-back (\S+) days; data from "
+            r"(.+) to (.+), local time\): choose a later --start",
+            "{0} 之前的历史中没有警情（回看 {1} 天；数据自 {2} 至 {3}，当地时间）：请用更晚的 "
+            "--start",
+        ),
     )
 )
 """Chinese texts of the command line's common error messages, by the English message (a
@@ -621,7 +650,10 @@ def error_text(message: str, lang: str = "en") -> str:
             if m.group(4):
                 where += f"，字段 {m.group(4).removeprefix(', field ')}"
             return f"{where}：{rest}"
-    return message
+    # a forecaster's own errors (too little history, gbm with nothing to learn from)
+    from xunfang.analyse.forecast.select import error_text as forecast_error_text
+
+    return forecast_error_text(message, lang)
 
 
 _NO_USABLE_ROWS = re.compile(

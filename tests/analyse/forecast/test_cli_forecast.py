@@ -573,3 +573,37 @@ def test_default_windows_reaching_before_the_data_say_how_many_fit(tmp_path: Pat
     assert first == "2014-06-01 00:59"
     args[args.index("70")] = "58"
     assert CliRunner().invoke(app, args).exit_code == 0
+
+
+def test_predict_with_no_history_says_so_in_local_time_and_in_chinese(tmp_path: Path) -> None:
+    """The data's span in the window's local time (it was printed in UTC beside a local
+    window start), in English and Chinese (a new-user test's --lang zh run got English)."""
+    src = _csv(tmp_path / "crimes.csv")
+    frame = pd.read_csv(src)
+    when = pd.to_datetime(frame["Date"], format="%m/%d/%Y %I:%M:%S %p")
+    first, last = f"{when.min():%Y-%m-%d %H:%M}", f"{when.max():%Y-%m-%d %H:%M}"
+    runner = CliRunner()
+    for lang, lookback, expected in (
+        (
+            "en",
+            [],
+            f"no incident in the history before 2014-05-01 00:00 (look-back 365 days; data "
+            f"from {first} to {last}, local time): choose a later --start",
+        ),
+        (
+            "zh",
+            ["--lookback-days", "0"],
+            f"2014-05-01 00:00 之前的历史中没有警情（回看全部历史；数据自 {first} 至 {last}，"
+            "当地时间）：请用更晚的 --start",
+        ),
+        (
+            "zh",
+            ["--lookback-days", "30", "--start", "2015-01-01"],
+            f"2015-01-01 00:00 之前的历史中没有警情（回看 30 天；数据自 {first} 至 {last}，"
+            "当地时间）：请用更早的 --start 或更长的 --lookback-days",
+        ),
+    ):
+        args = ["predict", "--incidents", str(src), "--start", "2014-05-01", *lookback]
+        result = runner.invoke(app, [*args, "--out", str(tmp_path / "p"), "--lang", lang])
+        assert result.exit_code == 2, result.output
+        assert expected in " ".join(result.output.split()), result.output

@@ -14,6 +14,7 @@ from xunfang.analyse.forecast.learned import (
     FEATURES,
     CellContext,
 )
+from xunfang.analyse.forecast.select import error_text
 from xunfang.analyse.grid import Grid
 from xunfang.errors import ValidationError
 
@@ -332,4 +333,9 @@ def test_a_history_with_no_incident_in_any_target_period_is_a_validation_error()
     assert str(err.value) == (
         "gbm: no incident in the 1-day target periods of its 21 training origins (from "
         "2024-01-11, every 1 days; 2 incident(s) in the history): too few to learn from"
+    )
+    # in Chinese, as it reaches the note of a group forecast by naive counts instead
+    assert error_text(str(err.value), "zh") == (
+        "gbm：其 21 个训练起点（自 2024-01-11 起，每 1 天一个）之后 1 天的目标期内均无警情"
+        "（历史中共 2 起）：警情太少，无法学习"
     )

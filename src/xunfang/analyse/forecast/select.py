@@ -608,6 +608,25 @@ _ERROR_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
         ),
         "auto：没有候选方法能预测 {w} 之前的验证时段：{e}",
     ),
+    (
+        re.compile(
+            r"gbm: no incident in the (?P<h>\d+)-day target periods of its (?P<n>\d+) training "
+            r"origins \(from (?P<s>\S+), every (?P<d>\d+) days; (?P<k>\d+) incident\(s\) in "
+            r"the history\): too few to learn from"
+        ),
+        "gbm：其 {n} 个训练起点（自 {s} 起，每 {d} 天一个）之后 {h} 天的目标期内均无警情"
+        "（历史中共 {k} 起）：警情太少，无法学习",
+    ),
+    (
+        re.compile(
+            r"empty training set: no incident between (?P<a>.+) and (?P<b>.+?) \(a forecast "
+            r"trains.+",
+            re.S,
+        ),
+        "训练集为空：{a} 至 {b} 之间没有警情（预测使用窗口之前 --lookback-days 天的历史，"
+        "auto 还要在更早的时段上验证）：请提供覆盖该时段的警情、缩短 --lookback-days，"
+        "或改用更简单的 --methods（如 kde）",
+    ),
 )
 """Chinese of the forecasters' own errors that reach a note (a candidate left out, a
 group forecast by naive counts): too little history for ``gbm``/``stack``, no incident in
