@@ -112,11 +112,21 @@ def test_the_reason_reads_the_table_in_english_and_in_chinese() -> None:
         preferred="gbm",
     )
     assert passed_over.reason().endswith(
-        "and simpler (the preferred gbm scored 0.240: within one standard error but lower "
-        "than this)"
+        "and simpler (the preferred gbm scored 0.240, within its standard error (0.015) of "
+        "the best but below this choice)"
     )
     assert passed_over.reason("zh").endswith(
-        "（优先方法 gbm 得分 0.240，虽在一个标准误之内但低于所选方法）"
+        "（优先方法 gbm 得分 0.240，与最佳相差在其一个标准误（0.015）之内，但低于所选方法）"
+    )
+    # not within: how far below the best, in its own standard errors
+    far = dataclasses.replace(
+        passed_over, table=passed_over.table.assign(within_1se=[True, True, False])
+    )
+    assert far.reason().endswith(
+        "(the preferred gbm scored 0.240, more than its standard error (0.015) below the best)"
+    )
+    assert far.reason("zh").endswith(
+        "（优先方法 gbm 得分 0.240，低于最佳超过其一个标准误（0.015））"
     )
     assert preferred.reason("zh") == (
         "gbm：在 6 个有警情的验证时段上平均得分 0.254，与最佳方法 kde:bandwidth_m=150（0.260）"

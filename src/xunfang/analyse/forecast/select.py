@@ -505,15 +505,22 @@ class Selection:
         if pref and pref != self.chosen and pref in t.index and "within_1se" in t:
             q = t.loc[pref]  # why the preference did not apply
             lower = bool(q["within_1se"])
+            se = float(q["se_diff"]) if "se_diff" in q else float("nan")
+            # its own standard error: a wide one lets a low score in (a tester read "within
+            # one standard error but lower" as a contradiction without it)
             text += (
                 f"（优先方法 {pref} 得分 {q['score_mean']:.3f}，"
-                + ("虽在一个标准误之内但低于所选方法）" if lower else "不在一个标准误之内）")
-                if zh
-                else f" (the preferred {pref} scored {q['score_mean']:.3f}: "
                 + (
-                    "within one standard error but lower than this)"
+                    f"与最佳相差在其一个标准误（{se:.3f}）之内，但低于所选方法）"
                     if lower
-                    else "not within one standard error)"
+                    else f"低于最佳超过其一个标准误（{se:.3f}））"
+                )
+                if zh
+                else f" (the preferred {pref} scored {q['score_mean']:.3f}, "
+                + (
+                    f"within its standard error ({se:.3f}) of the best but below this choice)"
+                    if lower
+                    else f"more than its standard error ({se:.3f}) below the best)"
                 )
             )
         if not self.reselected:
