@@ -562,6 +562,12 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         ),
         (r"--windows must be at least 1, got (.+)", "--windows 至少为 1，实为 {0}"),
         (
+            r"forecast predict forecasts with one method, got (.+): give one \(e\.g\. auto\), "
+            r"or compare them with forecast evaluate --methods (.+)",
+            "forecast predict 只用一种方法预测，实为 {0}：请只给一种（如 auto），或用 "
+            "forecast evaluate --methods {1} 比较它们",
+        ),
+        (
             r"no incident in the history before (.+) \(look-back all history; data from "
             r"(.+) to (.+), local time\): choose an earlier --start or a longer --lookback-days",
             "{0} 之前的历史中没有警情（回看全部历史；数据自 {1} 至 {2}，当地时间）：请用更早的 "

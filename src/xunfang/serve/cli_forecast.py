@@ -629,6 +629,11 @@ def predict_cmd(
         from xunfang.serve.cli import to_output_frame_check  # cli imports this module
 
         to_output_frame_check(output_frame)
+        if "," in method:  # evaluate's list, given to predict (a tester's first try)
+            raise ValidationError(
+                f"forecast predict forecasts with one method, got {method!r}: give one "
+                f"(e.g. auto), or compare them with forecast evaluate --methods {method}"
+            )
         spec = _spec_from_options(
             incidents=incidents,
             types=types,

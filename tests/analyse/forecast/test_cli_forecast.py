@@ -607,3 +607,20 @@ def test_predict_with_no_history_says_so_in_local_time_and_in_chinese(tmp_path: 
         result = runner.invoke(app, [*args, "--out", str(tmp_path / "p"), "--lang", lang])
         assert result.exit_code == 2, result.output
         assert expected in " ".join(result.output.split()), result.output
+
+
+def test_predict_refuses_a_list_of_methods_and_points_to_evaluate(tmp_path: Path) -> None:
+    src = _csv(tmp_path / "crimes.csv")
+    args = ["predict", "--incidents", str(src), "--methods", "kde,naive", "--out", str(tmp_path)]
+    en = CliRunner().invoke(app, args)
+    assert en.exit_code == 2
+    assert (
+        "forecast predict forecasts with one method, got 'kde,naive': give one (e.g. auto), "
+        "or compare them with forecast evaluate --methods kde,naive"
+    ) in " ".join(en.output.split())
+    zh = CliRunner().invoke(app, [*args, "--lang", "zh"])
+    assert zh.exit_code == 2
+    assert (
+        "forecast predict 只用一种方法预测，实为 'kde,naive'：请只给一种（如 auto），或用 "
+        "forecast evaluate --methods kde,naive 比较它们"
+    ) in " ".join(zh.output.split())
