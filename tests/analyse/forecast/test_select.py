@@ -118,6 +118,24 @@ def test_the_reason_reads_the_table_in_english_and_in_chinese() -> None:
     assert passed_over.reason("zh").endswith(
         "（优先方法 gbm 得分 0.240，与最佳相差在其一个标准误（0.015）之内，但低于所选方法）"
     )
+    # the incidents behind the scores, counted once per window (2 + 3 + 4, each window
+    # scored for every candidate)
+    scores3 = pd.DataFrame(
+        {
+            "candidate": [c for c in table3["candidate"] for _ in range(3)],
+            "window": ["d1", "d2", "d3"] * 3,
+            "n_events": [2, 3, 4] * 3,
+        }
+    )
+    counted = dataclasses.replace(passed_over, scores=scores3)
+    assert counted.validation_incidents == 9 and passed_over.validation_incidents is None
+    assert counted.reason().startswith(
+        "naive:period_days=365: mean validation score 0.251 over 6 windows with incidents "
+        "(9 incidents), within"
+    )
+    assert counted.reason("zh").startswith(
+        "naive:period_days=365：在 6 个有警情的验证时段（共 9 起警情）上平均得分 0.251，"
+    )
     # not within: how far below the best, in its own standard errors
     far = dataclasses.replace(
         passed_over, table=passed_over.table.assign(within_1se=[True, True, False])

@@ -455,6 +455,13 @@ class Selection:
     preferred: str = ""
 
     @property
+    def validation_incidents(self) -> int | None:
+        """Incidents in the validation windows scored (``None`` without the scores)."""
+        if self.scores.empty or not {"window", "n_events"} <= set(self.scores.columns):
+            return None
+        return int(self.scores.drop_duplicates("window")["n_events"].sum())
+
+    @property
     def reselected(self) -> bool:
         """Whether the selection ran for :attr:`window` (``False``: a kept choice)."""
         return not self.selected_for or self.selected_for == self.window
@@ -465,15 +472,20 @@ class Selection:
         t = self.table.set_index("candidate")
         c = t.loc[self.chosen]
         zh = lang == "zh"
+        # the incidents behind the scores: a choice on 9 of them is close to noise, and the
+        # reader should see that (a new-user test)
+        n = self.validation_incidents
         if zh:
             text = (
-                f"{self.chosen}：在 {int(c['windows'])} 个有警情的验证时段上平均得分 "
-                f"{c['score_mean']:.3f}"
+                f"{self.chosen}：在 {int(c['windows'])} 个有警情的验证时段"
+                + (f"（共 {n} 起警情）" if n is not None else "")
+                + f"上平均得分 {c['score_mean']:.3f}"
             )
         else:
             text = (
                 f"{self.chosen}: mean validation score {c['score_mean']:.3f} over "
                 f"{int(c['windows'])} windows with incidents"
+                + (f" ({n} incidents)" if n is not None else "")
             )
         if self.chosen == self.best:
             text += "（最佳）" if zh else " (the best)"
