@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from xunfang.analyse.evaluate import EvaluationSpec, read_study, select_types, study_contexts
-from xunfang.analyse.forecast._base import Forecast, Window, rolling_windows
+from xunfang.analyse.forecast._base import Forecast, TrainingEvents, Window, rolling_windows
 from xunfang.analyse.forecast.learned import GradientBoosted
 from xunfang.analyse.forecast.registry import make_forecaster
 from xunfang.analyse.forecast.select import Selection, error_text
@@ -74,6 +74,41 @@ class GroupForecast:
     fallback: str = ""
     fallback_zh: str = ""
     """``fallback`` in Chinese (for ``--lang zh``)."""
+    hour_share: float | None = None
+    """For a window of some hours of the day (``night``, a shift): the share of the
+    history's timed incidents that fell in those local hours; the forecast was scaled by
+    it over the window's share of the day's hours (:func:`hour_factor`). ``None`` for a
+    window of whole days, a ``+tod`` method (its own profiles do this per cell) or no
+    timed incident."""
+
+
+def hour_factor(events: TrainingEvents, window: Window) -> tuple[float, float] | None:
+    """How much the window's hours hold over their share of the day: (factor, share).
+
+    A forecaster's rate is a daily average, scaled by the window's length; a night (22-06)
+    then gets a third of a day, while its hours may hold far less (14.7 % in a police
+    district of the example city). ``share`` is the fraction of the history's timed
+    incidents (``hour_of_week >= 0``; date-only ones carry no hour) in the window's local
+    hours of the day, and ``factor = share / (window hours / 24)`` per day of the window:
+    the forecast times ``factor`` has the level of those hours, the cells' ranking
+    unchanged (the area-wide profile of :class:`~xunfang.analyse.forecast.TimeOfDay`).
+
+    Returns
+    -------
+    (factor, share) or None
+        ``None`` for a window that weighs every hour of the day alike (whole days) or a
+        history without a timed incident.
+    """
+    hours = window.hours_of_week(events.timezone).reshape(7, 24).sum(axis=0)
+    if hours.sum() <= 0 or np.all(hours == hours[0]):
+        return None
+    how = events.hour_of_week[events.hour_of_week >= 0] % 24
+    if how.size == 0:
+        return None
+    profile = np.bincount(how, minlength=24) / how.size
+    per_day = hours / hours.sum()  # the window's hours, as a share of its own length
+    share = float(profile @ (hours > 0))
+    return float(profile @ per_day) * 24.0, share
 
 
 @dataclass(frozen=True)
@@ -231,17 +266,32 @@ def run_prediction(
                 model.fit(sub, start=fit_start, end=window.start)
                 fc = model.predict(window)
                 n_train = len(model.events_)
-            except ValidationError as none_inside:  # none of its incidents on the grid
+            except ValidationError:  # none of its incidents on the grid
+                # the other groups do land there: the area and the frame are right, the
+                # group is absent (a tester read the CRS hint of the error as the cause)
                 fc = Forecast(FALLBACK_METHOD, grid, window, np.zeros(grid.n_cells))
                 n_train = 0
                 fallback = (
-                    f"none of the {len(sub)} incident(s) of this group lies on the area's "
-                    f"grid ({none_inside}): forecast 0"
+                    f"no incident of this group in the area in {history_days:.0f} days of "
+                    f"history ({len(sub)} outside it): forecast 0"
                 )
-                fallback_zh = f"此类别的 {len(sub)} 起警情均不在研究区网格内，预测为 0"
+                fallback_zh = (
+                    f"{history_days:.0f} 天历史中研究区内没有此类别的警情（区外 {len(sub)} 起）："
+                    "预测为 0"
+                )
+        share: float | None = None
+        events = getattr(model, "events_", None)
+        chosen_spec = getattr(getattr(model, "selection_", None), "chosen", spec.methods[0])
+        if events is not None and "+tod" not in f"{spec.methods[0]} {chosen_spec}":
+            scaled = hour_factor(events, window)
+            if scaled is not None:  # a night or a shift: the level of its own hours
+                fc = Forecast(fc.method, grid, window, fc.risk * scaled[0])
+                share = scaled[1]
         sel = getattr(model, "selection_", None)
         fitted = getattr(model, "chosen_", model)
-        local = sub.local_time()
+        # the span of the incidents used: those in the area (the input may hold a city's)
+        inside = grid.in_area(sub.xy)
+        local = sub.subset(inside).local_time() if inside.any() else sub.local_time()
         out.append(
             GroupForecast(
                 group=group,
@@ -264,6 +314,7 @@ def run_prediction(
                 history_days=history_days,
                 fallback=fallback,
                 fallback_zh=fallback_zh,
+                hour_share=share,
             )
         )
     if failures and len(failures) == len(groups):  # the method fails on the data, not a group

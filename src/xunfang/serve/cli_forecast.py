@@ -689,6 +689,18 @@ def predict_cmd(
             f"{g.seconds:.1f}",
         )
     _out.print(table)
+    shares = [(g, g.hour_share) for g in run.groups if g.hour_share is not None]
+    if shares:  # a night or a shift: the level of its own hours, not a share of the day
+        each = ("、" if zh else ", ").join(
+            f"{group_text(g.group, lang)} {v:.1%}" for g, v in shares
+        )
+        _out.print(
+            f"按各类别历史上落在本时段钟点内的警情占比缩放预期数：{each}"
+            if zh
+            else f"expected counts scaled to the share of each group's past incidents in "
+            f"these hours of the day: {each}",
+            soft_wrap=True,
+        )
     for g in run.groups:
         if g.fallback:
             note = g.fallback_zh if zh else g.fallback

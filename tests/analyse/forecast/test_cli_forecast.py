@@ -628,3 +628,36 @@ def test_predict_refuses_a_list_of_methods_and_points_to_evaluate(tmp_path: Path
         "forecast predict 只用一种方法预测，实为 'kde,naive'：请只给一种（如 auto），或用 "
         "forecast evaluate --methods kde,naive 比较它们"
     ) in " ".join(zh.output.split())
+
+
+def test_a_night_forecast_has_the_level_of_its_own_hours() -> None:
+    """Synthetic history: 10 timed incidents at 10:00, 2 at 23:00 and 3 date-only ones.
+    The night 22-06 holds 2 of the 12 timed ones (16.7 %) in a third of the day's hours,
+    so a forecast at the day's average rate times 8/24 is scaled by 0.167 * 3 = 0.5 (a
+    new-user test saw a district's night forecast 2.3 times its real nights)."""
+    from xunfang.analyse.forecast import TrainingEvents, Window
+    from xunfang.analyse.prediction import hour_factor
+
+    how = np.array([10] * 10 + [23] * 2 + [-1] * 3, dtype=np.int64)  # Monday hours
+    events = TrainingEvents(
+        t_day=np.arange(15, dtype=np.float64),
+        xy=np.zeros((15, 2)),
+        cell=np.zeros(15, dtype=np.int64),
+        hour_of_week=how,
+        start_day=0.0,
+        end_day=15.0,
+        timezone="UTC",
+        n_outside=0,
+    )
+    night = Window.local("2015-06-01", 22, 6, "UTC")
+    factor, share = hour_factor(events, night)  # type: ignore[misc]
+    assert share == pytest.approx(2 / 12) and factor == pytest.approx(0.5)
+    # a week of nights: the same hours, the same factor
+    week = Window.local("2015-06-01", 22, 6, "UTC", days=7)
+    assert hour_factor(events, week) == pytest.approx((0.5, 2 / 12))
+    # whole days weigh every hour alike: nothing to scale
+    assert hour_factor(events, Window.local("2015-06-01", 0, 24, "UTC")) is None
+    # the day shift 08-16 holds the 10 incidents at 10:00: 10/12 in a third of the day
+    assert hour_factor(events, Window.local("2015-06-01", 8, 16, "UTC")) == pytest.approx(
+        (2.5, 10 / 12)
+    )

@@ -146,6 +146,13 @@ def test_the_reason_reads_the_table_in_english_and_in_chinese() -> None:
     assert far.reason("zh").endswith(
         "（优先方法 gbm 得分 0.240，低于最佳超过其一个标准误（0.015））"
     )
+    # one window scored: no standard error, and no "nan" shown (a new-user test saw it)
+    one = dataclasses.replace(far, table=far.table.assign(se_diff=[0.0123, 0.0, np.nan]))
+    assert one.reason().endswith(
+        "(the preferred gbm scored 0.240, below the best; one window with incidents gives no "
+        "standard error)"
+    )
+    assert "nan" not in one.reason("zh")
     assert preferred.reason("zh") == (
         "gbm：在 6 个有警情的验证时段上平均得分 0.254，与最佳方法 kde:bandwidth_m=150（0.260）"
         "相差在一个标准误（0.015）之内，且为优先方法，得分不低于更简单的 naive:period_days=365"

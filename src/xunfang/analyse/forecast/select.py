@@ -485,7 +485,7 @@ class Selection:
             text = (
                 f"{self.chosen}: mean validation score {c['score_mean']:.3f} over "
                 f"{int(c['windows'])} windows with incidents"
-                + (f" ({n} incidents)" if n is not None else "")
+                + (f" ({n} incident{'' if n == 1 else 's'})" if n is not None else "")
             )
         if self.chosen == self.best:
             text += "（最佳）" if zh else " (the best)"
@@ -520,21 +520,30 @@ class Selection:
             se = float(q["se_diff"]) if "se_diff" in q else float("nan")
             # its own standard error: a wide one lets a low score in (a tester read "within
             # one standard error but lower" as a contradiction without it)
-            text += (
-                f"（优先方法 {pref} 得分 {q['score_mean']:.3f}，"
-                + (
-                    f"与最佳相差在其一个标准误（{se:.3f}）之内，但低于所选方法）"
-                    if lower
-                    else f"低于最佳超过其一个标准误（{se:.3f}））"
+            if not np.isfinite(se):  # one window scored: no spread to judge by
+                text += (
+                    f"（优先方法 {pref} 得分 {q['score_mean']:.3f}，低于最佳；只有一个有警情的"
+                    "验证时段，无法计算标准误）"
+                    if zh
+                    else f" (the preferred {pref} scored {q['score_mean']:.3f}, below the "
+                    "best; one window with incidents gives no standard error)"
                 )
-                if zh
-                else f" (the preferred {pref} scored {q['score_mean']:.3f}, "
-                + (
-                    f"within its standard error ({se:.3f}) of the best but below this choice)"
-                    if lower
-                    else f"more than its standard error ({se:.3f}) below the best)"
+            else:
+                text += (
+                    f"（优先方法 {pref} 得分 {q['score_mean']:.3f}，"
+                    + (
+                        f"与最佳相差在其一个标准误（{se:.3f}）之内，但低于所选方法）"
+                        if lower
+                        else f"低于最佳超过其一个标准误（{se:.3f}））"
+                    )
+                    if zh
+                    else f" (the preferred {pref} scored {q['score_mean']:.3f}, "
+                    + (
+                        f"within its standard error ({se:.3f}) of the best but below this choice)"
+                        if lower
+                        else f"more than its standard error ({se:.3f}) below the best)"
+                    )
                 )
-            )
         if not self.reselected:
             text += (
                 f"（沿用为 {self.selected_for} 所作的选择，"
