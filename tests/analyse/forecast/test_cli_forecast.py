@@ -661,3 +661,50 @@ def test_a_night_forecast_has_the_level_of_its_own_hours() -> None:
     assert hour_factor(events, Window.local("2015-06-01", 8, 16, "UTC")) == pytest.approx(
         (2.5, 10 / 12)
     )
+
+
+def test_a_group_absent_from_the_area_is_forecast_zero_without_blaming_the_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One arson, 8 km north of a boundary box around the Loop (synthetic): the other
+    groups land in the box, so the note says the group is absent there, not "check the
+    area and the CRS", and counts the one outside it."""
+    from xunfang.analyse.forecast import select
+
+    monkeypatch.setattr(select, "CANDIDATES", select.CANDIDATES[:2])  # fast: two naive
+    src = _csv(tmp_path / "crimes.csv")
+    with src.open("a", encoding="utf-8") as f:
+        f.write(
+            "9999,06/20/2014 10:00:00 AM,001XX W MADISON ST,ARSON,X,STREET,FALSE,FALSE,1,"
+            "41.950000,-87.630000\n"
+        )
+    box = [[-87.66, 41.85], [-87.60, 41.85], [-87.60, 41.91], [-87.66, 41.91], [-87.66, 41.85]]
+    boundary = tmp_path / "loop.geojson"
+    boundary.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"name": "loop"},
+                        "geometry": {"type": "Polygon", "coordinates": [box]},
+                    }
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    args = ["predict", "--incidents", str(src), "--types", "BURGLARY,ARSON", "--start"]
+    args += ["2014-07-25", "--boundary", str(boundary), "--profile", "chicago", "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    groups = {g["group"]: g for g in json.loads((out / "run.json").read_text("utf-8"))["groups"]}
+    arson = groups["ARSON"]
+    assert arson["expected_incidents"] == 0.0 and arson["n_train"] == 0
+    assert arson["why"] == (
+        f"no incident of this group in the area in {arson['history_days']:.0f} days of "
+        "history (1 outside it): forecast 0"
+    )
+    assert groups["BURGLARY"]["n_train"] > 0
