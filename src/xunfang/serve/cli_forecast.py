@@ -356,6 +356,7 @@ def _spec_from_options(
     default area (:func:`city_default_area`, as ``plan``); else ``None``, the bounding
     rectangle of the incidents.
     """
+    check_methods(methods)
     settings = get_settings(data_dir=data_dir)
     the_city = city_from_options(
         city=city,
@@ -397,6 +398,24 @@ def _spec_from_options(
         seed=seed,
         place=place,
     )
+
+
+def check_methods(methods: tuple[str, ...]) -> None:
+    """Build each method spec on a one-cell grid, so that a bad name or value is refused
+    before any data is read (the road network of a whole city takes minutes; a tester
+    waited for it before ``gbm:max_rows=0`` was refused).
+
+    Raises
+    ------
+    ValidationError
+        From :func:`xunfang.analyse.forecast.make_forecaster`.
+    """
+    from xunfang.analyse.forecast.registry import make_forecaster
+    from xunfang.analyse.grid import Grid
+
+    probe = Grid.from_bounds((0.0, 0.0, 99.0, 99.0), 100.0, "EPSG:32650")
+    for m in methods:
+        make_forecaster(m, probe)
 
 
 def _figure(value: object, fmt: str) -> str:

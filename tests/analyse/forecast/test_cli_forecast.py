@@ -708,3 +708,16 @@ def test_a_group_absent_from_the_area_is_forecast_zero_without_blaming_the_frame
         "history (1 outside it): forecast 0"
     )
     assert groups["BURGLARY"]["n_train"] > 0
+
+
+def test_a_bad_method_value_is_refused_before_any_data_is_read(tmp_path: Path) -> None:
+    """The incidents file does not exist: the method's value is the error named, as it is
+    checked first (a city's road network was loaded before the refusal)."""
+    missing = str(tmp_path / "no-such.csv")
+    for cmd in ("predict", "evaluate"):
+        args = [cmd, "--incidents", missing, "--methods", "gbm:max_rows=0"]
+        result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / cmd)])
+        assert result.exit_code == 2
+        assert "max_rows must be a whole number of at least 1,000 (or none), got 0" in " ".join(
+            result.output.split()
+        ), result.output
