@@ -406,6 +406,10 @@ def run_summary(run: PredictionRun, output_frame: str, command: str = "") -> dic
                     g.fallback
                     or (g.selection.reason() if g.selection else "fixed method (no selection)")
                 ),
+                "why_zh": (
+                    g.fallback_zh
+                    or (g.selection.reason("zh") if g.selection else "固定方法（未做选择）")
+                ),
                 "fallback": bool(g.fallback),
                 "n_train": g.n_train,
                 "history_days": round(g.history_days, 3),

@@ -442,6 +442,8 @@ def test_a_group_too_sparse_for_auto_is_forecast_by_naive_counts(
         "auto could not forecast this group (1 incident(s) in the area in 54 days"
     )
     assert "forecast instead by naive counts" in arson["why"]
+    assert arson["why_zh"].startswith("auto 无法预测此类别（54 天历史中研究区内仅 1 起警情：")
+    assert burglary["why_zh"].startswith(burglary["chosen"] + "：")
     assert burglary["fallback"] is False and burglary["chosen"] != "naive:period_days=none"
     assert "could not forecast this group" in " ".join(result.output.split())
     assert "naive counts" in (out / "report.html").read_text(encoding="utf-8")
