@@ -320,15 +320,15 @@ def _load(data_dir: Path, cache: Path | None, city: City) -> IncidentTable:
     return table
 
 
-EVERY_CANDIDATE = False
-"""``--every-candidate``: ``auto`` tries every default candidate whatever the density of
-the history (those with :attr:`~xunfang.analyse.forecast.select.Candidate.max_events_per_day`
-too), to measure how far behind the best the left-out ones would be."""
-
-
-def _model(spec: str, grid: Grid, ctx: CellContext | None) -> Forecaster:
+def _model(
+    spec: str, grid: Grid, ctx: CellContext | None, every_candidate: bool = False
+) -> Forecaster:
+    """``spec`` with warm start and ``ctx``; ``every_candidate`` (``--every-candidate``):
+    ``auto`` tries every default candidate whatever the density of the history (those with
+    :attr:`~xunfang.analyse.forecast.select.Candidate.max_events_per_day` too), to measure
+    how far behind the best the left-out ones would be."""
     model = make_forecaster(spec, grid)
-    if EVERY_CANDIDATE and isinstance(model, AutoSelect) and model.candidates is None:
+    if every_candidate and isinstance(model, AutoSelect) and model.candidates is None:
         model.candidates = [c.spec for c in CANDIDATES]
     return with_context(with_warm_start(model), ctx)
 
@@ -340,6 +340,7 @@ def _evaluate(
     windows: list[Window],
     ctx: CellContext,
     selections_csv: Path | None = None,
+    every_candidate: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Mean hit rate per spec and level, wall s per window (fit + predict) and CPU s per
     window (the whole evaluation of that spec, including the event conversion); and the
@@ -351,7 +352,8 @@ def _evaluate(
     picks: list[pd.DataFrame] = []
     for spec in specs:
         c0 = time.process_time()
-        ev = rolling_origin(table, grid, {spec: _model(spec, grid, ctx)}, windows, fractions=LEVELS)
+        model = _model(spec, grid, ctx, every_candidate)
+        ev = rolling_origin(table, grid, {spec: model}, windows, fractions=LEVELS)
         cpu = (time.process_time() - c0) / len(windows)
         if len(ev.selections):  # auto: what it chose, and its notes (budget skips)
             ch = ev.selections[ev.selections["chosen"]]["candidate"].value_counts()
@@ -485,8 +487,6 @@ def main() -> None:
         "--groups", default=None, help="comma-separated groups of GROUPS (default all)"
     )
     args = parser.parse_args()
-    global EVERY_CANDIDATE
-    EVERY_CANDIDATE = args.every_candidate
     ours_given = tuple(s.strip() for s in args.ours.split(",")) if args.ours else None
     our_specs = ours_given or OURS
     t_run = time.perf_counter()
@@ -529,7 +529,7 @@ def main() -> None:
     for gname, types in groups.items():
         sel = select_types(table, types)
         specs = [s for fam in BASELINES.values() for s in fam] + tuned
-        res, _ = _evaluate(sel, grid, specs, tune, ctx)
+        res, _ = _evaluate(sel, grid, specs, tune, ctx, every_candidate=args.every_candidate)
         mean = res.groupby("method", sort=False)["hit_rate_mean"].mean().fillna(0.0)
         chosen[gname] = {fam: max(fs, key=lambda s: mean[s]) for fam, fs in BASELINES.items()}
         for s in tuned:
@@ -551,7 +551,13 @@ def main() -> None:
         specs = list(chosen[gname].values()) + list(our_specs)
         slug = gname.replace(" ", "_")
         res, win_rows = _evaluate(
-            sel, grid, specs, test, ctx, selections_csv=args.out_dir / f"selections_{slug}.csv"
+            sel,
+            grid,
+            specs,
+            test,
+            ctx,
+            selections_csv=args.out_dir / f"selections_{slug}.csv",
+            every_candidate=args.every_candidate,
         )
         bound = _hindsight_reference(sel, grid, test)
         bound_wd = _hindsight_reference(sel, grid, test, same_weekday=True)

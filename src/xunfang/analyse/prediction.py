@@ -247,6 +247,8 @@ def run_prediction(
         sub = history if group == ALL_TYPES else select_types(history, (group,))
         if len(sub) == 0:
             raise ValidationError(f"no incident of {group!r} before {window.start}")
+        # the group's incidents on the area's grid (the history may hold a whole city's)
+        inside = grid.in_area(sub.xy)
         t1 = time.perf_counter()
         model = make_forecaster(spec.methods[0], grid, seed=spec.seed, context=contexts.get(0.0))
         fallback = fallback_zh = ""
@@ -259,8 +261,7 @@ def run_prediction(
             # group is still forecast, by the simplest rate there is, and the output says so.
             failures.append(exc)
             model = make_forecaster(FALLBACK_METHOD, grid, seed=spec.seed)
-            # the incidents on the area's grid (the history may hold the whole city's)
-            n_in = int(grid.in_area(sub.xy).sum())
+            n_in = int(inside.sum())
             fallback, fallback_zh = fallback_notes(spec.methods[0], n_in, history_days, exc)
             try:
                 model.fit(sub, start=fit_start, end=window.start)
@@ -289,8 +290,7 @@ def run_prediction(
                 share = scaled[1]
         sel = getattr(model, "selection_", None)
         fitted = getattr(model, "chosen_", model)
-        # the span of the incidents used: those in the area (the input may hold a city's)
-        inside = grid.in_area(sub.xy)
+        # the span of the incidents used: those in the area
         local = sub.subset(inside).local_time() if inside.any() else sub.local_time()
         out.append(
             GroupForecast(

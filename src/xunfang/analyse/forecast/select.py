@@ -521,29 +521,20 @@ class Selection:
             # its own standard error: a wide one lets a low score in (a tester read "within
             # one standard error but lower" as a contradiction without it)
             if not np.isfinite(se):  # one window scored: no spread to judge by
-                text += (
-                    f"（优先方法 {pref} 得分 {q['score_mean']:.3f}，低于最佳；只有一个有警情的"
-                    "验证时段，无法计算标准误）"
-                    if zh
-                    else f" (the preferred {pref} scored {q['score_mean']:.3f}, below the "
-                    "best; one window with incidents gives no standard error)"
-                )
+                tail_en = "below the best; one window with incidents gives no standard error"
+                tail_zh = "低于最佳；只有一个有警情的验证时段，无法计算标准误"
+            elif lower:
+                tail_en = f"within its standard error ({se:.3f}) of the best but below this choice"
+                tail_zh = f"与最佳相差在其一个标准误（{se:.3f}）之内，但低于所选方法"
             else:
-                text += (
-                    f"（优先方法 {pref} 得分 {q['score_mean']:.3f}，"
-                    + (
-                        f"与最佳相差在其一个标准误（{se:.3f}）之内，但低于所选方法）"
-                        if lower
-                        else f"低于最佳超过其一个标准误（{se:.3f}））"
-                    )
-                    if zh
-                    else f" (the preferred {pref} scored {q['score_mean']:.3f}, "
-                    + (
-                        f"within its standard error ({se:.3f}) of the best but below this choice)"
-                        if lower
-                        else f"more than its standard error ({se:.3f}) below the best)"
-                    )
-                )
+                tail_en = f"more than its standard error ({se:.3f}) below the best"
+                tail_zh = f"低于最佳超过其一个标准误（{se:.3f}）"
+            score = f"{q['score_mean']:.3f}"
+            text += (
+                f"（优先方法 {pref} 得分 {score}，{tail_zh}）"
+                if zh
+                else f" (the preferred {pref} scored {score}, {tail_en})"
+            )
         if not self.reselected:
             text += (
                 f"（沿用为 {self.selected_for} 所作的选择，"
