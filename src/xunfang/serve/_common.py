@@ -474,7 +474,7 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"(.+) holds (\d+) polygons: choose with (--.+?) \(names: (.+)\)",
             "{0} 含 {1} 个多边形：请用 {2} 选择（名称：{3}）",
         ),
-        (r"(--[\w-]+) must be >= 0, got (.+)", "{0} 必须大于或等于 0，实际为 {1}"),
+        (r"(--[\w-]+|\w+) must be >= 0, got (.+)", "{0} 必须大于或等于 0，实际为 {1}"),
         (r"has no property (.+) \(found (.+)\)", "没有属性 {0}（已有属性：{1}）"),
         (r"areas named more than once: (.+)", "区域被重复指定：{0}"),
         (

@@ -723,3 +723,17 @@ def test_a_bad_method_value_is_refused_before_any_data_is_read(tmp_path: Path) -
         assert "max_rows must be a whole number of at least 1,000 (or none), got 0" in " ".join(
             result.output.split()
         ), result.output
+
+
+def test_a_tod_value_that_is_no_number_is_refused_in_both_languages(tmp_path: Path) -> None:
+    """``+tod:shrinkage_events=abc`` raised a TypeError (a traceback) before."""
+    src = _csv(tmp_path / "crimes.csv")
+    for value in ("abc", "-1", "nan"):
+        args = ["predict", "--incidents", str(src), "--out", str(tmp_path / "p")]
+        args += ["--methods", f"naive+tod:shrinkage_events={value}"]
+        en = CliRunner().invoke(app, args)
+        assert en.exit_code == 2
+        assert f"shrinkage_events must be >= 0, got {value}" in en.output
+        zh = CliRunner().invoke(app, [*args, "--lang", "zh"])
+        assert zh.exit_code == 2
+        assert f"shrinkage_events 必须大于或等于 0，实际为 {value}" in zh.output

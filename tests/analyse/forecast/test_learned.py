@@ -312,6 +312,8 @@ def test_max_rows_subsamples_only_above_the_cap() -> None:
     assert 944 <= cut.n_rows_ <= 1056
     risk = cut.predict(w).risk
     assert risk[0] > risk[2] > risk[1]
+    # 1e3 in a spec reads as the float 1000.0: a whole number, taken (a tester's 1e3)
+    assert full.with_params(max_rows=1000.0).fit(table(_history()), end=end).n_rows_ <= 1260
     for bad in (0, 999, 1.5, True, "abc"):
         with pytest.raises(ValidationError) as err:
             full.with_params(max_rows=bad).fit(table(_history()), end=end)

@@ -370,11 +370,9 @@ class GradientBoosted(Forecaster):
         for name in ("n_origins", "max_iter", "min_samples_leaf", "n_bags"):
             self._positive(name, getattr(self, name))
         self._positive("zero_rows", self.zero_rows, allow_none=True)  # type: ignore[arg-type]
-        if self.max_rows is not None and (
-            isinstance(self.max_rows, bool)
-            or not isinstance(self.max_rows, int)
-            or self.max_rows < MIN_ROWS
-        ):
+        rows = self.max_rows  # a whole number; 1e5 in a spec reads as a float
+        whole = isinstance(rows, int) or (isinstance(rows, float) and rows.is_integer())
+        if rows is not None and (isinstance(rows, bool) or not whole or rows < MIN_ROWS):
             raise ValidationError(
                 f"max_rows must be a whole number of at least {MIN_ROWS:,} (or none), "
                 f"got {self.max_rows!r}"

@@ -102,12 +102,12 @@ class TimeOfDay(Forecaster):
         super()._validate()
         if not isinstance(self.base, Forecaster):
             raise ValidationError("base must be a Forecaster (e.g. ProspectiveHotspot(...))")
-        if not self.shrinkage_events >= 0:
-            raise ValidationError(f"shrinkage_events must be >= 0, got {self.shrinkage_events}")
-        if not self.profile_bandwidth_m >= 0:
-            raise ValidationError(
-                f"profile_bandwidth_m must be >= 0, got {self.profile_bandwidth_m}"
-            )
+        for name in ("shrinkage_events", "profile_bandwidth_m"):
+            value = getattr(self, name)
+            # text from a spec (shrinkage_events=abc) is refused too, not a TypeError
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if not (number and value >= 0 and np.isfinite(value)):
+                raise ValidationError(f"{name} must be >= 0, got {value}")
 
     def fit(
         self,
