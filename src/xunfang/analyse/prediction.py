@@ -157,6 +157,10 @@ FALLBACK_METHOD = "naive:period_days=none"
 """What forecasts a group the asked method cannot (too sparse to validate or fit): each
 cell's count over the whole history, as a daily rate times the window's length."""
 
+ABSENT_METHOD = "none"
+"""The ``chosen`` of a group with no incident in the area: its forecast is 0 everywhere,
+made by no method (it used to be labelled as naive counts)."""
+
 
 def fallback_notes(
     method: str, n_incidents: int, history_days: float, exc: Exception
@@ -270,7 +274,7 @@ def run_prediction(
             except ValidationError:  # none of its incidents on the grid
                 # the other groups do land there: the area and the frame are right, the
                 # group is absent (a tester read the CRS hint of the error as the cause)
-                fc = Forecast(FALLBACK_METHOD, grid, window, np.zeros(grid.n_cells))
+                fc = Forecast(ABSENT_METHOD, grid, window, np.zeros(grid.n_cells))
                 n_train = 0
                 fallback = (
                     f"no incident of this group in the area in {history_days:.0f} days of "
@@ -299,7 +303,7 @@ def run_prediction(
                 chosen=(
                     sel.chosen
                     if sel is not None
-                    else FALLBACK_METHOD
+                    else (FALLBACK_METHOD if n_train else ABSENT_METHOD)
                     if fallback
                     else spec.methods[0]
                 ),

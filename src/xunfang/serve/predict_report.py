@@ -16,7 +16,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from plotly.offline import get_plotlyjs
 
 from xunfang import __version__, strict_json
-from xunfang.analyse.prediction import PredictionRun, ranks
+from xunfang.analyse.prediction import GroupForecast, PredictionRun, ranks
 from xunfang.ingest.city import to_output_frame
 from xunfang.serve._common import write_atomic
 from xunfang.serve.map_helpers import figure_height
@@ -184,18 +184,25 @@ def cells_frame(run: PredictionRun, output_frame: str = "wgs84") -> gpd.GeoDataF
 def hotspots(cells: pd.DataFrame, run: PredictionRun) -> pd.DataFrame:
     """The ``floor(f * n_active)`` highest-risk cells of each group at each coverage of
     :data:`HOTSPOT_FRACTIONS` (ties at the cut-off broken with the run's seed, as
-    :meth:`xunfang.analyse.forecast.Forecast.top_cells`)."""
+    :meth:`xunfang.analyse.forecast.Forecast.top_cells`), those of risk above 0 only: a
+    group forecast 0 in most cells lists fewer, one forecast 0 everywhere (absent from the
+    area) none, rather than cells picked at random among zeros."""
     by_cell = cells.set_index("cell")
     out = []
     for g in run.groups:
         for f in HOTSPOT_FRACTIONS:
             top = g.forecast.top_cells(f, seed=run.spec.seed)
+            top = top[g.forecast.risk[top] > 0]
             part = by_cell.loc[top, ["centre_lon", "centre_lat"]].reset_index()
             part.insert(0, "group", g.group)
             part.insert(1, "coverage", f)
             part.insert(2, "rank", np.arange(1, len(top) + 1))
             part["risk"] = g.forecast.risk[top]
             out.append(part)
+    out = [part for part in out if len(part)]
+    if not out:
+        columns = ["group", "coverage", "rank", "cell", "centre_lon", "centre_lat", "risk"]
+        return pd.DataFrame(columns=columns)
     return pd.concat(out, ignore_index=True)
 
 
@@ -205,7 +212,8 @@ def map_figure(cells: pd.DataFrame, run: PredictionRun, group: str, lang: str = 
     slug = _slug(group)
     k5 = int(np.floor(0.05 * run.grid.n_active + 1e-9))
     k1 = int(np.floor(0.01 * run.grid.n_active + 1e-9))
-    sub = cells[cells[f"rank_{slug}"] <= max(k5, 1)].sort_values(f"rank_{slug}")
+    sub = cells[(cells[f"rank_{slug}"] <= max(k5, 1)) & (cells[f"risk_{slug}"] > 0)]
+    sub = sub.sort_values(f"rank_{slug}")
     lon, lat = cells["centre_lon"], cells["centre_lat"]
     bounds = (float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
     span_m = max((bounds[2] - bounds[0]) * 111_320 * np.cos(np.radians(bounds[1])), 1.0)
@@ -245,7 +253,7 @@ def map_figure(cells: pd.DataFrame, run: PredictionRun, group: str, lang: str = 
         )
     )
     fig.update_layout(
-        title=f"{group}: {g.chosen}",
+        title=f"{group_text(group, lang)}: {g.chosen}",
         height=figure_height(bounds, 900),
         xaxis={"title": text("lon", lang)},
         yaxis={
@@ -260,19 +268,35 @@ def map_figure(cells: pd.DataFrame, run: PredictionRun, group: str, lang: str = 
     return fig
 
 
+def why(g: GroupForecast, lang: str = "en") -> str:
+    """Why ``g`` was forecast as it was, in ``lang``: ``auto``'s reason, the fallback
+    note, or that the method was fixed by the user."""
+    if g.fallback:
+        return g.fallback_zh if lang == "zh" else g.fallback
+    if g.selection is not None:
+        return g.selection.reason(lang)
+    return "固定方法（未做选择）" if lang == "zh" else "fixed method (no selection)"
+
+
 def selection_frames(run: PredictionRun) -> tuple[pd.DataFrame, pd.DataFrame]:
     """All groups' selection tables, each row with its group's reason in English and
     Chinese and the time of the chosen model's last full fit (as ``forecast evaluate``
-    writes them), and validation scores (empty for a fixed method)."""
+    writes them), and validation scores (empty for a fixed method). A group without a
+    selection (a fixed method, a fallback to naive counts, a group absent from the area)
+    has one row: the spec that forecast it, chosen, with why (a reader of the file finds
+    every group; two new-user tests missed the fallback groups and fixed methods)."""
     tabs = [
-        g.selection.table.assign(
+        (
+            g.selection.table
+            if g.selection is not None and not g.fallback
+            else pd.DataFrame({"candidate": [g.chosen], "chosen": [True]})
+        ).assign(
             group=g.group,
-            reason=g.selection.reason("en"),
-            reason_zh=g.selection.reason("zh"),
-            model_fitted_on=g.selection.model_fitted_on,
+            reason=why(g, "en"),
+            reason_zh=why(g, "zh"),
+            model_fitted_on=g.selection.model_fitted_on if g.selection else "",
         )
         for g in run.groups
-        if g.selection
     ]
     scores = [g.selection.scores.assign(group=g.group) for g in run.groups if g.selection]
     return (
@@ -289,8 +313,9 @@ def write_prediction(
     command: str = "",
     lang: str = "en",
 ) -> dict[str, Path]:
-    """Write ``forecast.geojson``, ``hotspots.csv``, ``selection.csv`` /
-    ``selection_scores.csv`` / ``selection.json`` (method ``auto``), ``importance.csv``
+    """Write ``forecast.geojson``, ``hotspots.csv``, ``selection.csv`` and
+    ``selection.json`` (every group: what forecast it and why),
+    ``selection_scores.csv`` (validation scores, method ``auto``), ``importance.csv``
     (a ``gbm`` forecast), ``run.json`` and ``report.html`` (in ``lang``, ``en`` or ``zh``;
     the other files are the same in every language) to ``out_dir``."""
     out = Path(out_dir)
@@ -304,11 +329,19 @@ def write_prediction(
     table = pd.DataFrame(cells.drop(columns="geometry"))
     put("hotspots.csv", hotspots(table, run).to_csv(index=False))
     tabs, scores = selection_frames(run)
-    if len(tabs):
-        put("selection.csv", tabs.to_csv(index=False))
+    put("selection.csv", tabs.to_csv(index=False))
+    if len(scores):
         put("selection_scores.csv", scores.to_csv(index=False))
-        sel = [g.selection.to_dict() | {"group": g.group} for g in run.groups if g.selection]
-        put("selection.json", strict_json.dumps(sel, indent=1, default=str))
+    sel = [
+        (
+            g.selection.to_dict()
+            if g.selection is not None and not g.fallback
+            else {"chosen": g.chosen, "reason": why(g, "en"), "reason_zh": why(g, "zh")}
+        )
+        | {"group": g.group, "fallback": bool(g.fallback)}
+        for g in run.groups
+    ]
+    put("selection.json", strict_json.dumps(sel, indent=1, default=str))
     summary = run_summary(run, output_frame, command)
     imp = [g.importance.assign(group=g.group) for g in run.groups if g.importance is not None]
     if imp:  # gbm: what makes a cell hot (share of split gain)
@@ -402,14 +435,8 @@ def run_summary(run: PredictionRun, output_frame: str, command: str = "") -> dic
                 "group": g.group,
                 "method": g.method,
                 "chosen": g.chosen,
-                "why": (
-                    g.fallback
-                    or (g.selection.reason() if g.selection else "fixed method (no selection)")
-                ),
-                "why_zh": (
-                    g.fallback_zh
-                    or (g.selection.reason("zh") if g.selection else "固定方法（未做选择）")
-                ),
+                "why": why(g, "en"),
+                "why_zh": why(g, "zh"),
                 "fallback": bool(g.fallback),
                 "n_train": g.n_train,
                 "history_days": round(g.history_days, 3),

@@ -364,6 +364,12 @@ def test_evaluate_and_predict_in_chinese(tmp_path: Path) -> None:
     html = (tmp_path / "p" / "report.html").read_text(encoding="utf-8")
     assert "<h2>计算依据</h2>" in html and "固定方法（未做选择）" in html
     assert "What it was computed on" not in html
+    # a fixed method's selection file has its one row, for a script that reads every run's
+    fixed = pd.read_csv(tmp_path / "p" / "selection.csv")
+    assert fixed[["group", "candidate", "chosen", "reason", "reason_zh"]].values.tolist() == [
+        ["BURGLARY", "naive", True, "fixed method (no selection)", "固定方法（未做选择）"]
+    ]
+    assert not (tmp_path / "p" / "selection_scores.csv").exists()
     # an automatic choice says why in Chinese, in the terminal and the report
     pred[pred.index("naive")] = "auto:validation_windows=2:min_validation_events=0"
     r = runner.invoke(app, [*pred[:-4], "--out", str(tmp_path / "a"), "--lang", "zh"])
@@ -447,6 +453,18 @@ def test_a_group_too_sparse_for_auto_is_forecast_by_naive_counts(
     assert burglary["fallback"] is False and burglary["chosen"] != "naive:period_days=none"
     assert "could not forecast this group" in " ".join(result.output.split())
     assert "naive counts" in (out / "report.html").read_text(encoding="utf-8")
+    # the selection files name every group: the fallback one with its one row and reason
+    sel = pd.read_csv(out / "selection.csv")
+    arson_rows = sel[sel["group"] == "ARSON"]
+    assert arson_rows[["candidate", "chosen"]].values.tolist() == [["naive:period_days=none", True]]
+    assert arson_rows["reason"].iloc[0] == arson["why"]
+    assert (sel[sel["group"] == "BURGLARY"]["chosen"]).sum() == 1
+    picks = {p["group"]: p for p in json.loads((out / "selection.json").read_text("utf-8"))}
+    assert picks["ARSON"]["fallback"] is True and picks["ARSON"]["reason_zh"] == arson["why_zh"]
+    assert picks["BURGLARY"]["chosen"] == burglary["chosen"]
+    # the one arson cell is the only hotspot of its group, at every coverage
+    hot = pd.read_csv(out / "hotspots.csv")
+    assert hot[hot["group"] == "ARSON"]["rank"].tolist() == [1, 1, 1]
 
 
 def test_the_gbm_context_line_is_in_chinese_under_zh(tmp_path: Path) -> None:
@@ -710,6 +728,12 @@ def test_a_group_absent_from_the_area_is_forecast_zero_without_blaming_the_frame
         "history (1 outside it): forecast 0"
     )
     assert groups["BURGLARY"]["n_train"] > 0
+    # nothing forecast it, and no cell of zero risk is listed or mapped as its hotspot
+    assert arson["chosen"] == "none"
+    hot = pd.read_csv(out / "hotspots.csv")
+    assert "ARSON" not in set(hot["group"]) and "BURGLARY" in set(hot["group"])
+    sel = pd.read_csv(out / "selection.csv").set_index("group")
+    assert sel.loc["ARSON", "candidate"] == "none" and sel.loc["ARSON", "reason"] == arson["why"]
 
 
 def test_a_bad_method_value_is_refused_before_any_data_is_read(tmp_path: Path) -> None:
