@@ -1131,10 +1131,11 @@ def run_evaluation(
         )
     last = to_days(table.frame["occurred_at"]).max()
     if windows[-1].end_day > last + 1.0:
+        end = windows[-1].end.tz_convert(table.timezone)
         raise ValidationError(
-            f"the last test window ends at {windows[-1].end}, after the data "
-            f"(last incident {table.frame['occurred_at'].max()}): use an earlier --start "
-            "or fewer --windows"
+            f"the last test window ends at {end:%Y-%m-%d %H:%M}, after the data (last "
+            f"incident {table.local_time().max():%Y-%m-%d %H:%M}, local time): use an "
+            "earlier --start or fewer --windows"
         )
     # the rolling refits differ by one window: iterative fits start from the last one
     methods = with_baseline(spec.methods)

@@ -253,15 +253,16 @@ def run_segment_evaluation(
     scoring = ScoringEvents.from_table(used, grid)
     start = spec.start or default_start(used, spec.window, spec.windows)
     windows = rolling_windows(start, spec.windows, spec.window, used.timezone)
+    first, last = (w.tz_convert(used.timezone) for w in (windows[0].start, windows[-1].end))
     if windows[0].start_day <= events.start_day:
         raise ValidationError(
-            f"the first window starts at {windows[0].start}, before the data: choose a later "
-            "--start"
+            f"the first window starts at {first:%Y-%m-%d %H:%M} local time, before the data: "
+            "choose a later --start"
         )
     if windows[-1].end_day > float(to_days(table.frame["occurred_at"]).max()) + 1.0:
         raise ValidationError(
-            f"the last window ends at {windows[-1].end}, after the data: use an earlier "
-            "--start or fewer --windows"
+            f"the last window ends at {last:%Y-%m-%d %H:%M} local time, after the data: use "
+            "an earlier --start or fewer --windows"
         )
     mid = segments.midpoints
     fr = [float(f) for f in spec.fractions]

@@ -535,10 +535,21 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "时段 {0} 开始于 {1}，早于数据开始（第一起警情 {2}）：请选择更晚的 --start",
         ),
         (
-            r"the last test window ends at (.+?), after the data \(last incident (.+?)\): use an "
-            r"earlier --start or fewer --windows",
-            "最后一个测试时段结束于 {0}，晚于数据结束（最后一起警情 {1}）：请用更早的 --start "
+            r"the first window starts at (.+?) local time, before the data: choose a later "
+            r"--start",
+            "第一个时段开始于 {0}（当地时间），早于数据开始：请选择更晚的 --start",
+        ),
+        (
+            r"the last window ends at (.+?) local time, after the data: use an earlier --start "
+            r"or fewer --windows",
+            "最后一个时段结束于 {0}（当地时间），晚于数据结束：请用更早的 --start "
             "或更少的 --windows",
+        ),
+        (
+            r"the last test window ends at (.+?), after the data \(last incident (.+?), local "
+            r"time\): use an earlier --start or fewer --windows",
+            "最后一个测试时段结束于 {0}，晚于数据结束（最后一起警情 {1}，当地时间）：请用更早的 "
+            "--start 或更少的 --windows",
         ),
         (
             r"--since (.+) must be before --until (.+)",

@@ -93,6 +93,20 @@ def test_evaluate_reports_bad_options(tmp_path: Path) -> None:
     )
     assert early.exit_code == 2
     assert "before the data" in early.output
+    # a window past the data: both ends in local time, named so (the last incident was
+    # printed in UTC beside a local window end)
+    args = ["evaluate", "--incidents", str(src), "--start", "2014-07-29", "--windows", "5"]
+    late = runner.invoke(app, args)
+    assert late.exit_code == 2
+    assert (
+        "the last test window ends at 2014-08-03 00:00, after the data (last incident "
+        "2014-07-30 21:13, local time)"
+    ) in " ".join(late.output.split())
+    late_zh = runner.invoke(app, [*args, "--lang", "zh"])
+    assert (
+        "最后一个测试时段结束于 2014-08-03 00:00，晚于数据结束（最后一起警情 2014-07-30 21:13，"
+        "当地时间）"
+    ) in late_zh.output
     # predict: a negative look-back is refused; a window far past the data is advised
     # correctly (an earlier --start, not a later one) and a stale forecast is warned of
     neg = runner.invoke(app, ["predict", "--incidents", str(src), "--lookback-days", "-3"])

@@ -220,3 +220,14 @@ def test_cli_segments_on_the_synthetic_block(tmp_path: Path) -> None:
     assert "2 个路段" in zh.output and "道路长度" in zh.output and "秒/时段" in zh.output
     assert "区域内 240 起警情（共选中 240 起）吸附到最近的路段" in zh.output
     assert "已写出" in zh.output
+    # windows past the data: the end in local (Shanghai) time, in either language
+    late = [
+        "segments", "--boundary", str(boundary), "--roads", str(BLOCK), "--incidents",
+        str(src), "--profile", "cn110", "--start", "2024-04-29", "--windows", "5",
+        "--out", str(tmp_path / "late"),
+    ]  # fmt: skip
+    res = CliRunner().invoke(app, late)
+    assert res.exit_code == 2
+    assert "the last window ends at 2024-05-04 00:00 local time, after the data" in res.output
+    res = CliRunner().invoke(app, [*late, "--lang", "zh"])
+    assert "最后一个时段结束于 2024-05-04 00:00（当地时间），晚于数据结束" in res.output
