@@ -374,6 +374,17 @@ def _evaluate(
     return pd.concat(out, ignore_index=True), pd.concat(all_rows, ignore_index=True)
 
 
+def paired_difference(rows: pd.DataFrame, spec: str, ours: str, frac: float) -> tuple[float, float]:
+    """Mean hit rate of ``spec`` minus ``ours`` at ``frac`` over the windows both scored
+    with an incident, and its standard error (sd of the per-window differences over the
+    square root of their number): the two are forecasts of the same days."""
+    r = rows[np.isclose(rows["fraction"], frac) & (rows["n_events"] > 0)]
+    wide = r.pivot_table(index="window", columns="method", values="hit_rate").dropna()
+    d = (wide[spec] - wide[ours]).to_numpy(dtype=np.float64)
+    se = float(np.std(d, ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
+    return float(np.mean(d)), se
+
+
 def ratio_interval(
     rows: pd.DataFrame,
     ours: str,
@@ -442,7 +453,7 @@ def _hindsight_reference(
     c = np.array(counts)
     others = c.sum(axis=0) - c
     if same_weekday:
-        dow = np.array([from_days(w.start_day).tz_convert(tz).dayofweek for w in windows])
+        dow = np.array([from_days(w.start_day).tz_convert(tz).day_of_week for w in windows])
         others = np.array([c[dow == d].sum(axis=0) for d in dow]) - c
     best = dict.fromkeys(LEVELS, 0.0)
     for share in (0.05, 0.1, 0.2):
@@ -559,6 +570,7 @@ def main() -> None:
             selections_csv=args.out_dir / f"selections_{slug}.csv",
             every_candidate=args.every_candidate,
         )
+        win_rows.to_csv(args.out_dir / f"windows_{slug}.csv", index=False)
         bound = _hindsight_reference(sel, grid, test)
         bound_wd = _hindsight_reference(sel, grid, test, same_weekday=True)
         for frac in LEVELS:
@@ -585,6 +597,9 @@ def main() -> None:
             }
             for s in our_specs:
                 rec[s] = r.loc[s, "hit_rate_mean"]
+                if s != ours:  # the paired difference to ours over the days, and its SE
+                    d = paired_difference(win_rows, s, ours, frac)
+                    rec[f"{s} - ours"], rec[f"{s} - ours se"] = d
             table_rows.append(rec)
         for s in specs:
             r = res[res["method"] == s].iloc[0]
@@ -627,6 +642,11 @@ def main() -> None:
             f"{r['comparator_is']:38s} {r['hindsight_ratio']:9.3f} "
             f"{r['hindsight_weekday_ratio']:7.3f} " + " ".join(f"{r[s]:14.3f}" for s in our_specs)
         )
+    for s in our_specs[1:]:
+        print(f"{s} - {ours}, mean hit rate over the same days (paired standard error):")
+        for r in table_rows:
+            d, se = r[f"{s} - ours"], r[f"{s} - ours se"]
+            print(f"  {r['group']:20s} {r['level']:>5s} {d:+.4f} ({se:.4f})")
     print(
         "95 % interval: paired bootstrap over the days of the ratio, the comparator picked "
         "again in each resample; P>=1.1: share of resamples at or above the target"
