@@ -322,14 +322,8 @@ class ScoringEvents:
         lo, hi = np.searchsorted(self.t_day, [window.start_day, window.end_day], side="left")
         cell = self.cell[lo:hi]
         date_only = self.date_only[lo:hi]
-        local = window.start.tz_convert(timezone)
-        whole_days = (
-            local == local.normalize()
-            and abs(window.length_days - round(window.length_days)) < 1e-6
-            and window.length_days >= 1 - 1e-6
-        )
         n_date_only = 0
-        if not whole_days:
+        if not whole_days(window, timezone):
             n_date_only = int(date_only.sum())
             cell = cell[~date_only]
         outside = cell < 0
@@ -337,6 +331,39 @@ class ScoringEvents:
 
 
 # --------------------------------------------------------------------------- rolling origin
+def whole_days(window: Window, timezone: str) -> bool:
+    """Whether ``window`` starts at local midnight and lasts whole days (an incident
+    known only to its day falls in it or not; in any other window it cannot be placed)."""
+    local = window.start.tz_convert(timezone)
+    return bool(
+        local == local.normalize()
+        and abs(window.length_days - round(window.length_days)) < 1e-6
+        and window.length_days >= 1 - 1e-6
+    )
+
+
+def check_timed(table: IncidentTable, window: Window, kind: str) -> None:
+    """Refuse a window of some hours of the day (``kind``: ``night``, ``08-16``) over
+    incidents that are all known only to the day (``time_precision`` ``day``, as the
+    Portland calls for service): nothing says which of them fell in those hours, so a
+    forecast would be a share of the day's count and an evaluation would score nothing.
+
+    Raises
+    ------
+    ValidationError
+        Naming the incidents and the windows that can be used.
+    """
+    f = table.frame
+    if whole_days(window, table.timezone) or len(f) == 0 or "time_precision" not in f:
+        return
+    if (f["time_precision"] == "day").all():
+        raise ValidationError(
+            f"all {len(f):,} incidents are known only to the day (no time of day): a "
+            f"{kind} window, some hours of the day, cannot be forecast or scored from them; "
+            "use --window day or week"
+        )
+
+
 @dataclass(frozen=True)
 class Evaluation:
     """Result of a rolling-origin evaluation.
@@ -1120,6 +1147,7 @@ def run_evaluation(
         raise ValidationError(f"no incident of types {list(spec.types)} in the input")
     start = spec.start or default_start(selected, spec.window, spec.windows)
     windows = rolling_windows(start, spec.windows, spec.window, table.timezone)
+    check_timed(selected, windows[0], spec.window)
     first_t = float(to_days(selected.frame["occurred_at"]).min())
     if spec.start is None and windows[0].start_day <= first_t:  # no history before it
         n_fit = sum(w.start_day > first_t for w in windows)

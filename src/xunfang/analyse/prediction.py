@@ -15,7 +15,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from xunfang.analyse.evaluate import EvaluationSpec, read_study, select_types, study_contexts
+from xunfang.analyse.evaluate import (
+    EvaluationSpec,
+    check_timed,
+    read_study,
+    select_types,
+    study_contexts,
+)
 from xunfang.analyse.forecast._base import Forecast, TrainingEvents, Window, rolling_windows
 from xunfang.analyse.forecast.learned import GradientBoosted
 from xunfang.analyse.forecast.registry import make_forecaster
@@ -53,7 +59,7 @@ class GroupForecast:
     history_days
         Days of history the expected counts are rates over: from the start of the data
         (local midnight of its first day) or of the look-back, whichever is later, to the
-        window's start.
+        end of the history (:attr:`PredictionRun.history_end`).
     fallback
         Why the method asked for could not forecast this group (e.g. ``auto`` on a group
         too sparse to validate) and the naive counts that did instead; ``""`` otherwise.
@@ -145,6 +151,10 @@ class PredictionRun:
     seconds: float
     context_note: str = ""
     """What ``gbm``'s context held (type mix, place layers, layers left out), or ``""``."""
+    history_end: pd.Timestamp | None = None
+    """End of the history the forecasters read: the window's start, or the local midnight
+    after the last incident before it when the window starts later (``None``: the
+    window's start)."""
 
     @property
     def data_gap_days(self) -> float:
@@ -214,10 +224,17 @@ def run_prediction(
     start = spec.start or next_day(table)
     window = rolling_windows(start, 1, spec.window, table.timezone)[0]
     when = table.frame["occurred_at"]
-    lo = (
-        None if spec.lookback_days is None else window.start - pd.Timedelta(spec.lookback_days, "D")
-    )
-    keep = (when < window.start).to_numpy() & (True if lo is None else (when >= lo).to_numpy())
+    before = (when < window.start).to_numpy()
+    # the history ends at the window's start, or at the local midnight after the last
+    # incident when the window starts later (a night from 22:00, a --start days after the
+    # data): the days between were not observed, and the forecasters read back from there
+    # (Forecaster._origin_day) rather than count them as days without incidents
+    hist_end = window.start
+    if before.any():
+        last_seen = when[before].max().tz_convert(table.timezone)
+        hist_end = min(window.start, (last_seen + pd.DateOffset(days=1)).normalize())
+    lo = None if spec.lookback_days is None else hist_end - pd.Timedelta(spec.lookback_days, "D")
+    keep = before & (True if lo is None else (when >= lo).to_numpy())
     history = table.subset(keep)
     first, last = when.min(), when.max()
     if len(history) == 0:
@@ -235,13 +252,14 @@ def run_prediction(
             f"{last.tz_convert(tz):%Y-%m-%d %H:%M}, local time): {advice}"
         )
 
+    check_timed(history, window, spec.window)
     groups = spec.types or default_groups(history)
     # expected counts are rates over the history there is: from the data's first day (local
     # midnight) or the look-back's start, whichever is later; a 365-day look-back over 90
     # days of data would otherwise divide by 365
     data_start = when.min().tz_convert(table.timezone).normalize()
     fit_start = data_start if lo is None else max(lo, data_start)
-    history_days = float((window.start - fit_start) / pd.Timedelta(days=1))
+    history_days = float((hist_end - fit_start) / pd.Timedelta(days=1))
     # the type mix from the history only: nothing at or after the window start
     contexts, context_note = study_contexts(spec, history, {0.0: grid}, spec.methods, progress=say)
     out = []
@@ -257,7 +275,7 @@ def run_prediction(
         model = make_forecaster(spec.methods[0], grid, seed=spec.seed, context=contexts.get(0.0))
         fallback = fallback_zh = ""
         try:
-            model.fit(sub, start=fit_start, end=window.start)
+            model.fit(sub, start=fit_start, end=hist_end)
             fc = model.predict(window)
             n_train = len(model.events_)
         except ValidationError as exc:
@@ -268,7 +286,7 @@ def run_prediction(
             n_in = int(inside.sum())
             fallback, fallback_zh = fallback_notes(spec.methods[0], n_in, history_days, exc)
             try:
-                model.fit(sub, start=fit_start, end=window.start)
+                model.fit(sub, start=fit_start, end=hist_end)
                 fc = model.predict(window)
                 n_train = len(model.events_)
             except ValidationError:  # none of its incidents on the grid
@@ -334,6 +352,7 @@ def run_prediction(
         data_span=(local.min(), local.max()),
         seconds=time.perf_counter() - t0,
         context_note=context_note,
+        history_end=hist_end,
     )
 
 

@@ -29,6 +29,7 @@ import shapely
 from xunfang.analyse.evaluate import (
     FRACTIONS,
     ScoringEvents,
+    check_timed,
     default_start,
     hit_counts,
     load_incidents,
@@ -253,6 +254,7 @@ def run_segment_evaluation(
     scoring = ScoringEvents.from_table(used, grid)
     start = spec.start or default_start(used, spec.window, spec.windows)
     windows = rolling_windows(start, spec.windows, spec.window, used.timezone)
+    check_timed(used, windows[0], spec.window)
     first, last = (w.tz_convert(used.timezone) for w in (windows[0].start, windows[-1].end))
     if windows[0].start_day <= events.start_day:
         raise ValidationError(

@@ -535,6 +535,13 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "时段 {0} 开始于 {1}，早于数据开始（第一起警情 {2}）：请选择更晚的 --start",
         ),
         (
+            r"all ([\d,]+) incidents are known only to the day \(no time of day\): a (.+?) "
+            r"window, some hours of the day, cannot be forecast or scored from them; use "
+            r"--window day or week",
+            "全部 {0} 起警情只有日期、没有具体时间：无法对一天中部分时段的 {1} 时段做预测或评分；"
+            "请用 --window day 或 week",
+        ),
+        (
             r"the first window starts at (.+?) local time, before the data: choose a later "
             r"--start",
             "第一个时段开始于 {0}（当地时间），早于数据开始：请选择更晚的 --start",

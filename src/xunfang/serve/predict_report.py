@@ -428,6 +428,7 @@ def run_summary(run: PredictionRun, output_frame: str, command: str = "") -> dic
         "crs": run.grid.crs.to_string(),
         "output_frame": output_frame,
         "lookback_days": spec.lookback_days,
+        "history_end": str(run.history_end or run.window.start),
         "data_span": [str(run.data_span[0]), str(run.data_span[1])],
         "incident_files": [str(p) for p in spec.incident_files],
         "groups": [

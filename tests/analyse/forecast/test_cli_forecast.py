@@ -115,12 +115,19 @@ def test_evaluate_reports_bad_options(tmp_path: Path) -> None:
         "predict", "--incidents", str(src), "--start", "2030-01-01", "--method", "naive",
         "--out", str(tmp_path / "far"),
     ]  # fmt: skip
-    empty = runner.invoke(app, [*far, "--lookback-days", "30"])
-    assert empty.exit_code == 2
-    assert "choose an earlier --start or a longer --lookback-days" in empty.output
-    stale = runner.invoke(app, [*far, "--lookback-days", "0"])
+    # a window years after the data: forecast as of the data's end (local midnight after
+    # the last incident), the look-back counted back from there, not the empty years
+    # between taken for days without incidents (a new-user test got 0 expected)
+    stale = runner.invoke(app, [*far, "--lookback-days", "30"])
     assert stale.exit_code == 0, stale.output
     assert "warning: the data end" in stale.output and "(2014-07-30 -> 2030-01-01)" in stale.output
+    run = json.loads((tmp_path / "far" / "run.json").read_text(encoding="utf-8"))
+    assert run["history_end"] == "2014-07-31 00:00:00-05:00"
+    when = pd.to_datetime(pd.read_csv(src)["Date"], format="%m/%d/%Y %I:%M:%S %p")
+    last_week = int(((when >= "2014-07-24") & (when < "2014-07-31")).sum())  # naive: 7 days
+    assert run["groups"][0]["group"] == "all"  # then the type groups
+    assert run["groups"][0]["expected_incidents"] == round(last_week / 7, 3)
+    assert run["groups"][0]["history_days"] == 30.0
 
 
 @pytest.mark.realdata
@@ -636,8 +643,9 @@ def test_predict_with_no_history_says_so_in_local_time_and_in_chinese(tmp_path: 
         ),
         (
             "zh",
-            ["--lookback-days", "30", "--start", "2015-01-01"],
-            f"2015-01-01 00:00 之前的历史中没有警情（回看 30 天；数据自 {first} 至 {last}，"
+            # the look-back counts back from the midnight after the last incident (21:13)
+            ["--lookback-days", "0.01", "--start", "2015-01-01"],
+            f"2015-01-01 00:00 之前的历史中没有警情（回看 0.01 天；数据自 {first} 至 {last}，"
             "当地时间）：请用更早的 --start 或更长的 --lookback-days",
         ),
     ):
@@ -775,3 +783,39 @@ def test_a_tod_value_that_is_no_number_is_refused_in_both_languages(tmp_path: Pa
         zh = CliRunner().invoke(app, [*args, "--lang", "zh"])
         assert zh.exit_code == 2
         assert f"shrinkage_events 必须大于或等于 0，实际为 {value}" in zh.output
+
+
+def test_a_night_over_date_only_calls_is_refused_not_guessed(tmp_path: Path) -> None:
+    """SYNTHETIC calls in the Portland layout, known only to the day (as the real ones): a
+    night forecast or evaluation cannot say which calls fell at night. predict used to
+    give a third of a day's count, auto blamed a short history, and evaluate wrote a
+    report of NaN (a new-user test). A day forecast still runs."""
+    head = "CATEGORY;CALL GROUPS;final_case_type;CASE DESC;occ_date;x_coordinate;y_coordinate"
+    lines = [head + ";census_tract"]
+    for d in range(60):
+        date = pd.Timestamp("2016-08-01") + pd.Timedelta(days=d)
+        for k in range(5):
+            lines.append(
+                f"OTHER;DISORDER;DISTP ;DISTURBANCE;{date:%d/%m/%Y};{7_640_000 + 300 * k};680000;1"
+            )
+    src = tmp_path / "calls.csv"
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    runner = CliRunner()
+    base = ["--incidents", str(src), "--profile", "portland", "--window", "night"]
+    msg = (
+        "all 300 incidents are known only to the day (no time of day): a night window, some "
+        "hours of the day, cannot be forecast or scored from them; use --window day or week"
+    )
+    for cmd in (["predict", "--method", "naive"], ["predict"], ["evaluate", "--windows", "2"]):
+        r = runner.invoke(app, [cmd[0], *base, *cmd[1:], "--out", str(tmp_path / "o")])
+        assert r.exit_code == 2, r.output
+        assert msg in " ".join(r.output.split())
+    assert not (tmp_path / "o").exists()
+    zh = runner.invoke(app, ["predict", *base, "--out", str(tmp_path / "z"), "--lang", "zh"])
+    assert "全部 300 起警情只有日期、没有具体时间" in zh.output
+    day = runner.invoke(
+        app, ["predict", *base[:-2], "--method", "naive", "--out", str(tmp_path / "d")]
+    )
+    assert day.exit_code == 0, day.output
+    run = json.loads((tmp_path / "d" / "run.json").read_text(encoding="utf-8"))
+    assert run["groups"][0]["expected_incidents"] == 5.0  # 35 calls in the last 7 days

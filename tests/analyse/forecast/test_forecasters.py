@@ -384,3 +384,24 @@ def test_gaussian_cell_sums_are_the_filtered_sub_cell_image_summed_per_cell() ->
     one = gaussian_cell_sums(grid, np.array([[525.0, 375.0]]), np.ones(1), 5, 25 / 30, 10.0)
     assert one.sum() == pytest.approx(1.0, abs=1e-12)
     assert one[2 * 7 + 3] == pytest.approx(0.99852**2, abs=2e-5)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["naive:period_days=7", "kde:bandwidth_m=50:window_days=7", "prospective:bandwidth_weeks=1"],
+)
+def test_a_window_after_a_gap_reads_the_history_back_from_its_end(spec: str) -> None:
+    """One burglary a day at noon, 1-7 Jan, observed to 8 Jan 00:00; the window is 12 Jan.
+    The four days between were not observed: the 7-day count is read back from 8 Jan
+    (7 incidents in 7 days: 1 a day), not from 12 Jan (3 in 7 days, the gap taken for
+    days without incidents). Without a stated end the history runs up to the window."""
+    grid = strip(1)
+    t = table([(50, 50, f"2024-01-0{d} 12:00") for d in range(1, 8)])
+    start, end = pd.Timestamp("2024-01-01", tz=TZ), pd.Timestamp("2024-01-08", tz=TZ)
+    stated = make_forecaster(spec, grid).fit(t, start=start, end=end)
+    assert stated.predict(day("2024-01-12")).expected_total == pytest.approx(1.0)
+    # the window right after the history: the same (the window starts at the end)
+    assert stated.predict(day("2024-01-08")).expected_total == pytest.approx(1.0)
+    if spec.startswith("naive"):
+        open_end = make_forecaster(spec, grid).fit(t, start=start)
+        assert open_end.predict(day("2024-01-12")).expected_total == pytest.approx(3 / 7)

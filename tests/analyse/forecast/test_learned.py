@@ -78,6 +78,31 @@ def test_gbm_ranks_the_busy_cell_first_and_scales_to_the_window() -> None:
     assert sum(model.feature_importance_.values()) == pytest.approx(1.0)
 
 
+def test_after_a_gap_the_counts_are_read_at_the_history_end_and_the_day_at_the_window() -> None:
+    """December and January observed to 29 Jan 00:00 (a Monday), the window Thursday 1
+    Feb: the counts as at 29 Jan (cell 0: 7 in the last 7 days), the day of week and
+    dow_share of the Thursday (cell 0: 8 of its 59 events on Thursdays), and the forecast
+    made from exactly those features."""
+    grid = strip(3)
+    start, end = pd.Timestamp("2023-12-01", tz=TZ), pd.Timestamp("2024-01-29", tz=TZ)
+    january = [r for r in _history() if r[2] < "2024-01-29"]
+    events = TrainingEvents.from_table(table(january), grid, start=start, end=end)
+    model = make_forecaster(DAILY.replace("n_origins=21", "n_origins=7"), grid)
+    assert isinstance(model, GradientBoosted)
+    model.fit_events(events)
+    w = day("2024-02-01")
+    f = model.features(events, events.end_day, w.start_day)
+    names = model.feature_names()
+    assert f[0, names.index("rate_7d")] == pytest.approx(1.0)  # not 4 of 7 days
+    assert f[0, names.index("day_of_week")] == 3.0  # Thursday (Monday 0)
+    assert f[0, names.index("dow_share")] == pytest.approx(8 / 59)
+    at_start = model.features(events, w.start_day)
+    assert at_start[0, names.index("rate_7d")] == pytest.approx(4 / 7)
+    direct = np.zeros(3)
+    direct[:] = sum(m.predict(f[:, model.used_features_]) for m in model.models_)
+    np.testing.assert_allclose(model.predict(w).risk, direct / len(model.models_))
+
+
 def _context_events(
     rows: list[tuple[float, float, str]], grid: Grid, start: pd.Timestamp, end: pd.Timestamp
 ) -> TrainingEvents:

@@ -1100,6 +1100,51 @@ def test_a_kept_gbm_forecasts_with_its_trees_on_the_new_days_features() -> None:
     assert not np.allclose(risks[3], risks[2])
 
 
+def test_final_fit_all_forecasts_with_trees_fitted_on_all_the_history() -> None:
+    """``final_fit="all"``: the chosen ``gbm`` forecasts with its own fit on all the
+    history (80 days here), made on the day it is first chosen (Friday 04-10) and kept 7
+    days, as a single forecast fits it; the validation windows keep their block fits on
+    the shorter history (72 days). Refitted on day 7 (04-17), on its own 80 days."""
+    from xunfang.analyse.forecast.learned import GradientBoosted
+
+    grid = _grid()
+    events = TrainingEvents.from_table(_history(None), grid)
+    spec = "gbm:min_samples_leaf=20:max_iter=20"
+    auto = AutoSelect(
+        grid=grid,
+        candidates=(spec,),
+        validation_windows=2,
+        max_validation_windows=7,
+        min_validation_events=0,
+        budget_s=600,
+        warm_start=True,
+        final_fit="all",
+    )
+    windows = _days("2015-04-10", 8)
+    fitted_end, risks = [], []
+    for w in windows:
+        train = events.between(w.start_day - 80, w.start_day)
+        risks.append(auto.fit_events(train).predict(w).risk)
+        assert isinstance(auto.chosen_, GradientBoosted)
+        fitted_end.append(auto.chosen_.fitted_end_day_)
+    assert fitted_end == [windows[0].start_day] * 7 + [windows[7].start_day]
+    assert auto.selection_.model_fitted_on == "2015-04-17 00:00"
+    # day 3 (04-13): the trees of a gbm fitted on the 80 days before 04-10, the features of
+    # the 80 days before 04-13
+    gbm = make_forecaster(spec, grid).with_params(warm_start=True, refit_days=7.0)
+    gbm.fit_events(events.between(windows[0].start_day - 80, windows[0].start_day))
+    w = windows[3]
+    risk = gbm.fit_events(events.between(w.start_day - 80, w.start_day)).predict(w).risk
+    np.testing.assert_array_equal(risk, risks[3])
+    # "block" forecasts the same day with the fit of Sunday 04-12 on 72 days: not the same
+    block = AutoSelect(**{**auto.get_params(), "final_fit": "block"})
+    for d in windows[:4]:
+        got = block.fit_events(events.between(d.start_day - 80, d.start_day)).predict(d).risk
+    assert not np.allclose(got, risks[3])
+    with pytest.raises(ValidationError, match="final_fit must be block or all, got 'last'"):
+        AutoSelect(grid=grid, final_fit="last")._validate()
+
+
 def test_the_cadence_chooses_anew_when_the_history_changed_or_the_window_kind_did() -> None:
     grid = _grid()
     ev_a = TrainingEvents.from_table(_history(None), grid)

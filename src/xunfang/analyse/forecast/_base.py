@@ -216,6 +216,12 @@ class TrainingEvents:
         IANA zone of the incidents' local time.
     n_outside
         Incidents of the table that fell outside the grid's active cells (not used).
+    end_known
+        Whether ``end_day`` was stated (``end`` given to :meth:`from_table`, or
+        :meth:`between`): the history was observed up to it and no later, so a window
+        starting after it is forecast as of it (:meth:`Forecaster._origin_day`). ``False``
+        (no ``end``: ``end_day`` is the last incident's time): the history is taken to
+        run up to the window.
     """
 
     t_day: np.ndarray
@@ -226,6 +232,7 @@ class TrainingEvents:
     end_day: float
     timezone: str
     n_outside: int
+    end_known: bool = True
 
     def __len__(self) -> int:
         return len(self.t_day)
@@ -309,6 +316,7 @@ class TrainingEvents:
             end_day=e_day,
             timezone=table.timezone,
             n_outside=n_out,
+            end_known=end is not None,
         )
 
     def between(self, start_day: float, end_day: float) -> TrainingEvents:
@@ -556,6 +564,18 @@ class Forecaster(ABC):
     def _predict(self, window: Window) -> np.ndarray: ...
 
     # ---- helpers shared by methods
+    def _origin_day(self, window: Window) -> float:
+        """The time the history is read back from for ``window``, days since the epoch:
+        its start, or the end of the training period when that is earlier (a window
+        after a gap in the data: ``forecast predict`` fits on the data up to their last
+        day and forecasts a later window). Counting periods end there, so the days of
+        the gap, which nothing observed, are not taken for days without incidents (a
+        night from 22:00 after data ending at midnight would lose 22 hours of a 7-day
+        count, a forecast four days later four of seven days). In a rolling evaluation
+        the training period ends at the window's start and this is the start."""
+        events = self.events_
+        return min(window.start_day, events.end_day) if events.end_known else window.start_day
+
     def _image(
         self, weights: np.ndarray | None = None, *, cells: np.ndarray | None = None
     ) -> np.ndarray:

@@ -136,7 +136,7 @@ class RetrospectiveKDE(Forecaster):
 
     def _predict(self, window: Window) -> np.ndarray:
         ev = self.events_
-        t0 = window.start_day
+        t0 = self._origin_day(window)
         lo = ev.start_day if self.window_days is None else t0 - float(self.window_days)
         sel = (ev.t_day >= lo) & (ev.t_day < t0)
         if self.k_neighbours is not None:

@@ -408,7 +408,9 @@ class GradientBoosted(Forecaster):
             extra = extra + EXTRA_CONTEXT_FEATURES
         return own + extra + tuple(ctx.place)
 
-    def features(self, events: TrainingEvents, origin_day: float) -> np.ndarray:
+    def features(
+        self, events: TrainingEvents, origin_day: float, window_day: float | None = None
+    ) -> np.ndarray:
         """Features of every active cell at ``origin_day`` from the events before it.
 
         Parameters
@@ -418,6 +420,11 @@ class GradientBoosted(Forecaster):
             holds for the context's events).
         origin_day
             Days since 1970-01-01 UTC.
+        window_day
+            Start of the window forecast, when later than ``origin_day`` (a window after
+            a gap in the data, see :meth:`Forecaster._origin_day`): the window's own
+            features (day of week, start hour, season, ``dow_share``'s day) are taken
+            there, those of the events at ``origin_day``. Default ``origin_day``.
 
         Returns
         -------
@@ -425,18 +432,25 @@ class GradientBoosted(Forecaster):
             Shape (n_active, len(feature_names())), float64, rows in the order of
             ``numpy.flatnonzero(grid.mask)``.
         """
-        return self._feature_stack(events, origin_day, np.zeros(1, dtype=np.int64))[0]
+        one = np.zeros(1, dtype=np.int64)
+        return self._feature_stack(events, origin_day, one, window_day)[0]
 
     def _feature_stack(
-        self, events: TrainingEvents, ref_day: float, offsets: np.ndarray
+        self,
+        events: TrainingEvents,
+        ref_day: float,
+        offsets: np.ndarray,
+        window_day: float | None = None,
     ) -> np.ndarray:
         """Features at the origins ``ref_day - offsets`` (whole days), shape
-        (len(offsets), n_active, n_features); only events before each origin are read."""
+        (len(offsets), n_active, n_features); only events before each origin are read.
+        ``window_day``: see :meth:`features`."""
         g = self.grid
         origins = ref_day - offsets.astype(np.float64)
+        starts = origins if window_day is None else window_day - offsets.astype(np.float64)
         cols = _event_features(events, g, ref_day, offsets, extra=bool(self.extra_features))
-        cols.update(_window_features(origins, events.timezone))
-        cols["dow_share"] = _dow_share(events, g, origins)
+        cols.update(_window_features(starts, events.timezone))
+        cols["dow_share"] = _dow_share(events, g, origins, starts)
         active = np.flatnonzero(g.mask)
         k = len(offsets)
         cols["x_cell"] = np.broadcast_to((active % g.nx).astype(np.float64), (k, active.size))
@@ -602,7 +616,7 @@ class GradientBoosted(Forecaster):
 
     def _predict(self, window: Window) -> np.ndarray:
         g = self.grid
-        x = self.features(self.events_, window.start_day)
+        x = self.features(self.events_, self._origin_day(window), window.start_day)
         xu = x[:, self.used_features_]
         out = np.zeros(g.n_cells)
         pred = np.zeros(g.n_active)
@@ -670,7 +684,8 @@ class GradientBoosted(Forecaster):
             raise ValidationError(
                 f"explain(): cells {cells[bad][:5].tolist()} are not active cells of the grid"
             )
-        x = self.features(self.events_, window.start_day)[pos[cells]][:, self.used_features_]
+        x = self.features(self.events_, self._origin_day(window), window.start_day)
+        x = x[pos[cells]][:, self.used_features_]
         # (m, n_used + 1), log scale; bags: the mean of their contributions
         contrib = np.mean([m.predict(x, pred_contrib=True) for m in self.models_], axis=0)
         names = [n for n, u in zip(self.feature_names_, self.used_features_, strict=True) if u]
@@ -901,12 +916,16 @@ def _window_features(origins: np.ndarray, timezone: str) -> dict[str, np.ndarray
     }
 
 
-def _dow_share(events: TrainingEvents, grid: Grid, origins: np.ndarray) -> np.ndarray:
+def _dow_share(
+    events: TrainingEvents, grid: Grid, origins: np.ndarray, starts: np.ndarray | None = None
+) -> np.ndarray:
     """Share of each active cell's events of the last 365 days before each origin that
-    fell on the origin's local day of week (events with a known hour only); NaN where the
-    cell has none. Shape (len(origins), n_active)."""
+    fell on the local day of week of the window's start (``starts``, default the origin;
+    events with a known hour only); NaN where the cell has none. Shape (len(origins),
+    n_active)."""
     active = np.flatnonzero(grid.mask)
-    local = pd.DatetimeIndex([from_days(o) for o in origins]).tz_convert(events.timezone)
+    days = origins if starts is None else starts
+    local = pd.DatetimeIndex([from_days(o) for o in days]).tz_convert(events.timezone)
     dows = local.day_of_week.to_numpy()
     known = events.hour_of_week >= 0
     ev_dow = np.where(known, events.hour_of_week // 24, -1)

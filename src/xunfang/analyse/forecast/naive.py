@@ -36,7 +36,8 @@ class NaiveCounts(Forecaster):
     last period repeats. When the observation period (``TrainingEvents.start_day``)
     begins later than ``t - period_days``, the count is divided by the days observed,
     ``t - start_day``, instead (90 days of data under a 365-day period give the rate
-    of those 90 days, not a quarter of it). Many cells tie (at 0, 1, 2 ...); the
+    of those 90 days, not a quarter of it). After a gap in the data *t* is the end of
+    the training period (:meth:`Forecaster._origin_day`). Many cells tie (at 0, 1, 2 ...); the
     evaluation breaks ties at random (expected value).
     """
 
@@ -57,7 +58,7 @@ class NaiveCounts(Forecaster):
 
     def _predict(self, window: Window) -> np.ndarray:
         ev = self.events_
-        t0 = window.start_day
+        t0 = self._origin_day(window)
         lo = ev.start_day if self.period_days is None else t0 - float(self.period_days)
         # a rate over the history observed: a period reaching before the data's start
         # counts only the days from that start

@@ -136,7 +136,7 @@ class ProspectiveHotspot(Forecaster):
 
     def _predict(self, window: Window) -> np.ndarray:
         ev = self.events_
-        t0 = window.start_day
+        t0 = self._origin_day(window)
         age = t0 - ev.t_day
         w = self.time_weights(age)
         used = (w > 0) & (age >= 0)

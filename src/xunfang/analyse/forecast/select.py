@@ -863,6 +863,13 @@ class AutoSelect(Forecaster):
         score is at least the simplest's (:func:`one_se_choice`; default :data:`PREFER`,
         ``gbm``); ``None``, or a spec not among the candidates (or one skipped for the
         budget): the simplest within one standard error.
+    final_fit
+        With ``warm_start`` and ``refit_every_days > 1``, the costly fit (``gbm``'s trees,
+        ``stack``'s weights) the chosen forecaster forecasts with: ``"block"``, the fit of
+        its validation windows at the start of the block (on ``H`` days of history, see
+        the module docstring; one fit a block serves both); ``"all"``, its own fit on all
+        the history, made when it is first chosen and again ``refit_every_days`` after,
+        as a single forecast (``warm_start=False``) always fits it.
     seed
         Seed passed to each candidate.
 
@@ -906,6 +913,7 @@ class AutoSelect(Forecaster):
         "reselect_every_days",
         "refit_every_days",
         "prefer",
+        "final_fit",
         "seed",
     )
 
@@ -925,6 +933,7 @@ class AutoSelect(Forecaster):
         reselect_every_days: int = RESELECT_EVERY_DAYS,
         refit_every_days: int = REFIT_EVERY_DAYS,
         prefer: str | None = PREFER,
+        final_fit: str = "block",
         seed: int = 0,
     ) -> None:
         self.grid = grid
@@ -940,6 +949,7 @@ class AutoSelect(Forecaster):
         self.reselect_every_days = reselect_every_days
         self.refit_every_days = refit_every_days
         self.prefer = prefer
+        self.final_fit = final_fit
         self.seed = seed
 
     def describe(self) -> str:
@@ -996,6 +1006,8 @@ class AutoSelect(Forecaster):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
                 raise ValidationError(f"{name} must be a whole number of days >= 1, got {value!r}")
+        if self.final_fit not in ("block", "all"):
+            raise ValidationError(f"final_fit must be block or all, got {self.final_fit!r}")
 
     def candidate_list(self) -> tuple[list[Candidate], list[str]]:
         """The candidates whose method exists, and notes on those left out."""
@@ -1354,7 +1366,11 @@ class AutoSelect(Forecaster):
         model = make_forecaster(spec, self.grid, seed=self.seed, context=self.context)
         if not self.warm_start:
             return model
-        if self.refit_every_days > 1 and keeping_fit(model, self.refit_every_days) is not model:
+        if (
+            self.final_fit == "block"
+            and self.refit_every_days > 1
+            and keeping_fit(model, self.refit_every_days) is not model
+        ):
             events = self.events_
             anchor, h0 = _anchor(window, events, self.history_days(window), self.refit_every_days)
             if events.start_day < anchor.start_day <= events.end_day + 1e-9:
