@@ -187,6 +187,14 @@ def test_default_start_takes_the_last_whole_windows() -> None:
     table = _table(ROWS)  # last incident 2024-01-05 09:00 local: the 5th is not complete
     assert default_start(table, "day", 2) == "2024-01-03"
     assert default_start(table, "night", 1) == "2024-01-03"
+    # known only to the day (stored at local midnight, as Portland's calls): the last day
+    # is in the data whole, so the last 2 days are the 4th and 5th (a new-user test found
+    # evaluate leaving out the last day and the last week's by one day)
+    dated = _table(ROWS)
+    dated.frame["occurred_at"] = dated.frame["occurred_at"].dt.tz_convert(TZ).dt.normalize()
+    dated.frame["time_precision"] = "day"
+    assert default_start(dated, "day", 2) == "2024-01-04"
+    assert default_start(dated, "week", 1) == "2023-12-30"
 
 
 def test_a_bad_start_date_is_a_clear_error() -> None:

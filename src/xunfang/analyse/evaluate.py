@@ -1037,8 +1037,13 @@ def with_baseline(methods: Sequence[str]) -> tuple[str, ...]:
 def default_start(table: IncidentTable, window: str, n: int) -> str:
     """Local date of the first of the last ``n`` whole windows before the data ends."""
     a, b, days = parse_window_kind(window)
-    last = table.local_time().max()
+    local = table.local_time()
+    last = local.max()
     end_day = (last + pd.Timedelta(hours=1)).normalize()  # a day ending 23:xx is complete
+    f = table.frame
+    if "time_precision" in f and (f["time_precision"].to_numpy()[local == last] == "day").any():
+        # known only to its day (stored at local midnight): that whole day is in the data
+        end_day = (last + pd.DateOffset(days=1)).normalize()
     if b <= a:  # overnight window ends the next morning
         end_day -= pd.Timedelta(days=1)
     first = end_day - pd.Timedelta(days=n * days)
