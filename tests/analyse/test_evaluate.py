@@ -163,13 +163,28 @@ def test_rolling_origin_trains_on_the_past_only() -> None:
 def test_rolling_origin_refuses_a_window_before_the_data() -> None:
     table = _table(ROWS)
     grid = Grid.from_bounds((0, 0, 399, 99), 100.0, UTM)
-    with pytest.raises(ValidationError, match="before the data"):
+    with pytest.raises(ValidationError, match="with no incident before it"):
         rolling_origin(
             table,
             grid,
             {"naive": NaiveCounts(grid=grid)},
             rolling_windows("2023-12-30", 1, "day", TZ),
         )
+    # the first incident's day at 00:00 local, the incident at midnight (known only to the
+    # day): nothing before it. It used to pass (the check was on the UTC day) and fail in
+    # the fit with "no incident between" two UTC times six hours apart
+    dated = _table([(50, 50, "2024-01-01 00:00", "BURGLARY"), *ROWS[1:]])
+    with pytest.raises(ValidationError) as err:
+        rolling_origin(
+            dated,
+            grid,
+            {"naive": NaiveCounts(grid=grid)},
+            rolling_windows("2024-01-01", 2, "day", TZ),
+        )
+    assert str(err.value) == (
+        "a test window starts at 2024-01-01 00:00, with no incident before it (first incident "
+        "2024-01-01 00:00, local time): choose a later --start"
+    )
     with pytest.raises(ValidationError, match="no test windows"):
         rolling_origin(table, grid, {"naive": NaiveCounts(grid=grid)}, [])
 

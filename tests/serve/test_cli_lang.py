@@ -156,12 +156,14 @@ def test_lock_and_empty_training_errors_in_chinese() -> None:
         "请等它结束或换一个 --out（锁文件 /tmp/x/.xunfang.lock）"
     )
     empty = (
-        "empty training set: no incident between 2023-03-30 and 2024-02-29 (a forecast trains "
-        "on the --lookback-days before its window, and `auto` also validates on earlier "
-        "windows): give incidents that cover that period, a shorter --lookback-days, or a "
-        "simpler --methods (e.g. kde)"
+        "empty training set: no incident between 2023-03-30 00:00 and 2024-02-29 00:00 (a "
+        "forecast trains on the --lookback-days before its window, and `auto` also validates "
+        "on earlier windows): give incidents that cover that period, a shorter "
+        "--lookback-days, or a simpler --methods (e.g. kde)"
     )
-    assert error_text(empty, "zh").startswith("训练集为空：2023-03-30 至 2024-02-29 之间没有警情")
+    assert error_text(empty, "zh").startswith(
+        "训练集为空：2023-03-30 00:00 至 2024-02-29 00:00 之间没有警情"
+    )
     assert error_text(empty, "en") == empty
 
 

@@ -642,12 +642,14 @@ def rolling_origin(
     if lookback_days is not None and not lookback_days > 0:
         raise ValidationError(f"--lookback-days must be positive, got {lookback_days}")
     t_all = to_days(table.frame["occurred_at"])
-    first_day = float(np.floor(t_all.min())) if len(t_all) else np.inf
+    first_t = float(t_all.min()) if len(t_all) else np.inf
+    tz = table.timezone
     for w in windows:
-        if w.start_day <= first_day:
+        if w.start_day <= first_t:  # no incident before it: nothing to train on
             raise ValidationError(
-                f"window {w.label or w.start} starts at {w.start}, before the data "
-                f"(first incident {table.frame['occurred_at'].min()}): choose a later --start"
+                f"a test window starts at {w.start.tz_convert(tz):%Y-%m-%d %H:%M}, with no "
+                f"incident before it (first incident {table.local_time().min():%Y-%m-%d %H:%M}"
+                ", local time): choose a later --start"
             )
     rows: list[dict[str, Any]] = []
     chosen: list[pd.DataFrame] = []

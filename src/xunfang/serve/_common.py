@@ -530,9 +530,10 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "（第一起警情 {3}）：请用 --windows {4} 或更少，或提供更多历史数据",
         ),
         (
-            r"window (.+?) starts at (.+?), before the data \(first incident (.+?)\): choose a "
-            r"later --start",
-            "时段 {0} 开始于 {1}，早于数据开始（第一起警情 {2}）：请选择更晚的 --start",
+            r"a test window starts at (.+?), with no incident before it \(first incident "
+            r"(.+?), local time\): choose a later --start",
+            "有一个测试时段开始于 {0}，其之前没有警情（第一起警情 {1}，当地时间）：请选择更晚的 "
+            "--start",
         ),
         (
             r"all ([\d,]+) incidents are known only to the day \(no time of day\): a (.+?) "

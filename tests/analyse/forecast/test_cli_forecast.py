@@ -92,7 +92,10 @@ def test_evaluate_reports_bad_options(tmp_path: Path) -> None:
         app, ["evaluate", "--incidents", str(src), "--start", "2014-01-01", "--windows", "2"]
     )
     assert early.exit_code == 2
-    assert "before the data" in early.output
+    assert "with no incident before it" in early.output
+    args = ["evaluate", "--incidents", str(src), "--start", "2014-01-01", "--windows", "2"]
+    early_zh = runner.invoke(app, [*args, "--lang", "zh"])
+    assert "有一个测试时段开始于 2014-01-01 00:00，其之前没有警情" in early_zh.output
     # a window past the data: both ends in local time, named so (the last incident was
     # printed in UTC beside a local window end)
     args = ["evaluate", "--incidents", str(src), "--start", "2014-07-29", "--windows", "5"]

@@ -405,3 +405,16 @@ def test_a_window_after_a_gap_reads_the_history_back_from_its_end(spec: str) -> 
     if spec.startswith("naive"):
         open_end = make_forecaster(spec, grid).fit(t, start=start)
         assert open_end.predict(day("2024-01-12")).expected_total == pytest.approx(3 / 7)
+
+
+def test_an_empty_training_slice_is_named_in_local_time() -> None:
+    from xunfang.analyse.forecast import TrainingEvents
+
+    grid = strip(1)
+    ev = TrainingEvents.from_table(table([(50, 50, "2024-01-05 12:00")]), grid)
+    a, b = day("2024-01-01").start_day, day("2024-01-02").start_day
+    with pytest.raises(ValidationError) as err:
+        ev.between(a, b)
+    assert str(err.value).startswith(
+        "empty training set: no incident between 2024-01-01 00:00 and 2024-01-02 00:00 ("
+    )

@@ -319,6 +319,10 @@ class TrainingEvents:
             end_known=end is not None,
         )
 
+    def _local(self, day: float) -> str:
+        """``day`` (days since the epoch) as local ``YYYY-MM-DD HH:MM``."""
+        return f"{from_days(day).tz_convert(self.timezone):%Y-%m-%d %H:%M}"
+
     def between(self, start_day: float, end_day: float) -> TrainingEvents:
         """The events in ``[start_day, end_day)`` (days since the epoch) as a new set
         with that observation period (a rolling-origin training slice).
@@ -335,8 +339,8 @@ class TrainingEvents:
         lo, hi = np.searchsorted(self.t_day, [start_day, end_day], side="left")
         if hi <= lo:
             raise ValidationError(
-                f"empty training set: no incident between {from_days(start_day)} and "
-                f"{from_days(end_day)} (a forecast trains on the --lookback-days before its "
+                f"empty training set: no incident between {self._local(start_day)} and "
+                f"{self._local(end_day)} (a forecast trains on the --lookback-days before its "
                 "window, and `auto` also validates on earlier windows): give incidents that "
                 "cover that period, a shorter --lookback-days, or a simpler --methods (e.g. kde)"
             )
