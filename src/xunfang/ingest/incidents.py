@@ -334,6 +334,9 @@ class IngestReport:
     came before, ``value`` the cell of an unreadable or future one) and ``not_read`` (per
     file, the columns left unread because another accepted name of the same field was
     read: ``file``, ``cols``, ``read``)."""
+    rejected_summary: str = ""
+    """The rejected rows in words, by reason, field and rows
+    (:func:`rejection_summary`); ``""`` when none was."""
 
     @property
     def rows_rejected(self) -> int:
@@ -368,6 +371,7 @@ class IngestReport:
             "frame": sorted({str(f.get("frame")) for f in self.files}),
             "area_frame": self.area_frame,
             "step_times": self.step_times,
+            "rejected_summary": self.rejected_summary,
             "rejected_examples": self.examples,
             "unmapped_examples": list(self.unmapped_examples),
             "notes": list(self.notes),
@@ -1435,6 +1439,7 @@ def ingest(
         ingested_at=now.isoformat(),
         area_frame=area_frame if area is not None else None,
         step_times=step_times,
+        rejected_summary=rejection_summary(rejected) if len(rejected) else "",
     )
     if good.empty or target_crs is None:  # with a crs too: every door says why, alike
         first = min((e[0] for e in examples.values()), key=lambda e: int(e["row"]), default={})

@@ -59,6 +59,7 @@ from xunfang.serve.forecast_report import (
     fit_failure_text,
     left_out_notes,
     pai_gap_notes,
+    rejected_text,
     text,
     verdict_text,
     window_label_text,
@@ -585,6 +586,8 @@ def evaluate_cmd(
         from xunfang.serve.forecast_report import context_note_text
 
         _out.print(escape(context_note_text(run.context_note, lang)), soft_wrap=True)
+    if rejected := rejected_text(run.ingest_report, lang):
+        _out.print(f"[yellow]{escape(rejected)}[/]", soft_wrap=True)
     _out.print(_wrote(len(written), out, run.seconds, written["report.html"], lang))
 
 
@@ -740,6 +743,8 @@ def predict_cmd(
             f"forecast window {gap}: the forecast assumes nothing has changed since",
             soft_wrap=True,
         )
+    if rejected := rejected_text(run.ingest_report, lang):
+        _out.print(f"[yellow]{escape(rejected)}[/]", soft_wrap=True)
     _out.print(_wrote(len(written), out, run.seconds, written["report.html"], lang))
 
 

@@ -17,6 +17,7 @@ from plotly.offline import get_plotlyjs
 
 from xunfang import __version__, strict_json
 from xunfang.analyse.evaluate import EvaluationRun
+from xunfang.ingest.incidents import IngestReport
 from xunfang.serve._common import LANGS, write_atomic
 
 OPENCP_SEPT2014: dict[str, dict[float, float]] = {
@@ -55,10 +56,10 @@ _TEXT: dict[str, dict[str, str]] = {
     "lead": {
         "en": "{types} · {area} ({km2:.1f} km², {cells:,} cells of {cell_m:g} m, {crs}) · "
         "{n} {window} windows {first} – {last} · {in_area}{selected:,} incidents of these "
-        "types of {input:,} read (the whole input, all dates) · xunfang {version} · "
+        "types of {input:,} accepted (the whole input, all dates) · xunfang {version} · "
         "{generated}",
         "zh": "{types} · {area}（{km2:.1f} 平方公里，{cells:,} 个 {cell_m:g} 米网格，{crs}）· "
-        "{n} 个{window}时段 {first} – {last} · {in_area}所选类别警情 {selected:,} 起（读入 "
+        "{n} 个{window}时段 {first} – {last} · {in_area}所选类别警情 {selected:,} 起（接受 "
         "{input:,} 起，全部输入、全部日期）· xunfang {version} · {generated}",
     },
     "command": {"en": "Command", "zh": "命令"},
@@ -667,6 +668,28 @@ def _html_table(df: pd.DataFrame, fmt: str = "{:.3f}") -> str:
     )
 
 
+def rejected_text(report: IngestReport | None, lang: str = "en") -> str:
+    """The rows of the incident files that were rejected, in ``lang``, naming reason,
+    field and rows (``""`` when none was, or the input was an ingested table): a
+    forecast run says so on the terminal and in its report, as ``ingest`` does (rows are
+    never dropped silently; ``run.json``'s ``ingest`` gives examples)."""
+    if report is None or report.rows_rejected == 0:
+        return ""
+    from xunfang.ingest.messages import rejection_summary_text
+
+    n, read = report.rows_rejected, report.rows_read
+    why = rejection_summary_text(report.rejected_summary, lang)
+    if lang == "zh":
+        return (
+            f"读入 {read:,} 行，其中 {n:,} 行被拒：{why}（run.json 的 ingest 中有示例；"
+            "xunfang ingest 会把每一行写入 rejected.csv）"
+        )
+    return (
+        f"{n:,} of the {read:,} rows read were rejected: {why} (examples in run.json's "
+        "ingest; xunfang ingest writes each to rejected.csv)"
+    )
+
+
 def notes(run: EvaluationRun, lang: str = "en") -> list[str]:
     """What the reader must know to read the figures, in ``lang``."""
     ev = run.evaluation
@@ -687,6 +710,8 @@ def notes(run: EvaluationRun, lang: str = "en") -> list[str]:
         out.append(
             text("note_not_evaluated", lang, method=method, reason=fit_failure_text(reason, lang))
         )
+    if rejected := rejected_text(run.ingest_report, lang):
+        out.append(rejected)
     out += left_out_notes(run, lang)
     out += pai_gap_notes(run, lang)
     return out

@@ -90,6 +90,7 @@ _TEXT: dict[str, dict[str, str]] = {
     "col_se_diff": {"en": "standard error", "zh": "标准误"},
     "col_within_1se": {"en": "within 1 SE", "zh": "在 1 个标准误内"},
     "col_chosen": {"en": "chosen", "zh": "选中"},
+    "col_seconds": {"en": "seconds", "zh": "用时（秒）"},
     "col_hit_rate": {"en": "hit rate {pct} %", "zh": "命中率 {pct} %"},
     "yes": {"en": "yes", "zh": "是"},
     "no": {"en": "no", "zh": "否"},
@@ -109,6 +110,7 @@ _SELECTION_COLUMNS = (
     "se_diff",
     "within_1se",
     "chosen",
+    "seconds",
 )
 """The columns of a selection's table that the report names in its language (``col_*``
 texts of :data:`_TEXT`)."""
@@ -275,7 +277,7 @@ def why(g: GroupForecast, lang: str = "en") -> str:
         return g.fallback_zh if lang == "zh" else g.fallback
     if g.selection is not None:
         return g.selection.reason(lang)
-    return "固定方法（未做选择）" if lang == "zh" else "fixed method (no selection)"
+    return text("fixed", lang)
 
 
 def selection_frames(run: PredictionRun) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -356,7 +358,12 @@ def write_prediction(
     env = Environment(
         loader=PackageLoader("xunfang.serve", "templates"), autoescape=select_autoescape(["html"])
     )
-    from xunfang.serve.forecast_report import area_text, context_note_text, window_text
+    from xunfang.serve.forecast_report import (
+        area_text,
+        context_note_text,
+        rejected_text,
+        window_text,
+    )
 
     window = window_text(run.spec.window, lang)
     lookback = run.spec.lookback_days
@@ -386,16 +393,8 @@ def write_prediction(
         ),
         context_note=context_note_text(run.context_note, lang) if run.context_note else "",
         group_label={g.group: group_text(g.group, lang) for g in run.groups},
-        why={
-            g.group: (
-                (g.fallback_zh if lang == "zh" else g.fallback)
-                if g.fallback
-                else g.selection.reason(lang)
-                if g.selection
-                else text("fixed", lang)
-            )
-            for g in run.groups
-        },
+        why={g.group: why(g, lang) for g in run.groups},
+        rejected=rejected_text(run.ingest_report, lang),
         run=run,
         summary=summary,
         figs=figs,

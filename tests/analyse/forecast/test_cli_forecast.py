@@ -822,3 +822,34 @@ def test_a_night_over_date_only_calls_is_refused_not_guessed(tmp_path: Path) -> 
     assert day.exit_code == 0, day.output
     run = json.loads((tmp_path / "d" / "run.json").read_text(encoding="utf-8"))
     assert run["groups"][0]["expected_incidents"] == 5.0  # 35 calls in the last 7 days
+
+
+def test_rows_rejected_from_a_raw_file_are_named_by_every_forecast_run(tmp_path: Path) -> None:
+    """Two bad rows (a date that is none, no coordinates) in a raw file: predict and
+    evaluate say so on the terminal and in the report, naming field and row (a new-user
+    test found them only in run.json, and the report's "of N read" counting the accepted)."""
+    src = _csv(tmp_path / "crimes.csv")
+    with src.open("a", encoding="utf-8") as f:
+        f.write("9998,13/45/2014 10:00:00 AM,001XX W MADISON ST,BURGLARY,X,STREET,FALSE,FALSE,1,")
+        f.write("41.880100,-87.630100\n")
+        f.write(
+            "9999,06/20/2014 10:00:00 AM,001XX W MADISON ST,BURGLARY,X,STREET,FALSE,FALSE,1,,\n"
+        )
+    runner = CliRunner()
+    common = ["--incidents", str(src), "--types", "BURGLARY", "--start", "2014-07-25"]
+    pred = runner.invoke(
+        app, ["predict", *common, "--method", "naive", "--out", str(tmp_path / "p")]
+    )
+    assert pred.exit_code == 0, pred.output
+    said = " ".join(pred.output.split())
+    assert "2 of the 902 rows read were rejected: 1 row:" in said
+    assert "row 902" in said and "row 903" in said and "Date" in said
+    html = (tmp_path / "p" / "report.html").read_text(encoding="utf-8")
+    assert "2 of the 902 rows read were rejected" in html
+    args = ["evaluate", *common, "--windows", "2", "--methods", "naive"]
+    args += ["--no-offset-sensitivity", "--out", str(tmp_path / "e"), "--lang", "zh"]
+    ev = runner.invoke(app, args)
+    assert ev.exit_code == 0, ev.output
+    assert "读入 902 行，其中 2 行被拒" in ev.output
+    html = (tmp_path / "e" / "report.html").read_text(encoding="utf-8")
+    assert "读入 902 行，其中 2 行被拒" in html and "（接受 900 起" in html
