@@ -165,6 +165,16 @@ def test_lock_and_empty_training_errors_in_chinese() -> None:
         "训练集为空：2023-03-30 00:00 至 2024-02-29 00:00 之间没有警情"
     )
     assert error_text(empty, "en") == empty
+    # three a new-user test on Portland met in English under --lang zh
+    assert error_text("--cell-m must be positive, got 0.0", "zh") == "--cell-m 必须为正数，实际为 0.0"
+    assert error_text(
+        "--window must be day, night, week or HH-HH (e.g. 22-06), got 'foo'", "zh"
+    ) == ("--window 必须为 day、night、week 或 HH-HH（如 22-06），实际为 'foo'")
+    assert error_text(
+        "empty training set: none of the 2,683 incidents lies inside the grid's study area "
+        "(check the area and the CRS)",
+        "zh",
+    ) == ("训练集为空：2,683 起警情无一落在网格的研究区内（请检查研究区和坐标系）")
 
 
 def test_simulate_sweep_in_chinese(tmp_path: Path) -> None:

@@ -416,6 +416,16 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         ),
         (r"--horizons: (.+) is not one of (.+)", "--horizons：{0} 不是 {1} 之一"),
         (r"--categories (.+): known are (.+)", "--categories {0}：已知类别为 {1}"),
+        (r"(--\S+) must be positive, got (.+)", "{0} 必须为正数，实际为 {1}"),
+        (
+            r"--window must be day, night, week or HH-HH \(e\.g\. 22-06\), got (.+)",
+            "--window 必须为 day、night、week 或 HH-HH（如 22-06），实际为 {0}",
+        ),
+        (
+            r"empty training set: none of the ([\d,]+) incidents lies inside the grid's study "
+            r"area \(check the area and the CRS\)",
+            "训练集为空：{0} 起警情无一落在网格的研究区内（请检查研究区和坐标系）",
+        ),
         (
             r"--lookback-days must be 0 \(all history\) or more, got (.+)",
             "--lookback-days 必须为 0（全部历史）或更大，实际为 {0}",

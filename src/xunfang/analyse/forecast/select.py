@@ -537,7 +537,7 @@ class Selection:
             )
         if not self.reselected:
             text += (
-                f"（沿用为 {self.selected_for} 所作的选择，"
+                f"（沿用为 {_window_label_zh(self.selected_for)} 所作的选择，"
                 f"每 {self.reselect_every_days} 天重新选择）"
                 if zh
                 else f" (the choice made for {self.selected_for}, kept: re-selected every "
