@@ -166,7 +166,8 @@ def test_lock_and_empty_training_errors_in_chinese() -> None:
     )
     assert error_text(empty, "en") == empty
     # three a new-user test on Portland met in English under --lang zh
-    assert error_text("--cell-m must be positive, got 0.0", "zh") == "--cell-m 必须为正数，实际为 0.0"
+    cell = error_text("--cell-m must be positive, got 0.0", "zh")
+    assert cell == "--cell-m 必须为正数，实际为 0.0"
     assert error_text(
         "--window must be day, night, week or HH-HH (e.g. 22-06), got 'foo'", "zh"
     ) == ("--window 必须为 day、night、week 或 HH-HH（如 22-06），实际为 'foo'")
