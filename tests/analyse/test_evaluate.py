@@ -236,3 +236,24 @@ def test_incidents_in_the_area_are_those_in_its_cells() -> None:
     pts = [(50, 50), (150, 50), (50, 150), (150, 150), (250, 50)]
     table = _table([(x, y, t, "BURGLARY") for x, y in pts])
     assert _n_in_area(table, grid) == 3
+
+
+def test_a_grid_of_too_many_cells_is_refused_with_the_cell_size_that_fits() -> None:
+    from xunfang.analyse.evaluate import MAX_GRID_CELLS, check_grid_size
+
+    # 30 x 37.5 km: 5 m cells are 6,000 x 7,500 = 45 million; 15 m: 2,000 x 2,500 = 5
+    # million, the most allowed
+    bounds = (0.0, 0.0, 30_000.0, 37_500.0)
+    check_grid_size(bounds, 15.0)
+    with pytest.raises(ValidationError) as err:
+        check_grid_size(bounds, 5.0)
+    assert str(err.value) == (
+        "--cell-m 5 over the study area (30.0 x 37.5 km) makes 45,000,000 cells, more than "
+        f"{MAX_GRID_CELLS:,}: give --cell-m 15 or more"
+    )
+    from xunfang.serve._common import error_text
+
+    assert error_text(str(err.value), "zh") == (
+        "--cell-m 5 在研究区（30.0 x 37.5 公里）上会产生 45,000,000 个网格，超过 5,000,000 个："
+        "请用 --cell-m 15 或更大"
+    )

@@ -418,6 +418,30 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"--categories (.+): known are (.+)", "--categories {0}：已知类别为 {1}"),
         (r"(--\S+) must be positive, got (.+)", "{0} 必须为正数，实际为 {1}"),
         (
+            r"none of the ([\d,]+) incidents lies inside --area (.+?) \(city: (.+?)"
+            r"\): the area is of another place than the incidents \(or in another frame\); "
+            r"give the incidents' own city or boundary \(--city FILE, --boundary FILE\) or no "
+            r"--area",
+            "{0} 起警情无一落在 --area {1}（城市 {2}）内"
+            "：研究区与警情不在同一地方（或坐标系不同）；请给出警情所在城市的城市文件或边界"
+            "（--city FILE、--boundary FILE），或不给 --area",
+        ),
+        (
+            r"none of the ([\d,]+) incidents lies inside --area (.+?) \(boundary files"
+            r"\): the area is of another place than the incidents \(or in another frame\); "
+            r"give the incidents' own city or boundary \(--city FILE, --boundary FILE\) or no "
+            r"--area",
+            "{0} 起警情无一落在 --area {1}（边界文件）内"
+            "：研究区与警情不在同一地方（或坐标系不同）；请给出警情所在城市的城市文件或边界"
+            "（--city FILE、--boundary FILE），或不给 --area",
+        ),
+        (
+            r"--cell-m (\S+) over the study area \((\S+) x (\S+) km\) makes ([\d,]+) cells, "
+            r"more than ([\d,]+): give --cell-m (\d+) or more",
+            "--cell-m {0} 在研究区（{1} x {2} 公里）上会产生 {3} 个网格，超过 {4} 个：请用 "
+            "--cell-m {5} 或更大",
+        ),
+        (
             r"--window must be day, night, week or HH-HH \(e\.g\. 22-06\), got (.+)",
             "--window 必须为 day、night、week 或 HH-HH（如 22-06），实际为 {0}",
         ),

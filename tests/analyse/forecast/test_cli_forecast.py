@@ -853,3 +853,30 @@ def test_rows_rejected_from_a_raw_file_are_named_by_every_forecast_run(tmp_path:
     assert "读入 902 行，其中 2 行被拒" in ev.output
     html = (tmp_path / "e" / "report.html").read_text(encoding="utf-8")
     assert "读入 902 行，其中 2 行被拒" in html and "（接受 900 起" in html
+
+
+def test_an_area_of_another_city_than_the_incidents_is_named_with_its_city(
+    tmp_path: Path,
+) -> None:
+    """SYNTHETIC: Portland-layout calls and a boundary box around Chicago's Loop. The
+    error names the area and the city it came from (a new-user test got "empty training
+    set ... check the area and the CRS" for the example city's district:1)."""
+    box = [[-87.66, 41.85], [-87.60, 41.85], [-87.60, 41.91], [-87.66, 41.91], [-87.66, 41.85]]
+    boundary = tmp_path / "loop.geojson"
+    feature = {"type": "Feature", "properties": {"name": "loop"}}
+    feature["geometry"] = {"type": "Polygon", "coordinates": [box]}
+    boundary.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+    head = "CATEGORY;CALL GROUPS;final_case_type;CASE DESC;occ_date;x_coordinate;y_coordinate"
+    rows = [f"OTHER;DISORDER;DISTP ;X;{d:02d}/08/2016;7640000;680000;1" for d in range(1, 29)]
+    src = tmp_path / "calls.csv"
+    src.write_text("\n".join([head + ";census_tract", *rows]) + "\n", encoding="utf-8")
+    args = ["predict", "--incidents", str(src), "--profile", "portland", "--boundary"]
+    args += [str(boundary), "--method", "naive", "--out", str(tmp_path / "o")]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 2
+    assert (
+        "none of the 28 incidents lies inside --area boundary:loop (city: loop): the area is "
+        "of another place than the incidents"
+    ) in " ".join(r.output.split())
+    zh = CliRunner().invoke(app, [*args, "--lang", "zh"])
+    assert "28 起警情无一落在 --area boundary:loop（城市 loop）内" in zh.output
