@@ -1029,10 +1029,10 @@ def test_blocks_of_refit_days_start_on_the_same_local_days_for_every_forecast_da
 
 
 def test_a_kept_gbm_forecasts_with_its_trees_on_the_new_days_features() -> None:
-    """Chosen ``gbm`` kept for ``refit_every_days`` and run as it was validated: each
-    forecast day uses the trees fitted at the start of its block of 7 days (blocks start
-    on Sundays) on the validation history, the same fit as the validation windows of that
-    block, with the features at the day's own start."""
+    """``final_fit="block"``: chosen ``gbm`` kept for ``refit_every_days`` and run as it
+    was validated: each forecast day uses the trees fitted at the start of its block of 7
+    days (blocks start on Sundays) on the validation history, the same fit as the
+    validation windows of that block, with the features at the day's own start."""
     from xunfang.analyse.forecast.learned import GradientBoosted
 
     grid = _grid()
@@ -1046,6 +1046,7 @@ def test_a_kept_gbm_forecasts_with_its_trees_on_the_new_days_features() -> None:
         min_validation_events=0,
         budget_s=600,
         warm_start=True,
+        final_fit="block",
     )
     windows = _days("2015-04-10", 8)  # Friday 04-10 .. Friday 04-17
     h = 80 - 7 - 1  # history of a validation window: D - S - 1 days
