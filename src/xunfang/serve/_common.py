@@ -418,6 +418,12 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"--categories (.+): known are (.+)", "--categories {0}：已知类别为 {1}"),
         (r"(--\S+) must be positive, got (.+)", "{0} 必须为正数，实际为 {1}"),
         (
+            r"--types is empty \(got (.*)\): give type groups or types separated by commas, "
+            r"or leave --types out for the default groups",
+            "--types 为空（实为 {0}）：请给出以逗号分隔的类别组或类别，或不给 --types "
+            "以使用默认类别组",
+        ),
+        (
             r"none of the ([\d,]+) incidents lies inside --area (.+?) \(city: (.+?)"
             r"\): the area is of another place than the incidents \(or in another frame\); "
             r"give the incidents' own city or boundary \(--city FILE, --boundary FILE\) or no "

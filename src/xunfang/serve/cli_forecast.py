@@ -358,6 +358,12 @@ def _spec_from_options(
     rectangle of the incidents.
     """
     check_methods(methods)
+    if types is not None and not any(t.strip() for t in types.split(",")):
+        # `--types ""` (an empty shell variable) ran every group without a word
+        raise ValidationError(
+            f"--types is empty (got {types!r}): give type groups or types separated by "
+            "commas, or leave --types out for the default groups"
+        )
     settings = get_settings(data_dir=data_dir)
     the_city = city_from_options(
         city=city,

@@ -112,6 +112,14 @@ def test_evaluate_reports_bad_options(tmp_path: Path) -> None:
     ) in late_zh.output
     # predict: a negative look-back is refused; a window far past the data is advised
     # correctly (an earlier --start, not a later one) and a stale forecast is warned of
+    for cmd in ("predict", "evaluate"):  # an empty shell variable ran every group
+        empty_types = runner.invoke(app, [cmd, "--incidents", str(src), "--types", " , "])
+        assert empty_types.exit_code == 2
+        assert "--types is empty (got ' , '): give type groups or types" in " ".join(
+            empty_types.output.split()
+        )
+    zh = runner.invoke(app, ["predict", "--incidents", str(src), "--types", "", "--lang", "zh"])
+    assert "--types 为空（实为 ''）" in zh.output
     neg = runner.invoke(app, ["predict", "--incidents", str(src), "--lookback-days", "-3"])
     assert neg.exit_code == 2 and "--lookback-days must be 0" in neg.output
     far = [
