@@ -1028,6 +1028,21 @@ def test_blocks_of_refit_days_start_on_the_same_local_days_for_every_forecast_da
     assert _anchor(w, ev, 500.0, 7)[1] == ev.start_day
 
 
+def _rolling_gbm_auto(grid: Grid, spec: str, final_fit: str) -> AutoSelect:
+    """auto over the one candidate ``spec``, in rolling use (warm start), 2-7 validation
+    windows, no minimum of incidents, a budget that does not bind."""
+    return AutoSelect(
+        grid=grid,
+        candidates=(spec,),
+        validation_windows=2,
+        max_validation_windows=7,
+        min_validation_events=0,
+        budget_s=600,
+        warm_start=True,
+        final_fit=final_fit,
+    )
+
+
 def test_a_kept_gbm_forecasts_with_its_trees_on_the_new_days_features() -> None:
     """``final_fit="block"``: chosen ``gbm`` kept for ``refit_every_days`` and run as it
     was validated: each forecast day uses the trees fitted at the start of its block of 7
@@ -1038,16 +1053,7 @@ def test_a_kept_gbm_forecasts_with_its_trees_on_the_new_days_features() -> None:
     grid = _grid()
     events = TrainingEvents.from_table(_history(None), grid)
     spec = "gbm:min_samples_leaf=20:max_iter=20"
-    auto = AutoSelect(
-        grid=grid,
-        candidates=(spec,),
-        validation_windows=2,
-        max_validation_windows=7,
-        min_validation_events=0,
-        budget_s=600,
-        warm_start=True,
-        final_fit="block",
-    )
+    auto = _rolling_gbm_auto(grid, spec, "block")
     windows = _days("2015-04-10", 8)  # Friday 04-10 .. Friday 04-17
     h = 80 - 7 - 1  # history of a validation window: D - S - 1 days
     sunday = {d: Window.local(d, 0, 24, TZ) for d in ("2015-04-05", "2015-04-12")}
@@ -1111,16 +1117,7 @@ def test_final_fit_all_forecasts_with_trees_fitted_on_all_the_history() -> None:
     grid = _grid()
     events = TrainingEvents.from_table(_history(None), grid)
     spec = "gbm:min_samples_leaf=20:max_iter=20"
-    auto = AutoSelect(
-        grid=grid,
-        candidates=(spec,),
-        validation_windows=2,
-        max_validation_windows=7,
-        min_validation_events=0,
-        budget_s=600,
-        warm_start=True,
-        final_fit="all",
-    )
+    auto = _rolling_gbm_auto(grid, spec, "all")
     windows = _days("2015-04-10", 8)
     fitted_end, risks = [], []
     for w in windows:
