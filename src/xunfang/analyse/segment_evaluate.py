@@ -255,15 +255,15 @@ def run_segment_evaluation(
     start = spec.start or default_start(used, spec.window, spec.windows)
     windows = rolling_windows(start, spec.windows, spec.window, used.timezone)
     check_timed(used, windows[0], spec.window)
-    first, last = (w.tz_convert(used.timezone) for w in (windows[0].start, windows[-1].end))
+    first_at, last_end = (w.tz_convert(used.timezone) for w in (windows[0].start, windows[-1].end))
     if windows[0].start_day <= events.start_day:
         raise ValidationError(
-            f"the first window starts at {first:%Y-%m-%d %H:%M} local time, before the data: "
+            f"the first window starts at {first_at:%Y-%m-%d %H:%M} local time, before the data: "
             "choose a later --start"
         )
     if windows[-1].end_day > float(to_days(table.frame["occurred_at"]).max()) + 1.0:
         raise ValidationError(
-            f"the last window ends at {last:%Y-%m-%d %H:%M} local time, after the data: use "
+            f"the last window ends at {last_end:%Y-%m-%d %H:%M} local time, after the data: use "
             "an earlier --start or fewer --windows"
         )
     mid = segments.midpoints
