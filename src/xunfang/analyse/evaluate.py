@@ -1001,7 +1001,7 @@ def study_grid(
 
 MAX_GRID_CELLS = 5_000_000
 """Most cells (of the study area's bounding rectangle) a forecast grid may have: the
-Chicago example city has 64,349 at 150 m and 2.3 million at 25 m; 45 million (5 m cells
+example city's has 64,349 at 150 m and 2.3 million at 25 m; 45 million (5 m cells
 over a 1,124 km² rectangle, a new-user test) ran for ten minutes without a word."""
 
 
