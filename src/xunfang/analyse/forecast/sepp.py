@@ -850,7 +850,7 @@ class GridETAS(Forecaster):
         ev = self.events_
         length = window.length_days
         max_days = self.trigger_max_days_
-        age = window.start_day - ev.t_day
+        age = self._origin_day(window) - ev.t_day
         used = age < max_days
         age = age[used]
         end = np.minimum(age + length, max_days)
@@ -871,7 +871,7 @@ class GridETAS(Forecaster):
             return self._predict_space_time(window)
         ev = self.events_
         length = window.length_days
-        age = window.start_day - ev.t_day
+        age = self._origin_day(window) - ev.t_day
         carry = np.bincount(
             ev.cell, weights=np.exp(-self.omega_ * age), minlength=self.grid.n_cells
         )
