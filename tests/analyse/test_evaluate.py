@@ -210,6 +210,14 @@ def test_default_start_takes_the_last_whole_windows() -> None:
     dated.frame["time_precision"] = "day"
     assert default_start(dated, "day", 2) == "2024-01-04"
     assert default_start(dated, "week", 1) == "2023-12-30"
+    # timed: 10 a day for 28 days, then 8 on the last day by 20:00 (a police district's
+    # complete last day) -> the last day counts; 4 by noon (an export cut then) -> not
+    days = pd.date_range("2024-02-01", periods=28, freq="D")
+    full = [(50, 50, f"{d:%Y-%m-%d} {h:02d}:00", "BURGLARY") for d in days for h in range(8, 18)]
+    late = [(50, 50, f"2024-02-29 {h:02d}:00", "BURGLARY") for h in range(13, 21)]
+    assert default_start(_table(full + late), "day", 1) == "2024-02-29"
+    noon = [(50, 50, f"2024-02-29 {h:02d}:00", "BURGLARY") for h in range(8, 12)]
+    assert default_start(_table(full + noon), "day", 1) == "2024-02-28"
 
 
 def test_a_bad_start_date_is_a_clear_error() -> None:
@@ -241,19 +249,19 @@ def test_incidents_in_the_area_are_those_in_its_cells() -> None:
 def test_a_grid_of_too_many_cells_is_refused_with_the_cell_size_that_fits() -> None:
     from xunfang.analyse.evaluate import MAX_GRID_CELLS, check_grid_size
 
-    # 30 x 37.5 km: 5 m cells are 6,000 x 7,500 = 45 million; 15 m: 2,000 x 2,500 = 5
-    # million, the most allowed
+    # 30 x 37.5 km: 5 m cells are 6,000 x 7,500 = 45 million; 34 m: 883 x 1,103 =
+    # 973,949, under the million allowed (33 m: 910 x 1,137 = 1,034,670)
     bounds = (0.0, 0.0, 30_000.0, 37_500.0)
-    check_grid_size(bounds, 15.0)
+    check_grid_size(bounds, 34.0)
     with pytest.raises(ValidationError) as err:
         check_grid_size(bounds, 5.0)
     assert str(err.value) == (
         "--cell-m 5 over the study area (30.0 x 37.5 km) makes 45,000,000 cells, more than "
-        f"{MAX_GRID_CELLS:,}: give --cell-m 15 or more"
+        f"{MAX_GRID_CELLS:,}: give --cell-m 34 or more"
     )
     from xunfang.serve._common import error_text
 
     assert error_text(str(err.value), "zh") == (
-        "--cell-m 5 在研究区（30.0 x 37.5 公里）上会产生 45,000,000 个网格，超过 5,000,000 个："
-        "请用 --cell-m 15 或更大"
+        "--cell-m 5 在研究区（30.0 x 37.5 公里）上会产生 45,000,000 个网格，超过 1,000,000 个："
+        "请用 --cell-m 34 或更大"
     )

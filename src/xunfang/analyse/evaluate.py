@@ -999,10 +999,12 @@ def study_grid(
     return Grid.from_polygon(sa.polygon, cell_m, table.crs, offset_m=off), area
 
 
-MAX_GRID_CELLS = 5_000_000
+MAX_GRID_CELLS = 1_000_000
 """Most cells (of the study area's bounding rectangle) a forecast grid may have: the
-example city's has 64,349 at 150 m and 2.3 million at 25 m; 45 million (5 m cells
-over a 1,124 km² rectangle, a new-user test) ran for ten minutes without a word."""
+example city's has 64,349 at 150 m and 580,000 at 50 m. Memory grows by about 4 kB a cell
+(a new-user test: 1 million cells of 3 m over one police district took 4 GB and 60 s;
+5 million over a 1,124 km² rectangle passed 14 GB; 45 million ran ten minutes without a
+word)."""
 
 
 def check_grid_size(bounds: tuple[float, float, float, float], cell_m: float) -> None:
@@ -1077,10 +1079,20 @@ def default_start(table: IncidentTable, window: str, n: int) -> str:
     a, b, days = parse_window_kind(window)
     local = table.local_time()
     last = local.max()
+    last_day = last.normalize()
     end_day = (last + pd.Timedelta(hours=1)).normalize()  # a day ending 23:xx is complete
     f = table.frame
-    if "time_precision" in f and (f["time_precision"].to_numpy()[local == last] == "day").any():
-        # known only to its day (stored at local midnight): that whole day is in the data
+    dated = "time_precision" in f and (f["time_precision"].to_numpy()[local == last] == "day")
+    # the last day is whole when its incidents are known only to the day (stored at local
+    # midnight), or when it holds at least 3/4 of the daily mean of the (up to) 28 days
+    # before it, that mean being at least 4 (a police district's last incident may fall
+    # at 22:00 of a complete day; an export cut at noon holds about half a day)
+    n_days = min(28, (last_day - local.min().normalize()).days)
+    before = (local >= last_day - pd.DateOffset(days=n_days)) & (local < last_day)
+    typical = float(before.sum()) / max(n_days, 1)
+    if (dated is not False and dated.any()) or (
+        n_days >= 7 and typical >= 4 and float((local >= last_day).sum()) >= 0.75 * typical
+    ):
         end_day = (last + pd.DateOffset(days=1)).normalize()
     if b <= a:  # overnight window ends the next morning
         end_day -= pd.Timedelta(days=1)
@@ -1145,7 +1157,7 @@ def read_study(spec: EvaluationSpec) -> tuple[IncidentTable, IngestReport | None
     ValidationError
         For a bad cell size or no ingest profile; errors of the steps pass through.
     """
-    if not spec.cell_m > 0:
+    if not (spec.cell_m > 0 and math.isfinite(spec.cell_m)):
         raise ValidationError(f"--cell-m must be positive, got {spec.cell_m}")
     crs = spec.crs
     if crs is None and spec.area is not None and spec.city is not None:

@@ -78,7 +78,7 @@ class Grid:
             If ``cell_m`` is not positive or the bounds have zero area.
         """
         crs = require_projected(crs, "grid")
-        if not cell_m > 0:
+        if not (cell_m > 0 and np.isfinite(cell_m)):
             raise ValidationError(f"cell_m must be positive, got {cell_m}")
         minx, miny, maxx, maxy = bounds
         if not (maxx > minx and maxy > miny):

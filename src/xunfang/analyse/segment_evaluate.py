@@ -16,6 +16,7 @@ polygon, each snapped to its nearest segment (the grid counts them in their cell
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -224,7 +225,7 @@ def run_segment_evaluation(
         raise ValidationError(
             f"--window for segments must be day or week (whole local days), got {spec.window!r}"
         )
-    if not spec.cell_m > 0:
+    if not (spec.cell_m > 0 and math.isfinite(spec.cell_m)):
         raise ValidationError(f"--cell-m must be positive, got {spec.cell_m}")
     say("building the road network")
     t0 = time.perf_counter()

@@ -85,6 +85,9 @@ def test_evaluate_writes_csv_and_report(tmp_path: Path) -> None:
 def test_evaluate_reports_bad_options(tmp_path: Path) -> None:
     src = _csv(tmp_path / "crimes.csv")
     runner = CliRunner()
+    for cmd in ("predict", "evaluate"):  # inf crashed with a traceback (a new-user test)
+        inf = runner.invoke(app, [cmd, "--incidents", str(src), "--cell-m", "inf"])
+        assert inf.exit_code == 2 and "--cell-m must be positive, got inf" in inf.output
     bad = runner.invoke(app, ["evaluate", "--incidents", str(src), "--window", "dusk"])
     assert bad.exit_code == 2
     assert "day, night, week or HH-HH" in bad.output
@@ -600,9 +603,9 @@ def test_auto_dropped_for_every_window_says_why_in_chinese(tmp_path: Path) -> No
 def test_default_windows_reaching_before_the_data_say_how_many_fit(tmp_path: Path) -> None:
     """Found by a new-user test: `forecast evaluate` on a month of data without --start
     said "choose a later --start" (in English under --lang zh) of a --start never given.
-    The data run from 2014-06-01 00:59 to 2014-07-30 (a day not complete, so the last
-    whole day is 07-29): the last 70 days start on 2014-05-21, and of those windows the 58
-    from 2014-06-02 to 07-29 have history before them."""
+    The data run from 2014-06-01 00:59 to 2014-07-30 21:13 (about 15 incidents a day;
+    07-30 holds as many, so it counts as whole): the last 70 days start on 2014-05-22, and
+    of those windows the 59 from 2014-06-02 to 07-30 have history before them."""
     src = _csv(tmp_path / "crimes.csv")
     f = pd.read_csv(src)
     when = pd.to_datetime(f["Date"], format="%m/%d/%Y %I:%M:%S %p")
@@ -614,20 +617,20 @@ def test_default_windows_reaching_before_the_data_say_how_many_fit(tmp_path: Pat
     for lang, said in (
         (
             "en",
-            "the last 70 day windows (no --start given) reach back to 2014-05-21, before the "
-            f"data (first incident {first}): give --windows 58 or fewer, or more history",
+            "the last 70 day windows (no --start given) reach back to 2014-05-22, before the "
+            f"data (first incident {first}): give --windows 59 or fewer, or more history",
         ),
         (
             "zh",
-            "最近 70 个时段（--window day，未给出 --start）回溯到 2014-05-21，早于数据开始"
-            f"（第一起警情 {first}）：请用 --windows 58 或更少，或提供更多历史数据",
+            "最近 70 个时段（--window day，未给出 --start）回溯到 2014-05-22，早于数据开始"
+            f"（第一起警情 {first}）：请用 --windows 59 或更少，或提供更多历史数据",
         ),
     ):
         res = CliRunner().invoke(app, [*args, "--lang", lang], env={"COLUMNS": "300"})
         assert res.exit_code == 2
         assert said in " ".join(res.output.split())
     assert first == "2014-06-01 00:59"
-    args[args.index("70")] = "58"
+    args[args.index("70")] = "59"
     assert CliRunner().invoke(app, args).exit_code == 0
 
 
