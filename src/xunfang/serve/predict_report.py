@@ -39,11 +39,16 @@ _TEXT: dict[str, dict[str, str]] = {
         "zh": "区域：{area}，{cells:,} 个 {cell_m:g} 米网格（{crs}）；地图坐标为 {frame}。",
     },
     "on_data": {
-        "en": "Data: {first} to {last} in the input; only incidents before the window's "
-        "start{within} were used.",
-        "zh": "数据：输入数据覆盖 {first} 至 {last}；只使用时段开始之前{within}的警情。",
+        "en": "Data: {first} to {last} in the input; the history used ends at {end}{gap}{within}.",
+        "zh": "数据：输入数据覆盖 {first} 至 {last}；所用历史截至 {end}{gap}{within}。",
     },
-    "on_within": {"en": " and within {days} days of it", "zh": "且在其前 {days} 天内"},
+    "on_within": {"en": " and goes back {days} days", "zh": "，回看 {days} 天"},
+    "on_gap": {
+        "en": " (the local midnight after the last incident: the {days:.0f} days from there to "
+        "the window hold no data, and the forecast assumes nothing has changed since)",
+        "zh": "（最后一起警情之后的当地午夜：此后至预测时段的 {days:.0f} 天没有数据，"
+        "预测假定其间一切未变）",
+    },
     "types": {"en": "types", "zh": "类别"},
     "method": {"en": "method", "zh": "方法"},
     "chosen": {"en": "chosen", "zh": "所选方法"},
@@ -155,6 +160,8 @@ def group_text(group: str, lang: str = "en") -> str:
     label = load_taxonomy().label(group, "zh")
     return f"{label}（{group}）" if label != group else group
 
+
+_DAY = pd.Timedelta(days=1)
 
 HOTSPOT_FRACTIONS = (0.01, 0.05, 0.20)
 """Coverages listed in ``hotspots.csv``."""
@@ -367,6 +374,7 @@ def write_prediction(
 
     window = window_text(run.spec.window, lang)
     lookback = run.spec.lookback_days
+    gap_days = summary["history_gap_days"]
     html = env.get_template("predict_report.html").render(
         lang=lang,
         t={k: v[lang] for k, v in _TEXT.items()},
@@ -389,6 +397,8 @@ def write_prediction(
             lang,
             first=summary["data_span"][0],
             last=summary["data_span"][1],
+            end=summary["history_end"],
+            gap=text("on_gap", lang, days=gap_days) if gap_days >= 1 else "",
             within=text("on_within", lang, days=int(lookback)) if lookback else "",
         ),
         context_note=context_note_text(run.context_note, lang) if run.context_note else "",
@@ -428,6 +438,9 @@ def run_summary(run: PredictionRun, output_frame: str, command: str = "") -> dic
         "output_frame": output_frame,
         "lookback_days": spec.lookback_days,
         "history_end": str(run.history_end or run.window.start),
+        "history_gap_days": round(
+            float((run.window.start - (run.history_end or run.window.start)) / _DAY), 3
+        ),
         "data_span": [str(run.data_span[0]), str(run.data_span[1])],
         "incident_files": [str(p) for p in spec.incident_files],
         "groups": [
