@@ -165,6 +165,15 @@ def test_lock_and_empty_training_errors_in_chinese() -> None:
         "训练集为空：2023-03-30 00:00 至 2024-02-29 00:00 之间没有警情"
     )
     assert error_text(empty, "en") == empty
+    # auto's too-short history at the top of predict (a second new-user test)
+    assert error_text(
+        "auto: no validation window before 2015-07-01 day with 28 days of history before "
+        "it: give more history",
+        "zh",
+    ) == (
+        "auto：2015-07-01（全天） 之前没有一个验证时段在其之前有 28 天的历史：请提供更长的历史"
+        "（更长的 --lookback-days）"
+    )
     # three a new-user test on Portland met in English under --lang zh
     cell = error_text("--cell-m must be positive, got 0.0", "zh")
     assert cell == "--cell-m 必须为正数，实际为 0.0"

@@ -616,6 +616,14 @@ _ERROR_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     (
         re.compile(
+            r"auto: no validation window before (?P<w>.+?) with (?P<d>\S+) days of history "
+            r"before it: give more history"
+        ),
+        "auto：{w} 之前没有一个验证时段在其之前有 {d} 天的历史：请提供更长的历史"
+        "（更长的 --lookback-days）",
+    ),
+    (
+        re.compile(
             r"auto: none of the (?P<n>\d+) validation windows before (?P<w>.+) holds an "
             r"incident: give more history"
         ),
