@@ -158,11 +158,15 @@ def test_lock_and_empty_training_errors_in_chinese() -> None:
     empty = (
         "empty training set: no incident between 2023-03-30 00:00 and 2024-02-29 00:00 (a "
         "forecast trains on the --lookback-days before its window, and `auto` also validates "
-        "on earlier windows): give incidents that cover that period, a shorter "
-        "--lookback-days, or a simpler --methods (e.g. kde)"
+        "on earlier windows): give incidents that cover that period (is there a hole in "
+        "the data?), a longer --lookback-days, or a method that needs less history (e.g. kde "
+        "rather than auto)"
     )
     assert error_text(empty, "zh").startswith(
         "训练集为空：2023-03-30 00:00 至 2024-02-29 00:00 之间没有警情"
+    )
+    assert error_text(empty, "zh").endswith(
+        "更长的 --lookback-days，或改用所需历史更少的方法（如用 kde 而非 auto）"
     )
     assert error_text(empty, "en") == empty
     # auto's too-short history at the top of predict (a second new-user test)

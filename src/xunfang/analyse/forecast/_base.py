@@ -342,7 +342,8 @@ class TrainingEvents:
                 f"empty training set: no incident between {self._local(start_day)} and "
                 f"{self._local(end_day)} (a forecast trains on the --lookback-days before its "
                 "window, and `auto` also validates on earlier windows): give incidents that "
-                "cover that period, a shorter --lookback-days, or a simpler --methods (e.g. kde)"
+                "cover that period (is there a hole in the data?), a longer --lookback-days, or "
+                "a method that needs less history (e.g. kde rather than auto)"
             )
         sl = slice(int(lo), int(hi))
         return TrainingEvents(

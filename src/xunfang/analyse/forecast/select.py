@@ -653,8 +653,8 @@ _ERROR_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
             re.S,
         ),
         "训练集为空：{a} 至 {b} 之间没有警情（预测使用窗口之前 --lookback-days 天的历史，"
-        "auto 还要在更早的时段上验证）：请提供覆盖该时段的警情、缩短 --lookback-days，"
-        "或改用更简单的 --methods（如 kde）",
+        "auto 还要在更早的时段上验证）：请提供覆盖该时段的警情（数据是否有缺口？）、"
+        "更长的 --lookback-days，或改用所需历史更少的方法（如用 kde 而非 auto）",
     ),
 )
 """Chinese of the forecasters' own errors that reach a note (a candidate left out, a
