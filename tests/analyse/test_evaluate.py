@@ -265,3 +265,30 @@ def test_a_grid_of_too_many_cells_is_refused_with_the_cell_size_that_fits() -> N
         "--cell-m 5 在研究区（30.0 x 37.5 公里）上会产生 45,000,000 个网格，超过 1,000,000 个："
         "请用 --cell-m 34 或更大"
     )
+
+
+def test_date_only_incidents_left_out_of_part_day_windows_are_counted_once() -> None:
+    """Day 4 has two incidents known only to the day (stored at its local midnight) and
+    one at 09:00; day 5 one of each. 08-16 windows on days 4 and 5 score the timed ones
+    and count 2 and 1 date-only ones left out (they counted 0: a new-user test); night
+    windows count those stored in them, each day's once."""
+    from xunfang.analyse.evaluate import ScoringEvents
+
+    rows = [
+        (50, 50, "2024-01-04 00:00", "BURGLARY"),
+        (50, 50, "2024-01-04 00:00", "BURGLARY"),
+        (150, 50, "2024-01-04 09:00", "BURGLARY"),
+        (50, 50, "2024-01-05 00:00", "BURGLARY"),
+        (250, 50, "2024-01-05 12:00", "BURGLARY"),
+    ]
+    table = _table(rows)
+    table.frame["time_precision"] = ["day", "day", "minute", "day", "minute"]
+    grid = Grid.from_bounds((0, 0, 399, 99), 100.0, UTM)
+    ev = ScoringEvents.from_table(table, grid)
+    shift = [ev.in_window(w, TZ) for w in rolling_windows("2024-01-04", 2, "08-16", TZ)]
+    assert [(c.tolist(), n_out, n_date) for c, n_out, n_date in shift] == [
+        ([1], 0, 2),
+        ([2], 0, 1),
+    ]
+    nights = [ev.in_window(w, TZ) for w in rolling_windows("2024-01-03", 2, "night", TZ)]
+    assert [n_date for _c, _o, n_date in nights] == [2, 1]  # 3-4 Jan holds 4 Jan 00:00

@@ -318,7 +318,10 @@ class ScoringEvents:
         (cells, n_outside_area, n_date_only).
 
         Incidents known only to the day count in windows that start at local midnight
-        and last whole days; in other windows they are left out (and counted).
+        and last whole days; in other windows they are left out and counted: those
+        stored (at their day's local midnight) in the window, or, for a window inside one
+        day (08-16), those of its day (an 08-16 window counted none of them), so that each
+        is counted once over windows a day apart.
         """
         lo, hi = np.searchsorted(self.t_day, [window.start_day, window.end_day], side="left")
         cell = self.cell[lo:hi]
@@ -326,6 +329,12 @@ class ScoringEvents:
         n_date_only = 0
         if not whole_days(window, timezone):
             n_date_only = int(date_only.sum())
+            day0 = window.start.tz_convert(timezone).normalize()
+            if window.end.tz_convert(timezone) <= day0 + pd.DateOffset(days=1):  # one day
+                a, b = np.searchsorted(
+                    self.t_day, [float(to_days(day0)), window.start_day], side="left"
+                )
+                n_date_only += int(self.date_only[a:b].sum())
             cell = cell[~date_only]
         outside = cell < 0
         return cell[~outside], int(outside.sum()), n_date_only
