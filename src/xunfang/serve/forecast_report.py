@@ -308,7 +308,9 @@ _CONTEXT_MISSING_ZH = {
         "主干道：路网中没有高速/快速/主干/次干道路"
     ),
     "junctions: no node of degree 3 or more in the roads": "路口：路网中没有三岔及以上的路口",
-    "place layers: no city study area (give --area)": "场所图层：没有城市研究区（请给出 --area）",
+    "place layers: no study area of a city (give --area with --city, or --boundary FILE)": (
+        "场所图层：没有城市的研究区（请给出 --area 和 --city，或 --boundary FILE）"
+    ),
     "place layers: not built (--no-place; the default for the whole city)": (
         "场所图层：未构建（--no-place；全市范围时的默认设置）"
     ),

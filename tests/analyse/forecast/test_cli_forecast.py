@@ -257,7 +257,7 @@ def test_predict_gives_gbm_the_type_mix_of_the_incident_table(tmp_path: Path) ->
     assert "type mix of " in run["context"] and "incidents of all types" in run["context"]
     n_mix = int(run["context"].split("type mix of ")[1].split(" ")[0].replace(",", ""))
     assert n_mix > run["groups"][0]["n_train"]  # more than the burglaries alone
-    assert "no city study area" in run["context"]  # place layers named as left out
+    assert "no study area of a city" in run["context"]  # place layers named as left out
     assert "type mix" in result.output
 
 
@@ -523,7 +523,8 @@ def test_the_gbm_context_line_is_in_chinese_under_zh(tmp_path: Path) -> None:
     flat = "".join(result.output.split())
     # 900 incidents of both types before 2014-07-29, less those of 07-29..30
     assert "gbm背景特征：" in flat and "起各类警情的类型构成；场所图层无；未使用：" in flat
-    assert "场所图层：没有城市研究区（请给出--area）。" in flat and "gbm context" not in flat
+    assert "场所图层：没有城市的研究区（请给出--area和--city，或--boundaryFILE）。" in flat
+    assert "gbm context" not in flat
 
 
 def test_evaluate_scores_auto_once_it_can_and_names_a_pai_it_cannot_compute(

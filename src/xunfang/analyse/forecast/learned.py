@@ -1059,7 +1059,11 @@ def cell_context(
         )
     if city is None or area is None:
         return CellContext(
-            missing=("place layers: no city study area (give --area)",), all_events=events
+            missing=(
+                "place layers: no study area of a city (give --area with --city, or --boundary "
+                "FILE)",
+            ),
+            all_events=events,
         )
     layers, missing = place_layers(grid, city, area, network=network)
     return CellContext(place=layers, missing=missing, all_events=events)
