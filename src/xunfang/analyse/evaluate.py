@@ -368,9 +368,9 @@ def check_timed(table: IncidentTable, window: Window, kind: str) -> None:
         return
     if (f["time_precision"] == "day").all():
         raise ValidationError(
-            f"all {len(f):,} incidents are known only to the day (no time of day): a "
-            f"{kind} window, some hours of the day, cannot be forecast or scored from them; "
-            "use --window day or week"
+            f"all {len(f):,} incidents are known only to the day (no time of day): --window "
+            f"{kind}, some hours of the day, cannot be forecast or scored from them; use "
+            "--window day or week"
         )
 
 

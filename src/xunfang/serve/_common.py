@@ -576,11 +576,11 @@ _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "--start",
         ),
         (
-            r"all ([\d,]+) incidents are known only to the day \(no time of day\): a (.+?) "
-            r"window, some hours of the day, cannot be forecast or scored from them; use "
+            r"all ([\d,]+) incidents are known only to the day \(no time of day\): --window "
+            r"(.+?), some hours of the day, cannot be forecast or scored from them; use "
             r"--window day or week",
-            "全部 {0} 起警情只有日期、没有具体时间：无法对一天中部分时段的 {1} 时段做预测或评分；"
-            "请用 --window day 或 week",
+            "全部 {0} 起警情只有日期、没有具体时间：无法对一天中的部分时段（--window {1}）"
+            "做预测或评分；请用 --window day 或 week",
         ),
         (
             r"the first window starts at (.+?) local time, before the data: choose a later "

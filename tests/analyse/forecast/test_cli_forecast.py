@@ -818,7 +818,7 @@ def test_a_night_over_date_only_calls_is_refused_not_guessed(tmp_path: Path) -> 
     runner = CliRunner()
     base = ["--incidents", str(src), "--profile", "portland", "--window", "night"]
     msg = (
-        "all 300 incidents are known only to the day (no time of day): a night window, some "
+        "all 300 incidents are known only to the day (no time of day): --window night, some "
         "hours of the day, cannot be forecast or scored from them; use --window day or week"
     )
     for cmd in (["predict", "--method", "naive"], ["predict"], ["evaluate", "--windows", "2"]):
@@ -827,7 +827,10 @@ def test_a_night_over_date_only_calls_is_refused_not_guessed(tmp_path: Path) -> 
         assert msg in " ".join(r.output.split())
     assert not (tmp_path / "o").exists()
     zh = runner.invoke(app, ["predict", *base, "--out", str(tmp_path / "z"), "--lang", "zh"])
-    assert "全部 300 起警情只有日期、没有具体时间" in zh.output
+    said = "".join(zh.output.split())
+    assert (
+        "全部300起警情只有日期、没有具体时间：无法对一天中的部分时段（--windownight）做预测" in said
+    )
     day = runner.invoke(
         app, ["predict", *base[:-2], "--method", "naive", "--out", str(tmp_path / "d")]
     )
