@@ -749,6 +749,18 @@ def predict_cmd(
             f"forecast window {gap}: the forecast assumes nothing has changed since",
             soft_wrap=True,
         )
+    elif run.history_end is not None and run.window.start - run.history_end >= pd.Timedelta(
+        days=1
+    ):  # a hole of days before the window: said, not only in the report
+        days = (run.window.start - run.history_end) / pd.Timedelta(days=1)
+        end = f"{run.history_end:%Y-%m-%d %H:%M}"
+        _out.print(
+            f"历史截至 {end}（最后一起警情之后的当地午夜）：其后至预测时段的 {days:.0f} 天没有数据"
+            if zh
+            else f"the history ends at {end} (the local midnight after the last incident): the "
+            f"{days:.0f} days from there to the window hold no data",
+            soft_wrap=True,
+        )
     if rejected := rejected_text(run.ingest_report, lang):
         _out.print(f"[yellow]{escape(rejected)}[/]", soft_wrap=True)
     _out.print(_wrote(len(written), out, run.seconds, written["report.html"], lang))

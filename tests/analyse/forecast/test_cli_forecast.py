@@ -142,6 +142,14 @@ def test_evaluate_reports_bad_options(tmp_path: Path) -> None:
     assert run["groups"][0]["group"] == "all"  # then the type groups
     assert run["groups"][0]["expected_incidents"] == round(last_week / 7, 3)
     assert run["groups"][0]["history_days"] == 30.0
+    # a gap of days, under the stale warning's 28: said on the terminal too
+    near = [*far[:4], "2014-08-03", *far[5:-1], str(tmp_path / "near")]
+    gap = runner.invoke(app, near)
+    assert gap.exit_code == 0, gap.output
+    assert (
+        "the history ends at 2014-07-31 00:00 (the local midnight after the last incident): the "
+        "3 days from there to the window hold no data"
+    ) in " ".join(gap.output.split())
 
 
 @pytest.mark.realdata
