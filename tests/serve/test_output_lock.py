@@ -415,3 +415,26 @@ def test_every_command_writing_a_report_refuses_another_commands_report(tmp_path
     (dep / "report.html").unlink()
     refuse_out_with_other_report(dep, "plan")
     refuse_out_with_other_report(kpi, "ingest")
+
+
+def test_a_run_ended_by_sigterm_releases_its_lock_and_leaves_no_empty_folder(
+    tmp_path: Path,
+) -> None:
+    """SIGTERM (``timeout``, ``kill``) during a writing command: exit code 143, the lock
+    released and the folder it made removed, as on any failure (a new-user test found
+    a killed run's folder holding only its stale lock); the handler is restored after."""
+    import signal
+
+    from xunfang.serve._common import writes_output_folder
+
+    @writes_output_folder
+    def slow(*, out: str, lang: str = "en") -> None:
+        os.kill(os.getpid(), signal.SIGTERM)  # delivered to the main thread here
+
+    before = signal.getsignal(signal.SIGTERM)
+    out = tmp_path / "new" / "out"
+    with pytest.raises(SystemExit) as ended:
+        slow(out=str(out))
+    assert ended.value.code == 143
+    assert not (tmp_path / "new").exists()
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import os
 import re
+import signal
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
@@ -1130,6 +1132,20 @@ def _exit_code(exc: BaseException) -> int | None:
     return code if isinstance(code, int) else None
 
 
+def _exit_on_sigterm() -> Any:
+    """In the main thread, make SIGTERM (``kill``, ``timeout``, a service manager) raise
+    ``SystemExit(143)`` so that a writing command releases its lock and removes the empty
+    folder it made, as on Ctrl-C (a killed run left a folder holding only its stale lock,
+    a new-user test); the previous handler, to restore, or ``None`` elsewhere."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def _term(signum: int, _frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    return signal.signal(signal.SIGTERM, _term)
+
+
 def writes_output_folder(command: Callable[P, R]) -> Callable[P, R]:
     """Decorate a command that writes the output folder given as its ``out`` argument: the
     command runs holding that folder (:class:`xunfang.outputs.OutputLock`,
@@ -1148,8 +1164,9 @@ def writes_output_folder(command: Callable[P, R]) -> Callable[P, R]:
     ``plan`` refuse the output folder of another command's city run or a folder inside it
     (:func:`refuse_out_in_city_run`), before creating it.
 
-    A run that is refused or fails (any exception, or an exit with a code other than 0)
-    leaves no empty folder it created: the folder ``out`` (and the missing parents the lock
+    A run that is refused or fails (any exception, or an exit with a code other than 0;
+    SIGTERM too, turned into exit code 143 while the command runs) leaves no empty folder
+    it created: the folder ``out`` (and the missing parents the lock
     created) is removed again when nothing was written into it, with the empty folders
     this run made inside it (:meth:`xunfang.outputs.OutputLock.remove_made_if_empty`), so
     that a bad ``--since`` or a missing input file leaves nothing behind. A folder that
@@ -1184,6 +1201,7 @@ def writes_output_folder(command: Callable[P, R]) -> Callable[P, R]:
             raise fail(exc, lang) from exc
         warn_other_output(Path(out), name, lang)
         done = False
+        previous = _exit_on_sigterm()
         try:
             result = command(*args, **kwargs)
             done = True
@@ -1195,5 +1213,7 @@ def writes_output_folder(command: Callable[P, R]) -> Callable[P, R]:
             lock.release()
             if not done:  # refused or failed: leave no empty folder this run created
                 lock.remove_made_if_empty()
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
     return run
