@@ -86,6 +86,9 @@ class GroupForecast:
     it over the window's share of the day's hours (:func:`hour_factor`). ``None`` for a
     window of whole days, a ``+tod`` method (its own profiles do this per cell) or no
     timed incident."""
+    hour_share_from: tuple[int, int] | None = None
+    """With ``hour_share``: (incidents with a time of day it was computed from, all the
+    group's training incidents, whose count sets the level)."""
 
 
 def hour_factor(events: TrainingEvents, window: Window) -> tuple[float, float] | None:
@@ -303,6 +306,7 @@ def run_prediction(
                     "预测为 0"
                 )
         share: float | None = None
+        share_from: tuple[int, int] | None = None
         events = getattr(model, "events_", None)
         chosen_spec = getattr(getattr(model, "selection_", None), "chosen", spec.methods[0])
         if events is not None and "+tod" not in f"{spec.methods[0]} {chosen_spec}":
@@ -310,6 +314,7 @@ def run_prediction(
             if scaled is not None:  # a night or a shift: the level of its own hours
                 fc = Forecast(fc.method, grid, window, fc.risk * scaled[0])
                 share = scaled[1]
+                share_from = (int((events.hour_of_week >= 0).sum()), len(events))
         sel = getattr(model, "selection_", None)
         fitted = getattr(model, "chosen_", model)
         # the span of the incidents used: those in the area
@@ -337,6 +342,7 @@ def run_prediction(
                 fallback=fallback,
                 fallback_zh=fallback_zh,
                 hour_share=share,
+                hour_share_from=share_from,
             )
         )
     if failures and len(failures) == len(groups):  # the method fails on the data, not a group

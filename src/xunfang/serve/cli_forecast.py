@@ -729,6 +729,17 @@ def predict_cmd(
             f"these hours of the day: {each}",
             soft_wrap=True,
         )
+        part = [g.hour_share_from for g, _ in shares if g.hour_share_from]
+        if any(t < n for t, n in part):  # some known only to the day: say how each was used
+            t, n = max(part, key=lambda p: p[1])
+            _out.print(
+                f"（占比只由有具体时间的警情算出，如 {n:,} 起中的 {t:,} 起；预期数的水平由全部"
+                "警情决定）"
+                if zh
+                else f"(the shares from the incidents with a time of day only, e.g. {t:,} of "
+                f"{n:,}; the level from all of them)",
+                soft_wrap=True,
+            )
     for g in run.groups:
         if g.fallback:
             note = g.fallback_zh if zh else g.fallback

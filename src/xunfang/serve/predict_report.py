@@ -456,6 +456,7 @@ def run_summary(run: PredictionRun, output_frame: str, command: str = "") -> dic
                 "history": [str(g.history[0]), str(g.history[1])],
                 "expected_incidents": round(g.forecast.expected_total, 3),
                 "hour_share": None if g.hour_share is None else round(g.hour_share, 4),
+                "hour_share_from": g.hour_share_from,
                 "seconds": round(g.seconds, 3),
             }
             for g in run.groups

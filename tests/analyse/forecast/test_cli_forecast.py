@@ -903,3 +903,36 @@ def test_an_area_of_another_city_than_the_incidents_is_named_with_its_city(
     ) in " ".join(r.output.split())
     zh = CliRunner().invoke(app, [*args, "--lang", "zh"])
     assert "28 起警情无一落在 --area boundary:loop（城市 loop）内" in zh.output
+
+
+def test_a_night_forecast_over_partly_dated_incidents_says_what_each_count_came_from(
+    tmp_path: Path,
+) -> None:
+    """SYNTHETIC: the burglaries from 27 July on carry a date only. A night forecast of
+    30 July takes its hour share from the timed burglaries and its level from all of
+    them, and says so (a second new-user test found the numbers right but unexplained)."""
+    src = _csv(tmp_path / "crimes.csv")
+    lines = src.read_text(encoding="utf-8").splitlines(keepends=True)
+    out_lines, timed, total = [lines[0]], 0, 0
+    for ln in lines[1:]:
+        cells = ln.split(",")
+        when = pd.Timestamp(cells[1])
+        if ",BURGLARY," in ln:
+            if when >= pd.Timestamp("2014-07-27"):
+                cells[1] = when.strftime("%Y/%d/%m")  # the sept2014 layout: a date only
+            else:
+                timed += 1
+            total += when.normalize() < pd.Timestamp("2014-07-31")  # all before the night
+        out_lines.append(",".join(cells))
+    src.write_text("".join(out_lines), encoding="utf-8")
+    args = ["predict", "--incidents", str(src), "--types", "BURGLARY", "--window", "night"]
+    args += ["--start", "2014-07-30", "--method", "naive", "--out", str(tmp_path / "o")]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    run = json.loads((tmp_path / "o" / "run.json").read_text(encoding="utf-8"))
+    assert run["groups"][0]["hour_share_from"] == [timed, total]
+    assert timed < total
+    assert (
+        f"(the shares from the incidents with a time of day only, e.g. {timed:,} of {total:,}; "
+        "the level from all of them)"
+    ) in " ".join(r.output.split())
