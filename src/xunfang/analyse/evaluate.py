@@ -1008,6 +1008,18 @@ def study_grid(
     return Grid.from_polygon(sa.polygon, cell_m, table.crs, offset_m=off), area
 
 
+def check_cell_m(cell_m: float) -> None:
+    """Refuse a ``--cell-m`` that is not a positive finite number of metres.
+
+    Raises
+    ------
+    ValidationError
+        Naming the value.
+    """
+    if not (cell_m > 0 and math.isfinite(cell_m)):
+        raise ValidationError(f"--cell-m must be positive, got {cell_m}")
+
+
 MAX_GRID_CELLS = 1_000_000
 """Most cells (of the study area's bounding rectangle) a forecast grid may have: the
 example city's has 64,349 at 150 m and 580,000 at 50 m. Memory grows by about 4 kB a cell
@@ -1091,7 +1103,9 @@ def default_start(table: IncidentTable, window: str, n: int) -> str:
     last_day = last.normalize()
     end_day = (last + pd.Timedelta(hours=1)).normalize()  # a day ending 23:xx is complete
     f = table.frame
-    dated = "time_precision" in f and (f["time_precision"].to_numpy()[local == last] == "day")
+    dated = "time_precision" in f and bool(
+        (f["time_precision"].to_numpy()[local == last] == "day").any()
+    )
     # the last day is whole when its incidents are known only to the day (stored at local
     # midnight), or when it holds at least 3/4 of the daily mean of the (up to) 28 days
     # before it, that mean being at least 4 (a police district's last incident may fall
@@ -1099,7 +1113,7 @@ def default_start(table: IncidentTable, window: str, n: int) -> str:
     n_days = min(28, (last_day - local.min().normalize()).days)
     before = (local >= last_day - pd.DateOffset(days=n_days)) & (local < last_day)
     typical = float(before.sum()) / max(n_days, 1)
-    if (dated is not False and dated.any()) or (
+    if dated or (
         n_days >= 7 and typical >= 4 and float((local >= last_day).sum()) >= 0.75 * typical
     ):
         end_day = (last + pd.DateOffset(days=1)).normalize()
@@ -1166,8 +1180,7 @@ def read_study(spec: EvaluationSpec) -> tuple[IncidentTable, IngestReport | None
     ValidationError
         For a bad cell size or no ingest profile; errors of the steps pass through.
     """
-    if not (spec.cell_m > 0 and math.isfinite(spec.cell_m)):
-        raise ValidationError(f"--cell-m must be positive, got {spec.cell_m}")
+    check_cell_m(spec.cell_m)
     crs = spec.crs
     if crs is None and spec.area is not None and spec.city is not None:
         crs = _city_area(spec.city, spec.area, None).crs.to_string()

@@ -165,6 +165,13 @@ class PredictionRun:
         from data that stopped long before assumes nothing has changed since)."""
         return float((self.window.start - self.data_span[1]) / pd.Timedelta(days=1))
 
+    @property
+    def history_gap_days(self) -> float:
+        """Days between :attr:`history_end` and the window's start, which hold no data
+        (0 when the history runs up to the window)."""
+        end = self.history_end if self.history_end is not None else self.window.start
+        return float((self.window.start - end) / pd.Timedelta(days=1))
+
 
 FALLBACK_METHOD = "naive:period_days=none"
 """What forecasts a group the asked method cannot (too sparse to validate or fit): each

@@ -16,7 +16,6 @@ polygon, each snapped to its nearest segment (the grid counts them in their cell
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ import shapely
 from xunfang.analyse.evaluate import (
     FRACTIONS,
     ScoringEvents,
-    check_timed,
+    check_cell_m,
     default_start,
     hit_counts,
     load_incidents,
@@ -225,8 +224,7 @@ def run_segment_evaluation(
         raise ValidationError(
             f"--window for segments must be day or week (whole local days), got {spec.window!r}"
         )
-    if not (spec.cell_m > 0 and math.isfinite(spec.cell_m)):
-        raise ValidationError(f"--cell-m must be positive, got {spec.cell_m}")
+    check_cell_m(spec.cell_m)
     say("building the road network")
     t0 = time.perf_counter()
     area = spec.city.study_area(spec.area)
@@ -255,7 +253,6 @@ def run_segment_evaluation(
     scoring = ScoringEvents.from_table(used, grid)
     start = spec.start or default_start(used, spec.window, spec.windows)
     windows = rolling_windows(start, spec.windows, spec.window, used.timezone)
-    check_timed(used, windows[0], spec.window)
     first_at, last_end = (w.tz_convert(used.timezone) for w in (windows[0].start, windows[-1].end))
     if windows[0].start_day <= events.start_day:
         raise ValidationError(

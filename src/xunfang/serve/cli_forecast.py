@@ -760,10 +760,9 @@ def predict_cmd(
             f"forecast window {gap}: the forecast assumes nothing has changed since",
             soft_wrap=True,
         )
-    elif run.history_end is not None and run.window.start - run.history_end >= pd.Timedelta(
-        days=1
-    ):  # a hole of days before the window: said, not only in the report
-        days = (run.window.start - run.history_end) / pd.Timedelta(days=1)
+    elif run.history_end is not None and run.history_gap_days >= 1:
+        # a hole of days before the window: said, not only in the report
+        days = run.history_gap_days
         end = f"{run.history_end:%Y-%m-%d %H:%M}"
         _out.print(
             f"历史截至 {end}（最后一起警情之后的当地午夜）：其后至预测时段的 {days:.0f} 天没有数据"

@@ -161,8 +161,6 @@ def group_text(group: str, lang: str = "en") -> str:
     return f"{label}（{group}）" if label != group else group
 
 
-_DAY = pd.Timedelta(days=1)
-
 HOTSPOT_FRACTIONS = (0.01, 0.05, 0.20)
 """Coverages listed in ``hotspots.csv``."""
 
@@ -297,7 +295,7 @@ def selection_frames(run: PredictionRun) -> tuple[pd.DataFrame, pd.DataFrame]:
     tabs = [
         (
             g.selection.table
-            if g.selection is not None and not g.fallback
+            if g.selection is not None
             else pd.DataFrame({"candidate": [g.chosen], "chosen": [True]})
         ).assign(
             group=g.group,
@@ -344,7 +342,7 @@ def write_prediction(
     sel = [
         (
             g.selection.to_dict()
-            if g.selection is not None and not g.fallback
+            if g.selection is not None
             else {"chosen": g.chosen, "reason": why(g, "en"), "reason_zh": why(g, "zh")}
         )
         | {"group": g.group, "fallback": bool(g.fallback)}
@@ -438,9 +436,7 @@ def run_summary(run: PredictionRun, output_frame: str, command: str = "") -> dic
         "output_frame": output_frame,
         "lookback_days": spec.lookback_days,
         "history_end": str(run.history_end or run.window.start),
-        "history_gap_days": round(
-            float((run.window.start - (run.history_end or run.window.start)) / _DAY), 3
-        ),
+        "history_gap_days": round(run.history_gap_days, 3),
         "data_span": [str(run.data_span[0]), str(run.data_span[1])],
         "incident_files": [str(p) for p in spec.incident_files],
         "groups": [

@@ -917,15 +917,14 @@ def _window_features(origins: np.ndarray, timezone: str) -> dict[str, np.ndarray
 
 
 def _dow_share(
-    events: TrainingEvents, grid: Grid, origins: np.ndarray, starts: np.ndarray | None = None
+    events: TrainingEvents, grid: Grid, origins: np.ndarray, starts: np.ndarray
 ) -> np.ndarray:
     """Share of each active cell's events of the last 365 days before each origin that
-    fell on the local day of week of the window's start (``starts``, default the origin;
-    events with a known hour only); NaN where the cell has none. Shape (len(origins),
-    n_active)."""
+    fell on the local day of week of its window's start (``starts``, the origin but after
+    a gap in the data; events with a known hour only); NaN where the cell has none. Shape
+    (len(origins), n_active)."""
     active = np.flatnonzero(grid.mask)
-    days = origins if starts is None else starts
-    local = pd.DatetimeIndex([from_days(o) for o in days]).tz_convert(events.timezone)
+    local = pd.DatetimeIndex([from_days(o) for o in starts]).tz_convert(events.timezone)
     dows = local.day_of_week.to_numpy()
     known = events.hour_of_week >= 0
     ev_dow = np.where(known, events.hour_of_week // 24, -1)
