@@ -40,6 +40,29 @@ def _csv(path: Path) -> Path:
     return path
 
 
+def _loop_boundary(path: Path) -> Path:
+    """SYNTHETIC: a boundary file of one box around Chicago's Loop, named ``loop``."""
+    box = [[-87.66, 41.85], [-87.60, 41.85], [-87.60, 41.91], [-87.66, 41.91], [-87.66, 41.85]]
+    feature = {"type": "Feature", "properties": {"name": "loop"}}
+    feature["geometry"] = {"type": "Polygon", "coordinates": [box]}
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+    return path
+
+
+def _portland_calls(path: Path, days: int, per_day: int) -> Path:
+    """SYNTHETIC calls in the layout of Portland's NIJ files (dates only, Oregon state
+    plane feet): ``per_day`` disturbances a day from 1 August 2016, 300 ft apart."""
+    head = "CATEGORY;CALL GROUPS;final_case_type;CASE DESC;occ_date;x_coordinate;y_coordinate"
+    lines = [head + ";census_tract"]
+    for d in range(days):
+        date = pd.Timestamp("2016-08-01") + pd.Timedelta(days=d)
+        for k in range(per_day):
+            x = 7_640_000 + 300 * k
+            lines.append(f"OTHER;DISORDER;DISTP ;DISTURBANCE;{date:%d/%m/%Y};{x};680000;1")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 def test_evaluate_writes_csv_and_report(tmp_path: Path) -> None:
     src = _csv(tmp_path / "crimes.csv")
     out = tmp_path / "out"
@@ -743,23 +766,7 @@ def test_a_group_absent_from_the_area_is_forecast_zero_without_blaming_the_frame
             "9999,06/20/2014 10:00:00 AM,001XX W MADISON ST,ARSON,X,STREET,FALSE,FALSE,1,"
             "41.950000,-87.630000\n"
         )
-    box = [[-87.66, 41.85], [-87.60, 41.85], [-87.60, 41.91], [-87.66, 41.91], [-87.66, 41.85]]
-    boundary = tmp_path / "loop.geojson"
-    boundary.write_text(
-        json.dumps(
-            {
-                "type": "FeatureCollection",
-                "features": [
-                    {
-                        "type": "Feature",
-                        "properties": {"name": "loop"},
-                        "geometry": {"type": "Polygon", "coordinates": [box]},
-                    }
-                ],
-            }
-        ),
-        encoding="utf-8",
-    )
+    boundary = _loop_boundary(tmp_path / "loop.geojson")
     out = tmp_path / "out"
     args = ["predict", "--incidents", str(src), "--types", "BURGLARY,ARSON", "--start"]
     args += ["2014-07-25", "--boundary", str(boundary), "--profile", "chicago", "--out", str(out)]
@@ -813,16 +820,7 @@ def test_a_night_over_date_only_calls_is_refused_not_guessed(tmp_path: Path) -> 
     night forecast or evaluation cannot say which calls fell at night. predict used to
     give a third of a day's count, auto blamed a short history, and evaluate wrote a
     report of NaN (a new-user test). A day forecast still runs."""
-    head = "CATEGORY;CALL GROUPS;final_case_type;CASE DESC;occ_date;x_coordinate;y_coordinate"
-    lines = [head + ";census_tract"]
-    for d in range(60):
-        date = pd.Timestamp("2016-08-01") + pd.Timedelta(days=d)
-        for k in range(5):
-            lines.append(
-                f"OTHER;DISORDER;DISTP ;DISTURBANCE;{date:%d/%m/%Y};{7_640_000 + 300 * k};680000;1"
-            )
-    src = tmp_path / "calls.csv"
-    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    src = _portland_calls(tmp_path / "calls.csv", days=60, per_day=5)
     runner = CliRunner()
     base = ["--incidents", str(src), "--profile", "portland", "--window", "night"]
     msg = (
@@ -884,15 +882,8 @@ def test_an_area_of_another_city_than_the_incidents_is_named_with_its_city(
     """SYNTHETIC: Portland-layout calls and a boundary box around Chicago's Loop. The
     error names the area and the city it came from (a new-user test got "empty training
     set ... check the area and the CRS" for the example city's district:1)."""
-    box = [[-87.66, 41.85], [-87.60, 41.85], [-87.60, 41.91], [-87.66, 41.91], [-87.66, 41.85]]
-    boundary = tmp_path / "loop.geojson"
-    feature = {"type": "Feature", "properties": {"name": "loop"}}
-    feature["geometry"] = {"type": "Polygon", "coordinates": [box]}
-    boundary.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
-    head = "CATEGORY;CALL GROUPS;final_case_type;CASE DESC;occ_date;x_coordinate;y_coordinate"
-    rows = [f"OTHER;DISORDER;DISTP ;X;{d:02d}/08/2016;7640000;680000;1" for d in range(1, 29)]
-    src = tmp_path / "calls.csv"
-    src.write_text("\n".join([head + ";census_tract", *rows]) + "\n", encoding="utf-8")
+    boundary = _loop_boundary(tmp_path / "loop.geojson")
+    src = _portland_calls(tmp_path / "calls.csv", days=28, per_day=1)
     args = ["predict", "--incidents", str(src), "--profile", "portland", "--boundary"]
     args += [str(boundary), "--method", "naive", "--out", str(tmp_path / "o")]
     r = CliRunner().invoke(app, args)
