@@ -178,6 +178,12 @@ def test_lock_and_empty_training_errors_in_chinese() -> None:
         "auto：2015-07-01（全天） 之前没有一个验证时段在其之前有 28 天的历史：请提供更长的历史"
         "（更长的 --lookback-days）"
     )
+    # a method evaluate could not run, in its report's notes (a third new-user test)
+    from xunfang.serve.forecast_report import fit_failure_text
+
+    assert fit_failure_text(
+        "gbm needs at least 56 days of training history, got 30.6 (from 2024-02-29)", "zh"
+    ) == ("gbm 至少需要 56 天的训练历史，实有 30.6 天（自 2024-02-29 起）")
     # three a new-user test on Portland met in English under --lang zh
     cell = error_text("--cell-m must be positive, got 0.0", "zh")
     assert cell == "--cell-m 必须为正数，实际为 0.0"

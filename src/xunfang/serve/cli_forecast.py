@@ -57,9 +57,9 @@ from xunfang.serve.forecast_report import (
     OPENCP_SEPT2014,
     area_text,
     fit_failure_text,
+    input_notes,
     left_out_notes,
     pai_gap_notes,
-    rejected_text,
     text,
     verdict_text,
     window_label_text,
@@ -592,8 +592,8 @@ def evaluate_cmd(
         from xunfang.serve.forecast_report import context_note_text
 
         _out.print(escape(context_note_text(run.context_note, lang)), soft_wrap=True)
-    if rejected := rejected_text(run.ingest_report, lang):
-        _out.print(f"[yellow]{escape(rejected)}[/]", soft_wrap=True)
+    for said in input_notes(run.ingest_report, lang):
+        _out.print(f"[yellow]{escape(said)}[/]", soft_wrap=True)
     _out.print(_wrote(len(written), out, run.seconds, written["report.html"], lang))
 
 
@@ -771,8 +771,8 @@ def predict_cmd(
             f"{days:.0f} days from there to the window hold no data",
             soft_wrap=True,
         )
-    if rejected := rejected_text(run.ingest_report, lang):
-        _out.print(f"[yellow]{escape(rejected)}[/]", soft_wrap=True)
+    for said in input_notes(run.ingest_report, lang):
+        _out.print(f"[yellow]{escape(said)}[/]", soft_wrap=True)
     _out.print(_wrote(len(written), out, run.seconds, written["report.html"], lang))
 
 

@@ -436,7 +436,10 @@ def fit_failure_text(reason: str, lang: str = "en") -> str:
         if m:
             said = zh.format(*m.groups())
             return _WINDOW_LABEL.sub(lambda w: window_label_text(w[0], "zh"), said)
-    return reason
+    # the forecasters' own errors (gbm's or stack's too short a history, ...): one table
+    from xunfang.analyse.forecast.select import error_text as forecast_error_text
+
+    return forecast_error_text(reason, lang)
 
 
 def left_out_notes(run: EvaluationRun, lang: str = "en") -> list[str]:
@@ -681,6 +684,9 @@ def rejected_text(report: IngestReport | None, lang: str = "en") -> str:
 
     n, read = report.rows_rejected, report.rows_read
     why = rejection_summary_text(report.rejected_summary, lang)
+    if len(report.files) == 1:  # the summary names files only when there are several
+        name = Path(str(report.files[0].get("path", ""))).name
+        why = f"{name}：{why}" if lang == "zh" else f"{name}: {why}"
     if lang == "zh":
         return (
             f"读入 {read:,} 行，其中 {n:,} 行被拒：{why}（run.json 的 ingest 中有示例；"
@@ -690,6 +696,17 @@ def rejected_text(report: IngestReport | None, lang: str = "en") -> str:
         f"{n:,} of the {read:,} rows read were rejected: {why} (examples in run.json's "
         "ingest; xunfang ingest writes each to rejected.csv)"
     )
+
+
+def input_notes(report: IngestReport | None, lang: str = "en") -> list[str]:
+    """What a forecast run must say of its raw incident files, in ``lang``: the rejected
+    rows (:func:`rejected_text`) and ingest's own notes (e.g. lines of another encoding,
+    piled points), as ``xunfang ingest`` prints them; none for an ingested table."""
+    if report is None:
+        return []
+    said = list(report.notes_zh if lang == "zh" and report.notes_zh else report.notes)
+    rejected = rejected_text(report, lang)
+    return [rejected, *said] if rejected else said
 
 
 def notes(run: EvaluationRun, lang: str = "en") -> list[str]:
@@ -712,8 +729,7 @@ def notes(run: EvaluationRun, lang: str = "en") -> list[str]:
         out.append(
             text("note_not_evaluated", lang, method=method, reason=fit_failure_text(reason, lang))
         )
-    if rejected := rejected_text(run.ingest_report, lang):
-        out.append(rejected)
+    out += input_notes(run.ingest_report, lang)
     out += left_out_notes(run, lang)
     out += pai_gap_notes(run, lang)
     return out

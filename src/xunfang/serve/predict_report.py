@@ -366,7 +366,7 @@ def write_prediction(
     from xunfang.serve.forecast_report import (
         area_text,
         context_note_text,
-        rejected_text,
+        input_notes,
         window_text,
     )
 
@@ -402,7 +402,7 @@ def write_prediction(
         context_note=context_note_text(run.context_note, lang) if run.context_note else "",
         group_label={g.group: group_text(g.group, lang) for g in run.groups},
         why={g.group: why(g, lang) for g in run.groups},
-        rejected=rejected_text(run.ingest_report, lang),
+        input_notes=input_notes(run.ingest_report, lang),
         run=run,
         summary=summary,
         figs=figs,
